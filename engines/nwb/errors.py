@@ -1,0 +1,51 @@
+"""Errors a person can act on when opening and reading NWB files."""
+
+from __future__ import annotations
+
+from engines.errors import NeurodeckError
+
+__all__ = [
+    "NwbOpenError",
+    "SourceNotAllowed",
+    "SourceNotFound",
+    "SourceUnreachable",
+    "NotAnNwbFile",
+    "NwbReadError",
+    "ObjectNotFound",
+    "DataTooLarge",
+]
+
+
+class NwbOpenError(NeurodeckError, OSError):
+    """The source could not be opened as an NWB file."""
+
+
+class SourceNotAllowed(NwbOpenError, PermissionError):
+    """The server refuses this source (private address, path outside the allowed roots)."""
+
+
+class SourceNotFound(NwbOpenError, FileNotFoundError):
+    """Nothing exists at this path or URL (404, missing file)."""
+
+
+class SourceUnreachable(NwbOpenError, ConnectionError):
+    """The server did not answer in time, refused access, or redirected in circles."""
+
+
+class NotAnNwbFile(NwbOpenError):
+    """The bytes are not an HDF5 NWB 2.x file (corrupt, truncated, plain HDF5, NWB 1.x)."""
+
+
+class NwbReadError(NeurodeckError, OSError):
+    """The file opened but this object could not be read (broken or unsupported data)."""
+
+
+class ObjectNotFound(NeurodeckError, KeyError):
+    """No object at this path in the file."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DataTooLarge(NeurodeckError, ValueError):
+    """A request would read more data than a view may read at once."""

@@ -1,0 +1,234 @@
+"""Open an NWB file from any source and hand out its index and data, lazily.
+
+``open_nwb`` costs, for a file whose index is already in the workspace: one validation
+request (remote) or one ``stat`` (local), and no HDF5 parsing at all. The h5py file is
+opened only when a view first reads data; pynwb objects only when a view needs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import h5py
+
+from engines.nwb._walk import walk_generic, walk_h5py
+from engines.nwb.errors import NotAnNwbFile, NwbOpenError, NwbReadError, ObjectNotFound
+from engines.nwb.http_range import HttpProbe, RangeFile, RequestStats, probe_http
+from engines.nwb.index import NwbIndex, ObjectInfo
+from engines.nwb.index_store import IndexStore
+from engines.nwb.lineage import compute_lineage
+from engines.nwb.remote_sources import dandi_to_https, gs_to_https, s3_to_https
+from engines.nwb.sources import Source, SourcePolicy, parse_source, resolve_local_path
+
+__all__ = ["NwbFile", "open_nwb"]
+
+
+class NwbFile:
+    """One open NWB file: its index now, its bytes on demand."""
+
+    def __init__(self, source: Source, label: str, version_key: str, index: NwbIndex,
+                 opener: Callable[[], Any], stats: RequestStats | None) -> None:
+        self.source = source
+        self.label = label
+        self.version_key = version_key
+        self.index = index
+        self.stats = stats
+        self._opener = opener
+        self._h5: Any = None
+        self._pynwb: Any = None
+        self._io: Any = None
+        self._lock = threading.RLock()
+
+    @property
+    def h5(self) -> Any:
+        """The h5py(-like) file; opened on first use (for remote files: one request, the superblock is cached)."""
+        with self._lock:
+            if self._h5 is None:
+                self._h5 = self._opener()
+            return self._h5
+
+    def node(self, path: str) -> ObjectInfo:
+        return self.index.get(path)
+
+    def resolve(self, path: str) -> ObjectInfo:
+        """Follow soft links to the object they name."""
+        info = self.index.get(path)
+        seen = {info.path}
+        while info.kind == "soft_link" and info.link_target:
+            info = self.index.get(info.link_target)
+            if info.path in seen:
+                raise NwbReadError(f"'{path}' is a link that points back to itself.")
+            seen.add(info.path)
+        return info
+
+    def dataset(self, path: str) -> h5py.Dataset:
+        info = self.resolve(path)
+        if info.kind != "dataset":
+            raise ObjectNotFound(f"'{path}' is not a dataset.")
+        if info.error:
+            raise NwbReadError(f"'{path}' cannot be read: {info.error}")
+        try:
+            return self.h5[info.path]
+        except KeyError as exc:
+            raise ObjectNotFound(f"This file has no dataset at '{path}'.") from exc
+        except OSError as exc:
+            raise NwbReadError(f"Reading '{path}' failed: {exc}") from exc
+
+    def pynwb_object(self, path: str = "/") -> Any:
+        """The pynwb container at ``path``; the whole file's container tree is built once, here only."""
+        import pynwb
+
+        with self._lock:
+            if self._pynwb is None:
+                try:
+                    self._io = pynwb.NWBHDF5IO(file=self.h5, mode="r", load_namespaces=True)
+                    self._pynwb = self._io.read()
+                except Exception as exc:  # pynwb raises many types for broken files; the user sees one message
+                    raise NwbReadError(
+                        f"pynwb cannot build this file's objects ({exc.__class__.__name__}: {str(exc)[:300]}). "
+                        "The object tree and raw HDF5 views still work."
+                    ) from exc
+        if path in ("", "/"):
+            return self._pynwb
+        for container in self._pynwb.objects.values():
+            location = _container_path(container)
+            if location == path:
+                return container
+        raise ObjectNotFound(f"pynwb has no object at '{path}'.")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._io is not None:
+                self._io.close()
+            elif self._h5 is not None and hasattr(self._h5, "close"):
+                self._h5.close()
+            self._h5 = self._io = self._pynwb = None
+
+
+def _container_path(container: Any) -> str:
+    parts = []
+    while container is not None and container.parent is not None:
+        parts.append(container.name)
+        container = container.parent
+    return "/" + "/".join(reversed(parts)) if parts else "/"
+
+
+def _check_nwb(h5: Any, label: str) -> None:
+    version = h5["/"].attrs.get("nwb_version")
+    if version is None:
+        if "nwb_version" in h5:
+            raise NotAnNwbFile(f"{label} is an NWB 1.x file. Convert it to NWB 2 (pynwb) to browse it here.")
+        raise NotAnNwbFile(f"{label} is an HDF5 file but not an NWB file (no nwb_version attribute).")
+    if isinstance(version, bytes):
+        version = version.decode()
+    if not str(version).startswith("2"):
+        raise NotAnNwbFile(f"{label} is NWB version {version}; only NWB 2.x is supported.")
+
+
+def _open_h5(target: Any, label: str) -> h5py.File:
+    try:
+        return h5py.File(target, "r")
+    except NwbOpenError:
+        raise
+    except (OSError, ValueError) as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, NwbOpenError):
+            raise cause from exc
+        text = str(exc)
+        if "truncated" in text.lower():
+            raise NotAnNwbFile(f"{label} is truncated (an incomplete download?).") from exc
+        raise NotAnNwbFile(f"{label} is not a readable HDF5 file ({text[:200]}).") from exc
+
+
+def _build_index(h5: Any, label: str, prefetcher: RangeFile | None) -> NwbIndex:
+    _check_nwb(h5, label)
+    index = walk_h5py(h5, prefetcher) if isinstance(h5, h5py.File) else walk_generic(h5)
+    types = {o.neurodata_type for o in index.objects.values() if o.neurodata_type}
+
+    def extension_specs():
+        known = {"core", "hdmf-common", "hdmf-experimental"}
+        for info in index.objects.values():
+            parts = info.path.split("/")
+            if info.kind == "dataset" and len(parts) == 5 and parts[1] == "specifications" and parts[2] not in known:
+                value = h5[info.path][()]
+                yield value.decode() if isinstance(value, bytes) else str(value)
+
+    index.lineage = compute_lineage(types, extension_specs)
+    return index
+
+
+def _version_key(*parts: object) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+
+
+def open_nwb(text: str, policy: SourcePolicy, store: IndexStore) -> NwbFile:
+    """Open a local path or an http(s)/s3/gs/dandi URL as an ``NwbFile``.
+
+    Raises a typed ``NwbOpenError`` whose message says what to do. First open of a remote
+    file: the probe plus about one request per tree level; later opens: the probe only.
+    """
+    source = parse_source(text)
+    if source.kind == "local":
+        path = resolve_local_path(source.location, policy)
+        stat = path.stat()
+        key = _version_key("local", path, stat.st_size, stat.st_mtime_ns)
+        label = path.name
+        opener = (lambda: _open_lindi(str(path))) if source.is_lindi else (lambda: _open_h5(str(path), label))
+        return _finish(source, label, key, opener, None, store, prefetcher=None)
+
+    https = {"http": lambda u, p: u, "s3": s3_to_https, "gs": gs_to_https, "dandi": dandi_to_https}[source.kind]
+    url = https(source.location, policy)
+    stats = RequestStats()
+    probe = probe_http(url, policy, stats)
+    label = Path(source.location.split("?")[0].rstrip("/")).name or source.location
+    if source.is_lindi:
+        return _finish(source, label, probe.version_key, lambda: _open_lindi(probe.final_url), stats, store, None)
+    range_file = _LazyRangeFile(probe, policy, stats)
+    return _finish(source, label, probe.version_key, lambda: _open_h5(range_file.get(), label), stats, store,
+                   prefetcher=range_file)
+
+
+class _LazyRangeFile:
+    """Create the range reader only when bytes past the probe are needed."""
+
+    def __init__(self, probe: HttpProbe, policy: SourcePolicy, stats: RequestStats) -> None:
+        self._args = (probe, policy, stats)
+        self._file: RangeFile | None = None
+
+    def get(self) -> RangeFile:
+        if self._file is None:
+            self._file = RangeFile(*self._args)
+        return self._file
+
+    def prefetch(self, offsets: list[int], span: int = 1) -> int:
+        return self.get().prefetch(offsets, span)
+
+
+def _open_lindi(location: str) -> Any:
+    import lindi
+
+    try:
+        return lindi.LindiH5pyFile.from_lindi_file(location)
+    except Exception as exc:  # lindi raises plain exceptions for bad JSON or tar
+        raise NotAnNwbFile(f"Cannot read the LINDI index at {location}: {exc}") from exc
+
+
+def _finish(source: Source, label: str, key: str, opener: Callable[[], Any], stats: RequestStats | None,
+            store: IndexStore, prefetcher: Any) -> NwbFile:
+    index = store.get(key)
+    if index is None:
+        h5 = opener()
+        try:
+            index = _build_index(h5, label, prefetcher)
+        except NwbOpenError:
+            if hasattr(h5, "close"):
+                h5.close()
+            raise
+        store.put(key, source.location, index)
+        handle = NwbFile(source, label, key, index, lambda: h5, stats)
+        handle._h5 = h5
+        return handle
+    return NwbFile(source, label, key, index, opener, stats)

@@ -1,0 +1,83 @@
+"""Turn s3://, gs:// and dandi:// sources into https URLs that the range reader streams.
+
+Every remote source ends up as ranged HTTPS reads through one code path (remfile), so
+caching, timeouts, counting and address checks apply the same everywhere. Credentials,
+when configured, only sign the URL (boto3 / google-cloud-storage); anonymous access uses
+the public object URL.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from urllib.parse import urlparse
+
+import requests
+
+from engines.nwb.errors import NwbOpenError, SourceNotFound, SourceUnreachable
+from engines.nwb.sources import SourcePolicy, bucket_and_key, check_url_allowed, public_object_url
+
+__all__ = ["s3_to_https", "gs_to_https", "dandi_to_https"]
+
+
+def s3_to_https(url: str, policy: SourcePolicy) -> str:
+    """Public (or, with AWS credentials, presigned) HTTPS URL of an S3 object."""
+    bucket, key = bucket_and_key(url)
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    session = boto3.Session()
+    if session.get_credentials() is None:
+        if policy.s3_endpoint_url:
+            return public_object_url(policy.s3_endpoint_url, bucket, key)
+        client = session.client("s3", config=Config(signature_version=UNSIGNED))
+        return client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+    client = session.client("s3", endpoint_url=policy.s3_endpoint_url)
+    return client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=12 * 3600)
+
+
+def gs_to_https(url: str, policy: SourcePolicy) -> str:
+    """Public (or, with service-account credentials, signed) HTTPS URL of a GCS object."""
+    bucket, key = bucket_and_key(url)
+    try:
+        from google.auth.exceptions import DefaultCredentialsError
+        from google.cloud import storage
+
+        client = storage.Client()
+    except (ImportError, DefaultCredentialsError, OSError):
+        return public_object_url(policy.gs_endpoint_url, bucket, key)
+    try:
+        return client.bucket(bucket).blob(key).generate_signed_url(version="v4", expiration=timedelta(hours=12))
+    except (AttributeError, ValueError):  # user credentials cannot sign: fall back to public access
+        return public_object_url(policy.gs_endpoint_url, bucket, key)
+
+
+_DANDI = re.compile(r"^dandi://(?P<id>\d{6})(?:@(?P<version>[\w.]+))?/(?P<path>.+)$")
+
+
+def dandi_to_https(url: str, policy: SourcePolicy) -> str:
+    """Resolve ``dandi://000123[@version]/sub-x/file.nwb`` to the asset's download URL (one API request)."""
+    match = _DANDI.match(url.strip())
+    if not match:
+        raise NwbOpenError(f"'{url}' is not of the form dandi://<6-digit dandiset id>[@version]/<asset path>.")
+    api = policy.dandi_api_url.rstrip("/")
+    version = match["version"] or "draft"
+    query = f"{api}/dandisets/{match['id']}/versions/{version}/assets/"
+    check_url_allowed(query, policy)
+    try:
+        response = requests.get(query, params={"path": match["path"], "page_size": 10}, timeout=policy.request_timeout_s)
+    except requests.RequestException as exc:
+        host = urlparse(api).hostname
+        raise SourceUnreachable(
+            f"Cannot reach the DANDI API at {host} ({exc.__class__.__name__}). Are you offline? "
+            "Open a local copy or a direct URL instead."
+        ) from exc
+    if response.status_code == 404:
+        raise SourceNotFound(f"Dandiset {match['id']} version {version} was not found on DANDI.")
+    if response.status_code != 200:
+        raise SourceUnreachable(f"The DANDI API answered HTTP {response.status_code} for dandiset {match['id']}.")
+    results = [r for r in response.json().get("results", []) if r.get("path") == match["path"]]
+    if not results:
+        raise SourceNotFound(f"Dandiset {match['id']} has no asset at '{match['path']}'.")
+    return f"{api}/assets/{results[0]['asset_id']}/download/"

@@ -1,0 +1,176 @@
+"""A real threaded HTTP server on 127.0.0.1 that honours Range requests, for tests and benchmarks.
+
+Besides serving files from a folder it can add latency per request (like a remote archive),
+log every request, and misbehave on purpose at fixed routes: ``/status/<code>`` answers
+that code, ``/stall/...`` never answers, ``/loop/...`` redirects to itself, and
+``/redirect/<path>`` redirects once to ``/<path>`` (as DANDI redirects to S3).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+__all__ = ["RangeServer"]
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+@dataclass
+class RequestLog:
+    entries: list[tuple[str, str, int]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, path: str, range_header: str, nbytes: int) -> None:
+        with self.lock:
+            self.entries.append((path, range_header, nbytes))
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+    @property
+    def count(self) -> int:
+        return len(self.entries)
+
+    @property
+    def bytes(self) -> int:
+        return sum(e[2] for e in self.entries)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def do_GET(self) -> None:
+        self._serve(head=False)
+
+    def _send_empty(self, code: int, headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _serve(self, head: bool) -> None:
+        owner = self.server.owner
+        if owner.latency_s:
+            time.sleep(owner.latency_s)
+        path = self.path.split("?")[0]
+        range_header = self.headers.get("Range", "")
+        if path.startswith("/status/"):
+            owner.log.add(path, range_header, 0)
+            return self._send_empty(int(path.split("/")[2]))
+        if path.startswith("/stall/"):
+            owner.log.add(path, range_header, 0)
+            owner.stop_event.wait(owner.stall_s)
+            return self._send_empty(504)
+        if path.startswith("/loop/"):
+            owner.log.add(path, range_header, 0)
+            return self._send_empty(302, {"Location": path})
+        if path.startswith("/redirect/"):
+            owner.log.add(path, range_header, 0)
+            return self._send_empty(302, {"Location": "/" + path[len("/redirect/"):]})
+        file = (owner.root / path.lstrip("/")).resolve()
+        if owner.root not in file.parents or not file.is_file():
+            owner.log.add(path, range_header, 0)
+            return self._send_empty(404)
+        size = file.stat().st_size
+        stat = file.stat()
+        common = {
+            "Accept-Ranges": "bytes",
+            "ETag": f'"{stat.st_mtime_ns:x}-{size:x}"',
+            "Last-Modified": email.utils.formatdate(stat.st_mtime, usegmt=True),
+            "Content-Type": "application/octet-stream",
+        }
+        start, end, code = 0, size - 1, 200
+        match = _RANGE.fullmatch(range_header.strip()) if range_header else None
+        if match and owner.honour_ranges:
+            first, last = match.groups()
+            if first == "":
+                start, end = max(0, size - int(last)), size - 1
+            else:
+                start, end = int(first), min(int(last) if last else size - 1, size - 1)
+            if start >= size or start > end:
+                owner.log.add(path, range_header, 0)
+                return self._send_empty(416, {"Content-Range": f"bytes */{size}"})
+            code = 206
+        length = end - start + 1
+        self.send_response(code)
+        for key, value in common.items():
+            self.send_header(key, value)
+        if code == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        sent = 0
+        if not head:
+            with open(file, "rb") as handle:
+                handle.seek(start)
+                remaining = length
+                try:
+                    while remaining > 0:
+                        block = handle.read(min(remaining, 1 << 20))
+                        if not block:
+                            break
+                        self.wfile.write(block)
+                        remaining -= len(block)
+                        sent += len(block)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+        owner.log.add(path, range_header, sent)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: "RangeServer"
+
+
+class RangeServer:
+    """Serve ``root`` on 127.0.0.1 (random port) in a background thread; use as a context manager."""
+
+    def __init__(self, root: Path | str, latency_s: float = 0.0, stall_s: float = 60.0, honour_ranges: bool = True) -> None:
+        self.root = Path(root).resolve()
+        self.latency_s = latency_s
+        self.stall_s = stall_s
+        self.honour_ranges = honour_ranges
+        self.log = RequestLog()
+        self.stop_event = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.owner = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url_for(self, relative: str | os.PathLike) -> str:
+        return f"{self.url}/{str(relative).lstrip('/')}"
+
+    def start(self) -> "RangeServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "RangeServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
