@@ -1,0 +1,3 @@
+"""Page modules; importing this package registers every page."""
+
+from app.pages import nwb  # noqa: F401

@@ -1,0 +1,79 @@
+"""One typed settings object, from environment variables and command-line flags, with offline defaults.
+
+Built once per server and passed down; nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+from engines.nwb.sources import SourcePolicy
+
+__all__ = ["Settings", "BUNDLED_DEMO_FILE"]
+
+BUNDLED_DEMO_FILE = Path(__file__).resolve().parent.parent / "assets" / "demo.nwb"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _paths(value: str | None) -> tuple[Path, ...]:
+    return tuple(Path(p).expanduser() for p in (value or "").split(os.pathsep) if p.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator can configure. Defaults work offline with the bundled demo file."""
+
+    workspace: Path = field(default_factory=lambda: Path("~/.neurodeck").expanduser())
+    roots: tuple[Path, ...] = ()
+    allow_private_urls: bool = False
+    address: str = "127.0.0.1"
+    port: int = 5006
+    show: bool = True
+    websocket_origins: tuple[str, ...] = ()
+    num_threads: int = 4
+    request_timeout_s: float = 10.0
+    default_source: str = str(BUNDLED_DEMO_FILE)
+    s3_endpoint_url: str | None = None
+    gs_endpoint_url: str = "https://storage.googleapis.com"
+    dandi_api_url: str = "https://api.dandiarchive.org/api"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Read ``NEURODECK_*`` variables; anything unset keeps its default."""
+        env = os.environ if env is None else env
+        base = cls()
+        return replace(
+            base,
+            workspace=Path(env.get("NEURODECK_WORKSPACE", str(base.workspace))).expanduser(),
+            roots=_paths(env.get("NEURODECK_ROOTS")),
+            allow_private_urls=_flag(env.get("NEURODECK_ALLOW_PRIVATE_URLS")),
+            num_threads=int(env.get("NEURODECK_NUM_THREADS", base.num_threads)),
+            request_timeout_s=float(env.get("NEURODECK_REQUEST_TIMEOUT_S", base.request_timeout_s)),
+            default_source=env.get("NEURODECK_DEFAULT_SOURCE", base.default_source),
+            s3_endpoint_url=env.get("NEURODECK_S3_ENDPOINT_URL") or None,
+            gs_endpoint_url=env.get("NEURODECK_GS_ENDPOINT_URL", base.gs_endpoint_url),
+            dandi_api_url=env.get("NEURODECK_DANDI_API_URL", base.dandi_api_url),
+        )
+
+    @property
+    def allowed_roots(self) -> tuple[Path, ...]:
+        """Local files may be read only below these: the configured roots, else workspace + cwd; the demo file always."""
+        roots = self.roots or (self.workspace, Path.cwd())
+        return (*roots, BUNDLED_DEMO_FILE.parent)
+
+    def source_policy(self) -> SourcePolicy:
+        return SourcePolicy(
+            workspace=self.workspace,
+            allowed_roots=self.allowed_roots,
+            allow_private_urls=self.allow_private_urls,
+            request_timeout_s=self.request_timeout_s,
+            s3_endpoint_url=self.s3_endpoint_url,
+            gs_endpoint_url=self.gs_endpoint_url,
+            dandi_api_url=self.dandi_api_url,
+        )

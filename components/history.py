@@ -1,0 +1,38 @@
+"""Browser history for deep links: push a new entry when the app navigates, report back/forward.
+
+Panel's ``Location`` pushes entries but does not listen for ``popstate``, so back/forward
+would change the address without changing the page. This component does both directions.
+"""
+
+from __future__ import annotations
+
+import param
+from panel.custom import JSComponent
+
+__all__ = ["BrowserHistory"]
+
+
+class BrowserHistory(JSComponent):
+    """Invisible; ``search`` is the query string (``?page=...``), kept equal to the address bar."""
+
+    search = param.String(default="", doc="Query string of the current address, with the leading '?'.")
+
+    _esm = """
+    export function render({ model }) {
+      const here = () => window.location.pathname + model.search + window.location.hash
+      if (model.search !== window.location.search) {
+        window.history.replaceState({}, "", here())
+      }
+      const onPop = () => { model.search = window.location.search }
+      window.addEventListener("popstate", onPop)
+      model.on("search", () => {
+        if (model.search !== window.location.search) {
+          window.history.pushState({}, "", here())
+        }
+      })
+      model.on("remove", () => window.removeEventListener("popstate", onPop))
+      const el = document.createElement("span")
+      el.style.display = "none"
+      return el
+    }
+    """

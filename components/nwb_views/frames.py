@@ -1,0 +1,52 @@
+"""ImageSeries / TwoPhotonSeries / OnePhotonSeries frames, one frame read per slider move."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+
+from components.nwb_views.base import NwbView
+from engines.nwb.extract import Frame, count_frames, read_frame
+from engines.nwb.index import NwbIndex
+
+__all__ = ["FramesView"]
+
+
+def frame_element(frame: Frame) -> hv.Element:
+    image = frame.image
+    h, w = image.shape[:2]
+    bounds = (0, 0, w, h)
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        scaled = image.astype(float)
+        top = scaled.max() or 1.0
+        return hv.RGB(np.flipud(scaled / top), bounds=bounds)
+    return hv.Image(np.flipud(image.astype(float)), bounds=bounds).opts(cmap="gray", colorbar=True)
+
+
+class FramesView(NwbView):
+    id = "frames"
+    title = "Frames"
+    neurodata_types = ("ImageSeries",)
+
+    @classmethod
+    def applies(cls, index: NwbIndex, path: str) -> bool:
+        if not super().applies(index, path):
+            return False
+        data = index.objects.get(path.rstrip("/") + "/data")
+        return data is None or data.shape is None or len(data.shape) >= 3 or "external_file" in index.get(path).children
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        total = count_frames(self.nwbfile, self.path)
+        slider = pn.widgets.IntSlider(name="Frame", start=0, end=max(total - 1, 0), value=0, sizing_mode="stretch_width",
+                                      disabled=total <= 1)
+        caption = pn.pane.Markdown("", css_classes=["nd-muted"])
+
+        def show(index: int):
+            frame = read_frame(self.nwbfile, self.path, index)
+            when = f" · t = {frame.time:.3f} s" if frame.time is not None else ""
+            caption.object = f"Frame {frame.index + 1} of {frame.n_frames}{when} · {frame.image.shape[1]}×{frame.image.shape[0]} px"
+            return frame_element(frame).opts(responsive=True, min_height=420, data_aspect=1, tools=["hover"])
+
+        plot = pn.pane.HoloViews(pn.bind(show, slider.param.value_throttled), sizing_mode="stretch_both", min_height=440)
+        return pn.Column(slider, caption, plot, sizing_mode="stretch_both")

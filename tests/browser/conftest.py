@@ -1,0 +1,91 @@
+"""Browser-test harness: the real app served by ``run.py`` and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-gpu", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = _chromium()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is not installed; dev/setup --with-browser installs it.")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, nwb_data_dir) -> str:
+    """The app served by run.py on a free port; loopback URLs allowed so it can read the test server."""
+    workspace = tmp_path_factory.mktemp("app-workspace")
+    port = _free_port()
+    log = open(workspace / "server.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "run.py", "--port", str(port), "--address", "127.0.0.1", "--no-show",
+         "--workspace", str(workspace), "--allow-private-urls", "--root", str(nwb_data_dir), "--root", str(workspace),
+         "--num-threads", "4"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((workspace / "server.log").read_text())
+        try:
+            if requests.get(url, timeout=10).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        raise RuntimeError("the app did not start within 60 s:\n" + (workspace / "server.log").read_text())
+    yield url
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()

@@ -1,0 +1,46 @@
+"""Fixtures shared by every test layer: the real NWB files, a Range-honouring HTTP server, a workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engines.nwb.index_store import IndexStore
+from engines.nwb.sources import SourcePolicy
+from tests.support.range_server import RangeServer
+
+DATA_DIR = Path(__file__).parent / "data" / "nwb"
+ALL_NWB_FILES = sorted(DATA_DIR.rglob("*.nwb"))
+BROKEN_FOR_PYNWB = {"test_EventWaveform.nwb"}
+
+
+@pytest.fixture(scope="session")
+def nwb_data_dir() -> Path:
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def range_server():
+    """The test data folder over HTTP on 127.0.0.1, honouring Range requests."""
+    with RangeServer(DATA_DIR) as server:
+        yield server
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    path = tmp_path / "workspace"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def policy(workspace: Path) -> SourcePolicy:
+    """Loopback allowed (the test server lives there); local reads limited to the test data and workspace."""
+    return SourcePolicy(workspace=workspace, allowed_roots=(DATA_DIR, workspace), allow_private_urls=True,
+                        request_timeout_s=3.0)
+
+
+@pytest.fixture
+def index_store(workspace: Path) -> IndexStore:
+    return IndexStore(workspace)
