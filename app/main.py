@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
-from pathlib import Path
 
 import panel as pn
 
@@ -22,7 +20,6 @@ from components.history import BrowserHistory
 
 __all__ = ["create_app", "serve", "AppShell"]
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 log = logging.getLogger("neurodeck")
 
 
@@ -47,12 +44,12 @@ class AppShell(pn.viewable.Viewer):
         state.param.watch(self._on_state, ["page", "source", "object_path", "view"])
         self._ensure_built(self._specs[self._tabs.active].name)
         header = pn.Row(
-            pn.pane.HTML("<span class='nd-logo'>Neurodeck</span>", margin=(5, 10)),
-            sizing_mode="stretch_width", css_classes=["nd-header"], visible=not state.embedded,
+            pn.pane.HTML("<span class='nd-logo' style='font-size:1.3em;font-weight:600;color:white'>Neurodeck</span>",
+                         margin=(6, 12)),
+            sizing_mode="stretch_width", styles={"background": "#1f3b57"}, visible=not state.embedded,
         )
         body = self._tabs if not state.embedded else self._holders[self._specs[self._tabs.active].name]
-        self._layout = pn.Column(header, body, self._history, sizing_mode="stretch_both",
-                                 stylesheets=[str(ASSETS / "neurodeck.css")])
+        self._layout = pn.Column(header, body, self._history, sizing_mode="stretch_both")
 
     def _ensure_built(self, name: str) -> None:
         if name in self._built:
@@ -72,7 +69,7 @@ class AppShell(pn.viewable.Viewer):
         if not self._syncing:
             self._state.page = name
 
-    def _on_state(self, _event) -> None:
+    def _on_state(self, *_events) -> None:
         if self._syncing:
             return
         self._history.search = to_query(self._state.link())
@@ -110,15 +107,18 @@ def serve(settings: Settings) -> None:
     ctx = AppContext.create(settings)
     origins = list(settings.websocket_origins) or [
         f"{settings.address}:{settings.port}", f"localhost:{settings.port}", f"127.0.0.1:{settings.port}"]
+
+    def session_app() -> AppShell:  # Panel calls plain functions once per session (not partials)
+        return create_app(ctx)
+
     pn.serve(
-        {"/": partial(create_app, ctx)},
+        {"/": session_app},
         port=settings.port,
         address=settings.address,
         show=settings.show,
         websocket_origin=origins,
         num_threads=settings.num_threads,
         title="Neurodeck",
-        static_dirs={"assets": str(ASSETS)},
         start=True,
     )
 

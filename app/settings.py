@@ -14,7 +14,7 @@ from engines.nwb.sources import SourcePolicy
 
 __all__ = ["Settings", "BUNDLED_DEMO_FILE"]
 
-BUNDLED_DEMO_FILE = Path(__file__).resolve().parent.parent / "assets" / "demo.nwb"
+BUNDLED_DEMO_FILE = Path(__file__).resolve().parent.parent / "assets" / "sub-4_ses-4_ecephys+image.nwb"
 
 
 def _flag(value: str | None) -> bool:

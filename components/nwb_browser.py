@@ -7,6 +7,7 @@ the page (never a traceback), and the rest of the browser stays usable.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Callable
 
 import panel as pn
@@ -46,13 +47,16 @@ class NwbBrowser(pn.viewable.Viewer):
         self._file: NwbFile | None = None
         self._tree: ObjectTree | None = None
         self._generation = 0
+        self._lock = threading.RLock()  # Panel may run this session's callbacks on several threads
+        self._setting_tabs = False
         self._source_input = pn.widgets.TextInput(
             name="NWB file", placeholder="Local path, https:// (DANDI asset URL), s3://, gs:// or dandi://…",
             sizing_mode="stretch_width", value=self.source)
         self._open_button = pn.widgets.Button(name="Open", button_type="primary", width=90, align="end")
         self._open_button.on_click(lambda _: self._request_open())
         self._source_input.param.watch(lambda _: self._request_open(), "enter_pressed")
-        self._message = pn.Column(sizing_mode="stretch_width")
+        self._message = pn.Column(sizing_mode="stretch_width")  # problems opening the file
+        self._object_message = pn.Column(sizing_mode="stretch_width")  # problems with the selected object
         self._title = pn.pane.Markdown("", margin=(0, 10))
         self._tree_holder = pn.Column(sizing_mode="stretch_both", min_width=320, max_width=480)
         self._view_tabs = pn.widgets.RadioButtonGroup(options=[], button_type="light", css_classes=["nd-view-tabs"])
@@ -74,6 +78,10 @@ class NwbBrowser(pn.viewable.Viewer):
         self._open(self.source)
 
     def _open(self, text: str) -> None:
+        with self._lock:
+            self._open_locked(text)
+
+    def _open_locked(self, text: str) -> None:
         target = text or self._default_source
         self._message[:] = []
         self._tree_holder.loading = True
@@ -99,16 +107,23 @@ class NwbBrowser(pn.viewable.Viewer):
 
     # --- selection and views ---------------------------------------------------------------------
     def _on_tree_select(self, event) -> None:
-        if event.new != self.object_path:
-            self.param.update(object_path=event.new, view="")
+        """One navigation, one history entry: the object and its best view change together."""
+        if event.new != self.object_path and self._file is not None and event.new in self._file.index:
+            self.param.update(object_path=event.new, view=views_for(self._file.index, event.new)[0].id)
 
     def _on_view_tab(self, event) -> None:
+        if self._setting_tabs:
+            return
         view = self._view_ids.get(event.new, "")
         if view and view != self.view:
             self.view = view
 
     @param.depends("object_path", "view", watch=True)
     def _show(self) -> None:
+        with self._lock:
+            self._show_locked()
+
+    def _show_locked(self) -> None:
         if self._file is None:
             return
         path = self.object_path or "/"
@@ -117,19 +132,22 @@ class NwbBrowser(pn.viewable.Viewer):
                 self._tree.reveal(path)
             self._tree.selected = path
         if path not in self._file.index:
-            self._message[:] = [error_alert(NeurodeckError(
-                f"This file has no object at '{path}'. Pick an object in the tree.")) ]
+            self._object_message[:] = [error_alert(NeurodeckError(
+                f"This file has no object at '{path}'. Pick an object in the tree."))]
             self._view_area[:] = []
             self._view_tabs.options = []
             return
-        self._message[:] = []
+        self._object_message[:] = []
         candidates = views_for(self._file.index, path)
         chosen = view_by_id(self.view) if self.view else None
         if chosen not in candidates:
             chosen = candidates[0]
         self._view_ids = {view.title: view.id for view in candidates}
-        self._view_tabs.options = list(self._view_ids)
-        self._view_tabs.value = chosen.title
+        self._setting_tabs = True
+        try:
+            self._view_tabs.param.update(options=list(self._view_ids), value=chosen.title)
+        finally:
+            self._setting_tabs = False
         self._render(chosen, path)
 
     def _render(self, view_cls: type[NwbView], path: str) -> None:
@@ -149,7 +167,8 @@ class NwbBrowser(pn.viewable.Viewer):
         return pn.Column(
             pn.Row(self._source_input, self._open_button, sizing_mode="stretch_width"),
             self._message,
-            pn.Row(self._tree_holder, pn.Column(self._view_tabs, self._view_area, sizing_mode="stretch_both"),
+            pn.Row(self._tree_holder, pn.Column(self._object_message, self._view_tabs, self._view_area,
+                                                       sizing_mode="stretch_both"),
                    sizing_mode="stretch_both"),
             sizing_mode="stretch_both",
         )

@@ -46,7 +46,7 @@ class FramesView(NwbView):
             frame = read_frame(self.nwbfile, self.path, index)
             when = f" · t = {frame.time:.3f} s" if frame.time is not None else ""
             caption.object = f"Frame {frame.index + 1} of {frame.n_frames}{when} · {frame.image.shape[1]}×{frame.image.shape[0]} px"
-            return frame_element(frame).opts(responsive=True, min_height=420, data_aspect=1, tools=["hover"])
+            return frame_element(frame).opts(responsive=True, height=420, data_aspect=1, tools=["hover"])
 
-        plot = pn.pane.HoloViews(pn.bind(show, slider.param.value_throttled), sizing_mode="stretch_both", min_height=440)
+        plot = pn.pane.HoloViews(pn.bind(show, slider.param.value_throttled), sizing_mode="stretch_width", height=440)
         return pn.Column(slider, caption, plot, sizing_mode="stretch_both")

@@ -26,7 +26,7 @@ class ImagesView(NwbView):
         def show(name: str):
             array = np.asarray(images[name])
             element = frame_element(Frame(image=array, index=0, n_frames=1, time=None))
-            return element.opts(responsive=True, min_height=420, data_aspect=1, title=name)
+            return element.opts(responsive=True, height=420, data_aspect=1, title=name)
 
-        return pn.Column(choice, pn.pane.HoloViews(pn.bind(show, choice), sizing_mode="stretch_both", min_height=440),
+        return pn.Column(choice, pn.pane.HoloViews(pn.bind(show, choice), sizing_mode="stretch_width", height=440),
                          sizing_mode="stretch_both")

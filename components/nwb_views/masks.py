@@ -27,6 +27,6 @@ class RoiMasksView(NwbView):
                                                                      clipping_colors={"NaN": (0, 0, 0, 0)})
         if masks.reference is not None:
             overlay = hv.Image(np.flipud(masks.reference.astype(float)), bounds=bounds).opts(cmap="gray") * overlay
-        plot = overlay.opts(hv.opts.Image(responsive=True, min_height=420, data_aspect=1))
+        plot = overlay.opts(hv.opts.Image(responsive=True, height=420, data_aspect=1))
         return pn.Column(pn.pane.Markdown(f"**{len(masks.roi_ids)} ROIs** · {w}×{h} px"),
-                         pn.pane.HoloViews(plot, sizing_mode="stretch_both", min_height=440), sizing_mode="stretch_both")
+                         pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=440), sizing_mode="stretch_both")

@@ -26,6 +26,6 @@ class XYPathView(NwbView):
             plot = hv.Path([(path.x, path.y)]).opts(color="#bbb") * plot
         note = " (decimated)" if path.decimated else ""
         return pn.Column(pn.pane.Markdown(f"{len(path.t):,} samples{note}", css_classes=["nd-muted"]),
-                         pn.pane.HoloViews(plot.opts(responsive=True, min_height=420) if path.y is None else
-                                           plot.opts(hv.opts.Points(responsive=True, min_height=420)),
-                                           sizing_mode="stretch_both", min_height=440), sizing_mode="stretch_both")
+                         pn.pane.HoloViews(plot.opts(responsive=True, height=420) if path.y is None else
+                                           plot.opts(hv.opts.Points(responsive=True, height=420)),
+                                           sizing_mode="stretch_width", height=440), sizing_mode="stretch_both")

@@ -77,6 +77,9 @@ class TracesView(NwbView):
 
     def _read(self, x_range) -> TraceWindow:
         t0, t1 = x_range if x_range else self.window
+        last = self._last
+        if (last.t_start, last.t_stop) == (t0, t1) and list(last.channels) == list(self.channels or [0]):
+            return last  # the first render reuses the window read when the view was built
         return read_trace_window(self.nwbfile, self.path, t_start=t0, t_stop=t1, channels=self.channels or [0],
                                  max_points=1600)
 
@@ -97,7 +100,7 @@ class TracesView(NwbView):
         overlay = hv.NdOverlay(curves, kdims="channel") if curves else hv.NdOverlay({}, kdims="channel")
         return overlay.opts(
             hv.opts.Curve(line_width=1, tools=["hover"], framewise=True),
-            hv.opts.NdOverlay(responsive=True, min_height=420, show_legend=False, yticks=ticks or None,
+            hv.opts.NdOverlay(responsive=True, height=420, show_legend=False, yticks=ticks or None,
                               ylabel=trace.unit or "value", active_tools=["wheel_zoom"], framewise=True),
         )
 
@@ -127,6 +130,5 @@ class TracesView(NwbView):
             button = pn.widgets.Button(name=name, width=80 if len(name) > 2 else 45)
             button.on_click(handler)
             controls.append(button)
-        return pn.Column(pn.Row(*controls), self._status, pn.pane.HoloViews(self._plot, sizing_mode="stretch_both",
-                                                                          min_height=440),
+        return pn.Column(pn.Row(*controls), self._status, pn.pane.HoloViews(self._plot, sizing_mode="stretch_width", height=440),
                          self._channel_picker, sizing_mode="stretch_both")

@@ -1,11 +1,18 @@
-"""Range-request access to remote files: a one-request probe and a remfile with prefetch.
+"""Range-request access to remote files: a one-request probe, and a remfile that batches reads.
 
-remfile already reads HDF5 over HTTP in growing chunks with an optional disk cache. Three
-things are added here: every request has a timeout, and a stalled server fails the read
-at once instead of being retried for minutes; requests and bytes are counted, so views
-and benchmarks can report what they cost; and ``prefetch`` fetches many scattered chunks
-concurrently, which is what lets the index walk load a whole level of object headers in
-one round trip instead of one per object.
+remfile reads HDF5 over HTTP in growing chunks with an optional disk cache. Added here:
+
+* every request has a timeout, and a stalled server fails the read at once instead of
+  being retried for minutes; requests and bytes are counted for views and benchmarks;
+* metadata is cached in small blocks (``BLOCK_SIZE``), so scattered object headers cost
+  kilobytes, not remfile's 100 KB per header;
+* reads of at least ``DIRECT_READ_BYTES`` (chunks of data) fetch exactly their bytes, in
+  parallel parts, and bypass the caches, so a data view reads what it shows and memory
+  does not fill with samples;
+* ``batch_reads``: inside it, a read whose bytes are not cached fails at once with
+  ``BytesPending`` and notes the blocks it needed. The caller tries many independent
+  reads, then ``ReadBatch.fetch`` gets every noted block with concurrent requests: one
+  round trip for a whole level of an HDF5 tree instead of one per object.
 """
 
 from __future__ import annotations
@@ -14,25 +21,39 @@ import hashlib
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 from urllib.parse import urljoin
 
 import remfile
-from remfile.RemFile import RemFile as _RemFile, _PermanentHTTPError
 import requests
-
+from remfile.RemFile import RemFile as _RemFile, _PermanentHTTPError
 
 from engines.nwb.errors import SourceNotAllowed, SourceNotFound, SourceUnreachable
 from engines.nwb.sources import SourcePolicy, check_url_allowed
 
-__all__ = ["RequestStats", "HttpProbe", "probe_http", "RangeFile", "CHUNK_SIZE"]
+__all__ = [
+    "RequestStats", "HttpProbe", "probe_http", "RangeFile", "ReadBatch", "BytesPending", "batch_reads",
+    "PROBE_SIZE", "BLOCK_SIZE", "DIRECT_READ_BYTES",
+]
 
-CHUNK_SIZE = 100 * 1024
-"""remfile's minimum chunk; the probe's first read and the prefetch use the same grid."""
+PROBE_SIZE = 100 * 1024
+"""The probe's one request reads this much: superblock, root group and usually the first level of the tree."""
 
-_PREFETCH_THREADS = 16
+BLOCK_SIZE = 8 * 1024
+"""Grid of the metadata cache. An object header, its neighbours and small heaps usually share a block."""
+
+DIRECT_READ_BYTES = 1 << 20
+"""Reads at least this big go to the server for exactly their bytes and are not cached."""
+
+_PART_BYTES = 8 << 20
+_MEMORY_CACHE_BYTES = 64 << 20
+_READ_AHEAD_BYTES = 1 << 20
+_MERGE_GAP_BLOCKS = 2
+"""Wanted blocks this close together are fetched in one request (a few KB more, a request less)."""
+
+_FETCH_THREADS = 32
 
 
 @dataclass
@@ -80,7 +101,7 @@ def _http_error(url: str, status: int, reason: str) -> Exception:
 _CONTENT_RANGE = re.compile(r"bytes\s+\d+-\d+/(\d+)")
 
 
-def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int = CHUNK_SIZE) -> HttpProbe:
+def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int = PROBE_SIZE) -> HttpProbe:
     """Fetch the first ``length`` bytes with one range request, following and checking redirects.
 
     Costs one request per redirect hop (usually one in all). Raises a typed ``NwbOpenError``
@@ -154,71 +175,176 @@ class _CountingSession(requests.Session):
         return response
 
 
-class RangeFile(_RemFile):
-    """remfile over a probed URL: counted, time-limited, disk-cached per file version, prefetchable."""
+class BytesPending(Exception):
+    """A read inside ``batch_reads`` needs bytes that are not cached; they are noted in the batch."""
 
-    def __init__(self, probe: HttpProbe, policy: SourcePolicy, stats: RequestStats) -> None:
+
+class ReadBatch:
+    """Blocks that reads inside ``batch_reads`` found missing, and blocks asked for ahead of need."""
+
+    def __init__(self) -> None:
+        self._wanted: dict[int, tuple[RangeFile, set[int]]] = {}
+        self.misses = 0
+        """Reads that failed for missing bytes so far: a caller compares it before and after a step."""
+        self.rounds = 0
+        self.requests = 0
+
+    def want(self, file: RangeFile, blocks: Iterable[int], miss: bool) -> None:
+        self._wanted.setdefault(id(file), (file, set()))[1].update(blocks)
+        self.misses += miss
+
+    @property
+    def pending(self) -> bool:
+        return any(blocks for _, blocks in self._wanted.values())
+
+    def fetch(self) -> int:
+        """Fetch every wanted block, concurrently; one round trip. Returns the number of requests."""
+        wanted, self._wanted = self._wanted, {}
+        made = sum(file.fetch_blocks(blocks) for file, blocks in wanted.values())
+        self.rounds += 1
+        self.requests += made
+        return made
+
+
+_batches = threading.local()
+
+
+@contextmanager
+def batch_reads() -> Iterator[ReadBatch]:
+    """Within this block (this thread only), ``RangeFile`` reads of uncached bytes raise ``BytesPending``
+    and ``RangeFile.prefetch`` only notes its blocks; ``ReadBatch.fetch`` then gets them all at once."""
+    previous = getattr(_batches, "current", None)
+    _batches.current = batch = ReadBatch()
+    try:
+        yield batch
+    finally:
+        _batches.current = previous
+
+
+class RangeFile(_RemFile):
+    """remfile over a probed URL: counted, time-limited, disk-cached per file version, batchable.
+
+    Small reads go through a block cache (memory, then the per-version disk cache, then the
+    server with remfile's read-ahead for sequential reads); reads of ``DIRECT_READ_BYTES``
+    or more fetch exactly their bytes.
+    """
+
+    def __init__(self, probe: HttpProbe, policy: SourcePolicy, stats: RequestStats,
+                 block_size: int = BLOCK_SIZE) -> None:
         cache_dir = policy.cache_dir / "http" / probe.version_key[:32]
         cache_dir.mkdir(parents=True, exist_ok=True)
         super().__init__(probe.final_url, _size=probe.size, disk_cache=remfile.DiskCache(str(cache_dir)),
-                         _min_chunk_size=CHUNK_SIZE)
+                         _min_chunk_size=block_size, _max_cache_size=_MEMORY_CACHE_BYTES,
+                         _max_chunk_size=max(_READ_AHEAD_BYTES, block_size))
         self.session = _CountingSession(policy, stats)
+        self._block = block_size
         self._policy = policy
         self._stats = stats
         self._local = threading.local()
-        self._chunks[0] = probe.first_chunk
-        self._chunk_indices.append(0)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        for index in range(len(probe.first_chunk) // block_size + 1):
+            piece = probe.first_chunk[index * block_size:(index + 1) * block_size]
+            if len(piece) == block_size or (piece and index * block_size + len(piece) == probe.size):
+                self._chunks[index] = piece
+                self._chunk_indices.append(index)
 
-    def _thread_session(self) -> requests.Session:
+    def read(self, size=None):  # type: ignore[override]
+        if size is None:
+            raise ValueError("RangeFile.read needs a size.")
+        start, stop = self._position, min(self._position + size, self.length)
+        if stop <= start:
+            return b""
+        blocks = range(start // self._block, (stop - 1) // self._block + 1)
+        batch: ReadBatch | None = getattr(_batches, "current", None)
+        if batch is None and stop - start >= DIRECT_READ_BYTES:
+            if all(b in self._chunks for b in blocks):
+                return super().read(stop - start)
+            self._position = stop
+            return self._get(start, stop)
+        missing = [b for b in blocks if not self._have(b)]
+        if missing and batch is not None:
+            batch.want(self, missing, miss=True)
+            raise BytesPending(f"bytes {start}-{stop - 1} are not cached yet")
+        return super().read(stop - start)
+
+    def prefetch(self, offsets: Iterable[int], length: int = 1) -> int:
+        """Get the blocks holding ``length`` bytes from each offset: now, concurrently, or inside
+        ``batch_reads`` with the batch's next fetch. Returns the number of requests made now."""
+        blocks = {b for o in offsets if 0 <= o < self.length
+                  for b in range(o // self._block, (min(o + max(length, 1), self.length) - 1) // self._block + 1)}
+        batch: ReadBatch | None = getattr(_batches, "current", None)
+        if batch is not None:
+            batch.want(self, blocks, miss=False)
+            return 0
+        return self.fetch_blocks(blocks)
+
+    def fetch_blocks(self, blocks: Iterable[int]) -> int:
+        """Fetch the blocks not cached yet; runs of nearby blocks share a request. Returns the requests made."""
+        wanted = sorted(b for b in set(blocks) if not self._have(b) and b * self._block < self.length)
+        runs: list[list[int]] = []
+        for block in wanted:
+            if runs and block - runs[-1][1] <= _MERGE_GAP_BLOCKS + 1:
+                runs[-1][1] = block
+            else:
+                runs.append([block, block])
+        if not runs:
+            return 0
+        spans = [(first * self._block, min((last + 1) * self._block, self.length)) for first, last in runs]
+        for (start, _), data in zip(spans, self._map(self._fetch, spans)):
+            for offset in range(0, len(data), self._block):
+                self._store(start // self._block + offset // self._block, data[offset:offset + self._block])
+        return len(spans)
+
+    def _have(self, block: int) -> bool:
+        """Whether the block is in memory, loading it from the disk cache when it is there."""
+        if block in self._chunks:
+            return True
+        value = self._disk_cache.get(self._cache_key(block)) if self._disk_cache else None
+        if value:
+            self._chunks[block] = value
+            self._chunk_indices.append(block)
+        return bool(value)
+
+    def _store(self, block: int, piece: bytes) -> None:
+        if block not in self._chunks:
+            self._chunks[block] = piece
+            self._chunk_indices.append(block)
+            if self._disk_cache:
+                self._disk_cache.set(self._cache_key(block), piece)
+
+    def _cache_key(self, block: int) -> str:
+        return f"{self._url}|{self._block}|{block}"
+
+    def _get(self, start: int, stop: int) -> bytes:
+        """Exactly bytes [start, stop), in parallel parts of up to 8 MB; not cached."""
+        spans = [(a, min(a + _PART_BYTES, stop)) for a in range(start, stop, _PART_BYTES)]
+        parts = self._map(self._fetch, spans) if len(spans) > 1 else [self._fetch(spans[0])]
+        return b"".join(parts)
+
+    def _map(self, function, items: list) -> list:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=_FETCH_THREADS, thread_name_prefix="range-fetch")
+        return list(self._pool.map(function, items))
+
+    def _fetch(self, span: tuple[int, int]) -> bytes:
+        start, stop = span
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = _CountingSession(self._policy, self._stats)
-        return session
-
-    def cached(self, offset: int) -> bool:
-        return offset // CHUNK_SIZE in self._chunks
-
-    def prefetch(self, offsets: Iterable[int], span: int = 1) -> int:
-        """Load the chunks holding each offset (and ``span - 1`` after it) concurrently.
-
-        Adjacent chunks are merged into one request. Returns the number of requests made.
-        """
-        wanted = sorted({o // CHUNK_SIZE + k for o in offsets if 0 <= o < self.length for k in range(span)})
-        wanted = [c for c in wanted if c * CHUNK_SIZE < self.length and c not in self._chunks]
-        if self._disk_cache:
-            for chunk in list(wanted):
-                value = self._disk_cache.get(self._cache_key(chunk))
-                if value:
-                    self._chunks[chunk] = value
-                    wanted.remove(chunk)
-        runs: list[tuple[int, int]] = []
-        for chunk in wanted:
-            if runs and runs[-1][1] == chunk - 1:
-                runs[-1] = (runs[-1][0], chunk)
-            else:
-                runs.append((chunk, chunk))
-        if not runs:
-            return 0
-        with ThreadPoolExecutor(max_workers=min(_PREFETCH_THREADS, len(runs))) as pool:
-            for (first, last), data in zip(runs, pool.map(self._fetch_run, runs)):
-                for i, chunk in enumerate(range(first, last + 1)):
-                    piece = data[i * CHUNK_SIZE:(i + 1) * CHUNK_SIZE]
-                    self._chunks[chunk] = piece
-                    self._chunk_indices.append(chunk)
-                    if self._disk_cache:
-                        self._disk_cache.set(self._cache_key(chunk), piece)
-        return len(runs)
-
-    def _cache_key(self, chunk: int) -> str:
-        return f"{self._url}|{CHUNK_SIZE}|{chunk}"
-
-    def _fetch_run(self, run: tuple[int, int]) -> bytes:
-        start = run[0] * CHUNK_SIZE
-        end = min((run[1] + 1) * CHUNK_SIZE, self.length) - 1
-        response = self._thread_session().get(self._url, headers={"Range": f"bytes={start}-{end}"})
-        if response.status_code != 206 or len(response.content) != end - start + 1:
-            raise SourceUnreachable(f"Reading bytes {start}-{end} failed (HTTP {response.status_code}).")
+        try:
+            response = session.get(self._url, headers={"Range": f"bytes={start}-{stop - 1}"})
+        except _PermanentHTTPError as exc:
+            raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {self._url} failed: {exc}") from exc
+        if response.status_code != 206 or len(response.content) != stop - start:
+            raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {self._url} failed "
+                                    f"(HTTP {response.status_code}).")
         return response.content
 
     def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+                self._pool = None
         self.session.close()

@@ -146,7 +146,9 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
         return to_jsonable(value)
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
         return None if math.isnan(value) else (1e308 if value > 0 else -1e308)
     if isinstance(value, np.ndarray):
         if value.dtype.names:

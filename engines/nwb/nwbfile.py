@@ -94,8 +94,8 @@ class NwbFile:
         if path in ("", "/"):
             return self._pynwb
         for container in self._pynwb.objects.values():
-            location = _container_path(container)
-            if location == path:
+            builder = self._io.manager.get_builder(container)
+            if builder is not None and "/" + builder.path.partition("/")[2] == path:
                 return container
         raise ObjectNotFound(f"pynwb has no object at '{path}'.")
 
@@ -106,14 +106,6 @@ class NwbFile:
             elif self._h5 is not None and hasattr(self._h5, "close"):
                 self._h5.close()
             self._h5 = self._io = self._pynwb = None
-
-
-def _container_path(container: Any) -> str:
-    parts = []
-    while container is not None and container.parent is not None:
-        parts.append(container.name)
-        container = container.parent
-    return "/" + "/".join(reversed(parts)) if parts else "/"
 
 
 def _check_nwb(h5: Any, label: str) -> None:

@@ -9,6 +9,7 @@ that code, ``/stall/...`` never answers, ``/loop/...`` redirects to itself, and
 from __future__ import annotations
 
 import email.utils
+import mimetypes
 import os
 import re
 import threading
@@ -93,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
             "Accept-Ranges": "bytes",
             "ETag": f'"{stat.st_mtime_ns:x}-{size:x}"',
             "Last-Modified": email.utils.formatdate(stat.st_mtime, usegmt=True),
-            "Content-Type": "application/octet-stream",
+            "Content-Type": mimetypes.guess_type(file.name)[0] or "application/octet-stream",
         }
         start, end, code = 0, size - 1, 200
         match = _RANGE.fullmatch(range_header.strip()) if range_header else None

@@ -1,0 +1,311 @@
+"""A window of a TimeSeries as traces, whatever the series' length: every read is bounded in bytes.
+
+The window's samples are located without reading the time axis: from ``starting_time`` and
+``rate`` (no reads), or by searching ``timestamps`` block by block (usually 3 block reads of
+64 KB, at worst about 2·log2(n / 8192)). A window that fits in ``max_bytes`` is read whole and
+min/max decimated to ``max_points``; a longer one is read as evenly spaced, chunk-aligned
+blocks whose total stays under ``max_bytes`` (an approximate envelope, flagged ``sampled``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from engines.nwb.errors import NwbReadError
+from engines.nwb.extract._common import attr_float, attr_text, child, is_numeric, read, read_rows, read_scalar
+from engines.nwb.extract._search import SortedColumn
+from engines.nwb.extract.errors import InvalidRequest, UnsupportedData
+from engines.nwb.index import ObjectInfo
+from engines.nwb.nwbfile import NwbFile
+
+__all__ = ["TraceWindow", "SeriesLayout", "series_layout", "series_time_range", "read_trace_window", "DEFAULT_WINDOW_S"]
+
+DEFAULT_WINDOW_S = 10.0
+"""Length of the window shown when the caller gives no bounds."""
+
+_MIN_BLOCK_BYTES = 128 * 1024
+"""Sampled blocks are at least this big: a remote read costs a ~100 KB request whatever its size."""
+
+_SLAB_VALUES = 1 << 22
+"""Decimation works on this many values at a time, bounding its temporary arrays."""
+
+
+@dataclass
+class TraceWindow:
+    """Samples of some channels of a series in a time window, scaled to the series' unit."""
+
+    t: np.ndarray
+    values: np.ndarray
+    channels: list[int]
+    channel_labels: list[str]
+    unit: str
+    t_start: float
+    t_stop: float
+    series_start: float
+    series_stop: float
+    decimated: bool
+    sampled: bool
+    bytes_read: int
+
+
+@dataclass
+class SeriesLayout:
+    """Where a series' samples are and how they map to time: enough to plan reads without touching data."""
+
+    path: str
+    data: ObjectInfo
+    n_samples: int
+    n_channels: int
+    timestamps: SortedColumn | None
+    starting_time: float
+    rate: float
+
+    def times(self, lo: int, hi: int) -> np.ndarray:
+        if self.timestamps is not None:
+            return self.timestamps.values(lo, hi)
+        return self.starting_time + np.arange(lo, hi) / self.rate
+
+    def time_range(self) -> tuple[float, float]:
+        if self.timestamps is not None:
+            return self.timestamps.element(0), self.timestamps.element(self.n_samples - 1)
+        return self.starting_time, self.starting_time + (self.n_samples - 1) / self.rate
+
+    def index_range(self, t0: float, t1: float) -> tuple[int, int]:
+        """Samples with t0 <= t <= t1, as [i0, i1)."""
+        if self.timestamps is not None:
+            return self.timestamps.searchsorted(t0, "left"), self.timestamps.searchsorted(t1, "right")
+        i0 = math.ceil((t0 - self.starting_time) * self.rate - 1e-9)
+        i1 = math.floor((t1 - self.starting_time) * self.rate + 1e-9) + 1
+        return min(max(i0, 0), self.n_samples), min(max(i1, 0), self.n_samples)
+
+
+def series_layout(f: NwbFile, path: str) -> SeriesLayout:
+    """Check that ``path`` is a series of 1-D or 2-D numbers and gather its layout.
+
+    Index only, except ``starting_time`` when the index lacks its value (one scalar read).
+    """
+    group = f.resolve(path)
+    data = child(f, path, "data") if group.kind == "group" else None
+    if data is None:
+        external = child(f, path, "external_file") if group.kind == "group" else None
+        if external is not None:
+            raise UnsupportedData(f"'{path}' keeps its frames in external files, not in this NWB file; "
+                                  "the Frames view lists them.")
+        raise NwbReadError(f"'{path}' has no data. The file is incomplete or this is not a TimeSeries.")
+    if data.kind != "dataset":
+        raise NwbReadError(f"'{path}/data' is not a dataset; this file does not follow the NWB schema here.")
+    if not is_numeric(data):
+        raise UnsupportedData(f"'{path}' holds {data.dtype} data, not numbers, so it cannot be drawn as traces. "
+                              "Open it in the raw data view.")
+    shape = data.shape or []
+    if len(shape) not in (1, 2):
+        what = "a single value" if not shape else f"{len(shape)}-D data {tuple(shape)}"
+        where = ("Open it in the Frames view." if f.index.is_a(path, "ImageSeries")
+                 else "Browse it in the raw data view.")
+        raise UnsupportedData(f"'{path}' holds {what}; traces need time × channels. {where}")
+    n_samples = shape[0]
+    timestamps = child(f, path, "timestamps")
+    starting = child(f, path, "starting_time")
+    if timestamps is not None:
+        if not is_numeric(timestamps) or len(timestamps.shape or []) != 1:
+            raise NwbReadError(f"The timestamps of '{path}' are not a list of numbers, so its samples cannot be "
+                               "placed in time. The file needs fixing.")
+        n_samples = min(n_samples, timestamps.shape[0])
+        column, start, rate = SortedColumn(f, timestamps, 0, n_samples), 0.0, 0.0
+    elif starting is not None:
+        rate = attr_float(starting, "rate", 0.0)
+        if rate <= 0:
+            raise NwbReadError(f"'{path}' has a starting_time without a valid 'rate' attribute, so its samples "
+                               "cannot be placed in time. The file needs fixing.")
+        column, start = None, read_scalar(f, starting)
+    else:
+        raise NwbReadError(f"'{path}' has neither timestamps nor starting_time, so its samples cannot be "
+                           "placed in time. The file needs fixing.")
+    if n_samples == 0:
+        raise UnsupportedData(f"'{path}' has no samples (its data is empty).")
+    return SeriesLayout(path, data, n_samples, shape[1] if len(shape) == 2 else 1, column, start, rate)
+
+
+def series_time_range(f: NwbFile, path: str) -> tuple[float, float]:
+    """First and last sample time in seconds: no reads for a rate series, the first and last block of timestamps."""
+    return series_layout(f, path).time_range()
+
+
+def _pick_channels(series: SeriesLayout, channels: Sequence[int] | None, max_channels: int) -> list[int]:
+    if channels is None:
+        return list(range(min(series.n_channels, max_channels)))
+    picked = [int(c) for c in channels][:max_channels]
+    outside = [c for c in picked if not 0 <= c < series.n_channels]
+    if outside:
+        raise InvalidRequest(f"'{series.path}' has channels 0–{series.n_channels - 1}; channel {outside[0]} "
+                             "does not exist.")
+    if not picked:
+        raise InvalidRequest("Choose at least one channel to show.")
+    return picked
+
+
+def _column_plan(series: SeriesLayout, channels: list[int]) -> tuple[object, list[int], list[int]]:
+    """How to select the channels: (column selection, stored columns it reads, position of each channel in them).
+
+    Nearby channels are read as one column range and picked afterwards; scattered ones by
+    HDF5 point selection, so memory holds only the chosen columns.
+    """
+    if len(series.data.shape) == 1:
+        return None, [0], [0] * len(channels)
+    unique = sorted(set(channels))
+    if unique[-1] - unique[0] + 1 <= 2 * len(unique):
+        span = list(range(unique[0], unique[-1] + 1))
+        return slice(span[0], span[-1] + 1), span, [c - span[0] for c in channels]
+    return unique, unique, [unique.index(c) for c in channels]
+
+
+def _stored_row_bytes(series: SeriesLayout, columns: list[int]) -> int:
+    """Bytes HDF5 fetches per time sample for these columns: whole chunks across channels when chunked,
+    whole rows when contiguous (the bytes between the chosen columns come along)."""
+    itemsize = np.dtype(series.data.dtype).itemsize
+    chunks = series.data.chunks
+    if len(series.data.shape) == 1 or not chunks:
+        return series.n_channels * itemsize
+    width = chunks[1]
+    return min(len({c // width for c in columns}) * width, series.n_channels) * itemsize
+
+
+def _blocks(series: SeriesLayout, i0: int, i1: int, row_bytes: int, max_points: int,
+            max_bytes: int) -> tuple[list[tuple[int, int]], bool]:
+    """Row ranges to read for [i0, i1): the whole window, or evenly spaced chunk-aligned blocks within budget.
+
+    Blocks are whole chunks along time (a chunk is read and decompressed whole anyway) and at
+    least 128 KB, with at most one block per output bin.
+    """
+    n = i1 - i0
+    if n * row_bytes <= max_bytes:
+        return [(i0, i1)], False
+    budget = max_bytes // row_bytes
+    if budget < 1:
+        raise InvalidRequest(f"max_bytes ({max_bytes}) is smaller than one sample of the chosen channels.")
+    n_bins = max(1, max_points // 2)
+    chunk = series.data.chunks[0] if series.data.chunks else 1
+    per_block = max(budget // n_bins, math.ceil(_MIN_BLOCK_BYTES / row_bytes), 1)
+    if chunk > 1:
+        per_block = math.ceil(per_block / chunk) * chunk
+    per_block = min(per_block, budget)
+    n_blocks = max(1, min(n_bins, budget // per_block))
+    starts = i0 + (np.arange(n_blocks, dtype=np.int64) * (n - per_block)) // max(n_blocks - 1, 1)
+    if chunk > 1:
+        starts = np.maximum(starts // chunk * chunk, i0)
+    blocks: list[tuple[int, int]] = []
+    for start in starts.tolist():
+        start = max(start, blocks[-1][1]) if blocks else start
+        stop = min(start + per_block, i1)
+        if stop > start:
+            blocks.append((start, stop))
+    return blocks, True
+
+
+def _min_max(t: np.ndarray, values: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per bin of equal sample count: its first and last time, and per channel its min and max in the
+    order they occur, so the drawn line keeps the signal's shape and every extreme.
+
+    Works on the stored dtype, a few million values at a time, so decimating a 64 MB window
+    needs little more memory than the window itself. NaN samples are skipped.
+    """
+    n, n_channels = values.shape
+    size = math.ceil(n / n_bins)
+    n_bins = math.ceil(n / size)
+    out = np.empty((2 * n_bins, n_channels), dtype=values.dtype)
+    per_slab = max(1, _SLAB_VALUES // (size * n_channels))
+    for b0 in range(0, n_bins, per_slab):
+        b1 = min(n_bins, b0 + per_slab)
+        slab = values[b0 * size:min(b1 * size, n)]
+        if len(slab) < (b1 - b0) * size:  # the last bin is short: repeating its last row changes no extreme
+            slab = np.concatenate([slab, np.repeat(slab[-1:], (b1 - b0) * size - len(slab), axis=0)])
+        bins = slab.reshape(b1 - b0, size, n_channels)
+        if values.dtype.kind == "f" and np.isnan(bins).any():
+            missing = np.isnan(bins)
+            low, high = np.where(missing, np.inf, bins).argmin(axis=1), np.where(missing, -np.inf, bins).argmax(axis=1)
+        else:
+            low, high = bins.argmin(axis=1), bins.argmax(axis=1)
+        rows, columns = np.arange(b1 - b0)[:, None], np.arange(n_channels)[None, :]
+        out[2 * b0:2 * b1:2] = bins[rows, np.minimum(low, high), columns]
+        out[2 * b0 + 1:2 * b1:2] = bins[rows, np.maximum(low, high), columns]
+    starts = np.arange(n_bins) * size
+    times = np.empty(2 * n_bins)
+    times[0::2] = t[starts]
+    times[1::2] = t[np.minimum(starts + size, n) - 1]
+    return times, out
+
+
+def _scale(f: NwbFile, series: SeriesLayout, channels: list[int]) -> tuple[np.ndarray, float]:
+    """Per-channel gain (channel_conversion × conversion) and offset from the series' attributes."""
+    gain = np.full(len(channels), attr_float(series.data, "conversion", 1.0))
+    per_channel = child(f, series.path, "channel_conversion")
+    if per_channel is not None and is_numeric(per_channel) and (per_channel.shape or [0])[0] >= series.n_channels:
+        gain *= np.asarray(read_rows(f, per_channel, channels), dtype=np.float64)
+    return gain, attr_float(series.data, "offset", 0.0)
+
+
+def _channel_labels(f: NwbFile, series: SeriesLayout, channels: list[int]) -> list[str]:
+    """'electrode 12' / 'ROI 3' from the series' electrodes or rois region, else 'ch 0', 'ch 1', ..."""
+    for name, noun in (("electrodes", "electrode"), ("rois", "ROI")):
+        region = child(f, series.path, name)
+        table = region.attrs.get("table") if region is not None else None
+        if not (isinstance(table, dict) and table.get("ref") and is_numeric(region)
+                and len(region.shape or []) == 1 and region.shape[0] >= series.n_channels):
+            continue
+        ids = child(f, table["ref"], "id")
+        rows = np.asarray(read_rows(f, region, channels), dtype=np.int64)
+        if ids is None or not is_numeric(ids) or rows.min() < 0 or rows.max() >= (ids.shape or [0])[0]:
+            continue
+        return [f"{noun} {int(i)}" for i in read_rows(f, ids, rows.tolist())]
+    return [f"ch {c}" for c in channels]
+
+
+def read_trace_window(f: NwbFile, path: str, t_start: float | None = None, t_stop: float | None = None,
+                      channels: Sequence[int] | None = None, max_points: int = 2000, max_channels: int = 64,
+                      max_bytes: int = 64 * 2**20) -> TraceWindow:
+    """The samples of ``channels`` (default: the first ``max_channels``) between ``t_start`` and ``t_stop``.
+
+    Without bounds the window is the first 10 s (the whole series when shorter); with one bound
+    it is 10 s from it. Reads at most ``max_bytes`` of data and timestamps together, plus the
+    few single values the time search needs; ``bytes_read`` reports what was read.
+    """
+    if max_points < 2:
+        raise InvalidRequest("max_points must be at least 2 (one minimum and one maximum).")
+    series = series_layout(f, path)
+    first, last = series.time_range()
+    if t_start is None:
+        t_start = first if t_stop is None else t_stop - DEFAULT_WINDOW_S
+    if t_stop is None:
+        t_stop = t_start + DEFAULT_WINDOW_S
+    if not (math.isfinite(t_start) and math.isfinite(t_stop)) or t_stop < t_start:
+        raise InvalidRequest(f"The window {t_start}–{t_stop} s is not valid: t_stop must be after t_start.")
+    t0, t1 = max(t_start, first), min(t_stop, last)
+    if t1 < t0:  # the window lies outside the series: nothing to read
+        t0, t1 = t_start, t_stop
+    picked = _pick_channels(series, channels, max_channels)
+    selection, columns, positions = _column_plan(series, picked)
+    i0, i1 = series.index_range(t0, t1)
+    time_bytes = series.timestamps.itemsize if series.timestamps is not None else 0
+    row_bytes = _stored_row_bytes(series, columns) + time_bytes
+    blocks, sampled = _blocks(series, i0, i1, row_bytes, max_points, max_bytes) if i1 > i0 else ([], False)
+    times, pieces = [np.empty(0)], [np.empty((0, len(picked)), dtype=np.dtype(series.data.dtype))]
+    for lo, hi in blocks:
+        raw = read(f, series.data, (slice(lo, hi),) if selection is None else (slice(lo, hi), selection))
+        pieces.append(np.asarray(raw).reshape(hi - lo, -1)[:, positions])
+        times.append(series.times(lo, hi))
+    t, raw = np.concatenate(times), np.concatenate(pieces)
+    decimated = len(t) > max_points
+    if decimated:
+        t, raw = _min_max(t, raw, max_points // 2)
+    gain, offset = _scale(f, series, picked)
+    values = raw.astype(np.float64) * gain + offset
+    return TraceWindow(
+        t=t, values=values, channels=picked, channel_labels=_channel_labels(f, series, picked),
+        unit=attr_text(series.data, "unit", ""), t_start=float(t0), t_stop=float(t1),
+        series_start=float(first), series_stop=float(last), decimated=decimated, sampled=sampled,
+        bytes_read=sum(hi - lo for lo, hi in blocks) * row_bytes,
+    )
