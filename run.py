@@ -1,7 +1,10 @@
 """Entry point: serve Neurodeck with ``pn.serve`` (works the same in a frozen build).
 
     python run.py --port 5006 --address 127.0.0.1 --no-show --workspace DIR \
-        --allow-websocket-origin HOST[:PORT] --allow-private-urls --num-threads N
+        --allow-websocket-origin HOST[:PORT] --allow-private-urls --num-threads N \
+        [--workers N | --dask tcp://scheduler:8786]
+    python run.py worker --workspace DIR        # a job worker on any machine that sees DIR
+    python run.py queue --source URL|FOLDER|FILE_OF_URLS|DANDISET_ID --workspace DIR
 """
 
 from __future__ import annotations
@@ -28,6 +31,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="let server-side fetches reach private and loopback addresses")
     parser.add_argument("--num-threads", type=int, help="threads that run page callbacks (default 4)")
     parser.add_argument("--default-source", help="file or URL the NWB page opens first (default: bundled demo)")
+    parser.add_argument("--workers", type=int, help="in-process job workers (default 2)")
+    parser.add_argument("--dask", metavar="ADDRESS", help="submit jobs to this Dask scheduler instead")
+    return parser
+
+
+def build_worker_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neurodeck worker", description="Run job workers on a workspace.")
+    parser.add_argument("--workspace", type=Path, help="the shared workspace folder")
+    parser.add_argument("--workers", type=int, default=1, help="worker threads in this process")
+    parser.add_argument("--root", type=Path, action="append", default=[], help="folders files may be read from")
+    parser.add_argument("--allow-private-urls", action="store_true")
+    return parser
+
+
+def build_queue_parser() -> argparse.ArgumentParser:
+    parser = build_worker_parser()
+    parser.prog, parser.description = "neurodeck queue", "Enqueue every product job the NWB files of a source need."
+    parser.add_argument("--source", required=True, help="URL, folder, file of URLs, or a 6-digit dandiset id")
     return parser
 
 
@@ -35,7 +56,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     updates: dict = {}
-    for name in ("port", "address", "workspace", "num_threads", "default_source"):
+    for name in ("port", "address", "workspace", "num_threads", "default_source", "workers"):
         value = getattr(args, name)
         if value is not None:
             updates[name] = value.expanduser() if isinstance(value, Path) else value
@@ -43,6 +64,8 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         updates["roots"] = tuple(p.expanduser() for p in args.root)
     if args.allow_private_urls:
         updates["allow_private_urls"] = True
+    if args.dask:
+        updates["dask_address"] = args.dask
     if args.no_show:
         updates["show"] = False
     if args.allow_websocket_origin:
@@ -50,7 +73,68 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     return replace(settings, **updates)
 
 
+def _job_settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    updates: dict = {"allow_private_urls": settings.allow_private_urls or args.allow_private_urls}
+    if args.workspace:
+        updates["workspace"] = args.workspace.expanduser()
+    if args.root:
+        updates["roots"] = tuple(p.expanduser() for p in args.root)
+    return replace(settings, **updates)
+
+
+def run_worker(argv: list[str]) -> None:
+    """``run.py worker``: claim and run jobs from the workspace until stopped (SIGTERM/Ctrl-C)."""
+    import logging
+
+    from engines.jobs import run_worker_process
+    from engines.nwb.product_jobs import nwb_job_kinds
+
+    args = build_worker_parser().parse_args(argv)
+    settings = _job_settings(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_worker_process(settings.workspace, nwb_job_kinds(settings.source_policy()), n_workers=args.workers)
+
+
+def run_queue(argv: list[str]) -> int:
+    """``run.py queue``: open every NWB file of a source and enqueue the jobs it needs (done ones skipped)."""
+    from engines.errors import NeurodeckError
+    from engines.jobs import JobStore
+    from engines.nwb.index_store import IndexStore
+    from engines.nwb.nwbfile import open_nwb
+    from engines.nwb.product_jobs import expand_sources, nwb_job_kinds, plan_product_jobs
+
+    args = build_queue_parser().parse_args(argv)
+    settings = _job_settings(args)
+    policy = settings.source_policy()
+    store, kinds, index_store = JobStore(settings.workspace), nwb_job_kinds(policy), IndexStore(settings.workspace)
+    queued = skipped = failed = 0
+    for source in expand_sources(args.source, policy):
+        try:
+            nwb = open_nwb(source, policy, index_store)
+        except NeurodeckError as exc:
+            print(f"skipped {source}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        for kind, inputs in plan_product_jobs(nwb):
+            version = kinds.get(kind).code_version
+            if store.is_done(kind, inputs, version):
+                skipped += 1
+                continue
+            store.submit(kind, inputs, version)
+            queued += 1
+        nwb.close()
+    print(f"{queued} job(s) queued, {skipped} already done, {failed} source(s) could not be opened")
+    return 1 if failed and not queued else 0
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["worker"]:
+        run_worker(argv[1:])
+        return
+    if argv[:1] == ["queue"]:
+        raise SystemExit(run_queue(argv[1:]))
     settings = settings_from_args(argv)
     from app.main import serve
 
@@ -58,4 +142,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.settings import Settings
+from engines.jobs import DaskBackend, InProcessBackend, JobBackend, JobStore, ResultStore
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import NwbFile, open_nwb
+from engines.nwb.product_jobs import ProductJobs, nwb_job_kinds
 
 __all__ = ["AppContext"]
 
@@ -19,11 +21,25 @@ __all__ = ["AppContext"]
 class AppContext:
     settings: Settings
     index_store: IndexStore
+    products: ProductJobs
 
     @classmethod
     def create(cls, settings: Settings) -> "AppContext":
+        """Stores in the workspace and the job backend (started: in-process workers or a Dask client)."""
         settings.workspace.mkdir(parents=True, exist_ok=True)
-        return cls(settings=settings, index_store=IndexStore(settings.workspace))
+        store, results = JobStore(settings.workspace), ResultStore(settings.workspace)
+        kinds = nwb_job_kinds(settings.source_policy())
+        backend: JobBackend
+        if settings.dask_address:
+            backend = DaskBackend(store, results, kinds, settings.dask_address)
+        else:
+            backend = InProcessBackend(store, results, kinds, n_workers=settings.workers)
+        backend.start()
+        return cls(settings=settings, index_store=IndexStore(settings.workspace),
+                   products=ProductJobs(store, results, backend, kinds))
+
+    def close(self) -> None:
+        self.products.backend.stop()
 
     def open_nwb(self, text: str) -> NwbFile:
         """Open a file for one session; the index is shared through the store."""

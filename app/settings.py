@@ -42,6 +42,8 @@ class Settings:
     s3_endpoint_url: str | None = None
     gs_endpoint_url: str = "https://storage.googleapis.com"
     dandi_api_url: str = "https://api.dandiarchive.org/api"
+    workers: int = 2
+    dask_address: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -59,6 +61,8 @@ class Settings:
             s3_endpoint_url=env.get("NEURODECK_S3_ENDPOINT_URL") or None,
             gs_endpoint_url=env.get("NEURODECK_GS_ENDPOINT_URL", base.gs_endpoint_url),
             dandi_api_url=env.get("NEURODECK_DANDI_API_URL", base.dandi_api_url),
+            workers=int(env.get("NEURODECK_WORKERS", base.workers)),
+            dask_address=env.get("NEURODECK_DASK") or None,
         )
 
     @property

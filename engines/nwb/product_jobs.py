@@ -1,0 +1,213 @@
+"""The NWB products as job kinds, the plan of which jobs a file needs, and the service views use.
+
+Kinds are module-level functions bound to a ``SourcePolicy`` with ``functools.partial``, so
+worker processes and Dask workers can pickle and import them. Each opens the file through
+``open_nwb`` (same address and root checks as the server), so a job whose source vanished
+fails with that reason on its record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engines.jobs import Job, JobBackend, JobContext, JobStatus, JobStore, KindRegistry, ResultStore
+from engines.nwb.index_store import IndexStore
+from engines.nwb.nwbfile import NwbFile, open_nwb
+from engines.nwb.products import SpikeDensityPyramid, build_spike_density_pyramid
+from engines.nwb.products.ephys_summary import summarize_electrical_series
+from engines.nwb.products.preview_movie import preview_movie_from_series
+from engines.nwb.products.rastermap_order import rastermap_order_from_pyramid
+from engines.nwb.sources import SourcePolicy
+
+__all__ = ["SPIKE_DENSITY", "RASTERMAP", "PREVIEW_MOVIE", "EPHYS_SUMMARY", "nwb_job_kinds", "plan_product_jobs",
+           "ProductJobs"]
+
+SPIKE_DENSITY = "spike-density"
+RASTERMAP = "rastermap"
+PREVIEW_MOVIE = "preview-movie"
+EPHYS_SUMMARY = "ephys-summary"
+
+
+def _open(inputs: dict[str, Any], policy: SourcePolicy) -> NwbFile:
+    return open_nwb(inputs["source"], policy, IndexStore(policy.workspace))
+
+
+def run_spike_density(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePolicy) -> dict[str, Any]:
+    nwb = _open(inputs, policy)
+    try:
+        summary = build_spike_density_pyramid(nwb.dataset(f"{inputs['path']}/spike_times"),
+                                              nwb.dataset(f"{inputs['path']}/spike_times_index"), ctx.output_dir,
+                                              base_bin_s=float(inputs.get("base_bin_s", 0.02)), progress=ctx.report)
+    finally:
+        nwb.close()
+    return summary.to_dict()
+
+
+def run_rastermap(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePolicy) -> dict[str, Any]:
+    """The density it orders is built into the same result folder (one job, one file read)."""
+    nwb = _open(inputs, policy)
+    try:
+        build_spike_density_pyramid(nwb.dataset(f"{inputs['path']}/spike_times"),
+                                    nwb.dataset(f"{inputs['path']}/spike_times_index"), ctx.output_dir,
+                                    progress=lambda f, m: ctx.report(0.5 * f, m))
+    finally:
+        nwb.close()
+    order = rastermap_order_from_pyramid(SpikeDensityPyramid.open(ctx.output_dir), out_dir=ctx.output_dir,
+                                         progress=lambda f, m: ctx.report(0.5 + 0.5 * f, m))
+    return {"n_units": int(len(order.order)), "params": order.params}
+
+
+def run_preview_movie(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePolicy) -> dict[str, Any]:
+    nwb = _open(inputs, policy)
+    try:
+        movie = preview_movie_from_series(nwb.h5[nwb.resolve(inputs["path"]).path], ctx.output_dir,
+                                          progress=ctx.report)
+    finally:
+        nwb.close()
+    return {key: value for key, value in vars(movie).items() if isinstance(value, (int, float)) or key == "codec"}
+
+
+def electrode_positions(nwb: NwbFile, path: str) -> np.ndarray | None:
+    """x/y of each channel of a series from its electrodes region and table (None when absent)."""
+    region_path = f"{path}/electrodes"
+    if region_path not in nwb.index:
+        return None
+    table = (nwb.resolve(region_path).attrs.get("table") or {}).get("ref")
+    if not table:
+        return None
+    columns = [c for c in (("x", "y"), ("rel_x", "rel_y")) if all(f"{table}/{n}" in nwb.index for n in c)]
+    if not columns:
+        return None
+    rows = np.atleast_1d(np.asarray(nwb.dataset(region_path)[()], dtype=np.int64))
+    data = nwb.index.objects.get(f"{path}/data")
+    n_channels = data.shape[1] if data is not None and data.shape and len(data.shape) > 1 else 1
+    if len(rows) != n_channels:  # a region that does not match the data's channels says nothing reliable
+        return None
+    xy = [np.asarray(nwb.dataset(f"{table}/{name}")[()], dtype=np.float64) for name in columns[0]]
+    positions = np.stack([xy[0][rows], xy[1][rows]], axis=1)
+    return positions if np.isfinite(positions).any() else None
+
+
+def run_ephys_summary(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePolicy) -> dict[str, Any]:
+    nwb = _open(inputs, policy)
+    try:
+        path = nwb.resolve(inputs["path"]).path
+        summary = summarize_electrical_series(nwb.h5[path], ctx.output_dir,
+                                              electrode_positions=electrode_positions(nwb, path), progress=ctx.report)
+    finally:
+        nwb.close()
+    return {"n_channels": summary.n_channels}
+
+
+def nwb_job_kinds(policy: SourcePolicy) -> KindRegistry:
+    """The four NWB product kinds, reading files under ``policy``."""
+    kinds = KindRegistry()
+    kinds.register(SPIKE_DENSITY, partial(run_spike_density, policy=policy), "1",
+                   "Multiscale spike-count pyramid of a Units table")
+    kinds.register(RASTERMAP, partial(run_rastermap, policy=policy), "1", "Rastermap ordering of units")
+    kinds.register(PREVIEW_MOVIE, partial(run_preview_movie, policy=policy), "1",
+                   "H.264 preview of the first 60 s of an imaging series")
+    kinds.register(EPHYS_SUMMARY, partial(run_ephys_summary, policy=policy), "1",
+                   "Per-channel firing-rate estimate and power spectrum")
+    return kinds
+
+
+def plan_product_jobs(nwb: NwbFile) -> list[tuple[str, dict[str, Any]]]:
+    """Every (kind, inputs) this file's objects call for; decided from the index alone."""
+    source = nwb.source.location
+    plan: list[tuple[str, dict[str, Any]]] = []
+    for info in nwb.index.find_by_type("Units"):
+        if f"{info.path}/spike_times_index" in nwb.index:
+            plan += [(SPIKE_DENSITY, {"source": source, "path": info.path}),
+                     (RASTERMAP, {"source": source, "path": info.path})]
+    for info in nwb.index.find_by_type("ImageSeries"):
+        data = nwb.index.objects.get(f"{info.path}/data")
+        if data is not None and data.shape and len(data.shape) >= 3 and data.shape[0] > 0:
+            plan.append((PREVIEW_MOVIE, {"source": source, "path": info.path}))
+    for info in nwb.index.find_by_type("ElectricalSeries"):
+        if not nwb.index.is_a(info.path, "SpikeEventSeries"):  # snippets, not a continuous signal
+            plan.append((EPHYS_SUMMARY, {"source": source, "path": info.path}))
+    return plan
+
+
+@dataclass(frozen=True)
+class ProductState:
+    """What a view needs to know about one product: its job and, once done, its result folder."""
+
+    job: Job
+    result_dir: Path | None
+    queue_position: int | None
+
+    @property
+    def done(self) -> bool:
+        return self.job.status == JobStatus.DONE and self.result_dir is not None
+
+    @property
+    def failed(self) -> bool:
+        return self.job.status in (JobStatus.FAILED, JobStatus.CANCELLED)
+
+    def describe(self) -> str:
+        job = self.job
+        if self.done:
+            return "ready"
+        if job.status == JobStatus.PENDING:
+            where = f"position {self.queue_position} in the queue" if self.queue_position else "queued"
+            return f"{job.kind}: {where}"
+        if job.status == JobStatus.RUNNING:
+            return f"{job.kind}: {job.progress * 100:.0f}% {job.message}".strip()
+        return f"{job.kind} {job.status.value}: {job.error or 'no reason recorded'}"
+
+
+class ProductJobs:
+    """Request products and read their state; requests are idempotent (one job per identical input)."""
+
+    def __init__(self, store: JobStore, results: ResultStore, backend: JobBackend, kinds: KindRegistry) -> None:
+        self.store = store
+        self.results = results
+        self.backend = backend
+        self.kinds = kinds
+
+    def request(self, kind: str, nwb: NwbFile, path: str) -> ProductState:
+        job = self.backend.submit(kind, {"source": nwb.source.location, "path": nwb.resolve(path).path})
+        return self.state(job.id)
+
+    def state(self, job_id: int) -> ProductState:
+        job = self.store.get(job_id)
+        result = self.results.path_for(job.kind, job.input_hash, job.code_version) \
+            if job.status == JobStatus.DONE else None
+        position = self.store.queue_position(job_id) if job.status == JobStatus.PENDING else None
+        return ProductState(job=job, result_dir=result, queue_position=position)
+
+    def retry(self, job_id: int) -> ProductState:
+        return self.state(self.store.retry(job_id).id)
+
+
+def expand_sources(text: str, policy: SourcePolicy) -> list[str]:
+    """Sources named by ``queue --source``: a URL, a folder (all .nwb below), a file of URLs, or a dandiset id."""
+    import re
+
+    import requests
+
+    text = text.strip()
+    if re.fullmatch(r"\d{6}", text):
+        url = f"{policy.dandi_api_url.rstrip('/')}/dandisets/{text}/versions/draft/assets/"
+        found: list[str] = []
+        while url:
+            page = requests.get(url, params={"page_size": 1000} if not found else None,
+                                timeout=policy.request_timeout_s)
+            page.raise_for_status()
+            payload = page.json()
+            found += [f"dandi://{text}/{a['path']}" for a in payload.get("results", []) if a["path"].endswith(".nwb")]
+            url = payload.get("next")
+        return found
+    path = Path(text).expanduser()
+    if "://" not in text and path.is_dir():
+        return sorted(str(p) for p in path.rglob("*.nwb"))
+    if "://" not in text and path.is_file() and path.suffix in (".txt", ".list", ".urls"):
+        return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return [text]
