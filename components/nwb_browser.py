@@ -17,6 +17,7 @@ from components.nwb_views import NwbView, view_by_id, views_for
 from components.object_tree import ObjectTree
 from engines.errors import NeurodeckError
 from engines.nwb.nwbfile import NwbFile
+from engines.nwb.product_jobs import ProductJobs
 
 __all__ = ["NwbBrowser"]
 
@@ -40,9 +41,11 @@ class NwbBrowser(pn.viewable.Viewer):
     object_path = param.String(default="", doc="Selected object.")
     view = param.String(default="", doc="Id of the selected view.")
 
-    def __init__(self, open_file: Callable[[str], NwbFile], default_source: str, **params) -> None:
+    def __init__(self, open_file: Callable[[str], NwbFile], default_source: str,
+                 products: ProductJobs | None = None, **params) -> None:
         super().__init__(**params)
         self._open_file = open_file
+        self._products = products
         self._default_source = default_source
         self._file: NwbFile | None = None
         self._tree: ObjectTree | None = None
@@ -155,7 +158,7 @@ class NwbBrowser(pn.viewable.Viewer):
         generation = self._generation
         self._view_area.loading = True
         try:
-            content = pn.panel(view_cls(self._file, path).__panel__())
+            content = pn.panel(view_cls(self._file, path, self._products).__panel__())
         except Exception as exc:
             content = error_alert(exc)
         finally:

@@ -14,7 +14,7 @@ _LINKED = {"source": "source", "object_path": "object_path", "view": "view"}
 
 @register_page("nwb", "NWB browser", icon="◧", order=10)
 def build_nwb_page(ctx: AppContext, state: SessionState) -> pn.viewable.Viewable:
-    browser = NwbBrowser(open_file=ctx.open_nwb, default_source=ctx.settings.default_source,
+    browser = NwbBrowser(open_file=ctx.open_nwb, default_source=ctx.settings.default_source, products=ctx.products,
                          source=state.source, object_path=state.object_path, view=state.view)
     browser.param.watch(lambda *events: state.param.update({_LINKED[e.name]: e.new for e in events}), list(_LINKED))
     state.param.watch(lambda *events: browser.param.update({e.name: e.new for e in events}), list(_LINKED))

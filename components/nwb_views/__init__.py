@@ -6,7 +6,11 @@ metadata; extension types get their parent type's views through the index lineag
 
 from __future__ import annotations
 
+import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (views set Bokeh options, which need the backend loaded)
+
 from components.nwb_views.base import NwbView
+from components.nwb_views.ephys_summary import EphysSummaryView
 from components.nwb_views.frames import FramesView
 from components.nwb_views.images import ImagesView
 from components.nwb_views.intervals import IntervalsView
@@ -19,6 +23,8 @@ from components.nwb_views.traces import TracesView
 from components.nwb_views.units import UnitsRasterView
 from engines.nwb.index import NwbIndex
 
+hv.Store.set_current_backend("bokeh")
+
 __all__ = ["NwbView", "NWB_VIEWS", "views_for", "view_by_id"]
 
 NWB_VIEWS: tuple[type[NwbView], ...] = (
@@ -29,6 +35,7 @@ NWB_VIEWS: tuple[type[NwbView], ...] = (
     RoiMasksView,
     IntervalsView,
     TracesView,
+    EphysSummaryView,
     ImagesView,
     DynamicTableView,
     RawHdf5View,

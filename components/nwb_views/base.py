@@ -8,6 +8,7 @@ import panel as pn
 
 from engines.nwb.index import NwbIndex
 from engines.nwb.nwbfile import NwbFile
+from engines.nwb.product_jobs import ProductJobs
 
 __all__ = ["NwbView"]
 
@@ -24,8 +25,9 @@ class NwbView(pn.viewable.Viewer):
         """Decide from the index only (never read the file to decide)."""
         return any(index.is_a(path, t) for t in cls.neurodata_types)
 
-    def __init__(self, nwbfile: NwbFile, path: str, **params) -> None:
+    def __init__(self, nwbfile: NwbFile, path: str, products: ProductJobs | None = None, **params) -> None:
         super().__init__(**params)
         self.nwbfile = nwbfile
         self.path = path
+        self.products = products  # precomputed products (jobs); None where no job system runs
         self.info = nwbfile.resolve(path)

@@ -7,8 +7,11 @@ import numpy as np
 import panel as pn
 
 from components.nwb_views.base import NwbView
+from components.product_watcher import ProductWatcher
 from engines.nwb.extract import Frame, count_frames, read_frame
 from engines.nwb.index import NwbIndex
+from engines.nwb.product_jobs import PREVIEW_MOVIE
+from engines.nwb.products.preview_movie import PreviewMovie
 
 __all__ = ["FramesView"]
 
@@ -49,4 +52,17 @@ class FramesView(NwbView):
             return frame_element(frame).opts(responsive=True, height=420, data_aspect=1, tools=["hover"])
 
         plot = pn.pane.HoloViews(pn.bind(show, slider.param.value_throttled), sizing_mode="stretch_width", height=440)
-        return pn.Column(slider, caption, plot, sizing_mode="stretch_both")
+        frames = pn.Column(slider, caption, plot, sizing_mode="stretch_both")
+        if self.products is None or total == 0 or "data" not in self.info.children:
+            return frames
+        movie = pn.Column(pn.pane.Markdown("**Preview movie**"), width=460)
+
+        def show_movie(folder) -> None:
+            preview = PreviewMovie.open(folder)
+            speed = f" · played at {preview.speed:g}× speed" if preview.speed != 1 else ""
+            movie[:] = [pn.pane.Markdown(f"**Preview movie** · {preview.t_first:.1f}–{preview.t_last:.1f} s{speed}"),
+                        pn.pane.Video(preview.path, loop=True, width=440, muted=True)]
+
+        movie.insert(1, ProductWatcher(self.products, PREVIEW_MOVIE, self.nwbfile, self.path, show_movie,
+                                       "Preview movie"))
+        return pn.Row(movie, frames, sizing_mode="stretch_both")

@@ -46,8 +46,8 @@ class TracesView(NwbView):
         return bool(data and data.shape and 1 <= len(data.shape) <= 2 and data.dtype and data.dtype[:2] in
                     ("<f", ">f", "<i", ">i", "<u", ">u", "|i", "|u", "|b"))
 
-    def __init__(self, nwbfile, path, **params) -> None:
-        super().__init__(nwbfile, path, **params)
+    def __init__(self, nwbfile, path, products=None, **params) -> None:
+        super().__init__(nwbfile, path, products, **params)
         self._series_range = series_time_range(nwbfile, path)
         data = _data_info(nwbfile.index, path)
         n_channels = data.shape[1] if data and len(data.shape) == 2 else 1

@@ -37,4 +37,4 @@ def test_extension_type_gets_parent_views():
         "/ext": ObjectInfo(path="/ext", kind="group", neurodata_type="MyLabSeries", children=["data"]),
         "/ext/data": ObjectInfo(path="/ext/data", kind="dataset", shape=[100, 4], dtype="<f4"),
     }, nwb_version="2.7.0", lineage={"MyLabSeries": ["MyLabSeries", "ElectricalSeries", "TimeSeries"]})
-    assert [v.id for v in views_for(index, "/ext")] == ["traces", "hdf5"]
+    assert [v.id for v in views_for(index, "/ext")] == ["traces", "ephys-summary", "hdf5"]

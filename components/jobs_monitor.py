@@ -1,0 +1,115 @@
+"""The Compute page's monitor: jobs with filters, progress, retry/cancel, workers, throughput.
+
+Polls the job store (one SQLite read per refresh) on a per-session periodic callback that
+stops when the session closes; nothing here runs jobs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import PurePosixPath
+
+import holoviews as hv
+import pandas as pd
+import panel as pn
+import param
+
+from engines.jobs import Job, JobStatus, JobStore
+
+__all__ = ["JobsMonitor"]
+
+_ALL = "all"
+
+
+def _ago(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = max(0.0, time.time() - seconds)
+    return f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
+
+
+def _row(job: Job) -> dict:
+    source = job.source or ""
+    duration = (job.finished or time.time()) - job.started if job.started else None
+    return {
+        "id": job.id, "kind": job.kind, "file": PurePosixPath(source.split("?")[0]).name or source,
+        "object": job.inputs.get("path", ""), "status": job.status.value,
+        "progress": round(job.progress * 100), "message": job.message or "", "attempts": job.attempts,
+        "worker": job.worker_id or "", "created": _ago(job.created),
+        "duration (s)": round(duration, 1) if duration is not None else None, "error": job.error or "",
+    }
+
+
+class JobsMonitor(pn.viewable.Viewer):
+    status = param.Selector(default=_ALL, objects=[_ALL, *[s.value for s in JobStatus]])
+    kind = param.Selector(default=_ALL, objects=[_ALL])
+    file = param.String(default="", doc="Show jobs whose source contains this text.")
+
+    def __init__(self, store: JobStore, kinds: list[str], backend_facts: dict, refresh_s: float = 2.0, **params) -> None:
+        super().__init__(**params)
+        self._store = store
+        self.param.kind.objects = [_ALL, *kinds]
+        self._facts = backend_facts
+        self._jobs = pn.widgets.Tabulator(
+            pd.DataFrame(columns=list(_row.__annotations__) or ["id"]), show_index=False, disabled=True,
+            selectable="checkbox", sizing_mode="stretch_width", height=380, pagination="local", page_size=100,
+            formatters={"progress": {"type": "progress", "max": 100, "legend": True}},
+        )
+        self._workers = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True,
+                                             sizing_mode="stretch_width", height=160)
+        self._counts = pn.pane.Markdown("")
+        self._throughput = pn.pane.HoloViews(sizing_mode="stretch_width", height=220)
+        self._feedback = pn.pane.Markdown("", css_classes=["nd-muted"])
+        retry = pn.widgets.Button(name="Retry selected", width=140)
+        cancel = pn.widgets.Button(name="Cancel selected", button_type="warning", width=140)
+        retry.on_click(lambda _: self._act(self._store.retry, "retried"))
+        cancel.on_click(lambda _: self._act(self._store.cancel, "cancelled"))
+        self._actions = pn.Row(retry, cancel, self._feedback)
+        self.refresh()
+        callback = pn.state.add_periodic_callback(self.refresh, period=int(refresh_s * 1000))
+        pn.state.on_session_destroyed(lambda _ctx: callback.stop())
+
+    def _selected_ids(self) -> list[int]:
+        frame = self._jobs.value
+        return [int(frame.iloc[i]["id"]) for i in self._jobs.selection if i < len(frame)]
+
+    def _act(self, action, verb: str) -> None:
+        ids = self._selected_ids()
+        if not ids:
+            self._feedback.object = "Select jobs first (tick their boxes)."
+            return
+        for job_id in ids:
+            action(job_id)
+        self._feedback.object = f"{len(ids)} job(s) {verb}."
+        self.refresh()
+
+    @param.depends("status", "kind", "file", watch=True)
+    def refresh(self) -> None:
+        jobs = self._store.list(status=None if self.status == _ALL else self.status,
+                                kind=None if self.kind == _ALL else self.kind, limit=1000)
+        if self.file.strip():
+            jobs = [job for job in jobs if self.file.strip().lower() in (job.source or "").lower()]
+        frame = pd.DataFrame([_row(job) for job in jobs])
+        if frame.empty:
+            frame = pd.DataFrame(columns=["id", "kind", "file", "object", "status", "progress", "message"])
+        selected = set(self._selected_ids())
+        self._jobs.value = frame
+        self._jobs.selection = [i for i, job_id in enumerate(frame["id"]) if job_id in selected]
+        counts = self._store.counts()
+        self._counts.object = " · ".join(f"**{counts.get(s, 0)}** {s.value}" for s in JobStatus) + (
+            f" · backend: {self._facts.get('backend', '?')}, {self._facts.get('workers', '?')} worker(s)")
+        self._workers.value = pd.DataFrame([
+            {"worker": w.worker_id, "host": w.host, "pid": w.pid, "last heartbeat": _ago(w.last_seen),
+             "current job": w.current_job} for w in self._store.workers()])
+        buckets = self._store.throughput(bucket_s=60, since=time.time() - 3600)
+        bars = pd.DataFrame(buckets, columns=["minute", "jobs done"])
+        bars["minute"] = pd.to_datetime(bars["minute"], unit="s")
+        self._throughput.object = hv.Bars(bars, "minute", "jobs done").opts(
+            responsive=True, height=200, title="Jobs done per minute (last hour)", xrotation=45)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        filters = pn.Row(pn.widgets.Select.from_param(self.param.status, name="Status", width=140),
+                         pn.widgets.Select.from_param(self.param.kind, name="Kind", width=200),
+                         pn.widgets.TextInput.from_param(self.param.file, name="File contains", width=260))
+        return pn.Column(self._counts, filters, self._actions, self._jobs, pn.pane.Markdown("**Workers**"),
+                         self._workers, self._throughput, sizing_mode="stretch_width")
