@@ -7,6 +7,11 @@
 from __future__ import annotations
 
 import logging
+import sys
+from pathlib import Path
+
+if __name__.startswith("bokeh") and str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # ``panel serve app/main.py`` from a checkout
 
 import panel as pn
 

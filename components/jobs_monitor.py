@@ -60,8 +60,8 @@ class JobsMonitor(pn.viewable.Viewer):
         self._counts = pn.pane.Markdown("")
         self._throughput = pn.pane.HoloViews(sizing_mode="stretch_width", height=220)
         self._feedback = pn.pane.Markdown("", css_classes=["nd-muted"])
-        retry = pn.widgets.Button(name="Retry selected", width=140)
-        cancel = pn.widgets.Button(name="Cancel selected", button_type="warning", width=140)
+        retry = pn.widgets.Button(label="Retry selected", width=140)
+        cancel = pn.widgets.Button(label="Cancel selected", button_type="warning", width=140)
         retry.on_click(lambda _: self._act(self._store.retry, "retried"))
         cancel.on_click(lambda _: self._act(self._store.cancel, "cancelled"))
         self._actions = pn.Row(retry, cancel, self._feedback)
@@ -108,8 +108,8 @@ class JobsMonitor(pn.viewable.Viewer):
             responsive=True, height=200, title="Jobs done per minute (last hour)", xrotation=45)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        filters = pn.Row(pn.widgets.Select.from_param(self.param.status, name="Status", width=140),
-                         pn.widgets.Select.from_param(self.param.kind, name="Kind", width=200),
-                         pn.widgets.TextInput.from_param(self.param.file, name="File contains", width=260))
+        filters = pn.Row(pn.widgets.Select.from_param(self.param.status, label="Status", width=140),
+                         pn.widgets.Select.from_param(self.param.kind, label="Kind", width=200),
+                         pn.widgets.TextInput.from_param(self.param.file, label="File contains", width=260))
         return pn.Column(self._counts, filters, self._actions, self._jobs, pn.pane.Markdown("**Workers**"),
                          self._workers, self._throughput, sizing_mode="stretch_width")

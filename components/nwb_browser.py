@@ -55,7 +55,7 @@ class NwbBrowser(pn.viewable.Viewer):
         self._source_input = pn.widgets.TextInput(
             name="NWB file", placeholder="Local path, https:// (DANDI asset URL), s3://, gs:// or dandi://…",
             sizing_mode="stretch_width", value=self.source)
-        self._open_button = pn.widgets.Button(name="Open", button_type="primary", width=90, align="end")
+        self._open_button = pn.widgets.Button(label="Open", button_type="primary", width=90, align="end")
         self._open_button.on_click(lambda _: self._request_open())
         self._source_input.param.watch(lambda _: self._request_open(), "enter_pressed")
         self._message = pn.Column(sizing_mode="stretch_width")  # problems opening the file

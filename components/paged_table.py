@@ -26,8 +26,8 @@ class PagedTable(pn.viewable.Viewer):
         self._total = 0
         self._table = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True,
                                            sizing_mode="stretch_width", max_height=600)
-        self._prev = pn.widgets.Button(name="◀ Previous", width=110)
-        self._next = pn.widgets.Button(name="Next ▶", width=110)
+        self._prev = pn.widgets.Button(label="◀ Previous", width=110)
+        self._next = pn.widgets.Button(label="Next ▶", width=110)
         self._status = pn.pane.Markdown("", margin=(5, 10))
         self._prev.on_click(lambda _: self.param.update(offset=max(0, self.offset - self.page_size)))
         self._next.on_click(lambda _: self.param.update(offset=self.offset + self.page_size))

@@ -33,7 +33,7 @@ class ProductWatcher(pn.viewable.Viewer):
         self.ready: Path | None = None
         self._callback = None
         self._status = pn.pane.Markdown("", css_classes=["nd-job-status"], margin=(0, 10))
-        self._retry = pn.widgets.Button(name="Retry", width=80, visible=False)
+        self._retry = pn.widgets.Button(label="Retry", width=80, visible=False)
         self._retry.on_click(self._on_retry)
         try:
             self._state: ProductState | None = products.request(kind, nwbfile, path)

@@ -41,7 +41,7 @@ class FramesView(NwbView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         total = count_frames(self.nwbfile, self.path)
-        slider = pn.widgets.IntSlider(name="Frame", start=0, end=max(total - 1, 1), value=0, sizing_mode="stretch_width",
+        slider = pn.widgets.IntSlider(label="Frame", start=0, end=max(total - 1, 1), value=0, sizing_mode="stretch_width",
                                       visible=total > 1)  # Bokeh rejects a slider whose start equals its end
         caption = pn.pane.Markdown("", css_classes=["nd-muted"])
 

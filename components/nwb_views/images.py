@@ -21,7 +21,7 @@ class ImagesView(NwbView):
         images = dict(read_images(self.nwbfile, self.path))
         if not images:
             return pn.pane.Alert("This container holds no images.", alert_type="info")
-        choice = pn.widgets.Select(name="Image", options=list(images), width=300)
+        choice = pn.widgets.Select(label="Image", options=list(images), width=300)
 
         def show(name: str):
             array = np.asarray(images[name])

@@ -54,7 +54,7 @@ class TracesView(NwbView):
         first = read_trace_window(nwbfile, path, channels=list(range(min(n_channels, _MAX_CHANNELS_SHOWN))))
         self._last: TraceWindow = first
         options = {label: i for i, label in enumerate(self._labels(first, n_channels))}
-        self._channel_picker = pn.widgets.MultiChoice(name="Channels", options=options, value=first.channels,
+        self._channel_picker = pn.widgets.MultiChoice(label="Channels", options=options, value=first.channels,
                                                       sizing_mode="stretch_width", max_items=64)
         self._channel_picker.link(self, value="channels")
         self.channels = list(first.channels)
@@ -127,7 +127,7 @@ class TracesView(NwbView):
         ]
         controls = []
         for name, handler in buttons:
-            button = pn.widgets.Button(name=name, width=80 if len(name) > 2 else 45)
+            button = pn.widgets.Button(label=name, width=80 if len(name) > 2 else 45)
             button.on_click(handler)
             controls.append(button)
         return pn.Column(pn.Row(*controls), self._status, pn.pane.HoloViews(self._plot, sizing_mode="stretch_width", height=440),

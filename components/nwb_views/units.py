@@ -43,6 +43,10 @@ class UnitsRasterView(NwbView):
 
     sort_by = param.Selector(default="unit id", objects=list(_SORTS))
 
+    @classmethod
+    def applies(cls, index, path: str) -> bool:
+        return super().applies(index, path) and f"{index.get(path).path}/spike_times" in index
+
     def __init__(self, nwbfile, path, products=None, **params) -> None:
         super().__init__(nwbfile, path, products, **params)
         self._units = read_units_table(nwbfile, path)
@@ -150,7 +154,7 @@ class UnitsRasterView(NwbView):
         table = pn.widgets.Tabulator(self._units.frame, show_index=False, disabled=True, sizing_mode="stretch_width",
                                      max_height=300, pagination="local", page_size=50)
         return pn.Column(
-            pn.Row(pn.widgets.Select.from_param(self.param.sort_by, name="Sort units by", width=200), self._status),
+            pn.Row(pn.widgets.Select.from_param(self.param.sort_by, label="Sort units by", width=200), self._status),
             self._jobs,
             pn.pane.HoloViews(self._plot, sizing_mode="stretch_width", height=480),
             pn.pane.Markdown(f"**{len(self._units.frame)} units**"), table,
