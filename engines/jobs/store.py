@@ -1,10 +1,12 @@
 """The job queue, kept in ``<workspace>/jobs.sqlite``: the single source of truth for every backend.
 
 Every call opens a connection, runs one short transaction and closes it, so a ``JobStore``
-is safe to share between threads and any number of processes on the same machine may open
-the same workspace. Writes take SQLite's write lock up front (``BEGIN IMMEDIATE``), which is
-what makes ``claim_next`` atomic: two workers can never claim the same job. Each call costs
-about a millisecond (WAL journal, ``synchronous=NORMAL``: no fsync per commit).
+is safe to share between threads and processes. On a local disk the journal is WAL
+(``synchronous=NORMAL``: about a millisecond a call); on a network filesystem (NFS, SMB,
+Lustre, ...), where workers on several machines share the workspace, it is SQLite's rollback
+journal, which relies on the filesystem's POSIX locks (slower, but safe across hosts). Writes
+take SQLite's write lock up front (``BEGIN IMMEDIATE``), which is what makes ``claim_next``
+atomic: two workers can never claim the same job.
 
 Leases: a claimed job belongs to its worker until ``lease_expires``; the worker extends it
 with ``heartbeat``. A worker that dies stops extending it, and the next ``claim_next`` (or
@@ -22,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from engines.jobs._filesystem import is_network_filesystem
 from engines.jobs.errors import InvalidJobRequest, JobNotFound
 from engines.jobs.model import Job, JobStatus, WorkerInfo, canonical_json, check_name, hash_inputs
 
@@ -75,9 +78,10 @@ class JobStore:
         workspace.mkdir(parents=True, exist_ok=True)
         self.workspace = workspace
         self.path = workspace / "jobs.sqlite"
+        self.journal_mode = "DELETE" if is_network_filesystem(workspace) else "WAL"
         db = self._connect()
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA journal_mode={self.journal_mode}")
             db.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -91,7 +95,7 @@ class JobStore:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.row_factory = sqlite3.Row
-        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA synchronous=NORMAL" if self.journal_mode == "WAL" else "PRAGMA synchronous=FULL")
         return db
 
     @contextmanager

@@ -186,3 +186,17 @@ def test_starting_an_attempt_sweeps_temporary_folders_of_crashed_attempts(worksp
     (crashed / "half.bin").write_bytes(b"\0" * 10)
     fresh = results.start("square", "abc", "v1", job_id=1)
     assert not crashed.exists() and fresh.exists()
+
+
+def test_network_filesystems_get_the_rollback_journal(tmp_path):
+    from engines.jobs._filesystem import filesystem_type, is_network_filesystem
+
+    mounts = ("/dev/vda1 / ext4 rw 0 0\n"
+              "server:/export/lab /mnt/lab nfs4 rw,relatime 0 0\n"
+              "//nas/share /mnt/my\\040share cifs rw 0 0\n")
+    assert filesystem_type(Path("/mnt/lab/workspace"), mounts) == "nfs4"
+    assert is_network_filesystem(Path("/mnt/lab/workspace/jobs"), mounts)
+    assert is_network_filesystem(Path("/mnt/my share/ws"), mounts)
+    assert not is_network_filesystem(Path("/mnt/labs"), mounts)  # a sibling, not inside the mount
+    assert not is_network_filesystem(Path("/home/me"), mounts)
+    assert JobStore(tmp_path).journal_mode == ("DELETE" if is_network_filesystem(tmp_path) else "WAL")
