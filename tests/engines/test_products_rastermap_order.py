@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 from rastermap import Rastermap
 
-from engines.nwb.products import ProductInputError, ProductNotFound, SpikeDensityPyramid, build_spike_density_pyramid
+from engines.nwb.products import ProductInputError, ProductNotFound
 from engines.nwb.products.rastermap_order import (
     RastermapOrder,
     compute_rastermap_order,
@@ -20,13 +18,6 @@ from engines.nwb.products.rastermap_order import (
 
 HUMAN = "sub-4_ses-4_ecephys+image.nwb"
 
-
-@pytest.fixture(scope="module")
-def human_pyramid(tmp_path_factory, nwb_data_dir: Path) -> SpikeDensityPyramid:
-    folder = tmp_path_factory.mktemp("rastermap_pyramid")
-    with h5py.File(nwb_data_dir / HUMAN, "r") as f:
-        build_spike_density_pyramid(f["units/spike_times"], f["units/spike_times_index"], folder)
-    return SpikeDensityPyramid.open(folder)
 
 
 def test_human_recording_order_equals_calling_rastermap_directly(human_pyramid, tmp_path):

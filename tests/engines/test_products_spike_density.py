@@ -52,13 +52,6 @@ def human_units(nwb_data_dir: Path) -> list[np.ndarray]:
     return np.split(flat, index[:-1])
 
 
-@pytest.fixture(scope="module")
-def human_pyramid(tmp_path_factory, nwb_data_dir: Path) -> SpikeDensityPyramid:
-    folder = tmp_path_factory.mktemp("human_pyramid")
-    with h5py.File(nwb_data_dir / HUMAN, "r") as f:
-        build_spike_density_pyramid(f["units/spike_times"], f["units/spike_times_index"], folder)
-    return SpikeDensityPyramid.open(folder)
-
 
 def test_human_recording_levels_equal_histograms(human_pyramid, human_units):
     summary = human_pyramid.summary
