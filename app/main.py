@@ -97,6 +97,7 @@ class AppShell(pn.viewable.Viewer):
 
 def create_app(ctx: AppContext) -> AppShell:
     """Build one session's app from its deep link."""
+    pn.extension("tabulator")  # tables appear after load (files open once the page shows): ship their JS up front
     state = SessionState()
     link = parse_deep_link(pn.state.session_args or {})
     names = PAGES.names()
@@ -110,6 +111,7 @@ def serve(settings: Settings) -> None:
     """Start the server and block (``run.py``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx = AppContext.create(settings)
+    pn.config.nthreads = settings.num_threads  # callbacks off the event loop, so one slow read never freezes others
     origins = list(settings.websocket_origins) or [
         f"{settings.address}:{settings.port}", f"localhost:{settings.port}", f"127.0.0.1:{settings.port}"]
 
@@ -122,7 +124,6 @@ def serve(settings: Settings) -> None:
         address=settings.address,
         show=settings.show,
         websocket_origin=origins,
-        num_threads=settings.num_threads,
         title="Neurodeck",
         start=True,
     )

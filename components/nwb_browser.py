@@ -66,7 +66,9 @@ class NwbBrowser(pn.viewable.Viewer):
         self._view_tabs.param.watch(self._on_view_tab, "value")
         self._view_area = pn.Column(sizing_mode="stretch_both", min_height=500)
         pn.state.on_session_destroyed(lambda _ctx: self.close())
-        self._open(self.source)
+        self._tree_holder.loading = True
+        # Opened once the page is on screen, so a slow server shows a spinner instead of a blank page.
+        pn.state.onload(lambda: self._open(self.source), threaded=True)
 
     # --- opening files -------------------------------------------------------------------------
     def _request_open(self) -> None:

@@ -1,13 +1,14 @@
 """Build an ``NwbIndex`` by walking HDF5 breadth-first, a whole tree level per batch of reads.
 
-A naive remote walk pays a round trip for every object header, continuation block, heap
-and chunk index it meets, one after another. Here the objects of one level are described
-together inside ``batch_reads``: a read whose bytes are not cached fails at once and notes
-what it needed; once every object of the level has been tried, all noted blocks, plus the
-headers of the children just listed, are fetched with concurrent requests, and the objects
-that stopped are tried again. A level costs as many round trips as its longest chain of
-dependent reads (usually 1-3), however many objects it holds. h5py work is repeated for
-the objects that stopped; it costs CPU, never requests.
+Remotely, h5py would pay a round trip for every object header, continuation block, heap
+and B-tree node it meets, one after another (about 200 for 200 scattered TimeSeries).
+Here each level's objects are described together inside ``batch_reads``: a read whose
+bytes are not cached fails at once and notes them; once every object of the level has been
+tried, everything noted is fetched with concurrent requests and the stopped objects are
+tried again. Meanwhile ``PointerChaser`` parses the metadata already fetched and asks for
+what it points to (the next level's headers, their heaps and link tables), so most retries
+find their bytes waiting. A remote walk costs about one round trip per pointer hop from the
+root to the deepest object, however wide the tree; repeated h5py work costs CPU only.
 
 Object references are resolved after the walk, when every object's first path (in
 breadth-first order) is known, so no reference needs HDF5's whole-file name search.
@@ -16,17 +17,19 @@ breadth-first order) is known, so no reference needs HDF5's whole-file name sear
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import h5py
 import numpy as np
 
+from engines.nwb._h5_pointers import PointerChaser
 from engines.nwb.http_range import ReadBatch, batch_reads
 from engines.nwb.index import NwbIndex, ObjectInfo, child_path, to_jsonable
 
-__all__ = ["walk_h5py", "walk_generic", "SMALL_VALUE_BYTES"]
+__all__ = ["SMALL_VALUE_BYTES", "SMALL_VALUE_ELEMENTS", "walk_generic", "walk_h5py"]
 
 SMALL_VALUE_BYTES = 4096
 """Datasets up to this size keep their values in the index (scalars, labels, short columns)."""
@@ -40,6 +43,8 @@ T = TypeVar("T")
 
 
 class Prefetcher(Protocol):
+    """A remote file's reader: ``prefetch`` notes byte ranges for the current batch's next fetch."""
+
     def prefetch(self, offsets: list[int], length: int = 1) -> int: ...
 
 
@@ -69,7 +74,7 @@ class _Link:
 
 @dataclass
 class _Node:
-    """One object as described by its task: its info, and for a group the h5py group and its links."""
+    """One object as described by its step: its info, and for a group the h5py group and its links."""
 
     info: ObjectInfo
     group: h5py.Group | None = None
@@ -85,7 +90,7 @@ def _decode_attr(value: Any) -> Any:
 
 
 def _dtype_text(dtype: np.dtype) -> str:
-    if h5py.check_string_dtype(dtype) is not None:
+    if h5py.check_string_dtype(dtype) is not None or dtype.kind == "U":
         return "str"
     if h5py.check_ref_dtype(dtype) is not None:
         return "ref"
@@ -96,12 +101,40 @@ def _dtype_text(dtype: np.dtype) -> str:
     return dtype.str
 
 
-def _is_small(dset: h5py.Dataset) -> bool:
-    if dset.shape is None:
+def _keeps_value(path: str, dset: h5py.Dataset) -> bool:
+    """Whether the index keeps this dataset's value: small, and not a namespace specification (long text)."""
+    if dset.shape is None or path.startswith("/specifications/"):
         return False
     size = int(np.prod(dset.shape))
-    itemsize = dset.dtype.itemsize if dset.dtype.kind not in "OV" else 64
+    itemsize = dset.dtype.itemsize if dset.dtype.kind not in "OVU" else 64
     return size <= SMALL_VALUE_ELEMENTS and size * itemsize <= SMALL_VALUE_BYTES
+
+
+def _read_attrs(obj: h5py.HLObject, decode: Callable[[Any], Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in obj.attrs:
+        try:
+            out[key] = decode(obj.attrs[key])
+        except Exception as exc:  # unreadable attribute types (e.g. empty vlen) are reported, not fatal
+            out[key] = f"<unreadable: {exc.__class__.__name__}>"
+    return out
+
+
+def _group_info(path: str, attrs: dict[str, Any]) -> ObjectInfo:
+    ndt, ns = _types(attrs)
+    return ObjectInfo(path=path, kind="group", neurodata_type=ndt, namespace=ns, attrs=attrs)
+
+
+def _dataset_info(path: str, dset: h5py.Dataset, attrs: dict[str, Any]) -> ObjectInfo:
+    ndt, ns = _types(attrs)
+    return ObjectInfo(
+        path=path, kind="dataset", neurodata_type=ndt, namespace=ns, attrs=attrs,
+        shape=list(dset.shape) if dset.shape is not None else None,
+        dtype=_dtype_text(dset.dtype),
+        chunks=list(dset.chunks) if dset.chunks else None,
+        compression=dset.compression,
+        maxshape=list(dset.maxshape) if dset.maxshape is not None else None,
+    )
 
 
 def _types(attrs: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -154,15 +187,22 @@ class _Rounds:
 
 
 class _H5Walker:
-    def __init__(self, h5: h5py.File, prefetcher: Prefetcher | None, rounds: _Rounds) -> None:
+    def __init__(self, h5: h5py.File, prefetcher: Prefetcher | None, rounds: _Rounds,
+                 chaser: PointerChaser | None, base: int) -> None:
         self.h5 = h5
         self.prefetcher = prefetcher
         self.rounds = rounds
+        self.chaser = chaser
+        self.base = base
         self.objects: dict[str, ObjectInfo] = {}
         self.path_by_addr: dict[int, str] = {}
 
     def run(self) -> dict[str, ObjectInfo]:
-        root_addr, root = self.rounds.run([self._describe_root])[0]
+        root_addr = self.rounds.run([lambda: h5py.h5o.get_info(self.h5["/"].id).addr])[0]
+        if self.chaser is not None and self.prefetcher is not None:
+            self.chaser.add_header(root_addr)
+            self.prefetcher.prefetch([self.base + root_addr], _HEADER_HINT_BYTES)  # joins this reader to the batch
+        root = self.rounds.run([lambda: self._describe(self.h5["/"], "/")])[0]
         self.path_by_addr[root_addr] = "/"
         self.objects["/"] = root.info
         level = [("/", root)]
@@ -170,10 +210,6 @@ class _H5Walker:
             level = self._next_level(level)
         self._resolve_references()
         return self.objects
-
-    def _describe_root(self) -> tuple[int, _Node]:
-        root = self.h5["/"]
-        return h5py.h5o.get_info(root.id).addr, self._describe(root, "/")
 
     def _next_level(self, level: list[tuple[str, _Node]]) -> list[tuple[str, _Node]]:
         """Place the children of ``level`` (breadth-first order decides which path a hard link gets) and describe them."""
@@ -192,6 +228,8 @@ class _H5Walker:
                 else:
                     if link.kind == h5py.h5l.TYPE_HARD:
                         self.path_by_addr[link.addr] = path
+                        if self.chaser is not None:
+                            (self.chaser.skip_header if path == "/specifications" else self.chaser.add_header)(link.addr)
                     self.objects[path] = ObjectInfo(path=path, kind="dataset")  # its place in the order; filled below
                     entries.append((path, node.group, link.name))
         nodes = self.rounds.run([self._open_step(*entry) for entry in entries])
@@ -214,40 +252,11 @@ class _H5Walker:
     def _describe(self, obj: h5py.HLObject, path: str) -> _Node:
         if isinstance(obj, h5py.Group):
             links = _links(obj)
-            if self.prefetcher is not None:
-                self.prefetcher.prefetch([link.addr for link in links if link.kind == h5py.h5l.TYPE_HARD],
-                                         _HEADER_HINT_BYTES)
-            return _Node(self._group_info(path, obj), obj, links)
-        info = self._dataset_info(path, obj)
-        if _is_small(obj) and not path.startswith("/specifications/"):
+            return _Node(_group_info(path, _read_attrs(obj, _decode_attr)), obj, links)
+        info = _dataset_info(path, obj, _read_attrs(obj, _decode_attr))
+        if _keeps_value(path, obj):
             self._read_value(obj, info)
         return _Node(info)
-
-    def _attrs(self, obj: h5py.HLObject) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key in obj.attrs:
-            try:
-                out[key] = _decode_attr(obj.attrs[key])
-            except Exception as exc:  # unreadable attribute types (e.g. empty vlen) are reported, not fatal
-                out[key] = f"<unreadable: {exc.__class__.__name__}>"
-        return out
-
-    def _group_info(self, path: str, group: h5py.Group) -> ObjectInfo:
-        attrs = self._attrs(group)
-        ndt, ns = _types(attrs)
-        return ObjectInfo(path=path, kind="group", neurodata_type=ndt, namespace=ns, attrs=attrs)
-
-    def _dataset_info(self, path: str, dset: h5py.Dataset) -> ObjectInfo:
-        attrs = self._attrs(dset)
-        ndt, ns = _types(attrs)
-        return ObjectInfo(
-            path=path, kind="dataset", neurodata_type=ndt, namespace=ns, attrs=attrs,
-            shape=list(dset.shape) if dset.shape is not None else None,
-            dtype=_dtype_text(dset.dtype),
-            chunks=list(dset.chunks) if dset.chunks else None,
-            compression=dset.compression,
-            maxshape=list(dset.maxshape) if dset.maxshape is not None else None,
-        )
 
     def _read_value(self, dset: h5py.Dataset, info: ObjectInfo) -> None:
         try:
@@ -257,7 +266,7 @@ class _H5Walker:
             else:
                 info.value = to_jsonable(value)
             info.has_value = True
-        except Exception as exc:
+        except Exception as exc:  # an unreadable value is reported on the object, not fatal
             info.error = f"Cannot read value: {exc}"
 
     def deref(self, ref: h5py.Reference) -> str | None:
@@ -283,60 +292,98 @@ class _H5Walker:
 
 
 def walk_h5py(h5: h5py.File, prefetcher: Prefetcher | None = None) -> NwbIndex:
-    """Index a real h5py file. With a prefetcher (a remote file), reads are batched per tree level.
+    """Index an h5py file; files not backed by HDF5 (LINDI subclasses ``h5py.File``) go to ``walk_generic``.
 
-    Costs, remotely: about 1-3 round trips per tree level plus one for the children's headers
-    of the last level; requests are concurrent, bytes are the metadata blocks touched.
+    With a prefetcher (a remote file's reader) reads are batched and HDF5 pointers chased
+    ahead: the walk costs about one round trip per pointer hop from the root to the deepest
+    object (4-6 for NWB files), with concurrent requests for the metadata blocks it touches.
     """
+    if not isinstance(h5.id, h5py.h5f.FileID):
+        return walk_generic(h5)
     started = time.perf_counter()
-    with batch_reads() if prefetcher is not None else nullcontext() as batch:
-        objects = _H5Walker(h5, prefetcher, _Rounds(batch)).run()
+    plist = h5.id.get_create_plist()
+    base = plist.get_userblock()
+    chaser = PointerChaser(base, *plist.get_sizes(), SMALL_VALUE_BYTES) if prefetcher is not None else None
+    with batch_reads(chaser.follow) if chaser is not None else nullcontext() as batch:
+        objects = _H5Walker(h5, prefetcher, _Rounds(batch), chaser, base).run()
     version = objects["/"].attrs.get("nwb_version")
     return NwbIndex(objects=objects, nwb_version=version if isinstance(version, str) else None,
                     build_seconds=time.perf_counter() - started)
 
 
 def walk_generic(root: Any) -> NwbIndex:
-    """Index any h5py-like file (LINDI) through its public API only."""
+    """Index an h5py-like file (LINDI) through its public API, by the same rules as ``walk_h5py``.
+
+    A LINDI index holds the whole structure and the small values in its JSON, so this costs
+    no requests beyond loading it, except for small values whose chunks LINDI left in the
+    HDF5 file. What LINDI cannot tell: hard links (every path is its own object), storage
+    layout (``chunks``/``compression``/``maxshape`` describe its zarr chunks), and compound
+    values (lindi cannot select them: listed with the error).
+    """
+    import lindi
+
     started = time.perf_counter()
-    objects: dict[str, ObjectInfo] = {}
+    references = (h5py.Reference, lindi.LindiH5pyReference)
 
-    def attrs_of(obj: Any) -> dict[str, Any]:
-        out = {}
-        for key in obj.attrs.keys():
-            value = obj.attrs[key]
-            out[key] = {"ref": getattr(root[value], "name", None)} if isinstance(value, h5py.Reference) else to_jsonable(value)
-        return out
+    def name_of(ref: Any) -> str | None:
+        try:
+            return root[ref].name
+        except Exception:  # a dangling reference is data, not a reason to fail the index
+            return None
 
-    stack = [("/", root["/"])]
-    while stack:
-        path, group = stack.pop()
-        attrs = attrs_of(group)
-        ndt, ns = _types(attrs)
-        info = ObjectInfo(path=path, kind="group", neurodata_type=ndt, namespace=ns, attrs=attrs)
-        objects[path] = info
-        for name in group.keys():
-            info.children.append(name)
-            cpath = child_path(path, name)
-            link = group.get(name, getlink=True)
-            if isinstance(link, h5py.SoftLink) or link.__class__.__name__.endswith("SoftLink"):
-                objects[cpath] = ObjectInfo(path=cpath, kind="soft_link", link_target=link.path)
-                continue
-            obj = group[name]
-            if hasattr(obj, "shape"):
-                dattrs = attrs_of(obj)
-                dndt, dns = _types(dattrs)
-                dinfo = ObjectInfo(path=cpath, kind="dataset", neurodata_type=dndt, namespace=dns, attrs=dattrs,
-                                   shape=list(obj.shape), dtype=_dtype_text(obj.dtype),
-                                   chunks=list(obj.chunks) if getattr(obj, "chunks", None) else None)
-                if obj.size <= SMALL_VALUE_ELEMENTS and h5py.check_ref_dtype(obj.dtype) is None:
-                    try:
-                        dinfo.value, dinfo.has_value = to_jsonable(obj[()]), True
-                    except Exception as exc:
-                        dinfo.error = f"Cannot read value: {exc}"
-                objects[cpath] = dinfo
-            else:
-                stack.append((cpath, obj))
+    def decode(value: Any) -> Any:
+        if isinstance(value, references):
+            return {"ref": name_of(value)}
+        if isinstance(value, np.ndarray) and value.dtype == object and value.size and isinstance(value.flat[0], references):
+            return [{"ref": name_of(v)} for v in value.flat]
+        return to_jsonable(value)
+
+    def dataset(path: str, dset: Any) -> ObjectInfo:
+        info = _dataset_info(path, dset, _read_attrs(dset, decode))
+        if info.dtype == "str" and dset.shape and dset.size and not _keeps_value(path, dset):
+            # LINDI stores references like strings; its object chunks are inline, so one element costs no request
+            if isinstance(dset[(0,) * len(dset.shape)], references):
+                info.dtype = "ref"
+        elif _keeps_value(path, dset):
+            try:
+                value = dset[()]
+                flat = np.atleast_1d(value)
+                if flat.dtype == object and flat.size and isinstance(flat.flat[0], references):
+                    info.dtype, info.value = "ref", [name_of(v) for v in flat.flat]
+                else:
+                    info.value = to_jsonable(value)
+                info.has_value = True
+            except Exception as exc:  # an unreadable value is reported on the object, not fatal
+                info.error = f"Cannot read value: {exc}"
+        return info
+
+    objects: dict[str, ObjectInfo] = {"/": _group_info("/", _read_attrs(root["/"], decode))}
+    level = [("/", root["/"])]
+    while level:
+        next_level = []
+        for parent, group in level:
+            for name in group:
+                path = child_path(parent, name)
+                objects[parent].children.append(name)
+                link = group.get(name, getlink=True)
+                if isinstance(link, h5py.SoftLink):
+                    objects[path] = ObjectInfo(path=path, kind="soft_link", link_target=link.path)
+                    continue
+                if isinstance(link, h5py.ExternalLink):
+                    objects[path] = ObjectInfo(path=path, kind="external_link",
+                                               link_target=f"{link.filename}:{link.path}")
+                    continue
+                try:
+                    obj = group[name]
+                except Exception as exc:  # a broken object is listed with its error; the walk goes on
+                    objects[path] = ObjectInfo(path=path, kind="dataset", error=f"Cannot open: {exc}")
+                    continue
+                if isinstance(obj, h5py.Group):
+                    objects[path] = _group_info(path, _read_attrs(obj, decode))
+                    next_level.append((path, obj))
+                else:
+                    objects[path] = dataset(path, obj)
+        level = next_level
     version = objects["/"].attrs.get("nwb_version")
     return NwbIndex(objects=objects, nwb_version=version if isinstance(version, str) else None,
                     build_seconds=time.perf_counter() - started)

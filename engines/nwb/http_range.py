@@ -4,54 +4,76 @@ remfile reads HDF5 over HTTP in growing chunks with an optional disk cache. Adde
 
 * every request has a timeout, and a stalled server fails the read at once instead of
   being retried for minutes; requests and bytes are counted for views and benchmarks;
-* metadata is cached in small blocks (``BLOCK_SIZE``), so scattered object headers cost
-  kilobytes, not remfile's 100 KB per header;
+* metadata is cached in 32 KB blocks (memory, then a flat per-version disk cache), so
+  scattered object headers cost a block each, not remfile's 100 KB;
 * reads of at least ``DIRECT_READ_BYTES`` (chunks of data) fetch exactly their bytes, in
-  parallel parts, and bypass the caches, so a data view reads what it shows and memory
-  does not fill with samples;
+  parallel parts, past the block caches, so a data view reads what it shows; the last
+  64 MB of them are kept in memory for repeats (HDF5 caches no chunk over 1 MB);
 * ``batch_reads``: inside it, a read whose bytes are not cached fails at once with
   ``BytesPending`` and notes the blocks it needed. The caller tries many independent
-  reads, then ``ReadBatch.fetch`` gets every noted block with concurrent requests: one
-  round trip for a whole level of an HDF5 tree instead of one per object.
+  reads, then ``ReadBatch.fetch`` gets every noted block with concurrent requests (plus
+  what a ``follow`` function finds the cached bytes pointing to): one round trip for a
+  whole level of an HDF5 tree instead of one per object;
+* the first read that misses fetches the root group's metadata with concurrent requests
+  (``PointerChaser.for_root``), so opening a file does not walk it one structure at a time;
+* fetch threads and their keep-alive connections are shared by every open file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from pathlib import Path
 from urllib.parse import urljoin
 
-import remfile
 import requests
-from remfile.RemFile import RemFile as _RemFile, _PermanentHTTPError
+from remfile.RemFile import RemFile as _RemFile
+from remfile.RemFile import _PermanentHTTPError
 
+from engines.nwb._h5_pointers import PointerChaser
 from engines.nwb.errors import SourceNotAllowed, SourceNotFound, SourceUnreachable
 from engines.nwb.sources import SourcePolicy, check_url_allowed
 
 __all__ = [
-    "RequestStats", "HttpProbe", "probe_http", "RangeFile", "ReadBatch", "BytesPending", "batch_reads",
-    "PROBE_SIZE", "BLOCK_SIZE", "DIRECT_READ_BYTES",
+    "BLOCK_SIZE",
+    "DIRECT_READ_BYTES",
+    "PROBE_SIZE",
+    "BytesPending",
+    "HttpProbe",
+    "RangeFile",
+    "ReadBatch",
+    "RequestStats",
+    "batch_reads",
+    "fetch_range",
+    "probe_http",
 ]
 
 PROBE_SIZE = 100 * 1024
 """The probe's one request reads this much: superblock, root group and usually the first level of the tree."""
 
-BLOCK_SIZE = 8 * 1024
-"""Grid of the metadata cache. An object header, its neighbours and small heaps usually share a block."""
+BLOCK_SIZE = 32 * 1024
+"""Grid of the metadata cache. An object header, its neighbours and small heaps usually share a block;
+smaller blocks cost more round trips (less locality), bigger ones more bytes."""
 
 DIRECT_READ_BYTES = 1 << 20
-"""Reads at least this big go to the server for exactly their bytes and are not cached."""
+"""Reads at least this big go to the server for exactly their bytes, past the block caches."""
 
 _PART_BYTES = 8 << 20
-_MEMORY_CACHE_BYTES = 64 << 20
+_MEMORY_CACHE_BYTES = 32 << 20
+"""Blocks kept in memory per open file (remfile drops the older half beyond this); the disk cache keeps them all."""
+_RECENT_BYTES = 64 << 20
+"""Direct reads kept for a repeat: HDF5 caches no chunk over 1 MB, so a search that touches one
+chunk many times would otherwise download it each time."""
 _READ_AHEAD_BYTES = 1 << 20
 _MERGE_GAP_BLOCKS = 2
-"""Wanted blocks this close together are fetched in one request (a few KB more, a request less)."""
+"""Wanted blocks at most this many blocks apart are fetched in one request (up to 64 KB more, a request less)."""
 
 _FETCH_THREADS = 32
 
@@ -175,46 +197,145 @@ class _CountingSession(requests.Session):
         return response
 
 
+_fetch_pool: tuple[int, ThreadPoolExecutor] | None = None
+_fetch_pool_lock = threading.Lock()
+_fetch_sessions = threading.local()
+
+
+def _pool_map(function: Callable, items: list) -> list:
+    """Run ``function`` over ``items`` on the process-wide fetch threads.
+
+    The threads and their keep-alive connections are shared by every open file, so opening
+    another file from the same archive pays no new TCP/TLS handshakes. A forked child (a job
+    worker) gets its own threads: those of the parent do not exist there.
+    """
+    global _fetch_pool
+    with _fetch_pool_lock:
+        if _fetch_pool is None or _fetch_pool[0] != os.getpid():
+            _fetch_pool = (os.getpid(), ThreadPoolExecutor(max_workers=_FETCH_THREADS, thread_name_prefix="range-fetch"))
+        pool = _fetch_pool[1]
+    return list(pool.map(function, items))
+
+
+def _thread_session() -> requests.Session:
+    session = getattr(_fetch_sessions, "session", None)
+    if session is None:
+        session = _fetch_sessions.session = requests.Session()
+    return session
+
+
+def _get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:
+    """Bytes [start, stop) in one counted, time-limited request; any failure is ``SourceUnreachable``."""
+    headers = {**policy.extra_headers, "Range": f"bytes={start}-{stop - 1}"}
+    try:
+        response = _thread_session().get(url, headers=headers, timeout=policy.request_timeout_s, allow_redirects=False)
+    except requests.RequestException as exc:
+        stats.add(0)
+        raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed: {exc.__class__.__name__}.") from exc
+    stats.add(len(response.content))
+    if response.status_code != 206 or len(response.content) != stop - start:
+        raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed (HTTP {response.status_code}).")
+    return response.content
+
+
+def fetch_range(probe: HttpProbe, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:
+    """Bytes [start, stop) of a probed file in one request: e.g. the rest of a LINDI JSON after the probe."""
+    return _get_range(probe.final_url, policy, stats, start, stop)
+
+
+class _DiskBlocks:
+    """remfile's disk-cache interface over one flat folder per file version.
+
+    remfile's own ``DiskCache`` hashes every key into three nested folders, which costs a
+    few mkdir calls per block; here a block is one file named by its size and index,
+    written under a temporary name and renamed, so a concurrent reader never sees half a block.
+    The folder is listed once, so asking for a block that is not there costs no system call.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._folder = folder
+        self._names = {name for name in os.listdir(folder) if not name.endswith(".partial")}
+
+    @staticmethod
+    def _name(key: str) -> str:
+        _, size, index = key.rsplit("|", 2)
+        return f"{size}-{index}"
+
+    def get(self, key: str) -> bytes | None:
+        name = self._name(key)
+        if name not in self._names:
+            return None
+        try:
+            return (self._folder / name).read_bytes()
+        except FileNotFoundError:  # removed by someone clearing the cache
+            self._names.discard(name)
+            return None
+
+    def set(self, key: str, value: bytes) -> None:
+        name = self._name(key)
+        partial = self._folder / f"{name}.{os.getpid()}-{threading.get_ident()}.partial"
+        partial.write_bytes(value)
+        os.replace(partial, self._folder / name)
+        self._names.add(name)
+
+
 class BytesPending(Exception):
     """A read inside ``batch_reads`` needs bytes that are not cached; they are noted in the batch."""
 
 
-class ReadBatch:
-    """Blocks that reads inside ``batch_reads`` found missing, and blocks asked for ahead of need."""
+Follow = Callable[[Callable[[int, int], "bytes | None"]], list[tuple[int, int]]]
+"""Given a way to peek at cached bytes, the (offset, length) ranges worth fetching next."""
 
-    def __init__(self) -> None:
-        self._wanted: dict[int, tuple[RangeFile, set[int]]] = {}
+
+class ReadBatch:
+    """Blocks that reads inside ``batch_reads`` found missing, and blocks asked for ahead of need.
+
+    ``follow``, when given, is asked before and after every fetch which further ranges the
+    cached bytes point to (see ``engines.nwb._h5_pointers``); they join the next fetch.
+    """
+
+    def __init__(self, follow: Follow | None = None) -> None:
+        self._follow = follow
+        self._files: dict[int, RangeFile] = {}
+        self._wanted: dict[int, set[int]] = {}
         self.misses = 0
         """Reads that failed for missing bytes so far: a caller compares it before and after a step."""
-        self.rounds = 0
-        self.requests = 0
 
     def want(self, file: RangeFile, blocks: Iterable[int], miss: bool) -> None:
-        self._wanted.setdefault(id(file), (file, set()))[1].update(blocks)
+        self._files[id(file)] = file
+        self._wanted.setdefault(id(file), set()).update(blocks)
         self.misses += miss
 
     @property
     def pending(self) -> bool:
-        return any(blocks for _, blocks in self._wanted.values())
+        return any(self._wanted.values())
 
     def fetch(self) -> int:
-        """Fetch every wanted block, concurrently; one round trip. Returns the number of requests."""
+        """Fetch every wanted block with concurrent requests: one round trip. Returns the number of requests."""
+        self._chase()
         wanted, self._wanted = self._wanted, {}
-        made = sum(file.fetch_blocks(blocks) for file, blocks in wanted.values())
-        self.rounds += 1
-        self.requests += made
+        made = sum(self._files[key].fetch_blocks(blocks) for key, blocks in wanted.items())
+        self._chase()
         return made
+
+    def _chase(self) -> None:
+        if self._follow is None:
+            return
+        for file in self._files.values():
+            for offset, length in self._follow(file.peek):
+                self.want(file, file.blocks(offset, length), miss=False)
 
 
 _batches = threading.local()
 
 
 @contextmanager
-def batch_reads() -> Iterator[ReadBatch]:
+def batch_reads(follow: Follow | None = None) -> Iterator[ReadBatch]:
     """Within this block (this thread only), ``RangeFile`` reads of uncached bytes raise ``BytesPending``
     and ``RangeFile.prefetch`` only notes its blocks; ``ReadBatch.fetch`` then gets them all at once."""
     previous = getattr(_batches, "current", None)
-    _batches.current = batch = ReadBatch()
+    _batches.current = batch = ReadBatch(follow)
     try:
         yield batch
     finally:
@@ -231,18 +352,16 @@ class RangeFile(_RemFile):
 
     def __init__(self, probe: HttpProbe, policy: SourcePolicy, stats: RequestStats,
                  block_size: int = BLOCK_SIZE) -> None:
-        cache_dir = policy.cache_dir / "http" / probe.version_key[:32]
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        super().__init__(probe.final_url, _size=probe.size, disk_cache=remfile.DiskCache(str(cache_dir)),
+        super().__init__(probe.final_url, _size=probe.size,
+                         disk_cache=_DiskBlocks(policy.cache_dir / "http" / probe.version_key[:32]),
                          _min_chunk_size=block_size, _max_cache_size=_MEMORY_CACHE_BYTES,
                          _max_chunk_size=max(_READ_AHEAD_BYTES, block_size))
         self.session = _CountingSession(policy, stats)
         self._block = block_size
         self._policy = policy
         self._stats = stats
-        self._local = threading.local()
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self._recent: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._root = PointerChaser.for_root(probe.first_chunk)
         for index in range(len(probe.first_chunk) // block_size + 1):
             piece = probe.first_chunk[index * block_size:(index + 1) * block_size]
             if len(piece) == block_size or (piece and index * block_size + len(piece) == probe.size):
@@ -261,23 +380,46 @@ class RangeFile(_RemFile):
             if all(b in self._chunks for b in blocks):
                 return super().read(stop - start)
             self._position = stop
-            return self._get(start, stop)
+            return self._direct(start, stop)
         missing = [b for b in blocks if not self._have(b)]
         if missing and batch is not None:
             batch.want(self, missing, miss=True)
             raise BytesPending(f"bytes {start}-{stop - 1} are not cached yet")
+        if missing and self._root is not None:
+            self._warm_root()
         return super().read(stop - start)
+
+    def _warm_root(self) -> None:
+        """At the first read the cache misses, fetch what opening the file reads of the root group,
+        a round trip per pointer hop (usually one or two) instead of one per structure."""
+        chaser, self._root = self._root, None
+        wanted = chaser.follow(self.peek)
+        while wanted and self.fetch_blocks({b for offset, length in wanted for b in self.blocks(offset, length)}):
+            wanted = chaser.follow(self.peek)
 
     def prefetch(self, offsets: Iterable[int], length: int = 1) -> int:
         """Get the blocks holding ``length`` bytes from each offset: now, concurrently, or inside
         ``batch_reads`` with the batch's next fetch. Returns the number of requests made now."""
-        blocks = {b for o in offsets if 0 <= o < self.length
-                  for b in range(o // self._block, (min(o + max(length, 1), self.length) - 1) // self._block + 1)}
+        blocks = {b for o in offsets for b in self.blocks(o, length)}
         batch: ReadBatch | None = getattr(_batches, "current", None)
         if batch is not None:
             batch.want(self, blocks, miss=False)
             return 0
         return self.fetch_blocks(blocks)
+
+    def blocks(self, offset: int, length: int) -> range:
+        """Indexes of the cache blocks holding bytes [offset, offset + length) (clipped to the file)."""
+        stop = min(offset + max(length, 1), self.length)
+        return range(offset // self._block, (stop - 1) // self._block + 1) if 0 <= offset < stop else range(0)
+
+    def peek(self, offset: int, length: int) -> bytes | None:
+        """Cached bytes [offset, offset + length), clipped to the file; None if any are not cached. No requests."""
+        blocks = self.blocks(offset, length)
+        if not all(self._have(b) for b in blocks):
+            return None
+        data = b"".join(self._chunks[b] for b in blocks)
+        skip = offset - blocks.start * self._block if blocks else 0
+        return data[skip:skip + length]
 
     def fetch_blocks(self, blocks: Iterable[int]) -> int:
         """Fetch the blocks not cached yet; runs of nearby blocks share a request. Returns the requests made."""
@@ -291,7 +433,7 @@ class RangeFile(_RemFile):
         if not runs:
             return 0
         spans = [(first * self._block, min((last + 1) * self._block, self.length)) for first, last in runs]
-        for (start, _), data in zip(spans, self._map(self._fetch, spans)):
+        for (start, _), data in zip(spans, _pool_map(self._fetch, spans)):
             for offset in range(0, len(data), self._block):
                 self._store(start // self._block + offset // self._block, data[offset:offset + self._block])
         return len(spans)
@@ -316,35 +458,27 @@ class RangeFile(_RemFile):
     def _cache_key(self, block: int) -> str:
         return f"{self._url}|{self._block}|{block}"
 
+    def _direct(self, start: int, stop: int) -> bytes:
+        """Bytes [start, stop) from a recent direct read holding them, else from the server (then kept)."""
+        for span, data in reversed(self._recent.items()):
+            if span[0] <= start and stop <= span[1]:
+                self._recent.move_to_end(span)
+                return data[start - span[0]:stop - span[0]]
+        data = self._get(start, stop)
+        if len(data) <= _RECENT_BYTES:
+            self._recent[(start, stop)] = data
+            while sum(len(kept) for kept in self._recent.values()) > _RECENT_BYTES:
+                self._recent.popitem(last=False)
+        return data
+
     def _get(self, start: int, stop: int) -> bytes:
         """Exactly bytes [start, stop), in parallel parts of up to 8 MB; not cached."""
         spans = [(a, min(a + _PART_BYTES, stop)) for a in range(start, stop, _PART_BYTES)]
-        parts = self._map(self._fetch, spans) if len(spans) > 1 else [self._fetch(spans[0])]
+        parts = _pool_map(self._fetch, spans) if len(spans) > 1 else [self._fetch(spans[0])]
         return b"".join(parts)
 
-    def _map(self, function, items: list) -> list:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=_FETCH_THREADS, thread_name_prefix="range-fetch")
-        return list(self._pool.map(function, items))
-
     def _fetch(self, span: tuple[int, int]) -> bytes:
-        start, stop = span
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = _CountingSession(self._policy, self._stats)
-        try:
-            response = session.get(self._url, headers={"Range": f"bytes={start}-{stop - 1}"})
-        except _PermanentHTTPError as exc:
-            raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {self._url} failed: {exc}") from exc
-        if response.status_code != 206 or len(response.content) != stop - start:
-            raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {self._url} failed "
-                                    f"(HTTP {response.status_code}).")
-        return response.content
+        return _get_range(self._url, self._policy, self._stats, *span)
 
     def close(self) -> None:
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False)
-                self._pool = None
         self.session.close()

@@ -20,6 +20,7 @@ from engines.nwb.http_range import HttpProbe, RangeFile, RequestStats, probe_htt
 from engines.nwb.index import NwbIndex, ObjectInfo
 from engines.nwb.index_store import IndexStore
 from engines.nwb.lineage import compute_lineage
+from engines.nwb.lindi_source import open_lindi_file, open_lindi_json
 from engines.nwb.remote_sources import dandi_to_https, gs_to_https, s3_to_https
 from engines.nwb.sources import Source, SourcePolicy, parse_source, resolve_local_path
 
@@ -168,7 +169,7 @@ def open_nwb(text: str, policy: SourcePolicy, store: IndexStore) -> NwbFile:
         stat = path.stat()
         key = _version_key("local", path, stat.st_size, stat.st_mtime_ns)
         label = path.name
-        opener = (lambda: _open_lindi(str(path))) if source.is_lindi else (lambda: _open_h5(str(path), label))
+        opener = (lambda: open_lindi_file(str(path), policy)) if source.is_lindi else (lambda: _open_h5(str(path), label))
         return _finish(source, label, key, opener, None, store, prefetcher=None)
 
     https = {"http": lambda u, p: u, "s3": s3_to_https, "gs": gs_to_https, "dandi": dandi_to_https}[source.kind]
@@ -177,7 +178,9 @@ def open_nwb(text: str, policy: SourcePolicy, store: IndexStore) -> NwbFile:
     probe = probe_http(url, policy, stats)
     label = Path(source.location.split("?")[0].rstrip("/")).name or source.location
     if source.is_lindi:
-        return _finish(source, label, probe.version_key, lambda: _open_lindi(probe.final_url), stats, store, None)
+        is_json = source.location.split("?")[0].endswith(".lindi.json")
+        opener = (lambda: open_lindi_json(probe, policy, stats)) if is_json else (lambda: open_lindi_file(probe.final_url, policy))
+        return _finish(source, label, probe.version_key, opener, stats, store, None)
     range_file = _LazyRangeFile(probe, policy, stats)
     return _finish(source, label, probe.version_key, lambda: _open_h5(range_file.get(), label), stats, store,
                    prefetcher=range_file)
@@ -197,15 +200,6 @@ class _LazyRangeFile:
 
     def prefetch(self, offsets: list[int], span: int = 1) -> int:
         return self.get().prefetch(offsets, span)
-
-
-def _open_lindi(location: str) -> Any:
-    import lindi
-
-    try:
-        return lindi.LindiH5pyFile.from_lindi_file(location)
-    except Exception as exc:  # lindi raises plain exceptions for bad JSON or tar
-        raise NotAnNwbFile(f"Cannot read the LINDI index at {location}: {exc}") from exc
 
 
 def _finish(source: Source, label: str, key: str, opener: Callable[[], Any], stats: RequestStats | None,

@@ -47,6 +47,7 @@ class RequestLog:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # like S3/DANDI: small replies go out at once, not 40 ms later
     server: "_Server"
 
     def log_message(self, *args) -> None:  # keep test output clean
@@ -136,7 +137,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # accept bursts of concurrent connections, as an archive does
     owner: "RangeServer"
+
+    def handle_error(self, request, client_address) -> None:
+        """Clients abort connections on purpose (remfile's length probe); that is not an error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 class RangeServer:

@@ -1,0 +1,360 @@
+"""Follow HDF5 metadata pointers in Python, so a remote walk fetches bytes before h5py asks.
+
+h5py reads an HDF5 tree one pointer at a time: an object header, its continuation block,
+the global heap holding its string attributes, its group's B-tree, symbol table nodes and
+name heap, then each child's header. Remotely, every hop is a round trip. ``PointerChaser``
+parses just enough of these structures to name the addresses one hop further as soon as
+the bytes of the current hop are cached, and keeps going into children, so each batch
+fetch brings every hop that is known by then; a tree costs about as many round trips as
+it has pointer hops from the root to its deepest object, however wide it is.
+
+It never decides what the index says: h5py reads everything itself, and a structure left
+unparsed (fractal heaps and v2 B-trees of dense groups, v4 chunk indexes, shared
+messages, vlen dataset values) costs only the round trip h5py would have paid anyway.
+Parsing is defensive: malformed bytes end that branch, never the walk.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from math import prod
+
+__all__ = ["HDF5_SIGNATURE", "Peek", "PointerChaser"]
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+Peek = Callable[[int, int], "bytes | None"]
+"""Cached bytes [offset, offset + length) of the file, or None when some are not cached yet."""
+
+_HEADER_GUESS = 512
+_BTREE_GUESS = 2048
+_GLOBAL_HEAP_MIN = 4096
+_GLOBAL_HEAP_MAX = 64 * 1024
+"""Bigger collections (namespace specifications as text) are left for h5py to read if ever needed."""
+
+_HINT_BYTES = 512
+
+
+@dataclass
+class _Object:
+    """What the messages read so far say about one object (a dataset's value size needs several)."""
+
+    elements: int | None = None
+    itemsize: int | None = None
+
+
+class PointerChaser:
+    """Addresses HDF5 will read next, found by parsing the metadata already cached.
+
+    ``base`` is the file's base address (the user block size); ``sizeof_addr``/``sizeof_size``
+    come from the superblock; datasets whose stored value is at most ``small_bytes`` get their
+    value bytes fetched too (the index keeps small values). With ``children=False`` the chase
+    stays inside the objects it is given (their headers, heaps and link tables).
+    """
+
+    def __init__(self, base: int, sizeof_addr: int, sizeof_size: int, small_bytes: int,
+                 children: bool = True) -> None:
+        self._base = base
+        self._sa = sizeof_addr
+        self._ss = sizeof_size
+        self._small = small_bytes
+        self._children = children
+        self._undefined = (1 << (8 * sizeof_addr)) - 1
+        self._pending: dict[tuple[str, int], tuple] = {}
+        self._done: set[tuple[str, int]] = set()
+        self._skipped: set[int] = set()
+
+    @classmethod
+    def for_root(cls, start: bytes) -> PointerChaser | None:
+        """A chaser for the root group alone, from the file's first bytes (None when no superblock is there).
+
+        What opening a file reads besides the superblock: the root's header, attributes, B-tree and name heap.
+        """
+        if start[:8] != HDF5_SIGNATURE:
+            return None
+        try:
+            version = start[8]
+            if version in (0, 1):
+                sa, ss = start[13], start[14]
+                pos = 28 if version == 1 else 24
+                entry = pos + 4 * sa
+                chaser = cls(int.from_bytes(start[pos:pos + sa], "little"), sa, ss, 0, children=False)
+                chaser.add_header(chaser._addr(start, entry + ss))
+                if struct.unpack_from("<I", start, entry + ss + sa)[0] == 1:
+                    chaser._add("btree", chaser._addr(start, entry + ss + sa + 8), (0,))
+                    chaser._add("lheap", chaser._addr(start, entry + ss + 2 * sa + 8), ())
+                return chaser
+            if version in (2, 3):
+                sa, ss = start[9], start[10]
+                chaser = cls(int.from_bytes(start[12:12 + sa], "little"), sa, ss, 0, children=False)
+                chaser.add_header(chaser._addr(start, 12 + 3 * sa))
+                return chaser
+        except (struct.error, IndexError):
+            return None
+        return None
+
+    def add_header(self, address: int) -> None:
+        """Chase from the object header at this HDF5 address."""
+        self._add("header", address, ())
+
+    def skip_header(self, address: int) -> None:
+        """Do not chase into this object (e.g. ``/specifications``: large texts the index does not keep)."""
+        self._skipped.add(address)
+
+    def follow(self, peek: Peek) -> list[tuple[int, int]]:
+        """Parse every pending structure whose bytes are cached, and what those point to while cached.
+
+        Returns the file ranges (offset, length) that the structures still waiting need. No I/O.
+        """
+        needs: dict[tuple[str, int], int] = {}
+        progress = True
+        while progress:
+            progress = False
+            for key, args in list(self._pending.items()):
+                kind, address = key
+                try:
+                    need = getattr(self, f"_{kind}")(address, peek, *args)
+                except (struct.error, IndexError, ValueError):
+                    need = None
+                if need is None:
+                    del self._pending[key]
+                    self._done.add(key)
+                    needs.pop(key, None)
+                    progress = True
+                else:
+                    needs[key] = need
+        return [(self._base + address, need) for (_, address), need in needs.items()]
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    # Each parser gets (address, peek, *args) and returns None when done, or how many bytes
+    # from its address it needs before it can go on.
+
+    def _add(self, kind: str, address: int, args: tuple) -> None:
+        key = (kind, address)
+        if address in (0, self._undefined) or key in self._done or key in self._pending:
+            return
+        if kind == "header" and address in self._skipped:
+            return
+        self._pending[key] = args
+
+    def _read(self, peek: Peek, address: int, length: int) -> bytes | None:
+        return peek(self._base + address, length)
+
+    def _addr(self, data: bytes, pos: int) -> int:
+        return int.from_bytes(data[pos:pos + self._sa], "little")
+
+    def _size(self, data: bytes, pos: int) -> int:
+        return int.from_bytes(data[pos:pos + self._ss], "little")
+
+    # -- object headers ------------------------------------------------------------------
+
+    def _header(self, address: int, peek: Peek) -> int | None:
+        if address in self._skipped:
+            return None
+        head = self._read(peek, address, 16)
+        if head is None:
+            return _HEADER_GUESS
+        obj = _Object()
+        if head[:4] == b"OHDR":
+            flags = head[5]
+            pos = 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
+            width = 1 << (flags & 0x03)
+            prefix = self._read(peek, address, pos + width)
+            if prefix is None:
+                return _HEADER_GUESS
+            chunk = int.from_bytes(prefix[pos:pos + width], "little")
+            body = self._read(peek, address + pos + width, chunk)
+            if body is None:
+                return pos + width + chunk + 4
+            self._messages_v2(body, bool(flags & 0x04), obj)
+        elif head[0] == 1:
+            size = struct.unpack_from("<I", head, 8)[0]
+            body = self._read(peek, address + 16, size)
+            if body is None:
+                return 16 + size
+            self._messages_v1(body, obj)
+        return None
+
+    def _cont1(self, address: int, peek: Peek, length: int, obj: _Object) -> int | None:
+        body = self._read(peek, address, length)
+        if body is None:
+            return length
+        self._messages_v1(body, obj)
+        return None
+
+    def _cont2(self, address: int, peek: Peek, length: int, obj: _Object, order: bool) -> int | None:
+        body = self._read(peek, address, length)
+        if body is None:
+            return length
+        if body[:4] == b"OCHK":
+            self._messages_v2(body[4:-4], order, obj)
+        return None
+
+    def _messages_v1(self, body: bytes, obj: _Object) -> None:
+        pos = 0
+        while pos + 8 <= len(body):
+            kind, size = struct.unpack_from("<HH", body, pos)
+            flags = body[pos + 4]
+            self._message(kind, body[pos + 8:pos + 8 + size], flags, obj, version=1, order=False)
+            pos += 8 + size
+
+    def _messages_v2(self, body: bytes, order: bool, obj: _Object) -> None:
+        pos = 0
+        step = 6 if order else 4
+        while pos + step <= len(body):
+            kind = body[pos]
+            size = struct.unpack_from("<H", body, pos + 1)[0]
+            flags = body[pos + 3]
+            self._message(kind, body[pos + step:pos + step + size], flags, obj, version=2, order=order)
+            pos += step + size
+
+    def _message(self, kind: int, data: bytes, flags: int, obj: _Object, version: int, order: bool) -> None:
+        if flags & 0x02:  # shared: the data names a message stored elsewhere
+            return
+        if kind == 0x0001:
+            obj.elements = self._elements(data)
+        elif kind == 0x0003:
+            obj.itemsize = struct.unpack_from("<I", data, 4)[0]
+        elif kind == 0x0008:
+            self._layout(data, obj)
+        elif kind == 0x000C:
+            self._attribute(data)
+        elif kind == 0x0010:
+            target, length = self._addr(data, 0), self._size(data, self._sa)
+            if version == 1:
+                self._add("cont1", target, (length, obj))
+            else:
+                self._add("cont2", target, (length, obj, order))
+        elif kind == 0x0011:
+            self._add("btree", self._addr(data, 0), (0,))
+            self._add("lheap", self._addr(data, self._sa), ())
+        elif kind == 0x0006:
+            self._link(data)
+        elif kind in (0x0002, 0x000F):  # link / attribute info of dense storage: hint the fractal heap
+            pos = 2 + (8 if kind == 0x0002 and data[1] & 0x01 else 2 if kind == 0x000F and data[1] & 0x01 else 0)
+            self._add("raw", self._addr(data, pos), (_HINT_BYTES,))
+            self._add("raw", self._addr(data, pos + self._sa), (_HINT_BYTES,))
+
+    def _elements(self, data: bytes) -> int:
+        version, rank = data[0], data[1]
+        if version == 1:
+            pos = 8
+        else:
+            if data[3] == 2:  # null dataspace
+                return 0
+            pos = 4
+        return prod(self._size(data, pos + i * self._ss) for i in range(rank))
+
+    def _layout(self, data: bytes, obj: _Object) -> None:
+        if data[0] != 3:
+            return
+        if data[1] == 1:  # contiguous: address and size
+            address, size = self._addr(data, 2), self._size(data, 2 + self._sa)
+            if 0 < size <= self._small:
+                self._add("raw", address, (size,))
+        elif data[1] == 2:  # chunked, v1 B-tree index
+            dims = data[2]
+            if obj.elements is not None and obj.itemsize is not None and obj.elements * obj.itemsize <= self._small:
+                self._add("btree", self._addr(data, 3), (dims,))
+
+    def _attribute(self, data: bytes) -> None:
+        version = data[0]
+        flags = data[1] if version > 1 else 0
+        name, dtype, space = struct.unpack_from("<HHH", data, 2)
+        if flags & 0x03:
+            return
+        pad = (lambda n: (n + 7) & ~7) if version == 1 else (lambda n: n)
+        pos = 9 if version == 3 else 8
+        pos += pad(name)
+        datatype = data[pos:pos + dtype]
+        pos += pad(dtype)
+        elements = self._elements(data[pos:pos + space])
+        pos += pad(space)
+        if datatype[0] & 0x0F != 9:  # only variable-length values live elsewhere (a global heap)
+            return
+        width = 4 + self._sa + 4
+        for i in range(elements):
+            self._add("gheap", self._addr(data, pos + i * width + 4), ())
+
+    def _link(self, data: bytes) -> None:
+        flags = data[1]
+        pos = 2
+        kind = 0
+        if flags & 0x08:
+            kind = data[pos]
+            pos += 1
+        pos += (8 if flags & 0x04 else 0) + (1 if flags & 0x10 else 0)
+        width = 1 << (flags & 0x03)
+        length = int.from_bytes(data[pos:pos + width], "little")
+        pos += width + length
+        if kind == 0 and self._children:
+            self.add_header(self._addr(data, pos))
+
+    # -- groups, heaps, B-trees ----------------------------------------------------------
+
+    def _btree(self, address: int, peek: Peek, dims: int) -> int | None:
+        head = self._read(peek, address, 8)
+        if head is None:
+            return _BTREE_GUESS
+        if head[:4] != b"TREE":
+            return None
+        node_type, level, used = head[4], head[5], struct.unpack_from("<H", head, 6)[0]
+        key = self._ss if node_type == 0 else 8 + 8 * dims
+        start = 8 + 2 * self._sa
+        length = start + (used + 1) * key + used * self._sa
+        node = self._read(peek, address, length)
+        if node is None:
+            return length
+        for i in range(used):
+            at = start + i * (key + self._sa)
+            child = self._addr(node, at + key)
+            if level > 0:
+                self._add("btree", child, (dims,))
+            elif node_type == 0:
+                self._add("snod", child, ())
+            else:
+                self._add("raw", child, (struct.unpack_from("<I", node, at)[0],))
+        return None
+
+    def _snod(self, address: int, peek: Peek) -> int | None:
+        head = self._read(peek, address, 8)
+        if head is None:
+            return _HINT_BYTES
+        if head[:4] != b"SNOD":
+            return None
+        count = struct.unpack_from("<H", head, 6)[0]
+        entry = self._ss + self._sa + 24
+        node = self._read(peek, address, 8 + count * entry)
+        if node is None:
+            return 8 + count * entry
+        for i in range(count if self._children else 0):
+            at = 8 + i * entry
+            self.add_header(self._addr(node, at + self._ss))
+            if struct.unpack_from("<I", node, at + self._ss + self._sa)[0] == 1:  # cached group B-tree and heap
+                scratch = at + self._ss + self._sa + 8
+                self._add("btree", self._addr(node, scratch), (0,))
+                self._add("lheap", self._addr(node, scratch + self._sa), ())
+        return None
+
+    def _lheap(self, address: int, peek: Peek) -> int | None:
+        length = 8 + 2 * self._ss + self._sa
+        head = self._read(peek, address, length)
+        if head is None:
+            return length
+        if head[:4] == b"HEAP":
+            self._add("raw", self._addr(head, 8 + 2 * self._ss), (self._size(head, 8),))
+        return None
+
+    def _gheap(self, address: int, peek: Peek) -> int | None:
+        head = self._read(peek, address, 8 + self._ss)
+        if head is None:
+            return _GLOBAL_HEAP_MIN
+        size = self._size(head, 8)
+        if head[:4] == b"GCOL" and size <= _GLOBAL_HEAP_MAX and self._read(peek, address, size) is None:
+            return size
+        return None
+
+    def _raw(self, address: int, peek: Peek, length: int) -> int | None:
+        return None if self._read(peek, address, length) is not None else length
