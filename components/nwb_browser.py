@@ -53,7 +53,7 @@ class NwbBrowser(pn.viewable.Viewer):
         self._lock = threading.RLock()  # Panel may run this session's callbacks on several threads
         self._setting_tabs = False
         self._source_input = pn.widgets.TextInput(
-            name="NWB file", placeholder="Local path, https:// (DANDI asset URL), s3://, gs:// or dandi://…",
+            label="NWB file", placeholder="Local path, https:// (DANDI asset URL), s3://, gs:// or dandi://…",
             sizing_mode="stretch_width", value=self.source)
         self._open_button = pn.widgets.Button(label="Open", button_type="primary", width=90, align="end")
         self._open_button.on_click(lambda _: self._request_open())

@@ -1,9 +1,8 @@
-"""Range-request access to remote files: a one-request probe, and a remfile that batches reads.
+"""A remote file for h5py: remfile with block caches, exact data reads, and batched metadata reads.
 
-remfile reads HDF5 over HTTP in growing chunks with an optional disk cache. Added here:
+remfile reads HDF5 over HTTP in growing chunks with an optional disk cache. Added here
+(requests themselves go through ``http_probe``: timed, counted, checked):
 
-* every request has a timeout, and a stalled server fails the read at once instead of
-  being retried for minutes; requests and bytes are counted for views and benchmarks;
 * metadata is cached in 32 KB blocks (memory, then a flat per-version disk cache), so
   scattered object headers cost a block each, not remfile's 100 KB;
 * reads of at least ``DIRECT_READ_BYTES`` (chunks of data) fetch exactly their bytes, in
@@ -21,42 +20,20 @@ remfile reads HDF5 over HTTP in growing chunks with an optional disk cache. Adde
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin
 
-import requests
 from remfile.RemFile import RemFile as _RemFile
-from remfile.RemFile import _PermanentHTTPError
 
 from engines.nwb._h5_pointers import PointerChaser
-from engines.nwb.errors import SourceNotAllowed, SourceNotFound, SourceUnreachable
-from engines.nwb.sources import SourcePolicy, check_url_allowed
+from engines.nwb.http_probe import CountingSession, HttpProbe, RequestStats, get_range, pool_map
+from engines.nwb.sources import SourcePolicy
 
-__all__ = [
-    "BLOCK_SIZE",
-    "DIRECT_READ_BYTES",
-    "PROBE_SIZE",
-    "BytesPending",
-    "HttpProbe",
-    "RangeFile",
-    "ReadBatch",
-    "RequestStats",
-    "batch_reads",
-    "fetch_range",
-    "probe_http",
-]
-
-PROBE_SIZE = 100 * 1024
-"""The probe's one request reads this much: superblock, root group and usually the first level of the tree."""
+__all__ = ["BLOCK_SIZE", "DIRECT_READ_BYTES", "BytesPending", "RangeFile", "ReadBatch", "batch_reads"]
 
 BLOCK_SIZE = 32 * 1024
 """Grid of the metadata cache. An object header, its neighbours and small heaps usually share a block;
@@ -74,173 +51,6 @@ chunk many times would otherwise download it each time."""
 _READ_AHEAD_BYTES = 1 << 20
 _MERGE_GAP_BLOCKS = 2
 """Wanted blocks at most this many blocks apart are fetched in one request (up to 64 KB more, a request less)."""
-
-_FETCH_THREADS = 32
-
-
-@dataclass
-class RequestStats:
-    """Requests and bytes one open file has cost; shared by the probe and every read."""
-
-    requests: int = 0
-    bytes: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, nbytes: int) -> None:
-        with self._lock:
-            self.requests += 1
-            self.bytes += nbytes
-
-
-@dataclass(frozen=True)
-class HttpProbe:
-    """What one range request tells about a remote file."""
-
-    url: str
-    final_url: str
-    size: int
-    etag: str | None
-    last_modified: str | None
-    first_chunk: bytes
-
-    @property
-    def version_key(self) -> str:
-        """Identity of this exact file version: URL + size + ETag/Last-Modified."""
-        text = f"{self.url}|{self.size}|{self.etag or ''}|{self.last_modified or ''}"
-        return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _http_error(url: str, status: int, reason: str) -> Exception:
-    if status == 404 or status == 410:
-        return SourceNotFound(f"No file at {url} (HTTP {status}). Check the address.")
-    if status in (401, 403):
-        return SourceNotAllowed(
-            f"The server refused access to {url} (HTTP {status}). The file may be private or the link expired."
-        )
-    return SourceUnreachable(f"The server answered HTTP {status} {reason} for {url}. Try again later.")
-
-
-_CONTENT_RANGE = re.compile(r"bytes\s+\d+-\d+/(\d+)")
-
-
-def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int = PROBE_SIZE) -> HttpProbe:
-    """Fetch the first ``length`` bytes with one range request, following and checking redirects.
-
-    Costs one request per redirect hop (usually one in all). Raises a typed ``NwbOpenError``
-    for 404/403, timeouts, redirect loops, servers that ignore Range, and refused addresses.
-    """
-    current = url
-    with requests.Session() as session:
-        for _ in range(policy.max_redirects + 1):
-            check_url_allowed(current, policy)
-            headers = {**policy.extra_headers, "Range": f"bytes=0-{length - 1}"}
-            try:
-                response = session.get(current, headers=headers, timeout=policy.request_timeout_s,
-                                       allow_redirects=False, stream=True)
-                with response:
-                    if response.is_redirect:
-                        stats.add(0)
-                        current = urljoin(current, response.headers["Location"])
-                        continue
-                    if response.status_code == 416:
-                        stats.add(0)
-                        raise SourceNotFound(f"The file at {url} is empty.")
-                    if response.status_code not in (200, 206):
-                        stats.add(0)
-                        raise _http_error(url, response.status_code, response.reason)
-                    if response.status_code == 200:
-                        stats.add(0)
-                        raise SourceUnreachable(
-                            f"The server at {url} does not support range requests, so the file cannot be "
-                            "streamed. Download it and open the local copy."
-                        )
-                    body = response.raw.read(length + 1, decode_content=True)
-            except requests.Timeout as exc:
-                raise SourceUnreachable(
-                    f"The server at {current} did not answer within {policy.request_timeout_s:g} s. Try again later."
-                ) from exc
-            except requests.ConnectionError as exc:
-                raise SourceUnreachable(f"Cannot connect to {current}: {exc.__class__.__name__}. Check the URL.") from exc
-            stats.add(len(body))
-            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-            if not match:
-                raise SourceUnreachable(f"The server at {url} sent no usable Content-Range header.")
-            return HttpProbe(
-                url=url,
-                final_url=current,
-                size=int(match.group(1)),
-                etag=response.headers.get("ETag"),
-                last_modified=response.headers.get("Last-Modified"),
-                first_chunk=bytes(body[:length]),
-            )
-    raise SourceUnreachable(f"{url} redirects more than {policy.max_redirects} times (a redirect loop?).")
-
-
-class _CountingSession(requests.Session):
-    """A session whose requests time out, are counted, and give up for good once the server stalls."""
-
-    def __init__(self, policy: SourcePolicy, stats: RequestStats) -> None:
-        super().__init__()
-        self._policy = policy
-        self._stats = stats
-        self.headers.update(policy.extra_headers)
-
-    def request(self, method, url, **kwargs):  # type: ignore[override]
-        kwargs.setdefault("timeout", self._policy.request_timeout_s)
-        kwargs["allow_redirects"] = False
-        try:
-            response = super().request(method, url, **kwargs)
-        except requests.RequestException as exc:
-            # remfile retries for about 25 s; a dead or stalled server should fail this read now.
-            raise _PermanentHTTPError(f"The server stopped answering ({exc.__class__.__name__}).") from exc
-        self._stats.add(len(response.content))
-        return response
-
-
-_fetch_pool: tuple[int, ThreadPoolExecutor] | None = None
-_fetch_pool_lock = threading.Lock()
-_fetch_sessions = threading.local()
-
-
-def _pool_map(function: Callable, items: list) -> list:
-    """Run ``function`` over ``items`` on the process-wide fetch threads.
-
-    The threads and their keep-alive connections are shared by every open file, so opening
-    another file from the same archive pays no new TCP/TLS handshakes. A forked child (a job
-    worker) gets its own threads: those of the parent do not exist there.
-    """
-    global _fetch_pool
-    with _fetch_pool_lock:
-        if _fetch_pool is None or _fetch_pool[0] != os.getpid():
-            _fetch_pool = (os.getpid(), ThreadPoolExecutor(max_workers=_FETCH_THREADS, thread_name_prefix="range-fetch"))
-        pool = _fetch_pool[1]
-    return list(pool.map(function, items))
-
-
-def _thread_session() -> requests.Session:
-    session = getattr(_fetch_sessions, "session", None)
-    if session is None:
-        session = _fetch_sessions.session = requests.Session()
-    return session
-
-
-def _get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:
-    """Bytes [start, stop) in one counted, time-limited request; any failure is ``SourceUnreachable``."""
-    headers = {**policy.extra_headers, "Range": f"bytes={start}-{stop - 1}"}
-    try:
-        response = _thread_session().get(url, headers=headers, timeout=policy.request_timeout_s, allow_redirects=False)
-    except requests.RequestException as exc:
-        stats.add(0)
-        raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed: {exc.__class__.__name__}.") from exc
-    stats.add(len(response.content))
-    if response.status_code != 206 or len(response.content) != stop - start:
-        raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed (HTTP {response.status_code}).")
-    return response.content
-
-
-def fetch_range(probe: HttpProbe, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:
-    """Bytes [start, stop) of a probed file in one request: e.g. the rest of a LINDI JSON after the probe."""
-    return _get_range(probe.final_url, policy, stats, start, stop)
 
 
 class _DiskBlocks:
@@ -356,7 +166,7 @@ class RangeFile(_RemFile):
                          disk_cache=_DiskBlocks(policy.cache_dir / "http" / probe.version_key[:32]),
                          _min_chunk_size=block_size, _max_cache_size=_MEMORY_CACHE_BYTES,
                          _max_chunk_size=max(_READ_AHEAD_BYTES, block_size))
-        self.session = _CountingSession(policy, stats)
+        self.session = CountingSession(policy, stats)
         self._block = block_size
         self._policy = policy
         self._stats = stats
@@ -433,7 +243,7 @@ class RangeFile(_RemFile):
         if not runs:
             return 0
         spans = [(first * self._block, min((last + 1) * self._block, self.length)) for first, last in runs]
-        for (start, _), data in zip(spans, _pool_map(self._fetch, spans)):
+        for (start, _), data in zip(spans, pool_map(self._fetch, spans)):
             for offset in range(0, len(data), self._block):
                 self._store(start // self._block + offset // self._block, data[offset:offset + self._block])
         return len(spans)
@@ -474,11 +284,11 @@ class RangeFile(_RemFile):
     def _get(self, start: int, stop: int) -> bytes:
         """Exactly bytes [start, stop), in parallel parts of up to 8 MB; not cached."""
         spans = [(a, min(a + _PART_BYTES, stop)) for a in range(start, stop, _PART_BYTES)]
-        parts = _pool_map(self._fetch, spans) if len(spans) > 1 else [self._fetch(spans[0])]
+        parts = pool_map(self._fetch, spans) if len(spans) > 1 else [self._fetch(spans[0])]
         return b"".join(parts)
 
     def _fetch(self, span: tuple[int, int]) -> bytes:
-        return _get_range(self._url, self._policy, self._stats, *span)
+        return get_range(self._url, self._policy, self._stats, *span)
 
     def close(self) -> None:
         self.session.close()

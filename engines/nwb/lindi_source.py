@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from engines.nwb.errors import NotAnNwbFile, SourceNotAllowed
-from engines.nwb.http_range import HttpProbe, RequestStats, fetch_range
+from engines.nwb.http_probe import HttpProbe, RequestStats, fetch_range
 from engines.nwb.sources import SourcePolicy, check_url_allowed, resolve_local_path
 
 __all__ = ["open_lindi_json", "open_lindi_file", "check_reference_locations"]

@@ -16,7 +16,8 @@ import h5py
 
 from engines.nwb._walk import walk_generic, walk_h5py
 from engines.nwb.errors import NotAnNwbFile, NwbOpenError, NwbReadError, ObjectNotFound
-from engines.nwb.http_range import HttpProbe, RangeFile, RequestStats, probe_http
+from engines.nwb.http_probe import HttpProbe, RequestStats, probe_http
+from engines.nwb.http_range import RangeFile
 from engines.nwb.index import NwbIndex, ObjectInfo
 from engines.nwb.index_store import IndexStore
 from engines.nwb.lineage import compute_lineage

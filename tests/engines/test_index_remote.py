@@ -18,7 +18,8 @@ import pytest
 from engines.nwb import http_range
 from engines.nwb._walk import walk_h5py
 from engines.nwb.errors import SourceUnreachable
-from engines.nwb.http_range import RangeFile, RequestStats, probe_http
+from engines.nwb.http_probe import RequestStats, probe_http
+from engines.nwb.http_range import RangeFile
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from tests.conftest import ALL_NWB_FILES, DATA_DIR

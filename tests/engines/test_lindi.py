@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from engines.nwb.http_range import PROBE_SIZE
+from engines.nwb.http_probe import PROBE_SIZE
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from tests.conftest import DATA_DIR

@@ -112,7 +112,7 @@ def test_private_addresses_refused_unless_allowed(range_server, policy, index_st
 
 def test_redirect_to_private_address_is_refused(policy, index_store, range_server):
     """A public-looking first hop cannot bounce the server onto the loopback network."""
-    from engines.nwb.http_range import RequestStats, probe_http
+    from engines.nwb.http_probe import RequestStats, probe_http
 
     strict = dataclasses.replace(policy, allow_private_urls=False)
     with pytest.raises(SourceNotAllowed):

@@ -1,0 +1,196 @@
+"""HTTP range requests with the server's safety rules: a one-request probe, counted and time-limited reads.
+
+The probe follows redirects itself (each hop's address is checked), reads the file's size and
+version (ETag / Last-Modified) and its first ``PROBE_SIZE`` bytes in one request. Every later
+request times out, is counted in ``RequestStats``, and gives up for good once the server stalls.
+Fetch threads and their keep-alive connections are shared by every open file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import requests
+from remfile.RemFile import _PermanentHTTPError
+
+from engines.nwb.errors import SourceNotAllowed, SourceNotFound, SourceUnreachable
+from engines.nwb.sources import SourcePolicy, check_url_allowed
+
+__all__ = ["PROBE_SIZE", "RequestStats", "HttpProbe", "probe_http", "fetch_range"]
+
+PROBE_SIZE = 100 * 1024
+"""The probe's one request reads this much: superblock, root group and usually the first level of the tree."""
+
+_FETCH_THREADS = 32
+
+
+@dataclass
+class RequestStats:
+    """Requests and bytes one open file has cost; shared by the probe and every read."""
+
+    requests: int = 0
+    bytes: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, nbytes: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.bytes += nbytes
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    """What one range request tells about a remote file."""
+
+    url: str
+    final_url: str
+    size: int
+    etag: str | None
+    last_modified: str | None
+    first_chunk: bytes
+
+    @property
+    def version_key(self) -> str:
+        """Identity of this exact file version: URL + size + ETag/Last-Modified."""
+        text = f"{self.url}|{self.size}|{self.etag or ''}|{self.last_modified or ''}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _http_error(url: str, status: int, reason: str) -> Exception:
+    if status == 404 or status == 410:
+        return SourceNotFound(f"No file at {url} (HTTP {status}). Check the address.")
+    if status in (401, 403):
+        return SourceNotAllowed(
+            f"The server refused access to {url} (HTTP {status}). The file may be private or the link expired."
+        )
+    return SourceUnreachable(f"The server answered HTTP {status} {reason} for {url}. Try again later.")
+
+
+_CONTENT_RANGE = re.compile(r"bytes\s+\d+-\d+/(\d+)")
+
+
+def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int = PROBE_SIZE) -> HttpProbe:
+    """Fetch the first ``length`` bytes with one range request, following and checking redirects.
+
+    Costs one request per redirect hop (usually one in all). Raises a typed ``NwbOpenError``
+    for 404/403, timeouts, redirect loops, servers that ignore Range, and refused addresses.
+    """
+    current = url
+    with requests.Session() as session:
+        for _ in range(policy.max_redirects + 1):
+            check_url_allowed(current, policy)
+            headers = {**policy.extra_headers, "Range": f"bytes=0-{length - 1}"}
+            try:
+                response = session.get(current, headers=headers, timeout=policy.request_timeout_s,
+                                       allow_redirects=False, stream=True)
+                with response:
+                    if response.is_redirect:
+                        stats.add(0)
+                        current = urljoin(current, response.headers["Location"])
+                        continue
+                    if response.status_code == 416:
+                        stats.add(0)
+                        raise SourceNotFound(f"The file at {url} is empty.")
+                    if response.status_code not in (200, 206):
+                        stats.add(0)
+                        raise _http_error(url, response.status_code, response.reason)
+                    if response.status_code == 200:
+                        stats.add(0)
+                        raise SourceUnreachable(
+                            f"The server at {url} does not support range requests, so the file cannot be "
+                            "streamed. Download it and open the local copy."
+                        )
+                    body = response.raw.read(length + 1, decode_content=True)
+            except requests.Timeout as exc:
+                raise SourceUnreachable(
+                    f"The server at {current} did not answer within {policy.request_timeout_s:g} s. Try again later."
+                ) from exc
+            except requests.ConnectionError as exc:
+                raise SourceUnreachable(f"Cannot connect to {current}: {exc.__class__.__name__}. Check the URL.") from exc
+            stats.add(len(body))
+            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+            if not match:
+                raise SourceUnreachable(f"The server at {url} sent no usable Content-Range header.")
+            return HttpProbe(
+                url=url,
+                final_url=current,
+                size=int(match.group(1)),
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+                first_chunk=bytes(body[:length]),
+            )
+    raise SourceUnreachable(f"{url} redirects more than {policy.max_redirects} times (a redirect loop?).")
+
+
+class CountingSession(requests.Session):
+    """A session whose requests time out, are counted, and give up for good once the server stalls."""
+
+    def __init__(self, policy: SourcePolicy, stats: RequestStats) -> None:
+        super().__init__()
+        self._policy = policy
+        self._stats = stats
+        self.headers.update(policy.extra_headers)
+
+    def request(self, method, url, **kwargs):  # type: ignore[override]
+        kwargs.setdefault("timeout", self._policy.request_timeout_s)
+        kwargs["allow_redirects"] = False
+        try:
+            response = super().request(method, url, **kwargs)
+        except requests.RequestException as exc:
+            # remfile retries for about 25 s; a dead or stalled server should fail this read now.
+            raise _PermanentHTTPError(f"The server stopped answering ({exc.__class__.__name__}).") from exc
+        self._stats.add(len(response.content))
+        return response
+
+
+_fetch_pool: tuple[int, ThreadPoolExecutor] | None = None
+_fetch_pool_lock = threading.Lock()
+_fetch_sessions = threading.local()
+
+
+def pool_map(function: Callable, items: list) -> list:
+    """Run ``function`` over ``items`` on the process-wide fetch threads.
+
+    The threads and their keep-alive connections are shared by every open file, so opening
+    another file from the same archive pays no new TCP/TLS handshakes. A forked child (a job
+    worker) gets its own threads: those of the parent do not exist there.
+    """
+    global _fetch_pool
+    with _fetch_pool_lock:
+        if _fetch_pool is None or _fetch_pool[0] != os.getpid():
+            _fetch_pool = (os.getpid(), ThreadPoolExecutor(max_workers=_FETCH_THREADS, thread_name_prefix="range-fetch"))
+        pool = _fetch_pool[1]
+    return list(pool.map(function, items))
+
+
+def _thread_session() -> requests.Session:
+    session = getattr(_fetch_sessions, "session", None)
+    if session is None:
+        session = _fetch_sessions.session = requests.Session()
+    return session
+
+
+def get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:
+    """Bytes [start, stop) in one counted, time-limited request; any failure is ``SourceUnreachable``."""
+    headers = {**policy.extra_headers, "Range": f"bytes={start}-{stop - 1}"}
+    try:
+        response = _thread_session().get(url, headers=headers, timeout=policy.request_timeout_s, allow_redirects=False)
+    except requests.RequestException as exc:
+        stats.add(0)
+        raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed: {exc.__class__.__name__}.") from exc
+    stats.add(len(response.content))
+    if response.status_code != 206 or len(response.content) != stop - start:
+        raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed (HTTP {response.status_code}).")
+    return response.content
+
+
+def fetch_range(probe: HttpProbe, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:
+    """Bytes [start, stop) of a probed file in one request: e.g. the rest of a LINDI JSON after the probe."""
+    return get_range(probe.final_url, policy, stats, start, stop)
