@@ -99,8 +99,8 @@ class TracesView(NwbView):
             ticks.append((offset, label))
         overlay = hv.NdOverlay(curves, kdims="channel") if curves else hv.NdOverlay({}, kdims="channel")
         return overlay.opts(
-            hv.opts.Curve(line_width=1, tools=["hover"], framewise=True),
-            hv.opts.NdOverlay(responsive=True, height=420, show_legend=False, yticks=ticks or None,
+            hv.opts.Curve(line_width=1, tools=["hover"], framewise=True, padding=(0, 0.05)),
+            hv.opts.NdOverlay(responsive=True, height=420, show_legend=False, yticks=ticks or None, padding=(0, 0.05),
                               ylabel=trace.unit or "value", active_tools=["wheel_zoom"], framewise=True),
         )
 

@@ -134,7 +134,7 @@ class UnitsRasterView(NwbView):
 
     @staticmethod
     def _overlay(image: hv.Image, segments: hv.Segments, t0: float, t1: float, n_units: int) -> hv.Overlay:
-        return (image * segments).opts(hv.opts.Overlay(responsive=True, height=460, active_tools=["wheel_zoom"],
+        return (image * segments).opts(hv.opts.Overlay(responsive=True, height=460, active_tools=["wheel_zoom"], padding=0,
                                                        ylim=(0, n_units), xlim=(t0, t1), framewise=True))
 
     def _render(self, x_range=None, sort_by=None, counter=0) -> hv.Overlay:
