@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,29 +29,49 @@ from engines.nwb.sources import Source, SourcePolicy, parse_source, resolve_loca
 __all__ = ["NwbFile", "open_nwb"]
 
 
+class _OpenHandles:
+    """The h5py file and pynwb reader of one ``NwbFile``: closed with it, or at interpreter exit.
+
+    HDF5 closes files left open at exit by calling back into their Python file objects (the
+    remote reader), which are gone by then: the process would crash after its work is done.
+    """
+
+    def __init__(self) -> None:
+        self.h5: Any = None
+        self.io: Any = None
+
+    def close(self) -> None:
+        if self.io is not None:
+            self.io.close()
+        elif self.h5 is not None and hasattr(self.h5, "close"):
+            self.h5.close()
+        self.h5 = self.io = None
+
+
 class NwbFile:
     """One open NWB file: its index now, its bytes on demand."""
 
     def __init__(self, source: Source, label: str, version_key: str, index: NwbIndex,
-                 opener: Callable[[], Any], stats: RequestStats | None) -> None:
+                 opener: Callable[[], Any], stats: RequestStats | None, h5: Any = None) -> None:
         self.source = source
         self.label = label
         self.version_key = version_key
         self.index = index
         self.stats = stats
         self._opener = opener
-        self._h5: Any = None
+        self._handles = _OpenHandles()
+        self._handles.h5 = h5
         self._pynwb: Any = None
-        self._io: Any = None
         self._lock = threading.RLock()
+        weakref.finalize(self, self._handles.close)
 
     @property
     def h5(self) -> Any:
         """The h5py(-like) file; opened on first use (for remote files: one request, the superblock is cached)."""
         with self._lock:
-            if self._h5 is None:
-                self._h5 = self._opener()
-            return self._h5
+            if self._handles.h5 is None:
+                self._handles.h5 = self._opener()
+            return self._handles.h5
 
     def node(self, path: str) -> ObjectInfo:
         return self.index.get(path)
@@ -86,8 +107,8 @@ class NwbFile:
         with self._lock:
             if self._pynwb is None:
                 try:
-                    self._io = pynwb.NWBHDF5IO(file=self.h5, mode="r", load_namespaces=True)
-                    self._pynwb = self._io.read()
+                    self._handles.io = pynwb.NWBHDF5IO(file=self.h5, mode="r", load_namespaces=True)
+                    self._pynwb = self._handles.io.read()
                 except Exception as exc:  # pynwb raises many types for broken files; the user sees one message
                     raise NwbReadError(
                         f"pynwb cannot build this file's objects ({exc.__class__.__name__}: {str(exc)[:300]}). "
@@ -96,18 +117,15 @@ class NwbFile:
         if path in ("", "/"):
             return self._pynwb
         for container in self._pynwb.objects.values():
-            builder = self._io.manager.get_builder(container)
+            builder = self._handles.io.manager.get_builder(container)
             if builder is not None and "/" + builder.path.partition("/")[2] == path:
                 return container
         raise ObjectNotFound(f"pynwb has no object at '{path}'.")
 
     def close(self) -> None:
         with self._lock:
-            if self._io is not None:
-                self._io.close()
-            elif self._h5 is not None and hasattr(self._h5, "close"):
-                self._h5.close()
-            self._h5 = self._io = self._pynwb = None
+            self._handles.close()
+            self._pynwb = None
 
 
 def _check_nwb(h5: Any, label: str) -> None:
@@ -215,7 +233,5 @@ def _finish(source: Source, label: str, key: str, opener: Callable[[], Any], sta
                 h5.close()
             raise
         store.put(key, source.location, index)
-        handle = NwbFile(source, label, key, index, lambda: h5, stats)
-        handle._h5 = h5
-        return handle
+        return NwbFile(source, label, key, index, opener, stats, h5=h5)
     return NwbFile(source, label, key, index, opener, stats)

@@ -229,3 +229,11 @@ def test_dandi_offline_gives_clear_error(policy, index_store):
     offline = dataclasses.replace(policy, dandi_api_url="http://127.0.0.1:9/api", request_timeout_s=2)
     with pytest.raises(SourceUnreachable, match="Cannot reach the DANDI API"):
         open_nwb("dandi://000123/sub-x/file.nwb", offline, index_store)
+
+
+def test_closed_file_reopens_its_bytes_on_demand(range_server, policy, index_store):
+    nwb = open_nwb(range_server.url_for("anm369963.nwb"), policy, index_store)
+    first = nwb.dataset("/units/spike_times")[:5]
+    nwb.close()
+    np.testing.assert_array_equal(nwb.dataset("/units/spike_times")[:5], first)
+    nwb.close()
