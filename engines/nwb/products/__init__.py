@@ -10,9 +10,17 @@ that reads a finished folder back. Nothing here imports a UI library.
 - ephys summary: ``summarize_ephys`` / ``summarize_electrical_series`` -> ``EphysSummary.open``
 """
 
-from engines.nwb.products.ephys_summary import EphysSummary, summarize_electrical_series, summarize_ephys
+from engines.nwb.products.ephys_summary import (
+    EphysSummary,
+    summarize_electrical_series,
+    summarize_ephys,
+)
 from engines.nwb.products.errors import ProductInputError, ProductNotFound
-from engines.nwb.products.preview_movie import PreviewMovie, build_preview_movie, preview_movie_from_series
+from engines.nwb.products.preview_movie import (
+    PreviewMovie,
+    build_preview_movie,
+    preview_movie_from_series,
+)
 from engines.nwb.products.rastermap_order import (
     RastermapOrder,
     compute_rastermap_order,

@@ -19,16 +19,16 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy import signal
 
+from engines.nwb.products._progress import Progress
 from engines.nwb.products.errors import ProductInputError, ProductNotFound
 
 __all__ = ["EphysSummary", "summarize_ephys", "summarize_electrical_series", "SPIKE_MIN_RATE_HZ"]
 
-Progress = Callable[[float, str], None]
 
 ARRAYS_FILENAME = "ephys_summary.npz"
 INFO_FILENAME = "ephys_summary.json"

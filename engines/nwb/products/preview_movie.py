@@ -20,16 +20,16 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from engines.nwb.errors import NwbReadError
+from engines.nwb.products._progress import Progress
 from engines.nwb.products.errors import ProductInputError, ProductNotFound
 
 __all__ = ["PreviewMovie", "build_preview_movie", "preview_movie_from_series", "MOVIE_FILENAME"]
 
-Progress = Callable[[float, str], None]
 
 MOVIE_FILENAME = "preview.mp4"
 INFO_FILENAME = "preview_movie.json"

@@ -24,10 +24,11 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from engines.nwb.products._progress import Progress
 from engines.nwb.products.errors import ProductInputError, ProductNotFound
 from engines.nwb.products.spike_density_query import SpikeDensityPyramid
 
@@ -40,7 +41,6 @@ __all__ = [
     "RASTERMAP_FILENAME",
 ]
 
-Progress = Callable[[float, str], None]
 
 RASTERMAP_FILENAME = "rastermap_order.json"
 MIN_UNITS_TO_SORT = 3

@@ -19,13 +19,18 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import zarr
 from numcodecs import Blosc
 
-from engines.nwb.products._ragged import iter_spike_blocks, scan_spike_times, unit_ranges
+from engines.nwb.products._progress import Progress
+from engines.nwb.products._ragged import (
+    iter_spike_blocks,
+    scan_spike_times,
+    unit_ranges,
+)
 from engines.nwb.products.errors import ProductInputError
 
 __all__ = [
@@ -36,7 +41,6 @@ __all__ = [
     "MAX_LEVEL_BINS",
 ]
 
-Progress = Callable[[float, str], None]
 
 PYRAMID_DIRNAME = "spike_density.zarr"
 FORMAT_VERSION = 1

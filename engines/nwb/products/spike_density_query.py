@@ -18,7 +18,12 @@ import zarr
 
 from engines.nwb.errors import DataTooLarge
 from engines.nwb.products.errors import ProductInputError, ProductNotFound
-from engines.nwb.products.spike_density import FORMAT_VERSION, PYRAMID_DIRNAME, PyramidLevel, PyramidSummary
+from engines.nwb.products.spike_density import (
+    FORMAT_VERSION,
+    PYRAMID_DIRNAME,
+    PyramidLevel,
+    PyramidSummary,
+)
 
 __all__ = ["DensityImage", "SpikeDensityPyramid", "MAX_WIDTH_PX", "SPIKES_VISIBLE_MAX"]
 
