@@ -49,7 +49,6 @@ class NwbBrowser(pn.viewable.Viewer):
         self._default_source = default_source
         self._file: NwbFile | None = None
         self._tree: ObjectTree | None = None
-        self._generation = 0
         self._lock = threading.RLock()  # Panel may run this session's callbacks on several threads
         self._setting_tabs = False
         self._source_input = pn.widgets.TextInput(
@@ -156,8 +155,7 @@ class NwbBrowser(pn.viewable.Viewer):
         self._render(chosen, path)
 
     def _render(self, view_cls: type[NwbView], path: str) -> None:
-        self._generation += 1
-        generation = self._generation
+        """Runs under the session lock, so a newer selection always renders after this one."""
         self._view_area.loading = True
         try:
             content = pn.panel(view_cls(self._file, path, self._products).__panel__())
@@ -165,8 +163,7 @@ class NwbBrowser(pn.viewable.Viewer):
             content = error_alert(exc)
         finally:
             self._view_area.loading = False
-        if generation == self._generation:  # a newer selection wins
-            self._view_area[:] = [content]
+        self._view_area[:] = [content]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

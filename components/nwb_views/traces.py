@@ -65,11 +65,10 @@ class TracesView(NwbView):
         self._plot = hv.DynamicMap(self._render, streams=[self._range, self.param.channels])
         self._describe(first)
 
-    def _labels(self, first: TraceWindow, n_channels: int) -> list[str]:
-        labels = list(first.channel_labels)
-        if len(labels) < n_channels:
-            labels += [f"ch {i}" for i in range(len(labels), n_channels)]
-        return labels[:n_channels] if len(labels) >= n_channels else labels
+    @staticmethod
+    def _labels(first: TraceWindow, n_channels: int) -> list[str]:
+        """Labels of the channels read first (0..k-1), then plain numbers for the rest."""
+        return list(first.channel_labels) + [f"ch {i}" for i in range(len(first.channel_labels), n_channels)]
 
     def _on_zoom(self, x_range=None, **_) -> None:
         if x_range is not None:

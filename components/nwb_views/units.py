@@ -56,6 +56,7 @@ class UnitsRasterView(NwbView):
                                       and (name != "Rastermap" or products is not None)]
         self._pyramid: SpikeDensityPyramid | None = None
         self._rastermap: np.ndarray | None = None
+        self._rastermap_watcher: ProductWatcher | None = None
         self._status = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
         self._jobs = pn.Column(sizing_mode="stretch_width")
         whole = (self._units.t_start, max(self._units.t_stop, self._units.t_start + 1e-3))
@@ -80,10 +81,10 @@ class UnitsRasterView(NwbView):
 
     @param.depends("sort_by", watch=True)
     def _on_sort(self) -> None:
-        if self.sort_by == "Rastermap" and self._rastermap is None and not any(
-                getattr(w, "_label", "") == "Rastermap ordering" for w in self._jobs):
-            self._jobs.append(ProductWatcher(self.products, RASTERMAP, self.nwbfile, self.path,
-                                             self._rastermap_ready, "Rastermap ordering"))
+        if self.sort_by == "Rastermap" and self._rastermap_watcher is None:
+            self._rastermap_watcher = ProductWatcher(self.products, RASTERMAP, self.nwbfile, self.path,
+                                                     self._rastermap_ready, "Rastermap ordering")
+            self._jobs.append(self._rastermap_watcher)
 
     def _order(self) -> np.ndarray:
         """Unit rows from top to bottom of the raster."""

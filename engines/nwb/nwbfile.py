@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import h5py
 
-from engines.nwb._walk import walk_generic, walk_h5py
+from engines.nwb._walk import walk_h5py
 from engines.nwb.errors import NotAnNwbFile, NwbOpenError, NwbReadError, ObjectNotFound
 from engines.nwb.http_probe import HttpProbe, RequestStats, probe_http
 from engines.nwb.http_range import RangeFile
@@ -157,7 +157,7 @@ def _open_h5(target: Any, label: str) -> h5py.File:
 
 def _build_index(h5: Any, label: str, prefetcher: RangeFile | None) -> NwbIndex:
     _check_nwb(h5, label)
-    index = walk_h5py(h5, prefetcher) if isinstance(h5, h5py.File) else walk_generic(h5)
+    index = walk_h5py(h5, prefetcher)  # routes LINDI (an h5py.File subclass) to the generic walk itself
     types = {o.neurodata_type for o in index.objects.values() if o.neurodata_type}
 
     def extension_specs():
@@ -217,8 +217,8 @@ class _LazyRangeFile:
             self._file = RangeFile(*self._args)
         return self._file
 
-    def prefetch(self, offsets: list[int], span: int = 1) -> int:
-        return self.get().prefetch(offsets, span)
+    def prefetch(self, offsets: list[int], length: int = 1) -> int:
+        return self.get().prefetch(offsets, length)
 
 
 def _finish(source: Source, label: str, key: str, opener: Callable[[], Any], stats: RequestStats | None,
