@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engines.jobs import Job, JobBackend, JobContext, JobStatus, JobStore, KindRegistry, ResultStore
+from engines.jobs.model import hash_inputs
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import NwbFile, open_nwb
 from engines.nwb.products import SpikeDensityPyramid, build_spike_density_pyramid
@@ -31,6 +32,9 @@ SPIKE_DENSITY = "spike-density"
 RASTERMAP = "rastermap"
 PREVIEW_MOVIE = "preview-movie"
 EPHYS_SUMMARY = "ephys-summary"
+
+CODE_VERSIONS = {SPIKE_DENSITY: "1", RASTERMAP: "1", PREVIEW_MOVIE: "1", EPHYS_SUMMARY: "1"}
+"""Bump a kind's version when its output changes: results are reused per (kind, inputs, version)."""
 
 
 def _open(inputs: dict[str, Any], policy: SourcePolicy) -> NwbFile:
@@ -49,15 +53,20 @@ def run_spike_density(inputs: dict[str, Any], ctx: JobContext, *, policy: Source
 
 
 def run_rastermap(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePolicy) -> dict[str, Any]:
-    """The density it orders is built into the same result folder (one job, one file read)."""
-    nwb = _open(inputs, policy)
-    try:
-        build_spike_density_pyramid(nwb.dataset(f"{inputs['path']}/spike_times"),
-                                    nwb.dataset(f"{inputs['path']}/spike_times_index"), ctx.output_dir,
-                                    progress=lambda f, m: ctx.report(0.5 * f, m))
-    finally:
-        nwb.close()
-    order = rastermap_order_from_pyramid(SpikeDensityPyramid.open(ctx.output_dir), out_dir=ctx.output_dir,
+    """Orders the units over the spike-density job's pyramid when it is published; else builds one here."""
+    density_inputs = {"source": inputs["source"], "path": inputs["path"]}
+    pyramid_dir = ResultStore(policy.workspace).path_for(SPIKE_DENSITY, hash_inputs(density_inputs),
+                                                         CODE_VERSIONS[SPIKE_DENSITY])
+    if pyramid_dir is None:
+        nwb = _open(inputs, policy)
+        try:
+            build_spike_density_pyramid(nwb.dataset(f"{inputs['path']}/spike_times"),
+                                        nwb.dataset(f"{inputs['path']}/spike_times_index"), ctx.output_dir,
+                                        progress=lambda f, m: ctx.report(0.5 * f, m))
+        finally:
+            nwb.close()
+        pyramid_dir = ctx.output_dir
+    order = rastermap_order_from_pyramid(SpikeDensityPyramid.open(pyramid_dir), out_dir=ctx.output_dir,
                                          progress=lambda f, m: ctx.report(0.5 + 0.5 * f, m))
     return {"n_units": int(len(order.order)), "params": order.params}
 
@@ -107,12 +116,12 @@ def run_ephys_summary(inputs: dict[str, Any], ctx: JobContext, *, policy: Source
 def nwb_job_kinds(policy: SourcePolicy) -> KindRegistry:
     """The four NWB product kinds, reading files under ``policy``."""
     kinds = KindRegistry()
-    kinds.register(SPIKE_DENSITY, partial(run_spike_density, policy=policy), "1",
+    kinds.register(SPIKE_DENSITY, partial(run_spike_density, policy=policy), CODE_VERSIONS[SPIKE_DENSITY],
                    "Multiscale spike-count pyramid of a Units table")
-    kinds.register(RASTERMAP, partial(run_rastermap, policy=policy), "1", "Rastermap ordering of units")
-    kinds.register(PREVIEW_MOVIE, partial(run_preview_movie, policy=policy), "1",
+    kinds.register(RASTERMAP, partial(run_rastermap, policy=policy), CODE_VERSIONS[RASTERMAP], "Rastermap ordering of units")
+    kinds.register(PREVIEW_MOVIE, partial(run_preview_movie, policy=policy), CODE_VERSIONS[PREVIEW_MOVIE],
                    "H.264 preview of the first 60 s of an imaging series")
-    kinds.register(EPHYS_SUMMARY, partial(run_ephys_summary, policy=policy), "1",
+    kinds.register(EPHYS_SUMMARY, partial(run_ephys_summary, policy=policy), CODE_VERSIONS[EPHYS_SUMMARY],
                    "Per-channel firing-rate estimate and power spectrum")
     return kinds
 

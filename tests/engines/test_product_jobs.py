@@ -156,3 +156,12 @@ def test_dask_backend_runs_nwb_jobs_on_a_local_cluster(policy):
     finally:
         backend.stop()
         cluster.close()
+
+
+def test_rastermap_reuses_the_published_density_pyramid(policy):
+    density, pyramid_dir = _run(policy, SPIKE_DENSITY, HUMAN, "/units")
+    job, folder = _run(policy, RASTERMAP, HUMAN, "/units")
+    assert (density.status, job.status) == (JobStatus.DONE, JobStatus.DONE), job.error
+    assert not (folder / "spike_density.zarr").exists()  # ordered over the density job's pyramid
+    assert (pyramid_dir / "spike_density.zarr").is_dir()
+    assert sorted(RastermapOrder.open(folder).order.tolist()) == list(range(35))
