@@ -56,7 +56,9 @@ class NwbBrowser(pn.viewable.Viewer):
             sizing_mode="stretch_width", value=self.source)
         self._open_button = pn.widgets.Button(label="Open", button_type="primary", width=90, align="end")
         self._open_button.on_click(lambda _: self._request_open())
-        self._source_input.param.watch(lambda _: self._request_open(), "enter_pressed")
+        # A committed value (Enter, or leaving the box) opens the file. The button asks the same; Panel may run the
+        # click before the box's new value arrives (separate threads), and then the value change opens it.
+        self._source_input.param.watch(lambda _: self._request_open(), "value")
         self._message = pn.Column(sizing_mode="stretch_width")  # problems opening the file
         self._object_message = pn.Column(sizing_mode="stretch_width")  # problems with the selected object
         self._title = pn.pane.Markdown("", margin=(0, 10))
