@@ -51,6 +51,7 @@ class NwbBrowser(pn.viewable.Viewer):
         self._tree: ObjectTree | None = None
         self._lock = threading.RLock()  # Panel may run this session's callbacks on several threads
         self._setting_tabs = False
+        self._adopting = False
         self._source_input = pn.widgets.TextInput(
             label="NWB file", placeholder="Local path, https:// (DANDI asset URL), s3://, gs:// or dandi://…",
             sizing_mode="stretch_width", value=self.source)
@@ -73,38 +74,60 @@ class NwbBrowser(pn.viewable.Viewer):
 
     # --- opening files -------------------------------------------------------------------------
     def _request_open(self) -> None:
+        """Open what the user typed; the session state changes only once the file has opened.
+
+        On failure the message shows and the state (and so the address bar) still names the
+        file on screen, with the typed text left in the box to correct.
+        """
         text = self._source_input.value.strip()
         if text == self.source and self._file is not None:
             return
-        self.param.update(source=text, object_path="", view="")
+        with self._lock:
+            new_file = self._load(text)
+            if new_file is None:
+                return
+            self._adopt(new_file, selected="/")
+            self._adopting = True
+            try:
+                self.param.update(source=text, object_path="", view="")
+            finally:
+                self._adopting = False
+            self._show_locked()
 
     @param.depends("source", watch=True)
     def _on_source(self) -> None:
+        """The source changed from outside (back/forward): open it."""
+        if self._adopting:
+            return
         self._source_input.value = self.source
         self._open(self.source)
 
     def _open(self, text: str) -> None:
         with self._lock:
-            self._open_locked(text)
+            new_file = self._load(text)
+            if new_file is not None:
+                self._adopt(new_file, selected=self.object_path or "/")
+                self._show_locked()
 
-    def _open_locked(self, text: str) -> None:
-        target = text or self._default_source
+    def _load(self, text: str) -> NwbFile | None:
+        """The opened file, or None with the reason shown in the page (the file on screen stays usable)."""
         self._message[:] = []
         self._tree_holder.loading = True
         try:
-            new_file = self._open_file(target)
-        except Exception as exc:  # shown in the page; the previous file stays open and usable
+            return self._open_file(text or self._default_source)
+        except Exception as exc:
             self._message[:] = [error_alert(exc)]
-            return
+            return None
         finally:
             self._tree_holder.loading = False
+
+    def _adopt(self, new_file: NwbFile, selected: str) -> None:
         self.close()
         self._file = new_file
         self._title.object = f"**{new_file.label}** · NWB {new_file.index.nwb_version or '?'} · {len(new_file.index.objects):,} objects"
-        self._tree = ObjectTree(new_file.index, selected=self.object_path or "/")
+        self._tree = ObjectTree(new_file.index, selected=selected)
         self._tree.param.watch(self._on_tree_select, "selected")
         self._tree_holder[:] = [self._title, self._tree]
-        self._show()
 
     def close(self) -> None:
         if self._file is not None:
@@ -126,6 +149,8 @@ class NwbBrowser(pn.viewable.Viewer):
 
     @param.depends("object_path", "view", watch=True)
     def _show(self) -> None:
+        if self._adopting:  # _request_open shows the new file once its state is set
+            return
         with self._lock:
             self._show_locked()
 

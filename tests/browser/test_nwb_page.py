@@ -70,6 +70,7 @@ def test_invalid_url_shows_error_and_app_stays_usable(page: Page, app_url: str, 
     page.get_by_role("button", name="Open").click()
     expect(page.get_by_text(re.compile(r"No file at .*404")).first).to_be_visible()
     expect(_tree_node(page, "units")).to_be_visible()  # the previous file is still browsable
+    assert "status/404" not in page.url  # the address still names the file on screen
     box.fill(range_server.url_for("anm369963.nwb"))
     page.get_by_role("button", name="Open").click()
     expect(page.get_by_text("anm369963.nwb").first).to_be_visible()
