@@ -7,6 +7,8 @@ jobs from the ``JobStore`` (``<workspace>/jobs.sqlite``) and publish results int
 """
 
 from engines.jobs.backends import InProcessBackend, JobBackend, run_worker_process
+from engines.jobs.catalog import KIND_PROVIDERS, JobEnvironment, all_job_kinds
+from engines.jobs.child_process import ChildProcessFailed, run_in_child_process
 from engines.jobs.dask_backend import DaskBackend
 from engines.jobs.errors import BackendUnavailable, InvalidJobRequest, JobCancelled, JobNotFound, UnknownJobKind
 from engines.jobs.kinds import JobContext, JobKind, KindRegistry
@@ -17,6 +19,11 @@ from engines.jobs.worker import Worker
 
 __all__ = [
     "BackendUnavailable",
+    "ChildProcessFailed",
+    "JobEnvironment",
+    "KIND_PROVIDERS",
+    "all_job_kinds",
+    "run_in_child_process",
     "DaskBackend",
     "InProcessBackend",
     "InvalidJobRequest",

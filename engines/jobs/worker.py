@@ -53,8 +53,8 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.lease_s = lease_s
         self.poll_s = poll_s
-        # Often enough that a lease survives two missed beats and a cancel is noticed within seconds.
-        self.heartbeat_s = heartbeat_s if heartbeat_s is not None else min(lease_s / 3, 2.0)
+        # Often enough that a lease survives two missed beats and a cancel is noticed within a second.
+        self.heartbeat_s = heartbeat_s if heartbeat_s is not None else min(lease_s / 3, 1.0)
         self._stopping = threading.Event()
 
     def run_forever(self, stop_event: threading.Event) -> None:
