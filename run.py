@@ -3,18 +3,20 @@
     python run.py --port 5006 --address 127.0.0.1 --no-show --workspace DIR \
         --allow-websocket-origin HOST[:PORT] --allow-private-urls --num-threads N \
         [--workers N | --dask tcp://scheduler:8786]
-    python run.py worker --workspace DIR        # a job worker on any machine that sees DIR
+    python run.py worker --workspace DIR        # a job worker (every engine's kinds) on any machine that sees DIR
     python run.py queue --source URL|FOLDER|FILE_OF_URLS|DANDISET_ID --workspace DIR
+    python run.py --prefix /neurodeck --use-xheaders   # behind a reverse proxy, under a path
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from app.settings import Settings
+from app.settings import Settings, normalize_prefix
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--default-source", help="file or URL the NWB page opens first (default: bundled demo)")
     parser.add_argument("--workers", type=int, help="in-process job workers (default 2)")
     parser.add_argument("--dask", metavar="ADDRESS", help="submit jobs to this Dask scheduler instead")
+    parser.add_argument("--prefix", help="serve under this path behind a reverse proxy, e.g. /neurodeck")
+    parser.add_argument("--use-xheaders", action="store_true",
+                        help="trust the reverse proxy's X-Forwarded-* headers (client address, scheme)")
     return parser
 
 
@@ -68,6 +73,10 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         updates["dask_address"] = args.dask
     if args.no_show:
         updates["show"] = False
+    if args.prefix is not None:
+        updates["prefix"] = normalize_prefix(args.prefix)
+    if args.use_xheaders:
+        updates["use_xheaders"] = True
     if args.allow_websocket_origin:
         updates["websocket_origins"] = tuple(args.allow_websocket_origin)
     return replace(settings, **updates)
@@ -87,27 +96,26 @@ def run_worker(argv: list[str]) -> None:
     """``run.py worker``: claim and run jobs from the workspace until stopped (SIGTERM/Ctrl-C)."""
     import logging
 
-    from engines.jobs import run_worker_process
-    from engines.nwb.product_jobs import nwb_job_kinds
+    from engines.jobs import all_job_kinds, run_worker_process
 
     args = build_worker_parser().parse_args(argv)
     settings = _job_settings(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_worker_process(settings.workspace, nwb_job_kinds(settings.source_policy()), n_workers=args.workers)
+    run_worker_process(settings.workspace, all_job_kinds(settings.job_environment()), n_workers=args.workers)
 
 
 def run_queue(argv: list[str]) -> int:
     """``run.py queue``: open every NWB file of a source and enqueue the jobs it needs (done ones skipped)."""
     from engines.errors import NeurodeckError
-    from engines.jobs import JobStore
+    from engines.jobs import JobStore, all_job_kinds
     from engines.nwb.index_store import IndexStore
     from engines.nwb.nwbfile import open_nwb
-    from engines.nwb.product_jobs import expand_sources, nwb_job_kinds, plan_product_jobs
+    from engines.nwb.product_jobs import expand_sources, plan_product_jobs
 
     args = build_queue_parser().parse_args(argv)
     settings = _job_settings(args)
     policy = settings.source_policy()
-    store, kinds, index_store = JobStore(settings.workspace), nwb_job_kinds(policy), IndexStore(settings.workspace)
+    store, kinds, index_store = JobStore(settings.workspace), all_job_kinds(settings.job_environment()), IndexStore(settings.workspace)
     queued = skipped = failed = 0
     for source in expand_sources(args.source, policy):
         try:
@@ -128,13 +136,14 @@ def run_queue(argv: list[str]) -> int:
     return 1 if failed and not queued else 0
 
 
+SUBCOMMANDS = {"worker": run_worker, "queue": run_queue}
+"""``run.py <name> ...``: each takes the remaining arguments and returns an exit code (or None)."""
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["worker"]:
-        run_worker(argv[1:])
-        return
-    if argv[:1] == ["queue"]:
-        raise SystemExit(run_queue(argv[1:]))
+    if argv[:1] and argv[0] in SUBCOMMANDS:
+        raise SystemExit(SUBCOMMANDS[argv[0]](argv[1:]) or 0)
     settings = settings_from_args(argv)
     from app.main import serve
 
@@ -142,4 +151,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    multiprocessing.freeze_support()  # child processes of a frozen build (cancellable jobs) start here
     main()

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.settings import Settings
-from engines.jobs import DaskBackend, InProcessBackend, JobBackend, JobStore, ResultStore
+from engines.jobs import DaskBackend, InProcessBackend, JobBackend, JobStore, ResultStore, all_job_kinds
+from engines.jobs.service import JobService
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import NwbFile, open_nwb
-from engines.nwb.product_jobs import ProductJobs, nwb_job_kinds
 
 __all__ = ["AppContext"]
 
@@ -21,14 +21,14 @@ __all__ = ["AppContext"]
 class AppContext:
     settings: Settings
     index_store: IndexStore
-    products: ProductJobs
+    jobs: JobService
 
     @classmethod
     def create(cls, settings: Settings) -> "AppContext":
         """Stores in the workspace and the job backend (started: in-process workers or a Dask client)."""
         settings.workspace.mkdir(parents=True, exist_ok=True)
         store, results = JobStore(settings.workspace), ResultStore(settings.workspace)
-        kinds = nwb_job_kinds(settings.source_policy())
+        kinds = all_job_kinds(settings.job_environment())
         backend: JobBackend
         if settings.dask_address:
             backend = DaskBackend(store, results, kinds, settings.dask_address)
@@ -36,10 +36,10 @@ class AppContext:
             backend = InProcessBackend(store, results, kinds, n_workers=settings.workers)
         backend.start()
         return cls(settings=settings, index_store=IndexStore(settings.workspace),
-                   products=ProductJobs(store, results, backend, kinds))
+                   jobs=JobService(store, results, backend, kinds))
 
     def close(self) -> None:
-        self.products.backend.stop()
+        self.jobs.backend.stop()
 
     def open_nwb(self, text: str) -> NwbFile:
         """Open a file for one session; the index is shared through the store."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 
 if __name__.startswith("bokeh") and str(Path(__file__).resolve().parents[1]) not in sys.path:
@@ -17,8 +18,8 @@ import panel as pn
 
 import app.pages  # noqa: F401  (registers every page)
 from app.context import AppContext
-from app.registry import PAGES
-from app.routing import parse_deep_link, to_query
+from app.registry import PAGES, ROUTES, WARM_UPS
+from app.routing import parse_address
 from app.session import SessionState
 from app.settings import Settings
 from components.history import BrowserHistory
@@ -29,31 +30,34 @@ log = logging.getLogger("neurodeck")
 
 
 class AppShell(pn.viewable.Viewer):
-    """Header, one lazily built tab per page, and the router between session state and the address bar."""
+    """Header, one lazily built tab per page, and the router between the pages' link state and the address bar."""
 
     def __init__(self, ctx: AppContext, state: SessionState) -> None:
         super().__init__()
         self._ctx = ctx
         self._state = state
         self._specs = list(PAGES)
+        self._names = [spec.name for spec in self._specs]
         self._built: dict[str, pn.viewable.Viewable] = {}
         self._holders = {spec.name: pn.Column(sizing_mode="stretch_both") for spec in self._specs}
-        self._history = BrowserHistory(search=to_query(state.link()))
-        self._syncing = False
-        names = [spec.name for spec in self._specs]
+        self._history = BrowserHistory(search=state.query())
+        self._syncing = False  # applying an address: do not write it back
+        self._writing = False  # writing the address: do not read it back
         self._tabs = pn.Tabs(*[(f"{spec.icon} {spec.title}".strip(), self._holders[spec.name]) for spec in self._specs],
-                             active=names.index(state.page) if state.page in names else 0,
-                             sizing_mode="stretch_both", css_classes=["nd-pages"])
+                             active=self._names.index(state.page), sizing_mode="stretch_both",
+                             css_classes=["nd-pages"])
         self._tabs.param.watch(self._on_tab, "active")
         self._history.param.watch(self._on_history, "search")
-        state.param.watch(self._on_state, ["page", "source", "object_path", "view"])
-        self._ensure_built(self._specs[self._tabs.active].name)
+        state.param.watch(self._write_address, "page")
+        for link in state.links.values():
+            link.param.watch(self._write_address, link.argument_names())
+        self._ensure_built(state.page)
         header = pn.Row(
             pn.pane.HTML("<span class='nd-logo' style='font-size:1.3em;font-weight:600;color:white'>Neurodeck</span>",
                          margin=(6, 12)),
             sizing_mode="stretch_width", styles={"background": "#1f3b57"}, visible=not state.embedded,
         )
-        body = self._tabs if not state.embedded else self._holders[self._specs[self._tabs.active].name]
+        body = self._holders[state.page] if state.embedded else self._tabs  # embedded: the page alone, no tabs
         self._layout = pn.Column(header, body, self._history, sizing_mode="stretch_both")
 
     def _ensure_built(self, name: str) -> None:
@@ -61,7 +65,7 @@ class AppShell(pn.viewable.Viewer):
             return
         spec = PAGES.get(name)
         try:
-            page = spec.factory(self._ctx, self._state)
+            page = spec.factory(self._ctx, self._state.links.get(name))
         except Exception as exc:  # a broken page must not take the others down
             log.exception("Building page %s failed", name)
             page = pn.pane.Alert(f"This page could not be built: {exc}", alert_type="danger")
@@ -69,25 +73,31 @@ class AppShell(pn.viewable.Viewer):
         self._holders[name][:] = [page]
 
     def _on_tab(self, event) -> None:
-        name = self._specs[event.new].name
+        name = self._names[event.new]
         self._ensure_built(name)
         if not self._syncing:
             self._state.page = name
 
-    def _on_state(self, *_events) -> None:
+    def _write_address(self, *events) -> None:
         if self._syncing:
             return
-        self._history.search = to_query(self._state.link())
+        link = self._state.links.get(self._state.page)
+        continuous = link is not None and all(getattr(e, "name", "") in link.continuous for e in events)
+        self._writing = True
+        try:
+            self._history.navigate(self._state.query(), replace=continuous)
+        finally:
+            self._writing = False
 
     def _on_history(self, event) -> None:
-        """Back/forward: restore page, file, object and view from the address."""
-        link = parse_deep_link(event.new)
-        names = [spec.name for spec in self._specs]
+        """Back/forward (or a search typed by a script): restore the named page and its own state."""
+        if self._writing:
+            return
         self._syncing = True
         try:
-            self._state.apply_link(link, default_page=names[0], default_source="")
-            if self._state.page in names:
-                self._tabs.active = names.index(self._state.page)
+            self._state.apply_address(parse_address(event.new))
+            self._ensure_built(self._state.page)
+            self._tabs.active = self._names.index(self._state.page)
         finally:
             self._syncing = False
 
@@ -98,12 +108,8 @@ class AppShell(pn.viewable.Viewer):
 def create_app(ctx: AppContext) -> AppShell:
     """Build one session's app from its deep link."""
     pn.extension("tabulator")  # tables appear after load (files open once the page shows): ship their JS up front
-    state = SessionState()
-    link = parse_deep_link(pn.state.session_args or {})
-    names = PAGES.names()
-    state.apply_link(link, default_page=names[0], default_source="")
-    if state.page not in names:
-        state.page = names[0]
+    state = SessionState(PAGES)
+    state.apply_address(parse_address(pn.state.session_args or {}))
     return AppShell(ctx, state)
 
 
@@ -118,6 +124,8 @@ def serve(settings: Settings) -> None:
     def session_app() -> AppShell:  # Panel calls plain functions once per session (not partials)
         return create_app(ctx)
 
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+
     pn.serve(
         {"/": session_app},
         port=settings.port,
@@ -125,8 +133,19 @@ def serve(settings: Settings) -> None:
         show=settings.show,
         websocket_origin=origins,
         title="Neurodeck",
+        prefix=settings.prefix,
+        use_xheaders=settings.use_xheaders,
+        extra_patterns=[route for factory in ROUTES for route in factory(ctx)],
         start=True,
     )
+
+
+def _warm_up() -> None:
+    for function in WARM_UPS:
+        try:
+            function()
+        except Exception:  # a failed warm-up only costs the first user a slower click
+            log.exception("warm-up %s failed", getattr(function, "__name__", function))
 
 
 def _served_by_panel() -> None:

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from app.context import AppContext
-    from app.session import SessionState
+    from app.routing import PageLink
 
-__all__ = ["PageSpec", "PageRegistry", "PAGES", "register_page"]
+__all__ = ["PageSpec", "PageRegistry", "PAGES", "register_page", "ROUTES", "register_routes", "WARM_UPS", "register_warm_up"]
 
-PageFactory = Callable[["AppContext", "SessionState"], Any]
+PageFactory = Callable[["AppContext", "PageLink | None"], Any]
+"""Builds one session's page from the shared context and that session's link state (None: no link)."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class PageSpec:
     icon: str
     factory: PageFactory
     order: int = 100
+    link: "type[PageLink] | None" = None
+    """The page's deep-link parameters; None for a page that keeps nothing in the address."""
 
 
 class PageRegistry:
@@ -51,11 +54,33 @@ class PageRegistry:
 PAGES = PageRegistry()
 
 
-def register_page(name: str, title: str, icon: str = "", order: int = 100) -> Callable[[PageFactory], PageFactory]:
-    """Decorator for a page module's builder: ``@register_page("nwb", "NWB browser")``."""
+def register_page(name: str, title: str, icon: str = "", order: int = 100,
+                  link: "type[PageLink] | None" = None) -> Callable[[PageFactory], PageFactory]:
+    """Decorator for a page module's builder: ``@register_page("nwb", "NWB browser", link=NwbLink)``."""
 
     def decorate(factory: PageFactory) -> PageFactory:
-        PAGES.register(PageSpec(name=name, title=title, icon=icon, factory=factory, order=order))
+        PAGES.register(PageSpec(name=name, title=title, icon=icon, factory=factory, order=order, link=link))
         return factory
 
     return decorate
+
+
+RouteFactory = Callable[["AppContext"], list[tuple]]
+"""Tornado routes a page needs beside its page (data it serves, a proxied viewer), built once per server."""
+
+ROUTES: list[RouteFactory] = []
+
+
+def register_routes(factory: RouteFactory) -> RouteFactory:
+    """Decorator: ``factory(ctx)`` returns ``(pattern, handler[, kwargs])`` tuples, served under the app's prefix."""
+    ROUTES.append(factory)
+    return factory
+
+
+WARM_UPS: list[Callable[[], None]] = []
+"""Run once in the background when the server starts (JIT compilation, imports), so a first click is fast."""
+
+
+def register_warm_up(function: Callable[[], None]) -> Callable[[], None]:
+    WARM_UPS.append(function)
+    return function

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
+from engines.agent.config import LlmConfig
+from engines.jobs.catalog import JobEnvironment
 from engines.nwb.sources import SourcePolicy
 
-__all__ = ["Settings", "BUNDLED_DEMO_FILE"]
+__all__ = ["Settings", "BUNDLED_DEMO_FILE", "normalize_prefix", "llm_from_env"]
 
 BUNDLED_DEMO_FILE = Path(__file__).resolve().parent.parent / "assets" / "sub-4_ses-4_ecephys+image.nwb"
 
@@ -23,6 +25,23 @@ def _flag(value: str | None) -> bool:
 
 def _paths(value: str | None) -> tuple[Path, ...]:
     return tuple(Path(p).expanduser() for p in (value or "").split(os.pathsep) if p.strip())
+
+
+def normalize_prefix(text: str) -> str:
+    """``neurodeck/`` -> ``/neurodeck``; '' and '/' mean no prefix."""
+    text = (text or "").strip().strip("/")
+    return f"/{text}" if text else ""
+
+
+def llm_from_env(env: Mapping[str, str]) -> LlmConfig | None:
+    """A model endpoint when ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` is set (local servers need no key)."""
+    key, base_url = env.get("OPENAI_API_KEY") or None, env.get("OPENAI_BASE_URL") or None
+    if key is None and base_url is None:
+        return None
+    defaults = LlmConfig()
+    return LlmConfig(model=env.get("NEURODECK_LLM_MODEL", defaults.model), base_url=base_url,
+                     api_key=key or "not-needed", vision_model=env.get("NEURODECK_VLM_MODEL") or None,
+                     timeout_s=float(env.get("NEURODECK_LLM_TIMEOUT_S", defaults.timeout_s)))
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,12 @@ class Settings:
     dandi_api_url: str = "https://api.dandiarchive.org/api"
     workers: int = 2
     dask_address: str | None = None
+    prefix: str = ""
+    """Path the app is served under behind a reverse proxy (``/neurodeck``); '' serves at the root."""
+    use_xheaders: bool = False
+    """Trust X-Forwarded-* headers (set when a reverse proxy is in front)."""
+    llm: LlmConfig | None = None
+    """The model endpoint for chats and the VLM judge; None: offline (rule-based planner, metrics judge)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -63,7 +88,14 @@ class Settings:
             dandi_api_url=env.get("NEURODECK_DANDI_API_URL", base.dandi_api_url),
             workers=int(env.get("NEURODECK_WORKERS", base.workers)),
             dask_address=env.get("NEURODECK_DASK") or None,
+            prefix=normalize_prefix(env.get("NEURODECK_PREFIX", "")),
+            use_xheaders=_flag(env.get("NEURODECK_USE_XHEADERS")),
+            llm=llm_from_env(env),
         )
+
+    def job_environment(self) -> JobEnvironment:
+        """What job kinds of every engine are bound to (the same in the server, workers and Dask)."""
+        return JobEnvironment(source_policy=self.source_policy(), llm=self.llm)
 
     @property
     def allowed_roots(self) -> tuple[Path, ...]:

@@ -1,7 +1,9 @@
-"""Browser history for deep links: push a new entry when the app navigates, report back/forward.
+"""Browser history for deep links: add or replace an entry when the app navigates, report back/forward.
 
 Panel's ``Location`` pushes entries but does not listen for ``popstate``, so back/forward
 would change the address without changing the page. This component does both directions.
+Continuous changes (a zoom window) replace the current entry, so Back goes to the previous
+place rather than through every zoom step.
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ class BrowserHistory(JSComponent):
     """Invisible; ``search`` is the query string (``?page=...``), kept equal to the address bar."""
 
     search = param.String(default="", doc="Query string of the current address, with the leading '?'.")
+    replace = param.Boolean(default=False, doc="The next change of ``search`` replaces the entry instead of adding one.")
+
+    def navigate(self, search: str, replace: bool = False) -> None:
+        """Show ``search`` in the address bar as a new history entry (or in place of the current one)."""
+        if search != self.search:
+            self.replace = replace  # sent before ``search``: messages arrive in order
+            self.search = search
 
     _esm = """
     export function render({ model }) {
@@ -27,7 +36,11 @@ class BrowserHistory(JSComponent):
       window.addEventListener("popstate", onPop)
       model.on("search", () => {
         if (model.search !== window.location.search) {
-          window.history.pushState({}, "", here())
+          if (model.replace) {
+            window.history.replaceState({}, "", here())
+          } else {
+            window.history.pushState({}, "", here())
+          }
         }
       })
       model.on("remove", () => window.removeEventListener("popstate", onPop))

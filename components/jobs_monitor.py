@@ -1,4 +1,4 @@
-"""The Compute page's monitor: jobs with filters, progress, retry/cancel, workers, throughput.
+"""The Compute page's monitor: every engine's jobs with filters, progress, retry/cancel, workers, throughput.
 
 Polls the job store (one SQLite read per refresh) on a per-session periodic callback that
 stops when the session closes; nothing here runs jobs.
@@ -10,6 +10,7 @@ import time
 from pathlib import PurePosixPath
 
 import holoviews as hv
+import numpy as np
 import pandas as pd
 import panel as pn
 import param
@@ -28,22 +29,45 @@ def _ago(seconds: float | None) -> str:
     return f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
 
 
+_SUBJECT_INPUTS = ("source", "analyzer", "run", "data")
+"""Inputs that name what a job works on, whichever engine's kind it is (the first present is shown)."""
+
+
+def _subject(job: Job) -> str:
+    value = next((job.inputs[name] for name in _SUBJECT_INPUTS if isinstance(job.inputs.get(name), str)), "")
+    return PurePosixPath(value.split("?")[0].rstrip("/")).name or value
+
+
 def _row(job: Job) -> dict:
-    source = job.source or ""
     duration = (job.finished or time.time()) - job.started if job.started else None
     return {
-        "id": job.id, "kind": job.kind, "file": PurePosixPath(source.split("?")[0]).name or source,
-        "object": job.inputs.get("path", ""), "status": job.status.value,
+        "id": job.id, "kind": job.kind, "file": _subject(job),
+        "object": str(job.inputs.get("path", job.inputs.get("group", ""))), "status": job.status.value,
         "progress": round(job.progress * 100), "message": job.message or "", "attempts": job.attempts,
         "worker": job.worker_id or "", "created": _ago(job.created),
         "duration (s)": round(duration, 1) if duration is not None else None, "error": job.error or "",
     }
 
 
+def throughput_histogram(buckets: list[tuple[float, int]], now: float | None = None) -> hv.Histogram:
+    """Jobs done in each of the last 60 minutes (empty minutes as zero) on a clock-time axis."""
+    end = (int((now or time.time()) // 60) + 1) * 60
+    edges = np.arange(end - 3600, end + 1, 60, dtype=np.int64)
+    counts = np.zeros(60, dtype=np.int64)
+    for start, count in buckets:
+        slot = int((start - edges[0]) // 60)
+        if 0 <= slot < 60:
+            counts[slot] += count
+    times = pd.to_datetime(edges, unit="s", utc=True).tz_convert(None).to_numpy()
+    return hv.Histogram((times, counts), kdims=[hv.Dimension("minute", label="time (UTC)")], vdims="jobs done").opts(
+        responsive=True, height=200, title="Jobs done per minute (last hour)", xformatter="%H:%M", tools=["hover"],
+        color="#1f77b4", line_color=None)
+
+
 class JobsMonitor(pn.viewable.Viewer):
     status = param.Selector(default=_ALL, objects=[_ALL, *[s.value for s in JobStatus]])
     kind = param.Selector(default=_ALL, objects=[_ALL])
-    file = param.String(default="", doc="Show jobs whose source contains this text.")
+    file = param.String(default="", doc="Show jobs whose file, analyzer or run contains this text.")
 
     def __init__(self, store: JobStore, kinds: list[str], backend_facts: dict, refresh_s: float = 2.0, **params) -> None:
         super().__init__(**params)
@@ -87,8 +111,10 @@ class JobsMonitor(pn.viewable.Viewer):
     def refresh(self) -> None:
         jobs = self._store.list(status=None if self.status == _ALL else self.status,
                                 kind=None if self.kind == _ALL else self.kind, limit=1000)
-        if self.file.strip():
-            jobs = [job for job in jobs if self.file.strip().lower() in (job.source or "").lower()]
+        needle = self.file.strip().lower()
+        if needle:
+            jobs = [job for job in jobs
+                    if any(needle in str(job.inputs.get(name, "")).lower() for name in _SUBJECT_INPUTS)]
         frame = pd.DataFrame([_row(job) for job in jobs])
         if frame.empty:
             frame = pd.DataFrame(columns=["id", "kind", "file", "object", "status", "progress", "message"])
@@ -101,11 +127,7 @@ class JobsMonitor(pn.viewable.Viewer):
         self._workers.value = pd.DataFrame([
             {"worker": w.worker_id, "host": w.host, "pid": w.pid, "last heartbeat": _ago(w.last_seen),
              "current job": w.current_job} for w in self._store.workers()])
-        buckets = self._store.throughput(bucket_s=60, since=time.time() - 3600)
-        bars = pd.DataFrame(buckets, columns=["minute", "jobs done"])
-        bars["minute"] = pd.to_datetime(bars["minute"], unit="s")
-        self._throughput.object = hv.Bars(bars, "minute", "jobs done").opts(
-            responsive=True, height=200, title="Jobs done per minute (last hour)", xrotation=45)
+        self._throughput.object = throughput_histogram(self._store.throughput(bucket_s=60, since=time.time() - 3600))
 
     def __panel__(self) -> pn.viewable.Viewable:
         filters = pn.Row(pn.widgets.Select.from_param(self.param.status, label="Status", width=140),

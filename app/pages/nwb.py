@@ -1,21 +1,101 @@
-"""The NWB page: wires the session's deep-link state to an ``NwbBrowser`` over the shared engine."""
+"""The NWB page: its link parameters, and the two-way sync between them and an ``NwbBrowser``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import panel as pn
+import param
 
 from app.context import AppContext
-from app.registry import register_page
-from app.session import SessionState
+from app.registry import register_page, register_warm_up
+from app.routing import PageLink
 from components.nwb_browser import NwbBrowser
+from components.nwb_views.units import warm_up_raster
 
-_LINKED = {"source": "source", "object_path": "object_path", "view": "view"}
+__all__ = ["NwbLink", "build_nwb_page"]
 
 
-@register_page("nwb", "NWB browser", icon="◧", order=10)
-def build_nwb_page(ctx: AppContext, state: SessionState) -> pn.viewable.Viewable:
-    browser = NwbBrowser(open_file=ctx.open_nwb, default_source=ctx.settings.default_source, products=ctx.products,
-                         source=state.source, object_path=state.object_path, view=state.view)
-    browser.param.watch(lambda *events: state.param.update({_LINKED[e.name]: e.new for e in events}), list(_LINKED))
-    state.param.watch(lambda *events: browser.param.update({e.name: e.new for e in events}), list(_LINKED))
+class NwbLink(PageLink):
+    """``?page=nwb&url=&path=&view=&t0=&t1=&channels=&units=``: a copied address reopens the same picture."""
+
+    url = param.String(default="", doc="Path or URL of the file ('' = the default file).")
+    path = param.String(default="", doc="Object path inside the file.")
+    view = param.String(default="", doc="Id of the view (traces, raster, intervals, ...).")
+    t0 = param.Number(default=None, allow_None=True, doc="Start of the time window of time-based views (s).")
+    t1 = param.Number(default=None, allow_None=True, doc="End of the time window (s).")
+    channels = param.List(default=[], item_type=int, doc="Channel indices shown by traces, e.g. 0-3,7.")
+    units = param.List(default=[], item_type=int, doc="Unit ids shown by the raster.")
+
+    continuous = ("t0", "t1")
+
+
+def selection_from_link(link: NwbLink) -> tuple[dict[str, Any], list[str]]:
+    """The controller values a link names, and why a half-given or reversed window was ignored."""
+    problems: list[str] = []
+    window = None
+    if link.t0 is not None and link.t1 is not None and link.t1 > link.t0:
+        window = (link.t0, link.t1)
+    elif link.t0 is not None or link.t1 is not None:
+        problems.append("The address's time window needs both t0 and t1, with t0 before t1; "
+                        "showing each view's default window.")
+    return {"object_path": link.path, "view": link.view, "time_window": window, "channels": list(link.channels),
+            "units": list(link.units)}, problems
+
+
+class _LinkSync:
+    """Keeps the page's link and the browser equal; a guard flag stops the echo of each write."""
+
+    def __init__(self, link: NwbLink, browser: NwbBrowser) -> None:
+        self._link = link
+        self._browser = browser
+        self._writing = False
+        self._controller_watcher = None
+        link.param.watch(self._from_link, link.argument_names())
+        link.param.watch(lambda e: browser.show_notices(e.new), "problems")
+        browser.param.watch(self._on_controller_replaced, "controller")
+        browser.param.watch(self._to_link, "source")
+        self._on_controller_replaced()
+
+    def _on_controller_replaced(self, *_events) -> None:
+        controller = self._browser.controller
+        if self._controller_watcher is not None:
+            self._controller_watcher.inst.param.unwatch(self._controller_watcher)
+        self._controller_watcher = controller.param.watch(
+            self._to_link, ["object_path", "view", "time_window", "channels", "units"])
+        self._to_link()
+
+    def _from_link(self, *_events) -> None:
+        if self._writing:
+            return
+        selection, problems = selection_from_link(self._link)
+        if problems:
+            self._link.problems = [*self._link.problems, *problems]
+        self._browser.navigate(self._link.url, **selection)
+
+    def _to_link(self, *_events) -> None:
+        controller = self._browser.controller
+        window = controller.time_window
+        values = {"url": self._browser.source, "path": controller.object_path, "view": controller.view,
+                  "t0": window[0] if window else None, "t1": window[1] if window else None,
+                  "channels": list(controller.channels), "units": list(controller.units)}
+        changed = {name: value for name, value in values.items() if getattr(self._link, name) != value}
+        if not changed:
+            return
+        self._writing = True
+        try:
+            self._link.param.update(**changed)
+        finally:
+            self._writing = False
+
+
+register_warm_up(warm_up_raster)
+
+
+@register_page("nwb", "NWB browser", icon="◧", order=10, link=NwbLink)
+def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
+    selection, problems = selection_from_link(link)
+    browser = NwbBrowser(open_file=ctx.open_nwb, default_source=ctx.settings.default_source, jobs=ctx.jobs,
+                         source=link.url, selection=selection, notices=[*link.problems, *problems])
+    _LinkSync(link, browser)  # kept alive by the watchers it registers on the link and the browser
     return browser

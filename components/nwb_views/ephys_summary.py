@@ -13,7 +13,6 @@ import numpy as np
 import panel as pn
 
 from components.nwb_views.base import NwbView
-from components.product_watcher import ProductWatcher
 from engines.nwb.index import NwbIndex
 from engines.nwb.product_jobs import EPHYS_SUMMARY
 from engines.nwb.products.ephys_summary import EphysSummary
@@ -31,12 +30,12 @@ class EphysSummaryView(NwbView):
         return super().applies(index, path) and not index.is_a(path, "SpikeEventSeries")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        if self.products is None:
+        if self.jobs is None:
             return pn.pane.Alert("Summaries are computed by the job system, which is not running here.",
                                  alert_type="info")
         body = pn.Column(sizing_mode="stretch_width")
-        watcher = ProductWatcher(self.products, EPHYS_SUMMARY, self.nwbfile, self.path,
-                                 lambda folder: body.__setitem__(slice(None), self._render(folder)), "Ephys summary")
+        watcher = self.watch_job(EPHYS_SUMMARY, lambda folder: body.__setitem__(slice(None), self._render(folder)),
+                                 "Ephys summary")
         return pn.Column(watcher, body, sizing_mode="stretch_width")
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""ImageSeries / TwoPhotonSeries / OnePhotonSeries frames, one frame read per slider move."""
+"""ImageSeries / TwoPhotonSeries / OnePhotonSeries frames, one frame read per slider move (off the session's thread)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import numpy as np
 import panel as pn
 
 from components.nwb_views.base import NwbView
-from components.product_watcher import ProductWatcher
 from engines.nwb.extract import Frame, count_frames, read_frame
 from engines.nwb.index import NwbIndex
 from engines.nwb.product_jobs import PREVIEW_MOVIE
@@ -45,15 +44,30 @@ class FramesView(NwbView):
                                       visible=total > 1)  # Bokeh rejects a slider whose start equals its end
         caption = pn.pane.Markdown("", css_classes=["nd-muted"])
 
-        def show(index: int):
+        def picture(index: int) -> tuple[hv.Element, str]:
             frame = read_frame(self.nwbfile, self.path, index)
             when = f" · t = {frame.time:.3f} s" if frame.time is not None else ""
-            caption.object = f"Frame {frame.index + 1} of {frame.n_frames}{when} · {frame.image.shape[1]}×{frame.image.shape[0]} px"
-            return frame_element(frame).opts(responsive=True, height=420, data_aspect=1, tools=["hover"])
+            text = f"Frame {frame.index + 1} of {frame.n_frames}{when} · {frame.image.shape[1]}×{frame.image.shape[0]} px"
+            return frame_element(frame).opts(responsive=True, height=420, data_aspect=1, tools=["hover"]), text
 
-        plot = pn.pane.HoloViews(pn.bind(show, slider.param.value_throttled), sizing_mode="stretch_width", height=440)
+        first, caption.object = picture(0)
+        plot = pn.pane.HoloViews(first, sizing_mode="stretch_width", height=440)
+
+        def show(shown: tuple[hv.Element, str]) -> None:
+            plot.loading = False
+            plot.object, caption.object = shown
+
+        def failed(exc: BaseException) -> None:
+            plot.loading = False
+            caption.object = f"This frame could not be read: {exc}"
+
+        def request(event) -> None:
+            plot.loading = True
+            self.work.run(self.work_key("frame"), lambda: picture(event.new), apply=show, failed=failed)
+
+        slider.param.watch(request, "value_throttled")
         frames = pn.Column(slider, caption, plot, sizing_mode="stretch_both")
-        if self.products is None or total == 0 or "data" not in self.info.children:
+        if self.jobs is None or total == 0 or "data" not in self.info.children:
             return frames
         movie = pn.Column(pn.pane.Markdown("**Preview movie**"), width=460)
 
@@ -63,6 +77,5 @@ class FramesView(NwbView):
             movie[:] = [pn.pane.Markdown(f"**Preview movie** · {preview.t_first:.1f}–{preview.t_last:.1f} s{speed}"),
                         pn.pane.Video(preview.path, loop=True, width=440, muted=True)]
 
-        movie.insert(1, ProductWatcher(self.products, PREVIEW_MOVIE, self.nwbfile, self.path, show_movie,
-                                       "Preview movie"))
+        movie.insert(1, self.watch_job(PREVIEW_MOVIE, show_movie, "Preview movie"))
         return pn.Row(movie, frames, sizing_mode="stretch_both")

@@ -1,7 +1,10 @@
 """Multi-channel traces for TimeSeries, ElectricalSeries, RoiResponseSeries, ...
 
 Each pan or zoom re-reads only the visible window, min/max-decimated to about the plot's
-pixel width, so a 10-hour recording costs the same to browse as a 10-second one.
+pixel width, so a 10-hour recording costs the same to browse as a 10-second one. The
+window is the file's shared one (the controller's): zooming here moves the raster and the
+intervals timeline too, and a deep link's ``t0``/``t1`` opens exactly that window. Reads
+run off the session's thread; the newest request wins.
 """
 
 from __future__ import annotations
@@ -9,15 +12,16 @@ from __future__ import annotations
 import holoviews as hv
 import numpy as np
 import panel as pn
-import param
 
 from components.nwb_views.base import NwbView
+from components.windowed_plot import WindowedPlot
 from engines.nwb.extract import TraceWindow, read_trace_window, series_time_range
 from engines.nwb.index import NwbIndex
 
 __all__ = ["TracesView"]
 
 _MAX_CHANNELS_SHOWN = 32
+_POINTS_PER_READ = 1600
 
 
 def _data_info(index: NwbIndex, path: str):
@@ -34,9 +38,7 @@ class TracesView(NwbView):
     id = "traces"
     title = "Traces"
     neurodata_types = ("TimeSeries",)
-
-    window = param.Range(default=None, doc="Visible time window (s).")
-    channels = param.List(default=[], doc="Channel indices shown.")
+    time_based = True
 
     @classmethod
     def applies(cls, index: NwbIndex, path: str) -> bool:
@@ -46,77 +48,100 @@ class TracesView(NwbView):
         return bool(data and data.shape and 1 <= len(data.shape) <= 2 and data.dtype and data.dtype[:2] in
                     ("<f", ">f", "<i", ">i", "<u", ">u", "|i", "|u", "|b"))
 
-    def __init__(self, nwbfile, path, products=None, **params) -> None:
-        super().__init__(nwbfile, path, products, **params)
+    def __init__(self, nwbfile, path, jobs=None, controller=None, work=None, **params) -> None:
+        super().__init__(nwbfile, path, jobs, controller, work, **params)
         self._series_range = series_time_range(nwbfile, path)
         data = _data_info(nwbfile.index, path)
-        n_channels = data.shape[1] if data and len(data.shape) == 2 else 1
-        first = read_trace_window(nwbfile, path, channels=list(range(min(n_channels, _MAX_CHANNELS_SHOWN))))
-        self._last: TraceWindow = first
-        options = {label: i for i, label in enumerate(self._labels(first, n_channels))}
-        self._channel_picker = pn.widgets.MultiChoice(label="Channels", options=options, value=first.channels,
-                                                      sizing_mode="stretch_width", max_items=64)
-        self._channel_picker.link(self, value="channels")
-        self.channels = list(first.channels)
-        self.window = (first.t_start, first.t_stop)
-        self._range = hv.streams.RangeX(x_range=self.window)
-        self._range.add_subscriber(self._on_zoom)
+        self._n_channels = data.shape[1] if data and len(data.shape) == 2 else 1
+        window = self.controller.time_window
+        first = read_trace_window(nwbfile, path, t_start=window[0] if window else None,
+                                  t_stop=window[1] if window else None, channels=self._channels(),
+                                  max_points=_POINTS_PER_READ)
+        self._requested = self._key(window or (first.t_start, first.t_stop), first.channels)
+        self._plot = WindowedPlot(self._draw, first, self._requested[0], on_zoom=self.controller.set_window)
         self._status = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
-        self._plot = hv.DynamicMap(self._render, streams=[self._range, self.param.channels])
+        self._pane = pn.pane.HoloViews(self._plot.dmap, sizing_mode="stretch_width", height=440)
+        labels = list(first.channel_labels) + [f"ch {i}" for i in range(len(first.channel_labels), self._n_channels)]
+        self._channel_picker = pn.widgets.MultiChoice(label="Channels", options={l: i for i, l in enumerate(labels)},
+                                                      value=list(first.channels), sizing_mode="stretch_width",
+                                                      max_items=64)
+        self._channel_picker.param.watch(self._on_pick, "value")
+        self.watch_controller(self._on_shared, ["time_window", "channels"])
         self._describe(first)
 
+    def _channels(self) -> list[int]:
+        picked = [c for c in self.controller.channels if 0 <= c < self._n_channels]
+        return picked or list(range(min(self._n_channels, _MAX_CHANNELS_SHOWN)))
+
     @staticmethod
-    def _labels(first: TraceWindow, n_channels: int) -> list[str]:
-        """Labels of the channels read first (0..k-1), then plain numbers for the rest."""
-        return list(first.channel_labels) + [f"ch {i}" for i in range(len(first.channel_labels), n_channels)]
+    def _key(window: tuple[float, float], channels) -> tuple[tuple[float, float], tuple[int, ...]]:
+        return (float(window[0]), float(window[1])), tuple(int(c) for c in channels)
 
-    def _on_zoom(self, x_range=None, **_) -> None:
-        if x_range is not None:
-            self.window = tuple(float(v) for v in x_range)
+    # --- requests ---------------------------------------------------------------------------------
+    def _on_pick(self, event) -> None:
+        default = list(range(min(self._n_channels, _MAX_CHANNELS_SHOWN)))
+        self.controller.channels = [] if sorted(event.new) == default else [int(c) for c in event.new]
 
-    def _read(self, x_range) -> TraceWindow:
-        t0, t1 = x_range if x_range else self.window
-        last = self._last
-        if (last.t_start, last.t_stop) == (t0, t1) and list(last.channels) == list(self.channels or [0]):
-            return last  # the first render reuses the window read when the view was built
-        return read_trace_window(self.nwbfile, self.path, t_start=t0, t_stop=t1, channels=self.channels or [0],
-                                 max_points=1600)
+    def _on_shared(self, *_events) -> None:
+        window = self.controller.time_window or self._requested[0]
+        key = self._key(window, self._channels())
+        if key == self._requested:
+            return
+        self._requested = key
+        self._pane.loading = True
+        t0, t1 = key[0]
+        self.work.run(self.work_key("window"),
+                      lambda: read_trace_window(self.nwbfile, self.path, t_start=t0, t_stop=t1, channels=list(key[1]),
+                                                max_points=_POINTS_PER_READ),
+                      apply=lambda trace: self._show(trace, key[0]), failed=self._failed)
 
-    def _render(self, x_range=None, channels=None) -> hv.Overlay:
-        trace = self._read(x_range)
-        self._last = trace
+    def _show(self, trace: TraceWindow, window: tuple[float, float]) -> None:
+        self._pane.loading = False
         self._describe(trace)
+        if list(self._channel_picker.value) != list(trace.channels):
+            self._channel_picker.value = list(trace.channels)
+        self._plot.show(trace, window)
+
+    def _failed(self, exc: BaseException) -> None:
+        self._pane.loading = False
+        self._status.object = f"This window could not be read: {exc}"
+
+    # --- drawing ----------------------------------------------------------------------------------
+    @staticmethod
+    def _draw(trace: TraceWindow, window: tuple[float, float]) -> hv.NdOverlay:
         values = trace.values
         spread = np.nanpercentile(values, 99, axis=0) - np.nanpercentile(values, 1, axis=0) if values.size else np.ones(1)
-        step = float(np.nanmax(spread)) * 1.1 if values.size and np.isfinite(np.nanmax(spread)) and np.nanmax(spread) > 0 else 1.0
-        curves = {}
-        ticks = []
-        for column, (channel, label) in enumerate(zip(trace.channels, trace.channel_labels)):
+        top = np.nanmax(spread) if values.size else 0.0
+        step = float(top) * 1.1 if np.isfinite(top) and top > 0 else 1.0
+        curves, ticks = {}, []
+        for column, label in enumerate(trace.channel_labels):
             offset = column * step
             centre = float(np.nanmedian(values[:, column])) if values.size else 0.0
             curves[label] = hv.Curve((trace.t, values[:, column] - centre + offset), "time (s)", "value")
             ticks.append((offset, label))
-        overlay = hv.NdOverlay(curves, kdims="channel") if curves else hv.NdOverlay({}, kdims="channel")
-        return overlay.opts(
-            hv.opts.Curve(line_width=1, tools=["hover"], framewise=True, padding=(0, 0.05)),
+        return hv.NdOverlay(curves, kdims="channel").opts(
+            hv.opts.Curve(line_width=1, tools=["hover"], framewise=True),
             hv.opts.NdOverlay(responsive=True, height=420, show_legend=False, yticks=ticks or None, padding=(0, 0.05),
-                              ylabel=trace.unit or "value", active_tools=["wheel_zoom"], framewise=True),
+                              xlim=tuple(window), ylabel=trace.unit or "value", active_tools=["wheel_zoom"],
+                              framewise=True),
         )
 
     def _describe(self, trace: TraceWindow) -> None:
         note = " · sampled (window longer than one read)" if trace.sampled else ""
         note += " · min/max decimated" if trace.decimated else ""
+        empty = " · no samples in this window" if trace.t.size == 0 else ""
+        t0, t1 = self._requested[0]
         self._status.object = (
-            f"Window **{trace.t_start:.3f} – {trace.t_stop:.3f} s** of {trace.series_start:.3f} – "
-            f"{trace.series_stop:.3f} s · {len(trace.channels)} channel(s) · {trace.bytes_read / 1e6:.2f} MB read{note}"
+            f"Window **{t0:.3f} – {t1:.3f} s** of {trace.series_start:.3f} – {trace.series_stop:.3f} s · "
+            f"{len(trace.channels)} channel(s) · {trace.bytes_read / 1e6:.2f} MB read{note}{empty}"
         )
 
     def _shift(self, fraction: float, zoom: float = 1.0) -> None:
-        t0, t1 = self.window
+        t0, t1 = self._requested[0]
         centre, half = (t0 + t1) / 2 + fraction * (t1 - t0), (t1 - t0) / 2 * zoom
         lo, hi = self._series_range
         centre = min(max(centre, lo), hi)
-        self._range.event(x_range=(centre - half, centre + half))
+        self.controller.set_window(centre - half, centre + half)
 
     def __panel__(self) -> pn.viewable.Viewable:
         buttons = [
@@ -129,5 +154,4 @@ class TracesView(NwbView):
             button = pn.widgets.Button(label=name, width=80 if len(name) > 2 else 45)
             button.on_click(handler)
             controls.append(button)
-        return pn.Column(pn.Row(*controls), self._status, pn.pane.HoloViews(self._plot, sizing_mode="stretch_width", height=440),
-                         self._channel_picker, sizing_mode="stretch_both")
+        return pn.Column(pn.Row(*controls), self._status, self._pane, self._channel_picker, sizing_mode="stretch_both")

@@ -1,8 +1,9 @@
 """Where a language model is reached: one small, immutable, picklable description of an endpoint.
 
-Any OpenAI-compatible server works (OpenAI, Ollama, vLLM, llama.cpp's server): they differ
-only by base URL, key and model name. ``None`` in place of an ``LlmConfig`` means offline:
-the rule-based planner answers chats and the metrics judge curates.
+Any OpenAI-compatible server works (OpenAI, Ollama at ``http://localhost:11434/v1``, vLLM at
+``:8000/v1``, llama.cpp's server at ``:8080/v1``): they differ only by base URL, key and model
+name. ``None`` in place of an ``LlmConfig`` means offline: the rule-based planner answers
+chats and the metrics judge curates. The app's settings build it from the environment.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["LlmConfig"]
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 @dataclass(frozen=True)
@@ -23,10 +26,21 @@ class LlmConfig:
     timeout_s: float = 60.0
     max_retries: int = 3
     """Attempts after the first for retryable failures (timeouts, 429, 5xx), with exponential backoff."""
+    backoff_s: float = 1.0
+    """First wait before a retry; doubled each attempt (with jitter) unless the server sends Retry-After."""
+    max_wait_s: float = 30.0
+    """Longest single wait: a Retry-After beyond it ends the call with a message instead of blocking the chat."""
+    temperature: float | None = None
+    """None: the server's default (some local servers reject the parameter)."""
 
     @property
     def model_for_images(self) -> str:
         return self.vision_model or self.model
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL requests go to (OpenAI's own when none is set)."""
+        return (self.base_url or OPENAI_BASE_URL).rstrip("/")
 
     def describe(self) -> str:
         """For the UI: model and host, never the key."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engines.jobs.errors import JobCancelled, UnknownJobKind
+from engines.jobs.errors import InvalidJobRequest, JobCancelled, UnknownJobKind
 from engines.jobs.model import Job, check_name
 
 __all__ = ["JobKind", "KindRegistry", "JobContext", "RunFunction"]
@@ -34,10 +34,21 @@ class JobKind:
     run: RunFunction
     code_version: str
     description: str = ""
+    inputs: tuple[str, ...] = ()
+    """Names of the inputs a request must give (a kind needs no open file or session, only these)."""
 
     def __post_init__(self) -> None:
         check_name(self.name, "job kind")
         check_name(self.code_version, "code version")
+
+    def check_inputs(self, inputs: dict[str, Any]) -> None:
+        """Raise ``InvalidJobRequest`` naming what a request lacks, before anything is queued."""
+        if not isinstance(inputs, dict):
+            raise InvalidJobRequest(f"inputs of a {self.name!r} job must be a dict, got {type(inputs).__name__}")
+        missing = [name for name in self.inputs if name not in inputs]
+        if missing:
+            raise InvalidJobRequest(f"a {self.name!r} job needs the input(s) {', '.join(missing)}; "
+                                    f"it takes {', '.join(self.inputs)}")
 
 
 class KindRegistry:
@@ -54,9 +65,10 @@ class KindRegistry:
         self._kinds[kind.name] = kind
         return kind
 
-    def register(self, name: str, run: RunFunction, code_version: str, description: str = "") -> JobKind:
+    def register(self, name: str, run: RunFunction, code_version: str, description: str = "",
+                 inputs: tuple[str, ...] = ()) -> JobKind:
         """Register ``run`` under ``name``; registering a name twice is a programming error."""
-        return self.add(JobKind(name, run, code_version, description))
+        return self.add(JobKind(name, run, code_version, description, tuple(inputs)))
 
     def get(self, name: str) -> JobKind:
         try:

@@ -1,4 +1,4 @@
-"""The NWB products as job kinds, the plan of which jobs a file needs, and the service views use.
+"""The NWB products as job kinds (this engine's share of the job catalogue) and the plan of which a file needs.
 
 Kinds are module-level functions bound to a ``SourcePolicy`` with ``functools.partial``, so
 worker processes and Dask workers can pickle and import them. Each opens the file through
@@ -8,14 +8,13 @@ fails with that reason on its record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engines.jobs import Job, JobBackend, JobContext, JobStatus, JobStore, KindRegistry, ResultStore
+from engines.jobs import JobContext, JobEnvironment, JobKind, ResultStore, run_in_child_process
 from engines.jobs.model import hash_inputs
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import NwbFile, open_nwb
@@ -25,8 +24,8 @@ from engines.nwb.products.preview_movie import preview_movie_from_series
 from engines.nwb.products.rastermap_order import rastermap_order_from_pyramid
 from engines.nwb.sources import SourcePolicy
 
-__all__ = ["SPIKE_DENSITY", "RASTERMAP", "PREVIEW_MOVIE", "EPHYS_SUMMARY", "nwb_job_kinds", "plan_product_jobs",
-           "ProductJobs"]
+__all__ = ["SPIKE_DENSITY", "RASTERMAP", "PREVIEW_MOVIE", "EPHYS_SUMMARY", "job_kinds", "product_inputs",
+           "plan_product_jobs"]
 
 SPIKE_DENSITY = "spike-density"
 RASTERMAP = "rastermap"
@@ -52,8 +51,19 @@ def run_spike_density(inputs: dict[str, Any], ctx: JobContext, *, policy: Source
     return summary.to_dict()
 
 
+def _order_units(pyramid_dir: str, out_dir: str) -> dict[str, Any]:
+    """In the child process: Rastermap's fit reports nothing until it returns, so it runs where a cancel can kill it."""
+    order = rastermap_order_from_pyramid(SpikeDensityPyramid.open(pyramid_dir), out_dir=out_dir)
+    return {"n_units": int(len(order.order)), "params": order.params}
+
+
 def run_rastermap(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePolicy) -> dict[str, Any]:
-    """Orders the units over the spike-density job's pyramid when it is published; else builds one here."""
+    """Orders the units over the spike-density job's pyramid when it is published; else builds one here.
+
+    The fit runs in a child process (cancel stops it within a second); progress is the
+    elapsed time against an estimate from the unit count (about 1 s for 35 units, 1-3 min
+    for 1,000).
+    """
     density_inputs = {"source": inputs["source"], "path": inputs["path"]}
     pyramid_dir = ResultStore(policy.workspace).path_for(SPIKE_DENSITY, hash_inputs(density_inputs),
                                                          CODE_VERSIONS[SPIKE_DENSITY])
@@ -66,9 +76,10 @@ def run_rastermap(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePoli
         finally:
             nwb.close()
         pyramid_dir = ctx.output_dir
-    order = rastermap_order_from_pyramid(SpikeDensityPyramid.open(pyramid_dir), out_dir=ctx.output_dir,
-                                         progress=lambda f, m: ctx.report(0.5 + 0.5 * f, m))
-    return {"n_units": int(len(order.order)), "params": order.params}
+    n_units = SpikeDensityPyramid.open(pyramid_dir).n_units
+    return run_in_child_process(_order_units, {"pyramid_dir": str(pyramid_dir), "out_dir": str(ctx.output_dir)}, ctx,
+                                label=f"Rastermap over {n_units:,} units", progress_from=0.5,
+                                expected_s=5.0 + 0.1 * n_units)
 
 
 def run_preview_movie(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePolicy) -> dict[str, Any]:
@@ -113,17 +124,27 @@ def run_ephys_summary(inputs: dict[str, Any], ctx: JobContext, *, policy: Source
     return {"n_channels": summary.n_channels}
 
 
-def nwb_job_kinds(policy: SourcePolicy) -> KindRegistry:
-    """The four NWB product kinds, reading files under ``policy``."""
-    kinds = KindRegistry()
-    kinds.register(SPIKE_DENSITY, partial(run_spike_density, policy=policy), CODE_VERSIONS[SPIKE_DENSITY],
-                   "Multiscale spike-count pyramid of a Units table")
-    kinds.register(RASTERMAP, partial(run_rastermap, policy=policy), CODE_VERSIONS[RASTERMAP], "Rastermap ordering of units")
-    kinds.register(PREVIEW_MOVIE, partial(run_preview_movie, policy=policy), CODE_VERSIONS[PREVIEW_MOVIE],
-                   "H.264 preview of the first 60 s of an imaging series")
-    kinds.register(EPHYS_SUMMARY, partial(run_ephys_summary, policy=policy), CODE_VERSIONS[EPHYS_SUMMARY],
-                   "Per-channel firing-rate estimate and power spectrum")
-    return kinds
+_INPUTS = ("source", "path")
+
+
+def job_kinds(env: JobEnvironment) -> list[JobKind]:
+    """The four NWB product kinds, reading files under ``env.source_policy``; inputs ``{"source", "path"}``."""
+    policy = env.source_policy
+    return [
+        JobKind(SPIKE_DENSITY, partial(run_spike_density, policy=policy), CODE_VERSIONS[SPIKE_DENSITY],
+                "Multiscale spike-count pyramid of a Units table", _INPUTS),
+        JobKind(RASTERMAP, partial(run_rastermap, policy=policy), CODE_VERSIONS[RASTERMAP],
+                "Rastermap ordering of units", _INPUTS),
+        JobKind(PREVIEW_MOVIE, partial(run_preview_movie, policy=policy), CODE_VERSIONS[PREVIEW_MOVIE],
+                "H.264 preview of the first 60 s of an imaging series", _INPUTS),
+        JobKind(EPHYS_SUMMARY, partial(run_ephys_summary, policy=policy), CODE_VERSIONS[EPHYS_SUMMARY],
+                "Per-channel firing-rate estimate and power spectrum", _INPUTS),
+    ]
+
+
+def product_inputs(nwb: NwbFile, path: str) -> dict[str, Any]:
+    """The inputs of a product of ``path`` in an open file: its source location and the resolved object path."""
+    return {"source": nwb.source.location, "path": nwb.resolve(path).path}
 
 
 def plan_product_jobs(nwb: NwbFile) -> list[tuple[str, dict[str, Any]]]:
@@ -142,58 +163,6 @@ def plan_product_jobs(nwb: NwbFile) -> list[tuple[str, dict[str, Any]]]:
         if not nwb.index.is_a(info.path, "SpikeEventSeries"):  # snippets, not a continuous signal
             plan.append((EPHYS_SUMMARY, {"source": source, "path": info.path}))
     return plan
-
-
-@dataclass(frozen=True)
-class ProductState:
-    """What a view needs to know about one product: its job and, once done, its result folder."""
-
-    job: Job
-    result_dir: Path | None
-    queue_position: int | None
-
-    @property
-    def done(self) -> bool:
-        return self.job.status == JobStatus.DONE and self.result_dir is not None
-
-    @property
-    def failed(self) -> bool:
-        return self.job.status in (JobStatus.FAILED, JobStatus.CANCELLED)
-
-    def describe(self) -> str:
-        job = self.job
-        if self.done:
-            return "ready"
-        if job.status == JobStatus.PENDING:
-            where = f"position {self.queue_position} in the queue" if self.queue_position else "queued"
-            return f"{job.kind}: {where}"
-        if job.status == JobStatus.RUNNING:
-            return f"{job.kind}: {job.progress * 100:.0f}% {job.message}".strip()
-        return f"{job.kind} {job.status.value}: {job.error or 'no reason recorded'}"
-
-
-class ProductJobs:
-    """Request products and read their state; requests are idempotent (one job per identical input)."""
-
-    def __init__(self, store: JobStore, results: ResultStore, backend: JobBackend, kinds: KindRegistry) -> None:
-        self.store = store
-        self.results = results
-        self.backend = backend
-        self.kinds = kinds
-
-    def request(self, kind: str, nwb: NwbFile, path: str) -> ProductState:
-        job = self.backend.submit(kind, {"source": nwb.source.location, "path": nwb.resolve(path).path})
-        return self.state(job.id)
-
-    def state(self, job_id: int) -> ProductState:
-        job = self.store.get(job_id)
-        result = self.results.path_for(job.kind, job.input_hash, job.code_version) \
-            if job.status == JobStatus.DONE else None
-        position = self.store.queue_position(job_id) if job.status == JobStatus.PENDING else None
-        return ProductState(job=job, result_dir=result, queue_position=position)
-
-    def retry(self, job_id: int) -> ProductState:
-        return self.state(self.store.retry(job_id).id)
 
 
 def expand_sources(text: str, policy: SourcePolicy) -> list[str]:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,38 +39,51 @@ def chromium_path() -> str:
     return path
 
 
+@contextmanager
+def served_app(workspace: Path, *extra: str, port: int | None = None, root: Path | None = None):
+    """``run.py`` on a free port (loopback URLs allowed, test data readable); yields (base URL, port)."""
+    port = port or _free_port()
+    log = open(workspace / "server.log", "w")
+    roots = ["--root", str(root)] if root is not None else []
+    process = subprocess.Popen(
+        [sys.executable, "run.py", "--port", str(port), "--address", "127.0.0.1", "--no-show",
+         "--workspace", str(workspace), "--allow-private-urls", *roots, "--root", str(workspace),
+         "--num-threads", "4", *extra],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    prefix = extra[extra.index("--prefix") + 1].rstrip("/") if "--prefix" in extra else ""
+    url = f"http://127.0.0.1:{port}{prefix}/"
+    try:
+        wait_until_serving(url, process, workspace / "server.log")
+        yield url, port
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path, timeout_s: float = 60) -> None:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(log_path.read_text())
+        try:
+            if requests.get(url, timeout=10).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s:\n" + log_path.read_text())
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory, nwb_data_dir) -> str:
     """The app served by run.py on a free port; loopback URLs allowed so it can read the test server."""
-    workspace = tmp_path_factory.mktemp("app-workspace")
-    port = _free_port()
-    log = open(workspace / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "run.py", "--port", str(port), "--address", "127.0.0.1", "--no-show",
-         "--workspace", str(workspace), "--allow-private-urls", "--root", str(nwb_data_dir), "--root", str(workspace),
-         "--num-threads", "4"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError((workspace / "server.log").read_text())
-        try:
-            if requests.get(url, timeout=10).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        raise RuntimeError("the app did not start within 60 s:\n" + (workspace / "server.log").read_text())
-    yield url
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with served_app(tmp_path_factory.mktemp("app-workspace"), root=nwb_data_dir) as (url, _port):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,12 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from engines.jobs import DaskBackend, JobStatus, JobStore, ResultStore, Worker
+from engines.jobs import DaskBackend, JobEnvironment, JobStatus, JobStore, KindRegistry, ResultStore, Worker
+from engines.jobs.service import JobService
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
-from engines.nwb.product_jobs import (EPHYS_SUMMARY, PREVIEW_MOVIE, RASTERMAP, SPIKE_DENSITY, ProductJobs,
-                                      nwb_job_kinds, plan_product_jobs)
+from engines.nwb.product_jobs import (EPHYS_SUMMARY, PREVIEW_MOVIE, RASTERMAP, SPIKE_DENSITY, job_kinds,
+                                      plan_product_jobs, product_inputs)
 from engines.nwb.products import SpikeDensityPyramid
 from engines.nwb.products.ephys_summary import EphysSummary
 from engines.nwb.products.preview_movie import PreviewMovie
@@ -26,6 +27,10 @@ from tests.conftest import DATA_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 HUMAN = str(DATA_DIR / "sub-4_ses-4_ecephys+image.nwb")
+
+
+def nwb_job_kinds(policy) -> KindRegistry:
+    return KindRegistry(job_kinds(JobEnvironment(source_policy=policy)))
 
 
 def _run(policy, kind: str, source: str, path: str, max_attempts: int = 3):
@@ -145,11 +150,11 @@ def test_dask_backend_runs_nwb_jobs_on_a_local_cluster(policy):
     backend = DaskBackend(store, results, kinds, cluster.scheduler_address, lease_s=30, poll_s=0.2)
     backend.start()
     try:
-        products = ProductJobs(store, results, backend, kinds)
+        jobs = JobService(store, results, backend, kinds)
         nwb = open_nwb(HUMAN, policy, IndexStore(policy.workspace))
-        state = products.request(SPIKE_DENSITY, nwb, "/units")
+        state = jobs.request(SPIKE_DENSITY, product_inputs(nwb, "/units"))
         deadline = time.time() + 90
-        while time.time() < deadline and not (state := products.state(state.job.id)).job.is_finished:
+        while time.time() < deadline and not (state := jobs.state(state.job.id)).job.is_finished:
             time.sleep(0.3)
         assert state.done, state.describe()
         assert SpikeDensityPyramid.open(state.result_dir).summary.n_spikes == 214_278

@@ -56,13 +56,16 @@ class ScriptedReply:
 
 
 class ScriptedOpenAIServer:
-    """See the module docstring. ``latency_s`` is added before every answer."""
+    """See the module docstring. ``latency_s`` is added before every answer, ``stream_chunk_delay_s`` after
+    every streamed chunk."""
 
     def __init__(self, replies: Iterable[ScriptedReply] = (), responder: Callable[[dict], ScriptedReply] | None = None,
-                 latency_s: float = 0.0, model: str = "scripted-model") -> None:
+                 latency_s: float = 0.0, model: str = "scripted-model", stream_chunk_delay_s: float = 0.0) -> None:
         self._replies: deque[ScriptedReply] = deque(replies)
         self.responder = responder
         self.latency_s = latency_s
+        self.stream_chunk_delay_s = stream_chunk_delay_s
+        """Pause after each streamed chunk (to see text arrive over time, or to cancel mid-stream)."""
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
@@ -97,6 +100,7 @@ class ScriptedOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
 
             def log_message(self, *_args: Any) -> None:
                 pass
@@ -154,12 +158,17 @@ class ScriptedOpenAIServer:
                 self.send_header("Cache-Control", "no-cache")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                for chunk in _chunks(body, reply, server.model):
-                    self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
-                    self.wfile.flush()
-                self.wfile.write(b"data: [DONE]\n\n")
-                self.wfile.flush()
                 self.close_connection = True
+                try:
+                    for chunk in _chunks(body, reply, server.model):
+                        self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                        self.wfile.flush()
+                        if server.stream_chunk_delay_s and server._stopping.wait(server.stream_chunk_delay_s):
+                            return
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading (a cancelled stream)
 
             def _json(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
                 self._send(status, json.dumps(payload).encode(), "application/json", headers or {})
@@ -175,7 +184,8 @@ class ScriptedOpenAIServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="scripted-openai", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="scripted-openai", daemon=True)
         self._thread.start()
         return self
 

@@ -85,3 +85,20 @@ def result_entries(workspace: Path, kind: str) -> list[str]:
 
 def done_count(store: JobStore) -> int:
     return store.counts()["done"]
+
+
+def child_value(x: int) -> int:
+    """Runs in a child process (run_in_child_process tests)."""
+    return x * 2
+
+
+def child_raises(message: str) -> None:
+    raise ValueError(message)
+
+
+def child_dies() -> None:
+    os._exit(3)
+
+
+def child_sleeps(seconds: float) -> None:
+    time.sleep(seconds)

@@ -1,0 +1,142 @@
+"""Reads off the session's thread: run on this session's own pool, apply on the session's thread, newest wins.
+
+Panel runs a session's callbacks on a small pool shared by every user, and applies model
+changes under the session's document lock. A remote read that stalls for its full timeout
+inside a callback therefore holds a shared thread (and, before, the session lock), and other
+users' clicks wait. ``BackgroundWork`` keeps callbacks short: the read runs on a pool of
+this session's own, and its result is applied with ``pn.state.execute`` on the session's
+thread. Each request has a key; a newer request under the same key supersedes the older,
+whose result is dropped, so a stale picture never replaces a newer one.
+
+Outside a served session (tests rendering views directly, notebooks) work runs inline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import panel as pn
+from panel.io.state import set_curdoc
+
+__all__ = ["BackgroundWork"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class BackgroundWork:
+    """One per session (or per page): ``run(key, work, apply, failed)``; stopped with the session."""
+
+    def __init__(self, max_workers: int = 4, name: str = "session") -> None:
+        self._doc = pn.state.curdoc
+        self._served = bool(self._doc is not None and self._doc.session_context is not None)
+        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix=f"reads-{name}") if self._served else None
+        self._latest: dict[str, int] = {}
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._on_close: list[Callable[[], None]] = []
+        if self._served:
+            pn.state.on_session_destroyed(lambda _ctx: self.close())
+
+    @property
+    def inline(self) -> bool:
+        """True outside a served session: work runs at once on the caller's thread."""
+        return self._executor is None
+
+    def run(self, key: str, work: Callable[[], T], apply: Callable[[T], None],
+            failed: Callable[[BaseException], None] | None = None,
+            discard: Callable[[T], None] | None = None) -> None:
+        """Run ``work()`` off the session's thread, then ``apply(result)`` (or ``failed(error)``) on it.
+
+        Only the newest request per ``key`` is applied; a superseded result goes to
+        ``discard`` (to release what it holds). ``work`` must not touch widgets on screen; it
+        may build new, unattached Panel/HoloViews objects.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            ticket = self._latest[key] = next(self._counter)
+        if self._executor is None:
+            self._finish(key, ticket, _call(work), apply, failed, discard)
+            return
+        future = self._executor.submit(self._in_session, work)
+        future.add_done_callback(lambda done: self._deliver(key, ticket, done, apply, failed, discard))
+
+    def cancel(self, key: str) -> None:
+        """Drop whatever result is pending under ``key`` (the work itself finishes unobserved)."""
+        with self._lock:
+            self._latest[key] = next(self._counter)
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when the session ends (stop timers, unwatch, release files)."""
+        self._on_close.append(callback)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for callback in self._on_close:
+            try:
+                callback()
+            except Exception:  # one failing clean-up must not skip the others
+                log.exception("clean-up at session end failed")
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- internals -------------------------------------------------------------------------------
+    def _in_session(self, work: Callable[[], T]) -> Any:
+        """Work sees this session as current (for periodic callbacks or session hooks it registers)."""
+        with set_curdoc(self._doc):
+            return _call(work)
+
+    def _current(self, key: str, ticket: int) -> bool:
+        with self._lock:
+            return not self._closed and self._latest.get(key) == ticket
+
+    def _deliver(self, key: str, ticket: int, future: Future, apply, failed, discard) -> None:
+        if future.cancelled():
+            return
+        outcome = future.result()
+        if not self._current(key, ticket):
+            _discard(outcome, discard)
+            return
+        with set_curdoc(self._doc):
+            pn.state.execute(lambda: self._finish(key, ticket, outcome, apply, failed, discard), schedule=True)
+
+    def _finish(self, key: str, ticket: int, outcome: tuple[bool, Any], apply, failed, discard) -> None:
+        if not self._current(key, ticket):
+            _discard(outcome, discard)
+            return
+        ok, value = outcome
+        try:
+            if ok:
+                apply(value)
+            elif failed is not None:
+                failed(value)
+            else:
+                log.error("background work %s failed", key, exc_info=value)
+        except Exception:
+            log.exception("applying background work %s failed", key)
+
+
+def _discard(outcome: tuple[bool, Any], discard: Callable[[Any], None] | None) -> None:
+    if outcome[0] and discard is not None:
+        try:
+            discard(outcome[1])
+        except Exception:
+            log.exception("releasing a superseded result failed")
+
+
+def _call(work: Callable[[], T]) -> tuple[bool, Any]:
+    try:
+        return True, work()
+    except Exception as exc:  # delivered to ``failed`` on the session's thread
+        return False, exc

@@ -1,0 +1,101 @@
+"""Ask for a job's result and follow it in a view: queue position, progress, errors, retry and cancel.
+
+The job runs elsewhere (worker threads, processes or Dask); this component polls the job
+store (one SQLite read a second, on the session's thread) and calls ``on_ready`` once with
+the result folder. It may be built off the session's thread: polling starts on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+
+from engines.errors import NeurodeckError
+from engines.jobs.service import JobService, JobState
+
+__all__ = ["JobWatcher"]
+
+log = logging.getLogger(__name__)
+
+
+class JobWatcher(pn.viewable.Viewer):
+    """A status line for one requested result; ``ready`` holds its folder once the job is done."""
+
+    def __init__(self, jobs: JobService, kind: str, inputs: dict[str, Any], on_ready: Callable[[Path], None],
+                 label: str, poll_s: float = 1.0) -> None:
+        super().__init__()
+        self._jobs = jobs
+        self._on_ready = on_ready
+        self._label = label
+        self._poll_ms = int(poll_s * 1000)
+        self.ready: Path | None = None
+        self._callback = None
+        self._stopped = False
+        self._status = pn.pane.Markdown("", css_classes=["nd-job-status"], margin=(0, 10))
+        self._retry = pn.widgets.Button(label="Retry", width=80, visible=False)
+        self._retry.on_click(self._on_retry)
+        self._cancel = pn.widgets.Button(label="Cancel", width=80, visible=False, button_type="warning")
+        self._cancel.on_click(self._on_cancel)
+        try:
+            self._state: JobState | None = jobs.request(kind, inputs)
+        except NeurodeckError as exc:
+            self._state = None
+            self._status.object = f"{label}: cannot be computed ({exc})"
+            return
+        if not self._update():
+            pn.state.execute(self._start_polling, schedule=True)
+
+    @property
+    def state(self) -> JobState | None:
+        return self._state
+
+    def _start_polling(self) -> None:
+        if self._callback is None and not self._stopped and pn.state.curdoc is not None:
+            self._callback = pn.state.add_periodic_callback(self._poll, period=self._poll_ms)
+
+    def stop(self) -> None:
+        """Stop polling (the view was replaced or the session ended); the job itself goes on."""
+        self._stopped = True
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+    def _poll(self) -> None:
+        self._state = self._jobs.state(self._state.job.id)
+        if self._update():
+            self.stop()
+
+    def _update(self) -> bool:
+        """Show the state; True when nothing more will change (done or failed)."""
+        state = self._state
+        self._retry.visible = state.failed
+        self._cancel.visible = state.active
+        if state.done:
+            self._status.object = f"{self._label}: ready"
+            if self.ready is None:
+                self.ready = state.result_dir
+                try:
+                    self._on_ready(state.result_dir)
+                except Exception as exc:  # a result that cannot be shown must not break the view
+                    log.exception("Showing %s failed", self._label)
+                    self._status.object = f"{self._label}: result could not be shown ({exc})"
+            return True
+        self._status.object = f"{self._label}: {state.describe()}"
+        return state.failed
+
+    def _on_retry(self, _event) -> None:
+        self._state = self._jobs.retry(self._state.job.id)
+        self._stopped = False
+        if not self._update():
+            self._start_polling()
+
+    def _on_cancel(self, _event) -> None:
+        self._state = self._jobs.cancel(self._state.job.id)
+        self._update()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Row(self._status, self._cancel, self._retry, sizing_mode="stretch_width")

@@ -1,0 +1,122 @@
+"""The platform in real headless Chromium: page-owned deep links, a shared time window, stall isolation."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+RASTER_WINDOW = re.compile(r"^(\d+\.\d\d) – (\d+\.\d\d) s · [\d,]+ spikes")
+
+
+def _link(app_url: str, **params: str) -> str:
+    return app_url + "?" + "&".join(f"{k}={quote(v, safe='/:,')}" for k, v in params.items())
+
+
+def _tree_node(page: Page, name: str):
+    return page.locator(".nd-name", has_text=re.compile(f"^{re.escape(name)}$")).first
+
+
+def _raster_window(page: Page) -> tuple[float, float]:
+    status = page.get_by_text(RASTER_WINDOW).first
+    expect(status).to_be_visible()
+    match = RASTER_WINDOW.match(status.inner_text())
+    return float(match.group(1)), float(match.group(2))
+
+
+def test_views_of_one_file_share_the_time_window(page: Page, app_url: str):
+    page.goto(_link(app_url, path="/units", t0="120", t1="130"))
+    expect(page.get_by_text(re.compile(r"^120\.00 – 130\.00 s · [\d,]+ spikes")).first).to_be_visible()
+    _tree_node(page, "acquisition").click()
+    _tree_node(page, "experiment_ids").click()
+    status = page.get_by_text(re.compile(r"^Window ")).first
+    expect(status).to_contain_text("Window 120.000 – 130.000 s")
+    page.get_by_role("button", name="Zoom in").click()  # 122.5 - 127.5
+    expect(status).to_contain_text("Window 122.500 – 127.500 s")
+    expect(page).to_have_url(re.compile(r"t0=122\.5&t1=127\.5"))
+    _tree_node(page, "units").click()
+    expect(page.get_by_text(re.compile(r"^122\.50 – 127\.50 s · [\d,]+ spikes")).first).to_be_visible()
+    _tree_node(page, "intervals").click()
+    _tree_node(page, "encoding_table").click()
+    expect(page).to_have_url(re.compile(r"path=/intervals/encoding_table.*t0=122\.5"))
+    page.go_back()  # zooms replaced their history entry: Back goes to the previous object, same window
+    expect(page).to_have_url(re.compile(r"path=/intervals&"))
+
+
+def test_a_copied_address_reopens_the_same_picture(browser, app_url: str):
+    first = browser.new_context(viewport={"width": 1400, "height": 1000})
+    second = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        a = first.new_page()
+        a.goto(_link(app_url, path="/units", t0="300", t1="360"))
+        assert _raster_window(a) == (300.0, 360.0)
+        picker = a.locator("input.choices__input--cloned").first  # the unit picker (Choices.js)
+        picker.click()
+        picker.fill("3")
+        a.get_by_role("option", name="3", exact=True).click()
+        expect(a).to_have_url(re.compile(r"units=3"))
+        expect(a.get_by_text(re.compile(r"1 picked unit\(s\)")).first).to_be_visible()
+        b = second.new_page()
+        b.goto(a.url)
+        assert _raster_window(b) == (300.0, 360.0)
+        expect(b.get_by_text(re.compile(r"1 picked unit\(s\)")).first).to_be_visible()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_invalid_link_values_show_a_message_and_fall_back(page: Page, app_url: str):
+    page.goto(_link(app_url, path="/units", view="movie", t0="soon", t1="130", channels="1,x"))
+    expect(page.get_by_text(re.compile(r"t0='soon'.*not valid")).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"channels='1,x'.*not valid")).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"The view 'movie' cannot show '/units'")).first).to_be_visible()
+    _raster_window(page)  # the raster is shown with its default window
+
+
+def test_each_page_keeps_its_own_state_across_tabs_and_history(page: Page, app_url: str):
+    page.goto(_link(app_url, path="/units"))
+    _raster_window(page)
+    page.locator(".bk-tab", has_text="Compute").click()
+    expect(page).to_have_url(re.compile(r"\?page=compute$"))
+    expect(page.get_by_text("Workers").first).to_be_visible()
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"page=nwb&path=/units"))
+    _raster_window(page)
+    page.go_forward()
+    expect(page).to_have_url(re.compile(r"\?page=compute$"))
+    page.locator(".bk-tab", has_text="NWB browser").click()
+    expect(page).to_have_url(re.compile(r"page=nwb&path=/units"))  # switching tabs kept the NWB page's state
+    _raster_window(page)
+
+
+def test_a_stalled_server_in_other_sessions_never_slows_this_one(browser, app_url: str, range_server):
+    """12 sessions open files on a server that accepts connections and never answers; a click here stays fast."""
+    mine = browser.new_context(viewport={"width": 1400, "height": 1000})
+    others = [browser.new_context(viewport={"width": 800, "height": 600}) for _ in range(12)]
+    try:
+        page = mine.new_page()
+        page.goto(app_url)
+        expect(_tree_node(page, "units")).to_be_visible()
+        stalled = []
+        for i, context in enumerate(others):
+            other = context.new_page()
+            other.goto(_link(app_url, url=range_server.url_for(f"stall/{i}.nwb")), wait_until="commit")
+            stalled.append(other)
+        for other in stalled:  # every other session is now waiting on the silent server
+            expect(other.get_by_placeholder(re.compile("Local path"))).to_be_visible(timeout=30_000)
+        started = time.monotonic()
+        _tree_node(page, "units").click()
+        expect(page.get_by_text(RASTER_WINDOW).first).to_be_visible()
+        elapsed = time.monotonic() - started
+        assert elapsed < 2.0, f"the raster took {elapsed:.1f} s while 12 other sessions were stalled"
+        expect(stalled[0].get_by_text(re.compile(r"did not answer|timed out|Timeout", re.I)).first).to_be_visible(
+            timeout=30_000)  # and the stalled sessions end with a message, not a hang
+    finally:
+        mine.close()
+        for context in others:
+            context.close()
