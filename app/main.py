@@ -107,7 +107,7 @@ class AppShell(pn.viewable.Viewer):
 
 def create_app(ctx: AppContext) -> AppShell:
     """Build one session's app from its deep link."""
-    pn.extension("tabulator")  # tables appear after load (files open once the page shows): ship their JS up front
+    pn.extension(*PAGES.extensions())  # pages fill in after load: their widgets' JS must ship up front
     state = SessionState(PAGES)
     state.apply_address(parse_address(pn.state.session_args or {}))
     return AppShell(ctx, state)

@@ -28,6 +28,9 @@ class PageSpec:
     order: int = 100
     link: "type[PageLink] | None" = None
     """The page's deep-link parameters; None for a page that keeps nothing in the address."""
+    extensions: tuple[str, ...] = ()
+    """Panel extensions the page's widgets need (``"tabulator"``, ``"filedropper"``...), loaded up front for
+    every page: pages are built after the first load, when loading an extension is too late."""
 
 
 class PageRegistry:
@@ -50,16 +53,21 @@ class PageRegistry:
     def names(self) -> list[str]:
         return [p.name for p in self]
 
+    def extensions(self) -> list[str]:
+        """Every page's Panel extensions, each once."""
+        return list(dict.fromkeys(ext for page in self for ext in page.extensions))
+
 
 PAGES = PageRegistry()
 
 
-def register_page(name: str, title: str, icon: str = "", order: int = 100,
-                  link: "type[PageLink] | None" = None) -> Callable[[PageFactory], PageFactory]:
+def register_page(name: str, title: str, icon: str = "", order: int = 100, link: "type[PageLink] | None" = None,
+                  extensions: tuple[str, ...] = ()) -> Callable[[PageFactory], PageFactory]:
     """Decorator for a page module's builder: ``@register_page("nwb", "NWB browser", link=NwbLink)``."""
 
     def decorate(factory: PageFactory) -> PageFactory:
-        PAGES.register(PageSpec(name=name, title=title, icon=icon, factory=factory, order=order, link=link))
+        PAGES.register(PageSpec(name=name, title=title, icon=icon, factory=factory, order=order, link=link,
+                                extensions=tuple(extensions)))
         return factory
 
     return decorate

@@ -69,6 +69,10 @@ class Settings:
     """Trust X-Forwarded-* headers (set when a reverse proxy is in front)."""
     llm: LlmConfig | None = None
     """The model endpoint for chats and the VLM judge; None: offline (rule-based planner, metrics judge)."""
+    max_upload_bytes: int = 50 * 2**20
+    """Largest file a user may upload (CSV tables); larger files can be opened from a --root folder."""
+    viewer_debounce_s: float = 1.0
+    """How long the viewer waits after the user's last pan or zoom before the agent sees the new view."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -91,6 +95,8 @@ class Settings:
             prefix=normalize_prefix(env.get("NEURODECK_PREFIX", "")),
             use_xheaders=_flag(env.get("NEURODECK_USE_XHEADERS")),
             llm=llm_from_env(env),
+            max_upload_bytes=int(float(env.get("NEURODECK_MAX_UPLOAD_MB", base.max_upload_bytes / 2**20)) * 2**20),
+            viewer_debounce_s=float(env.get("NEURODECK_VIEWER_DEBOUNCE_S", base.viewer_debounce_s)),
         )
 
     def job_environment(self) -> JobEnvironment:

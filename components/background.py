@@ -23,11 +23,25 @@ from typing import Any, TypeVar
 import panel as pn
 from panel.io.state import set_curdoc
 
-__all__ = ["BackgroundWork"]
+__all__ = ["BackgroundWork", "run_on_session_thread", "is_served"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def is_served(doc: Any) -> bool:
+    """True when ``doc`` is a live server session's document (not a notebook, not a test rendering)."""
+    return doc is not None and doc.session_context is not None
+
+
+def run_on_session_thread(doc: Any, callback: Callable[[], None]) -> None:
+    """Run ``callback`` on ``doc``'s session thread (under its lock); from any thread. Outside a server: now."""
+    if is_served(doc):
+        with set_curdoc(doc):
+            pn.state.execute(callback, schedule=True)
+    else:
+        callback()
 
 
 class BackgroundWork:
@@ -35,14 +49,14 @@ class BackgroundWork:
 
     def __init__(self, max_workers: int = 4, name: str = "session") -> None:
         self._doc = pn.state.curdoc
-        self._served = bool(self._doc is not None and self._doc.session_context is not None)
-        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix=f"reads-{name}") if self._served else None
+        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix=f"reads-{name}") \
+            if is_served(self._doc) else None
         self._latest: dict[str, int] = {}
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._closed = False
         self._on_close: list[Callable[[], None]] = []
-        if self._served:
+        if self._executor is not None:
             pn.state.on_session_destroyed(lambda _ctx: self.close())
 
     @property
@@ -108,8 +122,7 @@ class BackgroundWork:
         if not self._current(key, ticket):
             _discard(outcome, discard)
             return
-        with set_curdoc(self._doc):
-            pn.state.execute(lambda: self._finish(key, ticket, outcome, apply, failed, discard), schedule=True)
+        run_on_session_thread(self._doc, lambda: self._finish(key, ticket, outcome, apply, failed, discard))
 
     def _finish(self, key: str, ticket: int, outcome: tuple[bool, Any], apply, failed, discard) -> None:
         if not self._current(key, ticket):

@@ -9,7 +9,7 @@ from app.registry import register_page
 from components.jobs_monitor import JobsMonitor
 
 
-@register_page("compute", "Compute", icon="⚙", order=90)
+@register_page("compute", "Compute", icon="⚙", order=90, extensions=("tabulator",))
 def build_compute_page(ctx: AppContext, link: None) -> pn.viewable.Viewable:
     jobs = ctx.jobs
     return JobsMonitor(jobs.store, list(jobs.kinds.names()), jobs.backend.describe())

@@ -92,7 +92,7 @@ class _LinkSync:
 register_warm_up(warm_up_raster)
 
 
-@register_page("nwb", "NWB browser", icon="◧", order=10, link=NwbLink)
+@register_page("nwb", "NWB browser", icon="◧", order=10, link=NwbLink, extensions=("tabulator",))
 def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     selection, problems = selection_from_link(link)
     browser = NwbBrowser(open_file=ctx.open_nwb, default_source=ctx.settings.default_source, jobs=ctx.jobs,

@@ -16,7 +16,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-gpu", "--no-first-run"]
+                 "--no-first-run", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+"""WebGL through SwiftShader (software), which the real Neuroglancer client needs to draw."""
 
 
 def _free_port() -> int:

@@ -56,3 +56,11 @@ def test_the_iframe_embedding_works_under_the_prefix(page: Page, proxied_app: Re
         frame = page.frame_locator("iframe")
         expect(frame.get_by_text(RASTER_STATUS).first).to_be_visible()
         expect(frame.locator(".nd-logo")).to_be_hidden()
+
+
+def test_the_neuroglancer_viewer_loads_through_the_proxy(page: Page, proxied_app: ReverseProxy):
+    page.goto(proxied_app.url + "/neurodeck/?page=neuroglancer")
+    body = page.frame_locator("iframe[title='Neuroglancer viewer']").first.locator("body")
+    expect(body.locator(".neuroglancer-layer-item-label", has_text="image").first).to_be_visible(timeout=60_000)
+    assert any(path.startswith("/neurodeck/ngv/v/") for path in proxied_app.paths)  # the client came through it
+    assert any(path.startswith("/neurodeck/ngdemo/image/") for path in proxied_app.paths)  # and the demo data

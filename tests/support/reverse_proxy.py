@@ -36,15 +36,27 @@ class _Forward(web.RequestHandler):
         body = self.request.body if self.request.method in ("POST", "PUT", "PATCH") else None
         request = httpclient.HTTPRequest(self.proxy.upstream + self.request.uri, method=self.request.method,
                                          headers=headers, body=body, follow_redirects=False,
-                                         allow_nonstandard_methods=True, request_timeout=60,
-                                         decompress_response=True)
-        response = await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
-        self.set_status(response.code, response.reason)
-        for key, value in response.headers.get_all():
-            if key.lower() not in _HOP_BY_HOP:
-                self.add_header(key, value)
-        if response.body and self.request.method != "HEAD":
-            self.write(response.body)
+                                         allow_nonstandard_methods=True, request_timeout=3600,
+                                         decompress_response=True, header_callback=self._header,
+                                         streaming_callback=self._chunk)
+        try:
+            await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+        except Exception:  # the browser went away in the middle of a stream
+            pass
+
+    def _header(self, line: str) -> None:
+        """Streamed through like nginx with buffering off: status and headers as they come."""
+        if line.startswith("HTTP/"):
+            self.set_status(int(line.split()[1]))
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            if key.strip().lower() not in _HOP_BY_HOP:
+                self.add_header(key.strip(), value.strip())
+
+    def _chunk(self, chunk: bytes) -> None:
+        if not self._finished and self.request.method != "HEAD":
+            self.write(chunk)
+            self.flush()
 
     get = head = post = put = delete = patch = options = _forward
 

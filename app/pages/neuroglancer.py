@@ -1,0 +1,195 @@
+"""The Neuroglancer + chat page: a chat whose tools move a real embedded viewer and work on CSV tables.
+
+Per browser session: one ``ViewerSession`` (the state the agent sees), one real Neuroglancer
+viewer showing it, one ``TableWorkspace`` (the demo ROI table plus the user's uploads) and one
+``ChatSession`` (a model when an endpoint is configured, else the offline command planner).
+``?page=neuroglancer&state=<Neuroglancer URL | #! fragment | JSON pointer URL>`` opens a state;
+``&saved=<name>`` opens a saved one; ``&chat=<id>`` reopens a saved conversation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+import panel as pn
+import param
+from tornado.web import StaticFileHandler
+
+from app.context import AppContext
+from app.registry import register_page, register_routes
+from app.routing import PageLink
+from components.agent_chat import AgentChat
+from components.background import BackgroundWork, run_on_session_thread
+from components.ng_proxy import neuroglancer_routes
+from components.ng_viewer import NeuroglancerViewer
+from components.table_results import TableResults
+from engines.agent import ChatSession
+from engines.agent.toolsets import ViewerTools, build_table_tools, build_viewer_tools
+from engines.ngstate import NgState, StateStore, build_demo_state, ensure_demo_volume, load_state, summarize_state
+from engines.ngstate.urls import to_fragment
+from engines.ngstate.session import ViewerSession
+from engines.tables import TableWorkspace
+
+__all__ = ["NeuroglancerLink", "build_neuroglancer_page"]
+
+DEMO_PATH = "ngdemo"
+DEMO_ROIS = Path(__file__).resolve().parents[2] / "assets" / "demo_rois.csv"
+
+
+class NeuroglancerLink(PageLink):
+    """``?page=neuroglancer&state=...`` or ``&saved=<name>``."""
+
+    state = param.String(default="", doc="A Neuroglancer URL, a #! fragment, JSON, or a JSON pointer URL.")
+    saved = param.String(default="", doc="The name of a state saved in the workspace.")
+    chat = param.String(default="", doc="Id of a saved conversation to reopen (set as the chat goes).")
+
+
+@register_routes
+def neuroglancer_page_routes(ctx: AppContext) -> list[tuple]:
+    """The viewer through the app's origin, and the demo volume as static files beside the app."""
+    demo = ensure_demo_volume(ctx.settings.workspace)
+    return [*neuroglancer_routes(), (rf"/{DEMO_PATH}/(.*)", StaticFileHandler, {"path": str(demo.folder)})]
+
+
+def _page_address() -> tuple[str, str]:
+    """(origin, path of the app) as this browser reached it: through a proxy, a prefix, another hostname."""
+    location = pn.state.location
+    parsed = urlparse(location.href if location is not None and location.href else "http://127.0.0.1/")
+    return f"{parsed.scheme}://{parsed.netloc}", parsed.path.rsplit("/", 1)[0] + "/"
+
+
+class NeuroglancerPage(pn.viewable.Viewer):
+    """Chat left, the viewer centre, tables and plots right; the state JSON, save/load/share under the viewer."""
+
+    def __init__(self, ctx: AppContext, link: NeuroglancerLink) -> None:
+        super().__init__()
+        self._ctx = ctx
+        self._link = link
+        self._doc = pn.state.curdoc
+        self._work = BackgroundWork(name="neuroglancer")
+        policy = ctx.settings.source_policy()
+        origin, app_path = _page_address()
+        self._app_url = origin + app_path
+        demo = ensure_demo_volume(ctx.settings.workspace)
+        demo_url = f"{origin}{app_path}{DEMO_PATH}"
+        self._store = StateStore(ctx.settings.workspace)
+        self._session = ViewerSession(build_demo_state(demo_url))
+        self._tables = TableWorkspace(policy, max_upload_bytes=ctx.settings.max_upload_bytes)
+        self._tables.upload(DEMO_ROIS.name, DEMO_ROIS.read_bytes(), name="rois")
+        self._viewer = NeuroglancerViewer(self._session.state.to_dict(), debounce_s=ctx.settings.viewer_debounce_s)
+        self._results = TableResults(self._tables, load_state=lambda state: self._session.set(state, "table row"))
+        viewer_tools = ViewerTools(self._session, self._store, policy, aliases={demo_url: demo.folder},
+                                   share_link=self.share_link)
+        self._chat_session = ChatSession(
+            [build_viewer_tools(viewer_tools), build_table_tools(self._tables, lambda: self._session.state)],
+            ctx.settings.llm, ctx.settings.workspace, page="neuroglancer",
+            state_summary=lambda: summarize_state(self._session.state).text,
+            table_summaries=lambda: "\n".join(info.describe() for info in self._tables.list_tables()))
+        self._chat = AgentChat(self._chat_session, render_artifact=self._results.show_artifact,
+                               placeholder="e.g. go to 60 40 20 and zoom in · top 10 cells by volume_um3 · help")
+        self._chat.open_conversation(link.chat)
+        self._chat.param.watch(lambda e: setattr(link, "chat", e.new), "conversation")
+        link.param.watch(lambda e: self._chat.open_conversation(e.new), "chat")
+        self._session.on_change(self._on_state_changed)
+        self._viewer.param.watch(self._on_user_moved, "state")
+        self._message = pn.Column(sizing_mode="stretch_width")
+        self._json = pn.pane.JSON(self._session.state.to_dict(), depth=2, sizing_mode="stretch_width", max_height=300)
+        self._build_state_controls()
+        self._show_problems(link.problems)
+        link.param.watch(lambda e: self._show_problems(e.new), "problems")
+        link.param.watch(lambda _e: self._open_link(), ["state", "saved"])
+        self._open_link()
+
+    # --- the state ---------------------------------------------------------------------------------
+    def _on_state_changed(self, state: NgState, reason: str) -> None:
+        """A tool, a table row or a loaded link changed the state (any thread): show it in the viewer."""
+        run_on_session_thread(self._doc, lambda: self._show_state(state))
+
+    def _show_state(self, state: NgState) -> None:
+        self._viewer.show(state.to_dict())
+        self._json.object = state.to_dict()
+
+    def _on_user_moved(self, event) -> None:
+        """The user panned or zoomed the viewer (debounced): the agent sees it from now on."""
+        state = self._session.absorb_viewer(event.new)
+        self._json.object = state.to_dict()
+
+    def _open_link(self) -> None:
+        if self._link.saved:
+            name = self._link.saved
+            self._work.run("link", lambda: self._store.load(name), apply=lambda s: self._session.set(s, "saved"),
+                           failed=self._failed)
+        elif self._link.state:
+            text, policy = self._link.state, self._ctx.settings.source_policy()
+            self._work.run("link", lambda: load_state(text, policy), apply=lambda s: self._session.set(s, "link"),
+                           failed=self._failed)
+
+    def _failed(self, exc: BaseException) -> None:
+        self._message[:] = [pn.pane.Alert(f"{exc} The view on screen is unchanged.", alert_type="danger",
+                                          sizing_mode="stretch_width")]
+
+    def _show_problems(self, problems: list[str]) -> None:
+        self._message[:] = [pn.pane.Alert(p, alert_type="warning", sizing_mode="stretch_width") for p in problems]
+
+    def share_link(self, state: NgState) -> str:
+        """An address of this app that reopens ``state`` (the state travels in the address)."""
+        return f"{self._app_url}?page=neuroglancer&state={quote('#!' + to_fragment(state, url_safe=True), safe='')}"
+
+    # --- controls under the viewer -----------------------------------------------------------------
+    def _build_state_controls(self) -> None:
+        self._paste = pn.widgets.TextInput(placeholder="Paste a Neuroglancer link, #! fragment or JSON pointer URL…",
+                                           sizing_mode="stretch_width")
+        open_button = pn.widgets.Button(label="Open", button_type="primary", width=70)
+        open_button.on_click(lambda _: self._open_pasted())
+        self._save_name = pn.widgets.TextInput(placeholder="name", width=140)
+        save = pn.widgets.Button(label="Save view", width=90)
+        save.on_click(lambda _: self._save())
+        self._saved = pn.widgets.Select(options=self._saved_options(), width=180)
+        load = pn.widgets.Button(label="Load", width=60)
+        load.on_click(lambda _: self._load_saved())
+        share = pn.widgets.Button(label="Share link", width=90)
+        self._share_text = pn.widgets.TextInput(sizing_mode="stretch_width", disabled=False, visible=False)
+        share.on_click(lambda _: self._share())
+        self._controls = pn.Column(
+            pn.Row(self._paste, open_button, sizing_mode="stretch_width"),
+            pn.FlexBox(self._save_name, save, self._saved, load, share, sizing_mode="stretch_width"),
+            self._share_text, sizing_mode="stretch_width")
+
+    def _open_pasted(self) -> None:
+        text = self._paste.value.strip()
+        if text:
+            self._link.param.update(state=text, saved="")
+
+    def _save(self) -> None:
+        try:
+            saved = self._store.save(self._save_name.value.strip(), self._session.state)
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self._saved.options = self._saved_options()
+        self._message[:] = [pn.pane.Alert(f"Saved the view as '{saved.name}'.", alert_type="success",
+                                          sizing_mode="stretch_width")]
+
+    def _saved_options(self) -> list[str]:
+        return [""] + [saved.name for saved in self._store.list()]
+
+    def _load_saved(self) -> None:
+        if self._saved.value:
+            self._link.param.update(saved=self._saved.value, state="")
+
+    def _share(self) -> None:
+        self._share_text.param.update(value=self.share_link(self._session.state), visible=True)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        centre = pn.Column(self._message, self._viewer, self._controls,
+                           pn.Card(self._json, title="State JSON", collapsed=True, sizing_mode="stretch_width"),
+                           sizing_mode="stretch_width", min_width=520)
+        return pn.Row(pn.Column(self._chat, width=430), centre, pn.Column(self._results, width=420),
+                      sizing_mode="stretch_width")
+
+
+@register_page("neuroglancer", "Neuroglancer + chat", icon="◎", order=20, link=NeuroglancerLink,
+               extensions=("tabulator", "filedropper"))
+def build_neuroglancer_page(ctx: AppContext, link: NeuroglancerLink) -> pn.viewable.Viewable:
+    return NeuroglancerPage(ctx, link)

@@ -1,0 +1,239 @@
+"""A chat over one session's ``engines.agent.ChatSession``, for any page that gives its chat tools.
+
+A turn runs on its own thread (never on Panel's callback threads, which every user shares);
+each event it yields is rendered on the session's thread as it comes: streamed text, one
+card per tool step (name, arguments, result), and the step's artifact (a table, a plot, a
+link, an image, or whatever the page's renderer draws) even when the reply streams. Stop
+cancels the turn; the tool trace can be downloaded. Conversations are saved in the workspace;
+``conversation`` is the id of this one (the page puts it in its address, so a reload or a
+bookmark reopens it), and the chat lists only the conversations of this browser session:
+another user's chats are never offered.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from components.background import is_served, run_on_session_thread
+from engines.agent import ChatSession
+from engines.agent.events import AgentEvent
+from engines.agent.results import Artifact, ImageArtifact, PlotArtifact, TableArtifact, ViewerLinkArtifact
+
+__all__ = ["AgentChat", "frame_to_pandas"]
+
+log = logging.getLogger(__name__)
+
+ArtifactRenderer = Callable[[Artifact], "pn.viewable.Viewable | None"]
+_SUMMARY_CHARS = 800
+_TOOL_AVATAR = "T"  # letters: headless and minimal systems lack emoji fonts
+
+
+def frame_to_pandas(frame: Any) -> pd.DataFrame:
+    """A polars or pandas frame as pandas (polars' own converter needs pyarrow, which the app does without)."""
+    if isinstance(frame, pd.DataFrame):
+        return frame
+    return pd.DataFrame({name: frame[name].to_list() for name in frame.columns})
+
+
+def default_artifact_view(artifact: Artifact) -> pn.viewable.Viewable | None:
+    """Tables, links and images; plots and page-specific artifacts are drawn by the page's renderer."""
+    if isinstance(artifact, TableArtifact):
+        return pn.widgets.Tabulator(frame_to_pandas(artifact.frame), show_index=False, disabled=True, height=260,
+                                    sizing_mode="stretch_width", pagination="local", page_size=50)
+    if isinstance(artifact, ViewerLinkArtifact):
+        return pn.pane.Markdown(f"[{artifact.title or 'open'}]({artifact.url})", css_classes=["nd-chat-link"])
+    if isinstance(artifact, ImageArtifact):
+        return pn.pane.Image(io.BytesIO(artifact.data), sizing_mode="stretch_width")
+    if isinstance(artifact, PlotArtifact):
+        return pn.pane.Markdown(f"*Plot: {artifact.title}*")
+    return None
+
+
+class AgentChat(pn.viewable.Viewer):
+    """The chat column: messages, input, Stop, trace download and this session's conversations."""
+
+    conversation = param.String(default="", doc="Id of the saved conversation shown ('' before the first message).")
+
+    def __init__(self, session: ChatSession, render_artifact: ArtifactRenderer | None = None,
+                 placeholder: str = "Type a command or a question…", height: int = 640) -> None:
+        super().__init__()
+        self._session = session
+        self._render_artifact = render_artifact
+        self._doc = pn.state.curdoc
+        self._run = None
+        self._reply: pn.pane.Markdown | None = None
+        self._reply_text = ""
+        self._steps: dict[str, pn.Column] = {}
+        self._known: dict[str, str] = {}  # this session's conversations: id -> title
+        self._title = "chat"
+        self._feed = pn.chat.ChatInterface(
+            callback=self._on_send, show_rerun=False, show_undo=False, show_clear=False, show_stop=False,
+            callback_user="Assistant", sizing_mode="stretch_width", height=height,
+            default_avatars={"You": "U", "User": "U", "Assistant": "A", "Tool": _TOOL_AVATAR},
+            widgets=[pn.chat.ChatAreaInput(placeholder=placeholder)], css_classes=["nd-chat"])
+        self._stop = pn.widgets.Button(label="Stop", button_type="warning", width=70, disabled=True)
+        self._stop.on_click(lambda _: self.stop())
+        self._trace = pn.widgets.FileDownload(callback=self._trace_file, filename="tool-trace.json",
+                                              label="Tool trace", width=110, button_type="light")
+        self._history = pn.widgets.Select(name="", options=self._conversation_options(), width=220)
+        self._history.param.watch(lambda e: self.open_conversation(e.new), "value")
+        self._problem = pn.Column(sizing_mode="stretch_width")
+        new_chat = pn.widgets.Button(label="New chat", width=90)
+        new_chat.on_click(self._on_new_chat)
+        mode = "offline commands (type 'help')" if session.offline else session.describe()
+        self._header = pn.Row(pn.pane.Markdown(f"**Chat** · {mode}", css_classes=["nd-muted"], margin=(8, 5)),
+                              sizing_mode="stretch_width")
+        self._controls = pn.FlexBox(self._stop, self._trace, new_chat, self._history, sizing_mode="stretch_width")
+        if is_served(self._doc):
+            pn.state.on_session_destroyed(lambda _ctx: self.close())
+
+    # --- a turn ------------------------------------------------------------------------------------
+    def send(self, text: str) -> None:
+        """Send ``text`` as the user (what typing it and pressing Enter does)."""
+        self._feed.send(text, user="You", respond=True)
+
+    def _on_send(self, contents: str, _user: str, _instance) -> None:
+        """Panel calls this on a callback thread: start the turn on its own thread and return at once."""
+        text = str(contents).strip()
+        if not text:
+            return
+        self._reply, self._reply_text, self._steps = None, "", {}
+        if not self._session.conversation_id:
+            self._title = text  # a new conversation is named after its first message
+        self._stop.disabled = False
+        try:
+            self._run = self._session.start(text, on_event=self._queue_event)
+        except Exception as exc:  # AgentBusy: a turn is still running
+            self._stop.disabled = self._run is None
+            self._feed.send(f"{exc}", user="Assistant", respond=False)
+
+    def stop(self) -> None:
+        if self._run is not None:
+            self._run.cancel()
+
+    def _queue_event(self, event: AgentEvent) -> None:
+        """On the turn's thread: render on the session's thread."""
+        run_on_session_thread(self._doc, lambda: self._render(event))
+
+    def _render(self, event: AgentEvent) -> None:
+        try:
+            getattr(self, f"_on_{event.kind}", self._on_other)(event)
+        except Exception:  # one event that cannot be shown must not end the chat
+            log.exception("showing chat event %s failed", event.kind)
+
+    def _on_text(self, event) -> None:
+        self._reply_text += event.text
+        if self._reply is None:
+            self._reply = pn.pane.Markdown(self._reply_text, sizing_mode="stretch_width")
+            self._feed.send(self._reply, user="Assistant", respond=False)
+        else:
+            self._reply.object = self._reply_text
+
+    def _on_tool_started(self, event) -> None:
+        arguments = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in event.arguments.items())
+        step = pn.Column(pn.pane.Markdown(f"`{event.tool}({arguments})`", css_classes=["nd-tool-step"], margin=(0, 5)),
+                         sizing_mode="stretch_width")
+        self._steps[event.call_id] = step
+        self._feed.send(step, user="Tool", avatar=_TOOL_AVATAR, respond=False)
+        self._reply = None  # text after a tool step starts a new message
+
+    def _on_tool_finished(self, event) -> None:
+        step = self._steps.get(event.call_id)
+        summary = event.summary if len(event.summary) <= _SUMMARY_CHARS else event.summary[:_SUMMARY_CHARS] + " …"
+        parts: list[Any] = [pn.pane.Markdown(summary, css_classes=["nd-tool-result"], margin=(0, 5),
+                                             sizing_mode="stretch_width")]
+        if event.artifact is not None:
+            view = (self._render_artifact(event.artifact) if self._render_artifact else None) \
+                or default_artifact_view(event.artifact)
+            if view is not None:
+                parts.append(view)
+        if step is None:
+            self._feed.send(pn.Column(*parts, sizing_mode="stretch_width"), user="Tool", avatar=_TOOL_AVATAR,
+                            respond=False)
+        else:
+            step.extend(parts)
+
+    def _on_tool_error(self, event) -> None:
+        text = pn.pane.Markdown(f"**Failed:** {event.message}", css_classes=["nd-tool-error"], margin=(0, 5))
+        step = self._steps.get(event.call_id)
+        if step is None:
+            self._feed.send(text, user="Tool", avatar=_TOOL_AVATAR, respond=False)
+        else:
+            step.append(text)
+
+    def _on_retrying(self, event) -> None:
+        self._feed.send(f"Retrying: {event.message}", user="Assistant", respond=False)
+
+    def _on_error(self, event) -> None:
+        self._feed.send(pn.pane.Alert(event.message, alert_type="danger", sizing_mode="stretch_width"),
+                        user="Assistant", respond=False)
+
+    def _on_final(self, event) -> None:
+        if self._reply is None and event.text and not self._reply_text.endswith(event.text):
+            self._feed.send(pn.pane.Markdown(event.text, sizing_mode="stretch_width"), user="Assistant", respond=False)
+        if event.stopped == "cancelled":
+            self._feed.send("Stopped.", user="Assistant", respond=False)
+        self._stop.disabled = True
+        self._run = None
+        if self._session.conversation_id:
+            self._known.setdefault(self._session.conversation_id, self._title)
+            self.conversation = self._session.conversation_id
+        self._history.options = self._conversation_options()
+
+    def _on_other(self, event) -> None:
+        log.debug("chat event %s not shown", event.kind)
+
+    # --- trace and conversations -----------------------------------------------------------------
+    def _trace_file(self) -> io.StringIO:
+        return io.StringIO(self._session.trace_json())
+
+    def _conversation_options(self) -> dict[str, str]:
+        options = {"This session's chats…": ""}
+        for conversation_id, title in self._known.items():
+            options[f"{title[:40]} ({conversation_id[:6]})"] = conversation_id
+        return options
+
+    def open_conversation(self, conversation_id: str) -> None:
+        """Show and continue a saved conversation (from this session's list or a link's id)."""
+        if not conversation_id or conversation_id == self._session.conversation_id or self._run is not None:
+            return
+        try:
+            conversation = self._session.load_conversation(conversation_id)
+        except Exception as exc:  # an unknown id in a link: say so, keep the chat as it is
+            self._problem[:] = [pn.pane.Alert(f"That chat could not be opened: {exc}", alert_type="warning",
+                                              sizing_mode="stretch_width")]
+            return
+        self._problem[:] = []
+        self._known.setdefault(conversation_id, conversation.info.title or "chat")
+        self._history.options = self._conversation_options()
+        self.conversation = conversation_id
+        self._feed.clear()
+        for turn in conversation.turns:
+            self._feed.send(turn.user, user="You", respond=False)
+            for step in turn.steps:
+                self._feed.send(f"`{step.tool}` → {step.summary[:300]}", user="Tool", avatar=_TOOL_AVATAR,
+                                respond=False)
+            if turn.answer:
+                self._feed.send(turn.answer, user="Assistant", respond=False)
+
+    def _on_new_chat(self, _event) -> None:
+        if self._run is None:
+            self._session.new_conversation()
+            self._feed.clear()
+            self._history.value = ""
+            self.conversation = ""
+
+    def close(self) -> None:
+        self.stop()
+        self._session.close()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self._header, self._problem, self._feed, self._controls, sizing_mode="stretch_width")

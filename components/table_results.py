@@ -1,0 +1,139 @@
+"""The tables and plots column: drop CSVs, browse the session's tables, and see what the chat produced.
+
+Tables, plots and ranked multi-view tables that the chat's tools make are shown here in full
+(the chat keeps a one-line note); clicking a row of a multi-view table opens its view, and
+the first viewable row opens as soon as the table arrives. Plots are drawn with hvPlot,
+rasterized server-side when the data is large.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import holoviews as hv
+import hvplot.pandas  # noqa: F401  (registers .hvplot on pandas frames)
+import panel as pn
+
+from components.agent_chat import frame_to_pandas
+from engines.agent.results import Artifact, PlotArtifact, TableArtifact
+from engines.agent.toolsets import MultiViewArtifact
+from engines.errors import NeurodeckError
+from engines.ngstate import NgState
+from engines.tables import PlotSpec, TableWorkspace
+
+__all__ = ["TableResults", "plot_view"]
+
+log = logging.getLogger(__name__)
+
+
+def plot_view(spec: Any) -> pn.viewable.Viewable:
+    """A ``PlotSpec`` (tables engine) or a counts spec (``{"type": "histogram_counts", "frame": ...}``) drawn."""
+    if isinstance(spec, PlotSpec):
+        plot = spec.pandas().hvplot(**spec.hvplot_kwargs(), responsive=True, height=320)
+        return pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=340)
+    if isinstance(spec, dict) and spec.get("type") == "histogram_counts":
+        frame = frame_to_pandas(spec["frame"])
+        bars = hv.Histogram((frame[spec["x"]].to_numpy(), frame[spec["y"]].to_numpy()), spec["x"], spec["y"]).opts(
+            responsive=True, height=320, title=spec.get("title", ""), tools=["hover"])
+        return pn.pane.HoloViews(bars, sizing_mode="stretch_width", height=340)
+    return pn.pane.JSON(spec if isinstance(spec, dict) else str(spec), sizing_mode="stretch_width")
+
+
+class TableResults(pn.viewable.Viewer):
+    """``show_artifact`` is the chat's artifact renderer: it shows the artifact here and returns the chat's note."""
+
+    def __init__(self, tables: TableWorkspace, load_state: Callable[[NgState], Any]) -> None:
+        super().__init__()
+        self._tables = tables
+        self._load_state = load_state
+        self._views = None
+        max_mb = tables.max_upload_bytes / 2**20
+        self._dropper = pn.widgets.FileDropper(accepted_filetypes=[".csv", ".tsv", ".txt"], multiple=True,
+                                               max_file_size=f"{max_mb:g}MB", sizing_mode="stretch_width",
+                                               layout="compact")
+        self._dropper.param.watch(self._on_upload, "value")
+        self._upload_message = pn.Column(sizing_mode="stretch_width")
+        self._table_select = pn.widgets.Select(name="Tables", options=self._table_names(), sizing_mode="stretch_width")
+        self._table_select.param.watch(lambda _e: self._show_table(), "value")
+        self._preview = pn.widgets.Tabulator(show_index=False, disabled=True, height=220, sizing_mode="stretch_width",
+                                             pagination="local", page_size=50)
+        self._result_title = pn.pane.Markdown("", margin=(10, 5, 0, 5))
+        self._result = pn.Column(sizing_mode="stretch_width")
+        self._show_table()
+
+    def _table_names(self) -> list[str]:
+        return [info.name for info in self._tables.list_tables()]
+
+    def refresh(self) -> None:
+        names = self._table_names()
+        self._table_select.options = names
+        if self._table_select.value not in names and names:
+            self._table_select.value = names[-1]
+
+    def _show_table(self) -> None:
+        name = self._table_select.value
+        if name:
+            self._preview.value = frame_to_pandas(self._tables.preview(name, 100))
+
+    def _on_upload(self, event) -> None:
+        messages = []
+        for filename, data in (event.new or {}).items():
+            payload = data.encode() if isinstance(data, str) else bytes(data)
+            try:
+                info = self._tables.upload(filename, payload)
+            except NeurodeckError as exc:
+                messages.append(pn.pane.Alert(f"{filename}: {exc}", alert_type="danger", sizing_mode="stretch_width"))
+                continue
+            messages.append(pn.pane.Alert(f"{filename} → table **{info.name}** ({info.rows:,} rows)",
+                                          alert_type="success", sizing_mode="stretch_width"))
+            self.refresh()
+            self._table_select.value = info.name
+        self._upload_message[:] = messages
+
+    # --- what the chat made ------------------------------------------------------------------------
+    def show_artifact(self, artifact: Artifact) -> pn.viewable.Viewable | None:
+        """On the session's thread. Tables, plots and multi-view tables go here; the chat gets a note."""
+        if isinstance(artifact, MultiViewArtifact):
+            self._show_multiview(artifact)
+        elif isinstance(artifact, TableArtifact):
+            self._set_result(artifact.title, pn.widgets.Tabulator(
+                frame_to_pandas(artifact.frame), show_index=False, disabled=True, height=320,
+                sizing_mode="stretch_width", pagination="local", page_size=50))
+        elif isinstance(artifact, PlotArtifact):
+            self._set_result(artifact.title, plot_view(artifact.spec))
+        else:
+            return None
+        self.refresh()
+        return pn.pane.Markdown(f"→ *{artifact.title or artifact.kind}* is shown in the results panel.",
+                                css_classes=["nd-muted"], margin=(0, 5))
+
+    def _set_result(self, title: str, view: pn.viewable.Viewable) -> None:
+        self._result_title.object = f"**{title}**"
+        self._result[:] = [view]
+
+    def _show_multiview(self, artifact: MultiViewArtifact) -> None:
+        views = artifact.views
+        self._views = views
+        table = pn.widgets.Tabulator(frame_to_pandas(views.table), show_index=False, disabled=True, height=360,
+                                     sizing_mode="stretch_width", selectable=1, css_classes=["nd-multiview"])
+        table.on_click(lambda event: self._open_row(event.row, table))
+        self._set_result(f"{artifact.title} — click a row to open its view", table)
+        first = views.first_viewable
+        if first is not None:
+            self._open_row(first, table)
+
+    def _open_row(self, row: int, table: pn.widgets.Tabulator) -> None:
+        if self._views is None or not 0 <= row < len(self._views.states):
+            return
+        state = self._views.states[row]
+        if state is None:
+            return
+        table.selection = [row]
+        self._load_state(state)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(pn.pane.Markdown("**Tables** · drop CSV files here"), self._dropper, self._upload_message,
+                         self._table_select, self._preview, self._result_title, self._result,
+                         sizing_mode="stretch_width")

@@ -1,0 +1,74 @@
+"""Errors a person can act on when reading, changing, fetching or sampling a Neuroglancer state."""
+
+from __future__ import annotations
+
+from engines.errors import NeurodeckError
+
+__all__ = [
+    "NgStateError",
+    "StateParseError",
+    "StateEditError",
+    "LayerNotFound",
+    "PointerError",
+    "PointerTooLarge",
+    "PointerNotAllowed",
+    "StateNotFound",
+    "VolumeError",
+    "VolumeTooLarge",
+    "VolumeNotAllowed",
+    "SamplingCancelled",
+]
+
+
+class NgStateError(NeurodeckError, ValueError):
+    """Root of the Neuroglancer-state errors: bad arguments or a state that cannot take a change."""
+
+
+class StateParseError(NgStateError):
+    """The text is not a Neuroglancer URL, ``#!`` fragment, JSON state or pointer URL."""
+
+
+class StateEditError(NgStateError):
+    """The requested change does not fit this state (unknown dimension, wrong layer type, ...)."""
+
+
+class LayerNotFound(NgStateError, KeyError):
+    """No layer of that name in the state."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class StateNotFound(NgStateError, KeyError):
+    """No saved state of that name in the workspace."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class PointerError(NeurodeckError, OSError):
+    """A JSON pointer URL (``#!s3://``, ``#!gs://``, ``#!https://``) could not be fetched."""
+
+
+class PointerTooLarge(PointerError):
+    """The pointed-to document is larger than the configured cap."""
+
+
+class VolumeError(NeurodeckError, OSError):
+    """A layer's volume could not be opened or read."""
+
+
+class VolumeTooLarge(NeurodeckError, ValueError):
+    """A read would hold more voxels in memory than allowed; choose a coarser mip or a smaller box."""
+
+
+class PointerNotAllowed(PointerError, PermissionError):
+    """The pointer's host is a private or loopback address and the operator has not allowed those."""
+
+
+class VolumeNotAllowed(VolumeError, PermissionError):
+    """The volume lies at a private address or outside the folders this server may read."""
+
+
+class SamplingCancelled(NeurodeckError, RuntimeError):
+    """The user cancelled a volume read."""

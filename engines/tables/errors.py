@@ -1,0 +1,64 @@
+"""Errors a person can act on when uploading, querying and plotting tables."""
+
+from __future__ import annotations
+
+from engines.errors import NeurodeckError
+
+__all__ = [
+    "TableError",
+    "UploadTooLarge",
+    "EmptyTable",
+    "CsvParseError",
+    "NotATable",
+    "TableNotFound",
+    "ColumnNotFound",
+    "SqlRefused",
+    "QueryError",
+    "TooManyTables",
+]
+
+
+class TableError(NeurodeckError, ValueError):
+    """Root of the table errors: bad input or a request the tables cannot answer."""
+
+
+class UploadTooLarge(TableError):
+    """The upload is over the size cap; large files are opened from an allowed folder instead."""
+
+
+class EmptyTable(TableError):
+    """The file holds no rows (empty, blank, or a header alone)."""
+
+
+class CsvParseError(TableError):
+    """The file is not consistent CSV (ragged rows, unbalanced quotes, unparseable values)."""
+
+
+class NotATable(TableError):
+    """The bytes are not text (an image, a zip, a spreadsheet) and cannot be read as CSV."""
+
+
+class TableNotFound(TableError, KeyError):
+    """No table of that name in this session."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ColumnNotFound(TableError, KeyError):
+    """No column of that name in the table."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class SqlRefused(TableError, PermissionError):
+    """The SQL is not one read-only SELECT over this session's tables (DDL, DML, several statements, file reads)."""
+
+
+class QueryError(TableError):
+    """The query or operation is well-formed but fails on this data (type mismatch, unknown function, ...)."""
+
+
+class TooManyTables(TableError):
+    """The session holds its maximum number of tables; drop some first."""

@@ -1,0 +1,127 @@
+"""The Neuroglancer + chat page in headless Chromium with the real Neuroglancer client (WebGL via SwiftShader)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+ROIS = Path(__file__).resolve().parents[2] / "assets" / "demo_rois.csv"
+CHAT = re.compile(r"^e\.g\. go to")
+
+
+class ViewerProbe:
+    """Reads the real Neuroglancer client's state inside its iframe (``viewer`` is the client's global)."""
+
+    def __init__(self, page: Page) -> None:
+        self._body = page.frame_locator("iframe[title='Neuroglancer viewer']").first.locator("body")
+
+    def state(self) -> dict:
+        text = self._body.evaluate("() => typeof viewer === 'undefined' ? '{}' : JSON.stringify(viewer.state.toJSON())")
+        return json.loads(text)
+
+    def wait(self, check, timeout_s: float = 20) -> dict:
+        deadline = time.time() + timeout_s
+        while True:
+            state = self.state()
+            if check(state) or time.time() > deadline:
+                return state
+            time.sleep(0.2)
+
+
+def _say(page: Page, text: str) -> None:
+    box = page.get_by_placeholder(CHAT)
+    box.fill(text)
+    box.press("Enter")
+    expect(page.get_by_text(text, exact=True).first).to_be_visible()
+
+
+def _open(page: Page, app_url: str, query: str = "") -> ViewerProbe:
+    page.goto(app_url + "?page=neuroglancer" + query)
+    expect(page.get_by_placeholder(CHAT)).to_be_visible(timeout=60_000)
+    viewer = ViewerProbe(page)
+    assert "position" in viewer.wait(lambda s: "position" in s, timeout_s=60), "the viewer did not load its state"
+    return viewer
+
+
+def test_a_chat_command_moves_the_real_viewer(page: Page, app_url: str):
+    frame = _open(page, app_url)
+    before = frame.state()
+    assert before["position"] == [64, 64, 24] and [layer["name"] for layer in before["layers"]] == ["image", "segmentation"]
+    _say(page, "go to 60 40 20 and zoom in")
+    state = frame.wait(lambda s: s["position"] == [60, 40, 20])
+    assert state["position"] == [60, 40, 20]
+    assert state["crossSectionScale"] == pytest.approx(before["crossSectionScale"] / 2, rel=1e-3)
+    _say(page, "hide the segmentation")
+    state = frame.wait(lambda s: s["layers"][1].get("visible") is False)
+    assert state["layers"][1].get("visible") is False
+
+
+def test_a_pan_in_the_viewer_is_seen_by_the_agent(page: Page, app_url: str):
+    frame = _open(page, app_url)
+    box = page.locator("iframe.nd-ng-frame, iframe").first.bounding_box()
+    x, y = box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 120, y + 60, steps=10)
+    page.mouse.up()
+    moved = frame.wait(lambda s: s["position"] != [64, 64, 24])["position"]
+    assert moved != [64, 64, 24]
+    page.wait_for_timeout(1800)  # the viewer reports the user's moves after 1 s without change
+    _say(page, "describe the view")
+    expect(page.get_by_text(re.compile(rf"Position: x={moved[0]:.6g}, y={moved[1]:.6g}")).first).to_be_visible()
+
+
+def test_a_multiview_row_click_loads_its_view(page: Page, app_url: str):
+    frame = _open(page, app_url)
+    _say(page, "top 5 cells by volume_um3")
+    table = page.locator(".nd-multiview")
+    expect(table.get_by_text("393.75").first).to_be_visible()  # the biggest cell's volume, ranked first
+    first = frame.wait(lambda s: s["position"] != [64, 64, 24])  # the first row opened by itself
+    assert first["position"] == pytest.approx([32.59, 95.47, 11.96], abs=0.01)
+    table.get_by_text("372.0", exact=True).click()  # the third row: cell 13
+    third = frame.wait(lambda s: s["position"] != first["position"])
+    assert third["position"] == pytest.approx([108.48, 100.56, 32.91], abs=0.01)
+    segmentation = next(layer for layer in third["layers"] if layer["name"] == "segmentation")
+    assert segmentation["segments"] == ["13"]
+
+
+def test_a_state_link_opens_that_state_and_a_bad_one_says_why(page: Page, app_url: str):
+    state = {"dimensions": {"x": [5e-7, "m"], "y": [5e-7, "m"], "z": [5e-7, "m"]}, "position": [10, 11, 12],
+             "crossSectionScale": 0.5, "layers": [], "layout": "xy"}
+    frame = _open(page, app_url, "&state=" + quote("#!" + json.dumps(state)))
+    assert frame.wait(lambda s: s["position"] == [10, 11, 12])["position"] == [10, 11, 12]
+    page.goto(app_url + "?page=neuroglancer&state=" + quote("#!{not json"))
+    expect(page.get_by_text(re.compile("not valid JSON")).first).to_be_visible(timeout=60_000)
+
+
+def test_two_sessions_never_see_each_others_tables_chats_or_views(browser, app_url: str, tmp_path: Path):
+    first, second = browser.new_context(viewport={"width": 1600, "height": 1100}), \
+        browser.new_context(viewport={"width": 1600, "height": 1100})
+    try:
+        a, b = first.new_page(), second.new_page()
+        frame_a, frame_b = _open(a, app_url), _open(b, app_url)
+        upload = tmp_path / "my_cells.csv"
+        upload.write_text("id,x,y,z,score\n1,5,6,7,0.5\n2,50,60,20,0.9\n")
+        a.locator("input[type=file]").first.set_input_files(str(upload))
+        expect(a.get_by_text(re.compile(r"my_cells\.csv → table"))).to_be_visible()
+        _say(a, "go to 1 2 3")
+        frame_a.wait(lambda s: s["position"] == [1, 2, 3])
+        _say(b, "list the tables")
+        expect(b.get_by_text(re.compile(r"^rois: 24 rows")).first).to_be_visible()
+        expect(b.get_by_text("my_cells", exact=False)).to_have_count(0)
+        expect(b.get_by_text("go to 1 2 3")).to_have_count(0)
+        assert frame_b.state()["position"] == [64, 64, 24]
+        expect(a).to_have_url(re.compile(r"chat=[0-9a-f]+"))  # a reload or a bookmark reopens this chat
+        a.reload()
+        expect(a.get_by_text("go to 1 2 3", exact=True).first).to_be_visible(timeout=60_000)
+    finally:
+        first.close()
+        second.close()
