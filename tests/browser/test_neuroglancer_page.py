@@ -125,3 +125,38 @@ def test_two_sessions_never_see_each_others_tables_chats_or_views(browser, app_u
     finally:
         first.close()
         second.close()
+
+
+@pytest.fixture(scope="module")
+def model_app(tmp_path_factory, nwb_data_dir):
+    """The app with an OpenAI-compatible endpoint: a scripted "model" that moves the view, then answers."""
+    import os
+
+    from tests.browser.conftest import served_app
+    from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply, ToolCall
+
+    def respond(request: dict) -> ScriptedReply:
+        if request["messages"][-1]["role"] == "tool":
+            return ScriptedReply("I moved the view to the cell you asked for.")
+        return ScriptedReply(tool_calls=[ToolCall("go_to", {"position": {"x": 33, "y": 44}})])
+
+    with ScriptedOpenAIServer(responder=respond) as server:
+        os.environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test-key", NEURODECK_LLM_MODEL="scripted")
+        try:
+            with served_app(tmp_path_factory.mktemp("model-app"), root=nwb_data_dir) as (url, _port):
+                yield url, server
+        finally:
+            for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "NEURODECK_LLM_MODEL"):
+                os.environ.pop(name, None)
+
+
+def test_a_model_behind_an_openai_compatible_endpoint_moves_the_viewer(page: Page, model_app):
+    url, server = model_app
+    viewer = _open(page, url)
+    expect(page.get_by_text(re.compile(r"scripted at http://127\.0\.0\.1")).first).to_be_visible()
+    _say(page, "please take me to the cell near the top left")
+    assert viewer.wait(lambda s: s["position"][:2] == [33, 44])["position"] == [33, 44, 24]
+    expect(page.get_by_text("I moved the view to the cell you asked for.").first).to_be_visible()
+    sent = server.requests[0]
+    assert sent["stream"] is True and sent["model"] == "scripted"
+    assert any("Position: x=64, y=64, z=24" in str(m.get("content")) for m in sent["messages"])

@@ -62,6 +62,18 @@ def build_table_tools(tables: TableWorkspace, current_state: Callable[[], NgStat
         """The session's tables: name, rows, columns, origin."""
         return "\n".join(info.describe() for info in tables.list_tables()) or "No tables yet."
 
+    @tools.tool(commands=["open [the] file {path:name}", "open [the] csv {path:name}"])
+    def open_table_file(path: str, name: str | None = None) -> str:
+        """Open a CSV file on the server (only inside the folders the operator allowed); files over the upload
+        cap are read lazily from disk, so tables far larger than memory can be queried.
+
+        Args:
+            path: the file's path on the server
+            name: the table's name (default: from the file name)
+        """
+        info = tables.open_file(path, name=name)
+        return info.describe() + (" (read lazily from disk)" if info.lazy else "")
+
     @tools.tool(commands=["preview [the] [table] [{table:name}]", "show [the] table [{table:name}]"])
     def preview_table(table: str | None = None, rows: Annotated[int, Field(ge=1, le=1000)] = 20) -> ToolResult:
         """The first rows of a table.
