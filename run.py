@@ -5,6 +5,7 @@
         [--workers N | --dask tcp://scheduler:8786]
     python run.py worker --workspace DIR        # a job worker (every engine's kinds) on any machine that sees DIR
     python run.py queue --source URL|FOLDER|FILE_OF_URLS|DANDISET_ID --workspace DIR
+    python run.py curate --analyzer DIR --out DIR [--judge metrics|vlm] [--preset NAME] [--workers N]
     python run.py --prefix /neurodeck --use-xheaders   # behind a reverse proxy, under a path
 """
 
@@ -136,7 +137,15 @@ def run_queue(argv: list[str]) -> int:
     return 1 if failed and not queued else 0
 
 
-SUBCOMMANDS = {"worker": run_worker, "queue": run_queue}
+def run_curate(argv: list[str]) -> int:
+    """``run.py curate --analyzer DIR --out DIR [--judge metrics|vlm] [--preset NAME] [--workers N]``: headless
+    batch curation on a cluster node, the same engine calls the Curation page makes."""
+    from engines.curation.batch import main as curate_main
+
+    return curate_main(argv)
+
+
+SUBCOMMANDS = {"worker": run_worker, "queue": run_queue, "curate": run_curate}
 """``run.py <name> ...``: each takes the remaining arguments and returns an exit code (or None)."""
 
 

@@ -62,6 +62,8 @@ class NwbBrowser(pn.viewable.Viewer):
         self._view_ids: dict[str, str] = {}
         self._lock = threading.RLock()  # guards the browser's own fields; never held while reading
         self._controller_watcher = None
+        self._opens_requested = 0
+        self._opens_adopted = 0
         self._setting_tabs = False
         self._work = BackgroundWork(name="nwb")
         self._work.on_close(self.close)
@@ -112,13 +114,28 @@ class NwbBrowser(pn.viewable.Viewer):
         self._open(text, {})
 
     def _open(self, text: str, selection: dict[str, Any]) -> None:
+        """Every open runs to its end (each under its own key): a newer request that fails must not cancel an
+        older one that works, so a mistyped address right after the page loads still leaves a file on screen."""
+        with self._lock:
+            self._opens_requested += 1
+            ticket = self._opens_requested
         self._message[:] = []
         self._tree_holder.loading = True
-        self._work.run("open", lambda: self._open_file(text or self._default_source),
-                       apply=lambda nwb: self._adopt(nwb, text, selection), failed=self._open_failed,
-                       discard=lambda nwb: nwb.close())
+        self._work.run(f"open-{ticket}", lambda: self._open_file(text or self._default_source),
+                       apply=lambda nwb: self._adopt_if_newest(ticket, nwb, text, selection),
+                       failed=lambda exc: self._open_failed(ticket, exc), discard=lambda nwb: nwb.close())
 
-    def _open_failed(self, exc: BaseException) -> None:
+    def _adopt_if_newest(self, ticket: int, nwb: NwbFile, text: str, selection: dict[str, Any]) -> None:
+        with self._lock:
+            if ticket < self._opens_adopted:  # a newer file is already on screen
+                nwb.close()
+                return
+            self._opens_adopted = ticket
+        self._adopt(nwb, text, selection)
+
+    def _open_failed(self, ticket: int, exc: BaseException) -> None:
+        if ticket != self._opens_requested:
+            return  # an older request: the newer one decides what the page says
         self._tree_holder.loading = False
         self._message[:] = [error_alert(exc)]
 
@@ -134,7 +151,7 @@ class NwbBrowser(pn.viewable.Viewer):
             self._tree = ObjectTree(nwb.index, selected=controller.object_path or "/")
             self._tree.param.watch(self._on_tree_select, "selected")
             self._tree_holder[:] = [self._title, self._tree]
-            self._tree_holder.loading = False
+            self._tree_holder.loading = self._opens_adopted < self._opens_requested
             if self._source_input.value != text:
                 self._source_input.value = text
             if self._controller_watcher is not None:

@@ -3,14 +3,17 @@
 A page builds ``Toolset``s over its session's state, creates a ``ChatSession`` with them and an
 ``LlmConfig`` (or None: the offline command planner), and renders the events of
 ``session.send(text)`` from a worker thread. Vision judges use ``OpenAICompatibleModel`` with
-``ask_about_images`` / ``ask_about_images_async``.
+``ask_about_images`` / ``ask_about_images_async`` (a ``CircuitBreaker`` and a concurrency limit per run,
+``ModelPricing`` for cost).
 """
 
 from engines.agent.base import ChatModel
+from engines.agent.breaker import CircuitBreaker
 from engines.agent.config import LlmConfig
 from engines.agent.context import DEFAULT_SYSTEM_PROMPT
 from engines.agent.errors import (AgentBusy, AgentError, CommandTemplateError, ConversationNotFound,
-                                  InvalidToolArguments, LlmAuthError, LlmBadResponse, LlmEndpointError,
+                                  InvalidToolArguments, LlmAuthError, LlmBadResponse, LlmEndpointDown,
+                                  LlmEndpointError,
                                   LlmRateLimited, LlmRequestRejected, LlmServerError, LlmSetupError, LlmTimeout,
                                   LlmUnreachable, RunCancelled, ToolDefinitionError, ToolFailed, UnknownTool)
 from engines.agent.events import (AgentEvent, ErrorEvent, FinalAnswer, Retrying, TextDelta, ToolError, ToolFinished,
@@ -20,6 +23,7 @@ from engines.agent.links import StreamingUrlShortener, shorten_urls
 from engines.agent.loop import TurnLimits
 from engines.agent.memory import Exchange, InteractionMemory
 from engines.agent.openai_compatible import OpenAICompatibleModel
+from engines.agent.pricing import DEFAULT_PRICES, ModelPricing
 from engines.agent.planner import Command, CommandPlanner, Plan, PlannedCall
 from engines.agent.registry import ToolRegistry
 from engines.agent.replies import ModelReply, RequestedToolCall, TokenUsage
@@ -31,15 +35,15 @@ from engines.agent.tools import Tool, Toolset, tool
 from engines.agent.trace import ToolStep, ToolTrace
 
 __all__ = [
-    "AgentBusy", "AgentError", "AgentEvent", "Artifact", "ChatModel", "ChatRun", "ChatSession", "Command",
-    "CommandPlanner", "CommandTemplateError", "Conversation", "ConversationInfo", "ConversationNotFound",
-    "ConversationStore", "DEFAULT_SYSTEM_PROMPT", "ErrorEvent", "Exchange", "FinalAnswer", "ImageAnswer",
-    "ImageArtifact", "InteractionMemory", "InvalidToolArguments", "LlmAuthError",
-    "LlmBadResponse", "LlmConfig", "LlmEndpointError", "LlmRateLimited", "LlmRequestRejected", "LlmServerError",
-    "LlmSetupError", "LlmTimeout", "LlmUnreachable", "ModelReply", "OpenAICompatibleModel", "Plan", "PlannedCall",
-    "PlotArtifact", "RequestedToolCall", "Retrying", "RunCancelled", "SavedTurn", "StreamingUrlShortener",
-    "TableArtifact", "TextDelta", "TokenUsage", "Tool", "ToolDefinitionError", "ToolError", "ToolFailed",
-    "ToolFinished", "ToolRegistry", "ToolResult", "ToolStarted", "ToolStep", "ToolTrace", "Toolset", "TurnLimits",
-    "UnknownTool", "ViewerLinkArtifact", "ask_about_images", "ask_about_images_async", "image_part",
-    "shorten_urls", "summarise_table", "tool", "user_message",
+    "AgentBusy", "AgentError", "AgentEvent", "Artifact", "ChatModel", "ChatRun", "ChatSession", "CircuitBreaker",
+    "Command", "CommandPlanner", "CommandTemplateError", "Conversation", "ConversationInfo",
+    "ConversationNotFound", "ConversationStore", "DEFAULT_PRICES", "DEFAULT_SYSTEM_PROMPT", "ErrorEvent",
+    "Exchange", "FinalAnswer", "ImageAnswer", "ImageArtifact", "InteractionMemory", "InvalidToolArguments",
+    "LlmAuthError", "LlmBadResponse", "LlmConfig", "LlmEndpointDown", "LlmEndpointError", "LlmRateLimited",
+    "LlmRequestRejected", "LlmServerError", "LlmSetupError", "LlmTimeout", "LlmUnreachable", "ModelPricing",
+    "ModelReply", "OpenAICompatibleModel", "Plan", "PlannedCall", "PlotArtifact", "RequestedToolCall", "Retrying",
+    "RunCancelled", "SavedTurn", "StreamingUrlShortener", "TableArtifact", "TextDelta", "TokenUsage", "Tool",
+    "ToolDefinitionError", "ToolError", "ToolFailed", "ToolFinished", "ToolRegistry", "ToolResult", "ToolStarted",
+    "ToolStep", "ToolTrace", "Toolset", "TurnLimits", "UnknownTool", "ViewerLinkArtifact", "ask_about_images",
+    "ask_about_images_async", "image_part", "shorten_urls", "summarise_table", "tool", "user_message",
 ]

@@ -8,6 +8,7 @@ refuse to block for a Retry-After longer than ``LlmConfig.max_wait_s``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import random
@@ -19,8 +20,9 @@ from typing import Any, TypeVar
 import openai
 
 from engines.agent._cancel import CancelSignal, wait_or_cancel
+from engines.agent.breaker import CircuitBreaker
 from engines.agent.config import LlmConfig
-from engines.agent.errors import (LlmAuthError, LlmBadResponse, LlmEndpointError, LlmRateLimited,
+from engines.agent.errors import (LlmAuthError, LlmBadResponse, LlmEndpointDown, LlmEndpointError, LlmRateLimited,
                                   LlmRequestRejected, LlmServerError, LlmTimeout, LlmUnreachable, RunCancelled)
 from engines.agent.events import AgentEvent, Retrying
 
@@ -122,8 +124,8 @@ class RetryPolicy:
         return min(self.backoff_s * 2 ** attempt * (0.75 + random.random() / 2), self.max_wait_s)
 
     def give_up(self, error: LlmEndpointError, attempt: int) -> LlmEndpointError:
-        """The error to report: the same type, saying how many attempts were made."""
-        if attempt == 0:
+        """The error to report: the same type, saying how many attempts were made (a breaker's as it is)."""
+        if attempt == 0 or isinstance(error, LlmEndpointDown):
             return error
         return type(error)(f"{error} (gave up after {attempt + 1} attempts)", status=error.status,
                            retry_after_s=error.retry_after_s)
@@ -175,20 +177,38 @@ def drain(gen: Generator[AgentEvent, None, T], on_event: Callable[[AgentEvent], 
 
 
 async def call_with_retries_async(call: Callable[[], Awaitable[T]], policy: RetryPolicy,
-                                  on_retry: Callable[[Retrying], None] | None = None) -> T:
-    """The async twin of ``retrying`` for one awaitable request (used by concurrent vision calls)."""
+                                  on_retry: Callable[[Retrying], None] | None = None, *,
+                                  limit: asyncio.Semaphore | None = None,
+                                  breaker: CircuitBreaker | None = None) -> T:
+    """The async twin of ``retrying`` for one awaitable request (used by concurrent vision calls).
+
+    ``limit`` is held for each attempt and released while waiting to retry, so a call backing
+    off leaves its slot to another; ``breaker`` sees every attempt and, once open, ends the call.
+    """
     tries = 0
     while True:
         try:
-            return await call()
-        except LlmEndpointError as error:
+            return await _attempt(call, limit, breaker)
+        except LlmEndpointError as failure:
+            error = failure if breaker is None else breaker.record_failure(failure)
             delay = policy.delay_for(error, tries)
             if delay is None:
-                raise policy.give_up(error, tries) from error
+                raise policy.give_up(error, tries) from failure
             tries += 1
             if on_retry is not None:
                 on_retry(Retrying(message=f"{error} Retrying in {delay:.1f} s.", attempt=tries + 1, delay_s=delay))
             await asyncio.sleep(delay)
+
+
+async def _attempt(call: Callable[[], Awaitable[T]], limit: asyncio.Semaphore | None,
+                   breaker: CircuitBreaker | None) -> T:
+    async with limit if limit is not None else contextlib.nullcontext():
+        if breaker is not None:
+            breaker.check()
+        result = await call()
+    if breaker is not None:
+        breaker.record_success()
+    return result
 
 
 def parse_json_text(text: str) -> Any:

@@ -7,6 +7,7 @@ providers of their own: they are ``OpenAICompatibleModel`` with another base URL
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Sequence
@@ -14,6 +15,7 @@ from typing import Any
 
 from engines.agent._cancel import CancelSignal
 from engines.agent._retry import RetryPolicy, call_with_retries_async, drain, retrying
+from engines.agent.breaker import CircuitBreaker
 from engines.agent.config import LlmConfig
 from engines.agent.events import AgentEvent, Retrying, TextDelta
 from engines.agent.replies import ModelReply, TokenUsage
@@ -41,9 +43,11 @@ class ChatModel(ABC):
     # --- one attempt: what a provider implements -----------------------------------------------
     @abstractmethod
     def request(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *, stream: bool = False,
-                model: str | None = None, json_mode: bool = False,
-                cancel: CancelSignal = None) -> Generator[TextDelta, None, ModelReply]:
+                model: str | None = None, json_mode: bool = False, cancel: CancelSignal = None,
+                max_tokens: int | None = None) -> Generator[TextDelta, None, ModelReply]:
         """One request. Streaming yields ``TextDelta`` pieces as they arrive; returns the whole reply.
+
+        ``max_tokens`` caps the reply's length (None: the server's default).
 
         Raises a typed ``LlmEndpointError`` (timeouts, status codes, garbled bodies) and
         ``RunCancelled`` when ``cancel`` fires mid-stream.
@@ -51,7 +55,8 @@ class ChatModel(ABC):
 
     @abstractmethod
     async def request_async(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *,
-                            model: str | None = None, json_mode: bool = False) -> ModelReply:
+                            model: str | None = None, json_mode: bool = False,
+                            max_tokens: int | None = None) -> ModelReply:
         """One non-streaming request from a coroutine (for many concurrent calls, e.g. image judging)."""
 
     def describe(self) -> str:
@@ -60,29 +65,42 @@ class ChatModel(ABC):
     def close(self) -> None:
         """Release connections; the model may still be used afterwards (it reconnects)."""
 
+    async def aclose(self) -> None:
+        """Release the running event loop's connections (call before the loop ends); the model stays usable."""
+
     # --- shared behaviour ------------------------------------------------------------------------
     def turn(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *, stream: bool = False,
-             model: str | None = None, json_mode: bool = False,
-             cancel: CancelSignal = None) -> Generator[AgentEvent, None, ModelReply]:
+             model: str | None = None, json_mode: bool = False, cancel: CancelSignal = None,
+             max_tokens: int | None = None) -> Generator[AgentEvent, None, ModelReply]:
         """A request with retries: yields ``TextDelta`` and ``Retrying`` events, returns the reply."""
         reply = yield from retrying(
-            lambda: self.request(messages, tools, stream=stream, model=model, json_mode=json_mode, cancel=cancel),
+            lambda: self.request(messages, tools, stream=stream, model=model, json_mode=json_mode, cancel=cancel,
+                                 max_tokens=max_tokens),
             self.retry_policy, cancel)
         self._count(reply.usage)
         return reply
 
     def complete(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *, model: str | None = None,
                  json_mode: bool = False, cancel: CancelSignal = None,
-                 on_event: Callable[[AgentEvent], None] | None = None) -> ModelReply:
+                 on_event: Callable[[AgentEvent], None] | None = None, max_tokens: int | None = None) -> ModelReply:
         """A blocking request with retries (``on_event`` sees ``Retrying`` notices). Costs one request per attempt."""
-        return drain(self.turn(messages, tools, model=model, json_mode=json_mode, cancel=cancel), on_event)
+        return drain(self.turn(messages, tools, model=model, json_mode=json_mode, cancel=cancel,
+                               max_tokens=max_tokens), on_event)
 
     async def complete_async(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *,
                              model: str | None = None, json_mode: bool = False,
-                             on_retry: Callable[[Retrying], None] | None = None) -> ModelReply:
-        """``complete`` for coroutines: run many with ``asyncio.gather`` (each retries on its own)."""
+                             on_retry: Callable[[Retrying], None] | None = None, max_tokens: int | None = None,
+                             limit: asyncio.Semaphore | None = None,
+                             breaker: CircuitBreaker | None = None) -> ModelReply:
+        """``complete`` for coroutines: run many with ``asyncio.gather`` (each retries on its own).
+
+        The reply's ``usage`` is this call's own (``self.usage`` adds up all calls). ``limit`` caps the
+        requests in flight across calls that share it (held per attempt, not while waiting to retry);
+        ``breaker`` ends this and every later call sharing it once the endpoint is known to be down.
+        """
         reply = await call_with_retries_async(
-            lambda: self.request_async(messages, tools, model=model, json_mode=json_mode), self.retry_policy, on_retry)
+            lambda: self.request_async(messages, tools, model=model, json_mode=json_mode, max_tokens=max_tokens),
+            self.retry_policy, on_retry, limit=limit, breaker=breaker)
         self._count(reply.usage)
         return reply
 

@@ -17,6 +17,7 @@ __all__ = [
     "InvalidToolArguments",
     "LlmAuthError",
     "LlmBadResponse",
+    "LlmEndpointDown",
     "LlmEndpointError",
     "LlmRateLimited",
     "LlmRequestRejected",
@@ -81,6 +82,12 @@ class LlmTimeout(LlmEndpointError, TimeoutError):
 
 class LlmUnreachable(LlmEndpointError):
     """Nothing answers at the base URL (refused, DNS, TLS); retried, then reported."""
+
+
+class LlmEndpointDown(LlmEndpointError):
+    """A ``CircuitBreaker`` found the endpoint down (unreachable, key or model refused): later calls stop at once."""
+
+    retryable = False
 
 
 class LlmRequestRejected(LlmEndpointError, ValueError):

@@ -1,26 +1,30 @@
 """Messages with images, and one call "prompt + images -> text or JSON" for vision judges (sync and async).
 
 Images are sent inline as data URLs (PNG/JPEG bytes, a file path, a uint8 NumPy array) or
-by URL. A JSON answer is parsed with ``json.loads`` only (never evaluated); a reply that is
-not JSON gets one follow-up asking for JSON only, then ``LlmBadResponse``.
+by URL. A JSON answer is parsed with ``json.loads`` only (never evaluated), or by the caller's
+own reader; a reply that cannot be read gets one follow-up asking for JSON only, then
+``LlmBadResponse``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engines.agent._retry import parse_json_text
 from engines.agent.base import ChatModel, Message
+from engines.agent.breaker import CircuitBreaker
 from engines.agent.errors import LlmBadResponse
 from engines.agent.events import Retrying
-from engines.agent.replies import TokenUsage
+from engines.agent.replies import ModelReply, TokenUsage
 
-__all__ = ["ImageAnswer", "ImageInput", "ask_about_images", "ask_about_images_async", "image_part", "user_message"]
+__all__ = ["ImageAnswer", "ImageInput", "Reader", "ask_about_images", "ask_about_images_async", "image_part",
+           "user_message"]
 
 ImageInput = bytes | Path | str | Any
 """PNG/JPEG bytes, a local file path, an ``http(s)://`` or ``data:`` URL, or a uint8 array (H x W [x 3|4])."""
@@ -30,7 +34,8 @@ _JSON_AGAIN = "Your reply was not valid JSON. Reply again with only the JSON obj
 
 @dataclass(frozen=True)
 class ImageAnswer:
-    """A vision reply: its text, the parsed JSON (when asked for), and the tokens it cost."""
+    """A vision reply: its text, what was read from it (JSON or the caller's reader; None when not asked), and
+    the tokens it cost (this call's own, follow-up included)."""
 
     text: str
     data: Any
@@ -82,72 +87,104 @@ def _mime_type(data: bytes) -> str:
     return "image/png"
 
 
-def _messages(prompt: str, images: Sequence[ImageInput], system: str | None, detail: str) -> list[Message]:
+def _messages(prompt: str, images: Sequence[ImageInput], system: str | None, detail: str,
+              history: Sequence[Message]) -> list[Message]:
     head: list[Message] = [{"role": "system", "content": system}] if system else []
-    return [*head, user_message(prompt, images, detail)]
+    return [*head, *history, user_message(prompt, images, detail)]
 
 
-_NOT_JSON = object()
+Reader = Callable[[str], Any]
+"""Turns a reply's text into the caller's value; raises ``ValueError`` (saying what is wrong) when it cannot."""
 
 
-def _parsed(text: str) -> Any:
+def _read(read: Reader, text: str) -> tuple[Any, str | None]:
+    """(value, None), or (None, what was wrong)."""
     try:
-        return parse_json_text(text)
-    except ValueError:
-        return _NOT_JSON
+        return read(text), None
+    except ValueError as exc:
+        return None, str(exc) or type(exc).__name__
+
+
+def _asking(messages: list[Message], read: Reader | None,
+            custom: bool) -> Generator[list[Message], ModelReply, ImageAnswer]:
+    """The exchange as steps: yields each request's messages, receives its reply, returns the answer.
+
+    Shared by the blocking and the async call, which differ only in how a request is sent.
+    """
+    usage = TokenUsage()
+    reply = yield messages
+    usage.add(reply.usage)
+    if read is None:
+        return ImageAnswer(reply.text, None, usage)
+    data, problem = _read(read, reply.text)
+    if problem is not None:
+        again = _JSON_AGAIN if not custom else (f"Your reply was not the JSON object asked for ({problem}). "
+                                                "Reply again with only the JSON object, nothing else.")
+        reply = yield [*messages, {"role": "assistant", "content": reply.text}, {"role": "user", "content": again}]
+        usage.add(reply.usage)
+        data, problem = _read(read, reply.text)
+    if problem is None:
+        return ImageAnswer(reply.text, data, usage)
+    if custom:
+        raise LlmBadResponse(f"The model's answer could not be read even when asked again ({problem}); its last "
+                             f"reply began: {reply.text[:300]!r}. Use a model that follows JSON instructions.")
+    raise LlmBadResponse(f"The vision model did not answer with JSON, even when asked again: {reply.text[:200]!r}. "
+                         "Use a model that follows JSON instructions, or turn on json_mode.")
+
+
+def _reader(want_json: bool, parse: Reader | None) -> Reader | None:
+    return parse if parse is not None else (parse_json_text if want_json else None)
 
 
 def ask_about_images(model: ChatModel, prompt: str, images: Sequence[ImageInput], *, system: str | None = None,
                      want_json: bool = False, json_mode: bool = False, detail: str = "auto",
-                     on_retry: Callable[[Retrying], None] | None = None) -> ImageAnswer:
-    """Ask ``model.config.model_for_images`` about images. One request (two if JSON had to be asked again).
+                     on_retry: Callable[[Retrying], None] | None = None, history: Sequence[Message] = (),
+                     parse: Reader | None = None, model_name: str | None = None,
+                     max_tokens: int | None = None) -> ImageAnswer:
+    """Ask ``model.config.model_for_images`` (or ``model_name``) about images. One request (two if the
+    answer had to be asked for again).
 
-    ``want_json`` parses the reply as JSON; ``json_mode`` also asks the server for JSON output
-    (OpenAI and vLLM support it; some local servers do not). Retries and timeouts follow the
-    model's ``LlmConfig``; raises typed ``LlmEndpointError``s.
+    ``images`` may be empty (a text question). ``history`` goes between the system message and
+    the question (few-shot examples, earlier turns). ``want_json`` parses the reply as JSON;
+    ``parse`` reads it your way instead (raise ``ValueError`` to have the model asked once more,
+    told what was wrong); ``answer.data`` holds the result. ``json_mode`` also asks the server
+    for JSON output (OpenAI and vLLM support it; some local servers do not). Retries and
+    timeouts follow the model's ``LlmConfig``; raises typed ``LlmEndpointError``s.
     """
-    messages = _messages(prompt, images, system, detail)
-    usage = TokenUsage()
-    vision = model.config.model_for_images
-    reply = model.complete(messages, model=vision, json_mode=json_mode, on_event=_retry_hook(on_retry))
-    usage.add(reply.usage)
-    if not want_json:
-        return ImageAnswer(reply.text, None, usage)
-    data = _parsed(reply.text)
-    if data is _NOT_JSON:
-        again = [*messages, {"role": "assistant", "content": reply.text}, {"role": "user", "content": _JSON_AGAIN}]
-        reply = model.complete(again, model=vision, json_mode=json_mode, on_event=_retry_hook(on_retry))
-        usage.add(reply.usage)
-        data = _parsed(reply.text)
-    return _answer(reply.text, data, usage)
+    steps = _asking(_messages(prompt, images, system, detail, history), _reader(want_json, parse), parse is not None)
+    name = model_name or model.config.model_for_images
+    messages = next(steps)
+    while True:
+        reply = model.complete(messages, model=name, json_mode=json_mode, on_event=_retry_hook(on_retry),
+                               max_tokens=max_tokens)
+        try:
+            messages = steps.send(reply)
+        except StopIteration as done:
+            return done.value
 
 
 async def ask_about_images_async(model: ChatModel, prompt: str, images: Sequence[ImageInput], *,
                                  system: str | None = None, want_json: bool = False, json_mode: bool = False,
-                                 detail: str = "auto",
-                                 on_retry: Callable[[Retrying], None] | None = None) -> ImageAnswer:
-    """``ask_about_images`` as a coroutine: ``asyncio.gather`` many of them to judge images concurrently."""
-    messages = _messages(prompt, images, system, detail)
-    usage = TokenUsage()
-    vision = model.config.model_for_images
-    reply = await model.complete_async(messages, model=vision, json_mode=json_mode, on_retry=on_retry)
-    usage.add(reply.usage)
-    if not want_json:
-        return ImageAnswer(reply.text, None, usage)
-    data = _parsed(reply.text)
-    if data is _NOT_JSON:
-        again = [*messages, {"role": "assistant", "content": reply.text}, {"role": "user", "content": _JSON_AGAIN}]
-        reply = await model.complete_async(again, model=vision, json_mode=json_mode, on_retry=on_retry)
-        usage.add(reply.usage)
-        data = _parsed(reply.text)
-    return _answer(reply.text, data, usage)
+                                 detail: str = "auto", on_retry: Callable[[Retrying], None] | None = None,
+                                 history: Sequence[Message] = (), parse: Reader | None = None,
+                                 model_name: str | None = None, max_tokens: int | None = None,
+                                 limit: asyncio.Semaphore | None = None,
+                                 breaker: CircuitBreaker | None = None) -> ImageAnswer:
+    """``ask_about_images`` as a coroutine: ``asyncio.gather`` many of them to judge images concurrently.
 
-
-def _answer(text: str, data: Any, usage: TokenUsage) -> ImageAnswer:
-    if data is _NOT_JSON:
-        raise LlmBadResponse(f"The vision model did not answer with JSON, even when asked again: {text[:200]!r}. "
-                             "Use a model that follows JSON instructions, or turn on json_mode.")
-    return ImageAnswer(text, data, usage)
+    ``limit`` and ``breaker``, shared by the calls of one run, cap the requests in flight and
+    stop every call once the endpoint is known to be down (see ``ChatModel.complete_async``).
+    """
+    steps = _asking(_messages(prompt, images, system, detail, history), _reader(want_json, parse), parse is not None)
+    name = model_name or model.config.model_for_images
+    messages = next(steps)
+    while True:
+        reply = await model.complete_async(messages, model=name, json_mode=json_mode, on_retry=on_retry,
+                                           max_tokens=max_tokens, limit=limit, breaker=breaker)
+        try:
+            messages = steps.send(reply)
+        except StopIteration as done:
+            return done.value
 
 
 def _retry_hook(on_retry: Callable[[Retrying], None] | None) -> Callable[[Any], None] | None:

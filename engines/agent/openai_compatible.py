@@ -2,11 +2,15 @@
 
 Uses the official ``openai`` client with its own retries off (``ChatModel`` retries, so the
 chat can show each retry and cancel the wait) and the configured timeout per request (for
-streaming: per read). Nothing here reads the environment: the key and URL come from ``LlmConfig``.
+streaming: per read). Async calls share one ``AsyncOpenAI`` client (one connection pool) per
+event loop: creating a client costs tens of milliseconds of CPU (TLS context), too much to pay
+per call when a judge makes hundreds. Nothing here reads the environment: the key and URL
+come from ``LlmConfig``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Generator, Sequence
 from typing import Any
@@ -38,6 +42,7 @@ class OpenAICompatibleModel(ChatModel):
                                 "local server (Ollama, vLLM, llama.cpp), which needs no key.")
         super().__init__(config)
         self._client: openai.OpenAI | None = None
+        self._async_clients: dict[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = {}
         self._client_lock = threading.Lock()
 
     def _client_kwargs(self) -> dict[str, Any]:
@@ -51,11 +56,29 @@ class OpenAICompatibleModel(ChatModel):
                 self._client = openai.OpenAI(**self._client_kwargs())
             return self._client
 
+    def _async_client(self) -> openai.AsyncOpenAI:
+        """The running loop's client; clients of loops that have ended are dropped here."""
+        loop = asyncio.get_running_loop()
+        with self._client_lock:
+            for ended in [other for other in self._async_clients if other.is_closed()]:
+                del self._async_clients[ended]
+            client = self._async_clients.get(loop)
+            if client is None:
+                client = self._async_clients[loop] = openai.AsyncOpenAI(**self._client_kwargs())
+            return client
+
     def close(self) -> None:
+        """Close the blocking client; async clients are closed by ``aclose`` in their own loop."""
         with self._client_lock:
             client, self._client = self._client, None
         if client is not None:
             client.close()
+
+    async def aclose(self) -> None:
+        with self._client_lock:
+            client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
 
     def available_models(self) -> list[str]:
         """Model ids the endpoint lists (one GET /models): a cheap check that the URL and key work."""
@@ -66,10 +89,12 @@ class OpenAICompatibleModel(ChatModel):
 
     # --- one request -----------------------------------------------------------------------------
     def _arguments(self, messages: Sequence[Message], tools: Sequence[ToolSchema], model: str | None,
-                   json_mode: bool) -> dict[str, Any]:
+                   json_mode: bool, max_tokens: int | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"model": model or self.config.model, "messages": list(messages)}
         if tools:
             kwargs["tools"] = list(tools)
+        if max_tokens is not None:
+            kwargs["max_tokens"] = max_tokens
         if self.config.temperature is not None:
             kwargs["temperature"] = self.config.temperature
         if json_mode:
@@ -77,9 +102,9 @@ class OpenAICompatibleModel(ChatModel):
         return kwargs
 
     def request(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *, stream: bool = False,
-                model: str | None = None, json_mode: bool = False,
-                cancel: CancelSignal = None) -> Generator[TextDelta, None, ModelReply]:
-        kwargs = self._arguments(messages, tools, model, json_mode)
+                model: str | None = None, json_mode: bool = False, cancel: CancelSignal = None,
+                max_tokens: int | None = None) -> Generator[TextDelta, None, ModelReply]:
+        kwargs = self._arguments(messages, tools, model, json_mode, max_tokens)
         if not stream:
             try:
                 return _reply_from_completion(self.client.chat.completions.create(**kwargs))
@@ -112,12 +137,12 @@ class OpenAICompatibleModel(ChatModel):
         return assembler.reply()
 
     async def request_async(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *,
-                            model: str | None = None, json_mode: bool = False) -> ModelReply:
-        """A fresh async client per call: it binds to the running event loop, and a call costs far more anyway."""
-        kwargs = self._arguments(messages, tools, model, json_mode)
+                            model: str | None = None, json_mode: bool = False,
+                            max_tokens: int | None = None) -> ModelReply:
+        """Uses the running loop's shared client (see the module docstring; ``aclose`` releases it)."""
+        kwargs = self._arguments(messages, tools, model, json_mode, max_tokens)
         try:
-            async with openai.AsyncOpenAI(**self._client_kwargs()) as client:
-                return _reply_from_completion(await client.chat.completions.create(**kwargs))
+            return _reply_from_completion(await self._async_client().chat.completions.create(**kwargs))
         except Exception as exc:
             raise classify_failure(exc, self.config, kwargs["model"]) from exc
 

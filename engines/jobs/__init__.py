@@ -6,6 +6,7 @@ jobs from the ``JobStore`` (``<workspace>/jobs.sqlite``) and publish results int
 ``ResultStore`` (``<workspace>/results/``). Importing this package does not import Dask.
 """
 
+from engines.jobs._filesystem import is_network_filesystem
 from engines.jobs.backends import InProcessBackend, JobBackend, run_worker_process
 from engines.jobs.catalog import KIND_PROVIDERS, JobEnvironment, all_job_kinds
 from engines.jobs.child_process import ChildProcessFailed, run_in_child_process
@@ -23,6 +24,7 @@ __all__ = [
     "JobEnvironment",
     "KIND_PROVIDERS",
     "all_job_kinds",
+    "is_network_filesystem",
     "run_in_child_process",
     "DaskBackend",
     "InProcessBackend",

@@ -1,0 +1,183 @@
+"""Curation benchmark: stage times, image drawing vs spikeinterface.widgets, VLM concurrency, judge vs presets.
+
+A generated 100-unit, 10-minute recording whose sorting has injected faults of every kind
+(amplitude splits, temporal splits, random splits, duplicates; true merges tracked). Runs:
+
+- extensions on the faulty sorting's analyzer (in memory), candidates (the recommended union);
+- both images of every candidate group with the engine, and the same two images drawn with
+  ``spikeinterface.widgets`` (``plot_crosscorrelograms``, ``plot_amplitudes`` with histograms)
+  at 100 dpi for a sample of groups;
+- the VLM judge against the scripted OpenAI-compatible server (500 ms per call, 100 groups,
+  3 calls per group, 20 workers): ideal time = calls x latency / workers, over measured;
+- the metrics judge's pairwise F1 on the true merges beside every ``compute_merge_unit_groups``
+  preset's on the same data.
+
+The last line printed is one JSON object. ``--duration``/``--units`` make a quick smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import warnings
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engines.agent.config import LlmConfig  # noqa: E402
+from engines.curation import (AnalyzerData, CandidateGroup, CandidateRequest, GroupImages, InjectedFaults,  # noqa: E402
+                              JudgeContext, MetricsJudge, VlmJudge, VlmJudgeParams, build_ground_truth,
+                              compute_missing_extensions, find_candidates, run_judge)
+from engines.curation.analyzer import analyzer_fingerprint  # noqa: E402
+from engines.curation.candidates import PRESETS  # noqa: E402
+from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply  # noqa: E402
+
+
+def pairs_of(groups) -> set[frozenset]:
+    return {frozenset(p) for g in groups for p in combinations(g, 2)}
+
+
+def scores(predicted: set[frozenset], truth: set[frozenset]) -> dict[str, float]:
+    tp = len(predicted & truth)
+    precision = tp / len(predicted) if predicted else 0.0
+    recall = tp / len(truth) if truth else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4)}
+
+
+def widget_seconds(analyzer, groups, folder: Path) -> list[float]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import spikeinterface.widgets as sw
+
+    times = []
+    for i, group in enumerate(groups):
+        started = time.perf_counter()
+        w = sw.plot_crosscorrelograms(analyzer, unit_ids=list(group), backend="matplotlib")
+        w.figure.savefig(folder / f"ccg-{i}.png", dpi=100)
+        plt.close(w.figure)
+        w = sw.plot_amplitudes(analyzer, unit_ids=list(group), plot_histograms=True, backend="matplotlib")
+        w.figure.savefig(folder / f"amp-{i}.png", dpi=100)
+        plt.close(w.figure)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def vlm_efficiency(data: AnalyzerData, images: GroupImages, groups: list[CandidateGroup], latency_s: float,
+                   workers: int) -> dict[str, float]:
+    def responder(body: dict) -> ScriptedReply:
+        if "Answer with one JSON object" in body["messages"][0]["content"]:
+            return ScriptedReply(json.dumps({"decision": "not merge", "confidence": 0.7, "reasoning": "flat"}))
+        return ScriptedReply("Flat cross-correlogram. Feature verdict: not merge")
+
+    for group in groups:  # drawn before timing: the measure is of the calls, not of matplotlib
+        images.images(group.unit_ids)
+    with ScriptedOpenAIServer(responder=responder, latency_s=latency_s) as server:
+        judge = VlmJudge(LlmConfig(model="bench", base_url=server.base_url, api_key="x", timeout_s=30),
+                         VlmJudgeParams(num_workers=workers))
+        started = time.perf_counter()
+        decisions = run_judge(judge, groups, JudgeContext(data, images))
+        measured = time.perf_counter() - started
+        calls = len(server.requests)
+        peak = server.max_concurrent
+    ideal = calls * latency_s / workers
+    return {"efficiency": round(ideal / measured, 4), "measured_s": round(measured, 3), "ideal_s": round(ideal, 3),
+            "calls": calls, "peak_concurrency": peak, "errors": sum(not d.ok for d in decisions)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=600.0)
+    parser.add_argument("--units", type=int, default=100)
+    parser.add_argument("--channels", type=int, default=32)
+    parser.add_argument("--faults", type=int, default=6, help="faults of each kind")
+    parser.add_argument("--widget-groups", type=int, default=20)
+    parser.add_argument("--with-feature-neighbors", action="store_true",
+                        help="also score feature_neighbors (computes spike_locations and a kNN over every spike: "
+                             "many minutes at 10 min x 100 units; F1 0.07 on the smoke run)")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    from spikeinterface.core import create_sorting_analyzer
+
+    k = args.faults
+    started = time.perf_counter()
+    truth = build_ground_truth(args.duration, args.units, args.channels, InjectedFaults(k, k, k, k), seed=11)
+    generate_s = time.perf_counter() - started
+    true_pairs = truth.true_pairs()
+    analyzer = create_sorting_analyzer(truth.sorting, truth.recording, format="memory", sparse=True)
+    started = time.perf_counter()
+    compute_missing_extensions(analyzer)
+    extensions_s = time.perf_counter() - started
+    print(f"ground truth {generate_s:.1f} s; {len(analyzer.unit_ids)} units, {len(true_pairs)} true pairs; "
+          f"extensions {extensions_s:.1f} s")
+
+    started = time.perf_counter()
+    candidates = find_candidates(analyzer, CandidateRequest.recommended())
+    candidates_s = time.perf_counter() - started
+    groups = [CandidateGroup(i, g) for i, g in enumerate(candidates.groups)]
+    print(f"candidates {candidates_s:.1f} s: {len(groups)} groups, recall "
+          f"{scores(pairs_of(candidates.groups), true_pairs)['recall']}")
+
+    preset_scores = {}
+    for name in PRESETS:
+        if name == "feature_neighbors" and not args.with_feature_neighbors:
+            continue
+        if name == "feature_neighbors" and "spike_locations" not in analyzer.extensions:
+            analyzer.compute("spike_locations", n_jobs=1, progress_bar=False)
+        found = find_candidates(analyzer, CandidateRequest.preset(name))
+        preset_scores[name] = scores(pairs_of(found.groups), true_pairs)
+        print(f"preset {name}: {preset_scores[name]}")
+    best = max(preset_scores, key=lambda n: preset_scores[n]["f1"])
+
+    data = AnalyzerData(analyzer)
+    with tempfile.TemporaryDirectory() as tmp:
+        images = GroupImages(data, Path(tmp) / "images", analyzer_fingerprint(analyzer))
+        images.images(groups[0].unit_ids)  # font cache and first-draw costs, for both methods alike
+        started = time.perf_counter()
+        for group in groups:
+            images.images(group.unit_ids)
+        images_s = time.perf_counter() - started
+        sample = [g.unit_ids for g in groups[:args.widget_groups]]
+        widget_times = widget_seconds(analyzer, sample[:1], Path(tmp))  # warm-up
+        widget_times = widget_seconds(analyzer, sample, Path(tmp))
+        engine_median = images_s / len(groups)
+        widget_median = float(np.median(widget_times))
+        print(f"images: engine {engine_median:.3f} s/group over {len(groups)} groups; spikeinterface.widgets "
+              f"median {widget_median:.3f} s/group over {len(sample)} ({widget_median / engine_median:.1f}x)")
+
+        started = time.perf_counter()
+        decisions = run_judge(MetricsJudge(), groups, JudgeContext(data))
+        judge_s = time.perf_counter() - started
+        judge = scores(pairs_of(s for d in decisions if d.ok for s in d.merge_groups), true_pairs)
+        print(f"metrics judge {judge_s:.1f} s: {judge} vs best preset {best} {preset_scores[best]}")
+
+        vlm_groups = [CandidateGroup(i, groups[i % len(groups)].unit_ids) for i in range(100)]
+        vlm = vlm_efficiency(data, images, vlm_groups, latency_s=0.5, workers=20)
+        print(f"VLM judge: {vlm}")
+
+    result = {
+        "n_units": len(analyzer.unit_ids), "duration_s": args.duration, "n_true_pairs": len(true_pairs),
+        "n_candidate_groups": len(groups), "extensions_s": round(extensions_s, 2),
+        "candidates_s": round(candidates_s, 2), "images_s": round(images_s, 2),
+        "image_s_per_group": round(images_s / len(groups), 4), "si_widgets_s_per_group": round(widget_median, 4),
+        "vlm_parallel_efficiency": vlm["efficiency"], "vlm_measured_s": vlm["measured_s"],
+        "vlm_ideal_s": vlm["ideal_s"],
+        "judge_f1": judge["f1"], "judge_precision": judge["precision"], "judge_recall": judge["recall"],
+        "best_preset": best, "best_preset_f1": preset_scores[best]["f1"],
+        "best_preset_precision": preset_scores[best]["precision"], "best_preset_recall": preset_scores[best]["recall"],
+        "preset_f1": {name: s["f1"] for name, s in preset_scores.items()},
+    }
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Open a SortingAnalyzer (binary folder or zarr), build one, and compute what curation needs.
+
+Curation reads seven extensions: ``random_spikes`` and ``templates`` (waveform shapes),
+``noise_levels`` (SNR), ``spike_amplitudes`` (the amplitude image), ``correlograms`` (one
+computation that every group's CCG grid is sliced from), ``template_similarity`` and
+``unit_locations`` (candidate steps), ``quality_metrics`` (labels, before/after reports).
+``templates``, ``noise_levels`` and ``spike_amplitudes`` read the recording: each costs one
+pass over it; the rest costs seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engines.curation._progress import Cancel, Progress, check, no_progress
+from engines.curation.errors import AnalyzerOpenError, EmptySorting, InvalidParameters, MissingExtensions
+
+__all__ = ["CURATION_EXTENSIONS", "EXTENSION_PARAMS", "RECORDING_EXTENSIONS", "ExtensionStatus", "open_analyzer",
+           "build_analyzer", "extension_status", "compute_missing_extensions", "analyzer_fingerprint",
+           "sorting_fingerprint", "compute_one_extension", "missing_in_order", "has_loaded", "QUALITY_METRIC_NAMES",
+           "check_not_empty", "DEFAULT_JOB_KWARGS"]
+
+log = logging.getLogger(__name__)
+
+CURATION_EXTENSIONS: tuple[str, ...] = ("random_spikes", "templates", "noise_levels", "spike_amplitudes",
+                                        "correlograms", "template_similarity", "unit_locations",
+                                        "template_metrics", "quality_metrics")
+"""In dependency order. ``template_metrics`` feeds the Bombcell labeler's noise section."""
+
+RECORDING_EXTENSIONS = frozenset({"templates", "noise_levels", "spike_amplitudes", "spike_locations", "waveforms",
+                                  "principal_components", "amplitude_scalings"})
+"""Extensions that read the recording (when ``templates`` is computed from random spikes)."""
+
+QUALITY_METRIC_NAMES = ["num_spikes", "firing_rate", "presence_ratio", "snr", "isi_violation", "rp_violation",
+                        "sliding_rp_violation", "amplitude_cutoff", "amplitude_median"]
+
+EXTENSION_PARAMS: dict[str, dict[str, Any]] = {
+    "random_spikes": {"max_spikes_per_unit": 500, "seed": 0},
+    "correlograms": {"window_ms": 50.0, "bin_ms": 0.5},
+    "template_similarity": {"method": "l1"},
+    "quality_metrics": {"metric_names": QUALITY_METRIC_NAMES},
+}
+"""Parameters used when an extension is missing. ``l1`` similarity is what the candidate step
+``template_similarity`` uses, so the stored matrix and ``template_diff_thresh`` agree; 0.5 ms
+correlogram bins resolve the near-zero-lag peak of duplicated units."""
+
+DEFAULT_JOB_KWARGS: dict[str, Any] = {"n_jobs": 1, "chunk_duration": "1s", "progress_bar": False}
+
+
+@dataclass(frozen=True)
+class ExtensionStatus:
+    """Which curation extensions an analyzer has, lacks, or could not load."""
+
+    present: tuple[str, ...]
+    missing: tuple[str, ...]
+    broken: tuple[str, ...] = ()
+    has_recording: bool = True
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def computable_without_recording(self) -> tuple[str, ...]:
+        return tuple(name for name in self.missing if name not in RECORDING_EXTENSIONS)
+
+
+def _is_zarr(path: Path) -> bool:
+    return path.suffix == ".zarr" or (path / ".zgroup").exists() or (path / "zarr.json").exists()
+
+
+def _saved_version(path: Path) -> str:
+    info = path / "spikeinterface_info.json"
+    if info.is_file():
+        try:
+            return str(json.loads(info.read_text()).get("version", "unknown"))
+        except (OSError, ValueError):
+            return "unknown"
+    attrs = path / ".zattrs"
+    if attrs.is_file():
+        try:
+            return str(json.loads(attrs.read_text()).get("spikeinterface_info", {}).get("version", "unknown"))
+        except (OSError, ValueError):
+            return "unknown"
+    return "unknown"
+
+
+def open_analyzer(path: str | Path) -> tuple[Any, ExtensionStatus]:
+    """Load the analyzer at ``path`` (binary folder or zarr) and say which extensions it has.
+
+    Extensions that fail to load (written by another SpikeInterface version, truncated) are
+    reported as ``broken`` and left out, so they can be recomputed; loading reads the sorting
+    and every extension into memory. Raises ``AnalyzerOpenError`` when the folder is not an
+    analyzer this SpikeInterface can read.
+    """
+    import spikeinterface
+    from spikeinterface.core import load_sorting_analyzer
+
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        raise AnalyzerOpenError(f"No analyzer at '{folder}'. Check the path, or build one from a recording and "
+                                "a sorting.")
+    if not folder.is_dir():
+        raise AnalyzerOpenError(f"'{folder}' is a file; a SortingAnalyzer is a folder (binary) or a .zarr folder.")
+    fmt = "zarr" if _is_zarr(folder) else "binary_folder"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            analyzer = load_sorting_analyzer(folder, load_extensions=False, format=fmt)
+    except Exception as exc:  # SpikeInterface raises ValueError, AssertionError, KeyError, zarr errors...
+        raise AnalyzerOpenError(
+            f"'{folder}' could not be read as a SortingAnalyzer by SpikeInterface {spikeinterface.__version__} "
+            f"(written by version {_saved_version(folder)}): {type(exc).__name__}: {exc}. Open it with the "
+            "SpikeInterface version that wrote it and save it again, or rebuild it from the recording and sorting."
+        ) from exc
+    broken = []
+    for name in analyzer.get_saved_extension_names():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                analyzer.load_extension(name)
+        except Exception as exc:  # one unreadable extension must not hide the others
+            log.warning("extension %s of %s could not be loaded: %s", name, folder, exc)
+            analyzer.extensions.pop(name, None)
+            broken.append(name)
+    return analyzer, extension_status(analyzer, broken=tuple(broken))
+
+
+def has_loaded(analyzer: Any, name: str) -> bool:
+    """True when the extension is computed and readable (a saved but unreadable one does not count)."""
+    return name in analyzer.extensions
+
+
+def extension_status(analyzer: Any, broken: tuple[str, ...] = ()) -> ExtensionStatus:
+    present = tuple(name for name in CURATION_EXTENSIONS if has_loaded(analyzer, name))
+    missing = tuple(name for name in CURATION_EXTENSIONS if not has_loaded(analyzer, name))
+    params = {name: dict(analyzer.extensions[name].params) for name in present}
+    return ExtensionStatus(present=present, missing=missing, broken=broken,
+                           has_recording=bool(analyzer.has_recording() or analyzer.has_temporary_recording()),
+                           params=params)
+
+
+def check_not_empty(sorting: Any) -> None:
+    """Raise ``EmptySorting`` when there are no units or no spikes at all."""
+    if sorting.get_num_units() == 0:
+        raise EmptySorting("The sorting has no units, so there is nothing to curate. Check the sorter's output.")
+    if int(np.sum(list(sorting.count_num_spikes_per_unit(outputs="array")))) == 0:
+        raise EmptySorting("The sorting's units have no spikes, so there is nothing to curate. "
+                           "Check the sorter's output and the recording it ran on.")
+
+
+def build_analyzer(recording: Any, sorting: Any, folder: str | Path, fmt: str = "binary_folder",
+                   sparse: bool = True, job_kwargs: dict[str, Any] | None = None) -> Any:
+    """Create an analyzer for ``recording`` + ``sorting`` at ``folder`` (written under a temporary
+    name, then renamed, so a crash leaves no half analyzer). Costs a read of a few spikes per unit
+    to find their main channels. Raises ``EmptySorting`` for a sorting with nothing in it."""
+    from spikeinterface.core import create_sorting_analyzer, load_sorting_analyzer
+
+    check_not_empty(sorting)
+    folder = Path(folder)
+    if folder.exists():
+        raise AnalyzerOpenError(f"'{folder}' already exists; open it, or choose another folder for the new analyzer.")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    suffix = ".zarr" if fmt == "zarr" else ""
+    temp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp{suffix}"
+    kwargs = {**DEFAULT_JOB_KWARGS, **(job_kwargs or {})}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            create_sorting_analyzer(sorting, recording, format=fmt, folder=temp, sparse=sparse, job_kwargs=kwargs)
+        temp.rename(folder)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return load_sorting_analyzer(folder, format=fmt)
+
+
+def compute_missing_extensions(analyzer: Any, extensions: tuple[str, ...] = CURATION_EXTENSIONS,
+                               params: dict[str, dict[str, Any]] | None = None,
+                               job_kwargs: dict[str, Any] | None = None, progress: Progress = no_progress,
+                               cancel: Cancel = None) -> list[str]:
+    """Compute each missing extension of ``extensions`` (and what it depends on), one at a time.
+
+    Cancel is checked between extensions (an extension that reads the recording can take
+    minutes on long recordings; the job kind runs those in a child process to stop them at
+    once). Raises ``MissingExtensions`` when an extension needs the recording and the analyzer
+    has none. Returns the names computed, in order.
+    """
+    params = {**EXTENSION_PARAMS, **(params or {})}
+    kwargs = {**DEFAULT_JOB_KWARGS, **(job_kwargs or {})}
+    todo = missing_in_order(analyzer, extensions)
+    has_recording = analyzer.has_recording() or analyzer.has_temporary_recording()
+    blocked = [name for name in todo if name in RECORDING_EXTENSIONS and not has_recording]
+    if blocked:
+        raise MissingExtensions(
+            f"{', '.join(blocked)} must be computed from the recording, and this analyzer cannot find its "
+            "recording (moved or deleted). Re-attach it (SpikeInterface's set_temporary_recording) or compute "
+            "them where the recording is.", missing=tuple(blocked))
+    for index, name in enumerate(todo):
+        check(cancel, f"computing {name}")
+        progress(index / max(1, len(todo)), f"computing {name} ({index + 1} of {len(todo)})")
+        compute_one_extension(analyzer, name, params.get(name, {}), kwargs)
+    progress(1.0, "extensions ready" if todo else "all extensions were already computed")
+    return todo
+
+
+def missing_in_order(analyzer: Any, extensions: tuple[str, ...]) -> list[str]:
+    """The extensions of ``extensions`` (and their dependencies) the analyzer lacks, in computing order."""
+    from spikeinterface.core.sortinganalyzer import get_available_analyzer_extensions
+
+    unknown = sorted(set(extensions) - set(get_available_analyzer_extensions()))
+    if unknown:
+        raise InvalidParameters(f"unknown analyzer extension(s) {', '.join(unknown)}")
+    wanted = _with_dependencies(extensions)
+    order = list(CURATION_EXTENSIONS) + sorted(wanted - set(CURATION_EXTENSIONS))
+    return [name for name in order if name in wanted and not has_loaded(analyzer, name)]
+
+
+def compute_one_extension(analyzer: Any, name: str, params: dict[str, Any], job_kwargs: dict[str, Any]) -> None:
+    from spikeinterface.core.sortinganalyzer import get_extension_class
+
+    extension_class = get_extension_class(name)
+    if analyzer.has_extension(name) and not has_loaded(analyzer, name):
+        analyzer.delete_extension(name)  # saved but unreadable: replace it
+    kwargs = dict(params)
+    if extension_class.need_job_kwargs:
+        kwargs.update(job_kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        analyzer.compute(name, **kwargs)
+
+
+def _with_dependencies(extensions: tuple[str, ...]) -> set[str]:
+    needs = {"templates": {"random_spikes"}, "spike_amplitudes": {"templates"}, "spike_locations": {"templates"},
+             "template_similarity": {"templates"}, "unit_locations": {"templates"},
+             "template_metrics": {"templates"}, "quality_metrics": {"templates", "noise_levels", "spike_amplitudes"}}
+    wanted = set(extensions)
+    while True:
+        grown = wanted | {dep for name in wanted for dep in needs.get(name, ())}
+        if grown == wanted:
+            return wanted
+        wanted = grown
+
+
+def sorting_fingerprint(analyzer: Any) -> str:
+    """A content hash of the sorting alone (spike times, units): the identity verdicts are kept under."""
+    return _fingerprint(analyzer, with_extensions=False)
+
+
+def analyzer_fingerprint(analyzer: Any) -> str:
+    """A content hash of the sorting (spike times, units) and the extensions images are drawn from.
+
+    Changes when spikes, unit ids or correlogram/amplitude/template parameters change, so a
+    cached image is never reused for different data. Hashes the whole spike vector up to
+    64 MB (about 4 M spikes) and evenly spaced blocks of it beyond that (tens of ms).
+    """
+    return _fingerprint(analyzer, with_extensions=True)
+
+
+def _fingerprint(analyzer: Any, with_extensions: bool) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    spikes = analyzer.sorting.to_spike_vector()
+    data = np.ascontiguousarray(spikes).view(np.uint8).reshape(-1)
+    digest.update(str(len(spikes)).encode())
+    if data.nbytes <= 64 << 20:
+        digest.update(data)
+    else:
+        block = 1 << 20
+        for start in np.linspace(0, data.nbytes - block, 64).astype(np.int64):
+            digest.update(data[start:start + block])
+    digest.update(json.dumps([str(u) for u in analyzer.unit_ids]).encode())
+    digest.update(str(analyzer.sampling_frequency).encode())
+    for name in ("correlograms", "spike_amplitudes", "templates", "random_spikes") if with_extensions else ():
+        ext = analyzer.extensions.get(name)
+        digest.update(f"{name}:{json.dumps(ext.params, sort_keys=True, default=str) if ext else '-'}".encode())
+    return digest.hexdigest()

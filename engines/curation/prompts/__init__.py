@@ -1,0 +1,1 @@
+"""Prompt texts of the VLM judge, shipped as package data and read with ``importlib.resources``."""

@@ -1,0 +1,312 @@
+"""One analyzer under review: the object a page session (or the batch command) works through.
+
+``CurationReview`` ties an analyzer to the workspace's decision store and image cache. Every
+method is a plain call that returns plain data; the long ones (extensions, candidates,
+judging, applying) take ``progress`` and ``cancel`` and are meant to run off the UI thread
+(or as job kinds, see ``jobs.py``). Reads of the store always show what other tabs and
+processes saved, so a refresh after another tab's verdict shows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engines.agent.config import LlmConfig
+from engines.curation._progress import Cancel, Progress, is_cancelled, no_progress
+from engines.curation.analyzer import (ExtensionStatus, analyzer_fingerprint, compute_missing_extensions,
+                                       extension_status, open_analyzer, sorting_fingerprint)
+from engines.curation.apply import ApplyReport, apply_curation_to_analyzer
+from engines.curation.candidates import CandidateRequest, find_candidates
+from engines.curation.data import AnalyzerData, UnitId, plain_unit_id
+from engines.curation.errors import CurationError, InvalidParameters, UnknownUnits
+from engines.curation.exports import build_curation, merges_from_review, write_curation_json, write_reasoning_csv
+from engines.curation.images import FEATURES, GroupImages, ImageParams
+from engines.curation.judge import FewShotExamples, Judge, JudgeContext, run_judge
+from engines.curation.labels import label_units
+from engines.curation.metrics_judge import MetricsJudge
+from engines.curation.model import MERGE, CandidateGroup, JudgeRun, MergeDecision, UnitLabel, Verdict
+from engines.curation.store import LABELS, DecisionStore
+from engines.curation.vlm_judge import VlmJudge, VlmJudgeParams
+
+__all__ = ["CurationReview", "Agreement", "make_judge"]
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How often reviewers agreed with a judge, over groups with both an accept/reject and a decision."""
+
+    n_compared: int
+    n_agree: int
+    counts: dict[str, int]
+    """``"<verdict>/<decision>"`` -> groups (accept/merge, accept/not merge, reject/merge, reject/not merge)."""
+    kappa: float | None
+    """Cohen's kappa (None when undefined: fewer than two kinds of answer)."""
+    disagreements: list[int] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float | None:
+        return self.n_agree / self.n_compared if self.n_compared else None
+
+
+def make_judge(name: str, llm: LlmConfig | None = None, num_workers: int = 8,
+               features: tuple[str, ...] = ("crosscorrelograms", "amplitude_plot")) -> Judge:
+    """``metrics`` (offline) or ``vlm`` (needs ``llm``)."""
+    if name == "metrics":
+        return MetricsJudge()
+    if name == "vlm":
+        return VlmJudge(llm, VlmJudgeParams(features=features, num_workers=num_workers))
+    raise InvalidParameters(f"unknown judge {name!r}; choose metrics or vlm")
+
+
+class CurationReview:
+    """See the module docstring. Build it with ``CurationReview.open(workspace, folder)``."""
+
+    def __init__(self, workspace: Path, analyzer: Any, path: Path | None, status: ExtensionStatus | None = None,
+                 session: str | None = None, llm: LlmConfig | None = None,
+                 image_params: ImageParams = ImageParams()) -> None:
+        self.workspace = Path(workspace)
+        self.analyzer = analyzer
+        self.path = None if path is None else Path(path).resolve()
+        self.session = session or uuid.uuid4().hex[:12]
+        self.llm = llm
+        self.image_params = image_params
+        self.store = DecisionStore(self.workspace)
+        self.status = status or extension_status(analyzer)
+        identity = f"{self.path or 'memory'}|{sorting_fingerprint(analyzer)}"
+        self.key = hashlib.blake2b(identity.encode(), digest_size=10).hexdigest()
+        self.store.register_analyzer(self.key, str(self.path or "memory"), len(analyzer.unit_ids))
+        self._data: AnalyzerData | None = None
+        self._images: GroupImages | None = None
+
+    @classmethod
+    def open(cls, workspace: Path, folder: str | Path, session: str | None = None,
+             llm: LlmConfig | None = None) -> "CurationReview":
+        """Open the analyzer at ``folder``; raises ``AnalyzerOpenError`` with what to do."""
+        analyzer, status = open_analyzer(folder)
+        return cls(workspace, analyzer, Path(folder), status, session, llm)
+
+    # --- data ---------------------------------------------------------------------------------
+    @property
+    def data(self) -> AnalyzerData:
+        if self._data is None:
+            self._data = AnalyzerData(self.analyzer)
+        return self._data
+
+    @property
+    def images(self) -> GroupImages:
+        if self._images is None:
+            self._images = GroupImages(self.data, self.workspace / "curation" / "images",
+                                       analyzer_fingerprint(self.analyzer), self.image_params)
+        return self._images
+
+    def compute_extensions(self, extensions: tuple[str, ...] | None = None, progress: Progress = no_progress,
+                           cancel: Cancel = None) -> list[str]:
+        """Compute the missing curation extensions in this process (the job kind does it cancellably)."""
+        done = compute_missing_extensions(self.analyzer, **({"extensions": extensions} if extensions else {}),
+                                          progress=progress, cancel=cancel)
+        self.status, self._data, self._images = extension_status(self.analyzer), None, None
+        return done
+
+    # --- candidates and groups ----------------------------------------------------------------
+    def find_candidates(self, request: CandidateRequest = CandidateRequest.recommended(),
+                        progress: Progress = no_progress, cancel: Cancel = None) -> list[CandidateGroup]:
+        """Run the request and make its groups the current candidate list (ids stay stable per unit set)."""
+        found = find_candidates(self.analyzer, request, progress, cancel)
+        rows = [(g, found.origins[g], self._similarity(g)) for g in found.groups]
+        return self.store.save_candidates(self.key, rows, request.to_json(), found.seconds)
+
+    def _similarity(self, units: tuple[UnitId, ...]) -> float | None:
+        values = [self.data.pair_similarity(a, b) for i, a in enumerate(units) for b in units[i + 1:]]
+        values = [v for v in values if v is not None]
+        return round(float(sum(values) / len(values)), 4) if values else None
+
+    def candidates(self) -> list[CandidateGroup]:
+        return self.store.current_candidates(self.key)
+
+    def group(self, group_id: int) -> CandidateGroup:
+        return self.store.groups(self.key, [group_id])[0]
+
+    def edit_group(self, group_id: int, units: tuple[UnitId, ...]) -> CandidateGroup:
+        """A new group with ``units`` (for example one unit dropped), remembering which group it came from."""
+        units = tuple(plain_unit_id(u) for u in units)
+        for unit in units:
+            self.data.index(unit)
+        if len(set(units)) < 2:
+            raise InvalidParameters("a group needs at least two different units")
+        parent = self.group(group_id)
+        return self.store.add_group(self.key, units, f"edited:{parent.group_id}", parent.group_id,
+                                    self._similarity(units))
+
+    def add_group(self, units: tuple[UnitId, ...]) -> CandidateGroup:
+        units = tuple(plain_unit_id(u) for u in units)
+        for unit in units:
+            self.data.index(unit)
+        if len(set(units)) < 2:
+            raise InvalidParameters("a group needs at least two different units")
+        return self.store.add_group(self.key, units, "manual", None, self._similarity(units))
+
+    def group_images(self, group_id: int, features: tuple[str, ...] = FEATURES[:2]) -> dict[str, Path]:
+        """PNG paths of a group's images (drawn and cached on first use; ``ImageRenderError`` per group)."""
+        return self.images.images(self.group(group_id).unit_ids, features)
+
+    # --- judging ------------------------------------------------------------------------------
+    def set_example(self, group_id: int, kind: str | None) -> None:
+        """Mark a group as a good/bad few-shot example for the VLM (examples are not judged)."""
+        self.group(group_id)
+        self.store.set_example(self.key, group_id, kind)
+
+    def examples(self) -> FewShotExamples:
+        marked = self.store.examples(self.key)
+        groups = {g.group_id: g for g in self.store.groups(self.key, list(marked))}
+        return FewShotExamples(good=tuple(groups[g] for g, k in marked.items() if k == "good"),
+                               bad=tuple(groups[g] for g, k in marked.items() if k == "bad"))
+
+    def start_judge_run(self, judge: str = "metrics", group_ids: list[int] | None = None,
+                        params: dict[str, Any] | None = None) -> int:
+        """Record a pending run (for the job kind to pick up); None groups means the current candidates."""
+        ids = [g.group_id for g in self.candidates()] if group_ids is None else list(group_ids)
+        self.store.groups(self.key, ids)  # unknown ids raise here, before anything runs
+        return self.store.start_run(self.key, judge, {"judge": judge, **(params or {})}, ids)
+
+    def run_judge(self, run_id: int, progress: Progress = no_progress, cancel: Cancel = None) -> JudgeRun:
+        """Judge a recorded run's groups; each decision is stored the moment it is made."""
+        run = self.store.run(run_id)
+        params = dict(run.params)
+        judge = make_judge(run.judge, self.llm, int(params.get("num_workers", 8)),
+                           tuple(params.get("features", ("crosscorrelograms", "amplitude_plot"))))
+        groups = self.store.groups(self.key, self.store.run_group_ids(run_id))
+        context = JudgeContext(self.data, self.images, self.examples())
+        self.store.mark_run(run_id, "running")
+        try:
+            run_judge(judge, groups, context, lambda d: self.store.record_decision(run_id, self.key, d), progress,
+                      cancel)
+        except CurationError as exc:
+            self.store.mark_run(run_id, "failed", str(exc))
+            raise
+        except BaseException as exc:
+            self.store.mark_run(run_id, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        finished = self.store.run(run_id)
+        status = "cancelled" if is_cancelled(cancel) else "done"
+        down = getattr(judge, "endpoint_down", None)
+        message = down or (f"{finished.n_errors} of {finished.n_done} groups failed" if finished.n_errors else "")
+        self.store.mark_run(run_id, "failed" if down else status, message)
+        return self.store.run(run_id)
+
+    def judge(self, judge: str = "metrics", group_ids: list[int] | None = None, params: dict[str, Any] | None = None,
+              progress: Progress = no_progress, cancel: Cancel = None) -> JudgeRun:
+        """Start and run a judge over the current candidates (or ``group_ids``) in this thread."""
+        return self.run_judge(self.start_judge_run(judge, group_ids, params), progress, cancel)
+
+    def decisions(self, judge: str | None = None) -> dict[int, MergeDecision]:
+        return self.store.latest_decisions(self.key, judge)
+
+    # --- verdicts, agreement, labels ----------------------------------------------------------
+    def record_verdict(self, group_id: int, verdict: str, merge_units: tuple[UnitId, ...] | None = None) -> Verdict:
+        """Save a reviewer's accept/reject/skip now. Accept merges ``merge_units`` (default: the judge's merge
+        set when it proposed one, else the whole group)."""
+        group = self.group(group_id)
+        if merge_units is None:
+            decision = self.decisions().get(group_id)
+            merge_units = decision.merge_groups[0] if decision and decision.merge_groups else group.unit_ids
+        units = tuple(plain_unit_id(u) for u in merge_units)
+        stray = [u for u in units if u not in group.unit_ids]
+        if stray:
+            raise UnknownUnits(f"units {stray} are not in group {group_id}; edit the group first")
+        return self.store.record_verdict(self.key, group_id, verdict, units, self.session)
+
+    def undo(self) -> Verdict | None:
+        """Undo this session's latest standing verdict (the keyboard's ``u``); returns it to go back to."""
+        return self.store.undo_last(self.key, self.session)
+
+    def verdicts(self) -> dict[int, Verdict]:
+        return self.store.current_verdicts(self.key)
+
+    def agreement(self, judge: str | None = None) -> Agreement:
+        decisions, verdicts = self.decisions(judge), self.verdicts()
+        counts = {f"{v}/{d}": 0 for v in ("accept", "reject") for d in ("merge", "not merge")}
+        disagreements = []
+        for group_id, verdict in verdicts.items():
+            decision = decisions.get(group_id)
+            if verdict.verdict not in ("accept", "reject") or decision is None or not decision.ok:
+                continue
+            counts[f"{verdict.verdict}/{decision.decision}"] += 1
+            if (verdict.verdict == "accept") != (decision.decision == MERGE):
+                disagreements.append(group_id)
+        n = sum(counts.values())
+        agree = counts["accept/merge"] + counts["reject/not merge"]
+        return Agreement(n, agree, counts, _kappa(counts, n), sorted(disagreements))
+
+    def label_units(self, labeler: str = "bombcell", **options: Any) -> list[UnitLabel]:
+        """Label every unit with a labeler and store the labels (a person's labels still win)."""
+        labels = label_units(self.analyzer, labeler, **options)
+        self.store.record_labels(self.key, labels, self.session)
+        return labels
+
+    def set_label(self, unit_id: UnitId, label: str) -> UnitLabel:
+        if label not in LABELS:
+            raise InvalidParameters(f"unknown label {label!r}; use {', '.join(LABELS)}")
+        self.data.index(unit_id)
+        row = UnitLabel(unit_id=plain_unit_id(unit_id), label=label, source="human")
+        self.store.record_labels(self.key, [row], self.session)
+        return row
+
+    def labels(self) -> dict[UnitId, UnitLabel]:
+        return self.store.current_labels(self.key)
+
+    # --- the grid, exports, apply -------------------------------------------------------------
+    def table(self, judge: str | None = None) -> Any:
+        """One row per current candidate group: what the review grid shows, filters and sorts."""
+        import pandas as pd
+
+        decisions, verdicts, examples = self.decisions(judge), self.verdicts(), self.store.examples(self.key)
+        rows = []
+        for group in self.candidates():
+            d, v = decisions.get(group.group_id), verdicts.get(group.group_id)
+            rows.append({"group_id": group.group_id, "unit_ids": list(group.unit_ids), "size": group.size,
+                         "similarity": group.similarity, "origin": group.origin,
+                         "decision": d.merge_type if d else "", "confidence": d.confidence if d else None,
+                         "score": d.score if d else None, "reasoning": (d.reasoning or d.error or "") if d else "",
+                         "judge": d.judge if d else "", "verdict": v.verdict if v else "",
+                         "reviewed": v is not None, "example": examples.get(group.group_id, ""),
+                         "disagrees": bool(d and d.ok and v and v.verdict in ("accept", "reject")
+                                           and (v.verdict == "accept") != (d.decision == MERGE))})
+        return pd.DataFrame(rows)
+
+    def curation(self, source: str = "human", remove_noise: bool = False) -> dict[str, Any]:
+        merges = merges_from_review(self.decisions(), self.verdicts(), source)
+        return build_curation(self.analyzer.unit_ids, merges, self.labels(), remove_noise)
+
+    def export_reasoning_csv(self, path: Path | None = None, judge: str | None = None) -> Path:
+        target = path or self._export_dir() / "merge_reasoning.csv"
+        rows = self.decisions(judge)
+        return write_reasoning_csv(target, [rows[g] for g in sorted(rows)], self.verdicts())
+
+    def export_curation_json(self, path: Path | None = None, source: str = "human", remove_noise: bool = False) -> Path:
+        return write_curation_json(path or self._export_dir() / "curation.json", self.curation(source, remove_noise))
+
+    def _export_dir(self) -> Path:
+        return self.workspace / "curation" / "exports" / self.key
+
+    def apply(self, source: str = "human", remove_noise: bool = False, censor_ms: float | None = 0.4,
+              folder: Path | None = None, progress: Progress = no_progress, cancel: Cancel = None) -> ApplyReport:
+        """Merge into a new analyzer under ``<workspace>/curation/applied/`` and report before/after."""
+        name = (self.path.name if self.path else "analyzer") + time.strftime("-curated-%Y%m%d-%H%M%S")
+        target = folder or self.workspace / "curation" / "applied" / name
+        return apply_curation_to_analyzer(self.analyzer, self.curation(source, remove_noise), target, censor_ms,
+                                          progress=progress, cancel=cancel)
+
+
+def _kappa(counts: dict[str, int], n: int) -> float | None:
+    if n == 0:
+        return None
+    observed = (counts["accept/merge"] + counts["reject/not merge"]) / n
+    human_yes = (counts["accept/merge"] + counts["accept/not merge"]) / n
+    judge_yes = (counts["accept/merge"] + counts["reject/merge"]) / n
+    expected = human_yes * judge_yes + (1 - human_yes) * (1 - judge_yes)
+    return None if expected >= 1.0 else round((observed - expected) / (1 - expected), 4)

@@ -1,0 +1,83 @@
+"""The Curation review page in headless Chromium: keyboard review, verdicts that survive reloads and tabs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+READY = re.compile(r"\d+ units · (\d+) candidate groups · (\d+) judged")
+FOCUS = re.compile(r"^Group (\d+): units")
+
+
+def _open(page: Page, app_url: str, query: str = "") -> None:
+    page.goto(app_url + "?page=curation" + query)
+    # The first visit generates the demo recording, its analyzer, candidates and metrics decisions.
+    expect(page.get_by_text(READY).first).to_be_visible(timeout=240_000)
+    expect(page.get_by_text(FOCUS).first).to_be_visible(timeout=60_000)
+
+
+def _focused(page: Page) -> int:
+    """The focused group's id (the detail panel redraws as focus moves: read it once it has settled)."""
+    for _ in range(50):
+        found = re.search(r"Group (\d+): units", page.get_by_text(FOCUS).first.inner_text())
+        if found:
+            return int(found.group(1))
+        page.wait_for_timeout(200)
+    raise AssertionError("no group in focus")
+
+
+def _verdict_of(page: Page, group: int) -> str:
+    line = page.locator(f".nd-group-{group}").first.get_by_text(re.compile(r"you: ")).first
+    text = line.inner_text()
+    found = re.search(r"you: (\S+)", text)
+    assert found, repr(text)
+    return found.group(1)
+
+
+def test_keyboard_review_with_undo_and_a_reload_keeps_the_verdicts(page: Page, app_url: str):
+    _open(page, app_url, "&show=all")
+    first = _focused(page)
+    page.keyboard.press("a")  # accept: saved at once, focus moves on
+    expect(page.get_by_text(FOCUS).first).not_to_have_text(re.compile(rf"^Group {first}:"))
+    second = _focused(page)
+    page.keyboard.press("r")
+    expect(page.get_by_text(FOCUS).first).not_to_have_text(re.compile(rf"^Group {second}:"))
+    third = _focused(page)
+    page.keyboard.press("a")
+    page.keyboard.press("u")  # undo the last verdict: back to that group, its verdict gone
+    expect(page.get_by_text(FOCUS).first).to_have_text(re.compile(rf"^Group {third}:"))
+    expect(page).to_have_url(re.compile(rf"group={third}"))
+    page.reload()
+    expect(page.get_by_text(READY).first).to_be_visible(timeout=120_000)
+    expect(page.get_by_text(FOCUS).first).to_have_text(re.compile(rf"^Group {third}:"))  # the link kept the focus
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    expect(page.get_by_text(FOCUS).first).to_have_text(re.compile(rf"^Group {first}:"))
+    assert _verdict_of(page, first) == "accept" and _verdict_of(page, second) == "reject"
+    assert _verdict_of(page, third) == "—"
+    expect(page.get_by_text(re.compile(r"Agreement with the judge: \d+ of 2")).first).to_be_visible()
+
+
+def test_two_tabs_see_each_others_verdicts_after_a_refresh(browser, app_url: str):
+    first, second = browser.new_context(viewport={"width": 1500, "height": 1100}), \
+        browser.new_context(viewport={"width": 1500, "height": 1100})
+    try:
+        a, b = first.new_page(), second.new_page()
+        _open(a, app_url)
+        group = _focused(a)
+        _open(b, app_url, f"&group={group}")
+        expect(b.get_by_text(FOCUS).first).to_have_text(re.compile(rf"^Group {group}:"))
+        b.keyboard.press("r")
+        a.keyboard.press("a")  # both reviewers answer the same group; each verdict is its own row
+        b.get_by_role("button", name="Refresh").click()
+        expect(b.locator(f".nd-group-{group}").first).to_contain_text(re.compile(r"you: (accept|reject)"))
+        a.get_by_role("button", name="Refresh").click()
+        assert _verdict_of(a, group) in ("accept", "reject")
+        assert _verdict_of(b, group) == _verdict_of(a, group)  # both show the latest saved verdict
+    finally:
+        first.close()
+        second.close()

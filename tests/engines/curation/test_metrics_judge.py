@@ -1,0 +1,113 @@
+"""The offline judge on generated ground truth, its reasons, and groups it must refuse or split."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engines.curation import CandidateGroup, CandidateRequest, JudgeContext, MetricsJudge, run_judge
+from engines.curation._evidence import PairEvidence
+from engines.curation.metrics_judge import MetricsJudgeParams, score_pair
+from tests.engines.curation.conftest import pairs_of
+
+
+def test_metrics_judge_recovers_the_true_merges_with_high_pairwise_precision_and_recall(review, true_pairs):
+    review.find_candidates(CandidateRequest.recommended())
+    run = review.judge("metrics")
+    decisions = review.decisions("metrics")
+    assert run.status == "done" and run.n_errors == 0 and run.n_done == len(review.candidates())
+    predicted = pairs_of(s for d in decisions.values() for s in d.merge_groups)
+    precision = len(predicted & true_pairs) / max(1, len(predicted))
+    recall = len(predicted & true_pairs) / len(true_pairs)
+    assert precision >= 0.9 and recall >= 0.9, (precision, recall)
+
+
+def test_every_decision_has_a_score_a_confidence_and_a_readable_reason(review):
+    review.find_candidates(CandidateRequest.recommended())
+    review.judge("metrics")
+    for decision in review.decisions().values():
+        assert decision.decision in ("merge", "not merge")
+        assert 0.0 <= decision.score <= 1.0 and 0.5 <= decision.confidence <= 1.0
+        assert decision.reasoning.startswith(("Merge", "Not merge")) and "µm apart" in decision.reasoning
+        assert decision.report.count("units ") == len(decision.unit_ids) * (len(decision.unit_ids) - 1) // 2
+
+
+def _evidence(**changes) -> PairEvidence:
+    base = dict(a=1, b=2, n_a=40, n_b=35, cosine=0.99, similarity=0.95, distance_um=2.0, refractory_observed=0,
+                refractory_expected=0.3, zero_lag_observed=0, zero_lag_expected=0.1, flank_ratio=1.0,
+                presence_overlap=0.9, amplitude_gap=0.0, llr_refractory=0.27, llr_duplicate=0.0)
+    return PairEvidence(**{**base, **changes})
+
+
+def test_an_empty_correlogram_is_not_evidence_for_merging_even_with_identical_templates():
+    verdict = score_pair(_evidence(), MetricsJudgeParams())
+    assert not verdict.merge and not verdict.timing_evidence
+
+
+def test_a_refractory_dip_with_matching_templates_is_a_merge_and_a_flat_correlogram_is_not():
+    params = MetricsJudgeParams()
+    dip = score_pair(_evidence(refractory_expected=20.0, llr_refractory=17.7), params)
+    flat = score_pair(_evidence(refractory_observed=19, refractory_expected=20.0, llr_refractory=-26.0), params)
+    assert dip.merge and dip.probability > 0.95
+    assert not flat.merge and flat.probability < 0.01
+
+
+def test_a_group_of_two_splits_is_divided_into_its_two_merges(review, demo_workspace):
+    from engines.curation import demo_truth
+
+    first, second = [tuple(g) for g in demo_truth(demo_workspace)["true_groups"][-2:]]
+    group = CandidateGroup(group_id=900, unit_ids=first + second)
+    decision = MetricsJudge().judge(group, JudgeContext(review.data))
+    assert decision.decision == "merge"
+    assert sorted(decision.merge_groups) == sorted([first, second])
+    assert decision.report.count("\n") == 5  # six pairs, one line each
+
+
+def test_units_on_distant_channels_are_not_merged_and_the_reason_says_how_far(review):
+    data = review.data
+    units = data.unit_ids
+    distances = {(a, b): data.distance_um(a, b) for i, a in enumerate(units) for b in units[i + 1:]}
+    far = max(distances, key=distances.get)
+    decision = MetricsJudge().judge(CandidateGroup(group_id=901, unit_ids=far), JudgeContext(data))
+    assert decision.decision == "not merge"
+    assert f"{distances[far]:.0f} µm apart" in decision.reasoning
+    assert decision.evidence["pairs"][0]["terms"]["distance"] < 0
+
+
+def test_units_with_fewer_than_ten_spikes_get_an_error_row_and_the_others_are_still_judged(tmp_path):
+    import warnings
+
+    from spikeinterface.core import NumpySorting, create_sorting_analyzer, generate_ground_truth_recording
+
+    warnings.filterwarnings("ignore")
+    recording, sorting = generate_ground_truth_recording(durations=[10.0], num_channels=8, num_units=3, seed=3)
+    trains = {u: sorting.get_unit_spike_train(u) for u in sorting.unit_ids}
+    trains["3"] = trains["0"][:4] + 2
+    few = NumpySorting.from_unit_dict([trains], sampling_frequency=sorting.sampling_frequency)
+    analyzer = create_sorting_analyzer(few, recording, sparse=False)
+    analyzer.compute(["random_spikes", "templates", "spike_amplitudes"])
+    from engines.curation import AnalyzerData
+
+    groups = [CandidateGroup(0, ("0", "3")), CandidateGroup(1, ("1", "2"))]
+    decisions = run_judge(MetricsJudge(), groups, JudgeContext(AnalyzerData(analyzer)))
+    assert [d.group_id for d in decisions] == [0, 1]
+    assert decisions[0].error and "unit 3 has 4" in decisions[0].error and "at least 10" in decisions[0].error
+    assert decisions[1].ok
+
+
+def test_a_cancelled_run_leaves_an_error_row_for_each_group_it_did_not_reach(review):
+    import threading
+
+    groups = review.find_candidates(CandidateRequest.recommended())
+    cancel = threading.Event()
+    seen = []
+
+    def progress(fraction: float, message: str) -> None:
+        seen.append(fraction)
+        if len(seen) >= 3:
+            cancel.set()
+
+    decisions = run_judge(MetricsJudge(), groups, JudgeContext(review.data), progress=progress, cancel=cancel)
+    assert len(decisions) == len(groups)
+    cancelled = [d for d in decisions if d.error and "cancelled" in d.error]
+    assert 0 < len(cancelled) < len(groups)
+    assert np.all([d.ok or "cancelled" in d.error for d in decisions])
