@@ -123,9 +123,9 @@ def job_kinds(env: JobEnvironment) -> list[JobKind]:
     """The three curation kinds, bound to ``env`` (workspace, allowed roots, model endpoint)."""
     return [
         JobKind(EXTENSIONS_KIND, partial(run_extensions, env=env), CODE_VERSIONS[EXTENSIONS_KIND],
-                "Compute the analyzer extensions curation needs"),
+                "Compute the analyzer extensions curation needs", ("analyzer",)),
         JobKind(JUDGE_KIND, partial(run_judge_job, env=env), CODE_VERSIONS[JUDGE_KIND],
-                "Judge candidate merge groups (metrics or VLM)"),
+                "Judge candidate merge groups (metrics or VLM)", ("analyzer", "run_id")),
         JobKind(APPLY_KIND, partial(run_apply, env=env), CODE_VERSIONS[APPLY_KIND],
-                "Apply merges and labels into a new analyzer"),
+                "Apply merges and labels into a new analyzer", ("analyzer", "curation")),
     ]

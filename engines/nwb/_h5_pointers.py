@@ -65,6 +65,7 @@ class PointerChaser:
         self._pending: dict[tuple[str, int], tuple] = {}
         self._done: set[tuple[str, int]] = set()
         self._skipped: set[int] = set()
+        self._fresh: list[tuple[str, int]] = []
 
     @classmethod
     def for_root(cls, start: bytes) -> PointerChaser | None:
@@ -109,10 +110,12 @@ class PointerChaser:
         Returns the file ranges (offset, length) that the structures still waiting need. No I/O.
         """
         needs: dict[tuple[str, int], int] = {}
-        progress = True
-        while progress:
-            progress = False
-            for key, args in list(self._pending.items()):
+        todo, self._fresh = list(self._pending), []
+        while todo:  # each structure once: no bytes arrive during a call, so a retry could not get further
+            for key in todo:
+                args = self._pending.get(key)
+                if args is None:
+                    continue
                 kind, address = key
                 try:
                     need = getattr(self, f"_{kind}")(address, peek, *args)
@@ -122,9 +125,9 @@ class PointerChaser:
                     del self._pending[key]
                     self._done.add(key)
                     needs.pop(key, None)
-                    progress = True
                 else:
                     needs[key] = need
+            todo, self._fresh = self._fresh, []  # what the structures just parsed point to
         return [(self._base + address, need) for (_, address), need in needs.items()]
 
     # -- bookkeeping ---------------------------------------------------------------------
@@ -138,6 +141,7 @@ class PointerChaser:
         if kind == "header" and address in self._skipped:
             return
         self._pending[key] = args
+        self._fresh.append(key)
 
     def _read(self, peek: Peek, address: int, length: int) -> bytes | None:
         return peek(self._base + address, length)

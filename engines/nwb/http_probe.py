@@ -3,7 +3,8 @@
 The probe follows redirects itself (each hop's address is checked), reads the file's size and
 version (ETag / Last-Modified) and its first ``PROBE_SIZE`` bytes in one request. Every later
 request times out, is counted in ``RequestStats``, and gives up for good once the server stalls.
-Fetch threads and their keep-alive connections are shared by every open file.
+Fetch threads and their keep-alive connections are shared by every open file; range reads go
+through urllib3 directly (half the CPU of a ``requests`` call: a walk makes hundreds of them).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import requests
+import urllib3
 from remfile.RemFile import _PermanentHTTPError
 
 from engines.nwb.errors import SourceNotAllowed, SourceNotFound, SourceUnreachable
@@ -28,7 +30,9 @@ __all__ = ["PROBE_SIZE", "RequestStats", "HttpProbe", "probe_http", "fetch_range
 PROBE_SIZE = 100 * 1024
 """The probe's one request reads this much: superblock, root group and usually the first level of the tree."""
 
-_FETCH_THREADS = 32
+_FETCH_THREADS = 64
+"""Concurrent range requests per process: a tree level of a few hundred scattered objects takes a
+few waves of requests, not dozens. Archives (S3, DANDI) serve many connections per client."""
 
 
 @dataclass
@@ -151,44 +155,57 @@ class CountingSession(requests.Session):
 
 
 _fetch_pool: tuple[int, ThreadPoolExecutor] | None = None
+_fetch_http: tuple[int, urllib3.PoolManager] | None = None
 _fetch_pool_lock = threading.Lock()
-_fetch_sessions = threading.local()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The process-wide fetch threads; a forked child (a job worker) gets its own: the parent's do not exist there."""
+    global _fetch_pool
+    with _fetch_pool_lock:
+        if _fetch_pool is None or _fetch_pool[0] != os.getpid():
+            _fetch_pool = (os.getpid(), ThreadPoolExecutor(max_workers=_FETCH_THREADS, thread_name_prefix="range-fetch"))
+        return _fetch_pool[1]
 
 
 def pool_map(function: Callable, items: list) -> list:
     """Run ``function`` over ``items`` on the process-wide fetch threads.
 
     The threads and their keep-alive connections are shared by every open file, so opening
-    another file from the same archive pays no new TCP/TLS handshakes. A forked child (a job
-    worker) gets its own threads: those of the parent do not exist there.
+    another file from the same archive pays no new TCP/TLS handshakes.
     """
-    global _fetch_pool
+    return list(_pool().map(function, items))
+
+
+def pool_submit(function: Callable, item: object) -> Future:
+    """Run ``function(item)`` on the process-wide fetch threads; returns its future."""
+    return _pool().submit(function, item)
+
+
+def _http() -> urllib3.PoolManager:
+    """The process's connection pools (one per host, as many keep-alive connections as fetch threads)."""
+    global _fetch_http
     with _fetch_pool_lock:
-        if _fetch_pool is None or _fetch_pool[0] != os.getpid():
-            _fetch_pool = (os.getpid(), ThreadPoolExecutor(max_workers=_FETCH_THREADS, thread_name_prefix="range-fetch"))
-        pool = _fetch_pool[1]
-    return list(pool.map(function, items))
-
-
-def _thread_session() -> requests.Session:
-    session = getattr(_fetch_sessions, "session", None)
-    if session is None:
-        session = _fetch_sessions.session = requests.Session()
-    return session
+        if _fetch_http is None or _fetch_http[0] != os.getpid():
+            _fetch_http = (os.getpid(), urllib3.PoolManager(num_pools=32, maxsize=_FETCH_THREADS, retries=False))
+        return _fetch_http[1]
 
 
 def get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:
     """Bytes [start, stop) in one counted, time-limited request; any failure is ``SourceUnreachable``."""
     headers = {**policy.extra_headers, "Range": f"bytes={start}-{stop - 1}"}
     try:
-        response = _thread_session().get(url, headers=headers, timeout=policy.request_timeout_s, allow_redirects=False)
-    except requests.RequestException as exc:
+        response = _http().request("GET", url, headers=headers, redirect=False,
+                                   timeout=urllib3.Timeout(connect=policy.request_timeout_s,
+                                                           read=policy.request_timeout_s))
+    except urllib3.exceptions.HTTPError as exc:
         stats.add(0)
         raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed: {exc.__class__.__name__}.") from exc
-    stats.add(len(response.content))
-    if response.status_code != 206 or len(response.content) != stop - start:
-        raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed (HTTP {response.status_code}).")
-    return response.content
+    data = response.data
+    stats.add(len(data))
+    if response.status != 206 or len(data) != stop - start:
+        raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed (HTTP {response.status}).")
+    return data
 
 
 def fetch_range(probe: HttpProbe, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:

@@ -22,18 +22,21 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from remfile.RemFile import RemFile as _RemFile
 
 from engines.nwb._h5_pointers import PointerChaser
-from engines.nwb.http_probe import CountingSession, HttpProbe, RequestStats, get_range, pool_map
+from engines.nwb.http_probe import CountingSession, HttpProbe, RequestStats, get_range, pool_map, pool_submit
 from engines.nwb.sources import SourcePolicy
 
-__all__ = ["BLOCK_SIZE", "DIRECT_READ_BYTES", "BytesPending", "RangeFile", "ReadBatch", "batch_reads"]
+__all__ = ["BLOCK_SIZE", "DIRECT_READ_BYTES", "BytesPending", "RangeFile", "ReadBatch", "batch_reads", "reader_of"]
 
 BLOCK_SIZE = 32 * 1024
 """Grid of the metadata cache. An object header, its neighbours and small heaps usually share a block;
@@ -48,6 +51,8 @@ _MEMORY_CACHE_BYTES = 32 << 20
 _RECENT_BYTES = 64 << 20
 """Direct reads kept for a repeat: HDF5 caches no chunk over 1 MB, so a search that touches one
 chunk many times would otherwise download it each time."""
+_SPAN_GAP_BYTES = 64 * 1024
+"""Ranges fetched ahead of a read at most this far apart share a request (small chunks of one dataset)."""
 _READ_AHEAD_BYTES = 1 << 20
 _MERGE_GAP_BLOCKS = 2
 """Wanted blocks at most this many blocks apart are fetched in one request (up to 64 KB more, a request less)."""
@@ -73,7 +78,10 @@ class _DiskBlocks:
         return f"{size}-{index}"
 
     def get(self, key: str) -> bytes | None:
-        name = self._name(key)
+        return self.block(self._name(key))
+
+    def block(self, name: str) -> bytes | None:
+        """The block stored under ``name`` ("<block size>-<index>"), or None; no system call when absent."""
         if name not in self._names:
             return None
         try:
@@ -99,42 +107,78 @@ Follow = Callable[[Callable[[int, int], "bytes | None"]], list[tuple[int, int]]]
 
 
 class ReadBatch:
-    """Blocks that reads inside ``batch_reads`` found missing, and blocks asked for ahead of need.
+    """Blocks that reads inside ``batch_reads`` found missing, requested at once, and waited for together.
 
-    ``follow``, when given, is asked before and after every fetch which further ranges the
-    cached bytes point to (see ``engines.nwb._h5_pointers``); they join the next fetch.
+    Requests go out as soon as a read misses (``send``) and run on the shared fetch threads
+    while the caller goes on with other reads; ``wait`` blocks until some of them are in.
+    ``follow``, when given, is asked at every ``chase`` which further ranges the cached bytes
+    point to (see ``engines.nwb._h5_pointers``); they are requested too, ahead of need.
     """
 
     def __init__(self, follow: Follow | None = None) -> None:
         self._follow = follow
         self._files: dict[int, RangeFile] = {}
         self._wanted: dict[int, set[int]] = {}
+        self._in_flight: dict[Future, tuple[int, list[int]]] = {}
+        self._requested: set[tuple[int, int]] = set()
         self.misses = 0
         """Reads that failed for missing bytes so far: a caller compares it before and after a step."""
+        self.last_missing: list[tuple[int, int]] = []
+        """(file, block) pairs the latest failed read needs: the caller retries it once they are cached."""
+        self._arrived = -1
 
     def want(self, file: RangeFile, blocks: Iterable[int], miss: bool) -> None:
-        self._files[id(file)] = file
-        self._wanted.setdefault(id(file), set()).update(blocks)
-        self.misses += miss
+        key = id(file)
+        self._files[key] = file
+        blocks = list(blocks)
+        if miss:
+            self.misses += 1
+            self.last_missing = [(key, b) for b in blocks]
+        self._wanted.setdefault(key, set()).update(b for b in blocks if (key, b) not in self._requested)
 
     @property
     def pending(self) -> bool:
-        return any(self._wanted.values())
+        return bool(self._in_flight) or any(self._wanted.values())
 
-    def fetch(self) -> int:
-        """Fetch every wanted block with concurrent requests: one round trip. Returns the number of requests."""
-        self._chase()
+    def cached(self, blocks: Iterable[tuple[int, int]]) -> bool:
+        return all(self._files[key].has_block(block) for key, block in blocks)
+
+    def send(self) -> int:
+        """Request every wanted block not cached or requested yet; returns the requests sent. Does not wait."""
         wanted, self._wanted = self._wanted, {}
-        made = sum(self._files[key].fetch_blocks(blocks) for key, blocks in wanted.items())
-        self._chase()
-        return made
+        sent = 0
+        for key, blocks in wanted.items():
+            for future, span_blocks in self._files[key].request_blocks(blocks):
+                self._in_flight[future] = (key, span_blocks)
+                self._requested.update((key, b) for b in span_blocks)
+                sent += 1
+        return sent
 
-    def _chase(self) -> None:
-        if self._follow is None:
+    def chase(self) -> int:
+        """Request what the cached metadata points to (``follow``), and what reads asked for; no waiting.
+
+        ``follow`` runs only when blocks arrived since it last ran: nothing else can change its answer.
+        """
+        arrived = sum(file.blocks_stored for file in self._files.values())
+        if self._follow is not None and arrived != self._arrived:
+            self._arrived = arrived
+            for file in self._files.values():
+                for offset, length in self._follow(file.peek):
+                    self.want(file, file.blocks(offset, length), miss=False)
+        return self.send()
+
+    def wait(self) -> None:
+        """Until at least one request in flight is in (all that are in by then are collected).
+
+        A failed request raises its ``SourceUnreachable`` here. Returns at once when none is in flight.
+        """
+        if not self._in_flight:
             return
-        for file in self._files.values():
-            for offset, length in self._follow(file.peek):
-                self.want(file, file.blocks(offset, length), miss=False)
+        done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
+        for future in done:
+            key, blocks = self._in_flight.pop(future)
+            self._requested.difference_update((key, b) for b in blocks)
+            future.result()
 
 
 _batches = threading.local()
@@ -143,13 +187,30 @@ _batches = threading.local()
 @contextmanager
 def batch_reads(follow: Follow | None = None) -> Iterator[ReadBatch]:
     """Within this block (this thread only), ``RangeFile`` reads of uncached bytes raise ``BytesPending``
-    and ``RangeFile.prefetch`` only notes its blocks; ``ReadBatch.fetch`` then gets them all at once."""
+    and ``RangeFile.prefetch`` only notes its blocks; ``ReadBatch.send`` requests them all at once.
+
+    On leaving, requests still in flight are waited for (their blocks are kept), so no fetch
+    thread writes into a file's cache after the block."""
     previous = getattr(_batches, "current", None)
     _batches.current = batch = ReadBatch(follow)
     try:
         yield batch
     finally:
         _batches.current = previous
+        while batch._in_flight:
+            try:
+                batch.wait()
+            except Exception:  # already failing or finished: a late failure of a read-ahead changes nothing
+                pass
+
+
+_readers: weakref.WeakValueDictionary[str, RangeFile] = weakref.WeakValueDictionary()
+"""Open range readers by their ``repr``, which h5py uses as the name of a file opened from a file object."""
+
+
+def reader_of(h5: Any) -> RangeFile | None:
+    """The ``RangeFile`` an h5py file reads through, or None (a local or LINDI file). No I/O."""
+    return _readers.get(getattr(h5, "filename", None))
 
 
 class RangeFile(_RemFile):
@@ -171,7 +232,11 @@ class RangeFile(_RemFile):
         self._policy = policy
         self._stats = stats
         self._recent: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._recent_lock = threading.Lock()
+        self.blocks_stored = 0
+        """Blocks cached so far (a batch re-parses cached metadata only when this grew)."""
         self._root = PointerChaser.for_root(probe.first_chunk)
+        _readers[repr(self)] = self
         for index in range(len(probe.first_chunk) // block_size + 1):
             piece = probe.first_chunk[index * block_size:(index + 1) * block_size]
             if len(piece) == block_size or (piece and index * block_size + len(piece) == probe.size):
@@ -186,6 +251,11 @@ class RangeFile(_RemFile):
             return b""
         blocks = range(start // self._block, (stop - 1) // self._block + 1)
         batch: ReadBatch | None = getattr(_batches, "current", None)
+        if batch is None and self._recent:
+            kept = self._kept(start, stop)
+            if kept is not None:
+                self._position = stop
+                return kept
         if batch is None and stop - start >= DIRECT_READ_BYTES:
             if all(b in self._chunks for b in blocks):
                 return super().read(stop - start)
@@ -232,7 +302,16 @@ class RangeFile(_RemFile):
         return data[skip:skip + length]
 
     def fetch_blocks(self, blocks: Iterable[int]) -> int:
-        """Fetch the blocks not cached yet; runs of nearby blocks share a request. Returns the requests made."""
+        """Fetch the blocks not cached yet, concurrently, and wait for them. Returns the requests made."""
+        futures = self.request_blocks(blocks)
+        for future, _ in futures:
+            future.result()
+        return len(futures)
+
+    def request_blocks(self, blocks: Iterable[int]) -> list[tuple[Future, list[int]]]:
+        """Start fetching the blocks not cached yet on the shared fetch threads; runs of nearby blocks share a
+        request. Each request keeps its blocks (memory and disk cache) on its own thread. Returns
+        (future, blocks) per request; a future's result is None or raises ``SourceUnreachable``."""
         wanted = sorted(b for b in set(blocks) if not self._have(b) and b * self._block < self.length)
         runs: list[list[int]] = []
         for block in wanted:
@@ -240,45 +319,87 @@ class RangeFile(_RemFile):
                 runs[-1][1] = block
             else:
                 runs.append([block, block])
-        if not runs:
-            return 0
-        spans = [(first * self._block, min((last + 1) * self._block, self.length)) for first, last in runs]
-        for (start, _), data in zip(spans, pool_map(self._fetch, spans)):
-            for offset in range(0, len(data), self._block):
-                self._store(start // self._block + offset // self._block, data[offset:offset + self._block])
-        return len(spans)
+        return [(pool_submit(self._fetch_and_keep, (first * self._block, min((last + 1) * self._block, self.length))),
+                 list(range(first, last + 1))) for first, last in runs]
+
+    def _fetch_and_keep(self, span: tuple[int, int]) -> None:
+        data = self._fetch(span)
+        for offset in range(0, len(data), self._block):
+            self._store((span[0] + offset) // self._block, data[offset:offset + self._block])
+
+    def has_block(self, block: int) -> bool:
+        """Whether the block is cached (memory or disk); no requests."""
+        return self._have(block)
 
     def _have(self, block: int) -> bool:
         """Whether the block is in memory, loading it from the disk cache when it is there."""
         if block in self._chunks:
             return True
-        value = self._disk_cache.get(self._cache_key(block)) if self._disk_cache else None
+        value = self._disk_cache.block(f"{self._block}-{block}") if self._disk_cache else None
         if value:
             self._chunks[block] = value
             self._chunk_indices.append(block)
+            self.blocks_stored += 1
         return bool(value)
 
     def _store(self, block: int, piece: bytes) -> None:
         if block not in self._chunks:
             self._chunks[block] = piece
             self._chunk_indices.append(block)
+            self.blocks_stored += 1
             if self._disk_cache:
                 self._disk_cache.set(self._cache_key(block), piece)
 
     def _cache_key(self, block: int) -> str:
         return f"{self._url}|{self._block}|{block}"
 
-    def _direct(self, start: int, stop: int) -> bytes:
-        """Bytes [start, stop) from a recent direct read holding them, else from the server (then kept)."""
-        for span, data in reversed(self._recent.items()):
-            if span[0] <= start and stop <= span[1]:
-                self._recent.move_to_end(span)
-                return data[start - span[0]:stop - span[0]]
-        data = self._get(start, stop)
-        if len(data) <= _RECENT_BYTES:
+    def fetch_spans(self, spans: Iterable[tuple[int, int]]) -> int:
+        """Fetch byte ranges that reads are about to ask for (the chunks of a data window) with concurrent
+        requests, and keep them for those reads. Returns the requests made.
+
+        HDF5 reads a selection's chunks one after another, each a round trip; fetched here first,
+        a window costs one round trip. Ranges at most 64 KB apart share a request, long ones are
+        split into 8 MB parts; ranges already kept cost nothing. The kept bytes are bounded (the
+        last 64 MB), so callers fetch a window in groups well under that.
+        """
+        merged: list[list[int]] = []
+        for start, stop in sorted((max(a, 0), min(b, self.length)) for a, b in spans):
+            if stop <= start or self._kept(start, stop) is not None:
+                continue
+            if merged and start - merged[-1][1] <= _SPAN_GAP_BYTES:
+                merged[-1][1] = max(merged[-1][1], stop)
+            else:
+                merged.append([start, stop])
+        parts = [(a, min(a + _PART_BYTES, stop)) for start, stop in merged for a in range(start, stop, _PART_BYTES)]
+        data = iter(pool_map(self._fetch, parts))
+        for start, stop in merged:
+            self._keep(start, stop, b"".join(next(data) for _ in range(start, stop, _PART_BYTES)))
+        return len(parts)
+
+    def _kept(self, start: int, stop: int) -> bytes | None:
+        """Bytes [start, stop) from a recent direct read holding them, else None."""
+        with self._recent_lock:
+            for span, data in reversed(self._recent.items()):
+                if span[0] <= start and stop <= span[1]:
+                    self._recent.move_to_end(span)
+                    return data[start - span[0]:stop - span[0]]
+        return None
+
+    def _keep(self, start: int, stop: int, data: bytes) -> None:
+        if len(data) > _RECENT_BYTES:
+            return
+        with self._recent_lock:
             self._recent[(start, stop)] = data
             while sum(len(kept) for kept in self._recent.values()) > _RECENT_BYTES:
                 self._recent.popitem(last=False)
+
+    def _direct(self, start: int, stop: int) -> bytes:
+        """Bytes [start, stop) from a recent direct read holding them, else from the server (then kept)."""
+        kept = self._kept(start, stop)
+        if kept is not None:
+            return kept
+        data = self._get(start, stop)
+        self._keep(start, stop, data)
         return data
 
     def _get(self, start: int, stop: int) -> bytes:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from engines.nwb.errors import NwbReadError
-from engines.nwb.extract import InvalidRequest, UnsupportedData, read_trace_window, series_time_range
+from engines.nwb.extract import (InvalidRequest, UnsupportedData, read_trace_window, robust_time_range,
+                                 series_time_range)
 from engines.nwb.nwbfile import open_nwb
 from tests.conftest import ALL_NWB_FILES, DATA_DIR
 from tests.support.range_server import RangeServer
@@ -34,8 +35,8 @@ def write_nwb(path: Path, series: dict[str, dict]) -> Path:
     return path
 
 
-def _expected_window(h5: h5py.File, path: str) -> tuple[np.ndarray, np.ndarray]:
-    """Ground truth for the default window (first 10 s), straight from h5py."""
+def _expected_window(h5: h5py.File, path: str, t0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ground truth for the default window (10 s from ``t0``, half-open), straight from h5py."""
     group = h5[path]
     data = group["data"][()]
     data = data.reshape(len(data), -1).astype(np.float64)
@@ -44,7 +45,7 @@ def _expected_window(h5: h5py.File, path: str) -> tuple[np.ndarray, np.ndarray]:
     else:
         rate = float(group["starting_time"].attrs["rate"])
         t = float(group["starting_time"][()]) + np.arange(len(data)) / rate
-    keep = (t >= t[0]) & (t <= t[0] + 10.0)
+    keep = (t >= t0) & ((t < t0 + 10.0) | (t0 + 10.0 > t[-1]))
     conversion = float(group["data"].attrs.get("conversion", 1.0))
     offset = float(group["data"].attrs.get("offset", 0.0))
     return t[keep], data[keep][:, :64] * conversion + offset
@@ -61,12 +62,12 @@ def test_every_timeseries_in_every_file_gives_a_window_or_a_typed_error(file, po
                     read_trace_window(f, info.path)
                 continue
             window = read_trace_window(f, info.path)
-            t, values = _expected_window(h5, info.path)
+            t, values = _expected_window(h5, info.path, robust_time_range(f, info.path).start)
             assert not window.decimated and not window.sampled
             np.testing.assert_allclose(window.t, t)
             np.testing.assert_allclose(window.values, values)
             assert len(window.channel_labels) == len(window.channels) == values.shape[1]
-            assert window.series_start == pytest.approx(t[0])
+            assert window.series_start == pytest.approx(series_time_range(f, info.path)[0])
 
 
 def test_electrical_series_over_http_matches_h5py_with_electrode_labels(range_server, policy, index_store):
@@ -87,7 +88,7 @@ def test_timestamps_shared_through_a_link_give_the_same_times(policy, index_stor
     b = read_trace_window(f, "/acquisition/b", 100.0, 200.0)
     with h5py.File(file) as h5:
         times = h5["/acquisition/a/timestamps"][()]
-        keep = (times >= 100) & (times <= 200)
+        keep = (times >= 100) & (times < 200)
         np.testing.assert_array_equal(b.t, times[keep])
         np.testing.assert_array_equal(b.values[:, 0], h5["/acquisition/b/data"][()][keep])
     np.testing.assert_array_equal(a.t, b.t)
@@ -99,8 +100,8 @@ def test_default_window_is_the_first_ten_seconds(workspace, policy, index_store)
     window = read_trace_window(open_nwb(str(file), policy, index_store), "/acquisition/s", max_points=5000)
     assert (window.t_start, window.t_stop) == (5.0, 15.0)
     assert (window.series_start, window.series_stop) == (5.0, pytest.approx(64.99))
-    np.testing.assert_allclose(window.t, 5.0 + np.arange(1001) / 100.0)
-    np.testing.assert_array_equal(window.values[:, 0], np.arange(1001.0))
+    np.testing.assert_allclose(window.t, 5.0 + np.arange(1000) / 100.0)
+    np.testing.assert_array_equal(window.values[:, 0], np.arange(1000.0))
 
 
 def test_conversion_offset_and_channel_conversion_are_applied(workspace, policy, index_store):
@@ -119,12 +120,12 @@ def test_decimated_envelope_keeps_the_true_min_and_max(workspace, policy, index_
     file = write_nwb(workspace / "long.nwb", {"/acquisition/s": {"data": raw, "rate": 1000.0, "chunks": (5000, 4)}})
     window = read_trace_window(open_nwb(str(file), policy, index_store), "/acquisition/s", 20.0, 120.0,
                                max_points=500)
-    expected = raw[20_000:120_001].astype(np.float64)
+    expected = raw[20_000:120_000].astype(np.float64)
     assert window.decimated and not window.sampled
     assert len(window.t) <= 500 and np.all(np.diff(window.t) >= 0)
     np.testing.assert_allclose(window.values.min(axis=0), expected.min(axis=0), rtol=1e-6)
     np.testing.assert_allclose(window.values.max(axis=0), expected.max(axis=0), rtol=1e-6)
-    assert window.t[0] == pytest.approx(20.0) and window.t[-1] == pytest.approx(120.0)
+    assert window.t[0] == pytest.approx(20.0) and window.t[-1] == pytest.approx(119.999)
 
 
 def _long_file(workspace: Path) -> Path:
@@ -163,7 +164,7 @@ def test_timestamps_window_is_found_with_few_requests(workspace, policy, index_s
         f = open_nwb(server.url_for(file.name), policy, index_store)
         server.log.clear()
         window = read_trace_window(f, "/acquisition/s", 1000.0, 1001.0)
-        keep = (timestamps >= 1000.0) & (timestamps <= 1001.0)
+        keep = (timestamps >= 1000.0) & (timestamps < 1001.0)
         np.testing.assert_array_equal(window.t, timestamps[keep])
         np.testing.assert_array_equal(window.values[:, 0], np.flatnonzero(keep).astype(float))
         assert server.log.count <= 10, "interpolation search: the ends, then the right block"
@@ -180,7 +181,7 @@ def test_window_search_agrees_with_numpy_on_irregular_timestamps(workspace, poli
     f = open_nwb(str(file), policy, index_store)
     for t0 in rng.uniform(timestamps[0] - 5, timestamps[-1], 25):
         window = read_trace_window(f, "/acquisition/s", t0, t0 + 3.0, max_points=10**6)
-        keep = np.flatnonzero((timestamps >= t0) & (timestamps <= t0 + 3.0))
+        keep = np.flatnonzero((timestamps >= t0) & ((timestamps < t0 + 3.0) | (t0 + 3.0 > timestamps[-1])))
         np.testing.assert_array_equal(window.values[:, 0], keep.astype(float))
 
 

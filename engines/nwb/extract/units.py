@@ -22,7 +22,7 @@ from engines.nwb.extract.errors import InvalidRequest, UnsupportedData
 from engines.nwb.extract.tables import read_column, table_columns
 from engines.nwb.nwbfile import NwbFile
 
-__all__ = ["UnitsTable", "SpikeWindow", "read_units_table", "read_spike_window"]
+__all__ = ["UnitsTable", "SpikeWindow", "SpikeCount", "read_units_table", "read_spike_window", "count_spikes"]
 
 _SUMMARY_ROWS = 100_000
 """Units tables up to this many rows get their other scalar columns in the summary."""
@@ -61,6 +61,17 @@ class SpikeWindow:
     truncated: bool
     total_in_window: int
     nan_dropped: int = 0
+
+
+@dataclass
+class SpikeCount:
+    """Spikes in a window (``t_start <= t < t_stop``; None: open end): in all, and per unit row of ``units``."""
+
+    total: int
+    per_unit: np.ndarray
+    units: list[int]
+    t_start: float | None
+    t_stop: float | None
 
 
 def _spike_layout(f: NwbFile, path: str) -> tuple[SortedColumn, np.ndarray]:
@@ -166,14 +177,9 @@ def _cut_time(column: SortedColumn, lo: np.ndarray, hi: np.ndarray, t0: float, t
     return below
 
 
-def read_spike_window(f: NwbFile, path: str, t_start: float | None = None, t_stop: float | None = None,
-                      units: Sequence[int] | None = None, max_spikes: int = 200_000) -> SpikeWindow:
-    """Spikes of ``units`` (row numbers; default all) with ``t_start <= t < t_stop`` (open ends: no bound).
-
-    Costs the index read, a few block reads per unit and bound (often shared: a block holds
-    8192 spikes, so small units share blocks), and the spikes returned (at most
-    ``max_spikes``, 8 bytes each, one read per unit).
-    """
+def _window_rows(f: NwbFile, path: str, t_start: float | None, t_stop: float | None,
+                 units: Sequence[int] | None) -> tuple[SortedColumn, list[int], np.ndarray, np.ndarray]:
+    """(spike column, unit rows, first and end spike index of each unit's window): searches only, no spikes read."""
     column, ends = _spike_layout(f, path)
     starts = _starts(ends)
     rows = list(range(len(ends))) if units is None else [int(u) for u in units]
@@ -188,6 +194,35 @@ def read_spike_window(f: NwbFile, path: str, t_start: float | None = None, t_sto
             lo[k] = column.searchsorted(t_start, "left", a, b)
         if t_stop is not None:
             hi[k] = column.searchsorted(t_stop, "left", int(lo[k]), b)
+    return column, rows, lo, hi
+
+
+def count_spikes(f: NwbFile, path: str, t_start: float | None = None, t_stop: float | None = None,
+                 units: Sequence[int] | None = None) -> SpikeCount:
+    """How many spikes ``read_spike_window`` would find (``t_start <= t < t_stop``), without reading them.
+
+    Ask this before reading a raster window when no spike-density pyramid is ready (with one,
+    ``SpikeDensityPyramid.spikes_in_view`` answers in microseconds): when the count is more than
+    can be drawn (or than ``max_spikes``), draw density instead, so a raster never shows a
+    truncated spike set. Costs the searches a read makes (the index, a few 64 KB block reads
+    per unit and bound, shared by units in the same block; remote blocks are cached for the read
+    that follows), but no spikes are read or held. NaN spike times are counted.
+    """
+    _, rows, lo, hi = _window_rows(f, path, t_start, t_stop, units)
+    per_unit = (hi - lo).astype(np.int64)
+    return SpikeCount(total=int(per_unit.sum()), per_unit=per_unit, units=rows, t_start=t_start, t_stop=t_stop)
+
+
+def read_spike_window(f: NwbFile, path: str, t_start: float | None = None, t_stop: float | None = None,
+                      units: Sequence[int] | None = None, max_spikes: int = 200_000) -> SpikeWindow:
+    """Spikes of ``units`` (row numbers; default all) with ``t_start <= t < t_stop`` (open ends: no bound).
+
+    Costs the index read, a few block reads per unit and bound (often shared: a block holds
+    8192 spikes, so small units share blocks), and the spikes returned (at most
+    ``max_spikes``, 8 bytes each, one read per unit). More spikes than ``max_spikes`` cut the
+    window short (``truncated``); ``count_spikes`` tells beforehand, at the cost of the searches.
+    """
+    column, rows, lo, hi = _window_rows(f, path, t_start, t_stop, units)
     total = int(np.sum(hi - lo))
     first, last = (t_start, t_stop) if t_start is not None and t_stop is not None else _span(column, lo, hi)
     t0 = t_start if t_start is not None else first
