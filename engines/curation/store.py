@@ -17,15 +17,20 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from engines.curation.data import UnitId, plain_unit_id
 from engines.curation.errors import CurationError, UnknownUnits
-from engines.curation.model import CandidateGroup, JudgeRun, MergeDecision, UnitLabel, Verdict
-from engines.jobs import is_network_filesystem
+from engines.curation.model import (
+    CandidateGroup,
+    JudgeRun,
+    MergeDecision,
+    UnitLabel,
+    Verdict,
+)
+from engines.workspace_db import WorkspaceDb
 
 __all__ = ["DecisionStore", "VERDICTS", "LABELS"]
 
@@ -79,49 +84,11 @@ class DecisionStore:
         self.folder = Path(workspace) / "curation"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "decisions.sqlite"
-        self.journal_mode = "DELETE" if is_network_filesystem(self.folder) else "WAL"
-        db = self._connect()
-        try:
-            db.execute(f"PRAGMA journal_mode={self.journal_mode}")
-        finally:
-            db.close()
-        with self._write() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-
-    # --- connections --------------------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA synchronous=NORMAL" if self.journal_mode == "WAL" else "PRAGMA synchronous=FULL")
-        return db
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        db = self._connect()
-        try:
-            yield db
-        finally:
-            db.close()
+        self._db = WorkspaceDb(self.path, _SCHEMA)
 
     # --- analyzers and groups -----------------------------------------------------------------
     def register_analyzer(self, key: str, path: str, n_units: int) -> None:
-        with self._write() as db:
+        with self._db.write() as db:
             db.execute("INSERT INTO analyzers (key, path, n_units, created) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT(key) DO UPDATE SET path = excluded.path", (key, path, n_units, time.time()))
 
@@ -147,7 +114,7 @@ class DecisionStore:
     def save_candidates(self, analyzer: str, groups: list[tuple[tuple[UnitId, ...], str, float | None]],
                         request: dict[str, Any], seconds: dict[str, float]) -> list[CandidateGroup]:
         """Record a candidate list (the analyzer's current one); known unit sets keep their ids."""
-        with self._write() as db:
+        with self._db.write() as db:
             list_id = db.execute("INSERT INTO candidate_lists (analyzer, request, seconds, created) "
                                  "VALUES (?, ?, ?, ?)",
                                  (analyzer, json.dumps(request), json.dumps(seconds), time.time())).lastrowid
@@ -161,7 +128,7 @@ class DecisionStore:
 
     def current_candidates(self, analyzer: str) -> list[CandidateGroup]:
         """The latest candidate list, plus groups made by hand (edited or manual) since, in order."""
-        with self._read() as db:
+        with self._db.read() as db:
             latest = db.execute("SELECT id, created FROM candidate_lists WHERE analyzer = ? ORDER BY id DESC LIMIT 1",
                                 (analyzer,)).fetchone()
             rows = [] if latest is None else db.execute(
@@ -174,18 +141,18 @@ class DecisionStore:
         return [self._group(r) for r in rows] + [self._group(r) for r in made if r["group_id"] not in seen]
 
     def candidate_request(self, analyzer: str) -> dict[str, Any] | None:
-        with self._read() as db:
+        with self._db.read() as db:
             row = db.execute("SELECT request FROM candidate_lists WHERE analyzer = ? ORDER BY id DESC LIMIT 1",
                              (analyzer,)).fetchone()
         return json.loads(row["request"]) if row else None
 
     def add_group(self, analyzer: str, units: tuple[UnitId, ...], origin: str = "manual",
                   parent_id: int | None = None, similarity: float | None = None) -> CandidateGroup:
-        with self._write() as db:
+        with self._db.write() as db:
             return self._ensure_group(db, analyzer, units, origin, similarity, parent_id)
 
     def groups(self, analyzer: str, group_ids: Iterable[int] | None = None) -> list[CandidateGroup]:
-        with self._read() as db:
+        with self._db.read() as db:
             rows = db.execute("SELECT * FROM groups WHERE analyzer = ? ORDER BY group_id", (analyzer,)).fetchall()
         found = {int(r["group_id"]): self._group(r) for r in rows}
         if group_ids is None:
@@ -198,7 +165,7 @@ class DecisionStore:
 
     # --- judge runs ---------------------------------------------------------------------------
     def start_run(self, analyzer: str, judge: str, params: dict[str, Any], group_ids: list[int]) -> int:
-        with self._write() as db:
+        with self._db.write() as db:
             return int(db.execute("INSERT INTO judge_runs (analyzer, judge, params, group_ids, status, started) "
                                   "VALUES (?, ?, ?, ?, 'pending', ?)",
                                   (analyzer, judge, json.dumps(params, default=str), json.dumps(group_ids),
@@ -206,12 +173,12 @@ class DecisionStore:
 
     def mark_run(self, run_id: int, status: str, message: str = "") -> None:
         finished = time.time() if status in ("done", "failed", "cancelled") else None
-        with self._write() as db:
+        with self._db.write() as db:
             db.execute("UPDATE judge_runs SET status = ?, message = ?, finished = COALESCE(?, finished) WHERE id = ?",
                        (status, message, finished, run_id))
 
     def record_decision(self, run_id: int, analyzer: str, decision: MergeDecision) -> None:
-        with self._write() as db:
+        with self._db.write() as db:
             db.execute(
                 "INSERT OR REPLACE INTO decisions (run_id, group_id, analyzer, judge, units, decision, confidence, "
                 "score, reasoning, report, merge_groups, error, evidence, tokens_in, tokens_out, cost_usd, elapsed_s, "
@@ -233,7 +200,7 @@ class DecisionStore:
                              cost_usd=row["cost_usd"] or 0.0, elapsed_s=row["elapsed_s"] or 0.0)
 
     def run(self, run_id: int) -> JudgeRun:
-        with self._read() as db:
+        with self._db.read() as db:
             row = db.execute("SELECT * FROM judge_runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise CurationError(f"no judge run {run_id} in this workspace; refresh the page")
@@ -247,20 +214,20 @@ class DecisionStore:
                         tokens_out=int(stats["tout"] or 0), cost_usd=float(stats["cost"] or 0.0))
 
     def run_group_ids(self, run_id: int) -> list[int]:
-        with self._read() as db:
+        with self._db.read() as db:
             row = db.execute("SELECT group_ids FROM judge_runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise CurationError(f"no judge run {run_id} in this workspace; refresh the page")
         return list(json.loads(row["group_ids"]))
 
     def runs(self, analyzer: str) -> list[JudgeRun]:
-        with self._read() as db:
+        with self._db.read() as db:
             ids = [r[0] for r in db.execute("SELECT id FROM judge_runs WHERE analyzer = ? ORDER BY id DESC",
                                             (analyzer,))]
         return [self.run(i) for i in ids]
 
     def decisions(self, run_id: int) -> list[MergeDecision]:
-        with self._read() as db:
+        with self._db.read() as db:
             rows = db.execute("SELECT * FROM decisions WHERE run_id = ? ORDER BY created", (run_id,)).fetchall()
         return [self._decision(r) for r in rows]
 
@@ -268,7 +235,7 @@ class DecisionStore:
         """Each group's most recent decision (of one judge, or of any)."""
         query = "SELECT * FROM decisions WHERE analyzer = ?" + (" AND judge = ?" if judge else "") + \
             " ORDER BY created, run_id"
-        with self._read() as db:
+        with self._db.read() as db:
             rows = db.execute(query, (analyzer, judge) if judge else (analyzer,)).fetchall()
         return {int(r["group_id"]): self._decision(r) for r in rows}
 
@@ -277,7 +244,7 @@ class DecisionStore:
                        session: str) -> Verdict:
         if verdict not in VERDICTS:
             raise CurationError(f"unknown verdict {verdict!r}; use accept, reject or skip")
-        with self._write() as db:
+        with self._db.write() as db:
             vid = db.execute("INSERT INTO verdicts (analyzer, group_id, verdict, merge_units, session, created) "
                              "VALUES (?, ?, ?, ?, ?, ?)", (analyzer, group_id, verdict, _units_json(merge_units),
                                                            session, time.time())).lastrowid
@@ -291,7 +258,7 @@ class DecisionStore:
 
     def undo_last(self, analyzer: str, session: str) -> Verdict | None:
         """Undo this session's latest verdict still standing; returns it (None when there is none)."""
-        with self._write() as db:
+        with self._db.write() as db:
             row = db.execute("SELECT * FROM verdicts WHERE analyzer = ? AND session = ? AND undone = 0 "
                              "ORDER BY id DESC LIMIT 1", (analyzer, session)).fetchone()
             if row is None:
@@ -301,14 +268,14 @@ class DecisionStore:
 
     def current_verdicts(self, analyzer: str) -> dict[int, Verdict]:
         """Each group's latest verdict not undone (from any session)."""
-        with self._read() as db:
+        with self._db.read() as db:
             rows = db.execute("SELECT * FROM verdicts WHERE analyzer = ? AND undone = 0 ORDER BY id",
                               (analyzer,)).fetchall()
         return {int(r["group_id"]): self._verdict(r) for r in rows}
 
     def verdict_history(self, analyzer: str, group_id: int | None = None) -> list[Verdict]:
         query = "SELECT * FROM verdicts WHERE analyzer = ?" + (" AND group_id = ?" if group_id is not None else "")
-        with self._read() as db:
+        with self._db.read() as db:
             rows = db.execute(query + " ORDER BY id", (analyzer,) if group_id is None else (analyzer, group_id))
             return [self._verdict(r) for r in rows.fetchall()]
 
@@ -316,13 +283,13 @@ class DecisionStore:
     def record_labels(self, analyzer: str, labels: Iterable[UnitLabel], session: str = "") -> None:
         rows = [(analyzer, json.dumps(plain_unit_id(lab.unit_id)), lab.label, lab.source, lab.probability, session,
                  time.time()) for lab in labels]
-        with self._write() as db:
+        with self._db.write() as db:
             db.executemany("INSERT INTO unit_labels (analyzer, unit_id, label, source, probability, session, created) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def current_labels(self, analyzer: str) -> dict[UnitId, UnitLabel]:
         """Each unit's latest human label, else its latest label from a labeler."""
-        with self._read() as db:
+        with self._db.read() as db:
             rows = db.execute("SELECT * FROM unit_labels WHERE analyzer = ? ORDER BY (source = 'human'), id",
                               (analyzer,)).fetchall()
         labels = {}
@@ -336,13 +303,13 @@ class DecisionStore:
         """Mark a group as a good or bad few-shot example (None: no longer an example)."""
         if kind not in ("good", "bad", None):
             raise CurationError(f"an example is 'good' or 'bad', not {kind!r}")
-        with self._write() as db:
+        with self._db.write() as db:
             db.execute("DELETE FROM examples WHERE analyzer = ? AND group_id = ?", (analyzer, group_id))
             if kind is not None:
                 db.execute("INSERT INTO examples (analyzer, group_id, kind) VALUES (?, ?, ?)",
                            (analyzer, group_id, kind))
 
     def examples(self, analyzer: str) -> dict[int, str]:
-        with self._read() as db:
+        with self._db.read() as db:
             rows = db.execute("SELECT group_id, kind FROM examples WHERE analyzer = ?", (analyzer,)).fetchall()
         return {int(r["group_id"]): r["kind"] for r in rows}

@@ -6,12 +6,18 @@ jobs from the ``JobStore`` (``<workspace>/jobs.sqlite``) and publish results int
 ``ResultStore`` (``<workspace>/results/``). Importing this package does not import Dask.
 """
 
-from engines.jobs._filesystem import is_network_filesystem
+from engines._filesystem import is_network_filesystem
 from engines.jobs.backends import InProcessBackend, JobBackend, run_worker_process
 from engines.jobs.catalog import KIND_PROVIDERS, JobEnvironment, all_job_kinds
 from engines.jobs.child_process import ChildProcessFailed, run_in_child_process
 from engines.jobs.dask_backend import DaskBackend
-from engines.jobs.errors import BackendUnavailable, InvalidJobRequest, JobCancelled, JobNotFound, UnknownJobKind
+from engines.jobs.errors import (
+    BackendUnavailable,
+    InvalidJobRequest,
+    JobCancelled,
+    JobNotFound,
+    UnknownJobKind,
+)
 from engines.jobs.kinds import JobContext, JobKind, KindRegistry
 from engines.jobs.model import Job, JobStatus, WorkerInfo
 from engines.jobs.results import ResultStore

@@ -19,14 +19,20 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from engines.jobs._filesystem import is_network_filesystem
 from engines.jobs.errors import InvalidJobRequest, JobNotFound
-from engines.jobs.model import Job, JobStatus, WorkerInfo, canonical_json, check_name, hash_inputs
+from engines.jobs.model import (
+    Job,
+    JobStatus,
+    WorkerInfo,
+    canonical_json,
+    check_name,
+    hash_inputs,
+)
+from engines.workspace_db import WorkspaceDb
 
 __all__ = ["JobStore"]
 
@@ -78,48 +84,11 @@ class JobStore:
         workspace.mkdir(parents=True, exist_ok=True)
         self.workspace = workspace
         self.path = workspace / "jobs.sqlite"
-        self.journal_mode = "DELETE" if is_network_filesystem(workspace) else "WAL"
-        db = self._connect()
-        try:
-            db.execute(f"PRAGMA journal_mode={self.journal_mode}")
-            db.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute("COMMIT")
-        finally:
-            db.close()
+        self._db = WorkspaceDb(self.path, _SCHEMA)
 
-    # -- connections -------------------------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA synchronous=NORMAL" if self.journal_mode == "WAL" else "PRAGMA synchronous=FULL")
-        return db
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction holding SQLite's write lock from its first statement."""
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        db = self._connect()
-        try:
-            yield db
-        finally:
-            db.close()
+    @property
+    def journal_mode(self) -> str:
+        return self._db.journal_mode
 
     @staticmethod
     def _job(db: sqlite3.Connection, job_id: int) -> Job:
@@ -141,7 +110,7 @@ class JobStore:
             raise InvalidJobRequest(f"max_attempts must be a whole number >= 1, got {max_attempts!r}")
         input_hash = hash_inputs(inputs)
         source = inputs.get("source") if isinstance(inputs.get("source"), str) else None
-        with self._write() as db:
+        with self._db.write() as db:
             row = db.execute(
                 f"SELECT * FROM jobs WHERE kind = ? AND input_hash = ? AND code_version = ? AND status IN {_ACTIVE}",
                 (kind, input_hash, code_version),
@@ -158,7 +127,7 @@ class JobStore:
 
     def get(self, job_id: int) -> Job:
         """The job as stored now; raises ``JobNotFound``."""
-        with self._read() as db:
+        with self._db.read() as db:
             return self._job(db, job_id)
 
     def list(self, status: JobStatus | str | None = None, kind: str | None = None, source: str | None = None,
@@ -171,13 +140,13 @@ class JobStore:
                 params.append(str(value))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         order = "ASC" if oldest_first else "DESC"
-        with self._read() as db:
+        with self._db.read() as db:
             rows = db.execute(f"SELECT * FROM jobs {where} ORDER BY id {order} LIMIT ?", (*params, limit)).fetchall()
         return [Job.from_row(row) for row in rows]
 
     def is_done(self, kind: str, inputs: dict[str, Any], code_version: str) -> bool:
         """Whether this exact request already finished successfully (its result can be reused)."""
-        with self._read() as db:
+        with self._db.read() as db:
             row = db.execute(
                 "SELECT 1 FROM jobs WHERE kind = ? AND input_hash = ? AND code_version = ? AND status = 'done'",
                 (kind, hash_inputs(inputs), code_version),
@@ -186,14 +155,14 @@ class JobStore:
 
     def counts(self) -> dict[JobStatus, int]:
         """How many jobs are in each status (every status present, zero if none)."""
-        with self._read() as db:
+        with self._db.read() as db:
             rows = db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
         found = {JobStatus(status): count for status, count in rows}
         return {status: found.get(status, 0) for status in JobStatus}
 
     def queue_position(self, job_id: int) -> int | None:
         """1 for the next job to be claimed; None when the job is not waiting."""
-        with self._read() as db:
+        with self._db.read() as db:
             job = self._job(db, job_id)
             if job.status is not JobStatus.PENDING:
                 return None
@@ -205,7 +174,7 @@ class JobStore:
         """Jobs done per time bucket, as (bucket start, count) in time order, empty buckets left out."""
         if bucket_s <= 0:
             raise InvalidJobRequest(f"bucket_s must be positive, got {bucket_s}")
-        with self._read() as db:
+        with self._db.read() as db:
             rows = db.execute(
                 "SELECT CAST(finished / ? AS INTEGER) AS bucket, COUNT(*) FROM jobs "
                 "WHERE status = 'done' AND finished >= ? GROUP BY bucket ORDER BY bucket",
@@ -225,7 +194,7 @@ class JobStore:
         if not kinds:
             return None
         now = time.time()
-        with self._write() as db:
+        with self._db.write() as db:
             self._requeue_expired(db, now)
             self._touch_worker(db, worker_id, now)
             marks = ",".join("?" * len(kinds))
@@ -236,7 +205,7 @@ class JobStore:
     def claim(self, job_id: int, worker_id: str, lease_s: float) -> Job | None:
         """Take this job if it is pending (how a Dask task runs the job it was sent for); None otherwise."""
         now = time.time()
-        with self._write() as db:
+        with self._db.write() as db:
             self._requeue_expired(db, now)
             self._touch_worker(db, worker_id, now)
             if self._job(db, job_id).status is not JobStatus.PENDING:
@@ -256,7 +225,7 @@ class JobStore:
         """Extend the lease and record progress; False when the worker no longer holds the job
         (cancelled, or re-leased after its lease expired): the worker must then stop it."""
         now = time.time()
-        with self._write() as db:
+        with self._db.write() as db:
             self._touch_worker(db, worker_id, now)
             cursor = db.execute(
                 "UPDATE jobs SET lease_expires = ? + lease_s, progress = COALESCE(?, progress), "
@@ -268,7 +237,7 @@ class JobStore:
     def complete(self, job_id: int, worker_id: str, result_key: str, summary: dict[str, Any]) -> bool:
         """Mark the job done with its result; False (and nothing changed) if the worker lost the job."""
         summary_json = canonical_json(summary, "job summary")
-        with self._write() as db:
+        with self._db.write() as db:
             cursor = db.execute(
                 "UPDATE jobs SET status = 'done', finished = ?, progress = 1, result_key = ?, summary = ?, "
                 "error = NULL, lease_expires = NULL WHERE id = ? AND worker_id = ? AND status = 'running'",
@@ -281,7 +250,7 @@ class JobStore:
 
         False (and nothing changed) if the worker lost the job.
         """
-        with self._write() as db:
+        with self._db.write() as db:
             cursor = db.execute(
                 "UPDATE jobs SET error = ?, lease_expires = NULL, "
                 "status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END, "
@@ -294,7 +263,7 @@ class JobStore:
 
     def release(self, job_id: int, worker_id: str) -> bool:
         """Give a job back to the queue without counting the attempt (its worker is shutting down)."""
-        with self._write() as db:
+        with self._db.write() as db:
             cursor = db.execute(
                 "UPDATE jobs SET status = 'pending', attempts = attempts - 1, worker_id = NULL, "
                 "lease_expires = NULL, progress = 0, message = '' "
@@ -305,7 +274,7 @@ class JobStore:
 
     def reject(self, job_id: int, error: str) -> Job:
         """Fail a pending job without running it (no worker can load its code); other states are left as is."""
-        with self._write() as db:
+        with self._db.write() as db:
             db.execute("UPDATE jobs SET status = 'failed', error = ?, finished = ? WHERE id = ? AND status = 'pending'",
                        (error, time.time(), job_id))
             return self._job(db, job_id)
@@ -317,7 +286,7 @@ class JobStore:
 
         Finished jobs are returned unchanged, so cancelling twice is harmless.
         """
-        with self._write() as db:
+        with self._db.write() as db:
             db.execute("UPDATE jobs SET status = 'cancelled', finished = ?, lease_expires = NULL "
                        "WHERE id = ? AND status IN ('pending', 'running')", (time.time(), job_id))
             return self._job(db, job_id)
@@ -328,7 +297,7 @@ class JobStore:
         If an identical request was submitted meanwhile, that job is returned instead; jobs that
         are pending, running or done are returned unchanged.
         """
-        with self._write() as db:
+        with self._db.write() as db:
             job = self._job(db, job_id)
             if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
                 return job
@@ -353,7 +322,7 @@ class JobStore:
         Returns how many jobs were touched. ``claim_next`` does this too, so an explicit call is
         only needed where nobody claims (the Dask dispatcher).
         """
-        with self._write() as db:
+        with self._db.write() as db:
             return self._requeue_expired(db, time.time())
 
     @staticmethod
@@ -379,7 +348,7 @@ class JobStore:
 
     def workers(self) -> list[WorkerInfo]:
         """Workers that polled or heartbeated, with the job each is running now (if any)."""
-        with self._read() as db:
+        with self._db.read() as db:
             rows = db.execute(
                 "SELECT w.*, (SELECT j.id FROM jobs j WHERE j.worker_id = w.worker_id AND j.status = 'running' "
                 "ORDER BY j.id LIMIT 1) AS current_job FROM workers w ORDER BY w.worker_id"
@@ -389,5 +358,5 @@ class JobStore:
 
     def forget_worker(self, worker_id: str) -> None:
         """Drop a worker from the workers table (it stopped cleanly)."""
-        with self._write() as db:
+        with self._db.write() as db:
             db.execute("DELETE FROM workers WHERE worker_id = ?", (worker_id,))

@@ -189,7 +189,7 @@ def test_starting_an_attempt_sweeps_temporary_folders_of_crashed_attempts(worksp
 
 
 def test_network_filesystems_get_the_rollback_journal(tmp_path):
-    from engines.jobs._filesystem import filesystem_type, is_network_filesystem
+    from engines._filesystem import filesystem_type, is_network_filesystem
 
     mounts = ("/dev/vda1 / ext4 rw 0 0\n"
               "server:/export/lab /mnt/lab nfs4 rw,relatime 0 0\n"

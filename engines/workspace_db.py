@@ -1,0 +1,72 @@
+"""One SQLite database file in the workspace, used through short transactions from any thread or process.
+
+Every store that must survive a restart (jobs, curation decisions, conversations, NWB indexes)
+keeps its rows this way: a connection per call (safe across threads and processes), writes
+that take SQLite's write lock up front (``BEGIN IMMEDIATE``: read-then-write sequences are
+atomic) and roll back on any error, and the WAL journal on a local disk. On a network
+filesystem (NFS, SMB, Lustre, ...), where workers on several hosts share a workspace, WAL's
+shared memory does not work, so the rollback journal is used; it relies on POSIX locks.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from engines._filesystem import is_network_filesystem
+
+__all__ = ["WorkspaceDb"]
+
+
+class WorkspaceDb:
+    """``write()`` and ``read()`` give a connection for one transaction; the schema is applied on creation."""
+
+    def __init__(self, path: Path, schema: str, timeout_s: float = 30.0, foreign_keys: bool = False) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout_s = timeout_s
+        self.foreign_keys = foreign_keys
+        self.journal_mode = "DELETE" if is_network_filesystem(self.path.parent) else "WAL"
+        db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA journal_mode={self.journal_mode}")
+        finally:
+            db.close()
+        with self.write() as db:
+            for statement in schema.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection in autocommit mode (transactions are explicit); rows read as ``sqlite3.Row``."""
+        db = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA synchronous=NORMAL" if self.journal_mode == "WAL" else "PRAGMA synchronous=FULL")
+        if self.foreign_keys:
+            db.execute("PRAGMA foreign_keys=ON")
+        return db
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the write lock from its first statement; rolled back on any error."""
+        db = self.connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        db = self.connect()
+        try:
+            yield db
+        finally:
+            db.close()
