@@ -6,6 +6,8 @@
     python run.py worker --workspace DIR        # a job worker (every engine's kinds) on any machine that sees DIR
     python run.py queue --source URL|FOLDER|FILE_OF_URLS|DANDISET_ID --workspace DIR
     python run.py curate --analyzer DIR --out DIR [--judge metrics|vlm] [--preset NAME] [--workers N]
+    python run.py train --config FILE [--resume RUN_DIR] | --data NWB --steps N --out RUN_DIR
+    python run.py evaluate RUN_DIR
     python run.py --prefix /neurodeck --use-xheaders   # behind a reverse proxy, under a path
 """
 
@@ -145,7 +147,23 @@ def run_curate(argv: list[str]) -> int:
     return curate_main(argv)
 
 
-SUBCOMMANDS = {"worker": run_worker, "queue": run_queue, "curate": run_curate}
+def run_train(argv: list[str]) -> int:
+    """``run.py train --config FILE [--resume RUN_DIR]`` or ``--data NWB ... --steps N --out RUN_DIR``; also under
+    ``torchrun --nproc_per_node=N run.py train ...`` (rank 0 logs and checkpoints)."""
+    from engines.training.cli import main_train
+
+    return main_train(argv)
+
+
+def run_evaluate(argv: list[str]) -> int:
+    """``run.py evaluate RUN_DIR``: held-out decoding R² per modality, co-bps, and the ridge and CEBRA baselines."""
+    from engines.training.cli import main_evaluate
+
+    return main_evaluate(argv)
+
+
+SUBCOMMANDS = {"worker": run_worker, "queue": run_queue, "curate": run_curate, "train": run_train,
+               "evaluate": run_evaluate}
 """``run.py <name> ...``: each takes the remaining arguments and returns an exit code (or None)."""
 
 

@@ -3,12 +3,13 @@
 Remotely, h5py would pay a round trip for every object header, continuation block, heap
 and B-tree node it meets, one after another (about 200 for 200 scattered TimeSeries).
 Here each level's objects are described together inside ``batch_reads``: a read whose
-bytes are not cached fails at once and notes them; once every object of the level has been
-tried, everything noted is fetched with concurrent requests and the stopped objects are
-tried again. Meanwhile ``PointerChaser`` parses the metadata already fetched and asks for
-what it points to (the next level's headers, their heaps and link tables), so most retries
-find their bytes waiting. A remote walk costs about one round trip per pointer hop from the
-root to the deepest object, however wide the tree; repeated h5py work costs CPU only.
+bytes are not cached fails at once, its bytes are requested at once, and the walk goes on
+with the level's other objects while they travel; a stopped object is tried again as soon
+as its bytes are in. Meanwhile ``PointerChaser`` parses the metadata already fetched and
+asks for what it points to (the next level's headers, their heaps and link tables), so most
+objects find their bytes waiting. A remote walk costs about one round trip per pointer hop
+from the root to the deepest object, however wide the tree, and h5py's work overlaps the
+network's; repeated h5py work costs CPU only.
 
 Object references are resolved after the walk, when every object's first path (in
 breadth-first order) is known, so no reference needs HDF5's whole-file name search.

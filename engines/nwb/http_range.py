@@ -7,12 +7,14 @@ remfile reads HDF5 over HTTP in growing chunks with an optional disk cache. Adde
   scattered object headers cost a block each, not remfile's 100 KB;
 * reads of at least ``DIRECT_READ_BYTES`` (chunks of data) fetch exactly their bytes, in
   parallel parts, past the block caches, so a data view reads what it shows; the last
-  64 MB of them are kept in memory for repeats (HDF5 caches no chunk over 1 MB);
+  64 MB of them are kept in memory for repeats. ``fetch_spans`` fetches the ranges a read
+  is about to ask for (a window's chunks) with concurrent requests into that memory, so
+  HDF5's chunk-after-chunk reads cost one round trip together;
 * ``batch_reads``: inside it, a read whose bytes are not cached fails at once with
-  ``BytesPending`` and notes the blocks it needed. The caller tries many independent
-  reads, then ``ReadBatch.fetch`` gets every noted block with concurrent requests (plus
-  what a ``follow`` function finds the cached bytes pointing to): one round trip for a
-  whole level of an HDF5 tree instead of one per object;
+  ``BytesPending`` and notes the blocks it needed; ``ReadBatch.send`` requests them at
+  once (with what a ``follow`` function finds the cached bytes pointing to) and the caller
+  goes on with other reads while they travel, waiting (``ReadBatch.wait``) only when none
+  can go on: about one round trip per pointer hop of an HDF5 tree, not one per object;
 * the first read that misses fetches the root group's metadata with concurrent requests
   (``PointerChaser.for_root``), so opening a file does not walk it one structure at a time;
 * fetch threads and their keep-alive connections are shared by every open file.

@@ -1,0 +1,56 @@
+"""Errors a person can cause while preparing data, configuring, running and evaluating training.
+
+Each subclasses ``NeurodeckError`` and the builtin that fits, and says what to do next.
+"""
+
+from __future__ import annotations
+
+from engines.errors import NeurodeckError
+
+__all__ = [
+    "TrainingError", "ConfigError", "DataError", "MissingModality", "OptionalDependencyMissing",
+    "DatasetUnavailable", "RunNotFound", "RunStateError", "CheckpointError", "TrainingFailed",
+]
+
+
+class TrainingError(NeurodeckError):
+    """Root of the training engine's errors."""
+
+
+class ConfigError(TrainingError, ValueError):
+    """A training configuration has unknown keys, wrong types or impossible values."""
+
+
+class DataError(TrainingError, ValueError):
+    """Session data is inconsistent (lengths differ, NaNs, nothing to train on)."""
+
+
+class MissingModality(DataError, KeyError):
+    """A modality was asked for that the data does not have."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class OptionalDependencyMissing(TrainingError, ImportError):
+    """An optional package (ONE, AllenSDK, MNE, nilearn, UMAP, CEBRA, MLflow) is needed but not installed."""
+
+
+class DatasetUnavailable(TrainingError, OSError):
+    """A public dataset could not be reached and is not in the local cache."""
+
+
+class RunNotFound(TrainingError, FileNotFoundError):
+    """No run folder (or checkpoint) by that name."""
+
+
+class RunStateError(TrainingError, RuntimeError):
+    """The run cannot do that now (pause a finished run, start a run that is already running)."""
+
+
+class CheckpointError(TrainingError, OSError):
+    """A checkpoint could not be written or read; the previous one is left intact."""
+
+
+class TrainingFailed(TrainingError, RuntimeError):
+    """The run stopped on an error it cannot recover from (out of memory, too many non-finite losses)."""

@@ -1,0 +1,37 @@
+"""Scores shared by the evaluation and the benchmarks: R^2 and the Neural Latents Benchmark's bits per spike."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import gammaln
+
+__all__ = ["r2_score", "bits_per_spike"]
+
+
+def r2_score(y: np.ndarray, prediction: np.ndarray) -> float:
+    """Coefficient of determination averaged over output dimensions (sklearn's "uniform_average")."""
+    y, prediction = np.asarray(y, dtype=np.float64), np.asarray(prediction, dtype=np.float64)
+    y, prediction = y.reshape(len(y), -1), prediction.reshape(len(prediction), -1)
+    residual = ((y - prediction) ** 2).sum(axis=0)
+    total = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+    valid = total > 0
+    return float(np.mean(1 - residual[valid] / total[valid])) if valid.any() else float("nan")
+
+
+def _poisson_nll(rates: np.ndarray, spikes: np.ndarray) -> float:
+    rates = np.clip(rates, 1e-9, None)
+    return float(np.sum(rates - spikes * np.log(rates) + gammaln(spikes + 1)))
+
+
+def bits_per_spike(rates: np.ndarray, spikes: np.ndarray) -> float:
+    """NLB's co-bps: (NLL of each neuron's mean rate - NLL of ``rates``) / total spikes / ln 2.
+
+    ``rates`` and ``spikes`` are (time, neurons) in counts per bin, for held-out neurons on
+    held-out data; the null model predicts each neuron's mean count over that same data.
+    """
+    rates, spikes = np.asarray(rates, dtype=np.float64), np.asarray(spikes, dtype=np.float64)
+    total = spikes.sum()
+    if total <= 0:
+        return float("nan")
+    null = np.broadcast_to(spikes.mean(axis=0, keepdims=True), spikes.shape)
+    return float((_poisson_nll(null, spikes) - _poisson_nll(rates, spikes)) / total / np.log(2))

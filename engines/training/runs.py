@@ -1,0 +1,302 @@
+"""Run folders and the run registry: everything the page needs to list and follow runs, without torch.
+
+A run lives in ``<workspace>/training/runs/<run id>/``::
+
+    config.json        the validated TrainingConfig
+    status.json        state, pid, host, step, message (rewritten atomically)
+    metrics.jsonl      append-only JSON lines: train/val rows and events (resume, checkpoint, ...)
+    control.json       pause / resume / stop requests for the running process
+    checkpoints/       step_00000100.pt + step_00000100.json (metadata), written atomically
+    tensorboard/       event files mirroring metrics.jsonl
+    data/              the converted sessions the run trains on (.npz) and their manifest
+    evaluation.json    the last evaluation (decoding R^2, co-bps, baselines)
+
+The registry is rebuilt from these folders on every call, so a server restart loses nothing;
+a run whose process is gone is reported as ``interrupted`` however its status file ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+
+from engines.training.errors import RunNotFound
+
+__all__ = ["RunState", "RunFolder", "RunInfo", "CheckpointInfo", "RunRegistry", "read_metrics", "current_trajectory",
+           "write_json_atomic", "runs_root", "ACTIVE_STATES"]
+
+
+class RunState(StrEnum):
+    STARTING = "starting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    EARLY_STOPPED = "early_stopped"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+ACTIVE_STATES = (RunState.STARTING, RunState.RUNNING, RunState.PAUSED)
+
+
+def runs_root(workspace: Path) -> Path:
+    return Path(workspace) / "training" / "runs"
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON to a temporary sibling, fsync, then rename over ``path`` (readers never see half a file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=1, default=str)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_metrics(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Complete JSON lines of a metrics file from byte ``offset``, and the offset to continue from.
+
+    Costs one read of the new bytes only, so the page can poll it every second; a line still
+    being written (no newline yet) is left for the next call. Unparseable lines are skipped.
+    """
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    rows = []
+    for line in data[:end].splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows, offset + end + 1
+
+
+def current_trajectory(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the run's current history: a ``resume`` event at step k drops earlier rows after step k."""
+    kept: list[dict[str, Any]] = []
+    for row in rows:
+        if row.get("event") == "resume":
+            step = int(row.get("step", 0))
+            kept = [r for r in kept if int(r.get("step", 0)) <= step]
+        kept.append(row)
+    return kept
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    step: int
+    path: Path
+    created: float
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def _process_alive(pid: int | None, started: float | None, host: str | None) -> bool:
+    if not pid or (host and host != socket.gethostname()):
+        return False
+    try:
+        process = psutil.Process(int(pid))
+        return started is None or abs(process.create_time() - float(started)) < 2.0
+    except (psutil.Error, ValueError):
+        return False
+
+
+class RunFolder:
+    """One run's folder: its files, read and written safely."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    config_path = property(lambda self: self.path / "config.json")
+    status_path = property(lambda self: self.path / "status.json")
+    metrics_path = property(lambda self: self.path / "metrics.jsonl")
+    control_path = property(lambda self: self.path / "control.json")
+    checkpoint_dir = property(lambda self: self.path / "checkpoints")
+    tensorboard_dir = property(lambda self: self.path / "tensorboard")
+    data_dir = property(lambda self: self.path / "data")
+    evaluation_path = property(lambda self: self.path / "evaluation.json")
+
+    def exists(self) -> bool:
+        return self.config_path.exists()
+
+    def config(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunNotFound(f"No run at {self.path} (config.json missing). Pick a run from the list.") from None
+
+    def status(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.status_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {"state": RunState.STARTING.value}
+
+    def update_status(self, **changes: Any) -> dict[str, Any]:
+        status = {**self.status(), **changes, "updated": time.time()}
+        write_json_atomic(self.status_path, status)
+        return status
+
+    def mark_owner(self, mode: str, world_size: int = 1) -> None:
+        """Record this process as the run's owner, so the registry can tell whether it still lives."""
+        me = psutil.Process()
+        self.update_status(pid=me.pid, pid_started=me.create_time(), host=socket.gethostname(), mode=mode,
+                           world_size=world_size)
+
+    def effective_state(self, status: dict[str, Any] | None = None) -> RunState:
+        """The stored state, except a run whose owning process is gone is ``interrupted``."""
+        status = status if status is not None else self.status()
+        try:
+            state = RunState(status.get("state", "starting"))
+        except ValueError:
+            return RunState.FAILED
+        if state in ACTIVE_STATES and not _process_alive(status.get("pid"), status.get("pid_started"),
+                                                        status.get("host")):
+            if state == RunState.STARTING and time.time() - float(status.get("updated", 0)) < 30:
+                return state  # a subprocess that has not written its pid yet
+            return RunState.INTERRUPTED
+        return state
+
+    def request(self, command: str) -> None:
+        """Ask the run's process to pause, resume or stop (it reads this file between steps)."""
+        previous = self.read_control()
+        write_json_atomic(self.control_path, {"command": command, "seq": int(previous.get("seq", 0)) + 1,
+                                              "time": time.time()})
+
+    def read_control(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.control_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def checkpoints(self) -> list[CheckpointInfo]:
+        """Complete checkpoints (weights and metadata both present), oldest first."""
+        found = []
+        for meta in sorted(self.checkpoint_dir.glob("step_*.json")):
+            weights = meta.with_suffix(".pt")
+            if not weights.exists():
+                continue
+            try:
+                info = json.loads(meta.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                continue
+            found.append(CheckpointInfo(step=int(info.get("step", 0)), path=weights,
+                                        created=float(info.get("created", weights.stat().st_mtime)),
+                                        metrics=info.get("metrics", {})))
+        return sorted(found, key=lambda c: c.step)
+
+    def metrics(self) -> pd.DataFrame:
+        """The current trajectory as a DataFrame (one row per logged step and split)."""
+        rows, _ = read_metrics(self.metrics_path)
+        rows = [r for r in current_trajectory(rows) if "event" not in r]
+        return pd.DataFrame(rows)
+
+    def evaluation(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.evaluation_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One row of the run list."""
+
+    run_id: str
+    name: str
+    state: RunState
+    step: int
+    total_steps: int
+    started: float | None
+    updated: float | None
+    message: str
+    mode: str
+    hyperparameters: dict[str, Any]
+    final: dict[str, Any]
+    path: Path
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:40] or "run"
+
+
+class RunRegistry:
+    """Runs under ``<workspace>/training/runs``; every call re-reads the folders (cheap: a few small files a run)."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.root = runs_root(workspace)
+
+    def new_run(self, name: str | None = None) -> RunFolder:
+        self.root.mkdir(parents=True, exist_ok=True)
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name or 'run')}-{secrets.token_hex(2)}"
+        path = self.root / run_id
+        path.mkdir()
+        return RunFolder(path)
+
+    def get(self, run_id: str) -> RunFolder:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}", run_id or ""):
+            raise RunNotFound(f"{run_id!r} is not a run id. Pick a run from the list.")
+        folder = RunFolder(self.root / run_id)
+        if not folder.exists():
+            raise RunNotFound(f"There is no run {run_id!r} in {self.root}. It may have been deleted.")
+        return folder
+
+    def folders(self) -> list[RunFolder]:
+        if not self.root.is_dir():
+            return []
+        return [RunFolder(p) for p in sorted(self.root.iterdir()) if (p / "config.json").exists()]
+
+    def info(self, folder: RunFolder) -> RunInfo:
+        from engines.training.config import parse_config  # pydantic only; no torch
+        status = folder.status()
+        raw = folder.config()
+        try:
+            hyper = parse_config(raw).hyperparameters()
+        except Exception:  # an old or hand-edited config still lists, with what it has
+            hyper = {}
+        return RunInfo(run_id=folder.run_id, name=raw.get("name") or folder.run_id,
+                       state=folder.effective_state(status), step=int(status.get("step", 0)),
+                       total_steps=int(status.get("total_steps", raw.get("training", {}).get("steps", 0))),
+                       started=status.get("started"), updated=status.get("updated"),
+                       message=str(status.get("message", "")), mode=str(status.get("mode", "")),
+                       hyperparameters=hyper, final=dict(status.get("final", {})), path=folder.path)
+
+    def list_runs(self) -> list[RunInfo]:
+        """Every run, newest first."""
+        return sorted((self.info(f) for f in self.folders()), key=lambda r: r.started or 0, reverse=True)
+
+    def runs_frame(self) -> pd.DataFrame:
+        """One row per run: id, name, state, step, then ``final.*`` metrics and hyperparameters (sortable table)."""
+        rows = []
+        for info in self.list_runs():
+            row = {"run_id": info.run_id, "name": info.name, "state": info.state.value, "step": info.step,
+                   "total_steps": info.total_steps, "started": info.started, "message": info.message}
+            row.update({f"final.{k}": v for k, v in info.final.items()})
+            row.update(info.hyperparameters)
+            rows.append(row)
+        return pd.DataFrame(rows)

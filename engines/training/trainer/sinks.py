@@ -1,0 +1,95 @@
+"""Where metrics go: the run folder's append-only ``metrics.jsonl`` (the source of truth the page follows),
+mirrored to TensorBoard event files and to MLflow when it is installed and configured.
+
+TensorBoard's ``SummaryWriter.add_hparams`` writes into a new timestamped sub-run, which shows
+up as an extra ("phantom") run next to the real one. Here the hyperparameter summaries are
+written into the run's own event file instead, with the metric tags the scalars use, so the
+HParams tab links them to this run and no second run appears.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from engines.training.config import MlflowSettings
+from engines.training.errors import OptionalDependencyMissing
+
+__all__ = ["MetricsLog", "TensorBoardMirror", "MlflowMirror", "HPARAM_METRICS"]
+
+log = logging.getLogger(__name__)
+
+HPARAM_METRICS = ("train/loss", "val/loss")
+"""Scalar tags the HParams view lists beside each run's hyperparameters."""
+
+
+class MetricsLog:
+    """Append-only JSON lines; each write is one line, flushed (and fsynced for events) so readers see whole rows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(path, "a", encoding="utf-8")
+
+    def write(self, row: dict[str, Any], durable: bool = False) -> None:
+        self._handle.write(json.dumps({"time": time.time(), **row}, default=float) + "\n")
+        self._handle.flush()
+        if durable:
+            os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class TensorBoardMirror:
+    """Scalars (``<split>/<name>``) and hyperparameters into ``<run>/tensorboard``."""
+
+    def __init__(self, folder: Path, hyperparameters: dict[str, Any], purge_step: int | None = None) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard.summary import hparams
+
+        self.writer = SummaryWriter(log_dir=str(folder), purge_step=purge_step)
+        clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hyperparameters.items()}
+        experiment, session_start, session_end = hparams(clean, {tag: 0.0 for tag in HPARAM_METRICS})
+        file_writer = self.writer._get_file_writer()  # the run's own event file: no sub-run, no phantom
+        for summary in (experiment, session_start, session_end):
+            file_writer.add_summary(summary)
+
+    def scalars(self, step: int, split: str, values: dict[str, float]) -> None:
+        for name, value in values.items():
+            self.writer.add_scalar(f"{split}/{name}", value, step)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class MlflowMirror:
+    """Params once and metrics per log step to an MLflow tracking server; needs the ``mlflow`` package."""
+
+    def __init__(self, settings: MlflowSettings, run_name: str, hyperparameters: dict[str, Any]) -> None:
+        try:
+            import mlflow
+        except Exception:
+            raise OptionalDependencyMissing("logging.mlflow is set but the 'mlflow' package is not installed "
+                                            "(pip install mlflow), or remove logging.mlflow from the config.") from None
+        self.mlflow = mlflow
+        mlflow.set_tracking_uri(settings.tracking_uri)
+        mlflow.set_experiment(settings.experiment)
+        self.run = mlflow.start_run(run_name=run_name)
+        mlflow.log_params({k: str(v)[:250] for k, v in hyperparameters.items()})
+
+    def scalars(self, step: int, split: str, values: dict[str, float]) -> None:
+        self.mlflow.log_metrics({f"{split}/{k}".replace("/", "_"): v for k, v in values.items()}, step=step)
+
+    def flush(self) -> None:
+        """MLflow sends each call at once."""
+
+    def close(self) -> None:
+        self.mlflow.end_run()
