@@ -50,18 +50,19 @@ def _row(job: Job) -> dict:
 
 
 def throughput_histogram(buckets: list[tuple[float, int]], now: float | None = None) -> hv.Histogram:
-    """Jobs done in each of the last 60 minutes (empty minutes as zero) on a clock-time axis."""
-    end = (int((now or time.time()) // 60) + 1) * 60
-    edges = np.arange(end - 3600, end + 1, 60, dtype=np.int64)
+    """Jobs done in each of the last 60 minutes (empty minutes as zero), on an axis of minutes before now."""
+    now = time.time() if now is None else now
+    end = (int(now // 60) + 1) * 60
     counts = np.zeros(60, dtype=np.int64)
     for start, count in buckets:
-        slot = int((start - edges[0]) // 60)
+        slot = 59 - int((end - 60 - start) // 60)
         if 0 <= slot < 60:
             counts[slot] += count
-    times = pd.to_datetime(edges, unit="s", utc=True).tz_convert(None).to_numpy()
-    return hv.Histogram((times, counts), kdims=[hv.Dimension("minute", label="time (UTC)")], vdims="jobs done").opts(
-        responsive=True, height=200, title="Jobs done per minute (last hour)", xformatter="%H:%M", tools=["hover"],
-        color="#1f77b4", line_color=None)
+    edges = np.arange(-60, 1, dtype=float) + (end - now) / 60.0  # minute boundaries, relative to now
+    return hv.Histogram((edges, counts), kdims=[hv.Dimension("minutes", label="minutes ago")],
+                        vdims=hv.Dimension("jobs", label="jobs done")).opts(
+        responsive=True, height=200, title="Jobs done per minute (last hour)", tools=["hover"], color="#1f77b4",
+        line_color="white", xlim=(-60, 0), ylim=(0, max(1, int(counts.max()) + 1)))
 
 
 class JobsMonitor(pn.viewable.Viewer):

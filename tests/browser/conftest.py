@@ -16,8 +16,10 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-"""WebGL through SwiftShader (software), which the real Neuroglancer client needs to draw."""
+                 "--no-first-run", "--disable-gpu"]
+WEBGL_ARGS = [*CHROMIUM_ARGS[:-1], "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+"""WebGL through SwiftShader (software), which the real Neuroglancer client needs to draw. Only the pages with the
+viewer use it: software GPU compositing costs every other page CPU time."""
 
 
 def _free_port() -> int:
@@ -97,6 +99,25 @@ def browser(chromium_path):
         browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def webgl_browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=WEBGL_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def webgl_page(webgl_browser):
+    context = webgl_browser.new_context(viewport={"width": 1600, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
 
 
 @pytest.fixture

@@ -17,6 +17,12 @@ ROIS = Path(__file__).resolve().parents[2] / "assets" / "demo_rois.csv"
 CHAT = re.compile(r"^e\.g\. go to")
 
 
+@pytest.fixture
+def page(webgl_page: Page) -> Page:
+    """The viewer draws with WebGL: these pages run in the browser that has it (SwiftShader)."""
+    return webgl_page
+
+
 class ViewerProbe:
     """Reads the real Neuroglancer client's state inside its iframe (``viewer`` is the client's global)."""
 
@@ -102,9 +108,9 @@ def test_a_state_link_opens_that_state_and_a_bad_one_says_why(page: Page, app_ur
     expect(page.get_by_text(re.compile("not valid JSON")).first).to_be_visible(timeout=60_000)
 
 
-def test_two_sessions_never_see_each_others_tables_chats_or_views(browser, app_url: str, tmp_path: Path):
-    first, second = browser.new_context(viewport={"width": 1600, "height": 1100}), \
-        browser.new_context(viewport={"width": 1600, "height": 1100})
+def test_two_sessions_never_see_each_others_tables_chats_or_views(webgl_browser, app_url: str, tmp_path: Path):
+    first, second = webgl_browser.new_context(viewport={"width": 1600, "height": 1100}), \
+        webgl_browser.new_context(viewport={"width": 1600, "height": 1100})
     try:
         a, b = first.new_page(), second.new_page()
         frame_a, frame_b = _open(a, app_url), _open(b, app_url)

@@ -101,7 +101,10 @@ def test_a_stalled_server_in_other_sessions_never_slows_this_one(browser, app_ur
     try:
         page = mine.new_page()
         page.goto(app_url)
-        expect(_tree_node(page, "units")).to_be_visible()
+        _tree_node(page, "units").click()  # once before: what is measured is the other sessions' effect,
+        expect(page.get_by_text(RASTER_WINDOW).first).to_be_visible()  # not a first raster's one-off costs
+        _tree_node(page, "intervals").click()
+        expect(page).to_have_url(re.compile(r"path=/intervals"))
         stalled = []
         for i, context in enumerate(others):
             other = context.new_page()
@@ -113,6 +116,7 @@ def test_a_stalled_server_in_other_sessions_never_slows_this_one(browser, app_ur
         _tree_node(page, "units").click()
         expect(page.get_by_text(RASTER_WINDOW).first).to_be_visible()
         elapsed = time.monotonic() - started
+        print(f"\nraster shown {elapsed:.2f} s after the click, with 12 sessions stalled on a silent server")
         assert elapsed < 2.0, f"the raster took {elapsed:.1f} s while 12 other sessions were stalled"
         expect(stalled[0].get_by_text(re.compile(r"did not answer|timed out|Timeout", re.I)).first).to_be_visible(
             timeout=30_000)  # and the stalled sessions end with a message, not a hang

@@ -58,7 +58,8 @@ def test_the_iframe_embedding_works_under_the_prefix(page: Page, proxied_app: Re
         expect(frame.locator(".nd-logo")).to_be_hidden()
 
 
-def test_the_neuroglancer_viewer_loads_through_the_proxy(page: Page, proxied_app: ReverseProxy):
+def test_the_neuroglancer_viewer_loads_through_the_proxy(webgl_page: Page, proxied_app: ReverseProxy):
+    page = webgl_page
     page.goto(proxied_app.url + "/neurodeck/?page=neuroglancer")
     body = page.frame_locator("iframe[title='Neuroglancer viewer']").first.locator("body")
     expect(body.locator(".neuroglancer-layer-item-label", has_text="image").first).to_be_visible(timeout=60_000)
