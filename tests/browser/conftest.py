@@ -90,25 +90,27 @@ def app_url(tmp_path_factory, nwb_data_dir) -> str:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_path):
+def playwright_driver(chromium_path):
+    """One Playwright driver per test run: both browsers below come from it."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=20_000)  # the first render of a page builds its plots server-side
-
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
 
 
 @pytest.fixture(scope="session")
-def webgl_browser(chromium_path):
-    from playwright.sync_api import sync_playwright
+def browser(playwright_driver, chromium_path):
+    browser = playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=WEBGL_ARGS)
-        yield browser
-        browser.close()
+
+@pytest.fixture(scope="session")
+def webgl_browser(playwright_driver, chromium_path):
+    browser = playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=WEBGL_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
