@@ -11,6 +11,7 @@ import holoviews.plotting.bokeh  # noqa: F401  (views set Bokeh options, which n
 
 from components.nwb_views.base import NwbView
 from components.nwb_views.ephys_summary import EphysSummaryView
+from components.nwb_views.events import EventsView
 from components.nwb_views.frames import FramesView
 from components.nwb_views.images import ImagesView
 from components.nwb_views.intervals import IntervalsView
@@ -34,6 +35,7 @@ NWB_VIEWS: tuple[type[NwbView], ...] = (
     FramesView,
     RoiMasksView,
     IntervalsView,
+    EventsView,
     TracesView,
     EphysSummaryView,
     ImagesView,

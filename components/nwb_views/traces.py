@@ -15,7 +15,7 @@ import panel as pn
 
 from components.nwb_views.base import NwbView
 from components.windowed_plot import WindowedPlot
-from engines.nwb.extract import TraceWindow, read_trace_window, series_time_range
+from engines.nwb.extract import TraceWindow, read_trace_window, robust_time_range
 from engines.nwb.index import NwbIndex
 
 __all__ = ["TracesView"]
@@ -50,7 +50,9 @@ class TracesView(NwbView):
 
     def __init__(self, nwbfile, path, jobs=None, controller=None, work=None, **params) -> None:
         super().__init__(nwbfile, path, jobs, controller, work, **params)
-        self._series_range = series_time_range(nwbfile, path)
+        span = robust_time_range(nwbfile, path)
+        self._series_range = (span.start, span.stop)
+        self._strays = span.describe()
         data = _data_info(nwbfile.index, path)
         self._n_channels = data.shape[1] if data and len(data.shape) == 2 else 1
         window = self.controller.time_window
@@ -134,6 +136,7 @@ class TracesView(NwbView):
         self._status.object = (
             f"Window **{t0:.3f} – {t1:.3f} s** of {trace.series_start:.3f} – {trace.series_stop:.3f} s · "
             f"{len(trace.channels)} channel(s) · {trace.bytes_read / 1e6:.2f} MB read{note}{empty}"
+            + (f" · {self._strays}" if self._strays else "")
         )
 
     def _shift(self, fraction: float, zoom: float = 1.0) -> None:

@@ -20,7 +20,7 @@ import param
 
 from components.nwb_views.base import NwbView
 from components.windowed_plot import WindowedPlot
-from engines.nwb.extract import read_spike_window, read_units_table
+from engines.nwb.extract import count_spikes, read_spike_window, read_units_table
 from engines.nwb.product_jobs import RASTERMAP, SPIKE_DENSITY
 from engines.nwb.products import SpikeDensityPyramid
 from engines.nwb.products.rastermap_order import RastermapOrder
@@ -29,6 +29,8 @@ __all__ = ["UnitsRasterView", "warm_up_raster"]
 
 DRAWABLE_SPIKES = 20_000
 """Above this many spikes in view, raw spikes are rasterized server-side with datashader."""
+MAX_SPIKES_READ = 2_000_000
+"""Without a pyramid, at most this many spikes are read for one picture (16 MB); more: zoom in or wait."""
 
 IMAGE_WIDTH_PX = 1200
 TIME = hv.Dimension("t", label="time (s)")
@@ -147,14 +149,19 @@ class UnitsRasterView(NwbView):
             status = (f"{t0:.2f} – {t1:.2f} s · {self._pyramid.spikes_in_view(t0, t1):,} spikes · {kind} · "
                       f"{shown} sorted by {self.sort_by}")
             return self._overlay(image.opts(cmap="fire", colorbar=True), self._no_segments(), t0, t1, n_rows), status
-        window = read_spike_window(self.nwbfile, self.path, t_start=t0, t_stop=t1, units=rows.tolist())
+        in_view = count_spikes(self.nwbfile, self.path, t0, t1, units=rows.tolist()).total
+        if in_view > MAX_SPIKES_READ:  # never a truncated spike set: say so instead
+            status = (f"{t0:.2f} – {t1:.2f} s · {in_view:,} spikes: too many to draw one by one; zoom in, or wait for "
+                      "the spike-density pyramid (above) to draw them all as density")
+            return self._overlay(self._no_image(t0, t1), self._no_segments(), t0, t1, n_rows), status
+        window = read_spike_window(self.nwbfile, self.path, t_start=t0, t_stop=t1, units=rows.tolist(),
+                                   max_spikes=max(in_view, 1))
         position = np.full(len(self._ids), -1, dtype=np.int64)
         position[rows] = np.arange(len(rows))
         y = position[window.unit_rows] if len(window.unit_rows) else np.array([], dtype=np.int64)
         count = len(window.times)
         kind = "datashaded spikes" if count > DRAWABLE_SPIKES else "individual spikes"
-        capped = f" (first {count:,} of {window.total_in_window:,})" if window.truncated else ""
-        status = f"{t0:.2f} – {t1:.2f} s · {count:,} spikes{capped} · {kind} · {shown} sorted by {self.sort_by}"
+        status = f"{t0:.2f} – {t1:.2f} s · {count:,} spikes · {kind} · {shown} sorted by {self.sort_by}"
         if count > DRAWABLE_SPIKES:
             points = pd.DataFrame({"t": window.times, "row": y.astype(float) + 0.5})
             canvas = ds.Canvas(plot_width=IMAGE_WIDTH_PX, plot_height=min(n_rows, 600), x_range=(t0, t1),

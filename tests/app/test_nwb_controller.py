@@ -88,3 +88,19 @@ def test_work_outside_a_served_session_runs_inline_and_newest_wins():
     work.close()
     work.run("k", lambda: 2, shown.append)  # nothing runs once the session has ended
     assert shown == [1]
+
+
+def test_the_whole_demo_raster_is_never_a_truncated_spike_set(demo):
+    raster = UnitsRasterView(demo, "/units")  # no pyramid yet: all 214,277 spikes are read and datashaded
+    assert re.match(r"^[\d.]+ – [\d.]+ s · 214,277 spikes · datashaded spikes", raster._status.object)
+    assert "first" not in raster._status.object
+
+
+def test_ttl_codes_show_as_events_over_the_bulk_of_their_timestamps(demo):
+    from components.nwb_views import EventsView, views_for
+
+    assert views_for(demo.index, "/acquisition/events")[0] is EventsView
+    events = EventsView(demo, "/acquisition/events")
+    status = events._status.object
+    assert status.startswith("0.00 – 2821.07 s · 1,716 events") and "1 timestamp lies outside" in status
+    assert "-1.5429e+09" in status  # the stray first timestamp is named, not used to place the plot

@@ -16,7 +16,7 @@ from tests.support.reverse_proxy import ReverseProxy
 
 pytestmark = pytest.mark.browser
 
-RASTER_STATUS = re.compile(r"spikes(?: \(first [\d,]+ of [\d,]+\))? · (individual spikes|datashaded spikes|density from pyramid)")
+RASTER_STATUS = re.compile(r"spikes · (individual spikes|datashaded spikes|density from pyramid)")
 
 
 def _free_port() -> int:
