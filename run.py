@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefix", help="serve under this path behind a reverse proxy, e.g. /neurodeck")
     parser.add_argument("--use-xheaders", action="store_true",
                         help="trust the reverse proxy's X-Forwarded-* headers (client address, scheme)")
+    parser.add_argument("--allow-code", action="store_true",
+                        help="let the NWB assistant run approved code even when the server is reachable by others")
+    parser.add_argument("--jupyter-url", help="run approved code on this Jupyter server (with --jupyter-token)")
+    parser.add_argument("--jupyter-token", help="token of the Jupyter server")
     return parser
 
 
@@ -80,6 +84,10 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         updates["prefix"] = normalize_prefix(args.prefix)
     if args.use_xheaders:
         updates["use_xheaders"] = True
+    if args.allow_code:
+        updates["allow_code"] = True
+    if args.jupyter_url:
+        updates["jupyter_url"], updates["jupyter_token"] = args.jupyter_url, args.jupyter_token
     if args.allow_websocket_origin:
         updates["websocket_origins"] = tuple(args.allow_websocket_origin)
     return replace(settings, **updates)

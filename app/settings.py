@@ -73,6 +73,13 @@ class Settings:
     """Largest file a user may upload (CSV tables); larger files can be opened from a --root folder."""
     viewer_debounce_s: float = 1.0
     """How long the viewer waits after the user's last pan or zoom before the agent sees the new view."""
+    allow_code: bool | None = None
+    """Run approved assistant code: None = only when the server listens on loopback; True/False forces it."""
+    jupyter_url: str | None = None
+    """A Jupyter server to run approved code on instead of local kernels (with ``jupyter_token``)."""
+    jupyter_token: str | None = None
+    code_time_s: float = 60.0
+    code_memory_mb: int = 4096
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -97,7 +104,20 @@ class Settings:
             llm=llm_from_env(env),
             max_upload_bytes=int(float(env.get("NEURODECK_MAX_UPLOAD_MB", base.max_upload_bytes / 2**20)) * 2**20),
             viewer_debounce_s=float(env.get("NEURODECK_VIEWER_DEBOUNCE_S", base.viewer_debounce_s)),
+            allow_code=_flag(env["NEURODECK_ALLOW_CODE"]) if env.get("NEURODECK_ALLOW_CODE") else None,
+            jupyter_url=env.get("NEURODECK_JUPYTER_URL") or None,
+            jupyter_token=env.get("NEURODECK_JUPYTER_TOKEN") or None,
+            code_time_s=float(env.get("NEURODECK_CODE_TIME_S", base.code_time_s)),
+            code_memory_mb=int(env.get("NEURODECK_CODE_MEMORY_MB", base.code_memory_mb)),
         )
+
+    def code_execution(self) -> tuple[bool, str]:
+        """Whether approved code may run, and why not: a server others can reach needs the operator's yes."""
+        if self.allow_code is not None:
+            return self.allow_code, "" if self.allow_code else "the operator turned it off"
+        if self.address in ("127.0.0.1", "localhost", "::1"):
+            return True, ""
+        return False, f"the server listens on {self.address}, so others could run code; start it with --allow-code"
 
     def job_environment(self) -> JobEnvironment:
         """What job kinds of every engine are bound to (the same in the server, workers and Dask)."""

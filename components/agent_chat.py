@@ -63,10 +63,12 @@ class AgentChat(pn.viewable.Viewer):
     conversation = param.String(default="", doc="Id of the saved conversation shown ('' before the first message).")
 
     def __init__(self, session: ChatSession, render_artifact: ArtifactRenderer | None = None,
-                 placeholder: str = "Type a command or a question…", height: int = 640) -> None:
+                 placeholder: str = "Type a command or a question…", height: int = 640,
+                 observer: Callable[[str, Any], None] | None = None) -> None:
         super().__init__()
         self._session = session
         self._render_artifact = render_artifact
+        self._observer = observer  # ("user", text) and ("event", AgentEvent), on the session's thread
         self._doc = pn.state.curdoc
         self._run = None
         self._reply: pn.pane.Markdown | None = None
@@ -108,6 +110,8 @@ class AgentChat(pn.viewable.Viewer):
         self._reply, self._reply_text, self._steps = None, "", {}
         if not self._session.conversation_id:
             self._title = text  # a new conversation is named after its first message
+        if self._observer is not None:
+            self._observer("user", text)
         self._stop.disabled = False
         try:
             self._run = self._session.start(text, on_event=self._queue_event)
@@ -126,6 +130,8 @@ class AgentChat(pn.viewable.Viewer):
     def _render(self, event: AgentEvent) -> None:
         try:
             getattr(self, f"_on_{event.kind}", self._on_other)(event)
+            if self._observer is not None:
+                self._observer("event", event)
         except Exception:  # one event that cannot be shown must not end the chat
             log.exception("showing chat event %s failed", event.kind)
 
@@ -151,8 +157,9 @@ class AgentChat(pn.viewable.Viewer):
         parts: list[Any] = [pn.pane.Markdown(summary, css_classes=["nd-tool-result"], margin=(0, 5),
                                              sizing_mode="stretch_width")]
         if event.artifact is not None:
-            view = (self._render_artifact(event.artifact) if self._render_artifact else None) \
-                or default_artifact_view(event.artifact)
+            view = self._render_artifact(event.artifact) if self._render_artifact else None
+            if view is None:  # (not falsiness: an empty layout the page fills later is a view)
+                view = default_artifact_view(event.artifact)
             if view is not None:
                 parts.append(view)
         if step is None:

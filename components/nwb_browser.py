@@ -90,6 +90,11 @@ class NwbBrowser(pn.viewable.Viewer):
         pn.state.onload(lambda: self.navigate(source, **first))
 
     # --- navigation --------------------------------------------------------------------------------
+    @property
+    def current_file(self) -> NwbFile | None:
+        """The file on screen (None while the first one opens)."""
+        return self._file
+
     def navigate(self, source: str, **selection: Any) -> None:
         """Show ``source`` with ``selection`` (controller values); opens the file first when it is not on screen."""
         with self._lock:

@@ -10,8 +10,11 @@ import param
 from app.context import AppContext
 from app.registry import register_page, register_warm_up
 from app.routing import PageLink
+from components.background import run_on_session_thread
+from components.nwb_assistant import CodePolicy, NwbAssistant
 from components.nwb_browser import NwbBrowser
 from components.nwb_views.units import warm_up_raster
+from engines.kernel import KernelLimits
 
 __all__ = ["NwbLink", "build_nwb_page"]
 
@@ -26,6 +29,8 @@ class NwbLink(PageLink):
     t1 = param.Number(default=None, allow_None=True, doc="End of the time window (s).")
     channels = param.List(default=[], item_type=int, doc="Channel indices shown by traces, e.g. 0-3,7.")
     units = param.List(default=[], item_type=int, doc="Unit ids shown by the raster.")
+    assistant = param.Boolean(default=False, doc="Show the assistant (chat) beside the views.")
+    chat = param.String(default="", doc="Id of a saved assistant conversation to reopen.")
 
     continuous = ("t0", "t1")
 
@@ -92,10 +97,37 @@ class _LinkSync:
 register_warm_up(warm_up_raster)
 
 
-@register_page("nwb", "NWB browser", icon="◧", order=10, link=NwbLink, extensions=("tabulator",))
+def _assistant(ctx: AppContext, browser: NwbBrowser, link: NwbLink) -> NwbAssistant:
+    settings = ctx.settings
+    allowed, reason = settings.code_execution()
+    code = CodePolicy(allowed, reason, KernelLimits(time_s=settings.code_time_s, memory_mb=settings.code_memory_mb),
+                      settings.jupyter_url, settings.jupyter_token)
+    doc = pn.state.curdoc
+
+    def navigate(selection: dict[str, Any]) -> None:  # from the chat's thread
+        run_on_session_thread(doc, lambda: browser.navigate(browser.source, **selection))
+
+    assistant = NwbAssistant(lambda: browser.current_file,
+                             lambda: browser.source or settings.default_source, navigate, settings.llm,
+                             settings.workspace, code, jobs=ctx.jobs)
+    assistant.chat.open_conversation(link.chat)
+    assistant.chat.param.watch(lambda e: setattr(link, "chat", e.new), "conversation")
+    link.param.watch(lambda e: assistant.chat.open_conversation(e.new), "chat")
+    return assistant
+
+
+@register_page("nwb", "NWB browser", icon="◧", order=10, link=NwbLink, extensions=("tabulator", "codeeditor"))
 def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     selection, problems = selection_from_link(link)
     browser = NwbBrowser(open_file=ctx.open_nwb, default_source=ctx.settings.default_source, jobs=ctx.jobs,
                          source=link.url, selection=selection, notices=[*link.problems, *problems])
     _LinkSync(link, browser)  # kept alive by the watchers it registers on the link and the browser
-    return browser
+    assistant = _assistant(ctx, browser, link)
+    toggle = pn.widgets.Toggle(name="Assistant", value=link.assistant, button_type="primary", width=110,
+                               css_classes=["nd-assistant-toggle"])
+    column = pn.Column(assistant, width=460, visible=link.assistant)
+    toggle.link(column, value="visible")
+    toggle.param.watch(lambda e: setattr(link, "assistant", e.new), "value")
+    link.param.watch(lambda e: setattr(toggle, "value", e.new), "assistant")
+    return pn.Column(pn.Row(pn.layout.HSpacer(), toggle, sizing_mode="stretch_width", height=40),
+                     pn.Row(browser, column, sizing_mode="stretch_both"), sizing_mode="stretch_both")

@@ -12,7 +12,7 @@ number   ``12``, ``-3.5``, ``1e3``                    float
 int      ``20``                                        int
 range    ``20-180``, ``20 to 180``, ``20..180``        (float, float)
 numbers  ``1200 900 40``, ``1200, 900, 40``            list[float]
-name     ``em``, ``cell_type``, ``"my layer"``         str (quotes removed)
+name     ``em``, ``/units``, ``"my layer"``        str (quotes removed)
 text     the rest of the command                       str
 a|b|c    one of the words                              str (lower case)
 ======== ============================================ =====================
@@ -46,7 +46,7 @@ _TYPES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "range": (rf"{_NUM}\s*(?:-|–|\.\.|to)\s*{_NUM}",
               lambda s: tuple(float(v) for v in re.fullmatch(rf"({_NUM})\s*(?:-|–|\.\.|to)\s*({_NUM})", s).groups())),
     "numbers": (rf"{_NUM}(?:(?:\s*,\s*|\s+){_NUM})+", lambda s: [float(v) for v in re.findall(_NUM, s)]),
-    "name": (r"\"[^\"]+\"|'[^']+'|\w[\w.\-/:]*", lambda s: s.strip("\"'")),
+    "name": (r"\"[^\"]+\"|'[^']+'|[\w/][\w.\-/:]*", lambda s: s.strip("\"'")),
     "text": (r".+?", str.strip),
 }
 _TOKEN = re.compile(r"\{[^}]*\}|\[[^\]]*\]|\([^)]*\)|[^\s\[\]({]+")

@@ -1,0 +1,314 @@
+"""The Training page: start runs of the multimodal foundation model, follow them live, steer, compare,
+evaluate and interpret them.
+
+``?page=training&run=<id>`` opens that run. One ``RunController`` per server holds the threads
+of the runs it started (``shared_controller``); each session has its own view of the run
+folders under ``<workspace>/training/runs`` (``RunRegistry``), so runs survive a server restart:
+a run whose process is gone is listed as interrupted and can be resumed from a checkpoint.
+Files are read off the session's thread (``BackgroundWork``) by two periodic callbacks that
+stop with the session: the open run every second (new metric rows only), the run list every
+three seconds. The page imports without torch; starting or evaluating a run then says to
+install it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from app.context import AppContext
+from app.registry import register_page
+from app.routing import PageLink
+from app.settings import Settings
+from components.background import BackgroundWork, is_served
+from components.job_watcher import JobWatcher
+from components.training_compare import RunComparison
+from components.training_controls import CheckpointList, RunControls, RunHeader
+from components.training_evaluation import EvaluationPanel
+from components.training_follow import RunFollower, RunSnapshot, live_step
+from components.training_form import StartRunForm
+from components.training_interpret import InterpretationPanel
+from components.training_live import LiveCurves
+from components.training_runs import RunList
+from engines.errors import NeurodeckError
+from engines.training import OptionalDependencyMissing, RunNotFound, RunRegistry, RunState, TrainingConfig
+from engines.training.jobs import EVALUATE
+
+__all__ = ["TrainingLink", "TrainingPage", "build_training_page", "shared_controller", "INSTALL_TORCH"]
+
+INSTALL_TORCH = ("Training needs PyTorch, which is not installed on this server: install it (pip install torch; "
+                 "the CPU wheel is enough) and restart. Runs already in the workspace are still listed and plotted.")
+FOLLOW_MS, LIST_MS = 1000, 3000
+
+_CONTROLLER_LOCK = threading.Lock()
+
+
+class TrainingLink(PageLink):
+    """``?page=training&run=<id>``."""
+
+    run = param.String(default="", doc="Id of the open run (its folder name under <workspace>/training/runs).")
+
+
+def _torch_installed() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+@functools.cache
+def _controller_for(settings: Settings):
+    try:
+        from engines.training.trainer.control import RunController
+    except ImportError:
+        raise OptionalDependencyMissing(INSTALL_TORCH) from None
+    return RunController(settings.workspace, settings.source_policy())
+
+
+def shared_controller(settings: Settings):
+    """The server's one ``RunController`` (created on first use: it imports torch, seconds)."""
+    with _CONTROLLER_LOCK:
+        return _controller_for(settings)
+
+
+def _error_text(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, NeurodeckError) else f"{type(exc).__name__}: {exc}"
+
+
+def _read_evaluation(result_dir: Path) -> dict[str, Any]:
+    return json.loads((Path(result_dir) / "evaluation.json").read_text(encoding="utf-8"))
+
+
+class TrainingPage(pn.viewable.Viewer):
+    """Form and run list on the left; the open run's header, controls and tabs on the right."""
+
+    def __init__(self, ctx: AppContext, link: TrainingLink) -> None:
+        super().__init__()
+        self._ctx = ctx
+        self._link = link
+        self._registry = RunRegistry(ctx.settings.workspace)
+        self._work = BackgroundWork(name="training")
+        self._follower: RunFollower | None = None
+        self._last: RunSnapshot | None = None
+        self._callbacks: list[Any] = []
+        self._message = pn.Column(sizing_mode="stretch_width")
+        self._form = StartRunForm(self._start, default_nwb=ctx.settings.default_source,
+                                  max_processes=os.cpu_count() or 1)
+        self._runs = RunList()
+        self._header = RunHeader()
+        self._controls = RunControls(self._command)
+        self._checkpoints = CheckpointList(self._resume_from)
+        self._live = LiveCurves()
+        self._evaluation = EvaluationPanel(self._evaluate)
+        self._interpretation = InterpretationPanel(self._interpret)
+        self._comparison = RunComparison(self._work, lambda run_id: self._registry.get(run_id).metrics())
+        self._header.clear("Start a run with the form, or open one from the run list.")
+        self._runs.param.watch(lambda e: setattr(self._link, "run", e.new), "selected")
+        self._runs.param.watch(lambda _e: self._comparison.show(self._runs.visible, self._runs.compare),
+                               ["visible", "compare"])
+        link.param.watch(lambda e: self._open(e.new), "run")
+        link.param.watch(lambda e: self._show_problems(e.new), "problems")
+        self._work.on_close(self._stop_following)
+        self._show_problems(link.problems)
+        pn.state.onload(self._on_load)
+
+    # --- following ----------------------------------------------------------------------------------
+    def _on_load(self) -> None:
+        self.refresh_runs()
+        self._open(self._link.run)
+        if is_served(pn.state.curdoc) and not self._callbacks:
+            self._callbacks = [pn.state.add_periodic_callback(self.poll, period=FOLLOW_MS),
+                               pn.state.add_periodic_callback(self.refresh_runs, period=LIST_MS)]
+
+    def _stop_following(self) -> None:
+        for callback in self._callbacks:
+            callback.stop()
+        self._callbacks = []
+        self._evaluation.stop()
+
+    def refresh_runs(self) -> None:
+        """Re-read every run folder (off the session's thread) and update the list and the comparison."""
+        self._work.run("runs", self._registry.runs_frame, apply=self._runs.update,
+                       failed=lambda exc: self._notify(f"Could not list the runs: {_error_text(exc)}", "danger"))
+
+    def poll(self) -> None:
+        """Read the open run's new metric rows, status and checkpoints (off the session's thread)."""
+        follower = self._follower
+        if follower is not None:
+            self._work.run("follow", follower.read, apply=self._apply,
+                           failed=lambda exc: self._notify(f"Could not read the run: {_error_text(exc)}", "danger"))
+
+    def _apply(self, snapshot: RunSnapshot) -> None:
+        follower = self._follower
+        if follower is None or not follower.adopt(snapshot):
+            return
+        previous, self._last = self._last, snapshot
+        if snapshot.frame is not None:
+            self._live.show(follower.frame)
+        status = snapshot.status
+        self._header.show(snapshot.name, follower.run_id, snapshot.state, live_step(status, follower.frame),
+                          int(status.get("total_steps", 0) or 0), follower.points(), str(status.get("message", "")),
+                          status)
+        self._controls.show(snapshot.state, bool(snapshot.checkpoints))
+        self._checkpoints.show(snapshot.checkpoints)
+        steps = [c.step for c in snapshot.checkpoints]
+        self._evaluation.set_checkpoints(steps)
+        self._interpretation.set_checkpoints(steps)
+        self._live.show_load(snapshot.load)
+        if previous is not None and previous.state != snapshot.state:
+            self.refresh_runs()
+
+    def _open(self, run_id: str) -> None:
+        """Show ``run_id`` (from the link, the list or a new start); '' shows nothing."""
+        if self._follower is not None and self._follower.run_id == run_id:
+            return
+        self._follower, self._last = None, None
+        self._evaluation.watch(None)
+        self._interpretation.clear()
+        self._live.show(pd.DataFrame())
+        self._controls.show(None, False)
+        self._checkpoints.show([])
+        self._runs.selected = run_id
+        if not run_id:
+            self._header.clear("Start a run with the form, or open one from the run list.")
+            return
+        try:
+            folder = self._registry.get(run_id)
+        except RunNotFound as exc:
+            self._header.clear("No run open.")
+            self._notify(str(exc), "warning")
+            return
+        self._message[:] = []
+        self._follower = RunFollower(folder)
+        self._header.clear(f"Opening {run_id}…")
+        self._work.run("evaluation", folder.evaluation, apply=self._evaluation.show)
+        self.poll()
+
+    # --- actions --------------------------------------------------------------------------------------
+    def _notify(self, text: str, kind: str = "info") -> None:
+        self._message[:] = [pn.pane.Alert(text, alert_type=kind, sizing_mode="stretch_width",
+                                          css_classes=["nd-training-message"])]
+
+    def _show_problems(self, problems: list[str]) -> None:
+        if problems:
+            self._message[:] = [pn.pane.Alert(p, alert_type="warning", sizing_mode="stretch_width")
+                                for p in problems]
+
+    def _start(self, config: TrainingConfig, nproc: int) -> None:
+        settings = self._ctx.settings
+        self._form.busy(True)
+        self._notify("Starting the run (the first start loads PyTorch: a few seconds)…")
+
+        def started(run_id: str) -> None:
+            self._form.busy(False)
+            self._notify(f"Started {config.name or run_id}: preparing its data, then training.", "success")
+            self._link.run = run_id
+            self.refresh_runs()
+
+        def failed(exc: BaseException) -> None:
+            self._form.busy(False)
+            self._message[:] = []
+            self._form.show_error(_error_text(exc))
+
+        self._work.run("start", lambda: shared_controller(settings).start(config, nproc=nproc), apply=started,
+                       failed=failed)
+
+    def _steer(self, action, done: str) -> None:
+        """Run a controller call off the session's thread; its typed errors become the message."""
+        settings = self._ctx.settings
+
+        def work() -> None:
+            action(shared_controller(settings))
+
+        def finished(_result: None) -> None:
+            self._notify(done, "success")
+            self.poll()
+            self.refresh_runs()
+
+        self._work.run("steer", work, apply=finished, failed=lambda exc: self._notify(_error_text(exc), "danger"))
+
+    def _command(self, command: str) -> None:
+        if self._follower is None:
+            return
+        run_id, state = self._follower.run_id, self._last.state if self._last else None
+        if command == "resume" and state != RunState.PAUSED:
+            self._steer(lambda c: c.resume_from_checkpoint(run_id), f"Resuming {run_id} from its newest checkpoint.")
+            return
+        verbs = {"pause": "Pausing after the current step (it writes a checkpoint).", "resume": "Resuming.",
+                 "stop": "Stopping after the current step (it writes a final checkpoint)."}
+        self._steer(lambda c: getattr(c, command)(run_id), verbs[command])
+
+    def _resume_from(self, step: int) -> None:
+        if self._follower is not None:
+            run_id = self._follower.run_id
+            self._steer(lambda c: c.resume_from_checkpoint(run_id, step), f"Resuming {run_id} from step {step}.")
+
+    def _checkpoint_step(self, step: int | None) -> int | None:
+        if step is not None:
+            return step
+        checkpoints = self._last.checkpoints if self._last else []
+        return checkpoints[-1].step if checkpoints else None
+
+    def _evaluate(self, step: int | None, cebra_iterations: int) -> None:
+        if self._follower is None:
+            self._notify("Open a run first.", "warning")
+            return
+        if not _torch_installed():
+            self._notify(INSTALL_TORCH, "danger")
+            return
+        step = self._checkpoint_step(step)
+        if step is None:
+            self._notify("This run has no checkpoint yet; evaluate it once it has written one.", "warning")
+            return
+        run_id = self._follower.run_id
+
+        def ready(result_dir: Path) -> None:
+            if self._follower is not None and self._follower.run_id == run_id:
+                self._evaluation.show(_read_evaluation(result_dir))
+                self.refresh_runs()
+
+        inputs = {"run": run_id, "checkpoint_step": step, "cebra_iterations": int(cebra_iterations)}
+        self._evaluation.watch(JobWatcher(self._ctx.jobs, EVALUATE, inputs, ready, f"Evaluation of step {step}"))
+
+    def _interpret(self, step: int | None) -> None:
+        if self._follower is None:
+            self._notify("Open a run first.", "warning")
+            return
+        if not _torch_installed():
+            self._notify(INSTALL_TORCH, "danger")
+            return
+        folder, chosen = self._follower.folder, self._checkpoint_step(step)
+        if chosen is None:
+            self._notify("This run has no checkpoint yet; interpret it once it has written one.", "warning")
+            return
+
+        def compute():
+            from engines.training.evaluation.evaluate import load_trained_run
+            from engines.training.interpret import interpret_run
+
+            return interpret_run(load_trained_run(folder, chosen))
+
+        self._interpretation.working(f"Computing the latents of step {chosen} and analysing them…")
+        self._work.run("interpret", compute, apply=lambda result: self._interpretation.show(result, chosen),
+                       failed=lambda exc: self._interpretation.working(f"**Could not interpret:** {_error_text(exc)}"))
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        sidebar = pn.Column(pn.Card(self._form, title="New run", sizing_mode="stretch_width", collapsible=True),
+                            pn.pane.Markdown("### Runs", margin=(10, 10, 0, 10)), self._runs, width=440)
+        tabs = pn.Tabs(("Live", self._live), ("Checkpoints", self._checkpoints), ("Evaluation", self._evaluation),
+                       ("Interpretability", self._interpretation), ("Compare runs", self._comparison),
+                       sizing_mode="stretch_width", dynamic=True)
+        main = pn.Column(self._message, self._header, self._controls, tabs, sizing_mode="stretch_width",
+                         min_width=600)
+        return pn.Row(sidebar, main, sizing_mode="stretch_width")
+
+
+@register_page("training", "Training", icon="∿", order=40, link=TrainingLink, extensions=("tabulator",))
+def build_training_page(ctx: AppContext, link: TrainingLink) -> pn.viewable.Viewable:
+    return TrainingPage(ctx, link)

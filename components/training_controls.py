@@ -1,0 +1,139 @@
+"""Steering one run: its header (state, step, progress), pause / resume / stop, and its checkpoints.
+
+The buttons call back into the page (``on_command("pause" | "resume" | "stop")``,
+``on_resume_from(step)``); which are enabled follows the run's state. "Resume" on a run that
+is not paused (stopped, failed, interrupted) continues it from its newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from html import escape
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import panel as pn
+
+from engines.training.runs import CheckpointInfo, RunState
+
+__all__ = ["RunHeader", "RunControls", "CheckpointList", "STATE_COLOURS"]
+
+STATE_COLOURS = {"starting": "#6c757d", "running": "#1f77b4", "paused": "#e69f00", "completed": "#2e7d32",
+                 "early_stopped": "#2e7d32", "stopped": "#555555", "failed": "#c62828", "interrupted": "#ad1457"}
+_RESUMABLE = (RunState.PAUSED, RunState.STOPPED, RunState.FAILED, RunState.INTERRUPTED, RunState.EARLY_STOPPED)
+
+
+class RunHeader(pn.viewable.Viewer):
+    """Name, state badge, "Step k of n · state · p points", progress bar and the run's last message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._title = pn.pane.HTML("", margin=(5, 10, 0, 10))
+        self._status = pn.pane.Markdown("", css_classes=["nd-training-status"], margin=(0, 10))
+        self._progress = pn.indicators.Progress(value=0, max=1, width=260, bar_color="primary", margin=(10, 10),
+                                                visible=False)
+        self._message = pn.pane.HTML("", css_classes=["nd-training-run-message"], margin=(0, 10),
+                                     sizing_mode="stretch_width")
+
+    def show(self, name: str, run_id: str, state: RunState, step: int, total: int, points: int, message: str,
+             status: dict[str, Any]) -> None:
+        colour = STATE_COLOURS.get(state.value, "#555")
+        self._title.object = (f"<span style='font-size:1.25em;font-weight:600'>{escape(name)}</span> "
+                              f"<span style='background:{colour};color:white;border-radius:4px;padding:1px 8px;"
+                              f"margin-left:8px'>{state.value}</span> <code style='margin-left:8px;color:#666'>"
+                              f"{escape(run_id)}</code>")
+        where = f"{status.get('device', '')} · {status.get('mode', '')}" + (
+            f" × {status['world_size']}" if int(status.get("world_size", 1) or 1) > 1 else "")
+        params = f" · {int(status['parameters']):,} parameters" if status.get("parameters") else ""
+        self._status.object = f"Step {step} of {total} · {state.value} · {points} points · {where.strip(' ·')}{params}"
+        total = max(1, total)
+        if self._progress.max != total:
+            self._progress.value = 0
+            self._progress.max = total
+        self._progress.value = min(step, total)
+        self._progress.visible = True
+        if state == RunState.INTERRUPTED:
+            message = ("The process that ran this run is gone (the server restarted or crashed). Resume it from "
+                       "its newest checkpoint with Resume, or from any checkpoint in the Checkpoints tab.")
+        colour = "#c62828" if state in (RunState.FAILED, RunState.INTERRUPTED) else "#555"
+        self._message.object = f"<span style='color:{colour}'>{escape(message)}</span>" if message else ""
+
+    def clear(self, text: str) -> None:
+        self._title.object = f"<span style='font-size:1.1em;color:#555'>{escape(text)}</span>"
+        self._status.object = ""
+        self._message.object = ""
+        self._progress.visible = False
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self._title, pn.Row(self._status, self._progress), self._message,
+                         sizing_mode="stretch_width")
+
+
+class RunControls(pn.viewable.Viewer):
+    """Pause, Resume, Stop; enabled by state."""
+
+    def __init__(self, on_command: Callable[[str], None]) -> None:
+        super().__init__()
+        self._pause = pn.widgets.Button(name="Pause", button_type="warning", width=90, disabled=True)
+        self._resume = pn.widgets.Button(name="Resume", button_type="success", width=90, disabled=True)
+        self._stop = pn.widgets.Button(name="Stop", button_type="danger", width=90, disabled=True)
+        for button, command in ((self._pause, "pause"), (self._resume, "resume"), (self._stop, "stop")):
+            button.on_click(lambda _e, c=command: on_command(c))
+        self._row = pn.Row(self._pause, self._resume, self._stop, visible=False)
+
+    def show(self, state: RunState | None, has_checkpoint: bool) -> None:
+        """Enable what ``state`` allows (None: no run open, the buttons are hidden)."""
+        self._row.visible = state is not None
+        self._pause.disabled = state not in (RunState.RUNNING, RunState.STARTING)
+        self._stop.disabled = state not in (RunState.RUNNING, RunState.STARTING, RunState.PAUSED)
+        self._resume.disabled = not (state == RunState.PAUSED or (state in _RESUMABLE and has_checkpoint))
+        self._resume.description = "Continue the paused run" if state == RunState.PAUSED else \
+            "Continue from the newest checkpoint"
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._row
+
+
+def checkpoint_rows(checkpoints: list[CheckpointInfo]) -> pd.DataFrame:
+    rows = [{"step": c.step, "written": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.created)),
+             "why": c.metrics.get("reason", ""), "train loss": c.metrics.get("train_loss"),
+             "best val loss": c.metrics.get("val_loss"), "file": c.path.name}
+            for c in reversed(checkpoints)]
+    return pd.DataFrame(rows, columns=["step", "written", "why", "train loss", "best val loss", "file"])
+
+
+class CheckpointList(pn.viewable.Viewer):
+    """The run's complete checkpoints, newest first; "resume from here" continues the run from one."""
+
+    def __init__(self, on_resume_from: Callable[[int], None]) -> None:
+        super().__init__()
+        self._on_resume_from = on_resume_from
+        self._steps: list[int] = []
+        self._table = pn.widgets.Tabulator(checkpoint_rows([]), show_index=False, disabled=True, height=260,
+                                           sizing_mode="stretch_width", layout="fit_data_stretch",
+                                           buttons={"resume": "<span title='Continue the run from this checkpoint'>"
+                                                              "▶ resume from here</span>"},
+                                           css_classes=["nd-training-checkpoints"])
+        self._table.on_click(self._clicked)
+        self._note = pn.pane.Markdown(
+            "A run writes a checkpoint every *checkpoint every* steps, when paused, and when it stops. "
+            "Resuming from an earlier checkpoint drops the later history of the curves. A running run must be "
+            "stopped first.", css_classes=["nd-muted"], margin=(0, 10))
+
+    @property
+    def steps(self) -> list[int]:
+        return list(self._steps)
+
+    def show(self, checkpoints: list[CheckpointInfo]) -> None:
+        steps = [c.step for c in checkpoints]
+        if steps != self._steps or len(self._table.value) != len(steps):
+            self._steps = steps
+            self._table.value = checkpoint_rows(checkpoints)
+
+    def _clicked(self, event) -> None:
+        if event.column == "resume" and event.row is not None and event.row < len(self._table.value):
+            self._on_resume_from(int(self._table.value.iloc[event.row]["step"]))
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self._note, self._table, sizing_mode="stretch_width")

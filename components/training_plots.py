@@ -1,0 +1,177 @@
+"""HoloViews elements for the Training page, built from plain frames and dicts (no files, no widgets).
+
+Metric frames are what ``RunFolder.metrics()`` returns: one row per logged step and split
+(``split`` is "train" or "val"), with ``loss``, ``loss/<task>``, ``lr``, ``tokens_per_s``,
+``cpu_percent``, ``ram_gb`` and, on a GPU, ``gpu_mem_gb``. Every builder returns an element
+even for an empty frame, so a plot can exist before the first logged step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+from scipy.signal import lfilter
+
+__all__ = ["TRAIN_COLOR", "VAL_COLOR", "smooth", "tasks_in", "metric_curves", "series_curves", "comparison_overlay",
+           "parallel_coordinates", "decoding_frame", "decoding_bars"]
+
+TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#d62728"
+MAX_POINTS = 2000
+"""Curves keep at most this many points (evenly spaced) so a long run redraws as fast as a short one."""
+_STEP = hv.Dimension("step", label="step")
+
+
+def smooth(values: np.ndarray, weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: a debiased exponential moving average (weight 0 = raw, 0.99 = very smooth)."""
+    values = np.asarray(values, dtype=np.float64)
+    if weight <= 0 or len(values) == 0:
+        return values
+    average = lfilter([1.0 - weight], [1.0, -weight], values)
+    return average / (1.0 - weight ** np.arange(1, len(values) + 1))
+
+
+def tasks_in(frame: pd.DataFrame) -> list[str]:
+    """The task names with a ``loss/<task>`` column, in the order they were logged."""
+    return [c.split("/", 1)[1] for c in frame.columns if c.startswith("loss/")]
+
+
+def _series(frame: pd.DataFrame, column: str, split: str | None) -> tuple[np.ndarray, np.ndarray]:
+    if frame.empty or column not in frame.columns or "step" not in frame.columns:
+        return np.zeros(0), np.zeros(0)
+    rows = frame if split is None or "split" not in frame.columns else frame[frame["split"] == split]
+    rows = rows[["step", column]].dropna()
+    return rows["step"].to_numpy(dtype=np.float64), rows[column].to_numpy(dtype=np.float64)
+
+
+def _thin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(x) <= MAX_POINTS:
+        return x, y
+    keep = np.unique(np.linspace(0, len(x) - 1, MAX_POINTS).astype(int))
+    return x[keep], y[keep]
+
+
+def _curve(x: np.ndarray, y: np.ndarray, label: str, ylabel: str, **style: Any) -> hv.Curve:
+    x, y = _thin(x, y)
+    return hv.Curve((x, y), _STEP, hv.Dimension("value", label=ylabel), label=label).opts(**style)
+
+
+def _finish(overlay: hv.Overlay, title: str, height: int, logy: bool = False) -> hv.Overlay:
+    return overlay.opts(hv.opts.Curve(tools=["hover"], framewise=True, responsive=True, height=height, logy=logy),
+                        hv.opts.Scatter(framewise=True, responsive=True, height=height, logy=logy),
+                        hv.opts.Overlay(title=title, legend_position="top_right", framewise=True, responsive=True,
+                                        height=height, show_grid=True))
+
+
+def metric_curves(frame: pd.DataFrame, column: str, smoothing: float, title: str, ylabel: str = "loss",
+                  height: int = 240) -> hv.Overlay:
+    """Train values (raw, faint, and smoothed) and validation values (points joined) of one metric."""
+    x, y = _series(frame, column, "train")
+    vx, vy = _series(frame, column, "val")
+    layers = [_curve(x, y, "train (raw)", ylabel, color=TRAIN_COLOR, alpha=0.25, line_width=1),
+              _curve(x, smooth(y, smoothing), "train", ylabel, color=TRAIN_COLOR, line_width=2),
+              _curve(vx, vy, "validation", ylabel, color=VAL_COLOR, line_width=2),
+              hv.Scatter((vx, vy), _STEP, hv.Dimension("value", label=ylabel), label="validation").opts(
+                  color=VAL_COLOR, size=5)]
+    return _finish(hv.Overlay(layers), title, height)
+
+
+def series_curves(frame: pd.DataFrame, columns: dict[str, str], title: str, ylabel: str, height: int = 200,
+                  logy: bool = False) -> hv.Overlay:
+    """Train-row columns over steps, one labelled curve each (``{label: column}``); absent columns are left out."""
+    palette = ["#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    layers = [_curve(*_series(frame, column, "train"), label, ylabel, color=palette[k % len(palette)], line_width=2)
+              for k, (label, column) in enumerate(columns.items()) if column in frame.columns]
+    if not layers:
+        layers = [_curve(np.zeros(0), np.zeros(0), next(iter(columns)), ylabel)]
+    return _finish(hv.Overlay(layers), title, height, logy)
+
+
+def comparison_overlay(frames: dict[str, pd.DataFrame], column: str, split: str, smoothing: float,
+                       height: int = 320) -> hv.Overlay:
+    """One curve per run (``{run label: metric frame}``) of ``column`` on ``split``, smoothed alike."""
+    palette = hv.Cycle.default_cycles["default_colors"]
+    layers = []
+    for k, (label, frame) in enumerate(frames.items()):
+        x, y = _series(frame, column, split)
+        layers.append(_curve(x, smooth(y, smoothing) if split == "train" else y, label, column,
+                             color=palette[k % len(palette)], line_width=2))
+    if not layers:
+        layers = [_curve(np.zeros(0), np.zeros(0), "no run ticked", column)]
+    title = f"{column} ({'validation' if split == 'val' else 'train'}) of the ticked runs"
+    return _finish(hv.Overlay(layers), title, height)
+
+
+def _axis_values(values: pd.Series) -> tuple[np.ndarray, list[tuple[float, str]]]:
+    """Values scaled to 0..1 and the tick labels of the axis (min/max for numbers, every category for text)."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().all():
+        lo, hi = float(numeric.min()), float(numeric.max())
+        span = hi - lo
+        scaled = (numeric.to_numpy(dtype=float) - lo) / span if span > 0 else np.full(len(numeric), 0.5)
+        return scaled, ([(0.0, f"{lo:.3g}"), (1.0, f"{hi:.3g}")] if span > 0 else [(0.5, f"{lo:.3g}")])
+    categories = sorted(values.astype(str).unique())
+    where = {c: (k / (len(categories) - 1) if len(categories) > 1 else 0.5) for k, c in enumerate(categories)}
+    return np.array([where[v] for v in values.astype(str)]), [(where[c], c[:14]) for c in categories]
+
+
+def parallel_coordinates(frame: pd.DataFrame, columns: list[str], metric: str, height: int = 360) -> hv.Overlay:
+    """One polyline per run across the hyperparameter axes and the metric axis (last), coloured by the metric.
+
+    Every axis is scaled to 0..1 on its own (categories spread evenly); runs without a value of
+    the metric are left out. HoloViews has no parallel-coordinates element: this draws one.
+    """
+    rows = frame.dropna(subset=[metric]) if metric in frame.columns else frame.iloc[0:0]
+    axes = [c for c in columns if c in rows.columns and c != metric] + [metric]
+    rows = rows.dropna(subset=axes)
+    paths, ticks = [], []
+    scaled = {}
+    for position, column in enumerate(axes):
+        scaled[column], labels = _axis_values(rows[column]) if len(rows) else (np.zeros(0), [])
+        ticks += [(position, y, text) for y, text in labels]
+    for k in range(len(rows)):
+        paths.append({"x": np.arange(len(axes), dtype=float), "y": np.array([scaled[c][k] for c in axes]),
+                      metric: float(rows[metric].iloc[k]), "run": str(rows["name"].iloc[k] if "name" in rows else k)})
+    lines = hv.Path(paths, kdims=["x", "y"], vdims=[metric, "run"]).opts(
+        color=metric, cmap="viridis", colorbar=True, line_width=3, alpha=0.85, tools=["hover"])
+    axis_lines = hv.Path([{"x": np.array([p, p], dtype=float), "y": np.array([0.0, 1.0])} for p in range(len(axes))]
+                         ).opts(color="#555555", line_width=1)
+    names = hv.Labels({"x": list(range(len(axes))), "y": [1.08] * len(axes), "text": [a.split(".")[-1] for a in axes]},
+                      ["x", "y"], "text").opts(text_font_size="9pt", text_color="#222222")
+    values = hv.Labels({"x": [t[0] + 0.04 for t in ticks], "y": [t[1] for t in ticks], "text": [t[2] for t in ticks]},
+                       ["x", "y"], "text").opts(text_font_size="8pt", text_color="#555555", text_align="left")
+    return (axis_lines * lines * names * values).opts(
+        hv.opts.Overlay(title=f"Hyperparameters against {metric} ({len(rows)} runs)", responsive=True, height=height,
+                        xaxis=None, yaxis=None, xlim=(-0.3, len(axes) - 0.5), ylim=(-0.08, 1.16), show_legend=False,
+                        toolbar="above"))
+
+
+_METHOD_COLOURS = {"model": "#1f77b4", "ridge": "#ff7f0e", "CEBRA": "#2ca02c"}
+
+
+def decoding_frame(evaluation: dict[str, Any]) -> pd.DataFrame:
+    """Rows per input ("all" and each modality): the model's held-out R^2 beside the ridge and CEBRA baselines."""
+    model = evaluation.get("decoding_r2", {}) or {}
+    baselines = evaluation.get("baselines", {}) or {}
+    ridge = baselines.get("ridge_r2", {}) or {}
+    rows = []
+    for name in dict.fromkeys([*model, *ridge]):
+        rows.append({"input": name, "model R²": model.get(name), "ridge R²": ridge.get(name),
+                     "CEBRA R²": baselines.get("cebra_r2") if name == "all" else None})
+    return pd.DataFrame(rows, columns=["input", "model R²", "ridge R²", "CEBRA R²"])
+
+
+def decoding_bars(evaluation: dict[str, Any], height: int = 300) -> hv.Bars:
+    """Grouped bars: held-out decoding R^2 per input, model beside the baselines."""
+    table = decoding_frame(evaluation)
+    long = table.melt(id_vars="input", var_name="method", value_name="R²").dropna()
+    long["method"] = long["method"].str.replace(" R²", "", regex=False)
+    low = min(0.0, float(long["R²"].min()) if len(long) else 0.0)
+    inputs = hv.Dimension("input", values=list(table["input"]))
+    methods = hv.Dimension("method", values=list(_METHOD_COLOURS))
+    return hv.Bars(long, [inputs, methods], "R²").opts(
+        responsive=True, height=height, tools=["hover"], color=hv.dim("method").categorize(_METHOD_COLOURS),
+        ylim=(max(low * 1.1, -1.0), 1.0), title="Held-out behaviour decoding R² per input (model, ridge, CEBRA)",
+        show_grid=True, xrotation=0, multi_level=True, show_legend=False)

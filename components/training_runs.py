@@ -1,0 +1,137 @@
+"""The run list: every run with its state and progress, filters, grouping, the open run and ticked runs.
+
+Fed with ``RunRegistry.runs_frame()`` (``update``); a click on a row opens that run
+(``selected``), ticks choose the runs to compare (``compare``). Interrupted runs (their process
+is gone, say after a server restart) are listed as such, from their folders alone.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+
+from engines.training.config import MODEL_SIZES
+from engines.training.runs import ACTIVE_STATES, RunState
+
+__all__ = ["RunList", "model_size_of", "list_rows"]
+
+_ACTIVE = "active (starting, running, paused)"
+_GROUPS = {"no grouping": None, "state": "state", "data": "data", "model size": "size"}
+_COLUMNS = ["open", "name", "state", "progress", "data", "size", "best val loss", "started", "run_id"]
+
+
+def model_size_of(row: pd.Series | dict[str, Any]) -> str:
+    """The preset a run's model matches ("tiny", "small", ...) or "custom"."""
+    for name, preset in MODEL_SIZES.items():
+        if all(row.get(f"model.{key}") == value for key, value in preset.items()):
+            return name
+    return "custom"
+
+
+def _started(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return time.strftime("%m-%d %H:%M", time.localtime(float(value)))
+
+
+def list_rows(runs: pd.DataFrame, open_run: str = "") -> pd.DataFrame:
+    """The table the list shows, one row per run of ``runs`` (a ``runs_frame``)."""
+    if runs.empty:
+        return pd.DataFrame(columns=_COLUMNS)
+    best = runs["final.best_val_loss"] if "final.best_val_loss" in runs.columns else pd.Series(np.nan, runs.index)
+    return pd.DataFrame({
+        "open": ["▶" if r == open_run else "" for r in runs["run_id"]],
+        "name": runs["name"], "state": runs["state"],
+        "progress": [f"{int(s)} / {int(t)}" for s, t in zip(runs["step"], runs["total_steps"])],
+        "data": runs.get("data.sources", pd.Series("", runs.index)).fillna(""),
+        "size": [model_size_of(row) for _, row in runs.iterrows()],
+        "best val loss": pd.to_numeric(best, errors="coerce").round(4),
+        "started": [_started(v) for v in runs["started"]], "run_id": runs["run_id"],
+    }).reset_index(drop=True)
+
+
+class RunList(pn.viewable.Viewer):
+    """``selected``: the run opened by a click; ``compare``: ids of the ticked runs; ``visible``: the filtered runs."""
+
+    selected = param.String(default="", doc="Id of the run opened from the list.")
+    compare = param.List(default=[], item_type=str, doc="Ids of the runs ticked for comparison.")
+    state = param.Selector(default="all", objects=["all", _ACTIVE, *[s.value for s in RunState]])
+    text = param.String(default="", doc="Show runs whose name or id contains this.")
+    group_by = param.Selector(default="no grouping", objects=list(_GROUPS))
+    visible = param.DataFrame(default=pd.DataFrame(), doc="The runs (runs_frame rows) the filters let through.")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._runs = pd.DataFrame()
+        self._table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=_COLUMNS), show_index=False, disabled=True, selectable="checkbox",
+            hidden_columns=["run_id", "data", "best val loss"], sizing_mode="stretch_width", height=320,
+            pagination=None, layout="fit_data_stretch", css_classes=["nd-training-runs"], titles={"open": ""},
+            widths={"open": 24})
+        self._table.on_click(self._clicked)
+        self._table.param.watch(self._ticked, "selection")
+        self._count = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
+        self._syncing = False
+
+    def update(self, runs: pd.DataFrame) -> None:
+        """New run rows (on the session's thread); the table changes only if something did."""
+        self._runs = runs
+        self._redraw()
+
+    @param.depends("state", "text", "group_by", "selected", watch=True)
+    def _redraw(self) -> None:
+        runs = self._filtered()
+        self.visible = runs
+        rows = list_rows(runs, self.selected)
+        group = _GROUPS[self.group_by]
+        self._syncing = True
+        try:
+            if not rows.equals(self._table.value):
+                self._table.value = rows
+            self._table.groupby = [group] if group else []
+            ids = list(rows["run_id"])
+            self._table.selection = [ids.index(r) for r in self.compare if r in ids]
+        finally:
+            self._syncing = False
+        total = len(self._runs)
+        self._count.object = f"{len(rows)} of {total} run{'s' if total != 1 else ''} · click a run to open it, " \
+                             "tick runs to compare them"
+
+    def _filtered(self) -> pd.DataFrame:
+        runs = self._runs
+        if runs.empty:
+            return runs
+        if self.state == _ACTIVE:
+            runs = runs[runs["state"].isin([s.value for s in ACTIVE_STATES])]
+        elif self.state != "all":
+            runs = runs[runs["state"] == self.state]
+        needle = self.text.strip().lower()
+        if needle:
+            runs = runs[runs["name"].str.lower().str.contains(needle, regex=False)
+                        | runs["run_id"].str.lower().str.contains(needle, regex=False)]
+        return runs
+
+    def _clicked(self, event) -> None:
+        if event.column == "_selection" or event.row is None or event.row >= len(self._table.value):
+            return
+        self.selected = str(self._table.value.iloc[event.row]["run_id"])
+
+    def _ticked(self, event) -> None:
+        if self._syncing:
+            return
+        ids = list(self._table.value["run_id"])
+        shown = set(ids)
+        kept = [r for r in self.compare if r not in shown]  # ticks of runs filtered out stay
+        self.compare = kept + [ids[i] for i in event.new if i < len(ids)]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        filters = pn.Row(pn.widgets.Select.from_param(self.param.state, name="State", width=130),
+                         pn.widgets.Select.from_param(self.param.group_by, name="Group by", width=120),
+                         sizing_mode="stretch_width")
+        search = pn.widgets.TextInput.from_param(self.param.text, name="Name contains", sizing_mode="stretch_width")
+        return pn.Column(filters, search, self._count, self._table, sizing_mode="stretch_width")
