@@ -22,6 +22,7 @@ class NwbFileController(param.Parameterized):
                               doc="Visible time window (s) of time-based views; None = each view's own default.")
     channels = param.List(default=[], item_type=int, doc="Channel indices shown by traces ([] = the first ones).")
     units = param.List(default=[], item_type=int, doc="Unit ids shown by the raster ([] = all).")
+    alignment = param.Dict(default={}, doc="Trial alignment of trial views: table, column, group, pre, post, bin.")
 
     def select(self, object_path: str, view: str) -> None:
         """A new object: channel picks belonged to the old one; the time window stays shared."""

@@ -29,6 +29,12 @@ class NwbLink(PageLink):
     t1 = param.Number(default=None, allow_None=True, doc="End of the time window (s).")
     channels = param.List(default=[], item_type=int, doc="Channel indices shown by traces, e.g. 0-3,7.")
     units = param.List(default=[], item_type=int, doc="Unit ids shown by the raster.")
+    trials = param.String(default="", doc="Trial views: the TimeIntervals table to align to.")
+    align = param.String(default="", doc="Trial views: the column of event times (start_time, ...).")
+    group = param.String(default="", doc="Trial views: the column that groups the trials.")
+    pre = param.Number(default=None, allow_None=True, doc="Trial views: window start relative to the event (s).")
+    post = param.Number(default=None, allow_None=True, doc="Trial views: window end relative to the event (s).")
+    bin = param.Number(default=None, allow_None=True, bounds=(0.0001, None), doc="PSTH bin (s).")
     assistant = param.Boolean(default=False, doc="Show the assistant (chat) beside the views.")
     chat = param.String(default="", doc="Id of a saved assistant conversation to reopen.")
 
@@ -44,8 +50,18 @@ def selection_from_link(link: NwbLink) -> tuple[dict[str, Any], list[str]]:
     elif link.t0 is not None or link.t1 is not None:
         problems.append("The address's time window needs both t0 and t1, with t0 before t1; "
                         "showing each view's default window.")
+    alignment = {key: value for key, value in (("table", link.trials), ("column", link.align), ("group", link.group),
+                                               ("pre", link.pre), ("post", link.post), ("bin", link.bin))
+                 if value not in (None, "")}
     return {"object_path": link.path, "view": link.view, "time_window": window, "channels": list(link.channels),
-            "units": list(link.units)}, problems
+            "units": list(link.units), "alignment": alignment}, problems
+
+
+def _alignment_arguments(alignment: dict[str, Any]) -> dict[str, Any]:
+    """The controller's trial alignment as link values ('' / None where not chosen)."""
+    return {"trials": alignment.get("table", ""), "align": alignment.get("column", ""),
+            "group": alignment.get("group", ""), "pre": alignment.get("pre"), "post": alignment.get("post"),
+            "bin": alignment.get("bin")}
 
 
 class _LinkSync:
@@ -67,7 +83,7 @@ class _LinkSync:
         if self._controller_watcher is not None:
             self._controller_watcher.inst.param.unwatch(self._controller_watcher)
         self._controller_watcher = controller.param.watch(
-            self._to_link, ["object_path", "view", "time_window", "channels", "units"])
+            self._to_link, ["object_path", "view", "time_window", "channels", "units", "alignment"])
         self._to_link()
 
     def _from_link(self, *_events) -> None:
@@ -83,7 +99,8 @@ class _LinkSync:
         window = controller.time_window
         values = {"url": self._browser.source, "path": controller.object_path, "view": controller.view,
                   "t0": window[0] if window else None, "t1": window[1] if window else None,
-                  "channels": list(controller.channels), "units": list(controller.units)}
+                  "channels": list(controller.channels), "units": list(controller.units),
+                  **_alignment_arguments(controller.alignment)}
         changed = {name: value for name, value in values.items() if getattr(self._link, name) != value}
         if not changed:
             return

@@ -21,6 +21,7 @@ from components.nwb_views.raw import RawHdf5View
 from components.nwb_views.spatial import XYPathView
 from components.nwb_views.table import DynamicTableView
 from components.nwb_views.traces import TracesView
+from components.nwb_views.trials import PsthView, TrialAverageView
 from components.nwb_views.units import UnitsRasterView
 from engines.nwb.index import NwbIndex
 
@@ -37,6 +38,8 @@ NWB_VIEWS: tuple[type[NwbView], ...] = (
     IntervalsView,
     EventsView,
     TracesView,
+    PsthView,
+    TrialAverageView,
     EphysSummaryView,
     ImagesView,
     DynamicTableView,

@@ -104,3 +104,16 @@ def test_ttl_codes_show_as_events_over_the_bulk_of_their_timestamps(demo):
     status = events._status.object
     assert status.startswith("0.00 – 2821.07 s · 1,716 events") and "1 timestamp lies outside" in status
     assert "-1.5429e+09" in status  # the stray first timestamp is named, not used to place the plot
+
+
+def test_trial_views_align_to_a_table_column_and_group_by_another(demo):
+    from components.nwb_views import PsthView, views_for
+
+    assert "psth" in [v.id for v in views_for(demo.index, "/units")]
+    controller = NwbFileController(alignment={"table": "/intervals/encoding_table", "group": "stimCategory",
+                                              "pre": -1.0, "post": 2.0, "bin": 0.1})
+    view = PsthView(demo, "/units", controller=controller)
+    assert view._status.object.startswith("90 trials of /intervals/encoding_table aligned to start_time · grouped "
+                                          "by stimCategory · 35 unit(s)")
+    controller.units = [0, 1]
+    assert "2 unit(s)" in view._status.object  # the unit picks of the raster narrow the PSTH too

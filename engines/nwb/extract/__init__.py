@@ -5,6 +5,8 @@ docstring says how much), and returns plain dataclasses of numpy arrays and Data
 pynwb objects are built: that would cost a remote file many requests per view.
 """
 
+from engines.nwb.extract.aligned import (AlignedSpikes, AlignedTraces, TrialAlignment, align_spikes, align_traces,
+                                         psth, read_alignment)
 from engines.nwb.extract.errors import InvalidRequest, UnsupportedData
 from engines.nwb.extract.events import EventSeriesInfo, EventWindow, event_series_info, is_event_series, read_events
 from engines.nwb.extract.images import Frame, RoiMasks, count_frames, read_frame, read_images, read_plane_masks
@@ -27,4 +29,5 @@ __all__ = [
     "Frame", "RoiMasks", "count_frames", "read_frame", "read_plane_masks", "read_images",
     "XYPath", "read_xy",
     "file_overview",
+    "TrialAlignment", "AlignedSpikes", "AlignedTraces", "read_alignment", "align_spikes", "align_traces", "psth",
 ]
