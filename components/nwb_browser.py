@@ -51,9 +51,11 @@ class NwbBrowser(pn.viewable.Viewer):
     controller = param.ClassSelector(class_=NwbFileController, doc="State shared by the open file's views.")
 
     def __init__(self, open_file: Callable[[str], NwbFile], default_source: str, jobs: JobService | None = None,
-                 source: str = "", selection: dict[str, Any] | None = None, notices: list[str] | None = None) -> None:
+                 source: str = "", selection: dict[str, Any] | None = None, notices: list[str] | None = None,
+                 open_elsewhere: Callable[[str], bool] | None = None) -> None:
         super().__init__(source=source, controller=NwbFileController())
         self._open_file = open_file
+        self._open_elsewhere = open_elsewhere  # another format (EDF): the page shows it instead; True = handled
         self._jobs = jobs
         self._default_source = default_source
         self._file: NwbFile | None = None
@@ -97,6 +99,8 @@ class NwbBrowser(pn.viewable.Viewer):
 
     def navigate(self, source: str, **selection: Any) -> None:
         """Show ``source`` with ``selection`` (controller values); opens the file first when it is not on screen."""
+        if self._open_elsewhere is not None and self._open_elsewhere(source):
+            return
         with self._lock:
             if self._file is not None and source == self.source:
                 self._apply_selection(self.controller, selection)
@@ -115,6 +119,8 @@ class NwbBrowser(pn.viewable.Viewer):
         """
         text = self._source_input.value.strip()
         if text == self.source and self._file is not None:
+            return
+        if self._open_elsewhere is not None and self._open_elsewhere(text):
             return
         self._open(text, {})
 

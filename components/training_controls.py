@@ -37,7 +37,7 @@ class RunHeader(pn.viewable.Viewer):
                                      sizing_mode="stretch_width")
 
     def show(self, name: str, run_id: str, state: RunState, step: int, total: int, points: int, message: str,
-             status: dict[str, Any]) -> None:
+             status: dict[str, Any], has_checkpoint: bool) -> None:
         colour = STATE_COLOURS.get(state.value, "#555")
         self._title.object = (f"<span style='font-size:1.25em;font-weight:600'>{escape(name)}</span> "
                               f"<span style='background:{colour};color:white;border-radius:4px;padding:1px 8px;"
@@ -54,10 +54,16 @@ class RunHeader(pn.viewable.Viewer):
         self._progress.value = min(step, total)
         self._progress.visible = True
         if state == RunState.INTERRUPTED:
-            message = ("The process that ran this run is gone (the server restarted or crashed). Resume it from "
-                       "its newest checkpoint with Resume, or from any checkpoint in the Checkpoints tab.")
+            message = "The process that ran this run is gone (the server restarted or crashed). " + (
+                "Resume it from its newest checkpoint with Resume, or from any checkpoint in the Checkpoints tab."
+                if has_checkpoint else "It wrote no checkpoint before it ended: start it again from the form.")
         colour = "#c62828" if state in (RunState.FAILED, RunState.INTERRUPTED) else "#555"
         self._message.object = f"<span style='color:{colour}'>{escape(message)}</span>" if message else ""
+
+    @property
+    def text(self) -> str:
+        """The status line ("Step k of n · state · p points · …"), '' when no run is open."""
+        return self._status.object
 
     def clear(self, text: str) -> None:
         self._title.object = f"<span style='font-size:1.1em;color:#555'>{escape(text)}</span>"

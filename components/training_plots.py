@@ -61,8 +61,9 @@ def _curve(x: np.ndarray, y: np.ndarray, label: str, ylabel: str, **style: Any) 
 def _finish(overlay: hv.Overlay, title: str, height: int, logy: bool = False) -> hv.Overlay:
     return overlay.opts(hv.opts.Curve(tools=["hover"], framewise=True, responsive=True, height=height, logy=logy),
                         hv.opts.Scatter(framewise=True, responsive=True, height=height, logy=logy),
-                        hv.opts.Overlay(title=title, legend_position="top_right", framewise=True, responsive=True,
-                                        height=height, show_grid=True))
+                        hv.opts.Overlay(title=title, legend_position="bottom_left", framewise=True, responsive=True,
+                                        height=height, show_grid=True, show_legend=len(overlay) > 1,
+                                        legend_opts={"background_fill_alpha": 0.6}))
 
 
 def metric_curves(frame: pd.DataFrame, column: str, smoothing: float, title: str, ylabel: str = "loss",

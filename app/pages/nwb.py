@@ -10,10 +10,14 @@ import param
 from app.context import AppContext
 from app.registry import register_page, register_warm_up
 from app.routing import PageLink
-from components.background import run_on_session_thread
+from components.background import BackgroundWork, run_on_session_thread
+from components.dandi_browser import DandiBrowser
+from components.edf_viewer import EdfViewer
 from components.nwb_assistant import CodePolicy, NwbAssistant
 from components.nwb_browser import NwbBrowser
+from components.nwb_controller import NwbFileController
 from components.nwb_views.units import warm_up_raster
+from engines.edf import open_edf
 from engines.kernel import KernelLimits
 
 __all__ = ["NwbLink", "build_nwb_page"]
@@ -87,7 +91,7 @@ class _LinkSync:
         self._to_link()
 
     def _from_link(self, *_events) -> None:
-        if self._writing:
+        if self._writing or is_edf(self._link.url):
             return
         selection, problems = selection_from_link(self._link)
         if problems:
@@ -95,6 +99,8 @@ class _LinkSync:
         self._browser.navigate(self._link.url, **selection)
 
     def _to_link(self, *_events) -> None:
+        if is_edf(self._link.url):
+            return  # an EDF recording is on screen: its viewer owns the link
         controller = self._browser.controller
         window = controller.time_window
         values = {"url": self._browser.source, "path": controller.object_path, "view": controller.view,
@@ -133,12 +139,92 @@ def _assistant(ctx: AppContext, browser: NwbBrowser, link: NwbLink) -> NwbAssist
     return assistant
 
 
+def is_edf(text: str) -> bool:
+    return (text or "").split("?")[0].lower().endswith((".edf", ".bdf"))
+
+
+class _RecordingArea(pn.viewable.Viewer):
+    """The NWB browser, or an EDF/BDF viewer when the address names such a file (same link: url, t0, t1, channels)."""
+
+    def __init__(self, ctx: AppContext, link: NwbLink, browser: NwbBrowser) -> None:
+        super().__init__()
+        self._ctx, self._link, self._browser = ctx, link, browser
+        self._work = BackgroundWork(name="edf")
+        self._edf: EdfViewer | None = None
+        self._holder = pn.Column(browser, sizing_mode="stretch_both")
+        self._message = pn.Column(sizing_mode="stretch_width")
+        link.param.watch(lambda _e: self._show_edf(), ["url"])
+        self._work.on_close(self._close_edf)
+        if is_edf(link.url):
+            pn.state.onload(self._show_edf)
+
+    def open_elsewhere(self, text: str) -> bool:
+        """The browser's hook: EDF addresses are opened here (the link changes, then the view)."""
+        if not is_edf(text):
+            return False
+        if self._link.url != text:
+            self._link.param.update(url=text, path="", view="", t0=None, t1=None, channels=[])
+        else:
+            self._show_edf()
+        return True
+
+    def _close_edf(self) -> None:
+        if self._edf is not None:
+            self._edf.close()
+            self._edf = None
+
+    def _show_edf(self) -> None:
+        if not is_edf(self._link.url):
+            if self._edf is not None:
+                self._close_edf()
+                self._holder[:] = [self._browser]
+            return
+        text, policy = self._link.url, self._ctx.settings.source_policy()
+        window = (self._link.t0, self._link.t1) if self._link.t0 is not None and self._link.t1 is not None else None
+        controller = NwbFileController(time_window=window, channels=list(self._link.channels))
+        self._holder.loading = True
+
+        def build() -> EdfViewer:
+            return EdfViewer(open_edf(text, policy), controller, self._work)
+
+        def show(viewer: EdfViewer) -> None:
+            self._close_edf()
+            self._edf = viewer
+            self._holder.loading = False
+            self._message[:] = []
+            controller.param.watch(lambda _e: self._to_link(controller), ["time_window", "channels"])
+            self._holder[:] = [pn.Row(pn.widgets.Button(name="◀ back to the NWB browser", width=220,
+                                                        on_click=lambda _e: self._link.param.update(url="")),
+                                      sizing_mode="stretch_width"), viewer]
+
+        def failed(exc: BaseException) -> None:
+            self._holder.loading = False
+            self._message[:] = [pn.pane.Alert(str(exc), alert_type="danger", sizing_mode="stretch_width")]
+
+        self._work.run("edf-open", build, apply=show, failed=failed, discard=lambda viewer: viewer.close())
+
+    def _to_link(self, controller: NwbFileController) -> None:
+        window = controller.time_window
+        self._link.param.update(t0=window[0] if window else None, t1=window[1] if window else None,
+                                channels=list(controller.channels))
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self._message, self._holder, sizing_mode="stretch_both")
+
+
 @register_page("nwb", "NWB browser", icon="◧", order=10, link=NwbLink, extensions=("tabulator", "codeeditor"))
 def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     selection, problems = selection_from_link(link)
+    edf_ready: list[_RecordingArea] = []
     browser = NwbBrowser(open_file=ctx.open_nwb, default_source=ctx.settings.default_source, jobs=ctx.jobs,
-                         source=link.url, selection=selection, notices=[*link.problems, *problems])
+                         source="" if is_edf(link.url) else link.url, selection=selection,
+                         notices=[*link.problems, *problems],
+                         open_elsewhere=lambda text: bool(edf_ready) and edf_ready[0].open_elsewhere(text))
+    area = _RecordingArea(ctx, link, browser)
+    edf_ready.append(area)
     _LinkSync(link, browser)  # kept alive by the watchers it registers on the link and the browser
+    dandi = DandiBrowser(ctx.settings.source_policy(), on_open=lambda address: link.param.update(
+        url=address, path="", view="", t0=None, t1=None, channels=[], units=[]), work=area._work)
     assistant = _assistant(ctx, browser, link)
     toggle = pn.widgets.Toggle(name="Assistant", value=link.assistant, button_type="primary", width=110,
                                css_classes=["nd-assistant-toggle"])
@@ -146,5 +232,6 @@ def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     toggle.link(column, value="visible")
     toggle.param.watch(lambda e: setattr(link, "assistant", e.new), "value")
     link.param.watch(lambda e: setattr(toggle, "value", e.new), "assistant")
-    return pn.Column(pn.Row(pn.layout.HSpacer(), toggle, sizing_mode="stretch_width", height=40),
-                     pn.Row(browser, column, sizing_mode="stretch_both"), sizing_mode="stretch_both")
+    return pn.Column(pn.Row(pn.Card(dandi, title="Browse DANDI", collapsed=True, sizing_mode="stretch_width"),
+                            toggle, sizing_mode="stretch_width"),
+                     pn.Row(area, column, sizing_mode="stretch_both"), sizing_mode="stretch_both")

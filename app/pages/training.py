@@ -48,6 +48,8 @@ __all__ = ["TrainingLink", "TrainingPage", "build_training_page", "shared_contro
 INSTALL_TORCH = ("Training needs PyTorch, which is not installed on this server: install it (pip install torch; "
                  "the CPU wheel is enough) and restart. Runs already in the workspace are still listed and plotted.")
 FOLLOW_MS, LIST_MS = 1000, 3000
+_STEERING = {"pause": "Pausing after the current step (it writes a checkpoint).", "resume": "Resuming.",
+             "stop": "Stopping after the current step (it writes a final checkpoint)."}
 
 _CONTROLLER_LOCK = threading.Lock()
 
@@ -59,7 +61,11 @@ class TrainingLink(PageLink):
 
 
 def _torch_installed() -> bool:
-    return importlib.util.find_spec("torch") is not None
+    """Whether torch can be imported, without importing it (seconds, and memory) just to ask."""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 @functools.cache
@@ -97,20 +103,21 @@ class TrainingPage(pn.viewable.Viewer):
         self._follower: RunFollower | None = None
         self._last: RunSnapshot | None = None
         self._callbacks: list[Any] = []
+        self._transient = False
         self._message = pn.Column(sizing_mode="stretch_width")
-        self._form = StartRunForm(self._start, default_nwb=ctx.settings.default_source,
+        self.form = StartRunForm(self.start, default_nwb=ctx.settings.default_source,
                                   max_processes=os.cpu_count() or 1)
-        self._runs = RunList()
-        self._header = RunHeader()
-        self._controls = RunControls(self._command)
-        self._checkpoints = CheckpointList(self._resume_from)
-        self._live = LiveCurves()
-        self._evaluation = EvaluationPanel(self._evaluate)
-        self._interpretation = InterpretationPanel(self._interpret)
-        self._comparison = RunComparison(self._work, lambda run_id: self._registry.get(run_id).metrics())
-        self._header.clear("Start a run with the form, or open one from the run list.")
-        self._runs.param.watch(lambda e: setattr(self._link, "run", e.new), "selected")
-        self._runs.param.watch(lambda _e: self._comparison.show(self._runs.visible, self._runs.compare),
+        self.runs = RunList()
+        self.header = RunHeader()
+        self.controls = RunControls(self.command)
+        self.checkpoints = CheckpointList(self.resume_from)
+        self.live = LiveCurves()
+        self.evaluation = EvaluationPanel(self.evaluate)
+        self.interpretation = InterpretationPanel(self.interpret)
+        self.comparison = RunComparison(self._work, lambda run_id: self._registry.get(run_id).metrics())
+        self.header.clear("Start a run with the form, or open one from the run list.")
+        self.runs.param.watch(lambda e: setattr(self._link, "run", e.new), "selected")
+        self.runs.param.watch(lambda _e: self.comparison.show(self.runs.visible, self.runs.compare),
                                ["visible", "compare"])
         link.param.watch(lambda e: self._open(e.new), "run")
         link.param.watch(lambda e: self._show_problems(e.new), "problems")
@@ -130,11 +137,11 @@ class TrainingPage(pn.viewable.Viewer):
         for callback in self._callbacks:
             callback.stop()
         self._callbacks = []
-        self._evaluation.stop()
+        self.evaluation.stop()
 
     def refresh_runs(self) -> None:
         """Re-read every run folder (off the session's thread) and update the list and the comparison."""
-        self._work.run("runs", self._registry.runs_frame, apply=self._runs.update,
+        self._work.run("runs", self._registry.runs_frame, apply=self.runs.update,
                        failed=lambda exc: self._notify(f"Could not list the runs: {_error_text(exc)}", "danger"))
 
     def poll(self) -> None:
@@ -150,18 +157,20 @@ class TrainingPage(pn.viewable.Viewer):
             return
         previous, self._last = self._last, snapshot
         if snapshot.frame is not None:
-            self._live.show(follower.frame)
+            self.live.show(follower.frame)
         status = snapshot.status
-        self._header.show(snapshot.name, follower.run_id, snapshot.state, live_step(status, follower.frame),
+        self.header.show(snapshot.name, follower.run_id, snapshot.state, live_step(status, follower.frame),
                           int(status.get("total_steps", 0) or 0), follower.points(), str(status.get("message", "")),
-                          status)
-        self._controls.show(snapshot.state, bool(snapshot.checkpoints))
-        self._checkpoints.show(snapshot.checkpoints)
+                          status, bool(snapshot.checkpoints))
+        self.controls.show(snapshot.state, bool(snapshot.checkpoints))
+        self.checkpoints.show(snapshot.checkpoints)
         steps = [c.step for c in snapshot.checkpoints]
-        self._evaluation.set_checkpoints(steps)
-        self._interpretation.set_checkpoints(steps)
-        self._live.show_load(snapshot.load)
+        self.evaluation.set_checkpoints(steps)
+        self.interpretation.set_checkpoints(steps)
+        self.live.show_load(snapshot.load)
         if previous is not None and previous.state != snapshot.state:
+            if self._transient:  # "Pausing…", "Started…": the new state says it now
+                self._message[:] = []
             self.refresh_runs()
 
     def _open(self, run_id: str) -> None:
@@ -169,29 +178,30 @@ class TrainingPage(pn.viewable.Viewer):
         if self._follower is not None and self._follower.run_id == run_id:
             return
         self._follower, self._last = None, None
-        self._evaluation.watch(None)
-        self._interpretation.clear()
-        self._live.show(pd.DataFrame())
-        self._controls.show(None, False)
-        self._checkpoints.show([])
-        self._runs.selected = run_id
+        self.evaluation.watch(None)
+        self.interpretation.clear()
+        self.live.show(pd.DataFrame())
+        self.controls.show(None, False)
+        self.checkpoints.show([])
+        self.runs.selected = run_id
         if not run_id:
-            self._header.clear("Start a run with the form, or open one from the run list.")
+            self.header.clear("Start a run with the form, or open one from the run list.")
             return
         try:
             folder = self._registry.get(run_id)
         except RunNotFound as exc:
-            self._header.clear("No run open.")
+            self.header.clear("No run open.")
             self._notify(str(exc), "warning")
             return
         self._message[:] = []
         self._follower = RunFollower(folder)
-        self._header.clear(f"Opening {run_id}…")
-        self._work.run("evaluation", folder.evaluation, apply=self._evaluation.show)
+        self.header.clear(f"Opening {run_id}…")
+        self._work.run("evaluation", folder.evaluation, apply=self.evaluation.show)
         self.poll()
 
     # --- actions --------------------------------------------------------------------------------------
     def _notify(self, text: str, kind: str = "info") -> None:
+        self._transient = kind in ("info", "success")
         self._message[:] = [pn.pane.Alert(text, alert_type=kind, sizing_mode="stretch_width",
                                           css_classes=["nd-training-message"])]
 
@@ -200,21 +210,27 @@ class TrainingPage(pn.viewable.Viewer):
             self._message[:] = [pn.pane.Alert(p, alert_type="warning", sizing_mode="stretch_width")
                                 for p in problems]
 
-    def _start(self, config: TrainingConfig, nproc: int) -> None:
+    @property
+    def message(self) -> str:
+        """The message shown above the run ('' when none): what happened, or what went wrong."""
+        return "\n".join(str(alert.object) for alert in self._message)
+
+    def start(self, config: TrainingConfig, nproc: int) -> None:
+        """Start a run of ``config`` (``nproc`` > 1: torchrun) off the session's thread, then open it."""
         settings = self._ctx.settings
-        self._form.busy(True)
+        self.form.busy(True)
         self._notify("Starting the run (the first start loads PyTorch: a few seconds)…")
 
         def started(run_id: str) -> None:
-            self._form.busy(False)
+            self.form.busy(False)
             self._notify(f"Started {config.name or run_id}: preparing its data, then training.", "success")
             self._link.run = run_id
             self.refresh_runs()
 
         def failed(exc: BaseException) -> None:
-            self._form.busy(False)
+            self.form.busy(False)
             self._message[:] = []
-            self._form.show_error(_error_text(exc))
+            self.form.show_error(_error_text(exc))
 
         self._work.run("start", lambda: shared_controller(settings).start(config, nproc=nproc), apply=started,
                        failed=failed)
@@ -233,18 +249,21 @@ class TrainingPage(pn.viewable.Viewer):
 
         self._work.run("steer", work, apply=finished, failed=lambda exc: self._notify(_error_text(exc), "danger"))
 
-    def _command(self, command: str) -> None:
+    def command(self, command: str) -> None:
+        """Pause, resume or stop the open run; "resume" on a run that is not paused (stopped, failed,
+        interrupted) continues it from its newest checkpoint."""
+        if command not in _STEERING:
+            raise ValueError(f"Unknown command {command!r}; use {', '.join(_STEERING)}.")
         if self._follower is None:
             return
         run_id, state = self._follower.run_id, self._last.state if self._last else None
         if command == "resume" and state != RunState.PAUSED:
             self._steer(lambda c: c.resume_from_checkpoint(run_id), f"Resuming {run_id} from its newest checkpoint.")
             return
-        verbs = {"pause": "Pausing after the current step (it writes a checkpoint).", "resume": "Resuming.",
-                 "stop": "Stopping after the current step (it writes a final checkpoint)."}
-        self._steer(lambda c: getattr(c, command)(run_id), verbs[command])
+        self._steer(lambda c: getattr(c, command)(run_id), _STEERING[command])
 
-    def _resume_from(self, step: int) -> None:
+    def resume_from(self, step: int) -> None:
+        """Continue the open run from its checkpoint at ``step`` (the later history is dropped)."""
         if self._follower is not None:
             run_id = self._follower.run_id
             self._steer(lambda c: c.resume_from_checkpoint(run_id, step), f"Resuming {run_id} from step {step}.")
@@ -255,7 +274,8 @@ class TrainingPage(pn.viewable.Viewer):
         checkpoints = self._last.checkpoints if self._last else []
         return checkpoints[-1].step if checkpoints else None
 
-    def _evaluate(self, step: int | None, cebra_iterations: int) -> None:
+    def evaluate(self, step: int | None, cebra_iterations: int) -> None:
+        """Request the evaluation job for the open run's checkpoint ``step`` (None: the newest) and follow it."""
         if self._follower is None:
             self._notify("Open a run first.", "warning")
             return
@@ -270,13 +290,14 @@ class TrainingPage(pn.viewable.Viewer):
 
         def ready(result_dir: Path) -> None:
             if self._follower is not None and self._follower.run_id == run_id:
-                self._evaluation.show(_read_evaluation(result_dir))
+                self.evaluation.show(_read_evaluation(result_dir))
                 self.refresh_runs()
 
         inputs = {"run": run_id, "checkpoint_step": step, "cebra_iterations": int(cebra_iterations)}
-        self._evaluation.watch(JobWatcher(self._ctx.jobs, EVALUATE, inputs, ready, f"Evaluation of step {step}"))
+        self.evaluation.watch(JobWatcher(self._ctx.jobs, EVALUATE, inputs, ready, f"Evaluation of step {step}"))
 
-    def _interpret(self, step: int | None) -> None:
+    def interpret(self, step: int | None) -> None:
+        """Analyse the latents of the open run's checkpoint ``step`` (None: the newest) off the session's thread."""
         if self._follower is None:
             self._notify("Open a run first.", "warning")
             return
@@ -294,17 +315,17 @@ class TrainingPage(pn.viewable.Viewer):
 
             return interpret_run(load_trained_run(folder, chosen))
 
-        self._interpretation.working(f"Computing the latents of step {chosen} and analysing them…")
-        self._work.run("interpret", compute, apply=lambda result: self._interpretation.show(result, chosen),
-                       failed=lambda exc: self._interpretation.working(f"**Could not interpret:** {_error_text(exc)}"))
+        self.interpretation.working(f"Computing the latents of step {chosen} and analysing them…")
+        self._work.run("interpret", compute, apply=lambda result: self.interpretation.show(result, chosen),
+                       failed=lambda exc: self.interpretation.working(f"**Could not interpret:** {_error_text(exc)}"))
 
     def __panel__(self) -> pn.viewable.Viewable:
-        sidebar = pn.Column(pn.Card(self._form, title="New run", sizing_mode="stretch_width", collapsible=True),
-                            pn.pane.Markdown("### Runs", margin=(10, 10, 0, 10)), self._runs, width=440)
-        tabs = pn.Tabs(("Live", self._live), ("Checkpoints", self._checkpoints), ("Evaluation", self._evaluation),
-                       ("Interpretability", self._interpretation), ("Compare runs", self._comparison),
+        sidebar = pn.Column(pn.Card(self.form, title="New run", sizing_mode="stretch_width", collapsible=True),
+                            pn.pane.Markdown("### Runs", margin=(10, 10, 0, 10)), self.runs, width=440)
+        tabs = pn.Tabs(("Live", self.live), ("Checkpoints", self.checkpoints), ("Evaluation", self.evaluation),
+                       ("Interpretability", self.interpretation), ("Compare runs", self.comparison),
                        sizing_mode="stretch_width", dynamic=True)
-        main = pn.Column(self._message, self._header, self._controls, tabs, sizing_mode="stretch_width",
+        main = pn.Column(self._message, self.header, self.controls, tabs, sizing_mode="stretch_width",
                          min_width=600)
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
