@@ -146,17 +146,24 @@ def is_edf(text: str) -> bool:
 class _RecordingArea(pn.viewable.Viewer):
     """The NWB browser, or an EDF/BDF viewer when the address names such a file (same link: url, t0, t1, channels)."""
 
-    def __init__(self, ctx: AppContext, link: NwbLink, browser: NwbBrowser) -> None:
+    def __init__(self, ctx: AppContext, link: NwbLink) -> None:
         super().__init__()
-        self._ctx, self._link, self._browser = ctx, link, browser
-        self._work = BackgroundWork(name="edf")
+        self._ctx, self._link = ctx, link
+        self._browser: NwbBrowser | None = None
+        self.work = BackgroundWork(name="recording")
         self._edf: EdfViewer | None = None
-        self._holder = pn.Column(browser, sizing_mode="stretch_both")
+        self._holder = pn.Column(sizing_mode="stretch_both")
         self._message = pn.Column(sizing_mode="stretch_width")
         link.param.watch(lambda _e: self._show_edf(), ["url"])
-        self._work.on_close(self._close_edf)
+        self.work.on_close(self._close_edf)
         if is_edf(link.url):
             pn.state.onload(self._show_edf)
+
+    def attach(self, browser: NwbBrowser) -> None:
+        """The NWB browser shown whenever the address names no EDF recording."""
+        self._browser = browser
+        if self._edf is None:
+            self._holder[:] = [browser]
 
     def open_elsewhere(self, text: str) -> bool:
         """The browser's hook: EDF addresses are opened here (the link changes, then the view)."""
@@ -185,7 +192,7 @@ class _RecordingArea(pn.viewable.Viewer):
         self._holder.loading = True
 
         def build() -> EdfViewer:
-            return EdfViewer(open_edf(text, policy), controller, self._work)
+            return EdfViewer(open_edf(text, policy), controller, self.work)
 
         def show(viewer: EdfViewer) -> None:
             self._close_edf()
@@ -201,7 +208,7 @@ class _RecordingArea(pn.viewable.Viewer):
             self._holder.loading = False
             self._message[:] = [pn.pane.Alert(str(exc), alert_type="danger", sizing_mode="stretch_width")]
 
-        self._work.run("edf-open", build, apply=show, failed=failed, discard=lambda viewer: viewer.close())
+        self.work.run("edf-open", build, apply=show, failed=failed, discard=lambda viewer: viewer.close())
 
     def _to_link(self, controller: NwbFileController) -> None:
         window = controller.time_window
@@ -215,16 +222,14 @@ class _RecordingArea(pn.viewable.Viewer):
 @register_page("nwb", "NWB browser", icon="◧", order=10, link=NwbLink, extensions=("tabulator", "codeeditor"))
 def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     selection, problems = selection_from_link(link)
-    edf_ready: list[_RecordingArea] = []
+    area = _RecordingArea(ctx, link)
     browser = NwbBrowser(open_file=ctx.open_nwb, default_source=ctx.settings.default_source, jobs=ctx.jobs,
                          source="" if is_edf(link.url) else link.url, selection=selection,
-                         notices=[*link.problems, *problems],
-                         open_elsewhere=lambda text: bool(edf_ready) and edf_ready[0].open_elsewhere(text))
-    area = _RecordingArea(ctx, link, browser)
-    edf_ready.append(area)
+                         notices=[*link.problems, *problems], open_elsewhere=area.open_elsewhere)
+    area.attach(browser)
     _LinkSync(link, browser)  # kept alive by the watchers it registers on the link and the browser
     dandi = DandiBrowser(ctx.settings.source_policy(), on_open=lambda address: link.param.update(
-        url=address, path="", view="", t0=None, t1=None, channels=[], units=[]), work=area._work)
+        url=address, path="", view="", t0=None, t1=None, channels=[], units=[]), work=area.work)
     assistant = _assistant(ctx, browser, link)
     toggle = pn.widgets.Toggle(name="Assistant", value=link.assistant, button_type="primary", width=110,
                                css_classes=["nd-assistant-toggle"])
