@@ -237,6 +237,5 @@ def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     toggle.link(column, value="visible")
     toggle.param.watch(lambda e: setattr(link, "assistant", e.new), "value")
     link.param.watch(lambda e: setattr(toggle, "value", e.new), "assistant")
-    return pn.Column(pn.Row(pn.Card(dandi, title="Browse DANDI", collapsed=True, sizing_mode="stretch_width"),
-                            toggle, sizing_mode="stretch_width"),
+    return pn.Column(toggle, pn.Card(dandi, title="Browse DANDI", collapsed=True, sizing_mode="stretch_width"),
                      pn.Row(area, column, sizing_mode="stretch_both"), sizing_mode="stretch_both")

@@ -148,7 +148,8 @@ class UnitsRasterView(NwbView):
             kind = f"density from pyramid level {density.level_used} ({density.bin_s * density.bins_per_column:g} s bins)"
             status = (f"{t0:.2f} – {t1:.2f} s · {self._pyramid.spikes_in_view(t0, t1):,} spikes · {kind} · "
                       f"{shown} sorted by {self.sort_by}")
-            return self._overlay(image.opts(cmap="fire", colorbar=True), self._no_segments(), t0, t1, n_rows), status
+            return self._overlay(image.opts(cmap="fire", colorbar=True), self._no_segments(), t0, t1, n_rows,
+                                 self._row_labels(rows)), status
         in_view = count_spikes(self.nwbfile, self.path, t0, t1, units=rows.tolist()).total
         if in_view > MAX_SPIKES_READ:  # never a truncated spike set: say so instead
             status = (f"{t0:.2f} – {t1:.2f} s · {in_view:,} spikes: too many to draw one by one; zoom in, or wait for "
@@ -166,12 +167,13 @@ class UnitsRasterView(NwbView):
             points = pd.DataFrame({"t": window.times, "row": y.astype(float) + 0.5})
             canvas = ds.Canvas(plot_width=IMAGE_WIDTH_PX, plot_height=min(n_rows, 600), x_range=(t0, t1),
                                y_range=(0, n_rows))
-            image = hv.Image(canvas.points(points, "t", "row", agg=ds.count()).astype(float), kdims=[TIME, UNIT],
-                             vdims="spikes").opts(cmap="fire", colorbar=True)
-            return self._overlay(image, self._no_segments(), t0, t1, n_rows), status
+            seconds_per_pixel = (t1 - t0) / IMAGE_WIDTH_PX  # the same rate scale as the pyramid's density
+            counts = canvas.points(points, "t", "row", agg=ds.count()).astype(float) / seconds_per_pixel
+            image = hv.Image(counts, kdims=[TIME, UNIT], vdims="rate (Hz)").opts(cmap="fire", colorbar=True)
+            return self._overlay(image, self._no_segments(), t0, t1, n_rows, self._row_labels(rows)), status
         segments = hv.Segments((window.times, y + 0.1, window.times, y + 0.9),
                                kdims=SEGMENT_DIMS).opts(color="black", line_width=1)
-        return self._overlay(self._no_image(t0, t1), segments, t0, t1, n_rows), status
+        return self._overlay(self._no_image(t0, t1), segments, t0, t1, n_rows, self._row_labels(rows)), status
 
     @staticmethod
     def _draw(overlay: hv.Overlay, window: tuple[float, float]) -> hv.Overlay:
@@ -186,9 +188,17 @@ class UnitsRasterView(NwbView):
         return hv.Image((np.linspace(t0, t1, 2), np.arange(2), np.full((2, 2), np.nan)), kdims=[TIME, UNIT])
 
     @staticmethod
-    def _overlay(image: hv.Image, segments: hv.Segments, t0: float, t1: float, n_rows: int) -> hv.Overlay:
+    def _overlay(image: hv.Image, segments: hv.Segments, t0: float, t1: float, n_rows: int,
+                 labels: list[tuple[float, str]] | None = None) -> hv.Overlay:
         return (image * segments).opts(hv.opts.Overlay(responsive=True, height=460, active_tools=["wheel_zoom"], padding=0,
-                                                       ylim=(0, n_rows), xlim=(t0, t1), framewise=True))
+                                                       ylim=(0, n_rows), xlim=(t0, t1), framewise=True,
+                                                       yticks=labels or None, ylabel="unit"))
+
+    def _row_labels(self, rows: np.ndarray) -> list[tuple[float, str]] | None:
+        """Unit ids beside their rows when they fit (50 rows or fewer)."""
+        if len(rows) > 50:
+            return None
+        return [(position + 0.5, str(self._ids[row])) for position, row in enumerate(rows)]
 
     def __panel__(self) -> pn.viewable.Viewable:
         table = pn.widgets.Tabulator(self._units.frame, show_index=False, disabled=True, sizing_mode="stretch_width",
