@@ -69,6 +69,8 @@ class RunComparison(pn.viewable.Viewer):
 
     def show(self, runs: pd.DataFrame, ticked: list[str]) -> None:
         """New list rows or ticks (session thread): reload the ticked runs' metrics when they may have changed."""
+        if list(ticked) == self._ticked and runs.equals(self._runs):
+            return  # the list refreshes every few seconds: redraw only what changed
         changed = list(ticked) != self._ticked or not _same_progress(runs, self._runs, ticked)
         self._runs, self._ticked = runs, list(ticked)
         self._table.value = hyperparameter_table(runs)

@@ -8,8 +8,8 @@ is not paused (stopped, failed, interrupted) continues it from its newest checkp
 from __future__ import annotations
 
 import time
-from html import escape
 from collections.abc import Callable
+from html import escape
 from typing import Any
 
 import pandas as pd
@@ -81,9 +81,9 @@ class RunControls(pn.viewable.Viewer):
 
     def __init__(self, on_command: Callable[[str], None]) -> None:
         super().__init__()
-        self._pause = pn.widgets.Button(name="Pause", button_type="warning", width=90, disabled=True)
-        self._resume = pn.widgets.Button(name="Resume", button_type="success", width=90, disabled=True)
-        self._stop = pn.widgets.Button(name="Stop", button_type="danger", width=90, disabled=True)
+        self._pause = pn.widgets.Button(label="Pause", button_type="warning", width=90, disabled=True)
+        self._resume = pn.widgets.Button(label="Resume", button_type="success", width=90, disabled=True)
+        self._stop = pn.widgets.Button(label="Stop", button_type="danger", width=90, disabled=True)
         for button, command in ((self._pause, "pause"), (self._resume, "resume"), (self._stop, "stop")):
             button.on_click(lambda _e, c=command: on_command(c))
         self._row = pn.Row(self._pause, self._resume, self._stop, visible=False)
@@ -101,10 +101,14 @@ class RunControls(pn.viewable.Viewer):
         return self._row
 
 
+def _rounded(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
 def checkpoint_rows(checkpoints: list[CheckpointInfo]) -> pd.DataFrame:
     rows = [{"step": c.step, "written": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.created)),
-             "why": c.metrics.get("reason", ""), "train loss": c.metrics.get("train_loss"),
-             "best val loss": c.metrics.get("val_loss"), "file": c.path.name}
+             "why": c.metrics.get("reason", ""), "train loss": _rounded(c.metrics.get("train_loss")),
+             "best val loss": _rounded(c.metrics.get("val_loss")), "file": c.path.name}
             for c in reversed(checkpoints)]
     return pd.DataFrame(rows, columns=["step", "written", "why", "train loss", "best val loss", "file"])
 

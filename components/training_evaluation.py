@@ -30,15 +30,17 @@ def describe_scores(evaluation: dict[str, Any]) -> str:
     """Markdown lines: which checkpoint, co-bps (all inputs and spikes only), latent recovery, test bins."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(evaluation.get("evaluated", 0) or 0)))
     baselines = evaluation.get("baselines", {}) or {}
-    lines = [f"**Checkpoint step {evaluation.get('checkpoint_step')}** · evaluated {when} · "
-             f"{evaluation.get('n_test_bins', 0):,} held-out test bins",
-             f"- **co-bps** (held-out neurons, Neural Latents Benchmark): {_number(evaluation.get('co_bps'))} "
-             f"from every held-in input, {_number(evaluation.get('co_bps_spikes_only'))} from held-in spikes alone"
-             + (f" ({evaluation['co_bps_note']})" if evaluation.get("co_bps_note") else "")]
+    lines = [(f"**Checkpoint step {evaluation.get('checkpoint_step')}** · evaluated {when} · "
+              f"{evaluation.get('n_test_bins', 0):,} held-out test bins"),
+             (f"- **co-bps** (held-out neurons, Neural Latents Benchmark): {_number(evaluation.get('co_bps'))} "
+              f"from every held-in input, {_number(evaluation.get('co_bps_spikes_only'))} from held-in spikes alone"
+              + (f" ({evaluation['co_bps_note']})" if evaluation.get("co_bps_note") else ""))]
     if evaluation.get("latent_r2") is not None:
         lines.append(f"- **Latent recovery** R² (synthetic ground truth): {_number(evaluation['latent_r2'])}")
     if baselines.get("cebra_note"):
         lines.append(f"- CEBRA: {baselines['cebra_note']}")
+    elif baselines and baselines.get("cebra_r2") is None:
+        lines.append("- CEBRA: not run (give it iterations above 0)")
     if baselines.get("ridge_lags") is not None:
         lines.append(f"- Ridge: linear decoder on the binned inputs with {baselines['ridge_lags']} lags")
     return "\n".join(lines)
@@ -51,10 +53,10 @@ class EvaluationPanel(pn.viewable.Viewer):
         super().__init__()
         self._on_evaluate = on_evaluate
         self._watcher: JobWatcher | None = None
-        self._checkpoint = pn.widgets.Select(name="Checkpoint", options=[NEWEST], width=160)
-        self._cebra = pn.widgets.IntInput(name="CEBRA iterations (0: skip)", value=300, start=0, end=20_000,
+        self._checkpoint = pn.widgets.Select(label="Checkpoint", options=[NEWEST], width=160)
+        self._cebra = pn.widgets.IntInput(label="CEBRA iterations (0: skip)", value=300, start=0, end=20_000,
                                           step=100, width=190)
-        self._button = pn.widgets.Button(name="Evaluate", button_type="primary", width=110, align="end")
+        self._button = pn.widgets.Button(label="Evaluate", button_type="primary", width=110, align="end")
         self._button.on_click(lambda _e: self._request())
         self._job = pn.Column(sizing_mode="stretch_width")
         self._scores = pn.pane.Markdown("", margin=(0, 10))
@@ -95,8 +97,8 @@ class EvaluationPanel(pn.viewable.Viewer):
             self._scores.object = ""
             return
         table = decoding_frame(evaluation)
-        self._table.value = table.assign(**{c: pd.to_numeric(table[c], errors="coerce").round(3)
-                                            for c in table.columns if c != "input"})
+        scores = table.drop(columns="input").apply(pd.to_numeric, errors="coerce").round(3)
+        self._table.value = pd.concat([table[["input"]], scores.astype(object).where(scores.notna(), None)], axis=1)
         self._bars.object = decoding_bars(evaluation)
         self._scores.object = describe_scores(evaluation)
 

@@ -34,6 +34,7 @@ class RunSnapshot:
     state: RunState
     checkpoints: list[CheckpointInfo]
     name: str
+    total_steps: int
     load: dict[str, Any] = field(default_factory=dict)
 
 
@@ -52,6 +53,7 @@ class RunFollower:
         self.rows: list[dict[str, Any]] = []
         self.frame = pd.DataFrame()
         self.name: str | None = None
+        self.planned_steps = 0
 
     @property
     def run_id(self) -> str:
@@ -69,16 +71,21 @@ class RunFollower:
         if new or start == 0:
             frame = pd.DataFrame([r for r in current_trajectory(rows) if "event" not in r])
         status = self.folder.status()
-        name = self.name or self.folder.config().get("name") or self.run_id
+        name, planned = self.name, self.planned_steps
+        if name is None:  # the config never changes: read it once
+            config = self.folder.config()
+            name, planned = config.get("name") or self.run_id, int(config.get("training", {}).get("steps", 0))
         return RunSnapshot(run_id=self.run_id, start=start, end=end, rows=rows, frame=frame, status=status,
                            state=self.folder.effective_state(status), checkpoints=self.folder.checkpoints(),
-                           name=name, load=system_load() if with_load else {})
+                           name=name, total_steps=int(status.get("total_steps") or planned),
+                           load=system_load() if with_load else {})
 
     def adopt(self, snapshot: RunSnapshot) -> bool:
         """On the session's thread: keep the snapshot's rows if it continues from this follower's offset."""
         if snapshot.run_id != self.run_id or snapshot.start != self.offset:
             return False
         self.offset, self.rows, self.name = snapshot.end, snapshot.rows, snapshot.name
+        self.planned_steps = self.planned_steps or snapshot.total_steps
         if snapshot.frame is not None:
             self.frame = snapshot.frame
         return True

@@ -63,7 +63,7 @@ class StartRunForm(pn.viewable.Viewer):
         super().__init__(path=default_nwb, **params)
         self._on_start = on_start
         self.param.processes.bounds = (1, max(1, max_processes))
-        self._start = pn.widgets.Button(name="Start run", button_type="primary", width=140)
+        self._start = pn.widgets.Button(label="Start run", button_type="primary", width=140)
         self._start.on_click(lambda _e: self.submit())
         self._message = pn.Column(sizing_mode="stretch_width")
         self._w = self._widgets()
@@ -115,7 +115,7 @@ class StartRunForm(pn.viewable.Viewer):
 
     def busy(self, starting: bool) -> None:
         self._start.disabled = starting
-        self._start.name = "Starting…" if starting else "Start run"
+        self._start.label = "Starting…" if starting else "Start run"
 
     def _widgets(self) -> dict[str, pn.widgets.Widget]:
         number = {"width": 150}

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (the elements set Bokeh options, which need the backend loaded)
 import numpy as np
 import pandas as pd
 import panel as pn
@@ -55,11 +56,13 @@ def tuning_plot(result: "Interpretation", height: int = 320) -> hv.Overlay:
     units = list(result.selectivity["unit"].head(TOP_TUNED))
     means, sems = result.tuning_mean, result.tuning_sem
     layers = []
-    for unit in units:
+    palette = hv.Cycle.default_cycles["default_colors"]
+    for k, unit in enumerate(units):
         x = np.arange(len(means.columns), dtype=float)
         y, e = means.loc[unit].to_numpy(float), sems.loc[unit].to_numpy(float)
-        layers += [hv.Curve((x, y), "condition", "activity", label=f"unit {unit}").opts(line_width=2),
-                   hv.ErrorBars((x, y, np.nan_to_num(e)), "condition", ["activity", "sem"])]
+        colour = palette[k % len(palette)]
+        layers += [hv.Curve((x, y), "condition", "activity", label=f"unit {unit}").opts(line_width=2, color=colour),
+                   hv.ErrorBars((x, y, np.nan_to_num(e)), "condition", ["activity", "sem"]).opts(color=colour)]
     ticks = [(k, str(c)) for k, c in enumerate(means.columns)]
     return hv.Overlay(layers).opts(
         hv.opts.Curve(xticks=ticks, tools=["hover"]),
@@ -81,17 +84,17 @@ def predictive_bars(result: "Interpretation", height: int = 260) -> list[hv.Bars
 
 def _geometry_text(result: "Interpretation") -> str:
     geometry = result.geometry
-    lines = [f"**{result.session_id}**, {result.split} split, {len(result.latents):,} bins × "
-             f"{result.latents.shape[1]} latent units"]
+    lines = [(f"**{result.session_id}**, {result.split} split, {len(result.latents):,} bins × "
+              f"{result.latents.shape[1]} latent units")]
     if geometry is not None:
         distances = geometry.distances.to_numpy()
         upper = distances[np.triu_indices_from(distances, k=1)]
         lines += [f"- **Participation ratio** (dimensionality): {geometry.participation_ratio:.2f}",
-                  f"- **Silhouette** of the conditions: "
-                  f"{'—' if geometry.silhouette is None else f'{geometry.silhouette:.3f}'}",
-                  f"- **Distance between condition means**: mean {upper.mean():.3f}, "
-                  f"min {upper.min():.3f}, max {upper.max():.3f} ({len(geometry.distances)} conditions)"
-                  if len(upper) else "- One condition only: no distances"]
+                  ("- **Silhouette** of the conditions: "
+                   f"{'—' if geometry.silhouette is None else f'{geometry.silhouette:.3f}'}"),
+                  (f"- **Distance between condition means**: mean {upper.mean():.3f}, "
+                   f"min {upper.min():.3f}, max {upper.max():.3f} ({len(geometry.distances)} conditions)"
+                   if len(upper) else "- One condition only: no distances")]
     lines += [f"- *{note}*" for note in result.notes]
     return "\n".join(lines)
 
@@ -101,8 +104,8 @@ class InterpretationPanel(pn.viewable.Viewer):
 
     def __init__(self, on_interpret: Callable[[int | None], None]) -> None:
         super().__init__()
-        self._checkpoint = pn.widgets.Select(name="Checkpoint", options=[NEWEST], width=160)
-        button = pn.widgets.Button(name="Interpret", button_type="primary", width=110, align="end")
+        self._checkpoint = pn.widgets.Select(label="Checkpoint", options=[NEWEST], width=160)
+        button = pn.widgets.Button(label="Interpret", button_type="primary", width=110, align="end")
         button.on_click(lambda _e: on_interpret(None if self._checkpoint.value == NEWEST
                                                 else int(self._checkpoint.value)))
         self._controls = pn.Row(self._checkpoint, button)

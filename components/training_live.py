@@ -43,8 +43,8 @@ class LiveCurves(pn.viewable.Viewer):
         self._tasks: tuple[str, ...] | None = None
         self._task_plots = pn.GridBox(ncols=2, sizing_mode="stretch_width", css_classes=["nd-training-tasks"])
         self._load = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
-        self._empty = pn.pane.Markdown("No metrics yet: the first points appear after *log every* steps "
-                                       "(after the data is prepared).", css_classes=["nd-muted"], margin=(0, 10))
+        self._empty = pn.pane.Markdown("No metrics to show yet: a run logs its first points after *log every* "
+                                       "steps, once its data is prepared.", css_classes=["nd-muted"], margin=(0, 10))
         self._fixed = pn.GridBox(
             self._plot(lambda f, s: metric_curves(f, "loss", s, "Total loss (weighted sum of the tasks)")),
             self._plot(lambda f, s: series_curves(f, {"learning rate": "lr"}, "Learning rate", "lr")),

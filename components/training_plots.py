@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (the elements set Bokeh options, which need the backend loaded)
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter

@@ -70,7 +70,7 @@ class RunList(pn.viewable.Viewer):
         self._runs = pd.DataFrame()
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(columns=_COLUMNS), show_index=False, disabled=True, selectable="checkbox",
-            hidden_columns=["run_id", "data", "best val loss"], sizing_mode="stretch_width", height=320,
+            hidden_columns=["run_id", "data", "best val loss", "started"], sizing_mode="stretch_width", height=320,
             pagination=None, layout="fit_data_stretch", css_classes=["nd-training-runs"], titles={"open": ""},
             widths={"open": 24})
         self._table.on_click(self._clicked)
@@ -91,11 +91,11 @@ class RunList(pn.viewable.Viewer):
         group = _GROUPS[self.group_by]
         self._syncing = True
         try:
-            if not rows.equals(self._table.value):
-                self._table.value = rows
             self._table.groupby = [group] if group else []
-            ids = list(rows["run_id"])
-            self._table.selection = [ids.index(r) for r in self.compare if r in ids]
+            if not rows.equals(self._table.value):  # rows moved: put the ticks back on the same runs
+                self._table.value = rows
+                ids = list(rows["run_id"])
+                self._table.selection = [ids.index(r) for r in self.compare if r in ids]
         finally:
             self._syncing = False
         total = len(self._runs)

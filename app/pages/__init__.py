@@ -1,3 +1,3 @@
 """Page modules; importing this package registers every page."""
 
-from app.pages import compute, curation, neuroglancer, nwb  # noqa: F401
+from app.pages import compute, curation, neuroglancer, nwb, training  # noqa: F401

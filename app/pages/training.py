@@ -160,7 +160,7 @@ class TrainingPage(pn.viewable.Viewer):
             self.live.show(follower.frame)
         status = snapshot.status
         self.header.show(snapshot.name, follower.run_id, snapshot.state, live_step(status, follower.frame),
-                          int(status.get("total_steps", 0) or 0), follower.points(), str(status.get("message", "")),
+                          snapshot.total_steps, follower.points(), str(status.get("message", "")),
                           status, bool(snapshot.checkpoints))
         self.controls.show(snapshot.state, bool(snapshot.checkpoints))
         self.checkpoints.show(snapshot.checkpoints)
@@ -223,8 +223,8 @@ class TrainingPage(pn.viewable.Viewer):
 
         def started(run_id: str) -> None:
             self.form.busy(False)
+            self._link.run = run_id  # opens it
             self._notify(f"Started {config.name or run_id}: preparing its data, then training.", "success")
-            self._link.run = run_id
             self.refresh_runs()
 
         def failed(exc: BaseException) -> None:
