@@ -186,6 +186,11 @@ class CurationGrid(pn.viewable.Viewer):
             buttons.append(button)
         undo = pn.widgets.Button(name="Undo (u)", width=100)
         undo.on_click(lambda _e: self.undo())
+        example = pn.widgets.RadioButtonGroup(
+            name="Few-shot example for the VLM judge", options={"not an example": "", "good (merge)": "good",
+                                                               "bad (do not merge)": "bad"},
+            value=str(self._frame.set_index("group_id").loc[group_id, "example"] or ""), button_type="light")
+        example.param.watch(lambda e: self._mark_example(group_id, e.new), "value")
         reasoning = decision.reasoning if decision and decision.ok else ""
         self._detail[:] = [
             pn.pane.Markdown(f"### Group {group_id}: units {', '.join(map(str, group.unit_ids))}\n\n"
@@ -193,7 +198,9 @@ class CurationGrid(pn.viewable.Viewer):
             pn.Row(*buttons, undo), images,
             pn.Card(pn.pane.Markdown(f"```\n{report}\n```" if report else "*No report.*"), title="Judge's report",
                     collapsed=True, sizing_mode="stretch_width"),
-            pn.Row(units, rejudge)]
+            pn.Row(units, rejudge),
+            pn.Row(pn.pane.Markdown("Few-shot example for the VLM judge (examples are not judged):", margin=(8, 5)),
+                   example)]
         self._work.run("detail-images", lambda: self._review.group_images(group_id),
                        apply=lambda paths: images.__setitem__(slice(None), [
                            pn.pane.PNG(str(p), width=420) for p in paths.values()]),
@@ -244,6 +251,14 @@ class CurationGrid(pn.viewable.Viewer):
         actions = {"a": lambda: self.give("accept"), "r": lambda: self.give("reject"), "s": lambda: self.give("skip"),
                    "u": self.undo, "ArrowRight": lambda: self._move(+1), "ArrowLeft": lambda: self._move(-1)}
         actions.get(key, lambda: None)()
+
+    def _mark_example(self, group_id: int, kind: str) -> None:
+        try:
+            self._review.set_example(group_id, kind or None)
+        except NeurodeckError as exc:
+            self._message[:] = [pn.pane.Alert(str(exc), alert_type="danger")]
+            return
+        self._frame = self._review.table()
 
     def _edit_and_rejudge(self, group_id: int, units: list[str]) -> None:
         keep = tuple(u for u in self._review.group(group_id).unit_ids if str(u) in set(units))

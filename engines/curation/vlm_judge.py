@@ -16,6 +16,7 @@ priced here with ``ModelPricing``.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,29 @@ VLM_FEATURES = ("crosscorrelograms", "amplitude_plot", "templates")
 def load_prompt(name: str) -> str:
     """A prompt file shipped in ``engines/curation/prompts`` (package data)."""
     return resources.files("engines.curation.prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
+
+
+def run_to_end(coroutine: Any) -> Any:
+    """Run ``coroutine`` on an event loop of its own, also when the calling thread already runs one
+    (a server's callback, a notebook): then on a short-lived thread, so that loop is never blocked re-entrantly."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="vlm-judge", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 @dataclass(frozen=True)
@@ -110,7 +134,7 @@ class VlmJudge(Judge):
 
     # --- the Judge interface ------------------------------------------------------------------
     def judge(self, group: CandidateGroup, context: JudgeContext) -> MergeDecision:
-        """One group, synchronously (its own event loop: call from a worker thread, not from a running loop)."""
+        """One group, synchronously (on its own event loop)."""
         found: list[MergeDecision] = []
         self.judge_many([group], context, found.append, lambda f, m: None, None)
         return found[0]
@@ -119,7 +143,7 @@ class VlmJudge(Judge):
                    progress: Progress, cancel: Cancel) -> None:
         if context.images is None:
             raise JudgeUnavailable("the VLM judge needs the group images; open the analyzer through a review")
-        asyncio.run(self._run(list(groups), context, on_decision, progress, cancel))
+        run_to_end(self._run(list(groups), context, on_decision, progress, cancel))
 
     # --- the run ------------------------------------------------------------------------------
     async def _run(self, groups: list[CandidateGroup], context: JudgeContext, on_decision: OnDecision,

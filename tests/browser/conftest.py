@@ -89,9 +89,10 @@ def app_url(tmp_path_factory, nwb_data_dir) -> str:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver(chromium_path):
-    """One Playwright driver per test run: both browsers below come from it."""
+    """One Playwright driver per test module: both browsers below come from it. Not per session: its sync API
+    keeps an event loop running in the main thread while it lives, which later tests' ``asyncio.run`` refuses."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=20_000)  # the first render of a page builds its plots server-side
@@ -99,14 +100,14 @@ def playwright_driver(chromium_path):
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver, chromium_path):
     browser = playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def webgl_browser(playwright_driver, chromium_path):
     browser = playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=WEBGL_ARGS)
     yield browser

@@ -33,7 +33,9 @@ def test_views_of_one_file_share_the_time_window(page: Page, app_url: str):
     page.goto(_link(app_url, path="/units", t0="120", t1="130"))
     expect(page.get_by_text(re.compile(r"^120\.00 – 130\.00 s · [\d,]+ spikes")).first).to_be_visible()
     _tree_node(page, "acquisition").click()
-    _tree_node(page, "experiment_ids").click()
+    _tree_node(page, "experiment_ids").click()  # an event series: its events of the same window
+    expect(page.get_by_text(re.compile(r"^120\.00 – 130\.00 s · [\d,]+ events")).first).to_be_visible()
+    page.get_by_role("button", name="Traces", exact=True).click()  # the same series as a line: the same window
     status = page.get_by_text(re.compile(r"^Window ")).first
     expect(status).to_contain_text("Window 120.000 – 130.000 s")
     page.get_by_role("button", name="Zoom in").click()  # 122.5 - 127.5
