@@ -67,7 +67,7 @@ class CurationPage(pn.viewable.Viewer):
         self._status = pn.pane.Markdown("", margin=(0, 10))
         self._message = pn.Column(sizing_mode="stretch_width")
         self._jobs = pn.Column(sizing_mode="stretch_width")
-        self._body = pn.Column(sizing_mode="stretch_width")
+        self._body = pn.Column(sizing_mode="stretch_width", min_height=320)  # room for the loading spinner
         self._bar = pn.Row(self._analyzer_input, open_button, sizing_mode="stretch_width")
         link.param.watch(lambda _e: self._open(), ["analyzer"])
         link.param.watch(self._on_link_group, ["group"])
