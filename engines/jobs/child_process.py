@@ -39,6 +39,14 @@ def _child_main(connection: Any, target: Callable[..., Any], kwargs: dict[str, A
         connection.close()
 
 
+def _answer(receiver: Any) -> tuple[Any, ...] | None:
+    """The child's answer, or None when it closed the pipe without one (a dead child's pipe reads as EOF)."""
+    try:
+        return receiver.recv() if receiver.poll(0) else None
+    except EOFError:
+        return None
+
+
 def _stop(process: multiprocessing.process.BaseProcess) -> None:
     process.terminate()
     process.join(0.5)
@@ -68,14 +76,8 @@ def run_in_child_process(target: Callable[..., T], kwargs: dict[str, Any], ctx: 
     sender.close()
     try:
         while True:
-            if receiver.poll(poll_s):
-                try:
-                    outcome = receiver.recv()
-                except EOFError:
-                    outcome = None
-                break
-            if not process.is_alive():
-                outcome = receiver.recv() if receiver.poll(0) else None
+            if receiver.poll(poll_s) or not process.is_alive():
+                outcome = _answer(receiver)
                 break
             elapsed = time.monotonic() - started
             span = progress_to - progress_from
