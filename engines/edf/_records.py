@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from engines._spread import spread_runs
 from engines.edf._header import EdfChannel, EdfHeader
 
 __all__ = ["record_runs", "record_spans", "decode_signal"]
@@ -35,14 +36,7 @@ def record_runs(first: int, stop: int, row_bytes: int, max_points: int,
     at_least = min(math.ceil(_MIN_RUN_BYTES / max(row_bytes, 1)), budget // _MIN_RUNS)  # runs of 128 KB, but 8 of them
     per_run = min(max(budget // n_bins, at_least, 1), budget)
     n_runs = max(1, min(n_bins, budget // per_run))
-    starts = first + (np.arange(n_runs, dtype=np.int64) * (n - per_run)) // max(n_runs - 1, 1)
-    runs: list[tuple[int, int]] = []
-    for start in starts.tolist():
-        start = max(start, runs[-1][1]) if runs else start
-        end = min(start + per_run, stop)
-        if end > start:
-            runs.append((start, end))
-    return runs, True
+    return spread_runs(first, stop, per_run, n_runs), True
 
 
 def record_spans(header: EdfHeader, runs: list[tuple[int, int]], chosen: list[EdfChannel]) -> tuple[

@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from engines._spread import spread_runs
 from engines.nwb.errors import NwbReadError
 from engines.nwb.extract._chunks import RowRead, prefetch_rows, split_rows
 from engines.nwb.extract._common import attr_float, attr_text, child, is_numeric, read, read_rows, read_scalar
@@ -221,16 +222,7 @@ def _blocks(series: SeriesLayout, i0: int, i1: int, row_bytes: int, max_points: 
         per_block = math.ceil(per_block / chunk) * chunk
     per_block = min(per_block, budget)
     n_blocks = max(1, min(n_bins, budget // per_block))
-    starts = i0 + (np.arange(n_blocks, dtype=np.int64) * (n - per_block)) // max(n_blocks - 1, 1)
-    if chunk > 1:
-        starts = np.maximum(starts // chunk * chunk, i0)
-    blocks: list[tuple[int, int]] = []
-    for start in starts.tolist():
-        start = max(start, blocks[-1][1]) if blocks else start
-        stop = min(start + per_block, i1)
-        if stop > start:
-            blocks.append((start, stop))
-    return blocks, True
+    return spread_runs(i0, i1, per_block, n_blocks, align=chunk), True
 
 
 def _columns(rows: np.ndarray, positions: list[int]) -> np.ndarray:
