@@ -53,7 +53,6 @@ from engines.nwb._walk import SMALL_VALUE_BYTES, SMALL_VALUE_ELEMENTS
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import NwbFile, open_nwb
 from engines.nwb.sources import SourcePolicy
-from tests.support import range_server
 from tests.support.range_server import RangeServer
 
 REAL_FILE = ROOT / "tests" / "data" / "nwb" / "sub-4_ses-4_ecephys+image.nwb"

@@ -16,7 +16,6 @@ import h5py
 import numpy as np
 import pytest
 
-from engines.nwb import http_range
 from engines.nwb._walk import walk_h5py
 from engines.nwb.errors import SourceUnreachable
 from engines.nwb.http_probe import RequestStats, probe_http
@@ -29,15 +28,6 @@ from tests.support.range_server import RangeServer
 NAMES = [str(p.relative_to(DATA_DIR)) for p in ALL_NWB_FILES]
 STRESSED = ["sub-4_ses-4_ecephys+image.nwb", "anm369963.nwb", "pynwb-types/test_timestamps_linking.nwb",
             "pynwb-types/test_TimeIntervals.nwb", "pynwb-types/test_EventWaveform.nwb"]
-
-
-def _settled(server: RangeServer) -> RangeServer:
-    """The server logs a request after sending its body, so a fast client can look before it is logged: wait."""
-    seen = -1
-    while seen != server.log.count:
-        seen = server.log.count
-        time.sleep(0.05)
-    return server
 
 
 def _rows(index) -> list[tuple[str, dict]]:
@@ -102,7 +92,7 @@ def test_wide_level_costs_a_few_round_trips_not_one_per_object(spread_server, po
         assert len(nwb.index.find_by_type("TimeSeries")) == 60
         assert nwb.index.get("/acquisition/series_059/starting_time").value == 0.0
         assert seconds < 20 * 0.2, "requests overlap: a naive walk waits 60 round trips of 0.2 s, one per series"
-        assert _settled(spread_server).log.count <= 2 * 60
+        assert spread_server.log.count <= 2 * 60
         assert spread_server.log.bytes < 0.3 * (spread_server.root / "spread.nwb").stat().st_size
     finally:
         nwb.close()
@@ -111,10 +101,10 @@ def test_wide_level_costs_a_few_round_trips_not_one_per_object(spread_server, po
 def test_reopen_is_the_probe_alone(spread_server, policy, workspace):
     url = spread_server.url_for("spread.nwb")
     open_nwb(url, policy, IndexStore(workspace)).close()
-    _settled(spread_server).log.clear()
+    spread_server.log.clear()
     again = open_nwb(url, policy, IndexStore(workspace))
     try:
-        assert _settled(spread_server).log.count == 1
+        assert spread_server.log.count == 1
         assert "/acquisition/series_000" in again.index
     finally:
         again.close()
@@ -140,13 +130,13 @@ def test_data_reads_fetch_what_they_read_and_reuse_recent_chunks(chunked_server,
         dset.id.get_offset()  # the header, so that only data is counted below
         chunked_server.log.clear()
         np.testing.assert_array_equal(dset[100_000:900_000], np.arange(100_000, 900_000, dtype=np.int32))
-        assert _settled(chunked_server).log.bytes == 800_000 * 4  # exactly the slice: no read-ahead
+        assert chunked_server.log.bytes == 800_000 * 4  # exactly the slice: no read-ahead
         big = h5["big"]
         big[0]
         chunked_server.log.clear()
         for start in range(0, 500_000, 5_000):  # many small reads inside one 4 MB chunk
             assert big[start] == start
-        assert _settled(chunked_server).log.count == 0  # HDF5 re-reads the chunk each time; the reader keeps it
+        assert chunked_server.log.count == 0  # HDF5 re-reads the chunk each time; the reader keeps it
 
 
 def test_server_gone_mid_walk_is_a_clear_error(tmp_path, policy):

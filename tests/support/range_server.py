@@ -28,9 +28,19 @@ class RequestLog:
     entries: list[tuple[str, str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, path: str, range_header: str, nbytes: int) -> None:
+    def add(self, path: str, range_header: str, nbytes: int) -> tuple[str, str, int]:
+        """Log a request before its reply starts, so a client holding the reply always finds it here."""
+        entry = (path, range_header, nbytes)
         with self.lock:
-            self.entries.append((path, range_header, nbytes))
+            self.entries.append(entry)
+        return entry
+
+    def correct(self, entry: tuple[str, str, int], nbytes: int) -> None:
+        """Record fewer bytes than announced when the client hung up mid-body (unless cleared since)."""
+        with self.lock:
+            for position, logged in enumerate(self.entries):
+                if logged is entry:
+                    self.entries[position] = (entry[0], entry[1], nbytes)
 
     def clear(self) -> None:
         with self.lock:
@@ -110,6 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send_empty(416, {"Content-Range": f"bytes */{size}"})
             code = 206
         length = end - start + 1
+        announced = owner.log.add(path, range_header, 0 if head else length)
         self.send_response(code)
         for key, value in common.items():
             self.send_header(key, value)
@@ -131,8 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
                         remaining -= len(block)
                         sent += len(block)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass
-        owner.log.add(path, range_header, sent)
+                    owner.log.correct(announced, sent)
 
 
 class _Server(ThreadingHTTPServer):

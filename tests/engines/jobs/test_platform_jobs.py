@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from engines.jobs import (ChildProcessFailed, InProcessBackend, InvalidJobRequest, JobCancelled, JobContext,
                           JobEnvironment, JobKind, JobStatus, JobStore, KindRegistry, ResultStore, all_job_kinds,
                           run_in_child_process)
-from engines.jobs.model import Job
 from engines.jobs.service import JobService
 from engines.nwb.product_jobs import RASTERMAP, SPIKE_DENSITY
 from tests.engines.jobs.kinds_for_tests import child_dies, child_raises, child_sleeps, child_value
