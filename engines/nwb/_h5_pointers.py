@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
 
 __all__ = ["HDF5_SIGNATURE", "Peek", "PointerChaser"]
@@ -43,6 +43,15 @@ class _Object:
 
     elements: int | None = None
     itemsize: int | None = None
+    attributes: list[bytes] = field(default_factory=list)
+    """Its attribute messages, in header order."""
+    continuations: list[tuple[str, int]] = field(default_factory=list)
+    """Its continuation blocks (as pending keys)."""
+    unread_blocks: int = 1
+    """Header blocks (the first, then continuations) not parsed yet: its attributes are known at 0."""
+    compact: bool = True
+    """False when some attributes may live elsewhere (dense storage, shared messages, a broken block)
+    or h5py lists them by creation order: then h5py reads them."""
 
 
 class PointerChaser:
@@ -66,6 +75,7 @@ class PointerChaser:
         self._done: set[tuple[str, int]] = set()
         self._skipped: set[int] = set()
         self._fresh: list[tuple[str, int]] = []
+        self._objects: dict[int, _Object] = {}
 
     @classmethod
     def for_root(cls, start: bytes) -> PointerChaser | None:
@@ -104,13 +114,33 @@ class PointerChaser:
         """Do not chase into this object (e.g. ``/specifications``: large texts the index does not keep)."""
         self._skipped.add(address)
 
+    def attribute_messages(self, address: int, peek: Peek) -> list[bytes] | None:
+        """Every attribute message of the object header at this address, parsing its blocks now if
+        they are cached; None while some are not, or when its attributes are not all in its header
+        (h5py must read them then). No I/O."""
+        obj = self._objects.get(address)
+        if obj is None:
+            self._parse([("header", address)], peek)
+            obj = self._objects.get(address)
+        if obj is not None and obj.unread_blocks:
+            self._parse(obj.continuations, peek)
+        if obj is None or obj.unread_blocks or not obj.compact:
+            return None
+        return obj.attributes
+
     def follow(self, peek: Peek) -> list[tuple[int, int]]:
         """Parse every pending structure whose bytes are cached, and what those point to while cached.
 
         Returns the file ranges (offset, length) that the structures still waiting need. No I/O.
         """
+        needs = self._parse(list(self._pending), peek)
+        return [(self._base + address, need) for (_, address), need in needs.items()]
+
+    def _parse(self, todo: list[tuple[str, int]], peek: Peek) -> dict[tuple[str, int], int]:
+        """Parse these structures if pending and cached, then what they point to while cached;
+        returns how many bytes each one still waiting needs."""
         needs: dict[tuple[str, int], int] = {}
-        todo, self._fresh = list(self._pending), []
+        self._fresh = []
         while todo:  # each structure once: no bytes arrive during a call, so a retry could not get further
             for key in todo:
                 args = self._pending.get(key)
@@ -121,6 +151,8 @@ class PointerChaser:
                     need = getattr(self, f"_{kind}")(address, peek, *args)
                 except (struct.error, IndexError, ValueError):
                     need = None
+                    if kind in ("cont1", "cont2"):  # the object's attributes cannot all be known
+                        args[1].compact = False
                 if need is None:
                     del self._pending[key]
                     self._done.add(key)
@@ -128,20 +160,22 @@ class PointerChaser:
                 else:
                     needs[key] = need
             todo, self._fresh = self._fresh, []  # what the structures just parsed point to
-        return [(self._base + address, need) for (_, address), need in needs.items()]
+        return needs
 
     # -- bookkeeping ---------------------------------------------------------------------
     # Each parser gets (address, peek, *args) and returns None when done, or how many bytes
     # from its address it needs before it can go on.
 
-    def _add(self, kind: str, address: int, args: tuple) -> None:
+    def _add(self, kind: str, address: int, args: tuple) -> bool:
+        """Note a structure to parse; False when it is already noted, skipped or at no address."""
         key = (kind, address)
         if address in (0, self._undefined) or key in self._done or key in self._pending:
-            return
+            return False
         if kind == "header" and address in self._skipped:
-            return
+            return False
         self._pending[key] = args
         self._fresh.append(key)
+        return True
 
     def _read(self, peek: Peek, address: int, length: int) -> bytes | None:
         return peek(self._base + address, length)
@@ -172,6 +206,7 @@ class PointerChaser:
             body = self._read(peek, address + pos + width, chunk)
             if body is None:
                 return pos + width + chunk + 4
+            obj.compact = not flags & 0x04  # with creation order tracked, h5py lists attributes in that order
             self._messages_v2(body, bool(flags & 0x04), obj)
         elif head[0] == 1:
             size = struct.unpack_from("<I", head, 8)[0]
@@ -179,6 +214,10 @@ class PointerChaser:
             if body is None:
                 return 16 + size
             self._messages_v1(body, obj)
+        else:
+            return None
+        obj.unread_blocks -= 1
+        self._objects[address] = obj
         return None
 
     def _cont1(self, address: int, peek: Peek, length: int, obj: _Object) -> int | None:
@@ -186,14 +225,17 @@ class PointerChaser:
         if body is None:
             return length
         self._messages_v1(body, obj)
+        obj.unread_blocks -= 1
         return None
 
     def _cont2(self, address: int, peek: Peek, length: int, obj: _Object, order: bool) -> int | None:
         body = self._read(peek, address, length)
         if body is None:
             return length
-        if body[:4] == b"OCHK":
-            self._messages_v2(body[4:-4], order, obj)
+        if body[:4] != b"OCHK":
+            raise ValueError("not a continuation block")
+        self._messages_v2(body[4:-4], order, obj)
+        obj.unread_blocks -= 1
         return None
 
     def _messages_v1(self, body: bytes, obj: _Object) -> None:
@@ -216,6 +258,7 @@ class PointerChaser:
 
     def _message(self, kind: int, data: bytes, flags: int, obj: _Object, version: int, order: bool) -> None:
         if flags & 0x02:  # shared: the data names a message stored elsewhere
+            obj.compact = obj.compact and kind != 0x000C
             return
         if kind == 0x0001:
             obj.elements = self._elements(data)
@@ -224,21 +267,27 @@ class PointerChaser:
         elif kind == 0x0008:
             self._layout(data, obj)
         elif kind == 0x000C:
+            obj.attributes.append(data)
             self._attribute(data)
         elif kind == 0x0010:
             target, length = self._addr(data, 0), self._size(data, self._sa)
-            if version == 1:
-                self._add("cont1", target, (length, obj))
-            else:
-                self._add("cont2", target, (length, obj, order))
+            kind_of_block = "cont1" if version == 1 else "cont2"
+            if self._add(kind_of_block, target, (length, obj) if version == 1 else (length, obj, order)):
+                obj.unread_blocks += 1
+                obj.continuations.append((kind_of_block, target))
+            else:  # a block met twice (or at address 0): this header is not what it seems
+                obj.compact = False
         elif kind == 0x0011:
             self._add("btree", self._addr(data, 0), (0,))
             self._add("lheap", self._addr(data, self._sa), ())
         elif kind == 0x0006:
             self._link(data)
-        elif kind in (0x0002, 0x000F):  # link / attribute info of dense storage: hint the fractal heap
-            pos = 2 + (8 if kind == 0x0002 and data[1] & 0x01 else 2 if kind == 0x000F and data[1] & 0x01 else 0)
-            self._add("raw", self._addr(data, pos), (_HINT_BYTES,))
+        elif kind in (0x0002, 0x0015):  # link / attribute info: dense storage lives in a fractal heap
+            pos = 2 + (8 if kind == 0x0002 and data[1] & 0x01 else 2 if kind == 0x0015 and data[1] & 0x01 else 0)
+            heap = self._addr(data, pos)
+            if kind == 0x0015 and (heap != self._undefined or data[1] & 0x01):  # dense, or listed by creation order
+                obj.compact = False
+            self._add("raw", heap, (_HINT_BYTES,))
             self._add("raw", self._addr(data, pos + self._sa), (_HINT_BYTES,))
 
     def _elements(self, data: bytes) -> int:

@@ -17,6 +17,7 @@ breadth-first order) is known, so no reference needs HDF5's whole-file name sear
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from typing import Any, Protocol, TypeVar
 import h5py
 import numpy as np
 
+from engines.nwb._h5_attributes import UNDECODED, AttributeDecoder
 from engines.nwb._h5_pointers import PointerChaser
 from engines.nwb.http_range import ReadBatch, batch_reads
 from engines.nwb.index import NwbIndex, ObjectInfo, child_path, to_jsonable
@@ -48,6 +50,8 @@ class Prefetcher(Protocol):
     """A remote file's reader: ``prefetch`` notes byte ranges for the current batch's next fetch."""
 
     def prefetch(self, offsets: list[int], length: int = 1) -> int: ...
+
+    def peek(self, offset: int, length: int) -> bytes | None: ...
 
 
 @dataclass
@@ -105,21 +109,24 @@ def _dtype_text(dtype: np.dtype) -> str:
 
 def _keeps_value(path: str, dset: h5py.Dataset) -> bool:
     """Whether the index keeps this dataset's value: small, and not a namespace specification (long text)."""
-    if dset.shape is None or path.startswith("/specifications/"):
+    shape = dset.shape
+    if shape is None or path.startswith("/specifications/"):
         return False
-    size = int(np.prod(dset.shape))
-    itemsize = dset.dtype.itemsize if dset.dtype.kind not in "OVU" else 64
+    size = math.prod(shape)
+    dtype = dset.dtype
+    itemsize = dtype.itemsize if dtype.kind not in "OVU" else 64
     return size <= SMALL_VALUE_ELEMENTS and size * itemsize <= SMALL_VALUE_BYTES
 
 
 def _read_attrs(obj: h5py.HLObject, decode: Callable[[Any], Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in obj.attrs:
-        try:
-            out[key] = decode(obj.attrs[key])
-        except Exception as exc:  # unreadable attribute types (e.g. empty vlen) are reported, not fatal
-            out[key] = f"<unreadable: {exc.__class__.__name__}>"
-    return out
+    return {key: _read_attr(obj, key, decode) for key in obj.attrs}
+
+
+def _read_attr(obj: h5py.HLObject, key: str, decode: Callable[[Any], Any]) -> Any:
+    try:
+        return decode(obj.attrs[key])
+    except Exception as exc:  # unreadable attribute types (e.g. empty vlen) are reported, not fatal
+        return f"<unreadable: {exc.__class__.__name__}>"
 
 
 def _group_info(path: str, attrs: dict[str, Any]) -> ObjectInfo:
@@ -129,13 +136,14 @@ def _group_info(path: str, attrs: dict[str, Any]) -> ObjectInfo:
 
 def _dataset_info(path: str, dset: h5py.Dataset, attrs: dict[str, Any]) -> ObjectInfo:
     ndt, ns = _types(attrs)
+    shape, chunks, maxshape = dset.shape, dset.chunks, dset.maxshape
     return ObjectInfo(
         path=path, kind="dataset", neurodata_type=ndt, namespace=ns, attrs=attrs,
-        shape=list(dset.shape) if dset.shape is not None else None,
+        shape=list(shape) if shape is not None else None,
         dtype=_dtype_text(dset.dtype),
-        chunks=list(dset.chunks) if dset.chunks else None,
+        chunks=list(chunks) if chunks else None,
         compression=dset.compression,
-        maxshape=list(dset.maxshape) if dset.maxshape is not None else None,
+        maxshape=list(maxshape) if maxshape is not None else None,
     )
 
 
@@ -160,6 +168,17 @@ def _links(group: h5py.Group) -> list[_Link]:
             target = f"{link.filename}:{link.path}"
         links.append(_Link(name, info.type, info.u if info.type == h5py.h5l.TYPE_HARD else -1, target))
     return links
+
+
+def _open_child(parent: h5py.Group, name: str) -> h5py.HLObject:
+    """``parent[name]`` for a read-only file, without h5py's per-call lookup of the file's mode."""
+    oid = h5py.h5o.open(parent.id, name.encode("utf-8"))
+    kind = h5py.h5i.get_type(oid)
+    if kind == h5py.h5i.GROUP:
+        return h5py.Group(oid)
+    if kind == h5py.h5i.DATASET:
+        return h5py.Dataset(oid, readonly=True)
+    return h5py.Datatype(oid)
 
 
 class _Rounds:
@@ -206,11 +225,12 @@ class _Rounds:
 
 class _H5Walker:
     def __init__(self, h5: h5py.File, prefetcher: Prefetcher | None, rounds: _Rounds,
-                 chaser: PointerChaser | None, base: int) -> None:
+                 chaser: PointerChaser | None, decoder: AttributeDecoder | None, base: int) -> None:
         self.h5 = h5
         self.prefetcher = prefetcher
         self.rounds = rounds
         self.chaser = chaser
+        self.decoder = decoder
         self.base = base
         self.objects: dict[str, ObjectInfo] = {}
         self.path_by_addr: dict[int, str] = {}
@@ -220,7 +240,7 @@ class _H5Walker:
         if self.chaser is not None and self.prefetcher is not None:
             self.chaser.add_header(root_addr)
             self.prefetcher.prefetch([self.base + root_addr], _HEADER_HINT_BYTES)  # joins this reader to the batch
-        root = self.rounds.run([lambda: self._describe(self.h5["/"], "/")])[0]
+        root = self.rounds.run([lambda: self._describe(self.h5["/"], "/", root_addr)])[0]
         self.path_by_addr[root_addr] = "/"
         self.objects["/"] = root.info
         level = [("/", root)]
@@ -231,7 +251,7 @@ class _H5Walker:
 
     def _next_level(self, level: list[tuple[str, _Node]]) -> list[tuple[str, _Node]]:
         """Place the children of ``level`` (breadth-first order decides which path a hard link gets) and describe them."""
-        entries: list[tuple[str, h5py.Group, str]] = []
+        entries: list[tuple[str, h5py.Group, str, int]] = []
         for parent, node in level:
             for link in node.links or []:
                 path = child_path(parent, link.name)
@@ -249,32 +269,48 @@ class _H5Walker:
                         if self.chaser is not None:
                             (self.chaser.skip_header if path == "/specifications" else self.chaser.add_header)(link.addr)
                     self.objects[path] = ObjectInfo(path=path, kind="dataset")  # its place in the order; filled below
-                    entries.append((path, node.group, link.name))
+                    entries.append((path, node.group, link.name, link.addr))
         nodes = self.rounds.run([self._open_step(*entry) for entry in entries])
         next_level = []
-        for (path, _, _), node in zip(entries, nodes):
+        for (path, *_), node in zip(entries, nodes):
             self.objects[path] = node.info
             if node.links is not None:
                 next_level.append((path, node))
         return next_level
 
-    def _open_step(self, path: str, parent: h5py.Group, name: str) -> Callable[[], _Node]:
+    def _open_step(self, path: str, parent: h5py.Group, name: str, addr: int) -> Callable[[], _Node]:
         def step() -> _Node:
             try:
-                obj = parent[name]
+                obj = _open_child(parent, name)
             except Exception as exc:  # a broken object is listed with its error; the walk goes on
                 return _Node(ObjectInfo(path=path, kind="dataset", error=f"Cannot open: {exc}"))
-            return self._describe(obj, path)
+            return self._describe(obj, path, addr)
         return step
 
-    def _describe(self, obj: h5py.HLObject, path: str) -> _Node:
+    def _describe(self, obj: h5py.HLObject, path: str, addr: int) -> _Node:
         if isinstance(obj, h5py.Group):
             links = _links(obj)
-            return _Node(_group_info(path, _read_attrs(obj, _decode_attr)), obj, links)
-        info = _dataset_info(path, obj, _read_attrs(obj, _decode_attr))
+            return _Node(_group_info(path, self._attributes(obj, addr)), obj, links)
+        info = _dataset_info(path, obj, self._attributes(obj, addr))
         if _keeps_value(path, obj):
             self._read_value(obj, info)
         return _Node(info)
+
+    def _attributes(self, obj: h5py.HLObject, addr: int) -> dict[str, Any]:
+        """The object's attributes, decoded from its fetched header where it can be (see ``_h5_attributes``);
+        h5py reads the others."""
+        messages = self.chaser.attribute_messages(addr, self.prefetcher.peek) \
+            if self.chaser is not None and self.prefetcher is not None else None
+        decoded = self.decoder.decode(messages) if messages is not None and self.decoder is not None else None
+        if decoded is None:
+            return _read_attrs(obj, _decode_attr)
+        out: dict[str, Any] = {}
+        for key, value in decoded.items():
+            if value is UNDECODED:
+                out[key] = _read_attr(obj, key, _decode_attr)
+            else:
+                out[key] = to_jsonable(value)
+        return out
 
     def _read_value(self, dset: h5py.Dataset, info: ObjectInfo) -> None:
         try:
@@ -321,9 +357,13 @@ def walk_h5py(h5: h5py.File, prefetcher: Prefetcher | None = None) -> NwbIndex:
     started = time.perf_counter()
     plist = h5.id.get_create_plist()
     base = plist.get_userblock()
-    chaser = PointerChaser(base, *plist.get_sizes(), SMALL_VALUE_BYTES) if prefetcher is not None else None
+    chaser = decoder = None
+    if prefetcher is not None:
+        sizes = plist.get_sizes()
+        chaser = PointerChaser(base, *sizes, SMALL_VALUE_BYTES)
+        decoder = AttributeDecoder(*sizes, lambda address, length: prefetcher.peek(base + address, length))
     with batch_reads(chaser.follow) if chaser is not None else nullcontext() as batch:
-        objects = _H5Walker(h5, prefetcher, _Rounds(batch), chaser, base).run()
+        objects = _H5Walker(h5, prefetcher, _Rounds(batch), chaser, decoder, base).run()
     version = objects["/"].attrs.get("nwb_version")
     return NwbIndex(objects=objects, nwb_version=version if isinstance(version, str) else None,
                     build_seconds=time.perf_counter() - started)

@@ -164,9 +164,9 @@ class ReadBatch:
         arrived = sum(file.blocks_stored for file in self._files.values())
         if self._follow is not None and arrived != self._arrived:
             self._arrived = arrived
-            for file in self._files.values():
-                for offset, length in self._follow(file.peek):
-                    self.want(file, file.blocks(offset, length), miss=False)
+            for file in list(self._files.values()):
+                self.want(file, {b for offset, length in self._follow(file.peek) for b in file.blocks(offset, length)},
+                          miss=False)
         return self.send()
 
     def wait(self) -> None:
@@ -297,6 +297,14 @@ class RangeFile(_RemFile):
     def peek(self, offset: int, length: int) -> bytes | None:
         """Cached bytes [offset, offset + length), clipped to the file; None if any are not cached. No requests."""
         blocks = self.blocks(offset, length)
+        if len(blocks) == 1:  # most structures lie in one block: no join, no copy of the block
+            data = self._chunks.get(blocks.start)
+            if data is None and self._have(blocks.start):
+                data = self._chunks.get(blocks.start)
+            if data is None:
+                return None
+            skip = offset - blocks.start * self._block
+            return data[skip:skip + length]
         if not all(self._have(b) for b in blocks):
             return None
         data = b"".join(self._chunks[b] for b in blocks)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import h5py
 
-from engines.nwb._walk import walk_h5py
+from engines.nwb._walk import Prefetcher, walk_h5py
 from engines.nwb.errors import NotAnNwbFile, NwbOpenError, NwbReadError, ObjectNotFound
 from engines.nwb.http_probe import HttpProbe, RequestStats, probe_http
 from engines.nwb.http_range import RangeFile
@@ -155,7 +155,7 @@ def _open_h5(target: Any, label: str) -> h5py.File:
         raise NotAnNwbFile(f"{label} is not a readable HDF5 file ({text[:200]}).") from exc
 
 
-def _build_index(h5: Any, label: str, prefetcher: RangeFile | None) -> NwbIndex:
+def _build_index(h5: Any, label: str, prefetcher: Prefetcher | None) -> NwbIndex:
     _check_nwb(h5, label)
     index = walk_h5py(h5, prefetcher)  # routes LINDI (an h5py.File subclass) to the generic walk itself
     types = {o.neurodata_type for o in index.objects.values() if o.neurodata_type}
@@ -219,6 +219,9 @@ class _LazyRangeFile:
 
     def prefetch(self, offsets: list[int], length: int = 1) -> int:
         return self.get().prefetch(offsets, length)
+
+    def peek(self, offset: int, length: int) -> bytes | None:
+        return self.get().peek(offset, length)
 
 
 def _finish(source: Source, label: str, key: str, opener: Callable[[], Any], stats: RequestStats | None,
