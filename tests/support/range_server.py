@@ -4,21 +4,31 @@ Besides serving files from a folder it can add latency per request (like a remot
 log every request, and misbehave on purpose at fixed routes: ``/status/<code>`` answers
 that code, ``/stall/...`` never answers, ``/loop/...`` redirects to itself, and
 ``/redirect/<path>`` redirects once to ``/<path>`` (as DANDI redirects to S3).
+
+``RangeServerProcess`` runs the same server in a child process (``python -m
+tests.support.range_server``), for benchmarks: a remote archive does not share the client's
+CPU, and a server thread in the client's process would compete with it for the GIL. Its log
+is read over ``/_log`` (JSON; ``?clear=1`` empties it), which is not logged itself.
 """
 
 from __future__ import annotations
 
+import argparse
 import email.utils
+import json
 import mimetypes
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-__all__ = ["RangeServer"]
+__all__ = ["RangeServer", "RangeServerProcess"]
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
@@ -76,8 +86,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def _send_log(self) -> None:
+        owner = self.server.owner
+        with owner.log.lock:
+            body = json.dumps(owner.log.entries).encode()
+            if "clear=1" in self.path:
+                owner.log.entries.clear()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _serve(self, head: bool) -> None:
         owner = self.server.owner
+        if self.path.split("?")[0] == "/_log":
+            return self._send_log()
         if owner.latency_s:
             time.sleep(owner.latency_s)
         path = self.path.split("?")[0]
@@ -194,3 +218,81 @@ class RangeServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class _RemoteLog:
+    """The request log of a ``RangeServerProcess``, read over its ``/_log`` route."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def _get(self, query: str = "") -> list[tuple[str, str, int]]:
+        with urllib.request.urlopen(f"{self._url}/_log{query}", timeout=30) as response:
+            return [tuple(entry) for entry in json.loads(response.read())]
+
+    @property
+    def entries(self) -> list[tuple[str, str, int]]:
+        return self._get()
+
+    def clear(self) -> None:
+        self._get("?clear=1")
+
+    @property
+    def count(self) -> int:
+        return len(self.entries)
+
+    @property
+    def bytes(self) -> int:
+        return sum(entry[2] for entry in self.entries)
+
+
+class RangeServerProcess:
+    """A ``RangeServer`` in a child process (see the module's docstring); use as a context manager."""
+
+    def __init__(self, root: Path | str, latency_s: float = 0.0) -> None:
+        self.root = Path(root).resolve()
+        self.latency_s = latency_s
+        self.url = ""
+        self.log: _RemoteLog | None = None
+        self._process: subprocess.Popen | None = None
+
+    def url_for(self, relative: str | os.PathLike) -> str:
+        return f"{self.url}/{str(relative).lstrip('/')}"
+
+    def start(self) -> "RangeServerProcess":
+        project = Path(__file__).resolve().parents[2]
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.range_server", str(self.root), "--latency", str(self.latency_s)],
+            cwd=project, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.url = self._process.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            self.stop()
+            raise RuntimeError("The range server process did not start.")
+        self.log = _RemoteLog(self.url)
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stdin.close()  # the child serves until its stdin closes
+            self._process.wait(timeout=30)
+            self._process = None
+
+    def __enter__(self) -> "RangeServerProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _serve_until_stdin_closes() -> None:
+    parser = argparse.ArgumentParser(description="Serve a folder with Range support until stdin closes.")
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    args = parser.parse_args()
+    with RangeServer(args.root, latency_s=args.latency) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    _serve_until_stdin_closes()
