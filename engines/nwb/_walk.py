@@ -96,6 +96,8 @@ def _decode_attr(value: Any) -> Any:
 
 
 def _dtype_text(dtype: np.dtype) -> str:
+    if dtype.kind in "iufcb" and dtype.metadata is None:  # plain numbers (not h5py enums): the common case
+        return dtype.str
     if h5py.check_string_dtype(dtype) is not None or dtype.kind == "U":
         return "str"
     if h5py.check_ref_dtype(dtype) is not None:
@@ -107,13 +109,13 @@ def _dtype_text(dtype: np.dtype) -> str:
     return dtype.str
 
 
-def _keeps_value(path: str, dset: h5py.Dataset) -> bool:
-    """Whether the index keeps this dataset's value: small, and not a namespace specification (long text)."""
-    shape = dset.shape
+def _keeps_value(path: str, shape: tuple[int, ...] | None, dtype: np.dtype) -> bool:
+    """Whether the index keeps a dataset's value: small, and not a namespace specification (long text).
+
+    Takes the dataset's shape and type, which h5py computes anew at every access."""
     if shape is None or path.startswith("/specifications/"):
         return False
     size = math.prod(shape)
-    dtype = dset.dtype
     itemsize = dtype.itemsize if dtype.kind not in "OVU" else 64
     return size <= SMALL_VALUE_ELEMENTS and size * itemsize <= SMALL_VALUE_BYTES
 
@@ -134,13 +136,13 @@ def _group_info(path: str, attrs: dict[str, Any]) -> ObjectInfo:
     return ObjectInfo(path=path, kind="group", neurodata_type=ndt, namespace=ns, attrs=attrs)
 
 
-def _dataset_info(path: str, dset: h5py.Dataset, attrs: dict[str, Any]) -> ObjectInfo:
+def _dataset_info(path: str, dset: h5py.Dataset, attrs: dict[str, Any], dtype: np.dtype) -> ObjectInfo:
     ndt, ns = _types(attrs)
     shape, chunks, maxshape = dset.shape, dset.chunks, dset.maxshape
     return ObjectInfo(
         path=path, kind="dataset", neurodata_type=ndt, namespace=ns, attrs=attrs,
         shape=list(shape) if shape is not None else None,
-        dtype=_dtype_text(dset.dtype),
+        dtype=_dtype_text(dtype),
         chunks=list(chunks) if chunks else None,
         compression=dset.compression,
         maxshape=list(maxshape) if maxshape is not None else None,
@@ -291,9 +293,10 @@ class _H5Walker:
         if isinstance(obj, h5py.Group):
             links = _links(obj)
             return _Node(_group_info(path, self._attributes(obj, addr)), obj, links)
-        info = _dataset_info(path, obj, self._attributes(obj, addr))
-        if _keeps_value(path, obj):
-            self._read_value(obj, info)
+        dtype = obj.dtype
+        info = _dataset_info(path, obj, self._attributes(obj, addr), dtype)
+        if _keeps_value(path, obj.shape, dtype):
+            self._read_value(obj, info, dtype)
         return _Node(info)
 
     def _attributes(self, obj: h5py.HLObject, addr: int) -> dict[str, Any]:
@@ -312,10 +315,10 @@ class _H5Walker:
                 out[key] = to_jsonable(value)
         return out
 
-    def _read_value(self, dset: h5py.Dataset, info: ObjectInfo) -> None:
+    def _read_value(self, dset: h5py.Dataset, info: ObjectInfo, dtype: np.dtype) -> None:
         try:
             value = dset[()]
-            if h5py.check_ref_dtype(dset.dtype) is not None:
+            if h5py.check_ref_dtype(dtype) is not None:
                 info.value = _Refs(list(np.atleast_1d(value).flat), as_attr=False, scalar=False)
             else:
                 info.value = to_jsonable(value)
@@ -397,12 +400,14 @@ def walk_generic(root: Any) -> NwbIndex:
         return to_jsonable(value)
 
     def dataset(path: str, dset: Any) -> ObjectInfo:
-        info = _dataset_info(path, dset, _read_attrs(dset, decode))
-        if info.dtype == "str" and dset.shape and dset.size and not _keeps_value(path, dset):
+        dtype = dset.dtype
+        info = _dataset_info(path, dset, _read_attrs(dset, decode), dtype)
+        keeps = _keeps_value(path, dset.shape, dtype)
+        if info.dtype == "str" and dset.shape and dset.size and not keeps:
             # LINDI stores references like strings; its object chunks are inline, so one element costs no request
             if isinstance(dset[(0,) * len(dset.shape)], references):
                 info.dtype = "ref"
-        elif _keeps_value(path, dset):
+        elif keeps:
             try:
                 value = dset[()]
                 flat = np.atleast_1d(value)

@@ -251,6 +251,12 @@ class RangeFile(_RemFile):
         start, stop = self._position, min(self._position + size, self.length)
         if stop <= start:
             return b""
+        first = start // self._block
+        if (stop - 1) // self._block == first:  # HDF5 reads metadata in small pieces, mostly of cached blocks
+            data = self._chunks.get(first)
+            if data is not None:
+                self._position = stop
+                return data[start - first * self._block:stop - first * self._block]
         blocks = range(start // self._block, (stop - 1) // self._block + 1)
         batch: ReadBatch | None = getattr(_batches, "current", None)
         if batch is None and self._recent:
