@@ -8,10 +8,11 @@ the bytes of the current hop are cached, and keeps going into children, so each 
 fetch brings every hop that is known by then; a tree costs about as many round trips as
 it has pointer hops from the root to its deepest object, however wide it is.
 
-It never decides what the index says: h5py reads everything itself, and a structure left
-unparsed (fractal heaps and v2 B-trees of dense groups, v4 chunk indexes, shared
-messages, vlen dataset values) costs only the round trip h5py would have paid anyway.
-Parsing is defensive: malformed bytes end that branch, never the walk.
+Besides addresses it keeps each object's attribute messages, once all its header blocks are
+parsed, for ``_h5_attributes`` to decode; everything else in the index h5py reads itself,
+and a structure left unparsed (fractal heaps and v2 B-trees of dense groups, v4 chunk
+indexes, shared messages, vlen dataset values) costs only the round trip h5py would have
+paid anyway. Parsing is defensive: malformed bytes end that branch, never the walk.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ as its bytes are in. Meanwhile ``PointerChaser`` parses the metadata already fet
 asks for what it points to (the next level's headers, their heaps and link tables), so most
 objects find their bytes waiting. A remote walk costs about one round trip per pointer hop
 from the root to the deepest object, however wide the tree, and h5py's work overlaps the
-network's; repeated h5py work costs CPU only.
+network's; repeated h5py work costs CPU only. Attributes, most of a walk's h5py work once
+the bytes are in, are decoded from the headers the chaser parsed (``_h5_attributes``);
+h5py reads the kinds that module leaves alone.
 
 Object references are resolved after the walk, when every object's first path (in
 breadth-first order) is known, so no reference needs HDF5's whole-file name search.
