@@ -13,7 +13,8 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import ROOT, _free_port, wait_until_serving
 
-pytestmark = [pytest.mark.browser, pytest.mark.package]
+pytestmark = [pytest.mark.browser, pytest.mark.package,
+              pytest.mark.timeout(900)]  # pytest-timeout counts the module's bundle build (4-5 min here) in the first test
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def bundle(tmp_path_factory) -> Path:
     """A slim bundle (no torch) built into a temporary folder; its size and build time are printed."""
     dist, work = tmp_path_factory.mktemp("dist"), tmp_path_factory.mktemp("build")
     started = time.monotonic()
-    subprocess.run([str(ROOT / "dev" / "package"), "--slim"], cwd=ROOT, check=True, timeout=1800,
+    subprocess.run([str(ROOT / "dev" / "package"), "--slim"], cwd=ROOT, check=True, timeout=720,
                    env={**os.environ, "DISTPATH": str(dist), "WORKPATH": str(work)})
     folder = dist / "neurodeck"
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
