@@ -304,18 +304,14 @@ class _H5Walker:
     def _attributes(self, obj: h5py.HLObject, addr: int) -> dict[str, Any]:
         """The object's attributes, decoded from its fetched header where it can be (see ``_h5_attributes``);
         h5py reads the others."""
-        messages = self.chaser.attribute_messages(addr, self.prefetcher.peek) \
-            if self.chaser is not None and self.prefetcher is not None else None
-        decoded = self.decoder.decode(messages) if messages is not None and self.decoder is not None else None
+        if self.decoder is None or self.chaser is None or self.prefetcher is None:  # a local file: h5py is fast
+            return _read_attrs(obj, _decode_attr)
+        messages = self.chaser.attribute_messages(addr, self.prefetcher.peek)
+        decoded = self.decoder.decode(messages) if messages is not None else None
         if decoded is None:
             return _read_attrs(obj, _decode_attr)
-        out: dict[str, Any] = {}
-        for key, value in decoded.items():
-            if value is UNDECODED:
-                out[key] = _read_attr(obj, key, _decode_attr)
-            else:
-                out[key] = to_jsonable(value)
-        return out
+        return {key: _read_attr(obj, key, _decode_attr) if value is UNDECODED else to_jsonable(value)
+                for key, value in decoded.items()}
 
     def _read_value(self, dset: h5py.Dataset, info: ObjectInfo, dtype: np.dtype) -> None:
         try:

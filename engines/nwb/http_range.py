@@ -164,7 +164,7 @@ class ReadBatch:
         arrived = sum(file.blocks_stored for file in self._files.values())
         if self._follow is not None and arrived != self._arrived:
             self._arrived = arrived
-            for file in list(self._files.values()):
+            for file in self._files.values():
                 self.want(file, {b for offset, length in self._follow(file.peek) for b in file.blocks(offset, length)},
                           miss=False)
         return self.send()
@@ -257,7 +257,7 @@ class RangeFile(_RemFile):
             if data is not None:
                 self._position = stop
                 return data[start - first * self._block:stop - first * self._block]
-        blocks = range(start // self._block, (stop - 1) // self._block + 1)
+        blocks = range(first, (stop - 1) // self._block + 1)
         batch: ReadBatch | None = getattr(_batches, "current", None)
         if batch is None and self._recent:
             kept = self._kept(start, stop)
@@ -304,13 +304,10 @@ class RangeFile(_RemFile):
         """Cached bytes [offset, offset + length), clipped to the file; None if any are not cached. No requests."""
         blocks = self.blocks(offset, length)
         if len(blocks) == 1:  # most structures lie in one block: no join, no copy of the block
-            data = self._chunks.get(blocks.start)
-            if data is None and self._have(blocks.start):
-                data = self._chunks.get(blocks.start)
-            if data is None:
+            if not self._have(blocks.start):
                 return None
             skip = offset - blocks.start * self._block
-            return data[skip:skip + length]
+            return self._chunks[blocks.start][skip:skip + length]
         if not all(self._have(b) for b in blocks):
             return None
         data = b"".join(self._chunks[b] for b in blocks)
