@@ -19,7 +19,7 @@ import pytest
 from engines.nwb._walk import walk_h5py
 from engines.nwb.errors import SourceUnreachable
 from engines.nwb.http_probe import RequestStats, probe_http
-from engines.nwb.http_range import RangeFile
+from engines.nwb.http_range import RangeFile, flush_disk_writes
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from tests.conftest import ALL_NWB_FILES, DATA_DIR
@@ -96,6 +96,22 @@ def test_wide_level_costs_a_few_round_trips_not_one_per_object(spread_server, po
         assert spread_server.log.bytes < 0.3 * (spread_server.root / "spread.nwb").stat().st_size
     finally:
         nwb.close()
+
+
+def test_a_walks_blocks_reach_the_disk_cache(spread_server, policy, workspace):
+    """Blocks fetched during a walk are written after it: walking again with no index (a lost index
+    store) reads them from disk, so it costs only the probe and gives the same index."""
+    url = spread_server.url_for("spread.nwb")
+    first = open_nwb(url, policy, IndexStore(workspace / "first"))
+    first.close()
+    flush_disk_writes()
+    spread_server.log.clear()
+    again = open_nwb(url, policy, IndexStore(workspace / "second"))
+    try:
+        assert spread_server.log.count == 1, "the probe alone: every metadata block came from the disk cache"
+        assert _rows(again.index) == _rows(first.index)
+    finally:
+        again.close()
 
 
 def test_reopen_is_the_probe_alone(spread_server, policy, workspace):
