@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["UNDECODED", "AttributeDecoder"]
+__all__ = ["UNDECODED", "AttributeDecoder", "attribute_parts", "dataspace_dims"]
 
 UNDECODED: Any = object()
 """An attribute this module does not decode: read it through h5py."""
@@ -69,40 +69,12 @@ class AttributeDecoder:
         return dict(sorted(out.items()))
 
     def _attribute(self, data: bytes) -> tuple[str, Any]:
-        version = data[0]
-        name_size, type_size, space_size = struct.unpack_from("<HHH", data, 2)
-        if version == 1:
-            pad = lambda n: (n + 7) & ~7  # noqa: E731
-            pos = 8
-        elif version in (2, 3):
-            if data[1] & 0x03:  # the datatype or dataspace is a shared message, stored elsewhere
-                raise ValueError("shared datatype or dataspace")
-            pad = lambda n: n  # noqa: E731
-            pos = 9 if version == 3 else 8
-        else:
-            raise ValueError(f"attribute message version {version}")
-        name = data[pos:pos + name_size].split(b"\0", 1)[0].decode("utf-8")
-        pos += pad(name_size)
-        datatype = data[pos:pos + type_size]
-        pos += pad(type_size)
-        shape = self._shape(data[pos:pos + space_size])
-        pos += pad(space_size)
+        name, datatype, space, pos = attribute_parts(data)
+        shape = dataspace_dims(space, self._ss)
+        text = name.decode("utf-8")
         if shape is None:
-            return name, UNDECODED
-        return name, self._value(datatype, shape, data, pos)
-
-    def _shape(self, space: bytes) -> tuple[int, ...] | None:
-        """The dataspace's dimensions (() for a scalar); None for a null (empty) dataspace."""
-        version, rank = space[0], space[1]
-        if version == 1:
-            pos = 8
-        elif version == 2:
-            if space[3] == 2:
-                return None
-            pos = 4
-        else:
-            raise ValueError(f"dataspace version {version}")
-        return tuple(int.from_bytes(space[pos + i * self._ss:pos + (i + 1) * self._ss], "little") for i in range(rank))
+            return text, UNDECODED
+        return text, self._value(datatype, shape, data, pos)
 
     def _value(self, datatype: bytes, shape: tuple[int, ...], data: bytes, pos: int) -> Any:
         kind = self._types.get(datatype)
@@ -168,6 +140,46 @@ class AttributeDecoder:
             pos += header + ((length + 7) & ~7)
         self._heaps[address] = objects
         return objects
+
+
+def attribute_parts(data: bytes) -> tuple[bytes, bytes, bytes, int]:
+    """An attribute message's name, datatype message, dataspace message and where its values start.
+
+    Raises ``ValueError`` for an unknown version or a shared datatype or dataspace (stored elsewhere).
+    """
+    version = data[0]
+    name_size, type_size, space_size = struct.unpack_from("<HHH", data, 2)
+    if version == 1:  # each part padded to 8 bytes
+        pad = lambda n: (n + 7) & ~7  # noqa: E731
+        pos = 8
+    elif version in (2, 3):
+        if data[1] & 0x03:
+            raise ValueError("shared datatype or dataspace")
+        pad = lambda n: n  # noqa: E731
+        pos = 9 if version == 3 else 8
+    else:
+        raise ValueError(f"attribute message version {version}")
+    name = data[pos:pos + name_size].split(b"\0", 1)[0]
+    pos += pad(name_size)
+    datatype = data[pos:pos + type_size]
+    pos += pad(type_size)
+    space = data[pos:pos + space_size]
+    return name, datatype, space, pos + pad(space_size)
+
+
+def dataspace_dims(space: bytes, sizeof_size: int) -> tuple[int, ...] | None:
+    """A dataspace message's dimensions (() for a scalar); None for a null (empty) dataspace."""
+    version, rank = space[0], space[1]
+    if version == 1:
+        pos = 8
+    elif version == 2:
+        if space[3] == 2:
+            return None
+        pos = 4
+    else:
+        raise ValueError(f"dataspace version {version}")
+    return tuple(int.from_bytes(space[pos + i * sizeof_size:pos + (i + 1) * sizeof_size], "little")
+                 for i in range(rank))
 
 
 _VLEN_STRING: Any = object()

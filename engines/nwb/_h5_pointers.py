@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import prod
 
+from engines.nwb._h5_attributes import attribute_parts, dataspace_dims
+
 __all__ = ["HDF5_SIGNATURE", "Peek", "PointerChaser"]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -291,15 +293,9 @@ class PointerChaser:
             self._add("raw", heap, (_HINT_BYTES,))
             self._add("raw", self._addr(data, pos + self._sa), (_HINT_BYTES,))
 
-    def _elements(self, data: bytes) -> int:
-        version, rank = data[0], data[1]
-        if version == 1:
-            pos = 8
-        else:
-            if data[3] == 2:  # null dataspace
-                return 0
-            pos = 4
-        return prod(self._size(data, pos + i * self._ss) for i in range(rank))
+    def _elements(self, space: bytes) -> int:
+        dims = dataspace_dims(space, self._ss)
+        return 0 if dims is None else prod(dims)
 
     def _layout(self, data: bytes, obj: _Object) -> None:
         if data[0] != 3:
@@ -314,22 +310,14 @@ class PointerChaser:
                 self._add("btree", self._addr(data, 3), (dims,))
 
     def _attribute(self, data: bytes) -> None:
-        version = data[0]
-        flags = data[1] if version > 1 else 0
-        name, dtype, space = struct.unpack_from("<HHH", data, 2)
-        if flags & 0x03:
+        try:
+            _, datatype, space, pos = attribute_parts(data)
+        except ValueError:  # shared parts: h5py reads them, and so the attribute
             return
-        pad = (lambda n: (n + 7) & ~7) if version == 1 else (lambda n: n)
-        pos = 9 if version == 3 else 8
-        pos += pad(name)
-        datatype = data[pos:pos + dtype]
-        pos += pad(dtype)
-        elements = self._elements(data[pos:pos + space])
-        pos += pad(space)
         if datatype[0] & 0x0F != 9:  # only variable-length values live elsewhere (a global heap)
             return
         width = 4 + self._sa + 4
-        for i in range(elements):
+        for i in range(self._elements(space)):
             self._add("gheap", self._addr(data, pos + i * width + 4), ())
 
     def _link(self, data: bytes) -> None:
