@@ -22,6 +22,29 @@ WEBGL_ARGS = [*CHROMIUM_ARGS[:-1], "--use-gl=angle", "--use-angle=swiftshader", 
 viewer use it: software GPU compositing costs every other page CPU time."""
 
 
+_SERVER_LOGS: list[Path] = []
+"""Logs of the apps serving now: a failing browser test shows their ends (the server runs in another process)."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        for path in _SERVER_LOGS:
+            report.sections.append((f"server log {path}", _log_tail(path)))
+
+
+def _log_tail(path: Path, lines: int = 60) -> str:
+    """The log's last lines, without the requests for static files that fill it."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"(unreadable: {exc})"
+    kept = [line for line in text.splitlines() if "GET /static/" not in line and "favicon" not in line]
+    return "\n".join(kept[-lines:])
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -50,16 +73,17 @@ def served_app(workspace: Path, *extra: str, port: int | None = None, root: Path
     roots = ["--root", str(root)] if root is not None else []
     process = subprocess.Popen(
         [sys.executable, "run.py", "--port", str(port), "--address", "127.0.0.1", "--no-show",
-         "--workspace", str(workspace), "--allow-private-urls", *roots, "--root", str(workspace),
-         "--num-threads", "4", *extra],
+         "--workspace", str(workspace), "--allow-private-urls", *roots, "--root", str(workspace), *extra],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
     prefix = extra[extra.index("--prefix") + 1].rstrip("/") if "--prefix" in extra else ""
     url = f"http://127.0.0.1:{port}{prefix}/"
+    _SERVER_LOGS.append(workspace / "server.log")
     try:
         wait_until_serving(url, process, workspace / "server.log")
         yield url, port
     finally:
+        _SERVER_LOGS.remove(workspace / "server.log")
         process.terminate()
         try:
             process.wait(10)
