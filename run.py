@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="origin allowed to connect, e.g. the site embedding the app (repeatable)")
     parser.add_argument("--allow-private-urls", action="store_true",
                         help="let server-side fetches reach private and loopback addresses")
-    parser.add_argument("--num-threads", type=int, help="threads that run page callbacks (default 0: on the event loop, in order)")
+    parser.add_argument("--num-threads", type=int, help="threads that run page callbacks (default 4)")
     parser.add_argument("--default-source", help="file or URL the NWB page opens first (default: bundled demo)")
     parser.add_argument("--workers", type=int, help="in-process job workers (default 2)")
     parser.add_argument("--dask", metavar="ADDRESS", help="submit jobs to this Dask scheduler instead")

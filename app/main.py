@@ -117,7 +117,7 @@ def serve(settings: Settings) -> None:
     """Start the server and block (``run.py``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx = AppContext.create(settings)
-    pn.config.nthreads = settings.num_threads or None  # None: no pool (see Settings.num_threads)
+    pn.config.nthreads = settings.num_threads  # callbacks off the event loop, so one slow read never freezes others
     origins = list(settings.websocket_origins) or [
         f"{settings.address}:{settings.port}", f"localhost:{settings.port}", f"127.0.0.1:{settings.port}"]
 

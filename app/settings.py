@@ -55,11 +55,7 @@ class Settings:
     port: int = 5006
     show: bool = True
     websocket_origins: tuple[str, ...] = ()
-    num_threads: int = 0
-    """Panel's callback threads; 0 runs each session's callbacks in order on the server's event loop. With a pool,
-    one session's events run concurrently and Panel defers their model updates, which now and then left a page
-    showing an old picture for good (1 in ~25 fresh page loads under load here). Slow work never runs in a callback:
-    ``BackgroundWork`` and the engines' own threads do it."""
+    num_threads: int = 4
     request_timeout_s: float = 10.0
     default_source: str = str(BUNDLED_DEMO_FILE)
     s3_endpoint_url: str | None = None

@@ -152,12 +152,13 @@ class _RecordingArea(pn.viewable.Viewer):
         self._browser: NwbBrowser | None = None
         self.work = BackgroundWork(name="recording")
         self._edf: EdfViewer | None = None
+        self._doc = pn.state.curdoc
         self._holder = pn.Column(sizing_mode="stretch_both")
         self._message = pn.Column(sizing_mode="stretch_width")
-        link.param.watch(lambda _e: self._show_edf(), ["url"])
+        link.param.watch(lambda _e: self._show_edf_soon(), ["url"])
         self.work.on_close(self._close_edf)
         if is_edf(link.url):
-            pn.state.onload(self._show_edf)
+            pn.state.onload(self._show_edf_soon)
 
     def attach(self, browser: NwbBrowser) -> None:
         """The NWB browser shown whenever the address names no EDF recording."""
@@ -172,13 +173,22 @@ class _RecordingArea(pn.viewable.Viewer):
         if self._link.url != text:
             self._link.param.update(url=text, path="", view="", t0=None, t1=None, channels=[])
         else:
-            self._show_edf()
+            self._show_edf_soon()
         return True
 
     def _close_edf(self) -> None:
         if self._edf is not None:
             self._edf.close()
             self._edf = None
+
+    def _show_edf_soon(self) -> None:
+        """Swap what the area shows on the session's thread, whichever thread asked.
+
+        Panel runs clicks and page-load callbacks on its thread pool and defers their model
+        updates; under load a swap of ``_holder`` made there now and then never reached the page
+        (the address changed, the picture did not). On the session's thread it is applied at once.
+        """
+        run_on_session_thread(self._doc, self._show_edf)
 
     def _show_edf(self) -> None:
         if not is_edf(self._link.url):
@@ -201,7 +211,7 @@ class _RecordingArea(pn.viewable.Viewer):
             self._message[:] = []
             controller.param.watch(lambda _e: self._to_link(controller), ["time_window", "channels"])
             self._holder[:] = [pn.Row(pn.widgets.Button(name="◀ back to the NWB browser", width=220,
-                                                        on_click=lambda _e: self._link.param.update(url="")),
+                                                        on_click=lambda _e: self._back_to_browser()),
                                       sizing_mode="stretch_width"), viewer]
 
         def failed(exc: BaseException) -> None:
@@ -209,6 +219,10 @@ class _RecordingArea(pn.viewable.Viewer):
             self._message[:] = [pn.pane.Alert(str(exc), alert_type="danger", sizing_mode="stretch_width")]
 
         self.work.run("edf-open", build, apply=show, failed=failed, discard=lambda viewer: viewer.close())
+
+    def _back_to_browser(self) -> None:
+        """The link drops the recording; its watchers (address, browser, this area) run on the session's thread."""
+        run_on_session_thread(self._doc, lambda: self._link.param.update(url=""))
 
     def _to_link(self, controller: NwbFileController) -> None:
         window = controller.time_window

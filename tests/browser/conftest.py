@@ -73,7 +73,8 @@ def served_app(workspace: Path, *extra: str, port: int | None = None, root: Path
     roots = ["--root", str(root)] if root is not None else []
     process = subprocess.Popen(
         [sys.executable, "run.py", "--port", str(port), "--address", "127.0.0.1", "--no-show",
-         "--workspace", str(workspace), "--allow-private-urls", *roots, "--root", str(workspace), *extra],
+         "--workspace", str(workspace), "--allow-private-urls", *roots, "--root", str(workspace),
+         "--num-threads", "4", *extra],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
     prefix = extra[extra.index("--prefix") + 1].rstrip("/") if "--prefix" in extra else ""
