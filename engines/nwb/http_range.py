@@ -23,12 +23,14 @@ remfile reads HDF5 over HTTP in growing chunks with an optional disk cache. Adde
 
 from __future__ import annotations
 
+import logging
 import os
+import queue
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -37,7 +39,14 @@ from typing import Any
 from remfile.RemFile import RemFile as _RemFile
 
 from engines.nwb._h5_pointers import PointerChaser
-from engines.nwb.http_probe import CountingSession, HttpProbe, RequestStats, get_range, pool_map, pool_submit
+from engines.nwb.http_probe import (
+    CountingSession,
+    HttpProbe,
+    RequestStats,
+    get_range,
+    pool_map,
+    pool_submit,
+)
 from engines.nwb.sources import SourcePolicy
 
 __all__ = ["BLOCK_SIZE", "DIRECT_READ_BYTES", "BytesPending", "RangeFile", "ReadBatch", "batch_reads",
@@ -66,18 +75,34 @@ _WRITE_BEHIND_BLOCKS = 256
 the memory cache, which drops older blocks beyond 32 MB."""
 
 
-_writer: tuple[int, ThreadPoolExecutor] | None = None
+_writer: tuple[int, queue.SimpleQueue] | None = None
 _writer_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
-def _disk_writer() -> ThreadPoolExecutor:
-    """The process's one thread that writes cache blocks (a forked child gets its own): written by
-    dozens of fetch threads at once, file creations and renames in one folder contend on its lock."""
+def _disk_writer() -> queue.SimpleQueue:
+    """The queue of the process's one thread that writes cache blocks (a forked child gets its own): written by
+    dozens of fetch threads at once, file creations and renames in one folder contend on its lock.
+
+    A plain queue and thread rather than a ``ThreadPoolExecutor``: once in CI a fetch thread hung for good
+    inside ``submit`` (on the executor's idle semaphore); ``SimpleQueue.put`` takes no Python lock.
+    """
     global _writer
     with _writer_lock:
         if _writer is None or _writer[0] != os.getpid():
-            _writer = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-writer"))
+            jobs: queue.SimpleQueue = queue.SimpleQueue()
+            threading.Thread(target=_write_blocks, args=(jobs,), name="block-writer", daemon=True).start()
+            _writer = (os.getpid(), jobs)
         return _writer[1]
+
+
+def _write_blocks(jobs: queue.SimpleQueue) -> None:
+    while True:
+        job = jobs.get()
+        try:
+            job()
+        except OSError as exc:  # a full or read-only disk costs the cache, never the read
+            log.warning("cache block not written: %s", exc)
 
 
 class _DiskBlocks:
@@ -116,7 +141,7 @@ class _DiskBlocks:
 
     def set(self, key: str, value: bytes) -> None:
         """Hand the block to the writer thread; it is on disk once ``flush_disk_writes`` returns."""
-        _disk_writer().submit(self._write, self._name(key), value)
+        _disk_writer().put(partial(self._write, self._name(key), value))
 
     def _write(self, name: str, value: bytes) -> None:
         partial = self._folder / f"{name}.{os.getpid()}-{threading.get_ident()}.partial"
@@ -127,7 +152,9 @@ class _DiskBlocks:
 
 def flush_disk_writes() -> None:
     """Wait until every cache block handed to the writer so far is written (or failed to be)."""
-    _disk_writer().submit(lambda: None).result()  # one thread, in order: done when all before it are
+    done = threading.Event()
+    _disk_writer().put(done.set)  # one thread, in order: done when all before it are
+    done.wait()
 
 
 class BytesPending(Exception):
