@@ -101,8 +101,8 @@ def _write_blocks(jobs: queue.SimpleQueue) -> None:
         job = jobs.get()
         try:
             job()
-        except OSError as exc:  # a full or read-only disk costs the cache, never the read
-            log.warning("cache block not written: %s", exc)
+        except Exception:  # a full or read-only disk costs the cache, never the read; the thread keeps going
+            log.warning("cache block not written", exc_info=True)
 
 
 class _DiskBlocks:
