@@ -9,17 +9,21 @@
     python run.py train --config FILE [--resume RUN_DIR] | --data NWB --steps N --out RUN_DIR
     python run.py evaluate RUN_DIR
     python run.py --prefix /neurodeck --use-xheaders   # behind a reverse proxy, under a path
+    python run.py passwd USER                       # add a user for --auth password
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import multiprocessing
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from app.settings import Settings, normalize_prefix
+from app.auth import AUTH_MODES
+from app.settings import LIMITS, Settings, normalize_prefix
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,11 +45,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefix", help="serve under this path behind a reverse proxy, e.g. /neurodeck")
     parser.add_argument("--use-xheaders", action="store_true",
                         help="trust the reverse proxy's X-Forwarded-* headers (client address, scheme)")
-    parser.add_argument("--allow-code", action="store_true",
-                        help="let the NWB assistant run approved code even when the server is reachable by others")
-    parser.add_argument("--jupyter-url", help="run approved code on this Jupyter server (with --jupyter-token)")
-    parser.add_argument("--jupyter-token", help="token of the Jupyter server")
+    parser.add_argument("--auth", choices=AUTH_MODES,
+                        help="sign-in: token (default; a random token in the workspace, printed at start), password "
+                             "(a hashed password file: run.py passwd USER), oauth (Panel's providers), or none "
+                             "(no sign-in: one local user only)")
+    parser.add_argument("--password-file", type=Path, help="users and hashed passwords (default <workspace>/auth/passwords)")
+    parser.add_argument("--oauth-provider", help="OAuth provider as panel serve names it: github, google, generic, ...")
+    parser.add_argument("--oauth-key", help="OAuth client id")
+    parser.add_argument("--oauth-secret", help="OAuth client secret (PANEL_OAUTH_SECRET keeps it out of `ps`)")
+    parser.add_argument("--oauth-extra-params", help="JSON of extra provider settings (e.g. the OIDC URLs)")
+    parser.add_argument("--cookie-secret", help="secret that signs the sign-in cookie (default: kept in the workspace)")
+    parser.add_argument("--admin", action="append", default=[], metavar="USER",
+                        help="a user who may stop or cancel anyone's runs and jobs (repeatable)")
+    parser.add_argument("--code-users", action="append", default=[], metavar="USER",
+                        help="a user allowed to run approved assistant code (repeatable; admins named by --admin may)")
+    parser.add_argument("--no-code", action="store_true", help="turn approved assistant code off for everyone")
+    parser.add_argument("--kernel-env", action="append", default=[], metavar="NAME",
+                        help="an environment variable the code kernel may inherit (it starts with secrets scrubbed)")
+    parser.add_argument("--jupyter-url", help="run approved code on this Jupyter server")
+    parser.add_argument("--jupyter-token-file", type=Path,
+                        help="file holding the Jupyter server's token (or NEURODECK_JUPYTER_TOKEN; never on the command line)")
+    parser.add_argument("--trust-pickles", action="store_true",
+                        help="open analyzers whose files can only be read by unpickling (runs code from those files)")
+    parser.add_argument("--viewer-credentials", action="store_true",
+                        help="let the Neuroglancer viewer use the server's data-source credentials for browsers")
+    defaults = Settings()
+    for name in LIMITS:
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(defaults, name)), metavar="N",
+                            help=f"limit (default {getattr(defaults, name)}; see the README's Security model)")
     return parser
+
+
+
 
 
 def build_worker_parser() -> argparse.ArgumentParser:
@@ -54,6 +85,8 @@ def build_worker_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1, help="worker threads in this process")
     parser.add_argument("--root", type=Path, action="append", default=[], help="folders files may be read from")
     parser.add_argument("--allow-private-urls", action="store_true")
+    parser.add_argument("--trust-pickles", action="store_true",
+                        help="let jobs open analyzer files that only unpickling can read")
     return parser
 
 
@@ -68,7 +101,8 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     updates: dict = {}
-    for name in ("port", "address", "workspace", "num_threads", "default_source", "workers"):
+    for name in ("port", "address", "workspace", "num_threads", "default_source", "workers", "auth", "password_file",
+                 "oauth_provider", "oauth_key", "oauth_secret", "cookie_secret", *LIMITS):
         value = getattr(args, name)
         if value is not None:
             updates[name] = value.expanduser() if isinstance(value, Path) else value
@@ -84,10 +118,21 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         updates["prefix"] = normalize_prefix(args.prefix)
     if args.use_xheaders:
         updates["use_xheaders"] = True
-    if args.allow_code:
-        updates["allow_code"] = True
+    if args.oauth_extra_params:
+        updates["oauth_extra_params"] = json.loads(args.oauth_extra_params)
+    for flag, name in (("admin", "admins"), ("code_users", "code_users"), ("kernel_env", "kernel_env_allow")):
+        if getattr(args, flag):
+            updates[name] = (*getattr(settings, name), *getattr(args, flag))
+    if args.no_code:
+        updates["allow_code"] = False
     if args.jupyter_url:
-        updates["jupyter_url"], updates["jupyter_token"] = args.jupyter_url, args.jupyter_token
+        updates["jupyter_url"] = args.jupyter_url
+    if args.jupyter_token_file:
+        updates["jupyter_token"] = args.jupyter_token_file.expanduser().read_text().strip()
+    if args.trust_pickles:
+        updates["trust_pickles"] = True
+    if args.viewer_credentials:
+        updates["viewer_credentials"] = True
     if args.allow_websocket_origin:
         updates["websocket_origins"] = tuple(args.allow_websocket_origin)
     return replace(settings, **updates)
@@ -95,7 +140,8 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
 
 def _job_settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
-    updates: dict = {"allow_private_urls": settings.allow_private_urls or args.allow_private_urls}
+    updates: dict = {"allow_private_urls": settings.allow_private_urls or args.allow_private_urls,
+                     "trust_pickles": settings.trust_pickles or args.trust_pickles}
     if args.workspace:
         updates["workspace"] = args.workspace.expanduser()
     if args.root:
@@ -107,10 +153,12 @@ def run_worker(argv: list[str]) -> None:
     """``run.py worker``: claim and run jobs from the workspace until stopped (SIGTERM/Ctrl-C)."""
     import logging
 
+    from app.context import keep_workspace_private
     from engines.jobs import all_job_kinds, run_worker_process
 
     args = build_worker_parser().parse_args(argv)
     settings = _job_settings(args)
+    keep_workspace_private(settings.workspace)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_worker_process(settings.workspace, all_job_kinds(settings.job_environment()), n_workers=args.workers)
 
@@ -170,7 +218,29 @@ def run_evaluate(argv: list[str]) -> int:
     return main_evaluate(argv)
 
 
-SUBCOMMANDS = {"worker": run_worker, "queue": run_queue, "curate": run_curate, "train": run_train,
+def run_passwd(argv: list[str]) -> int:
+    """``run.py passwd USER [--workspace DIR | --password-file FILE]``: add or change a user for ``--auth password``
+    (the password is asked for, never taken from the command line; the file keeps only its scrypt hash)."""
+    from app.auth import add_password
+
+    parser = argparse.ArgumentParser(prog="neurodeck passwd", description="Add a user for --auth password.")
+    parser.add_argument("user")
+    parser.add_argument("--workspace", type=Path)
+    parser.add_argument("--password-file", type=Path)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    workspace = args.workspace.expanduser() if args.workspace else settings.workspace
+    path = args.password_file or settings.password_file or workspace / "auth" / "passwords"
+    password = getpass.getpass(f"Password for {args.user}: ")
+    if not password or password != getpass.getpass("Again: "):
+        print("The passwords were empty or did not match; nothing changed.", file=sys.stderr)
+        return 1
+    add_password(path, args.user, password)
+    print(f"{args.user} can sign in (password file {path}); start the server with --auth password.")
+    return 0
+
+
+SUBCOMMANDS = {"passwd": run_passwd, "worker": run_worker, "queue": run_queue, "curate": run_curate, "train": run_train,
                "evaluate": run_evaluate}
 """``run.py <name> ...``: each takes the remaining arguments and returns an exit code (or None)."""
 

@@ -6,7 +6,9 @@ are keyed by content (an NWB index is the same for every user of the same file v
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from app.settings import Settings
 from engines.jobs import DaskBackend, InProcessBackend, JobBackend, JobStore, ResultStore, all_job_kinds
@@ -14,7 +16,18 @@ from engines.jobs.service import JobService
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import NwbFile, open_nwb
 
-__all__ = ["AppContext"]
+__all__ = ["AppContext", "keep_workspace_private"]
+
+
+def keep_workspace_private(workspace: Path) -> None:
+    """Workspace folders 0700 and files 0600 from now on (this process's umask), and the workspace itself and
+    what is already at its top closed to other users of the machine (chats, indexes, tokens live there)."""
+    os.umask(0o077)
+    workspace.mkdir(parents=True, exist_ok=True, mode=0o700)
+    workspace.chmod(0o700)
+    for entry in workspace.iterdir():
+        if not entry.is_symlink():
+            entry.chmod(0o700 if entry.is_dir() else 0o600)
 
 
 @dataclass

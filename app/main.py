@@ -6,25 +6,31 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import sys
 import threading
+import webbrowser
 from pathlib import Path
 
 if __name__.startswith("bokeh") and str(Path(__file__).resolve().parents[1]) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # ``panel serve app/main.py`` from a checkout
 
 import panel as pn
+from bokeh.server.server import Server
 
 import app.pages  # noqa: F401  (registers every page)
-from app.context import AppContext
+from app.assets import serve_assets_locally
+from app.auth import SignIn, TokenAuthProvider, TokenRedaction, guard_routes, sign_in_for
+from app.context import AppContext, keep_workspace_private
 from app.registry import PAGES, ROUTES, WARM_UPS
 from app.routing import parse_address
 from app.session import SessionState
 from app.settings import Settings
 from components.history import BrowserHistory
+from components.safe_text import text_alert
 
-__all__ = ["create_app", "serve", "AppShell"]
+__all__ = ["create_app", "serve", "build_server", "AppShell"]
 
 log = logging.getLogger("neurodeck")
 
@@ -55,10 +61,20 @@ class AppShell(pn.viewable.Viewer):
         header = pn.Row(
             pn.pane.HTML("<span class='nd-logo' style='font-size:1.3em;font-weight:600;color:white'>Neurodeck</span>",
                          margin=(6, 12)),
+            pn.layout.HSpacer(),
+            self._signed_in_as(pn.state.user),
             sizing_mode="stretch_width", styles={"background": "#1f3b57"}, visible=not state.embedded,
         )
         body = self._holders[state.page] if state.embedded else self._tabs  # embedded: the page alone, no tabs
         self._layout = pn.Column(header, body, self._history, sizing_mode="stretch_both")
+
+    @staticmethod
+    def _signed_in_as(user: str | None) -> pn.viewable.Viewable:
+        """Who is signed in (a user name from OAuth is text, so escaped) and the way out; nothing with no sign-in."""
+        if not user:
+            return pn.Spacer(width=0)
+        return pn.pane.HTML(f"<span style='color:#dfe7ef'>{html.escape(user)} · "
+                            "<a href='logout' style='color:white'>Sign out</a></span>", margin=(10, 16))
 
     def _ensure_built(self, name: str) -> None:
         if name in self._built:
@@ -68,7 +84,7 @@ class AppShell(pn.viewable.Viewer):
             page = spec.factory(self._ctx, self._state.links.get(name))
         except Exception as exc:  # a broken page must not take the others down
             log.exception("Building page %s failed", name)
-            page = pn.pane.Alert(f"This page could not be built: {exc}", alert_type="danger")
+            page = text_alert(f"This page could not be built: {exc}", alert_type="danger")
         self._built[name] = page
         self._holders[name][:] = [page]
 
@@ -114,8 +130,23 @@ def create_app(ctx: AppContext) -> AppShell:
 
 
 def serve(settings: Settings) -> None:
-    """Start the server and block (``run.py``)."""
+    """Start the server and block (``run.py``): signed in by default (see ``app.auth``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server, address = build_server(settings)
+    print(f"Neurodeck is serving at {address}", flush=True)
+    if settings.show:
+        server.io_loop.add_callback(lambda: webbrowser.open_new_tab(address))
+    server.start()
+    server.io_loop.start()
+
+
+def build_server(settings: Settings) -> tuple["Server", str]:
+    """The server (listening, not yet started) and the address to open: every route behind sign-in but the
+    sign-in pages and static assets."""
+    keep_workspace_private(settings.workspace)
+    logging.getLogger("tornado.access").addFilter(TokenRedaction())
+    serve_assets_locally()
+    sign_in = sign_in_for(settings)
     ctx = AppContext.create(settings)
     pn.config.nthreads = settings.num_threads  # callbacks off the event loop, so one slow read never freezes others
     origins = list(settings.websocket_origins) or [
@@ -125,19 +156,44 @@ def serve(settings: Settings) -> None:
         return create_app(ctx)
 
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
-
-    pn.serve(
+    routes = [route for factory in ROUTES for route in factory(ctx)]
+    auth: dict = {}
+    if sign_in is None:
+        if settings.address not in LOOPBACK or settings.behind_proxy:
+            log.warning("--auth none: anyone who reaches %s:%s uses this server with no sign-in.",
+                        settings.address, settings.port)
+    else:
+        routes = guard_routes(routes, sign_in.user_of)
+        auth["cookie_secret"] = sign_in.cookie_secret
+        if sign_in.mode == "oauth":
+            auth.update(oauth_provider=settings.oauth_provider, oauth_key=settings.oauth_key,
+                        oauth_secret=settings.oauth_secret, oauth_extra_params=dict(settings.oauth_extra_params))
+        else:
+            auth["auth_provider"] = TokenAuthProvider(sign_in, settings.prefix)
+    server = pn.serve(
         {"/": session_app},
         port=settings.port,
         address=settings.address,
-        show=settings.show,
+        show=False,
         websocket_origin=origins,
         title="Neurodeck",
         prefix=settings.prefix,
         use_xheaders=settings.use_xheaders,
-        extra_patterns=[route for factory in ROUTES for route in factory(ctx)],
-        start=True,
+        extra_patterns=routes,
+        start=False,
+        **auth,
     )
+    return server, _browser_address(settings, sign_in)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _browser_address(settings: Settings, sign_in: "SignIn | None") -> str:
+    """The address to open: with ``?token=`` for token sign-in, so a single local user has no extra step."""
+    host = "127.0.0.1" if settings.address in ("0.0.0.0", "::", "") else settings.address
+    base = f"http://{host}:{settings.port}{settings.prefix}/"
+    return f"{base}?token={sign_in.token}" if sign_in is not None and sign_in.mode == "token" else base
 
 
 def _warm_up() -> None:

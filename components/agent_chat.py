@@ -6,8 +6,9 @@ card per tool step (name, arguments, result), and the step's artifact (a table, 
 link, an image, or whatever the page's renderer draws) even when the reply streams. Stop
 cancels the turn; the tool trace can be downloaded. Conversations are saved in the workspace;
 ``conversation`` is the id of this one (the page puts it in its address, so a reload or a
-bookmark reopens it), and the chat lists only the conversations of this browser session:
-another user's chats are never offered.
+bookmark reopens it), and the chat lists the conversations of this browser session and, when
+the session belongs to a signed-in person, that person's saved ones: another user's chats are
+never offered, and their ids open as "no such chat".
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import panel as pn
 import param
 
 from components.background import is_served, run_on_session_thread
+from components.safe_text import code_span, escape_text, model_markdown, model_renderer, safe_table, text_alert
 from engines.agent import ChatSession
 from engines.agent.events import AgentEvent
 from engines.agent.results import Artifact, ImageArtifact, PlotArtifact, TableArtifact, ViewerLinkArtifact
@@ -46,14 +48,15 @@ def frame_to_pandas(frame: Any) -> pd.DataFrame:
 def default_artifact_view(artifact: Artifact) -> pn.viewable.Viewable | None:
     """Tables, links and images; plots and page-specific artifacts are drawn by the page's renderer."""
     if isinstance(artifact, TableArtifact):
-        return pn.widgets.Tabulator(frame_to_pandas(artifact.frame), show_index=False, disabled=True, height=260,
-                                    sizing_mode="stretch_width", pagination="local", page_size=50)
+        return safe_table(frame_to_pandas(artifact.frame), show_index=False, disabled=True, height=260,
+                          sizing_mode="stretch_width", pagination="local", page_size=50)
     if isinstance(artifact, ViewerLinkArtifact):
-        return pn.pane.Markdown(f"[{artifact.title or 'open'}]({artifact.url})", css_classes=["nd-chat-link"])
+        return model_markdown(f"[{escape_text(artifact.title or 'open')}](<{artifact.url}>)",
+                              css_classes=["nd-chat-link"])
     if isinstance(artifact, ImageArtifact):
         return pn.pane.Image(io.BytesIO(artifact.data), sizing_mode="stretch_width")
     if isinstance(artifact, PlotArtifact):
-        return pn.pane.Markdown(f"*Plot: {artifact.title}*")
+        return pn.pane.Markdown(f"*Plot: {escape_text(artifact.title)}*")
     return None
 
 
@@ -74,13 +77,16 @@ class AgentChat(pn.viewable.Viewer):
         self._reply: pn.pane.Markdown | None = None
         self._reply_text = ""
         self._steps: dict[str, pn.Column] = {}
-        self._known: dict[str, str] = {}  # this session's conversations: id -> title
+        self._known: dict[str, str] = {}  # this session's conversations and its person's saved ones: id -> title
+        if session.person is not None:
+            self._known.update((c.id, c.title or "chat") for c in reversed(session.conversations()))
         self._title = "chat"
         self._feed = pn.chat.ChatInterface(
             callback=self._on_send, show_rerun=False, show_undo=False, show_clear=False, show_stop=False,
             callback_user="Assistant", sizing_mode="stretch_width", height=height,
             default_avatars={"You": "U", "User": "U", "Assistant": "A", "Tool": _TOOL_AVATAR},
-            widgets=[pn.chat.ChatAreaInput(placeholder=placeholder)], css_classes=["nd-chat"])
+            widgets=[pn.chat.ChatAreaInput(placeholder=placeholder)], css_classes=["nd-chat"],
+            renderers=[model_renderer])  # typed, replayed and streamed text: never markup
         self._stop = pn.widgets.Button(label="Stop", button_type="warning", width=70, disabled=True)
         self._stop.on_click(lambda _: self.stop())
         self._trace = pn.widgets.FileDownload(callback=self._trace_file, filename="tool-trace.json",
@@ -91,7 +97,8 @@ class AgentChat(pn.viewable.Viewer):
         new_chat = pn.widgets.Button(label="New chat", width=90)
         new_chat.on_click(self._on_new_chat)
         mode = "offline commands (type 'help')" if session.offline else session.describe()
-        self._header = pn.Row(pn.pane.Markdown(f"**Chat** · {mode}", css_classes=["nd-muted"], margin=(8, 5)),
+        self._header = pn.Row(pn.pane.Markdown(f"**Chat** · {escape_text(mode)}", css_classes=["nd-muted"],
+                                               margin=(8, 5)),
                               sizing_mode="stretch_width")
         self._controls = pn.FlexBox(self._stop, self._trace, new_chat, self._history, sizing_mode="stretch_width")
         if is_served(self._doc):
@@ -138,14 +145,15 @@ class AgentChat(pn.viewable.Viewer):
     def _on_text(self, event) -> None:
         self._reply_text += event.text
         if self._reply is None:
-            self._reply = pn.pane.Markdown(self._reply_text, sizing_mode="stretch_width")
+            self._reply = model_markdown(self._reply_text, sizing_mode="stretch_width")
             self._feed.send(self._reply, user="Assistant", respond=False)
         else:
             self._reply.object = self._reply_text
 
     def _on_tool_started(self, event) -> None:
         arguments = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in event.arguments.items())
-        step = pn.Column(pn.pane.Markdown(f"`{event.tool}({arguments})`", css_classes=["nd-tool-step"], margin=(0, 5)),
+        step = pn.Column(pn.pane.Markdown(code_span(f"{event.tool}({arguments})"), css_classes=["nd-tool-step"],
+                                          margin=(0, 5)),
                          sizing_mode="stretch_width")
         self._steps[event.call_id] = step
         self._feed.send(step, user="Tool", avatar=_TOOL_AVATAR, respond=False)
@@ -154,8 +162,8 @@ class AgentChat(pn.viewable.Viewer):
     def _on_tool_finished(self, event) -> None:
         step = self._steps.get(event.call_id)
         summary = event.summary if len(event.summary) <= _SUMMARY_CHARS else event.summary[:_SUMMARY_CHARS] + " …"
-        parts: list[Any] = [pn.pane.Markdown(summary, css_classes=["nd-tool-result"], margin=(0, 5),
-                                             sizing_mode="stretch_width")]
+        parts: list[Any] = [model_markdown(summary, css_classes=["nd-tool-result"], margin=(0, 5),
+                                           sizing_mode="stretch_width")]
         if event.artifact is not None:
             view = self._render_artifact(event.artifact) if self._render_artifact else None
             if view is None:  # (not falsiness: an empty layout the page fills later is a view)
@@ -169,7 +177,8 @@ class AgentChat(pn.viewable.Viewer):
             step.extend(parts)
 
     def _on_tool_error(self, event) -> None:
-        text = pn.pane.Markdown(f"**Failed:** {event.message}", css_classes=["nd-tool-error"], margin=(0, 5))
+        text = pn.pane.Markdown(f"**Failed:** {escape_text(event.message)}", css_classes=["nd-tool-error"],
+                                margin=(0, 5))
         step = self._steps.get(event.call_id)
         if step is None:
             self._feed.send(text, user="Tool", avatar=_TOOL_AVATAR, respond=False)
@@ -180,12 +189,12 @@ class AgentChat(pn.viewable.Viewer):
         self._feed.send(f"Retrying: {event.message}", user="Assistant", respond=False)
 
     def _on_error(self, event) -> None:
-        self._feed.send(pn.pane.Alert(event.message, alert_type="danger", sizing_mode="stretch_width"),
+        self._feed.send(text_alert(event.message, alert_type="danger", sizing_mode="stretch_width"),
                         user="Assistant", respond=False)
 
     def _on_final(self, event) -> None:
         if self._reply is None and event.text and not self._reply_text.endswith(event.text):
-            self._feed.send(pn.pane.Markdown(event.text, sizing_mode="stretch_width"), user="Assistant", respond=False)
+            self._feed.send(model_markdown(event.text, sizing_mode="stretch_width"), user="Assistant", respond=False)
         if event.stopped == "cancelled":
             self._feed.send("Stopped.", user="Assistant", respond=False)
         self._stop.disabled = True
@@ -203,7 +212,7 @@ class AgentChat(pn.viewable.Viewer):
         return io.StringIO(self._session.trace_json())
 
     def _conversation_options(self) -> dict[str, str]:
-        options = {"This session's chats…": ""}
+        options = {"Your chats…": ""}
         for conversation_id, title in self._known.items():
             options[f"{title[:40]} ({conversation_id[:6]})"] = conversation_id
         return options
@@ -215,7 +224,7 @@ class AgentChat(pn.viewable.Viewer):
         try:
             conversation = self._session.load_conversation(conversation_id)
         except Exception as exc:  # an unknown id in a link: say so, keep the chat as it is
-            self._problem[:] = [pn.pane.Alert(f"That chat could not be opened: {exc}", alert_type="warning",
+            self._problem[:] = [text_alert(f"That chat could not be opened: {exc}", alert_type="warning",
                                               sizing_mode="stretch_width")]
             return
         self._problem[:] = []
@@ -226,7 +235,7 @@ class AgentChat(pn.viewable.Viewer):
         for turn in conversation.turns:
             self._feed.send(turn.user, user="You", respond=False)
             for step in turn.steps:
-                self._feed.send(f"`{step.tool}` → {step.summary[:300]}", user="Tool", avatar=_TOOL_AVATAR,
+                self._feed.send(f"{code_span(step.tool)} → {step.summary[:300]}", user="Tool", avatar=_TOOL_AVATAR,
                                 respond=False)
             if turn.answer:
                 self._feed.send(turn.answer, user="Assistant", respond=False)

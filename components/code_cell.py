@@ -20,6 +20,7 @@ import param
 from panel.custom import JSComponent
 
 from components.background import run_on_session_thread
+from components.safe_text import escape_text, model_markdown
 from engines.kernel import BOKEH_MIME, CellOutput, CellResult, CodeRunner
 from engines.kernel.results import strip_ansi
 
@@ -80,7 +81,7 @@ class CodeCell(pn.viewable.Viewer):
         self._stop = pn.widgets.Button(name="Stop code", button_type="warning", width=100, disabled=True)
         self._run.on_click(lambda _e: self._start())
         self._stop.on_click(lambda _e: self._halt())
-        self._status = pn.pane.Markdown(disabled_reason or "Not run yet: read it, then press Run code.",
+        self._status = pn.pane.Markdown(escape_text(disabled_reason) or "Not run yet: read it, then press Run code.",
                                         css_classes=["nd-muted"], margin=(0, 5))
         self._outputs = pn.Column(sizing_mode="stretch_width", css_classes=["nd-code-outputs"])
         self._explanation = explanation
@@ -114,10 +115,11 @@ class CodeCell(pn.viewable.Viewer):
     def _finished(self, result: CellResult | None, problem: str) -> None:
         self._run.disabled, self._stop.disabled = False, True
         if result is None:
-            self._status.object = f"**Could not run:** {problem}"
+            self._status.object = f"**Could not run:** {escape_text(problem)}"
             return
         took = f"{result.duration_s:.1f} s"
-        self._status.object = f"Finished in {took}." if result.status == "ok" else f"**{result.status}:** {result.message}"
+        self._status.object = f"Finished in {took}." if result.status == "ok" else \
+            f"**{escape_text(result.status)}:** {escape_text(result.message)}"
         if self._on_result is not None:
             self._on_result(self._editor.value, result)
 
@@ -126,6 +128,6 @@ class CodeCell(pn.viewable.Viewer):
             self._runner().stop()
 
     def __panel__(self) -> pn.viewable.Viewable:
-        header = pn.pane.Markdown(self._explanation or "Proposed code:", margin=(0, 5))
+        header = model_markdown(self._explanation or "Proposed code:", margin=(0, 5))
         return pn.Column(header, self._editor, pn.Row(self._run, self._stop, self._status), self._outputs,
                          sizing_mode="stretch_width", css_classes=["nd-code-cell"])

@@ -20,6 +20,7 @@ import param
 
 from components.background import BackgroundWork
 from components.keyboard import KeyboardShortcuts
+from components.safe_text import code_block, escape_text, safe_choices, text_alert
 from engines.curation import CurationReview
 from engines.errors import NeurodeckError
 
@@ -143,8 +144,9 @@ class CurationGrid(pn.viewable.Viewer):
         decision = row["decision"] or "not judged"
         confidence = f" ({row['confidence']:.0%})" if pd.notna(row["confidence"]) else ""
         similarity = f"{row['similarity']:.2f}" if pd.notna(row["similarity"]) else "?"
-        text = (f"**Group {group_id}** · units {', '.join(map(str, row['unit_ids']))} · similarity {similarity}\n\n"
-                f"Judge: **{decision}**{confidence} · you: **{verdict or '—'}**\n\n{str(row['reasoning'])[:220]}")
+        text = (f"**Group {group_id}** · units {escape_text(', '.join(map(str, row['unit_ids'])))} · "
+                f"similarity {similarity}\n\nJudge: **{escape_text(decision)}**{confidence} · "
+                f"you: **{escape_text(verdict or '—')}**\n\n{escape_text(str(row['reasoning'])[:220])}")
         images = pn.Row(height=150, width=336)
         card = pn.Column(pn.pane.Markdown(text, margin=(0, 6)), images, width=344, height=340,
                          styles={"border": f"3px solid {'#1f77b4' if group_id == self.group else '#ddd'}",
@@ -157,7 +159,7 @@ class CurationGrid(pn.viewable.Viewer):
         self._work.run(f"thumbs-{group_id}", lambda: self._review.group_images(group_id),
                        apply=lambda paths: images.__setitem__(slice(None), [
                            pn.pane.PNG(str(p), width=160, height=140, fixed_aspect=True) for p in paths.values()]),
-                       failed=lambda exc: images.__setitem__(slice(None), [pn.pane.Markdown(f"*{exc}*")]))
+                       failed=lambda exc: images.__setitem__(slice(None), [pn.pane.Markdown(f"*{escape_text(exc)}*")]))
         return card
 
     @param.depends("group", watch=True)
@@ -174,7 +176,7 @@ class CurationGrid(pn.viewable.Viewer):
         images = pn.Row(sizing_mode="stretch_width")
         report = decision.report if decision and decision.report else (decision.error if decision else "")
         units = pn.widgets.MultiChoice(name="Units in this group (drop one, then re-judge)",
-                                       options=[str(u) for u in group.unit_ids],
+                                       options=safe_choices([str(u) for u in group.unit_ids]),
                                        value=[str(u) for u in group.unit_ids], width=420)
         rejudge = pn.widgets.Button(name="Save edited group and re-judge", width=240)
         rejudge.on_click(lambda _e: self._edit_and_rejudge(group_id, units.value))
@@ -193,10 +195,10 @@ class CurationGrid(pn.viewable.Viewer):
         example.param.watch(lambda e: self._mark_example(group_id, e.new), "value")
         reasoning = decision.reasoning if decision and decision.ok else ""
         self._detail[:] = [
-            pn.pane.Markdown(f"### Group {group_id}: units {', '.join(map(str, group.unit_ids))}\n\n"
-                             f"{reasoning or '*Not judged yet.*'}"),
+            pn.pane.Markdown(f"### Group {group_id}: units {escape_text(', '.join(map(str, group.unit_ids)))}\n\n"
+                             f"{escape_text(reasoning) if reasoning else '*Not judged yet.*'}"),
             pn.Row(*buttons, undo), images,
-            pn.Card(pn.pane.Markdown(f"```\n{report}\n```" if report else "*No report.*"), title="Judge's report",
+            pn.Card(pn.pane.Markdown(code_block(report) if report else "*No report.*"), title="Judge's report",
                     collapsed=True, sizing_mode="stretch_width"),
             pn.Row(units, rejudge),
             pn.Row(pn.pane.Markdown("Few-shot example for the VLM judge (examples are not judged):", margin=(8, 5)),
@@ -204,8 +206,7 @@ class CurationGrid(pn.viewable.Viewer):
         self._work.run("detail-images", lambda: self._review.group_images(group_id),
                        apply=lambda paths: images.__setitem__(slice(None), [
                            pn.pane.PNG(str(p), width=420) for p in paths.values()]),
-                       failed=lambda exc: images.__setitem__(slice(None), [pn.pane.Alert(str(exc),
-                                                                                         alert_type="warning")]))
+                       failed=lambda exc: images.__setitem__(slice(None), [text_alert(exc, alert_type="warning")]))
 
     # --- verdicts and keys -----------------------------------------------------------------------------
     def give(self, verdict: str) -> None:
@@ -215,7 +216,7 @@ class CurationGrid(pn.viewable.Viewer):
         try:
             self._review.record_verdict(self.group, verdict)
         except NeurodeckError as exc:
-            self._message[:] = [pn.pane.Alert(str(exc), alert_type="danger")]
+            self._message[:] = [text_alert(exc, alert_type="danger")]
             return
         self._message[:] = []
         self.changed += 1
@@ -256,7 +257,7 @@ class CurationGrid(pn.viewable.Viewer):
         try:
             self._review.set_example(group_id, kind or None)
         except NeurodeckError as exc:
-            self._message[:] = [pn.pane.Alert(str(exc), alert_type="danger")]
+            self._message[:] = [text_alert(exc, alert_type="danger")]
             return
         self._frame = self._review.table()
 
@@ -265,11 +266,11 @@ class CurationGrid(pn.viewable.Viewer):
         try:
             edited = self._review.edit_group(group_id, keep)
         except NeurodeckError as exc:
-            self._message[:] = [pn.pane.Alert(str(exc), alert_type="danger")]
+            self._message[:] = [text_alert(exc, alert_type="danger")]
             return
-        self._message[:] = [pn.pane.Alert(f"Group {edited.group_id} made from group {group_id} "
-                                          f"(units {', '.join(map(str, edited.unit_ids))}); judging it.",
-                                          alert_type="info")]
+        self._message[:] = [text_alert(f"Group {edited.group_id} made from group {group_id} "
+                                       f"(units {', '.join(map(str, edited.unit_ids))}); judging it.",
+                                       alert_type="info")]
         self.refresh()
         self.group = edited.group_id
         if self._on_rejudge is not None:

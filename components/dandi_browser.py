@@ -13,6 +13,7 @@ import pandas as pd
 import panel as pn
 
 from components.background import BackgroundWork
+from components.safe_text import escape_text
 from engines.dandi import Asset, DandiArchive, Page
 from engines.nwb.sources import SourcePolicy
 
@@ -58,7 +59,7 @@ class DandiBrowser(pn.viewable.Viewer):
                                  sizing_mode="stretch_width")
 
     def _failed(self, exc: BaseException) -> None:
-        self._message.object = f"**DANDI:** {exc}"
+        self._message.object = f"**DANDI:** {escape_text(exc)}"
 
     def search(self) -> None:
         query = self._query.value.strip()
@@ -80,7 +81,7 @@ class DandiBrowser(pn.viewable.Viewer):
         self._list_files(1)
 
     def _list_files(self, page: int) -> None:
-        self._message.object = f"Listing the files of {self._dandiset}…"
+        self._message.object = f"Listing the files of {escape_text(self._dandiset)}…"
         identifier, version = self._dandiset, self._version
         self._work.run("dandi-files", lambda: self._archive.assets(identifier, version, page=page,
                                                                     page_size=PAGE_SIZE),
@@ -92,12 +93,13 @@ class DandiBrowser(pn.viewable.Viewer):
         self._files.value = pd.DataFrame([{"file": a.path, "size": _size(a.size), "kind": a.kind}
                                           for a in self._assets])
         self._more.visible = listing.has_next
-        self._message.object = (f"{self._dandiset} ({self._version}): {listing.count:,} files; click one to open it.")
+        self._message.object = escape_text(f"{self._dandiset} ({self._version}): {listing.count:,} files; "
+                                           "click one to open it.")
 
     def _on_file(self, event) -> None:
         asset = self._assets[event.row]
         if asset.kind not in ("nwb", "edf", "bdf"):
-            self._message.object = f"{asset.path} is not an NWB or EDF file."
+            self._message.object = escape_text(f"{asset.path} is not an NWB or EDF file.")
             return
         self._on_open(asset.dandi_url)
 

@@ -13,6 +13,7 @@ import panel as pn
 from components.background import BackgroundWork
 from components.nwb_controller import NwbFileController
 from components.nwb_views.traces import TracesView
+from components.safe_text import escape_text, safe_choices
 from components.windowed_plot import WindowedPlot
 from engines.edf import EdfFile
 from engines.nwb.extract import TraceWindow
@@ -39,7 +40,8 @@ class EdfViewer(pn.viewable.Viewer):
         self._pane = pn.pane.HoloViews(self._plot.dmap, sizing_mode="stretch_width", height=440)
         self._status = pn.pane.Markdown(self._describe(first), css_classes=["nd-muted"], margin=(0, 10))
         labels = {f"{i}: {c.label} ({c.sampling_rate:g} Hz)": i for i, c in enumerate(edf.signals)}
-        self._picker = pn.widgets.MultiChoice(name="Channels (one sampling rate at a time)", options=labels,
+        self._picker = pn.widgets.MultiChoice(name="Channels (one sampling rate at a time)",
+                                              options=safe_choices(labels),
                                               value=list(first.channels), sizing_mode="stretch_width", max_items=64)
         self._picker.param.watch(lambda e: setattr(controller, "channels", [int(c) for c in e.new]), "value")
         self._watcher = controller.param.watch(self._on_shared, ["time_window", "channels"])
@@ -62,7 +64,7 @@ class EdfViewer(pn.viewable.Viewer):
 
         def failed(exc: BaseException) -> None:
             self._pane.loading = False
-            self._status.object = f"This window could not be read: {exc}"
+            self._status.object = f"This window could not be read: {escape_text(exc)}"
 
         self._work.run("edf-window", lambda: self._edf.read_window(*window, channels=channels, max_points=_POINTS),
                        apply=show, failed=failed)
@@ -84,8 +86,10 @@ class EdfViewer(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         header = self._edf.header
-        facts = (f"**{self._edf.label}** · {header.format} · {len(self._edf.signals)} signals · "
-                 f"{header.n_records:,} records of {header.record_duration:g} s · start {header.start or 'unknown'}")
+        facts = (f"**{escape_text(self._edf.label)}** · {escape_text(header.format)} · "
+                 f"{len(self._edf.signals)} signals · "
+                 f"{header.n_records:,} records of {header.record_duration:g} s · "
+                 f"start {escape_text(header.start or 'unknown')}")
         buttons = []
         for name, handler in (("◀◀", lambda _: self._shift(-1.0)), ("◀", lambda _: self._shift(-0.25)),
                               ("Zoom in", lambda _: self._shift(0.0, 0.5)), ("Zoom out", lambda _: self._shift(0.0, 2.0)),

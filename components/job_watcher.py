@@ -14,6 +14,7 @@ from typing import Any
 
 import panel as pn
 
+from components.safe_text import escape_text
 from engines.errors import NeurodeckError
 from engines.jobs.service import JobService, JobState
 
@@ -44,7 +45,7 @@ class JobWatcher(pn.viewable.Viewer):
             self._state: JobState | None = jobs.request(kind, inputs)
         except NeurodeckError as exc:
             self._state = None
-            self._status.object = f"{label}: cannot be computed ({exc})"
+            self._status.object = escape_text(f"{label}: cannot be computed ({exc})")
             return
         if not self._update():
             pn.state.execute(self._start_polling, schedule=True)
@@ -75,26 +76,34 @@ class JobWatcher(pn.viewable.Viewer):
         self._retry.visible = state.failed
         self._cancel.visible = state.active
         if state.done:
-            self._status.object = f"{self._label}: ready"
+            self._status.object = escape_text(f"{self._label}: ready")
             if self.ready is None:
                 self.ready = state.result_dir
                 try:
                     self._on_ready(state.result_dir)
                 except Exception as exc:  # a result that cannot be shown must not break the view
                     log.exception("Showing %s failed", self._label)
-                    self._status.object = f"{self._label}: result could not be shown ({exc})"
+                    self._status.object = escape_text(f"{self._label}: result could not be shown ({exc})")
             return True
-        self._status.object = f"{self._label}: {state.describe()}"
+        self._status.object = escape_text(f"{self._label}: {state.describe()}")
         return state.failed
 
     def _on_retry(self, _event) -> None:
-        self._state = self._jobs.retry(self._state.job.id)
+        try:
+            self._state = self._jobs.retry(self._state.job.id)
+        except NeurodeckError as exc:  # someone else's job, or this person's submissions are used up
+            self._status.object = escape_text(f"{self._label}: {exc}")
+            return
         self._stopped = False
         if not self._update():
             self._start_polling()
 
     def _on_cancel(self, _event) -> None:
-        self._state = self._jobs.cancel(self._state.job.id)
+        try:
+            self._state = self._jobs.cancel(self._state.job.id)
+        except NeurodeckError as exc:  # a job shared with (and owned by) someone else
+            self._status.object = escape_text(f"{self._label}: {exc}")
+            return
         self._update()
 
     def __panel__(self) -> pn.viewable.Viewable:

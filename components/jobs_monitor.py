@@ -1,7 +1,9 @@
 """The Compute page's monitor: every engine's jobs with filters, progress, retry/cancel, workers, throughput.
 
 Polls the job store (one SQLite read per refresh) on a per-session periodic callback that
-stops when the session closes; nothing here runs jobs.
+stops when the session closes; nothing here runs jobs. Every job shows its owner; retry and
+cancel go through the session's ``JobService`` (acting as the signed-in person), so they change
+only that person's jobs (admins: any) and say which selected jobs were left alone and why.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import pandas as pd
 import panel as pn
 import param
 
-from engines.jobs import Job, JobStatus, JobStore
+from components.safe_text import escape_text
+from engines.jobs import Job, JobStatus
+from engines.jobs.service import JobService
+from engines.people import NotAllowed
 
 __all__ = ["JobsMonitor"]
 
@@ -41,7 +46,7 @@ def _subject(job: Job) -> str:
 def _row(job: Job) -> dict:
     duration = (job.finished or time.time()) - job.started if job.started else None
     return {
-        "id": job.id, "kind": job.kind, "file": _subject(job),
+        "id": job.id, "owner": job.owner or "(admins)", "kind": job.kind, "file": _subject(job),
         "object": str(job.inputs.get("path", job.inputs.get("group", ""))), "status": job.status.value,
         "progress": round(job.progress * 100), "message": job.message or "", "attempts": job.attempts,
         "worker": job.worker_id or "", "created": _ago(job.created),
@@ -70,9 +75,11 @@ class JobsMonitor(pn.viewable.Viewer):
     kind = param.Selector(default=_ALL, objects=[_ALL])
     file = param.String(default="", doc="Show jobs whose file, analyzer or run contains this text.")
 
-    def __init__(self, store: JobStore, kinds: list[str], backend_facts: dict, refresh_s: float = 2.0, **params) -> None:
+    def __init__(self, jobs: JobService, kinds: list[str], backend_facts: dict, refresh_s: float = 2.0,
+                 **params) -> None:
         super().__init__(**params)
-        self._store = store
+        self._service = jobs
+        self._store = jobs.store
         self.param.kind.objects = [_ALL, *kinds]
         self._facts = backend_facts
         self._jobs = pn.widgets.Tabulator(
@@ -87,8 +94,8 @@ class JobsMonitor(pn.viewable.Viewer):
         self._feedback = pn.pane.Markdown("", css_classes=["nd-muted"])
         retry = pn.widgets.Button(label="Retry selected", width=140)
         cancel = pn.widgets.Button(label="Cancel selected", button_type="warning", width=140)
-        retry.on_click(lambda _: self._act(self._store.retry, "retried"))
-        cancel.on_click(lambda _: self._act(self._store.cancel, "cancelled"))
+        retry.on_click(lambda _: self._act(self._service.retry, "retried"))
+        cancel.on_click(lambda _: self._act(self._service.cancel, "cancelled"))
         self._actions = pn.Row(retry, cancel, self._feedback)
         self.refresh()
         callback = pn.state.add_periodic_callback(self.refresh, period=int(refresh_s * 1000))
@@ -103,9 +110,14 @@ class JobsMonitor(pn.viewable.Viewer):
         if not ids:
             self._feedback.object = "Select jobs first (tick their boxes)."
             return
+        refused = []
         for job_id in ids:
-            action(job_id)
-        self._feedback.object = f"{len(ids)} job(s) {verb}."
+            try:
+                action(job_id)
+            except NotAllowed as exc:
+                refused.append(str(exc))
+        done = len(ids) - len(refused)
+        self._feedback.object = escape_text(" ".join([f"{done} job(s) {verb}.", *refused]))
         self.refresh()
 
     @param.depends("status", "kind", "file", watch=True)
@@ -118,13 +130,13 @@ class JobsMonitor(pn.viewable.Viewer):
                     if any(needle in str(job.inputs.get(name, "")).lower() for name in _SUBJECT_INPUTS)]
         frame = pd.DataFrame([_row(job) for job in jobs])
         if frame.empty:
-            frame = pd.DataFrame(columns=["id", "kind", "file", "object", "status", "progress", "message"])
+            frame = pd.DataFrame(columns=["id", "owner", "kind", "file", "object", "status", "progress", "message"])
         selected = set(self._selected_ids())
         self._jobs.value = frame
         self._jobs.selection = [i for i, job_id in enumerate(frame["id"]) if job_id in selected]
         counts = self._store.counts()
         self._counts.object = " · ".join(f"**{counts.get(s, 0)}** {s.value}" for s in JobStatus) + (
-            f" · backend: {self._facts.get('backend', '?')}, {self._facts.get('workers', '?')} worker(s)")
+            f" · backend: {escape_text(self._facts.get('backend', '?'))}, {self._facts.get('workers', '?')} worker(s)")
         self._workers.value = pd.DataFrame([
             {"worker": w.worker_id, "host": w.host, "pid": w.pid, "last heartbeat": _ago(w.last_seen),
              "current job": w.current_job} for w in self._store.workers()])

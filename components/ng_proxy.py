@@ -7,6 +7,9 @@ from another machine, through a reverse proxy, or inside another site. The clien
 server from its own address (the part before ``/v/<token>``), so serving it at
 ``<prefix>/ngv/v/<token>/`` makes every request it sends come back here, to be forwarded.
 The event stream (server-sent events) is streamed through, not buffered.
+
+``credentials/<token>`` hands out the server's own data-source tokens (DVID, Google, BOSS): it is
+refused (403) unless the operator opted in (``--viewer-credentials``), whatever the viewer allows.
 """
 
 from __future__ import annotations
@@ -41,9 +44,14 @@ class NeuroglancerProxy(web.RequestHandler):
 
     SUPPORTED_METHODS = ("GET", "POST", "HEAD")
 
+    def initialize(self, allow_credentials: bool = False) -> None:
+        self._allow_credentials = allow_credentials
+
     async def _forward(self, path: str) -> None:
         if not _ALLOWED.match(path):
             raise web.HTTPError(404)
+        if path.startswith("credentials/") and not self._allow_credentials:
+            raise web.HTTPError(403, "the viewer does not hand out the server's credentials (--viewer-credentials)")
         query = f"?{self.request.query}" if self.request.query else ""
         headers = {k: v for k, v in self.request.headers.get_all() if k.lower() not in _HOP_BY_HOP}
         streaming = path.startswith("events/")
@@ -88,5 +96,6 @@ class NeuroglancerProxy(web.RequestHandler):
         await self._forward(path)
 
 
-def neuroglancer_routes() -> list[tuple]:
-    return [(rf"{NG_PATH}/(.*)", NeuroglancerProxy)]
+def neuroglancer_routes(allow_credentials: bool = False) -> list[tuple]:
+    """The proxy's route; ``allow_credentials`` forwards ``credentials/`` (the operator's opt-in)."""
+    return [(rf"{NG_PATH}/(.*)", NeuroglancerProxy, {"allow_credentials": allow_credentials})]

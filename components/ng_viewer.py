@@ -18,6 +18,7 @@ from typing import Any
 
 import panel as pn
 import param
+
 from components.background import is_served, run_on_session_thread
 from components.ng_proxy import NG_PATH, neuroglancer_server_url
 
@@ -30,12 +31,15 @@ class NeuroglancerViewer(pn.viewable.Viewer):
     state = param.Dict(default={}, doc="The viewer state the user sees, after the latest debounced change.")
     user_changes = param.Integer(default=0, doc="How many debounced changes came from the user's own moves.")
 
-    def __init__(self, initial_state: dict[str, Any], debounce_s: float = 1.0, height: int = 640, **params) -> None:
+    def __init__(self, initial_state: dict[str, Any], debounce_s: float = 1.0, height: int = 640,
+                 allow_credentials: bool = False, **params) -> None:
+        """``allow_credentials``: let the browser ask this viewer for the server's data-source tokens (DVID,
+        Google, BOSS). ``neuroglancer.Viewer()`` allows it by default; only an operator's opt-in may."""
         import neuroglancer
 
         super().__init__(state=copy.deepcopy(initial_state), **params)
         neuroglancer_server_url()  # the local neuroglancer server, started once per process
-        self._viewer = neuroglancer.Viewer()
+        self._viewer = neuroglancer.Viewer(allow_credentials=allow_credentials)
         self._debounce_s = debounce_s
         self._doc = pn.state.curdoc
         self._lock = threading.Lock()

@@ -25,12 +25,24 @@ from components.background import BackgroundWork
 from components.code_cell import CodeCell
 from components.nwb_controller import NwbFileController
 from components.nwb_views import view_by_id, views_for
+from components.safe_text import escape_text, text_alert
 from engines.agent import ChatSession, LlmConfig
 from engines.agent.results import Artifact
 from engines.agent.toolsets import CodeProposal, NwbAssistantTools, NwbViewArtifact, build_nwb_tools
-from engines.kernel import CellResult, CodeRunner, KernelLimits, LocalKernel, RemoteKernel, code_entry, export_notebook, \
-    markdown_entry
+from engines.kernel import (
+    CellResult,
+    CodeRunner,
+    KernelLimits,
+    LocalKernel,
+    RemoteKernel,
+    code_entry,
+    export_notebook,
+    markdown_entry,
+    notebook_bytes,
+)
+from engines.limits import Budget
 from engines.nwb.nwbfile import NwbFile
+from engines.people import Person
 
 __all__ = ["NwbAssistant", "CodePolicy"]
 
@@ -66,7 +78,7 @@ class NwbAssistant(pn.viewable.Viewer):
 
     def __init__(self, current_file: Callable[[], NwbFile | None], current_source: Callable[[], str],
                  navigate: Callable[[dict[str, Any]], None], llm: LlmConfig | None, workspace: Path,
-                 code: CodePolicy, jobs=None) -> None:
+                 code: CodePolicy, jobs=None, person: Person | None = None, budget: Budget | None = None) -> None:
         super().__init__()
         self._current_file = current_file
         self._current_source = current_source
@@ -79,7 +91,7 @@ class NwbAssistant(pn.viewable.Viewer):
         self._entries: list = []
         tools = NwbAssistantTools(current_file=current_file, navigate=navigate, source=current_source)
         self._session = ChatSession([build_nwb_tools(tools)], llm, workspace, page="nwb", system_prompt=SYSTEM_PROMPT,
-                                    state_summary=self._file_summary)
+                                    state_summary=self._file_summary, person=person, budget=budget)
         self.chat = AgentChat(self._session, render_artifact=self._render, observer=self._observe, height=560,
                               placeholder="Ask about this file · what is in this file · show the raster of units 1-20")
         self._download = pn.widgets.FileDownload(callback=self._notebook_file, filename="nwb-chat.ipynb",
@@ -127,7 +139,7 @@ class NwbAssistant(pn.viewable.Viewer):
 
         def failed(exc: BaseException) -> None:
             holder.loading = False
-            holder[:] = [pn.pane.Alert(str(exc), alert_type="warning")]
+            holder[:] = [text_alert(exc, alert_type="warning")]
 
         self._work.run(f"embed-{id(holder)}", build, apply=show, failed=failed)
         return holder
@@ -175,15 +187,10 @@ class NwbAssistant(pn.viewable.Viewer):
             log.exception("saving the chat's notebook failed")
 
     def _notebook_file(self) -> io.BytesIO:
-        buffer = io.BytesIO()
-        path = self._workspace / "agent" / "notebooks" / ".export.ipynb"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        export_notebook(self._entries, path, title="NWB assistant")
-        buffer.write(path.read_bytes())
-        buffer.seek(0)
-        return buffer
+        """The Export notebook download: this chat's notebook built in memory, never through a shared file."""
+        return io.BytesIO(notebook_bytes(list(self._entries), title="NWB assistant"))
 
     def __panel__(self) -> pn.viewable.Viewable:
-        note = "" if self._code.allowed else f" · code execution off: {self._code.reason}"
+        note = "" if self._code.allowed else f" · code execution off: {escape_text(self._code.reason)}"
         return pn.Column(self.chat, pn.Row(self._download, pn.pane.Markdown(note, css_classes=["nd-muted"])),
                          sizing_mode="stretch_width")

@@ -23,6 +23,7 @@ from components.background import BackgroundWork
 from components.nwb_controller import NwbFileController
 from components.nwb_views import NwbView, view_by_id, views_for
 from components.object_tree import ObjectTree
+from components.safe_text import escape_text, text_alert
 from engines.errors import NeurodeckError
 from engines.jobs.service import JobService
 from engines.nwb.nwbfile import NwbFile
@@ -41,7 +42,7 @@ def error_alert(exc: BaseException | str) -> pn.pane.Alert:
     else:
         log.error("Unexpected error in the NWB browser", exc_info=exc)
         text = f"Something went wrong ({exc.__class__.__name__}: {str(exc)[:200]}). The rest of the app still works."
-    return pn.pane.Alert(text, alert_type="danger", sizing_mode="stretch_width", css_classes=["nd-error"])
+    return text_alert(text, alert_type="danger", sizing_mode="stretch_width", css_classes=["nd-error"])
 
 
 class NwbBrowser(pn.viewable.Viewer):
@@ -108,8 +109,8 @@ class NwbBrowser(pn.viewable.Viewer):
         self._open(source, selection)
 
     def show_notices(self, notices: list[str]) -> None:
-        self._notices[:] = [pn.pane.Alert(text, alert_type="warning", sizing_mode="stretch_width",
-                                          css_classes=["nd-notice"]) for text in notices]
+        self._notices[:] = [text_alert(text, alert_type="warning", sizing_mode="stretch_width",
+                                       css_classes=["nd-notice"]) for text in notices]
 
     def _request_open(self) -> None:
         """Open what the user typed; the state (and so the address bar) changes only once the file has opened.
@@ -155,7 +156,7 @@ class NwbBrowser(pn.viewable.Viewer):
         with self._lock:
             self.close()
             self._file = nwb
-            self._title.object = (f"**{nwb.label}** · NWB {nwb.index.nwb_version or '?'} · "
+            self._title.object = (f"**{escape_text(nwb.label)}** · NWB {escape_text(nwb.index.nwb_version or '?')} · "
                                   f"{len(nwb.index.objects):,} objects")
             controller = NwbFileController()
             self._apply_selection(controller, selection)

@@ -8,6 +8,8 @@ import pandas as pd
 import panel as pn
 import param
 
+from components.safe_text import safe_titles
+
 __all__ = ["PagedTable", "Page"]
 
 Page = tuple[pd.DataFrame, int]
@@ -40,7 +42,7 @@ class PagedTable(pn.viewable.Viewer):
             frame, self._total = self._fetch(self.offset, self.page_size)
         finally:
             self._table.loading = False
-        self._table.value = frame
+        self._table.param.update(value=frame, titles=safe_titles(frame))  # column names come from files
         last = min(self.offset + len(frame), self._total)
         self._status.object = f"Rows {self.offset + 1 if self._total else 0}–{last} of {self._total:,}"
         self._prev.disabled = self.offset == 0

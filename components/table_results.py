@@ -17,6 +17,7 @@ import hvplot.pandas  # noqa: F401  (registers .hvplot on pandas frames)
 import panel as pn
 
 from components.agent_chat import frame_to_pandas
+from components.safe_text import escape_text, safe_table, safe_titles, text_alert
 from engines.agent.results import Artifact, PlotArtifact, TableArtifact
 from engines.agent.toolsets import MultiViewArtifact
 from engines.errors import NeurodeckError
@@ -75,7 +76,8 @@ class TableResults(pn.viewable.Viewer):
     def _show_table(self) -> None:
         name = self._table_select.value
         if name:
-            self._preview.value = frame_to_pandas(self._tables.preview(name, 100))
+            frame = frame_to_pandas(self._tables.preview(name, 100))
+            self._preview.param.update(value=frame, titles=safe_titles(frame))
 
     def _on_upload(self, event) -> None:
         messages = []
@@ -84,9 +86,10 @@ class TableResults(pn.viewable.Viewer):
             try:
                 info = self._tables.upload(filename, payload)
             except NeurodeckError as exc:
-                messages.append(pn.pane.Alert(f"{filename}: {exc}", alert_type="danger", sizing_mode="stretch_width"))
+                messages.append(text_alert(f"{filename}: {exc}", alert_type="danger", sizing_mode="stretch_width"))
                 continue
-            messages.append(pn.pane.Alert(f"{filename} → table **{info.name}** ({info.rows:,} rows)",
+            messages.append(pn.pane.Alert(f"{escape_text(filename)} → table **{escape_text(info.name)}** "
+                                          f"({info.rows:,} rows)",
                                           alert_type="success", sizing_mode="stretch_width"))
             self.refresh()
             self._table_select.value = info.name
@@ -98,7 +101,7 @@ class TableResults(pn.viewable.Viewer):
         if isinstance(artifact, MultiViewArtifact):
             self._show_multiview(artifact)
         elif isinstance(artifact, TableArtifact):
-            self._set_result(artifact.title, pn.widgets.Tabulator(
+            self._set_result(artifact.title, safe_table(
                 frame_to_pandas(artifact.frame), show_index=False, disabled=True, height=320,
                 sizing_mode="stretch_width", pagination="local", page_size=50))
         elif isinstance(artifact, PlotArtifact):
@@ -106,18 +109,18 @@ class TableResults(pn.viewable.Viewer):
         else:
             return None
         self.refresh()
-        return pn.pane.Markdown(f"→ *{artifact.title or artifact.kind}* is shown in the results panel.",
+        return pn.pane.Markdown(f"→ *{escape_text(artifact.title or artifact.kind)}* is shown in the results panel.",
                                 css_classes=["nd-muted"], margin=(0, 5))
 
     def _set_result(self, title: str, view: pn.viewable.Viewable) -> None:
-        self._result_title.object = f"**{title}**"
+        self._result_title.object = f"**{escape_text(title)}**"
         self._result[:] = [view]
 
     def _show_multiview(self, artifact: MultiViewArtifact) -> None:
         views = artifact.views
         self._views = views
-        table = pn.widgets.Tabulator(frame_to_pandas(views.table), show_index=False, disabled=True, height=360,
-                                     sizing_mode="stretch_width", selectable=1, css_classes=["nd-multiview"])
+        table = safe_table(frame_to_pandas(views.table), show_index=False, disabled=True, height=360,
+                           sizing_mode="stretch_width", selectable=1, css_classes=["nd-multiview"])
         table.on_click(lambda event: self._open_row(event.row, table))
         self._set_result(f"{artifact.title} — click a row to open its view", table)
         first = views.first_viewable

@@ -14,6 +14,7 @@ import panel as pn
 import param
 
 from components.background import BackgroundWork
+from components.safe_text import escape_text, safe_titles
 from components.training_plots import comparison_overlay, parallel_coordinates
 
 __all__ = ["RunComparison", "hyperparameter_table", "varying_hyperparameters"]
@@ -73,7 +74,8 @@ class RunComparison(pn.viewable.Viewer):
             return  # the list refreshes every few seconds: redraw only what changed
         changed = list(ticked) != self._ticked or not _same_progress(runs, self._runs, ticked)
         self._runs, self._ticked = runs, list(ticked)
-        self._table.value = hyperparameter_table(runs)
+        table = hyperparameter_table(runs)
+        self._table.param.update(value=table, titles=safe_titles(table))  # names come from the runs' config files
         self._table.height = min(300, 50 + 32 * len(runs))
         finals = [c for c in runs.columns if c.startswith("final.")
                   and pd.to_numeric(runs[c], errors="coerce").notna().any()]
@@ -93,7 +95,7 @@ class RunComparison(pn.viewable.Viewer):
             return {f"{names.get(r, r)} ({r[-4:]})": load(r) for r in ids}
 
         self._work.run("compare", read, apply=self._adopt,
-                       failed=lambda exc: setattr(self._note, "object", f"Could not read the runs: {exc}"))
+                       failed=lambda exc: setattr(self._note, "object", f"Could not read the runs: {escape_text(exc)}"))
 
     def _adopt(self, frames: dict[str, pd.DataFrame]) -> None:
         self._frames = frames

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
+from components.safe_text import escape_text
 from engines.training.runs import CheckpointInfo, RunState
 
 __all__ = ["RunHeader", "RunControls", "CheckpointList", "STATE_COLOURS"]
@@ -46,7 +47,8 @@ class RunHeader(pn.viewable.Viewer):
         where = f"{status.get('device', '')} · {status.get('mode', '')}" + (
             f" × {status['world_size']}" if int(status.get("world_size", 1) or 1) > 1 else "")
         params = f" · {int(status['parameters']):,} parameters" if status.get("parameters") else ""
-        self._status.object = f"Step {step} of {total} · {state.value} · {points} points · {where.strip(' ·')}{params}"
+        self._status.object = (f"Step {step} of {total} · {state.value} · {points} points · "
+                               f"{escape_text(where.strip(' ·'))}{params}")
         total = max(1, total)
         if self._progress.max != total:
             self._progress.value = 0

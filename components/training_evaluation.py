@@ -15,6 +15,7 @@ import pandas as pd
 import panel as pn
 
 from components.job_watcher import JobWatcher
+from components.safe_text import escape_text
 from components.training_plots import decoding_bars, decoding_frame
 
 __all__ = ["EvaluationPanel", "describe_scores"]
@@ -34,11 +35,11 @@ def describe_scores(evaluation: dict[str, Any]) -> str:
               f"{evaluation.get('n_test_bins', 0):,} held-out test bins"),
              (f"- **co-bps** (held-out neurons, Neural Latents Benchmark): {_number(evaluation.get('co_bps'))} "
               f"from every held-in input, {_number(evaluation.get('co_bps_spikes_only'))} from held-in spikes alone"
-              + (f" ({evaluation['co_bps_note']})" if evaluation.get("co_bps_note") else ""))]
+              + (f" ({escape_text(evaluation['co_bps_note'])})" if evaluation.get("co_bps_note") else ""))]
     if evaluation.get("latent_r2") is not None:
         lines.append(f"- **Latent recovery** R² (synthetic ground truth): {_number(evaluation['latent_r2'])}")
     if baselines.get("cebra_note"):
-        lines.append(f"- CEBRA: {baselines['cebra_note']}")
+        lines.append(f"- CEBRA: {escape_text(baselines['cebra_note'])}")
     elif baselines and baselines.get("cebra_r2") is None:
         lines.append("- CEBRA: not run (give it iterations above 0)")
     if baselines.get("ridge_lags") is not None:

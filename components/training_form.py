@@ -9,12 +9,14 @@ two CPU cores, offline.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
 import panel as pn
 import param
 
+from components.safe_text import text_alert
 from engines.errors import NeurodeckError
 from engines.training.config import MODALITIES, MODEL_SIZES, TrainingConfig, build_config
 from engines.training.errors import ConfigError
@@ -105,13 +107,13 @@ class StartRunForm(pn.viewable.Viewer):
         self._on_start(config, int(self.processes))
 
     def show_error(self, text: str) -> None:
-        self._message[:] = [pn.pane.Alert(text, alert_type="danger", sizing_mode="stretch_width",
-                                          css_classes=["nd-training-form-error"])]
+        self._message[:] = [text_alert(text, alert_type="danger", sizing_mode="stretch_width",
+                                       css_classes=["nd-training-form-error"])]
 
     @property
     def error(self) -> str:
         """The refusal shown under the form ('' when none)."""
-        return self._message[0].object if len(self._message) else ""
+        return html.unescape(self._message[0].object) if len(self._message) else ""  # as it reads on screen
 
     def busy(self, starting: bool) -> None:
         self._start.disabled = starting

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import panel as pn
 
+from components.safe_text import escape_text
+
 if TYPE_CHECKING:
     from engines.training.interpret import Interpretation
 
@@ -84,7 +86,8 @@ def predictive_bars(result: "Interpretation", height: int = 260) -> list[hv.Bars
 
 def _geometry_text(result: "Interpretation") -> str:
     geometry = result.geometry
-    lines = [(f"**{result.session_id}**, {result.split} split, {len(result.latents):,} bins × "
+    lines = [(f"**{escape_text(result.session_id)}**, {escape_text(result.split)} split, "
+              f"{len(result.latents):,} bins × "
               f"{result.latents.shape[1]} latent units")]
     if geometry is not None:
         distances = geometry.distances.to_numpy()

@@ -7,6 +7,7 @@ is gone, say after a server restart) are listed as such, from their folders alon
 
 from __future__ import annotations
 
+import html
 import time
 from typing import Any
 
@@ -22,7 +23,7 @@ __all__ = ["RunList", "model_size_of", "list_rows"]
 
 _ACTIVE = "active (starting, running, paused)"
 _GROUPS = {"no grouping": None, "state": "state", "data": "data", "model size": "size"}
-_COLUMNS = ["open", "name", "state", "progress", "data", "size", "best val loss", "started", "run_id"]
+_COLUMNS = ["open", "name", "owner", "state", "progress", "data", "size", "best val loss", "started", "run_id"]
 
 
 def model_size_of(row: pd.Series | dict[str, Any]) -> str:
@@ -46,7 +47,8 @@ def list_rows(runs: pd.DataFrame, open_run: str = "") -> pd.DataFrame:
     best = runs["final.best_val_loss"] if "final.best_val_loss" in runs.columns else pd.Series(np.nan, runs.index)
     return pd.DataFrame({
         "open": ["▶" if r == open_run else "" for r in runs["run_id"]],
-        "name": runs["name"], "state": runs["state"],
+        "name": runs["name"], "owner": runs.get("owner", pd.Series("", runs.index)).fillna(""),
+        "state": runs["state"],
         "progress": [f"{int(s)} / {int(t)}" for s, t in zip(runs["step"], runs["total_steps"])],
         "data": runs.get("data.sources", pd.Series("", runs.index)).fillna(""),
         "size": [model_size_of(row) for _, row in runs.iterrows()],
@@ -89,6 +91,8 @@ class RunList(pn.viewable.Viewer):
         self.visible = runs
         rows = list_rows(runs, self.selected)
         group = _GROUPS[self.group_by]
+        if group:  # Tabulator writes group headers as HTML: a data source named like markup must stay text
+            rows[group] = rows[group].map(lambda value: html.escape(str(value)))
         self._syncing = True
         try:
             self._table.groupby = [group] if group else []

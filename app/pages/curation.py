@@ -19,15 +19,24 @@ import panel as pn
 import param
 
 from app.context import AppContext
+from app.identity import jobs_for, model_budget_for, session_person
 from app.registry import register_page
 from app.routing import PageLink
 from components.background import BackgroundWork
 from components.curation_grid import CurationGrid
 from components.job_watcher import JobWatcher
-from engines.curation import (PRESETS, TEMPLATE_DIFF_THRESH_HELP, CandidateRequest, CurationReview,
-                              ensure_demo_analyzer, preset_form)
+from components.safe_text import code_span, escape_text, text_alert
+from engines.curation import (
+    PRESETS,
+    TEMPLATE_DIFF_THRESH_HELP,
+    CandidateRequest,
+    CurationReview,
+    ensure_demo_analyzer,
+    preset_form,
+)
 from engines.curation.jobs import APPLY_KIND, EXTENSIONS_KIND, JUDGE_KIND, resolve_analyzer_folder
 from engines.errors import NeurodeckError
+from engines.people import LimitReached
 
 __all__ = ["CurationLink", "build_curation_page"]
 
@@ -55,6 +64,8 @@ class CurationPage(pn.viewable.Viewer):
         self._ctx = ctx
         self._link = link
         self._work = BackgroundWork(name="curation")
+        self._person = session_person(ctx.settings)
+        self._jobs_service = jobs_for(ctx, self._person)
         self._review: CurationReview | None = None
         self._grid: CurationGrid | None = None
         self._watchers: list[JobWatcher] = []
@@ -86,7 +97,8 @@ class CurationPage(pn.viewable.Viewer):
         """Off the session's thread: resolve the folder under the allowed roots and open it."""
         settings = self._ctx.settings
         folder = _demo_folder(self._ctx) if not text else resolve_analyzer_folder(text, settings.job_environment())
-        review = CurationReview.open(settings.workspace, folder, llm=settings.llm)
+        review = CurationReview.open(settings.workspace, folder, llm=settings.llm, trust_pickles=settings.trust_pickles,
+                                     owner=self._person.name)
         if not review.status.missing and not review.candidates():  # first visit: something to review at once
             review.find_candidates(CandidateRequest.recommended())
             review.judge("metrics")
@@ -96,7 +108,7 @@ class CurationPage(pn.viewable.Viewer):
         self._body.loading = False
         self._status.object = ""
         text = str(exc) if isinstance(exc, NeurodeckError) else f"{type(exc).__name__}: {exc}"
-        self._message[:] = [pn.pane.Alert(text, alert_type="danger", sizing_mode="stretch_width")]
+        self._message[:] = [text_alert(text, alert_type="danger", sizing_mode="stretch_width")]
 
     def _adopt(self, review: CurationReview) -> None:
         self._review = review
@@ -115,16 +127,19 @@ class CurationPage(pn.viewable.Viewer):
         if review.status.missing:
             self._message[:] = [pn.pane.Alert(
                 f"This analyzer lacks {', '.join(review.status.missing)}; compute them (a job, cancellable) "
-                "under Candidates & judge before finding candidates.", alert_type="warning")]
+                "under Candidates & judge before finding candidates." + (
+                    f" {', '.join(review.status.untrusted)} were saved as pickles and left out (the operator can "
+                    "allow them with --trust-pickles)." if review.status.untrusted else ""),
+                alert_type="warning")]
 
     def _describe(self) -> None:
         review = self._review
         groups = len(review.candidates())
         decided = len(review.decisions())
-        self._status.object = (f"**{review.path.name if review.path else 'analyzer'}** · "
+        judge = escape_text(self._ctx.settings.llm.describe()) if self._ctx.settings.llm else "offline (metrics)"
+        self._status.object = (f"**{escape_text(review.path.name) if review.path else 'analyzer'}** · "
                                f"{len(review.analyzer.unit_ids)} units · {groups} candidate groups · "
-                               f"{decided} judged · judge model: "
-                               f"{self._ctx.settings.llm.describe() if self._ctx.settings.llm else 'offline (metrics)'}")
+                               f"{decided} judged · judge model: {judge}")
 
     def _on_link_group(self, event) -> None:
         if self._grid is not None and event.new is not None and event.new != self._grid.group:
@@ -132,7 +147,7 @@ class CurationPage(pn.viewable.Viewer):
 
     # --- jobs --------------------------------------------------------------------------------------------
     def _watch(self, kind: str, inputs: dict[str, Any], label: str, on_ready) -> None:
-        watcher = JobWatcher(self._ctx.jobs, kind, inputs, on_ready, label)
+        watcher = JobWatcher(self._jobs_service, kind, inputs, on_ready, label)
         self._watchers.append(watcher)
         self._jobs.append(watcher)
 
@@ -149,7 +164,18 @@ class CurationPage(pn.viewable.Viewer):
 
     def _judge(self, group_ids: list[int] | None = None) -> None:
         judge = self._judge_select.value
-        params = {"num_workers": int(self._workers.value)}
+        settings = self._ctx.settings
+        params = {"num_workers": int(self._workers.value), "max_workers": settings.max_model_workers}
+        try:
+            if judge == "vlm":  # model calls cost money: the operator caps their fan-out and each person's budget
+                if params["num_workers"] > settings.max_model_workers:
+                    raise LimitReached(f"At most {settings.max_model_workers} parallel model calls on this server; "
+                                       f"choose {settings.max_model_workers} or fewer.")
+                count = len(group_ids) if group_ids is not None else len(self._review.candidates())
+                model_budget_for(settings, self._person).take(count)
+        except LimitReached as exc:
+            self._message[:] = [text_alert(str(exc), alert_type="warning", sizing_mode="stretch_width")]
+            return
         run_id = self._review.start_judge_run(judge, group_ids, params)
         self._watch(JUDGE_KIND, {**self._analyzer_inputs(), "run_id": run_id}, f"{judge} judge run {run_id}",
                     lambda _folder: self._after_judging())
@@ -209,7 +235,9 @@ class CurationPage(pn.viewable.Viewer):
         find.on_click(run_find)
         self._judge_select = pn.widgets.Select(name="Judge", options=["metrics", "vlm"] if self._ctx.settings.llm
                                                else ["metrics"], width=160)
-        self._workers = pn.widgets.IntInput(name="Parallel model calls", value=8, start=1, end=200, width=160)
+        most = self._ctx.settings.max_model_workers
+        self._workers = pn.widgets.IntInput(name="Parallel model calls", value=min(8, most), start=1, end=most,
+                                            width=160)
         judge_all = pn.widgets.Button(name="Judge all groups", button_type="primary", width=160)
         judge_all.on_click(lambda _e: self._judge(None))
         judge_unjudged = pn.widgets.Button(name="Judge groups not judged yet", width=220)
@@ -254,7 +282,7 @@ class CurationPage(pn.viewable.Viewer):
             name = labeler.value
             self._work.run("labels", lambda: self._review.label_units(name),
                            apply=lambda labels: (setattr(note, "object", f"{len(labels)} units labelled."), show()),
-                           failed=lambda exc: setattr(note, "object", f"**Labelling failed:** {exc}"))
+                           failed=lambda exc: setattr(note, "object", f"**Labelling failed:** {escape_text(exc)}"))
 
         run.on_click(run_labeler)
         show()
@@ -279,7 +307,8 @@ class CurationPage(pn.viewable.Viewer):
         def show_report(folder) -> None:
             summary = json.loads((Path(folder) / "report.json").read_text())
             report[:] = [pn.pane.Markdown(f"**Applied:** {summary.get('n_units_before')} → "
-                                          f"{summary.get('n_units_after')} units · new analyzer in `{folder}/analyzer`"),
+                                          f"{summary.get('n_units_after')} units · new analyzer in "
+                                          f"{code_span(f'{folder}/analyzer')}"),
                          pn.pane.JSON({k: v for k, v in summary.items() if k != "table"}, depth=1)]
 
         def do_apply(_e) -> None:

@@ -17,19 +17,21 @@ import param
 from tornado.web import StaticFileHandler
 
 from app.context import AppContext
+from app.identity import model_budget_for, session_person
 from app.registry import register_page, register_routes
 from app.routing import PageLink
 from components.agent_chat import AgentChat
 from components.background import BackgroundWork, run_on_session_thread
 from components.ng_proxy import neuroglancer_routes
 from components.ng_viewer import NeuroglancerViewer
+from components.safe_text import text_alert
 from components.table_results import TableResults
 from engines.agent import ChatSession
 from engines.agent.toolsets import ViewerTools, build_table_tools, build_viewer_tools
 from engines.ngstate import NgState, StateStore, build_demo_state, ensure_demo_volume, load_state, summarize_state
-from engines.ngstate.urls import to_fragment
 from engines.ngstate.session import ViewerSession
-from engines.tables import TableWorkspace
+from engines.ngstate.urls import to_fragment
+from engines.tables import QueryLimits, TableWorkspace
 
 __all__ = ["NeuroglancerLink", "build_neuroglancer_page"]
 
@@ -49,7 +51,8 @@ class NeuroglancerLink(PageLink):
 def neuroglancer_page_routes(ctx: AppContext) -> list[tuple]:
     """The viewer through the app's origin, and the demo volume as static files beside the app."""
     demo = ensure_demo_volume(ctx.settings.workspace)
-    return [*neuroglancer_routes(), (rf"/{DEMO_PATH}/(.*)", StaticFileHandler, {"path": str(demo.folder)})]
+    return [*neuroglancer_routes(allow_credentials=ctx.settings.viewer_credentials),
+            (rf"/{DEMO_PATH}/(.*)", StaticFileHandler, {"path": str(demo.folder)})]
 
 
 def _page_address() -> tuple[str, str]:
@@ -73,17 +76,22 @@ class NeuroglancerPage(pn.viewable.Viewer):
         self._app_url = origin + app_path
         demo = ensure_demo_volume(ctx.settings.workspace)
         demo_url = f"{origin}{app_path}{DEMO_PATH}"
-        self._store = StateStore(ctx.settings.workspace)
+        person = session_person(ctx.settings)
+        self._store = StateStore(ctx.settings.workspace, person=person)
         self._session = ViewerSession(build_demo_state(demo_url))
-        self._tables = TableWorkspace(policy, max_upload_bytes=ctx.settings.max_upload_bytes)
+        self._tables = TableWorkspace(policy, max_upload_bytes=ctx.settings.max_upload_bytes,
+                                      max_result_rows=ctx.settings.sql_max_rows,
+                                      limits=QueryLimits(timeout_s=ctx.settings.sql_timeout_s))
         self._tables.upload(DEMO_ROIS.name, DEMO_ROIS.read_bytes(), name="rois")
-        self._viewer = NeuroglancerViewer(self._session.state.to_dict(), debounce_s=ctx.settings.viewer_debounce_s)
+        self._viewer = NeuroglancerViewer(self._session.state.to_dict(), debounce_s=ctx.settings.viewer_debounce_s,
+                                          allow_credentials=ctx.settings.viewer_credentials)
         self._results = TableResults(self._tables, load_state=lambda state: self._session.set(state, "table row"))
         viewer_tools = ViewerTools(self._session, self._store, policy, aliases={demo_url: demo.folder},
                                    share_link=self.share_link)
         self._chat_session = ChatSession(
             [build_viewer_tools(viewer_tools), build_table_tools(self._tables, lambda: self._session.state)],
-            ctx.settings.llm, ctx.settings.workspace, page="neuroglancer",
+            ctx.settings.llm, ctx.settings.workspace, page="neuroglancer", person=person,
+            budget=model_budget_for(ctx.settings, person),
             state_summary=lambda: summarize_state(self._session.state).text,
             table_summaries=lambda: "\n".join(info.describe() for info in self._tables.list_tables()))
         self._chat = AgentChat(self._chat_session, render_artifact=self._results.show_artifact,
@@ -126,11 +134,11 @@ class NeuroglancerPage(pn.viewable.Viewer):
                            failed=self._failed)
 
     def _failed(self, exc: BaseException) -> None:
-        self._message[:] = [pn.pane.Alert(f"{exc} The view on screen is unchanged.", alert_type="danger",
+        self._message[:] = [text_alert(f"{exc} The view on screen is unchanged.", alert_type="danger",
                                           sizing_mode="stretch_width")]
 
     def _show_problems(self, problems: list[str]) -> None:
-        self._message[:] = [pn.pane.Alert(p, alert_type="warning", sizing_mode="stretch_width") for p in problems]
+        self._message[:] = [text_alert(p, alert_type="warning", sizing_mode="stretch_width") for p in problems]
 
     def share_link(self, state: NgState) -> str:
         """An address of this app that reopens ``state`` (the state travels in the address)."""
@@ -168,7 +176,7 @@ class NeuroglancerPage(pn.viewable.Viewer):
             self._failed(exc)
             return
         self._saved.options = self._saved_options()
-        self._message[:] = [pn.pane.Alert(f"Saved the view as '{saved.name}'.", alert_type="success",
+        self._message[:] = [text_alert(f"Saved the view as '{saved.name}'.", alert_type="success",
                                           sizing_mode="stretch_width")]
 
     def _saved_options(self) -> list[str]:

@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from app.context import AppContext
+from app.identity import jobs_for, model_budget_for, session_person
 from app.registry import register_page, register_warm_up
 from app.routing import PageLink
 from components.background import BackgroundWork, run_on_session_thread
@@ -17,8 +18,10 @@ from components.nwb_assistant import CodePolicy, NwbAssistant
 from components.nwb_browser import NwbBrowser
 from components.nwb_controller import NwbFileController
 from components.nwb_views.units import warm_up_raster
+from components.safe_text import text_alert
 from engines.edf import open_edf
 from engines.kernel import KernelLimits
+from engines.people import Person
 
 __all__ = ["NwbLink", "build_nwb_page"]
 
@@ -120,11 +123,12 @@ class _LinkSync:
 register_warm_up(warm_up_raster)
 
 
-def _assistant(ctx: AppContext, browser: NwbBrowser, link: NwbLink) -> NwbAssistant:
+def _assistant(ctx: AppContext, browser: NwbBrowser, link: NwbLink, person: Person) -> NwbAssistant:
     settings = ctx.settings
-    allowed, reason = settings.code_execution()
-    code = CodePolicy(allowed, reason, KernelLimits(time_s=settings.code_time_s, memory_mb=settings.code_memory_mb),
-                      settings.jupyter_url, settings.jupyter_token)
+    allowed, reason = settings.code_execution(person)
+    limits = KernelLimits(time_s=settings.code_time_s, memory_mb=settings.code_memory_mb,
+                          env_allow=settings.kernel_env_allow)
+    code = CodePolicy(allowed, reason, limits, settings.jupyter_url, settings.jupyter_token)
     doc = pn.state.curdoc
 
     def navigate(selection: dict[str, Any]) -> None:  # from the chat's thread
@@ -132,7 +136,8 @@ def _assistant(ctx: AppContext, browser: NwbBrowser, link: NwbLink) -> NwbAssist
 
     assistant = NwbAssistant(lambda: browser.current_file,
                              lambda: browser.source or settings.default_source, navigate, settings.llm,
-                             settings.workspace, code, jobs=ctx.jobs)
+                             settings.workspace, code, jobs=jobs_for(ctx, person), person=person,
+                             budget=model_budget_for(settings, person))
     assistant.chat.open_conversation(link.chat)
     assistant.chat.param.watch(lambda e: setattr(link, "chat", e.new), "conversation")
     link.param.watch(lambda e: assistant.chat.open_conversation(e.new), "chat")
@@ -216,7 +221,7 @@ class _RecordingArea(pn.viewable.Viewer):
 
         def failed(exc: BaseException) -> None:
             self._holder.loading = False
-            self._message[:] = [pn.pane.Alert(str(exc), alert_type="danger", sizing_mode="stretch_width")]
+            self._message[:] = [text_alert(exc, alert_type="danger", sizing_mode="stretch_width")]
 
         self.work.run("edf-open", build, apply=show, failed=failed, discard=lambda viewer: viewer.close())
 
@@ -237,14 +242,15 @@ class _RecordingArea(pn.viewable.Viewer):
 def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     selection, problems = selection_from_link(link)
     area = _RecordingArea(ctx, link)
-    browser = NwbBrowser(open_file=ctx.open_nwb, default_source=ctx.settings.default_source, jobs=ctx.jobs,
+    person = session_person(ctx.settings)
+    browser = NwbBrowser(open_file=ctx.open_nwb, default_source=ctx.settings.default_source, jobs=jobs_for(ctx, person),
                          source="" if is_edf(link.url) else link.url, selection=selection,
                          notices=[*link.problems, *problems], open_elsewhere=area.open_elsewhere)
     area.attach(browser)
     _LinkSync(link, browser)  # kept alive by the watchers it registers on the link and the browser
     dandi = DandiBrowser(ctx.settings.source_policy(), on_open=lambda address: link.param.update(
         url=address, path="", view="", t0=None, t1=None, channels=[], units=[]), work=area.work)
-    assistant = _assistant(ctx, browser, link)
+    assistant = _assistant(ctx, browser, link, person)
     toggle = pn.widgets.Toggle(name="Assistant", value=link.assistant, button_type="primary", width=110,
                                css_classes=["nd-assistant-toggle"])
     column = pn.Column(assistant, width=460, visible=link.assistant)

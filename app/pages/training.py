@@ -9,11 +9,16 @@ Files are read off the session's thread (``BackgroundWork``) by two periodic cal
 stop with the session: the open run every second (new metric rows only), the run list every
 three seconds. The page imports without torch; starting or evaluating a run then says to
 install it.
+
+Runs belong to the signed-in user who started them (the run list shows each run's owner): only
+they or an admin can pause, resume or stop one, and a start is held to the operator's limits
+(runs at once per person and per server, steps, window length, processes); a refusal is shown
+as the page's message.
 """
 
 from __future__ import annotations
 
-import functools
+import html
 import importlib.util
 import json
 import os
@@ -26,11 +31,13 @@ import panel as pn
 import param
 
 from app.context import AppContext
+from app.identity import session_person
 from app.registry import register_page
 from app.routing import PageLink
 from app.settings import Settings
 from components.background import BackgroundWork, is_served
 from components.job_watcher import JobWatcher
+from components.safe_text import escape_text, text_alert
 from components.training_compare import RunComparison
 from components.training_controls import CheckpointList, RunControls, RunHeader
 from components.training_evaluation import EvaluationPanel
@@ -42,6 +49,7 @@ from components.training_runs import RunList
 from engines.errors import NeurodeckError
 from engines.training import OptionalDependencyMissing, RunNotFound, RunRegistry, RunState, TrainingConfig
 from engines.training.jobs import EVALUATE
+from engines.training.runs import RunLimits
 
 __all__ = ["TrainingLink", "TrainingPage", "build_training_page", "shared_controller", "INSTALL_TORCH"]
 
@@ -52,6 +60,7 @@ _STEERING = {"pause": "Pausing after the current step (it writes a checkpoint)."
              "stop": "Stopping after the current step (it writes a final checkpoint)."}
 
 _CONTROLLER_LOCK = threading.Lock()
+_CONTROLLERS: dict[Path, Any] = {}  # one per workspace (Settings holds dicts, so it cannot key a cache)
 
 
 class TrainingLink(PageLink):
@@ -68,19 +77,18 @@ def _torch_installed() -> bool:
         return False
 
 
-@functools.cache
-def _controller_for(settings: Settings):
-    try:
-        from engines.training.trainer.control import RunController
-    except ImportError:
-        raise OptionalDependencyMissing(INSTALL_TORCH) from None
-    return RunController(settings.workspace, settings.source_policy())
-
-
 def shared_controller(settings: Settings):
     """The server's one ``RunController`` (created on first use: it imports torch, seconds)."""
     with _CONTROLLER_LOCK:
-        return _controller_for(settings)
+        controller = _CONTROLLERS.get(settings.workspace)
+        if controller is None:
+            try:
+                from engines.training.trainer.control import RunController
+            except ImportError:
+                raise OptionalDependencyMissing(INSTALL_TORCH) from None
+            controller = _CONTROLLERS[settings.workspace] = RunController(settings.workspace,
+                                                                          settings.source_policy())
+        return controller
 
 
 def _error_text(exc: BaseException) -> str:
@@ -99,6 +107,11 @@ class TrainingPage(pn.viewable.Viewer):
         self._ctx = ctx
         self._link = link
         self._registry = RunRegistry(ctx.settings.workspace)
+        settings = ctx.settings
+        self._person = session_person(settings)
+        self._limits = RunLimits(runs_per_user=settings.max_runs_per_user, runs_total=settings.max_runs_total,
+                                 max_steps=settings.max_train_steps, max_window_s=settings.max_train_window_s,
+                                 max_processes=settings.max_train_processes)
         self._work = BackgroundWork(name="training")
         self._follower: RunFollower | None = None
         self._last: RunSnapshot | None = None
@@ -106,7 +119,7 @@ class TrainingPage(pn.viewable.Viewer):
         self._transient = False
         self._message = pn.Column(sizing_mode="stretch_width")
         self.form = StartRunForm(self.start, default_nwb=ctx.settings.default_source,
-                                  max_processes=os.cpu_count() or 1)
+                                  max_processes=min(os.cpu_count() or 1, settings.max_train_processes))
         self.runs = RunList()
         self.header = RunHeader()
         self.controls = RunControls(self.command)
@@ -202,18 +215,18 @@ class TrainingPage(pn.viewable.Viewer):
     # --- actions --------------------------------------------------------------------------------------
     def _notify(self, text: str, kind: str = "info") -> None:
         self._transient = kind in ("info", "success")
-        self._message[:] = [pn.pane.Alert(text, alert_type=kind, sizing_mode="stretch_width",
+        self._message[:] = [text_alert(text, alert_type=kind, sizing_mode="stretch_width",
                                           css_classes=["nd-training-message"])]
 
     def _show_problems(self, problems: list[str]) -> None:
         if problems:
-            self._message[:] = [pn.pane.Alert(p, alert_type="warning", sizing_mode="stretch_width")
+            self._message[:] = [text_alert(p, alert_type="warning", sizing_mode="stretch_width")
                                 for p in problems]
 
     @property
     def message(self) -> str:
         """The message shown above the run ('' when none): what happened, or what went wrong."""
-        return "\n".join(str(alert.object) for alert in self._message)
+        return "\n".join(html.unescape(str(alert.object)) for alert in self._message)  # as it reads on screen
 
     def start(self, config: TrainingConfig, nproc: int) -> None:
         """Start a run of ``config`` (``nproc`` > 1: torchrun) off the session's thread, then open it."""
@@ -232,8 +245,10 @@ class TrainingPage(pn.viewable.Viewer):
             self._message[:] = []
             self.form.show_error(_error_text(exc))
 
-        self._work.run("start", lambda: shared_controller(settings).start(config, nproc=nproc), apply=started,
-                       failed=failed)
+        person, limits = self._person, self._limits
+        self._work.run("start", lambda: shared_controller(settings).start(config, nproc=nproc, person=person,
+                                                                           limits=limits),
+                       apply=started, failed=failed)
 
     def _steer(self, action, done: str) -> None:
         """Run a controller call off the session's thread; its typed errors become the message."""
@@ -257,16 +272,19 @@ class TrainingPage(pn.viewable.Viewer):
         if self._follower is None:
             return
         run_id, state = self._follower.run_id, self._last.state if self._last else None
+        person, limits = self._person, self._limits
         if command == "resume" and state != RunState.PAUSED:
-            self._steer(lambda c: c.resume_from_checkpoint(run_id), f"Resuming {run_id} from its newest checkpoint.")
+            self._steer(lambda c: c.resume_from_checkpoint(run_id, person=person, limits=limits),
+                        f"Resuming {run_id} from its newest checkpoint.")
             return
-        self._steer(lambda c: getattr(c, command)(run_id), _STEERING[command])
+        self._steer(lambda c: getattr(c, command)(run_id, person=person), _STEERING[command])
 
     def resume_from(self, step: int) -> None:
         """Continue the open run from its checkpoint at ``step`` (the later history is dropped)."""
         if self._follower is not None:
-            run_id = self._follower.run_id
-            self._steer(lambda c: c.resume_from_checkpoint(run_id, step), f"Resuming {run_id} from step {step}.")
+            run_id, person, limits = self._follower.run_id, self._person, self._limits
+            self._steer(lambda c: c.resume_from_checkpoint(run_id, step, person=person, limits=limits),
+                        f"Resuming {run_id} from step {step}.")
 
     def _checkpoint_step(self, step: int | None) -> int | None:
         if step is not None:
@@ -294,7 +312,8 @@ class TrainingPage(pn.viewable.Viewer):
                 self.refresh_runs()
 
         inputs = {"run": run_id, "checkpoint_step": step, "cebra_iterations": int(cebra_iterations)}
-        self.evaluation.watch(JobWatcher(self._ctx.jobs, EVALUATE, inputs, ready, f"Evaluation of step {step}"))
+        jobs = self._ctx.jobs.acting_as(self._person, self._ctx.settings.jobs_per_minute)
+        self.evaluation.watch(JobWatcher(jobs, EVALUATE, inputs, ready, f"Evaluation of step {step}"))
 
     def interpret(self, step: int | None) -> None:
         """Analyse the latents of the open run's checkpoint ``step`` (None: the newest) off the session's thread."""
@@ -317,7 +336,8 @@ class TrainingPage(pn.viewable.Viewer):
 
         self.interpretation.working(f"Computing the latents of step {chosen} and analysing them…")
         self._work.run("interpret", compute, apply=lambda result: self.interpretation.show(result, chosen),
-                       failed=lambda exc: self.interpretation.working(f"**Could not interpret:** {_error_text(exc)}"))
+                       failed=lambda exc: self.interpretation.working(
+                           f"**Could not interpret:** {escape_text(_error_text(exc))}"))
 
     def __panel__(self) -> pn.viewable.Viewable:
         sidebar = pn.Column(pn.Card(self.form, title="New run", sizing_mode="stretch_width", collapsible=True),

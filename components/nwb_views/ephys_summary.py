@@ -13,6 +13,7 @@ import numpy as np
 import panel as pn
 
 from components.nwb_views.base import NwbView
+from components.safe_text import escape_text
 from engines.nwb.index import NwbIndex
 from engines.nwb.product_jobs import EPHYS_SUMMARY
 from engines.nwb.products.ephys_summary import EphysSummary
@@ -51,7 +52,7 @@ class EphysSummaryView(NwbView):
         parts: list = [pn.pane.Markdown(f"{summary.n_channels} channels · {summary.analyzed_s:.1f} s analysed "
                                         f"in {len(summary.segments)} segment(s) at {summary.sampling_rate:g} Hz")]
         if summary.rate_hz is None:
-            parts.append(pn.pane.Markdown(f"*No firing-rate estimate: {summary.rate_reason}*"))
+            parts.append(pn.pane.Markdown(f"*No firing-rate estimate: {escape_text(summary.rate_reason)}*"))
         elif summary.positions is not None:
             layout = hv.Points((summary.positions[:, 0], summary.positions[:, 1], summary.rate_hz, channels),
                                ["x", "y"], ["rate (Hz)", "channel"]).opts(

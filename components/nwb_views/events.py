@@ -13,6 +13,7 @@ import numpy as np
 import panel as pn
 
 from components.nwb_views.base import NwbView
+from components.safe_text import escape_text
 from components.windowed_plot import WindowedPlot
 from engines.nwb.extract import EventWindow, event_series_info, read_events
 from engines.nwb.index import NwbIndex
@@ -61,7 +62,7 @@ class EventsView(NwbView):
 
         def failed(exc: BaseException) -> None:
             self._pane.loading = False
-            self._status.object = f"These events could not be read: {exc}"
+            self._status.object = f"These events could not be read: {escape_text(exc)}"
 
         self.work.run(self.work_key("window"), lambda: read_events(self.nwbfile, self.path, t0, t1),
                       apply=show, failed=failed)
@@ -81,7 +82,8 @@ class EventsView(NwbView):
         codes = ", ".join(map(str, events.distinct_codes[:20])) + (" …" if len(events.distinct_codes) > 20 else "")
         strays = self._info.time_range.describe() if self._info else ""
         strays = f" · {strays}" if strays else ""
-        return f"{events.t_start:.2f} – {events.t_stop:.2f} s · {shown} · codes {codes or '—'}{strays}"
+        return escape_text(
+            f"{events.t_start:.2f} – {events.t_stop:.2f} s · {shown} · codes {codes or '—'}{strays}")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._status, self._pane, sizing_mode="stretch_both")

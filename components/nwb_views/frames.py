@@ -7,6 +7,7 @@ import numpy as np
 import panel as pn
 
 from components.nwb_views.base import NwbView
+from components.safe_text import escape_text
 from engines.nwb.extract import Frame, count_frames, read_frame
 from engines.nwb.index import NwbIndex
 from engines.nwb.product_jobs import PREVIEW_MOVIE
@@ -59,7 +60,7 @@ class FramesView(NwbView):
 
         def failed(exc: BaseException) -> None:
             plot.loading = False
-            caption.object = f"This frame could not be read: {exc}"
+            caption.object = f"This frame could not be read: {escape_text(exc)}"
 
         def request(event) -> None:
             plot.loading = True

@@ -8,6 +8,7 @@ import pandas as pd
 import panel as pn
 
 from components.nwb_views.base import NwbView
+from components.safe_text import escape_text
 from engines.nwb.index import NwbIndex
 
 __all__ = ["RawHdf5View"]
@@ -43,7 +44,7 @@ class RawHdf5View(NwbView):
             facts["problem"] = info.error
         facts_table = pd.DataFrame({"property": list(facts), "value": [_short(v) for v in facts.values()]})
         attrs = pd.DataFrame({"attribute": list(info.attrs), "value": [_short(v) for v in info.attrs.values()]})
-        parts: list = [pn.pane.Markdown(f"### {info.name}"),
+        parts: list = [pn.pane.Markdown(f"### {escape_text(info.name)}"),
                        pn.widgets.Tabulator(facts_table, show_index=False, disabled=True, sizing_mode="stretch_width"),
                        pn.pane.Markdown("**Attributes**" if len(attrs) else "*No attributes.*")]
         if len(attrs):

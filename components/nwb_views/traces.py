@@ -14,6 +14,7 @@ import numpy as np
 import panel as pn
 
 from components.nwb_views.base import NwbView
+from components.safe_text import escape_text, safe_choices
 from components.windowed_plot import WindowedPlot
 from engines.nwb.extract import TraceWindow, read_trace_window, robust_time_range
 from engines.nwb.index import NwbIndex
@@ -64,7 +65,8 @@ class TracesView(NwbView):
         self._status = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
         self._pane = pn.pane.HoloViews(self._plot.dmap, sizing_mode="stretch_width", height=440)
         labels = list(first.channel_labels) + [f"ch {i}" for i in range(len(first.channel_labels), self._n_channels)]
-        self._channel_picker = pn.widgets.MultiChoice(label="Channels", options={l: i for i, l in enumerate(labels)},
+        self._channel_picker = pn.widgets.MultiChoice(label="Channels",
+                                                      options=safe_choices({l: i for i, l in enumerate(labels)}),
                                                       value=list(first.channels), sizing_mode="stretch_width",
                                                       max_items=64)
         self._channel_picker.param.watch(self._on_pick, "value")
@@ -106,7 +108,7 @@ class TracesView(NwbView):
 
     def _failed(self, exc: BaseException) -> None:
         self._pane.loading = False
-        self._status.object = f"This window could not be read: {exc}"
+        self._status.object = f"This window could not be read: {escape_text(exc)}"
 
     # --- drawing ----------------------------------------------------------------------------------
     @staticmethod
@@ -136,7 +138,7 @@ class TracesView(NwbView):
         self._status.object = (
             f"Window **{t0:.3f} – {t1:.3f} s** of {trace.series_start:.3f} – {trace.series_stop:.3f} s · "
             f"{len(trace.channels)} channel(s) · {trace.bytes_read / 1e6:.2f} MB read{note}{empty}"
-            + (f" · {self._strays}" if self._strays else "")
+            + (f" · {escape_text(self._strays)}" if self._strays else "")
         )
 
     def _shift(self, fraction: float, zoom: float = 1.0) -> None:

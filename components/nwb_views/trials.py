@@ -18,8 +18,16 @@ import panel as pn
 from components.nwb_views.base import NwbView
 from components.nwb_views.events import EventsView
 from components.nwb_views.traces import TracesView
-from engines.nwb.extract import (AlignedSpikes, AlignedTraces, align_spikes, align_traces, psth, read_alignment,
-                                 table_columns)
+from components.safe_text import escape_text
+from engines.nwb.extract import (
+    AlignedSpikes,
+    AlignedTraces,
+    align_spikes,
+    align_traces,
+    psth,
+    read_alignment,
+    table_columns,
+)
 from engines.nwb.index import NwbIndex
 
 __all__ = ["PsthView", "TrialAverageView"]
@@ -117,16 +125,17 @@ class PsthView(NwbView):
 
     def _failed(self, exc: BaseException) -> None:
         self._plots.loading = False
-        self._status.object = f"These trials could not be aligned: {exc}"
+        self._status.object = f"These trials could not be aligned: {escape_text(exc)}"
 
     def _show(self, computed: tuple[AlignedSpikes, pd.DataFrame]) -> None:
         aligned, rates = computed
         self._plots.loading = False
         alignment = aligned.alignment
         units = f"{len(aligned.units)} unit(s)"
-        self._status.object = (f"{alignment.n_trials} trials of {alignment.table} aligned to {alignment.column}"
-                               f"{' · grouped by ' + alignment.group_column if alignment.group_column else ''} · "
-                               f"{units} · {len(aligned.frame):,} spikes")
+        self._status.object = escape_text(
+            f"{alignment.n_trials} trials of {alignment.table} aligned to {alignment.column}"
+            f"{' · grouped by ' + alignment.group_column if alignment.group_column else ''} · "
+            f"{units} · {len(aligned.frame):,} spikes")
         curves = hv.NdOverlay({name: hv.Curve(block, "t", "rate_hz", label=str(name))
                                for name, block in rates.groupby("group")} if len(rates) else {}, kdims="group")
         curves = curves.opts(hv.opts.Curve(line_width=2, tools=["hover"]),
@@ -177,7 +186,7 @@ class TrialAverageView(NwbView):
 
     def _failed(self, exc: BaseException) -> None:
         self._plot.loading = False
-        self._status.object = f"These trials could not be averaged: {exc}"
+        self._status.object = f"These trials could not be averaged: {escape_text(exc)}"
 
     def _show(self, traces: AlignedTraces) -> None:
         self._plot.loading = False
@@ -189,9 +198,10 @@ class TrialAverageView(NwbView):
                 layers.append(hv.Spread((traces.t, mean[:, column], sem[:, column]), "time from event (s)",
                                         ["value", "sem"], label=tag).opts(alpha=0.25))
                 layers.append(hv.Curve((traces.t, mean[:, column]), "time from event (s)", "value", label=tag))
-        self._status.object = (f"{alignment.n_trials} trials of {alignment.table} aligned to {alignment.column}"
-                               f"{' · grouped by ' + alignment.group_column if alignment.group_column else ''} · "
-                               f"mean ± SEM of {', '.join(traces.channel_labels)}")
+        self._status.object = escape_text(
+            f"{alignment.n_trials} trials of {alignment.table} aligned to {alignment.column}"
+            f"{' · grouped by ' + alignment.group_column if alignment.group_column else ''} · "
+            f"mean ± SEM of {', '.join(traces.channel_labels)}")
         if not np.isfinite(traces.values).any():
             self._status.object += (" · **no samples inside the trials' windows**: widen the window, or check that the "
                                     "series covers the trials' times")

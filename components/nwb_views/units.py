@@ -19,6 +19,7 @@ import panel as pn
 import param
 
 from components.nwb_views.base import NwbView
+from components.safe_text import escape_text, safe_table
 from components.windowed_plot import WindowedPlot
 from engines.nwb.extract import count_spikes, read_spike_window, read_units_table
 from engines.nwb.product_jobs import RASTERMAP, SPIKE_DENSITY
@@ -117,7 +118,7 @@ class UnitsRasterView(NwbView):
 
         def failed(exc: BaseException) -> None:
             self._pane.loading = False
-            self._status.object = f"This window could not be read: {exc}"
+            self._status.object = f"This window could not be read: {escape_text(exc)}"
 
         self.work.run(self.work_key("window"), lambda: self._compose(*window), apply=show, failed=failed)
 
@@ -147,7 +148,7 @@ class UnitsRasterView(NwbView):
                              kdims=[TIME, UNIT], vdims="rate (Hz)")
             kind = f"density from pyramid level {density.level_used} ({density.bin_s * density.bins_per_column:g} s bins)"
             status = (f"{t0:.2f} – {t1:.2f} s · {self._pyramid.spikes_in_view(t0, t1):,} spikes · {kind} · "
-                      f"{shown} sorted by {self.sort_by}")
+                      f"{shown} sorted by {escape_text(self.sort_by)}")
             return self._overlay(image.opts(cmap="fire", colorbar=True), self._no_segments(), t0, t1, n_rows,
                                  self._row_labels(rows)), status
         in_view = count_spikes(self.nwbfile, self.path, t0, t1, units=rows.tolist()).total
@@ -201,8 +202,8 @@ class UnitsRasterView(NwbView):
         return [(position + 0.5, str(self._ids[row])) for position, row in enumerate(rows)]
 
     def __panel__(self) -> pn.viewable.Viewable:
-        table = pn.widgets.Tabulator(self._units.frame, show_index=False, disabled=True, sizing_mode="stretch_width",
-                                     max_height=300, pagination="local", page_size=50)
+        table = safe_table(self._units.frame, show_index=False, disabled=True, sizing_mode="stretch_width",
+                           max_height=300, pagination="local", page_size=50)
         return pn.Column(
             pn.Row(pn.widgets.Select.from_param(self.param.sort_by, label="Sort units by", width=200), self._status),
             self._jobs, self._pane, self._unit_picker,

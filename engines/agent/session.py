@@ -6,6 +6,11 @@ iterated on a worker thread (never the UI thread: a model turn takes seconds); `
 does that on a thread of its own and hands each event to a callback. One turn at a time:
 a second ``send`` while one runs raises ``AgentBusy``. Every turn is saved in
 ``<workspace>/agent/`` as it starts and as it ends, whatever happens in between.
+
+A session belongs to one ``person`` (the signed-in user): the conversations it saves are theirs,
+it lists only theirs, and it opens no one else's (admins: any). A turn that goes to the model
+spends one call of the person's ``budget`` first; when that is used up the turn ends with the
+limit's message and nothing is sent. Offline planner turns cost nothing and never count.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from engines.agent.base import ChatModel
 from engines.agent.config import LlmConfig
 from engines.agent.context import DEFAULT_SYSTEM_PROMPT, TurnContext
 from engines.agent.errors import AgentBusy, ConversationNotFound
-from engines.agent.events import AgentEvent, FinalAnswer
+from engines.agent.events import AgentEvent, ErrorEvent, FinalAnswer
 from engines.agent.loop import TurnLimits, run_model_turn, run_planned_turn
 from engines.agent.memory import Exchange, InteractionMemory
 from engines.agent.openai_compatible import OpenAICompatibleModel
@@ -31,6 +36,8 @@ from engines.agent.replies import TokenUsage
 from engines.agent.store import Conversation, ConversationInfo, ConversationStore
 from engines.agent.tools import Toolset
 from engines.agent.trace import ToolTrace
+from engines.limits import Budget
+from engines.people import LimitReached, Person
 
 __all__ = ["ChatRun", "ChatSession"]
 
@@ -49,19 +56,24 @@ class ChatSession:
     ``table_summaries``: callables the model's context is built from each turn.
     ``commands_first``: with a model, run input that is wholly offline commands ("zoom in")
     through the planner: instant, free, and the same tools and events.
+    ``person``: whose chat this is (None: the server's own, e.g. a script: owner '', sees every saved
+    conversation). ``budget``: the person's model calls (None: unlimited).
     """
 
     def __init__(self, toolsets: Toolset | Sequence[Toolset], llm: LlmConfig | None = None,
                  workspace: Path | None = None, *, page: str = "chat", system_prompt: str = DEFAULT_SYSTEM_PROMPT,
                  state_summary: Callable[[], str] | None = None, table_summaries: Callable[[], str] | None = None,
                  limits: TurnLimits = TurnLimits(), memory: InteractionMemory | None = None,
-                 model: ChatModel | None = None, commands_first: bool = False) -> None:
+                 model: ChatModel | None = None, commands_first: bool = False, person: Person | None = None,
+                 budget: Budget | None = None) -> None:
         self.registry = ToolRegistry([toolsets] if isinstance(toolsets, Toolset) else toolsets)
         self.model = model if model is not None else (OpenAICompatibleModel(llm) if llm is not None else None)
         self.page = page
         self.context = TurnContext(system_prompt, state_summary, table_summaries)
         self.limits = limits
         self.commands_first = commands_first
+        self.person = person
+        self.budget = budget
         self.memory = memory if memory is not None else InteractionMemory()
         self.trace = ToolTrace()
         self.usage = TokenUsage()
@@ -127,6 +139,11 @@ class ChatSession:
             if plan.calls and not plan.not_understood:
                 return run_planned_turn(plan, self.registry, self.trace, turn=turn,
                                         not_understood_answer=self._offline_answer, cancel=cancel)
+        if self.budget is not None:
+            try:
+                self.budget.take()
+            except LimitReached as exc:
+                return _refused(str(exc))
         messages = self.context.messages(self.memory, text)
         return run_model_turn(self.model, self.registry, messages, self.trace, turn=turn, limits=self.limits,
                               cancel=cancel, refresh_context=self.context.system_message)
@@ -152,7 +169,7 @@ class ChatSession:
         if self.store is not None and text:
             try:
                 if self.conversation_id is None:
-                    self.conversation_id = self.store.create(self.page, model=self.describe())
+                    self.conversation_id = self.store.create(self.page, model=self.describe(), owner=self._owner)
                 self.store.begin_turn(self.conversation_id, self._turn, text)
             except Exception:  # saving must never block the chat itself; the log says why
                 log.exception("could not save the start of a chat turn")
@@ -174,9 +191,15 @@ class ChatSession:
                 log.exception("could not save the end of a chat turn")
 
     # --- saved conversations ------------------------------------------------------------------
+    @property
+    def _owner(self) -> str:
+        return self.person.name if self.person is not None else ""
+
     def conversations(self) -> list[ConversationInfo]:
-        """Saved conversations of this page, newest first (empty without a workspace)."""
-        return self.store.list_conversations(self.page) if self.store is not None else []
+        """This person's saved conversations of this page, newest first (empty without a workspace)."""
+        if self.store is None:
+            return []
+        return self.store.list_conversations(self.page, owner=None if self.person is None else self._owner)
 
     def new_conversation(self) -> None:
         """Start afresh: empty memory and trace; the next message opens a new saved conversation."""
@@ -190,7 +213,7 @@ class ChatSession:
         """Continue a saved conversation: its turns refill memory and trace; returns it for the page to redraw."""
         if self.store is None:
             raise ConversationNotFound("This chat has no workspace, so it has no saved conversations to load.")
-        conversation = self.store.load(conversation_id)
+        conversation = self.store.load(conversation_id, self.person)
         with self._held():
             self.conversation_id = conversation_id
             self.memory.clear()
@@ -213,6 +236,12 @@ class ChatSession:
         """Release the endpoint's connections (call when the browser session ends)."""
         if self.model is not None:
             self.model.close()
+
+
+def _refused(message: str) -> Iterator[AgentEvent]:
+    """A turn that never reached the model: why (a limit), as an error and as the answer."""
+    yield ErrorEvent(message=message, error_type="LimitReached", retryable=False)
+    yield FinalAnswer(text=message, stopped="error")
 
 
 class _TurnEvents(Iterator[AgentEvent]):

@@ -4,6 +4,11 @@ A turn is written when it starts (the user's text) and completed when it ends, e
 transaction, so a crash or a failed endpoint loses nothing the user typed. Every call opens
 its own connection, so one store can be shared by the sessions' worker threads. Artifacts
 are saved as descriptions (kind, title, table shape, link URL), not their data.
+
+Each conversation records its owner (the signed-in user who started it). Chats are private:
+``load`` with a ``person`` answers another user's id exactly as an unknown id, so a link never
+reveals that someone else's chat exists; admins may open any. Conversations saved before owners
+were recorded get owner '' (the column is added in place) and belong to the admins.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engines._owners import add_owner_column
 from engines.agent.errors import ConversationNotFound
 from engines.agent.trace import ToolStep
+from engines.people import Person
 
 __all__ = ["Conversation", "ConversationInfo", "ConversationStore", "SavedTurn"]
 
@@ -49,6 +56,7 @@ class ConversationInfo:
     created: float
     updated: float
     turns: int
+    owner: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ class ConversationStore:
         self.path = self.folder / "conversations.sqlite"
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            add_owner_column(db, "conversations")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -89,13 +98,13 @@ class ConversationStore:
         finally:
             db.close()
 
-    def create(self, page: str, title: str = "", model: str | None = None) -> str:
-        """A new empty conversation; returns its id."""
+    def create(self, page: str, title: str = "", model: str | None = None, owner: str = "") -> str:
+        """A new empty conversation of ``owner`` (a ``Person.name``); returns its id."""
         conversation_id = uuid.uuid4().hex
         now = time.time()
         with self._connect() as db:
-            db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?)",
-                       (conversation_id, page, title[:120], model, now, now))
+            db.execute("INSERT INTO conversations (id, page, title, model, created, updated, owner) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)", (conversation_id, page, title[:120], model, now, now, owner))
         return conversation_id
 
     def begin_turn(self, conversation_id: str, turn: int, user_text: str) -> None:
@@ -118,25 +127,33 @@ class ConversationStore:
                            [(conversation_id, turn, seq, _step_json(step)) for seq, step in enumerate(steps)])
             db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
 
-    def list_conversations(self, page: str | None = None, limit: int = 100) -> list[ConversationInfo]:
-        """Conversations, most recently used first (of one page when ``page`` is given)."""
-        where, args = ("WHERE c.page = ?", [page]) if page is not None else ("", [])
+    def list_conversations(self, page: str | None = None, limit: int = 100,
+                           owner: str | None = None) -> list[ConversationInfo]:
+        """Conversations, most recently used first (of one page when ``page`` is given, of one owner when
+        ``owner`` is: a chat lists only its own person's)."""
+        clauses, args = [], []
+        for column, value in (("page", page), ("owner", owner)):
+            if value is not None:
+                clauses.append(f"c.{column} = ?")
+                args.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT c.id, c.page, c.title, c.model, c.created, c.updated, COUNT(t.turn) FROM conversations c "
-                f"LEFT JOIN turns t ON t.conversation_id = c.id {where} GROUP BY c.id "
+                f"SELECT c.id, c.page, c.title, c.model, c.created, c.updated, COUNT(t.turn), c.owner "
+                f"FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.id {where} GROUP BY c.id "
                 f"ORDER BY c.updated DESC LIMIT ?", (*args, int(limit))).fetchall()
         return [ConversationInfo(*row) for row in rows]
 
-    def load(self, conversation_id: str) -> Conversation:
-        """A conversation with its turns and steps; raises ``ConversationNotFound``."""
+    def load(self, conversation_id: str, person: Person | None = None) -> Conversation:
+        """A conversation with its turns and steps; raises ``ConversationNotFound``, also when ``person`` is
+        given and may not see it (another user's chat reads exactly as one that does not exist)."""
         with self._connect() as db:
             info = db.execute("SELECT c.id, c.page, c.title, c.model, c.created, c.updated, "
-                              "(SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id) "
+                              "(SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), c.owner "
                               "FROM conversations c WHERE c.id = ?", (conversation_id,)).fetchone()
-            if info is None:
-                raise ConversationNotFound(f"No saved conversation {conversation_id!r} in {self.path}; pick one from "
-                                           "the list of saved conversations.")
+            if info is None or (person is not None and not person.may_manage(info[-1])):
+                raise ConversationNotFound(f"No saved conversation {conversation_id!r}: there is no such chat among "
+                                           "yours. Pick one from the list of your saved chats.")
             turns = db.execute("SELECT turn, user_text, answer, stopped, usage FROM turns WHERE conversation_id = ? "
                                "ORDER BY turn", (conversation_id,)).fetchall()
             steps = db.execute("SELECT turn, step FROM steps WHERE conversation_id = ? ORDER BY turn, seq",

@@ -24,11 +24,12 @@ import numpy as np
 
 from engines.curation._progress import Cancel, Progress, check, no_progress
 from engines.curation.errors import AnalyzerOpenError, EmptySorting, InvalidParameters, MissingExtensions
+from engines.curation.pickles import TRUST_HINT, pickled_parts, safe_recording
 
 __all__ = ["CURATION_EXTENSIONS", "EXTENSION_PARAMS", "RECORDING_EXTENSIONS", "ExtensionStatus", "open_analyzer",
            "build_analyzer", "extension_status", "compute_missing_extensions", "analyzer_fingerprint",
-           "sorting_fingerprint", "compute_one_extension", "missing_in_order", "has_loaded", "QUALITY_METRIC_NAMES",
-           "check_not_empty", "DEFAULT_JOB_KWARGS"]
+           "sorting_fingerprint", "compute_one_extension", "missing_in_order", "require_recording", "has_loaded",
+           "QUALITY_METRIC_NAMES", "check_not_empty", "DEFAULT_JOB_KWARGS"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,11 @@ class ExtensionStatus:
     present: tuple[str, ...]
     missing: tuple[str, ...]
     broken: tuple[str, ...] = ()
+    untrusted: tuple[str, ...] = ()
+    """Saved as pickles and left out (the operator did not pass ``--trust-pickles``); they can be recomputed."""
     has_recording: bool = True
+    no_recording: str = ""
+    """Why the recording is not attached, when that is known (``it saved no recording``, pickles...)."""
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -96,16 +101,19 @@ def _saved_version(path: Path) -> str:
     return "unknown"
 
 
-def open_analyzer(path: str | Path) -> tuple[Any, ExtensionStatus]:
+def open_analyzer(path: str | Path, trust_pickles: bool = False) -> tuple[Any, ExtensionStatus]:
     """Load the analyzer at ``path`` (binary folder or zarr) and say which extensions it has.
 
+    Unless ``trust_pickles`` (the operator's ``--trust-pickles``), nothing in the folder is
+    unpickled and no class it names outside SpikeInterface's extractors is called: a sorting
+    stored as pickles is refused, a recording that only unpickling could rebuild is left out
+    (``ExtensionStatus.no_recording`` says why), pickled extensions are left out as ``untrusted``.
     Extensions that fail to load (written by another SpikeInterface version, truncated) are
-    reported as ``broken`` and left out, so they can be recomputed; loading reads the sorting
-    and every extension into memory. Raises ``AnalyzerOpenError`` when the folder is not an
-    analyzer this SpikeInterface can read.
+    reported as ``broken``; both can be recomputed. Loading reads the sorting and every extension
+    into memory. Raises ``AnalyzerOpenError`` when the folder is not an analyzer this
+    SpikeInterface can read.
     """
     import spikeinterface
-    from spikeinterface.core import load_sorting_analyzer
 
     folder = Path(path).expanduser()
     if not folder.exists():
@@ -114,18 +122,26 @@ def open_analyzer(path: str | Path) -> tuple[Any, ExtensionStatus]:
     if not folder.is_dir():
         raise AnalyzerOpenError(f"'{folder}' is a file; a SortingAnalyzer is a folder (binary) or a .zarr folder.")
     fmt = "zarr" if _is_zarr(folder) else "binary_folder"
+    parts = [] if trust_pickles else _pickled_parts(folder)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            analyzer = load_sorting_analyzer(folder, load_extensions=False, format=fmt)
+            analyzer, no_recording = _load(folder, fmt, parts, trust_pickles)
     except Exception as exc:  # SpikeInterface raises ValueError, AssertionError, KeyError, zarr errors...
+        if type(exc).__name__ == "UnsafeDecodeError":  # numcodecs' own refusal, under --trust-pickles
+            raise AnalyzerOpenError(
+                f"'{folder.name}' keeps zarr arrays as pickles, which numcodecs decodes only when the server runs "
+                "with NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE=1 as well as --trust-pickles.") from exc
         raise AnalyzerOpenError(
             f"'{folder}' could not be read as a SortingAnalyzer by SpikeInterface {spikeinterface.__version__} "
             f"(written by version {_saved_version(folder)}): {type(exc).__name__}: {exc}. Open it with the "
             "SpikeInterface version that wrote it and save it again, or rebuild it from the recording and sorting."
         ) from exc
-    broken = []
+    broken, untrusted = [], []
     for name in analyzer.get_saved_extension_names():
+        if any(part.startswith(f"extensions/{name}/") for part in parts):
+            untrusted.append(name)
+            continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -134,7 +150,39 @@ def open_analyzer(path: str | Path) -> tuple[Any, ExtensionStatus]:
             log.warning("extension %s of %s could not be loaded: %s", name, folder, exc)
             analyzer.extensions.pop(name, None)
             broken.append(name)
-    return analyzer, extension_status(analyzer, broken=tuple(broken))
+    return analyzer, extension_status(analyzer, broken=tuple(broken), untrusted=tuple(untrusted),
+                                      no_recording=no_recording)
+
+
+def _pickled_parts(folder: Path) -> list[str]:
+    """The folder's pickled parts; refuses a folder whose sorting only unpickling can read."""
+    try:
+        parts = pickled_parts(folder)
+    except ValueError as exc:
+        raise AnalyzerOpenError(f"'{folder.name}' could not be checked for pickles ({exc}): {TRUST_HINT}.") from exc
+    core = [part for part in parts if not part.startswith(("extensions/", "recording/")) and
+            part != "recording.pickle"]
+    if core:
+        raise AnalyzerOpenError(f"'{folder.name}' keeps {', '.join(core[:3])} as pickles: {TRUST_HINT}.")
+    return parts
+
+
+_NOT_LOADED = object()
+"""Passed as the recording so SpikeInterface does not rebuild one from the folder's provenance."""
+
+
+def _load(folder: Path, fmt: str, parts: list[str], trust_pickles: bool) -> tuple[Any, str]:
+    from spikeinterface.core import load_sorting_analyzer
+    from spikeinterface.core.sortinganalyzer import SortingAnalyzer
+
+    if trust_pickles:
+        return load_sorting_analyzer(folder, load_extensions=False, format=fmt), ""
+    recording, why = safe_recording(folder, fmt, parts)
+    analyzer = SortingAnalyzer.load(folder, recording=_NOT_LOADED if recording is None else recording,
+                                    load_extensions=False, format=fmt)
+    if recording is None:
+        analyzer._recording = None  # opened without a recording, as SpikeInterface does when it cannot find it
+    return analyzer, why
 
 
 def has_loaded(analyzer: Any, name: str) -> bool:
@@ -142,12 +190,14 @@ def has_loaded(analyzer: Any, name: str) -> bool:
     return name in analyzer.extensions
 
 
-def extension_status(analyzer: Any, broken: tuple[str, ...] = ()) -> ExtensionStatus:
+def extension_status(analyzer: Any, broken: tuple[str, ...] = (), untrusted: tuple[str, ...] = (),
+                     no_recording: str = "") -> ExtensionStatus:
     present = tuple(name for name in CURATION_EXTENSIONS if has_loaded(analyzer, name))
     missing = tuple(name for name in CURATION_EXTENSIONS if not has_loaded(analyzer, name))
     params = {name: dict(analyzer.extensions[name].params) for name in present}
-    return ExtensionStatus(present=present, missing=missing, broken=broken,
-                           has_recording=bool(analyzer.has_recording() or analyzer.has_temporary_recording()),
+    has_recording = bool(analyzer.has_recording() or analyzer.has_temporary_recording())
+    return ExtensionStatus(present=present, missing=missing, broken=broken, untrusted=untrusted,
+                           has_recording=has_recording, no_recording="" if has_recording else no_recording,
                            params=params)
 
 
@@ -165,7 +215,8 @@ def build_analyzer(recording: Any, sorting: Any, folder: str | Path, fmt: str = 
     """Create an analyzer for ``recording`` + ``sorting`` at ``folder`` (written under a temporary
     name, then renamed, so a crash leaves no half analyzer). Costs a read of a few spikes per unit
     to find their main channels. Raises ``EmptySorting`` for a sorting with nothing in it."""
-    from spikeinterface.core import create_sorting_analyzer, load_sorting_analyzer
+    from spikeinterface.core import create_sorting_analyzer
+    from spikeinterface.core.sortinganalyzer import SortingAnalyzer
 
     check_not_empty(sorting)
     folder = Path(folder)
@@ -183,36 +234,42 @@ def build_analyzer(recording: Any, sorting: Any, folder: str | Path, fmt: str = 
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    return load_sorting_analyzer(folder, format=fmt)
+    return SortingAnalyzer.load(folder, recording=recording, format=fmt)
 
 
 def compute_missing_extensions(analyzer: Any, extensions: tuple[str, ...] = CURATION_EXTENSIONS,
                                params: dict[str, dict[str, Any]] | None = None,
                                job_kwargs: dict[str, Any] | None = None, progress: Progress = no_progress,
-                               cancel: Cancel = None) -> list[str]:
+                               cancel: Cancel = None, no_recording: str = "") -> list[str]:
     """Compute each missing extension of ``extensions`` (and what it depends on), one at a time.
 
     Cancel is checked between extensions (an extension that reads the recording can take
     minutes on long recordings; the job kind runs those in a child process to stop them at
     once). Raises ``MissingExtensions`` when an extension needs the recording and the analyzer
-    has none. Returns the names computed, in order.
+    has none (``no_recording``: why, from ``ExtensionStatus``). Returns the names computed, in order.
     """
     params = {**EXTENSION_PARAMS, **(params or {})}
     kwargs = {**DEFAULT_JOB_KWARGS, **(job_kwargs or {})}
     todo = missing_in_order(analyzer, extensions)
-    has_recording = analyzer.has_recording() or analyzer.has_temporary_recording()
-    blocked = [name for name in todo if name in RECORDING_EXTENSIONS and not has_recording]
-    if blocked:
-        raise MissingExtensions(
-            f"{', '.join(blocked)} must be computed from the recording, and this analyzer cannot find its "
-            "recording (moved or deleted). Re-attach it (SpikeInterface's set_temporary_recording) or compute "
-            "them where the recording is.", missing=tuple(blocked))
+    require_recording(analyzer, todo, no_recording)
     for index, name in enumerate(todo):
         check(cancel, f"computing {name}")
         progress(index / max(1, len(todo)), f"computing {name} ({index + 1} of {len(todo)})")
         compute_one_extension(analyzer, name, params.get(name, {}), kwargs)
     progress(1.0, "extensions ready" if todo else "all extensions were already computed")
     return todo
+
+
+def require_recording(analyzer: Any, todo: list[str], no_recording: str = "") -> None:
+    """Raise ``MissingExtensions`` when ``todo`` holds extensions that read the recording and the analyzer has none."""
+    has_recording = analyzer.has_recording() or analyzer.has_temporary_recording()
+    blocked = [name for name in todo if name in RECORDING_EXTENSIONS and not has_recording]
+    if blocked:
+        why = f"has no recording: {no_recording}" if no_recording else "cannot find its recording (moved or deleted)"
+        raise MissingExtensions(
+            f"{', '.join(blocked)} must be computed from the recording, and this analyzer {why}. Re-attach it "
+            "(SpikeInterface's set_temporary_recording) or compute them where the recording is.",
+            missing=tuple(blocked))
 
 
 def missing_in_order(analyzer: Any, extensions: tuple[str, ...]) -> list[str]:

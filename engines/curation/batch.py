@@ -20,7 +20,7 @@ from engines.agent.config import LlmConfig
 from engines.curation._progress import Cancel, Progress, no_progress, sub_progress
 from engines.curation.candidates import PRESETS, CandidateRequest
 from engines.curation.errors import CurationError
-from engines.curation.exports import merges_from_review, build_curation, write_curation_json, write_reasoning_csv
+from engines.curation.exports import build_curation, merges_from_review, write_curation_json, write_reasoning_csv
 from engines.curation.model import JudgeRun
 from engines.curation.review import CurationReview
 from engines.errors import NeurodeckError
@@ -42,15 +42,17 @@ class BatchResult:
 
 def curate_batch(analyzer: str | Path, judge: str = "metrics", preset: str | None = None, workers: int = 8,
                  out_dir: str | Path = "curation-out", progress: Progress = no_progress, cancel: Cancel = None,
-                 llm: LlmConfig | None = None, labeler: str | None = "bombcell") -> BatchResult:
+                 llm: LlmConfig | None = None, labeler: str | None = "bombcell",
+                 trust_pickles: bool = False) -> BatchResult:
     """Curate the analyzer folder ``analyzer`` end to end; ``preset`` None uses the recommended candidates
     (four presets, a shape-only run and duplicates). Writes ``<judge>_merge_reasoning.csv`` and
-    ``curation.json`` into ``out_dir`` and returns where they are and what the judge decided."""
+    ``curation.json`` into ``out_dir`` and returns where they are and what the judge decided.
+    ``trust_pickles`` lets the folder's pickles be loaded (that runs code written into the folder)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    review = CurationReview.open(out, analyzer, session="batch", llm=llm)
+    review = CurationReview.open(out, analyzer, session="batch", llm=llm, trust_pickles=trust_pickles)
     review.compute_extensions(progress=sub_progress(progress, 0.0, 0.3), cancel=cancel)
     seconds["extensions"] = time.perf_counter() - started
     request = CandidateRequest.recommended() if preset in (None, "recommended") else CandidateRequest.preset(preset)
@@ -91,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per model call")
     parser.add_argument("--no-labels", action="store_true", help="skip the Bombcell unit labels")
+    parser.add_argument("--trust-pickles", action="store_true",
+                        help="load the analyzer's pickled recording and extensions (runs code written into the "
+                             "folder: only for folders you trust)")
     return parser
 
 
@@ -122,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = curate_batch(args.analyzer, args.judge, None if args.preset == "recommended" else args.preset,
                               args.workers, args.out, progress=bar, llm=llm, labeler=None if args.no_labels else
-                              "bombcell")
+                              "bombcell", trust_pickles=args.trust_pickles)
     except NeurodeckError as exc:
         bar.close()
         print(f"curate: {exc}", file=sys.stderr)

@@ -22,9 +22,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from engines.curation.analyzer import (DEFAULT_JOB_KWARGS, EXTENSION_PARAMS, RECORDING_EXTENSIONS,
-                                       compute_missing_extensions, compute_one_extension, missing_in_order,
-                                       open_analyzer)
+from engines.curation.analyzer import (
+    DEFAULT_JOB_KWARGS,
+    EXTENSION_PARAMS,
+    RECORDING_EXTENSIONS,
+    compute_missing_extensions,
+    compute_one_extension,
+    missing_in_order,
+    open_analyzer,
+    require_recording,
+)
 from engines.curation.errors import AnalyzerOpenError
 from engines.curation.exports import write_reasoning_csv
 from engines.jobs import JobCancelled, JobContext, JobEnvironment, JobKind, run_in_child_process
@@ -50,9 +57,9 @@ def resolve_analyzer_folder(text: str, env: JobEnvironment) -> Path:
     return real
 
 
-def _compute_extension_in_child(folder: str, name: str, params: dict[str, Any]) -> str:
+def _compute_extension_in_child(folder: str, name: str, params: dict[str, Any], trust_pickles: bool) -> str:
     """Child-process body: open the analyzer, compute one extension (saved into the folder)."""
-    analyzer, _ = open_analyzer(folder)
+    analyzer, _ = open_analyzer(folder, trust_pickles=trust_pickles)
     compute_one_extension(analyzer, name, params, DEFAULT_JOB_KWARGS)
     return name
 
@@ -64,21 +71,24 @@ def _expected_seconds(analyzer: Any) -> float:
 
 def run_extensions(inputs: dict[str, Any], ctx: JobContext, *, env: JobEnvironment) -> dict[str, Any]:
     folder = resolve_analyzer_folder(inputs["analyzer"], env)
-    analyzer, status = open_analyzer(folder)
+    trust = env.trust_pickles
+    analyzer, status = open_analyzer(folder, trust_pickles=trust)
     wanted = tuple(inputs.get("extensions") or status.missing)
     todo = missing_in_order(analyzer, wanted)
+    require_recording(analyzer, todo, status.no_recording)
     computed = []
     for index, name in enumerate(todo):
         start, end = index / max(1, len(todo)), (index + 1) / max(1, len(todo))
         ctx.report(start, f"computing {name} ({index + 1} of {len(todo)})")
         if name in RECORDING_EXTENSIONS:
             run_in_child_process(_compute_extension_in_child, {"folder": str(folder), "name": name,
-                                                               "params": EXTENSION_PARAMS.get(name, {})},
+                                                               "params": EXTENSION_PARAMS.get(name, {}),
+                                                               "trust_pickles": trust},
                                  ctx, label=f"computing {name}", progress_from=start, progress_to=end,
                                  expected_s=_expected_seconds(analyzer))
-            analyzer, _ = open_analyzer(folder)
+            analyzer, _ = open_analyzer(folder, trust_pickles=trust)
         else:
-            compute_missing_extensions(analyzer, (name,))
+            compute_missing_extensions(analyzer, (name,), no_recording=status.no_recording)
         computed.append(name)
     ctx.report(1.0, "extensions ready")
     (ctx.output_dir / "computed.json").write_text(json.dumps(computed))
@@ -89,7 +99,8 @@ def run_judge_job(inputs: dict[str, Any], ctx: JobContext, *, env: JobEnvironmen
     from engines.curation.review import CurationReview
 
     folder = resolve_analyzer_folder(inputs["analyzer"], env)
-    review = CurationReview.open(env.workspace, folder, session=f"job-{ctx.job.id}", llm=env.llm)
+    review = CurationReview.open(env.workspace, folder, session=f"job-{ctx.job.id}", llm=env.llm,
+                                 trust_pickles=env.trust_pickles)
 
     def report(fraction: float, message: str) -> None:
         try:
@@ -110,7 +121,7 @@ def run_apply(inputs: dict[str, Any], ctx: JobContext, *, env: JobEnvironment) -
     from engines.curation.apply import apply_curation_to_analyzer
 
     folder = resolve_analyzer_folder(inputs["analyzer"], env)
-    analyzer, _ = open_analyzer(folder)
+    analyzer, _ = open_analyzer(folder, trust_pickles=env.trust_pickles)
     report = apply_curation_to_analyzer(analyzer, inputs["curation"], ctx.output_dir / "analyzer",
                                         censor_ms=inputs.get("censor_ms", 0.4), progress=ctx.report,
                                         cancel=ctx.cancelled)

@@ -88,6 +88,8 @@ class Verdict:
     session: str
     created: float
     undone: bool = False
+    owner: str = ""
+    """The signed-in user who gave it ('' for verdicts given before owners were recorded)."""
 
 
 @dataclass(frozen=True)

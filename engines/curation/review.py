@@ -18,8 +18,14 @@ from typing import Any
 
 from engines.agent.config import LlmConfig
 from engines.curation._progress import Cancel, Progress, is_cancelled, no_progress
-from engines.curation.analyzer import (ExtensionStatus, analyzer_fingerprint, compute_missing_extensions,
-                                       extension_status, open_analyzer, sorting_fingerprint)
+from engines.curation.analyzer import (
+    ExtensionStatus,
+    analyzer_fingerprint,
+    compute_missing_extensions,
+    extension_status,
+    open_analyzer,
+    sorting_fingerprint,
+)
 from engines.curation.apply import ApplyReport, apply_curation_to_analyzer
 from engines.curation.candidates import CandidateRequest, find_candidates
 from engines.curation.data import AnalyzerData, UnitId, plain_unit_id
@@ -31,7 +37,7 @@ from engines.curation.labels import label_units
 from engines.curation.metrics_judge import MetricsJudge
 from engines.curation.model import MERGE, CandidateGroup, JudgeRun, MergeDecision, UnitLabel, Verdict
 from engines.curation.store import LABELS, DecisionStore
-from engines.curation.vlm_judge import VlmJudge, VlmJudgeParams
+from engines.curation.vlm_judge import MAX_MODEL_WORKERS, VlmJudge, VlmJudgeParams
 
 __all__ = ["CurationReview", "Agreement", "make_judge"]
 
@@ -54,12 +60,13 @@ class Agreement:
 
 
 def make_judge(name: str, llm: LlmConfig | None = None, num_workers: int = 8,
-               features: tuple[str, ...] = ("crosscorrelograms", "amplitude_plot")) -> Judge:
-    """``metrics`` (offline) or ``vlm`` (needs ``llm``)."""
+               features: tuple[str, ...] = ("crosscorrelograms", "amplitude_plot"),
+               max_workers: int = MAX_MODEL_WORKERS) -> Judge:
+    """``metrics`` (offline) or ``vlm`` (needs ``llm``; at most ``max_workers`` parallel calls, the operator's cap)."""
     if name == "metrics":
         return MetricsJudge()
     if name == "vlm":
-        return VlmJudge(llm, VlmJudgeParams(features=features, num_workers=num_workers))
+        return VlmJudge(llm, VlmJudgeParams(features=features, num_workers=num_workers), max_workers=max_workers)
     raise InvalidParameters(f"unknown judge {name!r}; choose metrics or vlm")
 
 
@@ -68,11 +75,13 @@ class CurationReview:
 
     def __init__(self, workspace: Path, analyzer: Any, path: Path | None, status: ExtensionStatus | None = None,
                  session: str | None = None, llm: LlmConfig | None = None,
-                 image_params: ImageParams = ImageParams()) -> None:
+                 image_params: ImageParams = ImageParams(), owner: str = "") -> None:
         self.workspace = Path(workspace)
         self.analyzer = analyzer
         self.path = None if path is None else Path(path).resolve()
         self.session = session or uuid.uuid4().hex[:12]
+        self.owner = owner
+        """Who gives this review's verdicts (a ``Person.name``), recorded on each."""
         self.llm = llm
         self.image_params = image_params
         self.store = DecisionStore(self.workspace)
@@ -85,10 +94,11 @@ class CurationReview:
 
     @classmethod
     def open(cls, workspace: Path, folder: str | Path, session: str | None = None,
-             llm: LlmConfig | None = None) -> "CurationReview":
-        """Open the analyzer at ``folder``; raises ``AnalyzerOpenError`` with what to do."""
-        analyzer, status = open_analyzer(folder)
-        return cls(workspace, analyzer, Path(folder), status, session, llm)
+             llm: LlmConfig | None = None, trust_pickles: bool = False, owner: str = "") -> "CurationReview":
+        """Open the analyzer at ``folder`` (``trust_pickles``: the operator lets its pickles be loaded);
+        raises ``AnalyzerOpenError`` with what to do."""
+        analyzer, status = open_analyzer(folder, trust_pickles=trust_pickles)
+        return cls(workspace, analyzer, Path(folder), status, session, llm, owner=owner)
 
     # --- data ---------------------------------------------------------------------------------
     @property
@@ -108,8 +118,9 @@ class CurationReview:
                            cancel: Cancel = None) -> list[str]:
         """Compute the missing curation extensions in this process (the job kind does it cancellably)."""
         done = compute_missing_extensions(self.analyzer, **({"extensions": extensions} if extensions else {}),
-                                          progress=progress, cancel=cancel)
-        self.status, self._data, self._images = extension_status(self.analyzer), None, None
+                                          progress=progress, cancel=cancel, no_recording=self.status.no_recording)
+        self.status, self._data, self._images = (extension_status(self.analyzer, no_recording=self.status.no_recording),
+                                                 None, None)
         return done
 
     # --- candidates and groups ----------------------------------------------------------------
@@ -178,7 +189,8 @@ class CurationReview:
         run = self.store.run(run_id)
         params = dict(run.params)
         judge = make_judge(run.judge, self.llm, int(params.get("num_workers", 8)),
-                           tuple(params.get("features", ("crosscorrelograms", "amplitude_plot"))))
+                           tuple(params.get("features", ("crosscorrelograms", "amplitude_plot"))),
+                           int(params.get("max_workers", MAX_MODEL_WORKERS)))
         groups = self.store.groups(self.key, self.store.run_group_ids(run_id))
         context = JudgeContext(self.data, self.images, self.examples())
         self.store.mark_run(run_id, "running")
@@ -218,7 +230,7 @@ class CurationReview:
         stray = [u for u in units if u not in group.unit_ids]
         if stray:
             raise UnknownUnits(f"units {stray} are not in group {group_id}; edit the group first")
-        return self.store.record_verdict(self.key, group_id, verdict, units, self.session)
+        return self.store.record_verdict(self.key, group_id, verdict, units, self.session, owner=self.owner)
 
     def undo(self) -> Verdict | None:
         """Undo this session's latest standing verdict (the keyboard's ``u``); returns it to go back to."""

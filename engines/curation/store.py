@@ -5,7 +5,9 @@ Groups get ids that are stable per analyzer and unit set (a new candidate list r
 of a group it found before). Judge runs and their decisions (one row per group per run) are
 written as they happen. Verdicts and labels are append-only logs written the moment they are
 given: the current verdict of a group is its latest one not undone, so two tabs never
-overwrite each other's history, and an undo marks a row instead of deleting it.
+overwrite each other's history, and an undo marks a row instead of deleting it. Each verdict
+records its owner, the signed-in user who gave it (verdicts from before owners were recorded keep
+their rows, with owner '': the column is added in place).
 
 Every call opens a connection, runs one short transaction (``BEGIN IMMEDIATE`` for writes)
 and closes it, so one store may be shared by threads and processes. The journal is WAL on
@@ -21,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from engines._owners import add_owner_column
 from engines.curation.data import UnitId, plain_unit_id
 from engines.curation.errors import CurationError, UnknownUnits
 from engines.curation.model import (
@@ -85,6 +88,8 @@ class DecisionStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "decisions.sqlite"
         self._db = WorkspaceDb(self.path, _SCHEMA)
+        with self._db.write() as db:
+            add_owner_column(db, "verdicts")
 
     # --- analyzers and groups -----------------------------------------------------------------
     def register_analyzer(self, key: str, path: str, n_units: int) -> None:
@@ -241,20 +246,21 @@ class DecisionStore:
 
     # --- verdicts -----------------------------------------------------------------------------
     def record_verdict(self, analyzer: str, group_id: int, verdict: str, merge_units: tuple[UnitId, ...],
-                       session: str) -> Verdict:
+                       session: str, owner: str = "") -> Verdict:
+        """Append ``owner``'s verdict (a ``Person.name``) given in browser session ``session``."""
         if verdict not in VERDICTS:
             raise CurationError(f"unknown verdict {verdict!r}; use accept, reject or skip")
         with self._db.write() as db:
-            vid = db.execute("INSERT INTO verdicts (analyzer, group_id, verdict, merge_units, session, created) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", (analyzer, group_id, verdict, _units_json(merge_units),
-                                                           session, time.time())).lastrowid
+            vid = db.execute("INSERT INTO verdicts (analyzer, group_id, verdict, merge_units, session, created, owner) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (analyzer, group_id, verdict, _units_json(merge_units),
+                                                              session, time.time(), owner)).lastrowid
             return self._verdict(db.execute("SELECT * FROM verdicts WHERE id = ?", (vid,)).fetchone())
 
     @staticmethod
     def _verdict(row: sqlite3.Row) -> Verdict:
         return Verdict(id=int(row["id"]), group_id=int(row["group_id"]), verdict=row["verdict"],
                        merge_units=_units(row["merge_units"]), session=row["session"], created=row["created"],
-                       undone=bool(row["undone"]))
+                       undone=bool(row["undone"]), owner=row["owner"])
 
     def undo_last(self, analyzer: str, session: str) -> Verdict | None:
         """Undo this session's latest verdict still standing; returns it (None when there is none)."""

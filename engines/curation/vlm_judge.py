@@ -11,6 +11,11 @@ The calls go through the agent engine's client (``engines.agent``): its timeouts
 with backoff (Retry-After honoured, never on a refused key), a ``CircuitBreaker`` per run
 that stops every call once the endpoint is known to be down, and per-call token usage,
 priced here with ``ModelPricing``.
+
+Model calls cost money, so the operator bounds them: ``max_workers`` caps ``num_workers`` (one
+request may not fan out to hundreds of paid calls at once), and a person's ``budget`` (their
+model calls per hour) is charged one judgement per group before any call is made; a batch larger
+than what is left is refused whole, with how many are left and when more free up.
 """
 
 from __future__ import annotations
@@ -24,18 +29,34 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from engines.agent import (CircuitBreaker, ImageAnswer, LlmConfig, LlmEndpointError, LlmSetupError, ModelPricing,
-                           OpenAICompatibleModel, Retrying, TokenUsage, ask_about_images_async, image_part)
+from engines.agent import (
+    CircuitBreaker,
+    ImageAnswer,
+    LlmConfig,
+    LlmEndpointError,
+    LlmSetupError,
+    ModelPricing,
+    OpenAICompatibleModel,
+    Retrying,
+    TokenUsage,
+    ask_about_images_async,
+    image_part,
+)
 from engines.agent.images import Reader
 from engines.curation._progress import Cancel, Progress, is_cancelled
 from engines.curation._reply import ParsedDecision, parse_decision
 from engines.curation.errors import CurationError, InvalidParameters, JudgeUnavailable, ReplyParseError
 from engines.curation.judge import Judge, JudgeContext, OnDecision
 from engines.curation.model import CandidateGroup, MergeDecision
+from engines.limits import Budget
+from engines.people import LimitReached
 
-__all__ = ["VlmJudge", "VlmJudgeParams", "load_prompt"]
+__all__ = ["VlmJudge", "VlmJudgeParams", "load_prompt", "MAX_MODEL_WORKERS"]
 
 VLM_FEATURES = ("crosscorrelograms", "amplitude_plot", "templates")
+MAX_MODEL_WORKERS = 8
+"""Most model calls one judge may have in flight unless the operator says otherwise
+(``Settings.max_model_workers``)."""
 
 
 def load_prompt(name: str) -> str:
@@ -105,18 +126,23 @@ class VlmJudge(Judge):
 
     name = "vlm"
 
-    def __init__(self, config: LlmConfig | None, params: VlmJudgeParams = VlmJudgeParams()) -> None:
+    def __init__(self, config: LlmConfig | None, params: VlmJudgeParams = VlmJudgeParams(), *,
+                 max_workers: int = MAX_MODEL_WORKERS, budget: Budget | None = None) -> None:
         if config is None:
             raise JudgeUnavailable("no model endpoint is configured, so the VLM judge cannot run; set the model's "
                                    "base URL in the settings or use the metrics judge")
         if not isinstance(params.num_workers, int) or params.num_workers < 1:
             raise InvalidParameters(f"num_workers must be a whole number of at least 1 (got {params.num_workers!r})")
+        if params.num_workers > max_workers:
+            raise LimitReached(f"The VLM judge may make at most {max_workers} model calls at once on this server "
+                               f"(asked for {params.num_workers}; max_model_workers). Choose {max_workers} or fewer.")
         unknown = [f for f in params.features if f not in VLM_FEATURES]
         if unknown or not params.features:
             raise InvalidParameters(f"unknown image feature(s) {unknown}; choose from {', '.join(VLM_FEATURES)}")
         # temperature 0 unless the settings say otherwise: the same images should get the same decision
         self.config = config if config.temperature is not None else replace(config, temperature=0.0)
         self.params = params
+        self.budget = budget
         try:
             self.model = OpenAICompatibleModel(self.config)
         except LlmSetupError as exc:
@@ -143,6 +169,8 @@ class VlmJudge(Judge):
                    progress: Progress, cancel: Cancel) -> None:
         if context.images is None:
             raise JudgeUnavailable("the VLM judge needs the group images; open the analyzer through a review")
+        if self.budget is not None and groups:
+            self.budget.take(len(groups))
         run_to_end(self._run(list(groups), context, on_decision, progress, cancel))
 
     # --- the run ------------------------------------------------------------------------------

@@ -1,24 +1,28 @@
 """Browse the DANDI archive through its REST API: search dandisets, list versions and assets, open one.
 
 Every request goes to ``SourcePolicy.dandi_api_url`` (a staging or test server can stand in),
-through the server's address rules (``check_url_allowed``), with the policy's timeout, no
-redirects and a size cap on answers. One request per call; nothing is cached, so a page
-shows what the archive holds now. dandi-cli's ``DandiAPIClient`` offers the same calls, but
-retries for minutes and fetches without these rules, which a shared server cannot afford.
+through the server's address rules (connections go to the address checked), with the policy's
+time limit on the whole answer, no redirects and a size cap on answers. One request per call;
+nothing is cached, so a page shows what the archive holds now. dandi-cli's ``DandiAPIClient``
+offers the same calls, but retries for minutes and fetches without these rules, which a shared
+server cannot afford.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 from urllib.parse import urlparse
 
 import requests
+import urllib3
 
 from engines.dandi.errors import DandiNotFound, DandiRequestError, DandiUnreachable
 from engines.dandi.records import Asset, Dandiset, DandisetVersion, Page
-from engines.nwb.sources import SourcePolicy, check_url_allowed
+from engines.nwb.safe_http import pinned_session
+from engines.nwb.sources import SourcePolicy, url_host_port
 
 __all__ = ["DandiArchive", "MAX_PAGE_SIZE"]
 
@@ -36,7 +40,7 @@ class DandiArchive:
     def __init__(self, policy: SourcePolicy) -> None:
         self.policy = policy
         self.api = policy.dandi_api_url.rstrip("/")
-        self._session = requests.Session()
+        self._session = pinned_session(policy)
         self._session.headers.update({**policy.extra_headers, "Accept": "application/json"})
 
     # --- calls -------------------------------------------------------------------------------
@@ -97,8 +101,9 @@ class DandiArchive:
     # --- transport -----------------------------------------------------------------------------
     def _get(self, route: str, params: dict[str, Any] | None = None, what: str = "the request") -> dict[str, Any]:
         url = self.api + route
-        check_url_allowed(url, self.policy)
+        url_host_port(url)
         host = urlparse(self.api).hostname
+        deadline = time.monotonic() + self.policy.request_timeout_s
         try:
             with self._session.get(url, params=params, timeout=self.policy.request_timeout_s, allow_redirects=False,
                                    stream=True) as response:
@@ -108,10 +113,15 @@ class DandiArchive:
                     raise DandiUnreachable(f"The DANDI API at {host} answered HTTP {response.status_code} for {what}. "
                                            "Try again later.")
                 body = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
-        except requests.Timeout as exc:
+            if time.monotonic() >= deadline:  # cut off mid-answer by the deadline (``engines.nwb.safe_http``)
+                raise requests.Timeout()
+        except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
             raise DandiUnreachable(f"The DANDI API at {host} did not answer within {self.policy.request_timeout_s:g} s. "
                                    "Try again later, or open a local copy or a direct URL.") from exc
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            if time.monotonic() >= deadline:  # cut off at the deadline
+                raise DandiUnreachable(f"The DANDI API at {host} did not answer within "
+                                       f"{self.policy.request_timeout_s:g} s. Try again later.") from exc
             raise DandiUnreachable(f"Cannot reach the DANDI API at {host} ({exc.__class__.__name__}). Are you offline? "
                                    "Open a local copy or a direct URL instead.") from exc
         if len(body) > MAX_ANSWER_BYTES:

@@ -39,11 +39,13 @@ class JobEnvironment:
     """What job kinds need from the server's settings; picklable, so kinds can be bound to it.
 
     ``source_policy`` says which files and URLs may be read (and where the workspace is);
-    ``llm`` is the model endpoint for kinds that call one (None: offline).
+    ``llm`` is the model endpoint for kinds that call one (None: offline); ``trust_pickles`` lets
+    kinds open analyzer files that only unpickling can read (the operator's ``--trust-pickles``).
     """
 
     source_policy: "SourcePolicy"
     llm: "LlmConfig | None" = None
+    trust_pickles: bool = False
 
     @property
     def workspace(self) -> Path:

@@ -56,6 +56,9 @@ class Job:
     lease_expires: float | None
     result_key: str | None
     summary: dict[str, Any] | None
+    owner: str = ""
+    """Who asked for it first (``Person.name``); '' for jobs queued before owners were recorded, or by the
+    server itself: only admins may cancel or retry those."""
 
     @property
     def source(self) -> str | None:
@@ -88,6 +91,7 @@ class Job:
             lease_expires=row["lease_expires"],
             result_key=row["result_key"],
             summary=json.loads(row["summary"]) if row["summary"] is not None else None,
+            owner=row["owner"] if "owner" in row.keys() else "",
         )
 
 

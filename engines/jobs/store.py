@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from engines._owners import add_owner_column
 from engines.jobs.errors import InvalidJobRequest, JobNotFound
 from engines.jobs.model import (
     Job,
@@ -85,6 +86,8 @@ class JobStore:
         self.workspace = workspace
         self.path = workspace / "jobs.sqlite"
         self._db = WorkspaceDb(self.path, _SCHEMA)
+        with self._db.write() as db:
+            add_owner_column(db, "jobs")
 
     @property
     def journal_mode(self) -> str:
@@ -124,6 +127,21 @@ class JobStore:
                  time.time()),
             )
             return self._job(db, cursor.lastrowid)
+
+    def find_active(self, kind: str, inputs: dict[str, Any], code_version: str) -> Job | None:
+        """The pending, running or done job an identical request would be answered with (None: it would queue one)."""
+        with self._db.read() as db:
+            row = db.execute(
+                f"SELECT * FROM jobs WHERE kind = ? AND input_hash = ? AND code_version = ? AND status IN {_ACTIVE}",
+                (kind, hash_inputs(inputs), code_version),
+            ).fetchone()
+        return None if row is None else Job.from_row(row)
+
+    def set_owner(self, job_id: int, owner: str) -> Job:
+        """Record who asked for a job, unless someone already is its owner (the first asker keeps it)."""
+        with self._db.write() as db:
+            db.execute("UPDATE jobs SET owner = ? WHERE id = ? AND owner = ''", (owner, job_id))
+            return self._job(db, job_id)
 
     def get(self, job_id: int) -> Job:
         """The job as stored now; raises ``JobNotFound``."""

@@ -8,13 +8,20 @@ outputs keep Jupyter's shapes (text, errors, PNGs, Bokeh/HoloViews figures as JS
 from engines.kernel.base import CodeRunner, KernelLimits, OnOutput
 from engines.kernel.errors import KernelBusy, KernelError, KernelStartError, RemoteKernelError
 from engines.kernel.local import LocalKernel
-from engines.kernel.notebook import NotebookEntry, build_notebook, code_entry, export_notebook, markdown_entry
+from engines.kernel.notebook import (
+    NotebookEntry,
+    build_notebook,
+    code_entry,
+    export_notebook,
+    markdown_entry,
+    notebook_bytes,
+)
 from engines.kernel.remote import RemoteKernel
 from engines.kernel.results import BOKEH_MIME, CellOutput, CellResult, RunStatus
 
 __all__ = [
     "CodeRunner", "KernelLimits", "OnOutput", "LocalKernel", "RemoteKernel",
     "CellOutput", "CellResult", "RunStatus", "BOKEH_MIME",
-    "NotebookEntry", "markdown_entry", "code_entry", "build_notebook", "export_notebook",
+    "NotebookEntry", "markdown_entry", "code_entry", "build_notebook", "notebook_bytes", "export_notebook",
     "KernelError", "KernelStartError", "KernelBusy", "RemoteKernelError",
 ]

@@ -21,7 +21,8 @@ OnOutput = Callable[[CellOutput], None]
 
 @dataclass(frozen=True)
 class KernelLimits:
-    """Limits of one run (``time_s``) and of the kernel process (``memory_mb``, address space; 0: none).
+    """Limits of one run (``time_s``) and of the kernel process (``memory_mb``, address space; 0: none;
+    ``env_allow``, environment variables it may inherit beyond what Python needs, see ``environment``).
 
     A run past ``time_s`` is interrupted (KeyboardInterrupt in the code); if the kernel does not
     stop within ``grace_s`` it is restarted.
@@ -30,6 +31,7 @@ class KernelLimits:
     time_s: float = 60.0
     memory_mb: int = 4096
     grace_s: float = 3.0
+    env_allow: tuple[str, ...] = ()
 
 
 class CodeRunner(Protocol):

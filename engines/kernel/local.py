@@ -1,10 +1,11 @@
 """A Jupyter kernel of one's own for a chat session: ipykernel in a child process on this machine.
 
-The kernel starts on the first run (about 1–2 s), in a temporary working folder, with an
-address-space limit (``KernelLimits.memory_mb``, see ``_launcher``); each run has a time
-limit, after which the kernel is interrupted and, if it does not stop within the grace
-period, restarted. This is a limit on resources, not a sandbox: the code runs as the server's
-user, so it must have been approved by a person (the page asks; the engine runs what it is given).
+The kernel starts on the first run (about 1–2 s), in a temporary working folder, without the
+server's secrets in its environment (see ``environment``), with an address-space limit
+(``KernelLimits.memory_mb``, see ``_launcher``); each run has a time limit, after which the
+kernel is interrupted and, if it does not stop within the grace period, restarted. This is a
+limit on resources, not a sandbox: the code runs as the server's user, so it must have been
+approved by a person (the page asks; the engine runs what it is given).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from engines.kernel._cell import run_cell
 from engines.kernel.base import KernelLimits, OnOutput
+from engines.kernel.environment import kernel_environment
 from engines.kernel.errors import KernelBusy, KernelStartError
 from engines.kernel.results import CellResult
 
@@ -129,7 +131,7 @@ class LocalKernel:
         manager = KernelManager(kernel_name=_SPEC_NAME, kernel_spec_manager=specs, transport="ipc",
                                 ip=str(self._home / "kernel"), connection_file=str(self._home / "connection.json"))
         try:
-            manager.start_kernel(cwd=str(self.workdir))
+            manager.start_kernel(cwd=str(self.workdir), env=kernel_environment(os.environ, self.limits.env_allow))
             client = manager.client()
             client.start_channels()
             client.wait_for_ready(timeout=_START_TIMEOUT_S)

@@ -7,6 +7,7 @@ headless (``nbclient``); figures are kept as they were shown (PNG, Bokeh JSON an
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import nbformat
 
 from engines.kernel.results import CellResult
 
-__all__ = ["NotebookEntry", "markdown_entry", "code_entry", "build_notebook", "export_notebook"]
+__all__ = ["NotebookEntry", "markdown_entry", "code_entry", "build_notebook", "notebook_bytes", "export_notebook"]
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,24 @@ def build_notebook(entries: Sequence[NotebookEntry], title: str = "") -> nbforma
     return notebook
 
 
+def notebook_bytes(entries: Sequence[NotebookEntry], title: str = "") -> bytes:
+    """The ``.ipynb`` file's bytes, built in memory: a download serves them as they are, with no file that
+    another session's export could overwrite in between."""
+    text = nbformat.writes(build_notebook(entries, title))
+    return (text if text.endswith("\n") else text + "\n").encode("utf-8")
+
+
 def export_notebook(entries: Sequence[NotebookEntry], path: Path | str, title: str = "") -> Path:
-    """Write the notebook to ``path`` (a ``.ipynb`` file), atomically: a reader never sees half a file."""
+    """Write the notebook to ``path`` (a ``.ipynb`` file), atomically: a reader never sees half a file, and two
+    writers at once each write their own temporary file (the last one complete wins)."""
     path = Path(path)
-    notebook = build_notebook(entries, title)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    nbformat.write(notebook, str(partial))
-    os.replace(partial, path)
+    data = notebook_bytes(entries, title)
+    descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
     return path

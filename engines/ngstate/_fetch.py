@@ -1,13 +1,17 @@
 """One checked HTTP GET: every redirect hop's address checked, a time limit on the whole read, a size cap.
 
 Used for JSON pointer states and for precomputed volumes served over HTTP, so both follow
-the server's URL policy (``engines.nwb.sources.check_url_allowed``) the same way.
+the server's URL policy the same way: each connection goes to the address that policy
+checked (``engines.nwb.safe_http``), so a DNS answer that changes after the check cannot
+reach a private address.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -16,20 +20,22 @@ import urllib3
 
 from engines.errors import NeurodeckError
 from engines.nwb.errors import NwbOpenError, SourceNotAllowed
-from engines.nwb.sources import SourcePolicy, check_url_allowed
+from engines.nwb.safe_http import pinned_session
+from engines.nwb.sources import SourcePolicy, url_host_port
 
-__all__ = ["FetchErrors", "fetch_bytes"]
+__all__ = ["FetchErrors", "fetch_bytes", "policy_errors"]
 
 _READ_BLOCK = 256 * 1024
 _sessions = threading.local()
 
 
-def _session() -> requests.Session:
-    """One keep-alive session per thread (requests sessions are not thread-safe)."""
-    session = getattr(_sessions, "session", None)
-    if session is None:
-        session = _sessions.session = requests.Session()
-    return session
+def _session(policy: SourcePolicy) -> requests.Session:
+    """One keep-alive session per thread and policy (requests sessions are not thread-safe)."""
+    sessions = _sessions.__dict__.setdefault("by_policy", {})
+    key = (policy.allow_private_urls, policy.request_timeout_s)
+    if key not in sessions:
+        sessions[key] = pinned_session(policy)
+    return sessions[key]
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,11 @@ class FetchErrors:
     not_allowed: type[NeurodeckError]
 
 
-def _check(url: str, policy: SourcePolicy, errors: FetchErrors) -> None:
+@contextmanager
+def policy_errors(errors: FetchErrors) -> Iterator[None]:
+    """The policy's refusals in the caller's own error types."""
     try:
-        check_url_allowed(url, policy)
+        yield
     except SourceNotAllowed as exc:
         raise errors.not_allowed(str(exc)) from exc
     except NwbOpenError as exc:
@@ -68,13 +76,15 @@ def fetch_bytes(
     deadline = time.monotonic() + policy.request_timeout_s
     current = url
     for _ in range(policy.max_redirects + 1):
-        _check(current, policy, errors)
         try:
-            response = _session().get(current, headers=dict(policy.extra_headers), timeout=policy.request_timeout_s,
-                                      allow_redirects=False, stream=True)
-        except requests.Timeout as exc:
-            raise errors.failed(f"{current} did not answer within {policy.request_timeout_s:g} s. Try again later.") from exc
+            with policy_errors(errors):
+                url_host_port(current)
+                response = _session(policy).get(current, headers=dict(policy.extra_headers),
+                                                timeout=policy.request_timeout_s, allow_redirects=False, stream=True)
         except requests.RequestException as exc:
+            if isinstance(exc, requests.Timeout) or time.monotonic() >= deadline:  # or cut off at the deadline
+                raise errors.failed(f"{current} did not answer within {policy.request_timeout_s:g} s. "
+                                    "Try again later.") from exc
             raise errors.failed(f"Cannot connect to {current} ({exc.__class__.__name__}). Check the address.") from exc
         with response:
             if response.is_redirect and "Location" in response.headers:
@@ -103,12 +113,20 @@ def _read_capped(response: requests.Response, url: str, max_bytes: int, deadline
             if len(body) > max_bytes:
                 raise errors.too_large(f"{url} is larger than the limit of {max_bytes:,} bytes.")
             if time.monotonic() > deadline:
-                raise errors.failed(f"Reading {url} took too long (over the time limit). Try again later.")
+                raise _too_long(url, errors)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         if isinstance(exc, NeurodeckError):
             raise
+        if time.monotonic() > deadline:  # the connection was cut off at its deadline (``engines.nwb.safe_http``)
+            raise _too_long(url, errors) from exc
         raise errors.failed(f"Reading {url} failed ({exc.__class__.__name__}). Try again later.") from exc
+    if time.monotonic() > deadline:  # cut off mid-body: what came may look complete but is not
+        raise _too_long(url, errors)
     return bytes(body)
+
+
+def _too_long(url: str, errors: FetchErrors) -> NeurodeckError:
+    return errors.failed(f"Reading {url} took too long (over the time limit). Try again later.")
 
 
 def _status_message(url: str, status: int) -> str:

@@ -4,22 +4,27 @@ Pointers (``#!s3://bucket/key``, ``#!gs://bucket/key``, ``#!https://host/state.j
 fetched with anonymous access by default, so public buckets need no credentials at all
 (an unsigned boto3 client, an anonymous google-cloud-storage client); the server's own
 credentials are used only when the operator turns ``use_cloud_credentials`` on. Every fetch has
-a time limit and a size cap, and http(s) hosts (and custom S3/GCS endpoints) pass the NWB
-engine's private-address check, each redirect hop again.
+a time limit and a size cap, and every request (http(s) pointers, S3 and GCS clients, each
+redirect hop) goes through the NWB engine's pinned connections: the address is checked
+and the connection made to that very address (``engines.nwb.safe_http``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
+
+import requests
 
 from engines.ngstate._fetch import FetchErrors, fetch_bytes
 from engines.ngstate.errors import PointerError, PointerNotAllowed, PointerTooLarge, StateParseError
 from engines.ngstate.state import NgState
 from engines.ngstate.urls import parse_url, pointer_of
 from engines.nwb.errors import NwbOpenError, SourceNotAllowed
-from engines.nwb.sources import SourcePolicy, check_url_allowed
+from engines.nwb.safe_http import PolicyRefusal, mount_pinned, pinned_session
+from engines.nwb.sources import SourcePolicy
 
 __all__ = ["PointerOptions", "load_state", "fetch_pointer"]
 
@@ -71,13 +76,31 @@ def _bucket_and_key(url: str) -> tuple[str, str]:
     return parsed.netloc, key
 
 
-def _check_endpoint(endpoint: str, policy: SourcePolicy) -> None:
-    try:
-        check_url_allowed(endpoint, policy)
-    except SourceNotAllowed as exc:
-        raise PointerNotAllowed(str(exc)) from exc
-    except NwbOpenError as exc:
-        raise PointerError(str(exc)) from exc
+def _send_pinned(policy: SourcePolicy) -> Callable[..., Any]:
+    """A botocore ``before-send`` handler that sends the signed request over a pinned session.
+
+    botocore opens its own connections, unchecked; a response returned by this event is used
+    instead of sending (botocore's documented hook for custom transports).
+    """
+    from botocore.awsrequest import AWSResponse
+
+    session = pinned_session(policy)
+
+    def send(request: Any, **_: Any) -> Any:
+        try:
+            response = session.request(request.method, request.url, headers=dict(request.headers.items()),
+                                       data=request.body, timeout=policy.request_timeout_s, allow_redirects=False,
+                                       stream=True)
+        except SourceNotAllowed as exc:
+            raise PointerNotAllowed(str(exc)) from exc
+        except NwbOpenError as exc:
+            raise PointerError(str(exc)) from exc
+        except requests.RequestException as exc:
+            raise PointerError(f"Cannot reach the S3 endpoint ({exc.__class__.__name__}). Check the address and "
+                               "try again.") from exc
+        return AWSResponse(request.url, response.status_code, response.headers, response.raw)
+
+    return send
 
 
 def _too_large(url: str, size: int, cap: int) -> PointerTooLarge:
@@ -91,12 +114,11 @@ def _fetch_s3(bucket: str, key: str, policy: SourcePolicy, options: PointerOptio
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if policy.s3_endpoint_url:
-        _check_endpoint(policy.s3_endpoint_url, policy)
     url = f"s3://{bucket}/{key}"
     config = Config(connect_timeout=policy.request_timeout_s, read_timeout=policy.request_timeout_s,
                     retries={"max_attempts": 2}, **({} if options.use_cloud_credentials else {"signature_version": UNSIGNED}))
     client = boto3.session.Session().client("s3", endpoint_url=policy.s3_endpoint_url, config=config)
+    client.meta.events.register_first("before-send.s3", _send_pinned(policy))
     try:
         reply = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{options.max_bytes}")
         total = _total_size(reply)
@@ -136,24 +158,34 @@ def _gs_client(policy: SourcePolicy, options: PointerOptions) -> Any:
 
     client_options = {"api_endpoint": policy.gs_endpoint_url}
     if options.use_cloud_credentials:
-        return storage.Client(client_options=client_options)
+        import google.auth
+        from google.auth.transport.requests import AuthorizedSession
+
+        credentials, project = google.auth.default()
+        http = mount_pinned(AuthorizedSession(credentials), policy)
+        return storage.Client(project=project, credentials=credentials, client_options=client_options, _http=http)
     from google.auth.credentials import AnonymousCredentials
 
-    return storage.Client(project="<none>", credentials=AnonymousCredentials(), client_options=client_options)
+    return storage.Client(project="<none>", credentials=AnonymousCredentials(), client_options=client_options,
+                          _http=pinned_session(policy))
 
 
 def _fetch_gs(bucket: str, key: str, policy: SourcePolicy, options: PointerOptions) -> bytes:
     """One ranged media download (at most ``max_bytes + 1`` bytes) with an anonymous client by default."""
-    import requests
     from google.api_core import exceptions as gexc
     from google.auth.exceptions import GoogleAuthError
 
-    _check_endpoint(policy.gs_endpoint_url, policy)
     url = f"gs://{bucket}/{key}"
     try:
         blob = _gs_client(policy, options).bucket(bucket).blob(key)
         body = blob.download_as_bytes(start=0, end=options.max_bytes, timeout=policy.request_timeout_s,
                                       checksum=None, retry=None)
+    except SourceNotAllowed as exc:
+        raise PointerNotAllowed(str(exc)) from exc
+    except PolicyRefusal as exc:  # through google-auth's session, which does not unwrap it
+        raise (PointerNotAllowed if isinstance(exc.error, SourceNotAllowed) else PointerError)(str(exc)) from exc
+    except NwbOpenError as exc:
+        raise PointerError(str(exc)) from exc
     except gexc.NotFound as exc:
         raise PointerError(f"No object at {url}. Check the bucket and key.") from exc
     except (gexc.Forbidden, gexc.Unauthorized) as exc:

@@ -1,12 +1,14 @@
-"""HTTP range requests with the server's safety rules: a one-request probe, counted and time-limited reads.
+"""HTTP range requests with the server's safety rules: a one-request probe, counted and bounded reads.
 
-The probe follows redirects itself (each hop's address is checked), reads the file's size and
-version (ETag / Last-Modified) and its first ``PROBE_SIZE`` bytes in one request. Every later
-request times out, is counted in ``RequestStats``, and gives up for good once the server stalls.
-Fetch threads and their keep-alive connections are shared by every open file; range reads go
-through ``http.client`` on one keep-alive connection per thread and host (a quarter of the CPU of
-a ``requests`` call, half of urllib3's: a walk makes hundreds of them, and on a busy server
-their CPU is the first open's).
+The probe follows redirects itself, reads the file's size and version (ETag / Last-Modified)
+and its first ``PROBE_SIZE`` bytes in one request. Every connection goes to an address the
+policy checked, resolved once (``engines.nwb.safe_http``: no DNS rebinding, each redirect hop
+checked as it connects); every request reads at most the bytes it asked for and ends within
+``policy.request_timeout_s`` as a whole, is counted in ``RequestStats``, and gives up for good
+once the server stalls. Fetch threads and their keep-alive connections are shared by every open
+file; range reads go through ``http.client`` on one keep-alive connection per thread and host
+(a quarter of the CPU of a ``requests`` call, half of urllib3's: a walk makes hundreds of them,
+and on a busy server their CPU is the first open's).
 """
 
 from __future__ import annotations
@@ -15,21 +17,22 @@ import hashlib
 import http.client
 import os
 import re
-import ssl
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from remfile.RemFile import _PermanentHTTPError
 
-from engines.nwb.errors import SourceNotAllowed, SourceNotFound, SourceUnreachable
-from engines.nwb.sources import SourcePolicy, check_url_allowed
+from engines.nwb.errors import NwbOpenError, SourceNotAllowed, SourceNotFound, SourceUnreachable
+from engines.nwb.safe_http import PinnedHTTPConnection, PinnedHTTPSConnection, pinned_session
+from engines.nwb.sources import SourcePolicy, url_host_port
 
-__all__ = ["PROBE_SIZE", "RequestStats", "HttpProbe", "probe_http", "fetch_range"]
+__all__ = ["PROBE_SIZE", "RequestStats", "HttpProbe", "RangeSession", "probe_http", "get_range", "fetch_range"]
 
 PROBE_SIZE = 100 * 1024
 """The probe's one request reads this much: superblock, root group and usually the first level of the tree."""
@@ -87,14 +90,17 @@ _CONTENT_RANGE = re.compile(r"bytes\s+\d+-\d+/(\d+)")
 def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int = PROBE_SIZE) -> HttpProbe:
     """Fetch the first ``length`` bytes with one range request, following and checking redirects.
 
-    Costs one request per redirect hop (usually one in all). Raises a typed ``NwbOpenError``
-    for 404/403, timeouts, redirect loops, servers that ignore Range, and refused addresses.
+    Costs one request per redirect hop (usually one in all); each hop connects only to an
+    address the policy checked, and must be read whole within ``policy.request_timeout_s``.
+    Raises a typed ``NwbOpenError`` for 404/403, timeouts, redirect loops, servers that
+    ignore Range, and refused addresses.
     """
     current = url
-    with requests.Session() as session:
+    with pinned_session(policy) as session:
         for _ in range(policy.max_redirects + 1):
-            check_url_allowed(current, policy)
+            url_host_port(current)
             headers = {**policy.extra_headers, "Range": f"bytes=0-{length - 1}"}
+            deadline = time.monotonic() + policy.request_timeout_s
             try:
                 response = session.get(current, headers=headers, timeout=policy.request_timeout_s,
                                        allow_redirects=False, stream=True)
@@ -116,46 +122,69 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
                             "streamed. Download it and open the local copy."
                         )
                     body = response.raw.read(length + 1, decode_content=True)
-            except requests.Timeout as exc:
+            except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
                 raise SourceUnreachable(
                     f"The server at {current} did not answer within {policy.request_timeout_s:g} s. Try again later."
                 ) from exc
-            except requests.ConnectionError as exc:
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                if time.monotonic() >= deadline:
+                    raise _too_slow(current, policy) from exc
                 raise SourceUnreachable(f"Cannot connect to {current}: {exc.__class__.__name__}. Check the URL.") from exc
+            if time.monotonic() >= deadline:  # cut off by the deadline: what came may be short
+                raise _too_slow(current, policy)
             stats.add(len(body))
             match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
             if not match:
                 raise SourceUnreachable(f"The server at {url} sent no usable Content-Range header.")
+            if len(body) > length:
+                raise SourceUnreachable(f"The server at {url} sent more bytes than asked for; it does not honour "
+                                        "range requests. Download the file and open the local copy.")
             return HttpProbe(
                 url=url,
                 final_url=current,
                 size=int(match.group(1)),
                 etag=response.headers.get("ETag"),
                 last_modified=response.headers.get("Last-Modified"),
-                first_chunk=bytes(body[:length]),
+                first_chunk=bytes(body),
             )
     raise SourceUnreachable(f"{url} redirects more than {policy.max_redirects} times (a redirect loop?).")
 
 
-class CountingSession(requests.Session):
-    """A session whose requests time out, are counted, and give up for good once the server stalls."""
+def _too_slow(url: str, policy: SourcePolicy) -> SourceUnreachable:
+    return SourceUnreachable(f"The server at {url} did not answer within {policy.request_timeout_s:g} s (it sends too "
+                             "slowly or stalled mid-answer). Try again later.")
+
+
+class RangeSession:
+    """remfile's ``session``: its range requests go through ``get_range`` (checked address, byte and time bounds,
+    counted), and a failure ends the read at once instead of remfile's retries for about 25 s."""
 
     def __init__(self, policy: SourcePolicy, stats: RequestStats) -> None:
-        super().__init__()
         self._policy = policy
         self._stats = stats
-        self.headers.update(policy.extra_headers)
 
-    def request(self, method, url, **kwargs):  # type: ignore[override]
-        kwargs.setdefault("timeout", self._policy.request_timeout_s)
-        kwargs["allow_redirects"] = False
+    def get(self, url: str, headers: dict[str, str], **_: object) -> _RangeReply:
+        match = _RANGE_HEADER.fullmatch(headers.get("Range", ""))
+        if match is None:
+            raise _PermanentHTTPError(f"remfile asked for '{headers.get('Range')}', not one byte range.")
         try:
-            response = super().request(method, url, **kwargs)
-        except requests.RequestException as exc:
-            # remfile retries for about 25 s; a dead or stalled server should fail this read now.
-            raise _PermanentHTTPError(f"The server stopped answering ({exc.__class__.__name__}).") from exc
-        self._stats.add(len(response.content))
-        return response
+            data = get_range(url, self._policy, self._stats, int(match[1]), int(match[2]) + 1)
+        except NwbOpenError as exc:
+            raise _PermanentHTTPError(str(exc)) from exc
+        return _RangeReply(data)
+
+    def close(self) -> None:
+        """Nothing to close: connections belong to the shared fetch threads."""
+
+
+_RANGE_HEADER = re.compile(r"bytes=(\d+)-(\d+)")
+
+
+@dataclass(frozen=True)
+class _RangeReply:
+    content: bytes
+    status_code: int = 206
+    reason: str = "Partial Content"
 
 
 _fetch_pool: tuple[int, ThreadPoolExecutor] | None = None
@@ -187,75 +216,117 @@ def pool_submit(function: Callable, item: object) -> Future:
     return _pool().submit(function, item)
 
 
-@lru_cache(maxsize=1)
-def _tls_context() -> ssl.SSLContext:
-    """One verifying TLS context for every connection (building one loads the CA store: milliseconds)."""
-    return ssl.create_default_context()
+_Key = tuple[str, str, int | None, bool]
 
 
-def _connection(scheme: str, host: str, port: int | None, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
-    """This thread's keep-alive connection to the host, and whether it is new. A forked child
-    (a job worker) opens its own: sockets inherited from the parent are the parent's."""
+def _connection(key: _Key, policy: SourcePolicy) -> tuple[PinnedHTTPConnection, bool]:
+    """This thread's keep-alive connection for (scheme, host, port, private URLs allowed), and whether it is new.
+
+    Keyed by the policy's private-URL switch too: a connection a permissive policy opened to a private address
+    is never lent to a strict one. A forked child (a job worker) opens its own: inherited sockets are the parent's.
+    """
     if getattr(_connections, "pid", None) != os.getpid():
         _connections.pid, _connections.by_host = os.getpid(), {}
-    key = (scheme, host, port)
     connection = _connections.by_host.get(key)
+    timeout = policy.request_timeout_s
     if connection is not None:
         connection.timeout = timeout
         if connection.sock is not None:
             connection.sock.settimeout(timeout)
         return connection, False
-    if scheme == "https":
-        connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=_tls_context())
-    else:
-        connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    kind = PinnedHTTPSConnection if key[0] == "https" else PinnedHTTPConnection
+    connection = kind(key[1], key[2], policy=policy, timeout=timeout)
     _connections.by_host[key] = connection
     return connection, True
 
 
-def _drop_connection(scheme: str, host: str, port: int | None) -> None:
-    connection = _connections.by_host.pop((scheme, host, port), None)
+def _drop_connection(key: _Key) -> None:
+    connection = _connections.by_host.pop(key, None)
     if connection is not None:
+        connection.disarm_deadline()
         connection.close()
 
 
-def get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:
-    """Bytes [start, stop) in one counted, time-limited request; any failure is ``SourceUnreachable``.
+class _TooMuch(Exception):
+    """The server sent (or announced) more bytes than the range asked for."""
 
-    A kept-alive connection the server closed while idle is retried once on a new connection.
+
+def _read_exactly(response: http.client.HTTPResponse, want: int) -> bytes:
+    """At most ``want`` bytes of the body (one more to notice an over-sending server); ``_TooMuch`` if it sends more."""
+    declared = response.getheader("Content-Length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > want:
+        raise _TooMuch
+    data = response.read(want)
+    if len(data) == want and not response.isclosed() and response.read(1):
+        raise _TooMuch
+    return data
+
+
+def get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:
+    """Bytes [start, stop) in one counted request; any failure is a typed ``NwbOpenError``.
+
+    The connection goes to an address the policy checked; no more than the bytes asked for
+    are read (a server that sends more is cut off), and the whole request, retry included,
+    ends within ``policy.request_timeout_s``. A kept-alive connection the server closed while
+    idle is retried once on a new connection.
     """
     parts = urlsplit(url)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
-    where = (parts.scheme, parts.hostname or "", parts.port)
+    url_host_port(url)
+    key: _Key = (parts.scheme, parts.hostname or "", parts.port, policy.allow_private_urls)
     headers = {**policy.extra_headers, "Range": f"bytes={start}-{stop - 1}"}
+    want = stop - start
+    deadline = time.monotonic() + policy.request_timeout_s
+    what = f"Reading bytes {start}-{stop - 1} of {url}"
     while True:
-        connection, fresh = _connection(*where, policy.request_timeout_s)
+        connection, fresh = _connection(key, policy)
+        connection.arm_deadline(deadline)
         try:
             connection.request("GET", target, headers=headers)
             response = connection.getresponse()
             # not the bytes asked for: no body read (it may be the whole file), no connection kept
-            data = response.read() if response.status == 206 else None
+            data = _read_exactly(response, want) if response.status == 206 else None
+        except NwbOpenError:
+            _drop_connection(key)
+            stats.add(0)
+            raise
+        except _TooMuch:
+            _drop_connection(key)
+            stats.add(0)
+            raise SourceUnreachable(f"{what} failed: the server sent more than the {want} bytes asked for (it does "
+                                    "not honour range requests).") from None
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
-            _drop_connection(*where)
-            if not fresh:
+            _drop_connection(key)
+            if not fresh and time.monotonic() < deadline:
                 continue
             stats.add(0)
-            raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed: {exc.__class__.__name__}.") from exc
+            raise _read_failed(what, exc, deadline, policy) from exc
         except (OSError, http.client.HTTPException) as exc:
-            _drop_connection(*where)
+            _drop_connection(key)
             stats.add(0)
-            name = "timed out" if isinstance(exc, TimeoutError) else exc.__class__.__name__
-            raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed: {name}.") from exc
+            raise _read_failed(what, exc, deadline, policy) from exc
         if data is None:
-            _drop_connection(*where)
+            _drop_connection(key)
             stats.add(0)
-            raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed (HTTP {response.status}).")
+            raise SourceUnreachable(f"{what} failed (HTTP {response.status}).")
+        connection.disarm_deadline()
         stats.add(len(data))
-        if len(data) != stop - start:
-            raise SourceUnreachable(f"Reading bytes {start}-{stop - 1} of {url} failed (HTTP {response.status}).")
+        if time.monotonic() >= deadline:  # cut off at the deadline: the answer may look whole but is not
+            _drop_connection(key)
+            raise _read_failed(what, TimeoutError(), deadline, policy)
+        if len(data) != want:
+            _drop_connection(key)
+            raise SourceUnreachable(f"{what} failed: the server sent {len(data)} of {want} bytes.")
         return data
+
+
+def _read_failed(what: str, exc: BaseException, deadline: float, policy: SourcePolicy) -> SourceUnreachable:
+    if isinstance(exc, TimeoutError) or time.monotonic() >= deadline:
+        return SourceUnreachable(f"{what} timed out: no complete answer within {policy.request_timeout_s:g} s "
+                                 "(the server is too slow or stalled). Try again later.")
+    return SourceUnreachable(f"{what} failed: {exc.__class__.__name__}.")
 
 
 def fetch_range(probe: HttpProbe, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:

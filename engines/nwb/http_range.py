@@ -40,8 +40,8 @@ from remfile.RemFile import RemFile as _RemFile
 
 from engines.nwb._h5_pointers import PointerChaser
 from engines.nwb.http_probe import (
-    CountingSession,
     HttpProbe,
+    RangeSession,
     RequestStats,
     get_range,
     pool_map,
@@ -303,7 +303,7 @@ class RangeFile(_RemFile):
                          disk_cache=_DiskBlocks(policy.cache_dir / "http" / probe.version_key[:32]),
                          _min_chunk_size=block_size, _max_cache_size=_MEMORY_CACHE_BYTES,
                          _max_chunk_size=max(_READ_AHEAD_BYTES, block_size))
-        self.session = CountingSession(policy, stats)
+        self.session = RangeSession(policy, stats)
         self._block = block_size
         self._policy = policy
         self._stats = stats

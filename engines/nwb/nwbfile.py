@@ -21,8 +21,8 @@ from engines.nwb.http_probe import HttpProbe, RequestStats, probe_http
 from engines.nwb.http_range import RangeFile
 from engines.nwb.index import NwbIndex, ObjectInfo
 from engines.nwb.index_store import IndexStore
+from engines.nwb.lindi_source import open_lindi_file, open_lindi_json, refuse_remote_lindi_tar
 from engines.nwb.lineage import compute_lineage
-from engines.nwb.lindi_source import open_lindi_file, open_lindi_json
 from engines.nwb.remote_sources import dandi_to_https, gs_to_https, s3_to_https
 from engines.nwb.sources import Source, SourcePolicy, parse_source, resolve_local_path
 
@@ -149,7 +149,7 @@ def _open_h5(target: Any, label: str) -> h5py.File:
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, NwbOpenError):
             raise cause from exc
-        text = str(exc)
+        text = str(exc).replace(str(target), label) if isinstance(target, str) else str(exc)  # h5py names the real path
         if "truncated" in text.lower():
             raise NotAnNwbFile(f"{label} is truncated (an incomplete download?).") from exc
         raise NotAnNwbFile(f"{label} is not a readable HDF5 file ({text[:200]}).") from exc
@@ -187,8 +187,9 @@ def open_nwb(text: str, policy: SourcePolicy, store: IndexStore) -> NwbFile:
         path = resolve_local_path(source.location, policy)
         stat = path.stat()
         key = _version_key("local", path, stat.st_size, stat.st_mtime_ns)
-        label = path.name
-        opener = (lambda: open_lindi_file(str(path), policy)) if source.is_lindi else (lambda: _open_h5(str(path), label))
+        label = Path(source.location).name or path.name  # as typed: a symlink's target is not shown
+        opener = ((lambda: open_lindi_file(path, source.location, policy)) if source.is_lindi
+                  else (lambda: _open_h5(str(path), label)))
         return _finish(source, label, key, opener, None, store, prefetcher=None)
 
     https = {"http": lambda u, p: u, "s3": s3_to_https, "gs": gs_to_https, "dandi": dandi_to_https}[source.kind]
@@ -198,7 +199,8 @@ def open_nwb(text: str, policy: SourcePolicy, store: IndexStore) -> NwbFile:
     label = Path(source.location.split("?")[0].rstrip("/")).name or source.location
     if source.is_lindi:
         is_json = source.location.split("?")[0].endswith(".lindi.json")
-        opener = (lambda: open_lindi_json(probe, policy, stats)) if is_json else (lambda: open_lindi_file(probe.final_url, policy))
+        opener = ((lambda: open_lindi_json(probe, policy, stats)) if is_json
+                  else (lambda: refuse_remote_lindi_tar(label)))
         return _finish(source, label, probe.version_key, opener, stats, store, None)
     range_file = _LazyRangeFile(probe, policy, stats)
     return _finish(source, label, probe.version_key, lambda: _open_h5(range_file.get(), label), stats, store,

@@ -169,15 +169,16 @@ def expand_sources(text: str, policy: SourcePolicy) -> list[str]:
     """Sources named by ``queue --source``: a URL, a folder (all .nwb below), a file of URLs, or a dandiset id."""
     import re
 
-    import requests
+    from engines.nwb.safe_http import pinned_session
 
     text = text.strip()
     if re.fullmatch(r"\d{6}", text):
         url = f"{policy.dandi_api_url.rstrip('/')}/dandisets/{text}/versions/draft/assets/"
         found: list[str] = []
+        session = pinned_session(policy)  # the archive's answers name the next page: checked like any URL
         while url:
-            page = requests.get(url, params={"page_size": 1000} if not found else None,
-                                timeout=policy.request_timeout_s)
+            page = session.get(url, params={"page_size": 1000} if not found else None,
+                               timeout=policy.request_timeout_s)
             page.raise_for_status()
             payload = page.json()
             found += [f"dandi://{text}/{a['path']}" for a in payload.get("results", []) if a["path"].endswith(".nwb")]

@@ -8,14 +8,17 @@ the public object URL.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from urllib.parse import urlparse
 
 import requests
+import urllib3
 
 from engines.nwb.errors import NwbOpenError, SourceNotFound, SourceUnreachable
-from engines.nwb.sources import SourcePolicy, bucket_and_key, check_url_allowed, public_object_url
+from engines.nwb.safe_http import pinned_session
+from engines.nwb.sources import SourcePolicy, bucket_and_key, public_object_url, url_host_port
 
 __all__ = ["s3_to_https", "gs_to_https", "dandi_to_https"]
 
@@ -53,6 +56,8 @@ def gs_to_https(url: str, policy: SourcePolicy) -> str:
         return public_object_url(policy.gs_endpoint_url, bucket, key)
 
 
+_MAX_ANSWER_BYTES = 8 << 20
+"""A larger answer to an asset query is refused (ten assets are a few KB)."""
 _DANDI = re.compile(r"^dandi://(?P<id>\d{6})(?:@(?P<version>[\w.]+))?/(?P<path>.+)$")
 
 
@@ -64,20 +69,31 @@ def dandi_to_https(url: str, policy: SourcePolicy) -> str:
     api = policy.dandi_api_url.rstrip("/")
     version = match["version"] or "draft"
     query = f"{api}/dandisets/{match['id']}/versions/{version}/assets/"
-    check_url_allowed(query, policy)
+    url_host_port(query)
     try:
-        response = requests.get(query, params={"path": match["path"], "page_size": 10}, timeout=policy.request_timeout_s)
-    except requests.RequestException as exc:
+        with pinned_session(policy) as session, session.get(
+                query, params={"path": match["path"], "page_size": 10}, timeout=policy.request_timeout_s,
+                allow_redirects=False, stream=True) as response:
+            status = response.status_code
+            body = response.raw.read(_MAX_ANSWER_BYTES + 1, decode_content=True) if status == 200 else b""
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         host = urlparse(api).hostname
         raise SourceUnreachable(
             f"Cannot reach the DANDI API at {host} ({exc.__class__.__name__}). Are you offline? "
             "Open a local copy or a direct URL instead."
         ) from exc
-    if response.status_code == 404:
+    if status == 404:
         raise SourceNotFound(f"Dandiset {match['id']} version {version} was not found on DANDI.")
-    if response.status_code != 200:
-        raise SourceUnreachable(f"The DANDI API answered HTTP {response.status_code} for dandiset {match['id']}.")
-    results = [r for r in response.json().get("results", []) if r.get("path") == match["path"]]
+    if status != 200:
+        raise SourceUnreachable(f"The DANDI API answered HTTP {status} for dandiset {match['id']}.")
+    try:
+        answer = json.loads(body) if len(body) <= _MAX_ANSWER_BYTES else None
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise SourceUnreachable(f"The DANDI API at {urlparse(api).hostname} did not answer with DANDI API data. "
+                                "Check the DANDI API address in the settings.")
+    results = [r for r in answer.get("results") or [] if isinstance(r, dict) and r.get("path") == match["path"]]
     if not results:
         raise SourceNotFound(f"Dandiset {match['id']} has no asset at '{match['path']}'.")
     return f"{api}/assets/{results[0]['asset_id']}/download/"

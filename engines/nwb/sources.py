@@ -1,7 +1,10 @@
 """Tell what kind of place a user's text points at, and refuse places the server must not touch.
 
-A served app is reachable by others, so a URL that resolves to a private or loopback
-address, or a path outside the configured roots, is refused before any byte is read.
+A served app is reachable by others, so a URL that resolves to an address that is not
+globally routable, or a path outside the configured roots, is refused before any byte is
+read. These checks are the policy for every byte the server fetches or opens for a user:
+``resolve_local_path`` / ``is_under_roots`` for files, ``allowed_addresses`` (which
+``engines.nwb.safe_http`` connects to, and only to) and ``check_url_allowed`` for URLs.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from urllib.parse import quote, urlparse
 
 from engines.nwb.errors import NwbOpenError, SourceNotAllowed, SourceNotFound
 
-__all__ = ["SourcePolicy", "Source", "parse_source", "check_url_allowed", "resolve_local_path"]
+__all__ = ["SourcePolicy", "Source", "parse_source", "check_url_allowed", "resolve_local_path", "allowed_addresses",
+           "is_public_address", "url_host_port", "is_under_roots"]
 
 SourceKind = Literal["local", "http", "s3", "gs", "dandi"]
 
@@ -95,53 +99,106 @@ def public_object_url(base: str, bucket: str, key: str) -> str:
     return f"{base.rstrip('/')}/{bucket}/{quote(key)}"
 
 
-def _is_public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+_NOT_GLOBAL = tuple(ipaddress.ip_network(n) for n in (
+    "192.0.0.0/24",     # IETF protocol assignments (Python 3.11 calls most of it global)
+    "2002::/16",        # 6to4: wraps any IPv4 address, a private one too
+    "64:ff9b::/96",     # NAT64: wraps any IPv4 address
+    "64:ff9b:1::/48",   # local-use NAT64
+    "::/96",            # IPv4-compatible IPv6 (deprecated): wraps any IPv4 address
+))
+
+
+def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether the server may connect to ``ip`` when private URLs are off: globally routable only.
+
+    ``is_global`` alone lets through what older Pythons call global (192.0.0.0/24, 6to4,
+    NAT64, multicast), and an IPv4 address wrapped in IPv6 must be judged as the IPv4 it is.
+    """
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return not (
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-        or ip.is_reserved or ip.is_unspecified
-    )
+    if any(ip in network for network in _NOT_GLOBAL if network.version == ip.version):
+        return False
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+Address = tuple[int, tuple]
+"""A socket family and the address to connect to, as ``socket.getaddrinfo`` gives them."""
+
+
+def allowed_addresses(host: str, port: int, policy: SourcePolicy) -> list[Address]:
+    """Resolve ``host`` once and return the addresses the server may connect to, in resolver order.
+
+    Connections are made to exactly these addresses (``engines.nwb.safe_http``), so a DNS
+    answer that changes between the check and the connection (rebinding) cannot reach a
+    private address. Raises ``SourceNotAllowed`` if any address is not public (unless the
+    operator allows private URLs) and ``SourceNotFound`` if the name does not resolve.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise SourceNotFound(f"Cannot resolve host '{host}': {exc.strerror}. Check the URL.") from exc
+    addresses: list[Address] = []
+    for family, _type, _proto, _name, sockaddr in infos:
+        ip = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        if not policy.allow_private_urls and not is_public_address(ip):
+            raise SourceNotAllowed(
+                f"'{host}' resolves to the private address {ip}; this server does not fetch "
+                "private or loopback addresses. The operator can allow them with --allow-private-urls."
+            )
+        if (family, sockaddr) not in addresses:
+            addresses.append((family, sockaddr))
+    return addresses
+
+
+def url_host_port(url: str) -> tuple[str, int]:
+    """The host and port an http(s) URL connects to; ``NwbOpenError`` for anything else. No DNS."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise NwbOpenError(f"'{url}' is not an http(s) URL with a host name.")
+    try:
+        port = parsed.port
+    except ValueError as exc:
+        raise NwbOpenError(f"'{url}' has an invalid port.") from exc
+    return parsed.hostname, port or (443 if parsed.scheme == "https" else 80)
 
 
 def check_url_allowed(url: str, policy: SourcePolicy) -> None:
     """Refuse http(s) URLs whose host resolves to a non-public address, unless the operator allows it.
 
-    Costs one DNS lookup. Every redirect hop is checked again by the caller.
+    Costs one DNS lookup. An early, clear refusal only: connections check again, and connect
+    to the address they checked (``engines.nwb.safe_http``), each redirect hop included.
     """
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise NwbOpenError(f"'{url}' is not an http(s) URL with a host name.")
-    if policy.allow_private_urls:
-        return
-    try:
-        infos = socket.getaddrinfo(parsed.hostname, parsed.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise SourceNotFound(f"Cannot resolve host '{parsed.hostname}': {exc.strerror}. Check the URL.") from exc
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not _is_public_ip(ip):
-            raise SourceNotAllowed(
-                f"'{parsed.hostname}' resolves to the private address {ip}; this server does not fetch "
-                "private or loopback addresses. The operator can allow them with --allow-private-urls."
-            )
+    host, port = url_host_port(url)
+    if not policy.allow_private_urls:
+        allowed_addresses(host, port, policy)
 
 
-def resolve_local_path(text: str, policy: SourcePolicy) -> Path:
-    """Return the real path of a local file if it lies under an allowed root."""
+def resolve_local_path(text: str, policy: SourcePolicy, shown: str | None = None) -> Path:
+    """Return the real path of a local file if it lies under an allowed root.
+
+    Symlinks and ``..`` are resolved before the check. Messages name the path as ``shown``
+    (default: ``text``, what the user typed), never the resolved one, so a refusal reveals
+    no symlink target and no folder of the server.
+    """
+    shown = text if shown is None else shown
     path = Path(os.path.expanduser(text))
     if not path.is_absolute():
         path = Path.cwd() / path
     real = path.resolve()
-    roots = [root.resolve() for root in policy.allowed_roots]
-    if not any(real == root or root in real.parents for root in roots):
-        allowed = ", ".join(str(root) for root in roots) or "(none configured)"
+    if not is_under_roots(real, policy):
+        allowed = ", ".join(str(root) for root in policy.allowed_roots) or "(none configured)"
         raise SourceNotAllowed(
-            f"'{text}' is outside the folders this server may read ({allowed}). "
+            f"'{shown}' is outside the folders this server may read ({allowed}). "
             "Move the file there or start the server with --root pointing at its folder."
         )
     if not real.exists():
-        raise SourceNotFound(f"No file at '{text}'.")
+        raise SourceNotFound(f"No file at '{shown}'.")
     if not real.is_file():
-        raise SourceNotFound(f"'{text}' is a folder, not a file.")
+        raise SourceNotFound(f"'{shown}' is a folder, not a file.")
     return real
+
+
+def is_under_roots(real: Path, policy: SourcePolicy) -> bool:
+    """Whether a resolved path lies under one of the policy's allowed roots (no I/O beyond resolving the roots)."""
+    roots = [root.resolve() for root in policy.allowed_roots]
+    return any(real == root or root in real.parents for root in roots)

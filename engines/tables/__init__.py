@@ -8,19 +8,22 @@ from engines.tables.errors import (
     EmptyTable,
     NotATable,
     QueryError,
+    QueryTooBig,
+    QueryTooSlow,
     SqlRefused,
     TableError,
     TableNotFound,
     TooManyTables,
     UploadTooLarge,
 )
+from engines.tables.limits import QueryLimits
 from engines.tables.model import ColumnInfo, Filter, MultiViewTable, PlotSpec, SortKey, TableInfo
 from engines.tables.sql import check_sql
-from engines.tables.workspace import DEFAULT_MAX_UPLOAD_BYTES, TableWorkspace
+from engines.tables.workspace import DEFAULT_MAX_RESULT_ROWS, DEFAULT_MAX_UPLOAD_BYTES, TableWorkspace
 
 __all__ = [
-    "TableWorkspace", "DEFAULT_MAX_UPLOAD_BYTES",
+    "TableWorkspace", "DEFAULT_MAX_UPLOAD_BYTES", "DEFAULT_MAX_RESULT_ROWS", "QueryLimits",
     "TableInfo", "ColumnInfo", "Filter", "SortKey", "PlotSpec", "MultiViewTable", "check_sql",
     "TableError", "UploadTooLarge", "EmptyTable", "CsvParseError", "NotATable", "TableNotFound", "ColumnNotFound",
-    "SqlRefused", "QueryError", "TooManyTables",
+    "SqlRefused", "QueryError", "QueryTooSlow", "QueryTooBig", "TooManyTables",
 ]

@@ -24,14 +24,16 @@ from engines.nwb.sources import SourcePolicy, resolve_local_path
 from engines.tables import queries
 from engines.tables._csv import read_csv_bytes, scan_csv_file
 from engines.tables.errors import QueryError, TableError, TableNotFound, TooManyTables, UploadTooLarge
+from engines.tables.limits import QueryLimits, collect_isolated
 from engines.tables.model import ColumnInfo, Filter, MultiViewTable, PlotSpec, SortKey, TableInfo
 from engines.tables.multiview import build_multiview
 from engines.tables.plots import build_plot_spec
 from engines.tables.sql import run_sql
 
-__all__ = ["TableWorkspace", "DEFAULT_MAX_UPLOAD_BYTES"]
+__all__ = ["TableWorkspace", "DEFAULT_MAX_UPLOAD_BYTES", "DEFAULT_MAX_RESULT_ROWS"]
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_RESULT_ROWS = 100_000
 _NAME = re.compile(r"[^a-z0-9_]+")
 
 
@@ -53,14 +55,20 @@ def _info(name: str, frame: pl.DataFrame | pl.LazyFrame, origin: str, *, rows: i
 
 
 class TableWorkspace:
-    """The tables of one session. ``policy`` limits which local folders ``open_file`` may read."""
+    """The tables of one session. ``policy`` limits which local folders ``open_file`` may read.
+
+    ``max_result_rows`` caps the rows a result keeps (the query stops reading there, so a cross
+    join never materializes more); ``limits`` bound each SQL query's time and memory.
+    """
 
     def __init__(self, policy: SourcePolicy | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-                 max_tables: int = 100, max_result_rows: int = 5_000_000) -> None:
+                 max_tables: int = 100, max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
+                 limits: QueryLimits = QueryLimits()) -> None:
         self.policy = policy
         self.max_upload_bytes = max_upload_bytes
         self.max_tables = max_tables
         self.max_result_rows = max_result_rows
+        self.limits = limits
         self._tables: dict[str, _Table] = {}
         self._lock = threading.RLock()
         self._counter = 0
@@ -181,11 +189,15 @@ class TableWorkspace:
             except pl.exceptions.PolarsError as exc:
                 raise QueryError(f"The operation does not fit this table: {str(exc).splitlines()[0]}") from exc
             return self._add(name, _Table(plan, info))
-        frame = self._collect(plan.head(self.max_result_rows + 1))
+        return self._keep_rows(self._collect(plan.head(self.max_result_rows + 1)), name, origin, notes)
+
+    def _keep_rows(self, frame: pl.DataFrame, name: str, origin: str, notes: Sequence[str] = ()) -> TableInfo:
+        """Keep up to ``max_result_rows`` of ``frame`` (one more row says it was cut) under ``name``."""
         truncated = frame.height > self.max_result_rows
         if truncated:
             frame = frame.head(self.max_result_rows)
-            notes = (*notes, f"Cut at {self.max_result_rows:,} rows.")
+            notes = (*notes, f"Cut at {self.max_result_rows:,} rows: a result keeps at most {self.max_result_rows:,} "
+                             "rows here (add WHERE, LIMIT or an aggregate to choose which).")
         return self._add(name, _Table(frame.lazy(), _info(name, frame, origin, truncated=truncated, notes=notes), frame))
 
     # -- looking at a table --------------------------------------------------------------------
@@ -251,12 +263,18 @@ class TableWorkspace:
         return self._keep(plan, f"{how} join of {a.info.name} and {b.info.name}", a.info.lazy or b.info.lazy, save_as)
 
     def sql(self, query: str, save_as: str | None = None) -> TableInfo:
-        """Run one read-only SELECT over this session's tables (see ``engines.tables.sql``)."""
+        """Run one read-only SELECT over this session's tables (see ``engines.tables.sql``).
+
+        The query runs in a child process within ``limits`` (``QueryTooSlow``, ``QueryTooBig``) and
+        reads at most ``max_result_rows`` + 1 rows; the result keeps its rows (``r<n>`` unless ``save_as``).
+        """
         with self._lock:
             frames = {name: t.plan for name, t in self._tables.items()}
-            lazy_names = {name for name, t in self._tables.items() if t.info.lazy}
-        plan, used = run_sql(query, frames)
-        return self._keep(plan, f"SQL: {' '.join(query.split())[:200]}", bool(used & lazy_names), save_as)
+        plan, _ = run_sql(query, frames)
+        frame = collect_isolated(plan.head(self.max_result_rows + 1), self.limits)
+        with self._lock:
+            name = self._unique_name(save_as) if save_as else self._next_result_name()
+        return self._keep_rows(frame, name, f"SQL: {' '.join(query.split())[:200]}")
 
     # -- plots and views -------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 A run lives in ``<workspace>/training/runs/<run id>/``::
 
     config.json        the validated TrainingConfig
-    status.json        state, pid, host, step, message (rewritten atomically)
+    status.json        state, owner, pid, host, step, message (rewritten atomically)
     metrics.jsonl      append-only JSON lines: train/val rows and events (resume, checkpoint, ...)
     control.json       pause / resume / stop requests for the running process
     checkpoints/       step_00000100.pt + step_00000100.json (metadata), written atomically
@@ -13,6 +13,10 @@ A run lives in ``<workspace>/training/runs/<run id>/``::
 
 The registry is rebuilt from these folders on every call, so a server restart loses nothing;
 a run whose process is gone is reported as ``interrupted`` however its status file ends.
+
+A run's owner is the signed-in user who started it (``status.json``'s ``owner``; '' for runs
+started before owners were recorded or from the command line: those belong to the admins).
+``RunLimits`` holds what the operator allows one start to ask for and how many runs may go at once.
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ from typing import Any
 import pandas as pd
 import psutil
 
+from engines.people import LimitReached, Person
 from engines.training.errors import RunNotFound
 
 __all__ = ["RunState", "RunFolder", "RunInfo", "CheckpointInfo", "RunRegistry", "read_metrics", "current_trajectory",
-           "write_json_atomic", "runs_root", "ACTIVE_STATES"]
+           "write_json_atomic", "runs_root", "ACTIVE_STATES", "RunLimits"]
 
 
 class RunState(StrEnum):
@@ -145,11 +150,17 @@ class RunFolder:
     def exists(self) -> bool:
         return self.config_path.exists()
 
+    @property
+    def owner(self) -> str:
+        """Who started the run ('' when nobody in particular did: see the module docstring)."""
+        return str(self.status().get("owner", "") or "")
+
     def config(self) -> dict[str, Any]:
         try:
             return json.loads(self.config_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise RunNotFound(f"No run at {self.path} (config.json missing). Pick a run from the list.") from None
+            raise RunNotFound(f"There is no run {self.run_id!r} (its config.json is missing). Pick a run from the "
+                              "list.") from None
 
     def status(self) -> dict[str, Any]:
         try:
@@ -239,6 +250,7 @@ class RunInfo:
     hyperparameters: dict[str, Any]
     final: dict[str, Any]
     path: Path
+    owner: str = ""
 
 
 def _slug(text: str) -> str:
@@ -263,7 +275,7 @@ class RunRegistry:
             raise RunNotFound(f"{run_id!r} is not a run id. Pick a run from the list.")
         folder = RunFolder(self.root / run_id)
         if not folder.exists():
-            raise RunNotFound(f"There is no run {run_id!r} in {self.root}. It may have been deleted.")
+            raise RunNotFound(f"There is no run {run_id!r} in this workspace. It may have been deleted.")
         return folder
 
     def folders(self) -> list[RunFolder]:
@@ -284,7 +296,8 @@ class RunRegistry:
                        total_steps=int(status.get("total_steps", raw.get("training", {}).get("steps", 0))),
                        started=status.get("started"), updated=status.get("updated"),
                        message=str(status.get("message", "")), mode=str(status.get("mode", "")),
-                       hyperparameters=hyper, final=dict(status.get("final", {})), path=folder.path)
+                       hyperparameters=hyper, final=dict(status.get("final", {})), path=folder.path,
+                       owner=str(status.get("owner", "") or ""))
 
     def list_runs(self) -> list[RunInfo]:
         """Every run, newest first."""
@@ -294,9 +307,48 @@ class RunRegistry:
         """One row per run: id, name, state, step, then ``final.*`` metrics and hyperparameters (sortable table)."""
         rows = []
         for info in self.list_runs():
-            row = {"run_id": info.run_id, "name": info.name, "state": info.state.value, "step": info.step,
+            row = {"run_id": info.run_id, "name": info.name, "owner": info.owner, "state": info.state.value,
+                   "step": info.step,
                    "total_steps": info.total_steps, "started": info.started, "message": info.message}
             row.update({f"final.{k}": v for k, v in info.final.items()})
             row.update(info.hyperparameters)
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """What the operator lets one person start (``Settings.max_runs_per_user``, ``max_runs_total``,
+    ``max_train_steps``, ``max_train_window_s``, ``max_train_processes``)."""
+
+    runs_per_user: int
+    runs_total: int
+    max_steps: int
+    max_window_s: float
+    max_processes: int
+
+    def check_request(self, steps: int, window_s: float, nproc: int) -> None:
+        """``LimitReached`` when one run asks for more steps, a longer window or more processes than allowed."""
+        if steps > self.max_steps:
+            raise LimitReached(f"A run may train at most {self.max_steps:,} steps on this server (asked for "
+                               f"{steps:,}; max_train_steps). Ask for fewer steps, or resume it later from its "
+                               "last checkpoint.")
+        if window_s > self.max_window_s + 1e-9:
+            raise LimitReached(f"A training window may be at most {self.max_window_s:g} s on this server (asked for "
+                               f"{window_s:g} s = sequence length x bin; max_train_window_s). Use a shorter sequence "
+                               "or a smaller bin.")
+        if nproc > self.max_processes:
+            raise LimitReached(f"A run may use at most {self.max_processes} processes on this server (asked for "
+                               f"{nproc}; max_train_processes).")
+
+    def check_capacity(self, person: Person, runs: list[RunInfo]) -> None:
+        """``LimitReached`` when ``person`` (or the server) already has as many runs going as allowed."""
+        going = [r for r in runs if r.state in ACTIVE_STATES]
+        mine = [r for r in going if r.owner == person.name]
+        if len(mine) >= self.runs_per_user:
+            raise LimitReached(f"{person.name} already has {len(mine)} run(s) going ({', '.join(r.run_id for r in mine)}"
+                               f"); at most {self.runs_per_user} at once per person (max_runs_per_user). Stop one "
+                               "or wait for it to finish.")
+        if len(going) >= self.runs_total:
+            raise LimitReached(f"This server already has {len(going)} runs going, its limit (max_runs_total); "
+                               "start yours when one finishes.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -20,6 +21,25 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
 WEBGL_ARGS = [*CHROMIUM_ARGS[:-1], "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 """WebGL through SwiftShader (software), which the real Neuroglancer client needs to draw. Only the pages with the
 viewer use it: software GPU compositing costs every other page CPU time."""
+
+
+TEST_TOKEN = os.environ.setdefault("NEURODECK_TEST_TOKEN", secrets.token_urlsafe(16))
+"""The sign-in token of every app these tests serve (``NEURODECK_TOKEN``); browsers present it as a header. Kept in
+the environment: pytest may import this module twice (as a conftest and from a test), and both must agree."""
+SIGNED_IN = {"Authorization": f"token {TEST_TOKEN}"}
+
+
+def sign_in_every_context(browser):
+    """Every context of ``browser`` signed in to the test apps, as a user who opened the printed address would be;
+    a test that wants a stranger passes ``extra_http_headers={}``."""
+    new_context = browser.new_context
+
+    def signed_in_context(**options):
+        options.setdefault("extra_http_headers", SIGNED_IN)
+        return new_context(**options)
+
+    browser.new_context = signed_in_context
+    return browser
 
 
 _SERVER_LOGS: list[Path] = []
@@ -66,7 +86,8 @@ def chromium_path() -> str:
 
 
 @contextmanager
-def served_app(workspace: Path, *extra: str, port: int | None = None, root: Path | None = None):
+def served_app(workspace: Path, *extra: str, port: int | None = None, root: Path | None = None,
+               env: dict[str, str] | None = None):
     """``run.py`` on a free port (loopback URLs allowed, test data readable); yields (base URL, port)."""
     port = port or _free_port()
     log = open(workspace / "server.log", "w")
@@ -75,7 +96,7 @@ def served_app(workspace: Path, *extra: str, port: int | None = None, root: Path
         [sys.executable, "run.py", "--port", str(port), "--address", "127.0.0.1", "--no-show",
          "--workspace", str(workspace), "--allow-private-urls", *roots, "--root", str(workspace),
          "--num-threads", "4", *extra],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NEURODECK_TOKEN": TEST_TOKEN, **(env or {})},
     )
     prefix = extra[extra.index("--prefix") + 1].rstrip("/") if "--prefix" in extra else ""
     url = f"http://127.0.0.1:{port}{prefix}/"
@@ -99,7 +120,8 @@ def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path, time
         if process.poll() is not None:
             raise RuntimeError(log_path.read_text())
         try:
-            if requests.get(url, timeout=10).status_code == 200:
+            answer = requests.get(url, headers=SIGNED_IN, timeout=10, allow_redirects=False)
+            if answer.status_code == 200 or "login" in answer.headers.get("Location", ""):  # served, or asks to sign in
                 return
         except requests.RequestException:
             time.sleep(0.3)
@@ -127,14 +149,16 @@ def playwright_driver(chromium_path):
 
 @pytest.fixture(scope="module")
 def browser(playwright_driver, chromium_path):
-    browser = playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+    browser = sign_in_every_context(
+        playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS))
     yield browser
     browser.close()
 
 
 @pytest.fixture(scope="module")
 def webgl_browser(playwright_driver, chromium_path):
-    browser = playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=WEBGL_ARGS)
+    browser = sign_in_every_context(
+        playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=WEBGL_ARGS))
     yield browser
     browser.close()
 

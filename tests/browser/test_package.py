@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ROOT, _free_port, wait_until_serving
+from tests.browser.conftest import ROOT, TEST_TOKEN, _free_port, wait_until_serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.package,
               pytest.mark.timeout(900)]  # pytest-timeout counts the module's bundle build (4-5 min here) in the first test
@@ -35,7 +35,8 @@ def test_the_bundle_serves_the_demo_offline_with_no_python_installed(bundle: Pat
     assert executable.is_file() and os.access(executable, os.X_OK)
     port = _free_port()
     log_path = tmp_path / "bundle.log"
-    bare = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}  # no venv, no PYTHONPATH
+    bare = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",  # no venv, no PYTHONPATH
+            "NEURODECK_TOKEN": TEST_TOKEN}
     with open(log_path, "w") as log:
         process = subprocess.Popen([str(executable), "--port", str(port), "--address", "127.0.0.1", "--no-show",
                                     "--workspace", str(tmp_path / "ws")], cwd=tmp_path, env=bare, stdout=log,

@@ -18,9 +18,24 @@ from pydantic import Field
 from engines.agent.planner import Command
 from engines.agent.results import PlotArtifact, ToolResult, ViewerLinkArtifact
 from engines.agent.tools import Toolset
-from engines.ngstate import (NgState, StateStore, add_box, add_layer, add_line, add_point, auto_contrast_range,
-                             compute_histogram, layer_bounds, open_layer_volume, select_segments, set_lut_range,
-                             set_view, set_visibility, summarize_state, zoom_by)
+from engines.ngstate import (
+    NgState,
+    StateStore,
+    add_box,
+    add_layer,
+    add_line,
+    add_point,
+    auto_contrast_range,
+    compute_histogram,
+    layer_bounds,
+    open_layer_volume,
+    select_segments,
+    set_lut_range,
+    set_view,
+    set_visibility,
+    summarize_state,
+    zoom_by,
+)
 from engines.ngstate.errors import StateEditError
 from engines.ngstate.session import ViewerSession
 from engines.nwb.sources import SourcePolicy
@@ -255,9 +270,17 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
 
     @tools.tool(commands=["save [the] (view|state) as {name:name}"])
     def save_view(name: str) -> str:
-        """Save the current view under a name (kept in the workspace, for every session)."""
+        """Save the current view under a name (kept in the workspace; private to you until you share it)."""
         saved = tools_of.store.save(name, session.state)
-        return f"Saved the view as '{saved.name}'."
+        privacy = "shared with everyone" if saved.shared else f"private; 'share the saved view {saved.name}' " \
+            "lets others open it"
+        return f"Saved the view as '{saved.name}' ({privacy})."
+
+    @tools.tool(commands=["share [the] saved (view|state) {name:name}"])
+    def share_saved_view(name: str, shared: bool = True) -> str:
+        """Let everyone open a view you saved (by name, or its &saved= link); shared=false makes it private again."""
+        saved = tools_of.store.share(name, shared)
+        return f"'{saved.name}' is now {'shared: anyone can open it' if saved.shared else 'private to you'}."
 
     @tools.tool(mutates=True, commands=["load [the] (view|state) {name:name}", "open [the] saved (view|state) {name:name}"])
     def load_view(name: str) -> str:

@@ -5,6 +5,12 @@ Single-process runs train in a background thread of the server; multi-process ru
 through the run folder (``control.json``) and every state comes from it (``status.json``), so
 any controller, including one created after a server restart, sees and steers the same runs.
 Data preparation and training happen off the caller's thread; calls here return at once.
+
+Calls made for a ``person`` (the page passes the signed-in user) record them as the owner of
+the runs they start, and only the owner or an admin may pause, resume or stop a run; with
+``RunLimits`` a start is refused (``LimitReached``) when it asks for more than the operator
+allows or the person or the server already has as many runs going as allowed. Calls without a
+person are the server's own (the command line, shutdown): no owner, no check.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ import psutil
 import engines
 from engines.errors import NeurodeckError
 from engines.nwb.sources import SourcePolicy
+from engines.people import Person
 from engines.training.config import TrainingConfig, parse_config
 from engines.training.data.sources import load_run_data, prepare_run_data
 from engines.training.data.windows import WindowDataset
 from engines.training.errors import RunNotFound, RunStateError
-from engines.training.runs import ACTIVE_STATES, RunFolder, RunRegistry, RunState, read_metrics
+from engines.training.runs import ACTIVE_STATES, RunFolder, RunLimits, RunRegistry, RunState, read_metrics
 
 __all__ = ["RunController", "start_folder_training"]
 
@@ -64,23 +71,38 @@ class RunController:
         self._threads: dict[str, threading.Thread] = {}
         self._processes: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
+        self._starting = threading.Lock()  # a limit check and the start it allows happen as one
 
     # ------------------------------------------------------------ starting
-    def start(self, config: TrainingConfig, nproc: int = 1) -> str:
+    def start(self, config: TrainingConfig, nproc: int = 1, person: Person | None = None,
+              limits: RunLimits | None = None) -> str:
         """Create a run folder for ``config`` and start training it; returns the run id at once.
 
         ``nproc`` > 1 runs ``torchrun --nproc_per_node=nproc`` in a subprocess (gloo on CPU, nccl on GPU).
+        ``person`` becomes the run's owner; ``limits`` (checked for ``person``) may refuse the start.
         """
         if nproc < 1:
             raise RunStateError("nproc must be at least 1.")
-        folder = self.registry.new_run(config.name)
-        (folder.path / "config.json").write_text(json.dumps(config.to_dict(), indent=1), encoding="utf-8")
-        self._launch(folder, None, nproc)
+        with self._starting:
+            if limits is not None:
+                limits.check_request(config.training.steps, config.data.seq_len * config.data.bin_s, nproc)
+                self._check_capacity(person, limits)
+            folder = self.registry.new_run(config.name)
+            (folder.path / "config.json").write_text(json.dumps(config.to_dict(), indent=1), encoding="utf-8")
+            folder.update_status(owner=person.name if person is not None else "")
+            self._launch(folder, None, nproc)
         return folder.run_id
 
-    def resume_from_checkpoint(self, run_id: str, step: int | None = None, nproc: int | None = None) -> str:
-        """Continue a stopped, failed or interrupted run from checkpoint ``step`` (default: the newest)."""
+    def _check_capacity(self, person: Person | None, limits: RunLimits) -> None:
+        limits.check_capacity(person or Person(""), self.registry.list_runs())
+
+    def resume_from_checkpoint(self, run_id: str, step: int | None = None, nproc: int | None = None,
+                               person: Person | None = None, limits: RunLimits | None = None) -> str:
+        """Continue a stopped, failed or interrupted run from checkpoint ``step`` (default: the newest); only
+        its owner or an admin may, within ``limits`` like a new start."""
         folder = self.registry.get(run_id)
+        if person is not None:
+            person.require_manage(folder.owner, f"Run {run_id}")
         state = folder.effective_state()
         if state in ACTIVE_STATES:
             raise RunStateError(f"Run {run_id} is {state.value}; stop it before resuming it from a checkpoint.")
@@ -92,7 +114,12 @@ class RunController:
             steps = ", ".join(str(c.step) for c in checkpoints)
             raise RunNotFound(f"Run {run_id} has no checkpoint at step {step}; it has steps {steps}.")
         world = int(folder.status().get("world_size", 1) or 1)
-        self._launch(folder, chosen.path, nproc or world)
+        with self._starting:
+            if limits is not None:
+                config = parse_config(folder.config())
+                limits.check_request(config.training.steps, config.data.seq_len * config.data.bin_s, nproc or world)
+                self._check_capacity(person, limits)
+            self._launch(folder, chosen.path, nproc or world)
         return run_id
 
     def _launch(self, folder: RunFolder, resume_from: Path | None, nproc: int) -> None:
@@ -139,25 +166,27 @@ class RunController:
                                  message=f"torchrun exited with code {code}; see torchrun.log in the run folder.")
 
     # ------------------------------------------------------------ steering
-    def _expect(self, run_id: str, allowed: tuple[RunState, ...], verb: str) -> RunFolder:
+    def _expect(self, run_id: str, allowed: tuple[RunState, ...], verb: str, person: Person | None) -> RunFolder:
         folder = self.registry.get(run_id)
+        if person is not None:
+            person.require_manage(folder.owner, f"Run {run_id}")
         state = folder.effective_state()
         if state not in allowed:
             raise RunStateError(f"Run {run_id} is {state.value}; only a {' or '.join(s.value for s in allowed)} run "
                                 f"can be {verb}.")
         return folder
 
-    def pause(self, run_id: str) -> None:
+    def pause(self, run_id: str, person: Person | None = None) -> None:
         """Ask a running run to pause after its current step (it writes a checkpoint, then waits)."""
-        self._expect(run_id, (RunState.RUNNING, RunState.STARTING), "paused").request("pause")
+        self._expect(run_id, (RunState.RUNNING, RunState.STARTING), "paused", person).request("pause")
 
-    def resume(self, run_id: str) -> None:
+    def resume(self, run_id: str, person: Person | None = None) -> None:
         """Let a paused run continue."""
-        self._expect(run_id, (RunState.PAUSED,), "resumed").request("resume")
+        self._expect(run_id, (RunState.PAUSED,), "resumed", person).request("resume")
 
-    def stop(self, run_id: str) -> None:
+    def stop(self, run_id: str, person: Person | None = None) -> None:
         """Ask a run to stop after its current step (it writes a final checkpoint)."""
-        self._expect(run_id, ACTIVE_STATES, "stopped").request("stop")
+        self._expect(run_id, ACTIVE_STATES, "stopped", person).request("stop")
 
     def wait(self, run_id: str, timeout: float | None = None) -> RunState:
         """Block until the run's thread or process ends (or ``timeout`` passes); returns its state."""
