@@ -27,7 +27,8 @@ from app.settings import LIMITS, Settings, normalize_prefix
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neurodeck", description="Serve the Neurodeck workbenches.")
+    parser = argparse.ArgumentParser(prog="neurodeck", description="Serve the Neurodeck workbenches.",
+                                     allow_abbrev=False)  # --jupyter-token must not pass as --jupyter-token-file
     parser.add_argument("--port", type=int, help="port to listen on (default 5006)")
     parser.add_argument("--address", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--no-show", action="store_true", help="do not open a browser")

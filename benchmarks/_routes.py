@@ -22,8 +22,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = re.compile(r"^/(login|logout|static/|components/|favicon\.ico)")
 """Routes a stranger may reach: signing in, and assets that hold no data (Bokeh's and Panel's JS, CSS, fonts)."""
-SAMPLES = {"/ngdemo/x": "/ngdemo/image/info"}
-"""Wildcard routes whose plain sample would only be a 404: a path that exists there."""
+SAMPLES = {"/ngdemo/x": "/ngdemo/image/info",
+           "/autoload.js": "/autoload.js?bokeh-autoload-element=p1&bokeh-app-path=/&bokeh-absolute-url=http://x/"}
+"""Routes whose plain sample would only be a 404 or a 400: a request that would be served there."""
 
 
 def route_paths(workspace: Path) -> list[str]:

@@ -136,7 +136,8 @@ def allowed_addresses(host: str, port: int, policy: SourcePolicy) -> list[Addres
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
-        raise SourceNotFound(f"Cannot resolve host '{host}': {exc.strerror}. Check the URL.") from exc
+        raise SourceNotFound(f"Cannot reach '{host}': the name does not resolve ({exc.strerror}). Check the URL; "
+                             "is this machine offline?") from exc
     addresses: list[Address] = []
     for family, _type, _proto, _name, sockaddr in infos:
         ip = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])

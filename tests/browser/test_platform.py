@@ -12,7 +12,7 @@ import psutil
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import CHROMIUM_ARGS, served_app
+from tests.browser.conftest import CHROMIUM_ARGS, served_app, sign_in_every_context
 from tests.support.range_server import RangeServer
 
 pytestmark = pytest.mark.browser
@@ -121,7 +121,8 @@ def stalling_app(tmp_path, nwb_data_dir, monkeypatch):
 def other_users_browser(playwright_driver, chromium_path) -> Iterator[tuple[Browser, list[psutil.Process]]]:
     """A second Chromium for the other users' pages, with its processes (to pause them: see below)."""
     before = {p.pid for p in psutil.process_iter()}
-    browser = playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+    browser = sign_in_every_context(
+        playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS))
     try:
         yield browser, [p for p in psutil.process_iter(["name"])
                         if p.pid not in before and "chrom" in (p.info["name"] or "")]

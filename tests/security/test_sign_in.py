@@ -44,8 +44,9 @@ def test_a_stranger_gets_the_sign_in_page_and_none_of_the_apps_routes(token_app)
     assert first.status_code == 302 and "/login" in first.headers["Location"]
     assert "Sign in to Neurodeck" in requests.get(url + "?page=nwb", timeout=10).text
     requests.get(url + f"?page=nwb&token={TEST_TOKEN}", timeout=10)
-    access_log = (workspace / "server.log").read_text().split("Launching server", 1)[1]
-    assert TEST_TOKEN not in access_log  # the address with the token is logged without it
+    log = [line for line in (workspace / "server.log").read_text().splitlines() if "is serving at" not in line]
+    assert any("token=[hidden]" in line for line in log)
+    assert not any(TEST_TOKEN in line for line in log)  # the address with the token is logged without it
     for route in APP_ROUTES:
         assert requests.get(url + route, timeout=10).status_code == 403, route
         assert requests.get(url + route, headers={"Authorization": "token wrong"}, timeout=10).status_code == 403
@@ -100,6 +101,10 @@ def test_the_token_lives_in_the_workspace_for_its_owner_only_and_never_in_argv(t
         assert f"?token={token}" in log.read_text()  # printed once, for the operator to open
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         assert stat.S_IMODE(workspace.stat().st_mode) == 0o700
+        stores = [path for path in workspace.rglob("*") if path.is_file() and path.suffix in (".sqlite", ".json")]
+        assert stores and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in stores), stores
+        folders = [path for path in workspace.rglob("*") if path.is_dir()]
+        assert all(stat.S_IMODE(path.stat().st_mode) == 0o700 for path in folders), folders
         assert token not in " ".join(psutil.Process(process.pid).cmdline())
         assert requests.get(f"http://127.0.0.1:{port}/ngdemo/image/info", timeout=10).status_code == 403
         signed = requests.get(f"http://127.0.0.1:{port}/ngdemo/image/info", headers={"Authorization": f"token {token}"},
@@ -190,3 +195,16 @@ def test_default_roots_are_the_workspace_and_the_demo_only(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     roots = Settings(workspace=tmp_path / "ws").allowed_roots
     assert Path.cwd() not in roots and tmp_path / "ws" in roots
+
+
+def test_the_jupyter_token_comes_from_a_file_or_the_environment_never_the_command_line(tmp_path, capsys):
+    from run import settings_from_args
+
+    token_file = tmp_path / "jupyter-token"
+    token_file.write_text("jt-secret\n")
+    assert settings_from_args(["--jupyter-url", "http://127.0.0.1:8888", "--jupyter-token-file",
+                               str(token_file)]).jupyter_token == "jt-secret"
+    assert Settings.from_env({"NEURODECK_JUPYTER_TOKEN": "jt-env"}).jupyter_token == "jt-env"
+    with pytest.raises(SystemExit):
+        settings_from_args(["--jupyter-token", "jt-secret"])  # a token in argv is visible to every user in `ps`
+    assert "unrecognized arguments" in capsys.readouterr().err
