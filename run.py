@@ -172,8 +172,11 @@ def run_queue(argv: list[str]) -> int:
     from engines.nwb.nwbfile import open_nwb
     from engines.nwb.product_jobs import expand_sources, plan_product_jobs
 
+    from app.context import keep_workspace_private
+
     args = build_queue_parser().parse_args(argv)
     settings = _job_settings(args)
+    keep_workspace_private(settings.workspace)
     policy = settings.source_policy()
     store, kinds, index_store = JobStore(settings.workspace), all_job_kinds(settings.job_environment()), IndexStore(settings.workspace)
     queued = skipped = failed = 0

@@ -115,17 +115,26 @@ class RemoteKernel:
         inbox.put(None)
 
     def _wait_ready(self) -> None:
+        """Until the kernel answers on both channels: its reply (shell) and the status it publishes for that
+        request (IOPub). A reply alone is not enough: right after a restart the IOPub subscription can still be
+        connecting, and a cell run then loses its printed output (as jupyter_client's ``wait_for_ready`` does)."""
         msg_id = self._request("kernel_info_request", {})
+        replied, published = False, False
         deadline = time.monotonic() + _READY_TIMEOUT_S
         while time.monotonic() < deadline:
             try:
                 message = self._inbox.get(timeout=0.5)
             except queue.Empty:
                 msg_id = self._request("kernel_info_request", {})  # asked before the kernel listened: ask again
+                replied = published = False
                 continue
             if message is None:
                 raise KernelStartError("The Jupyter server closed the kernel's connection while it started.")
-            if message.get("msg_type") == "kernel_info_reply":
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            replied = replied or message.get("msg_type") == "kernel_info_reply"
+            published = published or message.get("channel") == "iopub"
+            if replied and published:
                 return
         raise KernelStartError(f"The kernel on the Jupyter server did not answer within {_READY_TIMEOUT_S:g} s "
                                f"(last request {msg_id}).")
