@@ -31,11 +31,15 @@ def _focused(page: Page) -> int:
 
 
 def _verdict_of(page: Page, group: int) -> str:
-    line = page.locator(f".nd-group-{group}").first.get_by_text(re.compile(r"you: ")).first
-    text = line.inner_text()
-    found = re.search(r"you: (\S+)", text)
-    assert found, repr(text)
-    return found.group(1)
+    """The card's "you: …" verdict, read once the card has settled (a card being redrawn reads as empty)."""
+    text = ""
+    for _ in range(50):
+        text = page.locator(f".nd-group-{group}").first.get_by_text(re.compile(r"you: ")).first.inner_text()
+        found = re.search(r"you: (\S+)", text)
+        if found:
+            return found.group(1)
+        page.wait_for_timeout(200)
+    raise AssertionError(f"group {group}'s card shows no verdict line: {text!r}")
 
 
 def test_keyboard_review_with_undo_and_a_reload_keeps_the_verdicts(page: Page, app_url: str):
