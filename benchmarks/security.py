@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -31,16 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._attacks import reads_outside_roots, secrets_in_kernel_env  # noqa: E402
 from benchmarks._routes import fresh_workspace, open_routes, page_load_ms, route_paths, serve  # noqa: E402
 
+from tests.browser.conftest import CHROMIUM_ARGS, _free_port  # noqa: E402  (the browser tests' own launch)
+
 REPEATS = 15
 TOKEN = "benchmark-token"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--disable-gpu"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _xss_sweep(url: str) -> tuple[int, int, list[str]]:

@@ -136,7 +136,6 @@ def test_two_sessions_never_see_each_others_tables_chats_or_views(webgl_browser,
 @pytest.fixture(scope="module")
 def model_app(tmp_path_factory, nwb_data_dir):
     """The app with an OpenAI-compatible endpoint: a scripted "model" that moves the view, then answers."""
-    import os
 
     from tests.browser.conftest import served_app
     from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply, ToolCall
@@ -147,13 +146,9 @@ def model_app(tmp_path_factory, nwb_data_dir):
         return ScriptedReply(tool_calls=[ToolCall("go_to", {"position": {"x": 33, "y": 44}})])
 
     with ScriptedOpenAIServer(responder=respond) as server:
-        os.environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test-key", NEURODECK_LLM_MODEL="scripted")
-        try:
-            with served_app(tmp_path_factory.mktemp("model-app"), root=nwb_data_dir) as (url, _port):
-                yield url, server
-        finally:
-            for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "NEURODECK_LLM_MODEL"):
-                os.environ.pop(name, None)
+        model = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key", "NEURODECK_LLM_MODEL": "scripted"}
+        with served_app(tmp_path_factory.mktemp("model-app"), root=nwb_data_dir, env=model) as (url, _port):
+            yield url, server
 
 
 def test_a_model_behind_an_openai_compatible_endpoint_moves_the_viewer(page: Page, model_app):

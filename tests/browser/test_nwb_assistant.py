@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -67,13 +66,9 @@ def model_app(tmp_path_factory, nwb_data_dir):
             "explanation": "Counts each unit's spikes and plots them." if not slow else "A long loop."})])
 
     with ScriptedOpenAIServer(responder=respond) as server:
-        os.environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test-key", NEURODECK_CODE_TIME_S="8")
-        try:
-            with served_app(tmp_path_factory.mktemp("assistant-app"), root=nwb_data_dir) as (url, _port):
-                yield url
-        finally:
-            for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "NEURODECK_CODE_TIME_S"):
-                os.environ.pop(name, None)
+        model = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key", "NEURODECK_CODE_TIME_S": "8"}
+        with served_app(tmp_path_factory.mktemp("assistant-app"), root=nwb_data_dir, env=model) as (url, _port):
+            yield url
 
 
 def test_proposed_code_runs_only_when_run_is_pressed_and_shows_its_outputs(page: Page, model_app: str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from urllib.parse import quote
@@ -50,12 +49,9 @@ def dandi_app(tmp_path_factory, nwb_data_dir, files):
                   url=files.url_for("anm369963.nwb")),
         FakeAsset("README.txt", 12, "a2")], published=["0.240101.1200"])
     with DandiApiServer([dandiset]) as api:
-        os.environ["NEURODECK_DANDI_API_URL"] = api.api_url
-        try:
-            with served_app(tmp_path_factory.mktemp("dandi-app"), root=nwb_data_dir) as (url, _port):
-                yield url
-        finally:
-            os.environ.pop("NEURODECK_DANDI_API_URL")
+        with served_app(tmp_path_factory.mktemp("dandi-app"), root=nwb_data_dir,
+                        env={"NEURODECK_DANDI_API_URL": api.api_url}) as (url, _port):
+            yield url
 
 
 def test_search_dandi_list_a_dandisets_files_and_open_one(page: Page, dandi_app: str):

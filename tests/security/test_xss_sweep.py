@@ -7,7 +7,6 @@ the page as written.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from urllib.parse import urlencode
@@ -104,13 +103,9 @@ def model_app(tmp_path_factory, nwb_data_dir):
              f"- {sweep.payload('reply script', 'script')}\n\n[a link](javascript:__xss.push(999)) and done.")
 
     with ScriptedOpenAIServer(responder=lambda _request: ScriptedReply(reply)) as server:
-        os.environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test-key", NEURODECK_LLM_MODEL="scripted")
-        try:
-            with served_app(tmp_path_factory.mktemp("xss-model-app"), root=nwb_data_dir) as (url, _port):
-                yield url, sweep
-        finally:
-            for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "NEURODECK_LLM_MODEL"):
-                os.environ.pop(name, None)
+        model = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key", "NEURODECK_LLM_MODEL": "scripted"}
+        with served_app(tmp_path_factory.mktemp("xss-model-app"), root=nwb_data_dir, env=model) as (url, _port):
+            yield url, sweep
 
 
 def test_model_replies_and_replayed_chats_keep_formatting_but_run_nothing(page: Page, model_app):
