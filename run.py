@@ -1,7 +1,7 @@
 """Entry point: serve Neurodeck with ``pn.serve`` (works the same in a frozen build).
 
     python run.py --port 5006 --address 127.0.0.1 --no-show --workspace DIR \
-        --allow-websocket-origin HOST[:PORT] --allow-private-urls --num-threads N \
+        --allow-websocket-origin HOST[:PORT] --allow-private-urls --num-threads N --num-procs N \
         [--workers N | --dask tcp://scheduler:8786]
     python run.py worker --workspace DIR        # a job worker (every engine's kinds) on any machine that sees DIR
     python run.py queue --source URL|FOLDER|FILE_OF_URLS|DANDISET_ID --workspace DIR
@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-private-urls", action="store_true",
                         help="let server-side fetches reach private and loopback addresses")
     parser.add_argument("--num-threads", type=int, help="threads that run page callbacks (default 4)")
+    parser.add_argument("--num-procs", type=int,
+                        help="server processes sharing the port and the workspace (default 1; 0: one per CPU)")
     parser.add_argument("--default-source", help="file or URL the NWB page opens first (default: bundled demo)")
     parser.add_argument("--workers", type=int, help="in-process job workers (default 2)")
     parser.add_argument("--dask", metavar="ADDRESS", help="submit jobs to this Dask scheduler instead")
@@ -102,7 +104,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     updates: dict = {}
-    for name in ("port", "address", "workspace", "num_threads", "default_source", "workers", "auth", "password_file",
+    for name in ("port", "address", "workspace", "num_threads", "num_procs", "default_source", "workers", "auth", "password_file",
                  "oauth_provider", "oauth_key", "oauth_secret", "cookie_secret", *LIMITS):
         value = getattr(args, name)
         if value is not None:

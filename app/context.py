@@ -37,8 +37,10 @@ class AppContext:
     jobs: JobService
 
     @classmethod
-    def create(cls, settings: Settings) -> "AppContext":
-        """Stores in the workspace and the job backend (started: in-process workers or a Dask client)."""
+    def create(cls, settings: Settings, start: bool = True) -> "AppContext":
+        """Stores in the workspace and the job backend: in-process workers or a Dask client, started unless
+        ``start`` is False (a server about to fork into ``--num-procs`` processes starts it in each one, since
+        threads do not survive a fork)."""
         settings.workspace.mkdir(parents=True, exist_ok=True)
         store, results = JobStore(settings.workspace), ResultStore(settings.workspace)
         kinds = all_job_kinds(settings.job_environment())
@@ -47,9 +49,15 @@ class AppContext:
             backend = DaskBackend(store, results, kinds, settings.dask_address)
         else:
             backend = InProcessBackend(store, results, kinds, n_workers=settings.workers)
-        backend.start()
-        return cls(settings=settings, index_store=IndexStore(settings.workspace),
-                   jobs=JobService(store, results, backend, kinds))
+        ctx = cls(settings=settings, index_store=IndexStore(settings.workspace),
+                  jobs=JobService(store, results, backend, kinds))
+        if start:
+            ctx.start()
+        return ctx
+
+    def start(self) -> None:
+        """Start the job backend in this process."""
+        self.jobs.backend.start()
 
     def close(self) -> None:
         self.jobs.backend.stop()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 import logging
+import os
+import signal
 import sys
 import threading
 import webbrowser
@@ -18,6 +20,7 @@ if __name__.startswith("bokeh") and str(Path(__file__).resolve().parents[1]) not
 
 import panel as pn
 from bokeh.server.server import Server
+from tornado.process import task_id
 
 import app.pages  # noqa: F401  (registers every page)
 from app.assets import serve_assets_locally
@@ -133,8 +136,10 @@ def serve(settings: Settings) -> None:
     """Start the server and block (``run.py``): signed in by default (see ``app.auth``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server, address = build_server(settings)
-    print(f"Neurodeck is serving at {address}", flush=True)
-    if settings.show:
+    if task_id() in (None, 0):  # --num-procs: one of the processes announces the server
+        print(f"Neurodeck is serving at {address}" + (f" ({settings.num_procs} processes)" if task_id() is not None
+                                                      else ""), flush=True)
+    if settings.show and task_id() in (None, 0):
         server.io_loop.add_callback(lambda: webbrowser.open_new_tab(address))
     server.start()
     server.io_loop.start()
@@ -147,7 +152,7 @@ def build_server(settings: Settings) -> tuple["Server", str]:
     logging.getLogger("tornado.access").addFilter(TokenRedaction())
     serve_assets_locally()
     sign_in = sign_in_for(settings)
-    ctx = AppContext.create(settings)
+    ctx = AppContext.create(settings, start=False)  # threads start after the fork into --num-procs processes
     pn.config.nthreads = settings.num_threads  # callbacks off the event loop, so one slow read never freezes others
     origins = list(settings.websocket_origins) or [
         f"{settings.address}:{settings.port}", f"localhost:{settings.port}", f"127.0.0.1:{settings.port}"]
@@ -155,7 +160,6 @@ def build_server(settings: Settings) -> tuple["Server", str]:
     def session_app() -> AppShell:  # Panel calls plain functions once per session (not partials)
         return create_app(ctx)
 
-    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     routes = [route for factory in ROUTES for route in factory(ctx)]
     auth: dict = {}
     if sign_in is None:
@@ -181,12 +185,30 @@ def build_server(settings: Settings) -> tuple["Server", str]:
         use_xheaders=settings.use_xheaders,
         extra_patterns=routes,
         start=False,
+        num_procs=settings.num_procs,
         **auth,
     )
+    # From here on this is one of the --num-procs processes (Bokeh forked while building the server): each
+    # one runs its own job workers and warm-up; they share the workspace's stores.
+    if task_id() is not None:
+        _end_with_parent()
+    ctx.start()
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     return server, _browser_address(settings, sign_in)
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _end_with_parent() -> None:
+    """A forked server process ends when the process that forked it does (stopped by a service manager or a
+    terminal): Tornado's parent only waits for its children and would leave them serving, orphaned."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the parent ended before the line above took effect
+        os._exit(0)
 
 
 def _browser_address(settings: Settings, sign_in: "SignIn | None") -> str:

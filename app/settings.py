@@ -66,6 +66,8 @@ class Settings:
     show: bool = True
     websocket_origins: tuple[str, ...] = ()
     num_threads: int = 4
+    num_procs: int = 1
+    """Server processes sharing the port and the workspace (``--num-procs``; Panel's ``--num-procs``)."""
     request_timeout_s: float = 10.0
     default_source: str = str(BUNDLED_DEMO_FILE)
     s3_endpoint_url: str | None = None
@@ -144,6 +146,7 @@ class Settings:
             roots=_paths(env.get("NEURODECK_ROOTS")),
             allow_private_urls=_flag(env.get("NEURODECK_ALLOW_PRIVATE_URLS")),
             num_threads=int(env.get("NEURODECK_NUM_THREADS", base.num_threads)),
+            num_procs=int(env.get("NEURODECK_NUM_PROCS", base.num_procs)),
             request_timeout_s=float(env.get("NEURODECK_REQUEST_TIMEOUT_S", base.request_timeout_s)),
             default_source=env.get("NEURODECK_DEFAULT_SOURCE", base.default_source),
             s3_endpoint_url=env.get("NEURODECK_S3_ENDPOINT_URL") or None,
