@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -50,15 +51,21 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
 def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
-    """The secret kept in ``path`` (0600), created at random the first time."""
+    """The secret kept in ``path`` (0600), created at random the first time. Written whole under another name
+    and linked into place, so a second server starting at the same moment reads the one secret, never an empty
+    file; whichever link lands first wins for both."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        path.chmod(0o600)
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(nbytes))
+    if not path.exists():
+        descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(nbytes))
+            os.link(partial, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(partial)
+    path.chmod(0o600)
     return path.read_text().strip()
 
 

@@ -1,16 +1,29 @@
-"""Is a folder on a network filesystem? SQLite's WAL mode is unsafe there; the rollback journal is not.
+"""The workspace shared by several processes: which filesystem holds it, and a lock to build a thing once.
 
 Workers on several machines share one workspace over NFS, SMB, Lustre and the like. WAL keeps
 its index in shared memory, which only processes on one host can share, so on such a
 filesystem the store uses the rollback journal, which relies on POSIX locks instead.
+
+``build_lock`` lets one process (or thread) of all those sharing a workspace build something
+(an NWB index, a demo) while the others wait for it, up to a deadline, and then read what it
+built. It is ``flock`` on a file under ``<workspace>/locks/``: the kernel releases it when the
+holder dies, so a crash never leaves a stale lock, and Linux's NFS client maps it onto NFS
+byte-range locks, so it holds across hosts. On NFS those are per process, so threads of one
+process also take an in-process lock first. The lock file is removed on release (one a built
+thing would otherwise pile up); a waiter that got a removed file's lock tries again.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["is_network_filesystem", "NETWORK_FILESYSTEMS"]
+__all__ = ["is_network_filesystem", "NETWORK_FILESYSTEMS", "build_lock"]
 
 NETWORK_FILESYSTEMS = frozenset({
     "nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
@@ -40,3 +53,75 @@ def filesystem_type(path: Path, mounts_text: str | None = None) -> str | None:
 
 def is_network_filesystem(path: Path, mounts_text: str | None = None) -> bool:
     return (filesystem_type(path, mounts_text) or "") in NETWORK_FILESYSTEMS
+
+
+_thread_locks: dict[str, tuple[threading.Lock, int]] = {}
+_thread_locks_guard = threading.Lock()
+
+
+@contextmanager
+def _thread_lock(key: str, deadline: float) -> Iterator[bool]:
+    """One ``threading.Lock`` per lock file in this process, kept while someone uses it."""
+    with _thread_locks_guard:
+        lock, users = _thread_locks.get(key, (threading.Lock(), 0))
+        _thread_locks[key] = (lock, users + 1)
+    held = lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+    try:
+        yield held
+    finally:
+        if held:
+            lock.release()
+        with _thread_locks_guard:
+            lock, users = _thread_locks[key]
+            if users == 1:
+                del _thread_locks[key]
+            else:
+                _thread_locks[key] = (lock, users - 1)
+
+
+def _flock(path: Path, deadline: float, poll_s: float) -> int | None:
+    """A descriptor holding ``flock(LOCK_EX)`` on the file now at ``path``, or None at the deadline."""
+    while True:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        os.close(descriptor)
+                        return None
+                    time.sleep(poll_s)
+            try:
+                current = os.stat(path).st_ino == os.fstat(descriptor).st_ino
+            except FileNotFoundError:
+                current = False
+        except BaseException:
+            os.close(descriptor)
+            raise
+        if current:
+            return descriptor
+        os.close(descriptor)  # its holder removed that file on release: lock the one at ``path`` now
+
+
+@contextmanager
+def build_lock(workspace: Path, name: str, wait_s: float, poll_s: float = 0.05) -> Iterator[bool]:
+    """Hold the workspace-wide lock ``name`` (a file name) for as long as the block runs, waiting up to ``wait_s``.
+
+    Yields True when held, False when the deadline passed first (a holder that hangs must not
+    freeze everyone: the caller goes on without it, and must tolerate another builder, e.g.
+    by writing through a rename). Callers check again, once inside, whether the thing is built.
+    """
+    folder = Path(workspace) / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.lock"
+    deadline = time.monotonic() + wait_s
+    with _thread_lock(str(path), deadline) as thread_held:
+        descriptor = _flock(path, deadline, poll_s) if thread_held else None
+        try:
+            yield descriptor is not None
+        finally:
+            if descriptor is not None:
+                path.unlink(missing_ok=True)
+                os.close(descriptor)

@@ -1,9 +1,11 @@
 """Saved conversations in ``<workspace>/agent/conversations.sqlite``: turns, tool steps, artifact descriptions.
 
 A turn is written when it starts (the user's text) and completed when it ends, each in one
-transaction, so a crash or a failed endpoint loses nothing the user typed. Every call opens
-its own connection, so one store can be shared by the sessions' worker threads. Artifacts
-are saved as descriptions (kind, title, table shape, link URL), not their data.
+transaction, so a crash or a failed endpoint loses nothing the user typed. The database is a
+``WorkspaceDb``: every call opens its own connection and writes take the write lock up front, so
+one store is shared by the sessions' worker threads and by every server process on the
+workspace (WAL on a local disk, the rollback journal on NFS). Artifacts are saved as
+descriptions (kind, title, table shape, link URL), not their data.
 
 Each conversation records its owner (the signed-in user who started it). Chats are private:
 ``load`` with a ``person`` answers another user's id exactly as an unknown id, so a link never
@@ -14,11 +16,9 @@ were recorded get owner '' (the column is added in place) and belong to the admi
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from engines._owners import add_owner_column
 from engines.agent.errors import ConversationNotFound
 from engines.agent.trace import ToolStep
 from engines.people import Person
+from engines.workspace_db import WorkspaceDb
 
 __all__ = ["Conversation", "ConversationInfo", "ConversationStore", "SavedTurn"]
 
@@ -83,33 +84,22 @@ class ConversationStore:
         self.folder = Path(workspace) / "agent"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "conversations.sqlite"
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        self._db = WorkspaceDb(self.path, _SCHEMA, foreign_keys=True)
+        with self._db.write() as db:
             add_owner_column(db, "conversations")
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10.0)
-        try:
-            db.execute("PRAGMA foreign_keys = ON")
-            db.execute("PRAGMA journal_mode = WAL")
-            with db:
-                yield db
-        finally:
-            db.close()
 
     def create(self, page: str, title: str = "", model: str | None = None, owner: str = "") -> str:
         """A new empty conversation of ``owner`` (a ``Person.name``); returns its id."""
         conversation_id = uuid.uuid4().hex
         now = time.time()
-        with self._connect() as db:
+        with self._db.write() as db:
             db.execute("INSERT INTO conversations (id, page, title, model, created, updated, owner) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (conversation_id, page, title[:120], model, now, now, owner))
         return conversation_id
 
     def begin_turn(self, conversation_id: str, turn: int, user_text: str) -> None:
         now = time.time()
-        with self._connect() as db:
+        with self._db.write() as db:
             db.execute("INSERT OR REPLACE INTO turns (conversation_id, turn, user_text, created) VALUES (?, ?, ?, ?)",
                        (conversation_id, turn, user_text, now))
             db.execute("UPDATE conversations SET updated = ?, title = CASE WHEN title = '' THEN ? ELSE title END "
@@ -118,7 +108,7 @@ class ConversationStore:
     def finish_turn(self, conversation_id: str, turn: int, answer: str, stopped: str,
                     steps: Sequence[ToolStep], usage: dict[str, int]) -> None:
         now = time.time()
-        with self._connect() as db:
+        with self._db.write() as db:
             db.execute("UPDATE turns SET answer = ?, stopped = ?, usage = ?, finished = ? "
                        "WHERE conversation_id = ? AND turn = ?",
                        (answer, stopped, json.dumps(usage), now, conversation_id, turn))
@@ -137,7 +127,7 @@ class ConversationStore:
                 clauses.append(f"c.{column} = ?")
                 args.append(value)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._connect() as db:
+        with self._db.read() as db:
             rows = db.execute(
                 f"SELECT c.id, c.page, c.title, c.model, c.created, c.updated, COUNT(t.turn), c.owner "
                 f"FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.id {where} GROUP BY c.id "
@@ -147,7 +137,7 @@ class ConversationStore:
     def load(self, conversation_id: str, person: Person | None = None) -> Conversation:
         """A conversation with its turns and steps; raises ``ConversationNotFound``, also when ``person`` is
         given and may not see it (another user's chat reads exactly as one that does not exist)."""
-        with self._connect() as db:
+        with self._db.read() as db:
             info = db.execute("SELECT c.id, c.page, c.title, c.model, c.created, c.updated, "
                               "(SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), c.owner "
                               "FROM conversations c WHERE c.id = ?", (conversation_id,)).fetchone()
@@ -166,13 +156,13 @@ class ConversationStore:
             for turn, user, answer, stopped, usage in turns))
 
     def rename(self, conversation_id: str, title: str) -> None:
-        with self._connect() as db:
+        with self._db.write() as db:
             updated = db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title[:120], conversation_id))
             if updated.rowcount == 0:
                 raise ConversationNotFound(f"No saved conversation {conversation_id!r} to rename.")
 
     def delete(self, conversation_id: str) -> None:
-        with self._connect() as db:
+        with self._db.write() as db:
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
 

@@ -2,8 +2,11 @@
 
 ``ensure_demo_analyzer(workspace)`` builds ``<workspace>/curation/demo/`` once: the recording
 (int16 binary, ~25 MB), an analyzer with every curation extension, and ``truth.json`` with the
-merges a perfect curator makes. It is built in a temporary folder and renamed into place, so
-two processes asking at once both end with one complete demo, and a crash leaves none.
+merges a perfect curator makes. It is built once for every process sharing the workspace: the
+builder holds a workspace lock (``build_lock``), so a second server or session asking at the
+same time waits for it rather than building its own, then opens the finished demo. It is built
+in a temporary folder and renamed into place, so a crash leaves no half demo, and a waiter
+whose deadline passes (a hung builder) builds its own copy without harm.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engines._filesystem import build_lock
 from engines.curation._progress import Progress, no_progress, sub_progress
 from engines.curation.analyzer import DEFAULT_JOB_KWARGS, compute_missing_extensions
 from engines.curation.ground_truth import InjectedFaults, build_ground_truth
@@ -33,6 +37,10 @@ class DemoSpec:
     seed: int = 7
 
 
+BUILD_WAIT_S = 900.0
+"""How long a second process waits for the demo another one is building (about 30 s, minutes on a busy machine)."""
+
+
 def _demo_folder(workspace: Path) -> Path:
     return Path(workspace) / "curation" / "demo"
 
@@ -42,14 +50,24 @@ def demo_truth(workspace: Path) -> dict[str, Any]:
     return json.loads((_demo_folder(workspace) / "truth.json").read_text())
 
 
-def ensure_demo_analyzer(workspace: Path, spec: DemoSpec = DemoSpec(), progress: Progress = no_progress) -> Path:
-    """The demo analyzer's folder, building the demo first if it is not there (about 30 s here)."""
-    from spikeinterface.core import create_sorting_analyzer
-
+def ensure_demo_analyzer(workspace: Path, spec: DemoSpec = DemoSpec(), progress: Progress = no_progress,
+                         wait_s: float = BUILD_WAIT_S) -> Path:
+    """The demo analyzer's folder, building the demo first if it is not there (about 30 s here), or waiting up
+    to ``wait_s`` for the process that is building it."""
     final = _demo_folder(workspace)
     analyzer_folder = final / "analyzer"
-    if (final / "truth.json").is_file() and analyzer_folder.is_dir():
-        return analyzer_folder
+    if not (final / "truth.json").is_file():
+        with build_lock(workspace, "curation-demo", wait_s):
+            if not (final / "truth.json").is_file():
+                _build(final, spec, progress)
+    progress(1.0, "demo ready")
+    return analyzer_folder
+
+
+def _build(final: Path, spec: DemoSpec, progress: Progress) -> None:
+    from spikeinterface.core import create_sorting_analyzer
+
+    final.parent.mkdir(parents=True, exist_ok=True)
     temp = final.parent / f".demo-{uuid.uuid4().hex[:8]}.tmp"
     temp.mkdir(parents=True)
     try:
@@ -71,5 +89,3 @@ def ensure_demo_analyzer(workspace: Path, spec: DemoSpec = DemoSpec(), progress:
                 raise
     finally:
         shutil.rmtree(temp, ignore_errors=True)
-    progress(1.0, "demo ready")
-    return analyzer_folder

@@ -14,13 +14,13 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from engines._filesystem import build_lock
 from engines.ngstate._cells import cell_metrics, downsample_mean, downsample_mode, synthesize_cells
 from engines.ngstate.layers import DEFAULT_IMAGE_SHADER
 from engines.ngstate.state import NgState
@@ -36,7 +36,8 @@ DEMO_SEED = 20240607
 DEMO_MIPS = 3
 _CHUNK = (64, 64, 16)
 _FOLDER = "demo-v1"
-_lock = threading.Lock()
+BUILD_WAIT_S = 120.0
+"""How long a second process waits for the volume another one is writing (1-2 s) before writing its own."""
 
 
 @dataclass(frozen=True)
@@ -97,14 +98,15 @@ def _pyramid(array: np.ndarray, reduce) -> list[np.ndarray]:
 def ensure_demo_volume(workspace: Path) -> DemoVolume:
     """Create the demo volume once (about 1-2 s and 4.5 MB); later calls only check that it exists.
 
-    Built in a temporary folder and renamed into place, so a crash leaves no half volume and
-    two sessions starting at once end up with one complete copy.
+    Built once for every process sharing the workspace: the builder holds a workspace lock
+    (``build_lock``) and the others wait for it. Built in a temporary folder and renamed into
+    place, so a crash leaves no half volume and nobody serves one being written.
     """
     root = Path(workspace) / "ngstate"
     final = root / _FOLDER
     if (final / "segmentation" / "info").is_file():
         return DemoVolume(final)
-    with _lock:
+    with build_lock(workspace, "ngstate-demo", BUILD_WAIT_S):
         if (final / "segmentation" / "info").is_file():
             return DemoVolume(final)
         root.mkdir(parents=True, exist_ok=True)

@@ -1,20 +1,29 @@
 """Indexes kept in the workspace (SQLite), so reopening a file costs one validation request.
 
 One store per server process; every session reads through it, so a file indexed by one
-user opens instantly for the next. Writes are single statements (atomic in SQLite).
+user opens instantly for the next. The database is a ``WorkspaceDb`` (WAL on a local disk,
+the rollback journal on NFS), so several server processes and job workers share it.
+
+A file version is indexed once for all of them: ``building(key)`` is a workspace lock the
+opener holds while it builds, so a second process (or session) opening the same version at
+the same time waits for the first and reads its index from the store. The in-memory LRU can
+never be stale: a version key names one file content, so its index never changes.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from engines._filesystem import build_lock
 from engines.nwb.index import NwbIndex
+from engines.workspace_db import WorkspaceDb
 
-__all__ = ["IndexStore"]
+__all__ = ["IndexStore", "BUILD_WAIT_S"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nwb_index (
@@ -24,30 +33,28 @@ CREATE TABLE IF NOT EXISTS nwb_index (
     payload BLOB NOT NULL
 )
 """
+BUILD_WAIT_S = 300.0
+"""How long an opener waits for another process's build of the same file before building it itself."""
 
 
 class IndexStore:
     """Read-through cache of ``NwbIndex`` objects keyed by file version (URL + size + ETag)."""
 
-    def __init__(self, workspace: Path, memory_items: int = 32) -> None:
-        workspace.mkdir(parents=True, exist_ok=True)
-        self.path = workspace / "nwb_index.sqlite"
+    def __init__(self, workspace: Path, memory_items: int = 32, build_wait_s: float = BUILD_WAIT_S) -> None:
+        self.workspace = Path(workspace)
+        self.path = self.workspace / "nwb_index.sqlite"
+        self._db = WorkspaceDb(self.path, _SCHEMA)
         self._memory: OrderedDict[str, NwbIndex] = OrderedDict()
         self._memory_items = memory_items
+        self._build_wait_s = build_wait_s
         self._lock = threading.Lock()
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
 
     def get(self, version_key: str) -> NwbIndex | None:
         with self._lock:
             if version_key in self._memory:
                 self._memory.move_to_end(version_key)
                 return self._memory[version_key]
-        with self._connect() as db:
+        with self._db.read() as db:
             row = db.execute("SELECT payload FROM nwb_index WHERE version_key = ?", (version_key,)).fetchone()
         if row is None:
             return None
@@ -56,10 +63,18 @@ class IndexStore:
         return index
 
     def put(self, version_key: str, source: str, index: NwbIndex) -> None:
-        with self._connect() as db:
+        payload = index.to_bytes()
+        with self._db.write() as db:
             db.execute("INSERT OR REPLACE INTO nwb_index VALUES (?, ?, ?, ?)",
-                       (version_key, source, time.time(), index.to_bytes()))
+                       (version_key, source, time.time(), payload))
         self._remember(version_key, index)
+
+    @contextmanager
+    def building(self, version_key: str) -> Iterator[bool]:
+        """Hold the build of ``version_key`` for every process on this workspace (see the module docstring);
+        check ``get`` again inside. Yields False when another builder held it past ``build_wait_s``."""
+        with build_lock(self.workspace, f"nwb-index-{version_key}", self._build_wait_s) as held:
+            yield held
 
     def _remember(self, version_key: str, index: NwbIndex) -> None:
         with self._lock:

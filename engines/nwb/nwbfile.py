@@ -8,7 +8,9 @@ opened only when a view first reads data; pynwb objects only when a view needs t
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any, Callable
@@ -27,6 +29,8 @@ from engines.nwb.remote_sources import dandi_to_https, gs_to_https, s3_to_https
 from engines.nwb.sources import Source, SourcePolicy, parse_source, resolve_local_path
 
 __all__ = ["NwbFile", "open_nwb"]
+
+log = logging.getLogger(__name__)
 
 
 class _OpenHandles:
@@ -230,13 +234,18 @@ def _finish(source: Source, label: str, key: str, opener: Callable[[], Any], sta
             store: IndexStore, prefetcher: Any) -> NwbFile:
     index = store.get(key)
     if index is None:
-        h5 = opener()
-        try:
-            index = _build_index(h5, label, prefetcher)
-        except NwbOpenError:
-            if hasattr(h5, "close"):
-                h5.close()
-            raise
-        store.put(key, source.location, index)
-        return NwbFile(source, label, key, index, opener, stats, h5=h5)
+        with store.building(key):  # another process or session indexing this version: wait, then read its index
+            index = store.get(key)
+            if index is None:
+                started = time.perf_counter()
+                h5 = opener()
+                try:
+                    index = _build_index(h5, label, prefetcher)
+                except NwbOpenError:
+                    if hasattr(h5, "close"):
+                        h5.close()
+                    raise
+                store.put(key, source.location, index)
+                log.info("indexed %s (%d objects) in %.2f s", label, len(index.objects), time.perf_counter() - started)
+                return NwbFile(source, label, key, index, opener, stats, h5=h5)
     return NwbFile(source, label, key, index, opener, stats)

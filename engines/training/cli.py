@@ -22,7 +22,7 @@ from engines.errors import NeurodeckError
 from engines.nwb.sources import SourcePolicy
 from engines.training.config import MODALITIES, MODEL_SIZES, TrainingConfig, build_config, load_config, parse_config
 from engines.training.errors import ConfigError, RunNotFound
-from engines.training.runs import RunFolder, RunRegistry
+from engines.training.runs import RunFolder, RunRegistry, write_json_atomic
 
 __all__ = ["main_train", "main_evaluate", "main", "build_train_parser", "build_evaluate_parser"]
 
@@ -128,7 +128,7 @@ def main_train(argv: list[str] | None = None) -> int:
         folder = _folder(args, config, dist)
         if dist.is_main and config is not None:
             folder.path.mkdir(parents=True, exist_ok=True)
-            (folder.path / "config.json").write_text(json.dumps(config.to_dict(), indent=1), encoding="utf-8")
+            write_json_atomic(folder.config_path, config.to_dict())  # a server listing runs never reads half of it
         dist.barrier()
         config = parse_config(folder.config())
         policy = _policy(args, _local_parents(args, config))

@@ -11,8 +11,12 @@ A run lives in ``<workspace>/training/runs/<run id>/``::
     data/              the converted sessions the run trains on (.npz) and their manifest
     evaluation.json    the last evaluation (decoding R^2, co-bps, baselines)
 
-The registry is rebuilt from these folders on every call, so a server restart loses nothing;
-a run whose process is gone is reported as ``interrupted`` however its status file ends.
+The registry is rebuilt from these folders on every call, so a server restart loses nothing
+and every server process on the workspace sees every run; a run whose process is gone is
+reported as ``interrupted`` however its status file ends (a run on another host, whose process
+cannot be looked up from here, lives while its status file has a heartbeat younger than
+``HEARTBEAT_S``). Starts take the workspace's start lock (``RunRegistry.starting``), so a limit
+check counts the runs of every process and no other start slips in before the run is written.
 
 A run's owner is the signed-in user who started it (``status.json``'s ``owner``; '' for runs
 started before owners were recorded or from the command line: those belong to the admins).
@@ -27,6 +31,8 @@ import re
 import secrets
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -35,11 +41,12 @@ from typing import Any
 import pandas as pd
 import psutil
 
+from engines._filesystem import build_lock
 from engines.people import LimitReached, Person
-from engines.training.errors import RunNotFound
+from engines.training.errors import RunNotFound, RunStateError
 
 __all__ = ["RunState", "RunFolder", "RunInfo", "CheckpointInfo", "RunRegistry", "read_metrics", "current_trajectory",
-           "write_json_atomic", "runs_root", "ACTIVE_STATES", "RunLimits"]
+           "write_json_atomic", "runs_root", "ACTIVE_STATES", "HEARTBEAT_S", "RunLimits"]
 
 
 class RunState(StrEnum):
@@ -54,6 +61,10 @@ class RunState(StrEnum):
 
 
 ACTIVE_STATES = (RunState.STARTING, RunState.RUNNING, RunState.PAUSED)
+HEARTBEAT_S = 120.0
+"""A run on another host counts as alive while its status was rewritten this recently (its trainer does every 5 s)."""
+START_WAIT_S = 30.0
+"""How long a start waits for another process's start (each takes well under a second) before giving up."""
 
 
 def runs_root(workspace: Path) -> Path:
@@ -118,9 +129,11 @@ class CheckpointInfo:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def _process_alive(pid: int | None, started: float | None, host: str | None) -> bool:
-    if not pid or (host and host != socket.gethostname()):
+def _process_alive(pid: int | None, started: float | None, host: str | None, updated: float | None) -> bool:
+    if not pid:
         return False
+    if host and host != socket.gethostname():
+        return time.time() - float(updated or 0) < HEARTBEAT_S
     try:
         process = psutil.Process(int(pid))
         return started is None or abs(process.create_time() - float(started)) < 2.0
@@ -187,7 +200,7 @@ class RunFolder:
         except ValueError:
             return RunState.FAILED
         if state in ACTIVE_STATES and not _process_alive(status.get("pid"), status.get("pid_started"),
-                                                        status.get("host")):
+                                                        status.get("host"), status.get("updated")):
             if state == RunState.STARTING and time.time() - float(status.get("updated", 0)) < 30:
                 return state  # a subprocess that has not written its pid yet
             return RunState.INTERRUPTED
@@ -261,7 +274,17 @@ class RunRegistry:
     """Runs under ``<workspace>/training/runs``; every call re-reads the folders (cheap: a few small files a run)."""
 
     def __init__(self, workspace: Path) -> None:
+        self.workspace = Path(workspace)
         self.root = runs_root(workspace)
+
+    @contextmanager
+    def starting(self, wait_s: float = START_WAIT_S) -> Iterator[None]:
+        """Hold the workspace's start lock: a limit check and the start it allows happen as one, in every process."""
+        with build_lock(self.workspace, "training-start", wait_s) as held:
+            if not held:
+                raise RunStateError(f"Another run has been starting on this workspace for {wait_s:g} s; try again "
+                                    "in a moment.")
+            yield
 
     def new_run(self, name: str | None = None) -> RunFolder:
         self.root.mkdir(parents=True, exist_ok=True)

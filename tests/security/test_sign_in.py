@@ -208,3 +208,27 @@ def test_the_jupyter_token_comes_from_a_file_or_the_environment_never_the_comman
     with pytest.raises(SystemExit):
         settings_from_args(["--jupyter-token", "jt-secret"])  # a token in argv is visible to every user in `ps`
     assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def _secret_in_child(path: str, answers) -> None:
+    from app.auth import read_or_create_secret
+
+    answers.put(read_or_create_secret(Path(path)))
+
+
+def test_servers_starting_together_on_one_workspace_share_one_secret(tmp_path: Path):
+    """Two or more servers on one workspace (--num-procs, or several behind a proxy) must sign cookies with one
+    secret: each reads the secret whole, never an empty file that another one is still writing."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    answers = context.Queue()
+    processes = [context.Process(target=_secret_in_child, args=(str(tmp_path / "auth" / "cookie_secret"), answers))
+                 for _ in range(6)]
+    for process in processes:
+        process.start()
+    secrets_seen = {answers.get(timeout=60) for _ in processes}
+    for process in processes:
+        process.join(30)
+    assert len(secrets_seen) == 1 and len(secrets_seen.pop()) >= 32
+    assert [p.name for p in (tmp_path / "auth").iterdir()] == ["cookie_secret"]  # no partial files left

@@ -15,7 +15,6 @@ person are the server's own (the command line, shutdown): no owner, no check.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -35,7 +34,15 @@ from engines.training.config import TrainingConfig, parse_config
 from engines.training.data.sources import load_run_data, prepare_run_data
 from engines.training.data.windows import WindowDataset
 from engines.training.errors import RunNotFound, RunStateError
-from engines.training.runs import ACTIVE_STATES, RunFolder, RunLimits, RunRegistry, RunState, read_metrics
+from engines.training.runs import (
+    ACTIVE_STATES,
+    RunFolder,
+    RunLimits,
+    RunRegistry,
+    RunState,
+    read_metrics,
+    write_json_atomic,
+)
 
 __all__ = ["RunController", "start_folder_training"]
 
@@ -71,7 +78,6 @@ class RunController:
         self._threads: dict[str, threading.Thread] = {}
         self._processes: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
-        self._starting = threading.Lock()  # a limit check and the start it allows happen as one
 
     # ------------------------------------------------------------ starting
     def start(self, config: TrainingConfig, nproc: int = 1, person: Person | None = None,
@@ -83,13 +89,13 @@ class RunController:
         """
         if nproc < 1:
             raise RunStateError("nproc must be at least 1.")
-        with self._starting:
+        with self.registry.starting():  # for every process on the workspace: the check counts the run it allows
             if limits is not None:
                 limits.check_request(config.training.steps, config.data.seq_len * config.data.bin_s, nproc)
                 self._check_capacity(person, limits)
             folder = self.registry.new_run(config.name)
-            (folder.path / "config.json").write_text(json.dumps(config.to_dict(), indent=1), encoding="utf-8")
-            folder.update_status(owner=person.name if person is not None else "")
+            folder.update_status(owner=person.name if person is not None else "", state=RunState.STARTING.value)
+            write_json_atomic(folder.config_path, config.to_dict())  # the run is listed from here on, whole
             self._launch(folder, None, nproc)
         return folder.run_id
 
@@ -114,7 +120,7 @@ class RunController:
             steps = ", ".join(str(c.step) for c in checkpoints)
             raise RunNotFound(f"Run {run_id} has no checkpoint at step {step}; it has steps {steps}.")
         world = int(folder.status().get("world_size", 1) or 1)
-        with self._starting:
+        with self.registry.starting():
             if limits is not None:
                 config = parse_config(folder.config())
                 limits.check_request(config.training.steps, config.data.seq_len * config.data.bin_s, nproc or world)
