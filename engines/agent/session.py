@@ -170,7 +170,7 @@ class ChatSession:
             try:
                 if self.conversation_id is None:
                     self.conversation_id = self.store.create(self.page, model=self.describe(), owner=self._owner)
-                self.store.begin_turn(self.conversation_id, self._turn, text)
+                self._turn = self.store.begin_turn(self.conversation_id, self._turn, text)
             except Exception:  # saving must never block the chat itself; the log says why
                 log.exception("could not save the start of a chat turn")
         return self._turn

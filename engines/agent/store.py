@@ -97,13 +97,19 @@ class ConversationStore:
                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (conversation_id, page, title[:120], model, now, now, owner))
         return conversation_id
 
-    def begin_turn(self, conversation_id: str, turn: int, user_text: str) -> None:
+    def begin_turn(self, conversation_id: str, turn: int, user_text: str) -> int:
+        """Save the user's text as turn ``turn``, or as the next free turn when another tab or server has taken
+        that number since this chat loaded (neither text replaces the other); returns the number used."""
         now = time.time()
         with self._db.write() as db:
-            db.execute("INSERT OR REPLACE INTO turns (conversation_id, turn, user_text, created) VALUES (?, ?, ?, ?)",
+            latest = db.execute("SELECT MAX(turn) FROM turns WHERE conversation_id = ?",
+                                (conversation_id,)).fetchone()[0]
+            turn = max(turn, (latest or 0) + 1)
+            db.execute("INSERT INTO turns (conversation_id, turn, user_text, created) VALUES (?, ?, ?, ?)",
                        (conversation_id, turn, user_text, now))
             db.execute("UPDATE conversations SET updated = ?, title = CASE WHEN title = '' THEN ? ELSE title END "
                        "WHERE id = ?", (now, _title(user_text), conversation_id))
+        return turn
 
     def finish_turn(self, conversation_id: str, turn: int, answer: str, stopped: str,
                     steps: Sequence[ToolStep], usage: dict[str, int]) -> None:

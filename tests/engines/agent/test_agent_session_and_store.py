@@ -38,6 +38,23 @@ def test_a_conversation_is_saved_and_reloads_into_a_new_session(workspace, tools
     assert [t.turn for t in reloaded.turns] == [1, 2, 3]
 
 
+def test_one_chat_continued_from_two_tabs_keeps_both_turns(workspace, tools):
+    """Two tabs (or two servers) that loaded one chat both send a message: neither replaces the other's turn."""
+    first = ChatSession(tools, None, workspace, page="neuroglancer")
+    list(first.send("go to 1 2 3"))
+    conversation_id = first.conversation_id
+    tabs = [ChatSession(tools, None, workspace, page="neuroglancer") for _ in range(2)]
+    for tab in tabs:
+        tab.load_conversation(conversation_id)
+    list(tabs[0].send("zoom in"))
+    list(tabs[1].send("zoom out"))
+    list(tabs[0].send("make coffee"))
+    turns = ConversationStore(workspace).load(conversation_id).turns
+    assert [(t.turn, t.user) for t in turns] == [(1, "go to 1 2 3"), (2, "zoom in"), (3, "zoom out"),
+                                                 (4, "make coffee")]
+    assert all(t.stopped for t in turns)  # each answer was saved on its own turn
+
+
 def test_conversations_are_listed_per_page_newest_first(workspace, tools):
     nwb = ChatSession(tools, None, workspace, page="nwb")
     list(nwb.send("zoom in"))
