@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-threads", type=int, help="threads that run page callbacks (default 4)")
     parser.add_argument("--num-procs", type=int,
                         help="server processes sharing the port and the workspace (default 1; 0: one per CPU)")
+    parser.add_argument("--max-viewers", type=int,
+                        help="Neuroglancer viewers open at once per server process (default 200)")
     parser.add_argument("--default-source", help="file or URL the NWB page opens first (default: bundled demo)")
     parser.add_argument("--workers", type=int, help="in-process job workers (default 2)")
     parser.add_argument("--dask", metavar="ADDRESS", help="submit jobs to this Dask scheduler instead")
@@ -104,7 +106,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     updates: dict = {}
-    for name in ("port", "address", "workspace", "num_threads", "num_procs", "default_source", "workers", "auth", "password_file",
+    for name in ("port", "address", "workspace", "num_threads", "num_procs", "max_viewers", "default_source", "workers", "auth", "password_file",
                  "oauth_provider", "oauth_key", "oauth_secret", "cookie_secret", *LIMITS):
         value = getattr(args, name)
         if value is not None:

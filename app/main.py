@@ -161,6 +161,8 @@ def build_server(settings: Settings) -> tuple["Server", str]:
         return create_app(ctx)
 
     routes = [route for factory in ROUTES for route in factory(ctx)]
+    if settings.num_procs != 1:  # the process that forks only waits for the others: stopped, it exits cleanly
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     auth: dict = {}
     if sign_in is None:
         if settings.address not in LOOPBACK or settings.behind_proxy:
@@ -203,6 +205,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def _end_with_parent() -> None:
     """A forked server process ends when the process that forked it does (stopped by a service manager or a
     terminal): Tornado's parent only waits for its children and would leave them serving, orphaned."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         import ctypes
 

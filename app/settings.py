@@ -67,6 +67,8 @@ class Settings:
     websocket_origins: tuple[str, ...] = ()
     num_threads: int = 4
     num_procs: int = 1
+    max_viewers: int = 200
+    """Neuroglancer viewers streaming at once per server process (``--max-viewers``); each holds 3 file handles."""
     """Server processes sharing the port and the workspace (``--num-procs``; Panel's ``--num-procs``)."""
     request_timeout_s: float = 10.0
     default_source: str = str(BUNDLED_DEMO_FILE)
@@ -147,6 +149,7 @@ class Settings:
             allow_private_urls=_flag(env.get("NEURODECK_ALLOW_PRIVATE_URLS")),
             num_threads=int(env.get("NEURODECK_NUM_THREADS", base.num_threads)),
             num_procs=int(env.get("NEURODECK_NUM_PROCS", base.num_procs)),
+            max_viewers=int(env.get("NEURODECK_MAX_VIEWERS", base.max_viewers)),
             request_timeout_s=float(env.get("NEURODECK_REQUEST_TIMEOUT_S", base.request_timeout_s)),
             default_source=env.get("NEURODECK_DEFAULT_SOURCE", base.default_source),
             s3_endpoint_url=env.get("NEURODECK_S3_ENDPOINT_URL") or None,

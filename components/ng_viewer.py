@@ -1,9 +1,12 @@
 """The real Neuroglancer client, embedded and synced both ways with one session's state.
 
 One ``neuroglancer.Viewer`` per browser session, held here for as long as the session lives
-(the package keeps viewers in a weak dictionary) and released when it ends. The iframe
+(the package keeps viewers in a weak dictionary) and released when it ends: its event stream
+through the app's proxy is ended too, since neuroglancer's stream handler holds the viewer for
+as long as a browser (or a dead network connection) keeps it open. The iframe
 loads the client through the app's own origin (``components.ng_proxy``), so it works from
-another hostname, behind the app's prefix and inside other sites.
+another hostname, behind the app's prefix and inside other sites; its token names its process's
+neuroglancer server (``components.ng_servers``), so any of the app's processes can forward to it.
 
 Python -> viewer: ``show(state)`` sets the viewer's state at once. Viewer -> Python: the
 user's pans and zooms arrive on neuroglancer's server thread; they are debounced (1 s by
@@ -20,7 +23,8 @@ import panel as pn
 import param
 
 from components.background import is_served, run_on_session_thread
-from components.ng_proxy import NG_PATH, neuroglancer_server_url
+from components.ng_proxy import NG_PATH, close_event_streams
+from components.ng_servers import new_viewer_token
 
 __all__ = ["NeuroglancerViewer"]
 
@@ -38,8 +42,9 @@ class NeuroglancerViewer(pn.viewable.Viewer):
         import neuroglancer
 
         super().__init__(state=copy.deepcopy(initial_state), **params)
-        neuroglancer_server_url()  # the local neuroglancer server, started once per process
-        self._viewer = neuroglancer.Viewer(allow_credentials=allow_credentials)
+        self._viewer: neuroglancer.Viewer | None = neuroglancer.Viewer(token=new_viewer_token(),
+                                                                        allow_credentials=allow_credentials)
+        self._token = self._viewer.token
         self._debounce_s = debounce_s
         self._doc = pn.state.curdoc
         self._lock = threading.Lock()
@@ -54,12 +59,12 @@ class NeuroglancerViewer(pn.viewable.Viewer):
 
     @property
     def token(self) -> str:
-        return self._viewer.token
+        return self._token
 
     @property
     def path(self) -> str:
         """The viewer's address relative to the app's root (what the iframe loads)."""
-        return f"{NG_PATH.lstrip('/')}/v/{self._viewer.token}/"
+        return f"{NG_PATH.lstrip('/')}/v/{self._token}/"
 
     def _iframe_html(self, height: int) -> str:
         return (f'<iframe src="./{self.path}" title="Neuroglancer viewer" class="nd-ng-frame" '
@@ -71,9 +76,12 @@ class NeuroglancerViewer(pn.viewable.Viewer):
         self.state = copy.deepcopy(state)
 
     def _set_viewer_state(self, state: dict[str, Any]) -> None:
+        viewer = self._viewer
+        if viewer is None:  # closed: the session ended while a tool was still working
+            return
         self._setting.active = True  # neuroglancer calls the change callbacks on this thread, before returning
         try:
-            self._viewer.set_state(copy.deepcopy(state))
+            viewer.set_state(copy.deepcopy(state))
         finally:
             self._setting.active = False
 
@@ -89,18 +97,25 @@ class NeuroglancerViewer(pn.viewable.Viewer):
             self._timer.start()
 
     def _deliver(self) -> None:
-        raw = copy.deepcopy(self._viewer.shared_state.raw_state)
+        viewer = self._viewer
+        if viewer is None:
+            return
+        raw = copy.deepcopy(viewer.shared_state.raw_state)
         run_on_session_thread(self._doc, lambda: self.param.update(state=raw, user_changes=self.user_changes + 1))
 
     def close(self) -> None:
-        """Release the viewer (the session ended): neuroglancer drops it once nothing refers to it."""
+        """Release the viewer (the session ended): its event stream ends, upstream too, and neuroglancer drops the
+        viewer once nothing refers to it; nothing here does from now on, whoever still holds this component."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
+            viewer, self._viewer = self._viewer, None
+        if viewer is not None:
             try:
-                self._viewer.shared_state.remove_changed_callback(self._on_viewer_changed)
+                viewer.shared_state.remove_changed_callback(self._on_viewer_changed)
             except KeyError:
                 pass
+        close_event_streams(self._token)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._iframe

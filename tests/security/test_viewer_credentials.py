@@ -11,22 +11,19 @@ no answer. With ``--viewer-credentials`` the same request gets it (the check can
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import pytest
 import requests
 from playwright.sync_api import Page, expect
-from tornado import httpserver, ioloop, testing, web
 
 from components.ng_proxy import neuroglancer_routes, neuroglancer_server_url
 from components.ng_viewer import NeuroglancerViewer
 from tests.browser.conftest import SIGNED_IN, served_app
+from tests.support.tornado_app import serve_routes
 
 DVID_SERVER = "https://dvid.example.org"
 SECRET = f"dvid-{secrets.token_hex(12)}"
@@ -40,29 +37,9 @@ def dvid_token(monkeypatch) -> str:
     return SECRET
 
 
-@contextmanager
-def app_proxy(allow_credentials: bool) -> Iterator[str]:
+def app_proxy(allow_credentials: bool) -> AbstractContextManager[str]:
     """The app's viewer routes on a real Tornado server on 127.0.0.1, in a thread; yields its base URL."""
-    sock, port = testing.bind_unused_port()
-    started, loops = threading.Event(), []
-
-    def serve() -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-        server = httpserver.HTTPServer(web.Application(neuroglancer_routes(allow_credentials=allow_credentials)))
-        server.add_sockets([sock])
-        loops.append(ioloop.IOLoop.current())
-        started.set()
-        loops[0].start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    started.wait(10)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        loops[0].add_callback(loops[0].stop)
-        thread.join(10)
-        sock.close()
+    return serve_routes(neuroglancer_routes(allow_credentials=allow_credentials))
 
 
 def _ask(url: str, **headers: str) -> list[requests.Response]:
