@@ -239,10 +239,12 @@ class NeuroglancerProxy(web.RequestHandler):
         await self._forward(path)
 
 
-def neuroglancer_routes(allow_credentials: bool = False, max_streams: int = DEFAULT_MAX_STREAMS) -> list[tuple]:
+def neuroglancer_routes(allow_credentials: bool = False, max_streams: int = DEFAULT_MAX_STREAMS,
+                        several_processes: bool = False) -> list[tuple]:
     """The proxy's route; ``allow_credentials`` forwards ``credentials/`` (the operator's opt-in); ``max_streams``
-    viewers may be open at once in this process (``--max-viewers``). Called before ``--num-procs`` forks: the
-    processes then share the list of their viewer servers."""
-    prepare_viewer_servers()
+    viewers may be open at once in this process (``--max-viewers``). ``several_processes``: called before
+    ``--num-procs`` forks, so that the processes share the list of their viewer servers."""
+    if several_processes:
+        prepare_viewer_servers()
     return [(rf"{NG_PATH}/(.*)", NeuroglancerProxy,
              {"allow_credentials": allow_credentials, "max_streams": max_streams})]

@@ -32,7 +32,8 @@ _listed_port: int | None = None
 
 def prepare_viewer_servers() -> Path:
     """The folder where this server's processes list their viewer servers; made once, before ``--num-procs`` forks
-    (the app's routes are built there), removed when the process that made it exits."""
+    (the app's routes are built there), removed when the process that made it exits. A single process never
+    makes it: its viewers are all its own."""
     global _folder
     with _lock:
         if _folder is None:
@@ -70,8 +71,8 @@ def neuroglancer_server_url() -> str:
         server.start()
     url = server.get_server_url()
     port = urlsplit(url).port
-    if port != _listed_port:
-        (prepare_viewer_servers() / str(port)).write_text(str(os.getpid()))
+    if port != _listed_port and _folder is not None:
+        (_folder / str(port)).write_text(str(os.getpid()))
         _listed_port = port
     return url
 
@@ -89,8 +90,10 @@ def viewer_server_port(token: str) -> int | None:
     if named is None or int(named[1]) == own:
         return own
     port = int(named[1])
+    if _folder is None:  # one process: no other viewer server is this app's
+        return None
     try:
-        pid = int((prepare_viewer_servers() / str(port)).read_text())
+        pid = int((_folder / str(port)).read_text())
         os.kill(pid, 0)  # signal 0: only asks whether the process lives
     except (OSError, ValueError):
         return None

@@ -52,7 +52,8 @@ def neuroglancer_page_routes(ctx: AppContext) -> list[tuple]:
     """The viewer through the app's origin, and the demo volume as static files beside the app."""
     demo = ensure_demo_volume(ctx.settings.workspace)
     return [*neuroglancer_routes(allow_credentials=ctx.settings.viewer_credentials,
-                                max_streams=ctx.settings.max_viewers),
+                                max_streams=ctx.settings.max_viewers,
+                                several_processes=ctx.settings.num_procs != 1),
             (rf"/{DEMO_PATH}/(.*)", StaticFileHandler, {"path": str(demo.folder)})]
 
 

@@ -148,7 +148,7 @@ def _viewer_in_another_process(tokens: Connection, done: Event) -> None:
 
 def test_a_viewer_of_another_server_process_is_reached_while_that_process_lives():
     """``--num-procs``: the viewer's requests reach any process of the app; each forwards to the viewer's own."""
-    routes = neuroglancer_routes()  # built before the fork, as the app does
+    routes = neuroglancer_routes(several_processes=True)  # built before the fork, as the app does
     fork = multiprocessing.get_context("fork")
     tokens, there = fork.Pipe()
     done = fork.Event()
