@@ -9,6 +9,16 @@ thread. Each request has a key; a newer request under the same key supersedes th
 whose result is dropped, so a stale picture never replaces a newer one.
 
 Outside a served session (tests rendering views directly, notebooks) work runs inline.
+
+Every change to a page made from a thread that is not the session's own goes through
+``run_on_session_thread``. Panel would otherwise schedule each model update from the foreign
+thread itself (``Document.add_next_tick_callback``); when another callback of the same session
+holds the document at that moment, the scheduling event is collected in the document's held
+events, a list the event loop empties at the same time, and now and then it is lost: the
+server's model changes, the browser never hears of it, and the page shows an old picture
+for good. The helper hands the callback to the server's event loop (tornado's thread-safe
+``IOLoop.add_callback``) and schedules it there, under the session's document lock; a
+session that has ended drops it.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -23,25 +34,65 @@ from typing import Any, TypeVar
 import panel as pn
 from panel.io.state import set_curdoc
 
-__all__ = ["BackgroundWork", "run_on_session_thread", "is_served"]
+__all__ = ["BackgroundWork", "run_on_session_thread", "on_session_thread", "is_served", "session_ended"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
+_SERVED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Documents seen serving a session, with their server's event loop: one whose session has since
+ended (Bokeh clears ``session_context``) must not run callbacks on whatever thread asks."""
+
+
 def is_served(doc: Any) -> bool:
     """True when ``doc`` is a live server session's document (not a notebook, not a test rendering)."""
-    return doc is not None and doc.session_context is not None
+    if doc is None or doc.session_context is None:
+        return False
+    if doc not in _SERVED:
+        app_context = doc.session_context.server_context.application_context
+        _SERVED[doc] = app_context.io_loop if app_context is not None else None
+    return True
+
+
+def session_ended(doc: Any) -> bool:
+    """True when ``doc`` served a session that has ended (tab closed, network gone)."""
+    return doc is not None and doc.session_context is None and doc in _SERVED
 
 
 def run_on_session_thread(doc: Any, callback: Callable[[], None]) -> None:
-    """Run ``callback`` on ``doc``'s session thread (under its lock); from any thread. Outside a server: now."""
-    if is_served(doc):
+    """Run ``callback`` on ``doc``'s session thread (under its lock), from any thread, in the order asked.
+
+    Outside a server it runs now; once the session has ended it is dropped.
+    """
+    if not is_served(doc):
+        if not session_ended(doc):
+            callback()
+        return
+    loop = _SERVED.get(doc)
+    if loop is None:  # a server without an event loop of its own: Panel's scheduling is all there is
+        _schedule(doc, callback)
+    else:
+        loop.add_callback(_schedule, doc, callback)
+
+
+def on_session_thread(callback: Callable[..., None], doc: Any = None) -> Callable[..., None]:
+    """``callback`` made to run on the session's thread whichever thread calls it (a periodic
+    callback: Panel runs those on its pool). ``doc``: the current session's unless given."""
+    doc = doc if doc is not None else pn.state.curdoc
+    return lambda *args: run_on_session_thread(doc, lambda: callback(*args))
+
+
+def _schedule(doc: Any, callback: Callable[[], None]) -> None:
+    """On the event loop: queue ``callback`` as the session's next locked callback."""
+    if doc.session_context is None:
+        return
+    try:
         with set_curdoc(doc):
             pn.state.execute(callback, schedule=True)
-    else:
-        callback()
+    except RuntimeError:  # the session ended between the check and the scheduling
+        log.debug("session ended before a change could be applied")
 
 
 class BackgroundWork:

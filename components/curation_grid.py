@@ -4,7 +4,7 @@ the reviewer's verdict), filters and sorting, a focused group driven by the keyb
 Keys: ``a`` accept (merge), ``r`` reject, ``s`` skip, ``u`` undo, ``←``/``→`` previous/next.
 Each verdict is saved the moment it is given (``CurationReview.record_verdict``), so a reload, a
 crash or a second tab loses nothing; ``refresh`` re-reads what other tabs saved. Images are
-drawn (and cached on disk) off the session's thread.
+drawn (and cached on disk) off the session's thread, on the process's drawing threads.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -33,6 +35,11 @@ _FILTERS = {"all": None, "not reviewed": "not_reviewed", "judge: merge": "merge"
             "judge error": "error", "human/AI disagree": "disagrees", "reviewed": "reviewed"}
 _SORTS = {"group": ("group_id", False), "similarity": ("similarity", True), "confidence": ("confidence", True),
           "score": ("score", True)}
+_DRAWING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="drawing")
+"""Every session's group images are drawn here. Matplotlib keeps the fonts it used open per thread (two file
+descriptors, cached by thread id for up to 64 threads): drawn on each session's own threads, every session
+left its fonts open after it ended. Two threads keep two sets; a group draws in about 0.2 s."""
+
 _VERDICT_STYLE = {"accept": "#2e7d32", "reject": "#c62828", "skip": "#757575", "": "#9e9e9e"}
 
 
@@ -156,11 +163,15 @@ class CurationGrid(pn.viewable.Viewer):
         focus = pn.widgets.Button(name=f"Open group {group_id}", button_type="light", width=130, margin=(0, 6))
         focus.on_click(lambda _e, g=group_id: setattr(self, "group", g))
         card.append(focus)
-        self._work.run(f"thumbs-{group_id}", lambda: self._review.group_images(group_id),
+        self._work.run(f"thumbs-{group_id}", lambda: self._images(group_id),
                        apply=lambda paths: images.__setitem__(slice(None), [
                            pn.pane.PNG(str(p), width=160, height=140, fixed_aspect=True) for p in paths.values()]),
                        failed=lambda exc: images.__setitem__(slice(None), [pn.pane.Markdown(f"*{escape_text(exc)}*")]))
         return card
+
+    def _images(self, group_id: int) -> dict[str, Path]:
+        """The group's images, drawn on the drawing threads (this session's work thread waits for them)."""
+        return _DRAWING.submit(self._review.group_images, group_id).result()
 
     @param.depends("group", watch=True)
     def _on_group(self) -> None:
@@ -203,7 +214,7 @@ class CurationGrid(pn.viewable.Viewer):
             pn.Row(units, rejudge),
             pn.Row(pn.pane.Markdown("Few-shot example for the VLM judge (examples are not judged):", margin=(8, 5)),
                    example)]
-        self._work.run("detail-images", lambda: self._review.group_images(group_id),
+        self._work.run("detail-images", lambda: self._images(group_id),
                        apply=lambda paths: images.__setitem__(slice(None), [
                            pn.pane.PNG(str(p), width=420) for p in paths.values()]),
                        failed=lambda exc: images.__setitem__(slice(None), [text_alert(exc, alert_type="warning")]))

@@ -1,8 +1,9 @@
 """Ask for a job's result and follow it in a view: queue position, progress, errors, retry and cancel.
 
 The job runs elsewhere (worker threads, processes or Dask); this component polls the job
-store (one SQLite read a second, on the session's thread) and calls ``on_ready`` once with
-the result folder. It may be built off the session's thread: polling starts on it.
+store (one SQLite read a second, on Panel's callback pool), shows the state on the session's
+thread and calls ``on_ready`` there once with the result folder. It may be built off the
+session's thread: polling starts on it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import panel as pn
 
+from components.background import run_on_session_thread
 from components.safe_text import escape_text
 from engines.errors import NeurodeckError
 from engines.jobs.service import JobService, JobState
@@ -34,6 +36,7 @@ class JobWatcher(pn.viewable.Viewer):
         self._label = label
         self._poll_ms = int(poll_s * 1000)
         self.ready: Path | None = None
+        self._doc = pn.state.curdoc
         self._callback = None
         self._stopped = False
         self._status = pn.pane.Markdown("", css_classes=["nd-job-status"], margin=(0, 10))
@@ -48,7 +51,7 @@ class JobWatcher(pn.viewable.Viewer):
             self._status.object = escape_text(f"{label}: cannot be computed ({exc})")
             return
         if not self._update():
-            pn.state.execute(self._start_polling, schedule=True)
+            run_on_session_thread(self._doc, self._start_polling)
 
     @property
     def state(self) -> JobState | None:
@@ -66,7 +69,14 @@ class JobWatcher(pn.viewable.Viewer):
             self._callback = None
 
     def _poll(self) -> None:
-        self._state = self._jobs.state(self._state.job.id)
+        """On Panel's pool: read the store there, show what it says on the session's thread."""
+        state = self._jobs.state(self._state.job.id)
+        run_on_session_thread(self._doc, lambda: self._show(state))
+
+    def _show(self, state: JobState) -> None:
+        if self._stopped:
+            return
+        self._state = state
         if self._update():
             self.stop()
 

@@ -17,6 +17,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from components.background import on_session_thread
 from components.safe_text import escape_text
 from engines.jobs import Job, JobStatus
 from engines.jobs.service import JobService
@@ -98,7 +99,7 @@ class JobsMonitor(pn.viewable.Viewer):
         cancel.on_click(lambda _: self._act(self._service.cancel, "cancelled"))
         self._actions = pn.Row(retry, cancel, self._feedback)
         self.refresh()
-        callback = pn.state.add_periodic_callback(self.refresh, period=int(refresh_s * 1000))
+        callback = pn.state.add_periodic_callback(on_session_thread(self.refresh), period=int(refresh_s * 1000))
         pn.state.on_session_destroyed(lambda _ctx: callback.stop())
 
     def _selected_ids(self) -> list[int]:

@@ -33,6 +33,7 @@ from engines.kernel import (
     CellResult,
     CodeRunner,
     KernelLimits,
+    KernelStartError,
     LocalKernel,
     RemoteKernel,
     code_entry,
@@ -88,6 +89,7 @@ class NwbAssistant(pn.viewable.Viewer):
         self._work = BackgroundWork(name="assistant")
         self._runner: CodeRunner | None = None
         self._runner_lock = threading.Lock()
+        self._ended = False  # the session ended: no new kernel
         self._entries: list = []
         tools = NwbAssistantTools(current_file=current_file, navigate=navigate, source=current_source)
         self._session = ChatSession([build_nwb_tools(tools)], llm, workspace, page="nwb", system_prompt=SYSTEM_PROMPT,
@@ -148,9 +150,15 @@ class NwbAssistant(pn.viewable.Viewer):
     def _kernel(self) -> CodeRunner:
         """The session's kernel, started on the first Run, with NWB_SOURCE set to the open file."""
         with self._runner_lock:
+            if self._ended:
+                raise KernelStartError("This page's session has ended; reload the page to run code.")
             if self._runner is None:
                 runner = self._code.new_runner()
-                runner.run(f"NWB_SOURCE = {self._current_source() or str(self._current_file().source.location)!r}")
+                try:
+                    runner.run(f"NWB_SOURCE = {self._current_source() or str(self._current_file().source.location)!r}")
+                except BaseException:  # a kernel that did not start still holds its temporary folder
+                    runner.shutdown()
+                    raise
                 self._runner = runner
             return self._runner
 
@@ -159,10 +167,24 @@ class NwbAssistant(pn.viewable.Viewer):
         self._save_notebook()
 
     def _shutdown_kernel(self) -> None:
+        """At session end: interrupt a running cell now, end the kernel on a thread of its own.
+
+        Session ends run on the server's event loop, and ending a kernel takes seconds (a running
+        cell is interrupted first, a kernel still starting is waited for): every user would wait.
+        """
+        self._ended = True
+        runner = self._runner
+        if runner is None and not self._runner_lock.locked():
+            return  # no kernel, none starting (and none will: _ended is set)
+        if runner is not None:
+            runner.stop()
+        threading.Thread(target=self._end_kernel, name="kernel-shutdown", daemon=True).start()
+
+    def _end_kernel(self) -> None:
         with self._runner_lock:
-            if self._runner is not None:
-                self._runner.shutdown()
-                self._runner = None
+            runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.shutdown()
 
     # --- notebook -----------------------------------------------------------------------------------
     def _observe(self, what: str, item: Any) -> None:

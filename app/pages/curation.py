@@ -22,10 +22,11 @@ from app.context import AppContext
 from app.identity import jobs_for, model_budget_for, session_person
 from app.registry import register_page
 from app.routing import PageLink
-from components.background import BackgroundWork
+from components.background import BackgroundWork, on_session_thread
 from components.curation_grid import CurationGrid
 from components.job_watcher import JobWatcher
 from components.safe_text import code_span, escape_text, text_alert
+from engines._filesystem import build_lock
 from engines.curation import (
     PRESETS,
     TEMPLATE_DIFF_THRESH_HELP,
@@ -100,8 +101,11 @@ class CurationPage(pn.viewable.Viewer):
         review = CurationReview.open(settings.workspace, folder, llm=settings.llm, trust_pickles=settings.trust_pickles,
                                      owner=self._person.name)
         if not review.status.missing and not review.candidates():  # first visit: something to review at once
-            review.find_candidates(CandidateRequest.recommended())
-            review.judge("metrics")
+            # once, whichever tab, server or process opens a new analyzer first; the others wait for its result
+            with build_lock(settings.workspace, f"curation-first-{review.key}", wait_s=600):
+                if not review.candidates():
+                    review.find_candidates(CandidateRequest.recommended())
+                    review.judge("metrics")
         return review
 
     def _failed(self, exc: BaseException) -> None:
@@ -179,7 +183,7 @@ class CurationPage(pn.viewable.Viewer):
         run_id = self._review.start_judge_run(judge, group_ids, params)
         self._watch(JUDGE_KIND, {**self._analyzer_inputs(), "run_id": run_id}, f"{judge} judge run {run_id}",
                     lambda _folder: self._after_judging())
-        self._live = pn.state.add_periodic_callback(self._refresh_grid, period=2000, count=900)
+        self._live = pn.state.add_periodic_callback(on_session_thread(self._refresh_grid), period=2000, count=900)
 
     def _refresh_grid(self) -> None:
         """Decisions land in the store as they are made: show them while the run goes on."""
