@@ -1,11 +1,10 @@
-"""Panel's callback pool, in order per session: one session's tasks never overlap and keep their order, while
-different sessions run side by side (what a browser sending quick changes expects)."""
+"""Panel's callback pool, in order per widget: one widget's changes in a session never overlap and keep their order,
+while other widgets and sessions run side by side (what a browser sending quick changes expects)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from functools import partial
 
 import panel as pn
 import pytest
@@ -15,34 +14,51 @@ from panel.io.state import state
 from components.session_pool import SessionOrderedPool, order_callbacks_per_session
 
 
-def _record(log: list, lock: threading.Lock, doc: Document, name: str, pause_s: float) -> str:
-    with lock:
-        log.append(("start", name))
-    time.sleep(pause_s)
-    with lock:
-        log.append(("end", name))
-    return name
+class _Widget:
+    """Stands where Panel's widget is: the pool sees its ``_change_event(doc)`` tasks (the method Panel submits)."""
+
+    def __init__(self, log: list, lock: threading.Lock) -> None:
+        self.log, self.lock, self.pending = log, lock, []
+
+    def _change_event(self, doc: Document) -> str:
+        name, pause_s = self.pending.pop(0)
+        with self.lock:
+            self.log.append(("start", name))
+        time.sleep(pause_s)
+        with self.lock:
+            self.log.append(("end", name))
+        return name
 
 
-def test_one_sessions_tasks_run_in_order_one_at_a_time():
-    pool, log, lock, doc = SessionOrderedPool(4), [], threading.Lock(), Document()
+def _changes(pool: SessionOrderedPool, widget: _Widget, doc: Document, changes: list[tuple[str, float]]) -> list:
+    futures = []
+    for change in changes:
+        widget.pending.append(change)
+        futures.append(pool.submit(widget._change_event, doc))
+    return futures
+
+
+def test_one_widgets_changes_apply_in_order_one_at_a_time():
+    pool, log, lock = SessionOrderedPool(4), [], threading.Lock()
+    widget = _Widget(log, lock)
     try:
-        futures = [pool.submit(partial(_record, log, lock), doc, name, pause)
-                   for name, pause in (("first", 0.3), ("second", 0.0), ("third", 0.1))]
-        assert [f.result(10) for f in futures] == ["first", "second", "third"]
+        futures = _changes(pool, widget, Document(), [("nitime", 0.3), ("nitime again", 0.0), ("session", 0.1)])
+        assert [f.result(10) for f in futures] == ["nitime", "nitime again", "session"]
     finally:
         pool.shutdown(wait=True)
-    assert log == [("start", "first"), ("end", "first"), ("start", "second"), ("end", "second"),
-                   ("start", "third"), ("end", "third")]
-    assert pool.sessions_waiting() == 0  # a drained session is forgotten
+    assert log == [("start", "nitime"), ("end", "nitime"), ("start", "nitime again"), ("end", "nitime again"),
+                   ("start", "session"), ("end", "session")]
+    assert pool.sessions_waiting() == 0  # a drained queue is forgotten
 
 
-def test_different_sessions_and_tasks_without_a_session_run_side_by_side():
-    pool, log, lock = SessionOrderedPool(4), [], threading.Lock()
+def test_other_widgets_sessions_and_tasks_run_side_by_side():
+    pool, log, lock, doc = SessionOrderedPool(4), [], threading.Lock(), Document()
     started = time.monotonic()
     try:
-        futures = [pool.submit(partial(_record, log, lock), Document(), f"session {i}", 0.5) for i in range(3)]
-        futures.append(pool.submit(time.sleep, 0.5))  # a periodic callback: no session
+        futures = [*_changes(pool, _Widget(log, lock), doc, [("tabs", 0.5)]),
+                   *_changes(pool, _Widget(log, lock), doc, [("address", 0.5)]),
+                   *_changes(pool, _Widget(log, lock), Document(), [("another session", 0.5)]),
+                   pool.submit(time.sleep, 0.5)]  # a periodic callback
         for future in futures:
             future.result(10)
     finally:
@@ -50,14 +66,22 @@ def test_different_sessions_and_tasks_without_a_session_run_side_by_side():
     assert time.monotonic() - started < 1.2  # not 2 s one after another
 
 
-def test_a_failing_task_does_not_stop_the_sessions_next_one():
+def test_a_failing_change_does_not_stop_the_widgets_next_one():
     pool, doc = SessionOrderedPool(2), Document()
 
-    def fail(_doc: Document) -> None:
-        raise ValueError("broken callback")
+    class Broken:
+        def __init__(self) -> None:
+            self.calls = 0
 
+        def _change_event(self, _doc: Document) -> str:
+            self.calls += 1
+            if self.calls == 1:
+                raise ValueError("broken callback")
+            return "ran"
+
+    widget = Broken()
     try:
-        failed, after = pool.submit(fail, doc), pool.submit(lambda _doc: "ran", doc)
+        failed, after = pool.submit(widget._change_event, doc), pool.submit(widget._change_event, doc)
         with pytest.raises(ValueError, match="broken callback"):
             failed.result(10)
         assert after.result(10) == "ran"
