@@ -32,9 +32,12 @@ def test_two_processes_serve_deep_links_and_stop_with_their_parent(browser, tmp_
     with served_app(tmp_path, "--num-procs", "2", root=nwb_data_dir) as (url, port):
         assert len(_serving_processes(port)) == 3  # the parent that forked, and the two that serve
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        elsewhere: list[str] = []
         try:
             for _ in range(6):  # a page's HTML and its websocket may reach different processes
                 page = context.new_page()
+                page.on("request", lambda request: elsewhere.append(request.url)
+                        if request.url.startswith(("http:", "https:")) and not request.url.startswith(url) else None)
                 page.goto(url + "?page=training")
                 expect(page.get_by_role("combobox", name="Data")).to_have_value(
                     "Synthetic demo (bundled, known latents)", timeout=60_000)
@@ -43,6 +46,7 @@ def test_two_processes_serve_deep_links_and_stop_with_their_parent(browser, tmp_
                 page.close()
         finally:
             context.close()
+        assert elsewhere == []  # stylesheets too come from the app, whichever process built the session
     deadline = time.monotonic() + 10
     while _serving_processes(port) and time.monotonic() < deadline:
         time.sleep(0.2)
