@@ -11,6 +11,7 @@ shared memory does not work, so the rollback journal is used; it relies on POSIX
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,15 +30,35 @@ class WorkspaceDb:
         self.timeout_s = timeout_s
         self.foreign_keys = foreign_keys
         self.journal_mode = "DELETE" if is_network_filesystem(self.path.parent) else "WAL"
-        db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
-        try:
-            db.execute(f"PRAGMA journal_mode={self.journal_mode}")
-        finally:
-            db.close()
+        self._set_journal_mode()
         with self.write() as db:
             for statement in schema.split(";"):
                 if statement.strip():
                     db.execute(statement)
+
+    def _set_journal_mode(self) -> None:
+        """Switch the file's journal mode once, waiting out other processes doing the same.
+
+        Changing the mode needs an exclusive lock, and SQLite answers "database is locked" at
+        once instead of calling its busy handler, so several processes opening a new workspace
+        together would fail; they retry here until ``timeout_s``.
+        """
+        deadline = time.monotonic() + self.timeout_s
+        pause_s = 0.01
+        while True:
+            db = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+            try:
+                current = db.execute("PRAGMA journal_mode").fetchone()[0]
+                if current.upper() != self.journal_mode:
+                    db.execute(f"PRAGMA journal_mode={self.journal_mode}")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error) or time.monotonic() > deadline:
+                    raise
+            finally:
+                db.close()
+            time.sleep(pause_s)
+            pause_s = min(pause_s * 2, 0.25)
 
     def connect(self) -> sqlite3.Connection:
         """A new connection in autocommit mode (transactions are explicit); rows read as ``sqlite3.Row``."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import sqlite3
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -45,6 +46,17 @@ def _requests_to_open(server: RangeServer, workspace: Path, url: str) -> int:
     policy = SourcePolicy(workspace=workspace, allowed_roots=(workspace,), allow_private_urls=True)
     open_nwb(url, policy, IndexStore(workspace)).close()
     return server.log.count
+
+
+def test_processes_opening_a_new_workspace_at_once_all_get_its_database(tmp_path: Path):
+    """Servers started together create the same databases: none may fail with "database is locked"."""
+    processes, rounds = 4, 15
+    written = _together(processes, workers.open_new_databases, *[(tmp_path, rounds)] * processes)
+    assert written == [rounds] * processes
+    for round_number in range(rounds):
+        with sqlite3.connect(tmp_path / f"round-{round_number}.sqlite") as db:
+            assert db.execute("SELECT COUNT(*) FROM hits").fetchone()[0] == processes
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] in ("wal", "delete")
 
 
 def test_two_processes_opening_one_remote_file_at_once_index_it_once(tmp_path: Path, nwb_data_dir: Path):

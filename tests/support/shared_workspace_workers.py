@@ -113,3 +113,17 @@ def start_training_run(workspace: Path, gate: Any, done: Any) -> str:
         outcome = str(exc)
     done.wait(120)
     return outcome
+
+
+def open_new_databases(folder: Path, rounds: int, gate: Any) -> int:
+    """Open a new workspace database together with the other processes, ``rounds`` times; rows this process wrote."""
+    from engines.workspace_db import WorkspaceDb
+
+    written = 0
+    for round_number in range(rounds):
+        gate.wait(60)
+        db = WorkspaceDb(folder / f"round-{round_number}.sqlite", "CREATE TABLE IF NOT EXISTS hits (pid INTEGER)")
+        with db.write() as connection:
+            connection.execute("INSERT INTO hits VALUES (1)")
+        written += 1
+    return written
