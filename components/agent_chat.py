@@ -77,6 +77,7 @@ class AgentChat(pn.viewable.Viewer):
         self._reply: pn.pane.Markdown | None = None
         self._reply_text = ""
         self._steps: dict[str, pn.Column] = {}
+        self._tool_message: pn.Column | None = None  # the message the turn's current tool steps are listed in
         self._known: dict[str, str] = {}  # this session's conversations and its person's saved ones: id -> title
         if session.person is not None:
             self._known.update((c.id, c.title or "chat") for c in reversed(session.conversations()))
@@ -114,7 +115,7 @@ class AgentChat(pn.viewable.Viewer):
         text = str(contents).strip()
         if not text:
             return
-        self._reply, self._reply_text, self._steps = None, "", {}
+        self._reply, self._reply_text, self._steps, self._tool_message = None, "", {}, None
         if not self._session.conversation_id:
             self._title = text  # a new conversation is named after its first message
         if self._observer is not None:
@@ -136,6 +137,8 @@ class AgentChat(pn.viewable.Viewer):
 
     def _render(self, event: AgentEvent) -> None:
         try:
+            if not event.kind.startswith("tool_"):
+                self._tool_message = None  # tool steps after other messages start a new message
             getattr(self, f"_on_{event.kind}", self._on_other)(event)
             if self._observer is not None:
                 self._observer("event", event)
@@ -156,7 +159,11 @@ class AgentChat(pn.viewable.Viewer):
                                           margin=(0, 5)),
                          sizing_mode="stretch_width")
         self._steps[event.call_id] = step
-        self._feed.send(step, user="Tool", avatar=_TOOL_AVATAR, respond=False)
+        if self._tool_message is None:  # consecutive steps share one message: each message is ~80 Bokeh models
+            self._tool_message = pn.Column(step, sizing_mode="stretch_width")
+            self._feed.send(self._tool_message, user="Tool", avatar=_TOOL_AVATAR, respond=False)
+        else:
+            self._tool_message.append(step)
         self._reply = None  # text after a tool step starts a new message
 
     def _on_tool_finished(self, event) -> None:

@@ -14,15 +14,15 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import panel as pn
 import param
 
 from components.background import BackgroundWork
+from components.curation_cards import GroupCard, GroupDetail
 from components.keyboard import KeyboardShortcuts
-from components.safe_text import code_block, escape_text, safe_choices, text_alert
+from components.safe_text import text_alert
 from engines.curation import CurationReview
 from engines.errors import NeurodeckError
 
@@ -35,12 +35,11 @@ _FILTERS = {"all": None, "not reviewed": "not_reviewed", "judge: merge": "merge"
             "judge error": "error", "human/AI disagree": "disagrees", "reviewed": "reviewed"}
 _SORTS = {"group": ("group_id", False), "similarity": ("similarity", True), "confidence": ("confidence", True),
           "score": ("score", True)}
+_KEY_OF = {"accept": "a", "reject": "r", "skip": "s"}
 _DRAWING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="drawing")
 """Every session's group images are drawn here. Matplotlib keeps the fonts it used open per thread (two file
 descriptors, cached by thread id for up to 64 threads): drawn on each session's own threads, every session
 left its fonts open after it ended. Two threads keep two sets; a group draws in about 0.2 s."""
-
-_VERDICT_STYLE = {"accept": "#2e7d32", "reject": "#c62828", "skip": "#757575", "": "#9e9e9e"}
 
 
 def _filter(frame: pd.DataFrame, how: str | None) -> pd.DataFrame:
@@ -73,11 +72,16 @@ class CurationGrid(pn.viewable.Viewer):
         self._on_rejudge = on_rejudge
         self._frame = pd.DataFrame()
         self._shown: list[int] = []
-        self._drawing = False  # a redraw sets the focus and page itself: no nested redraws
+        self._drawing = False  # a redraw sets the focus and page itself: no nested redraws (on its own thread)
         self._lock = threading.RLock()  # Panel may handle two quick key presses on two threads at once
         self._keys = KeyboardShortcuts(keys=["a", "r", "s", "u", "ArrowLeft", "ArrowRight"], on_key=self._on_key)
         self._cards = pn.FlexBox(sizing_mode="stretch_width", css_classes=["nd-curation-cards"])
-        self._detail = pn.Column(sizing_mode="stretch_width", css_classes=["nd-curation-detail"])
+        # A button does what its key does, one press at a time with the keys (a click and a key press can be
+        # handled on two threads at once: both would move from the same focus).
+        self._card_slots = [GroupCard(slot, work, self._images, on_open=self._focus) for slot in range(CARDS_PER_PAGE)]
+        self._detail = GroupDetail(work, self._images, give=lambda verdict: self._on_key(_KEY_OF[verdict]),
+                                   undo=lambda: self._on_key("u"), rejudge=self._edit_and_rejudge,
+                                   mark_example=self._mark_example)
         self._status = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
         self._agreement = pn.pane.Markdown("", margin=(0, 10))
         self._message = pn.Column(sizing_mode="stretch_width")
@@ -108,13 +112,14 @@ class CurationGrid(pn.viewable.Viewer):
         return frame.sort_values(column, ascending=not descending, na_position="last", kind="stable")
 
     def _redraw(self) -> None:
-        if self._drawing:
-            return
-        self._drawing = True
-        try:
-            self._draw()
-        finally:
-            self._drawing = False
+        with self._lock:  # another thread's change waits for this drawing, then draws what it changed
+            if self._drawing:
+                return
+            self._drawing = True
+            try:
+                self._draw()
+            finally:
+                self._drawing = False
 
     def _draw(self) -> None:
         visible = self._visible()
@@ -130,7 +135,11 @@ class CurationGrid(pn.viewable.Viewer):
         self._status.object = (f"{len(self._shown)} of {total} groups shown · {reviewed} reviewed · "
                                f"page {self.page_number + 1} of {pages} · keys: a accept, r reject, s skip, u undo, "
                                f"← → move")
-        self._cards[:] = [self._card(row) for row in rows.to_dict("records")]
+        records = rows.to_dict("records")
+        for card, row in zip(self._card_slots, records):
+            card.show(row, focused=int(row["group_id"]) == self.group)
+        if len(self._cards) != len(records):
+            self._cards[:] = [card.view for card in self._card_slots[:len(records)]]
         self._show_agreement()
         self._show_detail()
 
@@ -144,31 +153,6 @@ class CurationGrid(pn.viewable.Viewer):
                                   f"({agreement.rate:.0%}){kappa} · disagreements: "
                                   f"{', '.join(map(str, agreement.disagreements[:12])) or 'none'}")
 
-    # --- cards ---------------------------------------------------------------------------------------
-    def _card(self, row: dict[str, Any]) -> pn.viewable.Viewable:
-        group_id = int(row["group_id"])
-        verdict = row["verdict"] or ""
-        decision = row["decision"] or "not judged"
-        confidence = f" ({row['confidence']:.0%})" if pd.notna(row["confidence"]) else ""
-        similarity = f"{row['similarity']:.2f}" if pd.notna(row["similarity"]) else "?"
-        text = (f"**Group {group_id}** · units {escape_text(', '.join(map(str, row['unit_ids'])))} · "
-                f"similarity {similarity}\n\nJudge: **{escape_text(decision)}**{confidence} · "
-                f"you: **{escape_text(verdict or '—')}**\n\n{escape_text(str(row['reasoning'])[:220])}")
-        images = pn.Row(height=150, width=336)
-        card = pn.Column(pn.pane.Markdown(text, margin=(0, 6)), images, width=344, height=340,
-                         styles={"border": f"3px solid {'#1f77b4' if group_id == self.group else '#ddd'}",
-                                 "border-left": f"8px solid {_VERDICT_STYLE.get(verdict, '#9e9e9e')}",
-                                 "border-radius": "6px", "overflow": "hidden"},
-                         css_classes=["nd-group-card", f"nd-group-{group_id}"])
-        focus = pn.widgets.Button(name=f"Open group {group_id}", button_type="light", width=130, margin=(0, 6))
-        focus.on_click(lambda _e, g=group_id: setattr(self, "group", g))
-        card.append(focus)
-        self._work.run(f"thumbs-{group_id}", lambda: self._images(group_id),
-                       apply=lambda paths: images.__setitem__(slice(None), [
-                           pn.pane.PNG(str(p), width=160, height=140, fixed_aspect=True) for p in paths.values()]),
-                       failed=lambda exc: images.__setitem__(slice(None), [pn.pane.Markdown(f"*{escape_text(exc)}*")]))
-        return card
-
     def _images(self, group_id: int) -> dict[str, Path]:
         """The group's images, drawn on the drawing threads (this session's work thread waits for them)."""
         return _DRAWING.submit(self._review.group_images, group_id).result()
@@ -179,45 +163,10 @@ class CurationGrid(pn.viewable.Viewer):
 
     def _show_detail(self) -> None:
         if self.group is None or self._frame.empty or self.group not in set(self._frame["group_id"]):
-            self._detail[:] = [pn.pane.Markdown("No group selected.")]
+            self._detail.show_nothing()
             return
-        group_id = self.group
-        decision = self._review.decisions().get(group_id)
-        group = self._review.group(group_id)
-        images = pn.Row(sizing_mode="stretch_width")
-        report = decision.report if decision and decision.report else (decision.error if decision else "")
-        units = pn.widgets.MultiChoice(name="Units in this group (drop one, then re-judge)",
-                                       options=safe_choices([str(u) for u in group.unit_ids]),
-                                       value=[str(u) for u in group.unit_ids], width=420)
-        rejudge = pn.widgets.Button(name="Save edited group and re-judge", width=240)
-        rejudge.on_click(lambda _e: self._edit_and_rejudge(group_id, units.value))
-        buttons = []
-        for label, verdict in (("Accept (a)", "accept"), ("Reject (r)", "reject"), ("Skip (s)", "skip")):
-            button = pn.widgets.Button(name=label, width=110,
-                                       button_type={"accept": "success", "reject": "danger"}.get(verdict, "default"))
-            button.on_click(lambda _e, v=verdict: self.give(v))
-            buttons.append(button)
-        undo = pn.widgets.Button(name="Undo (u)", width=100)
-        undo.on_click(lambda _e: self.undo())
-        example = pn.widgets.RadioButtonGroup(
-            name="Few-shot example for the VLM judge", options={"not an example": "", "good (merge)": "good",
-                                                               "bad (do not merge)": "bad"},
-            value=str(self._frame.set_index("group_id").loc[group_id, "example"] or ""), button_type="light")
-        example.param.watch(lambda e: self._mark_example(group_id, e.new), "value")
-        reasoning = decision.reasoning if decision and decision.ok else ""
-        self._detail[:] = [
-            pn.pane.Markdown(f"### Group {group_id}: units {escape_text(', '.join(map(str, group.unit_ids)))}\n\n"
-                             f"{escape_text(reasoning) if reasoning else '*Not judged yet.*'}"),
-            pn.Row(*buttons, undo), images,
-            pn.Card(pn.pane.Markdown(code_block(report) if report else "*No report.*"), title="Judge's report",
-                    collapsed=True, sizing_mode="stretch_width"),
-            pn.Row(units, rejudge),
-            pn.Row(pn.pane.Markdown("Few-shot example for the VLM judge (examples are not judged):", margin=(8, 5)),
-                   example)]
-        self._work.run("detail-images", lambda: self._images(group_id),
-                       apply=lambda paths: images.__setitem__(slice(None), [
-                           pn.pane.PNG(str(p), width=420) for p in paths.values()]),
-                       failed=lambda exc: images.__setitem__(slice(None), [text_alert(exc, alert_type="warning")]))
+        example = self._frame.set_index("group_id").loc[self.group, "example"]
+        self._detail.show(self._review, self.group, str(example or ""))
 
     # --- verdicts and keys -----------------------------------------------------------------------------
     def give(self, verdict: str) -> None:
@@ -254,6 +203,10 @@ class CurationGrid(pn.viewable.Viewer):
             self._redraw()
         else:
             self.group = target
+
+    def _focus(self, group_id: int) -> None:
+        with self._lock:
+            self.group = group_id
 
     def _on_key(self, key: str) -> None:
         with self._lock:  # one press at a time, each seeing the focus the previous one left
@@ -299,5 +252,5 @@ class CurationGrid(pn.viewable.Viewer):
                           pn.widgets.FloatSlider.from_param(self.param.min_similarity, name="Min. similarity",
                                                             width=180), pager, sizing_mode="stretch_width")
         return pn.Column(self._keys, controls, self._status, self._agreement, self._message,
-                         pn.Row(pn.Column(self._cards, width=720), self._detail, sizing_mode="stretch_width"),
+                         pn.Row(pn.Column(self._cards, width=720), self._detail.view, sizing_mode="stretch_width"),
                          sizing_mode="stretch_width")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-__all__ = ["TRAIN_COLOR", "VAL_COLOR", "smooth", "tasks_in", "metric_curves", "series_curves", "comparison_overlay",
+__all__ = ["TRAIN_COLOR", "VAL_COLOR", "smooth", "tasks_in", "comparison_overlay",
            "parallel_coordinates", "decoding_frame", "decoding_bars"]
 
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#d62728"
@@ -65,30 +65,6 @@ def _finish(overlay: hv.Overlay, title: str, height: int, logy: bool = False) ->
                         hv.opts.Overlay(title=title, legend_position="bottom_left", framewise=True, responsive=True,
                                         height=height, show_grid=True, show_legend=len(overlay) > 1,
                                         legend_opts={"background_fill_alpha": 0.6}))
-
-
-def metric_curves(frame: pd.DataFrame, column: str, smoothing: float, title: str, ylabel: str = "loss",
-                  height: int = 240) -> hv.Overlay:
-    """Train values (raw, faint, and smoothed) and validation values (points joined) of one metric."""
-    x, y = _series(frame, column, "train")
-    vx, vy = _series(frame, column, "val")
-    layers = [_curve(x, y, "train (raw)", ylabel, color=TRAIN_COLOR, alpha=0.25, line_width=1),
-              _curve(x, smooth(y, smoothing), "train", ylabel, color=TRAIN_COLOR, line_width=2),
-              _curve(vx, vy, "validation", ylabel, color=VAL_COLOR, line_width=2),
-              hv.Scatter((vx, vy), _STEP, hv.Dimension("value", label=ylabel), label="validation").opts(
-                  color=VAL_COLOR, size=5)]
-    return _finish(hv.Overlay(layers), title, height)
-
-
-def series_curves(frame: pd.DataFrame, columns: dict[str, str], title: str, ylabel: str, height: int = 200,
-                  logy: bool = False) -> hv.Overlay:
-    """Train-row columns over steps, one labelled curve each (``{label: column}``); absent columns are left out."""
-    palette = ["#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
-    layers = [_curve(*_series(frame, column, "train"), label, ylabel, color=palette[k % len(palette)], line_width=2)
-              for k, (label, column) in enumerate(columns.items()) if column in frame.columns]
-    if not layers:
-        layers = [_curve(np.zeros(0), np.zeros(0), next(iter(columns)), ylabel)]
-    return _finish(hv.Overlay(layers), title, height, logy)
 
 
 def comparison_overlay(frames: dict[str, pd.DataFrame], column: str, split: str, smoothing: float,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -75,6 +76,8 @@ CREATE TABLE IF NOT EXISTS workers (
 
 # A request in one of these states blocks an identical submit (the existing job is returned).
 _ACTIVE = "('pending', 'running', 'done')"
+IDLE_HEARTBEAT_S = 5.0
+"""An idle worker's heartbeat is written at most this often (its lease, 30 s by default, says when it is gone)."""
 
 
 class JobStore:
@@ -86,6 +89,8 @@ class JobStore:
         self.workspace = workspace
         self.path = workspace / "jobs.sqlite"
         self._db = WorkspaceDb(self.path, _SCHEMA)
+        self._last_touch: dict[str, float] = {}  # worker id -> when its idle poll last wrote its heartbeat
+        self._poll_connection = threading.local()  # each polling thread's own read connection
         with self._db.write() as db:
             add_owner_column(db, "jobs")
 
@@ -212,13 +217,28 @@ class JobStore:
         if not kinds:
             return None
         now = time.time()
+        marks = ",".join("?" * len(kinds))
+        if now - self._last_touch.get(worker_id, 0.0) < IDLE_HEARTBEAT_S and not self._claimable(kinds, marks, now):
+            return None  # an idle poll only reads: a write per worker per poll was a steady cost of every server
+        self._last_touch[worker_id] = now
         with self._db.write() as db:
             self._requeue_expired(db, now)
             self._touch_worker(db, worker_id, now)
-            marks = ",".join("?" * len(kinds))
             row = db.execute(f"SELECT id FROM jobs WHERE status = 'pending' AND kind IN ({marks}) ORDER BY id LIMIT 1",
                              kinds).fetchone()
             return None if row is None else self._take(db, row["id"], worker_id, lease_s, now)
+
+    def _claimable(self, kinds: tuple[str, ...], marks: str, now: float) -> bool:
+        """A pending job of one of ``kinds``, or a running job whose lease expired (to put back in the queue).
+
+        Read on a connection kept by the polling thread: opening one per poll cost more than the query.
+        """
+        db = getattr(self._poll_connection, "db", None)
+        if db is None:
+            db = self._poll_connection.db = self._db.connect()
+        return bool(db.execute(
+            f"SELECT EXISTS (SELECT 1 FROM jobs WHERE (status = 'pending' AND kind IN ({marks})) "
+            "OR (status = 'running' AND lease_expires < ?))", (*kinds, now)).fetchone()[0])
 
     def claim(self, job_id: int, worker_id: str, lease_s: float) -> Job | None:
         """Take this job if it is pending (how a Dask task runs the job it was sent for); None otherwise."""

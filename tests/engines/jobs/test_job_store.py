@@ -200,3 +200,21 @@ def test_network_filesystems_get_the_rollback_journal(tmp_path):
     assert not is_network_filesystem(Path("/mnt/labs"), mounts)  # a sibling, not inside the mount
     assert not is_network_filesystem(Path("/home/me"), mounts)
     assert JobStore(tmp_path).journal_mode == ("DELETE" if is_network_filesystem(tmp_path) else "WAL")
+
+
+def test_an_idle_worker_polls_without_writing_and_still_takes_new_and_abandoned_jobs_at_once(store, workspace):
+    import sqlite3
+
+    watcher = sqlite3.connect(workspace / "jobs.sqlite")
+    writes = lambda: watcher.execute("PRAGMA data_version").fetchone()[0]  # noqa: E731  (grows with others' commits)
+    assert store.claim_next("w1", ["square"], lease_s=10) is None  # the first poll says the worker is there
+    assert [w.worker_id for w in store.workers()] == ["w1"]
+    before = writes()
+    for _ in range(20):
+        assert store.claim_next("w1", ["square"], lease_s=10) is None
+    assert writes() == before  # twenty idle polls, no write
+    job = store.submit("square", {"x": 2}, "v1")
+    assert store.claim_next("w1", ["square"], lease_s=0.05).id == job.id  # a new job is taken on the next poll
+    time.sleep(0.1)  # w1 stopped answering: its lease expired
+    assert store.claim_next("w2", ["square"], lease_s=10).id == job.id
+    assert store.claim_next("w2", ["square"], lease_s=10) is None

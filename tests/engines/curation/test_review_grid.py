@@ -1,0 +1,44 @@
+"""The review grid on the demo's review (kept here, next to the demo it needs): a click and a key press at once.
+
+Panel handles a button click and a key press on two of its threads; each must see the focus
+the other left and draw what it left: a move made while the click's drawing ran was once never drawn
+(the page kept showing the group before it).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import panel as pn
+
+from components.background import BackgroundWork
+from components.curation_grid import CurationGrid
+
+
+def test_a_click_on_accept_and_a_key_press_at_once_move_twice_and_the_page_shows_where_it_ended(review, monkeypatch):
+    review.find_candidates()
+    grid = CurationGrid(review, BackgroundWork())
+    order = list(grid._shown)
+    assert grid.group == order[0]
+    agreement = review.agreement
+
+    def slow_agreement():  # a busy server: drawing after the click takes a while
+        time.sleep(0.3)
+        return agreement()
+
+    monkeypatch.setattr(review, "agreement", slow_agreement)
+    view = pn.panel(grid)
+    accept = next(b for b in view.select(pn.widgets.Button) if b.name == "Accept (a)")
+    click = threading.Thread(target=lambda: setattr(accept, "clicks", accept.clicks + 1))
+    click.start()
+    time.sleep(0.1)
+    grid._keys._handle_msg({"key": "ArrowRight"})  # the message the page's key listener sends
+    click.join()
+    verdicts = review.table().set_index("group_id")["verdict"]
+    assert {group: verdict for group, verdict in verdicts.items() if verdict} == {order[0]: "accept"}
+    assert grid.group == order[2]  # accepted and moved on, then moved once more
+    focused = [c for card in view.select(pn.Column) if "#1f77b4" in (card.styles or {}).get("border", "")
+               for c in card.css_classes if c.startswith("nd-group-") and c[9:].isdigit()]
+    headings = [m.object.split(":")[0] for m in view.select(pn.pane.Markdown) if str(m.object).startswith("### Group")]
+    assert focused == [f"nd-group-{order[2]}"] and headings == [f"### Group {order[2]}"]  # the page shows it too
