@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -93,11 +94,13 @@ class Server:
         return "\n".join(line for line in text.splitlines() if "GET /static/" not in line)[-lines * 200:]
 
     def stop(self) -> None:
+        """End the server and remove its workspace (a run leaves nothing in the temporary folder)."""
         self.process.terminate()
         try:
             self.process.wait(15)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        shutil.rmtree(self.workspace, ignore_errors=True)
 
 
 def _training_run(workspace: Path) -> subprocess.Popen:

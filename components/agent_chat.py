@@ -16,6 +16,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import queue
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -78,6 +80,9 @@ class AgentChat(pn.viewable.Viewer):
         self._reply_text = ""
         self._steps: dict[str, pn.Column] = {}
         self._tool_message: pn.Column | None = None  # the message the turn's current tool steps are listed in
+        self._pending: queue.SimpleQueue[AgentEvent] = queue.SimpleQueue()  # events not yet shown, in order
+        self._pending_lock = threading.Lock()
+        self._drain_scheduled = False
         self._known: dict[str, str] = {}  # this session's conversations and its person's saved ones: id -> title
         if session.person is not None:
             self._known.update((c.id, c.title or "chat") for c in reversed(session.conversations()))
@@ -132,8 +137,27 @@ class AgentChat(pn.viewable.Viewer):
             self._run.cancel()
 
     def _queue_event(self, event: AgentEvent) -> None:
-        """On the turn's thread: render on the session's thread."""
-        run_on_session_thread(self._doc, lambda: self._render(event))
+        """On the turn's thread: render on the session's thread, the events that came meanwhile in one go.
+
+        A turn sends several events within milliseconds (each tool's start and end, the text): one
+        callback for all that arrived before it ran makes one change of the page instead of one each.
+        """
+        self._pending.put(event)
+        with self._pending_lock:
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        run_on_session_thread(self._doc, self._render_pending)
+
+    def _render_pending(self) -> None:
+        with self._pending_lock:
+            self._drain_scheduled = False  # an event queued from here on asks for another drain
+        while True:
+            try:
+                event = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            self._render(event)
 
     def _render(self, event: AgentEvent) -> None:
         try:

@@ -28,6 +28,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -103,6 +104,7 @@ class BackgroundWork:
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix=f"reads-{name}") \
             if is_served(self._doc) else None
         self._latest: dict[str, int] = {}
+        self._polling: set[str] = set()  # keys whose poll has not been shown or dropped yet
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._closed = False
@@ -124,15 +126,26 @@ class BackgroundWork:
         ``discard`` (to release what it holds). ``work`` must not touch widgets on screen; it
         may build new, unattached Panel/HoloViews objects.
         """
+        self._start(key, work, _Handlers(apply, failed, discard))
+
+    def poll(self, key: str, work: Callable[[], T], apply: Callable[[T], None],
+             failed: Callable[[BaseException], None] | None = None) -> None:
+        """``run`` for a periodic re-read: skipped while the previous read under ``key`` is still on its way.
+
+        A timer that asked again before the last answer was shown superseded that answer, and under
+        load (reads and deliveries slower than the timer) every answer was replaced before it was
+        shown: the page never updated. Here each read is shown before the next is asked for.
+        """
         with self._lock:
-            if self._closed:
+            if key in self._polling:
                 return
-            ticket = self._latest[key] = next(self._counter)
-        if self._executor is None:
-            self._finish(key, ticket, _call(work), apply, failed, discard)
-            return
-        future = self._executor.submit(self._in_session, work)
-        future.add_done_callback(lambda done: self._deliver(key, ticket, done, apply, failed, discard))
+            self._polling.add(key)
+
+        def settled() -> None:
+            with self._lock:
+                self._polling.discard(key)
+
+        self._start(key, work, _Handlers(apply, failed, None, settled))
 
     def cancel(self, key: str) -> None:
         """Drop whatever result is pending under ``key`` (the work itself finishes unobserved)."""
@@ -166,37 +179,66 @@ class BackgroundWork:
         with self._lock:
             return not self._closed and self._latest.get(key) == ticket
 
-    def _deliver(self, key: str, ticket: int, future: Future, apply, failed, discard) -> None:
+    def _start(self, key: str, work: Callable[[], T], handlers: "_Handlers") -> None:
+        with self._lock:
+            if self._closed:
+                return
+            ticket = self._latest[key] = next(self._counter)
+        if self._executor is None:
+            self._finish(key, ticket, _call(work), handlers)
+            return
+        future = self._executor.submit(self._in_session, work)
+        future.add_done_callback(lambda done: self._deliver(key, ticket, done, handlers))
+
+    def _deliver(self, key: str, ticket: int, future: Future, handlers: "_Handlers") -> None:
         if future.cancelled():
             return
         outcome = future.result()
         if not self._current(key, ticket):
-            _discard(outcome, discard)
+            handlers.drop(outcome)
             return
-        run_on_session_thread(self._doc, lambda: self._finish(key, ticket, outcome, apply, failed, discard))
+        run_on_session_thread(self._doc, lambda: self._finish(key, ticket, outcome, handlers))
 
-    def _finish(self, key: str, ticket: int, outcome: tuple[bool, Any], apply, failed, discard) -> None:
+    def _finish(self, key: str, ticket: int, outcome: tuple[bool, Any], handlers: "_Handlers") -> None:
         if not self._current(key, ticket):
-            _discard(outcome, discard)
+            handlers.drop(outcome)
             return
         ok, value = outcome
         try:
             if ok:
-                apply(value)
-            elif failed is not None:
-                failed(value)
+                handlers.apply(value)
+            elif handlers.failed is not None:
+                handlers.failed(value)
             else:
                 log.error("background work %s failed", key, exc_info=value)
         except Exception:
             log.exception("applying background work %s failed", key)
+        finally:
+            handlers.settle()
 
 
-def _discard(outcome: tuple[bool, Any], discard: Callable[[Any], None] | None) -> None:
-    if outcome[0] and discard is not None:
+@dataclass(frozen=True)
+class _Handlers:
+    """What to do with one request's outcome: shown (``apply``/``failed``), or superseded (``discard``, for a
+    result that holds something to release); ``settled`` runs once either way."""
+
+    apply: Callable[[Any], None]
+    failed: Callable[[BaseException], None] | None = None
+    discard: Callable[[Any], None] | None = None
+    settled: Callable[[], None] | None = None
+
+    def drop(self, outcome: tuple[bool, Any]) -> None:
         try:
-            discard(outcome[1])
+            if outcome[0] and self.discard is not None:
+                self.discard(outcome[1])
         except Exception:
             log.exception("releasing a superseded result failed")
+        finally:
+            self.settle()
+
+    def settle(self) -> None:
+        if self.settled is not None:
+            self.settled()
 
 
 def _call(work: Callable[[], T]) -> tuple[bool, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 import panel as pn
 import param
 
-from components.background import BackgroundWork
+from components.background import BackgroundWork, on_session_thread
 from components.nwb_controller import NwbFileController
 from components.nwb_views import NwbView, view_by_id, views_for
 from components.object_tree import ObjectTree
@@ -90,7 +90,7 @@ class NwbBrowser(pn.viewable.Viewer):
         self._tree_holder.loading = True
         first = dict(selection or {})
         # Opened once the page is on screen, so a slow server shows a spinner instead of a blank page.
-        pn.state.onload(lambda: self.navigate(source, **first))
+        pn.state.onload(on_session_thread(lambda: self.navigate(source, **first)))
 
     # --- navigation --------------------------------------------------------------------------------
     @property

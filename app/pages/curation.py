@@ -84,7 +84,7 @@ class CurationPage(pn.viewable.Viewer):
         link.param.watch(lambda _e: self._open(), ["analyzer"])
         link.param.watch(self._on_link_group, ["group"])
         self._body.loading = True
-        pn.state.onload(self._open)
+        pn.state.onload(on_session_thread(self._open))  # Panel's pool runs it once loaded
 
     # --- opening ---------------------------------------------------------------------------------------
     def _open(self) -> None:

@@ -35,7 +35,7 @@ from app.identity import session_person
 from app.registry import register_page
 from app.routing import PageLink
 from app.settings import Settings
-from components.background import BackgroundWork, is_served
+from components.background import BackgroundWork, is_served, on_session_thread
 from components.job_watcher import JobWatcher
 from components.safe_text import escape_text, text_alert
 from components.training_compare import RunComparison
@@ -136,15 +136,16 @@ class TrainingPage(pn.viewable.Viewer):
         link.param.watch(lambda e: self._show_problems(e.new), "problems")
         self._work.on_close(self._stop_following)
         self._show_problems(link.problems)
-        pn.state.onload(self._on_load)
+        pn.state.onload(on_session_thread(self._on_load))  # Panel's pool runs it once loaded
 
     # --- following ----------------------------------------------------------------------------------
     def _on_load(self) -> None:
         self.refresh_runs()
         self._open(self._link.run)
         if is_served(pn.state.curdoc) and not self._callbacks:
-            self._callbacks = [pn.state.add_periodic_callback(self.poll, period=FOLLOW_MS),
-                               pn.state.add_periodic_callback(self.refresh_runs, period=LIST_MS)]
+            self._callbacks = [pn.state.add_periodic_callback(lambda: self.poll(periodic=True), period=FOLLOW_MS),
+                               pn.state.add_periodic_callback(lambda: self.refresh_runs(periodic=True),
+                                                              period=LIST_MS)]
 
     def _stop_following(self) -> None:
         for callback in self._callbacks:
@@ -152,17 +153,22 @@ class TrainingPage(pn.viewable.Viewer):
         self._callbacks = []
         self.evaluation.stop()
 
-    def refresh_runs(self) -> None:
-        """Re-read every run folder (off the session's thread) and update the list and the comparison."""
-        self._work.run("runs", self._registry.runs_frame, apply=self.runs.update,
+    def refresh_runs(self, periodic: bool = False) -> None:
+        """Re-read every run folder (off the session's thread) and update the list and the comparison.
+
+        ``periodic``: asked by the timer, which waits for the previous answer to be shown (``poll``).
+        """
+        ask = self._work.poll if periodic else self._work.run
+        ask("runs", self._registry.runs_frame, apply=self.runs.update,
                        failed=lambda exc: self._notify(f"Could not list the runs: {_error_text(exc)}", "danger"))
 
-    def poll(self) -> None:
+    def poll(self, periodic: bool = False) -> None:
         """Read the open run's new metric rows, status and checkpoints (off the session's thread)."""
         follower = self._follower
         if follower is not None:
-            self._work.run("follow", follower.read, apply=self._apply,
-                           failed=lambda exc: self._notify(f"Could not read the run: {_error_text(exc)}", "danger"))
+            ask = self._work.poll if periodic else self._work.run
+            ask("follow", follower.read, apply=self._apply,
+                failed=lambda exc: self._notify(f"Could not read the run: {_error_text(exc)}", "danger"))
 
     def _apply(self, snapshot: RunSnapshot) -> None:
         follower = self._follower

@@ -5,20 +5,15 @@ change is dropped, not run on the asking thread; outside a server it runs at onc
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
 
 import panel as pn
 import pytest
-import requests
 from bokeh.document import Document
-from bokeh.document.events import MessageSentEvent
-from bokeh.events import DocumentReady
-from bokeh.protocol import Protocol
-from tornado.websocket import websocket_connect
 
 from components.background import run_on_session_thread
+from tests.support.panel_page import read_patches, serve_page
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -52,51 +47,18 @@ class _App:
 @pytest.fixture
 def served():
     app = _App()
-
-    def page() -> pn.viewable.Viewable:  # Panel calls plain functions once per session
-        return app()
-
-    server = pn.serve({"/": page}, port=0, address="127.0.0.1", show=False, start=False, threaded=False,
-                      check_unused_sessions_milliseconds=100, unused_session_lifetime_milliseconds=100)
-    def serve() -> None:  # the server's loop runs here; its periodic checks must be started on it
-        asyncio.set_event_loop(server.io_loop.asyncio_loop)
-        server.start()
-        server.io_loop.start()
-
-    loop_thread = threading.Thread(target=serve, name="server-loop", daemon=True)
-    loop_thread.start()
-    deadline = time.time() + 10
-    while not server._started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.port}/", app
-    server.io_loop.add_callback(server.stop)
-    server.io_loop.add_callback(server.io_loop.stop)
+    with serve_page(app) as url:
+        yield url, app
 
 
-async def _patches_until(url: str, wanted: str, timeout_s: float = 15) -> list[str]:
-    """Open the page as a browser does and collect the label texts the server sends until ``wanted`` arrives."""
-    html = await asyncio.to_thread(lambda: requests.get(url, timeout=10).text)
-    token = re.search(r'"token":\s*"([^"]+)"', html).group(1)
-    connection = await websocket_connect(url.replace("http", "ws", 1) + "ws", subprotocols=["bokeh", token])
-    protocol, seen = Protocol(), []
-    try:
-        for _ in range(3):  # ACK
-            await connection.read_message()
-        for message in (protocol.create("PULL-DOC-REQ"),
-                        protocol.create("PATCH-DOC", [MessageSentEvent(Document(), "bokeh_event", DocumentReady())])):
-            for frame in (message.header_json, message.metadata_json, message.content_json):
-                await connection.write_message(frame)
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout_s
-        while wanted not in seen and loop.time() < end:
-            frame = await asyncio.wait_for(connection.read_message(), timeout=end - loop.time())
-            if isinstance(frame, str) and '"ModelChanged"' in frame:
-                seen += [word for word in ("first", "second") if word in frame]
-        return seen
-    finally:
-        connection.close()
-        while await asyncio.wait_for(connection.read_message(), timeout=5) is not None:  # until the server closes
-            pass
+async def _patches_until(url: str, wanted: str) -> list[str]:
+    """The label texts the server sends until ``wanted`` arrives."""
+    frames = await read_patches(url, lambda frames: wanted in _words(frames))
+    return _words(frames)
+
+
+def _words(frames: list[str]) -> list[str]:
+    return [word for frame in frames for word in ("first", "second") if word in frame]
 
 
 def test_changes_from_a_foreign_thread_reach_the_browser_in_order_from_the_event_loop(served):

@@ -6,7 +6,8 @@ scheduled by Panel from that thread, and under load it now and then never reache
 (see components/background.py). This scan reads components/ and app/pages/ and follows every
 function handed to a thread, a timer, an executor, a periodic callback or an engine's
 ``on_event``/``on_output``/``on_change`` hook (through the methods it calls on ``self`` and the
-functions it defines): none may set a widget's value, a pane's object, a layout's children or a
+functions it defines; ``pn.state.onload`` too, which Panel runs on its pool for a page built after
+the page loaded): none may set a widget's value, a pane's object, a layout's children or a
 parameter, nor schedule work with Panel's own ``pn.state.execute``/``add_next_tick_callback``.
 What it hands to ``run_on_session_thread`` runs on the session's thread and is not followed.
 """
@@ -23,7 +24,8 @@ HELPER_MODULE = ROOT / "components" / "background.py"
 
 THREAD_HOOK_KEYWORDS = {"target", "on_event", "on_output", "on_change", "on_progress"}
 THREAD_HOOK_CALLS = {"Thread", "Timer", "submit", "add_done_callback", "add_periodic_callback", "on_change",
-                     "add_changed_callback"}
+                     "add_changed_callback", "onload"}
+"""``onload``: Panel runs it on its pool when the page has already loaded (a page built after a tab switch)."""
 SESSION_THREAD_CALLS = {"run_on_session_thread", "on_session_thread"}
 LAYOUT_CHANGES = {"append", "extend", "insert", "clear", "send", "stream", "patch", "update"}
 PANEL_SCHEDULERS = {"add_next_tick_callback", "execute"}
