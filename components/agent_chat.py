@@ -79,7 +79,6 @@ class AgentChat(pn.viewable.Viewer):
         self._reply: pn.pane.Markdown | None = None
         self._reply_text = ""
         self._steps: dict[str, pn.Column] = {}
-        self._tool_message: pn.Column | None = None  # the message the turn's current tool steps are listed in
         self._pending: queue.SimpleQueue[AgentEvent] = queue.SimpleQueue()  # events not yet shown, in order
         self._pending_lock = threading.Lock()
         self._drain_scheduled = False
@@ -120,17 +119,23 @@ class AgentChat(pn.viewable.Viewer):
         text = str(contents).strip()
         if not text:
             return
-        self._reply, self._reply_text, self._steps, self._tool_message = None, "", {}, None
+        self._reply, self._reply_text, self._steps = None, "", {}
         if not self._session.conversation_id:
             self._title = text  # a new conversation is named after its first message
         if self._observer is not None:
             self._observer("user", text)
-        self._stop.disabled = False
+        # Widgets change on the session's thread, queued before the turn's own events: set from this thread,
+        # the enabled Stop could reach the page after the turn had already disabled it.
+        run_on_session_thread(self._doc, lambda: setattr(self._stop, "disabled", False))
         try:
             self._run = self._session.start(text, on_event=self._queue_event)
         except Exception as exc:  # AgentBusy: a turn is still running
-            self._stop.disabled = self._run is None
-            self._feed.send(f"{exc}", user="Assistant", respond=False)
+            refusal = str(exc)
+            run_on_session_thread(self._doc, lambda: self._refused(refusal))
+
+    def _refused(self, text: str) -> None:
+        self._stop.disabled = self._run is None
+        self._feed.send(text, user="Assistant", respond=False)
 
     def stop(self) -> None:
         if self._run is not None:
@@ -161,8 +166,6 @@ class AgentChat(pn.viewable.Viewer):
 
     def _render(self, event: AgentEvent) -> None:
         try:
-            if not event.kind.startswith("tool_"):
-                self._tool_message = None  # tool steps after other messages start a new message
             getattr(self, f"_on_{event.kind}", self._on_other)(event)
             if self._observer is not None:
                 self._observer("event", event)
@@ -183,11 +186,7 @@ class AgentChat(pn.viewable.Viewer):
                                           margin=(0, 5)),
                          sizing_mode="stretch_width")
         self._steps[event.call_id] = step
-        if self._tool_message is None:  # consecutive steps share one message: each message is ~80 Bokeh models
-            self._tool_message = pn.Column(step, sizing_mode="stretch_width")
-            self._feed.send(self._tool_message, user="Tool", avatar=_TOOL_AVATAR, respond=False)
-        else:
-            self._tool_message.append(step)
+        self._feed.send(step, user="Tool", avatar=_TOOL_AVATAR, respond=False)
         self._reply = None  # text after a tool step starts a new message
 
     def _on_tool_finished(self, event) -> None:

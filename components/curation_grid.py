@@ -19,7 +19,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from components.background import BackgroundWork
+from components.background import BackgroundWork, run_on_session_thread
 from components.curation_cards import GroupCard, GroupDetail
 from components.keyboard import KeyboardShortcuts
 from components.safe_text import text_alert
@@ -73,7 +73,8 @@ class CurationGrid(pn.viewable.Viewer):
         self._frame = pd.DataFrame()
         self._shown: list[int] = []
         self._drawing = False  # a redraw sets the focus and page itself: no nested redraws (on its own thread)
-        self._lock = threading.RLock()  # Panel may handle two quick key presses on two threads at once
+        self._lock = threading.RLock()  # outside a server, two presses may come on two threads at once
+        self._doc = pn.state.curdoc
         self._keys = KeyboardShortcuts(keys=["a", "r", "s", "u", "ArrowLeft", "ArrowRight"], on_key=self._on_key)
         self._cards = pn.FlexBox(sizing_mode="stretch_width", css_classes=["nd-curation-cards"])
         # A button does what its key does, one press at a time with the keys (a click and a key press can be
@@ -205,12 +206,19 @@ class CurationGrid(pn.viewable.Viewer):
             self.group = target
 
     def _focus(self, group_id: int) -> None:
-        with self._lock:
-            self.group = group_id
+        run_on_session_thread(self._doc, lambda: self._locked(lambda: setattr(self, "group", group_id)))
 
     def _on_key(self, key: str) -> None:
+        """A key press or a verdict button, on Panel's pool: acted on on the session's thread, in the order pressed.
+
+        Changed from the pool, a press handled while another was drawing could leave the browser showing the
+        older group (the server had moved on): each press now changes the page on the session's thread.
+        """
+        run_on_session_thread(self._doc, lambda: self._locked(lambda: self._act(key)))
+
+    def _locked(self, action: Callable[[], None]) -> None:
         with self._lock:  # one press at a time, each seeing the focus the previous one left
-            self._act(key)
+            action()
 
     def _act(self, key: str) -> None:
         actions = {"a": lambda: self.give("accept"), "r": lambda: self.give("reject"), "s": lambda: self.give("skip"),

@@ -85,6 +85,9 @@ class _Curves:
     def fill(self, frame: pd.DataFrame, smoothing: float) -> None:
         for name, data in self._fill(frame, smoothing).items():
             self.sources[name].data = data
+        for legend in self.fig.legend:  # the legend names only what is drawn (no GPU memory on a CPU run)
+            for item in legend.items:
+                item.visible = any(len(r.data_source.data["step"]) for r in item.renderers)
 
 
 def _metric_curves(column: str, title: str, height: int = 240) -> _Curves:

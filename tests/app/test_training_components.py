@@ -117,7 +117,7 @@ def test_live_curves_draw_nothing_for_an_empty_tab_and_every_task_in_one_labelle
     assert not list(root.select({"type": Plot}))
     frame = pd.DataFrame({"step": [5, 10, 10], "split": ["train", "train", "val"], "loss": [3.0, 2.0, 2.5],
                           "loss/behaviour": [1.0, 0.8, 0.9], "loss/contrastive": [2.0, 1.2, 1.6],
-                          "lr": [1e-3, 2e-3, None], "tokens_per_s": [1e4, 1.1e4, None]})
+                          "lr": [1e-3, 2e-3, None], "tokens_per_s": [1e4, 1.1e4, None], "ram_gb": [0.5, 0.6, None]})
     curves.show(frame)
     plots = list(root.select({"type": Plot}))
     assert len(plots) == 2  # the total loss, and one figure for all the tasks
@@ -130,6 +130,9 @@ def test_live_curves_draw_nothing_for_an_empty_tab_and_every_task_in_one_labelle
     view.select(pn.Card)[0].collapsed = False  # the learning rate, throughput and load: drawn once opened
     titles = {p.title.text for p in root.select({"type": Plot})}
     assert {"Learning rate", "Throughput", "Memory of the run"} <= titles and len(titles) == 6
+    memory = next(p for p in root.select({"type": Plot}) if p.title.text == "Memory of the run")
+    shown = [item.label.value for legend in memory.select({"type": Legend}) for item in legend.items if item.visible]
+    assert shown == ["RAM (GB)"]  # a run on a CPU logs no GPU memory: the legend does not name it
 
 
 def test_the_follower_reads_only_new_rows_and_a_resume_drops_the_later_history(tmp_path):

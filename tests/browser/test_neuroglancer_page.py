@@ -65,6 +65,8 @@ def test_a_chat_command_moves_the_real_viewer(page: Page, app_url: str):
     state = frame.wait(lambda s: s["position"] == [60, 40, 20])
     assert state["position"] == [60, 40, 20]
     assert state["crossSectionScale"] == pytest.approx(before["crossSectionScale"] / 2, rel=1e-3)
+    expect(page.get_by_text("Zoomed by 2").first).to_be_visible(timeout=30_000)  # the turn's answer, then:
+    expect(page.get_by_role("button", name="Stop", exact=True).first).to_be_disabled(timeout=10_000)
     _say(page, "hide the segmentation")
     state = frame.wait(lambda s: s["layers"][1].get("visible") is False)
     assert state["layers"][1].get("visible") is False
