@@ -173,6 +173,8 @@ def build_server(settings: Settings) -> tuple["Server", str]:
         f"{settings.address}:{settings.port}", f"localhost:{settings.port}", f"127.0.0.1:{settings.port}"]
 
     def session_app() -> AppShell:  # Panel calls plain functions once per session (not partials)
+        with _FREEZING:
+            _SESSIONS_SEEN.set()  # from now on nothing is frozen: a session's objects must stay collectable
         return create_app(ctx)
 
     routes = [route for factory in ROUTES for route in factory(ctx)]
@@ -209,6 +211,7 @@ def build_server(settings: Settings) -> tuple["Server", str]:
     # one runs its own job workers and warm-up; they share the workspace's stores.
     if task_id() is not None:
         _end_with_parent()
+    _keep_imports_out_of_full_collections()
     ctx.start()
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     return server, _browser_address(settings, sign_in)
@@ -242,12 +245,21 @@ def _warm_up() -> None:
             function()
         except Exception:  # a failed warm-up only costs the first user a slower click
             log.exception("warm-up %s failed", getattr(function, "__name__", function))
-    _keep_imports_out_of_full_collections()
+    with _FREEZING:
+        if not _SESSIONS_SEEN.is_set():  # what the warm-up imported too, unless a session already began
+            _keep_imports_out_of_full_collections()
+
+
+_SESSIONS_SEEN = threading.Event()
+_FREEZING = threading.Lock()
+"""Objects are frozen only before the first session of the process: a session's own objects frozen would never
+be collected (a viewer made by a tab opened during the warm-up stayed served after the tab closed)."""
 
 
 def _keep_imports_out_of_full_collections() -> None:
     """Move what the imports and the warm-up made (about 700,000 objects: modules, classes, the plotting
-    libraries' registries, none of them ever garbage) out of the cyclic collector's reach.
+    libraries' registries, none of them ever garbage) out of the cyclic collector's reach; called before the
+    first session only.
 
     Every full collection walked them all, stopping every session's callbacks for 0.7 s or more each time
     (seen as the slowest clicks under load); afterwards a full collection walks only the sessions' objects.
