@@ -28,8 +28,8 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import panel as pn
@@ -179,7 +179,7 @@ class BackgroundWork:
         with self._lock:
             return not self._closed and self._latest.get(key) == ticket
 
-    def _start(self, key: str, work: Callable[[], T], handlers: "_Handlers") -> None:
+    def _start(self, key: str, work: Callable[[], T], handlers: _Handlers) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -190,7 +190,7 @@ class BackgroundWork:
         future = self._executor.submit(self._in_session, work)
         future.add_done_callback(lambda done: self._deliver(key, ticket, done, handlers))
 
-    def _deliver(self, key: str, ticket: int, future: Future, handlers: "_Handlers") -> None:
+    def _deliver(self, key: str, ticket: int, future: Future, handlers: _Handlers) -> None:
         if future.cancelled():
             return
         outcome = future.result()
@@ -199,7 +199,7 @@ class BackgroundWork:
             return
         run_on_session_thread(self._doc, lambda: self._finish(key, ticket, outcome, handlers))
 
-    def _finish(self, key: str, ticket: int, outcome: tuple[bool, Any], handlers: "_Handlers") -> None:
+    def _finish(self, key: str, ticket: int, outcome: tuple[bool, Any], handlers: _Handlers) -> None:
         if not self._current(key, ticket):
             handlers.drop(outcome)
             return

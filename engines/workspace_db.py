@@ -53,7 +53,8 @@ class WorkspaceDb:
                     db.execute(f"PRAGMA journal_mode={self.journal_mode}")
                 return
             except sqlite3.OperationalError as error:
-                if "locked" not in str(error) and "busy" not in str(error) or time.monotonic() > deadline:
+                waiting_helps = "locked" in str(error) or "busy" in str(error)
+                if not waiting_helps or time.monotonic() > deadline:
                     raise
             finally:
                 db.close()
