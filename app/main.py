@@ -28,6 +28,7 @@ import app.pages  # noqa: F401  (registers every page)
 from app.assets import serve_assets_locally
 from app.auth import SignIn, TokenAuthProvider, TokenRedaction, guard_routes, sign_in_for
 from app.context import AppContext, keep_workspace_private
+from app.started_pools import start_pools
 from app.registry import PAGES, ROUTES, WARM_UPS
 from app.routing import parse_address
 from app.session import SessionState
@@ -213,6 +214,7 @@ def build_server(settings: Settings) -> tuple["Server", str]:
         _end_with_parent()
     _keep_imports_out_of_full_collections()
     ctx.start()
+    server.io_loop.add_callback(lambda: start_pools(server.io_loop.asyncio_loop, pn.state._thread_pool))
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     return server, _browser_address(settings, sign_in)
 

@@ -25,12 +25,14 @@ concurrent users (each step waits for the previous sessions to be released) unti
 - ``rss_mb_per_session``: slope of the server's resident memory with every user's session open
   against the number of users, over the ramp's steps (one step: its growth over the users).
 - ``leaked_threads``: the server's threads after every session of the run is closed and released,
-  minus the baseline. Pools bounded by size that grow with concurrency (asyncio's default executor,
-  at most 6 threads) can add one or two here once; a per-session leak grows step after step with
-  the sessions (each ramp step's ``threads_at_start`` is read after the previous step's release).
+  minus the baseline. The server starts its shared pools in full (``app/started_pools.py``), so any
+  thread here outlived its session; a per-session leak grows step after step with the sessions (each
+  ramp step's ``threads_at_start`` is read after the previous step's release).
 - ``max_users_p95_under_2s``: the largest ramp step with p95 <= 2 s and no errors.
 
-Floors on the 2-core development machine: 20 users, p95 <= 1.5 s, 0 errors, 0 leaked threads.
+Floors on the 2-core development machine: 20 users, p95 <= 1.5 s, 0 errors, 0 leaked threads, with the
+server as the README advises a lab to run it, one process per core (the default ``--num-procs``; ``--num-procs 1``
+measures a single process, which Python runs on one core at a time).
 The last line printed is one JSON object.
 """
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -188,6 +191,7 @@ async def _measure(server: Server, args: argparse.Namespace) -> dict:
     burst = await run_step(server, args.burst, argparse.Namespace(**{**vars(args), "think_s": (0.0, 0.0)}),
                            first_user=950)
     print(f"warm-up burst of {args.burst} users: {len(burst.errors)} errors", flush=True)
+    _print_errors(burst)
     baseline: Snapshot = await server.released(None, args.release_s)
     print(f"baseline: {baseline.threads} threads, {baseline.rss_mb:.0f} MB, {baseline.children} child processes",
           flush=True)
@@ -248,7 +252,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="pause before each click, uniform between MIN and MAX seconds (default 1 5)")
     parser.add_argument("--timeout-s", type=float, default=30, help="a click unanswered this long is an error")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-procs", type=int, default=1, help="server processes (run.py --num-procs; default 1)")
+    parser.add_argument("--num-procs", type=int, default=os.cpu_count() or 1,
+                        help="server processes (run.py --num-procs; default one per core, as the README advises)")
     args = parser.parse_args(argv)
     args.ramp = [int(n) for n in args.ramp.split(",") if n.strip()]
     args.arrive_s, args.burst, args.alone_visits, args.release_s = 3.0, 5, 2, 90.0

@@ -4,7 +4,9 @@ A key press (accept, next) changes the focus and one verdict: rebuilding every c
 detail on each press made the browser replace all their Bokeh models (buttons, images, text),
 which was most of what a review step cost the server. Here a card keeps its models for the
 life of the page: a new group in a slot changes its text and border, and its images only when
-the group is another one. The detail likewise keeps its buttons and inputs.
+the group is another one. The detail likewise keeps its buttons and inputs. Images, too, go into
+the PNG panes already there: adding or removing a pane makes Bokeh walk every model of the page
+again, once per change.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from components.background import BackgroundWork
 from components.safe_text import code_block, escape_text, safe_choices, text_alert
 from engines.curation import CurationReview
 
-__all__ = ["GroupCard", "GroupDetail"]
+__all__ = ["GroupCard", "GroupDetail", "Pictures"]
 
 _VERDICT_STYLE = {"accept": "#2e7d32", "reject": "#c62828", "skip": "#757575", "": "#9e9e9e"}
 _EXAMPLES = {"not an example": "", "good (merge)": "good", "bad (do not merge)": "bad"}
@@ -40,6 +42,33 @@ def card_text(row: dict[str, Any]) -> str:
             f"you: **{escape_text(verdict or '—')}**\n\n{escape_text(str(row['reasoning'])[:220])}")
 
 
+class Pictures:
+    """A row of PNG panes kept for the page's life: a group's images replace the panes' pictures, not the panes."""
+
+    def __init__(self, row: pn.Row, **pane_options: Any) -> None:
+        self.view = row
+        self._options = pane_options
+        self._panes: list[pn.pane.PNG] = []
+
+    def hide(self) -> None:
+        """While the next group's images are drawn: nothing of the previous group stays on screen."""
+        for pane in self._panes:
+            pane.visible = False
+
+    def show(self, paths: dict[str, Path]) -> None:
+        files = [str(p) for p in paths.values()]
+        if len(files) != len(self._panes) or len(self.view) != len(self._panes):
+            self._panes = [pn.pane.PNG(f, **self._options) for f in files]
+            self.view[:] = self._panes
+            return
+        for pane, file in zip(self._panes, files):
+            pane.param.update(object=file, visible=True)
+
+    def fail(self, message: pn.viewable.Viewable) -> None:
+        self._panes = []
+        self.view[:] = [message]
+
+
 class GroupCard:
     """One slot of the grid; ``show(row, focused)`` puts a group in it, ``on_open(group_id)`` focuses it."""
 
@@ -49,10 +78,10 @@ class GroupCard:
         self._images = images
         self.group_id: int | None = None
         self._text = pn.pane.Markdown("", margin=(0, 6))
-        self._thumbs = pn.Row(height=150, width=336)
+        self._thumbs = Pictures(pn.Row(height=150, width=336), width=160, height=140, fixed_aspect=True)
         self._open = pn.widgets.Button(name="Open group", button_type="light", width=130, margin=(0, 6))
         self._open.on_click(lambda _e: self.group_id is not None and on_open(self.group_id))
-        self.view = pn.Column(self._text, self._thumbs, self._open, width=344, height=340,
+        self.view = pn.Column(self._text, self._thumbs.view, self._open, width=344, height=340,
                               css_classes=["nd-group-card"])
 
     def show(self, row: dict[str, Any], focused: bool) -> None:
@@ -68,12 +97,9 @@ class GroupCard:
             return
         self.group_id = group_id
         self._open.name = f"Open group {group_id}"
-        self._thumbs[:] = []
-        self._work.run(f"thumbs-{self._slot}", lambda: self._images(group_id),
-                       apply=lambda paths: self._thumbs.__setitem__(slice(None), [
-                           pn.pane.PNG(str(p), width=160, height=140, fixed_aspect=True) for p in paths.values()]),
-                       failed=lambda exc: self._thumbs.__setitem__(slice(None),
-                                                                   [pn.pane.Markdown(f"*{escape_text(exc)}*")]))
+        self._thumbs.hide()
+        self._work.run(f"thumbs-{self._slot}", lambda: self._images(group_id), apply=self._thumbs.show,
+                       failed=lambda exc: self._thumbs.fail(pn.pane.Markdown(f"*{escape_text(exc)}*")))
 
 
 class GroupDetail:
@@ -99,7 +125,7 @@ class GroupDetail:
             buttons.append(button)
         undo_button = pn.widgets.Button(name="Undo (u)", width=100)
         undo_button.on_click(lambda _e: undo())
-        self._pictures = pn.Row(sizing_mode="stretch_width")
+        self._pictures = Pictures(pn.Row(sizing_mode="stretch_width"), width=420)
         self._report = pn.pane.Markdown("")
         self._units = pn.widgets.MultiChoice(name="Units in this group (drop one, then re-judge)", options={},
                                              value=[], width=420)
@@ -110,7 +136,7 @@ class GroupDetail:
         self._example.param.watch(
             lambda e: None if self._showing or self.group_id is None else mark_example(self.group_id, e.new), "value")
         self._body = pn.Column(
-            self._heading, pn.Row(*buttons, undo_button), self._pictures,
+            self._heading, pn.Row(*buttons, undo_button), self._pictures.view,
             pn.Card(self._report, title="Judge's report", collapsed=True, sizing_mode="stretch_width"),
             pn.Row(self._units, rejudge_button),
             pn.Row(pn.pane.Markdown("Few-shot example for the VLM judge (examples are not judged):", margin=(8, 5)),
@@ -141,9 +167,6 @@ class GroupDetail:
         if group_id == self.group_id:
             return
         self.group_id = group_id
-        self._pictures[:] = []
-        self._work.run("detail-images", lambda: self._images(group_id),
-                       apply=lambda paths: self._pictures.__setitem__(slice(None), [
-                           pn.pane.PNG(str(p), width=420) for p in paths.values()]),
-                       failed=lambda exc: self._pictures.__setitem__(slice(None),
-                                                                     [text_alert(exc, alert_type="warning")]))
+        self._pictures.hide()
+        self._work.run("detail-images", lambda: self._images(group_id), apply=self._pictures.show,
+                       failed=lambda exc: self._pictures.fail(text_alert(exc, alert_type="warning")))

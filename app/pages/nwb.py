@@ -250,12 +250,21 @@ def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     _LinkSync(link, browser)  # kept alive by the watchers it registers on the link and the browser
     dandi = DandiBrowser(ctx.settings.source_policy(), on_open=lambda address: link.param.update(
         url=address, path="", view="", t0=None, t1=None, channels=[], units=[]), work=area.work)
-    assistant = _assistant(ctx, browser, link, person)
     toggle = pn.widgets.Toggle(name="Assistant", value=link.assistant, button_type="primary", width=110,
                                css_classes=["nd-assistant-toggle"])
-    column = pn.Column(assistant, width=460, visible=link.assistant)
-    toggle.link(column, value="visible")
+    column = pn.Column(width=460, visible=False)
+
+    def show_assistant(shown: bool) -> None:
+        """The assistant is built the first time it is shown, or when a link names one of its chats: most visits
+        never open it, and building its chat was much of what opening the page cost the server."""
+        if (shown or link.chat) and not len(column):
+            column[:] = [_assistant(ctx, browser, link, person)]
+        column.visible = shown
+
+    show_assistant(link.assistant)
+    toggle.param.watch(lambda e: show_assistant(e.new), "value")
     toggle.param.watch(lambda e: setattr(link, "assistant", e.new), "value")
     link.param.watch(lambda e: setattr(toggle, "value", e.new), "assistant")
+    link.param.watch(lambda e: show_assistant(toggle.value), "chat")
     return pn.Column(toggle, pn.Card(dandi, title="Browse DANDI", collapsed=True, sizing_mode="stretch_width"),
                      pn.Row(area, column, sizing_mode="stretch_both"), sizing_mode="stretch_both")

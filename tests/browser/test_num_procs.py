@@ -39,7 +39,7 @@ def test_two_processes_serve_deep_links_and_stop_with_their_parent(browser, tmp_
                 page.on("request", lambda request: elsewhere.append(request.url)
                         if request.url.startswith(("http:", "https:")) and not request.url.startswith(url) else None)
                 page.goto(url + "?page=training")
-                expect(page.get_by_role("combobox", name="Data")).to_have_value(
+                expect(page.get_by_role("combobox", name="Data", exact=True)).to_have_value(
                     "Synthetic demo (bundled, known latents)", timeout=60_000)
                 page.locator(".bk-tab", has_text="NWB browser").click()
                 expect(page).to_have_url(url + "?page=nwb")  # the session answers: its tab writes the address

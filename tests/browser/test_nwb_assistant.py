@@ -52,6 +52,21 @@ def test_offline_answers_open_and_embed_views(page: Page, app_url: str):
     expect(page.get_by_text(re.compile(r"I can't do that offline")).first).to_be_visible()
 
 
+def test_the_page_opens_without_the_assistant_and_a_chat_link_reopens_it(page: Page, app_url: str):
+    """The assistant is built when first shown; a link naming its chat brings that chat back."""
+    page.goto(app_url)
+    expect(page.get_by_text("sub-4_ses-4_ecephys+image.nwb").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_placeholder(ASK)).to_have_count(0)  # not on the page until asked for
+    page.get_by_role("button", name="Assistant", exact=True).click()
+    expect(page.get_by_placeholder(ASK)).to_be_visible(timeout=60_000)
+    _ask(page, "how many trials")
+    expect(page).to_have_url(re.compile(r"chat=[0-9a-f]+"))
+    chat = re.search(r"chat=([0-9a-f]+)", page.url).group(1)
+    page.goto(app_url + f"?chat={chat}&assistant=1")
+    expect(page.get_by_text("how many trials", exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"90 intervals from")).first).to_be_visible()
+
+
 @pytest.fixture(scope="module")
 def model_app(tmp_path_factory, nwb_data_dir):
     """The app with a scripted model that proposes code: a plot, or a loop that never ends on its own."""

@@ -110,7 +110,7 @@ def _nwb(page: Page, url: str, rng: random.Random) -> None:
 
 def _training(page: Page, url: str, rng: random.Random) -> None:
     page.goto(url + "?page=training")
-    data = page.get_by_role("combobox", name="Data")
+    data = page.get_by_role("combobox", name="Data", exact=True)
     expect(data).to_have_value("Synthetic demo (bundled, known latents)", timeout=60_000)
     picks = [rng.choice(list(DATA_CHOICES)) for _ in range(3)]
     for label in picks:

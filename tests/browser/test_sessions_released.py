@@ -86,7 +86,7 @@ def _tab(browser: Browser, url: str, page_name: str, run_code: bool = False) -> 
                 .to_be_visible(timeout=240_000)
         else:
             page.goto(url + "?page=training")
-            expect(page.get_by_role("combobox", name="Data")).to_have_value("Synthetic demo (bundled, known latents)")
+            expect(page.get_by_role("combobox", name="Data", exact=True)).to_have_value("Synthetic demo (bundled, known latents)")
     finally:
         context.close()
 

@@ -50,7 +50,7 @@ def _fill(page: Page, label: str, value: str) -> None:
 
 def test_start_watch_pause_resume_stop_and_reopen_from_the_link(page: Page, app_url: str):
     page.goto(app_url + "?page=training")
-    expect(page.get_by_role("combobox", name="Data")).to_have_value("Synthetic demo (bundled, known latents)")
+    expect(page.get_by_role("combobox", name="Data", exact=True)).to_have_value("Synthetic demo (bundled, known latents)")
     _fill(page, "Steps", "20000")  # long enough to steer; the run is stopped below
     _fill(page, "Run name", "browser steering")
     page.get_by_role("button", name="Start run").click()

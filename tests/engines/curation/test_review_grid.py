@@ -42,3 +42,18 @@ def test_a_click_on_accept_and_a_key_press_at_once_move_twice_and_the_page_shows
                for c in card.css_classes if c.startswith("nd-group-") and c[9:].isdigit()]
     headings = [m.object.split(":")[0] for m in view.select(pn.pane.Markdown) if str(m.object).startswith("### Group")]
     assert focused == [f"nd-group-{order[2]}"] and headings == [f"### Group {order[2]}"]  # the page shows it too
+
+
+def test_the_detail_shows_each_focused_groups_own_images(review):
+    """Moving on redraws the detail's pictures with the new group's images (in the panes already on the page)."""
+    review.find_candidates()
+    grid = CurationGrid(review, BackgroundWork())  # outside a server: images are drawn inline
+    view = pn.panel(grid)
+    first = grid.group
+    shown_first = [p.object for p in view.select(pn.pane.PNG) if p.visible and p.width == 420]
+    assert shown_first == [str(p) for p in review.group_images(first).values()]
+    grid._keys._handle_msg({"key": "ArrowRight"})
+    second = grid.group
+    assert second != first
+    shown_second = [p.object for p in view.select(pn.pane.PNG) if p.visible and p.width == 420]
+    assert shown_second == [str(p) for p in review.group_images(second).values()]
