@@ -21,13 +21,15 @@ def test_a_burst_of_tasks_adds_no_threads():
         await asyncio.gather(*(asyncio.to_thread(time.sleep, 0.05) for _ in range(size)))
 
     loop = asyncio.new_event_loop()
-    callbacks = ThreadPoolExecutor(3, thread_name_prefix="callbacks")
+    callbacks = ThreadPoolExecutor(3, thread_name_prefix="test-callbacks")
+    before = _pool_threads("asyncio")  # other tests' event loops may have left their own default executors
     try:
         executor = start_pools(loop, callbacks, default_threads=4)
-        assert (_pool_threads("asyncio"), _pool_threads("callbacks")) == (4, 3), "not every thread started at once"
+        started = (_pool_threads("asyncio") - before, _pool_threads("test-callbacks"))
+        assert started == (4, 3), f"not every thread started at once: {started}"
         loop.run_until_complete(burst(12))
         list(callbacks.map(time.sleep, [0.05] * 9))
-        assert (_pool_threads("asyncio"), _pool_threads("callbacks")) == (4, 3)
+        assert (_pool_threads("asyncio") - before, _pool_threads("test-callbacks")) == (4, 3)
     finally:
         loop.close()
         executor.shutdown(wait=True)
