@@ -78,7 +78,7 @@ class GroupCard:
         self._images = images
         self.group_id: int | None = None
         self._text = pn.pane.Markdown("", margin=(0, 6))
-        self._thumbs = Pictures(pn.Row(height=150, width=336), width=160, height=140, fixed_aspect=True)
+        self._thumbs = Pictures(pn.Row(height=150, width=336), width=160, margin=(0, 2), fixed_aspect=True)
         self._open = pn.widgets.Button(name="Open group", button_type="light", width=130, margin=(0, 6))
         self._open.on_click(lambda _e: self.group_id is not None and on_open(self.group_id))
         self.view = pn.Column(self._text, self._thumbs.view, self._open, width=344, height=340,
