@@ -48,24 +48,22 @@ class Pictures:
     def __init__(self, row: pn.Row, **pane_options: Any) -> None:
         self.view = row
         self._options = pane_options
-        self._panes: list[pn.pane.PNG] = []
 
     def hide(self) -> None:
         """While the next group's images are drawn: nothing of the previous group stays on screen."""
-        for pane in self._panes:
-            pane.visible = False
+        for shown in self.view:
+            shown.visible = False
 
     def show(self, paths: dict[str, Path]) -> None:
         files = [str(p) for p in paths.values()]
-        if len(files) != len(self._panes) or len(self.view) != len(self._panes):
-            self._panes = [pn.pane.PNG(f, **self._options) for f in files]
-            self.view[:] = self._panes
+        panes = self.view.objects
+        if len(panes) != len(files) or not all(isinstance(pane, pn.pane.PNG) for pane in panes):
+            self.view[:] = [pn.pane.PNG(file, **self._options) for file in files]
             return
-        for pane, file in zip(self._panes, files):
+        for pane, file in zip(panes, files):
             pane.param.update(object=file, visible=True)
 
     def fail(self, message: pn.viewable.Viewable) -> None:
-        self._panes = []
         self.view[:] = [message]
 
 
