@@ -27,77 +27,148 @@ from app.settings import LIMITS, Settings, normalize_prefix
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neurodeck", description="Serve the Neurodeck workbenches.",
-                                     allow_abbrev=False)  # --jupyter-token must not pass as --jupyter-token-file
+    parser = argparse.ArgumentParser(
+        prog="neurodeck", description="Serve the Neurodeck workbenches.", allow_abbrev=False
+    )  # --jupyter-token must not pass as --jupyter-token-file
     parser.add_argument("--port", type=int, help="port to listen on (default 5006)")
     parser.add_argument("--address", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--no-show", action="store_true", help="do not open a browser")
-    parser.add_argument("--workspace", type=Path, help="folder for caches, indexes and stores (default ~/.neurodeck)")
-    parser.add_argument("--root", type=Path, action="append", default=[],
-                        help="folder whose files may be opened by path (repeatable; default: workspace and cwd)")
-    parser.add_argument("--allow-websocket-origin", action="append", default=[], metavar="HOST[:PORT]",
-                        help="origin allowed to connect, e.g. the site embedding the app (repeatable)")
-    parser.add_argument("--allow-private-urls", action="store_true",
-                        help="let server-side fetches reach private and loopback addresses")
+    parser.add_argument(
+        "--workspace", type=Path, help="folder for caches, indexes and stores (default ~/.neurodeck)"
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        action="append",
+        default=[],
+        help="folder whose files may be opened by path (repeatable; default: workspace and cwd)",
+    )
+    parser.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="origin allowed to connect, e.g. the site embedding the app (repeatable)",
+    )
+    parser.add_argument(
+        "--allow-private-urls",
+        action="store_true",
+        help="let server-side fetches reach private and loopback addresses",
+    )
     parser.add_argument("--num-threads", type=int, help="threads that run page callbacks (default 4)")
-    parser.add_argument("--num-procs", type=int,
-                        help="server processes sharing the port and the workspace (default 1; 0: one per CPU)")
-    parser.add_argument("--max-viewers", type=int,
-                        help="Neuroglancer viewers open at once per server process (default 200)")
-    parser.add_argument("--default-source", help="file or URL the NWB page opens first (default: bundled demo)")
+    parser.add_argument(
+        "--num-procs",
+        type=int,
+        help="server processes sharing the port and the workspace (default 1; 0: one per CPU)",
+    )
+    parser.add_argument(
+        "--max-viewers", type=int, help="Neuroglancer viewers open at once per server process (default 200)"
+    )
+    parser.add_argument(
+        "--default-source", help="file or URL the NWB page opens first (default: bundled demo)"
+    )
     parser.add_argument("--workers", type=int, help="in-process job workers (default 2)")
     parser.add_argument("--dask", metavar="ADDRESS", help="submit jobs to this Dask scheduler instead")
     parser.add_argument("--prefix", help="serve under this path behind a reverse proxy, e.g. /neurodeck")
-    parser.add_argument("--use-xheaders", action="store_true",
-                        help="trust the reverse proxy's X-Forwarded-* headers (client address, scheme)")
-    parser.add_argument("--auth", choices=AUTH_MODES,
-                        help="sign-in: token (default; a random token in the workspace, printed at start), password "
-                             "(a hashed password file: run.py passwd USER), oauth (Panel's providers), or none "
-                             "(no sign-in: one local user only)")
-    parser.add_argument("--password-file", type=Path, help="users and hashed passwords (default <workspace>/auth/passwords)")
-    parser.add_argument("--oauth-provider", help="OAuth provider as panel serve names it: github, google, generic, ...")
+    parser.add_argument(
+        "--use-xheaders",
+        action="store_true",
+        help="trust the reverse proxy's X-Forwarded-* headers (client address, scheme)",
+    )
+    parser.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        help="sign-in: token (default; a random token in the workspace, printed at start), password "
+        "(a hashed password file: run.py passwd USER), oauth (Panel's providers), or none "
+        "(no sign-in: one local user only)",
+    )
+    parser.add_argument(
+        "--password-file", type=Path, help="users and hashed passwords (default <workspace>/auth/passwords)"
+    )
+    parser.add_argument(
+        "--oauth-provider", help="OAuth provider as panel serve names it: github, google, generic, ..."
+    )
     parser.add_argument("--oauth-key", help="OAuth client id")
-    parser.add_argument("--oauth-secret", help="OAuth client secret (PANEL_OAUTH_SECRET keeps it out of `ps`)")
+    parser.add_argument(
+        "--oauth-secret", help="OAuth client secret (PANEL_OAUTH_SECRET keeps it out of `ps`)"
+    )
     parser.add_argument("--oauth-extra-params", help="JSON of extra provider settings (e.g. the OIDC URLs)")
-    parser.add_argument("--cookie-secret", help="secret that signs the sign-in cookie (default: kept in the workspace)")
-    parser.add_argument("--admin", action="append", default=[], metavar="USER",
-                        help="a user who may stop or cancel anyone's runs and jobs (repeatable)")
-    parser.add_argument("--code-users", action="append", default=[], metavar="USER",
-                        help="a user allowed to run approved assistant code (repeatable; admins named by --admin may)")
-    parser.add_argument("--no-code", action="store_true", help="turn approved assistant code off for everyone")
-    parser.add_argument("--kernel-env", action="append", default=[], metavar="NAME",
-                        help="an environment variable the code kernel may inherit (it starts with secrets scrubbed)")
+    parser.add_argument(
+        "--cookie-secret", help="secret that signs the sign-in cookie (default: kept in the workspace)"
+    )
+    parser.add_argument(
+        "--admin",
+        action="append",
+        default=[],
+        metavar="USER",
+        help="a user who may stop or cancel anyone's runs and jobs (repeatable)",
+    )
+    parser.add_argument(
+        "--code-users",
+        action="append",
+        default=[],
+        metavar="USER",
+        help="a user allowed to run approved assistant code (repeatable; admins named by --admin may)",
+    )
+    parser.add_argument(
+        "--no-code", action="store_true", help="turn approved assistant code off for everyone"
+    )
+    parser.add_argument(
+        "--kernel-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an environment variable the code kernel may inherit (it starts with secrets scrubbed)",
+    )
     parser.add_argument("--jupyter-url", help="run approved code on this Jupyter server")
-    parser.add_argument("--jupyter-token-file", type=Path,
-                        help="file holding the Jupyter server's token (or NEURODECK_JUPYTER_TOKEN; never on the command line)")
-    parser.add_argument("--trust-pickles", action="store_true",
-                        help="open analyzers whose files can only be read by unpickling (runs code from those files)")
-    parser.add_argument("--viewer-credentials", action="store_true",
-                        help="let the Neuroglancer viewer use the server's data-source credentials for browsers")
+    parser.add_argument(
+        "--jupyter-token-file",
+        type=Path,
+        help="file holding the Jupyter server's token (or NEURODECK_JUPYTER_TOKEN; never on the command line)",
+    )
+    parser.add_argument(
+        "--trust-pickles",
+        action="store_true",
+        help="open analyzers whose files can only be read by unpickling (runs code from those files)",
+    )
+    parser.add_argument(
+        "--viewer-credentials",
+        action="store_true",
+        help="let the Neuroglancer viewer use the server's data-source credentials for browsers",
+    )
     defaults = Settings()
     for name in LIMITS:
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(defaults, name)), metavar="N",
-                            help=f"limit (default {getattr(defaults, name)}; see the README's Security model)")
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=type(getattr(defaults, name)),
+            metavar="N",
+            help=f"limit (default {getattr(defaults, name)}; see the README's Security model)",
+        )
     return parser
-
-
-
 
 
 def build_worker_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurodeck worker", description="Run job workers on a workspace.")
     parser.add_argument("--workspace", type=Path, help="the shared workspace folder")
     parser.add_argument("--workers", type=int, default=1, help="worker threads in this process")
-    parser.add_argument("--root", type=Path, action="append", default=[], help="folders files may be read from")
+    parser.add_argument(
+        "--root", type=Path, action="append", default=[], help="folders files may be read from"
+    )
     parser.add_argument("--allow-private-urls", action="store_true")
-    parser.add_argument("--trust-pickles", action="store_true",
-                        help="let jobs open analyzer files that only unpickling can read")
+    parser.add_argument(
+        "--trust-pickles",
+        action="store_true",
+        help="let jobs open analyzer files that only unpickling can read",
+    )
     return parser
 
 
 def build_queue_parser() -> argparse.ArgumentParser:
     parser = build_worker_parser()
-    parser.prog, parser.description = "neurodeck queue", "Enqueue every product job the NWB files of a source need."
+    parser.prog, parser.description = (
+        "neurodeck queue",
+        "Enqueue every product job the NWB files of a source need.",
+    )
     parser.add_argument("--source", required=True, help="URL, folder, file of URLs, or a 6-digit dandiset id")
     return parser
 
@@ -106,8 +177,23 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     updates: dict = {}
-    for name in ("port", "address", "workspace", "num_threads", "num_procs", "max_viewers", "default_source", "workers", "auth", "password_file",
-                 "oauth_provider", "oauth_key", "oauth_secret", "cookie_secret", *LIMITS):
+    for name in (
+        "port",
+        "address",
+        "workspace",
+        "num_threads",
+        "num_procs",
+        "max_viewers",
+        "default_source",
+        "workers",
+        "auth",
+        "password_file",
+        "oauth_provider",
+        "oauth_key",
+        "oauth_secret",
+        "cookie_secret",
+        *LIMITS,
+    ):
         value = getattr(args, name)
         if value is not None:
             updates[name] = value.expanduser() if isinstance(value, Path) else value
@@ -145,8 +231,10 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
 
 def _job_settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
-    updates: dict = {"allow_private_urls": settings.allow_private_urls or args.allow_private_urls,
-                     "trust_pickles": settings.trust_pickles or args.trust_pickles}
+    updates: dict = {
+        "allow_private_urls": settings.allow_private_urls or args.allow_private_urls,
+        "trust_pickles": settings.trust_pickles or args.trust_pickles,
+    }
     if args.workspace:
         updates["workspace"] = args.workspace.expanduser()
     if args.root:
@@ -170,19 +258,22 @@ def run_worker(argv: list[str]) -> None:
 
 def run_queue(argv: list[str]) -> int:
     """``run.py queue``: open every NWB file of a source and enqueue the jobs it needs (done ones skipped)."""
+    from app.context import keep_workspace_private
     from engines.errors import NeurodeckError
     from engines.jobs import JobStore, all_job_kinds
     from engines.nwb.index_store import IndexStore
     from engines.nwb.nwbfile import open_nwb
     from engines.nwb.product_jobs import expand_sources, plan_product_jobs
 
-    from app.context import keep_workspace_private
-
     args = build_queue_parser().parse_args(argv)
     settings = _job_settings(args)
     keep_workspace_private(settings.workspace)
     policy = settings.source_policy()
-    store, kinds, index_store = JobStore(settings.workspace), all_job_kinds(settings.job_environment()), IndexStore(settings.workspace)
+    store, kinds, index_store = (
+        JobStore(settings.workspace),
+        all_job_kinds(settings.job_environment()),
+        IndexStore(settings.workspace),
+    )
     queued = skipped = failed = 0
     for source in expand_sources(args.source, policy):
         try:
@@ -248,8 +339,14 @@ def run_passwd(argv: list[str]) -> int:
     return 0
 
 
-SUBCOMMANDS = {"passwd": run_passwd, "worker": run_worker, "queue": run_queue, "curate": run_curate, "train": run_train,
-               "evaluate": run_evaluate}
+SUBCOMMANDS = {
+    "passwd": run_passwd,
+    "worker": run_worker,
+    "queue": run_queue,
+    "curate": run_curate,
+    "train": run_train,
+    "evaluate": run_evaluate,
+}
 """``run.py <name> ...``: each takes the remaining arguments and returns an exit code (or None)."""
 
 

@@ -22,9 +22,10 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bokeh.server.auth_provider import AuthProvider
@@ -37,8 +38,20 @@ from engines.people import LOCAL_USER
 if TYPE_CHECKING:
     from app.settings import Settings
 
-__all__ = ["TokenRedaction", "SignIn", "TokenAuthProvider", "sign_in_for", "AUTH_MODES", "read_or_create_secret", "hash_password", "verify_password",
-           "add_password", "guard_routes", "USER_COOKIE", "COOKIE_DAYS"]
+__all__ = [
+    "TokenRedaction",
+    "SignIn",
+    "TokenAuthProvider",
+    "sign_in_for",
+    "AUTH_MODES",
+    "read_or_create_secret",
+    "hash_password",
+    "verify_password",
+    "add_password",
+    "guard_routes",
+    "USER_COOKIE",
+    "COOKIE_DAYS",
+]
 
 log = logging.getLogger("neurodeck.auth")
 
@@ -84,8 +97,9 @@ def verify_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                                dklen=len(expected))
+        actual = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
@@ -127,8 +141,12 @@ class SignIn:
     password_file: Path | None = None
 
     def check_token(self, candidate: str | None) -> bool:
-        return bool(self.mode == "token" and candidate and self.token
-                    and hmac.compare_digest(candidate.encode(), self.token.encode()))
+        return bool(
+            self.mode == "token"
+            and candidate
+            and self.token
+            and hmac.compare_digest(candidate.encode(), self.token.encode())
+        )
 
     def check_password(self, user: str, password: str) -> bool:
         if self.mode != "password" or self.password_file is None:
@@ -176,8 +194,15 @@ def _set_user_cookie(handler: RequestHandler, sign_in: SignIn, user: str) -> Non
     """The signed cookie for ``user``; Secure and SameSite=None over HTTPS (so it also works inside other sites'
     iframes), Lax over plain HTTP (where browsers drop Secure cookies on non-loopback hosts)."""
     https = handler.request.protocol == "https"
-    handler.set_signed_cookie(USER_COOKIE, user, expires_days=COOKIE_DAYS, httponly=True, secure=https,
-                              samesite="None" if https else "Lax", path="/")
+    handler.set_signed_cookie(
+        USER_COOKIE,
+        user,
+        expires_days=COOKIE_DAYS,
+        httponly=True,
+        secure=https,
+        samesite="None" if https else "Lax",
+        path="/",
+    )
     # This request's own session reads its user from the request's cookies (pn.state.user), so put it there too.
     handler.request.cookies[USER_COOKIE] = handler.create_signed_value(USER_COOKIE, user).decode()
 
@@ -211,7 +236,9 @@ class TokenAuthProvider(AuthProvider):
             user = sign_in.user_of(handler)
             if user is None:
                 return None
-            if sign_in.signed_user(handler.get_cookie(USER_COOKIE)) is None and not isinstance(handler, WebSocketHandler):
+            if sign_in.signed_user(handler.get_cookie(USER_COOKIE)) is None and not isinstance(
+                handler, WebSocketHandler
+            ):
                 _set_user_cookie(handler, sign_in, user)
                 token_in_address = handler.get_query_argument("token", None) is not None
                 embedded = handler.get_query_argument("embedded", "") in ("1", "true")
@@ -233,8 +260,14 @@ class TokenAuthProvider(AuthProvider):
 
         class LoginHandler(RequestHandler):
             def get(self) -> None:
-                self.write(_login_page(sign_in.mode, prefix, self.get_query_argument("next", ""),
-                                       self.get_query_argument("error", "")))
+                self.write(
+                    _login_page(
+                        sign_in.mode,
+                        prefix,
+                        self.get_query_argument("next", ""),
+                        self.get_query_argument("error", ""),
+                    )
+                )
 
             async def post(self) -> None:
                 next_url = _safe_next(self.get_body_argument("next", ""), prefix + "/")
@@ -242,7 +275,9 @@ class TokenAuthProvider(AuthProvider):
                     user = LOCAL_USER if sign_in.check_token(self.get_body_argument("token", "")) else None
                 else:
                     name = self.get_body_argument("username", "")
-                    user = name if sign_in.check_password(name, self.get_body_argument("password", "")) else None
+                    user = (
+                        name if sign_in.check_password(name, self.get_body_argument("password", "")) else None
+                    )
                 if user is None:
                     log.warning("Failed sign-in from %s", self.request.remote_ip)
                     self.set_status(403)
@@ -272,12 +307,16 @@ class TokenAuthProvider(AuthProvider):
 def _login_page(mode: str, prefix: str, next_url: str, error: str) -> str:
     """A self-contained page (no external assets): the token, or a user name and password."""
     if mode == "token":
-        fields = ("<label>Token <input name='token' type='password' autofocus></label>"
-                  "<p class='hint'>The server printed an address with <code>?token=…</code> when it started; "
-                  "the token is also in <code>&lt;workspace&gt;/auth/token</code>.</p>")
+        fields = (
+            "<label>Token <input name='token' type='password' autofocus></label>"
+            "<p class='hint'>The server printed an address with <code>?token=…</code> when it started; "
+            "the token is also in <code>&lt;workspace&gt;/auth/token</code>.</p>"
+        )
     else:
-        fields = ("<label>User <input name='username' autofocus></label>"
-                  "<label>Password <input name='password' type='password'></label>")
+        fields = (
+            "<label>User <input name='username' autofocus></label>"
+            "<label>Password <input name='password' type='password'></label>"
+        )
     problem = f"<p class='error'>{html.escape(error)}</p>" if error else ""
     return f"""<!doctype html><html><head><meta charset='utf-8'><title>Sign in · Neurodeck</title>
 <style>body{{font-family:system-ui,sans-serif;background:#f4f6f8;display:flex;justify-content:center;
@@ -297,7 +336,9 @@ class TokenRedaction(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
-            record.args = tuple(self._pattern.sub(r"\1[hidden]", a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(
+                self._pattern.sub(r"\1[hidden]", a) if isinstance(a, str) else a for a in record.args
+            )
         record.msg = self._pattern.sub(r"\1[hidden]", str(record.msg))
         return True
 
@@ -307,7 +348,9 @@ def guard_routes(routes: list[tuple], user_of: Callable[[RequestHandler], str | 
     return [(pattern, _guarded(handler, user_of), *rest) for pattern, handler, *rest in routes]
 
 
-def _guarded(handler: type[RequestHandler], user_of: Callable[[RequestHandler], str | None]) -> type[RequestHandler]:
+def _guarded(
+    handler: type[RequestHandler], user_of: Callable[[RequestHandler], str | None]
+) -> type[RequestHandler]:
     class SignedInOnly(handler):  # type: ignore[misc, valid-type]
         def prepare(self) -> Any:
             if user_of(self) is None:
@@ -318,7 +361,7 @@ def _guarded(handler: type[RequestHandler], user_of: Callable[[RequestHandler], 
     return SignedInOnly
 
 
-def sign_in_for(settings: "Settings") -> SignIn | None:
+def sign_in_for(settings: Settings) -> SignIn | None:
     """The server's sign-in from its settings (secrets made on first start, kept 0600 in the workspace);
     None for ``--auth none``."""
     if settings.auth not in AUTH_MODES:
@@ -328,15 +371,21 @@ def sign_in_for(settings: "Settings") -> SignIn | None:
     folder = settings.workspace / "auth"
     cookie_secret = settings.cookie_secret or read_or_create_secret(folder / "cookie_secret", 48)
     if settings.auth == "token":
-        return SignIn("token", cookie_secret, token=settings.token or read_or_create_secret(folder / "token", 24))
+        return SignIn(
+            "token", cookie_secret, token=settings.token or read_or_create_secret(folder / "token", 24)
+        )
     if settings.auth == "password":
         path = settings.password_file or folder / "passwords"
         if not read_passwords(path):
-            raise SystemExit(f"--auth password needs users in {path}: add one with `python run.py passwd USER`.")
+            raise SystemExit(
+                f"--auth password needs users in {path}: add one with `python run.py passwd USER`."
+            )
         return SignIn("password", cookie_secret, password_file=path)
     if not (settings.oauth_provider and settings.oauth_key and settings.oauth_secret):
-        raise SystemExit("--auth oauth needs --oauth-provider, --oauth-key and --oauth-secret "
-                         "(or PANEL_OAUTH_PROVIDER/KEY/SECRET).")
+        raise SystemExit(
+            "--auth oauth needs --oauth-provider, --oauth-key and --oauth-secret "
+            "(or PANEL_OAUTH_PROVIDER/KEY/SECRET)."
+        )
     return SignIn("oauth", cookie_secret)
 
 

@@ -37,7 +37,7 @@ class AppContext:
     jobs: JobService
 
     @classmethod
-    def create(cls, settings: Settings, start: bool = True) -> "AppContext":
+    def create(cls, settings: Settings, start: bool = True) -> AppContext:
         """Stores in the workspace and the job backend: in-process workers or a Dask client, started unless
         ``start`` is False (a server about to fork into ``--num-procs`` processes starts it in each one, since
         threads do not survive a fork)."""
@@ -49,8 +49,11 @@ class AppContext:
             backend = DaskBackend(store, results, kinds, settings.dask_address)
         else:
             backend = InProcessBackend(store, results, kinds, n_workers=settings.workers)
-        ctx = cls(settings=settings, index_store=IndexStore(settings.workspace),
-                  jobs=JobService(store, results, backend, kinds))
+        ctx = cls(
+            settings=settings,
+            index_store=IndexStore(settings.workspace),
+            jobs=JobService(store, results, backend, kinds),
+        )
         if start:
             ctx.start()
         return ctx

@@ -17,7 +17,9 @@ import webbrowser
 from pathlib import Path
 
 if __name__.startswith("bokeh") and str(Path(__file__).resolve().parents[1]) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # ``panel serve app/main.py`` from a checkout
+    sys.path.insert(
+        0, str(Path(__file__).resolve().parents[1])
+    )  # ``panel serve app/main.py`` from a checkout
 
 import panel as pn
 from bokeh.server.server import Server
@@ -28,14 +30,14 @@ import app.pages  # noqa: F401  (registers every page)
 from app.assets import serve_assets_locally
 from app.auth import SignIn, TokenAuthProvider, TokenRedaction, guard_routes, sign_in_for
 from app.context import AppContext, keep_workspace_private
-from app.started_pools import start_pools
 from app.registry import PAGES, ROUTES, WARM_UPS
 from app.routing import parse_address
 from app.session import SessionState
 from app.settings import Settings
+from app.started_pools import start_pools
 from components.history import BrowserHistory
-from components.session_pool import order_callbacks_per_session
 from components.safe_text import text_alert
+from components.session_pool import order_callbacks_per_session
 
 __all__ = ["create_app", "serve", "build_server", "AppShell"]
 
@@ -56,9 +58,12 @@ class AppShell(pn.viewable.Viewer):
         self._history = BrowserHistory(search=state.query())
         self._syncing = False  # applying an address: do not write it back
         self._writing = False  # writing the address: do not read it back
-        self._tabs = pn.Tabs(*[(f"{spec.icon} {spec.title}".strip(), self._holders[spec.name]) for spec in self._specs],
-                             active=self._names.index(state.page), sizing_mode="stretch_both",
-                             css_classes=["nd-pages"])
+        self._tabs = pn.Tabs(
+            *[(f"{spec.icon} {spec.title}".strip(), self._holders[spec.name]) for spec in self._specs],
+            active=self._names.index(state.page),
+            sizing_mode="stretch_both",
+            css_classes=["nd-pages"],
+        )
         self._tabs.param.watch(self._on_tab, "active")
         self._history.param.watch(self._on_history, "search")
         state.param.watch(self._write_address, "page")
@@ -66,13 +71,19 @@ class AppShell(pn.viewable.Viewer):
             link.param.watch(self._write_address, link.argument_names())
         self._ensure_built(state.page)
         header = pn.Row(
-            pn.pane.HTML("<span class='nd-logo' style='font-size:1.3em;font-weight:600;color:white'>Neurodeck</span>",
-                         margin=(6, 12)),
+            pn.pane.HTML(
+                "<span class='nd-logo' style='font-size:1.3em;font-weight:600;color:white'>Neurodeck</span>",
+                margin=(6, 12),
+            ),
             pn.layout.HSpacer(),
             self._signed_in_as(pn.state.user),
-            sizing_mode="stretch_width", styles={"background": "#1f3b57"}, visible=not state.embedded,
+            sizing_mode="stretch_width",
+            styles={"background": "#1f3b57"},
+            visible=not state.embedded,
         )
-        body = self._holders[state.page] if state.embedded else self._tabs  # embedded: the page alone, no tabs
+        body = (
+            self._holders[state.page] if state.embedded else self._tabs
+        )  # embedded: the page alone, no tabs
         self._layout = pn.Column(header, body, self._history, sizing_mode="stretch_both")
 
     @staticmethod
@@ -80,8 +91,11 @@ class AppShell(pn.viewable.Viewer):
         """Who is signed in (a user name from OAuth is text, so escaped) and the way out; nothing with no sign-in."""
         if not user:
             return pn.Spacer(width=0)
-        return pn.pane.HTML(f"<span style='color:#dfe7ef'>{html.escape(user)} · "
-                            "<a href='logout' style='color:white'>Sign out</a></span>", margin=(10, 16))
+        return pn.pane.HTML(
+            f"<span style='color:#dfe7ef'>{html.escape(user)} · "
+            "<a href='logout' style='color:white'>Sign out</a></span>",
+            margin=(10, 16),
+        )
 
     def _ensure_built(self, name: str) -> None:
         if name in self._built:
@@ -153,15 +167,18 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server, address = build_server(settings)
     if task_id() in (None, 0):  # --num-procs: one of the processes announces the server
-        print(f"Neurodeck is serving at {address}" + (f" ({settings.num_procs} processes)" if task_id() is not None
-                                                      else ""), flush=True)
+        print(
+            f"Neurodeck is serving at {address}"
+            + (f" ({settings.num_procs} processes)" if task_id() is not None else ""),
+            flush=True,
+        )
     if settings.show and task_id() in (None, 0):
         server.io_loop.add_callback(lambda: webbrowser.open_new_tab(address))
     server.start()
     server.io_loop.start()
 
 
-def build_server(settings: Settings) -> tuple["Server", str]:
+def build_server(settings: Settings) -> tuple[Server, str]:
     """The server (listening, not yet started) and the address to open: every route behind sign-in but the
     sign-in pages and static assets."""
     keep_workspace_private(settings.workspace)
@@ -171,7 +188,10 @@ def build_server(settings: Settings) -> tuple["Server", str]:
     ctx = AppContext.create(settings, start=False)  # threads start after the fork into --num-procs processes
     order_callbacks_per_session(settings.num_threads)  # off the event loop, in order per session
     origins = list(settings.websocket_origins) or [
-        f"{settings.address}:{settings.port}", f"localhost:{settings.port}", f"127.0.0.1:{settings.port}"]
+        f"{settings.address}:{settings.port}",
+        f"localhost:{settings.port}",
+        f"127.0.0.1:{settings.port}",
+    ]
 
     def session_app() -> AppShell:  # Panel calls plain functions once per session (not partials)
         with _FREEZING:
@@ -184,14 +204,21 @@ def build_server(settings: Settings) -> tuple["Server", str]:
     auth: dict = {}
     if sign_in is None:
         if settings.address not in LOOPBACK or settings.behind_proxy:
-            log.warning("--auth none: anyone who reaches %s:%s uses this server with no sign-in.",
-                        settings.address, settings.port)
+            log.warning(
+                "--auth none: anyone who reaches %s:%s uses this server with no sign-in.",
+                settings.address,
+                settings.port,
+            )
     else:
         routes = guard_routes(routes, sign_in.user_of)
         auth["cookie_secret"] = sign_in.cookie_secret
         if sign_in.mode == "oauth":
-            auth.update(oauth_provider=settings.oauth_provider, oauth_key=settings.oauth_key,
-                        oauth_secret=settings.oauth_secret, oauth_extra_params=dict(settings.oauth_extra_params))
+            auth.update(
+                oauth_provider=settings.oauth_provider,
+                oauth_key=settings.oauth_key,
+                oauth_secret=settings.oauth_secret,
+                oauth_extra_params=dict(settings.oauth_extra_params),
+            )
         else:
             auth["auth_provider"] = TokenAuthProvider(sign_in, settings.prefix)
     server = pn.serve(
@@ -234,7 +261,7 @@ def _end_with_parent() -> None:
         os._exit(0)
 
 
-def _browser_address(settings: Settings, sign_in: "SignIn | None") -> str:
+def _browser_address(settings: Settings, sign_in: SignIn | None) -> str:
     """The address to open: with ``?token=`` for token sign-in, so a single local user has no extra step."""
     host = "127.0.0.1" if settings.address in ("0.0.0.0", "::", "") else settings.address
     base = f"http://{host}:{settings.port}{settings.prefix}/"

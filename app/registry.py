@@ -6,14 +6,24 @@ sessions is safe; everything a factory builds belongs to one session.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.context import AppContext
     from app.routing import PageLink
 
-__all__ = ["PageSpec", "PageRegistry", "PAGES", "register_page", "ROUTES", "register_routes", "WARM_UPS", "register_warm_up"]
+__all__ = [
+    "PageSpec",
+    "PageRegistry",
+    "PAGES",
+    "register_page",
+    "ROUTES",
+    "register_routes",
+    "WARM_UPS",
+    "register_warm_up",
+]
 
 PageFactory = Callable[["AppContext", "PageLink | None"], Any]
 """Builds one session's page from the shared context and that session's link state (None: no link)."""
@@ -26,7 +36,7 @@ class PageSpec:
     icon: str
     factory: PageFactory
     order: int = 100
-    link: "type[PageLink] | None" = None
+    link: type[PageLink] | None = None
     """The page's deep-link parameters; None for a page that keeps nothing in the address."""
     extensions: tuple[str, ...] = ()
     """Panel extensions the page's widgets need (``"tabulator"``, ``"filedropper"``...), loaded up front for
@@ -61,13 +71,28 @@ class PageRegistry:
 PAGES = PageRegistry()
 
 
-def register_page(name: str, title: str, icon: str = "", order: int = 100, link: "type[PageLink] | None" = None,
-                  extensions: tuple[str, ...] = ()) -> Callable[[PageFactory], PageFactory]:
+def register_page(
+    name: str,
+    title: str,
+    icon: str = "",
+    order: int = 100,
+    link: type[PageLink] | None = None,
+    extensions: tuple[str, ...] = (),
+) -> Callable[[PageFactory], PageFactory]:
     """Decorator for a page module's builder: ``@register_page("nwb", "NWB browser", link=NwbLink)``."""
 
     def decorate(factory: PageFactory) -> PageFactory:
-        PAGES.register(PageSpec(name=name, title=title, icon=icon, factory=factory, order=order, link=link,
-                                extensions=tuple(extensions)))
+        PAGES.register(
+            PageSpec(
+                name=name,
+                title=title,
+                icon=icon,
+                factory=factory,
+                order=order,
+                link=link,
+                extensions=tuple(extensions),
+            )
+        )
         return factory
 
     return decorate

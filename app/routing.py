@@ -21,8 +21,16 @@ from urllib.parse import parse_qs, urlencode
 
 import param
 
-__all__ = ["PageLink", "Address", "parse_address", "to_query", "read_link_values", "apply_link",
-           "link_arguments", "SHELL_ARGUMENTS"]
+__all__ = [
+    "PageLink",
+    "Address",
+    "parse_address",
+    "to_query",
+    "read_link_values",
+    "apply_link",
+    "link_arguments",
+    "SHELL_ARGUMENTS",
+]
 
 SHELL_ARGUMENTS = ("page", "embedded")
 """Arguments the shell owns; every other argument belongs to the page named by ``page``."""
@@ -35,7 +43,9 @@ class PageLink(param.Parameterized):
     keeps it and the address bar equal.
     """
 
-    problems = param.List(default=[], item_type=str, doc="Why parts of the address were ignored (shown by the page).")
+    problems = param.List(
+        default=[], item_type=str, doc="Why parts of the address were ignored (shown by the page)."
+    )
 
     continuous: ClassVar[tuple[str, ...]] = ()
     """Arguments that change continuously (a zoom window): changing only these replaces the current
@@ -69,9 +79,11 @@ def parse_address(args: Mapping[str, Any] | str) -> Address:
     if isinstance(args, str):
         args = parse_qs(args.lstrip("?"), keep_blank_values=False)
     values = {key: text for key, raw in args.items() if (text := _first(raw)) is not None}
-    return Address(page=values.pop("page", None),
-                   embedded=values.pop("embedded", "").lower() in ("1", "true", "yes"),
-                   arguments=values)
+    return Address(
+        page=values.pop("page", None),
+        embedded=values.pop("embedded", "").lower() in ("1", "true", "yes"),
+        arguments=values,
+    )
 
 
 # --- values <-> text ---------------------------------------------------------------------------
@@ -104,7 +116,7 @@ def _format_int_list(values: Iterable[int]) -> str:
         j = i
         while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
             j += 1
-        parts.append(f"{ordered[i]}-{ordered[j]}" if j - i >= 2 else ",".join(map(str, ordered[i:j + 1])))
+        parts.append(f"{ordered[i]}-{ordered[j]}" if j - i >= 2 else ",".join(map(str, ordered[i : j + 1])))
         i = j + 1
     return ",".join(parts)
 
@@ -153,7 +165,9 @@ def _describe_expected(parameter: param.Parameter) -> str:
     return "text"
 
 
-def read_link_values(link_class: type[PageLink], arguments: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+def read_link_values(
+    link_class: type[PageLink], arguments: Mapping[str, str]
+) -> tuple[dict[str, Any], list[str]]:
     """Every link parameter's value from ``arguments`` (default where absent or invalid) and the problems."""
     values: dict[str, Any] = {}
     problems: list[str] = []
@@ -168,9 +182,13 @@ def read_link_values(link_class: type[PageLink], arguments: Mapping[str, str]) -
             value = _parse_value(parameter, text)
             probe.param.update({name: value})  # the parameter's own checks: bounds, item types, objects
         except (TypeError, ValueError) as exc:
-            reason = str(exc) if str(exc).startswith("expected") else f"expected {_describe_expected(parameter)}"
-            problems.append(f"The address gives {name}={text!r}, which is not valid ({reason}); "
-                            f"using the default instead.")
+            reason = (
+                str(exc) if str(exc).startswith("expected") else f"expected {_describe_expected(parameter)}"
+            )
+            problems.append(
+                f"The address gives {name}={text!r}, which is not valid ({reason}); "
+                f"using the default instead."
+            )
             values[name] = parameter.default
             continue
         values[name] = value

@@ -33,7 +33,10 @@ class SessionState(param.Parameterized):
         if link is not None:
             apply_link(link, address.arguments)
             if address.page and address.page != page:
-                link.problems = [*link.problems, f"There is no page named '{address.page}'; showing this one."]
+                link.problems = [
+                    *link.problems,
+                    f"There is no page named '{address.page}'; showing this one.",
+                ]
         self.param.update(page=page, embedded=address.embedded)
 
     def query(self) -> str:

@@ -6,9 +6,9 @@ Built once per server and passed down; nothing reads the environment anywhere el
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
 
 from engines.agent.config import LlmConfig
 from engines.jobs.catalog import JobEnvironment
@@ -44,13 +44,27 @@ def llm_from_env(env: Mapping[str, str]) -> LlmConfig | None:
     if key is None and base_url is None:
         return None
     defaults = LlmConfig()
-    return LlmConfig(model=env.get("NEURODECK_LLM_MODEL", defaults.model), base_url=base_url,
-                     api_key=key or "not-needed", vision_model=env.get("NEURODECK_VLM_MODEL") or None,
-                     timeout_s=float(env.get("NEURODECK_LLM_TIMEOUT_S", defaults.timeout_s)))
+    return LlmConfig(
+        model=env.get("NEURODECK_LLM_MODEL", defaults.model),
+        base_url=base_url,
+        api_key=key or "not-needed",
+        vision_model=env.get("NEURODECK_VLM_MODEL") or None,
+        timeout_s=float(env.get("NEURODECK_LLM_TIMEOUT_S", defaults.timeout_s)),
+    )
 
 
-LIMITS = ("sql_max_rows", "sql_timeout_s", "max_runs_per_user", "max_runs_total", "max_train_steps",
-          "max_train_window_s", "max_train_processes", "model_calls_per_hour", "max_model_workers", "jobs_per_minute")
+LIMITS = (
+    "sql_max_rows",
+    "sql_timeout_s",
+    "max_runs_per_user",
+    "max_runs_total",
+    "max_train_steps",
+    "max_train_window_s",
+    "max_train_processes",
+    "model_calls_per_hour",
+    "max_model_workers",
+    "jobs_per_minute",
+)
 """The per-user and per-server limits: each set by ``--name-with-dashes`` or ``NEURODECK_NAME``."""
 
 
@@ -138,7 +152,7 @@ class Settings:
     """Job submissions one user may make per minute."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``NEURODECK_*`` variables; anything unset keeps its default."""
         env = os.environ if env is None else env
         base = cls()
@@ -160,10 +174,13 @@ class Settings:
             prefix=normalize_prefix(env.get("NEURODECK_PREFIX", "")),
             use_xheaders=_flag(env.get("NEURODECK_USE_XHEADERS")),
             llm=llm_from_env(env),
-            max_upload_bytes=int(float(env.get("NEURODECK_MAX_UPLOAD_MB", base.max_upload_bytes / 2**20)) * 2**20),
+            max_upload_bytes=int(
+                float(env.get("NEURODECK_MAX_UPLOAD_MB", base.max_upload_bytes / 2**20)) * 2**20
+            ),
             viewer_debounce_s=float(env.get("NEURODECK_VIEWER_DEBOUNCE_S", base.viewer_debounce_s)),
             auth=env.get("NEURODECK_AUTH", base.auth),
-            password_file=Path(env["NEURODECK_PASSWORD_FILE"]).expanduser() if env.get("NEURODECK_PASSWORD_FILE")
+            password_file=Path(env["NEURODECK_PASSWORD_FILE"]).expanduser()
+            if env.get("NEURODECK_PASSWORD_FILE")
             else None,
             token=env.get("NEURODECK_TOKEN") or None,
             cookie_secret=env.get("NEURODECK_COOKIE_SECRET") or env.get("PANEL_COOKIE_SECRET") or None,
@@ -175,8 +192,11 @@ class Settings:
             allow_code=not _flag(env.get("NEURODECK_NO_CODE")),
             kernel_env_allow=_names(env.get("NEURODECK_KERNEL_ENV_ALLOW")),
             trust_pickles=_flag(env.get("NEURODECK_TRUST_PICKLES")),
-            **{name: type(getattr(base, name))(env[f"NEURODECK_{name.upper()}"])
-               for name in LIMITS if env.get(f"NEURODECK_{name.upper()}")},
+            **{
+                name: type(getattr(base, name))(env[f"NEURODECK_{name.upper()}"])
+                for name in LIMITS
+                if env.get(f"NEURODECK_{name.upper()}")
+            },
             viewer_credentials=_flag(env.get("NEURODECK_VIEWER_CREDENTIALS")),
             jupyter_url=env.get("NEURODECK_JUPYTER_URL") or None,
             jupyter_token=env.get("NEURODECK_JUPYTER_TOKEN") or None,
@@ -209,13 +229,20 @@ class Settings:
         if person.is_admin and not self.behind_proxy:
             return True, ""
         if person.is_admin:
-            return False, ("this server is reached through a proxy or other sites, so code runs only for users "
-                           "the operator names (--code-users USER)")
-        return False, f"code execution is not enabled for {person.name}; the operator can allow it (--code-users)"
+            return False, (
+                "this server is reached through a proxy or other sites, so code runs only for users "
+                "the operator names (--code-users USER)"
+            )
+        return (
+            False,
+            f"code execution is not enabled for {person.name}; the operator can allow it (--code-users)",
+        )
 
     def job_environment(self) -> JobEnvironment:
         """What job kinds of every engine are bound to (the same in the server, workers and Dask)."""
-        return JobEnvironment(source_policy=self.source_policy(), llm=self.llm, trust_pickles=self.trust_pickles)
+        return JobEnvironment(
+            source_policy=self.source_policy(), llm=self.llm, trust_pickles=self.trust_pickles
+        )
 
     @property
     def allowed_roots(self) -> tuple[Path, ...]:

@@ -38,8 +38,11 @@ def start_every_thread(executor: ThreadPoolExecutor) -> None:
         log.warning("not every thread of %s started within 10 s", executor)
 
 
-def start_pools(loop: asyncio.AbstractEventLoop, callbacks: ThreadPoolExecutor | None,
-                default_threads: int = DEFAULT_EXECUTOR_THREADS) -> ThreadPoolExecutor:
+def start_pools(
+    loop: asyncio.AbstractEventLoop,
+    callbacks: ThreadPoolExecutor | None,
+    default_threads: int = DEFAULT_EXECUTOR_THREADS,
+) -> ThreadPoolExecutor:
     """On the server's loop, in the serving process: start Panel's callback pool (``callbacks``) and give
     ``loop`` a default executor of ``default_threads``, all threads running; returns that executor."""
     if callbacks is not None:

@@ -21,20 +21,50 @@ from engines.nwb.sources import SourcePolicy, check_url_allowed
 SECRET = b"secret bytes outside every root"
 NWB_FILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "nwb" / "pynwb-types" / "test_Device.nwb"
 """A real NWB file, put outside the roots: opening it by a crafted path would succeed if the policy let it."""
-NOT_GLOBAL_URLS = [f"http://{host}/x.nwb" for host in (
-    "127.0.0.1", "[::1]", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "192.0.0.8",
-    "0.0.0.0", "[fe80::1]", "[fd00::1]", "[::ffff:127.0.0.1]", "[::ffff:169.254.169.254]", "[2002:7f00:1::1]",
-    "[64:ff9b::7f00:1]", "localhost")]
+NOT_GLOBAL_URLS = [
+    f"http://{host}/x.nwb"
+    for host in (
+        "127.0.0.1",
+        "[::1]",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "192.0.0.8",
+        "0.0.0.0",
+        "[fe80::1]",
+        "[fd00::1]",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:169.254.169.254]",
+        "[2002:7f00:1::1]",
+        "[64:ff9b::7f00:1]",
+        "localhost",
+    )
+]
 """Addresses that are not globally routable. They are only checked, never connected to: this machine sends
 traffic to no address but its own."""
 
 
 def _lindi(ref: list | str) -> dict:
-    return {"version": 1, "refs": {
-        ".zgroup": {"zarr_format": 2}, ".zattrs": {"nwb_version": "2.7.0"},
-        "x/.zarray": {"chunks": [len(SECRET)], "compressor": None, "dtype": "|u1", "fill_value": 0, "filters": None,
-                      "order": "C", "shape": [len(SECRET)], "zarr_format": 2},
-        "x/0": ref}}
+    return {
+        "version": 1,
+        "refs": {
+            ".zgroup": {"zarr_format": 2},
+            ".zattrs": {"nwb_version": "2.7.0"},
+            "x/.zarray": {
+                "chunks": [len(SECRET)],
+                "compressor": None,
+                "dtype": "|u1",
+                "fill_value": 0,
+                "filters": None,
+                "order": "C",
+                "shape": [len(SECRET)],
+                "zarr_format": 2,
+            },
+            "x/0": ref,
+        },
+    }
 
 
 def reads_outside_roots() -> tuple[int, int]:
@@ -49,14 +79,25 @@ def reads_outside_roots() -> tuple[int, int]:
     shutil.copy(NWB_FILE, nwb)
     (root / "link.nwb").symlink_to(nwb)
     (root / "link.bin").symlink_to(secret)
-    policy = SourcePolicy(workspace=root, allowed_roots=(root,), allow_private_urls=False, request_timeout_s=2.0)
+    policy = SourcePolicy(
+        workspace=root, allowed_roots=(root,), allow_private_urls=False, request_timeout_s=2.0
+    )
     indexes = IndexStore(root / "indexes")
     attempts = successes = 0
-    for text in (str(nwb), str(root / ".." / "outside" / "private.nwb"), str(root / "link.nwb"), f"file://{nwb}"):
+    for text in (
+        str(nwb),
+        str(root / ".." / "outside" / "private.nwb"),
+        str(root / "link.nwb"),
+        f"file://{nwb}",
+    ):
         attempts += 1
         successes += _opened(text, policy, indexes)
-    for ref in ([str(secret), 0, len(SECRET)], ["../outside/secret.bin", 0, len(SECRET)],
-                ["link.bin", 0, len(SECRET)], [f"file://{secret}", 0, len(SECRET)]):
+    for ref in (
+        [str(secret), 0, len(SECRET)],
+        ["../outside/secret.bin", 0, len(SECRET)],
+        ["link.bin", 0, len(SECRET)],
+        [f"file://{secret}", 0, len(SECRET)],
+    ):
         attempts += 1
         index = root / f"crafted{attempts}.lindi.json"
         index.write_text(json.dumps(_lindi(ref)))
@@ -93,10 +134,17 @@ def _read_dataset(text: str, policy: SourcePolicy, indexes: IndexStore) -> int:
 
 
 KERNEL_SECRETS = {
-    "OPENAI_API_KEY": "sk-bench", "AWS_ACCESS_KEY_ID": "AKIABENCH", "AWS_SECRET_ACCESS_KEY": "aws-bench",
-    "GOOGLE_APPLICATION_CREDENTIALS": "/secret/creds.json", "JUPYTER_TOKEN": "jupyter-bench",
-    "NEURODECK_JUPYTER_TOKEN": "nd-jupyter-bench", "NEURODECK_TOKEN": "nd-token-bench", "DANDI_API_KEY": "dandi-bench",
-    "GITHUB_TOKEN": "ghp-bench", "DB_PASSWORD": "db-bench", "MY_SERVICE_SECRET": "service-bench",
+    "OPENAI_API_KEY": "sk-bench",
+    "AWS_ACCESS_KEY_ID": "AKIABENCH",
+    "AWS_SECRET_ACCESS_KEY": "aws-bench",
+    "GOOGLE_APPLICATION_CREDENTIALS": "/secret/creds.json",
+    "JUPYTER_TOKEN": "jupyter-bench",
+    "NEURODECK_JUPYTER_TOKEN": "nd-jupyter-bench",
+    "NEURODECK_TOKEN": "nd-token-bench",
+    "DANDI_API_KEY": "dandi-bench",
+    "GITHUB_TOKEN": "ghp-bench",
+    "DB_PASSWORD": "db-bench",
+    "MY_SERVICE_SECRET": "service-bench",
 }
 
 
@@ -109,7 +157,9 @@ def secrets_in_kernel_env() -> tuple[int, int]:
     try:
         kernel = LocalKernel(KernelLimits(time_s=60.0, memory_mb=0))
         try:
-            result = kernel.run("import os\nprint(open('/proc/self/environ', 'rb').read().decode(errors='replace'))")
+            result = kernel.run(
+                "import os\nprint(open('/proc/self/environ', 'rb').read().decode(errors='replace'))"
+            )
         finally:
             kernel.shutdown()
     finally:

@@ -93,16 +93,21 @@ class Tab:
     async def open(self, query: str, expect: Callable[[], bool], timeout_s: float) -> float:
         """Load the page as a browser does and wait until ``expect()`` holds; returns seconds taken."""
         started = time.perf_counter()
-        page = await AsyncHTTPClient().fetch(HTTPRequest(self._base_url + query, headers=self._headers,
-                                                         request_timeout=timeout_s), raise_error=False)
+        page = await AsyncHTTPClient().fetch(
+            HTTPRequest(self._base_url + query, headers=self._headers, request_timeout=timeout_s),
+            raise_error=False,
+        )
         if page.code != 200:
             raise TabError(f"GET {query} answered {page.code}")
         token = _TOKEN.search(page.body.decode())
         if token is None:
             raise TabError(f"GET {query}: no session token in the page")
         ws_url = self._base_url.replace("http", "ws", 1) + "ws"
-        self._ws = await websocket_connect(HTTPRequest(ws_url, headers=self._headers, request_timeout=timeout_s),
-                                           subprotocols=["bokeh", token.group(1)], max_message_size=256 * 2**20)
+        self._ws = await websocket_connect(
+            HTTPRequest(ws_url, headers=self._headers, request_timeout=timeout_s),
+            subprotocols=["bokeh", token.group(1)],
+            max_message_size=256 * 2**20,
+        )
         self._receiver = Receiver(Protocol())
         ack = await asyncio.wait_for(self._receive(), timeout_s)
         if ack is None or ack.header["msgtype"] != "ACK":
@@ -114,8 +119,11 @@ class Tab:
         self._absorb(reply.content["doc"], reply)
         self.opened = True
         self._reader = asyncio.ensure_future(self._read())
-        ready = {"kind": "MessageSent", "msg_type": "bokeh_event",
-                 "msg_data": {"type": "event", "name": "document_ready", "values": {"type": "map", "entries": []}}}
+        ready = {
+            "kind": "MessageSent",
+            "msg_type": "bokeh_event",
+            "msg_data": {"type": "event", "name": "document_ready", "values": {"type": "map", "entries": []}},
+        }
         await self._wait_after([ready], expect, timeout_s)
         return time.perf_counter() - started
 
@@ -139,8 +147,12 @@ class Tab:
         """Models whose type name ends with ``name`` and whose attributes equal ``attributes``; ``fresh``: only
         those the server defined or changed since the last action (its answer to it)."""
         models = (self.models[i] for i in self.touched) if fresh else self.models.values()
-        return [m for m in models if m["name"].endswith(name)
-                and all(m.get("attributes", {}).get(k) == v for k, v in attributes.items())]
+        return [
+            m
+            for m in models
+            if m["name"].endswith(name)
+            and all(m.get("attributes", {}).get(k) == v for k, v in attributes.items())
+        ]
 
     def attr(self, model: Model | str, name: str, default: Any = None) -> Any:
         model = self.models.get(model) if isinstance(model, str) else model
@@ -160,15 +172,22 @@ class Tab:
     # --- events a person makes ------------------------------------------------------------------
     @staticmethod
     def change(model: Model, **values: Any) -> list[dict[str, Any]]:
-        return [{"kind": "ModelChanged", "model": {"id": model["id"]}, "attr": name, "new": new}
-                for name, new in values.items()]
+        return [
+            {"kind": "ModelChanged", "model": {"id": model["id"]}, "attr": name, "new": new}
+            for name, new in values.items()
+        ]
 
     @staticmethod
     def event(name: str, model: Model, **values: Any) -> list[dict[str, Any]]:
         """A Bokeh model event (``button_click``, Tabulator's ``cell-click``, ...) as BokehJS sends it."""
         entries = [["model", {"id": model["id"]}], *[[k, v] for k, v in values.items()]]
-        return [{"kind": "MessageSent", "msg_type": "bokeh_event",
-                 "msg_data": {"type": "event", "name": name, "values": {"type": "map", "entries": entries}}}]
+        return [
+            {
+                "kind": "MessageSent",
+                "msg_type": "bokeh_event",
+                "msg_data": {"type": "event", "name": name, "values": {"type": "map", "entries": entries}},
+            }
+        ]
 
     # --- the wire -------------------------------------------------------------------------------
     def _send(self, msgtype: str, content: dict[str, Any]) -> None:
@@ -188,7 +207,9 @@ class Tab:
             if message is not None:
                 return message
 
-    async def _wait_after(self, events: list[dict[str, Any]], expect: Callable[[], bool], timeout_s: float) -> None:
+    async def _wait_after(
+        self, events: list[dict[str, Any]], expect: Callable[[], bool], timeout_s: float
+    ) -> None:
         shown = len(self.errors_shown)
         future = asyncio.get_running_loop().create_future()
         self._waiters.append((expect, future))
@@ -196,7 +217,7 @@ class Tab:
         try:
             self._send("PATCH-DOC", {"events": events})
             await asyncio.wait_for(future, timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TabError(f"no answer within {timeout_s:.0f} s") from None
         finally:
             self._waiters = [(e, f) for e, f in self._waiters if f is not future]
@@ -269,5 +290,8 @@ class Tab:
 
     def _note_errors(self, model: Model) -> None:
         attributes = model.get("attributes", {})
-        if _DANGER in (attributes.get("css_classes") or []) or _DANGER in str(attributes.get("text", ""))[:400]:
+        if (
+            _DANGER in (attributes.get("css_classes") or [])
+            or _DANGER in str(attributes.get("text", ""))[:400]
+        ):
             self.errors_shown.append(str(attributes.get("text") or attributes.get("object") or model["name"]))

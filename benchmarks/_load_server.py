@@ -91,7 +91,7 @@ class Server:
 
     def log_tail(self, lines: int = 40) -> str:
         text = (self.workspace / "server.log").read_text(errors="replace")
-        return "\n".join(line for line in text.splitlines() if "GET /static/" not in line)[-lines * 200:]
+        return "\n".join(line for line in text.splitlines() if "GET /static/" not in line)[-lines * 200 :]
 
     def stop(self) -> None:
         """End the server and remove its workspace (a run leaves nothing in the temporary folder)."""
@@ -107,14 +107,32 @@ def _training_run(workspace: Path) -> subprocess.Popen:
     """A finished tiny run for the Training page to list, made by the headless trainer (``run.py train``)."""
     from engines.training.config import build_config
 
-    config = build_config([{"kind": "synthetic", "n_bins": 1000}], model_size="tiny", steps=10, name=RUN_NAME,
-                          training={"log_every": 5, "eval_every": 10, "checkpoint_every": 10})
+    config = build_config(
+        [{"kind": "synthetic", "n_bins": 1000}],
+        model_size="tiny",
+        steps=10,
+        name=RUN_NAME,
+        training={"log_every": 5, "eval_every": 10, "checkpoint_every": 10},
+    )
     path = workspace / "load-benchmark-run.json"
     path.write_text(json.dumps(config.to_dict()))
-    return subprocess.Popen([sys.executable, "run.py", "train", "--config", str(path), "--workspace", str(workspace),
-                             "--out", str(workspace / "training" / "runs" / RUN_NAME)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "run.py",
+            "train",
+            "--config",
+            str(path),
+            "--workspace",
+            str(workspace),
+            "--out",
+            str(workspace / "training" / "runs" / RUN_NAME),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def start(*extra: str) -> Server:
@@ -122,8 +140,17 @@ def start(*extra: str) -> Server:
     workspace = Path(tempfile.mkdtemp(prefix="nd-load-"))
     trainer = _training_run(workspace)
     port = _free_port()
-    process = serve(workspace, port, "--address", "127.0.0.1", "--allow-private-urls", "--root", str(DATA), *extra,
-                    env={**os.environ, "NEURODECK_TOKEN": TOKEN})
+    process = serve(
+        workspace,
+        port,
+        "--address",
+        "127.0.0.1",
+        "--allow-private-urls",
+        "--root",
+        str(DATA),
+        *extra,
+        env={**os.environ, "NEURODECK_TOKEN": TOKEN},
+    )
     _, problems = trainer.communicate(timeout=600)
     if trainer.returncode != 0:
         process.terminate()

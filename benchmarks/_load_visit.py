@@ -64,8 +64,15 @@ class Outcome:
 class Visit:
     """One user's visit on one tab; ``run`` leaves the tab open (the caller closes it)."""
 
-    def __init__(self, base_url: str, headers: dict[str, str], user: int, timeout_s: float,
-                 think_s: tuple[float, float], seed: int) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict[str, str],
+        user: int,
+        timeout_s: float,
+        think_s: tuple[float, float],
+        seed: int,
+    ) -> None:
         self.tab = Tab(base_url, headers)
         self.outcome = Outcome()
         self._base_url = base_url.rstrip("/") + "/"
@@ -84,8 +91,12 @@ class Visit:
             self.outcome.received_bytes = self.tab.received_bytes
 
     async def _pages(self) -> Outcome:
-        for page, section in (("nwb", self._nwb), ("neuroglancer", self._neuroglancer),
-                              ("curation", self._curation), ("training", self._training)):
+        for page, section in (
+            ("nwb", self._nwb),
+            ("neuroglancer", self._neuroglancer),
+            ("curation", self._curation),
+            ("training", self._training),
+        ):
             self._page = page
             try:
                 await section()
@@ -100,23 +111,41 @@ class Visit:
     async def _nwb(self) -> None:
         tab = self.tab
         self._click = "open"
-        self.outcome.opens.append(await tab.open("?page=nwb", lambda: self._tree() is not None, self._timeout_s))
-        await self._do("raster", lambda: self._tree_click("/units"), lambda: bool(tab.find("Figure", fresh=True)))
-        await self._do("expand", lambda: self._tree_click("/acquisition"),
-                       lambda: "/acquisition/experiment_ids" in self._tree_paths(fresh=True))
-        await self._do("series", lambda: self._tree_click("/acquisition/experiment_ids"),
-                       lambda: bool(tab.find("Figure", fresh=True)))
+        self.outcome.opens.append(
+            await tab.open("?page=nwb", lambda: self._tree() is not None, self._timeout_s)
+        )
+        await self._do(
+            "raster", lambda: self._tree_click("/units"), lambda: bool(tab.find("Figure", fresh=True))
+        )
+        await self._do(
+            "expand",
+            lambda: self._tree_click("/acquisition"),
+            lambda: "/acquisition/experiment_ids" in self._tree_paths(fresh=True),
+        )
+        await self._do(
+            "series",
+            lambda: self._tree_click("/acquisition/experiment_ids"),
+            lambda: bool(tab.find("Figure", fresh=True)),
+        )
         views = self._one("RadioButtonGroup")
-        await self._do("traces", lambda: tab.change(views, active=tab.attr(views, "labels").index("Traces")),
-                       lambda: bool(tab.find("Figure", fresh=True)))
+        await self._do(
+            "traces",
+            lambda: tab.change(views, active=tab.attr(views, "labels").index("Traces")),
+            lambda: bool(tab.find("Figure", fresh=True)),
+        )
         figure = self._newest("Figure")
         x_range = tab.ref(tab.attr(figure, "x_range"))
         start, end = tab.attr(x_range, "start", 0.0), tab.attr(x_range, "end")  # Bokeh leaves out a 0 start
         new_end = start + 10 * (end - start)
         y_range = tab.ref(tab.attr(figure, "y_range"))
         zoom = tab.change(x_range, start=start, end=new_end) + tab.event(
-            "rangesupdate", figure, x0=start, x1=new_end, y0=tab.attr(y_range, "start", 0.0),
-            y1=tab.attr(y_range, "end"))
+            "rangesupdate",
+            figure,
+            x0=start,
+            x1=new_end,
+            y0=tab.attr(y_range, "start", 0.0),
+            y1=tab.attr(y_range, "end"),
+        )
         sources = {tab.attr(tab.ref(r), "data_source", {}).get("id") for r in tab.attr(figure, "renderers")}
         await self._do("zoom", lambda: zoom, lambda: self._plotted_beyond(sources, end))
 
@@ -125,33 +154,52 @@ class Visit:
         await self._switch("Neuroglancer", lambda: bool(self._chat_input(fresh=True)))
         await self._viewer_page()
         x = 10 + self._user % 50
-        await self._do("chat", lambda: tab.event("chat_message_event", self._chat_input()[0],
-                                                 value=f"go to {x} 40 20 and zoom in"),
-                       lambda: self._position(fresh=True) == [x, 40, 20])
+        await self._do(
+            "chat",
+            lambda: tab.event(
+                "chat_message_event", self._chat_input()[0], value=f"go to {x} 40 20 and zoom in"
+            ),
+            lambda: self._position(fresh=True) == [x, 40, 20],
+        )
 
     async def _curation(self) -> None:
         tab = self.tab
-        await self._switch("Curation", lambda: self._heading(fresh=True) is not None
-                           and any("groups shown" in t for t in tab.texts()))
-        await self._do("accept", lambda: tab.event("button_click", self._one("Button", label="Accept (a)")),
-                       lambda: self._heading(fresh=True) is not None)
+        await self._switch(
+            "Curation",
+            lambda: self._heading(fresh=True) is not None and any("groups shown" in t for t in tab.texts()),
+        )
+        await self._do(
+            "accept",
+            lambda: tab.event("button_click", self._one("Button", label="Accept (a)")),
+            lambda: self._heading(fresh=True) is not None,
+        )
         keys = [m for m in tab.find("ReactiveESM") if tab.attr(m, "class_name") == "KeyboardShortcuts"]
         if not keys:
             raise TabError("the curation page has no keyboard shortcuts")
-        await self._do("next", lambda: tab.event("data_event", keys[-1], data={"key": "ArrowRight"}),
-                       lambda: self._heading(fresh=True) is not None)
+        await self._do(
+            "next",
+            lambda: tab.event("data_event", keys[-1], data={"key": "ArrowRight"}),
+            lambda: self._heading(fresh=True) is not None,
+        )
 
     async def _training(self) -> None:
         tab = self.tab
-        await self._switch("Training", lambda: any(int(m.group(1)) >= 1 for t in tab.texts(fresh=True)
-                                                   for m in _RUN_COUNT.finditer(t)))
+        await self._switch(
+            "Training",
+            lambda: any(int(m.group(1)) >= 1 for t in tab.texts(fresh=True) for m in _RUN_COUNT.finditer(t)),
+        )
         runs = [m for m in tab.find("DataTabulator") if RUN_NAME in self._column(m, "name")]
         if not runs:
             raise TabError(f"the run list does not show {RUN_NAME}")
         row = self._column(runs[-1], "name").index(RUN_NAME)
-        await self._do("open run", lambda: tab.event("cell-click", runs[-1], column="name", row=row),
-                       lambda: any(RUN_NAME in t and "font-weight:600" in t for t in tab.texts(fresh=True))
-                       and any(len(data.get("step", [])) for i, data in tab.data.items() if i in tab.touched))
+        await self._do(
+            "open run",
+            lambda: tab.event("cell-click", runs[-1], column="name", row=row),
+            lambda: (
+                any(RUN_NAME in t and "font-weight:600" in t for t in tab.texts(fresh=True))
+                and any(len(data.get("step", [])) for i, data in tab.data.items() if i in tab.touched)
+            ),
+        )
 
     # --- clicks -----------------------------------------------------------------------------------
     async def _do(self, click: str, events: Callable[[], list], expect: Callable[[], bool]) -> None:
@@ -163,8 +211,14 @@ class Visit:
 
     async def _switch(self, title: str, expect: Callable[[], bool]) -> None:
         self._click = "open"
-        tabs = next((m for m in self.tab.find("panel.models.tabs.Tabs") if "nd-pages" in self.tab.attr(m, "css_classes", [])),
-                    None)
+        tabs = next(
+            (
+                m
+                for m in self.tab.find("panel.models.tabs.Tabs")
+                if "nd-pages" in self.tab.attr(m, "css_classes", [])
+            ),
+            None,
+        )
         if tabs is None:
             raise TabError("the app's page tabs are not on the page")
         titles = [self.tab.attr(self.tab.ref(panel), "title") or "" for panel in self.tab.attr(tabs, "tabs")]
@@ -177,8 +231,12 @@ class Visit:
         found = [m.group(1) for t in self.tab.texts() for m in _VIEWER.finditer(t)]
         if not found:
             raise TabError("the Neuroglancer page has no viewer frame")
-        answer = await AsyncHTTPClient().fetch(HTTPRequest(f"{self._base_url}ngv/v/{found[-1]}/", headers=self._headers,
-                                                           request_timeout=self._timeout_s), raise_error=False)
+        answer = await AsyncHTTPClient().fetch(
+            HTTPRequest(
+                f"{self._base_url}ngv/v/{found[-1]}/", headers=self._headers, request_timeout=self._timeout_s
+            ),
+            raise_error=False,
+        )
         if answer.code != 200:
             raise TabError(f"the viewer page answered {answer.code}")
 
@@ -227,18 +285,28 @@ class Visit:
             for name, values in self.tab.data.get(source, {}).items():
                 if "time" not in name:
                     continue
-                arrays = values if isinstance(values, list) and values and hasattr(values[0], "__len__") else [values]
+                arrays = (
+                    values
+                    if isinstance(values, list) and values and hasattr(values[0], "__len__")
+                    else [values]
+                )
                 if any(len(a) and max(a) > end for a in arrays):
                     return True
         return False
 
     def _chat_input(self, fresh: bool = False) -> list[Model]:
-        return [m for m in self.tab.find("ChatAreaInput", fresh=fresh) if "go to" in (self.tab.attr(m, "placeholder") or "")]
+        return [
+            m
+            for m in self.tab.find("ChatAreaInput", fresh=fresh)
+            if "go to" in (self.tab.attr(m, "placeholder") or "")
+        ]
 
     def _position(self, fresh: bool = False) -> list[float] | None:
         for model in self.tab.find("panel.models.markup.JSON", fresh=fresh):
             try:
-                return [round(v) for v in json.loads(self.tab.attr(model, "text") or "{}").get("position", [])]
+                return [
+                    round(v) for v in json.loads(self.tab.attr(model, "text") or "{}").get("position", [])
+                ]
             except (ValueError, TypeError):
                 continue
         return None

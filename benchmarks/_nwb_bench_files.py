@@ -38,8 +38,11 @@ ELECTRICAL_SERIES_PATH = "/acquisition/ElectricalSeries/data"
 def _nwbfile(identifier: str):
     from pynwb import NWBFile
 
-    return NWBFile(session_description="Neurodeck benchmark file", identifier=identifier,
-                   session_start_time=datetime(2024, 1, 1, tzinfo=UTC))
+    return NWBFile(
+        session_description="Neurodeck benchmark file",
+        identifier=identifier,
+        session_start_time=datetime(2024, 1, 1, tzinfo=UTC),
+    )
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
@@ -64,13 +67,23 @@ def _write_large(path: Path) -> None:
     chunk = int(rate * spec["chunk_seconds"])
     nwb = _nwbfile("bench-large")
     device = nwb.create_device(name="probe")
-    group = nwb.create_electrode_group(name="shank0", description="64-channel probe", location="CA1", device=device)
+    group = nwb.create_electrode_group(
+        name="shank0", description="64-channel probe", location="CA1", device=device
+    )
     for i in range(channels):
         nwb.add_electrode(group=group, location="CA1", x=0.0, y=float(20 * i), z=0.0)
     region = nwb.create_electrode_table_region(list(range(channels)), "all electrodes")
     data = H5DataIO(shape=(samples, channels), dtype=np.int16, chunks=(chunk, channels))
-    nwb.add_acquisition(ElectricalSeries(name="ElectricalSeries", data=data, electrodes=region, rate=rate,
-                                         starting_time=0.0, conversion=0.195e-6))
+    nwb.add_acquisition(
+        ElectricalSeries(
+            name="ElectricalSeries",
+            data=data,
+            electrodes=region,
+            rate=rate,
+            starting_time=0.0,
+            conversion=0.195e-6,
+        )
+    )
     rng = np.random.default_rng(0)
     duration = spec["seconds"]
     for unit in range(spec["units"]):
@@ -79,7 +92,9 @@ def _write_large(path: Path) -> None:
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwb)
     t = np.arange(chunk) / rate
-    waves = (200 * np.sin(2 * np.pi * 8.0 * t)[:, None] * np.linspace(0.5, 1.5, channels)[None, :]).astype(np.int16)
+    waves = (200 * np.sin(2 * np.pi * 8.0 * t)[:, None] * np.linspace(0.5, 1.5, channels)[None, :]).astype(
+        np.int16
+    )
     with h5py.File(path, "r+") as h5:
         dset = h5[ELECTRICAL_SERIES_PATH]
         for start in range(0, samples, chunk):
@@ -94,9 +109,16 @@ def _write_spread(path: Path) -> None:
     nwb = _nwbfile("bench-spread")
     rng = np.random.default_rng(1)
     for i in range(SPREAD["series"]):
-        nwb.add_acquisition(TimeSeries(name=f"series_{i:03d}", data=rng.standard_normal(SPREAD["samples"]),
-                                       unit="V", rate=1000.0, starting_time=0.0,
-                                       description=f"benchmark series {i}"))
+        nwb.add_acquisition(
+            TimeSeries(
+                name=f"series_{i:03d}",
+                data=rng.standard_normal(SPREAD["samples"]),
+                unit="V",
+                rate=1000.0,
+                starting_time=0.0,
+                description=f"benchmark series {i}",
+            )
+        )
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwb)
 

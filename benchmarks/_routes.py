@@ -22,8 +22,10 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = re.compile(r"^/(login|logout|static/|components/|favicon\.ico)")
 """Routes a stranger may reach: signing in, and assets that hold no data (Bokeh's and Panel's JS, CSS, fonts)."""
-SAMPLES = {"/ngdemo/x": "/ngdemo/image/info",
-           "/autoload.js": "/autoload.js?bokeh-autoload-element=p1&bokeh-app-path=/&bokeh-absolute-url=http://x/"}
+SAMPLES = {
+    "/ngdemo/x": "/ngdemo/image/info",
+    "/autoload.js": "/autoload.js?bokeh-autoload-element=p1&bokeh-app-path=/&bokeh-absolute-url=http://x/",
+}
 """Routes whose plain sample would only be a 404 or a 400: a request that would be served there."""
 
 
@@ -53,8 +55,12 @@ def open_routes(base_url: str, paths: list[str]) -> list[str]:
     for path in paths:
         if PUBLIC.match(path):
             continue
-        answer = requests.get(base_url.rstrip("/") + SAMPLES.get(path, path), allow_redirects=False, timeout=10)
-        to_sign_in = answer.status_code in (301, 302, 303, 307) and "login" in answer.headers.get("Location", "")
+        answer = requests.get(
+            base_url.rstrip("/") + SAMPLES.get(path, path), allow_redirects=False, timeout=10
+        )
+        to_sign_in = answer.status_code in (301, 302, 303, 307) and "login" in answer.headers.get(
+            "Location", ""
+        )
         if answer.status_code not in (401, 403, 404) and not to_sign_in:
             opened.append(f"{path} ({answer.status_code})")
     return opened
@@ -63,8 +69,13 @@ def open_routes(base_url: str, paths: list[str]) -> list[str]:
 def serve(workspace: Path, port: int, *extra: str, env: dict | None = None) -> subprocess.Popen:
     """``run.py`` in a child process; returns once it answers."""
     log = open(workspace / "server.log", "w")
-    process = subprocess.Popen([sys.executable, "run.py", "--port", str(port), "--no-show", "--workspace",
-                                str(workspace), *extra], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "run.py", "--port", str(port), "--no-show", "--workspace", str(workspace), *extra],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     deadline = time.time() + 90
     while time.time() < deadline:
         try:

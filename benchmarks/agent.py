@@ -84,8 +84,9 @@ def bench_tool_overhead() -> dict[str, float]:
     arguments = '{"x": 1200, "y": 900, "z": 40}'
 
     def ours() -> None:
-        for _ in execute_tool_call(registry, trace, "c", "move", arguments, turn=1, round_=1, source="model",
-                                   result_chars=4000):
+        for _ in execute_tool_call(
+            registry, trace, "c", "move", arguments, turn=1, round_=1, source="model", result_chars=4000
+        ):
             pass
 
     function = registry.tools["move"].function
@@ -95,7 +96,11 @@ def bench_tool_overhead() -> dict[str, float]:
 
     overhead = median_ms(ours, repeats=50, batch=200)
     baseline = median_ms(naive, repeats=50, batch=200)
-    return {"tool_overhead_ms": overhead, "naive_dispatch_ms": baseline, "tool_overhead_ratio": overhead / baseline}
+    return {
+        "tool_overhead_ms": overhead,
+        "naive_dispatch_ms": baseline,
+        "tool_overhead_ratio": overhead / baseline,
+    }
 
 
 def bench_planner() -> dict[str, float]:
@@ -104,8 +109,10 @@ def bench_planner() -> dict[str, float]:
     planner = session.registry.planner
     plan = planner.plan(COMMANDS)
     assert [c.tool for c in plan.calls] == ["set_position", "zoom", "set_contrast", "set_visibility"], plan
-    return {"offline_planner_ms": median_ms(lambda: planner.plan(COMMANDS), repeats=50, batch=20),
-            "offline_turn_ms": median_ms(lambda: list(session.send(COMMANDS)), repeats=50, batch=20)}
+    return {
+        "offline_planner_ms": median_ms(lambda: planner.plan(COMMANDS), repeats=50, batch=20),
+        "offline_turn_ms": median_ms(lambda: list(session.send(COMMANDS)), repeats=50, batch=20),
+    }
 
 
 def bench_round_trips(repeats: int = 100) -> dict[str, float]:
@@ -115,14 +122,20 @@ def bench_round_trips(repeats: int = 100) -> dict[str, float]:
         plain = ChatSession(tools, config, limits=TurnLimits(stream=False))
         streaming = ChatSession(tools, config, limits=TurnLimits(stream=True))
         client = openai.OpenAI(base_url=server.base_url, api_key="bench", max_retries=0)
-        same_request = {"model": "scripted-model", "tools": plain.registry.schemas,
-                        "messages": plain.context.messages(plain.memory, "hello")}
-        figures = interleaved_medians_ms({
-            "chat_round_trip_ms": lambda: _answered(plain, "hello"),
-            "chat_round_trip_stream_ms": lambda: _answered(streaming, "hello"),
-            "raw_client_round_trip_ms": lambda: client.chat.completions.create(**same_request),
-            "tool_turn_round_trip_ms": lambda: _answered(plain, "zoom please"),
-        }, repeats)
+        same_request = {
+            "model": "scripted-model",
+            "tools": plain.registry.schemas,
+            "messages": plain.context.messages(plain.memory, "hello"),
+        }
+        figures = interleaved_medians_ms(
+            {
+                "chat_round_trip_ms": lambda: _answered(plain, "hello"),
+                "chat_round_trip_stream_ms": lambda: _answered(streaming, "hello"),
+                "raw_client_round_trip_ms": lambda: client.chat.completions.create(**same_request),
+                "tool_turn_round_trip_ms": lambda: _answered(plain, "zoom please"),
+            },
+            repeats,
+        )
         client.close()
         plain.close()
         streaming.close()
@@ -147,16 +160,22 @@ def _answered(session: ChatSession, text: str) -> None:
 def main() -> None:
     figures: dict[str, float] = {}
     figures.update(bench_tool_overhead())
-    print(f"tool call: ours {figures['tool_overhead_ms'] * 1000:.1f} µs, naive dispatch "
-          f"{figures['naive_dispatch_ms'] * 1000:.2f} µs (x{figures['tool_overhead_ratio']:.0f}; floor < 5 ms)")
+    print(
+        f"tool call: ours {figures['tool_overhead_ms'] * 1000:.1f} µs, naive dispatch "
+        f"{figures['naive_dispatch_ms'] * 1000:.2f} µs (x{figures['tool_overhead_ratio']:.0f}; floor < 5 ms)"
+    )
     figures.update(bench_planner())
-    print(f"offline planner: {figures['offline_planner_ms']:.3f} ms to plan 4 commands; "
-          f"whole offline turn {figures['offline_turn_ms']:.2f} ms")
+    print(
+        f"offline planner: {figures['offline_planner_ms']:.3f} ms to plan 4 commands; "
+        f"whole offline turn {figures['offline_turn_ms']:.2f} ms"
+    )
     figures.update(bench_round_trips())
-    print(f"chat round trip on 127.0.0.1: {figures['chat_round_trip_ms']:.2f} ms, streaming "
-          f"{figures['chat_round_trip_stream_ms']:.2f} ms, bare openai client "
-          f"{figures['raw_client_round_trip_ms']:.2f} ms (x{figures['round_trip_overhead_ratio']:.2f}); "
-          f"with one tool call {figures['tool_turn_round_trip_ms']:.2f} ms")
+    print(
+        f"chat round trip on 127.0.0.1: {figures['chat_round_trip_ms']:.2f} ms, streaming "
+        f"{figures['chat_round_trip_stream_ms']:.2f} ms, bare openai client "
+        f"{figures['raw_client_round_trip_ms']:.2f} ms (x{figures['round_trip_overhead_ratio']:.2f}); "
+        f"with one tool call {figures['tool_turn_round_trip_ms']:.2f} ms"
+    )
     print(json.dumps({key: round(value, 4) for key, value in figures.items()}))
 
 

@@ -31,9 +31,21 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engines.agent.config import LlmConfig  # noqa: E402
-from engines.curation import (AnalyzerData, CandidateGroup, CandidateRequest, GroupImages, InjectedFaults,  # noqa: E402
-                              JudgeContext, MetricsJudge, VlmJudge, VlmJudgeParams, build_ground_truth,
-                              compute_missing_extensions, find_candidates, run_judge)
+from engines.curation import (
+    AnalyzerData,
+    CandidateGroup,
+    CandidateRequest,
+    GroupImages,
+    InjectedFaults,  # noqa: E402
+    JudgeContext,
+    MetricsJudge,
+    VlmJudge,
+    VlmJudgeParams,
+    build_ground_truth,
+    compute_missing_extensions,
+    find_candidates,
+    run_judge,
+)
 from engines.curation.analyzer import analyzer_fingerprint  # noqa: E402
 from engines.curation.candidates import PRESETS  # noqa: E402
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply  # noqa: E402
@@ -71,26 +83,37 @@ def widget_seconds(analyzer, groups, folder: Path) -> list[float]:
     return times
 
 
-def vlm_efficiency(data: AnalyzerData, images: GroupImages, groups: list[CandidateGroup], latency_s: float,
-                   workers: int) -> dict[str, float]:
+def vlm_efficiency(
+    data: AnalyzerData, images: GroupImages, groups: list[CandidateGroup], latency_s: float, workers: int
+) -> dict[str, float]:
     def responder(body: dict) -> ScriptedReply:
         if "Answer with one JSON object" in body["messages"][0]["content"]:
-            return ScriptedReply(json.dumps({"decision": "not merge", "confidence": 0.7, "reasoning": "flat"}))
+            return ScriptedReply(
+                json.dumps({"decision": "not merge", "confidence": 0.7, "reasoning": "flat"})
+            )
         return ScriptedReply("Flat cross-correlogram. Feature verdict: not merge")
 
     for group in groups:  # drawn before timing: the measure is of the calls, not of matplotlib
         images.images(group.unit_ids)
     with ScriptedOpenAIServer(responder=responder, latency_s=latency_s) as server:
-        judge = VlmJudge(LlmConfig(model="bench", base_url=server.base_url, api_key="x", timeout_s=30),
-                         VlmJudgeParams(num_workers=workers))
+        judge = VlmJudge(
+            LlmConfig(model="bench", base_url=server.base_url, api_key="x", timeout_s=30),
+            VlmJudgeParams(num_workers=workers),
+        )
         started = time.perf_counter()
         decisions = run_judge(judge, groups, JudgeContext(data, images))
         measured = time.perf_counter() - started
         calls = len(server.requests)
         peak = server.max_concurrent
     ideal = calls * latency_s / workers
-    return {"efficiency": round(ideal / measured, 4), "measured_s": round(measured, 3), "ideal_s": round(ideal, 3),
-            "calls": calls, "peak_concurrency": peak, "errors": sum(not d.ok for d in decisions)}
+    return {
+        "efficiency": round(ideal / measured, 4),
+        "measured_s": round(measured, 3),
+        "ideal_s": round(ideal, 3),
+        "calls": calls,
+        "peak_concurrency": peak,
+        "errors": sum(not d.ok for d in decisions),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -100,9 +123,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--faults", type=int, default=6, help="faults of each kind")
     parser.add_argument("--widget-groups", type=int, default=20)
-    parser.add_argument("--with-feature-neighbors", action="store_true",
-                        help="also score feature_neighbors (computes spike_locations and a kNN over every spike: "
-                             "many minutes at 10 min x 100 units; F1 0.07 on the smoke run)")
+    parser.add_argument(
+        "--with-feature-neighbors",
+        action="store_true",
+        help="also score feature_neighbors (computes spike_locations and a kNN over every spike: "
+        "many minutes at 10 min x 100 units; F1 0.07 on the smoke run)",
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     from spikeinterface.core import create_sorting_analyzer
@@ -116,15 +142,19 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     compute_missing_extensions(analyzer)
     extensions_s = time.perf_counter() - started
-    print(f"ground truth {generate_s:.1f} s; {len(analyzer.unit_ids)} units, {len(true_pairs)} true pairs; "
-          f"extensions {extensions_s:.1f} s")
+    print(
+        f"ground truth {generate_s:.1f} s; {len(analyzer.unit_ids)} units, {len(true_pairs)} true pairs; "
+        f"extensions {extensions_s:.1f} s"
+    )
 
     started = time.perf_counter()
     candidates = find_candidates(analyzer, CandidateRequest.recommended())
     candidates_s = time.perf_counter() - started
     groups = [CandidateGroup(i, g) for i, g in enumerate(candidates.groups)]
-    print(f"candidates {candidates_s:.1f} s: {len(groups)} groups, recall "
-          f"{scores(pairs_of(candidates.groups), true_pairs)['recall']}")
+    print(
+        f"candidates {candidates_s:.1f} s: {len(groups)} groups, recall "
+        f"{scores(pairs_of(candidates.groups), true_pairs)['recall']}"
+    )
 
     preset_scores = {}
     for name in PRESETS:
@@ -145,13 +175,15 @@ def main(argv: list[str] | None = None) -> dict:
         for group in groups:
             images.images(group.unit_ids)
         images_s = time.perf_counter() - started
-        sample = [g.unit_ids for g in groups[:args.widget_groups]]
+        sample = [g.unit_ids for g in groups[: args.widget_groups]]
         widget_times = widget_seconds(analyzer, sample[:1], Path(tmp))  # warm-up
         widget_times = widget_seconds(analyzer, sample, Path(tmp))
         engine_median = images_s / len(groups)
         widget_median = float(np.median(widget_times))
-        print(f"images: engine {engine_median:.3f} s/group over {len(groups)} groups; spikeinterface.widgets "
-              f"median {widget_median:.3f} s/group over {len(sample)} ({widget_median / engine_median:.1f}x)")
+        print(
+            f"images: engine {engine_median:.3f} s/group over {len(groups)} groups; spikeinterface.widgets "
+            f"median {widget_median:.3f} s/group over {len(sample)} ({widget_median / engine_median:.1f}x)"
+        )
 
         started = time.perf_counter()
         decisions = run_judge(MetricsJudge(), groups, JudgeContext(data))
@@ -164,15 +196,25 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"VLM judge: {vlm}")
 
     result = {
-        "n_units": len(analyzer.unit_ids), "duration_s": args.duration, "n_true_pairs": len(true_pairs),
-        "n_candidate_groups": len(groups), "extensions_s": round(extensions_s, 2),
-        "candidates_s": round(candidates_s, 2), "images_s": round(images_s, 2),
-        "image_s_per_group": round(images_s / len(groups), 4), "si_widgets_s_per_group": round(widget_median, 4),
-        "vlm_parallel_efficiency": vlm["efficiency"], "vlm_measured_s": vlm["measured_s"],
+        "n_units": len(analyzer.unit_ids),
+        "duration_s": args.duration,
+        "n_true_pairs": len(true_pairs),
+        "n_candidate_groups": len(groups),
+        "extensions_s": round(extensions_s, 2),
+        "candidates_s": round(candidates_s, 2),
+        "images_s": round(images_s, 2),
+        "image_s_per_group": round(images_s / len(groups), 4),
+        "si_widgets_s_per_group": round(widget_median, 4),
+        "vlm_parallel_efficiency": vlm["efficiency"],
+        "vlm_measured_s": vlm["measured_s"],
         "vlm_ideal_s": vlm["ideal_s"],
-        "judge_f1": judge["f1"], "judge_precision": judge["precision"], "judge_recall": judge["recall"],
-        "best_preset": best, "best_preset_f1": preset_scores[best]["f1"],
-        "best_preset_precision": preset_scores[best]["precision"], "best_preset_recall": preset_scores[best]["recall"],
+        "judge_f1": judge["f1"],
+        "judge_precision": judge["precision"],
+        "judge_recall": judge["recall"],
+        "best_preset": best,
+        "best_preset_f1": preset_scores[best]["f1"],
+        "best_preset_precision": preset_scores[best]["precision"],
+        "best_preset_recall": preset_scores[best]["recall"],
         "preset_f1": {name: s["f1"] for name, s in preset_scores.items()},
     }
     print(json.dumps(result))

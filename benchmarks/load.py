@@ -90,15 +90,23 @@ class Step:
         return self.percentile_ms(q, [s for o in self.outcomes for s in o.opens])
 
     def summary(self) -> dict:
-        return {"users": self.users, "clicks": len(self.latencies), "p50_ms": self.percentile_ms(50),
-                "p95_ms": self.percentile_ms(95), "max_ms": self.percentile_ms(100), "errors": len(self.errors),
-                "open_p95_ms": self.opens_ms(95), "rss_open_mb": round(self.rss_open_mb, 1),
-                "threads_at_start": self.threads_at_start,
-                "server_cpu_s_per_visit": round(self.server_cpu_s / max(1, len(self.outcomes)), 2),
-                "mb_sent_per_visit": round(sum(o.received_bytes for o in self.outcomes) / 2**20
-                                           / max(1, len(self.outcomes)), 2),
-                "server_cores_busy": round(self.server_cpu_s / self.wall_s, 2),
-                "client_cores_busy": round(self.client_cpu_s / self.wall_s, 2)}
+        return {
+            "users": self.users,
+            "clicks": len(self.latencies),
+            "p50_ms": self.percentile_ms(50),
+            "p95_ms": self.percentile_ms(95),
+            "max_ms": self.percentile_ms(100),
+            "errors": len(self.errors),
+            "open_p95_ms": self.opens_ms(95),
+            "rss_open_mb": round(self.rss_open_mb, 1),
+            "threads_at_start": self.threads_at_start,
+            "server_cpu_s_per_visit": round(self.server_cpu_s / max(1, len(self.outcomes)), 2),
+            "mb_sent_per_visit": round(
+                sum(o.received_bytes for o in self.outcomes) / 2**20 / max(1, len(self.outcomes)), 2
+            ),
+            "server_cores_busy": round(self.server_cpu_s / self.wall_s, 2),
+            "client_cores_busy": round(self.client_cpu_s / self.wall_s, 2),
+        }
 
     def by_click(self) -> dict[tuple[str, str], list[float]]:
         found: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -112,22 +120,38 @@ async def run_step(server: Server, users: int, args: argparse.Namespace, first_u
     """``users`` visits at once; every tab stays open until all are done (so memory is read with all open)."""
     before = server.snapshot()
     client_cpu, started = time.process_time(), time.perf_counter()
-    visits = [Visit(server.url, server.headers, first_user + i, args.timeout_s, args.think_s, args.seed)
-              for i in range(users)]
+    visits = [
+        Visit(server.url, server.headers, first_user + i, args.timeout_s, args.think_s, args.seed)
+        for i in range(users)
+    ]
     outcomes = await gather_visits(visits, args.arrive_s)
     wall = time.perf_counter() - started
     open_ = server.snapshot()
     await asyncio.gather(*(visit.tab.close() for visit in visits))
-    return Step(users, outcomes, wall, before.rss_mb, open_.rss_mb, open_.cpu_s - before.cpu_s,
-                time.process_time() - client_cpu, before.threads)
+    return Step(
+        users,
+        outcomes,
+        wall,
+        before.rss_mb,
+        open_.rss_mb,
+        open_.cpu_s - before.cpu_s,
+        time.process_time() - client_cpu,
+        before.threads,
+    )
 
 
 async def alone(server: Server, repeats: int, args: argparse.Namespace) -> Step:
     """The same visit by one user at a time (nobody else on the server), ``repeats`` times."""
     steps = [await run_step(server, 1, args, first_user=100 + i) for i in range(repeats)]
-    return Step(1, [o for s in steps for o in s.outcomes], sum(s.wall_s for s in steps), steps[0].rss_before_mb,
-                max(s.rss_open_mb for s in steps), sum(s.server_cpu_s for s in steps),
-                sum(s.client_cpu_s for s in steps))
+    return Step(
+        1,
+        [o for s in steps for o in s.outcomes],
+        sum(s.wall_s for s in steps),
+        steps[0].rss_before_mb,
+        max(s.rss_open_mb for s in steps),
+        sum(s.server_cpu_s for s in steps),
+        sum(s.client_cpu_s for s in steps),
+    )
 
 
 def per_session_mb(steps: list[Step]) -> float | None:
@@ -144,7 +168,9 @@ def per_session_mb(steps: list[Step]) -> float | None:
 
 def max_users_under(steps: list[Step], limit_s: float) -> int:
     """The largest step whose p95 is within ``limit_s`` and that had no errors (0: none)."""
-    good = [s.users for s in steps if s.latencies and not s.errors and np.percentile(s.latencies, 95) <= limit_s]
+    good = [
+        s.users for s in steps if s.latencies and not s.errors and np.percentile(s.latencies, 95) <= limit_s
+    ]
     return max(good, default=0)
 
 
@@ -157,8 +183,10 @@ def _print_clicks(title: str, load: Step, base: Step) -> None:
     alone_clicks = base.by_click()
     for key, values in sorted(load.by_click().items()):
         mine = alone_clicks.get(key, [])
-        print(f"  {key[0]:>12}/{key[1]:<8} {np.median(values) * 1000:7.0f} {np.percentile(values, 95) * 1000:7.0f} | "
-              + (f"{np.median(mine) * 1000:6.0f} {np.percentile(mine, 95) * 1000:6.0f}" if mine else "  -"))
+        print(
+            f"  {key[0]:>12}/{key[1]:<8} {np.median(values) * 1000:7.0f} {np.percentile(values, 95) * 1000:7.0f} | "
+            + (f"{np.median(mine) * 1000:6.0f} {np.percentile(mine, 95) * 1000:6.0f}" if mine else "  -")
+        )
 
 
 def _print_errors(step: Step, limit: int = 8) -> None:
@@ -185,20 +213,29 @@ async def benchmark(args: argparse.Namespace) -> dict:
 async def _measure(server: Server, args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     warm = await run_step(server, 1, argparse.Namespace(**{**vars(args), "timeout_s": 600}), first_user=900)
-    print(f"warm-up visit: {len(warm.latencies)} clicks, {len(warm.errors)} errors, "
-          f"{time.perf_counter() - started:.0f} s (builds the demo analyzer)", flush=True)
+    print(
+        f"warm-up visit: {len(warm.latencies)} clicks, {len(warm.errors)} errors, "
+        f"{time.perf_counter() - started:.0f} s (builds the demo analyzer)",
+        flush=True,
+    )
     _print_errors(warm)
-    burst = await run_step(server, args.burst, argparse.Namespace(**{**vars(args), "think_s": (0.0, 0.0)}),
-                           first_user=950)
+    burst = await run_step(
+        server, args.burst, argparse.Namespace(**{**vars(args), "think_s": (0.0, 0.0)}), first_user=950
+    )
     print(f"warm-up burst of {args.burst} users: {len(burst.errors)} errors", flush=True)
     _print_errors(burst)
     baseline: Snapshot = await server.released(None, args.release_s)
-    print(f"baseline: {baseline.threads} threads, {baseline.rss_mb:.0f} MB, {baseline.children} child processes",
-          flush=True)
+    print(
+        f"baseline: {baseline.threads} threads, {baseline.rss_mb:.0f} MB, {baseline.children} child processes",
+        flush=True,
+    )
 
     base = await alone(server, args.alone_visits, args)
-    print(f"one user alone, {args.alone_visits} visits: p50 {base.percentile_ms(50)} ms, p95 {base.percentile_ms(95)} ms, "
-          f"{len(base.errors)} errors", flush=True)
+    print(
+        f"one user alone, {args.alone_visits} visits: p50 {base.percentile_ms(50)} ms, p95 {base.percentile_ms(95)} ms, "
+        f"{len(base.errors)} errors",
+        flush=True,
+    )
     _print_errors(base)
 
     steps: list[Step] = []
@@ -206,8 +243,10 @@ async def _measure(server: Server, args: argparse.Namespace) -> dict:
         await server.released(baseline.threads, args.release_s)
         step = await run_step(server, users, args)
         steps.append(step)
-        print(f"{users:3d} users: " + ", ".join(f"{k} {v}" for k, v in step.summary().items() if k != "users"),
-              flush=True)
+        print(
+            f"{users:3d} users: " + ", ".join(f"{k} {v}" for k, v in step.summary().items() if k != "users"),
+            flush=True,
+        )
         _print_errors(step)
         p95 = step.percentile_ms(95)
         if users >= args.users and (p95 is None or p95 > P95_LIMIT_S * 1000):
@@ -217,48 +256,90 @@ async def _measure(server: Server, args: argparse.Namespace) -> dict:
 
     after = await server.released(baseline.threads, args.release_s)
     leaked = max(0, after.threads - baseline.threads)
-    print(f"after release: {after.threads} threads (baseline {baseline.threads}), {after.rss_mb:.0f} MB, "
-          f"{after.children} child processes (baseline {baseline.children})")
+    print(
+        f"after release: {after.threads} threads (baseline {baseline.threads}), {after.rss_mb:.0f} MB, "
+        f"{after.children} child processes (baseline {baseline.children})"
+    )
     problems = server.log_problems()
     if problems:
         print(f"server log: {len(problems)} error lines, e.g.:", *problems[:5], sep="\n  ")
     summary = main.summary()
     p95_alone = base.percentile_ms(95)
     result = {
-        "users": main.users, "clicks": summary["clicks"], "p50_ms": summary["p50_ms"], "p95_ms": summary["p95_ms"],
-        "errors": summary["errors"], "rss_mb_per_session": per_session_mb(steps), "leaked_threads": leaked,
+        "users": main.users,
+        "clicks": summary["clicks"],
+        "p50_ms": summary["p50_ms"],
+        "p95_ms": summary["p95_ms"],
+        "errors": summary["errors"],
+        "rss_mb_per_session": per_session_mb(steps),
+        "leaked_threads": leaked,
         "max_users_p95_under_2s": max_users_under(steps, P95_LIMIT_S),
-        "alone_p50_ms": base.percentile_ms(50), "alone_p95_ms": p95_alone,
+        "alone_p50_ms": base.percentile_ms(50),
+        "alone_p95_ms": p95_alone,
         "p95_vs_alone": round(summary["p95_ms"] / p95_alone, 2) if summary["p95_ms"] and p95_alone else None,
-        "open_p95_ms": summary["open_p95_ms"], "alone_open_p95_ms": base.opens_ms(95),
-        "server_threads_before": baseline.threads, "server_threads_after": after.threads,
-        "server_children_before": baseline.children, "server_children_after": after.children,
-        "server_log_errors": len(problems), "think_s": list(args.think_s), "num_procs": args.num_procs,
+        "open_p95_ms": summary["open_p95_ms"],
+        "alone_open_p95_ms": base.opens_ms(95),
+        "server_threads_before": baseline.threads,
+        "server_threads_after": after.threads,
+        "server_children_before": baseline.children,
+        "server_children_after": after.children,
+        "server_log_errors": len(problems),
+        "think_s": list(args.think_s),
+        "num_procs": args.num_procs,
         "ramp": [s.summary() for s in steps],
     }
-    result["floors_met"] = (main.users >= FLOORS["users"] and result["p95_ms"] is not None
-                            and result["p95_ms"] <= FLOORS["p95_ms"] and result["errors"] <= FLOORS["errors"]
-                            and leaked <= FLOORS["leaked_threads"])
+    result["floors_met"] = (
+        main.users >= FLOORS["users"]
+        and result["p95_ms"] is not None
+        and result["p95_ms"] <= FLOORS["p95_ms"]
+        and result["errors"] <= FLOORS["errors"]
+        and leaked <= FLOORS["leaked_threads"]
+    )
     return result
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--users", type=int, default=20, help="concurrent users of the reported step (default 20)")
-    parser.add_argument("--ramp", default="2,5,10,20,30,40",
-                        help="steps of concurrent users, until p95 passes 2 s (default 2,5,10,20,30,40)")
-    parser.add_argument("--quick", action="store_true", help="a short smoke run: 2 users, no ramp, one alone visit")
-    parser.add_argument("--think-s", type=float, nargs=2, default=(1.0, 5.0), metavar=("MIN", "MAX"),
-                        help="pause before each click, uniform between MIN and MAX seconds (default 1 5)")
-    parser.add_argument("--timeout-s", type=float, default=30, help="a click unanswered this long is an error")
+    parser.add_argument(
+        "--users", type=int, default=20, help="concurrent users of the reported step (default 20)"
+    )
+    parser.add_argument(
+        "--ramp",
+        default="2,5,10,20,30,40",
+        help="steps of concurrent users, until p95 passes 2 s (default 2,5,10,20,30,40)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a short smoke run: 2 users, no ramp, one alone visit"
+    )
+    parser.add_argument(
+        "--think-s",
+        type=float,
+        nargs=2,
+        default=(1.0, 5.0),
+        metavar=("MIN", "MAX"),
+        help="pause before each click, uniform between MIN and MAX seconds (default 1 5)",
+    )
+    parser.add_argument(
+        "--timeout-s", type=float, default=30, help="a click unanswered this long is an error"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-procs", type=int, default=os.cpu_count() or 1,
-                        help="server processes (run.py --num-procs; default one per core, as the README advises)")
+    parser.add_argument(
+        "--num-procs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="server processes (run.py --num-procs; default one per core, as the README advises)",
+    )
     args = parser.parse_args(argv)
     args.ramp = [int(n) for n in args.ramp.split(",") if n.strip()]
     args.arrive_s, args.burst, args.alone_visits, args.release_s = 3.0, 5, 2, 90.0
     if args.quick:
-        args.users, args.ramp, args.burst, args.alone_visits, args.release_s = min(args.users, 2), [], 2, 1, 45.0
+        args.users, args.ramp, args.burst, args.alone_visits, args.release_s = (
+            min(args.users, 2),
+            [],
+            2,
+            1,
+            45.0,
+        )
     return args
 
 

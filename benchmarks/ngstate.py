@@ -47,9 +47,16 @@ def write_volume(folder: Path) -> Path:
     small = ndimage.zoom(rng.uniform(0, 255, (32, 32, 32)).astype(np.float32), SIDE // 32, order=1)
     data = np.clip(small + rng.normal(0, 12, small.shape).astype(np.float32), 0, 255).astype(np.uint8)
     path = folder / "image"
-    info = CloudVolume.create_new_info(num_channels=1, layer_type="image", data_type="uint8", encoding="raw",
-                                       resolution=[8, 8, 8], voxel_offset=[0, 0, 0], chunk_size=[CHUNK] * 3,
-                                       volume_size=[SIDE] * 3)
+    info = CloudVolume.create_new_info(
+        num_channels=1,
+        layer_type="image",
+        data_type="uint8",
+        encoding="raw",
+        resolution=[8, 8, 8],
+        voxel_offset=[0, 0, 0],
+        chunk_size=[CHUNK] * 3,
+        volume_size=[SIDE] * 3,
+    )
     volume = CloudVolume(f"file://{path}", info=info, compress=False)
     volume.add_scale((2, 2, 2), chunk_size=[CHUNK] * 3)
     volume.commit_info()
@@ -67,14 +74,22 @@ def bench_histogram(path: Path) -> dict[str, float]:
     ours = timed(lambda: compute_histogram(volume, mip=1), 5)
     cv = CloudVolume(f"file://{path}", mip=1, progress=False)
     theirs_cv = timed(lambda: np.bincount(np.asarray(cv[:, :, :]).ravel(), minlength=256), 3)
-    store = ts.open({"driver": "neuroglancer_precomputed", "kvstore": f"file://{path}", "scale_index": 1}).result()
+    store = ts.open(
+        {"driver": "neuroglancer_precomputed", "kvstore": f"file://{path}", "scale_index": 1}
+    ).result()
     theirs_ts = timed(lambda: np.bincount(store.read().result().ravel(), minlength=256), 3)
     histogram = compute_histogram(volume, mip=1)
-    print(f"histogram of {SIDE}^3 uint8 at mip 1 ({histogram.voxels:,} voxels): ours {ours * 1e3:.0f} ms, "
-          f"cloud-volume read + bincount {theirs_cv * 1e3:.0f} ms, tensorstore read + bincount {theirs_ts * 1e3:.0f} ms")
-    return {"histogram_mip1_s": round(ours, 4), "cloudvolume_bincount_s": round(theirs_cv, 4),
-            "tensorstore_bincount_s": round(theirs_ts, 4), "cloudvolume_ratio": round(theirs_cv / ours, 2),
-            "tensorstore_ratio": round(theirs_ts / ours, 2)}
+    print(
+        f"histogram of {SIDE}^3 uint8 at mip 1 ({histogram.voxels:,} voxels): ours {ours * 1e3:.0f} ms, "
+        f"cloud-volume read + bincount {theirs_cv * 1e3:.0f} ms, tensorstore read + bincount {theirs_ts * 1e3:.0f} ms"
+    )
+    return {
+        "histogram_mip1_s": round(ours, 4),
+        "cloudvolume_bincount_s": round(theirs_cv, 4),
+        "tensorstore_bincount_s": round(theirs_ts, 4),
+        "cloudvolume_ratio": round(theirs_cv / ours, 2),
+        "tensorstore_ratio": round(theirs_ts / ours, 2),
+    }
 
 
 def large_state() -> dict:
@@ -87,14 +102,32 @@ def large_state() -> dict:
         "projectionOrientation": [0.1, 0.2, 0.3, 0.9],
         "projectionScale": 40000.0,
         "layers": [
-            {"type": "image", "source": "precomputed://gs://bucket/em", "shaderControls": {"normalized": {"range": [30, 210]}},
-             "name": "em"},
-            {"type": "segmentation", "source": "precomputed://gs://bucket/seg",
-             "segments": [str(int(s)) for s in rng.integers(1, 2**40, 500)], "name": "seg"},
-            {"type": "annotation", "source": {"url": "local://annotations", "transform": {"outputDimensions": dims}},
-             "annotations": [{"type": "point", "id": f"{i:040x}", "point": [float(v) for v in rng.uniform(0, 50000, 3)],
-                              "description": f"synapse {i}"} for i in range(2000)],
-             "name": "synapses"},
+            {
+                "type": "image",
+                "source": "precomputed://gs://bucket/em",
+                "shaderControls": {"normalized": {"range": [30, 210]}},
+                "name": "em",
+            },
+            {
+                "type": "segmentation",
+                "source": "precomputed://gs://bucket/seg",
+                "segments": [str(int(s)) for s in rng.integers(1, 2**40, 500)],
+                "name": "seg",
+            },
+            {
+                "type": "annotation",
+                "source": {"url": "local://annotations", "transform": {"outputDimensions": dims}},
+                "annotations": [
+                    {
+                        "type": "point",
+                        "id": f"{i:040x}",
+                        "point": [float(v) for v in rng.uniform(0, 50000, 3)],
+                        "description": f"synapse {i}",
+                    }
+                    for i in range(2000)
+                ],
+                "name": "synapses",
+            },
         ],
         "layout": "4panel",
     }
@@ -123,9 +156,11 @@ def bench_urls() -> dict[str, float]:
     result = {key: round(value, 3) for key, value in result.items()}
     result["serialize_ratio"] = round(result["ng_serialize_ms"] / result["serialize_ms"], 1)
     result["parse_ratio"] = round(result["ng_parse_ms"] / result["parse_ms"], 1)
-    print(f"state URL ({result['state_kb']} KB of JSON): ours serialize {result['serialize_ms']:.2f} ms, parse "
-          f"{result['parse_ms']:.2f} ms (url-safe {result['serialize_url_safe_ms']:.2f} / {result['parse_url_safe_ms']:.2f} ms); "
-          f"neuroglancer.url_state to_url {result['ng_serialize_ms']:.1f} ms, parse_url {result['ng_parse_ms']:.1f} ms")
+    print(
+        f"state URL ({result['state_kb']} KB of JSON): ours serialize {result['serialize_ms']:.2f} ms, parse "
+        f"{result['parse_ms']:.2f} ms (url-safe {result['serialize_url_safe_ms']:.2f} / {result['parse_url_safe_ms']:.2f} ms); "
+        f"neuroglancer.url_state to_url {result['ng_serialize_ms']:.1f} ms, parse_url {result['ng_parse_ms']:.1f} ms"
+    )
     return result
 
 

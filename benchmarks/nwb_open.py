@@ -107,7 +107,10 @@ def _baseline_pynwb(url: str) -> int:
     import pynwb
     import remfile
 
-    with h5py.File(remfile.File(url), "r") as h5, pynwb.NWBHDF5IO(file=h5, mode="r", load_namespaces=True) as io:
+    with (
+        h5py.File(remfile.File(url), "r") as h5,
+        pynwb.NWBHDF5IO(file=h5, mode="r", load_namespaces=True) as io,
+    ):
         with warnings.catch_warnings():  # pynwb's remarks on the files' contents are not what is measured
             warnings.simplefilter("ignore", UserWarning)
             nwbfile = io.read()
@@ -128,6 +131,7 @@ def _baseline_h5py(url: str) -> int:
 
     count = 0
     with h5py.File(remfile.File(url), "r") as h5:
+
         def visit(_name: str, obj: Any) -> None:
             nonlocal count
             count += 1
@@ -139,7 +143,9 @@ def _baseline_h5py(url: str) -> int:
     return count
 
 
-def _median_run(server: RangeServerProcess, action: Callable[[], Any], runs: int) -> tuple[Any, dict[str, Any]]:
+def _median_run(
+    server: RangeServerProcess, action: Callable[[], Any], runs: int
+) -> tuple[Any, dict[str, Any]]:
     """``action`` ``runs`` times: the median time, with requests and bytes of that run and every time."""
     results = [_counted(server, action) for _ in range(runs)]
     ordered = sorted(results, key=lambda r: r[1]["s"])
@@ -171,9 +177,16 @@ def _measure_file(server: RangeServerProcess, relative: str, label: str, runs: i
             nwb.close()
     containers, baseline = _median_run(server, lambda: _baseline_pynwb(url), runs)
     h5_objects, baseline_h5py = _median_run(server, lambda: _baseline_h5py(url), runs)
-    row = {"file": label, "objects": objects, "ours_first": ours_first, "ours_reopen": ours_reopen,
-           "baseline_pynwb": baseline, "baseline_pynwb_containers": containers,
-           "baseline_h5py_walk": baseline_h5py, "baseline_h5py_objects": h5_objects}
+    row = {
+        "file": label,
+        "objects": objects,
+        "ours_first": ours_first,
+        "ours_reopen": ours_reopen,
+        "baseline_pynwb": baseline,
+        "baseline_pynwb_containers": containers,
+        "baseline_h5py_walk": baseline_h5py,
+        "baseline_h5py_objects": h5_objects,
+    }
     print(f"{label}: {objects} objects (median of {runs} runs)")
     for key in ("ours_first", "ours_reopen", "baseline_pynwb", "baseline_h5py_walk"):
         m = row[key]
@@ -206,19 +219,32 @@ def _window(server: RangeServerProcess, relative: str) -> dict[str, Any]:
             info = nwb.index.get(ELECTRICAL_SERIES_PATH)
             rate = float(nwb.index.get(f"{SERIES_PATH}/starting_time").attrs["rate"])
             window_bytes = int(WINDOW_S * rate) * info.shape[1] * np.dtype(info.dtype).itemsize
-            trace, measured = _counted(server, lambda: read_trace_window(nwb, SERIES_PATH))  # the view's first window
-            _, measured_again = _counted(server, lambda: read_trace_window(nwb, SERIES_PATH, WINDOW_S, 2 * WINDOW_S))
-            others = [_counted(server, lambda t0=t0: read_trace_window(nwb, SERIES_PATH, t0, t0 + WINDOW_S))[1]["s"]
-                      for t0 in (50.0, 100.0, 150.0)]
+            trace, measured = _counted(
+                server, lambda: read_trace_window(nwb, SERIES_PATH)
+            )  # the view's first window
+            _, measured_again = _counted(
+                server, lambda: read_trace_window(nwb, SERIES_PATH, WINDOW_S, 2 * WINDOW_S)
+            )
+            others = [
+                _counted(server, lambda t0=t0: read_trace_window(nwb, SERIES_PATH, t0, t0 + WINDOW_S))[1]["s"]
+                for t0 in (50.0, 100.0, 150.0)
+            ]
         finally:
             nwb.close()
     times = sorted([measured["s"], measured_again["s"], *others])
-    print(f"window 0-{WINDOW_S:g} s: {measured['requests']} requests, {measured['bytes'] / 1e6:.1f} MB for "
-          f"{window_bytes / 1e6:.1f} MB of samples, {measured['s']:.3f} s (next window {measured_again['s']:.3f} s, "
-          f"{measured_again['requests']} requests); {len(trace.t)} points; median of 5 windows {times[2]:.3f} s")
-    return {"window": measured, "next_window": measured_again, "window_data_bytes": window_bytes,
-            "window_bytes_ratio": round(measured["bytes"] / window_bytes, 3), "trace_window_s": times[2],
-            "window_runs_s": times}
+    print(
+        f"window 0-{WINDOW_S:g} s: {measured['requests']} requests, {measured['bytes'] / 1e6:.1f} MB for "
+        f"{window_bytes / 1e6:.1f} MB of samples, {measured['s']:.3f} s (next window {measured_again['s']:.3f} s, "
+        f"{measured_again['requests']} requests); {len(trace.t)} points; median of 5 windows {times[2]:.3f} s"
+    )
+    return {
+        "window": measured,
+        "next_window": measured_again,
+        "window_data_bytes": window_bytes,
+        "window_bytes_ratio": round(measured["bytes"] / window_bytes, 3),
+        "trace_window_s": times[2],
+        "window_runs_s": times,
+    }
 
 
 def _browse_large(url: str) -> dict[str, float]:
@@ -262,14 +288,18 @@ def _memory(server: RangeServerProcess, relative: str) -> dict[str, float]:
     command = [sys.executable, str(Path(__file__).resolve()), "--browse", server.url_for(relative)]
     output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
     result = json.loads(output.strip().splitlines()[-1])
-    print(f"browsing the large file (open, index, 4 windows, units table, spike window): "
-          f"peak RSS growth {result['peak_mem_growth_mb']} MB, {result['browse_s']} s")
+    print(
+        f"browsing the large file (open, index, 4 windows, units table, spike window): "
+        f"peak RSS growth {result['peak_mem_growth_mb']} MB, {result['browse_s']} s"
+    )
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT / "bench_data", help="cache folder for generated files")
+    parser.add_argument(
+        "--data", type=Path, default=ROOT / "bench_data", help="cache folder for generated files"
+    )
     parser.add_argument("--latency", type=float, default=0.02, help="seconds added to every request")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is reported")
     parser.add_argument("--browse", help=argparse.SUPPRESS)
@@ -280,8 +310,10 @@ def main() -> None:
 
     started = time.perf_counter()
     large, spread = ensure_large_file(args.data), ensure_spread_file(args.data)
-    print(f"files ready in {time.perf_counter() - started:.1f} s: {large.name} ({large.stat().st_size / 1e9:.2f} GB), "
-          f"{spread.name} ({spread.stat().st_size / 1e6:.0f} MB), {REAL_FILE.name}")
+    print(
+        f"files ready in {time.perf_counter() - started:.1f} s: {large.name} ({large.stat().st_size / 1e9:.2f} GB), "
+        f"{spread.name} ({spread.stat().st_size / 1e6:.0f} MB), {REAL_FILE.name}"
+    )
     import pynwb  # noqa: F401  (import once, outside every timing)
     import remfile  # noqa: F401
 
@@ -300,8 +332,9 @@ def main() -> None:
         "tree_speedup": round(baseline_s / spread_row["ours_first"]["s"], 2),
         "reopen_speedup": round(baseline_s / spread_row["ours_reopen"]["s"], 2),
         "reopen_requests": max(r["ours_reopen"]["requests"] for r in rows.values()),
-        "first_open_bytes_ratio": round(max(r["ours_first"]["bytes"] / r["baseline_pynwb"]["bytes"]
-                                            for r in rows.values()), 3),
+        "first_open_bytes_ratio": round(
+            max(r["ours_first"]["bytes"] / r["baseline_pynwb"]["bytes"] for r in rows.values()), 3
+        ),
         "window_bytes_ratio": window["window_bytes_ratio"],
         "trace_window_s": window["trace_window_s"],
         "peak_mem_growth_mb": memory["peak_mem_growth_mb"],
@@ -313,8 +346,12 @@ def main() -> None:
         "browse_s": memory["browse_s"],
         "total_s": round(time.perf_counter() - started, 1),
     }
-    print("tree_speedup = pynwb/ours on the spread file's first open; reopen_speedup the same with our cached index;")
-    print("reopen_requests and first_open_bytes_ratio are the worst of the three files; trace_window_s is the median")
+    print(
+        "tree_speedup = pynwb/ours on the spread file's first open; reopen_speedup the same with our cached index;"
+    )
+    print(
+        "reopen_requests and first_open_bytes_ratio are the worst of the three files; trace_window_s is the median"
+    )
     print("of five 10-s, 64-channel windows of the large file (chunks fetched concurrently).")
     print(json.dumps(summary))
 

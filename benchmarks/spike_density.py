@@ -45,8 +45,10 @@ def synthetic_units(n_units: int, n_spikes: int, seed: int) -> tuple[np.ndarray,
 def viewports(seed: int) -> list[tuple[float, float]]:
     rng = np.random.default_rng(seed)
     lengths = np.geomspace(DURATION_S, 1.0, N_VIEWPORTS)
-    return [(float(start), float(start + length))
-            for length, start in ((length, rng.uniform(0.0, DURATION_S - length)) for length in lengths)]
+    return [
+        (float(start), float(start + length))
+        for length, start in ((length, rng.uniform(0.0, DURATION_S - length)) for length in lengths)
+    ]
 
 
 def timed_ms(call) -> float:
@@ -64,12 +66,20 @@ def run_case(n_units: int, n_spikes: int, seed: int) -> dict[str, float]:
         windows = viewports(seed + 1)
         pyramid.query(*windows[0], WIDTH_PX)
         ours = [timed_ms(lambda w=w: pyramid.query(w[0], w[1], WIDTH_PX)) for w in windows]
-        raw = [timed_ms(lambda w=w: np.histogram2d(unit_of_spike, times, bins=(n_units, WIDTH_PX),
-                                                   range=((0, n_units), w))) for w in windows]
+        raw = [
+            timed_ms(
+                lambda w=w: np.histogram2d(
+                    unit_of_spike, times, bins=(n_units, WIDTH_PX), range=((0, n_units), w)
+                )
+            )
+            for w in windows
+        ]
 
         def windowed(w: tuple[float, float]) -> None:
             inside = (times >= w[0]) & (times < w[1])
-            np.histogram2d(unit_of_spike[inside], times[inside], bins=(n_units, WIDTH_PX), range=((0, n_units), w))
+            np.histogram2d(
+                unit_of_spike[inside], times[inside], bins=(n_units, WIDTH_PX), range=((0, n_units), w)
+            )
 
         masked = [timed_ms(lambda w=w: windowed(w)) for w in windows]
     result = {
@@ -80,15 +90,23 @@ def run_case(n_units: int, n_spikes: int, seed: int) -> dict[str, float]:
         "query_speedup": round(float(np.median(raw) / np.median(ours)), 1),
         "query_speedup_windowed": round(float(np.median(masked) / np.median(ours)), 1),
     }
-    levels = ", ".join(f"{level.bin_s * 1e3:g} ms x {level.n_bins:,} ({level.dtype})" for level in summary.levels)
+    levels = ", ".join(
+        f"{level.bin_s * 1e3:g} ms x {level.n_bins:,} ({level.dtype})" for level in summary.levels
+    )
     print(f"{n_units:,} units, {len(times):,} spikes over {DURATION_S:g} s")
     print(f"  levels: {levels}")
-    print(f"  build {result['build_s']:.2f} s; store {summary.stored_bytes / 1e6:.1f} MB = "
-          f"{result['store_ratio']:.3f} x the float64 spike times ({len(times) * 8 / 1e6:.0f} MB)")
-    print(f"  query ({WIDTH_PX} px, {N_VIEWPORTS} viewports {DURATION_S:g} s .. 1 s): median "
-          f"{result['query_ms_median']:.2f} ms, max {result['query_ms_max']:.2f} ms")
-    print(f"  raw histogram2d per request: median {np.median(raw):.1f} ms -> speedup {result['query_speedup']}x; "
-          f"masked to the viewport first: median {np.median(masked):.1f} ms -> {result['query_speedup_windowed']}x")
+    print(
+        f"  build {result['build_s']:.2f} s; store {summary.stored_bytes / 1e6:.1f} MB = "
+        f"{result['store_ratio']:.3f} x the float64 spike times ({len(times) * 8 / 1e6:.0f} MB)"
+    )
+    print(
+        f"  query ({WIDTH_PX} px, {N_VIEWPORTS} viewports {DURATION_S:g} s .. 1 s): median "
+        f"{result['query_ms_median']:.2f} ms, max {result['query_ms_max']:.2f} ms"
+    )
+    print(
+        f"  raw histogram2d per request: median {np.median(raw):.1f} ms -> speedup {result['query_speedup']}x; "
+        f"masked to the viewport first: median {np.median(masked):.1f} ms -> {result['query_speedup_windowed']}x"
+    )
     return result
 
 

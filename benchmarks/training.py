@@ -54,10 +54,14 @@ MODEL = {"d_model": 32, "n_latents": 4, "n_heads": 2, "n_blocks": 1, "d_state": 
 
 def _scan_inputs(length: int, seed: int = 0) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return [torch.randn(BATCH, D_INNER, length, generator=g), torch.randn(BATCH, D_INNER, length, generator=g) - 2,
-            -torch.exp(torch.randn(D_INNER, D_STATE, generator=g) * 0.5),
-            torch.randn(BATCH, D_STATE, length, generator=g), torch.randn(BATCH, D_STATE, length, generator=g),
-            torch.randn(D_INNER, generator=g)]
+    return [
+        torch.randn(BATCH, D_INNER, length, generator=g),
+        torch.randn(BATCH, D_INNER, length, generator=g) - 2,
+        -torch.exp(torch.randn(D_INNER, D_STATE, generator=g) * 0.5),
+        torch.randn(BATCH, D_STATE, length, generator=g),
+        torch.randn(BATCH, D_STATE, length, generator=g),
+        torch.randn(D_INNER, generator=g),
+    ]
 
 
 def _interleaved(calls: dict[str, object], reps: int) -> dict[str, float]:
@@ -92,23 +96,33 @@ def bench_scan() -> dict[str, float]:
     for length, reps in ((256, 7), (1024, 5), (4096, 3)):
         u, delta, A, B, C, D = _scan_inputs(length)
         with torch.no_grad():
-            t = _interleaved({"reference": lambda: selective_scan_ref(u, delta, A, B, C, D, delta_softplus=True),
-                              "plain": lambda: plain_loop(u, delta, A, B, C, D),
-                              "ours": lambda: selective_scan(u, delta, A, B, C, D, delta_softplus=True)}, reps)
+            t = _interleaved(
+                {
+                    "reference": lambda: selective_scan_ref(u, delta, A, B, C, D, delta_softplus=True),
+                    "plain": lambda: plain_loop(u, delta, A, B, C, D),
+                    "ours": lambda: selective_scan(u, delta, A, B, C, D, delta_softplus=True),
+                },
+                reps,
+            )
         out[f"scan_speedup_L{length}"] = round(t["reference"] / t["ours"], 2)
         if length == 1024:
             out["scan_vs_plain_loop_L1024"] = round(t["plain"] / t["ours"], 2)
-        print(f"scan L={length}: reference {t['reference'] * 1e3:.1f} ms, plain loop {t['plain'] * 1e3:.1f} ms, "
-              f"ours {t['ours'] * 1e3:.1f} ms -> {out[f'scan_speedup_L{length}']}x the reference, "
-              f"{t['plain'] / t['ours']:.2f}x the plain loop")
+        print(
+            f"scan L={length}: reference {t['reference'] * 1e3:.1f} ms, plain loop {t['plain'] * 1e3:.1f} ms, "
+            f"ours {t['ours'] * 1e3:.1f} ms -> {out[f'scan_speedup_L{length}']}x the reference, "
+            f"{t['plain'] / t['ours']:.2f}x the plain loop"
+        )
     inputs = [t.requires_grad_() for t in _scan_inputs(256)]
 
     def backward(kind: str):
         return lambda: selective_scan(*inputs, delta_softplus=True, kind=kind).sum().backward()
+
     t = _interleaved({"reference": backward("reference"), "ours": backward("auto")}, 3)
     out["scan_backward_speedup_L256"] = round(t["reference"] / t["ours"], 2)
-    print(f"scan forward+backward L=256: reference {t['reference'] * 1e3:.0f} ms, ours {t['ours'] * 1e3:.0f} ms "
-          f"-> {out['scan_backward_speedup_L256']}x")
+    print(
+        f"scan forward+backward L=256: reference {t['reference'] * 1e3:.0f} ms, ours {t['ours'] * 1e3:.0f} ms "
+        f"-> {out['scan_backward_speedup_L256']}x"
+    )
     return out
 
 
@@ -122,19 +136,36 @@ def bench_mambapy() -> float | None:
     dt = torch.nn.functional.softplus(delta)
     with torch.no_grad():  # mambapy's layout: x, delta (b, L, d), B, C (b, L, n)
         args = (u.transpose(1, 2), dt.transpose(1, 2), A, B.transpose(1, 2), C.transpose(1, 2), D)
-        t = _interleaved({"mambapy": lambda: MambaBlock.selective_scan(None, *args),
-                          "ours": lambda: selective_scan(u, dt, A, B, C, D)}, 5)
+        t = _interleaved(
+            {
+                "mambapy": lambda: MambaBlock.selective_scan(None, *args),
+                "ours": lambda: selective_scan(u, dt, A, B, C, D),
+            },
+            5,
+        )
     ratio = round(t["mambapy"] / t["ours"], 2)
     print(f"mambapy pscan L=1024: {t['mambapy'] * 1e3:.1f} ms vs ours {t['ours'] * 1e3:.1f} ms -> {ratio}x")
     return ratio
 
 
-def _train_and_evaluate(workspace: Path, sources: list[dict], steps: int, cebra_iterations: int, **sections) -> dict:
-    config = build_config(sources, model_size="tiny", steps=steps, model=MODEL,
-                          optim={"lr": 3e-3, "warmup_steps": 100},
-                          training={"log_every": 50, "eval_every": max(steps // 4, 1), "checkpoint_every": steps,
-                                    "eval_windows": 32, "num_threads": 1},
-                          **sections)
+def _train_and_evaluate(
+    workspace: Path, sources: list[dict], steps: int, cebra_iterations: int, **sections
+) -> dict:
+    config = build_config(
+        sources,
+        model_size="tiny",
+        steps=steps,
+        model=MODEL,
+        optim={"lr": 3e-3, "warmup_steps": 100},
+        training={
+            "log_every": 50,
+            "eval_every": max(steps // 4, 1),
+            "checkpoint_every": steps,
+            "eval_windows": 32,
+            "num_threads": 1,
+        },
+        **sections,
+    )
     folder = RunRegistry(workspace).new_run("benchmark")
     folder.config_path.write_text(json.dumps(config.to_dict()))
     dataset = WindowDataset(prepare_run_data(folder, config.data), config.data, config.training.seed)
@@ -145,6 +176,7 @@ def _train_and_evaluate(workspace: Path, sources: list[dict], steps: int, cebra_
     tokens = float(median(frame[frame["split"] == "train"]["tokens_per_s"]))
     result = evaluate_run(folder, cebra_iterations=cebra_iterations)
     from engines.training.model.foundation import FoundationModel
+
     parameters = FoundationModel(config.model, dataset.spec).parameter_count()
     return {"result": result, "tokens_per_s": tokens, "train_s": seconds, "parameters": parameters}
 
@@ -154,12 +186,17 @@ def _oracle_co_bps() -> float:
     from sklearn.linear_model import PoissonRegressor
 
     from engines.training.config import SyntheticSource
-    session = generate_synthetic_sessions(SyntheticSource(**{k: v for k, v in SYNTHETIC.items() if k != "kind"}))[0]
+
+    session = generate_synthetic_sessions(
+        SyntheticSource(**{k: v for k, v in SYNTHETIC.items() if k != "kind"})
+    )[0]
     segments = split_segments(session.n_bins)
     (a, b), (c, d) = segments["train"][0], segments["test"][0]
     x, y = session.latents, session.modalities["spikes"]
-    rates = np.stack([PoissonRegressor(alpha=1e-4).fit(x[a:b], y[a:b, k]).predict(x[c:d])
-                      for k in range(y.shape[1])], axis=1)
+    rates = np.stack(
+        [PoissonRegressor(alpha=1e-4).fit(x[a:b], y[a:b, k]).predict(x[c:d]) for k in range(y.shape[1])],
+        axis=1,
+    )
     return bits_per_spike(rates, y[c:d])
 
 
@@ -169,39 +206,60 @@ def main() -> None:
     figures.update(bench_scan())
     figures["mambapy_ratio"] = bench_mambapy()
     with tempfile.TemporaryDirectory() as tmp:
-        synthetic = _train_and_evaluate(Path(tmp), [SYNTHETIC], steps=900, cebra_iterations=300,
-                                        data={"seq_len": 64, "batch_size": 16})
+        synthetic = _train_and_evaluate(
+            Path(tmp), [SYNTHETIC], steps=900, cebra_iterations=300, data={"seq_len": 64, "batch_size": 16}
+        )
         r = synthetic["result"]
         figures.update(
             train_tokens_per_s=round(synthetic["tokens_per_s"]),
             train_model=f"d_model {MODEL['d_model']}, {MODEL['n_blocks']} bidirectional Mamba block, "
-                        f"{MODEL['n_latents']} latents, {synthetic['parameters']:,} parameters; batch 16 x 64 bins, "
-                        "5 modalities, 1 CPU thread",
-            decoding_r2=round(r["decoding_r2"]["all"], 3), ridge_r2=round(r["baselines"]["ridge_r2"]["all"], 3),
+            f"{MODEL['n_latents']} latents, {synthetic['parameters']:,} parameters; batch 16 x 64 bins, "
+            "5 modalities, 1 CPU thread",
+            decoding_r2=round(r["decoding_r2"]["all"], 3),
+            ridge_r2=round(r["baselines"]["ridge_r2"]["all"], 3),
             cebra_r2=None if r["baselines"].get("cebra_r2") is None else round(r["baselines"]["cebra_r2"], 3),
             decoding_r2_per_modality={k: round(v, 3) for k, v in r["decoding_r2"].items()},
             ridge_r2_per_modality={k: round(v, 3) for k, v in r["baselines"]["ridge_r2"].items()},
             co_bps=None if r["co_bps"] is None else round(r["co_bps"], 4),
             co_bps_spikes_only=None if r["co_bps_spikes_only"] is None else round(r["co_bps_spikes_only"], 4),
-            co_bps_oracle=round(_oracle_co_bps(), 4), latent_r2=round(r["latent_r2"], 3),
-            train_s=round(synthetic["train_s"], 1))
-        print(f"synthetic: {json.dumps({k: figures[k] for k in ('decoding_r2', 'ridge_r2', 'cebra_r2', 'co_bps')})}")
-        grass = _train_and_evaluate(Path(tmp), [{"kind": "nitime", "dataset": "grasshopper", "recording": 1}],
-                                    steps=300, cebra_iterations=200, data={"seq_len": 64, "batch_size": 16,
-                                                                           "bin_s": 0.005})["result"]
-        fmri = _train_and_evaluate(Path(tmp), [{"kind": "nitime", "dataset": "fmri_event"}], steps=300,
-                                   cebra_iterations=200, data={"seq_len": 32, "batch_size": 16})["result"]
+            co_bps_oracle=round(_oracle_co_bps(), 4),
+            latent_r2=round(r["latent_r2"], 3),
+            train_s=round(synthetic["train_s"], 1),
+        )
+        print(
+            f"synthetic: {json.dumps({k: figures[k] for k in ('decoding_r2', 'ridge_r2', 'cebra_r2', 'co_bps')})}"
+        )
+        grass = _train_and_evaluate(
+            Path(tmp),
+            [{"kind": "nitime", "dataset": "grasshopper", "recording": 1}],
+            steps=300,
+            cebra_iterations=200,
+            data={"seq_len": 64, "batch_size": 16, "bin_s": 0.005},
+        )["result"]
+        fmri = _train_and_evaluate(
+            Path(tmp),
+            [{"kind": "nitime", "dataset": "fmri_event"}],
+            steps=300,
+            cebra_iterations=200,
+            data={"seq_len": 32, "batch_size": 16},
+        )["result"]
     for name, r in (("grasshopper", grass), ("fmri", fmri)):
         figures[f"nitime_{name}_decoding_r2"] = round(r["decoding_r2"]["all"], 3)
         figures[f"nitime_{name}_ridge_r2"] = round(r["baselines"]["ridge_r2"]["all"], 3)
         cebra = r["baselines"].get("cebra_r2")
         figures[f"nitime_{name}_cebra_r2"] = None if cebra is None else round(cebra, 3)
     figures["nitime_co_bps"] = None
-    figures["nitime_note"] = ("grasshopper: 1 receptor neuron -> sound amplitude at 5 ms bins (no held-out neurons, "
-                              "so no co-bps); fmri: 1 BOLD ROI -> 6 HRF-convolved event regressors at TR 2 s")
-    figures.update(gpu_scan_ratio=None, gpu_train_tokens_per_s=None,
-                   gpu_note="no CUDA device here" if not torch.cuda.is_available()
-                   else ("mamba-ssm not installed" if not cuda_kernel_available() else "not measured"))
+    figures["nitime_note"] = (
+        "grasshopper: 1 receptor neuron -> sound amplitude at 5 ms bins (no held-out neurons, "
+        "so no co-bps); fmri: 1 BOLD ROI -> 6 HRF-convolved event regressors at TR 2 s"
+    )
+    figures.update(
+        gpu_scan_ratio=None,
+        gpu_train_tokens_per_s=None,
+        gpu_note="no CUDA device here"
+        if not torch.cuda.is_available()
+        else ("mamba-ssm not installed" if not cuda_kernel_available() else "not measured"),
+    )
     print(json.dumps(figures))
 
 

@@ -26,7 +26,14 @@ import panel as pn
 import param
 
 from components.background import is_served, run_on_session_thread
-from components.safe_text import code_span, escape_text, model_markdown, model_renderer, safe_table, text_alert
+from components.safe_text import (
+    code_span,
+    escape_text,
+    model_markdown,
+    model_renderer,
+    safe_table,
+    text_alert,
+)
 from engines.agent import ChatSession
 from engines.agent.events import AgentEvent
 from engines.agent.results import Artifact, ImageArtifact, PlotArtifact, TableArtifact, ViewerLinkArtifact
@@ -50,11 +57,19 @@ def frame_to_pandas(frame: Any) -> pd.DataFrame:
 def default_artifact_view(artifact: Artifact) -> pn.viewable.Viewable | None:
     """Tables, links and images; plots and page-specific artifacts are drawn by the page's renderer."""
     if isinstance(artifact, TableArtifact):
-        return safe_table(frame_to_pandas(artifact.frame), show_index=False, disabled=True, height=260,
-                          sizing_mode="stretch_width", pagination="local", page_size=50)
+        return safe_table(
+            frame_to_pandas(artifact.frame),
+            show_index=False,
+            disabled=True,
+            height=260,
+            sizing_mode="stretch_width",
+            pagination="local",
+            page_size=50,
+        )
     if isinstance(artifact, ViewerLinkArtifact):
-        return model_markdown(f"[{escape_text(artifact.title or 'open')}](<{artifact.url}>)",
-                              css_classes=["nd-chat-link"])
+        return model_markdown(
+            f"[{escape_text(artifact.title or 'open')}](<{artifact.url}>)", css_classes=["nd-chat-link"]
+        )
     if isinstance(artifact, ImageArtifact):
         return pn.pane.Image(io.BytesIO(artifact.data), sizing_mode="stretch_width")
     if isinstance(artifact, PlotArtifact):
@@ -65,11 +80,18 @@ def default_artifact_view(artifact: Artifact) -> pn.viewable.Viewable | None:
 class AgentChat(pn.viewable.Viewer):
     """The chat column: messages, input, Stop, trace download and this session's conversations."""
 
-    conversation = param.String(default="", doc="Id of the saved conversation shown ('' before the first message).")
+    conversation = param.String(
+        default="", doc="Id of the saved conversation shown ('' before the first message)."
+    )
 
-    def __init__(self, session: ChatSession, render_artifact: ArtifactRenderer | None = None,
-                 placeholder: str = "Type a command or a question…", height: int = 640,
-                 observer: Callable[[str, Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        session: ChatSession,
+        render_artifact: ArtifactRenderer | None = None,
+        placeholder: str = "Type a command or a question…",
+        height: int = 640,
+        observer: Callable[[str, Any], None] | None = None,
+    ) -> None:
         super().__init__()
         self._session = session
         self._render_artifact = render_artifact
@@ -82,30 +104,48 @@ class AgentChat(pn.viewable.Viewer):
         self._pending: queue.SimpleQueue[AgentEvent] = queue.SimpleQueue()  # events not yet shown, in order
         self._pending_lock = threading.Lock()
         self._drain_scheduled = False
-        self._known: dict[str, str] = {}  # this session's conversations and its person's saved ones: id -> title
+        self._known: dict[
+            str, str
+        ] = {}  # this session's conversations and its person's saved ones: id -> title
         if session.person is not None:
             self._known.update((c.id, c.title or "chat") for c in reversed(session.conversations()))
         self._title = "chat"
         self._feed = pn.chat.ChatInterface(
-            callback=self._on_send, show_rerun=False, show_undo=False, show_clear=False, show_stop=False,
-            callback_user="Assistant", sizing_mode="stretch_width", height=height,
+            callback=self._on_send,
+            show_rerun=False,
+            show_undo=False,
+            show_clear=False,
+            show_stop=False,
+            callback_user="Assistant",
+            sizing_mode="stretch_width",
+            height=height,
             default_avatars={"You": "U", "User": "U", "Assistant": "A", "Tool": _TOOL_AVATAR},
-            widgets=[pn.chat.ChatAreaInput(placeholder=placeholder)], css_classes=["nd-chat"],
-            renderers=[model_renderer])  # typed, replayed and streamed text: never markup
+            widgets=[pn.chat.ChatAreaInput(placeholder=placeholder)],
+            css_classes=["nd-chat"],
+            renderers=[model_renderer],
+        )  # typed, replayed and streamed text: never markup
         self._stop = pn.widgets.Button(label="Stop", button_type="warning", width=70, disabled=True)
         self._stop.on_click(lambda _: self.stop())
-        self._trace = pn.widgets.FileDownload(callback=self._trace_file, filename="tool-trace.json",
-                                              label="Tool trace", width=110, button_type="light")
+        self._trace = pn.widgets.FileDownload(
+            callback=self._trace_file,
+            filename="tool-trace.json",
+            label="Tool trace",
+            width=110,
+            button_type="light",
+        )
         self._history = pn.widgets.Select(name="", options=self._conversation_options(), width=220)
         self._history.param.watch(lambda e: self.open_conversation(e.new), "value")
         self._problem = pn.Column(sizing_mode="stretch_width")
         new_chat = pn.widgets.Button(label="New chat", width=90)
         new_chat.on_click(self._on_new_chat)
         mode = "offline commands (type 'help')" if session.offline else session.describe()
-        self._header = pn.Row(pn.pane.Markdown(f"**Chat** · {escape_text(mode)}", css_classes=["nd-muted"],
-                                               margin=(8, 5)),
-                              sizing_mode="stretch_width")
-        self._controls = pn.FlexBox(self._stop, self._trace, new_chat, self._history, sizing_mode="stretch_width")
+        self._header = pn.Row(
+            pn.pane.Markdown(f"**Chat** · {escape_text(mode)}", css_classes=["nd-muted"], margin=(8, 5)),
+            sizing_mode="stretch_width",
+        )
+        self._controls = pn.FlexBox(
+            self._stop, self._trace, new_chat, self._history, sizing_mode="stretch_width"
+        )
         if is_served(self._doc):
             pn.state.on_session_destroyed(lambda _ctx: self.close())
 
@@ -182,18 +222,26 @@ class AgentChat(pn.viewable.Viewer):
 
     def _on_tool_started(self, event) -> None:
         arguments = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in event.arguments.items())
-        step = pn.Column(pn.pane.Markdown(code_span(f"{event.tool}({arguments})"), css_classes=["nd-tool-step"],
-                                          margin=(0, 5)),
-                         sizing_mode="stretch_width")
+        step = pn.Column(
+            pn.pane.Markdown(
+                code_span(f"{event.tool}({arguments})"), css_classes=["nd-tool-step"], margin=(0, 5)
+            ),
+            sizing_mode="stretch_width",
+        )
         self._steps[event.call_id] = step
         self._feed.send(step, user="Tool", avatar=_TOOL_AVATAR, respond=False)
         self._reply = None  # text after a tool step starts a new message
 
     def _on_tool_finished(self, event) -> None:
         step = self._steps.get(event.call_id)
-        summary = event.summary if len(event.summary) <= _SUMMARY_CHARS else event.summary[:_SUMMARY_CHARS] + " …"
-        parts: list[Any] = [model_markdown(summary, css_classes=["nd-tool-result"], margin=(0, 5),
-                                           sizing_mode="stretch_width")]
+        summary = (
+            event.summary if len(event.summary) <= _SUMMARY_CHARS else event.summary[:_SUMMARY_CHARS] + " …"
+        )
+        parts: list[Any] = [
+            model_markdown(
+                summary, css_classes=["nd-tool-result"], margin=(0, 5), sizing_mode="stretch_width"
+            )
+        ]
         if event.artifact is not None:
             view = self._render_artifact(event.artifact) if self._render_artifact else None
             if view is None:  # (not falsiness: an empty layout the page fills later is a view)
@@ -201,14 +249,19 @@ class AgentChat(pn.viewable.Viewer):
             if view is not None:
                 parts.append(view)
         if step is None:
-            self._feed.send(pn.Column(*parts, sizing_mode="stretch_width"), user="Tool", avatar=_TOOL_AVATAR,
-                            respond=False)
+            self._feed.send(
+                pn.Column(*parts, sizing_mode="stretch_width"),
+                user="Tool",
+                avatar=_TOOL_AVATAR,
+                respond=False,
+            )
         else:
             step.extend(parts)
 
     def _on_tool_error(self, event) -> None:
-        text = pn.pane.Markdown(f"**Failed:** {escape_text(event.message)}", css_classes=["nd-tool-error"],
-                                margin=(0, 5))
+        text = pn.pane.Markdown(
+            f"**Failed:** {escape_text(event.message)}", css_classes=["nd-tool-error"], margin=(0, 5)
+        )
         step = self._steps.get(event.call_id)
         if step is None:
             self._feed.send(text, user="Tool", avatar=_TOOL_AVATAR, respond=False)
@@ -219,12 +272,17 @@ class AgentChat(pn.viewable.Viewer):
         self._feed.send(f"Retrying: {event.message}", user="Assistant", respond=False)
 
     def _on_error(self, event) -> None:
-        self._feed.send(text_alert(event.message, alert_type="danger", sizing_mode="stretch_width"),
-                        user="Assistant", respond=False)
+        self._feed.send(
+            text_alert(event.message, alert_type="danger", sizing_mode="stretch_width"),
+            user="Assistant",
+            respond=False,
+        )
 
     def _on_final(self, event) -> None:
         if self._reply is None and event.text and not self._reply_text.endswith(event.text):
-            self._feed.send(model_markdown(event.text, sizing_mode="stretch_width"), user="Assistant", respond=False)
+            self._feed.send(
+                model_markdown(event.text, sizing_mode="stretch_width"), user="Assistant", respond=False
+            )
         if event.stopped == "cancelled":
             self._feed.send("Stopped.", user="Assistant", respond=False)
         self._stop.disabled = True
@@ -254,8 +312,11 @@ class AgentChat(pn.viewable.Viewer):
         try:
             conversation = self._session.load_conversation(conversation_id)
         except Exception as exc:  # an unknown id in a link: say so, keep the chat as it is
-            self._problem[:] = [text_alert(f"That chat could not be opened: {exc}", alert_type="warning",
-                                              sizing_mode="stretch_width")]
+            self._problem[:] = [
+                text_alert(
+                    f"That chat could not be opened: {exc}", alert_type="warning", sizing_mode="stretch_width"
+                )
+            ]
             return
         self._problem[:] = []
         self._known.setdefault(conversation_id, conversation.info.title or "chat")
@@ -265,8 +326,12 @@ class AgentChat(pn.viewable.Viewer):
         for turn in conversation.turns:
             self._feed.send(turn.user, user="You", respond=False)
             for step in turn.steps:
-                self._feed.send(f"{code_span(step.tool)} → {step.summary[:300]}", user="Tool", avatar=_TOOL_AVATAR,
-                                respond=False)
+                self._feed.send(
+                    f"{code_span(step.tool)} → {step.summary[:300]}",
+                    user="Tool",
+                    avatar=_TOOL_AVATAR,
+                    respond=False,
+                )
             if turn.answer:
                 self._feed.send(turn.answer, user="Assistant", respond=False)
 

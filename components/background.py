@@ -133,7 +133,9 @@ class _Batch:
         doc = self._doc()
         if doc is None:
             return
-        if len(callbacks) == 1:  # Bokeh's freeze always recomputes: a lone callback (a timer's poll) may change no layout
+        if (
+            len(callbacks) == 1
+        ):  # Bokeh's freeze always recomputes: a lone callback (a timer's poll) may change no layout
             _run_one(callbacks[0])
             return
         with hold(doc, freeze=True):
@@ -153,8 +155,11 @@ class BackgroundWork:
 
     def __init__(self, max_workers: int = 4, name: str = "session") -> None:
         self._doc = pn.state.curdoc
-        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix=f"reads-{name}") \
-            if is_served(self._doc) else None
+        self._executor = (
+            ThreadPoolExecutor(max_workers, thread_name_prefix=f"reads-{name}")
+            if is_served(self._doc)
+            else None
+        )
         self._latest: dict[str, int] = {}
         self._polling: set[str] = set()  # keys whose poll has not been shown or dropped yet
         self._counter = itertools.count(1)
@@ -169,9 +174,14 @@ class BackgroundWork:
         """True outside a served session: work runs at once on the caller's thread."""
         return self._executor is None
 
-    def run(self, key: str, work: Callable[[], T], apply: Callable[[T], None],
-            failed: Callable[[BaseException], None] | None = None,
-            discard: Callable[[T], None] | None = None) -> None:
+    def run(
+        self,
+        key: str,
+        work: Callable[[], T],
+        apply: Callable[[T], None],
+        failed: Callable[[BaseException], None] | None = None,
+        discard: Callable[[T], None] | None = None,
+    ) -> None:
         """Run ``work()`` off the session's thread, then ``apply(result)`` (or ``failed(error)``) on it.
 
         Only the newest request per ``key`` is applied; a superseded result goes to
@@ -180,8 +190,13 @@ class BackgroundWork:
         """
         self._start(key, work, _Handlers(apply, failed, discard))
 
-    def poll(self, key: str, work: Callable[[], T], apply: Callable[[T], None],
-             failed: Callable[[BaseException], None] | None = None) -> None:
+    def poll(
+        self,
+        key: str,
+        work: Callable[[], T],
+        apply: Callable[[T], None],
+        failed: Callable[[BaseException], None] | None = None,
+    ) -> None:
         """``run`` for a periodic re-read: skipped while the previous read under ``key`` is still on its way.
 
         A timer that asked again before the last answer was shown superseded that answer, and under

@@ -37,9 +37,11 @@ def card_text(row: dict[str, Any]) -> str:
     decision = row["decision"] or "not judged"
     confidence = f" ({row['confidence']:.0%})" if pd.notna(row["confidence"]) else ""
     similarity = f"{row['similarity']:.2f}" if pd.notna(row["similarity"]) else "?"
-    return (f"**Group {int(row['group_id'])}** · units {escape_text(', '.join(map(str, row['unit_ids'])))} · "
-            f"similarity {similarity}\n\nJudge: **{escape_text(decision)}**{confidence} · "
-            f"you: **{escape_text(verdict or '—')}**\n\n{escape_text(str(row['reasoning'])[:220])}")
+    return (
+        f"**Group {int(row['group_id'])}** · units {escape_text(', '.join(map(str, row['unit_ids'])))} · "
+        f"similarity {similarity}\n\nJudge: **{escape_text(decision)}**{confidence} · "
+        f"you: **{escape_text(verdict or '—')}**\n\n{escape_text(str(row['reasoning'])[:220])}"
+    )
 
 
 class Pictures:
@@ -70,7 +72,9 @@ class Pictures:
 class GroupCard:
     """One slot of the grid; ``show(row, focused)`` puts a group in it, ``on_open(group_id)`` focuses it."""
 
-    def __init__(self, slot: int, work: BackgroundWork, images: Images, on_open: Callable[[int], None]) -> None:
+    def __init__(
+        self, slot: int, work: BackgroundWork, images: Images, on_open: Callable[[int], None]
+    ) -> None:
         self._slot = slot
         self._work = work
         self._images = images
@@ -79,25 +83,34 @@ class GroupCard:
         self._thumbs = Pictures(pn.Row(height=150, width=336), width=160, margin=(0, 2), fixed_aspect=True)
         self._open = pn.widgets.Button(name="Open group", button_type="light", width=130, margin=(0, 6))
         self._open.on_click(lambda _e: self.group_id is not None and on_open(self.group_id))
-        self.view = pn.Column(self._text, self._thumbs.view, self._open, width=344, height=340,
-                              css_classes=["nd-group-card"])
+        self.view = pn.Column(
+            self._text, self._thumbs.view, self._open, width=344, height=340, css_classes=["nd-group-card"]
+        )
 
     def show(self, row: dict[str, Any], focused: bool) -> None:
         group_id = int(row["group_id"])
         verdict = row["verdict"] or ""
         self._text.object = card_text(row)
         self.view.param.update(
-            styles={"border": f"3px solid {'#1f77b4' if focused else '#ddd'}",
-                    "border-left": f"8px solid {_VERDICT_STYLE.get(verdict, '#9e9e9e')}",
-                    "border-radius": "6px", "overflow": "hidden"},
-            css_classes=["nd-group-card", f"nd-group-{group_id}"])
+            styles={
+                "border": f"3px solid {'#1f77b4' if focused else '#ddd'}",
+                "border-left": f"8px solid {_VERDICT_STYLE.get(verdict, '#9e9e9e')}",
+                "border-radius": "6px",
+                "overflow": "hidden",
+            },
+            css_classes=["nd-group-card", f"nd-group-{group_id}"],
+        )
         if group_id == self.group_id:
             return
         self.group_id = group_id
         self._open.name = f"Open group {group_id}"
         self._thumbs.hide()
-        self._work.run(f"thumbs-{self._slot}", lambda: self._images(group_id), apply=self._thumbs.show,
-                       failed=lambda exc: self._thumbs.fail(pn.pane.Markdown(f"*{escape_text(exc)}*")))
+        self._work.run(
+            f"thumbs-{self._slot}",
+            lambda: self._images(group_id),
+            apply=self._thumbs.show,
+            failed=lambda exc: self._thumbs.fail(pn.pane.Markdown(f"*{escape_text(exc)}*")),
+        )
 
 
 class GroupDetail:
@@ -107,8 +120,15 @@ class GroupDetail:
     ``rejudge(group_id, kept_units)``, ``mark_example(group_id, kind)``.
     """
 
-    def __init__(self, work: BackgroundWork, images: Images, give: Callable[[str], None], undo: Callable[[], None],
-                 rejudge: Callable[[int, list[str]], None], mark_example: Callable[[int, str], None]) -> None:
+    def __init__(
+        self,
+        work: BackgroundWork,
+        images: Images,
+        give: Callable[[str], None],
+        undo: Callable[[], None],
+        rejudge: Callable[[int, list[str]], None],
+        mark_example: Callable[[int, str], None],
+    ) -> None:
         self._work = work
         self._images = images
         self.group_id: int | None = None
@@ -117,29 +137,49 @@ class GroupDetail:
         self._heading = pn.pane.Markdown("")
         buttons = []
         for label, verdict in (("Accept (a)", "accept"), ("Reject (r)", "reject"), ("Skip (s)", "skip")):
-            button = pn.widgets.Button(name=label, width=110,
-                                       button_type={"accept": "success", "reject": "danger"}.get(verdict, "default"))
+            button = pn.widgets.Button(
+                name=label,
+                width=110,
+                button_type={"accept": "success", "reject": "danger"}.get(verdict, "default"),
+            )
             button.on_click(lambda _e, v=verdict: give(v))
             buttons.append(button)
         undo_button = pn.widgets.Button(name="Undo (u)", width=100)
         undo_button.on_click(lambda _e: undo())
         self._pictures = Pictures(pn.Row(sizing_mode="stretch_width"), width=420)
         self._report = pn.pane.Markdown("")
-        self._units = pn.widgets.MultiChoice(name="Units in this group (drop one, then re-judge)", options={},
-                                             value=[], width=420)
+        self._units = pn.widgets.MultiChoice(
+            name="Units in this group (drop one, then re-judge)", options={}, value=[], width=420
+        )
         rejudge_button = pn.widgets.Button(name="Save edited group and re-judge", width=240)
-        rejudge_button.on_click(lambda _e: self.group_id is not None and rejudge(self.group_id, self._units.value))
-        self._example = pn.widgets.RadioButtonGroup(name="Few-shot example for the VLM judge", options=_EXAMPLES,
-                                                    value="", button_type="light")
+        rejudge_button.on_click(
+            lambda _e: self.group_id is not None and rejudge(self.group_id, self._units.value)
+        )
+        self._example = pn.widgets.RadioButtonGroup(
+            name="Few-shot example for the VLM judge", options=_EXAMPLES, value="", button_type="light"
+        )
         self._example.param.watch(
-            lambda e: None if self._showing or self.group_id is None else mark_example(self.group_id, e.new), "value")
+            lambda e: None if self._showing or self.group_id is None else mark_example(self.group_id, e.new),
+            "value",
+        )
         self._body = pn.Column(
-            self._heading, pn.Row(*buttons, undo_button), self._pictures.view,
+            self._heading,
+            pn.Row(*buttons, undo_button),
+            self._pictures.view,
             pn.Card(self._report, title="Judge's report", collapsed=True, sizing_mode="stretch_width"),
             pn.Row(self._units, rejudge_button),
-            pn.Row(pn.pane.Markdown("Few-shot example for the VLM judge (examples are not judged):", margin=(8, 5)),
-                   self._example), sizing_mode="stretch_width", visible=False)
-        self.view = pn.Column(self._none, self._body, sizing_mode="stretch_width", css_classes=["nd-curation-detail"])
+            pn.Row(
+                pn.pane.Markdown(
+                    "Few-shot example for the VLM judge (examples are not judged):", margin=(8, 5)
+                ),
+                self._example,
+            ),
+            sizing_mode="stretch_width",
+            visible=False,
+        )
+        self.view = pn.Column(
+            self._none, self._body, sizing_mode="stretch_width", css_classes=["nd-curation-detail"]
+        )
 
     def show_nothing(self) -> None:
         self.group_id = None
@@ -152,8 +192,10 @@ class GroupDetail:
         report = decision.report if decision and decision.report else (decision.error if decision else "")
         reasoning = decision.reasoning if decision and decision.ok else ""
         units = [str(u) for u in group.unit_ids]
-        self._heading.object = (f"### Group {group_id}: units {escape_text(', '.join(units))}\n\n"
-                                f"{escape_text(reasoning) if reasoning else '*Not judged yet.*'}")
+        self._heading.object = (
+            f"### Group {group_id}: units {escape_text(', '.join(units))}\n\n"
+            f"{escape_text(reasoning) if reasoning else '*Not judged yet.*'}"
+        )
         self._report.object = code_block(report) if report else "*No report.*"
         self._showing = True
         try:
@@ -166,5 +208,9 @@ class GroupDetail:
             return
         self.group_id = group_id
         self._pictures.hide()
-        self._work.run("detail-images", lambda: self._images(group_id), apply=self._pictures.show,
-                       failed=lambda exc: self._pictures.fail(text_alert(exc, alert_type="warning")))
+        self._work.run(
+            "detail-images",
+            lambda: self._images(group_id),
+            apply=self._pictures.show,
+            failed=lambda exc: self._pictures.fail(text_alert(exc, alert_type="warning")),
+        )

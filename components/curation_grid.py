@@ -31,10 +31,21 @@ __all__ = ["CurationGrid"]
 log = logging.getLogger(__name__)
 
 CARDS_PER_PAGE = 6
-_FILTERS = {"all": None, "not reviewed": "not_reviewed", "judge: merge": "merge", "judge: not merge": "not merge",
-            "judge error": "error", "human/AI disagree": "disagrees", "reviewed": "reviewed"}
-_SORTS = {"group": ("group_id", False), "similarity": ("similarity", True), "confidence": ("confidence", True),
-          "score": ("score", True)}
+_FILTERS = {
+    "all": None,
+    "not reviewed": "not_reviewed",
+    "judge: merge": "merge",
+    "judge: not merge": "not merge",
+    "judge error": "error",
+    "human/AI disagree": "disagrees",
+    "reviewed": "reviewed",
+}
+_SORTS = {
+    "group": ("group_id", False),
+    "similarity": ("similarity", True),
+    "confidence": ("confidence", True),
+    "score": ("score", True),
+}
 _KEY_OF = {"accept": "a", "reject": "r", "skip": "s"}
 _DRAWING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="drawing")
 """Every session's group images are drawn here. Matplotlib keeps the fonts it used open per thread (two file
@@ -64,25 +75,41 @@ class CurationGrid(pn.viewable.Viewer):
     page_number = param.Integer(default=0, bounds=(0, None))
     changed = param.Integer(default=0, doc="Increases with every verdict saved here.")
 
-    def __init__(self, review: CurationReview, work: BackgroundWork,
-                 on_rejudge: Callable[[list[int]], None] | None = None, **params) -> None:
+    def __init__(
+        self,
+        review: CurationReview,
+        work: BackgroundWork,
+        on_rejudge: Callable[[list[int]], None] | None = None,
+        **params,
+    ) -> None:
         super().__init__(**params)
         self._review = review
         self._work = work
         self._on_rejudge = on_rejudge
         self._frame = pd.DataFrame()
         self._shown: list[int] = []
-        self._drawing = False  # a redraw sets the focus and page itself: no nested redraws (on its own thread)
+        self._drawing = (
+            False  # a redraw sets the focus and page itself: no nested redraws (on its own thread)
+        )
         self._lock = threading.RLock()  # outside a server, two presses may come on two threads at once
         self._doc = pn.state.curdoc
-        self._keys = KeyboardShortcuts(keys=["a", "r", "s", "u", "ArrowLeft", "ArrowRight"], on_key=self._on_key)
+        self._keys = KeyboardShortcuts(
+            keys=["a", "r", "s", "u", "ArrowLeft", "ArrowRight"], on_key=self._on_key
+        )
         self._cards = pn.FlexBox(sizing_mode="stretch_width", css_classes=["nd-curation-cards"])
         # A button does what its key does, one press at a time with the keys (a click and a key press can be
         # handled on two threads at once: both would move from the same focus).
-        self._card_slots = [GroupCard(slot, work, self._images, on_open=self._focus) for slot in range(CARDS_PER_PAGE)]
-        self._detail = GroupDetail(work, self._images, give=lambda verdict: self._on_key(_KEY_OF[verdict]),
-                                   undo=lambda: self._on_key("u"), rejudge=self._edit_and_rejudge,
-                                   mark_example=self._mark_example)
+        self._card_slots = [
+            GroupCard(slot, work, self._images, on_open=self._focus) for slot in range(CARDS_PER_PAGE)
+        ]
+        self._detail = GroupDetail(
+            work,
+            self._images,
+            give=lambda verdict: self._on_key(_KEY_OF[verdict]),
+            undo=lambda: self._on_key("u"),
+            rejudge=self._edit_and_rejudge,
+            mark_example=self._mark_example,
+        )
         self._status = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
         self._agreement = pn.pane.Markdown("", margin=(0, 10))
         self._message = pn.Column(sizing_mode="stretch_width")
@@ -131,28 +158,34 @@ class CurationGrid(pn.viewable.Viewer):
         if self.group in self._shown:
             self.page_number = min(self._shown.index(self.group) // CARDS_PER_PAGE, pages - 1)
         start = self.page_number * CARDS_PER_PAGE
-        rows = visible.iloc[start:start + CARDS_PER_PAGE] if not visible.empty else visible
+        rows = visible.iloc[start : start + CARDS_PER_PAGE] if not visible.empty else visible
         total, reviewed = len(self._frame), int(self._frame["reviewed"].sum()) if not self._frame.empty else 0
-        self._status.object = (f"{len(self._shown)} of {total} groups shown · {reviewed} reviewed · "
-                               f"page {self.page_number + 1} of {pages} · keys: a accept, r reject, s skip, u undo, "
-                               f"← → move")
+        self._status.object = (
+            f"{len(self._shown)} of {total} groups shown · {reviewed} reviewed · "
+            f"page {self.page_number + 1} of {pages} · keys: a accept, r reject, s skip, u undo, "
+            f"← → move"
+        )
         records = rows.to_dict("records")
         for card, row in zip(self._card_slots, records):
             card.show(row, focused=int(row["group_id"]) == self.group)
         if len(self._cards) != len(records):
-            self._cards[:] = [card.view for card in self._card_slots[:len(records)]]
+            self._cards[:] = [card.view for card in self._card_slots[: len(records)]]
         self._show_agreement()
         self._show_detail()
 
     def _show_agreement(self) -> None:
         agreement = self._review.agreement()
         if not agreement.n_compared:
-            self._agreement.object = "*Agreement with the judge appears once you accept or reject judged groups.*"
+            self._agreement.object = (
+                "*Agreement with the judge appears once you accept or reject judged groups.*"
+            )
             return
         kappa = f", Cohen's κ {agreement.kappa:.2f}" if agreement.kappa is not None else ""
-        self._agreement.object = (f"**Agreement with the judge:** {agreement.n_agree} of {agreement.n_compared} "
-                                  f"({agreement.rate:.0%}){kappa} · disagreements: "
-                                  f"{', '.join(map(str, agreement.disagreements[:12])) or 'none'}")
+        self._agreement.object = (
+            f"**Agreement with the judge:** {agreement.n_agree} of {agreement.n_compared} "
+            f"({agreement.rate:.0%}){kappa} · disagreements: "
+            f"{', '.join(map(str, agreement.disagreements[:12])) or 'none'}"
+        )
 
     def _images(self, group_id: int) -> dict[str, Path]:
         """The group's images, drawn on the drawing threads (this session's work thread waits for them)."""
@@ -221,8 +254,14 @@ class CurationGrid(pn.viewable.Viewer):
             action()
 
     def _act(self, key: str) -> None:
-        actions = {"a": lambda: self.give("accept"), "r": lambda: self.give("reject"), "s": lambda: self.give("skip"),
-                   "u": self.undo, "ArrowRight": lambda: self._move(+1), "ArrowLeft": lambda: self._move(-1)}
+        actions = {
+            "a": lambda: self.give("accept"),
+            "r": lambda: self.give("reject"),
+            "s": lambda: self.give("skip"),
+            "u": self.undo,
+            "ArrowRight": lambda: self._move(+1),
+            "ArrowLeft": lambda: self._move(-1),
+        }
         actions.get(key, lambda: None)()
 
     def _mark_example(self, group_id: int, kind: str) -> None:
@@ -240,25 +279,46 @@ class CurationGrid(pn.viewable.Viewer):
         except NeurodeckError as exc:
             self._message[:] = [text_alert(exc, alert_type="danger")]
             return
-        self._message[:] = [text_alert(f"Group {edited.group_id} made from group {group_id} "
-                                       f"(units {', '.join(map(str, edited.unit_ids))}); judging it.",
-                                       alert_type="info")]
+        self._message[:] = [
+            text_alert(
+                f"Group {edited.group_id} made from group {group_id} "
+                f"(units {', '.join(map(str, edited.unit_ids))}); judging it.",
+                alert_type="info",
+            )
+        ]
         self.refresh()
         self.group = edited.group_id
         if self._on_rejudge is not None:
             self._on_rejudge([edited.group_id])
 
     def __panel__(self) -> pn.viewable.Viewable:
-        pager = pn.Row(pn.widgets.Button(name="◀ page", width=80), pn.widgets.Button(name="page ▶", width=80),
-                       pn.widgets.Button(name="Refresh", width=90))
+        pager = pn.Row(
+            pn.widgets.Button(name="◀ page", width=80),
+            pn.widgets.Button(name="page ▶", width=80),
+            pn.widgets.Button(name="Refresh", width=90),
+        )
         pager[0].on_click(lambda _e: setattr(self, "page_number", max(0, self.page_number - 1)))
-        pager[1].on_click(lambda _e: setattr(self, "page_number",
-                                             min(self.page_number + 1, max(0, (len(self._shown) - 1) // CARDS_PER_PAGE))))
+        pager[1].on_click(
+            lambda _e: setattr(
+                self,
+                "page_number",
+                min(self.page_number + 1, max(0, (len(self._shown) - 1) // CARDS_PER_PAGE)),
+            )
+        )
         pager[2].on_click(lambda _e: self.refresh())  # shows what other tabs and reviewers saved
-        controls = pn.Row(pn.widgets.Select.from_param(self.param.show, name="Show", width=170),
-                          pn.widgets.Select.from_param(self.param.sort_by, name="Sort by", width=130),
-                          pn.widgets.FloatSlider.from_param(self.param.min_similarity, name="Min. similarity",
-                                                            width=180), pager, sizing_mode="stretch_width")
-        return pn.Column(self._keys, controls, self._status, self._agreement, self._message,
-                         pn.Row(pn.Column(self._cards, width=720), self._detail.view, sizing_mode="stretch_width"),
-                         sizing_mode="stretch_width")
+        controls = pn.Row(
+            pn.widgets.Select.from_param(self.param.show, name="Show", width=170),
+            pn.widgets.Select.from_param(self.param.sort_by, name="Sort by", width=130),
+            pn.widgets.FloatSlider.from_param(self.param.min_similarity, name="Min. similarity", width=180),
+            pager,
+            sizing_mode="stretch_width",
+        )
+        return pn.Column(
+            self._keys,
+            controls,
+            self._status,
+            self._agreement,
+            self._message,
+            pn.Row(pn.Column(self._cards, width=720), self._detail.view, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )

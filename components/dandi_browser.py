@@ -41,22 +41,43 @@ class DandiBrowser(pn.viewable.Viewer):
         self._dandiset = ""
         self._assets: list[Asset] = []
         self._page = 1
-        self._query = pn.widgets.TextInput(placeholder="Search dandisets (e.g. hippocampus, ecephys)", width=360)
+        self._query = pn.widgets.TextInput(
+            placeholder="Search dandisets (e.g. hippocampus, ecephys)", width=360
+        )
         search = pn.widgets.Button(name="Search DANDI", button_type="primary", width=130)
         search.on_click(lambda _e: self.search())
         self._query.param.watch(lambda _e: self.search(), "enter_pressed")
         self._message = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 8))
-        self._dandisets = pn.widgets.Tabulator(pd.DataFrame(columns=["dandiset", "name", "files", "size", "version"]),
-                                               show_index=False, disabled=True, height=220,
-                                               sizing_mode="stretch_width", selectable=1, css_classes=["nd-dandisets"])
+        self._dandisets = pn.widgets.Tabulator(
+            pd.DataFrame(columns=["dandiset", "name", "files", "size", "version"]),
+            show_index=False,
+            disabled=True,
+            height=220,
+            sizing_mode="stretch_width",
+            selectable=1,
+            css_classes=["nd-dandisets"],
+        )
         self._dandisets.on_click(self._on_dandiset)
-        self._files = pn.widgets.Tabulator(pd.DataFrame(columns=["file", "size", "kind"]), show_index=False, disabled=True, height=260,
-                                           sizing_mode="stretch_width", selectable=1, css_classes=["nd-dandi-files"])
+        self._files = pn.widgets.Tabulator(
+            pd.DataFrame(columns=["file", "size", "kind"]),
+            show_index=False,
+            disabled=True,
+            height=260,
+            sizing_mode="stretch_width",
+            selectable=1,
+            css_classes=["nd-dandi-files"],
+        )
         self._files.on_click(self._on_file)
         self._more = pn.widgets.Button(name="More files", width=110, visible=False)
         self._more.on_click(lambda _e: self._list_files(self._page + 1))
-        self._layout = pn.Column(pn.Row(self._query, search), self._message, self._dandisets, self._files, self._more,
-                                 sizing_mode="stretch_width")
+        self._layout = pn.Column(
+            pn.Row(self._query, search),
+            self._message,
+            self._dandisets,
+            self._files,
+            self._more,
+            sizing_mode="stretch_width",
+        )
 
     def _failed(self, exc: BaseException) -> None:
         self._message.object = f"**DANDI:** {escape_text(exc)}"
@@ -64,14 +85,24 @@ class DandiBrowser(pn.viewable.Viewer):
     def search(self) -> None:
         query = self._query.value.strip()
         self._message.object = "Searching…"
-        self._work.run("dandi-search", lambda: self._archive.search(query, page_size=PAGE_SIZE),
-                       apply=self._show_dandisets, failed=self._failed)
+        self._work.run(
+            "dandi-search",
+            lambda: self._archive.search(query, page_size=PAGE_SIZE),
+            apply=self._show_dandisets,
+            failed=self._failed,
+        )
 
     def _show_dandisets(self, page: Page) -> None:
-        rows = [{"dandiset": d.identifier, "name": (d.latest.name if d.latest else ""),
-                 "files": d.latest.asset_count if d.latest else 0,
-                 "size": _size(d.latest.size) if d.latest else "", "version": d.latest.version if d.latest else ""}
-                for d in page.items]
+        rows = [
+            {
+                "dandiset": d.identifier,
+                "name": (d.latest.name if d.latest else ""),
+                "files": d.latest.asset_count if d.latest else 0,
+                "size": _size(d.latest.size) if d.latest else "",
+                "version": d.latest.version if d.latest else "",
+            }
+            for d in page.items
+        ]
         self._dandisets.value = pd.DataFrame(rows)
         self._message.object = f"{page.count:,} dandisets found; click one to list its files."
 
@@ -83,18 +114,23 @@ class DandiBrowser(pn.viewable.Viewer):
     def _list_files(self, page: int) -> None:
         self._message.object = f"Listing the files of {escape_text(self._dandiset)}…"
         identifier, version = self._dandiset, self._version
-        self._work.run("dandi-files", lambda: self._archive.assets(identifier, version, page=page,
-                                                                    page_size=PAGE_SIZE),
-                       apply=lambda listing: self._show_files(listing, page), failed=self._failed)
+        self._work.run(
+            "dandi-files",
+            lambda: self._archive.assets(identifier, version, page=page, page_size=PAGE_SIZE),
+            apply=lambda listing: self._show_files(listing, page),
+            failed=self._failed,
+        )
 
     def _show_files(self, listing: Page, page: int) -> None:
         self._page = page
         self._assets = (self._assets if page > 1 else []) + list(listing.items)
-        self._files.value = pd.DataFrame([{"file": a.path, "size": _size(a.size), "kind": a.kind}
-                                          for a in self._assets])
+        self._files.value = pd.DataFrame(
+            [{"file": a.path, "size": _size(a.size), "kind": a.kind} for a in self._assets]
+        )
         self._more.visible = listing.has_next
-        self._message.object = escape_text(f"{self._dandiset} ({self._version}): {listing.count:,} files; "
-                                           "click one to open it.")
+        self._message.object = escape_text(
+            f"{self._dandiset} ({self._version}): {listing.count:,} files; click one to open it."
+        )
 
     def _on_file(self, event) -> None:
         asset = self._assets[event.row]

@@ -40,9 +40,13 @@ class EdfViewer(pn.viewable.Viewer):
         self._pane = pn.pane.HoloViews(self._plot.dmap, sizing_mode="stretch_width", height=440)
         self._status = pn.pane.Markdown(self._describe(first), css_classes=["nd-muted"], margin=(0, 10))
         labels = {f"{i}: {c.label} ({c.sampling_rate:g} Hz)": i for i, c in enumerate(edf.signals)}
-        self._picker = pn.widgets.MultiChoice(name="Channels (one sampling rate at a time)",
-                                              options=safe_choices(labels),
-                                              value=list(first.channels), sizing_mode="stretch_width", max_items=64)
+        self._picker = pn.widgets.MultiChoice(
+            name="Channels (one sampling rate at a time)",
+            options=safe_choices(labels),
+            value=list(first.channels),
+            sizing_mode="stretch_width",
+            max_items=64,
+        )
         self._picker.param.watch(lambda e: setattr(controller, "channels", [int(c) for c in e.new]), "value")
         self._watcher = controller.param.watch(self._on_shared, ["time_window", "channels"])
 
@@ -66,13 +70,19 @@ class EdfViewer(pn.viewable.Viewer):
             self._pane.loading = False
             self._status.object = f"This window could not be read: {escape_text(exc)}"
 
-        self._work.run("edf-window", lambda: self._edf.read_window(*window, channels=channels, max_points=_POINTS),
-                       apply=show, failed=failed)
+        self._work.run(
+            "edf-window",
+            lambda: self._edf.read_window(*window, channels=channels, max_points=_POINTS),
+            apply=show,
+            failed=failed,
+        )
 
     def _describe(self, trace: TraceWindow) -> str:
-        return (f"Window **{trace.t_start:.3f} – {trace.t_stop:.3f} s** of {self._range[0]:.3f} – {self._range[1]:.3f} s · "
-                f"{len(trace.channels)} channel(s) · {trace.bytes_read / 1e6:.2f} MB read"
-                + (" · min/max decimated" if trace.decimated else ""))
+        return (
+            f"Window **{trace.t_start:.3f} – {trace.t_stop:.3f} s** of {self._range[0]:.3f} – {self._range[1]:.3f} s · "
+            f"{len(trace.channels)} channel(s) · {trace.bytes_read / 1e6:.2f} MB read"
+            + (" · min/max decimated" if trace.decimated else "")
+        )
 
     def _shift(self, fraction: float, zoom: float = 1.0) -> None:
         t0, t1 = self._requested[0]
@@ -86,32 +96,75 @@ class EdfViewer(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         header = self._edf.header
-        facts = (f"**{escape_text(self._edf.label)}** · {escape_text(header.format)} · "
-                 f"{len(self._edf.signals)} signals · "
-                 f"{header.n_records:,} records of {header.record_duration:g} s · "
-                 f"start {escape_text(header.start or 'unknown')}")
+        facts = (
+            f"**{escape_text(self._edf.label)}** · {escape_text(header.format)} · "
+            f"{len(self._edf.signals)} signals · "
+            f"{header.n_records:,} records of {header.record_duration:g} s · "
+            f"start {escape_text(header.start or 'unknown')}"
+        )
         buttons = []
-        for name, handler in (("◀◀", lambda _: self._shift(-1.0)), ("◀", lambda _: self._shift(-0.25)),
-                              ("Zoom in", lambda _: self._shift(0.0, 0.5)), ("Zoom out", lambda _: self._shift(0.0, 2.0)),
-                              ("▶", lambda _: self._shift(0.25)), ("▶▶", lambda _: self._shift(1.0))):
+        for name, handler in (
+            ("◀◀", lambda _: self._shift(-1.0)),
+            ("◀", lambda _: self._shift(-0.25)),
+            ("Zoom in", lambda _: self._shift(0.0, 0.5)),
+            ("Zoom out", lambda _: self._shift(0.0, 2.0)),
+            ("▶", lambda _: self._shift(0.25)),
+            ("▶▶", lambda _: self._shift(1.0)),
+        ):
             button = pn.widgets.Button(name=name, width=80 if len(name) > 2 else 45)
             button.on_click(handler)
             buttons.append(button)
-        channels = pd.DataFrame([{"channel": i, "label": c.label, "unit": c.unit, "rate (Hz)": c.sampling_rate,
-                                  "physical range": f"{c.physical_min:g} – {c.physical_max:g}"}
-                                 for i, c in enumerate(self._edf.signals)])
-        annotations = pn.Column(pn.pane.Markdown("*Annotations load on request (one read per data record remotely).*"),
-                                sizing_mode="stretch_width")
+        channels = pd.DataFrame(
+            [
+                {
+                    "channel": i,
+                    "label": c.label,
+                    "unit": c.unit,
+                    "rate (Hz)": c.sampling_rate,
+                    "physical range": f"{c.physical_min:g} – {c.physical_max:g}",
+                }
+                for i, c in enumerate(self._edf.signals)
+            ]
+        )
+        annotations = pn.Column(
+            pn.pane.Markdown("*Annotations load on request (one read per data record remotely).*"),
+            sizing_mode="stretch_width",
+        )
         load = pn.widgets.Button(name="Load annotations", width=150, visible=self._edf.has_annotations)
 
         def show_annotations(found) -> None:
-            frame = pd.DataFrame([{"onset (s)": a.onset, "duration (s)": a.duration, "text": a.text} for a in found])
-            annotations[:] = [pn.widgets.Tabulator(frame, show_index=False, disabled=True, height=240,
-                                                   sizing_mode="stretch_width", pagination="local", page_size=50)]
+            frame = pd.DataFrame(
+                [{"onset (s)": a.onset, "duration (s)": a.duration, "text": a.text} for a in found]
+            )
+            annotations[:] = [
+                pn.widgets.Tabulator(
+                    frame,
+                    show_index=False,
+                    disabled=True,
+                    height=240,
+                    sizing_mode="stretch_width",
+                    pagination="local",
+                    page_size=50,
+                )
+            ]
 
-        load.on_click(lambda _e: self._work.run("edf-annotations", self._edf.annotations, apply=show_annotations))
-        return pn.Column(pn.pane.Markdown(facts), pn.Row(*buttons), self._status, self._pane, self._picker,
-                         pn.Tabs(("Channels", pn.widgets.Tabulator(channels, show_index=False, disabled=True,
-                                                                   height=240, sizing_mode="stretch_width")),
-                                 ("Annotations", pn.Column(load, annotations))),
-                         sizing_mode="stretch_both")
+        load.on_click(
+            lambda _e: self._work.run("edf-annotations", self._edf.annotations, apply=show_annotations)
+        )
+        return pn.Column(
+            pn.pane.Markdown(facts),
+            pn.Row(*buttons),
+            self._status,
+            self._pane,
+            self._picker,
+            pn.Tabs(
+                (
+                    "Channels",
+                    pn.widgets.Tabulator(
+                        channels, show_index=False, disabled=True, height=240, sizing_mode="stretch_width"
+                    ),
+                ),
+                ("Annotations", pn.Column(load, annotations)),
+            ),
+            sizing_mode="stretch_both",
+        )

@@ -18,7 +18,9 @@ class BrowserHistory(JSComponent):
     """Invisible; ``search`` is the query string (``?page=...``), kept equal to the address bar."""
 
     search = param.String(default="", doc="Query string of the current address, with the leading '?'.")
-    replace = param.Boolean(default=False, doc="The next change of ``search`` replaces the entry instead of adding one.")
+    replace = param.Boolean(
+        default=False, doc="The next change of ``search`` replaces the entry instead of adding one."
+    )
 
     def navigate(self, search: str, replace: bool = False) -> None:
         """Show ``search`` in the address bar as a new history entry (or in place of the current one)."""

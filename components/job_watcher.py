@@ -28,8 +28,15 @@ log = logging.getLogger(__name__)
 class JobWatcher(pn.viewable.Viewer):
     """A status line for one requested result; ``ready`` holds its folder once the job is done."""
 
-    def __init__(self, jobs: JobService, kind: str, inputs: dict[str, Any], on_ready: Callable[[Path], None],
-                 label: str, poll_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        jobs: JobService,
+        kind: str,
+        inputs: dict[str, Any],
+        on_ready: Callable[[Path], None],
+        label: str,
+        poll_s: float = 1.0,
+    ) -> None:
         super().__init__()
         self._jobs = jobs
         self._on_ready = on_ready

@@ -21,7 +21,9 @@ __all__ = ["KeyboardShortcuts"]
 class KeyboardShortcuts(JSComponent):
     """Invisible; ``on_key(key)`` runs for every reported press."""
 
-    keys = param.List(default=[], item_type=str, doc="Keys to report, as KeyboardEvent.key names ('a', 'ArrowRight').")
+    keys = param.List(
+        default=[], item_type=str, doc="Keys to report, as KeyboardEvent.key names ('a', 'ArrowRight')."
+    )
 
     def __init__(self, on_key: Callable[[str], Any] | None = None, **params) -> None:
         super().__init__(**params)

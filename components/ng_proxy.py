@@ -33,8 +33,15 @@ from tornado.tcpclient import TCPClient
 
 from components.ng_servers import neuroglancer_server_url, prepare_viewer_servers, viewer_server_port
 
-__all__ = ["DEFAULT_MAX_STREAMS", "NG_PATH", "NeuroglancerProxy", "close_event_streams", "neuroglancer_routes",
-           "neuroglancer_server_url", "open_event_streams"]
+__all__ = [
+    "DEFAULT_MAX_STREAMS",
+    "NG_PATH",
+    "NeuroglancerProxy",
+    "close_event_streams",
+    "neuroglancer_routes",
+    "neuroglancer_server_url",
+    "open_event_streams",
+]
 
 NG_PATH = "/ngv"
 """Where the viewer lives under the app's prefix."""
@@ -46,9 +53,21 @@ viewer server's end), and a process often may open no more than 1024 files."""
 REQUEST_TIMEOUT_S = 60
 """A short request (the client's files, state, actions) that the local server does not answer within this fails."""
 
-_ALLOWED = re.compile(r"^(v|events|state|action|volume_response|credentials)/[A-Za-z0-9_\-]+(/[@A-Za-z0-9_\-./]*)?$")
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "content-length", "content-encoding",
-               "host", "te", "trailer", "proxy-connection"}
+_ALLOWED = re.compile(
+    r"^(v|events|state|action|volume_response|credentials)/[A-Za-z0-9_\-]+(/[@A-Za-z0-9_\-./]*)?$"
+)
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "content-encoding",
+    "host",
+    "te",
+    "trailer",
+    "proxy-connection",
+}
 
 
 class _EventStreams:
@@ -118,7 +137,9 @@ class _Relay(httputil.HTTPMessageDelegate):
                 handler.set_header(key, value)
                 seen.add(key.lower())
         if self._streaming:
-            handler.set_header("X-Accel-Buffering", "no")  # nginx in front: pass the event stream through unbuffered
+            handler.set_header(
+                "X-Accel-Buffering", "no"
+            )  # nginx in front: pass the event stream through unbuffered
             return self._send()
         return None
 
@@ -152,17 +173,23 @@ class NeuroglancerProxy(web.RequestHandler):
         if not _ALLOWED.match(path):
             raise web.HTTPError(404)
         if path.startswith("credentials/") and not self._allow_credentials:
-            raise web.HTTPError(403, "the viewer does not hand out the server's credentials (--viewer-credentials)")
+            raise web.HTTPError(
+                403, "the viewer does not hand out the server's credentials (--viewer-credentials)"
+            )
         streaming, token = path.startswith("events/"), path.split("/")[1]
         port = viewer_server_port(token)
         if port is None:
             raise web.HTTPError(404, "this viewer's server process has ended: reload the page")
         if streaming:
-            if not _STREAMS.admit(token, self, self._max_streams):  # the client retries by itself, with backoff
+            if not _STREAMS.admit(
+                token, self, self._max_streams
+            ):  # the client retries by itself, with backoff
                 self.set_status(503)
                 self.set_header("Retry-After", "5")
-                self.finish(f"{self._max_streams} viewers are open on this server (--max-viewers); "
-                            "this one connects when one closes.")
+                self.finish(
+                    f"{self._max_streams} viewers are open on this server (--max-viewers); "
+                    "this one connects when one closes."
+                )
                 return
             self._stream_token = token
         try:
@@ -175,12 +202,21 @@ class NeuroglancerProxy(web.RequestHandler):
             stream = await TCPClient().connect("127.0.0.1", port, timeout=10)
         except (OSError, iostream.StreamClosedError, TimeoutError) as exc:
             raise web.HTTPError(502, f"the viewer server did not answer: {exc}") from exc
-        connection = HTTP1Connection(stream, True, HTTP1ConnectionParameters(
-            no_keep_alive=True, decompress=True, header_timeout=REQUEST_TIMEOUT_S,
-            body_timeout=None if streaming else REQUEST_TIMEOUT_S, max_body_size=1024 ** 3))
+        connection = HTTP1Connection(
+            stream,
+            True,
+            HTTP1ConnectionParameters(
+                no_keep_alive=True,
+                decompress=True,
+                header_timeout=REQUEST_TIMEOUT_S,
+                body_timeout=None if streaming else REQUEST_TIMEOUT_S,
+                max_body_size=1024**3,
+            ),
+        )
         self._upstream = connection
         headers = httputil.HTTPHeaders(
-            {k: v for k, v in self.request.headers.get_all() if k.lower() not in _HOP_BY_HOP})
+            {k: v for k, v in self.request.headers.get_all() if k.lower() not in _HOP_BY_HOP}
+        )
         headers["Host"], headers["Connection"] = f"127.0.0.1:{port}", "close"
         body = self.request.body if self.request.method == "POST" else b""
         if self.request.method == "POST":
@@ -190,8 +226,11 @@ class NeuroglancerProxy(web.RequestHandler):
         try:
             if self.browser_gone:  # while we connected
                 return
-            connection.write_headers(httputil.RequestStartLine(self.request.method, f"/{path}{query}", "HTTP/1.1"),
-                                     headers, body or None)
+            connection.write_headers(
+                httputil.RequestStartLine(self.request.method, f"/{path}{query}", "HTTP/1.1"),
+                headers,
+                body or None,
+            )
             connection.finish()
             answered = await connection.read_response(relay)
         except iostream.StreamClosedError:
@@ -239,12 +278,18 @@ class NeuroglancerProxy(web.RequestHandler):
         await self._forward(path)
 
 
-def neuroglancer_routes(allow_credentials: bool = False, max_streams: int = DEFAULT_MAX_STREAMS,
-                        several_processes: bool = False) -> list[tuple]:
+def neuroglancer_routes(
+    allow_credentials: bool = False, max_streams: int = DEFAULT_MAX_STREAMS, several_processes: bool = False
+) -> list[tuple]:
     """The proxy's route; ``allow_credentials`` forwards ``credentials/`` (the operator's opt-in); ``max_streams``
     viewers may be open at once in this process (``--max-viewers``). ``several_processes``: called before
     ``--num-procs`` forks, so that the processes share the list of their viewer servers."""
     if several_processes:
         prepare_viewer_servers()
-    return [(rf"{NG_PATH}/(.*)", NeuroglancerProxy,
-             {"allow_credentials": allow_credentials, "max_streams": max_streams})]
+    return [
+        (
+            rf"{NG_PATH}/(.*)",
+            NeuroglancerProxy,
+            {"allow_credentials": allow_credentials, "max_streams": max_streams},
+        )
+    ]

@@ -35,25 +35,38 @@ class NeuroglancerViewer(pn.viewable.Viewer):
     state = param.Dict(default={}, doc="The viewer state the user sees, after the latest debounced change.")
     user_changes = param.Integer(default=0, doc="How many debounced changes came from the user's own moves.")
 
-    def __init__(self, initial_state: dict[str, Any], debounce_s: float = 1.0, height: int = 640,
-                 allow_credentials: bool = False, **params) -> None:
+    def __init__(
+        self,
+        initial_state: dict[str, Any],
+        debounce_s: float = 1.0,
+        height: int = 640,
+        allow_credentials: bool = False,
+        **params,
+    ) -> None:
         """``allow_credentials``: let the browser ask this viewer for the server's data-source tokens (DVID,
         Google, BOSS). ``neuroglancer.Viewer()`` allows it by default; only an operator's opt-in may."""
         import neuroglancer
 
         super().__init__(state=copy.deepcopy(initial_state), **params)
-        self._viewer: neuroglancer.Viewer | None = neuroglancer.Viewer(token=new_viewer_token(),
-                                                                        allow_credentials=allow_credentials)
+        self._viewer: neuroglancer.Viewer | None = neuroglancer.Viewer(
+            token=new_viewer_token(), allow_credentials=allow_credentials
+        )
         self._token = self._viewer.token
         self._debounce_s = debounce_s
         self._doc = pn.state.curdoc
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
-        self._setting = threading.local()  # set while this thread sets the state: its change is not the user's
+        self._setting = (
+            threading.local()
+        )  # set while this thread sets the state: its change is not the user's
         self._set_viewer_state(initial_state)
         self._viewer.shared_state.add_changed_callback(self._on_viewer_changed)
-        self._iframe = pn.pane.HTML(self._iframe_html(height), sizing_mode="stretch_width", height=height,
-                                    css_classes=["nd-ng-viewer"])
+        self._iframe = pn.pane.HTML(
+            self._iframe_html(height),
+            sizing_mode="stretch_width",
+            height=height,
+            css_classes=["nd-ng-viewer"],
+        )
         if is_served(self._doc):
             pn.state.on_session_destroyed(lambda _ctx: self.close())
 
@@ -67,8 +80,10 @@ class NeuroglancerViewer(pn.viewable.Viewer):
         return f"{NG_PATH.lstrip('/')}/v/{self._token}/"
 
     def _iframe_html(self, height: int) -> str:
-        return (f'<iframe src="./{self.path}" title="Neuroglancer viewer" class="nd-ng-frame" '
-                f'style="width:100%;height:{height - 8}px;border:0" allow="fullscreen"></iframe>')
+        return (
+            f'<iframe src="./{self.path}" title="Neuroglancer viewer" class="nd-ng-frame" '
+            f'style="width:100%;height:{height - 8}px;border:0" allow="fullscreen"></iframe>'
+        )
 
     def show(self, state: dict[str, Any]) -> None:
         """Set the viewer's state now (a tool's change); it appears in the browser at once."""
@@ -79,7 +94,9 @@ class NeuroglancerViewer(pn.viewable.Viewer):
         viewer = self._viewer
         if viewer is None:  # closed: the session ended while a tool was still working
             return
-        self._setting.active = True  # neuroglancer calls the change callbacks on this thread, before returning
+        self._setting.active = (
+            True  # neuroglancer calls the change callbacks on this thread, before returning
+        )
         try:
             viewer.set_state(copy.deepcopy(state))
         finally:
@@ -101,7 +118,9 @@ class NeuroglancerViewer(pn.viewable.Viewer):
         if viewer is None:
             return
         raw = copy.deepcopy(viewer.shared_state.raw_state)
-        run_on_session_thread(self._doc, lambda: self.param.update(state=raw, user_changes=self.user_changes + 1))
+        run_on_session_thread(
+            self._doc, lambda: self.param.update(state=raw, user_changes=self.user_changes + 1)
+        )
 
     def close(self) -> None:
         """Release the viewer (the session ended): its event stream ends, upstream too, and neuroglancer drops the

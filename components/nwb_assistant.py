@@ -54,14 +54,21 @@ SYSTEM_PROMPT = (
     "the file's index and small pieces of data. Open views in the page, or embed views in the chat, when a picture "
     "answers better than words. For analyses the tools cannot do, propose Python with propose_code (pynwb with "
     "remfile or h5py, numpy, matplotlib, hvPlot; the variable NWB_SOURCE holds the file's path or URL); it runs only "
-    "when the person presses Run. Be brief and concrete.")
+    "when the person presses Run. Be brief and concrete."
+)
 
 
 class CodePolicy:
     """Whether and where approved code runs: a local kernel, a remote Jupyter server, or nowhere."""
 
-    def __init__(self, allowed: bool, reason: str = "", limits: KernelLimits = KernelLimits(),
-                 jupyter_url: str | None = None, jupyter_token: str | None = None) -> None:
+    def __init__(
+        self,
+        allowed: bool,
+        reason: str = "",
+        limits: KernelLimits = KernelLimits(),
+        jupyter_url: str | None = None,
+        jupyter_token: str | None = None,
+    ) -> None:
         self.allowed = allowed
         self.reason = reason
         self.limits = limits
@@ -77,9 +84,18 @@ class CodePolicy:
 class NwbAssistant(pn.viewable.Viewer):
     """One per session; ``current_file`` and ``navigate`` come from the page's browser."""
 
-    def __init__(self, current_file: Callable[[], NwbFile | None], current_source: Callable[[], str],
-                 navigate: Callable[[dict[str, Any]], None], llm: LlmConfig | None, workspace: Path,
-                 code: CodePolicy, jobs=None, person: Person | None = None, budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        current_file: Callable[[], NwbFile | None],
+        current_source: Callable[[], str],
+        navigate: Callable[[dict[str, Any]], None],
+        llm: LlmConfig | None,
+        workspace: Path,
+        code: CodePolicy,
+        jobs=None,
+        person: Person | None = None,
+        budget: Budget | None = None,
+    ) -> None:
         super().__init__()
         self._current_file = current_file
         self._current_source = current_source
@@ -92,12 +108,30 @@ class NwbAssistant(pn.viewable.Viewer):
         self._ended = False  # the session ended: no new kernel
         self._entries: list = []
         tools = NwbAssistantTools(current_file=current_file, navigate=navigate, source=current_source)
-        self._session = ChatSession([build_nwb_tools(tools)], llm, workspace, page="nwb", system_prompt=SYSTEM_PROMPT,
-                                    state_summary=self._file_summary, person=person, budget=budget)
-        self.chat = AgentChat(self._session, render_artifact=self._render, observer=self._observe, height=560,
-                              placeholder="Ask about this file · what is in this file · show the raster of units 1-20")
-        self._download = pn.widgets.FileDownload(callback=self._notebook_file, filename="nwb-chat.ipynb",
-                                                 label="Export notebook", width=150, button_type="light")
+        self._session = ChatSession(
+            [build_nwb_tools(tools)],
+            llm,
+            workspace,
+            page="nwb",
+            system_prompt=SYSTEM_PROMPT,
+            state_summary=self._file_summary,
+            person=person,
+            budget=budget,
+        )
+        self.chat = AgentChat(
+            self._session,
+            render_artifact=self._render,
+            observer=self._observe,
+            height=560,
+            placeholder="Ask about this file · what is in this file · show the raster of units 1-20",
+        )
+        self._download = pn.widgets.FileDownload(
+            callback=self._notebook_file,
+            filename="nwb-chat.ipynb",
+            label="Export notebook",
+            width=150,
+            button_type="light",
+        )
         self._work.on_close(self._shutdown_kernel)
 
     def _file_summary(self) -> str:
@@ -117,8 +151,13 @@ class NwbAssistant(pn.viewable.Viewer):
             return self._embedded_view(artifact)
         if isinstance(artifact, CodeProposal):
             reason = "" if self._code.allowed else self._code.reason
-            return CodeCell(artifact.code, artifact.explanation, self._kernel if self._code.allowed else None,
-                            disabled_reason=reason, on_result=self._ran)
+            return CodeCell(
+                artifact.code,
+                artifact.explanation,
+                self._kernel if self._code.allowed else None,
+                disabled_reason=reason,
+                on_result=self._ran,
+            )
         return None
 
     def _embedded_view(self, artifact: NwbViewArtifact) -> pn.viewable.Viewable:
@@ -130,8 +169,12 @@ class NwbAssistant(pn.viewable.Viewer):
             view_cls = view_by_id(artifact.view)
             if view_cls not in views_for(nwb.index, artifact.path):
                 view_cls = views_for(nwb.index, artifact.path)[0]
-            controller = NwbFileController(object_path=artifact.path, time_window=artifact.window,
-                                           channels=list(artifact.channels), units=list(artifact.units))
+            controller = NwbFileController(
+                object_path=artifact.path,
+                time_window=artifact.window,
+                channels=list(artifact.channels),
+                units=list(artifact.units),
+            )
             view = view_cls(nwb, artifact.path, self._jobs, controller, self._work)
             return pn.panel(view.__panel__())
 
@@ -155,7 +198,9 @@ class NwbAssistant(pn.viewable.Viewer):
             if self._runner is None:
                 runner = self._code.new_runner()
                 try:
-                    runner.run(f"NWB_SOURCE = {self._current_source() or str(self._current_file().source.location)!r}")
+                    runner.run(
+                        f"NWB_SOURCE = {self._current_source() or str(self._current_file().source.location)!r}"
+                    )
                 except BaseException:  # a kernel that did not start still holds its temporary folder
                     runner.shutdown()
                     raise
@@ -214,5 +259,8 @@ class NwbAssistant(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         note = "" if self._code.allowed else f" · code execution off: {escape_text(self._code.reason)}"
-        return pn.Column(self.chat, pn.Row(self._download, pn.pane.Markdown(note, css_classes=["nd-muted"])),
-                         sizing_mode="stretch_width")
+        return pn.Column(
+            self.chat,
+            pn.Row(self._download, pn.pane.Markdown(note, css_classes=["nd-muted"])),
+            sizing_mode="stretch_width",
+        )

@@ -51,12 +51,21 @@ class NwbBrowser(pn.viewable.Viewer):
     source = param.String(default="", doc="Path or URL of the file on screen ('' = the default file).")
     controller = param.ClassSelector(class_=NwbFileController, doc="State shared by the open file's views.")
 
-    def __init__(self, open_file: Callable[[str], NwbFile], default_source: str, jobs: JobService | None = None,
-                 source: str = "", selection: dict[str, Any] | None = None, notices: list[str] | None = None,
-                 open_elsewhere: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        open_file: Callable[[str], NwbFile],
+        default_source: str,
+        jobs: JobService | None = None,
+        source: str = "",
+        selection: dict[str, Any] | None = None,
+        notices: list[str] | None = None,
+        open_elsewhere: Callable[[str], bool] | None = None,
+    ) -> None:
         super().__init__(source=source, controller=NwbFileController())
         self._open_file = open_file
-        self._open_elsewhere = open_elsewhere  # another format (EDF): the page shows it instead; True = handled
+        self._open_elsewhere = (
+            open_elsewhere  # another format (EDF): the page shows it instead; True = handled
+        )
         self._jobs = jobs
         self._default_source = default_source
         self._file: NwbFile | None = None
@@ -71,8 +80,11 @@ class NwbBrowser(pn.viewable.Viewer):
         self._work = BackgroundWork(name="nwb")
         self._work.on_close(self.close)
         self._source_input = pn.widgets.TextInput(
-            label="NWB file", placeholder="Local path, https:// (DANDI asset URL), s3://, gs:// or dandi://…",
-            sizing_mode="stretch_width", value=source)
+            label="NWB file",
+            placeholder="Local path, https:// (DANDI asset URL), s3://, gs:// or dandi://…",
+            sizing_mode="stretch_width",
+            value=source,
+        )
         self._open_button = pn.widgets.Button(label="Open", button_type="primary", width=90, align="end")
         self._open_button.on_click(lambda _: self._request_open())
         # A committed value (Enter, or leaving the box) opens the file. The button asks the same; Panel may run the
@@ -80,10 +92,14 @@ class NwbBrowser(pn.viewable.Viewer):
         self._source_input.param.watch(lambda _: self._request_open(), "value")
         self._notices = pn.Column(sizing_mode="stretch_width")  # problems with the address
         self._message = pn.Column(sizing_mode="stretch_width")  # problems opening the file
-        self._object_message = pn.Column(sizing_mode="stretch_width")  # problems with the selected object or view
+        self._object_message = pn.Column(
+            sizing_mode="stretch_width"
+        )  # problems with the selected object or view
         self._title = pn.pane.Markdown("", margin=(0, 10))
         self._tree_holder = pn.Column(sizing_mode="stretch_both", min_width=320, max_width=480)
-        self._view_tabs = pn.widgets.RadioButtonGroup(options=[], button_type="light", css_classes=["nd-view-tabs"])
+        self._view_tabs = pn.widgets.RadioButtonGroup(
+            options=[], button_type="light", css_classes=["nd-view-tabs"]
+        )
         self._view_tabs.param.watch(self._on_view_tab, "value")
         self._view_area = pn.Column(sizing_mode="stretch_both", min_height=500)
         self.show_notices(notices or [])
@@ -109,8 +125,10 @@ class NwbBrowser(pn.viewable.Viewer):
         self._open(source, selection)
 
     def show_notices(self, notices: list[str]) -> None:
-        self._notices[:] = [text_alert(text, alert_type="warning", sizing_mode="stretch_width",
-                                       css_classes=["nd-notice"]) for text in notices]
+        self._notices[:] = [
+            text_alert(text, alert_type="warning", sizing_mode="stretch_width", css_classes=["nd-notice"])
+            for text in notices
+        ]
 
     def _request_open(self) -> None:
         """Open what the user typed; the state (and so the address bar) changes only once the file has opened.
@@ -133,9 +151,13 @@ class NwbBrowser(pn.viewable.Viewer):
             ticket = self._opens_requested
         self._message[:] = []
         self._tree_holder.loading = True
-        self._work.run(f"open-{ticket}", lambda: self._open_file(text or self._default_source),
-                       apply=lambda nwb: self._adopt_if_newest(ticket, nwb, text, selection),
-                       failed=lambda exc: self._open_failed(ticket, exc), discard=lambda nwb: nwb.close())
+        self._work.run(
+            f"open-{ticket}",
+            lambda: self._open_file(text or self._default_source),
+            apply=lambda nwb: self._adopt_if_newest(ticket, nwb, text, selection),
+            failed=lambda exc: self._open_failed(ticket, exc),
+            discard=lambda nwb: nwb.close(),
+        )
 
     def _adopt_if_newest(self, ticket: int, nwb: NwbFile, text: str, selection: dict[str, Any]) -> None:
         with self._lock:
@@ -156,8 +178,10 @@ class NwbBrowser(pn.viewable.Viewer):
         with self._lock:
             self.close()
             self._file = nwb
-            self._title.object = (f"**{escape_text(nwb.label)}** · NWB {escape_text(nwb.index.nwb_version or '?')} · "
-                                  f"{len(nwb.index.objects):,} objects")
+            self._title.object = (
+                f"**{escape_text(nwb.label)}** · NWB {escape_text(nwb.index.nwb_version or '?')} · "
+                f"{len(nwb.index.objects):,} objects"
+            )
             controller = NwbFileController()
             self._apply_selection(controller, selection)
             self._tree = ObjectTree(nwb.index, selected=controller.object_path or "/")
@@ -174,7 +198,9 @@ class NwbBrowser(pn.viewable.Viewer):
 
     @staticmethod
     def _apply_selection(controller: NwbFileController, selection: dict[str, Any]) -> None:
-        known = {name: value for name, value in selection.items() if name in controller.param and name != "name"}
+        known = {
+            name: value for name, value in selection.items() if name in controller.param and name != "name"
+        }
         controller.param.update(**known)
 
     def close(self) -> None:
@@ -215,7 +241,9 @@ class NwbBrowser(pn.viewable.Viewer):
                     self._tree.reveal(path)
                 self._tree.selected = path
             if path not in nwb.index:
-                self._object_message[:] = [error_alert(f"This file has no object at '{path}'. Pick an object in the tree.")]
+                self._object_message[:] = [
+                    error_alert(f"This file has no object at '{path}'. Pick an object in the tree.")
+                ]
                 self._view_area[:] = []
                 self._view_tabs.options = []
                 return
@@ -223,8 +251,12 @@ class NwbBrowser(pn.viewable.Viewer):
             chosen = view_by_id(controller.view) if controller.view else None
             problems = []
             if controller.view and chosen not in candidates:
-                problems.append(error_alert(f"The view '{controller.view}' cannot show '{path}'; showing "
-                                            f"{candidates[0].title} instead."))
+                problems.append(
+                    error_alert(
+                        f"The view '{controller.view}' cannot show '{path}'; showing "
+                        f"{candidates[0].title} instead."
+                    )
+                )
                 chosen = None
             self._object_message[:] = problems
             chosen = chosen or candidates[0]
@@ -236,7 +268,9 @@ class NwbBrowser(pn.viewable.Viewer):
                 self._setting_tabs = False
         self._render(nwb, controller, chosen, path)
 
-    def _render(self, nwb: NwbFile, controller: NwbFileController, view_cls: type[NwbView], path: str) -> None:
+    def _render(
+        self, nwb: NwbFile, controller: NwbFileController, view_cls: type[NwbView], path: str
+    ) -> None:
         """Build the view off the session's thread (it reads its first data); the newest selection wins."""
         self._view_area.loading = True
 
@@ -248,8 +282,13 @@ class NwbBrowser(pn.viewable.Viewer):
                 view.dispose()
                 raise
 
-        self._work.run("view", build, apply=self._show_view, failed=self._view_failed,
-                       discard=lambda built: built[0].dispose())
+        self._work.run(
+            "view",
+            build,
+            apply=self._show_view,
+            failed=self._view_failed,
+            discard=lambda built: built[0].dispose(),
+        )
 
     def _show_view(self, built: tuple[NwbView, pn.viewable.Viewable]) -> None:
         view, content = built
@@ -272,8 +311,10 @@ class NwbBrowser(pn.viewable.Viewer):
             pn.Row(self._source_input, self._open_button, sizing_mode="stretch_width"),
             self._notices,
             self._message,
-            pn.Row(self._tree_holder, pn.Column(self._object_message, self._view_tabs, self._view_area,
-                                                sizing_mode="stretch_both"),
-                   sizing_mode="stretch_both"),
+            pn.Row(
+                self._tree_holder,
+                pn.Column(self._object_message, self._view_tabs, self._view_area, sizing_mode="stretch_both"),
+                sizing_mode="stretch_both",
+            ),
             sizing_mode="stretch_both",
         )

@@ -18,11 +18,18 @@ class NwbFileController(param.Parameterized):
 
     object_path = param.String(default="", doc="Selected object ('' = the file itself).")
     view = param.String(default="", doc="Id of the view shown ('' = the best view for the object).")
-    time_window = param.Range(default=None, allow_None=True,
-                              doc="Visible time window (s) of time-based views; None = each view's own default.")
-    channels = param.List(default=[], item_type=int, doc="Channel indices shown by traces ([] = the first ones).")
+    time_window = param.Range(
+        default=None,
+        allow_None=True,
+        doc="Visible time window (s) of time-based views; None = each view's own default.",
+    )
+    channels = param.List(
+        default=[], item_type=int, doc="Channel indices shown by traces ([] = the first ones)."
+    )
     units = param.List(default=[], item_type=int, doc="Unit ids shown by the raster ([] = all).")
-    alignment = param.Dict(default={}, doc="Trial alignment of trial views: table, column, group, pre, post, bin.")
+    alignment = param.Dict(
+        default={}, doc="Trial alignment of trial views: table, column, group, pre, post, bin."
+    )
 
     def select(self, object_path: str, view: str) -> None:
         """A new object: channel picks belonged to the old one; the time window stays shared."""

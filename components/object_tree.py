@@ -20,8 +20,10 @@ __all__ = ["ObjectTree"]
 def _label(info: ObjectInfo, depth: int, expanded: bool) -> str:
     arrow = ("▾" if expanded else "▸") if info.children else "&nbsp;"
     kind = "nd-link" if info.kind.endswith("link") else ""
-    return (f"<span style='padding-left:{depth * 1.1:.1f}em' class='nd-node {kind}'>"
-            f"<span class='nd-arrow'>{arrow}</span> <span class='nd-name'>{html.escape(info.name)}</span></span>")
+    return (
+        f"<span style='padding-left:{depth * 1.1:.1f}em' class='nd-node {kind}'>"
+        f"<span class='nd-arrow'>{arrow}</span> <span class='nd-name'>{html.escape(info.name)}</span></span>"
+    )
 
 
 def _type_text(info: ObjectInfo) -> str:
@@ -49,13 +51,23 @@ class ObjectTree(pn.viewable.Viewer):
         self._index = index
         self._expanded: set[str] = {"/"}
         self._rows = pd.DataFrame()
-        self._search_input = pn.widgets.TextInput(placeholder="Search objects or types…", sizing_mode="stretch_width",
-                                                  css_classes=["nd-tree-search"])
+        self._search_input = pn.widgets.TextInput(
+            placeholder="Search objects or types…",
+            sizing_mode="stretch_width",
+            css_classes=["nd-tree-search"],
+        )
         self._search_input.link(self, value="search")
         self._table = pn.widgets.Tabulator(
-            pd.DataFrame(columns=["name", "type", "shape", "path"]), show_index=False, disabled=True,
-            selectable=False, hidden_columns=["path"], sizing_mode="stretch_both", min_height=300,
-            formatters={"name": {"type": "html"}}, header_align="left", layout="fit_data_stretch",
+            pd.DataFrame(columns=["name", "type", "shape", "path"]),
+            show_index=False,
+            disabled=True,
+            selectable=False,
+            hidden_columns=["path"],
+            sizing_mode="stretch_both",
+            min_height=300,
+            formatters={"name": {"type": "html"}},
+            header_align="left",
+            layout="fit_data_stretch",
             configuration={"columnDefaults": {"headerSort": False}},
         )
         self._table.on_click(self._on_click)
@@ -71,15 +83,20 @@ class ObjectTree(pn.viewable.Viewer):
     def _visible(self) -> list[tuple[ObjectInfo, int]]:
         if self.search.strip():
             needle = self.search.strip().lower()
-            hits = {p for p, o in self._index.objects.items()
-                    if needle in p.lower() or needle in (o.neurodata_type or "").lower()}
+            hits = {
+                p
+                for p, o in self._index.objects.items()
+                if needle in p.lower() or needle in (o.neurodata_type or "").lower()
+            }
             keep = set(hits)
             for path in hits:
                 info = self._index.objects[path]
                 while info.parent is not None:
                     keep.add(info.parent)
                     info = self._index.objects[info.parent]
-            return [(o, o.path.count("/") - 1) for o in self._index.walk("/") if o.path in keep and o.path != "/"]
+            return [
+                (o, o.path.count("/") - 1) for o in self._index.walk("/") if o.path in keep and o.path != "/"
+            ]
         rows: list[tuple[ObjectInfo, int]] = []
         stack = list(reversed(self._index.children("/")))
         while stack:
@@ -93,12 +110,14 @@ class ObjectTree(pn.viewable.Viewer):
     def _refresh(self) -> None:
         visible = self._visible()
         searching = bool(self.search.strip())
-        self._rows = pd.DataFrame({
-            "name": [_label(o, d, searching or o.path in self._expanded) for o, d in visible],
-            "type": [_type_text(o) for o, _ in visible],
-            "shape": [_shape_text(o) for o, _ in visible],
-            "path": [o.path for o, _ in visible],
-        })
+        self._rows = pd.DataFrame(
+            {
+                "name": [_label(o, d, searching or o.path in self._expanded) for o, d in visible],
+                "type": [_type_text(o) for o, _ in visible],
+                "shape": [_shape_text(o) for o, _ in visible],
+                "path": [o.path for o, _ in visible],
+            }
+        )
         self._table.value = self._rows
         self._mark_selected()
 

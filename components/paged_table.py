@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pandas as pd
 import panel as pn
@@ -26,8 +26,9 @@ class PagedTable(pn.viewable.Viewer):
         super().__init__(**params)
         self._fetch = fetch
         self._total = 0
-        self._table = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True,
-                                           sizing_mode="stretch_width", max_height=600)
+        self._table = pn.widgets.Tabulator(
+            pd.DataFrame(), show_index=False, disabled=True, sizing_mode="stretch_width", max_height=600
+        )
         self._prev = pn.widgets.Button(label="◀ Previous", width=110)
         self._next = pn.widgets.Button(label="Next ▶", width=110)
         self._status = pn.pane.Markdown("", margin=(5, 10))
@@ -53,4 +54,6 @@ class PagedTable(pn.viewable.Viewer):
         return self._table
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(pn.Row(self._prev, self._next, self._status), self._table, sizing_mode="stretch_width")
+        return pn.Column(
+            pn.Row(self._prev, self._next, self._status), self._table, sizing_mode="stretch_width"
+        )

@@ -29,8 +29,18 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-__all__ = ["escape_text", "text_alert", "code_span", "code_block", "model_markdown", "model_renderer",
-           "safe_titles", "safe_table", "safe_choices", "MODEL_MARKDOWN_OPTIONS"]
+__all__ = [
+    "escape_text",
+    "text_alert",
+    "code_span",
+    "code_block",
+    "model_markdown",
+    "model_renderer",
+    "safe_titles",
+    "safe_table",
+    "safe_choices",
+    "MODEL_MARKDOWN_OPTIONS",
+]
 
 MODEL_MARKDOWN_OPTIONS = {"html": False}
 """markdown-it options for text the app did not write: raw HTML is rendered as text."""

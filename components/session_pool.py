@@ -92,7 +92,9 @@ class SessionOrderedPool(ThreadPoolExecutor):
 
 def order_callbacks_per_session(threads: int) -> None:
     """Run Panel's session callbacks on ``threads`` threads, each widget's changes in order (call before serving)."""
-    for _ in range(2):  # Panel refuses to change nthreads while its pool runs; setting it may start a plain one
+    for _ in range(
+        2
+    ):  # Panel refuses to change nthreads while its pool runs; setting it may start a plain one
         if state._thread_pool is not None:
             state._thread_pool.shutdown(wait=False)
             state._thread_pool = None

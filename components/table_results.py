@@ -36,8 +36,9 @@ def plot_view(spec: Any) -> pn.viewable.Viewable:
         return pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=340)
     if isinstance(spec, dict) and spec.get("type") == "histogram_counts":
         frame = frame_to_pandas(spec["frame"])
-        bars = hv.Histogram((frame[spec["x"]].to_numpy(), frame[spec["y"]].to_numpy()), spec["x"], spec["y"]).opts(
-            responsive=True, height=320, title=spec.get("title", ""), tools=["hover"])
+        bars = hv.Histogram(
+            (frame[spec["x"]].to_numpy(), frame[spec["y"]].to_numpy()), spec["x"], spec["y"]
+        ).opts(responsive=True, height=320, title=spec.get("title", ""), tools=["hover"])
         return pn.pane.HoloViews(bars, sizing_mode="stretch_width", height=340)
     return pn.pane.JSON(spec if isinstance(spec, dict) else str(spec), sizing_mode="stretch_width")
 
@@ -51,15 +52,27 @@ class TableResults(pn.viewable.Viewer):
         self._load_state = load_state
         self._views = None
         max_mb = tables.max_upload_bytes / 2**20
-        self._dropper = pn.widgets.FileDropper(accepted_filetypes=[".csv", ".tsv", ".txt"], multiple=True,
-                                               max_file_size=f"{max_mb:g}MB", sizing_mode="stretch_width",
-                                               layout="compact")
+        self._dropper = pn.widgets.FileDropper(
+            accepted_filetypes=[".csv", ".tsv", ".txt"],
+            multiple=True,
+            max_file_size=f"{max_mb:g}MB",
+            sizing_mode="stretch_width",
+            layout="compact",
+        )
         self._dropper.param.watch(self._on_upload, "value")
         self._upload_message = pn.Column(sizing_mode="stretch_width")
-        self._table_select = pn.widgets.Select(name="Tables", options=self._table_names(), sizing_mode="stretch_width")
+        self._table_select = pn.widgets.Select(
+            name="Tables", options=self._table_names(), sizing_mode="stretch_width"
+        )
         self._table_select.param.watch(lambda _e: self._show_table(), "value")
-        self._preview = pn.widgets.Tabulator(show_index=False, disabled=True, height=220, sizing_mode="stretch_width",
-                                             pagination="local", page_size=50)
+        self._preview = pn.widgets.Tabulator(
+            show_index=False,
+            disabled=True,
+            height=220,
+            sizing_mode="stretch_width",
+            pagination="local",
+            page_size=50,
+        )
         self._result_title = pn.pane.Markdown("", margin=(10, 5, 0, 5))
         self._result = pn.Column(sizing_mode="stretch_width")
         self._show_table()
@@ -86,11 +99,17 @@ class TableResults(pn.viewable.Viewer):
             try:
                 info = self._tables.upload(filename, payload)
             except NeurodeckError as exc:
-                messages.append(text_alert(f"{filename}: {exc}", alert_type="danger", sizing_mode="stretch_width"))
+                messages.append(
+                    text_alert(f"{filename}: {exc}", alert_type="danger", sizing_mode="stretch_width")
+                )
                 continue
-            messages.append(pn.pane.Alert(f"{escape_text(filename)} → table **{escape_text(info.name)}** "
-                                          f"({info.rows:,} rows)",
-                                          alert_type="success", sizing_mode="stretch_width"))
+            messages.append(
+                pn.pane.Alert(
+                    f"{escape_text(filename)} → table **{escape_text(info.name)}** ({info.rows:,} rows)",
+                    alert_type="success",
+                    sizing_mode="stretch_width",
+                )
+            )
             self.refresh()
             self._table_select.value = info.name
         self._upload_message[:] = messages
@@ -101,16 +120,28 @@ class TableResults(pn.viewable.Viewer):
         if isinstance(artifact, MultiViewArtifact):
             self._show_multiview(artifact)
         elif isinstance(artifact, TableArtifact):
-            self._set_result(artifact.title, safe_table(
-                frame_to_pandas(artifact.frame), show_index=False, disabled=True, height=320,
-                sizing_mode="stretch_width", pagination="local", page_size=50))
+            self._set_result(
+                artifact.title,
+                safe_table(
+                    frame_to_pandas(artifact.frame),
+                    show_index=False,
+                    disabled=True,
+                    height=320,
+                    sizing_mode="stretch_width",
+                    pagination="local",
+                    page_size=50,
+                ),
+            )
         elif isinstance(artifact, PlotArtifact):
             self._set_result(artifact.title, plot_view(artifact.spec))
         else:
             return None
         self.refresh()
-        return pn.pane.Markdown(f"→ *{escape_text(artifact.title or artifact.kind)}* is shown in the results panel.",
-                                css_classes=["nd-muted"], margin=(0, 5))
+        return pn.pane.Markdown(
+            f"→ *{escape_text(artifact.title or artifact.kind)}* is shown in the results panel.",
+            css_classes=["nd-muted"],
+            margin=(0, 5),
+        )
 
     def _set_result(self, title: str, view: pn.viewable.Viewable) -> None:
         self._result_title.object = f"**{escape_text(title)}**"
@@ -119,8 +150,15 @@ class TableResults(pn.viewable.Viewer):
     def _show_multiview(self, artifact: MultiViewArtifact) -> None:
         views = artifact.views
         self._views = views
-        table = safe_table(frame_to_pandas(views.table), show_index=False, disabled=True, height=360,
-                           sizing_mode="stretch_width", selectable=1, css_classes=["nd-multiview"])
+        table = safe_table(
+            frame_to_pandas(views.table),
+            show_index=False,
+            disabled=True,
+            height=360,
+            sizing_mode="stretch_width",
+            selectable=1,
+            css_classes=["nd-multiview"],
+        )
         table.on_click(lambda event: self._open_row(event.row, table))
         self._set_result(f"{artifact.title} — click a row to open its view", table)
         first = views.first_viewable
@@ -137,6 +175,13 @@ class TableResults(pn.viewable.Viewer):
         self._load_state(state)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(pn.pane.Markdown("**Tables** · drop CSV files here"), self._dropper, self._upload_message,
-                         self._table_select, self._preview, self._result_title, self._result,
-                         sizing_mode="stretch_width")
+        return pn.Column(
+            pn.pane.Markdown("**Tables** · drop CSV files here"),
+            self._dropper,
+            self._upload_message,
+            self._table_select,
+            self._preview,
+            self._result_title,
+            self._result,
+            sizing_mode="stretch_width",
+        )

@@ -19,9 +19,24 @@ from components.training_plots import comparison_overlay, parallel_coordinates
 
 __all__ = ["RunComparison", "hyperparameter_table", "varying_hyperparameters"]
 
-_METRICS = ["loss", "loss/behaviour", "loss/reconstruction", "loss/contrastive", "loss/adversarial", "lr",
-            "tokens_per_s", "grad_norm"]
-_FALLBACK_AXES = ["model.d_model", "model.n_blocks", "optim.lr", "data.batch_size", "data.seq_len", "training.steps"]
+_METRICS = [
+    "loss",
+    "loss/behaviour",
+    "loss/reconstruction",
+    "loss/contrastive",
+    "loss/adversarial",
+    "lr",
+    "tokens_per_s",
+    "grad_norm",
+]
+_FALLBACK_AXES = [
+    "model.d_model",
+    "model.n_blocks",
+    "optim.lr",
+    "data.batch_size",
+    "data.seq_len",
+    "training.steps",
+]
 _HIDDEN = ("run_id", "message", "started", "total_steps")
 
 
@@ -51,7 +66,9 @@ class RunComparison(pn.viewable.Viewer):
     metric = param.Selector(default="loss", objects=_METRICS, doc="Metric overlaid for the ticked runs.")
     split = param.Selector(default="val", objects=["val", "train"])
     smoothing = param.Number(default=0.6, bounds=(0.0, 0.99), step=0.01)
-    target = param.Selector(default=None, objects=[], allow_None=True, doc="Metric of the parallel coordinates.")
+    target = param.Selector(
+        default=None, objects=[], allow_None=True, doc="Metric of the parallel coordinates."
+    )
 
     def __init__(self, work: BackgroundWork, load_metrics: Callable[[str], pd.DataFrame], **params) -> None:
         super().__init__(**params)
@@ -60,11 +77,19 @@ class RunComparison(pn.viewable.Viewer):
         self._runs = pd.DataFrame()
         self._ticked: list[str] = []
         self._frames: dict[str, pd.DataFrame] = {}
-        self._overlay = pn.pane.HoloViews(comparison_overlay({}, "loss", "val", 0.6), sizing_mode="stretch_width",
-                                          linked_axes=False)
-        self._table = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True, height=300,
-                                           sizing_mode="stretch_width", frozen_columns=["name"],
-                                           layout="fit_data_table", css_classes=["nd-training-hparams"])
+        self._overlay = pn.pane.HoloViews(
+            comparison_overlay({}, "loss", "val", 0.6), sizing_mode="stretch_width", linked_axes=False
+        )
+        self._table = pn.widgets.Tabulator(
+            pd.DataFrame(),
+            show_index=False,
+            disabled=True,
+            height=300,
+            sizing_mode="stretch_width",
+            frozen_columns=["name"],
+            layout="fit_data_table",
+            css_classes=["nd-training-hparams"],
+        )
         self._parallel = pn.pane.HoloViews(sizing_mode="stretch_width", linked_axes=False)
         self._note = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
 
@@ -75,13 +100,20 @@ class RunComparison(pn.viewable.Viewer):
         changed = list(ticked) != self._ticked or not _same_progress(runs, self._runs, ticked)
         self._runs, self._ticked = runs, list(ticked)
         table = hyperparameter_table(runs)
-        self._table.param.update(value=table, titles=safe_titles(table))  # names come from the runs' config files
+        self._table.param.update(
+            value=table, titles=safe_titles(table)
+        )  # names come from the runs' config files
         self._table.height = min(300, 50 + 32 * len(runs))
-        finals = [c for c in runs.columns if c.startswith("final.")
-                  and pd.to_numeric(runs[c], errors="coerce").notna().any()]
+        finals = [
+            c
+            for c in runs.columns
+            if c.startswith("final.") and pd.to_numeric(runs[c], errors="coerce").notna().any()
+        ]
         self.param.target.objects = finals
         if self.target not in finals:
-            self.target = "final.best_val_loss" if "final.best_val_loss" in finals else (finals[0] if finals else None)
+            self.target = (
+                "final.best_val_loss" if "final.best_val_loss" in finals else (finals[0] if finals else None)
+            )
         self._draw_parallel()
         if changed:
             self._reload()
@@ -94,8 +126,12 @@ class RunComparison(pn.viewable.Viewer):
         def read() -> dict[str, pd.DataFrame]:
             return {f"{names.get(r, r)} ({r[-4:]})": load(r) for r in ids}
 
-        self._work.run("compare", read, apply=self._adopt,
-                       failed=lambda exc: setattr(self._note, "object", f"Could not read the runs: {escape_text(exc)}"))
+        self._work.run(
+            "compare",
+            read,
+            apply=self._adopt,
+            failed=lambda exc: setattr(self._note, "object", f"Could not read the runs: {escape_text(exc)}"),
+        )
 
     def _adopt(self, frames: dict[str, pd.DataFrame]) -> None:
         self._frames = frames
@@ -111,18 +147,29 @@ class RunComparison(pn.viewable.Viewer):
         if self.target is None or self._runs.empty:
             self._parallel.object = None
             return
-        self._parallel.object = parallel_coordinates(self._runs, varying_hyperparameters(self._runs), self.target)
+        self._parallel.object = parallel_coordinates(
+            self._runs, varying_hyperparameters(self._runs), self.target
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        controls = pn.Row(pn.widgets.Select.from_param(self.param.metric, name="Metric", width=180),
-                          pn.widgets.RadioButtonGroup.from_param(self.param.split, width=140, align="end"),
-                          pn.widgets.FloatSlider.from_param(self.param.smoothing, name="Smoothing (train)", width=200))
-        return pn.Column(controls, self._note, self._overlay,
-                         pn.pane.Markdown("#### Hyperparameters and final metrics (click a header to sort)",
-                                          margin=(10, 10, 0, 10)), self._table,
-                         pn.pane.Markdown("#### Parallel coordinates", margin=(10, 10, 0, 10)),
-                         pn.widgets.Select.from_param(self.param.target, name="Colour and last axis by", width=240),
-                         self._parallel, sizing_mode="stretch_width")
+        controls = pn.Row(
+            pn.widgets.Select.from_param(self.param.metric, name="Metric", width=180),
+            pn.widgets.RadioButtonGroup.from_param(self.param.split, width=140, align="end"),
+            pn.widgets.FloatSlider.from_param(self.param.smoothing, name="Smoothing (train)", width=200),
+        )
+        return pn.Column(
+            controls,
+            self._note,
+            self._overlay,
+            pn.pane.Markdown(
+                "#### Hyperparameters and final metrics (click a header to sort)", margin=(10, 10, 0, 10)
+            ),
+            self._table,
+            pn.pane.Markdown("#### Parallel coordinates", margin=(10, 10, 0, 10)),
+            pn.widgets.Select.from_param(self.param.target, name="Colour and last axis by", width=240),
+            self._parallel,
+            sizing_mode="stretch_width",
+        )
 
 
 def _same_progress(new: pd.DataFrame, old: pd.DataFrame, ids: list[str]) -> bool:

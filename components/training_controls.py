@@ -20,9 +20,23 @@ from engines.training.runs import CheckpointInfo, RunState
 
 __all__ = ["RunHeader", "RunControls", "CheckpointList", "STATE_COLOURS"]
 
-STATE_COLOURS = {"starting": "#6c757d", "running": "#1f77b4", "paused": "#e69f00", "completed": "#2e7d32",
-                 "early_stopped": "#2e7d32", "stopped": "#555555", "failed": "#c62828", "interrupted": "#ad1457"}
-_RESUMABLE = (RunState.PAUSED, RunState.STOPPED, RunState.FAILED, RunState.INTERRUPTED, RunState.EARLY_STOPPED)
+STATE_COLOURS = {
+    "starting": "#6c757d",
+    "running": "#1f77b4",
+    "paused": "#e69f00",
+    "completed": "#2e7d32",
+    "early_stopped": "#2e7d32",
+    "stopped": "#555555",
+    "failed": "#c62828",
+    "interrupted": "#ad1457",
+}
+_RESUMABLE = (
+    RunState.PAUSED,
+    RunState.STOPPED,
+    RunState.FAILED,
+    RunState.INTERRUPTED,
+    RunState.EARLY_STOPPED,
+)
 
 
 class RunHeader(pn.viewable.Viewer):
@@ -32,23 +46,40 @@ class RunHeader(pn.viewable.Viewer):
         super().__init__()
         self._title = pn.pane.HTML("", margin=(5, 10, 0, 10))
         self._status = pn.pane.Markdown("", css_classes=["nd-training-status"], margin=(0, 10))
-        self._progress = pn.indicators.Progress(value=0, max=1, width=260, bar_color="primary", margin=(10, 10),
-                                                visible=False)
-        self._message = pn.pane.HTML("", css_classes=["nd-training-run-message"], margin=(0, 10),
-                                     sizing_mode="stretch_width")
+        self._progress = pn.indicators.Progress(
+            value=0, max=1, width=260, bar_color="primary", margin=(10, 10), visible=False
+        )
+        self._message = pn.pane.HTML(
+            "", css_classes=["nd-training-run-message"], margin=(0, 10), sizing_mode="stretch_width"
+        )
 
-    def show(self, name: str, run_id: str, state: RunState, step: int, total: int, points: int, message: str,
-             status: dict[str, Any], has_checkpoint: bool) -> None:
+    def show(
+        self,
+        name: str,
+        run_id: str,
+        state: RunState,
+        step: int,
+        total: int,
+        points: int,
+        message: str,
+        status: dict[str, Any],
+        has_checkpoint: bool,
+    ) -> None:
         colour = STATE_COLOURS.get(state.value, "#555")
-        self._title.object = (f"<span style='font-size:1.25em;font-weight:600'>{escape(name)}</span> "
-                              f"<span style='background:{colour};color:white;border-radius:4px;padding:1px 8px;"
-                              f"margin-left:8px'>{state.value}</span> <code style='margin-left:8px;color:#666'>"
-                              f"{escape(run_id)}</code>")
+        self._title.object = (
+            f"<span style='font-size:1.25em;font-weight:600'>{escape(name)}</span> "
+            f"<span style='background:{colour};color:white;border-radius:4px;padding:1px 8px;"
+            f"margin-left:8px'>{state.value}</span> <code style='margin-left:8px;color:#666'>"
+            f"{escape(run_id)}</code>"
+        )
         where = f"{status.get('device', '')} · {status.get('mode', '')}" + (
-            f" × {status['world_size']}" if int(status.get("world_size", 1) or 1) > 1 else "")
+            f" × {status['world_size']}" if int(status.get("world_size", 1) or 1) > 1 else ""
+        )
         params = f" · {int(status['parameters']):,} parameters" if status.get("parameters") else ""
-        self._status.object = (f"Step {step} of {total} · {state.value} · {points} points · "
-                               f"{escape_text(where.strip(' ·'))}{params}")
+        self._status.object = (
+            f"Step {step} of {total} · {state.value} · {points} points · "
+            f"{escape_text(where.strip(' ·'))}{params}"
+        )
         total = max(1, total)
         if self._progress.max != total:
             self._progress.value = 0
@@ -58,7 +89,9 @@ class RunHeader(pn.viewable.Viewer):
         if state == RunState.INTERRUPTED:
             message = "The process that ran this run is gone (the server restarted or crashed). " + (
                 "Resume it from its newest checkpoint with Resume, or from any checkpoint in the Checkpoints tab."
-                if has_checkpoint else "It wrote no checkpoint before it ended: start it again from the form.")
+                if has_checkpoint
+                else "It wrote no checkpoint before it ended: start it again from the form."
+            )
         colour = "#c62828" if state in (RunState.FAILED, RunState.INTERRUPTED) else "#555"
         self._message.object = f"<span style='color:{colour}'>{escape(message)}</span>" if message else ""
 
@@ -74,8 +107,9 @@ class RunHeader(pn.viewable.Viewer):
         self._progress.visible = False
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self._title, pn.Row(self._status, self._progress), self._message,
-                         sizing_mode="stretch_width")
+        return pn.Column(
+            self._title, pn.Row(self._status, self._progress), self._message, sizing_mode="stretch_width"
+        )
 
 
 class RunControls(pn.viewable.Viewer):
@@ -96,8 +130,9 @@ class RunControls(pn.viewable.Viewer):
         self._pause.disabled = state not in (RunState.RUNNING, RunState.STARTING)
         self._stop.disabled = state not in (RunState.RUNNING, RunState.STARTING, RunState.PAUSED)
         self._resume.disabled = not (state == RunState.PAUSED or (state in _RESUMABLE and has_checkpoint))
-        self._resume.description = "Continue the paused run" if state == RunState.PAUSED else \
-            "Continue from the newest checkpoint"
+        self._resume.description = (
+            "Continue the paused run" if state == RunState.PAUSED else "Continue from the newest checkpoint"
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._row
@@ -108,10 +143,17 @@ def _rounded(value: Any) -> float | None:
 
 
 def checkpoint_rows(checkpoints: list[CheckpointInfo]) -> pd.DataFrame:
-    rows = [{"step": c.step, "written": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.created)),
-             "why": c.metrics.get("reason", ""), "train loss": _rounded(c.metrics.get("train_loss")),
-             "best val loss": _rounded(c.metrics.get("val_loss")), "file": c.path.name}
-            for c in reversed(checkpoints)]
+    rows = [
+        {
+            "step": c.step,
+            "written": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.created)),
+            "why": c.metrics.get("reason", ""),
+            "train loss": _rounded(c.metrics.get("train_loss")),
+            "best val loss": _rounded(c.metrics.get("val_loss")),
+            "file": c.path.name,
+        }
+        for c in reversed(checkpoints)
+    ]
     return pd.DataFrame(rows, columns=["step", "written", "why", "train loss", "best val loss", "file"])
 
 
@@ -122,16 +164,26 @@ class CheckpointList(pn.viewable.Viewer):
         super().__init__()
         self._on_resume_from = on_resume_from
         self._steps: list[int] = []
-        self._table = pn.widgets.Tabulator(checkpoint_rows([]), show_index=False, disabled=True, height=260,
-                                           sizing_mode="stretch_width", layout="fit_data_stretch",
-                                           buttons={"resume": "<span title='Continue the run from this checkpoint'>"
-                                                              "▶ resume from here</span>"},
-                                           css_classes=["nd-training-checkpoints"])
+        self._table = pn.widgets.Tabulator(
+            checkpoint_rows([]),
+            show_index=False,
+            disabled=True,
+            height=260,
+            sizing_mode="stretch_width",
+            layout="fit_data_stretch",
+            buttons={
+                "resume": "<span title='Continue the run from this checkpoint'>▶ resume from here</span>"
+            },
+            css_classes=["nd-training-checkpoints"],
+        )
         self._table.on_click(self._clicked)
         self._note = pn.pane.Markdown(
             "A run writes a checkpoint every *checkpoint every* steps, when paused, and when it stops. "
             "Resuming from an earlier checkpoint drops the later history of the curves. A running run must be "
-            "stopped first.", css_classes=["nd-muted"], margin=(0, 10))
+            "stopped first.",
+            css_classes=["nd-muted"],
+            margin=(0, 10),
+        )
 
     @property
     def steps(self) -> list[int]:

@@ -75,10 +75,19 @@ class RunFollower:
         if name is None:  # the config never changes: read it once
             config = self.folder.config()
             name, planned = config.get("name") or self.run_id, int(config.get("training", {}).get("steps", 0))
-        return RunSnapshot(run_id=self.run_id, start=start, end=end, rows=rows, frame=frame, status=status,
-                           state=self.folder.effective_state(status), checkpoints=self.folder.checkpoints(),
-                           name=name, total_steps=int(status.get("total_steps") or planned),
-                           load=system_load() if with_load else {})
+        return RunSnapshot(
+            run_id=self.run_id,
+            start=start,
+            end=end,
+            rows=rows,
+            frame=frame,
+            status=status,
+            state=self.folder.effective_state(status),
+            checkpoints=self.folder.checkpoints(),
+            name=name,
+            total_steps=int(status.get("total_steps") or planned),
+            load=system_load() if with_load else {},
+        )
 
     def adopt(self, snapshot: RunSnapshot) -> bool:
         """On the session's thread: keep the snapshot's rows if it continues from this follower's offset."""

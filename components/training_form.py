@@ -29,8 +29,11 @@ DATA_CHOICES = {
     "nitime real data (shipped with nitime)": "nitime",
     "Session file (.npz)": "session",
 }
-NITIME_DATASETS = {"grasshopper receptor spikes": "grasshopper", "fMRI ROI series (events)": "fmri_event",
-                   "fMRI ROI series": "fmri_roi"}
+NITIME_DATASETS = {
+    "grasshopper receptor spikes": "grasshopper",
+    "fMRI ROI series (events)": "fmri_event",
+    "fMRI ROI series": "fmri_roi",
+}
 
 
 def _size_label(name: str) -> str:
@@ -45,8 +48,11 @@ class StartRunForm(pn.viewable.Viewer):
     path = param.String(default="", doc="The NWB file (path or URL) or session file (.npz) to train on.")
     nitime_dataset = param.Selector(default="grasshopper", objects=NITIME_DATASETS)
     sessions = param.Integer(default=1, bounds=(1, 16), doc="Synthetic sessions to generate.")
-    modalities = param.ListSelector(default=list(MODALITIES), objects=list(MODALITIES),
-                                    doc="Modalities to train on; all ticked: whatever the data has.")
+    modalities = param.ListSelector(
+        default=list(MODALITIES),
+        objects=list(MODALITIES),
+        doc="Modalities to train on; all ticked: whatever the data has.",
+    )
     model_size = param.Selector(default="tiny", objects={_size_label(n): n for n in MODEL_SIZES})
     steps = param.Integer(default=200, bounds=(1, 10_000_000))
     processes = param.Integer(default=1, bounds=(1, 64), doc="More than one: a torchrun subprocess.")
@@ -60,8 +66,13 @@ class StartRunForm(pn.viewable.Viewer):
     checkpoint_every = param.Integer(default=100, bounds=(1, None))
     seed = param.Integer(default=0)
 
-    def __init__(self, on_start: Callable[[TrainingConfig, int], None], default_nwb: str = "",
-                 max_processes: int = 8, **params) -> None:
+    def __init__(
+        self,
+        on_start: Callable[[TrainingConfig, int], None],
+        default_nwb: str = "",
+        max_processes: int = 8,
+        **params,
+    ) -> None:
         super().__init__(path=default_nwb, **params)
         self._on_start = on_start
         self.param.processes.bounds = (1, max(1, max_processes))
@@ -78,8 +89,10 @@ class StartRunForm(pn.viewable.Viewer):
         if self.data == "nitime":
             return {"kind": "nitime", "dataset": self.nitime_dataset}
         if not self.path.strip():
-            raise ConfigError(f"Enter the {'NWB file' if self.data == 'nwb' else 'session file'} to train on "
-                              "(a path under the server's folders, or a URL).")
+            raise ConfigError(
+                f"Enter the {'NWB file' if self.data == 'nwb' else 'session file'} to train on "
+                "(a path under the server's folders, or a URL)."
+            )
         return {"kind": self.data, "path": self.path.strip()}
 
     def config(self) -> TrainingConfig:
@@ -88,13 +101,20 @@ class StartRunForm(pn.viewable.Viewer):
         if not modalities:
             raise ConfigError("Tick at least one modality.")
         return build_config(
-            [self.source()], modalities=None if len(modalities) == len(MODALITIES) else modalities,
-            model_size=self.model_size, steps=int(self.steps),
+            [self.source()],
+            modalities=None if len(modalities) == len(MODALITIES) else modalities,
+            model_size=self.model_size,
+            steps=int(self.steps),
             name=self.run_name.strip() or f"{self.data} {self.model_size}",
             data={"batch_size": self.batch_size, "seq_len": self.window},
             optim={"lr": float(self.lr), "warmup_steps": self.warmup_steps},
-            training={"log_every": self.log_every, "eval_every": self.eval_every,
-                      "checkpoint_every": self.checkpoint_every, "seed": self.seed})
+            training={
+                "log_every": self.log_every,
+                "eval_every": self.eval_every,
+                "checkpoint_every": self.checkpoint_every,
+                "seed": self.seed,
+            },
+        )
 
     def submit(self) -> None:
         """Validate and start; a refused config is shown under the form."""
@@ -107,8 +127,11 @@ class StartRunForm(pn.viewable.Viewer):
         self._on_start(config, int(self.processes))
 
     def show_error(self, text: str) -> None:
-        self._message[:] = [text_alert(text, alert_type="danger", sizing_mode="stretch_width",
-                                       css_classes=["nd-training-form-error"])]
+        self._message[:] = [
+            text_alert(
+                text, alert_type="danger", sizing_mode="stretch_width", css_classes=["nd-training-form-error"]
+            )
+        ]
 
     @property
     def error(self) -> str:
@@ -123,16 +146,24 @@ class StartRunForm(pn.viewable.Viewer):
         number = {"width": 150}
         kinds: dict[str, tuple[type, dict[str, Any]]] = {
             "data": (pn.widgets.Select, {"name": "Data", "sizing_mode": "stretch_width"}),
-            "path": (pn.widgets.TextInput, {"name": "File (path or URL)", "sizing_mode": "stretch_width",
-                                            "placeholder": "/data/session.nwb or https://…"}),
+            "path": (
+                pn.widgets.TextInput,
+                {
+                    "name": "File (path or URL)",
+                    "sizing_mode": "stretch_width",
+                    "placeholder": "/data/session.nwb or https://…",
+                },
+            ),
             "nitime_dataset": (pn.widgets.Select, {"name": "nitime dataset", "sizing_mode": "stretch_width"}),
             "sessions": (pn.widgets.IntInput, {"name": "Synthetic sessions", **number}),
             "modalities": (pn.widgets.CheckBoxGroup, {"name": "Modalities", "inline": True}),
             "model_size": (pn.widgets.Select, {"name": "Model size", "sizing_mode": "stretch_width"}),
             "steps": (pn.widgets.IntInput, {"name": "Steps", "step": 100, **number}),
             "processes": (pn.widgets.IntInput, {"name": "Processes (torchrun when > 1)", **number}),
-            "run_name": (pn.widgets.TextInput, {"name": "Run name", "placeholder": "optional",
-                                                "sizing_mode": "stretch_width"}),
+            "run_name": (
+                pn.widgets.TextInput,
+                {"name": "Run name", "placeholder": "optional", "sizing_mode": "stretch_width"},
+            ),
             "lr": (pn.widgets.FloatInput, {"name": "Learning rate", "step": 1e-4, **number}),
             "batch_size": (pn.widgets.IntInput, {"name": "Batch size", **number}),
             "window": (pn.widgets.IntInput, {"name": "Window (bins)", **number}),
@@ -154,11 +185,27 @@ class StartRunForm(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         w = self._w
-        advanced = pn.Card(pn.Row(w["lr"], w["batch_size"]), pn.Row(w["window"], w["warmup_steps"]),
-                           pn.Row(w["log_every"], w["eval_every"]), pn.Row(w["checkpoint_every"], w["seed"]),
-                           title="Optimiser and schedule", collapsed=True, sizing_mode="stretch_width")
+        advanced = pn.Card(
+            pn.Row(w["lr"], w["batch_size"]),
+            pn.Row(w["window"], w["warmup_steps"]),
+            pn.Row(w["log_every"], w["eval_every"]),
+            pn.Row(w["checkpoint_every"], w["seed"]),
+            title="Optimiser and schedule",
+            collapsed=True,
+            sizing_mode="stretch_width",
+        )
         return pn.Column(
-            w["data"], w["path"], w["nitime_dataset"], w["sessions"],
+            w["data"],
+            w["path"],
+            w["nitime_dataset"],
+            w["sessions"],
             pn.pane.Markdown("Modalities (all ticked: whatever the data has)", margin=(5, 10, 0, 10)),
-            w["modalities"], w["model_size"], pn.Row(w["steps"], w["processes"]), w["run_name"], advanced,
-            self._start, self._message, sizing_mode="stretch_width")
+            w["modalities"],
+            w["model_size"],
+            pn.Row(w["steps"], w["processes"]),
+            w["run_name"],
+            advanced,
+            self._start,
+            self._message,
+            sizing_mode="stretch_width",
+        )

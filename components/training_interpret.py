@@ -27,7 +27,7 @@ NEWEST = "newest"
 TOP_TUNED = 6
 
 
-def conditions_of(result: "Interpretation") -> tuple[np.ndarray | None, str]:
+def conditions_of(result: Interpretation) -> tuple[np.ndarray | None, str]:
     """Per-bin condition labels the analyses used (stimulus ids, else quantiles of behaviour 0) and their name."""
     from engines.training.interpret import condition_labels
 
@@ -38,22 +38,38 @@ def conditions_of(result: "Interpretation") -> tuple[np.ndarray | None, str]:
     return None, ""
 
 
-def projection_points(result: "Interpretation", height: int = 380) -> hv.Points:
+def projection_points(result: Interpretation, height: int = 380) -> hv.Points:
     coords = np.asarray(result.projection.coords)
     labels, name = conditions_of(result)
-    frame = pd.DataFrame({"PC 1": coords[:, 0], "PC 2": coords[:, 1] if coords.shape[1] > 1 else 0.0,
-                          "order": labels if labels is not None else np.zeros(len(coords), int)})
+    frame = pd.DataFrame(
+        {
+            "PC 1": coords[:, 0],
+            "PC 2": coords[:, 1] if coords.shape[1] > 1 else 0.0,
+            "order": labels if labels is not None else np.zeros(len(coords), int),
+        }
+    )
     frame = frame.sort_values("order", kind="stable")  # the legend lists conditions in order
     frame["condition"] = frame.pop("order").astype(str)
     variance = result.projection.explained_variance
-    axes = f" ({variance[0] * 100:.0f}% and {variance[1] * 100:.0f}% of the variance)" \
-        if variance is not None and len(variance) > 1 else ""
+    axes = (
+        f" ({variance[0] * 100:.0f}% and {variance[1] * 100:.0f}% of the variance)"
+        if variance is not None and len(variance) > 1
+        else ""
+    )
     return hv.Points(frame, ["PC 1", "PC 2"], "condition").opts(
-        color="condition", cmap="Category10", size=4, alpha=0.7, tools=["hover"], responsive=True, height=height,
-        legend_position="right", title=f"Latent states, {result.projection.method.upper()}{axes}, by {name or 'bin'}")
+        color="condition",
+        cmap="Category10",
+        size=4,
+        alpha=0.7,
+        tools=["hover"],
+        responsive=True,
+        height=height,
+        legend_position="right",
+        title=f"Latent states, {result.projection.method.upper()}{axes}, by {name or 'bin'}",
+    )
 
 
-def tuning_plot(result: "Interpretation", height: int = 320) -> hv.Overlay:
+def tuning_plot(result: Interpretation, height: int = 320) -> hv.Overlay:
     """Mean activity (± s.e.m.) per condition of the most selective units."""
     units = list(result.selectivity["unit"].head(TOP_TUNED))
     means, sems = result.tuning_mean, result.tuning_sem
@@ -63,41 +79,69 @@ def tuning_plot(result: "Interpretation", height: int = 320) -> hv.Overlay:
         x = np.arange(len(means.columns), dtype=float)
         y, e = means.loc[unit].to_numpy(float), sems.loc[unit].to_numpy(float)
         colour = palette[k % len(palette)]
-        layers += [hv.Curve((x, y), "condition", "activity", label=f"unit {unit}").opts(line_width=2, color=colour),
-                   hv.ErrorBars((x, y, np.nan_to_num(e)), "condition", ["activity", "sem"]).opts(color=colour)]
+        layers += [
+            hv.Curve((x, y), "condition", "activity", label=f"unit {unit}").opts(line_width=2, color=colour),
+            hv.ErrorBars((x, y, np.nan_to_num(e)), "condition", ["activity", "sem"]).opts(color=colour),
+        ]
     ticks = [(k, str(c)) for k, c in enumerate(means.columns)]
     return hv.Overlay(layers).opts(
         hv.opts.Curve(xticks=ticks, tools=["hover"]),
-        hv.opts.Overlay(title=f"Tuning curves of the {len(units)} most selective latent units", responsive=True,
-                        height=height, legend_position="right", show_grid=True))
+        hv.opts.Overlay(
+            title=f"Tuning curves of the {len(units)} most selective latent units",
+            responsive=True,
+            height=height,
+            legend_position="right",
+            show_grid=True,
+        ),
+    )
 
 
-def predictive_bars(result: "Interpretation", height: int = 260) -> list[hv.Bars]:
+def predictive_bars(result: Interpretation, height: int = 260) -> list[hv.Bars]:
     """One bar chart per behaviour: its most informative latent units, most informative first."""
     charts = []
     for target, rows in result.predictive.groupby("target", sort=False):
         rows = rows.sort_values("mutual_info_bits", ascending=False)
         frame = pd.DataFrame({"unit": [f"unit {u}" for u in rows["unit"]], "bits": rows["mutual_info_bits"]})
-        charts.append(hv.Bars(frame, hv.Dimension("unit", values=list(frame["unit"])), "bits").opts(
-            responsive=True, height=height, tools=["hover"], ylabel="mutual information (bits)", xrotation=45,
-            color="#9467bd", title=f"Units most predictive of {target}", show_grid=True))
+        charts.append(
+            hv.Bars(frame, hv.Dimension("unit", values=list(frame["unit"])), "bits").opts(
+                responsive=True,
+                height=height,
+                tools=["hover"],
+                ylabel="mutual information (bits)",
+                xrotation=45,
+                color="#9467bd",
+                title=f"Units most predictive of {target}",
+                show_grid=True,
+            )
+        )
     return charts
 
 
-def _geometry_text(result: "Interpretation") -> str:
+def _geometry_text(result: Interpretation) -> str:
     geometry = result.geometry
-    lines = [(f"**{escape_text(result.session_id)}**, {escape_text(result.split)} split, "
-              f"{len(result.latents):,} bins × "
-              f"{result.latents.shape[1]} latent units")]
+    lines = [
+        (
+            f"**{escape_text(result.session_id)}**, {escape_text(result.split)} split, "
+            f"{len(result.latents):,} bins × "
+            f"{result.latents.shape[1]} latent units"
+        )
+    ]
     if geometry is not None:
         distances = geometry.distances.to_numpy()
         upper = distances[np.triu_indices_from(distances, k=1)]
-        lines += [f"- **Participation ratio** (dimensionality): {geometry.participation_ratio:.2f}",
-                  ("- **Silhouette** of the conditions: "
-                   f"{'—' if geometry.silhouette is None else f'{geometry.silhouette:.3f}'}"),
-                  (f"- **Distance between condition means**: mean {upper.mean():.3f}, "
-                   f"min {upper.min():.3f}, max {upper.max():.3f} ({len(geometry.distances)} conditions)"
-                   if len(upper) else "- One condition only: no distances")]
+        lines += [
+            f"- **Participation ratio** (dimensionality): {geometry.participation_ratio:.2f}",
+            (
+                "- **Silhouette** of the conditions: "
+                f"{'—' if geometry.silhouette is None else f'{geometry.silhouette:.3f}'}"
+            ),
+            (
+                f"- **Distance between condition means**: mean {upper.mean():.3f}, "
+                f"min {upper.min():.3f}, max {upper.max():.3f} ({len(geometry.distances)} conditions)"
+                if len(upper)
+                else "- One condition only: no distances"
+            ),
+        ]
     lines += [f"- *{note}*" for note in result.notes]
     return "\n".join(lines)
 
@@ -109,12 +153,16 @@ class InterpretationPanel(pn.viewable.Viewer):
         super().__init__()
         self._checkpoint = pn.widgets.Select(label="Checkpoint", options=[NEWEST], width=160)
         button = pn.widgets.Button(label="Interpret", button_type="primary", width=110, align="end")
-        button.on_click(lambda _e: on_interpret(None if self._checkpoint.value == NEWEST
-                                                else int(self._checkpoint.value)))
+        button.on_click(
+            lambda _e: on_interpret(None if self._checkpoint.value == NEWEST else int(self._checkpoint.value))
+        )
         self._controls = pn.Row(self._checkpoint, button)
         self._status = pn.pane.Markdown(
             "*Interpret* runs the model of a checkpoint over the test split and analyses its latent units "
-            "(a few seconds for the demo).", css_classes=["nd-muted"], margin=(0, 10))
+            "(a few seconds for the demo).",
+            css_classes=["nd-muted"],
+            margin=(0, 10),
+        )
         self._body = pn.Column(sizing_mode="stretch_width")
 
     def set_checkpoints(self, steps: list[int]) -> None:
@@ -130,28 +178,49 @@ class InterpretationPanel(pn.viewable.Viewer):
     def clear(self) -> None:
         self._body[:] = []
 
-    def show(self, result: "Interpretation", step: int) -> None:
+    def show(self, result: Interpretation, step: int) -> None:
         """Render one interpretation (on the session's thread)."""
         self._status.object = f"Checkpoint step {step}."
         parts: list[pn.viewable.Viewable] = [
-            pn.Row(pn.pane.Markdown(_geometry_text(result), width=420),
-                   pn.pane.HoloViews(projection_points(result), sizing_mode="stretch_width", linked_axes=False),
-                   sizing_mode="stretch_width")]
+            pn.Row(
+                pn.pane.Markdown(_geometry_text(result), width=420),
+                pn.pane.HoloViews(projection_points(result), sizing_mode="stretch_width", linked_axes=False),
+                sizing_mode="stretch_width",
+            )
+        ]
         if result.selectivity is not None:
             selectivity = result.selectivity.head(50).round({"selectivity": 3, "eta_squared": 3})
             selectivity["p_value"] = [f"{p:.2g}" for p in selectivity["p_value"]]
-            parts += [pn.pane.HoloViews(tuning_plot(result), sizing_mode="stretch_width", linked_axes=False),
-                      pn.pane.Markdown("#### Selectivity of the latent units (d′ of the preferred condition)",
-                                       margin=(0, 10)),
-                      pn.widgets.Tabulator(selectivity, show_index=False, disabled=True, height=240,
-                                           sizing_mode="stretch_width", layout="fit_columns")]
+            parts += [
+                pn.pane.HoloViews(tuning_plot(result), sizing_mode="stretch_width", linked_axes=False),
+                pn.pane.Markdown(
+                    "#### Selectivity of the latent units (d′ of the preferred condition)", margin=(0, 10)
+                ),
+                pn.widgets.Tabulator(
+                    selectivity,
+                    show_index=False,
+                    disabled=True,
+                    height=240,
+                    sizing_mode="stretch_width",
+                    layout="fit_columns",
+                ),
+            ]
         if result.predictive is not None and not result.predictive.empty:
-            charts = [pn.pane.HoloViews(chart, sizing_mode="stretch_width", linked_axes=False)
-                      for chart in predictive_bars(result)]
-            parts += [pn.GridBox(*charts, ncols=2, sizing_mode="stretch_width"),
-                      pn.widgets.Tabulator(result.predictive.round({"mutual_info_bits": 4}), show_index=False,
-                                           disabled=True, height=200, sizing_mode="stretch_width",
-                                           layout="fit_columns")]
+            charts = [
+                pn.pane.HoloViews(chart, sizing_mode="stretch_width", linked_axes=False)
+                for chart in predictive_bars(result)
+            ]
+            parts += [
+                pn.GridBox(*charts, ncols=2, sizing_mode="stretch_width"),
+                pn.widgets.Tabulator(
+                    result.predictive.round({"mutual_info_bits": 4}),
+                    show_index=False,
+                    disabled=True,
+                    height=200,
+                    sizing_mode="stretch_width",
+                    layout="fit_columns",
+                ),
+            ]
         self._body[:] = parts
 
     def __panel__(self) -> pn.viewable.Viewable:

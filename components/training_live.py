@@ -29,10 +29,12 @@ from components.training_plots import TRAIN_COLOR, VAL_COLOR, _series, _thin, sm
 
 __all__ = ["LiveCurves", "describe_load"]
 
-_HEALTH = (("Learning rate", "lr", {"learning rate": "lr"}),
-           ("Throughput", "tokens/s", {"tokens/s": "tokens_per_s"}),
-           ("CPU load of the run", "%", {"CPU %": "cpu_percent"}),
-           ("Memory of the run", "GB", {"RAM (GB)": "ram_gb", "GPU memory (GB)": "gpu_mem_gb"}))
+_HEALTH = (
+    ("Learning rate", "lr", {"learning rate": "lr"}),
+    ("Throughput", "tokens/s", {"tokens/s": "tokens_per_s"}),
+    ("CPU load of the run", "%", {"CPU %": "cpu_percent"}),
+    ("Memory of the run", "GB", {"RAM (GB)": "ram_gb", "GPU memory (GB)": "gpu_mem_gb"}),
+)
 _HEALTH_COLORS = ("#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
@@ -40,24 +42,38 @@ def describe_load(load: dict[str, Any]) -> str:
     """One line for the server's load now: CPU, RAM and each GPU's memory."""
     if not load:
         return ""
-    parts = [f"CPU {load['cpu_percent']:.0f}%", f"RAM {load['ram_used_gb']:.1f} of {load['ram_total_gb']:.1f} GB",
-             f"this server {load['process_rss_gb']:.2f} GB"]
-    parts += [f"{gpu['name']}: {gpu['memory_used_gb']:.1f} of {gpu['memory_total_gb']:.1f} GB"
-              for gpu in load.get("gpus", [])]
+    parts = [
+        f"CPU {load['cpu_percent']:.0f}%",
+        f"RAM {load['ram_used_gb']:.1f} of {load['ram_total_gb']:.1f} GB",
+        f"this server {load['process_rss_gb']:.2f} GB",
+    ]
+    parts += [
+        f"{gpu['name']}: {gpu['memory_used_gb']:.1f} of {gpu['memory_total_gb']:.1f} GB"
+        for gpu in load.get("gpus", [])
+    ]
     return "Server now: " + " · ".join(parts)
 
 
 def _figure(title: str, ylabel: str, height: int) -> Any:
-    fig = figure(title=title, height=height, sizing_mode="stretch_width", x_axis_label="step", y_axis_label=ylabel,
-                 tools="pan,wheel_zoom,box_zoom,reset,save")
+    fig = figure(
+        title=title,
+        height=height,
+        sizing_mode="stretch_width",
+        x_axis_label="step",
+        y_axis_label=ylabel,
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+    )
     fig.add_tools(HoverTool(tooltips=[("step", "@step{0,0}"), ("value", "@value{0.0000}")], mode="mouse"))
     return fig
 
 
 def _legend(fig: Any, items: list[tuple[str, list]], place: str) -> None:
     """One legend entry per label (its glyphs drawn and muted together); clicking an entry mutes it."""
-    legend = Legend(items=[LegendItem(label=label, renderers=renderers) for label, renderers in items],
-                    click_policy="mute", background_fill_alpha=0.6)
+    legend = Legend(
+        items=[LegendItem(label=label, renderers=renderers) for label, renderers in items],
+        click_policy="mute",
+        background_fill_alpha=0.6,
+    )
     if place == "right":
         fig.add_layout(legend, "right")
     else:
@@ -73,7 +89,9 @@ def _xy(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
 class _Curves:
     """One figure and its sources; ``fill(frame, smoothing)`` sets every source's columns from the frame."""
 
-    def __init__(self, fig: Any, fill: Callable[[pd.DataFrame, float], dict[str, dict[str, np.ndarray]]]) -> None:
+    def __init__(
+        self, fig: Any, fill: Callable[[pd.DataFrame, float], dict[str, dict[str, np.ndarray]]]
+    ) -> None:
         self.fig = fig
         self._fill = fill
         self.sources: dict[str, ColumnDataSource] = {}
@@ -92,17 +110,24 @@ class _Curves:
 
 def _metric_curves(column: str, title: str, height: int = 240) -> _Curves:
     """Train values (raw, faint, and smoothed) and validation values (points joined) of one metric."""
+
     def fill(frame: pd.DataFrame, smoothing: float) -> dict[str, dict[str, np.ndarray]]:
         x, y = _series(frame, column, "train")
-        return {"raw": _xy(x, y), "train": _xy(x, smooth(y, smoothing)), "val": _xy(*_series(frame, column, "val"))}
+        return {
+            "raw": _xy(x, y),
+            "train": _xy(x, smooth(y, smoothing)),
+            "val": _xy(*_series(frame, column, "val")),
+        }
 
     curves = _Curves(_figure(title, "loss", height), fill)
     fig = curves.fig
     raw = fig.line("step", "value", source=curves.source("raw"), color=TRAIN_COLOR, alpha=0.25, line_width=1)
     train = fig.line("step", "value", source=curves.source("train"), color=TRAIN_COLOR, line_width=2)
     val_source = curves.source("val")
-    val = [fig.line("step", "value", source=val_source, color=VAL_COLOR, line_width=2),
-           fig.scatter("step", "value", source=val_source, color=VAL_COLOR, size=5)]
+    val = [
+        fig.line("step", "value", source=val_source, color=VAL_COLOR, line_width=2),
+        fig.scatter("step", "value", source=val_source, color=VAL_COLOR, size=5),
+    ]
     _legend(fig, [("train (raw)", [raw]), ("train", [train]), ("validation", val)], "top_right")
     return curves
 
@@ -114,6 +139,7 @@ def _task_curves(tasks: tuple[str, ...], height: int = 300) -> _Curves:
     tasks are easier to weigh against each other on shared axes. The legend names each task once
     (its train and validation glyphs share the entry) and clicking it mutes that task.
     """
+
     def fill(frame: pd.DataFrame, smoothing: float) -> dict[str, dict[str, np.ndarray]]:
         found = {}
         for task in tasks:
@@ -122,15 +148,28 @@ def _task_curves(tasks: tuple[str, ...], height: int = 300) -> _Curves:
             found[f"{task}/val"] = _xy(*_series(frame, f"loss/{task}", "val"))
         return found
 
-    curves = _Curves(_figure("Loss per task (lines: train, smoothed; dashed with points: validation)", "loss",
-                             height), fill)
+    curves = _Curves(
+        _figure("Loss per task (lines: train, smoothed; dashed with points: validation)", "loss", height),
+        fill,
+    )
     fig, items = curves.fig, []
     for k, task in enumerate(tasks):
         color = Category10_10[k % len(Category10_10)]
         val_source = curves.source(f"{task}/val")
-        items.append((task, [fig.line("step", "value", source=curves.source(f"{task}/train"), color=color, line_width=2),
-                             fig.line("step", "value", source=val_source, color=color, line_width=1.5, line_dash="dashed"),
-                             fig.scatter("step", "value", source=val_source, color=color, size=5)]))
+        items.append(
+            (
+                task,
+                [
+                    fig.line(
+                        "step", "value", source=curves.source(f"{task}/train"), color=color, line_width=2
+                    ),
+                    fig.line(
+                        "step", "value", source=val_source, color=color, line_width=1.5, line_dash="dashed"
+                    ),
+                    fig.scatter("step", "value", source=val_source, color=color, size=5),
+                ],
+            )
+        )
     if items:
         _legend(fig, items, "right")
     return curves
@@ -138,12 +177,15 @@ def _task_curves(tasks: tuple[str, ...], height: int = 300) -> _Curves:
 
 def _series_curves(title: str, ylabel: str, columns: dict[str, str], height: int = 200) -> _Curves:
     """Train-row columns over steps, one labelled curve each (``{label: column}``)."""
+
     def fill(frame: pd.DataFrame, _smoothing: float) -> dict[str, dict[str, np.ndarray]]:
         return {label: _xy(*_series(frame, column, "train")) for label, column in columns.items()}
 
     curves = _Curves(_figure(title, ylabel, height), fill)
-    items = [(label, [curves.fig.line("step", "value", source=curves.source(label), color=color, line_width=2)])
-             for (label, _column), color in zip(columns.items(), _HEALTH_COLORS)]
+    items = [
+        (label, [curves.fig.line("step", "value", source=curves.source(label), color=color, line_width=2)])
+        for (label, _column), color in zip(columns.items(), _HEALTH_COLORS)
+    ]
     if len(items) > 1:
         _legend(curves.fig, items, "top_left")
     return curves
@@ -160,13 +202,21 @@ class LiveCurves(pn.viewable.Viewer):
         self._tasks: tuple[str, ...] | None = None
         self._curves: list[_Curves] = []  # every figure drawn, each filled from the frame
         self._load = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
-        self._empty = pn.pane.Markdown("No metrics to show yet: a run logs its first points after *log every* "
-                                       "steps, once its data is prepared.", css_classes=["nd-muted"], margin=(0, 10))
+        self._empty = pn.pane.Markdown(
+            "No metrics to show yet: a run logs its first points after *log every* "
+            "steps, once its data is prepared.",
+            css_classes=["nd-muted"],
+            margin=(0, 10),
+        )
         # Filled by _build on the first non-empty frame; empty until then.
         self._losses = pn.Column(sizing_mode="stretch_width")
         self._task_pane: pn.pane.Bokeh | None = None
-        self._health = pn.Card(title="Learning rate, throughput, CPU and memory of the run", collapsed=True,
-                               sizing_mode="stretch_width", css_classes=["nd-training-health"])
+        self._health = pn.Card(
+            title="Learning rate, throughput, CPU and memory of the run",
+            collapsed=True,
+            sizing_mode="stretch_width",
+            css_classes=["nd-training-health"],
+        )
         self._health.param.watch(self._open_health, "collapsed")
 
     def _pane(self, curves: _Curves) -> pn.pane.Bokeh:
@@ -178,15 +228,23 @@ class LiveCurves(pn.viewable.Viewer):
         """The loss figures, once per view, drawn from the frame already held."""
         self._tasks = tasks
         self._task_pane = self._pane(_task_curves(tasks))
-        self._losses[:] = [self._pane(_metric_curves("loss", "Total loss (weighted sum of the tasks)")),
-                           self._task_pane, self._health]
+        self._losses[:] = [
+            self._pane(_metric_curves("loss", "Total loss (weighted sum of the tasks)")),
+            self._task_pane,
+            self._health,
+        ]
 
     def _open_health(self, event: param.parameterized.Event) -> None:
         """Learning rate, throughput and load are drawn when their card is first opened, not on every open run."""
         if event.new or len(self._health):
             return
-        self._health[:] = [pn.GridBox(*(self._pane(_series_curves(title, ylabel, columns))
-                                        for title, ylabel, columns in _HEALTH), ncols=2, sizing_mode="stretch_width")]
+        self._health[:] = [
+            pn.GridBox(
+                *(self._pane(_series_curves(title, ylabel, columns)) for title, ylabel, columns in _HEALTH),
+                ncols=2,
+                sizing_mode="stretch_width",
+            )
+        ]
 
     def _set_tasks(self, tasks: tuple[str, ...]) -> None:
         """Another run with other tasks: a new per-task figure in the same pane."""
@@ -221,5 +279,9 @@ class LiveCurves(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         slider = pn.widgets.FloatSlider.from_param(self.param.smoothing, name="Smoothing", width=260)
-        return pn.Column(pn.Row(slider, self._load, sizing_mode="stretch_width"), self._empty, self._losses,
-                         sizing_mode="stretch_width")
+        return pn.Column(
+            pn.Row(slider, self._load, sizing_mode="stretch_width"),
+            self._empty,
+            self._losses,
+            sizing_mode="stretch_width",
+        )

@@ -16,8 +16,16 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-__all__ = ["TRAIN_COLOR", "VAL_COLOR", "smooth", "tasks_in", "comparison_overlay",
-           "parallel_coordinates", "decoding_frame", "decoding_bars"]
+__all__ = [
+    "TRAIN_COLOR",
+    "VAL_COLOR",
+    "smooth",
+    "tasks_in",
+    "comparison_overlay",
+    "parallel_coordinates",
+    "decoding_frame",
+    "decoding_bars",
+]
 
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#d62728"
 MAX_POINTS = 2000
@@ -60,22 +68,40 @@ def _curve(x: np.ndarray, y: np.ndarray, label: str, ylabel: str, **style: Any) 
 
 
 def _finish(overlay: hv.Overlay, title: str, height: int, logy: bool = False) -> hv.Overlay:
-    return overlay.opts(hv.opts.Curve(tools=["hover"], framewise=True, responsive=True, height=height, logy=logy),
-                        hv.opts.Scatter(framewise=True, responsive=True, height=height, logy=logy),
-                        hv.opts.Overlay(title=title, legend_position="bottom_left", framewise=True, responsive=True,
-                                        height=height, show_grid=True, show_legend=len(overlay) > 1,
-                                        legend_opts={"background_fill_alpha": 0.6}))
+    return overlay.opts(
+        hv.opts.Curve(tools=["hover"], framewise=True, responsive=True, height=height, logy=logy),
+        hv.opts.Scatter(framewise=True, responsive=True, height=height, logy=logy),
+        hv.opts.Overlay(
+            title=title,
+            legend_position="bottom_left",
+            framewise=True,
+            responsive=True,
+            height=height,
+            show_grid=True,
+            show_legend=len(overlay) > 1,
+            legend_opts={"background_fill_alpha": 0.6},
+        ),
+    )
 
 
-def comparison_overlay(frames: dict[str, pd.DataFrame], column: str, split: str, smoothing: float,
-                       height: int = 320) -> hv.Overlay:
+def comparison_overlay(
+    frames: dict[str, pd.DataFrame], column: str, split: str, smoothing: float, height: int = 320
+) -> hv.Overlay:
     """One curve per run (``{run label: metric frame}``) of ``column`` on ``split``, smoothed alike."""
     palette = hv.Cycle.default_cycles["default_colors"]
     layers = []
     for k, (label, frame) in enumerate(frames.items()):
         x, y = _series(frame, column, split)
-        layers.append(_curve(x, smooth(y, smoothing) if split == "train" else y, label, column,
-                             color=palette[k % len(palette)], line_width=2))
+        layers.append(
+            _curve(
+                x,
+                smooth(y, smoothing) if split == "train" else y,
+                label,
+                column,
+                color=palette[k % len(palette)],
+                line_width=2,
+            )
+        )
     if not layers:
         layers = [_curve(np.zeros(0), np.zeros(0), "no run ticked", column)]
     title = f"{column} ({'validation' if split == 'val' else 'train'}) of the ticked runs"
@@ -95,7 +121,9 @@ def _axis_values(values: pd.Series) -> tuple[np.ndarray, list[tuple[float, str]]
     return np.array([where[v] for v in values.astype(str)]), [(where[c], c[:14]) for c in categories]
 
 
-def parallel_coordinates(frame: pd.DataFrame, columns: list[str], metric: str, height: int = 360) -> hv.Overlay:
+def parallel_coordinates(
+    frame: pd.DataFrame, columns: list[str], metric: str, height: int = 360
+) -> hv.Overlay:
     """One polyline per run across the hyperparameter axes and the metric axis (last), coloured by the metric.
 
     Every axis is scaled to 0..1 on its own (categories spread evenly); runs without a value of
@@ -110,20 +138,43 @@ def parallel_coordinates(frame: pd.DataFrame, columns: list[str], metric: str, h
         scaled[column], labels = _axis_values(rows[column]) if len(rows) else (np.zeros(0), [])
         ticks += [(position, y, text) for y, text in labels]
     for k in range(len(rows)):
-        paths.append({"x": np.arange(len(axes), dtype=float), "y": np.array([scaled[c][k] for c in axes]),
-                      metric: float(rows[metric].iloc[k]), "run": str(rows["name"].iloc[k] if "name" in rows else k)})
+        paths.append(
+            {
+                "x": np.arange(len(axes), dtype=float),
+                "y": np.array([scaled[c][k] for c in axes]),
+                metric: float(rows[metric].iloc[k]),
+                "run": str(rows["name"].iloc[k] if "name" in rows else k),
+            }
+        )
     lines = hv.Path(paths, kdims=["x", "y"], vdims=[metric, "run"]).opts(
-        color=metric, cmap="viridis", colorbar=True, line_width=3, alpha=0.85, tools=["hover"])
-    axis_lines = hv.Path([{"x": np.array([p, p], dtype=float), "y": np.array([0.0, 1.0])} for p in range(len(axes))]
-                         ).opts(color="#555555", line_width=1)
-    names = hv.Labels({"x": list(range(len(axes))), "y": [1.08] * len(axes), "text": [a.split(".")[-1] for a in axes]},
-                      ["x", "y"], "text").opts(text_font_size="9pt", text_color="#222222")
-    values = hv.Labels({"x": [t[0] + 0.04 for t in ticks], "y": [t[1] for t in ticks], "text": [t[2] for t in ticks]},
-                       ["x", "y"], "text").opts(text_font_size="8pt", text_color="#555555", text_align="left")
+        color=metric, cmap="viridis", colorbar=True, line_width=3, alpha=0.85, tools=["hover"]
+    )
+    axis_lines = hv.Path(
+        [{"x": np.array([p, p], dtype=float), "y": np.array([0.0, 1.0])} for p in range(len(axes))]
+    ).opts(color="#555555", line_width=1)
+    names = hv.Labels(
+        {"x": list(range(len(axes))), "y": [1.08] * len(axes), "text": [a.split(".")[-1] for a in axes]},
+        ["x", "y"],
+        "text",
+    ).opts(text_font_size="9pt", text_color="#222222")
+    values = hv.Labels(
+        {"x": [t[0] + 0.04 for t in ticks], "y": [t[1] for t in ticks], "text": [t[2] for t in ticks]},
+        ["x", "y"],
+        "text",
+    ).opts(text_font_size="8pt", text_color="#555555", text_align="left")
     return (axis_lines * lines * names * values).opts(
-        hv.opts.Overlay(title=f"Hyperparameters against {metric} ({len(rows)} runs)", responsive=True, height=height,
-                        xaxis=None, yaxis=None, xlim=(-0.3, len(axes) - 0.5), ylim=(-0.08, 1.16), show_legend=False,
-                        toolbar="above"))
+        hv.opts.Overlay(
+            title=f"Hyperparameters against {metric} ({len(rows)} runs)",
+            responsive=True,
+            height=height,
+            xaxis=None,
+            yaxis=None,
+            xlim=(-0.3, len(axes) - 0.5),
+            ylim=(-0.08, 1.16),
+            show_legend=False,
+            toolbar="above",
+        )
+    )
 
 
 _METHOD_COLOURS = {"model": "#1f77b4", "ridge": "#ff7f0e", "CEBRA": "#2ca02c"}
@@ -136,8 +187,14 @@ def decoding_frame(evaluation: dict[str, Any]) -> pd.DataFrame:
     ridge = baselines.get("ridge_r2", {}) or {}
     rows = []
     for name in dict.fromkeys([*model, *ridge]):
-        rows.append({"input": name, "model R²": model.get(name), "ridge R²": ridge.get(name),
-                     "CEBRA R²": baselines.get("cebra_r2") if name == "all" else None})
+        rows.append(
+            {
+                "input": name,
+                "model R²": model.get(name),
+                "ridge R²": ridge.get(name),
+                "CEBRA R²": baselines.get("cebra_r2") if name == "all" else None,
+            }
+        )
     return pd.DataFrame(rows, columns=["input", "model R²", "ridge R²", "CEBRA R²"])
 
 
@@ -150,6 +207,14 @@ def decoding_bars(evaluation: dict[str, Any], height: int = 300) -> hv.Bars:
     inputs = hv.Dimension("input", values=list(table["input"]))
     methods = hv.Dimension("method", values=list(_METHOD_COLOURS))
     return hv.Bars(long, [inputs, methods], "R²").opts(
-        responsive=True, height=height, tools=["hover"], color=hv.dim("method").categorize(_METHOD_COLOURS),
-        ylim=(max(low * 1.1, -1.0), 1.0), title="Held-out behaviour decoding R² per input (model, ridge, CEBRA)",
-        show_grid=True, xrotation=0, multi_level=True, show_legend=False)
+        responsive=True,
+        height=height,
+        tools=["hover"],
+        color=hv.dim("method").categorize(_METHOD_COLOURS),
+        ylim=(max(low * 1.1, -1.0), 1.0),
+        title="Held-out behaviour decoding R² per input (model, ridge, CEBRA)",
+        show_grid=True,
+        xrotation=0,
+        multi_level=True,
+        show_legend=False,
+    )

@@ -23,7 +23,18 @@ __all__ = ["RunList", "model_size_of", "list_rows"]
 
 _ACTIVE = "active (starting, running, paused)"
 _GROUPS = {"no grouping": None, "state": "state", "data": "data", "model size": "size"}
-_COLUMNS = ["open", "name", "owner", "state", "progress", "data", "size", "best val loss", "started", "run_id"]
+_COLUMNS = [
+    "open",
+    "name",
+    "owner",
+    "state",
+    "progress",
+    "data",
+    "size",
+    "best val loss",
+    "started",
+    "run_id",
+]
 
 
 def model_size_of(row: pd.Series | dict[str, Any]) -> str:
@@ -44,17 +55,25 @@ def list_rows(runs: pd.DataFrame, open_run: str = "") -> pd.DataFrame:
     """The table the list shows, one row per run of ``runs`` (a ``runs_frame``)."""
     if runs.empty:
         return pd.DataFrame(columns=_COLUMNS)
-    best = runs["final.best_val_loss"] if "final.best_val_loss" in runs.columns else pd.Series(np.nan, runs.index)
-    return pd.DataFrame({
-        "open": ["▶" if r == open_run else "" for r in runs["run_id"]],
-        "name": runs["name"], "owner": runs.get("owner", pd.Series("", runs.index)).fillna(""),
-        "state": runs["state"],
-        "progress": [f"{int(s)} / {int(t)}" for s, t in zip(runs["step"], runs["total_steps"])],
-        "data": runs.get("data.sources", pd.Series("", runs.index)).fillna(""),
-        "size": [model_size_of(row) for _, row in runs.iterrows()],
-        "best val loss": pd.to_numeric(best, errors="coerce").round(4),
-        "started": [_started(v) for v in runs["started"]], "run_id": runs["run_id"],
-    }).reset_index(drop=True)
+    best = (
+        runs["final.best_val_loss"]
+        if "final.best_val_loss" in runs.columns
+        else pd.Series(np.nan, runs.index)
+    )
+    return pd.DataFrame(
+        {
+            "open": ["▶" if r == open_run else "" for r in runs["run_id"]],
+            "name": runs["name"],
+            "owner": runs.get("owner", pd.Series("", runs.index)).fillna(""),
+            "state": runs["state"],
+            "progress": [f"{int(s)} / {int(t)}" for s, t in zip(runs["step"], runs["total_steps"])],
+            "data": runs.get("data.sources", pd.Series("", runs.index)).fillna(""),
+            "size": [model_size_of(row) for _, row in runs.iterrows()],
+            "best val loss": pd.to_numeric(best, errors="coerce").round(4),
+            "started": [_started(v) for v in runs["started"]],
+            "run_id": runs["run_id"],
+        }
+    ).reset_index(drop=True)
 
 
 class RunList(pn.viewable.Viewer):
@@ -65,16 +84,27 @@ class RunList(pn.viewable.Viewer):
     state = param.Selector(default="all", objects=["all", _ACTIVE, *[s.value for s in RunState]])
     text = param.String(default="", doc="Show runs whose name or id contains this.")
     group_by = param.Selector(default="no grouping", objects=list(_GROUPS))
-    visible = param.DataFrame(default=pd.DataFrame(), doc="The runs (runs_frame rows) the filters let through.")
+    visible = param.DataFrame(
+        default=pd.DataFrame(), doc="The runs (runs_frame rows) the filters let through."
+    )
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self._runs = pd.DataFrame()
         self._table = pn.widgets.Tabulator(
-            pd.DataFrame(columns=_COLUMNS), show_index=False, disabled=True, selectable="checkbox",
-            hidden_columns=["run_id", "data", "best val loss", "started"], sizing_mode="stretch_width", height=320,
-            pagination=None, layout="fit_data_stretch", css_classes=["nd-training-runs"], titles={"open": ""},
-            widths={"open": 24})
+            pd.DataFrame(columns=_COLUMNS),
+            show_index=False,
+            disabled=True,
+            selectable="checkbox",
+            hidden_columns=["run_id", "data", "best val loss", "started"],
+            sizing_mode="stretch_width",
+            height=320,
+            pagination=None,
+            layout="fit_data_stretch",
+            css_classes=["nd-training-runs"],
+            titles={"open": ""},
+            widths={"open": 24},
+        )
         self._table.on_click(self._clicked)
         self._table.param.watch(self._ticked, "selection")
         self._count = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
@@ -103,8 +133,10 @@ class RunList(pn.viewable.Viewer):
         finally:
             self._syncing = False
         total = len(self._runs)
-        self._count.object = f"{len(rows)} of {total} run{'s' if total != 1 else ''} · click a run to open it, " \
-                             "tick runs to compare them"
+        self._count.object = (
+            f"{len(rows)} of {total} run{'s' if total != 1 else ''} · click a run to open it, "
+            "tick runs to compare them"
+        )
 
     def _filtered(self) -> pd.DataFrame:
         runs = self._runs
@@ -116,8 +148,10 @@ class RunList(pn.viewable.Viewer):
             runs = runs[runs["state"] == self.state]
         needle = self.text.strip().lower()
         if needle:
-            runs = runs[runs["name"].str.lower().str.contains(needle, regex=False)
-                        | runs["run_id"].str.lower().str.contains(needle, regex=False)]
+            runs = runs[
+                runs["name"].str.lower().str.contains(needle, regex=False)
+                | runs["run_id"].str.lower().str.contains(needle, regex=False)
+            ]
         return runs
 
     def _clicked(self, event) -> None:
@@ -134,8 +168,12 @@ class RunList(pn.viewable.Viewer):
         self.compare = kept + [ids[i] for i in event.new if i < len(ids)]
 
     def __panel__(self) -> pn.viewable.Viewable:
-        filters = pn.Row(pn.widgets.Select.from_param(self.param.state, name="State", width=130),
-                         pn.widgets.Select.from_param(self.param.group_by, name="Group by", width=120),
-                         sizing_mode="stretch_width")
-        search = pn.widgets.TextInput.from_param(self.param.text, name="Name contains", sizing_mode="stretch_width")
+        filters = pn.Row(
+            pn.widgets.Select.from_param(self.param.state, name="State", width=130),
+            pn.widgets.Select.from_param(self.param.group_by, name="Group by", width=120),
+            sizing_mode="stretch_width",
+        )
+        search = pn.widgets.TextInput.from_param(
+            self.param.text, name="Name contains", sizing_mode="stretch_width"
+        )
         return pn.Column(filters, search, self._count, self._table, sizing_mode="stretch_width")

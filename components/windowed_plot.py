@@ -22,8 +22,13 @@ Window = tuple[float, float]
 class WindowedPlot:
     """``dmap`` is what a pane shows; ``draw(data, window)`` builds the element for a window."""
 
-    def __init__(self, draw: Callable[[Any, Window], hv.Element], data: Any, window: Window,
-                 on_zoom: Callable[[float, float], None]) -> None:
+    def __init__(
+        self,
+        draw: Callable[[Any, Window], hv.Element],
+        data: Any,
+        window: Window,
+        on_zoom: Callable[[float, float], None],
+    ) -> None:
         self._draw = draw
         self._on_zoom = on_zoom
         self._pipe = hv.streams.Pipe(data=(data, tuple(window)))
@@ -49,7 +54,9 @@ class WindowedPlot:
     def _render(self, data: tuple, x_range: Window | None = None) -> hv.Element:
         payload, window = data
         if data is self._last and x_range is not None and None not in x_range:
-            return self._draw(payload, tuple(x_range))  # a zoom: keep the window the user sees until its data arrives
+            return self._draw(
+                payload, tuple(x_range)
+            )  # a zoom: keep the window the user sees until its data arrives
         self._last = data
         self._drawn = tuple(window)
         return self._draw(payload, window)

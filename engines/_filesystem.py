@@ -25,10 +25,27 @@ from pathlib import Path
 
 __all__ = ["is_network_filesystem", "NETWORK_FILESYSTEMS", "build_lock"]
 
-NETWORK_FILESYSTEMS = frozenset({
-    "nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
-    "fuse.sshfs", "fuse.glusterfs", "fuse.cephfs", "9p", "afs", "ocfs2", "gfs2",
-})
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "lustre",
+        "gpfs",
+        "beegfs",
+        "ceph",
+        "glusterfs",
+        "fuse.sshfs",
+        "fuse.glusterfs",
+        "fuse.cephfs",
+        "9p",
+        "afs",
+        "ocfs2",
+        "gfs2",
+    }
+)
 
 
 def filesystem_type(path: Path, mounts_text: str | None = None) -> str | None:

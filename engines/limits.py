@@ -65,27 +65,40 @@ class UsageLimiter:
         since = now - limit.window_s
         with self._db.write() as db:
             db.execute("DELETE FROM uses WHERE what = ? AND at < ?", (limit.what, since))
-            rows = db.execute("SELECT at FROM uses WHERE user = ? AND what = ? ORDER BY at",
-                              (person.name, limit.what)).fetchall()
+            rows = db.execute(
+                "SELECT at FROM uses WHERE user = ? AND what = ? ORDER BY at", (person.name, limit.what)
+            ).fetchall()
             used = len(rows)
             if used + count > limit.allowed:
                 left = max(0, limit.allowed - used)
-                frees = rows[min(used - 1, used + count - limit.allowed - 1)]["at"] + limit.window_s - now \
-                    if rows else limit.window_s
-                window = "hour" if limit.window_s == 3600 else "minute" if limit.window_s == 60 else \
-                    f"{limit.window_s:.0f} s"
+                frees = (
+                    rows[min(used - 1, used + count - limit.allowed - 1)]["at"] + limit.window_s - now
+                    if rows
+                    else limit.window_s
+                )
+                window = (
+                    "hour"
+                    if limit.window_s == 3600
+                    else "minute"
+                    if limit.window_s == 60
+                    else f"{limit.window_s:.0f} s"
+                )
                 raise LimitReached(
                     f"{person.name} has used {used} of the {limit.allowed} {limit.what} allowed per {window} "
                     f"({left} left, {count} asked for); more free up in {_wait_text(frees)}. "
-                    f"The operator can raise the limit ({limit.setting}).")
-            db.executemany("INSERT INTO uses (user, what, at) VALUES (?, ?, ?)",
-                           [(person.name, limit.what, now)] * count)
+                    f"The operator can raise the limit ({limit.setting})."
+                )
+            db.executemany(
+                "INSERT INTO uses (user, what, at) VALUES (?, ?, ?)", [(person.name, limit.what, now)] * count
+            )
 
     def used(self, person: Person, limit: RateLimit) -> int:
         """How many uses ``person`` made within the window, up to now."""
         with self._db.read() as db:
-            (count,) = db.execute("SELECT COUNT(*) FROM uses WHERE user = ? AND what = ? AND at >= ?",
-                                  (person.name, limit.what, time.time() - limit.window_s)).fetchone()
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM uses WHERE user = ? AND what = ? AND at >= ?",
+                (person.name, limit.what, time.time() - limit.window_s),
+            ).fetchone()
         return int(count)
 
 

@@ -45,5 +45,7 @@ class Person:
     def require_manage(self, owner: str | None, what: str) -> None:
         """Raise ``NotAllowed`` naming ``what`` unless ``may_manage(owner)``."""
         if not self.may_manage(owner):
-            raise NotAllowed(f"{what} belongs to {owner or 'nobody in particular'}; only its owner or an admin "
-                             "can change it.")
+            raise NotAllowed(
+                f"{what} belongs to {owner or 'nobody in particular'}; only its owner or an admin "
+                "can change it."
+            )

@@ -27,10 +27,18 @@ _OPEN: dict[str, NwbFile] = {}
 """Files opened by this notebook's kernel, reused by later figures of the same file."""
 
 
-def nwb_figure(source: str, path: str = "/", view: str | None = None, t0: float | None = None,
-               t1: float | None = None, channels: Sequence[int] | None = None, units: Sequence[int] | None = None,
-               workspace: str | Path | None = None, roots: Sequence[str | Path] | None = None,
-               allow_private_urls: bool = True) -> pn.viewable.Viewable:
+def nwb_figure(
+    source: str,
+    path: str = "/",
+    view: str | None = None,
+    t0: float | None = None,
+    t1: float | None = None,
+    channels: Sequence[int] | None = None,
+    units: Sequence[int] | None = None,
+    workspace: str | Path | None = None,
+    roots: Sequence[str | Path] | None = None,
+    allow_private_urls: bool = True,
+) -> pn.viewable.Viewable:
     """A live view of ``path`` in the NWB file ``source`` (path, https://, s3://, gs:// or dandi://).
 
     ``view`` picks one by id (traces, raster, events, intervals, psth, table, ...; default: the
@@ -53,6 +61,11 @@ def nwb_figure(source: str, path: str = "/", view: str | None = None, t0: float 
         names = ", ".join(v.id for v in candidates)
         raise ValueError(f"The view '{view}' cannot show '{path}'; it can be shown as: {names}.")
     window = (float(t0), float(t1)) if t0 is not None and t1 is not None else None
-    controller = NwbFileController(object_path=path, view=chosen.id, time_window=window,
-                                   channels=list(channels or []), units=list(units or []))
+    controller = NwbFileController(
+        object_path=path,
+        view=chosen.id,
+        time_window=window,
+        channels=list(channels or []),
+        units=list(units or []),
+    )
     return pn.panel(chosen(nwb, path, None, controller).__panel__())

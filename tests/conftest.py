@@ -37,8 +37,12 @@ def workspace(tmp_path: Path) -> Path:
 @pytest.fixture
 def policy(workspace: Path) -> SourcePolicy:
     """Loopback allowed (the test server lives there); local reads limited to the test data and workspace."""
-    return SourcePolicy(workspace=workspace, allowed_roots=(DATA_DIR, workspace), allow_private_urls=True,
-                        request_timeout_s=3.0)
+    return SourcePolicy(
+        workspace=workspace,
+        allowed_roots=(DATA_DIR, workspace),
+        allow_private_urls=True,
+        request_timeout_s=3.0,
+    )
 
 
 @pytest.fixture

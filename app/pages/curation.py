@@ -70,12 +70,16 @@ class CurationPage(pn.viewable.Viewer):
         self._review: CurationReview | None = None
         self._grid: CurationGrid | None = None
         self._watchers: list[JobWatcher] = []
-        self._analyzer_input = pn.widgets.TextInput(name="SortingAnalyzer folder", value=link.analyzer,
-                                                    placeholder="A folder under the server's roots; empty: the demo",
-                                                    sizing_mode="stretch_width")
+        self._analyzer_input = pn.widgets.TextInput(
+            name="SortingAnalyzer folder",
+            value=link.analyzer,
+            placeholder="A folder under the server's roots; empty: the demo",
+            sizing_mode="stretch_width",
+        )
         open_button = pn.widgets.Button(name="Open", button_type="primary", width=80, align="end")
-        open_button.on_click(lambda _e: self._link.param.update(analyzer=self._analyzer_input.value.strip(),
-                                                                group=None))
+        open_button.on_click(
+            lambda _e: self._link.param.update(analyzer=self._analyzer_input.value.strip(), group=None)
+        )
         self._status = pn.pane.Markdown("", margin=(0, 10))
         self._message = pn.Column(sizing_mode="stretch_width")
         self._jobs = pn.Column(sizing_mode="stretch_width")
@@ -90,16 +94,26 @@ class CurationPage(pn.viewable.Viewer):
     def _open(self) -> None:
         text = self._link.analyzer.strip()
         self._body.loading = True
-        self._status.object = "Opening the analyzer…" if text else \
-            "Opening the demo analyzer (generated on first use: about 30 s)…"
+        self._status.object = (
+            "Opening the analyzer…"
+            if text
+            else "Opening the demo analyzer (generated on first use: about 30 s)…"
+        )
         self._work.run("open", lambda: self._load(text), apply=self._adopt, failed=self._failed)
 
     def _load(self, text: str) -> CurationReview:
         """Off the session's thread: resolve the folder under the allowed roots and open it."""
         settings = self._ctx.settings
-        folder = _demo_folder(self._ctx) if not text else resolve_analyzer_folder(text, settings.job_environment())
-        review = CurationReview.open(settings.workspace, folder, llm=settings.llm, trust_pickles=settings.trust_pickles,
-                                     owner=self._person.name)
+        folder = (
+            _demo_folder(self._ctx) if not text else resolve_analyzer_folder(text, settings.job_environment())
+        )
+        review = CurationReview.open(
+            settings.workspace,
+            folder,
+            llm=settings.llm,
+            trust_pickles=settings.trust_pickles,
+            owner=self._person.name,
+        )
         if not review.status.missing and not review.candidates():  # first visit: something to review at once
             # once, whichever tab, server or process opens a new analyzer first; the others wait for its result
             with build_lock(settings.workspace, f"curation-first-{review.key}", wait_s=600):
@@ -123,27 +137,45 @@ class CurationPage(pn.viewable.Viewer):
         self._jobs[:] = []
         self._grid = CurationGrid(review, self._work, on_rejudge=self._judge, group=self._link.group)
         self._grid.param.watch(lambda e: setattr(self._link, "group", e.new), "group")
-        self._body[:] = [pn.Tabs(("Review", self._grid), ("Candidates & judge", self._judge_panel()),
-                                 ("Units & labels", self._labels_panel()), ("Apply & export", self._apply_panel()),
-                                 sizing_mode="stretch_width", dynamic=True)]
+        self._body[:] = [
+            pn.Tabs(
+                ("Review", self._grid),
+                ("Candidates & judge", self._judge_panel()),
+                ("Units & labels", self._labels_panel()),
+                ("Apply & export", self._apply_panel()),
+                sizing_mode="stretch_width",
+                dynamic=True,
+            )
+        ]
         self._body.loading = False
         self._describe()
         if review.status.missing:
-            self._message[:] = [pn.pane.Alert(
-                f"This analyzer lacks {', '.join(review.status.missing)}; compute them (a job, cancellable) "
-                "under Candidates & judge before finding candidates." + (
-                    f" {', '.join(review.status.untrusted)} were saved as pickles and left out (the operator can "
-                    "allow them with --trust-pickles)." if review.status.untrusted else ""),
-                alert_type="warning")]
+            self._message[:] = [
+                pn.pane.Alert(
+                    f"This analyzer lacks {', '.join(review.status.missing)}; compute them (a job, cancellable) "
+                    "under Candidates & judge before finding candidates."
+                    + (
+                        f" {', '.join(review.status.untrusted)} were saved as pickles and left out (the operator can "
+                        "allow them with --trust-pickles)."
+                        if review.status.untrusted
+                        else ""
+                    ),
+                    alert_type="warning",
+                )
+            ]
 
     def _describe(self) -> None:
         review = self._review
         groups = len(review.candidates())
         decided = len(review.decisions())
-        judge = escape_text(self._ctx.settings.llm.describe()) if self._ctx.settings.llm else "offline (metrics)"
-        self._status.object = (f"**{escape_text(review.path.name) if review.path else 'analyzer'}** · "
-                               f"{len(review.analyzer.unit_ids)} units · {groups} candidate groups · "
-                               f"{decided} judged · judge model: {judge}")
+        judge = (
+            escape_text(self._ctx.settings.llm.describe()) if self._ctx.settings.llm else "offline (metrics)"
+        )
+        self._status.object = (
+            f"**{escape_text(review.path.name) if review.path else 'analyzer'}** · "
+            f"{len(review.analyzer.unit_ids)} units · {groups} candidate groups · "
+            f"{decided} judged · judge model: {judge}"
+        )
 
     def _on_link_group(self, event) -> None:
         if self._grid is not None and event.new is not None and event.new != self._grid.group:
@@ -163,27 +195,41 @@ class CurationPage(pn.viewable.Viewer):
         if not missing:
             self._message[:] = [pn.pane.Alert("Every extension curation needs is there.", alert_type="info")]
             return
-        self._watch(EXTENSIONS_KIND, {**self._analyzer_inputs(), "extensions": missing}, "Extensions",
-                    lambda _folder: self._open())
+        self._watch(
+            EXTENSIONS_KIND,
+            {**self._analyzer_inputs(), "extensions": missing},
+            "Extensions",
+            lambda _folder: self._open(),
+        )
 
     def _judge(self, group_ids: list[int] | None = None) -> None:
         judge = self._judge_select.value
         settings = self._ctx.settings
         params = {"num_workers": int(self._workers.value), "max_workers": settings.max_model_workers}
         try:
-            if judge == "vlm":  # model calls cost money: the operator caps their fan-out and each person's budget
+            if (
+                judge == "vlm"
+            ):  # model calls cost money: the operator caps their fan-out and each person's budget
                 if params["num_workers"] > settings.max_model_workers:
-                    raise LimitReached(f"At most {settings.max_model_workers} parallel model calls on this server; "
-                                       f"choose {settings.max_model_workers} or fewer.")
+                    raise LimitReached(
+                        f"At most {settings.max_model_workers} parallel model calls on this server; "
+                        f"choose {settings.max_model_workers} or fewer."
+                    )
                 count = len(group_ids) if group_ids is not None else len(self._review.candidates())
                 model_budget_for(settings, self._person).take(count)
         except LimitReached as exc:
             self._message[:] = [text_alert(str(exc), alert_type="warning", sizing_mode="stretch_width")]
             return
         run_id = self._review.start_judge_run(judge, group_ids, params)
-        self._watch(JUDGE_KIND, {**self._analyzer_inputs(), "run_id": run_id}, f"{judge} judge run {run_id}",
-                    lambda _folder: self._after_judging())
-        self._live = pn.state.add_periodic_callback(on_session_thread(self._refresh_grid), period=2000, count=900)
+        self._watch(
+            JUDGE_KIND,
+            {**self._analyzer_inputs(), "run_id": run_id},
+            f"{judge} judge run {run_id}",
+            lambda _folder: self._after_judging(),
+        )
+        self._live = pn.state.add_periodic_callback(
+            on_session_thread(self._refresh_grid), period=2000, count=900
+        )
 
     def _refresh_grid(self) -> None:
         """Decisions land in the store as they are made: show them while the run goes on."""
@@ -203,16 +249,24 @@ class CurationPage(pn.viewable.Viewer):
 
         def show_form(name: str) -> None:
             if name == RECOMMENDED:
-                form[:] = [pn.pane.Markdown("Four presets, a looser template-shape run and duplicate detection, "
-                                            "kept as pairs: high recall for a judge to filter.")]
+                form[:] = [
+                    pn.pane.Markdown(
+                        "Four presets, a looser template-shape run and duplicate detection, "
+                        "kept as pairs: high recall for a judge to filter."
+                    )
+                ]
                 return
             fields = preset_form(name)
-            form[:] = [pn.widgets.FloatInput(name=f"{f.step}.{f.name}", value=float(f.default), width=220)
-                       if f.kind == "float" else
-                       pn.widgets.IntInput(name=f"{f.step}.{f.name}", value=int(f.default), width=220)
-                       if f.kind == "int" else
-                       pn.widgets.Select(name=f"{f.step}.{f.name}", options=list(f.choices), value=f.default, width=220)
-                       for f in fields]
+            form[:] = [
+                pn.widgets.FloatInput(name=f"{f.step}.{f.name}", value=float(f.default), width=220)
+                if f.kind == "float"
+                else pn.widgets.IntInput(name=f"{f.step}.{f.name}", value=int(f.default), width=220)
+                if f.kind == "int"
+                else pn.widgets.Select(
+                    name=f"{f.step}.{f.name}", options=list(f.choices), value=f.default, width=220
+                )
+                for f in fields
+            ]
 
         preset.param.watch(lambda e: show_form(e.new), "value")
         show_form(preset.value)
@@ -231,44 +285,78 @@ class CurationPage(pn.viewable.Viewer):
         def run_find(_e) -> None:
             progress.object = "Finding candidates (the first run compiles SpikeInterface's kernels: ~15 s)…"
             wanted = request()
-            self._work.run("candidates", lambda: self._review.find_candidates(wanted),
-                           apply=lambda groups: (setattr(progress, "object", f"{len(groups)} candidate groups."),
-                                                 self._grid.refresh(), self._describe()),
-                           failed=lambda exc: setattr(progress, "object", f"**Could not find candidates:** {exc}"))
+            self._work.run(
+                "candidates",
+                lambda: self._review.find_candidates(wanted),
+                apply=lambda groups: (
+                    setattr(progress, "object", f"{len(groups)} candidate groups."),
+                    self._grid.refresh(),
+                    self._describe(),
+                ),
+                failed=lambda exc: setattr(progress, "object", f"**Could not find candidates:** {exc}"),
+            )
 
         find.on_click(run_find)
-        self._judge_select = pn.widgets.Select(name="Judge", options=["metrics", "vlm"] if self._ctx.settings.llm
-                                               else ["metrics"], width=160)
+        self._judge_select = pn.widgets.Select(
+            name="Judge", options=["metrics", "vlm"] if self._ctx.settings.llm else ["metrics"], width=160
+        )
         most = self._ctx.settings.max_model_workers
-        self._workers = pn.widgets.IntInput(name="Parallel model calls", value=min(8, most), start=1, end=most,
-                                            width=160)
+        self._workers = pn.widgets.IntInput(
+            name="Parallel model calls", value=min(8, most), start=1, end=most, width=160
+        )
         judge_all = pn.widgets.Button(name="Judge all groups", button_type="primary", width=160)
         judge_all.on_click(lambda _e: self._judge(None))
         judge_unjudged = pn.widgets.Button(name="Judge groups not judged yet", width=220)
-        judge_unjudged.on_click(lambda _e: self._judge(
-            [g.group_id for g in self._review.candidates() if g.group_id not in self._review.decisions()] or None))
+        judge_unjudged.on_click(
+            lambda _e: self._judge(
+                [g.group_id for g in self._review.candidates() if g.group_id not in self._review.decisions()]
+                or None
+            )
+        )
         extensions = pn.widgets.Button(name="Compute missing extensions", width=220)
         extensions.on_click(lambda _e: self._compute_extensions())
-        offline = "" if self._ctx.settings.llm else \
-            " The vision-language judge needs a model endpoint (OPENAI_BASE_URL / OPENAI_API_KEY)."
+        offline = (
+            ""
+            if self._ctx.settings.llm
+            else " The vision-language judge needs a model endpoint (OPENAI_BASE_URL / OPENAI_API_KEY)."
+        )
         return pn.Column(
-            pn.pane.Markdown("### Candidate merge groups"), pn.Row(preset, find), form,
-            pn.pane.Alert(TEMPLATE_DIFF_THRESH_HELP, alert_type="info", sizing_mode="stretch_width"), progress,
-            pn.pane.Markdown(f"### Judge{offline}"), pn.Row(self._judge_select, self._workers),
-            pn.Row(judge_all, judge_unjudged), pn.pane.Markdown("### Extensions"), extensions,
-            sizing_mode="stretch_width")
+            pn.pane.Markdown("### Candidate merge groups"),
+            pn.Row(preset, find),
+            form,
+            pn.pane.Alert(TEMPLATE_DIFF_THRESH_HELP, alert_type="info", sizing_mode="stretch_width"),
+            progress,
+            pn.pane.Markdown(f"### Judge{offline}"),
+            pn.Row(self._judge_select, self._workers),
+            pn.Row(judge_all, judge_unjudged),
+            pn.pane.Markdown("### Extensions"),
+            extensions,
+            sizing_mode="stretch_width",
+        )
 
     def _labels_panel(self) -> pn.viewable.Viewable:
-        table = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, height=420, sizing_mode="stretch_width",
-                                     editors={"label": {"type": "list", "values": ["good", "mua", "noise"]}},
-                                     pagination="local", page_size=50)
+        table = pn.widgets.Tabulator(
+            pd.DataFrame(),
+            show_index=False,
+            height=420,
+            sizing_mode="stretch_width",
+            editors={"label": {"type": "list", "values": ["good", "mua", "noise"]}},
+            pagination="local",
+            page_size=50,
+        )
         note = pn.pane.Markdown("")
 
         def show() -> None:
             labels = self._review.labels()
-            table.value = pd.DataFrame([{"unit": str(u), "label": lab.label, "source": lab.source}
-                                        for u, lab in labels.items()]) if labels else pd.DataFrame(
-                {"unit": [str(u) for u in self._review.analyzer.unit_ids], "label": "", "source": ""})
+            table.value = (
+                pd.DataFrame(
+                    [{"unit": str(u), "label": lab.label, "source": lab.source} for u, lab in labels.items()]
+                )
+                if labels
+                else pd.DataFrame(
+                    {"unit": [str(u) for u in self._review.analyzer.unit_ids], "label": "", "source": ""}
+                )
+            )
 
         def edited(event) -> None:
             if event.column == "label":
@@ -284,59 +372,100 @@ class CurationPage(pn.viewable.Viewer):
         def run_labeler(_e) -> None:
             note.object = f"Labelling with {labeler.value}…"
             name = labeler.value
-            self._work.run("labels", lambda: self._review.label_units(name),
-                           apply=lambda labels: (setattr(note, "object", f"{len(labels)} units labelled."), show()),
-                           failed=lambda exc: setattr(note, "object", f"**Labelling failed:** {escape_text(exc)}"))
+            self._work.run(
+                "labels",
+                lambda: self._review.label_units(name),
+                apply=lambda labels: (setattr(note, "object", f"{len(labels)} units labelled."), show()),
+                failed=lambda exc: setattr(note, "object", f"**Labelling failed:** {escape_text(exc)}"),
+            )
 
         run.on_click(run_labeler)
         show()
-        return pn.Column(pn.Row(labeler, run), note, pn.pane.Markdown("Edit a label in the table; a person's label "
-                                                                        "always wins over a labeler's."), table,
-                         sizing_mode="stretch_width")
+        return pn.Column(
+            pn.Row(labeler, run),
+            note,
+            pn.pane.Markdown("Edit a label in the table; a person's label always wins over a labeler's."),
+            table,
+            sizing_mode="stretch_width",
+        )
 
     def _apply_panel(self) -> pn.viewable.Viewable:
-        source = pn.widgets.Select(name="Merges from", options=["human", "human_then_judge", "judge"], width=200)
+        source = pn.widgets.Select(
+            name="Merges from", options=["human", "human_then_judge", "judge"], width=200
+        )
         remove_noise = pn.widgets.Checkbox(name="Remove units labelled noise")
         apply = pn.widgets.Button(name="Apply merges…", button_type="warning", width=150)
-        confirm = pn.widgets.Button(name="Yes, write a new curated analyzer", button_type="danger", width=260,
-                                    visible=False)
+        confirm = pn.widgets.Button(
+            name="Yes, write a new curated analyzer", button_type="danger", width=260, visible=False
+        )
         report = pn.Column(sizing_mode="stretch_width")
 
         def ask(_e) -> None:
             merges = self._review.curation(source.value, remove_noise.value).get("merges", [])
-            report[:] = [pn.pane.Markdown(f"{len(merges)} merge(s) will be applied into a new analyzer; the "
-                                          "original is not changed.")]
+            report[:] = [
+                pn.pane.Markdown(
+                    f"{len(merges)} merge(s) will be applied into a new analyzer; the "
+                    "original is not changed."
+                )
+            ]
             confirm.visible = True
 
         def show_report(folder) -> None:
             summary = json.loads((Path(folder) / "report.json").read_text())
-            report[:] = [pn.pane.Markdown(f"**Applied:** {summary.get('n_units_before')} → "
-                                          f"{summary.get('n_units_after')} units · new analyzer in "
-                                          f"{code_span(f'{folder}/analyzer')}"),
-                         pn.pane.JSON({k: v for k, v in summary.items() if k != "table"}, depth=1)]
+            report[:] = [
+                pn.pane.Markdown(
+                    f"**Applied:** {summary.get('n_units_before')} → "
+                    f"{summary.get('n_units_after')} units · new analyzer in "
+                    f"{code_span(f'{folder}/analyzer')}"
+                ),
+                pn.pane.JSON({k: v for k, v in summary.items() if k != "table"}, depth=1),
+            ]
 
         def do_apply(_e) -> None:
             confirm.visible = False
             curation = self._review.curation(source.value, remove_noise.value)
-            self._watch(APPLY_KIND, {**self._analyzer_inputs(), "curation": curation, "censor_ms": 0.4},
-                        "Apply merges", show_report)
+            self._watch(
+                APPLY_KIND,
+                {**self._analyzer_inputs(), "curation": curation, "censor_ms": 0.4},
+                "Apply merges",
+                show_report,
+            )
 
         apply.on_click(ask)
         confirm.on_click(do_apply)
-        reasoning = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._review.export_reasoning_csv().read_bytes()),
-                                            filename="merge_reasoning.csv", label="Reasoning log (CSV)", width=200)
+        reasoning = pn.widgets.FileDownload(
+            callback=lambda: io.BytesIO(self._review.export_reasoning_csv().read_bytes()),
+            filename="merge_reasoning.csv",
+            label="Reasoning log (CSV)",
+            width=200,
+        )
         curation_json = pn.widgets.FileDownload(
-            callback=lambda: io.BytesIO(self._review.export_curation_json(source=source.value,
-                                                                          remove_noise=remove_noise.value).read_bytes()),
-            filename="curation.json", label="SpikeInterface curation (JSON)", width=260)
-        return pn.Column(pn.Row(source, remove_noise), pn.Row(apply, confirm), report,
-                         pn.pane.Markdown("### Exports"), pn.Row(reasoning, curation_json), sizing_mode="stretch_width")
+            callback=lambda: io.BytesIO(
+                self._review.export_curation_json(
+                    source=source.value, remove_noise=remove_noise.value
+                ).read_bytes()
+            ),
+            filename="curation.json",
+            label="SpikeInterface curation (JSON)",
+            width=260,
+        )
+        return pn.Column(
+            pn.Row(source, remove_noise),
+            pn.Row(apply, confirm),
+            report,
+            pn.pane.Markdown("### Exports"),
+            pn.Row(reasoning, curation_json),
+            sizing_mode="stretch_width",
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self._bar, self._status, self._message, self._jobs, self._body, sizing_mode="stretch_width")
+        return pn.Column(
+            self._bar, self._status, self._message, self._jobs, self._body, sizing_mode="stretch_width"
+        )
 
 
-@register_page("curation", "Curation review", icon="✓", order=30, link=CurationLink,
-               extensions=("tabulator",))
+@register_page(
+    "curation", "Curation review", icon="✓", order=30, link=CurationLink, extensions=("tabulator",)
+)
 def build_curation_page(ctx: AppContext, link: CurationLink) -> pn.viewable.Viewable:
     return CurationPage(ctx, link)

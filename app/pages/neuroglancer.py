@@ -28,7 +28,14 @@ from components.safe_text import text_alert
 from components.table_results import TableResults
 from engines.agent import ChatSession
 from engines.agent.toolsets import ViewerTools, build_table_tools, build_viewer_tools
-from engines.ngstate import NgState, StateStore, build_demo_state, ensure_demo_volume, load_state, summarize_state
+from engines.ngstate import (
+    NgState,
+    StateStore,
+    build_demo_state,
+    ensure_demo_volume,
+    load_state,
+    summarize_state,
+)
 from engines.ngstate.session import ViewerSession
 from engines.ngstate.urls import to_fragment
 from engines.tables import QueryLimits, TableWorkspace
@@ -51,10 +58,14 @@ class NeuroglancerLink(PageLink):
 def neuroglancer_page_routes(ctx: AppContext) -> list[tuple]:
     """The viewer through the app's origin, and the demo volume as static files beside the app."""
     demo = ensure_demo_volume(ctx.settings.workspace)
-    return [*neuroglancer_routes(allow_credentials=ctx.settings.viewer_credentials,
-                                max_streams=ctx.settings.max_viewers,
-                                several_processes=ctx.settings.num_procs != 1),
-            (rf"/{DEMO_PATH}/(.*)", StaticFileHandler, {"path": str(demo.folder)})]
+    return [
+        *neuroglancer_routes(
+            allow_credentials=ctx.settings.viewer_credentials,
+            max_streams=ctx.settings.max_viewers,
+            several_processes=ctx.settings.num_procs != 1,
+        ),
+        (rf"/{DEMO_PATH}/(.*)", StaticFileHandler, {"path": str(demo.folder)}),
+    ]
 
 
 def _page_address() -> tuple[str, str]:
@@ -81,30 +92,48 @@ class NeuroglancerPage(pn.viewable.Viewer):
         person = session_person(ctx.settings)
         self._store = StateStore(ctx.settings.workspace, person=person)
         self._session = ViewerSession(build_demo_state(demo_url))
-        self._tables = TableWorkspace(policy, max_upload_bytes=ctx.settings.max_upload_bytes,
-                                      max_result_rows=ctx.settings.sql_max_rows,
-                                      limits=QueryLimits(timeout_s=ctx.settings.sql_timeout_s))
+        self._tables = TableWorkspace(
+            policy,
+            max_upload_bytes=ctx.settings.max_upload_bytes,
+            max_result_rows=ctx.settings.sql_max_rows,
+            limits=QueryLimits(timeout_s=ctx.settings.sql_timeout_s),
+        )
         self._tables.upload(DEMO_ROIS.name, DEMO_ROIS.read_bytes(), name="rois")
-        self._viewer = NeuroglancerViewer(self._session.state.to_dict(), debounce_s=ctx.settings.viewer_debounce_s,
-                                          allow_credentials=ctx.settings.viewer_credentials)
-        self._results = TableResults(self._tables, load_state=lambda state: self._session.set(state, "table row"))
-        viewer_tools = ViewerTools(self._session, self._store, policy, aliases={demo_url: demo.folder},
-                                   share_link=self.share_link)
+        self._viewer = NeuroglancerViewer(
+            self._session.state.to_dict(),
+            debounce_s=ctx.settings.viewer_debounce_s,
+            allow_credentials=ctx.settings.viewer_credentials,
+        )
+        self._results = TableResults(
+            self._tables, load_state=lambda state: self._session.set(state, "table row")
+        )
+        viewer_tools = ViewerTools(
+            self._session, self._store, policy, aliases={demo_url: demo.folder}, share_link=self.share_link
+        )
         self._chat_session = ChatSession(
             [build_viewer_tools(viewer_tools), build_table_tools(self._tables, lambda: self._session.state)],
-            ctx.settings.llm, ctx.settings.workspace, page="neuroglancer", person=person,
+            ctx.settings.llm,
+            ctx.settings.workspace,
+            page="neuroglancer",
+            person=person,
             budget=model_budget_for(ctx.settings, person),
             state_summary=lambda: summarize_state(self._session.state).text,
-            table_summaries=lambda: "\n".join(info.describe() for info in self._tables.list_tables()))
-        self._chat = AgentChat(self._chat_session, render_artifact=self._results.show_artifact,
-                               placeholder="e.g. go to 60 40 20 and zoom in · top 10 cells by volume_um3 · help")
+            table_summaries=lambda: "\n".join(info.describe() for info in self._tables.list_tables()),
+        )
+        self._chat = AgentChat(
+            self._chat_session,
+            render_artifact=self._results.show_artifact,
+            placeholder="e.g. go to 60 40 20 and zoom in · top 10 cells by volume_um3 · help",
+        )
         self._chat.open_conversation(link.chat)
         self._chat.param.watch(lambda e: setattr(link, "chat", e.new), "conversation")
         link.param.watch(lambda e: self._chat.open_conversation(e.new), "chat")
         self._session.on_change(self._on_state_changed)
         self._viewer.param.watch(self._on_user_moved, "state")
         self._message = pn.Column(sizing_mode="stretch_width")
-        self._json = pn.pane.JSON(self._session.state.to_dict(), depth=2, sizing_mode="stretch_width", max_height=300)
+        self._json = pn.pane.JSON(
+            self._session.state.to_dict(), depth=2, sizing_mode="stretch_width", max_height=300
+        )
         self._build_state_controls()
         self._show_problems(link.problems)
         link.param.watch(lambda e: self._show_problems(e.new), "problems")
@@ -128,19 +157,32 @@ class NeuroglancerPage(pn.viewable.Viewer):
     def _open_link(self) -> None:
         if self._link.saved:
             name = self._link.saved
-            self._work.run("link", lambda: self._store.load(name), apply=lambda s: self._session.set(s, "saved"),
-                           failed=self._failed)
+            self._work.run(
+                "link",
+                lambda: self._store.load(name),
+                apply=lambda s: self._session.set(s, "saved"),
+                failed=self._failed,
+            )
         elif self._link.state:
             text, policy = self._link.state, self._ctx.settings.source_policy()
-            self._work.run("link", lambda: load_state(text, policy), apply=lambda s: self._session.set(s, "link"),
-                           failed=self._failed)
+            self._work.run(
+                "link",
+                lambda: load_state(text, policy),
+                apply=lambda s: self._session.set(s, "link"),
+                failed=self._failed,
+            )
 
     def _failed(self, exc: BaseException) -> None:
-        self._message[:] = [text_alert(f"{exc} The view on screen is unchanged.", alert_type="danger",
-                                          sizing_mode="stretch_width")]
+        self._message[:] = [
+            text_alert(
+                f"{exc} The view on screen is unchanged.", alert_type="danger", sizing_mode="stretch_width"
+            )
+        ]
 
     def _show_problems(self, problems: list[str]) -> None:
-        self._message[:] = [text_alert(p, alert_type="warning", sizing_mode="stretch_width") for p in problems]
+        self._message[:] = [
+            text_alert(p, alert_type="warning", sizing_mode="stretch_width") for p in problems
+        ]
 
     def share_link(self, state: NgState) -> str:
         """An address of this app that reopens ``state`` (the state travels in the address)."""
@@ -148,8 +190,10 @@ class NeuroglancerPage(pn.viewable.Viewer):
 
     # --- controls under the viewer -----------------------------------------------------------------
     def _build_state_controls(self) -> None:
-        self._paste = pn.widgets.TextInput(placeholder="Paste a Neuroglancer link, #! fragment or JSON pointer URL…",
-                                           sizing_mode="stretch_width")
+        self._paste = pn.widgets.TextInput(
+            placeholder="Paste a Neuroglancer link, #! fragment or JSON pointer URL…",
+            sizing_mode="stretch_width",
+        )
         open_button = pn.widgets.Button(label="Open", button_type="primary", width=70)
         open_button.on_click(lambda _: self._open_pasted())
         self._save_name = pn.widgets.TextInput(placeholder="name", width=140)
@@ -164,7 +208,9 @@ class NeuroglancerPage(pn.viewable.Viewer):
         self._controls = pn.Column(
             pn.Row(self._paste, open_button, sizing_mode="stretch_width"),
             pn.FlexBox(self._save_name, save, self._saved, load, share, sizing_mode="stretch_width"),
-            self._share_text, sizing_mode="stretch_width")
+            self._share_text,
+            sizing_mode="stretch_width",
+        )
 
     def _open_pasted(self) -> None:
         text = self._paste.value.strip()
@@ -178,8 +224,11 @@ class NeuroglancerPage(pn.viewable.Viewer):
             self._failed(exc)
             return
         self._saved.options = self._saved_options()
-        self._message[:] = [text_alert(f"Saved the view as '{saved.name}'.", alert_type="success",
-                                          sizing_mode="stretch_width")]
+        self._message[:] = [
+            text_alert(
+                f"Saved the view as '{saved.name}'.", alert_type="success", sizing_mode="stretch_width"
+            )
+        ]
 
     def _saved_options(self) -> list[str]:
         return [""] + [saved.name for saved in self._store.list()]
@@ -192,14 +241,29 @@ class NeuroglancerPage(pn.viewable.Viewer):
         self._share_text.param.update(value=self.share_link(self._session.state), visible=True)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        centre = pn.Column(self._message, self._viewer, self._controls,
-                           pn.Card(self._json, title="State JSON", collapsed=True, sizing_mode="stretch_width"),
-                           sizing_mode="stretch_width", min_width=520)
-        return pn.Row(pn.Column(self._chat, width=430), centre, pn.Column(self._results, width=420),
-                      sizing_mode="stretch_width")
+        centre = pn.Column(
+            self._message,
+            self._viewer,
+            self._controls,
+            pn.Card(self._json, title="State JSON", collapsed=True, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+            min_width=520,
+        )
+        return pn.Row(
+            pn.Column(self._chat, width=430),
+            centre,
+            pn.Column(self._results, width=420),
+            sizing_mode="stretch_width",
+        )
 
 
-@register_page("neuroglancer", "Neuroglancer + chat", icon="◎", order=20, link=NeuroglancerLink,
-               extensions=("tabulator", "filedropper"))
+@register_page(
+    "neuroglancer",
+    "Neuroglancer + chat",
+    icon="◎",
+    order=20,
+    link=NeuroglancerLink,
+    extensions=("tabulator", "filedropper"),
+)
 def build_neuroglancer_page(ctx: AppContext, link: NeuroglancerLink) -> pn.viewable.Viewable:
     return NeuroglancerPage(ctx, link)

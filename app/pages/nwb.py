@@ -39,8 +39,12 @@ class NwbLink(PageLink):
     trials = param.String(default="", doc="Trial views: the TimeIntervals table to align to.")
     align = param.String(default="", doc="Trial views: the column of event times (start_time, ...).")
     group = param.String(default="", doc="Trial views: the column that groups the trials.")
-    pre = param.Number(default=None, allow_None=True, doc="Trial views: window start relative to the event (s).")
-    post = param.Number(default=None, allow_None=True, doc="Trial views: window end relative to the event (s).")
+    pre = param.Number(
+        default=None, allow_None=True, doc="Trial views: window start relative to the event (s)."
+    )
+    post = param.Number(
+        default=None, allow_None=True, doc="Trial views: window end relative to the event (s)."
+    )
     bin = param.Number(default=None, allow_None=True, bounds=(0.0001, None), doc="PSTH bin (s).")
     assistant = param.Boolean(default=False, doc="Show the assistant (chat) beside the views.")
     chat = param.String(default="", doc="Id of a saved assistant conversation to reopen.")
@@ -55,20 +59,42 @@ def selection_from_link(link: NwbLink) -> tuple[dict[str, Any], list[str]]:
     if link.t0 is not None and link.t1 is not None and link.t1 > link.t0:
         window = (link.t0, link.t1)
     elif link.t0 is not None or link.t1 is not None:
-        problems.append("The address's time window needs both t0 and t1, with t0 before t1; "
-                        "showing each view's default window.")
-    alignment = {key: value for key, value in (("table", link.trials), ("column", link.align), ("group", link.group),
-                                               ("pre", link.pre), ("post", link.post), ("bin", link.bin))
-                 if value not in (None, "")}
-    return {"object_path": link.path, "view": link.view, "time_window": window, "channels": list(link.channels),
-            "units": list(link.units), "alignment": alignment}, problems
+        problems.append(
+            "The address's time window needs both t0 and t1, with t0 before t1; "
+            "showing each view's default window."
+        )
+    alignment = {
+        key: value
+        for key, value in (
+            ("table", link.trials),
+            ("column", link.align),
+            ("group", link.group),
+            ("pre", link.pre),
+            ("post", link.post),
+            ("bin", link.bin),
+        )
+        if value not in (None, "")
+    }
+    return {
+        "object_path": link.path,
+        "view": link.view,
+        "time_window": window,
+        "channels": list(link.channels),
+        "units": list(link.units),
+        "alignment": alignment,
+    }, problems
 
 
 def _alignment_arguments(alignment: dict[str, Any]) -> dict[str, Any]:
     """The controller's trial alignment as link values ('' / None where not chosen)."""
-    return {"trials": alignment.get("table", ""), "align": alignment.get("column", ""),
-            "group": alignment.get("group", ""), "pre": alignment.get("pre"), "post": alignment.get("post"),
-            "bin": alignment.get("bin")}
+    return {
+        "trials": alignment.get("table", ""),
+        "align": alignment.get("column", ""),
+        "group": alignment.get("group", ""),
+        "pre": alignment.get("pre"),
+        "post": alignment.get("post"),
+        "bin": alignment.get("bin"),
+    }
 
 
 class _LinkSync:
@@ -90,7 +116,8 @@ class _LinkSync:
         if self._controller_watcher is not None:
             self._controller_watcher.inst.param.unwatch(self._controller_watcher)
         self._controller_watcher = controller.param.watch(
-            self._to_link, ["object_path", "view", "time_window", "channels", "units", "alignment"])
+            self._to_link, ["object_path", "view", "time_window", "channels", "units", "alignment"]
+        )
         self._to_link()
 
     def _from_link(self, *_events) -> None:
@@ -106,10 +133,16 @@ class _LinkSync:
             return  # an EDF recording is on screen: its viewer owns the link
         controller = self._browser.controller
         window = controller.time_window
-        values = {"url": self._browser.source, "path": controller.object_path, "view": controller.view,
-                  "t0": window[0] if window else None, "t1": window[1] if window else None,
-                  "channels": list(controller.channels), "units": list(controller.units),
-                  **_alignment_arguments(controller.alignment)}
+        values = {
+            "url": self._browser.source,
+            "path": controller.object_path,
+            "view": controller.view,
+            "t0": window[0] if window else None,
+            "t1": window[1] if window else None,
+            "channels": list(controller.channels),
+            "units": list(controller.units),
+            **_alignment_arguments(controller.alignment),
+        }
         changed = {name: value for name, value in values.items() if getattr(self._link, name) != value}
         if not changed:
             return
@@ -126,18 +159,26 @@ register_warm_up(warm_up_raster)
 def _assistant(ctx: AppContext, browser: NwbBrowser, link: NwbLink, person: Person) -> NwbAssistant:
     settings = ctx.settings
     allowed, reason = settings.code_execution(person)
-    limits = KernelLimits(time_s=settings.code_time_s, memory_mb=settings.code_memory_mb,
-                          env_allow=settings.kernel_env_allow)
+    limits = KernelLimits(
+        time_s=settings.code_time_s, memory_mb=settings.code_memory_mb, env_allow=settings.kernel_env_allow
+    )
     code = CodePolicy(allowed, reason, limits, settings.jupyter_url, settings.jupyter_token)
     doc = pn.state.curdoc
 
     def navigate(selection: dict[str, Any]) -> None:  # from the chat's thread
         run_on_session_thread(doc, lambda: browser.navigate(browser.source, **selection))
 
-    assistant = NwbAssistant(lambda: browser.current_file,
-                             lambda: browser.source or settings.default_source, navigate, settings.llm,
-                             settings.workspace, code, jobs=jobs_for(ctx, person), person=person,
-                             budget=model_budget_for(settings, person))
+    assistant = NwbAssistant(
+        lambda: browser.current_file,
+        lambda: browser.source or settings.default_source,
+        navigate,
+        settings.llm,
+        settings.workspace,
+        code,
+        jobs=jobs_for(ctx, person),
+        person=person,
+        budget=model_budget_for(settings, person),
+    )
     assistant.chat.open_conversation(link.chat)
     assistant.chat.param.watch(lambda e: setattr(link, "chat", e.new), "conversation")
     link.param.watch(lambda e: assistant.chat.open_conversation(e.new), "chat")
@@ -202,7 +243,11 @@ class _RecordingArea(pn.viewable.Viewer):
                 self._holder[:] = [self._browser]
             return
         text, policy = self._link.url, self._ctx.settings.source_policy()
-        window = (self._link.t0, self._link.t1) if self._link.t0 is not None and self._link.t1 is not None else None
+        window = (
+            (self._link.t0, self._link.t1)
+            if self._link.t0 is not None and self._link.t1 is not None
+            else None
+        )
         controller = NwbFileController(time_window=window, channels=list(self._link.channels))
         self._holder.loading = True
 
@@ -215,9 +260,17 @@ class _RecordingArea(pn.viewable.Viewer):
             self._holder.loading = False
             self._message[:] = []
             controller.param.watch(lambda _e: self._to_link(controller), ["time_window", "channels"])
-            self._holder[:] = [pn.Row(pn.widgets.Button(name="◀ back to the NWB browser", width=220,
-                                                        on_click=lambda _e: self._back_to_browser()),
-                                      sizing_mode="stretch_width"), viewer]
+            self._holder[:] = [
+                pn.Row(
+                    pn.widgets.Button(
+                        name="◀ back to the NWB browser",
+                        width=220,
+                        on_click=lambda _e: self._back_to_browser(),
+                    ),
+                    sizing_mode="stretch_width",
+                ),
+                viewer,
+            ]
 
         def failed(exc: BaseException) -> None:
             self._holder.loading = False
@@ -231,8 +284,11 @@ class _RecordingArea(pn.viewable.Viewer):
 
     def _to_link(self, controller: NwbFileController) -> None:
         window = controller.time_window
-        self._link.param.update(t0=window[0] if window else None, t1=window[1] if window else None,
-                                channels=list(controller.channels))
+        self._link.param.update(
+            t0=window[0] if window else None,
+            t1=window[1] if window else None,
+            channels=list(controller.channels),
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._message, self._holder, sizing_mode="stretch_both")
@@ -243,15 +299,31 @@ def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     selection, problems = selection_from_link(link)
     area = _RecordingArea(ctx, link)
     person = session_person(ctx.settings)
-    browser = NwbBrowser(open_file=ctx.open_nwb, default_source=ctx.settings.default_source, jobs=jobs_for(ctx, person),
-                         source="" if is_edf(link.url) else link.url, selection=selection,
-                         notices=[*link.problems, *problems], open_elsewhere=area.open_elsewhere)
+    browser = NwbBrowser(
+        open_file=ctx.open_nwb,
+        default_source=ctx.settings.default_source,
+        jobs=jobs_for(ctx, person),
+        source="" if is_edf(link.url) else link.url,
+        selection=selection,
+        notices=[*link.problems, *problems],
+        open_elsewhere=area.open_elsewhere,
+    )
     area.attach(browser)
     _LinkSync(link, browser)  # kept alive by the watchers it registers on the link and the browser
-    dandi = DandiBrowser(ctx.settings.source_policy(), on_open=lambda address: link.param.update(
-        url=address, path="", view="", t0=None, t1=None, channels=[], units=[]), work=area.work)
-    toggle = pn.widgets.Toggle(name="Assistant", value=link.assistant, button_type="primary", width=110,
-                               css_classes=["nd-assistant-toggle"])
+    dandi = DandiBrowser(
+        ctx.settings.source_policy(),
+        on_open=lambda address: link.param.update(
+            url=address, path="", view="", t0=None, t1=None, channels=[], units=[]
+        ),
+        work=area.work,
+    )
+    toggle = pn.widgets.Toggle(
+        name="Assistant",
+        value=link.assistant,
+        button_type="primary",
+        width=110,
+        css_classes=["nd-assistant-toggle"],
+    )
     column = pn.Column(width=460, visible=False)
 
     def show_assistant(shown: bool) -> None:
@@ -266,5 +338,9 @@ def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     toggle.param.watch(lambda e: setattr(link, "assistant", e.new), "value")
     link.param.watch(lambda e: setattr(toggle, "value", e.new), "assistant")
     link.param.watch(lambda e: show_assistant(toggle.value), "chat")
-    return pn.Column(toggle, pn.Card(dandi, title="Browse DANDI", collapsed=True, sizing_mode="stretch_width"),
-                     pn.Row(area, column, sizing_mode="stretch_both"), sizing_mode="stretch_both")
+    return pn.Column(
+        toggle,
+        pn.Card(dandi, title="Browse DANDI", collapsed=True, sizing_mode="stretch_width"),
+        pn.Row(area, column, sizing_mode="stretch_both"),
+        sizing_mode="stretch_both",
+    )

@@ -53,11 +53,16 @@ from engines.training.runs import RunLimits
 
 __all__ = ["TrainingLink", "TrainingPage", "build_training_page", "shared_controller", "INSTALL_TORCH"]
 
-INSTALL_TORCH = ("Training needs PyTorch, which is not installed on this server: install it (pip install torch; "
-                 "the CPU wheel is enough) and restart. Runs already in the workspace are still listed and plotted.")
+INSTALL_TORCH = (
+    "Training needs PyTorch, which is not installed on this server: install it (pip install torch; "
+    "the CPU wheel is enough) and restart. Runs already in the workspace are still listed and plotted."
+)
 FOLLOW_MS, LIST_MS = 1000, 3000
-_STEERING = {"pause": "Pausing after the current step (it writes a checkpoint).", "resume": "Resuming.",
-             "stop": "Stopping after the current step (it writes a final checkpoint)."}
+_STEERING = {
+    "pause": "Pausing after the current step (it writes a checkpoint).",
+    "resume": "Resuming.",
+    "stop": "Stopping after the current step (it writes a final checkpoint).",
+}
 
 _CONTROLLER_LOCK = threading.Lock()
 _CONTROLLERS: dict[Path, Any] = {}  # one per workspace (Settings holds dicts, so it cannot key a cache)
@@ -66,7 +71,9 @@ _CONTROLLERS: dict[Path, Any] = {}  # one per workspace (Settings holds dicts, s
 class TrainingLink(PageLink):
     """``?page=training&run=<id>``."""
 
-    run = param.String(default="", doc="Id of the open run (its folder name under <workspace>/training/runs).")
+    run = param.String(
+        default="", doc="Id of the open run (its folder name under <workspace>/training/runs)."
+    )
 
 
 def _torch_installed() -> bool:
@@ -86,8 +93,9 @@ def shared_controller(settings: Settings):
                 from engines.training.trainer.control import RunController
             except ImportError:
                 raise OptionalDependencyMissing(INSTALL_TORCH) from None
-            controller = _CONTROLLERS[settings.workspace] = RunController(settings.workspace,
-                                                                          settings.source_policy())
+            controller = _CONTROLLERS[settings.workspace] = RunController(
+                settings.workspace, settings.source_policy()
+            )
         return controller
 
 
@@ -109,17 +117,24 @@ class TrainingPage(pn.viewable.Viewer):
         self._registry = RunRegistry(ctx.settings.workspace)
         settings = ctx.settings
         self._person = session_person(settings)
-        self._limits = RunLimits(runs_per_user=settings.max_runs_per_user, runs_total=settings.max_runs_total,
-                                 max_steps=settings.max_train_steps, max_window_s=settings.max_train_window_s,
-                                 max_processes=settings.max_train_processes)
+        self._limits = RunLimits(
+            runs_per_user=settings.max_runs_per_user,
+            runs_total=settings.max_runs_total,
+            max_steps=settings.max_train_steps,
+            max_window_s=settings.max_train_window_s,
+            max_processes=settings.max_train_processes,
+        )
         self._work = BackgroundWork(name="training")
         self._follower: RunFollower | None = None
         self._last: RunSnapshot | None = None
         self._callbacks: list[Any] = []
         self._transient = False
         self._message = pn.Column(sizing_mode="stretch_width")
-        self.form = StartRunForm(self.start, default_nwb=ctx.settings.default_source,
-                                  max_processes=min(os.cpu_count() or 1, settings.max_train_processes))
+        self.form = StartRunForm(
+            self.start,
+            default_nwb=ctx.settings.default_source,
+            max_processes=min(os.cpu_count() or 1, settings.max_train_processes),
+        )
         self.runs = RunList()
         self.header = RunHeader()
         self.controls = RunControls(self.command)
@@ -130,8 +145,9 @@ class TrainingPage(pn.viewable.Viewer):
         self.comparison = RunComparison(self._work, lambda run_id: self._registry.get(run_id).metrics())
         self.header.clear("Start a run with the form, or open one from the run list.")
         self.runs.param.watch(lambda e: setattr(self._link, "run", e.new), "selected")
-        self.runs.param.watch(lambda _e: self.comparison.show(self.runs.visible, self.runs.compare),
-                               ["visible", "compare"])
+        self.runs.param.watch(
+            lambda _e: self.comparison.show(self.runs.visible, self.runs.compare), ["visible", "compare"]
+        )
         link.param.watch(lambda e: self._open(e.new), "run")
         link.param.watch(lambda e: self._show_problems(e.new), "problems")
         self._work.on_close(self._stop_following)
@@ -143,9 +159,10 @@ class TrainingPage(pn.viewable.Viewer):
         self.refresh_runs()
         self._open(self._link.run)
         if is_served(pn.state.curdoc) and not self._callbacks:
-            self._callbacks = [pn.state.add_periodic_callback(lambda: self.poll(periodic=True), period=FOLLOW_MS),
-                               pn.state.add_periodic_callback(lambda: self.refresh_runs(periodic=True),
-                                                              period=LIST_MS)]
+            self._callbacks = [
+                pn.state.add_periodic_callback(lambda: self.poll(periodic=True), period=FOLLOW_MS),
+                pn.state.add_periodic_callback(lambda: self.refresh_runs(periodic=True), period=LIST_MS),
+            ]
 
     def _stop_following(self) -> None:
         for callback in self._callbacks:
@@ -159,16 +176,24 @@ class TrainingPage(pn.viewable.Viewer):
         ``periodic``: asked by the timer, which waits for the previous answer to be shown (``poll``).
         """
         ask = self._work.poll if periodic else self._work.run
-        ask("runs", self._registry.runs_frame, apply=self.runs.update,
-                       failed=lambda exc: self._notify(f"Could not list the runs: {_error_text(exc)}", "danger"))
+        ask(
+            "runs",
+            self._registry.runs_frame,
+            apply=self.runs.update,
+            failed=lambda exc: self._notify(f"Could not list the runs: {_error_text(exc)}", "danger"),
+        )
 
     def poll(self, periodic: bool = False) -> None:
         """Read the open run's new metric rows, status and checkpoints (off the session's thread)."""
         follower = self._follower
         if follower is not None:
             ask = self._work.poll if periodic else self._work.run
-            ask("follow", follower.read, apply=self._apply,
-                failed=lambda exc: self._notify(f"Could not read the run: {_error_text(exc)}", "danger"))
+            ask(
+                "follow",
+                follower.read,
+                apply=self._apply,
+                failed=lambda exc: self._notify(f"Could not read the run: {_error_text(exc)}", "danger"),
+            )
 
     def _apply(self, snapshot: RunSnapshot) -> None:
         follower = self._follower
@@ -178,9 +203,17 @@ class TrainingPage(pn.viewable.Viewer):
         if snapshot.frame is not None:
             self.live.show(follower.frame)
         status = snapshot.status
-        self.header.show(snapshot.name, follower.run_id, snapshot.state, live_step(status, follower.frame),
-                          snapshot.total_steps, follower.points(), str(status.get("message", "")),
-                          status, bool(snapshot.checkpoints))
+        self.header.show(
+            snapshot.name,
+            follower.run_id,
+            snapshot.state,
+            live_step(status, follower.frame),
+            snapshot.total_steps,
+            follower.points(),
+            str(status.get("message", "")),
+            status,
+            bool(snapshot.checkpoints),
+        )
         self.controls.show(snapshot.state, bool(snapshot.checkpoints))
         self.checkpoints.show(snapshot.checkpoints)
         steps = [c.step for c in snapshot.checkpoints]
@@ -221,13 +254,17 @@ class TrainingPage(pn.viewable.Viewer):
     # --- actions --------------------------------------------------------------------------------------
     def _notify(self, text: str, kind: str = "info") -> None:
         self._transient = kind in ("info", "success")
-        self._message[:] = [text_alert(text, alert_type=kind, sizing_mode="stretch_width",
-                                          css_classes=["nd-training-message"])]
+        self._message[:] = [
+            text_alert(
+                text, alert_type=kind, sizing_mode="stretch_width", css_classes=["nd-training-message"]
+            )
+        ]
 
     def _show_problems(self, problems: list[str]) -> None:
         if problems:
-            self._message[:] = [text_alert(p, alert_type="warning", sizing_mode="stretch_width")
-                                for p in problems]
+            self._message[:] = [
+                text_alert(p, alert_type="warning", sizing_mode="stretch_width") for p in problems
+            ]
 
     @property
     def message(self) -> str:
@@ -252,9 +289,12 @@ class TrainingPage(pn.viewable.Viewer):
             self.form.show_error(_error_text(exc))
 
         person, limits = self._person, self._limits
-        self._work.run("start", lambda: shared_controller(settings).start(config, nproc=nproc, person=person,
-                                                                           limits=limits),
-                       apply=started, failed=failed)
+        self._work.run(
+            "start",
+            lambda: shared_controller(settings).start(config, nproc=nproc, person=person, limits=limits),
+            apply=started,
+            failed=failed,
+        )
 
     def _steer(self, action, done: str) -> None:
         """Run a controller call off the session's thread; its typed errors become the message."""
@@ -268,7 +308,9 @@ class TrainingPage(pn.viewable.Viewer):
             self.poll()
             self.refresh_runs()
 
-        self._work.run("steer", work, apply=finished, failed=lambda exc: self._notify(_error_text(exc), "danger"))
+        self._work.run(
+            "steer", work, apply=finished, failed=lambda exc: self._notify(_error_text(exc), "danger")
+        )
 
     def command(self, command: str) -> None:
         """Pause, resume or stop the open run; "resume" on a run that is not paused (stopped, failed,
@@ -280,8 +322,10 @@ class TrainingPage(pn.viewable.Viewer):
         run_id, state = self._follower.run_id, self._last.state if self._last else None
         person, limits = self._person, self._limits
         if command == "resume" and state != RunState.PAUSED:
-            self._steer(lambda c: c.resume_from_checkpoint(run_id, person=person, limits=limits),
-                        f"Resuming {run_id} from its newest checkpoint.")
+            self._steer(
+                lambda c: c.resume_from_checkpoint(run_id, person=person, limits=limits),
+                f"Resuming {run_id} from its newest checkpoint.",
+            )
             return
         self._steer(lambda c: getattr(c, command)(run_id, person=person), _STEERING[command])
 
@@ -289,8 +333,10 @@ class TrainingPage(pn.viewable.Viewer):
         """Continue the open run from its checkpoint at ``step`` (the later history is dropped)."""
         if self._follower is not None:
             run_id, person, limits = self._follower.run_id, self._person, self._limits
-            self._steer(lambda c: c.resume_from_checkpoint(run_id, step, person=person, limits=limits),
-                        f"Resuming {run_id} from step {step}.")
+            self._steer(
+                lambda c: c.resume_from_checkpoint(run_id, step, person=person, limits=limits),
+                f"Resuming {run_id} from step {step}.",
+            )
 
     def _checkpoint_step(self, step: int | None) -> int | None:
         if step is not None:
@@ -341,18 +387,34 @@ class TrainingPage(pn.viewable.Viewer):
             return interpret_run(load_trained_run(folder, chosen))
 
         self.interpretation.working(f"Computing the latents of step {chosen} and analysing them…")
-        self._work.run("interpret", compute, apply=lambda result: self.interpretation.show(result, chosen),
-                       failed=lambda exc: self.interpretation.working(
-                           f"**Could not interpret:** {escape_text(_error_text(exc))}"))
+        self._work.run(
+            "interpret",
+            compute,
+            apply=lambda result: self.interpretation.show(result, chosen),
+            failed=lambda exc: self.interpretation.working(
+                f"**Could not interpret:** {escape_text(_error_text(exc))}"
+            ),
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        sidebar = pn.Column(pn.Card(self.form, title="New run", sizing_mode="stretch_width", collapsible=True),
-                            pn.pane.Markdown("### Runs", margin=(10, 10, 0, 10)), self.runs, width=440)
-        tabs = pn.Tabs(("Live", self.live), ("Checkpoints", self.checkpoints), ("Evaluation", self.evaluation),
-                       ("Interpretability", self.interpretation), ("Compare runs", self.comparison),
-                       sizing_mode="stretch_width", dynamic=True)
-        main = pn.Column(self._message, self.header, self.controls, tabs, sizing_mode="stretch_width",
-                         min_width=600)
+        sidebar = pn.Column(
+            pn.Card(self.form, title="New run", sizing_mode="stretch_width", collapsible=True),
+            pn.pane.Markdown("### Runs", margin=(10, 10, 0, 10)),
+            self.runs,
+            width=440,
+        )
+        tabs = pn.Tabs(
+            ("Live", self.live),
+            ("Checkpoints", self.checkpoints),
+            ("Evaluation", self.evaluation),
+            ("Interpretability", self.interpretation),
+            ("Compare runs", self.comparison),
+            sizing_mode="stretch_width",
+            dynamic=True,
+        )
+        main = pn.Column(
+            self._message, self.header, self.controls, tabs, sizing_mode="stretch_width", min_width=600
+        )
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
 

@@ -42,8 +42,15 @@ class NwbView(pn.viewable.Viewer):
         """Decide from the index only (never read the file to decide)."""
         return any(index.is_a(path, t) for t in cls.neurodata_types)
 
-    def __init__(self, nwbfile: NwbFile, path: str, jobs: JobService | None = None,
-                 controller: NwbFileController | None = None, work: BackgroundWork | None = None, **params) -> None:
+    def __init__(
+        self,
+        nwbfile: NwbFile,
+        path: str,
+        jobs: JobService | None = None,
+        controller: NwbFileController | None = None,
+        work: BackgroundWork | None = None,
+        **params,
+    ) -> None:
         super().__init__(**params)
         self.nwbfile = nwbfile
         self.path = path

@@ -35,8 +35,14 @@ class EventsView(NwbView):
         if not super().applies(index, path):
             return False
         data = index.objects.get(path.rstrip("/") + "/data")
-        return bool(data is not None and data.shape and len(data.shape) == 1 and data.dtype
-                    and data.dtype[:2] in _INTEGER_KINDS and path.rstrip("/") + "/timestamps" in index)
+        return bool(
+            data is not None
+            and data.shape
+            and len(data.shape) == 1
+            and data.dtype
+            and data.dtype[:2] in _INTEGER_KINDS
+            and path.rstrip("/") + "/timestamps" in index
+        )
 
     def __init__(self, nwbfile, path, jobs=None, controller=None, work=None, **params) -> None:
         super().__init__(nwbfile, path, jobs, controller, work, **params)
@@ -64,26 +70,46 @@ class EventsView(NwbView):
             self._pane.loading = False
             self._status.object = f"These events could not be read: {escape_text(exc)}"
 
-        self.work.run(self.work_key("window"), lambda: read_events(self.nwbfile, self.path, t0, t1),
-                      apply=show, failed=failed)
+        self.work.run(
+            self.work_key("window"),
+            lambda: read_events(self.nwbfile, self.path, t0, t1),
+            apply=show,
+            failed=failed,
+        )
 
     @staticmethod
     def _draw(events: EventWindow, window: tuple[float, float]) -> hv.Overlay:
         codes = np.asarray(events.codes)
         points = hv.Scatter((events.times, codes), "time (s)", "code").opts(
-            marker="dash", angle=90, size=14, color="#1f77b4", tools=["hover"], line_width=2)
-        labels = hv.Labels((events.times, codes + 0.35, [str(int(c)) for c in codes]), ["time (s)", "code"], "text")
+            marker="dash", angle=90, size=14, color="#1f77b4", tools=["hover"], line_width=2
+        )
+        labels = hv.Labels(
+            (events.times, codes + 0.35, [str(int(c)) for c in codes]), ["time (s)", "code"], "text"
+        )
         labels = labels.opts(text_font_size="7pt", text_color="#555", visible=len(codes) <= 300)
-        return (points * labels).opts(hv.opts.Overlay(responsive=True, height=360, xlim=tuple(window), framewise=True,
-                                                      active_tools=["wheel_zoom"], show_legend=False))
+        return (points * labels).opts(
+            hv.opts.Overlay(
+                responsive=True,
+                height=360,
+                xlim=tuple(window),
+                framewise=True,
+                active_tools=["wheel_zoom"],
+                show_legend=False,
+            )
+        )
 
     def _describe(self, events: EventWindow) -> str:
-        shown = f"{len(events.times):,} events" + (f" (first of {events.total_in_window:,})" if events.truncated else "")
-        codes = ", ".join(map(str, events.distinct_codes[:20])) + (" …" if len(events.distinct_codes) > 20 else "")
+        shown = f"{len(events.times):,} events" + (
+            f" (first of {events.total_in_window:,})" if events.truncated else ""
+        )
+        codes = ", ".join(map(str, events.distinct_codes[:20])) + (
+            " …" if len(events.distinct_codes) > 20 else ""
+        )
         strays = self._info.time_range.describe() if self._info else ""
         strays = f" · {strays}" if strays else ""
         return escape_text(
-            f"{events.t_start:.2f} – {events.t_stop:.2f} s · {shown} · codes {codes or '—'}{strays}")
+            f"{events.t_start:.2f} – {events.t_stop:.2f} s · {shown} · codes {codes or '—'}{strays}"
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._status, self._pane, sizing_mode="stretch_both")

@@ -37,19 +37,32 @@ class FramesView(NwbView):
         if not super().applies(index, path):
             return False
         data = index.objects.get(path.rstrip("/") + "/data")
-        return data is None or data.shape is None or len(data.shape) >= 3 or "external_file" in index.get(path).children
+        return (
+            data is None
+            or data.shape is None
+            or len(data.shape) >= 3
+            or "external_file" in index.get(path).children
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         total = count_frames(self.nwbfile, self.path)
-        slider = pn.widgets.IntSlider(label="Frame", start=0, end=max(total - 1, 1), value=0, sizing_mode="stretch_width",
-                                      visible=total > 1)  # Bokeh rejects a slider whose start equals its end
+        slider = pn.widgets.IntSlider(
+            label="Frame",
+            start=0,
+            end=max(total - 1, 1),
+            value=0,
+            sizing_mode="stretch_width",
+            visible=total > 1,
+        )  # Bokeh rejects a slider whose start equals its end
         caption = pn.pane.Markdown("", css_classes=["nd-muted"])
 
         def picture(index: int) -> tuple[hv.Element, str]:
             frame = read_frame(self.nwbfile, self.path, index)
             when = f" · t = {frame.time:.3f} s" if frame.time is not None else ""
             text = f"Frame {frame.index + 1} of {frame.n_frames}{when} · {frame.image.shape[1]}×{frame.image.shape[0]} px"
-            return frame_element(frame).opts(responsive=True, height=420, data_aspect=1, tools=["hover"]), text
+            return frame_element(frame).opts(
+                responsive=True, height=420, data_aspect=1, tools=["hover"]
+            ), text
 
         first, caption.object = picture(0)
         plot = pn.pane.HoloViews(first, sizing_mode="stretch_width", height=440)
@@ -75,8 +88,10 @@ class FramesView(NwbView):
         def show_movie(folder) -> None:
             preview = PreviewMovie.open(folder)
             speed = f" · played at {preview.speed:g}× speed" if preview.speed != 1 else ""
-            movie[:] = [pn.pane.Markdown(f"**Preview movie** · {preview.t_first:.1f}–{preview.t_last:.1f} s{speed}"),
-                        pn.pane.Video(preview.path, loop=True, width=440, muted=True)]
+            movie[:] = [
+                pn.pane.Markdown(f"**Preview movie** · {preview.t_first:.1f}–{preview.t_last:.1f} s{speed}"),
+                pn.pane.Video(preview.path, loop=True, width=440, muted=True),
+            ]
 
         movie.insert(1, self.watch_job(PREVIEW_MOVIE, show_movie, "Preview movie"))
         return pn.Row(movie, frames, sizing_mode="stretch_both")

@@ -28,5 +28,8 @@ class ImagesView(NwbView):
             element = frame_element(Frame(image=array, index=0, n_frames=1, time=None))
             return element.opts(responsive=True, height=420, data_aspect=1, title=name)
 
-        return pn.Column(choice, pn.pane.HoloViews(pn.bind(show, choice), sizing_mode="stretch_width", height=440),
-                         sizing_mode="stretch_both")
+        return pn.Column(
+            choice,
+            pn.pane.HoloViews(pn.bind(show, choice), sizing_mode="stretch_width", height=440),
+            sizing_mode="stretch_both",
+        )

@@ -12,8 +12,8 @@ import numpy as np
 import panel as pn
 
 from components.nwb_views.base import NwbView
-from components.windowed_plot import WindowedPlot
 from components.paged_table import PagedTable
+from components.windowed_plot import WindowedPlot
 from engines.nwb.extract import read_intervals
 
 __all__ = ["IntervalsView"]
@@ -27,9 +27,19 @@ class IntervalsView(NwbView):
 
     def _timeline(self, _data: None, window: tuple[float, float]) -> hv.Segments:
         rows = np.arange(len(self._start))
-        segments = hv.Segments((self._start, rows, self._stop, rows), kdims=["time (s)", "interval", "stop", "row"])
-        options = dict(line_width=4, color="#1f77b4", responsive=True, height=260, tools=["hover"],
-                       active_tools=["wheel_zoom"], invert_yaxis=True, framewise=True)
+        segments = hv.Segments(
+            (self._start, rows, self._stop, rows), kdims=["time (s)", "interval", "stop", "row"]
+        )
+        options = dict(
+            line_width=4,
+            color="#1f77b4",
+            responsive=True,
+            height=260,
+            tools=["hover"],
+            active_tools=["wheel_zoom"],
+            invert_yaxis=True,
+            framewise=True,
+        )
         return segments.opts(xlim=tuple(window), **options)
 
     def _whole(self) -> tuple[float, float]:
@@ -42,13 +52,20 @@ class IntervalsView(NwbView):
     def __panel__(self) -> pn.viewable.Viewable:
         first = read_intervals(self.nwbfile, self.path, offset=0, limit=50)
         self._start, self._stop = first.start, first.stop
-        self._plot = WindowedPlot(self._timeline, None, self.controller.time_window or self._whole(),
-                                  on_zoom=self.controller.set_window)
+        self._plot = WindowedPlot(
+            self._timeline,
+            None,
+            self.controller.time_window or self._whole(),
+            on_zoom=self.controller.set_window,
+        )
         self.watch_controller(self._on_window, ["time_window"])
 
         def fetch(offset: int, limit: int):
             page = read_intervals(self.nwbfile, self.path, offset=offset, limit=limit).page
             return page.frame, page.total_rows
 
-        return pn.Column(pn.pane.HoloViews(self._plot.dmap, sizing_mode="stretch_width"), PagedTable(fetch),
-                         sizing_mode="stretch_width")
+        return pn.Column(
+            pn.pane.HoloViews(self._plot.dmap, sizing_mode="stretch_width"),
+            PagedTable(fetch),
+            sizing_mode="stretch_width",
+        )

@@ -16,7 +16,9 @@ __all__ = ["FileOverviewView"]
 def _section(title: str, values: dict) -> str:
     if not values:
         return ""
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in values.items())
+    rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in values.items()
+    )
     return f"<h3>{html.escape(title)}</h3><table class='nd-kv'>{rows}</table>"
 
 
@@ -31,5 +33,8 @@ class FileOverviewView(NwbView):
     def __panel__(self) -> pn.viewable.Viewable:
         sections = file_overview(self.nwbfile)
         body = "".join(_section(title, values) for title, values in sections.items())
-        return pn.pane.HTML(body, sizing_mode="stretch_width",
-                            stylesheets=[".nd-kv th{text-align:left;padding-right:1em;color:#345;vertical-align:top}"])
+        return pn.pane.HTML(
+            body,
+            sizing_mode="stretch_width",
+            stylesheets=[".nd-kv th{text-align:left;padding-right:1em;color:#345;vertical-align:top}"],
+        )

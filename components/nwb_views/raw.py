@@ -33,22 +33,35 @@ class RawHdf5View(NwbView):
         if info.link_target:
             facts["link to"] = info.link_target
         if info.kind == "dataset":
-            facts.update({
-                "shape": "×".join(map(str, info.shape or [])) or "scalar",
-                "dtype": info.dtype, "chunks": info.chunks or "contiguous", "compression": info.compression or "none",
-                "max shape": info.maxshape,
-            })
+            facts.update(
+                {
+                    "shape": "×".join(map(str, info.shape or [])) or "scalar",
+                    "dtype": info.dtype,
+                    "chunks": info.chunks or "contiguous",
+                    "compression": info.compression or "none",
+                    "max shape": info.maxshape,
+                }
+            )
         if info.kind == "group":
             facts["children"] = len(info.children)
         if info.error:
             facts["problem"] = info.error
         facts_table = pd.DataFrame({"property": list(facts), "value": [_short(v) for v in facts.values()]})
-        attrs = pd.DataFrame({"attribute": list(info.attrs), "value": [_short(v) for v in info.attrs.values()]})
-        parts: list = [pn.pane.Markdown(f"### {escape_text(info.name)}"),
-                       pn.widgets.Tabulator(facts_table, show_index=False, disabled=True, sizing_mode="stretch_width"),
-                       pn.pane.Markdown("**Attributes**" if len(attrs) else "*No attributes.*")]
+        attrs = pd.DataFrame(
+            {"attribute": list(info.attrs), "value": [_short(v) for v in info.attrs.values()]}
+        )
+        parts: list = [
+            pn.pane.Markdown(f"### {escape_text(info.name)}"),
+            pn.widgets.Tabulator(facts_table, show_index=False, disabled=True, sizing_mode="stretch_width"),
+            pn.pane.Markdown("**Attributes**" if len(attrs) else "*No attributes.*"),
+        ]
         if len(attrs):
-            parts.append(pn.widgets.Tabulator(attrs, show_index=False, disabled=True, sizing_mode="stretch_width"))
+            parts.append(
+                pn.widgets.Tabulator(attrs, show_index=False, disabled=True, sizing_mode="stretch_width")
+            )
         if info.has_value:
-            parts += [pn.pane.Markdown("**Value**"), pn.pane.Str(_short(info.value, 4000), sizing_mode="stretch_width")]
+            parts += [
+                pn.pane.Markdown("**Value**"),
+                pn.pane.Str(_short(info.value, 4000), sizing_mode="stretch_width"),
+            ]
         return pn.Column(*parts, sizing_mode="stretch_width")

@@ -46,8 +46,13 @@ class TracesView(NwbView):
         if not super().applies(index, path):
             return False
         data = _data_info(index, path)
-        return bool(data and data.shape and 1 <= len(data.shape) <= 2 and data.dtype and data.dtype[:2] in
-                    ("<f", ">f", "<i", ">i", "<u", ">u", "|i", "|u", "|b"))
+        return bool(
+            data
+            and data.shape
+            and 1 <= len(data.shape) <= 2
+            and data.dtype
+            and data.dtype[:2] in ("<f", ">f", "<i", ">i", "<u", ">u", "|i", "|u", "|b")
+        )
 
     def __init__(self, nwbfile, path, jobs=None, controller=None, work=None, **params) -> None:
         super().__init__(nwbfile, path, jobs, controller, work, **params)
@@ -57,18 +62,28 @@ class TracesView(NwbView):
         data = _data_info(nwbfile.index, path)
         self._n_channels = data.shape[1] if data and len(data.shape) == 2 else 1
         window = self.controller.time_window
-        first = read_trace_window(nwbfile, path, t_start=window[0] if window else None,
-                                  t_stop=window[1] if window else None, channels=self._channels(),
-                                  max_points=_POINTS_PER_READ)
+        first = read_trace_window(
+            nwbfile,
+            path,
+            t_start=window[0] if window else None,
+            t_stop=window[1] if window else None,
+            channels=self._channels(),
+            max_points=_POINTS_PER_READ,
+        )
         self._requested = self._key(window or (first.t_start, first.t_stop), first.channels)
         self._plot = WindowedPlot(self._draw, first, self._requested[0], on_zoom=self.controller.set_window)
         self._status = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
         self._pane = pn.pane.HoloViews(self._plot.dmap, sizing_mode="stretch_width", height=440)
-        labels = list(first.channel_labels) + [f"ch {i}" for i in range(len(first.channel_labels), self._n_channels)]
-        self._channel_picker = pn.widgets.MultiChoice(label="Channels",
-                                                      options=safe_choices({l: i for i, l in enumerate(labels)}),
-                                                      value=list(first.channels), sizing_mode="stretch_width",
-                                                      max_items=64)
+        labels = list(first.channel_labels) + [
+            f"ch {i}" for i in range(len(first.channel_labels), self._n_channels)
+        ]
+        self._channel_picker = pn.widgets.MultiChoice(
+            label="Channels",
+            options=safe_choices({l: i for i, l in enumerate(labels)}),
+            value=list(first.channels),
+            sizing_mode="stretch_width",
+            max_items=64,
+        )
         self._channel_picker.param.watch(self._on_pick, "value")
         self.watch_controller(self._on_shared, ["time_window", "channels"])
         self._describe(first)
@@ -94,10 +109,19 @@ class TracesView(NwbView):
         self._requested = key
         self._pane.loading = True
         t0, t1 = key[0]
-        self.work.run(self.work_key("window"),
-                      lambda: read_trace_window(self.nwbfile, self.path, t_start=t0, t_stop=t1, channels=list(key[1]),
-                                                max_points=_POINTS_PER_READ),
-                      apply=lambda trace: self._show(trace, key[0]), failed=self._failed)
+        self.work.run(
+            self.work_key("window"),
+            lambda: read_trace_window(
+                self.nwbfile,
+                self.path,
+                t_start=t0,
+                t_stop=t1,
+                channels=list(key[1]),
+                max_points=_POINTS_PER_READ,
+            ),
+            apply=lambda trace: self._show(trace, key[0]),
+            failed=self._failed,
+        )
 
     def _show(self, trace: TraceWindow, window: tuple[float, float]) -> None:
         self._pane.loading = False
@@ -114,7 +138,11 @@ class TracesView(NwbView):
     @staticmethod
     def _draw(trace: TraceWindow, window: tuple[float, float]) -> hv.NdOverlay:
         values = trace.values
-        spread = np.nanpercentile(values, 99, axis=0) - np.nanpercentile(values, 1, axis=0) if values.size else np.ones(1)
+        spread = (
+            np.nanpercentile(values, 99, axis=0) - np.nanpercentile(values, 1, axis=0)
+            if values.size
+            else np.ones(1)
+        )
         top = np.nanmax(spread) if values.size else 0.0
         step = float(top) * 1.1 if np.isfinite(top) and top > 0 else 1.0
         curves, ticks = {}, []
@@ -125,9 +153,17 @@ class TracesView(NwbView):
             ticks.append((offset, label))
         return hv.NdOverlay(curves, kdims="channel").opts(
             hv.opts.Curve(line_width=1, tools=["hover"], framewise=True),
-            hv.opts.NdOverlay(responsive=True, height=420, show_legend=False, yticks=ticks or None, padding=(0, 0.05),
-                              xlim=tuple(window), ylabel=trace.unit or "value", active_tools=["wheel_zoom"],
-                              framewise=True),
+            hv.opts.NdOverlay(
+                responsive=True,
+                height=420,
+                show_legend=False,
+                yticks=ticks or None,
+                padding=(0, 0.05),
+                xlim=tuple(window),
+                ylabel=trace.unit or "value",
+                active_tools=["wheel_zoom"],
+                framewise=True,
+            ),
         )
 
     def _describe(self, trace: TraceWindow) -> None:
@@ -150,13 +186,18 @@ class TracesView(NwbView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         buttons = [
-            ("◀◀", lambda _: self._shift(-1.0)), ("◀", lambda _: self._shift(-0.25)),
-            ("Zoom in", lambda _: self._shift(0.0, 0.5)), ("Zoom out", lambda _: self._shift(0.0, 2.0)),
-            ("▶", lambda _: self._shift(0.25)), ("▶▶", lambda _: self._shift(1.0)),
+            ("◀◀", lambda _: self._shift(-1.0)),
+            ("◀", lambda _: self._shift(-0.25)),
+            ("Zoom in", lambda _: self._shift(0.0, 0.5)),
+            ("Zoom out", lambda _: self._shift(0.0, 2.0)),
+            ("▶", lambda _: self._shift(0.25)),
+            ("▶▶", lambda _: self._shift(1.0)),
         ]
         controls = []
         for name, handler in buttons:
             button = pn.widgets.Button(label=name, width=80 if len(name) > 2 else 45)
             button.on_click(handler)
             controls.append(button)
-        return pn.Column(pn.Row(*controls), self._status, self._pane, self._channel_picker, sizing_mode="stretch_both")
+        return pn.Column(
+            pn.Row(*controls), self._status, self._pane, self._channel_picker, sizing_mode="stretch_both"
+        )

@@ -51,8 +51,9 @@ class _TrialControls:
         self.group = pn.widgets.Select(name="Group by", width=170)
         self.pre = pn.widgets.FloatInput(name="From (s)", value=float(chosen["pre"]), step=0.1, width=90)
         self.post = pn.widgets.FloatInput(name="To (s)", value=float(chosen["post"]), step=0.1, width=90)
-        self.bin = pn.widgets.FloatInput(name="Bin (s)", value=float(chosen["bin"]), step=0.01, start=0.001, width=90,
-                                         visible=with_bin)
+        self.bin = pn.widgets.FloatInput(
+            name="Bin (s)", value=float(chosen["bin"]), step=0.01, start=0.001, width=90, visible=with_bin
+        )
         self._syncing = False
         self._fill_columns(chosen)
         self.table.param.watch(lambda _e: self._fill_columns({}), "value")
@@ -68,14 +69,25 @@ class _TrialControls:
             if wanted.get("table") in self.table.options:
                 self.table.value = wanted["table"]
             self._fill_columns(wanted)
-            self.pre.value, self.post.value, self.bin.value = (float(wanted["pre"]), float(wanted["post"]),
-                                                               float(wanted["bin"]))
+            self.pre.value, self.post.value, self.bin.value = (
+                float(wanted["pre"]),
+                float(wanted["post"]),
+                float(wanted["bin"]),
+            )
         finally:
             self._syncing = False
 
     def _fill_columns(self, chosen: dict[str, Any]) -> None:
-        columns = ["start_time", "stop_time"] + [c for c in table_columns(self._view.nwbfile, self.table.value)
-                                                 if c not in ("start_time", "stop_time")] if self.table.value else []
+        columns = (
+            ["start_time", "stop_time"]
+            + [
+                c
+                for c in table_columns(self._view.nwbfile, self.table.value)
+                if c not in ("start_time", "stop_time")
+            ]
+            if self.table.value
+            else []
+        )
         self.column.options = columns
         self.column.value = chosen.get("column") if chosen.get("column") in columns else "start_time"
         self.group.options = ["", *[c for c in columns if c not in ("start_time", "stop_time")]]
@@ -86,11 +98,19 @@ class _TrialControls:
             self._view.controller.alignment = self.values()
 
     def values(self) -> dict[str, Any]:
-        return {"table": self.table.value, "column": self.column.value, "group": self.group.value,
-                "pre": self.pre.value, "post": self.post.value, "bin": self.bin.value}
+        return {
+            "table": self.table.value,
+            "column": self.column.value,
+            "group": self.group.value,
+            "pre": self.pre.value,
+            "post": self.post.value,
+            "bin": self.bin.value,
+        }
 
     def panel(self) -> pn.Row:
-        return pn.Row(self.table, self.column, self.group, self.pre, self.post, self.bin, sizing_mode="stretch_width")
+        return pn.Row(
+            self.table, self.column, self.group, self.pre, self.post, self.bin, sizing_mode="stretch_width"
+        )
 
 
 class PsthView(NwbView):
@@ -102,7 +122,11 @@ class PsthView(NwbView):
 
     @classmethod
     def applies(cls, index: NwbIndex, path: str) -> bool:
-        return super().applies(index, path) and f"{index.get(path).path}/spike_times" in index and bool(_tables(index))
+        return (
+            super().applies(index, path)
+            and f"{index.get(path).path}/spike_times" in index
+            and bool(_tables(index))
+        )
 
     def __init__(self, nwbfile, path, jobs=None, controller=None, work=None, **params) -> None:
         super().__init__(nwbfile, path, jobs, controller, work, **params)
@@ -114,14 +138,21 @@ class PsthView(NwbView):
 
     def _compute(self, values: dict[str, Any]) -> tuple[AlignedSpikes, pd.DataFrame]:
         alignment = read_alignment(self.nwbfile, values["table"], values["column"], values["group"] or None)
-        aligned = align_spikes(self.nwbfile, self.path, alignment, (values["pre"], values["post"]),
-                               units=self.controller.units or None)
+        aligned = align_spikes(
+            self.nwbfile,
+            self.path,
+            alignment,
+            (values["pre"], values["post"]),
+            units=self.controller.units or None,
+        )
         return aligned, psth(aligned, values["bin"])
 
     def _request(self) -> None:
         values = self._controls.values()
         self._plots.loading = True
-        self.work.run(self.work_key("aligned"), lambda: self._compute(values), apply=self._show, failed=self._failed)
+        self.work.run(
+            self.work_key("aligned"), lambda: self._compute(values), apply=self._show, failed=self._failed
+        )
 
     def _failed(self, exc: BaseException) -> None:
         self._plots.loading = False
@@ -135,20 +166,44 @@ class PsthView(NwbView):
         self._status.object = escape_text(
             f"{alignment.n_trials} trials of {alignment.table} aligned to {alignment.column}"
             f"{' · grouped by ' + alignment.group_column if alignment.group_column else ''} · "
-            f"{units} · {len(aligned.frame):,} spikes")
-        curves = hv.NdOverlay({name: hv.Curve(block, "t", "rate_hz", label=str(name))
-                               for name, block in rates.groupby("group")} if len(rates) else {}, kdims="group")
-        curves = curves.opts(hv.opts.Curve(line_width=2, tools=["hover"]),
-                             hv.opts.NdOverlay(responsive=True, height=240, xlabel="time from event (s)",
-                                               ylabel="rate (Hz per unit)", legend_position="right", title=""))
+            f"{units} · {len(aligned.frame):,} spikes"
+        )
+        curves = hv.NdOverlay(
+            {name: hv.Curve(block, "t", "rate_hz", label=str(name)) for name, block in rates.groupby("group")}
+            if len(rates)
+            else {},
+            kdims="group",
+        )
+        curves = curves.opts(
+            hv.opts.Curve(line_width=2, tools=["hover"]),
+            hv.opts.NdOverlay(
+                responsive=True,
+                height=240,
+                xlabel="time from event (s)",
+                ylabel="rate (Hz per unit)",
+                legend_position="right",
+                title="",
+            ),
+        )
         order = {trial: row for row, trial in enumerate(np.argsort(alignment.groups, kind="stable"))}
         frame = aligned.frame.assign(row=aligned.frame["trial"].map(order))
         raster = hv.Scatter(frame, "t", ["row", "trial", "unit"]).opts(
-            marker="dash", angle=90, size=6, color="black", responsive=True, height=320, ylabel="trial (grouped)",
-            xlabel="time from event (s)", tools=["hover"], invert_yaxis=True)
+            marker="dash",
+            angle=90,
+            size=6,
+            color="black",
+            responsive=True,
+            height=320,
+            ylabel="trial (grouped)",
+            xlabel="time from event (s)",
+            tools=["hover"],
+            invert_yaxis=True,
+        )
         zero = hv.VLine(0).opts(color="#d62728", line_dash="dashed")
-        self._plots[:] = [pn.pane.HoloViews(curves * zero, sizing_mode="stretch_width", height=250),
-                          pn.pane.HoloViews(raster * zero, sizing_mode="stretch_width", height=330)]
+        self._plots[:] = [
+            pn.pane.HoloViews(curves * zero, sizing_mode="stretch_width", height=250),
+            pn.pane.HoloViews(raster * zero, sizing_mode="stretch_width", height=330),
+        ]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._controls.panel(), self._status, self._plots, sizing_mode="stretch_both")
@@ -164,7 +219,9 @@ class TrialAverageView(NwbView):
     @classmethod
     def applies(cls, index: NwbIndex, path: str) -> bool:
         """Continuous series only: sparse event series (TTL codes) have no samples to average inside a trial."""
-        return TracesView.applies(index, path) and not EventsView.applies(index, path) and bool(_tables(index))
+        return (
+            TracesView.applies(index, path) and not EventsView.applies(index, path) and bool(_tables(index))
+        )
 
     def __init__(self, nwbfile, path, jobs=None, controller=None, work=None, **params) -> None:
         super().__init__(nwbfile, path, jobs, controller, work, **params)
@@ -177,12 +234,16 @@ class TrialAverageView(NwbView):
     def _compute(self, values: dict[str, Any]) -> AlignedTraces:
         alignment = read_alignment(self.nwbfile, values["table"], values["column"], values["group"] or None)
         channels = self.controller.channels[:8] or [0]
-        return align_traces(self.nwbfile, self.path, alignment, (values["pre"], values["post"]), channels=channels)
+        return align_traces(
+            self.nwbfile, self.path, alignment, (values["pre"], values["post"]), channels=channels
+        )
 
     def _request(self) -> None:
         values = self._controls.values()
         self._plot.loading = True
-        self.work.run(self.work_key("aligned"), lambda: self._compute(values), apply=self._show, failed=self._failed)
+        self.work.run(
+            self.work_key("aligned"), lambda: self._compute(values), apply=self._show, failed=self._failed
+        )
 
     def _failed(self, exc: BaseException) -> None:
         self._plot.loading = False
@@ -195,20 +256,41 @@ class TrialAverageView(NwbView):
         for name, (mean, sem) in traces.mean_by_group().items():
             for column, label in enumerate(traces.channel_labels):
                 tag = f"{name} · {label}" if len(traces.channel_labels) > 1 else str(name)
-                layers.append(hv.Spread((traces.t, mean[:, column], sem[:, column]), "time from event (s)",
-                                        ["value", "sem"], label=tag).opts(alpha=0.25))
-                layers.append(hv.Curve((traces.t, mean[:, column]), "time from event (s)", "value", label=tag))
+                layers.append(
+                    hv.Spread(
+                        (traces.t, mean[:, column], sem[:, column]),
+                        "time from event (s)",
+                        ["value", "sem"],
+                        label=tag,
+                    ).opts(alpha=0.25)
+                )
+                layers.append(
+                    hv.Curve((traces.t, mean[:, column]), "time from event (s)", "value", label=tag)
+                )
         self._status.object = escape_text(
             f"{alignment.n_trials} trials of {alignment.table} aligned to {alignment.column}"
             f"{' · grouped by ' + alignment.group_column if alignment.group_column else ''} · "
-            f"mean ± SEM of {', '.join(traces.channel_labels)}")
+            f"mean ± SEM of {', '.join(traces.channel_labels)}"
+        )
         if not np.isfinite(traces.values).any():
-            self._status.object += (" · **no samples inside the trials' windows**: widen the window, or check that the "
-                                    "series covers the trials' times")
-        overlay = hv.Overlay(layers) * hv.VLine(0).opts(color="#d62728", line_dash="dashed") if layers else hv.Overlay()
-        self._plot.object = overlay.opts(hv.opts.Overlay(responsive=True, height=360, legend_position="right",
-                                                         ylabel=traces.unit if traces.unit not in ("", "NA")
-                                                         else "value", title=""))
+            self._status.object += (
+                " · **no samples inside the trials' windows**: widen the window, or check that the "
+                "series covers the trials' times"
+            )
+        overlay = (
+            hv.Overlay(layers) * hv.VLine(0).opts(color="#d62728", line_dash="dashed")
+            if layers
+            else hv.Overlay()
+        )
+        self._plot.object = overlay.opts(
+            hv.opts.Overlay(
+                responsive=True,
+                height=360,
+                legend_position="right",
+                ylabel=traces.unit if traces.unit not in ("", "NA") else "value",
+                title="",
+            )
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._controls.panel(), self._status, self._plot, sizing_mode="stretch_both")

@@ -37,7 +37,13 @@ IMAGE_WIDTH_PX = 1200
 TIME = hv.Dimension("t", label="time (s)")
 UNIT = hv.Dimension("row", label="unit")
 SEGMENT_DIMS = [TIME, UNIT, "t_end", "row_end"]
-_SORTS = {"unit id": None, "firing rate": "rate_hz", "depth": "depth", "spike count": "n_spikes", "Rastermap": None}
+_SORTS = {
+    "unit id": None,
+    "firing rate": "rate_hz",
+    "depth": "depth",
+    "spike count": "n_spikes",
+    "Rastermap": None,
+}
 
 
 class UnitsRasterView(NwbView):
@@ -56,9 +62,11 @@ class UnitsRasterView(NwbView):
         super().__init__(nwbfile, path, jobs, controller, work, **params)
         self._units = read_units_table(nwbfile, path)
         frame = self._units.frame
-        self.param.sort_by.objects = [name for name, column in _SORTS.items()
-                                      if (column is None or column in frame.columns)
-                                      and (name != "Rastermap" or jobs is not None)]
+        self.param.sort_by.objects = [
+            name
+            for name, column in _SORTS.items()
+            if (column is None or column in frame.columns) and (name != "Rastermap" or jobs is not None)
+        ]
         self._ids = [int(u) for u in frame["unit"]]
         self._pyramid: SpikeDensityPyramid | None = None
         self._rastermap: np.ndarray | None = None
@@ -72,9 +80,14 @@ class UnitsRasterView(NwbView):
         self._plot = WindowedPlot(self._draw, first, self._requested, on_zoom=self.controller.set_window)
         self._pane = pn.pane.HoloViews(self._plot.dmap, sizing_mode="stretch_width", height=480)
         self._unit_picker = pn.widgets.MultiChoice(
-            label="Show units (empty: all)", options={str(u): u for u in self._ids},
-            value=[u for u in self.controller.units if u in set(self._ids)], sizing_mode="stretch_width")
-        self._unit_picker.param.watch(lambda e: setattr(self.controller, "units", [int(u) for u in e.new]), "value")
+            label="Show units (empty: all)",
+            options={str(u): u for u in self._ids},
+            value=[u for u in self.controller.units if u in set(self._ids)],
+            sizing_mode="stretch_width",
+        )
+        self._unit_picker.param.watch(
+            lambda e: setattr(self.controller, "units", [int(u) for u in e.new]), "value"
+        )
         self.watch_controller(self._on_shared, ["time_window", "units"])
 
     def _whole(self) -> tuple[float, float]:
@@ -133,7 +146,11 @@ class UnitsRasterView(NwbView):
             values = pd.to_numeric(frame[_SORTS[self.sort_by]], errors="coerce").fillna(-np.inf).to_numpy()
             order = np.argsort(values, kind="stable")[::-1]
         picked = {self._ids.index(u) for u in self.controller.units if u in self._ids}
-        return np.asarray([row for row in order if row in picked], dtype=np.int64) if picked else np.asarray(order)
+        return (
+            np.asarray([row for row in order if row in picked], dtype=np.int64)
+            if picked
+            else np.asarray(order)
+        )
 
     # --- drawing -------------------------------------------------------------------------------
     def _compose(self, t0: float, t1: float) -> tuple[hv.Overlay, str]:
@@ -141,23 +158,42 @@ class UnitsRasterView(NwbView):
         rows = self._rows()
         n_rows = max(len(rows), 1)
         shown = "all units" if not self.controller.units else f"{len(rows)} picked unit(s)"
-        if self._pyramid is not None and not self._pyramid.should_show_spikes(t0, t1, max_spikes=DRAWABLE_SPIKES):
+        if self._pyramid is not None and not self._pyramid.should_show_spikes(
+            t0, t1, max_spikes=DRAWABLE_SPIKES
+        ):
             density = self._pyramid.query(t0, t1, IMAGE_WIDTH_PX, units=rows)
-            image = hv.Image((0.5 * (density.t_edges[:-1] + density.t_edges[1:]), np.arange(n_rows) + 0.5,
-                              density.counts / density.bin_s / density.bins_per_column),
-                             kdims=[TIME, UNIT], vdims="rate (Hz)")
+            image = hv.Image(
+                (
+                    0.5 * (density.t_edges[:-1] + density.t_edges[1:]),
+                    np.arange(n_rows) + 0.5,
+                    density.counts / density.bin_s / density.bins_per_column,
+                ),
+                kdims=[TIME, UNIT],
+                vdims="rate (Hz)",
+            )
             kind = f"density from pyramid level {density.level_used} ({density.bin_s * density.bins_per_column:g} s bins)"
-            status = (f"{t0:.2f} – {t1:.2f} s · {self._pyramid.spikes_in_view(t0, t1):,} spikes · {kind} · "
-                      f"{shown} sorted by {escape_text(self.sort_by)}")
-            return self._overlay(image.opts(cmap="fire", colorbar=True), self._no_segments(), t0, t1, n_rows,
-                                 self._row_labels(rows)), status
+            status = (
+                f"{t0:.2f} – {t1:.2f} s · {self._pyramid.spikes_in_view(t0, t1):,} spikes · {kind} · "
+                f"{shown} sorted by {escape_text(self.sort_by)}"
+            )
+            return self._overlay(
+                image.opts(cmap="fire", colorbar=True),
+                self._no_segments(),
+                t0,
+                t1,
+                n_rows,
+                self._row_labels(rows),
+            ), status
         in_view = count_spikes(self.nwbfile, self.path, t0, t1, units=rows.tolist()).total
         if in_view > MAX_SPIKES_READ:  # never a truncated spike set: say so instead
-            status = (f"{t0:.2f} – {t1:.2f} s · {in_view:,} spikes: too many to draw one by one; zoom in, or wait for "
-                      "the spike-density pyramid (above) to draw them all as density")
+            status = (
+                f"{t0:.2f} – {t1:.2f} s · {in_view:,} spikes: too many to draw one by one; zoom in, or wait for "
+                "the spike-density pyramid (above) to draw them all as density"
+            )
             return self._overlay(self._no_image(t0, t1), self._no_segments(), t0, t1, n_rows), status
-        window = read_spike_window(self.nwbfile, self.path, t_start=t0, t_stop=t1, units=rows.tolist(),
-                                   max_spikes=max(in_view, 1))
+        window = read_spike_window(
+            self.nwbfile, self.path, t_start=t0, t_stop=t1, units=rows.tolist(), max_spikes=max(in_view, 1)
+        )
         position = np.full(len(self._ids), -1, dtype=np.int64)
         position[rows] = np.arange(len(rows))
         y = position[window.unit_rows] if len(window.unit_rows) else np.array([], dtype=np.int64)
@@ -166,14 +202,16 @@ class UnitsRasterView(NwbView):
         status = f"{t0:.2f} – {t1:.2f} s · {count:,} spikes · {kind} · {shown} sorted by {self.sort_by}"
         if count > DRAWABLE_SPIKES:
             points = pd.DataFrame({"t": window.times, "row": y.astype(float) + 0.5})
-            canvas = ds.Canvas(plot_width=IMAGE_WIDTH_PX, plot_height=min(n_rows, 600), x_range=(t0, t1),
-                               y_range=(0, n_rows))
+            canvas = ds.Canvas(
+                plot_width=IMAGE_WIDTH_PX, plot_height=min(n_rows, 600), x_range=(t0, t1), y_range=(0, n_rows)
+            )
             seconds_per_pixel = (t1 - t0) / IMAGE_WIDTH_PX  # the same rate scale as the pyramid's density
             counts = canvas.points(points, "t", "row", agg=ds.count()).astype(float) / seconds_per_pixel
             image = hv.Image(counts, kdims=[TIME, UNIT], vdims="rate (Hz)").opts(cmap="fire", colorbar=True)
             return self._overlay(image, self._no_segments(), t0, t1, n_rows, self._row_labels(rows)), status
-        segments = hv.Segments((window.times, y + 0.1, window.times, y + 0.9),
-                               kdims=SEGMENT_DIMS).opts(color="black", line_width=1)
+        segments = hv.Segments((window.times, y + 0.1, window.times, y + 0.9), kdims=SEGMENT_DIMS).opts(
+            color="black", line_width=1
+        )
         return self._overlay(self._no_image(t0, t1), segments, t0, t1, n_rows, self._row_labels(rows)), status
 
     @staticmethod
@@ -189,11 +227,27 @@ class UnitsRasterView(NwbView):
         return hv.Image((np.linspace(t0, t1, 2), np.arange(2), np.full((2, 2), np.nan)), kdims=[TIME, UNIT])
 
     @staticmethod
-    def _overlay(image: hv.Image, segments: hv.Segments, t0: float, t1: float, n_rows: int,
-                 labels: list[tuple[float, str]] | None = None) -> hv.Overlay:
-        return (image * segments).opts(hv.opts.Overlay(responsive=True, height=460, active_tools=["wheel_zoom"], padding=0,
-                                                       ylim=(0, n_rows), xlim=(t0, t1), framewise=True,
-                                                       yticks=labels or None, ylabel="unit"))
+    def _overlay(
+        image: hv.Image,
+        segments: hv.Segments,
+        t0: float,
+        t1: float,
+        n_rows: int,
+        labels: list[tuple[float, str]] | None = None,
+    ) -> hv.Overlay:
+        return (image * segments).opts(
+            hv.opts.Overlay(
+                responsive=True,
+                height=460,
+                active_tools=["wheel_zoom"],
+                padding=0,
+                ylim=(0, n_rows),
+                xlim=(t0, t1),
+                framewise=True,
+                yticks=labels or None,
+                ylabel="unit",
+            )
+        )
 
     def _row_labels(self, rows: np.ndarray) -> list[tuple[float, str]] | None:
         """Unit ids beside their rows when they fit (50 rows or fewer)."""
@@ -202,12 +256,25 @@ class UnitsRasterView(NwbView):
         return [(position + 0.5, str(self._ids[row])) for position, row in enumerate(rows)]
 
     def __panel__(self) -> pn.viewable.Viewable:
-        table = safe_table(self._units.frame, show_index=False, disabled=True, sizing_mode="stretch_width",
-                           max_height=300, pagination="local", page_size=50)
+        table = safe_table(
+            self._units.frame,
+            show_index=False,
+            disabled=True,
+            sizing_mode="stretch_width",
+            max_height=300,
+            pagination="local",
+            page_size=50,
+        )
         return pn.Column(
-            pn.Row(pn.widgets.Select.from_param(self.param.sort_by, label="Sort units by", width=200), self._status),
-            self._jobs, self._pane, self._unit_picker,
-            pn.pane.Markdown(f"**{len(self._units.frame)} units**"), table,
+            pn.Row(
+                pn.widgets.Select.from_param(self.param.sort_by, label="Sort units by", width=200),
+                self._status,
+            ),
+            self._jobs,
+            self._pane,
+            self._unit_picker,
+            pn.pane.Markdown(f"**{len(self._units.frame)} units**"),
+            table,
             sizing_mode="stretch_both",
         )
 
@@ -219,4 +286,6 @@ def _units_changed(events) -> bool:
 def warm_up_raster() -> None:
     """Compile datashader's point aggregation (about 1.5 s of numba JIT) before the first raster needs it."""
     points = pd.DataFrame({"t": np.linspace(0.0, 1.0, 100), "row": np.linspace(0.0, 1.0, 100)})
-    ds.Canvas(plot_width=10, plot_height=10, x_range=(0, 1), y_range=(0, 1)).points(points, "t", "row", agg=ds.count())
+    ds.Canvas(plot_width=10, plot_height=10, x_range=(0, 1), y_range=(0, 1)).points(
+        points, "t", "row", agg=ds.count()
+    )

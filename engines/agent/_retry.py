@@ -22,11 +22,28 @@ import openai
 from engines.agent._cancel import CancelSignal, wait_or_cancel
 from engines.agent.breaker import CircuitBreaker
 from engines.agent.config import LlmConfig
-from engines.agent.errors import (LlmAuthError, LlmBadResponse, LlmEndpointDown, LlmEndpointError, LlmRateLimited,
-                                  LlmRequestRejected, LlmServerError, LlmTimeout, LlmUnreachable, RunCancelled)
+from engines.agent.errors import (
+    LlmAuthError,
+    LlmBadResponse,
+    LlmEndpointDown,
+    LlmEndpointError,
+    LlmRateLimited,
+    LlmRequestRejected,
+    LlmServerError,
+    LlmTimeout,
+    LlmUnreachable,
+    RunCancelled,
+)
 from engines.agent.events import AgentEvent, Retrying
 
-__all__ = ["RetryPolicy", "call_with_retries_async", "classify_failure", "drain", "parse_json_text", "retrying"]
+__all__ = [
+    "RetryPolicy",
+    "call_with_retries_async",
+    "classify_failure",
+    "drain",
+    "parse_json_text",
+    "retrying",
+]
 
 T = TypeVar("T")
 
@@ -37,16 +54,22 @@ def classify_failure(exc: Exception, config: LlmConfig, model: str) -> LlmEndpoi
     if isinstance(exc, LlmEndpointError):
         return exc
     if isinstance(exc, openai.APITimeoutError):
-        return LlmTimeout(f"The model at {where} did not answer within {config.timeout_s:g} s. "
-                          "Try again, use a faster model, or raise NEURODECK_LLM_TIMEOUT_S.")
+        return LlmTimeout(
+            f"The model at {where} did not answer within {config.timeout_s:g} s. "
+            "Try again, use a faster model, or raise NEURODECK_LLM_TIMEOUT_S."
+        )
     if isinstance(exc, openai.APIConnectionError):
-        return LlmUnreachable(f"Nothing answers at {where} ({exc.__cause__ or exc}). Check that the server "
-                              "is running and OPENAI_BASE_URL is right.")
+        return LlmUnreachable(
+            f"Nothing answers at {where} ({exc.__cause__ or exc}). Check that the server "
+            "is running and OPENAI_BASE_URL is right."
+        )
     if isinstance(exc, openai.APIStatusError):
         return _status_failure(exc, where, model)
     if isinstance(exc, (openai.APIResponseValidationError, ValueError, KeyError, TypeError, AttributeError)):
-        return LlmBadResponse(f"The endpoint {where} sent a reply that is not a chat completion ({exc}). "
-                              "Check that OPENAI_BASE_URL points at an OpenAI-compatible /v1 API.")
+        return LlmBadResponse(
+            f"The endpoint {where} sent a reply that is not a chat completion ({exc}). "
+            "Check that OPENAI_BASE_URL points at an OpenAI-compatible /v1 API."
+        )
     return LlmBadResponse(f"The request to {where} failed: {exc}")
 
 
@@ -54,24 +77,40 @@ def _status_failure(exc: openai.APIStatusError, where: str, model: str) -> LlmEn
     status = exc.status_code
     said = _server_message(exc)
     if status in (401, 403):
-        return LlmAuthError(f"The endpoint {where} refused the API key ({status}: {said}). "
-                            "Check OPENAI_API_KEY for this endpoint; retrying will not help.", status=status)
+        return LlmAuthError(
+            f"The endpoint {where} refused the API key ({status}: {said}). "
+            "Check OPENAI_API_KEY for this endpoint; retrying will not help.",
+            status=status,
+        )
     if status == 429:
         wait = _retry_after_s(exc.response.headers)
         hint = f"the server asks to wait {wait:g} s" if wait is not None else "wait a moment"
-        return LlmRateLimited(f"The endpoint {where} is rate limiting requests ({said}); {hint}, "
-                              "or use a key with a higher limit.", status=status, retry_after_s=wait)
+        return LlmRateLimited(
+            f"The endpoint {where} is rate limiting requests ({said}); {hint}, "
+            "or use a key with a higher limit.",
+            status=status,
+            retry_after_s=wait,
+        )
     if status == 408:
         return LlmTimeout(f"The endpoint {where} timed out the request (408: {said}).", status=status)
     if status >= 500 or status == 409:
-        return LlmServerError(f"The endpoint {where} failed ({status}: {said}). It is retried; if it keeps "
-                              "failing, the server or model may be down.", status=status)
+        return LlmServerError(
+            f"The endpoint {where} failed ({status}: {said}). It is retried; if it keeps "
+            "failing, the server or model may be down.",
+            status=status,
+        )
     if status == 404:
-        return LlmRequestRejected(f"The endpoint {where} does not know model '{model}' or this API (404: {said}). "
-                                  "Check NEURODECK_LLM_MODEL and that OPENAI_BASE_URL ends with /v1.", status=status)
-    return LlmRequestRejected(f"The endpoint {where} refused the request ({status}: {said}). The model may not "
-                              "support tool calls or images, or the conversation is too long: start a new chat "
-                              "or pick another model.", status=status)
+        return LlmRequestRejected(
+            f"The endpoint {where} does not know model '{model}' or this API (404: {said}). "
+            "Check NEURODECK_LLM_MODEL and that OPENAI_BASE_URL ends with /v1.",
+            status=status,
+        )
+    return LlmRequestRejected(
+        f"The endpoint {where} refused the request ({status}: {said}). The model may not "
+        "support tool calls or images, or the conversation is too long: start a new chat "
+        "or pick another model.",
+        status=status,
+    )
 
 
 def _server_message(exc: openai.APIStatusError) -> str:
@@ -112,7 +151,7 @@ class RetryPolicy:
     max_wait_s: float = 30.0
 
     @classmethod
-    def from_config(cls, config: LlmConfig) -> "RetryPolicy":
+    def from_config(cls, config: LlmConfig) -> RetryPolicy:
         return cls(config.max_retries, config.backoff_s, config.max_wait_s)
 
     def delay_for(self, error: LlmEndpointError, attempt: int) -> float | None:
@@ -121,18 +160,22 @@ class RetryPolicy:
             return None
         if error.retry_after_s is not None:
             return error.retry_after_s if error.retry_after_s <= self.max_wait_s else None
-        return min(self.backoff_s * 2 ** attempt * (0.75 + random.random() / 2), self.max_wait_s)
+        return min(self.backoff_s * 2**attempt * (0.75 + random.random() / 2), self.max_wait_s)
 
     def give_up(self, error: LlmEndpointError, attempt: int) -> LlmEndpointError:
         """The error to report: the same type, saying how many attempts were made (a breaker's as it is)."""
         if attempt == 0 or isinstance(error, LlmEndpointDown):
             return error
-        return type(error)(f"{error} (gave up after {attempt + 1} attempts)", status=error.status,
-                           retry_after_s=error.retry_after_s)
+        return type(error)(
+            f"{error} (gave up after {attempt + 1} attempts)",
+            status=error.status,
+            retry_after_s=error.retry_after_s,
+        )
 
 
-def retrying(attempt: Callable[[], Generator[AgentEvent, None, T]], policy: RetryPolicy,
-             cancel: CancelSignal = None) -> Generator[AgentEvent, None, T]:
+def retrying(
+    attempt: Callable[[], Generator[AgentEvent, None, T]], policy: RetryPolicy, cancel: CancelSignal = None
+) -> Generator[AgentEvent, None, T]:
     """Run ``attempt`` (a generator that returns a value) until it succeeds, yielding ``Retrying`` between tries.
 
     An attempt that already yielded events (streamed text) is not retried: the chat would show
@@ -148,8 +191,12 @@ def retrying(attempt: Callable[[], Generator[AgentEvent, None, T]], policy: Retr
             if delay is None:
                 raise policy.give_up(error, tries) from error
             tries += 1
-            yield Retrying(message=f"{error} Retrying in {delay:.1f} s (attempt {tries + 1} of "
-                                   f"{policy.max_retries + 1}).", attempt=tries + 1, delay_s=delay)
+            yield Retrying(
+                message=f"{error} Retrying in {delay:.1f} s (attempt {tries + 1} of "
+                f"{policy.max_retries + 1}).",
+                attempt=tries + 1,
+                delay_s=delay,
+            )
             if wait_or_cancel(cancel, delay):
                 raise RunCancelled("Stopped while waiting to retry the model endpoint.") from error
 
@@ -176,10 +223,14 @@ def drain(gen: Generator[AgentEvent, None, T], on_event: Callable[[AgentEvent], 
             on_event(event)
 
 
-async def call_with_retries_async(call: Callable[[], Awaitable[T]], policy: RetryPolicy,
-                                  on_retry: Callable[[Retrying], None] | None = None, *,
-                                  limit: asyncio.Semaphore | None = None,
-                                  breaker: CircuitBreaker | None = None) -> T:
+async def call_with_retries_async(
+    call: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    on_retry: Callable[[Retrying], None] | None = None,
+    *,
+    limit: asyncio.Semaphore | None = None,
+    breaker: CircuitBreaker | None = None,
+) -> T:
     """The async twin of ``retrying`` for one awaitable request (used by concurrent vision calls).
 
     ``limit`` is held for each attempt and released while waiting to retry, so a call backing
@@ -196,12 +247,15 @@ async def call_with_retries_async(call: Callable[[], Awaitable[T]], policy: Retr
                 raise policy.give_up(error, tries) from failure
             tries += 1
             if on_retry is not None:
-                on_retry(Retrying(message=f"{error} Retrying in {delay:.1f} s.", attempt=tries + 1, delay_s=delay))
+                on_retry(
+                    Retrying(message=f"{error} Retrying in {delay:.1f} s.", attempt=tries + 1, delay_s=delay)
+                )
             await asyncio.sleep(delay)
 
 
-async def _attempt(call: Callable[[], Awaitable[T]], limit: asyncio.Semaphore | None,
-                   breaker: CircuitBreaker | None) -> T:
+async def _attempt(
+    call: Callable[[], Awaitable[T]], limit: asyncio.Semaphore | None, breaker: CircuitBreaker | None
+) -> T:
     async with limit if limit is not None else contextlib.nullcontext():
         if breaker is not None:
             breaker.check()
@@ -222,5 +276,5 @@ def parse_json_text(text: str) -> Any:
     except ValueError:
         start, end = body.find("{"), body.rfind("}")
         if 0 <= start < end:
-            return json.loads(body[start:end + 1])
+            return json.loads(body[start : end + 1])
         raise

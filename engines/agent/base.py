@@ -42,9 +42,17 @@ class ChatModel(ABC):
 
     # --- one attempt: what a provider implements -----------------------------------------------
     @abstractmethod
-    def request(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *, stream: bool = False,
-                model: str | None = None, json_mode: bool = False, cancel: CancelSignal = None,
-                max_tokens: int | None = None) -> Generator[TextDelta, None, ModelReply]:
+    def request(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSchema] = (),
+        *,
+        stream: bool = False,
+        model: str | None = None,
+        json_mode: bool = False,
+        cancel: CancelSignal = None,
+        max_tokens: int | None = None,
+    ) -> Generator[TextDelta, None, ModelReply]:
         """One request. Streaming yields ``TextDelta`` pieces as they arrive; returns the whole reply.
 
         ``max_tokens`` caps the reply's length (None: the server's default).
@@ -54,9 +62,15 @@ class ChatModel(ABC):
         """
 
     @abstractmethod
-    async def request_async(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *,
-                            model: str | None = None, json_mode: bool = False,
-                            max_tokens: int | None = None) -> ModelReply:
+    async def request_async(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSchema] = (),
+        *,
+        model: str | None = None,
+        json_mode: bool = False,
+        max_tokens: int | None = None,
+    ) -> ModelReply:
         """One non-streaming request from a coroutine (for many concurrent calls, e.g. image judging)."""
 
     def describe(self) -> str:
@@ -69,29 +83,65 @@ class ChatModel(ABC):
         """Release the running event loop's connections (call before the loop ends); the model stays usable."""
 
     # --- shared behaviour ------------------------------------------------------------------------
-    def turn(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *, stream: bool = False,
-             model: str | None = None, json_mode: bool = False, cancel: CancelSignal = None,
-             max_tokens: int | None = None) -> Generator[AgentEvent, None, ModelReply]:
+    def turn(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSchema] = (),
+        *,
+        stream: bool = False,
+        model: str | None = None,
+        json_mode: bool = False,
+        cancel: CancelSignal = None,
+        max_tokens: int | None = None,
+    ) -> Generator[AgentEvent, None, ModelReply]:
         """A request with retries: yields ``TextDelta`` and ``Retrying`` events, returns the reply."""
         reply = yield from retrying(
-            lambda: self.request(messages, tools, stream=stream, model=model, json_mode=json_mode, cancel=cancel,
-                                 max_tokens=max_tokens),
-            self.retry_policy, cancel)
+            lambda: self.request(
+                messages,
+                tools,
+                stream=stream,
+                model=model,
+                json_mode=json_mode,
+                cancel=cancel,
+                max_tokens=max_tokens,
+            ),
+            self.retry_policy,
+            cancel,
+        )
         self._count(reply.usage)
         return reply
 
-    def complete(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *, model: str | None = None,
-                 json_mode: bool = False, cancel: CancelSignal = None,
-                 on_event: Callable[[AgentEvent], None] | None = None, max_tokens: int | None = None) -> ModelReply:
+    def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSchema] = (),
+        *,
+        model: str | None = None,
+        json_mode: bool = False,
+        cancel: CancelSignal = None,
+        on_event: Callable[[AgentEvent], None] | None = None,
+        max_tokens: int | None = None,
+    ) -> ModelReply:
         """A blocking request with retries (``on_event`` sees ``Retrying`` notices). Costs one request per attempt."""
-        return drain(self.turn(messages, tools, model=model, json_mode=json_mode, cancel=cancel,
-                               max_tokens=max_tokens), on_event)
+        return drain(
+            self.turn(
+                messages, tools, model=model, json_mode=json_mode, cancel=cancel, max_tokens=max_tokens
+            ),
+            on_event,
+        )
 
-    async def complete_async(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *,
-                             model: str | None = None, json_mode: bool = False,
-                             on_retry: Callable[[Retrying], None] | None = None, max_tokens: int | None = None,
-                             limit: asyncio.Semaphore | None = None,
-                             breaker: CircuitBreaker | None = None) -> ModelReply:
+    async def complete_async(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSchema] = (),
+        *,
+        model: str | None = None,
+        json_mode: bool = False,
+        on_retry: Callable[[Retrying], None] | None = None,
+        max_tokens: int | None = None,
+        limit: asyncio.Semaphore | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> ModelReply:
         """``complete`` for coroutines: run many with ``asyncio.gather`` (each retries on its own).
 
         The reply's ``usage`` is this call's own (``self.usage`` adds up all calls). ``limit`` caps the
@@ -99,8 +149,14 @@ class ChatModel(ABC):
         ``breaker`` ends this and every later call sharing it once the endpoint is known to be down.
         """
         reply = await call_with_retries_async(
-            lambda: self.request_async(messages, tools, model=model, json_mode=json_mode, max_tokens=max_tokens),
-            self.retry_policy, on_retry, limit=limit, breaker=breaker)
+            lambda: self.request_async(
+                messages, tools, model=model, json_mode=json_mode, max_tokens=max_tokens
+            ),
+            self.retry_policy,
+            on_retry,
+            limit=limit,
+            breaker=breaker,
+        )
         self._count(reply.usage)
         return reply
 

@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import threading
 
-from engines.agent.errors import LlmAuthError, LlmEndpointDown, LlmEndpointError, LlmRequestRejected, LlmUnreachable
+from engines.agent.errors import (
+    LlmAuthError,
+    LlmEndpointDown,
+    LlmEndpointError,
+    LlmRequestRejected,
+    LlmUnreachable,
+)
 
 __all__ = ["CircuitBreaker"]
 
@@ -60,11 +66,16 @@ class CircuitBreaker:
 
     def _verdict(self, error: LlmEndpointError) -> LlmEndpointDown | None:
         if isinstance(error, LlmAuthError) or (isinstance(error, LlmRequestRejected) and error.status == 404):
-            return LlmEndpointDown(f"The model endpoint refused this run's requests, so the remaining ones were "
-                                   f"stopped. {error}", status=error.status)
+            return LlmEndpointDown(
+                f"The model endpoint refused this run's requests, so the remaining ones were "
+                f"stopped. {error}",
+                status=error.status,
+            )
         if isinstance(error, LlmUnreachable):
             self._unreachable += 1
             if self._unreachable >= self.threshold:
-                return LlmEndpointDown(f"The model endpoint cannot be reached ({self._unreachable} connection "
-                                       f"attempts failed), so the remaining requests were stopped. {error}")
+                return LlmEndpointDown(
+                    f"The model endpoint cannot be reached ({self._unreachable} connection "
+                    f"attempts failed), so the remaining requests were stopped. {error}"
+                )
         return None

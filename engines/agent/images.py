@@ -23,8 +23,15 @@ from engines.agent.errors import LlmBadResponse
 from engines.agent.events import Retrying
 from engines.agent.replies import ModelReply, TokenUsage
 
-__all__ = ["ImageAnswer", "ImageInput", "Reader", "ask_about_images", "ask_about_images_async", "image_part",
-           "user_message"]
+__all__ = [
+    "ImageAnswer",
+    "ImageInput",
+    "Reader",
+    "ask_about_images",
+    "ask_about_images_async",
+    "image_part",
+    "user_message",
+]
 
 ImageInput = bytes | Path | str | Any
 """PNG/JPEG bytes, a local file path, an ``http(s)://`` or ``data:`` URL, or a uint8 array (H x W [x 3|4])."""
@@ -56,7 +63,10 @@ def user_message(text: str, images: Sequence[ImageInput] = (), detail: str = "au
     """A user message with text and, if given, images after it."""
     if not images:
         return {"role": "user", "content": text}
-    return {"role": "user", "content": [{"type": "text", "text": text}, *(image_part(i, detail) for i in images)]}
+    return {
+        "role": "user",
+        "content": [{"type": "text", "text": text}, *(image_part(i, detail) for i in images)],
+    }
 
 
 def _image_bytes(image: ImageInput) -> bytes:
@@ -87,8 +97,9 @@ def _mime_type(data: bytes) -> str:
     return "image/png"
 
 
-def _messages(prompt: str, images: Sequence[ImageInput], system: str | None, detail: str,
-              history: Sequence[Message]) -> list[Message]:
+def _messages(
+    prompt: str, images: Sequence[ImageInput], system: str | None, detail: str, history: Sequence[Message]
+) -> list[Message]:
     head: list[Message] = [{"role": "system", "content": system}] if system else []
     return [*head, *history, user_message(prompt, images, detail)]
 
@@ -105,8 +116,9 @@ def _read(read: Reader, text: str) -> tuple[Any, str | None]:
         return None, str(exc) or type(exc).__name__
 
 
-def _asking(messages: list[Message], read: Reader | None,
-            custom: bool) -> Generator[list[Message], ModelReply, ImageAnswer]:
+def _asking(
+    messages: list[Message], read: Reader | None, custom: bool
+) -> Generator[list[Message], ModelReply, ImageAnswer]:
     """The exchange as steps: yields each request's messages, receives its reply, returns the answer.
 
     Shared by the blocking and the async call, which differ only in how a request is sent.
@@ -118,29 +130,53 @@ def _asking(messages: list[Message], read: Reader | None,
         return ImageAnswer(reply.text, None, usage)
     data, problem = _read(read, reply.text)
     if problem is not None:
-        again = _JSON_AGAIN if not custom else (f"Your reply was not the JSON object asked for ({problem}). "
-                                                "Reply again with only the JSON object, nothing else.")
-        reply = yield [*messages, {"role": "assistant", "content": reply.text}, {"role": "user", "content": again}]
+        again = (
+            _JSON_AGAIN
+            if not custom
+            else (
+                f"Your reply was not the JSON object asked for ({problem}). "
+                "Reply again with only the JSON object, nothing else."
+            )
+        )
+        reply = yield [
+            *messages,
+            {"role": "assistant", "content": reply.text},
+            {"role": "user", "content": again},
+        ]
         usage.add(reply.usage)
         data, problem = _read(read, reply.text)
     if problem is None:
         return ImageAnswer(reply.text, data, usage)
     if custom:
-        raise LlmBadResponse(f"The model's answer could not be read even when asked again ({problem}); its last "
-                             f"reply began: {reply.text[:300]!r}. Use a model that follows JSON instructions.")
-    raise LlmBadResponse(f"The vision model did not answer with JSON, even when asked again: {reply.text[:200]!r}. "
-                         "Use a model that follows JSON instructions, or turn on json_mode.")
+        raise LlmBadResponse(
+            f"The model's answer could not be read even when asked again ({problem}); its last "
+            f"reply began: {reply.text[:300]!r}. Use a model that follows JSON instructions."
+        )
+    raise LlmBadResponse(
+        f"The vision model did not answer with JSON, even when asked again: {reply.text[:200]!r}. "
+        "Use a model that follows JSON instructions, or turn on json_mode."
+    )
 
 
 def _reader(want_json: bool, parse: Reader | None) -> Reader | None:
     return parse if parse is not None else (parse_json_text if want_json else None)
 
 
-def ask_about_images(model: ChatModel, prompt: str, images: Sequence[ImageInput], *, system: str | None = None,
-                     want_json: bool = False, json_mode: bool = False, detail: str = "auto",
-                     on_retry: Callable[[Retrying], None] | None = None, history: Sequence[Message] = (),
-                     parse: Reader | None = None, model_name: str | None = None,
-                     max_tokens: int | None = None) -> ImageAnswer:
+def ask_about_images(
+    model: ChatModel,
+    prompt: str,
+    images: Sequence[ImageInput],
+    *,
+    system: str | None = None,
+    want_json: bool = False,
+    json_mode: bool = False,
+    detail: str = "auto",
+    on_retry: Callable[[Retrying], None] | None = None,
+    history: Sequence[Message] = (),
+    parse: Reader | None = None,
+    model_name: str | None = None,
+    max_tokens: int | None = None,
+) -> ImageAnswer:
     """Ask ``model.config.model_for_images`` (or ``model_name``) about images. One request (two if the
     answer had to be asked for again).
 
@@ -151,36 +187,58 @@ def ask_about_images(model: ChatModel, prompt: str, images: Sequence[ImageInput]
     for JSON output (OpenAI and vLLM support it; some local servers do not). Retries and
     timeouts follow the model's ``LlmConfig``; raises typed ``LlmEndpointError``s.
     """
-    steps = _asking(_messages(prompt, images, system, detail, history), _reader(want_json, parse), parse is not None)
+    steps = _asking(
+        _messages(prompt, images, system, detail, history), _reader(want_json, parse), parse is not None
+    )
     name = model_name or model.config.model_for_images
     messages = next(steps)
     while True:
-        reply = model.complete(messages, model=name, json_mode=json_mode, on_event=_retry_hook(on_retry),
-                               max_tokens=max_tokens)
+        reply = model.complete(
+            messages, model=name, json_mode=json_mode, on_event=_retry_hook(on_retry), max_tokens=max_tokens
+        )
         try:
             messages = steps.send(reply)
         except StopIteration as done:
             return done.value
 
 
-async def ask_about_images_async(model: ChatModel, prompt: str, images: Sequence[ImageInput], *,
-                                 system: str | None = None, want_json: bool = False, json_mode: bool = False,
-                                 detail: str = "auto", on_retry: Callable[[Retrying], None] | None = None,
-                                 history: Sequence[Message] = (), parse: Reader | None = None,
-                                 model_name: str | None = None, max_tokens: int | None = None,
-                                 limit: asyncio.Semaphore | None = None,
-                                 breaker: CircuitBreaker | None = None) -> ImageAnswer:
+async def ask_about_images_async(
+    model: ChatModel,
+    prompt: str,
+    images: Sequence[ImageInput],
+    *,
+    system: str | None = None,
+    want_json: bool = False,
+    json_mode: bool = False,
+    detail: str = "auto",
+    on_retry: Callable[[Retrying], None] | None = None,
+    history: Sequence[Message] = (),
+    parse: Reader | None = None,
+    model_name: str | None = None,
+    max_tokens: int | None = None,
+    limit: asyncio.Semaphore | None = None,
+    breaker: CircuitBreaker | None = None,
+) -> ImageAnswer:
     """``ask_about_images`` as a coroutine: ``asyncio.gather`` many of them to judge images concurrently.
 
     ``limit`` and ``breaker``, shared by the calls of one run, cap the requests in flight and
     stop every call once the endpoint is known to be down (see ``ChatModel.complete_async``).
     """
-    steps = _asking(_messages(prompt, images, system, detail, history), _reader(want_json, parse), parse is not None)
+    steps = _asking(
+        _messages(prompt, images, system, detail, history), _reader(want_json, parse), parse is not None
+    )
     name = model_name or model.config.model_for_images
     messages = next(steps)
     while True:
-        reply = await model.complete_async(messages, model=name, json_mode=json_mode, on_retry=on_retry,
-                                           max_tokens=max_tokens, limit=limit, breaker=breaker)
+        reply = await model.complete_async(
+            messages,
+            model=name,
+            json_mode=json_mode,
+            on_retry=on_retry,
+            max_tokens=max_tokens,
+            limit=limit,
+            breaker=breaker,
+        )
         try:
             messages = steps.send(reply)
         except StopIteration as done:

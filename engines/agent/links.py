@@ -34,6 +34,7 @@ def label_url(url: str) -> str:
 
 def shorten_urls(text: str, max_length: int = 60, label: Callable[[str], str] = label_url) -> str:
     """Replace bare URLs longer than ``max_length`` with ``[label](url)``; shorter ones stay as they are."""
+
     def replace(found: re.Match[str]) -> str:
         url = found.group(0)
         trailing = ""
@@ -43,6 +44,7 @@ def shorten_urls(text: str, max_length: int = 60, label: Callable[[str], str] = 
         if len(url) <= max_length:
             return url + trailing
         return f"[{label(url)}]({url}){trailing}"
+
     return _URL.sub(replace, text)
 
 
@@ -67,8 +69,8 @@ class StreamingUrlShortener:
         if cut < 0:
             self._held = text
             return ""
-        self._held = text[cut + 1:]
-        return shorten_urls(text[:cut + 1], self.max_length, self.label)
+        self._held = text[cut + 1 :]
+        return shorten_urls(text[: cut + 1], self.max_length, self.label)
 
     def flush(self) -> str:
         text, self._held = self._held, ""

@@ -18,8 +18,16 @@ from typing import Any, Literal
 from engines.agent._cancel import CancelSignal, is_cancelled
 from engines.agent.base import ChatModel, Message
 from engines.agent.errors import InvalidToolArguments, LlmEndpointError, RunCancelled, ToolFailed, UnknownTool
-from engines.agent.events import (AgentEvent, ErrorEvent, FinalAnswer, StopReason, TextDelta, ToolError,
-                                  ToolFinished, ToolStarted)
+from engines.agent.events import (
+    AgentEvent,
+    ErrorEvent,
+    FinalAnswer,
+    StopReason,
+    TextDelta,
+    ToolError,
+    ToolFinished,
+    ToolStarted,
+)
 from engines.agent.links import StreamingUrlShortener, shorten_urls
 from engines.agent.planner import Plan
 from engines.agent.registry import ToolRegistry
@@ -49,10 +57,18 @@ class ToolOutcome:
     summary: str
 
 
-def execute_tool_call(registry: ToolRegistry, trace: ToolTrace, call_id: str, name: str,
-                      arguments: Mapping[str, Any] | str | None, *, turn: int, round_: int,
-                      source: Literal["model", "planner"],
-                      result_chars: int) -> Generator[AgentEvent, None, ToolOutcome]:
+def execute_tool_call(
+    registry: ToolRegistry,
+    trace: ToolTrace,
+    call_id: str,
+    name: str,
+    arguments: Mapping[str, Any] | str | None,
+    *,
+    turn: int,
+    round_: int,
+    source: Literal["model", "planner"],
+    result_chars: int,
+) -> Generator[AgentEvent, None, ToolOutcome]:
     """Validate, announce, run, summarise and record one call. Costs well under a millisecond beyond the tool."""
     start = time.perf_counter()
     raw = arguments if isinstance(arguments, str) else dict(arguments or {})
@@ -65,27 +81,74 @@ def execute_tool_call(registry: ToolRegistry, trace: ToolTrace, call_id: str, na
     try:
         result = registry.run(prepared)
     except ToolFailed as error:
-        return (yield from _failed(trace, call_id, name, prepared.arguments, error, "failed", turn, round_, source,
-                                   start))
+        return (
+            yield from _failed(
+                trace, call_id, name, prepared.arguments, error, "failed", turn, round_, source, start
+            )
+        )
     model_text = truncate_for_model(result.summary, result_chars)
     elapsed = (time.perf_counter() - start) * 1000
-    trace.add(ToolStep(turn=turn, call_id=call_id, tool=name, arguments=prepared.arguments, status="ok",
-                       summary=result.summary, source=source, round=round_, data=result.data,
-                       artifact=result.artifact.describe() if result.artifact else None, elapsed_ms=elapsed,
-                       model_chars=len(model_text) if source == "model" else 0))
-    yield ToolFinished(call_id=call_id, tool=name, summary=result.summary, artifact=result.artifact,
-                       elapsed_ms=elapsed, mutates=prepared.tool.mutates)
+    trace.add(
+        ToolStep(
+            turn=turn,
+            call_id=call_id,
+            tool=name,
+            arguments=prepared.arguments,
+            status="ok",
+            summary=result.summary,
+            source=source,
+            round=round_,
+            data=result.data,
+            artifact=result.artifact.describe() if result.artifact else None,
+            elapsed_ms=elapsed,
+            model_chars=len(model_text) if source == "model" else 0,
+        )
+    )
+    yield ToolFinished(
+        call_id=call_id,
+        tool=name,
+        summary=result.summary,
+        artifact=result.artifact,
+        elapsed_ms=elapsed,
+        mutates=prepared.tool.mutates,
+    )
     return ToolOutcome(True, model_text, result.summary)
 
 
-def _failed(trace: ToolTrace, call_id: str, name: str, raw: Any, error: Exception, status: StepStatus, turn: int,
-            round_: int, source: Literal["model", "planner"], start: float) -> Generator[AgentEvent, None, ToolOutcome]:
+def _failed(
+    trace: ToolTrace,
+    call_id: str,
+    name: str,
+    raw: Any,
+    error: Exception,
+    status: StepStatus,
+    turn: int,
+    round_: int,
+    source: Literal["model", "planner"],
+    start: float,
+) -> Generator[AgentEvent, None, ToolOutcome]:
     message = str(error)
     arguments_text = raw if isinstance(raw, str) else _json(raw)
-    trace.add(ToolStep(turn=turn, call_id=call_id, tool=name, arguments=raw, status=status, summary=message,
-                       source=source, round=round_, elapsed_ms=(time.perf_counter() - start) * 1000))
-    yield ToolError(call_id=call_id, tool=name, message=message, error_type=type(error).__name__,
-                    arguments_text=arguments_text)
+    trace.add(
+        ToolStep(
+            turn=turn,
+            call_id=call_id,
+            tool=name,
+            arguments=raw,
+            status=status,
+            summary=message,
+            source=source,
+            round=round_,
+            elapsed_ms=(time.perf_counter() - start) * 1000,
+        )
+    )
+    yield ToolError(
+        call_id=call_id,
+        tool=name,
+        message=message,
+        error_type=type(error).__name__,
+        arguments_text=arguments_text,
+    )
     return ToolOutcome(False, f"Error: {message} Correct the call and try again, or tell the user.", message)
 
 
@@ -119,9 +182,17 @@ class _Transcript:
         return "".join(self.parts)
 
 
-def run_model_turn(model: ChatModel, registry: ToolRegistry, messages: list[Message], trace: ToolTrace, *,
-                   turn: int, limits: TurnLimits = TurnLimits(), cancel: CancelSignal = None,
-                   refresh_context: Callable[[], Message] | None = None) -> Iterator[AgentEvent]:
+def run_model_turn(
+    model: ChatModel,
+    registry: ToolRegistry,
+    messages: list[Message],
+    trace: ToolTrace,
+    *,
+    turn: int,
+    limits: TurnLimits = TurnLimits(),
+    cancel: CancelSignal = None,
+    refresh_context: Callable[[], Message] | None = None,
+) -> Iterator[AgentEvent]:
     """The tool loop: ask, run the tools asked for (several per round), repeat until an answer or the round limit.
 
     ``messages`` is extended in place (assistant and tool messages). ``refresh_context``, if
@@ -143,11 +214,21 @@ def run_model_turn(model: ChatModel, registry: ToolRegistry, messages: list[Mess
             mutated = False
             for call in reply.tool_calls:
                 if is_cancelled(cancel):
-                    messages.append({"role": "tool", "tool_call_id": call.id, "content": "Cancelled by the user."})
+                    messages.append(
+                        {"role": "tool", "tool_call_id": call.id, "content": "Cancelled by the user."}
+                    )
                     continue
-                outcome = yield from execute_tool_call(registry, trace, call.id, call.name, call.arguments_text,
-                                                       turn=turn, round_=round_, source="model",
-                                                       result_chars=limits.result_chars)
+                outcome = yield from execute_tool_call(
+                    registry,
+                    trace,
+                    call.id,
+                    call.name,
+                    call.arguments_text,
+                    turn=turn,
+                    round_=round_,
+                    source="model",
+                    result_chars=limits.result_chars,
+                )
                 calls += 1
                 mutated |= outcome.ok and registry.tools[call.name].mutates
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": outcome.model_text})
@@ -156,8 +237,10 @@ def run_model_turn(model: ChatModel, registry: ToolRegistry, messages: list[Mess
             if mutated and refresh_context is not None:
                 messages[0] = refresh_context()
         transcript.start_block()
-        yield from transcript.emit(f"I stopped after {limits.max_rounds} rounds of tool calls, the limit for "
-                                  "one message. The steps so far are shown above; ask me to continue.")
+        yield from transcript.emit(
+            f"I stopped after {limits.max_rounds} rounds of tool calls, the limit for "
+            "one message. The steps so far are shown above; ask me to continue."
+        )
         yield _final(transcript, "max_rounds", round_, calls, usage)
     except RunCancelled:
         yield _final(transcript, "cancelled", round_, calls, usage)
@@ -168,8 +251,14 @@ def run_model_turn(model: ChatModel, registry: ToolRegistry, messages: list[Mess
         yield _final(transcript, "error", round_, calls, usage)
 
 
-def _ask(model: ChatModel, registry: ToolRegistry, messages: list[Message], transcript: _Transcript,
-         limits: TurnLimits, cancel: CancelSignal) -> Generator[AgentEvent, None, ModelReply]:
+def _ask(
+    model: ChatModel,
+    registry: ToolRegistry,
+    messages: list[Message],
+    transcript: _Transcript,
+    limits: TurnLimits,
+    cancel: CancelSignal,
+) -> Generator[AgentEvent, None, ModelReply]:
     """One model request (with retries); text is shortened and shown as it streams, or at once without streaming."""
     shortener = StreamingUrlShortener()
     transcript.start_block()
@@ -188,13 +277,22 @@ def _ask(model: ChatModel, registry: ToolRegistry, messages: list[Message], tran
     return reply
 
 
-def _final(transcript: _Transcript, stopped: StopReason, rounds: int, calls: int, usage: TokenUsage) -> FinalAnswer:
+def _final(
+    transcript: _Transcript, stopped: StopReason, rounds: int, calls: int, usage: TokenUsage
+) -> FinalAnswer:
     return FinalAnswer(text=transcript.text, stopped=stopped, rounds=rounds, tool_calls=calls, usage=usage)
 
 
-def run_planned_turn(plan: Plan, registry: ToolRegistry, trace: ToolTrace, *, turn: int,
-                     not_understood_answer: Callable[[Plan], str], result_chars: int = 1500,
-                     cancel: CancelSignal = None) -> Iterator[AgentEvent]:
+def run_planned_turn(
+    plan: Plan,
+    registry: ToolRegistry,
+    trace: ToolTrace,
+    *,
+    turn: int,
+    not_understood_answer: Callable[[Plan], str],
+    result_chars: int = 1500,
+    cancel: CancelSignal = None,
+) -> Iterator[AgentEvent]:
     """Run a planned turn: every call in order, stopping at the first that fails, or explain what is not understood.
 
     Nothing runs when part of the input is not understood (half a command list could leave
@@ -211,12 +309,21 @@ def run_planned_turn(plan: Plan, registry: ToolRegistry, trace: ToolTrace, *, tu
         if is_cancelled(cancel):
             lines.append("Stopped before: " + ", ".join(repr(c.text) for c in plan.calls[index:]) + ".")
             break
-        outcome = yield from execute_tool_call(registry, trace, f"plan_{turn}_{index}", call.tool, call.arguments,
-                                               turn=turn, round_=1, source="planner", result_chars=result_chars)
+        outcome = yield from execute_tool_call(
+            registry,
+            trace,
+            f"plan_{turn}_{index}",
+            call.tool,
+            call.arguments,
+            turn=turn,
+            round_=1,
+            source="planner",
+            result_chars=result_chars,
+        )
         ran += 1
         lines.append(truncate_for_model(outcome.summary, result_chars))
         if not outcome.ok:
-            left = plan.calls[index + 1:]
+            left = plan.calls[index + 1 :]
             if left:
                 lines.append("I did not go on with: " + ", ".join(repr(c.text) for c in left) + ".")
             break

@@ -84,7 +84,11 @@ class InteractionMemory:
         if exchange.chars <= self.max_chars:
             return exchange
         steps_budget = self.max_chars // 4
-        steps = tuple(truncate_for_model("; ".join(exchange.steps), steps_budget).split("; ")) if exchange.steps else ()
+        steps = (
+            tuple(truncate_for_model("; ".join(exchange.steps), steps_budget).split("; "))
+            if exchange.steps
+            else ()
+        )
         user = truncate_for_model(exchange.user, self.max_chars // 4)
         left = max(self.max_chars - len(user) - sum(len(s) for s in steps), 0)
         return replace(exchange, user=user, answer=truncate_for_model(exchange.answer, left), steps=steps)

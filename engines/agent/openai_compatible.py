@@ -35,19 +35,27 @@ class OpenAICompatibleModel(ChatModel):
 
     def __init__(self, config: LlmConfig) -> None:
         if not config.model.strip():
-            raise LlmSetupError("No model name is set: set NEURODECK_LLM_MODEL (for example gpt-4o-mini, or "
-                                "llama3.1 for Ollama).")
+            raise LlmSetupError(
+                "No model name is set: set NEURODECK_LLM_MODEL (for example gpt-4o-mini, or "
+                "llama3.1 for Ollama)."
+            )
         if not config.api_key and not config.base_url:
-            raise LlmSetupError("No API key for api.openai.com: set OPENAI_API_KEY, or set OPENAI_BASE_URL to a "
-                                "local server (Ollama, vLLM, llama.cpp), which needs no key.")
+            raise LlmSetupError(
+                "No API key for api.openai.com: set OPENAI_API_KEY, or set OPENAI_BASE_URL to a "
+                "local server (Ollama, vLLM, llama.cpp), which needs no key."
+            )
         super().__init__(config)
         self._client: openai.OpenAI | None = None
         self._async_clients: dict[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = {}
         self._client_lock = threading.Lock()
 
     def _client_kwargs(self) -> dict[str, Any]:
-        return {"base_url": self.config.endpoint, "api_key": self.config.api_key or _NO_KEY,
-                "timeout": self.config.timeout_s, "max_retries": 0}
+        return {
+            "base_url": self.config.endpoint,
+            "api_key": self.config.api_key or _NO_KEY,
+            "timeout": self.config.timeout_s,
+            "max_retries": 0,
+        }
 
     @property
     def client(self) -> openai.OpenAI:
@@ -88,8 +96,14 @@ class OpenAICompatibleModel(ChatModel):
             raise classify_failure(exc, self.config, self.config.model) from exc
 
     # --- one request -----------------------------------------------------------------------------
-    def _arguments(self, messages: Sequence[Message], tools: Sequence[ToolSchema], model: str | None,
-                   json_mode: bool, max_tokens: int | None) -> dict[str, Any]:
+    def _arguments(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSchema],
+        model: str | None,
+        json_mode: bool,
+        max_tokens: int | None,
+    ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"model": model or self.config.model, "messages": list(messages)}
         if tools:
             kwargs["tools"] = list(tools)
@@ -101,9 +115,17 @@ class OpenAICompatibleModel(ChatModel):
             kwargs["response_format"] = {"type": "json_object"}
         return kwargs
 
-    def request(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *, stream: bool = False,
-                model: str | None = None, json_mode: bool = False, cancel: CancelSignal = None,
-                max_tokens: int | None = None) -> Generator[TextDelta, None, ModelReply]:
+    def request(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSchema] = (),
+        *,
+        stream: bool = False,
+        model: str | None = None,
+        json_mode: bool = False,
+        cancel: CancelSignal = None,
+        max_tokens: int | None = None,
+    ) -> Generator[TextDelta, None, ModelReply]:
         kwargs = self._arguments(messages, tools, model, json_mode, max_tokens)
         if not stream:
             try:
@@ -115,7 +137,9 @@ class OpenAICompatibleModel(ChatModel):
     def _stream(self, kwargs: dict[str, Any], cancel: CancelSignal) -> Generator[TextDelta, None, ModelReply]:
         assembler = _StreamAssembler()
         try:
-            stream = self.client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+            stream = self.client.chat.completions.create(
+                **kwargs, stream=True, stream_options={"include_usage": True}
+            )
         except Exception as exc:
             raise classify_failure(exc, self.config, kwargs["model"]) from exc
         with stream:
@@ -132,13 +156,21 @@ class OpenAICompatibleModel(ChatModel):
                 if text:
                     yield TextDelta(text)
         if not assembler.chunks:
-            raise LlmBadResponse(f"The endpoint {self.config.endpoint} ended the stream without sending any chunk. "
-                                 "Check that OPENAI_BASE_URL points at an OpenAI-compatible /v1 API that can stream.")
+            raise LlmBadResponse(
+                f"The endpoint {self.config.endpoint} ended the stream without sending any chunk. "
+                "Check that OPENAI_BASE_URL points at an OpenAI-compatible /v1 API that can stream."
+            )
         return assembler.reply()
 
-    async def request_async(self, messages: Sequence[Message], tools: Sequence[ToolSchema] = (), *,
-                            model: str | None = None, json_mode: bool = False,
-                            max_tokens: int | None = None) -> ModelReply:
+    async def request_async(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSchema] = (),
+        *,
+        model: str | None = None,
+        json_mode: bool = False,
+        max_tokens: int | None = None,
+    ) -> ModelReply:
         """Uses the running loop's shared client (see the module docstring; ``aclose`` releases it)."""
         kwargs = self._arguments(messages, tools, model, json_mode, max_tokens)
         try:
@@ -156,10 +188,14 @@ def _usage(usage: Any) -> TokenUsage:
 def _reply_from_completion(completion: Any) -> ModelReply:
     choices = getattr(completion, "choices", None)
     if not choices:
-        raise LlmBadResponse(f"The endpoint answered without a reply (no choices in {type(completion).__name__}).")
+        raise LlmBadResponse(
+            f"The endpoint answered without a reply (no choices in {type(completion).__name__})."
+        )
     message = choices[0].message
-    calls = tuple(RequestedToolCall(call.id or f"call_{i}", call.function.name or "", call.function.arguments or "")
-                  for i, call in enumerate(message.tool_calls or ()))
+    calls = tuple(
+        RequestedToolCall(call.id or f"call_{i}", call.function.name or "", call.function.arguments or "")
+        for i, call in enumerate(message.tool_calls or ())
+    )
     return ModelReply(message.content or "", calls, _usage(completion.usage), choices[0].finish_reason)
 
 
@@ -201,6 +237,8 @@ class _StreamAssembler:
             slot["arguments"] += call.function.arguments or ""
 
     def reply(self) -> ModelReply:
-        calls = tuple(RequestedToolCall(slot["id"] or f"call_{index}", slot["name"], slot["arguments"])
-                      for index, slot in sorted(self.calls.items()))
+        calls = tuple(
+            RequestedToolCall(slot["id"] or f"call_{index}", slot["name"], slot["arguments"])
+            for index, slot in sorted(self.calls.items())
+        )
         return ModelReply("".join(self.text), calls, self.usage, self.finish_reason)

@@ -43,8 +43,12 @@ _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _TYPES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "number": (_NUM, float),
     "int": (r"[-+]?\d+", int),
-    "range": (rf"{_NUM}\s*(?:-|–|\.\.|to)\s*{_NUM}",
-              lambda s: tuple(float(v) for v in re.fullmatch(rf"({_NUM})\s*(?:-|–|\.\.|to)\s*({_NUM})", s).groups())),
+    "range": (
+        rf"{_NUM}\s*(?:-|–|\.\.|to)\s*{_NUM}",
+        lambda s: tuple(
+            float(v) for v in re.fullmatch(rf"({_NUM})\s*(?:-|–|\.\.|to)\s*({_NUM})", s).groups()
+        ),
+    ),
     "numbers": (rf"{_NUM}(?:(?:\s*,\s*|\s+){_NUM})+", lambda s: [float(v) for v in re.findall(_NUM, s)]),
     "name": (r"\"[^\"]+\"|'[^']+'|[\w/][\w.\-/:]*", lambda s: s.strip("\"'")),
     "text": (r".+?", str.strip),
@@ -85,7 +89,9 @@ class CompiledCommand:
         found = self.pattern.fullmatch(" " + text)
         if found is None:
             return None
-        values = {name: self.converters[name](raw) for name, raw in found.groupdict().items() if raw is not None}
+        values = {
+            name: self.converters[name](raw) for name, raw in found.groupdict().items() if raw is not None
+        }
         return {**self.command.arguments, **values}
 
 
@@ -103,13 +109,16 @@ class Plan:
     not_understood: tuple[str, ...]
 
 
-def compile_command(tool: str, command: Command, parameters: Mapping[str, Any],
-                    description: str = "") -> CompiledCommand:
+def compile_command(
+    tool: str, command: Command, parameters: Mapping[str, Any], description: str = ""
+) -> CompiledCommand:
     """Compile a template against the tool's parameters (name -> annotation); bad templates raise at definition."""
     unknown = set(command.arguments) - set(parameters)
     if unknown:
-        raise CommandTemplateError(f"command {command.template!r} passes {sorted(unknown)}, which tool {tool} "
-                                   f"does not take (it takes {sorted(parameters)})")
+        raise CommandTemplateError(
+            f"command {command.template!r} passes {sorted(unknown)}, which tool {tool} "
+            f"does not take (it takes {sorted(parameters)})"
+        )
     pattern, converters, literal, end = "", {}, 0, -1
     for found in _TOKEN.finditer(command.template):
         token = found.group()
@@ -131,17 +140,27 @@ def compile_command(tool: str, command: Command, parameters: Mapping[str, Any],
             literal += len(token)
     if not converters and not literal:
         raise CommandTemplateError(f"command {command.template!r} for tool {tool} has no words to match")
-    return CompiledCommand(tool, command, re.compile(pattern + r"\s*", re.IGNORECASE), converters, literal,
-                           command.example or _help_form(command.template), description)
+    return CompiledCommand(
+        tool,
+        command,
+        re.compile(pattern + r"\s*", re.IGNORECASE),
+        converters,
+        literal,
+        command.example or _help_form(command.template),
+        description,
+    )
 
 
-def _placeholder(token: str, tool: str, parameters: Mapping[str, Any],
-                 template: str) -> tuple[str, str, Callable[[str], Any]]:
+def _placeholder(
+    token: str, tool: str, parameters: Mapping[str, Any], template: str
+) -> tuple[str, str, Callable[[str], Any]]:
     name, _, kind = token[1:-1].partition(":")
     name, kind = name.strip(), kind.strip()
     if name not in parameters:
-        raise CommandTemplateError(f"command {template!r} names {{{name}}}, which is not a parameter of tool "
-                                   f"{tool} (it takes {sorted(parameters)})")
+        raise CommandTemplateError(
+            f"command {template!r} names {{{name}}}, which is not a parameter of tool "
+            f"{tool} (it takes {sorted(parameters)})"
+        )
     if not kind:
         choices = _literal_choices(parameters[name])
         if choices:
@@ -150,8 +169,10 @@ def _placeholder(token: str, tool: str, parameters: Mapping[str, Any],
     if "|" in kind:
         return name, _alternatives(kind), str.lower
     if kind not in _TYPES:
-        raise CommandTemplateError(f"command {template!r}: unknown placeholder type {kind!r} "
-                                   f"(use one of {sorted(_TYPES)} or words separated by |)")
+        raise CommandTemplateError(
+            f"command {template!r}: unknown placeholder type {kind!r} "
+            f"(use one of {sorted(_TYPES)} or words separated by |)"
+        )
     regex, convert = _TYPES[kind]
     return name, regex, convert
 
@@ -256,13 +277,16 @@ class CommandPlanner:
         for command in self._registered:
             forms.setdefault(command.tool, []).append(command.form)
             descriptions.setdefault(command.tool, command.description)
-        return [" or ".join(shown) + (f": {descriptions[t]}" if descriptions[t] else "") for t, shown in forms.items()]
+        return [
+            " or ".join(shown) + (f": {descriptions[t]}" if descriptions[t] else "")
+            for t, shown in forms.items()
+        ]
 
 
 def _split(text: str) -> tuple[list[str], list[str]]:
     pieces, separators, start = [], [], 0
     for found in _SEPARATOR.finditer(text):
-        pieces.append(text[start:found.start()])
+        pieces.append(text[start : found.start()])
         separators.append(found.group())
         start = found.end()
     pieces.append(text[start:])

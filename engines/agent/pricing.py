@@ -29,10 +29,12 @@ class ModelPricing:
     output_per_million: float = 0.0
 
     @classmethod
-    def for_model(cls, model: str) -> "ModelPricing":
+    def for_model(cls, model: str) -> ModelPricing:
         """The list price of ``model`` from ``DEFAULT_PRICES``; free (0) when the model is not listed."""
         return cls(*DEFAULT_PRICES.get(model, (0.0, 0.0)))
 
     def cost(self, usage: TokenUsage) -> float:
         """USD for the tokens in ``usage``."""
-        return (usage.prompt_tokens * self.input_per_million + usage.completion_tokens * self.output_per_million) / 1e6
+        return (
+            usage.prompt_tokens * self.input_per_million + usage.completion_tokens * self.output_per_million
+        ) / 1e6

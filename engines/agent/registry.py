@@ -61,8 +61,9 @@ class ToolRegistry:
         try:
             return self.tools[name]
         except KeyError:
-            raise UnknownTool(f"There is no tool named {name!r}. Available tools: "
-                              f"{', '.join(self.tools) or 'none'}.") from None
+            raise UnknownTool(
+                f"There is no tool named {name!r}. Available tools: {', '.join(self.tools) or 'none'}."
+            ) from None
 
     def prepare(self, name: str, arguments: Mapping[str, Any] | str | None) -> PreparedCall:
         """Find and validate; raises ``UnknownTool`` or ``InvalidToolArguments`` (about 10-50 µs)."""
@@ -78,4 +79,6 @@ class ToolRegistry:
             raise ToolFailed(f"{call.tool.name} failed: {error}") from error
         except Exception as error:  # a tool's bug must not end the chat; the log keeps the traceback
             log.exception("tool %s raised", call.tool.name)
-            raise ToolFailed(f"{call.tool.name} failed unexpectedly ({type(error).__name__}: {error}).") from error
+            raise ToolFailed(
+                f"{call.tool.name} failed unexpectedly ({type(error).__name__}: {error})."
+            ) from error

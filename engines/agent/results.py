@@ -147,13 +147,15 @@ def truncate_for_model(text: str, budget: int) -> str:
         return text[:budget]
     keep = budget - len(note)
     head = keep * 3 // 4
-    tail = text[len(text) - (keep - head):] if keep > head else ""
+    tail = text[len(text) - (keep - head) :] if keep > head else ""
     return text[:head] + note + tail
 
 
 def _is_table(value: Any) -> bool:
     module = type(value).__module__
-    return (module.startswith("polars") or module.startswith("pandas")) and type(value).__name__ == "DataFrame"
+    return (module.startswith("polars") or module.startswith("pandas")) and type(
+        value
+    ).__name__ == "DataFrame"
 
 
 def _table_shape(frame: Any) -> tuple[int, list[str]]:

@@ -43,8 +43,10 @@ __all__ = ["ChatRun", "ChatSession"]
 
 log = logging.getLogger(__name__)
 
-OFFLINE_HINT = ("For free-form requests, connect a model: set OPENAI_API_KEY, or OPENAI_BASE_URL for a local "
-                "server (Ollama, vLLM, llama.cpp), and NEURODECK_LLM_MODEL.")
+OFFLINE_HINT = (
+    "For free-form requests, connect a model: set OPENAI_API_KEY, or OPENAI_BASE_URL for a local "
+    "server (Ollama, vLLM, llama.cpp), and NEURODECK_LLM_MODEL."
+)
 
 
 class ChatSession:
@@ -60,12 +62,23 @@ class ChatSession:
     conversation). ``budget``: the person's model calls (None: unlimited).
     """
 
-    def __init__(self, toolsets: Toolset | Sequence[Toolset], llm: LlmConfig | None = None,
-                 workspace: Path | None = None, *, page: str = "chat", system_prompt: str = DEFAULT_SYSTEM_PROMPT,
-                 state_summary: Callable[[], str] | None = None, table_summaries: Callable[[], str] | None = None,
-                 limits: TurnLimits = TurnLimits(), memory: InteractionMemory | None = None,
-                 model: ChatModel | None = None, commands_first: bool = False, person: Person | None = None,
-                 budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        toolsets: Toolset | Sequence[Toolset],
+        llm: LlmConfig | None = None,
+        workspace: Path | None = None,
+        *,
+        page: str = "chat",
+        system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        state_summary: Callable[[], str] | None = None,
+        table_summaries: Callable[[], str] | None = None,
+        limits: TurnLimits = TurnLimits(),
+        memory: InteractionMemory | None = None,
+        model: ChatModel | None = None,
+        commands_first: bool = False,
+        person: Person | None = None,
+        budget: Budget | None = None,
+    ) -> None:
         self.registry = ToolRegistry([toolsets] if isinstance(toolsets, Toolset) else toolsets)
         self.model = model if model is not None else (OpenAICompatibleModel(llm) if llm is not None else None)
         self.page = page
@@ -110,8 +123,12 @@ class ChatSession:
             raise AgentBusy("A reply is still being written: wait for it, or press Stop first.")
         return _TurnEvents(self._turn_events(text.strip(), cancel), self._busy.release)
 
-    def start(self, text: str, on_event: Callable[[AgentEvent], None],
-              on_done: Callable[[FinalAnswer | None], None] | None = None) -> "ChatRun":
+    def start(
+        self,
+        text: str,
+        on_event: Callable[[AgentEvent], None],
+        on_done: Callable[[FinalAnswer | None], None] | None = None,
+    ) -> ChatRun:
         """Run a turn on a daemon thread, calling ``on_event`` there for each event (schedule UI work from it)."""
         return ChatRun(self, text, on_event, on_done)
 
@@ -130,46 +147,82 @@ class ChatSession:
 
     def _events(self, text: str, turn: int, cancel: CancelSignal) -> Iterator[AgentEvent]:
         if not text:
-            return run_planned_turn(Plan((), ()), self.registry, self.trace, turn=turn,
-                                    not_understood_answer=lambda _plan: "Type a message or a command.")
+            return run_planned_turn(
+                Plan((), ()),
+                self.registry,
+                self.trace,
+                turn=turn,
+                not_understood_answer=lambda _plan: "Type a message or a command.",
+            )
         if self.model is None:
             return self._planned(text, turn, cancel)
         if self.commands_first:
             plan = self.registry.planner.plan(text)
             if plan.calls and not plan.not_understood:
-                return run_planned_turn(plan, self.registry, self.trace, turn=turn,
-                                        not_understood_answer=self._offline_answer, cancel=cancel)
+                return run_planned_turn(
+                    plan,
+                    self.registry,
+                    self.trace,
+                    turn=turn,
+                    not_understood_answer=self._offline_answer,
+                    cancel=cancel,
+                )
         if self.budget is not None:
             try:
                 self.budget.take()
             except LimitReached as exc:
                 return _refused(str(exc))
         messages = self.context.messages(self.memory, text)
-        return run_model_turn(self.model, self.registry, messages, self.trace, turn=turn, limits=self.limits,
-                              cancel=cancel, refresh_context=self.context.system_message)
+        return run_model_turn(
+            self.model,
+            self.registry,
+            messages,
+            self.trace,
+            turn=turn,
+            limits=self.limits,
+            cancel=cancel,
+            refresh_context=self.context.system_message,
+        )
 
     def _planned(self, text: str, turn: int, cancel: CancelSignal) -> Iterator[AgentEvent]:
         planner = self.registry.planner
         if planner.is_help_request(text):
-            return run_planned_turn(Plan((), ()), self.registry, self.trace, turn=turn,
-                                    not_understood_answer=self._offline_help, cancel=cancel)
-        return run_planned_turn(planner.plan(text), self.registry, self.trace, turn=turn,
-                                not_understood_answer=self._offline_answer, cancel=cancel)
+            return run_planned_turn(
+                Plan((), ()),
+                self.registry,
+                self.trace,
+                turn=turn,
+                not_understood_answer=self._offline_help,
+                cancel=cancel,
+            )
+        return run_planned_turn(
+            planner.plan(text),
+            self.registry,
+            self.trace,
+            turn=turn,
+            not_understood_answer=self._offline_answer,
+            cancel=cancel,
+        )
 
     def _offline_answer(self, plan: Plan) -> str:
         return f"{self.registry.planner.explain(plan)}\n\n{OFFLINE_HINT}"
 
     def _offline_help(self, _plan: Plan) -> str:
         lines = self.commands() or ["(no offline commands)"]
-        return "Offline, I understand these commands:\n" + "\n".join(f"- {line}" for line in lines) + \
-            f"\n\nJoin several with \"and\". {OFFLINE_HINT}"
+        return (
+            "Offline, I understand these commands:\n"
+            + "\n".join(f"- {line}" for line in lines)
+            + f'\n\nJoin several with "and". {OFFLINE_HINT}'
+        )
 
     def _begin(self, text: str) -> int:
         self._turn += 1
         if self.store is not None and text:
             try:
                 if self.conversation_id is None:
-                    self.conversation_id = self.store.create(self.page, model=self.describe(), owner=self._owner)
+                    self.conversation_id = self.store.create(
+                        self.page, model=self.describe(), owner=self._owner
+                    )
                 self._turn = self.store.begin_turn(self.conversation_id, self._turn, text)
             except Exception:  # saving must never block the chat itself; the log says why
                 log.exception("could not save the start of a chat turn")
@@ -185,8 +238,9 @@ class ChatSession:
             self.memory.add(Exchange(text, answer, tuple(step.line() for step in steps)))
         if self.store is not None and self.conversation_id is not None and text:
             try:
-                self.store.finish_turn(self.conversation_id, turn, answer, stopped, steps,
-                                       final.usage.to_dict() if final else {})
+                self.store.finish_turn(
+                    self.conversation_id, turn, answer, stopped, steps, final.usage.to_dict() if final else {}
+                )
             except Exception:
                 log.exception("could not save the end of a chat turn")
 
@@ -212,13 +266,16 @@ class ChatSession:
     def load_conversation(self, conversation_id: str) -> Conversation:
         """Continue a saved conversation: its turns refill memory and trace; returns it for the page to redraw."""
         if self.store is None:
-            raise ConversationNotFound("This chat has no workspace, so it has no saved conversations to load.")
+            raise ConversationNotFound(
+                "This chat has no workspace, so it has no saved conversations to load."
+            )
         conversation = self.store.load(conversation_id, self.person)
         with self._held():
             self.conversation_id = conversation_id
             self.memory.clear()
-            self.memory.extend(Exchange(t.user, t.answer or "", tuple(s.line() for s in t.steps))
-                               for t in conversation.turns)
+            self.memory.extend(
+                Exchange(t.user, t.answer or "", tuple(s.line() for s in t.steps)) for t in conversation.turns
+            )
             self.trace.replace([step for t in conversation.turns for step in t.steps])
             self._turn = max((t.turn for t in conversation.turns), default=0)
         return conversation
@@ -268,8 +325,13 @@ class _TurnEvents(Iterator[AgentEvent]):
 class ChatRun:
     """A turn running on its own daemon thread. ``cancel()`` stops it between steps; ``final`` when done."""
 
-    def __init__(self, session: ChatSession, text: str, on_event: Callable[[AgentEvent], None],
-                 on_done: Callable[[FinalAnswer | None], None] | None = None) -> None:
+    def __init__(
+        self,
+        session: ChatSession,
+        text: str,
+        on_event: Callable[[AgentEvent], None],
+        on_done: Callable[[FinalAnswer | None], None] | None = None,
+    ) -> None:
         self.cancelled = threading.Event()
         self.final: FinalAnswer | None = None
         self._events = session.send(text, self.cancelled)

@@ -93,8 +93,11 @@ class ConversationStore:
         conversation_id = uuid.uuid4().hex
         now = time.time()
         with self._db.write() as db:
-            db.execute("INSERT INTO conversations (id, page, title, model, created, updated, owner) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)", (conversation_id, page, title[:120], model, now, now, owner))
+            db.execute(
+                "INSERT INTO conversations (id, page, title, model, created, updated, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, page, title[:120], model, now, now, owner),
+            )
         return conversation_id
 
     def begin_turn(self, conversation_id: str, turn: int, user_text: str) -> int:
@@ -102,29 +105,47 @@ class ConversationStore:
         that number since this chat loaded (neither text replaces the other); returns the number used."""
         now = time.time()
         with self._db.write() as db:
-            latest = db.execute("SELECT MAX(turn) FROM turns WHERE conversation_id = ?",
-                                (conversation_id,)).fetchone()[0]
+            latest = db.execute(
+                "SELECT MAX(turn) FROM turns WHERE conversation_id = ?", (conversation_id,)
+            ).fetchone()[0]
             turn = max(turn, (latest or 0) + 1)
-            db.execute("INSERT INTO turns (conversation_id, turn, user_text, created) VALUES (?, ?, ?, ?)",
-                       (conversation_id, turn, user_text, now))
-            db.execute("UPDATE conversations SET updated = ?, title = CASE WHEN title = '' THEN ? ELSE title END "
-                       "WHERE id = ?", (now, _title(user_text), conversation_id))
+            db.execute(
+                "INSERT INTO turns (conversation_id, turn, user_text, created) VALUES (?, ?, ?, ?)",
+                (conversation_id, turn, user_text, now),
+            )
+            db.execute(
+                "UPDATE conversations SET updated = ?, title = CASE WHEN title = '' THEN ? ELSE title END "
+                "WHERE id = ?",
+                (now, _title(user_text), conversation_id),
+            )
         return turn
 
-    def finish_turn(self, conversation_id: str, turn: int, answer: str, stopped: str,
-                    steps: Sequence[ToolStep], usage: dict[str, int]) -> None:
+    def finish_turn(
+        self,
+        conversation_id: str,
+        turn: int,
+        answer: str,
+        stopped: str,
+        steps: Sequence[ToolStep],
+        usage: dict[str, int],
+    ) -> None:
         now = time.time()
         with self._db.write() as db:
-            db.execute("UPDATE turns SET answer = ?, stopped = ?, usage = ?, finished = ? "
-                       "WHERE conversation_id = ? AND turn = ?",
-                       (answer, stopped, json.dumps(usage), now, conversation_id, turn))
+            db.execute(
+                "UPDATE turns SET answer = ?, stopped = ?, usage = ?, finished = ? "
+                "WHERE conversation_id = ? AND turn = ?",
+                (answer, stopped, json.dumps(usage), now, conversation_id, turn),
+            )
             db.execute("DELETE FROM steps WHERE conversation_id = ? AND turn = ?", (conversation_id, turn))
-            db.executemany("INSERT INTO steps VALUES (?, ?, ?, ?)",
-                           [(conversation_id, turn, seq, _step_json(step)) for seq, step in enumerate(steps)])
+            db.executemany(
+                "INSERT INTO steps VALUES (?, ?, ?, ?)",
+                [(conversation_id, turn, seq, _step_json(step)) for seq, step in enumerate(steps)],
+            )
             db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
 
-    def list_conversations(self, page: str | None = None, limit: int = 100,
-                           owner: str | None = None) -> list[ConversationInfo]:
+    def list_conversations(
+        self, page: str | None = None, limit: int = 100, owner: str | None = None
+    ) -> list[ConversationInfo]:
         """Conversations, most recently used first (of one page when ``page`` is given, of one owner when
         ``owner`` is: a chat lists only its own person's)."""
         clauses, args = [], []
@@ -137,33 +158,53 @@ class ConversationStore:
             rows = db.execute(
                 f"SELECT c.id, c.page, c.title, c.model, c.created, c.updated, COUNT(t.turn), c.owner "
                 f"FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.id {where} GROUP BY c.id "
-                f"ORDER BY c.updated DESC LIMIT ?", (*args, int(limit))).fetchall()
+                f"ORDER BY c.updated DESC LIMIT ?",
+                (*args, int(limit)),
+            ).fetchall()
         return [ConversationInfo(*row) for row in rows]
 
     def load(self, conversation_id: str, person: Person | None = None) -> Conversation:
         """A conversation with its turns and steps; raises ``ConversationNotFound``, also when ``person`` is
         given and may not see it (another user's chat reads exactly as one that does not exist)."""
         with self._db.read() as db:
-            info = db.execute("SELECT c.id, c.page, c.title, c.model, c.created, c.updated, "
-                              "(SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), c.owner "
-                              "FROM conversations c WHERE c.id = ?", (conversation_id,)).fetchone()
+            info = db.execute(
+                "SELECT c.id, c.page, c.title, c.model, c.created, c.updated, "
+                "(SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), c.owner "
+                "FROM conversations c WHERE c.id = ?",
+                (conversation_id,),
+            ).fetchone()
             if info is None or (person is not None and not person.may_manage(info[-1])):
-                raise ConversationNotFound(f"No saved conversation {conversation_id!r}: there is no such chat among "
-                                           "yours. Pick one from the list of your saved chats.")
-            turns = db.execute("SELECT turn, user_text, answer, stopped, usage FROM turns WHERE conversation_id = ? "
-                               "ORDER BY turn", (conversation_id,)).fetchall()
-            steps = db.execute("SELECT turn, step FROM steps WHERE conversation_id = ? ORDER BY turn, seq",
-                               (conversation_id,)).fetchall()
+                raise ConversationNotFound(
+                    f"No saved conversation {conversation_id!r}: there is no such chat among "
+                    "yours. Pick one from the list of your saved chats."
+                )
+            turns = db.execute(
+                "SELECT turn, user_text, answer, stopped, usage FROM turns WHERE conversation_id = ? "
+                "ORDER BY turn",
+                (conversation_id,),
+            ).fetchall()
+            steps = db.execute(
+                "SELECT turn, step FROM steps WHERE conversation_id = ? ORDER BY turn, seq",
+                (conversation_id,),
+            ).fetchall()
         by_turn: dict[int, list[ToolStep]] = {}
         for turn, text in steps:
             by_turn.setdefault(turn, []).append(ToolStep.from_dict(json.loads(text)))
-        return Conversation(ConversationInfo(*info), tuple(
-            SavedTurn(turn, user, answer, stopped, tuple(by_turn.get(turn, ())), json.loads(usage or "{}"))
-            for turn, user, answer, stopped, usage in turns))
+        return Conversation(
+            ConversationInfo(*info),
+            tuple(
+                SavedTurn(
+                    turn, user, answer, stopped, tuple(by_turn.get(turn, ())), json.loads(usage or "{}")
+                )
+                for turn, user, answer, stopped, usage in turns
+            ),
+        )
 
     def rename(self, conversation_id: str, title: str) -> None:
         with self._db.write() as db:
-            updated = db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title[:120], conversation_id))
+            updated = db.execute(
+                "UPDATE conversations SET title = ? WHERE id = ?", (title[:120], conversation_id)
+            )
             if updated.rowcount == 0:
                 raise ConversationNotFound(f"No saved conversation {conversation_id!r} to rename.")
 
@@ -182,6 +223,8 @@ def _step_json(step: ToolStep) -> str:
     text = json.dumps(values, default=str)
     if len(text) <= MAX_STEP_CHARS:
         return text
-    values["data"] = f"(not saved: {len(text):,} characters; download the trace during the session for all of it)"
-    values["summary"] = values["summary"][:MAX_STEP_CHARS // 2]
+    values["data"] = (
+        f"(not saved: {len(text):,} characters; download the trace during the session for all of it)"
+    )
+    values["summary"] = values["summary"][: MAX_STEP_CHARS // 2]
     return json.dumps(values, default=str)

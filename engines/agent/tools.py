@@ -69,8 +69,10 @@ class Tool:
     def schema(self) -> dict[str, Any]:
         """The OpenAI tool definition (computed once)."""
         parameters = _without_titles(self.arguments_model.model_json_schema())
-        return {"type": "function", "function": {"name": self.name, "description": self.description,
-                                                 "parameters": parameters}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": parameters},
+        }
 
     @property
     def summary(self) -> str:
@@ -90,12 +92,20 @@ class Tool:
         return self.function(**{name: getattr(validated, name) for name in self.parameters})
 
 
-def tool(function: Callable[..., Any] | None = None, *, name: str | None = None, mutates: bool = False,
-         commands: Sequence[Command | str] = (), description: str | None = None) -> Any:
+def tool(
+    function: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    mutates: bool = False,
+    commands: Sequence[Command | str] = (),
+    description: str | None = None,
+) -> Any:
     """Mark a function or method as a tool, for ``Toolset.from_object`` or ``Toolset.add`` to pick up."""
+
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
         setattr(fn, _MARK, _ToolOptions(name, mutates, tuple(commands), description))
         return fn
+
     return mark(function) if function is not None else mark
 
 
@@ -115,38 +125,60 @@ class Toolset:
     def __len__(self) -> int:
         return len(self.tools)
 
-    def tool(self, function: Callable[..., Any] | None = None, *, name: str | None = None, mutates: bool = False,
-             commands: Sequence[Command | str] = (), description: str | None = None) -> Any:
+    def tool(
+        self,
+        function: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        mutates: bool = False,
+        commands: Sequence[Command | str] = (),
+        description: str | None = None,
+    ) -> Any:
         """Decorator: define a tool in this toolset (see the module docstring)."""
+
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.add(fn, name=name, mutates=mutates, commands=commands, description=description)
             return fn
+
         return register(function) if function is not None else register
 
-    def add(self, function: Callable[..., Any], *, name: str | None = None, mutates: bool | None = None,
-            commands: Sequence[Command | str] = (), description: str | None = None) -> Tool:
+    def add(
+        self,
+        function: Callable[..., Any],
+        *,
+        name: str | None = None,
+        mutates: bool | None = None,
+        commands: Sequence[Command | str] = (),
+        description: str | None = None,
+    ) -> Tool:
         """Add a function as a tool; options given here override those of an ``@tool`` mark."""
         marked: _ToolOptions = getattr(function, _MARK, None) or _ToolOptions(None, False, (), None)
-        options = _ToolOptions(name or marked.name, marked.mutates if mutates is None else mutates,
-                               tuple(commands) or marked.commands, description or marked.description)
+        options = _ToolOptions(
+            name or marked.name,
+            marked.mutates if mutates is None else mutates,
+            tuple(commands) or marked.commands,
+            description or marked.description,
+        )
         built = _build_tool(function, options)
         if built.name in self.tools:
             raise ToolDefinitionError(f"toolset {self.name} already has a tool named {built.name}")
         self.tools[built.name] = built
         return built
 
-    def command(self, template: str, tool: str, arguments: Mapping[str, Any] | None = None,
-                example: str | None = None) -> None:
+    def command(
+        self, template: str, tool: str, arguments: Mapping[str, Any] | None = None, example: str | None = None
+    ) -> None:
         """Add an offline command to a tool already in this toolset."""
         if tool not in self.tools:
             raise ToolDefinitionError(f"toolset {self.name} has no tool {tool} (it has {sorted(self.tools)})")
         target = self.tools[tool]
-        compiled = compile_command(target.name, Command(template, dict(arguments or {}), example),
-                                   target.parameters, target.summary)
+        compiled = compile_command(
+            target.name, Command(template, dict(arguments or {}), example), target.parameters, target.summary
+        )
         self.tools[tool] = _with_commands(target, (*target.commands, compiled))
 
     @classmethod
-    def from_object(cls, name: str, obj: Any, description: str = "") -> "Toolset":
+    def from_object(cls, name: str, obj: Any, description: str = "") -> Toolset:
         """A toolset of the methods of ``obj`` marked with ``@tool`` (bound, so they act on that object)."""
         toolset = cls(name, description)
         for attribute in dir(type(obj)):
@@ -159,8 +191,15 @@ class Toolset:
 
 
 def _with_commands(target: Tool, commands: tuple[CompiledCommand, ...]) -> Tool:
-    return Tool(target.name, target.description, target.function, target.arguments_model, target.mutates,
-                target.parameters, commands)
+    return Tool(
+        target.name,
+        target.description,
+        target.function,
+        target.arguments_model,
+        target.mutates,
+        target.parameters,
+        commands,
+    )
 
 
 def _build_tool(function: Callable[..., Any], options: _ToolOptions) -> Tool:
@@ -172,11 +211,24 @@ def _build_tool(function: Callable[..., Any], options: _ToolOptions) -> Tool:
     parameters = _parameters(function, name)
     model = _arguments_model(name, parameters, arg_docs)
     first_line = description.split("\n", 1)[0]
-    commands = tuple(compile_command(name, c if isinstance(c, Command) else Command(c),
-                                     {p: a for p, (a, _) in parameters.items()}, first_line)
-                     for c in options.commands)
-    return Tool(name, description, function, model, options.mutates,
-                {p: a for p, (a, _) in parameters.items()}, commands)
+    commands = tuple(
+        compile_command(
+            name,
+            c if isinstance(c, Command) else Command(c),
+            {p: a for p, (a, _) in parameters.items()},
+            first_line,
+        )
+        for c in options.commands
+    )
+    return Tool(
+        name,
+        description,
+        function,
+        model,
+        options.mutates,
+        {p: a for p, (a, _) in parameters.items()},
+        commands,
+    )
 
 
 def _parameters(function: Callable[..., Any], name: str) -> dict[str, tuple[Any, Any]]:
@@ -195,8 +247,9 @@ def _parameters(function: Callable[..., Any], name: str) -> dict[str, tuple[Any,
     return out
 
 
-def _arguments_model(name: str, parameters: Mapping[str, tuple[Any, Any]],
-                     arg_docs: Mapping[str, str]) -> type[BaseModel]:
+def _arguments_model(
+    name: str, parameters: Mapping[str, tuple[Any, Any]], arg_docs: Mapping[str, str]
+) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for parameter, (annotation, default) in parameters.items():
         described = {"description": arg_docs[parameter]} if parameter in arg_docs else {}
@@ -215,8 +268,8 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
         return doc.strip(), {}
     args: dict[str, str] = {}
     current: str | None = None
-    base = next((_indent(line) for line in lines[header + 1:] if line.strip()), 0)
-    for line in lines[header + 1:]:
+    base = next((_indent(line) for line in lines[header + 1 :] if line.strip()), 0)
+    for line in lines[header + 1 :]:
         if line.strip() and _indent(line) == 0:
             break  # the next section (Returns:, Raises:, ...)
         found = _ARG_LINE.match(line)
@@ -236,8 +289,10 @@ def _parse_arguments(name: str, text: str) -> Any:
     try:
         return json.loads(text) if text.strip() else {}
     except ValueError as error:
-        raise InvalidToolArguments(f"The arguments for {name} are not valid JSON ({error.msg} at character "
-                                   f"{error.pos}): {text[:200]!r}. Send one JSON object.") from None
+        raise InvalidToolArguments(
+            f"The arguments for {name} are not valid JSON ({error.msg} at character "
+            f"{error.pos}): {text[:200]!r}. Send one JSON object."
+        ) from None
 
 
 def _explain(name: str, error: ValidationError) -> str:
@@ -252,8 +307,11 @@ def _explain(name: str, error: ValidationError) -> str:
 def _without_titles(schema: Any, *, in_names: bool = False) -> Any:
     """Drop pydantic's ``title`` keys (tokens the model does not need), never a property named "title"."""
     if isinstance(schema, dict):
-        return {k: _without_titles(v, in_names=k in ("properties", "$defs") and not in_names)
-                for k, v in schema.items() if in_names or k != "title"}
+        return {
+            k: _without_titles(v, in_names=k in ("properties", "$defs") and not in_names)
+            for k, v in schema.items()
+            if in_names or k != "title"
+        }
     if isinstance(schema, list):
         return [_without_titles(v) for v in schema]
     return schema

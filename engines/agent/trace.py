@@ -40,7 +40,7 @@ class ToolStep:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ToolStep":
+    def from_dict(cls, values: dict[str, Any]) -> ToolStep:
         return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
 
     def line(self) -> str:

@@ -17,8 +17,18 @@ from matplotlib.figure import Figure
 
 __all__ = ["UNIT_COLORS", "draw_correlogram_grid", "draw_amplitudes", "draw_templates"]
 
-UNIT_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
-               "#bcbd22", "#7f7f7f")
+UNIT_COLORS = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+)
 
 
 def _color(i: int) -> str:
@@ -41,8 +51,14 @@ def _stairs_polygon(counts: np.ndarray, x0: float, y0: float, width: float, heig
     return np.column_stack([np.concatenate([[x[0]], x, [x[-1]]]), np.concatenate([[y0], y, [y0]])])
 
 
-def draw_correlogram_grid(counts: np.ndarray, bins_ms: np.ndarray, unit_ids: Sequence[object],
-                          refractory_ms: float = 1.5, dpi: int = 100, cell_in: float = 1.35) -> bytes:
+def draw_correlogram_grid(
+    counts: np.ndarray,
+    bins_ms: np.ndarray,
+    unit_ids: Sequence[object],
+    refractory_ms: float = 1.5,
+    dpi: int = 100,
+    cell_in: float = 1.35,
+) -> bytes:
     """The n x n auto-/cross-correlogram grid: diagonal cells are ACGs (unit colour), others CCGs.
 
     Each cell has its own vertical scale (the peak count is printed in its corner); the grey
@@ -63,22 +79,42 @@ def draw_correlogram_grid(counts: np.ndarray, bins_ms: np.ndarray, unit_ids: Seq
             left = x0 + width * (-refractory_ms - lo) / (hi - lo)
             right = x0 + width * (refractory_ms - lo) / (hi - lo)
             bands.append([(left, y0), (right, y0), (right, y0 + height), (left, y0 + height)])
-            ax.text(x0 + width, y0 + height, f"{int(np.max(counts[i, j]))}", ha="right", va="top", fontsize=6,
-                    color="#666666")
+            ax.text(
+                x0 + width,
+                y0 + height,
+                f"{int(np.max(counts[i, j]))}",
+                ha="right",
+                va="top",
+                fontsize=6,
+                color="#666666",
+            )
             mid = x0 + width * (0.0 - lo) / (hi - lo)
             zero_lines.append([(mid, y0), (mid, y0 + height)])
     ax.add_collection(PolyCollection(bands, facecolors="#e8e8e8", edgecolors="none", zorder=0))
-    ax.add_collection(PolyCollection(polygons, facecolors=colors, edgecolors=colors, linewidths=0.4, zorder=1))
+    ax.add_collection(
+        PolyCollection(polygons, facecolors=colors, edgecolors=colors, linewidths=0.4, zorder=1)
+    )
     ax.add_collection(LineCollection(zero_lines, colors="#999999", linewidths=0.5, linestyles="--", zorder=2))
     for k, unit in enumerate(unit_ids):
-        ax.text(k + width / 2, n - 0.05, f"unit {unit}", ha="center", va="bottom", fontsize=8, color=_color(k))
-        ax.text(-0.06, n - 1 - k + height / 2, f"unit {unit}", ha="right", va="center", fontsize=8,
-                color=_color(k), rotation=90)
+        ax.text(
+            k + width / 2, n - 0.05, f"unit {unit}", ha="center", va="bottom", fontsize=8, color=_color(k)
+        )
+        ax.text(
+            -0.06,
+            n - 1 - k + height / 2,
+            f"unit {unit}",
+            ha="right",
+            va="center",
+            fontsize=8,
+            color=_color(k),
+            rotation=90,
+        )
     ax.set_xlim(-0.05, n)
     ax.set_ylim(-0.05, n + 0.15)
     ax.axis("off")
-    fig.suptitle(f"Correlograms (lags {lo:.0f} to {hi:.0f} ms; grey band ±{refractory_ms:g} ms)", fontsize=8,
-                 y=0.995)
+    fig.suptitle(
+        f"Correlograms (lags {lo:.0f} to {hi:.0f} ms; grey band ±{refractory_ms:g} ms)", fontsize=8, y=0.995
+    )
     return _png(fig, dpi)
 
 
@@ -90,8 +126,15 @@ def _ticks(low: float, high: float, count: int = 4) -> np.ndarray:
     return np.arange(np.ceil(low / step) * step, high + step * 1e-6, step)
 
 
-def draw_amplitudes(times_s: Sequence[np.ndarray], amplitudes: Sequence[np.ndarray], unit_ids: Sequence[object],
-                    duration_s: float, dpi: int = 100, max_points: int = 4000, seed: int = 0) -> bytes:
+def draw_amplitudes(
+    times_s: Sequence[np.ndarray],
+    amplitudes: Sequence[np.ndarray],
+    unit_ids: Sequence[object],
+    duration_s: float,
+    dpi: int = 100,
+    max_points: int = 4000,
+    seed: int = 0,
+) -> bytes:
     """Spike amplitude over time (one colour per unit) with each unit's amplitude histogram at the right.
 
     The vertical range covers the 0.5-99.5 percentiles of all amplitudes (outliers are clipped).
@@ -128,14 +171,23 @@ def draw_amplitudes(times_s: Sequence[np.ndarray], amplitudes: Sequence[np.ndarr
     ax.set_ylabel("amplitude (µV)", fontsize=7)
     hist_ax.set_xlabel("spikes", fontsize=7)
     for k, (unit, t) in enumerate(zip(unit_ids, times_s)):
-        fig.text(0.09 + 0.22 * (k % 4), top + 0.02 + 0.05 * (label_rows - 1 - k // 4),
-                 f"● unit {unit} ({len(t)} spikes)", color=_color(k), fontsize=7)
+        fig.text(
+            0.09 + 0.22 * (k % 4),
+            top + 0.02 + 0.05 * (label_rows - 1 - k // 4),
+            f"● unit {unit} ({len(t)} spikes)",
+            color=_color(k),
+            fontsize=7,
+        )
     fig.suptitle("Spike amplitudes over time, with histograms", fontsize=8, y=0.99, va="top")
     return _png(fig, dpi)
 
 
-def draw_templates(templates: Sequence[np.ndarray], channel_labels: Sequence[object], unit_ids: Sequence[object],
-                   dpi: int = 100) -> bytes:
+def draw_templates(
+    templates: Sequence[np.ndarray],
+    channel_labels: Sequence[object],
+    unit_ids: Sequence[object],
+    dpi: int = 100,
+) -> bytes:
     """Average waveforms of each unit on the group's main channels, side by side, overlaid per unit."""
     n_samples = templates[0].shape[0]
     n_channels = templates[0].shape[1]

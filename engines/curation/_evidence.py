@@ -113,8 +113,8 @@ def _best_cosine(ta: np.ndarray, tb: np.ndarray, max_lag: int) -> float:
     best = -1.0
     n = ta.shape[0]
     for lag in range(-max_lag, max_lag + 1):
-        x = ta[max(0, lag):n + min(0, lag)]
-        y = tb[max(0, -lag):n + min(0, -lag)]
+        x = ta[max(0, lag) : n + min(0, lag)]
+        y = tb[max(0, -lag) : n + min(0, -lag)]
         denom = float(np.linalg.norm(x) * np.linalg.norm(y))
         if denom > 0:
             best = max(best, float(np.sum(x * y)) / denom)
@@ -131,7 +131,9 @@ def _amplitude_gap(amp_a: np.ndarray, amp_b: np.ndarray) -> float | None:
     return max(0.0, gap / max(float(spread), 1e-9))
 
 
-def pair_evidence(data: AnalyzerData, a: Any, b: Any, params: EvidenceParams = EvidenceParams()) -> PairEvidence:
+def pair_evidence(
+    data: AnalyzerData, a: Any, b: Any, params: EvidenceParams = EvidenceParams()
+) -> PairEvidence:
     """Every pairwise test for units ``a`` and ``b``; costs O(n log n) in their spike counts."""
     fs_ms = data.sampling_frequency / 1000.0
     sa, sb = data.spike_samples(a), data.spike_samples(b)
@@ -152,13 +154,26 @@ def pair_evidence(data: AnalyzerData, a: Any, b: Any, params: EvidenceParams = E
         llr_duplicate = float(min(12.0, 20.0 * dup_share))
     cosine = None
     if data.has_templates:
-        cosine = _best_cosine(data.template(a), data.template(b), int(round(params.max_template_lag_ms * fs_ms)))
+        cosine = _best_cosine(
+            data.template(a), data.template(b), int(round(params.max_template_lag_ms * fs_ms))
+        )
     gap = _amplitude_gap(data.amplitudes(a), data.amplitudes(b)) if data.has_amplitudes else None
     presence_bins = int(np.clip(data.duration_s / 5.0, 10, 50))
-    return PairEvidence(a=a, b=b, n_a=len(sa), n_b=len(sb), cosine=cosine, similarity=data.pair_similarity(a, b),
-                        distance_um=data.distance_um(a, b), refractory_observed=int(refr_obs),
-                        refractory_expected=float(independent), zero_lag_observed=int(zero_obs),
-                        zero_lag_expected=float(zero_exp * flank_ratio), flank_ratio=float(flank_ratio),
-                        presence_overlap=_presence_overlap(sa, sb, data.total_samples, presence_bins),
-                        amplitude_gap=gap,
-                        llr_refractory=float(llr_refractory), llr_duplicate=llr_duplicate)
+    return PairEvidence(
+        a=a,
+        b=b,
+        n_a=len(sa),
+        n_b=len(sb),
+        cosine=cosine,
+        similarity=data.pair_similarity(a, b),
+        distance_um=data.distance_um(a, b),
+        refractory_observed=int(refr_obs),
+        refractory_expected=float(independent),
+        zero_lag_observed=int(zero_obs),
+        zero_lag_expected=float(zero_exp * flank_ratio),
+        flank_ratio=float(flank_ratio),
+        presence_overlap=_presence_overlap(sa, sb, data.total_samples, presence_bins),
+        amplitude_gap=gap,
+        llr_refractory=float(llr_refractory),
+        llr_duplicate=llr_duplicate,
+    )

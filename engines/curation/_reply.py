@@ -18,9 +18,18 @@ from engines.curation.model import MERGE, NOT_MERGE
 
 __all__ = ["ParsedDecision", "parse_decision"]
 
-_DECISIONS = {"merge": MERGE, "yes": MERGE, "not merge": NOT_MERGE, "not_merge": NOT_MERGE, "no merge": NOT_MERGE,
-              "no_merge": NOT_MERGE, "do not merge": NOT_MERGE, "don't merge": NOT_MERGE, "no": NOT_MERGE,
-              "notmerge": NOT_MERGE}
+_DECISIONS = {
+    "merge": MERGE,
+    "yes": MERGE,
+    "not merge": NOT_MERGE,
+    "not_merge": NOT_MERGE,
+    "no merge": NOT_MERGE,
+    "no_merge": NOT_MERGE,
+    "do not merge": NOT_MERGE,
+    "don't merge": NOT_MERGE,
+    "no": NOT_MERGE,
+    "notmerge": NOT_MERGE,
+}
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,7 @@ def _first_object(text: str) -> dict[str, Any]:
     decoder = json.JSONDecoder()
     for match in re.finditer(r"\{", text):
         try:
-            value, _ = decoder.raw_decode(text[match.start():])
+            value, _ = decoder.raw_decode(text[match.start() :])
         except ValueError:
             continue
         if isinstance(value, dict):

@@ -26,24 +26,65 @@ from engines.curation._progress import Cancel, Progress, check, no_progress
 from engines.curation.errors import AnalyzerOpenError, EmptySorting, InvalidParameters, MissingExtensions
 from engines.curation.pickles import TRUST_HINT, pickled_parts, safe_recording
 
-__all__ = ["CURATION_EXTENSIONS", "EXTENSION_PARAMS", "RECORDING_EXTENSIONS", "ExtensionStatus", "open_analyzer",
-           "build_analyzer", "extension_status", "compute_missing_extensions", "analyzer_fingerprint",
-           "sorting_fingerprint", "compute_one_extension", "missing_in_order", "require_recording", "has_loaded",
-           "QUALITY_METRIC_NAMES", "check_not_empty", "DEFAULT_JOB_KWARGS"]
+__all__ = [
+    "CURATION_EXTENSIONS",
+    "EXTENSION_PARAMS",
+    "RECORDING_EXTENSIONS",
+    "ExtensionStatus",
+    "open_analyzer",
+    "build_analyzer",
+    "extension_status",
+    "compute_missing_extensions",
+    "analyzer_fingerprint",
+    "sorting_fingerprint",
+    "compute_one_extension",
+    "missing_in_order",
+    "require_recording",
+    "has_loaded",
+    "QUALITY_METRIC_NAMES",
+    "check_not_empty",
+    "DEFAULT_JOB_KWARGS",
+]
 
 log = logging.getLogger(__name__)
 
-CURATION_EXTENSIONS: tuple[str, ...] = ("random_spikes", "templates", "noise_levels", "spike_amplitudes",
-                                        "correlograms", "template_similarity", "unit_locations",
-                                        "template_metrics", "quality_metrics")
+CURATION_EXTENSIONS: tuple[str, ...] = (
+    "random_spikes",
+    "templates",
+    "noise_levels",
+    "spike_amplitudes",
+    "correlograms",
+    "template_similarity",
+    "unit_locations",
+    "template_metrics",
+    "quality_metrics",
+)
 """In dependency order. ``template_metrics`` feeds the Bombcell labeler's noise section."""
 
-RECORDING_EXTENSIONS = frozenset({"templates", "noise_levels", "spike_amplitudes", "spike_locations", "waveforms",
-                                  "principal_components", "amplitude_scalings"})
+RECORDING_EXTENSIONS = frozenset(
+    {
+        "templates",
+        "noise_levels",
+        "spike_amplitudes",
+        "spike_locations",
+        "waveforms",
+        "principal_components",
+        "amplitude_scalings",
+    }
+)
 """Extensions that read the recording (when ``templates`` is computed from random spikes)."""
 
-QUALITY_METRIC_NAMES = ["num_spikes", "firing_rate", "presence_ratio", "snr", "isi_violation", "rp_violation",
-                        "sliding_rp_violation", "amplitude_cutoff", "amplitude_median"]
+QUALITY_METRIC_NAMES = [
+    "num_spikes",
+    "firing_rate",
+    "presence_ratio",
+    "snr",
+    "isi_violation",
+    "rp_violation",
+    "sliding_rp_violation",
+    "amplitude_cutoff",
+    "amplitude_median",
+]
 
 EXTENSION_PARAMS: dict[str, dict[str, Any]] = {
     "random_spikes": {"max_spikes_per_unit": 500, "seed": 0},
@@ -117,10 +158,13 @@ def open_analyzer(path: str | Path, trust_pickles: bool = False) -> tuple[Any, E
 
     folder = Path(path).expanduser()
     if not folder.exists():
-        raise AnalyzerOpenError(f"No analyzer at '{folder}'. Check the path, or build one from a recording and "
-                                "a sorting.")
+        raise AnalyzerOpenError(
+            f"No analyzer at '{folder}'. Check the path, or build one from a recording and a sorting."
+        )
     if not folder.is_dir():
-        raise AnalyzerOpenError(f"'{folder}' is a file; a SortingAnalyzer is a folder (binary) or a .zarr folder.")
+        raise AnalyzerOpenError(
+            f"'{folder}' is a file; a SortingAnalyzer is a folder (binary) or a .zarr folder."
+        )
     fmt = "zarr" if _is_zarr(folder) else "binary_folder"
     parts = [] if trust_pickles else _pickled_parts(folder)
     try:
@@ -131,7 +175,8 @@ def open_analyzer(path: str | Path, trust_pickles: bool = False) -> tuple[Any, E
         if type(exc).__name__ == "UnsafeDecodeError":  # numcodecs' own refusal, under --trust-pickles
             raise AnalyzerOpenError(
                 f"'{folder.name}' keeps zarr arrays as pickles, which numcodecs decodes only when the server runs "
-                "with NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE=1 as well as --trust-pickles.") from exc
+                "with NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE=1 as well as --trust-pickles."
+            ) from exc
         raise AnalyzerOpenError(
             f"'{folder}' could not be read as a SortingAnalyzer by SpikeInterface {spikeinterface.__version__} "
             f"(written by version {_saved_version(folder)}): {type(exc).__name__}: {exc}. Open it with the "
@@ -150,8 +195,9 @@ def open_analyzer(path: str | Path, trust_pickles: bool = False) -> tuple[Any, E
             log.warning("extension %s of %s could not be loaded: %s", name, folder, exc)
             analyzer.extensions.pop(name, None)
             broken.append(name)
-    return analyzer, extension_status(analyzer, broken=tuple(broken), untrusted=tuple(untrusted),
-                                      no_recording=no_recording)
+    return analyzer, extension_status(
+        analyzer, broken=tuple(broken), untrusted=tuple(untrusted), no_recording=no_recording
+    )
 
 
 def _pickled_parts(folder: Path) -> list[str]:
@@ -159,9 +205,14 @@ def _pickled_parts(folder: Path) -> list[str]:
     try:
         parts = pickled_parts(folder)
     except ValueError as exc:
-        raise AnalyzerOpenError(f"'{folder.name}' could not be checked for pickles ({exc}): {TRUST_HINT}.") from exc
-    core = [part for part in parts if not part.startswith(("extensions/", "recording/")) and
-            part != "recording.pickle"]
+        raise AnalyzerOpenError(
+            f"'{folder.name}' could not be checked for pickles ({exc}): {TRUST_HINT}."
+        ) from exc
+    core = [
+        part
+        for part in parts
+        if not part.startswith(("extensions/", "recording/")) and part != "recording.pickle"
+    ]
     if core:
         raise AnalyzerOpenError(f"'{folder.name}' keeps {', '.join(core[:3])} as pickles: {TRUST_HINT}.")
     return parts
@@ -178,10 +229,13 @@ def _load(folder: Path, fmt: str, parts: list[str], trust_pickles: bool) -> tupl
     if trust_pickles:
         return load_sorting_analyzer(folder, load_extensions=False, format=fmt), ""
     recording, why = safe_recording(folder, fmt, parts)
-    analyzer = SortingAnalyzer.load(folder, recording=_NOT_LOADED if recording is None else recording,
-                                    load_extensions=False, format=fmt)
+    analyzer = SortingAnalyzer.load(
+        folder, recording=_NOT_LOADED if recording is None else recording, load_extensions=False, format=fmt
+    )
     if recording is None:
-        analyzer._recording = None  # opened without a recording, as SpikeInterface does when it cannot find it
+        analyzer._recording = (
+            None  # opened without a recording, as SpikeInterface does when it cannot find it
+        )
     return analyzer, why
 
 
@@ -190,28 +244,45 @@ def has_loaded(analyzer: Any, name: str) -> bool:
     return name in analyzer.extensions
 
 
-def extension_status(analyzer: Any, broken: tuple[str, ...] = (), untrusted: tuple[str, ...] = (),
-                     no_recording: str = "") -> ExtensionStatus:
+def extension_status(
+    analyzer: Any, broken: tuple[str, ...] = (), untrusted: tuple[str, ...] = (), no_recording: str = ""
+) -> ExtensionStatus:
     present = tuple(name for name in CURATION_EXTENSIONS if has_loaded(analyzer, name))
     missing = tuple(name for name in CURATION_EXTENSIONS if not has_loaded(analyzer, name))
     params = {name: dict(analyzer.extensions[name].params) for name in present}
     has_recording = bool(analyzer.has_recording() or analyzer.has_temporary_recording())
-    return ExtensionStatus(present=present, missing=missing, broken=broken, untrusted=untrusted,
-                           has_recording=has_recording, no_recording="" if has_recording else no_recording,
-                           params=params)
+    return ExtensionStatus(
+        present=present,
+        missing=missing,
+        broken=broken,
+        untrusted=untrusted,
+        has_recording=has_recording,
+        no_recording="" if has_recording else no_recording,
+        params=params,
+    )
 
 
 def check_not_empty(sorting: Any) -> None:
     """Raise ``EmptySorting`` when there are no units or no spikes at all."""
     if sorting.get_num_units() == 0:
-        raise EmptySorting("The sorting has no units, so there is nothing to curate. Check the sorter's output.")
+        raise EmptySorting(
+            "The sorting has no units, so there is nothing to curate. Check the sorter's output."
+        )
     if int(np.sum(list(sorting.count_num_spikes_per_unit(outputs="array")))) == 0:
-        raise EmptySorting("The sorting's units have no spikes, so there is nothing to curate. "
-                           "Check the sorter's output and the recording it ran on.")
+        raise EmptySorting(
+            "The sorting's units have no spikes, so there is nothing to curate. "
+            "Check the sorter's output and the recording it ran on."
+        )
 
 
-def build_analyzer(recording: Any, sorting: Any, folder: str | Path, fmt: str = "binary_folder",
-                   sparse: bool = True, job_kwargs: dict[str, Any] | None = None) -> Any:
+def build_analyzer(
+    recording: Any,
+    sorting: Any,
+    folder: str | Path,
+    fmt: str = "binary_folder",
+    sparse: bool = True,
+    job_kwargs: dict[str, Any] | None = None,
+) -> Any:
     """Create an analyzer for ``recording`` + ``sorting`` at ``folder`` (written under a temporary
     name, then renamed, so a crash leaves no half analyzer). Costs a read of a few spikes per unit
     to find their main channels. Raises ``EmptySorting`` for a sorting with nothing in it."""
@@ -221,7 +292,9 @@ def build_analyzer(recording: Any, sorting: Any, folder: str | Path, fmt: str = 
     check_not_empty(sorting)
     folder = Path(folder)
     if folder.exists():
-        raise AnalyzerOpenError(f"'{folder}' already exists; open it, or choose another folder for the new analyzer.")
+        raise AnalyzerOpenError(
+            f"'{folder}' already exists; open it, or choose another folder for the new analyzer."
+        )
     folder.parent.mkdir(parents=True, exist_ok=True)
     suffix = ".zarr" if fmt == "zarr" else ""
     temp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp{suffix}"
@@ -229,7 +302,9 @@ def build_analyzer(recording: Any, sorting: Any, folder: str | Path, fmt: str = 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            create_sorting_analyzer(sorting, recording, format=fmt, folder=temp, sparse=sparse, job_kwargs=kwargs)
+            create_sorting_analyzer(
+                sorting, recording, format=fmt, folder=temp, sparse=sparse, job_kwargs=kwargs
+            )
         temp.rename(folder)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
@@ -237,10 +312,15 @@ def build_analyzer(recording: Any, sorting: Any, folder: str | Path, fmt: str = 
     return SortingAnalyzer.load(folder, recording=recording, format=fmt)
 
 
-def compute_missing_extensions(analyzer: Any, extensions: tuple[str, ...] = CURATION_EXTENSIONS,
-                               params: dict[str, dict[str, Any]] | None = None,
-                               job_kwargs: dict[str, Any] | None = None, progress: Progress = no_progress,
-                               cancel: Cancel = None, no_recording: str = "") -> list[str]:
+def compute_missing_extensions(
+    analyzer: Any,
+    extensions: tuple[str, ...] = CURATION_EXTENSIONS,
+    params: dict[str, dict[str, Any]] | None = None,
+    job_kwargs: dict[str, Any] | None = None,
+    progress: Progress = no_progress,
+    cancel: Cancel = None,
+    no_recording: str = "",
+) -> list[str]:
     """Compute each missing extension of ``extensions`` (and what it depends on), one at a time.
 
     Cancel is checked between extensions (an extension that reads the recording can take
@@ -265,11 +345,16 @@ def require_recording(analyzer: Any, todo: list[str], no_recording: str = "") ->
     has_recording = analyzer.has_recording() or analyzer.has_temporary_recording()
     blocked = [name for name in todo if name in RECORDING_EXTENSIONS and not has_recording]
     if blocked:
-        why = f"has no recording: {no_recording}" if no_recording else "cannot find its recording (moved or deleted)"
+        why = (
+            f"has no recording: {no_recording}"
+            if no_recording
+            else "cannot find its recording (moved or deleted)"
+        )
         raise MissingExtensions(
             f"{', '.join(blocked)} must be computed from the recording, and this analyzer {why}. Re-attach it "
             "(SpikeInterface's set_temporary_recording) or compute them where the recording is.",
-            missing=tuple(blocked))
+            missing=tuple(blocked),
+        )
 
 
 def missing_in_order(analyzer: Any, extensions: tuple[str, ...]) -> list[str]:
@@ -284,7 +369,9 @@ def missing_in_order(analyzer: Any, extensions: tuple[str, ...]) -> list[str]:
     return [name for name in order if name in wanted and not has_loaded(analyzer, name)]
 
 
-def compute_one_extension(analyzer: Any, name: str, params: dict[str, Any], job_kwargs: dict[str, Any]) -> None:
+def compute_one_extension(
+    analyzer: Any, name: str, params: dict[str, Any], job_kwargs: dict[str, Any]
+) -> None:
     from spikeinterface.core.sortinganalyzer import get_extension_class
 
     extension_class = get_extension_class(name)
@@ -299,9 +386,15 @@ def compute_one_extension(analyzer: Any, name: str, params: dict[str, Any], job_
 
 
 def _with_dependencies(extensions: tuple[str, ...]) -> set[str]:
-    needs = {"templates": {"random_spikes"}, "spike_amplitudes": {"templates"}, "spike_locations": {"templates"},
-             "template_similarity": {"templates"}, "unit_locations": {"templates"},
-             "template_metrics": {"templates"}, "quality_metrics": {"templates", "noise_levels", "spike_amplitudes"}}
+    needs = {
+        "templates": {"random_spikes"},
+        "spike_amplitudes": {"templates"},
+        "spike_locations": {"templates"},
+        "template_similarity": {"templates"},
+        "unit_locations": {"templates"},
+        "template_metrics": {"templates"},
+        "quality_metrics": {"templates", "noise_levels", "spike_amplitudes"},
+    }
     wanted = set(extensions)
     while True:
         grown = wanted | {dep for name in wanted for dep in needs.get(name, ())}
@@ -335,10 +428,12 @@ def _fingerprint(analyzer: Any, with_extensions: bool) -> str:
     else:
         block = 1 << 20
         for start in np.linspace(0, data.nbytes - block, 64).astype(np.int64):
-            digest.update(data[start:start + block])
+            digest.update(data[start : start + block])
     digest.update(json.dumps([str(u) for u in analyzer.unit_ids]).encode())
     digest.update(str(analyzer.sampling_frequency).encode())
     for name in ("correlograms", "spike_amplitudes", "templates", "random_spikes") if with_extensions else ():
         ext = analyzer.extensions.get(name)
-        digest.update(f"{name}:{json.dumps(ext.params, sort_keys=True, default=str) if ext else '-'}".encode())
+        digest.update(
+            f"{name}:{json.dumps(ext.params, sort_keys=True, default=str) if ext else '-'}".encode()
+        )
     return digest.hexdigest()

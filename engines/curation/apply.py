@@ -25,8 +25,15 @@ from engines.curation.exports import resolve_merges
 
 __all__ = ["ApplyReport", "apply_curation_to_analyzer"]
 
-_REPORT_METRICS = ("num_spikes", "firing_rate", "snr", "isi_violations_ratio", "rp_contamination", "presence_ratio",
-                   "amplitude_cutoff")
+_REPORT_METRICS = (
+    "num_spikes",
+    "firing_rate",
+    "snr",
+    "isi_violations_ratio",
+    "rp_contamination",
+    "presence_ratio",
+    "amplitude_cutoff",
+)
 
 
 @dataclass
@@ -46,10 +53,16 @@ class ApplyReport:
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"folder": str(self.folder), "n_units_before": self.n_units_before, "n_units_after": self.n_units_after,
-                "merges": self.merges, "skipped": self.skipped, "removed": self.removed,
-                "seconds": round(self.seconds, 3),
-                "table": [] if self.table is None else self.table.to_dict(orient="records")}
+        return {
+            "folder": str(self.folder),
+            "n_units_before": self.n_units_before,
+            "n_units_after": self.n_units_after,
+            "merges": self.merges,
+            "skipped": self.skipped,
+            "removed": self.removed,
+            "seconds": round(self.seconds, 3),
+            "table": [] if self.table is None else self.table.to_dict(orient="records"),
+        }
 
 
 def _metrics(analyzer: Any) -> Any:
@@ -64,11 +77,27 @@ def _report_table(before: Any, after: Any, merges: list[dict[str, Any]]) -> Any:
     for merge in merges:
         for unit in merge["unit_ids"]:
             values = before.loc[unit] if before is not None and unit in before.index else {}
-            rows.append({"new_unit_id": merge["new_unit_id"], "unit_id": unit, "role": "before",
-                         **{m: _value(values, m) for m in _REPORT_METRICS}})
-        values = after.loc[merge["new_unit_id"]] if after is not None and merge["new_unit_id"] in after.index else {}
-        rows.append({"new_unit_id": merge["new_unit_id"], "unit_id": merge["new_unit_id"], "role": "after",
-                     **{m: _value(values, m) for m in _REPORT_METRICS}})
+            rows.append(
+                {
+                    "new_unit_id": merge["new_unit_id"],
+                    "unit_id": unit,
+                    "role": "before",
+                    **{m: _value(values, m) for m in _REPORT_METRICS},
+                }
+            )
+        values = (
+            after.loc[merge["new_unit_id"]]
+            if after is not None and merge["new_unit_id"] in after.index
+            else {}
+        )
+        rows.append(
+            {
+                "new_unit_id": merge["new_unit_id"],
+                "unit_id": merge["new_unit_id"],
+                "role": "after",
+                **{m: _value(values, m) for m in _REPORT_METRICS},
+            }
+        )
     return pd.DataFrame(rows, columns=["new_unit_id", "unit_id", "role", *_REPORT_METRICS])
 
 
@@ -85,15 +114,27 @@ def _mergeable(analyzer: Any, groups: list[tuple[UnitId, ...]], sparsity_overlap
         return groups, []
     verdicts = analyzer.are_units_mergeable([list(g) for g in groups], sparsity_overlap=sparsity_overlap)
     ok = [g for g, fine in zip(groups, verdicts.values()) if fine]
-    skipped = [{"unit_ids": list(g), "reason": f"their channels overlap less than {sparsity_overlap:.0%}, so a soft "
-                "merge would be wrong; lower the overlap or merge them with the recording attached"}
-               for g, fine in zip(groups, verdicts.values()) if not fine]
+    skipped = [
+        {
+            "unit_ids": list(g),
+            "reason": f"their channels overlap less than {sparsity_overlap:.0%}, so a soft "
+            "merge would be wrong; lower the overlap or merge them with the recording attached",
+        }
+        for g, fine in zip(groups, verdicts.values())
+        if not fine
+    ]
     return ok, skipped
 
 
-def apply_curation_to_analyzer(analyzer: Any, curation: dict[str, Any], folder: Path, censor_ms: float | None = 0.4,
-                               sparsity_overlap: float = 0.5, progress: Progress = no_progress,
-                               cancel: Cancel = None) -> ApplyReport:
+def apply_curation_to_analyzer(
+    analyzer: Any,
+    curation: dict[str, Any],
+    folder: Path,
+    censor_ms: float | None = 0.4,
+    sparsity_overlap: float = 0.5,
+    progress: Progress = no_progress,
+    cancel: Cancel = None,
+) -> ApplyReport:
     """Apply ``curation`` (format v2) to ``analyzer`` and save the result as a binary folder at ``folder``.
 
     ``censor_ms`` drops spikes of a merged unit closer than this to the previous one (the
@@ -114,8 +155,11 @@ def apply_curation_to_analyzer(analyzer: Any, curation: dict[str, Any], folder: 
     groups = [tuple(u for u in g if u not in removed) for g in groups]
     groups, skipped = _mergeable(analyzer, [g for g in groups if len(g) > 1], sparsity_overlap)
     remaining = [u for u in analyzer.unit_ids if plain_unit_id(u) not in removed]
-    new_ids = [plain_unit_id(u) for u in generate_unit_ids_for_merge_group(remaining, [list(g) for g in groups])] \
-        if groups else []
+    new_ids = (
+        [plain_unit_id(u) for u in generate_unit_ids_for_merge_group(remaining, [list(g) for g in groups])]
+        if groups
+        else []
+    )
     merges = [{"unit_ids": list(g), "new_unit_id": new_id} for g, new_id in zip(groups, new_ids)]
     applied = {**curation, "merges": merges, "removed": removed}
     before = _metrics(analyzer)
@@ -123,8 +167,9 @@ def apply_curation_to_analyzer(analyzer: Any, curation: dict[str, Any], folder: 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            curated = apply_curation(analyzer, applied, censor_ms=censor_ms, sparsity_overlap=sparsity_overlap,
-                                     merging_mode="soft")
+            curated = apply_curation(
+                analyzer, applied, censor_ms=censor_ms, sparsity_overlap=sparsity_overlap, merging_mode="soft"
+            )
     except Exception as exc:  # SpikeInterface raises Exception, ValueError and AssertionError here
         raise ApplyError(f"SpikeInterface could not apply the curation: {type(exc).__name__}: {exc}") from exc
     check(cancel, "applying the curation")
@@ -146,6 +191,13 @@ def apply_curation_to_analyzer(analyzer: Any, curation: dict[str, Any], folder: 
         shutil.rmtree(temp, ignore_errors=True)
         raise
     progress(1.0, "curated analyzer saved")
-    return ApplyReport(folder=folder, n_units_before=len(analyzer.unit_ids), n_units_after=len(curated.unit_ids),
-                       merges=merges, skipped=skipped, removed=removed,
-                       table=_report_table(before, _metrics(curated), merges), seconds=time.perf_counter() - started)
+    return ApplyReport(
+        folder=folder,
+        n_units_before=len(analyzer.unit_ids),
+        n_units_after=len(curated.unit_ids),
+        merges=merges,
+        skipped=skipped,
+        removed=removed,
+        table=_report_table(before, _metrics(curated), merges),
+        seconds=time.perf_counter() - started,
+    )

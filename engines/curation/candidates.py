@@ -21,9 +21,20 @@ from engines.curation.analyzer import check_not_empty
 from engines.curation.data import UnitId, plain_unit_id
 from engines.curation.errors import InvalidParameters, MissingExtensions
 
-__all__ = ["PRESETS", "STEP_HELP", "TEMPLATE_DIFF_THRESH_HELP", "StepParameter", "CandidateRun", "CandidateRequest",
-           "CandidateSet", "step_parameters", "preset_form", "find_candidates", "required_extensions",
-           "DEFAULT_UNION"]
+__all__ = [
+    "PRESETS",
+    "STEP_HELP",
+    "TEMPLATE_DIFF_THRESH_HELP",
+    "StepParameter",
+    "CandidateRun",
+    "CandidateRequest",
+    "CandidateSet",
+    "step_parameters",
+    "preset_form",
+    "find_candidates",
+    "required_extensions",
+    "DEFAULT_UNION",
+]
 
 
 def _library_tables() -> tuple[dict[str, list[str]], dict[str, dict[str, Any]], dict[str, list[str]]]:
@@ -42,7 +53,8 @@ TEMPLATE_DIFF_THRESH_HELP = (
     "template_diff_thresh is a distance, not a similarity: the step keeps a pair when 1 - similarity is below it, "
     "with the similarity measured by the step's own method (l1 unless you change similarity_method). So 0.25 keeps "
     "pairs whose l1 similarity is above 0.75, and 0.9 (the SpikeAgent tutorial's value) keeps pairs above 0.1, "
-    "which is nearly every pair of nearby units.")
+    "which is nearly every pair of nearby units."
+)
 
 STEP_HELP: dict[str, str] = {
     "num_spikes": "Drops units with fewer spikes than min_spikes (too few to compare correlograms).",
@@ -50,16 +62,16 @@ STEP_HELP: dict[str, str] = {
     "remove_contaminated": "Drops units whose own refractory-period contamination is above contamination_thresh.",
     "unit_locations": "Keeps pairs whose estimated positions are at most max_distance_um apart.",
     "correlogram": "Keeps pairs whose cross-correlogram looks like each unit's auto-correlogram "
-                   "(difference below corr_diff_thresh).",
+    "(difference below corr_diff_thresh).",
     "template_similarity": "Keeps pairs whose average waveforms are alike. " + TEMPLATE_DIFF_THRESH_HELP,
     "presence_distance": "Keeps pairs that fire at different times of the recording (a unit that drifted and was "
-                         "split in two); presence_distance_thresh is the minimum distance between their presence.",
+    "split in two); presence_distance_thresh is the minimum distance between their presence.",
     "knn": "Keeps pairs whose spikes are nearest neighbours in feature space (needs spike_locations).",
     "cross_contamination": "Keeps pairs whose cross-contamination is not significant (p-value above p_value).",
     "quality_score": "Keeps pairs whose merge would improve a quality score that balances firing rate against "
-                     "contamination.",
+    "contamination.",
     "slay_score": "Keeps pairs whose SLAy score (template similarity, cross-correlogram significance, refractory "
-                  "violations) is above slay_threshold.",
+    "violations) is above slay_threshold.",
 }
 
 
@@ -84,8 +96,11 @@ def step_parameters(step: str) -> list[StepParameter]:
     fields = []
     for name, value in defaults[step].items():
         if name == "similarity_method":
-            fields.append(StepParameter(step, name, value, "choice", "how templates are compared",
-                                        ("l1", "l2", "cosine")))
+            fields.append(
+                StepParameter(
+                    step, name, value, "choice", "how templates are compared", ("l1", "l2", "cosine")
+                )
+            )
         else:
             kind = "int" if isinstance(value, int) and not isinstance(value, bool) else "float"
             text = TEMPLATE_DIFF_THRESH_HELP if name == "template_diff_thresh" else STEP_HELP.get(step, "")
@@ -136,12 +151,13 @@ class CandidateRequest:
     """Join overlapping pairs into groups of any size (SpikeInterface's default)."""
 
     @classmethod
-    def preset(cls, name: str, steps_params: dict[str, dict[str, Any]] | None = None,
-               resolve_graph: bool = True) -> "CandidateRequest":
+    def preset(
+        cls, name: str, steps_params: dict[str, dict[str, Any]] | None = None, resolve_graph: bool = True
+    ) -> CandidateRequest:
         return cls(runs=(CandidateRun(name, (), steps_params or {}),), resolve_graph=resolve_graph)
 
     @classmethod
-    def recommended(cls) -> "CandidateRequest":
+    def recommended(cls) -> CandidateRequest:
         """High recall for a judge to filter: four presets, a looser shape-only run, and duplicates,
         kept as pairs (a loose run chains neighbours into unreadable groups; applying merges joins
         accepted pairs transitively anyway).
@@ -149,22 +165,39 @@ class CandidateRequest:
         The shape-only run compares templates by cosine (insensitive to the amplitude difference
         of an amplitude split) and keeps pairs above 0.8 within 100 µm.
         """
-        loose = CandidateRun(None, ("num_spikes", "unit_locations", "template_similarity"),
-                             {"num_spikes": {"min_spikes": 30}, "unit_locations": {"max_distance_um": 100.0},
-                              "template_similarity": {"similarity_method": "cosine", "template_diff_thresh": 0.2}})
-        return cls(runs=tuple(CandidateRun(name) for name in DEFAULT_UNION) + (loose,), find_duplicates=True,
-                   resolve_graph=False)
+        loose = CandidateRun(
+            None,
+            ("num_spikes", "unit_locations", "template_similarity"),
+            {
+                "num_spikes": {"min_spikes": 30},
+                "unit_locations": {"max_distance_um": 100.0},
+                "template_similarity": {"similarity_method": "cosine", "template_diff_thresh": 0.2},
+            },
+        )
+        return cls(
+            runs=tuple(CandidateRun(name) for name in DEFAULT_UNION) + (loose,),
+            find_duplicates=True,
+            resolve_graph=False,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"runs": [run.to_json() for run in self.runs], "find_duplicates": self.find_duplicates,
-                "resolve_graph": self.resolve_graph}
+        return {
+            "runs": [run.to_json() for run in self.runs],
+            "find_duplicates": self.find_duplicates,
+            "resolve_graph": self.resolve_graph,
+        }
 
     @classmethod
-    def from_json(cls, payload: dict[str, Any]) -> "CandidateRequest":
-        runs = tuple(CandidateRun(r.get("preset"), tuple(r.get("steps") or ()), dict(r.get("steps_params") or {}))
-                     for r in payload.get("runs", []))
-        return cls(runs=runs or (CandidateRun(),), find_duplicates=bool(payload.get("find_duplicates")),
-                   resolve_graph=bool(payload.get("resolve_graph", True)))
+    def from_json(cls, payload: dict[str, Any]) -> CandidateRequest:
+        runs = tuple(
+            CandidateRun(r.get("preset"), tuple(r.get("steps") or ()), dict(r.get("steps_params") or {}))
+            for r in payload.get("runs", [])
+        )
+        return cls(
+            runs=runs or (CandidateRun(),),
+            find_duplicates=bool(payload.get("find_duplicates")),
+            resolve_graph=bool(payload.get("resolve_graph", True)),
+        )
 
 
 @dataclass
@@ -185,14 +218,18 @@ def _check_run(run: CandidateRun) -> None:
         raise InvalidParameters(f"unknown preset {run.preset!r}; choose one of {', '.join(PRESETS)}")
     for step in run.steps:
         if step not in defaults:
-            raise InvalidParameters(f"unknown merge step {step!r}; known steps: {', '.join(sorted(defaults))}")
+            raise InvalidParameters(
+                f"unknown merge step {step!r}; known steps: {', '.join(sorted(defaults))}"
+            )
     for step, values in run.steps_params.items():
         if step not in defaults:
             raise InvalidParameters(f"parameters given for unknown step {step!r}")
         unknown = set(values) - set(defaults[step])
         if unknown:
-            raise InvalidParameters(f"step {step!r} has no parameter {', '.join(sorted(unknown))}; "
-                                    f"it takes {', '.join(defaults[step])}")
+            raise InvalidParameters(
+                f"step {step!r} has no parameter {', '.join(sorted(unknown))}; "
+                f"it takes {', '.join(defaults[step])}"
+            )
 
 
 def required_extensions(request: CandidateRequest) -> set[str]:
@@ -205,8 +242,12 @@ def required_extensions(request: CandidateRequest) -> set[str]:
     return wanted
 
 
-def find_candidates(analyzer: Any, request: CandidateRequest = CandidateRequest(), progress: Progress = no_progress,
-                    cancel: Cancel = None) -> CandidateSet:
+def find_candidates(
+    analyzer: Any,
+    request: CandidateRequest = CandidateRequest(),
+    progress: Progress = no_progress,
+    cancel: Cancel = None,
+) -> CandidateSet:
     """Run ``compute_merge_unit_groups`` once per run (and ``find_redundant_units`` when asked),
     unite the pairs and join them into groups.
 
@@ -218,8 +259,11 @@ def find_candidates(analyzer: Any, request: CandidateRequest = CandidateRequest(
     check_not_empty(analyzer.sorting)
     missing = sorted(ext for ext in required_extensions(request) if ext not in analyzer.extensions)
     if missing:
-        raise MissingExtensions(f"these candidate steps need {', '.join(missing)}, which the analyzer lacks; "
-                                "compute the missing extensions first.", missing=tuple(missing))
+        raise MissingExtensions(
+            f"these candidate steps need {', '.join(missing)}, which the analyzer lacks; "
+            "compute the missing extensions first.",
+            missing=tuple(missing),
+        )
     pairs_by_run: dict[str, list[tuple[UnitId, UnitId]]] = {}
     seconds: dict[str, float] = {}
     total = len(request.runs) + int(request.find_duplicates)
@@ -237,7 +281,9 @@ def find_candidates(analyzer: Any, request: CandidateRequest = CandidateRequest(
         seconds["duplicates"] = time.perf_counter() - started
     groups, origins = _join(analyzer, pairs_by_run, request.resolve_graph)
     progress(1.0, f"{len(groups)} candidate groups")
-    return CandidateSet(groups=groups, origins=origins, request=request, seconds=seconds, pairs_by_run=pairs_by_run)
+    return CandidateSet(
+        groups=groups, origins=origins, request=request, seconds=seconds, pairs_by_run=pairs_by_run
+    )
 
 
 def _run_pairs(analyzer: Any, run: CandidateRun) -> list[tuple[UnitId, UnitId]]:
@@ -246,8 +292,9 @@ def _run_pairs(analyzer: Any, run: CandidateRun) -> list[tuple[UnitId, UnitId]]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pairs = compute_merge_unit_groups(analyzer, resolve_graph=False, compute_needed_extensions=False,
-                                              **run.kwargs())
+            pairs = compute_merge_unit_groups(
+                analyzer, resolve_graph=False, compute_needed_extensions=False, **run.kwargs()
+            )
     except (ValueError, AssertionError, KeyError) as exc:
         raise InvalidParameters(f"{run.label} failed in SpikeInterface: {exc}") from exc
     return [(plain_unit_id(a), plain_unit_id(b)) for a, b in pairs]
@@ -258,13 +305,15 @@ def _duplicate_pairs(analyzer: Any) -> list[tuple[UnitId, UnitId]]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pairs = find_redundant_units(analyzer.sorting, delta_time=0.4, agreement_threshold=0.2,
-                                     duplicate_threshold=0.5)
+        pairs = find_redundant_units(
+            analyzer.sorting, delta_time=0.4, agreement_threshold=0.2, duplicate_threshold=0.5
+        )
     return [(plain_unit_id(a), plain_unit_id(b)) for a, b in pairs]
 
 
-def _join(analyzer: Any, pairs_by_run: dict[str, list[tuple[UnitId, UnitId]]],
-          resolve_graph: bool) -> tuple[list[tuple[UnitId, ...]], dict[tuple[UnitId, ...], str]]:
+def _join(
+    analyzer: Any, pairs_by_run: dict[str, list[tuple[UnitId, UnitId]]], resolve_graph: bool
+) -> tuple[list[tuple[UnitId, ...]], dict[tuple[UnitId, ...], str]]:
     from spikeinterface.curation.curation_tools import resolve_merging_graph
 
     origins: dict[frozenset[UnitId], str] = {}
@@ -274,7 +323,9 @@ def _join(analyzer: Any, pairs_by_run: dict[str, list[tuple[UnitId, UnitId]]],
                 origins.setdefault(frozenset(pair), label)
     all_pairs = [tuple(sorted(p, key=str)) for p in origins]
     if resolve_graph and all_pairs:
-        groups = [tuple(plain_unit_id(u) for u in g) for g in resolve_merging_graph(analyzer.sorting, all_pairs)]
+        groups = [
+            tuple(plain_unit_id(u) for u in g) for g in resolve_merging_graph(analyzer.sorting, all_pairs)
+        ]
     else:
         groups = [tuple(p) for p in all_pairs]
     ordered = sorted({_ordered(g, analyzer) for g in groups}, key=lambda g: [str(u) for u in g])

@@ -57,13 +57,20 @@ class AnalyzerData:
         bounds = np.searchsorted(spikes["unit_index"][order], np.arange(len(self.unit_ids) + 1))
         self._bounds = bounds
         amplitudes = analyzer.extensions.get("spike_amplitudes")
-        self._amplitudes = None if amplitudes is None else np.asarray(amplitudes.get_data(), np.float32)[order]
+        self._amplitudes = (
+            None if amplitudes is None else np.asarray(amplitudes.get_data(), np.float32)[order]
+        )
         self._templates = self._read_templates(analyzer)
         self.channel_locations = np.asarray(analyzer.get_channel_locations(), dtype=np.float64)[:, :2]
-        self.main_channels = np.asarray(analyzer.get_main_channels(outputs="index", with_dict=False), dtype=np.int64)
+        self.main_channels = np.asarray(
+            analyzer.get_main_channels(outputs="index", with_dict=False), dtype=np.int64
+        )
         locations = analyzer.extensions.get("unit_locations")
-        self.unit_locations = (np.asarray(locations.get_data(), np.float64)[:, :2] if locations is not None
-                               else self.channel_locations[self.main_channels])
+        self.unit_locations = (
+            np.asarray(locations.get_data(), np.float64)[:, :2]
+            if locations is not None
+            else self.channel_locations[self.main_channels]
+        )
         similarity = analyzer.extensions.get("template_similarity")
         self.similarity = None if similarity is None else np.asarray(similarity.get_data(), np.float64)
         self.similarity_method = None if similarity is None else str(similarity.params.get("method"))
@@ -92,8 +99,10 @@ class AnalyzerData:
         try:
             return self._index[plain_unit_id(unit_id)]
         except KeyError:
-            raise UnknownUnits(f"unit {unit_id!r} is not in this analyzer (it has {len(self.unit_ids)} units); "
-                               "refresh the candidate list") from None
+            raise UnknownUnits(
+                f"unit {unit_id!r} is not in this analyzer (it has {len(self.unit_ids)} units); "
+                "refresh the candidate list"
+            ) from None
 
     def indices(self, unit_ids: tuple[Any, ...] | list[Any]) -> np.ndarray:
         return np.array([self.index(u) for u in unit_ids], dtype=np.int64)
@@ -101,7 +110,7 @@ class AnalyzerData:
     def spike_samples(self, unit_id: Any) -> np.ndarray:
         """Sorted spike sample indices of a unit across segments (segments placed end to end)."""
         i = self.index(unit_id)
-        return self._samples[self._bounds[i]:self._bounds[i + 1]]
+        return self._samples[self._bounds[i] : self._bounds[i + 1]]
 
     def num_spikes(self, unit_id: Any) -> int:
         i = self.index(unit_id)
@@ -110,10 +119,12 @@ class AnalyzerData:
     def amplitudes(self, unit_id: Any) -> np.ndarray:
         """Spike amplitudes of a unit (µV when the recording is scaled), in time order."""
         if self._amplitudes is None:
-            raise MissingExtensions("spike_amplitudes is not computed; compute the missing extensions first.",
-                                    missing=("spike_amplitudes",))
+            raise MissingExtensions(
+                "spike_amplitudes is not computed; compute the missing extensions first.",
+                missing=("spike_amplitudes",),
+            )
         i = self.index(unit_id)
-        return self._amplitudes[self._bounds[i]:self._bounds[i + 1]]
+        return self._amplitudes[self._bounds[i] : self._bounds[i + 1]]
 
     @property
     def has_amplitudes(self) -> bool:
@@ -122,8 +133,9 @@ class AnalyzerData:
     def template(self, unit_id: Any) -> np.ndarray:
         """Dense average waveform, (samples, channels)."""
         if self._templates is None:
-            raise MissingExtensions("templates is not computed; compute the missing extensions first.",
-                                    missing=("templates",))
+            raise MissingExtensions(
+                "templates is not computed; compute the missing extensions first.", missing=("templates",)
+            )
         return self._templates[self.index(unit_id)]
 
     @property
@@ -133,8 +145,10 @@ class AnalyzerData:
     def correlograms(self, unit_ids: tuple[Any, ...] | list[Any]) -> tuple[np.ndarray, np.ndarray]:
         """The group's (n, n, bins) slice of the analyzer's one correlogram computation, and bin edges in ms."""
         if self._correlograms is None:
-            raise MissingExtensions("correlograms is not computed; compute the missing extensions first.",
-                                    missing=("correlograms",))
+            raise MissingExtensions(
+                "correlograms is not computed; compute the missing extensions first.",
+                missing=("correlograms",),
+            )
         idx = self.indices(unit_ids)
         return self._correlograms.counts[np.ix_(idx, idx)], self._correlograms.bins_ms
 

@@ -33,7 +33,9 @@ class DemoSpec:
     num_units: int = 16
     num_channels: int = 16
     firing_rate_hz: float = 20.0
-    faults: InjectedFaults = InjectedFaults(amplitude_splits=1, temporal_splits=1, random_splits=2, duplicates=1)
+    faults: InjectedFaults = InjectedFaults(
+        amplitude_splits=1, temporal_splits=1, random_splits=2, duplicates=1
+    )
     seed: int = 7
 
 
@@ -50,8 +52,12 @@ def demo_truth(workspace: Path) -> dict[str, Any]:
     return json.loads((_demo_folder(workspace) / "truth.json").read_text())
 
 
-def ensure_demo_analyzer(workspace: Path, spec: DemoSpec = DemoSpec(), progress: Progress = no_progress,
-                         wait_s: float = BUILD_WAIT_S) -> Path:
+def ensure_demo_analyzer(
+    workspace: Path,
+    spec: DemoSpec = DemoSpec(),
+    progress: Progress = no_progress,
+    wait_s: float = BUILD_WAIT_S,
+) -> Path:
     """The demo analyzer's folder, building the demo first if it is not there (about 30 s here), or waiting up
     to ``wait_s`` for the process that is building it."""
     final = _demo_folder(workspace)
@@ -71,14 +77,27 @@ def _build(final: Path, spec: DemoSpec, progress: Progress) -> None:
     temp = final.parent / f".demo-{uuid.uuid4().hex[:8]}.tmp"
     temp.mkdir(parents=True)
     try:
-        truth = build_ground_truth(spec.duration_s, spec.num_units, spec.num_channels, spec.faults, spec.seed,
-                                   spec.firing_rate_hz, progress=sub_progress(progress, 0.0, 0.3))
+        truth = build_ground_truth(
+            spec.duration_s,
+            spec.num_units,
+            spec.num_channels,
+            spec.faults,
+            spec.seed,
+            spec.firing_rate_hz,
+            progress=sub_progress(progress, 0.0, 0.3),
+        )
         progress(0.3, "saving the recording")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             recording = truth.recording.save(folder=temp / "recording", dtype="int16", **DEFAULT_JOB_KWARGS)
-            analyzer = create_sorting_analyzer(truth.sorting, recording, format="binary_folder",
-                                               folder=temp / "analyzer", sparse=True, job_kwargs=DEFAULT_JOB_KWARGS)
+            analyzer = create_sorting_analyzer(
+                truth.sorting,
+                recording,
+                format="binary_folder",
+                folder=temp / "analyzer",
+                sparse=True,
+                job_kwargs=DEFAULT_JOB_KWARGS,
+            )
         compute_missing_extensions(analyzer, progress=sub_progress(progress, 0.4, 0.95))
         (temp / "truth.json").write_text(json.dumps({**truth.to_json(), "spec": repr(spec)}, indent=1))
         del analyzer  # the analyzer stores its recording as "../recording": the rename keeps it valid

@@ -23,11 +23,33 @@ from engines.curation.data import UnitId, plain_unit_id
 from engines.curation.errors import CurationError
 from engines.curation.model import MERGE, MergeDecision, UnitLabel, Verdict
 
-__all__ = ["REASONING_COLUMNS", "resolve_merges", "reasoning_table", "write_reasoning_csv", "merges_from_review",
-           "build_curation", "write_curation_json", "QUALITY_LABELS"]
+__all__ = [
+    "REASONING_COLUMNS",
+    "resolve_merges",
+    "reasoning_table",
+    "write_reasoning_csv",
+    "merges_from_review",
+    "build_curation",
+    "write_curation_json",
+    "QUALITY_LABELS",
+]
 
-REASONING_COLUMNS = ("group_id", "merge_units", "merge_type", "reasoning", "report", "confidence", "score", "judge",
-                     "error", "group_units", "human_verdict", "tokens_in", "tokens_out", "cost_usd")
+REASONING_COLUMNS = (
+    "group_id",
+    "merge_units",
+    "merge_type",
+    "reasoning",
+    "report",
+    "confidence",
+    "score",
+    "judge",
+    "error",
+    "group_units",
+    "human_verdict",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+)
 QUALITY_LABELS = ("good", "mua", "noise")
 
 
@@ -40,7 +62,9 @@ def _write_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def resolve_merges(groups: Iterable[Iterable[Any]], order: Iterable[Any] | None = None) -> list[tuple[UnitId, ...]]:
+def resolve_merges(
+    groups: Iterable[Iterable[Any]], order: Iterable[Any] | None = None
+) -> list[tuple[UnitId, ...]]:
     """Join overlapping merge sets transitively ({1,2} and {2,3} make {1,2,3}); sets of one unit vanish."""
     parent: dict[UnitId, UnitId] = {}
 
@@ -58,8 +82,10 @@ def resolve_merges(groups: Iterable[Iterable[Any]], order: Iterable[Any] | None 
     for unit in list(parent):
         clusters.setdefault(find(unit), []).append(unit)
     rank = {plain_unit_id(u): i for i, u in enumerate(order if order is not None else ())}
-    key = (lambda u: (rank.get(u, len(rank)), str(u)))
-    return sorted((tuple(sorted(c, key=key)) for c in clusters.values() if len(c) > 1), key=lambda c: key(c[0]))
+    key = lambda u: (rank.get(u, len(rank)), str(u))
+    return sorted(
+        (tuple(sorted(c, key=key)) for c in clusters.values() if len(c) > 1), key=lambda c: key(c[0])
+    )
 
 
 def reasoning_table(decisions: Iterable[MergeDecision], verdicts: Mapping[int, Verdict] | None = None) -> Any:
@@ -70,11 +96,21 @@ def reasoning_table(decisions: Iterable[MergeDecision], verdicts: Mapping[int, V
     rows = []
     for d in decisions:
         verdict = verdicts.get(d.group_id)
-        base = {"group_id": d.group_id, "merge_type": d.merge_type, "reasoning": d.reasoning if d.ok else "",
-                "report": d.report, "confidence": d.confidence, "score": d.score, "judge": d.judge,
-                "error": d.error or "", "group_units": str(list(d.unit_ids)),
-                "human_verdict": verdict.verdict if verdict else "", "tokens_in": d.tokens_in,
-                "tokens_out": d.tokens_out, "cost_usd": d.cost_usd}
+        base = {
+            "group_id": d.group_id,
+            "merge_type": d.merge_type,
+            "reasoning": d.reasoning if d.ok else "",
+            "report": d.report,
+            "confidence": d.confidence,
+            "score": d.score,
+            "judge": d.judge,
+            "error": d.error or "",
+            "group_units": str(list(d.unit_ids)),
+            "human_verdict": verdict.verdict if verdict else "",
+            "tokens_in": d.tokens_in,
+            "tokens_out": d.tokens_out,
+            "cost_usd": d.cost_usd,
+        }
         if d.ok and d.decision == MERGE and d.merge_groups:
             for units in d.merge_groups:
                 rows.append({**base, "merge_units": str([plain_unit_id(u) for u in units])})
@@ -83,14 +119,16 @@ def reasoning_table(decisions: Iterable[MergeDecision], verdicts: Mapping[int, V
     return pd.DataFrame(rows, columns=list(REASONING_COLUMNS))
 
 
-def write_reasoning_csv(path: Path, decisions: Iterable[MergeDecision],
-                        verdicts: Mapping[int, Verdict] | None = None) -> Path:
+def write_reasoning_csv(
+    path: Path, decisions: Iterable[MergeDecision], verdicts: Mapping[int, Verdict] | None = None
+) -> Path:
     """Write the reasoning CSV atomically (with the tutorial's leading index column)."""
     return _write_atomic(Path(path), reasoning_table(decisions, verdicts).to_csv())
 
 
-def merges_from_review(decisions: Mapping[int, MergeDecision], verdicts: Mapping[int, Verdict],
-                       source: str = "human") -> list[tuple[UnitId, ...]]:
+def merges_from_review(
+    decisions: Mapping[int, MergeDecision], verdicts: Mapping[int, Verdict], source: str = "human"
+) -> list[tuple[UnitId, ...]]:
     """The merge sets a review asks for, before resolving overlaps.
 
     ``human``: accepted groups only (the units the reviewer accepted); ``judge``: the judge's
@@ -112,8 +150,12 @@ def merges_from_review(decisions: Mapping[int, MergeDecision], verdicts: Mapping
     return sets
 
 
-def build_curation(unit_ids: Iterable[Any], merges: Iterable[Iterable[Any]],
-                   labels: Mapping[Any, UnitLabel] | None = None, remove_noise: bool = False) -> dict[str, Any]:
+def build_curation(
+    unit_ids: Iterable[Any],
+    merges: Iterable[Iterable[Any]],
+    labels: Mapping[Any, UnitLabel] | None = None,
+    remove_noise: bool = False,
+) -> dict[str, Any]:
     """A curation dict (format v2) that ``apply_curation`` accepts; raises ``CurationError`` otherwise.
 
     Merges are resolved transitively; units labelled noise are listed in ``removed`` when
@@ -128,10 +170,14 @@ def build_curation(unit_ids: Iterable[Any], merges: Iterable[Iterable[Any]],
     curation = {
         "format_version": "2",
         "unit_ids": units,
-        "label_definitions": {"quality": {"name": "quality", "label_options": list(QUALITY_LABELS),
-                                          "exclusive": True}},
-        "manual_labels": [{"unit_id": u, "labels": {"quality": [labels[u].label]}} for u in units
-                          if u in labels and labels[u].label in QUALITY_LABELS],
+        "label_definitions": {
+            "quality": {"name": "quality", "label_options": list(QUALITY_LABELS), "exclusive": True}
+        },
+        "manual_labels": [
+            {"unit_id": u, "labels": {"quality": [labels[u].label]}}
+            for u in units
+            if u in labels and labels[u].label in QUALITY_LABELS
+        ],
         "removed": removed,
         "merges": [{"unit_ids": list(group)} for group in kept_merges if len(group) > 1],
         "splits": [],

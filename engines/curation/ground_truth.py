@@ -63,18 +63,23 @@ class GroundTruth:
         return {frozenset(pair) for group in self.true_groups() for pair in combinations(group, 2)}
 
     def to_json(self) -> dict[str, Any]:
-        return {"origin": {str(k): v for k, v in self.origin.items()},
-                "faults": {kind: [list(map(int, g)) for g in groups] for kind, groups in self.faults.items()},
-                "true_groups": [list(map(int, g)) for g in self.true_groups()]}
+        return {
+            "origin": {str(k): v for k, v in self.origin.items()},
+            "faults": {kind: [list(map(int, g)) for g in groups] for kind, groups in self.faults.items()},
+            "true_groups": [list(map(int, g)) for g in self.true_groups()],
+        }
 
 
-def _pick_units(rng: np.random.Generator, unit_ids: np.ndarray, peak_uv: np.ndarray,
-                faults: InjectedFaults) -> dict[str, list[str]]:
+def _pick_units(
+    rng: np.random.Generator, unit_ids: np.ndarray, peak_uv: np.ndarray, faults: InjectedFaults
+) -> dict[str, list[str]]:
     """Disjoint true units per fault, among units a sorter would find (peak-to-peak >= 30 µV)."""
     visible = [u for u, ptp in zip(unit_ids, peak_uv) if ptp >= 30.0]
     if faults.total > len(visible):
-        raise ValueError(f"{faults.total} faults need as many units of 30 µV or more (have {len(visible)}); "
-                         "generate more units or fewer faults")
+        raise ValueError(
+            f"{faults.total} faults need as many units of 30 µV or more (have {len(visible)}); "
+            "generate more units or fewer faults"
+        )
     rest = list(rng.permutation(visible))
     picked = {}
     for kind in ("duplicates", "amplitude_splits", "temporal_splits", "random_splits"):
@@ -86,29 +91,44 @@ def _pick_units(rng: np.random.Generator, unit_ids: np.ndarray, peak_uv: np.ndar
 def _memory_analyzer(sorting: Any, recording: Any, main_channels: np.ndarray) -> Any:
     from spikeinterface.core import create_sorting_analyzer
 
-    return create_sorting_analyzer(sorting, recording, format="memory", sparse=False,
-                                   main_channel_indices=main_channels)
+    return create_sorting_analyzer(
+        sorting, recording, format="memory", sparse=False, main_channel_indices=main_channels
+    )
 
 
-def build_ground_truth(duration_s: float = 20.0, num_units: int = 12, num_channels: int = 16,
-                       faults: InjectedFaults = InjectedFaults(), seed: int = 0, firing_rate_hz: float = 15.0,
-                       job_kwargs: dict[str, Any] | None = None, progress: Progress = no_progress) -> GroundTruth:
+def build_ground_truth(
+    duration_s: float = 20.0,
+    num_units: int = 12,
+    num_channels: int = 16,
+    faults: InjectedFaults = InjectedFaults(),
+    seed: int = 0,
+    firing_rate_hz: float = 15.0,
+    job_kwargs: dict[str, Any] | None = None,
+    progress: Progress = no_progress,
+) -> GroundTruth:
     """Generate a recording and a sorting of it with ``faults`` injected; costs one pass over the
     recording when amplitude splits are asked for (their spike amplitudes), none otherwise.
 
     Unit ids of the returned sorting are integers; true units keep their own ids as origins.
     """
-    from spikeinterface.core import generate_ground_truth_recording, inject_some_duplicate_units, \
-        inject_some_split_units
+    from spikeinterface.core import (
+        generate_ground_truth_recording,
+        inject_some_duplicate_units,
+        inject_some_split_units,
+    )
     from spikeinterface.generation import split_sorting_by_amplitudes, split_sorting_by_times
 
     job_kwargs = job_kwargs or {"n_jobs": 1, "progress_bar": False}
     rng = np.random.default_rng(seed)
     progress(0.0, "generating the recording")
     recording, true_sorting = generate_ground_truth_recording(
-        durations=[float(duration_s)], num_channels=num_channels, num_units=num_units, seed=seed,
+        durations=[float(duration_s)],
+        num_channels=num_channels,
+        num_units=num_units,
+        seed=seed,
         generate_sorting_kwargs={"firing_rates": firing_rate_hz, "refractory_period_ms": 4.0},
-        noise_kwargs={"noise_levels": 5.0, "strategy": "on_the_fly"})
+        noise_kwargs={"noise_levels": 5.0, "strategy": "on_the_fly"},
+    )
     unit_ids = true_sorting.unit_ids
     main_channels = recording.ids_to_indices(true_sorting.get_property("main_channel_id"))
     peak_uv = np.ptp(np.asarray(recording.templates), axis=(1, 2))
@@ -121,23 +141,26 @@ def build_ground_truth(duration_s: float = 20.0, num_units: int = 12, num_channe
         progress(0.1, "splitting units by amplitude")
         analyzer = _memory_analyzer(sorting, recording, main_channels)
         analyzer.compute(["random_spikes", "templates", "spike_amplitudes"], **job_kwargs)
-        sorting, pairs = split_sorting_by_amplitudes(analyzer, unit_ids=picked["amplitude_splits"],
-                                                     seed=int(rng.integers(1 << 31)))
+        sorting, pairs = split_sorting_by_amplitudes(
+            analyzer, unit_ids=picked["amplitude_splits"], seed=int(rng.integers(1 << 31))
+        )
         _record_pairs(pairs, origin, groups["amplitude_splits"])
         main_channels = np.concatenate([main_channels, main_channels[[int(a) for a, _ in pairs]]])
     if picked["temporal_splits"]:
         progress(0.6, "splitting units in time")
         analyzer = _memory_analyzer(sorting, recording, main_channels)
-        sorting, pairs = split_sorting_by_times(analyzer, unit_ids=[str(u) for u in picked["temporal_splits"]],
-                                                seed=int(rng.integers(1 << 31)))
+        sorting, pairs = split_sorting_by_times(
+            analyzer, unit_ids=[str(u) for u in picked["temporal_splits"]], seed=int(rng.integers(1 << 31))
+        )
         _record_pairs(pairs, origin, groups["temporal_splits"])
     sorting = sorting.rename_units([int(u) for u in sorting.unit_ids])
     origin_int = {int(k): v for k, v in origin.items()}
     if picked["random_splits"]:
         progress(0.7, "splitting units at random")
         split_ids = [int(u) for u in picked["random_splits"]]
-        sorting, new_ids = inject_some_split_units(sorting, split_ids=split_ids, num_split=2, output_ids=True,
-                                                   seed=int(rng.integers(1 << 31)))
+        sorting, new_ids = inject_some_split_units(
+            sorting, split_ids=split_ids, num_split=2, output_ids=True, seed=int(rng.integers(1 << 31))
+        )
         for old, parts in new_ids.items():
             source = origin_int.pop(int(old))
             for part in parts:
@@ -146,19 +169,31 @@ def build_ground_truth(duration_s: float = 20.0, num_units: int = 12, num_channe
     if picked["duplicates"]:
         progress(0.8, "duplicating units")
         copied_ids = [int(u) for u in picked["duplicates"]]  # SpikeInterface copies the first units
-        sorting = sorting.select_units(copied_ids + [int(u) for u in sorting.unit_ids if int(u) not in copied_ids])
+        sorting = sorting.select_units(
+            copied_ids + [int(u) for u in sorting.unit_ids if int(u) not in copied_ids]
+        )
         before = [int(u) for u in sorting.unit_ids]
-        sorting = inject_some_duplicate_units(sorting, num=faults.duplicates, max_shift=faults.duplicate_max_shift,
-                                              ratio=faults.duplicate_ratio, seed=int(rng.integers(1 << 31)))
+        sorting = inject_some_duplicate_units(
+            sorting,
+            num=faults.duplicates,
+            max_shift=faults.duplicate_max_shift,
+            ratio=faults.duplicate_ratio,
+            seed=int(rng.integers(1 << 31)),
+        )
         added = [int(u) for u in sorting.unit_ids if int(u) not in set(before)]
-        for copied, duplicate in zip(before[:faults.duplicates], added):
+        for copied, duplicate in zip(before[: faults.duplicates], added):
             origin_int[duplicate] = origin_int[copied]
             groups["duplicates"].append((str(copied), str(duplicate)))
     sorting = sorting.rename_units([int(u) for u in sorting.unit_ids])
     sorting = sorting.select_units(sorted(int(u) for u in sorting.unit_ids))
     progress(1.0, "ground truth ready")
-    return GroundTruth(recording=recording, sorting=sorting, true_sorting=true_sorting, origin=origin_int,
-                       faults={kind: [tuple(int(u) for u in g) for g in found] for kind, found in groups.items()})
+    return GroundTruth(
+        recording=recording,
+        sorting=sorting,
+        true_sorting=true_sorting,
+        origin=origin_int,
+        faults={kind: [tuple(int(u) for u in g) for g in found] for kind, found in groups.items()},
+    )
 
 
 def _record_pairs(pairs: list[tuple[Any, Any]], origin: dict[str, str], found: list[tuple[str, ...]]) -> None:

@@ -50,7 +50,9 @@ class GroupImages:
     A drawing costs about 0.05-0.15 s per image for a pair; a cached image costs a stat.
     """
 
-    def __init__(self, data: AnalyzerData, cache_dir: Path, fingerprint: str, params: ImageParams = ImageParams()):
+    def __init__(
+        self, data: AnalyzerData, cache_dir: Path, fingerprint: str, params: ImageParams = ImageParams()
+    ):
         self.data = data
         self.params = params
         self.fingerprint = fingerprint
@@ -58,8 +60,13 @@ class GroupImages:
 
     def path_for(self, unit_ids: tuple[UnitId, ...], feature: str) -> Path:
         digest = hashlib.blake2b(digest_size=12)
-        for part in (self.fingerprint, json.dumps([str(u) for u in unit_ids]), feature, self.params.key(),
-                     DRAWING_VERSION):
+        for part in (
+            self.fingerprint,
+            json.dumps([str(u) for u in unit_ids]),
+            feature,
+            self.params.key(),
+            DRAWING_VERSION,
+        ):
             digest.update(part.encode())
             digest.update(b"\0")
         return self.cache_dir / f"{feature}-{digest.hexdigest()}.png"
@@ -74,29 +81,38 @@ class GroupImages:
         try:
             png = self._draw(unit_ids, feature)
         except CurationError as exc:
-            raise ImageRenderError(f"the {feature} image of units {list(unit_ids)} could not be drawn: {exc}") from exc
+            raise ImageRenderError(
+                f"the {feature} image of units {list(unit_ids)} could not be drawn: {exc}"
+            ) from exc
         except Exception as exc:  # matplotlib and NumPy failures on odd data end as this group's error
-            raise ImageRenderError(f"the {feature} image of units {list(unit_ids)} could not be drawn "
-                                   f"({type(exc).__name__}: {exc}); the other groups are not affected") from exc
+            raise ImageRenderError(
+                f"the {feature} image of units {list(unit_ids)} could not be drawn "
+                f"({type(exc).__name__}: {exc}); the other groups are not affected"
+            ) from exc
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         temp.write_bytes(png)
         os.replace(temp, path)
         return path
 
-    def images(self, unit_ids: tuple[UnitId, ...], features: tuple[str, ...] = FEATURES[:2]) -> dict[str, Path]:
+    def images(
+        self, unit_ids: tuple[UnitId, ...], features: tuple[str, ...] = FEATURES[:2]
+    ) -> dict[str, Path]:
         return {feature: self.image(unit_ids, feature) for feature in features}
 
     def _draw(self, unit_ids: tuple[UnitId, ...], feature: str) -> bytes:
         if feature == "crosscorrelograms":
             counts, bins = self.data.correlograms(unit_ids)
-            return _drawing.draw_correlogram_grid(counts, bins, unit_ids, self.params.refractory_ms, self.params.dpi)
+            return _drawing.draw_correlogram_grid(
+                counts, bins, unit_ids, self.params.refractory_ms, self.params.dpi
+            )
         if feature == "amplitude_plot":
             fs = self.data.sampling_frequency
             times = [self.data.spike_samples(u) / fs for u in unit_ids]
             amplitudes = [self.data.amplitudes(u) for u in unit_ids]
-            return _drawing.draw_amplitudes(times, amplitudes, unit_ids, self.data.duration_s, self.params.dpi,
-                                            self.params.max_points)
+            return _drawing.draw_amplitudes(
+                times, amplitudes, unit_ids, self.data.duration_s, self.params.dpi, self.params.max_points
+            )
         templates, channels = self._group_templates(unit_ids)
         return _drawing.draw_templates(templates, channels, unit_ids, self.params.dpi)
 
@@ -106,5 +122,5 @@ class GroupImages:
         mains = self.data.main_channels[self.data.indices(unit_ids)]
         center = self.data.channel_locations[mains].mean(axis=0)
         order = np.argsort(np.linalg.norm(self.data.channel_locations - center, axis=1))
-        channels = np.sort(order[:self.params.template_channels])
+        channels = np.sort(order[: self.params.template_channels])
         return [self.data.template(u)[:, channels] for u in unit_ids], [int(c) for c in channels]

@@ -36,7 +36,14 @@ from engines.curation.errors import AnalyzerOpenError
 from engines.curation.exports import write_reasoning_csv
 from engines.jobs import JobCancelled, JobContext, JobEnvironment, JobKind, run_in_child_process
 
-__all__ = ["EXTENSIONS_KIND", "JUDGE_KIND", "APPLY_KIND", "CODE_VERSIONS", "job_kinds", "resolve_analyzer_folder"]
+__all__ = [
+    "EXTENSIONS_KIND",
+    "JUDGE_KIND",
+    "APPLY_KIND",
+    "CODE_VERSIONS",
+    "job_kinds",
+    "resolve_analyzer_folder",
+]
 
 EXTENSIONS_KIND = "curation-extensions"
 JUDGE_KIND = "curation-judge"
@@ -50,8 +57,10 @@ def resolve_analyzer_folder(text: str, env: JobEnvironment) -> Path:
     real = Path(os.path.expanduser(str(text))).resolve()
     roots = [Path(root).resolve() for root in (*policy.allowed_roots, policy.workspace)]
     if not any(real == root or root in real.parents for root in roots):
-        raise AnalyzerOpenError(f"'{text}' is outside the folders this server may read; move the analyzer under "
-                                "an allowed root or start the server with --root pointing at its folder")
+        raise AnalyzerOpenError(
+            f"'{text}' is outside the folders this server may read; move the analyzer under "
+            "an allowed root or start the server with --root pointing at its folder"
+        )
     if not real.is_dir():
         raise AnalyzerOpenError(f"No analyzer folder at '{text}'.")
     return real
@@ -81,11 +90,20 @@ def run_extensions(inputs: dict[str, Any], ctx: JobContext, *, env: JobEnvironme
         start, end = index / max(1, len(todo)), (index + 1) / max(1, len(todo))
         ctx.report(start, f"computing {name} ({index + 1} of {len(todo)})")
         if name in RECORDING_EXTENSIONS:
-            run_in_child_process(_compute_extension_in_child, {"folder": str(folder), "name": name,
-                                                               "params": EXTENSION_PARAMS.get(name, {}),
-                                                               "trust_pickles": trust},
-                                 ctx, label=f"computing {name}", progress_from=start, progress_to=end,
-                                 expected_s=_expected_seconds(analyzer))
+            run_in_child_process(
+                _compute_extension_in_child,
+                {
+                    "folder": str(folder),
+                    "name": name,
+                    "params": EXTENSION_PARAMS.get(name, {}),
+                    "trust_pickles": trust,
+                },
+                ctx,
+                label=f"computing {name}",
+                progress_from=start,
+                progress_to=end,
+                expected_s=_expected_seconds(analyzer),
+            )
             analyzer, _ = open_analyzer(folder, trust_pickles=trust)
         else:
             compute_missing_extensions(analyzer, (name,), no_recording=status.no_recording)
@@ -99,8 +117,9 @@ def run_judge_job(inputs: dict[str, Any], ctx: JobContext, *, env: JobEnvironmen
     from engines.curation.review import CurationReview
 
     folder = resolve_analyzer_folder(inputs["analyzer"], env)
-    review = CurationReview.open(env.workspace, folder, session=f"job-{ctx.job.id}", llm=env.llm,
-                                 trust_pickles=env.trust_pickles)
+    review = CurationReview.open(
+        env.workspace, folder, session=f"job-{ctx.job.id}", llm=env.llm, trust_pickles=env.trust_pickles
+    )
 
     def report(fraction: float, message: str) -> None:
         try:
@@ -109,12 +128,22 @@ def run_judge_job(inputs: dict[str, Any], ctx: JobContext, *, env: JobEnvironmen
             pass  # ``cancel`` below stops the run cleanly; the job is marked cancelled afterwards
 
     run = review.run_judge(int(inputs["run_id"]), progress=report, cancel=ctx.cancelled)
-    write_reasoning_csv(ctx.output_dir / "merge_reasoning.csv", review.store.decisions(run.id), review.verdicts())
+    write_reasoning_csv(
+        ctx.output_dir / "merge_reasoning.csv", review.store.decisions(run.id), review.verdicts()
+    )
     if ctx.cancelled():
         raise JobCancelled(ctx.stop_reason())
-    return {"run_id": run.id, "status": run.status, "n_groups": run.n_groups, "n_done": run.n_done,
-            "n_errors": run.n_errors, "tokens_in": run.tokens_in, "tokens_out": run.tokens_out,
-            "cost_usd": round(run.cost_usd, 6), "message": run.message}
+    return {
+        "run_id": run.id,
+        "status": run.status,
+        "n_groups": run.n_groups,
+        "n_done": run.n_done,
+        "n_errors": run.n_errors,
+        "tokens_in": run.tokens_in,
+        "tokens_out": run.tokens_out,
+        "cost_usd": round(run.cost_usd, 6),
+        "message": run.message,
+    }
 
 
 def run_apply(inputs: dict[str, Any], ctx: JobContext, *, env: JobEnvironment) -> dict[str, Any]:
@@ -122,9 +151,14 @@ def run_apply(inputs: dict[str, Any], ctx: JobContext, *, env: JobEnvironment) -
 
     folder = resolve_analyzer_folder(inputs["analyzer"], env)
     analyzer, _ = open_analyzer(folder, trust_pickles=env.trust_pickles)
-    report = apply_curation_to_analyzer(analyzer, inputs["curation"], ctx.output_dir / "analyzer",
-                                        censor_ms=inputs.get("censor_ms", 0.4), progress=ctx.report,
-                                        cancel=ctx.cancelled)
+    report = apply_curation_to_analyzer(
+        analyzer,
+        inputs["curation"],
+        ctx.output_dir / "analyzer",
+        censor_ms=inputs.get("censor_ms", 0.4),
+        progress=ctx.report,
+        cancel=ctx.cancelled,
+    )
     summary = report.to_json()
     (ctx.output_dir / "report.json").write_text(json.dumps(summary, indent=1, default=str))
     return {key: value for key, value in summary.items() if key != "table"}
@@ -133,10 +167,25 @@ def run_apply(inputs: dict[str, Any], ctx: JobContext, *, env: JobEnvironment) -
 def job_kinds(env: JobEnvironment) -> list[JobKind]:
     """The three curation kinds, bound to ``env`` (workspace, allowed roots, model endpoint)."""
     return [
-        JobKind(EXTENSIONS_KIND, partial(run_extensions, env=env), CODE_VERSIONS[EXTENSIONS_KIND],
-                "Compute the analyzer extensions curation needs", ("analyzer",)),
-        JobKind(JUDGE_KIND, partial(run_judge_job, env=env), CODE_VERSIONS[JUDGE_KIND],
-                "Judge candidate merge groups (metrics or VLM)", ("analyzer", "run_id")),
-        JobKind(APPLY_KIND, partial(run_apply, env=env), CODE_VERSIONS[APPLY_KIND],
-                "Apply merges and labels into a new analyzer", ("analyzer", "curation")),
+        JobKind(
+            EXTENSIONS_KIND,
+            partial(run_extensions, env=env),
+            CODE_VERSIONS[EXTENSIONS_KIND],
+            "Compute the analyzer extensions curation needs",
+            ("analyzer",),
+        ),
+        JobKind(
+            JUDGE_KIND,
+            partial(run_judge_job, env=env),
+            CODE_VERSIONS[JUDGE_KIND],
+            "Judge candidate merge groups (metrics or VLM)",
+            ("analyzer", "run_id"),
+        ),
+        JobKind(
+            APPLY_KIND,
+            partial(run_apply, env=env),
+            CODE_VERSIONS[APPLY_KIND],
+            "Apply merges and labels into a new analyzer",
+            ("analyzer", "curation"),
+        ),
     ]

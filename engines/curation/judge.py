@@ -62,13 +62,21 @@ class Judge(ABC):
     def judge(self, group: CandidateGroup, context: JudgeContext) -> MergeDecision:
         """One decision, or raise a ``CurationError`` whose message becomes the group's error row."""
 
-    def judge_many(self, groups: Sequence[CandidateGroup], context: JudgeContext, on_decision: OnDecision,
-                   progress: Progress, cancel: Cancel) -> None:
+    def judge_many(
+        self,
+        groups: Sequence[CandidateGroup],
+        context: JudgeContext,
+        on_decision: OnDecision,
+        progress: Progress,
+        cancel: Cancel,
+    ) -> None:
         """Judge groups one by one; judges that batch (the VLM's concurrent calls) override this."""
         for index, group in enumerate(groups):
             if is_cancelled(cancel):
                 return
-            progress(index / max(1, len(groups)), f"judging group {group.group_id} ({index + 1} of {len(groups)})")
+            progress(
+                index / max(1, len(groups)), f"judging group {group.group_id} ({index + 1} of {len(groups)})"
+            )
             on_decision(self.judge_safely(group, context))
 
     def judge_safely(self, group: CandidateGroup, context: JudgeContext) -> MergeDecision:
@@ -84,9 +92,14 @@ class Judge(ABC):
         return decision
 
 
-def run_judge(judge: Judge, groups: Sequence[CandidateGroup], context: JudgeContext,
-              on_decision: OnDecision | None = None, progress: Progress = no_progress,
-              cancel: Cancel = None) -> list[MergeDecision]:
+def run_judge(
+    judge: Judge,
+    groups: Sequence[CandidateGroup],
+    context: JudgeContext,
+    on_decision: OnDecision | None = None,
+    progress: Progress = no_progress,
+    cancel: Cancel = None,
+) -> list[MergeDecision]:
     """Judge every group except the few-shot examples; returns one row per judged group, in order.
 
     Groups the judge did not answer (a cancel, a judge bug) get an error row saying so, and
@@ -107,6 +120,8 @@ def run_judge(judge: Judge, groups: Sequence[CandidateGroup], context: JudgeCont
     judge.judge_many(todo, context, record, progress, cancel)
     for group in todo:
         if group.group_id not in found:
-            reason = CANCELLED_MESSAGE if is_cancelled(cancel) else "the judge returned no decision for this group"
+            reason = (
+                CANCELLED_MESSAGE if is_cancelled(cancel) else "the judge returned no decision for this group"
+            )
             record(MergeDecision.failed(group, judge.name, reason))
     return [found[g.group_id] for g in todo]

@@ -73,19 +73,29 @@ def _describe(pv: PairVerdict) -> str:
     ev = pv.evidence
     parts = []
     if ev.llr_duplicate > 0:
-        parts.append(f"{ev.zero_lag_observed} spikes coincide within ±0.4 ms ({ev.zero_lag_fraction:.0%} of the "
-                     f"smaller unit; {ev.zero_lag_expected:.1f} expected by chance): the same spikes detected twice")
+        parts.append(
+            f"{ev.zero_lag_observed} spikes coincide within ±0.4 ms ({ev.zero_lag_fraction:.0%} of the "
+            f"smaller unit; {ev.zero_lag_expected:.1f} expected by chance): the same spikes detected twice"
+        )
     if pv.terms["complementary"] > 0:
-        parts.append(f"active at complementary times (overlap {ev.presence_overlap:.0%}), as a unit split in time")
+        parts.append(
+            f"active at complementary times (overlap {ev.presence_overlap:.0%}), as a unit split in time"
+        )
     if ev.llr_refractory >= 1.0:
-        parts.append(f"refractory dip: {ev.refractory_observed} coincidences within ±1.5 ms where "
-                     f"{ev.refractory_expected:.1f} were expected for independent neurons")
+        parts.append(
+            f"refractory dip: {ev.refractory_observed} coincidences within ±1.5 ms where "
+            f"{ev.refractory_expected:.1f} were expected for independent neurons"
+        )
     elif ev.llr_refractory <= -1.0:
-        parts.append(f"no refractory dip: {ev.refractory_observed} coincidences within ±1.5 ms, "
-                     f"{ev.refractory_expected:.1f} expected for independent neurons")
+        parts.append(
+            f"no refractory dip: {ev.refractory_observed} coincidences within ±1.5 ms, "
+            f"{ev.refractory_expected:.1f} expected for independent neurons"
+        )
     else:
-        parts.append(f"too few coincidences to test the refractory period ({ev.refractory_expected:.1f} expected), "
-                     "and an empty correlogram is no evidence for a merge")
+        parts.append(
+            f"too few coincidences to test the refractory period ({ev.refractory_expected:.1f} expected), "
+            "and an empty correlogram is no evidence for a merge"
+        )
     if ev.cosine is not None:
         parts.append(f"template cosine {ev.cosine:.2f}")
     parts.append(f"{ev.distance_um:.0f} µm apart")
@@ -105,14 +115,24 @@ class MetricsJudge(Judge):
     def pair_verdicts(self, group: CandidateGroup, context: JudgeContext) -> list[PairVerdict]:
         data = context.data
         if len(group.unit_ids) < 2:
-            raise CurationError(f"group {group.group_id} has fewer than two units; add a unit or delete the group")
-        few = [(u, data.num_spikes(u)) for u in group.unit_ids if data.num_spikes(u) < self.params.evidence.min_spikes]
+            raise CurationError(
+                f"group {group.group_id} has fewer than two units; add a unit or delete the group"
+            )
+        few = [
+            (u, data.num_spikes(u))
+            for u in group.unit_ids
+            if data.num_spikes(u) < self.params.evidence.min_spikes
+        ]
         if few:
             listed = ", ".join(f"unit {u} has {n}" for u, n in few)
-            raise CurationError(f"too few spikes to judge ({listed}; at least {self.params.evidence.min_spikes} "
-                                "are needed). Review the group by eye, or drop those units from it.")
-        return [score_pair(pair_evidence(data, a, b, self.params.evidence), self.params)
-                for a, b in combinations(group.unit_ids, 2)]
+            raise CurationError(
+                f"too few spikes to judge ({listed}; at least {self.params.evidence.min_spikes} "
+                "are needed). Review the group by eye, or drop those units from it."
+            )
+        return [
+            score_pair(pair_evidence(data, a, b, self.params.evidence), self.params)
+            for a, b in combinations(group.unit_ids, 2)
+        ]
 
     def judge(self, group: CandidateGroup, context: JudgeContext) -> MergeDecision:
         verdicts = self.pair_verdicts(group, context)
@@ -125,15 +145,33 @@ class MetricsJudge(Judge):
             confidence = min(v.probability for v in verdicts if v.merge and _in_same_set(v, merged))
         else:
             confidence = max(1.0 - score, 0.5)  # likely but untestable merges leave the judge unsure
-        lines = [f"units {v.evidence.a}–{v.evidence.b}: {'merge' if v.merge else 'not merge'} "
-                 f"(p={v.probability:.2f}): {_describe(v)}" for v in verdicts]
+        lines = [
+            f"units {v.evidence.a}–{v.evidence.b}: {'merge' if v.merge else 'not merge'} "
+            f"(p={v.probability:.2f}): {_describe(v)}"
+            for v in verdicts
+        ]
         reasoning = _summary(group, merged, verdicts)
-        return MergeDecision(group_id=group.group_id, unit_ids=group.unit_ids, judge=self.name, decision=decision,
-                             confidence=round(float(confidence), 4), score=round(float(score), 4),
-                             reasoning=reasoning, report="\n".join(lines), merge_groups=tuple(merged),
-                             evidence={"pairs": [dict(v.evidence.to_dict(), probability=round(v.probability, 4),
-                                                      terms={k: round(t, 3) for k, t in v.terms.items()})
-                                                 for v in verdicts]})
+        return MergeDecision(
+            group_id=group.group_id,
+            unit_ids=group.unit_ids,
+            judge=self.name,
+            decision=decision,
+            confidence=round(float(confidence), 4),
+            score=round(float(score), 4),
+            reasoning=reasoning,
+            report="\n".join(lines),
+            merge_groups=tuple(merged),
+            evidence={
+                "pairs": [
+                    dict(
+                        v.evidence.to_dict(),
+                        probability=round(v.probability, 4),
+                        terms={k: round(t, 3) for k, t in v.terms.items()},
+                    )
+                    for v in verdicts
+                ]
+            },
+        )
 
 
 def _in_same_set(verdict: PairVerdict, sets: list[tuple]) -> bool:
@@ -143,8 +181,11 @@ def _in_same_set(verdict: PairVerdict, sets: list[tuple]) -> bool:
 def _merge_sets(group: CandidateGroup, verdicts: list[PairVerdict]) -> list[tuple]:
     """Join merge pairs, strongest first, unless a pair across the two sets is clearly different neurons."""
     sets = {u: frozenset([u]) for u in group.unit_ids}
-    against = {frozenset((v.evidence.a, v.evidence.b)) for v in verdicts
-               if v.probability < 0.2 or v.evidence.llr_refractory <= -2.0}
+    against = {
+        frozenset((v.evidence.a, v.evidence.b))
+        for v in verdicts
+        if v.probability < 0.2 or v.evidence.llr_refractory <= -2.0
+    }
     for verdict in sorted((v for v in verdicts if v.merge), key=lambda v: -v.probability):
         left, right = sets[verdict.evidence.a], sets[verdict.evidence.b]
         if left == right or any(frozenset((x, y)) in against for x in left for y in right):

@@ -7,8 +7,17 @@ from typing import Any, Literal
 
 from engines.curation.data import UnitId
 
-__all__ = ["CandidateGroup", "MergeDecision", "Decision", "Verdict", "VerdictKind", "UnitLabel", "JudgeRun",
-           "MERGE", "NOT_MERGE"]
+__all__ = [
+    "CandidateGroup",
+    "MergeDecision",
+    "Decision",
+    "Verdict",
+    "VerdictKind",
+    "UnitLabel",
+    "JudgeRun",
+    "MERGE",
+    "NOT_MERGE",
+]
 
 MERGE = "merge"
 NOT_MERGE = "not merge"
@@ -73,7 +82,7 @@ class MergeDecision:
         return asdict(self)
 
     @classmethod
-    def failed(cls, group: CandidateGroup, judge: str, error: str, **extra: Any) -> "MergeDecision":
+    def failed(cls, group: CandidateGroup, judge: str, error: str, **extra: Any) -> MergeDecision:
         return cls(group_id=group.group_id, unit_ids=group.unit_ids, judge=judge, error=error, **extra)
 
 

@@ -14,15 +14,18 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 __all__ = ["TRUST_HINT", "pickled_parts", "safe_recording"]
 
-TRUST_HINT = ("only unpickling it can read it, and unpickling runs code written into the folder; if you trust "
-              "this folder, the operator can allow it with --trust-pickles (NEURODECK_TRUST_PICKLES=1)")
+TRUST_HINT = (
+    "only unpickling it can read it, and unpickling runs code written into the folder; if you trust "
+    "this folder, the operator can allow it with --trust-pickles (NEURODECK_TRUST_PICKLES=1)"
+)
 
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 _ZARR_METADATA = (".zarray", ".zmetadata", "zarr.json")
@@ -66,7 +69,9 @@ def _npy_holds_objects(path: Path) -> bool:
     try:
         with path.open("rb") as handle:
             major, _ = np.lib.format.read_magic(handle)
-            reader = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            reader = (
+                np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            )
             _, _, dtype = reader(handle)
     except (OSError, ValueError):
         return False  # unreadable as .npy: NumPy refuses it before unpickling anything
@@ -80,11 +85,16 @@ def _pickled_arrays(path: Path, relative: str) -> list[str]:
         metadata = json.loads(path.read_text())
     except (OSError, ValueError):
         return [relative]  # metadata zarr may read but we cannot check
-    consolidated = metadata.get("metadata") if path.name == ".zmetadata" else \
-        (metadata.get("consolidated_metadata") or {}).get("metadata")
+    consolidated = (
+        metadata.get("metadata")
+        if path.name == ".zmetadata"
+        else (metadata.get("consolidated_metadata") or {}).get("metadata")
+    )
     if isinstance(consolidated, dict):
         base = relative.rpartition("/")[0]
-        return [f"{base}/{key}".lstrip("/") for key, array in consolidated.items() if _names_pickle_codec(array)]
+        return [
+            f"{base}/{key}".lstrip("/") for key, array in consolidated.items() if _names_pickle_codec(array)
+        ]
     return [relative] if _names_pickle_codec(metadata) else []
 
 
@@ -116,16 +126,23 @@ def safe_recording(folder: Path, fmt: str, parts: list[str]) -> tuple[Any | None
         return None, "it saved no recording"
     unknown = sorted(_foreign_classes(provenance))
     if unknown:
-        return None, (f"its saved recording names {', '.join(unknown)}, which are not SpikeInterface extractors; "
-                      "opening it would run that code (the operator can allow it with --trust-pickles)")
+        return None, (
+            f"its saved recording names {', '.join(unknown)}, which are not SpikeInterface extractors; "
+            "opening it would run that code (the operator can allow it with --trust-pickles)"
+        )
     from spikeinterface.core.base import BaseExtractor
     from spikeinterface.core.core_tools import make_paths_absolute
 
     absolute = make_paths_absolute(provenance, folder) if provenance.get("relative_paths") else provenance
     try:
         for place in _existing_paths(absolute, folder):
-            found = [place.name] if place.is_file() and _needs_unpickling(place) else \
-                pickled_parts(place) if place.is_dir() else []
+            found = (
+                [place.name]
+                if place.is_file() and _needs_unpickling(place)
+                else pickled_parts(place)
+                if place.is_dir()
+                else []
+            )
             if found:
                 return None, f"its recording's data ({place.name}) holds pickles, and {TRUST_HINT}"
     except ValueError as exc:
@@ -133,7 +150,10 @@ def safe_recording(folder: Path, fmt: str, parts: list[str]) -> tuple[Any | None
     try:
         return BaseExtractor.from_dict(provenance, base_folder=folder), ""
     except Exception as exc:  # moved or deleted data, another SpikeInterface version: opened without it
-        return None, f"its recording could not be opened ({type(exc).__name__}); it may have been moved or deleted"
+        return (
+            None,
+            f"its recording could not be opened ({type(exc).__name__}); it may have been moved or deleted",
+        )
 
 
 def _json_provenance(folder: Path, fmt: str) -> dict | None:

@@ -30,7 +30,12 @@ from engines.curation.apply import ApplyReport, apply_curation_to_analyzer
 from engines.curation.candidates import CandidateRequest, find_candidates
 from engines.curation.data import AnalyzerData, UnitId, plain_unit_id
 from engines.curation.errors import CurationError, InvalidParameters, UnknownUnits
-from engines.curation.exports import build_curation, merges_from_review, write_curation_json, write_reasoning_csv
+from engines.curation.exports import (
+    build_curation,
+    merges_from_review,
+    write_curation_json,
+    write_reasoning_csv,
+)
 from engines.curation.images import FEATURES, GroupImages, ImageParams
 from engines.curation.judge import FewShotExamples, Judge, JudgeContext, run_judge
 from engines.curation.labels import label_units
@@ -59,23 +64,37 @@ class Agreement:
         return self.n_agree / self.n_compared if self.n_compared else None
 
 
-def make_judge(name: str, llm: LlmConfig | None = None, num_workers: int = 8,
-               features: tuple[str, ...] = ("crosscorrelograms", "amplitude_plot"),
-               max_workers: int = MAX_MODEL_WORKERS) -> Judge:
+def make_judge(
+    name: str,
+    llm: LlmConfig | None = None,
+    num_workers: int = 8,
+    features: tuple[str, ...] = ("crosscorrelograms", "amplitude_plot"),
+    max_workers: int = MAX_MODEL_WORKERS,
+) -> Judge:
     """``metrics`` (offline) or ``vlm`` (needs ``llm``; at most ``max_workers`` parallel calls, the operator's cap)."""
     if name == "metrics":
         return MetricsJudge()
     if name == "vlm":
-        return VlmJudge(llm, VlmJudgeParams(features=features, num_workers=num_workers), max_workers=max_workers)
+        return VlmJudge(
+            llm, VlmJudgeParams(features=features, num_workers=num_workers), max_workers=max_workers
+        )
     raise InvalidParameters(f"unknown judge {name!r}; choose metrics or vlm")
 
 
 class CurationReview:
     """See the module docstring. Build it with ``CurationReview.open(workspace, folder)``."""
 
-    def __init__(self, workspace: Path, analyzer: Any, path: Path | None, status: ExtensionStatus | None = None,
-                 session: str | None = None, llm: LlmConfig | None = None,
-                 image_params: ImageParams = ImageParams(), owner: str = "") -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        analyzer: Any,
+        path: Path | None,
+        status: ExtensionStatus | None = None,
+        session: str | None = None,
+        llm: LlmConfig | None = None,
+        image_params: ImageParams = ImageParams(),
+        owner: str = "",
+    ) -> None:
         self.workspace = Path(workspace)
         self.analyzer = analyzer
         self.path = None if path is None else Path(path).resolve()
@@ -93,8 +112,15 @@ class CurationReview:
         self._images: GroupImages | None = None
 
     @classmethod
-    def open(cls, workspace: Path, folder: str | Path, session: str | None = None,
-             llm: LlmConfig | None = None, trust_pickles: bool = False, owner: str = "") -> "CurationReview":
+    def open(
+        cls,
+        workspace: Path,
+        folder: str | Path,
+        session: str | None = None,
+        llm: LlmConfig | None = None,
+        trust_pickles: bool = False,
+        owner: str = "",
+    ) -> CurationReview:
         """Open the analyzer at ``folder`` (``trust_pickles``: the operator lets its pickles be loaded);
         raises ``AnalyzerOpenError`` with what to do."""
         analyzer, status = open_analyzer(folder, trust_pickles=trust_pickles)
@@ -110,29 +136,49 @@ class CurationReview:
     @property
     def images(self) -> GroupImages:
         if self._images is None:
-            self._images = GroupImages(self.data, self.workspace / "curation" / "images",
-                                       analyzer_fingerprint(self.analyzer), self.image_params)
+            self._images = GroupImages(
+                self.data,
+                self.workspace / "curation" / "images",
+                analyzer_fingerprint(self.analyzer),
+                self.image_params,
+            )
         return self._images
 
-    def compute_extensions(self, extensions: tuple[str, ...] | None = None, progress: Progress = no_progress,
-                           cancel: Cancel = None) -> list[str]:
+    def compute_extensions(
+        self,
+        extensions: tuple[str, ...] | None = None,
+        progress: Progress = no_progress,
+        cancel: Cancel = None,
+    ) -> list[str]:
         """Compute the missing curation extensions in this process (the job kind does it cancellably)."""
-        done = compute_missing_extensions(self.analyzer, **({"extensions": extensions} if extensions else {}),
-                                          progress=progress, cancel=cancel, no_recording=self.status.no_recording)
-        self.status, self._data, self._images = (extension_status(self.analyzer, no_recording=self.status.no_recording),
-                                                 None, None)
+        done = compute_missing_extensions(
+            self.analyzer,
+            **({"extensions": extensions} if extensions else {}),
+            progress=progress,
+            cancel=cancel,
+            no_recording=self.status.no_recording,
+        )
+        self.status, self._data, self._images = (
+            extension_status(self.analyzer, no_recording=self.status.no_recording),
+            None,
+            None,
+        )
         return done
 
     # --- candidates and groups ----------------------------------------------------------------
-    def find_candidates(self, request: CandidateRequest = CandidateRequest.recommended(),
-                        progress: Progress = no_progress, cancel: Cancel = None) -> list[CandidateGroup]:
+    def find_candidates(
+        self,
+        request: CandidateRequest = CandidateRequest.recommended(),
+        progress: Progress = no_progress,
+        cancel: Cancel = None,
+    ) -> list[CandidateGroup]:
         """Run the request and make its groups the current candidate list (ids stay stable per unit set)."""
         found = find_candidates(self.analyzer, request, progress, cancel)
         rows = [(g, found.origins[g], self._similarity(g)) for g in found.groups]
         return self.store.save_candidates(self.key, rows, request.to_json(), found.seconds)
 
     def _similarity(self, units: tuple[UnitId, ...]) -> float | None:
-        values = [self.data.pair_similarity(a, b) for i, a in enumerate(units) for b in units[i + 1:]]
+        values = [self.data.pair_similarity(a, b) for i, a in enumerate(units) for b in units[i + 1 :]]
         values = [v for v in values if v is not None]
         return round(float(sum(values) / len(values)), 4) if values else None
 
@@ -150,8 +196,9 @@ class CurationReview:
         if len(set(units)) < 2:
             raise InvalidParameters("a group needs at least two different units")
         parent = self.group(group_id)
-        return self.store.add_group(self.key, units, f"edited:{parent.group_id}", parent.group_id,
-                                    self._similarity(units))
+        return self.store.add_group(
+            self.key, units, f"edited:{parent.group_id}", parent.group_id, self._similarity(units)
+        )
 
     def add_group(self, units: tuple[UnitId, ...]) -> CandidateGroup:
         units = tuple(plain_unit_id(u) for u in units)
@@ -174,11 +221,14 @@ class CurationReview:
     def examples(self) -> FewShotExamples:
         marked = self.store.examples(self.key)
         groups = {g.group_id: g for g in self.store.groups(self.key, list(marked))}
-        return FewShotExamples(good=tuple(groups[g] for g, k in marked.items() if k == "good"),
-                               bad=tuple(groups[g] for g, k in marked.items() if k == "bad"))
+        return FewShotExamples(
+            good=tuple(groups[g] for g, k in marked.items() if k == "good"),
+            bad=tuple(groups[g] for g, k in marked.items() if k == "bad"),
+        )
 
-    def start_judge_run(self, judge: str = "metrics", group_ids: list[int] | None = None,
-                        params: dict[str, Any] | None = None) -> int:
+    def start_judge_run(
+        self, judge: str = "metrics", group_ids: list[int] | None = None, params: dict[str, Any] | None = None
+    ) -> int:
         """Record a pending run (for the job kind to pick up); None groups means the current candidates."""
         ids = [g.group_id for g in self.candidates()] if group_ids is None else list(group_ids)
         self.store.groups(self.key, ids)  # unknown ids raise here, before anything runs
@@ -188,15 +238,25 @@ class CurationReview:
         """Judge a recorded run's groups; each decision is stored the moment it is made."""
         run = self.store.run(run_id)
         params = dict(run.params)
-        judge = make_judge(run.judge, self.llm, int(params.get("num_workers", 8)),
-                           tuple(params.get("features", ("crosscorrelograms", "amplitude_plot"))),
-                           int(params.get("max_workers", MAX_MODEL_WORKERS)))
+        judge = make_judge(
+            run.judge,
+            self.llm,
+            int(params.get("num_workers", 8)),
+            tuple(params.get("features", ("crosscorrelograms", "amplitude_plot"))),
+            int(params.get("max_workers", MAX_MODEL_WORKERS)),
+        )
         groups = self.store.groups(self.key, self.store.run_group_ids(run_id))
         context = JudgeContext(self.data, self.images, self.examples())
         self.store.mark_run(run_id, "running")
         try:
-            run_judge(judge, groups, context, lambda d: self.store.record_decision(run_id, self.key, d), progress,
-                      cancel)
+            run_judge(
+                judge,
+                groups,
+                context,
+                lambda d: self.store.record_decision(run_id, self.key, d),
+                progress,
+                cancel,
+            )
         except CurationError as exc:
             self.store.mark_run(run_id, "failed", str(exc))
             raise
@@ -206,12 +266,20 @@ class CurationReview:
         finished = self.store.run(run_id)
         status = "cancelled" if is_cancelled(cancel) else "done"
         down = getattr(judge, "endpoint_down", None)
-        message = down or (f"{finished.n_errors} of {finished.n_done} groups failed" if finished.n_errors else "")
+        message = down or (
+            f"{finished.n_errors} of {finished.n_done} groups failed" if finished.n_errors else ""
+        )
         self.store.mark_run(run_id, "failed" if down else status, message)
         return self.store.run(run_id)
 
-    def judge(self, judge: str = "metrics", group_ids: list[int] | None = None, params: dict[str, Any] | None = None,
-              progress: Progress = no_progress, cancel: Cancel = None) -> JudgeRun:
+    def judge(
+        self,
+        judge: str = "metrics",
+        group_ids: list[int] | None = None,
+        params: dict[str, Any] | None = None,
+        progress: Progress = no_progress,
+        cancel: Cancel = None,
+    ) -> JudgeRun:
         """Start and run a judge over the current candidates (or ``group_ids``) in this thread."""
         return self.run_judge(self.start_judge_run(judge, group_ids, params), progress, cancel)
 
@@ -219,7 +287,9 @@ class CurationReview:
         return self.store.latest_decisions(self.key, judge)
 
     # --- verdicts, agreement, labels ----------------------------------------------------------
-    def record_verdict(self, group_id: int, verdict: str, merge_units: tuple[UnitId, ...] | None = None) -> Verdict:
+    def record_verdict(
+        self, group_id: int, verdict: str, merge_units: tuple[UnitId, ...] | None = None
+    ) -> Verdict:
         """Save a reviewer's accept/reject/skip now. Accept merges ``merge_units`` (default: the judge's merge
         set when it proposed one, else the whole group)."""
         group = self.group(group_id)
@@ -280,14 +350,30 @@ class CurationReview:
         rows = []
         for group in self.candidates():
             d, v = decisions.get(group.group_id), verdicts.get(group.group_id)
-            rows.append({"group_id": group.group_id, "unit_ids": list(group.unit_ids), "size": group.size,
-                         "similarity": group.similarity, "origin": group.origin,
-                         "decision": d.merge_type if d else "", "confidence": d.confidence if d else None,
-                         "score": d.score if d else None, "reasoning": (d.reasoning or d.error or "") if d else "",
-                         "judge": d.judge if d else "", "verdict": v.verdict if v else "",
-                         "reviewed": v is not None, "example": examples.get(group.group_id, ""),
-                         "disagrees": bool(d and d.ok and v and v.verdict in ("accept", "reject")
-                                           and (v.verdict == "accept") != (d.decision == MERGE))})
+            rows.append(
+                {
+                    "group_id": group.group_id,
+                    "unit_ids": list(group.unit_ids),
+                    "size": group.size,
+                    "similarity": group.similarity,
+                    "origin": group.origin,
+                    "decision": d.merge_type if d else "",
+                    "confidence": d.confidence if d else None,
+                    "score": d.score if d else None,
+                    "reasoning": (d.reasoning or d.error or "") if d else "",
+                    "judge": d.judge if d else "",
+                    "verdict": v.verdict if v else "",
+                    "reviewed": v is not None,
+                    "example": examples.get(group.group_id, ""),
+                    "disagrees": bool(
+                        d
+                        and d.ok
+                        and v
+                        and v.verdict in ("accept", "reject")
+                        and (v.verdict == "accept") != (d.decision == MERGE)
+                    ),
+                }
+            )
         return pd.DataFrame(rows)
 
     def curation(self, source: str = "human", remove_noise: bool = False) -> dict[str, Any]:
@@ -299,19 +385,36 @@ class CurationReview:
         rows = self.decisions(judge)
         return write_reasoning_csv(target, [rows[g] for g in sorted(rows)], self.verdicts())
 
-    def export_curation_json(self, path: Path | None = None, source: str = "human", remove_noise: bool = False) -> Path:
-        return write_curation_json(path or self._export_dir() / "curation.json", self.curation(source, remove_noise))
+    def export_curation_json(
+        self, path: Path | None = None, source: str = "human", remove_noise: bool = False
+    ) -> Path:
+        return write_curation_json(
+            path or self._export_dir() / "curation.json", self.curation(source, remove_noise)
+        )
 
     def _export_dir(self) -> Path:
         return self.workspace / "curation" / "exports" / self.key
 
-    def apply(self, source: str = "human", remove_noise: bool = False, censor_ms: float | None = 0.4,
-              folder: Path | None = None, progress: Progress = no_progress, cancel: Cancel = None) -> ApplyReport:
+    def apply(
+        self,
+        source: str = "human",
+        remove_noise: bool = False,
+        censor_ms: float | None = 0.4,
+        folder: Path | None = None,
+        progress: Progress = no_progress,
+        cancel: Cancel = None,
+    ) -> ApplyReport:
         """Merge into a new analyzer under ``<workspace>/curation/applied/`` and report before/after."""
         name = (self.path.name if self.path else "analyzer") + time.strftime("-curated-%Y%m%d-%H%M%S")
         target = folder or self.workspace / "curation" / "applied" / name
-        return apply_curation_to_analyzer(self.analyzer, self.curation(source, remove_noise), target, censor_ms,
-                                          progress=progress, cancel=cancel)
+        return apply_curation_to_analyzer(
+            self.analyzer,
+            self.curation(source, remove_noise),
+            target,
+            censor_ms,
+            progress=progress,
+            cancel=cancel,
+        )
 
 
 def _kappa(counts: dict[str, int], n: int) -> float | None:

@@ -94,71 +94,117 @@ class DecisionStore:
     # --- analyzers and groups -----------------------------------------------------------------
     def register_analyzer(self, key: str, path: str, n_units: int) -> None:
         with self._db.write() as db:
-            db.execute("INSERT INTO analyzers (key, path, n_units, created) VALUES (?, ?, ?, ?) "
-                       "ON CONFLICT(key) DO UPDATE SET path = excluded.path", (key, path, n_units, time.time()))
+            db.execute(
+                "INSERT INTO analyzers (key, path, n_units, created) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET path = excluded.path",
+                (key, path, n_units, time.time()),
+            )
 
-    def _ensure_group(self, db: sqlite3.Connection, analyzer: str, units: tuple[UnitId, ...], origin: str,
-                      similarity: float | None, parent_id: int | None) -> CandidateGroup:
+    def _ensure_group(
+        self,
+        db: sqlite3.Connection,
+        analyzer: str,
+        units: tuple[UnitId, ...],
+        origin: str,
+        similarity: float | None,
+        parent_id: int | None,
+    ) -> CandidateGroup:
         text = _units_json(units)
         row = db.execute("SELECT * FROM groups WHERE analyzer = ? AND units = ?", (analyzer, text)).fetchone()
         if row is None:
-            next_id = db.execute("SELECT COALESCE(MAX(group_id), -1) + 1 FROM groups WHERE analyzer = ?",
-                                 (analyzer,)).fetchone()[0]
-            db.execute("INSERT INTO groups (analyzer, group_id, units, origin, parent_id, similarity, created) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)", (analyzer, next_id, text, origin, parent_id, similarity,
-                                                        time.time()))
-            row = db.execute("SELECT * FROM groups WHERE analyzer = ? AND group_id = ?",
-                             (analyzer, next_id)).fetchone()
+            next_id = db.execute(
+                "SELECT COALESCE(MAX(group_id), -1) + 1 FROM groups WHERE analyzer = ?", (analyzer,)
+            ).fetchone()[0]
+            db.execute(
+                "INSERT INTO groups (analyzer, group_id, units, origin, parent_id, similarity, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (analyzer, next_id, text, origin, parent_id, similarity, time.time()),
+            )
+            row = db.execute(
+                "SELECT * FROM groups WHERE analyzer = ? AND group_id = ?", (analyzer, next_id)
+            ).fetchone()
         return self._group(row)
 
     @staticmethod
     def _group(row: sqlite3.Row) -> CandidateGroup:
-        return CandidateGroup(group_id=int(row["group_id"]), unit_ids=_units(row["units"]),
-                              similarity=row["similarity"], origin=row["origin"], parent_id=row["parent_id"])
+        return CandidateGroup(
+            group_id=int(row["group_id"]),
+            unit_ids=_units(row["units"]),
+            similarity=row["similarity"],
+            origin=row["origin"],
+            parent_id=row["parent_id"],
+        )
 
-    def save_candidates(self, analyzer: str, groups: list[tuple[tuple[UnitId, ...], str, float | None]],
-                        request: dict[str, Any], seconds: dict[str, float]) -> list[CandidateGroup]:
+    def save_candidates(
+        self,
+        analyzer: str,
+        groups: list[tuple[tuple[UnitId, ...], str, float | None]],
+        request: dict[str, Any],
+        seconds: dict[str, float],
+    ) -> list[CandidateGroup]:
         """Record a candidate list (the analyzer's current one); known unit sets keep their ids."""
         with self._db.write() as db:
-            list_id = db.execute("INSERT INTO candidate_lists (analyzer, request, seconds, created) "
-                                 "VALUES (?, ?, ?, ?)",
-                                 (analyzer, json.dumps(request), json.dumps(seconds), time.time())).lastrowid
+            list_id = db.execute(
+                "INSERT INTO candidate_lists (analyzer, request, seconds, created) VALUES (?, ?, ?, ?)",
+                (analyzer, json.dumps(request), json.dumps(seconds), time.time()),
+            ).lastrowid
             saved = []
             for position, (units, origin, similarity) in enumerate(groups):
                 group = self._ensure_group(db, analyzer, units, origin, similarity, None)
-                db.execute("INSERT OR IGNORE INTO candidate_members (list_id, group_id, position) VALUES (?, ?, ?)",
-                           (list_id, group.group_id, position))
+                db.execute(
+                    "INSERT OR IGNORE INTO candidate_members (list_id, group_id, position) VALUES (?, ?, ?)",
+                    (list_id, group.group_id, position),
+                )
                 saved.append(group)
         return saved
 
     def current_candidates(self, analyzer: str) -> list[CandidateGroup]:
         """The latest candidate list, plus groups made by hand (edited or manual) since, in order."""
         with self._db.read() as db:
-            latest = db.execute("SELECT id, created FROM candidate_lists WHERE analyzer = ? ORDER BY id DESC LIMIT 1",
-                                (analyzer,)).fetchone()
-            rows = [] if latest is None else db.execute(
-                "SELECT g.* FROM candidate_members m JOIN groups g ON g.analyzer = ? AND g.group_id = m.group_id "
-                "WHERE m.list_id = ? ORDER BY m.position", (analyzer, latest["id"])).fetchall()
-            made = db.execute("SELECT * FROM groups WHERE analyzer = ? "
-                              "AND (origin LIKE 'edited:%' OR origin = 'manual') ORDER BY group_id",
-                              (analyzer,)).fetchall()
+            latest = db.execute(
+                "SELECT id, created FROM candidate_lists WHERE analyzer = ? ORDER BY id DESC LIMIT 1",
+                (analyzer,),
+            ).fetchone()
+            rows = (
+                []
+                if latest is None
+                else db.execute(
+                    "SELECT g.* FROM candidate_members m JOIN groups g ON g.analyzer = ? AND g.group_id = m.group_id "
+                    "WHERE m.list_id = ? ORDER BY m.position",
+                    (analyzer, latest["id"]),
+                ).fetchall()
+            )
+            made = db.execute(
+                "SELECT * FROM groups WHERE analyzer = ? "
+                "AND (origin LIKE 'edited:%' OR origin = 'manual') ORDER BY group_id",
+                (analyzer,),
+            ).fetchall()
         seen = {r["group_id"] for r in rows}
         return [self._group(r) for r in rows] + [self._group(r) for r in made if r["group_id"] not in seen]
 
     def candidate_request(self, analyzer: str) -> dict[str, Any] | None:
         with self._db.read() as db:
-            row = db.execute("SELECT request FROM candidate_lists WHERE analyzer = ? ORDER BY id DESC LIMIT 1",
-                             (analyzer,)).fetchone()
+            row = db.execute(
+                "SELECT request FROM candidate_lists WHERE analyzer = ? ORDER BY id DESC LIMIT 1", (analyzer,)
+            ).fetchone()
         return json.loads(row["request"]) if row else None
 
-    def add_group(self, analyzer: str, units: tuple[UnitId, ...], origin: str = "manual",
-                  parent_id: int | None = None, similarity: float | None = None) -> CandidateGroup:
+    def add_group(
+        self,
+        analyzer: str,
+        units: tuple[UnitId, ...],
+        origin: str = "manual",
+        parent_id: int | None = None,
+        similarity: float | None = None,
+    ) -> CandidateGroup:
         with self._db.write() as db:
             return self._ensure_group(db, analyzer, units, origin, similarity, parent_id)
 
     def groups(self, analyzer: str, group_ids: Iterable[int] | None = None) -> list[CandidateGroup]:
         with self._db.read() as db:
-            rows = db.execute("SELECT * FROM groups WHERE analyzer = ? ORDER BY group_id", (analyzer,)).fetchall()
+            rows = db.execute(
+                "SELECT * FROM groups WHERE analyzer = ? ORDER BY group_id", (analyzer,)
+            ).fetchall()
         found = {int(r["group_id"]): self._group(r) for r in rows}
         if group_ids is None:
             return list(found.values())
@@ -171,16 +217,21 @@ class DecisionStore:
     # --- judge runs ---------------------------------------------------------------------------
     def start_run(self, analyzer: str, judge: str, params: dict[str, Any], group_ids: list[int]) -> int:
         with self._db.write() as db:
-            return int(db.execute("INSERT INTO judge_runs (analyzer, judge, params, group_ids, status, started) "
-                                  "VALUES (?, ?, ?, ?, 'pending', ?)",
-                                  (analyzer, judge, json.dumps(params, default=str), json.dumps(group_ids),
-                                   time.time())).lastrowid)
+            return int(
+                db.execute(
+                    "INSERT INTO judge_runs (analyzer, judge, params, group_ids, status, started) "
+                    "VALUES (?, ?, ?, ?, 'pending', ?)",
+                    (analyzer, judge, json.dumps(params, default=str), json.dumps(group_ids), time.time()),
+                ).lastrowid
+            )
 
     def mark_run(self, run_id: int, status: str, message: str = "") -> None:
         finished = time.time() if status in ("done", "failed", "cancelled") else None
         with self._db.write() as db:
-            db.execute("UPDATE judge_runs SET status = ?, message = ?, finished = COALESCE(?, finished) WHERE id = ?",
-                       (status, message, finished, run_id))
+            db.execute(
+                "UPDATE judge_runs SET status = ?, message = ?, finished = COALESCE(?, finished) WHERE id = ?",
+                (status, message, finished, run_id),
+            )
 
     def record_decision(self, run_id: int, analyzer: str, decision: MergeDecision) -> None:
         with self._db.write() as db:
@@ -188,35 +239,73 @@ class DecisionStore:
                 "INSERT OR REPLACE INTO decisions (run_id, group_id, analyzer, judge, units, decision, confidence, "
                 "score, reasoning, report, merge_groups, error, evidence, tokens_in, tokens_out, cost_usd, elapsed_s, "
                 "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, decision.group_id, analyzer, decision.judge, _units_json(decision.unit_ids), decision.decision,
-                 decision.confidence, decision.score, decision.reasoning, decision.report,
-                 json.dumps([[plain_unit_id(u) for u in g] for g in decision.merge_groups]), decision.error,
-                 json.dumps(decision.evidence, default=str), decision.tokens_in, decision.tokens_out,
-                 decision.cost_usd, decision.elapsed_s, time.time()))
+                (
+                    run_id,
+                    decision.group_id,
+                    analyzer,
+                    decision.judge,
+                    _units_json(decision.unit_ids),
+                    decision.decision,
+                    decision.confidence,
+                    decision.score,
+                    decision.reasoning,
+                    decision.report,
+                    json.dumps([[plain_unit_id(u) for u in g] for g in decision.merge_groups]),
+                    decision.error,
+                    json.dumps(decision.evidence, default=str),
+                    decision.tokens_in,
+                    decision.tokens_out,
+                    decision.cost_usd,
+                    decision.elapsed_s,
+                    time.time(),
+                ),
+            )
 
     @staticmethod
     def _decision(row: sqlite3.Row) -> MergeDecision:
-        return MergeDecision(group_id=int(row["group_id"]), unit_ids=_units(row["units"]), judge=row["judge"],
-                             decision=row["decision"], confidence=row["confidence"], score=row["score"],
-                             reasoning=row["reasoning"] or "", report=row["report"] or "",
-                             merge_groups=tuple(tuple(g) for g in json.loads(row["merge_groups"] or "[]")),
-                             error=row["error"], evidence=json.loads(row["evidence"] or "{}"),
-                             tokens_in=row["tokens_in"] or 0, tokens_out=row["tokens_out"] or 0,
-                             cost_usd=row["cost_usd"] or 0.0, elapsed_s=row["elapsed_s"] or 0.0)
+        return MergeDecision(
+            group_id=int(row["group_id"]),
+            unit_ids=_units(row["units"]),
+            judge=row["judge"],
+            decision=row["decision"],
+            confidence=row["confidence"],
+            score=row["score"],
+            reasoning=row["reasoning"] or "",
+            report=row["report"] or "",
+            merge_groups=tuple(tuple(g) for g in json.loads(row["merge_groups"] or "[]")),
+            error=row["error"],
+            evidence=json.loads(row["evidence"] or "{}"),
+            tokens_in=row["tokens_in"] or 0,
+            tokens_out=row["tokens_out"] or 0,
+            cost_usd=row["cost_usd"] or 0.0,
+            elapsed_s=row["elapsed_s"] or 0.0,
+        )
 
     def run(self, run_id: int) -> JudgeRun:
         with self._db.read() as db:
             row = db.execute("SELECT * FROM judge_runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise CurationError(f"no judge run {run_id} in this workspace; refresh the page")
-            stats = db.execute("SELECT COUNT(*) AS n, SUM(error IS NOT NULL) AS errors, SUM(tokens_in) AS tin, "
-                               "SUM(tokens_out) AS tout, SUM(cost_usd) AS cost FROM decisions WHERE run_id = ?",
-                               (run_id,)).fetchone()
-        return JudgeRun(id=int(row["id"]), judge=row["judge"], params=json.loads(row["params"]), status=row["status"],
-                        n_groups=len(json.loads(row["group_ids"])), n_done=int(stats["n"] or 0),
-                        n_errors=int(stats["errors"] or 0), started=row["started"], finished=row["finished"],
-                        message=row["message"] or "", tokens_in=int(stats["tin"] or 0),
-                        tokens_out=int(stats["tout"] or 0), cost_usd=float(stats["cost"] or 0.0))
+            stats = db.execute(
+                "SELECT COUNT(*) AS n, SUM(error IS NOT NULL) AS errors, SUM(tokens_in) AS tin, "
+                "SUM(tokens_out) AS tout, SUM(cost_usd) AS cost FROM decisions WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+        return JudgeRun(
+            id=int(row["id"]),
+            judge=row["judge"],
+            params=json.loads(row["params"]),
+            status=row["status"],
+            n_groups=len(json.loads(row["group_ids"])),
+            n_done=int(stats["n"] or 0),
+            n_errors=int(stats["errors"] or 0),
+            started=row["started"],
+            finished=row["finished"],
+            message=row["message"] or "",
+            tokens_in=int(stats["tin"] or 0),
+            tokens_out=int(stats["tout"] or 0),
+            cost_usd=float(stats["cost"] or 0.0),
+        )
 
     def run_group_ids(self, run_id: int) -> list[int]:
         with self._db.read() as db:
@@ -227,46 +316,74 @@ class DecisionStore:
 
     def runs(self, analyzer: str) -> list[JudgeRun]:
         with self._db.read() as db:
-            ids = [r[0] for r in db.execute("SELECT id FROM judge_runs WHERE analyzer = ? ORDER BY id DESC",
-                                            (analyzer,))]
+            ids = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM judge_runs WHERE analyzer = ? ORDER BY id DESC", (analyzer,)
+                )
+            ]
         return [self.run(i) for i in ids]
 
     def decisions(self, run_id: int) -> list[MergeDecision]:
         with self._db.read() as db:
-            rows = db.execute("SELECT * FROM decisions WHERE run_id = ? ORDER BY created", (run_id,)).fetchall()
+            rows = db.execute(
+                "SELECT * FROM decisions WHERE run_id = ? ORDER BY created", (run_id,)
+            ).fetchall()
         return [self._decision(r) for r in rows]
 
     def latest_decisions(self, analyzer: str, judge: str | None = None) -> dict[int, MergeDecision]:
         """Each group's most recent decision (of one judge, or of any)."""
-        query = "SELECT * FROM decisions WHERE analyzer = ?" + (" AND judge = ?" if judge else "") + \
-            " ORDER BY created, run_id"
+        query = (
+            "SELECT * FROM decisions WHERE analyzer = ?"
+            + (" AND judge = ?" if judge else "")
+            + " ORDER BY created, run_id"
+        )
         with self._db.read() as db:
             rows = db.execute(query, (analyzer, judge) if judge else (analyzer,)).fetchall()
         return {int(r["group_id"]): self._decision(r) for r in rows}
 
     # --- verdicts -----------------------------------------------------------------------------
-    def record_verdict(self, analyzer: str, group_id: int, verdict: str, merge_units: tuple[UnitId, ...],
-                       session: str, owner: str = "") -> Verdict:
+    def record_verdict(
+        self,
+        analyzer: str,
+        group_id: int,
+        verdict: str,
+        merge_units: tuple[UnitId, ...],
+        session: str,
+        owner: str = "",
+    ) -> Verdict:
         """Append ``owner``'s verdict (a ``Person.name``) given in browser session ``session``."""
         if verdict not in VERDICTS:
             raise CurationError(f"unknown verdict {verdict!r}; use accept, reject or skip")
         with self._db.write() as db:
-            vid = db.execute("INSERT INTO verdicts (analyzer, group_id, verdict, merge_units, session, created, owner) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (analyzer, group_id, verdict, _units_json(merge_units),
-                                                              session, time.time(), owner)).lastrowid
+            vid = db.execute(
+                "INSERT INTO verdicts (analyzer, group_id, verdict, merge_units, session, created, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (analyzer, group_id, verdict, _units_json(merge_units), session, time.time(), owner),
+            ).lastrowid
             return self._verdict(db.execute("SELECT * FROM verdicts WHERE id = ?", (vid,)).fetchone())
 
     @staticmethod
     def _verdict(row: sqlite3.Row) -> Verdict:
-        return Verdict(id=int(row["id"]), group_id=int(row["group_id"]), verdict=row["verdict"],
-                       merge_units=_units(row["merge_units"]), session=row["session"], created=row["created"],
-                       undone=bool(row["undone"]), owner=row["owner"])
+        return Verdict(
+            id=int(row["id"]),
+            group_id=int(row["group_id"]),
+            verdict=row["verdict"],
+            merge_units=_units(row["merge_units"]),
+            session=row["session"],
+            created=row["created"],
+            undone=bool(row["undone"]),
+            owner=row["owner"],
+        )
 
     def undo_last(self, analyzer: str, session: str) -> Verdict | None:
         """Undo this session's latest verdict still standing; returns it (None when there is none)."""
         with self._db.write() as db:
-            row = db.execute("SELECT * FROM verdicts WHERE analyzer = ? AND session = ? AND undone = 0 "
-                             "ORDER BY id DESC LIMIT 1", (analyzer, session)).fetchone()
+            row = db.execute(
+                "SELECT * FROM verdicts WHERE analyzer = ? AND session = ? AND undone = 0 "
+                "ORDER BY id DESC LIMIT 1",
+                (analyzer, session),
+            ).fetchone()
             if row is None:
                 return None
             db.execute("UPDATE verdicts SET undone = 1 WHERE id = ?", (row["id"],))
@@ -275,34 +392,54 @@ class DecisionStore:
     def current_verdicts(self, analyzer: str) -> dict[int, Verdict]:
         """Each group's latest verdict not undone (from any session)."""
         with self._db.read() as db:
-            rows = db.execute("SELECT * FROM verdicts WHERE analyzer = ? AND undone = 0 ORDER BY id",
-                              (analyzer,)).fetchall()
+            rows = db.execute(
+                "SELECT * FROM verdicts WHERE analyzer = ? AND undone = 0 ORDER BY id", (analyzer,)
+            ).fetchall()
         return {int(r["group_id"]): self._verdict(r) for r in rows}
 
     def verdict_history(self, analyzer: str, group_id: int | None = None) -> list[Verdict]:
-        query = "SELECT * FROM verdicts WHERE analyzer = ?" + (" AND group_id = ?" if group_id is not None else "")
+        query = "SELECT * FROM verdicts WHERE analyzer = ?" + (
+            " AND group_id = ?" if group_id is not None else ""
+        )
         with self._db.read() as db:
-            rows = db.execute(query + " ORDER BY id", (analyzer,) if group_id is None else (analyzer, group_id))
+            rows = db.execute(
+                query + " ORDER BY id", (analyzer,) if group_id is None else (analyzer, group_id)
+            )
             return [self._verdict(r) for r in rows.fetchall()]
 
     # --- labels and examples ------------------------------------------------------------------
     def record_labels(self, analyzer: str, labels: Iterable[UnitLabel], session: str = "") -> None:
-        rows = [(analyzer, json.dumps(plain_unit_id(lab.unit_id)), lab.label, lab.source, lab.probability, session,
-                 time.time()) for lab in labels]
+        rows = [
+            (
+                analyzer,
+                json.dumps(plain_unit_id(lab.unit_id)),
+                lab.label,
+                lab.source,
+                lab.probability,
+                session,
+                time.time(),
+            )
+            for lab in labels
+        ]
         with self._db.write() as db:
-            db.executemany("INSERT INTO unit_labels (analyzer, unit_id, label, source, probability, session, created) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany(
+                "INSERT INTO unit_labels (analyzer, unit_id, label, source, probability, session, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def current_labels(self, analyzer: str) -> dict[UnitId, UnitLabel]:
         """Each unit's latest human label, else its latest label from a labeler."""
         with self._db.read() as db:
-            rows = db.execute("SELECT * FROM unit_labels WHERE analyzer = ? ORDER BY (source = 'human'), id",
-                              (analyzer,)).fetchall()
+            rows = db.execute(
+                "SELECT * FROM unit_labels WHERE analyzer = ? ORDER BY (source = 'human'), id", (analyzer,)
+            ).fetchall()
         labels = {}
         for row in rows:
             unit = json.loads(row["unit_id"])
-            labels[unit] = UnitLabel(unit_id=unit, label=row["label"], source=row["source"],
-                                     probability=row["probability"])
+            labels[unit] = UnitLabel(
+                unit_id=unit, label=row["label"], source=row["source"], probability=row["probability"]
+            )
         return labels
 
     def set_example(self, analyzer: str, group_id: int, kind: str | None) -> None:
@@ -312,10 +449,14 @@ class DecisionStore:
         with self._db.write() as db:
             db.execute("DELETE FROM examples WHERE analyzer = ? AND group_id = ?", (analyzer, group_id))
             if kind is not None:
-                db.execute("INSERT INTO examples (analyzer, group_id, kind) VALUES (?, ?, ?)",
-                           (analyzer, group_id, kind))
+                db.execute(
+                    "INSERT INTO examples (analyzer, group_id, kind) VALUES (?, ?, ?)",
+                    (analyzer, group_id, kind),
+                )
 
     def examples(self, analyzer: str) -> dict[int, str]:
         with self._db.read() as db:
-            rows = db.execute("SELECT group_id, kind FROM examples WHERE analyzer = ?", (analyzer,)).fetchall()
+            rows = db.execute(
+                "SELECT group_id, kind FROM examples WHERE analyzer = ?", (analyzer,)
+            ).fetchall()
         return {int(r["group_id"]): r["kind"] for r in rows}

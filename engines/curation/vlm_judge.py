@@ -126,19 +126,33 @@ class VlmJudge(Judge):
 
     name = "vlm"
 
-    def __init__(self, config: LlmConfig | None, params: VlmJudgeParams = VlmJudgeParams(), *,
-                 max_workers: int = MAX_MODEL_WORKERS, budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        config: LlmConfig | None,
+        params: VlmJudgeParams = VlmJudgeParams(),
+        *,
+        max_workers: int = MAX_MODEL_WORKERS,
+        budget: Budget | None = None,
+    ) -> None:
         if config is None:
-            raise JudgeUnavailable("no model endpoint is configured, so the VLM judge cannot run; set the model's "
-                                   "base URL in the settings or use the metrics judge")
+            raise JudgeUnavailable(
+                "no model endpoint is configured, so the VLM judge cannot run; set the model's "
+                "base URL in the settings or use the metrics judge"
+            )
         if not isinstance(params.num_workers, int) or params.num_workers < 1:
-            raise InvalidParameters(f"num_workers must be a whole number of at least 1 (got {params.num_workers!r})")
+            raise InvalidParameters(
+                f"num_workers must be a whole number of at least 1 (got {params.num_workers!r})"
+            )
         if params.num_workers > max_workers:
-            raise LimitReached(f"The VLM judge may make at most {max_workers} model calls at once on this server "
-                               f"(asked for {params.num_workers}; max_model_workers). Choose {max_workers} or fewer.")
+            raise LimitReached(
+                f"The VLM judge may make at most {max_workers} model calls at once on this server "
+                f"(asked for {params.num_workers}; max_model_workers). Choose {max_workers} or fewer."
+            )
         unknown = [f for f in params.features if f not in VLM_FEATURES]
         if unknown or not params.features:
-            raise InvalidParameters(f"unknown image feature(s) {unknown}; choose from {', '.join(VLM_FEATURES)}")
+            raise InvalidParameters(
+                f"unknown image feature(s) {unknown}; choose from {', '.join(VLM_FEATURES)}"
+            )
         # temperature 0 unless the settings say otherwise: the same images should get the same decision
         self.config = config if config.temperature is not None else replace(config, temperature=0.0)
         self.params = params
@@ -165,8 +179,14 @@ class VlmJudge(Judge):
         self.judge_many([group], context, found.append, lambda f, m: None, None)
         return found[0]
 
-    def judge_many(self, groups: Sequence[CandidateGroup], context: JudgeContext, on_decision: OnDecision,
-                   progress: Progress, cancel: Cancel) -> None:
+    def judge_many(
+        self,
+        groups: Sequence[CandidateGroup],
+        context: JudgeContext,
+        on_decision: OnDecision,
+        progress: Progress,
+        cancel: Cancel,
+    ) -> None:
         if context.images is None:
             raise JudgeUnavailable("the VLM judge needs the group images; open the analyzer through a review")
         if self.budget is not None and groups:
@@ -174,8 +194,14 @@ class VlmJudge(Judge):
         run_to_end(self._run(list(groups), context, on_decision, progress, cancel))
 
     # --- the run ------------------------------------------------------------------------------
-    async def _run(self, groups: list[CandidateGroup], context: JudgeContext, on_decision: OnDecision,
-                   progress: Progress, cancel: Cancel) -> None:
+    async def _run(
+        self,
+        groups: list[CandidateGroup],
+        context: JudgeContext,
+        on_decision: OnDecision,
+        progress: Progress,
+        cancel: Cancel,
+    ) -> None:
         limits = self._limits = _RunLimits(asyncio.Semaphore(self.params.num_workers), CircuitBreaker())
         queue: asyncio.Queue[CandidateGroup] = asyncio.Queue()
         for group in groups:
@@ -191,7 +217,9 @@ class VlmJudge(Judge):
                 done += 1
                 progress(done / max(1, len(groups)), f"{done} of {len(groups)} groups judged")
 
-        workers = [asyncio.create_task(worker()) for _ in range(min(self.params.num_workers, max(1, len(groups))))]
+        workers = [
+            asyncio.create_task(worker()) for _ in range(min(self.params.num_workers, max(1, len(groups))))
+        ]
         watcher = asyncio.create_task(self._watch(cancel, workers))
         try:
             await asyncio.gather(*workers, return_exceptions=True)
@@ -208,14 +236,18 @@ class VlmJudge(Judge):
                 return
             await asyncio.sleep(0.05)
 
-    async def _judge_group(self, group: CandidateGroup, context: JudgeContext, limits: _RunLimits) -> MergeDecision:
+    async def _judge_group(
+        self, group: CandidateGroup, context: JudgeContext, limits: _RunLimits
+    ) -> MergeDecision:
         started = time.perf_counter()
         cost = _GroupCost()
         try:
-            reports = await asyncio.gather(*(self._feature_report(group, f, context, limits, cost)
-                                             for f in self.params.features))
-            report = "\n\n".join(f"## {feature}\n{text.strip()}" for feature, text in zip(self.params.features,
-                                                                                           reports))
+            reports = await asyncio.gather(
+                *(self._feature_report(group, f, context, limits, cost) for f in self.params.features)
+            )
+            report = "\n\n".join(
+                f"## {feature}\n{text.strip()}" for feature, text in zip(self.params.features, reports)
+            )
             decision = await self._decide(group, report, limits, cost)
         except (CurationError, LlmEndpointError) as exc:
             decision = MergeDecision.failed(group, self.name, str(exc))
@@ -224,54 +256,102 @@ class VlmJudge(Judge):
         decision.tokens_in, decision.tokens_out = cost.usage.prompt_tokens, cost.usage.completion_tokens
         decision.cost_usd = round(cost.cost_usd, 6)
         decision.elapsed_s = time.perf_counter() - started
-        decision.evidence = {**decision.evidence, "calls": cost.usage.requests, "retries": cost.retries,
-                             "model": self.config.model_for_images}
+        decision.evidence = {
+            **decision.evidence,
+            "calls": cost.usage.requests,
+            "retries": cost.retries,
+            "model": self.config.model_for_images,
+        }
         return decision
 
     def _format(self, name: str, group: CandidateGroup) -> str:
-        return load_prompt(name).format(n_units=group.size, unit_list=_unit_list(group),
-                                        refractory_ms=self.params.refractory_ms)
+        return load_prompt(name).format(
+            n_units=group.size, unit_list=_unit_list(group), refractory_ms=self.params.refractory_ms
+        )
 
-    async def _ask(self, prompt: str, images: Sequence[Path], limits: _RunLimits, cost: _GroupCost, *,
-                   system: str, model: str, history: Sequence[dict[str, Any]] = (),
-                   parse: Reader | None = None) -> ImageAnswer:
+    async def _ask(
+        self,
+        prompt: str,
+        images: Sequence[Path],
+        limits: _RunLimits,
+        cost: _GroupCost,
+        *,
+        system: str,
+        model: str,
+        history: Sequence[dict[str, Any]] = (),
+        parse: Reader | None = None,
+    ) -> ImageAnswer:
         """One question (with its one follow-up when ``parse`` cannot read the answer), counted into ``cost``."""
-        answer = await ask_about_images_async(self.model, prompt, images, system=system, history=history,
-                                              parse=parse, model_name=model, max_tokens=self.params.max_tokens,
-                                              limit=limits.limit, breaker=limits.breaker, on_retry=cost.count_retry)
+        answer = await ask_about_images_async(
+            self.model,
+            prompt,
+            images,
+            system=system,
+            history=history,
+            parse=parse,
+            model_name=model,
+            max_tokens=self.params.max_tokens,
+            limit=limits.limit,
+            breaker=limits.breaker,
+            on_retry=cost.count_retry,
+        )
         cost.usage.add(answer.usage)
         cost.cost_usd += self.pricing(model).cost(answer.usage)
         return answer
 
-    async def _feature_report(self, group: CandidateGroup, feature: str, context: JudgeContext, limits: _RunLimits,
-                              cost: _GroupCost) -> str:
+    async def _feature_report(
+        self, group: CandidateGroup, feature: str, context: JudgeContext, limits: _RunLimits, cost: _GroupCost
+    ) -> str:
         image = await asyncio.to_thread(context.images.image, group.unit_ids, feature)
-        history = await asyncio.to_thread(self._example_messages, feature, context) if context.examples else []
+        history = (
+            await asyncio.to_thread(self._example_messages, feature, context) if context.examples else []
+        )
         system = self._format("system", group) + "\n\n" + self._format(f"feature_{feature}", group)
-        prompt = f"Group {group.group_id}: units {_unit_list(group)}. " + self._format("feature_request", group)
-        answer = await self._ask(prompt, [image], limits, cost, system=system, history=history,
-                                 model=self.config.model_for_images)
+        prompt = f"Group {group.group_id}: units {_unit_list(group)}. " + self._format(
+            "feature_request", group
+        )
+        answer = await self._ask(
+            prompt, [image], limits, cost, system=system, history=history, model=self.config.model_for_images
+        )
         if not answer.text.strip():
             raise ReplyParseError(f"the model sent an empty report for the {feature} image")
         return answer.text
 
     def _example_messages(self, feature: str, context: JudgeContext) -> list[dict[str, Any]]:
         content: list[dict[str, Any]] = [{"type": "text", "text": load_prompt("fewshot")}]
-        for label, examples in (("GOOD (merge)", context.examples.good), ("BAD (do not merge)", context.examples.bad)):
+        for label, examples in (
+            ("GOOD (merge)", context.examples.good),
+            ("BAD (do not merge)", context.examples.bad),
+        ):
             for example in examples:
                 content.append({"type": "text", "text": f"Example {label}: units {_unit_list(example)}"})
                 content.append(image_part(context.images.image(example.unit_ids, feature)))
         return [{"role": "user", "content": content}]
 
-    async def _decide(self, group: CandidateGroup, report: str, limits: _RunLimits,
-                      cost: _GroupCost) -> MergeDecision:
+    async def _decide(
+        self, group: CandidateGroup, report: str, limits: _RunLimits, cost: _GroupCost
+    ) -> MergeDecision:
         def read(reply: str) -> ParsedDecision:
             return parse_decision(reply, group.unit_ids)
 
-        answer = await self._ask(f"Reports on units {_unit_list(group)}:\n\n{report}", (), limits, cost,
-                                 system=self._format("decision", group), model=self.config.model, parse=read)
+        answer = await self._ask(
+            f"Reports on units {_unit_list(group)}:\n\n{report}",
+            (),
+            limits,
+            cost,
+            system=self._format("decision", group),
+            model=self.config.model,
+            parse=read,
+        )
         parsed: ParsedDecision = answer.data
-        return MergeDecision(group_id=group.group_id, unit_ids=group.unit_ids, judge=self.name,
-                             decision=parsed.decision, confidence=parsed.confidence,
-                             score=parsed.confidence if parsed.decision == "merge" else 1 - parsed.confidence,
-                             reasoning=parsed.reasoning, report=report, merge_groups=parsed.merge_groups)
+        return MergeDecision(
+            group_id=group.group_id,
+            unit_ids=group.unit_ids,
+            judge=self.name,
+            decision=parsed.decision,
+            confidence=parsed.confidence,
+            score=parsed.confidence if parsed.decision == "merge" else 1 - parsed.confidence,
+            reasoning=parsed.reasoning,
+            report=report,
+            merge_groups=parsed.merge_groups,
+        )

@@ -9,6 +9,14 @@ from engines.dandi.errors import DandiError, DandiNotFound, DandiRequestError, D
 from engines.dandi.records import Asset, Dandiset, DandisetVersion, Page
 
 __all__ = [
-    "DandiArchive", "MAX_PAGE_SIZE", "Dandiset", "DandisetVersion", "Asset", "Page",
-    "DandiError", "DandiUnreachable", "DandiNotFound", "DandiRequestError",
+    "DandiArchive",
+    "MAX_PAGE_SIZE",
+    "Dandiset",
+    "DandisetVersion",
+    "Asset",
+    "Page",
+    "DandiError",
+    "DandiUnreachable",
+    "DandiNotFound",
+    "DandiRequestError",
 ]

@@ -44,14 +44,22 @@ class DandiArchive:
         self._session.headers.update({**policy.extra_headers, "Accept": "application/json"})
 
     # --- calls -------------------------------------------------------------------------------
-    def search(self, query: str = "", page: int = 1, page_size: int = 20, include_empty: bool = False) -> Page:
+    def search(
+        self, query: str = "", page: int = 1, page_size: int = 20, include_empty: bool = False
+    ) -> Page:
         """Dandisets whose metadata matches ``query`` (all when empty), most recently modified first.
 
         Embargoed dandisets are left out (their files cannot be opened without a key). One request.
         """
         _check_page(page, page_size)
-        params = {"search": query.strip(), "page": page, "page_size": page_size, "ordering": "-modified",
-                  "embargoed": "false", "empty": "true" if include_empty else "false"}
+        params = {
+            "search": query.strip(),
+            "page": page,
+            "page_size": page_size,
+            "ordering": "-modified",
+            "embargoed": "false",
+            "empty": "true" if include_empty else "false",
+        }
         data = self._get("/dandisets/", params, what="the dandiset search")
         return _page(data, [Dandiset.from_json(item) for item in data.get("results", [])], page, page_size)
 
@@ -66,15 +74,24 @@ class DandiArchive:
         found: list[DandisetVersion] = []
         page = 1
         while True:
-            data = self._get(f"/dandisets/{identifier}/versions/", {"page": page, "page_size": 100, "order": "-created"},
-                             what=f"the versions of dandiset {identifier}")
+            data = self._get(
+                f"/dandisets/{identifier}/versions/",
+                {"page": page, "page_size": 100, "order": "-created"},
+                what=f"the versions of dandiset {identifier}",
+            )
             found += [DandisetVersion.from_json(item) for item in data.get("results", [])]
             if not data.get("next") or page >= 20:
                 return found
             page += 1
 
-    def assets(self, identifier: str, version: str = "draft", path_prefix: str = "", page: int = 1,
-               page_size: int = 50) -> Page:
+    def assets(
+        self,
+        identifier: str,
+        version: str = "draft",
+        path_prefix: str = "",
+        page: int = 1,
+        page_size: int = 50,
+    ) -> Page:
         """Files of a dandiset version whose path starts with ``path_prefix``, by path, with sizes. One request."""
         _check_identifier(identifier)
         _check_version(version)
@@ -82,8 +99,11 @@ class DandiArchive:
         params: dict[str, Any] = {"page": page, "page_size": page_size, "order": "path"}
         if path_prefix.strip("/"):
             params["path"] = path_prefix.lstrip("/")
-        data = self._get(f"/dandisets/{identifier}/versions/{version}/assets/", params,
-                         what=f"the files of dandiset {identifier} ({version})")
+        data = self._get(
+            f"/dandisets/{identifier}/versions/{version}/assets/",
+            params,
+            what=f"the files of dandiset {identifier} ({version})",
+        )
         items = [Asset.from_json(item, self.api, identifier, version) for item in data.get("results", [])]
         return _page(data, items, page, page_size)
 
@@ -93,67 +113,93 @@ class DandiArchive:
         for asset in listed.items:
             if asset.path == path.lstrip("/"):
                 return asset
-        raise DandiNotFound(f"Dandiset {identifier} ({version}) has no file at '{path}'. Browse its files to pick one.")
+        raise DandiNotFound(
+            f"Dandiset {identifier} ({version}) has no file at '{path}'. Browse its files to pick one."
+        )
 
     def close(self) -> None:
         self._session.close()
 
     # --- transport -----------------------------------------------------------------------------
-    def _get(self, route: str, params: dict[str, Any] | None = None, what: str = "the request") -> dict[str, Any]:
+    def _get(
+        self, route: str, params: dict[str, Any] | None = None, what: str = "the request"
+    ) -> dict[str, Any]:
         url = self.api + route
         url_host_port(url)
         host = urlparse(self.api).hostname
         deadline = time.monotonic() + self.policy.request_timeout_s
         try:
-            with self._session.get(url, params=params, timeout=self.policy.request_timeout_s, allow_redirects=False,
-                                   stream=True) as response:
+            with self._session.get(
+                url, params=params, timeout=self.policy.request_timeout_s, allow_redirects=False, stream=True
+            ) as response:
                 if response.status_code == 404:
                     raise DandiNotFound(f"DANDI has no {what} (HTTP 404). Check the identifier and version.")
                 if response.status_code != 200:
-                    raise DandiUnreachable(f"The DANDI API at {host} answered HTTP {response.status_code} for {what}. "
-                                           "Try again later.")
+                    raise DandiUnreachable(
+                        f"The DANDI API at {host} answered HTTP {response.status_code} for {what}. "
+                        "Try again later."
+                    )
                 body = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
             if time.monotonic() >= deadline:  # cut off mid-answer by the deadline (``engines.nwb.safe_http``)
                 raise requests.Timeout()
         except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
-            raise DandiUnreachable(f"The DANDI API at {host} did not answer within {self.policy.request_timeout_s:g} s. "
-                                   "Try again later, or open a local copy or a direct URL.") from exc
+            raise DandiUnreachable(
+                f"The DANDI API at {host} did not answer within {self.policy.request_timeout_s:g} s. "
+                "Try again later, or open a local copy or a direct URL."
+            ) from exc
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             if time.monotonic() >= deadline:  # cut off at the deadline
-                raise DandiUnreachable(f"The DANDI API at {host} did not answer within "
-                                       f"{self.policy.request_timeout_s:g} s. Try again later.") from exc
-            raise DandiUnreachable(f"Cannot reach the DANDI API at {host} ({exc.__class__.__name__}). Are you offline? "
-                                   "Open a local copy or a direct URL instead.") from exc
+                raise DandiUnreachable(
+                    f"The DANDI API at {host} did not answer within "
+                    f"{self.policy.request_timeout_s:g} s. Try again later."
+                ) from exc
+            raise DandiUnreachable(
+                f"Cannot reach the DANDI API at {host} ({exc.__class__.__name__}). Are you offline? "
+                "Open a local copy or a direct URL instead."
+            ) from exc
         if len(body) > MAX_ANSWER_BYTES:
-            raise DandiUnreachable(f"The DANDI API's answer for {what} is larger than {MAX_ANSWER_BYTES >> 20} MB; "
-                                   "ask for a smaller page.")
+            raise DandiUnreachable(
+                f"The DANDI API's answer for {what} is larger than {MAX_ANSWER_BYTES >> 20} MB; "
+                "ask for a smaller page."
+            )
         try:
             data = json.loads(body)
         except ValueError as exc:
-            raise DandiUnreachable(f"The server at {host} did not answer {what} with DANDI API data (not JSON). "
-                                   "Check the DANDI API address in the settings.") from exc
+            raise DandiUnreachable(
+                f"The server at {host} did not answer {what} with DANDI API data (not JSON). "
+                "Check the DANDI API address in the settings."
+            ) from exc
         if not isinstance(data, dict):
             raise DandiUnreachable(f"The server at {host} did not answer {what} with DANDI API data.")
         return data
 
 
 def _page(data: dict[str, Any], items: list[Any], page: int, page_size: int) -> Page:
-    return Page(items=items, count=int(data.get("count") or len(items)), page=page, page_size=page_size,
-                has_next=bool(data.get("next")))
+    return Page(
+        items=items,
+        count=int(data.get("count") or len(items)),
+        page=page,
+        page_size=page_size,
+        has_next=bool(data.get("next")),
+    )
 
 
 def _check_identifier(identifier: str) -> None:
     if not _IDENTIFIER.match(str(identifier)):
-        raise DandiRequestError(f"'{identifier}' is not a dandiset identifier: those are 6 digits, like 000409.")
+        raise DandiRequestError(
+            f"'{identifier}' is not a dandiset identifier: those are 6 digits, like 000409."
+        )
 
 
 def _check_version(version: str) -> None:
     if not _VERSION.match(str(version)):
-        raise DandiRequestError(f"'{version}' is not a dandiset version: use 'draft' or a published version like "
-                                "0.230629.1955.")
+        raise DandiRequestError(
+            f"'{version}' is not a dandiset version: use 'draft' or a published version like 0.230629.1955."
+        )
 
 
 def _check_page(page: int, page_size: int) -> None:
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise DandiRequestError(f"Pages start at 1 and hold 1–{MAX_PAGE_SIZE} items (asked: page {page}, "
-                                f"{page_size} items).")
+        raise DandiRequestError(
+            f"Pages start at 1 and hold 1–{MAX_PAGE_SIZE} items (asked: page {page}, {page_size} items)."
+        )

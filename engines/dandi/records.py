@@ -22,9 +22,14 @@ class DandisetVersion:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DandisetVersion:
-        return cls(version=str(data.get("version", "")), name=str(data.get("name", "")),
-                   asset_count=int(data.get("asset_count") or 0), size=int(data.get("size") or 0),
-                   status=str(data.get("status", "")), modified=str(data.get("modified", "")))
+        return cls(
+            version=str(data.get("version", "")),
+            name=str(data.get("name", "")),
+            asset_count=int(data.get("asset_count") or 0),
+            size=int(data.get("size") or 0),
+            status=str(data.get("status", "")),
+            modified=str(data.get("modified", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,14 @@ class Dandiset:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Dandiset:
         draft, published = data.get("draft_version"), data.get("most_recent_published_version")
-        return cls(identifier=str(data.get("identifier", "")), contact_person=str(data.get("contact_person") or ""),
-                   embargo_status=str(data.get("embargo_status") or ""), modified=str(data.get("modified", "")),
-                   draft=DandisetVersion.from_json(draft) if draft else None,
-                   published=DandisetVersion.from_json(published) if published else None)
+        return cls(
+            identifier=str(data.get("identifier", "")),
+            contact_person=str(data.get("contact_person") or ""),
+            embargo_status=str(data.get("embargo_status") or ""),
+            modified=str(data.get("modified", "")),
+            draft=DandisetVersion.from_json(draft) if draft else None,
+            published=DandisetVersion.from_json(published) if published else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,7 @@ class Asset:
 
     @property
     def kind(self) -> str:
-        """"nwb", "edf", "bdf" or "" from the file name: which engine opens it."""
+        """ "nwb", "edf", "bdf" or "" from the file name: which engine opens it."""
         name = self.path.lower()
         for suffix, kind in ((".nwb", "nwb"), (".nwb.lindi.json", "nwb"), (".edf", "edf"), (".bdf", "bdf")):
             if name.endswith(suffix):
@@ -88,9 +97,15 @@ class Asset:
     @classmethod
     def from_json(cls, data: dict[str, Any], api: str, dandiset: str, version: str) -> Asset:
         asset_id = str(data.get("asset_id", ""))
-        return cls(asset_id=asset_id, path=str(data.get("path", "")), size=int(data.get("size") or 0),
-                   modified=str(data.get("modified", "")), dandiset=dandiset, version=version,
-                   download_url=f"{api}/assets/{quote(asset_id)}/download/")
+        return cls(
+            asset_id=asset_id,
+            path=str(data.get("path", "")),
+            size=int(data.get("size") or 0),
+            modified=str(data.get("modified", "")),
+            dandiset=dandiset,
+            version=version,
+            download_url=f"{api}/assets/{quote(asset_id)}/download/",
+        )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,14 @@ from engines.edf.edffile import EdfFile, open_edf
 from engines.edf.errors import EdfOpenError, EdfReadError, EdfRequestError, EdfTruncated, NotAnEdfFile
 
 __all__ = [
-    "open_edf", "EdfFile", "EdfHeader", "EdfChannel", "Annotation",
-    "EdfOpenError", "NotAnEdfFile", "EdfTruncated", "EdfReadError", "EdfRequestError",
+    "open_edf",
+    "EdfFile",
+    "EdfHeader",
+    "EdfChannel",
+    "Annotation",
+    "EdfOpenError",
+    "NotAnEdfFile",
+    "EdfTruncated",
+    "EdfReadError",
+    "EdfRequestError",
 ]

@@ -20,9 +20,18 @@ SIGNAL_BYTES = 256
 BDF_VERSION = b"\xffBIOSEMI"
 ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
 
-_SIGNAL_FIELDS = (("label", 16), ("transducer", 80), ("unit", 8), ("physical_min", 8), ("physical_max", 8),
-                  ("digital_min", 8), ("digital_max", 8), ("prefiltering", 80), ("samples_per_record", 8),
-                  ("reserved", 32))
+_SIGNAL_FIELDS = (
+    ("label", 16),
+    ("transducer", 80),
+    ("unit", 8),
+    ("physical_min", 8),
+    ("physical_max", 8),
+    ("digital_min", 8),
+    ("digital_max", 8),
+    ("prefiltering", 80),
+    ("samples_per_record", 8),
+    ("reserved", 32),
+)
 
 
 @dataclass(frozen=True)
@@ -100,8 +109,9 @@ def _number(raw: bytes, what: str, integer: bool = False) -> float:
     try:
         return int(text) if integer else float(text)
     except ValueError:
-        raise NotAnEdfFile(f"The header's {what} field holds '{text}', not a number: the file is damaged or not "
-                           "EDF/BDF.") from None
+        raise NotAnEdfFile(
+            f"The header's {what} field holds '{text}', not a number: the file is damaged or not EDF/BDF."
+        ) from None
 
 
 def _start(date: bytes, clock: bytes) -> datetime | None:
@@ -119,8 +129,10 @@ def parse_fixed(data: bytes, label: str) -> tuple[bool, int]:
         raise NotAnEdfFile(f"{label} is only {len(data)} bytes long; an EDF/BDF header alone is 256 bytes.")
     version = data[:8]
     if version not in (b"0       ", BDF_VERSION):
-        raise NotAnEdfFile(f"{label} is not an EDF or BDF file (its first bytes are {version!r}, not '0' or the "
-                           "BIOSEMI mark). Open EDF (.edf) or BDF (.bdf) recordings here.")
+        raise NotAnEdfFile(
+            f"{label} is not an EDF or BDF file (its first bytes are {version!r}, not '0' or the "
+            "BIOSEMI mark). Open EDF (.edf) or BDF (.bdf) recordings here."
+        )
     n_signals = int(_number(data[252:256], "number of signals", integer=True))
     if n_signals < 1:
         raise NotAnEdfFile(f"{label} declares {n_signals} signals; the header is damaged.")
@@ -132,8 +144,10 @@ def parse_header(data: bytes, label: str, file_size: int) -> EdfHeader:
     is_bdf, n_signals = parse_fixed(data, label)
     header_bytes = int(_number(data[184:192], "header size", integer=True))
     if header_bytes != FIXED_BYTES + SIGNAL_BYTES * n_signals:
-        raise NotAnEdfFile(f"{label} declares a {header_bytes}-byte header for {n_signals} signals "
-                           f"(should be {FIXED_BYTES + SIGNAL_BYTES * n_signals}); the header is damaged.")
+        raise NotAnEdfFile(
+            f"{label} declares a {header_bytes}-byte header for {n_signals} signals "
+            f"(should be {FIXED_BYTES + SIGNAL_BYTES * n_signals}); the header is damaged."
+        )
     if len(data) < header_bytes:
         raise NotAnEdfFile(f"{label} ends inside its header ({len(data)} of {header_bytes} bytes).")
     reserved = _text(data[192:236])
@@ -146,30 +160,47 @@ def parse_header(data: bytes, label: str, file_size: int) -> EdfHeader:
     fields: dict[str, list[bytes]] = {}
     pos = FIXED_BYTES
     for name, width in _SIGNAL_FIELDS:
-        fields[name] = [data[pos + i * width:pos + (i + 1) * width] for i in range(n_signals)]
+        fields[name] = [data[pos + i * width : pos + (i + 1) * width] for i in range(n_signals)]
         pos += width * n_signals
     sample_bytes = 3 if is_bdf else 2
     channels, offset = [], 0
     for i in range(n_signals):
         per_record = int(_number(fields["samples_per_record"][i], f"samples per record of signal {i}", True))
         if per_record < 0:
-            raise NotAnEdfFile(f"{label}: signal {i} has {per_record} samples per record; the header is damaged.")
+            raise NotAnEdfFile(
+                f"{label}: signal {i} has {per_record} samples per record; the header is damaged."
+            )
         name = _text(fields["label"][i])
-        channels.append(EdfChannel(
-            index=i, label=name, unit=_text(fields["unit"][i]), transducer=_text(fields["transducer"][i]),
-            prefiltering=_text(fields["prefiltering"][i]),
-            sampling_rate=per_record / duration if duration > 0 else 0.0, samples_per_record=per_record,
-            physical_min=_number(fields["physical_min"][i], f"physical minimum of signal {i}"),
-            physical_max=_number(fields["physical_max"][i], f"physical maximum of signal {i}"),
-            digital_min=int(_number(fields["digital_min"][i], f"digital minimum of signal {i}", True)),
-            digital_max=int(_number(fields["digital_max"][i], f"digital maximum of signal {i}", True)),
-            offset=offset, is_annotation=bool(plus) and name in ANNOTATION_LABELS,
-        ))
+        channels.append(
+            EdfChannel(
+                index=i,
+                label=name,
+                unit=_text(fields["unit"][i]),
+                transducer=_text(fields["transducer"][i]),
+                prefiltering=_text(fields["prefiltering"][i]),
+                sampling_rate=per_record / duration if duration > 0 else 0.0,
+                samples_per_record=per_record,
+                physical_min=_number(fields["physical_min"][i], f"physical minimum of signal {i}"),
+                physical_max=_number(fields["physical_max"][i], f"physical maximum of signal {i}"),
+                digital_min=int(_number(fields["digital_min"][i], f"digital minimum of signal {i}", True)),
+                digital_max=int(_number(fields["digital_max"][i], f"digital maximum of signal {i}", True)),
+                offset=offset,
+                is_annotation=bool(plus) and name in ANNOTATION_LABELS,
+            )
+        )
         offset += per_record * sample_bytes
     record_bytes = offset
     declared = int(_number(data[236:244], "number of data records", integer=True))
     available = (file_size - header_bytes) // record_bytes if record_bytes else 0
     n_records = available if declared < 0 else declared  # -1: recording not closed; count what is there
-    return EdfHeader(format=fmt, patient=_text(data[8:88]), recording=_text(data[88:168]),
-                     start=_start(data[168:176], data[176:184]), header_bytes=header_bytes, n_records=n_records,
-                     record_duration=duration, sample_bytes=sample_bytes, channels=channels)
+    return EdfHeader(
+        format=fmt,
+        patient=_text(data[8:88]),
+        recording=_text(data[88:168]),
+        start=_start(data[168:176], data[176:184]),
+        header_bytes=header_bytes,
+        n_records=n_records,
+        record_duration=duration,
+        sample_bytes=sample_bytes,
+        channels=channels,
+    )

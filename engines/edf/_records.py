@@ -23,8 +23,9 @@ _MIN_RUNS = 8
 """... unless the budget then allows fewer runs than this: a window is better covered thinly than in one place."""
 
 
-def record_runs(first: int, stop: int, row_bytes: int, max_points: int,
-                max_bytes: int) -> tuple[list[tuple[int, int]], bool]:
+def record_runs(
+    first: int, stop: int, row_bytes: int, max_points: int, max_bytes: int
+) -> tuple[list[tuple[int, int]], bool]:
     """Runs of records [a, b) to read for records [first, stop): all of them, or evenly spaced runs within budget."""
     n = stop - first
     if n <= 0:
@@ -33,14 +34,17 @@ def record_runs(first: int, stop: int, row_bytes: int, max_points: int,
         return [(first, stop)], False
     budget = max(max_bytes // max(row_bytes, 1), 1)
     n_bins = max(1, max_points // 2)
-    at_least = min(math.ceil(_MIN_RUN_BYTES / max(row_bytes, 1)), budget // _MIN_RUNS)  # runs of 128 KB, but 8 of them
+    at_least = min(
+        math.ceil(_MIN_RUN_BYTES / max(row_bytes, 1)), budget // _MIN_RUNS
+    )  # runs of 128 KB, but 8 of them
     per_run = min(max(budget // n_bins, at_least, 1), budget)
     n_runs = max(1, min(n_bins, budget // per_run))
     return spread_runs(first, stop, per_run, n_runs), True
 
 
-def record_spans(header: EdfHeader, runs: list[tuple[int, int]], chosen: list[EdfChannel]) -> tuple[
-        list[tuple[int, int]], int, int]:
+def record_spans(
+    header: EdfHeader, runs: list[tuple[int, int]], chosen: list[EdfChannel]
+) -> tuple[list[tuple[int, int]], int, int]:
     """Byte spans to read for the runs, the offset of the first chosen byte in a record, and the bytes per record read.
 
     One span per run when the chosen signals cover at least half a record (whole records);
@@ -52,15 +56,18 @@ def record_spans(header: EdfHeader, runs: list[tuple[int, int]], chosen: list[Ed
     rb = header.record_bytes
     if high - low >= rb / 2:
         return [(header.header_bytes + a * rb, header.header_bytes + b * rb) for a, b in runs], 0, rb
-    spans = [(header.header_bytes + r * rb + low, header.header_bytes + r * rb + high)
-             for a, b in runs for r in range(a, b)]
+    spans = [
+        (header.header_bytes + r * rb + low, header.header_bytes + r * rb + high)
+        for a, b in runs
+        for r in range(a, b)
+    ]
     return spans, low, high - low
 
 
 def decode_signal(rows: np.ndarray, channel: EdfChannel, base: int, sample_bytes: int) -> np.ndarray:
     """One signal's digital samples (int32, record after record) from ``rows`` (records × bytes read per record)."""
     start = channel.offset - base
-    raw = np.ascontiguousarray(rows[:, start:start + channel.samples_per_record * sample_bytes]).reshape(-1)
+    raw = np.ascontiguousarray(rows[:, start : start + channel.samples_per_record * sample_bytes]).reshape(-1)
     if sample_bytes == 2:
         return raw.view("<i2").astype(np.int32)
     padded = np.zeros((raw.size // 3, 4), dtype=np.uint8)  # int24: shift into the top bytes of an int32

@@ -79,17 +79,27 @@ class HttpBytes:
 
     def read_spans(self, spans: list[tuple[int, int]]) -> list[bytes]:
         head = self._probe.first_chunk
-        wanted = sorted({(max(a, 0), min(b, self.size)) for a, b in spans if min(b, self.size) > max(a, 0)
-                         and not min(b, self.size) <= len(head)})
+        wanted = sorted(
+            {
+                (max(a, 0), min(b, self.size))
+                for a, b in spans
+                if min(b, self.size) > max(a, 0) and not min(b, self.size) <= len(head)
+            }
+        )
         merged: list[list[int]] = []
         for start, stop in wanted:
             if merged and start - merged[-1][1] <= _GAP_BYTES:
                 merged[-1][1] = max(merged[-1][1], stop)
             else:
                 merged.append([start, stop])
-        parts = [(a, min(a + _PART_BYTES, stop)) for start, stop in merged for a in range(start, stop, _PART_BYTES)]
+        parts = [
+            (a, min(a + _PART_BYTES, stop)) for start, stop in merged for a in range(start, stop, _PART_BYTES)
+        ]
         fetched = iter(pool_map(self._fetch, parts))
-        runs = [(start, b"".join(next(fetched) for _ in range(start, stop, _PART_BYTES))) for start, stop in merged]
+        runs = [
+            (start, b"".join(next(fetched) for _ in range(start, stop, _PART_BYTES)))
+            for start, stop in merged
+        ]
         out = []
         for start, stop in spans:
             start, stop = max(start, 0), min(stop, self.size)
@@ -99,7 +109,7 @@ class HttpBytes:
                 out.append(head[start:stop])
             else:
                 base, data = next((s, d) for s, d in runs if s <= start and stop <= s + len(d))
-                out.append(data[start - base:stop - base])
+                out.append(data[start - base : stop - base])
         return out
 
     def _fetch(self, span: tuple[int, int]) -> bytes:
@@ -118,7 +128,9 @@ def open_bytes(text: str, policy: SourcePolicy) -> ByteSource:
     source = parse_source(text)
     if source.kind == "local":
         return LocalBytes(resolve_local_path(source.location, policy))
-    https = {"http": lambda u, p: u, "s3": s3_to_https, "gs": gs_to_https, "dandi": dandi_to_https}[source.kind]
+    https = {"http": lambda u, p: u, "s3": s3_to_https, "gs": gs_to_https, "dandi": dandi_to_https}[
+        source.kind
+    ]
     stats = RequestStats()
     probe = probe_http(https(source.location, policy), policy, stats, length=PROBE_BYTES)
     label = Path(source.location.split("?")[0].rstrip("/")).name or source.location

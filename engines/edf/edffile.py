@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -86,14 +86,21 @@ class EdfFile:
         onsets = np.arange(n) * header.record_duration
         for signal in self._annotation_signals:
             size = signal.samples_per_record * header.sample_bytes
-            spans = [(header.header_bytes + r * header.record_bytes + signal.offset,
-                      header.header_bytes + r * header.record_bytes + signal.offset + size) for r in range(n)]
+            spans = [
+                (
+                    header.header_bytes + r * header.record_bytes + signal.offset,
+                    header.header_bytes + r * header.record_bytes + signal.offset + size,
+                )
+                for r in range(n)
+            ]
             for record, data in enumerate(self.source.read_spans(spans)):
                 try:
                     start, annotations = parse_record_tals(data)
                 except ValueError as exc:
-                    raise EdfReadError(f"The annotations of data record {record} of {self.label} are damaged "
-                                       f"({exc}). The signals can still be read.") from exc
+                    raise EdfReadError(
+                        f"The annotations of data record {record} of {self.label} are damaged "
+                        f"({exc}). The signals can still be read."
+                    ) from exc
                 if start is not None and signal is self._annotation_signals[0]:
                     onsets[record] = start
                 found.extend(annotations)
@@ -111,17 +118,26 @@ class EdfFile:
             raise EdfRequestError("Choose at least one channel to show.")
         outside = [c for c in picked if not 0 <= c < len(self.signals)]
         if outside:
-            raise EdfRequestError(f"{self.label} has channels 0–{len(self.signals) - 1}; channel {outside[0]} "
-                                  "does not exist.")
+            raise EdfRequestError(
+                f"{self.label} has channels 0–{len(self.signals) - 1}; channel {outside[0]} does not exist."
+            )
         rates = {self.signals[c].sampling_rate for c in picked}
         if len(rates) > 1:
-            raise EdfRequestError(f"The chosen channels are sampled at different rates ({', '.join(f'{r:g}' for r in sorted(rates))} "
-                                  "Hz); show channels of one rate at a time.")
+            raise EdfRequestError(
+                f"The chosen channels are sampled at different rates ({', '.join(f'{r:g}' for r in sorted(rates))} "
+                "Hz); show channels of one rate at a time."
+            )
         return picked
 
-    def read_window(self, t_start: float | None = None, t_stop: float | None = None,
-                    channels: Sequence[int] | None = None, max_points: int = 2000, max_channels: int = 64,
-                    max_bytes: int = 64 * 2**20) -> TraceWindow:
+    def read_window(
+        self,
+        t_start: float | None = None,
+        t_stop: float | None = None,
+        channels: Sequence[int] | None = None,
+        max_points: int = 2000,
+        max_channels: int = 64,
+        max_bytes: int = 64 * 2**20,
+    ) -> TraceWindow:
         """Samples of ``channels`` (indexes into ``signals``; default: the first ``max_channels`` of the
         first signal's rate) with ``t_start <= t < t_stop``, in physical units, min/max decimated to
         ``max_points``. Without bounds: the first 10 s.
@@ -141,7 +157,9 @@ class EdfFile:
         t_start = first if t_start is None else float(t_start)
         t_stop = t_start + DEFAULT_WINDOW_S if t_stop is None else float(t_stop)
         if not (math.isfinite(t_start) and math.isfinite(t_stop)) or t_stop < t_start:
-            raise EdfRequestError(f"The window {t_start}–{t_stop} s is not valid: t_stop must be after t_start.")
+            raise EdfRequestError(
+                f"The window {t_start}–{t_stop} s is not valid: t_stop must be after t_start."
+            )
         duration = self.header.record_duration
         r0 = max(int(np.searchsorted(onsets + duration, t_start, "right")), 0)
         r1 = int(np.searchsorted(onsets, t_stop, "left")) if t_stop <= last else len(onsets)
@@ -157,14 +175,23 @@ class EdfFile:
         offset = np.array([c.physical_offset for c in chosen])
         units = list(dict.fromkeys(c.unit for c in chosen))
         return TraceWindow(
-            t=t, values=raw.astype(np.float64) * gain + offset, channels=picked,
-            channel_labels=[c.label for c in chosen], unit=", ".join(units), t_start=max(t_start, first),
-            t_stop=min(t_stop, last), series_start=first, series_stop=last, decimated=decimated, sampled=sampled,
+            t=t,
+            values=raw.astype(np.float64) * gain + offset,
+            channels=picked,
+            channel_labels=[c.label for c in chosen],
+            unit=", ".join(units),
+            t_start=max(t_start, first),
+            t_stop=min(t_stop, last),
+            series_start=first,
+            series_stop=last,
+            decimated=decimated,
+            sampled=sampled,
             bytes_read=sum(b - a for a, b in runs) * row_bytes,
         )
 
-    def _decode(self, runs: list[tuple[int, int]], chosen: list[EdfChannel],
-                onsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _decode(
+        self, runs: list[tuple[int, int]], chosen: list[EdfChannel], onsets: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Times and digital samples (samples × channels) of the chosen signals in the runs of records."""
         per_record, rate = chosen[0].samples_per_record, chosen[0].sampling_rate
         if not runs:
@@ -174,8 +201,10 @@ class EdfFile:
         blob = b"".join(data)
         n_records = sum(b - a for a, b in runs)
         if len(blob) != n_records * row_bytes:
-            raise EdfReadError(f"{self.label} ended early while reading records {runs[0][0]}–{runs[-1][1] - 1}; "
-                               "the file may have been cut short or replaced. Open it again.")
+            raise EdfReadError(
+                f"{self.label} ended early while reading records {runs[0][0]}–{runs[-1][1] - 1}; "
+                "the file may have been cut short or replaced. Open it again."
+            )
         rows = np.frombuffer(blob, dtype=np.uint8).reshape(n_records, row_bytes)
         values = np.stack([decode_signal(rows, c, base, self.header.sample_bytes) for c in chosen], axis=1)
         records = np.concatenate([np.arange(a, b) for a, b in runs])
@@ -207,9 +236,11 @@ def open_edf(text: str, policy: SourcePolicy) -> EdfFile:
         expected = header.header_bytes + header.data_bytes
         if source.size < expected:
             held = max(source.size - header.header_bytes, 0) // header.record_bytes
-            raise EdfTruncated(f"{source.label} holds {held:,} of the {header.n_records:,} data records its header "
-                               f"announces ({source.size:,} of {expected:,} bytes): it was cut short, e.g. by an "
-                               "incomplete download. Download or copy it again.")
+            raise EdfTruncated(
+                f"{source.label} holds {held:,} of the {header.n_records:,} data records its header "
+                f"announces ({source.size:,} of {expected:,} bytes): it was cut short, e.g. by an "
+                "incomplete download. Download or copy it again."
+            )
     except Exception:
         source.close()
         raise

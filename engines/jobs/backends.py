@@ -50,14 +50,24 @@ class InProcessBackend:
     GIL; CPU-bound pure-Python kinds are better run by standalone worker processes.
     """
 
-    def __init__(self, store: JobStore, results: ResultStore, kinds: KindRegistry, n_workers: int = 2,
-                 lease_s: float = 30.0, poll_s: float = 0.5, heartbeat_s: float | None = None) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        results: ResultStore,
+        kinds: KindRegistry,
+        n_workers: int = 2,
+        lease_s: float = 30.0,
+        poll_s: float = 0.5,
+        heartbeat_s: float | None = None,
+    ) -> None:
         self.store = store
         self.results = results
         self.kinds = kinds
         self.n_workers = n_workers
-        self.workers = [Worker(store, results, kinds, lease_s=lease_s, poll_s=poll_s, heartbeat_s=heartbeat_s)
-                        for _ in range(n_workers)]
+        self.workers = [
+            Worker(store, results, kinds, lease_s=lease_s, poll_s=poll_s, heartbeat_s=heartbeat_s)
+            for _ in range(n_workers)
+        ]
         self._stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -65,9 +75,12 @@ class InProcessBackend:
         if self._threads:
             return
         self._stop_event.clear()
-        self._threads = [threading.Thread(target=worker.run_forever, args=(self._stop_event,),
-                                          name=f"job-worker-{i}", daemon=True)
-                         for i, worker in enumerate(self.workers)]
+        self._threads = [
+            threading.Thread(
+                target=worker.run_forever, args=(self._stop_event,), name=f"job-worker-{i}", daemon=True
+            )
+            for i, worker in enumerate(self.workers)
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -89,14 +102,23 @@ class InProcessBackend:
         return self.store.submit(kind, inputs, self.kinds.get(kind).code_version, max_attempts)
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "in-process", "workers": self.n_workers,
-                "running": sum(thread.is_alive() for thread in self._threads),
-                "kinds": list(self.kinds.names())}
+        return {
+            "backend": "in-process",
+            "workers": self.n_workers,
+            "running": sum(thread.is_alive() for thread in self._threads),
+            "kinds": list(self.kinds.names()),
+        }
 
 
-def run_worker_process(workspace: Path, kinds: KindRegistry, stop_event: threading.Event | None = None,
-                       n_workers: int = 1, lease_s: float = 30.0, poll_s: float = 0.5,
-                       heartbeat_s: float | None = None) -> None:
+def run_worker_process(
+    workspace: Path,
+    kinds: KindRegistry,
+    stop_event: threading.Event | None = None,
+    n_workers: int = 1,
+    lease_s: float = 30.0,
+    poll_s: float = 0.5,
+    heartbeat_s: float | None = None,
+) -> None:
     """Run workers on ``workspace`` until ``stop_event`` is set, SIGTERM arrives or Ctrl-C is pressed.
 
     What ``python run.py worker --workspace DIR`` calls. Any machine that sees the workspace
@@ -108,8 +130,9 @@ def run_worker_process(workspace: Path, kinds: KindRegistry, stop_event: threadi
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda _signum, _frame: stop_event.set())
     workspace = Path(workspace)
-    backend = InProcessBackend(JobStore(workspace), ResultStore(workspace), kinds, n_workers, lease_s, poll_s,
-                               heartbeat_s)
+    backend = InProcessBackend(
+        JobStore(workspace), ResultStore(workspace), kinds, n_workers, lease_s, poll_s, heartbeat_s
+    )
     backend.start()
     log.info("%d worker(s) on %s for kinds %s", n_workers, workspace, ", ".join(kinds.names()))
     try:

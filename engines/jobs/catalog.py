@@ -43,8 +43,8 @@ class JobEnvironment:
     kinds open analyzer files that only unpickling can read (the operator's ``--trust-pickles``).
     """
 
-    source_policy: "SourcePolicy"
-    llm: "LlmConfig | None" = None
+    source_policy: SourcePolicy
+    llm: LlmConfig | None = None
     trust_pickles: bool = False
 
     @property

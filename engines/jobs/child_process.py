@@ -55,9 +55,17 @@ def _stop(process: multiprocessing.process.BaseProcess) -> None:
         process.join(0.5)
 
 
-def run_in_child_process(target: Callable[..., T], kwargs: dict[str, Any], ctx: JobContext, *, label: str,
-                         progress_from: float = 0.0, progress_to: float = 1.0, expected_s: float = 60.0,
-                         poll_s: float = 0.1) -> T:
+def run_in_child_process(
+    target: Callable[..., T],
+    kwargs: dict[str, Any],
+    ctx: JobContext,
+    *,
+    label: str,
+    progress_from: float = 0.0,
+    progress_to: float = 1.0,
+    expected_s: float = 60.0,
+    poll_s: float = 0.1,
+) -> T:
     """``target(**kwargs)`` in a spawned child; its return value must pickle.
 
     Progress moves from ``progress_from`` towards ``progress_to`` as elapsed / ``expected_s``
@@ -69,8 +77,9 @@ def run_in_child_process(target: Callable[..., T], kwargs: dict[str, Any], ctx: 
         raise ValueError("run_in_child_process needs a module-level function of an importable module")
     spawn = multiprocessing.get_context("spawn")
     receiver, sender = spawn.Pipe(duplex=False)
-    process = spawn.Process(target=_child_main, args=(sender, target, kwargs), name=f"job-{ctx.job.id}-{label}",
-                            daemon=True)
+    process = spawn.Process(
+        target=_child_main, args=(sender, target, kwargs), name=f"job-{ctx.job.id}-{label}", daemon=True
+    )
     started = time.monotonic()
     process.start()
     sender.close()
@@ -81,8 +90,10 @@ def run_in_child_process(target: Callable[..., T], kwargs: dict[str, Any], ctx: 
                 break
             elapsed = time.monotonic() - started
             span = progress_to - progress_from
-            ctx.report(progress_from + span * min(0.95, elapsed / max(expected_s, 1e-3)),
-                       f"{label} ({elapsed:.0f} s)")  # raises JobCancelled once the job is cancelled
+            ctx.report(
+                progress_from + span * min(0.95, elapsed / max(expected_s, 1e-3)),
+                f"{label} ({elapsed:.0f} s)",
+            )  # raises JobCancelled once the job is cancelled
     except JobCancelled:
         _stop(process)
         raise
@@ -91,8 +102,10 @@ def run_in_child_process(target: Callable[..., T], kwargs: dict[str, Any], ctx: 
     process.join(5.0)
     if outcome is None:
         _stop(process)
-        raise ChildProcessFailed(f"{label} stopped without an answer (exit code {process.exitcode}); "
-                                 "the machine may have run out of memory.")
+        raise ChildProcessFailed(
+            f"{label} stopped without an answer (exit code {process.exitcode}); "
+            "the machine may have run out of memory."
+        )
     if outcome[0] == "error":
         raise ChildProcessFailed(f"{label} failed: {outcome[1]}\n{outcome[2]}")
     return outcome[1]

@@ -36,8 +36,9 @@ __all__ = ["DaskBackend", "run_job_on_dask"]
 log = logging.getLogger(__name__)
 
 
-def run_job_on_dask(workspace: str, kinds: KindRegistry, job_id: int, lease_s: float,
-                    heartbeat_s: float | None) -> str:
+def run_job_on_dask(
+    workspace: str, kinds: KindRegistry, job_id: int, lease_s: float, heartbeat_s: float | None
+) -> str:
     """The Dask task: claim job ``job_id`` through the store and run it; returns its status afterwards.
 
     Does nothing (and returns the current status) when the job is no longer pending, e.g.
@@ -50,17 +51,32 @@ def run_job_on_dask(workspace: str, kinds: KindRegistry, job_id: int, lease_s: f
     except ValueError:  # run outside a Dask worker (client.run_on_scheduler, tests)
         place = "local"
     folder = Path(workspace)
-    worker = Worker(JobStore(folder), ResultStore(folder), kinds, worker_id=f"dask@{place}:{threading.get_ident()}",
-                    lease_s=lease_s, heartbeat_s=heartbeat_s)
+    worker = Worker(
+        JobStore(folder),
+        ResultStore(folder),
+        kinds,
+        worker_id=f"dask@{place}:{threading.get_ident()}",
+        lease_s=lease_s,
+        heartbeat_s=heartbeat_s,
+    )
     return str(worker.run_job(job_id).status)
 
 
 class DaskBackend:
     """Jobs run as tasks on the Dask cluster at ``address`` (``tcp://host:8786``, or a ``LocalCluster``)."""
 
-    def __init__(self, store: JobStore, results: ResultStore, kinds: KindRegistry, address: Any,
-                 lease_s: float = 30.0, poll_s: float = 0.5, heartbeat_s: float | None = None,
-                 max_in_flight: int = 1000, connect_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        results: ResultStore,
+        kinds: KindRegistry,
+        address: Any,
+        lease_s: float = 30.0,
+        poll_s: float = 0.5,
+        heartbeat_s: float | None = None,
+        max_in_flight: int = 1000,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
         self.store = store
         self.results = results
         self.kinds = kinds
@@ -86,10 +102,14 @@ class DaskBackend:
         try:
             self._client = Client(self.address, timeout=self.connect_timeout_s, set_as_default=False)
         except (OSError, TimeoutError) as exc:
-            raise BackendUnavailable(f"could not reach the Dask scheduler at {self.address}: {exc}. "
-                                     "Check the address, or start one with `dask scheduler`.") from exc
+            raise BackendUnavailable(
+                f"could not reach the Dask scheduler at {self.address}: {exc}. "
+                "Check the address, or start one with `dask scheduler`."
+            ) from exc
         self._stop.clear()
-        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="dask-job-dispatcher", daemon=True)
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, name="dask-job-dispatcher", daemon=True
+        )
         self._dispatcher.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -114,10 +134,14 @@ class DaskBackend:
         client = self._client
         with self._lock:
             in_flight = len(self._futures)
-        return {"backend": "dask", "address": str(self.address), "in_flight": in_flight,
-                "workers": len(client.nthreads()) if client is not None else 0,
-                "dashboard": client.dashboard_link if client is not None else None,
-                "kinds": list(self.kinds.names())}
+        return {
+            "backend": "dask",
+            "address": str(self.address),
+            "in_flight": in_flight,
+            "workers": len(client.nthreads()) if client is not None else 0,
+            "dashboard": client.dashboard_link if client is not None else None,
+            "kinds": list(self.kinds.names()),
+        }
 
     def _dispatch_loop(self) -> None:
         while not self._stop.is_set():
@@ -138,9 +162,16 @@ class DaskBackend:
             with self._lock:
                 if job.kind not in self.kinds or job.id in self._futures:
                     continue
-            future = client.submit(run_job_on_dask, str(self.store.workspace), self.kinds, job.id, self.lease_s,
-                                   self.heartbeat_s, key=f"neurodeck-job-{job.id}-{uuid.uuid4().hex[:8]}",
-                                   pure=False)
+            future = client.submit(
+                run_job_on_dask,
+                str(self.store.workspace),
+                self.kinds,
+                job.id,
+                self.lease_s,
+                self.heartbeat_s,
+                key=f"neurodeck-job-{job.id}-{uuid.uuid4().hex[:8]}",
+                pure=False,
+            )
             with self._lock:
                 self._futures[job.id] = future
             future.add_done_callback(partial(self._task_finished, job.id))

@@ -44,11 +44,15 @@ class JobKind:
     def check_inputs(self, inputs: dict[str, Any]) -> None:
         """Raise ``InvalidJobRequest`` naming what a request lacks, before anything is queued."""
         if not isinstance(inputs, dict):
-            raise InvalidJobRequest(f"inputs of a {self.name!r} job must be a dict, got {type(inputs).__name__}")
+            raise InvalidJobRequest(
+                f"inputs of a {self.name!r} job must be a dict, got {type(inputs).__name__}"
+            )
         missing = [name for name in self.inputs if name not in inputs]
         if missing:
-            raise InvalidJobRequest(f"a {self.name!r} job needs the input(s) {', '.join(missing)}; "
-                                    f"it takes {', '.join(self.inputs)}")
+            raise InvalidJobRequest(
+                f"a {self.name!r} job needs the input(s) {', '.join(missing)}; "
+                f"it takes {', '.join(self.inputs)}"
+            )
 
 
 class KindRegistry:
@@ -65,8 +69,14 @@ class KindRegistry:
         self._kinds[kind.name] = kind
         return kind
 
-    def register(self, name: str, run: RunFunction, code_version: str, description: str = "",
-                 inputs: tuple[str, ...] = ()) -> JobKind:
+    def register(
+        self,
+        name: str,
+        run: RunFunction,
+        code_version: str,
+        description: str = "",
+        inputs: tuple[str, ...] = (),
+    ) -> JobKind:
         """Register ``run`` under ``name``; registering a name twice is a programming error."""
         return self.add(JobKind(name, run, code_version, description, tuple(inputs)))
 
@@ -75,8 +85,10 @@ class KindRegistry:
             return self._kinds[name]
         except KeyError:
             known = ", ".join(sorted(self._kinds)) or "none"
-            raise UnknownJobKind(f"no job kind {name!r} is registered here (known: {known}); "
-                                 "start the workers with the module that defines it") from None
+            raise UnknownJobKind(
+                f"no job kind {name!r} is registered here (known: {known}); "
+                "start the workers with the module that defines it"
+            ) from None
 
     def names(self) -> tuple[str, ...]:
         return tuple(self._kinds)

@@ -59,15 +59,21 @@ class ResultStore:
         path.mkdir()
         return path
 
-    def publish(self, temp_dir: Path, kind: str, input_hash: str, code_version: str,
-                manifest: dict[str, Any]) -> Path:
+    def publish(
+        self, temp_dir: Path, kind: str, input_hash: str, code_version: str, manifest: dict[str, Any]
+    ) -> Path:
         """Move a finished temporary folder into place and return the final folder.
 
         If the request was already published (another worker finished first), ``temp_dir`` is
         discarded and the existing folder returned.
         """
-        record = {"kind": kind, "input_hash": input_hash, "code_version": code_version,
-                  "published": time.time(), **manifest}
+        record = {
+            "kind": kind,
+            "input_hash": input_hash,
+            "code_version": code_version,
+            "published": time.time(),
+            **manifest,
+        }
         (temp_dir / RESULT_MANIFEST).write_text(json.dumps(record, indent=1, sort_keys=True))
         final = self.root / self.key(kind, input_hash, code_version)
         try:

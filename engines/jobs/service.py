@@ -65,8 +65,14 @@ class JobService:
     particular: no owner, no limit, no check.
     """
 
-    def __init__(self, store: JobStore, results: ResultStore, backend: JobBackend, kinds: KindRegistry,
-                 limiter: UsageLimiter | None = None) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        results: ResultStore,
+        backend: JobBackend,
+        kinds: KindRegistry,
+        limiter: UsageLimiter | None = None,
+    ) -> None:
         self.store = store
         self.results = results
         self.backend = backend
@@ -75,7 +81,7 @@ class JobService:
         self.person: Person | None = None
         self.jobs_per_minute: int | None = None
 
-    def acting_as(self, person: Person, jobs_per_minute: int | None = None) -> "JobService":
+    def acting_as(self, person: Person, jobs_per_minute: int | None = None) -> JobService:
         """This service as ``person`` sees it (see the class docstring); ``jobs_per_minute`` None: no limit."""
         acting = copy.copy(self)
         acting.person, acting.jobs_per_minute = person, jobs_per_minute
@@ -100,8 +106,11 @@ class JobService:
     def state(self, job_id: int) -> JobState:
         """One or two SQLite reads."""
         job = self.store.get(job_id)
-        result = self.results.path_for(job.kind, job.input_hash, job.code_version) \
-            if job.status == JobStatus.DONE else None
+        result = (
+            self.results.path_for(job.kind, job.input_hash, job.code_version)
+            if job.status == JobStatus.DONE
+            else None
+        )
         position = self.store.queue_position(job_id) if job.status == JobStatus.PENDING else None
         return JobState(job=job, result_dir=result, queue_position=position)
 

@@ -128,8 +128,15 @@ class JobStore:
             cursor = db.execute(
                 "INSERT INTO jobs (kind, inputs, input_hash, code_version, source, status, max_attempts, created) "
                 "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-                (kind, canonical_json(inputs, "job inputs"), input_hash, code_version, source, max_attempts,
-                 time.time()),
+                (
+                    kind,
+                    canonical_json(inputs, "job inputs"),
+                    input_hash,
+                    code_version,
+                    source,
+                    max_attempts,
+                    time.time(),
+                ),
             )
             return self._job(db, cursor.lastrowid)
 
@@ -153,8 +160,14 @@ class JobStore:
         with self._db.read() as db:
             return self._job(db, job_id)
 
-    def list(self, status: JobStatus | str | None = None, kind: str | None = None, source: str | None = None,
-             limit: int = 500, oldest_first: bool = False) -> list[Job]:
+    def list(
+        self,
+        status: JobStatus | str | None = None,
+        kind: str | None = None,
+        source: str | None = None,
+        limit: int = 500,
+        oldest_first: bool = False,
+    ) -> list[Job]:
         """Jobs matching every filter given, newest first unless ``oldest_first`` (queue order)."""
         clauses, params = [], []
         for column, value in (("status", status), ("kind", kind), ("source", source)):
@@ -164,7 +177,9 @@ class JobStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         order = "ASC" if oldest_first else "DESC"
         with self._db.read() as db:
-            rows = db.execute(f"SELECT * FROM jobs {where} ORDER BY id {order} LIMIT ?", (*params, limit)).fetchall()
+            rows = db.execute(
+                f"SELECT * FROM jobs {where} ORDER BY id {order} LIMIT ?", (*params, limit)
+            ).fetchall()
         return [Job.from_row(row) for row in rows]
 
     def is_done(self, kind: str, inputs: dict[str, Any], code_version: str) -> bool:
@@ -189,8 +204,9 @@ class JobStore:
             job = self._job(db, job_id)
             if job.status is not JobStatus.PENDING:
                 return None
-            (ahead,) = db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'pending' AND id < ?",
-                                  (job_id,)).fetchone()
+            (ahead,) = db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE status = 'pending' AND id < ?", (job_id,)
+            ).fetchone()
         return ahead + 1
 
     def throughput(self, bucket_s: float = 60.0, since: float | None = None) -> list[tuple[float, int]]:
@@ -218,14 +234,20 @@ class JobStore:
             return None
         now = time.time()
         marks = ",".join("?" * len(kinds))
-        if now - self._last_touch.get(worker_id, 0.0) < IDLE_HEARTBEAT_S and not self._claimable(kinds, marks, now):
-            return None  # an idle poll only reads: a write per worker per poll was a steady cost of every server
+        if now - self._last_touch.get(worker_id, 0.0) < IDLE_HEARTBEAT_S and not self._claimable(
+            kinds, marks, now
+        ):
+            return (
+                None  # an idle poll only reads: a write per worker per poll was a steady cost of every server
+            )
         self._last_touch[worker_id] = now
         with self._db.write() as db:
             self._requeue_expired(db, now)
             self._touch_worker(db, worker_id, now)
-            row = db.execute(f"SELECT id FROM jobs WHERE status = 'pending' AND kind IN ({marks}) ORDER BY id LIMIT 1",
-                             kinds).fetchone()
+            row = db.execute(
+                f"SELECT id FROM jobs WHERE status = 'pending' AND kind IN ({marks}) ORDER BY id LIMIT 1",
+                kinds,
+            ).fetchone()
             return None if row is None else self._take(db, row["id"], worker_id, lease_s, now)
 
     def _claimable(self, kinds: tuple[str, ...], marks: str, now: float) -> bool:
@@ -236,9 +258,13 @@ class JobStore:
         db = getattr(self._poll_connection, "db", None)
         if db is None:
             db = self._poll_connection.db = self._db.connect()
-        return bool(db.execute(
-            f"SELECT EXISTS (SELECT 1 FROM jobs WHERE (status = 'pending' AND kind IN ({marks})) "
-            "OR (status = 'running' AND lease_expires < ?))", (*kinds, now)).fetchone()[0])
+        return bool(
+            db.execute(
+                f"SELECT EXISTS (SELECT 1 FROM jobs WHERE (status = 'pending' AND kind IN ({marks})) "
+                "OR (status = 'running' AND lease_expires < ?))",
+                (*kinds, now),
+            ).fetchone()[0]
+        )
 
     def claim(self, job_id: int, worker_id: str, lease_s: float) -> Job | None:
         """Take this job if it is pending (how a Dask task runs the job it was sent for); None otherwise."""
@@ -258,8 +284,9 @@ class JobStore:
         )
         return self._job(db, job_id)
 
-    def heartbeat(self, job_id: int, worker_id: str, progress: float | None = None,
-                  message: str | None = None) -> bool:
+    def heartbeat(
+        self, job_id: int, worker_id: str, progress: float | None = None, message: str | None = None
+    ) -> bool:
         """Extend the lease and record progress; False when the worker no longer holds the job
         (cancelled, or re-leased after its lease expired): the worker must then stop it."""
         now = time.time()
@@ -313,8 +340,10 @@ class JobStore:
     def reject(self, job_id: int, error: str) -> Job:
         """Fail a pending job without running it (no worker can load its code); other states are left as is."""
         with self._db.write() as db:
-            db.execute("UPDATE jobs SET status = 'failed', error = ?, finished = ? WHERE id = ? AND status = 'pending'",
-                       (error, time.time(), job_id))
+            db.execute(
+                "UPDATE jobs SET status = 'failed', error = ?, finished = ? WHERE id = ? AND status = 'pending'",
+                (error, time.time(), job_id),
+            )
             return self._job(db, job_id)
 
     # -- people: cancel and retry ------------------------------------------------------------
@@ -325,8 +354,11 @@ class JobStore:
         Finished jobs are returned unchanged, so cancelling twice is harmless.
         """
         with self._db.write() as db:
-            db.execute("UPDATE jobs SET status = 'cancelled', finished = ?, lease_expires = NULL "
-                       "WHERE id = ? AND status IN ('pending', 'running')", (time.time(), job_id))
+            db.execute(
+                "UPDATE jobs SET status = 'cancelled', finished = ?, lease_expires = NULL "
+                "WHERE id = ? AND status IN ('pending', 'running')",
+                (time.time(), job_id),
+            )
             return self._job(db, job_id)
 
     def retry(self, job_id: int) -> Job:
@@ -391,8 +423,17 @@ class JobStore:
                 "SELECT w.*, (SELECT j.id FROM jobs j WHERE j.worker_id = w.worker_id AND j.status = 'running' "
                 "ORDER BY j.id LIMIT 1) AS current_job FROM workers w ORDER BY w.worker_id"
             ).fetchall()
-        return [WorkerInfo(row["worker_id"], row["host"], row["pid"], row["started"], row["last_seen"],
-                           row["current_job"]) for row in rows]
+        return [
+            WorkerInfo(
+                row["worker_id"],
+                row["host"],
+                row["pid"],
+                row["started"],
+                row["last_seen"],
+                row["current_job"],
+            )
+            for row in rows
+        ]
 
     def forget_worker(self, worker_id: str) -> None:
         """Drop a worker from the workers table (it stopped cleanly)."""

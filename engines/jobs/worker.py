@@ -45,8 +45,16 @@ def one_line_reason(exc: BaseException) -> str:
 class Worker:
     """Runs jobs of the registered kinds, one at a time, through a ``JobStore`` and ``ResultStore``."""
 
-    def __init__(self, store: JobStore, results: ResultStore, kinds: KindRegistry, worker_id: str | None = None,
-                 lease_s: float = 30.0, poll_s: float = 0.5, heartbeat_s: float | None = None) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        results: ResultStore,
+        kinds: KindRegistry,
+        worker_id: str | None = None,
+        lease_s: float = 30.0,
+        poll_s: float = 0.5,
+        heartbeat_s: float | None = None,
+    ) -> None:
         self.store = store
         self.results = results
         self.kinds = kinds
@@ -94,7 +102,9 @@ class Worker:
         result_key = self.results.key(job.kind, job.input_hash, job.code_version)
         existing = self.results.path_for(job.kind, job.input_hash, job.code_version)
         if existing is not None:  # an earlier job already made this result: reuse it, run nothing
-            self.store.complete(job.id, self.worker_id, result_key, self.results.manifest(existing)["summary"])
+            self.store.complete(
+                job.id, self.worker_id, result_key, self.results.manifest(existing)["summary"]
+            )
             return
         output_dir = self.results.start(job.kind, job.input_hash, job.code_version, job.id)
         ctx = JobContext(job, output_dir, self._stopping)
@@ -117,12 +127,17 @@ class Worker:
             if ctx.revoked():  # finished anyway, but the job is no longer ours: do not publish
                 raise JobCancelled(ctx.stop_reason())
             if not isinstance(summary, dict):
-                raise InvalidJobRequest(f"job kind {job.kind!r} must return a dict summary, "
-                                        f"got {type(summary).__name__}")
+                raise InvalidJobRequest(
+                    f"job kind {job.kind!r} must return a dict summary, got {type(summary).__name__}"
+                )
             canonical_json(summary, f"the summary returned by job kind {job.kind!r}")
-            self.results.publish(ctx.output_dir, job.kind, job.input_hash, job.code_version,
-                                 {"inputs": job.inputs, "summary": summary, "job_id": job.id,
-                                  "worker_id": self.worker_id})
+            self.results.publish(
+                ctx.output_dir,
+                job.kind,
+                job.input_hash,
+                job.code_version,
+                {"inputs": job.inputs, "summary": summary, "job_id": job.id, "worker_id": self.worker_id},
+            )
             return summary
         except Exception as exc:
             if ctx.cancelled():  # JobCancelled, or whatever the kind raised while being stopped
@@ -149,8 +164,9 @@ class _Heartbeat:
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._done.set()
         self._thread.join()
 

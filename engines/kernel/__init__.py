@@ -20,8 +20,23 @@ from engines.kernel.remote import RemoteKernel
 from engines.kernel.results import BOKEH_MIME, CellOutput, CellResult, RunStatus
 
 __all__ = [
-    "CodeRunner", "KernelLimits", "OnOutput", "LocalKernel", "RemoteKernel",
-    "CellOutput", "CellResult", "RunStatus", "BOKEH_MIME",
-    "NotebookEntry", "markdown_entry", "code_entry", "build_notebook", "notebook_bytes", "export_notebook",
-    "KernelError", "KernelStartError", "KernelBusy", "RemoteKernelError",
+    "CodeRunner",
+    "KernelLimits",
+    "OnOutput",
+    "LocalKernel",
+    "RemoteKernel",
+    "CellOutput",
+    "CellResult",
+    "RunStatus",
+    "BOKEH_MIME",
+    "NotebookEntry",
+    "markdown_entry",
+    "code_entry",
+    "build_notebook",
+    "notebook_bytes",
+    "export_notebook",
+    "KernelError",
+    "KernelStartError",
+    "KernelBusy",
+    "RemoteKernelError",
 ]

@@ -41,8 +41,15 @@ class KernelChannel(Protocol):
         ...
 
 
-def run_cell(channel: KernelChannel, code: str, limits: KernelLimits, time_s: float, stop: threading.Event,
-             on_output: OnOutput | None, restart: Callable[[], None]) -> CellResult:
+def run_cell(
+    channel: KernelChannel,
+    code: str,
+    limits: KernelLimits,
+    time_s: float,
+    stop: threading.Event,
+    on_output: OnOutput | None,
+    restart: Callable[[], None],
+) -> CellResult:
     """Run ``code`` and return how it ended (see ``CellResult``); ``restart`` makes a fresh kernel when needed."""
     collector = OutputCollector(on_output)
     started = time.monotonic()
@@ -77,11 +84,28 @@ def run_cell(channel: KernelChannel, code: str, limits: KernelLimits, time_s: fl
     return _result(ended_by, collector, started, count, limits, time_s, restarted=False)
 
 
-def _result(ended_by: str | None, collector: OutputCollector, started: float, count: int | None,
-            limits: KernelLimits, time_s: float, restarted: bool) -> CellResult:
-    result = CellResult(status="ok", outputs=collector.outputs, duration_s=time.monotonic() - started,
-                        execution_count=count, kernel_restarted=restarted, outputs_truncated=collector.truncated)
-    lost = " The kernel did not stop, so it was restarted: the session's variables are gone." if restarted else ""
+def _result(
+    ended_by: str | None,
+    collector: OutputCollector,
+    started: float,
+    count: int | None,
+    limits: KernelLimits,
+    time_s: float,
+    restarted: bool,
+) -> CellResult:
+    result = CellResult(
+        status="ok",
+        outputs=collector.outputs,
+        duration_s=time.monotonic() - started,
+        execution_count=count,
+        kernel_restarted=restarted,
+        outputs_truncated=collector.truncated,
+    )
+    lost = (
+        " The kernel did not stop, so it was restarted: the session's variables are gone."
+        if restarted
+        else ""
+    )
     if ended_by == "time":
         result.status, result.limit_hit = "timeout", "time"
         result.message = f"Stopped after {time_s:g} s, the time limit for a cell." + lost
@@ -89,15 +113,23 @@ def _result(ended_by: str | None, collector: OutputCollector, started: float, co
         result.status, result.message = "stopped", "Stopped by you." + lost
     elif ended_by == "died":
         result.status, result.limit_hit = "died", "memory" if limits.memory_mb else None
-        limit = f" (it may have gone past its memory limit of {limits.memory_mb:,} MB)" if limits.memory_mb else ""
-        result.message = (f"The kernel process ended while running this cell{limit}. It was restarted: the "
-                          "session's variables are gone.")
+        limit = (
+            f" (it may have gone past its memory limit of {limits.memory_mb:,} MB)"
+            if limits.memory_mb
+            else ""
+        )
+        result.message = (
+            f"The kernel process ended while running this cell{limit}. It was restarted: the "
+            "session's variables are gone."
+        )
     elif result.error is not None:
         result.status = "error"
         if result.error.ename == "MemoryError":
             result.limit_hit = "memory"
-            result.message = (f"The code needed more memory than the kernel may use ({limits.memory_mb:,} MB). "
-                              "Work on a smaller piece of the data.")
+            result.message = (
+                f"The code needed more memory than the kernel may use ({limits.memory_mb:,} MB). "
+                "Work on a smaller piece of the data."
+            )
         else:
             result.message = f"The code raised {result.error.ename}: {result.error.evalue}"
     if collector.truncated:

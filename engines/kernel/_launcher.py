@@ -17,7 +17,9 @@ def _limit_memory(megabytes: int) -> None:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # hard too: the user's code cannot raise it again
+        resource.setrlimit(
+            resource.RLIMIT_AS, (limit, limit)
+        )  # hard too: the user's code cannot raise it again
 
 
 def main(argv: list[str]) -> None:
@@ -25,7 +27,7 @@ def main(argv: list[str]) -> None:
     if "--memory-mb" in argv:
         at = argv.index("--memory-mb")
         megabytes = int(argv[at + 1])
-        argv = argv[:at] + argv[at + 2:]
+        argv = argv[:at] + argv[at + 2 :]
     _limit_memory(megabytes)
     from ipykernel.kernelapp import launch_new_instance
 

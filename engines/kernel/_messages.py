@@ -29,15 +29,19 @@ def _is_notebook_plumbing(output: CellOutput) -> bool:
     if any(mime in output.data for mime in _NOTEBOOK_ONLY):
         return True
     html = output.data.get("text/html")
-    return set(output.data) == {"text/html"} and isinstance(html, str) and html.lstrip().startswith(
-        '<script type="esms-options">')
+    return (
+        set(output.data) == {"text/html"}
+        and isinstance(html, str)
+        and html.lstrip().startswith('<script type="esms-options">')
+    )
 
 
 class OutputCollector:
     """The outputs of one cell so far; ``on_output`` hears of each new or grown output at once."""
 
-    def __init__(self, on_output: Callable[[CellOutput], None] | None = None,
-                 max_bytes: int = MAX_OUTPUT_BYTES) -> None:
+    def __init__(
+        self, on_output: Callable[[CellOutput], None] | None = None, max_bytes: int = MAX_OUTPUT_BYTES
+    ) -> None:
         self.outputs: list[CellOutput] = []
         self.truncated = False
         self._on_output = on_output
@@ -52,14 +56,20 @@ class OutputCollector:
         output = self._output(msg_type, content)
         if output is None or _is_notebook_plumbing(output):
             return
-        size = len(output.text) + sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in output.data.values())
+        size = len(output.text) + sum(
+            len(v) if isinstance(v, str) else len(json.dumps(v)) for v in output.data.values()
+        )
         if self._bytes + size > self._max_bytes and output.output_type != "error":
             self.truncated = True
             return
         self._bytes += size
         last = self.outputs[-1] if self.outputs else None
-        if output.output_type == "stream" and last is not None and last.output_type == "stream" \
-                and last.name == output.name:
+        if (
+            output.output_type == "stream"
+            and last is not None
+            and last.output_type == "stream"
+            and last.name == output.name
+        ):
             last.text += output.text
             output = last
         else:
@@ -73,8 +83,14 @@ class OutputCollector:
             return CellOutput("stream", name=content.get("name", "stdout"), text=content.get("text", ""))
         if msg_type in ("display_data", "execute_result", "update_display_data"):
             kind = "execute_result" if msg_type == "execute_result" else "display_data"
-            return CellOutput(kind, data=dict(content.get("data", {})), metadata=dict(content.get("metadata", {})))
+            return CellOutput(
+                kind, data=dict(content.get("data", {})), metadata=dict(content.get("metadata", {}))
+            )
         if msg_type == "error":
-            return CellOutput("error", ename=content.get("ename", ""), evalue=content.get("evalue", ""),
-                              traceback=list(content.get("traceback", [])))
+            return CellOutput(
+                "error",
+                ename=content.get("ename", ""),
+                evalue=content.get("evalue", ""),
+                traceback=list(content.get("traceback", [])),
+            )
         return None

@@ -14,13 +14,39 @@ from collections.abc import Iterable, Mapping
 
 __all__ = ["KERNEL_ENV_NAMES", "kernel_environment"]
 
-KERNEL_ENV_NAMES = frozenset({
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LANGUAGE", "TZ",
-    "TMPDIR", "TEMP", "TMP", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR",
-    "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "LD_LIBRARY_PATH",
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-    "MPLCONFIGDIR", "NUMBA_CACHE_DIR", "HDF5_USE_FILE_LOCKING", "CUDA_VISIBLE_DEVICES",
-})
+KERNEL_ENV_NAMES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "TERM",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "TEMP",
+        "TMP",
+        "XDG_CACHE_HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_RUNTIME_DIR",
+        "PYTHONPATH",
+        "VIRTUAL_ENV",
+        "CONDA_PREFIX",
+        "CONDA_DEFAULT_ENV",
+        "LD_LIBRARY_PATH",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "MPLCONFIGDIR",
+        "NUMBA_CACHE_DIR",
+        "HDF5_USE_FILE_LOCKING",
+        "CUDA_VISIBLE_DEVICES",
+    }
+)
 """What Python, NumPy, matplotlib, h5py and HTTPS need to work as they do in the server."""
 
 

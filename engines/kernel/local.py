@@ -92,8 +92,12 @@ def _clean_up(handles: _Handles, home: Path) -> None:
 class LocalKernel:
     """One session's kernel on this machine. ``run`` from one thread at a time; ``stop`` from any thread."""
 
-    def __init__(self, limits: KernelLimits | None = None, workdir: Path | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        limits: KernelLimits | None = None,
+        workdir: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.limits = limits or KernelLimits()
         self._home = Path(tempfile.mkdtemp(prefix="neurodeck-kernel-"))
         self.workdir = workdir if workdir is not None else self._home / "work"
@@ -114,11 +118,25 @@ class LocalKernel:
         root = str(Path(__file__).resolve().parents[2])
         threads = str(min(4, os.cpu_count() or 1))
         env = {name: os.environ.get(name, threads) for name in _THREAD_VARIABLES}
-        env.update(PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
-                   MPLBACKEND="module://matplotlib_inline.backend_inline", **self._env)
-        spec = {"argv": [sys.executable, "-m", "engines.kernel._launcher", "--memory-mb", str(self.limits.memory_mb),
-                         "-f", "{connection_file}"],
-                "display_name": "Neurodeck Python", "language": "python", "env": env}
+        env.update(
+            PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
+            MPLBACKEND="module://matplotlib_inline.backend_inline",
+            **self._env,
+        )
+        spec = {
+            "argv": [
+                sys.executable,
+                "-m",
+                "engines.kernel._launcher",
+                "--memory-mb",
+                str(self.limits.memory_mb),
+                "-f",
+                "{connection_file}",
+            ],
+            "display_name": "Neurodeck Python",
+            "language": "python",
+            "env": env,
+        }
         (folder / "kernel.json").write_text(json.dumps(spec))
         return folder.parent
 
@@ -128,18 +146,27 @@ class LocalKernel:
 
         specs = KernelSpecManager(kernel_dirs=[str(self._spec_folder())])
         # IPC sockets in this process's private (0700) folder: no TCP port other local users could reach
-        manager = KernelManager(kernel_name=_SPEC_NAME, kernel_spec_manager=specs, transport="ipc",
-                                ip=str(self._home / "kernel"), connection_file=str(self._home / "connection.json"))
+        manager = KernelManager(
+            kernel_name=_SPEC_NAME,
+            kernel_spec_manager=specs,
+            transport="ipc",
+            ip=str(self._home / "kernel"),
+            connection_file=str(self._home / "connection.json"),
+        )
         try:
-            manager.start_kernel(cwd=str(self.workdir), env=kernel_environment(os.environ, self.limits.env_allow))
+            manager.start_kernel(
+                cwd=str(self.workdir), env=kernel_environment(os.environ, self.limits.env_allow)
+            )
             client = manager.client()
             client.start_channels()
             client.wait_for_ready(timeout=_START_TIMEOUT_S)
         except (RuntimeError, OSError) as exc:
             if manager.has_kernel:
                 manager.shutdown_kernel(now=True)
-            raise KernelStartError(f"The Python kernel did not start ({exc}). Check that ipykernel is installed "
-                                   "in the server's environment.") from exc
+            raise KernelStartError(
+                f"The Python kernel did not start ({exc}). Check that ipykernel is installed "
+                "in the server's environment."
+            ) from exc
         self._handles.manager, self._handles.client = manager, client
 
     def restart(self) -> None:
@@ -172,12 +199,21 @@ class LocalKernel:
         running, ``KernelStartError`` when no kernel can start; anything the code does is a result.
         """
         if not self._run_lock.acquire(blocking=False):
-            raise KernelBusy("A cell is still running in this session's kernel. Stop it or wait for it to finish.")
+            raise KernelBusy(
+                "A cell is still running in this session's kernel. Stop it or wait for it to finish."
+            )
         try:
             self._stop.clear()
             if self._handles.client is None:
                 self._start()
-            return run_cell(_ZmqChannel(self._handles), code, self.limits,
-                            self.limits.time_s if time_s is None else time_s, self._stop, on_output, self.restart)
+            return run_cell(
+                _ZmqChannel(self._handles),
+                code,
+                self.limits,
+                self.limits.time_s if time_s is None else time_s,
+                self._stop,
+                on_output,
+                self.restart,
+            )
         finally:
             self._run_lock.release()

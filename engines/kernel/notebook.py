@@ -17,7 +17,14 @@ import nbformat
 
 from engines.kernel.results import CellResult
 
-__all__ = ["NotebookEntry", "markdown_entry", "code_entry", "build_notebook", "notebook_bytes", "export_notebook"]
+__all__ = [
+    "NotebookEntry",
+    "markdown_entry",
+    "code_entry",
+    "build_notebook",
+    "notebook_bytes",
+    "export_notebook",
+]
 
 
 @dataclass(frozen=True)
@@ -41,10 +48,12 @@ def code_entry(code: str, result: CellResult | None = None) -> NotebookEntry:
 def build_notebook(entries: Sequence[NotebookEntry], title: str = "") -> nbformat.NotebookNode:
     """A valid nbformat v4 notebook of the entries, in order (checked with ``nbformat.validate``)."""
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata.update({
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    })
+    notebook.metadata.update(
+        {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        }
+    )
     if title:
         notebook.cells.append(nbformat.v4.new_markdown_cell(f"# {title}"))
     for entry in entries:

@@ -35,8 +35,14 @@ _ALIVE_CHECK_S = 1.0
 class RemoteKernel:
     """One session's kernel on a Jupyter server. ``run`` from one thread at a time; ``stop`` from any thread."""
 
-    def __init__(self, server_url: str, token: str, limits: KernelLimits | None = None,
-                 kernel_name: str = "python3", request_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        server_url: str,
+        token: str,
+        limits: KernelLimits | None = None,
+        kernel_name: str = "python3",
+        request_timeout_s: float = 10.0,
+    ) -> None:
         self.limits = limits or KernelLimits(memory_mb=0)
         self.server_url = server_url.rstrip("/")
         self.kernel_name = kernel_name
@@ -60,15 +66,23 @@ class RemoteKernel:
     def _rest(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
         url = f"{self.server_url}/api/{route}"
         try:
-            response = self._http.request(method, url, json=body, timeout=self._timeout, allow_redirects=False)
+            response = self._http.request(
+                method, url, json=body, timeout=self._timeout, allow_redirects=False
+            )
         except requests.RequestException as exc:
-            raise RemoteKernelError(f"Cannot reach the Jupyter server at {urlparse(self.server_url).netloc} "
-                                    f"({exc.__class__.__name__}). Check its address in the settings.") from exc
+            raise RemoteKernelError(
+                f"Cannot reach the Jupyter server at {urlparse(self.server_url).netloc} "
+                f"({exc.__class__.__name__}). Check its address in the settings."
+            ) from exc
         if response.status_code in (401, 403):
-            raise RemoteKernelError("The Jupyter server refused the token (HTTP "
-                                    f"{response.status_code}). Check the token in the settings.")
+            raise RemoteKernelError(
+                "The Jupyter server refused the token (HTTP "
+                f"{response.status_code}). Check the token in the settings."
+            )
         if response.status_code >= 400:
-            raise RemoteKernelError(f"The Jupyter server answered HTTP {response.status_code} to {method} {route}.")
+            raise RemoteKernelError(
+                f"The Jupyter server answered HTTP {response.status_code} to {method} {route}."
+            )
         return response.json() if response.content else None
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -77,8 +91,17 @@ class RemoteKernel:
         kernel = self._rest("POST", "kernels", {"name": self.kernel_name, "path": self.workdir})
         self._kernel_id = kernel["id"]
         self._connect()
-        self._request("execute_request", {"code": SETUP_CODE, "silent": True, "store_history": False,
-                                          "user_expressions": {}, "allow_stdin": False, "stop_on_error": False})
+        self._request(
+            "execute_request",
+            {
+                "code": SETUP_CODE,
+                "silent": True,
+                "store_history": False,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": False,
+            },
+        )
 
     def _connect(self) -> None:
         import websocket
@@ -86,16 +109,20 @@ class RemoteKernel:
         base = self.server_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         url = f"{base}/api/kernels/{self._kernel_id}/channels?session_id={self._session_id}"
         try:
-            self._socket = websocket.create_connection(url, header=[f"Authorization: token {self._token}"],
-                                                       timeout=self._timeout)
+            self._socket = websocket.create_connection(
+                url, header=[f"Authorization: token {self._token}"], timeout=self._timeout
+            )
         except (OSError, websocket.WebSocketException) as exc:
-            raise KernelStartError(f"Cannot open the kernel's connection on the Jupyter server ({exc}).") from exc
+            raise KernelStartError(
+                f"Cannot open the kernel's connection on the Jupyter server ({exc})."
+            ) from exc
         self._socket.settimeout(None)
         self._inbox = queue.Queue()
         self._died = False
         self._alive = (0.0, True)
-        self._reader = threading.Thread(target=self._read, args=(self._socket, self._inbox), daemon=True,
-                                        name="remote-kernel-reader")
+        self._reader = threading.Thread(
+            target=self._read, args=(self._socket, self._inbox), daemon=True, name="remote-kernel-reader"
+        )
         self._reader.start()
         self._wait_ready()
 
@@ -125,7 +152,9 @@ class RemoteKernel:
             try:
                 message = self._inbox.get(timeout=0.5)
             except queue.Empty:
-                msg_id = self._request("kernel_info_request", {})  # asked before the kernel listened: ask again
+                msg_id = self._request(
+                    "kernel_info_request", {}
+                )  # asked before the kernel listened: ask again
                 replied = published = False
                 continue
             if message is None:
@@ -136,19 +165,35 @@ class RemoteKernel:
             published = published or message.get("channel") == "iopub"
             if replied and published:
                 return
-        raise KernelStartError(f"The kernel on the Jupyter server did not answer within {_READY_TIMEOUT_S:g} s "
-                               f"(last request {msg_id}).")
+        raise KernelStartError(
+            f"The kernel on the Jupyter server did not answer within {_READY_TIMEOUT_S:g} s "
+            f"(last request {msg_id})."
+        )
 
     def _request(self, msg_type: str, content: dict[str, Any]) -> str:
         msg_id = uuid.uuid4().hex
-        header = {"msg_id": msg_id, "username": "neurodeck", "session": self._session_id, "msg_type": msg_type,
-                  "version": "5.3", "date": datetime.now(UTC).isoformat()}
-        message = {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell",
-                   "buffers": []}
+        header = {
+            "msg_id": msg_id,
+            "username": "neurodeck",
+            "session": self._session_id,
+            "msg_type": msg_type,
+            "version": "5.3",
+            "date": datetime.now(UTC).isoformat(),
+        }
+        message = {
+            "header": header,
+            "parent_header": {},
+            "metadata": {},
+            "content": content,
+            "channel": "shell",
+            "buffers": [],
+        }
         try:
             self._socket.send(json.dumps(message))
         except Exception as exc:  # websocket-client raises several types for a closed connection
-            raise RemoteKernelError(f"The connection to the kernel on the Jupyter server is closed ({exc}).") from exc
+            raise RemoteKernelError(
+                f"The connection to the kernel on the Jupyter server is closed ({exc})."
+            ) from exc
         return msg_id
 
     def restart(self) -> None:
@@ -187,20 +232,38 @@ class RemoteKernel:
     def run(self, code: str, on_output: OnOutput | None = None, time_s: float | None = None) -> CellResult:
         """Run ``code`` on the server's kernel (started on first use); same results as ``LocalKernel.run``."""
         if not self._run_lock.acquire(blocking=False):
-            raise KernelBusy("A cell is still running in this session's kernel. Stop it or wait for it to finish.")
+            raise KernelBusy(
+                "A cell is still running in this session's kernel. Stop it or wait for it to finish."
+            )
         try:
             self._stop.clear()
             if self._kernel_id is None:
                 self._start()
-            return run_cell(self, code, self.limits, self.limits.time_s if time_s is None else time_s, self._stop,
-                            on_output, self.restart)
+            return run_cell(
+                self,
+                code,
+                self.limits,
+                self.limits.time_s if time_s is None else time_s,
+                self._stop,
+                on_output,
+                self.restart,
+            )
         finally:
             self._run_lock.release()
 
     # ``KernelChannel`` for run_cell
     def execute(self, code: str) -> str:
-        return self._request("execute_request", {"code": code, "silent": False, "store_history": True,
-                                                 "user_expressions": {}, "allow_stdin": False, "stop_on_error": True})
+        return self._request(
+            "execute_request",
+            {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
+        )
 
     def next_message(self, timeout: float) -> dict[str, Any] | None:
         try:
@@ -211,7 +274,10 @@ class RemoteKernel:
             raise RemoteKernelError("The Jupyter server closed the kernel's connection. Run the cell again.")
         if message.get("channel") != "iopub":
             return None
-        if message.get("msg_type") == "status" and message["content"].get("execution_state") in ("restarting", "dead"):
+        if message.get("msg_type") == "status" and message["content"].get("execution_state") in (
+            "restarting",
+            "dead",
+        ):
             self._died = True  # the server restarts a dead kernel itself; the running cell is lost either way
         return message
 

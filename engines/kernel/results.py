@@ -47,7 +47,12 @@ class CellOutput:
         if self.output_type == "stream":
             return {"output_type": "stream", "name": self.name, "text": self.text}
         if self.output_type == "error":
-            return {"output_type": "error", "ename": self.ename, "evalue": self.evalue, "traceback": self.traceback}
+            return {
+                "output_type": "error",
+                "ename": self.ename,
+                "evalue": self.evalue,
+                "traceback": self.traceback,
+            }
         out: dict[str, Any] = {"output_type": self.output_type, "data": self.data, "metadata": self.metadata}
         if self.output_type == "execute_result":
             out["execution_count"] = None

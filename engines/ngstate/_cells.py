@@ -15,8 +15,9 @@ def _random_rotation(rng: np.random.Generator) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
-def _place_centers(rng: np.random.Generator, shape: tuple[int, int, int], n_cells: int,
-                   radii: list[float]) -> list[np.ndarray]:
+def _place_centers(
+    rng: np.random.Generator, shape: tuple[int, int, int], n_cells: int, radii: list[float]
+) -> list[np.ndarray]:
     centers: list[np.ndarray] = []
     for radius in radii:
         margin = np.array([radius + 2] * 3)
@@ -75,7 +76,9 @@ def downsample_mean(image: np.ndarray) -> np.ndarray:
 def downsample_mode(labels: np.ndarray) -> np.ndarray:
     """The most frequent label of each 2x2x2 block (segmentation pyramids keep labels, never blend them)."""
     blocks = _blocks(labels)
-    votes = np.stack([(blocks == blocks[..., i : i + 1]).sum(axis=-1) for i in range(blocks.shape[-1])], axis=-1)
+    votes = np.stack(
+        [(blocks == blocks[..., i : i + 1]).sum(axis=-1) for i in range(blocks.shape[-1])], axis=-1
+    )
     return np.take_along_axis(blocks, votes.argmax(axis=-1)[..., None], axis=-1)[..., 0]
 
 
@@ -90,7 +93,9 @@ def _ellipsoid_shape(covariance: np.ndarray) -> tuple[float, float]:
     return sphericity, float(max(a, b, c) / min(a, b, c))
 
 
-def cell_metrics(image: np.ndarray, labels: np.ndarray, resolution_nm: tuple[float, float, float]) -> dict[str, list]:
+def cell_metrics(
+    image: np.ndarray, labels: np.ndarray, resolution_nm: tuple[float, float, float]
+) -> dict[str, list]:
     """Per label (> 0): centroid (voxel coordinates, voxel centres at +0.5), size, intensity and shape."""
     flat = labels.ravel().astype(np.int64)
     n = int(flat.max()) + 1
@@ -98,23 +103,52 @@ def cell_metrics(image: np.ndarray, labels: np.ndarray, resolution_nm: tuple[flo
     coords = [grid[axis].ravel() + 0.5 for axis in range(3)]
     count = np.bincount(flat, minlength=n).astype(np.float64)
     sums = [np.bincount(flat, weights=c, minlength=n) for c in coords]
-    pairs = {(i, j): np.bincount(flat, weights=coords[i] * coords[j], minlength=n) for i in range(3) for j in range(i, 3)}
+    pairs = {
+        (i, j): np.bincount(flat, weights=coords[i] * coords[j], minlength=n)
+        for i in range(3)
+        for j in range(i, 3)
+    }
     intensity = image.ravel().astype(np.float64)
     mean_intensity = np.bincount(flat, weights=intensity, minlength=n) / np.maximum(count, 1)
     max_intensity = ndimage.maximum(intensity.reshape(labels.shape), labels, index=np.arange(n))
     voxel_um3 = float(np.prod(resolution_nm)) / 1e9
     um = np.array(resolution_nm) / 1000.0
-    table: dict[str, list] = {k: [] for k in ("id", "x", "y", "z", "volume_voxels", "volume_um3", "mean_intensity",
-                                              "max_intensity", "sphericity", "elongation")}
+    table: dict[str, list] = {
+        k: []
+        for k in (
+            "id",
+            "x",
+            "y",
+            "z",
+            "volume_voxels",
+            "volume_um3",
+            "mean_intensity",
+            "max_intensity",
+            "sphericity",
+            "elongation",
+        )
+    }
     for label in (int(v) for v in np.flatnonzero(count) if v != 0):
         k = count[label]
         mean = [sums[i][label] / k for i in range(3)]
-        cov = np.array([[pairs[(min(i, j), max(i, j))][label] / k - mean[i] * mean[j] for j in range(3)] for i in range(3)])
+        cov = np.array(
+            [
+                [pairs[(min(i, j), max(i, j))][label] / k - mean[i] * mean[j] for j in range(3)]
+                for i in range(3)
+            ]
+        )
         sphericity, elongation = _ellipsoid_shape(cov * np.outer(um, um))
-        for key, value in (("id", int(label)), ("x", round(mean[0], 2)), ("y", round(mean[1], 2)), ("z", round(mean[2], 2)),
-                           ("volume_voxels", int(k)), ("volume_um3", round(k * voxel_um3, 3)),
-                           ("mean_intensity", round(float(mean_intensity[label]), 2)),
-                           ("max_intensity", int(max_intensity[label])), ("sphericity", round(sphericity, 4)),
-                           ("elongation", round(elongation, 3))):
+        for key, value in (
+            ("id", int(label)),
+            ("x", round(mean[0], 2)),
+            ("y", round(mean[1], 2)),
+            ("z", round(mean[2], 2)),
+            ("volume_voxels", int(k)),
+            ("volume_um3", round(k * voxel_um3, 3)),
+            ("mean_intensity", round(float(mean_intensity[label]), 2)),
+            ("max_intensity", int(max_intensity[label])),
+            ("sphericity", round(sphericity, 4)),
+            ("elongation", round(elongation, 3)),
+        ):
             table[key].append(value)
     return table

@@ -79,13 +79,23 @@ def fetch_bytes(
         try:
             with policy_errors(errors):
                 url_host_port(current)
-                response = _session(policy).get(current, headers=dict(policy.extra_headers),
-                                                timeout=policy.request_timeout_s, allow_redirects=False, stream=True)
+                response = _session(policy).get(
+                    current,
+                    headers=dict(policy.extra_headers),
+                    timeout=policy.request_timeout_s,
+                    allow_redirects=False,
+                    stream=True,
+                )
         except requests.RequestException as exc:
-            if isinstance(exc, requests.Timeout) or time.monotonic() >= deadline:  # or cut off at the deadline
-                raise errors.failed(f"{current} did not answer within {policy.request_timeout_s:g} s. "
-                                    "Try again later.") from exc
-            raise errors.failed(f"Cannot connect to {current} ({exc.__class__.__name__}). Check the address.") from exc
+            if (
+                isinstance(exc, requests.Timeout) or time.monotonic() >= deadline
+            ):  # or cut off at the deadline
+                raise errors.failed(
+                    f"{current} did not answer within {policy.request_timeout_s:g} s. Try again later."
+                ) from exc
+            raise errors.failed(
+                f"Cannot connect to {current} ({exc.__class__.__name__}). Check the address."
+            ) from exc
         with response:
             if response.is_redirect and "Location" in response.headers:
                 current = urljoin(current, response.headers["Location"])
@@ -96,12 +106,16 @@ def fetch_bytes(
                 raise errors.failed(_status_message(url, response.status_code))
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise errors.too_large(f"{url} is {int(declared):,} bytes, over the limit of {max_bytes:,} bytes.")
+                raise errors.too_large(
+                    f"{url} is {int(declared):,} bytes, over the limit of {max_bytes:,} bytes."
+                )
             return _read_capped(response, url, max_bytes, deadline, errors)
     raise errors.failed(f"{url} redirects more than {policy.max_redirects} times (a redirect loop?).")
 
 
-def _read_capped(response: requests.Response, url: str, max_bytes: int, deadline: float, errors: FetchErrors) -> bytes:
+def _read_capped(
+    response: requests.Response, url: str, max_bytes: int, deadline: float, errors: FetchErrors
+) -> bytes:
     """Read what arrives (``read1``: never waits to fill a block) until the end, the cap or the deadline."""
     body = bytearray()
     try:
@@ -117,7 +131,9 @@ def _read_capped(response: requests.Response, url: str, max_bytes: int, deadline
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         if isinstance(exc, NeurodeckError):
             raise
-        if time.monotonic() > deadline:  # the connection was cut off at its deadline (``engines.nwb.safe_http``)
+        if (
+            time.monotonic() > deadline
+        ):  # the connection was cut off at its deadline (``engines.nwb.safe_http``)
             raise _too_long(url, errors) from exc
         raise errors.failed(f"Reading {url} failed ({exc.__class__.__name__}). Try again later.") from exc
     if time.monotonic() > deadline:  # cut off mid-body: what came may look complete but is not

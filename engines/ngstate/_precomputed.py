@@ -46,19 +46,26 @@ class VolumeInfo:
         scales = []
         for entry in info["scales"]:
             block = entry.get("compressed_segmentation_block_size")
-            scales.append(Scale(
-                key=str(entry["key"]),
-                size=_vec(entry["size"]),
-                voxel_offset=_vec(entry.get("voxel_offset", [0, 0, 0])),
-                chunk_size=_vec(entry["chunk_sizes"][0]),
-                resolution=tuple(float(r) for r in entry["resolution"]),  # type: ignore[arg-type]
-                encoding=str(entry.get("encoding", "raw")),
-                sharded="sharding" in entry and entry["sharding"] is not None,
-                block_size=_vec(block) if block else None,
-            ))
+            scales.append(
+                Scale(
+                    key=str(entry["key"]),
+                    size=_vec(entry["size"]),
+                    voxel_offset=_vec(entry.get("voxel_offset", [0, 0, 0])),
+                    chunk_size=_vec(entry["chunk_sizes"][0]),
+                    resolution=tuple(float(r) for r in entry["resolution"]),  # type: ignore[arg-type]
+                    encoding=str(entry.get("encoding", "raw")),
+                    sharded="sharding" in entry and entry["sharding"] is not None,
+                    block_size=_vec(block) if block else None,
+                )
+            )
         if not scales:
             raise ValueError("it lists no scales")
-        return cls(str(info.get("type", "image")), str(info["data_type"]), int(info.get("num_channels", 1)), tuple(scales))
+        return cls(
+            str(info.get("type", "image")),
+            str(info["data_type"]),
+            int(info.get("num_channels", 1)),
+            tuple(scales),
+        )
 
     def scale(self, mip: int) -> Scale:
         if not 0 <= mip < len(self.scales):

@@ -41,7 +41,9 @@ def annotation_dimensions(state: NgState, layer_name: str) -> list[str]:
 def _ensure_layer(state: NgState, layer_name: str) -> NgState:
     if layer_name.lower() not in (n.lower() for n in state.layer_names):
         if not state.dimension_names:
-            raise StateEditError("This state has no dimensions yet, so an annotation has no coordinates to use.")
+            raise StateEditError(
+                "This state has no dimensions yet, so an annotation has no coordinates to use."
+            )
         return add_layer(state, layer_name, "annotation")
     layer = state.layer(layer_name)
     source = _local_source(layer)
@@ -61,18 +63,24 @@ def _resolve(state: NgState, dims: list[str], point: Point, what: str) -> list[f
         for name, value in point.items():
             match = name if name in dims else next((d for d in dims if d.rstrip("^'") == name), None)
             if match is None:
-                raise StateEditError(f"The {what} names dimension '{name}', which the layer does not have ({', '.join(dims)}).")
+                raise StateEditError(
+                    f"The {what} names dimension '{name}', which the layer does not have ({', '.join(dims)})."
+                )
             given[match] = value
     else:
         values = list(point)
         if len(values) > len(dims):
-            raise StateEditError(f"The {what} has {len(values)} coordinates; the layer has {len(dims)} ({', '.join(dims)}).")
+            raise StateEditError(
+                f"The {what} has {len(values)} coordinates; the layer has {len(dims)} ({', '.join(dims)})."
+            )
         given = dict(zip(dims, values))
     resolved = []
     for name in dims:
         value = given.get(name, current.get(name))
         if value is None:
-            raise StateEditError(f"The {what} needs a '{name}' coordinate (the state has no position to take it from).")
+            raise StateEditError(
+                f"The {what} needs a '{name}' coordinate (the state has no position to take it from)."
+            )
         number = float(value)
         if not math.isfinite(number):
             raise StateEditError(f"The {what}'s '{name}' coordinate must be a finite number.")
@@ -92,32 +100,66 @@ def _new_id(annotation_id: str | None) -> str:
     return str(annotation_id) if annotation_id else uuid.uuid4().hex
 
 
-def add_point(state: NgState, point: Point, layer: str = "annotations", description: str | None = None,
-              annotation_id: str | None = None) -> NgState:
+def add_point(
+    state: NgState,
+    point: Point,
+    layer: str = "annotations",
+    description: str | None = None,
+    annotation_id: str | None = None,
+) -> NgState:
     """Add a point annotation (its id is ``annotation_id`` or a new random hex id)."""
     state = _ensure_layer(state, layer)
     dims = annotation_dimensions(state, layer)
-    annotation = {"type": "point", "id": _new_id(annotation_id), "point": _resolve(state, dims, point, "point")}
+    annotation = {
+        "type": "point",
+        "id": _new_id(annotation_id),
+        "point": _resolve(state, dims, point, "point"),
+    }
     return _append(state, layer, annotation, description)
 
 
-def _two_point(state: NgState, kind: str, a: Point, b: Point, layer: str, description: str | None,
-               annotation_id: str | None) -> NgState:
+def _two_point(
+    state: NgState,
+    kind: str,
+    a: Point,
+    b: Point,
+    layer: str,
+    description: str | None,
+    annotation_id: str | None,
+) -> NgState:
     state = _ensure_layer(state, layer)
     dims = annotation_dimensions(state, layer)
-    annotation = {"type": kind, "id": _new_id(annotation_id), "pointA": _resolve(state, dims, a, "first corner"),
-                  "pointB": _resolve(state, dims, b, "second corner")}
+    annotation = {
+        "type": kind,
+        "id": _new_id(annotation_id),
+        "pointA": _resolve(state, dims, a, "first corner"),
+        "pointB": _resolve(state, dims, b, "second corner"),
+    }
     return _append(state, layer, annotation, description)
 
 
-def add_box(state: NgState, corner_a: Point, corner_b: Point, layer: str = "annotations",
-            description: str | None = None, annotation_id: str | None = None) -> NgState:
+def add_box(
+    state: NgState,
+    corner_a: Point,
+    corner_b: Point,
+    layer: str = "annotations",
+    description: str | None = None,
+    annotation_id: str | None = None,
+) -> NgState:
     """Add an axis-aligned box between two opposite corners."""
-    return _two_point(state, "axis_aligned_bounding_box", corner_a, corner_b, layer, description, annotation_id)
+    return _two_point(
+        state, "axis_aligned_bounding_box", corner_a, corner_b, layer, description, annotation_id
+    )
 
 
-def add_line(state: NgState, start: Point, end: Point, layer: str = "annotations",
-             description: str | None = None, annotation_id: str | None = None) -> NgState:
+def add_line(
+    state: NgState,
+    start: Point,
+    end: Point,
+    layer: str = "annotations",
+    description: str | None = None,
+    annotation_id: str | None = None,
+) -> NgState:
     """Add a line segment from ``start`` to ``end``."""
     return _two_point(state, "line", start, end, layer, description, annotation_id)
 

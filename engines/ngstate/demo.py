@@ -25,8 +25,18 @@ from engines.ngstate._cells import cell_metrics, downsample_mean, downsample_mod
 from engines.ngstate.layers import DEFAULT_IMAGE_SHADER
 from engines.ngstate.state import NgState
 
-__all__ = ["DEMO_SHAPE", "DEMO_RESOLUTION_NM", "DEMO_CELLS", "DemoVolume", "ensure_demo_volume", "build_demo_state",
-           "build_demo_arrays", "build_demo_roi_table", "write_demo_rois_csv", "roi_table_from_volume"]
+__all__ = [
+    "DEMO_SHAPE",
+    "DEMO_RESOLUTION_NM",
+    "DEMO_CELLS",
+    "DemoVolume",
+    "ensure_demo_volume",
+    "build_demo_state",
+    "build_demo_arrays",
+    "build_demo_roi_table",
+    "write_demo_rois_csv",
+    "roi_table_from_volume",
+]
 
 DEMO_SHAPE = (128, 128, 48)
 """Voxels along x, y, z at mip 0."""
@@ -60,12 +70,19 @@ def build_demo_arrays() -> tuple[np.ndarray, np.ndarray]:
     return synthesize_cells(DEMO_SHAPE, DEMO_CELLS, DEMO_SEED)
 
 
-def _write_layer(path: Path, pyramid: list[np.ndarray], layer_type: str, extra_info: dict | None = None) -> None:
+def _write_layer(
+    path: Path, pyramid: list[np.ndarray], layer_type: str, extra_info: dict | None = None
+) -> None:
     from cloudvolume import CloudVolume
 
     info = CloudVolume.create_new_info(
-        num_channels=1, layer_type=layer_type, data_type=str(pyramid[0].dtype), encoding="raw",
-        resolution=list(DEMO_RESOLUTION_NM), voxel_offset=[0, 0, 0], chunk_size=list(_CHUNK),
+        num_channels=1,
+        layer_type=layer_type,
+        data_type=str(pyramid[0].dtype),
+        encoding="raw",
+        resolution=list(DEMO_RESOLUTION_NM),
+        voxel_offset=[0, 0, 0],
+        chunk_size=list(_CHUNK),
         volume_size=list(pyramid[0].shape),
     )
     info.update(extra_info or {})
@@ -82,10 +99,17 @@ def _write_segment_properties(path: Path, labels: np.ndarray) -> None:
     folder = path / "segment_properties"
     folder.mkdir(parents=True, exist_ok=True)
 
-    (folder / "info").write_text(json.dumps({
-        "@type": "neuroglancer_segment_properties",
-        "inline": {"ids": ids, "properties": [{"id": "label", "type": "label", "values": [f"cell {i}" for i in ids]}]},
-    }))
+    (folder / "info").write_text(
+        json.dumps(
+            {
+                "@type": "neuroglancer_segment_properties",
+                "inline": {
+                    "ids": ids,
+                    "properties": [{"id": "label", "type": "label", "values": [f"cell {i}" for i in ids]}],
+                },
+            }
+        )
+    )
 
 
 def _pyramid(array: np.ndarray, reduce) -> list[np.ndarray]:
@@ -114,8 +138,12 @@ def ensure_demo_volume(workspace: Path) -> DemoVolume:
         try:
             image, labels = build_demo_arrays()
             _write_layer(temporary / "image", _pyramid(image, downsample_mean), "image")
-            _write_layer(temporary / "segmentation", _pyramid(labels, downsample_mode), "segmentation",
-                         {"segment_properties": "segment_properties"})
+            _write_layer(
+                temporary / "segmentation",
+                _pyramid(labels, downsample_mode),
+                "segmentation",
+                {"segment_properties": "segment_properties"},
+            )
             _write_segment_properties(temporary / "segmentation", labels)
             try:
                 os.rename(temporary, final)
@@ -136,27 +164,44 @@ def build_demo_state(base_url: str, lut: tuple[float, float] = (15, 200)) -> NgS
     base = base_url.rstrip("/")
     metres = [r / 1e9 for r in DEMO_RESOLUTION_NM]
     extent = max(DEMO_SHAPE[:2])
-    return NgState._wrap({
-        "dimensions": {name: [m, "m"] for name, m in zip("xyz", metres)},
-        "position": [s / 2 for s in DEMO_SHAPE],
-        "crossSectionScale": round(extent / 380, 4),
-        "projectionScale": float(extent * 1.6),
-        "layers": [
-            {"type": "image", "source": f"precomputed://{base}/image", "tab": "rendering",
-             "shader": DEFAULT_IMAGE_SHADER, "shaderControls": {"normalized": {"range": list(lut)}}, "name": "image"},
-            {"type": "segmentation", "source": f"precomputed://{base}/segmentation", "tab": "segments",
-             "selectedAlpha": 0.4, "segments": [], "name": "segmentation"},
-        ],
-        "selectedLayer": {"layer": "image"},
-        "layout": "xy-3d",
-    })
+    return NgState._wrap(
+        {
+            "dimensions": {name: [m, "m"] for name, m in zip("xyz", metres)},
+            "position": [s / 2 for s in DEMO_SHAPE],
+            "crossSectionScale": round(extent / 380, 4),
+            "projectionScale": float(extent * 1.6),
+            "layers": [
+                {
+                    "type": "image",
+                    "source": f"precomputed://{base}/image",
+                    "tab": "rendering",
+                    "shader": DEFAULT_IMAGE_SHADER,
+                    "shaderControls": {"normalized": {"range": list(lut)}},
+                    "name": "image",
+                },
+                {
+                    "type": "segmentation",
+                    "source": f"precomputed://{base}/segmentation",
+                    "tab": "segments",
+                    "selectedAlpha": 0.4,
+                    "segments": [],
+                    "name": "segmentation",
+                },
+            ],
+            "selectedLayer": {"layer": "image"},
+            "layout": "xy-3d",
+        }
+    )
 
 
 def _roi_frame(image: np.ndarray, labels: np.ndarray) -> pl.DataFrame:
     table = pl.DataFrame(cell_metrics(image, labels, DEMO_RESOLUTION_NM))
     median = table["mean_intensity"].median()
     return table.with_columns(
-        pl.when(pl.col("mean_intensity") >= median).then(pl.lit("bright")).otherwise(pl.lit("dim")).alias("brightness")
+        pl.when(pl.col("mean_intensity") >= median)
+        .then(pl.lit("bright"))
+        .otherwise(pl.lit("dim"))
+        .alias("brightness")
     )
 
 

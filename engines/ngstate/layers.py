@@ -14,8 +14,17 @@ from typing import Any, Literal
 from engines.ngstate.errors import StateEditError
 from engines.ngstate.state import NgState
 
-__all__ = ["LAYER_TYPES", "DEFAULT_IMAGE_SHADER", "add_layer", "remove_layer", "set_visibility",
-           "select_segments", "set_lut_range", "lut_range", "invlerp_controls"]
+__all__ = [
+    "LAYER_TYPES",
+    "DEFAULT_IMAGE_SHADER",
+    "add_layer",
+    "remove_layer",
+    "set_visibility",
+    "select_segments",
+    "set_lut_range",
+    "lut_range",
+    "invlerp_controls",
+]
 
 LAYER_TYPES = ("image", "segmentation", "annotation")
 
@@ -36,8 +45,13 @@ def invlerp_controls(shader: str | None) -> list[str]:
     return _INVLERP.findall(shader if shader is not None else DEFAULT_IMAGE_SHADER)
 
 
-def add_layer(state: NgState, name: str, layer_type: Literal["image", "segmentation", "annotation"],
-              source: str | None = None, visible: bool = True) -> NgState:
+def add_layer(
+    state: NgState,
+    name: str,
+    layer_type: Literal["image", "segmentation", "annotation"],
+    source: str | None = None,
+    visible: bool = True,
+) -> NgState:
     """Add a layer; adding a name that exists with the same type updates its source (idempotent).
 
     Annotation layers default to ``local://annotations`` in the state's own coordinate space.
@@ -75,7 +89,9 @@ def _new_source(state: NgState, layer_type: str, source: str | None) -> Any:
     return "local://annotations"
 
 
-def _update_existing(state: NgState, name: str, layer_type: str, source: str | None, visible: bool) -> NgState:
+def _update_existing(
+    state: NgState, name: str, layer_type: str, source: str | None, visible: bool
+) -> NgState:
     existing = state.layer(name)
     if existing.get("type") != layer_type:
         raise StateEditError(
@@ -119,12 +135,18 @@ def _segment_id(value: Any) -> str:
     return str(int(text))
 
 
-def select_segments(state: NgState, name: str, segment_ids: Iterable[int | str],
-                    mode: Literal["replace", "add", "remove"] = "replace") -> NgState:
+def select_segments(
+    state: NgState,
+    name: str,
+    segment_ids: Iterable[int | str],
+    mode: Literal["replace", "add", "remove"] = "replace",
+) -> NgState:
     """Choose which segments a segmentation layer shows (ids as strings, as Neuroglancer stores them)."""
     layer = state._find_layer(name)
     if layer.get("type") not in ("segmentation", "segmentation_with_graph"):
-        raise StateEditError(f"'{name}' is a {layer.get('type')} layer; segments belong to segmentation layers.")
+        raise StateEditError(
+            f"'{name}' is a {layer.get('type')} layer; segments belong to segmentation layers."
+        )
     if mode not in ("replace", "add", "remove"):
         raise StateEditError("mode must be 'replace', 'add' or 'remove'.")
     ids = [_segment_id(v) for v in segment_ids]
@@ -150,7 +172,9 @@ def set_lut_range(state: NgState, name: str, low: float, high: float, control: s
     """
     layer = state._find_layer(name)
     if layer.get("type") != "image":
-        raise StateEditError(f"'{name}' is a {layer.get('type')} layer; contrast ranges belong to image layers.")
+        raise StateEditError(
+            f"'{name}' is a {layer.get('type')} layer; contrast ranges belong to image layers."
+        )
     low, high = float(low), float(high)
     if not (math.isfinite(low) and math.isfinite(high)) or low == high:
         raise StateEditError("A contrast range needs two different finite numbers (low, high).")
@@ -163,7 +187,9 @@ def set_lut_range(state: NgState, name: str, low: float, high: float, control: s
         )
     chosen = control or controls[0]
     if chosen not in controls:
-        raise StateEditError(f"The shader of '{name}' has no invlerp control '{chosen}'; it has: {', '.join(controls)}.")
+        raise StateEditError(
+            f"The shader of '{name}' has no invlerp control '{chosen}'; it has: {', '.join(controls)}."
+        )
     new, _ = _edit(state)
     target = new._find_layer(name)
     if shader is None:

@@ -72,7 +72,9 @@ def _bucket_and_key(url: str) -> tuple[str, str]:
     parsed = urlparse(url)
     key = parsed.path.lstrip("/")
     if not parsed.netloc or not key:
-        raise StateParseError(f"'{url}' needs a bucket and an object key, like {parsed.scheme}://bucket/path/state.json.")
+        raise StateParseError(
+            f"'{url}' needs a bucket and an object key, like {parsed.scheme}://bucket/path/state.json."
+        )
     return parsed.netloc, key
 
 
@@ -88,16 +90,23 @@ def _send_pinned(policy: SourcePolicy) -> Callable[..., Any]:
 
     def send(request: Any, **_: Any) -> Any:
         try:
-            response = session.request(request.method, request.url, headers=dict(request.headers.items()),
-                                       data=request.body, timeout=policy.request_timeout_s, allow_redirects=False,
-                                       stream=True)
+            response = session.request(
+                request.method,
+                request.url,
+                headers=dict(request.headers.items()),
+                data=request.body,
+                timeout=policy.request_timeout_s,
+                allow_redirects=False,
+                stream=True,
+            )
         except SourceNotAllowed as exc:
             raise PointerNotAllowed(str(exc)) from exc
         except NwbOpenError as exc:
             raise PointerError(str(exc)) from exc
         except requests.RequestException as exc:
-            raise PointerError(f"Cannot reach the S3 endpoint ({exc.__class__.__name__}). Check the address and "
-                               "try again.") from exc
+            raise PointerError(
+                f"Cannot reach the S3 endpoint ({exc.__class__.__name__}). Check the address and try again."
+            ) from exc
         return AWSResponse(request.url, response.status_code, response.headers, response.raw)
 
     return send
@@ -115,8 +124,12 @@ def _fetch_s3(bucket: str, key: str, policy: SourcePolicy, options: PointerOptio
     from botocore.exceptions import BotoCoreError, ClientError
 
     url = f"s3://{bucket}/{key}"
-    config = Config(connect_timeout=policy.request_timeout_s, read_timeout=policy.request_timeout_s,
-                    retries={"max_attempts": 2}, **({} if options.use_cloud_credentials else {"signature_version": UNSIGNED}))
+    config = Config(
+        connect_timeout=policy.request_timeout_s,
+        read_timeout=policy.request_timeout_s,
+        retries={"max_attempts": 2},
+        **({} if options.use_cloud_credentials else {"signature_version": UNSIGNED}),
+    )
     client = boto3.session.Session().client("s3", endpoint_url=policy.s3_endpoint_url, config=config)
     client.meta.events.register_first("before-send.s3", _send_pinned(policy))
     try:
@@ -147,8 +160,11 @@ def _s3_error(url: str, response: dict[str, Any], options: PointerOptions) -> Po
     if code == "InvalidRange":
         return PointerError(f"{url} is empty: it holds no state.")
     if code in ("AccessDenied", "403", "AllAccessDisabled"):
-        hint = ("The server's credentials have no access to it." if options.use_cloud_credentials else
-                "It is not public; the operator can enable the server's cloud credentials for private buckets.")
+        hint = (
+            "The server's credentials have no access to it."
+            if options.use_cloud_credentials
+            else "It is not public; the operator can enable the server's cloud credentials for private buckets."
+        )
         return PointerError(f"Access to {url} was denied. {hint}")
     return PointerError(f"Reading {url} failed ({code or 'unknown error'}). Try again later.")
 
@@ -163,11 +179,17 @@ def _gs_client(policy: SourcePolicy, options: PointerOptions) -> Any:
 
         credentials, project = google.auth.default()
         http = mount_pinned(AuthorizedSession(credentials), policy)
-        return storage.Client(project=project, credentials=credentials, client_options=client_options, _http=http)
+        return storage.Client(
+            project=project, credentials=credentials, client_options=client_options, _http=http
+        )
     from google.auth.credentials import AnonymousCredentials
 
-    return storage.Client(project="<none>", credentials=AnonymousCredentials(), client_options=client_options,
-                          _http=pinned_session(policy))
+    return storage.Client(
+        project="<none>",
+        credentials=AnonymousCredentials(),
+        client_options=client_options,
+        _http=pinned_session(policy),
+    )
 
 
 def _fetch_gs(bucket: str, key: str, policy: SourcePolicy, options: PointerOptions) -> bytes:
@@ -178,20 +200,27 @@ def _fetch_gs(bucket: str, key: str, policy: SourcePolicy, options: PointerOptio
     url = f"gs://{bucket}/{key}"
     try:
         blob = _gs_client(policy, options).bucket(bucket).blob(key)
-        body = blob.download_as_bytes(start=0, end=options.max_bytes, timeout=policy.request_timeout_s,
-                                      checksum=None, retry=None)
+        body = blob.download_as_bytes(
+            start=0, end=options.max_bytes, timeout=policy.request_timeout_s, checksum=None, retry=None
+        )
     except SourceNotAllowed as exc:
         raise PointerNotAllowed(str(exc)) from exc
     except PolicyRefusal as exc:  # through google-auth's session, which does not unwrap it
-        raise (PointerNotAllowed if isinstance(exc.error, SourceNotAllowed) else PointerError)(str(exc)) from exc
+        raise (PointerNotAllowed if isinstance(exc.error, SourceNotAllowed) else PointerError)(
+            str(exc)
+        ) from exc
     except NwbOpenError as exc:
         raise PointerError(str(exc)) from exc
     except gexc.NotFound as exc:
         raise PointerError(f"No object at {url}. Check the bucket and key.") from exc
     except (gexc.Forbidden, gexc.Unauthorized) as exc:
-        raise PointerError(f"Access to {url} was denied: it is not public, or the server's credentials lack access.") from exc
+        raise PointerError(
+            f"Access to {url} was denied: it is not public, or the server's credentials lack access."
+        ) from exc
     except (gexc.GoogleAPIError, GoogleAuthError, requests.RequestException) as exc:
-        raise PointerError(f"Cannot read {url} ({exc.__class__.__name__}). Check the address and try again.") from exc
+        raise PointerError(
+            f"Cannot read {url} ({exc.__class__.__name__}). Check the address and try again."
+        ) from exc
     if len(body) > options.max_bytes:
         raise PointerTooLarge(f"{url} is larger than the limit of {options.max_bytes:,} bytes for a state.")
     return body

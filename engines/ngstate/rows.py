@@ -18,10 +18,18 @@ from engines.ngstate.view import set_position, set_scale
 __all__ = ["build_row_view"]
 
 
-def build_row_view(base: NgState, position: Mapping[str, float], *, marker_layer: str | None = "selected row",
-                   label: str | None = None, segment_layer: str | None = None, segment_id: int | str | None = None,
-                   lut: tuple[float, float] | None = None, lut_layer: str | None = None,
-                   cross_section_scale: float | None = None) -> NgState:
+def build_row_view(
+    base: NgState,
+    position: Mapping[str, float],
+    *,
+    marker_layer: str | None = "selected row",
+    label: str | None = None,
+    segment_layer: str | None = None,
+    segment_id: int | str | None = None,
+    lut: tuple[float, float] | None = None,
+    lut_layer: str | None = None,
+    cross_section_scale: float | None = None,
+) -> NgState:
     """``base`` moved to ``position`` (by dimension name), with the optional extras.
 
     ``marker_layer``: a local annotation layer holding just this row's point (labelled
@@ -35,8 +43,13 @@ def build_row_view(base: NgState, position: Mapping[str, float], *, marker_layer
     if marker_layer:
         if marker_layer.lower() in (name.lower() for name in state.layer_names):
             state = remove_layer(state, marker_layer)
-        state = add_point(state, dict(position), layer=marker_layer, description=label,
-                          annotation_id=f"row-{label}" if label else None)
+        state = add_point(
+            state,
+            dict(position),
+            layer=marker_layer,
+            description=label,
+            annotation_id=f"row-{label}" if label else None,
+        )
     if segment_layer and segment_id is not None:
         state = select_segments(state, segment_layer, [segment_id])
     if lut is not None:

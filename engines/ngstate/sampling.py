@@ -24,8 +24,18 @@ from engines.ngstate.view import Bounds
 from engines.ngstate.volume import Cancel, Progress, Volume, open_volume
 from engines.nwb.sources import SourcePolicy
 
-__all__ = ["Histogram", "open_layer_volume", "compute_histogram", "compute_roi_statistics", "auto_contrast_range",
-           "apply_auto_contrast", "choose_mip", "layer_bounds", "state_point_to_voxel", "box_around"]
+__all__ = [
+    "Histogram",
+    "open_layer_volume",
+    "compute_histogram",
+    "compute_roi_statistics",
+    "auto_contrast_range",
+    "apply_auto_contrast",
+    "choose_mip",
+    "layer_bounds",
+    "state_point_to_voxel",
+    "box_around",
+]
 
 _EXACT_TYPES = {"uint8", "int8", "uint16", "int16", "bool"}
 _FLOAT_BINS = 1024
@@ -73,17 +83,30 @@ class Histogram:
         starts = self.edges[:-1][::step]
         stops = np.append(starts[1:], self.edges[-1])
         counts = np.add.reduceat(self.counts, np.arange(0, len(self.counts), step))
-        return pl.DataFrame({"start": starts.astype(float), "stop": stops.astype(float), "count": counts.astype(np.int64)})
+        return pl.DataFrame(
+            {"start": starts.astype(float), "stop": stops.astype(float), "count": counts.astype(np.int64)}
+        )
 
     def summary(self) -> dict[str, Any]:
         """JSON-able statistics: voxels, min, max, mean, std and the 1/50/99th percentiles."""
-        return {"mip": self.mip, "voxels": self.voxels, "min": self.minimum, "max": self.maximum,
-                "mean": self.mean, "std": self.std, "p1": self.percentile(1), "p50": self.percentile(50),
-                "p99": self.percentile(99), "box_lo": list(self.box[0]), "box_hi": list(self.box[1])}
+        return {
+            "mip": self.mip,
+            "voxels": self.voxels,
+            "min": self.minimum,
+            "max": self.maximum,
+            "mean": self.mean,
+            "std": self.std,
+            "p1": self.percentile(1),
+            "p50": self.percentile(50),
+            "p99": self.percentile(99),
+            "box_lo": list(self.box[0]),
+            "box_hi": list(self.box[1]),
+        }
 
 
-def open_layer_volume(state: NgState, layer: str, policy: SourcePolicy,
-                      aliases: Mapping[str, Path] | None = None) -> Volume:
+def open_layer_volume(
+    state: NgState, layer: str, policy: SourcePolicy, aliases: Mapping[str, Path] | None = None
+) -> Volume:
     """The volume behind a layer of the state (its first data source); one request for ``info``.
 
     ``aliases`` maps URL prefixes the app serves itself (the demo) to local folders. Layer
@@ -110,9 +133,16 @@ def _box_at_mip(volume: Volume, mip: int, lo: tuple[float, ...] | None, hi: tupl
     return to_mip(volume.info, mip, lo, hi)
 
 
-def compute_histogram(volume: Volume, mip: int | None = None, lo: tuple[float, ...] | None = None,
-                      hi: tuple[float, ...] | None = None, channel: int = 0, max_voxels: int = 64 * 1024**2,
-                      progress: Progress | None = None, cancel: Cancel | None = None) -> Histogram:
+def compute_histogram(
+    volume: Volume,
+    mip: int | None = None,
+    lo: tuple[float, ...] | None = None,
+    hi: tuple[float, ...] | None = None,
+    channel: int = 0,
+    max_voxels: int = 64 * 1024**2,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> Histogram:
     """Histogram of one channel over the whole volume, or the mip-0 voxel box ``[lo, hi)``, read at ``mip``.
 
     ``mip=None`` picks one with at most 16 M voxels. Costs one read per chunk of the box;
@@ -121,14 +151,18 @@ def compute_histogram(volume: Volume, mip: int | None = None, lo: tuple[float, .
     mip = choose_mip(volume) if mip is None else mip
     box_lo, box_hi = _box_at_mip(volume, mip, lo, hi)
     if not 0 <= channel < volume.info.num_channels:
-        raise VolumeError(f"The volume has {volume.info.num_channels} channel(s); channel {channel} does not exist.")
+        raise VolumeError(
+            f"The volume has {volume.info.num_channels} channel(s); channel {channel} does not exist."
+        )
     dtype = np.dtype(volume.info.data_type)
     exact = dtype.name in _EXACT_TYPES
     if not exact:
         voxels = int(np.prod([max(0, b - a) for a, b in zip(box_lo, box_hi)]))
         if voxels > max_voxels:
-            raise VolumeTooLarge(f"{voxels:,} {dtype.name} voxels at mip {mip} exceed the limit of {max_voxels:,}. "
-                                 "Choose a coarser mip or a smaller box.")
+            raise VolumeTooLarge(
+                f"{voxels:,} {dtype.name} voxels at mip {mip} exceed the limit of {max_voxels:,}. "
+                "Choose a coarser mip or a smaller box."
+            )
     offset = int(np.iinfo(dtype).min) if exact and dtype.kind == "i" else 0
     length = 2 if dtype.name == "bool" else (2 ** (8 * dtype.itemsize) if exact else 0)
     counts = np.zeros(length, dtype=np.int64)
@@ -145,7 +179,7 @@ def compute_histogram(volume: Volume, mip: int | None = None, lo: tuple[float, .
         if count == 0:
             raise VolumeError("The box holds no voxels.")
         first, last = int(nonzero[0]), int(nonzero[-1])
-        counts = counts[first:last + 1]
+        counts = counts[first : last + 1]
         edges = np.arange(first + offset, last + offset + 2, dtype=np.float64)
         centers = edges[:-1]
         mean = float(np.dot(counts, centers) / count)
@@ -162,21 +196,42 @@ def compute_histogram(volume: Volume, mip: int | None = None, lo: tuple[float, .
     scale = volume.info.scale(mip)
     lo_clip = tuple(max(a, o) for a, o in zip(box_lo, scale.voxel_offset))
     hi_clip = tuple(min(b, u) for b, u in zip(box_hi, scale.upper))
-    return Histogram(counts=counts, edges=edges, dtype=dtype.name, mip=mip, voxels=count,
-                     minimum=float(edges[0]), maximum=float(edges[-1] - 1 if exact else edges[-1]),
-                     mean=mean, std=std, box=(lo_clip, hi_clip))
+    return Histogram(
+        counts=counts,
+        edges=edges,
+        dtype=dtype.name,
+        mip=mip,
+        voxels=count,
+        minimum=float(edges[0]),
+        maximum=float(edges[-1] - 1 if exact else edges[-1]),
+        mean=mean,
+        std=std,
+        box=(lo_clip, hi_clip),
+    )
 
 
-def compute_roi_statistics(volume: Volume, lo: tuple[float, ...], hi: tuple[float, ...], mip: int = 0,
-                           channel: int = 0, progress: Progress | None = None,
-                           cancel: Cancel | None = None) -> dict[str, Any]:
+def compute_roi_statistics(
+    volume: Volume,
+    lo: tuple[float, ...],
+    hi: tuple[float, ...],
+    mip: int = 0,
+    channel: int = 0,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> dict[str, Any]:
     """Statistics of the mip-0 voxel box ``[lo, hi)`` read at ``mip``: voxels, min, max, mean, std, percentiles."""
     return compute_histogram(volume, mip, lo, hi, channel, progress=progress, cancel=cancel).summary()
 
 
-def auto_contrast_range(volume: Volume, low_percentile: float = 1.0, high_percentile: float = 99.0,
-                        mip: int | None = None, channel: int = 0, progress: Progress | None = None,
-                        cancel: Cancel | None = None) -> tuple[float, float]:
+def auto_contrast_range(
+    volume: Volume,
+    low_percentile: float = 1.0,
+    high_percentile: float = 99.0,
+    mip: int | None = None,
+    channel: int = 0,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> tuple[float, float]:
     """A contrast range from two percentiles of the volume's histogram at a coarse mip."""
     if not 0 <= low_percentile < high_percentile <= 100:
         raise StateEditError("Auto-contrast needs 0 <= low percentile < high percentile <= 100.")
@@ -187,8 +242,14 @@ def auto_contrast_range(volume: Volume, low_percentile: float = 1.0, high_percen
     return low, high
 
 
-def apply_auto_contrast(state: NgState, layer: str, volume: Volume, low_percentile: float = 1.0,
-                        high_percentile: float = 99.0, mip: int | None = None) -> tuple[NgState, tuple[float, float]]:
+def apply_auto_contrast(
+    state: NgState,
+    layer: str,
+    volume: Volume,
+    low_percentile: float = 1.0,
+    high_percentile: float = 99.0,
+    mip: int | None = None,
+) -> tuple[NgState, tuple[float, float]]:
     """Set an image layer's contrast from percentiles of its volume; returns the new state and the range."""
     low, high = auto_contrast_range(volume, low_percentile, high_percentile, mip)
     return set_lut_range(state, layer, low, high), (low, high)
@@ -213,14 +274,19 @@ def _axis_factors(state: NgState) -> dict[str, float]:
 def layer_bounds(state: NgState, volume: Volume) -> Bounds:
     """The volume's extent in the state's coordinates (dimensions named x, y, z with length units)."""
     factors = _axis_factors(state)
-    ranges = {name: (lo / factors[name], hi / factors[name])
-              for name, (lo, hi) in zip("xyz", volume.info.bounds_nm) if name in factors}
+    ranges = {
+        name: (lo / factors[name], hi / factors[name])
+        for name, (lo, hi) in zip("xyz", volume.info.bounds_nm)
+        if name in factors
+    }
     if not ranges:
         raise StateEditError("The state has no x, y or z dimension in length units to place the volume in.")
     return Bounds(ranges)
 
 
-def state_point_to_voxel(state: NgState, volume: Volume, point: dict[str, float] | None = None) -> tuple[float, float, float]:
+def state_point_to_voxel(
+    state: NgState, volume: Volume, point: dict[str, float] | None = None
+) -> tuple[float, float, float]:
     """A point in the state's coordinates (default: its position) as mip-0 voxel coordinates of the volume."""
     point = point or state.position or {}
     factors = _axis_factors(state)
@@ -228,13 +294,16 @@ def state_point_to_voxel(state: NgState, volume: Volume, point: dict[str, float]
     voxel = []
     for axis, res in zip("xyz", resolution):
         if axis not in point or axis not in factors:
-            raise StateEditError(f"The point has no '{axis}' coordinate in length units; the volume needs x, y and z.")
+            raise StateEditError(
+                f"The point has no '{axis}' coordinate in length units; the volume needs x, y and z."
+            )
         voxel.append(point[axis] * factors[axis] / res)
     return voxel[0], voxel[1], voxel[2]
 
 
-def box_around(state: NgState, volume: Volume, half_size: int = 32,
-               point: dict[str, float] | None = None) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+def box_around(
+    state: NgState, volume: Volume, half_size: int = 32, point: dict[str, float] | None = None
+) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """A mip-0 voxel box of ``2 * half_size`` voxels a side around a point (default: the position)."""
     center = state_point_to_voxel(state, volume, point)
     lo = tuple(int(math.floor(c)) - half_size for c in center)

@@ -71,7 +71,7 @@ class ViewerSession:
         with self._lock:
             if state == self._state:
                 return state
-            self._undo = [*self._undo, self._state][-self._max_undo:]
+            self._undo = [*self._undo, self._state][-self._max_undo :]
             self._state = state
         for listener in list(self._listeners):
             listener(state, reason)
@@ -84,7 +84,7 @@ class ViewerSession:
             after = edit(before)
             if after == before:
                 return before
-            self._undo = [*self._undo, before][-self._max_undo:]
+            self._undo = [*self._undo, before][-self._max_undo :]
             self._state = after
         for listener in list(self._listeners):
             listener(after, reason)

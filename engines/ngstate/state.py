@@ -67,7 +67,9 @@ class NgState:
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         if data is not None and not isinstance(data, Mapping):
-            raise StateParseError("A Neuroglancer state is a JSON object ({...}); got " f"{type(data).__name__}.")
+            raise StateParseError(
+                f"A Neuroglancer state is a JSON object ({{...}}); got {type(data).__name__}."
+            )
         self._data: dict[str, Any] = copy.deepcopy(dict(data)) if data else {}
 
     @classmethod
@@ -83,7 +85,9 @@ class NgState:
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StateParseError(f"The state is not valid JSON ({exc}). Paste a Neuroglancer URL or its JSON.") from exc
+            raise StateParseError(
+                f"The state is not valid JSON ({exc}). Paste a Neuroglancer URL or its JSON."
+            ) from exc
         if not isinstance(data, dict):
             raise StateParseError("A Neuroglancer state is a JSON object ({...}); this JSON is not one.")
         return cls._wrap(data)
@@ -197,7 +201,12 @@ class NgState:
     @property
     def layers(self) -> list[LayerInfo]:
         return [
-            LayerInfo(name, str(layer.get("type", "")), _source_url(layer.get("source")), layer.get("visible", True) is not False)
+            LayerInfo(
+                name,
+                str(layer.get("type", "")),
+                _source_url(layer.get("source")),
+                layer.get("visible", True) is not False,
+            )
             for name, layer in self._layer_items()
         ]
 

@@ -30,7 +30,9 @@ from engines.workspace_db import WorkspaceDb
 __all__ = ["SavedState", "StateStore"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ .-]{0,63}$")
-_SCHEMA = "CREATE TABLE IF NOT EXISTS views (name TEXT PRIMARY KEY, owner TEXT NOT NULL, shared INTEGER NOT NULL)"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS views (name TEXT PRIMARY KEY, owner TEXT NOT NULL, shared INTEGER NOT NULL)"
+)
 
 
 @dataclass(frozen=True)
@@ -53,15 +55,19 @@ class StateStore:
 
     def _owners(self) -> dict[str, tuple[str, bool]]:
         with self._db.read() as db:
-            return {row["name"]: (row["owner"], bool(row["shared"])) for row in db.execute("SELECT * FROM views")}
+            return {
+                row["name"]: (row["owner"], bool(row["shared"])) for row in db.execute("SELECT * FROM views")
+            }
 
     def _visible(self, owner: str, shared: bool) -> bool:
         return self.person is None or shared or self.person.may_manage(owner)
 
     def _refuse_change(self, name: str, owner: str, verb: str) -> None:
         if self.person is not None and not self.person.may_manage(owner):
-            raise NotAllowed(f"'{name}' is another person's saved view, so you cannot {verb} it; "
-                             "save your view under another name.")
+            raise NotAllowed(
+                f"'{name}' is another person's saved view, so you cannot {verb} it; "
+                "save your view under another name."
+            )
 
     def _path(self, name: str) -> Path:
         name = (name or "").strip()
@@ -94,8 +100,10 @@ class StateStore:
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise
-            db.execute("INSERT OR REPLACE INTO views (name, owner, shared) VALUES (?, ?, ?)",
-                       (path.stem, owner, int(keep if shared is None else shared)))
+            db.execute(
+                "INSERT OR REPLACE INTO views (name, owner, shared) VALUES (?, ?, ?)",
+                (path.stem, owner, int(keep if shared is None else shared)),
+            )
         return self._describe(path, owner, keep if shared is None else shared)
 
     def share(self, name: str, shared: bool = True) -> SavedState:
@@ -104,8 +112,10 @@ class StateStore:
         owner, _ = self._find(path)
         self._refuse_change(path.stem, owner, "share")
         with self._db.write() as db:
-            db.execute("INSERT OR REPLACE INTO views (name, owner, shared) VALUES (?, ?, ?)",
-                       (path.stem, owner, int(shared)))
+            db.execute(
+                "INSERT OR REPLACE INTO views (name, owner, shared) VALUES (?, ?, ?)",
+                (path.stem, owner, int(shared)),
+            )
         return self._describe(path, owner, shared)
 
     def _find(self, path: Path) -> tuple[str, bool]:
@@ -126,7 +136,9 @@ class StateStore:
         try:
             return NgState.from_json(text)
         except StateParseError as exc:
-            raise StateParseError(f"The saved state '{name}' is damaged ({exc}). Delete it and save it again.") from exc
+            raise StateParseError(
+                f"The saved state '{name}' is damaged ({exc}). Delete it and save it again."
+            ) from exc
 
     def list(self) -> list[SavedState]:
         """The saved states this person may open (their own and shared ones), newest first."""
@@ -155,4 +167,6 @@ class StateStore:
     @staticmethod
     def _describe(path: Path, owner: str, shared: bool) -> SavedState:
         stat = path.stat()
-        return SavedState(path.stem, datetime.fromtimestamp(stat.st_mtime, tz=UTC), stat.st_size, owner, shared)
+        return SavedState(
+            path.stem, datetime.fromtimestamp(stat.st_mtime, tz=UTC), stat.st_size, owner, shared
+        )

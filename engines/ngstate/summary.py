@@ -28,8 +28,12 @@ def _number(value: float) -> str:
 
 def _layer_facts(state: NgState, name: str) -> dict[str, Any]:
     layer = state.layer(name)
-    facts: dict[str, Any] = {"name": name, "type": layer.get("type", ""), "visible": layer.get("visible", True) is not False,
-                             "source": state.layer_source(name)}
+    facts: dict[str, Any] = {
+        "name": name,
+        "type": layer.get("type", ""),
+        "visible": layer.get("visible", True) is not False,
+        "source": state.layer_source(name),
+    }
     if facts["type"] == "image":
         facts["lut"] = lut_range(state, name)
     if facts["type"] in ("segmentation", "segmentation_with_graph"):
@@ -45,7 +49,9 @@ def _layer_line(facts: dict[str, Any]) -> str:
         parts.append(f"contrast {_number(facts['lut'][0])}-{_number(facts['lut'][1])}")
     if "segments" in facts:
         segments = facts["segments"]
-        shown = ", ".join(segments[:_MAX_SEGMENTS_LISTED]) + (" ..." if len(segments) > _MAX_SEGMENTS_LISTED else "")
+        shown = ", ".join(segments[:_MAX_SEGMENTS_LISTED]) + (
+            " ..." if len(segments) > _MAX_SEGMENTS_LISTED else ""
+        )
         parts.append(f"{len(segments)} selected segments" + (f" ({shown})" if segments else ""))
     if "annotations" in facts:
         parts.append(f"{facts['annotations']} annotations")
@@ -68,7 +74,10 @@ def summarize_state(state: NgState) -> StateSummary:
     }
     lines = []
     if dims:
-        lines.append("Dimensions: " + ", ".join(f"{d.name} ({_number(d.scale)} {d.unit})".replace(" )", ")") for d in dims))
+        lines.append(
+            "Dimensions: "
+            + ", ".join(f"{d.name} ({_number(d.scale)} {d.unit})".replace(" )", ")") for d in dims)
+        )
     if position:
         lines.append("Position: " + ", ".join(f"{name}={_number(v)}" for name, v in position.items()))
     view = []

@@ -22,7 +22,15 @@ from urllib.parse import quote, unquote
 from engines.ngstate.errors import StateParseError
 from engines.ngstate.state import NgState
 
-__all__ = ["DEFAULT_VIEWER_URL", "to_url", "to_fragment", "parse_url", "pointer_of", "json_to_url_safe", "url_safe_to_json"]
+__all__ = [
+    "DEFAULT_VIEWER_URL",
+    "to_url",
+    "to_fragment",
+    "parse_url",
+    "pointer_of",
+    "json_to_url_safe",
+    "url_safe_to_json",
+]
 
 DEFAULT_VIEWER_URL = "https://neuroglancer-demo.appspot.com"
 
@@ -98,13 +106,17 @@ def _fragment_text(text: str) -> str:
     """The decoded state text of a URL, ``#!`` fragment, ``!`` fragment or raw JSON."""
     text = text.strip()
     if not text:
-        raise StateParseError("No state given. Paste a Neuroglancer URL (…#!{...}), its JSON, or a JSON pointer URL.")
+        raise StateParseError(
+            "No state given. Paste a Neuroglancer URL (…#!{...}), its JSON, or a JSON pointer URL."
+        )
     if text.startswith("{"):
         return text
     if "#" in text:
         text = text.split("#", 1)[1]
     elif not text.startswith("!"):
-        if _POINTER.match(text) and (not text.lower().startswith("http") or text.split("?")[0].endswith(".json")):
+        if _POINTER.match(text) and (
+            not text.lower().startswith("http") or text.split("?")[0].endswith(".json")
+        ):
             return text  # a bare s3:// or gs:// address, or a link straight to a .json state
         raise StateParseError(
             "This is not a Neuroglancer URL: it has no '#!' part. Paste the whole link from the viewer's "

@@ -17,8 +17,18 @@ from typing import Any, Literal
 from engines.ngstate.errors import StateEditError
 from engines.ngstate.state import NgState
 
-__all__ = ["Bounds", "LAYOUTS", "ORIENTATIONS", "set_position", "zoom_by", "set_scale", "fit_to_bounds",
-           "set_orientation", "set_layout", "set_view"]
+__all__ = [
+    "Bounds",
+    "LAYOUTS",
+    "ORIENTATIONS",
+    "set_position",
+    "zoom_by",
+    "set_scale",
+    "fit_to_bounds",
+    "set_orientation",
+    "set_layout",
+    "set_view",
+]
 
 LAYOUTS = ("xy", "xz", "yz", "3d", "4panel", "4panel-alt", "xy-3d", "xz-3d", "yz-3d")
 """Neuroglancer's named layouts (a layout can also be a nested row/column object)."""
@@ -72,9 +82,14 @@ def set_position(state: NgState, center: Center) -> NgState:
     """
     names = state.dimension_names
     if not names:
-        raise StateEditError("This state has no dimensions yet, so a position cannot be named. Add a layer first.")
+        raise StateEditError(
+            "This state has no dimensions yet, so a position cannot be named. Add a layer first."
+        )
     if isinstance(center, Mapping):
-        updates = {state.dimension_index(name): _finite(value, f"The {name} coordinate") for name, value in center.items()}
+        updates = {
+            state.dimension_index(name): _finite(value, f"The {name} coordinate")
+            for name, value in center.items()
+        }
     else:
         values = list(center)
         if len(values) > len(names):
@@ -87,7 +102,9 @@ def set_position(state: NgState, center: Center) -> NgState:
     if not isinstance(position, list) or len(position) != len(names):
         missing = [names[i] for i in range(len(names)) if i not in updates]
         if missing:
-            raise StateEditError(f"This state has no position yet; give every dimension (missing: {', '.join(missing)}).")
+            raise StateEditError(
+                f"This state has no position yet; give every dimension (missing: {', '.join(missing)})."
+            )
         position = [0.0] * len(names)
     for index, value in updates.items():
         position[index] = value
@@ -107,7 +124,9 @@ def zoom_by(state: NgState, factor: float) -> NgState:
     return new
 
 
-def set_scale(state: NgState, cross_section_scale: float | None = None, projection_scale: float | None = None) -> NgState:
+def set_scale(
+    state: NgState, cross_section_scale: float | None = None, projection_scale: float | None = None
+) -> NgState:
     """Set the absolute zoom: global units per pixel (2-D) and panel height in global units (3-D)."""
     new, data = _edit(state)
     for key, value in (("crossSectionScale", cross_section_scale), ("projectionScale", projection_scale)):
@@ -136,8 +155,13 @@ def _panel_dims(layout: Any, display: list[str]) -> list[str] | None:
     return None
 
 
-def fit_to_bounds(state: NgState, bounds: Bounds, viewport: tuple[float, float] = (1200, 800),
-                  center: bool = True, margin: float = 1.1) -> NgState:
+def fit_to_bounds(
+    state: NgState,
+    bounds: Bounds,
+    viewport: tuple[float, float] = (1200, 800),
+    center: bool = True,
+    margin: float = 1.1,
+) -> NgState:
     """Zoom (and, with ``center``, move) so the whole of ``bounds`` shows in every panel.
 
     ``viewport`` is the viewer's size in screen pixels; each panel gets its share for the layout.
@@ -155,19 +179,26 @@ def fit_to_bounds(state: NgState, bounds: Bounds, viewport: tuple[float, float] 
     else:
         scale = max(bounds.extent(name) for name in display) / min(panel_w, panel_h)
     diagonal = math.sqrt(sum(bounds.extent(name) ** 2 for name in display))
-    new = set_scale(state, cross_section_scale=max(scale, 1e-12) * margin, projection_scale=max(diagonal, 1e-12) * margin)
+    new = set_scale(
+        state, cross_section_scale=max(scale, 1e-12) * margin, projection_scale=max(diagonal, 1e-12) * margin
+    )
     if center:
         known = {name: value for name, value in bounds.center.items() if name in state.dimension_names}
         new = set_position(new, known)
     return new
 
 
-def set_orientation(state: NgState, orientation: str | Sequence[float],
-                    target: Literal["both", "cross_section", "projection"] = "both") -> NgState:
+def set_orientation(
+    state: NgState,
+    orientation: str | Sequence[float],
+    target: Literal["both", "cross_section", "projection"] = "both",
+) -> NgState:
     """Turn the view: a plane name (``xy``, ``xz``, ``yz``) or a quaternion ``[x, y, z, w]`` (normalised)."""
     if isinstance(orientation, str):
         if orientation not in ORIENTATIONS:
-            raise StateEditError(f"Unknown orientation '{orientation}'. Use one of {', '.join(ORIENTATIONS)} or [x, y, z, w].")
+            raise StateEditError(
+                f"Unknown orientation '{orientation}'. Use one of {', '.join(ORIENTATIONS)} or [x, y, z, w]."
+            )
         quaternion = list(ORIENTATIONS[orientation])
     else:
         values = [_finite(v, "An orientation component") for v in orientation]
@@ -200,10 +231,16 @@ def set_layout(state: NgState, layout: str | Mapping[str, Any]) -> NgState:
     return new
 
 
-def set_view(state: NgState, center: Center | None = None, zoom: float | Literal["fit"] | None = None,
-             scale: float | None = None, orientation: str | Sequence[float] | None = None,
-             layout: str | Mapping[str, Any] | None = None, bounds: Bounds | None = None,
-             viewport: tuple[float, float] = (1200, 800)) -> NgState:
+def set_view(
+    state: NgState,
+    center: Center | None = None,
+    zoom: float | Literal["fit"] | None = None,
+    scale: float | None = None,
+    orientation: str | Sequence[float] | None = None,
+    layout: str | Mapping[str, Any] | None = None,
+    bounds: Bounds | None = None,
+    viewport: tuple[float, float] = (1200, 800),
+) -> NgState:
     """Any of: move to ``center``, zoom in by a factor (``zoom=2``) or to fit (``zoom="fit"``, needs
     ``bounds``; centres on them unless ``center`` is given), set an absolute ``scale``, turn to
     ``orientation``, change ``layout``. Each part is independent; the layout is applied first so a

@@ -90,9 +90,14 @@ class Volume:
         self.source = source
         self._threads = _HTTP_THREADS if isinstance(store, _HttpStore) else 4
 
-    def iter_blocks(self, lo: tuple[int, int, int], hi: tuple[int, int, int], mip: int = 0,
-                    progress: Progress | None = None, cancel: Cancel | None = None
-                    ) -> Iterator[tuple[tuple[int, int, int], np.ndarray]]:
+    def iter_blocks(
+        self,
+        lo: tuple[int, int, int],
+        hi: tuple[int, int, int],
+        mip: int = 0,
+        progress: Progress | None = None,
+        cancel: Cancel | None = None,
+    ) -> Iterator[tuple[tuple[int, int, int], np.ndarray]]:
         """Yield ``(origin, block)`` for each chunk overlapping the box, cropped to it.
 
         ``lo``/``hi`` are voxel coordinates at this mip (``hi`` exclusive); blocks are
@@ -106,7 +111,9 @@ class Volume:
             )
         lo, hi = clip_to_scale(scale, lo, hi, self.source)
         boxes = chunk_boxes(scale, lo, hi)
-        chunk_bytes = int(np.prod(scale.chunk_size)) * self.info.num_channels * np.dtype(self.info.data_type).itemsize
+        chunk_bytes = (
+            int(np.prod(scale.chunk_size)) * self.info.num_channels * np.dtype(self.info.data_type).itemsize
+        )
         max_bytes = chunk_bytes * 4 + 1024 * 1024
         window = self._threads * 2  # chunks in flight: bounded memory, however large the box
         with ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="ngstate-chunk") as pool:
@@ -130,7 +137,9 @@ class Volume:
                 for future in pending:
                     future.cancel()
 
-    def _read_chunk(self, scale: Scale, box: tuple[tuple[int, ...], tuple[int, ...]], max_bytes: int) -> np.ndarray:
+    def _read_chunk(
+        self, scale: Scale, box: tuple[tuple[int, ...], tuple[int, ...]], max_bytes: int
+    ) -> np.ndarray:
         from cloudvolume import chunks
 
         start, stop = box
@@ -138,14 +147,25 @@ class Volume:
         key = f"{scale.key}/" + "_".join(f"{a}-{b}" for a, b in zip(start, stop))
         data = self._store.read(key, max_bytes)
         try:
-            return chunks.decode(data or b"", scale.encoding, shape=shape, dtype=self.info.data_type,
-                                 block_size=scale.block_size)
+            return chunks.decode(
+                data or b"",
+                scale.encoding,
+                shape=shape,
+                dtype=self.info.data_type,
+                block_size=scale.block_size,
+            )
         except Exception as exc:  # codecs raise many kinds; the user needs to know which chunk is bad
             raise VolumeError(f"Chunk {key} of {self.source} could not be decoded ({exc}).") from exc
 
-    def read_region(self, lo: tuple[int, int, int], hi: tuple[int, int, int], mip: int = 0,
-                    max_voxels: int = 64 * 1024**2, progress: Progress | None = None,
-                    cancel: Cancel | None = None) -> np.ndarray:
+    def read_region(
+        self,
+        lo: tuple[int, int, int],
+        hi: tuple[int, int, int],
+        mip: int = 0,
+        max_voxels: int = 64 * 1024**2,
+        progress: Progress | None = None,
+        cancel: Cancel | None = None,
+    ) -> np.ndarray:
         """The box ``[lo, hi)`` (voxels at ``mip``, clipped to the volume) as one ``(x, y, z, c)`` array.
 
         Refuses (``VolumeTooLarge``) boxes over ``max_voxels`` before reading anything.
@@ -172,7 +192,9 @@ def _strip_format(source: str) -> str:
         if head == "precomputed":
             return rest
         if head not in ("http", "https", "gs", "s3", "file"):
-            raise VolumeError(f"'{head}://' sources are not supported for sampling; only precomputed volumes are.")
+            raise VolumeError(
+                f"'{head}://' sources are not supported for sampling; only precomputed volumes are."
+            )
     return source
 
 
@@ -189,7 +211,7 @@ def _public_https(url: str, policy: SourcePolicy) -> str:
 def _open_store(url: str, policy: SourcePolicy, aliases: Mapping[str, Path]) -> _ChunkStore:
     for prefix, folder in aliases.items():
         if url.rstrip("/") == prefix.rstrip("/") or url.startswith(prefix.rstrip("/") + "/"):
-            return _LocalStore(Path(folder) / url[len(prefix.rstrip("/")):].strip("/"))
+            return _LocalStore(Path(folder) / url[len(prefix.rstrip("/")) :].strip("/"))
     scheme = urlparse(url).scheme
     if scheme in ("gs", "s3"):
         return _HttpStore(_public_https(url, policy), policy)
@@ -222,5 +244,7 @@ def open_volume(source: str, policy: SourcePolicy, aliases: Mapping[str, Path] |
     try:
         info = VolumeInfo.from_json(json.loads(body))
     except (ValueError, KeyError, TypeError) as exc:
-        raise VolumeError(f"The info file of {store.description} is not a precomputed volume description ({exc}).") from exc
+        raise VolumeError(
+            f"The info file of {store.description} is not a precomputed volume description ({exc})."
+        ) from exc
     return Volume(store, info, source)

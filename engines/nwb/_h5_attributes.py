@@ -88,11 +88,13 @@ class AttributeDecoder:
         if not shape and scalar is not None:  # the common case, a single number: no numpy
             return scalar.unpack_from(data, pos)[0]
         count, size = math.prod(shape), dtype.itemsize
-        raw = data[pos:pos + count * size]
+        raw = data[pos : pos + count * size]
         if len(raw) != count * size:
             raise ValueError("attribute data shorter than its dataspace")
         if padding is not None:
-            raw = b"".join(_string_as_h5py_reads_it(raw[i * size:(i + 1) * size], padding) for i in range(count))
+            raw = b"".join(
+                _string_as_h5py_reads_it(raw[i * size : (i + 1) * size], padding) for i in range(count)
+            )
         arr = np.frombuffer(raw, dtype=dtype).reshape(shape)
         return arr[()] if arr.ndim == 0 else arr
 
@@ -102,7 +104,7 @@ class AttributeDecoder:
         for i in range(count):
             at = pos + i * width
             length = struct.unpack_from("<I", data, at)[0]
-            collection = int.from_bytes(data[at + 4:at + 4 + self._sa], "little")
+            collection = int.from_bytes(data[at + 4 : at + 4 + self._sa], "little")
             index = struct.unpack_from("<I", data, at + 4 + self._sa)[0]
             if length == 0:
                 values.append("")
@@ -124,7 +126,7 @@ class AttributeDecoder:
         head = self._peek(address, 8 + self._ss)
         if head is None or head[:4] != b"GCOL":
             return None
-        size = int.from_bytes(head[8:8 + self._ss], "little")
+        size = int.from_bytes(head[8 : 8 + self._ss], "little")
         body = self._peek(address, size)
         if body is None:
             return None
@@ -135,8 +137,8 @@ class AttributeDecoder:
             index = struct.unpack_from("<H", body, pos)[0]
             if index == 0:  # free space: the rest of the collection
                 break
-            length = int.from_bytes(body[pos + 8:pos + 8 + self._ss], "little")
-            objects[index] = body[pos + header:pos + header + length]
+            length = int.from_bytes(body[pos + 8 : pos + 8 + self._ss], "little")
+            objects[index] = body[pos + header : pos + header + length]
             pos += header + ((length + 7) & ~7)
         self._heaps[address] = objects
         return objects
@@ -159,11 +161,11 @@ def attribute_parts(data: bytes) -> tuple[bytes, bytes, bytes, int]:
         pos = 9 if version == 3 else 8
     else:
         raise ValueError(f"attribute message version {version}")
-    name = data[pos:pos + name_size].split(b"\0", 1)[0]
+    name = data[pos : pos + name_size].split(b"\0", 1)[0]
     pos += pad(name_size)
-    datatype = data[pos:pos + type_size]
+    datatype = data[pos : pos + type_size]
     pos += pad(type_size)
-    space = data[pos:pos + space_size]
+    space = data[pos : pos + space_size]
     return name, datatype, space, pos + pad(space_size)
 
 
@@ -178,8 +180,10 @@ def dataspace_dims(space: bytes, sizeof_size: int) -> tuple[int, ...] | None:
         pos = 4
     else:
         raise ValueError(f"dataspace version {version}")
-    return tuple(int.from_bytes(space[pos + i * sizeof_size:pos + (i + 1) * sizeof_size], "little")
-                 for i in range(rank))
+    return tuple(
+        int.from_bytes(space[pos + i * sizeof_size : pos + (i + 1) * sizeof_size], "little")
+        for i in range(rank)
+    )
 
 
 _VLEN_STRING: Any = object()
@@ -203,7 +207,9 @@ def _type_kind(datatype: bytes) -> Any:
     if type_class == 1:  # floating point: IEEE layouts only
         if bits & 0x40 or size not in _IEEE:
             return _OTHER
-        offset, precision, exp_at, exp_size, mant_at, mant_size, bias = struct.unpack_from("<HHBBBBI", datatype, 8)
+        offset, precision, exp_at, exp_size, mant_at, mant_size, bias = struct.unpack_from(
+            "<HHBBBBI", datatype, 8
+        )
         if offset != 0 or (precision, exp_at, exp_size, mant_at, mant_size, bias) != _IEEE[size]:
             return _OTHER
         return np.dtype(f"{order}f{size}"), struct.Struct(order + {2: "e", 4: "f", 8: "d"}[size]), None
@@ -217,7 +223,7 @@ def _type_kind(datatype: bytes) -> Any:
 def _string_as_h5py_reads_it(raw: bytes, padding: int) -> bytes:
     """One fixed-length string as HDF5 converts it to h5py's null-padded memory type (same length)."""
     if padding == _NULLTERM:
-        text = raw[:len(raw) - 1].split(b"\0", 1)[0]
+        text = raw[: len(raw) - 1].split(b"\0", 1)[0]
     elif padding == _SPACEPAD:
         text = raw.rstrip(b" ")
     else:  # null-padded like the memory type: copied as is

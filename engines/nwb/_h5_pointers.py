@@ -66,8 +66,9 @@ class PointerChaser:
     stays inside the objects it is given (their headers, heaps and link tables).
     """
 
-    def __init__(self, base: int, sizeof_addr: int, sizeof_size: int, small_bytes: int,
-                 children: bool = True) -> None:
+    def __init__(
+        self, base: int, sizeof_addr: int, sizeof_size: int, small_bytes: int, children: bool = True
+    ) -> None:
         self._base = base
         self._sa = sizeof_addr
         self._ss = sizeof_size
@@ -94,7 +95,7 @@ class PointerChaser:
                 sa, ss = start[13], start[14]
                 pos = 28 if version == 1 else 24
                 entry = pos + 4 * sa
-                chaser = cls(int.from_bytes(start[pos:pos + sa], "little"), sa, ss, 0, children=False)
+                chaser = cls(int.from_bytes(start[pos : pos + sa], "little"), sa, ss, 0, children=False)
                 chaser.add_header(chaser._addr(start, entry + ss))
                 if struct.unpack_from("<I", start, entry + ss + sa)[0] == 1:
                     chaser._add("btree", chaser._addr(start, entry + ss + sa + 8), (0,))
@@ -102,7 +103,7 @@ class PointerChaser:
                 return chaser
             if version in (2, 3):
                 sa, ss = start[9], start[10]
-                chaser = cls(int.from_bytes(start[12:12 + sa], "little"), sa, ss, 0, children=False)
+                chaser = cls(int.from_bytes(start[12 : 12 + sa], "little"), sa, ss, 0, children=False)
                 chaser.add_header(chaser._addr(start, 12 + 3 * sa))
                 return chaser
         except (struct.error, IndexError):
@@ -184,10 +185,10 @@ class PointerChaser:
         return peek(self._base + address, length)
 
     def _addr(self, data: bytes, pos: int) -> int:
-        return int.from_bytes(data[pos:pos + self._sa], "little")
+        return int.from_bytes(data[pos : pos + self._sa], "little")
 
     def _size(self, data: bytes, pos: int) -> int:
-        return int.from_bytes(data[pos:pos + self._ss], "little")
+        return int.from_bytes(data[pos : pos + self._ss], "little")
 
     # -- object headers ------------------------------------------------------------------
 
@@ -205,7 +206,7 @@ class PointerChaser:
             prefix = self._read(peek, address, pos + width)
             if prefix is None:
                 return _HEADER_GUESS
-            chunk = int.from_bytes(prefix[pos:pos + width], "little")
+            chunk = int.from_bytes(prefix[pos : pos + width], "little")
             body = self._read(peek, address + pos + width, chunk)
             if body is None:
                 return pos + width + chunk + 4
@@ -246,7 +247,7 @@ class PointerChaser:
         while pos + 8 <= len(body):
             kind, size = struct.unpack_from("<HH", body, pos)
             flags = body[pos + 4]
-            self._message(kind, body[pos + 8:pos + 8 + size], flags, obj, version=1, order=False)
+            self._message(kind, body[pos + 8 : pos + 8 + size], flags, obj, version=1, order=False)
             pos += 8 + size
 
     def _messages_v2(self, body: bytes, order: bool, obj: _Object) -> None:
@@ -256,7 +257,7 @@ class PointerChaser:
             kind = body[pos]
             size = struct.unpack_from("<H", body, pos + 1)[0]
             flags = body[pos + 3]
-            self._message(kind, body[pos + step:pos + step + size], flags, obj, version=2, order=order)
+            self._message(kind, body[pos + step : pos + step + size], flags, obj, version=2, order=order)
             pos += step + size
 
     def _message(self, kind: int, data: bytes, flags: int, obj: _Object, version: int, order: bool) -> None:
@@ -286,9 +287,13 @@ class PointerChaser:
         elif kind == 0x0006:
             self._link(data)
         elif kind in (0x0002, 0x0015):  # link / attribute info: dense storage lives in a fractal heap
-            pos = 2 + (8 if kind == 0x0002 and data[1] & 0x01 else 2 if kind == 0x0015 and data[1] & 0x01 else 0)
+            pos = 2 + (
+                8 if kind == 0x0002 and data[1] & 0x01 else 2 if kind == 0x0015 and data[1] & 0x01 else 0
+            )
             heap = self._addr(data, pos)
-            if kind == 0x0015 and (heap != self._undefined or data[1] & 0x01):  # dense, or listed by creation order
+            if kind == 0x0015 and (
+                heap != self._undefined or data[1] & 0x01
+            ):  # dense, or listed by creation order
                 obj.compact = False
             self._add("raw", heap, (_HINT_BYTES,))
             self._add("raw", self._addr(data, pos + self._sa), (_HINT_BYTES,))
@@ -306,7 +311,11 @@ class PointerChaser:
                 self._add("raw", address, (size,))
         elif data[1] == 2:  # chunked, v1 B-tree index
             dims = data[2]
-            if obj.elements is not None and obj.itemsize is not None and obj.elements * obj.itemsize <= self._small:
+            if (
+                obj.elements is not None
+                and obj.itemsize is not None
+                and obj.elements * obj.itemsize <= self._small
+            ):
                 self._add("btree", self._addr(data, 3), (dims,))
 
     def _attribute(self, data: bytes) -> None:
@@ -329,7 +338,7 @@ class PointerChaser:
             pos += 1
         pos += (8 if flags & 0x04 else 0) + (1 if flags & 0x10 else 0)
         width = 1 << (flags & 0x03)
-        length = int.from_bytes(data[pos:pos + width], "little")
+        length = int.from_bytes(data[pos : pos + width], "little")
         pos += width + length
         if kind == 0 and self._children:
             self.add_header(self._addr(data, pos))
@@ -374,7 +383,9 @@ class PointerChaser:
         for i in range(count if self._children else 0):
             at = 8 + i * entry
             self.add_header(self._addr(node, at + self._ss))
-            if struct.unpack_from("<I", node, at + self._ss + self._sa)[0] == 1:  # cached group B-tree and heap
+            if (
+                struct.unpack_from("<I", node, at + self._ss + self._sa)[0] == 1
+            ):  # cached group B-tree and heap
                 scratch = at + self._ss + self._sa + 8
                 self._add("btree", self._addr(node, scratch), (0,))
                 self._add("lheap", self._addr(node, scratch + self._sa), ())

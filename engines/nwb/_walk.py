@@ -92,7 +92,12 @@ class _Node:
 def _decode_attr(value: Any) -> Any:
     if isinstance(value, h5py.Reference):
         return _Refs([value], as_attr=True, scalar=True)
-    if isinstance(value, np.ndarray) and value.dtype == object and value.size and isinstance(value.flat[0], h5py.Reference):
+    if (
+        isinstance(value, np.ndarray)
+        and value.dtype == object
+        and value.size
+        and isinstance(value.flat[0], h5py.Reference)
+    ):
         return _Refs(list(value.flat), as_attr=True, scalar=False)
     return to_jsonable(value)
 
@@ -142,7 +147,11 @@ def _dataset_info(path: str, dset: h5py.Dataset, attrs: dict[str, Any], dtype: n
     ndt, ns = _types(attrs)
     shape, chunks, maxshape = dset.shape, dset.chunks, dset.maxshape
     return ObjectInfo(
-        path=path, kind="dataset", neurodata_type=ndt, namespace=ns, attrs=attrs,
+        path=path,
+        kind="dataset",
+        neurodata_type=ndt,
+        namespace=ns,
+        attrs=attrs,
         shape=list(shape) if shape is not None else None,
         dtype=_dtype_text(dtype),
         chunks=list(chunks) if chunks else None,
@@ -220,7 +229,9 @@ class _Rounds:
             if waiting:
                 batch.chase()
                 batch.wait()
-                idle = not batch.pending  # nothing left to wait for (e.g. a block dropped from memory): retry all
+                idle = (
+                    not batch.pending
+                )  # nothing left to wait for (e.g. a block dropped from memory): retry all
                 for i in [i for i, blocks in waiting.items() if idle or batch.cached(blocks)]:
                     ready.append(i)
                     del waiting[i]
@@ -228,8 +239,15 @@ class _Rounds:
 
 
 class _H5Walker:
-    def __init__(self, h5: h5py.File, prefetcher: Prefetcher | None, rounds: _Rounds,
-                 chaser: PointerChaser | None, decoder: AttributeDecoder | None, base: int) -> None:
+    def __init__(
+        self,
+        h5: h5py.File,
+        prefetcher: Prefetcher | None,
+        rounds: _Rounds,
+        chaser: PointerChaser | None,
+        decoder: AttributeDecoder | None,
+        base: int,
+    ) -> None:
         self.h5 = h5
         self.prefetcher = prefetcher
         self.rounds = rounds
@@ -243,7 +261,9 @@ class _H5Walker:
         root_addr = self.rounds.run([lambda: h5py.h5o.get_info(self.h5["/"].id).addr])[0]
         if self.chaser is not None and self.prefetcher is not None:
             self.chaser.add_header(root_addr)
-            self.prefetcher.prefetch([self.base + root_addr], _HEADER_HINT_BYTES)  # joins this reader to the batch
+            self.prefetcher.prefetch(
+                [self.base + root_addr], _HEADER_HINT_BYTES
+            )  # joins this reader to the batch
         root = self.rounds.run([lambda: self._describe(self.h5["/"], "/", root_addr)])[0]
         self.path_by_addr[root_addr] = "/"
         self.objects["/"] = root.info
@@ -266,13 +286,21 @@ class _H5Walker:
                     self.objects[path] = ObjectInfo(path=path, kind="external_link", link_target=link.target)
                 elif link.addr in self.path_by_addr:
                     first = self.path_by_addr[link.addr]
-                    self.objects[path] = ObjectInfo(path=path, kind="soft_link", link_target=first, hard_link_of=first)
+                    self.objects[path] = ObjectInfo(
+                        path=path, kind="soft_link", link_target=first, hard_link_of=first
+                    )
                 else:
                     if link.kind == h5py.h5l.TYPE_HARD:
                         self.path_by_addr[link.addr] = path
                         if self.chaser is not None:
-                            (self.chaser.skip_header if path == "/specifications" else self.chaser.add_header)(link.addr)
-                    self.objects[path] = ObjectInfo(path=path, kind="dataset")  # its place in the order; filled below
+                            (
+                                self.chaser.skip_header
+                                if path == "/specifications"
+                                else self.chaser.add_header
+                            )(link.addr)
+                    self.objects[path] = ObjectInfo(
+                        path=path, kind="dataset"
+                    )  # its place in the order; filled below
                     entries.append((path, node.group, link.name, link.addr))
         nodes = self.rounds.run([self._open_step(*entry) for entry in entries])
         next_level = []
@@ -289,6 +317,7 @@ class _H5Walker:
             except Exception as exc:  # a broken object is listed with its error; the walk goes on
                 return _Node(ObjectInfo(path=path, kind="dataset", error=f"Cannot open: {exc}"))
             return self._describe(obj, path, addr)
+
         return step
 
     def _describe(self, obj: h5py.HLObject, path: str, addr: int) -> _Node:
@@ -304,14 +333,18 @@ class _H5Walker:
     def _attributes(self, obj: h5py.HLObject, addr: int) -> dict[str, Any]:
         """The object's attributes, decoded from its fetched header where it can be (see ``_h5_attributes``);
         h5py reads the others."""
-        if self.decoder is None or self.chaser is None or self.prefetcher is None:  # a local file: h5py is fast
+        if (
+            self.decoder is None or self.chaser is None or self.prefetcher is None
+        ):  # a local file: h5py is fast
             return _read_attrs(obj, _decode_attr)
         messages = self.chaser.attribute_messages(addr, self.prefetcher.peek)
         decoded = self.decoder.decode(messages) if messages is not None else None
         if decoded is None:
             return _read_attrs(obj, _decode_attr)
-        return {key: _read_attr(obj, key, _decode_attr) if value is UNDECODED else to_jsonable(value)
-                for key, value in decoded.items()}
+        return {
+            key: _read_attr(obj, key, _decode_attr) if value is UNDECODED else to_jsonable(value)
+            for key, value in decoded.items()
+        }
 
     def _read_value(self, dset: h5py.Dataset, info: ObjectInfo, dtype: np.dtype) -> None:
         try:
@@ -335,12 +368,17 @@ class _H5Walker:
         return self.path_by_addr.get(addr) or h5py.h5r.get_name(ref, self.h5.id).decode()
 
     def _resolve_references(self) -> None:
-        holders = [info for info in self.objects.values()
-                   if isinstance(info.value, _Refs) or any(isinstance(v, _Refs) for v in info.attrs.values())]
+        holders = [
+            info
+            for info in self.objects.values()
+            if isinstance(info.value, _Refs) or any(isinstance(v, _Refs) for v in info.attrs.values())
+        ]
 
         def step(info: ObjectInfo) -> Callable[[], tuple[dict[str, Any], Any]]:
-            return lambda: ({k: v.resolve(self.deref) if isinstance(v, _Refs) else v for k, v in info.attrs.items()},
-                            info.value.resolve(self.deref) if isinstance(info.value, _Refs) else info.value)
+            return lambda: (
+                {k: v.resolve(self.deref) if isinstance(v, _Refs) else v for k, v in info.attrs.items()},
+                info.value.resolve(self.deref) if isinstance(info.value, _Refs) else info.value,
+            )
 
         for info, (attrs, value) in zip(holders, self.rounds.run([step(info) for info in holders])):
             info.attrs, info.value = attrs, value
@@ -366,8 +404,11 @@ def walk_h5py(h5: h5py.File, prefetcher: Prefetcher | None = None) -> NwbIndex:
     with batch_reads(chaser.follow) if chaser is not None else nullcontext() as batch:
         objects = _H5Walker(h5, prefetcher, _Rounds(batch), chaser, decoder, base).run()
     version = objects["/"].attrs.get("nwb_version")
-    return NwbIndex(objects=objects, nwb_version=version if isinstance(version, str) else None,
-                    build_seconds=time.perf_counter() - started)
+    return NwbIndex(
+        objects=objects,
+        nwb_version=version if isinstance(version, str) else None,
+        build_seconds=time.perf_counter() - started,
+    )
 
 
 def walk_generic(root: Any) -> NwbIndex:
@@ -393,7 +434,12 @@ def walk_generic(root: Any) -> NwbIndex:
     def decode(value: Any) -> Any:
         if isinstance(value, references):
             return {"ref": name_of(value)}
-        if isinstance(value, np.ndarray) and value.dtype == object and value.size and isinstance(value.flat[0], references):
+        if (
+            isinstance(value, np.ndarray)
+            and value.dtype == object
+            and value.size
+            and isinstance(value.flat[0], references)
+        ):
             return [{"ref": name_of(v)} for v in value.flat]
         return to_jsonable(value)
 
@@ -431,8 +477,9 @@ def walk_generic(root: Any) -> NwbIndex:
                     objects[path] = ObjectInfo(path=path, kind="soft_link", link_target=link.path)
                     continue
                 if isinstance(link, h5py.ExternalLink):
-                    objects[path] = ObjectInfo(path=path, kind="external_link",
-                                               link_target=f"{link.filename}:{link.path}")
+                    objects[path] = ObjectInfo(
+                        path=path, kind="external_link", link_target=f"{link.filename}:{link.path}"
+                    )
                     continue
                 try:
                     obj = group[name]
@@ -446,5 +493,8 @@ def walk_generic(root: Any) -> NwbIndex:
                     objects[path] = dataset(path, obj)
         level = next_level
     version = objects["/"].attrs.get("nwb_version")
-    return NwbIndex(objects=objects, nwb_version=version if isinstance(version, str) else None,
-                    build_seconds=time.perf_counter() - started)
+    return NwbIndex(
+        objects=objects,
+        nwb_version=version if isinstance(version, str) else None,
+        build_seconds=time.perf_counter() - started,
+    )

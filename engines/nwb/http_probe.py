@@ -32,7 +32,15 @@ from engines.nwb.errors import NwbOpenError, SourceNotAllowed, SourceNotFound, S
 from engines.nwb.safe_http import PinnedHTTPConnection, PinnedHTTPSConnection, pinned_session
 from engines.nwb.sources import SourcePolicy, url_host_port
 
-__all__ = ["PROBE_SIZE", "RequestStats", "HttpProbe", "RangeSession", "probe_http", "get_range", "fetch_range"]
+__all__ = [
+    "PROBE_SIZE",
+    "RequestStats",
+    "HttpProbe",
+    "RangeSession",
+    "probe_http",
+    "get_range",
+    "fetch_range",
+]
 
 PROBE_SIZE = 100 * 1024
 """The probe's one request reads this much: superblock, root group and usually the first level of the tree."""
@@ -102,8 +110,13 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
             headers = {**policy.extra_headers, "Range": f"bytes=0-{length - 1}"}
             deadline = time.monotonic() + policy.request_timeout_s
             try:
-                response = session.get(current, headers=headers, timeout=policy.request_timeout_s,
-                                       allow_redirects=False, stream=True)
+                response = session.get(
+                    current,
+                    headers=headers,
+                    timeout=policy.request_timeout_s,
+                    allow_redirects=False,
+                    stream=True,
+                )
                 with response:
                     if response.is_redirect:
                         stats.add(0)
@@ -129,7 +142,9 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                 if time.monotonic() >= deadline:
                     raise _too_slow(current, policy) from exc
-                raise SourceUnreachable(f"Cannot connect to {current}: {exc.__class__.__name__}. Check the URL.") from exc
+                raise SourceUnreachable(
+                    f"Cannot connect to {current}: {exc.__class__.__name__}. Check the URL."
+                ) from exc
             if time.monotonic() >= deadline:  # cut off by the deadline: what came may be short
                 raise _too_slow(current, policy)
             stats.add(len(body))
@@ -137,8 +152,10 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
             if not match:
                 raise SourceUnreachable(f"The server at {url} sent no usable Content-Range header.")
             if len(body) > length:
-                raise SourceUnreachable(f"The server at {url} sent more bytes than asked for; it does not honour "
-                                        "range requests. Download the file and open the local copy.")
+                raise SourceUnreachable(
+                    f"The server at {url} sent more bytes than asked for; it does not honour "
+                    "range requests. Download the file and open the local copy."
+                )
             return HttpProbe(
                 url=url,
                 final_url=current,
@@ -151,8 +168,10 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
 
 
 def _too_slow(url: str, policy: SourcePolicy) -> SourceUnreachable:
-    return SourceUnreachable(f"The server at {url} did not answer within {policy.request_timeout_s:g} s (it sends too "
-                             "slowly or stalled mid-answer). Try again later.")
+    return SourceUnreachable(
+        f"The server at {url} did not answer within {policy.request_timeout_s:g} s (it sends too "
+        "slowly or stalled mid-answer). Try again later."
+    )
 
 
 class RangeSession:
@@ -198,7 +217,10 @@ def _pool() -> ThreadPoolExecutor:
     global _fetch_pool
     with _fetch_pool_lock:
         if _fetch_pool is None or _fetch_pool[0] != os.getpid():
-            _fetch_pool = (os.getpid(), ThreadPoolExecutor(max_workers=_FETCH_THREADS, thread_name_prefix="range-fetch"))
+            _fetch_pool = (
+                os.getpid(),
+                ThreadPoolExecutor(max_workers=_FETCH_THREADS, thread_name_prefix="range-fetch"),
+            )
         return _fetch_pool[1]
 
 
@@ -295,8 +317,10 @@ def get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, s
         except _TooMuch:
             _drop_connection(key)
             stats.add(0)
-            raise SourceUnreachable(f"{what} failed: the server sent more than the {want} bytes asked for (it does "
-                                    "not honour range requests).") from None
+            raise SourceUnreachable(
+                f"{what} failed: the server sent more than the {want} bytes asked for (it does "
+                "not honour range requests)."
+            ) from None
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
             _drop_connection(key)
             if not fresh and time.monotonic() < deadline:
@@ -324,8 +348,10 @@ def get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, s
 
 def _read_failed(what: str, exc: BaseException, deadline: float, policy: SourcePolicy) -> SourceUnreachable:
     if isinstance(exc, TimeoutError) or time.monotonic() >= deadline:
-        return SourceUnreachable(f"{what} timed out: no complete answer within {policy.request_timeout_s:g} s "
-                                 "(the server is too slow or stalled). Try again later.")
+        return SourceUnreachable(
+            f"{what} timed out: no complete answer within {policy.request_timeout_s:g} s "
+            "(the server is too slow or stalled). Try again later."
+        )
     return SourceUnreachable(f"{what} failed: {exc.__class__.__name__}.")
 
 

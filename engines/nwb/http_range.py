@@ -49,8 +49,16 @@ from engines.nwb.http_probe import (
 )
 from engines.nwb.sources import SourcePolicy
 
-__all__ = ["BLOCK_SIZE", "DIRECT_READ_BYTES", "BytesPending", "RangeFile", "ReadBatch", "batch_reads",
-           "flush_disk_writes", "reader_of"]
+__all__ = [
+    "BLOCK_SIZE",
+    "DIRECT_READ_BYTES",
+    "BytesPending",
+    "RangeFile",
+    "ReadBatch",
+    "batch_reads",
+    "flush_disk_writes",
+    "reader_of",
+]
 
 BLOCK_SIZE = 32 * 1024
 """Grid of the metadata cache. An object header, its neighbours and small heaps usually share a block;
@@ -223,8 +231,11 @@ class ReadBatch:
         if self._follow is not None and arrived != self._arrived:
             self._arrived = arrived
             for file in self._files.values():
-                self.want(file, {b for offset, length in self._follow(file.peek) for b in file.blocks(offset, length)},
-                          miss=False)
+                self.want(
+                    file,
+                    {b for offset, length in self._follow(file.peek) for b in file.blocks(offset, length)},
+                    miss=False,
+                )
         return self.send()
 
     def wait(self) -> None:
@@ -297,12 +308,17 @@ class RangeFile(_RemFile):
     or more fetch exactly their bytes.
     """
 
-    def __init__(self, probe: HttpProbe, policy: SourcePolicy, stats: RequestStats,
-                 block_size: int = BLOCK_SIZE) -> None:
-        super().__init__(probe.final_url, _size=probe.size,
-                         disk_cache=_DiskBlocks(policy.cache_dir / "http" / probe.version_key[:32]),
-                         _min_chunk_size=block_size, _max_cache_size=_MEMORY_CACHE_BYTES,
-                         _max_chunk_size=max(_READ_AHEAD_BYTES, block_size))
+    def __init__(
+        self, probe: HttpProbe, policy: SourcePolicy, stats: RequestStats, block_size: int = BLOCK_SIZE
+    ) -> None:
+        super().__init__(
+            probe.final_url,
+            _size=probe.size,
+            disk_cache=_DiskBlocks(policy.cache_dir / "http" / probe.version_key[:32]),
+            _min_chunk_size=block_size,
+            _max_cache_size=_MEMORY_CACHE_BYTES,
+            _max_chunk_size=max(_READ_AHEAD_BYTES, block_size),
+        )
         self.session = RangeSession(policy, stats)
         self._block = block_size
         self._policy = policy
@@ -314,7 +330,7 @@ class RangeFile(_RemFile):
         self._root = PointerChaser.for_root(probe.first_chunk)
         _readers[repr(self)] = self
         for index in range(len(probe.first_chunk) // block_size + 1):
-            piece = probe.first_chunk[index * block_size:(index + 1) * block_size]
+            piece = probe.first_chunk[index * block_size : (index + 1) * block_size]
             if len(piece) == block_size or (piece and index * block_size + len(piece) == probe.size):
                 self._chunks[index] = piece
                 self._chunk_indices.append(index)
@@ -330,7 +346,7 @@ class RangeFile(_RemFile):
             data = self._chunks.get(first)
             if data is not None:
                 self._position = stop
-                return data[start - first * self._block:stop - first * self._block]
+                return data[start - first * self._block : stop - first * self._block]
         blocks = range(first, (stop - 1) // self._block + 1)
         batch: ReadBatch | None = getattr(_batches, "current", None)
         if batch is None and self._recent:
@@ -356,7 +372,9 @@ class RangeFile(_RemFile):
         a round trip per pointer hop (usually one or two) instead of one per structure."""
         chaser, self._root = self._root, None
         wanted = chaser.follow(self.peek)
-        while wanted and self.fetch_blocks({b for offset, length in wanted for b in self.blocks(offset, length)}):
+        while wanted and self.fetch_blocks(
+            {b for offset, length in wanted for b in self.blocks(offset, length)}
+        ):
             wanted = chaser.follow(self.peek)
 
     def prefetch(self, offsets: Iterable[int], length: int = 1) -> int:
@@ -381,12 +399,12 @@ class RangeFile(_RemFile):
             if not self._have(blocks.start):
                 return None
             skip = offset - blocks.start * self._block
-            return self._chunks[blocks.start][skip:skip + length]
+            return self._chunks[blocks.start][skip : skip + length]
         if not all(self._have(b) for b in blocks):
             return None
         data = b"".join(self._chunks[b] for b in blocks)
         skip = offset - blocks.start * self._block if blocks else 0
-        return data[skip:skip + length]
+        return data[skip : skip + length]
 
     def fetch_blocks(self, blocks: Iterable[int]) -> int:
         """Fetch the blocks not cached yet, concurrently, and wait for them. Returns the requests made."""
@@ -395,7 +413,9 @@ class RangeFile(_RemFile):
             future.result()
         return len(futures)
 
-    def request_blocks(self, blocks: Iterable[int], keep_on_disk: bool = True) -> list[tuple[Future, list[int]]]:
+    def request_blocks(
+        self, blocks: Iterable[int], keep_on_disk: bool = True
+    ) -> list[tuple[Future, list[int]]]:
         """Start fetching the blocks not cached yet on the shared fetch threads; runs of nearby blocks share a
         request. Each request keeps its blocks in memory, and unless told otherwise hands them to the disk
         cache. Returns (future, blocks) per request; a future's result is None or raises ``SourceUnreachable``."""
@@ -407,13 +427,18 @@ class RangeFile(_RemFile):
             else:
                 runs.append([block, block])
         keep = partial(self._fetch_and_keep, keep_on_disk=keep_on_disk)
-        return [(pool_submit(keep, (first * self._block, min((last + 1) * self._block, self.length))),
-                 list(range(first, last + 1))) for first, last in runs]
+        return [
+            (
+                pool_submit(keep, (first * self._block, min((last + 1) * self._block, self.length))),
+                list(range(first, last + 1)),
+            )
+            for first, last in runs
+        ]
 
     def _fetch_and_keep(self, span: tuple[int, int], keep_on_disk: bool) -> None:
         data = self._fetch(span)
         for offset in range(0, len(data), self._block):
-            self._store((span[0] + offset) // self._block, data[offset:offset + self._block], keep_on_disk)
+            self._store((span[0] + offset) // self._block, data[offset : offset + self._block], keep_on_disk)
 
     def write_to_disk_cache(self, blocks: Iterable[int]) -> None:
         """Hand these blocks to the disk cache if they are still in memory (see ``ReadBatch.write_behind``)."""
@@ -466,7 +491,9 @@ class RangeFile(_RemFile):
                 merged[-1][1] = max(merged[-1][1], stop)
             else:
                 merged.append([start, stop])
-        parts = [(a, min(a + _PART_BYTES, stop)) for start, stop in merged for a in range(start, stop, _PART_BYTES)]
+        parts = [
+            (a, min(a + _PART_BYTES, stop)) for start, stop in merged for a in range(start, stop, _PART_BYTES)
+        ]
         data = iter(pool_map(self._fetch, parts))
         for start, stop in merged:
             self._keep(start, stop, b"".join(next(data) for _ in range(start, stop, _PART_BYTES)))
@@ -478,7 +505,7 @@ class RangeFile(_RemFile):
             for span, data in reversed(self._recent.items()):
                 if span[0] <= start and stop <= span[1]:
                     self._recent.move_to_end(span)
-                    return data[start - span[0]:stop - span[0]]
+                    return data[start - span[0] : stop - span[0]]
         return None
 
     def _keep(self, start: int, stop: int, data: bytes) -> None:

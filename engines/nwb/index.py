@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import math
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -99,8 +100,11 @@ class NwbIndex:
 
     def children(self, path: str) -> list[ObjectInfo]:
         info = self.get(path)
-        return [self.objects[child_path(info.path, name)] for name in info.children
-                if child_path(info.path, name) in self.objects]
+        return [
+            self.objects[child_path(info.path, name)]
+            for name in info.children
+            if child_path(info.path, name) in self.objects
+        ]
 
     def types_of(self, path: str) -> list[str]:
         """The object's neurodata type followed by its ancestors (ElectricalSeries, TimeSeries, ...)."""
@@ -121,8 +125,12 @@ class NwbIndex:
             stack.extend(reversed(self.children(info.path)))
 
     def find_by_type(self, neurodata_type: str) -> list[ObjectInfo]:
-        return [info for info in self.objects.values()
-                if info.neurodata_type and neurodata_type in self.lineage.get(info.neurodata_type, [info.neurodata_type])]
+        return [
+            info
+            for info in self.objects.values()
+            if info.neurodata_type
+            and neurodata_type in self.lineage.get(info.neurodata_type, [info.neurodata_type])
+        ]
 
     def to_bytes(self) -> bytes:
         payload = {
@@ -133,7 +141,7 @@ class NwbIndex:
         return zlib.compress(json.dumps(payload, allow_nan=True).encode(), 6)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "NwbIndex":
+    def from_bytes(cls, data: bytes) -> NwbIndex:
         payload = json.loads(zlib.decompress(data))
         objects = {o["path"]: ObjectInfo(**o) for o in payload["objects"]}
         return cls(objects=objects, nwb_version=payload["nwb_version"], lineage=payload["lineage"])

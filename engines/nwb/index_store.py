@@ -65,8 +65,10 @@ class IndexStore:
     def put(self, version_key: str, source: str, index: NwbIndex) -> None:
         payload = index.to_bytes()
         with self._db.write() as db:
-            db.execute("INSERT OR REPLACE INTO nwb_index VALUES (?, ?, ?, ?)",
-                       (version_key, source, time.time(), payload))
+            db.execute(
+                "INSERT OR REPLACE INTO nwb_index VALUES (?, ?, ?, ?)",
+                (version_key, source, time.time(), payload),
+            )
         self._remember(version_key, index)
 
     @contextmanager

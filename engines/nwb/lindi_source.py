@@ -26,7 +26,13 @@ from engines.nwb.errors import NotAnNwbFile, NwbOpenError, SourceNotAllowed, Sou
 from engines.nwb.http_probe import HttpProbe, RequestStats, fetch_range, get_range, probe_http
 from engines.nwb.sources import SourcePolicy, check_url_allowed, resolve_local_path
 
-__all__ = ["open_lindi_json", "open_lindi_file", "refuse_remote_lindi_tar", "check_reference_locations", "LindiSite"]
+__all__ = [
+    "open_lindi_json",
+    "open_lindi_file",
+    "refuse_remote_lindi_tar",
+    "check_reference_locations",
+    "LindiSite",
+]
 
 _TEMPLATE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _MAX_CHUNK_BYTES = 256 << 20
@@ -71,12 +77,16 @@ def _place(location: str, site: LindiSite, policy: SourcePolicy, check_urls: boo
             check_url_allowed(location, policy)
         return _Place(url=location)
     if scheme and scheme != "file" and len(scheme) > 1:
-        raise SourceNotAllowed(f"The LINDI index {site.label} refers to data at '{location}', a kind of address this "
-                               "server does not read.")
+        raise SourceNotAllowed(
+            f"The LINDI index {site.label} refers to data at '{location}', a kind of address this "
+            "server does not read."
+        )
     if site.is_remote:
         if scheme == "file" or location.startswith(("/", "~")):
-            raise SourceNotAllowed(f"The LINDI index {site.label} is on the web but refers to a file on this server "
-                                   f"('{location}'); such an index may only name URLs.")
+            raise SourceNotAllowed(
+                f"The LINDI index {site.label} is on the web but refers to a file on this server "
+                f"('{location}'); such an index may only name URLs."
+            )
         joined = urljoin(site.location, location)
         if check_urls:
             check_url_allowed(joined, policy)
@@ -96,17 +106,22 @@ def _place(location: str, site: LindiSite, policy: SourcePolicy, check_urls: boo
         raise type(exc)(f"The LINDI index {site.label} names a file: {exc}") from exc
 
 
-def _read(location: str, offset: int, length: int, site: LindiSite, policy: SourcePolicy,
-          stats: RequestStats) -> bytes:
+def _read(
+    location: str, offset: int, length: int, site: LindiSite, policy: SourcePolicy, stats: RequestStats
+) -> bytes:
     if not 0 <= length <= _MAX_CHUNK_BYTES or offset < 0:
-        raise NotAnNwbFile(f"The LINDI index {site.label} names a chunk of {length:,} bytes at {offset:,}, "
-                           f"outside 0–{_MAX_CHUNK_BYTES:,}; it is damaged or crafted.")
+        raise NotAnNwbFile(
+            f"The LINDI index {site.label} names a chunk of {length:,} bytes at {offset:,}, "
+            f"outside 0–{_MAX_CHUNK_BYTES:,}; it is damaged or crafted."
+        )
     place = _place(location, site, policy, check_urls=False)
     if place.url is not None:
         return get_range(place.url, policy, stats, offset, offset + length) if length else b""
     assert place.path is not None
     if place.end is not None and place.shift + offset + length > place.end:
-        raise NotAnNwbFile(f"The LINDI file {site.label} has a reference past the end of its member '{location}'.")
+        raise NotAnNwbFile(
+            f"The LINDI file {site.label} has a reference past the end of its member '{location}'."
+        )
     # O_NOFOLLOW: a file swapped for a symlink since the check is not followed
     fd = os.open(place.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     try:
@@ -147,7 +162,9 @@ def _attributes(value: Any) -> dict[str, Any]:
     return {}
 
 
-def check_reference_locations(rfs: dict[str, Any], policy: SourcePolicy, site: LindiSite | None = None) -> None:
+def check_reference_locations(
+    rfs: dict[str, Any], policy: SourcePolicy, site: LindiSite | None = None
+) -> None:
     """Raise ``SourceNotAllowed`` unless every location a reference file system names may be read.
 
     Costs one DNS lookup per distinct URL; no request is made. Without ``site`` the index is taken
@@ -183,7 +200,9 @@ def _build_classes() -> tuple[type, type]:
     class CheckedStore(LindiReferenceFileSystemStore):
         """lindi's store with every chunk reference read through ``_read`` (checked, bounded)."""
 
-        def __init__(self, rfs: dict[str, Any], site: LindiSite, policy: SourcePolicy, stats: RequestStats) -> None:
+        def __init__(
+            self, rfs: dict[str, Any], site: LindiSite, policy: SourcePolicy, stats: RequestStats
+        ) -> None:
             super().__init__(rfs, mode="r")
             self.site, self.policy, self.stats = site, policy, stats
 
@@ -207,7 +226,9 @@ def _build_classes() -> tuple[type, type]:
                 if place.url is not None:
                     from engines.nwb.http_range import RangeFile
 
-                    source: Any = RangeFile(probe_http(place.url, store.policy, store.stats), store.policy, store.stats)
+                    source: Any = RangeFile(
+                        probe_http(place.url, store.policy, store.stats), store.policy, store.stats
+                    )
                 else:
                     source = str(place.path)
                 opened[url] = _NoExternalLinks(h5py.File(source, "r"))
@@ -220,8 +241,10 @@ def _build_classes() -> tuple[type, type]:
 
     def external_client(dataset: Any, url: str) -> _NoExternalLinks:
         if not isinstance(dataset._file, CheckedFile):
-            raise SourceNotAllowed("This LINDI file was not opened through the server's source rules, so its "
-                                   "external data is not read. Open it with engines.nwb.lindi_source.")
+            raise SourceNotAllowed(
+                "This LINDI file was not opened through the server's source rules, so its "
+                "external data is not read. Open it with engines.nwb.lindi_source."
+            )
         return dataset._file.external(url)
 
     # lindi has no hook for how it opens external files; without this it would open any URL or path itself.
@@ -241,8 +264,10 @@ class _NoExternalLinks:
         for depth, part in enumerate(parts):
             link = group.get(part, getlink=True)
             if isinstance(link, h5py.ExternalLink):
-                raise SourceNotAllowed(f"The external HDF5 data '{name}' goes through an HDF5 external link, which "
-                                       "this server does not follow.")
+                raise SourceNotAllowed(
+                    f"The external HDF5 data '{name}' goes through an HDF5 external link, which "
+                    "this server does not follow."
+                )
             if depth < len(parts) - 1:
                 group = group[part]
         return self.file[name]
@@ -257,9 +282,14 @@ def _open_checked(rfs: Any, site: LindiSite, policy: SourcePolicy, stats: Reques
     store_class, file_class = _lindi_classes()
     try:
         store = store_class(rfs, site, policy, stats)
-        return file_class(zarr.open(store=store, mode="r"), _zarr_store=store, _mode="r",
-                          _source_url_or_path=site.location, _source_tar_file=site.tar,
-                          _close_source_tar_file_on_close=site.tar is not None)
+        return file_class(
+            zarr.open(store=store, mode="r"),
+            _zarr_store=store,
+            _mode="r",
+            _source_url_or_path=site.location,
+            _source_tar_file=site.tar,
+            _close_source_tar_file_on_close=site.tar is not None,
+        )
     except NwbOpenError:
         raise
     except Exception as exc:  # lindi and zarr raise plain exceptions for malformed indexes
@@ -305,5 +335,7 @@ def open_lindi_file(path: Path, label: str, policy: SourcePolicy, stats: Request
 
 def refuse_remote_lindi_tar(label: str) -> Any:
     """A ``.lindi.tar`` on the web is not opened: lindi reads it with its own requests, outside the server's rules."""
-    raise SourceNotAllowed(f"'{label}' is a LINDI tar file on the web, which this server does not open. Open its "
-                           ".lindi.json, or download it into a folder the server may read and open it there.")
+    raise SourceNotAllowed(
+        f"'{label}' is a LINDI tar file on the web, which this server does not open. Open its "
+        ".lindi.json, or download it into a folder the server may read and open it there."
+    )

@@ -8,8 +8,9 @@ uses a namespace pynwb does not know.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any
 
 __all__ = ["compute_lineage"]
 
@@ -39,7 +40,9 @@ def _collect_parents(spec: dict[str, Any], parents: dict[str, str]) -> None:
             _collect_parents(child, parents)
 
 
-def compute_lineage(types: Iterable[str], extension_specs: Callable[[], Iterable[str]]) -> dict[str, list[str]]:
+def compute_lineage(
+    types: Iterable[str], extension_specs: Callable[[], Iterable[str]]
+) -> dict[str, list[str]]:
     """Map every type in ``types`` to [type, parent, grandparent, ...].
 
     ``extension_specs`` yields the JSON texts of the file's cached extension specs; it is

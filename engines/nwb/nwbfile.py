@@ -12,8 +12,9 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import h5py
 
@@ -55,8 +56,16 @@ class _OpenHandles:
 class NwbFile:
     """One open NWB file: its index now, its bytes on demand."""
 
-    def __init__(self, source: Source, label: str, version_key: str, index: NwbIndex,
-                 opener: Callable[[], Any], stats: RequestStats | None, h5: Any = None) -> None:
+    def __init__(
+        self,
+        source: Source,
+        label: str,
+        version_key: str,
+        index: NwbIndex,
+        opener: Callable[[], Any],
+        stats: RequestStats | None,
+        h5: Any = None,
+    ) -> None:
         self.source = source
         self.label = label
         self.version_key = version_key
@@ -113,7 +122,9 @@ class NwbFile:
                 try:
                     self._handles.io = pynwb.NWBHDF5IO(file=self.h5, mode="r", load_namespaces=True)
                     self._pynwb = self._handles.io.read()
-                except Exception as exc:  # pynwb raises many types for broken files; the user sees one message
+                except (
+                    Exception
+                ) as exc:  # pynwb raises many types for broken files; the user sees one message
                     raise NwbReadError(
                         f"pynwb cannot build this file's objects ({exc.__class__.__name__}: {str(exc)[:300]}). "
                         "The object tree and raw HDF5 views still work."
@@ -153,7 +164,9 @@ def _open_h5(target: Any, label: str) -> h5py.File:
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, NwbOpenError):
             raise cause from exc
-        text = str(exc).replace(str(target), label) if isinstance(target, str) else str(exc)  # h5py names the real path
+        text = (
+            str(exc).replace(str(target), label) if isinstance(target, str) else str(exc)
+        )  # h5py names the real path
         if "truncated" in text.lower():
             raise NotAnNwbFile(f"{label} is truncated (an incomplete download?).") from exc
         raise NotAnNwbFile(f"{label} is not a readable HDF5 file ({text[:200]}).") from exc
@@ -168,7 +181,12 @@ def _build_index(h5: Any, label: str, prefetcher: Prefetcher | None) -> NwbIndex
         known = {"core", "hdmf-common", "hdmf-experimental"}
         for info in index.objects.values():
             parts = info.path.split("/")
-            if info.kind == "dataset" and len(parts) == 5 and parts[1] == "specifications" and parts[2] not in known:
+            if (
+                info.kind == "dataset"
+                and len(parts) == 5
+                and parts[1] == "specifications"
+                and parts[2] not in known
+            ):
                 value = h5[info.path][()]
                 yield value.decode() if isinstance(value, bytes) else str(value)
 
@@ -192,23 +210,38 @@ def open_nwb(text: str, policy: SourcePolicy, store: IndexStore) -> NwbFile:
         stat = path.stat()
         key = _version_key("local", path, stat.st_size, stat.st_mtime_ns)
         label = Path(source.location).name or path.name  # as typed: a symlink's target is not shown
-        opener = ((lambda: open_lindi_file(path, source.location, policy)) if source.is_lindi
-                  else (lambda: _open_h5(str(path), label)))
+        opener = (
+            (lambda: open_lindi_file(path, source.location, policy))
+            if source.is_lindi
+            else (lambda: _open_h5(str(path), label))
+        )
         return _finish(source, label, key, opener, None, store, prefetcher=None)
 
-    https = {"http": lambda u, p: u, "s3": s3_to_https, "gs": gs_to_https, "dandi": dandi_to_https}[source.kind]
+    https = {"http": lambda u, p: u, "s3": s3_to_https, "gs": gs_to_https, "dandi": dandi_to_https}[
+        source.kind
+    ]
     url = https(source.location, policy)
     stats = RequestStats()
     probe = probe_http(url, policy, stats)
     label = Path(source.location.split("?")[0].rstrip("/")).name or source.location
     if source.is_lindi:
         is_json = source.location.split("?")[0].endswith(".lindi.json")
-        opener = ((lambda: open_lindi_json(probe, policy, stats)) if is_json
-                  else (lambda: refuse_remote_lindi_tar(label)))
+        opener = (
+            (lambda: open_lindi_json(probe, policy, stats))
+            if is_json
+            else (lambda: refuse_remote_lindi_tar(label))
+        )
         return _finish(source, label, probe.version_key, opener, stats, store, None)
     range_file = _LazyRangeFile(probe, policy, stats)
-    return _finish(source, label, probe.version_key, lambda: _open_h5(range_file.get(), label), stats, store,
-                   prefetcher=range_file)
+    return _finish(
+        source,
+        label,
+        probe.version_key,
+        lambda: _open_h5(range_file.get(), label),
+        stats,
+        store,
+        prefetcher=range_file,
+    )
 
 
 class _LazyRangeFile:
@@ -230,11 +263,20 @@ class _LazyRangeFile:
         return self.get().peek(offset, length)
 
 
-def _finish(source: Source, label: str, key: str, opener: Callable[[], Any], stats: RequestStats | None,
-            store: IndexStore, prefetcher: Any) -> NwbFile:
+def _finish(
+    source: Source,
+    label: str,
+    key: str,
+    opener: Callable[[], Any],
+    stats: RequestStats | None,
+    store: IndexStore,
+    prefetcher: Any,
+) -> NwbFile:
     index = store.get(key)
     if index is None:
-        with store.building(key):  # another process or session indexing this version: wait, then read its index
+        with store.building(
+            key
+        ):  # another process or session indexing this version: wait, then read its index
             index = store.get(key)
             if index is None:
                 started = time.perf_counter()
@@ -246,6 +288,11 @@ def _finish(source: Source, label: str, key: str, opener: Callable[[], Any], sta
                         h5.close()
                     raise
                 store.put(key, source.location, index)
-                log.info("indexed %s (%d objects) in %.2f s", label, len(index.objects), time.perf_counter() - started)
+                log.info(
+                    "indexed %s (%d objects) in %.2f s",
+                    label,
+                    len(index.objects),
+                    time.perf_counter() - started,
+                )
                 return NwbFile(source, label, key, index, opener, stats, h5=h5)
     return NwbFile(source, label, key, index, opener, stats)

@@ -24,8 +24,15 @@ from engines.nwb.products.preview_movie import preview_movie_from_series
 from engines.nwb.products.rastermap_order import rastermap_order_from_pyramid
 from engines.nwb.sources import SourcePolicy
 
-__all__ = ["SPIKE_DENSITY", "RASTERMAP", "PREVIEW_MOVIE", "EPHYS_SUMMARY", "job_kinds", "product_inputs",
-           "plan_product_jobs"]
+__all__ = [
+    "SPIKE_DENSITY",
+    "RASTERMAP",
+    "PREVIEW_MOVIE",
+    "EPHYS_SUMMARY",
+    "job_kinds",
+    "product_inputs",
+    "plan_product_jobs",
+]
 
 SPIKE_DENSITY = "spike-density"
 RASTERMAP = "rastermap"
@@ -43,9 +50,13 @@ def _open(inputs: dict[str, Any], policy: SourcePolicy) -> NwbFile:
 def run_spike_density(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePolicy) -> dict[str, Any]:
     nwb = _open(inputs, policy)
     try:
-        summary = build_spike_density_pyramid(nwb.dataset(f"{inputs['path']}/spike_times"),
-                                              nwb.dataset(f"{inputs['path']}/spike_times_index"), ctx.output_dir,
-                                              base_bin_s=float(inputs.get("base_bin_s", 0.02)), progress=ctx.report)
+        summary = build_spike_density_pyramid(
+            nwb.dataset(f"{inputs['path']}/spike_times"),
+            nwb.dataset(f"{inputs['path']}/spike_times_index"),
+            ctx.output_dir,
+            base_bin_s=float(inputs.get("base_bin_s", 0.02)),
+            progress=ctx.report,
+        )
     finally:
         nwb.close()
     return summary.to_dict()
@@ -65,31 +76,43 @@ def run_rastermap(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePoli
     for 1,000).
     """
     density_inputs = {"source": inputs["source"], "path": inputs["path"]}
-    pyramid_dir = ResultStore(policy.workspace).path_for(SPIKE_DENSITY, hash_inputs(density_inputs),
-                                                         CODE_VERSIONS[SPIKE_DENSITY])
+    pyramid_dir = ResultStore(policy.workspace).path_for(
+        SPIKE_DENSITY, hash_inputs(density_inputs), CODE_VERSIONS[SPIKE_DENSITY]
+    )
     if pyramid_dir is None:
         nwb = _open(inputs, policy)
         try:
-            build_spike_density_pyramid(nwb.dataset(f"{inputs['path']}/spike_times"),
-                                        nwb.dataset(f"{inputs['path']}/spike_times_index"), ctx.output_dir,
-                                        progress=lambda f, m: ctx.report(0.5 * f, m))
+            build_spike_density_pyramid(
+                nwb.dataset(f"{inputs['path']}/spike_times"),
+                nwb.dataset(f"{inputs['path']}/spike_times_index"),
+                ctx.output_dir,
+                progress=lambda f, m: ctx.report(0.5 * f, m),
+            )
         finally:
             nwb.close()
         pyramid_dir = ctx.output_dir
     n_units = SpikeDensityPyramid.open(pyramid_dir).n_units
-    return run_in_child_process(_order_units, {"pyramid_dir": str(pyramid_dir), "out_dir": str(ctx.output_dir)}, ctx,
-                                label=f"Rastermap over {n_units:,} units", progress_from=0.5,
-                                expected_s=5.0 + 0.1 * n_units)
+    return run_in_child_process(
+        _order_units,
+        {"pyramid_dir": str(pyramid_dir), "out_dir": str(ctx.output_dir)},
+        ctx,
+        label=f"Rastermap over {n_units:,} units",
+        progress_from=0.5,
+        expected_s=5.0 + 0.1 * n_units,
+    )
 
 
 def run_preview_movie(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePolicy) -> dict[str, Any]:
     nwb = _open(inputs, policy)
     try:
-        movie = preview_movie_from_series(nwb.h5[nwb.resolve(inputs["path"]).path], ctx.output_dir,
-                                          progress=ctx.report)
+        movie = preview_movie_from_series(
+            nwb.h5[nwb.resolve(inputs["path"]).path], ctx.output_dir, progress=ctx.report
+        )
     finally:
         nwb.close()
-    return {key: value for key, value in vars(movie).items() if isinstance(value, (int, float)) or key == "codec"}
+    return {
+        key: value for key, value in vars(movie).items() if isinstance(value, (int, float)) or key == "codec"
+    }
 
 
 def electrode_positions(nwb: NwbFile, path: str) -> np.ndarray | None:
@@ -117,8 +140,12 @@ def run_ephys_summary(inputs: dict[str, Any], ctx: JobContext, *, policy: Source
     nwb = _open(inputs, policy)
     try:
         path = nwb.resolve(inputs["path"]).path
-        summary = summarize_electrical_series(nwb.h5[path], ctx.output_dir,
-                                              electrode_positions=electrode_positions(nwb, path), progress=ctx.report)
+        summary = summarize_electrical_series(
+            nwb.h5[path],
+            ctx.output_dir,
+            electrode_positions=electrode_positions(nwb, path),
+            progress=ctx.report,
+        )
     finally:
         nwb.close()
     return {"n_channels": summary.n_channels}
@@ -131,14 +158,34 @@ def job_kinds(env: JobEnvironment) -> list[JobKind]:
     """The four NWB product kinds, reading files under ``env.source_policy``; inputs ``{"source", "path"}``."""
     policy = env.source_policy
     return [
-        JobKind(SPIKE_DENSITY, partial(run_spike_density, policy=policy), CODE_VERSIONS[SPIKE_DENSITY],
-                "Multiscale spike-count pyramid of a Units table", _INPUTS),
-        JobKind(RASTERMAP, partial(run_rastermap, policy=policy), CODE_VERSIONS[RASTERMAP],
-                "Rastermap ordering of units", _INPUTS),
-        JobKind(PREVIEW_MOVIE, partial(run_preview_movie, policy=policy), CODE_VERSIONS[PREVIEW_MOVIE],
-                "H.264 preview of the first 60 s of an imaging series", _INPUTS),
-        JobKind(EPHYS_SUMMARY, partial(run_ephys_summary, policy=policy), CODE_VERSIONS[EPHYS_SUMMARY],
-                "Per-channel firing-rate estimate and power spectrum", _INPUTS),
+        JobKind(
+            SPIKE_DENSITY,
+            partial(run_spike_density, policy=policy),
+            CODE_VERSIONS[SPIKE_DENSITY],
+            "Multiscale spike-count pyramid of a Units table",
+            _INPUTS,
+        ),
+        JobKind(
+            RASTERMAP,
+            partial(run_rastermap, policy=policy),
+            CODE_VERSIONS[RASTERMAP],
+            "Rastermap ordering of units",
+            _INPUTS,
+        ),
+        JobKind(
+            PREVIEW_MOVIE,
+            partial(run_preview_movie, policy=policy),
+            CODE_VERSIONS[PREVIEW_MOVIE],
+            "H.264 preview of the first 60 s of an imaging series",
+            _INPUTS,
+        ),
+        JobKind(
+            EPHYS_SUMMARY,
+            partial(run_ephys_summary, policy=policy),
+            CODE_VERSIONS[EPHYS_SUMMARY],
+            "Per-channel firing-rate estimate and power spectrum",
+            _INPUTS,
+        ),
     ]
 
 
@@ -153,8 +200,10 @@ def plan_product_jobs(nwb: NwbFile) -> list[tuple[str, dict[str, Any]]]:
     plan: list[tuple[str, dict[str, Any]]] = []
     for info in nwb.index.find_by_type("Units"):
         if f"{info.path}/spike_times_index" in nwb.index:
-            plan += [(SPIKE_DENSITY, {"source": source, "path": info.path}),
-                     (RASTERMAP, {"source": source, "path": info.path})]
+            plan += [
+                (SPIKE_DENSITY, {"source": source, "path": info.path}),
+                (RASTERMAP, {"source": source, "path": info.path}),
+            ]
     for info in nwb.index.find_by_type("ImageSeries"):
         data = nwb.index.objects.get(f"{info.path}/data")
         if data is not None and data.shape and len(data.shape) >= 3 and data.shape[0] > 0:
@@ -177,16 +226,25 @@ def expand_sources(text: str, policy: SourcePolicy) -> list[str]:
         found: list[str] = []
         session = pinned_session(policy)  # the archive's answers name the next page: checked like any URL
         while url:
-            page = session.get(url, params={"page_size": 1000} if not found else None,
-                               timeout=policy.request_timeout_s)
+            page = session.get(
+                url, params={"page_size": 1000} if not found else None, timeout=policy.request_timeout_s
+            )
             page.raise_for_status()
             payload = page.json()
-            found += [f"dandi://{text}/{a['path']}" for a in payload.get("results", []) if a["path"].endswith(".nwb")]
+            found += [
+                f"dandi://{text}/{a['path']}"
+                for a in payload.get("results", [])
+                if a["path"].endswith(".nwb")
+            ]
             url = payload.get("next")
         return found
     path = Path(text).expanduser()
     if "://" not in text and path.is_dir():
         return sorted(str(p) for p in path.rglob("*.nwb"))
     if "://" not in text and path.is_file() and path.suffix in (".txt", ".list", ".urls"):
-        return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+        return [
+            line.strip()
+            for line in path.read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
     return [text]

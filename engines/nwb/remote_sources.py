@@ -37,7 +37,9 @@ def s3_to_https(url: str, policy: SourcePolicy) -> str:
         client = session.client("s3", config=Config(signature_version=UNSIGNED))
         return client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
     client = session.client("s3", endpoint_url=policy.s3_endpoint_url)
-    return client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=12 * 3600)
+    return client.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=12 * 3600
+    )
 
 
 def gs_to_https(url: str, policy: SourcePolicy) -> str:
@@ -51,7 +53,9 @@ def gs_to_https(url: str, policy: SourcePolicy) -> str:
     except (ImportError, DefaultCredentialsError, OSError):
         return public_object_url(policy.gs_endpoint_url, bucket, key)
     try:
-        return client.bucket(bucket).blob(key).generate_signed_url(version="v4", expiration=timedelta(hours=12))
+        return (
+            client.bucket(bucket).blob(key).generate_signed_url(version="v4", expiration=timedelta(hours=12))
+        )
     except (AttributeError, ValueError):  # user credentials cannot sign: fall back to public access
         return public_object_url(policy.gs_endpoint_url, bucket, key)
 
@@ -65,15 +69,24 @@ def dandi_to_https(url: str, policy: SourcePolicy) -> str:
     """Resolve ``dandi://000123[@version]/sub-x/file.nwb`` to the asset's download URL (one API request)."""
     match = _DANDI.match(url.strip())
     if not match:
-        raise NwbOpenError(f"'{url}' is not of the form dandi://<6-digit dandiset id>[@version]/<asset path>.")
+        raise NwbOpenError(
+            f"'{url}' is not of the form dandi://<6-digit dandiset id>[@version]/<asset path>."
+        )
     api = policy.dandi_api_url.rstrip("/")
     version = match["version"] or "draft"
     query = f"{api}/dandisets/{match['id']}/versions/{version}/assets/"
     url_host_port(query)
     try:
-        with pinned_session(policy) as session, session.get(
-                query, params={"path": match["path"], "page_size": 10}, timeout=policy.request_timeout_s,
-                allow_redirects=False, stream=True) as response:
+        with (
+            pinned_session(policy) as session,
+            session.get(
+                query,
+                params={"path": match["path"], "page_size": 10},
+                timeout=policy.request_timeout_s,
+                allow_redirects=False,
+                stream=True,
+            ) as response,
+        ):
             status = response.status_code
             body = response.raw.read(_MAX_ANSWER_BYTES + 1, decode_content=True) if status == 200 else b""
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
@@ -91,9 +104,13 @@ def dandi_to_https(url: str, policy: SourcePolicy) -> str:
     except ValueError:
         answer = None
     if not isinstance(answer, dict):
-        raise SourceUnreachable(f"The DANDI API at {urlparse(api).hostname} did not answer with DANDI API data. "
-                                "Check the DANDI API address in the settings.")
-    results = [r for r in answer.get("results") or [] if isinstance(r, dict) and r.get("path") == match["path"]]
+        raise SourceUnreachable(
+            f"The DANDI API at {urlparse(api).hostname} did not answer with DANDI API data. "
+            "Check the DANDI API address in the settings."
+        )
+    results = [
+        r for r in answer.get("results") or [] if isinstance(r, dict) and r.get("path") == match["path"]
+    ]
     if not results:
         raise SourceNotFound(f"Dandiset {match['id']} has no asset at '{match['path']}'.")
     return f"{api}/assets/{results[0]['asset_id']}/download/"

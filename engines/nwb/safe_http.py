@@ -35,12 +35,27 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from engines.nwb.errors import NwbOpenError
 from engines.nwb.sources import SourcePolicy, allowed_addresses
 
-__all__ = ["open_socket", "arm", "disarm", "PinnedHTTPConnection", "PinnedHTTPSConnection", "PolicyRefusal",
-           "pinned_session", "mount_pinned", "tls_context"]
+__all__ = [
+    "open_socket",
+    "arm",
+    "disarm",
+    "PinnedHTTPConnection",
+    "PinnedHTTPSConnection",
+    "PolicyRefusal",
+    "pinned_session",
+    "mount_pinned",
+    "tls_context",
+]
 
 
-def open_socket(host: str, port: int, timeout: Any, policy: SourcePolicy,
-                source_address: tuple[str, int] | None = None, socket_options: Any = None) -> socket.socket:
+def open_socket(
+    host: str,
+    port: int,
+    timeout: Any,
+    policy: SourcePolicy,
+    source_address: tuple[str, int] | None = None,
+    socket_options: Any = None,
+) -> socket.socket:
     """A TCP connection to one of the addresses ``allowed_addresses`` checked for ``host`` (one resolution).
 
     Raises ``SourceNotAllowed``/``SourceNotFound`` for refused or unknown hosts, ``OSError`` when no
@@ -194,8 +209,14 @@ class _PinnedU3Mixin:
 
     def _new_conn(self) -> socket.socket:
         try:
-            return open_socket(self._dns_host, self.port, self.timeout, self.policy,  # type: ignore[attr-defined]
-                               self.source_address, self.socket_options)  # type: ignore[attr-defined]
+            return open_socket(
+                self._dns_host,
+                self.port,
+                self.timeout,
+                self.policy,  # type: ignore[attr-defined]
+                self.source_address,
+                self.socket_options,
+            )  # type: ignore[attr-defined]
         except NwbOpenError as exc:
             raise PolicyRefusal(exc) from exc
         except TimeoutError as exc:

@@ -19,8 +19,17 @@ from urllib.parse import quote, urlparse
 
 from engines.nwb.errors import NwbOpenError, SourceNotAllowed, SourceNotFound
 
-__all__ = ["SourcePolicy", "Source", "parse_source", "check_url_allowed", "resolve_local_path", "allowed_addresses",
-           "is_public_address", "url_host_port", "is_under_roots"]
+__all__ = [
+    "SourcePolicy",
+    "Source",
+    "parse_source",
+    "check_url_allowed",
+    "resolve_local_path",
+    "allowed_addresses",
+    "is_public_address",
+    "url_host_port",
+    "is_under_roots",
+]
 
 SourceKind = Literal["local", "http", "s3", "gs", "dandi"]
 
@@ -90,7 +99,9 @@ def bucket_and_key(url: str) -> tuple[str, str]:
     parsed = urlparse(url)
     key = parsed.path.lstrip("/")
     if not parsed.netloc or not key:
-        raise NwbOpenError(f"'{url}' needs a bucket and an object key, like {parsed.scheme}://bucket/path/file.nwb.")
+        raise NwbOpenError(
+            f"'{url}' needs a bucket and an object key, like {parsed.scheme}://bucket/path/file.nwb."
+        )
     return parsed.netloc, key
 
 
@@ -99,13 +110,16 @@ def public_object_url(base: str, bucket: str, key: str) -> str:
     return f"{base.rstrip('/')}/{bucket}/{quote(key)}"
 
 
-_NOT_GLOBAL = tuple(ipaddress.ip_network(n) for n in (
-    "192.0.0.0/24",     # IETF protocol assignments (Python 3.11 calls most of it global)
-    "2002::/16",        # 6to4: wraps any IPv4 address, a private one too
-    "64:ff9b::/96",     # NAT64: wraps any IPv4 address
-    "64:ff9b:1::/48",   # local-use NAT64
-    "::/96",            # IPv4-compatible IPv6 (deprecated): wraps any IPv4 address
-))
+_NOT_GLOBAL = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "192.0.0.0/24",  # IETF protocol assignments (Python 3.11 calls most of it global)
+        "2002::/16",  # 6to4: wraps any IPv4 address, a private one too
+        "64:ff9b::/96",  # NAT64: wraps any IPv4 address
+        "64:ff9b:1::/48",  # local-use NAT64
+        "::/96",  # IPv4-compatible IPv6 (deprecated): wraps any IPv4 address
+    )
+)
 
 
 def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -136,8 +150,10 @@ def allowed_addresses(host: str, port: int, policy: SourcePolicy) -> list[Addres
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
-        raise SourceNotFound(f"Cannot reach '{host}': the name does not resolve ({exc.strerror}). Check the URL; "
-                             "is this machine offline?") from exc
+        raise SourceNotFound(
+            f"Cannot reach '{host}': the name does not resolve ({exc.strerror}). Check the URL; "
+            "is this machine offline?"
+        ) from exc
     addresses: list[Address] = []
     for family, _type, _proto, _name, sockaddr in infos:
         ip = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])

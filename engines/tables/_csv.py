@@ -27,8 +27,11 @@ _SAMPLE_BYTES = 64 * 1024
 _SAMPLE_LINES = 50
 _INFER_ROWS = 10_000
 _BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _DECIMAL_COMMA = re.compile(r"(?:^|;)\s*-?\d+,\d+\s*(?:;|$)", re.MULTILINE)
 
@@ -57,7 +60,7 @@ def decode_to_utf8(data: bytes) -> tuple[bytes, str]:
     """``(utf-8 bytes without a BOM, detected encoding)``; ``NotATable`` for binary data."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            body = data[len(bom):]
+            body = data[len(bom) :]
             if encoding == "utf-8":
                 return body, "utf-8-sig"
             return _transcode(body, encoding), encoding
@@ -65,14 +68,18 @@ def decode_to_utf8(data: bytes) -> tuple[bytes, str]:
         if b"\x00" in data[:_SAMPLE_BYTES]:
             encoding = _utf16_without_bom(data[:_SAMPLE_BYTES])
             if encoding is None:
-                raise NotATable("This file contains binary data, not text. Upload a CSV (comma, semicolon or tab separated).")
+                raise NotATable(
+                    "This file contains binary data, not text. Upload a CSV (comma, semicolon or tab separated)."
+                )
             return _transcode(data, encoding), encoding
         return data, "ascii"
     encoding = _utf16_without_bom(data[:_SAMPLE_BYTES])
     if encoding:
         return _transcode(data, encoding), encoding
     if b"\x00" in data[:_SAMPLE_BYTES]:
-        raise NotATable("This file contains binary data, not text. Upload a CSV (comma, semicolon or tab separated).")
+        raise NotATable(
+            "This file contains binary data, not text. Upload a CSV (comma, semicolon or tab separated)."
+        )
     try:
         data.decode("utf-8")
         return data, "utf-8"
@@ -156,8 +163,10 @@ def _parse(text: bytes, fmt: CsvFormat, name: str) -> pl.DataFrame:
     except pl.exceptions.ComputeError as exc:
         message = str(exc)
         if "more fields" in message or "fewer fields" in message:
-            raise CsvParseError(f"'{name}' is not consistent CSV: {_ragged_line(text, fmt.delimiter)}. "
-                                "Fix that row (or quote values that contain the delimiter) and upload again.") from exc
+            raise CsvParseError(
+                f"'{name}' is not consistent CSV: {_ragged_line(text, fmt.delimiter)}. "
+                "Fix that row (or quote values that contain the delimiter) and upload again."
+            ) from exc
         if "could not parse" not in message:
             raise CsvParseError(f"'{name}' could not be read as CSV: {message.splitlines()[0]}") from exc
     try:  # a value late in the file does not fit the type guessed from the first rows: look at every row
@@ -180,10 +189,14 @@ def scan_csv_file(path: Path) -> tuple[pl.LazyFrame, CsvFormat]:
         sample = sample[: sample.rindex(b"\n") + 1]  # never cut a multi-byte character in two
     text, encoding = decode_to_utf8(sample)
     if encoding not in ("ascii", "utf-8", "utf-8-sig"):
-        raise CsvParseError(f"'{path.name}' is {encoding.upper()} text; large files are read lazily as UTF-8 only. "
-                            "Save it as UTF-8 CSV and open it again.")
+        raise CsvParseError(
+            f"'{path.name}' is {encoding.upper()} text; large files are read lazily as UTF-8 only. "
+            "Save it as UTF-8 CSV and open it again."
+        )
     fmt = detect_format(text, encoding, truncated=True)
-    frame = pl.scan_csv(path, separator=fmt.delimiter, decimal_comma=fmt.decimal_comma, infer_schema_length=_INFER_ROWS)
+    frame = pl.scan_csv(
+        path, separator=fmt.delimiter, decimal_comma=fmt.decimal_comma, infer_schema_length=_INFER_ROWS
+    )
     try:
         frame.collect_schema()
     except pl.exceptions.PolarsError as exc:

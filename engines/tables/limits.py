@@ -43,16 +43,26 @@ def collect_isolated(plan: pl.LazyFrame, limits: QueryLimits) -> pl.DataFrame:
     """The plan's rows, computed in a child process; ``QueryTooSlow`` / ``QueryTooBig`` once it passes a
     limit (the child is then killed), ``QueryError`` when Polars refuses the query."""
     with tempfile.TemporaryDirectory(prefix="neurodeck-query-") as folder:
-        plan_path, result_path, errors_path = (Path(folder) / name for name in ("plan", "result.arrow", "errors"))
+        plan_path, result_path, errors_path = (
+            Path(folder) / name for name in ("plan", "result.arrow", "errors")
+        )
         try:
             plan_path.write_bytes(plan.serialize())
         except pl.exceptions.PolarsError as exc:
             raise QueryError(f"The query cannot run here: {str(exc).splitlines()[0]}") from exc
-        env = {**os.environ, "POLARS_IDEAL_MORSEL_SIZE": os.environ.get("POLARS_IDEAL_MORSEL_SIZE", str(MORSEL_ROWS))}
+        env = {
+            **os.environ,
+            "POLARS_IDEAL_MORSEL_SIZE": os.environ.get("POLARS_IDEAL_MORSEL_SIZE", str(MORSEL_ROWS)),
+        }
         with errors_path.open("wb") as errors:
             # -I: the script's folder must not come first on sys.path (it holds _csv.py, a stdlib name)
-            child = subprocess.Popen([sys.executable, "-I", str(_CHILD), str(plan_path), str(result_path)],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, env=env)
+            child = subprocess.Popen(
+                [sys.executable, "-I", str(_CHILD), str(plan_path), str(result_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                env=env,
+            )
             try:
                 _watch(child, limits)
             finally:
@@ -61,7 +71,9 @@ def collect_isolated(plan: pl.LazyFrame, limits: QueryLimits) -> pl.DataFrame:
                 child.wait()
         if child.returncode != 0:
             message = errors_path.read_text(errors="replace").strip().splitlines()
-            raise QueryError(f"The query failed: {message[-1] if message else f'exit status {child.returncode}'}")
+            raise QueryError(
+                f"The query failed: {message[-1] if message else f'exit status {child.returncode}'}"
+            )
         return pl.read_ipc(result_path.read_bytes())
 
 
@@ -76,14 +88,18 @@ def _watch(child: subprocess.Popen, limits: QueryLimits) -> None:
         except subprocess.TimeoutExpired:
             pass
         if time.monotonic() - started > limits.timeout_s:
-            raise QueryTooSlow(f"The query ran longer than {limits.timeout_s:g} s and was stopped. Narrow it (a "
-                               "WHERE clause, join keys instead of a cross join, fewer tables) and try again.")
+            raise QueryTooSlow(
+                f"The query ran longer than {limits.timeout_s:g} s and was stopped. Narrow it (a "
+                "WHERE clause, join keys instead of a cross join, fewer tables) and try again."
+            )
         try:
             memory = process.memory_info().rss
         except psutil.NoSuchProcess:
             continue  # it just ended: the next wait returns
         if memory > limits.max_memory_bytes:
-            raise QueryTooBig(f"The query needed more than {limits.max_memory_bytes / 2**20:,.0f} MB of memory and "
-                              "was stopped. Narrow it (a WHERE clause, join keys instead of a cross join, fewer "
-                              "columns) and try again.")
+            raise QueryTooBig(
+                f"The query needed more than {limits.max_memory_bytes / 2**20:,.0f} MB of memory and "
+                "was stopped. Narrow it (a WHERE clause, join keys instead of a cross join, fewer "
+                "columns) and try again."
+            )
         pause = min(pause * 2, 0.02)

@@ -7,10 +7,32 @@ from typing import Any, Literal
 
 import polars as pl
 
-__all__ = ["TableInfo", "ColumnInfo", "Filter", "SortKey", "PlotSpec", "MultiViewTable", "FILTER_OPS", "PLOT_KINDS"]
+__all__ = [
+    "TableInfo",
+    "ColumnInfo",
+    "Filter",
+    "SortKey",
+    "PlotSpec",
+    "MultiViewTable",
+    "FILTER_OPS",
+    "PLOT_KINDS",
+]
 
-FILTER_OPS = ("==", "!=", ">", ">=", "<", "<=", "in", "not_in", "between", "contains", "starts_with",
-              "is_null", "not_null")
+FILTER_OPS = (
+    "==",
+    "!=",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "in",
+    "not_in",
+    "between",
+    "contains",
+    "starts_with",
+    "is_null",
+    "not_null",
+)
 PLOT_KINDS = ("scatter", "line", "bar", "histogram", "heatmap")
 
 
@@ -45,8 +67,16 @@ class TableInfo:
         return f"{self.name}: {size}, {len(self.columns)} columns [{cols}] — {self.origin}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "rows": self.rows, "columns": list(self.columns), "dtypes": list(self.dtypes),
-                "origin": self.origin, "lazy": self.lazy, "truncated": self.truncated, "notes": list(self.notes)}
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "columns": list(self.columns),
+            "dtypes": list(self.dtypes),
+            "origin": self.origin,
+            "lazy": self.lazy,
+            "truncated": self.truncated,
+            "notes": list(self.notes),
+        }
 
 
 @dataclass(frozen=True)
@@ -54,8 +84,21 @@ class Filter:
     """One condition: ``column op value``; ``value`` is a list for ``in``/``not_in``/``between``."""
 
     column: str
-    op: Literal["==", "!=", ">", ">=", "<", "<=", "in", "not_in", "between", "contains", "starts_with",
-                "is_null", "not_null"]
+    op: Literal[
+        "==",
+        "!=",
+        ">",
+        ">=",
+        "<",
+        "<=",
+        "in",
+        "not_in",
+        "between",
+        "contains",
+        "starts_with",
+        "is_null",
+        "not_null",
+    ]
     value: Any = None
 
 
@@ -108,8 +151,18 @@ class PlotSpec:
         return pd.DataFrame({name: self.data[name].to_numpy() for name in self.data.columns})
 
     def summary(self) -> dict[str, Any]:
-        return {"kind": self.kind, "x": self.x, "y": self.y, "by": self.by, "color": self.color, "bins": self.bins,
-                "rows": self.rows, "datashade": self.datashade, "title": self.title, "notes": list(self.notes)}
+        return {
+            "kind": self.kind,
+            "x": self.x,
+            "y": self.y,
+            "by": self.by,
+            "color": self.color,
+            "bins": self.bins,
+            "rows": self.rows,
+            "datashade": self.datashade,
+            "title": self.title,
+            "notes": list(self.notes),
+        }
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,9 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _row_state(base: NgState, row: dict[str, Any], mapping: dict[str, str], id_column: str,
-               options: dict[str, Any]) -> tuple[NgState | None, str | None]:
+def _row_state(
+    base: NgState, row: dict[str, Any], mapping: dict[str, str], id_column: str, options: dict[str, Any]
+) -> tuple[NgState | None, str | None]:
     position = {}
     for dim, column in mapping.items():
         number = _number(row[column])
@@ -61,11 +62,21 @@ def _row_state(base: NgState, row: dict[str, Any], mapping: dict[str, str], id_c
             return None, str(again)
 
 
-def build_multiview(frame: pl.LazyFrame, table: str, metric: str, base_state: NgState, n: int = 20,
-                    id_column: str = "id", coordinates: Sequence[str] | Mapping[str, str] = ("x", "y", "z"),
-                    descending: bool = True, marker_layer: str | None = "selected row",
-                    segment_layer: str | None = None, lut: tuple[float, float] | None = None,
-                    lut_layer: str | None = None, cross_section_scale: float | None = None) -> MultiViewTable:
+def build_multiview(
+    frame: pl.LazyFrame,
+    table: str,
+    metric: str,
+    base_state: NgState,
+    n: int = 20,
+    id_column: str = "id",
+    coordinates: Sequence[str] | Mapping[str, str] = ("x", "y", "z"),
+    descending: bool = True,
+    marker_layer: str | None = "selected row",
+    segment_layer: str | None = None,
+    lut: tuple[float, float] | None = None,
+    lut_layer: str | None = None,
+    cross_section_scale: float | None = None,
+) -> MultiViewTable:
     """Top ``n`` rows by ``metric`` (largest first unless ``descending=False``; nulls last).
 
     Costs one top-n query (lazy tables are streamed) and one small state edit per row.
@@ -81,9 +92,14 @@ def build_multiview(frame: pl.LazyFrame, table: str, metric: str, base_state: Ng
         except NgStateError as exc:
             raise TableError(f"Coordinate '{dim}' does not fit the viewer state: {exc}") from exc
     columns = list(dict.fromkeys([id_column, metric, *mapping.values()]))
-    top = (frame.select(columns).sort(metric, descending=descending, nulls_last=True).head(n).collect())
-    options = {"marker_layer": marker_layer, "segment_layer": segment_layer, "lut": lut, "lut_layer": lut_layer,
-               "cross_section_scale": cross_section_scale}
+    top = frame.select(columns).sort(metric, descending=descending, nulls_last=True).head(n).collect()
+    options = {
+        "marker_layer": marker_layer,
+        "segment_layer": segment_layer,
+        "lut": lut,
+        "lut_layer": lut_layer,
+        "cross_section_scale": cross_section_scale,
+    }
     states, warnings = [], []
     for row in top.iter_rows(named=True):
         state, warning = _row_state(base_state, row, mapping, id_column, options)
@@ -91,5 +107,7 @@ def build_multiview(frame: pl.LazyFrame, table: str, metric: str, base_state: Ng
             warning = f"'{metric}' is missing for this row; it is ranked last."
         states.append(state)
         warnings.append(warning)
-    table_out = top.with_columns(pl.Series("warning", warnings, dtype=pl.String)).with_row_index("rank", offset=1)
+    table_out = top.with_columns(pl.Series("warning", warnings, dtype=pl.String)).with_row_index(
+        "rank", offset=1
+    )
     return MultiViewTable(table=table_out, states=states, metric=metric, id_column=id_column)

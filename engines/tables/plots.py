@@ -48,9 +48,18 @@ def _binned(frame: pl.LazyFrame, column: str, bins: int) -> pl.Expr:
     return (index * width + lo).cast(pl.Float64).alias(column)
 
 
-def build_plot_spec(frame: pl.LazyFrame, table: str, kind: Literal["scatter", "line", "bar", "histogram", "heatmap"],
-                    x: str, y: str | None = None, by: str | None = None, color: str | None = None,
-                    agg: str = "mean", bins: int = 30, seed: int = 0) -> PlotSpec:
+def build_plot_spec(
+    frame: pl.LazyFrame,
+    table: str,
+    kind: Literal["scatter", "line", "bar", "histogram", "heatmap"],
+    x: str,
+    y: str | None = None,
+    by: str | None = None,
+    color: str | None = None,
+    agg: str = "mean",
+    bins: int = 30,
+    seed: int = 0,
+) -> PlotSpec:
     """The spec + data for one plot. Costs one query of the needed columns (two for binned heatmaps)."""
     if kind not in PLOT_KINDS:
         raise TableError(f"Unknown plot kind '{kind}'. Use one of: {', '.join(PLOT_KINDS)}.")
@@ -76,19 +85,27 @@ def _points(frame: pl.LazyFrame, table: str, kind: str, x: str, y: str | None, b
         data = data.sort(x)
     data = data.collect()
     shade = data.height > DATASHADE_THRESHOLD
-    notes = (f"{data.height:,} points: rasterize (datashade) instead of drawing each point.",) if shade else ()
-    return PlotSpec(kind, data, x, y, by=by, title=f"{y} vs {x} ({table})", datashade=shade, rows=data.height, notes=notes)  # type: ignore[arg-type]
+    notes = (
+        (f"{data.height:,} points: rasterize (datashade) instead of drawing each point.",) if shade else ()
+    )
+    return PlotSpec(
+        kind, data, x, y, by=by, title=f"{y} vs {x} ({table})", datashade=shade, rows=data.height, notes=notes
+    )  # type: ignore[arg-type]
 
 
 def _histogram(frame: pl.LazyFrame, table: str, x: str, bins: int, seed: int) -> PlotSpec:
     if not _numeric(frame, x):
-        raise TableError(f"A histogram needs a numeric column; '{x}' is not. Use a bar chart of its counts instead.")
+        raise TableError(
+            f"A histogram needs a numeric column; '{x}' is not. Use a bar chart of its counts instead."
+        )
     data = frame.select(x).drop_nulls().collect()
     notes: tuple[str, ...] = ()
     if data.height > HISTOGRAM_MAX_VALUES:
         notes = (f"Drawn from a seeded sample of {HISTOGRAM_MAX_VALUES:,} of {data.height:,} values.",)
         data = data.sample(HISTOGRAM_MAX_VALUES, seed=seed)
-    return PlotSpec("histogram", data, x, bins=bins, title=f"Distribution of {x} ({table})", rows=data.height, notes=notes)
+    return PlotSpec(
+        "histogram", data, x, bins=bins, title=f"Distribution of {x} ({table})", rows=data.height, notes=notes
+    )
 
 
 def _bars(frame: pl.LazyFrame, table: str, x: str, y: str | None, by: str | None, agg: str) -> PlotSpec:
@@ -100,17 +117,25 @@ def _bars(frame: pl.LazyFrame, table: str, x: str, y: str | None, by: str | None
     notes: tuple[str, ...] = ()
     groups = data.select(x).n_unique()
     if groups > MAX_BARS:
-        top = data.group_by(x).agg(pl.col(value_name).sum()).sort(value_name, descending=True).head(MAX_BARS)[x]
+        top = (
+            data.group_by(x).agg(pl.col(value_name).sum()).sort(value_name, descending=True).head(MAX_BARS)[x]
+        )
         data = data.filter(pl.col(x).is_in(top.implode()))
         notes = (f"The {MAX_BARS} largest of {groups:,} groups are shown.",)
     data = data.sort(value_name, descending=True)
     title = f"{'Rows' if agg == 'count' else f'{agg} of {y}'} by {x} ({table})"
-    return PlotSpec("bar", data, x, value_name, by=by if by != x else None, title=title, rows=data.height, notes=notes)
+    return PlotSpec(
+        "bar", data, x, value_name, by=by if by != x else None, title=title, rows=data.height, notes=notes
+    )
 
 
-def _heatmap(frame: pl.LazyFrame, table: str, x: str, y: str | None, color: str | None, agg: str, bins: int) -> PlotSpec:
+def _heatmap(
+    frame: pl.LazyFrame, table: str, x: str, y: str | None, color: str | None, agg: str, bins: int
+) -> PlotSpec:
     if y is None or y == x:
-        raise TableError("A heatmap needs two different columns for x and y (and a color column to aggregate, or counts).")
+        raise TableError(
+            "A heatmap needs two different columns for x and y (and a color column to aggregate, or counts)."
+        )
     notes = []
     axes = []
     for column in (x, y):
@@ -119,12 +144,22 @@ def _heatmap(frame: pl.LazyFrame, table: str, x: str, y: str | None, color: str 
             axes.append(_binned(frame, column, bins))
             notes.append(f"{column} is cut into {bins} bins.")
         elif distinct > MAX_CELLS_PER_AXIS:
-            raise TableError(f"'{column}' has {distinct:,} distinct values; a heatmap axis needs at most "
-                             f"{MAX_CELLS_PER_AXIS} (or a numeric column, which is binned).")
+            raise TableError(
+                f"'{column}' has {distinct:,} distinct values; a heatmap axis needs at most "
+                f"{MAX_CELLS_PER_AXIS} (or a numeric column, which is binned)."
+            )
         else:
             axes.append(pl.col(column))
     value = _aggregate(color, "count" if color is None else agg)
     data = frame.group_by(axes).agg(value).sort([x, y]).collect()
     value_name = data.columns[-1]
-    return PlotSpec("heatmap", data, x, y, color=value_name, title=f"{value_name} by {x} and {y} ({table})",
-                    rows=data.height, notes=tuple(notes))
+    return PlotSpec(
+        "heatmap",
+        data,
+        x,
+        y,
+        color=value_name,
+        title=f"{value_name} by {x} and {y} ({table})",
+        rows=data.height,
+        notes=tuple(notes),
+    )

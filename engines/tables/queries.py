@@ -14,7 +14,15 @@ import polars as pl
 from engines.tables.errors import ColumnNotFound, QueryError, TableError
 from engines.tables.model import FILTER_OPS, Filter, SortKey
 
-__all__ = ["check_columns", "build_filter", "select_rows", "sample_rows", "count_values", "join_frames", "JOIN_KINDS"]
+__all__ = [
+    "check_columns",
+    "build_filter",
+    "select_rows",
+    "sample_rows",
+    "count_values",
+    "join_frames",
+    "JOIN_KINDS",
+]
 
 JOIN_KINDS = ("inner", "left", "right", "full", "semi", "anti")
 
@@ -24,7 +32,9 @@ def check_columns(frame: pl.LazyFrame, columns: Sequence[str], table: str) -> No
     names = frame.collect_schema().names()
     for column in columns:
         if column not in names:
-            raise ColumnNotFound(f"Table '{table}' has no column '{column}'. Its columns are: {', '.join(names)}.")
+            raise ColumnNotFound(
+                f"Table '{table}' has no column '{column}'. Its columns are: {', '.join(names)}."
+            )
 
 
 def _as_filter(item: Filter | Mapping[str, Any]) -> Filter:
@@ -48,7 +58,14 @@ def build_filter(item: Filter | Mapping[str, Any]) -> pl.Expr:
     if f.op not in FILTER_OPS:
         raise TableError(f"Unknown filter operator '{f.op}'. Use one of: {', '.join(FILTER_OPS)}.")
     col = pl.col(f.column)
-    simple = {"==": col.__eq__, "!=": col.__ne__, ">": col.__gt__, ">=": col.__ge__, "<": col.__lt__, "<=": col.__le__}
+    simple = {
+        "==": col.__eq__,
+        "!=": col.__ne__,
+        ">": col.__gt__,
+        ">=": col.__ge__,
+        "<": col.__lt__,
+        "<=": col.__le__,
+    }
     if f.op in simple:
         return simple[f.op](pl.lit(f.value))
     if f.op == "in":
@@ -72,12 +89,19 @@ def _as_sort(item: SortKey | str | Mapping[str, Any]) -> SortKey:
         return SortKey(item[1:], True) if item.startswith("-") else SortKey(item)
     if isinstance(item, Mapping) and "column" in item:
         return SortKey(str(item["column"]), bool(item.get("descending", False)))
-    raise TableError(f"A sort key is a column name ('-volume' for descending) or {{'column', 'descending'}}; got {item!r}.")
+    raise TableError(
+        f"A sort key is a column name ('-volume' for descending) or {{'column', 'descending'}}; got {item!r}."
+    )
 
 
-def select_rows(frame: pl.LazyFrame, table: str, columns: Sequence[str] | None = None,
-                filters: Sequence[Filter | Mapping[str, Any]] | None = None,
-                sort: Sequence[SortKey | str | Mapping[str, Any]] | None = None, limit: int | None = None) -> pl.LazyFrame:
+def select_rows(
+    frame: pl.LazyFrame,
+    table: str,
+    columns: Sequence[str] | None = None,
+    filters: Sequence[Filter | Mapping[str, Any]] | None = None,
+    sort: Sequence[SortKey | str | Mapping[str, Any]] | None = None,
+    limit: int | None = None,
+) -> pl.LazyFrame:
     """Filter (all conditions must hold), sort (nulls last), keep ``columns``, then the first ``limit`` rows."""
     filters = [_as_filter(f) for f in filters or []]
     keys = [_as_sort(s) for s in sort or []]
@@ -104,29 +128,45 @@ def sample_rows(frame: pl.LazyFrame, rows: int, n: int, seed: int) -> pl.LazyFra
     if n < 0:
         raise TableError("A sample needs zero or more rows.")
     chosen = np.sort(np.random.default_rng(seed).choice(rows, size=min(n, rows), replace=False))
-    return (frame.with_row_index("__row").filter(pl.col("__row").is_in(pl.Series(chosen, dtype=pl.UInt32).implode()))
-            .drop("__row"))
+    return (
+        frame.with_row_index("__row")
+        .filter(pl.col("__row").is_in(pl.Series(chosen, dtype=pl.UInt32).implode()))
+        .drop("__row")
+    )
 
 
 def count_values(frame: pl.LazyFrame, table: str, column: str, limit: int = 20) -> pl.LazyFrame:
     """Most frequent values of a column with their count and share of rows (nulls counted as a value)."""
     check_columns(frame, [column], table)
     counts = frame.group_by(column).agg(pl.len().alias("count"))
-    return (counts.with_columns((pl.col("count") / pl.col("count").sum()).alias("share"))
-            .sort(["count", column], descending=[True, False], nulls_last=True).head(limit))
+    return (
+        counts.with_columns((pl.col("count") / pl.col("count").sum()).alias("share"))
+        .sort(["count", column], descending=[True, False], nulls_last=True)
+        .head(limit)
+    )
 
 
-def join_frames(left: pl.LazyFrame, right: pl.LazyFrame, names: tuple[str, str], on: str | Sequence[str] | None = None,
-                left_on: str | Sequence[str] | None = None, right_on: str | Sequence[str] | None = None,
-                how: Literal["inner", "left", "right", "full", "semi", "anti"] = "inner") -> pl.LazyFrame:
+def join_frames(
+    left: pl.LazyFrame,
+    right: pl.LazyFrame,
+    names: tuple[str, str],
+    on: str | Sequence[str] | None = None,
+    left_on: str | Sequence[str] | None = None,
+    right_on: str | Sequence[str] | None = None,
+    how: Literal["inner", "left", "right", "full", "semi", "anti"] = "inner",
+) -> pl.LazyFrame:
     """Join two tables on shared key columns (``on``) or on differently named ones (``left_on``/``right_on``)."""
     if how not in JOIN_KINDS:
         raise TableError(f"Unknown join '{how}'. Use one of: {', '.join(JOIN_KINDS)}.")
+
     def listed(value: str | Sequence[str] | None) -> list[str]:
         return [value] if isinstance(value, str) else list(value or [])
+
     lkeys, rkeys = (listed(on), listed(on)) if on else (listed(left_on), listed(right_on))
     if not lkeys or len(lkeys) != len(rkeys):
-        raise TableError("Name the key columns: on='id', or left_on and right_on with the same number of columns.")
+        raise TableError(
+            "Name the key columns: on='id', or left_on and right_on with the same number of columns."
+        )
     check_columns(left, lkeys, names[0])
     check_columns(right, rkeys, names[1])
     try:

@@ -37,7 +37,9 @@ def _parse_one(query: str) -> exp.Expression:
         first = exc.errors[0]["description"] if exc.errors else str(exc)
         raise QueryError(f"The SQL does not parse: {first}.") from exc
     if len(statements) != 1:
-        raise SqlRefused(f"Send one SELECT statement at a time; this text holds {len(statements)} statements.")
+        raise SqlRefused(
+            f"Send one SELECT statement at a time; this text holds {len(statements)} statements."
+        )
     return statements[0]
 
 
@@ -46,15 +48,33 @@ def _check_shape(tree: exp.Expression) -> None:
         kind = tree.key.upper() if tree.key else type(tree).__name__
         raise SqlRefused(f"Only SELECT queries are allowed here; {kind} statements would change data.")
     for node in tree.walk():
-        if isinstance(node, (exp.Create, exp.Drop, exp.Delete, exp.Insert, exp.Update, exp.TruncateTable,
-                             exp.Alter, exp.Merge, exp.Command)):
-            raise SqlRefused(f"{node.key.upper()} is not allowed: queries here only read the session's tables.")
+        if isinstance(
+            node,
+            (
+                exp.Create,
+                exp.Drop,
+                exp.Delete,
+                exp.Insert,
+                exp.Update,
+                exp.TruncateTable,
+                exp.Alter,
+                exp.Merge,
+                exp.Command,
+            ),
+        ):
+            raise SqlRefused(
+                f"{node.key.upper()} is not allowed: queries here only read the session's tables."
+            )
         if isinstance(node, exp.Select) and node.args.get("into") is not None:
-            raise SqlRefused("SELECT ... INTO creates a table; run the SELECT alone (its result is kept as a new table).")
+            raise SqlRefused(
+                "SELECT ... INTO creates a table; run the SELECT alone (its result is kept as a new table)."
+            )
         if isinstance(node, exp.Func):
             name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
             if name.startswith(_FILE_FUNCTIONS):
-                raise SqlRefused(f"{name.upper()}() reads files on the server; query the session's tables instead.")
+                raise SqlRefused(
+                    f"{name.upper()}() reads files on the server; query the session's tables instead."
+                )
 
 
 def _check_tables(tree: exp.Expression, allowed: set[str]) -> set[str]:
@@ -64,9 +84,13 @@ def _check_tables(tree: exp.Expression, allowed: set[str]) -> set[str]:
     used = set()
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
-            raise SqlRefused("Only the session's tables may follow FROM/JOIN; table functions are not allowed.")
+            raise SqlRefused(
+                "Only the session's tables may follow FROM/JOIN; table functions are not allowed."
+            )
         if table.args.get("db") or table.args.get("catalog"):
-            raise SqlRefused(f"'{table.sql()}' names a database or schema; use the session's table names alone.")
+            raise SqlRefused(
+                f"'{table.sql()}' names a database or schema; use the session's table names alone."
+            )
         if table.name.lower() in by_lower and table.name.lower() not in ctes:
             used.add(by_lower[table.name.lower()])
             table.set("this", exp.to_identifier(by_lower[table.name.lower()]))  # the name as registered
@@ -93,5 +117,8 @@ def run_sql(query: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> tu
     context = pl.SQLContext(frames={name: frames[name] for name in used})
     try:
         return context.execute(checked, eager=False), used
-    except (pl.exceptions.PolarsError, ValueError) as exc:  # polars' SQL layer reports unknown columns as ValueError too
+    except (
+        pl.exceptions.PolarsError,
+        ValueError,
+    ) as exc:  # polars' SQL layer reports unknown columns as ValueError too
         raise QueryError(f"The query failed: {str(exc).splitlines()[0]}") from exc

@@ -45,13 +45,29 @@ class _Table:
     """The collected rows for eager tables; None for lazy ones (plans over a file)."""
 
 
-def _info(name: str, frame: pl.DataFrame | pl.LazyFrame, origin: str, *, rows: int | None = None, lazy: bool = False,
-          truncated: bool = False, notes: Sequence[str] = ()) -> TableInfo:
+def _info(
+    name: str,
+    frame: pl.DataFrame | pl.LazyFrame,
+    origin: str,
+    *,
+    rows: int | None = None,
+    lazy: bool = False,
+    truncated: bool = False,
+    notes: Sequence[str] = (),
+) -> TableInfo:
     schema = frame.collect_schema()
     if rows is None and isinstance(frame, pl.DataFrame):
         rows = frame.height
-    return TableInfo(name=name, rows=rows, columns=tuple(schema.names()), dtypes=tuple(str(t) for t in schema.dtypes()),
-                     origin=origin, lazy=lazy, truncated=truncated, notes=tuple(notes))
+    return TableInfo(
+        name=name,
+        rows=rows,
+        columns=tuple(schema.names()),
+        dtypes=tuple(str(t) for t in schema.dtypes()),
+        origin=origin,
+        lazy=lazy,
+        truncated=truncated,
+        notes=tuple(notes),
+    )
 
 
 class TableWorkspace:
@@ -61,9 +77,14 @@ class TableWorkspace:
     join never materializes more); ``limits`` bound each SQL query's time and memory.
     """
 
-    def __init__(self, policy: SourcePolicy | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-                 max_tables: int = 100, max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
-                 limits: QueryLimits = QueryLimits()) -> None:
+    def __init__(
+        self,
+        policy: SourcePolicy | None = None,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        max_tables: int = 100,
+        max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
+        limits: QueryLimits = QueryLimits(),
+    ) -> None:
         self.policy = policy
         self.max_upload_bytes = max_upload_bytes
         self.max_tables = max_tables
@@ -93,8 +114,10 @@ class TableWorkspace:
     def _add(self, name: str, table: _Table) -> TableInfo:
         with self._lock:
             if len(self._tables) >= self.max_tables and name not in self._tables:
-                raise TooManyTables(f"This session holds {self.max_tables} tables, the most it may. Drop some "
-                                    f"({', '.join(list(self._tables)[:5])}, ...) and try again.")
+                raise TooManyTables(
+                    f"This session holds {self.max_tables} tables, the most it may. Drop some "
+                    f"({', '.join(list(self._tables)[:5])}, ...) and try again."
+                )
             self._tables[name] = table
         return table.info
 
@@ -178,8 +201,14 @@ class TableWorkspace:
             origin = f"file {real} (lazy, delimiter {fmt.delimiter!r})"
             return self._add(table_name, _Table(plan, _info(table_name, plan, origin, lazy=True)))
 
-    def _keep(self, plan: pl.LazyFrame, origin: str, lazy_source: bool, save_as: str | None = None,
-              notes: Sequence[str] = ()) -> TableInfo:
+    def _keep(
+        self,
+        plan: pl.LazyFrame,
+        origin: str,
+        lazy_source: bool,
+        save_as: str | None = None,
+        notes: Sequence[str] = (),
+    ) -> TableInfo:
         """Keep a result under a short id (``r1``, ``r2``...) or ``save_as``: rows for eager sources, the plan for lazy."""
         with self._lock:
             name = self._unique_name(save_as) if save_as else self._next_result_name()
@@ -187,7 +216,9 @@ class TableWorkspace:
             try:
                 info = _info(name, plan, origin, lazy=True, notes=notes)
             except pl.exceptions.PolarsError as exc:
-                raise QueryError(f"The operation does not fit this table: {str(exc).splitlines()[0]}") from exc
+                raise QueryError(
+                    f"The operation does not fit this table: {str(exc).splitlines()[0]}"
+                ) from exc
             return self._add(name, _Table(plan, info))
         return self._keep_rows(self._collect(plan.head(self.max_result_rows + 1)), name, origin, notes)
 
@@ -196,9 +227,14 @@ class TableWorkspace:
         truncated = frame.height > self.max_result_rows
         if truncated:
             frame = frame.head(self.max_result_rows)
-            notes = (*notes, f"Cut at {self.max_result_rows:,} rows: a result keeps at most {self.max_result_rows:,} "
-                             "rows here (add WHERE, LIMIT or an aggregate to choose which).")
-        return self._add(name, _Table(frame.lazy(), _info(name, frame, origin, truncated=truncated, notes=notes), frame))
+            notes = (
+                *notes,
+                f"Cut at {self.max_result_rows:,} rows: a result keeps at most {self.max_result_rows:,} "
+                "rows here (add WHERE, LIMIT or an aggregate to choose which).",
+            )
+        return self._add(
+            name, _Table(frame.lazy(), _info(name, frame, origin, truncated=truncated, notes=notes), frame)
+        )
 
     # -- looking at a table --------------------------------------------------------------------
 
@@ -220,8 +256,12 @@ class TableWorkspace:
         if entry.frame is None:
             return [ColumnInfo(n, str(t)) for n, t in entry.plan.collect_schema().items()]
         frame = entry.frame
-        return [ColumnInfo(c, str(frame[c].dtype), frame[c].null_count(), tuple(frame[c].drop_nulls().head(3).to_list()))
-                for c in frame.columns]
+        return [
+            ColumnInfo(
+                c, str(frame[c].dtype), frame[c].null_count(), tuple(frame[c].drop_nulls().head(3).to_list())
+            )
+            for c in frame.columns
+        ]
 
     def describe(self, table: str) -> pl.DataFrame:
         """Count, nulls, mean, std, min, quartiles and max of every column (one pass; lazy files streamed)."""
@@ -238,10 +278,15 @@ class TableWorkspace:
 
     # -- results kept as new tables --------------------------------------------------------------
 
-    def select(self, table: str, columns: Sequence[str] | None = None,
-               filters: Sequence[Filter | Mapping[str, Any]] | None = None,
-               sort: Sequence[SortKey | str | Mapping[str, Any]] | None = None, limit: int | None = None,
-               save_as: str | None = None) -> TableInfo:
+    def select(
+        self,
+        table: str,
+        columns: Sequence[str] | None = None,
+        filters: Sequence[Filter | Mapping[str, Any]] | None = None,
+        sort: Sequence[SortKey | str | Mapping[str, Any]] | None = None,
+        limit: int | None = None,
+        save_as: str | None = None,
+    ) -> TableInfo:
         """Filter, sort and pick columns; the result is kept as a new table (``r<n>`` unless ``save_as``)."""
         entry = self._get(table)
         plan = queries.select_rows(entry.plan, entry.info.name, columns, filters, sort, limit)
@@ -252,15 +297,29 @@ class TableWorkspace:
         entry = self._get(table)
         rows = self.count_rows(entry.info.name)
         plan = queries.sample_rows(entry.plan, rows, n, seed)
-        return self._keep(plan, f"sample of {min(n, rows)} rows from {entry.info.name} (seed {seed})", entry.info.lazy, save_as)
+        return self._keep(
+            plan,
+            f"sample of {min(n, rows)} rows from {entry.info.name} (seed {seed})",
+            entry.info.lazy,
+            save_as,
+        )
 
-    def join(self, left: str, right: str, on: str | Sequence[str] | None = None,
-             left_on: str | Sequence[str] | None = None, right_on: str | Sequence[str] | None = None,
-             how: Literal["inner", "left", "right", "full", "semi", "anti"] = "inner", save_as: str | None = None) -> TableInfo:
+    def join(
+        self,
+        left: str,
+        right: str,
+        on: str | Sequence[str] | None = None,
+        left_on: str | Sequence[str] | None = None,
+        right_on: str | Sequence[str] | None = None,
+        how: Literal["inner", "left", "right", "full", "semi", "anti"] = "inner",
+        save_as: str | None = None,
+    ) -> TableInfo:
         """Join two tables of this session on key columns; the result is kept as a new table."""
         a, b = self._get(left), self._get(right)
         plan = queries.join_frames(a.plan, b.plan, (a.info.name, b.info.name), on, left_on, right_on, how)
-        return self._keep(plan, f"{how} join of {a.info.name} and {b.info.name}", a.info.lazy or b.info.lazy, save_as)
+        return self._keep(
+            plan, f"{how} join of {a.info.name} and {b.info.name}", a.info.lazy or b.info.lazy, save_as
+        )
 
     def sql(self, query: str, save_as: str | None = None) -> TableInfo:
         """Run one read-only SELECT over this session's tables (see ``engines.tables.sql``).
@@ -278,9 +337,17 @@ class TableWorkspace:
 
     # -- plots and views -------------------------------------------------------------------------
 
-    def plot(self, table: str, kind: Literal["scatter", "line", "bar", "histogram", "heatmap"], x: str,
-             y: str | None = None, by: str | None = None, color: str | None = None, agg: str = "mean",
-             bins: int = 30) -> PlotSpec:
+    def plot(
+        self,
+        table: str,
+        kind: Literal["scatter", "line", "bar", "histogram", "heatmap"],
+        x: str,
+        y: str | None = None,
+        by: str | None = None,
+        color: str | None = None,
+        agg: str = "mean",
+        bins: int = 30,
+    ) -> PlotSpec:
         """A plot specification with its data (the page draws it with hvPlot; ``datashade`` when large)."""
         entry = self._get(table)
         try:
@@ -288,14 +355,36 @@ class TableWorkspace:
         except pl.exceptions.PolarsError as exc:
             raise QueryError(f"The plot could not be computed: {str(exc).splitlines()[0]}") from exc
 
-    def top_views(self, table: str, metric: str, base_state: NgState, n: int = 20, id_column: str = "id",
-                  coordinates: Sequence[str] | Mapping[str, str] = ("x", "y", "z"), descending: bool = True,
-                  marker_layer: str | None = "selected row", segment_layer: str | None = None,
-                  lut: tuple[float, float] | None = None, lut_layer: str | None = None) -> MultiViewTable:
+    def top_views(
+        self,
+        table: str,
+        metric: str,
+        base_state: NgState,
+        n: int = 20,
+        id_column: str = "id",
+        coordinates: Sequence[str] | Mapping[str, str] = ("x", "y", "z"),
+        descending: bool = True,
+        marker_layer: str | None = "selected row",
+        segment_layer: str | None = None,
+        lut: tuple[float, float] | None = None,
+        lut_layer: str | None = None,
+    ) -> MultiViewTable:
         """The ranked multi-view table: top ``n`` rows by ``metric``, one viewer state per row."""
         entry = self._get(table)
         try:
-            return build_multiview(entry.plan, entry.info.name, metric, base_state, n, id_column, coordinates,
-                                   descending, marker_layer, segment_layer, lut, lut_layer)
+            return build_multiview(
+                entry.plan,
+                entry.info.name,
+                metric,
+                base_state,
+                n,
+                id_column,
+                coordinates,
+                descending,
+                marker_layer,
+                segment_layer,
+                lut,
+                lut_layer,
+            )
         except pl.exceptions.PolarsError as exc:
             raise QueryError(f"Ranking '{table}' failed: {str(exc).splitlines()[0]}") from exc

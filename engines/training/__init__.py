@@ -12,20 +12,70 @@ live in subpackages that import torch when imported:
 - ``engines.training.cli``: ``main_train`` / ``main_evaluate`` for ``run.py train|evaluate``
 """
 
-from engines.training.config import (MODALITIES, MODEL_SIZES, TASKS, DataConfig, ModelConfig, OptimConfig,
-                                     RunSettings, TrainingConfig, build_config, load_config, parse_config)
-from engines.training.errors import (CheckpointError, ConfigError, DataError, DatasetUnavailable, MissingModality,
-                                     OptionalDependencyMissing, RunNotFound, RunStateError, TrainingError,
-                                     TrainingFailed)
-from engines.training.runs import (CheckpointInfo, RunFolder, RunInfo, RunRegistry, RunState, current_trajectory,
-                                   read_metrics)
+from engines.training.config import (
+    MODALITIES,
+    MODEL_SIZES,
+    TASKS,
+    DataConfig,
+    ModelConfig,
+    OptimConfig,
+    RunSettings,
+    TrainingConfig,
+    build_config,
+    load_config,
+    parse_config,
+)
+from engines.training.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    DatasetUnavailable,
+    MissingModality,
+    OptionalDependencyMissing,
+    RunNotFound,
+    RunStateError,
+    TrainingError,
+    TrainingFailed,
+)
+from engines.training.runs import (
+    CheckpointInfo,
+    RunFolder,
+    RunInfo,
+    RunRegistry,
+    RunState,
+    current_trajectory,
+    read_metrics,
+)
 from engines.training.system import system_load
 
 __all__ = [
-    "MODALITIES", "MODEL_SIZES", "TASKS", "TrainingConfig", "DataConfig", "ModelConfig", "OptimConfig", "RunSettings",
-    "build_config", "load_config", "parse_config",
-    "RunRegistry", "RunFolder", "RunInfo", "RunState", "CheckpointInfo", "read_metrics", "current_trajectory",
+    "MODALITIES",
+    "MODEL_SIZES",
+    "TASKS",
+    "TrainingConfig",
+    "DataConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunSettings",
+    "build_config",
+    "load_config",
+    "parse_config",
+    "RunRegistry",
+    "RunFolder",
+    "RunInfo",
+    "RunState",
+    "CheckpointInfo",
+    "read_metrics",
+    "current_trajectory",
     "system_load",
-    "TrainingError", "ConfigError", "DataError", "MissingModality", "OptionalDependencyMissing", "DatasetUnavailable",
-    "RunNotFound", "RunStateError", "CheckpointError", "TrainingFailed",
+    "TrainingError",
+    "ConfigError",
+    "DataError",
+    "MissingModality",
+    "OptionalDependencyMissing",
+    "DatasetUnavailable",
+    "RunNotFound",
+    "RunStateError",
+    "CheckpointError",
+    "TrainingFailed",
 ]

@@ -20,7 +20,14 @@ from pathlib import Path
 
 from engines.errors import NeurodeckError
 from engines.nwb.sources import SourcePolicy
-from engines.training.config import MODALITIES, MODEL_SIZES, TrainingConfig, build_config, load_config, parse_config
+from engines.training.config import (
+    MODALITIES,
+    MODEL_SIZES,
+    TrainingConfig,
+    build_config,
+    load_config,
+    parse_config,
+)
 from engines.training.errors import ConfigError, RunNotFound
 from engines.training.runs import RunFolder, RunRegistry, write_json_atomic
 
@@ -30,28 +37,49 @@ DEFAULT_WORKSPACE = Path("~/.neurodeck")
 
 
 def build_train_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neurodeck train", description="Train the multimodal model headlessly.")
+    parser = argparse.ArgumentParser(
+        prog="neurodeck train", description="Train the multimodal model headlessly."
+    )
     parser.add_argument("--config", type=Path, help="YAML or JSON training config")
-    parser.add_argument("--data", action="append", default=[], metavar="NWB_PATH_OR_URL",
-                        help="NWB file to convert and train on (repeatable); used when no --config is given")
+    parser.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="NWB_PATH_OR_URL",
+        help="NWB file to convert and train on (repeatable); used when no --config is given",
+    )
     parser.add_argument("--steps", type=int, help="training steps (with --data; overrides the config's)")
-    parser.add_argument("--out", type=Path, help="run folder to create (default: a new folder in the workspace)")
+    parser.add_argument(
+        "--out", type=Path, help="run folder to create (default: a new folder in the workspace)"
+    )
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run folder")
-    parser.add_argument("--checkpoint", help="with --resume: the checkpoint file name or step (default newest)")
+    parser.add_argument(
+        "--checkpoint", help="with --resume: the checkpoint file name or step (default newest)"
+    )
     parser.add_argument("--model-size", choices=list(MODEL_SIZES), default="small")
     parser.add_argument("--modalities", help=f"comma-separated subset of {','.join(MODALITIES)}")
     parser.add_argument("--bin-s", type=float, default=0.02, help="bin width in seconds for NWB conversion")
-    parser.add_argument("--workspace", type=Path, default=DEFAULT_WORKSPACE, help="caches and the default run folder")
-    parser.add_argument("--root", type=Path, action="append", default=[], help="folder local files may be read from")
-    parser.add_argument("--allow-private-urls", action="store_true", help="let URLs reach private/loopback hosts")
+    parser.add_argument(
+        "--workspace", type=Path, default=DEFAULT_WORKSPACE, help="caches and the default run folder"
+    )
+    parser.add_argument(
+        "--root", type=Path, action="append", default=[], help="folder local files may be read from"
+    )
+    parser.add_argument(
+        "--allow-private-urls", action="store_true", help="let URLs reach private/loopback hosts"
+    )
     return parser
 
 
 def build_evaluate_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neurodeck evaluate", description="Score a run on its held-out data.")
+    parser = argparse.ArgumentParser(
+        prog="neurodeck evaluate", description="Score a run on its held-out data."
+    )
     parser.add_argument("run_dir", type=Path, help="the run folder")
     parser.add_argument("--checkpoint", type=int, help="checkpoint step (default newest)")
-    parser.add_argument("--cebra-iterations", type=int, default=1000, help="CEBRA training steps; 0 skips CEBRA")
+    parser.add_argument(
+        "--cebra-iterations", type=int, default=1000, help="CEBRA training steps; 0 skips CEBRA"
+    )
     parser.add_argument("--no-baselines", action="store_true", help="skip the ridge and CEBRA baselines")
     return parser
 
@@ -60,21 +88,31 @@ def _policy(args: argparse.Namespace, extra_roots: list[Path]) -> SourcePolicy:
     workspace = args.workspace.expanduser().resolve()
     workspace.mkdir(parents=True, exist_ok=True)
     roots = {Path.cwd().resolve(), workspace, *(r.expanduser().resolve() for r in args.root), *extra_roots}
-    return SourcePolicy(workspace=workspace, allowed_roots=tuple(sorted(roots)),
-                        allow_private_urls=args.allow_private_urls)
+    return SourcePolicy(
+        workspace=workspace, allowed_roots=tuple(sorted(roots)), allow_private_urls=args.allow_private_urls
+    )
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainingConfig:
     if args.config is not None:
         config = load_config(args.config)
         if args.steps is not None:
-            config = parse_config({**config.to_dict(), "training": {**config.to_dict()["training"], "steps": args.steps}})
+            config = parse_config(
+                {**config.to_dict(), "training": {**config.to_dict()["training"], "steps": args.steps}}
+            )
         return config
     if not args.data:
-        raise ConfigError("Give --config FILE, or --data NWB_PATH_OR_URL with --steps N, or --resume RUN_DIR.")
+        raise ConfigError(
+            "Give --config FILE, or --data NWB_PATH_OR_URL with --steps N, or --resume RUN_DIR."
+        )
     modalities = args.modalities.split(",") if args.modalities else None
-    return build_config([{"kind": "nwb", "path": str(d)} for d in args.data], modalities=modalities,
-                        model_size=args.model_size, steps=args.steps or 1000, data={"bin_s": args.bin_s})
+    return build_config(
+        [{"kind": "nwb", "path": str(d)} for d in args.data],
+        modalities=modalities,
+        model_size=args.model_size,
+        steps=args.steps or 1000,
+        data={"bin_s": args.bin_s},
+    )
 
 
 def _local_parents(args: argparse.Namespace, config: TrainingConfig | None) -> list[Path]:
@@ -109,8 +147,10 @@ def _checkpoint(folder: RunFolder, name: str | None) -> Path | None:
     for c in checkpoints:
         if name in (c.path.name, str(c.step)):
             return c.path
-    raise RunNotFound(f"Run {folder.run_id} has no checkpoint {name!r}; it has "
-                      f"{', '.join(c.path.name for c in checkpoints) or 'none'}.")
+    raise RunNotFound(
+        f"Run {folder.run_id} has no checkpoint {name!r}; it has "
+        f"{', '.join(c.path.name for c in checkpoints) or 'none'}."
+    )
 
 
 def main_train(argv: list[str] | None = None) -> int:
@@ -123,12 +163,18 @@ def main_train(argv: list[str] | None = None) -> int:
     args = build_train_parser().parse_args(argv)
     dist = None
     try:
-        config = None if args.resume is not None and args.config is None and not args.data else _config_from_args(args)
+        config = (
+            None
+            if args.resume is not None and args.config is None and not args.data
+            else _config_from_args(args)
+        )
         dist = init_distributed(config.training.device if config else "auto")
         folder = _folder(args, config, dist)
         if dist.is_main and config is not None:
             folder.path.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(folder.config_path, config.to_dict())  # a server listing runs never reads half of it
+            write_json_atomic(
+                folder.config_path, config.to_dict()
+            )  # a server listing runs never reads half of it
         dist.barrier()
         config = parse_config(folder.config())
         policy = _policy(args, _local_parents(args, config))
@@ -161,8 +207,9 @@ def main_evaluate(argv: list[str] | None = None) -> int:
         folder = RunFolder(args.run_dir.expanduser().resolve())
         if not folder.exists():
             raise RunNotFound(f"{args.run_dir} is not a run folder (no config.json). Check the path.")
-        result = evaluate_run(folder, args.checkpoint, cebra_iterations=args.cebra_iterations,
-                              baselines=not args.no_baselines)
+        result = evaluate_run(
+            folder, args.checkpoint, cebra_iterations=args.cebra_iterations, baselines=not args.no_baselines
+        )
     except NeurodeckError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -18,9 +18,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from engines.training.errors import ConfigError
 
 __all__ = [
-    "MODALITIES", "MODEL_SIZES", "TASKS", "SyntheticSource", "NwbSource", "NitimeSource", "SessionFileSource",
-    "IblSource", "AllenSource", "EegMotorSource", "NilearnSource", "DataConfig", "ModelConfig", "OptimConfig",
-    "RunSettings", "LoggingConfig", "TrainingConfig", "parse_config", "load_config", "build_config",
+    "MODALITIES",
+    "MODEL_SIZES",
+    "TASKS",
+    "SyntheticSource",
+    "NwbSource",
+    "NitimeSource",
+    "SessionFileSource",
+    "IblSource",
+    "AllenSource",
+    "EegMotorSource",
+    "NilearnSource",
+    "DataConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunSettings",
+    "LoggingConfig",
+    "TrainingConfig",
+    "parse_config",
+    "load_config",
+    "build_config",
 ]
 
 MODALITIES = ("spikes", "lfp", "calcium", "eeg", "fmri")
@@ -109,8 +126,10 @@ class NilearnSource(_Strict):
     data_dir: str | None = None
 
 
-Source = Annotated[Union[SyntheticSource, NwbSource, NitimeSource, SessionFileSource, IblSource, AllenSource,
-                         EegMotorSource, NilearnSource], Field(discriminator="kind")]
+Source = Annotated[
+    SyntheticSource | NwbSource | NitimeSource | SessionFileSource | IblSource | AllenSource | EegMotorSource | NilearnSource,
+    Field(discriminator="kind"),
+]
 
 
 class DataConfig(_Strict):
@@ -148,13 +167,13 @@ class ModelConfig(_Strict):
     scan: Literal["auto", "blocked", "reference"] = "auto"
 
     @model_validator(mode="after")
-    def _heads_divide(self) -> "ModelConfig":
+    def _heads_divide(self) -> ModelConfig:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         return self
 
     @classmethod
-    def preset(cls, size: str, **overrides: Any) -> "ModelConfig":
+    def preset(cls, size: str, **overrides: Any) -> ModelConfig:
         if size not in MODEL_SIZES:
             raise ConfigError(f"Unknown model size {size!r}; choose one of {', '.join(MODEL_SIZES)}.")
         return cls(**{**MODEL_SIZES[size], **overrides})
@@ -216,8 +235,11 @@ class TrainingConfig(_Strict):
         flat: dict[str, Any] = {}
         for section in ("model", "optim", "training"):
             for key, value in self.to_dict()[section].items():
-                flat[f"{section}.{key}"] = value if isinstance(value, (int, float, str, bool)) or value is None \
+                flat[f"{section}.{key}"] = (
+                    value
+                    if isinstance(value, (int, float, str, bool)) or value is None
                     else json.dumps(value)
+                )
         data = self.to_dict()["data"]
         for key in ("bin_s", "seq_len", "batch_size", "mask_ratio", "modality_dropout", "heldout_fraction"):
             flat[f"data.{key}"] = data[key]
@@ -236,7 +258,11 @@ def _model_at(loc: tuple[Any, ...], raw: dict[str, Any]) -> type[BaseModel] | No
     value: Any = raw
     for part in loc[:-1]:
         if isinstance(part, int) or model is None:
-            value = value[part] if isinstance(value, list) and isinstance(part, int) and part < len(value) else None
+            value = (
+                value[part]
+                if isinstance(value, list) and isinstance(part, int) and part < len(value)
+                else None
+            )
             if isinstance(value, dict) and "kind" in value:
                 model = _SOURCES.get(value["kind"])
             continue
@@ -249,9 +275,19 @@ def _model_at(loc: tuple[Any, ...], raw: dict[str, Any]) -> type[BaseModel] | No
     return model
 
 
-_SOURCES: dict[str, type[BaseModel]] = {m.model_fields["kind"].default: m for m in (
-    SyntheticSource, NwbSource, NitimeSource, SessionFileSource, IblSource, AllenSource, EegMotorSource,
-    NilearnSource)}
+_SOURCES: dict[str, type[BaseModel]] = {
+    m.model_fields["kind"].default: m
+    for m in (
+        SyntheticSource,
+        NwbSource,
+        NitimeSource,
+        SessionFileSource,
+        IblSource,
+        AllenSource,
+        EegMotorSource,
+        NilearnSource,
+    )
+}
 
 
 def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
@@ -260,7 +296,11 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         known = _known_keys(_model_at(loc, raw))
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else (f" Known keys: {', '.join(known)}." if known else "")
+        hint = (
+            f" Did you mean '{close[0]}'?"
+            if close
+            else (f" Known keys: {', '.join(known)}." if known else "")
+        )
         return f"{where}: unknown key.{hint}"
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         kinds = ", ".join(_SOURCES)
@@ -275,7 +315,9 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
 def parse_config(raw: Any) -> TrainingConfig:
     """A validated ``TrainingConfig`` from a dict; raises ``ConfigError`` listing every problem."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"A training config is a mapping of sections (data, model, ...), not {type(raw).__name__}.")
+        raise ConfigError(
+            f"A training config is a mapping of sections (data, model, ...), not {type(raw).__name__}."
+        )
     try:
         return TrainingConfig.model_validate(raw)
     except ValidationError as exc:
@@ -295,16 +337,27 @@ def load_config(path: str | Path) -> TrainingConfig:
     try:
         raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path.name} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
-                          f"{str(exc).splitlines()[0]}") from None
+        raise ConfigError(
+            f"{path.name} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
     return parse_config(raw)
 
 
-def build_config(sources: list[dict[str, Any]], *, modalities: list[str] | None = None, model_size: str = "small",
-                 steps: int = 1000, name: str | None = None, **sections: dict[str, Any]) -> TrainingConfig:
+def build_config(
+    sources: list[dict[str, Any]],
+    *,
+    modalities: list[str] | None = None,
+    model_size: str = "small",
+    steps: int = 1000,
+    name: str | None = None,
+    **sections: dict[str, Any],
+) -> TrainingConfig:
     """The config a start-run form describes (data, modalities, model size, steps), plus optional sections."""
-    raw: dict[str, Any] = {"name": name, "data": {"sources": sources, "modalities": modalities,
-                                                  **sections.pop("data", {})}}
+    raw: dict[str, Any] = {
+        "name": name,
+        "data": {"sources": sources, "modalities": modalities, **sections.pop("data", {})},
+    }
     if model_size not in MODEL_SIZES:
         raise ConfigError(f"Unknown model size {model_size!r}; choose one of {', '.join(MODEL_SIZES)}.")
     raw["model"] = {**MODEL_SIZES[model_size], **sections.pop("model", {})}

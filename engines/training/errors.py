@@ -8,8 +8,16 @@ from __future__ import annotations
 from engines.errors import NeurodeckError
 
 __all__ = [
-    "TrainingError", "ConfigError", "DataError", "MissingModality", "OptionalDependencyMissing",
-    "DatasetUnavailable", "RunNotFound", "RunStateError", "CheckpointError", "TrainingFailed",
+    "TrainingError",
+    "ConfigError",
+    "DataError",
+    "MissingModality",
+    "OptionalDependencyMissing",
+    "DatasetUnavailable",
+    "RunNotFound",
+    "RunStateError",
+    "CheckpointError",
+    "TrainingFailed",
 ]
 
 

@@ -34,11 +34,20 @@ def run_evaluate(inputs: dict[str, Any], ctx: JobContext, *, workspace: Path) ->
     from engines.training.evaluation.evaluate import evaluate_run
 
     folder = RunRegistry(workspace).get(str(inputs["run"]))
-    result = evaluate_run(folder, _checkpoint_step(inputs), cebra_iterations=int(inputs.get("cebra_iterations", 1000)),
-                          progress=ctx.report, cancelled=ctx.cancelled)
+    result = evaluate_run(
+        folder,
+        _checkpoint_step(inputs),
+        cebra_iterations=int(inputs.get("cebra_iterations", 1000)),
+        progress=ctx.report,
+        cancelled=ctx.cancelled,
+    )
     write_json_atomic(ctx.output_dir / "evaluation.json", result)
-    return {"decoding_r2": result["decoding_r2"], "co_bps": result["co_bps"],
-            "baselines": result.get("baselines", {}), "checkpoint_step": result["checkpoint_step"]}
+    return {
+        "decoding_r2": result["decoding_r2"],
+        "co_bps": result["co_bps"],
+        "baselines": result.get("baselines", {}),
+        "checkpoint_step": result["checkpoint_step"],
+    }
 
 
 def run_interpret(inputs: dict[str, Any], ctx: JobContext, *, workspace: Path) -> dict[str, Any]:
@@ -65,9 +74,16 @@ def run_interpret(inputs: dict[str, Any], ctx: JobContext, *, workspace: Path) -
         if frame is not None:
             frame.to_csv(out / f"{name}.csv")
     if result.geometry is not None:
-        (out / "geometry.json").write_text(json.dumps({
-            "participation_ratio": result.geometry.participation_ratio, "silhouette": result.geometry.silhouette,
-            "distances": result.geometry.distances.to_dict()}, default=float))
+        (out / "geometry.json").write_text(
+            json.dumps(
+                {
+                    "participation_ratio": result.geometry.participation_ratio,
+                    "silhouette": result.geometry.silhouette,
+                    "distances": result.geometry.distances.to_dict(),
+                },
+                default=float,
+            )
+        )
     ctx.report(1.0, "done")
     return {**result.summary(), "checkpoint_step": run.step}
 
@@ -76,8 +92,16 @@ def job_kinds(env: JobEnvironment) -> list[JobKind]:
     """Evaluation and interpretation of training runs in ``env.workspace``."""
     workspace = Path(env.workspace)
     return [
-        JobKind(EVALUATE, partial(run_evaluate, workspace=workspace), CODE_VERSIONS[EVALUATE],
-                "Held-out decoding R^2 per modality, co-bps and ridge/CEBRA baselines of a training run"),
-        JobKind(INTERPRET, partial(run_interpret, workspace=workspace), CODE_VERSIONS[INTERPRET],
-                "Selectivity, predictive units, population geometry and projections of a run's latents"),
+        JobKind(
+            EVALUATE,
+            partial(run_evaluate, workspace=workspace),
+            CODE_VERSIONS[EVALUATE],
+            "Held-out decoding R^2 per modality, co-bps and ridge/CEBRA baselines of a training run",
+        ),
+        JobKind(
+            INTERPRET,
+            partial(run_interpret, workspace=workspace),
+            CODE_VERSIONS[INTERPRET],
+            "Selectivity, predictive units, population geometry and projections of a run's latents",
+        ),
     ]

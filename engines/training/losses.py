@@ -7,8 +7,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["poisson_nll", "reconstruction_loss", "info_nce", "tri_modal_info_nce", "domain_adversarial_loss",
-           "UncertaintyWeighting"]
+__all__ = [
+    "poisson_nll",
+    "reconstruction_loss",
+    "info_nce",
+    "tri_modal_info_nce",
+    "domain_adversarial_loss",
+    "UncertaintyWeighting",
+]
 
 
 def poisson_nll(log_rate: torch.Tensor, counts: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -17,8 +23,13 @@ def poisson_nll(log_rate: torch.Tensor, counts: torch.Tensor, weight: torch.Tens
     return (nll * weight).sum() / weight.sum().clamp(min=1)
 
 
-def reconstruction_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, spikes: bool,
-                        heldout: torch.Tensor | None = None) -> torch.Tensor:
+def reconstruction_loss(
+    prediction: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    spikes: bool,
+    heldout: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Loss on hidden entries: masked bins (b, L) for every feature, and every bin of held-out units.
 
     Spikes use the Poisson likelihood of log-rates; other signals the squared error. With no
@@ -42,7 +53,9 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tens
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
-def _against_stimuli(x: torch.Tensor, ids: torch.Tensor, table: torch.Tensor, temperature: float) -> torch.Tensor | None:
+def _against_stimuli(
+    x: torch.Tensor, ids: torch.Tensor, table: torch.Tensor, temperature: float
+) -> torch.Tensor | None:
     """InfoNCE of each row against the distinct stimuli of the batch (no false negatives from repeats)."""
     classes, target = torch.unique(ids, return_inverse=True)
     if len(classes) < 2:
@@ -51,9 +64,15 @@ def _against_stimuli(x: torch.Tensor, ids: torch.Tensor, table: torch.Tensor, te
     return F.cross_entropy(logits, target)
 
 
-def tri_modal_info_nce(neural: torch.Tensor, behaviour: torch.Tensor | None, stimulus: torch.Tensor | None,
-                       stimulus_table: torch.Tensor, temperature: float = 0.1, max_samples: int = 512,
-                       generator: torch.Generator | None = None) -> torch.Tensor | None:
+def tri_modal_info_nce(
+    neural: torch.Tensor,
+    behaviour: torch.Tensor | None,
+    stimulus: torch.Tensor | None,
+    stimulus_table: torch.Tensor,
+    temperature: float = 0.1,
+    max_samples: int = 512,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor | None:
     """Mean of the neural-behaviour, neural-stimulus and behaviour-stimulus InfoNCE terms that the batch allows.
 
     Inputs are (b, L, e) embeddings and (b, L) stimulus ids (-1: none); at most ``max_samples``
@@ -69,8 +88,10 @@ def tri_modal_info_nce(neural: torch.Tensor, behaviour: torch.Tensor | None, sti
     if stimulus is not None:
         ids = stimulus.reshape(-1)[pick]
         valid = ids >= 0
-        for x in ([n] + ([b] if b is not None else [])):
-            term = _against_stimuli(x[valid], ids[valid], stimulus_table, temperature) if valid.any() else None
+        for x in [n] + ([b] if b is not None else []):
+            term = (
+                _against_stimuli(x[valid], ids[valid], stimulus_table, temperature) if valid.any() else None
+            )
             if term is not None:
                 terms.append(term)
     return torch.stack(terms).mean() if terms else None
@@ -97,7 +118,9 @@ class UncertaintyWeighting(nn.Module):
     def forward(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         unknown = [t for t in losses if t not in self.log_vars]
         if unknown:
-            raise KeyError(f"no uncertainty weight for task {unknown[0]!r}; known: {', '.join(self.log_vars)}")
+            raise KeyError(
+                f"no uncertainty weight for task {unknown[0]!r}; known: {', '.join(self.log_vars)}"
+            )
         if not losses:
             raise ValueError("no task losses to combine")
         return sum(torch.exp(-self.log_vars[t]) * loss + self.log_vars[t] for t, loss in losses.items())

@@ -45,8 +45,20 @@ from engines._filesystem import build_lock
 from engines.people import LimitReached, Person
 from engines.training.errors import RunNotFound, RunStateError
 
-__all__ = ["RunState", "RunFolder", "RunInfo", "CheckpointInfo", "RunRegistry", "read_metrics", "current_trajectory",
-           "write_json_atomic", "runs_root", "ACTIVE_STATES", "HEARTBEAT_S", "RunLimits"]
+__all__ = [
+    "RunState",
+    "RunFolder",
+    "RunInfo",
+    "CheckpointInfo",
+    "RunRegistry",
+    "read_metrics",
+    "current_trajectory",
+    "write_json_atomic",
+    "runs_root",
+    "ACTIVE_STATES",
+    "HEARTBEAT_S",
+    "RunLimits",
+]
 
 
 class RunState(StrEnum):
@@ -172,8 +184,9 @@ class RunFolder:
         try:
             return json.loads(self.config_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise RunNotFound(f"There is no run {self.run_id!r} (its config.json is missing). Pick a run from the "
-                              "list.") from None
+            raise RunNotFound(
+                f"There is no run {self.run_id!r} (its config.json is missing). Pick a run from the list."
+            ) from None
 
     def status(self) -> dict[str, Any]:
         try:
@@ -189,8 +202,13 @@ class RunFolder:
     def mark_owner(self, mode: str, world_size: int = 1) -> None:
         """Record this process as the run's owner, so the registry can tell whether it still lives."""
         me = psutil.Process()
-        self.update_status(pid=me.pid, pid_started=me.create_time(), host=socket.gethostname(), mode=mode,
-                           world_size=world_size)
+        self.update_status(
+            pid=me.pid,
+            pid_started=me.create_time(),
+            host=socket.gethostname(),
+            mode=mode,
+            world_size=world_size,
+        )
 
     def effective_state(self, status: dict[str, Any] | None = None) -> RunState:
         """The stored state, except a run whose owning process is gone is ``interrupted``."""
@@ -199,8 +217,9 @@ class RunFolder:
             state = RunState(status.get("state", "starting"))
         except ValueError:
             return RunState.FAILED
-        if state in ACTIVE_STATES and not _process_alive(status.get("pid"), status.get("pid_started"),
-                                                        status.get("host"), status.get("updated")):
+        if state in ACTIVE_STATES and not _process_alive(
+            status.get("pid"), status.get("pid_started"), status.get("host"), status.get("updated")
+        ):
             if state == RunState.STARTING and time.time() - float(status.get("updated", 0)) < 30:
                 return state  # a subprocess that has not written its pid yet
             return RunState.INTERRUPTED
@@ -209,8 +228,10 @@ class RunFolder:
     def request(self, command: str) -> None:
         """Ask the run's process to pause, resume or stop (it reads this file between steps)."""
         previous = self.read_control()
-        write_json_atomic(self.control_path, {"command": command, "seq": int(previous.get("seq", 0)) + 1,
-                                              "time": time.time()})
+        write_json_atomic(
+            self.control_path,
+            {"command": command, "seq": int(previous.get("seq", 0)) + 1, "time": time.time()},
+        )
 
     def read_control(self) -> dict[str, Any]:
         try:
@@ -229,9 +250,14 @@ class RunFolder:
                 info = json.loads(meta.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
                 continue
-            found.append(CheckpointInfo(step=int(info.get("step", 0)), path=weights,
-                                        created=float(info.get("created", weights.stat().st_mtime)),
-                                        metrics=info.get("metrics", {})))
+            found.append(
+                CheckpointInfo(
+                    step=int(info.get("step", 0)),
+                    path=weights,
+                    created=float(info.get("created", weights.stat().st_mtime)),
+                    metrics=info.get("metrics", {}),
+                )
+            )
         return sorted(found, key=lambda c: c.step)
 
     def metrics(self) -> pd.DataFrame:
@@ -282,8 +308,10 @@ class RunRegistry:
         """Hold the workspace's start lock: a limit check and the start it allows happen as one, in every process."""
         with build_lock(self.workspace, "training-start", wait_s) as held:
             if not held:
-                raise RunStateError(f"Another run has been starting on this workspace for {wait_s:g} s; try again "
-                                    "in a moment.")
+                raise RunStateError(
+                    f"Another run has been starting on this workspace for {wait_s:g} s; try again "
+                    "in a moment."
+                )
             yield
 
     def new_run(self, name: str | None = None) -> RunFolder:
@@ -308,19 +336,28 @@ class RunRegistry:
 
     def info(self, folder: RunFolder) -> RunInfo:
         from engines.training.config import parse_config  # pydantic only; no torch
+
         status = folder.status()
         raw = folder.config()
         try:
             hyper = parse_config(raw).hyperparameters()
         except Exception:  # an old or hand-edited config still lists, with what it has
             hyper = {}
-        return RunInfo(run_id=folder.run_id, name=raw.get("name") or folder.run_id,
-                       state=folder.effective_state(status), step=int(status.get("step", 0)),
-                       total_steps=int(status.get("total_steps", raw.get("training", {}).get("steps", 0))),
-                       started=status.get("started"), updated=status.get("updated"),
-                       message=str(status.get("message", "")), mode=str(status.get("mode", "")),
-                       hyperparameters=hyper, final=dict(status.get("final", {})), path=folder.path,
-                       owner=str(status.get("owner", "") or ""))
+        return RunInfo(
+            run_id=folder.run_id,
+            name=raw.get("name") or folder.run_id,
+            state=folder.effective_state(status),
+            step=int(status.get("step", 0)),
+            total_steps=int(status.get("total_steps", raw.get("training", {}).get("steps", 0))),
+            started=status.get("started"),
+            updated=status.get("updated"),
+            message=str(status.get("message", "")),
+            mode=str(status.get("mode", "")),
+            hyperparameters=hyper,
+            final=dict(status.get("final", {})),
+            path=folder.path,
+            owner=str(status.get("owner", "") or ""),
+        )
 
     def list_runs(self) -> list[RunInfo]:
         """Every run, newest first."""
@@ -330,9 +367,16 @@ class RunRegistry:
         """One row per run: id, name, state, step, then ``final.*`` metrics and hyperparameters (sortable table)."""
         rows = []
         for info in self.list_runs():
-            row = {"run_id": info.run_id, "name": info.name, "owner": info.owner, "state": info.state.value,
-                   "step": info.step,
-                   "total_steps": info.total_steps, "started": info.started, "message": info.message}
+            row = {
+                "run_id": info.run_id,
+                "name": info.name,
+                "owner": info.owner,
+                "state": info.state.value,
+                "step": info.step,
+                "total_steps": info.total_steps,
+                "started": info.started,
+                "message": info.message,
+            }
             row.update({f"final.{k}": v for k, v in info.final.items()})
             row.update(info.hyperparameters)
             rows.append(row)
@@ -353,25 +397,35 @@ class RunLimits:
     def check_request(self, steps: int, window_s: float, nproc: int) -> None:
         """``LimitReached`` when one run asks for more steps, a longer window or more processes than allowed."""
         if steps > self.max_steps:
-            raise LimitReached(f"A run may train at most {self.max_steps:,} steps on this server (asked for "
-                               f"{steps:,}; max_train_steps). Ask for fewer steps, or resume it later from its "
-                               "last checkpoint.")
+            raise LimitReached(
+                f"A run may train at most {self.max_steps:,} steps on this server (asked for "
+                f"{steps:,}; max_train_steps). Ask for fewer steps, or resume it later from its "
+                "last checkpoint."
+            )
         if window_s > self.max_window_s + 1e-9:
-            raise LimitReached(f"A training window may be at most {self.max_window_s:g} s on this server (asked for "
-                               f"{window_s:g} s = sequence length x bin; max_train_window_s). Use a shorter sequence "
-                               "or a smaller bin.")
+            raise LimitReached(
+                f"A training window may be at most {self.max_window_s:g} s on this server (asked for "
+                f"{window_s:g} s = sequence length x bin; max_train_window_s). Use a shorter sequence "
+                "or a smaller bin."
+            )
         if nproc > self.max_processes:
-            raise LimitReached(f"A run may use at most {self.max_processes} processes on this server (asked for "
-                               f"{nproc}; max_train_processes).")
+            raise LimitReached(
+                f"A run may use at most {self.max_processes} processes on this server (asked for "
+                f"{nproc}; max_train_processes)."
+            )
 
     def check_capacity(self, person: Person, runs: list[RunInfo]) -> None:
         """``LimitReached`` when ``person`` (or the server) already has as many runs going as allowed."""
         going = [r for r in runs if r.state in ACTIVE_STATES]
         mine = [r for r in going if r.owner == person.name]
         if len(mine) >= self.runs_per_user:
-            raise LimitReached(f"{person.name} already has {len(mine)} run(s) going ({', '.join(r.run_id for r in mine)}"
-                               f"); at most {self.runs_per_user} at once per person (max_runs_per_user). Stop one "
-                               "or wait for it to finish.")
+            raise LimitReached(
+                f"{person.name} already has {len(mine)} run(s) going ({', '.join(r.run_id for r in mine)}"
+                f"); at most {self.runs_per_user} at once per person (max_runs_per_user). Stop one "
+                "or wait for it to finish."
+            )
         if len(going) >= self.runs_total:
-            raise LimitReached(f"This server already has {len(going)} runs going, its limit (max_runs_total); "
-                               "start yours when one finishes.")
+            raise LimitReached(
+                f"This server already has {len(going)} runs going, its limit (max_runs_total); "
+                "start yours when one finishes."
+            )

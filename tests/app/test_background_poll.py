@@ -27,17 +27,21 @@ def _page(ask: str):
             return next(counter)
 
         def tick() -> None:
-            getattr(work, ask)("runs", slow_read, apply=lambda n: setattr(label, "object", f"read number {n}"))
+            getattr(work, ask)(
+                "runs", slow_read, apply=lambda n: setattr(label, "object", f"read number {n}")
+            )
 
         pn.state.onload(lambda: pn.state.add_periodic_callback(tick, period=100))
         return label
+
     return page
 
 
 def _shown(ask: str) -> list[str]:
     with serve_page(_page(ask)) as url:
-        frames = asyncio.run(read_patches(url, lambda frames: sum("read number" in f for f in frames) >= 3,
-                                          timeout_s=4))
+        frames = asyncio.run(
+            read_patches(url, lambda frames: sum("read number" in f for f in frames) >= 3, timeout_s=4)
+        )
     return [frame for frame in frames if "read number" in frame]
 
 

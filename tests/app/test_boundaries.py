@@ -32,5 +32,7 @@ def test_engines_and_components_never_import_the_app_layer():
 
 
 def test_engines_never_import_components():
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "engines").rglob("*.py") if "components" in _imports(p)]
+    offenders = [
+        str(p.relative_to(ROOT)) for p in (ROOT / "engines").rglob("*.py") if "components" in _imports(p)
+    ]
     assert offenders == []

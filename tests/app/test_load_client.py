@@ -49,8 +49,14 @@ def _plot(source):
 @pytest.fixture(scope="module")
 def app_url():
     port = _free_port()
-    server = pn.serve({"/": _app}, port=port, address="127.0.0.1", show=False, threaded=True,
-                      websocket_origin=[f"127.0.0.1:{port}"])
+    server = pn.serve(
+        {"/": _app},
+        port=port,
+        address="127.0.0.1",
+        show=False,
+        threaded=True,
+        websocket_origin=[f"127.0.0.1:{port}"],
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # the server thread binds its port a moment after it starts
         try:
@@ -74,9 +80,11 @@ def test_a_tab_loads_clicks_and_reads_the_answer(app_url):
         loaded = await tab.open("", lambda: any("loaded" in t for t in tab.texts()), 20)
         button = tab.find("Button", label="Read")[0]
         source = tab.find("ColumnDataSource")[0]["id"]
-        seconds = await tab.act(tab.event("button_click", button),
-                                lambda: any("read 5 samples" in t for t in tab.texts(fresh=True))
-                                and source in tab.touched, 20)
+        seconds = await tab.act(
+            tab.event("button_click", button),
+            lambda: any("read 5 samples" in t for t in tab.texts(fresh=True)) and source in tab.touched,
+            20,
+        )
         times = np.asarray(tab.data[source]["time"])
         await tab.close()
         return loaded, seconds, times
@@ -91,8 +99,11 @@ def test_a_click_nobody_answers_is_an_error(app_url):
         tab = Tab(app_url, {})
         await tab.open("", lambda: any("loaded" in t for t in tab.texts()), 20)
         try:
-            await tab.act(tab.event("button_click", tab.find("Button", label="Nothing")[0]),
-                          lambda: any("read" in t for t in tab.texts(fresh=True)), 1.0)
+            await tab.act(
+                tab.event("button_click", tab.find("Button", label="Nothing")[0]),
+                lambda: any("read" in t for t in tab.texts(fresh=True)),
+                1.0,
+            )
         finally:
             await tab.close()
 
@@ -101,8 +112,9 @@ def test_a_click_nobody_answers_is_an_error(app_url):
 
 
 def _step(users: int, seconds: list[float], errors: int = 0, rss_open_mb: float = 0.0) -> Step:
-    outcome = Outcome(clicks=[("nwb", "raster", s) for s in seconds],
-                      errors=[("nwb", "zoom", "no answer")] * errors)
+    outcome = Outcome(
+        clicks=[("nwb", "raster", s) for s in seconds], errors=[("nwb", "zoom", "no answer")] * errors
+    )
     return Step(users, [outcome], 10.0, 100.0, rss_open_mb, 1.0, 0.1)
 
 
@@ -113,7 +125,10 @@ def test_the_largest_step_under_the_limit_counts_only_steps_without_errors():
 
 
 def test_memory_per_session_is_the_slope_over_the_steps():
-    steps = [_step(5, [0.1], rss_open_mb=150.0), _step(10, [0.1], rss_open_mb=200.0),
-             _step(20, [0.1], rss_open_mb=300.0)]
+    steps = [
+        _step(5, [0.1], rss_open_mb=150.0),
+        _step(10, [0.1], rss_open_mb=200.0),
+        _step(20, [0.1], rss_open_mb=300.0),
+    ]
     assert per_session_mb(steps) == pytest.approx(10.0)
     assert per_session_mb([_step(10, [0.1], rss_open_mb=150.0)]) == pytest.approx(5.0)

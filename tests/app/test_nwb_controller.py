@@ -58,8 +58,12 @@ def test_channel_and_unit_picks_go_through_the_controller(demo):
 def test_selecting_another_object_keeps_the_window_and_drops_the_channel_picks():
     controller = NwbFileController(object_path="/a", channels=[1, 2], time_window=(1.0, 2.0))
     controller.select("/b", "traces")
-    assert (controller.object_path, controller.view, controller.channels, controller.time_window) == \
-        ("/b", "traces", [], (1.0, 2.0))
+    assert (controller.object_path, controller.view, controller.channels, controller.time_window) == (
+        "/b",
+        "traces",
+        [],
+        (1.0, 2.0),
+    )
 
 
 def test_disposing_a_view_stops_everything_it_started(demo, workspace):
@@ -67,8 +71,11 @@ def test_disposing_a_view_stops_everything_it_started(demo, workspace):
     before = _watchers(controller)
     closed = []
     work = BackgroundWork()
-    for view_cls, path in ((TracesView, "/acquisition/experiment_ids"), (UnitsRasterView, "/units"),
-                           (IntervalsView, "/intervals/encoding_table")):
+    for view_cls, path in (
+        (TracesView, "/acquisition/experiment_ids"),
+        (UnitsRasterView, "/units"),
+        (IntervalsView, "/intervals/encoding_table"),
+    ):
         view = view_cls(demo, path, controller=controller, work=work)
         view.__panel__()
         assert _watchers(controller) > before
@@ -110,10 +117,18 @@ def test_trial_views_align_to_a_table_column_and_group_by_another(demo):
     from components.nwb_views import PsthView, views_for
 
     assert "psth" in [v.id for v in views_for(demo.index, "/units")]
-    controller = NwbFileController(alignment={"table": "/intervals/encoding_table", "group": "stimCategory",
-                                              "pre": -1.0, "post": 2.0, "bin": 0.1})
+    controller = NwbFileController(
+        alignment={
+            "table": "/intervals/encoding_table",
+            "group": "stimCategory",
+            "pre": -1.0,
+            "post": 2.0,
+            "bin": 0.1,
+        }
+    )
     view = PsthView(demo, "/units", controller=controller)
-    assert view._status.object.startswith("90 trials of /intervals/encoding_table aligned to start_time · grouped "
-                                          "by stimCategory · 35 unit(s)")
+    assert view._status.object.startswith(
+        "90 trials of /intervals/encoding_table aligned to start_time · grouped by stimCategory · 35 unit(s)"
+    )
     controller.units = [0, 1]
     assert "2 unit(s)" in view._status.object  # the unit picks of the raster narrow the PSTH too

@@ -27,7 +27,12 @@ print("rendered")
 
 def test_views_left_open_on_a_remote_file_do_not_crash_the_exit(range_server, workspace):
     """HDF5 closes forgotten files at exit through their Python reader: that must happen while Python still can."""
-    done = subprocess.run([sys.executable, "-c", SCRIPT, range_server.url_for("sub-4_ses-4_ecephys+image.nwb"),
-                           str(workspace)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, range_server.url_for("sub-4_ses-4_ecephys+image.nwb"), str(workspace)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.stdout.strip().endswith("rendered")
     assert done.returncode == 0, done.stderr[-2000:]

@@ -27,8 +27,15 @@ class ExampleLink(PageLink):
 
 
 def test_session_args_parse_into_an_address():
-    address = parse_address({"page": [b"nwb"], "url": [b"https://x.org/a.nwb"], "path": [b"/units"],
-                             "embedded": [b"1"], "t0": [b"1.5"]})
+    address = parse_address(
+        {
+            "page": [b"nwb"],
+            "url": [b"https://x.org/a.nwb"],
+            "path": [b"/units"],
+            "embedded": [b"1"],
+            "t0": [b"1.5"],
+        }
+    )
     assert address.page == "nwb" and address.embedded
     assert address.arguments == {"url": "https://x.org/a.nwb", "path": "/units", "t0": "1.5"}
 
@@ -58,12 +65,24 @@ def test_every_pages_link_round_trips_through_the_address(spec):
     again = spec.link()
     apply_link(again, address.arguments)
     assert again.problems == []
-    assert {n: getattr(again, n) for n in link.argument_names()} == {n: getattr(link, n) for n in link.argument_names()}
+    assert {n: getattr(again, n) for n in link.argument_names()} == {
+        n: getattr(link, n) for n in link.argument_names()
+    }
 
 
 def test_invalid_values_fall_back_to_defaults_with_a_message():
-    values, problems = read_link_values(ExampleLink, {"count": "lots", "ratio": "nan", "flag": "maybe", "picks": "1,x",
-                                                      "mode": "c", "text": "ok", "unknown": "ignored"})
+    values, problems = read_link_values(
+        ExampleLink,
+        {
+            "count": "lots",
+            "ratio": "nan",
+            "flag": "maybe",
+            "picks": "1,x",
+            "mode": "c",
+            "text": "ok",
+            "unknown": "ignored",
+        },
+    )
     assert values == {"text": "ok", "count": 3, "ratio": None, "flag": False, "picks": [], "mode": "a"}
     assert len(problems) == 6 - 1
     assert any("count='lots'" in p and "whole number" in p for p in problems)
@@ -125,10 +144,27 @@ def test_settings_defaults_are_offline_and_read_the_demo_file():
 
 def test_cli_flags_override_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("NEURODECK_WORKSPACE", str(tmp_path / "from-env"))
-    settings = settings_from_args(["--port", "6001", "--workspace", str(tmp_path / "ws"), "--no-show",
-                                   "--allow-websocket-origin", "lab.org:443", "--allow-websocket-origin", "x:1",
-                                   "--allow-private-urls", "--num-threads", "2", "--root", str(tmp_path),
-                                   "--prefix", "neurodeck/", "--use-xheaders"])
+    settings = settings_from_args(
+        [
+            "--port",
+            "6001",
+            "--workspace",
+            str(tmp_path / "ws"),
+            "--no-show",
+            "--allow-websocket-origin",
+            "lab.org:443",
+            "--allow-websocket-origin",
+            "x:1",
+            "--allow-private-urls",
+            "--num-threads",
+            "2",
+            "--root",
+            str(tmp_path),
+            "--prefix",
+            "neurodeck/",
+            "--use-xheaders",
+        ]
+    )
     assert settings.port == 6001
     assert settings.workspace == tmp_path / "ws"
     assert settings.show is False
@@ -140,9 +176,15 @@ def test_cli_flags_override_environment(monkeypatch, tmp_path):
 
 
 def test_environment_configures_roots_prefix_and_model(tmp_path):
-    settings = Settings.from_env({"NEURODECK_ROOTS": f"{tmp_path}:/data", "NEURODECK_ALLOW_PRIVATE_URLS": "yes",
-                                  "NEURODECK_PREFIX": "/lab/neurodeck/", "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1",
-                                  "NEURODECK_LLM_MODEL": "llama3.1"})
+    settings = Settings.from_env(
+        {
+            "NEURODECK_ROOTS": f"{tmp_path}:/data",
+            "NEURODECK_ALLOW_PRIVATE_URLS": "yes",
+            "NEURODECK_PREFIX": "/lab/neurodeck/",
+            "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1",
+            "NEURODECK_LLM_MODEL": "llama3.1",
+        }
+    )
     assert settings.roots == (tmp_path, Path("/data"))
     assert settings.allow_private_urls
     assert settings.prefix == "/lab/neurodeck"

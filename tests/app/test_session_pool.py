@@ -30,7 +30,9 @@ class _Widget:
         return name
 
 
-def _changes(pool: SessionOrderedPool, widget: _Widget, doc: Document, changes: list[tuple[str, float]]) -> list:
+def _changes(
+    pool: SessionOrderedPool, widget: _Widget, doc: Document, changes: list[tuple[str, float]]
+) -> list:
     futures = []
     for change in changes:
         widget.pending.append(change)
@@ -42,12 +44,20 @@ def test_one_widgets_changes_apply_in_order_one_at_a_time():
     pool, log, lock = SessionOrderedPool(4), [], threading.Lock()
     widget = _Widget(log, lock)
     try:
-        futures = _changes(pool, widget, Document(), [("nitime", 0.3), ("nitime again", 0.0), ("session", 0.1)])
+        futures = _changes(
+            pool, widget, Document(), [("nitime", 0.3), ("nitime again", 0.0), ("session", 0.1)]
+        )
         assert [f.result(10) for f in futures] == ["nitime", "nitime again", "session"]
     finally:
         pool.shutdown(wait=True)
-    assert log == [("start", "nitime"), ("end", "nitime"), ("start", "nitime again"), ("end", "nitime again"),
-                   ("start", "session"), ("end", "session")]
+    assert log == [
+        ("start", "nitime"),
+        ("end", "nitime"),
+        ("start", "nitime again"),
+        ("end", "nitime again"),
+        ("start", "session"),
+        ("end", "session"),
+    ]
     assert pool.sessions_waiting() == 0  # a drained queue is forgotten
 
 
@@ -55,10 +65,12 @@ def test_other_widgets_sessions_and_tasks_run_side_by_side():
     pool, log, lock, doc = SessionOrderedPool(4), [], threading.Lock(), Document()
     started = time.monotonic()
     try:
-        futures = [*_changes(pool, _Widget(log, lock), doc, [("tabs", 0.5)]),
-                   *_changes(pool, _Widget(log, lock), doc, [("address", 0.5)]),
-                   *_changes(pool, _Widget(log, lock), Document(), [("another session", 0.5)]),
-                   pool.submit(time.sleep, 0.5)]  # a periodic callback
+        futures = [
+            *_changes(pool, _Widget(log, lock), doc, [("tabs", 0.5)]),
+            *_changes(pool, _Widget(log, lock), doc, [("address", 0.5)]),
+            *_changes(pool, _Widget(log, lock), Document(), [("another session", 0.5)]),
+            pool.submit(time.sleep, 0.5),
+        ]  # a periodic callback
         for future in futures:
             future.result(10)
     finally:

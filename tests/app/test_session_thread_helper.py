@@ -69,7 +69,7 @@ def _words(frames: list[str]) -> list[str]:
 def test_changes_from_a_foreign_thread_reach_the_browser_in_order_from_the_event_loop(served):
     url, app = served
     seen = asyncio.run(_patches_until(url, "second"))
-    assert seen[-1] == "second" and "first" not in seen[seen.index("second"):], seen
+    assert seen[-1] == "second" and "first" not in seen[seen.index("second") :], seen
     assert app.ran_on == ["server-loop", "server-loop"]  # both ran, in order, never on the asking thread
 
 

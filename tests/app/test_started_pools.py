@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-
 from concurrent.futures import ThreadPoolExecutor
 
 from app.started_pools import start_pools

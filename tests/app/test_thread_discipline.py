@@ -23,8 +23,16 @@ SCANNED = [*sorted((ROOT / "components").rglob("*.py")), *sorted((ROOT / "app" /
 HELPER_MODULE = ROOT / "components" / "background.py"
 
 THREAD_HOOK_KEYWORDS = {"target", "on_event", "on_output", "on_change", "on_progress"}
-THREAD_HOOK_CALLS = {"Thread", "Timer", "submit", "add_done_callback", "add_periodic_callback", "on_change",
-                     "add_changed_callback", "onload"}
+THREAD_HOOK_CALLS = {
+    "Thread",
+    "Timer",
+    "submit",
+    "add_done_callback",
+    "add_periodic_callback",
+    "on_change",
+    "add_changed_callback",
+    "onload",
+}
 """``onload``: Panel runs it on its pool when the page has already loaded (a page built after a tab switch)."""
 SESSION_THREAD_CALLS = {"run_on_session_thread", "on_session_thread"}
 LAYOUT_CHANGES = {"append", "extend", "insert", "clear", "send", "stream", "patch", "update"}
@@ -82,9 +90,13 @@ class _Module:
         """Names declared ``x = param.Something(...)`` in the class body: setting one notifies watchers."""
         names = set()
         for item in cls.body:
-            if isinstance(item, ast.Assign) and isinstance(item.value, ast.Call) and \
-                    isinstance(item.value.func, ast.Attribute) and isinstance(item.value.func.value, ast.Name) and \
-                    item.value.func.value.id == "param":
+            if (
+                isinstance(item, ast.Assign)
+                and isinstance(item.value, ast.Call)
+                and isinstance(item.value.func, ast.Attribute)
+                and isinstance(item.value.func.value, ast.Name)
+                and item.value.func.value.id == "param"
+            ):
                 names.update(t.id for t in item.targets if isinstance(t, ast.Name))
         return names
 
@@ -101,13 +113,20 @@ class _Module:
         if chain is not None and len(chain) == 1:
             cls = self.enclosing(where, (ast.ClassDef,))
             if cls is not None:
-                return [f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-                        and f.name == chain[0]]
+                return [
+                    f
+                    for f in cls.body
+                    if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == chain[0]
+                ]
         if isinstance(expr, ast.Name):
             scope = self.enclosing(where, (ast.FunctionDef, ast.AsyncFunctionDef))
             while True:
                 body = scope.body if scope is not None else self.tree.body
-                found = [f for f in body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == expr.id]
+                found = [
+                    f
+                    for f in body
+                    if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == expr.id
+                ]
                 if found or scope is None:
                     return found
                 scope = self.enclosing(scope, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -143,26 +162,51 @@ class _Module:
             if isinstance(node, ast.Lambda) and node is not function:
                 continue  # a lambda built here runs wherever it is handed (followed at its own hook)
             todo.extend(ast.iter_child_nodes(node))
-            targets = node.targets if isinstance(node, ast.Assign) else \
-                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+                else []
+            )
             for target in targets:
                 chain = _self_chain(target)
-                if chain and chain[-1] not in THREAD_ATTRIBUTES and (len(chain) > 1 or isinstance(target, ast.Subscript) or chain[0] in params):
-                    findings.append(Finding(self.rel(), node.lineno, f"sets self.{'.'.join(chain)} off the "
-                                                                     "session's thread"))
+                if (
+                    chain
+                    and chain[-1] not in THREAD_ATTRIBUTES
+                    and (len(chain) > 1 or isinstance(target, ast.Subscript) or chain[0] in params)
+                ):
+                    findings.append(
+                        Finding(
+                            self.rel(), node.lineno, f"sets self.{'.'.join(chain)} off the session's thread"
+                        )
+                    )
             if not isinstance(node, ast.Call):
                 continue
             name = _call_name(node)
             chain = _self_chain(node.func.value) if isinstance(node.func, ast.Attribute) else None
             if name in PANEL_SCHEDULERS and isinstance(node.func, ast.Attribute):
-                findings.append(Finding(self.rel(), node.lineno, f"schedules with Panel's {name} from a foreign "
-                                                                 "thread; use run_on_session_thread"))
+                findings.append(
+                    Finding(
+                        self.rel(),
+                        node.lineno,
+                        f"schedules with Panel's {name} from a foreign thread; use run_on_session_thread",
+                    )
+                )
             elif name == "setattr" and node.args and _self_chain(node.args[0]) is not None:
                 findings.append(Finding(self.rel(), node.lineno, "setattr on self off the session's thread"))
-            elif chain is not None and name in LAYOUT_CHANGES and chain and chain[-1] != "_lock" and \
-                    (name != "update" or chain[-1] == "param"):
-                findings.append(Finding(self.rel(), node.lineno, f"self.{'.'.join(chain)}.{name}() off the "
-                                                                 "session's thread"))
+            elif (
+                chain is not None
+                and name in LAYOUT_CHANGES
+                and chain
+                and chain[-1] != "_lock"
+                and (name != "update" or chain[-1] == "param")
+            ):
+                findings.append(
+                    Finding(
+                        self.rel(), node.lineno, f"self.{'.'.join(chain)}.{name}() off the session's thread"
+                    )
+                )
             elif chain == [] and cls is not None:  # self.method(): followed
                 for method in cls.body:
                     if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and method.name == name:
@@ -183,8 +227,10 @@ def scan(paths: list[Path]) -> list[Finding]:
 
 def test_no_widget_changes_from_foreign_threads():
     findings = scan(SCANNED)
-    assert not findings, "Widgets changed off the session's thread (wrap in run_on_session_thread):\n" + \
-        "\n".join(map(str, findings))
+    assert not findings, (
+        "Widgets changed off the session's thread (wrap in run_on_session_thread):\n"
+        + "\n".join(map(str, findings))
+    )
 
 
 def test_the_scan_finds_a_foreign_thread_change(tmp_path):
@@ -201,10 +247,15 @@ def test_the_scan_finds_a_foreign_thread_change(tmp_path):
         "    def _show(self):\n"
         "        self._status.object = 'polled'\n"
         "        self._rows[:] = []\n"
-        "        pn.state.execute(self._show, schedule=True)\n")
+        "        pn.state.execute(self._show, schedule=True)\n"
+    )
     found = {(f.line, f.what.split(" off")[0].split(" from")[0]) for f in scan([sample])}
-    assert found == {(6, "self._status.param.update()"), (10, "sets self._status.object"),
-                     (11, "sets self._rows"), (12, "schedules with Panel's execute")}
+    assert found == {
+        (6, "self._status.param.update()"),
+        (10, "sets self._status.object"),
+        (11, "sets self._rows"),
+        (12, "schedules with Panel's execute"),
+    }
 
 
 def test_the_scan_lets_changes_through_the_helper(tmp_path):
@@ -218,5 +269,6 @@ def test_the_scan_lets_changes_through_the_helper(tmp_path):
         "    def _execute(self):\n"
         "        result = self._runner.run()\n"
         "        self._result = result\n"
-        "        run_on_session_thread(self._doc, lambda: self._status.param.update(object=result))\n")
+        "        run_on_session_thread(self._doc, lambda: self._status.param.update(object=result))\n"
+    )
     assert scan([sample]) == []

@@ -26,12 +26,17 @@ hv.extension("bokeh")  # as the app's pn.extension does: the plots' options need
 
 
 def _tiny_form(page, steps: int, name: str) -> None:
-    page.form.param.update(steps=steps, run_name=name, log_every=5, eval_every=10, checkpoint_every=10,
-                           batch_size=4, window=16)
+    page.form.param.update(
+        steps=steps, run_name=name, log_every=5, eval_every=10, checkpoint_every=10, batch_size=4, window=16
+    )
 
 
 def _plotted_lengths(root) -> list[int]:
-    return [len(source.data["step"]) for source in root.select({"type": ColumnDataSource}) if "step" in source.data]
+    return [
+        len(source.data["step"])
+        for source in root.select({"type": ColumnDataSource})
+        if "step" in source.data
+    ]
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +93,9 @@ def write_finished_run(workspace: Path) -> str:
     folder.update_status(state="completed", step=10, total_steps=10)
     with open(folder.metrics_path, "w") as handle:
         for step in (5, 10):
-            handle.write(json.dumps({"step": step, "split": "train", "loss": 1.0 / step, "loss/behaviour": 0.5}) + "\n")
+            handle.write(
+                json.dumps({"step": step, "split": "train", "loss": 1.0 / step, "loss/behaviour": 0.5}) + "\n"
+            )
     return folder.run_id
 
 
@@ -115,23 +122,42 @@ def test_live_curves_draw_nothing_for_an_empty_tab_and_every_task_in_one_labelle
     assert not list(root.select({"type": Plot}))  # a Training tab without a run builds no figure
     curves.show(pd.DataFrame())
     assert not list(root.select({"type": Plot}))
-    frame = pd.DataFrame({"step": [5, 10, 10], "split": ["train", "train", "val"], "loss": [3.0, 2.0, 2.5],
-                          "loss/behaviour": [1.0, 0.8, 0.9], "loss/contrastive": [2.0, 1.2, 1.6],
-                          "lr": [1e-3, 2e-3, None], "tokens_per_s": [1e4, 1.1e4, None], "ram_gb": [0.5, 0.6, None]})
+    frame = pd.DataFrame(
+        {
+            "step": [5, 10, 10],
+            "split": ["train", "train", "val"],
+            "loss": [3.0, 2.0, 2.5],
+            "loss/behaviour": [1.0, 0.8, 0.9],
+            "loss/contrastive": [2.0, 1.2, 1.6],
+            "lr": [1e-3, 2e-3, None],
+            "tokens_per_s": [1e4, 1.1e4, None],
+            "ram_gb": [0.5, 0.6, None],
+        }
+    )
     curves.show(frame)
     plots = list(root.select({"type": Plot}))
     assert len(plots) == 2  # the total loss, and one figure for all the tasks
     legends = [[item.label.value for item in legend.items] for legend in root.select({"type": Legend})]
-    assert ["behaviour", "contrastive"] in legends  # each task named once: train and validation share a colour
+    assert [
+        "behaviour",
+        "contrastive",
+    ] in legends  # each task named once: train and validation share a colour
     assert all((p.xaxis[0].axis_label, p.yaxis[0].axis_label) == ("step", "loss") for p in plots)
     other_run = frame.rename(columns={"loss/behaviour": "loss/spikes"}).drop(columns="loss/contrastive")
     curves.show(other_run)  # another run, other tasks: the figure names the new ones
-    assert ["spikes"] in [[item.label.value for item in legend.items] for legend in root.select({"type": Legend})]
+    assert ["spikes"] in [
+        [item.label.value for item in legend.items] for legend in root.select({"type": Legend})
+    ]
     view.select(pn.Card)[0].collapsed = False  # the learning rate, throughput and load: drawn once opened
     titles = {p.title.text for p in root.select({"type": Plot})}
     assert {"Learning rate", "Throughput", "Memory of the run"} <= titles and len(titles) == 6
     memory = next(p for p in root.select({"type": Plot}) if p.title.text == "Memory of the run")
-    shown = [item.label.value for legend in memory.select({"type": Legend}) for item in legend.items if item.visible]
+    shown = [
+        item.label.value
+        for legend in memory.select({"type": Legend})
+        for item in legend.items
+        if item.visible
+    ]
     assert shown == ["RAM (GB)"]  # a run on a CPU logs no GPU memory: the legend does not name it
 
 
@@ -145,8 +171,13 @@ def test_the_follower_reads_only_new_rows_and_a_resume_drops_the_later_history(t
     assert follower.adopt(first) and list(follower.frame["step"]) == [10, 20, 30]  # the half line waits
     stale = follower.read(with_load=False)
     with open(folder.metrics_path, "a") as handle:
-        handle.write('lit": "train", "loss": 40.0}\n' + json.dumps({"event": "resume", "step": 20}) + "\n"
-                     + json.dumps({"step": 30, "split": "train", "loss": 3.0}) + "\n")
+        handle.write(
+            'lit": "train", "loss": 40.0}\n'
+            + json.dumps({"event": "resume", "step": 20})
+            + "\n"
+            + json.dumps({"step": 30, "split": "train", "loss": 3.0})
+            + "\n"
+        )
     fresh = follower.read(with_load=False)
     assert fresh.start == first.end and fresh.end > fresh.start
     assert follower.adopt(fresh)
@@ -159,15 +190,26 @@ def test_smoothing_is_tensorboards_debiased_average():
     expected, last = [], 0.0
     for k, value in enumerate(values, start=1):
         last = 0.6 * last + 0.4 * value
-        expected.append(last / (1 - 0.6 ** k))
+        expected.append(last / (1 - 0.6**k))
     assert np.allclose(smooth(values, 0.6), expected) and np.allclose(smooth(values, 0.0), values)
 
 
 def _runs_frame() -> pd.DataFrame:
-    return pd.DataFrame({"run_id": ["a", "b", "c"], "name": ["slow", "fast", "odd"], "state": ["completed"] * 3,
-                         "step": [100, 100, 50], "total_steps": [100, 100, 50], "started": [1.0, 2.0, 3.0],
-                         "message": "", "final.best_val_loss": [2.0, 1.0, None], "optim.lr": [1e-3, 4e-3, 1e-2],
-                         "model.d_model": [32, 32, 32], "data.sources": ["synthetic", "nitime", "synthetic"]})
+    return pd.DataFrame(
+        {
+            "run_id": ["a", "b", "c"],
+            "name": ["slow", "fast", "odd"],
+            "state": ["completed"] * 3,
+            "step": [100, 100, 50],
+            "total_steps": [100, 100, 50],
+            "started": [1.0, 2.0, 3.0],
+            "message": "",
+            "final.best_val_loss": [2.0, 1.0, None],
+            "optim.lr": [1e-3, 4e-3, 1e-2],
+            "model.d_model": [32, 32, 32],
+            "data.sources": ["synthetic", "nitime", "synthetic"],
+        }
+    )
 
 
 def test_parallel_coordinates_scale_each_axis_and_leave_out_runs_without_the_metric():
@@ -185,8 +227,10 @@ def test_parallel_coordinates_scale_each_axis_and_leave_out_runs_without_the_met
 def test_comparison_overlays_the_ticked_runs(tmp_path):
     from components.background import BackgroundWork
 
-    frames = {r: pd.DataFrame({"step": [10, 20], "split": ["val", "val"], "loss": [2.0, 1.0 + k]})
-              for k, r in enumerate(["a", "b"])}
+    frames = {
+        r: pd.DataFrame({"step": [10, 20], "split": ["val", "val"], "loss": [2.0, 1.0 + k]})
+        for k, r in enumerate(["a", "b"])
+    }
     comparison = RunComparison(BackgroundWork(), lambda run_id: frames[run_id])
     root = pn.panel(comparison).get_root()
     comparison.show(_runs_frame(), ["a", "b"])
@@ -203,8 +247,13 @@ def test_evaluation_and_interpretation_views_render_a_real_run(tmp_path):
     from engines.training.trainer.control import RunController
 
     controller = RunController(tmp_path, None)
-    config = build_config([{"kind": "synthetic", "n_bins": 1200, "n_units": 16}], model_size="tiny", steps=10,
-                          data={"seq_len": 16, "batch_size": 4}, training={"log_every": 5, "eval_windows": 4})
+    config = build_config(
+        [{"kind": "synthetic", "n_bins": 1200, "n_units": 16}],
+        model_size="tiny",
+        steps=10,
+        data={"seq_len": 16, "batch_size": 4},
+        training={"log_every": 5, "eval_windows": 4},
+    )
     run_id = controller.start(config)
     assert controller.wait(run_id, timeout=120).value == "completed"
     folder = controller.registry.get(run_id)
@@ -249,7 +298,9 @@ print(page.message)
 assert "torch" not in sys.modules
 ctx.close()
 """
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("Step 10 of 10 · completed · 2 points")
     assert done.stdout.count("Training needs PyTorch") == 2 and "pip install torch" in done.stdout

@@ -24,18 +24,37 @@ def _ids(name: str, path: str, policy, index_store) -> list[str]:
 
 
 def test_types_get_their_views(policy, index_store):
-    assert _ids("pynwb-types/test_ElectricalSeries.nwb", "/acquisition/test_eS", policy, index_store)[0] == "traces"
-    assert _ids("sub-4_ses-4_ecephys+image.nwb", "/units", policy, index_store)[:3] == ["raster", "psth", "table"]
-    assert _ids("sub-4_ses-4_ecephys+image.nwb", "/acquisition/events", policy, index_store)[:2] == ["events", "traces"]
-    assert _ids("sub-4_ses-4_ecephys+image.nwb", "/intervals/encoding_table", policy, index_store)[:2] == ["intervals", "table"]
+    assert (
+        _ids("pynwb-types/test_ElectricalSeries.nwb", "/acquisition/test_eS", policy, index_store)[0]
+        == "traces"
+    )
+    assert _ids("sub-4_ses-4_ecephys+image.nwb", "/units", policy, index_store)[:3] == [
+        "raster",
+        "psth",
+        "table",
+    ]
+    assert _ids("sub-4_ses-4_ecephys+image.nwb", "/acquisition/events", policy, index_store)[:2] == [
+        "events",
+        "traces",
+    ]
+    assert _ids("sub-4_ses-4_ecephys+image.nwb", "/intervals/encoding_table", policy, index_store)[:2] == [
+        "intervals",
+        "table",
+    ]
     assert _ids("sub-4_ses-4_ecephys+image.nwb", "/", policy, index_store)[0] == "overview"
-    assert "frames" in _ids("pynwb-types/test_TwoPhotonSeries.nwb", "/acquisition/test_2ps", policy, index_store)
+    assert "frames" in _ids(
+        "pynwb-types/test_TwoPhotonSeries.nwb", "/acquisition/test_2ps", policy, index_store
+    )
 
 
 def test_extension_type_gets_parent_views():
-    index = NwbIndex(objects={
-        "/": ObjectInfo(path="/", kind="group", children=["ext"]),
-        "/ext": ObjectInfo(path="/ext", kind="group", neurodata_type="MyLabSeries", children=["data"]),
-        "/ext/data": ObjectInfo(path="/ext/data", kind="dataset", shape=[100, 4], dtype="<f4"),
-    }, nwb_version="2.7.0", lineage={"MyLabSeries": ["MyLabSeries", "ElectricalSeries", "TimeSeries"]})
+    index = NwbIndex(
+        objects={
+            "/": ObjectInfo(path="/", kind="group", children=["ext"]),
+            "/ext": ObjectInfo(path="/ext", kind="group", neurodata_type="MyLabSeries", children=["data"]),
+            "/ext/data": ObjectInfo(path="/ext/data", kind="dataset", shape=[100, 4], dtype="<f4"),
+        },
+        nwb_version="2.7.0",
+        lineage={"MyLabSeries": ["MyLabSeries", "ElectricalSeries", "TimeSeries"]},
+    )
     assert [v.id for v in views_for(index, "/ext")] == ["traces", "ephys-summary", "hdf5"]

@@ -40,8 +40,9 @@ def viewer():
 
 def _open_stream(proxy: str, token: str, client: str) -> requests.Response:
     """An event stream as the viewer's client opens it; returns once its first event (the state) arrived."""
-    answer = requests.get(f"{proxy}/ngv/events/{token}", params={"c": client, "gc": "", "gs": ""}, stream=True,
-                          timeout=QUICK_S)
+    answer = requests.get(
+        f"{proxy}/ngv/events/{token}", params={"c": client, "gc": "", "gs": ""}, stream=True, timeout=QUICK_S
+    )
     assert answer.status_code == 200, answer.text[:300]
     assert answer.headers["Content-Type"] == "text/event-stream"
     first = answer.raw.read(6)  # not iter_lines: leaving its generator would close the connection
@@ -120,19 +121,23 @@ def test_a_closed_viewer_ends_its_stream_and_is_released_though_its_browser_neve
         while token in neuroglancer.server.global_server.viewers and time.monotonic() < deadline:
             gc.collect()
             time.sleep(0.1)
-        assert token not in neuroglancer.server.global_server.viewers, \
+        assert token not in neuroglancer.server.global_server.viewers, (
             "the closed viewer is still held (by its open event stream or by the component)"
+        )
         assert requests.get(f"{proxy}/ngv/v/{token}/", timeout=QUICK_S).status_code == 404
 
 
 def test_a_viewer_beyond_the_limit_is_told_to_retry_and_connects_once_one_closes(viewer):
     with serve_routes(neuroglancer_routes(max_streams=2)) as proxy:
         first, second = _open_stream(proxy, viewer.token, "a"), _open_stream(proxy, viewer.token, "b")
-        refused = requests.get(f"{proxy}/ngv/events/{viewer.token}", params={"c": "c", "gc": "", "gs": ""},
-                               timeout=QUICK_S)
+        refused = requests.get(
+            f"{proxy}/ngv/events/{viewer.token}", params={"c": "c", "gc": "", "gs": ""}, timeout=QUICK_S
+        )
         assert refused.status_code == 503 and refused.headers.get("Retry-After")
         assert "2 viewers are open" in refused.text
-        _client_page_answers(proxy, viewer.token)  # the limit is on streams, never on the viewer's other requests
+        _client_page_answers(
+            proxy, viewer.token
+        )  # the limit is on streams, never on the viewer's other requests
         first.close()
         _streams_given_back(down_to=1)
         _open_stream(proxy, viewer.token, "c").close()
@@ -160,7 +165,9 @@ def test_a_viewer_of_another_server_process_is_reached_while_that_process_lives(
         with serve_routes(routes) as proxy:
             _client_page_answers(proxy, token)
             stream = _open_stream(proxy, token, "tab")
-            assert '"position": [7, 8, 9]' in _events(stream, 2)  # the other process's viewer, not one of ours
+            assert '"position": [7, 8, 9]' in _events(
+                stream, 2
+            )  # the other process's viewer, not one of ours
             stream.close()
             done.set()
             other.join(10)

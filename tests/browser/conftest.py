@@ -16,8 +16,14 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--disable-gpu"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+]
 WEBGL_ARGS = [*CHROMIUM_ARGS[:-1], "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 """WebGL through SwiftShader (software), which the real Neuroglancer client needs to draw. Only the pages with the
 viewer use it: software GPU compositing costs every other page CPU time."""
@@ -86,17 +92,40 @@ def chromium_path() -> str:
 
 
 @contextmanager
-def served_app(workspace: Path, *extra: str, port: int | None = None, root: Path | None = None,
-               env: dict[str, str] | None = None):
+def served_app(
+    workspace: Path,
+    *extra: str,
+    port: int | None = None,
+    root: Path | None = None,
+    env: dict[str, str] | None = None,
+):
     """``run.py`` on a free port (loopback URLs allowed, test data readable); yields (base URL, port)."""
     port = port or _free_port()
     log = open(workspace / "server.log", "w")
     roots = ["--root", str(root)] if root is not None else []
     process = subprocess.Popen(
-        [sys.executable, "run.py", "--port", str(port), "--address", "127.0.0.1", "--no-show",
-         "--workspace", str(workspace), "--allow-private-urls", *roots, "--root", str(workspace),
-         "--num-threads", "4", *extra],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NEURODECK_TOKEN": TEST_TOKEN, **(env or {})},
+        [
+            sys.executable,
+            "run.py",
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--no-show",
+            "--workspace",
+            str(workspace),
+            "--allow-private-urls",
+            *roots,
+            "--root",
+            str(workspace),
+            "--num-threads",
+            "4",
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "NEURODECK_TOKEN": TEST_TOKEN, **(env or {})},
     )
     prefix = extra[extra.index("--prefix") + 1].rstrip("/") if "--prefix" in extra else ""
     url = f"http://127.0.0.1:{port}{prefix}/"
@@ -121,7 +150,9 @@ def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path, time
             raise RuntimeError(log_path.read_text())
         try:
             answer = requests.get(url, headers=SIGNED_IN, timeout=10, allow_redirects=False)
-            if answer.status_code == 200 or "login" in answer.headers.get("Location", ""):  # served, or asks to sign in
+            if answer.status_code == 200 or "login" in answer.headers.get(
+                "Location", ""
+            ):  # served, or asks to sign in
                 return
         except requests.RequestException:
             time.sleep(0.3)
@@ -150,7 +181,8 @@ def playwright_driver(chromium_path):
 @pytest.fixture(scope="module")
 def browser(playwright_driver, chromium_path):
     browser = sign_in_every_context(
-        playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS))
+        playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+    )
     yield browser
     browser.close()
 
@@ -158,7 +190,8 @@ def browser(playwright_driver, chromium_path):
 @pytest.fixture(scope="module")
 def webgl_browser(playwright_driver, chromium_path):
     browser = sign_in_every_context(
-        playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=WEBGL_ARGS))
+        playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=WEBGL_ARGS)
+    )
     yield browser
     browser.close()
 

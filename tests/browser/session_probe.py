@@ -43,8 +43,12 @@ class Usage:
     rss_mb: float
     temp_entries: int
 
-    def within(self, baseline: Usage, fraction: float = 0.10,
-               measures: tuple[str, ...] = ("threads", "files", "children", "rss_mb", "temp_entries")) -> list[str]:
+    def within(
+        self,
+        baseline: Usage,
+        fraction: float = 0.10,
+        measures: tuple[str, ...] = ("threads", "files", "children", "rss_mb", "temp_entries"),
+    ) -> list[str]:
         """The ``measures`` above ``baseline`` by more than ``fraction`` (a count of 0 or 1 allows no growth)."""
         over = []
         for name in measures:
@@ -54,17 +58,21 @@ class Usage:
         return over
 
     def __str__(self) -> str:
-        return (f"{self.threads} threads, {self.files} open files, {self.children} child processes, "
-                f"{self.rss_mb:.0f} MB resident, {self.temp_entries} temporary entries")
+        return (
+            f"{self.threads} threads, {self.files} open files, {self.children} child processes, "
+            f"{self.rss_mb:.0f} MB resident, {self.temp_entries} temporary entries"
+        )
 
 
 def usage(pid: int, temp_dir: Path) -> Usage:
     status = Path(f"/proc/{pid}/status").read_text()
-    return Usage(threads=int(re.search(r"^Threads:\s+(\d+)", status, re.MULTILINE).group(1)),
-                 files=len(os.listdir(f"/proc/{pid}/fd")),
-                 children=len(psutil.Process(pid).children(recursive=True)),
-                 rss_mb=int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1)) / 1024,
-                 temp_entries=sum(1 for _ in temp_dir.iterdir()))
+    return Usage(
+        threads=int(re.search(r"^Threads:\s+(\d+)", status, re.MULTILINE).group(1)),
+        files=len(os.listdir(f"/proc/{pid}/fd")),
+        children=len(psutil.Process(pid).children(recursive=True)),
+        rss_mb=int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1)) / 1024,
+        temp_entries=sum(1 for _ in temp_dir.iterdir()),
+    )
 
 
 def server_pid(port: int) -> int:
@@ -85,7 +93,9 @@ async def open_session(url: str, page: str, stay_s: float = 1.0, drop: bool = Fa
     found = re.search(r'"token":\s*"([^"]+)"', answer.text)
     if answer.status_code != 200 or found is None:
         raise SessionRefused(f"{page}: {answer.status_code} without a session token")
-    connection = await websocket_connect(url.replace("http", "ws", 1) + "ws", subprotocols=["bokeh", found.group(1)])
+    connection = await websocket_connect(
+        url.replace("http", "ws", 1) + "ws", subprotocols=["bokeh", found.group(1)]
+    )
     try:
         protocol = Protocol()
         for _ in range(3):  # ACK: header, metadata, content
@@ -96,8 +106,10 @@ async def open_session(url: str, page: str, stay_s: float = 1.0, drop: bool = Fa
         content = await connection.read_message()
         if header.get("msgtype") != "PULL-DOC-REPLY" or "could not be built" in content:
             raise SessionRefused(f"{page}: {header.get('msgtype')} {content[:300]}")
-        await _send(connection, protocol.create("PATCH-DOC", [MessageSentEvent(Document(), "bokeh_event",
-                                                                               DocumentReady())]))
+        await _send(
+            connection,
+            protocol.create("PATCH-DOC", [MessageSentEvent(Document(), "bokeh_event", DocumentReady())]),
+        )
         loop = asyncio.get_running_loop()
         end = loop.time() + stay_s
         while loop.time() < end:  # take what the server sends, as a browser would

@@ -57,7 +57,9 @@ def test_keyboard_review_with_undo_and_a_reload_keeps_the_verdicts(page: Page, a
     expect(page).to_have_url(re.compile(rf"group={third}"))
     page.reload()
     expect(page.get_by_text(READY).first).to_be_visible(timeout=120_000)
-    expect(page.get_by_text(FOCUS).first).to_have_text(re.compile(rf"^Group {third}:"))  # the link kept the focus
+    expect(page.get_by_text(FOCUS).first).to_have_text(
+        re.compile(rf"^Group {third}:")
+    )  # the link kept the focus
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("ArrowLeft")
     expect(page.get_by_text(FOCUS).first).to_have_text(re.compile(rf"^Group {first}:"))
@@ -67,8 +69,10 @@ def test_keyboard_review_with_undo_and_a_reload_keeps_the_verdicts(page: Page, a
 
 
 def test_two_tabs_see_each_others_verdicts_after_a_refresh(browser, app_url: str):
-    first, second = browser.new_context(viewport={"width": 1500, "height": 1100}), \
-        browser.new_context(viewport={"width": 1500, "height": 1100})
+    first, second = (
+        browser.new_context(viewport={"width": 1500, "height": 1100}),
+        browser.new_context(viewport={"width": 1500, "height": 1100}),
+    )
     try:
         a, b = first.new_page(), second.new_page()
         _open(a, app_url)
@@ -76,11 +80,15 @@ def test_two_tabs_see_each_others_verdicts_after_a_refresh(browser, app_url: str
         _open(b, app_url, f"&group={group}")
         expect(b.get_by_text(FOCUS).first).to_have_text(re.compile(rf"^Group {group}:"))
         b.keyboard.press("r")
-        expect(b.locator(f".nd-group-{group}").first).to_contain_text("you: reject")  # saved before the next one
+        expect(b.locator(f".nd-group-{group}").first).to_contain_text(
+            "you: reject"
+        )  # saved before the next one
         a.keyboard.press("a")  # both reviewers answer the same group; each verdict is its own row
         expect(a.locator(f".nd-group-{group}").first).to_contain_text("you: accept")
         b.get_by_role("button", name="Refresh").click()
-        expect(b.locator(f".nd-group-{group}").first).to_contain_text("you: accept")  # the latest saved verdict
+        expect(b.locator(f".nd-group-{group}").first).to_contain_text(
+            "you: accept"
+        )  # the latest saved verdict
         a.get_by_role("button", name="Refresh").click()
         assert _verdict_of(a, group) == _verdict_of(b, group) == "accept"
     finally:

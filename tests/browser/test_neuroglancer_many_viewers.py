@@ -96,7 +96,9 @@ def test_every_viewer_loads_with_two_server_processes(webgl_browser, tmp_path, n
     of six viewers were dead); each process forwards them to the viewer's own."""
     with served_app(tmp_path, "--num-procs", "2", root=nwb_data_dir) as (url, _port):
         for n in range(6):
-            context = webgl_browser.new_context(viewport=VIEWPORT)  # new connections: either process may answer
+            context = webgl_browser.new_context(
+                viewport=VIEWPORT
+            )  # new connections: either process may answer
             try:
                 _viewer_loaded(_open(context, url), f"viewer {n + 1} of 6 with two processes")
             finally:

@@ -30,7 +30,9 @@ class ViewerProbe:
         self._body = page.frame_locator("iframe[title='Neuroglancer viewer']").first.locator("body")
 
     def state(self) -> dict:
-        text = self._body.evaluate("() => typeof viewer === 'undefined' ? '{}' : JSON.stringify(viewer.state.toJSON())")
+        text = self._body.evaluate(
+            "() => typeof viewer === 'undefined' ? '{}' : JSON.stringify(viewer.state.toJSON())"
+        )
         return json.loads(text)
 
     def wait(self, check, timeout_s: float = 20) -> dict:
@@ -53,14 +55,19 @@ def _open(page: Page, app_url: str, query: str = "") -> ViewerProbe:
     page.goto(app_url + "?page=neuroglancer" + query)
     expect(page.get_by_placeholder(CHAT)).to_be_visible(timeout=60_000)
     viewer = ViewerProbe(page)
-    assert "position" in viewer.wait(lambda s: "position" in s, timeout_s=60), "the viewer did not load its state"
+    assert "position" in viewer.wait(lambda s: "position" in s, timeout_s=60), (
+        "the viewer did not load its state"
+    )
     return viewer
 
 
 def test_a_chat_command_moves_the_real_viewer(page: Page, app_url: str):
     frame = _open(page, app_url)
     before = frame.state()
-    assert before["position"] == [64, 64, 24] and [layer["name"] for layer in before["layers"]] == ["image", "segmentation"]
+    assert before["position"] == [64, 64, 24] and [layer["name"] for layer in before["layers"]] == [
+        "image",
+        "segmentation",
+    ]
     _say(page, "go to 60 40 20 and zoom in")
     state = frame.wait(lambda s: s["position"] == [60, 40, 20])
     assert state["position"] == [60, 40, 20]
@@ -84,7 +91,9 @@ def test_a_pan_in_the_viewer_is_seen_by_the_agent(page: Page, app_url: str):
     assert moved != [64, 64, 24]
     page.wait_for_timeout(1800)  # the viewer reports the user's moves after 1 s without change
     _say(page, "describe the view")
-    expect(page.get_by_text(re.compile(rf"Position: x={moved[0]:.6g}, y={moved[1]:.6g}")).first).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(rf"Position: x={moved[0]:.6g}, y={moved[1]:.6g}")).first
+    ).to_be_visible()
 
 
 def test_a_multiview_row_click_loads_its_view(page: Page, app_url: str):
@@ -102,17 +111,26 @@ def test_a_multiview_row_click_loads_its_view(page: Page, app_url: str):
 
 
 def test_a_state_link_opens_that_state_and_a_bad_one_says_why(page: Page, app_url: str):
-    state = {"dimensions": {"x": [5e-7, "m"], "y": [5e-7, "m"], "z": [5e-7, "m"]}, "position": [10, 11, 12],
-             "crossSectionScale": 0.5, "layers": [], "layout": "xy"}
+    state = {
+        "dimensions": {"x": [5e-7, "m"], "y": [5e-7, "m"], "z": [5e-7, "m"]},
+        "position": [10, 11, 12],
+        "crossSectionScale": 0.5,
+        "layers": [],
+        "layout": "xy",
+    }
     frame = _open(page, app_url, "&state=" + quote("#!" + json.dumps(state)))
     assert frame.wait(lambda s: s["position"] == [10, 11, 12])["position"] == [10, 11, 12]
     page.goto(app_url + "?page=neuroglancer&state=" + quote("#!{not json"))
     expect(page.get_by_text(re.compile("not valid JSON")).first).to_be_visible(timeout=60_000)
 
 
-def test_two_sessions_never_see_each_others_tables_chats_or_views(webgl_browser, app_url: str, tmp_path: Path):
-    first, second = webgl_browser.new_context(viewport={"width": 1600, "height": 1100}), \
-        webgl_browser.new_context(viewport={"width": 1600, "height": 1100})
+def test_two_sessions_never_see_each_others_tables_chats_or_views(
+    webgl_browser, app_url: str, tmp_path: Path
+):
+    first, second = (
+        webgl_browser.new_context(viewport={"width": 1600, "height": 1100}),
+        webgl_browser.new_context(viewport={"width": 1600, "height": 1100}),
+    )
     try:
         a, b = first.new_page(), second.new_page()
         frame_a, frame_b = _open(a, app_url), _open(b, app_url)
@@ -148,7 +166,11 @@ def model_app(tmp_path_factory, nwb_data_dir):
         return ScriptedReply(tool_calls=[ToolCall("go_to", {"position": {"x": 33, "y": 44}})])
 
     with ScriptedOpenAIServer(responder=respond) as server:
-        model = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key", "NEURODECK_LLM_MODEL": "scripted"}
+        model = {
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_API_KEY": "test-key",
+            "NEURODECK_LLM_MODEL": "scripted",
+        }
         with served_app(tmp_path_factory.mktemp("model-app"), root=nwb_data_dir, env=model) as (url, _port):
             yield url, server
 

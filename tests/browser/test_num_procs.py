@@ -28,7 +28,9 @@ def _serving_processes(port: int) -> list[int]:
     return found
 
 
-def test_two_processes_serve_deep_links_and_stop_with_their_parent(browser, tmp_path: Path, nwb_data_dir: Path):
+def test_two_processes_serve_deep_links_and_stop_with_their_parent(
+    browser, tmp_path: Path, nwb_data_dir: Path
+):
     with served_app(tmp_path, "--num-procs", "2", root=nwb_data_dir) as (url, port):
         assert len(_serving_processes(port)) == 3  # the parent that forked, and the two that serve
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -36,11 +38,18 @@ def test_two_processes_serve_deep_links_and_stop_with_their_parent(browser, tmp_
         try:
             for _ in range(6):  # a page's HTML and its websocket may reach different processes
                 page = context.new_page()
-                page.on("request", lambda request: elsewhere.append(request.url)
-                        if request.url.startswith(("http:", "https:")) and not request.url.startswith(url) else None)
+                page.on(
+                    "request",
+                    lambda request: (
+                        elsewhere.append(request.url)
+                        if request.url.startswith(("http:", "https:")) and not request.url.startswith(url)
+                        else None
+                    ),
+                )
                 page.goto(url + "?page=training")
                 expect(page.get_by_role("combobox", name="Data", exact=True)).to_have_value(
-                    "Synthetic demo (bundled, known latents)", timeout=60_000)
+                    "Synthetic demo (bundled, known latents)", timeout=60_000
+                )
                 page.locator(".bk-tab", has_text="NWB browser").click()
                 expect(page).to_have_url(url + "?page=nwb")  # the session answers: its tab writes the address
                 page.close()

@@ -36,7 +36,9 @@ def _ask(page: Page, text: str) -> None:
     box.fill(text)
     box.press("Enter")
     expect(page.get_by_text(text, exact=True).first).to_be_visible()
-    expect(page.get_by_role("button", name="Stop", exact=True).first).to_be_disabled(timeout=60_000)  # turn done
+    expect(page.get_by_role("button", name="Stop", exact=True).first).to_be_disabled(
+        timeout=60_000
+    )  # turn done
 
 
 def test_offline_answers_open_and_embed_views(page: Page, app_url: str):
@@ -44,7 +46,9 @@ def test_offline_answers_open_and_embed_views(page: Page, app_url: str):
     _ask(page, "how many trials")
     expect(page.get_by_text(re.compile(r"90 intervals from")).first).to_be_visible()
     _ask(page, "show the raster of units 1-20")
-    expect(page.get_by_text(re.compile(r"20 picked unit\(s\)")).first).to_be_visible()  # a live raster in the chat
+    expect(
+        page.get_by_text(re.compile(r"20 picked unit\(s\)")).first
+    ).to_be_visible()  # a live raster in the chat
     _ask(page, "open units from 100-200")
     expect(page).to_have_url(re.compile(r"path=/units.*t0=100&t1=200"))
     expect(page.get_by_text(re.compile(r"^100\.00 – 200\.00 s · [\d,]+ spikes")).first).to_be_visible()
@@ -76,13 +80,30 @@ def model_app(tmp_path_factory, nwb_data_dir):
         if last["role"] == "tool":
             return ScriptedReply("The code is below; press Run to run it.")
         slow = "slow" in str(last.get("content"))
-        return ScriptedReply(tool_calls=[ToolCall("propose_code", {
-            "code": SLOW_CODE if slow else PLOT_CODE,
-            "explanation": "Counts each unit's spikes and plots them." if not slow else "A long loop."})])
+        return ScriptedReply(
+            tool_calls=[
+                ToolCall(
+                    "propose_code",
+                    {
+                        "code": SLOW_CODE if slow else PLOT_CODE,
+                        "explanation": "Counts each unit's spikes and plots them."
+                        if not slow
+                        else "A long loop.",
+                    },
+                )
+            ]
+        )
 
     with ScriptedOpenAIServer(responder=respond) as server:
-        model = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key", "NEURODECK_CODE_TIME_S": "8"}
-        with served_app(tmp_path_factory.mktemp("assistant-app"), root=nwb_data_dir, env=model) as (url, _port):
+        model = {
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_API_KEY": "test-key",
+            "NEURODECK_CODE_TIME_S": "8",
+        }
+        with served_app(tmp_path_factory.mktemp("assistant-app"), root=nwb_data_dir, env=model) as (
+            url,
+            _port,
+        ):
             yield url
 
 

@@ -29,7 +29,9 @@ def files(tmp_path_factory, nwb_data_dir):
 
 def test_an_edf_recording_opens_by_range_with_its_channels_and_annotations(page: Page, app_url: str, files):
     page.goto(app_url + "?url=" + quote(files.url_for("sleep.edf"), safe=""))
-    expect(page.get_by_text(re.compile(r"sleep\.edf · EDF\+C · 4 signals")).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"sleep\.edf · EDF\+C · 4 signals")).first).to_be_visible(
+        timeout=60_000
+    )
     status = page.get_by_text(re.compile(r"^Window ")).first
     expect(status).to_contain_text("Window 0.000 – 10.000 s of 0.000 – 30.000 s · 3 channel(s)")
     page.get_by_role("button", name="Zoom in").click()
@@ -44,13 +46,26 @@ def test_an_edf_recording_opens_by_range_with_its_channels_and_annotations(page:
 
 @pytest.fixture(scope="module")
 def dandi_app(tmp_path_factory, nwb_data_dir, files):
-    dandiset = FakeDandiset("000123", "Whisker barrel recordings", [
-        FakeAsset("sub-1/sub-1_ecephys.nwb", (nwb_data_dir / "anm369963.nwb").stat().st_size, "a1",
-                  url=files.url_for("anm369963.nwb")),
-        FakeAsset("README.txt", 12, "a2")], published=["0.240101.1200"])
+    dandiset = FakeDandiset(
+        "000123",
+        "Whisker barrel recordings",
+        [
+            FakeAsset(
+                "sub-1/sub-1_ecephys.nwb",
+                (nwb_data_dir / "anm369963.nwb").stat().st_size,
+                "a1",
+                url=files.url_for("anm369963.nwb"),
+            ),
+            FakeAsset("README.txt", 12, "a2"),
+        ],
+        published=["0.240101.1200"],
+    )
     with DandiApiServer([dandiset]) as api:
-        with served_app(tmp_path_factory.mktemp("dandi-app"), root=nwb_data_dir,
-                        env={"NEURODECK_DANDI_API_URL": api.api_url}) as (url, _port):
+        with served_app(
+            tmp_path_factory.mktemp("dandi-app"),
+            root=nwb_data_dir,
+            env={"NEURODECK_DANDI_API_URL": api.api_url},
+        ) as (url, _port):
             yield url
 
 
@@ -72,6 +87,7 @@ def test_dandi_offline_says_so_and_the_page_keeps_working(page: Page, app_url: s
     page.goto(app_url)  # this server's DANDI address is the real archive, unreachable from here
     page.get_by_text("Browse DANDI").first.click()
     page.get_by_role("button", name="Search DANDI").click()
-    expect(page.get_by_text(re.compile(r"DANDI:.*(offline|reach|refused|private)", re.I)).first).to_be_visible(
-        timeout=60_000)
+    expect(
+        page.get_by_text(re.compile(r"DANDI:.*(offline|reach|refused|private)", re.I)).first
+    ).to_be_visible(timeout=60_000)
     expect(page.locator(".nd-name", has_text=re.compile("^units$")).first).to_be_visible()

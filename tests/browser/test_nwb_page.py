@@ -101,7 +101,8 @@ def test_back_button_restores_previous_object(page: Page, app_url: str):
 def test_app_works_inside_iframe_of_another_origin(page: Page, app_url: str, tmp_path: Path):
     src = _link(app_url, path="/units", embedded="1")
     (tmp_path / "host.html").write_text(
-        f"<html><body><h1>Lab site</h1><iframe src='{src}' width='1300' height='900'></iframe></body></html>")
+        f"<html><body><h1>Lab site</h1><iframe src='{src}' width='1300' height='900'></iframe></body></html>"
+    )
     with RangeServer(tmp_path) as other_origin:
         page.goto(other_origin.url_for("host.html"))
         frame = page.frame_locator("iframe")

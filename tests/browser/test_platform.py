@@ -41,7 +41,9 @@ def test_views_of_one_file_share_the_time_window(page: Page, app_url: str):
     _tree_node(page, "acquisition").click()
     _tree_node(page, "experiment_ids").click()  # an event series: its events of the same window
     expect(page.get_by_text(re.compile(r"^120\.00 – 130\.00 s · [\d,]+ events")).first).to_be_visible()
-    page.get_by_role("button", name="Traces", exact=True).click()  # the same series as a line: the same window
+    page.get_by_role(
+        "button", name="Traces", exact=True
+    ).click()  # the same series as a line: the same window
     status = page.get_by_text(re.compile(r"^Window ")).first
     expect(status).to_contain_text("Window 120.000 – 130.000 s")
     page.get_by_role("button", name="Zoom in").click()  # 122.5 - 127.5
@@ -112,8 +114,10 @@ def stalling_app(tmp_path, nwb_data_dir, monkeypatch):
     """
     monkeypatch.setenv("NEURODECK_REQUEST_TIMEOUT_S", "300")
     (tmp_path / "workspace").mkdir()
-    with RangeServer(nwb_data_dir, stall_s=300) as silent, served_app(tmp_path / "workspace", root=nwb_data_dir) as (
-            url, _port):
+    with (
+        RangeServer(nwb_data_dir, stall_s=300) as silent,
+        served_app(tmp_path / "workspace", root=nwb_data_dir) as (url, _port),
+    ):
         yield url, silent
 
 
@@ -122,16 +126,24 @@ def other_users_browser(playwright_driver, chromium_path) -> Iterator[tuple[Brow
     """A second Chromium for the other users' pages, with its processes (to pause them: see below)."""
     before = {p.pid for p in psutil.process_iter()}
     browser = sign_in_every_context(
-        playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS))
+        playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+    )
     try:
-        yield browser, [p for p in psutil.process_iter(["name"])
-                        if p.pid not in before and "chrom" in (p.info["name"] or "")]
+        yield (
+            browser,
+            [
+                p
+                for p in psutil.process_iter(["name"])
+                if p.pid not in before and "chrom" in (p.info["name"] or "")
+            ],
+        )
     finally:
         browser.close()
 
 
-def test_a_stalled_server_in_other_sessions_never_slows_this_one(browser, playwright_driver, chromium_path,
-                                                                  stalling_app):
+def test_a_stalled_server_in_other_sessions_never_slows_this_one(
+    browser, playwright_driver, chromium_path, stalling_app
+):
     """12 sessions open files on a server that accepts connections and never answers; a click here stays fast.
 
     The 12 stalled pages run in their own Chromium, paused while the click is measured: each draws a loading

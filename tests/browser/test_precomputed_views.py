@@ -31,7 +31,9 @@ def test_units_raster_uses_density_job_and_zooms_to_spikes(page: Page, app_url: 
 
     page.get_by_text(re.compile(r"Compute$")).first.click()
     expect(page).to_have_url(re.compile(r"page=compute"))
-    row = page.get_by_role("row", name=re.compile(r"spike-density.*sub-4_ses-4_ecephys\+image\.nwb.*units.*done"))
+    row = page.get_by_role(
+        "row", name=re.compile(r"spike-density.*sub-4_ses-4_ecephys\+image\.nwb.*units.*done")
+    )
     expect(row.first).to_be_visible()
 
 

@@ -37,8 +37,12 @@ CATCH_UP_S = 20
 """How long the browser may take to show what the server decided before the page counts as frozen."""
 BUSY_PROCESSES = 3
 TREE_NODES = ("units", "acquisition", "intervals", "stimulus", "general")
-DATA_CHOICES = {"Synthetic demo (bundled, known latents)": "synthetic", "NWB file (path or URL)": "nwb",
-                "nitime real data (shipped with nitime)": "nitime", "Session file (.npz)": "session"}
+DATA_CHOICES = {
+    "Synthetic demo (bundled, known latents)": "synthetic",
+    "NWB file (path or URL)": "nwb",
+    "nitime real data (shipped with nitime)": "nitime",
+    "Session file (.npz)": "session",
+}
 CURATION_READY = re.compile(r"\d+ units · (\d+) candidate groups · (\d+) judged")
 FOCUS = re.compile(r"^Group (\d+): units")
 
@@ -89,8 +93,12 @@ def _nwb(page: Page, url: str, rng: random.Random) -> None:
     page.goto(url + "?page=nwb")
     expect(page.locator(".nd-name", has_text=re.compile("^units$")).first).to_be_visible(timeout=60_000)
     clicks = rng.sample(TREE_NODES, 3)
-    for name in clicks:  # one after the other, without waiting for the page (a click may land on a row that an
-        page.locator(".nd-name", has_text=re.compile(f"^{name}$")).first.click()  # expanding group moved there)
+    for (
+        name
+    ) in clicks:  # one after the other, without waiting for the page (a click may land on a row that an
+        page.locator(
+            ".nd-name", has_text=re.compile(f"^{name}$")
+        ).first.click()  # expanding group moved there)
 
     def agreed() -> str | None:
         query = _query(page)
@@ -101,8 +109,10 @@ def _nwb(page: Page, url: str, rng: random.Random) -> None:
         view = view_by_id(query.get("view", ""))
         tab = _text(page.locator(".nd-view-tabs .bk-btn.bk-active").first)
         if selected != path.rsplit("/", 1)[-1] or view is None or tab != view.title:
-            return (f"the address says {path} in view {query.get('view')!r}; the page shows tree row "
-                    f"{selected!r} and view tab {tab!r}")
+            return (
+                f"the address says {path} in view {query.get('view')!r}; the page shows tree row "
+                f"{selected!r} and view tab {tab!r}"
+            )
         return None
 
     _catch_up(page, agreed, f"NWB tree clicks {clicks}")
@@ -116,8 +126,11 @@ def _training(page: Page, url: str, rng: random.Random) -> None:
     for label in picks:
         data.select_option(label=label)
     chosen = DATA_CHOICES[picks[-1]]
-    fields = {"File (path or URL)": chosen in ("nwb", "session"), "nitime dataset": chosen == "nitime",
-              "Synthetic sessions": chosen == "synthetic"}
+    fields = {
+        "File (path or URL)": chosen in ("nwb", "session"),
+        "nitime dataset": chosen == "nitime",
+        "Synthetic sessions": chosen == "synthetic",
+    }
 
     def agreed() -> str | None:
         shown = {label: page.get_by_label(label, exact=True).first.is_visible() for label in fields}
@@ -146,7 +159,9 @@ def _neuroglancer(page: Page, url: str, rng: random.Random) -> None:
 
 def _curation(page: Page, url: str, rng: random.Random) -> None:
     page.goto(url + "?page=curation&show=all")
-    expect(page.get_by_text(CURATION_READY).first).to_be_visible(timeout=240_000)  # the first visit builds the demo
+    expect(page.get_by_text(CURATION_READY).first).to_be_visible(
+        timeout=240_000
+    )  # the first visit builds the demo
     expect(page.get_by_text(FOCUS).first).to_be_visible(timeout=60_000)
     keys = [rng.choice(["ArrowRight", "ArrowRight", "ArrowLeft"]) for _ in range(4)]
     for key in keys:
@@ -184,6 +199,11 @@ def test_page_loads_under_load_never_freeze(app, browser, busy_cpu):
             took[name].append(time.monotonic() - started)
     finally:
         context.close()
-    print("\n" + "; ".join(f"{name}: {len(times)} loads, {sum(times) / len(times):.1f} s each"
-                           for name, times in took.items()))
+    print(
+        "\n"
+        + "; ".join(
+            f"{name}: {len(times)} loads, {sum(times) / len(times):.1f} s each"
+            for name, times in took.items()
+        )
+    )
     assert not frozen, f"{len(frozen)} of {len(order)} loads froze:\n" + "\n".join(frozen)

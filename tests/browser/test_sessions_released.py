@@ -46,7 +46,9 @@ def server(tmp_path_factory):
     def respond(request: dict) -> ScriptedReply:
         if request["messages"][-1]["role"] == "tool":
             return ScriptedReply("The code is below; press Run to run it.")
-        return ScriptedReply(tool_calls=[ToolCall("propose_code", {"code": SLOW_CODE, "explanation": "A long loop."})])
+        return ScriptedReply(
+            tool_calls=[ToolCall("propose_code", {"code": SLOW_CODE, "explanation": "A long loop."})]
+        )
 
     workspace = tmp_path_factory.mktemp("sessions-app")
     temp = tmp_path_factory.mktemp("sessions-tmp")
@@ -77,16 +79,20 @@ def _tab(browser: Browser, url: str, page_name: str, run_code: bool = False) -> 
             viewer = page.frame_locator("iframe[title='Neuroglancer viewer']").first.locator("body")
             deadline = time.time() + 90
             while "position" not in viewer.evaluate(
-                    "() => typeof viewer === 'undefined' ? '' : JSON.stringify(viewer.state.toJSON())"):
+                "() => typeof viewer === 'undefined' ? '' : JSON.stringify(viewer.state.toJSON())"
+            ):
                 assert time.time() < deadline, "the viewer did not load its state"
                 page.wait_for_timeout(300)
         elif page_name == "curation":
             page.goto(url + "?page=curation")  # the first visit builds the demo analyzer (about 30 s)
-            expect(page.get_by_text(re.compile(r"\d+ units · \d+ candidate groups · \d+ judged")).first) \
-                .to_be_visible(timeout=240_000)
+            expect(
+                page.get_by_text(re.compile(r"\d+ units · \d+ candidate groups · \d+ judged")).first
+            ).to_be_visible(timeout=240_000)
         else:
             page.goto(url + "?page=training")
-            expect(page.get_by_role("combobox", name="Data", exact=True)).to_have_value("Synthetic demo (bundled, known latents)")
+            expect(page.get_by_role("combobox", name="Data", exact=True)).to_have_value(
+                "Synthetic demo (bundled, known latents)"
+            )
     finally:
         context.close()
 
@@ -135,24 +141,34 @@ def test_a_hundred_sessions_leave_nothing_behind(server, browser, webgl_browser)
     halves = []
     for tabs in (("kernel", "nwb", "neuroglancer"), ("curation", "training")):
         for name in tabs:  # the kernel's tab closes while its code still runs
-            _tab(webgl_browser if name == "neuroglancer" else browser, url, "nwb" if name == "kernel" else name,
-                 run_code=name == "kernel")
+            _tab(
+                webgl_browser if name == "neuroglancer" else browser,
+                url,
+                "nwb" if name == "kernel" else name,
+                run_code=name == "kernel",
+            )
         _protocol_sessions(url, SESSIONS // 2 - len(tabs))
         closed = time.time()
         after = _released(pid, temp, baseline, closed)
         halves.append(after)
-        print(f"after {len(halves) * SESSIONS // 2} sessions, {time.time() - closed:.0f} s after the last closed: "
-              f"{after}")
-    print(f"baseline after warm-up: {baseline}\nwarm-up and settling {warmed - started:.0f} s, "
-          f"{SESSIONS} sessions and their release {time.monotonic() - warmed:.0f} s")
+        print(
+            f"after {len(halves) * SESSIONS // 2} sessions, {time.time() - closed:.0f} s after the last closed: "
+            f"{after}"
+        )
+    print(
+        f"baseline after warm-up: {baseline}\nwarm-up and settling {warmed - started:.0f} s, "
+        f"{SESSIONS} sessions and their release {time.monotonic() - warmed:.0f} s"
+    )
     first, last = halves
     assert not last.within(baseline, measures=HELD), (
         f"{RELEASE_S} s after {SESSIONS} sessions closed the server still holds more than after warm-up: "
-        f"{'; '.join(last.within(baseline, measures=HELD))} (baseline: {baseline}; now: {last})")
+        f"{'; '.join(last.within(baseline, measures=HELD))} (baseline: {baseline}; now: {last})"
+    )
     grown = last.rss_mb - first.rss_mb
     assert grown <= 0.10 * baseline.rss_mb, (
         f"the second {SESSIONS // 2} sessions left {grown:.0f} MB more resident memory than the first "
-        f"({first.rss_mb:.0f} -> {last.rss_mb:.0f} MB): about {grown / (SESSIONS // 2):.1f} MB per session kept")
+        f"({first.rss_mb:.0f} -> {last.rss_mb:.0f} MB): about {grown / (SESSIONS // 2):.1f} MB per session kept"
+    )
 
 
 def _released(pid: int, temp: Path, baseline: Usage, closed: float) -> Usage:

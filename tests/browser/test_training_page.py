@@ -29,7 +29,11 @@ def _shown(page: Page) -> Shown | None:
     if line.count() == 0:
         return None
     found = STATUS.match(line.inner_text())
-    return Shown(int(found.group(1)), int(found.group(2)), found.group(3), int(found.group(4))) if found else None
+    return (
+        Shown(int(found.group(1)), int(found.group(2)), found.group(3), int(found.group(4)))
+        if found
+        else None
+    )
 
 
 def _wait_for(page: Page, condition: Callable[[Shown], bool], what: str, timeout_s: float = 60) -> Shown:
@@ -50,7 +54,9 @@ def _fill(page: Page, label: str, value: str) -> None:
 
 def test_start_watch_pause_resume_stop_and_reopen_from_the_link(page: Page, app_url: str):
     page.goto(app_url + "?page=training")
-    expect(page.get_by_role("combobox", name="Data", exact=True)).to_have_value("Synthetic demo (bundled, known latents)")
+    expect(page.get_by_role("combobox", name="Data", exact=True)).to_have_value(
+        "Synthetic demo (bundled, known latents)"
+    )
     _fill(page, "Steps", "20000")  # long enough to steer; the run is stopped below
     _fill(page, "Run name", "browser steering")
     page.get_by_role("button", name="Start run").click()

@@ -41,8 +41,10 @@ def two_servers(tmp_path_factory) -> TwoServers:
     _small_curation_demo(shared)
     folders = [tmp_path_factory.mktemp(f"server-{name}") for name in "ab"]
     with ExitStack() as stack:
-        urls = [stack.enter_context(served_app(folder, "--workspace", str(shared), "--max-runs-total", "1"))[0]
-                for folder in folders]
+        urls = [
+            stack.enter_context(served_app(folder, "--workspace", str(shared), "--max-runs-total", "1"))[0]
+            for folder in folders
+        ]
         yield TwoServers(urls[0], urls[1], (folders[0] / "server.log", folders[1] / "server.log"))
 
 
@@ -51,9 +53,16 @@ def _small_curation_demo(workspace: Path) -> None:
     from engines.curation.demo import DemoSpec, ensure_demo_analyzer
     from engines.curation.ground_truth import InjectedFaults
 
-    ensure_demo_analyzer(workspace, DemoSpec(duration_s=6.0, num_units=5, num_channels=4, seed=3,
-                                             faults=InjectedFaults(amplitude_splits=0, temporal_splits=0,
-                                                                   random_splits=1, duplicates=1)))
+    ensure_demo_analyzer(
+        workspace,
+        DemoSpec(
+            duration_s=6.0,
+            num_units=5,
+            num_channels=4,
+            seed=3,
+            faults=InjectedFaults(amplitude_splits=0, temporal_splits=0, random_splits=1, duplicates=1),
+        ),
+    )
 
 
 def _page(browser, url: str, query: str) -> Page:
@@ -70,8 +79,9 @@ def _say(page: Page, text: str) -> None:
     expect(page.get_by_text(text, exact=True).first).to_be_visible()
 
 
-def test_a_file_opened_through_both_servers_at_once_is_indexed_once(browser, two_servers: TwoServers,
-                                                                    nwb_data_dir: Path):
+def test_a_file_opened_through_both_servers_at_once_is_indexed_once(
+    browser, two_servers: TwoServers, nwb_data_dir: Path
+):
     with RangeServer(nwb_data_dir, latency_s=0.3) as archive:  # a slow archive: both opens overlap the build
         query = f"?page=nwb&url={quote(archive.url_for(FILE), safe='/:')}"
         pages = [_page(browser, two_servers.url_a, query), _page(browser, two_servers.url_b, query)]
@@ -86,7 +96,9 @@ def test_a_file_opened_through_both_servers_at_once_is_indexed_once(browser, two
     assert built == 1, f"the index of {FILE} was built {built} times by the two servers"
 
 
-def test_a_chat_and_a_saved_view_made_through_one_server_open_through_the_other(browser, two_servers: TwoServers):
+def test_a_chat_and_a_saved_view_made_through_one_server_open_through_the_other(
+    browser, two_servers: TwoServers
+):
     a = _page(browser, two_servers.url_a, "?page=neuroglancer")
     b = None
     try:
@@ -97,10 +109,14 @@ def test_a_chat_and_a_saved_view_made_through_one_server_open_through_the_other(
         expect(a).to_have_url(re.compile(r"chat=[0-9a-f]+"))
         chat = re.search(r"chat=([0-9a-f]+)", a.url).group(1)
         b = _page(browser, two_servers.url_b, f"?page=neuroglancer&chat={chat}&saved=from-a")
-        expect(b.get_by_text("save the view as from-a", exact=True).first).to_be_visible()  # A's chat, reopened
+        expect(
+            b.get_by_text("save the view as from-a", exact=True).first
+        ).to_be_visible()  # A's chat, reopened
         expect(b.get_by_text("go to 60 40 20", exact=True).first).to_be_visible()
         _say(b, "describe the view")
-        expect(b.get_by_text(re.compile(r"Position: x=60, y=40, z=20")).first).to_be_visible()  # the view A saved
+        expect(
+            b.get_by_text(re.compile(r"Position: x=60, y=40, z=20")).first
+        ).to_be_visible()  # the view A saved
     finally:
         a.context.close()
         if b is not None:
@@ -124,11 +140,16 @@ def test_a_verdict_given_through_one_server_shows_through_the_other(browser, two
             b.context.close()
 
 
-def test_a_training_run_started_through_one_server_shows_and_counts_on_the_other(browser, two_servers: TwoServers):
+def test_a_training_run_started_through_one_server_shows_and_counts_on_the_other(
+    browser, two_servers: TwoServers
+):
     a = _page(browser, two_servers.url_a, "?page=training")
     b = None
     try:
-        for label, value in (("Steps", "20000"), ("Run name", "on server a")):  # long enough to be going below
+        for label, value in (
+            ("Steps", "20000"),
+            ("Run name", "on server a"),
+        ):  # long enough to be going below
             box = a.get_by_label(label, exact=True).first
             box.fill(value)
             box.press("Enter")

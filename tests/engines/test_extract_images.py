@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
@@ -16,8 +16,14 @@ from pynwb.image import GrayscaleImage, ImageSeries, RGBImage
 from pynwb.ophys import ImageSegmentation, OpticalChannel, TwoPhotonSeries
 
 from engines.nwb.errors import NwbReadError
-from engines.nwb.extract import (InvalidRequest, UnsupportedData, count_frames, read_frame, read_images,
-                                 read_plane_masks)
+from engines.nwb.extract import (
+    InvalidRequest,
+    UnsupportedData,
+    count_frames,
+    read_frame,
+    read_images,
+    read_plane_masks,
+)
 from engines.nwb.nwbfile import open_nwb
 from tests.conftest import DATA_DIR
 
@@ -33,23 +39,38 @@ PIXELS = [[(1, 1, 0.5), (1, 2, 0.5)], [(1, 1, 0.9), (3, 3, 1.0)], [(5, 0, 0.2)]]
 @pytest.fixture(scope="module")
 def imaging_file(tmp_path_factory) -> Path:
     """An NWB file written by pynwb with every kind of image data the views show."""
-    nwb = NWBFile(session_description="images", identifier="images-1",
-                  session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    nwb = NWBFile(
+        session_description="images",
+        identifier="images-1",
+        session_start_time=datetime(2024, 1, 1, tzinfo=UTC),
+    )
     nwb.add_acquisition(ImageSeries(name="gray", data=GRAY, unit="n.a.", rate=2.0, starting_time=1.0))
     nwb.add_acquisition(ImageSeries(name="color", data=COLOR, unit="n.a.", timestamps=[0.5, 1.5, 2.5]))
     channel = OpticalChannel(name="green", description="green", emission_lambda=525.0)
-    plane = nwb.create_imaging_plane(name="plane0", optical_channel=channel, description="plane",
-                                     device=nwb.create_device(name="scope"), excitation_lambda=920.0,
-                                     imaging_rate=30.0, indicator="GCaMP", location="V1")
-    nwb.add_acquisition(TwoPhotonSeries(name="volume", data=VOLUME, unit="n.a.", imaging_plane=plane,
-                                        rate=30.0))
+    plane = nwb.create_imaging_plane(
+        name="plane0",
+        optical_channel=channel,
+        description="plane",
+        device=nwb.create_device(name="scope"),
+        excitation_lambda=920.0,
+        imaging_rate=30.0,
+        indicator="GCaMP",
+        location="V1",
+    )
+    nwb.add_acquisition(
+        TwoPhotonSeries(name="volume", data=VOLUME, unit="n.a.", imaging_plane=plane, rate=30.0)
+    )
     ophys = nwb.create_processing_module(name="ophys", description="ophys")
     segmentation = ImageSegmentation()
     ophys.add(segmentation)
-    sparse = segmentation.create_plane_segmentation(description="sparse", imaging_plane=plane, name="sparse_rois")
+    sparse = segmentation.create_plane_segmentation(
+        description="sparse", imaging_plane=plane, name="sparse_rois"
+    )
     for pixels in PIXELS:
         sparse.add_roi(pixel_mask=pixels)
-    dense = segmentation.create_plane_segmentation(description="dense", imaging_plane=plane, name="dense_rois")
+    dense = segmentation.create_plane_segmentation(
+        description="dense", imaging_plane=plane, name="dense_rois"
+    )
     for mask in DENSE:
         dense.add_roi(image_mask=mask)
     mean, other = GrayscaleImage(name="meanImg", data=MEAN), GrayscaleImage(name="correlation", data=MEAN * 2)
@@ -104,8 +125,11 @@ def test_external_frames_raise_a_read_error_naming_the_files(policy, index_store
         read_frame(f, "/stimulus/presentation/StimulusPresentation_encoding", 0)
     f = open_nwb(str(DATA_DIR / "pynwb-types/test_PlaneSegmentation.nwb"), policy, index_store)
     with pytest.raises(NwbReadError, match="external files: images.tiff"):
-        read_frame(f, "/processing/plane_seg_test_module/ImageSegmentation/test_plane_seg_name/"
-                      "reference_images/test_iS")
+        read_frame(
+            f,
+            "/processing/plane_seg_test_module/ImageSegmentation/test_plane_seg_name/"
+            "reference_images/test_iS",
+        )
 
 
 def test_bad_frame_requests_are_typed(imaging, policy, index_store):
@@ -140,8 +164,9 @@ def test_max_rois_limits_the_masks_read(imaging):
 
 def test_pynwb_test_file_masks_match_h5py(policy, index_store):
     path = "/processing/plane_seg_test_module/ImageSegmentation/test_plane_seg_name"
-    masks = read_plane_masks(open_nwb(str(DATA_DIR / "pynwb-types/test_PlaneSegmentation.nwb"), policy,
-                                      index_store), path)
+    masks = read_plane_masks(
+        open_nwb(str(DATA_DIR / "pynwb-types/test_PlaneSegmentation.nwb"), policy, index_store), path
+    )
     with h5py.File(DATA_DIR / "pynwb-types/test_PlaneSegmentation.nwb") as h5:
         np.testing.assert_array_equal(masks.label_image, h5[f"{path}/image_mask"][()].argmax(axis=0) + 1)
     assert masks.reference is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -22,14 +22,23 @@ TRACK_TIMES = np.cumsum(np.full(3_000, 0.02)) + 7.0
 @pytest.fixture
 def behavior(workspace, policy, index_store):
     """A pynwb-written file with a 2-D position (rate, conversion) and a 1-D linear track (timestamps)."""
-    nwb = NWBFile(session_description="behavior", identifier="behavior-1",
-                  session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    nwb = NWBFile(
+        session_description="behavior",
+        identifier="behavior-1",
+        session_start_time=datetime(2024, 1, 1, tzinfo=UTC),
+    )
     module = nwb.create_processing_module(name="behavior", description="position")
     position = Position(name="Position")
-    position.add_spatial_series(SpatialSeries(name="xy", data=XY, reference_frame="arena corner", rate=50.0,
-                                              conversion=0.01, unit="meters"))
-    position.add_spatial_series(SpatialSeries(name="track", data=TRACK, reference_frame="track start",
-                                              timestamps=TRACK_TIMES, unit="meters"))
+    position.add_spatial_series(
+        SpatialSeries(
+            name="xy", data=XY, reference_frame="arena corner", rate=50.0, conversion=0.01, unit="meters"
+        )
+    )
+    position.add_spatial_series(
+        SpatialSeries(
+            name="track", data=TRACK, reference_frame="track start", timestamps=TRACK_TIMES, unit="meters"
+        )
+    )
     module.add(position)
     path = workspace / "behavior.nwb"
     with warnings.catch_warnings(), NWBHDF5IO(str(path), "w") as io:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import h5py
 import numpy as np
@@ -21,15 +22,22 @@ TABLES: list[tuple[str, str, Callable[[Any], Any]]] = [
     ("anm369963.nwb", "/intervals/trials", lambda nwb: nwb.trials),
     ("anm369963.nwb", "/units", lambda nwb: nwb.units),
     ("anm369963.nwb", "/general/extracellular_ephys/electrodes", lambda nwb: nwb.electrodes),
-    ("sub-4_ses-4_ecephys+image.nwb", "/intervals/recognition_table", lambda nwb: nwb.intervals["recognition_table"]),
+    (
+        "sub-4_ses-4_ecephys+image.nwb",
+        "/intervals/recognition_table",
+        lambda nwb: nwb.intervals["recognition_table"],
+    ),
     ("sub-4_ses-4_ecephys+image.nwb", "/units", lambda nwb: nwb.units),
     ("A8604-211122_phy.nwb", "/units", lambda nwb: nwb.units),
     ("A8604-211122_phy.nwb", "/intervals/epochs", lambda nwb: nwb.epochs),
     ("pynwb-types/test_TimeIntervals.nwb", "/intervals/epochs", lambda nwb: nwb.epochs),
     ("pynwb-types/test_DynamicTable.nwb", "/units", lambda nwb: nwb.units),
     ("pynwb-types/test_Units.nwb", "/acquisition/UnitsTest", lambda nwb: nwb.acquisition["UnitsTest"]),
-    ("pynwb-types/test_DecompositionSeries.nwb", "/processing/test_mod/LFPSpectralAnalysis/bands",
-     lambda nwb: nwb.processing["test_mod"]["LFPSpectralAnalysis"].bands),
+    (
+        "pynwb-types/test_DecompositionSeries.nwb",
+        "/processing/test_mod/LFPSpectralAnalysis/bands",
+        lambda nwb: nwb.processing["test_mod"]["LFPSpectralAnalysis"].bands,
+    ),
 ]
 
 
@@ -87,7 +95,9 @@ def test_page_reads_only_its_rows(workspace, policy, index_store):
     with h5py.File(workspace / "tall.nwb", "w") as h5:
         h5.attrs.update(nwb_version="2.7.0", neurodata_type="NWBFile", namespace="core")
         table = h5.create_group("table")
-        table.attrs.update(neurodata_type="DynamicTable", namespace="hdmf-common", colnames=["value", "label"])
+        table.attrs.update(
+            neurodata_type="DynamicTable", namespace="hdmf-common", colnames=["value", "label"]
+        )
         table.create_dataset("id", data=np.arange(n))
         table.create_dataset("value", data=np.arange(n) * 0.5)
         table.create_dataset("label", data=np.array([b"row%d" % (i % 10) for i in range(n)], dtype="S8"))

@@ -9,8 +9,13 @@ import numpy as np
 import pytest
 
 from engines.nwb.errors import NwbReadError
-from engines.nwb.extract import (InvalidRequest, UnsupportedData, read_trace_window, robust_time_range,
-                                 series_time_range)
+from engines.nwb.extract import (
+    InvalidRequest,
+    UnsupportedData,
+    read_trace_window,
+    robust_time_range,
+    series_time_range,
+)
 from engines.nwb.nwbfile import open_nwb
 from tests.conftest import ALL_NWB_FILES, DATA_DIR
 from tests.support.range_server import RangeServer
@@ -41,7 +46,7 @@ def _expected_window(h5: h5py.File, path: str, t0: float) -> tuple[np.ndarray, n
     data = group["data"][()]
     data = data.reshape(len(data), -1).astype(np.float64)
     if "timestamps" in group:
-        t = group["timestamps"][()][:len(data)]
+        t = group["timestamps"][()][: len(data)]
     else:
         rate = float(group["starting_time"].attrs["rate"])
         t = float(group["starting_time"][()]) + np.arange(len(data)) / rate
@@ -95,8 +100,9 @@ def test_timestamps_shared_through_a_link_give_the_same_times(policy, index_stor
 
 
 def test_default_window_is_the_first_ten_seconds(workspace, policy, index_store):
-    file = write_nwb(workspace / "rate.nwb", {"/acquisition/s": {"data": np.arange(6000.0), "rate": 100.0,
-                                                                "start": 5.0}})
+    file = write_nwb(
+        workspace / "rate.nwb", {"/acquisition/s": {"data": np.arange(6000.0), "rate": 100.0, "start": 5.0}}
+    )
     window = read_trace_window(open_nwb(str(file), policy, index_store), "/acquisition/s", max_points=5000)
     assert (window.t_start, window.t_stop) == (5.0, 15.0)
     assert (window.series_start, window.series_stop) == (5.0, pytest.approx(64.99))
@@ -106,9 +112,18 @@ def test_default_window_is_the_first_ten_seconds(workspace, policy, index_store)
 
 def test_conversion_offset_and_channel_conversion_are_applied(workspace, policy, index_store):
     raw = np.arange(40, dtype=np.int16).reshape(20, 2)
-    file = write_nwb(workspace / "scaled.nwb", {"/acquisition/e": {
-        "data": raw, "rate": 10.0, "type": "ElectricalSeries", "attrs": {"conversion": 2.0, "offset": 0.5},
-        "extra": {"channel_conversion": np.array([1.0, 10.0])}}})
+    file = write_nwb(
+        workspace / "scaled.nwb",
+        {
+            "/acquisition/e": {
+                "data": raw,
+                "rate": 10.0,
+                "type": "ElectricalSeries",
+                "attrs": {"conversion": 2.0, "offset": 0.5},
+                "extra": {"channel_conversion": np.array([1.0, 10.0])},
+            }
+        },
+    )
     window = read_trace_window(open_nwb(str(file), policy, index_store), "/acquisition/e")
     np.testing.assert_allclose(window.values, raw * np.array([1.0, 10.0]) * 2.0 + 0.5)
     assert window.channel_labels == ["ch 0", "ch 1"]
@@ -117,9 +132,12 @@ def test_conversion_offset_and_channel_conversion_are_applied(workspace, policy,
 def test_decimated_envelope_keeps_the_true_min_and_max(workspace, policy, index_store):
     rng = np.random.default_rng(0)
     raw = rng.normal(size=(200_000, 4)).astype(np.float32)
-    file = write_nwb(workspace / "long.nwb", {"/acquisition/s": {"data": raw, "rate": 1000.0, "chunks": (5000, 4)}})
-    window = read_trace_window(open_nwb(str(file), policy, index_store), "/acquisition/s", 20.0, 120.0,
-                               max_points=500)
+    file = write_nwb(
+        workspace / "long.nwb", {"/acquisition/s": {"data": raw, "rate": 1000.0, "chunks": (5000, 4)}}
+    )
+    window = read_trace_window(
+        open_nwb(str(file), policy, index_store), "/acquisition/s", 20.0, 120.0, max_points=500
+    )
     expected = raw[20_000:120_000].astype(np.float64)
     assert window.decimated and not window.sampled
     assert len(window.t) <= 500 and np.all(np.diff(window.t) >= 0)
@@ -131,7 +149,9 @@ def test_decimated_envelope_keeps_the_true_min_and_max(workspace, policy, index_
 def _long_file(workspace: Path) -> Path:
     """8 channels × 2M int16 samples (32 MB), chunked along time."""
     raw = (np.arange(2_000_000, dtype=np.int64)[:, None] * np.arange(1, 9) % 30_000).astype(np.int16)
-    return write_nwb(workspace / "big.nwb", {"/acquisition/s": {"data": raw, "rate": 30_000.0, "chunks": (8192, 8)}})
+    return write_nwb(
+        workspace / "big.nwb", {"/acquisition/s": {"data": raw, "rate": 30_000.0, "chunks": (8192, 8)}}
+    )
 
 
 def test_long_window_reads_bounded_bytes(workspace, policy, index_store):
@@ -158,8 +178,10 @@ def test_long_window_over_http_transfers_about_max_bytes(workspace, policy, inde
 def test_timestamps_window_is_found_with_few_requests(workspace, policy, index_store):
     n = 2_000_000
     timestamps = np.cumsum(np.full(n, 0.001)) + 3.0
-    file = write_nwb(workspace / "stamped.nwb", {"/acquisition/s": {"data": np.arange(n, dtype=np.float64),
-                                                                   "timestamps": timestamps}})
+    file = write_nwb(
+        workspace / "stamped.nwb",
+        {"/acquisition/s": {"data": np.arange(n, dtype=np.float64), "timestamps": timestamps}},
+    )
     with RangeServer(workspace) as server:
         f = open_nwb(server.url_for(file.name), policy, index_store)
         server.log.clear()
@@ -176,8 +198,16 @@ def test_window_search_agrees_with_numpy_on_irregular_timestamps(workspace, poli
     steps = np.where(rng.random(300_000) < 0.001, 50.0, rng.exponential(0.01, 300_000))
     steps[rng.random(300_000) < 0.05] = 0.0  # repeated times
     timestamps = np.cumsum(steps)
-    file = write_nwb(workspace / "irregular.nwb", {"/acquisition/s": {
-        "data": np.arange(300_000, dtype=np.int32), "timestamps": timestamps, "ts_chunks": (4096,)}})
+    file = write_nwb(
+        workspace / "irregular.nwb",
+        {
+            "/acquisition/s": {
+                "data": np.arange(300_000, dtype=np.int32),
+                "timestamps": timestamps,
+                "ts_chunks": (4096,),
+            }
+        },
+    )
     f = open_nwb(str(file), policy, index_store)
     for t0 in rng.uniform(timestamps[0] - 5, timestamps[-1], 25):
         window = read_trace_window(f, "/acquisition/s", t0, t0 + 3.0, max_points=10**6)
@@ -187,8 +217,12 @@ def test_window_search_agrees_with_numpy_on_irregular_timestamps(workspace, poli
 
 def test_scattered_channels_cost_only_the_chunks_holding_them(workspace, policy, index_store):
     raw = np.arange(64 * 1000, dtype=np.float32).reshape(1000, 64)
-    file = write_nwb(workspace / "wide.nwb", {"/acquisition/s": {"data": raw, "rate": 100.0, "chunks": (500, 8)}})
-    window = read_trace_window(open_nwb(str(file), policy, index_store), "/acquisition/s", channels=[40, 3, 41])
+    file = write_nwb(
+        workspace / "wide.nwb", {"/acquisition/s": {"data": raw, "rate": 100.0, "chunks": (500, 8)}}
+    )
+    window = read_trace_window(
+        open_nwb(str(file), policy, index_store), "/acquisition/s", channels=[40, 3, 41]
+    )
     np.testing.assert_array_equal(window.values, raw[:, [40, 3, 41]])
     assert window.channels == [40, 3, 41]
     assert window.bytes_read == 1000 * 2 * 8 * 4, "two chunk columns of 8 channels, not all 64"
@@ -213,8 +247,10 @@ def test_image_and_text_series_are_refused_with_a_pointer_elsewhere(workspace, p
     f = open_nwb(str(DATA_DIR / "pynwb-types/test_TwoPhotonSeries.nwb"), policy, index_store)
     with pytest.raises(UnsupportedData, match="3-D data.*Frames view"):
         read_trace_window(f, "/acquisition/test_2ps")
-    file = write_nwb(workspace / "text.nwb", {"/acquisition/s": {"data": np.array([b"a", b"b"], dtype=object),
-                                                                "rate": 1.0}})
+    file = write_nwb(
+        workspace / "text.nwb",
+        {"/acquisition/s": {"data": np.array([b"a", b"b"], dtype=object), "rate": 1.0}},
+    )
     with pytest.raises(UnsupportedData, match="not numbers"):
         read_trace_window(open_nwb(str(file), policy, index_store), "/acquisition/s")
 

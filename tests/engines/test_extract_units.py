@@ -22,14 +22,22 @@ UNITS_FILES = [
 ]
 
 
-def write_units(path: Path, spike_times: np.ndarray, ends: np.ndarray, chunks: tuple[int] | None = None) -> Path:
+def write_units(
+    path: Path, spike_times: np.ndarray, ends: np.ndarray, chunks: tuple[int] | None = None
+) -> Path:
     """A minimal NWB file with /units holding the given ragged spike_times."""
     with h5py.File(path, "w") as h5:
         h5.attrs.update(nwb_version="2.7.0", neurodata_type="NWBFile", namespace="core")
         units = h5.create_group("units")
-        units.attrs.update(neurodata_type="Units", namespace="core", colnames=["spike_times"], description="units")
-        units.create_dataset("id", data=np.arange(len(ends)) + 100).attrs["neurodata_type"] = "ElementIdentifiers"
-        units.create_dataset("spike_times", data=spike_times, chunks=chunks).attrs["neurodata_type"] = "VectorData"
+        units.attrs.update(
+            neurodata_type="Units", namespace="core", colnames=["spike_times"], description="units"
+        )
+        units.create_dataset("id", data=np.arange(len(ends)) + 100).attrs["neurodata_type"] = (
+            "ElementIdentifiers"
+        )
+        units.create_dataset("spike_times", data=spike_times, chunks=chunks).attrs["neurodata_type"] = (
+            "VectorData"
+        )
         index = units.create_dataset("spike_times_index", data=ends)
         index.attrs.update(neurodata_type="VectorIndex", target=units["spike_times"].ref)
     return path
@@ -42,10 +50,12 @@ def _truth(file: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _select(times: np.ndarray, ends: np.ndarray, t0: float, t1: float, rows) -> tuple[np.ndarray, np.ndarray]:
     starts = np.concatenate([[0], ends[:-1]])
-    picked = [(row, times[starts[row]:ends[row]]) for row in rows]
+    picked = [(row, times[starts[row] : ends[row]]) for row in rows]
     picked = [(row, unit[(unit >= t0) & (unit < t1)]) for row, unit in picked]
-    return (np.concatenate([np.full(len(u), row) for row, u in picked]),
-            np.concatenate([u for _, u in picked]))
+    return (
+        np.concatenate([np.full(len(u), row) for row, u in picked]),
+        np.concatenate([u for _, u in picked]),
+    )
 
 
 def test_units_table_counts_and_span_match_spike_times_over_http(range_server, policy, index_store):
@@ -64,7 +74,12 @@ def test_units_table_carries_the_other_scalar_columns(policy, index_store):
     table = read_units_table(open_nwb(str(DATA_DIR / "anm369963.nwb"), policy, index_store))
     row = table.frame.iloc[0]
     assert (row["unit"], row["n_spikes"], row["depth"], row["quality"], row["cell_type"]) == (
-        1001, 1679, 780.0, "Excellent", "PTlower")
+        1001,
+        1679,
+        780.0,
+        "Excellent",
+        "PTlower",
+    )
     assert "electrodes" not in table.frame.columns, "ragged columns stay out of the summary"
 
 
@@ -86,8 +101,9 @@ def test_spike_window_matches_numpy_selection(name, path, policy, index_store):
 def test_spike_window_for_some_units_only(policy, index_store):
     name = "sub-4_ses-4_ecephys+image.nwb"
     times, ends = _truth(DATA_DIR / name, "/units")
-    window = read_spike_window(open_nwb(str(DATA_DIR / name), policy, index_store), "/units", 500.0, 900.0,
-                               units=[30, 2])
+    window = read_spike_window(
+        open_nwb(str(DATA_DIR / name), policy, index_store), "/units", 500.0, 900.0, units=[30, 2]
+    )
     rows, expected = _select(times, ends, 500.0, 900.0, [30, 2])
     np.testing.assert_array_equal(window.times, expected)
     np.testing.assert_array_equal(window.unit_rows, rows)
@@ -121,7 +137,9 @@ def test_large_unit_window_is_found_without_reading_the_whole_unit(workspace, po
 def test_truncated_ragged_spike_array_raises_a_clear_read_error(workspace, policy, index_store):
     file = write_units(workspace / "cut.nwb", np.arange(10.0), np.array([4, 12]))
     f = open_nwb(str(file), policy, index_store)
-    with pytest.raises(NwbReadError, match="truncated: spike_times_index expects 12 spikes but spike_times holds 10"):
+    with pytest.raises(
+        NwbReadError, match="truncated: spike_times_index expects 12 spikes but spike_times holds 10"
+    ):
         read_spike_window(f, "/units")
     with pytest.raises(NwbReadError, match="truncated"):
         read_units_table(f)

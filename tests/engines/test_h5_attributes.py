@@ -21,9 +21,32 @@ from tests.conftest import ALL_NWB_FILES, DATA_DIR
 
 NAMES = [str(p.relative_to(DATA_DIR)) for p in ALL_NWB_FILES]
 
-DECODED = ["int8", "uint8", "int16_be", "int32", "uint64_be", "float16", "float32", "float64_be", "nan", "inf",
-           "ints_2d", "floats", "empty_floats", "text", "ascii_text", "unicode_text", "empty_text", "texts",
-           "texts_2d", "fixed", "fixed_array", "fixed_nullterm", "fixed_spacepad", "bytes_with_null"]
+DECODED = [
+    "int8",
+    "uint8",
+    "int16_be",
+    "int32",
+    "uint64_be",
+    "float16",
+    "float32",
+    "float64_be",
+    "nan",
+    "inf",
+    "ints_2d",
+    "floats",
+    "empty_floats",
+    "text",
+    "ascii_text",
+    "unicode_text",
+    "empty_text",
+    "texts",
+    "texts_2d",
+    "fixed",
+    "fixed_array",
+    "fixed_nullterm",
+    "fixed_spacepad",
+    "bytes_with_null",
+]
 LEFT_TO_H5PY = ["flag", "flags", "reference", "compound", "nothing", "ragged", "array_type"]
 
 
@@ -56,7 +79,9 @@ def _write_kinds(obj: h5py.HLObject, target: h5py.HLObject) -> None:
     attrs["unicode_text"] = "Ünïcødé µV ✓"
     attrs["empty_text"] = ""
     attrs["texts"] = ["one", "two", "", "three"]
-    attrs.create("texts_2d", np.array([["a", "bb"], ["ccc", "dddd"]], dtype=object), dtype=h5py.string_dtype())
+    attrs.create(
+        "texts_2d", np.array([["a", "bb"], ["ccc", "dddd"]], dtype=object), dtype=h5py.string_dtype()
+    )
     attrs["fixed"] = np.bytes_(b"abc")
     attrs["fixed_array"] = np.array([b"x", b"yy", b"zzz"], dtype="S3")
     _fixed_string(obj, "fixed_nullterm", 6, h5py.h5t.STR_NULLTERM, b"abc\0zz")
@@ -94,7 +119,7 @@ def _decode_all(path: Path) -> tuple[dict[str, dict | None], dict[str, h5py.HLOb
     data = path.read_bytes()
 
     def peek(offset: int, length: int) -> bytes | None:
-        return data[offset:offset + length] if 0 <= offset < len(data) else None
+        return data[offset : offset + length] if 0 <= offset < len(data) else None
 
     h5 = h5py.File(path, "r")
     plist = h5.id.get_create_plist()

@@ -26,8 +26,13 @@ from tests.conftest import ALL_NWB_FILES, DATA_DIR
 from tests.support.range_server import RangeServer
 
 NAMES = [str(p.relative_to(DATA_DIR)) for p in ALL_NWB_FILES]
-STRESSED = ["sub-4_ses-4_ecephys+image.nwb", "anm369963.nwb", "pynwb-types/test_timestamps_linking.nwb",
-            "pynwb-types/test_TimeIntervals.nwb", "pynwb-types/test_EventWaveform.nwb"]
+STRESSED = [
+    "sub-4_ses-4_ecephys+image.nwb",
+    "anm369963.nwb",
+    "pynwb-types/test_timestamps_linking.nwb",
+    "pynwb-types/test_TimeIntervals.nwb",
+    "pynwb-types/test_EventWaveform.nwb",
+]
 
 
 def _rows(index) -> list[tuple[str, dict]]:
@@ -91,7 +96,9 @@ def test_wide_level_costs_a_few_round_trips_not_one_per_object(spread_server, po
     try:
         assert len(nwb.index.find_by_type("TimeSeries")) == 60
         assert nwb.index.get("/acquisition/series_059/starting_time").value == 0.0
-        assert seconds < 20 * 0.2, "requests overlap: a naive walk waits 60 round trips of 0.2 s, one per series"
+        assert seconds < 20 * 0.2, (
+            "requests overlap: a naive walk waits 60 round trips of 0.2 s, one per series"
+        )
         assert spread_server.log.count <= 2 * 60
         assert spread_server.log.bytes < 0.3 * (spread_server.root / "spread.nwb").stat().st_size
     finally:

@@ -15,8 +15,14 @@ from engines.nwb.nwbfile import open_nwb
 from tests.conftest import DATA_DIR
 from tests.support.range_server import RangeServer
 
-NAMES = ["pynwb-types/test_Units.nwb", "pynwb-types/test_timestamps_linking.nwb", "pynwb-types/test_TimeIntervals.nwb",
-         "anm369963.nwb", "A8604-211122_phy.nwb", "sub-4_ses-4_ecephys+image.nwb"]
+NAMES = [
+    "pynwb-types/test_Units.nwb",
+    "pynwb-types/test_timestamps_linking.nwb",
+    "pynwb-types/test_TimeIntervals.nwb",
+    "anm369963.nwb",
+    "A8604-211122_phy.nwb",
+    "sub-4_ses-4_ecephys+image.nwb",
+]
 
 SAME = ("kind", "neurodata_type", "namespace", "attrs", "children", "shape", "dtype", "link_target")
 """What a LINDI index tells exactly as the HDF5 file does. Not compared: storage layout (chunks,
@@ -50,7 +56,9 @@ def test_lindi_tree_equals_hdf5_index(name, lindi_server, policy, workspace):
             got = from_json.index.objects[path]
             for field in SAME:
                 assert getattr(got, field) == getattr(expected, field), (path, field)
-            if expected.has_value and not expected.dtype.startswith("compound"):  # lindi cannot select compounds
+            if expected.has_value and not expected.dtype.startswith(
+                "compound"
+            ):  # lindi cannot select compounds
                 assert (got.has_value, got.value) == (True, expected.value), path
         assert from_json.index.lineage == from_hdf5.index.lineage
     finally:
@@ -95,17 +103,23 @@ def test_index_pointing_at_private_addresses_or_foreign_files_is_refused(policy,
     from engines.nwb.errors import SourceNotAllowed
 
     def index_with(location: str) -> dict:
-        return {"version": 1, "refs": {".zgroup": json.dumps({"zarr_format": 2}),
-                                       ".zattrs": json.dumps({"nwb_version": "2.7.0"}),
-                                       "x/0": [location, 0, 16]}}
+        return {
+            "version": 1,
+            "refs": {
+                ".zgroup": json.dumps({"zarr_format": 2}),
+                ".zattrs": json.dumps({"nwb_version": "2.7.0"}),
+                "x/0": [location, 0, 16],
+            },
+        }
 
     strict = dataclasses.replace(policy, allow_private_urls=False)
     folder = workspace / "served"
     folder.mkdir()
     (folder / "loopback.lindi.json").write_text(json.dumps(index_with("http://127.0.0.1:9/secret")))
     (folder / "passwd.lindi.json").write_text(json.dumps(index_with("/etc/passwd")))
-    (folder / "templated.lindi.json").write_text(json.dumps(
-        {**index_with("{{u}}"), "templates": {"u": "http://169.254.169.254/latest/meta-data"}}))
+    (folder / "templated.lindi.json").write_text(
+        json.dumps({**index_with("{{u}}"), "templates": {"u": "http://169.254.169.254/latest/meta-data"}})
+    )
     for name in ("loopback", "templated"):
         with pytest.raises(SourceNotAllowed, match="private address"):
             open_nwb(str(folder / f"{name}.lindi.json"), strict, IndexStore(workspace))

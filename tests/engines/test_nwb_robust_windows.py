@@ -6,8 +6,14 @@ import h5py
 import numpy as np
 import pytest
 
-from engines.nwb.extract import (InvalidRequest, event_series_info, is_event_series, read_events, read_trace_window,
-                                 robust_time_range)
+from engines.nwb.extract import (
+    InvalidRequest,
+    event_series_info,
+    is_event_series,
+    read_events,
+    read_trace_window,
+    robust_time_range,
+)
 from engines.nwb.nwbfile import open_nwb
 from tests.conftest import DATA_DIR
 from tests.engines.test_extract_timeseries import write_nwb
@@ -33,8 +39,9 @@ def test_stray_first_timestamp_is_reported_not_used_for_the_range(demo, demo_tru
     assert (span.n_before, span.n_after, span.n_nan) == (1, 0, 0)
     assert span.start == times[1] == 0.0 and span.stop == times[-1]
     assert span.first == times[0] < -1e9 and span.before == [times[0]]
-    assert span.describe() == ("1 timestamp lies outside 0–2821.07 s, where the other 1,716 are: "
-                               "1 before (e.g. -1.5429e+09 s).")
+    assert span.describe() == (
+        "1 timestamp lies outside 0–2821.07 s, where the other 1,716 are: 1 before (e.g. -1.5429e+09 s)."
+    )
 
 
 def test_default_window_of_the_demo_events_starts_at_the_bulk_and_is_not_empty(demo, demo_truth):
@@ -74,12 +81,21 @@ def test_events_of_a_window_and_of_the_whole_bulk(demo, demo_truth):
 
 def test_signals_and_rate_series_are_not_events(workspace, policy, index_store):
     rng = np.random.default_rng(4)
-    file = write_nwb(workspace / "kinds.nwb", {
-        "/acquisition/lfp": {"data": rng.normal(size=5000), "timestamps": np.arange(5000) / 1000.0},
-        "/acquisition/counts": {"data": rng.integers(0, 5, 500), "rate": 10.0},
-        "/acquisition/ttl": {"data": np.array([1.0, 0.0, 3.0, 0.0] * 50), "timestamps": np.arange(200) * 2.5},
-        "/acquisition/fast_codes": {"data": rng.integers(0, 3, 20_000), "timestamps": np.arange(20_000) / 5000.0},
-    })
+    file = write_nwb(
+        workspace / "kinds.nwb",
+        {
+            "/acquisition/lfp": {"data": rng.normal(size=5000), "timestamps": np.arange(5000) / 1000.0},
+            "/acquisition/counts": {"data": rng.integers(0, 5, 500), "rate": 10.0},
+            "/acquisition/ttl": {
+                "data": np.array([1.0, 0.0, 3.0, 0.0] * 50),
+                "timestamps": np.arange(200) * 2.5,
+            },
+            "/acquisition/fast_codes": {
+                "data": rng.integers(0, 3, 20_000),
+                "timestamps": np.arange(20_000) / 5000.0,
+            },
+        },
+    )
     nwb = open_nwb(str(file), policy, index_store)
     assert not is_event_series(nwb, "/acquisition/lfp"), "not whole numbers"
     assert not is_event_series(nwb, "/acquisition/counts"), "regularly sampled"
@@ -93,8 +109,10 @@ def test_signals_and_rate_series_are_not_events(workspace, policy, index_store):
 def test_strays_at_both_ends_and_missing_times_are_counted(workspace, policy, index_store):
     bulk = np.linspace(100.0, 200.0, 10_000)
     times = np.concatenate([[-5e8, -4e8], bulk, [9e9], [np.nan] * 3])
-    file = write_nwb(workspace / "strays.nwb", {"/acquisition/s": {"data": np.arange(len(times), dtype=float),
-                                                                  "timestamps": times}})
+    file = write_nwb(
+        workspace / "strays.nwb",
+        {"/acquisition/s": {"data": np.arange(len(times), dtype=float), "timestamps": times}},
+    )
     nwb = open_nwb(str(file), policy, index_store)
     span = robust_time_range(nwb, "/acquisition/s")
     assert (span.start, span.stop) == (100.0, 200.0)
@@ -107,10 +125,19 @@ def test_strays_at_both_ends_and_missing_times_are_counted(workspace, policy, in
 
 def test_series_without_strays_keep_their_whole_range(workspace, policy, index_store):
     timestamps = np.cumsum(np.random.default_rng(1).exponential(0.5, 3000))
-    file = write_nwb(workspace / "clean.nwb", {"/acquisition/s": {"data": np.zeros(3000), "timestamps": timestamps},
-                                               "/acquisition/r": {"data": np.zeros(100), "rate": 10.0, "start": 3.0}})
+    file = write_nwb(
+        workspace / "clean.nwb",
+        {
+            "/acquisition/s": {"data": np.zeros(3000), "timestamps": timestamps},
+            "/acquisition/r": {"data": np.zeros(100), "rate": 10.0, "start": 3.0},
+        },
+    )
     nwb = open_nwb(str(file), policy, index_store)
     span = robust_time_range(nwb, "/acquisition/s")
-    assert (span.start, span.stop, span.n_outside) == (timestamps[0], timestamps[-1], 0) and span.describe() == ""
+    assert (span.start, span.stop, span.n_outside) == (
+        timestamps[0],
+        timestamps[-1],
+        0,
+    ) and span.describe() == ""
     rate = robust_time_range(nwb, "/acquisition/r")
     assert (rate.start, rate.stop) == (3.0, pytest.approx(12.9))

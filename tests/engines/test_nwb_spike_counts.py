@@ -49,7 +49,9 @@ def test_count_tells_beforehand_what_a_capped_read_would_cut(truth, policy, inde
     total = count_spikes(nwb, "/units").total
     assert total == len(truth[0]) == 214_278
     capped = read_spike_window(nwb, "/units", max_spikes=200_000)
-    assert capped.truncated and capped.total_in_window == total, "the cap cuts the window: what the raster must avoid"
+    assert capped.truncated and capped.total_in_window == total, (
+        "the cap cuts the window: what the raster must avoid"
+    )
     whole = read_spike_window(nwb, "/units", max_spikes=total)
     assert not whole.truncated and len(whole.times) + whole.nan_dropped == total
 
@@ -72,7 +74,9 @@ def test_pyramid_estimate_bounds_the_exact_count(human_pyramid, truth, policy, i
 def test_counting_a_short_window_of_long_units_reads_a_few_blocks(workspace, policy, index_store):
     rng = np.random.default_rng(2)
     units = [np.sort(rng.uniform(0.0, 3600.0, 400_000)) for _ in range(4)]  # 12.8 MB of spike times
-    file = write_units(workspace / "long_units.nwb", np.concatenate(units), np.cumsum([len(u) for u in units]))
+    file = write_units(
+        workspace / "long_units.nwb", np.concatenate(units), np.cumsum([len(u) for u in units])
+    )
     with RangeServer(workspace) as server:
         nwb = open_nwb(server.url_for(file.name), policy, index_store)
         before = nwb.stats.bytes

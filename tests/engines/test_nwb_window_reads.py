@@ -19,16 +19,28 @@ RATE = 1000.0
 @pytest.fixture
 def series_server(workspace):
     raw = (np.arange(40_000 * 8, dtype=np.int64).reshape(40_000, 8) % 2000).astype(np.int16)
-    write_nwb(workspace / "chunks.nwb", {
-        "/acquisition/gzip": {"data": raw, "rate": RATE, "chunks": (1000, 8), "attrs": {"compression": "x"}},
-        "/acquisition/plain": {"data": raw, "rate": RATE, "chunks": (1000, 8)},
-        "/acquisition/contiguous": {"data": raw, "rate": RATE},
-    })
+    write_nwb(
+        workspace / "chunks.nwb",
+        {
+            "/acquisition/gzip": {
+                "data": raw,
+                "rate": RATE,
+                "chunks": (1000, 8),
+                "attrs": {"compression": "x"},
+            },
+            "/acquisition/plain": {"data": raw, "rate": RATE, "chunks": (1000, 8)},
+            "/acquisition/contiguous": {"data": raw, "rate": RATE},
+        },
+    )
     with h5py.File(workspace / "chunks.nwb", "a") as h5:  # recompress one series with gzip
         del h5["/acquisition/gzip/data"]
-        h5.create_dataset("/acquisition/gzip/data", data=raw, chunks=(1000, 8), compression="gzip").attrs["unit"] = "V"
+        h5.create_dataset("/acquisition/gzip/data", data=raw, chunks=(1000, 8), compression="gzip").attrs[
+            "unit"
+        ] = "V"
     wide = np.tile(raw[:, :1], (4, 64))[:140_000]  # chunks of 9 MB: more than HDF5's 8 MB chunk cache
-    write_nwb(workspace / "wide.nwb", {"/acquisition/s": {"data": wide, "rate": RATE, "chunks": (70_000, 64)}})
+    write_nwb(
+        workspace / "wide.nwb", {"/acquisition/s": {"data": wide, "rate": RATE, "chunks": (70_000, 64)}}
+    )
     with RangeServer(workspace, latency_s=0.15) as server:
         yield server, raw, wide
 
@@ -73,7 +85,11 @@ def test_large_unfiltered_chunks_are_read_only_where_the_window_is(series_server
 def test_consecutive_windows_tile_the_series(workspace, policy, index_store):
     file = write_nwb(workspace / "tile.nwb", {"/acquisition/s": {"data": np.arange(1000.0), "rate": 100.0}})
     nwb = open_nwb(str(file), policy, index_store)
-    parts = [read_trace_window(nwb, "/acquisition/s", t, t + 2.5, max_points=10**6) for t in (0.0, 2.5, 5.0, 7.5)]
+    parts = [
+        read_trace_window(nwb, "/acquisition/s", t, t + 2.5, max_points=10**6) for t in (0.0, 2.5, 5.0, 7.5)
+    ]
     np.testing.assert_array_equal(np.concatenate([p.values[:, 0] for p in parts]), np.arange(1000.0))
     assert read_trace_window(nwb, "/acquisition/s", 9.0, 9.99).values[-1, 0] == 998.0
-    assert read_trace_window(nwb, "/acquisition/s", 9.0, 20.0).values[-1, 0] == 999.0, "past the end: the last sample"
+    assert read_trace_window(nwb, "/acquisition/s", 9.0, 20.0).values[-1, 0] == 999.0, (
+        "past the end: the last sample"
+    )

@@ -62,7 +62,9 @@ def test_data_reads_after_cached_open(range_server, policy, index_store):
     open_nwb(url, policy, index_store)
     nwb = open_nwb(url, policy, index_store)
     with h5py.File(DATA_DIR / "sub-4_ses-4_ecephys+image.nwb", "r") as reference:
-        np.testing.assert_array_equal(nwb.dataset("/units/spike_times")[:100], reference["units/spike_times"][:100])
+        np.testing.assert_array_equal(
+            nwb.dataset("/units/spike_times")[:100], reference["units/spike_times"][:100]
+        )
 
 
 def test_broken_file_lists_tree_but_pynwb_error_is_clear(range_server, policy, index_store):
@@ -78,13 +80,16 @@ def test_pynwb_object_for_a_good_file(policy, index_store):
     assert len(units) == 1
 
 
-@pytest.mark.parametrize(("route", "error", "message"), [
-    ("status/404", SourceNotFound, "No file at"),
-    ("status/403", SourceNotAllowed, "refused access"),
-    ("status/500", SourceUnreachable, "HTTP 500"),
-    ("loop/file.nwb", SourceUnreachable, "redirect loop"),
-    ("README.md", NotAnNwbFile, "not a readable HDF5 file"),
-])
+@pytest.mark.parametrize(
+    ("route", "error", "message"),
+    [
+        ("status/404", SourceNotFound, "No file at"),
+        ("status/403", SourceNotAllowed, "refused access"),
+        ("status/500", SourceUnreachable, "HTTP 500"),
+        ("loop/file.nwb", SourceUnreachable, "redirect loop"),
+        ("README.md", NotAnNwbFile, "not a readable HDF5 file"),
+    ],
+)
 def test_bad_remote_sources_give_clear_errors(route, error, message, range_server, policy, index_store):
     with pytest.raises(error, match=message):
         open_nwb(range_server.url_for(route), policy, index_store)

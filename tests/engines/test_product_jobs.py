@@ -17,8 +17,15 @@ from engines.jobs import DaskBackend, JobEnvironment, JobStatus, JobStore, KindR
 from engines.jobs.service import JobService
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
-from engines.nwb.product_jobs import (EPHYS_SUMMARY, PREVIEW_MOVIE, RASTERMAP, SPIKE_DENSITY, job_kinds,
-                                      plan_product_jobs, product_inputs)
+from engines.nwb.product_jobs import (
+    EPHYS_SUMMARY,
+    PREVIEW_MOVIE,
+    RASTERMAP,
+    SPIKE_DENSITY,
+    job_kinds,
+    plan_product_jobs,
+    product_inputs,
+)
 from engines.nwb.products import SpikeDensityPyramid
 from engines.nwb.products.ephys_summary import EphysSummary
 from engines.nwb.products.preview_movie import PreviewMovie
@@ -63,7 +70,9 @@ def test_rastermap_job_orders_every_unit(policy):
 
 
 def test_preview_movie_job_writes_a_decodable_mp4(policy):
-    job, folder = _run(policy, PREVIEW_MOVIE, str(DATA_DIR / "pynwb-types/test_TwoPhotonSeries.nwb"), "/acquisition/test_2ps")
+    job, folder = _run(
+        policy, PREVIEW_MOVIE, str(DATA_DIR / "pynwb-types/test_TwoPhotonSeries.nwb"), "/acquisition/test_2ps"
+    )
     assert job.status == JobStatus.DONE, job.error
     movie = PreviewMovie.open(folder)
     reader = imageio_ffmpeg.read_frames(movie.path)
@@ -74,7 +83,9 @@ def test_preview_movie_job_writes_a_decodable_mp4(policy):
 
 
 def test_ephys_summary_job_on_electrical_series(policy):
-    job, folder = _run(policy, EPHYS_SUMMARY, str(DATA_DIR / "pynwb-types/test_ElectricalSeries.nwb"), "/acquisition/test_eS")
+    job, folder = _run(
+        policy, EPHYS_SUMMARY, str(DATA_DIR / "pynwb-types/test_ElectricalSeries.nwb"), "/acquisition/test_eS"
+    )
     assert job.status == JobStatus.DONE, job.error
     summary = EphysSummary.open(folder)
     assert summary.n_channels == 2 and summary.psd.shape[0] == 2
@@ -112,8 +123,12 @@ def test_plan_names_every_product_a_file_needs(policy, index_store):
     assert {(k, i["path"]) for k, i in human} >= {(SPIKE_DENSITY, "/units"), (RASTERMAP, "/units")}
     lfp = plan_product_jobs(open_nwb(str(DATA_DIR / "pynwb-types/test_LFP.nwb"), policy, index_store))
     assert {k for k, _ in lfp} == {EPHYS_SUMMARY}
-    waveforms = plan_product_jobs(open_nwb(str(DATA_DIR / "pynwb-types/test_EventWaveform.nwb"), policy, index_store))
-    assert all(i["path"] != "/acquisition/EventWaveform/test_sES" for _, i in waveforms)  # snippets, not signals
+    waveforms = plan_product_jobs(
+        open_nwb(str(DATA_DIR / "pynwb-types/test_EventWaveform.nwb"), policy, index_store)
+    )
+    assert all(
+        i["path"] != "/acquisition/EventWaveform/test_sES" for _, i in waveforms
+    )  # snippets, not signals
 
 
 def test_queue_and_standalone_worker_commands(workspace):
@@ -122,12 +137,21 @@ def test_queue_and_standalone_worker_commands(workspace):
     shutil.copy(DATA_DIR / "anm369963.nwb", folder)
     shutil.copy(DATA_DIR / "pynwb-types/test_ElectricalSeries.nwb", folder)
     common = ["--workspace", str(workspace), "--root", str(workspace)]
-    first = subprocess.run([sys.executable, "run.py", "queue", "--source", str(folder), *common],
-                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    first = subprocess.run(
+        [sys.executable, "run.py", "queue", "--source", str(folder), *common],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert first.returncode == 0, first.stderr
     assert "3 job(s) queued" in first.stdout
-    worker = subprocess.Popen([sys.executable, "run.py", "worker", *common, "--workers", "2"], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "run.py", "worker", *common, "--workers", "2"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         store = JobStore(workspace)
         deadline = time.time() + 120
@@ -137,14 +161,21 @@ def test_queue_and_standalone_worker_commands(workspace):
     finally:
         worker.terminate()
         worker.wait(30)
-    again = subprocess.run([sys.executable, "run.py", "queue", "--source", str(folder), *common],
-                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "run.py", "queue", "--source", str(folder), *common],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "0 job(s) queued, 3 already done" in again.stdout
 
 
 def test_dask_backend_runs_nwb_jobs_on_a_local_cluster(policy):
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
     store, results = JobStore(policy.workspace), ResultStore(policy.workspace)
     kinds = nwb_job_kinds(policy)
     backend = DaskBackend(store, results, kinds, cluster.scheduler_address, lease_s=30, poll_s=0.2)

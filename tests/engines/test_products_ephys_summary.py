@@ -36,7 +36,9 @@ def test_electrical_series_test_file_gives_spectra_without_rates(tmp_path, nwb_d
     nwb = open_nwb(str(nwb_data_dir / TYPES / "test_ElectricalSeries.nwb"), policy, index_store)
     try:
         series = nwb.h5["/acquisition/test_eS"]
-        summary = summarize_electrical_series(series, tmp_path, electrode_positions=electrode_xy(nwb.h5, series.name))
+        summary = summarize_electrical_series(
+            series, tmp_path, electrode_positions=electrode_xy(nwb.h5, series.name)
+        )
     finally:
         nwb.close()
     assert summary.sampling_rate == pytest.approx(10.0)
@@ -64,7 +66,7 @@ def test_injected_spikes_give_their_rate_from_bounded_reads(tmp_path):
     noise_v = 10e-6
     raw = rng.normal(0.0, noise_v, (fs * duration, 4)).astype(np.float32)
     offsets = np.arange(-15, 16)
-    waveform = -120e-6 * np.exp(-(offsets / (0.0003 * fs)) ** 2)
+    waveform = -120e-6 * np.exp(-((offsets / (0.0003 * fs)) ** 2))
     rates = [0.0, 4.0, 20.0, 60.0]
     truth = []
     for channel, rate in enumerate(rates):
@@ -90,7 +92,9 @@ def test_sine_peaks_at_its_frequency_and_power_is_in_volts():
     fs = 1000.0
     t = np.arange(int(fs * 30)) / fs
     counts = np.stack([1000 * np.sin(2 * np.pi * 37.0 * t), 500 * np.sin(2 * np.pi * 123.0 * t)], axis=1)
-    summary = summarize_ephys(counts.astype(np.int16), fs, conversion=1e-6, channel_conversion=np.array([1.0, 2.0]))
+    summary = summarize_ephys(
+        counts.astype(np.int16), fs, conversion=1e-6, channel_conversion=np.array([1.0, 2.0])
+    )
     assert summary.rate_hz is None and "1000 Hz" in summary.rate_reason
     peaks = summary.freqs[summary.psd.argmax(axis=1)]
     np.testing.assert_allclose(peaks, [37.0, 123.0])
@@ -108,12 +112,21 @@ def test_high_rate_sine_and_single_channel():
     assert summary.rate_hz is not None
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: summarize_ephys(np.zeros((100, 2)), 0.0), "sampling rate"),
-    (lambda: summarize_ephys(np.zeros((100, 2, 2)), 1000.0), "samples x channels"),
-    (lambda: summarize_ephys(np.zeros((100, 2)), 1000.0, electrode_positions=np.zeros((3, 2))), "electrode_positions"),
-    (lambda: summarize_ephys(np.zeros((100, 2)), 1000.0, channel_conversion=np.ones(3)), "channel_conversion"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: summarize_ephys(np.zeros((100, 2)), 0.0), "sampling rate"),
+        (lambda: summarize_ephys(np.zeros((100, 2, 2)), 1000.0), "samples x channels"),
+        (
+            lambda: summarize_ephys(np.zeros((100, 2)), 1000.0, electrode_positions=np.zeros((3, 2))),
+            "electrode_positions",
+        ),
+        (
+            lambda: summarize_ephys(np.zeros((100, 2)), 1000.0, channel_conversion=np.ones(3)),
+            "channel_conversion",
+        ),
+    ],
+)
 def test_bad_inputs_are_refused(call, message):
     with pytest.raises(ProductInputError, match=message):
         call()

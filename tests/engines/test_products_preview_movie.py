@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
@@ -90,10 +90,22 @@ def test_external_file_series_is_a_clear_read_error(tmp_path):
     from pynwb.image import ImageSeries
 
     path = tmp_path / "external.nwb"
-    nwbfile = NWBFile(session_description="external video", identifier="ext-1",
-                      session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))
-    nwbfile.add_acquisition(ImageSeries(name="behavior_video", external_file=["behavior_cam.avi"], format="external",
-                                        starting_frame=[0], num_samples=900, rate=30.0, unit="n.a."))
+    nwbfile = NWBFile(
+        session_description="external video",
+        identifier="ext-1",
+        session_start_time=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    nwbfile.add_acquisition(
+        ImageSeries(
+            name="behavior_video",
+            external_file=["behavior_cam.avi"],
+            format="external",
+            starting_frame=[0],
+            num_samples=900,
+            rate=30.0,
+            unit="n.a.",
+        )
+    )
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwbfile)
     with h5py.File(path, "r") as f, pytest.raises(NwbReadError, match="behavior_cam.avi") as caught:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from rastermap import Rastermap
@@ -17,7 +16,6 @@ from engines.nwb.products.rastermap_order import (
 )
 
 HUMAN = "sub-4_ses-4_ecephys+image.nwb"
-
 
 
 def test_human_recording_order_equals_calling_rastermap_directly(human_pyramid, tmp_path):

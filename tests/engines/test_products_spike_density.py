@@ -28,7 +28,9 @@ def ragged(units: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return flat, np.cumsum([len(u) for u in units]).astype(np.int64)
 
 
-def poisson_units(n_units: int, duration: float, mean_rate: float, seed: int, start: float = 0.0) -> list[np.ndarray]:
+def poisson_units(
+    n_units: int, duration: float, mean_rate: float, seed: int, start: float = 0.0
+) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     rates = rng.lognormal(0.0, 1.0, n_units)
     rates *= mean_rate / rates.mean()
@@ -50,7 +52,6 @@ def human_units(nwb_data_dir: Path) -> list[np.ndarray]:
     with h5py.File(nwb_data_dir / HUMAN, "r") as f:
         flat, index = f["units/spike_times"][:], f["units/spike_times_index"][:]
     return np.split(flat, index[:-1])
-
 
 
 def test_human_recording_levels_equal_histograms(human_pyramid, human_units):
@@ -75,24 +76,33 @@ def test_levels_shrink_by_factor_until_at_most_ten_thousand_bins(human_pyramid):
     assert levels[0].t_stop > human_pyramid.summary.t_last_spike
 
 
-def test_build_over_http_with_small_blocks_equals_local_build(tmp_path, policy, index_store, range_server,
-                                                              human_pyramid):
+def test_build_over_http_with_small_blocks_equals_local_build(
+    tmp_path, policy, index_store, range_server, human_pyramid
+):
     nwb = open_nwb(range_server.url_for(HUMAN), policy, index_store)
     try:
-        build_spike_density_pyramid(nwb.dataset("/units/spike_times"), nwb.dataset("/units/spike_times_index"),
-                                    tmp_path, max_block_spikes=50_000)
+        build_spike_density_pyramid(
+            nwb.dataset("/units/spike_times"),
+            nwb.dataset("/units/spike_times_index"),
+            tmp_path,
+            max_block_spikes=50_000,
+        )
     finally:
         nwb.close()
     remote = SpikeDensityPyramid.open(tmp_path)
     for level in human_pyramid.levels:
-        np.testing.assert_array_equal(remote.level_counts(level.index), human_pyramid.level_counts(level.index))
+        np.testing.assert_array_equal(
+            remote.level_counts(level.index), human_pyramid.level_counts(level.index)
+        )
 
 
 def test_recording_that_starts_at_1000_s(tmp_path):
     units = poisson_units(12, duration=300.0, mean_rate=8.0, seed=3, start=1000.25)
     summary = build_spike_density_pyramid(*ragged(units), tmp_path)
     assert summary.t0 == 1000.0
-    assert summary.levels[0].n_bins <= (summary.t_last_spike - 1000.0) / 0.02 + 4  # bins from 1000 s, not from 0
+    assert (
+        summary.levels[0].n_bins <= (summary.t_last_spike - 1000.0) / 0.02 + 4
+    )  # bins from 1000 s, not from 0
     pyramid = SpikeDensityPyramid.open(tmp_path)
     assert_levels_match_histograms(pyramid, units)
     image = pyramid.query(1100.0, 1200.0, 500)
@@ -166,12 +176,15 @@ def test_index_past_the_data_is_a_truncated_ragged_array(tmp_path):
     assert isinstance(caught.value, NeurodeckError) and isinstance(caught.value, OSError)
 
 
-@pytest.mark.parametrize("units, message", [
-    ([np.empty(0), np.empty(0)], "No spike times"),
-    ([np.array([np.nan, np.nan])], "No spike times"),
-    ([np.array([1.0, np.inf])], "infinite"),
-    ([np.array([0.0, 1e9])], "outlier spike times"),
-])
+@pytest.mark.parametrize(
+    "units, message",
+    [
+        ([np.empty(0), np.empty(0)], "No spike times"),
+        ([np.array([np.nan, np.nan])], "No spike times"),
+        ([np.array([1.0, np.inf])], "infinite"),
+        ([np.array([0.0, 1e9])], "outlier spike times"),
+    ],
+)
 def test_unbinnable_spike_times_are_refused(tmp_path, units, message):
     with pytest.raises(ProductInputError, match=message) as caught:
         build_spike_density_pyramid(*ragged(units), tmp_path)
@@ -191,8 +204,14 @@ def test_index_that_goes_backwards_is_a_read_error(tmp_path):
 
 def test_query_picks_the_coarsest_level_that_fits_and_sums_its_bins(human_pyramid):
     pyramid = human_pyramid
-    cases = [(0.0, 2800.0, 1000, 2, 8), (100.0, 1100.0, 1000, 2, 3), (100.0, 400.0, 1000, 1, 3),
-             (100.0, 180.0, 1000, 1, 1), (100.0, 120.0, 1000, 0, 1), (100.0, 101.0, 1000, 0, 1)]
+    cases = [
+        (0.0, 2800.0, 1000, 2, 8),
+        (100.0, 1100.0, 1000, 2, 3),
+        (100.0, 400.0, 1000, 1, 3),
+        (100.0, 180.0, 1000, 1, 1),
+        (100.0, 120.0, 1000, 0, 1),
+        (100.0, 101.0, 1000, 0, 1),
+    ]
     for t_start, t_stop, width, level_index, per_column in cases:
         image = pyramid.query(t_start, t_stop, width)
         level = pyramid.levels[image.level_used]
@@ -207,7 +226,7 @@ def test_query_picks_the_coarsest_level_that_fits_and_sums_its_bins(human_pyrami
         full = pyramid.level_counts(level.index)[:, first_bin:stop_bin]
         expected = full.reshape(35, -1, per_column).sum(axis=2)
         np.testing.assert_array_equal(image.counts, expected)
-        np.testing.assert_allclose(image.t_edges, level.edges()[first_bin:stop_bin + 1:per_column])
+        np.testing.assert_allclose(image.t_edges, level.edges()[first_bin : stop_bin + 1 : per_column])
 
 
 def test_query_units_outside_the_recording_and_bad_viewports(human_pyramid):

@@ -19,10 +19,10 @@ import pytest
 from engines._filesystem import build_lock
 from engines.agent.store import ConversationStore
 from engines.curation.store import DecisionStore
+from engines.ngstate.store import StateStore
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from engines.nwb.sources import SourcePolicy
-from engines.ngstate.store import StateStore
 from engines.training.runs import HEARTBEAT_S, RunRegistry, RunState
 from tests.support import shared_workspace_workers as workers
 from tests.support.range_server import RangeServer
@@ -71,7 +71,9 @@ def test_two_processes_opening_one_remote_file_at_once_index_it_once(tmp_path: P
         together = server.log.count
     assert counts[0] == counts[1] > 10
     # one process indexed the file (as a first open does), the other only validated it (as a reopen does)
-    assert together == first_open + reopen, f"{together} requests; one build costs {first_open}, a reopen {reopen}"
+    assert together == first_open + reopen, (
+        f"{together} requests; one build costs {first_open}, a reopen {reopen}"
+    )
 
 
 def test_the_curation_demo_is_built_by_one_of_two_processes_asking_at_once(tmp_path: Path):
@@ -121,7 +123,9 @@ def test_a_run_on_another_host_is_going_while_its_heartbeat_is_fresh(tmp_path: P
     folder = registry.new_run("elsewhere")
     folder.config_path.write_text(json.dumps({"name": "elsewhere"}))
     folder.update_status(state="running", pid=12345, host="another-host-of-the-lab", owner="someone")
-    assert folder.effective_state() == RunState.RUNNING  # counted by this host's limits, not shown as interrupted
+    assert (
+        folder.effective_state() == RunState.RUNNING
+    )  # counted by this host's limits, not shown as interrupted
     status = {**folder.status(), "updated": time.time() - HEARTBEAT_S - 5}
     folder.status_path.write_text(json.dumps(status))
     assert folder.effective_state() == RunState.INTERRUPTED  # that server died: its run ended with it
@@ -138,9 +142,12 @@ def test_chats_verdicts_and_views_written_by_two_processes_at_once_all_land(tmp_
         assert all(turn.answer == f"answer {turn.turn}" for turn in saved.turns)
     history = DecisionStore(tmp_path).verdict_history("shared-analyzer")
     assert sorted((v.owner, v.group_id) for v in history) == sorted(
-        (f"user-{tag}", n) for tag in "ab" for n in range(1, count + 1))
+        (f"user-{tag}", n) for tag in "ab" for n in range(1, count + 1)
+    )
     views = StateStore(tmp_path).list()
-    assert sorted(v.name for v in views) == sorted(f"{tag}-view-{n}" for tag in "ab" for n in range(1, count + 1))
+    assert sorted(v.name for v in views) == sorted(
+        f"{tag}-view-{n}" for tag in "ab" for n in range(1, count + 1)
+    )
     assert {v.owner for v in views} == {"user-a", "user-b"}
 
 

@@ -24,8 +24,14 @@ WAVE = 30
 
 def _assistant(workspace, question: str) -> NwbAssistant:
     """An offline assistant with no file open that has been asked ``question``."""
-    assistant = NwbAssistant(lambda: None, lambda: "", lambda _selection: None, None, workspace,
-                             CodePolicy(False, "off in this test"))
+    assistant = NwbAssistant(
+        lambda: None,
+        lambda: "",
+        lambda _selection: None,
+        None,
+        workspace,
+        CodePolicy(False, "off in this test"),
+    )
     assistant.chat.send(question)
     return assistant
 
@@ -45,7 +51,9 @@ def _wait_for(check, timeout_s: float = 20.0) -> bool:
 def test_concurrent_exports_each_get_their_own_chat(workspace):
     questions = [f"How many trials are in session number {i:03d}?" for i in range(SESSIONS)]
     assistants = [_assistant(workspace, question) for question in questions]
-    assert _wait_for(lambda: all(q in _export(a) for a, q in zip(assistants, questions))), "a chat was not exported"
+    assert _wait_for(lambda: all(q in _export(a) for a, q in zip(assistants, questions))), (
+        "a chat was not exported"
+    )
     start = threading.Barrier(WAVE, timeout=30)  # each wave of downloads starts at the same moment
 
     def export(i: int) -> tuple[int, str]:

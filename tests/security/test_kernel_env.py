@@ -36,10 +36,12 @@ def test_the_local_kernel_sees_none_of_the_servers_secrets_and_the_allowed_extra
     monkeypatch.setenv("LAB_DATA_ROOT", "/data/lab")
     kernel = LocalKernel(KernelLimits(time_s=30.0, memory_mb=0, env_allow=("LAB_DATA_ROOT",)))
     try:
-        result = kernel.run("import os, json\n"
-                            "print(json.dumps(sorted(os.environ)))\n"
-                            "print(json.dumps([open('/proc/self/environ', 'rb').read().decode(errors='replace'), "
-                            "open('/proc/self/cmdline', 'rb').read().decode(errors='replace')]))")
+        result = kernel.run(
+            "import os, json\n"
+            "print(json.dumps(sorted(os.environ)))\n"
+            "print(json.dumps([open('/proc/self/environ', 'rb').read().decode(errors='replace'), "
+            "open('/proc/self/cmdline', 'rb').read().decode(errors='replace')]))"
+        )
     finally:
         kernel.shutdown()
 

@@ -28,8 +28,9 @@ ALICE, BOB = Person("alice"), Person("bob")
 
 
 def _llm(server: ScriptedOpenAIServer) -> LlmConfig:
-    return LlmConfig(model="scripted-model", base_url=server.base_url, api_key="test-key", timeout_s=5.0,
-                     max_retries=0)
+    return LlmConfig(
+        model="scripted-model", base_url=server.base_url, api_key="test-key", timeout_s=5.0, max_retries=0
+    )
 
 
 # --- model calls ---------------------------------------------------------------------------------------
@@ -38,20 +39,30 @@ def test_chat_turns_spend_the_persons_hourly_model_calls_and_then_stop_with_the_
     tools = build_viewer_tools(MiniViewer(), demo_cells(20))
     with ScriptedOpenAIServer() as server:
         server.queue("one", "two", "three")
-        chat = ChatSession(tools, _llm(server), workspace, person=ALICE, commands_first=True,
-                           budget=Budget(limiter, ALICE, model_calls_limit(2)))
+        chat = ChatSession(
+            tools,
+            _llm(server),
+            workspace,
+            person=ALICE,
+            commands_first=True,
+            budget=Budget(limiter, ALICE, model_calls_limit(2)),
+        )
         assert [list(chat.send(text))[-1].text for text in ("hi", "hello")] == ["one", "two"]
         assert list(chat.send("zoom in"))[-1].stopped == "offline"  # a planner command reaches no model: free
         events = list(chat.send("and now?"))
         assert len(server.requests) == 2
-        bob = ChatSession(tools, _llm(server), workspace, person=BOB, budget=Budget(limiter, BOB, model_calls_limit(2)))
+        bob = ChatSession(
+            tools, _llm(server), workspace, person=BOB, budget=Budget(limiter, BOB, model_calls_limit(2))
+        )
         assert list(bob.send("hi"))[-1].text == "three"  # a budget is per person
     [error] = [e for e in events if isinstance(e, ErrorEvent)]
     assert error.error_type == "LimitReached"
     assert "alice has used 2 of the 2 model calls allowed per hour" in error.message
     assert "model_calls_per_hour" in error.message and "free up in" in error.message
     assert events[-1].text == error.message
-    assert UsageLimiter(workspace).used(ALICE, model_calls_limit(2)) == 2  # kept in the workspace: a restart keeps it
+    assert (
+        UsageLimiter(workspace).used(ALICE, model_calls_limit(2)) == 2
+    )  # kept in the workspace: a restart keeps it
 
 
 def _judge_images(workspace: Path, groups: list[CandidateGroup]) -> GroupImages:
@@ -69,8 +80,9 @@ def _judge_images(workspace: Path, groups: list[CandidateGroup]) -> GroupImages:
 
 def _reply(body: dict) -> ScriptedReply:
     if "Answer with one JSON object" in body["messages"][0]["content"]:
-        return ScriptedReply(json.dumps({"decision": "merge", "confidence": 0.9, "merge_units": [],
-                                         "reasoning": "scripted"}))
+        return ScriptedReply(
+            json.dumps({"decision": "merge", "confidence": 0.9, "merge_units": [], "reasoning": "scripted"})
+        )
     return ScriptedReply("Refractory dip. Feature verdict: merge")
 
 
@@ -80,20 +92,25 @@ def test_vlm_judgements_spend_the_same_budget_and_a_batch_over_it_is_refused_bef
     limiter = UsageLimiter(workspace)
     limiter.take(ALICE, model_calls_limit(4))  # one chat turn earlier this hour
     with ScriptedOpenAIServer(responder=_reply) as server:
-        judge = VlmJudge(_llm(server), VlmJudgeParams(num_workers=2),
-                         budget=Budget(limiter, ALICE, model_calls_limit(4)))
+        judge = VlmJudge(
+            _llm(server), VlmJudgeParams(num_workers=2), budget=Budget(limiter, ALICE, model_calls_limit(4))
+        )
         found = []
         judge.judge_many(groups[:2], context, found.append, lambda *_: None, None)
         assert [d.decision for d in found] == ["merge", "merge"]
         calls = len(server.requests)
-        with pytest.raises(LimitReached, match=r"used 3 of the 4 model calls allowed per hour \(1 left, 2 asked for\)"):
+        with pytest.raises(
+            LimitReached, match=r"used 3 of the 4 model calls allowed per hour \(1 left, 2 asked for\)"
+        ):
             judge.judge_many(groups[1:], context, found.append, lambda *_: None, None)
         assert len(server.requests) == calls
 
 
 def test_the_vlm_judge_fans_out_to_at_most_the_servers_parallel_model_calls(workspace):
     llm = LlmConfig(model="vision-test", base_url="http://127.0.0.1:9/v1", api_key="test")
-    with pytest.raises(LimitReached, match=r"at most 8 model calls at once .*asked for 200; max_model_workers"):
+    with pytest.raises(
+        LimitReached, match=r"at most 8 model calls at once .*asked for 200; max_model_workers"
+    ):
         VlmJudge(llm, VlmJudgeParams(num_workers=200))
     with pytest.raises(LimitReached, match="at most 3 model calls"):
         VlmJudge(llm, VlmJudgeParams(num_workers=4), max_workers=3)
@@ -109,8 +126,11 @@ def test_new_job_submissions_are_limited_per_minute_but_results_already_asked_fo
     first = alice.request("square", {"x": 1}).job
     alice.request("square", {"x": 2})
     assert alice.request("square", {"x": 1}).job.id == first.id  # the same request again queues nothing
-    with pytest.raises(LimitReached, match=r"alice has used 2 of the 2 job submissions allowed per minute.*"
-                                           r"jobs_per_minute"):
+    with pytest.raises(
+        LimitReached,
+        match=r"alice has used 2 of the 2 job submissions allowed per minute.*"
+        r"jobs_per_minute",
+    ):
         alice.request("square", {"x": 3})
     assert len(store.list()) == 2
     assert jobs.acting_as(BOB, jobs_per_minute=2).request("square", {"x": 3}).job.owner == "bob"
@@ -120,8 +140,12 @@ def test_new_job_submissions_are_limited_per_minute_but_results_already_asked_fo
 def _config(steps: int = 100, seq_len: int = 16):
     from engines.training.config import build_config
 
-    return build_config([{"kind": "synthetic", "n_bins": 600, "n_units": 12, "modalities": ["spikes"]}],
-                        model_size="tiny", steps=steps, data={"seq_len": seq_len, "bin_s": 0.02})
+    return build_config(
+        [{"kind": "synthetic", "n_bins": 600, "n_units": 12, "modalities": ["spikes"]}],
+        model_size="tiny",
+        steps=steps,
+        data={"seq_len": seq_len, "bin_s": 0.02},
+    )
 
 
 def _going(workspace: Path, owner: str) -> None:

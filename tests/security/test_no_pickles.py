@@ -35,10 +35,13 @@ def analyzer_folder(tmp_path: Path) -> Path:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        recording, sorting = generate_ground_truth_recording(durations=[2.0], num_channels=4, num_units=3, seed=1)
+        recording, sorting = generate_ground_truth_recording(
+            durations=[2.0], num_channels=4, num_units=3, seed=1
+        )
         recording = recording.save(folder=tmp_path / "recording", progress_bar=False)
-        analyzer = create_sorting_analyzer(sorting, recording, format="binary_folder", folder=tmp_path / "an",
-                                           sparse=False)
+        analyzer = create_sorting_analyzer(
+            sorting, recording, format="binary_folder", folder=tmp_path / "an", sparse=False
+        )
         analyzer.compute("random_spikes")
     return tmp_path / "an"
 
@@ -63,9 +66,19 @@ def test_a_pickled_recording_is_not_unpickled_and_the_message_names_trust_pickle
 
 def test_a_recording_json_naming_another_class_is_not_called(analyzer_folder, tmp_path):
     marker = tmp_path / "json-ran"
-    (analyzer_folder / "recording.json").write_text(json.dumps({
-        "class": "builtins.open", "module": "builtins", "version": "1", "annotations": {}, "properties": {},
-        "relative_paths": False, "kwargs": {"file": str(marker), "mode": "w"}}))
+    (analyzer_folder / "recording.json").write_text(
+        json.dumps(
+            {
+                "class": "builtins.open",
+                "module": "builtins",
+                "version": "1",
+                "annotations": {},
+                "properties": {},
+                "relative_paths": False,
+                "kwargs": {"file": str(marker), "mode": "w"},
+            }
+        )
+    )
 
     _, status = open_analyzer(analyzer_folder)
 

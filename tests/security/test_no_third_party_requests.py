@@ -41,13 +41,20 @@ class RequestLog:
     def elsewhere(self, origin: str) -> list[str]:
         """Requests that did not go to ``origin`` (``blob:`` and ``data:`` addresses are the page's own)."""
         host = urlparse(origin).netloc
-        return sorted({url for url in self.urls
-                       if not url.startswith(("blob:", "data:")) and urlparse(url).netloc != host})
+        return sorted(
+            {
+                url
+                for url in self.urls
+                if not url.startswith(("blob:", "data:")) and urlparse(url).netloc != host
+            }
+        )
 
 
 def _tabler_font(page: Page) -> str:
-    return page.evaluate("() => [...document.fonts].filter(f => f.family.replaceAll('\"', '') === 'tabler-icons')"
-                         ".map(f => f.status).join(',')")
+    return page.evaluate(
+        "() => [...document.fonts].filter(f => f.family.replaceAll('\"', '') === 'tabler-icons')"
+        ".map(f => f.status).join(',')"
+    )
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -60,7 +67,9 @@ def test_a_page_asks_no_one_but_the_app(page: Page, app_url: str, name: str):
     assert not log.elsewhere(app_url), f"requests to other hosts: {log.elsewhere(app_url)}"
 
 
-def test_the_neuroglancer_page_and_its_viewer_come_from_the_app_with_icons_drawn(webgl_page: Page, app_url: str):
+def test_the_neuroglancer_page_and_its_viewer_come_from_the_app_with_icons_drawn(
+    webgl_page: Page, app_url: str
+):
     page = webgl_page
     log = RequestLog(page)
     page.goto(f"{app_url}?page=neuroglancer")

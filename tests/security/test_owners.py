@@ -22,12 +22,19 @@ from engines.people import NotAllowed, Person
 from tests.engines.agent.example_toolset import MiniViewer, build_viewer_tools, demo_cells
 
 ALICE, BOB, ROOT = Person("alice"), Person("bob"), Person("root", is_admin=True)
-VIEW = NgState({"dimensions": {"x": [1e-9, "m"], "y": [1e-9, "m"], "z": [1e-9, "m"]}, "position": [1, 2, 3],
-                "layers": []})
+VIEW = NgState(
+    {
+        "dimensions": {"x": [1e-9, "m"], "y": [1e-9, "m"], "z": [1e-9, "m"]},
+        "position": [1, 2, 3],
+        "layers": [],
+    }
+)
 
 
 def _chat(workspace: Path, person: Person | None, page: str = "neuroglancer") -> ChatSession:
-    return ChatSession(build_viewer_tools(MiniViewer(), demo_cells(20)), None, workspace, page=page, person=person)
+    return ChatSession(
+        build_viewer_tools(MiniViewer(), demo_cells(20)), None, workspace, page=page, person=person
+    )
 
 
 # --- chats ----------------------------------------------------------------------------------------
@@ -41,7 +48,9 @@ def test_another_users_chat_id_opens_as_no_such_chat_and_is_never_listed(workspa
         bob.load_conversation(chat_id)
     with pytest.raises(ConversationNotFound) as unknown:
         bob.load_conversation("0" * 32)
-    assert str(refused.value).replace(chat_id, "ID") == str(unknown.value).replace("0" * 32, "ID")  # reveals nothing
+    assert str(refused.value).replace(chat_id, "ID") == str(unknown.value).replace(
+        "0" * 32, "ID"
+    )  # reveals nothing
     assert "no such chat" in str(refused.value)
     assert [c.title for c in bob.conversations()] == ["zoom out"]
     assert [c.title for c in alice.conversations()] == ["zoom in"]
@@ -52,9 +61,11 @@ def test_chats_saved_before_owners_existed_keep_their_rows_and_belong_to_admins(
     legacy = workspace / "agent" / "conversations.sqlite"
     legacy.parent.mkdir(parents=True)
     with sqlite3.connect(legacy) as db:
-        db.executescript("CREATE TABLE conversations (id TEXT PRIMARY KEY, page TEXT NOT NULL, title TEXT NOT NULL, "
-                         "model TEXT, created REAL NOT NULL, updated REAL NOT NULL);"
-                         "INSERT INTO conversations VALUES ('old', 'neuroglancer', 'old chat', NULL, 1, 1);")
+        db.executescript(
+            "CREATE TABLE conversations (id TEXT PRIMARY KEY, page TEXT NOT NULL, title TEXT NOT NULL, "
+            "model TEXT, created REAL NOT NULL, updated REAL NOT NULL);"
+            "INSERT INTO conversations VALUES ('old', 'neuroglancer', 'old chat', NULL, 1, 1);"
+        )
     with pytest.raises(ConversationNotFound):
         _chat(workspace, ALICE).load_conversation("old")
     assert _chat(workspace, ROOT).load_conversation("old").info.title == "old chat"
@@ -88,8 +99,11 @@ def test_the_offline_planner_saves_views_privately_and_shares_them_on_request(wo
     from engines.ngstate.session import ViewerSession
     from engines.nwb.sources import SourcePolicy
 
-    viewer = ViewerTools(ViewerSession(build_demo_state("http://app.example/ngdemo")),
-                         StateStore(workspace, person=ALICE), SourcePolicy(workspace=workspace))
+    viewer = ViewerTools(
+        ViewerSession(build_demo_state("http://app.example/ngdemo")),
+        StateStore(workspace, person=ALICE),
+        SourcePolicy(workspace=workspace),
+    )
     chat = ChatSession(build_ng_tools(viewer), None, workspace, person=ALICE)
     assert "private" in list(chat.send("save the view as cells"))[-1].text
     bob = StateStore(workspace, person=BOB)
@@ -140,18 +154,23 @@ def test_each_verdict_records_who_gave_it(workspace):
     store = DecisionStore(workspace)
     store.record_verdict("analyzer", 0, "accept", (1, 2), "tab-1", owner="alice")
     store.record_verdict("analyzer", 1, "reject", (), "tab-2", owner="bob")
-    assert {v.group_id: v.owner for v in store.current_verdicts("analyzer").values()} == {0: "alice", 1: "bob"}
+    assert {v.group_id: v.owner for v in store.current_verdicts("analyzer").values()} == {
+        0: "alice",
+        1: "bob",
+    }
 
 
 def test_verdicts_given_before_owners_existed_are_kept(workspace):
     folder = workspace / "curation"
     folder.mkdir()
     with sqlite3.connect(folder / "decisions.sqlite") as db:
-        db.executescript("CREATE TABLE verdicts (id INTEGER PRIMARY KEY AUTOINCREMENT, analyzer TEXT NOT NULL, "
-                         "group_id INTEGER NOT NULL, verdict TEXT NOT NULL, merge_units TEXT NOT NULL, "
-                         "session TEXT NOT NULL, created REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0);"
-                         "INSERT INTO verdicts (analyzer, group_id, verdict, merge_units, session, created) "
-                         "VALUES ('a', 3, 'accept', '[1, 2]', 's', 1);")
+        db.executescript(
+            "CREATE TABLE verdicts (id INTEGER PRIMARY KEY AUTOINCREMENT, analyzer TEXT NOT NULL, "
+            "group_id INTEGER NOT NULL, verdict TEXT NOT NULL, merge_units TEXT NOT NULL, "
+            "session TEXT NOT NULL, created REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0);"
+            "INSERT INTO verdicts (analyzer, group_id, verdict, merge_units, session, created) "
+            "VALUES ('a', 3, 'accept', '[1, 2]', 's', 1);"
+        )
     [verdict] = DecisionStore(workspace).current_verdicts("a").values()
     assert (verdict.group_id, verdict.verdict, verdict.owner) == (3, "accept", "")
 
@@ -163,6 +182,7 @@ def _run_folder(workspace: Path, owner: str | None, state: str = "running"):
     folder = RunRegistry(workspace).new_run("run")
     folder.config_path.write_text(json.dumps({"name": "run"}))
     import psutil
+
     me = psutil.Process()
     status = {"state": state, "pid": me.pid, "pid_started": me.create_time(), "host": None}
     if owner is not None:

@@ -49,7 +49,9 @@ class _Page(HTMLParser):
 
 def _rendered(pane) -> _Page:
     page = _Page()
-    page.feed(html.unescape(pane._transform_object(pane.object)["object"]))  # Panel escapes once for transport
+    page.feed(
+        html.unescape(pane._transform_object(pane.object)["object"])
+    )  # Panel escapes once for transport
     return page
 
 
@@ -74,8 +76,10 @@ def test_code_cannot_be_closed_from_inside(text):
 
 
 def test_model_replies_keep_markdown_but_no_html_or_script_links():
-    reply = "Here is **what I found**:\n\n- <img src=x onerror=alert(1)>\n- <script>alert(2)</script>\n\n" \
-            "[a link](javascript:alert(3)) and [docs](https://nwb.org)\n\n```python\nprint('<b>')\n```"
+    reply = (
+        "Here is **what I found**:\n\n- <img src=x onerror=alert(1)>\n- <script>alert(2)</script>\n\n"
+        "[a link](javascript:alert(3)) and [docs](https://nwb.org)\n\n```python\nprint('<b>')\n```"
+    )
     page = _rendered(model_markdown(reply))
     assert {"strong", "li", "code"} <= set(page.tags)
     assert not {"img", "script"} & set(page.tags)
@@ -86,11 +90,16 @@ def test_model_replies_keep_markdown_but_no_html_or_script_links():
 def test_table_titles_from_files_are_escaped_for_tabulator():
     frame = pd.DataFrame({"<img src=x onerror=alert(1)>": [1], "plain": [2]})
     table = safe_table(frame)
-    assert table.titles == {"<img src=x onerror=alert(1)>": "&lt;img src=x onerror=alert(1)&gt;", "plain": "plain"}
+    assert table.titles == {
+        "<img src=x onerror=alert(1)>": "&lt;img src=x onerror=alert(1)&gt;",
+        "plain": "plain",
+    }
 
 
 def test_choice_labels_from_files_are_escaped_and_values_kept():
     """Bokeh's MultiChoice writes labels as HTML (Choices.js ``allowHTML``): a unit or channel name must not."""
     assert safe_choices(["<img src=x onerror=alert(1)>", "7"]) == {
-        "&lt;img src=x onerror=alert(1)&gt;": "<img src=x onerror=alert(1)>", "7": "7"}
+        "&lt;img src=x onerror=alert(1)&gt;": "<img src=x onerror=alert(1)>",
+        "7": "7",
+    }
     assert safe_choices({"<b>ch 0</b>": 0}) == {"&lt;b&gt;ch 0&lt;/b&gt;": 0}

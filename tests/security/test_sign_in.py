@@ -44,12 +44,16 @@ def test_a_stranger_gets_the_sign_in_page_and_none_of_the_apps_routes(token_app)
     assert first.status_code == 302 and "/login" in first.headers["Location"]
     assert "Sign in to Neurodeck" in requests.get(url + "?page=nwb", timeout=10).text
     requests.get(url + f"?page=nwb&token={TEST_TOKEN}", timeout=10)
-    log = [line for line in (workspace / "server.log").read_text().splitlines() if "is serving at" not in line]
+    log = [
+        line for line in (workspace / "server.log").read_text().splitlines() if "is serving at" not in line
+    ]
     assert any("token=[hidden]" in line for line in log)
     assert not any(TEST_TOKEN in line for line in log)  # the address with the token is logged without it
     for route in APP_ROUTES:
         assert requests.get(url + route, timeout=10).status_code == 403, route
-        assert requests.get(url + route, headers={"Authorization": "token wrong"}, timeout=10).status_code == 403
+        assert (
+            requests.get(url + route, headers={"Authorization": "token wrong"}, timeout=10).status_code == 403
+        )
         assert requests.get(url + route, headers=SIGNED_IN, timeout=10).status_code != 403, route
     forged = create_signed_value("not-the-servers-secret", "user", LOCAL_USER).decode()
     assert requests.get(url + "ngdemo/image/info", cookies={"user": forged}, timeout=10).status_code == 403
@@ -88,9 +92,22 @@ def test_the_token_lives_in_the_workspace_for_its_owner_only_and_never_in_argv(t
     port = _free_port()
     log = tmp_path / "server.log"
     with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "run.py", "--port", str(port), "--no-show", "--workspace",
-                                    str(workspace), "--root", str(nwb_data_dir)], cwd=ROOT, stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "run.py",
+                "--port",
+                str(port),
+                "--no-show",
+                "--workspace",
+                str(workspace),
+                "--root",
+                str(nwb_data_dir),
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         token_file = workspace / "auth" / "token"
         deadline = time.time() + 60
@@ -101,14 +118,19 @@ def test_the_token_lives_in_the_workspace_for_its_owner_only_and_never_in_argv(t
         assert f"?token={token}" in log.read_text()  # printed once, for the operator to open
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         assert stat.S_IMODE(workspace.stat().st_mode) == 0o700
-        stores = [path for path in workspace.rglob("*") if path.is_file() and path.suffix in (".sqlite", ".json")]
+        stores = [
+            path for path in workspace.rglob("*") if path.is_file() and path.suffix in (".sqlite", ".json")
+        ]
         assert stores and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in stores), stores
         folders = [path for path in workspace.rglob("*") if path.is_dir()]
         assert all(stat.S_IMODE(path.stat().st_mode) == 0o700 for path in folders), folders
         assert token not in " ".join(psutil.Process(process.pid).cmdline())
         assert requests.get(f"http://127.0.0.1:{port}/ngdemo/image/info", timeout=10).status_code == 403
-        signed = requests.get(f"http://127.0.0.1:{port}/ngdemo/image/info", headers={"Authorization": f"token {token}"},
-                              timeout=10)
+        signed = requests.get(
+            f"http://127.0.0.1:{port}/ngdemo/image/info",
+            headers={"Authorization": f"token {token}"},
+            timeout=10,
+        )
         assert signed.status_code == 200
     finally:
         process.terminate()
@@ -119,9 +141,13 @@ def test_password_sign_in_keeps_only_hashes_and_names_the_user(tmp_path, nwb_dat
     workspace = tmp_path / "ws"
     add_password(workspace / "auth" / "passwords", "alice", "correct horse")
     stored = (workspace / "auth" / "passwords").read_text()
-    assert "correct horse" not in stored and read_passwords(workspace / "auth" / "passwords")["alice"].startswith("scrypt$")
+    assert "correct horse" not in stored and read_passwords(workspace / "auth" / "passwords")[
+        "alice"
+    ].startswith("scrypt$")
     with served_app(workspace, "--auth", "password", root=nwb_data_dir) as (url, _port):
-        assert requests.get(url + "ngdemo/image/info", headers=SIGNED_IN, timeout=10).status_code == 403  # no token mode
+        assert (
+            requests.get(url + "ngdemo/image/info", headers=SIGNED_IN, timeout=10).status_code == 403
+        )  # no token mode
         context = browser.new_context(extra_http_headers={})
         try:
             page = context.new_page()
@@ -140,10 +166,22 @@ def test_password_sign_in_keeps_only_hashes_and_names_the_user(tmp_path, nwb_dat
 
 def test_oauth_signs_people_in_through_the_provider(tmp_path, nwb_data_dir, browser):
     (tmp_path / "ws").mkdir()
-    with OidcProvider("alice@lab.org") as provider, served_app(
-            tmp_path / "ws", "--auth", "oauth", "--oauth-provider", "generic", "--oauth-key", provider.client_id,
-            "--oauth-extra-params", json.dumps(provider.extra_params), root=nwb_data_dir,
-            env={"PANEL_OAUTH_SECRET": provider.client_secret}) as (url, _port):
+    with (
+        OidcProvider("alice@lab.org") as provider,
+        served_app(
+            tmp_path / "ws",
+            "--auth",
+            "oauth",
+            "--oauth-provider",
+            "generic",
+            "--oauth-key",
+            provider.client_id,
+            "--oauth-extra-params",
+            json.dumps(provider.extra_params),
+            root=nwb_data_dir,
+            env={"PANEL_OAUTH_SECRET": provider.client_secret},
+        ) as (url, _port),
+    ):
         login = requests.get(url + "login", allow_redirects=False, timeout=10)
         assert login.status_code == 302 and login.headers["Location"].startswith(provider.url + "/authorize")
         for route in APP_ROUTES:
@@ -163,13 +201,20 @@ def test_oauth_signs_people_in_through_the_provider(tmp_path, nwb_data_dir, brow
 def test_no_sign_in_warns_when_others_can_reach_the_server(tmp_path, nwb_data_dir):
     (tmp_path / "ws").mkdir()
     with served_app(tmp_path / "ws", "--auth", "none", "--prefix", "/lab", root=nwb_data_dir) as (url, _port):
-        assert requests.get(url + "ngdemo/image/info", timeout=10).status_code == 200  # the operator's explicit choice
+        assert (
+            requests.get(url + "ngdemo/image/info", timeout=10).status_code == 200
+        )  # the operator's explicit choice
         assert "--auth none: anyone who reaches" in (tmp_path / "ws" / "server.log").read_text()
 
 
-@pytest.mark.parametrize("deployment", [
-    {"prefix": "/neurodeck"}, {"use_xheaders": True}, {"websocket_origins": ("lab.example.org",)},
-])
+@pytest.mark.parametrize(
+    "deployment",
+    [
+        {"prefix": "/neurodeck"},
+        {"use_xheaders": True},
+        {"websocket_origins": ("lab.example.org",)},
+    ],
+)
 def test_behind_a_proxy_code_stays_off_unless_allowed_by_name(deployment):
     settings = Settings(address="127.0.0.1", **deployment)
     operator = settings.person(LOCAL_USER)
@@ -202,11 +247,17 @@ def test_the_jupyter_token_comes_from_a_file_or_the_environment_never_the_comman
 
     token_file = tmp_path / "jupyter-token"
     token_file.write_text("jt-secret\n")
-    assert settings_from_args(["--jupyter-url", "http://127.0.0.1:8888", "--jupyter-token-file",
-                               str(token_file)]).jupyter_token == "jt-secret"
+    assert (
+        settings_from_args(
+            ["--jupyter-url", "http://127.0.0.1:8888", "--jupyter-token-file", str(token_file)]
+        ).jupyter_token
+        == "jt-secret"
+    )
     assert Settings.from_env({"NEURODECK_JUPYTER_TOKEN": "jt-env"}).jupyter_token == "jt-env"
     with pytest.raises(SystemExit):
-        settings_from_args(["--jupyter-token", "jt-secret"])  # a token in argv is visible to every user in `ps`
+        settings_from_args(
+            ["--jupyter-token", "jt-secret"]
+        )  # a token in argv is visible to every user in `ps`
     assert "unrecognized arguments" in capsys.readouterr().err
 
 
@@ -223,8 +274,10 @@ def test_servers_starting_together_on_one_workspace_share_one_secret(tmp_path: P
 
     context = multiprocessing.get_context("spawn")
     answers = context.Queue()
-    processes = [context.Process(target=_secret_in_child, args=(str(tmp_path / "auth" / "cookie_secret"), answers))
-                 for _ in range(6)]
+    processes = [
+        context.Process(target=_secret_in_child, args=(str(tmp_path / "auth" / "cookie_secret"), answers))
+        for _ in range(6)
+    ]
     for process in processes:
         process.start()
     secrets_seen = {answers.get(timeout=60) for _ in processes}

@@ -24,10 +24,30 @@ from engines.nwb.errors import SourceNotAllowed, SourceUnreachable
 from engines.nwb.http_probe import RequestStats, get_range, probe_http
 from tests.support.bad_http_server import BadHttpServer
 
-NOT_PUBLIC = ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "100.127.255.254",
-              "192.0.0.8", "192.0.0.170", "0.0.0.0", "224.0.0.251", "240.0.0.1", "::1", "fe80::1", "fd00::1",
-              "::ffff:127.0.0.1", "::ffff:100.64.0.1", "::ffff:169.254.169.254", "2002:7f00:1::1", "2002:a9fe:a9fe::1",
-              "64:ff9b::7f00:1", "::7f00:1"]
+NOT_PUBLIC = [
+    "127.0.0.1",
+    "10.1.2.3",
+    "172.16.0.1",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "100.127.255.254",
+    "192.0.0.8",
+    "192.0.0.170",
+    "0.0.0.0",
+    "224.0.0.251",
+    "240.0.0.1",
+    "::1",
+    "fe80::1",
+    "fd00::1",
+    "::ffff:127.0.0.1",
+    "::ffff:100.64.0.1",
+    "::ffff:169.254.169.254",
+    "2002:7f00:1::1",
+    "2002:a9fe:a9fe::1",
+    "64:ff9b::7f00:1",
+    "::7f00:1",
+]
 
 
 @pytest.fixture
@@ -50,7 +70,9 @@ class FakeDns:
             address = self.answers[min(self.lookups, len(self.answers) - 1)]
             self.lookups += 1
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
-            sockaddr = (address, int(port or 80), 0, 0) if family == socket.AF_INET6 else (address, int(port or 80))
+            sockaddr = (
+                (address, int(port or 80), 0, 0) if family == socket.AF_INET6 else (address, int(port or 80))
+            )
             return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
 
         monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
@@ -67,11 +89,15 @@ def test_every_non_public_address_class_is_refused(address, strict, monkeypatch)
 
 def test_rebinding_cannot_reach_loopback(strict, range_server, monkeypatch):
     """The name is public when checked and loopback afterwards: every connection goes to the checked address."""
-    dns = FakeDns(monkeypatch, "192.88.99.1", "127.0.0.1")  # a public address, unreachable from the test machine
+    dns = FakeDns(
+        monkeypatch, "192.88.99.1", "127.0.0.1"
+    )  # a public address, unreachable from the test machine
     range_server.log.clear()
     url = f"http://rebind.test:{range_server.url.rsplit(':', 1)[1].split('/')[0]}/pynwb-types/test_Units.nwb"
-    for read in (lambda: probe_http(url, strict, RequestStats()),
-                 lambda: get_range(url, strict, RequestStats(), 0, 10)):
+    for read in (
+        lambda: probe_http(url, strict, RequestStats()),
+        lambda: get_range(url, strict, RequestStats(), 0, 10),
+    ):
         dns.lookups = 0
         with pytest.raises(SourceUnreachable):
             read()
@@ -89,10 +115,16 @@ def test_rebinding_cannot_reach_loopback(strict, range_server, monkeypatch):
     endpoint = url.rsplit("/", 2)[0]
     dns.lookups = 0
     with pytest.raises(PointerError):
-        fetch_pointer("s3://bucket/state.json", dataclasses.replace(strict, s3_endpoint_url=endpoint), PointerOptions())
+        fetch_pointer(
+            "s3://bucket/state.json", dataclasses.replace(strict, s3_endpoint_url=endpoint), PointerOptions()
+        )
     assert dns.lookups == 1
-    with pytest.raises(PointerError):  # google's client retries on a new connection: resolved (and refused) anew
-        fetch_pointer("gs://bucket/state.json", dataclasses.replace(strict, gs_endpoint_url=endpoint), PointerOptions())
+    with pytest.raises(
+        PointerError
+    ):  # google's client retries on a new connection: resolved (and refused) anew
+        fetch_pointer(
+            "gs://bucket/state.json", dataclasses.replace(strict, gs_endpoint_url=endpoint), PointerOptions()
+        )
     assert range_server.log.count == 0
 
 
@@ -139,13 +171,17 @@ def _finishes_within(seconds: float, read) -> BaseException | None:
 def test_a_dripping_server_is_cut_off_at_the_request_timeout(strict, policy):
     drip_policy = dataclasses.replace(policy, request_timeout_s=1.0)
     with BadHttpServer("drip", drip_s=0.1) as server:
-        for read in (lambda: get_range(server.url(), drip_policy, RequestStats(), 0, 10),
-                     lambda: probe_http(server.url(), drip_policy, RequestStats())):
+        for read in (
+            lambda: get_range(server.url(), drip_policy, RequestStats(), 0, 10),
+            lambda: probe_http(server.url(), drip_policy, RequestStats()),
+        ):
             started = time.monotonic()
             error = _finishes_within(6, read)
             assert isinstance(error, SourceUnreachable), error
             assert "1 s" in str(error) and ("timed out" in str(error) or "did not answer" in str(error))
             assert time.monotonic() - started < 3
         started = time.monotonic()
-        error = _finishes_within(6, lambda: fetch_pointer(server.url("state.json"), drip_policy, PointerOptions()))
+        error = _finishes_within(
+            6, lambda: fetch_pointer(server.url("state.json"), drip_policy, PointerOptions())
+        )
         assert isinstance(error, PointerError) and time.monotonic() - started < 3

@@ -26,10 +26,21 @@ SECRET = b"top secret bytes"
 
 
 def _index(x_attrs: dict | None = None, ref: list | None = None) -> dict:
-    refs = {".zgroup": {"zarr_format": 2}, ".zattrs": {"nwb_version": "2.7.0"},
-            "x/.zarray": {"chunks": [16], "compressor": None, "dtype": "|u1", "fill_value": 0, "filters": None,
-                          "order": "C", "shape": [16], "zarr_format": 2},
-            "x/.zattrs": x_attrs or {}}
+    refs = {
+        ".zgroup": {"zarr_format": 2},
+        ".zattrs": {"nwb_version": "2.7.0"},
+        "x/.zarray": {
+            "chunks": [16],
+            "compressor": None,
+            "dtype": "|u1",
+            "fill_value": 0,
+            "filters": None,
+            "order": "C",
+            "shape": [16],
+            "zarr_format": 2,
+        },
+        "x/.zattrs": x_attrs or {},
+    }
     if ref is not None:
         refs["x/0"] = ref
     return {"version": 1, "refs": refs}
@@ -65,13 +76,24 @@ def _read_x(path: Path, policy, workspace: Path) -> bytes:
         nwb.close()
 
 
-@pytest.mark.parametrize("location", ["../../outside/secret.bin", "./../../outside/secret.bin", "link.bin",
-                                      "{{root}}/outside/secret.bin", "ABSOLUTE", "FROM_SERVER_FOLDER"])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "../../outside/secret.bin",
+        "./../../outside/secret.bin",
+        "link.bin",
+        "{{root}}/outside/secret.bin",
+        "ABSOLUTE",
+        "FROM_SERVER_FOLDER",
+    ],
+)
 def test_chunk_references_outside_the_folders_are_refused(location, site, policy, workspace):
     served, outside = site
     from_server_folder = location == "FROM_SERVER_FOLDER"
     location = location.replace("ABSOLUTE", str(outside / "secret.bin"))
-    location = location.replace("FROM_SERVER_FOLDER", os.path.relpath(outside / "secret.bin"))  # lindi's own reading
+    location = location.replace(
+        "FROM_SERVER_FOLDER", os.path.relpath(outside / "secret.bin")
+    )  # lindi's own reading
     index = {**_index(ref=[location, 0, len(SECRET)]), "templates": {"root": str(outside.parent)}}
     # Read from the index's folder, a path relative to the server's folder names a file outside the roots or,
     # depending on where the server runs, no file at all: either way it is refused, never read.
@@ -80,7 +102,9 @@ def test_chunk_references_outside_the_folders_are_refused(location, site, policy
         _read_x(_write(served, "crafted", index), policy, workspace)
     if refusal is SourceNotAllowed:
         assert "outside the folders this server may read" in str(caught.value)
-    named = location.replace("{{root}}", str(outside.parent))  # what the index itself says, templates expanded
+    named = location.replace(
+        "{{root}}", str(outside.parent)
+    )  # what the index itself says, templates expanded
     assert str(outside) not in str(caught.value).replace(named, "")  # no resolved path, no symlink target
     assert (outside / "secret.bin").stat().st_atime == 1  # not opened for reading
 
@@ -99,9 +123,13 @@ def test_loopback_urls_are_refused_for_chunks_and_external_files(site, policy, w
     strict = dataclasses.replace(policy, allow_private_urls=False)
     url = range_server.url_for("pynwb-types/test_Units.nwb")
     range_server.log.clear()
-    for name, index in (("chunk", _index(ref=[url, 0, 16])),
-                        ("external", _index({"_EXTERNAL_ARRAY_LINK": {"link_type": "hdf5_dataset", "url": url,
-                                                                      "name": "units/id"}}))):
+    for name, index in (
+        ("chunk", _index(ref=[url, 0, 16])),
+        (
+            "external",
+            _index({"_EXTERNAL_ARRAY_LINK": {"link_type": "hdf5_dataset", "url": url, "name": "units/id"}}),
+        ),
+    ):
         with pytest.raises(SourceNotAllowed, match="private address 127.0.0.1"):
             _read_x(_write(served, name, index), strict, workspace)
     assert range_server.log.count == 0
@@ -115,11 +143,16 @@ def test_references_inside_the_folders_still_read(site, policy, workspace, range
         h5["group/data"] = np.arange(16, dtype="u1")
     beside = _write(served, "beside", _index(ref=["./chunk.bin", 0, 16]))
     assert _read_x(beside, policy, workspace) == b"0123456789abcdef"
-    linked = _index({"_EXTERNAL_ARRAY_LINK": {"link_type": "hdf5_dataset", "url": "data.h5", "name": "group/data"}})
+    linked = _index(
+        {"_EXTERNAL_ARRAY_LINK": {"link_type": "hdf5_dataset", "url": "data.h5", "name": "group/data"}}
+    )
     assert _read_x(_write(served, "linked", linked), policy, workspace) == bytes(range(16))
     source = Path(range_server.root) / "pynwb-types/test_Units.nwb"
-    from_url = _read_x(_write(served, "url", _index(ref=[range_server.url_for("pynwb-types/test_Units.nwb"), 0, 16])),
-                       policy, workspace)
+    from_url = _read_x(
+        _write(served, "url", _index(ref=[range_server.url_for("pynwb-types/test_Units.nwb"), 0, 16])),
+        policy,
+        workspace,
+    )
     assert from_url == source.read_bytes()[:16]
 
 
@@ -127,7 +160,9 @@ def test_hdf5_external_links_inside_an_external_file_are_not_followed(site, poli
     served, outside = site
     with h5py.File(served / "hop.h5", "w") as h5:
         h5["away"] = h5py.ExternalLink(str(outside / "secret.h5"), "/")
-    index = _index({"_EXTERNAL_ARRAY_LINK": {"link_type": "hdf5_dataset", "url": "hop.h5", "name": "away/data"}})
+    index = _index(
+        {"_EXTERNAL_ARRAY_LINK": {"link_type": "hdf5_dataset", "url": "hop.h5", "name": "away/data"}}
+    )
     with pytest.raises(NeurodeckError, match="does not follow"):
         _read_x(_write(served, "hop", index), policy, workspace)
 
@@ -156,7 +191,9 @@ def test_a_symlink_out_of_the_folders_names_only_what_was_typed(site, policy, wo
 def test_an_unreadable_file_behind_a_symlink_is_named_as_typed(workspace, policy):
     hidden = workspace / "hidden-store"
     hidden.mkdir()
-    (hidden / "real.nwb").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)  # an HDF5 signature, then nothing usable
+    (hidden / "real.nwb").write_bytes(
+        b"\x89HDF\r\n\x1a\n" + b"\0" * 64
+    )  # an HDF5 signature, then nothing usable
     (workspace / "mine.nwb").symlink_to(hidden / "real.nwb")
     with pytest.raises(NotAnNwbFile) as caught:
         open_nwb(str(workspace / "mine.nwb"), policy, IndexStore(workspace / "indexes"))

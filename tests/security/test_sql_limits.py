@@ -38,8 +38,12 @@ print(json.dumps(outcome))
 
 
 def test_a_cross_join_of_the_demo_table_stays_small_and_says_it_was_cut():
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(DEMO_ROIS), CROSS_JOIN], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(DEMO_ROIS), CROSS_JOIN],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -51,8 +55,10 @@ def test_a_cross_join_of_the_demo_table_stays_small_and_says_it_was_cut():
 def test_a_slow_query_is_stopped_at_the_time_limit_with_a_clear_message():
     tables = TableWorkspace(limits=QueryLimits(timeout_s=1.0))
     tables.upload("rois.csv", DEMO_ROIS.read_bytes())
-    six_way = ("SELECT * FROM rois a, rois b, rois c, rois d, rois e, rois f "
-               "WHERE a.x * b.y * c.z * d.x * e.y * f.z < 0")  # no row matches: it reads all 191 M combinations
+    six_way = (
+        "SELECT * FROM rois a, rois b, rois c, rois d, rois e, rois f "
+        "WHERE a.x * b.y * c.z * d.x * e.y * f.z < 0"
+    )  # no row matches: it reads all 191 M combinations
 
     started = time.monotonic()
     with pytest.raises(QueryTooSlow, match=r"ran longer than 1 s and was stopped"):
@@ -65,8 +71,10 @@ def test_a_slow_query_is_stopped_at_the_time_limit_with_a_clear_message():
 def test_a_query_that_needs_too_much_memory_is_stopped_with_a_clear_message():
     tables = TableWorkspace(limits=QueryLimits(max_memory_bytes=300 * 2**20))
     tables.upload("rois.csv", DEMO_ROIS.read_bytes())
-    distinct = ("SELECT DISTINCT a.x, b.y, c.z, d.x AS dx, e.volume_um3 "
-                "FROM rois a, rois b, rois c, rois d, rois e")  # 8 M distinct rows to hold at once
+    distinct = (
+        "SELECT DISTINCT a.x, b.y, c.z, d.x AS dx, e.volume_um3 "
+        "FROM rois a, rois b, rois c, rois d, rois e"
+    )  # 8 M distinct rows to hold at once
 
     with pytest.raises(QueryTooBig, match=r"needed more than 300 MB of memory and was stopped"):
         tables.sql(distinct)

@@ -44,14 +44,18 @@ def app_proxy(allow_credentials: bool) -> AbstractContextManager[str]:
 
 def _ask(url: str, **headers: str) -> list[requests.Response]:
     """The credentials route asked both ways a client could: neuroglancer's POST, and a plain GET."""
-    return [requests.post(url, data=ASK, headers=headers, timeout=30), requests.get(url, headers=headers, timeout=30)]
+    return [
+        requests.post(url, data=ASK, headers=headers, timeout=30),
+        requests.get(url, headers=headers, timeout=30),
+    ]
 
 
 def test_the_viewer_refuses_credentials_through_the_proxy_and_directly(dvid_token: str):
     viewer = NeuroglancerViewer({}, debounce_s=0.1)
     with app_proxy(allow_credentials=False) as proxy:
-        answers = _ask(f"{proxy}/ngv/credentials/{viewer.token}") + \
-                  _ask(f"{neuroglancer_server_url()}/credentials/{viewer.token}")
+        answers = _ask(f"{proxy}/ngv/credentials/{viewer.token}") + _ask(
+            f"{neuroglancer_server_url()}/credentials/{viewer.token}"
+        )
     assert [answer.status_code for answer in answers[::2]] == [403, 403], [a.text[:200] for a in answers]
     assert all(answer.status_code >= 400 for answer in answers)
     assert not [answer for answer in answers if dvid_token in answer.text]

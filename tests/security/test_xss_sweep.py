@@ -8,6 +8,7 @@ the page as written.
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -47,7 +48,7 @@ def test_no_link_argument_of_any_page_runs_as_script(page: Page, app_url: str):
 @pytest.fixture(scope="module")
 def crafted_files(tmp_path_factory) -> tuple[Path, XssSweep]:
     """An NWB file whose description, object names, attributes and version hold payloads."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import h5py
     import numpy as np
@@ -55,10 +56,20 @@ def crafted_files(tmp_path_factory) -> tuple[Path, XssSweep]:
 
     sweep = XssSweep()
     folder = tmp_path_factory.mktemp("crafted")
-    nwb = NWBFile(session_description=sweep.payload("session_description", "script"), identifier="xss",
-                  session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))
-    nwb.add_acquisition(TimeSeries(name=sweep.payload("object name"), data=np.arange(20.0), rate=10.0, unit="V",
-                                   description=sweep.payload("object description", "script")))
+    nwb = NWBFile(
+        session_description=sweep.payload("session_description", "script"),
+        identifier="xss",
+        session_start_time=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    nwb.add_acquisition(
+        TimeSeries(
+            name=sweep.payload("object name"),
+            data=np.arange(20.0),
+            rate=10.0,
+            unit="V",
+            description=sweep.payload("object description", "script"),
+        )
+    )
     with NWBHDF5IO(folder / "crafted.nwb", "w") as io:
         io.write(nwb)
     with h5py.File(folder / "crafted.nwb", "a") as f:
@@ -72,9 +83,16 @@ def test_an_nwb_files_text_shows_as_text(page: Page, app_url: str, crafted_files
     with RangeServer(folder) as server:
         url = server.url_for("crafted.nwb")
         name = sweep.texts["object name"]
-        page.goto(app_url + "?" + urlencode({"page": "nwb", "url": url, "path": f"/acquisition/{name}",
-                                              "view": "hdf5", "assistant": "1"}))
-        _assert_safe(sweep, page, ["nwb_version", "object name", "object description"])  # title, tree, raw view
+        page.goto(
+            app_url
+            + "?"
+            + urlencode(
+                {"page": "nwb", "url": url, "path": f"/acquisition/{name}", "view": "hdf5", "assistant": "1"}
+            )
+        )
+        _assert_safe(
+            sweep, page, ["nwb_version", "object name", "object description"]
+        )  # title, tree, raw view
         _say(page, ASK, "what is in this file")
         _assert_safe(sweep, page, ["session_description"])  # the assistant's answer
         page.goto(app_url + "?" + urlencode({"page": "nwb", "url": url}))
@@ -99,12 +117,21 @@ def test_table_column_names_and_file_names_show_as_text(page: Page, app_url: str
 def model_app(tmp_path_factory, nwb_data_dir):
     """The app with a scripted model whose replies carry payloads in Markdown."""
     sweep = XssSweep()
-    reply = (f"Here is **what I found**:\n\n- {sweep.payload('reply html')}\n"
-             f"- {sweep.payload('reply script', 'script')}\n\n[a link](javascript:__xss.push(999)) and done.")
+    reply = (
+        f"Here is **what I found**:\n\n- {sweep.payload('reply html')}\n"
+        f"- {sweep.payload('reply script', 'script')}\n\n[a link](javascript:__xss.push(999)) and done."
+    )
 
     with ScriptedOpenAIServer(responder=lambda _request: ScriptedReply(reply)) as server:
-        model = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key", "NEURODECK_LLM_MODEL": "scripted"}
-        with served_app(tmp_path_factory.mktemp("xss-model-app"), root=nwb_data_dir, env=model) as (url, _port):
+        model = {
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_API_KEY": "test-key",
+            "NEURODECK_LLM_MODEL": "scripted",
+        }
+        with served_app(tmp_path_factory.mktemp("xss-model-app"), root=nwb_data_dir, env=model) as (
+            url,
+            _port,
+        ):
             yield url, sweep
 
 

@@ -89,12 +89,22 @@ class BadHttpServer:
             left -= len(block)
 
     def _oversend_declared(self, conn: socket.socket) -> None:
-        self._body(conn, (f"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/{self.oversend_bytes}\r\n"
-                          f"Content-Length: {self.oversend_bytes}\r\n\r\n").encode())
+        self._body(
+            conn,
+            (
+                f"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/{self.oversend_bytes}\r\n"
+                f"Content-Length: {self.oversend_bytes}\r\n\r\n"
+            ).encode(),
+        )
 
     def _oversend_unbounded(self, conn: socket.socket) -> None:
-        self._body(conn, (f"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/{self.oversend_bytes}\r\n"
-                          "Connection: close\r\n\r\n").encode())
+        self._body(
+            conn,
+            (
+                f"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/{self.oversend_bytes}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode(),
+        )
 
     def _drip(self, conn: socket.socket) -> None:
         answer = b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/1000\r\nX-Drip: " + b"y" * 10_000

@@ -42,20 +42,33 @@ class FakeDandiset:
     modified: str = _STAMP
 
     def version_json(self, version: str) -> dict:
-        return {"version": version, "name": self.name, "asset_count": len(self.assets),
-                "size": sum(a.size for a in self.assets), "status": "Valid", "created": _STAMP,
-                "modified": self.modified}
+        return {
+            "version": version,
+            "name": self.name,
+            "asset_count": len(self.assets),
+            "size": sum(a.size for a in self.assets),
+            "status": "Valid",
+            "created": _STAMP,
+            "modified": self.modified,
+        }
 
     def json(self) -> dict:
-        return {"identifier": self.identifier, "created": _STAMP, "modified": self.modified,
-                "contact_person": "Doe, Jane", "embargo_status": "EMBARGOED" if self.embargoed else "OPEN",
-                "draft_version": self.version_json("draft"),
-                "most_recent_published_version": self.version_json(self.published[-1]) if self.published else None}
+        return {
+            "identifier": self.identifier,
+            "created": _STAMP,
+            "modified": self.modified,
+            "contact_person": "Doe, Jane",
+            "embargo_status": "EMBARGOED" if self.embargoed else "OPEN",
+            "draft_version": self.version_json("draft"),
+            "most_recent_published_version": self.version_json(self.published[-1])
+            if self.published
+            else None,
+        }
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     def log_message(self, *args) -> None:
         pass
@@ -90,8 +103,21 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(404, {"detail": "Not found."})
             prefix = query.get("path", "")
             assets = sorted((a for a in dandiset.assets if a.path.startswith(prefix)), key=lambda a: a.path)
-            return self._paged([{"asset_id": a.asset_id, "blob": a.asset_id, "zarr": None, "path": a.path,
-                                 "size": a.size, "created": _STAMP, "modified": _STAMP} for a in assets], query)
+            return self._paged(
+                [
+                    {
+                        "asset_id": a.asset_id,
+                        "blob": a.asset_id,
+                        "zarr": None,
+                        "path": a.path,
+                        "size": a.size,
+                        "created": _STAMP,
+                        "modified": _STAMP,
+                    }
+                    for a in assets
+                ],
+                query,
+            )
         return self._json(404, {"detail": "Not found."})
 
     def _search(self, query: dict[str, str]) -> list[dict]:
@@ -120,9 +146,15 @@ class _Handler(BaseHTTPRequestHandler):
         def link(number: int) -> str:
             return f"{base}?{urlencode({**query, 'page': number})}"
 
-        self._json(200, {"count": len(items), "next": link(page + 1) if page * size < len(items) else None,
-                         "previous": link(page - 1) if page > 1 else None,
-                         "results": items[(page - 1) * size:page * size]})
+        self._json(
+            200,
+            {
+                "count": len(items),
+                "next": link(page + 1) if page * size < len(items) else None,
+                "previous": link(page - 1) if page > 1 else None,
+                "results": items[(page - 1) * size : page * size],
+            },
+        )
 
     def _download(self, asset_id: str) -> None:
         for dandiset in self.server.owner.dandisets:
@@ -146,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    owner: "DandiApiServer"
+    owner: DandiApiServer
 
 
 class DandiApiServer:
@@ -162,7 +194,9 @@ class DandiApiServer:
         self.stop_event = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -173,7 +207,7 @@ class DandiApiServer:
     def api_url(self) -> str:
         return f"{self.url}/api"
 
-    def __enter__(self) -> "DandiApiServer":
+    def __enter__(self) -> DandiApiServer:
         self._thread.start()
         return self
 

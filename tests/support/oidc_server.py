@@ -45,7 +45,10 @@ class OidcProvider:
                     code = secrets.token_urlsafe(8)
                     provider._codes[code] = query["redirect_uri"]
                     self.send_response(302)
-                    self.send_header("Location", f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}")
+                    self.send_header(
+                        "Location",
+                        f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}",
+                    )
                     self.end_headers()
                 elif url.path == "/user" and self.headers.get("Authorization", "")[7:] in provider._tokens:
                     self._json(200, {"email": provider.email, "name": provider.email.split("@")[0]})
@@ -53,10 +56,19 @@ class OidcProvider:
                     self._json(401, {"error": "unauthorized"})
 
             def do_POST(self) -> None:
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+                form = {
+                    k: v[0]
+                    for k, v in parse_qs(
+                        self.rfile.read(int(self.headers["Content-Length"])).decode()
+                    ).items()
+                }
                 provider.token_requests += 1
                 redirect = provider._codes.pop(form.get("code", ""), None)
-                if (urlsplit(self.path).path != "/token" or redirect is None or form.get("client_secret") != provider.client_secret):
+                if (
+                    urlsplit(self.path).path != "/token"
+                    or redirect is None
+                    or form.get("client_secret") != provider.client_secret
+                ):
                     self._json(400, {"error": "invalid_grant"})
                     return
                 token = secrets.token_urlsafe(12)
@@ -68,10 +80,14 @@ class OidcProvider:
 
     @property
     def extra_params(self) -> dict[str, str]:
-        return {"AUTHORIZE_URL": f"{self.url}/authorize", "TOKEN_URL": f"{self.url}/token",
-                "USER_URL": f"{self.url}/user", "USER_KEY": "email"}
+        return {
+            "AUTHORIZE_URL": f"{self.url}/authorize",
+            "TOKEN_URL": f"{self.url}/token",
+            "USER_URL": f"{self.url}/user",
+            "USER_KEY": "email",
+        }
 
-    def __enter__(self) -> "OidcProvider":
+    def __enter__(self) -> OidcProvider:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

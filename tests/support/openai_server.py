@@ -51,16 +51,23 @@ class ScriptedReply:
     raw_body: bytes | None = None
     hang: bool = False
     """Never answer (until the server stops): for client timeouts."""
-    usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 10, "completion_tokens": 5,
-                                                           "total_tokens": 15})
+    usage: dict[str, int] = field(
+        default_factory=lambda: {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    )
 
 
 class ScriptedOpenAIServer:
     """See the module docstring. ``latency_s`` is added before every answer, ``stream_chunk_delay_s`` after
     every streamed chunk."""
 
-    def __init__(self, replies: Iterable[ScriptedReply] = (), responder: Callable[[dict], ScriptedReply] | None = None,
-                 latency_s: float = 0.0, model: str = "scripted-model", stream_chunk_delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        replies: Iterable[ScriptedReply] = (),
+        responder: Callable[[dict], ScriptedReply] | None = None,
+        latency_s: float = 0.0,
+        model: str = "scripted-model",
+        stream_chunk_delay_s: float = 0.0,
+    ) -> None:
         self._replies: deque[ScriptedReply] = deque(replies)
         self.responder = responder
         self.latency_s = latency_s
@@ -87,7 +94,9 @@ class ScriptedOpenAIServer:
         with self._lock:
             if self._replies:
                 return self._replies.popleft()
-        return ScriptedReply(status=500, error_message="the scripted server has no reply left for this request")
+        return ScriptedReply(
+            status=500, error_message="the scripted server has no reply left for this request"
+        )
 
     @property
     def base_url(self) -> str:
@@ -95,7 +104,7 @@ class ScriptedOpenAIServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
     # --- life ----------------------------------------------------------------------------------
-    def start(self) -> "ScriptedOpenAIServer":
+    def start(self) -> ScriptedOpenAIServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -107,8 +116,13 @@ class ScriptedOpenAIServer:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
-                    self._json(200, {"object": "list", "data": [{"id": server.model, "object": "model",
-                                                                 "owned_by": "tests"}]})
+                    self._json(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [{"id": server.model, "object": "model", "owned_by": "tests"}],
+                        },
+                    )
                 else:
                     self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
@@ -117,10 +131,14 @@ class ScriptedOpenAIServer:
                 try:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
-                    self._json(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
+                    self._json(
+                        400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}}
+                    )
                     return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
-                    self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
+                    self._json(
+                        404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}}
+                    )
                     return
                 with server._lock:
                     server.requests.append(body)
@@ -144,9 +162,14 @@ class ScriptedOpenAIServer:
                 if reply.raw_body is not None:
                     self._send(reply.status, reply.raw_body, "application/json", reply.headers)
                 elif reply.status != 200:
-                    kind = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(reply.status, "server_error")
-                    self._json(reply.status, {"error": {"message": reply.error_message, "type": kind, "code": kind}},
-                               reply.headers)
+                    kind = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(
+                        reply.status, "server_error"
+                    )
+                    self._json(
+                        reply.status,
+                        {"error": {"message": reply.error_message, "type": kind, "code": kind}},
+                        reply.headers,
+                    )
                 elif body.get("stream"):
                     self._stream(body, reply)
                 else:
@@ -184,8 +207,12 @@ class ScriptedOpenAIServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="scripted-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="scripted-openai",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -195,7 +222,7 @@ class ScriptedOpenAIServer:
             self._httpd.shutdown()
             self._httpd.server_close()
 
-    def __enter__(self) -> "ScriptedOpenAIServer":
+    def __enter__(self) -> ScriptedOpenAIServer:
         return self.start()
 
     def __exit__(self, *_exc: Any) -> None:
@@ -203,25 +230,40 @@ class ScriptedOpenAIServer:
 
 
 def _tool_call_payload(index: int, call: ToolCall) -> dict[str, Any]:
-    return {"index": index, "id": call.id or f"call_{uuid.uuid4().hex[:12]}", "type": "function",
-            "function": {"name": call.name, "arguments": call.arguments_text()}}
+    return {
+        "index": index,
+        "id": call.id or f"call_{uuid.uuid4().hex[:12]}",
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments_text()},
+    }
 
 
 def _completion(body: dict, reply: ScriptedReply, model: str) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.content}
     if reply.tool_calls:
-        message["tool_calls"] = [{k: v for k, v in _tool_call_payload(i, c).items() if k != "index"}
-                                 for i, c in enumerate(reply.tool_calls)]
-    return {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model") or model,
-            "choices": [{"index": 0, "message": message,
-                         "finish_reason": "tool_calls" if reply.tool_calls else "stop"}],
-            "usage": reply.usage}
+        message["tool_calls"] = [
+            {k: v for k, v in _tool_call_payload(i, c).items() if k != "index"}
+            for i, c in enumerate(reply.tool_calls)
+        ]
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model") or model,
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}
+        ],
+        "usage": reply.usage,
+    }
 
 
 def _chunks(body: dict, reply: ScriptedReply, model: str) -> Iterable[dict[str, Any]]:
-    base = {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": body.get("model") or model}
+    base = {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model") or model,
+    }
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
@@ -229,14 +271,16 @@ def _chunks(body: dict, reply: ScriptedReply, model: str) -> Iterable[dict[str, 
     yield chunk({"role": "assistant", "content": ""})
     text = reply.content or ""
     for start in range(0, len(text), 8):
-        yield chunk({"content": text[start:start + 8]})
+        yield chunk({"content": text[start : start + 8]})
     for index, call in enumerate(reply.tool_calls):
         head = _tool_call_payload(index, call)
         arguments = head["function"]["arguments"]
         head["function"]["arguments"] = ""
         yield chunk({"tool_calls": [head]})
         for start in range(0, len(arguments), 10):
-            yield chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments[start:start + 10]}}]})
+            yield chunk(
+                {"tool_calls": [{"index": index, "function": {"arguments": arguments[start : start + 10]}}]}
+            )
     final = chunk({}, "tool_calls" if reply.tool_calls else "stop")
     if (body.get("stream_options") or {}).get("include_usage"):
         yield final

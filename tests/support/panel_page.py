@@ -28,8 +28,16 @@ __all__ = ["serve_page", "read_patches"]
 @contextmanager
 def serve_page(page: Callable[[], pn.viewable.Viewable]) -> Iterator[str]:
     """Serve ``page`` (called once per session) on a free port; yields the page's URL."""
-    server = pn.serve({"/": lambda: page()}, port=0, address="127.0.0.1", show=False, start=False, threaded=False,
-                      check_unused_sessions_milliseconds=100, unused_session_lifetime_milliseconds=100)
+    server = pn.serve(
+        {"/": lambda: page()},
+        port=0,
+        address="127.0.0.1",
+        show=False,
+        start=False,
+        threaded=False,
+        check_unused_sessions_milliseconds=100,
+        unused_session_lifetime_milliseconds=100,
+    )
 
     def serve() -> None:  # the server's loop runs here; its periodic checks must be started on it
         asyncio.set_event_loop(server.io_loop.asyncio_loop)
@@ -56,8 +64,10 @@ async def read_patches(url: str, done: Callable[[list[str]], bool], timeout_s: f
     try:
         for _ in range(3):  # ACK
             await connection.read_message()
-        for message in (protocol.create("PULL-DOC-REQ"),
-                        protocol.create("PATCH-DOC", [MessageSentEvent(Document(), "bokeh_event", DocumentReady())])):
+        for message in (
+            protocol.create("PULL-DOC-REQ"),
+            protocol.create("PATCH-DOC", [MessageSentEvent(Document(), "bokeh_event", DocumentReady())]),
+        ):
             for frame in (message.header_json, message.metadata_json, message.content_json):
                 await connection.write_message(frame)
         loop = asyncio.get_running_loop()
@@ -65,12 +75,14 @@ async def read_patches(url: str, done: Callable[[list[str]], bool], timeout_s: f
         while not done(frames) and loop.time() < end:
             try:
                 frame = await asyncio.wait_for(connection.read_message(), timeout=end - loop.time())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if isinstance(frame, str) and '"ModelChanged"' in frame:
                 frames.append(frame)
         return frames
     finally:
         connection.close()
-        while await asyncio.wait_for(connection.read_message(), timeout=5) is not None:  # until the server closes
+        while (
+            await asyncio.wait_for(connection.read_message(), timeout=5) is not None
+        ):  # until the server closes
             pass

@@ -68,7 +68,7 @@ class RequestLog:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # like S3/DANDI: small replies go out at once, not 40 ms later
-    server: "_Server"
+    server: _Server
 
     def log_message(self, *args) -> None:  # keep test output clean
         pass
@@ -118,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_empty(302, {"Location": path})
         if path.startswith("/redirect/"):
             owner.log.add(path, range_header, 0)
-            return self._send_empty(302, {"Location": "/" + path[len("/redirect/"):]})
+            return self._send_empty(302, {"Location": "/" + path[len("/redirect/") :]})
         file = (owner.root / path.lstrip("/")).resolve()
         if owner.root not in file.parents or not file.is_file():
             owner.log.add(path, range_header, 0)
@@ -172,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # accept bursts of concurrent connections, as an archive does
-    owner: "RangeServer"
+    owner: RangeServer
 
     def handle_error(self, request, client_address) -> None:
         """Clients abort connections on purpose (remfile's length probe); that is not an error."""
@@ -185,7 +185,9 @@ class _Server(ThreadingHTTPServer):
 class RangeServer:
     """Serve ``root`` on 127.0.0.1 (random port) in a background thread; use as a context manager."""
 
-    def __init__(self, root: Path | str, latency_s: float = 0.0, stall_s: float = 60.0, honour_ranges: bool = True) -> None:
+    def __init__(
+        self, root: Path | str, latency_s: float = 0.0, stall_s: float = 60.0, honour_ranges: bool = True
+    ) -> None:
         self.root = Path(root).resolve()
         self.latency_s = latency_s
         self.stall_s = stall_s
@@ -204,7 +206,7 @@ class RangeServer:
     def url_for(self, relative: str | os.PathLike) -> str:
         return f"{self.url}/{str(relative).lstrip('/')}"
 
-    def start(self) -> "RangeServer":
+    def start(self) -> RangeServer:
         self._thread.start()
         return self
 
@@ -213,7 +215,7 @@ class RangeServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "RangeServer":
+    def __enter__(self) -> RangeServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -259,11 +261,22 @@ class RangeServerProcess:
     def url_for(self, relative: str | os.PathLike) -> str:
         return f"{self.url}/{str(relative).lstrip('/')}"
 
-    def start(self) -> "RangeServerProcess":
+    def start(self) -> RangeServerProcess:
         project = Path(__file__).resolve().parents[2]
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.range_server", str(self.root), "--latency", str(self.latency_s)],
-            cwd=project, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "tests.support.range_server",
+                str(self.root),
+                "--latency",
+                str(self.latency_s),
+            ],
+            cwd=project,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.url = self._process.stdout.readline().strip()
         if not self.url.startswith("http://"):
             self.stop()
@@ -277,7 +290,7 @@ class RangeServerProcess:
             self._process.wait(timeout=30)
             self._process = None
 
-    def __enter__(self) -> "RangeServerProcess":
+    def __enter__(self) -> RangeServerProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -18,27 +18,49 @@ from tornado.httpserver import HTTPServer
 
 __all__ = ["ReverseProxy"]
 
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-               "transfer-encoding", "upgrade", "content-length", "content-encoding"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "content-encoding",
+}
 
 
 class _Forward(web.RequestHandler):
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 
-    def initialize(self, proxy: "ReverseProxy") -> None:
+    def initialize(self, proxy: ReverseProxy) -> None:
         self.proxy = proxy
 
     async def _forward(self) -> None:
         self.proxy.count(self.request.path)
         headers = {k: v for k, v in self.request.headers.get_all() if k.lower() not in _HOP_BY_HOP}
-        headers.update({"X-Forwarded-For": self.request.remote_ip, "X-Forwarded-Proto": "http",
-                        "X-Forwarded-Host": self.request.host})
+        headers.update(
+            {
+                "X-Forwarded-For": self.request.remote_ip,
+                "X-Forwarded-Proto": "http",
+                "X-Forwarded-Host": self.request.host,
+            }
+        )
         body = self.request.body if self.request.method in ("POST", "PUT", "PATCH") else None
-        request = httpclient.HTTPRequest(self.proxy.upstream + self.request.uri, method=self.request.method,
-                                         headers=headers, body=body, follow_redirects=False,
-                                         allow_nonstandard_methods=True, request_timeout=3600,
-                                         decompress_response=True, header_callback=self._header,
-                                         streaming_callback=self._chunk)
+        request = httpclient.HTTPRequest(
+            self.proxy.upstream + self.request.uri,
+            method=self.request.method,
+            headers=headers,
+            body=body,
+            follow_redirects=False,
+            allow_nonstandard_methods=True,
+            request_timeout=3600,
+            decompress_response=True,
+            header_callback=self._header,
+            streaming_callback=self._chunk,
+        )
         try:
             await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
         except Exception:  # the browser went away in the middle of a stream
@@ -62,7 +84,7 @@ class _Forward(web.RequestHandler):
 
 
 class _ForwardSocket(websocket.WebSocketHandler):
-    def initialize(self, proxy: "ReverseProxy") -> None:
+    def initialize(self, proxy: ReverseProxy) -> None:
         self.proxy = proxy
         self.upstream: websocket.WebSocketClientConnection | None = None
         self.pending: list[Any] = []
@@ -75,15 +97,21 @@ class _ForwardSocket(websocket.WebSocketHandler):
 
     async def open(self, *_args: Any) -> None:
         self.proxy.count(self.request.path)
-        headers = {k: v for k, v in self.request.headers.get_all()
-                   if k.lower() in ("origin", "cookie", "host", "user-agent")}
+        headers = {
+            k: v
+            for k, v in self.request.headers.get_all()
+            if k.lower() in ("origin", "cookie", "host", "user-agent")
+        }
         headers["X-Forwarded-For"] = self.request.remote_ip
-        target = "ws" + self.proxy.upstream[len("http"):] + self.request.uri
+        target = "ws" + self.proxy.upstream[len("http") :] + self.request.uri
         request = httpclient.HTTPRequest(target, headers=headers, request_timeout=60)
         self.upstream = await websocket.websocket_connect(
-            request, subprotocols=self.request.headers.get("Sec-WebSocket-Protocol", "").replace(" ", "").split(",")
-            if self.request.headers.get("Sec-WebSocket-Protocol") else None,
-            max_message_size=100 * 2**20)
+            request,
+            subprotocols=self.request.headers.get("Sec-WebSocket-Protocol", "").replace(" ", "").split(",")
+            if self.request.headers.get("Sec-WebSocket-Protocol")
+            else None,
+            max_message_size=100 * 2**20,
+        )
         for message in self.pending:
             await self.upstream.write_message(message, binary=isinstance(message, bytes))
         self.pending.clear()
@@ -134,15 +162,17 @@ class ReverseProxy:
     def _serve(self) -> None:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
-        app = web.Application([(r".*/ws", _ForwardSocket, {"proxy": self}), (r".*", _Forward, {"proxy": self})],
-                              websocket_max_message_size=100 * 2**20)
+        app = web.Application(
+            [(r".*/ws", _ForwardSocket, {"proxy": self}), (r".*", _Forward, {"proxy": self})],
+            websocket_max_message_size=100 * 2**20,
+        )
         server = HTTPServer(app, xheaders=False)
         server.listen(self.port, "127.0.0.1")
         self._ready.set()
         self._loop.run_forever()
         server.stop()
 
-    def __enter__(self) -> "ReverseProxy":
+    def __enter__(self) -> ReverseProxy:
         self._thread.start()
         self._ready.wait(10)
         return self

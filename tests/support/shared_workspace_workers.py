@@ -17,8 +17,9 @@ def open_remote_nwb(workspace: Path, url: str, gate: Any) -> int:
     from engines.nwb.nwbfile import open_nwb
     from engines.nwb.sources import SourcePolicy
 
-    policy = SourcePolicy(workspace=workspace, allowed_roots=(workspace,), allow_private_urls=True,
-                          request_timeout_s=10.0)
+    policy = SourcePolicy(
+        workspace=workspace, allowed_roots=(workspace,), allow_private_urls=True, request_timeout_s=10.0
+    )
     store = IndexStore(workspace)
     gate.wait(60)
     nwb = open_nwb(url, policy, store)
@@ -33,8 +34,13 @@ def build_curation_demo(workspace: Path, gate: Any) -> list[str]:
     from engines.curation.demo import DemoSpec, ensure_demo_analyzer
     from engines.curation.ground_truth import InjectedFaults
 
-    spec = DemoSpec(duration_s=4.0, num_units=4, num_channels=4, seed=3,
-                    faults=InjectedFaults(amplitude_splits=0, temporal_splits=0, random_splits=1, duplicates=0))
+    spec = DemoSpec(
+        duration_s=4.0,
+        num_units=4,
+        num_channels=4,
+        seed=3,
+        faults=InjectedFaults(amplitude_splits=0, temporal_splits=0, random_splits=1, duplicates=0),
+    )
     messages: list[str] = []
     gate.wait(60)
     ensure_demo_analyzer(workspace, spec, progress=lambda _fraction, message: messages.append(message))
@@ -79,14 +85,20 @@ def write_everything(workspace: Path, tag: str, count: int, gate: Any) -> dict[s
     from engines.people import Person
 
     person = Person(f"user-{tag}")
-    chats, decisions, views = ConversationStore(workspace), DecisionStore(workspace), StateStore(workspace, person)
+    chats, decisions, views = (
+        ConversationStore(workspace),
+        DecisionStore(workspace),
+        StateStore(workspace, person),
+    )
     state = build_demo_state("http://127.0.0.1:1/demo")
     gate.wait(60)
     conversation = chats.create("neuroglancer", owner=person.name)
     for turn in range(1, count + 1):
         chats.begin_turn(conversation, turn, f"{tag} says {turn}")
         chats.finish_turn(conversation, turn, f"answer {turn}", "answered", [], {})
-        decisions.record_verdict("shared-analyzer", turn, "accept", (turn, turn + 1), f"session-{tag}", person.name)
+        decisions.record_verdict(
+            "shared-analyzer", turn, "accept", (turn, turn + 1), f"session-{tag}", person.name
+        )
         views.save(f"{tag}-view-{turn}", state)
     return {"conversation": conversation}
 
@@ -101,8 +113,11 @@ def start_training_run(workspace: Path, gate: Any, done: Any) -> str:
     from engines.training.runs import RunLimits
     from engines.training.trainer.control import RunController
 
-    config = build_config([{"kind": "synthetic", "n_bins": 200, "n_units": 4, "modalities": ["spikes"]}],
-                          model_size="tiny", steps=5)
+    config = build_config(
+        [{"kind": "synthetic", "n_bins": 200, "n_units": 4, "modalities": ["spikes"]}],
+        model_size="tiny",
+        steps=5,
+    )
     limits = RunLimits(runs_per_user=5, runs_total=1, max_steps=100, max_window_s=100.0, max_processes=1)
     controller = RunController(workspace)
     gate.wait(60)
@@ -122,7 +137,9 @@ def open_new_databases(folder: Path, rounds: int, gate: Any) -> int:
     written = 0
     for round_number in range(rounds):
         gate.wait(60)
-        db = WorkspaceDb(folder / f"round-{round_number}.sqlite", "CREATE TABLE IF NOT EXISTS hits (pid INTEGER)")
+        db = WorkspaceDb(
+            folder / f"round-{round_number}.sqlite", "CREATE TABLE IF NOT EXISTS hits (pid INTEGER)"
+        )
         with db.write() as connection:
             connection.execute("INSERT INTO hits VALUES (1)")
         written += 1

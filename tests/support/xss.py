@@ -40,8 +40,11 @@ class XssSweep:
         """A new payload for ``label`` (what carries it: a link argument, an object name, a reply)."""
         number = len(self.tried)
         self.tried.append(label)
-        text = (f"<img src=x onerror=__xss.push({number})>" if kind == "img"
-                else f"<script>__xss.push({number})</script>")
+        text = (
+            f"<img src=x onerror=__xss.push({number})>"
+            if kind == "img"
+            else f"<script>__xss.push({number})</script>"
+        )
         self.texts[label] = text
         return text
 
@@ -67,8 +70,7 @@ class XssSweep:
 
 LINK_LOADS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     # page: (valid arguments that go with the payloads, arguments whose payload the page shows as text)
-    "nwb": ({"assistant": "1"},
-            ("path", "t0", "t1", "channels", "units", "pre", "post", "bin", "chat")),
+    "nwb": ({"assistant": "1"}, ("path", "t0", "t1", "channels", "units", "pre", "post", "bin", "chat")),
     "nwb-url": ({}, ("url", "assistant")),
     "neuroglancer": ({}, ("chat",)),
     "neuroglancer-saved": ({}, ("saved",)),
@@ -80,7 +82,21 @@ LINK_LOADS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
 argument would hide another's message, a second load carries it)."""
 
 _ARGUMENTS = {
-    "nwb": ("path", "view", "t0", "t1", "channels", "units", "trials", "align", "group", "pre", "post", "bin", "chat"),
+    "nwb": (
+        "path",
+        "view",
+        "t0",
+        "t1",
+        "channels",
+        "units",
+        "trials",
+        "align",
+        "group",
+        "pre",
+        "post",
+        "bin",
+        "chat",
+    ),
     "nwb-url": ("url", "assistant"),
     "neuroglancer": ("state", "chat"),
     "neuroglancer-saved": ("saved",),
@@ -92,8 +108,12 @@ _ARGUMENTS = {
 
 def _layer_state(name: str) -> str:
     """A valid Neuroglancer state whose one layer is named ``name`` (shown in the page's state JSON)."""
-    state = {"dimensions": {"x": [1e-9, "m"], "y": [1e-9, "m"], "z": [1e-9, "m"]}, "position": [1, 2, 3],
-             "layers": [{"type": "annotation", "name": name, "annotations": []}], "layout": "xy"}
+    state = {
+        "dimensions": {"x": [1e-9, "m"], "y": [1e-9, "m"], "z": [1e-9, "m"]},
+        "position": [1, 2, 3],
+        "layers": [{"type": "annotation", "name": name, "annotations": []}],
+        "layout": "xy",
+    }
     return "#!" + json.dumps(state)
 
 

@@ -4,5 +4,13 @@ from engines.agent.toolsets.nwb import CodeProposal, NwbAssistantTools, NwbViewA
 from engines.agent.toolsets.tables import MultiViewArtifact, build_table_tools
 from engines.agent.toolsets.viewer import ViewerTools, build_viewer_tools
 
-__all__ = ["CodeProposal", "MultiViewArtifact", "NwbAssistantTools", "NwbViewArtifact", "ViewerTools", "build_nwb_tools",
-           "build_table_tools", "build_viewer_tools"]
+__all__ = [
+    "CodeProposal",
+    "MultiViewArtifact",
+    "NwbAssistantTools",
+    "NwbViewArtifact",
+    "ViewerTools",
+    "build_nwb_tools",
+    "build_table_tools",
+    "build_viewer_tools",
+]

@@ -20,8 +20,14 @@ from pydantic import Field
 from engines.agent.results import Artifact, TableArtifact, ToolResult
 from engines.agent.tools import Toolset
 from engines.errors import NeurodeckError
-from engines.nwb.extract import (file_overview, read_intervals, read_table_page, read_units_table,
-                                 robust_time_range, table_columns)
+from engines.nwb.extract import (
+    file_overview,
+    read_intervals,
+    read_table_page,
+    read_units_table,
+    robust_time_range,
+    table_columns,
+)
 from engines.nwb.nwbfile import NwbFile
 
 __all__ = ["CodeProposal", "NwbViewArtifact", "NwbAssistantTools", "build_nwb_tools"]
@@ -45,8 +51,14 @@ class NwbViewArtifact(Artifact):
     units: tuple[int, ...] = ()
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "path": self.path, "view": self.view, "window": self.window,
-                "channels": list(self.channels), "units": list(self.units)}
+        return {
+            **super().describe(),
+            "path": self.path,
+            "view": self.view,
+            "window": self.window,
+            "channels": list(self.channels),
+            "units": list(self.units),
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,7 +96,11 @@ class NwbAssistantTools:
             matches = [p for p in nwb.index.objects if p.rstrip("/").endswith("/" + path.strip("/"))]
             if len(matches) == 1:
                 return nwb, nwb.resolve(matches[0])
-            hint = f" Did you mean {', '.join(matches[:5])}?" if matches else " List the objects to see the paths."
+            hint = (
+                f" Did you mean {', '.join(matches[:5])}?"
+                if matches
+                else " List the objects to see the paths."
+            )
             raise NwbToolError(f"This file has no object at '{path}'.{hint}")
         return nwb, nwb.resolve(path)
 
@@ -98,7 +114,9 @@ def _first_of_type(nwb: NwbFile, neurodata_type: str) -> str:
 
 def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
     """The assistant's tools for one session."""
-    tools = Toolset("nwb", "Answer questions about the open NWB file, open and embed its views, propose code.")
+    tools = Toolset(
+        "nwb", "Answer questions about the open NWB file, open and embed its views, propose code."
+    )
 
     @tools.tool(commands=["what is in (this|the) file", "describe [the] file", "overview"])
     def describe_file() -> str:
@@ -110,8 +128,13 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
                 lines.append(f"{title}: " + "; ".join(f"{k}: {v}" for k, v in list(values.items())[:30]))
         return "\n".join(lines) or "The file is empty."
 
-    @tools.tool(commands=["list [the|all] {neurodata_type:name} objects", "list [the] objects",
-                          "(which|what) {neurodata_type:name} objects"])
+    @tools.tool(
+        commands=[
+            "list [the|all] {neurodata_type:name} objects",
+            "list [the] objects",
+            "(which|what) {neurodata_type:name} objects",
+        ]
+    )
     def list_objects(neurodata_type: str | None = None, under: str = "/") -> str:
         """Objects of the file with their neurodata types and shapes (all, or of one type and its subtypes).
 
@@ -143,45 +166,62 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
             lines.append("children: " + ", ".join(c.rsplit("/", 1)[-1] for c in info.children[:40]))
         if nwb.index.is_a(info.path, "TimeSeries"):
             span = robust_time_range(nwb, info.path)
-            lines.append(f"time range {span.start:.6g}–{span.stop:.6g} s" + (f" ({span.describe()})" if span.describe()
-                                                                            else ""))
+            lines.append(
+                f"time range {span.start:.6g}–{span.stop:.6g} s"
+                + (f" ({span.describe()})" if span.describe() else "")
+            )
         return "\n".join(lines)
 
     @tools.tool(commands=["read {path:name}", "show [the] values of {path:name}"])
-    def read_values(path: str, start: Annotated[int, Field(ge=0)] = 0,
-                    count: Annotated[int, Field(ge=1, le=_MAX_VALUES)] = 20) -> str:
+    def read_values(
+        path: str,
+        start: Annotated[int, Field(ge=0)] = 0,
+        count: Annotated[int, Field(ge=1, le=_MAX_VALUES)] = 20,
+    ) -> str:
         """A few values of a dataset (at most 200 along its first axis; one read)."""
         nwb, info = tools_of.object(path)
         if info.kind != "dataset":
-            raise NwbToolError(f"'{info.path}' is a group; read one of its datasets ({', '.join(info.children[:8])}).")
+            raise NwbToolError(
+                f"'{info.path}' is a group; read one of its datasets ({', '.join(info.children[:8])})."
+            )
         if info.has_value:
             return f"{info.path} = {info.value!r}"
         total = info.shape[0] if info.shape else 1
         stop = min(total, start + count)
         dataset = nwb.dataset(info.path)
         values = np.asarray(dataset[start:stop] if info.shape else dataset[()])
-        return f"{info.path}[{start}:{stop}] of {total}: {np.array2string(values, threshold=400, precision=6)}"
+        return (
+            f"{info.path}[{start}:{stop}] of {total}: {np.array2string(values, threshold=400, precision=6)}"
+        )
 
     @tools.tool(commands=["summari[sz]e [the] table {path:name}", "show [the] table {path:name}"])
     def summarize_table(path: str, rows: Annotated[int, Field(ge=1, le=100)] = 10) -> ToolResult:
         """A table's columns, row count and first rows (one read per column, sized by the rows)."""
         nwb, info = tools_of.object(path)
         page = read_table_page(nwb, info.path, 0, rows)
-        text = (f"{info.path}: {page.total_rows:,} rows; columns {', '.join(table_columns(nwb, info.path))}\n"
-                f"{page.frame.head(rows).to_csv(index=False)[:2500]}")
-        return ToolResult(text, artifact=TableArtifact(frame=page.frame, title=f"{info.path} (first {rows} rows)"))
+        text = (
+            f"{info.path}: {page.total_rows:,} rows; columns {', '.join(table_columns(nwb, info.path))}\n"
+            f"{page.frame.head(rows).to_csv(index=False)[:2500]}"
+        )
+        return ToolResult(
+            text, artifact=TableArtifact(frame=page.frame, title=f"{info.path} (first {rows} rows)")
+        )
 
     @tools.tool(commands=["how many trials", "count [the] trials", "how many {path:name} intervals"])
     def count_trials(path: str | None = None) -> str:
         """The number of trials (or intervals of a TimeIntervals table) and their durations."""
         nwb = tools_of.file()
-        target = path or ("/intervals/trials" if "/intervals/trials" in nwb.index else _first_of_type(nwb, "TimeIntervals"))
+        target = path or (
+            "/intervals/trials" if "/intervals/trials" in nwb.index else _first_of_type(nwb, "TimeIntervals")
+        )
         _nwb, info = tools_of.object(target)
         intervals = read_intervals(nwb, info.path, 0, 1)
         durations = intervals.stop - intervals.start
-        return (f"{info.path}: {intervals.page.total_rows:,} intervals from {np.nanmin(intervals.start):.6g} to "
-                f"{np.nanmax(intervals.stop):.6g} s; duration median {np.nanmedian(durations):.4g} s "
-                f"(min {np.nanmin(durations):.4g}, max {np.nanmax(durations):.4g}).")
+        return (
+            f"{info.path}: {intervals.page.total_rows:,} intervals from {np.nanmin(intervals.start):.6g} to "
+            f"{np.nanmax(intervals.stop):.6g} s; duration median {np.nanmedian(durations):.4g} s "
+            f"(min {np.nanmin(durations):.4g}, max {np.nanmax(durations):.4g})."
+        )
 
     @tools.tool(commands=["firing rates", "[what are the] firing rates [of {path:name}]", "how many units"])
     def firing_rates(path: str | None = None, top: Annotated[int, Field(ge=1, le=1000)] = 20) -> ToolResult:
@@ -190,9 +230,11 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
         units = read_units_table(nwb, path or _first_of_type(nwb, "Units"))
         frame = units.frame.sort_values("rate_hz", ascending=False)
         rates = frame["rate_hz"].to_numpy(dtype=float)
-        text = (f"{len(frame)} units over {units.t_start:.6g}–{units.t_stop:.6g} s; rate median {np.nanmedian(rates):.3g} Hz"
-                f" (range {np.nanmin(rates):.3g}–{np.nanmax(rates):.3g}); top {top}:\n"
-                f"{frame.head(top)[['unit', 'n_spikes', 'rate_hz']].to_csv(index=False)}")
+        text = (
+            f"{len(frame)} units over {units.t_start:.6g}–{units.t_stop:.6g} s; rate median {np.nanmedian(rates):.3g} Hz"
+            f" (range {np.nanmin(rates):.3g}–{np.nanmax(rates):.3g}); top {top}:\n"
+            f"{frame.head(top)[['unit', 'n_spikes', 'rate_hz']].to_csv(index=False)}"
+        )
         return ToolResult(text, artifact=TableArtifact(frame=frame.head(top), title="firing rates"))
 
     @tools.tool(commands=["how long is the recording", "duration", "what time range"])
@@ -212,10 +254,17 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
         detail = "\n".join(f"{p}: {a:.6g}–{b:.6g} s" for p, a, b in spans[:20])
         return f"Time series span {start:.6g}–{stop:.6g} s ({stop - start:.6g} s).\n{detail}"
 
-    @tools.tool(mutates=True, commands=["open {path:name}", "go to {path:name}",
-                                        "open {path:name} (at|from) {window:range}"])
-    def open_view(path: str, view: str | None = None, window: tuple[float, float] | None = None,
-                  channels: list[int] | None = None, units: list[int] | None = None) -> str:
+    @tools.tool(
+        mutates=True,
+        commands=["open {path:name}", "go to {path:name}", "open {path:name} (at|from) {window:range}"],
+    )
+    def open_view(
+        path: str,
+        view: str | None = None,
+        window: tuple[float, float] | None = None,
+        channels: list[int] | None = None,
+        units: list[int] | None = None,
+    ) -> str:
         """Show an object in the page's main view (the address bar follows, so it can be shared).
 
         Args:
@@ -226,26 +275,49 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
             units: unit ids for the raster
         """
         _nwb, info = tools_of.object(path)
-        tools_of.navigate({"object_path": info.path, "view": view or "",
-                           **({"time_window": tuple(window)} if window else {}),
-                           **({"channels": list(channels)} if channels else {}),
-                           **({"units": list(units)} if units else {})})
+        tools_of.navigate(
+            {
+                "object_path": info.path,
+                "view": view or "",
+                **({"time_window": tuple(window)} if window else {}),
+                **({"channels": list(channels)} if channels else {}),
+                **({"units": list(units)} if units else {}),
+            }
+        )
         where = f" at {window[0]:g}–{window[1]:g} s" if window else ""
         return f"Opened {info.path}{where} in the page."
 
     def embed(path: str, view: str, window: tuple[float, float] | None, channels=(), units=()) -> ToolResult:
         nwb, info = tools_of.object(path)
         if window is not None and not window[1] > window[0]:
-            raise NwbToolError(f"The window {window[0]:g}–{window[1]:g} s is empty: give a start before the end.")
-        artifact = NwbViewArtifact(path=info.path, view=view, window=tuple(window) if window else None,
-                                   channels=tuple(channels), units=tuple(units), title=f"{view} of {info.path}")
+            raise NwbToolError(
+                f"The window {window[0]:g}–{window[1]:g} s is empty: give a start before the end."
+            )
+        artifact = NwbViewArtifact(
+            path=info.path,
+            view=view,
+            window=tuple(window) if window else None,
+            channels=tuple(channels),
+            units=tuple(units),
+            title=f"{view} of {info.path}",
+        )
         where = f" from {window[0]:g} to {window[1]:g} s" if window else ""
         return ToolResult(f"Showing the {view} of {info.path}{where} below.", artifact=artifact)
 
-    @tools.tool(commands=["plot the first {seconds:number} s of {path:name}", "plot {path:name} from {window:range}",
-                          "show [the] traces of {path:name}", "plot {path:name}"])
-    def show_traces(path: str, window: tuple[float, float] | None = None, seconds: float | None = None,
-                    channels: list[int] | None = None) -> ToolResult:
+    @tools.tool(
+        commands=[
+            "plot the first {seconds:number} s of {path:name}",
+            "plot {path:name} from {window:range}",
+            "show [the] traces of {path:name}",
+            "plot {path:name}",
+        ]
+    )
+    def show_traces(
+        path: str,
+        window: tuple[float, float] | None = None,
+        seconds: float | None = None,
+        channels: list[int] | None = None,
+    ) -> ToolResult:
         """Embed an interactive traces plot of a time series in the chat.
 
         Args:
@@ -260,10 +332,18 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
             window = (start, start + seconds)
         return embed(info.path, "traces", window, channels or ())
 
-    @tools.tool(commands=["show [the] raster of units {units:range}", "show [the] raster [of {path:name}]",
-                          "raster [of] units {units:range} [from {window:range}]"])
-    def show_raster(path: str | None = None, units: tuple[int, int] | list[int] | None = None,
-                    window: tuple[float, float] | None = None) -> ToolResult:
+    @tools.tool(
+        commands=[
+            "show [the] raster of units {units:range}",
+            "show [the] raster [of {path:name}]",
+            "raster [of] units {units:range} [from {window:range}]",
+        ]
+    )
+    def show_raster(
+        path: str | None = None,
+        units: tuple[int, int] | list[int] | None = None,
+        window: tuple[float, float] | None = None,
+    ) -> ToolResult:
         """Embed an interactive spike raster in the chat.
 
         Args:
@@ -272,14 +352,20 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
             window: start and end time in seconds
         """
         nwb = tools_of.file()
-        picked = list(range(int(units[0]), int(units[1]) + 1)) if isinstance(units, tuple) else list(units or [])
+        picked = (
+            list(range(int(units[0]), int(units[1]) + 1)) if isinstance(units, tuple) else list(units or [])
+        )
         return embed(path or _first_of_type(nwb, "Units"), "raster", window, units=picked)
 
-    @tools.tool(commands=["show [the] (trials|intervals) [of {path:name}]", "show [the] timeline of {path:name}"])
+    @tools.tool(
+        commands=["show [the] (trials|intervals) [of {path:name}]", "show [the] timeline of {path:name}"]
+    )
     def show_intervals(path: str | None = None, window: tuple[float, float] | None = None) -> ToolResult:
         """Embed an interactive timeline of a TimeIntervals table (trials, epochs) in the chat."""
         nwb = tools_of.file()
-        target = path or ("/intervals/trials" if "/intervals/trials" in nwb.index else _first_of_type(nwb, "TimeIntervals"))
+        target = path or (
+            "/intervals/trials" if "/intervals/trials" in nwb.index else _first_of_type(nwb, "TimeIntervals")
+        )
         return embed(target, "intervals", window)
 
     @tools.tool()
@@ -293,8 +379,9 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
         """
         if not code.strip():
             raise NwbToolError("The proposed code is empty.")
-        return ToolResult("The code is shown to the person with a Run button; it has not run.",
-                          artifact=CodeProposal(code=code, explanation=explanation, title="proposed code"))
+        return ToolResult(
+            "The code is shown to the person with a Run button; it has not run.",
+            artifact=CodeProposal(code=code, explanation=explanation, title="proposed code"),
+        )
 
     return tools
-

@@ -78,7 +78,9 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
     tools = Toolset("viewer", "Move, zoom and style the Neuroglancer viewer; annotate; save and share views.")
     session = tools_of.session
 
-    @tools.tool(mutates=True, commands=["go to {coordinates:numbers}", "(move|jump|center) to {coordinates:numbers}"])
+    @tools.tool(
+        mutates=True, commands=["go to {coordinates:numbers}", "(move|jump|center) to {coordinates:numbers}"]
+    )
     def go_to(coordinates: list[float] | None = None, position: dict[str, float] | None = None) -> str:
         """Centre the view on a point.
 
@@ -87,14 +89,25 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
             position: values by dimension name, e.g. {"x": 1200, "t": 3}; other dimensions stay where they are
         """
         if coordinates is None and not position:
-            raise StateEditError("Give coordinates (in the dimensions' order) or a position by dimension name.")
+            raise StateEditError(
+                "Give coordinates (in the dimensions' order) or a position by dimension name."
+            )
         state = session.update(lambda s: set_view(s, center=position or list(coordinates or [])), "go to")
         return f"Moved to {_where(state)}."
 
-    @tools.tool(mutates=True, commands=[Command("zoom in", {"factor": 2.0}), Command("zoom out", {"factor": 0.5}),
-                                        "zoom [in] by {factor}", Command("zoom to fit", {"fit": True}),
-                                        Command("fit [the] (view|volume)", {"fit": True})])
-    def zoom(factor: Annotated[float, Field(gt=0, le=1e6)] = 2.0, fit: bool = False, layer: str | None = None) -> str:
+    @tools.tool(
+        mutates=True,
+        commands=[
+            Command("zoom in", {"factor": 2.0}),
+            Command("zoom out", {"factor": 0.5}),
+            "zoom [in] by {factor}",
+            Command("zoom to fit", {"fit": True}),
+            Command("fit [the] (view|volume)", {"fit": True}),
+        ],
+    )
+    def zoom(
+        factor: Annotated[float, Field(gt=0, le=1e6)] = 2.0, fit: bool = False, layer: str | None = None
+    ) -> str:
         """Zoom by a factor (2 closer, 0.5 farther), or fit the whole volume of a layer in the panels.
 
         Args:
@@ -106,16 +119,24 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
             name = tools_of.image_layer(layer)
             volume = open_layer_volume(session.state, name, tools_of.policy, tools_of.aliases)
             bounds = layer_bounds(session.state, volume)
-            session.update(lambda s: set_view(s, zoom="fit", bounds=bounds, viewport=tools_of.viewport), "fit")
+            session.update(
+                lambda s: set_view(s, zoom="fit", bounds=bounds, viewport=tools_of.viewport), "fit"
+            )
             return f"Fitted the view to the volume of '{name}' (centre {_where(session.state)})."
         state = session.update(lambda s: zoom_by(s, factor), "zoom")
         return f"Zoomed by {factor:g}; cross-section scale is now {state.cross_section_scale or 1:g}."
 
-    @tools.tool(mutates=True, commands=["(orient|turn) [to] {orientation:xy|xz|yz}",
-                                        "layout {layout:xy|xz|yz|3d|4panel|xy-3d|xz-3d|yz-3d}"])
-    def set_orientation_or_layout(orientation: Literal["xy", "xz", "yz"] | None = None,
-                                  layout: Literal["xy", "xz", "yz", "3d", "4panel", "xy-3d", "xz-3d", "yz-3d"]
-                                  | None = None) -> str:
+    @tools.tool(
+        mutates=True,
+        commands=[
+            "(orient|turn) [to] {orientation:xy|xz|yz}",
+            "layout {layout:xy|xz|yz|3d|4panel|xy-3d|xz-3d|yz-3d}",
+        ],
+    )
+    def set_orientation_or_layout(
+        orientation: Literal["xy", "xz", "yz"] | None = None,
+        layout: Literal["xy", "xz", "yz", "3d", "4panel", "xy-3d", "xz-3d", "yz-3d"] | None = None,
+    ) -> str:
         """Turn the cross-section to a plane and/or change the panel layout.
 
         Args:
@@ -126,9 +147,14 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         parts = [f"orientation {orientation}" if orientation else "", f"layout {layout}" if layout else ""]
         return "Set " + " and ".join(p for p in parts if p) + "." if any(parts) else "Nothing to change."
 
-    @tools.tool(mutates=True, commands=["set [the] contrast of {layer:name} to {limits:range}",
-                                        "contrast [of] {layer:name} {limits:range}",
-                                        "set [the] contrast to {limits:range}"])
+    @tools.tool(
+        mutates=True,
+        commands=[
+            "set [the] contrast of {layer:name} to {limits:range}",
+            "contrast [of] {layer:name} {limits:range}",
+            "set [the] contrast to {limits:range}",
+        ],
+    )
     def set_contrast(limits: tuple[float, float], layer: str | None = None) -> str:
         """Set the display range (LUT) of an image layer: values at or below the first are black, above the second white.
 
@@ -143,9 +169,14 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         session.update(lambda s: set_lut_range(s, name, low, high), "contrast")
         return f"Contrast of '{name}' set to {low:g}-{high:g}."
 
-    @tools.tool(mutates=True, commands=["auto[-]contrast [of] [{layer:name}]", "auto contrast [of] [{layer:name}]"])
-    def auto_contrast(layer: str | None = None, low_percentile: Annotated[float, Field(ge=0, le=50)] = 1.0,
-                      high_percentile: Annotated[float, Field(ge=50, le=100)] = 99.0) -> str:
+    @tools.tool(
+        mutates=True, commands=["auto[-]contrast [of] [{layer:name}]", "auto contrast [of] [{layer:name}]"]
+    )
+    def auto_contrast(
+        layer: str | None = None,
+        low_percentile: Annotated[float, Field(ge=0, le=50)] = 1.0,
+        high_percentile: Annotated[float, Field(ge=50, le=100)] = 99.0,
+    ) -> str:
         """Set an image layer's contrast from percentiles of its voxel values (read at a coarse resolution).
 
         Args:
@@ -157,8 +188,10 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         volume = open_layer_volume(session.state, name, tools_of.policy, tools_of.aliases)
         low, high = auto_contrast_range(volume, low_percentile, high_percentile)
         session.update(lambda s: set_lut_range(s, name, low, high), "auto contrast")
-        return (f"Contrast of '{name}' set to {low:g}-{high:g} (the {low_percentile:g} and {high_percentile:g} "
-                f"percentiles of its values).")
+        return (
+            f"Contrast of '{name}' set to {low:g}-{high:g} (the {low_percentile:g} and {high_percentile:g} "
+            f"percentiles of its values)."
+        )
 
     @tools.tool(commands=["histogram [of] [{layer:name}]", "histogram [of] {layer:name} at mip {mip:int}"])
     def histogram(layer: str | None = None, mip: Annotated[int, Field(ge=0)] | None = None) -> ToolResult:
@@ -172,13 +205,26 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         volume = open_layer_volume(session.state, name, tools_of.policy, tools_of.aliases)
         result = compute_histogram(volume, mip=mip)
         facts = result.summary()
-        spec = {"type": "histogram_counts", "frame": result.to_frame(), "x": "value", "y": "count",
-                "title": f"{name} at mip {result.mip}"}
-        return ToolResult(f"Histogram of '{name}' at mip {result.mip}: {facts}",
-                          artifact=PlotArtifact(spec=spec, title=spec["title"]), data=facts)
+        spec = {
+            "type": "histogram_counts",
+            "frame": result.to_frame(),
+            "x": "value",
+            "y": "count",
+            "title": f"{name} at mip {result.mip}",
+        }
+        return ToolResult(
+            f"Histogram of '{name}' at mip {result.mip}: {facts}",
+            artifact=PlotArtifact(spec=spec, title=spec["title"]),
+            data=facts,
+        )
 
-    @tools.tool(mutates=True, commands=[Command("hide [the] {layer:name} [layer]", {"visible": False}),
-                                        Command("show [the] {layer:name} [layer]", {"visible": True})])
+    @tools.tool(
+        mutates=True,
+        commands=[
+            Command("hide [the] {layer:name} [layer]", {"visible": False}),
+            Command("show [the] {layer:name} [layer]", {"visible": True}),
+        ],
+    )
     def set_layer_visibility(layer: str, visible: bool) -> str:
         """Show or hide a layer.
 
@@ -189,10 +235,20 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         session.update(lambda s: set_visibility(s, layer, visible), "visibility")
         return f"'{layer}' is now {'visible' if visible else 'hidden'}."
 
-    @tools.tool(mutates=True, commands=["select segment[s] {segments:numbers}", "select segment {segment:int}",
-                                        Command("clear [the] segments", {"segments": [], "mode": "replace"})])
-    def select_segment_ids(segments: list[int] | None = None, segment: int | None = None, layer: str | None = None,
-                           mode: Literal["replace", "add", "remove"] = "replace") -> str:
+    @tools.tool(
+        mutates=True,
+        commands=[
+            "select segment[s] {segments:numbers}",
+            "select segment {segment:int}",
+            Command("clear [the] segments", {"segments": [], "mode": "replace"}),
+        ],
+    )
+    def select_segment_ids(
+        segments: list[int] | None = None,
+        segment: int | None = None,
+        layer: str | None = None,
+        mode: Literal["replace", "add", "remove"] = "replace",
+    ) -> str:
         """Select (show) segments of a segmentation layer by id.
 
         Args:
@@ -221,11 +277,21 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         session.update(lambda s: add_point(s, list(point), layer=layer, description=description), "point")
         return f"Added a point at {point} to '{layer}'."
 
-    @tools.tool(mutates=True, commands=["add [a] box from {corner_a:numbers} to {corner_b:numbers}",
-                                        "add [a] line from {start:numbers} to {end:numbers}"])
-    def annotate_box_or_line(corner_a: list[float] | None = None, corner_b: list[float] | None = None,
-                             start: list[float] | None = None, end: list[float] | None = None,
-                             description: str | None = None, layer: str = "annotations") -> str:
+    @tools.tool(
+        mutates=True,
+        commands=[
+            "add [a] box from {corner_a:numbers} to {corner_b:numbers}",
+            "add [a] line from {start:numbers} to {end:numbers}",
+        ],
+    )
+    def annotate_box_or_line(
+        corner_a: list[float] | None = None,
+        corner_b: list[float] | None = None,
+        start: list[float] | None = None,
+        end: list[float] | None = None,
+        description: str | None = None,
+        layer: str = "annotations",
+    ) -> str:
         """Add a box (two opposite corners) or a line (start and end) annotation.
 
         Args:
@@ -237,17 +303,22 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
             layer: the annotation layer's name
         """
         if corner_a and corner_b:
-            session.update(lambda s: add_box(s, corner_a, corner_b, layer=layer, description=description), "box")
+            session.update(
+                lambda s: add_box(s, corner_a, corner_b, layer=layer, description=description), "box"
+            )
             return f"Added a box from {corner_a} to {corner_b} to '{layer}'."
         if start and end:
             session.update(lambda s: add_line(s, start, end, layer=layer, description=description), "line")
             return f"Added a line from {start} to {end} to '{layer}'."
         raise StateEditError("A box needs corner_a and corner_b; a line needs start and end.")
 
-    @tools.tool(mutates=True, commands=["add [an] {layer_type:image|segmentation|annotation} layer {name:name} "
-                                        "from {source:name}"])
-    def add_data_layer(name: str, layer_type: Literal["image", "segmentation", "annotation"],
-                       source: str | None = None) -> str:
+    @tools.tool(
+        mutates=True,
+        commands=["add [an] {layer_type:image|segmentation|annotation} layer {name:name} from {source:name}"],
+    )
+    def add_data_layer(
+        name: str, layer_type: Literal["image", "segmentation", "annotation"], source: str | None = None
+    ) -> str:
         """Add a layer (nothing happens if a layer of that name and type exists).
 
         Args:
@@ -272,8 +343,11 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
     def save_view(name: str) -> str:
         """Save the current view under a name (kept in the workspace; private to you until you share it)."""
         saved = tools_of.store.save(name, session.state)
-        privacy = "shared with everyone" if saved.shared else f"private; 'share the saved view {saved.name}' " \
-            "lets others open it"
+        privacy = (
+            "shared with everyone"
+            if saved.shared
+            else f"private; 'share the saved view {saved.name}' lets others open it"
+        )
         return f"Saved the view as '{saved.name}' ({privacy})."
 
     @tools.tool(commands=["share [the] saved (view|state) {name:name}"])
@@ -282,7 +356,10 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         saved = tools_of.store.share(name, shared)
         return f"'{saved.name}' is now {'shared: anyone can open it' if saved.shared else 'private to you'}."
 
-    @tools.tool(mutates=True, commands=["load [the] (view|state) {name:name}", "open [the] saved (view|state) {name:name}"])
+    @tools.tool(
+        mutates=True,
+        commands=["load [the] (view|state) {name:name}", "open [the] saved (view|state) {name:name}"],
+    )
     def load_view(name: str) -> str:
         """Open a saved view."""
         session.set(tools_of.store.load(name), "load")
@@ -292,7 +369,9 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
     def list_saved_views() -> str:
         """The saved views' names and dates."""
         saved = tools_of.store.list()
-        return "\n".join(f"{s.name} (saved {s.saved_at:%Y-%m-%d %H:%M})" for s in saved) or "No saved views yet."
+        return (
+            "\n".join(f"{s.name} (saved {s.saved_at:%Y-%m-%d %H:%M})" for s in saved) or "No saved views yet."
+        )
 
     @tools.tool(commands=["share [the] view", "link [to] [the|this] view"])
     def share_view() -> ToolResult:
@@ -300,6 +379,8 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         if tools_of.share_link is None:
             raise StateEditError("Sharing needs the page's address; it is not available here.")
         url = tools_of.share_link(session.state)
-        return ToolResult(f"This link reopens the view: {url}", artifact=ViewerLinkArtifact(url=url, title="this view"))
+        return ToolResult(
+            f"This link reopens the view: {url}", artifact=ViewerLinkArtifact(url=url, title="this view")
+        )
 
     return tools

@@ -10,9 +10,10 @@ left to h5py (``reader_of`` finds no range reader): their reads cost no round tr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import prod
-from typing import Any, Sequence
+from typing import Any
 
 from engines.nwb.extract._common import indexed_values
 from engines.nwb.http_range import reader_of
@@ -46,7 +47,11 @@ def prefetch_rows(f: NwbFile, reads: Sequence[RowRead]) -> int:
             continue
         try:
             found = _spans(f.dataset(read.info.path), read)
-        except (OSError, RuntimeError, ValueError):  # unusual storage (virtual, external): h5py reads it itself
+        except (
+            OSError,
+            RuntimeError,
+            ValueError,
+        ):  # unusual storage (virtual, external): h5py reads it itself
             found = None
         if found is None:
             return 0
@@ -73,8 +78,13 @@ def _spans(dset: Any, read: RowRead) -> list[tuple[int, int]] | None:
     if len(row_starts) * len(column_starts) > _MAX_CHUNKS:
         return None
     cache_bytes = dset.id.get_access_plist().get_chunk_cache()[1]
-    partial = dset.compression is None and not dset.scaleoffset and not dset.shuffle and \
-        not dset.fletcher32 and prod(dset.chunks) * itemsize > cache_bytes
+    partial = (
+        dset.compression is None
+        and not dset.scaleoffset
+        and not dset.shuffle
+        and not dset.fletcher32
+        and prod(dset.chunks) * itemsize > cache_bytes
+    )
     spans = []
     for row in row_starts:
         for column in column_starts:
@@ -82,7 +92,9 @@ def _spans(dset: Any, read: RowRead) -> list[tuple[int, int]] | None:
             if info.byte_offset is None:
                 continue
             start, stop = info.byte_offset, info.byte_offset + info.size
-            if partial:  # a chunk over the chunk cache's size is not cached: HDF5 reads just the selected rows
+            if (
+                partial
+            ):  # a chunk over the chunk cache's size is not cached: HDF5 reads just the selected rows
                 chunk_row = width * itemsize
                 start = info.byte_offset + (max(read.lo, row) - row) * chunk_row
                 stop = info.byte_offset + (min(read.hi, row + rows) - row) * chunk_row
@@ -90,7 +102,9 @@ def _spans(dset: Any, read: RowRead) -> list[tuple[int, int]] | None:
     return spans
 
 
-def split_rows(blocks: Sequence[tuple[int, int]], row_bytes: int, limit: int, align: int) -> list[list[tuple[int, int]]]:
+def split_rows(
+    blocks: Sequence[tuple[int, int]], row_bytes: int, limit: int, align: int
+) -> list[list[tuple[int, int]]]:
     """The row ranges ``blocks`` in groups of at most ``limit`` bytes, ranges cut at multiples of ``align``
     rows where needed, so a window is fetched a group at a time within the reader's kept-bytes bound."""
     align = max(align, 1)

@@ -6,7 +6,8 @@ Nothing here reads more than the selection it is given.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import h5py
 import numpy as np
@@ -17,8 +18,19 @@ from engines.nwb.index import ObjectInfo, child_path
 from engines.nwb.nwbfile import NwbFile
 
 __all__ = [
-    "child", "attr_float", "attr_text", "is_numeric", "indexed_values", "read", "read_rows", "read_scalar",
-    "as_text", "ref_path", "item_text", "format_items", "ITEMS_SHOWN",
+    "child",
+    "attr_float",
+    "attr_text",
+    "is_numeric",
+    "indexed_values",
+    "read",
+    "read_rows",
+    "read_scalar",
+    "as_text",
+    "ref_path",
+    "item_text",
+    "format_items",
+    "ITEMS_SHOWN",
 ]
 
 ITEMS_SHOWN = 3
@@ -32,7 +44,9 @@ def child(f: NwbFile, group: str, name: str) -> ObjectInfo | None:
         return None
     info = f.index.get(path)
     if info.kind == "external_link":
-        raise NwbReadError(f"'{path}' is stored in another file ({info.link_target}). Open that file to see it.")
+        raise NwbReadError(
+            f"'{path}' is stored in another file ({info.link_target}). Open that file to see it."
+        )
     return f.resolve(path)
 
 
@@ -92,8 +106,10 @@ def read(f: NwbFile, info: ObjectInfo, selection: Any = ()) -> np.ndarray:
     except NeurodeckError:
         raise
     except (OSError, RuntimeError) as exc:
-        raise NwbReadError(f"Reading '{info.path}' failed ({exc}). The file may be damaged or use a "
-                           "compression filter this server lacks.") from exc
+        raise NwbReadError(
+            f"Reading '{info.path}' failed ({exc}). The file may be damaged or use a "
+            "compression filter this server lacks."
+        ) from exc
 
 
 def read_rows(f: NwbFile, info: ObjectInfo, rows: Sequence[int]) -> np.ndarray:

@@ -60,8 +60,10 @@ class TimeRange:
         if not parts:
             return ""
         noun = "timestamp lies" if self.n_outside + self.n_nan == 1 else "timestamps lie"
-        return (f"{self.n_outside + self.n_nan:,} {noun} outside {self.start:.6g}–{self.stop:.6g} s, where the other "
-                f"{self.n_samples - self.n_outside - self.n_nan:,} are: " + "; ".join(parts) + ".")
+        return (
+            f"{self.n_outside + self.n_nan:,} {noun} outside {self.start:.6g}–{self.stop:.6g} s, where the other "
+            f"{self.n_samples - self.n_outside - self.n_nan:,} are: " + "; ".join(parts) + "."
+        )
 
 
 def exact_range(first: float, last: float, n_samples: int) -> TimeRange:
@@ -88,5 +90,15 @@ def bulk_of(column: SortedColumn) -> TimeRange:
     i1 = column.searchsorted(high + reach, "right", begin, valid_end)
     before = column.values(begin, min(i0, begin + _EXAMPLES)).tolist()
     after = column.values(max(i1, valid_end - _EXAMPLES), valid_end).tolist()
-    return TimeRange(start=column.element(i0), stop=column.element(i1 - 1), first=first, last=last, n_samples=n,
-                     n_before=i0 - begin, n_after=valid_end - i1, n_nan=n - n_valid, before=before, after=after)
+    return TimeRange(
+        start=column.element(i0),
+        stop=column.element(i1 - 1),
+        first=first,
+        last=last,
+        n_samples=n,
+        n_before=i0 - begin,
+        n_after=valid_end - i1,
+        n_nan=n - n_valid,
+        before=before,
+        after=after,
+    )

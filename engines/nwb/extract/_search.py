@@ -47,7 +47,7 @@ class SortedColumn:
         number = lo // self.block
         if number == (hi - 1) // self.block and number in self._blocks:
             base = number * self.block
-            return self._blocks[number][lo - base:hi - base]
+            return self._blocks[number][lo - base : hi - base]
         self.reads += 1
         self.bytes_read += (hi - lo) * self.itemsize
         return np.asarray(read(self.f, self.info, slice(lo, hi)), dtype=np.float64)
@@ -58,18 +58,20 @@ class SortedColumn:
         if number not in self._blocks:
             hi = min((number + 1) * self.block, self.stop)
             values = np.full(self.block, np.nan)
-            values[lo - number * self.block:hi - number * self.block] = self.values(lo, hi)
+            values[lo - number * self.block : hi - number * self.block] = self.values(lo, hi)
             self._blocks[number] = values
         hi = min((number + 1) * self.block, self.stop)
         base = number * self.block
-        return lo, self._blocks[number][lo - base:hi - base]
+        return lo, self._blocks[number][lo - base : hi - base]
 
     def element(self, i: int) -> float:
         """One value by absolute index (reads its block unless cached)."""
         first, values = self._block(i // self.block)
         return float(values[i - first])
 
-    def searchsorted(self, value: float, side: str = "left", lo: int | None = None, hi: int | None = None) -> int:
+    def searchsorted(
+        self, value: float, side: str = "left", lo: int | None = None, hi: int | None = None
+    ) -> int:
         """Like ``np.searchsorted`` on ``dataset[lo:hi]``, returning an absolute index in [lo, hi]."""
         lo = self.start if lo is None else lo
         hi = self.stop if hi is None else hi
@@ -94,7 +96,7 @@ class SortedColumn:
             step += 1
             start, block = self._block(probe // self.block)
             a, b = max(lo, start), min(hi, start + len(block))
-            inside = block[a - start:b - start]
+            inside = block[a - start : b - start]
             if right_of(inside[-1]):
                 lo, left = b, (b - 1, float(inside[-1]))
             elif not right_of(inside[0]):

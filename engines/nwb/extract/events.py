@@ -67,7 +67,12 @@ class EventWindow:
 def _candidate(series: SeriesLayout) -> bool:
     """From the index: one column of integers or floats placed by timestamps (events are irregular)."""
     kind = np.dtype(series.data.dtype).kind
-    return series.timestamps is not None and series.n_channels == 1 and len(series.data.shape) == 1 and kind in "biuf"
+    return (
+        series.timestamps is not None
+        and series.n_channels == 1
+        and len(series.data.shape) == 1
+        and kind in "biuf"
+    )
 
 
 def event_series_info(f: NwbFile, path: str) -> EventSeriesInfo | None:
@@ -98,8 +103,14 @@ def event_series_info(f: NwbFile, path: str) -> EventSeriesInfo | None:
     codes = np.unique(head.astype(np.int64))
     if len(codes) > MAX_CODES:
         return None
-    return EventSeriesInfo(path=path, n_events=series.n_samples, time_range=span, rate_hz=float(rate),
-                           codes=[int(c) for c in codes], codes_complete=series.n_samples <= _SAMPLE_VALUES)
+    return EventSeriesInfo(
+        path=path,
+        n_events=series.n_samples,
+        time_range=span,
+        rate_hz=float(rate),
+        codes=[int(c) for c in codes],
+        codes_complete=series.n_samples <= _SAMPLE_VALUES,
+    )
 
 
 def is_event_series(f: NwbFile, path: str) -> bool:
@@ -107,8 +118,9 @@ def is_event_series(f: NwbFile, path: str) -> bool:
     return event_series_info(f, path) is not None
 
 
-def read_events(f: NwbFile, path: str, t_start: float | None = None, t_stop: float | None = None,
-                max_events: int = 20_000) -> EventWindow:
+def read_events(
+    f: NwbFile, path: str, t_start: float | None = None, t_stop: float | None = None, max_events: int = 20_000
+) -> EventWindow:
     """The events (times and integer codes) of a window; without bounds, the bulk of the series.
 
     Stray timestamps far from the rest (see ``robust_time_range``) are outside the default
@@ -120,8 +132,10 @@ def read_events(f: NwbFile, path: str, t_start: float | None = None, t_stop: flo
         raise InvalidRequest("max_events must be at least 1.")
     series = series_layout(f, path)
     if not _candidate(series):
-        raise InvalidRequest(f"'{path}' is not a series of single values at timestamps, so it has no events. "
-                             "Open it in the Traces view.")
+        raise InvalidRequest(
+            f"'{path}' is not a series of single values at timestamps, so it has no events. "
+            "Open it in the Traces view."
+        )
     if t_start is None or t_stop is None:
         span = series.robust_range()
         t_start = span.start if t_start is None else t_start
@@ -134,5 +148,11 @@ def read_events(f: NwbFile, path: str, t_start: float | None = None, t_stop: flo
     times = series.times(i0, stop) if stop > i0 else np.empty(0)
     values = np.asarray(read(f, series.data, slice(i0, stop))) if stop > i0 else np.empty(0)
     keep = np.isfinite(times) & (np.isfinite(values) if values.dtype.kind == "f" else True)
-    return EventWindow(times=times[keep], codes=values[keep].astype(np.int64), t_start=float(t_start),
-                       t_stop=float(t_stop), total_in_window=total, truncated=total > max_events)
+    return EventWindow(
+        times=times[keep],
+        codes=values[keep].astype(np.int64),
+        t_start=float(t_start),
+        t_stop=float(t_stop),
+        total_in_window=total,
+        truncated=total > max_events,
+    )

@@ -49,8 +49,10 @@ def _external_files(f: NwbFile, path: str, external: ObjectInfo) -> NwbReadError
     names = list(dict.fromkeys(as_text(n) for n in np.atleast_1d(read(f, external, slice(0, 100)))))
     more = f" and {len(names) - _NAMES_LISTED} more" if len(names) > _NAMES_LISTED else ""
     listed = ", ".join(names[:_NAMES_LISTED]) + more
-    return NwbReadError(f"The frames of '{path}' are not in this NWB file but in external files: {listed}. "
-                        "Open those files (next to the NWB file) with an image or video viewer.")
+    return NwbReadError(
+        f"The frames of '{path}' are not in this NWB file but in external files: {listed}. "
+        "Open those files (next to the NWB file) with an image or video viewer."
+    )
 
 
 def _frame_data(f: NwbFile, path: str) -> ObjectInfo:
@@ -64,10 +66,14 @@ def _frame_data(f: NwbFile, path: str) -> ObjectInfo:
     if data is None or data.kind != "dataset":
         raise NwbReadError(f"'{path}' has no data. The file is incomplete or this is not an image series.")
     if not is_numeric(data):
-        raise UnsupportedData(f"'{path}' holds {data.dtype} data, not pixel values. Open it in the raw data view.")
+        raise UnsupportedData(
+            f"'{path}' holds {data.dtype} data, not pixel values. Open it in the raw data view."
+        )
     if len(data.shape or []) not in (3, 4):
-        raise UnsupportedData(f"'{path}' holds {len(data.shape or [])}-D data; frames need (frame, x, y) or "
-                              "(frame, x, y, z|colour). Open it in the Traces view.")
+        raise UnsupportedData(
+            f"'{path}' holds {len(data.shape or [])}-D data; frames need (frame, x, y) or "
+            "(frame, x, y, z|colour). Open it in the Traces view."
+        )
     return data
 
 
@@ -103,16 +109,22 @@ def read_frame(f: NwbFile, path: str, index: int = 0) -> Frame:
     n_frames = data.shape[0]
     if not 0 <= index < n_frames:
         raise InvalidRequest(f"'{path}' has frames 0–{n_frames - 1}; frame {index} does not exist.")
-    volume = len(data.shape) == 4 and not (data.shape[3] in (3, 4) and
-                                           not any(f.index.is_a(path, t) for t in _VOLUME_TYPES))
+    volume = len(data.shape) == 4 and not (
+        data.shape[3] in (3, 4) and not any(f.index.is_a(path, t) for t in _VOLUME_TYPES)
+    )
     selection = (index, slice(None), slice(None), data.shape[3] // 2) if volume else (index,)
     image = np.asarray(read(f, data, selection))
     return Frame(image=image, index=index, n_frames=n_frames, time=_frame_time(f, path, index))
 
 
 def _is_picture(info: ObjectInfo | None) -> bool:
-    return (info is not None and info.kind == "dataset" and is_numeric(info)
-            and len(info.shape or []) in (2, 3) and (len(info.shape) == 2 or info.shape[2] in (3, 4)))
+    return (
+        info is not None
+        and info.kind == "dataset"
+        and is_numeric(info)
+        and len(info.shape or []) in (2, 3)
+        and (len(info.shape) == 2 or info.shape[2] in (3, 4))
+    )
 
 
 def read_images(f: NwbFile, path: str) -> list[tuple[str, np.ndarray]]:
@@ -145,7 +157,11 @@ def _reference_image(f: NwbFile, path: str, shape: tuple[int, ...] | None) -> np
             info = child(f, container.path, name)
             if "mean" not in name.lower() or not _is_picture(info) or len(info.shape) != 2:
                 continue
-            score = 1 + 2 * (shape is not None and tuple(info.shape) == shape) + container.path.startswith(module + "/")
+            score = (
+                1
+                + 2 * (shape is not None and tuple(info.shape) == shape)
+                + container.path.startswith(module + "/")
+            )
             if score > best_score:
                 best, best_score = info, score
     return np.asarray(read(f, best)) if best is not None else None
@@ -168,8 +184,9 @@ def _label_dense(f: NwbFile, masks: ObjectInfo, n_rois: int) -> np.ndarray:
     return labels
 
 
-def _label_sparse(f: NwbFile, pixels: ObjectInfo, index: ObjectInfo, n_rois: int,
-                  shape: tuple[int, ...] | None) -> np.ndarray:
+def _label_sparse(
+    f: NwbFile, pixels: ObjectInfo, index: ObjectInfo, n_rois: int, shape: tuple[int, ...] | None
+) -> np.ndarray:
     """Labels from pixel_mask / voxel_mask (x, y[, z], weight) rows: the page of index and one slice of pixels."""
     ends = np.asarray(read(f, index, slice(0, n_rois)), dtype=np.int64)
     table = read(f, pixels, slice(0, int(ends[-1]) if len(ends) else 0))
@@ -198,16 +215,26 @@ def read_plane_masks(f: NwbFile, path: str, max_rois: int = 2000) -> RoiMasks:
     ids_info = child(f, path, "id")
     n_rois = min((ids_info.shape or [0])[0] if ids_info is not None else 0, max_rois)
     dense = child(f, path, "image_mask")
-    sparse = next(((m, child(f, path, f"{m.name}_index")) for m in
-                   (child(f, path, "pixel_mask"), child(f, path, "voxel_mask")) if m is not None), None)
+    sparse = next(
+        (
+            (m, child(f, path, f"{m.name}_index"))
+            for m in (child(f, path, "pixel_mask"), child(f, path, "voxel_mask"))
+            if m is not None
+        ),
+        None,
+    )
     if dense is not None and len(dense.shape or []) in (3, 4) and is_numeric(dense):
         reference = _reference_image(f, path, tuple(dense.shape[1:3]))
         labels = _label_dense(f, dense, n_rois)
     elif sparse is not None and sparse[1] is not None:
         reference = _reference_image(f, path, None)
-        labels = _label_sparse(f, sparse[0], sparse[1], n_rois, reference.shape if reference is not None else None)
+        labels = _label_sparse(
+            f, sparse[0], sparse[1], n_rois, reference.shape if reference is not None else None
+        )
     else:
-        raise UnsupportedData(f"'{path}' has neither image_mask nor pixel_mask, so there are no ROI shapes to draw. "
-                              "Open it in the Table view.")
+        raise UnsupportedData(
+            f"'{path}' has neither image_mask nor pixel_mask, so there are no ROI shapes to draw. "
+            "Open it in the Table view."
+        )
     ids = read(f, ids_info, slice(0, n_rois)) if ids_info is not None else np.arange(n_rois)
     return RoiMasks(label_image=labels, roi_ids=[int(i) for i in ids], reference=reference)

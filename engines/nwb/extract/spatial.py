@@ -47,5 +47,10 @@ def read_xy(f: NwbFile, path: str, max_points: int = 20_000) -> XYPath:
         t = np.asarray(read(f, series.timestamps.info, rows), dtype=np.float64)
     else:
         t = series.starting_time + np.arange(0, n, step) / series.rate
-    return XYPath(t=t, x=values[:, 0], y=values[:, 1] if values.shape[1] > 1 else None,
-                  unit=attr_text(series.data, "unit", ""), decimated=step > 1)
+    return XYPath(
+        t=t,
+        x=values[:, 0],
+        y=values[:, 1] if values.shape[1] > 1 else None,
+        unit=attr_text(series.data, "unit", ""),
+        decimated=step > 1,
+    )

@@ -7,15 +7,24 @@ the first few items of each row). Values the index already holds cost no read at
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from engines.nwb.errors import ObjectNotFound
-from engines.nwb.extract._common import (ITEMS_SHOWN, as_text, child, format_items, is_numeric, item_text, read,
-                                         ref_path)
+from engines.nwb.extract._common import (
+    ITEMS_SHOWN,
+    as_text,
+    child,
+    format_items,
+    is_numeric,
+    item_text,
+    read,
+    ref_path,
+)
 from engines.nwb.extract.errors import InvalidRequest, UnsupportedData
 from engines.nwb.index import ObjectInfo, child_path
 from engines.nwb.nwbfile import NwbFile
@@ -62,8 +71,13 @@ def table_columns(f: NwbFile, path: str) -> list[str]:
         return [names]
     if isinstance(names, list):
         return [as_text(name) for name in names]
-    return [n for n in group.children if n != "id" and not n.endswith("_index")
-            and f.index.get(child_path(group.path, n)).kind in ("dataset", "soft_link")]
+    return [
+        n
+        for n in group.children
+        if n != "id"
+        and not n.endswith("_index")
+        and f.index.get(child_path(group.path, n)).kind in ("dataset", "soft_link")
+    ]
 
 
 def _row_count(f: NwbFile, path: str, names: list[str]) -> int:
@@ -96,8 +110,9 @@ def _ends(f: NwbFile, index: ObjectInfo, lo: int, hi: int) -> tuple[int, np.ndar
     return int(ends[0]), ends[1:]
 
 
-def _ragged_cells(f: NwbFile, path: str, name: str, data: ObjectInfo, index: ObjectInfo, lo: int,
-                  hi: int) -> list[str]:
+def _ragged_cells(
+    f: NwbFile, path: str, name: str, data: ObjectInfo, index: ObjectInfo, lo: int, hi: int
+) -> list[str]:
     """'[n items] a, b, c' per row; the items come from one slice, or from a few per row when the page's are many."""
     outer = child(f, path, f"{name}_index_index")
     if outer is not None:  # doubly ragged: show how many lists each row holds
@@ -106,11 +121,13 @@ def _ragged_cells(f: NwbFile, path: str, name: str, data: ObjectInfo, index: Obj
         return [f"[{n} {'list' if n == 1 else 'lists'}]" for n in counts]
     first, ends = _ends(f, index, lo, hi)
     starts = np.concatenate([[first], ends[:-1]]).astype(np.int64)
-    item_bytes = (np.dtype(data.dtype).itemsize if is_numeric(data) else 64) * int(np.prod((data.shape or [0])[1:]))
+    item_bytes = (np.dtype(data.dtype).itemsize if is_numeric(data) else 64) * int(
+        np.prod((data.shape or [0])[1:])
+    )
     last = int(ends[-1]) if len(ends) else first
     if (last - first) * item_bytes <= _RAGGED_SLICE_BYTES:
         items = read(f, data, slice(first, last))
-        pieces = [items[s - first:e - first] for s, e in zip(starts, ends)]
+        pieces = [items[s - first : e - first] for s, e in zip(starts, ends)]
     else:
         pieces = [read(f, data, slice(s, min(e, s + ITEMS_SHOWN))) for s, e in zip(starts, ends)]
     return [format_items(f, piece, count=int(e - s)) for piece, s, e in zip(pieces, starts, ends)]
@@ -127,8 +144,9 @@ def read_column(f: NwbFile, path: str, name: str, lo: int, hi: int) -> Any:
     return _cells(f, data, read(f, data, slice(lo, hi)))
 
 
-def read_table_page(f: NwbFile, path: str, offset: int = 0, limit: int = 100,
-                    columns: Sequence[str] | None = None) -> TablePage:
+def read_table_page(
+    f: NwbFile, path: str, offset: int = 0, limit: int = 100, columns: Sequence[str] | None = None
+) -> TablePage:
     """Rows ``offset`` .. ``offset + limit - 1`` of the table at ``path`` (all columns, or ``columns``).
 
     Costs one read per column (two for ragged ones), sized by the page, not the table.
@@ -141,7 +159,9 @@ def read_table_page(f: NwbFile, path: str, offset: int = 0, limit: int = 100,
     chosen = names if columns is None else list(columns)
     unknown = [c for c in chosen if c not in names]
     if unknown:
-        raise ObjectNotFound(f"The table '{path}' has no column '{unknown[0]}'. Its columns: {', '.join(names)}.")
+        raise ObjectNotFound(
+            f"The table '{path}' has no column '{unknown[0]}'. Its columns: {', '.join(names)}."
+        )
     total = _row_count(f, path, names)
     lo, hi = min(offset, total), min(offset + limit, total)
     ids = child(f, path, "id")
@@ -152,14 +172,20 @@ def read_table_page(f: NwbFile, path: str, offset: int = 0, limit: int = 100,
     return TablePage(frame=frame, offset=offset, total_rows=total, columns=names)
 
 
-def read_intervals(f: NwbFile, path: str, offset: int = 0, limit: int = 100,
-                   max_rows: int = 100_000) -> IntervalsPage:
+def read_intervals(
+    f: NwbFile, path: str, offset: int = 0, limit: int = 100, max_rows: int = 100_000
+) -> IntervalsPage:
     """A page of a TimeIntervals table plus start/stop of its first ``max_rows`` rows (two reads, 16 bytes a row)."""
     page = read_table_page(f, path, offset, limit)
     start, stop = child(f, path, "start_time"), child(f, path, "stop_time")
     if start is None or stop is None:
-        raise UnsupportedData(f"'{path}' has no start_time/stop_time columns, so it is not a table of intervals. "
-                              "Open it in the Table view.")
+        raise UnsupportedData(
+            f"'{path}' has no start_time/stop_time columns, so it is not a table of intervals. "
+            "Open it in the Table view."
+        )
     rows = min(page.total_rows, max_rows)
-    return IntervalsPage(page=page, start=np.asarray(read(f, start, slice(0, rows)), dtype=np.float64),
-                         stop=np.asarray(read(f, stop, slice(0, rows)), dtype=np.float64))
+    return IntervalsPage(
+        page=page,
+        start=np.asarray(read(f, start, slice(0, rows)), dtype=np.float64),
+        stop=np.asarray(read(f, stop, slice(0, rows)), dtype=np.float64),
+    )

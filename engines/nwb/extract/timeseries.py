@@ -10,8 +10,8 @@ blocks whose total stays under ``max_bytes`` (an approximate envelope, flagged `
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -26,8 +26,16 @@ from engines.nwb.extract.errors import InvalidRequest, UnsupportedData
 from engines.nwb.index import ObjectInfo
 from engines.nwb.nwbfile import NwbFile
 
-__all__ = ["TraceWindow", "SeriesLayout", "TimeRange", "series_layout", "series_time_range", "robust_time_range",
-           "read_trace_window", "DEFAULT_WINDOW_S"]
+__all__ = [
+    "TraceWindow",
+    "SeriesLayout",
+    "TimeRange",
+    "series_layout",
+    "series_time_range",
+    "robust_time_range",
+    "read_trace_window",
+    "DEFAULT_WINDOW_S",
+]
 
 DEFAULT_WINDOW_S = 10.0
 """Length of the window shown when the caller gives no bounds."""
@@ -111,38 +119,51 @@ def series_layout(f: NwbFile, path: str) -> SeriesLayout:
     if data is None:
         external = child(f, path, "external_file") if group.kind == "group" else None
         if external is not None:
-            raise UnsupportedData(f"'{path}' keeps its frames in external files, not in this NWB file; "
-                                  "the Frames view lists them.")
+            raise UnsupportedData(
+                f"'{path}' keeps its frames in external files, not in this NWB file; "
+                "the Frames view lists them."
+            )
         raise NwbReadError(f"'{path}' has no data. The file is incomplete or this is not a TimeSeries.")
     if data.kind != "dataset":
         raise NwbReadError(f"'{path}/data' is not a dataset; this file does not follow the NWB schema here.")
     if not is_numeric(data):
-        raise UnsupportedData(f"'{path}' holds {data.dtype} data, not numbers, so it cannot be drawn as traces. "
-                              "Open it in the raw data view.")
+        raise UnsupportedData(
+            f"'{path}' holds {data.dtype} data, not numbers, so it cannot be drawn as traces. "
+            "Open it in the raw data view."
+        )
     shape = data.shape or []
     if len(shape) not in (1, 2):
         what = "a single value" if not shape else f"{len(shape)}-D data {tuple(shape)}"
-        where = ("Open it in the Frames view." if f.index.is_a(path, "ImageSeries")
-                 else "Browse it in the raw data view.")
+        where = (
+            "Open it in the Frames view."
+            if f.index.is_a(path, "ImageSeries")
+            else "Browse it in the raw data view."
+        )
         raise UnsupportedData(f"'{path}' holds {what}; traces need time × channels. {where}")
     n_samples = shape[0]
     timestamps = child(f, path, "timestamps")
     starting = child(f, path, "starting_time")
     if timestamps is not None:
         if not is_numeric(timestamps) or len(timestamps.shape or []) != 1:
-            raise NwbReadError(f"The timestamps of '{path}' are not a list of numbers, so its samples cannot be "
-                               "placed in time. The file needs fixing.")
+            raise NwbReadError(
+                f"The timestamps of '{path}' are not a list of numbers, so its samples cannot be "
+                "placed in time. The file needs fixing."
+            )
         n_samples = min(n_samples, timestamps.shape[0])
         column, start, rate = SortedColumn(f, timestamps, 0, n_samples), 0.0, 0.0
     elif starting is not None:
         rate = attr_float(starting, "rate", 0.0)
         if rate <= 0:
-            raise NwbReadError(f"'{path}' has a starting_time without a valid 'rate' attribute, so its samples "
-                               "cannot be placed in time. The file needs fixing.")
+            raise NwbReadError(
+                f"'{path}' has a starting_time without a valid 'rate' attribute, so its samples "
+                "cannot be placed in time. The file needs fixing."
+            )
         column, start = None, read_scalar(f, starting)
     else:
-        raise NwbReadError(f"'{path}' has neither timestamps nor starting_time, so its samples cannot be "
-                           "placed in time. The file needs fixing.")
+        raise NwbReadError(
+            f"'{path}' has neither timestamps nor starting_time, so its samples cannot be "
+            "placed in time. The file needs fixing."
+        )
     if n_samples == 0:
         raise UnsupportedData(f"'{path}' has no samples (its data is empty).")
     return SeriesLayout(path, data, n_samples, shape[1] if len(shape) == 2 else 1, column, start, rate)
@@ -169,8 +190,9 @@ def _pick_channels(series: SeriesLayout, channels: Sequence[int] | None, max_cha
     picked = [int(c) for c in channels][:max_channels]
     outside = [c for c in picked if not 0 <= c < series.n_channels]
     if outside:
-        raise InvalidRequest(f"'{series.path}' has channels 0–{series.n_channels - 1}; channel {outside[0]} "
-                             "does not exist.")
+        raise InvalidRequest(
+            f"'{series.path}' has channels 0–{series.n_channels - 1}; channel {outside[0]} does not exist."
+        )
     if not picked:
         raise InvalidRequest("Choose at least one channel to show.")
     return picked
@@ -202,8 +224,9 @@ def _stored_row_bytes(series: SeriesLayout, columns: list[int]) -> int:
     return min(len({c // width for c in columns}) * width, series.n_channels) * itemsize
 
 
-def _blocks(series: SeriesLayout, i0: int, i1: int, row_bytes: int, max_points: int,
-            max_bytes: int) -> tuple[list[tuple[int, int]], bool]:
+def _blocks(
+    series: SeriesLayout, i0: int, i1: int, row_bytes: int, max_points: int, max_bytes: int
+) -> tuple[list[tuple[int, int]], bool]:
     """Row ranges to read for [i0, i1): the whole window, or evenly spaced chunk-aligned blocks within budget.
 
     Blocks are whole chunks along time (a chunk is read and decompressed whole anyway) and at
@@ -245,7 +268,11 @@ def _scale(f: NwbFile, series: SeriesLayout, channels: list[int]) -> tuple[np.nd
     """Per-channel gain (channel_conversion × conversion) and offset from the series' attributes."""
     gain = np.full(len(channels), attr_float(series.data, "conversion", 1.0))
     per_channel = child(f, series.path, "channel_conversion")
-    if per_channel is not None and is_numeric(per_channel) and (per_channel.shape or [0])[0] >= series.n_channels:
+    if (
+        per_channel is not None
+        and is_numeric(per_channel)
+        and (per_channel.shape or [0])[0] >= series.n_channels
+    ):
         gain *= np.asarray(read_rows(f, per_channel, channels), dtype=np.float64)
     return gain, attr_float(series.data, "offset", 0.0)
 
@@ -255,8 +282,13 @@ def _channel_labels(f: NwbFile, series: SeriesLayout, channels: list[int]) -> li
     for name, noun in (("electrodes", "electrode"), ("rois", "ROI")):
         region = child(f, series.path, name)
         table = region.attrs.get("table") if region is not None else None
-        if not (isinstance(table, dict) and table.get("ref") and is_numeric(region)
-                and len(region.shape or []) == 1 and region.shape[0] >= series.n_channels):
+        if not (
+            isinstance(table, dict)
+            and table.get("ref")
+            and is_numeric(region)
+            and len(region.shape or []) == 1
+            and region.shape[0] >= series.n_channels
+        ):
             continue
         ids = child(f, table["ref"], "id")
         rows = np.asarray(read_rows(f, region, channels), dtype=np.int64)
@@ -266,9 +298,16 @@ def _channel_labels(f: NwbFile, series: SeriesLayout, channels: list[int]) -> li
     return [f"ch {c}" for c in channels]
 
 
-def read_trace_window(f: NwbFile, path: str, t_start: float | None = None, t_stop: float | None = None,
-                      channels: Sequence[int] | None = None, max_points: int = 2000, max_channels: int = 64,
-                      max_bytes: int = 64 * 2**20) -> TraceWindow:
+def read_trace_window(
+    f: NwbFile,
+    path: str,
+    t_start: float | None = None,
+    t_stop: float | None = None,
+    channels: Sequence[int] | None = None,
+    max_points: int = 2000,
+    max_channels: int = 64,
+    max_bytes: int = 64 * 2**20,
+) -> TraceWindow:
     """The samples of ``channels`` (default: the first ``max_channels``) between ``t_start`` and ``t_stop``.
 
     The window is half-open, ``t_start <= t < t_stop`` (the last sample is included when ``t_stop``
@@ -312,8 +351,16 @@ def read_trace_window(f: NwbFile, path: str, t_start: float | None = None, t_sto
     gain, offset = _scale(f, series, picked)
     values = raw.astype(np.float64) * gain + offset
     return TraceWindow(
-        t=t, values=values, channels=picked, channel_labels=_channel_labels(f, series, picked),
-        unit=attr_text(series.data, "unit", ""), t_start=float(t0), t_stop=float(t1),
-        series_start=float(first), series_stop=float(last), decimated=decimated, sampled=sampled,
+        t=t,
+        values=values,
+        channels=picked,
+        channel_labels=_channel_labels(f, series, picked),
+        unit=attr_text(series.data, "unit", ""),
+        t_start=float(t0),
+        t_stop=float(t1),
+        series_start=float(first),
+        series_stop=float(last),
+        decimated=decimated,
+        sampled=sampled,
         bytes_read=sum(hi - lo for lo, hi in blocks) * row_bytes,
     )

@@ -9,8 +9,8 @@ reads per unit plus the spikes in it, never the whole array.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -79,23 +79,32 @@ def _spike_layout(f: NwbFile, path: str) -> tuple[SortedColumn, np.ndarray]:
     times = child(f, path, "spike_times")
     index = child(f, path, "spike_times_index")
     if times is None:
-        raise UnsupportedData(f"'{path}' has no spike_times column, so there are no spikes to plot. "
-                              "Open it in the Table view to see its other columns.")
+        raise UnsupportedData(
+            f"'{path}' has no spike_times column, so there are no spikes to plot. "
+            "Open it in the Table view to see its other columns."
+        )
     if index is None or times.kind != "dataset" or index.kind != "dataset":
-        raise NwbReadError(f"'{path}' has spike_times without spike_times_index, so spikes cannot be assigned "
-                           "to units. The file does not follow the NWB schema.")
+        raise NwbReadError(
+            f"'{path}' has spike_times without spike_times_index, so spikes cannot be assigned "
+            "to units. The file does not follow the NWB schema."
+        )
     if not (is_numeric(times) and is_numeric(index)) or len(times.shape or []) != 1:
-        raise NwbReadError(f"The spike_times of '{path}' are not a list of numbers. The file does not follow "
-                           "the NWB schema.")
+        raise NwbReadError(
+            f"The spike_times of '{path}' are not a list of numbers. The file does not follow the NWB schema."
+        )
     ends = np.asarray(read(f, index, slice(None)), dtype=np.int64).reshape(-1)
     n_stored = (times.shape or [0])[0]
     if len(ends) and ends[-1] > n_stored:
-        raise NwbReadError(f"The spike times of '{path}' are truncated: spike_times_index expects {int(ends[-1]):,} "
-                           f"spikes but spike_times holds {n_stored:,}. The file was written incompletely; "
-                           "export it again.")
+        raise NwbReadError(
+            f"The spike times of '{path}' are truncated: spike_times_index expects {int(ends[-1]):,} "
+            f"spikes but spike_times holds {n_stored:,}. The file was written incompletely; "
+            "export it again."
+        )
     if len(ends) and (ends[0] < 0 or np.any(np.diff(ends) < 0)):
-        raise NwbReadError(f"The spike_times_index of '{path}' is not increasing, so units' spikes overlap. "
-                           "The file is damaged; export it again.")
+        raise NwbReadError(
+            f"The spike_times_index of '{path}' is not increasing, so units' spikes overlap. "
+            "The file is damaged; export it again."
+        )
     return SortedColumn(f, times), ends
 
 
@@ -108,8 +117,10 @@ def _span(column: SortedColumn, starts: np.ndarray, ends: np.ndarray) -> tuple[f
     full = ends > starts
     if not full.any():
         return math.nan, math.nan
-    edges = np.asarray(read_rows(column.f, column.info, np.concatenate([starts[full], ends[full] - 1]).tolist()),
-                       dtype=np.float64)
+    edges = np.asarray(
+        read_rows(column.f, column.info, np.concatenate([starts[full], ends[full] - 1]).tolist()),
+        dtype=np.float64,
+    )
     half = int(full.sum())
     first, last = edges[:half], edges[half:]
     if np.isnan(first).all() or np.isnan(last).all():
@@ -124,9 +135,15 @@ def _summary_columns(f: NwbFile, path: str, n_units: int) -> dict[str, object]:
     out: dict[str, object] = {}
     for name in table_columns(f, path):
         info = child(f, path, name)
-        if (name == "spike_times" or info is None or info.kind != "dataset" or len(info.shape or []) != 1
-                or info.shape[0] != n_units or child(f, path, f"{name}_index") is not None
-                or (info.dtype or "").startswith(("compound", "vlen"))):
+        if (
+            name == "spike_times"
+            or info is None
+            or info.kind != "dataset"
+            or len(info.shape or []) != 1
+            or info.shape[0] != n_units
+            or child(f, path, f"{name}_index") is not None
+            or (info.dtype or "").startswith(("compound", "vlen"))
+        ):
             continue
         out[name] = read_column(f, path, name, 0, n_units)
     return out
@@ -153,13 +170,15 @@ def read_units_table(f: NwbFile, path: str = "/units") -> UnitsTable:
     return UnitsTable(frame=frame, t_start=t_start, t_stop=t_stop)
 
 
-def _cut_time(column: SortedColumn, lo: np.ndarray, hi: np.ndarray, t0: float, t1: float, total: int,
-              max_spikes: int) -> float:
+def _cut_time(
+    column: SortedColumn, lo: np.ndarray, hi: np.ndarray, t0: float, t1: float, total: int, max_spikes: int
+) -> float:
     """A time T in (t0, t1) with at most ``max_spikes`` spikes in [t0, T), close to it.
 
     Starts from the time a steady rate would give, then bisects; each step searches every
     unit's own range, reusing blocks already read.
     """
+
     def count(t: float) -> int:
         return sum(column.searchsorted(t, "left", int(a), int(b)) - int(a) for a, b in zip(lo, hi) if b > a)
 
@@ -177,8 +196,9 @@ def _cut_time(column: SortedColumn, lo: np.ndarray, hi: np.ndarray, t0: float, t
     return below
 
 
-def _window_rows(f: NwbFile, path: str, t_start: float | None, t_stop: float | None,
-                 units: Sequence[int] | None) -> tuple[SortedColumn, list[int], np.ndarray, np.ndarray]:
+def _window_rows(
+    f: NwbFile, path: str, t_start: float | None, t_stop: float | None, units: Sequence[int] | None
+) -> tuple[SortedColumn, list[int], np.ndarray, np.ndarray]:
     """(spike column, unit rows, first and end spike index of each unit's window): searches only, no spikes read."""
     column, ends = _spike_layout(f, path)
     starts = _starts(ends)
@@ -197,8 +217,13 @@ def _window_rows(f: NwbFile, path: str, t_start: float | None, t_stop: float | N
     return column, rows, lo, hi
 
 
-def count_spikes(f: NwbFile, path: str, t_start: float | None = None, t_stop: float | None = None,
-                 units: Sequence[int] | None = None) -> SpikeCount:
+def count_spikes(
+    f: NwbFile,
+    path: str,
+    t_start: float | None = None,
+    t_stop: float | None = None,
+    units: Sequence[int] | None = None,
+) -> SpikeCount:
     """How many spikes ``read_spike_window`` would find (``t_start <= t < t_stop``), without reading them.
 
     Ask this before reading a raster window when no spike-density pyramid is ready (with one,
@@ -210,11 +235,19 @@ def count_spikes(f: NwbFile, path: str, t_start: float | None = None, t_stop: fl
     """
     _, rows, lo, hi = _window_rows(f, path, t_start, t_stop, units)
     per_unit = (hi - lo).astype(np.int64)
-    return SpikeCount(total=int(per_unit.sum()), per_unit=per_unit, units=rows, t_start=t_start, t_stop=t_stop)
+    return SpikeCount(
+        total=int(per_unit.sum()), per_unit=per_unit, units=rows, t_start=t_start, t_stop=t_stop
+    )
 
 
-def read_spike_window(f: NwbFile, path: str, t_start: float | None = None, t_stop: float | None = None,
-                      units: Sequence[int] | None = None, max_spikes: int = 200_000) -> SpikeWindow:
+def read_spike_window(
+    f: NwbFile,
+    path: str,
+    t_start: float | None = None,
+    t_stop: float | None = None,
+    units: Sequence[int] | None = None,
+    max_spikes: int = 200_000,
+) -> SpikeWindow:
     """Spikes of ``units`` (row numbers; default all) with ``t_start <= t < t_stop`` (open ends: no bound).
 
     Costs the index read, a few block reads per unit and bound (often shared: a block holds
@@ -230,7 +263,9 @@ def read_spike_window(f: NwbFile, path: str, t_start: float | None = None, t_sto
     truncated = total > max_spikes
     if truncated and math.isfinite(t0) and math.isfinite(t1):
         t1 = _cut_time(column, lo, hi, t0, t1, total, max_spikes)
-        hi = np.array([column.searchsorted(t1, "left", int(a), int(b)) for a, b in zip(lo, hi)], dtype=np.int64)
+        hi = np.array(
+            [column.searchsorted(t1, "left", int(a), int(b)) for a, b in zip(lo, hi)], dtype=np.int64
+        )
     unit_rows, times, dropped, budget = [], [], 0, max_spikes
     for row, a, b in zip(rows, lo.tolist(), hi.tolist()):
         values = column.values(a, min(b, a + budget))
@@ -242,6 +277,10 @@ def read_spike_window(f: NwbFile, path: str, t_start: float | None = None, t_sto
     return SpikeWindow(
         unit_rows=np.concatenate(unit_rows) if unit_rows else np.empty(0, dtype=np.int64),
         times=np.concatenate(times) if times else np.empty(0),
-        units=rows, t_start=float(t0), t_stop=float(t1), truncated=truncated, total_in_window=total,
+        units=rows,
+        t_start=float(t0),
+        t_stop=float(t1),
+        truncated=truncated,
+        total_in_window=total,
         nan_dropped=dropped,
     )

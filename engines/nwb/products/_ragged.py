@@ -8,8 +8,9 @@ time, so a file with 100M spikes costs one block of memory (``max_spikes`` x 8 b
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class UnitRanges:
     def __len__(self) -> int:
         return len(self.starts)
 
-    def part(self, first: int, last: int) -> "UnitRanges":
+    def part(self, first: int, last: int) -> UnitRanges:
         return UnitRanges(self.starts[first:last], self.stops[first:last])
 
 
@@ -45,26 +46,33 @@ def unit_ranges(spike_times_index: Any, n_spike_times: int) -> UnitRanges:
         starts = np.concatenate(([0], stops[:-1])).astype(np.int64)
         if len(stops) and np.any(np.diff(stops) < 0):
             unit = int(np.flatnonzero(np.diff(stops) < 0)[0]) + 1
-            raise NwbReadError(f"spike_times_index goes backwards at unit {unit}: the ragged array is corrupt. "
-                               "Re-export the Units table.")
+            raise NwbReadError(
+                f"spike_times_index goes backwards at unit {unit}: the ragged array is corrupt. "
+                "Re-export the Units table."
+            )
     elif index.ndim == 2 and index.shape[1] == 2:
         starts, stops = index[:, 0].astype(np.int64), index[:, 1].astype(np.int64)
         if np.any(stops < starts):
             raise ProductInputError("Unit ranges must be [start, stop) rows with start <= stop.")
     else:
-        raise ProductInputError(f"Expected a spike_times_index (n_units,) or unit ranges (n_units, 2), "
-                                f"got an array of shape {index.shape}.")
+        raise ProductInputError(
+            f"Expected a spike_times_index (n_units,) or unit ranges (n_units, 2), "
+            f"got an array of shape {index.shape}."
+        )
     if len(starts) == 0:
         raise ProductInputError("There are no units: the spike_times_index is empty.")
     if starts.min() < 0 or stops.max() > n_spike_times:
-        raise NwbReadError(f"The spike_times_index points past the data ({int(stops.max()):,} > "
-                           f"{n_spike_times:,} spike times): a truncated ragged array. The file may be an "
-                           "incomplete copy; download or export it again.")
+        raise NwbReadError(
+            f"The spike_times_index points past the data ({int(stops.max()):,} > "
+            f"{n_spike_times:,} spike times): a truncated ragged array. The file may be an "
+            "incomplete copy; download or export it again."
+        )
     return UnitRanges(starts, stops)
 
 
-def iter_spike_blocks(spike_times: Any, ranges: UnitRanges,
-                      max_spikes: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def iter_spike_blocks(
+    spike_times: Any, ranges: UnitRanges, max_spikes: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(rows, times)`` blocks of at most ``max_spikes`` spikes, units in order.
 
     ``rows`` is each spike's unit position within ``ranges`` (int64) and ``times`` are float64.
@@ -96,8 +104,10 @@ def _read_pieces(spike_times: Any, pieces: list[tuple[int, int, int]]) -> tuple[
             runs.append([start, stop])
     parts = [np.asarray(spike_times[a:b], dtype=np.float64) for a, b in runs]
     times = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    rows = np.repeat(np.array([p[0] for p in pieces], dtype=np.int64),
-                     np.array([p[2] - p[1] for p in pieces], dtype=np.int64))
+    rows = np.repeat(
+        np.array([p[0] for p in pieces], dtype=np.int64),
+        np.array([p[2] - p[1] for p in pieces], dtype=np.int64),
+    )
     return rows, times
 
 

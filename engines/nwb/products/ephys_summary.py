@@ -35,7 +35,7 @@ INFO_FILENAME = "ephys_summary.json"
 SPIKE_MIN_RATE_HZ = 2000.0
 BAND_HZ = (300.0, 6000.0)
 MAX_NPERSEG = 4096
-BLOCK_BYTES = 64 << 20           # float64 samples filtered at once (channels are processed in blocks)
+BLOCK_BYTES = 64 << 20  # float64 samples filtered at once (channels are processed in blocks)
 MAX_TIMESTAMPS_READ = 100_000
 
 
@@ -66,26 +66,44 @@ class EphysSummary:
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
         np.savez_compressed(folder / ARRAYS_FILENAME, **arrays)
-        info = {"sampling_rate": self.sampling_rate, "rate_reason": self.rate_reason, "analyzed_s": self.analyzed_s}
+        info = {
+            "sampling_rate": self.sampling_rate,
+            "rate_reason": self.rate_reason,
+            "analyzed_s": self.analyzed_s,
+        }
         (folder / INFO_FILENAME).write_text(json.dumps(info))
 
     @classmethod
-    def open(cls, out_dir: Path | str) -> "EphysSummary":
+    def open(cls, out_dir: Path | str) -> EphysSummary:
         folder = Path(out_dir)
         try:
             info = json.loads((folder / INFO_FILENAME).read_text())
             with np.load(folder / ARRAYS_FILENAME) as stored:
                 arrays = {name: stored[name] for name in stored.files}
         except (OSError, ValueError) as exc:
-            raise ProductNotFound(f"No finished ephys summary in {out_dir}: compute it (again) first.") from exc
-        return cls(sampling_rate=info["sampling_rate"], rate_hz=arrays.get("rate_hz"), rate_reason=info["rate_reason"],
-                   noise_v=arrays.get("noise_v"), freqs=arrays["freqs"], psd=arrays["psd"],
-                   positions=arrays.get("positions"), segments=arrays["segments"], analyzed_s=info["analyzed_s"])
+            raise ProductNotFound(
+                f"No finished ephys summary in {out_dir}: compute it (again) first."
+            ) from exc
+        return cls(
+            sampling_rate=info["sampling_rate"],
+            rate_hz=arrays.get("rate_hz"),
+            rate_reason=info["rate_reason"],
+            noise_v=arrays.get("noise_v"),
+            freqs=arrays["freqs"],
+            psd=arrays["psd"],
+            positions=arrays.get("positions"),
+            segments=arrays["segments"],
+            analyzed_s=info["analyzed_s"],
+        )
 
 
-def summarize_electrical_series(series: Any, out_dir: Path | str | None = None,
-                                electrode_positions: np.ndarray | None = None,
-                                progress: Progress | None = None, **options: Any) -> EphysSummary:
+def summarize_electrical_series(
+    series: Any,
+    out_dir: Path | str | None = None,
+    electrode_positions: np.ndarray | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> EphysSummary:
     """``summarize_ephys`` for an NWB ElectricalSeries group (h5py-like): reads its rate and scaling.
 
     The rate comes from ``starting_time``'s ``rate`` attribute or from the median step of the
@@ -99,21 +117,43 @@ def summarize_electrical_series(series: Any, out_dir: Path | str | None = None,
         steps = np.diff(times)
         steps = steps[steps > 0]
         if len(steps) == 0:
-            raise ProductInputError("This ElectricalSeries has fewer than two distinct timestamps: no sampling rate.")
+            raise ProductInputError(
+                "This ElectricalSeries has fewer than two distinct timestamps: no sampling rate."
+            )
         rate = 1.0 / float(np.median(steps))
     else:
-        raise ProductInputError("This ElectricalSeries has neither starting_time nor timestamps: no sampling rate.")
+        raise ProductInputError(
+            "This ElectricalSeries has neither starting_time nor timestamps: no sampling rate."
+        )
     channel_conversion = np.asarray(series["channel_conversion"]) if "channel_conversion" in series else None
-    return summarize_ephys(data, rate, out_dir, conversion=float(data.attrs.get("conversion", 1.0)),
-                           offset=float(data.attrs.get("offset", 0.0)), channel_conversion=channel_conversion,
-                           electrode_positions=electrode_positions, progress=progress, **options)
+    return summarize_ephys(
+        data,
+        rate,
+        out_dir,
+        conversion=float(data.attrs.get("conversion", 1.0)),
+        offset=float(data.attrs.get("offset", 0.0)),
+        channel_conversion=channel_conversion,
+        electrode_positions=electrode_positions,
+        progress=progress,
+        **options,
+    )
 
 
-def summarize_ephys(data: Any, rate: float, out_dir: Path | str | None = None, *, conversion: float = 1.0,
-                    offset: float = 0.0, channel_conversion: np.ndarray | None = None,
-                    electrode_positions: np.ndarray | None = None, n_segments: int = 20, segment_s: float = 1.0,
-                    threshold: float = 4.5, refractory_s: float = 0.001,
-                    progress: Progress | None = None) -> EphysSummary:
+def summarize_ephys(
+    data: Any,
+    rate: float,
+    out_dir: Path | str | None = None,
+    *,
+    conversion: float = 1.0,
+    offset: float = 0.0,
+    channel_conversion: np.ndarray | None = None,
+    electrode_positions: np.ndarray | None = None,
+    n_segments: int = 20,
+    segment_s: float = 1.0,
+    threshold: float = 4.5,
+    refractory_s: float = 0.001,
+    progress: Progress | None = None,
+) -> EphysSummary:
     """Summarize ``data`` (samples x channels, or samples; h5py dataset or array) sampled at ``rate`` Hz.
 
     Reads ``n_segments`` segments of ``segment_s`` spread evenly (all of a shorter recording);
@@ -125,8 +165,11 @@ def summarize_ephys(data: Any, rate: float, out_dir: Path | str | None = None, *
     if len(shape) not in (1, 2) or shape[0] < 2:
         raise ProductInputError(f"Expected samples x channels with 2+ samples, got data of shape {shape}.")
     n_samples, n_channels = shape[0], (shape[1] if len(shape) == 2 else 1)
-    scale = conversion * (np.ones(n_channels) if channel_conversion is None
-                          else np.asarray(channel_conversion, dtype=np.float64).reshape(-1))
+    scale = conversion * (
+        np.ones(n_channels)
+        if channel_conversion is None
+        else np.asarray(channel_conversion, dtype=np.float64).reshape(-1)
+    )
     if len(scale) != n_channels:
         raise ProductInputError(f"channel_conversion has {len(scale)} values for {n_channels} channels.")
     positions = _positions(electrode_positions, n_channels)
@@ -153,10 +196,16 @@ def summarize_ephys(data: Any, rate: float, out_dir: Path | str | None = None, *
             progress((number + 1) / len(segments), f"Analysed {number + 1} of {len(segments)} segments")
     analyzed_s = len(segments) * length / rate
     summary = EphysSummary(
-        sampling_rate=float(rate), rate_hz=None if reason else crossings / analyzed_s, rate_reason=reason,
-        noise_v=None if reason else noise / len(segments), freqs=freqs,
+        sampling_rate=float(rate),
+        rate_hz=None if reason else crossings / analyzed_s,
+        rate_reason=reason,
+        noise_v=None if reason else noise / len(segments),
+        freqs=freqs,
         psd=(psd / len(segments)).astype(np.float32),
-        positions=positions, segments=segments, analyzed_s=analyzed_s)
+        positions=positions,
+        segments=segments,
+        analyzed_s=analyzed_s,
+    )
     if out_dir is not None:
         summary.save(out_dir)
     return summary
@@ -167,8 +216,10 @@ def _positions(electrode_positions: np.ndarray | None, n_channels: int) -> np.nd
         return None
     positions = np.asarray(electrode_positions, dtype=np.float64)
     if positions.ndim != 2 or positions.shape[0] != n_channels or positions.shape[1] < 2:
-        raise ProductInputError(f"electrode_positions must be (channels, 2+) x/y values for {n_channels} channels, "
-                                f"got shape {positions.shape}.")
+        raise ProductInputError(
+            f"electrode_positions must be (channels, 2+) x/y values for {n_channels} channels, "
+            f"got shape {positions.shape}."
+        )
     return positions[:, :2]
 
 
@@ -184,17 +235,22 @@ def _segments(n_samples: int, rate: float, n_segments: int, segment_s: float) ->
 
 def _no_rate_reason(rate: float, length: int) -> str | None:
     if rate < SPIKE_MIN_RATE_HZ:
-        return (f"Sampled at {rate:g} Hz (below {SPIKE_MIN_RATE_HZ:g} Hz, e.g. LFP): spikes cannot be detected; "
-                "spectra only.")
+        return (
+            f"Sampled at {rate:g} Hz (below {SPIKE_MIN_RATE_HZ:g} Hz, e.g. LFP): spikes cannot be detected; "
+            "spectra only."
+        )
     if length < 0.05 * rate:
         return f"The recording is only {length / rate * 1e3:.1f} ms long: too short to estimate firing rates."
     return None
 
 
-def _count_spikes(volts: np.ndarray, rate: float, threshold: float,
-                  refractory_s: float) -> tuple[np.ndarray, np.ndarray]:
+def _count_spikes(
+    volts: np.ndarray, rate: float, threshold: float, refractory_s: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Negative threshold crossings per channel (at least ``refractory_s`` apart) and the MAD noise level."""
-    sos = signal.butter(3, [BAND_HZ[0], min(BAND_HZ[1], 0.45 * rate)], btype="bandpass", fs=rate, output="sos")
+    sos = signal.butter(
+        3, [BAND_HZ[0], min(BAND_HZ[1], 0.45 * rate)], btype="bandpass", fs=rate, output="sos"
+    )
     filtered = signal.sosfiltfilt(sos, volts, axis=0)
     noise = np.median(np.abs(filtered), axis=0) / 0.6745
     below = filtered < -threshold * noise

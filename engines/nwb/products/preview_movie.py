@@ -34,11 +34,11 @@ __all__ = ["PreviewMovie", "build_preview_movie", "preview_movie_from_series", "
 MOVIE_FILENAME = "preview.mp4"
 INFO_FILENAME = "preview_movie.json"
 MIN_FPS, MAX_FPS = 1.0, 60.0
-BLOCK_BYTES = 64 << 20            # raw frames held at once
-SAMPLE_FRAMES = 16                # frames sampled for the percentiles
-SAMPLE_VALUES = 1 << 20           # values per sampled frame (strided)
+BLOCK_BYTES = 64 << 20  # raw frames held at once
+SAMPLE_FRAMES = 16  # frames sampled for the percentiles
+SAMPLE_VALUES = 1 << 20  # values per sampled frame (strided)
 PERCENTILES = (0.5, 99.5)
-MAX_TIMESTAMPS_READ = 1_000_000   # 8 MB; enough for 60 s at 16 kHz
+MAX_TIMESTAMPS_READ = 1_000_000  # 8 MB; enough for 60 s at 16 kHz
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class PreviewMovie:
     encode_s: float
 
     @classmethod
-    def open(cls, out_dir: Path | str) -> "PreviewMovie":
+    def open(cls, out_dir: Path | str) -> PreviewMovie:
         """Read a finished preview's description; the MP4 must be there too."""
         try:
             info = json.loads((Path(out_dir) / INFO_FILENAME).read_text())
@@ -73,8 +73,9 @@ class PreviewMovie:
         return cls(**info)
 
 
-def preview_movie_from_series(series: Any, out_dir: Path | str, max_seconds: float = 60.0,
-                              progress: Progress | None = None) -> PreviewMovie:
+def preview_movie_from_series(
+    series: Any, out_dir: Path | str, max_seconds: float = 60.0, progress: Progress | None = None
+) -> PreviewMovie:
     """Preview of an NWB image series group (h5py-like), timed by its ``timestamps`` or ``starting_time`` rate.
 
     Raises ``NwbReadError`` when the frames live in external files (``external_file``) or the
@@ -85,23 +86,40 @@ def preview_movie_from_series(series: Any, out_dir: Path | str, max_seconds: flo
         if "external_file" in series:
             files = np.asarray(series["external_file"]).ravel()
             names = [n.decode() if isinstance(n, bytes) else str(n) for n in files]
-            raise NwbReadError(f"This image series keeps its frames in external file(s): {', '.join(names[:3])}. "
-                               "Only frames stored inside the NWB file can be previewed; open the video file itself.")
+            raise NwbReadError(
+                f"This image series keeps its frames in external file(s): {', '.join(names[:3])}. "
+                "Only frames stored inside the NWB file can be previewed; open the video file itself."
+            )
         raise NwbReadError("This image series has no frames to preview (its data is empty).")
     if "timestamps" in series:
-        return build_preview_movie(data, out_dir, timestamps=series["timestamps"], max_seconds=max_seconds,
-                                   progress=progress)
+        return build_preview_movie(
+            data, out_dir, timestamps=series["timestamps"], max_seconds=max_seconds, progress=progress
+        )
     if "starting_time" in series:
         start = series["starting_time"]
-        return build_preview_movie(data, out_dir, rate=float(start.attrs["rate"]), starting_time=float(start[()]),
-                                   max_seconds=max_seconds, progress=progress)
-    raise ProductInputError("This image series has neither timestamps nor a starting_time rate, so its frame "
-                            "rate is unknown.")
+        return build_preview_movie(
+            data,
+            out_dir,
+            rate=float(start.attrs["rate"]),
+            starting_time=float(start[()]),
+            max_seconds=max_seconds,
+            progress=progress,
+        )
+    raise ProductInputError(
+        "This image series has neither timestamps nor a starting_time rate, so its frame rate is unknown."
+    )
 
 
-def build_preview_movie(data: Any, out_dir: Path | str, *, rate: float | None = None, timestamps: Any = None,
-                        starting_time: float = 0.0, max_seconds: float = 60.0,
-                        progress: Progress | None = None) -> PreviewMovie:
+def build_preview_movie(
+    data: Any,
+    out_dir: Path | str,
+    *,
+    rate: float | None = None,
+    timestamps: Any = None,
+    starting_time: float = 0.0,
+    max_seconds: float = 60.0,
+    progress: Progress | None = None,
+) -> PreviewMovie:
     """Encode the first ``max_seconds`` of ``data`` (frames first; h5py dataset or array) to ``out_dir``.
 
     Give ``rate`` (frames/s) or ``timestamps`` (s). Writes ``MOVIE_FILENAME`` and a JSON description.
@@ -121,10 +139,20 @@ def build_preview_movie(data: Any, out_dir: Path | str, *, rate: float | None = 
     out_path = Path(out_dir) / MOVIE_FILENAME
     out_path.parent.mkdir(parents=True, exist_ok=True)
     _encode(data, picked, step, layout, (lo, hi), size, fps, out_path, progress)
-    movie = PreviewMovie(path=str(out_path), n_frames=len(picked), width=size[0], height=size[1], fps=fps,
-                         frame_step=step, speed=fps / (rate / step) if rate else 1.0,
-                         t_first=float(frame_times[0]), t_last=float(frame_times[picked[-1]]),
-                         value_range=(lo, hi), source_shape=shape, encode_s=time.perf_counter() - started)
+    movie = PreviewMovie(
+        path=str(out_path),
+        n_frames=len(picked),
+        width=size[0],
+        height=size[1],
+        fps=fps,
+        frame_step=step,
+        speed=fps / (rate / step) if rate else 1.0,
+        t_first=float(frame_times[0]),
+        t_last=float(frame_times[picked[-1]]),
+        value_range=(lo, hi),
+        source_shape=shape,
+        encode_s=time.perf_counter() - started,
+    )
     info = asdict(movie)
     del info["path"]
     (Path(out_dir) / INFO_FILENAME).write_text(json.dumps(info))
@@ -136,17 +164,20 @@ def _layout(shape: tuple[int, ...]) -> str:
         return "gray"
     if len(shape) == 4:
         return "rgb" if shape[3] == 3 else "volume"
-    raise ProductInputError(f"Image frames must be (frames, x, y) or (frames, x, y, z); this data is {shape}.")
+    raise ProductInputError(
+        f"Image frames must be (frames, x, y) or (frames, x, y, z); this data is {shape}."
+    )
 
 
-def _frames_in_window(n_data: int, rate: float | None, timestamps: Any, starting_time: float,
-                      max_seconds: float) -> tuple[np.ndarray, float | None]:
+def _frames_in_window(
+    n_data: int, rate: float | None, timestamps: Any, starting_time: float, max_seconds: float
+) -> tuple[np.ndarray, float | None]:
     """Times of the frames in the first ``max_seconds`` (at most ``n_data``), and the frame rate (None if unknown)."""
     if timestamps is not None:
-        times = np.asarray(timestamps[:min(len(timestamps), MAX_TIMESTAMPS_READ)], dtype=np.float64)
+        times = np.asarray(timestamps[: min(len(timestamps), MAX_TIMESTAMPS_READ)], dtype=np.float64)
         if len(times) == 0:
             raise ProductInputError("The image series has no timestamps.")
-        times = times[:max(1, int(np.searchsorted(times, times[0] + max_seconds, side="left")))]
+        times = times[: max(1, int(np.searchsorted(times, times[0] + max_seconds, side="left")))]
         steps = np.diff(times)
         steps = steps[steps > 0]
         return times[:n_data], (1.0 / float(np.median(steps)) if len(steps) else None)
@@ -171,7 +202,7 @@ def _value_range(data: Any, picked: np.ndarray, layout: str) -> tuple[float, flo
     values = []
     for index in sample.tolist():
         frame = _frames(data, index, index + 1, 1, layout).astype(np.float64).ravel()
-        values.append(frame[::max(1, len(frame) // SAMPLE_VALUES)])
+        values.append(frame[:: max(1, len(frame) // SAMPLE_VALUES)])
     pooled = np.concatenate(values)
     pooled = pooled[np.isfinite(pooled)]
     if len(pooled) == 0:
@@ -185,28 +216,46 @@ def _to_uint8(frames: np.ndarray, value_range: tuple[float, float], size: tuple[
     scaled = (frames.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo))
     scaled = np.nan_to_num(scaled, nan=0.0)
     out = np.zeros((len(frames), size[1], size[0]) + frames.shape[3:], dtype=np.uint8)
-    out[:, :frames.shape[1], :frames.shape[2]] = np.clip(scaled, 0, 255).astype(np.uint8)
+    out[:, : frames.shape[1], : frames.shape[2]] = np.clip(scaled, 0, 255).astype(np.uint8)
     return out
 
 
-def _encode(data: Any, picked: np.ndarray, step: int, layout: str, value_range: tuple[float, float],
-            size: tuple[int, int], fps: float, out_path: Path, progress: Progress | None) -> None:
+def _encode(
+    data: Any,
+    picked: np.ndarray,
+    step: int,
+    layout: str,
+    value_range: tuple[float, float],
+    size: tuple[int, int],
+    fps: float,
+    out_path: Path,
+    progress: Progress | None,
+) -> None:
     import imageio_ffmpeg
 
     frame_bytes = max(1, int(np.prod(data.shape[1:3])) * (3 if layout == "rgb" else 1) * data.dtype.itemsize)
     per_block = max(1, BLOCK_BYTES // frame_bytes)
     writer = imageio_ffmpeg.write_frames(
-        str(out_path), size, pix_fmt_in="rgb24" if layout == "rgb" else "gray", fps=fps, codec="libx264",
-        quality=None, macro_block_size=1, ffmpeg_log_level="error",
-        output_params=["-crf", "23", "-preset", "veryfast", "-movflags", "+faststart"])
+        str(out_path),
+        size,
+        pix_fmt_in="rgb24" if layout == "rgb" else "gray",
+        fps=fps,
+        codec="libx264",
+        quality=None,
+        macro_block_size=1,
+        ffmpeg_log_level="error",
+        output_params=["-crf", "23", "-preset", "veryfast", "-movflags", "+faststart"],
+    )
     writer.send(None)
     try:
         for first in range(0, len(picked), per_block):
-            chosen = picked[first:first + per_block]
+            chosen = picked[first : first + per_block]
             block = _frames(data, int(chosen[0]), int(chosen[-1]) + 1, step, layout)
             writer.send(np.ascontiguousarray(_to_uint8(block, value_range, size)).tobytes())
             if progress is not None:
-                progress(min(first + per_block, len(picked)) / len(picked),
-                         f"Encoded {min(first + per_block, len(picked)):,} of {len(picked):,} frames")
+                progress(
+                    min(first + per_block, len(picked)) / len(picked),
+                    f"Encoded {min(first + per_block, len(picked)):,} of {len(picked):,} frames",
+                )
     finally:
         writer.close()

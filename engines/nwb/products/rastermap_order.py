@@ -60,20 +60,30 @@ class RastermapOrder:
         """Write ``out_dir / RASTERMAP_FILENAME`` (a few bytes per unit)."""
         path = Path(out_dir) / RASTERMAP_FILENAME
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"order": self.order.tolist(), "params": self.params,
-                   "silent_units": self.silent_units.tolist(), "source": self.source}
+        payload = {
+            "order": self.order.tolist(),
+            "params": self.params,
+            "silent_units": self.silent_units.tolist(),
+            "source": self.source,
+        }
         path.write_text(json.dumps(payload))
         return path
 
     @classmethod
-    def open(cls, out_dir: Path | str) -> "RastermapOrder":
+    def open(cls, out_dir: Path | str) -> RastermapOrder:
         path = Path(out_dir) / RASTERMAP_FILENAME
         try:
             payload = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
-            raise ProductNotFound(f"No finished Rastermap ordering in {out_dir}: compute it (again) first.") from exc
-        return cls(order=np.asarray(payload["order"], dtype=np.int64), params=payload["params"],
-                   silent_units=np.asarray(payload["silent_units"], dtype=np.int64), source=payload["source"])
+            raise ProductNotFound(
+                f"No finished Rastermap ordering in {out_dir}: compute it (again) first."
+            ) from exc
+        return cls(
+            order=np.asarray(payload["order"], dtype=np.int64),
+            params=payload["params"],
+            silent_units=np.asarray(payload["silent_units"], dtype=np.int64),
+            source=payload["source"],
+        )
 
 
 def zscore_units(counts: np.ndarray) -> np.ndarray:
@@ -83,8 +93,15 @@ def zscore_units(counts: np.ndarray) -> np.ndarray:
     return data / data.std(axis=1, keepdims=True)
 
 
-def rastermap_params(n_units: int, n_bins: int, n_clusters: int = 100, n_PCs: int = 128,
-                     locality: float = 0.75, time_lag_window: int = 5, grid_upsample: int = 10) -> dict[str, Any]:
+def rastermap_params(
+    n_units: int,
+    n_bins: int,
+    n_clusters: int = 100,
+    n_PCs: int = 128,
+    locality: float = 0.75,
+    time_lag_window: int = 5,
+    grid_upsample: int = 10,
+) -> dict[str, Any]:
     """Rastermap constructor arguments for ``n_units`` fitted units over ``n_bins`` bins (see module notes)."""
     return {
         "n_clusters": int(max(1, min(n_clusters, n_units // 2, 199))),
@@ -97,9 +114,16 @@ def rastermap_params(n_units: int, n_bins: int, n_clusters: int = 100, n_PCs: in
     }
 
 
-def compute_rastermap_order(counts: np.ndarray, n_clusters: int = 100, n_PCs: int = 128, locality: float = 0.75,
-                            time_lag_window: int = 5, grid_upsample: int = 10, out_dir: Path | str | None = None,
-                            progress: Progress | None = None) -> RastermapOrder:
+def compute_rastermap_order(
+    counts: np.ndarray,
+    n_clusters: int = 100,
+    n_PCs: int = 128,
+    locality: float = 0.75,
+    time_lag_window: int = 5,
+    grid_upsample: int = 10,
+    out_dir: Path | str | None = None,
+    progress: Progress | None = None,
+) -> RastermapOrder:
     """Order the rows of ``counts`` (units x time bins) with Rastermap; save to ``out_dir`` when given.
 
     Equivalent to ``Rastermap(**order.params).fit(zscore_units(counts[fitted])).isort`` over the
@@ -107,11 +131,14 @@ def compute_rastermap_order(counts: np.ndarray, n_clusters: int = 100, n_PCs: in
     """
     counts = np.asarray(counts)
     if counts.ndim != 2 or counts.shape[1] < 2:
-        raise ProductInputError(f"Rastermap needs counts shaped (units, time bins) with 2+ bins, got {counts.shape}.")
+        raise ProductInputError(
+            f"Rastermap needs counts shaped (units, time bins) with 2+ bins, got {counts.shape}."
+        )
     varies = counts.max(axis=1) != counts.min(axis=1)
     fitted, silent = np.flatnonzero(varies), np.flatnonzero(~varies)
-    params = rastermap_params(len(fitted), counts.shape[1], n_clusters, n_PCs, locality, time_lag_window,
-                              grid_upsample)
+    params = rastermap_params(
+        len(fitted), counts.shape[1], n_clusters, n_PCs, locality, time_lag_window, grid_upsample
+    )
     source = {"n_units": int(counts.shape[0]), "n_bins": int(counts.shape[1]), "n_fitted": int(len(fitted))}
     if progress is not None:
         progress(0.05, f"Sorting {len(fitted):,} units with Rastermap")
@@ -125,8 +152,12 @@ def compute_rastermap_order(counts: np.ndarray, n_clusters: int = 100, n_PCs: in
             warnings.simplefilter("ignore")  # Rastermap warns that it skips clustering for <= 50 units
             model = Rastermap(**params).fit(zscore_units(counts[fitted]))
         order = fitted[np.asarray(model.isort, dtype=np.int64)]
-    result = RastermapOrder(order=np.concatenate((order, silent)).astype(np.int64), params=params,
-                            silent_units=silent.astype(np.int64), source=source)
+    result = RastermapOrder(
+        order=np.concatenate((order, silent)).astype(np.int64),
+        params=params,
+        silent_units=silent.astype(np.int64),
+        source=source,
+    )
     if out_dir is not None:
         result.save(out_dir)
     if progress is not None:
@@ -134,9 +165,13 @@ def compute_rastermap_order(counts: np.ndarray, n_clusters: int = 100, n_PCs: in
     return result
 
 
-def rastermap_order_from_pyramid(pyramid: SpikeDensityPyramid, out_dir: Path | str | None = None,
-                                 max_bins: int = DEFAULT_MAX_BINS, progress: Progress | None = None,
-                                 **params: Any) -> RastermapOrder:
+def rastermap_order_from_pyramid(
+    pyramid: SpikeDensityPyramid,
+    out_dir: Path | str | None = None,
+    max_bins: int = DEFAULT_MAX_BINS,
+    progress: Progress | None = None,
+    **params: Any,
+) -> RastermapOrder:
     """Order all units over the finest pyramid level with at most ``max_bins`` bins (else the coarsest).
 
     ``params`` go to ``compute_rastermap_order``. For one hour at the default 20 ms x 4 levels,

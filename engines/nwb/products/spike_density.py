@@ -44,12 +44,12 @@ __all__ = [
 
 PYRAMID_DIRNAME = "spike_density.zarr"
 FORMAT_VERSION = 1
-MAX_LEVEL_BINS = 10_000          # the coarsest level has at most this many bins
-MAX_BASE_BINS = 50_000_000       # 11.6 days at 20 ms; more means outlier times or a too-fine base bin
-TIME_CHUNK = 4_096               # bins per chunk: a 1,000-px viewport reads 1-2 chunks per unit block
+MAX_LEVEL_BINS = 10_000  # the coarsest level has at most this many bins
+MAX_BASE_BINS = 50_000_000  # 11.6 days at 20 ms; more means outlier times or a too-fine base bin
+TIME_CHUNK = 4_096  # bins per chunk: a 1,000-px viewport reads 1-2 chunks per unit block
 MAX_UNITS_CHUNK = 64
-GROUP_CELLS = 16_000_000         # units x base bins binned at once: 64 MB of uint32 counts
-TOTALS_MAX_BINS = 1 << 20        # finest level whose all-unit totals are kept for spike-count estimates
+GROUP_CELLS = 16_000_000  # units x base bins binned at once: 64 MB of uint32 counts
+TOTALS_MAX_BINS = 1 << 20  # finest level whose all-unit totals are kept for spike-count estimates
 COUNT_TYPES = (np.uint8, np.uint16, np.uint32)
 COMPRESSOR = Blosc(cname="zstd", clevel=3, shuffle=Blosc.BITSHUFFLE)
 
@@ -110,15 +110,22 @@ class PyramidSummary:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PyramidSummary":
+    def from_dict(cls, data: dict[str, Any]) -> PyramidSummary:
         fields = dict(data)
         fields["levels"] = tuple(PyramidLevel(**level) for level in data["levels"])
         return cls(**fields)
 
 
-def build_spike_density_pyramid(spike_times: Any, spike_times_index: Any, out_dir: Path | str,
-                                base_bin_s: float = 0.02, factor: int = 4, progress: Progress | None = None,
-                                *, max_block_spikes: int = 2_000_000) -> PyramidSummary:
+def build_spike_density_pyramid(
+    spike_times: Any,
+    spike_times_index: Any,
+    out_dir: Path | str,
+    base_bin_s: float = 0.02,
+    factor: int = 4,
+    progress: Progress | None = None,
+    *,
+    max_block_spikes: int = 2_000_000,
+) -> PyramidSummary:
     """Bin every unit's spikes into a pyramid stored under ``out_dir / PYRAMID_DIRNAME``.
 
     ``spike_times``: the flat float spike times (h5py dataset or array, seconds).
@@ -163,18 +170,27 @@ def build_spike_density_pyramid(spike_times: Any, spike_times_index: Any, out_di
                 keep = ~np.isnan(times)
                 rows, times = rows[keep], times[keep]
             unsorted.update(_add_counts(counts, rows, _base_bins(times, t0, base_bin_s)) + first)
-            spikes_per_unit[first:first + len(group)] += np.bincount(rows, minlength=len(group))
+            spikes_per_unit[first : first + len(group)] += np.bincount(rows, minlength=len(group))
         writer.write(first, counts)
         done = min(first + rows_per_group, len(ranges))
         _report(progress, 0.02 + 0.97 * done / len(ranges), f"Binned {done:,} of {len(ranges):,} units")
 
     levels = writer.finish(spikes_per_unit)
     summary = PyramidSummary(
-        n_units=len(ranges), n_spikes=int(spikes_per_unit.sum()), n_nan_dropped=scan.n_nan,
-        n_units_empty=int((spikes_per_unit == 0).sum()), n_units_unsorted=len(unsorted), t0=t0,
-        t_first_spike=scan.t_min, t_last_spike=scan.t_max, base_bin_s=base_bin_s, factor=factor,
-        levels=levels, stored_bytes=_folder_bytes(Path(out_dir) / PYRAMID_DIRNAME),
-        build_s=time.perf_counter() - started)
+        n_units=len(ranges),
+        n_spikes=int(spikes_per_unit.sum()),
+        n_nan_dropped=scan.n_nan,
+        n_units_empty=int((spikes_per_unit == 0).sum()),
+        n_units_unsorted=len(unsorted),
+        t0=t0,
+        t_first_spike=scan.t_min,
+        t_last_spike=scan.t_max,
+        base_bin_s=base_bin_s,
+        factor=factor,
+        levels=levels,
+        stored_bytes=_folder_bytes(Path(out_dir) / PYRAMID_DIRNAME),
+        build_s=time.perf_counter() - started,
+    )
     root.attrs["spike_density_pyramid"] = {"format": FORMAT_VERSION, **summary.to_dict()}
     _report(progress, 1.0, f"Pyramid ready: {len(levels)} levels, {summary.n_spikes:,} spikes")
     return summary
@@ -211,15 +227,25 @@ def _plan_levels(t0: float, base_bin_s: float, factor: int, n_needed: int) -> tu
         span = n_needed * base_bin_s
         raise ProductInputError(
             f"The spike times span {span:,.0f} s, which is {n_needed:,} bins of {base_bin_s * 1e3:g} ms "
-            f"(at most {MAX_BASE_BINS:,}). Check for outlier spike times, or choose a larger base_bin_s.")
+            f"(at most {MAX_BASE_BINS:,}). Check for outlier spike times, or choose a larger base_bin_s."
+        )
     n_levels, n = 1, n_needed
     while n > MAX_LEVEL_BINS:
         n = -(-n // factor)
         n_levels += 1
     top = factor ** (n_levels - 1)
     n_base = -(-n_needed // top) * top
-    return tuple(PyramidLevel(index=i, t0=t0, base_bin_s=base_bin_s, base_bins_per_bin=factor ** i,
-                              n_bins=n_base // factor ** i, dtype="uint8") for i in range(n_levels))
+    return tuple(
+        PyramidLevel(
+            index=i,
+            t0=t0,
+            base_bin_s=base_bin_s,
+            base_bins_per_bin=factor**i,
+            n_bins=n_base // factor**i,
+            dtype="uint8",
+        )
+        for i in range(n_levels)
+    )
 
 
 def _add_counts(counts: np.ndarray, rows: np.ndarray, bins: np.ndarray) -> np.ndarray:
@@ -254,21 +280,30 @@ class _LevelWriter:
     far are copied into a wider array (rare, and cheap early: usually at the first group).
     """
 
-    def __init__(self, root: zarr.Group, levels: tuple[PyramidLevel, ...], n_units: int,
-                 rows_per_group: int, factor: int) -> None:
+    def __init__(
+        self,
+        root: zarr.Group,
+        levels: tuple[PyramidLevel, ...],
+        n_units: int,
+        rows_per_group: int,
+        factor: int,
+    ) -> None:
         self.root, self.levels, self.factor = root, levels, factor
         self.rows_per_group = rows_per_group
         self.rows_written = 0
-        self.arrays = [self._create(f"level_{level.index}", (n_units, level.n_bins), np.uint8)
-                       for level in levels]
-        self.totals_level = max(i for i, level in enumerate(levels)
-                                if level.n_bins <= TOTALS_MAX_BINS or i == len(levels) - 1)
+        self.arrays = [
+            self._create(f"level_{level.index}", (n_units, level.n_bins), np.uint8) for level in levels
+        ]
+        self.totals_level = max(
+            i for i, level in enumerate(levels) if level.n_bins <= TOTALS_MAX_BINS or i == len(levels) - 1
+        )
         self.totals = np.zeros(levels[self.totals_level].n_bins, dtype=np.int64)
 
     def _create(self, name: str, shape: tuple[int, int], dtype: Any) -> zarr.Array:
         chunks = (self.rows_per_group, min(TIME_CHUNK, shape[1]))
-        return self.root.create_dataset(name, shape=shape, chunks=chunks, dtype=dtype,
-                                        compressor=COMPRESSOR, fill_value=0, overwrite=True)
+        return self.root.create_dataset(
+            name, shape=shape, chunks=chunks, dtype=dtype, compressor=COMPRESSOR, fill_value=0, overwrite=True
+        )
 
     def write(self, first: int, counts: np.ndarray) -> None:
         level_counts = counts
@@ -280,14 +315,14 @@ class _LevelWriter:
             needed = _count_type(int(level_counts.max()) if level_counts.size else 0)
             if needed.itemsize > array.dtype.itemsize:
                 array = self.arrays[i] = self._widen(array, needed)
-            array[first:first + len(counts)] = level_counts.astype(array.dtype)
+            array[first : first + len(counts)] = level_counts.astype(array.dtype)
         self.rows_written = first + len(counts)
 
     def _widen(self, array: zarr.Array, dtype: np.dtype) -> zarr.Array:
         name = array.basename
         wider = self._create(name + "_wider", array.shape, dtype)
         for first in range(0, self.rows_written, self.rows_per_group):
-            wider[first:first + self.rows_per_group] = array[first:first + self.rows_per_group]
+            wider[first : first + self.rows_per_group] = array[first : first + self.rows_per_group]
         del self.root[name]
         self.root.move(name + "_wider", name)
         return self.root[name]
@@ -295,11 +330,14 @@ class _LevelWriter:
     def finish(self, spikes_per_unit: np.ndarray) -> tuple[PyramidLevel, ...]:
         self.root.create_dataset("spikes_per_unit", data=spikes_per_unit, overwrite=True)
         cumulative = np.concatenate(([0], np.cumsum(self.totals)))
-        totals = self.root.create_dataset("cumulative_spikes", data=cumulative, overwrite=True,
-                                          compressor=COMPRESSOR)
+        totals = self.root.create_dataset(
+            "cumulative_spikes", data=cumulative, overwrite=True, compressor=COMPRESSOR
+        )
         totals.attrs["level"] = self.totals_level
-        return tuple(PyramidLevel(**{**asdict(level), "dtype": str(array.dtype)})
-                     for level, array in zip(self.levels, self.arrays))
+        return tuple(
+            PyramidLevel(**{**asdict(level), "dtype": str(array.dtype)})
+            for level, array in zip(self.levels, self.arrays)
+        )
 
 
 def _sum_bins(counts: np.ndarray, factor: int) -> np.ndarray:
@@ -311,4 +349,6 @@ def _sum_bins(counts: np.ndarray, factor: int) -> np.ndarray:
 
 
 def _folder_bytes(path: Path) -> int:
-    return sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(path) for name in names)
+    return sum(
+        os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(path) for name in names
+    )

@@ -9,9 +9,10 @@ a 1,000-px image it decompresses at most about 8 MB (a few ms).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import zarr
@@ -28,7 +29,7 @@ from engines.nwb.products.spike_density import (
 __all__ = ["DensityImage", "SpikeDensityPyramid", "MAX_WIDTH_PX", "SPIKES_VISIBLE_MAX"]
 
 MAX_WIDTH_PX = 20_000
-SPIKES_VISIBLE_MAX = 50_000      # above this many spikes in view, draw density instead of ticks
+SPIKES_VISIBLE_MAX = 50_000  # above this many spikes in view, draw density instead of ticks
 MAX_LEVEL_READ_CELLS = 200_000_000
 
 
@@ -63,16 +64,20 @@ class SpikeDensityPyramid:
         self.spikes_per_unit: np.ndarray = root["spikes_per_unit"][:]
 
     @classmethod
-    def open(cls, out_dir: Path | str) -> "SpikeDensityPyramid":
+    def open(cls, out_dir: Path | str) -> SpikeDensityPyramid:
         """Open the pyramid a build wrote under ``out_dir``; reads its attributes and two small arrays."""
         path = Path(out_dir) / PYRAMID_DIRNAME
         try:
             root = zarr.open_group(zarr.DirectoryStore(str(path)), mode="r")
             meta = dict(root.attrs["spike_density_pyramid"])
         except (KeyError, ValueError, OSError, zarr.errors.GroupNotFoundError) as exc:
-            raise ProductNotFound(f"No finished spike density pyramid in {out_dir}: build it (again) first.") from exc
+            raise ProductNotFound(
+                f"No finished spike density pyramid in {out_dir}: build it (again) first."
+            ) from exc
         if meta.pop("format") != FORMAT_VERSION:
-            raise ProductNotFound(f"The spike density pyramid in {out_dir} is from another version: build it again.")
+            raise ProductNotFound(
+                f"The spike density pyramid in {out_dir} is from another version: build it again."
+            )
         return cls(root, PyramidSummary.from_dict(meta))
 
     @property
@@ -84,8 +89,9 @@ class SpikeDensityPyramid:
         fitting = [level for level in self.levels if level.bin_s <= seconds_per_px * (1 + 1e-9)]
         return fitting[-1] if fitting else self.levels[0]
 
-    def query(self, t_start: float, t_stop: float, width_px: int,
-              units: Sequence[int] | np.ndarray | None = None) -> DensityImage:
+    def query(
+        self, t_start: float, t_stop: float, width_px: int, units: Sequence[int] | np.ndarray | None = None
+    ) -> DensityImage:
         """Counts for ``units`` (all, in stored order, when None) over ``[t_start, t_stop)`` at ~``width_px`` columns.
 
         Picks ``level_for((t_stop - t_start) / width_px)`` and sums whole bins into columns so
@@ -94,7 +100,9 @@ class SpikeDensityPyramid:
         2 x 4,096) cells.
         """
         if not (math.isfinite(t_start) and math.isfinite(t_stop) and t_stop > t_start):
-            raise ProductInputError(f"A viewport needs finite times with t_stop > t_start, got {t_start}..{t_stop}.")
+            raise ProductInputError(
+                f"A viewport needs finite times with t_stop > t_start, got {t_start}..{t_stop}."
+            )
         if not 1 <= int(width_px) <= MAX_WIDTH_PX:
             raise ProductInputError(f"width_px must be between 1 and {MAX_WIDTH_PX:,}, got {width_px}.")
         rows = self._rows(units)
@@ -111,10 +119,16 @@ class SpikeDensityPyramid:
             at = read_start // per_column - first_col
             for offset in range(min(per_column, block.shape[1])):
                 part = block[:, offset::per_column]
-                counts[:, at:at + part.shape[1]] += part
+                counts[:, at : at + part.shape[1]] += part
         edges = level.edge(np.arange(first_col, stop_col + 1) * per_column)
-        return DensityImage(counts=counts, t_edges=edges, level_used=level.index,
-                            bin_s=level.bin_s * per_column, bins_per_column=per_column, units=rows)
+        return DensityImage(
+            counts=counts,
+            t_edges=edges,
+            level_used=level.index,
+            bin_s=level.bin_s * per_column,
+            bins_per_column=per_column,
+            units=rows,
+        )
 
     def level_counts(self, level: int, units: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """A whole level as an array (units x bins, its stored integer type), e.g. for Rastermap.
@@ -124,8 +138,10 @@ class SpikeDensityPyramid:
         chosen = self.levels[level]
         rows = self._rows(units)
         if len(rows) * chosen.n_bins > MAX_LEVEL_READ_CELLS:
-            raise DataTooLarge(f"Level {level} holds {len(rows) * chosen.n_bins:,} counts for these units; "
-                               f"read a coarser level (at most {MAX_LEVEL_READ_CELLS:,}).")
+            raise DataTooLarge(
+                f"Level {level} holds {len(rows) * chosen.n_bins:,} counts for these units; "
+                f"read a coarser level (at most {MAX_LEVEL_READ_CELLS:,})."
+            )
         return self._read(chosen, rows, units is None, 0, chosen.n_bins)
 
     def spikes_in_view(self, t_start: float, t_stop: float) -> int:
@@ -138,8 +154,13 @@ class SpikeDensityPyramid:
         stop = min(max(math.ceil((t_stop - level.t0) / level.bin_s), first), level.n_bins)
         return int(self._cumulative[stop] - self._cumulative[first])
 
-    def should_show_spikes(self, t_start: float, t_stop: float, n_spikes_estimate: int | None = None,
-                           max_spikes: int = SPIKES_VISIBLE_MAX) -> bool:
+    def should_show_spikes(
+        self,
+        t_start: float,
+        t_stop: float,
+        n_spikes_estimate: int | None = None,
+        max_spikes: int = SPIKES_VISIBLE_MAX,
+    ) -> bool:
         """True when the viewport is zoomed in far enough to draw each spike (fewer than ``max_spikes``).
 
         Without an estimate, uses ``spikes_in_view`` (microseconds).

@@ -8,8 +8,20 @@ from engines.training.data.synthetic import generate_synthetic_sessions
 from engines.training.data.windows import Batch, DataSpec, SessionSpec, WindowDataset
 
 __all__ = [
-    "Session", "SPLITS", "save_session", "load_session", "split_segments",
-    "convert_nwb", "plan_nwb_conversion", "load_nitime_session", "generate_synthetic_sessions",
-    "build_sessions", "prepare_run_data", "load_run_data",
-    "Batch", "DataSpec", "SessionSpec", "WindowDataset",
+    "Session",
+    "SPLITS",
+    "save_session",
+    "load_session",
+    "split_segments",
+    "convert_nwb",
+    "plan_nwb_conversion",
+    "load_nitime_session",
+    "generate_synthetic_sessions",
+    "build_sessions",
+    "prepare_run_data",
+    "load_run_data",
+    "Batch",
+    "DataSpec",
+    "SessionSpec",
+    "WindowDataset",
 ]

@@ -21,10 +21,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.nwb.extract import (read_intervals, read_spike_window, read_trace_window, read_units_table,
-                                 series_layout, table_columns)
-from engines.nwb.extract.tables import read_column
+from engines.nwb.extract import (
+    read_intervals,
+    read_spike_window,
+    read_trace_window,
+    read_units_table,
+    series_layout,
+    table_columns,
+)
 from engines.nwb.extract.metadata import file_overview
+from engines.nwb.extract.tables import read_column
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import NwbFile, open_nwb
 from engines.nwb.sources import SourcePolicy
@@ -33,8 +39,18 @@ from engines.training.errors import DataError
 
 __all__ = ["convert_nwb", "plan_nwb_conversion", "NwbConversionPlan"]
 
-_STIMULUS_COLUMNS = ("stimulus_name", "stim_name", "stimulus", "stimCategory", "condition", "trial_type", "type",
-                     "image_name", "orientation", "tags")
+_STIMULUS_COLUMNS = (
+    "stimulus_name",
+    "stim_name",
+    "stimulus",
+    "stimCategory",
+    "condition",
+    "trial_type",
+    "type",
+    "image_name",
+    "orientation",
+    "tags",
+)
 _PREFERRED_TABLES = ("trials", "stimulus", "encoding_table", "epochs")
 Progress = Callable[[float, str], None]
 
@@ -69,16 +85,23 @@ def plan_nwb_conversion(nwb: NwbFile, modality_map: dict[str, str] | None = None
             add("lfp", info.path)
     for info in index.find_by_type("RoiResponseSeries"):
         add("calcium", info.path)
-    for container, target in (("SpatialSeries", plan.behaviour), ("BehavioralTimeSeries", plan.behaviour),
-                              ("BehavioralEvents", plan.events)):
+    for container, target in (
+        ("SpatialSeries", plan.behaviour),
+        ("BehavioralTimeSeries", plan.behaviour),
+        ("BehavioralEvents", plan.events),
+    ):
         for info in index.find_by_type(container):
             series = [info] if container == "SpatialSeries" else index.children(info.path)
-            target.extend(s.path for s in series if f"{s.path}/data" in index or f"{s.path}/timestamps" in index)
+            target.extend(
+                s.path for s in series if f"{s.path}/data" in index or f"{s.path}/timestamps" in index
+            )
     for path, modality in overrides.items():
         nwb.resolve(path)  # a wrong path fails here with the NWB engine's message
         plan.modalities.setdefault(modality, []).append(path)
     tables = [i.path for i in index.find_by_type("TimeIntervals") if f"{i.path}/start_time" in index]
-    ranked = sorted(tables, key=lambda p: next((k for k, n in enumerate(_PREFERRED_TABLES) if p.endswith(n)), 99))
+    ranked = sorted(
+        tables, key=lambda p: next((k for k, n in enumerate(_PREFERRED_TABLES) if p.endswith(n)), 99)
+    )
     plan.intervals = ranked[0] if ranked else None
     return plan
 
@@ -96,30 +119,44 @@ def _span(nwb: NwbFile, plan: NwbConversionPlan) -> tuple[float, float]:
                 starts.append(first)
                 stops.append(last)
     if not starts:
-        raise DataError("The file's neural objects hold no samples or spikes with valid times; nothing to train on.")
+        raise DataError(
+            "The file's neural objects hold no samples or spikes with valid times; nothing to train on."
+        )
     return min(starts), max(stops)
 
 
 def _bin_spikes(nwb: NwbFile, path: str, t0: float, n_bins: int, bin_s: float, max_spikes: int) -> np.ndarray:
     window = read_spike_window(nwb, path, t0, t0 + n_bins * bin_s, max_spikes=max_spikes)
     if window.truncated:
-        raise DataError(f"'{path}' holds {window.total_in_window:,} spikes; at most {max_spikes:,} are converted. "
-                        "Convert a shorter time range or raise max_spikes.")
+        raise DataError(
+            f"'{path}' holds {window.total_in_window:,} spikes; at most {max_spikes:,} are converted. "
+            "Convert a shorter time range or raise max_spikes."
+        )
     n_units = len(window.units)
     bins = np.clip(((window.times - t0) / bin_s).astype(np.int64), 0, n_bins - 1)
     counts = np.bincount(bins * n_units + window.unit_rows, minlength=n_bins * n_units)
     return counts.reshape(n_bins, n_units).astype(np.float32)
 
 
-def _bin_series(nwb: NwbFile, path: str, t0: float, n_bins: int, bin_s: float, max_bytes: int,
-                events: bool = False) -> np.ndarray:
+def _bin_series(
+    nwb: NwbFile, path: str, t0: float, n_bins: int, bin_s: float, max_bytes: int, events: bool = False
+) -> np.ndarray:
     """Samples averaged within each bin, empty bins interpolated (or, for events, counts per bin)."""
     layout = series_layout(nwb, path)
-    trace = read_trace_window(nwb, path, t0, t0 + n_bins * bin_s, max_points=layout.n_samples + 2,
-                              max_channels=layout.n_channels, max_bytes=max_bytes)
+    trace = read_trace_window(
+        nwb,
+        path,
+        t0,
+        t0 + n_bins * bin_s,
+        max_points=layout.n_samples + 2,
+        max_channels=layout.n_channels,
+        max_bytes=max_bytes,
+    )
     if trace.sampled:
-        raise DataError(f"'{path}' is larger than {max_bytes / 2**20:.0f} MB in this time range. Convert it with a "
-                        "larger max_bytes or leave it out with modality_map.")
+        raise DataError(
+            f"'{path}' is larger than {max_bytes / 2**20:.0f} MB in this time range. Convert it with a "
+            "larger max_bytes or leave it out with modality_map."
+        )
     bins = np.clip(((trace.t - t0) / bin_s).astype(np.int64), 0, n_bins - 1)
     if events:
         return np.bincount(bins, minlength=n_bins).astype(np.float32)[:, None]
@@ -131,8 +168,9 @@ def _bin_series(nwb: NwbFile, path: str, t0: float, n_bins: int, bin_s: float, m
     if filled.sum() == 0:
         raise DataError(f"'{path}' has no samples inside the session's time range.")
     means = sums[filled] / counts[filled, None]
-    return np.stack([np.interp(centres, centres[filled], means[:, c]) for c in range(means.shape[1])],
-                    axis=1).astype(np.float32)
+    return np.stack(
+        [np.interp(centres, centres[filled], means[:, c]) for c in range(means.shape[1])], axis=1
+    ).astype(np.float32)
 
 
 def _stops(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
@@ -143,12 +181,18 @@ def _stops(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(stop), stop, np.where(np.isfinite(following), following, fallback))
 
 
-def _stimulus(nwb: NwbFile, path: str, t0: float, n_bins: int, bin_s: float) -> tuple[np.ndarray, list[str], str]:
+def _stimulus(
+    nwb: NwbFile, path: str, t0: float, n_bins: int, bin_s: float
+) -> tuple[np.ndarray, list[str], str]:
     intervals = read_intervals(nwb, path, limit=1, max_rows=1_000_000)
     n_rows = len(intervals.start)
     columns = table_columns(nwb, path)
     column = next((c for c in _STIMULUS_COLUMNS if c in columns), None)
-    labels = [str(v) for v in read_column(nwb, path, column, 0, n_rows)] if column else [path.rsplit("/", 1)[-1]] * n_rows
+    labels = (
+        [str(v) for v in read_column(nwb, path, column, 0, n_rows)]
+        if column
+        else [path.rsplit("/", 1)[-1]] * n_rows
+    )
     names = sorted(set(labels))
     ids = np.full(n_bins, -1, dtype=np.int64)
     for start, stop, label in zip(intervals.start, _stops(intervals.start, intervals.stop), labels):
@@ -159,10 +203,19 @@ def _stimulus(nwb: NwbFile, path: str, t0: float, n_bins: int, bin_s: float) -> 
     return ids, names, column or "(table)"
 
 
-def convert_nwb(text: str, policy: SourcePolicy, store: IndexStore, bin_s: float = 0.02, *,
-                modality_map: dict[str, str] | None = None, species: str | None = None, max_bins: int = 2_000_000,
-                max_spikes: int = 20_000_000, max_bytes: int = 512 * 2**20,
-                progress: Progress | None = None) -> Session:
+def convert_nwb(
+    text: str,
+    policy: SourcePolicy,
+    store: IndexStore,
+    bin_s: float = 0.02,
+    *,
+    modality_map: dict[str, str] | None = None,
+    species: str | None = None,
+    max_bins: int = 2_000_000,
+    max_spikes: int = 20_000_000,
+    max_bytes: int = 512 * 2**20,
+    progress: Progress | None = None,
+) -> Session:
     """The NWB file at ``text`` (path or URL, checked against ``policy``) as a validated session.
 
     Raises the NWB engine's typed errors for sources it cannot open and ``DataError`` when the
@@ -173,13 +226,17 @@ def convert_nwb(text: str, policy: SourcePolicy, store: IndexStore, bin_s: float
     try:
         plan = plan_nwb_conversion(nwb, modality_map)
         if plan.is_empty():
-            raise DataError(f"{nwb.label} has no Units, ElectricalSeries or RoiResponseSeries to train on. "
-                            "Map other series to a modality with modality_map.")
+            raise DataError(
+                f"{nwb.label} has no Units, ElectricalSeries or RoiResponseSeries to train on. "
+                "Map other series to a modality with modality_map."
+            )
         first, last = _span(nwb, plan)
         n_bins = int(math.ceil((last - first) / bin_s)) + 1
         if n_bins > max_bins:
-            raise DataError(f"{nwb.label} spans {last - first:,.0f} s: {n_bins:,} bins of {bin_s} s is more than "
-                            f"{max_bins:,}. Use a larger bin size.")
+            raise DataError(
+                f"{nwb.label} spans {last - first:,.0f} s: {n_bins:,} bins of {bin_s} s is more than "
+                f"{max_bins:,}. Use a larger bin size."
+            )
         modalities: dict[str, np.ndarray] = {}
         sources: dict[str, list[str]] = {}
         steps = sum(len(p) for p in plan.modalities.values()) + len(plan.behaviour) + len(plan.events) + 1
@@ -188,24 +245,41 @@ def convert_nwb(text: str, policy: SourcePolicy, store: IndexStore, bin_s: float
             parts = []
             for path in paths:
                 report(done / steps, f"reading {path}")
-                parts.append(_bin_spikes(nwb, path, first, n_bins, bin_s, max_spikes)
-                             if nwb.index.is_a(path, "Units") else _bin_series(nwb, path, first, n_bins, bin_s,
-                                                                                max_bytes))
+                parts.append(
+                    _bin_spikes(nwb, path, first, n_bins, bin_s, max_spikes)
+                    if nwb.index.is_a(path, "Units")
+                    else _bin_series(nwb, path, first, n_bins, bin_s, max_bytes)
+                )
                 done += 1
             modalities[modality] = np.concatenate(parts, axis=1)
             sources[modality] = paths
         columns = [_bin_series(nwb, p, first, n_bins, bin_s, max_bytes) for p in plan.behaviour]
         columns += [_bin_series(nwb, p, first, n_bins, bin_s, max_bytes, events=True) for p in plan.events]
         behaviour = np.concatenate(columns, axis=1) if columns else None
-        names = [f"{p} [{k}]" for p, c in zip(plan.behaviour + plan.events, columns) for k in range(c.shape[1])]
-        stimulus, labels, column = (_stimulus(nwb, plan.intervals, first, n_bins, bin_s) if plan.intervals
-                                    else (None, [], None))
+        names = [
+            f"{p} [{k}]" for p, c in zip(plan.behaviour + plan.events, columns) for k in range(c.shape[1])
+        ]
+        stimulus, labels, column = (
+            _stimulus(nwb, plan.intervals, first, n_bins, bin_s) if plan.intervals else (None, [], None)
+        )
         subject = file_overview(nwb).get("Subject", {})
         report(1.0, "converted")
-        return Session(session_id=nwb.label.rsplit(".", 1)[0], bin_s=bin_s, modalities=modalities,
-                       behaviour=behaviour, stimulus=stimulus, species=species or subject.get("species") or "unknown",
-                       metadata={"source": text, "t0": first, "objects": sources, "behaviour_names": names,
-                                 "stimulus_table": plan.intervals, "stimulus_column": column,
-                                 "stimulus_labels": labels}).validate()
+        return Session(
+            session_id=nwb.label.rsplit(".", 1)[0],
+            bin_s=bin_s,
+            modalities=modalities,
+            behaviour=behaviour,
+            stimulus=stimulus,
+            species=species or subject.get("species") or "unknown",
+            metadata={
+                "source": text,
+                "t0": first,
+                "objects": sources,
+                "behaviour_names": names,
+                "stimulus_table": plan.intervals,
+                "stimulus_column": column,
+                "stimulus_labels": labels,
+            },
+        ).validate()
     finally:
         nwb.close()

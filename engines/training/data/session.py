@@ -56,18 +56,24 @@ class Session:
             return self.modalities[modality]
         except KeyError:
             have = ", ".join(self.modalities) or "none"
-            raise MissingModality(f"Session {self.session_id!r} has no {modality} data (it has: {have}). "
-                                  "Choose modalities it has, or add a source that records it.") from None
+            raise MissingModality(
+                f"Session {self.session_id!r} has no {modality} data (it has: {have}). "
+                "Choose modalities it has, or add a source that records it."
+            ) from None
 
-    def validate(self) -> "Session":
+    def validate(self) -> Session:
         """Check shapes, lengths and values; returns self. Raises ``DataError`` naming the first problem."""
         if not self.modalities:
             raise DataError(f"Session {self.session_id!r} has no neural data. Give it at least one modality.")
         if not (np.isfinite(self.bin_s) and self.bin_s > 0):
-            raise DataError(f"Session {self.session_id!r} has bin size {self.bin_s}; it must be a positive number.")
+            raise DataError(
+                f"Session {self.session_id!r} has bin size {self.bin_s}; it must be a positive number."
+            )
         unknown = [m for m in self.modalities if m not in MODALITIES]
         if unknown:
-            raise DataError(f"Session {self.session_id!r} has modality {unknown[0]!r}; known: {', '.join(MODALITIES)}.")
+            raise DataError(
+                f"Session {self.session_id!r} has modality {unknown[0]!r}; known: {', '.join(MODALITIES)}."
+            )
         lengths = {name: np.shape(a)[0] if np.ndim(a) else 0 for name, a in self.modalities.items()}
         if self.behaviour is not None:
             lengths["behaviour"] = len(self.behaviour)
@@ -75,25 +81,33 @@ class Session:
             lengths["stimulus"] = len(self.stimulus)
         if len(set(lengths.values())) > 1:
             shown = ", ".join(f"{k} {v}" for k, v in lengths.items())
-            raise DataError(f"Session {self.session_id!r} has arrays of different lengths ({shown} bins). "
-                            "Every modality, behaviour and stimulus must share one bin grid.")
+            raise DataError(
+                f"Session {self.session_id!r} has arrays of different lengths ({shown} bins). "
+                "Every modality, behaviour and stimulus must share one bin grid."
+            )
         for name, array in [*self.modalities.items(), ("behaviour", self.behaviour)]:
             if array is None:
                 continue
             if np.ndim(array) != 2 or np.shape(array)[1] == 0:
-                raise DataError(f"Session {self.session_id!r}: {name} must be (time, features) with at least one "
-                                f"feature, not shape {np.shape(array)}.")
+                raise DataError(
+                    f"Session {self.session_id!r}: {name} must be (time, features) with at least one "
+                    f"feature, not shape {np.shape(array)}."
+                )
             bad = ~np.isfinite(np.asarray(array, dtype=np.float64))
             if bad.any():
                 t, f = np.argwhere(bad)[0]
-                raise DataError(f"Session {self.session_id!r}: {name} has {int(bad.sum())} NaN or infinite values "
-                                f"(first at bin {t}, feature {f}). Interpolate or drop them before training.")
+                raise DataError(
+                    f"Session {self.session_id!r}: {name} has {int(bad.sum())} NaN or infinite values "
+                    f"(first at bin {t}, feature {f}). Interpolate or drop them before training."
+                )
         spikes = self.modalities.get("spikes")
         if spikes is not None and (np.asarray(spikes) < 0).any():
             raise DataError(f"Session {self.session_id!r}: spike counts must not be negative.")
         if self.n_bins < 20:
-            raise DataError(f"Session {self.session_id!r} has only {self.n_bins} bins; at least 20 are needed to "
-                            "split it into train, validation and test. Use a smaller bin size or more data.")
+            raise DataError(
+                f"Session {self.session_id!r} has only {self.n_bins} bins; at least 20 are needed to "
+                "split it into train, validation and test. Use a smaller bin size or more data."
+            )
         return self
 
 
@@ -105,16 +119,21 @@ def save_session(session: Session, path: str | Path) -> Path:
     """Validate and write ``session`` to ``path`` (.npz) through a temporary file; returns the path."""
     session.validate()
     path = Path(path)
-    arrays: dict[str, np.ndarray] = {f"modality/{k}": np.asarray(v, dtype=np.float32)
-                                     for k, v in session.modalities.items()}
+    arrays: dict[str, np.ndarray] = {
+        f"modality/{k}": np.asarray(v, dtype=np.float32) for k, v in session.modalities.items()
+    }
     if session.behaviour is not None:
         arrays["behaviour"] = np.asarray(session.behaviour, dtype=np.float32)
     if session.stimulus is not None:
         arrays["stimulus"] = np.asarray(session.stimulus, dtype=np.int64)
     if session.latents is not None:
         arrays["latents"] = np.asarray(session.latents, dtype=np.float32)
-    header = {"session_id": session.session_id, "bin_s": session.bin_s, "species": session.species,
-              "metadata": session.metadata}
+    header = {
+        "session_id": session.session_id,
+        "bin_s": session.bin_s,
+        "species": session.species,
+        "metadata": session.metadata,
+    }
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     tmp = _tmp_name(path)
     try:
@@ -142,19 +161,29 @@ def load_session(path: str | Path) -> Session:
         raise DataError(f"No session file at {path}.") from None
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise DataError(f"{path.name} is not a session file ({exc}). Convert the data again.") from None
-    return Session(session_id=header["session_id"], bin_s=float(header["bin_s"]), modalities=modalities,
-                   behaviour=behaviour, stimulus=stimulus, species=header.get("species", "unknown"),
-                   metadata=header.get("metadata", {}), latents=latents).validate()
+    return Session(
+        session_id=header["session_id"],
+        bin_s=float(header["bin_s"]),
+        modalities=modalities,
+        behaviour=behaviour,
+        stimulus=stimulus,
+        species=header.get("species", "unknown"),
+        metadata=header.get("metadata", {}),
+        latents=latents,
+    ).validate()
 
 
-def split_segments(n_bins: int, n_blocks: int = 1, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
-                   ) -> dict[str, list[tuple[int, int]]]:
+def split_segments(
+    n_bins: int, n_blocks: int = 1, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+) -> dict[str, list[tuple[int, int]]]:
     """Contiguous [start, stop) segments per split: each of ``n_blocks`` equal blocks is cut 80/10/10.
 
     Windows are drawn inside one segment only, so no bin of one split appears in another.
     """
     if n_blocks < 1 or n_bins < 10 * n_blocks:
-        raise DataError(f"Cannot cut {n_bins} bins into {n_blocks} blocks of train/val/test; use fewer blocks.")
+        raise DataError(
+            f"Cannot cut {n_bins} bins into {n_blocks} blocks of train/val/test; use fewer blocks."
+        )
     segments: dict[str, list[tuple[int, int]]] = {name: [] for name in SPLITS}
     edges = np.linspace(0, n_bins, n_blocks + 1).round().astype(int)
     cuts = np.cumsum((0.0,) + fractions)

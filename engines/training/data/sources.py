@@ -11,11 +11,20 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from engines.nwb.index_store import IndexStore
 from engines.nwb.errors import SourceNotAllowed
+from engines.nwb.index_store import IndexStore
 from engines.nwb.sources import SourcePolicy, resolve_local_path
-from engines.training.config import (AllenSource, DataConfig, EegMotorSource, IblSource, NilearnSource, NitimeSource,
-                                     NwbSource, SessionFileSource, SyntheticSource)
+from engines.training.config import (
+    AllenSource,
+    DataConfig,
+    EegMotorSource,
+    IblSource,
+    NilearnSource,
+    NitimeSource,
+    NwbSource,
+    SessionFileSource,
+    SyntheticSource,
+)
 from engines.training.data.nitime_data import load_nitime_session
 from engines.training.data.nwb import convert_nwb
 from engines.training.data.session import Session, load_session, save_session
@@ -34,13 +43,25 @@ def _one_source(source, config: DataConfig, policy: SourcePolicy | None, report:
     if isinstance(source, NitimeSource):
         return [load_nitime_session(source, config.bin_s)]
     if policy is None:
-        raise DataError(f"A {source.kind} source reads files or the network; the server's source policy is needed.")
+        raise DataError(
+            f"A {source.kind} source reads files or the network; the server's source policy is needed."
+        )
     if isinstance(source, NwbSource):
-        return [convert_nwb(source.path, policy, IndexStore(policy.workspace), config.bin_s,
-                            modality_map=source.modality_map, species=source.species, progress=report)]
+        return [
+            convert_nwb(
+                source.path,
+                policy,
+                IndexStore(policy.workspace),
+                config.bin_s,
+                modality_map=source.modality_map,
+                species=source.species,
+                progress=report,
+            )
+        ]
     if isinstance(source, SessionFileSource):
         return [load_session(resolve_local_path(source.path, policy))]
     from engines.training.data import acquire
+
     source = _with_cache_folder(source, policy)
     if isinstance(source, IblSource):
         return [acquire.fetch_ibl_session(source, config.bin_s)]
@@ -64,14 +85,20 @@ def _with_cache_folder(source, policy: SourcePolicy):
         folder = Path(text).expanduser().resolve()
         roots = [Path(r).resolve() for r in (*policy.allowed_roots, policy.workspace)]
         if not any(folder == r or r in folder.parents for r in roots):
-            raise SourceNotAllowed(f"The {source.kind} cache folder '{text}' is outside the folders this server may "
-                                   "use; leave it empty (the workspace is used) or pick a folder under a --root.")
+            raise SourceNotAllowed(
+                f"The {source.kind} cache folder '{text}' is outside the folders this server may "
+                "use; leave it empty (the workspace is used) or pick a folder under a --root."
+            )
     folder.mkdir(parents=True, exist_ok=True)
     return source.model_copy(update={field: str(folder)})
 
 
-def build_sessions(config: DataConfig, policy: SourcePolicy | None = None, progress: Progress | None = None,
-                   cancelled: Callable[[], bool] | None = None) -> list[Session]:
+def build_sessions(
+    config: DataConfig,
+    policy: SourcePolicy | None = None,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> list[Session]:
     """Every session the config's sources describe, validated; session ids made unique.
 
     Costs whatever the sources cost (an NWB file is read once; synthetic data is generated in
@@ -95,8 +122,13 @@ def build_sessions(config: DataConfig, policy: SourcePolicy | None = None, progr
     return sessions
 
 
-def prepare_run_data(folder: RunFolder, config: DataConfig, policy: SourcePolicy | None = None,
-                     progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> list[Session]:
+def prepare_run_data(
+    folder: RunFolder,
+    config: DataConfig,
+    policy: SourcePolicy | None = None,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> list[Session]:
     """Build the sessions and save them under the run's ``data/`` folder with a manifest; returns them."""
     sessions = build_sessions(config, policy, progress, cancelled)
     folder.data_dir.mkdir(parents=True, exist_ok=True)
@@ -104,9 +136,15 @@ def prepare_run_data(folder: RunFolder, config: DataConfig, policy: SourcePolicy
     for index, session in enumerate(sessions):
         name = f"session_{index:03d}.npz"
         save_session(session, folder.data_dir / name)
-        names.append({"file": name, "session_id": session.session_id, "n_bins": session.n_bins,
-                      "modalities": {m: int(a.shape[1]) for m, a in session.modalities.items()},
-                      "species": session.species})
+        names.append(
+            {
+                "file": name,
+                "session_id": session.session_id,
+                "n_bins": session.n_bins,
+                "modalities": {m: int(a.shape[1]) for m, a in session.modalities.items()},
+                "species": session.species,
+            }
+        )
     write_json_atomic(folder.data_dir / "manifest.json", {"sessions": names})
     return sessions
 
@@ -116,6 +154,7 @@ def load_run_data(folder: RunFolder) -> list[Session]:
     try:
         manifest = json.loads((folder.data_dir / "manifest.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DataError(f"Run {folder.run_id} has no prepared data (data/manifest.json missing); start it again.") \
-            from None
+        raise DataError(
+            f"Run {folder.run_id} has no prepared data (data/manifest.json missing); start it again."
+        ) from None
     return [load_session(Path(folder.data_dir) / entry["file"]) for entry in manifest["sessions"]]

@@ -21,8 +21,9 @@ __all__ = ["generate_synthetic_sessions", "latent_dynamics"]
 _N_STIMULI = 6
 
 
-def latent_dynamics(n_bins: int, latent_dim: int, rng: np.random.Generator, bin_s: float
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def latent_dynamics(
+    n_bins: int, latent_dim: int, rng: np.random.Generator, bin_s: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(latents (n_bins, latent_dim), stimulus ids (n_bins,)): rotations at 0.5-2 Hz kicked by stimuli."""
     blocks = []
     for k in range(0, latent_dim, 2):
@@ -31,7 +32,7 @@ def latent_dynamics(n_bins: int, latent_dim: int, rng: np.random.Generator, bin_
         blocks.append(decay * np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]))
     dynamics = np.zeros((latent_dim + latent_dim % 2,) * 2)
     for k, block in enumerate(blocks):
-        dynamics[2 * k:2 * k + 2, 2 * k:2 * k + 2] = block
+        dynamics[2 * k : 2 * k + 2, 2 * k : 2 * k + 2] = block
     dynamics = dynamics[:latent_dim, :latent_dim]
     drive = rng.normal(0, 1.0, (_N_STIMULI, latent_dim))
     lengths = rng.integers(int(0.4 / bin_s) + 1, int(1.5 / bin_s) + 2, size=n_bins)
@@ -52,8 +53,15 @@ def _oscillation(n_bins: int, bin_s: float, freq: float, rng: np.random.Generato
     return np.sin(phase)
 
 
-def _modulated_oscillations(latents: np.ndarray, bin_s: float, rng: np.random.Generator, n_channels: int,
-                            bands: tuple[float, ...], leak: float, noise: float) -> np.ndarray:
+def _modulated_oscillations(
+    latents: np.ndarray,
+    bin_s: float,
+    rng: np.random.Generator,
+    n_channels: int,
+    bands: tuple[float, ...],
+    leak: float,
+    noise: float,
+) -> np.ndarray:
     """Field potentials: oscillations whose amplitude (band power) follows the latents, as in real LFP/EEG.
 
     The latents sit in the envelope, not the sign, of the signal, so a linear read-out of the raw
@@ -70,8 +78,9 @@ def _modulated_oscillations(latents: np.ndarray, bin_s: float, rng: np.random.Ge
     return (signal + rng.normal(0, noise, signal.shape)).astype(np.float32)
 
 
-def _modalities(latents: np.ndarray, wanted: list[str], n_units: int, bin_s: float,
-                rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _modalities(
+    latents: np.ndarray, wanted: list[str], n_units: int, bin_s: float, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     n_bins, dim = latents.shape
     out: dict[str, np.ndarray] = {}
     if "spikes" in wanted:
@@ -86,20 +95,23 @@ def _modalities(latents: np.ndarray, wanted: list[str], n_units: int, bin_s: flo
         trace = lfilter([1.0], [1.0, -kernel_decay], events, axis=0)
         out["calcium"] = (trace * 0.3 + rng.normal(0, 0.25, trace.shape)).astype(np.float32)
     if "lfp" in wanted:
-        out["lfp"] = _modulated_oscillations(latents, bin_s, rng, n_channels=8, bands=(4.0, 8.0, 16.0),
-                                             leak=0.0, noise=0.5)
+        out["lfp"] = _modulated_oscillations(
+            latents, bin_s, rng, n_channels=8, bands=(4.0, 8.0, 16.0), leak=0.0, noise=0.5
+        )
     if "eeg" in wanted:
-        out["eeg"] = _modulated_oscillations(np.roll(latents, -1, axis=1), bin_s, rng, n_channels=6,
-                                             bands=(10.0, 20.0), leak=0.0, noise=0.7)
+        out["eeg"] = _modulated_oscillations(
+            np.roll(latents, -1, axis=1), bin_s, rng, n_channels=6, bands=(10.0, 20.0), leak=0.0, noise=0.7
+        )
     if "fmri" in wanted:
         n_rois = 10
         t = np.arange(0, 20, bin_s)
-        hrf = t ** 5 * np.exp(-t) / 120 - t ** 15 * np.exp(-t) / (6 * 1.3e12)
+        hrf = t**5 * np.exp(-t) / 120 - t**15 * np.exp(-t) / (6 * 1.3e12)
         hrf /= np.abs(hrf).sum()
         slow = np.stack([np.convolve(latents[:, k], hrf)[:n_bins] for k in range(dim)], axis=1)
         slow /= slow.std(axis=0, keepdims=True) + 1e-9
-        out["fmri"] = (slow @ rng.normal(0, 1, (dim, n_rois)) + rng.normal(0, 0.5, (n_bins, n_rois))
-                       ).astype(np.float32)
+        out["fmri"] = (slow @ rng.normal(0, 1, (dim, n_rois)) + rng.normal(0, 0.5, (n_bins, n_rois))).astype(
+            np.float32
+        )
     return out
 
 
@@ -117,13 +129,21 @@ def generate_synthetic_sessions(source: SyntheticSource, bin_s: float = 0.02) ->
         behaviour = latents @ behaviour_map + rng.normal(0, 0.1, (source.n_bins, 2))
         species = source.species[index % len(source.species)]
         session = Session(
-            session_id=f"synthetic-{source.seed}-{index}", bin_s=bin_s,
+            session_id=f"synthetic-{source.seed}-{index}",
+            bin_s=bin_s,
             modalities=_modalities(latents, list(source.modalities), source.n_units, bin_s, rng),
-            behaviour=behaviour.astype(np.float32), stimulus=stimulus.astype(np.int64), species=species,
-            metadata={"source": "synthetic", "seed": source.seed, "index": index,
-                      "behaviour_names": ["behaviour_x", "behaviour_y"],
-                      "stimulus_labels": [f"stimulus {k}" for k in range(_N_STIMULI)],
-                      "latent_dim": source.latent_dim},
-            latents=latents.astype(np.float32))
+            behaviour=behaviour.astype(np.float32),
+            stimulus=stimulus.astype(np.int64),
+            species=species,
+            metadata={
+                "source": "synthetic",
+                "seed": source.seed,
+                "index": index,
+                "behaviour_names": ["behaviour_x", "behaviour_y"],
+                "stimulus_labels": [f"stimulus {k}" for k in range(_N_STIMULI)],
+                "latent_dim": source.latent_dim,
+            },
+            latents=latents.astype(np.float32),
+        )
         sessions.append(session.validate())
     return sessions

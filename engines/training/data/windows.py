@@ -42,9 +42,13 @@ class DataSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "DataSpec":
-        return cls(sessions=[SessionSpec(**s) for s in raw["sessions"]], modalities=list(raw["modalities"]),
-                   n_stimuli=int(raw["n_stimuli"]), species=list(raw["species"]))
+    def from_dict(cls, raw: dict[str, Any]) -> DataSpec:
+        return cls(
+            sessions=[SessionSpec(**s) for s in raw["sessions"]],
+            modalities=list(raw["modalities"]),
+            n_stimuli=int(raw["n_stimuli"]),
+            species=list(raw["species"]),
+        )
 
 
 @dataclass
@@ -93,27 +97,45 @@ class WindowDataset:
         missing = [m for m in (config.modalities or []) if m not in present]
         if missing or not present:
             have = sorted({m for s in sessions for m in s.modalities})
-            raise DataError(f"No session has {', '.join(missing) or 'any of ' + ', '.join(wanted)} data (the data has "
-                            f"{', '.join(have) or 'nothing'}). Choose modalities among those, or add sources.")
+            raise DataError(
+                f"No session has {', '.join(missing) or 'any of ' + ', '.join(wanted)} data (the data has "
+                f"{', '.join(have) or 'nothing'}). Choose modalities among those, or add sources."
+            )
         self.modalities = present
         self.items = [self._prepare(i, s) for i, s in enumerate(sessions)]
         self.species = sorted({s.species for s in sessions})
-        self.spec = DataSpec(sessions=[self._spec(p) for p in self.items], modalities=present,
-                             n_stimuli=max([int(s.stimulus.max()) + 1 for s in sessions if s.stimulus is not None
-                                            and len(s.stimulus)] + [0]), species=self.species)
+        self.spec = DataSpec(
+            sessions=[self._spec(p) for p in self.items],
+            modalities=present,
+            n_stimuli=max(
+                [int(s.stimulus.max()) + 1 for s in sessions if s.stimulus is not None and len(s.stimulus)]
+                + [0]
+            ),
+            species=self.species,
+        )
 
     def _prepare(self, index: int, session: Session) -> _Prepared:
         session.validate()
         chosen = [m for m in self.modalities if m in session.modalities]
         if not chosen:
-            raise DataError(f"Session {session.session_id!r} has none of the chosen modalities "
-                            f"({', '.join(self.modalities)}); it has {', '.join(session.modalities)}.")
+            raise DataError(
+                f"Session {session.session_id!r} has none of the chosen modalities "
+                f"({', '.join(self.modalities)}); it has {', '.join(session.modalities)}."
+            )
         segments = split_segments(session.n_bins, self.config.split_blocks)
         if min(b - a for a, b in segments["train"]) < self.config.seq_len:
-            raise DataError(f"Session {session.session_id!r} has {session.n_bins} bins, too few for training windows "
-                            f"of {self.config.seq_len} bins. Lower seq_len or split_blocks, or use a smaller bin.")
-        arrays = {m: (session.modalities[m].astype(np.float32) if m == "spikes"
-                      else _zscore(session.modalities[m], segments["train"])) for m in chosen}
+            raise DataError(
+                f"Session {session.session_id!r} has {session.n_bins} bins, too few for training windows "
+                f"of {self.config.seq_len} bins. Lower seq_len or split_blocks, or use a smaller bin."
+            )
+        arrays = {
+            m: (
+                session.modalities[m].astype(np.float32)
+                if m == "spikes"
+                else _zscore(session.modalities[m], segments["train"])
+            )
+            for m in chosen
+        }
         heldin = None
         if "spikes" in arrays and self.config.heldout_fraction > 0 and arrays["spikes"].shape[1] >= 2:
             n = arrays["spikes"].shape[1]
@@ -124,12 +146,18 @@ class WindowDataset:
         return _Prepared(session, segments, arrays, heldin, behaviour)
 
     def _spec(self, item: _Prepared) -> SessionSpec:
-        inputs = {m: (len(item.heldin) if m == "spikes" and item.heldin is not None else a.shape[1])
-                  for m, a in item.arrays.items()}
-        return SessionSpec(session_id=item.session.session_id, inputs=inputs,
-                           outputs={m: a.shape[1] for m, a in item.arrays.items()},
-                           behaviour_dims=0 if item.behaviour is None else item.behaviour.shape[1],
-                           species=item.session.species, bin_s=item.session.bin_s)
+        inputs = {
+            m: (len(item.heldin) if m == "spikes" and item.heldin is not None else a.shape[1])
+            for m, a in item.arrays.items()
+        }
+        return SessionSpec(
+            session_id=item.session.session_id,
+            inputs=inputs,
+            outputs={m: a.shape[1] for m, a in item.arrays.items()},
+            behaviour_dims=0 if item.behaviour is None else item.behaviour.shape[1],
+            species=item.session.species,
+            bin_s=item.session.bin_s,
+        )
 
     def heldout_units(self, session: int) -> np.ndarray:
         """Spike units never shown to the model as input (their rates are predicted: co-smoothing)."""
@@ -138,8 +166,14 @@ class WindowDataset:
             return np.zeros(0, dtype=np.int64)
         return np.setdiff1d(np.arange(item.arrays["spikes"].shape[1]), item.heldin)
 
-    def window(self, session: int, starts: np.ndarray, length: int, rng: np.random.Generator | None = None,
-               modalities: list[str] | None = None) -> Batch:
+    def window(
+        self,
+        session: int,
+        starts: np.ndarray,
+        length: int,
+        rng: np.random.Generator | None = None,
+        modalities: list[str] | None = None,
+    ) -> Batch:
         """Windows [start, start + length) of one session; masking and modality dropout when ``rng`` is given."""
         item = self.items[session]
         index = starts[:, None] + np.arange(length)[None, :]
@@ -149,14 +183,24 @@ class WindowDataset:
             full = item.arrays[m][index]
             targets[m] = full
             shown = full[..., item.heldin] if m == "spikes" and item.heldin is not None else full
-            mask = (rng.random(index.shape) < self.config.mask_ratio) if rng is not None else np.zeros(index.shape,
-                                                                                                       bool)
+            mask = (
+                (rng.random(index.shape) < self.config.mask_ratio)
+                if rng is not None
+                else np.zeros(index.shape, bool)
+            )
             inputs[m] = np.where(mask[..., None], 0.0, shown).astype(np.float32)
             masks[m] = mask
         stimulus = item.session.stimulus[index] if item.session.stimulus is not None else None
-        return Batch(session=session, inputs=inputs, targets=targets, masks=masks,
-                     behaviour=item.behaviour[index] if item.behaviour is not None else None,
-                     stimulus=stimulus, species=self.species.index(item.session.species), starts=starts)
+        return Batch(
+            session=session,
+            inputs=inputs,
+            targets=targets,
+            masks=masks,
+            behaviour=item.behaviour[index] if item.behaviour is not None else None,
+            stimulus=stimulus,
+            species=self.species.index(item.session.species),
+            starts=starts,
+        )
 
     def train_batch(self, step: int, rank: int = 0) -> Batch:
         """The batch of ``step`` on ``rank``: a pure function of (seed, step, rank).
@@ -197,17 +241,29 @@ class WindowDataset:
         batches = []
         length = self.config.seq_len
         for session, item in enumerate(self.items):
-            starts = [s for a, b in item.segments[split] if b - a >= length for s in range(a, b - length + 1, length)]
-            starts = starts[:max(1, max_windows // len(self.items))]
+            starts = [
+                s
+                for a, b in item.segments[split]
+                if b - a >= length
+                for s in range(a, b - length + 1, length)
+            ]
+            starts = starts[: max(1, max_windows // len(self.items))]
             for k in range(0, len(starts), self.config.batch_size):
-                chunk = np.array(starts[k:k + self.config.batch_size], dtype=np.int64)
-                batches.append(self.window(session, chunk, length, np.random.default_rng([self.seed, session, k, 5])))
+                chunk = np.array(starts[k : k + self.config.batch_size], dtype=np.int64)
+                batches.append(
+                    self.window(session, chunk, length, np.random.default_rng([self.seed, session, k, 5]))
+                )
         if not batches:
-            raise DataError(f"The {split} split has no window of {length} bins. Lower seq_len or use longer sessions.")
+            raise DataError(
+                f"The {split} split has no window of {length} bins. Lower seq_len or use longer sessions."
+            )
         return batches
 
     def segment_batch(self, session: int, split: str, modalities: list[str] | None = None) -> list[Batch]:
         """Each whole ``split`` segment of a session as one unmasked window (for evaluation)."""
         item = self.items[session]
-        return [self.window(session, np.array([a]), b - a, None, modalities)
-                for a, b in item.segments[split] if b - a >= 4]
+        return [
+            self.window(session, np.array([a]), b - a, None, modalities)
+            for a, b in item.segments[split]
+            if b - a >= 4
+        ]

@@ -21,15 +21,20 @@ _ALPHAS = np.logspace(-2, 4, 13)
 def lagged(features: np.ndarray, lags: int = RIDGE_LAGS) -> np.ndarray:
     """(T, F) -> (T, F * (2 lags + 1)) with edge bins repeated."""
     padded = np.pad(features, ((lags, lags), (0, 0)), mode="edge")
-    return np.concatenate([padded[k:k + len(features)] for k in range(2 * lags + 1)], axis=1)
+    return np.concatenate([padded[k : k + len(features)] for k in range(2 * lags + 1)], axis=1)
 
 
 def _stack(segments: list[np.ndarray], lags: int) -> np.ndarray:
     return np.concatenate([lagged(s, lags) for s in segments]) if lags else np.concatenate(segments)
 
 
-def ridge_decode(train_x: list[np.ndarray], train_y: list[np.ndarray], test_x: list[np.ndarray],
-                 test_y: list[np.ndarray], lags: int = RIDGE_LAGS) -> float:
+def ridge_decode(
+    train_x: list[np.ndarray],
+    train_y: list[np.ndarray],
+    test_x: list[np.ndarray],
+    test_y: list[np.ndarray],
+    lags: int = RIDGE_LAGS,
+) -> float:
     """Held-out R^2 of RidgeCV (alpha by leave-one-out on the train split) from lagged features.
 
     Lags are applied within each contiguous segment, so no bin of another split leaks in.
@@ -38,9 +43,16 @@ def ridge_decode(train_x: list[np.ndarray], train_y: list[np.ndarray], test_x: l
     return r2_score(np.concatenate(test_y), model.predict(_stack(test_x, lags)))
 
 
-def cebra_decode(train_x: list[np.ndarray], train_y: list[np.ndarray], test_x: list[np.ndarray],
-                 test_y: list[np.ndarray], iterations: int = 1000, output_dimension: int = 8,
-                 seed: int = 0, cancelled: Callable[[], bool] | None = None) -> tuple[float | None, str]:
+def cebra_decode(
+    train_x: list[np.ndarray],
+    train_y: list[np.ndarray],
+    test_x: list[np.ndarray],
+    test_y: list[np.ndarray],
+    iterations: int = 1000,
+    output_dimension: int = 8,
+    seed: int = 0,
+    cancelled: Callable[[], bool] | None = None,
+) -> tuple[float | None, str]:
     """(held-out R^2, note): CEBRA-Behavior (offset10 model, behaviour as continuous label) fitted on
     the train split, embeddings decoded by the same ridge (no extra lags). (None, reason) without cebra.
 
@@ -56,9 +68,19 @@ def cebra_decode(train_x: list[np.ndarray], train_y: list[np.ndarray], test_x: l
         return None, "cancelled"
     torch.manual_seed(seed)
     x_train, y_train = np.concatenate(train_x).astype(np.float32), np.concatenate(train_y).astype(np.float32)
-    model = cebra.CEBRA(model_architecture="offset10-model", batch_size=512, learning_rate=3e-4, temperature=1.0,
-                        output_dimension=output_dimension, max_iterations=iterations, distance="cosine",
-                        conditional="time_delta", device="cpu", verbose=False, time_offsets=10)
+    model = cebra.CEBRA(
+        model_architecture="offset10-model",
+        batch_size=512,
+        learning_rate=3e-4,
+        temperature=1.0,
+        output_dimension=output_dimension,
+        max_iterations=iterations,
+        distance="cosine",
+        conditional="time_delta",
+        device="cpu",
+        verbose=False,
+        time_offsets=10,
+    )
     model.fit(x_train, y_train)
     embed_train = [model.transform(x.astype(np.float32)) for x in train_x]
     embed_test = [model.transform(x.astype(np.float32)) for x in test_x]

@@ -41,13 +41,18 @@ class TrainedRun:
     step: int
 
 
-def load_trained_run(folder: RunFolder, checkpoint_step: int | None = None, device: str = "cpu") -> TrainedRun:
+def load_trained_run(
+    folder: RunFolder, checkpoint_step: int | None = None, device: str = "cpu"
+) -> TrainedRun:
     """The model of checkpoint ``checkpoint_step`` (default: the newest) and the run's data."""
     checkpoints = folder.checkpoints()
     if not checkpoints:
         raise RunNotFound(f"Run {folder.run_id} has no checkpoint yet; train it first.")
-    chosen = checkpoints[-1] if checkpoint_step is None else next(
-        (c for c in checkpoints if c.step == checkpoint_step), None)
+    chosen = (
+        checkpoints[-1]
+        if checkpoint_step is None
+        else next((c for c in checkpoints if c.step == checkpoint_step), None)
+    )
     if chosen is None:
         raise RunNotFound(f"Run {folder.run_id} has no checkpoint at step {checkpoint_step}.")
     config = parse_config(folder.config())
@@ -63,8 +68,9 @@ def _tensors(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def predict_split(run: TrainedRun, session: int, split: str = "test", modalities: list[str] | None = None
-                  ) -> dict[str, Any]:
+def predict_split(
+    run: TrainedRun, session: int, split: str = "test", modalities: list[str] | None = None
+) -> dict[str, Any]:
     """Model outputs over every ``split`` segment of a session, one list entry per segment.
 
     Returns {"latent", "behaviour" (decoded), "behaviour_true", "rates" (predicted spike counts per
@@ -72,12 +78,18 @@ def predict_split(run: TrainedRun, session: int, split: str = "test", modalities
     (T_segment, ...) arrays, one per segment (empty lists for what the session lacks).
     """
     device = next(run.model.parameters()).device
-    out: dict[str, list[np.ndarray]] = {k: [] for k in ("latent", "behaviour", "rates", "spikes", "behaviour_true",
-                                                        "stimulus", "true_latents")}
+    out: dict[str, list[np.ndarray]] = {
+        k: []
+        for k in ("latent", "behaviour", "rates", "spikes", "behaviour_true", "stimulus", "true_latents")
+    }
     item = run.dataset.items[session]
-    for batch, (a, b) in zip(run.dataset.segment_batch(session, split, modalities),
-                             [s for s in item.segments[split] if s[1] - s[0] >= 4]):
-        result = run.model(_tensors(batch, device), session, reconstruct=["spikes"] if "spikes" in batch.inputs else [])
+    for batch, (a, b) in zip(
+        run.dataset.segment_batch(session, split, modalities),
+        [s for s in item.segments[split] if s[1] - s[0] >= 4],
+    ):
+        result = run.model(
+            _tensors(batch, device), session, reconstruct=["spikes"] if "spikes" in batch.inputs else []
+        )
         out["latent"].append(result.latent[0].cpu().numpy())
         if result.behaviour is not None and batch.behaviour is not None:
             out["behaviour"].append(result.behaviour[0].cpu().numpy())
@@ -96,8 +108,9 @@ def _as_feature(modality: str, array: np.ndarray) -> np.ndarray:
     return np.log1p(array) if modality == "spikes" else array
 
 
-def split_inputs(dataset: WindowDataset, session: int, split: str, modalities: list[str]
-                 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def split_inputs(
+    dataset: WindowDataset, session: int, split: str, modalities: list[str]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(binned inputs, behaviour) per ``split`` segment, as the model sees them (held-in spikes as log1p
     counts, other signals z-scored): what the baselines fit on. No model involved."""
     xs, ys = [], []
@@ -127,22 +140,31 @@ def _session_scores(run: TrainedRun, session: int, subsets: dict[str, list[str]]
             continue
         test = predict_split(run, session, "test", modalities)
         if test["behaviour"]:
-            scores["decoding"][name] = r2_score(np.concatenate(test["behaviour_true"]), np.concatenate(test["behaviour"]))
+            scores["decoding"][name] = r2_score(
+                np.concatenate(test["behaviour_true"]), np.concatenate(test["behaviour"])
+            )
             scores["bins"] = sum(len(b) for b in test["behaviour"])
         if name == "all":
             scores["co_bps"], scores["heldout_spikes"] = _co_bps(run, session, test)
             if test["true_latents"]:
                 train = predict_split(run, session, "train", modalities)
-                scores["latent_r2"] = ridge_decode(train["latent"], train["true_latents"], test["latent"],
-                                                   test["true_latents"], lags=0)
+                scores["latent_r2"] = ridge_decode(
+                    train["latent"], train["true_latents"], test["latent"], test["true_latents"], lags=0
+                )
         if name == "spikes":
             scores["co_bps_spikes_only"], _ = _co_bps(run, session, test)
     return scores
 
 
-def evaluate_run(folder: RunFolder, checkpoint_step: int | None = None, *, cebra_iterations: int = 1000,
-                 baselines: bool = True, progress: Progress | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
+def evaluate_run(
+    folder: RunFolder,
+    checkpoint_step: int | None = None,
+    *,
+    cebra_iterations: int = 1000,
+    baselines: bool = True,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
     """Score a run's checkpoint on the test split and write ``evaluation.json``; returns the same dict.
 
     Keys: ``decoding_r2`` ({"all" and each modality: R^2 of behaviour on the test split with only
@@ -161,13 +183,18 @@ def evaluate_run(folder: RunFolder, checkpoint_step: int | None = None, *, cebra
             raise TrainingError("The evaluation was cancelled.")
         report(0.6 * session / len(run.dataset.items), f"scoring session {session + 1}")
         per_session.append(_session_scores(run, session, subsets))
-    decoding = {name: _weighted([(s["decoding"].get(name), s["bins"]) for s in per_session]) for name in subsets}
+    decoding = {
+        name: _weighted([(s["decoding"].get(name), s["bins"]) for s in per_session]) for name in subsets
+    }
     result: dict[str, Any] = {
-        "run_id": folder.run_id, "checkpoint_step": run.step, "evaluated": time.time(),
+        "run_id": folder.run_id,
+        "checkpoint_step": run.step,
+        "evaluated": time.time(),
         "decoding_r2": {k: v for k, v in decoding.items() if v is not None},
         "co_bps": _weighted([(s.get("co_bps"), s.get("heldout_spikes", 0)) for s in per_session]),
-        "co_bps_spikes_only": _weighted([(s.get("co_bps_spikes_only"), s.get("heldout_spikes", 0))
-                                         for s in per_session]),
+        "co_bps_spikes_only": _weighted(
+            [(s.get("co_bps_spikes_only"), s.get("heldout_spikes", 0)) for s in per_session]
+        ),
         "latent_r2": _weighted([(s.get("latent_r2"), s["bins"] or 1) for s in per_session]),
         "n_test_bins": int(sum(s["bins"] for s in per_session)),
     }
@@ -179,13 +206,23 @@ def evaluate_run(folder: RunFolder, checkpoint_step: int | None = None, *, cebra
     write_json_atomic(folder.evaluation_path, result)
     if folder.effective_state() not in ACTIVE_STATES:
         status = folder.status()
-        folder.update_status(final={**status.get("final", {}), "decoding_r2": result["decoding_r2"].get("all"),
-                                    "co_bps": result["co_bps"]})
+        folder.update_status(
+            final={
+                **status.get("final", {}),
+                "decoding_r2": result["decoding_r2"].get("all"),
+                "co_bps": result["co_bps"],
+            }
+        )
     return result
 
 
-def _baselines(run: TrainedRun, subsets: dict[str, list[str]], cebra_iterations: int, report: Progress,
-               cancelled: Callable[[], bool] | None) -> dict[str, Any]:
+def _baselines(
+    run: TrainedRun,
+    subsets: dict[str, list[str]],
+    cebra_iterations: int,
+    report: Progress,
+    cancelled: Callable[[], bool] | None,
+) -> dict[str, Any]:
     sessions = [s for s in range(len(run.dataset.items)) if run.dataset.items[s].behaviour is not None]
     ridge: dict[str, float] = {}
     for name, modalities in subsets.items():
@@ -205,7 +242,9 @@ def _baselines(run: TrainedRun, subsets: dict[str, list[str]], cebra_iterations:
         for s in sessions:
             train_x, train_y = split_inputs(run.dataset, s, "train", subsets["all"])
             test_x, test_y = split_inputs(run.dataset, s, "test", subsets["all"])
-            score, note = cebra_decode(train_x, train_y, test_x, test_y, cebra_iterations, cancelled=cancelled)
+            score, note = cebra_decode(
+                train_x, train_y, test_x, test_y, cebra_iterations, cancelled=cancelled
+            )
             values.append((score, sum(len(y) for y in test_y)))
         out["cebra_r2"], out["cebra_note"] = _weighted(values), note
     return out

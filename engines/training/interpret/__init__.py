@@ -17,9 +17,19 @@ from engines.training.interpret.predictive import predictive_units
 from engines.training.interpret.projection import Projection, project_latents
 from engines.training.interpret.selectivity import condition_labels, selectivity_index, tuning_curves
 
-__all__ = ["interpret_run", "Interpretation", "selectivity_index", "tuning_curves", "condition_labels",
-           "predictive_units", "participation_ratio", "population_geometry", "PopulationGeometry",
-           "project_latents", "Projection"]
+__all__ = [
+    "interpret_run",
+    "Interpretation",
+    "selectivity_index",
+    "tuning_curves",
+    "condition_labels",
+    "predictive_units",
+    "participation_ratio",
+    "population_geometry",
+    "PopulationGeometry",
+    "project_latents",
+    "Projection",
+]
 
 
 @dataclass
@@ -42,11 +52,15 @@ class Interpretation:
 
     def summary(self) -> dict[str, Any]:
         """A small JSON-able digest (for job summaries and the run table)."""
-        return {"session_id": self.session_id, "split": self.split, "n_bins": int(len(self.latents)),
-                "participation_ratio": participation_ratio(self.latents),
-                "silhouette": None if self.geometry is None else self.geometry.silhouette,
-                "top_selective_unit": None if self.selectivity is None else int(self.selectivity.iloc[0]["unit"]),
-                "notes": self.notes}
+        return {
+            "session_id": self.session_id,
+            "split": self.split,
+            "n_bins": int(len(self.latents)),
+            "participation_ratio": participation_ratio(self.latents),
+            "silhouette": None if self.geometry is None else self.geometry.silhouette,
+            "top_selective_unit": None if self.selectivity is None else int(self.selectivity.iloc[0]["unit"]),
+            "notes": self.notes,
+        }
 
 
 def interpret_run(run, session: int = 0, split: str = "test", projection: str = "pca") -> Interpretation:
@@ -71,8 +85,17 @@ def interpret_run(run, session: int = 0, split: str = "test", projection: str = 
         notes.append("no stimulus ids or behaviour: selectivity and geometry need conditions")
     names = run.dataset.items[session].session.metadata.get("behaviour_names")
     predictive = predictive_units(latents, behaviour, names=names) if behaviour is not None else None
-    return Interpretation(session_id=run.dataset.items[session].session.session_id, split=split, latents=latents,
-                          stimulus=stimulus, behaviour=behaviour, tuning_mean=None if tuning is None else tuning[0],
-                          tuning_sem=None if tuning is None else tuning[1], selectivity=selectivity,
-                          predictive=predictive, geometry=geometry,
-                          projection=project_latents(latents, projection), notes=notes)
+    return Interpretation(
+        session_id=run.dataset.items[session].session.session_id,
+        split=split,
+        latents=latents,
+        stimulus=stimulus,
+        behaviour=behaviour,
+        tuning_mean=None if tuning is None else tuning[0],
+        tuning_sem=None if tuning is None else tuning[1],
+        selectivity=selectivity,
+        predictive=predictive,
+        geometry=geometry,
+        projection=project_latents(latents, projection),
+        notes=notes,
+    )

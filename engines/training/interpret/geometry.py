@@ -19,7 +19,7 @@ def participation_ratio(activity: np.ndarray) -> float:
     """(sum of covariance eigenvalues)^2 / sum of their squares: from 1 (one dimension) to the unit count."""
     centred = np.asarray(activity, dtype=np.float64) - np.mean(activity, axis=0)
     eigen = np.clip(np.linalg.eigvalsh(np.cov(centred, rowvar=False)), 0, None)
-    return float(eigen.sum() ** 2 / (eigen ** 2).sum()) if eigen.sum() > 0 else 0.0
+    return float(eigen.sum() ** 2 / (eigen**2).sum()) if eigen.sum() > 0 else 0.0
 
 
 @dataclass
@@ -30,8 +30,9 @@ class PopulationGeometry:
     distances: pd.DataFrame
 
 
-def population_geometry(activity: np.ndarray, variable: np.ndarray, n_bins: int = 8, max_samples: int = 3000,
-                        seed: int = 0) -> PopulationGeometry:
+def population_geometry(
+    activity: np.ndarray, variable: np.ndarray, n_bins: int = 8, max_samples: int = 3000, seed: int = 0
+) -> PopulationGeometry:
     """Geometry of ``activity`` (time, units) with respect to the conditions of ``variable``.
 
     The silhouette uses at most ``max_samples`` bins (it is quadratic in their number).
@@ -45,9 +46,12 @@ def population_geometry(activity: np.ndarray, variable: np.ndarray, n_bins: int 
     means = pd.DataFrame([activity[labels == c].mean(axis=0) for c in conditions], index=conditions)
     means.index.name = "condition"
     diff = means.to_numpy()[:, None, :] - means.to_numpy()[None, :, :]
-    distances = pd.DataFrame(np.sqrt((diff ** 2).sum(-1)), index=conditions, columns=conditions)
+    distances = pd.DataFrame(np.sqrt((diff**2).sum(-1)), index=conditions, columns=conditions)
     silhouette = None
     if len(conditions) >= 2 and keep.sum() > len(conditions):
-        silhouette = float(silhouette_score(activity[keep], labels[keep], sample_size=min(max_samples, int(keep.sum())),
-                                            random_state=seed))
+        silhouette = float(
+            silhouette_score(
+                activity[keep], labels[keep], sample_size=min(max_samples, int(keep.sum())), random_state=seed
+            )
+        )
     return PopulationGeometry(participation_ratio(activity), silhouette, means, distances)

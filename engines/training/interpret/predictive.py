@@ -11,8 +11,14 @@ from engines.training.errors import DataError
 __all__ = ["predictive_units"]
 
 
-def predictive_units(activity: np.ndarray, behaviour: np.ndarray, top: int | None = 10,
-                     names: list[str] | None = None, max_samples: int = 4000, seed: int = 0) -> pd.DataFrame:
+def predictive_units(
+    activity: np.ndarray,
+    behaviour: np.ndarray,
+    top: int | None = 10,
+    names: list[str] | None = None,
+    max_samples: int = 4000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Rows (unit, target, mutual_info_bits) sorted by information, ``top`` per target (all when None).
 
     Uses at most ``max_samples`` time bins (evenly spaced) so the kNN estimate stays well under a

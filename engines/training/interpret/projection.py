@@ -19,8 +19,9 @@ class Projection:
     explained_variance: np.ndarray | None
 
 
-def project_latents(activity: np.ndarray, method: str = "pca", n_components: int = 2, seed: int = 0,
-                    max_samples: int = 20_000) -> Projection:
+def project_latents(
+    activity: np.ndarray, method: str = "pca", n_components: int = 2, seed: int = 0, max_samples: int = 20_000
+) -> Projection:
     """(time, n_components) coordinates; UMAP fits on at most ``max_samples`` evenly spaced bins
     and transforms the rest (it costs seconds per 10,000 bins)."""
     activity = np.asarray(activity, dtype=np.float64)
@@ -32,8 +33,10 @@ def project_latents(activity: np.ndarray, method: str = "pca", n_components: int
     try:
         import umap
     except Exception:
-        raise OptionalDependencyMissing("UMAP projections need the optional package 'umap-learn' "
-                                        "(pip install umap-learn); PCA works without it.") from None
+        raise OptionalDependencyMissing(
+            "UMAP projections need the optional package 'umap-learn' "
+            "(pip install umap-learn); PCA works without it."
+        ) from None
     step = max(1, len(activity) // max_samples)
     reducer = umap.UMAP(n_components=n_components, random_state=seed).fit(activity[::step])
     return Projection(reducer.transform(activity), "umap", None)

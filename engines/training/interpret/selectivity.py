@@ -27,22 +27,33 @@ def condition_labels(variable: np.ndarray, n_bins: int = 8) -> np.ndarray:
 def _groups(activity: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     activity = np.asarray(activity, dtype=np.float64)
     if activity.ndim != 2 or len(activity) != len(labels):
-        raise DataError(f"Activity {activity.shape} and condition labels ({len(labels)}) must share the time axis.")
+        raise DataError(
+            f"Activity {activity.shape} and condition labels ({len(labels)}) must share the time axis."
+        )
     conditions = np.array(sorted(c for c in np.unique(labels) if c >= 0))
     if len(conditions) < 2:
         raise DataError("Selectivity needs at least two conditions present in the data.")
     return conditions, [activity[labels == c] for c in conditions]
 
 
-def tuning_curves(activity: np.ndarray, variable: np.ndarray, n_bins: int = 8) -> tuple[pd.DataFrame, pd.DataFrame]:
+def tuning_curves(
+    activity: np.ndarray, variable: np.ndarray, n_bins: int = 8
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(mean, sem): DataFrames indexed by unit with one column per condition of ``variable``."""
     labels = condition_labels(variable, n_bins)
     conditions, groups = _groups(activity, labels)
     means = np.stack([g.mean(axis=0) for g in groups], axis=1)
-    sems = np.stack([g.std(axis=0, ddof=1) / np.sqrt(max(len(g), 1)) if len(g) > 1 else np.full(g.shape[1], np.nan)
-                     for g in groups], axis=1)
+    sems = np.stack(
+        [
+            g.std(axis=0, ddof=1) / np.sqrt(max(len(g), 1)) if len(g) > 1 else np.full(g.shape[1], np.nan)
+            for g in groups
+        ],
+        axis=1,
+    )
     index = pd.RangeIndex(means.shape[0], name="unit")
-    return pd.DataFrame(means, index=index, columns=conditions), pd.DataFrame(sems, index=index, columns=conditions)
+    return pd.DataFrame(means, index=index, columns=conditions), pd.DataFrame(
+        sems, index=index, columns=conditions
+    )
 
 
 def selectivity_index(activity: np.ndarray, variable: np.ndarray, n_bins: int = 8) -> pd.DataFrame:
@@ -61,7 +72,13 @@ def selectivity_index(activity: np.ndarray, variable: np.ndarray, n_bins: int = 
         total = ((data[:, unit] - data[:, unit].mean()) ** 2).sum()
         between = sum(len(g) * (g[:, unit].mean() - data[:, unit].mean()) ** 2 for g in groups)
         p = stats.f_oneway(*[g[:, unit] for g in groups if len(g) > 1]).pvalue if total > 0 else 1.0
-        rows.append({"unit": unit, "preferred": conditions[preferred[unit]],
-                     "selectivity": (best.mean() - rest.mean()) / pooled if pooled and pooled > 0 else 0.0,
-                     "eta_squared": between / total if total > 0 else 0.0, "p_value": float(p)})
+        rows.append(
+            {
+                "unit": unit,
+                "preferred": conditions[preferred[unit]],
+                "selectivity": (best.mean() - rest.mean()) / pooled if pooled and pooled > 0 else 0.0,
+                "eta_squared": between / total if total > 0 else 0.0,
+                "p_value": float(p),
+            }
+        )
     return pd.DataFrame(rows).sort_values("selectivity", ascending=False, ignore_index=True)

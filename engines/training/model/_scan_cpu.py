@@ -30,8 +30,14 @@ def default_block(length: int, batch: int, d_inner: int, d_state: int) -> int:
     return max(1, min(length, steps))
 
 
-def _discretise(delta: torch.Tensor, u: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
-                decay: torch.Tensor, drive: torch.Tensor) -> None:
+def _discretise(
+    delta: torch.Tensor,
+    u: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    decay: torch.Tensor,
+    drive: torch.Tensor,
+) -> None:
     """decay = exp(delta A), drive = (delta u) B, written into the block buffers."""
     torch.mul(delta.unsqueeze(-1), A, out=decay)
     decay.exp_()
@@ -112,8 +118,14 @@ class _BlockedScan(torch.autograd.Function):
         return grad_u, grad_delta, grad_A, grad_B, grad_C, None
 
 
-def blocked_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
-                 block: int | None = None) -> torch.Tensor:
+def blocked_scan(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    block: int | None = None,
+) -> torch.Tensor:
     """C_t . h_t for every t, with h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t (no D skip, no gate).
 
     Time-major inputs: u, delta (L, batch, d_inner); A (d_inner, d_state); B, C (L, batch, d_state).

@@ -30,7 +30,7 @@ class ShortAttention(nn.Module):
 
     def forward(self, query: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         n, length, d = query.shape
-        q = self._heads(self.q_proj(query)) * self.d_head ** -0.5
+        q = self._heads(self.q_proj(query)) * self.d_head**-0.5
         k, v = (self._heads(t) for t in self.kv_proj(context).chunk(2, dim=-1))
         weights = self.dropout(torch.softmax(q @ k.transpose(-1, -2), dim=-1))
         return self.out_proj((weights @ v).transpose(1, 2).reshape(n, length, d))

@@ -15,15 +15,28 @@ from torch import nn
 from engines.training.config import MODALITIES, ModelConfig
 from engines.training.data.windows import DataSpec
 from engines.training.errors import MissingModality
-from engines.training.model.heads import BehaviourHead, ContrastiveHeads, ReconstructionHead, SpeciesClassifier
+from engines.training.model.heads import (
+    BehaviourHead,
+    ContrastiveHeads,
+    ReconstructionHead,
+    SpeciesClassifier,
+)
 from engines.training.model.mamba import MambaBackbone
 from engines.training.model.perceiver import LatentEncoder
 from engines.training.model.tokenizers import TOKENIZERS
 
 __all__ = ["FoundationModel", "ModelOutput", "COMPONENTS"]
 
-COMPONENTS = ("tokenizers", "embeddings", "encoder", "backbone", "behaviour_head", "reconstruction_head",
-              "contrastive_heads", "species_classifier")
+COMPONENTS = (
+    "tokenizers",
+    "embeddings",
+    "encoder",
+    "backbone",
+    "behaviour_head",
+    "reconstruction_head",
+    "contrastive_heads",
+    "species_classifier",
+)
 """Names ``set_trainable`` accepts; ``tokenizers.<modality>`` names one tokenizer."""
 
 
@@ -46,31 +59,52 @@ class FoundationModel(nn.Module):
         self.config, self.spec = config, spec
         d = config.d_model
         bins = {i: s.bin_s for i, s in enumerate(spec.sessions)}
-        self.tokenizers = nn.ModuleDict({
-            m: TOKENIZERS[m]({i: s.inputs[m] for i, s in enumerate(spec.sessions) if m in s.inputs}, d, bins)
-            for m in spec.modalities})
+        self.tokenizers = nn.ModuleDict(
+            {
+                m: TOKENIZERS[m](
+                    {i: s.inputs[m] for i, s in enumerate(spec.sessions) if m in s.inputs}, d, bins
+                )
+                for m in spec.modalities
+            }
+        )
         self.modality_embedding = nn.Embedding(len(MODALITIES), d)
         self.mask_embedding = nn.Embedding(len(MODALITIES), d)
         self.encoder = LatentEncoder(d, config.n_latents, config.n_heads, config.dropout)
-        self.backbone = MambaBackbone(d, config.n_blocks, config.d_state, config.d_conv, config.expand,
-                                      config.bidirectional, config.dropout, config.scan)
+        self.backbone = MambaBackbone(
+            d,
+            config.n_blocks,
+            config.d_state,
+            config.d_conv,
+            config.expand,
+            config.bidirectional,
+            config.dropout,
+            config.scan,
+        )
         behaviour_dims = {i: s.behaviour_dims for i, s in enumerate(spec.sessions)}
         self.behaviour_head = BehaviourHead(d, behaviour_dims)
-        self.reconstruction_head = ReconstructionHead(d, {
-            m: {i: s.outputs[m] for i, s in enumerate(spec.sessions) if m in s.outputs} for m in spec.modalities})
+        self.reconstruction_head = ReconstructionHead(
+            d,
+            {
+                m: {i: s.outputs[m] for i, s in enumerate(spec.sessions) if m in s.outputs}
+                for m in spec.modalities
+            },
+        )
         self.contrastive_heads = ContrastiveHeads(d, config.embed_dim, behaviour_dims, spec.n_stimuli)
         self.species_classifier = SpeciesClassifier(d, len(spec.species)) if len(spec.species) > 1 else None
 
-    def encode(self, inputs: dict[str, torch.Tensor], session: int,
-               masks: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    def encode(
+        self, inputs: dict[str, torch.Tensor], session: int, masks: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """Per-bin states (b, L, d_model) from any non-empty subset of the session's modalities."""
         tokens = []
         for m in MODALITIES:
             if m not in inputs:
                 continue
             if m not in self.tokenizers or not self.tokenizers[m].readin.has(session):
-                raise MissingModality(f"The model has no {m} tokenizer for session {session}; it was built for "
-                                      f"{', '.join(self.spec.sessions[session].inputs)}.")
+                raise MissingModality(
+                    f"The model has no {m} tokenizer for session {session}; it was built for "
+                    f"{', '.join(self.spec.sessions[session].inputs)}."
+                )
             index = MODALITIES.index(m)
             token = self.tokenizers[m](inputs[m], session) + self.modality_embedding.weight[index]
             if masks is not None and m in masks:
@@ -80,9 +114,14 @@ class FoundationModel(nn.Module):
             raise MissingModality("A forward pass needs at least one modality; the batch has none.")
         return self.backbone(self.encoder(torch.stack(tokens, dim=2)))
 
-    def forward(self, inputs: dict[str, torch.Tensor], session: int,
-                masks: dict[str, torch.Tensor] | None = None, reconstruct: list[str] | None = None,
-                behaviour: torch.Tensor | None = None) -> ModelOutput:
+    def forward(
+        self,
+        inputs: dict[str, torch.Tensor],
+        session: int,
+        masks: dict[str, torch.Tensor] | None = None,
+        reconstruct: list[str] | None = None,
+        behaviour: torch.Tensor | None = None,
+    ) -> ModelOutput:
         """Everything the objective needs comes out of this call (so DistributedDataParallel sees every
         parameter used): ``behaviour`` (b, L, dims), when given, is embedded for the contrastive loss."""
         latent = self.encode(inputs, session, masks)
@@ -92,21 +131,27 @@ class FoundationModel(nn.Module):
             stimulus_table=heads.stimulus.weight.view_as(heads.stimulus.weight),  # a non-leaf: DDP traces it
             latent=latent,
             behaviour=self.behaviour_head(latent, session) if self.behaviour_head.has(session) else None,
-            reconstruction=self.reconstruction_head(latent, session, reconstruct if reconstruct is not None
-                                                    else list(inputs)),
+            reconstruction=self.reconstruction_head(
+                latent, session, reconstruct if reconstruct is not None else list(inputs)
+            ),
             embedding=self.contrastive_heads.neural(latent),
-            species_logits=self.species_classifier(latent) if self.species_classifier is not None else None)
+            species_logits=self.species_classifier(latent) if self.species_classifier is not None else None,
+        )
 
     def _component(self, name: str) -> nn.Module | list[nn.Module]:
         if name.startswith("tokenizers."):
             modality = name.split(".", 1)[1]
             if modality not in self.tokenizers:
-                raise MissingModality(f"No tokenizer for {modality!r}; the model has {', '.join(self.tokenizers)}.")
+                raise MissingModality(
+                    f"No tokenizer for {modality!r}; the model has {', '.join(self.tokenizers)}."
+                )
             return self.tokenizers[modality]
         if name == "embeddings":
             return [self.modality_embedding, self.mask_embedding]
         if name not in COMPONENTS:
-            raise ValueError(f"Unknown component {name!r}; choose from {', '.join(COMPONENTS)} or tokenizers.<m>.")
+            raise ValueError(
+                f"Unknown component {name!r}; choose from {', '.join(COMPONENTS)} or tokenizers.<m>."
+            )
         module = getattr(self, name)
         return module if module is not None else []
 

@@ -6,8 +6,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["GradientReversal", "grad_reverse", "BehaviourHead", "ReconstructionHead", "ContrastiveHeads",
-           "SpeciesClassifier"]
+__all__ = [
+    "GradientReversal",
+    "grad_reverse",
+    "BehaviourHead",
+    "ReconstructionHead",
+    "ContrastiveHeads",
+    "SpeciesClassifier",
+]
 
 
 class GradientReversal(torch.autograd.Function):
@@ -47,14 +53,24 @@ class ReconstructionHead(nn.Module):
 
     def __init__(self, d_model: int, outputs: dict[str, dict[int, int]]) -> None:
         super().__init__()
-        self.heads = nn.ModuleDict({m: nn.ModuleDict({str(s): nn.Sequential(nn.Linear(d_model, d_model), nn.GELU(),
-                                                                            nn.Linear(d_model, n))
-                                                      for s, n in sizes.items()})
-                                    for m, sizes in outputs.items()})
+        self.heads = nn.ModuleDict(
+            {
+                m: nn.ModuleDict(
+                    {
+                        str(s): nn.Sequential(nn.Linear(d_model, d_model), nn.GELU(), nn.Linear(d_model, n))
+                        for s, n in sizes.items()
+                    }
+                )
+                for m, sizes in outputs.items()
+            }
+        )
 
     def forward(self, h: torch.Tensor, session: int, modalities: list[str]) -> dict[str, torch.Tensor]:
-        return {m: self.heads[m][str(session)](h) for m in modalities
-                if m in self.heads and str(session) in self.heads[m]}
+        return {
+            m: self.heads[m][str(session)](h)
+            for m in modalities
+            if m in self.heads and str(session) in self.heads[m]
+        }
 
 
 class ContrastiveHeads(nn.Module):
@@ -63,9 +79,13 @@ class ContrastiveHeads(nn.Module):
     def __init__(self, d_model: int, embed_dim: int, behaviour_dims: dict[int, int], n_stimuli: int) -> None:
         super().__init__()
         self.neural = nn.Sequential(nn.Linear(d_model, d_model), nn.GELU(), nn.Linear(d_model, embed_dim))
-        self.behaviour = nn.ModuleDict({str(s): nn.Sequential(nn.Linear(d, d_model), nn.GELU(),
-                                                              nn.Linear(d_model, embed_dim))
-                                        for s, d in behaviour_dims.items() if d > 0})
+        self.behaviour = nn.ModuleDict(
+            {
+                str(s): nn.Sequential(nn.Linear(d, d_model), nn.GELU(), nn.Linear(d_model, embed_dim))
+                for s, d in behaviour_dims.items()
+                if d > 0
+            }
+        )
         self.stimulus = nn.Embedding(max(n_stimuli, 1), embed_dim)
 
     def embed_behaviour(self, behaviour: torch.Tensor, session: int) -> torch.Tensor | None:

@@ -21,20 +21,37 @@ __all__ = ["MambaMixer", "MambaBlock", "MambaBackbone"]
 class MambaMixer(nn.Module):
     """The selective state-space mixer of Mamba: (batch, L, d_model) -> (batch, L, d_model)."""
 
-    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, dt_rank: int | None = None,
-                 dt_min: float = 0.001, dt_max: float = 0.1, dt_init_floor: float = 1e-4, conv_bias: bool = True,
-                 bias: bool = False, scan: ScanKind = "auto") -> None:
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_rank: int | None = None,
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+        conv_bias: bool = True,
+        bias: bool = False,
+        scan: ScanKind = "auto",
+    ) -> None:
         super().__init__()
         self.d_model, self.d_state, self.d_conv, self.expand = d_model, d_state, d_conv, expand
         self.d_inner = expand * d_model
         self.dt_rank = dt_rank or math.ceil(d_model / 16)
         self.scan = scan
         self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=bias)
-        self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, kernel_size=d_conv, groups=self.d_inner,
-                                padding=d_conv - 1, bias=conv_bias)
+        self.conv1d = nn.Conv1d(
+            self.d_inner,
+            self.d_inner,
+            kernel_size=d_conv,
+            groups=self.d_inner,
+            padding=d_conv - 1,
+            bias=conv_bias,
+        )
         self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
         self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True)
-        std = self.dt_rank ** -0.5
+        std = self.dt_rank**-0.5
         nn.init.uniform_(self.dt_proj.weight, -std, std)
         dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
         dt = dt.clamp(min=dt_init_floor)
@@ -56,20 +73,40 @@ class MambaMixer(nn.Module):
         dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
         dt = (dt @ self.dt_proj.weight.T).transpose(1, 2)  # bias is added inside the scan
         A = -torch.exp(self.A_log.float())
-        y = selective_scan(x, dt, A, B.transpose(1, 2), C.transpose(1, 2), self.D.float(), z=z,
-                           delta_bias=self.dt_proj.bias.float(), delta_softplus=True, kind=self.scan)
+        y = selective_scan(
+            x,
+            dt,
+            A,
+            B.transpose(1, 2),
+            C.transpose(1, 2),
+            self.D.float(),
+            z=z,
+            delta_bias=self.dt_proj.bias.float(),
+            delta_softplus=True,
+            kind=self.scan,
+        )
         return self.out_proj(y.transpose(1, 2))
 
 
 class MambaBlock(nn.Module):
     """Pre-norm residual block; ``bidirectional`` adds a second mixer reading time backwards."""
 
-    def __init__(self, d_model: int, d_state: int, d_conv: int, expand: int, bidirectional: bool, dropout: float,
-                 scan: ScanKind) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int,
+        d_conv: int,
+        expand: int,
+        bidirectional: bool,
+        dropout: float,
+        scan: ScanKind,
+    ) -> None:
         super().__init__()
         self.norm = nn.RMSNorm(d_model)
         self.mixer = MambaMixer(d_model, d_state, d_conv, expand, scan=scan)
-        self.mixer_backward = MambaMixer(d_model, d_state, d_conv, expand, scan=scan) if bidirectional else None
+        self.mixer_backward = (
+            MambaMixer(d_model, d_state, d_conv, expand, scan=scan) if bidirectional else None
+        )
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -83,11 +120,22 @@ class MambaBlock(nn.Module):
 class MambaBackbone(nn.Module):
     """A stack of Mamba blocks over time, then a final norm: (batch, L, d_model) -> same."""
 
-    def __init__(self, d_model: int, n_blocks: int, d_state: int, d_conv: int, expand: int, bidirectional: bool,
-                 dropout: float, scan: ScanKind = "auto") -> None:
+    def __init__(
+        self,
+        d_model: int,
+        n_blocks: int,
+        d_state: int,
+        d_conv: int,
+        expand: int,
+        bidirectional: bool,
+        dropout: float,
+        scan: ScanKind = "auto",
+    ) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(MambaBlock(d_model, d_state, d_conv, expand, bidirectional, dropout, scan)
-                                    for _ in range(n_blocks))
+        self.blocks = nn.ModuleList(
+            MambaBlock(d_model, d_state, d_conv, expand, bidirectional, dropout, scan)
+            for _ in range(n_blocks)
+        )
         self.norm = nn.RMSNorm(d_model)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:

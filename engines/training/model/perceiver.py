@@ -26,8 +26,9 @@ class LatentEncoder(nn.Module):
         self.latents = nn.Parameter(torch.randn(n_latents, d_model) * 0.02)
         self.norm_tokens, self.norm_latents = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.cross = ShortAttention(d_model, n_heads, dropout)
-        self.cross_mlp = nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, 2 * d_model), nn.GELU(),
-                                       nn.Linear(2 * d_model, d_model))
+        self.cross_mlp = nn.Sequential(
+            nn.LayerNorm(d_model), nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, d_model)
+        )
         self.norm_self = nn.LayerNorm(d_model)
         self.self_attn = ShortAttention(d_model, n_heads, dropout)
         self.pool_query = nn.Parameter(torch.randn(d_model) * 0.02)
@@ -43,7 +44,7 @@ class LatentEncoder(nn.Module):
         normed = self.norm_self(latents)
         latents = latents + self.self_attn(normed, normed)
         # population aggregation: attention pooling of the latents with one learned query
-        weights = torch.softmax(self.pool_norm(latents) @ self.pool_query / d ** 0.5, dim=-1)
+        weights = torch.softmax(self.pool_norm(latents) @ self.pool_query / d**0.5, dim=-1)
         pooled = (weights.unsqueeze(-1) * latents).sum(dim=1).reshape(b, length, d)
         if return_latents:
             return pooled, latents.reshape(b, length, -1, d)

@@ -39,10 +39,18 @@ def cuda_kernel_available() -> bool:
     return _mamba_ssm_scan() is not None
 
 
-def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
-                   D: torch.Tensor | None = None, z: torch.Tensor | None = None,
-                   delta_bias: torch.Tensor | None = None, delta_softplus: bool = False,
-                   kind: ScanKind = "auto") -> torch.Tensor:
+def selective_scan(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    kind: ScanKind = "auto",
+) -> torch.Tensor:
     """y (batch, d_inner, L) for u, delta, z (batch, d_inner, L), A (d_inner, d_state), B, C (batch, d_state, L).
 
     ``kind="auto"`` picks mamba-ssm's kernel for CUDA tensors when it imports, else the blocked
@@ -59,8 +67,13 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
         delta32 = delta32 + delta_bias.float()[:, None]
     if delta_softplus:
         delta32 = F.softplus(delta32)
-    y = blocked_scan(u32.permute(2, 0, 1), delta32.permute(2, 0, 1), A.float(), B.float().permute(2, 0, 1),
-                     C.float().permute(2, 0, 1)).permute(1, 2, 0)
+    y = blocked_scan(
+        u32.permute(2, 0, 1),
+        delta32.permute(2, 0, 1),
+        A.float(),
+        B.float().permute(2, 0, 1),
+        C.float().permute(2, 0, 1),
+    ).permute(1, 2, 0)
     if D is not None:
         y = y + u32 * D.float()[:, None]
     if z is not None:

@@ -5,5 +5,13 @@ from engines.training.trainer.control import RunController, start_folder_trainin
 from engines.training.trainer.distributed import DistContext, init_distributed
 from engines.training.trainer.loop import Trainer, warmup_cosine
 
-__all__ = ["Trainer", "RunController", "start_folder_training", "save_checkpoint", "load_checkpoint",
-           "DistContext", "init_distributed", "warmup_cosine"]
+__all__ = [
+    "Trainer",
+    "RunController",
+    "start_folder_training",
+    "save_checkpoint",
+    "load_checkpoint",
+    "DistContext",
+    "init_distributed",
+    "warmup_cosine",
+]

@@ -40,11 +40,18 @@ def capture_rng() -> dict[str, Any]:
     """Torch (CPU and CUDA), numpy's legacy global and Python's RNG states as plain values."""
     state = random.getstate()
     legacy = np.random.get_state()
-    return {"torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": [legacy[0], torch.from_numpy(legacy[1].astype(np.int64)), int(legacy[2]), int(legacy[3]),
-                      float(legacy[4])],
-            "python": [state[0], list(state[1]), state[2]]}
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [
+            legacy[0],
+            torch.from_numpy(legacy[1].astype(np.int64)),
+            int(legacy[2]),
+            int(legacy[3]),
+            float(legacy[4]),
+        ],
+        "python": [state[0], list(state[1]), state[2]],
+    }
 
 
 def restore_rng(state: dict[str, Any]) -> None:
@@ -68,8 +75,9 @@ def _describe_failure(exc: OSError, step: int, previous: CheckpointInfo | None) 
     return f"Writing checkpoint step {step} failed: {cause}. The {kept}. {action}."
 
 
-def save_checkpoint(folder: RunFolder, step: int, state: dict[str, Any], metrics: dict[str, Any],
-                    keep: int = 3) -> CheckpointInfo:
+def save_checkpoint(
+    folder: RunFolder, step: int, state: dict[str, Any], metrics: dict[str, Any], keep: int = 3
+) -> CheckpointInfo:
     """Write one checkpoint atomically and prune old ones (keeping ``keep`` newest and the best by val loss).
 
     Needs memory for one serialised copy of the state (the checkpoint's size) while writing.
@@ -86,8 +94,10 @@ def save_checkpoint(folder: RunFolder, step: int, state: dict[str, Any], metrics
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-        write_json_atomic(target.with_suffix(".json"), {"step": step, "created": time.time(), "metrics": metrics,
-                                                        "bytes": target.stat().st_size})
+        write_json_atomic(
+            target.with_suffix(".json"),
+            {"step": step, "created": time.time(), "metrics": metrics, "bytes": target.stat().st_size},
+        )
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if not any(c.step == step for c in existing):
@@ -114,8 +124,10 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     except FileNotFoundError:
         raise RunNotFound(f"No checkpoint at {path}. Pick one from the run's checkpoint list.") from None
     except Exception as exc:  # truncated zip, wrong format, foreign pickle: one message for the user
-        raise CheckpointError(f"The checkpoint {path.name} cannot be read ({type(exc).__name__}: {str(exc)[:200]}). "
-                              "Resume from an earlier checkpoint.") from exc
+        raise CheckpointError(
+            f"The checkpoint {path.name} cannot be read ({type(exc).__name__}: {str(exc)[:200]}). "
+            "Resume from an earlier checkpoint."
+        ) from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is not a checkpoint of this version of the trainer.")
     return state

@@ -49,18 +49,34 @@ __all__ = ["RunController", "start_folder_training"]
 REPO_ROOT = Path(engines.__file__).resolve().parents[1]
 
 
-def start_folder_training(folder: RunFolder, policy: SourcePolicy | None, resume_from: Path | None = None,
-                          mode: str = "thread", cancelled=None, progress=None) -> dict[str, Any]:
+def start_folder_training(
+    folder: RunFolder,
+    policy: SourcePolicy | None,
+    resume_from: Path | None = None,
+    mode: str = "thread",
+    cancelled=None,
+    progress=None,
+) -> dict[str, Any]:
     """Prepare (or reload) the run's data and train it to the end in the calling thread; returns the final status."""
     from engines.training.trainer.loop import Trainer
 
     try:
         config = parse_config(folder.config())
-        sessions = (load_run_data(folder) if (folder.data_dir / "manifest.json").exists()
-                    else prepare_run_data(folder, config.data, policy, progress, cancelled))
+        sessions = (
+            load_run_data(folder)
+            if (folder.data_dir / "manifest.json").exists()
+            else prepare_run_data(folder, config.data, policy, progress, cancelled)
+        )
         dataset = WindowDataset(sessions, config.data, config.training.seed)
-        trainer = Trainer(config, folder, dataset, resume_from=resume_from, mode=mode, cancelled=cancelled,
-                          progress=progress)
+        trainer = Trainer(
+            config,
+            folder,
+            dataset,
+            resume_from=resume_from,
+            mode=mode,
+            cancelled=cancelled,
+            progress=progress,
+        )
     except Exception as exc:  # the run ends failed with the reason the user needs
         message = str(exc) if isinstance(exc, NeurodeckError) else f"{type(exc).__name__}: {exc}"
         folder.update_status(state=RunState.FAILED.value, message=message, finished=time.time())
@@ -80,8 +96,13 @@ class RunController:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ starting
-    def start(self, config: TrainingConfig, nproc: int = 1, person: Person | None = None,
-              limits: RunLimits | None = None) -> str:
+    def start(
+        self,
+        config: TrainingConfig,
+        nproc: int = 1,
+        person: Person | None = None,
+        limits: RunLimits | None = None,
+    ) -> str:
         """Create a run folder for ``config`` and start training it; returns the run id at once.
 
         ``nproc`` > 1 runs ``torchrun --nproc_per_node=nproc`` in a subprocess (gloo on CPU, nccl on GPU).
@@ -89,12 +110,16 @@ class RunController:
         """
         if nproc < 1:
             raise RunStateError("nproc must be at least 1.")
-        with self.registry.starting():  # for every process on the workspace: the check counts the run it allows
+        with (
+            self.registry.starting()
+        ):  # for every process on the workspace: the check counts the run it allows
             if limits is not None:
                 limits.check_request(config.training.steps, config.data.seq_len * config.data.bin_s, nproc)
                 self._check_capacity(person, limits)
             folder = self.registry.new_run(config.name)
-            folder.update_status(owner=person.name if person is not None else "", state=RunState.STARTING.value)
+            folder.update_status(
+                owner=person.name if person is not None else "", state=RunState.STARTING.value
+            )
             write_json_atomic(folder.config_path, config.to_dict())  # the run is listed from here on, whole
             self._launch(folder, None, nproc)
         return folder.run_id
@@ -102,8 +127,14 @@ class RunController:
     def _check_capacity(self, person: Person | None, limits: RunLimits) -> None:
         limits.check_capacity(person or Person(""), self.registry.list_runs())
 
-    def resume_from_checkpoint(self, run_id: str, step: int | None = None, nproc: int | None = None,
-                               person: Person | None = None, limits: RunLimits | None = None) -> str:
+    def resume_from_checkpoint(
+        self,
+        run_id: str,
+        step: int | None = None,
+        nproc: int | None = None,
+        person: Person | None = None,
+        limits: RunLimits | None = None,
+    ) -> str:
         """Continue a stopped, failed or interrupted run from checkpoint ``step`` (default: the newest); only
         its owner or an admin may, within ``limits`` like a new start."""
         folder = self.registry.get(run_id)
@@ -111,7 +142,9 @@ class RunController:
             person.require_manage(folder.owner, f"Run {run_id}")
         state = folder.effective_state()
         if state in ACTIVE_STATES:
-            raise RunStateError(f"Run {run_id} is {state.value}; stop it before resuming it from a checkpoint.")
+            raise RunStateError(
+                f"Run {run_id} is {state.value}; stop it before resuming it from a checkpoint."
+            )
         checkpoints = folder.checkpoints()
         if not checkpoints:
             raise RunNotFound(f"Run {run_id} has no checkpoint to resume from; start it again instead.")
@@ -123,19 +156,30 @@ class RunController:
         with self.registry.starting():
             if limits is not None:
                 config = parse_config(folder.config())
-                limits.check_request(config.training.steps, config.data.seq_len * config.data.bin_s, nproc or world)
+                limits.check_request(
+                    config.training.steps, config.data.seq_len * config.data.bin_s, nproc or world
+                )
                 self._check_capacity(person, limits)
             self._launch(folder, chosen.path, nproc or world)
         return run_id
 
     def _launch(self, folder: RunFolder, resume_from: Path | None, nproc: int) -> None:
         me = psutil.Process()
-        folder.update_status(state=RunState.STARTING.value, message="preparing data", pid=me.pid,
-                             pid_started=me.create_time(), host=socket.gethostname(), mode="thread" if nproc == 1 else "torchrun",
-                             world_size=nproc, started=time.time(), launched=time.time())
+        folder.update_status(
+            state=RunState.STARTING.value,
+            message="preparing data",
+            pid=me.pid,
+            pid_started=me.create_time(),
+            host=socket.gethostname(),
+            mode="thread" if nproc == 1 else "torchrun",
+            world_size=nproc,
+            started=time.time(),
+            launched=time.time(),
+        )
         target = self._thread_body if nproc == 1 else self._torchrun_body
-        thread = threading.Thread(target=target, args=(folder, resume_from, nproc), daemon=True,
-                                  name=f"training-{folder.run_id}")
+        thread = threading.Thread(
+            target=target, args=(folder, resume_from, nproc), daemon=True, name=f"training-{folder.run_id}"
+        )
         with self._lock:
             self._threads[folder.run_id] = thread
         thread.start()
@@ -151,35 +195,60 @@ class RunController:
                 message = str(exc) if isinstance(exc, NeurodeckError) else f"{type(exc).__name__}: {exc}"
                 folder.update_status(state=RunState.FAILED.value, message=message, finished=time.time())
                 return
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-                   "-m", "engines.training.cli", "train", "--resume", str(folder.path),
-                   "--workspace", str(self.workspace)]
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            "-m",
+            "engines.training.cli",
+            "train",
+            "--resume",
+            str(folder.path),
+            "--workspace",
+            str(self.workspace),
+        ]
         if resume_from is not None:
             command += ["--checkpoint", resume_from.name]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-               "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-               "NEURODECK_RUN_LAUNCHED": str(folder.status().get("launched", time.time()))}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+            "NEURODECK_RUN_LAUNCHED": str(folder.status().get("launched", time.time())),
+        }
         with open(folder.path / "torchrun.log", "ab") as log:
-            process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
             with self._lock:
                 self._processes[folder.run_id] = process
-            folder.update_status(pid=process.pid, pid_started=psutil.Process(process.pid).create_time(),
-                                 message="starting torchrun")
+            folder.update_status(
+                pid=process.pid,
+                pid_started=psutil.Process(process.pid).create_time(),
+                message="starting torchrun",
+            )
             code = process.wait()
         if code != 0 and folder.status().get("state") in [s.value for s in ACTIVE_STATES]:
-            folder.update_status(state=RunState.FAILED.value, finished=time.time(),
-                                 message=f"torchrun exited with code {code}; see torchrun.log in the run folder.")
+            folder.update_status(
+                state=RunState.FAILED.value,
+                finished=time.time(),
+                message=f"torchrun exited with code {code}; see torchrun.log in the run folder.",
+            )
 
     # ------------------------------------------------------------ steering
-    def _expect(self, run_id: str, allowed: tuple[RunState, ...], verb: str, person: Person | None) -> RunFolder:
+    def _expect(
+        self, run_id: str, allowed: tuple[RunState, ...], verb: str, person: Person | None
+    ) -> RunFolder:
         folder = self.registry.get(run_id)
         if person is not None:
             person.require_manage(folder.owner, f"Run {run_id}")
         state = folder.effective_state()
         if state not in allowed:
-            raise RunStateError(f"Run {run_id} is {state.value}; only a {' or '.join(s.value for s in allowed)} run "
-                                f"can be {verb}.")
+            raise RunStateError(
+                f"Run {run_id} is {state.value}; only a {' or '.join(s.value for s in allowed)} run "
+                f"can be {verb}."
+            )
         return folder
 
     def pause(self, run_id: str, person: Person | None = None) -> None:
@@ -230,4 +299,3 @@ class RunController:
             process = self._processes.get(run_id)
             if process is not None and process.poll() is None:
                 process.terminate()
-

@@ -37,8 +37,11 @@ class DistContext:
         """Average each of ``keys`` over the ranks that have it (a task absent on a rank does not drag it to 0)."""
         if not self.active:
             return {k: values[k] for k in keys if k in values}
-        data = torch.tensor([[values.get(k, 0.0), 1.0 if k in values else 0.0] for k in keys], dtype=torch.float64,
-                            device=self.device)
+        data = torch.tensor(
+            [[values.get(k, 0.0), 1.0 if k in values else 0.0] for k in keys],
+            dtype=torch.float64,
+            device=self.device,
+        )
         dist.all_reduce(data)
         return {k: float(s / n) for k, (s, n) in zip(keys, data.tolist()) if n > 0}
 
@@ -64,9 +67,17 @@ class DistContext:
         has a gradient for keeps ``grad=None`` (so the optimizer leaves it alone)."""
         if not self.active or not parameters:
             return
-        grads = torch.stack([p.grad.reshape(()) if p.grad is not None and p.grad.numel() == 1 else
-                             torch.zeros((), device=self.device) for p in parameters])
-        present = torch.tensor([p.grad is not None for p in parameters], dtype=grads.dtype, device=self.device)
+        grads = torch.stack(
+            [
+                p.grad.reshape(())
+                if p.grad is not None and p.grad.numel() == 1
+                else torch.zeros((), device=self.device)
+                for p in parameters
+            ]
+        )
+        present = torch.tensor(
+            [p.grad is not None for p in parameters], dtype=grads.dtype, device=self.device
+        )
         packed = torch.stack([grads, present])
         dist.all_reduce(packed)
         for p, total, count in zip(parameters, packed[0], packed[1]):
@@ -83,8 +94,10 @@ def init_distributed(device: str = "auto") -> DistContext:
     ``device``: "cpu", "cuda" or "auto" (CUDA when available). Each rank uses GPU ``LOCAL_RANK``.
     """
     if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("training.device is 'cuda' but this machine has no CUDA GPU (or torch was built without "
-                          "CUDA). Use 'auto' or 'cpu'.")
+        raise ConfigError(
+            "training.device is 'cuda' but this machine has no CUDA GPU (or torch was built without "
+            "CUDA). Use 'auto' or 'cpu'."
+        )
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() and device in ("auto", "cuda")

@@ -41,11 +41,13 @@ Progress = Callable[[float, str], None]
 
 def warmup_cosine(warmup: int, total: int, min_ratio: float) -> Callable[[int], float]:
     """LR multiplier: linear warmup to 1 over ``warmup`` steps, then cosine down to ``min_ratio`` at ``total``."""
+
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
         progress = min(1.0, (step - warmup) / max(1, total - warmup))
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
     return factor
 
 
@@ -56,11 +58,19 @@ def build_optimizer(modules: list[torch.nn.Module], config: TrainingConfig) -> t
         for name, p in module.named_parameters():
             if not p.requires_grad:
                 continue
-            no_decay = p.ndim < 2 or getattr(p, "_no_weight_decay", False) or "embedding" in name or "log_vars" in name
+            no_decay = (
+                p.ndim < 2
+                or getattr(p, "_no_weight_decay", False)
+                or "embedding" in name
+                or "log_vars" in name
+            )
             (plain if no_decay else decay).append(p)
     o = config.optim
-    return torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay}, {"params": plain, "weight_decay": 0.0}],
-                             lr=o.lr, betas=o.betas)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": o.weight_decay}, {"params": plain, "weight_decay": 0.0}],
+        lr=o.lr,
+        betas=o.betas,
+    )
 
 
 class _Stop(Exception):
@@ -73,9 +83,18 @@ class Trainer:
     """Trains one run in its folder. ``run()`` returns the final status dict; errors end as a failed status
     (and are re-raised for headless callers when ``raise_errors``)."""
 
-    def __init__(self, config: TrainingConfig, folder: RunFolder, dataset: WindowDataset, *,
-                 resume_from: Path | None = None, mode: str = "thread", progress: Progress | None = None,
-                 cancelled: Callable[[], bool] | None = None, dist: DistContext | None = None) -> None:
+    def __init__(
+        self,
+        config: TrainingConfig,
+        folder: RunFolder,
+        dataset: WindowDataset,
+        *,
+        resume_from: Path | None = None,
+        mode: str = "thread",
+        progress: Progress | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        dist: DistContext | None = None,
+    ) -> None:
         self.config, self.folder, self.dataset = config, folder, dataset
         self.settings = config.training
         self.dist = dist  # set in run() when None, so a bad device ends as a failed run, not an exception
@@ -100,16 +119,29 @@ class Trainer:
         self.model = FoundationModel(self.config.model, self.dataset.spec).to(device)
         self.objective = Objective(self.settings.tasks, self.settings.temperature).to(device)
         self.optimizer = build_optimizer([self.model, self.objective], self.config)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(
-            self.config.optim.warmup_steps, self.settings.steps, self.config.optim.min_lr_ratio))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            warmup_cosine(
+                self.config.optim.warmup_steps, self.settings.steps, self.config.optim.min_lr_ratio
+            ),
+        )
         self.amp = self.settings.amp and device.type == "cuda"
         self.amp_dtype = torch.bfloat16 if self.amp and torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
-        self.network = (DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None,
-                                                find_unused_parameters=True) if self.dist.active else self.model)
+        self.network = (
+            DistributedDataParallel(
+                self.model,
+                device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=True,
+            )
+            if self.dist.active
+            else self.model
+        )
 
     def _restore(self, path: Path) -> None:
-        state = load_checkpoint(path, "cpu")  # RNG states must stay on the CPU; load_state_dict moves the rest
+        state = load_checkpoint(
+            path, "cpu"
+        )  # RNG states must stay on the CPU; load_state_dict moves the rest
         self.model.load_state_dict(state["model"])
         self.objective.load_state_dict(state["objective"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -120,19 +152,31 @@ class Trainer:
         self.best_val, self.bad_evals = float(state["best_val"]), int(state["bad_evals"])
 
     def _state(self) -> dict[str, Any]:
-        return {"step": self.step, "model": self.model.state_dict(), "objective": self.objective.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict(), "rng": capture_rng(), "nonfinite": self.nonfinite,
-                "best_val": self.best_val, "bad_evals": self.bad_evals,
-                "data_position": {"seed": self.settings.seed, "step": self.step},
-                "spec": self.dataset.spec.to_dict(), "config": self.config.to_dict()}
+        return {
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "objective": self.objective.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": capture_rng(),
+            "nonfinite": self.nonfinite,
+            "best_val": self.best_val,
+            "bad_evals": self.bad_evals,
+            "data_position": {"seed": self.settings.seed, "step": self.step},
+            "spec": self.dataset.spec.to_dict(),
+            "config": self.config.to_dict(),
+        }
 
     def _open_sinks(self) -> None:
         self.log = MetricsLog(self.folder.metrics_path)
         hyper = self.config.hyperparameters()
         if self.config.logging.tensorboard:
-            self.sinks.append(TensorBoardMirror(self.folder.tensorboard_dir, hyper,
-                                                purge_step=self.step if self.step else None))
+            self.sinks.append(
+                TensorBoardMirror(
+                    self.folder.tensorboard_dir, hyper, purge_step=self.step if self.step else None
+                )
+            )
         if self.config.logging.mlflow is not None:
             self.sinks.append(MlflowMirror(self.config.logging.mlflow, self.folder.run_id, hyper))
 
@@ -154,7 +198,9 @@ class Trainer:
 
     def _checkpoint(self, metrics: dict[str, Any]) -> None:
         if self.main:
-            info = save_checkpoint(self.folder, self.step, self._state(), metrics, self.settings.keep_checkpoints)
+            info = save_checkpoint(
+                self.folder, self.step, self._state(), metrics, self.settings.keep_checkpoints
+            )
             self._event("checkpoint", path=info.path.name)
         self.dist.barrier()
 
@@ -197,7 +243,9 @@ class Trainer:
 
     def _train_step(self) -> dict[str, float] | None:
         self.network.train()
-        batch = to_tensors(self.dataset.train_batch(self.step, self.dist.rank), self.dataset, self.dist.device)
+        batch = to_tensors(
+            self.dataset.train_batch(self.step, self.dist.rank), self.dataset, self.dist.device
+        )
         generator = torch.Generator().manual_seed(self.settings.seed * 1_000_003 + self.step)
         with self._autocast():
             losses, anchor = self.objective.task_losses(self.network, batch, generator)  # type: ignore[arg-type]
@@ -205,14 +253,20 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if self.dist.any(not torch.isfinite(total.detach()).item()):
             self.nonfinite += 1
-            self._event("nonfinite", count=self.nonfinite, losses={k: float(v.detach()) for k, v in losses.items()})
+            self._event(
+                "nonfinite", count=self.nonfinite, losses={k: float(v.detach()) for k, v in losses.items()}
+            )
             if self.nonfinite > self.settings.max_nonfinite:
-                raise TrainingFailed(f"The loss was NaN or infinite {self.nonfinite} times (limit "
-                                     f"{self.settings.max_nonfinite}); last at step {self.step}. Lower the learning "
-                                     "rate, check the data for extreme values, or resume from an earlier checkpoint.")
+                raise TrainingFailed(
+                    f"The loss was NaN or infinite {self.nonfinite} times (limit "
+                    f"{self.settings.max_nonfinite}); last at step {self.step}. Lower the learning "
+                    "rate, check the data for extreme values, or resume from an earlier checkpoint."
+                )
             return None
         self.scaler.scale(total).backward()
-        self.dist.average_scalar_gradients(list(self.objective.parameters()))  # DDP syncs the model's, not these
+        self.dist.average_scalar_gradients(
+            list(self.objective.parameters())
+        )  # DDP syncs the model's, not these
         self.scaler.unscale_(self.optimizer)
         parameters = [p for g in self.optimizer.param_groups for p in g["params"]]
         norm = torch.nn.utils.clip_grad_norm_(parameters, self.config.optim.grad_clip or math.inf)
@@ -231,8 +285,9 @@ class Trainer:
         generator = torch.Generator().manual_seed(self.settings.seed)
         for batch in self.dataset.eval_batches("val", self.settings.eval_windows):
             with self._autocast():
-                losses, _ = self.objective.task_losses(self.model, to_tensors(batch, self.dataset, self.dist.device),
-                                                       generator)
+                losses, _ = self.objective.task_losses(
+                    self.model, to_tensors(batch, self.dataset, self.dist.device), generator
+                )
             for task, value in losses.items():
                 sums.setdefault(task, []).append(float(value))
         values = {f"loss/{t}": sum(v) / len(v) for t, v in sums.items()}
@@ -268,12 +323,19 @@ class Trainer:
             self.report(self.step / self.settings.steps, f"step {self.step} of {self.settings.steps}")
 
     def _log_train(self, window: list[dict[str, float]], keys: list[str], seconds: float) -> None:
-        local = {k: sum(v[k] for v in window if k in v) / max(1, sum(k in v for v in window)) for k in keys
-                 if any(k in v for v in window)}
+        local = {
+            k: sum(v[k] for v in window if k in v) / max(1, sum(k in v for v in window))
+            for k in keys
+            if any(k in v for v in window)
+        }
         tokens = sum(v["tokens"] for v in window) * self.dist.world_size
         values = self.dist.mean(local, keys)
-        values.update(lr=self.optimizer.param_groups[0]["lr"], tokens_per_s=tokens / max(seconds, 1e-9),
-                      nonfinite_steps=float(self.nonfinite), **self._system())
+        values.update(
+            lr=self.optimizer.param_groups[0]["lr"],
+            tokens_per_s=tokens / max(seconds, 1e-9),
+            nonfinite_steps=float(self.nonfinite),
+            **self._system(),
+        )
         values.update({f"weight/{t}": w for t, w in self.objective.weighting.weights().items()})
         self.last_train_loss = values.get("loss")
         self._metrics("train", values)
@@ -287,8 +349,11 @@ class Trainer:
             self.bad_evals += 1
         patience = self.settings.early_stopping_patience
         if patience is not None and self.bad_evals >= patience:
-            raise _Stop(RunState.EARLY_STOPPED, f"early stop at step {self.step}: validation loss did not improve "
-                                                f"for {patience} evaluations (best {self.best_val:.4g})")
+            raise _Stop(
+                RunState.EARLY_STOPPED,
+                f"early stop at step {self.step}: validation loss did not improve "
+                f"for {patience} evaluations (best {self.best_val:.4g})",
+            )
 
     # ---------------------------------------------------------------- entry
     def run(self, raise_errors: bool = False) -> dict[str, Any]:
@@ -302,26 +367,40 @@ class Trainer:
                 self._restore(self.resume_from)
             if self.main:
                 self.folder.mark_owner(self.mode, self.dist.world_size)
-            self._status(state=RunState.RUNNING.value, message="", started=time.time(),
-                         parameters=self.model.parameter_count(), device=str(self.dist.device))
+            self._status(
+                state=RunState.RUNNING.value,
+                message="",
+                started=time.time(),
+                parameters=self.model.parameter_count(),
+                device=str(self.dist.device),
+            )
             self._open_sinks()
-            self._event("resume" if self.resume_from else "start", checkpoint=getattr(self.resume_from, "name", None),
-                        world_size=self.dist.world_size, pid=os.getpid())
+            self._event(
+                "resume" if self.resume_from else "start",
+                checkpoint=getattr(self.resume_from, "name", None),
+                world_size=self.dist.world_size,
+                pid=os.getpid(),
+            )
             self._loop()
             self._checkpoint(self._checkpoint_metrics("end"))
         except _Stop as stop:
             state, message = stop.state, stop.message
             self._safe_final_checkpoint(stop.state.value)
         except torch.OutOfMemoryError:
-            message = (f"Out of GPU memory at step {self.step} (batch {self.config.data.batch_size} x "
-                       f"{self.config.data.seq_len} bins, d_model {self.config.model.d_model}). Lower batch_size, "
-                       "seq_len or the model size, then resume from the last checkpoint (it is kept).")
+            message = (
+                f"Out of GPU memory at step {self.step} (batch {self.config.data.batch_size} x "
+                f"{self.config.data.seq_len} bins, d_model {self.config.model.d_model}). Lower batch_size, "
+                "seq_len or the model size, then resume from the last checkpoint (it is kept)."
+            )
             state, error = RunState.FAILED, TrainingFailed(message)
         except Exception as exc:  # any failure ends the run as failed, with its reason on record
             state, error = RunState.FAILED, exc
             message = str(exc) if isinstance(exc, TrainingError) else f"{type(exc).__name__}: {exc}"
-        final = {"steps": self.step, "best_val_loss": self.best_val if math.isfinite(self.best_val) else None,
-                 "train_loss": self.last_train_loss}
+        final = {
+            "steps": self.step,
+            "best_val_loss": self.best_val if math.isfinite(self.best_val) else None,
+            "train_loss": self.last_train_loss,
+        }
         self._event(state.value, message=message)
         self._status(state=state.value, message=message, finished=time.time(), final=final)
         self._close()
@@ -330,8 +409,11 @@ class Trainer:
         return {"state": state.value, "message": message, **final}
 
     def _checkpoint_metrics(self, reason: str) -> dict[str, Any]:
-        return {"train_loss": self.last_train_loss, "reason": reason,
-                "val_loss": self.best_val if math.isfinite(self.best_val) else None}
+        return {
+            "train_loss": self.last_train_loss,
+            "reason": reason,
+            "val_loss": self.best_val if math.isfinite(self.best_val) else None,
+        }
 
     def _safe_final_checkpoint(self, reason: str) -> None:
         try:

@@ -10,8 +10,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from engines.training.data.windows import Batch, WindowDataset
-from engines.training.losses import (UncertaintyWeighting, domain_adversarial_loss, reconstruction_loss,
-                                     tri_modal_info_nce)
+from engines.training.losses import (
+    UncertaintyWeighting,
+    domain_adversarial_loss,
+    reconstruction_loss,
+    tri_modal_info_nce,
+)
 from engines.training.model.foundation import FoundationModel
 
 __all__ = ["TensorBatch", "to_tensors", "Objective"]
@@ -36,13 +40,16 @@ def to_tensors(batch: Batch, dataset: WindowDataset, device: torch.device) -> Te
 
     size = next(iter(batch.inputs.values())).shape[0]
     return TensorBatch(
-        session=batch.session, inputs={m: move(a) for m, a in batch.inputs.items()},
+        session=batch.session,
+        inputs={m: move(a) for m, a in batch.inputs.items()},
         targets={m: move(a) for m, a in batch.targets.items()},
         masks={m: move(a, torch.bool) for m, a in batch.masks.items()},
-        behaviour=move(batch.behaviour), stimulus=move(batch.stimulus, torch.long),
+        behaviour=move(batch.behaviour),
+        stimulus=move(batch.stimulus, torch.long),
         species=torch.full((size,), batch.species, dtype=torch.long, device=device),
         heldout=torch.as_tensor(dataset.heldout_units(batch.session), dtype=torch.long, device=device),
-        n_tokens=batch.n_tokens)
+        n_tokens=batch.n_tokens,
+    )
 
 
 class Objective(nn.Module):
@@ -54,33 +61,59 @@ class Objective(nn.Module):
         self.temperature = temperature
         self.weighting = UncertaintyWeighting(self.tasks)
 
-    def task_losses(self, model: FoundationModel, batch: TensorBatch,
-                    generator: torch.Generator | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def task_losses(
+        self, model: FoundationModel, batch: TensorBatch, generator: torch.Generator | None = None
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """(loss per task the batch supports, a zero that touches every model output).
 
         Add the zero to the total: under DistributedDataParallel every output of the forward pass
         must reach the loss, or ranks wait forever for gradients that never come.
         """
-        out = model(batch.inputs, batch.session, batch.masks, reconstruct=list(batch.inputs),
-                    behaviour=batch.behaviour if "contrastive" in self.tasks else None)
+        out = model(
+            batch.inputs,
+            batch.session,
+            batch.masks,
+            reconstruct=list(batch.inputs),
+            behaviour=batch.behaviour if "contrastive" in self.tasks else None,
+        )
         losses: dict[str, torch.Tensor] = {}
         if "behaviour" in self.tasks and out.behaviour is not None and batch.behaviour is not None:
             losses["behaviour"] = F.mse_loss(out.behaviour.float(), batch.behaviour)
         if "reconstruction" in self.tasks and out.reconstruction:
-            parts = [reconstruction_loss(pred.float(), batch.targets[m], batch.masks[m], m == "spikes",
-                                         batch.heldout if m == "spikes" else None)
-                     for m, pred in out.reconstruction.items()]
+            parts = [
+                reconstruction_loss(
+                    pred.float(),
+                    batch.targets[m],
+                    batch.masks[m],
+                    m == "spikes",
+                    batch.heldout if m == "spikes" else None,
+                )
+                for m, pred in out.reconstruction.items()
+            ]
             losses["reconstruction"] = torch.stack(parts).mean()
         if "contrastive" in self.tasks:
             behaviour = out.behaviour_embedding
-            term = tri_modal_info_nce(out.embedding.float(), None if behaviour is None else behaviour.float(),
-                                      batch.stimulus, out.stimulus_table, self.temperature, generator=generator)
+            term = tri_modal_info_nce(
+                out.embedding.float(),
+                None if behaviour is None else behaviour.float(),
+                batch.stimulus,
+                out.stimulus_table,
+                self.temperature,
+                generator=generator,
+            )
             if term is not None:
                 losses["contrastive"] = term
         if "adversarial" in self.tasks and out.species_logits is not None:
             losses["adversarial"] = domain_adversarial_loss(out.species_logits.float(), batch.species)
-        outputs = [out.latent, out.behaviour, out.embedding, out.species_logits, out.behaviour_embedding,
-                   out.stimulus_table, *out.reconstruction.values()]
+        outputs = [
+            out.latent,
+            out.behaviour,
+            out.embedding,
+            out.species_logits,
+            out.behaviour_embedding,
+            out.stimulus_table,
+            *out.reconstruction.values(),
+        ]
         anchor = sum(t.float().sum() * 0.0 for t in outputs if t is not None)
         return losses, anchor
 

@@ -53,7 +53,9 @@ class TensorBoardMirror:
         from torch.utils.tensorboard.summary import hparams
 
         self.writer = SummaryWriter(log_dir=str(folder), purge_step=purge_step)
-        clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hyperparameters.items()}
+        clean = {
+            k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hyperparameters.items()
+        }
         experiment, session_start, session_end = hparams(clean, {tag: 0.0 for tag in HPARAM_METRICS})
         file_writer = self.writer._get_file_writer()  # the run's own event file: no sub-run, no phantom
         for summary in (experiment, session_start, session_end):
@@ -77,8 +79,10 @@ class MlflowMirror:
         try:
             import mlflow
         except Exception:
-            raise OptionalDependencyMissing("logging.mlflow is set but the 'mlflow' package is not installed "
-                                            "(pip install mlflow), or remove logging.mlflow from the config.") from None
+            raise OptionalDependencyMissing(
+                "logging.mlflow is set but the 'mlflow' package is not installed "
+                "(pip install mlflow), or remove logging.mlflow from the config."
+            ) from None
         self.mlflow = mlflow
         mlflow.set_tracking_uri(settings.tracking_uri)
         mlflow.set_experiment(settings.experiment)

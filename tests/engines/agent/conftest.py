@@ -18,8 +18,15 @@ def server():
 @pytest.fixture
 def llm(server: ScriptedOpenAIServer) -> LlmConfig:
     """The scripted server with a short timeout and near-instant backoff, so failure tests stay fast."""
-    return LlmConfig(model="scripted-model", base_url=server.base_url, api_key="test-key", timeout_s=2.0,
-                     max_retries=2, backoff_s=0.01, max_wait_s=5.0)
+    return LlmConfig(
+        model="scripted-model",
+        base_url=server.base_url,
+        api_key="test-key",
+        timeout_s=2.0,
+        max_retries=2,
+        backoff_s=0.01,
+        max_wait_s=5.0,
+    )
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import polars as pl
 from pydantic import Field
 
-from engines.agent import Command, PlotArtifact, TableArtifact, Toolset, ToolResult, ViewerLinkArtifact
+from engines.agent import Command, PlotArtifact, TableArtifact, ToolResult, Toolset, ViewerLinkArtifact
 from engines.errors import NeurodeckError
 
 
@@ -30,9 +30,12 @@ class MiniViewer:
 
     position: dict[str, float] = field(default_factory=lambda: {"x": 0.0, "y": 0.0, "z": 0.0})
     zoom: float = 1.0
-    layers: dict[str, dict] = field(default_factory=lambda: {
-        "em": {"type": "image", "visible": True, "range": [0.0, 255.0]},
-        "segmentation": {"type": "segmentation", "visible": True}})
+    layers: dict[str, dict] = field(
+        default_factory=lambda: {
+            "em": {"type": "image", "visible": True, "range": [0.0, 255.0]},
+            "segmentation": {"type": "segmentation", "visible": True},
+        }
+    )
     points: list[list[float]] = field(default_factory=list)
 
     def layer(self, name: str) -> dict:
@@ -42,8 +45,9 @@ class MiniViewer:
 
     def summary(self) -> str:
         where = ", ".join(f"{k}={v:g}" for k, v in self.position.items())
-        layers = "; ".join(f"{name} ({'visible' if layer['visible'] else 'hidden'})"
-                           for name, layer in self.layers.items())
+        layers = "; ".join(
+            f"{name} ({'visible' if layer['visible'] else 'hidden'})" for name, layer in self.layers.items()
+        )
         return f"Position {where}; zoom {self.zoom:g}; layers: {layers}; {len(self.points)} points."
 
     def url(self) -> str:
@@ -52,14 +56,16 @@ class MiniViewer:
 
 
 def demo_cells(rows: int = 200) -> pl.DataFrame:
-    return pl.DataFrame({
-        "cell_id": list(range(1, rows + 1)),
-        "x": [float(100 + 7 * i % 900) for i in range(rows)],
-        "y": [float(50 + 13 * i % 700) for i in range(rows)],
-        "z": [float(i % 40) for i in range(rows)],
-        "volume": [float((i * 37) % 1000) for i in range(rows)],
-        "cell_type": [("pyramidal", "interneuron", "glia")[i % 3] for i in range(rows)],
-    })
+    return pl.DataFrame(
+        {
+            "cell_id": list(range(1, rows + 1)),
+            "x": [float(100 + 7 * i % 900) for i in range(rows)],
+            "y": [float(50 + 13 * i % 700) for i in range(rows)],
+            "z": [float(i % 40) for i in range(rows)],
+            "volume": [float((i * 37) % 1000) for i in range(rows)],
+            "cell_type": [("pyramidal", "interneuron", "glia")[i % 3] for i in range(rows)],
+        }
+    )
 
 
 def build_viewer_tools(viewer: MiniViewer, cells: pl.DataFrame) -> Toolset:
@@ -78,15 +84,28 @@ def build_viewer_tools(viewer: MiniViewer, cells: pl.DataFrame) -> Toolset:
         viewer.position.update({"x": x, "y": y, **({"z": z} if z is not None else {})})
         return "Moved to (" + ", ".join(f"{v:g}" for v in viewer.position.values()) + ")."
 
-    @tools.tool(mutates=True, commands=[Command("zoom in", {"factor": 2.0}), Command("zoom out", {"factor": 0.5}),
-                                        "zoom [by] {factor}"])
-    def zoom(factor: Annotated[float, Field(gt=0, description="how much closer: 2 zooms in, 0.5 out")]) -> str:
+    @tools.tool(
+        mutates=True,
+        commands=[
+            Command("zoom in", {"factor": 2.0}),
+            Command("zoom out", {"factor": 0.5}),
+            "zoom [by] {factor}",
+        ],
+    )
+    def zoom(
+        factor: Annotated[float, Field(gt=0, description="how much closer: 2 zooms in, 0.5 out")],
+    ) -> str:
         """Zoom the view by a factor."""
         viewer.zoom *= factor
         return f"Zoomed by {factor:g} (zoom is now {viewer.zoom:g})."
 
-    @tools.tool(mutates=True, commands=["set [the] contrast of {layer:name} to {limits:range}",
-                                        "contrast {layer:name} {limits:range}"])
+    @tools.tool(
+        mutates=True,
+        commands=[
+            "set [the] contrast of {layer:name} to {limits:range}",
+            "contrast {layer:name} {limits:range}",
+        ],
+    )
     def set_contrast(layer: str, limits: tuple[float, float]) -> str:
         """Set the display range of an image layer.
 
@@ -100,8 +119,13 @@ def build_viewer_tools(viewer: MiniViewer, cells: pl.DataFrame) -> Toolset:
         viewer.layer(layer)["range"] = [low, high]
         return f"Contrast of {layer} set to {low:g}-{high:g}."
 
-    @tools.tool(mutates=True, commands=[Command("hide [the] {layer:name} [layer]", {"visible": False}),
-                                        Command("show [the] {layer:name} [layer]", {"visible": True})])
+    @tools.tool(
+        mutates=True,
+        commands=[
+            Command("hide [the] {layer:name} [layer]", {"visible": False}),
+            Command("show [the] {layer:name} [layer]", {"visible": True}),
+        ],
+    )
     def set_visibility(layer: str, visible: bool) -> str:
         """Show or hide a layer.
 
@@ -119,8 +143,11 @@ def build_viewer_tools(viewer: MiniViewer, cells: pl.DataFrame) -> Toolset:
         return f"Added a point at ({x:g}, {y:g}, {z:g}); {len(viewer.points)} points."
 
     @tools.tool(commands=["top {n} cells by {column:name}", "show [the] top {n} by {column:name}"])
-    def top_cells(n: Annotated[int, Field(ge=1, le=1000)], column: str,
-                  order: Literal["descending", "ascending"] = "descending") -> ToolResult:
+    def top_cells(
+        n: Annotated[int, Field(ge=1, le=1000)],
+        column: str,
+        order: Literal["descending", "ascending"] = "descending",
+    ) -> ToolResult:
         """The n cells with the largest (or smallest) value of a column, as a table.
 
         Args:
@@ -131,15 +158,19 @@ def build_viewer_tools(viewer: MiniViewer, cells: pl.DataFrame) -> Toolset:
         if column not in cells.columns:
             raise ValueError(f"no column {column!r}; the columns are {', '.join(cells.columns)}")
         top = cells.sort(column, descending=order == "descending").head(n)
-        return ToolResult(f"Top {n} cells by {column}: ids {top['cell_id'].to_list()[:20]}.",
-                          artifact=TableArtifact(frame=top, title=f"top {n} by {column}"))
+        return ToolResult(
+            f"Top {n} cells by {column}: ids {top['cell_id'].to_list()[:20]}.",
+            artifact=TableArtifact(frame=top, title=f"top {n} by {column}"),
+        )
 
     @tools.tool(commands=["describe [the] table", "describe [the] cells"])
     def describe_table() -> ToolResult:
         """Column types and statistics of the cells table."""
         described = cells.describe()
-        return ToolResult(f"{cells.height} cells, columns {', '.join(cells.columns)}.\n{described.write_csv()}",
-                          artifact=TableArtifact(frame=described, title="cells described"))
+        return ToolResult(
+            f"{cells.height} cells, columns {', '.join(cells.columns)}.\n{described.write_csv()}",
+            artifact=TableArtifact(frame=described, title="cells described"),
+        )
 
     @tools.tool(commands=["list [the] cells"])
     def list_cells() -> str:
@@ -153,8 +184,10 @@ def build_viewer_tools(viewer: MiniViewer, cells: pl.DataFrame) -> Toolset:
         if missing:
             raise ValueError(f"no column {missing[0]!r}; the columns are {', '.join(cells.columns)}")
         spec = {"type": "scatter", "table": "cells", "x": x, "y": y}
-        return ToolResult(f"Scatter of {y} against {x} ({cells.height} points).",
-                          artifact=PlotArtifact(spec=spec, title=f"{y} vs {x}"))
+        return ToolResult(
+            f"Scatter of {y} against {x} ({cells.height} points).",
+            artifact=PlotArtifact(spec=spec, title=f"{y} vs {x}"),
+        )
 
     @tools.tool(commands=["share [the] view", "link [to] [the|this] view"])
     def share_view() -> ToolResult:

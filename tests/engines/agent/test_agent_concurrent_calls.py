@@ -10,8 +10,18 @@ from dataclasses import replace
 
 import pytest
 
-from engines.agent import (CircuitBreaker, LlmAuthError, LlmBadResponse, LlmConfig, LlmEndpointDown, ModelPricing,
-                           OpenAICompatibleModel, TokenUsage, ask_about_images, ask_about_images_async)
+from engines.agent import (
+    CircuitBreaker,
+    LlmAuthError,
+    LlmBadResponse,
+    LlmConfig,
+    LlmEndpointDown,
+    ModelPricing,
+    OpenAICompatibleModel,
+    TokenUsage,
+    ask_about_images,
+    ask_about_images_async,
+)
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply
 
 ASK = [{"role": "user", "content": "hello"}]
@@ -38,8 +48,9 @@ def test_a_shared_limit_caps_requests_in_flight_and_frees_its_slot_while_a_call_
 
         async def ask_all():
             limit = asyncio.Semaphore(1)
-            return await asyncio.gather(*(model.complete_async([{"role": "user", "content": text}], limit=limit)
-                                          for text in "abc"))
+            return await asyncio.gather(
+                *(model.complete_async([{"role": "user", "content": text}], limit=limit) for text in "abc")
+            )
 
         replies = asyncio.run(ask_all())
         peak = server.max_concurrent
@@ -48,14 +59,24 @@ def test_a_shared_limit_caps_requests_in_flight_and_frees_its_slot_while_a_call_
 
 
 def test_a_breaker_stops_every_call_once_the_endpoint_cannot_be_reached():
-    model = OpenAICompatibleModel(LlmConfig(model="m", base_url=f"http://127.0.0.1:{closed_port()}/v1", api_key="k",
-                                            timeout_s=2, max_retries=5, backoff_s=0.2))
+    model = OpenAICompatibleModel(
+        LlmConfig(
+            model="m",
+            base_url=f"http://127.0.0.1:{closed_port()}/v1",
+            api_key="k",
+            timeout_s=2,
+            max_retries=5,
+            backoff_s=0.2,
+        )
+    )
     breaker = CircuitBreaker(threshold=3)
 
     async def ask_all():
         limit = asyncio.Semaphore(2)
-        return await asyncio.gather(*(model.complete_async(ASK, limit=limit, breaker=breaker) for _ in range(10)),
-                                    return_exceptions=True)
+        return await asyncio.gather(
+            *(model.complete_async(ASK, limit=limit, breaker=breaker) for _ in range(10)),
+            return_exceptions=True,
+        )
 
     started = time.monotonic()
     errors = asyncio.run(ask_all())
@@ -73,13 +94,17 @@ def test_a_refused_key_stops_the_other_calls_without_sending_them(server, llm):
 
     async def ask_all():
         limit = asyncio.Semaphore(1)
-        return await asyncio.gather(*(model.complete_async(ASK, limit=limit, breaker=breaker) for _ in range(6)),
-                                    return_exceptions=True)
+        return await asyncio.gather(
+            *(model.complete_async(ASK, limit=limit, breaker=breaker) for _ in range(6)),
+            return_exceptions=True,
+        )
 
     errors = asyncio.run(ask_all())
     assert len(server.requests) == 1
     assert all(isinstance(e, LlmEndpointDown) for e in errors)
-    assert "refused the API key (401: bad key)" in str(errors[-1]) and "retrying will not help" in str(errors[-1])
+    assert "refused the API key (401: bad key)" in str(errors[-1]) and "retrying will not help" in str(
+        errors[-1]
+    )
 
 
 def test_after_a_first_answer_the_breaker_leaves_an_outage_to_each_calls_retries(server, llm):
@@ -107,8 +132,16 @@ def read_decision(text: str) -> str:
 def test_a_reader_that_cannot_read_the_answer_has_the_model_asked_once_more_saying_why(server, llm):
     server.queue("merge, I think", '{"decision": "merge"}')
     history = [{"role": "user", "content": "Example: a flat correlogram means not merge."}]
-    answer = ask_about_images(OpenAICompatibleModel(llm), "Merge?", (), system="You curate units.", history=history,
-                              parse=read_decision, model_name="text-model", max_tokens=50)
+    answer = ask_about_images(
+        OpenAICompatibleModel(llm),
+        "Merge?",
+        (),
+        system="You curate units.",
+        history=history,
+        parse=read_decision,
+        model_name="text-model",
+        max_tokens=50,
+    )
     assert answer.data == "merge" and answer.usage.requests == 2 and answer.usage.total_tokens == 30
     first, second = server.requests
     assert first["model"] == "text-model" and first["max_tokens"] == 50
@@ -118,8 +151,11 @@ def test_a_reader_that_cannot_read_the_answer_has_the_model_asked_once_more_sayi
 
 def test_an_answer_that_cannot_be_read_twice_raises_with_the_reply(server, llm):
     server.queue("merge, I think", "still merge, probably")
-    with pytest.raises(LlmBadResponse, match=r"could not be read even when asked again \(no decision field\).*"
-                                             "probably"):
+    with pytest.raises(
+        LlmBadResponse,
+        match=r"could not be read even when asked again \(no decision field\).*"
+        "probably",
+    ):
         asyncio.run(ask_about_images_async(OpenAICompatibleModel(llm), "Merge?", (), parse=read_decision))
     assert len(server.requests) == 2
 

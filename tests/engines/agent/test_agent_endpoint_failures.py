@@ -9,8 +9,18 @@ from dataclasses import replace
 
 import pytest
 
-from engines.agent import (ChatSession, ErrorEvent, LlmAuthError, LlmConfig, LlmSetupError, LlmUnreachable,
-                           OpenAICompatibleModel, Retrying, ToolFinished, TurnLimits)
+from engines.agent import (
+    ChatSession,
+    ErrorEvent,
+    LlmAuthError,
+    LlmConfig,
+    LlmSetupError,
+    LlmUnreachable,
+    OpenAICompatibleModel,
+    Retrying,
+    ToolFinished,
+    TurnLimits,
+)
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply, ToolCall
 
 
@@ -23,9 +33,13 @@ def of(events: list, kind: type) -> list:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_429_waits_for_retry_after_then_succeeds(server: ScriptedOpenAIServer, llm: LlmConfig, tools, stream: bool):
-    server.queue(ScriptedReply(status=429, headers={"Retry-After": "0.4"}, error_message="slow down"),
-                 ScriptedReply("Hello."))
+def test_429_waits_for_retry_after_then_succeeds(
+    server: ScriptedOpenAIServer, llm: LlmConfig, tools, stream: bool
+):
+    server.queue(
+        ScriptedReply(status=429, headers={"Retry-After": "0.4"}, error_message="slow down"),
+        ScriptedReply("Hello."),
+    )
     start = time.monotonic()
     events = run(ChatSession(tools, llm, limits=TurnLimits(stream=stream)), "hi")
     elapsed = time.monotonic() - start
@@ -55,10 +69,13 @@ def test_server_errors_are_retried_with_growing_backoff(server, llm, tools):
     assert events[-1].text == "Back." and len(server.requests) == 3
 
 
-def test_server_errors_that_persist_end_the_turn_and_keep_state_and_conversation(server, llm, tools, viewer,
-                                                                                 workspace):
-    server.queue(ScriptedReply(tool_calls=[ToolCall("zoom", {"factor": 2})]),
-                 *[ScriptedReply(status=502, error_message="bad gateway")] * 3)
+def test_server_errors_that_persist_end_the_turn_and_keep_state_and_conversation(
+    server, llm, tools, viewer, workspace
+):
+    server.queue(
+        ScriptedReply(tool_calls=[ToolCall("zoom", {"factor": 2})]),
+        *[ScriptedReply(status=502, error_message="bad gateway")] * 3,
+    )
     session = ChatSession(tools, llm, workspace)
     events = run(session, "zoom in")
     error = of(events, ErrorEvent)[0]
@@ -74,7 +91,9 @@ def test_server_errors_that_persist_end_the_turn_and_keep_state_and_conversation
 
 
 def test_401_is_not_retried_and_says_what_to_fix(server, llm, tools):
-    server.queue(ScriptedReply(status=401, error_message="Incorrect API key provided"), ScriptedReply("unused"))
+    server.queue(
+        ScriptedReply(status=401, error_message="Incorrect API key provided"), ScriptedReply("unused")
+    )
     events = run(ChatSession(tools, llm), "hi")
     error = of(events, ErrorEvent)[0]
     assert error.error_type == "LlmAuthError" and not error.retryable
@@ -110,7 +129,9 @@ def test_a_timeout_then_an_answer_succeeds(server, llm, tools, stream: bool):
 
 
 @pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("body", [b"{not json", b'{"object": "chat.completion"}', b"<html>proxy error</html>"])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b'{"object": "chat.completion"}', b"<html>proxy error</html>"]
+)
 def test_a_garbled_body_is_retried_then_reported(server, llm, tools, body: bytes, stream: bool):
     server.queue(*[ScriptedReply(raw_body=body)] * 3)
     events = run(ChatSession(tools, llm, limits=TurnLimits(stream=stream)), "hi")
@@ -138,9 +159,14 @@ def test_nothing_listening_is_reported_as_unreachable(tools):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = LlmConfig(model="m", base_url=f"http://127.0.0.1:{port}/v1", timeout_s=1, max_retries=1, backoff_s=0.01)
+    config = LlmConfig(
+        model="m", base_url=f"http://127.0.0.1:{port}/v1", timeout_s=1, max_retries=1, backoff_s=0.01
+    )
     error = of(run(ChatSession(tools, config), "hi"), ErrorEvent)[0]
-    assert error.error_type == "LlmUnreachable" and f"Nothing answers at http://127.0.0.1:{port}/v1" in error.message
+    assert (
+        error.error_type == "LlmUnreachable"
+        and f"Nothing answers at http://127.0.0.1:{port}/v1" in error.message
+    )
     with pytest.raises(LlmUnreachable, match="is running"):
         OpenAICompatibleModel(config).available_models()
 

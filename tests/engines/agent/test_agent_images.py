@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engines.agent import (LlmBadResponse, LlmConfig, OpenAICompatibleModel, Retrying, ask_about_images,
-                           ask_about_images_async, image_part, user_message)
+from engines.agent import (
+    LlmBadResponse,
+    LlmConfig,
+    OpenAICompatibleModel,
+    Retrying,
+    ask_about_images,
+    ask_about_images_async,
+    image_part,
+    user_message,
+)
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply
 
 
@@ -44,7 +52,9 @@ def test_png_bytes_files_and_urls_are_accepted(tmp_path):
     assert image_part(png.getvalue())["image_url"]["url"].startswith("data:image/png;base64,")
     assert image_part(path)["image_url"]["url"].startswith("data:image/jpeg;base64,")
     assert image_part("https://example.org/a.png", detail="low") == {
-        "type": "image_url", "image_url": {"url": "https://example.org/a.png", "detail": "low"}}
+        "type": "image_url",
+        "image_url": {"url": "https://example.org/a.png", "detail": "low"},
+    }
     assert user_message("plain") == {"role": "user", "content": "plain"}
     with pytest.raises(ValueError, match="must be uint8"):
         image_part(np.zeros((2, 2), dtype=np.float32))
@@ -52,15 +62,18 @@ def test_png_bytes_files_and_urls_are_accepted(tmp_path):
 
 def test_a_json_answer_is_parsed_from_a_fenced_reply(server, llm):
     server.queue('```json\n{"merge": true, "confidence": 0.8}\n```')
-    answer = ask_about_images(OpenAICompatibleModel(llm), "Merge?", [np.zeros((4, 4), np.uint8)], want_json=True,
-                              json_mode=True)
+    answer = ask_about_images(
+        OpenAICompatibleModel(llm), "Merge?", [np.zeros((4, 4), np.uint8)], want_json=True, json_mode=True
+    )
     assert answer.data == {"merge": True, "confidence": 0.8}
     assert server.requests[0]["response_format"] == {"type": "json_object"}
 
 
 def test_a_reply_that_is_not_json_is_asked_again_once(server, llm):
     server.queue("I think they should merge.", '{"merge": true}')
-    answer = ask_about_images(OpenAICompatibleModel(llm), "Merge?", [np.zeros((4, 4), np.uint8)], want_json=True)
+    answer = ask_about_images(
+        OpenAICompatibleModel(llm), "Merge?", [np.zeros((4, 4), np.uint8)], want_json=True
+    )
     assert answer.data == {"merge": True} and answer.usage.requests == 2
     assert server.requests[1]["messages"][-1]["content"].startswith("Your reply was not valid JSON")
 
@@ -90,8 +103,9 @@ def test_async_calls_run_concurrently_and_each_gets_its_answer(llm):
 
         async def judge_all():
             image = np.zeros((8, 8), np.uint8)
-            return await asyncio.gather(*(ask_about_images_async(model, f"pair {i}", [image], want_json=True)
-                                          for i in range(6)))
+            return await asyncio.gather(
+                *(ask_about_images_async(model, f"pair {i}", [image], want_json=True) for i in range(6))
+            )
 
         answers = asyncio.run(judge_all())
     assert [a.data["asked"] for a in answers] == [f"pair {i}" for i in range(6)]
@@ -101,6 +115,7 @@ def test_async_calls_run_concurrently_and_each_gets_its_answer(llm):
 
 def test_async_calls_retry_too(server, llm):
     server.queue(ScriptedReply(status=503), '{"ok": 1}')
-    answer = asyncio.run(ask_about_images_async(OpenAICompatibleModel(llm), "x", [np.zeros((2, 2), np.uint8)],
-                                                want_json=True))
+    answer = asyncio.run(
+        ask_about_images_async(OpenAICompatibleModel(llm), "x", [np.zeros((2, 2), np.uint8)], want_json=True)
+    )
     assert answer.data == {"ok": 1} and len(server.requests) == 2

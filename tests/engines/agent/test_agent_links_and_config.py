@@ -8,15 +8,19 @@ import pytest
 
 from engines.agent import LlmConfig, StreamingUrlShortener, shorten_urls
 
-STATE_URL = "https://neuroglancer-demo.appspot.com/#!%7B%22dimensions%22%3A%7B%22x%22%3A%5B8e-9%2C%22m%22%5D%7D%7D"
+STATE_URL = (
+    "https://neuroglancer-demo.appspot.com/#!%7B%22dimensions%22%3A%7B%22x%22%3A%5B8e-9%2C%22m%22%5D%7D%7D"
+)
 FILE_URL = "https://dandiarchive.s3.amazonaws.com/blobs/ab1/23c/ab123c45-6789-4def-8123-456789abcdef/sub-01_ses-01.nwb"
 
 
 def test_long_urls_become_short_markdown_links():
     text = f"Open {STATE_URL}. Or read {FILE_URL}, then https://short.org/a."
-    assert shorten_urls(text) == (f"Open [Neuroglancer view (neuroglancer-demo.appspot.com)]({STATE_URL}). "
-                                  f"Or read [dandiarchive.s3.amazonaws.com/…/sub-01_ses-01.nwb]({FILE_URL}), "
-                                  "then https://short.org/a.")
+    assert shorten_urls(text) == (
+        f"Open [Neuroglancer view (neuroglancer-demo.appspot.com)]({STATE_URL}). "
+        f"Or read [dandiarchive.s3.amazonaws.com/…/sub-01_ses-01.nwb]({FILE_URL}), "
+        "then https://short.org/a."
+    )
 
 
 def test_links_already_written_as_markdown_or_code_are_left_alone():
@@ -33,7 +37,7 @@ def test_a_closing_bracket_that_belongs_to_the_url_is_kept():
 def test_streamed_pieces_give_the_same_text_as_the_whole(size: int):
     text = f"See {STATE_URL} now,\nand {FILE_URL}! Done https://x.org"
     shortener = StreamingUrlShortener()
-    shown = "".join(shortener.feed(text[i:i + size]) for i in range(0, len(text), size)) + shortener.flush()
+    shown = "".join(shortener.feed(text[i : i + size]) for i in range(0, len(text), size)) + shortener.flush()
     assert shown == shorten_urls(text)
 
 

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from engines.agent import (ChatSession, Command, CommandTemplateError, FinalAnswer, TableArtifact, TextDelta,
-                           ToolError, ToolFinished, ToolRegistry, ToolStarted, Toolset, ViewerLinkArtifact)
+from engines.agent import (
+    ChatSession,
+    Command,
+    CommandTemplateError,
+    FinalAnswer,
+    TableArtifact,
+    TextDelta,
+    ToolError,
+    ToolFinished,
+    ToolRegistry,
+    Toolset,
+    ToolStarted,
+    ViewerLinkArtifact,
+)
 
 EVERY_COMMAND = [
     ("go to 1200 900 40", "set_position", {"x": 1200.0, "y": 900.0, "z": 40.0}),
@@ -22,7 +34,7 @@ EVERY_COMMAND = [
     ("contrast em 0..99.5", "set_contrast", {"layer": "em", "limits": (0.0, 99.5)}),
     ("hide the segmentation", "set_visibility", {"layer": "segmentation", "visible": False}),
     ("hide segmentation layer", "set_visibility", {"layer": "segmentation", "visible": False}),
-    ("show the \"segmentation\" layer", "set_visibility", {"layer": "segmentation", "visible": True}),
+    ('show the "segmentation" layer', "set_visibility", {"layer": "segmentation", "visible": True}),
     ("add a point at 10 20 30", "add_point", {"x": 10.0, "y": 20.0, "z": 30.0}),
     ("top 20 cells by volume", "top_cells", {"n": 20, "column": "volume"}),
     ("show the top 5 by cell_type", "top_cells", {"n": 5, "column": "cell_type"}),
@@ -65,8 +77,12 @@ def test_every_command_runs_offline_through_the_same_events(tools: Toolset, view
 def test_a_multi_command_input_runs_each_in_order(tools: Toolset, viewer):
     text = "go to 1200 900 40 and zoom in, then hide the segmentation; add a point at 1 2 3"
     events = list(ChatSession(tools).send(text))
-    assert [e.tool for e in events if isinstance(e, ToolFinished)] == ["set_position", "zoom", "set_visibility",
-                                                                       "add_point"]
+    assert [e.tool for e in events if isinstance(e, ToolFinished)] == [
+        "set_position",
+        "zoom",
+        "set_visibility",
+        "add_point",
+    ]
     assert viewer.position == {"x": 1200.0, "y": 900.0, "z": 40.0} and viewer.zoom == 2.0
     final = events[-1]
     assert final.text == "".join(e.text for e in events if isinstance(e, TextDelta))
@@ -91,7 +107,10 @@ def test_separator_words_inside_a_command_do_not_split_it():
     assert [(c.tool, c.arguments) for c in plan.calls] == [("say", {"phrase": "salt and pepper"})]
     query = "select cell_id, x, y, volume from cells where volume > 10 and z < 5 and x > 1, limit 3"
     plan = planner.plan(f"sql {query}; say done")
-    assert [(c.tool, c.arguments) for c in plan.calls] == [("run_sql", {"query": query}), ("say", {"phrase": "done"})]
+    assert [(c.tool, c.arguments) for c in plan.calls] == [
+        ("run_sql", {"query": query}),
+        ("say", {"phrase": "done"}),
+    ]
 
 
 def test_artifacts_are_shown_offline_too(tools: Toolset):
@@ -106,9 +125,13 @@ def test_what_it_cannot_do_is_said_with_the_commands_it_knows(tools: Toolset, vi
     events = list(ChatSession(tools).send("make me a coffee"))
     final = events[-1]
     assert final.stopped == "not_understood"
-    assert final.text.startswith("I can't do that offline: I did not understand 'make me a coffee'; "
-                                 "here is what I understand:")
-    assert "- go to <x> <y> <z> or go to <x> <y> or move/jump to <x> <y> <z>: Centre the view on a point." in final.text
+    assert final.text.startswith(
+        "I can't do that offline: I did not understand 'make me a coffee'; here is what I understand:"
+    )
+    assert (
+        "- go to <x> <y> <z> or go to <x> <y> or move/jump to <x> <y> <z>: Centre the view on a point."
+        in final.text
+    )
     assert "set contrast of <layer> to <limits: low-high>" in final.text
     assert "OPENAI_BASE_URL" in final.text
     assert not any(isinstance(e, ToolStarted) for e in events)
@@ -143,11 +166,14 @@ def test_planned_arguments_are_validated_like_a_models(tools: Toolset, viewer):
     assert viewer.zoom == 1.0
 
 
-@pytest.mark.parametrize("template, message", [
-    ("go to {w}", r"names \{w\}, which is not a parameter of tool set_position"),
-    ("go to {x:complex} {y}", "unknown placeholder type 'complex'"),
-    ("go to {x} {x}", r"uses \{x\} twice"),
-])
+@pytest.mark.parametrize(
+    "template, message",
+    [
+        ("go to {w}", r"names \{w\}, which is not a parameter of tool set_position"),
+        ("go to {x:complex} {y}", "unknown placeholder type 'complex'"),
+        ("go to {x} {x}", r"uses \{x\} twice"),
+    ],
+)
 def test_bad_templates_fail_when_registered(tools: Toolset, template: str, message: str):
     with pytest.raises(CommandTemplateError, match=message):
         tools.command(template, "set_position")

@@ -8,8 +8,18 @@ import threading
 
 import pytest
 
-from engines.agent import (AgentBusy, ChatSession, ConversationNotFound, ConversationStore, Exchange, FinalAnswer,
-                           InteractionMemory, TextDelta, ToolFinished, ToolStep)
+from engines.agent import (
+    AgentBusy,
+    ChatSession,
+    ConversationNotFound,
+    ConversationStore,
+    Exchange,
+    FinalAnswer,
+    InteractionMemory,
+    TextDelta,
+    ToolFinished,
+    ToolStep,
+)
 from engines.agent.store import MAX_STEP_CHARS
 from tests.support.openai_server import ScriptedReply, ToolCall
 
@@ -19,7 +29,11 @@ def test_a_conversation_is_saved_and_reloads_into_a_new_session(workspace, tools
     list(first.send("go to 1 2 3 and top 2 cells by volume"))
     list(first.send("make coffee"))
     [info] = first.conversations()
-    assert info.page == "neuroglancer" and info.title == "go to 1 2 3 and top 2 cells by volume" and info.turns == 2
+    assert (
+        info.page == "neuroglancer"
+        and info.title == "go to 1 2 3 and top 2 cells by volume"
+        and info.turns == 2
+    )
     assert info.model == "offline command planner"
 
     second = ChatSession(tools, None, workspace, page="neuroglancer")
@@ -29,8 +43,12 @@ def test_a_conversation_is_saved_and_reloads_into_a_new_session(workspace, tools
     steps = conversation.turns[0].steps
     assert [s.tool for s in steps] == ["set_position", "top_cells"]
     assert steps[0].arguments == {"x": 1.0, "y": 2.0, "z": 3.0}
-    assert steps[1].artifact == {"kind": "table", "title": "top 2 by volume", "rows": 2,
-                                 "columns": ["cell_id", "x", "y", "z", "volume", "cell_type"]}
+    assert steps[1].artifact == {
+        "kind": "table",
+        "title": "top 2 by volume",
+        "rows": 2,
+        "columns": ["cell_id", "x", "y", "z", "volume", "cell_type"],
+    }
     assert [e.user for e in second.memory.exchanges] == [t.user for t in conversation.turns]
     assert len(second.trace) == 2
     list(second.send("zoom in"))
@@ -50,8 +68,12 @@ def test_one_chat_continued_from_two_tabs_keeps_both_turns(workspace, tools):
     list(tabs[1].send("zoom out"))
     list(tabs[0].send("make coffee"))
     turns = ConversationStore(workspace).load(conversation_id).turns
-    assert [(t.turn, t.user) for t in turns] == [(1, "go to 1 2 3"), (2, "zoom in"), (3, "zoom out"),
-                                                 (4, "make coffee")]
+    assert [(t.turn, t.user) for t in turns] == [
+        (1, "go to 1 2 3"),
+        (2, "zoom in"),
+        (3, "zoom out"),
+        (4, "make coffee"),
+    ]
     assert all(t.stopped for t in turns)  # each answer was saved on its own turn
 
 
@@ -69,7 +91,8 @@ def test_the_store_lives_in_the_workspace_agent_folder(workspace, tools):
     list(ChatSession(tools, None, workspace).send("zoom in"))
     with sqlite3.connect(workspace / "agent" / "conversations.sqlite") as db:
         assert db.execute("SELECT user_text, answer FROM turns").fetchall() == [
-            ("zoom in", "Zoomed by 2 (zoom is now 2).")]
+            ("zoom in", "Zoomed by 2 (zoom is now 2).")
+        ]
 
 
 def test_loading_an_unknown_conversation_says_so(workspace, tools):
@@ -111,8 +134,10 @@ def test_one_turn_at_a_time(tools):
 
 
 def test_a_run_on_a_worker_thread_hands_every_event_to_the_callback(server, llm, tools):
-    server.queue(ScriptedReply("Moving.", tool_calls=[ToolCall("set_position", {"x": 5, "y": 6})]),
-                 ScriptedReply("There."))
+    server.queue(
+        ScriptedReply("Moving.", tool_calls=[ToolCall("set_position", {"x": 5, "y": 6})]),
+        ScriptedReply("There."),
+    )
     seen: list = []
     threads: set[str] = set()
     done = threading.Event()
@@ -132,7 +157,9 @@ def test_a_run_can_be_cancelled_from_the_ui_thread(server, llm, tools):
     server.stream_chunk_delay_s = 0.02
     server.queue(ScriptedReply("word " * 100))
     first_text = threading.Event()
-    run = ChatSession(tools, llm).start("talk", lambda e: first_text.set() if isinstance(e, TextDelta) else None)
+    run = ChatSession(tools, llm).start(
+        "talk", lambda e: first_text.set() if isinstance(e, TextDelta) else None
+    )
     assert first_text.wait(5)
     run.cancel()
     final = run.join(5)
@@ -185,7 +212,10 @@ def test_the_trace_downloads_as_json_with_every_step(tools):
     list(session.send("hide the cortex"))
     steps = json.loads(session.trace_json())["steps"]
     assert [(s["turn"], s["tool"], s["status"]) for s in steps] == [
-        (1, "set_position", "ok"), (1, "share_view", "ok"), (2, "set_visibility", "failed")]
+        (1, "set_position", "ok"),
+        (1, "share_view", "ok"),
+        (2, "set_visibility", "failed"),
+    ]
     assert steps[1]["artifact"]["kind"] == "viewer_link" and steps[0]["source"] == "planner"
 
 
@@ -204,8 +234,15 @@ def test_the_model_context_has_the_page_summaries_and_survives_a_broken_one(serv
         raise OSError("table store offline")
 
     server.queue("ok")
-    list(ChatSession(tools, llm, system_prompt="You drive a viewer.", state_summary=viewer.summary,
-                     table_summaries=tables).send("hi"))
+    list(
+        ChatSession(
+            tools,
+            llm,
+            system_prompt="You drive a viewer.",
+            state_summary=viewer.summary,
+            table_summaries=tables,
+        ).send("hi")
+    )
     system = server.requests[0]["messages"][0]["content"]
     assert system.startswith("You drive a viewer.")
     assert "## Current state\nPosition x=0, y=0, z=0; zoom 1" in system

@@ -7,8 +7,19 @@ import threading
 
 import pytest
 
-from engines.agent import (ChatSession, FinalAnswer, LlmConfig, PlotArtifact, TableArtifact, TextDelta, ToolError,
-                           ToolFinished, ToolStarted, Toolset, TurnLimits)
+from engines.agent import (
+    ChatSession,
+    FinalAnswer,
+    LlmConfig,
+    PlotArtifact,
+    TableArtifact,
+    TextDelta,
+    ToolError,
+    ToolFinished,
+    Toolset,
+    ToolStarted,
+    TurnLimits,
+)
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply, ToolCall
 
 
@@ -21,11 +32,14 @@ def of(events: list, kind: type) -> list:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_multi_round_tool_calls_reach_an_answer(server: ScriptedOpenAIServer, llm: LlmConfig, tools: Toolset,
-                                                viewer, stream: bool):
-    server.queue(ScriptedReply(tool_calls=[ToolCall("set_position", {"x": 1200, "y": 900, "z": 40})]),
-                 ScriptedReply(tool_calls=[ToolCall("zoom", {"factor": 2})]),
-                 ScriptedReply("I moved to 1200, 900, 40 and zoomed in."))
+def test_multi_round_tool_calls_reach_an_answer(
+    server: ScriptedOpenAIServer, llm: LlmConfig, tools: Toolset, viewer, stream: bool
+):
+    server.queue(
+        ScriptedReply(tool_calls=[ToolCall("set_position", {"x": 1200, "y": 900, "z": 40})]),
+        ScriptedReply(tool_calls=[ToolCall("zoom", {"factor": 2})]),
+        ScriptedReply("I moved to 1200, 900, 40 and zoomed in."),
+    )
     session = ChatSession(tools, llm, limits=TurnLimits(stream=stream), state_summary=viewer.summary)
     events = run(session, "go there and zoom")
     assert [e.tool for e in of(events, ToolFinished)] == ["set_position", "zoom"]
@@ -35,8 +49,11 @@ def test_multi_round_tool_calls_reach_an_answer(server: ScriptedOpenAIServer, ll
     assert final.usage.total_tokens == 45 and final.usage.requests == 3
     assert viewer.position == {"x": 1200.0, "y": 900.0, "z": 40.0} and viewer.zoom == 2.0
     second = server.requests[1]["messages"]
-    assert second[-1] == {"role": "tool", "tool_call_id": second[-2]["tool_calls"][0]["id"],
-                          "content": "Moved to (1200, 900, 40)."}
+    assert second[-1] == {
+        "role": "tool",
+        "tool_call_id": second[-2]["tool_calls"][0]["id"],
+        "content": "Moved to (1200, 900, 40).",
+    }
     assert server.requests[0]["tools"] == [t.schema for t in tools]
     assert bool(server.requests[0].get("stream")) is stream
 
@@ -49,13 +66,27 @@ def test_the_model_sees_the_new_state_after_a_mutating_round(server, llm, tools,
 
 
 def test_several_tool_calls_in_one_round_run_in_order(server, llm, tools, viewer):
-    server.queue(ScriptedReply("On it.", tool_calls=[
-        ToolCall("set_contrast", {"layer": "em", "limits": [20, 180]}),
-        ToolCall("set_visibility", {"layer": "segmentation", "visible": False}),
-        ToolCall("top_cells", {"n": 3, "column": "volume"})]), ScriptedReply("Done."))
+    server.queue(
+        ScriptedReply(
+            "On it.",
+            tool_calls=[
+                ToolCall("set_contrast", {"layer": "em", "limits": [20, 180]}),
+                ToolCall("set_visibility", {"layer": "segmentation", "visible": False}),
+                ToolCall("top_cells", {"n": 3, "column": "volume"}),
+            ],
+        ),
+        ScriptedReply("Done."),
+    )
     events = run(ChatSession(tools, llm), "style it and rank")
     assert [type(e).__name__ for e in events if not isinstance(e, TextDelta)] == [
-        "ToolStarted", "ToolFinished", "ToolStarted", "ToolFinished", "ToolStarted", "ToolFinished", "FinalAnswer"]
+        "ToolStarted",
+        "ToolFinished",
+        "ToolStarted",
+        "ToolFinished",
+        "ToolStarted",
+        "ToolFinished",
+        "FinalAnswer",
+    ]
     assert of(events, ToolStarted)[0].arguments == {"layer": "em", "limits": [20.0, 180.0]}
     assert isinstance(of(events, ToolFinished)[2].artifact, TableArtifact)
     tool_messages = [m for m in server.requests[1]["messages"] if m["role"] == "tool"]
@@ -65,15 +96,22 @@ def test_several_tool_calls_in_one_round_run_in_order(server, llm, tools, viewer
 
 
 def test_streaming_shows_text_as_it_comes_and_artifacts_still_arrive(server, llm, tools):
-    server.queue(ScriptedReply("Let me plot that for you.", tool_calls=[ToolCall("plot_columns",
-                                                                                 {"x": "x", "y": "volume"})]),
-                 ScriptedReply("Here is volume against x, the points spread evenly across the field."))
+    server.queue(
+        ScriptedReply(
+            "Let me plot that for you.", tool_calls=[ToolCall("plot_columns", {"x": "x", "y": "volume"})]
+        ),
+        ScriptedReply("Here is volume against x, the points spread evenly across the field."),
+    )
     events = run(ChatSession(tools, llm, limits=TurnLimits(stream=True)), "plot volume against x")
     deltas = of(events, TextDelta)
     assert len(deltas) > 4  # pieces, not one block
     plot = of(events, ToolFinished)[0].artifact
-    assert isinstance(plot, PlotArtifact) and plot.spec == {"type": "scatter", "table": "cells", "x": "x",
-                                                            "y": "volume"}
+    assert isinstance(plot, PlotArtifact) and plot.spec == {
+        "type": "scatter",
+        "table": "cells",
+        "x": "x",
+        "y": "volume",
+    }
     kinds = [type(e).__name__ for e in events]
     assert kinds.index("ToolFinished") < len(kinds) - 2  # the plot came before the last text
     assert events[-1].text == "".join(d.text for d in deltas)
@@ -92,17 +130,22 @@ def test_long_urls_are_short_links_even_when_streamed(server, llm, tools):
 
 
 def test_malformed_arguments_go_back_to_the_model_which_corrects_them(server, llm, tools, viewer):
-    server.queue(ScriptedReply(tool_calls=[ToolCall("zoom", '{"factor": 2')]),
-                 ScriptedReply(tool_calls=[ToolCall("zoom", {"factor": "twice"})]),
-                 ScriptedReply(tool_calls=[ToolCall("zoom", {"factor": 2})]),
-                 ScriptedReply("Zoomed in."))
+    server.queue(
+        ScriptedReply(tool_calls=[ToolCall("zoom", '{"factor": 2')]),
+        ScriptedReply(tool_calls=[ToolCall("zoom", {"factor": "twice"})]),
+        ScriptedReply(tool_calls=[ToolCall("zoom", {"factor": 2})]),
+        ScriptedReply("Zoomed in."),
+    )
     events = run(ChatSession(tools, llm), "zoom in")
     errors = of(events, ToolError)
     assert [e.error_type for e in errors] == ["InvalidToolArguments", "InvalidToolArguments"]
     assert "not valid JSON" in errors[0].message and errors[0].arguments_text == '{"factor": 2'
     assert "factor: Input should be a valid number" in errors[1].message
     second_request_tool_message = server.requests[1]["messages"][-1]
-    assert second_request_tool_message["role"] == "tool" and "not valid JSON" in second_request_tool_message["content"]
+    assert (
+        second_request_tool_message["role"] == "tool"
+        and "not valid JSON" in second_request_tool_message["content"]
+    )
     assert viewer.zoom == 2.0 and events[-1].stopped == "answered"
 
 
@@ -113,7 +156,9 @@ def test_malformed_arguments_streamed_are_reported_too(server, llm, tools):
 
 
 def test_an_unknown_tool_is_reported_to_model_and_chat(server, llm, tools):
-    server.queue(ScriptedReply(tool_calls=[ToolCall("teleport", {"where": "home"})]), ScriptedReply("I can't."))
+    server.queue(
+        ScriptedReply(tool_calls=[ToolCall("teleport", {"where": "home"})]), ScriptedReply("I can't.")
+    )
     events = run(ChatSession(tools, llm), "teleport")
     error = of(events, ToolError)[0]
     assert error.error_type == "UnknownTool" and "no tool named 'teleport'" in error.message
@@ -122,9 +167,11 @@ def test_an_unknown_tool_is_reported_to_model_and_chat(server, llm, tools):
 
 
 def test_a_tool_that_fails_is_reported_and_the_turn_goes_on(server, llm, tools):
-    server.queue(ScriptedReply(tool_calls=[ToolCall("top_cells", {"n": 3, "column": "size"})]),
-                 ScriptedReply(tool_calls=[ToolCall("top_cells", {"n": 3, "column": "volume"})]),
-                 ScriptedReply("Here are the three largest."))
+    server.queue(
+        ScriptedReply(tool_calls=[ToolCall("top_cells", {"n": 3, "column": "size"})]),
+        ScriptedReply(tool_calls=[ToolCall("top_cells", {"n": 3, "column": "volume"})]),
+        ScriptedReply("Here are the three largest."),
+    )
     events = run(ChatSession(tools, llm), "top 3 by size")
     assert "no column 'size'" in of(events, ToolError)[0].message
     assert of(events, ToolFinished)[0].artifact.frame.height == 3
@@ -151,8 +198,10 @@ def test_the_round_limit_ends_the_turn_with_a_message(server, llm, tools):
 
 def test_cancelling_between_tool_calls_stops_the_turn_and_keeps_what_ran(server, llm, tools, viewer):
     cancel = threading.Event()
-    server.queue(ScriptedReply(tool_calls=[ToolCall("zoom", {"factor": 2}), ToolCall("zoom", {"factor": 2})]),
-                 ScriptedReply("never asked"))
+    server.queue(
+        ScriptedReply(tool_calls=[ToolCall("zoom", {"factor": 2}), ToolCall("zoom", {"factor": 2})]),
+        ScriptedReply("never asked"),
+    )
     session = ChatSession(tools, llm)
     events = []
     for event in session.send("zoom twice", cancel):
@@ -177,8 +226,11 @@ def test_cancelling_while_streaming_stops_reading(server, llm, tools):
 
 
 def test_memory_carries_earlier_exchanges_into_the_next_request(server, llm, tools):
-    server.queue(ScriptedReply(tool_calls=[ToolCall("zoom", {"factor": 2})]), ScriptedReply("Zoomed."),
-                 ScriptedReply("You asked me to zoom."))
+    server.queue(
+        ScriptedReply(tool_calls=[ToolCall("zoom", {"factor": 2})]),
+        ScriptedReply("Zoomed."),
+        ScriptedReply("You asked me to zoom."),
+    )
     session = ChatSession(tools, llm)
     run(session, "zoom in")
     run(session, "what did I ask?")

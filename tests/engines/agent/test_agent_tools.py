@@ -9,8 +9,16 @@ import polars as pl
 import pytest
 from pydantic import Field
 
-from engines.agent import (InvalidToolArguments, TableArtifact, ToolDefinitionError, ToolFailed, ToolRegistry,
-                           Toolset, UnknownTool, tool)
+from engines.agent import (
+    InvalidToolArguments,
+    TableArtifact,
+    ToolDefinitionError,
+    ToolFailed,
+    ToolRegistry,
+    Toolset,
+    UnknownTool,
+    tool,
+)
 
 
 def test_schema_comes_from_signature_and_docstring(tools: Toolset):
@@ -76,13 +84,20 @@ def test_a_tool_that_raises_becomes_tool_failed_and_changes_nothing(tools: Tools
     registry = ToolRegistry([tools])
     with pytest.raises(ToolFailed, match="set_contrast failed.*no layer 'nope'.*em, segmentation"):
         registry.run(registry.prepare("set_contrast", {"layer": "nope", "limits": [1, 2]}))
-    with pytest.raises(ToolFailed, match="failed unexpectedly \\(ValueError: the lower limit 9 must be below"):
+    with pytest.raises(
+        ToolFailed, match="failed unexpectedly \\(ValueError: the lower limit 9 must be below"
+    ):
         registry.run(registry.prepare("set_contrast", {"layer": "em", "limits": [9, 2]}))
     assert viewer.layers["em"]["range"] == [0.0, 255.0]
 
 
-@pytest.mark.parametrize("frame", [pl.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}),
-                                   pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pl.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}),
+        pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}),
+    ],
+)
 def test_a_returned_dataframe_becomes_a_table_artifact_with_its_head_as_summary(frame):
     toolset = Toolset("t", tools=[lambda_tool(frame)])
     registry = ToolRegistry([toolset])
@@ -96,6 +111,7 @@ def lambda_tool(frame):
     def table() -> object:
         """Return a table."""
         return frame
+
     return table
 
 
@@ -129,8 +145,10 @@ def test_bad_definitions_fail_when_defined():
     with pytest.raises(ToolDefinitionError, match="parameter depth needs a type hint"):
         toolset.add(lambda depth: depth, name="dive")
     with pytest.raises(ToolDefinitionError, match=r"\*args/\*\*kwargs"):
+
         def anything(*values: int) -> None:
             """Varargs."""
+
         toolset.add(anything)
 
     def ping() -> str:
@@ -153,4 +171,8 @@ def test_annotated_field_descriptions_are_used():
         return "ok"
 
     assert toolset.tools["wait"].schema["function"]["parameters"]["properties"]["seconds"] == {
-        "type": "number", "minimum": 0, "maximum": 10, "description": "how long"}
+        "type": "number",
+        "minimum": 0,
+        "maximum": 10,
+        "description": "how long",
+    }

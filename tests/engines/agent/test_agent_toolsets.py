@@ -29,8 +29,13 @@ def page(demo, workspace):
     session = ViewerSession(build_demo_state(BASE))
     tables = TableWorkspace(policy)
     tables.upload("rois.csv", ROIS.read_bytes(), name="rois")
-    viewer = ViewerTools(session, StateStore(workspace), policy, aliases={BASE: demo.folder},
-                         share_link=lambda state: f"http://app.example/?page=neuroglancer&n={len(state.layer_names)}")
+    viewer = ViewerTools(
+        session,
+        StateStore(workspace),
+        policy,
+        aliases={BASE: demo.folder},
+        share_link=lambda state: f"http://app.example/?page=neuroglancer&n={len(state.layer_names)}",
+    )
     toolsets = [build_viewer_tools(viewer), build_table_tools(tables, lambda: session.state)]
     return session, tables, toolsets, workspace
 
@@ -66,7 +71,9 @@ def test_fit_and_auto_contrast_read_the_demo_volume_from_disk(page):
     events = _run(chat, "auto contrast")
     low, high = lut_range(session.state, "image")
     assert 0 <= low < high <= 255, _finished(events)
-    assert session.state.cross_section_scale != build_demo_state(BASE).cross_section_scale  # fit changed the scale
+    assert (
+        session.state.cross_section_scale != build_demo_state(BASE).cross_section_scale
+    )  # fit changed the scale
 
 
 def test_top_n_makes_one_view_per_row_centred_on_each_cell(page):
@@ -79,7 +86,9 @@ def test_top_n_makes_one_view_per_row_centred_on_each_cell(page):
     assert volumes == sorted(volumes, reverse=True)
     biggest = tables.frame("rois").sort("volume_um3", descending=True).row(0, named=True)
     first = views.states[0]
-    assert first.position["x"] == pytest.approx(biggest["x"]) and first.position["z"] == pytest.approx(biggest["z"])
+    assert first.position["x"] == pytest.approx(biggest["x"]) and first.position["z"] == pytest.approx(
+        biggest["z"]
+    )
     assert first.layer("segmentation")["segments"] == [str(biggest["id"])]
 
 
@@ -97,12 +106,22 @@ def test_sql_refuses_writes_and_file_reads_in_the_chat(page):
 def test_a_model_plans_the_same_tools_over_an_openai_compatible_endpoint(page):
     session, _tables, toolsets, workspace = page
     with ScriptedOpenAIServer() as server:
-        server.queue(ScriptedReply(tool_calls=[ToolCall("go_to", {"position": {"x": 12, "z": 7}}),
-                                               ToolCall("set_contrast", {"limits": [5, 99], "layer": "image"})]),
-                     ScriptedReply("Moved and set the contrast."))
-        chat = ChatSession(toolsets, LlmConfig(model="m", base_url=server.base_url, api_key="k", timeout_s=5),
-                           workspace, page="neuroglancer",
-                           state_summary=lambda: f"position {session.state.position}")
+        server.queue(
+            ScriptedReply(
+                tool_calls=[
+                    ToolCall("go_to", {"position": {"x": 12, "z": 7}}),
+                    ToolCall("set_contrast", {"limits": [5, 99], "layer": "image"}),
+                ]
+            ),
+            ScriptedReply("Moved and set the contrast."),
+        )
+        chat = ChatSession(
+            toolsets,
+            LlmConfig(model="m", base_url=server.base_url, api_key="k", timeout_s=5),
+            workspace,
+            page="neuroglancer",
+            state_summary=lambda: f"position {session.state.position}",
+        )
         events = _run(chat, "center on x 12 and z 7, contrast 5 to 99")
     assert events[-1].text == "Moved and set the contrast."
     assert session.state.position == {"x": 12, "y": 64, "z": 7}  # named dimensions: y stays

@@ -8,8 +8,14 @@ import shutil
 import numpy as np
 import pytest
 
-from engines.curation import (AnalyzerOpenError, CURATION_EXTENSIONS, EmptySorting, build_analyzer,
-                              compute_missing_extensions, open_analyzer)
+from engines.curation import (
+    CURATION_EXTENSIONS,
+    AnalyzerOpenError,
+    EmptySorting,
+    build_analyzer,
+    compute_missing_extensions,
+    open_analyzer,
+)
 from engines.curation.errors import CurationCancelled, MissingExtensions
 
 
@@ -69,8 +75,9 @@ def test_an_empty_sorting_is_refused_before_anything_is_written(tmp_path, demo_a
     with pytest.raises(EmptySorting, match="no units"):
         build_analyzer(demo_analyzer.recording, empty, tmp_path / "a")
     nothing = np.array([], dtype=np.int64)
-    silent = NumpySorting.from_unit_dict([{"a": nothing, "b": nothing}],
-                                         sampling_frequency=demo_analyzer.sampling_frequency)
+    silent = NumpySorting.from_unit_dict(
+        [{"a": nothing, "b": nothing}], sampling_frequency=demo_analyzer.sampling_frequency
+    )
     with pytest.raises(EmptySorting, match="no spikes"):
         build_analyzer(demo_analyzer.recording, silent, tmp_path / "b")
     assert not (tmp_path / "a").exists() and not list(tmp_path.glob(".*tmp*"))

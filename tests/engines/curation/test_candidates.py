@@ -15,8 +15,9 @@ def test_every_preset_of_spikeinterface_is_offered_with_its_default_parameters()
 
     assert set(PRESETS) == set(_compute_merge_presets)
     form = preset_form("similarity_correlograms")
-    assert {(p.step, p.name) for p in form} == {(s, n) for s in _compute_merge_presets["similarity_correlograms"]
-                                                for n in _default_step_params[s]}
+    assert {(p.step, p.name) for p in form} == {
+        (s, n) for s in _compute_merge_presets["similarity_correlograms"] for n in _default_step_params[s]
+    }
     threshold = next(p for p in form if p.name == "template_diff_thresh")
     assert threshold.default == 0.25 and threshold.kind == "float"
 
@@ -42,14 +43,19 @@ def test_a_single_preset_misses_merges_the_union_finds(demo_analyzer, true_pairs
 
 
 def test_group_ids_stay_the_same_when_candidates_are_found_again(review):
-    first = {g.unit_ids: g.group_id for g in review.find_candidates(CandidateRequest.preset("x_contaminations"))}
+    first = {
+        g.unit_ids: g.group_id for g in review.find_candidates(CandidateRequest.preset("x_contaminations"))
+    }
     second = {g.unit_ids: g.group_id for g in review.find_candidates(CandidateRequest.recommended())}
     assert first and all(second[units] == gid for units, gid in first.items())
 
 
 def test_resolve_graph_joins_pairs_into_groups_of_any_size(demo_analyzer):
-    loose = CandidateRun(None, ("unit_locations", "template_similarity"),
-                         {"template_similarity": {"similarity_method": "cosine", "template_diff_thresh": 0.3}})
+    loose = CandidateRun(
+        None,
+        ("unit_locations", "template_similarity"),
+        {"template_similarity": {"similarity_method": "cosine", "template_diff_thresh": 0.3}},
+    )
     pairs = find_candidates(demo_analyzer, CandidateRequest(runs=(loose,), resolve_graph=False)).groups
     groups = find_candidates(demo_analyzer, CandidateRequest(runs=(loose,), resolve_graph=True)).groups
     assert all(len(p) == 2 for p in pairs) and max(len(g) for g in groups) > 2

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 from spikeinterface.curation import apply_curation
 
-from engines.curation import CandidateRequest, MergeDecision, build_curation, resolve_merges, write_reasoning_csv
+from engines.curation import (
+    CandidateRequest,
+    MergeDecision,
+    build_curation,
+    resolve_merges,
+    write_reasoning_csv,
+)
 from engines.curation.errors import ApplyError
 
 
@@ -18,13 +24,22 @@ def test_merges_resolve_transitively_into_groups():
 
 
 def test_reasoning_csv_reads_like_the_tutorials_and_keeps_error_rows(tmp_path):
-    rows = [MergeDecision(0, (1, 2), "vlm", "merge", 0.9, 0.9, "dip", "report\nline", ((1, 2),)),
-            MergeDecision(1, (3, 4, 5), "vlm", "merge", 0.8, 0.8, "two sets", "r", ((3, 4), (5,)) and ((3, 4),)),
-            MergeDecision(2, (6, 7), "vlm", "not merge", 0.7, 0.3, "flat", "r"),
-            MergeDecision.failed(type("G", (), {"group_id": 3, "unit_ids": (8, 9)})(), "vlm", "endpoint down")]
+    rows = [
+        MergeDecision(0, (1, 2), "vlm", "merge", 0.9, 0.9, "dip", "report\nline", ((1, 2),)),
+        MergeDecision(1, (3, 4, 5), "vlm", "merge", 0.8, 0.8, "two sets", "r", ((3, 4), (5,)) and ((3, 4),)),
+        MergeDecision(2, (6, 7), "vlm", "not merge", 0.7, 0.3, "flat", "r"),
+        MergeDecision.failed(type("G", (), {"group_id": 3, "unit_ids": (8, 9)})(), "vlm", "endpoint down"),
+    ]
     path = write_reasoning_csv(tmp_path / "vlm_merge_reasoning.csv", rows)
     table = pd.read_csv(path)
-    assert list(table.columns[:6]) == ["Unnamed: 0", "group_id", "merge_units", "merge_type", "reasoning", "report"]
+    assert list(table.columns[:6]) == [
+        "Unnamed: 0",
+        "group_id",
+        "merge_units",
+        "merge_type",
+        "reasoning",
+        "report",
+    ]
     pairs = [ast.literal_eval(row.merge_units) for row in table.itertuples() if row.merge_type == "merge"]
     assert pairs == [[1, 2], [3, 4]]
     error = table[table.merge_type == "error"].iloc[0]
@@ -40,11 +55,16 @@ def test_exported_curation_is_accepted_by_apply_curation(review, tmp_path):
         review.record_verdict(decision.group_id, "accept")
     path = review.export_curation_json(tmp_path / "curation.json")
     curation = json.loads(path.read_text())
-    assert curation["format_version"] == "2" and set(curation) >= {"merges", "removed", "label_definitions",
-                                                                  "manual_labels"}
+    assert curation["format_version"] == "2" and set(curation) >= {
+        "merges",
+        "removed",
+        "label_definitions",
+        "manual_labels",
+    }
     curated = apply_curation(review.analyzer.sorting, curation)
-    assert curated.get_num_units() == len(review.analyzer.unit_ids) - sum(len(m["unit_ids"]) - 1
-                                                                          for m in curation["merges"])
+    assert curated.get_num_units() == len(review.analyzer.unit_ids) - sum(
+        len(m["unit_ids"]) - 1 for m in curation["merges"]
+    )
     assert len(groups) > len(curation["merges"]) > 0
 
 

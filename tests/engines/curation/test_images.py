@@ -30,7 +30,9 @@ def test_a_cached_image_is_reused_and_a_different_group_or_parameter_gets_its_ow
     stamp = first.stat().st_mtime_ns
     assert images.image(units[:2], "crosscorrelograms") == first and first.stat().st_mtime_ns == stamp
     assert images.image(units[1::-1], "crosscorrelograms") != first  # unit order changes the picture
-    other = GroupImages(review.data, workspace / "curation" / "images", images.fingerprint, ImageParams(dpi=60))
+    other = GroupImages(
+        review.data, workspace / "curation" / "images", images.fingerprint, ImageParams(dpi=60)
+    )
     assert other.image(units[:2], "crosscorrelograms") != first
     assert not list(first.parent.glob(".*.tmp"))
 

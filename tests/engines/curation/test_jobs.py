@@ -34,8 +34,11 @@ def test_the_catalogue_lists_the_three_curation_kinds(env):
 def test_extensions_job_computes_what_is_missing_reading_the_recording_in_a_child(env, analyzer_copy):
     for name in ("spike_amplitudes", "quality_metrics"):
         shutil.rmtree(analyzer_copy / "extensions" / name)
-    job, folder = _run(env, EXTENSIONS_KIND, {"analyzer": str(analyzer_copy),
-                                              "extensions": ["spike_amplitudes", "quality_metrics"]})
+    job, folder = _run(
+        env,
+        EXTENSIONS_KIND,
+        {"analyzer": str(analyzer_copy), "extensions": ["spike_amplitudes", "quality_metrics"]},
+    )
     assert job.status is JobStatus.DONE, job.error
     assert job.summary["computed"] == ["spike_amplitudes", "quality_metrics"]
     assert open_analyzer(analyzer_copy)[1].complete and json.loads((folder / "computed.json").read_text())
@@ -59,7 +62,9 @@ def test_apply_job_writes_the_curated_analyzer_into_its_result(env, analyzer_cop
     truth = demo_truth(demo_workspace)["true_groups"]
     curation = review.curation()
     curation["merges"] = [{"unit_ids": group} for group in truth]
-    job, folder = _run(env, APPLY_KIND, {"analyzer": str(analyzer_copy), "curation": curation, "censor_ms": 0.4})
+    job, folder = _run(
+        env, APPLY_KIND, {"analyzer": str(analyzer_copy), "curation": curation, "censor_ms": 0.4}
+    )
     assert job.status is JobStatus.DONE, job.error
     assert job.summary["n_units_after"] == len(review.analyzer.unit_ids) - len(truth)
     assert len(open_analyzer(folder / "analyzer")[0].unit_ids) == job.summary["n_units_after"]

@@ -32,9 +32,24 @@ def test_every_decision_has_a_score_a_confidence_and_a_readable_reason(review):
 
 
 def _evidence(**changes) -> PairEvidence:
-    base = dict(a=1, b=2, n_a=40, n_b=35, cosine=0.99, similarity=0.95, distance_um=2.0, refractory_observed=0,
-                refractory_expected=0.3, zero_lag_observed=0, zero_lag_expected=0.1, flank_ratio=1.0,
-                presence_overlap=0.9, amplitude_gap=0.0, llr_refractory=0.27, llr_duplicate=0.0)
+    base = dict(
+        a=1,
+        b=2,
+        n_a=40,
+        n_b=35,
+        cosine=0.99,
+        similarity=0.95,
+        distance_um=2.0,
+        refractory_observed=0,
+        refractory_expected=0.3,
+        zero_lag_observed=0,
+        zero_lag_expected=0.1,
+        flank_ratio=1.0,
+        presence_overlap=0.9,
+        amplitude_gap=0.0,
+        llr_refractory=0.27,
+        llr_duplicate=0.0,
+    )
     return PairEvidence(**{**base, **changes})
 
 
@@ -46,7 +61,9 @@ def test_an_empty_correlogram_is_not_evidence_for_merging_even_with_identical_te
 def test_a_refractory_dip_with_matching_templates_is_a_merge_and_a_flat_correlogram_is_not():
     params = MetricsJudgeParams()
     dip = score_pair(_evidence(refractory_expected=20.0, llr_refractory=17.7), params)
-    flat = score_pair(_evidence(refractory_observed=19, refractory_expected=20.0, llr_refractory=-26.0), params)
+    flat = score_pair(
+        _evidence(refractory_observed=19, refractory_expected=20.0, llr_refractory=-26.0), params
+    )
     assert dip.merge and dip.probability > 0.95
     assert not flat.merge and flat.probability < 0.01
 
@@ -65,7 +82,7 @@ def test_a_group_of_two_splits_is_divided_into_its_two_merges(review, demo_works
 def test_units_on_distant_channels_are_not_merged_and_the_reason_says_how_far(review):
     data = review.data
     units = data.unit_ids
-    distances = {(a, b): data.distance_um(a, b) for i, a in enumerate(units) for b in units[i + 1:]}
+    distances = {(a, b): data.distance_um(a, b) for i, a in enumerate(units) for b in units[i + 1 :]}
     far = max(distances, key=distances.get)
     decision = MetricsJudge().judge(CandidateGroup(group_id=901, unit_ids=far), JudgeContext(data))
     assert decision.decision == "not merge"
@@ -79,7 +96,9 @@ def test_units_with_fewer_than_ten_spikes_get_an_error_row_and_the_others_are_st
     from spikeinterface.core import NumpySorting, create_sorting_analyzer, generate_ground_truth_recording
 
     warnings.filterwarnings("ignore")
-    recording, sorting = generate_ground_truth_recording(durations=[10.0], num_channels=8, num_units=3, seed=3)
+    recording, sorting = generate_ground_truth_recording(
+        durations=[10.0], num_channels=8, num_units=3, seed=3
+    )
     trains = {u: sorting.get_unit_spike_train(u) for u in sorting.unit_ids}
     trains["3"] = trains["0"][:4] + 2
     few = NumpySorting.from_unit_dict([trains], sampling_frequency=sorting.sampling_frequency)

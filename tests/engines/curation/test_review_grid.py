@@ -16,7 +16,9 @@ from components.background import BackgroundWork
 from components.curation_grid import CurationGrid
 
 
-def test_a_click_on_accept_and_a_key_press_at_once_move_twice_and_the_page_shows_where_it_ended(review, monkeypatch):
+def test_a_click_on_accept_and_a_key_press_at_once_move_twice_and_the_page_shows_where_it_ended(
+    review, monkeypatch
+):
     review.find_candidates()
     grid = CurationGrid(review, BackgroundWork())
     order = list(grid._shown)
@@ -38,10 +40,19 @@ def test_a_click_on_accept_and_a_key_press_at_once_move_twice_and_the_page_shows
     verdicts = review.table().set_index("group_id")["verdict"]
     assert {group: verdict for group, verdict in verdicts.items() if verdict} == {order[0]: "accept"}
     assert grid.group == order[2]  # accepted and moved on, then moved once more
-    focused = [c for card in view.select(pn.Column) if "#1f77b4" in (card.styles or {}).get("border", "")
-               for c in card.css_classes if c.startswith("nd-group-") and c[9:].isdigit()]
-    headings = [m.object.split(":")[0] for m in view.select(pn.pane.Markdown) if str(m.object).startswith("### Group")]
-    assert focused == [f"nd-group-{order[2]}"] and headings == [f"### Group {order[2]}"]  # the page shows it too
+    focused = [
+        c
+        for card in view.select(pn.Column)
+        if "#1f77b4" in (card.styles or {}).get("border", "")
+        for c in card.css_classes
+        if c.startswith("nd-group-") and c[9:].isdigit()
+    ]
+    headings = [
+        m.object.split(":")[0] for m in view.select(pn.pane.Markdown) if str(m.object).startswith("### Group")
+    ]
+    assert focused == [f"nd-group-{order[2]}"] and headings == [
+        f"### Group {order[2]}"
+    ]  # the page shows it too
 
 
 def test_the_detail_shows_each_focused_groups_own_images(review):

@@ -20,7 +20,9 @@ def groups(review):
     return review.find_candidates(CandidateRequest.recommended())
 
 
-def test_decisions_verdicts_and_labels_survive_a_restart(review, groups, workspace, demo_analyzer, demo_folder):
+def test_decisions_verdicts_and_labels_survive_a_restart(
+    review, groups, workspace, demo_analyzer, demo_folder
+):
     review.judge("metrics")
     review.record_verdict(groups[0].group_id, "accept")
     review.record_verdict(groups[1].group_id, "reject")
@@ -30,8 +32,10 @@ def test_decisions_verdicts_and_labels_survive_a_restart(review, groups, workspa
     assert again.key == review.key
     assert [g.group_id for g in again.candidates()] == [g.group_id for g in groups]
     assert again.decisions() == review.decisions()
-    assert {g: v.verdict for g, v in again.verdicts().items()} == {groups[0].group_id: "accept",
-                                                                    groups[1].group_id: "reject"}
+    assert {g: v.verdict for g, v in again.verdicts().items()} == {
+        groups[0].group_id: "accept",
+        groups[1].group_id: "reject",
+    }
     assert again.labels()[groups[0].unit_ids[0]].label == "mua"
     assert [g.group_id for g in again.examples().good] == [groups[2].group_id]
 
@@ -47,14 +51,21 @@ def test_undo_takes_back_this_sessions_latest_verdict_and_keeps_the_history(revi
 
 
 def test_an_edited_group_gets_its_own_id_and_remembers_its_parent(review, groups):
-    big = review.add_group(groups[0].unit_ids + tuple(u for u in groups[1].unit_ids if u not in groups[0].unit_ids))
+    big = review.add_group(
+        groups[0].unit_ids + tuple(u for u in groups[1].unit_ids if u not in groups[0].unit_ids)
+    )
     known = {g.unit_ids for g in groups}
-    dropped = next(big.unit_ids[:i] + big.unit_ids[i + 1:] for i in range(len(big.unit_ids))
-                   if big.unit_ids[:i] + big.unit_ids[i + 1:] not in known)
+    dropped = next(
+        big.unit_ids[:i] + big.unit_ids[i + 1 :]
+        for i in range(len(big.unit_ids))
+        if big.unit_ids[:i] + big.unit_ids[i + 1 :] not in known
+    )
     edited = review.edit_group(big.group_id, dropped)
     assert edited.parent_id == big.group_id and edited.origin == f"edited:{big.group_id}"
     assert {big.group_id, edited.group_id} <= {g.group_id for g in review.candidates()}
-    assert review.edit_group(big.group_id, groups[0].unit_ids).group_id == groups[0].group_id  # one id per unit set
+    assert (
+        review.edit_group(big.group_id, groups[0].unit_ids).group_id == groups[0].group_id
+    )  # one id per unit set
     with pytest.raises(UnknownUnits, match="not in group"):
         missing = next(u for u in big.unit_ids if u not in edited.unit_ids)
         review.record_verdict(edited.group_id, "accept", merge_units=(missing, edited.unit_ids[0]))
@@ -66,7 +77,9 @@ def test_a_person_s_label_wins_over_a_labeler_run_later(review):
     unit = review.data.unit_ids[0]
     review.set_label(unit, "noise")
     labels = review.label_units("thresholds")
-    assert {lab.label for lab in labels} <= {"good", "mua", "noise"} and len(labels) == len(review.data.unit_ids)
+    assert {lab.label for lab in labels} <= {"good", "mua", "noise"} and len(labels) == len(
+        review.data.unit_ids
+    )
     assert review.labels()[unit].label == "noise" and review.labels()[unit].source == "human"
 
 
@@ -82,8 +95,10 @@ for i in range(int(sys.argv[3])):
 
 def test_two_processes_writing_verdicts_at_once_lose_nothing_and_corrupt_nothing(workspace):
     DecisionStore(workspace)
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(workspace), name, "150"], cwd=REPO)
-               for name in ("tab-a", "tab-b")]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(workspace), name, "150"], cwd=REPO)
+        for name in ("tab-a", "tab-b")
+    ]
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
     store = DecisionStore(workspace)
     history = store.verdict_history("analyzer")
@@ -96,9 +111,22 @@ def test_two_processes_writing_verdicts_at_once_lose_nothing_and_corrupt_nothing
 def test_a_decision_row_keeps_everything_the_grid_shows(workspace):
     store = DecisionStore(workspace)
     run = store.start_run("a", "vlm", {"num_workers": 2}, [4])
-    row = MergeDecision(group_id=4, unit_ids=(3, "x"), judge="vlm", decision="merge", confidence=0.7, score=0.7,
-                        reasoning="dip", report="## crosscorrelograms\ndip", merge_groups=((3, "x"),),
-                        evidence={"calls": 3}, tokens_in=30, tokens_out=15, cost_usd=0.001, elapsed_s=1.5)
+    row = MergeDecision(
+        group_id=4,
+        unit_ids=(3, "x"),
+        judge="vlm",
+        decision="merge",
+        confidence=0.7,
+        score=0.7,
+        reasoning="dip",
+        report="## crosscorrelograms\ndip",
+        merge_groups=((3, "x"),),
+        evidence={"calls": 3},
+        tokens_in=30,
+        tokens_out=15,
+        cost_usd=0.001,
+        elapsed_s=1.5,
+    )
     store.record_decision(run, "a", row)
     assert DecisionStore(workspace).decisions(run) == [row]
     summary = store.run(run)

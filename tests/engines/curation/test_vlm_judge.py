@@ -9,8 +9,15 @@ from importlib import resources
 import pytest
 
 from engines.agent import LlmConfig, ModelPricing
-from engines.curation import (CandidateRequest, CurationReview, JudgeContext, JudgeUnavailable, VlmJudge,
-                              VlmJudgeParams, run_judge)
+from engines.curation import (
+    CandidateRequest,
+    CurationReview,
+    JudgeContext,
+    JudgeUnavailable,
+    VlmJudge,
+    VlmJudgeParams,
+    run_judge,
+)
 from engines.curation.errors import InvalidParameters
 from engines.curation.vlm_judge import load_prompt
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply
@@ -19,8 +26,13 @@ DECISION_MARK = "Answer with one JSON object"
 
 
 def _images(body: dict) -> list[str]:
-    return [part["image_url"]["url"] for m in body["messages"] if isinstance(m["content"], list)
-            for part in m["content"] if part["type"] == "image_url"]
+    return [
+        part["image_url"]["url"]
+        for m in body["messages"]
+        if isinstance(m["content"], list)
+        for part in m["content"]
+        if part["type"] == "image_url"
+    ]
 
 
 def _is_decision(body: dict) -> bool:
@@ -29,8 +41,13 @@ def _is_decision(body: dict) -> bool:
 
 def _units_of(body: dict) -> str:
     """The unit list the request is about (from the first user message: "Group 3: units 1, 2." or "Reports on")."""
-    first_user = next(m for m in body["messages"] if m["role"] == "user" and "units" in json.dumps(m["content"])
-                      and "Example" not in json.dumps(m["content"]))
+    first_user = next(
+        m
+        for m in body["messages"]
+        if m["role"] == "user"
+        and "units" in json.dumps(m["content"])
+        and "Example" not in json.dumps(m["content"])
+    )
     text = first_user["content"]
     text = text if isinstance(text, str) else text[0]["text"]
     return text.split("units ", 1)[1].split(".")[0].split(":")[0]
@@ -43,8 +60,16 @@ def decide_by(merges: set[str]):
         if not _is_decision(body):
             return ScriptedReply("Refractory dip in the grey band. Feature verdict: merge")
         merge = _units_of(body) in merges
-        return ScriptedReply(json.dumps({"decision": "merge" if merge else "not merge", "confidence": 0.9,
-                                         "merge_units": [], "reasoning": "scripted"}))
+        return ScriptedReply(
+            json.dumps(
+                {
+                    "decision": "merge" if merge else "not merge",
+                    "confidence": 0.9,
+                    "merge_units": [],
+                    "reasoning": "scripted",
+                }
+            )
+        )
 
     return responder
 
@@ -55,8 +80,13 @@ def groups(review):
 
 
 def _review(review, server, timeout_s: float = 5.0, retries: int = 2) -> CurationReview:
-    review.llm = LlmConfig(model="vision-test", base_url=server.base_url, api_key="test", timeout_s=timeout_s,
-                           max_retries=retries)
+    review.llm = LlmConfig(
+        model="vision-test",
+        base_url=server.base_url,
+        api_key="test",
+        timeout_s=timeout_s,
+        max_retries=retries,
+    )
     return review
 
 
@@ -67,7 +97,9 @@ def test_prompts_ship_inside_the_package_and_speak_of_groups_of_any_size():
     assert "NOT evidence for merging" in load_prompt("system")
 
 
-def test_vlm_judge_sends_every_image_and_the_few_shot_examples_and_follows_the_scripted_decisions(review, groups):
+def test_vlm_judge_sends_every_image_and_the_few_shot_examples_and_follows_the_scripted_decisions(
+    review, groups
+):
     good, bad, *rest = groups
     merges = {", ".join(map(str, g.unit_ids)) for g in rest[::2]}
     with ScriptedOpenAIServer(responder=decide_by(merges)) as server:
@@ -78,7 +110,9 @@ def test_vlm_judge_sends_every_image_and_the_few_shot_examples_and_follows_the_s
         requests = list(server.requests)
     decisions = review.decisions("vlm")
     assert run.status == "done" and set(decisions) == {g.group_id for g in rest}
-    assert {d.group_id for d in decisions.values() if d.decision == "merge"} == {g.group_id for g in rest[::2]}
+    assert {d.group_id for d in decisions.values() if d.decision == "merge"} == {
+        g.group_id for g in rest[::2]
+    }
     feature_calls = [r for r in requests if not _is_decision(r)]
     assert len(feature_calls) == 2 * len(rest) and len(requests) == 3 * len(rest)
     for call in feature_calls:
@@ -92,7 +126,9 @@ def test_vlm_judge_sends_every_image_and_the_few_shot_examples_and_follows_the_s
 
 
 @pytest.mark.parametrize("workers", [1, 2, 8])
-def test_any_number_of_workers_up_to_the_servers_cap_judges_every_group_within_the_limit(review, groups, workers):
+def test_any_number_of_workers_up_to_the_servers_cap_judges_every_group_within_the_limit(
+    review, groups, workers
+):
     with ScriptedOpenAIServer(responder=decide_by(set()), latency_s=0.05) as server:
         run = _review(review, server).judge("vlm", params={"num_workers": workers})
         peak = server.max_concurrent
@@ -127,7 +163,11 @@ def test_a_call_that_times_out_is_retried_and_one_that_always_does_becomes_an_er
     with ScriptedOpenAIServer(responder=lambda body: ScriptedReply(hang=True)) as server:
         run = _review(review, server, timeout_s=0.3, retries=1).judge("vlm", group_ids=[groups[1].group_id])
     decision = review.decisions("vlm")[groups[1].group_id]
-    assert run.n_errors == 1 and decision.merge_type == "error" and "did not answer within 0.3 s" in decision.error
+    assert (
+        run.n_errors == 1
+        and decision.merge_type == "error"
+        and "did not answer within 0.3 s" in decision.error
+    )
 
 
 def test_a_reply_that_does_not_parse_is_asked_again_then_recorded_as_an_error(review, groups):
@@ -137,12 +177,17 @@ def test_a_reply_that_does_not_parse_is_asked_again_then_recorded_as_an_error(re
         fixed = "was not the JSON object asked for" in json.dumps(body["messages"])
         units = _units_of(body)
         if fixed and units.startswith(str(groups[0].unit_ids[0])):
-            return ScriptedReply('```json\n{"decision": "Not_merge", "confidence": "80%", "reasoning": "flat"}\n```')
+            return ScriptedReply(
+                '```json\n{"decision": "Not_merge", "confidence": "80%", "reasoning": "flat"}\n```'
+            )
         return ScriptedReply("I would say merge, probably.")
 
     with ScriptedOpenAIServer(responder=responder) as server:
         _review(review, server).judge("vlm", group_ids=[groups[0].group_id, groups[1].group_id])
-    repaired, broken = review.decisions("vlm")[groups[0].group_id], review.decisions("vlm")[groups[1].group_id]
+    repaired, broken = (
+        review.decisions("vlm")[groups[0].group_id],
+        review.decisions("vlm")[groups[1].group_id],
+    )
     assert repaired.decision == "not merge" and repaired.confidence == 0.8
     assert broken.merge_type == "error" and "could not be read even when asked again" in broken.error
     assert "probably" in broken.error
@@ -152,26 +197,40 @@ def test_an_endpoint_that_is_down_fails_the_run_quickly_with_a_row_per_group(rev
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    review.llm = LlmConfig(model="m", base_url=f"http://127.0.0.1:{port}/v1", api_key="k", timeout_s=2, max_retries=3)
+    review.llm = LlmConfig(
+        model="m", base_url=f"http://127.0.0.1:{port}/v1", api_key="k", timeout_s=2, max_retries=3
+    )
     run = review.judge("vlm", params={"num_workers": 2})
     decisions = review.decisions("vlm")
     assert run.status == "failed" and "cannot be reached" in run.message
-    assert set(decisions) == {g.group_id for g in groups} and all(d.merge_type == "error" for d in decisions.values())
+    assert set(decisions) == {g.group_id for g in groups} and all(
+        d.merge_type == "error" for d in decisions.values()
+    )
 
 
 def test_a_refused_key_fails_the_run_after_one_request_saying_what_to_fix(review, groups):
-    with ScriptedOpenAIServer(responder=lambda body: ScriptedReply(status=401, error_message="invalid key")) as server:
+    with ScriptedOpenAIServer(
+        responder=lambda body: ScriptedReply(status=401, error_message="invalid key")
+    ) as server:
         run = _review(review, server).judge("vlm", params={"num_workers": 1})
         sent = len(server.requests)
     decisions = review.decisions("vlm")
     assert run.status == "failed" and "refused the API key (401: invalid key)" in run.message
-    assert sent == 1 and len(decisions) == len(groups) and all(d.merge_type == "error" for d in decisions.values())
+    assert (
+        sent == 1
+        and len(decisions) == len(groups)
+        and all(d.merge_type == "error" for d in decisions.values())
+    )
 
 
 def test_each_call_is_priced_capped_and_sent_to_its_model(review, groups):
     with ScriptedOpenAIServer(responder=decide_by(set())) as server:
-        config = LlmConfig(model="text-model", vision_model="vision-model", base_url=server.base_url, api_key="k")
-        judge = VlmJudge(config, VlmJudgeParams(num_workers=2, max_tokens=300, pricing=ModelPricing(1000.0, 2000.0)))
+        config = LlmConfig(
+            model="text-model", vision_model="vision-model", base_url=server.base_url, api_key="k"
+        )
+        judge = VlmJudge(
+            config, VlmJudgeParams(num_workers=2, max_tokens=300, pricing=ModelPricing(1000.0, 2000.0))
+        )
         decisions = run_judge(judge, groups[:2], JudgeContext(review.data, review.images))
         requests = list(server.requests)
     assert all(d.ok and d.cost_usd == pytest.approx((30 * 1000 + 15 * 2000) / 1e6) for d in decisions)

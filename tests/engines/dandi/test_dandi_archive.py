@@ -17,14 +17,26 @@ REAL_FILE = "sub-4_ses-4_ecephys+image.nwb"
 
 
 def _dandisets(file_url: str, file_size: int) -> list[FakeDandiset]:
-    many = [FakeAsset(f"sub-{i:02d}/sub-{i:02d}_ses-1_ecephys.nwb", 1000 + i, f"id-{i:03d}") for i in range(120)]
+    many = [
+        FakeAsset(f"sub-{i:02d}/sub-{i:02d}_ses-1_ecephys.nwb", 1000 + i, f"id-{i:03d}") for i in range(120)
+    ]
     return [
-        FakeDandiset("000409", "Brain-wide map of mouse decisions", assets=many, published=["0.230629.1955"],
-                     modified="2024-05-01T00:00:00Z"),
-        FakeDandiset("000004", "Human memory: medial temporal lobe neurons",
-                     assets=[FakeAsset(f"sub-4/{REAL_FILE}", file_size, "asset-real", url=file_url),
-                             FakeAsset("sub-4/sub-4_eeg.edf", 52_000, "asset-edf")],
-                     modified="2024-06-01T00:00:00Z"),
+        FakeDandiset(
+            "000409",
+            "Brain-wide map of mouse decisions",
+            assets=many,
+            published=["0.230629.1955"],
+            modified="2024-05-01T00:00:00Z",
+        ),
+        FakeDandiset(
+            "000004",
+            "Human memory: medial temporal lobe neurons",
+            assets=[
+                FakeAsset(f"sub-4/{REAL_FILE}", file_size, "asset-real", url=file_url),
+                FakeAsset("sub-4/sub-4_eeg.edf", 52_000, "asset-edf"),
+            ],
+            modified="2024-06-01T00:00:00Z",
+        ),
         FakeDandiset("000777", "Mouse visual cortex (embargoed)", assets=many[:2], embargoed=True),
         FakeDandiset("000888", "An empty mouse draft", assets=[]),
     ]
@@ -58,7 +70,10 @@ def test_search_finds_matching_open_dandisets_newest_first(archive):
 def test_assets_are_listed_in_pages_with_sizes(archive, archive_server):
     first = archive.assets("000409", page_size=50)
     assert (first.count, first.pages, first.has_next) == (120, 3, True)
-    assert [a.path for a in first.items][:2] == ["sub-00/sub-00_ses-1_ecephys.nwb", "sub-01/sub-01_ses-1_ecephys.nwb"]
+    assert [a.path for a in first.items][:2] == [
+        "sub-00/sub-00_ses-1_ecephys.nwb",
+        "sub-01/sub-01_ses-1_ecephys.nwb",
+    ]
     assert first.items[1].size == 1001
     last = archive.assets("000409", page=3, page_size=50)
     assert len(last.items) == 20 and not last.has_next
@@ -114,7 +129,9 @@ def _closed_port() -> int:
 
 
 def test_offline_unreachable_and_failing_archives_say_so(policy, archive_server, archive):
-    offline = DandiArchive(dataclasses.replace(policy, dandi_api_url=f"http://127.0.0.1:{_closed_port()}/api"))
+    offline = DandiArchive(
+        dataclasses.replace(policy, dandi_api_url=f"http://127.0.0.1:{_closed_port()}/api")
+    )
     with pytest.raises(DandiUnreachable, match="Are you offline"):
         offline.search("mouse")
     archive_server.status = 503
@@ -122,13 +139,17 @@ def test_offline_unreachable_and_failing_archives_say_so(policy, archive_server,
         archive.search("mouse")
     archive_server.status = 0
     archive_server.hang_s = 2.0
-    slow = DandiArchive(dataclasses.replace(policy, dandi_api_url=archive_server.api_url, request_timeout_s=0.3))
+    slow = DandiArchive(
+        dataclasses.replace(policy, dandi_api_url=archive_server.api_url, request_timeout_s=0.3)
+    )
     with pytest.raises(DandiUnreachable, match="did not answer within 0.3 s"):
         slow.search("mouse")
 
 
 def test_private_api_addresses_are_refused_unless_allowed(policy, archive_server):
-    strict = DandiArchive(dataclasses.replace(policy, dandi_api_url=archive_server.api_url, allow_private_urls=False))
+    strict = DandiArchive(
+        dataclasses.replace(policy, dandi_api_url=archive_server.api_url, allow_private_urls=False)
+    )
     with pytest.raises(SourceNotAllowed, match="private address"):
         strict.search("mouse")
     assert archive_server.requests == []

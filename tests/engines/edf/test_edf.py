@@ -22,7 +22,9 @@ START = datetime(2021, 3, 4, 5, 6, 7)
 ANNOTATIONS = [(1.5, 0.5, "stimulus A"), (7.25, -1, "button press"), (22.0, 2.0, "stimulus B")]
 
 
-def write_recording(path: Path, file_type: int, annotations: bool = True, seconds: int = SECONDS) -> list[np.ndarray]:
+def write_recording(
+    path: Path, file_type: int, annotations: bool = True, seconds: int = SECONDS
+) -> list[np.ndarray]:
     """Four channels (three at 256 Hz, one at 128 Hz), with annotations when EDF+/BDF+; returns the signals."""
     bdf = file_type in (pyedflib.FILETYPE_BDF, pyedflib.FILETYPE_BDFPLUS)
     digital = 2**23 - 1 if bdf else 2**15 - 1
@@ -32,9 +34,19 @@ def write_recording(path: Path, file_type: int, annotations: bool = True, second
     for i, rate in enumerate(RATES):
         t = np.arange(seconds * rate) / rate
         signals.append(np.sin(2 * np.pi * (i + 1) * t) * 400 + rng.normal(0, 50, t.size) + 10 * i)
-        headers.append({"label": f"EEG {i}", "dimension": "uV" if i < 3 else "mV", "sample_frequency": rate,
-                        "physical_max": 1000.0, "physical_min": -1000.0, "digital_max": digital,
-                        "digital_min": -digital - 1, "transducer": "AgCl", "prefilter": "HP:0.1Hz"})
+        headers.append(
+            {
+                "label": f"EEG {i}",
+                "dimension": "uV" if i < 3 else "mV",
+                "sample_frequency": rate,
+                "physical_max": 1000.0,
+                "physical_min": -1000.0,
+                "digital_max": digital,
+                "digital_min": -digital - 1,
+                "transducer": "AgCl",
+                "prefilter": "HP:0.1Hz",
+            }
+        )
     writer = pyedflib.EdfWriter(str(path), len(RATES), file_type=file_type)
     writer.setSignalHeaders(headers)
     writer.setStartdatetime(START)
@@ -52,9 +64,11 @@ def recordings(tmp_path_factory) -> Path:
     write_recording(folder / "rec.edf", pyedflib.FILETYPE_EDFPLUS)
     write_recording(folder / "rec.bdf", pyedflib.FILETYPE_BDFPLUS)
     write_recording(folder / "plain.edf", pyedflib.FILETYPE_EDF, annotations=False)
-    write_recording(folder / "long.edf", pyedflib.FILETYPE_EDFPLUS, seconds=300)  # 600 KB: past the probe's 64 KB
+    write_recording(
+        folder / "long.edf", pyedflib.FILETYPE_EDFPLUS, seconds=300
+    )  # 600 KB: past the probe's 64 KB
     data = (folder / "rec.edf").read_bytes()
-    (folder / "truncated.edf").write_bytes(data[:len(data) * 2 // 3])
+    (folder / "truncated.edf").write_bytes(data[: len(data) * 2 // 3])
     (folder / "bucket").mkdir()
     shutil.copy(folder / "rec.bdf", folder / "bucket" / "rec.bdf")
     (folder / "notes.edf").write_bytes(b"just some text, not a recording" * 20)
@@ -69,7 +83,9 @@ def server(recordings):
 
 @pytest.fixture
 def edf_policy(recordings, tmp_path) -> SourcePolicy:
-    return SourcePolicy(workspace=tmp_path, allowed_roots=(recordings,), allow_private_urls=True, request_timeout_s=5.0)
+    return SourcePolicy(
+        workspace=tmp_path, allowed_roots=(recordings,), allow_private_urls=True, request_timeout_s=5.0
+    )
 
 
 def _reference(path: Path) -> pyedflib.EdfReader:
@@ -142,7 +158,9 @@ def test_default_window_and_decimation_keep_every_extreme(recordings, edf_policy
         long = edf.read_window(0.0, 30.0, channels=[1], max_points=200)
         truth = reference.readSignal(1)
         assert long.decimated and len(long.t) <= 200
-        assert long.values.min() == pytest.approx(truth.min()) and long.values.max() == pytest.approx(truth.max())
+        assert long.values.min() == pytest.approx(truth.min()) and long.values.max() == pytest.approx(
+            truth.max()
+        )
     finally:
         reference.close()
         edf.close()
@@ -218,7 +236,7 @@ def test_damaged_annotations_are_reported_and_signals_still_read(recordings, edf
     signal = next(c for c in edf.header.channels if c.is_annotation)
     at = edf.header.header_bytes + 3 * edf.header.record_bytes + signal.offset
     data = bytearray((recordings / "rec.edf").read_bytes())
-    data[at:at + 4] = b"xx\x14\x00"
+    data[at : at + 4] = b"xx\x14\x00"
     broken = tmp_path / "broken.edf"
     broken.write_bytes(bytes(data))
     damaged = open_edf(str(broken), dataclasses.replace(edf_policy, allowed_roots=(tmp_path,)))
@@ -239,11 +257,11 @@ def _discontinuous_copy(source: Path, target: Path, gap_from: int, gap_s: float)
     size = signal.samples_per_record * header.sample_bytes
     for record in range(gap_from, header.n_records):
         at = header.header_bytes + record * header.record_bytes + signal.offset
-        raw = bytes(data[at:at + size])
+        raw = bytes(data[at : at + size])
         keeping, _, rest = raw.partition(b"\x00")  # the time-keeping TAL, then the record's other TALs
         onset = float(keeping.split(b"\x14")[0]) + gap_s
         rewritten = f"+{onset:g}".encode() + b"\x14\x14\x00" + rest.rstrip(b"\x00") + b"\x00"
-        data[at:at + size] = rewritten.ljust(size, b"\x00")
+        data[at : at + size] = rewritten.ljust(size, b"\x00")
     reference.close()
     target.write_bytes(bytes(data))
 
@@ -256,7 +274,9 @@ def test_discontinuous_records_are_placed_by_their_time_keeping(recordings, edf_
         assert edf.header.discontinuous
         assert edf.time_range() == (0.0, 130.0)
         after = edf.read_window(115.0, 117.0, channels=[0], max_points=10**6)
-        np.testing.assert_allclose(after.values[:, 0], reference.readSignal(0)[15 * 256:17 * 256], atol=1e-9)
+        np.testing.assert_allclose(
+            after.values[:, 0], reference.readSignal(0)[15 * 256 : 17 * 256], atol=1e-9
+        )
         np.testing.assert_allclose(after.t, 115.0 + np.arange(512) / 256)
         assert len(edf.read_window(40.0, 50.0).t) == 0, "no record lies in the gap"
         assert [a.text for a in edf.annotations()] == [text for _, _, text in ANNOTATIONS]

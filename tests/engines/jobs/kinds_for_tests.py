@@ -62,9 +62,11 @@ KINDS.register("explode", explode, "v1", "always raises")
 
 def start_worker_process(workspace: Path, lease_s: float, poll_s: float = 0.05) -> subprocess.Popen:
     """``run_worker_process`` with these kinds in a fresh Python process (what ``run.py worker`` does)."""
-    code = ("from pathlib import Path; from engines.jobs import run_worker_process; "
-            "from tests.engines.jobs.kinds_for_tests import KINDS; "
-            f"run_worker_process(Path({str(workspace)!r}), KINDS, lease_s={lease_s}, poll_s={poll_s})")
+    code = (
+        "from pathlib import Path; from engines.jobs import run_worker_process; "
+        "from tests.engines.jobs.kinds_for_tests import KINDS; "
+        f"run_worker_process(Path({str(workspace)!r}), KINDS, lease_s={lease_s}, poll_s={poll_s})"
+    )
     return subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT)
 
 

@@ -67,7 +67,9 @@ def test_dask_backend_runs_jobs_on_a_local_cluster_through_the_same_store(worksp
         try:
             jobs = [backend.submit("square", {"x": i, "marker_dir": str(markers)}) for i in range(10)]
             failing = backend.submit("explode", {"marker_dir": str(markers)}, max_attempts=2)
-            wait_for(lambda: done_count(store) == 10 and store.get(failing.id).is_finished, 40, "the Dask jobs")
+            wait_for(
+                lambda: done_count(store) == 10 and store.get(failing.id).is_finished, 40, "the Dask jobs"
+            )
             assert backend.describe()["workers"] == 2
         finally:
             backend.stop()
@@ -75,16 +77,23 @@ def test_dask_backend_runs_jobs_on_a_local_cluster_through_the_same_store(worksp
         done = store.get(job.id)
         assert (done.status, done.attempts) == (JobStatus.DONE, 1)
         assert done.worker_id.startswith("dask@tcp://")
-        assert np.load(results.path_for("square", job.input_hash, "v1") / "square.npy") == job.inputs["x"] ** 2
+        assert (
+            np.load(results.path_for("square", job.input_hash, "v1") / "square.npy") == job.inputs["x"] ** 2
+        )
     assert len(result_entries(workspace, "square")) == 10
     assert all(runs(markers, f"square-{i}") == 1 for i in range(10))
     failed = store.get(failing.id)
-    assert (failed.status, failed.attempts, failed.error) == (JobStatus.FAILED, 2, "ValueError: boom on purpose")
+    assert (failed.status, failed.attempts, failed.error) == (
+        JobStatus.FAILED,
+        2,
+        "ValueError: boom on purpose",
+    )
     assert runs(markers, "explode") == 2
 
 
 def test_dask_backend_says_when_the_scheduler_cannot_be_reached(workspace):
-    backend = DaskBackend(JobStore(workspace), ResultStore(workspace), KINDS, "tcp://127.0.0.1:9",
-                          connect_timeout_s=1)
+    backend = DaskBackend(
+        JobStore(workspace), ResultStore(workspace), KINDS, "tcp://127.0.0.1:9", connect_timeout_s=1
+    )
     with pytest.raises(BackendUnavailable, match="could not reach the Dask scheduler"):
         backend.start()

@@ -146,13 +146,22 @@ def test_queue_position_list_filters_counts_workers_and_throughput(store):
     assert store.workers()[0].current_job is None
 
     assert [j.id for j in store.list(kind="square")] == [j.id for j in reversed(jobs)]
-    assert [j.id for j in store.list(source="s0.nwb", oldest_first=True)] == [jobs[0].id, jobs[2].id, other.id]
+    assert [j.id for j in store.list(source="s0.nwb", oldest_first=True)] == [
+        jobs[0].id,
+        jobs[2].id,
+        other.id,
+    ]
     assert [j.id for j in store.list(status="done")] == [jobs[0].id]
     assert len(store.list(limit=2)) == 2
-    assert store.counts() == {JobStatus.PENDING: 4, JobStatus.RUNNING: 0, JobStatus.DONE: 1,
-                              JobStatus.FAILED: 0, JobStatus.CANCELLED: 0}
+    assert store.counts() == {
+        JobStatus.PENDING: 4,
+        JobStatus.RUNNING: 0,
+        JobStatus.DONE: 1,
+        JobStatus.FAILED: 0,
+        JobStatus.CANCELLED: 0,
+    }
 
-    (bucket, count), = store.throughput(bucket_s=3600)
+    ((bucket, count),) = store.throughput(bucket_s=3600)
     assert count == 1 and bucket <= store.get(jobs[0].id).finished < bucket + 3600
     store.forget_worker("w1")
     assert store.workers() == []
@@ -191,9 +200,11 @@ def test_starting_an_attempt_sweeps_temporary_folders_of_crashed_attempts(worksp
 def test_network_filesystems_get_the_rollback_journal(tmp_path):
     from engines._filesystem import filesystem_type, is_network_filesystem
 
-    mounts = ("/dev/vda1 / ext4 rw 0 0\n"
-              "server:/export/lab /mnt/lab nfs4 rw,relatime 0 0\n"
-              "//nas/share /mnt/my\\040share cifs rw 0 0\n")
+    mounts = (
+        "/dev/vda1 / ext4 rw 0 0\n"
+        "server:/export/lab /mnt/lab nfs4 rw,relatime 0 0\n"
+        "//nas/share /mnt/my\\040share cifs rw 0 0\n"
+    )
     assert filesystem_type(Path("/mnt/lab/workspace"), mounts) == "nfs4"
     assert is_network_filesystem(Path("/mnt/lab/workspace/jobs"), mounts)
     assert is_network_filesystem(Path("/mnt/my share/ws"), mounts)
@@ -202,7 +213,9 @@ def test_network_filesystems_get_the_rollback_journal(tmp_path):
     assert JobStore(tmp_path).journal_mode == ("DELETE" if is_network_filesystem(tmp_path) else "WAL")
 
 
-def test_an_idle_worker_polls_without_writing_and_still_takes_new_and_abandoned_jobs_at_once(store, workspace):
+def test_an_idle_worker_polls_without_writing_and_still_takes_new_and_abandoned_jobs_at_once(
+    store, workspace
+):
     import sqlite3
 
     watcher = sqlite3.connect(workspace / "jobs.sqlite")
@@ -214,7 +227,9 @@ def test_an_idle_worker_polls_without_writing_and_still_takes_new_and_abandoned_
         assert store.claim_next("w1", ["square"], lease_s=10) is None
     assert writes() == before  # twenty idle polls, no write
     job = store.submit("square", {"x": 2}, "v1")
-    assert store.claim_next("w1", ["square"], lease_s=0.05).id == job.id  # a new job is taken on the next poll
+    assert (
+        store.claim_next("w1", ["square"], lease_s=0.05).id == job.id
+    )  # a new job is taken on the next poll
     time.sleep(0.1)  # w1 stopped answering: its lease expired
     assert store.claim_next("w2", ["square"], lease_s=10).id == job.id
     assert store.claim_next("w2", ["square"], lease_s=10) is None

@@ -44,7 +44,12 @@ def test_worker_runs_a_job_and_publishes_its_result(store, results, markers):
     worker = Worker(store, results, KINDS, worker_id="w")
     assert worker.run_one() and not worker.run_one()
     done = store.get(job.id)
-    assert (done.status, done.summary, done.progress, done.attempts) == (JobStatus.DONE, {"square": 49}, 1.0, 1)
+    assert (done.status, done.summary, done.progress, done.attempts) == (
+        JobStatus.DONE,
+        {"square": 49},
+        1.0,
+        1,
+    )
     folder = results.path_for("square", job.input_hash, "v1")
     assert done.result_key == f"square/{job.input_hash}-v1" and folder == results.root / done.result_key
     assert np.load(folder / "square.npy") == 49
@@ -83,7 +88,11 @@ def test_failing_job_is_retried_up_to_max_attempts_then_failed_with_its_message(
     assert retrying.status is JobStatus.PENDING and retrying.error == "ValueError: boom on purpose"
     assert worker.run_one() and worker.run_one() and not worker.run_one()
     failed = store.get(job.id)
-    assert (failed.status, failed.attempts, failed.error) == (JobStatus.FAILED, 3, "ValueError: boom on purpose")
+    assert (failed.status, failed.attempts, failed.error) == (
+        JobStatus.FAILED,
+        3,
+        "ValueError: boom on purpose",
+    )
     assert runs(markers, "explode") == 3
     assert result_entries(Path(store.workspace), "explode") == []  # no temporary leftovers
 
@@ -146,9 +155,12 @@ def test_stopping_a_worker_hands_its_running_job_back_without_counting_an_attemp
     assert result_entries(workspace, "sleepy") == []
 
 
-def test_killed_worker_process_job_is_finished_by_another_worker_and_written_once(store, results, markers,
-                                                                                  workspace):
-    job = store.submit("sleepy", {"tag": "kill", "steps": 40, "step_s": 0.05, "marker_dir": str(markers)}, "v1")
+def test_killed_worker_process_job_is_finished_by_another_worker_and_written_once(
+    store, results, markers, workspace
+):
+    job = store.submit(
+        "sleepy", {"tag": "kill", "steps": 40, "step_s": 0.05, "marker_dir": str(markers)}, "v1"
+    )
     process = start_worker_process(workspace, lease_s=1.0)
     try:
         wait_for(lambda: store.get(job.id).progress > 0, 20, "the worker process to report progress")

@@ -5,16 +5,28 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pynwb import NWBHDF5IO, NWBFile
-from datetime import datetime, timezone
 
-from engines.jobs import (ChildProcessFailed, InProcessBackend, InvalidJobRequest, JobCancelled, JobContext,
-                          JobEnvironment, JobKind, JobStatus, JobStore, KindRegistry, ResultStore, all_job_kinds,
-                          run_in_child_process)
+from engines.jobs import (
+    ChildProcessFailed,
+    InProcessBackend,
+    InvalidJobRequest,
+    JobCancelled,
+    JobContext,
+    JobEnvironment,
+    JobKind,
+    JobStatus,
+    JobStore,
+    KindRegistry,
+    ResultStore,
+    all_job_kinds,
+    run_in_child_process,
+)
 from engines.jobs.service import JobService
 from engines.nwb.product_jobs import RASTERMAP, SPIKE_DENSITY
 from tests.engines.jobs.kinds_for_tests import child_dies, child_raises, child_sleeps, child_value
@@ -32,8 +44,10 @@ def test_the_catalogue_has_the_kinds_of_every_installed_engine(policy):
 
 
 def test_an_engine_that_is_not_installed_contributes_nothing(policy):
-    kinds = all_job_kinds(JobEnvironment(source_policy=policy),
-                          providers=("engines.nwb.product_jobs", "engines.not_built_yet.jobs"))
+    kinds = all_job_kinds(
+        JobEnvironment(source_policy=policy),
+        providers=("engines.nwb.product_jobs", "engines.not_built_yet.jobs"),
+    )
     assert SPIKE_DENSITY in kinds
 
 
@@ -70,7 +84,7 @@ def test_a_cancel_kills_the_child_within_a_fraction_of_a_second(workspace):
 
 def _many_units_file(path: Path, n_units: int = 600, seconds: float = 600.0) -> None:
     rng = np.random.default_rng(0)
-    nwb = NWBFile("many units", "cancel-test", datetime(2024, 1, 1, tzinfo=timezone.utc))
+    nwb = NWBFile("many units", "cancel-test", datetime(2024, 1, 1, tzinfo=UTC))
     for unit in range(n_units):
         rate = rng.uniform(1, 10)
         nwb.add_unit(spike_times=np.sort(rng.uniform(0, seconds, int(rate * seconds))))

@@ -26,21 +26,29 @@ def test_text_results_and_streams_come_back_in_order(kernel):
     result = kernel.run("import sys\nprint('hello')\nprint('careful', file=sys.stderr)\n6 * 7")
     assert result.status == "ok" and result.message == ""
     assert result.stdout == "hello\n" and result.stderr == "careful\n"
-    assert result.outputs[-1].output_type == "execute_result" and result.outputs[-1].data["text/plain"] == "42"
+    assert (
+        result.outputs[-1].output_type == "execute_result" and result.outputs[-1].data["text/plain"] == "42"
+    )
     assert result.execution_count >= 1
 
 
 def test_outputs_are_streamed_while_the_cell_runs(kernel):
     seen: list[tuple[float, str]] = []
     started = time.monotonic()
-    result = kernel.run("import time\nprint('first', flush=True)\ntime.sleep(1.0)\nprint('second')",
-                        on_output=lambda out: seen.append((time.monotonic() - started, out.text)))
+    result = kernel.run(
+        "import time\nprint('first', flush=True)\ntime.sleep(1.0)\nprint('second')",
+        on_output=lambda out: seen.append((time.monotonic() - started, out.text)),
+    )
     assert result.stdout == "first\nsecond\n"
-    assert seen[0][1].startswith("first") and seen[0][0] < result.duration_s - 0.5, "shown before the cell ended"
+    assert seen[0][1].startswith("first") and seen[0][0] < result.duration_s - 0.5, (
+        "shown before the cell ended"
+    )
 
 
 def test_matplotlib_figures_come_back_as_png(kernel):
-    result = kernel.run("import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('spikes')\nplt.show()")
+    result = kernel.run(
+        "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('spikes')\nplt.show()"
+    )
     assert result.status == "ok" and len(result.images) == 1
     assert base64.b64decode(result.images[0]).startswith(PNG_SIGNATURE)
 
@@ -102,7 +110,9 @@ def test_files_land_in_the_working_folder(kernel):
 
 def test_a_kernel_that_ignores_interrupts_is_restarted(kernel):
     kernel.run("doomed = 1")
-    code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.05)"
+    code = (
+        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.05)"
+    )
     limits, kernel.limits = kernel.limits, dataclasses.replace(kernel.limits, grace_s=1.0)
     try:
         result = kernel.run(code, time_s=0.5)

@@ -62,9 +62,13 @@ def test_export_keeps_cells_outputs_and_figures(chat_runs, tmp_path):
 def test_exported_notebook_runs_headless_with_the_same_results(chat_runs, tmp_path):
     path = export_notebook(chat_runs, tmp_path / "chat.ipynb")
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code[0].outputs[0].text == chat_runs[1].result.stdout
     assert "image/png" in code[1].outputs[0].data
     assert code[2].outputs[0].text == chat_runs[4].result.stdout
-    assert code[2].outputs[0].text.startswith("1 0.0 "), "the engines read the demo file's events in a notebook"
+    assert code[2].outputs[0].text.startswith("1 0.0 "), (
+        "the engines read the demo file's events in a notebook"
+    )

@@ -28,10 +28,21 @@ def jupyter_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyter_root")
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={TOKEN}", "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",
-         "--ServerApp.port_retries=0", "--ServerApp.allow_root=True"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            f"--ServerApp.port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={TOKEN}",
+            "--ServerApp.open_browser=False",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.allow_root=True",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
@@ -65,7 +76,9 @@ def test_outputs_errors_and_figures_come_back_as_locally(remote, jupyter_server)
     plot = remote.run("import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()")
     assert len(plot.images) == 1
     failed = remote.run("{}['missing']")
-    assert failed.status == "error" and failed.error.ename == "KeyError" and "missing" in failed.traceback_text
+    assert (
+        failed.status == "error" and failed.error.ename == "KeyError" and "missing" in failed.traceback_text
+    )
 
 
 def test_time_limit_and_stop_interrupt_through_the_server(remote):

@@ -42,7 +42,7 @@ class _TrickHandler(_Base):
             self.end_headers()
             body = b'{"pad":"' + b"x" * size + b'"}'
             for start in range(0, len(body), 4096):
-                block = body[start:start + 4096]
+                block = body[start : start + 4096]
                 self.wfile.write(f"{len(block):x}\r\n".encode() + block + b"\r\n")
             self.wfile.write(b"0\r\n\r\n")
             return None
@@ -75,13 +75,18 @@ class _GcsHandler(_Base):
             return self._send(200, b"{}", {"Content-Type": "application/json"})  # bucket metadata
         body = self.server.objects.get((match.group(1), unquote(match.group(2))))
         if body is None:
-            return self._send(404, b'{"error": {"code": 404, "message": "No such object"}}',
-                              {"Content-Type": "application/json"})
+            return self._send(
+                404,
+                b'{"error": {"code": 404, "message": "No such object"}}',
+                {"Content-Type": "application/json"},
+            )
         ranged = _RANGE.fullmatch(self.headers.get("Range", ""))
         if ranged:
             start = int(ranged.group(1))
             end = min(int(ranged.group(2) or len(body) - 1), len(body) - 1)
-            return self._send(206, body[start:end + 1], {"Content-Range": f"bytes {start}-{end}/{len(body)}"})
+            return self._send(
+                206, body[start : end + 1], {"Content-Range": f"bytes {start}-{end}/{len(body)}"}
+            )
         return self._send(200, body)
 
 

@@ -19,8 +19,11 @@ EM_STATE = {
         },
         {
             "type": "segmentation",
-            "source": {"url": "precomputed://gs://neuroglancer-janelia-flyem-hemibrain/v1.0/segmentation",
-                       "subsources": {"default": True, "meshes": True}, "enableDefaultSubsources": False},
+            "source": {
+                "url": "precomputed://gs://neuroglancer-janelia-flyem-hemibrain/v1.0/segmentation",
+                "subsources": {"default": True, "meshes": True},
+                "enableDefaultSubsources": False,
+            },
             "tab": "segments",
             "segments": ["1187448086", "5813105172"],
             "colorSeed": 2685294016,
@@ -28,11 +31,19 @@ EM_STATE = {
         },
         {
             "type": "annotation",
-            "source": {"url": "local://annotations", "transform": {"outputDimensions": {
-                "x": [8e-09, "m"], "y": [8e-09, "m"], "z": [8e-09, "m"]}}},
+            "source": {
+                "url": "local://annotations",
+                "transform": {"outputDimensions": {"x": [8e-09, "m"], "y": [8e-09, "m"], "z": [8e-09, "m"]}},
+            },
             "tool": "annotatePoint",
-            "annotations": [{"point": [17000.5, 19800.5, 20600.5], "type": "point", "id": "a1b2c3",
-                             "description": "synapse?"}],
+            "annotations": [
+                {
+                    "point": [17000.5, 19800.5, 20600.5],
+                    "type": "point",
+                    "id": "a1b2c3",
+                    "description": "synapse?",
+                }
+            ],
             "name": "notes",
         },
     ],
@@ -50,8 +61,8 @@ TIMELAPSE_STATE = {
         {
             "type": "image",
             "source": "zarr://https://example.org/lightsheet/embryo.zarr",
-            "shader": "#uicontrol invlerp contrast(range=[100, 4000])\n#uicontrol vec3 color color(default=\"green\")\n"
-                      "void main() {\n  emitRGB(color * contrast());\n}\n",
+            "shader": '#uicontrol invlerp contrast(range=[100, 4000])\n#uicontrol vec3 color color(default="green")\n'
+            "void main() {\n  emitRGB(color * contrast());\n}\n",
             "shaderControls": {"contrast": {"range": [150, 3800], "window": [0, 8000]}},
             "localDimensions": {"c'": [1, ""]},
             "localPosition": [0],
@@ -75,8 +86,16 @@ ODD_KEYS_STATE = {
     "position": [100.5, 2000.5, 3000.5],
     "aaaLater": "kept in place",
     "layers": {
-        "raw": {"type": "image", "source": "n5://https://example.org/raw.n5/volume", "futureOption": {"q": True}},
-        "labels": {"type": "segmentation", "source": "precomputed://https://example.org/labels", "segments": []},
+        "raw": {
+            "type": "image",
+            "source": "n5://https://example.org/raw.n5/volume",
+            "futureOption": {"q": True},
+        },
+        "labels": {
+            "type": "segmentation",
+            "source": "precomputed://https://example.org/labels",
+            "segments": [],
+        },
     },
     "jsonStateServer": "https://state.example.org/post",
     "title": "Odd keys: 'quoted' and \"double\" and comma, underscore_here & ampersand",

@@ -93,7 +93,9 @@ def test_lut_range_on_a_layer_without_shader_writes_the_default_one():
     assert layer["shader"] == DEFAULT_IMAGE_SHADER
     assert layer["shaderControls"] == {"normalized": {"range": [20, 180]}}
     assert lut_range(state, "emdata") == (20.0, 180.0)
-    assert list(neuroglancer.ViewerState(state.to_dict()).layers["emdata"].shader_controls["normalized"].range) == [20, 180]
+    assert list(
+        neuroglancer.ViewerState(state.to_dict()).layers["emdata"].shader_controls["normalized"].range
+    ) == [20, 180]
 
 
 def test_lut_range_keeps_a_custom_shader_and_its_other_settings():
@@ -104,7 +106,12 @@ def test_lut_range_keeps_a_custom_shader_and_its_other_settings():
 
 
 def test_lut_range_refusals():
-    custom = NgState({**PLANE_STATE, "layers": [{**PLANE_STATE["layers"][0], "shader": "void main() { emitRGB(vec3(1)); }"}]})
+    custom = NgState(
+        {
+            **PLANE_STATE,
+            "layers": [{**PLANE_STATE["layers"][0], "shader": "void main() { emitRGB(vec3(1)); }"}],
+        }
+    )
     with pytest.raises(StateEditError, match="no '#uicontrol invlerp' control"):
         set_lut_range(custom, "slide", 0, 1)
     with pytest.raises(StateEditError, match="contrast ranges belong to image layers"):
@@ -116,7 +123,9 @@ def test_lut_range_refusals():
 
 
 def test_annotations_get_ids_and_fill_missing_dimensions_from_the_position():
-    state = add_point(NgState(TIMELAPSE_STATE), {"x": 10, "y": 20, "z": 3}, layer="marks", description="cell A")
+    state = add_point(
+        NgState(TIMELAPSE_STATE), {"x": 10, "y": 20, "z": 3}, layer="marks", description="cell A"
+    )
     state = add_box(state, {"x": 0, "y": 0, "z": 0}, {"x": 5, "y": 5, "z": 2}, layer="marks")
     state = add_line(state, [1, 0, 1, 2, 3], [1, 0, 4, 5, 6], layer="marks", annotation_id="L1")
     point, box, line = list_annotations(state, "marks")
@@ -126,7 +135,11 @@ def test_annotations_get_ids_and_fill_missing_dimensions_from_the_position():
     assert line["id"] == "L1" and line["pointA"] == [1.0, 0.0, 1.0, 2.0, 3.0]
     assert state.layer("marks")["source"]["url"] == "local://annotations"
     parsed = neuroglancer.ViewerState(state.to_dict())
-    assert [a.type for a in parsed.layers["marks"].annotations] == ["point", "axis_aligned_bounding_box", "line"]
+    assert [a.type for a in parsed.layers["marks"].annotations] == [
+        "point",
+        "axis_aligned_bounding_box",
+        "line",
+    ]
 
 
 def test_annotations_in_a_two_dimensional_state_and_an_existing_layer():
@@ -145,10 +158,18 @@ def test_summary_names_what_a_model_needs():
     summary = summarize_state(state)
     assert "Position: x=17213.5, y=19862.5, z=20697.5" in summary.text
     assert "- emdata: image, visible, contrast 20-180" in summary.text
-    assert "- segmentation: segmentation, hidden, 2 selected segments (1187448086, 5813105172)" in summary.text
+    assert (
+        "- segmentation: segmentation, hidden, 2 selected segments (1187448086, 5813105172)" in summary.text
+    )
     assert "- notes: annotation, visible, 1 annotations" in summary.text
     assert summary.data["layers"][0]["lut"] == (20.0, 180.0)
-    assert [d["name"] for d in summarize_state(NgState(TIMELAPSE_STATE)).data["dimensions"]] == ["t", "c^", "z", "y", "x"]
+    assert [d["name"] for d in summarize_state(NgState(TIMELAPSE_STATE)).data["dimensions"]] == [
+        "t",
+        "c^",
+        "z",
+        "y",
+        "x",
+    ]
 
 
 def test_saved_states_survive_a_new_store_object(workspace):
@@ -181,11 +202,18 @@ def test_a_damaged_saved_state_says_so(workspace):
 
 def test_row_view_moves_marks_selects_and_sets_contrast():
     base = NgState(EM_STATE)
-    view = build_row_view(base, {"x": 100, "y": 200, "z": 300}, label="42", segment_layer="segmentation",
-                          segment_id=42, lut=(10, 90))
+    view = build_row_view(
+        base,
+        {"x": 100, "y": 200, "z": 300},
+        label="42",
+        segment_layer="segmentation",
+        segment_id=42,
+        lut=(10, 90),
+    )
     assert view.position == {"x": 100.0, "y": 200.0, "z": 300.0}
-    assert list_annotations(view, "selected row") == [{"type": "point", "id": "row-42", "point": [100.0, 200.0, 300.0],
-                                                       "description": "42"}]
+    assert list_annotations(view, "selected row") == [
+        {"type": "point", "id": "row-42", "point": [100.0, 200.0, 300.0], "description": "42"}
+    ]
     assert view.layer("segmentation")["segments"] == ["42"]
     assert lut_range(view, "emdata") == (10.0, 90.0)
     again = build_row_view(view, {"x": 1, "y": 2, "z": 3}, label="7")

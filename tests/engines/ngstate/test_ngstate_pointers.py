@@ -69,7 +69,10 @@ def test_size_cap_with_a_declared_length(state_host, policy):
 
 
 def test_size_cap_without_a_declared_length(policy):
-    with TrickServer() as server, pytest.raises(PointerTooLarge, match="larger than the limit of 10,000 bytes"):
+    with (
+        TrickServer() as server,
+        pytest.raises(PointerTooLarge, match="larger than the limit of 10,000 bytes"),
+    ):
         load_state(f"#!{server.url}/chunked/50000", policy, PointerOptions(max_bytes=10_000))
 
 
@@ -96,11 +99,20 @@ def test_missing_and_non_state_documents(state_host, policy):
 
 @pytest.fixture(scope="module")
 def s3_bucket(moto_s3):
-    client = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1",
-                          aws_access_key_id="owner", aws_secret_access_key="owner")
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_s3,
+        region_name="us-east-1",
+        aws_access_key_id="owner",
+        aws_secret_access_key="owner",
+    )
     client.create_bucket(Bucket="public-states")
-    client.put_object(Bucket="public-states", Key="em/state.json", Body=json.dumps(EM_STATE).encode(), ACL="public-read")
-    client.put_object(Bucket="public-states", Key="private/state.json", Body=json.dumps(TIMELAPSE_STATE).encode())
+    client.put_object(
+        Bucket="public-states", Key="em/state.json", Body=json.dumps(EM_STATE).encode(), ACL="public-read"
+    )
+    client.put_object(
+        Bucket="public-states", Key="private/state.json", Body=json.dumps(TIMELAPSE_STATE).encode()
+    )
     return moto_s3
 
 
@@ -114,7 +126,10 @@ def no_aws_credentials(monkeypatch, tmp_path):
 
 
 def test_public_s3_object_is_read_without_any_credentials(s3_bucket, policy, no_aws_credentials):
-    state = load_state("https://ng.example.org/#!s3://public-states/em/state.json", replace(policy, s3_endpoint_url=s3_bucket))
+    state = load_state(
+        "https://ng.example.org/#!s3://public-states/em/state.json",
+        replace(policy, s3_endpoint_url=s3_bucket),
+    )
     assert state == NgState(EM_STATE)
 
 
@@ -124,7 +139,9 @@ def test_private_s3_object_needs_the_servers_credentials(s3_bucket, policy, no_a
         load_state("#!s3://public-states/private/state.json", s3_policy)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "owner")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "owner")
-    state = load_state("#!s3://public-states/private/state.json", s3_policy, PointerOptions(use_cloud_credentials=True))
+    state = load_state(
+        "#!s3://public-states/private/state.json", s3_policy, PointerOptions(use_cloud_credentials=True)
+    )
     assert state == NgState(TIMELAPSE_STATE)
 
 

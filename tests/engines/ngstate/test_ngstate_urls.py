@@ -70,7 +70,9 @@ def test_we_parse_neuroglancer_urls(name):
     viewer_state = neuroglancer.ViewerState(NG_UNDERSTOOD[name])
     url = url_state.to_url(viewer_state)
     assert parse_url(url).to_dict() == json.loads(json.dumps(viewer_state.to_json()))
-    safe = "https://x.org/#!" + url_state.json_to_url_safe(json.dumps(NG_UNDERSTOOD[name], separators=(",", ":")))
+    safe = "https://x.org/#!" + url_state.json_to_url_safe(
+        json.dumps(NG_UNDERSTOOD[name], separators=(",", ":"))
+    )
     assert parse_url(safe).to_dict() == NG_UNDERSTOOD[name]
 
 
@@ -83,43 +85,54 @@ def test_url_safe_conversion_matches_neuroglancer_on_ordinary_text():
 
 def test_apostrophes_survive_the_url_safe_form():
     """Written as \\u0027, which both our parser and Neuroglancer's read back."""
-    state = NgState({"title": "Cell's \"nucleus\", a_b & c", "layers": []})
+    state = NgState({"title": 'Cell\'s "nucleus", a_b & c', "layers": []})
     url = to_url(state, url_safe=True)
     assert parse_url(url) == state
-    assert url_state.parse_url(url).to_json()["title"] == "Cell's \"nucleus\", a_b & c"
+    assert url_state.parse_url(url).to_json()["title"] == 'Cell\'s "nucleus", a_b & c'
 
 
-@pytest.mark.parametrize("text", [
-    "https://ng.example.org/#!" + to_fragment(NgState(EM_STATE)),
-    "#!" + to_fragment(NgState(EM_STATE)),
-    "!" + to_fragment(NgState(EM_STATE)),
-    json.dumps(EM_STATE),
-    "  " + json.dumps(EM_STATE, indent=2) + "\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://ng.example.org/#!" + to_fragment(NgState(EM_STATE)),
+        "#!" + to_fragment(NgState(EM_STATE)),
+        "!" + to_fragment(NgState(EM_STATE)),
+        json.dumps(EM_STATE),
+        "  " + json.dumps(EM_STATE, indent=2) + "\n",
+    ],
+)
 def test_every_pasteable_form_parses(text):
     assert parse_url(text) == NgState(EM_STATE)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "No state given"),
-    ("https://ng.example.org/", "no '#!' part"),
-    ("https://ng.example.org/#!", "empty state"),
-    ("https://ng.example.org/#!%7B%22layers%22:%5B", "not valid JSON"),
-    ("https://ng.example.org/#![1,2]", "JSON object"),
-    ("https://ng.example.org/#!gs://bucket/state.json", "fetched"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "No state given"),
+        ("https://ng.example.org/", "no '#!' part"),
+        ("https://ng.example.org/#!", "empty state"),
+        ("https://ng.example.org/#!%7B%22layers%22:%5B", "not valid JSON"),
+        ("https://ng.example.org/#![1,2]", "JSON object"),
+        ("https://ng.example.org/#!gs://bucket/state.json", "fetched"),
+    ],
+)
 def test_bad_urls_say_what_is_wrong(text, message):
     with pytest.raises(StateParseError, match=message):
         parse_url(text)
 
 
-@pytest.mark.parametrize("text, pointer", [
-    ("https://neuroglancer-demo.appspot.com/#!gs://neuroglancer-janelia-flyem-hemibrain/v1.0/base.json",
-     "gs://neuroglancer-janelia-flyem-hemibrain/v1.0/base.json"),
-    ("#!s3://bucket/states/a.json", "s3://bucket/states/a.json"),
-    ("https://host/#!https%3A%2F%2Fstate.example.org%2Fs.json", "https://state.example.org/s.json"),
-    ("https://host/#!" + to_fragment(NgState(PLANE_STATE)), None),
-])
+@pytest.mark.parametrize(
+    "text, pointer",
+    [
+        (
+            "https://neuroglancer-demo.appspot.com/#!gs://neuroglancer-janelia-flyem-hemibrain/v1.0/base.json",
+            "gs://neuroglancer-janelia-flyem-hemibrain/v1.0/base.json",
+        ),
+        ("#!s3://bucket/states/a.json", "s3://bucket/states/a.json"),
+        ("https://host/#!https%3A%2F%2Fstate.example.org%2Fs.json", "https://state.example.org/s.json"),
+        ("https://host/#!" + to_fragment(NgState(PLANE_STATE)), None),
+    ],
+)
 def test_pointer_urls_are_recognised(text, pointer):
     assert pointer_of(text) == pointer
 
@@ -133,6 +146,8 @@ def test_a_state_is_never_changed_through_its_copies():
 
 
 def test_we_read_neuroglancers_escaped_apostrophes():
-    fragment = url_state.json_to_url_safe(json.dumps({"localDimensions": {"c'": [1, ""]}}, separators=(",", ":")))
+    fragment = url_state.json_to_url_safe(
+        json.dumps({"localDimensions": {"c'": [1, ""]}}, separators=(",", ":"))
+    )
     assert "\\'" in fragment
     assert parse_url("#!" + fragment).to_dict() == {"localDimensions": {"c'": [1, ""]}}

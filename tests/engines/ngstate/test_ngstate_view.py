@@ -134,7 +134,9 @@ def test_layouts():
 
 
 def test_edited_states_are_still_valid_for_neuroglancer():
-    state = set_view(NgState(TIMELAPSE_STATE), center={"x": 5, "t": 3}, zoom=2, orientation="yz", layout="xy-3d")
+    state = set_view(
+        NgState(TIMELAPSE_STATE), center={"x": 5, "t": 3}, zoom=2, orientation="yz", layout="xy-3d"
+    )
     parsed = neuroglancer.ViewerState(state.to_dict())
     assert list(parsed.position) == [3.0, 0.0, 40.5, 900.5, 5.0]
     assert parsed.layout.type == "xy-3d"

@@ -78,7 +78,9 @@ def test_demo_is_small_uncompressed_and_looks_like_cells(demo, arrays):
 
 def test_ensure_demo_volume_is_idempotent_and_atomic(tmp_path):
     results = []
-    threads = [threading.Thread(target=lambda: results.append(ensure_demo_volume(tmp_path))) for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: results.append(ensure_demo_volume(tmp_path))) for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -87,16 +89,23 @@ def test_ensure_demo_volume_is_idempotent_and_atomic(tmp_path):
     info_time = (results[0].image / "info").stat().st_mtime_ns
     assert ensure_demo_volume(tmp_path) == results[0]
     assert (results[0].image / "info").stat().st_mtime_ns == info_time  # not rebuilt
-    assert sorted(p.name for p in (tmp_path / "ngstate").iterdir()) == ["demo-v1"]  # no temporary folders left
+    assert sorted(p.name for p in (tmp_path / "ngstate").iterdir()) == [
+        "demo-v1"
+    ]  # no temporary folders left
 
 
 def test_demo_state_points_at_the_served_folder_and_is_valid(demo):
     state = build_demo_state("https://app.example.org/prefix/ngdemo/")
     assert state.layer_source("image") == "precomputed://https://app.example.org/prefix/ngdemo/image"
-    assert state.layer_source("segmentation") == "precomputed://https://app.example.org/prefix/ngdemo/segmentation"
+    assert (
+        state.layer_source("segmentation")
+        == "precomputed://https://app.example.org/prefix/ngdemo/segmentation"
+    )
     assert lut_range(state, "image") == (15.0, 200.0)
     parsed = neuroglancer.ViewerState(state.to_dict())
-    assert list(parsed.dimensions.names) == ["x", "y", "z"] and parsed.dimensions.scales[0] == pytest.approx(5e-7)
+    assert list(parsed.dimensions.names) == ["x", "y", "z"] and parsed.dimensions.scales[0] == pytest.approx(
+        5e-7
+    )
 
 
 def test_demo_csv_matches_the_volume(demo):
@@ -126,7 +135,7 @@ def test_histogram_at_mip_1_counts_every_voxel(demo, demo_policy):
     data = _tensorstore(demo.image, 1)
     expected = np.bincount(data.ravel(), minlength=256)
     assert histogram.voxels == data.size
-    assert np.array_equal(histogram.counts, expected[int(data.min()):int(data.max()) + 1])
+    assert np.array_equal(histogram.counts, expected[int(data.min()) : int(data.max()) + 1])
     assert histogram.minimum == data.min() and histogram.maximum == data.max()
     assert histogram.mean == pytest.approx(data.mean()) and histogram.std == pytest.approx(data.std())
     frame = histogram.to_frame(max_bins=32)
@@ -171,7 +180,10 @@ def test_auto_contrast_uses_percentiles(demo, demo_policy):
     volume = open_volume(str(demo.image), demo_policy)
     low, high = auto_contrast_range(volume, 2, 98, mip=1)
     data = _tensorstore(demo.image, 1).ravel()
-    assert (low, high) == (np.percentile(data, 2, method="inverted_cdf"), np.percentile(data, 98, method="inverted_cdf"))
+    assert (low, high) == (
+        np.percentile(data, 2, method="inverted_cdf"),
+        np.percentile(data, 98, method="inverted_cdf"),
+    )
     state, chosen = apply_auto_contrast(build_demo_state("https://app/ngdemo"), "image", volume, 2, 98, mip=1)
     assert lut_range(state, "image") == chosen == (low, high)
 
@@ -179,10 +191,12 @@ def test_auto_contrast_uses_percentiles(demo, demo_policy):
 def test_roi_statistics_of_a_box_around_a_cell(demo, demo_policy):
     volume = open_volume(str(demo.image), demo_policy)
     row = pl.read_csv(ASSET_CSV).row(0, named=True)
-    state = set_view(build_demo_state("https://app/ngdemo"), center={"x": row["x"], "y": row["y"], "z": row["z"]})
+    state = set_view(
+        build_demo_state("https://app/ngdemo"), center={"x": row["x"], "y": row["y"], "z": row["z"]}
+    )
     lo, hi = box_around(state, volume, half_size=4)
     stats = compute_roi_statistics(volume, lo, hi, mip=0)
-    data = _tensorstore(demo.image, 0)[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    data = _tensorstore(demo.image, 0)[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
     assert stats["voxels"] == 512 and stats["mean"] == pytest.approx(data.mean())
     assert stats["p50"] == np.percentile(data, 50, method="inverted_cdf")
     assert stats["mean"] > row["mean_intensity"] - 30  # the box sits in the bright cell
@@ -219,9 +233,16 @@ def test_missing_chunks_read_as_zeros(demo, workspace, policy):
 
 def test_float_volumes_get_binned_histograms(workspace, policy):
     data = np.random.default_rng(0).normal(100.0, 15.0, size=(40, 30, 20)).astype(np.float32)
-    info = CloudVolume.create_new_info(num_channels=1, layer_type="image", data_type="float32", encoding="raw",
-                                       resolution=[4, 4, 40], voxel_offset=[0, 0, 0], chunk_size=[16, 16, 8],
-                                       volume_size=list(data.shape))
+    info = CloudVolume.create_new_info(
+        num_channels=1,
+        layer_type="image",
+        data_type="float32",
+        encoding="raw",
+        resolution=[4, 4, 40],
+        voxel_offset=[0, 0, 0],
+        chunk_size=[16, 16, 8],
+        volume_size=list(data.shape),
+    )
     CloudVolume(f"file://{workspace / 'f'}", info=info, compress=False).commit_info()
     CloudVolume(f"file://{workspace / 'f'}", compress=False, non_aligned_writes=True)[:, :, :] = data
     volume = open_volume(str(workspace / "f"), policy)
@@ -243,7 +264,9 @@ def test_layer_bounds_fit_the_demo(demo, demo_policy):
 
 
 def test_bounds_follow_the_states_units(demo, demo_policy):
-    state = NgState({"dimensions": {"z": [1e-6, "m"], "y": [250, "nm"], "x": [0.5, "um"]}, "position": [0, 0, 0]})
+    state = NgState(
+        {"dimensions": {"z": [1e-6, "m"], "y": [250, "nm"], "x": [0.5, "um"]}, "position": [0, 0, 0]}
+    )
     bounds = layer_bounds(state, open_volume(str(demo.image), demo_policy))
     assert bounds.ranges["x"] == pytest.approx((0, 128)) and bounds.ranges["y"] == pytest.approx((0, 256))
     assert bounds.ranges["z"] == pytest.approx((0, 24))

@@ -30,8 +30,13 @@ def test_scatter_keeps_every_point_and_maps_to_hvplot(ws):
     spec = ws.plot("rois", "scatter", x="volume_um3", y="mean_intensity", by="brightness")
     assert spec.rows == 24 and spec.data.columns == ["volume_um3", "mean_intensity", "brightness"]
     assert not spec.datashade
-    assert spec.hvplot_kwargs() == {"kind": "scatter", "title": spec.title, "x": "volume_um3", "y": "mean_intensity",
-                                    "by": "brightness"}
+    assert spec.hvplot_kwargs() == {
+        "kind": "scatter",
+        "title": spec.title,
+        "x": "volume_um3",
+        "y": "mean_intensity",
+        "by": "brightness",
+    }
     assert list(spec.pandas().columns) == ["volume_um3", "mean_intensity", "brightness"]
 
 
@@ -76,7 +81,10 @@ def test_bar_keeps_the_largest_groups(ws, monkeypatch):
     monkeypatch.setattr(plots, "MAX_BARS", 5)
     spec = ws.plot("rois", "bar", x="id", y="volume_um3")
     assert spec.data.height == 5 and "5 largest of 24" in spec.notes[0]
-    assert spec.data["mean_volume_um3"].to_list() == sorted(pl.read_csv(DEMO_CSV)["volume_um3"].to_list())[::-1][:5]
+    assert (
+        spec.data["mean_volume_um3"].to_list()
+        == sorted(pl.read_csv(DEMO_CSV)["volume_um3"].to_list())[::-1][:5]
+    )
 
 
 def test_heatmap_bins_numeric_axes(ws):
@@ -117,7 +125,10 @@ def test_top_views_rank_rows_and_build_one_state_each(ws, demo_state):
 
 def test_rows_that_fail_carry_a_warning_and_the_rest_still_work(demo_state):
     ws = TableWorkspace()
-    ws.upload("mixed.csv", b"id,x,y,z,score\n1,10,10,5,0.9\n2,,10,5,0.8\n3,20,abc,5,0.7\n4,30,30,5,0.6\n5,40,40,5,\n")
+    ws.upload(
+        "mixed.csv",
+        b"id,x,y,z,score\n1,10,10,5,0.9\n2,,10,5,0.8\n3,20,abc,5,0.7\n4,30,30,5,0.6\n5,40,40,5,\n",
+    )
     views = ws.top_views("mixed", "score", demo_state, n=10)
     warnings = dict(zip(views.table["id"].to_list(), views.table["warning"].to_list()))
     assert warnings[1] is None and warnings[4] is None
@@ -134,12 +145,23 @@ def test_a_missing_segment_layer_is_a_warning_not_a_lost_view(ws, demo_state):
 
 
 def test_coordinates_map_onto_named_dimensions_in_any_order():
-    state = NgState({"dimensions": {"t": [1, "s"], "z": [1e-6, "m"], "y": [1e-6, "m"], "x": [1e-6, "m"]},
-                     "position": [3, 0, 0, 0], "layers": []})
+    state = NgState(
+        {
+            "dimensions": {"t": [1, "s"], "z": [1e-6, "m"], "y": [1e-6, "m"], "x": [1e-6, "m"]},
+            "position": [3, 0, 0, 0],
+            "layers": [],
+        }
+    )
     ws = TableWorkspace()
     ws.upload("tracks.csv", b"track,cx,cy,cz,frame,speed\n7,1,2,3,12,0.5\n8,4,5,6,13,0.9\n")
-    views = ws.top_views("tracks", "speed", state, n=2, id_column="track",
-                         coordinates={"x": "cx", "y": "cy", "z": "cz", "t": "frame"})
+    views = ws.top_views(
+        "tracks",
+        "speed",
+        state,
+        n=2,
+        id_column="track",
+        coordinates={"x": "cx", "y": "cy", "z": "cz", "t": "frame"},
+    )
     assert views.states[0].get("position") == [13.0, 6.0, 5.0, 4.0]
     assert views.states[1].position == {"t": 12.0, "z": 3.0, "y": 2.0, "x": 1.0}
     with pytest.raises(TableError, match="Coordinate 'w' does not fit the viewer state"):

@@ -64,27 +64,35 @@ def test_describe_matches_numpy(ws):
     assert (stats["min"], stats["max"]) == (60.5, 200.25)
 
 
-@pytest.mark.parametrize("flt, ids", [
-    (Filter("kind", "==", "neuron"), [1, 3, 4]),
-    (Filter("volume", ">", 100), [1, 3, 6]),
-    ({"column": "volume", "op": "<=", "value": 80}, [2, 5]),
-    (Filter("kind", "!=", "neuron"), [2, 5, 6]),
-    (Filter("site", "in", ["b", "c"]), [2, 4, 5]),
-    (Filter("site", "not_in", ["a"]), [2, 4, 5]),
-    (Filter("intensity", "between", [90, 140]), [3, 4, 6]),
-    (Filter("kind", "contains", "eur"), [1, 3, 4]),
-    (Filter("kind", "starts_with", "gl"), [2, 5]),
-    (Filter("volume", "is_null"), [4]),
-    (Filter("intensity", "not_null"), [1, 3, 4, 5, 6]),
-])
+@pytest.mark.parametrize(
+    "flt, ids",
+    [
+        (Filter("kind", "==", "neuron"), [1, 3, 4]),
+        (Filter("volume", ">", 100), [1, 3, 6]),
+        ({"column": "volume", "op": "<=", "value": 80}, [2, 5]),
+        (Filter("kind", "!=", "neuron"), [2, 5, 6]),
+        (Filter("site", "in", ["b", "c"]), [2, 4, 5]),
+        (Filter("site", "not_in", ["a"]), [2, 4, 5]),
+        (Filter("intensity", "between", [90, 140]), [3, 4, 6]),
+        (Filter("kind", "contains", "eur"), [1, 3, 4]),
+        (Filter("kind", "starts_with", "gl"), [2, 5]),
+        (Filter("volume", "is_null"), [4]),
+        (Filter("intensity", "not_null"), [1, 3, 4, 5, 6]),
+    ],
+)
 def test_every_filter_operator(ws, flt, ids):
     result = ws.select("cells", filters=[flt])
     assert ws.frame(result.name)["id"].to_list() == ids
 
 
 def test_select_combines_filters_sort_columns_and_limit(ws):
-    result = ws.select("cells", columns=["id", "volume"], filters=[Filter("kind", "==", "neuron")],
-                       sort=[SortKey("volume", descending=True)], limit=2)
+    result = ws.select(
+        "cells",
+        columns=["id", "volume"],
+        filters=[Filter("kind", "==", "neuron")],
+        sort=[SortKey("volume", descending=True)],
+        limit=2,
+    )
     assert result.name == "r1" and result.columns == ("id", "volume")
     assert ws.frame("r1")["id"].to_list() == [3, 1]
     ordered = ws.select("cells", sort=["-volume"])  # nulls last, whatever the direction
@@ -120,7 +128,9 @@ def test_value_counts(ws):
     assert ws.value_counts("cells", "kind", limit=1).height == 1
 
 
-@pytest.mark.parametrize("how, ids", [("inner", [1, 2, 3, 5, 6]), ("left", [1, 2, 3, 4, 5, 6]), ("anti", [4])])
+@pytest.mark.parametrize(
+    "how, ids", [("inner", [1, 2, 3, 5, 6]), ("left", [1, 2, 3, 4, 5, 6]), ("anti", [4])]
+)
 def test_joins(ws, how, ids):
     result = ws.join("cells", "sites", on="site", how=how)
     frame = ws.frame(result.name).sort("id")
@@ -150,33 +160,38 @@ def test_sql_over_the_sessions_tables(ws):
     """
     result = ws.sql(query)
     assert result.name == "r1"
-    assert ws.frame("r1").rows() == [("cortex", 3, pytest.approx((120.5 + 200.25 + 150.0) / 3)),
-                                     ("hippocampus", 1, 80.0)]
+    assert ws.frame("r1").rows() == [
+        ("cortex", 3, pytest.approx((120.5 + 200.25 + 150.0) / 3)),
+        ("hippocampus", 1, 80.0),
+    ]
     union = ws.sql("SELECT site FROM cells UNION SELECT site FROM sites")
     assert sorted(ws.frame(union.name)["site"].to_list()) == ["a", "b", "c", "d"]
     nested = ws.sql("SELECT id FROM cells WHERE volume > (SELECT avg(volume) FROM cells) ORDER BY id")
     assert ws.frame(nested.name)["id"].to_list() == [3, 6]
 
 
-@pytest.mark.parametrize("query, message", [
-    ("DROP TABLE cells", "DROP statement"),
-    ("CREATE TABLE copy AS SELECT * FROM cells", "CREATE statement"),
-    ("DELETE FROM cells WHERE id = 1", "DELETE statement"),
-    ("TRUNCATE cells", "TRUNCATE"),
-    ("INSERT INTO cells VALUES (9, 'x', 1, 1, 'a')", "INSERT statement"),
-    ("UPDATE cells SET volume = 0", "UPDATE statement"),
-    ("ALTER TABLE cells RENAME TO x", "ALTER"),
-    ("SELECT * INTO copy FROM cells", "creates a table"),
-    ("SELECT * FROM cells; DROP TABLE cells", "holds 2 statements"),
-    ("SELECT 1; SELECT 2", "holds 2 statements"),
-    ("SELECT * FROM read_csv('/etc/passwd')", "READ_CSV\\(\\) reads files"),
-    ("SELECT * FROM read_parquet('/tmp/x.parquet')", "READ_PARQUET\\(\\) reads files"),
-    ("SELECT * FROM read_json('/tmp/x.json')", "reads files"),
-    ("SELECT * FROM cells WHERE id IN (SELECT column_1 FROM read_csv('/etc/passwd'))", "reads files"),
-    ("SELECT * FROM main.cells", "names a database or schema"),
-    ("SELECT * FROM elsewhere", "no table 'elsewhere'"),
-    ("", "Write a SELECT"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("DROP TABLE cells", "DROP statement"),
+        ("CREATE TABLE copy AS SELECT * FROM cells", "CREATE statement"),
+        ("DELETE FROM cells WHERE id = 1", "DELETE statement"),
+        ("TRUNCATE cells", "TRUNCATE"),
+        ("INSERT INTO cells VALUES (9, 'x', 1, 1, 'a')", "INSERT statement"),
+        ("UPDATE cells SET volume = 0", "UPDATE statement"),
+        ("ALTER TABLE cells RENAME TO x", "ALTER"),
+        ("SELECT * INTO copy FROM cells", "creates a table"),
+        ("SELECT * FROM cells; DROP TABLE cells", "holds 2 statements"),
+        ("SELECT 1; SELECT 2", "holds 2 statements"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "READ_CSV\\(\\) reads files"),
+        ("SELECT * FROM read_parquet('/tmp/x.parquet')", "READ_PARQUET\\(\\) reads files"),
+        ("SELECT * FROM read_json('/tmp/x.json')", "reads files"),
+        ("SELECT * FROM cells WHERE id IN (SELECT column_1 FROM read_csv('/etc/passwd'))", "reads files"),
+        ("SELECT * FROM main.cells", "names a database or schema"),
+        ("SELECT * FROM elsewhere", "no table 'elsewhere'"),
+        ("", "Write a SELECT"),
+    ],
+)
 def test_sql_refusals(ws, query, message):
     before = ws.frame("cells")
     with pytest.raises(SqlRefused, match=message):
@@ -205,8 +220,10 @@ def test_lazy_tables_answer_like_eager_ones(ws, lazy_ws):
         ranked = tables.select(joined.name, sort=["-volume"], limit=2, columns=["id", "region"])
         assert tables.frame(ranked.name).rows() == [(3, "cortex"), (6, "cortex")]
         assert tables.value_counts("cells", "kind")["count"].to_list() == [3, 2, 1]
-        assert tables.frame(tables.sample("cells", 2, seed=3).name)["id"].to_list() == \
-            ws.frame(ws.sample("cells", 2, seed=3).name)["id"].to_list()
+        assert (
+            tables.frame(tables.sample("cells", 2, seed=3).name)["id"].to_list()
+            == ws.frame(ws.sample("cells", 2, seed=3).name)["id"].to_list()
+        )
     assert lazy_ws.info("r1").lazy and lazy_ws.describe("cells").shape == ws.describe("cells").shape
 
 

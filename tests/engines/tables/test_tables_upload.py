@@ -25,12 +25,25 @@ def _names(ws: TableWorkspace, table: str) -> list[str]:
     return ws.frame(table)["name"].to_list()
 
 
-@pytest.mark.parametrize("encoding, expected", [
-    ("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("latin-1", "cp1252"), ("cp1252", "cp1252"),
-    ("utf-16", "utf-16-le"), ("utf-16-be-bom", "utf-16-be"), ("utf-16-le", "utf-16-le"), ("utf-32", "utf-32-le"),
-])
+@pytest.mark.parametrize(
+    "encoding, expected",
+    [
+        ("utf-8", "utf-8"),
+        ("utf-8-sig", "utf-8-sig"),
+        ("latin-1", "cp1252"),
+        ("cp1252", "cp1252"),
+        ("utf-16", "utf-16-le"),
+        ("utf-16-be-bom", "utf-16-be"),
+        ("utf-16-le", "utf-16-le"),
+        ("utf-32", "utf-32-le"),
+    ],
+)
 def test_text_encodings_are_detected(encoding, expected):
-    data = codecs.BOM_UTF16_BE + ROWS.encode("utf-16-be") if encoding == "utf-16-be-bom" else ROWS.encode(encoding)
+    data = (
+        codecs.BOM_UTF16_BE + ROWS.encode("utf-16-be")
+        if encoding == "utf-16-be-bom"
+        else ROWS.encode(encoding)
+    )
     ws = TableWorkspace()
     info = ws.upload("cells.csv", data)
     assert _names(ws, info.name) == ["Célia", "José", "Øyvind"]
@@ -47,8 +60,14 @@ def test_latin1_bytes_that_cp1252_leaves_undefined_still_read():
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_delimiters_are_detected(delimiter):
-    text = delimiter.join(["id", "label", "score"]) + "\n" + "\n".join(
-        delimiter.join([str(i), f'"a{delimiter}b {i}"' if delimiter == "," else f"a,b {i}", str(i / 2)]) for i in range(30))
+    text = (
+        delimiter.join(["id", "label", "score"])
+        + "\n"
+        + "\n".join(
+            delimiter.join([str(i), f'"a{delimiter}b {i}"' if delimiter == "," else f"a,b {i}", str(i / 2)])
+            for i in range(30)
+        )
+    )
     ws = TableWorkspace()
     info = ws.upload("t.csv", text.encode())
     assert info.columns == ("id", "label", "score") and info.rows == 30
@@ -68,16 +87,19 @@ def test_a_type_change_late_in_the_file_is_not_an_error():
     assert info.rows == 15_001 and info.dtypes[1] == "String"
 
 
-@pytest.mark.parametrize("data, error, message", [
-    (b"", EmptyTable, "is empty"),
-    (b"  \n\n \r\n", EmptyTable, "is empty"),
-    (codecs.BOM_UTF8, EmptyTable, "is empty"),
-    (b"id,volume\n", EmptyTable, "header but no rows"),
-    (b"id,volume\n1,2\n3,4,5\n6,7\n", CsvParseError, "line 3 has 3 fields; the header has 2"),
-    (b'id,name\n1,"unclosed\n2,x\n', CsvParseError, "not consistent CSV|could not be read"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", NotATable, "binary data"),
-    (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", NotATable, "binary data"),
-])
+@pytest.mark.parametrize(
+    "data, error, message",
+    [
+        (b"", EmptyTable, "is empty"),
+        (b"  \n\n \r\n", EmptyTable, "is empty"),
+        (codecs.BOM_UTF8, EmptyTable, "is empty"),
+        (b"id,volume\n", EmptyTable, "header but no rows"),
+        (b"id,volume\n1,2\n3,4,5\n6,7\n", CsvParseError, "line 3 has 3 fields; the header has 2"),
+        (b'id,name\n1,"unclosed\n2,x\n', CsvParseError, "not consistent CSV|could not be read"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", NotATable, "binary data"),
+        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", NotATable, "binary data"),
+    ],
+)
 def test_bad_files_get_clear_errors_and_add_nothing(data, error, message):
     ws = TableWorkspace()
     with pytest.raises(error, match=message):
@@ -124,8 +146,12 @@ def test_large_files_are_opened_lazily_from_allowed_folders(big_csv, policy):
     assert info.lazy and info.rows is None and info.columns == ("id", "group", "value")
     assert ws.preview("big", rows=2, offset=10)["id"].to_list() == [10, 11]
     assert ws.count_rows("big") == 20_000 and ws.info("big").rows == 20_000
-    result = ws.sql("SELECT \"group\", count(*) AS n FROM big GROUP BY \"group\" ORDER BY \"group\"")
-    assert result.rows == 3 and ws.frame(result.name)["n"].to_list() == [6667, 6667, 6666]  # kept: rows, not a plan
+    result = ws.sql('SELECT "group", count(*) AS n FROM big GROUP BY "group" ORDER BY "group"')
+    assert result.rows == 3 and ws.frame(result.name)["n"].to_list() == [
+        6667,
+        6667,
+        6666,
+    ]  # kept: rows, not a plan
 
 
 def test_small_files_from_allowed_folders_are_read_whole(big_csv, policy):

@@ -28,16 +28,37 @@ def one_torch_thread():
     torch.set_num_threads(previous)
 
 
-def tiny_config(steps: int = 30, *, sources: list[dict[str, Any]] | None = None, **sections: dict[str, Any]
-                ) -> TrainingConfig:
+def tiny_config(
+    steps: int = 30, *, sources: list[dict[str, Any]] | None = None, **sections: dict[str, Any]
+) -> TrainingConfig:
     """A model and data small enough that a step takes a few milliseconds."""
     data = {"seq_len": 16, "batch_size": 4, **sections.pop("data", {})}
-    training = {"log_every": 5, "eval_every": 10, "checkpoint_every": 10, "eval_windows": 8, **sections.pop("training", {})}
-    model = {"d_model": 16, "n_heads": 2, "n_latents": 2, "n_blocks": 1, "d_state": 4, "embed_dim": 8,
-             **sections.pop("model", {})}
-    return build_config(sources or [{"kind": "synthetic", "n_bins": 600, "n_units": 12,
-                                     "modalities": ["spikes", "lfp", "calcium"]}],
-                        model_size="tiny", steps=steps, data=data, training=training, model=model, **sections)
+    training = {
+        "log_every": 5,
+        "eval_every": 10,
+        "checkpoint_every": 10,
+        "eval_windows": 8,
+        **sections.pop("training", {}),
+    }
+    model = {
+        "d_model": 16,
+        "n_heads": 2,
+        "n_latents": 2,
+        "n_blocks": 1,
+        "d_state": 4,
+        "embed_dim": 8,
+        **sections.pop("model", {}),
+    }
+    return build_config(
+        sources
+        or [{"kind": "synthetic", "n_bins": 600, "n_units": 12, "modalities": ["spikes", "lfp", "calcium"]}],
+        model_size="tiny",
+        steps=steps,
+        data=data,
+        training=training,
+        model=model,
+        **sections,
+    )
 
 
 def new_run(workspace: Path, config: TrainingConfig, policy=None) -> tuple[RunFolder, WindowDataset]:
@@ -55,9 +76,21 @@ def trained_run(tmp_path_factory) -> RunFolder:
     workspace = tmp_path_factory.mktemp("trained-workspace")
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    config = tiny_config(60, sources=[{"kind": "synthetic", "n_bins": 800, "n_units": 12, "n_sessions": 2,
-                                       "species": ["mouse", "rat"], "modalities": ["spikes", "lfp", "eeg"]}],
-                         optim={"lr": 3e-3, "warmup_steps": 5}, training={"checkpoint_every": 30})
+    config = tiny_config(
+        60,
+        sources=[
+            {
+                "kind": "synthetic",
+                "n_bins": 800,
+                "n_units": 12,
+                "n_sessions": 2,
+                "species": ["mouse", "rat"],
+                "modalities": ["spikes", "lfp", "eeg"],
+            }
+        ],
+        optim={"lr": 3e-3, "warmup_steps": 5},
+        training={"checkpoint_every": 30},
+    )
     folder, dataset = new_run(workspace, config)
     result = Trainer(config, folder, dataset).run(raise_errors=True)
     torch.set_num_threads(previous)

@@ -8,8 +8,8 @@ import time
 
 import psutil
 import pytest
-
 from conftest import tiny_config
+
 from engines.training.errors import RunNotFound, RunStateError
 from engines.training.runs import RunFolder, RunRegistry, RunState, current_trajectory, read_metrics
 from engines.training.trainer.control import RunController
@@ -28,7 +28,9 @@ def test_pause_resume_and_stop_a_run_in_a_background_thread(workspace, policy):
     controller = RunController(workspace, policy)
     run_id = controller.start(tiny_config(100_000, training={"log_every": 1, "checkpoint_every": 1000}))
     folder = controller.registry.get(run_id)
-    assert controller.wait_for(run_id, lambda s: s.get("step", 0) >= 3 and s["state"] == "running", timeout=120)
+    assert controller.wait_for(
+        run_id, lambda s: s.get("step", 0) >= 3 and s["state"] == "running", timeout=120
+    )
     controller.pause(run_id)
     assert controller.wait_for(run_id, lambda s: s["state"] == "paused", timeout=60)
     paused_at = folder.status()["step"]
@@ -38,7 +40,9 @@ def test_pause_resume_and_stop_a_run_in_a_background_thread(workspace, policy):
     with pytest.raises(RunStateError, match="only a running or starting run can be paused"):
         controller.pause(run_id)
     controller.resume(run_id)
-    assert controller.wait_for(run_id, lambda s: s["state"] == "running" and s["step"] > paused_at + 2, timeout=60)
+    assert controller.wait_for(
+        run_id, lambda s: s["state"] == "running" and s["step"] > paused_at + 2, timeout=60
+    )
     controller.stop(run_id)
     assert controller.wait(run_id, timeout=60) == RunState.STOPPED
     stopped_at = folder.status()["step"]
@@ -85,10 +89,13 @@ def test_the_registry_is_rebuilt_from_folders_and_dead_runs_are_interrupted(work
 
 def test_a_multi_process_run_is_a_torchrun_subprocess_followed_through_its_files(workspace, policy):
     controller = RunController(workspace, policy)
-    run_id = controller.start(tiny_config(8, training={"eval_every": 4, "checkpoint_every": 4, "log_every": 2}),
-                              nproc=2)
+    run_id = controller.start(
+        tiny_config(8, training={"eval_every": 4, "checkpoint_every": 4, "log_every": 2}), nproc=2
+    )
     folder = controller.registry.get(run_id)
-    assert controller.wait(run_id, timeout=240) == RunState.COMPLETED, (folder.path / "torchrun.log").read_text()[-2000:]
+    assert controller.wait(run_id, timeout=240) == RunState.COMPLETED, (
+        folder.path / "torchrun.log"
+    ).read_text()[-2000:]
     status = folder.status()
     assert status["mode"] == "torchrun" and status["world_size"] == 2
     rows, offset = controller.read_metrics(run_id)

@@ -5,22 +5,48 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.training.config import (AllenSource, DataConfig, EegMotorSource, IblSource, NilearnSource, NitimeSource,
-                                     SyntheticSource)
-from engines.training.data import (Session, WindowDataset, generate_synthetic_sessions, load_nitime_session,
-                                   load_session, save_session, split_segments)
-from engines.training.data.acquire import (fetch_allen_experiment, fetch_eeg_motor, fetch_ibl_session,
-                                           fetch_nilearn_fmri)
+from engines.training.config import (
+    AllenSource,
+    DataConfig,
+    EegMotorSource,
+    IblSource,
+    NilearnSource,
+    NitimeSource,
+    SyntheticSource,
+)
+from engines.training.data import (
+    Session,
+    WindowDataset,
+    generate_synthetic_sessions,
+    load_nitime_session,
+    load_session,
+    save_session,
+    split_segments,
+)
+from engines.training.data.acquire import (
+    fetch_allen_experiment,
+    fetch_eeg_motor,
+    fetch_ibl_session,
+    fetch_nilearn_fmri,
+)
 from engines.training.data.nitime_data import nitime_data_dir
 from engines.training.errors import DataError, MissingModality, OptionalDependencyMissing
 
 
 def _session(n: int = 200, **changes) -> Session:
     rng = np.random.default_rng(0)
-    fields = dict(session_id="s", bin_s=0.02, modalities={"spikes": rng.poisson(1, (n, 5)).astype(np.float32),
-                                                          "lfp": rng.normal(size=(n, 3)).astype(np.float32)},
-                  behaviour=rng.normal(size=(n, 2)).astype(np.float32), stimulus=rng.integers(-1, 3, n),
-                  species="mouse", metadata={"source": "test"})
+    fields = dict(
+        session_id="s",
+        bin_s=0.02,
+        modalities={
+            "spikes": rng.poisson(1, (n, 5)).astype(np.float32),
+            "lfp": rng.normal(size=(n, 3)).astype(np.float32),
+        },
+        behaviour=rng.normal(size=(n, 2)).astype(np.float32),
+        stimulus=rng.integers(-1, 3, n),
+        species="mouse",
+        metadata={"source": "test"},
+    )
     fields.update(changes)
     return Session(**fields)
 
@@ -35,14 +61,23 @@ def test_session_round_trips_through_its_file(tmp_path):
     assert list(tmp_path.iterdir()) == [tmp_path / "s.npz"]  # no temporary file left behind
 
 
-@pytest.mark.parametrize("change, message", [
-    (dict(behaviour=np.zeros((150, 2), np.float32)), "different lengths .*behaviour 150"),
-    (dict(modalities={"lfp": np.full((200, 2), np.nan, np.float32)}), "400 NaN or infinite values .*bin 0"),
-    (dict(modalities={"spikes": -np.ones((200, 2), np.float32)}), "must not be negative"),
-    (dict(modalities={"ecog": np.zeros((200, 2), np.float32)}), "modality 'ecog'"),
-    (dict(modalities={}), "no neural data"),
-    (dict(modalities={"lfp": np.zeros((10, 2), np.float32)}, behaviour=None, stimulus=None), "only 10 bins"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(behaviour=np.zeros((150, 2), np.float32)), "different lengths .*behaviour 150"),
+        (
+            dict(modalities={"lfp": np.full((200, 2), np.nan, np.float32)}),
+            "400 NaN or infinite values .*bin 0",
+        ),
+        (dict(modalities={"spikes": -np.ones((200, 2), np.float32)}), "must not be negative"),
+        (dict(modalities={"ecog": np.zeros((200, 2), np.float32)}), "modality 'ecog'"),
+        (dict(modalities={}), "no neural data"),
+        (
+            dict(modalities={"lfp": np.zeros((10, 2), np.float32)}, behaviour=None, stimulus=None),
+            "only 10 bins",
+        ),
+    ],
+)
 def test_bad_sessions_are_refused_with_the_problem_named(change, message, tmp_path):
     with pytest.raises(DataError, match=message):
         save_session(_session(**change), tmp_path / "bad.npz")
@@ -75,13 +110,16 @@ def test_training_windows_stay_inside_the_train_split_and_depend_only_on_the_ste
         assert all(any(a <= s and s + 20 <= b for a, b in train) for s in batch.starts)
     again = WindowDataset([_session(n=900)], config, seed=1)
     np.testing.assert_array_equal(again.train_batch(7).starts, dataset.train_batch(7).starts)
-    np.testing.assert_array_equal(again.train_batch(7).masks["spikes"], dataset.train_batch(7).masks["spikes"])
+    np.testing.assert_array_equal(
+        again.train_batch(7).masks["spikes"], dataset.train_batch(7).masks["spikes"]
+    )
     assert not np.array_equal(dataset.train_batch(7).starts, dataset.train_batch(8).starts)
 
 
 def test_held_out_units_are_hidden_from_the_inputs_but_kept_in_the_targets():
-    config = DataConfig(sources=[SyntheticSource()], seq_len=10, batch_size=2, heldout_fraction=0.4,
-                        modality_dropout=0)
+    config = DataConfig(
+        sources=[SyntheticSource()], seq_len=10, batch_size=2, heldout_fraction=0.4, modality_dropout=0
+    )
     dataset = WindowDataset([_session()], config)
     heldout = dataset.heldout_units(0)
     batch = dataset.train_batch(0)
@@ -99,10 +137,15 @@ def test_asking_for_a_modality_no_session_has_is_refused():
 
 
 def test_synthetic_sessions_share_latent_dynamics_and_carry_every_modality():
-    sessions = generate_synthetic_sessions(SyntheticSource(n_sessions=2, n_bins=500, species=["mouse", "rat"]))
+    sessions = generate_synthetic_sessions(
+        SyntheticSource(n_sessions=2, n_bins=500, species=["mouse", "rat"])
+    )
     assert [s.species for s in sessions] == ["mouse", "rat"]
     for s in sessions:
-        assert set(s.modalities) == {"spikes", "lfp", "calcium", "eeg", "fmri"} and s.latents.shape == (500, 4)
+        assert set(s.modalities) == {"spikes", "lfp", "calcium", "eeg", "fmri"} and s.latents.shape == (
+            500,
+            4,
+        )
         weights, *_ = np.linalg.lstsq(np.c_[s.latents, np.ones(500)], s.behaviour, rcond=None)
         residual = s.behaviour - np.c_[s.latents, np.ones(500)] @ weights
         assert residual.var() < 0.05 * s.behaviour.var()  # behaviour is a linear read-out of the true latents
@@ -122,12 +165,15 @@ def test_nitime_fmri_sessions_have_rois_and_events():
     assert events.behaviour.shape == (3360, 6) and set(np.unique(events.stimulus)) == {-1, 0, 1, 2, 3, 4, 5}
 
 
-@pytest.mark.parametrize("fetch, source, package", [
-    (fetch_ibl_session, IblSource(eid="4b7fbad4-f6de-43b4-9b15-c7c7ef44db4b", offline=True), "ONE-api"),
-    (fetch_allen_experiment, AllenSource(experiment_id=501940850), "allensdk"),
-    (fetch_eeg_motor, EegMotorSource(subject=1, runs=[4], offline=True), "mne"),
-    (fetch_nilearn_fmri, NilearnSource(dataset="haxby"), "nilearn"),
-])
+@pytest.mark.parametrize(
+    "fetch, source, package",
+    [
+        (fetch_ibl_session, IblSource(eid="4b7fbad4-f6de-43b4-9b15-c7c7ef44db4b", offline=True), "ONE-api"),
+        (fetch_allen_experiment, AllenSource(experiment_id=501940850), "allensdk"),
+        (fetch_eeg_motor, EegMotorSource(subject=1, runs=[4], offline=True), "mne"),
+        (fetch_nilearn_fmri, NilearnSource(dataset="haxby"), "nilearn"),
+    ],
+)
 def test_acquisition_without_its_library_says_what_to_install(fetch, source, package):
     module = {"ONE-api": "one", "allensdk": "allensdk", "mne": "mne", "nilearn": "nilearn"}[package]
     try:

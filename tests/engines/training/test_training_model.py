@@ -37,8 +37,17 @@ def test_eeg_band_power_keeps_only_bands_below_nyquist():
 
 
 def _spec(n_sessions: int = 2, species: tuple[str, ...] = ("mouse", "human")) -> DataSpec:
-    sessions = [SessionSpec(f"s{i}", {m: FEATURES[m][0] for m in MODALITIES}, {m: FEATURES[m][1] for m in MODALITIES},
-                            behaviour_dims=2, species=species[i % len(species)], bin_s=0.02) for i in range(n_sessions)]
+    sessions = [
+        SessionSpec(
+            f"s{i}",
+            {m: FEATURES[m][0] for m in MODALITIES},
+            {m: FEATURES[m][1] for m in MODALITIES},
+            behaviour_dims=2,
+            species=species[i % len(species)],
+            bin_s=0.02,
+        )
+        for i in range(n_sessions)
+    ]
     return DataSpec(sessions=sessions, modalities=list(MODALITIES), n_stimuli=4, species=sorted(set(species)))
 
 
@@ -86,11 +95,12 @@ def test_species_loss_trains_the_classifier_and_pushes_the_encoder_the_other_way
     model = _model()
     out = model(_inputs(["spikes"]), session=0)
     loss = torch.nn.functional.cross_entropy(out.species_logits, torch.zeros(2, dtype=torch.long))
-    latent_grad, = torch.autograd.grad(loss, out.latent, retain_graph=True)
+    (latent_grad,) = torch.autograd.grad(loss, out.latent, retain_graph=True)
     head = model.species_classifier.net
     pooled = out.latent.mean(dim=1)
-    direct, = torch.autograd.grad(torch.nn.functional.cross_entropy(head(pooled), torch.zeros(2, dtype=torch.long)),
-                                  out.latent)
+    (direct,) = torch.autograd.grad(
+        torch.nn.functional.cross_entropy(head(pooled), torch.zeros(2, dtype=torch.long)), out.latent
+    )
     torch.testing.assert_close(latent_grad, -direct)
 
 
@@ -141,6 +151,10 @@ def test_tri_modal_info_nce_uses_the_pairs_a_batch_has():
     stimulus = torch.tensor(np.tile([0, 1, 2, -1, 0], 4).reshape(2, 10))
     assert tri_modal_info_nce(neural, None, None, table) is None
     assert tri_modal_info_nce(neural, None, torch.full((2, 10), -1), table) is None
-    only_behaviour = tri_modal_info_nce(neural, behaviour, None, table, generator=torch.Generator().manual_seed(1))
-    all_three = tri_modal_info_nce(neural, behaviour, stimulus, table, generator=torch.Generator().manual_seed(1))
+    only_behaviour = tri_modal_info_nce(
+        neural, behaviour, None, table, generator=torch.Generator().manual_seed(1)
+    )
+    all_three = tri_modal_info_nce(
+        neural, behaviour, stimulus, table, generator=torch.Generator().manual_seed(1)
+    )
     assert torch.isfinite(only_behaviour) and torch.isfinite(all_three) and all_three != only_behaviour

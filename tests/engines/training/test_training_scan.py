@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from engines.training.model._scan_cpu import blocked_scan
+from engines.training.model._scan_reference import selective_scan_ref
 from engines.training.model.mamba import MambaMixer
 from engines.training.model.scan import cuda_kernel_available, selective_scan
-from engines.training.model._scan_reference import selective_scan_ref
 
 RTOL, ATOL = 6e-4, 2e-3
 
@@ -56,18 +56,31 @@ def test_block_size_does_not_change_the_result(block):
 def test_mixer_has_mamba_parameter_names_and_matches_mambapy_with_its_weights():
     mambapy = pytest.importorskip("mambapy.mamba")
     torch.manual_seed(0)
-    theirs = mambapy.MambaBlock(mambapy.MambaConfig(d_model=16, n_layers=1, d_state=8, expand_factor=2, d_conv=4))
+    theirs = mambapy.MambaBlock(
+        mambapy.MambaConfig(d_model=16, n_layers=1, d_state=8, expand_factor=2, d_conv=4)
+    )
     ours = MambaMixer(16, d_state=8, d_conv=4, expand=2)
-    assert set(ours.state_dict()) == {"in_proj.weight", "conv1d.weight", "conv1d.bias", "x_proj.weight",
-                                      "dt_proj.weight", "dt_proj.bias", "A_log", "D", "out_proj.weight"}
+    assert set(ours.state_dict()) == {
+        "in_proj.weight",
+        "conv1d.weight",
+        "conv1d.bias",
+        "x_proj.weight",
+        "dt_proj.weight",
+        "dt_proj.bias",
+        "A_log",
+        "D",
+        "out_proj.weight",
+    }
     ours.load_state_dict(theirs.state_dict())
     x = torch.randn(2, 29, 16)
     torch.testing.assert_close(ours(x), theirs(x), rtol=RTOL, atol=ATOL)
 
 
 def test_importing_the_model_on_a_cpu_machine_does_not_import_mamba_ssm():
-    code = ("import sys, torch; import engines.training.model as m; m.cuda_kernel_available(); "
-            "print('mamba_ssm' in sys.modules, 'triton' in sys.modules)")
+    code = (
+        "import sys, torch; import engines.training.model as m; m.cuda_kernel_available(); "
+        "print('mamba_ssm' in sys.modules, 'triton' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     if not torch.cuda.is_available():
         assert out.stdout.split() == ["False", "False"]
@@ -82,6 +95,8 @@ def test_mamba_ssm_kernel_matches_the_pytorch_scan_on_gpu():
     ours = selective_scan(*inputs[:7], inputs[7], delta_softplus=True, kind="blocked")
     torch.testing.assert_close(kernel, ours, rtol=RTOL, atol=ATOL)
     weights = torch.randn_like(kernel)
-    for g, e in zip(torch.autograd.grad((kernel * weights).sum(), inputs),
-                    torch.autograd.grad((ours * weights).sum(), inputs)):
+    for g, e in zip(
+        torch.autograd.grad((kernel * weights).sum(), inputs),
+        torch.autograd.grad((ours * weights).sum(), inputs),
+    ):
         torch.testing.assert_close(g, e, rtol=RTOL, atol=ATOL)

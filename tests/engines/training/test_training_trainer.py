@@ -11,14 +11,15 @@ import signal
 import numpy as np
 import pytest
 import torch
-
 from conftest import new_run, tiny_config
+
 from engines.training.cli import main_evaluate, main_train
 from engines.training.data.session import Session, save_session
 from engines.training.errors import CheckpointError
 from engines.training.runs import RunFolder, read_metrics
 from engines.training.trainer.checkpoint import load_checkpoint, save_checkpoint
 from engines.training.trainer.loop import Trainer
+
 
 def _losses(folder: RunFolder, split: str = "train") -> dict[int, float]:
     frame = folder.metrics()
@@ -34,13 +35,16 @@ def test_a_short_run_lowers_the_validation_loss(workspace):
     assert result["state"] == "completed" and sorted(val) == [10, 20, 30, 40]
     assert val[40] < val[10]
     status = folder.status()
-    assert status["state"] == "completed" and status["final"]["best_val_loss"] == pytest.approx(min(val.values()))
+    assert status["state"] == "completed" and status["final"]["best_val_loss"] == pytest.approx(
+        min(val.values())
+    )
     assert [c.step for c in folder.checkpoints()] == [20, 30, 40]  # keep_checkpoints=3
 
 
 def test_resuming_from_a_checkpoint_reproduces_the_uninterrupted_losses(workspace):
-    config = tiny_config(30, training={"checkpoint_every": 10, "log_every": 2, "keep_checkpoints": 5},
-                         model={"dropout": 0.1})
+    config = tiny_config(
+        30, training={"checkpoint_every": 10, "log_every": 2, "keep_checkpoints": 5}, model={"dropout": 0.1}
+    )
     straight, dataset = new_run(workspace, config)
     Trainer(config, straight, dataset).run(raise_errors=True)
     resumed, dataset = new_run(workspace, config)
@@ -51,15 +55,26 @@ def test_resuming_from_a_checkpoint_reproduces_the_uninterrupted_losses(workspac
     events = [r for r in read_metrics(resumed.metrics_path)[0] if r.get("event") == "resume"]
     assert events and events[0]["step"] == 10 and events[0]["checkpoint"] == "step_00000010.pt"
     state = load_checkpoint(resumed.checkpoints()[-1].path)
-    assert state["data_position"] == {"seed": 0, "step": 30} and set(state) >= {"optimizer", "scheduler", "scaler", "rng"}
+    assert state["data_position"] == {"seed": 0, "step": 30} and set(state) >= {
+        "optimizer",
+        "scheduler",
+        "scaler",
+        "rng",
+    }
 
 
 def test_non_finite_losses_are_skipped_counted_and_fail_the_run_past_the_limit(workspace, policy):
     huge = np.full((400, 4), 3e38, dtype=np.float32)  # finite counts whose Poisson loss overflows
-    session = Session("overflow", 0.02, {"spikes": huge}, behaviour=np.random.default_rng(0).normal(size=(400, 1)))
+    session = Session(
+        "overflow", 0.02, {"spikes": huge}, behaviour=np.random.default_rng(0).normal(size=(400, 1))
+    )
     path = save_session(session, workspace / "overflow.npz")
-    config = tiny_config(20, sources=[{"kind": "session", "path": str(path)}],
-                         data={"modality_dropout": 0, "heldout_fraction": 0}, training={"max_nonfinite": 3})
+    config = tiny_config(
+        20,
+        sources=[{"kind": "session", "path": str(path)}],
+        data={"modality_dropout": 0, "heldout_fraction": 0},
+        training={"max_nonfinite": 3},
+    )
     folder, dataset = new_run(workspace, config, policy)
     result = Trainer(config, folder, dataset).run()
     assert result["state"] == "failed" and "NaN or infinite 4 times (limit 3)" in result["message"]
@@ -92,7 +107,10 @@ def test_a_full_disk_during_checkpointing_keeps_the_previous_checkpoint(workspac
     assert "Writing checkpoint step 20 failed: the disk is full" in str(caught.value)
     assert "checkpoint step 10 is intact" in str(caught.value)
     assert [c.step for c in folder.checkpoints()] == [10]
-    assert sorted(p.name for p in folder.checkpoint_dir.iterdir()) == ["step_00000010.json", "step_00000010.pt"]
+    assert sorted(p.name for p in folder.checkpoint_dir.iterdir()) == [
+        "step_00000010.json",
+        "step_00000010.pt",
+    ]
     assert load_checkpoint(folder.checkpoints()[0].path)["weights"].shape == (1000,)
 
 
@@ -116,8 +134,13 @@ def test_gpu_out_of_memory_fails_the_run_and_keeps_the_last_checkpoint(workspace
     small = tiny_config(10, sources=[source], training={"device": "cuda", "checkpoint_every": 10})
     folder, dataset = new_run(workspace, small)
     assert Trainer(small, folder, dataset).run()["state"] == "completed"
-    huge = tiny_config(10, sources=[source], data={"batch_size": 256, "seq_len": 8192},
-                       model={"d_model": 4096, "n_heads": 8}, training={"device": "cuda"})
+    huge = tiny_config(
+        10,
+        sources=[source],
+        data={"batch_size": 256, "seq_len": 8192},
+        model={"d_model": 4096, "n_heads": 8},
+        training={"device": "cuda"},
+    )
     _, big_data = new_run(workspace, huge)
     result = Trainer(huge, folder, big_data).run()  # a (256, 8192, 4096) activation alone is 34 GB
     assert result["state"] == "failed" and "Out of GPU memory" in result["message"]
@@ -129,8 +152,22 @@ def test_cli_trains_on_an_nwb_file_and_evaluates_it(tmp_path, nwb_data_dir, caps
     source.parent.mkdir()
     shutil.copy(nwb_data_dir / "A8604-211122_phy.nwb", source)
     out = tmp_path / "nwb-run"
-    code = main_train(["--data", str(source), "--steps", "3", "--out", str(out), "--model-size", "tiny",
-                       "--bin-s", "0.1", "--workspace", str(tmp_path / "ws")])
+    code = main_train(
+        [
+            "--data",
+            str(source),
+            "--steps",
+            "3",
+            "--out",
+            str(out),
+            "--model-size",
+            "tiny",
+            "--bin-s",
+            "0.1",
+            "--workspace",
+            str(tmp_path / "ws"),
+        ]
+    )
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and printed["state"] == "completed" and printed["steps"] == 3
     assert main_evaluate([str(out), "--cebra-iterations", "0"]) == 0

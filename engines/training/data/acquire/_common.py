@@ -25,8 +25,10 @@ def require(module: str, package: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except Exception as exc:  # ImportError, or a broken install raising anything at import
-        raise OptionalDependencyMissing(f"{purpose} needs the optional package '{package}' "
-                                        f"(pip install {package}); importing {module} failed: {exc}") from None
+        raise OptionalDependencyMissing(
+            f"{purpose} needs the optional package '{package}' "
+            f"(pip install {package}); importing {module} failed: {exc}"
+        ) from None
 
 
 def fetching(what: str, where: str, call: Callable[[], T]) -> T:
@@ -36,13 +38,16 @@ def fetching(what: str, where: str, call: Callable[[], T]) -> T:
     except (OptionalDependencyMissing, DatasetUnavailable):
         raise
     except Exception as exc:  # each library raises its own types for "offline" and "not in cache"
-        raise DatasetUnavailable(f"{what} could not be loaded ({type(exc).__name__}: {str(exc)[:300]}). It is not in "
-                                 f"the local cache ({where}) and the server could not be reached. Connect once to "
-                                 "download it, or point the cache setting at a folder that holds it.") from exc
+        raise DatasetUnavailable(
+            f"{what} could not be loaded ({type(exc).__name__}: {str(exc)[:300]}). It is not in "
+            f"the local cache ({where}) and the server could not be reached. Connect once to "
+            "download it, or point the cache setting at a folder that holds it."
+        ) from exc
 
 
-def bin_events(times: np.ndarray, t0: float, n_bins: int, bin_s: float, labels: np.ndarray | None = None
-               ) -> np.ndarray:
+def bin_events(
+    times: np.ndarray, t0: float, n_bins: int, bin_s: float, labels: np.ndarray | None = None
+) -> np.ndarray:
     """Counts per bin of event times (one column), or per (bin, label) when ``labels`` (0..k-1) is given."""
     bins = ((np.asarray(times, dtype=np.float64) - t0) / bin_s).astype(np.int64)
     keep = (bins >= 0) & (bins < n_bins) & np.isfinite(times)

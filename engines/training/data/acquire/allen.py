@@ -20,11 +20,16 @@ __all__ = ["fetch_allen_experiment"]
 
 def fetch_allen_experiment(source: AllenSource, bin_s: float = 1 / 30) -> Session:
     """The experiment as a validated session, on a grid of ``bin_s`` (the 2-photon frame period by default)."""
-    module = require("allensdk.core.brain_observatory_cache", "allensdk", "Loading Allen 2-photon experiments")
+    module = require(
+        "allensdk.core.brain_observatory_cache", "allensdk", "Loading Allen 2-photon experiments"
+    )
     cache = Path(source.cache_dir or Path.home() / ".neurodeck" / "allen").expanduser()
     boc = module.BrainObservatoryCache(manifest_file=str(cache / "manifest.json"))
-    data = fetching(f"Allen experiment {source.experiment_id}", str(cache),
-                    lambda: boc.get_ophys_experiment_data(source.experiment_id))
+    data = fetching(
+        f"Allen experiment {source.experiment_id}",
+        str(cache),
+        lambda: boc.get_ophys_experiment_data(source.experiment_id),
+    )
     t, dff = data.get_dff_traces()
     speed, speed_t = data.get_running_speed()
     t0 = float(t[0])
@@ -35,9 +40,23 @@ def fetch_allen_experiment(source: AllenSource, bin_s: float = 1 / 30) -> Sessio
     labels = sorted(set(epochs["stimulus"]))
     stimulus = np.full(n_bins, -1, dtype=np.int64)
     for _, row in epochs.iterrows():
-        a, b = int((t[int(row["start"])] - t0) / bin_s), int((t[min(int(row["end"]), len(t) - 1)] - t0) / bin_s)
-        stimulus[max(a, 0):b + 1] = labels.index(row["stimulus"])
-    return Session(session_id=f"allen-{source.experiment_id}", bin_s=bin_s, modalities={"calcium": calcium},
-                   behaviour=behaviour, stimulus=stimulus, species="mouse",
-                   metadata={"source": "allen", "experiment_id": source.experiment_id, "t0": t0,
-                             "behaviour_names": ["running speed"], "stimulus_labels": labels}).validate()
+        a, b = (
+            int((t[int(row["start"])] - t0) / bin_s),
+            int((t[min(int(row["end"]), len(t) - 1)] - t0) / bin_s),
+        )
+        stimulus[max(a, 0) : b + 1] = labels.index(row["stimulus"])
+    return Session(
+        session_id=f"allen-{source.experiment_id}",
+        bin_s=bin_s,
+        modalities={"calcium": calcium},
+        behaviour=behaviour,
+        stimulus=stimulus,
+        species="mouse",
+        metadata={
+            "source": "allen",
+            "experiment_id": source.experiment_id,
+            "t0": t0,
+            "behaviour_names": ["running speed"],
+            "stimulus_labels": labels,
+        },
+    ).validate()

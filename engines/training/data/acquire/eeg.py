@@ -22,15 +22,23 @@ __all__ = ["fetch_eeg_motor"]
 
 def _edf_paths(mne, source: EegMotorSource) -> list[str]:
     loader = mne.datasets.eegbci.load_data
-    kwargs = {"path": str(Path(source.data_dir).expanduser()) if source.data_dir else None, "update_path": False}
+    kwargs = {
+        "path": str(Path(source.data_dir).expanduser()) if source.data_dir else None,
+        "update_path": False,
+    }
     if source.offline:
         if "download" not in inspect.signature(loader).parameters:
-            raise DatasetUnavailable("This MNE version cannot load EEG motor imagery runs offline; install mne>=1.6 "
-                                     "or turn offline off.")
+            raise DatasetUnavailable(
+                "This MNE version cannot load EEG motor imagery runs offline; install mne>=1.6 "
+                "or turn offline off."
+            )
         kwargs["download"] = False
     where = kwargs["path"] or "MNE's data folder"
-    paths = fetching(f"EEG motor imagery subject {source.subject} runs {source.runs}", where,
-                     lambda: loader(source.subject, source.runs, **kwargs))
+    paths = fetching(
+        f"EEG motor imagery subject {source.subject} runs {source.runs}",
+        where,
+        lambda: loader(source.subject, source.runs, **kwargs),
+    )
     if not paths:
         raise DatasetUnavailable(f"No EEG motor imagery files for subject {source.subject} in {where}.")
     return [str(p) for p in paths]
@@ -46,12 +54,24 @@ def fetch_eeg_motor(source: EegMotorSource, bin_s: float = 1 / 160) -> Session:
     eeg = bin_samples(times, data.T * 1e6, float(times[0]), n_bins, bin_s)
     labels = ["T0", "T1", "T2"]
     stimulus = np.full(n_bins, -1, dtype=np.int64)
-    for onset, duration, name in zip(raw.annotations.onset, raw.annotations.duration, raw.annotations.description):
+    for onset, duration, name in zip(
+        raw.annotations.onset, raw.annotations.duration, raw.annotations.description
+    ):
         if name in labels:
             a = int((onset - times[0]) / bin_s)
-            stimulus[max(a, 0):a + int(duration / bin_s) + 1] = labels.index(name)
-    return Session(session_id=f"eegbci-S{source.subject:03d}", bin_s=bin_s, modalities={"eeg": eeg},
-                   stimulus=stimulus, species="human",
-                   metadata={"source": "physionet-eegmmidb", "subject": source.subject, "runs": source.runs,
-                             "features": list(raw.ch_names), "sampling_rate_hz": float(raw.info["sfreq"]),
-                             "stimulus_labels": ["rest", "task 1", "task 2"]}).validate()
+            stimulus[max(a, 0) : a + int(duration / bin_s) + 1] = labels.index(name)
+    return Session(
+        session_id=f"eegbci-S{source.subject:03d}",
+        bin_s=bin_s,
+        modalities={"eeg": eeg},
+        stimulus=stimulus,
+        species="human",
+        metadata={
+            "source": "physionet-eegmmidb",
+            "subject": source.subject,
+            "runs": source.runs,
+            "features": list(raw.ch_names),
+            "sampling_rate_hz": float(raw.info["sfreq"]),
+            "stimulus_labels": ["rest", "task 1", "task 2"],
+        },
+    ).validate()

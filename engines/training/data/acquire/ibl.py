@@ -38,8 +38,11 @@ def fetch_ibl_session(source: IblSource, bin_s: float = 0.02) -> Session:
     one = _connect(source)
     where = str(source.cache_dir or "ONE's cache")
     probe = source.probe or "probe00"
-    spikes = fetching(f"IBL spikes of {source.eid}/{probe}", where,
-                      lambda: one.load_object(source.eid, "spikes", collection=f"alf/{probe}*"))
+    spikes = fetching(
+        f"IBL spikes of {source.eid}/{probe}",
+        where,
+        lambda: one.load_object(source.eid, "spikes", collection=f"alf/{probe}*"),
+    )
     wheel = fetching(f"IBL wheel of {source.eid}", where, lambda: one.load_object(source.eid, "wheel"))
     trials = fetching(f"IBL trials of {source.eid}", where, lambda: one.load_object(source.eid, "trials"))
     times, clusters = np.asarray(spikes["times"]), np.asarray(spikes["clusters"]).astype(np.int64)
@@ -49,15 +52,28 @@ def fetch_ibl_session(source: IblSource, bin_s: float = 0.02) -> Session:
     position = bin_samples(np.asarray(wheel["timestamps"]), np.asarray(wheel["position"]), t0, n_bins, bin_s)
     velocity = np.gradient(position[:, 0]) / bin_s
     contrast = np.nan_to_num(np.asarray(trials["contrastLeft"]), nan=0.0) - np.nan_to_num(
-        np.asarray(trials["contrastRight"]), nan=0.0)
+        np.asarray(trials["contrastRight"]), nan=0.0
+    )
     levels = np.unique(contrast)
     stimulus = np.full(n_bins, -1, dtype=np.int64)
     for start, stop, value in zip(trials["stimOn_times"], trials["response_times"], contrast):
         if np.isfinite(start) and np.isfinite(stop):
-            stimulus[max(0, int((start - t0) / bin_s)):max(0, int((stop - t0) / bin_s)) + 1] = int(
-                np.searchsorted(levels, value))
-    return Session(session_id=f"ibl-{source.eid[:8]}-{probe}", bin_s=bin_s, modalities={"spikes": counts},
-                   behaviour=velocity.astype(np.float32)[:, None], stimulus=stimulus, species="mouse",
-                   metadata={"source": "ibl", "eid": source.eid, "probe": probe, "t0": t0,
-                             "behaviour_names": ["wheel velocity"],
-                             "stimulus_labels": [f"contrast {v:+.3g}" for v in levels]}).validate()
+            stimulus[max(0, int((start - t0) / bin_s)) : max(0, int((stop - t0) / bin_s)) + 1] = int(
+                np.searchsorted(levels, value)
+            )
+    return Session(
+        session_id=f"ibl-{source.eid[:8]}-{probe}",
+        bin_s=bin_s,
+        modalities={"spikes": counts},
+        behaviour=velocity.astype(np.float32)[:, None],
+        stimulus=stimulus,
+        species="mouse",
+        metadata={
+            "source": "ibl",
+            "eid": source.eid,
+            "probe": probe,
+            "t0": t0,
+            "behaviour_names": ["wheel velocity"],
+            "stimulus_labels": [f"contrast {v:+.3g}" for v in levels],
+        },
+    ).validate()

@@ -8,10 +8,22 @@ from engines.training.model.tokenizers.lfp import LfpTokenizer
 from engines.training.model.tokenizers.spikes import SpikeTokenizer
 
 TOKENIZERS: dict[str, type[Tokenizer]] = {
-    "spikes": SpikeTokenizer, "lfp": LfpTokenizer, "calcium": CalciumTokenizer, "eeg": EegTokenizer,
+    "spikes": SpikeTokenizer,
+    "lfp": LfpTokenizer,
+    "calcium": CalciumTokenizer,
+    "eeg": EegTokenizer,
     "fmri": FmriTokenizer,
 }
 """The tokenizer class of each modality kind (the keys are ``config.MODALITIES``)."""
 
-__all__ = ["TOKENIZERS", "Tokenizer", "SessionLinear", "SpikeTokenizer", "LfpTokenizer", "CalciumTokenizer",
-           "EegTokenizer", "FmriTokenizer", "EEG_BANDS"]
+__all__ = [
+    "TOKENIZERS",
+    "Tokenizer",
+    "SessionLinear",
+    "SpikeTokenizer",
+    "LfpTokenizer",
+    "CalciumTokenizer",
+    "EegTokenizer",
+    "FmriTokenizer",
+    "EEG_BANDS",
+]

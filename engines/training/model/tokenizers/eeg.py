@@ -18,8 +18,13 @@ from engines.training.model.tokenizers.base import SessionLinear, Tokenizer
 
 __all__ = ["EegTokenizer", "EEG_BANDS"]
 
-EEG_BANDS = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0),
-             "gamma": (30.0, 80.0)}
+EEG_BANDS = {
+    "delta": (1.0, 4.0),
+    "theta": (4.0, 8.0),
+    "alpha": (8.0, 13.0),
+    "beta": (13.0, 30.0),
+    "gamma": (30.0, 80.0),
+}
 _SCALES = (3, 7, 15)
 
 
@@ -33,7 +38,9 @@ def _band_filters(rate_hz: float) -> np.ndarray:
     usable = [(lo, hi) for lo, hi in EEG_BANDS.values() if hi < nyquist * 0.95 and lo * taps / rate_hz >= 0.5]
     if not usable:
         return np.zeros((0, taps), dtype=np.float32)
-    return np.stack([firwin(taps, [lo, hi], pass_zero=False, fs=rate_hz) for lo, hi in usable]).astype(np.float32)
+    return np.stack([firwin(taps, [lo, hi], pass_zero=False, fs=rate_hz) for lo, hi in usable]).astype(
+        np.float32
+    )
 
 
 class EegTokenizer(Tokenizer):
@@ -42,7 +49,9 @@ class EegTokenizer(Tokenizer):
     def __init__(self, sizes: dict[int, int], d_model: int, bin_s: dict[int, float]) -> None:
         super().__init__(sizes, d_model, bin_s)
         self.readin = SessionLinear(sizes, d_model)
-        self.scales = nn.ModuleList(nn.Conv1d(d_model, d_model, k, padding=k // 2, groups=d_model) for k in _SCALES)
+        self.scales = nn.ModuleList(
+            nn.Conv1d(d_model, d_model, k, padding=k // 2, groups=d_model) for k in _SCALES
+        )
         self.mix = nn.Linear(len(_SCALES) * d_model, d_model)
         band_sizes = {}
         for session, n in sizes.items():

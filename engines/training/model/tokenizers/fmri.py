@@ -15,8 +15,14 @@ __all__ = ["FmriTokenizer"]
 class FmriTokenizer(Tokenizer):
     modality = "fmri"
 
-    def __init__(self, sizes: dict[int, int], d_model: int, bin_s: dict[int, float], filters: int = 8,
-                 dilations: tuple[int, ...] = (1, 2, 4)) -> None:
+    def __init__(
+        self,
+        sizes: dict[int, int],
+        d_model: int,
+        bin_s: dict[int, float],
+        filters: int = 8,
+        dilations: tuple[int, ...] = (1, 2, 4),
+    ) -> None:
         super().__init__(sizes, d_model, bin_s)
         layers: list[nn.Module] = []
         channels = 1
