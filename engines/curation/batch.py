@@ -109,7 +109,7 @@ def curate_batch(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="run.py curate",
+        prog="neurodeck curate",
         description="Judge merge candidates of a SortingAnalyzer "
         "and write the reasoning CSV and a SpikeInterface curation JSON.",
     )
