@@ -22,18 +22,18 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from engines.ngstate._fetch import FetchErrors, fetch_bytes
+from engines.io.errors import DomainErrors, SourceError, SourceNotAllowed, raised_as
+from engines.io.fetch import fetch_bytes
+from engines.io.policy import SourcePolicy, resolve_local_path
 from engines.ngstate._precomputed import Scale, VolumeInfo, chunk_boxes, clip_to_scale
 from engines.ngstate.errors import SamplingCancelled, VolumeError, VolumeNotAllowed, VolumeTooLarge
-from engines.nwb.errors import NwbOpenError, SourceNotAllowed
-from engines.nwb.sources import SourcePolicy, resolve_local_path
 
 __all__ = ["Volume", "VolumeInfo", "Scale", "open_volume", "Progress", "Cancel"]
 
 Progress = Callable[[float, str], None]
 Cancel = threading.Event | Callable[[], bool]
 
-_ERRORS = FetchErrors(failed=VolumeError, too_large=VolumeError, not_allowed=VolumeNotAllowed)
+_ERRORS = DomainErrors(failed=VolumeError, too_large=VolumeError, not_allowed=VolumeNotAllowed)
 _INFO_MAX_BYTES = 4 * 1024 * 1024
 _HTTP_THREADS = 8
 
@@ -72,7 +72,8 @@ class _HttpStore:
         self.description = self.base_url
 
     def read(self, key: str, max_bytes: int) -> bytes | None:
-        return fetch_bytes(f"{self.base_url}/{key}", self.policy, max_bytes, _ERRORS, missing_ok=True)
+        with raised_as(_ERRORS):
+            return fetch_bytes(f"{self.base_url}/{key}", self.policy, max_bytes, missing_ok=True)
 
 
 def _is_cancelled(cancel: Cancel | None) -> bool:
@@ -222,7 +223,7 @@ def _open_store(url: str, policy: SourcePolicy, aliases: Mapping[str, Path]) -> 
         info_path = resolve_local_path(str(Path(path) / "info"), policy)
     except SourceNotAllowed as exc:
         raise VolumeNotAllowed(str(exc)) from exc
-    except NwbOpenError as exc:
+    except SourceError as exc:
         raise VolumeError(f"No precomputed volume at '{path}' (no info file).") from exc
     return _LocalStore(info_path.parent)
 

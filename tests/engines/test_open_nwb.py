@@ -13,7 +13,8 @@ import h5py
 import numpy as np
 import pytest
 
-from engines.nwb.errors import NotAnNwbFile, NwbReadError, SourceNotAllowed, SourceNotFound, SourceUnreachable
+from engines.io.errors import SourceNotAllowed, SourceNotFound, SourceUnreachable
+from engines.nwb.errors import NotAnNwbFile, NwbReadError
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from tests.conftest import ALL_NWB_FILES, DATA_DIR
@@ -117,7 +118,7 @@ def test_private_addresses_refused_unless_allowed(range_server, policy, index_st
 
 def test_redirect_to_private_address_is_refused(policy, index_store, range_server):
     """A public-looking first hop cannot bounce the server onto the loopback network."""
-    from engines.nwb.http_probe import RequestStats, probe_http
+    from engines.io.range_transport import RequestStats, probe_http
 
     strict = dataclasses.replace(policy, allow_private_urls=False)
     with pytest.raises(SourceNotAllowed):

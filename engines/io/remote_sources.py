@@ -1,6 +1,6 @@
 """Turn s3://, gs:// and dandi:// sources into https URLs that the range reader streams.
 
-Every remote source ends up as ranged HTTPS reads through one code path (remfile), so
+Every remote source ends up as ranged HTTPS reads through one code path (``range_file``), so
 caching, timeouts, counting and address checks apply the same everywhere. Credentials,
 when configured, only sign the URL (boto3 / google-cloud-storage); anonymous access uses
 the public object URL.
@@ -8,17 +8,13 @@ the public object URL.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import timedelta
 from urllib.parse import urlparse
 
-import requests
-import urllib3
-
-from engines.nwb.errors import NwbOpenError, SourceNotFound, SourceUnreachable
-from engines.nwb.safe_http import pinned_session
-from engines.nwb.sources import SourcePolicy, bucket_and_key, public_object_url, url_host_port
+from engines.io.errors import SourceError, SourceNotFound, SourceUnreachable
+from engines.io.fetch import fetch_json
+from engines.io.policy import SourcePolicy, bucket_and_key, public_object_url
 
 __all__ = ["s3_to_https", "gs_to_https", "dandi_to_https"]
 
@@ -69,40 +65,21 @@ def dandi_to_https(url: str, policy: SourcePolicy) -> str:
     """Resolve ``dandi://000123[@version]/sub-x/file.nwb`` to the asset's download URL (one API request)."""
     match = _DANDI.match(url.strip())
     if not match:
-        raise NwbOpenError(
+        raise SourceError(
             f"'{url}' is not of the form dandi://<6-digit dandiset id>[@version]/<asset path>."
         )
     api = policy.dandi_api_url.rstrip("/")
     version = match["version"] or "draft"
     query = f"{api}/dandisets/{match['id']}/versions/{version}/assets/"
-    url_host_port(query)
     try:
-        with (
-            pinned_session(policy) as session,
-            session.get(
-                query,
-                params={"path": match["path"], "page_size": 10},
-                timeout=policy.request_timeout_s,
-                allow_redirects=False,
-                stream=True,
-            ) as response,
-        ):
-            status = response.status_code
-            body = response.raw.read(_MAX_ANSWER_BYTES + 1, decode_content=True) if status == 200 else b""
-    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-        host = urlparse(api).hostname
+        answer = fetch_json(query, policy, _MAX_ANSWER_BYTES, params={"path": match["path"], "page_size": 10})
+    except SourceNotFound as exc:
+        raise SourceNotFound(f"Dandiset {match['id']} version {version} was not found on DANDI.") from exc
+    except SourceUnreachable as exc:
         raise SourceUnreachable(
-            f"Cannot reach the DANDI API at {host} ({exc.__class__.__name__}). Are you offline? "
+            f"Cannot reach the DANDI API at {urlparse(api).hostname}: {exc} Are you offline? "
             "Open a local copy or a direct URL instead."
         ) from exc
-    if status == 404:
-        raise SourceNotFound(f"Dandiset {match['id']} version {version} was not found on DANDI.")
-    if status != 200:
-        raise SourceUnreachable(f"The DANDI API answered HTTP {status} for dandiset {match['id']}.")
-    try:
-        answer = json.loads(body) if len(body) <= _MAX_ANSWER_BYTES else None
-    except ValueError:
-        answer = None
     if not isinstance(answer, dict):
         raise SourceUnreachable(
             f"The DANDI API at {urlparse(api).hostname} did not answer with DANDI API data. "

@@ -2,7 +2,7 @@
 
 The probe follows redirects itself, reads the file's size and version (ETag / Last-Modified)
 and its first ``PROBE_SIZE`` bytes in one request. Every connection goes to an address the
-policy checked, resolved once (``engines.nwb.safe_http``: no DNS rebinding, each redirect hop
+policy checked, resolved once (``engines.io.pinned``: no DNS rebinding, each redirect hop
 checked as it connects); every request reads at most the bytes it asked for and ends within
 ``policy.request_timeout_s`` as a whole, is counted in ``RequestStats``, and gives up for good
 once the server stalls. Fetch threads and their keep-alive connections are shared by every open
@@ -28,9 +28,9 @@ import requests
 import urllib3
 from remfile.RemFile import _PermanentHTTPError
 
-from engines.nwb.errors import NwbOpenError, SourceNotAllowed, SourceNotFound, SourceUnreachable
-from engines.nwb.safe_http import PinnedHTTPConnection, PinnedHTTPSConnection, pinned_session
-from engines.nwb.sources import SourcePolicy, url_host_port
+from engines.io.errors import SourceError, SourceNotAllowed, SourceNotFound, SourceTimeout, SourceUnreachable
+from engines.io.pinned import PinnedHTTPConnection, PinnedHTTPSConnection, pinned_session
+from engines.io.policy import SourcePolicy, url_host_port
 
 __all__ = [
     "PROBE_SIZE",
@@ -100,7 +100,7 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
 
     Costs one request per redirect hop (usually one in all); each hop connects only to an
     address the policy checked, and must be read whole within ``policy.request_timeout_s``.
-    Raises a typed ``NwbOpenError`` for 404/403, timeouts, redirect loops, servers that
+    Raises a typed ``SourceError`` for 404/403, timeouts, redirect loops, servers that
     ignore Range, and refused addresses.
     """
     current = url
@@ -136,7 +136,7 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
                         )
                     body = response.raw.read(length + 1, decode_content=True)
             except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
-                raise SourceUnreachable(
+                raise SourceTimeout(
                     f"The server at {current} did not answer within {policy.request_timeout_s:g} s. Try again later."
                 ) from exc
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
@@ -167,8 +167,8 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
     raise SourceUnreachable(f"{url} redirects more than {policy.max_redirects} times (a redirect loop?).")
 
 
-def _too_slow(url: str, policy: SourcePolicy) -> SourceUnreachable:
-    return SourceUnreachable(
+def _too_slow(url: str, policy: SourcePolicy) -> SourceTimeout:
+    return SourceTimeout(
         f"The server at {url} did not answer within {policy.request_timeout_s:g} s (it sends too "
         "slowly or stalled mid-answer). Try again later."
     )
@@ -188,7 +188,7 @@ class RangeSession:
             raise _PermanentHTTPError(f"remfile asked for '{headers.get('Range')}', not one byte range.")
         try:
             data = get_range(url, self._policy, self._stats, int(match[1]), int(match[2]) + 1)
-        except NwbOpenError as exc:
+        except SourceError as exc:
             raise _PermanentHTTPError(str(exc)) from exc
         return _RangeReply(data)
 
@@ -285,7 +285,7 @@ def _read_exactly(response: http.client.HTTPResponse, want: int) -> bytes:
 
 
 def get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:
-    """Bytes [start, stop) in one counted request; any failure is a typed ``NwbOpenError``.
+    """Bytes [start, stop) in one counted request; any failure is a typed ``SourceError``.
 
     The connection goes to an address the policy checked; no more than the bytes asked for
     are read (a server that sends more is cut off), and the whole request, retry included,
@@ -310,7 +310,7 @@ def get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, s
             response = connection.getresponse()
             # not the bytes asked for: no body read (it may be the whole file), no connection kept
             data = _read_exactly(response, want) if response.status == 206 else None
-        except NwbOpenError:
+        except SourceError:
             _drop_connection(key)
             stats.add(0)
             raise
@@ -348,7 +348,7 @@ def get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, s
 
 def _read_failed(what: str, exc: BaseException, deadline: float, policy: SourcePolicy) -> SourceUnreachable:
     if isinstance(exc, TimeoutError) or time.monotonic() >= deadline:
-        return SourceUnreachable(
+        return SourceTimeout(
             f"{what} timed out: no complete answer within {policy.request_timeout_s:g} s "
             "(the server is too slow or stalled). Try again later."
         )

@@ -32,8 +32,8 @@ from urllib3.connection import HTTPConnection as _U3HTTPConnection
 from urllib3.connection import HTTPSConnection as _U3HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from engines.nwb.errors import NwbOpenError
-from engines.nwb.sources import SourcePolicy, allowed_addresses
+from engines.io.errors import SourceError
+from engines.io.policy import SourcePolicy, allowed_addresses
 
 __all__ = [
     "open_socket",
@@ -197,7 +197,7 @@ class PolicyRefusal(Exception):
     """A policy refusal carried through urllib3 and requests (which would wrap an ``OSError`` as a connection
     error); ``PinnedSession`` raises ``.error`` itself, a session pinned with ``mount_pinned`` raises this."""
 
-    def __init__(self, error: NwbOpenError) -> None:
+    def __init__(self, error: SourceError) -> None:
         super().__init__(str(error))
         self.error = error
 
@@ -217,7 +217,7 @@ class _PinnedU3Mixin:
                 self.source_address,
                 self.socket_options,
             )  # type: ignore[attr-defined]
-        except NwbOpenError as exc:
+        except SourceError as exc:
             raise PolicyRefusal(exc) from exc
         except TimeoutError as exc:
             host = self.host  # type: ignore[attr-defined]
