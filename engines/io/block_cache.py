@@ -10,7 +10,6 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 

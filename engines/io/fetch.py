@@ -21,7 +21,6 @@ import urllib3
 from engines.io.errors import (
     ResponseTooLarge,
     SourceError,
-    SourceNotAllowed,
     SourceNotFound,
     SourceTimeout,
     SourceUnreachable,
@@ -121,7 +120,9 @@ def _get(
             raise SourceTimeout(
                 f"{url} did not answer within {policy.request_timeout_s:g} s. Try again later."
             ) from exc
-        raise SourceUnreachable(f"Cannot connect to {url} ({exc.__class__.__name__}). Check the address.") from exc
+        raise SourceUnreachable(
+            f"Cannot connect to {url} ({exc.__class__.__name__}). Check the address."
+        ) from exc
 
 
 def _read_capped(response: requests.Response, url: str, max_bytes: int, deadline: float) -> bytes:

@@ -65,9 +65,7 @@ def dandi_to_https(url: str, policy: SourcePolicy) -> str:
     """Resolve ``dandi://000123[@version]/sub-x/file.nwb`` to the asset's download URL (one API request)."""
     match = _DANDI.match(url.strip())
     if not match:
-        raise SourceError(
-            f"'{url}' is not of the form dandi://<6-digit dandiset id>[@version]/<asset path>."
-        )
+        raise SourceError(f"'{url}' is not of the form dandi://<6-digit dandiset id>[@version]/<asset path>.")
     api = policy.dandi_api_url.rstrip("/")
     version = match["version"] or "draft"
     query = f"{api}/dandisets/{match['id']}/versions/{version}/assets/"
