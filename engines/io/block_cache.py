@@ -10,18 +10,20 @@ import logging
 import os
 import queue
 import threading
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 __all__ = ["DiskBlocks", "flush_disk_writes"]
 
-_writer: tuple[int, queue.SimpleQueue] | None = None
+_writer: tuple[int, queue.SimpleQueue[Callable[[], object]]] | None = None
 _writer_lock = threading.Lock()
 log = logging.getLogger(__name__)
 
 
-def _disk_writer() -> queue.SimpleQueue:
-    """The queue of the process's one thread that writes cache blocks (a forked child gets its own): written by
+def _disk_writer() -> queue.SimpleQueue[Callable[[], object]]:
+    """The queue of the process's one thread that writes cache blocks (a forked child gets its own):
+    written by
     dozens of fetch threads at once, file creations and renames in one folder contend on its lock.
 
     A plain queue and thread rather than a ``ThreadPoolExecutor``: once in CI a fetch thread hung for good
@@ -30,13 +32,13 @@ def _disk_writer() -> queue.SimpleQueue:
     global _writer
     with _writer_lock:
         if _writer is None or _writer[0] != os.getpid():
-            jobs: queue.SimpleQueue = queue.SimpleQueue()
+            jobs: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
             threading.Thread(target=_write_blocks, args=(jobs,), name="block-writer", daemon=True).start()
             _writer = (os.getpid(), jobs)
         return _writer[1]
 
 
-def _write_blocks(jobs: queue.SimpleQueue) -> None:
+def _write_blocks(jobs: queue.SimpleQueue[Callable[[], object]]) -> None:
     while True:
         job = jobs.get()
         try:

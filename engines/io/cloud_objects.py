@@ -1,4 +1,4 @@
-"""Read a whole small object from S3 or GCS (``s3://bucket/key``, ``gs://bucket/key``) under the source policy.
+"""Read a whole small object from S3 or GCS (``s3://bucket/key``, ``gs://bucket/key``) under the policy.
 
 Anonymous by default, so public buckets need no credentials at all (an unsigned boto3
 client, an anonymous google-cloud-storage client); the server's own credentials sign the
@@ -118,7 +118,8 @@ def _s3_error(url: str, response: Any, use_credentials: bool) -> SourceError:
         hint = (
             "The server's credentials have no access to it."
             if use_credentials
-            else "It is not public; the operator can enable the server's cloud credentials for private buckets."
+            else "It is not public; the operator can enable the server's cloud credentials "
+            "for private buckets."
         )
         return SourceUnreachable(f"Access to {url} was denied. {hint}")
     return SourceUnreachable(f"Reading {url} failed ({code or 'unknown error'}). Try again later.")
@@ -133,7 +134,7 @@ def _gs_client(policy: SourcePolicy, use_credentials: bool) -> Any:
         from google.auth.transport.requests import AuthorizedSession
 
         credentials, project = google.auth.default()
-        http = mount_pinned(AuthorizedSession(credentials), policy)
+        http = mount_pinned(AuthorizedSession(credentials), policy)  # type: ignore[no-untyped-call]
         return storage.Client(
             project=project, credentials=credentials, client_options=client_options, _http=http
         )
@@ -141,7 +142,7 @@ def _gs_client(policy: SourcePolicy, use_credentials: bool) -> Any:
 
     return storage.Client(
         project="<none>",
-        credentials=AnonymousCredentials(),
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         client_options=client_options,
         _http=pinned_session(policy),
     )

@@ -39,7 +39,8 @@ class SourceNotFound(SourceError, FileNotFoundError):
 
 
 class SourceUnreachable(SourceError, ConnectionError):
-    """No usable answer: the server failed, refused the request, sent the wrong bytes or redirected in circles."""
+    """No usable answer: the server failed, refused the request, sent the wrong bytes or redirected in
+    circles."""
 
 
 class SourceTimeout(SourceUnreachable, TimeoutError):

@@ -89,7 +89,8 @@ def fetch_json(
     *,
     params: Mapping[str, Any] | None = None,
 ) -> Any:
-    """``fetch_bytes`` parsed as JSON; ``SourceUnreachable`` when the answer is not JSON. One request per hop."""
+    """``fetch_bytes`` parsed as JSON; ``SourceUnreachable`` when the answer is not JSON. One request per
+    hop."""
     body = fetch_bytes(url, policy, max_bytes, params=params, headers={"Accept": "application/json"})
     try:
         return json.loads(body or b"")

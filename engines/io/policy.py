@@ -218,6 +218,7 @@ def resolve_local_path(text: str, policy: SourcePolicy, shown: str | None = None
 
 
 def is_under_roots(real: Path, policy: SourcePolicy) -> bool:
-    """Whether a resolved path lies under one of the policy's allowed roots (no I/O beyond resolving the roots)."""
+    """Whether a resolved path lies under one of the policy's allowed roots (no I/O beyond resolving the
+    roots)."""
     roots = [root.resolve() for root in policy.allowed_roots]
     return any(real == root or root in real.parents for root in roots)

@@ -47,7 +47,8 @@ DIRECT_READ_BYTES = 1 << 20
 
 _PART_BYTES = 8 << 20
 _MEMORY_CACHE_BYTES = 32 << 20
-"""Blocks kept in memory per open file (remfile drops the older half beyond this); the disk cache keeps them all."""
+"""Blocks kept in memory per open file (remfile drops the older half beyond this); the disk cache
+keeps them all."""
 _RECENT_BYTES = 64 << 20
 """Direct reads kept for a repeat: HDF5 caches no chunk over 1 MB, so a search that touches one
 chunk many times would otherwise download it each time."""
@@ -55,7 +56,8 @@ _SPAN_GAP_BYTES = 64 * 1024
 """Ranges fetched ahead of a read at most this far apart share a request (small chunks of one dataset)."""
 _READ_AHEAD_BYTES = 1 << 20
 _MERGE_GAP_BLOCKS = 2
-"""Wanted blocks at most this many blocks apart are fetched in one request (up to 64 KB more, a request less)."""
+"""Wanted blocks at most this many blocks apart are fetched in one request (up to 64 KB more, a request
+less)."""
 
 
 class RootFollower(Protocol):
@@ -70,16 +72,20 @@ _readers: weakref.WeakValueDictionary[str, RangeFile] = weakref.WeakValueDiction
 
 def reader_of(h5: Any) -> RangeFile | None:
     """The ``RangeFile`` an h5py file reads through, or None (a local or LINDI file). No I/O."""
-    return _readers.get(getattr(h5, "filename", None))
+    name = getattr(h5, "filename", None)
+    return _readers.get(name) if isinstance(name, str) else None
 
 
-class RangeFile(_RemFile):
+class RangeFile(_RemFile):  # type: ignore[misc]  # remfile has no type hints
     """remfile over a probed URL: counted, time-limited, disk-cached per file version, batchable.
 
     Small reads go through a block cache (memory, then the per-version disk cache, then the
     server with remfile's read-ahead for sequential reads); reads of ``DIRECT_READ_BYTES``
     or more fetch exactly their bytes.
     """
+
+    _position: int
+    """remfile's read position (remfile declares nothing: typed here)."""
 
     def __init__(
         self,
@@ -115,15 +121,16 @@ class RangeFile(_RemFile):
                 self._chunks[index] = piece
                 self._chunk_indices.append(index)
 
-    def read(self, size=None):  # type: ignore[override]
+    def read(self, size: int | None = None) -> bytes:
         if size is None:
             raise ValueError("RangeFile.read needs a size.")
-        start, stop = self._position, min(self._position + size, self.length)
+        start: int = self._position
+        stop: int = min(start + size, self.length)
         if stop <= start:
             return b""
         first = start // self._block
         if (stop - 1) // self._block == first:  # HDF5 reads metadata in small pieces, mostly of cached blocks
-            data = self._chunks.get(first)
+            data: bytes | None = self._chunks.get(first)
             if data is not None:
                 self._position = stop
                 return data[start - first * self._block : stop - first * self._block]
@@ -136,7 +143,7 @@ class RangeFile(_RemFile):
                 return kept
         if batch is None and stop - start >= DIRECT_READ_BYTES:
             if all(b in self._chunks for b in blocks):
-                return super().read(stop - start)
+                return self._remfile_read(stop - start)
             self._position = stop
             return self._direct(start, stop)
         missing = [b for b in blocks if not self._have(b)]
@@ -145,12 +152,19 @@ class RangeFile(_RemFile):
             raise BytesPending(f"bytes {start}-{stop - 1} are not cached yet")
         if missing and self._root is not None:
             self._warm_root()
-        return super().read(stop - start)
+        return self._remfile_read(stop - start)
+
+    def _remfile_read(self, size: int) -> bytes:
+        """remfile's own read: through the block caches, then the server with read-ahead."""
+        data: bytes = super().read(size)
+        return data
 
     def _warm_root(self) -> None:
         """At the first read the cache misses, fetch what opening the file reads of the root group,
         a round trip per pointer hop (usually one or two) instead of one per structure."""
         chaser, self._root = self._root, None
+        if chaser is None:
+            return
         wanted = chaser.follow(self.peek)
         while wanted and self.fetch_blocks(
             {b for offset, length in wanted for b in self.blocks(offset, length)}
@@ -173,13 +187,15 @@ class RangeFile(_RemFile):
         return range(offset // self._block, (stop - 1) // self._block + 1) if 0 <= offset < stop else range(0)
 
     def peek(self, offset: int, length: int) -> bytes | None:
-        """Cached bytes [offset, offset + length), clipped to the file; None if any are not cached. No requests."""
+        """Cached bytes [offset, offset + length), clipped to the file; None if any are not cached. No
+        requests."""
         blocks = self.blocks(offset, length)
         if len(blocks) == 1:  # most structures lie in one block: no join, no copy of the block
             if not self._have(blocks.start):
                 return None
             skip = offset - blocks.start * self._block
-            return self._chunks[blocks.start][skip : skip + length]
+            piece: bytes = self._chunks[blocks.start]
+            return piece[skip : skip + length]
         if not all(self._have(b) for b in blocks):
             return None
         data = b"".join(self._chunks[b] for b in blocks)
@@ -195,10 +211,11 @@ class RangeFile(_RemFile):
 
     def request_blocks(
         self, blocks: Iterable[int], keep_on_disk: bool = True
-    ) -> list[tuple[Future, list[int]]]:
+    ) -> list[tuple[Future[None], list[int]]]:
         """Start fetching the blocks not cached yet on the shared fetch threads; runs of nearby blocks share a
         request. Each request keeps its blocks in memory, and unless told otherwise hands them to the disk
-        cache. Returns (future, blocks) per request; a future's result is None or raises ``SourceUnreachable``."""
+        cache. Returns (future, blocks) per request; a future's result is None or raises
+        ``SourceUnreachable``."""
         wanted = sorted(b for b in set(blocks) if not self._have(b) and b * self._block < self.length)
         runs: list[list[int]] = []
         for block in wanted:
@@ -221,7 +238,8 @@ class RangeFile(_RemFile):
             self._store((span[0] + offset) // self._block, data[offset : offset + self._block], keep_on_disk)
 
     def write_to_disk_cache(self, blocks: Iterable[int]) -> None:
-        """Hand these blocks to the disk cache if they are still in memory (see ``ReadBatch.write_behind``)."""
+        """Hand these blocks to the disk cache if they are still in memory (see
+        ``ReadBatch.write_behind``)."""
         if self._disk_cache:
             for block in blocks:
                 piece = self._chunks.get(block)

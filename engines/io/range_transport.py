@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -44,6 +45,9 @@ __all__ = [
 
 PROBE_SIZE = 100 * 1024
 """The probe's one request reads this much: superblock, root group and usually the first level of the tree."""
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 _FETCH_THREADS = 64
 """Concurrent range requests per process: a tree level of a few hundred scattered objects takes a
@@ -87,7 +91,8 @@ def _http_error(url: str, status: int, reason: str) -> Exception:
         return SourceNotFound(f"No file at {url} (HTTP {status}). Check the address.")
     if status in (401, 403):
         return SourceNotAllowed(
-            f"The server refused access to {url} (HTTP {status}). The file may be private or the link expired."
+            f"The server refused access to {url} (HTTP {status}). "
+            "The file may be private or the link expired."
         )
     return SourceUnreachable(f"The server answered HTTP {status} {reason} for {url}. Try again later.")
 
@@ -137,7 +142,8 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
                     body = response.raw.read(length + 1, decode_content=True)
             except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
                 raise SourceTimeout(
-                    f"The server at {current} did not answer within {policy.request_timeout_s:g} s. Try again later."
+                    f"The server at {current} did not answer within {policy.request_timeout_s:g} s. "
+                    "Try again later."
                 ) from exc
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                 if time.monotonic() >= deadline:
@@ -175,7 +181,8 @@ def _too_slow(url: str, policy: SourcePolicy) -> SourceTimeout:
 
 
 class RangeSession:
-    """remfile's ``session``: its range requests go through ``get_range`` (checked address, byte and time bounds,
+    """remfile's ``session``: its range requests go through ``get_range`` (checked address, byte and
+    time bounds,
     counted), and a failure ends the read at once instead of remfile's retries for about 25 s."""
 
     def __init__(self, policy: SourcePolicy, stats: RequestStats) -> None:
@@ -213,7 +220,8 @@ _connections = threading.local()
 
 
 def _pool() -> ThreadPoolExecutor:
-    """The process-wide fetch threads; a forked child (a job worker) gets its own: the parent's do not exist there."""
+    """The process-wide fetch threads; a forked child (a job worker) gets its own: the parent's do not exist
+    there."""
     global _fetch_pool
     with _fetch_pool_lock:
         if _fetch_pool is None or _fetch_pool[0] != os.getpid():
@@ -224,7 +232,7 @@ def _pool() -> ThreadPoolExecutor:
         return _fetch_pool[1]
 
 
-def pool_map(function: Callable, items: list) -> list:
+def pool_map(function: Callable[[_T], _R], items: list[_T]) -> list[_R]:
     """Run ``function`` over ``items`` on the process-wide fetch threads.
 
     The threads and their keep-alive connections are shared by every open file, so opening
@@ -233,7 +241,7 @@ def pool_map(function: Callable, items: list) -> list:
     return list(_pool().map(function, items))
 
 
-def pool_submit(function: Callable, item: object) -> Future:
+def pool_submit(function: Callable[[_T], _R], item: _T) -> Future[_R]:
     """Run ``function(item)`` on the process-wide fetch threads; returns its future."""
     return _pool().submit(function, item)
 
@@ -242,10 +250,12 @@ _Key = tuple[str, str, int | None, bool]
 
 
 def _connection(key: _Key, policy: SourcePolicy) -> tuple[PinnedHTTPConnection, bool]:
-    """This thread's keep-alive connection for (scheme, host, port, private URLs allowed), and whether it is new.
+    """This thread's keep-alive connection for (scheme, host, port, private URLs allowed), and whether
+    it is new.
 
     Keyed by the policy's private-URL switch too: a connection a permissive policy opened to a private address
-    is never lent to a strict one. A forked child (a job worker) opens its own: inherited sockets are the parent's.
+    is never lent to a strict one. A forked child (a job worker) opens its own: inherited sockets are the
+    parent's.
     """
     if getattr(_connections, "pid", None) != os.getpid():
         _connections.pid, _connections.by_host = os.getpid(), {}
@@ -274,7 +284,8 @@ class _TooMuch(Exception):
 
 
 def _read_exactly(response: http.client.HTTPResponse, want: int) -> bytes:
-    """At most ``want`` bytes of the body (one more to notice an over-sending server); ``_TooMuch`` if it sends more."""
+    """At most ``want`` bytes of the body (one more to notice an over-sending server); ``_TooMuch`` if it
+    sends more."""
     declared = response.getheader("Content-Length")
     if declared is not None and declared.strip().isdigit() and int(declared) > want:
         raise _TooMuch

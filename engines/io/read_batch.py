@@ -45,7 +45,7 @@ class ReadBatch:
         self._follow = follow
         self._files: dict[int, RangeFile] = {}
         self._wanted: dict[int, set[int]] = {}
-        self._in_flight: dict[Future, tuple[int, list[int]]] = {}
+        self._in_flight: dict[Future[None], tuple[int, list[int]]] = {}
         self._requested: set[tuple[int, int]] = set()
         self._landed: dict[int, list[int]] = {}
         self.misses = 0
@@ -71,7 +71,8 @@ class ReadBatch:
         return all(self._files[key].has_block(block) for key, block in blocks)
 
     def send(self) -> int:
-        """Request every wanted block not cached or requested yet; returns the requests sent. Does not wait."""
+        """Request every wanted block not cached or requested yet; returns the requests sent. Does not
+        wait."""
         wanted, self._wanted = self._wanted, {}
         sent = 0
         for key, blocks in wanted.items():

@@ -31,10 +31,12 @@ def s3_to_https(url: str, policy: SourcePolicy) -> str:
         if policy.s3_endpoint_url:
             return public_object_url(policy.s3_endpoint_url, bucket, key)
         client = session.client("s3", config=Config(signature_version=UNSIGNED))
-        return client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+        return str(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}))
     client = session.client("s3", endpoint_url=policy.s3_endpoint_url)
-    return client.generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=12 * 3600
+    return str(
+        client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=12 * 3600
+        )
     )
 
 
@@ -49,9 +51,8 @@ def gs_to_https(url: str, policy: SourcePolicy) -> str:
     except (ImportError, DefaultCredentialsError, OSError):
         return public_object_url(policy.gs_endpoint_url, bucket, key)
     try:
-        return (
-            client.bucket(bucket).blob(key).generate_signed_url(version="v4", expiration=timedelta(hours=12))
-        )
+        blob = client.bucket(bucket).blob(key)
+        return str(blob.generate_signed_url(version="v4", expiration=timedelta(hours=12)))
     except (AttributeError, ValueError):  # user credentials cannot sign: fall back to public access
         return public_object_url(policy.gs_endpoint_url, bucket, key)
 

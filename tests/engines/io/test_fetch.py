@@ -1,4 +1,4 @@
-"""``fetch_bytes`` against real HTTP servers on 127.0.0.1: every redirect hop checked, a size cap, a time limit."""
+"""``fetch_bytes`` against real HTTP servers on 127.0.0.1: each redirect hop checked, a cap, a deadline."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def test_a_redirect_to_a_private_host_is_refused_at_that_hop(trick, policy, monk
     )
     strict = dataclasses.replace(policy, allow_private_urls=False)
     target = quote("http://metadata.test/latest/meta-data/", safe="")
-    with pytest.raises(SourceNotAllowed, match="metadata.test' resolves to the private address 169.254.169.254"):
+    refused = "metadata.test' resolves to the private address 169.254.169.254"
+    with pytest.raises(SourceNotAllowed, match=refused):
         fetch_bytes(f"{trick.url}/redirect?to={target}", strict, 1000)
 
 
@@ -57,7 +58,7 @@ def test_answers_over_the_cap_are_cut_off_declared_or_not(trick, policy, tmp_pat
     with pytest.raises(ResponseTooLarge, match="larger than the limit of 10,000 bytes"):
         fetch_bytes(f"{trick.url}/chunked/50000", policy, 10_000)  # no Content-Length: read up to the cap
     (tmp_path / "big.json").write_bytes(b"x" * 5000)
-    with RangeServer(tmp_path) as server, pytest.raises(ResponseTooLarge, match="5,000 bytes, over the limit"):
+    with RangeServer(tmp_path) as server, pytest.raises(ResponseTooLarge, match="5,000 bytes, over the"):
         fetch_bytes(server.url_for("big.json"), policy, 4999)
     assert fetch_bytes(f"{trick.url}/chunked/100", policy, 10_000).startswith(b'{"pad":"')
 

@@ -11,7 +11,8 @@ NETWORK_MODULES = ("requests", "urllib.request", "http.client", "boto3", "google
 
 
 def _network_imports(path: Path) -> set[str]:
-    """The network libraries ``path`` imports, in any form (``import x``, ``import x.y``, ``from x import y``)."""
+    """The network libraries ``path`` imports, in any form (``import x``, ``import x.y``, ``from x import
+    y``)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
