@@ -19,7 +19,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -86,7 +86,7 @@ class HttpProbe:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _http_error(url: str, status: int, reason: str) -> Exception:
+def _http_error(url: str, status: int, reason: str) -> SourceError:
     if status == 404 or status == 410:
         return SourceNotFound(f"No file at {url} (HTTP {status}). Check the address.")
     if status in (401, 403):
@@ -127,18 +127,9 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
                         stats.add(0)
                         current = urljoin(current, response.headers["Location"])
                         continue
-                    if response.status_code == 416:
+                    if response.status_code != 206:
                         stats.add(0)
-                        raise SourceNotFound(f"The file at {url} is empty.")
-                    if response.status_code not in (200, 206):
-                        stats.add(0)
-                        raise _http_error(url, response.status_code, response.reason)
-                    if response.status_code == 200:
-                        stats.add(0)
-                        raise SourceUnreachable(
-                            f"The server at {url} does not support range requests, so the file cannot be "
-                            "streamed. Download it and open the local copy."
-                        )
+                        raise _not_partial(url, response.status_code, response.reason)
                     body = response.raw.read(length + 1, decode_content=True)
             except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
                 raise SourceTimeout(
@@ -154,23 +145,40 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
             if time.monotonic() >= deadline:  # cut off by the deadline: what came may be short
                 raise _too_slow(current, policy)
             stats.add(len(body))
-            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-            if not match:
-                raise SourceUnreachable(f"The server at {url} sent no usable Content-Range header.")
-            if len(body) > length:
-                raise SourceUnreachable(
-                    f"The server at {url} sent more bytes than asked for; it does not honour "
-                    "range requests. Download the file and open the local copy."
-                )
-            return HttpProbe(
-                url=url,
-                final_url=current,
-                size=int(match.group(1)),
-                etag=response.headers.get("ETag"),
-                last_modified=response.headers.get("Last-Modified"),
-                first_chunk=bytes(body),
-            )
+            return _probe_of(url, current, response.headers, body, length)
     raise SourceUnreachable(f"{url} redirects more than {policy.max_redirects} times (a redirect loop?).")
+
+
+def _not_partial(url: str, status: int, reason: str) -> SourceError:
+    """Why an answer to the probe's range request that is not ``206 Partial Content`` cannot be streamed."""
+    if status == 416:
+        return SourceNotFound(f"The file at {url} is empty.")
+    if status == 200:
+        return SourceUnreachable(
+            f"The server at {url} does not support range requests, so the file cannot be "
+            "streamed. Download it and open the local copy."
+        )
+    return _http_error(url, status, reason)
+
+
+def _probe_of(url: str, final_url: str, headers: Mapping[str, str], body: bytes, length: int) -> HttpProbe:
+    """The probe from a whole ``206`` answer, once its Content-Range and length are sound."""
+    match = _CONTENT_RANGE.match(headers.get("Content-Range", ""))
+    if not match:
+        raise SourceUnreachable(f"The server at {url} sent no usable Content-Range header.")
+    if len(body) > length:
+        raise SourceUnreachable(
+            f"The server at {url} sent more bytes than asked for; it does not honour "
+            "range requests. Download the file and open the local copy."
+        )
+    return HttpProbe(
+        url=url,
+        final_url=final_url,
+        size=int(match.group(1)),
+        etag=headers.get("ETag"),
+        last_modified=headers.get("Last-Modified"),
+        first_chunk=bytes(body),
+    )
 
 
 def _too_slow(url: str, policy: SourcePolicy) -> SourceTimeout:

@@ -16,7 +16,7 @@ from engines.io.errors import SourceError, SourceNotFound, SourceUnreachable
 from engines.io.fetch import fetch_json
 from engines.io.policy import SourcePolicy, bucket_and_key, public_object_url
 
-__all__ = ["s3_to_https", "gs_to_https", "dandi_to_https"]
+__all__ = ["s3_to_https", "gs_to_https", "dandi_to_https", "public_prefix_url"]
 
 
 def s3_to_https(url: str, policy: SourcePolicy) -> str:
@@ -55,6 +55,21 @@ def gs_to_https(url: str, policy: SourcePolicy) -> str:
         return str(blob.generate_signed_url(version="v4", expiration=timedelta(hours=12)))
     except (AttributeError, ValueError):  # user credentials cannot sign: fall back to public access
         return public_object_url(policy.gs_endpoint_url, bucket, key)
+
+
+def public_prefix_url(url: str, policy: SourcePolicy) -> str:
+    """The anonymous HTTPS address of an ``s3://bucket/prefix`` or ``gs://bucket/prefix`` folder (no request).
+
+    For stores read object by object under a prefix (a precomputed volume's chunks), so no
+    signing: the objects must be public, as Neuroglancer's own viewers need them to be.
+    """
+    parsed = urlparse(url)
+    bucket, key = parsed.netloc, parsed.path.strip("/")
+    if parsed.scheme == "gs":
+        return f"{policy.gs_endpoint_url.rstrip('/')}/{bucket}/{key}"
+    if policy.s3_endpoint_url:
+        return f"{policy.s3_endpoint_url.rstrip('/')}/{bucket}/{key}"
+    return f"https://{bucket}.s3.amazonaws.com/{key}"
 
 
 _MAX_ANSWER_BYTES = 8 << 20

@@ -27,7 +27,7 @@ _ERRORS = DomainErrors(failed=PointerError, too_large=PointerTooLarge, not_allow
 
 @dataclass(frozen=True)
 class PointerOptions:
-    """How pointer states are fetched: a size cap, and whether the server's cloud credentials sign requests."""
+    """How pointer states are fetched: a size cap, and whether the server's cloud credentials sign them."""
 
     max_bytes: int = 10 * 1024 * 1024
     use_cloud_credentials: bool = False

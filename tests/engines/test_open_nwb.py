@@ -159,9 +159,9 @@ def test_plain_hdf5_and_nwb1_are_rejected(policy, index_store, workspace):
 
 
 def test_unsupported_scheme(policy, index_store):
-    from engines.nwb.errors import NwbOpenError
+    from engines.io.errors import SourceError
 
-    with pytest.raises(NwbOpenError, match="Unsupported URL scheme"):
+    with pytest.raises(SourceError, match="Unsupported URL scheme"):
         open_nwb("ftp://example.org/file.nwb", policy, index_store)
 
 
