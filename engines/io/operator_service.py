@@ -10,6 +10,7 @@ no proxy from the environment, and a size cap on answers.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from engines.io.errors import ResponseTooLarge, SourceTimeout, SourceUnreachable
 
 __all__ = ["OperatorReply", "OperatorService"]
 
+_READ_BLOCK = 64 * 1024
 _MAX_ANSWER_BYTES = 16 << 20
 """A larger answer from an operator's service is refused (a Jupyter REST answer is a few KB)."""
 
@@ -69,19 +71,30 @@ class OperatorService:
         ``SourceUnreachable`` when the service does not answer.
         """
         url = f"{self.base_url}/{route.lstrip('/')}"
+        deadline = time.monotonic() + self._timeout
         try:
             with self._session.request(
                 method, url, json=body, timeout=self._timeout, allow_redirects=False, stream=True
             ) as response:
-                data = response.raw.read(self._max_bytes + 1, decode_content=True)
-                status = response.status_code
+                return OperatorReply(response.status_code, self._read(response, url, deadline))
         except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
-            raise SourceTimeout(f"{self.base_url} did not answer within {self._timeout:g} s.") from exc
+            raise self._too_slow() from exc
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise SourceUnreachable(f"Cannot reach {self.base_url} ({exc.__class__.__name__}).") from exc
-        if len(data) > self._max_bytes:
-            raise ResponseTooLarge(f"{url} answered more than {self._max_bytes:,} bytes.")
-        return OperatorReply(status, data)
+
+    def _read(self, response: requests.Response, url: str, deadline: float) -> bytes:
+        """The body as it arrives, up to the cap and the deadline (a service that drips is cut off)."""
+        body = bytearray()
+        while block := response.raw.read1(_READ_BLOCK, decode_content=True):
+            body += block
+            if len(body) > self._max_bytes:
+                raise ResponseTooLarge(f"{url} answered more than {self._max_bytes:,} bytes.")
+            if time.monotonic() > deadline:
+                raise self._too_slow()
+        return bytes(body)
+
+    def _too_slow(self) -> SourceTimeout:
+        return SourceTimeout(f"{self.base_url} did not answer within {self._timeout:g} s.")
 
     def close(self) -> None:
         self._session.close()
