@@ -69,7 +69,8 @@ class RemoteKernel:
             reply = self._http.request(method, route, body)
             if reply.status in (401, 403):
                 raise RemoteKernelError(
-                    f"The Jupyter server refused the token (HTTP {reply.status}). Check the token in the settings."
+                    f"The Jupyter server refused the token (HTTP {reply.status}). "
+                    "Check the token in the settings."
                 )
             if reply.status >= 400:
                 raise RemoteKernelError(

@@ -15,7 +15,7 @@ __all__ = [
 
 
 class NwbOpenError(SourceError):
-    """The source was read but could not be opened as an NWB file (``engines.io`` errors: it could not be read)."""
+    """The source was read but is no NWB file it can open (``engines.io`` errors: it could not be read)."""
 
 
 class NotAnNwbFile(NwbOpenError):
