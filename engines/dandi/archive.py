@@ -63,7 +63,7 @@ class DandiArchive:
         return Dandiset.from_json(self._get(f"/dandisets/{identifier}/", what=f"dandiset {identifier}"))
 
     def versions(self, identifier: str) -> list[DandisetVersion]:
-        """Every version of a dandiset, the draft included, newest first. One request (two past 100 versions)."""
+        """Every version of a dandiset, the draft included, newest first. One request (two past 100)."""
         _check_identifier(identifier)
         found: list[DandisetVersion] = []
         page = 1
@@ -86,7 +86,7 @@ class DandiArchive:
         page: int = 1,
         page_size: int = 50,
     ) -> Page:
-        """Files of a dandiset version whose path starts with ``path_prefix``, by path, with sizes. One request."""
+        """Files of a dandiset version under ``path_prefix``, by path, with sizes. One request."""
         _check_identifier(identifier)
         _check_version(version)
         _check_page(page, page_size)
@@ -102,7 +102,7 @@ class DandiArchive:
         return _page(data, items, page, page_size)
 
     def asset(self, identifier: str, version: str, path: str) -> Asset:
-        """The asset at exactly ``path`` (its ``download_url`` is what ``open_nwb``/``open_edf`` open). One request."""
+        """The asset at exactly ``path``; what ``open_nwb`` opens is its ``download_url``. One request."""
         listed = self.assets(identifier, version, path, page_size=MAX_PAGE_SIZE)
         for asset in listed.items:
             if asset.path == path.lstrip("/"):
@@ -118,9 +118,7 @@ class DandiArchive:
         """The API's JSON answer for ``route`` through ``engines.io`` (policy refusals pass as they are)."""
         host = urlparse(self.api).hostname
         try:
-            data = fetch_json(self.api + route, self.policy, MAX_ANSWER_BYTES, params=params)
-        except SourceNotFound as exc:
-            raise DandiNotFound(f"DANDI has no {what} (HTTP 404). Check the identifier and version.") from exc
+            data = fetch_json(self.api + route, self.policy, MAX_ANSWER_BYTES, params=params, missing_ok=True)
         except SourceTimeout as exc:
             raise DandiUnreachable(
                 f"The DANDI API at {host} did not answer within {self.policy.request_timeout_s:g} s. "
@@ -131,11 +129,13 @@ class DandiArchive:
                 f"The DANDI API's answer for {what} is larger than {MAX_ANSWER_BYTES >> 20} MB; "
                 "ask for a smaller page."
             ) from exc
-        except SourceUnreachable as exc:
+        except (SourceUnreachable, SourceNotFound) as exc:  # not found: the API's name does not resolve
             raise DandiUnreachable(
                 f"The DANDI API at {host} could not answer {what}: {exc} Are you offline? "
                 "Open a local copy or a direct URL instead."
             ) from exc
+        if data is None:
+            raise DandiNotFound(f"DANDI has no {what} (HTTP 404). Check the identifier and version.")
         if not isinstance(data, dict):
             raise DandiUnreachable(f"The server at {host} did not answer {what} with DANDI API data.")
         return data

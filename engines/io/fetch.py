@@ -88,12 +88,20 @@ def fetch_json(
     max_bytes: int,
     *,
     params: Mapping[str, Any] | None = None,
+    missing_ok: bool = False,
 ) -> Any:
-    """``fetch_bytes`` parsed as JSON; ``SourceUnreachable`` when the answer is not JSON. One request per
-    hop."""
-    body = fetch_bytes(url, policy, max_bytes, params=params, headers={"Accept": "application/json"})
+    """``fetch_bytes`` parsed as JSON (one request per hop); None for a 404 when ``missing_ok``.
+
+    ``SourceUnreachable`` when the answer is not JSON. A name that does not resolve is a
+    ``SourceNotFound`` even with ``missing_ok``: only the server's own 404 is "missing".
+    """
+    body = fetch_bytes(
+        url, policy, max_bytes, params=params, headers={"Accept": "application/json"}, missing_ok=missing_ok
+    )
+    if body is None:
+        return None
     try:
-        return json.loads(body or b"")
+        return json.loads(body)
     except ValueError as exc:
         raise SourceUnreachable(f"{url} did not answer with JSON. Check the address.") from exc
 

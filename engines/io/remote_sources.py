@@ -85,15 +85,16 @@ def dandi_to_https(url: str, policy: SourcePolicy) -> str:
     api = policy.dandi_api_url.rstrip("/")
     version = match["version"] or "draft"
     query = f"{api}/dandisets/{match['id']}/versions/{version}/assets/"
+    params = {"path": match["path"], "page_size": 10}
     try:
-        answer = fetch_json(query, policy, _MAX_ANSWER_BYTES, params={"path": match["path"], "page_size": 10})
-    except SourceNotFound as exc:
-        raise SourceNotFound(f"Dandiset {match['id']} version {version} was not found on DANDI.") from exc
-    except SourceUnreachable as exc:
+        answer = fetch_json(query, policy, _MAX_ANSWER_BYTES, params=params, missing_ok=True)
+    except (SourceUnreachable, SourceNotFound) as exc:  # not found: the API's name does not resolve
         raise SourceUnreachable(
             f"Cannot reach the DANDI API at {urlparse(api).hostname}: {exc} Are you offline? "
             "Open a local copy or a direct URL instead."
         ) from exc
+    if answer is None:
+        raise SourceNotFound(f"Dandiset {match['id']} version {version} was not found on DANDI.")
     if not isinstance(answer, dict):
         raise SourceUnreachable(
             f"The DANDI API at {urlparse(api).hostname} did not answer with DANDI API data. "
