@@ -90,8 +90,13 @@ def run_queue(argv: list[str]) -> int:
         all_job_kinds(settings.job_environment()),
         IndexStore(settings.workspace),
     )
+    try:
+        sources = expand_sources(args.source, policy)
+    except NeurodeckError as exc:
+        print(f"cannot list {args.source}: {exc}", file=sys.stderr)
+        return 1
     queued = skipped = failed = 0
-    for source in expand_sources(args.source, policy):
+    for source in sources:
         try:
             nwb = open_nwb(source, policy, index_store)
         except NeurodeckError as exc:

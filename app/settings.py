@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engines.agent.config import LlmConfig
+from engines.io.policy import SourcePolicy
 from engines.jobs.catalog import JobEnvironment
-from engines.nwb.sources import SourcePolicy
 from engines.people import ANONYMOUS, LOCAL_USER, Person
 
 __all__ = ["Settings", "LIMITS", "BUNDLED_DEMO_FILE", "normalize_prefix", "llm_from_env"]

@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 
 from engines.errors import NeurodeckError
+from engines.io.policy import SourcePolicy, check_url_allowed
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
-from engines.nwb.sources import SourcePolicy, check_url_allowed
 
 SECRET = b"secret bytes outside every root"
 NWB_FILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "nwb" / "pynwb-types" / "test_Device.nwb"

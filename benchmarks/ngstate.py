@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engines.io.policy import SourcePolicy  # noqa: E402
 from engines.ngstate import NgState, compute_histogram, open_volume, parse_url, to_url  # noqa: E402
-from engines.nwb.sources import SourcePolicy  # noqa: E402
 
 SIDE = 512
 CHUNK = 64

@@ -90,8 +90,8 @@ def _peak_mb() -> float:
 
 
 def _lazy_child(path: str, queue) -> None:
+    from engines.io.policy import SourcePolicy
     from engines.ngstate import build_demo_state
-    from engines.nwb.sources import SourcePolicy
     from engines.tables import TableWorkspace
 
     baseline = _peak_mb()

@@ -15,7 +15,7 @@ import panel as pn
 from components.background import BackgroundWork
 from components.safe_text import escape_text
 from engines.dandi import Asset, DandiArchive, Page
-from engines.nwb.sources import SourcePolicy
+from engines.io.policy import SourcePolicy
 
 __all__ = ["DandiBrowser"]
 

@@ -17,9 +17,9 @@ import panel as pn
 
 from components.nwb_controller import NwbFileController
 from components.nwb_views import view_by_id, views_for
+from engines.io.policy import SourcePolicy
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import NwbFile, open_nwb
-from engines.nwb.sources import SourcePolicy
 
 __all__ = ["nwb_figure"]
 

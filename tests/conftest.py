@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from engines.io.policy import SourcePolicy
 from engines.nwb.index_store import IndexStore
-from engines.nwb.sources import SourcePolicy
 from tests.support.range_server import RangeServer
 
 DATA_DIR = Path(__file__).parent / "data" / "nwb"

@@ -1,8 +1,8 @@
 """Browse the DANDI archive through its REST API: search dandisets, list versions and assets, open one.
 
-Every request goes to ``SourcePolicy.dandi_api_url`` (a staging or test server can stand in),
-through the server's address rules (connections go to the address checked), with the policy's
-time limit on the whole answer, no redirects and a size cap on answers. One request per call;
+Every request goes to ``SourcePolicy.dandi_api_url`` (a staging or test server can stand in)
+through ``engines.io.fetch_json``: the server's address rules on every hop, the policy's time
+limit on the whole answer and a size cap on answers. One request per call;
 nothing is cached, so a page shows what the archive holds now. dandi-cli's ``DandiAPIClient``
 offers the same calls, but retries for minutes and fetches without these rules, which a shared
 server cannot afford.
@@ -10,19 +10,15 @@ server cannot afford.
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from typing import Any
 from urllib.parse import urlparse
 
-import requests
-import urllib3
-
 from engines.dandi.errors import DandiNotFound, DandiRequestError, DandiUnreachable
 from engines.dandi.records import Asset, Dandiset, DandisetVersion, Page
-from engines.nwb.safe_http import pinned_session
-from engines.nwb.sources import SourcePolicy, url_host_port
+from engines.io.errors import ResponseTooLarge, SourceNotFound, SourceTimeout, SourceUnreachable
+from engines.io.fetch import fetch_json
+from engines.io.policy import SourcePolicy
 
 __all__ = ["DandiArchive", "MAX_PAGE_SIZE"]
 
@@ -35,13 +31,11 @@ _VERSION = re.compile(r"^(draft|\d+\.\d+\.\d+)$")
 
 
 class DandiArchive:
-    """A connection to one DANDI instance for one session (its own keep-alive connections)."""
+    """One DANDI instance, for one session; connections are ``engines.io``'s, kept alive per thread."""
 
     def __init__(self, policy: SourcePolicy) -> None:
         self.policy = policy
         self.api = policy.dandi_api_url.rstrip("/")
-        self._session = pinned_session(policy)
-        self._session.headers.update({**policy.extra_headers, "Accept": "application/json"})
 
     # --- calls -------------------------------------------------------------------------------
     def search(
@@ -69,7 +63,7 @@ class DandiArchive:
         return Dandiset.from_json(self._get(f"/dandisets/{identifier}/", what=f"dandiset {identifier}"))
 
     def versions(self, identifier: str) -> list[DandisetVersion]:
-        """Every version of a dandiset, the draft included, newest first. One request (two past 100 versions)."""
+        """Every version of a dandiset, the draft included, newest first. One request (two past 100)."""
         _check_identifier(identifier)
         found: list[DandisetVersion] = []
         page = 1
@@ -92,7 +86,7 @@ class DandiArchive:
         page: int = 1,
         page_size: int = 50,
     ) -> Page:
-        """Files of a dandiset version whose path starts with ``path_prefix``, by path, with sizes. One request."""
+        """Files of a dandiset version under ``path_prefix``, by path, with sizes. One request."""
         _check_identifier(identifier)
         _check_version(version)
         _check_page(page, page_size)
@@ -108,7 +102,7 @@ class DandiArchive:
         return _page(data, items, page, page_size)
 
     def asset(self, identifier: str, version: str, path: str) -> Asset:
-        """The asset at exactly ``path`` (its ``download_url`` is what ``open_nwb``/``open_edf`` open). One request."""
+        """The asset at exactly ``path``; what ``open_nwb`` opens is its ``download_url``. One request."""
         listed = self.assets(identifier, version, path, page_size=MAX_PAGE_SIZE)
         for asset in listed.items:
             if asset.path == path.lstrip("/"):
@@ -117,58 +111,31 @@ class DandiArchive:
             f"Dandiset {identifier} ({version}) has no file at '{path}'. Browse its files to pick one."
         )
 
-    def close(self) -> None:
-        self._session.close()
-
     # --- transport -----------------------------------------------------------------------------
     def _get(
         self, route: str, params: dict[str, Any] | None = None, what: str = "the request"
     ) -> dict[str, Any]:
-        url = self.api + route
-        url_host_port(url)
+        """The API's JSON answer for ``route`` through ``engines.io`` (policy refusals pass as they are)."""
         host = urlparse(self.api).hostname
-        deadline = time.monotonic() + self.policy.request_timeout_s
         try:
-            with self._session.get(
-                url, params=params, timeout=self.policy.request_timeout_s, allow_redirects=False, stream=True
-            ) as response:
-                if response.status_code == 404:
-                    raise DandiNotFound(f"DANDI has no {what} (HTTP 404). Check the identifier and version.")
-                if response.status_code != 200:
-                    raise DandiUnreachable(
-                        f"The DANDI API at {host} answered HTTP {response.status_code} for {what}. "
-                        "Try again later."
-                    )
-                body = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
-            if time.monotonic() >= deadline:  # cut off mid-answer by the deadline (``engines.nwb.safe_http``)
-                raise requests.Timeout()
-        except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
+            data = fetch_json(self.api + route, self.policy, MAX_ANSWER_BYTES, params=params, missing_ok=True)
+        except SourceTimeout as exc:
             raise DandiUnreachable(
                 f"The DANDI API at {host} did not answer within {self.policy.request_timeout_s:g} s. "
                 "Try again later, or open a local copy or a direct URL."
             ) from exc
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            if time.monotonic() >= deadline:  # cut off at the deadline
-                raise DandiUnreachable(
-                    f"The DANDI API at {host} did not answer within "
-                    f"{self.policy.request_timeout_s:g} s. Try again later."
-                ) from exc
-            raise DandiUnreachable(
-                f"Cannot reach the DANDI API at {host} ({exc.__class__.__name__}). Are you offline? "
-                "Open a local copy or a direct URL instead."
-            ) from exc
-        if len(body) > MAX_ANSWER_BYTES:
+        except ResponseTooLarge as exc:
             raise DandiUnreachable(
                 f"The DANDI API's answer for {what} is larger than {MAX_ANSWER_BYTES >> 20} MB; "
                 "ask for a smaller page."
-            )
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise DandiUnreachable(
-                f"The server at {host} did not answer {what} with DANDI API data (not JSON). "
-                "Check the DANDI API address in the settings."
             ) from exc
+        except (SourceUnreachable, SourceNotFound) as exc:  # not found: the API's name does not resolve
+            raise DandiUnreachable(
+                f"The DANDI API at {host} could not answer {what}: {exc} Are you offline? "
+                "Open a local copy or a direct URL instead."
+            ) from exc
+        if data is None:
+            raise DandiNotFound(f"DANDI has no {what} (HTTP 404). Check the identifier and version.")
         if not isinstance(data, dict):
             raise DandiUnreachable(f"The server at {host} did not answer {what} with DANDI API data.")
         return data

@@ -1,6 +1,6 @@
 """Where an EDF/BDF file's bytes come from: a local file, or ranged HTTP(S) requests.
 
-s3://, gs:// and dandi:// sources become HTTPS URLs first (``engines.nwb.remote_sources``), so
+s3://, gs:// and dandi:// sources become HTTPS URLs first (``engines.io.remote_sources``), so
 address checks, timeouts, request counting and the shared fetch threads are those of the NWB
 engine. Reads are lists of byte ranges: remote ranges go out as concurrent requests (nearby
 ranges share one, long ones are split), so a window costs about one round trip.
@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from engines.nwb.http_probe import HttpProbe, RequestStats, get_range, pool_map, probe_http
-from engines.nwb.remote_sources import dandi_to_https, gs_to_https, s3_to_https
-from engines.nwb.sources import SourcePolicy, parse_source, resolve_local_path
+from engines.io.policy import SourcePolicy, parse_source, resolve_local_path
+from engines.io.range_transport import HttpProbe, RequestStats, get_range, pool_map, probe_http
+from engines.io.remote_sources import dandi_to_https, gs_to_https, s3_to_https
 
 __all__ = ["ByteSource", "LocalBytes", "HttpBytes", "open_bytes"]
 

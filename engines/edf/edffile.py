@@ -20,9 +20,9 @@ from engines.edf._records import decode_signal, record_runs, record_spans
 from engines.edf._tal import Annotation, parse_record_tals
 from engines.edf.byte_source import ByteSource, open_bytes
 from engines.edf.errors import EdfReadError, EdfRequestError, EdfTruncated, NotAnEdfFile
+from engines.io.policy import SourcePolicy
 from engines.nwb.extract.decimate import min_max_envelope
 from engines.nwb.extract.timeseries import DEFAULT_WINDOW_S, TraceWindow
-from engines.nwb.sources import SourcePolicy
 
 __all__ = ["EdfFile", "open_edf"]
 

@@ -20,7 +20,7 @@ from engines.jobs.kinds import JobKind, KindRegistry
 
 if TYPE_CHECKING:
     from engines.agent.config import LlmConfig
-    from engines.nwb.sources import SourcePolicy
+    from engines.io.policy import SourcePolicy
 
 __all__ = ["JobEnvironment", "KIND_PROVIDERS", "all_job_kinds"]
 

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlparse
 
-import requests
-
+from engines.io.errors import SourceError
+from engines.io.operator_service import OperatorService
 from engines.kernel._cell import run_cell
 from engines.kernel._kernel_setup import SETUP_CODE
 from engines.kernel.base import KernelLimits, OnOutput
@@ -49,8 +49,9 @@ class RemoteKernel:
         self.workdir = f"neurodeck-{uuid.uuid4().hex[:12]}"
         """The kernel's folder on the server, relative to the server's root."""
         self._timeout = request_timeout_s
-        self._http = requests.Session()
-        self._http.headers["Authorization"] = f"token {token}"
+        self._http = OperatorService(
+            f"{self.server_url}/api", {"Authorization": f"token {token}"}, request_timeout_s
+        )
         self._token = token
         self._session_id = uuid.uuid4().hex
         self._kernel_id: str | None = None
@@ -64,26 +65,23 @@ class RemoteKernel:
 
     # --- REST ------------------------------------------------------------------------------------
     def _rest(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
-        url = f"{self.server_url}/api/{route}"
         try:
-            response = self._http.request(
-                method, url, json=body, timeout=self._timeout, allow_redirects=False
-            )
-        except requests.RequestException as exc:
+            reply = self._http.request(method, route, body)
+            if reply.status in (401, 403):
+                raise RemoteKernelError(
+                    f"The Jupyter server refused the token (HTTP {reply.status}). "
+                    "Check the token in the settings."
+                )
+            if reply.status >= 400:
+                raise RemoteKernelError(
+                    f"The Jupyter server answered HTTP {reply.status} to {method} {route}."
+                )
+            return reply.json()
+        except SourceError as exc:
             raise RemoteKernelError(
-                f"Cannot reach the Jupyter server at {urlparse(self.server_url).netloc} "
-                f"({exc.__class__.__name__}). Check its address in the settings."
+                f"Cannot use the Jupyter server at {urlparse(self.server_url).netloc}: {exc} "
+                "Check its address in the settings."
             ) from exc
-        if response.status_code in (401, 403):
-            raise RemoteKernelError(
-                "The Jupyter server refused the token (HTTP "
-                f"{response.status_code}). Check the token in the settings."
-            )
-        if response.status_code >= 400:
-            raise RemoteKernelError(
-                f"The Jupyter server answered HTTP {response.status_code} to {method} {route}."
-            )
-        return response.json() if response.content else None
 
     # --- lifecycle -------------------------------------------------------------------------------
     def _start(self) -> None:

@@ -22,18 +22,19 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from engines.ngstate._fetch import FetchErrors, fetch_bytes
+from engines.io.errors import DomainErrors, SourceError, SourceNotAllowed, raised_as
+from engines.io.fetch import fetch_bytes
+from engines.io.policy import SourcePolicy, resolve_local_path
+from engines.io.remote_sources import public_prefix_url
 from engines.ngstate._precomputed import Scale, VolumeInfo, chunk_boxes, clip_to_scale
 from engines.ngstate.errors import SamplingCancelled, VolumeError, VolumeNotAllowed, VolumeTooLarge
-from engines.nwb.errors import NwbOpenError, SourceNotAllowed
-from engines.nwb.sources import SourcePolicy, resolve_local_path
 
 __all__ = ["Volume", "VolumeInfo", "Scale", "open_volume", "Progress", "Cancel"]
 
 Progress = Callable[[float, str], None]
 Cancel = threading.Event | Callable[[], bool]
 
-_ERRORS = FetchErrors(failed=VolumeError, too_large=VolumeError, not_allowed=VolumeNotAllowed)
+_ERRORS = DomainErrors(failed=VolumeError, too_large=VolumeError, not_allowed=VolumeNotAllowed)
 _INFO_MAX_BYTES = 4 * 1024 * 1024
 _HTTP_THREADS = 8
 
@@ -72,7 +73,8 @@ class _HttpStore:
         self.description = self.base_url
 
     def read(self, key: str, max_bytes: int) -> bytes | None:
-        return fetch_bytes(f"{self.base_url}/{key}", self.policy, max_bytes, _ERRORS, missing_ok=True)
+        with raised_as(_ERRORS):
+            return fetch_bytes(f"{self.base_url}/{key}", self.policy, max_bytes, missing_ok=True)
 
 
 def _is_cancelled(cancel: Cancel | None) -> bool:
@@ -107,7 +109,8 @@ class Volume:
         scale = self.info.scale(mip)
         if scale.sharded and not isinstance(self._store, _LocalStore):
             raise VolumeError(
-                f"{self.source} is stored sharded at mip {mip}; sampling reads sharded volumes only from local folders."
+                f"{self.source} is stored sharded at mip {mip}; "
+                "sampling reads sharded volumes only from local folders."
             )
         lo, hi = clip_to_scale(scale, lo, hi, self.source)
         boxes = chunk_boxes(scale, lo, hi)
@@ -198,23 +201,13 @@ def _strip_format(source: str) -> str:
     return source
 
 
-def _public_https(url: str, policy: SourcePolicy) -> str:
-    parsed = urlparse(url)
-    bucket, key = parsed.netloc, parsed.path.strip("/")
-    if parsed.scheme == "gs":
-        return f"{policy.gs_endpoint_url.rstrip('/')}/{bucket}/{key}"
-    if policy.s3_endpoint_url:
-        return f"{policy.s3_endpoint_url.rstrip('/')}/{bucket}/{key}"
-    return f"https://{bucket}.s3.amazonaws.com/{key}"
-
-
 def _open_store(url: str, policy: SourcePolicy, aliases: Mapping[str, Path]) -> _ChunkStore:
     for prefix, folder in aliases.items():
         if url.rstrip("/") == prefix.rstrip("/") or url.startswith(prefix.rstrip("/") + "/"):
             return _LocalStore(Path(folder) / url[len(prefix.rstrip("/")) :].strip("/"))
     scheme = urlparse(url).scheme
     if scheme in ("gs", "s3"):
-        return _HttpStore(_public_https(url, policy), policy)
+        return _HttpStore(public_prefix_url(url, policy), policy)
     if scheme in ("http", "https"):
         return _HttpStore(url, policy)
     path = urlparse(url).path if scheme == "file" else url
@@ -222,7 +215,7 @@ def _open_store(url: str, policy: SourcePolicy, aliases: Mapping[str, Path]) -> 
         info_path = resolve_local_path(str(Path(path) / "info"), policy)
     except SourceNotAllowed as exc:
         raise VolumeNotAllowed(str(exc)) from exc
-    except NwbOpenError as exc:
+    except SourceError as exc:
         raise VolumeError(f"No precomputed volume at '{path}' (no info file).") from exc
     return _LocalStore(info_path.parent)
 

@@ -30,9 +30,9 @@ from typing import Any, Protocol, TypeVar
 import h5py
 import numpy as np
 
+from engines.io.read_batch import ReadBatch, batch_reads
 from engines.nwb._h5_attributes import UNDECODED, AttributeDecoder
 from engines.nwb._h5_pointers import PointerChaser
-from engines.nwb.http_range import ReadBatch, batch_reads
 from engines.nwb.index import NwbIndex, ObjectInfo, child_path, to_jsonable
 
 __all__ = ["SMALL_VALUE_BYTES", "SMALL_VALUE_ELEMENTS", "walk_generic", "walk_h5py"]

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from engines.errors import NeurodeckError
+from engines.io.errors import SourceError
 
 __all__ = [
     "NwbOpenError",
-    "SourceNotAllowed",
-    "SourceNotFound",
-    "SourceUnreachable",
     "NotAnNwbFile",
     "NwbReadError",
     "ObjectNotFound",
@@ -16,20 +14,8 @@ __all__ = [
 ]
 
 
-class NwbOpenError(NeurodeckError, OSError):
-    """The source could not be opened as an NWB file."""
-
-
-class SourceNotAllowed(NwbOpenError, PermissionError):
-    """The server refuses this source (private address, path outside the allowed roots)."""
-
-
-class SourceNotFound(NwbOpenError, FileNotFoundError):
-    """Nothing exists at this path or URL (404, missing file)."""
-
-
-class SourceUnreachable(NwbOpenError, ConnectionError):
-    """The server did not answer in time, refused access, or redirected in circles."""
+class NwbOpenError(SourceError):
+    """The source was read but is no NWB file it can open (``engines.io`` errors: it could not be read)."""
 
 
 class NotAnNwbFile(NwbOpenError):

@@ -22,9 +22,10 @@ from urllib.parse import urljoin, urlparse
 
 import h5py
 
-from engines.nwb.errors import NotAnNwbFile, NwbOpenError, SourceNotAllowed, SourceNotFound
-from engines.nwb.http_probe import HttpProbe, RequestStats, fetch_range, get_range, probe_http
-from engines.nwb.sources import SourcePolicy, check_url_allowed, resolve_local_path
+from engines.io.errors import SourceError, SourceNotAllowed, SourceNotFound
+from engines.io.policy import SourcePolicy, check_url_allowed, resolve_local_path
+from engines.io.range_transport import HttpProbe, RequestStats, fetch_range, get_range, probe_http
+from engines.nwb.errors import NotAnNwbFile
 
 __all__ = [
     "open_lindi_json",
@@ -224,11 +225,12 @@ def _build_classes() -> tuple[type, type]:
             if url not in opened:
                 place = _place(url, store.site, store.policy)
                 if place.url is not None:
-                    from engines.nwb.http_range import RangeFile
+                    from engines.io.range_file import RangeFile
+                    from engines.nwb._h5_pointers import PointerChaser
 
-                    source: Any = RangeFile(
-                        probe_http(place.url, store.policy, store.stats), store.policy, store.stats
-                    )
+                    probe = probe_http(place.url, store.policy, store.stats)
+                    root = PointerChaser.for_root(probe.first_chunk)
+                    source: Any = RangeFile(probe, store.policy, store.stats, root)
                 else:
                     source = str(place.path)
                 opened[url] = _NoExternalLinks(h5py.File(source, "r"))
@@ -290,7 +292,7 @@ def _open_checked(rfs: Any, site: LindiSite, policy: SourcePolicy, stats: Reques
             _source_tar_file=site.tar,
             _close_source_tar_file_on_close=site.tar is not None,
         )
-    except NwbOpenError:
+    except SourceError:
         raise
     except Exception as exc:  # lindi and zarr raise plain exceptions for malformed indexes
         raise NotAnNwbFile(f"Cannot read the LINDI index {site.label}: {exc.__class__.__name__}.") from exc

@@ -18,16 +18,18 @@ from typing import Any
 
 import h5py
 
+from engines.io.errors import SourceError
+from engines.io.policy import Source, SourcePolicy, parse_source, resolve_local_path
+from engines.io.range_file import RangeFile
+from engines.io.range_transport import HttpProbe, RequestStats, probe_http
+from engines.io.remote_sources import dandi_to_https, gs_to_https, s3_to_https
+from engines.nwb._h5_pointers import PointerChaser
 from engines.nwb._walk import Prefetcher, walk_h5py
-from engines.nwb.errors import NotAnNwbFile, NwbOpenError, NwbReadError, ObjectNotFound
-from engines.nwb.http_probe import HttpProbe, RequestStats, probe_http
-from engines.nwb.http_range import RangeFile
+from engines.nwb.errors import NotAnNwbFile, NwbReadError, ObjectNotFound
 from engines.nwb.index import NwbIndex, ObjectInfo
 from engines.nwb.index_store import IndexStore
 from engines.nwb.lindi_source import open_lindi_file, open_lindi_json, refuse_remote_lindi_tar
 from engines.nwb.lineage import compute_lineage
-from engines.nwb.remote_sources import dandi_to_https, gs_to_https, s3_to_https
-from engines.nwb.sources import Source, SourcePolicy, parse_source, resolve_local_path
 
 __all__ = ["NwbFile", "open_nwb"]
 
@@ -158,11 +160,11 @@ def _check_nwb(h5: Any, label: str) -> None:
 def _open_h5(target: Any, label: str) -> h5py.File:
     try:
         return h5py.File(target, "r")
-    except NwbOpenError:
+    except SourceError:
         raise
     except (OSError, ValueError) as exc:
         cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, NwbOpenError):
+        if isinstance(cause, SourceError):
             raise cause from exc
         text = (
             str(exc).replace(str(target), label) if isinstance(target, str) else str(exc)
@@ -201,8 +203,9 @@ def _version_key(*parts: object) -> str:
 def open_nwb(text: str, policy: SourcePolicy, store: IndexStore) -> NwbFile:
     """Open a local path or an http(s)/s3/gs/dandi URL as an ``NwbFile``.
 
-    Raises a typed ``NwbOpenError`` whose message says what to do. First open of a remote
-    file: the probe plus about one request per tree level; later opens: the probe only.
+    Raises a typed ``SourceError`` (``NwbOpenError`` when the bytes are no NWB file) whose message
+    says what to do. First open of a remote file: the probe plus about one request per tree level;
+    later opens: the probe only.
     """
     source = parse_source(text)
     if source.kind == "local":
@@ -253,7 +256,8 @@ class _LazyRangeFile:
 
     def get(self) -> RangeFile:
         if self._file is None:
-            self._file = RangeFile(*self._args)
+            probe, policy, stats = self._args
+            self._file = RangeFile(probe, policy, stats, PointerChaser.for_root(probe.first_chunk))
         return self._file
 
     def prefetch(self, offsets: list[int], length: int = 1) -> int:
@@ -283,7 +287,7 @@ def _finish(
                 h5 = opener()
                 try:
                     index = _build_index(h5, label, prefetcher)
-                except NwbOpenError:
+                except SourceError:
                     if hasattr(h5, "close"):
                         h5.close()
                     raise

@@ -8,12 +8,15 @@ fails with that reason on its record.
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engines.dandi import MAX_PAGE_SIZE, DandiArchive
+from engines.io.policy import SourcePolicy
 from engines.jobs import JobContext, JobEnvironment, JobKind, ResultStore, run_in_child_process
 from engines.jobs.model import hash_inputs
 from engines.nwb.index_store import IndexStore
@@ -22,7 +25,6 @@ from engines.nwb.products import SpikeDensityPyramid, build_spike_density_pyrami
 from engines.nwb.products.ephys_summary import summarize_electrical_series
 from engines.nwb.products.preview_movie import preview_movie_from_series
 from engines.nwb.products.rastermap_order import rastermap_order_from_pyramid
-from engines.nwb.sources import SourcePolicy
 
 __all__ = [
     "SPIKE_DENSITY",
@@ -215,29 +217,14 @@ def plan_product_jobs(nwb: NwbFile) -> list[tuple[str, dict[str, Any]]]:
 
 
 def expand_sources(text: str, policy: SourcePolicy) -> list[str]:
-    """Sources named by ``queue --source``: a URL, a folder (all .nwb below), a file of URLs, or a dandiset id."""
-    import re
+    """Sources named by ``queue --source``: a URL, a folder (all .nwb below), a file of URLs, a dandiset id.
 
-    from engines.nwb.safe_http import pinned_session
-
+    A dandiset id costs one DANDI API request per 200 assets (``DandiArchive``: the source policy,
+    a time limit and a size cap on each answer); it raises ``DandiError`` when the archive cannot answer.
+    """
     text = text.strip()
     if re.fullmatch(r"\d{6}", text):
-        url = f"{policy.dandi_api_url.rstrip('/')}/dandisets/{text}/versions/draft/assets/"
-        found: list[str] = []
-        session = pinned_session(policy)  # the archive's answers name the next page: checked like any URL
-        while url:
-            page = session.get(
-                url, params={"page_size": 1000} if not found else None, timeout=policy.request_timeout_s
-            )
-            page.raise_for_status()
-            payload = page.json()
-            found += [
-                f"dandi://{text}/{a['path']}"
-                for a in payload.get("results", [])
-                if a["path"].endswith(".nwb")
-            ]
-            url = payload.get("next")
-        return found
+        return _dandiset_nwb_files(text, DandiArchive(policy))
     path = Path(text).expanduser()
     if "://" not in text and path.is_dir():
         return sorted(str(p) for p in path.rglob("*.nwb"))
@@ -248,3 +235,17 @@ def expand_sources(text: str, policy: SourcePolicy) -> list[str]:
             if line.strip() and not line.startswith("#")
         ]
     return [text]
+
+
+def _dandiset_nwb_files(identifier: str, archive: DandiArchive) -> list[str]:
+    """``dandi://`` addresses of every .nwb asset in the draft of a dandiset, page by page."""
+    found: list[str] = []
+    page = 1
+    while True:
+        listed = archive.assets(identifier, "draft", page=page, page_size=MAX_PAGE_SIZE)
+        found += [
+            f"dandi://{identifier}/{asset.path}" for asset in listed.items if asset.path.endswith(".nwb")
+        ]
+        if not listed.has_next:
+            return found
+        page += 1

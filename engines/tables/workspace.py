@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 import polars as pl
 
+from engines.io.errors import SourceError
+from engines.io.policy import SourcePolicy, resolve_local_path
 from engines.ngstate import NgState
-from engines.nwb.errors import NwbOpenError
-from engines.nwb.sources import SourcePolicy, resolve_local_path
 from engines.tables import queries
 from engines.tables._csv import read_csv_bytes, scan_csv_file
 from engines.tables.errors import QueryError, TableError, TableNotFound, TooManyTables, UploadTooLarge
@@ -191,7 +191,7 @@ class TableWorkspace:
             raise TableError("This server reads no local folders; upload the file instead.")
         try:
             real = resolve_local_path(path, self.policy)
-        except NwbOpenError as exc:
+        except SourceError as exc:
             raise TableError(str(exc)) from exc
         if real.stat().st_size <= self.max_upload_bytes:
             return self.upload(real.name, real.read_bytes(), name)

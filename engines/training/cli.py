@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from engines.errors import NeurodeckError
-from engines.nwb.sources import SourcePolicy
+from engines.io.policy import SourcePolicy
 from engines.training.config import (
     MODALITIES,
     MODEL_SIZES,

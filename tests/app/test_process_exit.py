@@ -15,7 +15,7 @@ import panel as pn
 from components.nwb_views import views_for
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
-from engines.nwb.sources import SourcePolicy
+from engines.io.policy import SourcePolicy
 policy = SourcePolicy(workspace=Path(sys.argv[2]), allow_private_urls=True)
 nwb = open_nwb(sys.argv[1], policy, IndexStore(policy.workspace))
 for path in ("/units", "/acquisition/events", "/intervals/encoding_table"):

@@ -16,10 +16,12 @@ import h5py
 import numpy as np
 import pytest
 
+from engines.io.block_cache import flush_disk_writes
+from engines.io.errors import SourceUnreachable
+from engines.io.range_file import RangeFile
+from engines.io.range_transport import RequestStats, probe_http
+from engines.nwb._h5_pointers import PointerChaser
 from engines.nwb._walk import walk_h5py
-from engines.nwb.errors import SourceUnreachable
-from engines.nwb.http_probe import RequestStats, probe_http
-from engines.nwb.http_range import RangeFile, flush_disk_writes
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from tests.conftest import ALL_NWB_FILES, DATA_DIR
@@ -56,7 +58,7 @@ def test_remote_index_equals_local_index(name, range_server, policy, workspace):
 def test_tiny_blocks_retry_every_structure_and_change_nothing(name, range_server, policy):
     stats = RequestStats()
     probe = probe_http(range_server.url_for(name), policy, stats, length=512)
-    reader = RangeFile(probe, policy, stats, block_size=512)
+    reader = RangeFile(probe, policy, stats, PointerChaser.for_root(probe.first_chunk), block_size=512)
     with h5py.File(reader, "r") as h5:
         remote = walk_h5py(h5, reader)
     with h5py.File(DATA_DIR / name, "r") as h5:
@@ -144,7 +146,13 @@ def chunked_server(tmp_path):
 
 def _open_plain(server: RangeServer, policy) -> h5py.File:
     stats = RequestStats()
-    return h5py.File(RangeFile(probe_http(server.url_for("chunked.h5"), policy, stats), policy, stats), "r")
+    return h5py.File(_range_file(server.url_for("chunked.h5"), policy, stats), "r")
+
+
+def _range_file(url: str, policy, stats: RequestStats) -> RangeFile:
+    """A range reader as ``open_nwb`` makes one: warmed from the root group's pointers."""
+    probe = probe_http(url, policy, stats)
+    return RangeFile(probe, policy, stats, PointerChaser.for_root(probe.first_chunk))
 
 
 def test_data_reads_fetch_what_they_read_and_reuse_recent_chunks(chunked_server, policy):
@@ -166,7 +174,7 @@ def test_server_gone_mid_walk_is_a_clear_error(tmp_path, policy):
     shutil.copy(DATA_DIR / "sub-4_ses-4_ecephys+image.nwb", tmp_path / "file.nwb")
     with RangeServer(tmp_path) as server:
         stats = RequestStats()
-        reader = RangeFile(probe_http(server.url_for("file.nwb"), policy, stats), policy, stats)
+        reader = _range_file(server.url_for("file.nwb"), policy, stats)
         h5 = h5py.File(reader, "r")
         (tmp_path / "file.nwb").unlink()
         with pytest.raises(SourceUnreachable, match="HTTP 404"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from engines.nwb.http_probe import PROBE_SIZE
+from engines.io.range_transport import PROBE_SIZE
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from tests.conftest import DATA_DIR
@@ -100,7 +100,7 @@ def test_index_pointing_at_private_addresses_or_foreign_files_is_refused(policy,
     import dataclasses
     import json
 
-    from engines.nwb.errors import SourceNotAllowed
+    from engines.io.errors import SourceNotAllowed
 
     def index_with(location: str) -> dict:
         return {

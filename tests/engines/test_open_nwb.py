@@ -13,7 +13,8 @@ import h5py
 import numpy as np
 import pytest
 
-from engines.nwb.errors import NotAnNwbFile, NwbReadError, SourceNotAllowed, SourceNotFound, SourceUnreachable
+from engines.io.errors import SourceNotAllowed, SourceNotFound, SourceUnreachable
+from engines.nwb.errors import NotAnNwbFile, NwbReadError
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from tests.conftest import ALL_NWB_FILES, DATA_DIR
@@ -117,7 +118,7 @@ def test_private_addresses_refused_unless_allowed(range_server, policy, index_st
 
 def test_redirect_to_private_address_is_refused(policy, index_store, range_server):
     """A public-looking first hop cannot bounce the server onto the loopback network."""
-    from engines.nwb.http_probe import RequestStats, probe_http
+    from engines.io.range_transport import RequestStats, probe_http
 
     strict = dataclasses.replace(policy, allow_private_urls=False)
     with pytest.raises(SourceNotAllowed):
@@ -158,9 +159,9 @@ def test_plain_hdf5_and_nwb1_are_rejected(policy, index_store, workspace):
 
 
 def test_unsupported_scheme(policy, index_store):
-    from engines.nwb.errors import NwbOpenError
+    from engines.io.errors import SourceError
 
-    with pytest.raises(NwbOpenError, match="Unsupported URL scheme"):
+    with pytest.raises(SourceError, match="Unsupported URL scheme"):
         open_nwb("ftp://example.org/file.nwb", policy, index_store)
 
 

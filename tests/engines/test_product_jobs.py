@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from engines.io.errors import SourceNotAllowed
 from engines.jobs import DaskBackend, JobEnvironment, JobStatus, JobStore, KindRegistry, ResultStore, Worker
 from engines.jobs.service import JobService
 from engines.nwb.index_store import IndexStore
@@ -22,6 +24,7 @@ from engines.nwb.product_jobs import (
     PREVIEW_MOVIE,
     RASTERMAP,
     SPIKE_DENSITY,
+    expand_sources,
     job_kinds,
     plan_product_jobs,
     product_inputs,
@@ -31,6 +34,7 @@ from engines.nwb.products.ephys_summary import EphysSummary
 from engines.nwb.products.preview_movie import PreviewMovie
 from engines.nwb.products.rastermap_order import RastermapOrder
 from tests.conftest import DATA_DIR
+from tests.support.dandi_server import DandiApiServer, FakeAsset, FakeDandiset
 
 ROOT = Path(__file__).resolve().parents[2]
 HUMAN = str(DATA_DIR / "sub-4_ses-4_ecephys+image.nwb")
@@ -201,3 +205,16 @@ def test_rastermap_reuses_the_published_density_pyramid(policy):
     assert not (folder / "spike_density.zarr").exists()  # ordered over the density job's pyramid
     assert (pyramid_dir / "spike_density.zarr").is_dir()
     assert sorted(RastermapOrder.open(folder).order.tolist()) == list(range(35))
+
+
+def test_queue_lists_a_dandisets_nwb_files_page_by_page_under_the_source_policy(policy):
+    assets = [FakeAsset(f"sub-{i:03d}/sub-{i:03d}_ecephys.nwb", 1000, f"id-{i}") for i in range(250)]
+    assets.append(FakeAsset("sub-000/sub-000_eeg.edf", 1000, "id-edf"))
+    with DandiApiServer([FakeDandiset("000123", "Many sessions", assets=assets)]) as server:
+        found = expand_sources("000123", dataclasses.replace(policy, dandi_api_url=server.api_url))
+        assert sorted(found) == sorted(f"dandi://000123/{a.path}" for a in assets if a.path.endswith(".nwb"))
+        assert len(server.requests) == 2  # 250 assets: two pages of at most 200
+        strict = dataclasses.replace(policy, dandi_api_url=server.api_url, allow_private_urls=False)
+        with pytest.raises(SourceNotAllowed, match="private address"):
+            expand_sources("000123", strict)
+        assert len(server.requests) == 2

@@ -19,10 +19,10 @@ import pytest
 from engines._filesystem import build_lock
 from engines.agent.store import ConversationStore
 from engines.curation.store import DecisionStore
+from engines.io.policy import SourcePolicy
 from engines.ngstate.store import StateStore
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
-from engines.nwb.sources import SourcePolicy
 from engines.training.runs import HEARTBEAT_S, RunRegistry, RunState
 from tests.support import shared_workspace_workers as workers
 from tests.support.range_server import RangeServer

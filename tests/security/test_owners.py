@@ -95,9 +95,9 @@ def test_a_private_saved_view_opens_only_for_its_owner_until_shared(workspace):
 def test_the_offline_planner_saves_views_privately_and_shares_them_on_request(workspace):
     from engines.agent.toolsets import ViewerTools
     from engines.agent.toolsets import build_viewer_tools as build_ng_tools
+    from engines.io.policy import SourcePolicy
     from engines.ngstate import build_demo_state
     from engines.ngstate.session import ViewerSession
-    from engines.nwb.sources import SourcePolicy
 
     viewer = ViewerTools(
         ViewerSession(build_demo_state("http://app.example/ngdemo")),

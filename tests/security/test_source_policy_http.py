@@ -18,10 +18,10 @@ import pytest
 
 from engines.dandi.archive import DandiArchive
 from engines.dandi.errors import DandiUnreachable
+from engines.io.errors import SourceNotAllowed, SourceUnreachable
+from engines.io.range_transport import RequestStats, get_range, probe_http
 from engines.ngstate.errors import PointerError
 from engines.ngstate.pointers import PointerOptions, fetch_pointer
-from engines.nwb.errors import SourceNotAllowed, SourceUnreachable
-from engines.nwb.http_probe import RequestStats, get_range, probe_http
 from tests.support.bad_http_server import BadHttpServer
 
 NOT_PUBLIC = [
@@ -110,7 +110,6 @@ def test_rebinding_cannot_reach_loopback(strict, range_server, monkeypatch):
     archive = DandiArchive(dataclasses.replace(strict, dandi_api_url=url.rsplit("/", 2)[0] + "/api"))
     with pytest.raises(DandiUnreachable):
         archive.search()
-    archive.close()
     assert dns.lookups == 1
     endpoint = url.rsplit("/", 2)[0]
     dns.lookups = 0

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from engines.errors import NeurodeckError
-from engines.nwb.errors import NotAnNwbFile, SourceNotAllowed, SourceNotFound
+from engines.io.errors import SourceNotAllowed, SourceNotFound
+from engines.nwb.errors import NotAnNwbFile
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 

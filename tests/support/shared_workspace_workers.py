@@ -13,9 +13,9 @@ from typing import Any
 
 def open_remote_nwb(workspace: Path, url: str, gate: Any) -> int:
     """Open ``url`` like the NWB page does; the number of objects in its index."""
+    from engines.io.policy import SourcePolicy
     from engines.nwb.index_store import IndexStore
     from engines.nwb.nwbfile import open_nwb
-    from engines.nwb.sources import SourcePolicy
 
     policy = SourcePolicy(
         workspace=workspace, allowed_roots=(workspace,), allow_private_urls=True, request_timeout_s=10.0

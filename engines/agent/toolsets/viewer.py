@@ -18,6 +18,7 @@ from pydantic import Field
 from engines.agent.planner import Command
 from engines.agent.results import PlotArtifact, ToolResult, ViewerLinkArtifact
 from engines.agent.tools import Toolset
+from engines.io.policy import SourcePolicy
 from engines.ngstate import (
     NgState,
     StateStore,
@@ -38,7 +39,6 @@ from engines.ngstate import (
 )
 from engines.ngstate.errors import StateEditError
 from engines.ngstate.session import ViewerSession
-from engines.nwb.sources import SourcePolicy
 
 __all__ = ["ViewerTools", "build_viewer_tools"]
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any
 
+from engines.io.range_file import reader_of
 from engines.nwb.extract._common import indexed_values
-from engines.nwb.http_range import reader_of
 from engines.nwb.index import ObjectInfo
 from engines.nwb.nwbfile import NwbFile
 

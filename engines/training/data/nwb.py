@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engines.io.policy import SourcePolicy
 from engines.nwb.extract import (
     read_intervals,
     read_spike_window,
@@ -33,7 +34,6 @@ from engines.nwb.extract.metadata import file_overview
 from engines.nwb.extract.tables import read_column
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import NwbFile, open_nwb
-from engines.nwb.sources import SourcePolicy
 from engines.training.data.session import Session
 from engines.training.errors import DataError
 

@@ -11,9 +11,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from engines.nwb.errors import SourceNotAllowed
+from engines.io.errors import SourceNotAllowed
+from engines.io.policy import SourcePolicy, resolve_local_path
 from engines.nwb.index_store import IndexStore
-from engines.nwb.sources import SourcePolicy, resolve_local_path
 from engines.training.config import (
     AllenSource,
     DataConfig,

@@ -28,7 +28,7 @@ import psutil
 
 import engines
 from engines.errors import NeurodeckError
-from engines.nwb.sources import SourcePolicy
+from engines.io.policy import SourcePolicy
 from engines.people import Person
 from engines.training.config import TrainingConfig, parse_config
 from engines.training.data.sources import load_run_data, prepare_run_data

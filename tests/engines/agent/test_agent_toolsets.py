@@ -8,9 +8,9 @@ import pytest
 
 from engines.agent import ChatSession, LlmConfig
 from engines.agent.toolsets import MultiViewArtifact, ViewerTools, build_table_tools, build_viewer_tools
+from engines.io.policy import SourcePolicy
 from engines.ngstate import StateStore, build_demo_state, ensure_demo_volume, lut_range
 from engines.ngstate.session import ViewerSession
-from engines.nwb.sources import SourcePolicy
 from engines.tables import TableWorkspace
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply, ToolCall
 

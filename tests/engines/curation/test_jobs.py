@@ -9,8 +9,8 @@ import pytest
 
 from engines.curation import CandidateRequest, CurationReview, open_analyzer
 from engines.curation.jobs import APPLY_KIND, EXTENSIONS_KIND, JUDGE_KIND
+from engines.io.policy import SourcePolicy
 from engines.jobs import JobEnvironment, JobStatus, JobStore, ResultStore, Worker, all_job_kinds
-from engines.nwb.sources import SourcePolicy
 
 
 @pytest.fixture

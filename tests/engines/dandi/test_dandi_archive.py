@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from engines.dandi import DandiArchive, DandiNotFound, DandiRequestError, DandiUnreachable
-from engines.nwb.errors import SourceNotAllowed
+from engines.io.errors import SourceNotAllowed
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from tests.support.dandi_server import DandiApiServer, FakeAsset, FakeDandiset
@@ -51,9 +51,7 @@ def archive_server(range_server, nwb_data_dir):
 
 @pytest.fixture
 def archive(archive_server, policy):
-    client = DandiArchive(dataclasses.replace(policy, dandi_api_url=archive_server.api_url))
-    yield client
-    client.close()
+    return DandiArchive(dataclasses.replace(policy, dandi_api_url=archive_server.api_url))
 
 
 def test_search_finds_matching_open_dandisets_newest_first(archive):

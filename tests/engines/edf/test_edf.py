@@ -12,8 +12,8 @@ import pyedflib
 import pytest
 
 from engines.edf import EdfReadError, EdfRequestError, EdfTruncated, NotAnEdfFile, open_edf
-from engines.nwb.errors import SourceNotAllowed
-from engines.nwb.sources import SourcePolicy
+from engines.io.errors import SourceNotAllowed
+from engines.io.policy import SourcePolicy
 from tests.support.range_server import RangeServer
 
 SECONDS = 30

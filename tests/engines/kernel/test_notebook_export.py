@@ -18,7 +18,7 @@ from pathlib import Path
 import tempfile
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
-from engines.nwb.sources import SourcePolicy
+from engines.io.policy import SourcePolicy
 from engines.nwb.extract import read_events, robust_time_range
 folder = Path(tempfile.mkdtemp())
 nwb = open_nwb({str(DEMO)!r}, SourcePolicy(workspace=folder, allowed_roots=(Path({str(DATA_DIR)!r}),)), IndexStore(folder))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from engines.io.policy import SourcePolicy
 from engines.ngstate import DemoVolume, ensure_demo_volume
-from engines.nwb.sources import SourcePolicy
 from tests.support.range_server import RangeServer
 
 

@@ -1,6 +1,7 @@
 """Small real HTTP servers on 127.0.0.1 for the pointer tests: a misbehaving state host and a GCS-like store.
 
-``TrickServer`` answers ``/to-file`` with a redirect to ``file:///etc/passwd``, ``/chunked/<n>``
+``TrickServer`` answers ``/to-file`` with a redirect to ``file:///etc/passwd``, ``/redirect?to=<url>``
+with a redirect to ``<url>``, ``/chunked/<n>``
 with ``n`` bytes of JSON sent chunked (no Content-Length), and ``/drip`` with a body that
 trickles out a byte at a time. ``GcsServer`` answers the two requests google-cloud-storage
 makes for a media download (bucket metadata, then ``/download/storage/v1/b/<b>/o/<key>``),
@@ -35,6 +36,8 @@ class _TrickHandler(_Base):
     def do_GET(self) -> None:
         if self.path == "/to-file":
             return self._send(302, headers={"Location": "file:///etc/passwd"})
+        if self.path.startswith("/redirect?to="):
+            return self._send(302, headers={"Location": unquote(self.path.split("=", 1)[1])})
         if self.path.startswith("/chunked/"):
             size = int(self.path.rsplit("/", 1)[1])
             self.send_response(200)

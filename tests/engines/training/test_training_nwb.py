@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from engines.nwb.errors import SourceNotAllowed
+from engines.io.errors import SourceNotAllowed
 from engines.training.data import convert_nwb
 from engines.training.errors import DataError
 

@@ -32,8 +32,8 @@ from urllib3.connection import HTTPConnection as _U3HTTPConnection
 from urllib3.connection import HTTPSConnection as _U3HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from engines.nwb.errors import NwbOpenError
-from engines.nwb.sources import SourcePolicy, allowed_addresses
+from engines.io.errors import SourceError
+from engines.io.policy import SourcePolicy, allowed_addresses
 
 __all__ = [
     "open_socket",
@@ -87,7 +87,8 @@ class _Watchdog:
         self.reset()
 
     def reset(self) -> None:
-        """Start empty, with a new lock: after a fork the parent's lock may be held by a thread that is not here."""
+        """Start empty, with a new lock: after a fork the parent's lock may be held by a thread that is not
+        here."""
         self._cond = threading.Condition()
         self._armed: dict[int, tuple[int, socket.socket, float]] = {}
         self._heap: list[tuple[float, int, int]] = []
@@ -181,7 +182,8 @@ class PinnedHTTPConnection(http.client.HTTPConnection):
 
 
 class PinnedHTTPSConnection(PinnedHTTPConnection):
-    """The same over TLS: the certificate is checked against the host name, the TCP peer is the checked address."""
+    """The same over TLS: the certificate is checked against the host name, the TCP peer is the checked
+    address."""
 
     default_port = http.client.HTTPS_PORT
 
@@ -197,7 +199,7 @@ class PolicyRefusal(Exception):
     """A policy refusal carried through urllib3 and requests (which would wrap an ``OSError`` as a connection
     error); ``PinnedSession`` raises ``.error`` itself, a session pinned with ``mount_pinned`` raises this."""
 
-    def __init__(self, error: NwbOpenError) -> None:
+    def __init__(self, error: SourceError) -> None:
         super().__init__(str(error))
         self.error = error
 
@@ -208,31 +210,29 @@ class _PinnedU3Mixin:
     policy: SourcePolicy
 
     def _new_conn(self) -> socket.socket:
+        conn: Any = self  # the urllib3 connection this is mixed into (its attributes are urllib3's)
         try:
             return open_socket(
-                self._dns_host,
-                self.port,
-                self.timeout,
-                self.policy,  # type: ignore[attr-defined]
-                self.source_address,
-                self.socket_options,
-            )  # type: ignore[attr-defined]
-        except NwbOpenError as exc:
+                conn._dns_host, conn.port, conn.timeout, self.policy, conn.source_address, conn.socket_options
+            )
+        except SourceError as exc:
             raise PolicyRefusal(exc) from exc
         except TimeoutError as exc:
-            host = self.host  # type: ignore[attr-defined]
-            raise ConnectTimeoutError(self, f"Connection to {host} timed out.") from exc
+            raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out.") from exc
         except OSError as exc:
-            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+            raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
-        arm(self.sock, time.monotonic() + self.policy.request_timeout_s)  # type: ignore[attr-defined]
+        arm(self._sock(), time.monotonic() + self.policy.request_timeout_s)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        if self.sock is not None:  # type: ignore[attr-defined]
-            arm(self.sock, time.monotonic() + self.policy.request_timeout_s)  # type: ignore[attr-defined]
+        if self._sock() is not None:
+            arm(self._sock(), time.monotonic() + self.policy.request_timeout_s)
         super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def _sock(self) -> Any:
+        return getattr(self, "sock", None)
 
 
 _pool_classes_by_rule: dict[tuple[bool, float], dict[str, type]] = {}
@@ -266,7 +266,8 @@ class _PinnedAdapter(HTTPAdapter):
 
 
 class PinnedSession(requests.Session):
-    """A ``requests`` session that connects only to checked addresses; a refusal raises the policy's own error."""
+    """A ``requests`` session that connects only to checked addresses; a refusal raises the policy's own
+    error."""
 
     def __init__(self, policy: SourcePolicy) -> None:
         super().__init__()
@@ -274,7 +275,7 @@ class PinnedSession(requests.Session):
         self.mount("http://", _PinnedAdapter(policy))
         self.mount("https://", _PinnedAdapter(policy))
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         try:
             return super().request(*args, **kwargs)
         except PolicyRefusal as exc:

@@ -1,7 +1,7 @@
 """A remote file for h5py: remfile with block caches, exact data reads, and batched metadata reads.
 
 remfile reads HDF5 over HTTP in growing chunks with an optional disk cache. Added here
-(requests themselves go through ``http_probe``: timed, counted, checked):
+(requests themselves go through ``range_transport``: timed, counted, checked):
 
 * metadata is cached in 32 KB blocks (memory, then a flat per-version disk cache written by
   one thread, a batch's blocks after the batch), so scattered object headers cost a block
@@ -11,54 +11,32 @@ remfile reads HDF5 over HTTP in growing chunks with an optional disk cache. Adde
   64 MB of them are kept in memory for repeats. ``fetch_spans`` fetches the ranges a read
   is about to ask for (a window's chunks) with concurrent requests into that memory, so
   HDF5's chunk-after-chunk reads cost one round trip together;
-* ``batch_reads``: inside it, a read whose bytes are not cached fails at once with
-  ``BytesPending`` and notes the blocks it needed; ``ReadBatch.send`` requests them at
-  once (with what a ``follow`` function finds the cached bytes pointing to) and the caller
-  goes on with other reads while they travel, waiting (``ReadBatch.wait``) only when none
-  can go on: about one round trip per pointer hop of an HDF5 tree, not one per object;
-* the first read that misses fetches the root group's metadata with concurrent requests
-  (``PointerChaser.for_root``), so opening a file does not walk it one structure at a time;
+* inside ``batch_reads`` (``engines.io.read_batch``) reads that miss are fetched together:
+  about one round trip per pointer hop of an HDF5 tree, not one per object;
+* the first read that misses fetches what the caller's ``root`` follower points to (for HDF5,
+  the root group's metadata) with concurrent requests, so opening a file does not walk it
+  one structure at a time;
 * fetch threads and their keep-alive connections are shared by every open file.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import queue
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from functools import partial
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from remfile.RemFile import RemFile as _RemFile
 
-from engines.nwb._h5_pointers import PointerChaser
-from engines.nwb.http_probe import (
-    HttpProbe,
-    RangeSession,
-    RequestStats,
-    get_range,
-    pool_map,
-    pool_submit,
-)
-from engines.nwb.sources import SourcePolicy
+from engines.io.block_cache import DiskBlocks, flush_disk_writes
+from engines.io.policy import SourcePolicy
+from engines.io.range_transport import HttpProbe, RangeSession, RequestStats, get_range, pool_map, pool_submit
+from engines.io.read_batch import BytesPending, ReadBatch, current_batch
 
-__all__ = [
-    "BLOCK_SIZE",
-    "DIRECT_READ_BYTES",
-    "BytesPending",
-    "RangeFile",
-    "ReadBatch",
-    "batch_reads",
-    "flush_disk_writes",
-    "reader_of",
-]
+__all__ = ["BLOCK_SIZE", "DIRECT_READ_BYTES", "RangeFile", "RootFollower", "reader_of"]
 
 BLOCK_SIZE = 32 * 1024
 """Grid of the metadata cache. An object header, its neighbours and small heaps usually share a block;
@@ -69,7 +47,8 @@ DIRECT_READ_BYTES = 1 << 20
 
 _PART_BYTES = 8 << 20
 _MEMORY_CACHE_BYTES = 32 << 20
-"""Blocks kept in memory per open file (remfile drops the older half beyond this); the disk cache keeps them all."""
+"""Blocks kept in memory per open file (remfile drops the older half beyond this); the disk cache
+keeps them all."""
 _RECENT_BYTES = 64 << 20
 """Direct reads kept for a repeat: HDF5 caches no chunk over 1 MB, so a search that touches one
 chunk many times would otherwise download it each time."""
@@ -77,218 +56,14 @@ _SPAN_GAP_BYTES = 64 * 1024
 """Ranges fetched ahead of a read at most this far apart share a request (small chunks of one dataset)."""
 _READ_AHEAD_BYTES = 1 << 20
 _MERGE_GAP_BLOCKS = 2
-"""Wanted blocks at most this many blocks apart are fetched in one request (up to 64 KB more, a request less)."""
-_WRITE_BEHIND_BLOCKS = 256
-"""Blocks a batch fetches are handed to the disk cache at its end or every this many (8 MB), well under
-the memory cache, which drops older blocks beyond 32 MB."""
+"""Wanted blocks at most this many blocks apart are fetched in one request (up to 64 KB more, a request
+less)."""
 
 
-_writer: tuple[int, queue.SimpleQueue] | None = None
-_writer_lock = threading.Lock()
-log = logging.getLogger(__name__)
+class RootFollower(Protocol):
+    """What the first read that misses fetches: the ranges the cached bytes point to, hop by hop."""
 
-
-def _disk_writer() -> queue.SimpleQueue:
-    """The queue of the process's one thread that writes cache blocks (a forked child gets its own): written by
-    dozens of fetch threads at once, file creations and renames in one folder contend on its lock.
-
-    A plain queue and thread rather than a ``ThreadPoolExecutor``: once in CI a fetch thread hung for good
-    inside ``submit`` (on the executor's idle semaphore); ``SimpleQueue.put`` takes no Python lock.
-    """
-    global _writer
-    with _writer_lock:
-        if _writer is None or _writer[0] != os.getpid():
-            jobs: queue.SimpleQueue = queue.SimpleQueue()
-            threading.Thread(target=_write_blocks, args=(jobs,), name="block-writer", daemon=True).start()
-            _writer = (os.getpid(), jobs)
-        return _writer[1]
-
-
-def _write_blocks(jobs: queue.SimpleQueue) -> None:
-    while True:
-        job = jobs.get()
-        try:
-            job()
-        except Exception:  # a full or read-only disk costs the cache, never the read; the thread keeps going
-            log.warning("cache block not written", exc_info=True)
-
-
-class _DiskBlocks:
-    """remfile's disk-cache interface over one flat folder per file version.
-
-    remfile's own ``DiskCache`` hashes every key into three nested folders, which costs a
-    few mkdir calls per block; here a block is one file named by its size and index,
-    written under a temporary name and renamed, so a concurrent reader never sees half a block.
-    The folder is listed once, so asking for a block that is not there costs no system call.
-    Blocks are written by the process's one writer thread, after they are in memory; a write
-    that fails (a full disk) only leaves that block uncached.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self._folder = folder
-        self._names = {name for name in os.listdir(folder) if not name.endswith(".partial")}
-
-    @staticmethod
-    def _name(key: str) -> str:
-        _, size, index = key.rsplit("|", 2)
-        return f"{size}-{index}"
-
-    def get(self, key: str) -> bytes | None:
-        return self.block(self._name(key))
-
-    def block(self, name: str) -> bytes | None:
-        """The block stored under ``name`` ("<block size>-<index>"), or None; no system call when absent."""
-        if name not in self._names:
-            return None
-        try:
-            return (self._folder / name).read_bytes()
-        except FileNotFoundError:  # removed by someone clearing the cache
-            self._names.discard(name)
-            return None
-
-    def set(self, key: str, value: bytes) -> None:
-        """Hand the block to the writer thread; it is on disk once ``flush_disk_writes`` returns."""
-        _disk_writer().put(partial(self._write, self._name(key), value))
-
-    def _write(self, name: str, value: bytes) -> None:
-        partial = self._folder / f"{name}.{os.getpid()}-{threading.get_ident()}.partial"
-        partial.write_bytes(value)
-        os.replace(partial, self._folder / name)
-        self._names.add(name)
-
-
-def flush_disk_writes() -> None:
-    """Wait until every cache block handed to the writer so far is written (or failed to be)."""
-    done = threading.Event()
-    _disk_writer().put(done.set)  # one thread, in order: done when all before it are
-    done.wait()
-
-
-class BytesPending(Exception):
-    """A read inside ``batch_reads`` needs bytes that are not cached; they are noted in the batch."""
-
-
-Follow = Callable[[Callable[[int, int], "bytes | None"]], list[tuple[int, int]]]
-"""Given a way to peek at cached bytes, the (offset, length) ranges worth fetching next."""
-
-
-class ReadBatch:
-    """Blocks that reads inside ``batch_reads`` found missing, requested at once, and waited for together.
-
-    Requests go out as soon as a read misses (``send``) and run on the shared fetch threads
-    while the caller goes on with other reads; ``wait`` blocks until some of them are in.
-    ``follow``, when given, is asked at every ``chase`` which further ranges the cached bytes
-    point to (see ``engines.nwb._h5_pointers``); they are requested too, ahead of need.
-    """
-
-    def __init__(self, follow: Follow | None = None) -> None:
-        self._follow = follow
-        self._files: dict[int, RangeFile] = {}
-        self._wanted: dict[int, set[int]] = {}
-        self._in_flight: dict[Future, tuple[int, list[int]]] = {}
-        self._requested: set[tuple[int, int]] = set()
-        self._landed: dict[int, list[int]] = {}
-        self.misses = 0
-        """Reads that failed for missing bytes so far: a caller compares it before and after a step."""
-        self.last_missing: list[tuple[int, int]] = []
-        """(file, block) pairs the latest failed read needs: the caller retries it once they are cached."""
-        self._arrived = -1
-
-    def want(self, file: RangeFile, blocks: Iterable[int], miss: bool) -> None:
-        key = id(file)
-        self._files[key] = file
-        blocks = list(blocks)
-        if miss:
-            self.misses += 1
-            self.last_missing = [(key, b) for b in blocks]
-        self._wanted.setdefault(key, set()).update(b for b in blocks if (key, b) not in self._requested)
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._in_flight) or any(self._wanted.values())
-
-    def cached(self, blocks: Iterable[tuple[int, int]]) -> bool:
-        return all(self._files[key].has_block(block) for key, block in blocks)
-
-    def send(self) -> int:
-        """Request every wanted block not cached or requested yet; returns the requests sent. Does not wait."""
-        wanted, self._wanted = self._wanted, {}
-        sent = 0
-        for key, blocks in wanted.items():
-            for future, span_blocks in self._files[key].request_blocks(blocks, keep_on_disk=False):
-                self._in_flight[future] = (key, span_blocks)
-                self._requested.update((key, b) for b in span_blocks)
-                sent += 1
-        return sent
-
-    def chase(self) -> int:
-        """Request what the cached metadata points to (``follow``), and what reads asked for; no waiting.
-
-        ``follow`` runs only when blocks arrived since it last ran: nothing else can change its answer.
-        """
-        arrived = sum(file.blocks_stored for file in self._files.values())
-        if self._follow is not None and arrived != self._arrived:
-            self._arrived = arrived
-            for file in self._files.values():
-                self.want(
-                    file,
-                    {b for offset, length in self._follow(file.peek) for b in file.blocks(offset, length)},
-                    miss=False,
-                )
-        return self.send()
-
-    def wait(self) -> None:
-        """Until at least one request in flight is in (all that are in by then are collected).
-
-        A failed request raises its ``SourceUnreachable`` here. Returns at once when none is in flight.
-        """
-        if not self._in_flight:
-            return
-        done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
-        for future in done:
-            key, blocks = self._in_flight.pop(future)
-            self._requested.difference_update((key, b) for b in blocks)
-            self._landed.setdefault(key, []).extend(blocks)
-        if sum(len(blocks) for blocks in self._landed.values()) >= _WRITE_BEHIND_BLOCKS:
-            self.write_behind()
-        for future in done:
-            future.result()
-
-    def write_behind(self) -> None:
-        """Hand the blocks fetched so far to the disk cache.
-
-        A batch's fetch threads only keep blocks in memory: written as they landed, a spread file's
-        230 blocks cost 0.14 s of CPU, more than its 211 requests, taken from the walk. They are
-        written when the batch ends, or every ``_WRITE_BEHIND_BLOCKS`` so that the memory cache
-        cannot drop them first."""
-        landed, self._landed = self._landed, {}
-        for key, blocks in landed.items():
-            self._files[key].write_to_disk_cache(blocks)
-
-
-_batches = threading.local()
-
-
-@contextmanager
-def batch_reads(follow: Follow | None = None) -> Iterator[ReadBatch]:
-    """Within this block (this thread only), ``RangeFile`` reads of uncached bytes raise ``BytesPending``
-    and ``RangeFile.prefetch`` only notes its blocks; ``ReadBatch.send`` requests them all at once.
-
-    On leaving, requests still in flight are waited for (their blocks are kept), so no fetch
-    thread writes into a file's cache after the block."""
-    previous = getattr(_batches, "current", None)
-    _batches.current = batch = ReadBatch(follow)
-    try:
-        yield batch
-    finally:
-        _batches.current = previous
-        while batch._in_flight:
-            try:
-                batch.wait()
-            except Exception:  # already failing or finished: a late failure of a read-ahead changes nothing
-                pass
-        batch.write_behind()
+    def follow(self, peek: Callable[[int, int], bytes | None]) -> list[tuple[int, int]]: ...
 
 
 _readers: weakref.WeakValueDictionary[str, RangeFile] = weakref.WeakValueDictionary()
@@ -297,10 +72,11 @@ _readers: weakref.WeakValueDictionary[str, RangeFile] = weakref.WeakValueDiction
 
 def reader_of(h5: Any) -> RangeFile | None:
     """The ``RangeFile`` an h5py file reads through, or None (a local or LINDI file). No I/O."""
-    return _readers.get(getattr(h5, "filename", None))
+    name = getattr(h5, "filename", None)
+    return _readers.get(name) if isinstance(name, str) else None
 
 
-class RangeFile(_RemFile):
+class RangeFile(_RemFile):  # type: ignore[misc]  # remfile has no type hints
     """remfile over a probed URL: counted, time-limited, disk-cached per file version, batchable.
 
     Small reads go through a block cache (memory, then the per-version disk cache, then the
@@ -308,13 +84,23 @@ class RangeFile(_RemFile):
     or more fetch exactly their bytes.
     """
 
+    _position: int
+    """remfile's read position (remfile declares nothing: typed here)."""
+
     def __init__(
-        self, probe: HttpProbe, policy: SourcePolicy, stats: RequestStats, block_size: int = BLOCK_SIZE
+        self,
+        probe: HttpProbe,
+        policy: SourcePolicy,
+        stats: RequestStats,
+        root: RootFollower | None = None,
+        block_size: int = BLOCK_SIZE,
     ) -> None:
+        """``root``, when given, says what the first read that misses fetches with concurrent requests
+        (for HDF5: ``engines.nwb._h5_pointers.PointerChaser.for_root`` over the probe's bytes)."""
         super().__init__(
             probe.final_url,
             _size=probe.size,
-            disk_cache=_DiskBlocks(policy.cache_dir / "http" / probe.version_key[:32]),
+            disk_cache=DiskBlocks(policy.cache_dir / "http" / probe.version_key[:32]),
             _min_chunk_size=block_size,
             _max_cache_size=_MEMORY_CACHE_BYTES,
             _max_chunk_size=max(_READ_AHEAD_BYTES, block_size),
@@ -327,7 +113,7 @@ class RangeFile(_RemFile):
         self._recent_lock = threading.Lock()
         self.blocks_stored = 0
         """Blocks cached so far (a batch re-parses cached metadata only when this grew)."""
-        self._root = PointerChaser.for_root(probe.first_chunk)
+        self._root = root
         _readers[repr(self)] = self
         for index in range(len(probe.first_chunk) // block_size + 1):
             piece = probe.first_chunk[index * block_size : (index + 1) * block_size]
@@ -335,20 +121,21 @@ class RangeFile(_RemFile):
                 self._chunks[index] = piece
                 self._chunk_indices.append(index)
 
-    def read(self, size=None):  # type: ignore[override]
+    def read(self, size: int | None = None) -> bytes:
         if size is None:
             raise ValueError("RangeFile.read needs a size.")
-        start, stop = self._position, min(self._position + size, self.length)
+        start: int = self._position
+        stop: int = min(start + size, self.length)
         if stop <= start:
             return b""
         first = start // self._block
         if (stop - 1) // self._block == first:  # HDF5 reads metadata in small pieces, mostly of cached blocks
-            data = self._chunks.get(first)
+            data: bytes | None = self._chunks.get(first)
             if data is not None:
                 self._position = stop
                 return data[start - first * self._block : stop - first * self._block]
         blocks = range(first, (stop - 1) // self._block + 1)
-        batch: ReadBatch | None = getattr(_batches, "current", None)
+        batch: ReadBatch | None = current_batch()
         if batch is None and self._recent:
             kept = self._kept(start, stop)
             if kept is not None:
@@ -356,7 +143,7 @@ class RangeFile(_RemFile):
                 return kept
         if batch is None and stop - start >= DIRECT_READ_BYTES:
             if all(b in self._chunks for b in blocks):
-                return super().read(stop - start)
+                return self._remfile_read(stop - start)
             self._position = stop
             return self._direct(start, stop)
         missing = [b for b in blocks if not self._have(b)]
@@ -365,12 +152,19 @@ class RangeFile(_RemFile):
             raise BytesPending(f"bytes {start}-{stop - 1} are not cached yet")
         if missing and self._root is not None:
             self._warm_root()
-        return super().read(stop - start)
+        return self._remfile_read(stop - start)
+
+    def _remfile_read(self, size: int) -> bytes:
+        """remfile's own read: through the block caches, then the server with read-ahead."""
+        data: bytes = super().read(size)
+        return data
 
     def _warm_root(self) -> None:
         """At the first read the cache misses, fetch what opening the file reads of the root group,
         a round trip per pointer hop (usually one or two) instead of one per structure."""
         chaser, self._root = self._root, None
+        if chaser is None:
+            return
         wanted = chaser.follow(self.peek)
         while wanted and self.fetch_blocks(
             {b for offset, length in wanted for b in self.blocks(offset, length)}
@@ -381,7 +175,7 @@ class RangeFile(_RemFile):
         """Get the blocks holding ``length`` bytes from each offset: now, concurrently, or inside
         ``batch_reads`` with the batch's next fetch. Returns the number of requests made now."""
         blocks = {b for o in offsets for b in self.blocks(o, length)}
-        batch: ReadBatch | None = getattr(_batches, "current", None)
+        batch: ReadBatch | None = current_batch()
         if batch is not None:
             batch.want(self, blocks, miss=False)
             return 0
@@ -393,13 +187,15 @@ class RangeFile(_RemFile):
         return range(offset // self._block, (stop - 1) // self._block + 1) if 0 <= offset < stop else range(0)
 
     def peek(self, offset: int, length: int) -> bytes | None:
-        """Cached bytes [offset, offset + length), clipped to the file; None if any are not cached. No requests."""
+        """Cached bytes [offset, offset + length), clipped to the file; None if any are not cached. No
+        requests."""
         blocks = self.blocks(offset, length)
         if len(blocks) == 1:  # most structures lie in one block: no join, no copy of the block
             if not self._have(blocks.start):
                 return None
             skip = offset - blocks.start * self._block
-            return self._chunks[blocks.start][skip : skip + length]
+            piece: bytes = self._chunks[blocks.start]
+            return piece[skip : skip + length]
         if not all(self._have(b) for b in blocks):
             return None
         data = b"".join(self._chunks[b] for b in blocks)
@@ -415,10 +211,11 @@ class RangeFile(_RemFile):
 
     def request_blocks(
         self, blocks: Iterable[int], keep_on_disk: bool = True
-    ) -> list[tuple[Future, list[int]]]:
+    ) -> list[tuple[Future[None], list[int]]]:
         """Start fetching the blocks not cached yet on the shared fetch threads; runs of nearby blocks share a
         request. Each request keeps its blocks in memory, and unless told otherwise hands them to the disk
-        cache. Returns (future, blocks) per request; a future's result is None or raises ``SourceUnreachable``."""
+        cache. Returns (future, blocks) per request; a future's result is None or raises
+        ``SourceUnreachable``."""
         wanted = sorted(b for b in set(blocks) if not self._have(b) and b * self._block < self.length)
         runs: list[list[int]] = []
         for block in wanted:
@@ -441,7 +238,8 @@ class RangeFile(_RemFile):
             self._store((span[0] + offset) // self._block, data[offset : offset + self._block], keep_on_disk)
 
     def write_to_disk_cache(self, blocks: Iterable[int]) -> None:
-        """Hand these blocks to the disk cache if they are still in memory (see ``ReadBatch.write_behind``)."""
+        """Hand these blocks to the disk cache if they are still in memory (see
+        ``ReadBatch.write_behind``)."""
         if self._disk_cache:
             for block in blocks:
                 piece = self._chunks.get(block)

@@ -2,7 +2,7 @@
 
 The probe follows redirects itself, reads the file's size and version (ETag / Last-Modified)
 and its first ``PROBE_SIZE`` bytes in one request. Every connection goes to an address the
-policy checked, resolved once (``engines.nwb.safe_http``: no DNS rebinding, each redirect hop
+policy checked, resolved once (``engines.io.pinned``: no DNS rebinding, each redirect hop
 checked as it connects); every request reads at most the bytes it asked for and ends within
 ``policy.request_timeout_s`` as a whole, is counted in ``RequestStats``, and gives up for good
 once the server stalls. Fetch threads and their keep-alive connections are shared by every open
@@ -19,18 +19,19 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 from remfile.RemFile import _PermanentHTTPError
 
-from engines.nwb.errors import NwbOpenError, SourceNotAllowed, SourceNotFound, SourceUnreachable
-from engines.nwb.safe_http import PinnedHTTPConnection, PinnedHTTPSConnection, pinned_session
-from engines.nwb.sources import SourcePolicy, url_host_port
+from engines.io.errors import SourceError, SourceNotAllowed, SourceNotFound, SourceTimeout, SourceUnreachable
+from engines.io.pinned import PinnedHTTPConnection, PinnedHTTPSConnection, pinned_session
+from engines.io.policy import SourcePolicy, url_host_port
 
 __all__ = [
     "PROBE_SIZE",
@@ -44,6 +45,9 @@ __all__ = [
 
 PROBE_SIZE = 100 * 1024
 """The probe's one request reads this much: superblock, root group and usually the first level of the tree."""
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 _FETCH_THREADS = 64
 """Concurrent range requests per process: a tree level of a few hundred scattered objects takes a
@@ -82,12 +86,13 @@ class HttpProbe:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _http_error(url: str, status: int, reason: str) -> Exception:
+def _http_error(url: str, status: int, reason: str) -> SourceError:
     if status == 404 or status == 410:
         return SourceNotFound(f"No file at {url} (HTTP {status}). Check the address.")
     if status in (401, 403):
         return SourceNotAllowed(
-            f"The server refused access to {url} (HTTP {status}). The file may be private or the link expired."
+            f"The server refused access to {url} (HTTP {status}). "
+            "The file may be private or the link expired."
         )
     return SourceUnreachable(f"The server answered HTTP {status} {reason} for {url}. Try again later.")
 
@@ -100,7 +105,7 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
 
     Costs one request per redirect hop (usually one in all); each hop connects only to an
     address the policy checked, and must be read whole within ``policy.request_timeout_s``.
-    Raises a typed ``NwbOpenError`` for 404/403, timeouts, redirect loops, servers that
+    Raises a typed ``SourceError`` for 404/403, timeouts, redirect loops, servers that
     ignore Range, and refused addresses.
     """
     current = url
@@ -122,22 +127,14 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
                         stats.add(0)
                         current = urljoin(current, response.headers["Location"])
                         continue
-                    if response.status_code == 416:
+                    if response.status_code != 206:
                         stats.add(0)
-                        raise SourceNotFound(f"The file at {url} is empty.")
-                    if response.status_code not in (200, 206):
-                        stats.add(0)
-                        raise _http_error(url, response.status_code, response.reason)
-                    if response.status_code == 200:
-                        stats.add(0)
-                        raise SourceUnreachable(
-                            f"The server at {url} does not support range requests, so the file cannot be "
-                            "streamed. Download it and open the local copy."
-                        )
+                        raise _not_partial(url, response.status_code, response.reason)
                     body = response.raw.read(length + 1, decode_content=True)
             except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
-                raise SourceUnreachable(
-                    f"The server at {current} did not answer within {policy.request_timeout_s:g} s. Try again later."
+                raise SourceTimeout(
+                    f"The server at {current} did not answer within {policy.request_timeout_s:g} s. "
+                    "Try again later."
                 ) from exc
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                 if time.monotonic() >= deadline:
@@ -148,34 +145,52 @@ def probe_http(url: str, policy: SourcePolicy, stats: RequestStats, length: int 
             if time.monotonic() >= deadline:  # cut off by the deadline: what came may be short
                 raise _too_slow(current, policy)
             stats.add(len(body))
-            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-            if not match:
-                raise SourceUnreachable(f"The server at {url} sent no usable Content-Range header.")
-            if len(body) > length:
-                raise SourceUnreachable(
-                    f"The server at {url} sent more bytes than asked for; it does not honour "
-                    "range requests. Download the file and open the local copy."
-                )
-            return HttpProbe(
-                url=url,
-                final_url=current,
-                size=int(match.group(1)),
-                etag=response.headers.get("ETag"),
-                last_modified=response.headers.get("Last-Modified"),
-                first_chunk=bytes(body),
-            )
+            return _probe_of(url, current, response.headers, body, length)
     raise SourceUnreachable(f"{url} redirects more than {policy.max_redirects} times (a redirect loop?).")
 
 
-def _too_slow(url: str, policy: SourcePolicy) -> SourceUnreachable:
-    return SourceUnreachable(
+def _not_partial(url: str, status: int, reason: str) -> SourceError:
+    """Why an answer to the probe's range request that is not ``206 Partial Content`` cannot be streamed."""
+    if status == 416:
+        return SourceNotFound(f"The file at {url} is empty.")
+    if status == 200:
+        return SourceUnreachable(
+            f"The server at {url} does not support range requests, so the file cannot be "
+            "streamed. Download it and open the local copy."
+        )
+    return _http_error(url, status, reason)
+
+
+def _probe_of(url: str, final_url: str, headers: Mapping[str, str], body: bytes, length: int) -> HttpProbe:
+    """The probe from a whole ``206`` answer, once its Content-Range and length are sound."""
+    match = _CONTENT_RANGE.match(headers.get("Content-Range", ""))
+    if not match:
+        raise SourceUnreachable(f"The server at {url} sent no usable Content-Range header.")
+    if len(body) > length:
+        raise SourceUnreachable(
+            f"The server at {url} sent more bytes than asked for; it does not honour "
+            "range requests. Download the file and open the local copy."
+        )
+    return HttpProbe(
+        url=url,
+        final_url=final_url,
+        size=int(match.group(1)),
+        etag=headers.get("ETag"),
+        last_modified=headers.get("Last-Modified"),
+        first_chunk=bytes(body),
+    )
+
+
+def _too_slow(url: str, policy: SourcePolicy) -> SourceTimeout:
+    return SourceTimeout(
         f"The server at {url} did not answer within {policy.request_timeout_s:g} s (it sends too "
         "slowly or stalled mid-answer). Try again later."
     )
 
 
 class RangeSession:
-    """remfile's ``session``: its range requests go through ``get_range`` (checked address, byte and time bounds,
+    """remfile's ``session``: its range requests go through ``get_range`` (checked address, byte and
+    time bounds,
     counted), and a failure ends the read at once instead of remfile's retries for about 25 s."""
 
     def __init__(self, policy: SourcePolicy, stats: RequestStats) -> None:
@@ -188,7 +203,7 @@ class RangeSession:
             raise _PermanentHTTPError(f"remfile asked for '{headers.get('Range')}', not one byte range.")
         try:
             data = get_range(url, self._policy, self._stats, int(match[1]), int(match[2]) + 1)
-        except NwbOpenError as exc:
+        except SourceError as exc:
             raise _PermanentHTTPError(str(exc)) from exc
         return _RangeReply(data)
 
@@ -213,7 +228,8 @@ _connections = threading.local()
 
 
 def _pool() -> ThreadPoolExecutor:
-    """The process-wide fetch threads; a forked child (a job worker) gets its own: the parent's do not exist there."""
+    """The process-wide fetch threads; a forked child (a job worker) gets its own: the parent's do not exist
+    there."""
     global _fetch_pool
     with _fetch_pool_lock:
         if _fetch_pool is None or _fetch_pool[0] != os.getpid():
@@ -224,7 +240,7 @@ def _pool() -> ThreadPoolExecutor:
         return _fetch_pool[1]
 
 
-def pool_map(function: Callable, items: list) -> list:
+def pool_map(function: Callable[[_T], _R], items: list[_T]) -> list[_R]:
     """Run ``function`` over ``items`` on the process-wide fetch threads.
 
     The threads and their keep-alive connections are shared by every open file, so opening
@@ -233,7 +249,7 @@ def pool_map(function: Callable, items: list) -> list:
     return list(_pool().map(function, items))
 
 
-def pool_submit(function: Callable, item: object) -> Future:
+def pool_submit(function: Callable[[_T], _R], item: _T) -> Future[_R]:
     """Run ``function(item)`` on the process-wide fetch threads; returns its future."""
     return _pool().submit(function, item)
 
@@ -242,10 +258,12 @@ _Key = tuple[str, str, int | None, bool]
 
 
 def _connection(key: _Key, policy: SourcePolicy) -> tuple[PinnedHTTPConnection, bool]:
-    """This thread's keep-alive connection for (scheme, host, port, private URLs allowed), and whether it is new.
+    """This thread's keep-alive connection for (scheme, host, port, private URLs allowed), and whether
+    it is new.
 
     Keyed by the policy's private-URL switch too: a connection a permissive policy opened to a private address
-    is never lent to a strict one. A forked child (a job worker) opens its own: inherited sockets are the parent's.
+    is never lent to a strict one. A forked child (a job worker) opens its own: inherited sockets are the
+    parent's.
     """
     if getattr(_connections, "pid", None) != os.getpid():
         _connections.pid, _connections.by_host = os.getpid(), {}
@@ -274,7 +292,8 @@ class _TooMuch(Exception):
 
 
 def _read_exactly(response: http.client.HTTPResponse, want: int) -> bytes:
-    """At most ``want`` bytes of the body (one more to notice an over-sending server); ``_TooMuch`` if it sends more."""
+    """At most ``want`` bytes of the body (one more to notice an over-sending server); ``_TooMuch`` if it
+    sends more."""
     declared = response.getheader("Content-Length")
     if declared is not None and declared.strip().isdigit() and int(declared) > want:
         raise _TooMuch
@@ -285,7 +304,7 @@ def _read_exactly(response: http.client.HTTPResponse, want: int) -> bytes:
 
 
 def get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, stop: int) -> bytes:
-    """Bytes [start, stop) in one counted request; any failure is a typed ``NwbOpenError``.
+    """Bytes [start, stop) in one counted request; any failure is a typed ``SourceError``.
 
     The connection goes to an address the policy checked; no more than the bytes asked for
     are read (a server that sends more is cut off), and the whole request, retry included,
@@ -310,7 +329,7 @@ def get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, s
             response = connection.getresponse()
             # not the bytes asked for: no body read (it may be the whole file), no connection kept
             data = _read_exactly(response, want) if response.status == 206 else None
-        except NwbOpenError:
+        except SourceError:
             _drop_connection(key)
             stats.add(0)
             raise
@@ -348,7 +367,7 @@ def get_range(url: str, policy: SourcePolicy, stats: RequestStats, start: int, s
 
 def _read_failed(what: str, exc: BaseException, deadline: float, policy: SourcePolicy) -> SourceUnreachable:
     if isinstance(exc, TimeoutError) or time.monotonic() >= deadline:
-        return SourceUnreachable(
+        return SourceTimeout(
             f"{what} timed out: no complete answer within {policy.request_timeout_s:g} s "
             "(the server is too slow or stalled). Try again later."
         )

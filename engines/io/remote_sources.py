@@ -1,6 +1,6 @@
 """Turn s3://, gs:// and dandi:// sources into https URLs that the range reader streams.
 
-Every remote source ends up as ranged HTTPS reads through one code path (remfile), so
+Every remote source ends up as ranged HTTPS reads through one code path (``range_file``), so
 caching, timeouts, counting and address checks apply the same everywhere. Credentials,
 when configured, only sign the URL (boto3 / google-cloud-storage); anonymous access uses
 the public object URL.
@@ -8,19 +8,15 @@ the public object URL.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import timedelta
 from urllib.parse import urlparse
 
-import requests
-import urllib3
+from engines.io.errors import SourceError, SourceNotFound, SourceUnreachable
+from engines.io.fetch import fetch_json
+from engines.io.policy import SourcePolicy, bucket_and_key, public_object_url
 
-from engines.nwb.errors import NwbOpenError, SourceNotFound, SourceUnreachable
-from engines.nwb.safe_http import pinned_session
-from engines.nwb.sources import SourcePolicy, bucket_and_key, public_object_url, url_host_port
-
-__all__ = ["s3_to_https", "gs_to_https", "dandi_to_https"]
+__all__ = ["s3_to_https", "gs_to_https", "dandi_to_https", "public_prefix_url"]
 
 
 def s3_to_https(url: str, policy: SourcePolicy) -> str:
@@ -35,10 +31,12 @@ def s3_to_https(url: str, policy: SourcePolicy) -> str:
         if policy.s3_endpoint_url:
             return public_object_url(policy.s3_endpoint_url, bucket, key)
         client = session.client("s3", config=Config(signature_version=UNSIGNED))
-        return client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+        return str(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}))
     client = session.client("s3", endpoint_url=policy.s3_endpoint_url)
-    return client.generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=12 * 3600
+    return str(
+        client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=12 * 3600
+        )
     )
 
 
@@ -53,11 +51,25 @@ def gs_to_https(url: str, policy: SourcePolicy) -> str:
     except (ImportError, DefaultCredentialsError, OSError):
         return public_object_url(policy.gs_endpoint_url, bucket, key)
     try:
-        return (
-            client.bucket(bucket).blob(key).generate_signed_url(version="v4", expiration=timedelta(hours=12))
-        )
+        blob = client.bucket(bucket).blob(key)
+        return str(blob.generate_signed_url(version="v4", expiration=timedelta(hours=12)))
     except (AttributeError, ValueError):  # user credentials cannot sign: fall back to public access
         return public_object_url(policy.gs_endpoint_url, bucket, key)
+
+
+def public_prefix_url(url: str, policy: SourcePolicy) -> str:
+    """The anonymous HTTPS address of an ``s3://bucket/prefix`` or ``gs://bucket/prefix`` folder (no request).
+
+    For stores read object by object under a prefix (a precomputed volume's chunks), so no
+    signing: the objects must be public, as Neuroglancer's own viewers need them to be.
+    """
+    parsed = urlparse(url)
+    bucket, key = parsed.netloc, parsed.path.strip("/")
+    if parsed.scheme == "gs":
+        return f"{policy.gs_endpoint_url.rstrip('/')}/{bucket}/{key}"
+    if policy.s3_endpoint_url:
+        return f"{policy.s3_endpoint_url.rstrip('/')}/{bucket}/{key}"
+    return f"https://{bucket}.s3.amazonaws.com/{key}"
 
 
 _MAX_ANSWER_BYTES = 8 << 20
@@ -69,40 +81,20 @@ def dandi_to_https(url: str, policy: SourcePolicy) -> str:
     """Resolve ``dandi://000123[@version]/sub-x/file.nwb`` to the asset's download URL (one API request)."""
     match = _DANDI.match(url.strip())
     if not match:
-        raise NwbOpenError(
-            f"'{url}' is not of the form dandi://<6-digit dandiset id>[@version]/<asset path>."
-        )
+        raise SourceError(f"'{url}' is not of the form dandi://<6-digit dandiset id>[@version]/<asset path>.")
     api = policy.dandi_api_url.rstrip("/")
     version = match["version"] or "draft"
     query = f"{api}/dandisets/{match['id']}/versions/{version}/assets/"
-    url_host_port(query)
+    params = {"path": match["path"], "page_size": 10}
     try:
-        with (
-            pinned_session(policy) as session,
-            session.get(
-                query,
-                params={"path": match["path"], "page_size": 10},
-                timeout=policy.request_timeout_s,
-                allow_redirects=False,
-                stream=True,
-            ) as response,
-        ):
-            status = response.status_code
-            body = response.raw.read(_MAX_ANSWER_BYTES + 1, decode_content=True) if status == 200 else b""
-    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-        host = urlparse(api).hostname
+        answer = fetch_json(query, policy, _MAX_ANSWER_BYTES, params=params, missing_ok=True)
+    except (SourceUnreachable, SourceNotFound) as exc:  # not found: the API's name does not resolve
         raise SourceUnreachable(
-            f"Cannot reach the DANDI API at {host} ({exc.__class__.__name__}). Are you offline? "
+            f"Cannot reach the DANDI API at {urlparse(api).hostname}: {exc} Are you offline? "
             "Open a local copy or a direct URL instead."
         ) from exc
-    if status == 404:
+    if answer is None:
         raise SourceNotFound(f"Dandiset {match['id']} version {version} was not found on DANDI.")
-    if status != 200:
-        raise SourceUnreachable(f"The DANDI API answered HTTP {status} for dandiset {match['id']}.")
-    try:
-        answer = json.loads(body) if len(body) <= _MAX_ANSWER_BYTES else None
-    except ValueError:
-        answer = None
     if not isinstance(answer, dict):
         raise SourceUnreachable(
             f"The DANDI API at {urlparse(api).hostname} did not answer with DANDI API data. "

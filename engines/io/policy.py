@@ -4,7 +4,7 @@ A served app is reachable by others, so a URL that resolves to an address that i
 globally routable, or a path outside the configured roots, is refused before any byte is
 read. These checks are the policy for every byte the server fetches or opens for a user:
 ``resolve_local_path`` / ``is_under_roots`` for files, ``allowed_addresses`` (which
-``engines.nwb.safe_http`` connects to, and only to) and ``check_url_allowed`` for URLs.
+``engines.io.pinned`` connects to, and only to) and ``check_url_allowed`` for URLs.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote, urlparse
 
-from engines.nwb.errors import NwbOpenError, SourceNotAllowed, SourceNotFound
+from engines.io.errors import SourceError, SourceNotAllowed, SourceNotFound
 
 __all__ = [
     "SourcePolicy",
@@ -29,6 +29,8 @@ __all__ = [
     "is_public_address",
     "url_host_port",
     "is_under_roots",
+    "bucket_and_key",
+    "public_object_url",
 ]
 
 SourceKind = Literal["local", "http", "s3", "gs", "dandi"]
@@ -72,10 +74,10 @@ class Source:
 
 
 def parse_source(text: str) -> Source:
-    """Classify a path or URL typed by a user; raise ``NwbOpenError`` for anything else."""
+    """Classify a path or URL typed by a user; raise ``SourceError`` for anything else."""
     text = (text or "").strip()
     if not text:
-        raise NwbOpenError("Enter a file path or a URL (https://, s3://, gs:// or dandi://).")
+        raise SourceError("Enter a file path or a URL (https://, s3://, gs:// or dandi://).")
     scheme = urlparse(text).scheme.lower()
     if scheme in ("http", "https"):
         return Source("http", text)
@@ -88,7 +90,7 @@ def parse_source(text: str) -> Source:
     if scheme == "file":
         return Source("local", urlparse(text).path)
     if scheme and len(scheme) > 1:
-        raise NwbOpenError(
+        raise SourceError(
             f"Unsupported URL scheme '{scheme}://'. Use a local path, https://, s3://, gs:// or dandi://."
         )
     return Source("local", text)
@@ -99,7 +101,7 @@ def bucket_and_key(url: str) -> tuple[str, str]:
     parsed = urlparse(url)
     key = parsed.path.lstrip("/")
     if not parsed.netloc or not key:
-        raise NwbOpenError(
+        raise SourceError(
             f"'{url}' needs a bucket and an object key, like {parsed.scheme}://bucket/path/file.nwb."
         )
     return parsed.netloc, key
@@ -135,14 +137,14 @@ def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
 
 
-Address = tuple[int, tuple]
+Address = tuple[int, tuple[Any, ...]]
 """A socket family and the address to connect to, as ``socket.getaddrinfo`` gives them."""
 
 
 def allowed_addresses(host: str, port: int, policy: SourcePolicy) -> list[Address]:
     """Resolve ``host`` once and return the addresses the server may connect to, in resolver order.
 
-    Connections are made to exactly these addresses (``engines.nwb.safe_http``), so a DNS
+    Connections are made to exactly these addresses (``engines.io.pinned``), so a DNS
     answer that changes between the check and the connection (rebinding) cannot reach a
     private address. Raises ``SourceNotAllowed`` if any address is not public (unless the
     operator allows private URLs) and ``SourceNotFound`` if the name does not resolve.
@@ -168,14 +170,14 @@ def allowed_addresses(host: str, port: int, policy: SourcePolicy) -> list[Addres
 
 
 def url_host_port(url: str) -> tuple[str, int]:
-    """The host and port an http(s) URL connects to; ``NwbOpenError`` for anything else. No DNS."""
+    """The host and port an http(s) URL connects to; ``SourceError`` for anything else. No DNS."""
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise NwbOpenError(f"'{url}' is not an http(s) URL with a host name.")
+        raise SourceError(f"'{url}' is not an http(s) URL with a host name.")
     try:
         port = parsed.port
     except ValueError as exc:
-        raise NwbOpenError(f"'{url}' has an invalid port.") from exc
+        raise SourceError(f"'{url}' has an invalid port.") from exc
     return parsed.hostname, port or (443 if parsed.scheme == "https" else 80)
 
 
@@ -183,7 +185,7 @@ def check_url_allowed(url: str, policy: SourcePolicy) -> None:
     """Refuse http(s) URLs whose host resolves to a non-public address, unless the operator allows it.
 
     Costs one DNS lookup. An early, clear refusal only: connections check again, and connect
-    to the address they checked (``engines.nwb.safe_http``), each redirect hop included.
+    to the address they checked (``engines.io.pinned``), each redirect hop included.
     """
     host, port = url_host_port(url)
     if not policy.allow_private_urls:
@@ -216,6 +218,7 @@ def resolve_local_path(text: str, policy: SourcePolicy, shown: str | None = None
 
 
 def is_under_roots(real: Path, policy: SourcePolicy) -> bool:
-    """Whether a resolved path lies under one of the policy's allowed roots (no I/O beyond resolving the roots)."""
+    """Whether a resolved path lies under one of the policy's allowed roots (no I/O beyond resolving the
+    roots)."""
     roots = [root.resolve() for root in policy.allowed_roots]
     return any(real == root or root in real.parents for root in roots)

@@ -1,0 +1,99 @@
+"""The disk cache of remote files' blocks: one flat folder per file version, written by one thread.
+
+Blocks reach memory first and are read from there; writing them to disk is off the read's
+path, so a slow or full disk costs the cache, never a read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+__all__ = ["DiskBlocks", "flush_disk_writes"]
+
+_writer: tuple[int, queue.SimpleQueue[Callable[[], object]]] | None = None
+_writer_lock = threading.Lock()
+log = logging.getLogger(__name__)
+
+
+def _disk_writer() -> queue.SimpleQueue[Callable[[], object]]:
+    """The queue of the process's one thread that writes cache blocks (a forked child gets its own):
+    written by
+    dozens of fetch threads at once, file creations and renames in one folder contend on its lock.
+
+    A plain queue and thread rather than a ``ThreadPoolExecutor``: once in CI a fetch thread hung for good
+    inside ``submit`` (on the executor's idle semaphore); ``SimpleQueue.put`` takes no Python lock.
+    """
+    global _writer
+    with _writer_lock:
+        if _writer is None or _writer[0] != os.getpid():
+            jobs: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+            threading.Thread(target=_write_blocks, args=(jobs,), name="block-writer", daemon=True).start()
+            _writer = (os.getpid(), jobs)
+        return _writer[1]
+
+
+def _write_blocks(jobs: queue.SimpleQueue[Callable[[], object]]) -> None:
+    while True:
+        job = jobs.get()
+        try:
+            job()
+        except Exception:  # a full or read-only disk costs the cache, never the read; the thread keeps going
+            log.warning("cache block not written", exc_info=True)
+
+
+class DiskBlocks:
+    """remfile's disk-cache interface over one flat folder per file version.
+
+    remfile's own ``DiskCache`` hashes every key into three nested folders, which costs a
+    few mkdir calls per block; here a block is one file named by its size and index,
+    written under a temporary name and renamed, so a concurrent reader never sees half a block.
+    The folder is listed once, so asking for a block that is not there costs no system call.
+    Blocks are written by the process's one writer thread, after they are in memory; a write
+    that fails (a full disk) only leaves that block uncached.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._folder = folder
+        self._names = {name for name in os.listdir(folder) if not name.endswith(".partial")}
+
+    @staticmethod
+    def _name(key: str) -> str:
+        _, size, index = key.rsplit("|", 2)
+        return f"{size}-{index}"
+
+    def get(self, key: str) -> bytes | None:
+        return self.block(self._name(key))
+
+    def block(self, name: str) -> bytes | None:
+        """The block stored under ``name`` ("<block size>-<index>"), or None; no system call when absent."""
+        if name not in self._names:
+            return None
+        try:
+            return (self._folder / name).read_bytes()
+        except FileNotFoundError:  # removed by someone clearing the cache
+            self._names.discard(name)
+            return None
+
+    def set(self, key: str, value: bytes) -> None:
+        """Hand the block to the writer thread; it is on disk once ``flush_disk_writes`` returns."""
+        _disk_writer().put(partial(self._write, self._name(key), value))
+
+    def _write(self, name: str, value: bytes) -> None:
+        partial = self._folder / f"{name}.{os.getpid()}-{threading.get_ident()}.partial"
+        partial.write_bytes(value)
+        os.replace(partial, self._folder / name)
+        self._names.add(name)
+
+
+def flush_disk_writes() -> None:
+    """Wait until every cache block handed to the writer so far is written (or failed to be)."""
+    done = threading.Event()
+    _disk_writer().put(done.set)  # one thread, in order: done when all before it are
+    done.wait()
