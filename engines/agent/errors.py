@@ -25,7 +25,6 @@ __all__ = [
     "LlmSetupError",
     "LlmTimeout",
     "LlmUnreachable",
-    "RunCancelled",
     "CommandTemplateError",
     "ToolDefinitionError",
     "ToolFailed",
@@ -124,10 +123,6 @@ class CommandTemplateError(AgentError, ValueError):
 
 class AgentBusy(AgentError, RuntimeError):
     """A message was sent while the previous reply is still being written."""
-
-
-class RunCancelled(AgentError, RuntimeError):
-    """The user stopped the reply; what was done so far is kept."""
 
 
 class ConversationNotFound(AgentError, _KeyErrorMessage):

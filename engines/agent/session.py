@@ -21,7 +21,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from engines.agent._cancel import CancelSignal
+from engines._progress import Cancel
 from engines.agent.base import ChatModel
 from engines.agent.config import LlmConfig
 from engines.agent.context import DEFAULT_SYSTEM_PROMPT, TurnContext
@@ -113,7 +113,7 @@ class ChatSession:
         return self.trace.to_json()
 
     # --- a turn ----------------------------------------------------------------------------------
-    def send(self, text: str, cancel: CancelSignal = None) -> Iterator[AgentEvent]:
+    def send(self, text: str, cancel: Cancel = None) -> Iterator[AgentEvent]:
         """The events of one turn (see ``engines.agent.events``); the last is always a ``FinalAnswer``.
 
         Iterate on a worker thread. Closing the generator early counts as cancelling; the
@@ -132,7 +132,7 @@ class ChatSession:
         """Run a turn on a daemon thread, calling ``on_event`` there for each event (schedule UI work from it)."""
         return ChatRun(self, text, on_event, on_done)
 
-    def _turn_events(self, text: str, cancel: CancelSignal) -> Generator[AgentEvent, None, None]:
+    def _turn_events(self, text: str, cancel: Cancel) -> Generator[AgentEvent, None, None]:
         final: FinalAnswer | None = None
         turn = self._begin(text)
         first_step = len(self.trace)
@@ -145,7 +145,7 @@ class ChatSession:
             self._finish(text, turn, first_step, final)
             self._busy.release()
 
-    def _events(self, text: str, turn: int, cancel: CancelSignal) -> Iterator[AgentEvent]:
+    def _events(self, text: str, turn: int, cancel: Cancel) -> Iterator[AgentEvent]:
         if not text:
             return run_planned_turn(
                 Plan((), ()),
@@ -184,7 +184,7 @@ class ChatSession:
             refresh_context=self.context.system_message,
         )
 
-    def _planned(self, text: str, turn: int, cancel: CancelSignal) -> Iterator[AgentEvent]:
+    def _planned(self, text: str, turn: int, cancel: Cancel) -> Iterator[AgentEvent]:
         planner = self.registry.planner
         if planner.is_help_request(text):
             return run_planned_turn(

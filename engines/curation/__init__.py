@@ -27,7 +27,6 @@ from engines.curation.data import AnalyzerData
 from engines.curation.demo import demo_truth, ensure_demo_analyzer
 from engines.curation.errors import (
     AnalyzerOpenError,
-    CurationCancelled,
     CurationError,
     EmptySorting,
     ImageRenderError,
@@ -56,7 +55,6 @@ __all__ = [
     "CandidateGroup",
     "CandidateRequest",
     "CandidateRun",
-    "CurationCancelled",
     "CurationError",
     "CurationReview",
     "DecisionStore",

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.curation._progress import Cancel, Progress, check, no_progress
+from engines._progress import Cancel, Progress, no_progress, raise_if_cancelled
 from engines.curation.errors import AnalyzerOpenError, EmptySorting, InvalidParameters, MissingExtensions
 from engines.curation.pickles import TRUST_HINT, pickled_parts, safe_recording
 
@@ -333,7 +333,7 @@ def compute_missing_extensions(
     todo = missing_in_order(analyzer, extensions)
     require_recording(analyzer, todo, no_recording)
     for index, name in enumerate(todo):
-        check(cancel, f"computing {name}")
+        raise_if_cancelled(cancel, f"computing {name}")
         progress(index / max(1, len(todo)), f"computing {name} ({index + 1} of {len(todo)})")
         compute_one_extension(analyzer, name, params.get(name, {}), kwargs)
     progress(1.0, "extensions ready" if todo else "all extensions were already computed")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.curation._progress import Cancel, Progress, check, no_progress
+from engines._progress import Cancel, Progress, no_progress, raise_if_cancelled
 from engines.curation.analyzer import QUALITY_METRIC_NAMES
 from engines.curation.data import UnitId, plain_unit_id
 from engines.curation.errors import ApplyError
@@ -149,7 +149,7 @@ def apply_curation_to_analyzer(
     folder = Path(folder)
     if folder.exists():
         raise ApplyError(f"'{folder}' already exists; choose a new folder for the curated analyzer")
-    check(cancel, "applying the curation")
+    raise_if_cancelled(cancel, "applying the curation")
     removed = [plain_unit_id(u) for u in curation.get("removed") or []]
     groups = resolve_merges([m["unit_ids"] for m in curation.get("merges") or []], analyzer.unit_ids)
     groups = [tuple(u for u in g if u not in removed) for g in groups]
@@ -172,13 +172,13 @@ def apply_curation_to_analyzer(
             )
     except Exception as exc:  # SpikeInterface raises Exception, ValueError and AssertionError here
         raise ApplyError(f"SpikeInterface could not apply the curation: {type(exc).__name__}: {exc}") from exc
-    check(cancel, "applying the curation")
+    raise_if_cancelled(cancel, "applying the curation")
     progress(0.5, "recomputing quality metrics")
     if "quality_metrics" in curated.extensions or before is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             curated.compute("quality_metrics", metric_names=QUALITY_METRIC_NAMES)
-    check(cancel, "applying the curation")
+    raise_if_cancelled(cancel, "applying the curation")
     progress(0.7, "saving the curated analyzer")
     folder.parent.mkdir(parents=True, exist_ok=True)
     temp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp"

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.curation._progress import Cancel, Progress, check, no_progress
+from engines._progress import Cancel, Progress, no_progress, raise_if_cancelled
 from engines.curation.analyzer import check_not_empty
 from engines.curation.data import UnitId, plain_unit_id
 from engines.curation.errors import InvalidParameters, MissingExtensions
@@ -268,13 +268,13 @@ def find_candidates(
     seconds: dict[str, float] = {}
     total = len(request.runs) + int(request.find_duplicates)
     for index, run in enumerate(request.runs):
-        check(cancel, "finding merge candidates")
+        raise_if_cancelled(cancel, "finding merge candidates")
         progress(index / total, f"running {run.label}")
         started = time.perf_counter()
         pairs_by_run[run.label] = _run_pairs(analyzer, run)
         seconds[run.label] = time.perf_counter() - started
     if request.find_duplicates:
-        check(cancel, "finding merge candidates")
+        raise_if_cancelled(cancel, "finding merge candidates")
         progress(len(request.runs) / total, "looking for duplicated units")
         started = time.perf_counter()
         pairs_by_run["duplicates"] = _duplicate_pairs(analyzer)

@@ -14,7 +14,6 @@ __all__ = [
     "ImageRenderError",
     "JudgeUnavailable",
     "ReplyParseError",
-    "CurationCancelled",
     "ApplyError",
 ]
 
@@ -60,10 +59,6 @@ class JudgeUnavailable(CurationError, ValueError):
 
 class ReplyParseError(CurationError, ValueError):
     """The model's reply did not contain the structured decision it was asked for."""
-
-
-class CurationCancelled(CurationError, RuntimeError):
-    """The user cancelled a long step; what was finished is kept."""
 
 
 class ApplyError(CurationError, RuntimeError):

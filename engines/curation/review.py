@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engines._progress import Cancel, Progress, is_cancelled, no_progress
 from engines.agent.config import LlmConfig
-from engines.curation._progress import Cancel, Progress, is_cancelled, no_progress
 from engines.curation.analyzer import (
     ExtensionStatus,
     analyzer_fingerprint,

@@ -29,6 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from engines._progress import Cancel, Progress, is_cancelled
 from engines.agent import (
     CircuitBreaker,
     ImageAnswer,
@@ -43,7 +44,6 @@ from engines.agent import (
     image_part,
 )
 from engines.agent.images import Reader
-from engines.curation._progress import Cancel, Progress, is_cancelled
 from engines.curation._reply import ParsedDecision, parse_decision
 from engines.curation.errors import CurationError, InvalidParameters, JudgeUnavailable, ReplyParseError
 from engines.curation.judge import Judge, JudgeContext, OnDecision

@@ -12,7 +12,6 @@ from engines.ngstate.errors import (
     PointerError,
     PointerNotAllowed,
     PointerTooLarge,
-    SamplingCancelled,
     StateEditError,
     StateNotFound,
     StateParseError,
@@ -116,5 +115,4 @@ __all__ = [
     "VolumeError",
     "VolumeNotAllowed",
     "VolumeTooLarge",
-    "SamplingCancelled",
 ]

@@ -16,7 +16,6 @@ __all__ = [
     "VolumeError",
     "VolumeTooLarge",
     "VolumeNotAllowed",
-    "SamplingCancelled",
 ]
 
 
@@ -68,7 +67,3 @@ class PointerNotAllowed(PointerError, PermissionError):
 
 class VolumeNotAllowed(VolumeError, PermissionError):
     """The volume lies at a private address or outside the folders this server may read."""
-
-
-class SamplingCancelled(NeurodeckError, RuntimeError):
-    """The user cancelled a volume read."""

@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from engines._progress import Cancel, Progress
 from engines.ngstate._precomputed import to_mip
 from engines.ngstate.errors import StateEditError, VolumeError, VolumeTooLarge
 from engines.ngstate.layers import set_lut_range
 from engines.ngstate.state import NgState
 from engines.ngstate.view import Bounds
-from engines.ngstate.volume import Cancel, Progress, Volume, open_volume
+from engines.ngstate.volume import Volume, open_volume
 from engines.nwb.sources import SourcePolicy
 
 __all__ = [

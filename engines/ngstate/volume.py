@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -22,16 +21,14 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from engines._progress import Cancel, Cancelled, Progress, is_cancelled
 from engines.ngstate._fetch import FetchErrors, fetch_bytes
 from engines.ngstate._precomputed import Scale, VolumeInfo, chunk_boxes, clip_to_scale
-from engines.ngstate.errors import SamplingCancelled, VolumeError, VolumeNotAllowed, VolumeTooLarge
+from engines.ngstate.errors import VolumeError, VolumeNotAllowed, VolumeTooLarge
 from engines.nwb.errors import NwbOpenError, SourceNotAllowed
 from engines.nwb.sources import SourcePolicy, resolve_local_path
 
-__all__ = ["Volume", "VolumeInfo", "Scale", "open_volume", "Progress", "Cancel"]
-
-Progress = Callable[[float, str], None]
-Cancel = threading.Event | Callable[[], bool]
+__all__ = ["Volume", "VolumeInfo", "Scale", "open_volume"]
 
 _ERRORS = FetchErrors(failed=VolumeError, too_large=VolumeError, not_allowed=VolumeNotAllowed)
 _INFO_MAX_BYTES = 4 * 1024 * 1024
@@ -75,12 +72,6 @@ class _HttpStore:
         return fetch_bytes(f"{self.base_url}/{key}", self.policy, max_bytes, _ERRORS, missing_ok=True)
 
 
-def _is_cancelled(cancel: Cancel | None) -> bool:
-    if cancel is None:
-        return False
-    return cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
-
-
 class Volume:
     """One precomputed volume: its ``info`` and chunked reads of boxes at any mip."""
 
@@ -96,7 +87,7 @@ class Volume:
         hi: tuple[int, int, int],
         mip: int = 0,
         progress: Progress | None = None,
-        cancel: Cancel | None = None,
+        cancel: Cancel = None,
     ) -> Iterator[tuple[tuple[int, int, int], np.ndarray]]:
         """Yield ``(origin, block)`` for each chunk overlapping the box, cropped to it.
 
@@ -123,8 +114,8 @@ class Volume:
                     while len(pending) < window and done - 1 + len(pending) < len(boxes):
                         ahead = boxes[done - 1 + len(pending)]
                         pending.append(pool.submit(self._read_chunk, scale, ahead, max_bytes))
-                    if _is_cancelled(cancel):
-                        raise SamplingCancelled("Sampling was cancelled.")
+                    if is_cancelled(cancel):
+                        raise Cancelled("Sampling was cancelled; run it again to continue.")
                     chunk = pending.popleft().result()
                     start, stop = box
                     crop_lo = [max(a, b) for a, b in zip(start, lo)]
@@ -164,7 +155,7 @@ class Volume:
         mip: int = 0,
         max_voxels: int = 64 * 1024**2,
         progress: Progress | None = None,
-        cancel: Cancel | None = None,
+        cancel: Cancel = None,
     ) -> np.ndarray:
         """The box ``[lo, hi)`` (voxels at ``mip``, clipped to the volume) as one ``(x, y, z, c)`` array.
 

@@ -23,6 +23,7 @@ import psutil
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from engines._progress import Progress
 from engines.training.config import TrainingConfig
 from engines.training.data.windows import WindowDataset
 from engines.training.errors import CheckpointError, TrainingError, TrainingFailed
@@ -35,8 +36,6 @@ from engines.training.trainer.objective import Objective, to_tensors
 from engines.training.trainer.sinks import MetricsLog, MlflowMirror, TensorBoardMirror
 
 __all__ = ["Trainer", "warmup_cosine", "build_optimizer"]
-
-Progress = Callable[[float, str], None]
 
 
 def warmup_cosine(warmup: int, total: int, min_ratio: float) -> Callable[[int], float]:

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from engines._progress import Cancelled
 from engines.curation import (
     CURATION_EXTENSIONS,
     AnalyzerOpenError,
@@ -16,7 +17,7 @@ from engines.curation import (
     compute_missing_extensions,
     open_analyzer,
 )
-from engines.curation.errors import CurationCancelled, MissingExtensions
+from engines.curation.errors import MissingExtensions
 
 
 def test_the_demo_analyzer_has_every_curation_extension_and_its_recording(demo_folder):
@@ -63,7 +64,7 @@ def test_an_analyzer_without_its_recording_names_what_it_cannot_compute(analyzer
 def test_computing_extensions_stops_when_cancelled(analyzer_copy):
     shutil.rmtree(analyzer_copy / "extensions" / "quality_metrics")
     analyzer, _ = open_analyzer(analyzer_copy)
-    with pytest.raises(CurationCancelled, match="quality_metrics was cancelled"):
+    with pytest.raises(Cancelled, match="quality_metrics was cancelled"):
         compute_missing_extensions(analyzer, cancel=lambda: True)
     assert not analyzer.has_extension("quality_metrics")
 
