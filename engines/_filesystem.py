@@ -183,12 +183,14 @@ def _fsync_folder(folder: Path) -> None:
 
 @contextmanager
 def atomic_writer(
-    path: Path | str, text: bool = False, *, permissions: int | None = None
+    path: Path | str, text: bool = False, *, permissions: int | None = None, durable: bool = True
 ) -> Iterator[IO[Any]]:
     """A file for ``path``'s new content (UTF-8 text when ``text``); it replaces ``path`` as the block ends.
 
     If the block raises, ``path`` keeps its old content and the temporary file is removed.
     ``permissions`` defaults to the old file's mode (or what the umask gives a new file).
+    ``durable=False`` skips both fsyncs, for caches that can be fetched again: the rename still
+    keeps readers from half a file, but a power cut may leave an empty one.
     """
     path = Path(path)
     mode = _default_permissions(path) if permissions is None else permissions
@@ -198,20 +200,24 @@ def atomic_writer(
             yield handle
             handle.flush()
             os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    _fsync_folder(path.parent)
+    if durable:
+        _fsync_folder(path.parent)
 
 
-def atomic_write(path: Path | str, data: bytes | str, *, permissions: int | None = None) -> Path:
+def atomic_write(
+    path: Path | str, data: bytes | str, *, permissions: int | None = None, durable: bool = True
+) -> Path:
     """Replace ``path`` with ``data`` (``str`` as UTF-8) so no reader ever sees half of it; returns ``path``.
 
     Costs one fsync of the file and one of its folder: slow on network filesystems, so write
     whole documents, never one per record.
     """
-    with atomic_writer(path, isinstance(data, str), permissions=permissions) as handle:
+    with atomic_writer(path, isinstance(data, str), permissions=permissions, durable=durable) as handle:
         handle.write(data)
     return Path(path)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engines._filesystem import atomic_write
 from engines.curation import _drawing
 from engines.curation.data import AnalyzerData, UnitId
 from engines.curation.errors import CurationError, ImageRenderError, MissingExtensions
@@ -90,10 +89,7 @@ class GroupImages:
                 f"({type(exc).__name__}: {exc}); the other groups are not affected"
             ) from exc
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        temp.write_bytes(png)
-        os.replace(temp, path)
-        return path
+        return atomic_write(path, png)
 
     def images(
         self, unit_ids: tuple[UnitId, ...], features: tuple[str, ...] = FEATURES[:2]

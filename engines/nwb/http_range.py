@@ -38,6 +38,7 @@ from typing import Any
 
 from remfile.RemFile import RemFile as _RemFile
 
+from engines._filesystem import atomic_write
 from engines.nwb._h5_pointers import PointerChaser
 from engines.nwb.http_probe import (
     HttpProbe,
@@ -152,9 +153,7 @@ class _DiskBlocks:
         _disk_writer().put(partial(self._write, self._name(key), value))
 
     def _write(self, name: str, value: bytes) -> None:
-        partial = self._folder / f"{name}.{os.getpid()}-{threading.get_ident()}.partial"
-        partial.write_bytes(value)
-        os.replace(partial, self._folder / name)
+        atomic_write(self._folder / name, value, durable=False)
         self._names.add(name)
 
 
