@@ -34,7 +34,7 @@ def test_a_cached_image_is_reused_and_a_different_group_or_parameter_gets_its_ow
         review.data, workspace / "curation" / "images", images.fingerprint, ImageParams(dpi=60)
     )
     assert other.image(units[:2], "crosscorrelograms") != first
-    assert not list(first.parent.glob(".*.tmp"))
+    assert not list(first.parent.glob(".*.partial"))  # atomic_write's temporary files
 
 
 def test_the_cache_key_changes_when_the_correlograms_change(demo_analyzer):
