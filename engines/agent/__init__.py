@@ -12,7 +12,6 @@ from engines.agent.breaker import CircuitBreaker
 from engines.agent.config import LlmConfig
 from engines.agent.context import DEFAULT_SYSTEM_PROMPT
 from engines.agent.errors import (
-    AgentBusy,
     AgentError,
     CommandTemplateError,
     ConversationNotFound,
@@ -71,7 +70,6 @@ from engines.agent.tools import Tool, Toolset, tool
 from engines.agent.trace import ToolStep, ToolTrace
 
 __all__ = [
-    "AgentBusy",
     "AgentError",
     "AgentEvent",
     "Artifact",

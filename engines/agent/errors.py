@@ -12,7 +12,6 @@ from engines.errors import NeurodeckError
 
 __all__ = [
     "AgentError",
-    "AgentBusy",
     "ConversationNotFound",
     "InvalidToolArguments",
     "LlmAuthError",
@@ -119,10 +118,6 @@ class ToolDefinitionError(AgentError, TypeError):
 
 class CommandTemplateError(AgentError, ValueError):
     """An offline command template does not parse or names no parameter of its tool."""
-
-
-class AgentBusy(AgentError, RuntimeError):
-    """A message was sent while the previous reply is still being written."""
 
 
 class ConversationNotFound(AgentError, _KeyErrorMessage):

@@ -4,7 +4,7 @@ The page creates a ``ChatSession`` when a browser session starts and ``close()``
 the session ends. ``send(text, cancel)`` returns the turn's events as a generator, to be
 iterated on a worker thread (never the UI thread: a model turn takes seconds); ``start``
 does that on a thread of its own and hands each event to a callback. One turn at a time:
-a second ``send`` while one runs raises ``AgentBusy``. Every turn is saved in
+a second ``send`` while one runs raises ``AgentError``. Every turn is saved in
 ``<workspace>/agent/`` as it starts and as it ends, whatever happens in between.
 
 A session belongs to one ``person`` (the signed-in user): the conversations it saves are theirs,
@@ -25,7 +25,7 @@ from engines._progress import Cancel
 from engines.agent.base import ChatModel
 from engines.agent.config import LlmConfig
 from engines.agent.context import DEFAULT_SYSTEM_PROMPT, TurnContext
-from engines.agent.errors import AgentBusy, ConversationNotFound
+from engines.agent.errors import AgentError, ConversationNotFound
 from engines.agent.events import AgentEvent, ErrorEvent, FinalAnswer
 from engines.agent.loop import TurnLimits, run_model_turn, run_planned_turn
 from engines.agent.memory import Exchange, InteractionMemory
@@ -120,7 +120,7 @@ class ChatSession:
         turn is still saved and remembered.
         """
         if not self._busy.acquire(blocking=False):
-            raise AgentBusy("A reply is still being written: wait for it, or press Stop first.")
+            raise AgentError("A reply is still being written: wait for it, or press Stop first.")
         return _TurnEvents(self._turn_events(text.strip(), cancel), self._busy.release)
 
     def start(
@@ -283,7 +283,7 @@ class ChatSession:
     @contextmanager
     def _held(self) -> Iterator[None]:
         if not self._busy.acquire(blocking=False):
-            raise AgentBusy("A reply is still being written: wait for it, or press Stop first.")
+            raise AgentError("A reply is still being written: wait for it, or press Stop first.")
         try:
             yield
         finally:

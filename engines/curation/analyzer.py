@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from engines._progress import Cancel, Progress, no_progress, raise_if_cancelled
-from engines.curation.errors import AnalyzerOpenError, EmptySorting, InvalidParameters, MissingExtensions
+from engines.curation.errors import AnalyzerOpenError, CurationError, InvalidParameters, MissingExtensions
 from engines.curation.pickles import TRUST_HINT, pickled_parts, safe_recording
 
 __all__ = [
@@ -263,13 +263,13 @@ def extension_status(
 
 
 def check_not_empty(sorting: Any) -> None:
-    """Raise ``EmptySorting`` when there are no units or no spikes at all."""
+    """Raise ``CurationError`` when there are no units or no spikes at all."""
     if sorting.get_num_units() == 0:
-        raise EmptySorting(
+        raise CurationError(
             "The sorting has no units, so there is nothing to curate. Check the sorter's output."
         )
     if int(np.sum(list(sorting.count_num_spikes_per_unit(outputs="array")))) == 0:
-        raise EmptySorting(
+        raise CurationError(
             "The sorting's units have no spikes, so there is nothing to curate. "
             "Check the sorter's output and the recording it ran on."
         )
@@ -285,7 +285,7 @@ def build_analyzer(
 ) -> Any:
     """Create an analyzer for ``recording`` + ``sorting`` at ``folder`` (written under a temporary
     name, then renamed, so a crash leaves no half analyzer). Costs a read of a few spikes per unit
-    to find their main channels. Raises ``EmptySorting`` for a sorting with nothing in it."""
+    to find their main channels. Raises ``CurationError`` for a sorting with nothing in it."""
     from spikeinterface.core import create_sorting_analyzer
     from spikeinterface.core.sortinganalyzer import SortingAnalyzer
 

@@ -29,7 +29,7 @@ from engines.curation.analyzer import (
 from engines.curation.apply import ApplyReport, apply_curation_to_analyzer
 from engines.curation.candidates import CandidateRequest, find_candidates
 from engines.curation.data import AnalyzerData, UnitId, plain_unit_id
-from engines.curation.errors import CurationError, InvalidParameters, UnknownUnits
+from engines.curation.errors import CurationError, InvalidParameters
 from engines.curation.exports import (
     build_curation,
     merges_from_review,
@@ -209,7 +209,7 @@ class CurationReview:
         return self.store.add_group(self.key, units, "manual", None, self._similarity(units))
 
     def group_images(self, group_id: int, features: tuple[str, ...] = FEATURES[:2]) -> dict[str, Path]:
-        """PNG paths of a group's images (drawn and cached on first use; ``ImageRenderError`` per group)."""
+        """PNG paths of a group's images (drawn and cached on first use; ``CurationError`` per group)."""
         return self.images.images(self.group(group_id).unit_ids, features)
 
     # --- judging ------------------------------------------------------------------------------
@@ -299,7 +299,7 @@ class CurationReview:
         units = tuple(plain_unit_id(u) for u in merge_units)
         stray = [u for u in units if u not in group.unit_ids]
         if stray:
-            raise UnknownUnits(f"units {stray} are not in group {group_id}; edit the group first")
+            raise CurationError(f"units {stray} are not in group {group_id}; edit the group first")
         return self.store.record_verdict(self.key, group_id, verdict, units, self.session, owner=self.owner)
 
     def undo(self) -> Verdict | None:

@@ -45,7 +45,7 @@ from engines.agent import (
 )
 from engines.agent.images import Reader
 from engines.curation._reply import ParsedDecision, parse_decision
-from engines.curation.errors import CurationError, InvalidParameters, JudgeUnavailable, ReplyParseError
+from engines.curation.errors import CurationError, InvalidParameters
 from engines.curation.judge import Judge, JudgeContext, OnDecision
 from engines.curation.model import CandidateGroup, MergeDecision
 from engines.limits import Budget
@@ -135,7 +135,7 @@ class VlmJudge(Judge):
         budget: Budget | None = None,
     ) -> None:
         if config is None:
-            raise JudgeUnavailable(
+            raise CurationError(
                 "no model endpoint is configured, so the VLM judge cannot run; set the model's "
                 "base URL in the settings or use the metrics judge"
             )
@@ -160,7 +160,7 @@ class VlmJudge(Judge):
         try:
             self.model = OpenAICompatibleModel(self.config)
         except LlmSetupError as exc:
-            raise JudgeUnavailable(f"{exc} Or use the metrics judge, which needs no model.") from exc
+            raise CurationError(f"{exc} Or use the metrics judge, which needs no model.") from exc
         self._limits: _RunLimits | None = None
 
     @property
@@ -188,7 +188,7 @@ class VlmJudge(Judge):
         cancel: Cancel,
     ) -> None:
         if context.images is None:
-            raise JudgeUnavailable("the VLM judge needs the group images; open the analyzer through a review")
+            raise CurationError("the VLM judge needs the group images; open the analyzer through a review")
         if self.budget is not None and groups:
             self.budget.take(len(groups))
         run_to_end(self._run(list(groups), context, on_decision, progress, cancel))
@@ -314,7 +314,7 @@ class VlmJudge(Judge):
             prompt, [image], limits, cost, system=system, history=history, model=self.config.model_for_images
         )
         if not answer.text.strip():
-            raise ReplyParseError(f"the model sent an empty report for the {feature} image")
+            raise CurationError(f"the model sent an empty report for the {feature} image")
         return answer.text
 
     def _example_messages(self, feature: str, context: JudgeContext) -> list[dict[str, Any]]:

@@ -8,12 +8,9 @@ from engines.tables.errors import (
     EmptyTable,
     NotATable,
     QueryError,
-    QueryTooBig,
-    QueryTooSlow,
     SqlRefused,
     TableError,
     TableNotFound,
-    TooManyTables,
     UploadTooLarge,
 )
 from engines.tables.limits import QueryLimits
@@ -42,7 +39,4 @@ __all__ = [
     "ColumnNotFound",
     "SqlRefused",
     "QueryError",
-    "QueryTooSlow",
-    "QueryTooBig",
-    "TooManyTables",
 ]

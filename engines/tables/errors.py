@@ -14,9 +14,6 @@ __all__ = [
     "ColumnNotFound",
     "SqlRefused",
     "QueryError",
-    "QueryTooSlow",
-    "QueryTooBig",
-    "TooManyTables",
 ]
 
 
@@ -60,15 +57,3 @@ class SqlRefused(TableError, PermissionError):
 
 class QueryError(TableError):
     """The query or operation is well-formed but fails on this data (type mismatch, unknown function, ...)."""
-
-
-class QueryTooSlow(QueryError):
-    """The query ran past the server's time limit for one query and was stopped."""
-
-
-class QueryTooBig(QueryError):
-    """The query needed more memory than one query may take and was stopped."""
-
-
-class TooManyTables(TableError):
-    """The session holds its maximum number of tables; drop some first."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 import psutil
 
-from engines.tables.errors import QueryError, QueryTooBig, QueryTooSlow
+from engines.tables.errors import QueryError
 
 __all__ = ["QueryLimits", "collect_isolated", "MORSEL_ROWS"]
 
@@ -40,7 +40,7 @@ class QueryLimits:
 
 
 def collect_isolated(plan: pl.LazyFrame, limits: QueryLimits) -> pl.DataFrame:
-    """The plan's rows, computed in a child process; ``QueryTooSlow`` / ``QueryTooBig`` once it passes a
+    """The plan's rows, computed in a child process; ``QueryError`` / ``QueryError`` once it passes a
     limit (the child is then killed), ``QueryError`` when Polars refuses the query."""
     with tempfile.TemporaryDirectory(prefix="neurodeck-query-") as folder:
         plan_path, result_path, errors_path = (
@@ -88,7 +88,7 @@ def _watch(child: subprocess.Popen, limits: QueryLimits) -> None:
         except subprocess.TimeoutExpired:
             pass
         if time.monotonic() - started > limits.timeout_s:
-            raise QueryTooSlow(
+            raise QueryError(
                 f"The query ran longer than {limits.timeout_s:g} s and was stopped. Narrow it (a "
                 "WHERE clause, join keys instead of a cross join, fewer tables) and try again."
             )
@@ -97,7 +97,7 @@ def _watch(child: subprocess.Popen, limits: QueryLimits) -> None:
         except psutil.NoSuchProcess:
             continue  # it just ended: the next wait returns
         if memory > limits.max_memory_bytes:
-            raise QueryTooBig(
+            raise QueryError(
                 f"The query needed more than {limits.max_memory_bytes / 2**20:,.0f} MB of memory and "
                 "was stopped. Narrow it (a WHERE clause, join keys instead of a cross join, fewer "
                 "columns) and try again."

@@ -23,7 +23,7 @@ from engines.nwb.errors import NwbOpenError
 from engines.nwb.sources import SourcePolicy, resolve_local_path
 from engines.tables import queries
 from engines.tables._csv import read_csv_bytes, scan_csv_file
-from engines.tables.errors import QueryError, TableError, TableNotFound, TooManyTables, UploadTooLarge
+from engines.tables.errors import QueryError, TableError, TableNotFound, UploadTooLarge
 from engines.tables.limits import QueryLimits, collect_isolated
 from engines.tables.model import ColumnInfo, Filter, MultiViewTable, PlotSpec, SortKey, TableInfo
 from engines.tables.multiview import build_multiview
@@ -114,7 +114,7 @@ class TableWorkspace:
     def _add(self, name: str, table: _Table) -> TableInfo:
         with self._lock:
             if len(self._tables) >= self.max_tables and name not in self._tables:
-                raise TooManyTables(
+                raise TableError(
                     f"This session holds {self.max_tables} tables, the most it may. Drop some "
                     f"({', '.join(list(self._tables)[:5])}, ...) and try again."
                 )
@@ -324,7 +324,7 @@ class TableWorkspace:
     def sql(self, query: str, save_as: str | None = None) -> TableInfo:
         """Run one read-only SELECT over this session's tables (see ``engines.tables.sql``).
 
-        The query runs in a child process within ``limits`` (``QueryTooSlow``, ``QueryTooBig``) and
+        The query runs in a child process within ``limits`` (``QueryError``, ``QueryError``) and
         reads at most ``max_result_rows`` + 1 rows; the result keeps its rows (``r<n>`` unless ``save_as``).
         """
         with self._lock:

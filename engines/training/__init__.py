@@ -35,7 +35,6 @@ from engines.training.errors import (
     RunNotFound,
     RunStateError,
     TrainingError,
-    TrainingFailed,
 )
 from engines.training.runs import (
     CheckpointInfo,
@@ -77,5 +76,4 @@ __all__ = [
     "RunNotFound",
     "RunStateError",
     "CheckpointError",
-    "TrainingFailed",
 ]

@@ -17,7 +17,6 @@ __all__ = [
     "RunNotFound",
     "RunStateError",
     "CheckpointError",
-    "TrainingFailed",
 ]
 
 
@@ -58,7 +57,3 @@ class RunStateError(TrainingError, RuntimeError):
 
 class CheckpointError(TrainingError, OSError):
     """A checkpoint could not be written or read; the previous one is left intact."""
-
-
-class TrainingFailed(TrainingError, RuntimeError):
-    """The run stopped on an error it cannot recover from (out of memory, too many non-finite losses)."""

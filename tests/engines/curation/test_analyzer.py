@@ -12,7 +12,7 @@ from engines._progress import Cancelled
 from engines.curation import (
     CURATION_EXTENSIONS,
     AnalyzerOpenError,
-    EmptySorting,
+    CurationError,
     build_analyzer,
     compute_missing_extensions,
     open_analyzer,
@@ -73,13 +73,13 @@ def test_an_empty_sorting_is_refused_before_anything_is_written(tmp_path, demo_a
     from spikeinterface.core import NumpySorting
 
     empty = NumpySorting.from_unit_dict([{}], sampling_frequency=demo_analyzer.sampling_frequency)
-    with pytest.raises(EmptySorting, match="no units"):
+    with pytest.raises(CurationError, match="no units"):
         build_analyzer(demo_analyzer.recording, empty, tmp_path / "a")
     nothing = np.array([], dtype=np.int64)
     silent = NumpySorting.from_unit_dict(
         [{"a": nothing, "b": nothing}], sampling_frequency=demo_analyzer.sampling_frequency
     )
-    with pytest.raises(EmptySorting, match="no spikes"):
+    with pytest.raises(CurationError, match="no spikes"):
         build_analyzer(demo_analyzer.recording, silent, tmp_path / "b")
     assert not (tmp_path / "a").exists() and not list(tmp_path.glob(".*tmp*"))
 
