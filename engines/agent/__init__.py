@@ -13,7 +13,6 @@ from engines.agent.config import LlmConfig
 from engines.agent.context import DEFAULT_SYSTEM_PROMPT
 from engines.agent.errors import (
     AgentError,
-    CommandTemplateError,
     ConversationNotFound,
     InvalidToolArguments,
     LlmAuthError,
@@ -79,7 +78,6 @@ __all__ = [
     "CircuitBreaker",
     "Command",
     "CommandPlanner",
-    "CommandTemplateError",
     "Conversation",
     "ConversationInfo",
     "ConversationNotFound",

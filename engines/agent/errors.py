@@ -24,7 +24,6 @@ __all__ = [
     "LlmSetupError",
     "LlmTimeout",
     "LlmUnreachable",
-    "CommandTemplateError",
     "ToolDefinitionError",
     "ToolFailed",
     "UnknownTool",
@@ -114,10 +113,6 @@ class ToolFailed(AgentError, RuntimeError):
 
 class ToolDefinitionError(AgentError, TypeError):
     """A toolset is defined wrongly (duplicate name, parameter without a type): a programming error."""
-
-
-class CommandTemplateError(AgentError, ValueError):
-    """An offline command template does not parse or names no parameter of its tool."""
 
 
 class ConversationNotFound(AgentError, _KeyErrorMessage):

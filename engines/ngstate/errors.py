@@ -7,7 +7,6 @@ from engines.errors import NeurodeckError
 __all__ = [
     "NgStateError",
     "StateParseError",
-    "StateEditError",
     "LayerNotFound",
     "PointerError",
     "PointerTooLarge",
@@ -25,10 +24,6 @@ class NgStateError(NeurodeckError, ValueError):
 
 class StateParseError(NgStateError):
     """The text is not a Neuroglancer URL, ``#!`` fragment, JSON state or pointer URL."""
-
-
-class StateEditError(NgStateError):
-    """The requested change does not fit this state (unknown dimension, wrong layer type, ...)."""
 
 
 class LayerNotFound(NgStateError, KeyError):

@@ -4,9 +4,6 @@ plot specifications and the ranked multi-view table that opens each row in the v
 
 from engines.tables.errors import (
     ColumnNotFound,
-    CsvParseError,
-    EmptyTable,
-    NotATable,
     QueryError,
     SqlRefused,
     TableError,
@@ -32,9 +29,6 @@ __all__ = [
     "check_sql",
     "TableError",
     "UploadTooLarge",
-    "EmptyTable",
-    "CsvParseError",
-    "NotATable",
     "TableNotFound",
     "ColumnNotFound",
     "SqlRefused",

@@ -7,9 +7,6 @@ from engines.errors import NeurodeckError
 __all__ = [
     "TableError",
     "UploadTooLarge",
-    "EmptyTable",
-    "CsvParseError",
-    "NotATable",
     "TableNotFound",
     "ColumnNotFound",
     "SqlRefused",
@@ -23,18 +20,6 @@ class TableError(NeurodeckError, ValueError):
 
 class UploadTooLarge(TableError):
     """The upload is over the size cap; large files are opened from an allowed folder instead."""
-
-
-class EmptyTable(TableError):
-    """The file holds no rows (empty, blank, or a header alone)."""
-
-
-class CsvParseError(TableError):
-    """The file is not consistent CSV (ragged rows, unbalanced quotes, unparseable values)."""
-
-
-class NotATable(TableError):
-    """The bytes are not text (an image, a zip, a spreadsheet) and cannot be read as CSV."""
 
 
 class TableNotFound(TableError, KeyError):

@@ -166,8 +166,8 @@ class TableWorkspace:
     def upload(self, filename: str, data: bytes, name: str | None = None) -> TableInfo:
         """Add a dropped CSV file (bytes). Detects the encoding and delimiter; costs one parse.
 
-        Raises ``UploadTooLarge`` over ``max_upload_bytes`` (before parsing), ``EmptyTable``,
-        ``NotATable`` or ``CsvParseError`` with what to fix. The table's name comes from the file
+        Raises ``UploadTooLarge`` over ``max_upload_bytes`` (before parsing), else ``TableError``
+        saying what to fix. The table's name comes from the file
         name (``ROIs 2024.csv`` -> ``rois_2024``) unless ``name`` is given.
         """
         if len(data) > self.max_upload_bytes:

@@ -11,7 +11,6 @@ __all__ = [
     "TrainingError",
     "ConfigError",
     "DataError",
-    "MissingModality",
     "OptionalDependencyMissing",
     "DatasetUnavailable",
     "RunNotFound",
@@ -30,13 +29,6 @@ class ConfigError(TrainingError, ValueError):
 
 class DataError(TrainingError, ValueError):
     """Session data is inconsistent (lengths differ, NaNs, nothing to train on)."""
-
-
-class MissingModality(DataError, KeyError):
-    """A modality was asked for that the data does not have."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 class OptionalDependencyMissing(TrainingError, ImportError):

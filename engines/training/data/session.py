@@ -16,7 +16,7 @@ import numpy as np
 
 from engines._filesystem import atomic_writer
 from engines.training.config import MODALITIES
-from engines.training.errors import DataError, MissingModality
+from engines.training.errors import DataError
 
 __all__ = ["Session", "save_session", "load_session", "split_segments", "SPLITS"]
 
@@ -55,7 +55,7 @@ class Session:
             return self.modalities[modality]
         except KeyError:
             have = ", ".join(self.modalities) or "none"
-            raise MissingModality(
+            raise DataError(
                 f"Session {self.session_id!r} has no {modality} data (it has: {have}). "
                 "Choose modalities it has, or add a source that records it."
             ) from None
