@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from engines._progress import Cancel, Progress, no_progress, raise_if_cancelled
-from engines.curation.errors import AnalyzerOpenError, CurationError, InvalidParameters, MissingExtensions
+from engines.curation.errors import AnalyzerOpenError, CurationError, MissingExtensions
 from engines.curation.pickles import TRUST_HINT, pickled_parts, safe_recording
 
 __all__ = [
@@ -363,7 +363,7 @@ def missing_in_order(analyzer: Any, extensions: tuple[str, ...]) -> list[str]:
 
     unknown = sorted(set(extensions) - set(get_available_analyzer_extensions()))
     if unknown:
-        raise InvalidParameters(f"unknown analyzer extension(s) {', '.join(unknown)}")
+        raise CurationError(f"unknown analyzer extension(s) {', '.join(unknown)}")
     wanted = _with_dependencies(extensions)
     order = list(CURATION_EXTENSIONS) + sorted(wanted - set(CURATION_EXTENSIONS))
     return [name for name in order if name in wanted and not has_loaded(analyzer, name)]

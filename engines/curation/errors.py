@@ -8,7 +8,6 @@ __all__ = [
     "CurationError",
     "AnalyzerOpenError",
     "MissingExtensions",
-    "InvalidParameters",
 ]
 
 
@@ -26,7 +25,3 @@ class MissingExtensions(CurationError, ValueError):
     def __init__(self, message: str, missing: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.missing = missing
-
-
-class InvalidParameters(CurationError, ValueError):
-    """A preset, step or parameter value that SpikeInterface does not know or accept."""

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from engines.curation.data import plain_unit_id
-from engines.curation.errors import CurationError, InvalidParameters, MissingExtensions
+from engines.curation.errors import CurationError, MissingExtensions
 from engines.curation.model import UnitLabel
 
 __all__ = ["LABELERS", "NOISE_THRESHOLDS", "MUA_THRESHOLDS", "label_units", "CurationError"]
@@ -156,4 +156,4 @@ def label_units(
         return _thresholds(analyzer, thresholds)
     if labeler == "unitrefine":
         return _unitrefine(analyzer, model_folder, trust_model)
-    raise InvalidParameters(f"unknown labeler {labeler!r}; choose from {', '.join(LABELERS)}")
+    raise CurationError(f"unknown labeler {labeler!r}; choose from {', '.join(LABELERS)}")

@@ -29,7 +29,7 @@ from engines.curation.analyzer import (
 from engines.curation.apply import ApplyReport, apply_curation_to_analyzer
 from engines.curation.candidates import CandidateRequest, find_candidates
 from engines.curation.data import AnalyzerData, UnitId, plain_unit_id
-from engines.curation.errors import CurationError, InvalidParameters
+from engines.curation.errors import CurationError
 from engines.curation.exports import (
     build_curation,
     merges_from_review,
@@ -78,7 +78,7 @@ def make_judge(
         return VlmJudge(
             llm, VlmJudgeParams(features=features, num_workers=num_workers), max_workers=max_workers
         )
-    raise InvalidParameters(f"unknown judge {name!r}; choose metrics or vlm")
+    raise CurationError(f"unknown judge {name!r}; choose metrics or vlm")
 
 
 class CurationReview:
@@ -194,7 +194,7 @@ class CurationReview:
         for unit in units:
             self.data.index(unit)
         if len(set(units)) < 2:
-            raise InvalidParameters("a group needs at least two different units")
+            raise CurationError("a group needs at least two different units")
         parent = self.group(group_id)
         return self.store.add_group(
             self.key, units, f"edited:{parent.group_id}", parent.group_id, self._similarity(units)
@@ -205,7 +205,7 @@ class CurationReview:
         for unit in units:
             self.data.index(unit)
         if len(set(units)) < 2:
-            raise InvalidParameters("a group needs at least two different units")
+            raise CurationError("a group needs at least two different units")
         return self.store.add_group(self.key, units, "manual", None, self._similarity(units))
 
     def group_images(self, group_id: int, features: tuple[str, ...] = FEATURES[:2]) -> dict[str, Path]:
@@ -332,7 +332,7 @@ class CurationReview:
 
     def set_label(self, unit_id: UnitId, label: str) -> UnitLabel:
         if label not in LABELS:
-            raise InvalidParameters(f"unknown label {label!r}; use {', '.join(LABELS)}")
+            raise CurationError(f"unknown label {label!r}; use {', '.join(LABELS)}")
         self.data.index(unit_id)
         row = UnitLabel(unit_id=plain_unit_id(unit_id), label=label, source="human")
         self.store.record_labels(self.key, [row], self.session)

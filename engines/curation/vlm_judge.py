@@ -45,7 +45,7 @@ from engines.agent import (
 )
 from engines.agent.images import Reader
 from engines.curation._reply import ParsedDecision, parse_decision
-from engines.curation.errors import CurationError, InvalidParameters
+from engines.curation.errors import CurationError
 from engines.curation.judge import Judge, JudgeContext, OnDecision
 from engines.curation.model import CandidateGroup, MergeDecision
 from engines.limits import Budget
@@ -140,7 +140,7 @@ class VlmJudge(Judge):
                 "base URL in the settings or use the metrics judge"
             )
         if not isinstance(params.num_workers, int) or params.num_workers < 1:
-            raise InvalidParameters(
+            raise CurationError(
                 f"num_workers must be a whole number of at least 1 (got {params.num_workers!r})"
             )
         if params.num_workers > max_workers:
@@ -150,9 +150,7 @@ class VlmJudge(Judge):
             )
         unknown = [f for f in params.features if f not in VLM_FEATURES]
         if unknown or not params.features:
-            raise InvalidParameters(
-                f"unknown image feature(s) {unknown}; choose from {', '.join(VLM_FEATURES)}"
-            )
+            raise CurationError(f"unknown image feature(s) {unknown}; choose from {', '.join(VLM_FEATURES)}")
         # temperature 0 unless the settings say otherwise: the same images should get the same decision
         self.config = config if config.temperature is not None else replace(config, temperature=0.0)
         self.params = params

@@ -4,7 +4,6 @@ plot specifications and the ranked multi-view table that opens each row in the v
 
 from engines.tables.errors import (
     ColumnNotFound,
-    QueryError,
     SqlRefused,
     TableError,
     TableNotFound,
@@ -32,5 +31,4 @@ __all__ = [
     "TableNotFound",
     "ColumnNotFound",
     "SqlRefused",
-    "QueryError",
 ]

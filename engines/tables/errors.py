@@ -10,7 +10,6 @@ __all__ = [
     "TableNotFound",
     "ColumnNotFound",
     "SqlRefused",
-    "QueryError",
 ]
 
 
@@ -38,7 +37,3 @@ class ColumnNotFound(TableError, KeyError):
 
 class SqlRefused(TableError, PermissionError):
     """The SQL is not one read-only SELECT over this session's tables (DDL, DML, several statements, file reads)."""
-
-
-class QueryError(TableError):
-    """The query or operation is well-formed but fails on this data (type mismatch, unknown function, ...)."""

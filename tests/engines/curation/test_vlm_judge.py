@@ -18,7 +18,6 @@ from engines.curation import (
     VlmJudgeParams,
     run_judge,
 )
-from engines.curation.errors import InvalidParameters
 from engines.curation.vlm_judge import load_prompt
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply
 
@@ -244,7 +243,7 @@ def test_bad_settings_are_refused_before_any_call():
         VlmJudge(None)
     with pytest.raises(CurationError, match="No API key for api.openai.com"):
         VlmJudge(LlmConfig())
-    with pytest.raises(InvalidParameters, match="at least 1"):
+    with pytest.raises(CurationError, match="at least 1"):
         VlmJudge(LlmConfig(base_url="http://127.0.0.1:1/v1"), VlmJudgeParams(num_workers=0))
-    with pytest.raises(InvalidParameters, match="unknown image feature"):
+    with pytest.raises(CurationError, match="unknown image feature"):
         VlmJudge(LlmConfig(base_url="http://127.0.0.1:1/v1"), VlmJudgeParams(features=("pca",)))
