@@ -29,6 +29,7 @@ from engines.curation.errors import (
     AnalyzerOpenError,
     CurationError,
     MissingExtensions,
+    ReplyParseError,
 )
 from engines.curation.exports import build_curation, resolve_merges, write_curation_json, write_reasoning_csv
 from engines.curation.ground_truth import GroundTruth, InjectedFaults, build_ground_truth
@@ -68,6 +69,7 @@ __all__ = [
     "MetricsJudge",
     "MetricsJudgeParams",
     "MissingExtensions",
+    "ReplyParseError",
     "PRESETS",
     "STEP_HELP",
     "StepParameter",

@@ -2,7 +2,7 @@
 
 Only JSON is read (``json`` module); nothing in a reply is ever evaluated. Spelling variants of
 the decision ("Merge", "not_merge", "no merge") and confidences given in percent are accepted;
-anything else raises ``CurationError`` with what was wrong, so the judge can ask once more.
+anything else raises ``ReplyParseError`` with what was wrong, so the judge can ask once more.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engines.curation.data import UnitId
-from engines.curation.errors import CurationError
+from engines.curation.errors import ReplyParseError
 from engines.curation.model import MERGE, NOT_MERGE
 
 __all__ = ["ParsedDecision", "parse_decision"]
@@ -50,18 +50,18 @@ def _first_object(text: str) -> dict[str, Any]:
             continue
         if isinstance(value, dict):
             return value
-    raise CurationError("no JSON object found in the reply")
+    raise ReplyParseError("no JSON object found in the reply")
 
 
 def _confidence(value: Any) -> float:
     try:
         number = float(str(value).strip().rstrip("%"))
     except ValueError:
-        raise CurationError(f"confidence {value!r} is not a number") from None
+        raise ReplyParseError(f"confidence {value!r} is not a number") from None
     if 1.0 < number <= 100.0:
         number /= 100.0
     if not 0.0 <= number <= 1.0:
-        raise CurationError(f"confidence {value!r} is not between 0 and 1")
+        raise ReplyParseError(f"confidence {value!r} is not between 0 and 1")
     return number
 
 
@@ -70,31 +70,31 @@ def _merge_units(value: Any, group: tuple[UnitId, ...]) -> tuple[UnitId, ...]:
     if value in (None, "", []):
         return group
     if not isinstance(value, list):
-        raise CurationError(f"merge_units {value!r} is not a list of unit ids")
+        raise ReplyParseError(f"merge_units {value!r} is not a list of unit ids")
     chosen = []
     for item in value:
         unit = by_text.get(str(item).strip())
         if unit is None:
-            raise CurationError(f"merge_units names unit {item!r}, which is not in the group {list(group)}")
+            raise ReplyParseError(f"merge_units names unit {item!r}, which is not in the group {list(group)}")
         if unit not in chosen:
             chosen.append(unit)
     if len(chosen) < 2:
-        raise CurationError("merge_units must name at least two units of the group")
+        raise ReplyParseError("merge_units must name at least two units of the group")
     return tuple(u for u in group if u in chosen)
 
 
 def parse_decision(reply: str, group: tuple[UnitId, ...]) -> ParsedDecision:
-    """The decision in ``reply`` for a group of units ``group``; raises ``CurationError``."""
+    """The decision in ``reply`` for a group of units ``group``; raises ``ReplyParseError``."""
     payload = _first_object(reply)
     raw = str(payload.get("decision", payload.get("merge_type", ""))).strip().lower()
     decision = _DECISIONS.get(raw)
     if decision is None:
-        raise CurationError(f"decision {payload.get('decision')!r} is neither 'merge' nor 'not merge'")
+        raise ReplyParseError(f"decision {payload.get('decision')!r} is neither 'merge' nor 'not merge'")
     if "confidence" not in payload:
-        raise CurationError("the reply has no confidence")
+        raise ReplyParseError("the reply has no confidence")
     confidence = _confidence(payload["confidence"])
     reasoning = str(payload.get("reasoning") or "").strip()
     if not reasoning:
-        raise CurationError("the reply has no reasoning")
+        raise ReplyParseError("the reply has no reasoning")
     groups = (_merge_units(payload.get("merge_units"), group),) if decision == MERGE else ()
     return ParsedDecision(decision=decision, confidence=confidence, reasoning=reasoning, merge_groups=groups)

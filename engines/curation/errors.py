@@ -8,6 +8,7 @@ __all__ = [
     "CurationError",
     "AnalyzerOpenError",
     "MissingExtensions",
+    "ReplyParseError",
 ]
 
 
@@ -25,3 +26,8 @@ class MissingExtensions(CurationError, ValueError):
     def __init__(self, message: str, missing: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.missing = missing
+
+
+class ReplyParseError(CurationError, ValueError):
+    """The model's reply did not hold the decision asked for. A ``ValueError``: the image-question
+    helper (``engines.agent.images``) asks the model once more on one."""

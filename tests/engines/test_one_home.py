@@ -95,6 +95,7 @@ UNCAUGHT_BUT_KEPT = {
     "JobNotFound": "KeyError",
     "UnknownJobKind": "KeyError",
     "InvalidJobRequest": "ValueError",
+    "ReplyParseError": "ValueError: engines.agent.images asks the model again on one",
     "BackendUnavailable": "ConnectionError",
     "ChildProcessFailed": "RuntimeError carrying the child's traceback text",
     # I/O errors: their modules move to engines/io/ in another change, which decides their fate.
