@@ -85,3 +85,11 @@ def test_processes_writing_at_once_leave_one_whole_file(tmp_path: Path):
         data = target.read_bytes()
     assert data in {_payload(w) for w in range(3)}
     assert [p.name for p in tmp_path.iterdir()] == ["shared.bin"]
+
+
+def test_a_cache_write_without_fsync_still_replaces_whole(tmp_path: Path):
+    target = tmp_path / "block-0"
+    atomic_write(target, b"old")
+    atomic_write(target, b"new", durable=False)
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["block-0"]
