@@ -33,6 +33,7 @@ from bokeh.util.token import get_token_payload
 from tornado.web import Finish, HTTPError, RequestHandler, decode_signed_value
 from tornado.websocket import WebSocketHandler
 
+from engines._filesystem import atomic_write
 from engines.people import LOCAL_USER
 
 if TYPE_CHECKING:
@@ -125,10 +126,7 @@ def add_password(path: Path, user: str, password: str) -> None:
     users = read_passwords(path)
     users[user] = hash_password(password)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.writelines(f"{name}:{stored}\n" for name, stored in users.items())
-    path.chmod(0o600)
+    atomic_write(path, "".join(f"{name}:{stored}\n" for name, stored in users.items()), permissions=0o600)
 
 
 @dataclass(frozen=True)

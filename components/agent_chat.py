@@ -169,7 +169,7 @@ class AgentChat(pn.viewable.Viewer):
         run_on_session_thread(self._doc, lambda: setattr(self._stop, "disabled", False))
         try:
             self._run = self._session.start(text, on_event=self._queue_event)
-        except Exception as exc:  # AgentBusy: a turn is still running
+        except Exception as exc:  # AgentError: a turn is still running
             refusal = str(exc)
             run_on_session_thread(self._doc, lambda: self._refused(refusal))
 

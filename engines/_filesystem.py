@@ -1,4 +1,4 @@
-"""The workspace shared by several processes: which filesystem holds it, and a lock to build a thing once.
+"""The workspace shared by several processes: its filesystem, a lock to build a thing once, atomic writes.
 
 Workers on several machines share one workspace over NFS, SMB, Lustre and the like. WAL keeps
 its index in shared memory, which only processes on one host can share, so on such a
@@ -11,19 +11,27 @@ holder dies, so a crash never leaves a stale lock, and Linux's NFS client maps i
 byte-range locks, so it holds across hosts. On NFS those are per process, so threads of one
 process also take an in-process lock first. The lock file is removed on release (one a built
 thing would otherwise pile up); a waiter that got a removed file's lock tries again.
+
+``atomic_write`` (and ``atomic_writer`` for writers that stream) is the one way a file is
+replaced: written under a unique temporary name in the same folder, flushed and fsynced, then
+renamed over the target and the folder fsynced. A reader in any process sees the old file or
+the new one, never half of one; two writers never share a temporary file (the last complete
+rename wins); a crash or failed write leaves the old content and no temporary file behind.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
-__all__ = ["is_network_filesystem", "NETWORK_FILESYSTEMS", "build_lock"]
+__all__ = ["is_network_filesystem", "NETWORK_FILESYSTEMS", "build_lock", "atomic_write", "atomic_writer"]
 
 NETWORK_FILESYSTEMS = frozenset(
     {
@@ -124,7 +132,7 @@ def _flock(path: Path, deadline: float, poll_s: float) -> int | None:
 
 @contextmanager
 def build_lock(workspace: Path, name: str, wait_s: float, poll_s: float = 0.05) -> Iterator[bool]:
-    """Hold the workspace-wide lock ``name`` (a file name) for as long as the block runs, waiting up to ``wait_s``.
+    """Hold the workspace-wide lock ``name`` (a file name) while the block runs, waiting up to ``wait_s``.
 
     Yields True when held, False when the deadline passed first (a holder that hangs must not
     freeze everyone: the caller goes on without it, and must tolerate another builder, e.g.
@@ -142,3 +150,74 @@ def build_lock(workspace: Path, name: str, wait_s: float, poll_s: float = 0.05) 
             if descriptor is not None:
                 path.unlink(missing_ok=True)
                 os.close(descriptor)
+
+
+def _default_permissions(path: Path) -> int:
+    """The mode ``open(path, "w")`` would give (``mkstemp`` makes 0600): the old file's, else by umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        pass
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o644
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable; some filesystems (and all of Windows) refuse to open a folder: skip."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+@contextmanager
+def atomic_writer(
+    path: Path | str, text: bool = False, *, permissions: int | None = None, durable: bool = True
+) -> Iterator[IO[Any]]:
+    """A file for ``path``'s new content (UTF-8 text when ``text``); it replaces ``path`` as the block ends.
+
+    If the block raises, ``path`` keeps its old content and the temporary file is removed.
+    ``permissions`` defaults to the old file's mode (or what the umask gives a new file).
+    ``durable=False`` skips both fsyncs, for caches that can be fetched again: the rename still
+    keeps readers from half a file, but a power cut may leave an empty one.
+    """
+    path = Path(path)
+    mode = _default_permissions(path) if permissions is None else permissions
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(descriptor, "w" if text else "wb", encoding="utf-8" if text else None) as handle:
+            yield handle
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            if durable:
+                os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    if durable:
+        _fsync_folder(path.parent)
+
+
+def atomic_write(
+    path: Path | str, data: bytes | str, *, permissions: int | None = None, durable: bool = True
+) -> Path:
+    """Replace ``path`` with ``data`` (``str`` as UTF-8) so no reader ever sees half of it; returns ``path``.
+
+    Costs one fsync of the file and one of its folder: slow on network filesystems, so write
+    whole documents, never one per record.
+    """
+    with atomic_writer(path, isinstance(data, str), permissions=permissions, durable=durable) as handle:
+        handle.write(data)
+    return Path(path)

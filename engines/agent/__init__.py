@@ -12,9 +12,7 @@ from engines.agent.breaker import CircuitBreaker
 from engines.agent.config import LlmConfig
 from engines.agent.context import DEFAULT_SYSTEM_PROMPT
 from engines.agent.errors import (
-    AgentBusy,
     AgentError,
-    CommandTemplateError,
     ConversationNotFound,
     InvalidToolArguments,
     LlmAuthError,
@@ -27,7 +25,6 @@ from engines.agent.errors import (
     LlmSetupError,
     LlmTimeout,
     LlmUnreachable,
-    RunCancelled,
     ToolDefinitionError,
     ToolFailed,
     UnknownTool,
@@ -72,7 +69,6 @@ from engines.agent.tools import Tool, Toolset, tool
 from engines.agent.trace import ToolStep, ToolTrace
 
 __all__ = [
-    "AgentBusy",
     "AgentError",
     "AgentEvent",
     "Artifact",
@@ -82,7 +78,6 @@ __all__ = [
     "CircuitBreaker",
     "Command",
     "CommandPlanner",
-    "CommandTemplateError",
     "Conversation",
     "ConversationInfo",
     "ConversationNotFound",
@@ -115,7 +110,6 @@ __all__ = [
     "PlotArtifact",
     "RequestedToolCall",
     "Retrying",
-    "RunCancelled",
     "SavedTurn",
     "StreamingUrlShortener",
     "TableArtifact",

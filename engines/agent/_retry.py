@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import openai
 
-from engines.agent._cancel import CancelSignal, wait_or_cancel
+from engines._progress import Cancel, Cancelled, wait_or_cancel
 from engines.agent.breaker import CircuitBreaker
 from engines.agent.config import LlmConfig
 from engines.agent.errors import (
@@ -32,7 +32,6 @@ from engines.agent.errors import (
     LlmServerError,
     LlmTimeout,
     LlmUnreachable,
-    RunCancelled,
 )
 from engines.agent.events import AgentEvent, Retrying
 
@@ -174,12 +173,12 @@ class RetryPolicy:
 
 
 def retrying(
-    attempt: Callable[[], Generator[AgentEvent, None, T]], policy: RetryPolicy, cancel: CancelSignal = None
+    attempt: Callable[[], Generator[AgentEvent, None, T]], policy: RetryPolicy, cancel: Cancel = None
 ) -> Generator[AgentEvent, None, T]:
     """Run ``attempt`` (a generator that returns a value) until it succeeds, yielding ``Retrying`` between tries.
 
     An attempt that already yielded events (streamed text) is not retried: the chat would show
-    its text twice. Raises the last typed error, or ``RunCancelled`` if cancelled while waiting.
+    its text twice. Raises the last typed error, or ``Cancelled`` if cancelled while waiting.
     """
     tries = 0
     while True:
@@ -198,7 +197,7 @@ def retrying(
                 delay_s=delay,
             )
             if wait_or_cancel(cancel, delay):
-                raise RunCancelled("Stopped while waiting to retry the model endpoint.") from error
+                raise Cancelled("Stopped while waiting to retry the model endpoint.") from error
 
 
 def _watched(gen: Generator[AgentEvent, None, T], started: list[bool]) -> Generator[AgentEvent, None, T]:

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
-from engines.agent._cancel import CancelSignal
+from engines._progress import Cancel
 from engines.agent._retry import RetryPolicy, call_with_retries_async, drain, retrying
 from engines.agent.breaker import CircuitBreaker
 from engines.agent.config import LlmConfig
@@ -50,7 +50,7 @@ class ChatModel(ABC):
         stream: bool = False,
         model: str | None = None,
         json_mode: bool = False,
-        cancel: CancelSignal = None,
+        cancel: Cancel = None,
         max_tokens: int | None = None,
     ) -> Generator[TextDelta, None, ModelReply]:
         """One request. Streaming yields ``TextDelta`` pieces as they arrive; returns the whole reply.
@@ -58,7 +58,7 @@ class ChatModel(ABC):
         ``max_tokens`` caps the reply's length (None: the server's default).
 
         Raises a typed ``LlmEndpointError`` (timeouts, status codes, garbled bodies) and
-        ``RunCancelled`` when ``cancel`` fires mid-stream.
+        ``Cancelled`` when ``cancel`` fires mid-stream.
         """
 
     @abstractmethod
@@ -91,7 +91,7 @@ class ChatModel(ABC):
         stream: bool = False,
         model: str | None = None,
         json_mode: bool = False,
-        cancel: CancelSignal = None,
+        cancel: Cancel = None,
         max_tokens: int | None = None,
     ) -> Generator[AgentEvent, None, ModelReply]:
         """A request with retries: yields ``TextDelta`` and ``Retrying`` events, returns the reply."""
@@ -118,7 +118,7 @@ class ChatModel(ABC):
         *,
         model: str | None = None,
         json_mode: bool = False,
-        cancel: CancelSignal = None,
+        cancel: Cancel = None,
         on_event: Callable[[AgentEvent], None] | None = None,
         max_tokens: int | None = None,
     ) -> ModelReply:

@@ -12,7 +12,6 @@ from engines.errors import NeurodeckError
 
 __all__ = [
     "AgentError",
-    "AgentBusy",
     "ConversationNotFound",
     "InvalidToolArguments",
     "LlmAuthError",
@@ -25,8 +24,6 @@ __all__ = [
     "LlmSetupError",
     "LlmTimeout",
     "LlmUnreachable",
-    "RunCancelled",
-    "CommandTemplateError",
     "ToolDefinitionError",
     "ToolFailed",
     "UnknownTool",
@@ -116,18 +113,6 @@ class ToolFailed(AgentError, RuntimeError):
 
 class ToolDefinitionError(AgentError, TypeError):
     """A toolset is defined wrongly (duplicate name, parameter without a type): a programming error."""
-
-
-class CommandTemplateError(AgentError, ValueError):
-    """An offline command template does not parse or names no parameter of its tool."""
-
-
-class AgentBusy(AgentError, RuntimeError):
-    """A message was sent while the previous reply is still being written."""
-
-
-class RunCancelled(AgentError, RuntimeError):
-    """The user stopped the reply; what was done so far is kept."""
 
 
 class ConversationNotFound(AgentError, _KeyErrorMessage):

@@ -15,9 +15,9 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engines.agent._cancel import CancelSignal, is_cancelled
+from engines._progress import Cancel, Cancelled, is_cancelled
 from engines.agent.base import ChatModel, Message
-from engines.agent.errors import InvalidToolArguments, LlmEndpointError, RunCancelled, ToolFailed, UnknownTool
+from engines.agent.errors import InvalidToolArguments, LlmEndpointError, ToolFailed, UnknownTool
 from engines.agent.events import (
     AgentEvent,
     ErrorEvent,
@@ -190,7 +190,7 @@ def run_model_turn(
     *,
     turn: int,
     limits: TurnLimits = TurnLimits(),
-    cancel: CancelSignal = None,
+    cancel: Cancel = None,
     refresh_context: Callable[[], Message] | None = None,
 ) -> Iterator[AgentEvent]:
     """The tool loop: ask, run the tools asked for (several per round), repeat until an answer or the round limit.
@@ -204,7 +204,7 @@ def run_model_turn(
     try:
         for round_ in range(1, limits.max_rounds + 1):
             if is_cancelled(cancel):
-                raise RunCancelled("Stopped.")
+                raise Cancelled("Stopped.")
             reply = yield from _ask(model, registry, messages, transcript, limits, cancel)
             usage.add(reply.usage)
             messages.append(reply.to_message())
@@ -233,7 +233,7 @@ def run_model_turn(
                 mutated |= outcome.ok and registry.tools[call.name].mutates
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": outcome.model_text})
             if is_cancelled(cancel):
-                raise RunCancelled("Stopped.")
+                raise Cancelled("Stopped.")
             if mutated and refresh_context is not None:
                 messages[0] = refresh_context()
         transcript.start_block()
@@ -242,7 +242,7 @@ def run_model_turn(
             "one message. The steps so far are shown above; ask me to continue."
         )
         yield _final(transcript, "max_rounds", round_, calls, usage)
-    except RunCancelled:
+    except Cancelled:
         yield _final(transcript, "cancelled", round_, calls, usage)
     except LlmEndpointError as error:
         yield ErrorEvent(message=str(error), error_type=type(error).__name__, retryable=error.retryable)
@@ -257,7 +257,7 @@ def _ask(
     messages: list[Message],
     transcript: _Transcript,
     limits: TurnLimits,
-    cancel: CancelSignal,
+    cancel: Cancel,
 ) -> Generator[AgentEvent, None, ModelReply]:
     """One model request (with retries); text is shortened and shown as it streams, or at once without streaming."""
     shortener = StreamingUrlShortener()
@@ -291,7 +291,7 @@ def run_planned_turn(
     turn: int,
     not_understood_answer: Callable[[Plan], str],
     result_chars: int = 1500,
-    cancel: CancelSignal = None,
+    cancel: Cancel = None,
 ) -> Iterator[AgentEvent]:
     """Run a planned turn: every call in order, stopping at the first that fails, or explain what is not understood.
 

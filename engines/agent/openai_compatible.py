@@ -17,11 +17,11 @@ from typing import Any
 
 import openai
 
-from engines.agent._cancel import CancelSignal, is_cancelled
+from engines._progress import Cancel, Cancelled, is_cancelled
 from engines.agent._retry import classify_failure
 from engines.agent.base import ChatModel, Message, ToolSchema
 from engines.agent.config import LlmConfig
-from engines.agent.errors import LlmBadResponse, LlmSetupError, RunCancelled
+from engines.agent.errors import LlmBadResponse, LlmSetupError
 from engines.agent.events import TextDelta
 from engines.agent.replies import ModelReply, RequestedToolCall, TokenUsage
 
@@ -123,7 +123,7 @@ class OpenAICompatibleModel(ChatModel):
         stream: bool = False,
         model: str | None = None,
         json_mode: bool = False,
-        cancel: CancelSignal = None,
+        cancel: Cancel = None,
         max_tokens: int | None = None,
     ) -> Generator[TextDelta, None, ModelReply]:
         kwargs = self._arguments(messages, tools, model, json_mode, max_tokens)
@@ -134,7 +134,7 @@ class OpenAICompatibleModel(ChatModel):
                 raise classify_failure(exc, self.config, kwargs["model"]) from exc
         return (yield from self._stream(kwargs, cancel))
 
-    def _stream(self, kwargs: dict[str, Any], cancel: CancelSignal) -> Generator[TextDelta, None, ModelReply]:
+    def _stream(self, kwargs: dict[str, Any], cancel: Cancel) -> Generator[TextDelta, None, ModelReply]:
         assembler = _StreamAssembler()
         try:
             stream = self.client.chat.completions.create(
@@ -145,7 +145,7 @@ class OpenAICompatibleModel(ChatModel):
         with stream:
             while True:
                 if is_cancelled(cancel):
-                    raise RunCancelled("Stopped while the model was writing.")
+                    raise Cancelled("Stopped while the model was writing.")
                 try:
                     chunk = next(stream)
                 except StopIteration:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.agent.errors import CommandTemplateError
+from engines.agent.errors import AgentError
 
 __all__ = ["Command", "CommandPlanner", "CompiledCommand", "Plan", "PlannedCall", "compile_command"]
 
@@ -115,7 +115,7 @@ def compile_command(
     """Compile a template against the tool's parameters (name -> annotation); bad templates raise at definition."""
     unknown = set(command.arguments) - set(parameters)
     if unknown:
-        raise CommandTemplateError(
+        raise AgentError(
             f"command {command.template!r} passes {sorted(unknown)}, which tool {tool} "
             f"does not take (it takes {sorted(parameters)})"
         )
@@ -127,7 +127,7 @@ def compile_command(
         if token.startswith("{"):
             name, regex, convert = _placeholder(token, tool, parameters, command.template)
             if name in converters:
-                raise CommandTemplateError(f"command {command.template!r} uses {{{name}}} twice")
+                raise AgentError(f"command {command.template!r} uses {{{name}}} twice")
             converters[name] = convert
             pattern += f"{gap}(?P<{name}>{regex})"
         elif token.startswith("["):
@@ -139,7 +139,7 @@ def compile_command(
             pattern += gap + re.escape(token)
             literal += len(token)
     if not converters and not literal:
-        raise CommandTemplateError(f"command {command.template!r} for tool {tool} has no words to match")
+        raise AgentError(f"command {command.template!r} for tool {tool} has no words to match")
     return CompiledCommand(
         tool,
         command,
@@ -157,7 +157,7 @@ def _placeholder(
     name, _, kind = token[1:-1].partition(":")
     name, kind = name.strip(), kind.strip()
     if name not in parameters:
-        raise CommandTemplateError(
+        raise AgentError(
             f"command {template!r} names {{{name}}}, which is not a parameter of tool "
             f"{tool} (it takes {sorted(parameters)})"
         )
@@ -169,7 +169,7 @@ def _placeholder(
     if "|" in kind:
         return name, _alternatives(kind), str.lower
     if kind not in _TYPES:
-        raise CommandTemplateError(
+        raise AgentError(
             f"command {template!r}: unknown placeholder type {kind!r} "
             f"(use one of {sorted(_TYPES)} or words separated by |)"
         )

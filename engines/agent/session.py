@@ -4,7 +4,7 @@ The page creates a ``ChatSession`` when a browser session starts and ``close()``
 the session ends. ``send(text, cancel)`` returns the turn's events as a generator, to be
 iterated on a worker thread (never the UI thread: a model turn takes seconds); ``start``
 does that on a thread of its own and hands each event to a callback. One turn at a time:
-a second ``send`` while one runs raises ``AgentBusy``. Every turn is saved in
+a second ``send`` while one runs raises ``AgentError``. Every turn is saved in
 ``<workspace>/agent/`` as it starts and as it ends, whatever happens in between.
 
 A session belongs to one ``person`` (the signed-in user): the conversations it saves are theirs,
@@ -21,11 +21,11 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from engines.agent._cancel import CancelSignal
+from engines._progress import Cancel
 from engines.agent.base import ChatModel
 from engines.agent.config import LlmConfig
 from engines.agent.context import DEFAULT_SYSTEM_PROMPT, TurnContext
-from engines.agent.errors import AgentBusy, ConversationNotFound
+from engines.agent.errors import AgentError, ConversationNotFound
 from engines.agent.events import AgentEvent, ErrorEvent, FinalAnswer
 from engines.agent.loop import TurnLimits, run_model_turn, run_planned_turn
 from engines.agent.memory import Exchange, InteractionMemory
@@ -113,14 +113,14 @@ class ChatSession:
         return self.trace.to_json()
 
     # --- a turn ----------------------------------------------------------------------------------
-    def send(self, text: str, cancel: CancelSignal = None) -> Iterator[AgentEvent]:
+    def send(self, text: str, cancel: Cancel = None) -> Iterator[AgentEvent]:
         """The events of one turn (see ``engines.agent.events``); the last is always a ``FinalAnswer``.
 
         Iterate on a worker thread. Closing the generator early counts as cancelling; the
         turn is still saved and remembered.
         """
         if not self._busy.acquire(blocking=False):
-            raise AgentBusy("A reply is still being written: wait for it, or press Stop first.")
+            raise AgentError("A reply is still being written: wait for it, or press Stop first.")
         return _TurnEvents(self._turn_events(text.strip(), cancel), self._busy.release)
 
     def start(
@@ -132,7 +132,7 @@ class ChatSession:
         """Run a turn on a daemon thread, calling ``on_event`` there for each event (schedule UI work from it)."""
         return ChatRun(self, text, on_event, on_done)
 
-    def _turn_events(self, text: str, cancel: CancelSignal) -> Generator[AgentEvent, None, None]:
+    def _turn_events(self, text: str, cancel: Cancel) -> Generator[AgentEvent, None, None]:
         final: FinalAnswer | None = None
         turn = self._begin(text)
         first_step = len(self.trace)
@@ -145,7 +145,7 @@ class ChatSession:
             self._finish(text, turn, first_step, final)
             self._busy.release()
 
-    def _events(self, text: str, turn: int, cancel: CancelSignal) -> Iterator[AgentEvent]:
+    def _events(self, text: str, turn: int, cancel: Cancel) -> Iterator[AgentEvent]:
         if not text:
             return run_planned_turn(
                 Plan((), ()),
@@ -184,7 +184,7 @@ class ChatSession:
             refresh_context=self.context.system_message,
         )
 
-    def _planned(self, text: str, turn: int, cancel: CancelSignal) -> Iterator[AgentEvent]:
+    def _planned(self, text: str, turn: int, cancel: Cancel) -> Iterator[AgentEvent]:
         planner = self.registry.planner
         if planner.is_help_request(text):
             return run_planned_turn(
@@ -283,7 +283,7 @@ class ChatSession:
     @contextmanager
     def _held(self) -> Iterator[None]:
         if not self._busy.acquire(blocking=False):
-            raise AgentBusy("A reply is still being written: wait for it, or press Stop first.")
+            raise AgentError("A reply is still being written: wait for it, or press Stop first.")
         try:
             yield
         finally:

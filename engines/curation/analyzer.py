@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from engines.curation._progress import Cancel, Progress, check, no_progress
-from engines.curation.errors import AnalyzerOpenError, EmptySorting, InvalidParameters, MissingExtensions
+from engines._progress import Cancel, Progress, no_progress, raise_if_cancelled
+from engines.curation.errors import AnalyzerOpenError, CurationError, MissingExtensions
 from engines.curation.pickles import TRUST_HINT, pickled_parts, safe_recording
 
 __all__ = [
@@ -263,13 +263,13 @@ def extension_status(
 
 
 def check_not_empty(sorting: Any) -> None:
-    """Raise ``EmptySorting`` when there are no units or no spikes at all."""
+    """Raise ``CurationError`` when there are no units or no spikes at all."""
     if sorting.get_num_units() == 0:
-        raise EmptySorting(
+        raise CurationError(
             "The sorting has no units, so there is nothing to curate. Check the sorter's output."
         )
     if int(np.sum(list(sorting.count_num_spikes_per_unit(outputs="array")))) == 0:
-        raise EmptySorting(
+        raise CurationError(
             "The sorting's units have no spikes, so there is nothing to curate. "
             "Check the sorter's output and the recording it ran on."
         )
@@ -285,7 +285,7 @@ def build_analyzer(
 ) -> Any:
     """Create an analyzer for ``recording`` + ``sorting`` at ``folder`` (written under a temporary
     name, then renamed, so a crash leaves no half analyzer). Costs a read of a few spikes per unit
-    to find their main channels. Raises ``EmptySorting`` for a sorting with nothing in it."""
+    to find their main channels. Raises ``CurationError`` for a sorting with nothing in it."""
     from spikeinterface.core import create_sorting_analyzer
     from spikeinterface.core.sortinganalyzer import SortingAnalyzer
 
@@ -333,7 +333,7 @@ def compute_missing_extensions(
     todo = missing_in_order(analyzer, extensions)
     require_recording(analyzer, todo, no_recording)
     for index, name in enumerate(todo):
-        check(cancel, f"computing {name}")
+        raise_if_cancelled(cancel, f"computing {name}")
         progress(index / max(1, len(todo)), f"computing {name} ({index + 1} of {len(todo)})")
         compute_one_extension(analyzer, name, params.get(name, {}), kwargs)
     progress(1.0, "extensions ready" if todo else "all extensions were already computed")
@@ -363,7 +363,7 @@ def missing_in_order(analyzer: Any, extensions: tuple[str, ...]) -> list[str]:
 
     unknown = sorted(set(extensions) - set(get_available_analyzer_extensions()))
     if unknown:
-        raise InvalidParameters(f"unknown analyzer extension(s) {', '.join(unknown)}")
+        raise CurationError(f"unknown analyzer extension(s) {', '.join(unknown)}")
     wanted = _with_dependencies(extensions)
     order = list(CURATION_EXTENSIONS) + sorted(wanted - set(CURATION_EXTENSIONS))
     return [name for name in order if name in wanted and not has_loaded(analyzer, name)]

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.curation._progress import Cancel, Progress, check, no_progress
+from engines._progress import Cancel, Progress, no_progress, raise_if_cancelled
 from engines.curation.analyzer import QUALITY_METRIC_NAMES
 from engines.curation.data import UnitId, plain_unit_id
-from engines.curation.errors import ApplyError
+from engines.curation.errors import CurationError
 from engines.curation.exports import resolve_merges
 
 __all__ = ["ApplyReport", "apply_curation_to_analyzer"]
@@ -140,7 +140,7 @@ def apply_curation_to_analyzer(
     ``censor_ms`` drops spikes of a merged unit closer than this to the previous one (the
     double detections of duplicated units). Quality metrics are recomputed for the merged
     units. Costs a copy of the analyzer's extensions plus writing it to disk (seconds to a
-    minute). Raises ``ApplyError`` with SpikeInterface's reason when the merge fails.
+    minute). Raises ``CurationError`` with SpikeInterface's reason when the merge fails.
     """
     from spikeinterface.core.sorting_tools import generate_unit_ids_for_merge_group
     from spikeinterface.curation import apply_curation
@@ -148,8 +148,8 @@ def apply_curation_to_analyzer(
     started = time.perf_counter()
     folder = Path(folder)
     if folder.exists():
-        raise ApplyError(f"'{folder}' already exists; choose a new folder for the curated analyzer")
-    check(cancel, "applying the curation")
+        raise CurationError(f"'{folder}' already exists; choose a new folder for the curated analyzer")
+    raise_if_cancelled(cancel, "applying the curation")
     removed = [plain_unit_id(u) for u in curation.get("removed") or []]
     groups = resolve_merges([m["unit_ids"] for m in curation.get("merges") or []], analyzer.unit_ids)
     groups = [tuple(u for u in g if u not in removed) for g in groups]
@@ -171,14 +171,16 @@ def apply_curation_to_analyzer(
                 analyzer, applied, censor_ms=censor_ms, sparsity_overlap=sparsity_overlap, merging_mode="soft"
             )
     except Exception as exc:  # SpikeInterface raises Exception, ValueError and AssertionError here
-        raise ApplyError(f"SpikeInterface could not apply the curation: {type(exc).__name__}: {exc}") from exc
-    check(cancel, "applying the curation")
+        raise CurationError(
+            f"SpikeInterface could not apply the curation: {type(exc).__name__}: {exc}"
+        ) from exc
+    raise_if_cancelled(cancel, "applying the curation")
     progress(0.5, "recomputing quality metrics")
     if "quality_metrics" in curated.extensions or before is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             curated.compute("quality_metrics", metric_names=QUALITY_METRIC_NAMES)
-    check(cancel, "applying the curation")
+    raise_if_cancelled(cancel, "applying the curation")
     progress(0.7, "saving the curated analyzer")
     folder.parent.mkdir(parents=True, exist_ok=True)
     temp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp"

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engines._progress import Cancel, Progress, no_progress, sub_progress
 from engines.agent.config import LlmConfig
-from engines.curation._progress import Cancel, Progress, no_progress, sub_progress
 from engines.curation.candidates import PRESETS, CandidateRequest
 from engines.curation.errors import CurationError
 from engines.curation.exports import (

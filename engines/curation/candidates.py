@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from engines.curation._progress import Cancel, Progress, check, no_progress
+from engines._progress import Cancel, Progress, no_progress, raise_if_cancelled
 from engines.curation.analyzer import check_not_empty
 from engines.curation.data import UnitId, plain_unit_id
-from engines.curation.errors import InvalidParameters, MissingExtensions
+from engines.curation.errors import CurationError, MissingExtensions
 
 __all__ = [
     "PRESETS",
@@ -92,7 +92,7 @@ def step_parameters(step: str) -> list[StepParameter]:
     """The parameters of one step with SpikeInterface's defaults."""
     defaults = _library_tables()[1]
     if step not in defaults:
-        raise InvalidParameters(f"unknown merge step {step!r}; known steps: {', '.join(sorted(defaults))}")
+        raise CurationError(f"unknown merge step {step!r}; known steps: {', '.join(sorted(defaults))}")
     fields = []
     for name, value in defaults[step].items():
         if name == "similarity_method":
@@ -111,7 +111,7 @@ def step_parameters(step: str) -> list[StepParameter]:
 def preset_form(preset: str) -> list[StepParameter]:
     """Every parameter of every step of ``preset``, in step order (what the page shows as a form)."""
     if preset not in PRESETS:
-        raise InvalidParameters(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        raise CurationError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     return [param for step in PRESETS[preset] for param in step_parameters(step)]
 
 
@@ -215,18 +215,16 @@ class CandidateSet:
 def _check_run(run: CandidateRun) -> None:
     defaults = _library_tables()[1]
     if not run.steps and run.preset not in PRESETS:
-        raise InvalidParameters(f"unknown preset {run.preset!r}; choose one of {', '.join(PRESETS)}")
+        raise CurationError(f"unknown preset {run.preset!r}; choose one of {', '.join(PRESETS)}")
     for step in run.steps:
         if step not in defaults:
-            raise InvalidParameters(
-                f"unknown merge step {step!r}; known steps: {', '.join(sorted(defaults))}"
-            )
+            raise CurationError(f"unknown merge step {step!r}; known steps: {', '.join(sorted(defaults))}")
     for step, values in run.steps_params.items():
         if step not in defaults:
-            raise InvalidParameters(f"parameters given for unknown step {step!r}")
+            raise CurationError(f"parameters given for unknown step {step!r}")
         unknown = set(values) - set(defaults[step])
         if unknown:
-            raise InvalidParameters(
+            raise CurationError(
                 f"step {step!r} has no parameter {', '.join(sorted(unknown))}; "
                 f"it takes {', '.join(defaults[step])}"
             )
@@ -268,13 +266,13 @@ def find_candidates(
     seconds: dict[str, float] = {}
     total = len(request.runs) + int(request.find_duplicates)
     for index, run in enumerate(request.runs):
-        check(cancel, "finding merge candidates")
+        raise_if_cancelled(cancel, "finding merge candidates")
         progress(index / total, f"running {run.label}")
         started = time.perf_counter()
         pairs_by_run[run.label] = _run_pairs(analyzer, run)
         seconds[run.label] = time.perf_counter() - started
     if request.find_duplicates:
-        check(cancel, "finding merge candidates")
+        raise_if_cancelled(cancel, "finding merge candidates")
         progress(len(request.runs) / total, "looking for duplicated units")
         started = time.perf_counter()
         pairs_by_run["duplicates"] = _duplicate_pairs(analyzer)
@@ -296,7 +294,7 @@ def _run_pairs(analyzer: Any, run: CandidateRun) -> list[tuple[UnitId, UnitId]]:
                 analyzer, resolve_graph=False, compute_needed_extensions=False, **run.kwargs()
             )
     except (ValueError, AssertionError, KeyError) as exc:
-        raise InvalidParameters(f"{run.label} failed in SpikeInterface: {exc}") from exc
+        raise CurationError(f"{run.label} failed in SpikeInterface: {exc}") from exc
     return [(plain_unit_id(a), plain_unit_id(b)) for a, b in pairs]
 
 

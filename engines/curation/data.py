@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.curation.errors import MissingExtensions, UnknownUnits
+from engines.curation.errors import CurationError, MissingExtensions
 
 __all__ = ["AnalyzerData", "UnitId", "plain_unit_id"]
 
@@ -99,7 +99,7 @@ class AnalyzerData:
         try:
             return self._index[plain_unit_id(unit_id)]
         except KeyError:
-            raise UnknownUnits(
+            raise CurationError(
                 f"unit {unit_id!r} is not in this analyzer (it has {len(self.unit_ids)} units); "
                 "refresh the candidate list"
             ) from None

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engines._filesystem import build_lock
-from engines.curation._progress import Progress, no_progress, sub_progress
+from engines._progress import Progress, no_progress, sub_progress
 from engines.curation.analyzer import DEFAULT_JOB_KWARGS, compute_missing_extensions
 from engines.curation.ground_truth import InjectedFaults, build_ground_truth
 

@@ -8,14 +8,7 @@ __all__ = [
     "CurationError",
     "AnalyzerOpenError",
     "MissingExtensions",
-    "EmptySorting",
-    "UnknownUnits",
-    "InvalidParameters",
-    "ImageRenderError",
-    "JudgeUnavailable",
     "ReplyParseError",
-    "CurationCancelled",
-    "ApplyError",
 ]
 
 
@@ -35,36 +28,6 @@ class MissingExtensions(CurationError, ValueError):
         self.missing = missing
 
 
-class EmptySorting(CurationError, ValueError):
-    """The sorting has no units or no spikes, so there is nothing to curate."""
-
-
-class UnknownUnits(CurationError, KeyError):
-    """Unit ids that are not in the analyzer's sorting."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
-
-
-class InvalidParameters(CurationError, ValueError):
-    """A preset, step or parameter value that SpikeInterface does not know or accept."""
-
-
-class ImageRenderError(CurationError, RuntimeError):
-    """One group's image could not be drawn; the other groups are not affected."""
-
-
-class JudgeUnavailable(CurationError, ValueError):
-    """The chosen judge cannot run here (no model endpoint configured, unknown judge name)."""
-
-
 class ReplyParseError(CurationError, ValueError):
-    """The model's reply did not contain the structured decision it was asked for."""
-
-
-class CurationCancelled(CurationError, RuntimeError):
-    """The user cancelled a long step; what was finished is kept."""
-
-
-class ApplyError(CurationError, RuntimeError):
-    """Merges could not be applied (units gone, sparsity too different, disk full)."""
+    """The model's reply did not hold the decision asked for. A ``ValueError``: the image-question
+    helper (``engines.agent.images``) asks the model once more on one."""

@@ -13,12 +13,11 @@ written, so ``apply_curation`` accepts it.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from engines._filesystem import atomic_write
 from engines.curation.data import UnitId, plain_unit_id
 from engines.curation.errors import CurationError
 from engines.curation.model import MERGE, MergeDecision, UnitLabel, Verdict
@@ -51,15 +50,6 @@ REASONING_COLUMNS = (
     "cost_usd",
 )
 QUALITY_LABELS = ("good", "mua", "noise")
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
-    return path
 
 
 def resolve_merges(
@@ -123,7 +113,8 @@ def write_reasoning_csv(
     path: Path, decisions: Iterable[MergeDecision], verdicts: Mapping[int, Verdict] | None = None
 ) -> Path:
     """Write the reasoning CSV atomically (with the tutorial's leading index column)."""
-    return _write_atomic(Path(path), reasoning_table(decisions, verdicts).to_csv())
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, reasoning_table(decisions, verdicts).to_csv())
 
 
 def merges_from_review(
@@ -190,4 +181,5 @@ def build_curation(
 
 
 def write_curation_json(path: Path, curation: dict[str, Any]) -> Path:
-    return _write_atomic(Path(path), json.dumps(curation, indent=2))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, json.dumps(curation, indent=2))

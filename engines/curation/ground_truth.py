@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.curation._progress import Progress, no_progress
+from engines._progress import Progress, no_progress
 
 __all__ = ["InjectedFaults", "GroundTruth", "build_ground_truth"]
 

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engines._filesystem import atomic_write
 from engines.curation import _drawing
 from engines.curation.data import AnalyzerData, UnitId
-from engines.curation.errors import CurationError, ImageRenderError, MissingExtensions
+from engines.curation.errors import CurationError, MissingExtensions
 
 __all__ = ["FEATURES", "ImageParams", "GroupImages", "DRAWING_VERSION"]
 
@@ -72,28 +71,25 @@ class GroupImages:
         return self.cache_dir / f"{feature}-{digest.hexdigest()}.png"
 
     def image(self, unit_ids: tuple[UnitId, ...], feature: str) -> Path:
-        """The PNG of one feature for these units, drawn now if not cached. Raises ``ImageRenderError``."""
+        """The PNG of one feature for these units, drawn now if not cached. Raises ``CurationError``."""
         if feature not in FEATURES:
-            raise ImageRenderError(f"unknown image {feature!r}; choose from {', '.join(FEATURES)}")
+            raise CurationError(f"unknown image {feature!r}; choose from {', '.join(FEATURES)}")
         path = self.path_for(unit_ids, feature)
         if path.exists():
             return path
         try:
             png = self._draw(unit_ids, feature)
         except CurationError as exc:
-            raise ImageRenderError(
+            raise CurationError(
                 f"the {feature} image of units {list(unit_ids)} could not be drawn: {exc}"
             ) from exc
         except Exception as exc:  # matplotlib and NumPy failures on odd data end as this group's error
-            raise ImageRenderError(
+            raise CurationError(
                 f"the {feature} image of units {list(unit_ids)} could not be drawn "
                 f"({type(exc).__name__}: {exc}); the other groups are not affected"
             ) from exc
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        temp.write_bytes(png)
-        os.replace(temp, path)
-        return path
+        return atomic_write(path, png)
 
     def images(
         self, unit_ids: tuple[UnitId, ...], features: tuple[str, ...] = FEATURES[:2]

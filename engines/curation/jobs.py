@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from engines._progress import Cancelled
 from engines.curation.analyzer import (
     DEFAULT_JOB_KWARGS,
     EXTENSION_PARAMS,
@@ -34,7 +35,7 @@ from engines.curation.analyzer import (
 )
 from engines.curation.errors import AnalyzerOpenError
 from engines.curation.exports import write_reasoning_csv
-from engines.jobs import JobCancelled, JobContext, JobEnvironment, JobKind, run_in_child_process
+from engines.jobs import JobContext, JobEnvironment, JobKind, run_in_child_process
 
 __all__ = [
     "EXTENSIONS_KIND",
@@ -124,7 +125,7 @@ def run_judge_job(inputs: dict[str, Any], ctx: JobContext, *, env: JobEnvironmen
     def report(fraction: float, message: str) -> None:
         try:
             ctx.report(fraction, message)
-        except JobCancelled:
+        except Cancelled:
             pass  # ``cancel`` below stops the run cleanly; the job is marked cancelled afterwards
 
     run = review.run_judge(int(inputs["run_id"]), progress=report, cancel=ctx.cancelled)
@@ -132,7 +133,7 @@ def run_judge_job(inputs: dict[str, Any], ctx: JobContext, *, env: JobEnvironmen
         ctx.output_dir / "merge_reasoning.csv", review.store.decisions(run.id), review.verdicts()
     )
     if ctx.cancelled():
-        raise JobCancelled(ctx.stop_reason())
+        raise Cancelled(ctx.stop_reason())
     return {
         "run_id": run.id,
         "status": run.status,

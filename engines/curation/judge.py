@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.curation._progress import Cancel, Progress, is_cancelled, no_progress
+from engines._progress import Cancel, Progress, is_cancelled, no_progress
 from engines.curation.data import AnalyzerData
 from engines.curation.errors import CurationError
 from engines.curation.model import CandidateGroup, MergeDecision

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from engines.curation.data import plain_unit_id
-from engines.curation.errors import CurationError, InvalidParameters, MissingExtensions
+from engines.curation.errors import CurationError, MissingExtensions
 from engines.curation.model import UnitLabel
 
-__all__ = ["LABELERS", "NOISE_THRESHOLDS", "MUA_THRESHOLDS", "label_units", "LabelerUnavailable"]
+__all__ = ["LABELERS", "NOISE_THRESHOLDS", "MUA_THRESHOLDS", "label_units", "CurationError"]
 
 LABELERS = ("bombcell", "thresholds", "unitrefine")
 
@@ -31,10 +31,6 @@ MUA_THRESHOLDS: dict[str, dict[str, Any]] = {
     "presence_ratio": {"greater": 0.7},
     "amplitude_cutoff": {"less": 0.2},
 }
-
-
-class LabelerUnavailable(CurationError, ValueError):
-    """The chosen labeler cannot run here (package missing, model folder unusable or untrusted)."""
 
 
 def _metrics(analyzer: Any) -> Any:
@@ -111,18 +107,18 @@ def _unitrefine(analyzer: Any, model_folder: str | Path | None, trust_model: boo
     from spikeinterface.curation import model_based_label_units
 
     if model_folder is None or not Path(model_folder).is_dir():
-        raise LabelerUnavailable(
+        raise CurationError(
             f"UnitRefine needs a local model folder (got {model_folder!s}); download a model "
             "with its model_info.json onto the server and give its folder"
         )
     if not list(Path(model_folder).glob("*.skops")):
-        raise LabelerUnavailable(
+        raise CurationError(
             f"'{model_folder}' holds no .skops model file; point at the folder of a UnitRefine model"
         )
     try:
         import skops  # noqa: F401  (SpikeInterface imports it inside the call)
     except ImportError:
-        raise LabelerUnavailable(
+        raise CurationError(
             "UnitRefine models are read with the skops package, which is not installed "
             "here; install it (pip install skops) or use the bombcell labeler"
         ) from None
@@ -137,7 +133,7 @@ def _unitrefine(analyzer: Any, model_folder: str | Path | None, trust_model: boo
             )
     except Exception as exc:  # skops refuses untrusted types; SpikeInterface asserts on missing metrics
         hint = " Confirm that you trust this model to load it." if "trust" in str(exc).lower() else ""
-        raise LabelerUnavailable(
+        raise CurationError(
             f"the UnitRefine model in '{model_folder}' could not label the units: "
             f"{type(exc).__name__}: {exc}.{hint}"
         ) from exc
@@ -160,4 +156,4 @@ def label_units(
         return _thresholds(analyzer, thresholds)
     if labeler == "unitrefine":
         return _unitrefine(analyzer, model_folder, trust_model)
-    raise InvalidParameters(f"unknown labeler {labeler!r}; choose from {', '.join(LABELERS)}")
+    raise CurationError(f"unknown labeler {labeler!r}; choose from {', '.join(LABELERS)}")

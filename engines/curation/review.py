@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engines._progress import Cancel, Progress, is_cancelled, no_progress
 from engines.agent.config import LlmConfig
-from engines.curation._progress import Cancel, Progress, is_cancelled, no_progress
 from engines.curation.analyzer import (
     ExtensionStatus,
     analyzer_fingerprint,
@@ -29,7 +29,7 @@ from engines.curation.analyzer import (
 from engines.curation.apply import ApplyReport, apply_curation_to_analyzer
 from engines.curation.candidates import CandidateRequest, find_candidates
 from engines.curation.data import AnalyzerData, UnitId, plain_unit_id
-from engines.curation.errors import CurationError, InvalidParameters, UnknownUnits
+from engines.curation.errors import CurationError
 from engines.curation.exports import (
     build_curation,
     merges_from_review,
@@ -78,7 +78,7 @@ def make_judge(
         return VlmJudge(
             llm, VlmJudgeParams(features=features, num_workers=num_workers), max_workers=max_workers
         )
-    raise InvalidParameters(f"unknown judge {name!r}; choose metrics or vlm")
+    raise CurationError(f"unknown judge {name!r}; choose metrics or vlm")
 
 
 class CurationReview:
@@ -194,7 +194,7 @@ class CurationReview:
         for unit in units:
             self.data.index(unit)
         if len(set(units)) < 2:
-            raise InvalidParameters("a group needs at least two different units")
+            raise CurationError("a group needs at least two different units")
         parent = self.group(group_id)
         return self.store.add_group(
             self.key, units, f"edited:{parent.group_id}", parent.group_id, self._similarity(units)
@@ -205,11 +205,11 @@ class CurationReview:
         for unit in units:
             self.data.index(unit)
         if len(set(units)) < 2:
-            raise InvalidParameters("a group needs at least two different units")
+            raise CurationError("a group needs at least two different units")
         return self.store.add_group(self.key, units, "manual", None, self._similarity(units))
 
     def group_images(self, group_id: int, features: tuple[str, ...] = FEATURES[:2]) -> dict[str, Path]:
-        """PNG paths of a group's images (drawn and cached on first use; ``ImageRenderError`` per group)."""
+        """PNG paths of a group's images (drawn and cached on first use; ``CurationError`` per group)."""
         return self.images.images(self.group(group_id).unit_ids, features)
 
     # --- judging ------------------------------------------------------------------------------
@@ -299,7 +299,7 @@ class CurationReview:
         units = tuple(plain_unit_id(u) for u in merge_units)
         stray = [u for u in units if u not in group.unit_ids]
         if stray:
-            raise UnknownUnits(f"units {stray} are not in group {group_id}; edit the group first")
+            raise CurationError(f"units {stray} are not in group {group_id}; edit the group first")
         return self.store.record_verdict(self.key, group_id, verdict, units, self.session, owner=self.owner)
 
     def undo(self) -> Verdict | None:
@@ -332,7 +332,7 @@ class CurationReview:
 
     def set_label(self, unit_id: UnitId, label: str) -> UnitLabel:
         if label not in LABELS:
-            raise InvalidParameters(f"unknown label {label!r}; use {', '.join(LABELS)}")
+            raise CurationError(f"unknown label {label!r}; use {', '.join(LABELS)}")
         self.data.index(unit_id)
         row = UnitLabel(unit_id=plain_unit_id(unit_id), label=label, source="human")
         self.store.record_labels(self.key, [row], self.session)

@@ -25,7 +25,7 @@ from typing import Any
 
 from engines._owners import add_owner_column
 from engines.curation.data import UnitId, plain_unit_id
-from engines.curation.errors import CurationError, UnknownUnits
+from engines.curation.errors import CurationError
 from engines.curation.model import (
     CandidateGroup,
     JudgeRun,
@@ -211,7 +211,7 @@ class DecisionStore:
         wanted = list(group_ids)
         unknown = [g for g in wanted if g not in found]
         if unknown:
-            raise UnknownUnits(f"no group {unknown} for this analyzer; refresh the candidate list")
+            raise CurationError(f"no group {unknown} for this analyzer; refresh the candidate list")
         return [found[g] for g in wanted]
 
     # --- judge runs ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from engines._progress import Cancel, Progress, is_cancelled
 from engines.agent import (
     CircuitBreaker,
     ImageAnswer,
@@ -43,9 +44,8 @@ from engines.agent import (
     image_part,
 )
 from engines.agent.images import Reader
-from engines.curation._progress import Cancel, Progress, is_cancelled
 from engines.curation._reply import ParsedDecision, parse_decision
-from engines.curation.errors import CurationError, InvalidParameters, JudgeUnavailable, ReplyParseError
+from engines.curation.errors import CurationError
 from engines.curation.judge import Judge, JudgeContext, OnDecision
 from engines.curation.model import CandidateGroup, MergeDecision
 from engines.limits import Budget
@@ -135,12 +135,12 @@ class VlmJudge(Judge):
         budget: Budget | None = None,
     ) -> None:
         if config is None:
-            raise JudgeUnavailable(
+            raise CurationError(
                 "no model endpoint is configured, so the VLM judge cannot run; set the model's "
                 "base URL in the settings or use the metrics judge"
             )
         if not isinstance(params.num_workers, int) or params.num_workers < 1:
-            raise InvalidParameters(
+            raise CurationError(
                 f"num_workers must be a whole number of at least 1 (got {params.num_workers!r})"
             )
         if params.num_workers > max_workers:
@@ -150,9 +150,7 @@ class VlmJudge(Judge):
             )
         unknown = [f for f in params.features if f not in VLM_FEATURES]
         if unknown or not params.features:
-            raise InvalidParameters(
-                f"unknown image feature(s) {unknown}; choose from {', '.join(VLM_FEATURES)}"
-            )
+            raise CurationError(f"unknown image feature(s) {unknown}; choose from {', '.join(VLM_FEATURES)}")
         # temperature 0 unless the settings say otherwise: the same images should get the same decision
         self.config = config if config.temperature is not None else replace(config, temperature=0.0)
         self.params = params
@@ -160,7 +158,7 @@ class VlmJudge(Judge):
         try:
             self.model = OpenAICompatibleModel(self.config)
         except LlmSetupError as exc:
-            raise JudgeUnavailable(f"{exc} Or use the metrics judge, which needs no model.") from exc
+            raise CurationError(f"{exc} Or use the metrics judge, which needs no model.") from exc
         self._limits: _RunLimits | None = None
 
     @property
@@ -188,7 +186,7 @@ class VlmJudge(Judge):
         cancel: Cancel,
     ) -> None:
         if context.images is None:
-            raise JudgeUnavailable("the VLM judge needs the group images; open the analyzer through a review")
+            raise CurationError("the VLM judge needs the group images; open the analyzer through a review")
         if self.budget is not None and groups:
             self.budget.take(len(groups))
         run_to_end(self._run(list(groups), context, on_decision, progress, cancel))
@@ -314,7 +312,7 @@ class VlmJudge(Judge):
             prompt, [image], limits, cost, system=system, history=history, model=self.config.model_for_images
         )
         if not answer.text.strip():
-            raise ReplyParseError(f"the model sent an empty report for the {feature} image")
+            raise CurationError(f"the model sent an empty report for the {feature} image")
         return answer.text
 
     def _example_messages(self, feature: str, context: JudgeContext) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ same address policy as NWB files. Windows come back as ``engines.nwb.extract.Tra
 from engines.edf._header import EdfChannel, EdfHeader
 from engines.edf._tal import Annotation
 from engines.edf.edffile import EdfFile, open_edf
-from engines.edf.errors import EdfOpenError, EdfReadError, EdfRequestError, EdfTruncated, NotAnEdfFile
+from engines.edf.errors import EdfOpenError, EdfReadError, EdfRequestError, NotAnEdfFile
 
 __all__ = [
     "open_edf",
@@ -17,7 +17,6 @@ __all__ = [
     "Annotation",
     "EdfOpenError",
     "NotAnEdfFile",
-    "EdfTruncated",
     "EdfReadError",
     "EdfRequestError",
 ]

@@ -19,7 +19,7 @@ from engines.edf._header import FIXED_BYTES, EdfChannel, EdfHeader, parse_fixed,
 from engines.edf._records import decode_signal, record_runs, record_spans
 from engines.edf._tal import Annotation, parse_record_tals
 from engines.edf.byte_source import ByteSource, open_bytes
-from engines.edf.errors import EdfReadError, EdfRequestError, EdfTruncated, NotAnEdfFile
+from engines.edf.errors import EdfReadError, EdfRequestError, NotAnEdfFile
 from engines.io.policy import SourcePolicy
 from engines.nwb.extract.decimate import min_max_envelope
 from engines.nwb.extract.timeseries import DEFAULT_WINDOW_S, TraceWindow
@@ -224,9 +224,8 @@ def _header_bytes(source: ByteSource) -> bytes:
 def open_edf(text: str, policy: SourcePolicy) -> EdfFile:
     """Open a local path (under the allowed roots) or an http(s)/s3/gs/dandi URL of an EDF/BDF file.
 
-    Reads the header only (remote: the probe request). Raises ``NotAnEdfFile`` for other files
-    or a damaged header, ``EdfTruncated`` when the data records stop short of what the header
-    announces, and the NWB engine's typed source errors for refused or unreachable sources.
+    Reads the header only (remote: the probe request). Raises ``NotAnEdfFile`` for other files,
+    a damaged header or data records that stop short of what the header announces, and the NWB engine's typed source errors for refused or unreachable sources.
     """
     source = open_bytes(text, policy)
     try:
@@ -236,7 +235,7 @@ def open_edf(text: str, policy: SourcePolicy) -> EdfFile:
         expected = header.header_bytes + header.data_bytes
         if source.size < expected:
             held = max(source.size - header.header_bytes, 0) // header.record_bytes
-            raise EdfTruncated(
+            raise NotAnEdfFile(
                 f"{source.label} holds {held:,} of the {header.n_records:,} data records its header "
                 f"announces ({source.size:,} of {expected:,} bytes): it was cut short, e.g. by an "
                 "incomplete download. Download or copy it again."

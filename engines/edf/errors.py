@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engines.errors import NeurodeckError
 
-__all__ = ["EdfOpenError", "NotAnEdfFile", "EdfTruncated", "EdfReadError", "EdfRequestError"]
+__all__ = ["EdfOpenError", "NotAnEdfFile", "EdfReadError", "EdfRequestError"]
 
 
 class EdfOpenError(NeurodeckError, OSError):
@@ -13,10 +13,6 @@ class EdfOpenError(NeurodeckError, OSError):
 
 class NotAnEdfFile(EdfOpenError):
     """The bytes are not an EDF, EDF+, BDF or BDF+ file (wrong version field, broken header)."""
-
-
-class EdfTruncated(NotAnEdfFile):
-    """The file holds fewer data records than its header announces (an incomplete download or copy)."""
 
 
 class EdfReadError(NeurodeckError, OSError):

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from engines._filesystem import atomic_write
+
 __all__ = ["DiskBlocks", "flush_disk_writes"]
 
 _writer: tuple[int, queue.SimpleQueue[Callable[[], object]]] | None = None
@@ -86,9 +88,7 @@ class DiskBlocks:
         _disk_writer().put(partial(self._write, self._name(key), value))
 
     def _write(self, name: str, value: bytes) -> None:
-        partial = self._folder / f"{name}.{os.getpid()}-{threading.get_ident()}.partial"
-        partial.write_bytes(value)
-        os.replace(partial, self._folder / name)
+        atomic_write(self._folder / name, value, durable=False)
         self._names.add(name)
 
 

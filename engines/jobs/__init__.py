@@ -14,7 +14,6 @@ from engines.jobs.dask_backend import DaskBackend
 from engines.jobs.errors import (
     BackendUnavailable,
     InvalidJobRequest,
-    JobCancelled,
     JobNotFound,
     UnknownJobKind,
 )
@@ -37,7 +36,6 @@ __all__ = [
     "InvalidJobRequest",
     "Job",
     "JobBackend",
-    "JobCancelled",
     "JobContext",
     "JobKind",
     "JobNotFound",

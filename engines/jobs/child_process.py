@@ -15,8 +15,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from engines._progress import Cancelled
 from engines.errors import NeurodeckError
-from engines.jobs.errors import JobCancelled
 from engines.jobs.kinds import JobContext
 
 __all__ = ["ChildProcessFailed", "run_in_child_process"]
@@ -69,7 +69,7 @@ def run_in_child_process(
     """``target(**kwargs)`` in a spawned child; its return value must pickle.
 
     Progress moves from ``progress_from`` towards ``progress_to`` as elapsed / ``expected_s``
-    (capped at 95% of the span, since the real end is unknown). Raises ``JobCancelled`` once
+    (capped at 95% of the span, since the real end is unknown). Raises ``Cancelled`` once
     the child is killed after a cancel, ``ChildProcessFailed`` when the call raised or the
     child died. Costs one interpreter start (about a second) plus pickling the arguments.
     """
@@ -93,8 +93,8 @@ def run_in_child_process(
             ctx.report(
                 progress_from + span * min(0.95, elapsed / max(expected_s, 1e-3)),
                 f"{label} ({elapsed:.0f} s)",
-            )  # raises JobCancelled once the job is cancelled
-    except JobCancelled:
+            )  # raises Cancelled once the job is cancelled
+    except Cancelled:
         _stop(process)
         raise
     finally:

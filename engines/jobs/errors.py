@@ -8,7 +8,6 @@ __all__ = [
     "JobNotFound",
     "UnknownJobKind",
     "InvalidJobRequest",
-    "JobCancelled",
     "BackendUnavailable",
 ]
 
@@ -30,10 +29,6 @@ class UnknownJobKind(NeurodeckError, _KeyErrorMessage):
 
 class InvalidJobRequest(NeurodeckError, ValueError):
     """A submit or a kind's answer that cannot be stored (inputs not JSON, unsafe names, bad limits)."""
-
-
-class JobCancelled(NeurodeckError, RuntimeError):
-    """Raised inside a running kind to stop it: the job was cancelled, or its worker is shutting down."""
 
 
 class BackendUnavailable(NeurodeckError, ConnectionError):

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engines.jobs.errors import InvalidJobRequest, JobCancelled, UnknownJobKind
+from engines._progress import Cancelled
+from engines.jobs.errors import InvalidJobRequest, UnknownJobKind
 from engines.jobs.model import Job, check_name
 
 __all__ = ["JobKind", "KindRegistry", "JobContext", "RunFunction"]
@@ -114,12 +115,12 @@ class JobContext:
         self._message = ""
 
     def report(self, fraction: float, message: str = "") -> None:
-        """Record progress (0..1, clamped) and raise ``JobCancelled`` if the job should stop."""
+        """Record progress (0..1, clamped) and raise ``Cancelled`` if the job should stop."""
         with self._lock:
             self._progress = min(1.0, max(0.0, float(fraction)))
             self._message = str(message)
         if self.cancelled():
-            raise JobCancelled(self.stop_reason())
+            raise Cancelled(self.stop_reason())
 
     def cancelled(self) -> bool:
         """True once the job was cancelled, lost to another worker, or its worker is shutting down."""

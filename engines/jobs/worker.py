@@ -3,7 +3,7 @@
 While a kind runs, a heartbeat thread sends its progress to the store every ``heartbeat_s``
 and extends the lease. When the store answers that the job is no longer this worker's
 (cancelled, or re-leased after the lease ran out) the job's context is marked cancelled and
-the kind's next ``ctx.report`` raises ``JobCancelled``. Any other exception from a kind fails
+the kind's next ``ctx.report`` raises ``Cancelled``. Any other exception from a kind fails
 that attempt with a one-line reason; the worker goes on with the next job.
 """
 
@@ -17,7 +17,8 @@ import uuid
 from types import TracebackType
 from typing import Any
 
-from engines.jobs.errors import InvalidJobRequest, JobCancelled
+from engines._progress import Cancelled
+from engines.jobs.errors import InvalidJobRequest
 from engines.jobs.kinds import JobContext, JobKind, KindRegistry
 from engines.jobs.model import Job, canonical_json
 from engines.jobs.results import ResultStore
@@ -125,7 +126,7 @@ class Worker:
         try:
             summary = kind.run(job.inputs, ctx)
             if ctx.revoked():  # finished anyway, but the job is no longer ours: do not publish
-                raise JobCancelled(ctx.stop_reason())
+                raise Cancelled(ctx.stop_reason())
             if not isinstance(summary, dict):
                 raise InvalidJobRequest(
                     f"job kind {job.kind!r} must return a dict summary, got {type(summary).__name__}"
@@ -140,7 +141,7 @@ class Worker:
             )
             return summary
         except Exception as exc:
-            if ctx.cancelled():  # JobCancelled, or whatever the kind raised while being stopped
+            if ctx.cancelled():  # Cancelled, or whatever the kind raised while being stopped
                 if self._stopping.is_set():
                     self.store.release(job.id, self.worker_id)
                 log.info("job %s stopped: %s", job.id, ctx.stop_reason())

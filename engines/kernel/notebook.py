@@ -6,8 +6,6 @@ headless (``nbclient``); figures are kept as they were shown (PNG, Bokeh JSON an
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Literal
 
 import nbformat
 
+from engines._filesystem import atomic_write
 from engines.kernel.results import CellResult
 
 __all__ = [
@@ -80,16 +79,5 @@ def notebook_bytes(entries: Sequence[NotebookEntry], title: str = "") -> bytes:
 
 
 def export_notebook(entries: Sequence[NotebookEntry], path: Path | str, title: str = "") -> Path:
-    """Write the notebook to ``path`` (a ``.ipynb`` file), atomically: a reader never sees half a file, and two
-    writers at once each write their own temporary file (the last one complete wins)."""
-    path = Path(path)
-    data = notebook_bytes(entries, title)
-    descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    return path
+    """Write the notebook to ``path`` (a ``.ipynb`` file) atomically: a reader never sees half a file."""
+    return atomic_write(path, notebook_bytes(entries, title))

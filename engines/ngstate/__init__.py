@@ -12,8 +12,6 @@ from engines.ngstate.errors import (
     PointerError,
     PointerNotAllowed,
     PointerTooLarge,
-    SamplingCancelled,
-    StateEditError,
     StateNotFound,
     StateParseError,
     VolumeError,
@@ -107,7 +105,6 @@ __all__ = [
     "build_demo_roi_table",
     "NgStateError",
     "StateParseError",
-    "StateEditError",
     "LayerNotFound",
     "StateNotFound",
     "PointerError",
@@ -116,5 +113,4 @@ __all__ = [
     "VolumeError",
     "VolumeNotAllowed",
     "VolumeTooLarge",
-    "SamplingCancelled",
 ]

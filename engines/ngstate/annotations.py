@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engines.ngstate.errors import StateEditError
+from engines.ngstate.errors import NgStateError
 from engines.ngstate.layers import add_layer
 from engines.ngstate.state import NgState
 
@@ -41,7 +41,7 @@ def annotation_dimensions(state: NgState, layer_name: str) -> list[str]:
 def _ensure_layer(state: NgState, layer_name: str) -> NgState:
     if layer_name.lower() not in (n.lower() for n in state.layer_names):
         if not state.dimension_names:
-            raise StateEditError(
+            raise NgStateError(
                 "This state has no dimensions yet, so an annotation has no coordinates to use."
             )
         return add_layer(state, layer_name, "annotation")
@@ -49,7 +49,7 @@ def _ensure_layer(state: NgState, layer_name: str) -> NgState:
     source = _local_source(layer)
     url = source.get("url") if isinstance(source, dict) else source
     if layer.get("type") != "annotation" or url != "local://annotations":
-        raise StateEditError(
+        raise NgStateError(
             f"'{layer_name}' is not a local annotation layer (type {layer.get('type')}, source {url}); "
             "choose another layer name for new annotations."
         )
@@ -63,14 +63,14 @@ def _resolve(state: NgState, dims: list[str], point: Point, what: str) -> list[f
         for name, value in point.items():
             match = name if name in dims else next((d for d in dims if d.rstrip("^'") == name), None)
             if match is None:
-                raise StateEditError(
+                raise NgStateError(
                     f"The {what} names dimension '{name}', which the layer does not have ({', '.join(dims)})."
                 )
             given[match] = value
     else:
         values = list(point)
         if len(values) > len(dims):
-            raise StateEditError(
+            raise NgStateError(
                 f"The {what} has {len(values)} coordinates; the layer has {len(dims)} ({', '.join(dims)})."
             )
         given = dict(zip(dims, values))
@@ -78,12 +78,12 @@ def _resolve(state: NgState, dims: list[str], point: Point, what: str) -> list[f
     for name in dims:
         value = given.get(name, current.get(name))
         if value is None:
-            raise StateEditError(
+            raise NgStateError(
                 f"The {what} needs a '{name}' coordinate (the state has no position to take it from)."
             )
         number = float(value)
         if not math.isfinite(number):
-            raise StateEditError(f"The {what}'s '{name}' coordinate must be a finite number.")
+            raise NgStateError(f"The {what}'s '{name}' coordinate must be a finite number.")
         resolved.append(number)
     return resolved
 

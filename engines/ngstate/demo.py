@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from engines._filesystem import build_lock
+from engines._filesystem import atomic_writer, build_lock
 from engines.ngstate._cells import cell_metrics, downsample_mean, downsample_mode, synthesize_cells
 from engines.ngstate.layers import DEFAULT_IMAGE_SHADER
 from engines.ngstate.state import NgState
@@ -145,7 +145,7 @@ def ensure_demo_volume(workspace: Path) -> DemoVolume:
                 {"segment_properties": "segment_properties"},
             )
             _write_segment_properties(temporary / "segmentation", labels)
-            try:
+            try:  # a folder (tensorstore wrote many files): it appears whole or not at all
                 os.rename(temporary, final)
             except OSError:
                 if not (final / "segmentation" / "info").is_file():
@@ -222,7 +222,6 @@ def roi_table_from_volume(demo: DemoVolume) -> pl.DataFrame:
 def write_demo_rois_csv(path: Path) -> Path:
     """Write the demo ROI table as CSV (how ``assets/demo_rois.csv`` is made), atomically."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    build_demo_roi_table().write_csv(temporary)
-    os.replace(temporary, path)
+    with atomic_writer(path) as handle:
+        build_demo_roi_table().write_csv(handle)
     return path

@@ -7,7 +7,6 @@ from engines.errors import NeurodeckError
 __all__ = [
     "NgStateError",
     "StateParseError",
-    "StateEditError",
     "LayerNotFound",
     "PointerError",
     "PointerTooLarge",
@@ -16,7 +15,6 @@ __all__ = [
     "VolumeError",
     "VolumeTooLarge",
     "VolumeNotAllowed",
-    "SamplingCancelled",
 ]
 
 
@@ -26,10 +24,6 @@ class NgStateError(NeurodeckError, ValueError):
 
 class StateParseError(NgStateError):
     """The text is not a Neuroglancer URL, ``#!`` fragment, JSON state or pointer URL."""
-
-
-class StateEditError(NgStateError):
-    """The requested change does not fit this state (unknown dimension, wrong layer type, ...)."""
 
 
 class LayerNotFound(NgStateError, KeyError):
@@ -68,7 +62,3 @@ class PointerNotAllowed(PointerError, PermissionError):
 
 class VolumeNotAllowed(VolumeError, PermissionError):
     """The volume lies at a private address or outside the folders this server may read."""
-
-
-class SamplingCancelled(NeurodeckError, RuntimeError):
-    """The user cancelled a volume read."""

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from engines.ngstate.errors import StateEditError
+from engines.ngstate.errors import NgStateError
 from engines.ngstate.state import NgState
 
 __all__ = [
@@ -55,15 +55,15 @@ def add_layer(
     """Add a layer; adding a name that exists with the same type updates its source (idempotent).
 
     Annotation layers default to ``local://annotations`` in the state's own coordinate space.
-    Raises ``StateEditError`` when the name exists with another type.
+    Raises ``NgStateError`` when the name exists with another type.
     """
     name = (name or "").strip()
     if not name:
-        raise StateEditError("A layer needs a name.")
+        raise NgStateError("A layer needs a name.")
     if layer_type not in LAYER_TYPES:
-        raise StateEditError(f"Unknown layer type '{layer_type}'. Use one of: {', '.join(LAYER_TYPES)}.")
+        raise NgStateError(f"Unknown layer type '{layer_type}'. Use one of: {', '.join(LAYER_TYPES)}.")
     if layer_type != "annotation" and not source:
-        raise StateEditError(f"An {layer_type} layer needs a source, like precomputed://https://host/path.")
+        raise NgStateError(f"An {layer_type} layer needs a source, like precomputed://https://host/path.")
     if name.lower() in (n.lower() for n in state.layer_names):
         return _update_existing(state, state.layer_key(name), layer_type, source, visible)
     layer: dict[str, Any] = {"type": layer_type, "source": _new_source(state, layer_type, source)}
@@ -94,7 +94,7 @@ def _update_existing(
 ) -> NgState:
     existing = state.layer(name)
     if existing.get("type") != layer_type:
-        raise StateEditError(
+        raise NgStateError(
             f"A layer named '{name}' already exists as a {existing.get('type')} layer. Choose another name."
         )
     new = set_visibility(state, name, visible)
@@ -131,7 +131,7 @@ def set_visibility(state: NgState, name: str, visible: bool) -> NgState:
 def _segment_id(value: Any) -> str:
     text = str(value).strip()
     if not text.isdigit() or int(text) > _UINT64_MAX:
-        raise StateEditError(f"'{value}' is not a segment id (a whole number from 0 to 2^64-1).")
+        raise NgStateError(f"'{value}' is not a segment id (a whole number from 0 to 2^64-1).")
     return str(int(text))
 
 
@@ -144,11 +144,11 @@ def select_segments(
     """Choose which segments a segmentation layer shows (ids as strings, as Neuroglancer stores them)."""
     layer = state._find_layer(name)
     if layer.get("type") not in ("segmentation", "segmentation_with_graph"):
-        raise StateEditError(
+        raise NgStateError(
             f"'{name}' is a {layer.get('type')} layer; segments belong to segmentation layers."
         )
     if mode not in ("replace", "add", "remove"):
-        raise StateEditError("mode must be 'replace', 'add' or 'remove'.")
+        raise NgStateError("mode must be 'replace', 'add' or 'remove'.")
     ids = [_segment_id(v) for v in segment_ids]
     current = [str(s) for s in layer.get("segments", [])]
     if mode == "replace":
@@ -172,22 +172,22 @@ def set_lut_range(state: NgState, name: str, low: float, high: float, control: s
     """
     layer = state._find_layer(name)
     if layer.get("type") != "image":
-        raise StateEditError(
+        raise NgStateError(
             f"'{name}' is a {layer.get('type')} layer; contrast ranges belong to image layers."
         )
     low, high = float(low), float(high)
     if not (math.isfinite(low) and math.isfinite(high)) or low == high:
-        raise StateEditError("A contrast range needs two different finite numbers (low, high).")
+        raise NgStateError("A contrast range needs two different finite numbers (low, high).")
     shader = layer.get("shader")
     controls = invlerp_controls(shader)
     if not controls:
-        raise StateEditError(
+        raise NgStateError(
             f"The shader of '{name}' has no '#uicontrol invlerp' control, so it has no contrast range to set. "
             "Add one to the shader, or remove the shader to use the default."
         )
     chosen = control or controls[0]
     if chosen not in controls:
-        raise StateEditError(
+        raise NgStateError(
             f"The shader of '{name}' has no invlerp control '{chosen}'; it has: {', '.join(controls)}."
         )
     new, _ = _edit(state)

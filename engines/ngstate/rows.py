@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engines.ngstate.annotations import add_point
-from engines.ngstate.errors import StateEditError
+from engines.ngstate.errors import NgStateError
 from engines.ngstate.layers import remove_layer, select_segments, set_lut_range
 from engines.ngstate.state import NgState
 from engines.ngstate.view import set_position, set_scale
@@ -56,7 +56,7 @@ def build_row_view(
         if not lut_layer:
             images = state.layers_of_type("image")
             if not images:
-                raise StateEditError("The state has no image layer to set a contrast range on.")
+                raise NgStateError("The state has no image layer to set a contrast range on.")
             lut_layer = images[0]
         state = set_lut_range(state, lut_layer, lut[0], lut[1])
     return state

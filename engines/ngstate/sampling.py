@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from engines._progress import Cancel, Progress
 from engines.io.policy import SourcePolicy
 from engines.ngstate._precomputed import to_mip
-from engines.ngstate.errors import StateEditError, VolumeError, VolumeTooLarge
+from engines.ngstate.errors import NgStateError, VolumeError, VolumeTooLarge
 from engines.ngstate.layers import set_lut_range
 from engines.ngstate.state import NgState
 from engines.ngstate.view import Bounds
-from engines.ngstate.volume import Cancel, Progress, Volume, open_volume
+from engines.ngstate.volume import Volume, open_volume
 
 __all__ = [
     "Histogram",
@@ -65,7 +66,7 @@ class Histogram:
     def percentile(self, p: float) -> float:
         """The value below which ``p`` percent of the voxels lie."""
         if not 0 <= p <= 100:
-            raise StateEditError("A percentile is between 0 and 100.")
+            raise NgStateError("A percentile is between 0 and 100.")
         cumulative = np.cumsum(self.counts)
         target = p / 100 * self.voxels
         index = int(np.searchsorted(cumulative, target, side="left"))
@@ -234,7 +235,7 @@ def auto_contrast_range(
 ) -> tuple[float, float]:
     """A contrast range from two percentiles of the volume's histogram at a coarse mip."""
     if not 0 <= low_percentile < high_percentile <= 100:
-        raise StateEditError("Auto-contrast needs 0 <= low percentile < high percentile <= 100.")
+        raise NgStateError("Auto-contrast needs 0 <= low percentile < high percentile <= 100.")
     histogram = compute_histogram(volume, mip, channel=channel, progress=progress, cancel=cancel)
     low, high = histogram.percentile(low_percentile), histogram.percentile(high_percentile)
     if high <= low:
@@ -280,7 +281,7 @@ def layer_bounds(state: NgState, volume: Volume) -> Bounds:
         if name in factors
     }
     if not ranges:
-        raise StateEditError("The state has no x, y or z dimension in length units to place the volume in.")
+        raise NgStateError("The state has no x, y or z dimension in length units to place the volume in.")
     return Bounds(ranges)
 
 
@@ -294,7 +295,7 @@ def state_point_to_voxel(
     voxel = []
     for axis, res in zip("xyz", resolution):
         if axis not in point or axis not in factors:
-            raise StateEditError(
+            raise NgStateError(
                 f"The point has no '{axis}' coordinate in length units; the volume needs x, y and z."
             )
         voxel.append(point[axis] * factors[axis] / res)

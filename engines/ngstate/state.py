@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engines.ngstate.errors import LayerNotFound, StateEditError, StateParseError
+from engines.ngstate.errors import LayerNotFound, NgStateError, StateParseError
 
 __all__ = ["NgState", "Dimension", "LayerInfo"]
 
@@ -149,7 +149,7 @@ class NgState:
         if name in bare:
             return bare.index(name)
         listed = ", ".join(names) or "(none)"
-        raise StateEditError(f"This state has no dimension '{name}'. Its dimensions are: {listed}.")
+        raise NgStateError(f"This state has no dimension '{name}'. Its dimensions are: {listed}.")
 
     @property
     def position(self) -> dict[str, float] | None:

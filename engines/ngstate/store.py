@@ -15,13 +15,12 @@ server's own (scripts, tests): it sees and changes everything.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from engines._filesystem import atomic_write
 from engines.ngstate.errors import NgStateError, StateNotFound, StateParseError
 from engines.ngstate.state import NgState
 from engines.people import NotAllowed, Person
@@ -90,16 +89,7 @@ class StateStore:
                 self._refuse_change(path.stem, row["owner"] if row else "", "replace")
             owner = row["owner"] if row else (self.person.name if self.person and not path.exists() else "")
             keep = bool(row["shared"]) if row else False
-            descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=".saving-", suffix=".json")
-            try:
-                with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temporary, path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            atomic_write(path, text)
             db.execute(
                 "INSERT OR REPLACE INTO views (name, owner, shared) VALUES (?, ?, ?)",
                 (path.stem, owner, int(keep if shared is None else shared)),

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engines.ngstate.errors import StateEditError
+from engines.ngstate.errors import NgStateError
 from engines.ngstate.state import NgState
 
 __all__ = [
@@ -68,9 +68,9 @@ def _finite(value: Any, what: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
-        raise StateEditError(f"{what} must be a number, not {value!r}.") from exc
+        raise NgStateError(f"{what} must be a number, not {value!r}.") from exc
     if not math.isfinite(number):
-        raise StateEditError(f"{what} must be a finite number, not {value!r}.")
+        raise NgStateError(f"{what} must be a finite number, not {value!r}.")
     return number
 
 
@@ -82,7 +82,7 @@ def set_position(state: NgState, center: Center) -> NgState:
     """
     names = state.dimension_names
     if not names:
-        raise StateEditError(
+        raise NgStateError(
             "This state has no dimensions yet, so a position cannot be named. Add a layer first."
         )
     if isinstance(center, Mapping):
@@ -93,7 +93,7 @@ def set_position(state: NgState, center: Center) -> NgState:
     else:
         values = list(center)
         if len(values) > len(names):
-            raise StateEditError(
+            raise NgStateError(
                 f"{len(values)} coordinates given, but this state has {len(names)} dimensions ({', '.join(names)})."
             )
         updates = {i: _finite(v, f"The {names[i]} coordinate") for i, v in enumerate(values)}
@@ -102,7 +102,7 @@ def set_position(state: NgState, center: Center) -> NgState:
     if not isinstance(position, list) or len(position) != len(names):
         missing = [names[i] for i in range(len(names)) if i not in updates]
         if missing:
-            raise StateEditError(
+            raise NgStateError(
                 f"This state has no position yet; give every dimension (missing: {', '.join(missing)})."
             )
         position = [0.0] * len(names)
@@ -116,7 +116,7 @@ def zoom_by(state: NgState, factor: float) -> NgState:
     """Zoom in by ``factor`` (2 = twice as close, 0.5 = twice as far) in the 2-D and 3-D panels."""
     factor = _finite(factor, "The zoom factor")
     if factor <= 0:
-        raise StateEditError("The zoom factor must be positive (2 zooms in, 0.5 zooms out).")
+        raise NgStateError("The zoom factor must be positive (2 zooms in, 0.5 zooms out).")
     new, data = _edit(state)
     data["crossSectionScale"] = (state.cross_section_scale or 1.0) / factor
     if state.projection_scale is not None:
@@ -133,7 +133,7 @@ def set_scale(
         if value is not None:
             number = _finite(value, key)
             if number <= 0:
-                raise StateEditError(f"{key} must be positive.")
+                raise NgStateError(f"{key} must be positive.")
             data[key] = number
     return new
 
@@ -168,7 +168,7 @@ def fit_to_bounds(
     """
     display = [name for name in state.display_dimensions if name in bounds.ranges]
     if not display:
-        raise StateEditError(
+        raise NgStateError(
             f"The layer's bounds ({', '.join(bounds.ranges)}) share no dimension with the displayed ones "
             f"({', '.join(state.display_dimensions) or 'none'})."
         )
@@ -196,7 +196,7 @@ def set_orientation(
     """Turn the view: a plane name (``xy``, ``xz``, ``yz``) or a quaternion ``[x, y, z, w]`` (normalised)."""
     if isinstance(orientation, str):
         if orientation not in ORIENTATIONS:
-            raise StateEditError(
+            raise NgStateError(
                 f"Unknown orientation '{orientation}'. Use one of {', '.join(ORIENTATIONS)} or [x, y, z, w]."
             )
         quaternion = list(ORIENTATIONS[orientation])
@@ -204,10 +204,10 @@ def set_orientation(
         values = [_finite(v, "An orientation component") for v in orientation]
         norm = math.sqrt(sum(v * v for v in values))
         if len(values) != 4 or norm == 0:
-            raise StateEditError("An orientation is a non-zero quaternion of four numbers [x, y, z, w].")
+            raise NgStateError("An orientation is a non-zero quaternion of four numbers [x, y, z, w].")
         quaternion = [v / norm for v in values]
     if target not in ("both", "cross_section", "projection"):
-        raise StateEditError("target must be 'both', 'cross_section' or 'projection'.")
+        raise NgStateError("target must be 'both', 'cross_section' or 'projection'.")
     new, data = _edit(state)
     if target in ("both", "cross_section"):
         data["crossSectionOrientation"] = list(quaternion)
@@ -220,12 +220,12 @@ def set_layout(state: NgState, layout: str | Mapping[str, Any]) -> NgState:
     """Choose the panels: one of ``LAYOUTS`` or a Neuroglancer row/column layout object."""
     if isinstance(layout, str):
         if layout not in LAYOUTS:
-            raise StateEditError(f"Unknown layout '{layout}'. Use one of: {', '.join(LAYOUTS)}.")
+            raise NgStateError(f"Unknown layout '{layout}'. Use one of: {', '.join(LAYOUTS)}.")
         value: Any = layout
     elif isinstance(layout, Mapping) and "type" in layout:
         value = dict(layout)
     else:
-        raise StateEditError("A layout is a name like 'xy-3d' or an object with a 'type' (row, column, ...).")
+        raise NgStateError("A layout is a name like 'xy-3d' or an object with a 'type' (row, column, ...).")
     new, data = _edit(state)
     data["layout"] = value
     return new
@@ -253,7 +253,7 @@ def set_view(
         new = set_orientation(new, orientation)
     if zoom == "fit":
         if bounds is None:
-            raise StateEditError("Fitting the view needs the layer's bounds (read from its volume's info).")
+            raise NgStateError("Fitting the view needs the layer's bounds (read from its volume's info).")
         new = fit_to_bounds(new, bounds, viewport, center=center is None)
     elif zoom is not None:
         new = zoom_by(new, zoom)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -22,17 +21,15 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from engines._progress import Cancel, Cancelled, Progress, is_cancelled
 from engines.io.errors import DomainErrors, SourceError, SourceNotAllowed, raised_as
 from engines.io.fetch import fetch_bytes
 from engines.io.policy import SourcePolicy, resolve_local_path
 from engines.io.remote_sources import public_prefix_url
 from engines.ngstate._precomputed import Scale, VolumeInfo, chunk_boxes, clip_to_scale
-from engines.ngstate.errors import SamplingCancelled, VolumeError, VolumeNotAllowed, VolumeTooLarge
+from engines.ngstate.errors import VolumeError, VolumeNotAllowed, VolumeTooLarge
 
-__all__ = ["Volume", "VolumeInfo", "Scale", "open_volume", "Progress", "Cancel"]
-
-Progress = Callable[[float, str], None]
-Cancel = threading.Event | Callable[[], bool]
+__all__ = ["Volume", "VolumeInfo", "Scale", "open_volume"]
 
 _ERRORS = DomainErrors(failed=VolumeError, too_large=VolumeError, not_allowed=VolumeNotAllowed)
 _INFO_MAX_BYTES = 4 * 1024 * 1024
@@ -77,12 +74,6 @@ class _HttpStore:
             return fetch_bytes(f"{self.base_url}/{key}", self.policy, max_bytes, missing_ok=True)
 
 
-def _is_cancelled(cancel: Cancel | None) -> bool:
-    if cancel is None:
-        return False
-    return cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
-
-
 class Volume:
     """One precomputed volume: its ``info`` and chunked reads of boxes at any mip."""
 
@@ -98,7 +89,7 @@ class Volume:
         hi: tuple[int, int, int],
         mip: int = 0,
         progress: Progress | None = None,
-        cancel: Cancel | None = None,
+        cancel: Cancel = None,
     ) -> Iterator[tuple[tuple[int, int, int], np.ndarray]]:
         """Yield ``(origin, block)`` for each chunk overlapping the box, cropped to it.
 
@@ -126,8 +117,8 @@ class Volume:
                     while len(pending) < window and done - 1 + len(pending) < len(boxes):
                         ahead = boxes[done - 1 + len(pending)]
                         pending.append(pool.submit(self._read_chunk, scale, ahead, max_bytes))
-                    if _is_cancelled(cancel):
-                        raise SamplingCancelled("Sampling was cancelled.")
+                    if is_cancelled(cancel):
+                        raise Cancelled("Sampling was cancelled; run it again to continue.")
                     chunk = pending.popleft().result()
                     start, stop = box
                     crop_lo = [max(a, b) for a, b in zip(start, lo)]
@@ -167,7 +158,7 @@ class Volume:
         mip: int = 0,
         max_voxels: int = 64 * 1024**2,
         progress: Progress | None = None,
-        cancel: Cancel | None = None,
+        cancel: Cancel = None,
     ) -> np.ndarray:
         """The box ``[lo, hi)`` (voxels at ``mip``, clipped to the volume) as one ``(x, y, z, c)`` array.
 

@@ -4,16 +4,9 @@ plot specifications and the ranked multi-view table that opens each row in the v
 
 from engines.tables.errors import (
     ColumnNotFound,
-    CsvParseError,
-    EmptyTable,
-    NotATable,
-    QueryError,
-    QueryTooBig,
-    QueryTooSlow,
     SqlRefused,
     TableError,
     TableNotFound,
-    TooManyTables,
     UploadTooLarge,
 )
 from engines.tables.limits import QueryLimits
@@ -35,14 +28,7 @@ __all__ = [
     "check_sql",
     "TableError",
     "UploadTooLarge",
-    "EmptyTable",
-    "CsvParseError",
-    "NotATable",
     "TableNotFound",
     "ColumnNotFound",
     "SqlRefused",
-    "QueryError",
-    "QueryTooSlow",
-    "QueryTooBig",
-    "TooManyTables",
 ]

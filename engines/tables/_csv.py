@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from engines.tables.errors import CsvParseError, EmptyTable, NotATable
+from engines.tables.errors import TableError
 
 __all__ = ["CsvFormat", "decode_to_utf8", "detect_format", "read_csv_bytes", "scan_csv_file"]
 
@@ -57,7 +57,7 @@ def _utf16_without_bom(sample: bytes) -> str | None:
 
 
 def decode_to_utf8(data: bytes) -> tuple[bytes, str]:
-    """``(utf-8 bytes without a BOM, detected encoding)``; ``NotATable`` for binary data."""
+    """``(utf-8 bytes without a BOM, detected encoding)``; ``TableError`` for binary data."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             body = data[len(bom) :]
@@ -68,7 +68,7 @@ def decode_to_utf8(data: bytes) -> tuple[bytes, str]:
         if b"\x00" in data[:_SAMPLE_BYTES]:
             encoding = _utf16_without_bom(data[:_SAMPLE_BYTES])
             if encoding is None:
-                raise NotATable(
+                raise TableError(
                     "This file contains binary data, not text. Upload a CSV (comma, semicolon or tab separated)."
                 )
             return _transcode(data, encoding), encoding
@@ -77,7 +77,7 @@ def decode_to_utf8(data: bytes) -> tuple[bytes, str]:
     if encoding:
         return _transcode(data, encoding), encoding
     if b"\x00" in data[:_SAMPLE_BYTES]:
-        raise NotATable(
+        raise TableError(
             "This file contains binary data, not text. Upload a CSV (comma, semicolon or tab separated)."
         )
     try:
@@ -95,7 +95,7 @@ def _transcode(data: bytes, encoding: str) -> bytes:
     try:
         return data.decode(encoding).encode("utf-8")
     except UnicodeDecodeError as exc:
-        raise NotATable(
+        raise TableError(
             f"The file starts like {encoding.upper()} text but byte {exc.start} is not valid {encoding.upper()}. "
             "Save it again as UTF-8 CSV."
         ) from exc
@@ -141,16 +141,16 @@ def _ragged_line(text: bytes, delimiter: str) -> str:
 
 
 def read_csv_bytes(data: bytes, name: str) -> tuple[pl.DataFrame, CsvFormat]:
-    """Parse a whole upload; raises ``EmptyTable``, ``NotATable`` or ``CsvParseError`` with what to fix."""
+    """Parse a whole upload; raises ``TableError`` saying what to fix (empty, not a table, unparsable)."""
     if not data.strip():
-        raise EmptyTable(f"'{name}' is empty. Upload a CSV with a header line and at least one row.")
+        raise TableError(f"'{name}' is empty. Upload a CSV with a header line and at least one row.")
     text, encoding = decode_to_utf8(data)
     if not text.strip():
-        raise EmptyTable(f"'{name}' is empty. Upload a CSV with a header line and at least one row.")
+        raise TableError(f"'{name}' is empty. Upload a CSV with a header line and at least one row.")
     fmt = detect_format(text[:_SAMPLE_BYTES], encoding, truncated=len(text) > _SAMPLE_BYTES)
     frame = _parse(text, fmt, name)
     if frame.height == 0:
-        raise EmptyTable(f"'{name}' has a header but no rows.")
+        raise TableError(f"'{name}' has a header but no rows.")
     return frame, fmt
 
 
@@ -159,20 +159,20 @@ def _parse(text: bytes, fmt: CsvFormat, name: str) -> pl.DataFrame:
     try:
         return pl.read_csv(io.BytesIO(text), infer_schema_length=_INFER_ROWS, **options)
     except pl.exceptions.NoDataError as exc:
-        raise EmptyTable(f"'{name}' holds no data.") from exc
+        raise TableError(f"'{name}' holds no data.") from exc
     except pl.exceptions.ComputeError as exc:
         message = str(exc)
         if "more fields" in message or "fewer fields" in message:
-            raise CsvParseError(
+            raise TableError(
                 f"'{name}' is not consistent CSV: {_ragged_line(text, fmt.delimiter)}. "
                 "Fix that row (or quote values that contain the delimiter) and upload again."
             ) from exc
         if "could not parse" not in message:
-            raise CsvParseError(f"'{name}' could not be read as CSV: {message.splitlines()[0]}") from exc
+            raise TableError(f"'{name}' could not be read as CSV: {message.splitlines()[0]}") from exc
     try:  # a value late in the file does not fit the type guessed from the first rows: look at every row
         return pl.read_csv(io.BytesIO(text), infer_schema_length=None, **options)
     except pl.exceptions.PolarsError as exc:
-        raise CsvParseError(f"'{name}' could not be read as CSV: {str(exc).splitlines()[0]}") from exc
+        raise TableError(f"'{name}' could not be read as CSV: {str(exc).splitlines()[0]}") from exc
 
 
 def scan_csv_file(path: Path) -> tuple[pl.LazyFrame, CsvFormat]:
@@ -183,13 +183,13 @@ def scan_csv_file(path: Path) -> tuple[pl.LazyFrame, CsvFormat]:
     with open(path, "rb") as handle:
         sample = handle.read(_SAMPLE_BYTES)
     if not sample.strip():
-        raise EmptyTable(f"'{path.name}' is empty.")
+        raise TableError(f"'{path.name}' is empty.")
     wide = next((enc for bom, enc in _BOMS if sample.startswith(bom)), None) or _utf16_without_bom(sample)
     if len(sample) == _SAMPLE_BYTES and b"\n" in sample and wide in (None, "utf-8"):
         sample = sample[: sample.rindex(b"\n") + 1]  # never cut a multi-byte character in two
     text, encoding = decode_to_utf8(sample)
     if encoding not in ("ascii", "utf-8", "utf-8-sig"):
-        raise CsvParseError(
+        raise TableError(
             f"'{path.name}' is {encoding.upper()} text; large files are read lazily as UTF-8 only. "
             "Save it as UTF-8 CSV and open it again."
         )
@@ -200,5 +200,5 @@ def scan_csv_file(path: Path) -> tuple[pl.LazyFrame, CsvFormat]:
     try:
         frame.collect_schema()
     except pl.exceptions.PolarsError as exc:
-        raise CsvParseError(f"'{path.name}' could not be read as CSV: {str(exc).splitlines()[0]}") from exc
+        raise TableError(f"'{path.name}' could not be read as CSV: {str(exc).splitlines()[0]}") from exc
     return frame, fmt

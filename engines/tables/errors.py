@@ -7,16 +7,9 @@ from engines.errors import NeurodeckError
 __all__ = [
     "TableError",
     "UploadTooLarge",
-    "EmptyTable",
-    "CsvParseError",
-    "NotATable",
     "TableNotFound",
     "ColumnNotFound",
     "SqlRefused",
-    "QueryError",
-    "QueryTooSlow",
-    "QueryTooBig",
-    "TooManyTables",
 ]
 
 
@@ -26,18 +19,6 @@ class TableError(NeurodeckError, ValueError):
 
 class UploadTooLarge(TableError):
     """The upload is over the size cap; large files are opened from an allowed folder instead."""
-
-
-class EmptyTable(TableError):
-    """The file holds no rows (empty, blank, or a header alone)."""
-
-
-class CsvParseError(TableError):
-    """The file is not consistent CSV (ragged rows, unbalanced quotes, unparseable values)."""
-
-
-class NotATable(TableError):
-    """The bytes are not text (an image, a zip, a spreadsheet) and cannot be read as CSV."""
 
 
 class TableNotFound(TableError, KeyError):
@@ -56,19 +37,3 @@ class ColumnNotFound(TableError, KeyError):
 
 class SqlRefused(TableError, PermissionError):
     """The SQL is not one read-only SELECT over this session's tables (DDL, DML, several statements, file reads)."""
-
-
-class QueryError(TableError):
-    """The query or operation is well-formed but fails on this data (type mismatch, unknown function, ...)."""
-
-
-class QueryTooSlow(QueryError):
-    """The query ran past the server's time limit for one query and was stopped."""
-
-
-class QueryTooBig(QueryError):
-    """The query needed more memory than one query may take and was stopped."""
-
-
-class TooManyTables(TableError):
-    """The session holds its maximum number of tables; drop some first."""

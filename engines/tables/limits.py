@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 import psutil
 
-from engines.tables.errors import QueryError, QueryTooBig, QueryTooSlow
+from engines.tables.errors import TableError
 
 __all__ = ["QueryLimits", "collect_isolated", "MORSEL_ROWS"]
 
@@ -40,8 +40,8 @@ class QueryLimits:
 
 
 def collect_isolated(plan: pl.LazyFrame, limits: QueryLimits) -> pl.DataFrame:
-    """The plan's rows, computed in a child process; ``QueryTooSlow`` / ``QueryTooBig`` once it passes a
-    limit (the child is then killed), ``QueryError`` when Polars refuses the query."""
+    """The plan's rows, computed in a child process; ``TableError`` once it passes a limit (time or
+    memory: the child is then killed) or when Polars refuses the query."""
     with tempfile.TemporaryDirectory(prefix="neurodeck-query-") as folder:
         plan_path, result_path, errors_path = (
             Path(folder) / name for name in ("plan", "result.arrow", "errors")
@@ -49,7 +49,7 @@ def collect_isolated(plan: pl.LazyFrame, limits: QueryLimits) -> pl.DataFrame:
         try:
             plan_path.write_bytes(plan.serialize())
         except pl.exceptions.PolarsError as exc:
-            raise QueryError(f"The query cannot run here: {str(exc).splitlines()[0]}") from exc
+            raise TableError(f"The query cannot run here: {str(exc).splitlines()[0]}") from exc
         env = {
             **os.environ,
             "POLARS_IDEAL_MORSEL_SIZE": os.environ.get("POLARS_IDEAL_MORSEL_SIZE", str(MORSEL_ROWS)),
@@ -71,7 +71,7 @@ def collect_isolated(plan: pl.LazyFrame, limits: QueryLimits) -> pl.DataFrame:
                 child.wait()
         if child.returncode != 0:
             message = errors_path.read_text(errors="replace").strip().splitlines()
-            raise QueryError(
+            raise TableError(
                 f"The query failed: {message[-1] if message else f'exit status {child.returncode}'}"
             )
         return pl.read_ipc(result_path.read_bytes())
@@ -88,7 +88,7 @@ def _watch(child: subprocess.Popen, limits: QueryLimits) -> None:
         except subprocess.TimeoutExpired:
             pass
         if time.monotonic() - started > limits.timeout_s:
-            raise QueryTooSlow(
+            raise TableError(
                 f"The query ran longer than {limits.timeout_s:g} s and was stopped. Narrow it (a "
                 "WHERE clause, join keys instead of a cross join, fewer tables) and try again."
             )
@@ -97,7 +97,7 @@ def _watch(child: subprocess.Popen, limits: QueryLimits) -> None:
         except psutil.NoSuchProcess:
             continue  # it just ended: the next wait returns
         if memory > limits.max_memory_bytes:
-            raise QueryTooBig(
+            raise TableError(
                 f"The query needed more than {limits.max_memory_bytes / 2**20:,.0f} MB of memory and "
                 "was stopped. Narrow it (a WHERE clause, join keys instead of a cross join, fewer "
                 "columns) and try again."

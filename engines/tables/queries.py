@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from engines.tables.errors import ColumnNotFound, QueryError, TableError
+from engines.tables.errors import ColumnNotFound, TableError
 from engines.tables.model import FILTER_OPS, Filter, SortKey
 
 __all__ = [
@@ -172,4 +172,4 @@ def join_frames(
     try:
         return left.join(right, left_on=lkeys, right_on=rkeys, how=how, suffix="_right", coalesce=True)
     except pl.exceptions.PolarsError as exc:
-        raise QueryError(f"The join failed: {str(exc).splitlines()[0]}") from exc
+        raise TableError(f"The join failed: {str(exc).splitlines()[0]}") from exc

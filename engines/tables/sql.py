@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from engines.tables.errors import QueryError, SqlRefused
+from engines.tables.errors import SqlRefused, TableError
 
 __all__ = ["check_sql", "run_sql", "MAX_SQL_CHARS"]
 
@@ -35,7 +35,7 @@ def _parse_one(query: str) -> exp.Expression:
         statements = [s for s in sqlglot.parse(query) if s is not None]
     except ParseError as exc:
         first = exc.errors[0]["description"] if exc.errors else str(exc)
-        raise QueryError(f"The SQL does not parse: {first}.") from exc
+        raise TableError(f"The SQL does not parse: {first}.") from exc
     if len(statements) != 1:
         raise SqlRefused(
             f"Send one SELECT statement at a time; this text holds {len(statements)} statements."
@@ -103,7 +103,7 @@ def _check_tables(tree: exp.Expression, allowed: set[str]) -> set[str]:
 def check_sql(query: str, tables: set[str]) -> tuple[str, set[str]]:
     """The checked query regenerated from its syntax tree, and the session tables it reads.
 
-    ``SqlRefused`` says why a query is not allowed; ``QueryError`` when it does not parse.
+    ``SqlRefused`` says why a query is not allowed; ``TableError`` when it does not parse.
     """
     tree = _parse_one(query)
     _check_shape(tree)
@@ -121,4 +121,4 @@ def run_sql(query: str, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> tu
         pl.exceptions.PolarsError,
         ValueError,
     ) as exc:  # polars' SQL layer reports unknown columns as ValueError too
-        raise QueryError(f"The query failed: {str(exc).splitlines()[0]}") from exc
+        raise TableError(f"The query failed: {str(exc).splitlines()[0]}") from exc

@@ -23,7 +23,7 @@ from engines.io.policy import SourcePolicy, resolve_local_path
 from engines.ngstate import NgState
 from engines.tables import queries
 from engines.tables._csv import read_csv_bytes, scan_csv_file
-from engines.tables.errors import QueryError, TableError, TableNotFound, TooManyTables, UploadTooLarge
+from engines.tables.errors import TableError, TableNotFound, UploadTooLarge
 from engines.tables.limits import QueryLimits, collect_isolated
 from engines.tables.model import ColumnInfo, Filter, MultiViewTable, PlotSpec, SortKey, TableInfo
 from engines.tables.multiview import build_multiview
@@ -114,7 +114,7 @@ class TableWorkspace:
     def _add(self, name: str, table: _Table) -> TableInfo:
         with self._lock:
             if len(self._tables) >= self.max_tables and name not in self._tables:
-                raise TooManyTables(
+                raise TableError(
                     f"This session holds {self.max_tables} tables, the most it may. Drop some "
                     f"({', '.join(list(self._tables)[:5])}, ...) and try again."
                 )
@@ -159,15 +159,15 @@ class TableWorkspace:
         try:
             return plan.collect(engine="streaming")
         except pl.exceptions.PolarsError as exc:
-            raise QueryError(f"The operation failed on this data: {str(exc).splitlines()[0]}") from exc
+            raise TableError(f"The operation failed on this data: {str(exc).splitlines()[0]}") from exc
 
     # -- getting tables in -------------------------------------------------------------------
 
     def upload(self, filename: str, data: bytes, name: str | None = None) -> TableInfo:
         """Add a dropped CSV file (bytes). Detects the encoding and delimiter; costs one parse.
 
-        Raises ``UploadTooLarge`` over ``max_upload_bytes`` (before parsing), ``EmptyTable``,
-        ``NotATable`` or ``CsvParseError`` with what to fix. The table's name comes from the file
+        Raises ``UploadTooLarge`` over ``max_upload_bytes`` (before parsing), else ``TableError``
+        saying what to fix. The table's name comes from the file
         name (``ROIs 2024.csv`` -> ``rois_2024``) unless ``name`` is given.
         """
         if len(data) > self.max_upload_bytes:
@@ -216,7 +216,7 @@ class TableWorkspace:
             try:
                 info = _info(name, plan, origin, lazy=True, notes=notes)
             except pl.exceptions.PolarsError as exc:
-                raise QueryError(
+                raise TableError(
                     f"The operation does not fit this table: {str(exc).splitlines()[0]}"
                 ) from exc
             return self._add(name, _Table(plan, info))
@@ -269,7 +269,7 @@ class TableWorkspace:
         try:
             return entry.frame.describe() if entry.frame is not None else entry.plan.describe()
         except pl.exceptions.PolarsError as exc:
-            raise QueryError(f"Describing '{table}' failed: {str(exc).splitlines()[0]}") from exc
+            raise TableError(f"Describing '{table}' failed: {str(exc).splitlines()[0]}") from exc
 
     def value_counts(self, table: str, column: str, limit: int = 20) -> pl.DataFrame:
         """The ``limit`` most frequent values of ``column`` with count and share."""
@@ -324,7 +324,7 @@ class TableWorkspace:
     def sql(self, query: str, save_as: str | None = None) -> TableInfo:
         """Run one read-only SELECT over this session's tables (see ``engines.tables.sql``).
 
-        The query runs in a child process within ``limits`` (``QueryTooSlow``, ``QueryTooBig``) and
+        The query runs in a child process within ``limits`` (``TableError`` past one) and
         reads at most ``max_result_rows`` + 1 rows; the result keeps its rows (``r<n>`` unless ``save_as``).
         """
         with self._lock:
@@ -353,7 +353,7 @@ class TableWorkspace:
         try:
             return build_plot_spec(entry.plan, entry.info.name, kind, x, y, by, color, agg, bins)
         except pl.exceptions.PolarsError as exc:
-            raise QueryError(f"The plot could not be computed: {str(exc).splitlines()[0]}") from exc
+            raise TableError(f"The plot could not be computed: {str(exc).splitlines()[0]}") from exc
 
     def top_views(
         self,
@@ -387,4 +387,4 @@ class TableWorkspace:
                 lut_layer,
             )
         except pl.exceptions.PolarsError as exc:
-            raise QueryError(f"Ranking '{table}' failed: {str(exc).splitlines()[0]}") from exc
+            raise TableError(f"Ranking '{table}' failed: {str(exc).splitlines()[0]}") from exc

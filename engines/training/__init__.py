@@ -30,12 +30,10 @@ from engines.training.errors import (
     ConfigError,
     DataError,
     DatasetUnavailable,
-    MissingModality,
     OptionalDependencyMissing,
     RunNotFound,
     RunStateError,
     TrainingError,
-    TrainingFailed,
 )
 from engines.training.runs import (
     CheckpointInfo,
@@ -71,11 +69,9 @@ __all__ = [
     "TrainingError",
     "ConfigError",
     "DataError",
-    "MissingModality",
     "OptionalDependencyMissing",
     "DatasetUnavailable",
     "RunNotFound",
     "RunStateError",
     "CheckpointError",
-    "TrainingFailed",
 ]

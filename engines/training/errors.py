@@ -11,13 +11,11 @@ __all__ = [
     "TrainingError",
     "ConfigError",
     "DataError",
-    "MissingModality",
     "OptionalDependencyMissing",
     "DatasetUnavailable",
     "RunNotFound",
     "RunStateError",
     "CheckpointError",
-    "TrainingFailed",
 ]
 
 
@@ -31,13 +29,6 @@ class ConfigError(TrainingError, ValueError):
 
 class DataError(TrainingError, ValueError):
     """Session data is inconsistent (lengths differ, NaNs, nothing to train on)."""
-
-
-class MissingModality(DataError, KeyError):
-    """A modality was asked for that the data does not have."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 class OptionalDependencyMissing(TrainingError, ImportError):
@@ -58,7 +49,3 @@ class RunStateError(TrainingError, RuntimeError):
 
 class CheckpointError(TrainingError, OSError):
     """A checkpoint could not be written or read; the previous one is left intact."""
-
-
-class TrainingFailed(TrainingError, RuntimeError):
-    """The run stopped on an error it cannot recover from (out of memory, too many non-finite losses)."""

@@ -26,7 +26,6 @@ started before owners were recorded or from the command line: those belong to th
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import socket
@@ -41,7 +40,7 @@ from typing import Any
 import pandas as pd
 import psutil
 
-from engines._filesystem import build_lock
+from engines._filesystem import atomic_write, build_lock
 from engines.people import LimitReached, Person
 from engines.training.errors import RunNotFound, RunStateError
 
@@ -84,16 +83,8 @@ def runs_root(workspace: Path) -> Path:
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to a temporary sibling, fsync, then rename over ``path`` (readers never see half a file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=1, default=str)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write a run file's JSON (indented, unknown types as text) atomically: readers never see half a file."""
+    atomic_write(path, json.dumps(payload, indent=1, default=str))
 
 
 def read_metrics(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field
 
+from engines.agent.errors import ToolFailed
 from engines.agent.results import Artifact, TableArtifact, ToolResult
 from engines.agent.tools import Toolset
 from engines.errors import NeurodeckError
@@ -33,10 +34,6 @@ from engines.nwb.nwbfile import NwbFile
 __all__ = ["CodeProposal", "NwbViewArtifact", "NwbAssistantTools", "build_nwb_tools"]
 
 _MAX_VALUES = 200
-
-
-class NwbToolError(NeurodeckError, ValueError):
-    """A request the file cannot answer (no such object, not a table, too much data)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,7 +83,7 @@ class NwbAssistantTools:
     def file(self) -> NwbFile:
         nwb = self.current_file()
         if nwb is None:
-            raise NwbToolError("No file is open yet: open an NWB file first.")
+            raise ToolFailed("No file is open yet: open an NWB file first.")
         return nwb
 
     def object(self, path: str):
@@ -101,14 +98,14 @@ class NwbAssistantTools:
                 if matches
                 else " List the objects to see the paths."
             )
-            raise NwbToolError(f"This file has no object at '{path}'.{hint}")
+            raise ToolFailed(f"This file has no object at '{path}'.{hint}")
         return nwb, nwb.resolve(path)
 
 
 def _first_of_type(nwb: NwbFile, neurodata_type: str) -> str:
     found = nwb.index.find_by_type(neurodata_type)
     if not found:
-        raise NwbToolError(f"This file has no {neurodata_type} object.")
+        raise ToolFailed(f"This file has no {neurodata_type} object.")
     return found[0].path
 
 
@@ -181,7 +178,7 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
         """A few values of a dataset (at most 200 along its first axis; one read)."""
         nwb, info = tools_of.object(path)
         if info.kind != "dataset":
-            raise NwbToolError(
+            raise ToolFailed(
                 f"'{info.path}' is a group; read one of its datasets ({', '.join(info.children[:8])})."
             )
         if info.has_value:
@@ -290,7 +287,7 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
     def embed(path: str, view: str, window: tuple[float, float] | None, channels=(), units=()) -> ToolResult:
         nwb, info = tools_of.object(path)
         if window is not None and not window[1] > window[0]:
-            raise NwbToolError(
+            raise ToolFailed(
                 f"The window {window[0]:g}–{window[1]:g} s is empty: give a start before the end."
             )
         artifact = NwbViewArtifact(
@@ -378,7 +375,7 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
             explanation: one or two sentences on what it does
         """
         if not code.strip():
-            raise NwbToolError("The proposed code is empty.")
+            raise ToolFailed("The proposed code is empty.")
         return ToolResult(
             "The code is shown to the person with a Run button; it has not run.",
             artifact=CodeProposal(code=code, explanation=explanation, title="proposed code"),

@@ -37,7 +37,7 @@ from engines.ngstate import (
     summarize_state,
     zoom_by,
 )
-from engines.ngstate.errors import StateEditError
+from engines.ngstate.errors import NgStateError
 from engines.ngstate.session import ViewerSession
 
 __all__ = ["ViewerTools", "build_viewer_tools"]
@@ -64,7 +64,7 @@ class ViewerTools:
             return name
         images = state.layers_of_type("image")
         if not images:
-            raise StateEditError("This view has no image layer; add one first.")
+            raise NgStateError("This view has no image layer; add one first.")
         return images[0]
 
 
@@ -89,9 +89,7 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
             position: values by dimension name, e.g. {"x": 1200, "t": 3}; other dimensions stay where they are
         """
         if coordinates is None and not position:
-            raise StateEditError(
-                "Give coordinates (in the dimensions' order) or a position by dimension name."
-            )
+            raise NgStateError("Give coordinates (in the dimensions' order) or a position by dimension name.")
         state = session.update(lambda s: set_view(s, center=position or list(coordinates or [])), "go to")
         return f"Moved to {_where(state)}."
 
@@ -164,7 +162,7 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         """
         low, high = limits
         if not low < high:
-            raise StateEditError(f"The lower limit {low:g} must be below the upper one {high:g}.")
+            raise NgStateError(f"The lower limit {low:g} must be below the upper one {high:g}.")
         name = tools_of.image_layer(layer)
         session.update(lambda s: set_lut_range(s, name, low, high), "contrast")
         return f"Contrast of '{name}' set to {low:g}-{high:g}."
@@ -261,7 +259,7 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         names = session.state.layers_of_type("segmentation")
         name = layer or (names[0] if names else None)
         if name is None:
-            raise StateEditError("This view has no segmentation layer.")
+            raise NgStateError("This view has no segmentation layer.")
         session.update(lambda s: select_segments(s, name, ids, mode=mode), "segments")
         return f"Segments of '{name}' ({mode}): {ids or 'none'}."
 
@@ -310,7 +308,7 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         if start and end:
             session.update(lambda s: add_line(s, start, end, layer=layer, description=description), "line")
             return f"Added a line from {start} to {end} to '{layer}'."
-        raise StateEditError("A box needs corner_a and corner_b; a line needs start and end.")
+        raise NgStateError("A box needs corner_a and corner_b; a line needs start and end.")
 
     @tools.tool(
         mutates=True,
@@ -377,7 +375,7 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
     def share_view() -> ToolResult:
         """A link that reopens the current view."""
         if tools_of.share_link is None:
-            raise StateEditError("Sharing needs the page's address; it is not available here.")
+            raise NgStateError("Sharing needs the page's address; it is not available here.")
         url = tools_of.share_link(session.state)
         return ToolResult(
             f"This link reopens the view: {url}", artifact=ViewerLinkArtifact(url=url, title="this view")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from engines.nwb.products._progress import Progress
+from engines._progress import Progress
 from engines.nwb.products.errors import ProductInputError, ProductNotFound
 
 __all__ = ["EphysSummary", "summarize_ephys", "summarize_electrical_series", "SPIKE_MIN_RATE_HZ"]

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from engines._progress import Progress
 from engines.nwb.errors import NwbReadError
-from engines.nwb.products._progress import Progress
 from engines.nwb.products.errors import ProductInputError, ProductNotFound
 
 __all__ = ["PreviewMovie", "build_preview_movie", "preview_movie_from_series", "MOVIE_FILENAME"]

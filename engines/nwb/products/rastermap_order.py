@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.nwb.products._progress import Progress
+from engines._progress import Progress
 from engines.nwb.products.errors import ProductInputError, ProductNotFound
 from engines.nwb.products.spike_density_query import SpikeDensityPyramid
 

@@ -25,7 +25,7 @@ import numpy as np
 import zarr
 from numcodecs import Blosc
 
-from engines.nwb.products._progress import Progress
+from engines._progress import Progress
 from engines.nwb.products._ragged import (
     iter_spike_blocks,
     scan_spike_times,

@@ -16,11 +16,11 @@ by ``max_bytes``; a remote file is read with HTTP range requests.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from engines._progress import Progress
 from engines.io.policy import SourcePolicy
 from engines.nwb.extract import (
     read_intervals,
@@ -52,7 +52,6 @@ _STIMULUS_COLUMNS = (
     "tags",
 )
 _PREFERRED_TABLES = ("trials", "stimulus", "encoding_table", "epochs")
-Progress = Callable[[float, str], None]
 
 
 @dataclass

@@ -8,16 +8,15 @@ session, so every converter and loader refuses the same bad data with the same m
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engines._filesystem import atomic_writer
 from engines.training.config import MODALITIES
-from engines.training.errors import DataError, MissingModality
+from engines.training.errors import DataError
 
 __all__ = ["Session", "save_session", "load_session", "split_segments", "SPLITS"]
 
@@ -56,7 +55,7 @@ class Session:
             return self.modalities[modality]
         except KeyError:
             have = ", ".join(self.modalities) or "none"
-            raise MissingModality(
+            raise DataError(
                 f"Session {self.session_id!r} has no {modality} data (it has: {have}). "
                 "Choose modalities it has, or add a source that records it."
             ) from None
@@ -111,12 +110,8 @@ class Session:
         return self
 
 
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(3)}.tmp.npz")
-
-
 def save_session(session: Session, path: str | Path) -> Path:
-    """Validate and write ``session`` to ``path`` (.npz) through a temporary file; returns the path."""
+    """Validate and write ``session`` to ``path`` (.npz) atomically; returns the path."""
     session.validate()
     path = Path(path)
     arrays: dict[str, np.ndarray] = {
@@ -135,15 +130,8 @@ def save_session(session: Session, path: str | Path) -> Path:
         "metadata": session.metadata,
     }
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_writer(path) as handle:
+        np.savez(handle, **arrays)
     return path
 
 

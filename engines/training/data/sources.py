@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from engines._progress import Progress
 from engines.io.errors import SourceNotAllowed
 from engines.io.policy import SourcePolicy, resolve_local_path
 from engines.nwb.index_store import IndexStore
@@ -33,8 +34,6 @@ from engines.training.errors import DataError
 from engines.training.runs import RunFolder, write_json_atomic
 
 __all__ = ["build_sessions", "prepare_run_data", "load_run_data"]
-
-Progress = Callable[[float, str], None]
 
 
 def _one_source(source, config: DataConfig, policy: SourcePolicy | None, report: Progress) -> list[Session]:

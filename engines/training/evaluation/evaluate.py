@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engines._progress import Progress
 from engines.training.config import TrainingConfig, parse_config
 from engines.training.data.sources import load_run_data
 from engines.training.data.windows import Batch, WindowDataset
@@ -26,8 +27,6 @@ from engines.training.runs import ACTIVE_STATES, RunFolder, write_json_atomic
 from engines.training.trainer.checkpoint import load_checkpoint
 
 __all__ = ["TrainedRun", "load_trained_run", "predict_split", "split_inputs", "evaluate_run"]
-
-Progress = Callable[[float, str], None]
 
 
 @dataclass

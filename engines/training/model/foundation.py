@@ -14,7 +14,7 @@ from torch import nn
 
 from engines.training.config import MODALITIES, ModelConfig
 from engines.training.data.windows import DataSpec
-from engines.training.errors import MissingModality
+from engines.training.errors import DataError
 from engines.training.model.heads import (
     BehaviourHead,
     ContrastiveHeads,
@@ -101,7 +101,7 @@ class FoundationModel(nn.Module):
             if m not in inputs:
                 continue
             if m not in self.tokenizers or not self.tokenizers[m].readin.has(session):
-                raise MissingModality(
+                raise DataError(
                     f"The model has no {m} tokenizer for session {session}; it was built for "
                     f"{', '.join(self.spec.sessions[session].inputs)}."
                 )
@@ -111,7 +111,7 @@ class FoundationModel(nn.Module):
                 token = token + masks[m].unsqueeze(-1).to(token.dtype) * self.mask_embedding.weight[index]
             tokens.append(token)
         if not tokens:
-            raise MissingModality("A forward pass needs at least one modality; the batch has none.")
+            raise DataError("A forward pass needs at least one modality; the batch has none.")
         return self.backbone(self.encoder(torch.stack(tokens, dim=2)))
 
     def forward(
@@ -142,9 +142,7 @@ class FoundationModel(nn.Module):
         if name.startswith("tokenizers."):
             modality = name.split(".", 1)[1]
             if modality not in self.tokenizers:
-                raise MissingModality(
-                    f"No tokenizer for {modality!r}; the model has {', '.join(self.tokenizers)}."
-                )
+                raise DataError(f"No tokenizer for {modality!r}; the model has {', '.join(self.tokenizers)}.")
             return self.tokenizers[modality]
         if name == "embeddings":
             return [self.modality_embedding, self.mask_embedding]

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import errno
 import io
-import os
 import random
-import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engines._filesystem import atomic_writer
 from engines.training.errors import CheckpointError, RunNotFound
 from engines.training.runs import CheckpointInfo, RunFolder, write_json_atomic
 
@@ -85,21 +84,16 @@ def save_checkpoint(
     folder.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     existing = folder.checkpoints()
     target = checkpoint_path(folder, step)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, **state}, buffer)
     try:
-        with open(tmp, "wb") as handle:
+        with atomic_writer(target) as handle:
             handle.write(buffer.getbuffer())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
         write_json_atomic(
             target.with_suffix(".json"),
             {"step": step, "created": time.time(), "metrics": metrics, "bytes": target.stat().st_size},
         )
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         if not any(c.step == step for c in existing):
             target.unlink(missing_ok=True)
         raise CheckpointError(_describe_failure(exc, step, existing[-1] if existing else None)) from exc

@@ -23,9 +23,10 @@ import psutil
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from engines._progress import Progress
 from engines.training.config import TrainingConfig
 from engines.training.data.windows import WindowDataset
-from engines.training.errors import CheckpointError, TrainingError, TrainingFailed
+from engines.training.errors import CheckpointError, TrainingError
 from engines.training.model.foundation import FoundationModel
 from engines.training.runs import RunFolder, RunState
 from engines.training.trainer.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
@@ -35,8 +36,6 @@ from engines.training.trainer.objective import Objective, to_tensors
 from engines.training.trainer.sinks import MetricsLog, MlflowMirror, TensorBoardMirror
 
 __all__ = ["Trainer", "warmup_cosine", "build_optimizer"]
-
-Progress = Callable[[float, str], None]
 
 
 def warmup_cosine(warmup: int, total: int, min_ratio: float) -> Callable[[int], float]:
@@ -257,7 +256,7 @@ class Trainer:
                 "nonfinite", count=self.nonfinite, losses={k: float(v.detach()) for k, v in losses.items()}
             )
             if self.nonfinite > self.settings.max_nonfinite:
-                raise TrainingFailed(
+                raise TrainingError(
                     f"The loss was NaN or infinite {self.nonfinite} times (limit "
                     f"{self.settings.max_nonfinite}); last at step {self.step}. Lower the learning "
                     "rate, check the data for extreme values, or resume from an earlier checkpoint."
@@ -392,7 +391,7 @@ class Trainer:
                 f"{self.config.data.seq_len} bins, d_model {self.config.model.d_model}). Lower batch_size, "
                 "seq_len or the model size, then resume from the last checkpoint (it is kept)."
             )
-            state, error = RunState.FAILED, TrainingFailed(message)
+            state, error = RunState.FAILED, TrainingError(message)
         except Exception as exc:  # any failure ends the run as failed, with its reason on record
             state, error = RunState.FAILED, exc
             message = str(exc) if isinstance(exc, TrainingError) else f"{type(exc).__name__}: {exc}"

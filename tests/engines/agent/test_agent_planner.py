@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from engines.agent import (
+    AgentError,
     ChatSession,
     Command,
-    CommandTemplateError,
     FinalAnswer,
     TableArtifact,
     TextDelta,
@@ -175,12 +175,12 @@ def test_planned_arguments_are_validated_like_a_models(tools: Toolset, viewer):
     ],
 )
 def test_bad_templates_fail_when_registered(tools: Toolset, template: str, message: str):
-    with pytest.raises(CommandTemplateError, match=message):
+    with pytest.raises(AgentError, match=message):
         tools.command(template, "set_position")
 
 
 def test_fixed_arguments_must_be_parameters(tools: Toolset):
-    with pytest.raises(CommandTemplateError, match=r"passes \['speed'\]"):
+    with pytest.raises(AgentError, match=r"passes \['speed'\]"):
         tools.command("zoom fast", "zoom", {"speed": 3})
 
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from engines.agent import (
-    AgentBusy,
+    AgentError,
     ChatSession,
     ConversationNotFound,
     ConversationStore,
@@ -125,9 +125,9 @@ def test_one_turn_at_a_time(tools):
     session = ChatSession(tools)
     events = session.send("zoom in")
     next(events)
-    with pytest.raises(AgentBusy, match="still being written"):
+    with pytest.raises(AgentError, match="still being written"):
         session.send("zoom out")
-    with pytest.raises(AgentBusy):
+    with pytest.raises(AgentError, match="still being written"):
         session.new_conversation()
     list(events)
     assert list(session.send("zoom out"))[-1].stopped == "offline"

@@ -8,15 +8,16 @@ import shutil
 import numpy as np
 import pytest
 
+from engines._progress import Cancelled
 from engines.curation import (
     CURATION_EXTENSIONS,
     AnalyzerOpenError,
-    EmptySorting,
+    CurationError,
     build_analyzer,
     compute_missing_extensions,
     open_analyzer,
 )
-from engines.curation.errors import CurationCancelled, MissingExtensions
+from engines.curation.errors import MissingExtensions
 
 
 def test_the_demo_analyzer_has_every_curation_extension_and_its_recording(demo_folder):
@@ -63,7 +64,7 @@ def test_an_analyzer_without_its_recording_names_what_it_cannot_compute(analyzer
 def test_computing_extensions_stops_when_cancelled(analyzer_copy):
     shutil.rmtree(analyzer_copy / "extensions" / "quality_metrics")
     analyzer, _ = open_analyzer(analyzer_copy)
-    with pytest.raises(CurationCancelled, match="quality_metrics was cancelled"):
+    with pytest.raises(Cancelled, match="quality_metrics was cancelled"):
         compute_missing_extensions(analyzer, cancel=lambda: True)
     assert not analyzer.has_extension("quality_metrics")
 
@@ -72,13 +73,13 @@ def test_an_empty_sorting_is_refused_before_anything_is_written(tmp_path, demo_a
     from spikeinterface.core import NumpySorting
 
     empty = NumpySorting.from_unit_dict([{}], sampling_frequency=demo_analyzer.sampling_frequency)
-    with pytest.raises(EmptySorting, match="no units"):
+    with pytest.raises(CurationError, match="no units"):
         build_analyzer(demo_analyzer.recording, empty, tmp_path / "a")
     nothing = np.array([], dtype=np.int64)
     silent = NumpySorting.from_unit_dict(
         [{"a": nothing, "b": nothing}], sampling_frequency=demo_analyzer.sampling_frequency
     )
-    with pytest.raises(EmptySorting, match="no spikes"):
+    with pytest.raises(CurationError, match="no spikes"):
         build_analyzer(demo_analyzer.recording, silent, tmp_path / "b")
     assert not (tmp_path / "a").exists() and not list(tmp_path.glob(".*tmp*"))
 

@@ -6,7 +6,7 @@ import pytest
 
 from engines.curation import PRESETS, CandidateRequest, CandidateRun, find_candidates, preset_form
 from engines.curation.candidates import TEMPLATE_DIFF_THRESH_HELP, step_parameters
-from engines.curation.errors import InvalidParameters, MissingExtensions
+from engines.curation.errors import CurationError, MissingExtensions
 from tests.engines.curation.conftest import pairs_of
 
 
@@ -63,11 +63,11 @@ def test_resolve_graph_joins_pairs_into_groups_of_any_size(demo_analyzer):
 
 
 def test_unknown_preset_step_or_parameter_is_refused_with_the_known_names(demo_analyzer):
-    with pytest.raises(InvalidParameters, match="choose one of"):
+    with pytest.raises(CurationError, match="choose one of"):
         find_candidates(demo_analyzer, CandidateRequest.preset("best"))
-    with pytest.raises(InvalidParameters, match="known steps"):
+    with pytest.raises(CurationError, match="known steps"):
         find_candidates(demo_analyzer, CandidateRequest(runs=(CandidateRun(None, ("magic",)),)))
-    with pytest.raises(InvalidParameters, match="has no parameter threshold"):
+    with pytest.raises(CurationError, match="has no parameter threshold"):
         find_candidates(demo_analyzer, CandidateRequest.preset("slay", {"slay_score": {"threshold": 1}}))
 
 

@@ -16,7 +16,7 @@ from engines.curation import (
     resolve_merges,
     write_reasoning_csv,
 )
-from engines.curation.errors import ApplyError
+from engines.curation.errors import CurationError
 
 
 def test_merges_resolve_transitively_into_groups():
@@ -91,5 +91,5 @@ def test_apply_writes_a_new_analyzer_with_the_expected_units_and_a_before_after_
     for merge in report.merges:
         rows = report.table[report.table.new_unit_id == merge["new_unit_id"]]
         assert rows[rows.role == "after"].num_spikes.iloc[0] <= rows[rows.role == "before"].num_spikes.sum()
-    with pytest.raises(ApplyError, match="already exists"):
+    with pytest.raises(CurationError, match="already exists"):
         review.apply(source="judge", folder=report.folder)

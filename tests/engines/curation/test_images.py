@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.curation import AnalyzerData, GroupImages, ImageParams, ImageRenderError
+from engines.curation import AnalyzerData, CurationError, GroupImages, ImageParams
 from engines.curation.analyzer import analyzer_fingerprint
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -34,7 +34,7 @@ def test_a_cached_image_is_reused_and_a_different_group_or_parameter_gets_its_ow
         review.data, workspace / "curation" / "images", images.fingerprint, ImageParams(dpi=60)
     )
     assert other.image(units[:2], "crosscorrelograms") != first
-    assert not list(first.parent.glob(".*.tmp"))
+    assert not list(first.parent.glob(".*.partial"))  # atomic_write's temporary files
 
 
 def test_the_cache_key_changes_when_the_correlograms_change(demo_analyzer):
@@ -57,8 +57,8 @@ def test_an_image_that_cannot_be_drawn_is_an_error_for_that_group_only(demo_anal
     analyzer.delete_extension("spike_amplitudes")
     images = GroupImages(AnalyzerData(analyzer), workspace / "images", analyzer_fingerprint(analyzer))
     units = tuple(analyzer.unit_ids[:2].tolist())
-    with pytest.raises(ImageRenderError, match="amplitude_plot image of units .* spike_amplitudes"):
+    with pytest.raises(CurationError, match="amplitude_plot image of units .* spike_amplitudes"):
         images.image(units, "amplitude_plot")
     assert images.image(units, "crosscorrelograms").exists()
-    with pytest.raises(ImageRenderError, match="unknown image"):
+    with pytest.raises(CurationError, match="unknown image"):
         images.image(units, "spike_locations")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engines.curation import CandidateRequest, CurationReview, DecisionStore, MergeDecision
-from engines.curation.errors import CurationError, UnknownUnits
+from engines.curation.errors import CurationError
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -66,7 +66,7 @@ def test_an_edited_group_gets_its_own_id_and_remembers_its_parent(review, groups
     assert (
         review.edit_group(big.group_id, groups[0].unit_ids).group_id == groups[0].group_id
     )  # one id per unit set
-    with pytest.raises(UnknownUnits, match="not in group"):
+    with pytest.raises(CurationError, match="not in group"):
         missing = next(u for u in big.unit_ids if u not in edited.unit_ids)
         review.record_verdict(edited.group_id, "accept", merge_units=(missing, edited.unit_ids[0]))
     with pytest.raises(CurationError, match="unknown verdict"):

@@ -11,14 +11,13 @@ import pytest
 from engines.agent import LlmConfig, ModelPricing
 from engines.curation import (
     CandidateRequest,
+    CurationError,
     CurationReview,
     JudgeContext,
-    JudgeUnavailable,
     VlmJudge,
     VlmJudgeParams,
     run_judge,
 )
-from engines.curation.errors import InvalidParameters
 from engines.curation.vlm_judge import load_prompt
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply
 
@@ -240,11 +239,11 @@ def test_each_call_is_priced_capped_and_sent_to_its_model(review, groups):
 
 
 def test_bad_settings_are_refused_before_any_call():
-    with pytest.raises(JudgeUnavailable, match="no model endpoint"):
+    with pytest.raises(CurationError, match="no model endpoint"):
         VlmJudge(None)
-    with pytest.raises(JudgeUnavailable, match="No API key for api.openai.com"):
+    with pytest.raises(CurationError, match="No API key for api.openai.com"):
         VlmJudge(LlmConfig())
-    with pytest.raises(InvalidParameters, match="at least 1"):
+    with pytest.raises(CurationError, match="at least 1"):
         VlmJudge(LlmConfig(base_url="http://127.0.0.1:1/v1"), VlmJudgeParams(num_workers=0))
-    with pytest.raises(InvalidParameters, match="unknown image feature"):
+    with pytest.raises(CurationError, match="unknown image feature"):
         VlmJudge(LlmConfig(base_url="http://127.0.0.1:1/v1"), VlmJudgeParams(features=("pca",)))

@@ -11,7 +11,7 @@ import numpy as np
 import pyedflib
 import pytest
 
-from engines.edf import EdfReadError, EdfRequestError, EdfTruncated, NotAnEdfFile, open_edf
+from engines.edf import EdfReadError, EdfRequestError, NotAnEdfFile, open_edf
 from engines.io.errors import SourceNotAllowed
 from engines.io.policy import SourcePolicy
 from tests.support.range_server import RangeServer
@@ -203,9 +203,9 @@ def test_s3_source_reads_through_the_configured_endpoint(recordings, server, edf
 
 
 def test_truncated_file_is_refused_with_a_clear_error(recordings, server, edf_policy):
-    with pytest.raises(EdfTruncated, match=r"holds \d+ of the 30 data records.*Download or copy it again"):
+    with pytest.raises(NotAnEdfFile, match=r"holds \d+ of the 30 data records.*Download or copy it again"):
         open_edf(str(recordings / "truncated.edf"), edf_policy)
-    with pytest.raises(EdfTruncated, match="cut short"):
+    with pytest.raises(NotAnEdfFile, match="cut short"):
         open_edf(server.url_for("truncated.edf"), edf_policy)
 
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from pynwb import NWBHDF5IO, NWBFile
 
+from engines._progress import Cancelled
 from engines.jobs import (
     ChildProcessFailed,
     InProcessBackend,
     InvalidJobRequest,
-    JobCancelled,
     JobContext,
     JobEnvironment,
     JobKind,
@@ -76,7 +76,7 @@ def test_a_cancel_kills_the_child_within_a_fraction_of_a_second(workspace):
     ctx = _context(workspace, stop)
     threading.Timer(1.5, stop.set).start()
     started = time.monotonic()
-    with pytest.raises(JobCancelled):
+    with pytest.raises(Cancelled):
         run_in_child_process(child_sleeps, {"seconds": 60}, ctx, label="sleep")
     assert time.monotonic() - started < 1.5 + 1.0
     assert multiprocessing.active_children() == []

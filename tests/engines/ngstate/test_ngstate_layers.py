@@ -9,7 +9,6 @@ from engines.ngstate import (
     LayerNotFound,
     NgState,
     NgStateError,
-    StateEditError,
     StateNotFound,
     StateParseError,
     StateStore,
@@ -41,7 +40,7 @@ def test_add_layer_is_idempotent_by_name():
 
 
 def test_add_layer_refuses_a_name_taken_by_another_type():
-    with pytest.raises(StateEditError, match="already exists as a segmentation layer"):
+    with pytest.raises(NgStateError, match="already exists as a segmentation layer"):
         add_layer(NgState(EM_STATE), "segmentation", "image", "precomputed://x")
 
 
@@ -81,9 +80,9 @@ def test_select_segments_replace_add_remove():
     assert state.layer("segmentation")["segments"] == ["5", "7", "9"]
     state = select_segments(state, "segmentation", ["7"], mode="remove")
     assert state.layer("segmentation")["segments"] == ["5", "9"]
-    with pytest.raises(StateEditError, match="not a segment id"):
+    with pytest.raises(NgStateError, match="not a segment id"):
         select_segments(state, "segmentation", ["-3"])
-    with pytest.raises(StateEditError, match="image layer; segments belong"):
+    with pytest.raises(NgStateError, match="image layer; segments belong"):
         select_segments(state, "emdata", [1])
 
 
@@ -112,13 +111,13 @@ def test_lut_range_refusals():
             "layers": [{**PLANE_STATE["layers"][0], "shader": "void main() { emitRGB(vec3(1)); }"}],
         }
     )
-    with pytest.raises(StateEditError, match="no '#uicontrol invlerp' control"):
+    with pytest.raises(NgStateError, match="no '#uicontrol invlerp' control"):
         set_lut_range(custom, "slide", 0, 1)
-    with pytest.raises(StateEditError, match="contrast ranges belong to image layers"):
+    with pytest.raises(NgStateError, match="contrast ranges belong to image layers"):
         set_lut_range(NgState(EM_STATE), "segmentation", 0, 1)
-    with pytest.raises(StateEditError, match="two different"):
+    with pytest.raises(NgStateError, match="two different"):
         set_lut_range(NgState(EM_STATE), "emdata", 5, 5)
-    with pytest.raises(StateEditError, match="no invlerp control 'gain'"):
+    with pytest.raises(NgStateError, match="no invlerp control 'gain'"):
         set_lut_range(NgState(TIMELAPSE_STATE), "nuclei", 0, 1, control="gain")
 
 
@@ -147,9 +146,9 @@ def test_annotations_in_a_two_dimensional_state_and_an_existing_layer():
     assert list_annotations(state, "annotations")[0]["point"] == [3.0, 4.0]
     em = add_point(NgState(EM_STATE), {"x": 1, "y": 2, "z": 3}, layer="notes")
     assert len(list_annotations(em, "notes")) == 2
-    with pytest.raises(StateEditError, match="not a local annotation layer"):
+    with pytest.raises(NgStateError, match="not a local annotation layer"):
         add_point(NgState(EM_STATE), {"x": 1}, layer="emdata")
-    with pytest.raises(StateEditError, match="has 4 coordinates"):
+    with pytest.raises(NgStateError, match="has 4 coordinates"):
         add_point(NgState(EM_STATE), [1, 2, 3, 4])
 
 

@@ -10,7 +10,7 @@ import pytest
 from engines.ngstate import (
     Bounds,
     NgState,
-    StateEditError,
+    NgStateError,
     fit_to_bounds,
     set_layout,
     set_orientation,
@@ -41,15 +41,15 @@ def test_time_and_channel_dimensions_are_named_too():
 def test_two_dimensional_state_takes_two_coordinates():
     state = set_position(NgState(PLANE_STATE), {"x": 10, "y": 20})
     assert state.get("position") == [10.0, 20.0]
-    with pytest.raises(StateEditError, match="no dimension 'z'.*x, y"):
+    with pytest.raises(NgStateError, match="no dimension 'z'.*x, y"):
         set_position(NgState(PLANE_STATE), {"x": 1, "z": 3})
-    with pytest.raises(StateEditError, match="3 coordinates given.*2 dimensions"):
+    with pytest.raises(NgStateError, match="3 coordinates given.*2 dimensions"):
         set_position(NgState(PLANE_STATE), [1, 2, 3])
 
 
 def test_position_needs_every_dimension_when_the_state_has_none():
     bare = {k: v for k, v in PLANE_STATE.items() if k != "position"}
-    with pytest.raises(StateEditError, match="missing: y"):
+    with pytest.raises(NgStateError, match="missing: y"):
         set_position(NgState(bare), {"x": 1})
     assert set_position(NgState(bare), {"x": 1, "y": 2}).position == {"x": 1.0, "y": 2.0}
 
@@ -57,7 +57,7 @@ def test_position_needs_every_dimension_when_the_state_has_none():
 @pytest.mark.parametrize("value", ["abc", float("nan"), None])
 def test_bad_coordinates_are_refused_and_the_state_is_unchanged(value):
     state = NgState(EM_STATE)
-    with pytest.raises(StateEditError, match="x coordinate"):
+    with pytest.raises(NgStateError, match="x coordinate"):
         set_position(state, {"x": value})
     assert state == NgState(EM_STATE)
 
@@ -67,7 +67,7 @@ def test_zoom_in_divides_both_scales():
     assert state.cross_section_scale == pytest.approx(EM_STATE["crossSectionScale"] / 2)
     assert state.projection_scale == pytest.approx(EM_STATE["projectionScale"] / 2)
     assert zoom_by(state, 0.5).cross_section_scale == pytest.approx(EM_STATE["crossSectionScale"])
-    with pytest.raises(StateEditError, match="positive"):
+    with pytest.raises(NgStateError, match="positive"):
         zoom_by(state, 0)
 
 
@@ -99,7 +99,7 @@ def test_fit_with_named_dimensions_in_any_order():
 
 
 def test_set_view_fit_needs_bounds():
-    with pytest.raises(StateEditError, match="bounds"):
+    with pytest.raises(NgStateError, match="bounds"):
         set_view(NgState(EM_STATE), zoom="fit")
 
 
@@ -119,9 +119,9 @@ def test_orientation_is_normalised_and_targets_one_panel_kind():
     state = set_orientation(NgState(EM_STATE), [0, 0, 2, 2], target="projection")
     assert state.get("projectionOrientation") == pytest.approx([0, 0, math.sqrt(0.5), math.sqrt(0.5)])
     assert state.get("crossSectionOrientation") == EM_STATE["crossSectionOrientation"]
-    with pytest.raises(StateEditError, match="quaternion"):
+    with pytest.raises(NgStateError, match="quaternion"):
         set_orientation(NgState(EM_STATE), [0, 0, 0, 0])
-    with pytest.raises(StateEditError, match="Unknown orientation"):
+    with pytest.raises(NgStateError, match="Unknown orientation"):
         set_orientation(NgState(EM_STATE), "sideways")
 
 
@@ -129,7 +129,7 @@ def test_layouts():
     assert set_layout(NgState(EM_STATE), "4panel").layout == "4panel"
     row = {"type": "row", "children": [{"type": "xy"}, {"type": "3d"}]}
     assert set_layout(NgState(EM_STATE), row).layout == row
-    with pytest.raises(StateEditError, match="Unknown layout 'grid'"):
+    with pytest.raises(NgStateError, match="Unknown layout 'grid'"):
         set_layout(NgState(EM_STATE), "grid")
 
 

@@ -14,9 +14,9 @@ import pytest
 import tensorstore as ts
 from cloudvolume import CloudVolume
 
+from engines._progress import Cancelled
 from engines.ngstate import (
     NgState,
-    SamplingCancelled,
     VolumeError,
     VolumeNotAllowed,
     VolumeTooLarge,
@@ -219,7 +219,7 @@ def test_sampling_reports_progress_and_can_be_cancelled(demo, demo_policy):
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == 12
     stop = threading.Event()
     stop.set()
-    with pytest.raises(SamplingCancelled):
+    with pytest.raises(Cancelled):
         compute_histogram(volume, mip=0, cancel=stop)
 
 

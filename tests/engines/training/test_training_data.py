@@ -30,7 +30,7 @@ from engines.training.data.acquire import (
     fetch_nilearn_fmri,
 )
 from engines.training.data.nitime_data import nitime_data_dir
-from engines.training.errors import DataError, MissingModality, OptionalDependencyMissing
+from engines.training.errors import DataError, OptionalDependencyMissing
 
 
 def _session(n: int = 200, **changes) -> Session:
@@ -132,7 +132,7 @@ def test_asking_for_a_modality_no_session_has_is_refused():
     config = DataConfig(sources=[SyntheticSource()], modalities=["spikes", "fmri"], seq_len=10)
     with pytest.raises(DataError, match="No session has fmri data .*has lfp, spikes"):
         WindowDataset([_session()], config)
-    with pytest.raises(MissingModality, match="has no eeg data"):
+    with pytest.raises(DataError, match="has no eeg data"):
         _session().require("eeg")
 
 

@@ -10,7 +10,7 @@ import torch
 
 from engines.training.config import MODALITIES, ModelConfig
 from engines.training.data.windows import DataSpec, SessionSpec
-from engines.training.errors import MissingModality
+from engines.training.errors import DataError
 from engines.training.losses import UncertaintyWeighting, info_nce, tri_modal_info_nce
 from engines.training.model import FoundationModel, grad_reverse
 from engines.training.model.tokenizers import TOKENIZERS, EegTokenizer
@@ -79,9 +79,9 @@ def test_model_refuses_an_empty_batch_and_a_modality_it_was_not_built_for():
     spec = _spec()
     spec.sessions[1].inputs.pop("fmri")
     model = FoundationModel(ModelConfig(d_model=16, n_heads=2, n_latents=2, n_blocks=1, d_state=4), spec)
-    with pytest.raises(MissingModality, match="at least one modality"):
+    with pytest.raises(DataError, match="at least one modality"):
         model({}, session=0)
-    with pytest.raises(MissingModality, match="no fmri tokenizer for session 1"):
+    with pytest.raises(DataError, match="no fmri tokenizer for session 1"):
         model(_inputs(["fmri"]), session=1)
 
 
