@@ -69,6 +69,7 @@ def test_only_the_workspace_db_connects_to_sqlite():
 UNCAUGHT_BUT_KEPT = {
     # Typed user errors the style guide names, and a domain's root that its subclasses share.
     "UploadTooLarge": "typed user error (STYLE.md)",
+    "NwbOpenError": "typed user error (STYLE.md); callers catch its base, engines.io.SourceError",
     "AnalyzerOpenError": "typed open error, like NwbOpenError",
     "SqlRefused": "a refused query (PermissionError): security tests and logs tell it from a failed one",
     "TableError": "root of the tables engine",
