@@ -112,7 +112,6 @@ UNCAUGHT_BUT_KEPT = {
     "NotAnNwbFile": "I/O move",
     "DataTooLarge": "I/O move",
     "ObjectNotFound": "I/O move",
-    "SourceUnreachable": "I/O move",
     "PointerError": "I/O move",
     "PointerTooLarge": "I/O move",
     "PointerNotAllowed": "I/O move",
