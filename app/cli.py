@@ -34,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )  # --jupyter-token must not pass as --jupyter-token-file
+    _add_serving_flags(parser.add_argument_group("serving"))
+    _add_permission_flags(parser.add_argument_group("sign-in and permissions"))
+    _add_limit_flags(parser.add_argument_group("limits (see the README's Security model)"))
+    return parser
+
+
+def _add_serving_flags(parser: argparse._ArgumentGroup) -> None:
     parser.add_argument("--port", type=int, help="port to listen on (default 5006)")
     parser.add_argument("--address", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--no-show", action="store_true", help="do not open a browser")
@@ -79,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="trust the reverse proxy's X-Forwarded-* headers (client address, scheme)",
     )
+
+
+def _add_permission_flags(parser: argparse._ArgumentGroup) -> None:
     parser.add_argument(
         "--auth",
         choices=AUTH_MODES,
@@ -93,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--oauth-provider", help="OAuth provider as panel serve names it: github, google, generic, ..."
     )
     parser.add_argument("--oauth-key", help="OAuth client id")
+    _add_code_flags(parser)
+
+
+def _add_code_flags(parser: argparse._ArgumentGroup) -> None:
     parser.add_argument(
         "--oauth-secret", help="OAuth client secret (PANEL_OAUTH_SECRET keeps it out of `ps`)"
     )
@@ -142,15 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the Neuroglancer viewer use the server's data-source credentials for browsers",
     )
+
+
+def _add_limit_flags(parser: argparse._ArgumentGroup) -> None:
     defaults = Settings()
     for name in LIMITS:
         parser.add_argument(
             f"--{name.replace('_', '-')}",
             type=type(getattr(defaults, name)),
             metavar="N",
-            help=f"limit (default {getattr(defaults, name)}; see the README's Security model)",
+            help=f"default {getattr(defaults, name)}",
         )
-    return parser
 
 
 def settings_from_args(argv: list[str] | None = None) -> Settings:
