@@ -23,7 +23,7 @@ from app.identity import jobs_for, model_budget_for, session_person
 from app.registry import register_page
 from app.routing import PageLink
 from components.background import BackgroundWork, on_session_thread
-from components.curation_grid import CurationGrid
+from components.curation.grid import CurationGrid
 from components.job_watcher import JobWatcher
 from components.safe_text import code_span, escape_text, text_alert
 from engines._filesystem import build_lock

@@ -22,10 +22,10 @@ from app.registry import register_page, register_routes
 from app.routing import PageLink
 from components.agent_chat import AgentChat
 from components.background import BackgroundWork, run_on_session_thread
-from components.ng_proxy import neuroglancer_routes
-from components.ng_viewer import NeuroglancerViewer
+from components.neuroglancer.proxy import neuroglancer_routes
+from components.neuroglancer.table_results import TableResults
+from components.neuroglancer.viewer import NeuroglancerViewer
 from components.safe_text import text_alert
-from components.table_results import TableResults
 from engines.agent import ChatSession
 from engines.agent.toolsets import ViewerTools, build_table_tools, build_viewer_tools
 from engines.ngstate import (

@@ -38,14 +38,14 @@ from app.settings import Settings
 from components.background import BackgroundWork, is_served, on_session_thread
 from components.job_watcher import JobWatcher
 from components.safe_text import escape_text, text_alert
-from components.training_compare import RunComparison
-from components.training_controls import CheckpointList, RunControls, RunHeader
-from components.training_evaluation import EvaluationPanel
-from components.training_follow import RunFollower, RunSnapshot, live_step
-from components.training_form import StartRunForm
-from components.training_interpret import InterpretationPanel
-from components.training_live import LiveCurves
-from components.training_runs import RunList
+from components.training.compare import RunComparison
+from components.training.controls import CheckpointList, RunControls, RunHeader
+from components.training.evaluation import EvaluationPanel
+from components.training.follow import RunFollower, RunSnapshot, live_step
+from components.training.form import StartRunForm
+from components.training.interpret import InterpretationPanel
+from components.training.live import LiveCurves
+from components.training.runs import RunList
 from engines.errors import NeurodeckError
 from engines.training import OptionalDependencyMissing, RunNotFound, RunRegistry, RunState, TrainingConfig
 from engines.training.jobs import EVALUATE
