@@ -1,7 +1,8 @@
 """Steering one run: its header (state, step, progress), pause / resume / stop, and its checkpoints.
 
-The buttons call back into the page (``on_command("pause" | "resume" | "stop")``,
-``on_resume_from(step)``); which are enabled follows the run's state. "Resume" on a run that
+Each view watches the page's ``OpenRun``. The buttons call back into the page
+(``on_command("pause" | "resume" | "stop")``, ``on_resume_from(step)``); which are enabled
+follows the run's state. "Resume" on a run that
 is not paused (stopped, failed, interrupted) continues it from its newest checkpoint.
 """
 
@@ -16,6 +17,7 @@ import pandas as pd
 import panel as pn
 
 from components.safe_text import escape_text
+from components.training.state import OpenRun
 from engines.training.runs import CheckpointInfo, RunState
 
 __all__ = ["RunHeader", "RunControls", "CheckpointList", "STATE_COLOURS"]
@@ -39,11 +41,29 @@ _RESUMABLE = (
 )
 
 
-class RunHeader(pn.viewable.Viewer):
-    """Name, state badge, "Step k of n · state · p points", progress bar and the run's last message."""
+_SHOWN = ("run_id", "notice", "run_name", "state", "step", "total_steps", "points", "message", "status")
+_SHOWN += ("checkpoints",)  # an interrupted run's message says whether it can be resumed
 
-    def __init__(self) -> None:
+
+def _run_message(state: RunState, message: str, has_checkpoint: bool) -> str:
+    """The run's last message as HTML; an interrupted run's says how to go on."""
+    if state == RunState.INTERRUPTED:
+        message = "The process that ran this run is gone (the server restarted or crashed). " + (
+            "Resume it from its newest checkpoint with Resume, or from any checkpoint in the Checkpoints tab."
+            if has_checkpoint
+            else "It wrote no checkpoint before it ended: start it again from the form."
+        )
+    colour = "#c62828" if state in (RunState.FAILED, RunState.INTERRUPTED) else "#555"
+    return f"<span style='color:{colour}'>{escape(message)}</span>" if message else ""
+
+
+class RunHeader(pn.viewable.Viewer):
+    """Name, state badge, "Step k of n · state · p points", progress bar and the run's last message;
+    follows the page's ``OpenRun``."""
+
+    def __init__(self, run: OpenRun) -> None:
         super().__init__()
+        self._run = run
         self._title = pn.pane.HTML("", margin=(5, 10, 0, 10))
         self._status = pn.pane.Markdown("", css_classes=["nd-training-status"], margin=(0, 10))
         self._progress = pn.indicators.Progress(
@@ -52,55 +72,46 @@ class RunHeader(pn.viewable.Viewer):
         self._message = pn.pane.HTML(
             "", css_classes=["nd-training-run-message"], margin=(0, 10), sizing_mode="stretch_width"
         )
+        run.param.watch(lambda *_events: self._render(), list(_SHOWN))
+        self._render()
 
-    def show(
-        self,
-        name: str,
-        run_id: str,
-        state: RunState,
-        step: int,
-        total: int,
-        points: int,
-        message: str,
-        status: dict[str, Any],
-        has_checkpoint: bool,
-    ) -> None:
+    def _render(self) -> None:
+        run = self._run
+        if run.state is None:
+            self._clear(run.notice)
+            return
+        state, status = run.state, run.status
         colour = STATE_COLOURS.get(state.value, "#555")
         self._title.object = (
-            f"<span style='font-size:1.25em;font-weight:600'>{escape(name)}</span> "
+            f"<span style='font-size:1.25em;font-weight:600'>{escape(run.run_name)}</span> "
             f"<span style='background:{colour};color:white;border-radius:4px;padding:1px 8px;"
             f"margin-left:8px'>{state.value}</span> <code style='margin-left:8px;color:#666'>"
-            f"{escape(run_id)}</code>"
+            f"{escape(run.run_id)}</code>"
         )
         where = f"{status.get('device', '')} · {status.get('mode', '')}" + (
             f" × {status['world_size']}" if int(status.get("world_size", 1) or 1) > 1 else ""
         )
         params = f" · {int(status['parameters']):,} parameters" if status.get("parameters") else ""
         self._status.object = (
-            f"Step {step} of {total} · {state.value} · {points} points · "
+            f"Step {run.step} of {run.total_steps} · {state.value} · {run.points} points · "
             f"{escape_text(where.strip(' ·'))}{params}"
         )
-        total = max(1, total)
+        self._show_progress(run.step, max(1, run.total_steps))
+        self._message.object = _run_message(state, run.message, bool(run.checkpoints))
+
+    def _show_progress(self, step: int, total: int) -> None:
         if self._progress.max != total:
             self._progress.value = 0
             self._progress.max = total
         self._progress.value = min(step, total)
         self._progress.visible = True
-        if state == RunState.INTERRUPTED:
-            message = "The process that ran this run is gone (the server restarted or crashed). " + (
-                "Resume it from its newest checkpoint with Resume, or from any checkpoint in the Checkpoints tab."
-                if has_checkpoint
-                else "It wrote no checkpoint before it ended: start it again from the form."
-            )
-        colour = "#c62828" if state in (RunState.FAILED, RunState.INTERRUPTED) else "#555"
-        self._message.object = f"<span style='color:{colour}'>{escape(message)}</span>" if message else ""
 
     @property
     def text(self) -> str:
         """The status line ("Step k of n · state · p points · …"), '' when no run is open."""
         return self._status.object
 
-    def clear(self, text: str) -> None:
+    def _clear(self, text: str) -> None:
         self._title.object = f"<span style='font-size:1.1em;color:#555'>{escape(text)}</span>"
         self._status.object = ""
         self._message.object = ""
@@ -115,17 +126,20 @@ class RunHeader(pn.viewable.Viewer):
 class RunControls(pn.viewable.Viewer):
     """Pause, Resume, Stop; enabled by state."""
 
-    def __init__(self, on_command: Callable[[str], None]) -> None:
+    def __init__(self, run: OpenRun, on_command: Callable[[str], None]) -> None:
         super().__init__()
+        self._run = run
         self._pause = pn.widgets.Button(label="Pause", button_type="warning", width=90, disabled=True)
         self._resume = pn.widgets.Button(label="Resume", button_type="success", width=90, disabled=True)
         self._stop = pn.widgets.Button(label="Stop", button_type="danger", width=90, disabled=True)
         for button, command in ((self._pause, "pause"), (self._resume, "resume"), (self._stop, "stop")):
             button.on_click(lambda _e, c=command: on_command(c))
         self._row = pn.Row(self._pause, self._resume, self._stop, visible=False)
+        run.param.watch(lambda *_events: self._enable(), ["state", "checkpoints"])
 
-    def show(self, state: RunState | None, has_checkpoint: bool) -> None:
-        """Enable what ``state`` allows (None: no run open, the buttons are hidden)."""
+    def _enable(self) -> None:
+        """Enable what the run's state allows (None: no run shown, the buttons are hidden)."""
+        state, has_checkpoint = self._run.state, bool(self._run.checkpoints)
         self._row.visible = state is not None
         self._pause.disabled = state not in (RunState.RUNNING, RunState.STARTING)
         self._stop.disabled = state not in (RunState.RUNNING, RunState.STARTING, RunState.PAUSED)
@@ -160,8 +174,9 @@ def checkpoint_rows(checkpoints: list[CheckpointInfo]) -> pd.DataFrame:
 class CheckpointList(pn.viewable.Viewer):
     """The run's complete checkpoints, newest first; "resume from here" continues the run from one."""
 
-    def __init__(self, on_resume_from: Callable[[int], None]) -> None:
+    def __init__(self, run: OpenRun, on_resume_from: Callable[[int], None]) -> None:
         super().__init__()
+        self._run = run
         self._on_resume_from = on_resume_from
         self._steps: list[int] = []
         self._table = pn.widgets.Tabulator(
@@ -184,12 +199,13 @@ class CheckpointList(pn.viewable.Viewer):
             css_classes=["nd-muted"],
             margin=(0, 10),
         )
+        run.param.watch(lambda e: self._show(e.new), "checkpoints")
 
     @property
     def steps(self) -> list[int]:
         return list(self._steps)
 
-    def show(self, checkpoints: list[CheckpointInfo]) -> None:
+    def _show(self, checkpoints: list[CheckpointInfo]) -> None:
         steps = [c.step for c in checkpoints]
         if steps != self._steps or len(self._table.value) != len(steps):
             self._steps = steps

@@ -17,6 +17,7 @@ import panel as pn
 from components.job_watcher import JobWatcher
 from components.safe_text import escape_text
 from components.training.plots import decoding_bars, decoding_frame
+from components.training.state import OpenRun
 
 __all__ = ["EvaluationPanel", "describe_scores"]
 
@@ -56,8 +57,9 @@ def describe_scores(evaluation: dict[str, Any]) -> str:
 class EvaluationPanel(pn.viewable.Viewer):
     """Checkpoint and CEBRA settings, the Evaluate button, the job's progress, and the scores."""
 
-    def __init__(self, on_evaluate: Callable[[int | None, int], None]) -> None:
+    def __init__(self, run: OpenRun, on_evaluate: Callable[[int | None, int], None]) -> None:
         super().__init__()
+        run.param.watch(lambda _e: self._set_checkpoints(run.checkpoint_steps()), "checkpoints")
         self._on_evaluate = on_evaluate
         self._watcher: JobWatcher | None = None
         self._checkpoint = pn.widgets.Select(label="Checkpoint", options=[NEWEST], width=160)
@@ -87,7 +89,8 @@ class EvaluationPanel(pn.viewable.Viewer):
             margin=(0, 10),
         )
 
-    def set_checkpoints(self, steps: list[int]) -> None:
+    def _set_checkpoints(self, steps: list[int]) -> None:
+        """The open run's checkpoints to choose from, newest first; the choice kept while it exists."""
         options = [NEWEST, *[str(s) for s in reversed(steps)]]
         if options != self._checkpoint.options:
             value = self._checkpoint.value

@@ -17,6 +17,7 @@ import pandas as pd
 import panel as pn
 
 from components.safe_text import escape_text
+from components.training.state import OpenRun
 
 if TYPE_CHECKING:
     from engines.training.interpret import Interpretation
@@ -149,8 +150,9 @@ def _geometry_text(result: Interpretation) -> str:
 class InterpretationPanel(pn.viewable.Viewer):
     """Checkpoint choice, the Interpret button, and every analysis of the chosen checkpoint's latents."""
 
-    def __init__(self, on_interpret: Callable[[int | None], None]) -> None:
+    def __init__(self, run: OpenRun, on_interpret: Callable[[int | None], None]) -> None:
         super().__init__()
+        run.param.watch(lambda _e: self._set_checkpoints(run.checkpoint_steps()), "checkpoints")
         self._checkpoint = pn.widgets.Select(label="Checkpoint", options=[NEWEST], width=160)
         button = pn.widgets.Button(label="Interpret", button_type="primary", width=110, align="end")
         button.on_click(
@@ -165,7 +167,8 @@ class InterpretationPanel(pn.viewable.Viewer):
         )
         self._body = pn.Column(sizing_mode="stretch_width")
 
-    def set_checkpoints(self, steps: list[int]) -> None:
+    def _set_checkpoints(self, steps: list[int]) -> None:
+        """The open run's checkpoints to choose from, newest first; the choice kept while it exists."""
         options = [NEWEST, *[str(s) for s in reversed(steps)]]
         if options != self._checkpoint.options:
             value = self._checkpoint.value

@@ -26,6 +26,7 @@ from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
 from components.training.plots import TRAIN_COLOR, VAL_COLOR, _series, _thin, smooth, tasks_in
+from components.training.state import OpenRun
 
 __all__ = ["LiveCurves", "describe_load"]
 
@@ -192,11 +193,12 @@ def _series_curves(title: str, ylabel: str, columns: dict[str, str], height: int
 
 
 class LiveCurves(pn.viewable.Viewer):
-    """``show(frame)`` with a run's metric frame; ``smoothing`` is the train curves' EMA weight."""
+    """The open run's metric frame and machine load, redrawn when its ``OpenRun`` changes them;
+    ``smoothing`` is the train curves' EMA weight."""
 
     smoothing = param.Number(default=0.6, bounds=(0.0, 0.99), step=0.01, doc="Smoothing of the train curves.")
 
-    def __init__(self, **params) -> None:
+    def __init__(self, run: OpenRun, **params) -> None:
         super().__init__(**params)
         self._frame = pd.DataFrame()
         self._tasks: tuple[str, ...] | None = None
@@ -218,6 +220,8 @@ class LiveCurves(pn.viewable.Viewer):
             css_classes=["nd-training-health"],
         )
         self._health.param.watch(self._open_health, "collapsed")
+        run.param.watch(lambda e: self.show(e.new), "frame")
+        run.param.watch(lambda e: self.show_load(e.new), "load")
 
     def _pane(self, curves: _Curves) -> pn.pane.Bokeh:
         curves.fill(self._frame, self.smoothing)

@@ -19,6 +19,7 @@ from bokeh.models import ColumnDataSource
 from components.training.compare import RunComparison, varying_hyperparameters
 from components.training.follow import RunFollower
 from components.training.plots import decoding_frame, parallel_coordinates, smooth
+from components.training.state import OpenRun
 from engines.training import RunRegistry, build_config
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -116,7 +117,7 @@ def test_live_curves_draw_nothing_for_an_empty_tab_and_every_task_in_one_labelle
 
     from components.training.live import LiveCurves
 
-    curves = LiveCurves()
+    curves = LiveCurves(OpenRun())
     view = pn.panel(curves)
     root = view.get_root()
     assert not list(root.select({"type": Plot}))  # a Training tab without a run builds no figure
@@ -258,14 +259,14 @@ def test_evaluation_and_interpretation_views_render_a_real_run(tmp_path):
     assert controller.wait(run_id, timeout=120).value == "completed"
     folder = controller.registry.get(run_id)
     evaluation = evaluate_run(folder, cebra_iterations=0)
-    panel = EvaluationPanel(lambda step, iterations: None)
+    panel = EvaluationPanel(OpenRun(), lambda step, iterations: None)
     root = pn.panel(panel).get_root()
     panel.show(evaluation)
     table = decoding_frame(evaluation)
     assert list(table["input"])[0] == "all" and table["ridge R²"].notna().all()
     assert any("Checkpoint step 10" in str(getattr(m, "text", "")) for m in root.references())
     result = interpret_run(load_trained_run(folder))
-    view = InterpretationPanel(lambda step: None)
+    view = InterpretationPanel(OpenRun(), lambda step: None)
     pn.panel(view).get_root()
     view.show(result, 10)
     pn.panel(view).get_root()  # every plot of the analyses renders
