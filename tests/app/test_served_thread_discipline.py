@@ -1,4 +1,4 @@
-"""Served sessions change their widgets only on the session's thread: the runtime check beside the static scan.
+"""Served sessions change their widgets only on the session's thread: the runtime check beside the scan.
 
 Each page is served in this process and opened as a browser does; its background paths then run
 (``onload``, the periodic reads, ``BackgroundWork`` results) while ``foreign_widget_changes`` records
