@@ -316,23 +316,23 @@ class TrainingPage(pn.viewable.Viewer):
                 f"Resuming {run_id} from step {step}.",
             )
 
-    def _checkpoint_step(self, step: int | None) -> int | None:
-        if step is not None:
-            return step
+    def _checkpoint_step(self, step: int | None, verb: str) -> int | None:
+        """``step`` of the open run (None: its newest), or None after saying why there is none to ``verb``."""
         steps = self.run.checkpoint_steps()
-        return steps[-1] if steps else None
+        if self._follower is None:
+            self._notify("Open a run first.", "warning")
+        elif not _torch_installed():
+            self._notify(INSTALL_TORCH, "danger")
+        elif step is None and not steps:
+            self._notify(f"This run has no checkpoint yet; {verb} it once it has written one.", "warning")
+        else:
+            return step if step is not None else steps[-1]
+        return None
 
     def evaluate(self, step: int | None, cebra_iterations: int) -> None:
         """Request the evaluation job for the open run's checkpoint ``step`` (None: the newest) and follow it."""
-        if self._follower is None:
-            self._notify("Open a run first.", "warning")
-            return
-        if not _torch_installed():
-            self._notify(INSTALL_TORCH, "danger")
-            return
-        step = self._checkpoint_step(step)
-        if step is None:
-            self._notify("This run has no checkpoint yet; evaluate it once it has written one.", "warning")
+        step = self._checkpoint_step(step, "evaluate")
+        if step is None or self._follower is None:
             return
         run_id = self._follower.run_id
 
@@ -347,16 +347,10 @@ class TrainingPage(pn.viewable.Viewer):
 
     def interpret(self, step: int | None) -> None:
         """Analyse the latents of the open run's checkpoint ``step`` (None: the newest) off the session's thread."""
-        if self._follower is None:
-            self._notify("Open a run first.", "warning")
+        chosen = self._checkpoint_step(step, "interpret")
+        if chosen is None or self._follower is None:
             return
-        if not _torch_installed():
-            self._notify(INSTALL_TORCH, "danger")
-            return
-        folder, chosen = self._follower.folder, self._checkpoint_step(step)
-        if chosen is None:
-            self._notify("This run has no checkpoint yet; interpret it once it has written one.", "warning")
-            return
+        folder = self._follower.folder
 
         def compute():
             from engines.training.evaluation.evaluate import load_trained_run
