@@ -94,14 +94,17 @@ class EdfViewer(pn.viewable.Viewer):
         self._controller.param.unwatch(self._watcher)
         self._edf.close()
 
-    def __panel__(self) -> pn.viewable.Viewable:
+    def _facts(self) -> str:
         header = self._edf.header
-        facts = (
+        return (
             f"**{escape_text(self._edf.label)}** · {escape_text(header.format)} · "
             f"{len(self._edf.signals)} signals · "
             f"{header.n_records:,} records of {header.record_duration:g} s · "
             f"start {escape_text(header.start or 'unknown')}"
         )
+
+    def _buttons(self) -> list[pn.widgets.Button]:
+        """Page back and forward, zoom in and out."""
         buttons = []
         for name, handler in (
             ("◀◀", lambda _: self._shift(-1.0)),
@@ -114,6 +117,9 @@ class EdfViewer(pn.viewable.Viewer):
             button = pn.widgets.Button(name=name, width=80 if len(name) > 2 else 45)
             button.on_click(handler)
             buttons.append(button)
+        return buttons
+
+    def _channels(self) -> pn.widgets.Tabulator:
         channels = pd.DataFrame(
             [
                 {
@@ -126,6 +132,12 @@ class EdfViewer(pn.viewable.Viewer):
                 for i, c in enumerate(self._edf.signals)
             ]
         )
+        return pn.widgets.Tabulator(
+            channels, show_index=False, disabled=True, height=240, sizing_mode="stretch_width"
+        )
+
+    def _annotations(self) -> pn.Column:
+        """Annotations are read on request: remotely that is one read per data record."""
         annotations = pn.Column(
             pn.pane.Markdown("*Annotations load on request (one read per data record remotely).*"),
             sizing_mode="stretch_width",
@@ -151,20 +163,15 @@ class EdfViewer(pn.viewable.Viewer):
         load.on_click(
             lambda _e: self._work.run("edf-annotations", self._edf.annotations, apply=show_annotations)
         )
+        return pn.Column(load, annotations)
+
+    def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            pn.pane.Markdown(facts),
-            pn.Row(*buttons),
+            pn.pane.Markdown(self._facts()),
+            pn.Row(*self._buttons()),
             self._status,
             self._pane,
             self._picker,
-            pn.Tabs(
-                (
-                    "Channels",
-                    pn.widgets.Tabulator(
-                        channels, show_index=False, disabled=True, height=240, sizing_mode="stretch_width"
-                    ),
-                ),
-                ("Annotations", pn.Column(load, annotations)),
-            ),
+            pn.Tabs(("Channels", self._channels()), ("Annotations", self._annotations())),
             sizing_mode="stretch_both",
         )
