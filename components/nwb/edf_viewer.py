@@ -119,7 +119,7 @@ class EdfViewer(pn.viewable.Viewer):
             buttons.append(button)
         return buttons
 
-    def _channels(self) -> pn.widgets.Tabulator:
+    def _channel_table(self) -> pn.widgets.Tabulator:
         channels = pd.DataFrame(
             [
                 {
@@ -172,6 +172,6 @@ class EdfViewer(pn.viewable.Viewer):
             self._status,
             self._pane,
             self._picker,
-            pn.Tabs(("Channels", self._channels()), ("Annotations", self._annotations())),
+            pn.Tabs(("Channels", self._channel_table()), ("Annotations", self._annotations())),
             sizing_mode="stretch_both",
         )
