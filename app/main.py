@@ -201,26 +201,7 @@ def build_server(settings: Settings) -> tuple[Server, str]:
     routes = [route for factory in ROUTES for route in factory(ctx)]
     if settings.num_procs != 1:  # the process that forks only waits for the others: stopped, it exits cleanly
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    auth: dict = {}
-    if sign_in is None:
-        if settings.address not in LOOPBACK or settings.behind_proxy:
-            log.warning(
-                "--auth none: anyone who reaches %s:%s uses this server with no sign-in.",
-                settings.address,
-                settings.port,
-            )
-    else:
-        routes = guard_routes(routes, sign_in.user_of)
-        auth["cookie_secret"] = sign_in.cookie_secret
-        if sign_in.mode == "oauth":
-            auth.update(
-                oauth_provider=settings.oauth_provider,
-                oauth_key=settings.oauth_key,
-                oauth_secret=settings.oauth_secret,
-                oauth_extra_params=dict(settings.oauth_extra_params),
-            )
-        else:
-            auth["auth_provider"] = TokenAuthProvider(sign_in, settings.prefix)
+    routes, auth = _guarded(settings, sign_in, routes)
     server = pn.serve(
         {"/": session_app},
         port=settings.port,
@@ -244,6 +225,32 @@ def build_server(settings: Settings) -> tuple[Server, str]:
     server.io_loop.add_callback(lambda: start_pools(server.io_loop.asyncio_loop, pn.state._thread_pool))
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     return server, _browser_address(settings, sign_in)
+
+
+def _guarded(settings: Settings, sign_in: SignIn | None, routes: list[tuple]) -> tuple[list[tuple], dict]:
+    """The routes behind sign-in and the server's sign-in options; with no sign-in, a warning when others
+    can reach the server."""
+    auth: dict = {}
+    if sign_in is None:
+        if settings.address not in LOOPBACK or settings.behind_proxy:
+            log.warning(
+                "--auth none: anyone who reaches %s:%s uses this server with no sign-in.",
+                settings.address,
+                settings.port,
+            )
+    else:
+        routes = guard_routes(routes, sign_in.user_of)
+        auth["cookie_secret"] = sign_in.cookie_secret
+        if sign_in.mode == "oauth":
+            auth.update(
+                oauth_provider=settings.oauth_provider,
+                oauth_key=settings.oauth_key,
+                oauth_secret=settings.oauth_secret,
+                oauth_extra_params=dict(settings.oauth_extra_params),
+            )
+        else:
+            auth["auth_provider"] = TokenAuthProvider(sign_in, settings.prefix)
+    return routes, auth
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -6,7 +6,9 @@ sessions is safe; everything a factory builds belongs to one session.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ __all__ = [
     "register_routes",
     "WARM_UPS",
     "register_warm_up",
+    "import_pages",
 ]
 
 PageFactory = Callable[["AppContext", "PageLink | None"], Any]
@@ -96,6 +99,13 @@ def register_page(
         return factory
 
     return decorate
+
+
+def import_pages(package: str, path: Iterable[str]) -> None:
+    """Import every module of the pages package ``package`` (found on ``path``): a page registers itself
+    when imported, so adding a page is adding its module, with no list of pages to edit."""
+    for module in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        importlib.import_module(f"{package}.{module.name}")
 
 
 RouteFactory = Callable[["AppContext"], list[tuple]]

@@ -110,6 +110,12 @@ class AgentChat(pn.viewable.Viewer):
         if session.person is not None:
             self._known.update((c.id, c.title or "chat") for c in reversed(session.conversations()))
         self._title = "chat"
+        self._build_widgets(session, placeholder, height)
+        if is_served(self._doc):
+            pn.state.on_session_destroyed(lambda _ctx: self.close())
+
+    def _build_widgets(self, session: ChatSession, placeholder: str, height: int) -> None:
+        """The feed (typed, replayed and streamed text is never markup), the header and the controls."""
         self._feed = pn.chat.ChatInterface(
             callback=self._on_send,
             show_rerun=False,
@@ -146,8 +152,6 @@ class AgentChat(pn.viewable.Viewer):
         self._controls = pn.FlexBox(
             self._stop, self._trace, new_chat, self._history, sizing_mode="stretch_width"
         )
-        if is_served(self._doc):
-            pn.state.on_session_destroyed(lambda _ctx: self.close())
 
     # --- a turn ------------------------------------------------------------------------------------
     def send(self, text: str) -> None:

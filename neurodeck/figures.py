@@ -15,8 +15,8 @@ from pathlib import Path
 
 import panel as pn
 
-from components.nwb_controller import NwbFileController
-from components.nwb_views import view_by_id, views_for
+from components.nwb.controller import NwbFileController
+from components.nwb.views import view_by_id, views_for
 from engines.io.policy import SourcePolicy
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import NwbFile, open_nwb

@@ -1,3 +1,5 @@
-"""Page modules; importing this package registers every page."""
+"""Page modules; importing this package imports every module in it, and each registers its page."""
 
-from app.pages import compute, curation, neuroglancer, nwb, training  # noqa: F401
+from app.registry import import_pages
+
+import_pages(__name__, __path__)

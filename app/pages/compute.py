@@ -11,7 +11,7 @@ import panel as pn
 from app.context import AppContext
 from app.identity import session_person
 from app.registry import register_page
-from components.jobs_monitor import JobsMonitor
+from components.compute.jobs_monitor import JobsMonitor
 
 
 @register_page("compute", "Compute", icon="⚙", order=90, extensions=("tabulator",))

@@ -8,13 +8,11 @@ candidates and images are computed off the session's thread.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import panel as pn
 import param
 
@@ -23,17 +21,17 @@ from app.identity import jobs_for, model_budget_for, session_person
 from app.registry import register_page
 from app.routing import PageLink
 from components.background import BackgroundWork, on_session_thread
-from components.curation_grid import CurationGrid
+from components.curation.apply import ApplyMerges
+from components.curation.candidates import CandidateSearch
+from components.curation.grid import CurationGrid
+from components.curation.labels import UnitLabels
 from components.job_watcher import JobWatcher
-from components.safe_text import code_span, escape_text, text_alert
+from components.safe_text import escape_text, text_alert
 from engines._filesystem import build_lock
 from engines.curation import (
-    PRESETS,
-    TEMPLATE_DIFF_THRESH_HELP,
     CandidateRequest,
     CurationReview,
     ensure_demo_analyzer,
-    preset_form,
 )
 from engines.curation.jobs import APPLY_KIND, EXTENSIONS_KIND, JUDGE_KIND, resolve_analyzer_folder
 from engines.errors import NeurodeckError
@@ -43,14 +41,16 @@ __all__ = ["CurationLink", "build_curation_page"]
 
 log = logging.getLogger(__name__)
 
-RECOMMENDED = "recommended (union of presets + duplicates)"
-
 
 class CurationLink(PageLink):
     """``?page=curation&analyzer=<folder>&group=<id>``."""
 
     analyzer = param.String(default="", doc="SortingAnalyzer folder ('' = the generated demo).")
     group = param.Integer(default=None, allow_None=True, doc="The candidate group in focus.")
+
+
+def _read_report(folder: str) -> dict[str, Any]:
+    return json.loads((Path(folder) / "report.json").read_text())
 
 
 def _demo_folder(ctx: AppContext) -> Path:
@@ -141,7 +141,7 @@ class CurationPage(pn.viewable.Viewer):
             pn.Tabs(
                 ("Review", self._grid),
                 ("Candidates & judge", self._judge_panel()),
-                ("Units & labels", self._labels_panel()),
+                ("Units & labels", UnitLabels(review, self._work)),
                 ("Apply & export", self._apply_panel()),
                 sizing_mode="stretch_width",
                 dynamic=True,
@@ -244,59 +244,8 @@ class CurationPage(pn.viewable.Viewer):
 
     # --- panels --------------------------------------------------------------------------------------------
     def _judge_panel(self) -> pn.viewable.Viewable:
-        preset = pn.widgets.Select(name="Candidates from", options=[RECOMMENDED, *PRESETS], width=320)
-        form = pn.Column(sizing_mode="stretch_width")
-
-        def show_form(name: str) -> None:
-            if name == RECOMMENDED:
-                form[:] = [
-                    pn.pane.Markdown(
-                        "Four presets, a looser template-shape run and duplicate detection, "
-                        "kept as pairs: high recall for a judge to filter."
-                    )
-                ]
-                return
-            fields = preset_form(name)
-            form[:] = [
-                pn.widgets.FloatInput(name=f"{f.step}.{f.name}", value=float(f.default), width=220)
-                if f.kind == "float"
-                else pn.widgets.IntInput(name=f"{f.step}.{f.name}", value=int(f.default), width=220)
-                if f.kind == "int"
-                else pn.widgets.Select(
-                    name=f"{f.step}.{f.name}", options=list(f.choices), value=f.default, width=220
-                )
-                for f in fields
-            ]
-
-        preset.param.watch(lambda e: show_form(e.new), "value")
-        show_form(preset.value)
-        find = pn.widgets.Button(name="Find candidates", button_type="primary", width=160)
-        progress = pn.pane.Markdown("")
-
-        def request() -> CandidateRequest:
-            if preset.value == RECOMMENDED:
-                return CandidateRequest.recommended()
-            steps: dict[str, dict[str, Any]] = {}
-            for widget in form:
-                step, name = widget.name.split(".", 1)
-                steps.setdefault(step, {})[name] = widget.value
-            return CandidateRequest.preset(preset.value, steps)
-
-        def run_find(_e) -> None:
-            progress.object = "Finding candidates (the first run compiles SpikeInterface's kernels: ~15 s)…"
-            wanted = request()
-            self._work.run(
-                "candidates",
-                lambda: self._review.find_candidates(wanted),
-                apply=lambda groups: (
-                    setattr(progress, "object", f"{len(groups)} candidate groups."),
-                    self._grid.refresh(),
-                    self._describe(),
-                ),
-                failed=lambda exc: setattr(progress, "object", f"**Could not find candidates:** {exc}"),
-            )
-
-        find.on_click(run_find)
+        """Finding candidates, then judging them (the judge and its fan-out), and the missing extensions."""
+        search = CandidateSearch(self._review, self._work, on_found=self._refresh_grid)
         self._judge_select = pn.widgets.Select(
             name="Judge", options=["metrics", "vlm"] if self._ctx.settings.llm else ["metrics"], width=160
         )
@@ -321,11 +270,7 @@ class CurationPage(pn.viewable.Viewer):
             else " The vision-language judge needs a model endpoint (OPENAI_BASE_URL / OPENAI_API_KEY)."
         )
         return pn.Column(
-            pn.pane.Markdown("### Candidate merge groups"),
-            pn.Row(preset, find),
-            form,
-            pn.pane.Alert(TEMPLATE_DIFF_THRESH_HELP, alert_type="info", sizing_mode="stretch_width"),
-            progress,
+            search,
             pn.pane.Markdown(f"### Judge{offline}"),
             pn.Row(self._judge_select, self._workers),
             pn.Row(judge_all, judge_unjudged),
@@ -334,129 +279,19 @@ class CurationPage(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
 
-    def _labels_panel(self) -> pn.viewable.Viewable:
-        table = pn.widgets.Tabulator(
-            pd.DataFrame(),
-            show_index=False,
-            height=420,
-            sizing_mode="stretch_width",
-            editors={"label": {"type": "list", "values": ["good", "mua", "noise"]}},
-            pagination="local",
-            page_size=50,
-        )
-        note = pn.pane.Markdown("")
-
-        def show() -> None:
-            labels = self._review.labels()
-            table.value = (
-                pd.DataFrame(
-                    [{"unit": str(u), "label": lab.label, "source": lab.source} for u, lab in labels.items()]
-                )
-                if labels
-                else pd.DataFrame(
-                    {"unit": [str(u) for u in self._review.analyzer.unit_ids], "label": "", "source": ""}
-                )
-            )
-
-        def edited(event) -> None:
-            if event.column == "label":
-                unit = table.value.iloc[event.row]["unit"]
-                unit_id = next(u for u in self._review.analyzer.unit_ids if str(u) == unit)
-                self._review.set_label(unit_id, event.value)
-                show()
-
-        table.on_edit(edited)
-        labeler = pn.widgets.Select(name="Labeler", options=["thresholds", "bombcell"], width=160)
-        run = pn.widgets.Button(name="Label all units", button_type="primary", width=140, align="end")
-
-        def run_labeler(_e) -> None:
-            note.object = f"Labelling with {labeler.value}…"
-            name = labeler.value
-            self._work.run(
-                "labels",
-                lambda: self._review.label_units(name),
-                apply=lambda labels: (setattr(note, "object", f"{len(labels)} units labelled."), show()),
-                failed=lambda exc: setattr(note, "object", f"**Labelling failed:** {escape_text(exc)}"),
-            )
-
-        run.on_click(run_labeler)
-        show()
-        return pn.Column(
-            pn.Row(labeler, run),
-            note,
-            pn.pane.Markdown("Edit a label in the table; a person's label always wins over a labeler's."),
-            table,
-            sizing_mode="stretch_width",
-        )
-
     def _apply_panel(self) -> pn.viewable.Viewable:
-        source = pn.widgets.Select(
-            name="Merges from", options=["human", "human_then_judge", "judge"], width=200
-        )
-        remove_noise = pn.widgets.Checkbox(name="Remove units labelled noise")
-        apply = pn.widgets.Button(name="Apply merges…", button_type="warning", width=150)
-        confirm = pn.widgets.Button(
-            name="Yes, write a new curated analyzer", button_type="danger", width=260, visible=False
-        )
-        report = pn.Column(sizing_mode="stretch_width")
+        """Apply runs as a job; its report file is read here and shown by the panel."""
+        panel = ApplyMerges(self._review, on_apply=lambda curation: start(curation))
 
-        def ask(_e) -> None:
-            merges = self._review.curation(source.value, remove_noise.value).get("merges", [])
-            report[:] = [
-                pn.pane.Markdown(
-                    f"{len(merges)} merge(s) will be applied into a new analyzer; the "
-                    "original is not changed."
-                )
-            ]
-            confirm.visible = True
-
-        def show_report(folder) -> None:
-            summary = json.loads((Path(folder) / "report.json").read_text())
-            report[:] = [
-                pn.pane.Markdown(
-                    f"**Applied:** {summary.get('n_units_before')} → "
-                    f"{summary.get('n_units_after')} units · new analyzer in "
-                    f"{code_span(f'{folder}/analyzer')}"
-                ),
-                pn.pane.JSON({k: v for k, v in summary.items() if k != "table"}, depth=1),
-            ]
-
-        def do_apply(_e) -> None:
-            confirm.visible = False
-            curation = self._review.curation(source.value, remove_noise.value)
+        def start(curation: dict[str, Any]) -> None:
             self._watch(
                 APPLY_KIND,
                 {**self._analyzer_inputs(), "curation": curation, "censor_ms": 0.4},
                 "Apply merges",
-                show_report,
+                lambda folder: panel.show_report(folder, _read_report(folder)),
             )
 
-        apply.on_click(ask)
-        confirm.on_click(do_apply)
-        reasoning = pn.widgets.FileDownload(
-            callback=lambda: io.BytesIO(self._review.export_reasoning_csv().read_bytes()),
-            filename="merge_reasoning.csv",
-            label="Reasoning log (CSV)",
-            width=200,
-        )
-        curation_json = pn.widgets.FileDownload(
-            callback=lambda: io.BytesIO(
-                self._review.export_curation_json(
-                    source=source.value, remove_noise=remove_noise.value
-                ).read_bytes()
-            ),
-            filename="curation.json",
-            label="SpikeInterface curation (JSON)",
-            width=260,
-        )
-        return pn.Column(
-            pn.Row(source, remove_noise),
-            pn.Row(apply, confirm),
-            report,
-            pn.pane.Markdown("### Exports"),
-            pn.Row(reasoning, curation_json),
-            sizing_mode="stretch_width",
-        )
+        return panel
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

@@ -22,10 +22,10 @@ from app.registry import register_page, register_routes
 from app.routing import PageLink
 from components.agent_chat import AgentChat
 from components.background import BackgroundWork, run_on_session_thread
-from components.ng_proxy import neuroglancer_routes
-from components.ng_viewer import NeuroglancerViewer
+from components.neuroglancer.proxy import neuroglancer_routes
+from components.neuroglancer.table_results import TableResults
+from components.neuroglancer.viewer import NeuroglancerViewer
 from components.safe_text import text_alert
-from components.table_results import TableResults
 from engines.agent import ChatSession
 from engines.agent.toolsets import ViewerTools, build_table_tools, build_viewer_tools
 from engines.ngstate import (
@@ -38,6 +38,7 @@ from engines.ngstate import (
 )
 from engines.ngstate.session import ViewerSession
 from engines.ngstate.urls import to_fragment
+from engines.people import Person
 from engines.tables import QueryLimits, TableWorkspace
 
 __all__ = ["NeuroglancerLink", "build_neuroglancer_page"]
@@ -110,6 +111,22 @@ class NeuroglancerPage(pn.viewable.Viewer):
         viewer_tools = ViewerTools(
             self._session, self._store, policy, aliases={demo_url: demo.folder}, share_link=self.share_link
         )
+        self._build_chat(ctx, person, viewer_tools)
+        self._session.on_change(self._on_state_changed)
+        self._viewer.param.watch(self._on_user_moved, "state")
+        self._message = pn.Column(sizing_mode="stretch_width")
+        self._json = pn.pane.JSON(
+            self._session.state.to_dict(), depth=2, sizing_mode="stretch_width", max_height=300
+        )
+        self._build_state_controls()
+        self._show_problems(link.problems)
+        link.param.watch(lambda e: self._show_problems(e.new), "problems")
+        link.param.watch(lambda _e: self._open_link(), ["state", "saved"])
+        self._open_link()
+
+    def _build_chat(self, ctx: AppContext, person: Person, viewer_tools: ViewerTools) -> None:
+        """The chat and its session: tools over the viewer's state and the tables; its conversation is linked."""
+        link = self._link
         self._chat_session = ChatSession(
             [build_viewer_tools(viewer_tools), build_table_tools(self._tables, lambda: self._session.state)],
             ctx.settings.llm,
@@ -128,17 +145,6 @@ class NeuroglancerPage(pn.viewable.Viewer):
         self._chat.open_conversation(link.chat)
         self._chat.param.watch(lambda e: setattr(link, "chat", e.new), "conversation")
         link.param.watch(lambda e: self._chat.open_conversation(e.new), "chat")
-        self._session.on_change(self._on_state_changed)
-        self._viewer.param.watch(self._on_user_moved, "state")
-        self._message = pn.Column(sizing_mode="stretch_width")
-        self._json = pn.pane.JSON(
-            self._session.state.to_dict(), depth=2, sizing_mode="stretch_width", max_height=300
-        )
-        self._build_state_controls()
-        self._show_problems(link.problems)
-        link.param.watch(lambda e: self._show_problems(e.new), "problems")
-        link.param.watch(lambda _e: self._open_link(), ["state", "saved"])
-        self._open_link()
 
     # --- the state ---------------------------------------------------------------------------------
     def _on_state_changed(self, state: NgState, reason: str) -> None:

@@ -12,12 +12,12 @@ from app.identity import jobs_for, model_budget_for, session_person
 from app.registry import register_page, register_warm_up
 from app.routing import PageLink
 from components.background import BackgroundWork, run_on_session_thread
-from components.dandi_browser import DandiBrowser
-from components.edf_viewer import EdfViewer
-from components.nwb_assistant import CodePolicy, NwbAssistant
-from components.nwb_browser import NwbBrowser
-from components.nwb_controller import NwbFileController
-from components.nwb_views.units import warm_up_raster
+from components.nwb.assistant import CodePolicy, NwbAssistant
+from components.nwb.browser import NwbBrowser
+from components.nwb.controller import NwbFileController
+from components.nwb.dandi_browser import DandiBrowser
+from components.nwb.edf_viewer import EdfViewer
+from components.nwb.views.units import warm_up_raster
 from components.safe_text import text_alert
 from engines.edf import open_edf
 from engines.kernel import KernelLimits

@@ -26,7 +26,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import panel as pn
 import param
 
@@ -38,14 +37,15 @@ from app.settings import Settings
 from components.background import BackgroundWork, is_served, on_session_thread
 from components.job_watcher import JobWatcher
 from components.safe_text import escape_text, text_alert
-from components.training_compare import RunComparison
-from components.training_controls import CheckpointList, RunControls, RunHeader
-from components.training_evaluation import EvaluationPanel
-from components.training_follow import RunFollower, RunSnapshot, live_step
-from components.training_form import StartRunForm
-from components.training_interpret import InterpretationPanel
-from components.training_live import LiveCurves
-from components.training_runs import RunList
+from components.training.compare import RunComparison
+from components.training.controls import CheckpointList, RunControls, RunHeader
+from components.training.evaluation import EvaluationPanel
+from components.training.follow import RunFollower, RunSnapshot
+from components.training.form import StartRunForm
+from components.training.interpret import InterpretationPanel
+from components.training.live import LiveCurves
+from components.training.runs import RunList
+from components.training.state import NO_RUN, OpenRun
 from engines.errors import NeurodeckError
 from engines.training import OptionalDependencyMissing, RunNotFound, RunRegistry, RunState, TrainingConfig
 from engines.training.jobs import EVALUATE
@@ -126,7 +126,7 @@ class TrainingPage(pn.viewable.Viewer):
         )
         self._work = BackgroundWork(name="training")
         self._follower: RunFollower | None = None
-        self._last: RunSnapshot | None = None
+        self.run = OpenRun()
         self._callbacks: list[Any] = []
         self._transient = False
         self._message = pn.Column(sizing_mode="stretch_width")
@@ -136,14 +136,13 @@ class TrainingPage(pn.viewable.Viewer):
             max_processes=min(os.cpu_count() or 1, settings.max_train_processes),
         )
         self.runs = RunList()
-        self.header = RunHeader()
-        self.controls = RunControls(self.command)
-        self.checkpoints = CheckpointList(self.resume_from)
-        self.live = LiveCurves()
-        self.evaluation = EvaluationPanel(self.evaluate)
-        self.interpretation = InterpretationPanel(self.interpret)
+        self.header = RunHeader(self.run)
+        self.controls = RunControls(self.run, self.command)
+        self.checkpoints = CheckpointList(self.run, self.resume_from)
+        self.live = LiveCurves(self.run)
+        self.evaluation = EvaluationPanel(self.run, self.evaluate)
+        self.interpretation = InterpretationPanel(self.run, self.interpret)
         self.comparison = RunComparison(self._work, lambda run_id: self._registry.get(run_id).metrics())
-        self.header.clear("Start a run with the form, or open one from the run list.")
         self.runs.param.watch(lambda e: setattr(self._link, "run", e.new), "selected")
         self.runs.param.watch(
             lambda _e: self.comparison.show(self.runs.visible, self.runs.compare), ["visible", "compare"]
@@ -191,36 +190,18 @@ class TrainingPage(pn.viewable.Viewer):
             ask(
                 "follow",
                 follower.read,
-                apply=self._apply,
+                apply=self._adopt,
                 failed=lambda exc: self._notify(f"Could not read the run: {_error_text(exc)}", "danger"),
             )
 
-    def _apply(self, snapshot: RunSnapshot) -> None:
+    def _adopt(self, snapshot: RunSnapshot) -> None:
+        """A read of the open run, on the session's thread: its views follow ``self.run``."""
         follower = self._follower
         if follower is None or not follower.adopt(snapshot):
             return
-        previous, self._last = self._last, snapshot
-        if snapshot.frame is not None:
-            self.live.show(follower.frame)
-        status = snapshot.status
-        self.header.show(
-            snapshot.name,
-            follower.run_id,
-            snapshot.state,
-            live_step(status, follower.frame),
-            snapshot.total_steps,
-            follower.points(),
-            str(status.get("message", "")),
-            status,
-            bool(snapshot.checkpoints),
-        )
-        self.controls.show(snapshot.state, bool(snapshot.checkpoints))
-        self.checkpoints.show(snapshot.checkpoints)
-        steps = [c.step for c in snapshot.checkpoints]
-        self.evaluation.set_checkpoints(steps)
-        self.interpretation.set_checkpoints(steps)
-        self.live.show_load(snapshot.load)
-        if previous is not None and previous.state != snapshot.state:
+        previous = self.run.state
+        self.run.adopt(snapshot, follower)
+        if previous is not None and previous != snapshot.state:
             if self._transient:  # "Pausing…", "Started…": the new state says it now
                 self._message[:] = []
             self.refresh_runs()
@@ -229,25 +210,22 @@ class TrainingPage(pn.viewable.Viewer):
         """Show ``run_id`` (from the link, the list or a new start); '' shows nothing."""
         if self._follower is not None and self._follower.run_id == run_id:
             return
-        self._follower, self._last = None, None
+        self._follower = None
         self.evaluation.watch(None)
         self.interpretation.clear()
-        self.live.show(pd.DataFrame())
-        self.controls.show(None, False)
-        self.checkpoints.show([])
         self.runs.selected = run_id
         if not run_id:
-            self.header.clear("Start a run with the form, or open one from the run list.")
+            self.run.close(NO_RUN)
             return
         try:
             folder = self._registry.get(run_id)
         except RunNotFound as exc:
-            self.header.clear("No run open.")
+            self.run.close("No run open.")
             self._notify(str(exc), "warning")
             return
         self._message[:] = []
         self._follower = RunFollower(folder)
-        self.header.clear(f"Opening {run_id}…")
+        self.run.close(f"Opening {run_id}…", run_id)
         self._work.run("evaluation", folder.evaluation, apply=self.evaluation.show)
         self.poll()
 
@@ -319,7 +297,7 @@ class TrainingPage(pn.viewable.Viewer):
             raise ValueError(f"Unknown command {command!r}; use {', '.join(_STEERING)}.")
         if self._follower is None:
             return
-        run_id, state = self._follower.run_id, self._last.state if self._last else None
+        run_id, state = self._follower.run_id, self.run.state
         person, limits = self._person, self._limits
         if command == "resume" and state != RunState.PAUSED:
             self._steer(
@@ -338,23 +316,23 @@ class TrainingPage(pn.viewable.Viewer):
                 f"Resuming {run_id} from step {step}.",
             )
 
-    def _checkpoint_step(self, step: int | None) -> int | None:
-        if step is not None:
-            return step
-        checkpoints = self._last.checkpoints if self._last else []
-        return checkpoints[-1].step if checkpoints else None
+    def _checkpoint_step(self, step: int | None, verb: str) -> int | None:
+        """``step`` of the open run (None: its newest), or None after saying why there is none to ``verb``."""
+        steps = self.run.checkpoint_steps()
+        if self._follower is None:
+            self._notify("Open a run first.", "warning")
+        elif not _torch_installed():
+            self._notify(INSTALL_TORCH, "danger")
+        elif step is None and not steps:
+            self._notify(f"This run has no checkpoint yet; {verb} it once it has written one.", "warning")
+        else:
+            return step if step is not None else steps[-1]
+        return None
 
     def evaluate(self, step: int | None, cebra_iterations: int) -> None:
         """Request the evaluation job for the open run's checkpoint ``step`` (None: the newest) and follow it."""
-        if self._follower is None:
-            self._notify("Open a run first.", "warning")
-            return
-        if not _torch_installed():
-            self._notify(INSTALL_TORCH, "danger")
-            return
-        step = self._checkpoint_step(step)
-        if step is None:
-            self._notify("This run has no checkpoint yet; evaluate it once it has written one.", "warning")
+        step = self._checkpoint_step(step, "evaluate")
+        if step is None or self._follower is None:
             return
         run_id = self._follower.run_id
 
@@ -369,16 +347,10 @@ class TrainingPage(pn.viewable.Viewer):
 
     def interpret(self, step: int | None) -> None:
         """Analyse the latents of the open run's checkpoint ``step`` (None: the newest) off the session's thread."""
-        if self._follower is None:
-            self._notify("Open a run first.", "warning")
+        chosen = self._checkpoint_step(step, "interpret")
+        if chosen is None or self._follower is None:
             return
-        if not _torch_installed():
-            self._notify(INSTALL_TORCH, "danger")
-            return
-        folder, chosen = self._follower.folder, self._checkpoint_step(step)
-        if chosen is None:
-            self._notify("This run has no checkpoint yet; interpret it once it has written one.", "warning")
-            return
+        folder = self._follower.folder
 
         def compute():
             from engines.training.evaluation.evaluate import load_trained_run

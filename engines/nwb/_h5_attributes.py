@@ -12,7 +12,7 @@ scalar number as a Python number, which is what the index keeps of it).
 Anything else (references, enums and booleans, compounds, arrays, variable-length
 sequences, empty dataspaces, strings whose heap is not fetched) is ``UNDECODED``: the
 caller reads that attribute through h5py, so the result never depends on what is decoded
-here, only its cost does. ``tests/engines/test_h5_attributes.py`` checks every kind
+here, only its cost does. ``tests/engines/nwb/test_h5_attributes.py`` checks every kind
 against h5py.
 """
 

@@ -10,7 +10,7 @@ UI_MODULES = {"panel", "bokeh", "holoviews", "hvplot"}
 
 
 def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -12,7 +12,7 @@ SCRIPT = """
 import sys
 from pathlib import Path
 import panel as pn
-from components.nwb_views import views_for
+from components.nwb.views import views_for
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from engines.io.policy import SourcePolicy

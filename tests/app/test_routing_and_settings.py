@@ -7,12 +7,12 @@ from pathlib import Path
 import param
 import pytest
 
+from app.cli import settings_from_args
 from app.pages.nwb import NwbLink, selection_from_link
 from app.registry import PAGES
 from app.routing import PageLink, apply_link, link_arguments, parse_address, read_link_values, to_query
 from app.session import SessionState
 from app.settings import BUNDLED_DEMO_FILE, Settings, llm_from_env, normalize_prefix
-from app.cli import settings_from_args
 
 
 class ExampleLink(PageLink):

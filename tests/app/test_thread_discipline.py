@@ -71,7 +71,7 @@ def _call_name(call: ast.Call) -> str:
 class _Module:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.tree = ast.parse(path.read_text(), filename=str(path))
+        self.tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         self.parents: dict[ast.AST, ast.AST] = {}
         for parent in ast.walk(self.tree):
             for child in ast.iter_child_nodes(parent):

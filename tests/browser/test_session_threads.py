@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import Page, expect
 
-from components.nwb_views import view_by_id
+from components.nwb.views import view_by_id
 from tests.browser.conftest import served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 
-from components.nwb_assistant import CodePolicy, NwbAssistant
+from components.nwb.assistant import CodePolicy, NwbAssistant
 
 SESSIONS = 20
 EXPORTS_EACH = 6

@@ -221,7 +221,7 @@ def test_the_run_list_shows_each_runs_owner(workspace):
 def test_the_compute_page_shows_owners_and_cancels_only_what_the_person_may(jobs):
     import holoviews.plotting.bokeh  # noqa: F401  (the monitor's throughput plot)
 
-    from components.jobs_monitor import JobsMonitor
+    from components.compute.jobs_monitor import JobsMonitor
 
     hers = jobs.acting_as(ALICE).request("square", {"x": 1}).job
     his = jobs.acting_as(BOB).request("square", {"x": 2}).job

@@ -20,8 +20,8 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from components.ng_proxy import neuroglancer_routes, neuroglancer_server_url
-from components.ng_viewer import NeuroglancerViewer
+from components.neuroglancer.proxy import neuroglancer_routes, neuroglancer_server_url
+from components.neuroglancer.viewer import NeuroglancerViewer
 from tests.browser.conftest import SIGNED_IN, served_app
 from tests.support.tornado_app import serve_routes
 

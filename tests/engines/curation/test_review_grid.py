@@ -13,7 +13,7 @@ import time
 import panel as pn
 
 from components.background import BackgroundWork
-from components.curation_grid import CurationGrid
+from components.curation.grid import CurationGrid
 
 
 def test_a_click_on_accept_and_a_key_press_at_once_move_twice_and_the_page_shows_where_it_ended(

@@ -1,0 +1,1 @@
+"""Components private to the training page."""
