@@ -160,9 +160,9 @@ class SignIn:
         return decoded.decode("utf-8") if decoded else None
 
     def user_of(self, handler: RequestHandler) -> str | None:
-        """Who sent this request: the cookie, an ``Authorization: token`` header, a ``?token=`` argument, or, for
-        a WebSocket whose cookie a browser withheld (a third-party iframe), the signed cookie its Bokeh session
-        token carries from the signed-in page load."""
+        """Who sent this request: the cookie, an ``Authorization: token`` header, a ``?token=`` argument, or,
+        for a WebSocket whose cookie a browser withheld (a third-party iframe), the signed cookie its Bokeh
+        session token carries from the signed-in page load."""
         user = self.signed_user(handler.get_cookie(USER_COOKIE))
         if user:
             return user
@@ -177,7 +177,8 @@ class SignIn:
 
 
 def _session_cookie(handler: RequestHandler, name: str) -> str | None:
-    """A cookie recorded in the Bokeh session token a WebSocket presents (``Sec-WebSocket-Protocol: bokeh, <jwt>``)."""
+    """A cookie recorded in the Bokeh session token a WebSocket presents (``Sec-WebSocket-Protocol: bokeh,
+    <jwt>``)."""
     protocol = handler.request.headers.get("Sec-WebSocket-Protocol", "")
     parts = [part.strip() for part in protocol.split(",")]
     if len(parts) != 2 or parts[0] != "bokeh":
@@ -189,7 +190,8 @@ def _session_cookie(handler: RequestHandler, name: str) -> str | None:
 
 
 def _set_user_cookie(handler: RequestHandler, sign_in: SignIn, user: str) -> None:
-    """The signed cookie for ``user``; Secure and SameSite=None over HTTPS (so it also works inside other sites'
+    """The signed cookie for ``user``; Secure and SameSite=None over HTTPS (so it also works inside other
+    sites'
     iframes), Lax over plain HTTP (where browsers drop Secure cookies on non-loopback hosts)."""
     https = handler.request.protocol == "https"
     handler.set_signed_cookie(
@@ -201,7 +203,8 @@ def _set_user_cookie(handler: RequestHandler, sign_in: SignIn, user: str) -> Non
         samesite="None" if https else "Lax",
         path="/",
     )
-    # This request's own session reads its user from the request's cookies (pn.state.user), so put it there too.
+    # This request's own session reads its user from the request's cookies (pn.state.user), so put it there
+    # too.
     handler.request.cookies[USER_COOKIE] = handler.create_signed_value(USER_COOKIE, user).decode()
 
 
@@ -219,7 +222,8 @@ def _safe_next(value: str | None, default: str) -> str:
 
 
 class TokenAuthProvider(AuthProvider):
-    """Bokeh's hook for ``--auth token`` and ``--auth password``: who is signed in, and the login/logout pages."""
+    """Bokeh's hook for ``--auth token`` and ``--auth password``: who is signed in, and the login/logout
+    pages."""
 
     def __init__(self, sign_in: SignIn, prefix: str = "") -> None:
         self._sign_in = sign_in
@@ -328,7 +332,8 @@ font-size:.85em}}.error{{color:#b00020}}</style></head><body>
 
 
 class TokenRedaction(logging.Filter):
-    """Keeps ``token=...`` out of the access log (the token is a password; the address carrying it is logged)."""
+    """Keeps ``token=...`` out of the access log (the token is a password; the address carrying it is
+    logged)."""
 
     _pattern = re.compile(r"(token=)[^&\s]+")
 

@@ -45,7 +45,8 @@ log = logging.getLogger("neurodeck")
 
 
 class AppShell(pn.viewable.Viewer):
-    """Header, one lazily built tab per page, and the router between the pages' link state and the address bar."""
+    """Header, one lazily built tab per page, and the router between the pages' link state and the address
+    bar."""
 
     def __init__(self, ctx: AppContext, state: SessionState) -> None:
         super().__init__()
@@ -88,7 +89,8 @@ class AppShell(pn.viewable.Viewer):
 
     @staticmethod
     def _signed_in_as(user: str | None) -> pn.viewable.Viewable:
-        """Who is signed in (a user name from OAuth is text, so escaped) and the way out; nothing with no sign-in."""
+        """Who is signed in (a user name from OAuth is text, so escaped) and the way out; nothing with no
+        sign-in."""
         if not user:
             return pn.Spacer(width=0)
         return pn.pane.HTML(

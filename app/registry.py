@@ -115,7 +115,8 @@ ROUTES: list[RouteFactory] = []
 
 
 def register_routes(factory: RouteFactory) -> RouteFactory:
-    """Decorator: ``factory(ctx)`` returns ``(pattern, handler[, kwargs])`` tuples, served under the app's prefix."""
+    """Decorator: ``factory(ctx)`` returns ``(pattern, handler[, kwargs])`` tuples, served under the app's
+    prefix."""
     ROUTES.append(factory)
     return factory
 

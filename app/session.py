@@ -27,7 +27,8 @@ class SessionState(param.Parameterized):
         self.links: dict[str, PageLink] = {spec.name: spec.link() for spec in pages if spec.link is not None}
 
     def apply_address(self, address: Address) -> None:
-        """Show the page the address names (the first page if it names none or an unknown one) with its state."""
+        """Show the page the address names (the first page if it names none or an unknown one) with its
+        state."""
         page = address.page if address.page in self._names else self._default_page
         link = self.links.get(page)
         if link is not None:

@@ -82,7 +82,8 @@ class Settings:
     num_threads: int = 4
     num_procs: int = 1
     max_viewers: int = 200
-    """Neuroglancer viewers streaming at once per server process (``--max-viewers``); each holds 3 file handles."""
+    """Neuroglancer viewers streaming at once per server process (``--max-viewers``); each holds 3 file
+    handles."""
     """Server processes sharing the port and the workspace (``--num-procs``; Panel's ``--num-procs``)."""
     request_timeout_s: float = 10.0
     default_source: str = str(BUNDLED_DEMO_FILE)
@@ -105,7 +106,8 @@ class Settings:
     """Sign-in: ``token`` (a random token kept in the workspace), ``password`` (a hashed password file),
     ``oauth`` (Panel's OAuth providers) or ``none`` (nobody signs in: for one local user only)."""
     token: str | None = None
-    """``--auth token``: the token (``NEURODECK_TOKEN``); default: a random one kept in ``<workspace>/auth/token``."""
+    """``--auth token``: the token (``NEURODECK_TOKEN``); default: a random one kept in
+    ``<workspace>/auth/token``."""
     password_file: Path | None = None
     """``--auth password``: lines ``user:scrypt$...`` (``run.py passwd USER`` adds one); default
     ``<workspace>/passwords``."""
@@ -206,7 +208,8 @@ class Settings:
 
     @property
     def behind_proxy(self) -> bool:
-        """Served through a reverse proxy or to other sites: whoever reaches 127.0.0.1 is not only the operator."""
+        """Served through a reverse proxy or to other sites: whoever reaches 127.0.0.1 is not only the
+        operator."""
         return bool(self.prefix) or self.use_xheaders or bool(self.websocket_origins)
 
     def is_admin(self, user: str) -> bool:
@@ -219,9 +222,9 @@ class Settings:
         return Person(name=name, is_admin=self.is_admin(name))
 
     def code_execution(self, person: Person) -> tuple[bool, str]:
-        """Whether ``person`` may run approved code, and why not. Decided from who is signed in, never from the
-        bind address: named users (``--code-users``, ``--admin``) may; the token holder may unless the server is
-        behind a proxy; nobody else."""
+        """Whether ``person`` may run approved code, and why not. Decided from who is signed in, never from
+        the bind address: named users (``--code-users``, ``--admin``) may; the token holder may unless the
+        server is behind a proxy; nobody else."""
         if not self.allow_code:
             return False, "the operator turned code execution off"
         if person.name in self.code_users or person.name in self.admins:
@@ -246,7 +249,8 @@ class Settings:
 
     @property
     def allowed_roots(self) -> tuple[Path, ...]:
-        """Local files may be read only below these: the configured roots, else the workspace; the demo always."""
+        """Local files may be read only below these: the configured roots, else the workspace; the demo
+        always."""
         roots = self.roots or (self.workspace,)
         return (*roots, BUNDLED_DEMO_FILE.parent)
 

@@ -68,7 +68,8 @@ def _lindi(ref: list | str) -> dict:
 
 
 def reads_outside_roots() -> tuple[int, int]:
-    """(attempts, successes) at reading a file outside every root or a non-global address through the policy."""
+    """(attempts, successes) at reading a file outside every root or a non-global address through the
+    policy."""
     base = Path(tempfile.mkdtemp(prefix="nd-attack-"))
     root, outside = base / "root", base / "outside"
     root.mkdir()

@@ -144,7 +144,8 @@ class Tab:
 
     # --- what is on screen ----------------------------------------------------------------------
     def find(self, name: str, fresh: bool = False, **attributes: Any) -> list[Model]:
-        """Models whose type name ends with ``name`` and whose attributes equal ``attributes``; ``fresh``: only
+        """Models whose type name ends with ``name`` and whose attributes equal ``attributes``; ``fresh``:
+        only
         those the server defined or changed since the last action (its answer to it)."""
         models = (self.models[i] for i in self.touched) if fresh else self.models.values()
         return [

@@ -1,11 +1,11 @@
-"""The served app the load benchmark measures: a fresh workspace, ``run.py`` in a child process, and what it holds.
+"""The served app the load benchmark measures: a fresh workspace, ``run.py`` in a child process, and what it
+holds.
 
-Resources are read from the server's process tree (``psutil``: ``run.py``, its ``--num-procs``
-processes and every child they started): threads, memory (proportional set size, so pages the
-forked processes share count once), CPU time and child processes. Sessions are released by Bokeh's check for unused sessions
-(a session with no connection for 15 s, checked every 17 s), so "after release" means after
-waiting for that, up to a limit.
-"""
+Resources are read from the server's process tree (``psutil``: ``run.py``, its ``--num-procs`` processes and
+every child they started): threads, memory (proportional set size, so pages the forked processes share count
+once), CPU time and child processes. Sessions are released by Bokeh's check for unused sessions (a session
+with no connection for 15 s, checked every 17 s), so "after release" means after waiting for that, up to a
+limit."""
 
 from __future__ import annotations
 
@@ -136,7 +136,8 @@ def _training_run(workspace: Path) -> subprocess.Popen:
 
 
 def start(*extra: str) -> Server:
-    """A fresh workspace with one finished training run, served by ``run.py`` (``extra`` flags) with token sign-in."""
+    """A fresh workspace with one finished training run, served by ``run.py`` (``extra`` flags) with token
+    sign-in."""
     workspace = Path(tempfile.mkdtemp(prefix="nd-load-"))
     trainer = _training_run(workspace)
     port = _free_port()

@@ -203,7 +203,8 @@ class Visit:
 
     # --- clicks -----------------------------------------------------------------------------------
     async def _do(self, click: str, events: Callable[[], list], expect: Callable[[], bool]) -> None:
-        """Think, then click and time it (``events`` is built after the pause, from the page as it is then)."""
+        """Think, then click and time it (``events`` is built after the pause, from the page as it is
+        then)."""
         self._click = click
         await asyncio.sleep(self._random.uniform(*self._think_s))
         seconds = await self.tab.act(events(), expect, self._timeout_s)

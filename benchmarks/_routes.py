@@ -21,7 +21,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = re.compile(r"^/(login|logout|static/|components/|favicon\.ico)")
-"""Routes a stranger may reach: signing in, and assets that hold no data (Bokeh's and Panel's JS, CSS, fonts)."""
+"""Routes a stranger may reach: signing in, and assets that hold no data (Bokeh's and Panel's JS, CSS,
+fonts)."""
 SAMPLES = {
     "/ngdemo/x": "/ngdemo/image/info",
     "/autoload.js": "/autoload.js?bokeh-autoload-element=p1&bokeh-app-path=/&bokeh-absolute-url=http://x/",

@@ -1,4 +1,5 @@
-"""Curation benchmark: stage times, image drawing vs spikeinterface.widgets, VLM concurrency, judge vs presets.
+"""Curation benchmark: stage times, image drawing vs spikeinterface.widgets, VLM concurrency, judge vs
+presets.
 
 A generated 100-unit, 10-minute recording whose sorting has injected faults of every kind
 (amplitude splits, temporal splits, random splits, duplicates; true merges tracked). Runs:

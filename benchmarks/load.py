@@ -1,24 +1,23 @@
 """Load benchmark: N simulated users on one server, each clicking through every workbench at once.
 
-Run ``python benchmarks/load.py`` (``--users 20 --ramp 2,5,10,20,30,40``; ``--quick`` for a short
-smoke run; about 12 minutes in full). It serves the app from ``run.py`` (token sign-in, a fresh workspace with one finished
-training run) and drives users over Bokeh's websocket protocol (``benchmarks/_load_client.py``:
-what a browser tab sends and receives, without a browser; the visit and what each click waits
-for are in ``benchmarks/_load_visit.py``):
+Run ``python benchmarks/load.py`` (``--users 20 --ramp 2,5,10,20,30,40``; ``--quick`` for a short smoke run;
+about 12 minutes in full). It serves the app from ``run.py`` (token sign-in, a fresh workspace with one
+finished training run) and drives users over Bokeh's websocket protocol (``benchmarks/_load_client.py``: what
+a browser tab sends and receives, without a browser; the visit and what each click waits for are in
+``benchmarks/_load_visit.py``):
 
     NWB tree + raster + trace zoom · Neuroglancer chat command · curation accept/next · training list
 
 **A click's latency** is the time from writing the click's message to the websocket until the
-server's patch that completes what the person waits for (e.g. a plot with the data read for the
-zoomed window) has been read. Users think 1-5 s between clicks (``--think-s``; the pause of
-Locust's examples, ``between(1, 5)``) and arrive within 3 s of each other. Page loads (``GET`` + document + first content) are reported apart.
+server's patch that completes what the person waits for (e.g. a plot with the data read for the zoomed window)
+has been read. Users think 1-5 s between clicks (``--think-s``; the pause of Locust's examples, ``between(1,
+5)``) and arrive within 3 s of each other. Page loads (``GET`` + document + first content) are reported apart.
 
 **Phases**, one server: a warm-up visit (builds the demo analyzer, about 30 s, the NWB index,
-the Neuroglancer demo volume) and a burst of 5 concurrent visits without pauses (so bounded
-thread pools reach their size), release, then the *baseline* of resources; the same visit by **one user alone**
-(the competing approach here: the server unloaded, in the same run); then the **ramp** of
-concurrent users (each step waits for the previous sessions to be released) until p95 passes
-2 s, at least up to ``--users``.
+the Neuroglancer demo volume) and a burst of 5 concurrent visits without pauses (so bounded thread pools reach
+their size), release, then the *baseline* of resources; the same visit by **one user alone** (the competing
+approach here: the server unloaded, in the same run); then the **ramp** of concurrent users (each step waits
+for the previous sessions to be released) until p95 passes 2 s, at least up to ``--users``.
 
 - ``p50_ms``/``p95_ms``/``clicks``/``errors``: at ``--users`` users. An error is a click with no
   answer within ``--timeout-s``, a page showing an error, a lost connection or a failed load.
@@ -30,10 +29,9 @@ concurrent users (each step waits for the previous sessions to be released) unti
   ramp step's ``threads_at_start`` is read after the previous step's release).
 - ``max_users_p95_under_2s``: the largest ramp step with p95 <= 2 s and no errors.
 
-Floors on the 2-core development machine: 20 users, p95 <= 1.5 s, 0 errors, 0 leaked threads, with the
-server as the README advises a lab to run it, one process per core (the default ``--num-procs``; ``--num-procs 1``
-measures a single process, which Python runs on one core at a time).
-The last line printed is one JSON object.
+Floors on the 2-core development machine: 20 users, p95 <= 1.5 s, 0 errors, 0 leaked threads, with the server
+as the README advises a lab to run it, one process per core (the default ``--num-procs``; ``--num-procs 1``
+measures a single process, which Python runs on one core at a time). The last line printed is one JSON object.
 """
 
 from __future__ import annotations

@@ -10,14 +10,14 @@ measured 0.67 s with the server in this process, 0.55 s with it in its own, same
 * a generated 1 GB ecephys file (64 channels, 30 kHz, int16; 500 units, 5M spikes);
 * a generated "spread" file of 200 TimeSeries of 1 MiB each, whose headers lie far apart.
 
-For each file: our first open (``open_nwb`` on an empty workspace, then listing the whole
-tree from the index), our reopen (a fresh ``IndexStore`` on the same workspace), the
-baseline ``pynwb.NWBHDF5IO(file=h5py.File(remfile.File(url))).read()`` followed by the same
-listing (every container's fields; shape, dtype, attributes and small values of every
-dataset), and a plain h5py walk over remfile. For the large file: five 10-s, 64-channel trace
-windows (the first as the view asks for it), and peak memory while browsing it (measured in a
-child process). Times are the median of ``--runs`` runs (this may share its CPUs; the load average is recorded), after
-one untimed open each way so that imports and thread start-up are not timed.
+For each file: our first open (``open_nwb`` on an empty workspace, then listing the whole tree from the
+index), our reopen (a fresh ``IndexStore`` on the same workspace), the baseline
+``pynwb.NWBHDF5IO(file=h5py.File(remfile.File(url))).read()`` followed by the same listing (every container's
+fields; shape, dtype, attributes and small values of every dataset), and a plain h5py walk over remfile. For
+the large file: five 10-s, 64-channel trace windows (the first as the view asks for it), and peak memory while
+browsing it (measured in a child process). Times are the median of ``--runs`` runs (this may share its CPUs;
+the load average is recorded), after one untimed open each way so that imports and thread start-up are not
+timed.
 
 The test server answers like a real archive: no Nagle delay on small replies and a deep
 accept queue for bursts of connections (see ``tests/support/range_server.py``).

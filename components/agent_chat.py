@@ -48,7 +48,8 @@ _TOOL_AVATAR = "T"  # letters: headless and minimal systems lack emoji fonts
 
 
 def frame_to_pandas(frame: Any) -> pd.DataFrame:
-    """A polars or pandas frame as pandas (polars' own converter needs pyarrow, which the app does without)."""
+    """A polars or pandas frame as pandas (polars' own converter needs pyarrow, which the app does
+    without)."""
     if isinstance(frame, pd.DataFrame):
         return frame
     return pd.DataFrame({name: frame[name].to_list() for name in frame.columns})

@@ -111,7 +111,8 @@ def model_renderer(value: Any) -> pn.pane.Markdown:
 
 
 def safe_titles(frame: pd.DataFrame) -> dict[str, str]:
-    """Tabulator ``titles`` for ``frame``'s columns, escaped: Tabulator writes titles into the page as HTML."""
+    """Tabulator ``titles`` for ``frame``'s columns, escaped: Tabulator writes titles into the page as
+    HTML."""
     return {str(name): html.escape(str(name)) for name in frame.columns}
 
 

@@ -66,7 +66,8 @@ class SessionOrderedPool(ThreadPoolExecutor):
         return future
 
     def _drain(self, key: tuple[Document, int]) -> None:
-        """Run one widget's tasks in order until its queue is empty (then it is forgotten: nothing left over)."""
+        """Run one widget's tasks in order until its queue is empty (then it is forgotten: nothing left
+        over)."""
         while True:
             with self._queues_lock:
                 future, fn, args, kwargs = self._queues[key][0]
@@ -91,7 +92,8 @@ class SessionOrderedPool(ThreadPoolExecutor):
 
 
 def order_callbacks_per_session(threads: int) -> None:
-    """Run Panel's session callbacks on ``threads`` threads, each widget's changes in order (call before serving)."""
+    """Run Panel's session callbacks on ``threads`` threads, each widget's changes in order (call before
+    serving)."""
     for _ in range(
         2
     ):  # Panel refuses to change nthreads while its pool runs; setting it may start a plain one

@@ -1,4 +1,5 @@
-"""The ``owner`` column every store of things people own has, added in place to tables made before owners existed.
+"""The ``owner`` column every store of things people own has, added in place to tables made before owners
+existed.
 
 ``ALTER TABLE ... ADD COLUMN`` keeps every row (legacy rows get owner '', which belongs to the admins
 alone: see ``Person.may_manage``); it runs once, when a store opens a workspace whose table lacks it.

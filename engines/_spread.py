@@ -11,8 +11,9 @@ __all__ = ["spread_runs"]
 
 
 def spread_runs(first: int, stop: int, per_run: int, n_runs: int, align: int = 1) -> list[tuple[int, int]]:
-    """``n_runs`` runs [a, b) of ``per_run`` rows spread from ``first`` to ``stop``, the first at the start and
-    the last at the end, starts rounded down to multiples of ``align`` (not before ``first``), never overlapping."""
+    """``n_runs`` runs [a, b) of ``per_run`` rows spread from ``first`` to ``stop``, the first at the start
+    and the last at the end, starts rounded down to multiples of ``align`` (not before ``first``), never
+    overlapping."""
     starts = first + (np.arange(n_runs, dtype=np.int64) * (stop - first - per_run)) // max(n_runs - 1, 1)
     if align > 1:
         starts = np.maximum(starts // align * align, first)

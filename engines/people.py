@@ -26,7 +26,8 @@ class NotAllowed(NeurodeckError, PermissionError):
 
 
 class LimitReached(NeurodeckError, RuntimeError):
-    """A per-user or per-server limit the operator set was reached; the message says which and when it frees."""
+    """A per-user or per-server limit the operator set was reached; the message says which and when it
+    frees."""
 
 
 @dataclass(frozen=True)

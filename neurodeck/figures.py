@@ -1,7 +1,7 @@
 """The NWB page's views inline in a Jupyter notebook (Panel's notebook support), reading only what they draw.
 
-    from neurodeck import nwb_figure
-    nwb_figure("https://dandiarchive.s3.amazonaws.com/blobs/...", "/acquisition/ElectricalSeries", t0=10, t1=20)
+    from neurodeck import nwb_figure nwb_figure("https://dandiarchive.s3.amazonaws.com/blobs/...",
+    "/acquisition/ElectricalSeries", t0=10, t1=20)
 
 The file is opened with the same engine as the server (ranged reads, the index cached in a
 workspace folder), so a figure of a 10-s window of a remote 100 GB file reads about the bytes

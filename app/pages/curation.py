@@ -1,4 +1,5 @@
-"""The Curation review page: open an analyzer, find candidate merges, judge them, review, label, apply, export.
+"""The Curation review page: open an analyzer, find candidate merges, judge them, review, label, apply,
+export.
 
 ``?page=curation&analyzer=<folder>&group=<id>`` opens that analyzer (a folder under the
 server's roots or workspace; empty: the generated demo) with that group in focus. Heavy work
@@ -115,7 +116,8 @@ class CurationPage(pn.viewable.Viewer):
             owner=self._person.name,
         )
         if not review.status.missing and not review.candidates():  # first visit: something to review at once
-            # once, whichever tab, server or process opens a new analyzer first; the others wait for its result
+            # once, whichever tab, server or process opens a new analyzer first; the others wait for its
+            # result
             with build_lock(settings.workspace, f"curation-first-{review.key}", wait_s=600):
                 if not review.candidates():
                     review.find_candidates(CandidateRequest.recommended())

@@ -77,7 +77,8 @@ def _page_address() -> tuple[str, str]:
 
 
 class NeuroglancerPage(pn.viewable.Viewer):
-    """Chat left, the viewer centre, tables and plots right; the state JSON, save/load/share under the viewer."""
+    """Chat left, the viewer centre, tables and plots right; the state JSON, save/load/share under the
+    viewer."""
 
     def __init__(self, ctx: AppContext, link: NeuroglancerLink) -> None:
         super().__init__()
@@ -125,7 +126,8 @@ class NeuroglancerPage(pn.viewable.Viewer):
         self._open_link()
 
     def _build_chat(self, ctx: AppContext, person: Person, viewer_tools: ViewerTools) -> None:
-        """The chat and its session: tools over the viewer's state and the tables; its conversation is linked."""
+        """The chat and its session: tools over the viewer's state and the tables; its conversation is
+        linked."""
         link = self._link
         self._chat_session = ChatSession(
             [build_viewer_tools(viewer_tools), build_table_tools(self._tables, lambda: self._session.state)],

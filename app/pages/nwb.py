@@ -190,7 +190,8 @@ def is_edf(text: str) -> bool:
 
 
 class _RecordingArea(pn.viewable.Viewer):
-    """The NWB browser, or an EDF/BDF viewer when the address names such a file (same link: url, t0, t1, channels)."""
+    """The NWB browser, or an EDF/BDF viewer when the address names such a file (same link: url, t0, t1,
+    channels)."""
 
     def __init__(self, ctx: AppContext, link: NwbLink) -> None:
         super().__init__()
@@ -279,7 +280,8 @@ class _RecordingArea(pn.viewable.Viewer):
         self.work.run("edf-open", build, apply=show, failed=failed, discard=lambda viewer: viewer.close())
 
     def _back_to_browser(self) -> None:
-        """The link drops the recording; its watchers (address, browser, this area) run on the session's thread."""
+        """The link drops the recording; its watchers (address, browser, this area) run on the session's
+        thread."""
         run_on_session_thread(self._doc, lambda: self._link.param.update(url=""))
 
     def _to_link(self, controller: NwbFileController) -> None:
@@ -327,7 +329,8 @@ def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     column = pn.Column(width=460, visible=False)
 
     def show_assistant(shown: bool) -> None:
-        """The assistant is built the first time it is shown, or when a link names one of its chats: most visits
+        """The assistant is built the first time it is shown, or when a link names one of its chats: most
+        visits
         never open it, and building its chat was much of what opening the page cost the server."""
         if (shown or link.chat) and not len(column):
             column[:] = [_assistant(ctx, browser, link, person)]

@@ -330,7 +330,8 @@ class TrainingPage(pn.viewable.Viewer):
         return None
 
     def evaluate(self, step: int | None, cebra_iterations: int) -> None:
-        """Request the evaluation job for the open run's checkpoint ``step`` (None: the newest) and follow it."""
+        """Request the evaluation job for the open run's checkpoint ``step`` (None: the newest) and follow
+        it."""
         step = self._checkpoint_step(step, "evaluate")
         if step is None or self._follower is None:
             return
@@ -346,7 +347,8 @@ class TrainingPage(pn.viewable.Viewer):
         self.evaluation.watch(JobWatcher(jobs, EVALUATE, inputs, ready, f"Evaluation of step {step}"))
 
     def interpret(self, step: int | None) -> None:
-        """Analyse the latents of the open run's checkpoint ``step`` (None: the newest) off the session's thread."""
+        """Analyse the latents of the open run's checkpoint ``step`` (None: the newest) off the session's
+        thread."""
         chosen = self._checkpoint_step(step, "interpret")
         if chosen is None or self._follower is None:
             return

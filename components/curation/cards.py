@@ -32,7 +32,8 @@ Images = Callable[[int], dict[str, Path]]
 
 
 def card_text(row: dict[str, Any]) -> str:
-    """The card's Markdown: group, units, similarity, the judge's decision, the reviewer's verdict, reasons."""
+    """The card's Markdown: group, units, similarity, the judge's decision, the reviewer's verdict,
+    reasons."""
     verdict = row["verdict"] or ""
     decision = row["decision"] or "not judged"
     confidence = f" ({row['confidence']:.0%})" if pd.notna(row["confidence"]) else ""
@@ -45,7 +46,8 @@ def card_text(row: dict[str, Any]) -> str:
 
 
 class Pictures:
-    """A row of PNG panes kept for the page's life: a group's images replace the panes' pictures, not the panes."""
+    """A row of PNG panes kept for the page's life: a group's images replace the panes' pictures, not the
+    panes."""
 
     def __init__(self, row: pn.Row, **pane_options: Any) -> None:
         self.view = row
@@ -114,7 +116,8 @@ class GroupCard:
 
 
 class GroupDetail:
-    """The focused group: heading and reasons, verdict buttons, images, the judge's report, editing, few-shot marking.
+    """The focused group: heading and reasons, verdict buttons, images, the judge's report, editing, few-shot
+    marking.
 
     The callbacks get the group shown when the person acted: ``give(verdict)``, ``undo()``,
     ``rejudge(group_id, kept_units)``, ``mark_example(group_id, kind)``.

@@ -242,7 +242,8 @@ class CurationGrid(pn.viewable.Viewer):
         run_on_session_thread(self._doc, lambda: self._locked(lambda: setattr(self, "group", group_id)))
 
     def _on_key(self, key: str) -> None:
-        """A key press or a verdict button, on Panel's pool: acted on on the session's thread, in the order pressed.
+        """A key press or a verdict button, on Panel's pool: acted on on the session's thread, in the order
+        pressed.
 
         Changed from the pool, a press handled while another was drawing could leave the browser showing the
         older group (the server had moved on): each press now changes the page on the session's thread.

@@ -1,11 +1,10 @@
-"""Keyboard shortcuts for a page: keys pressed anywhere on the page (not while typing in a field) reach Python.
+"""Keyboard shortcuts for a page: keys pressed anywhere on the page (not while typing in a field) reach
+Python.
 
-Reviewers go through hundreds of groups; taking a hand off the keyboard for each verdict is
-what makes review slow. ``KeyboardShortcuts(keys=["a", "r", ...], on_key=...)`` calls ``on_key(key)`` once for every
-press of one of those keys, in order (each press is its own message, so two quick presses
-are never merged into one). Typing into an input, a text area or an editable element is
-left alone.
-"""
+Reviewers go through hundreds of groups; taking a hand off the keyboard for each verdict is what makes review
+slow. ``KeyboardShortcuts(keys=["a", "r", ...], on_key=...)`` calls ``on_key(key)`` once for every press of
+one of those keys, in order (each press is its own message, so two quick presses are never merged into one).
+Typing into an input, a text area or an editable element is left alone."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """The Neuroglancer viewer through the app's own origin: ``<prefix>/ngv/...`` forwarded to its local server.
 
-The ``neuroglancer`` package serves its bundled client and each viewer's state channel
-(``/v/<token>/``, ``/events/<token>``, ``/state/<token>``, ``/action/<token>``) on
-``127.0.0.1:<random port>``. An iframe pointing there is blank for anyone who opens the app
-from another machine, through a reverse proxy, or inside another site. The client finds its
-server from its own address (the part before ``/v/<token>``), so serving it at
-``<prefix>/ngv/v/<token>/`` makes every request it sends come back here, to be forwarded, to the
-neuroglancer server of whichever of the app's processes holds that viewer (``components.neuroglancer.servers``).
+The ``neuroglancer`` package serves its bundled client and each viewer's state channel (``/v/<token>/``,
+``/events/<token>``, ``/state/<token>``, ``/action/<token>``) on ``127.0.0.1:<random port>``. An iframe
+pointing there is blank for anyone who opens the app from another machine, through a reverse proxy, or inside
+another site. The client finds its server from its own address (the part before ``/v/<token>``), so serving it
+at ``<prefix>/ngv/v/<token>/`` makes every request it sends come back here, to be forwarded, to the
+neuroglancer server of whichever of the app's processes holds that viewer
+(``components.neuroglancer.servers``).
 
 Every forwarded request gets its own connection to the local server (tornado's own HTTP/1
 client connection), never a slot of a shared client pool: each open viewer holds an event
@@ -55,7 +55,8 @@ DEFAULT_MAX_STREAMS = 200
 viewer server's end), and a process often may open no more than 1024 files."""
 
 REQUEST_TIMEOUT_S = 60
-"""A short request (the client's files, state, actions) that the local server does not answer within this fails."""
+"""A short request (the client's files, state, actions) that the local server does not answer within this
+fails."""
 
 _ALLOWED = re.compile(
     r"^(v|events|state|action|volume_response|credentials)/[A-Za-z0-9_\-]+(/[@A-Za-z0-9_\-./]*)?$"
@@ -75,7 +76,8 @@ _HOP_BY_HOP = {
 
 
 class _EventStreams:
-    """The event streams open now, by viewer token: what ``max_streams`` counts and what a closed viewer ends."""
+    """The event streams open now, by viewer token: what ``max_streams`` counts and what a closed viewer
+    ends."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -115,12 +117,14 @@ def open_event_streams() -> int:
 
 
 def close_event_streams(token: str) -> None:
-    """End the event streams of viewer ``token`` (its session ended), both to the browser and upstream; any thread."""
+    """End the event streams of viewer ``token`` (its session ended), both to the browser and upstream; any
+    thread."""
     _STREAMS.close(token)
 
 
 class _Relay(httputil.HTTPMessageDelegate):
-    """Passes the local server's answer to the browser as it arrives (the event stream flushed chunk by chunk)."""
+    """Passes the local server's answer to the browser as it arrives (the event stream flushed chunk by
+    chunk)."""
 
     def __init__(self, handler: NeuroglancerProxy, streaming: bool) -> None:
         self._handler = handler
@@ -285,7 +289,8 @@ class NeuroglancerProxy(web.RequestHandler):
 def neuroglancer_routes(
     allow_credentials: bool = False, max_streams: int = DEFAULT_MAX_STREAMS, several_processes: bool = False
 ) -> list[tuple]:
-    """The proxy's route; ``allow_credentials`` forwards ``credentials/`` (the operator's opt-in); ``max_streams``
+    """The proxy's route; ``allow_credentials`` forwards ``credentials/`` (the operator's opt-in);
+    ``max_streams``
     viewers may be open at once in this process (``--max-viewers``). ``several_processes``: called before
     ``--num-procs`` forks, so that the processes share the list of their viewer servers."""
     if several_processes:

@@ -31,7 +31,8 @@ _listed_port: int | None = None
 
 
 def prepare_viewer_servers() -> Path:
-    """The folder where this server's processes list their viewer servers; made once, before ``--num-procs`` forks
+    """The folder where this server's processes list their viewer servers; made once, before ``--num-procs``
+    forks
     (the app's routes are built there), removed when the process that made it exits. A single process never
     makes it: its viewers are all its own."""
     global _folder
@@ -83,7 +84,8 @@ def new_viewer_token() -> str:
 
 
 def viewer_server_port(token: str) -> int | None:
-    """The port of the neuroglancer server that holds viewer ``token``: this process's for a token that names no
+    """The port of the neuroglancer server that holds viewer ``token``: this process's for a token that names
+    no
     server, None where the named server is not a live one of this app's (its process ended, or never was)."""
     own = urlsplit(neuroglancer_server_url()).port
     named = _TOKEN.match(token)

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def plot_view(spec: Any) -> pn.viewable.Viewable:
-    """A ``PlotSpec`` (tables engine) or a counts spec (``{"type": "histogram_counts", "frame": ...}``) drawn."""
+    """A ``PlotSpec`` (tables engine) or a counts spec (``{"type": "histogram_counts", "frame": ...}``)
+    drawn."""
     if isinstance(spec, PlotSpec):
         plot = spec.pandas().hvplot(**spec.hvplot_kwargs(), responsive=True, height=320)
         return pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=340)
@@ -44,7 +45,8 @@ def plot_view(spec: Any) -> pn.viewable.Viewable:
 
 
 class TableResults(pn.viewable.Viewer):
-    """``show_artifact`` is the chat's artifact renderer: it shows the artifact here and returns the chat's note."""
+    """``show_artifact`` is the chat's artifact renderer: it shows the artifact here and returns the chat's
+    note."""
 
     def __init__(self, tables: TableWorkspace, load_state: Callable[[NgState], Any]) -> None:
         super().__init__()

@@ -103,7 +103,8 @@ class NeuroglancerViewer(pn.viewable.Viewer):
             self._setting.active = False
 
     def _on_viewer_changed(self) -> None:
-        """On neuroglancer's server thread: start (or restart) the debounce timer for a change the user made."""
+        """On neuroglancer's server thread: start (or restart) the debounce timer for a change the user
+        made."""
         if getattr(self._setting, "active", False):
             return
         with self._lock:
@@ -123,8 +124,9 @@ class NeuroglancerViewer(pn.viewable.Viewer):
         )
 
     def close(self) -> None:
-        """Release the viewer (the session ended): its event stream ends, upstream too, and neuroglancer drops the
-        viewer once nothing refers to it; nothing here does from now on, whoever still holds this component."""
+        """Release the viewer (the session ended): its event stream ends, upstream too, and neuroglancer drops
+        the viewer once nothing refers to it; nothing here does from now on, whoever still holds this
+        component."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()

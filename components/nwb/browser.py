@@ -87,7 +87,8 @@ class NwbBrowser(pn.viewable.Viewer):
         )
         self._open_button = pn.widgets.Button(label="Open", button_type="primary", width=90, align="end")
         self._open_button.on_click(lambda _: self._request_open())
-        # A committed value (Enter, or leaving the box) opens the file. The button asks the same; Panel may run the
+        # A committed value (Enter, or leaving the box) opens the file. The button asks the same; Panel may
+        # run the
         # click before the box's new value arrives (separate threads), and then the value change opens it.
         self._source_input.param.watch(lambda _: self._request_open(), "value")
         self._notices = pn.Column(sizing_mode="stretch_width")  # problems with the address
@@ -115,7 +116,8 @@ class NwbBrowser(pn.viewable.Viewer):
         return self._file
 
     def navigate(self, source: str, **selection: Any) -> None:
-        """Show ``source`` with ``selection`` (controller values); opens the file first when it is not on screen."""
+        """Show ``source`` with ``selection`` (controller values); opens the file first when it is not on
+        screen."""
         if self._open_elsewhere is not None and self._open_elsewhere(source):
             return
         with self._lock:
@@ -145,7 +147,8 @@ class NwbBrowser(pn.viewable.Viewer):
 
     def _open(self, text: str, selection: dict[str, Any]) -> None:
         """Every open runs to its end (each under its own key): a newer request that fails must not cancel an
-        older one that works, so a mistyped address right after the page loads still leaves a file on screen."""
+        older one that works, so a mistyped address right after the page loads still leaves a file on
+        screen."""
         with self._lock:
             self._opens_requested += 1
             ticket = self._opens_requested
@@ -174,7 +177,8 @@ class NwbBrowser(pn.viewable.Viewer):
         self._message[:] = [error_alert(exc)]
 
     def _adopt(self, nwb: NwbFile, text: str, selection: dict[str, Any]) -> None:
-        """On the session's thread: the opened file replaces the one on screen, with a controller of its own."""
+        """On the session's thread: the opened file replaces the one on screen, with a controller of its
+        own."""
         with self._lock:
             self.close()
             self._file = nwb

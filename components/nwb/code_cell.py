@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 class BokehItem(JSComponent):
-    """A Bokeh figure made elsewhere (a kernel's ``json_item``), drawn with the BokehJS already on the page."""
+    """A Bokeh figure made elsewhere (a kernel's ``json_item``), drawn with the BokehJS already on the
+    page."""
 
     item = param.Dict(default={}, doc="bokeh.embed.json_item(...) output.")
 

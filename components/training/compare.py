@@ -61,7 +61,8 @@ def varying_hyperparameters(runs: pd.DataFrame, limit: int = 8) -> list[str]:
 
 
 class RunComparison(pn.viewable.Viewer):
-    """``show(runs, ticked)``: ``runs`` the listed runs (``runs_frame`` rows), ``ticked`` the ids to overlay."""
+    """``show(runs, ticked)``: ``runs`` the listed runs (``runs_frame`` rows), ``ticked`` the ids to
+    overlay."""
 
     metric = param.Selector(default="loss", objects=_METRICS, doc="Metric overlaid for the ticked runs.")
     split = param.Selector(default="val", objects=["val", "train"])
@@ -94,7 +95,8 @@ class RunComparison(pn.viewable.Viewer):
         self._note = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
 
     def show(self, runs: pd.DataFrame, ticked: list[str]) -> None:
-        """New list rows or ticks (session thread): reload the ticked runs' metrics when they may have changed."""
+        """New list rows or ticks (session thread): reload the ticked runs' metrics when they may have
+        changed."""
         if list(ticked) == self._ticked and runs.equals(self._runs):
             return  # the list refreshes every few seconds: redraw only what changed
         changed = list(ticked) != self._ticked or not _same_progress(runs, self._runs, ticked)

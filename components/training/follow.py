@@ -39,13 +39,15 @@ class RunSnapshot:
 
 
 def live_step(status: dict[str, Any], frame: pd.DataFrame) -> int:
-    """The step the run has reached: its status file is rewritten every few seconds, metric rows more often."""
+    """The step the run has reached: its status file is rewritten every few seconds, metric rows more
+    often."""
     logged = int(frame["step"].max()) if not frame.empty and "step" in frame.columns else 0
     return max(int(status.get("step", 0) or 0), logged)
 
 
 class RunFollower:
-    """One run's live state on the page: all its metric rows so far and the frame of its current trajectory."""
+    """One run's live state on the page: all its metric rows so far and the frame of its current
+    trajectory."""
 
     def __init__(self, folder: RunFolder) -> None:
         self.folder = folder

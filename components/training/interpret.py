@@ -29,7 +29,8 @@ TOP_TUNED = 6
 
 
 def conditions_of(result: Interpretation) -> tuple[np.ndarray | None, str]:
-    """Per-bin condition labels the analyses used (stimulus ids, else quantiles of behaviour 0) and their name."""
+    """Per-bin condition labels the analyses used (stimulus ids, else quantiles of behaviour 0) and their
+    name."""
     from engines.training.interpret import condition_labels
 
     if result.stimulus is not None and len(np.unique(result.stimulus[result.stimulus >= 0])) >= 2:

@@ -239,7 +239,8 @@ class LiveCurves(pn.viewable.Viewer):
         ]
 
     def _open_health(self, event: param.parameterized.Event) -> None:
-        """Learning rate, throughput and load are drawn when their card is first opened, not on every open run."""
+        """Learning rate, throughput and load are drawn when their card is first opened, not on every open
+        run."""
         if event.new or len(self._health):
             return
         self._health[:] = [

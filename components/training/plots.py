@@ -109,7 +109,8 @@ def comparison_overlay(
 
 
 def _axis_values(values: pd.Series) -> tuple[np.ndarray, list[tuple[float, str]]]:
-    """Values scaled to 0..1 and the tick labels of the axis (min/max for numbers, every category for text)."""
+    """Values scaled to 0..1 and the tick labels of the axis (min/max for numbers, every category for
+    text)."""
     numeric = pd.to_numeric(values, errors="coerce")
     if numeric.notna().all():
         lo, hi = float(numeric.min()), float(numeric.max())
@@ -181,7 +182,8 @@ _METHOD_COLOURS = {"model": "#1f77b4", "ridge": "#ff7f0e", "CEBRA": "#2ca02c"}
 
 
 def decoding_frame(evaluation: dict[str, Any]) -> pd.DataFrame:
-    """Rows per input ("all" and each modality): the model's held-out R^2 beside the ridge and CEBRA baselines."""
+    """Rows per input ("all" and each modality): the model's held-out R^2 beside the ridge and CEBRA
+    baselines."""
     model = evaluation.get("decoding_r2", {}) or {}
     baselines = evaluation.get("baselines", {}) or {}
     ridge = baselines.get("ridge_r2", {}) or {}

@@ -77,7 +77,8 @@ def list_rows(runs: pd.DataFrame, open_run: str = "") -> pd.DataFrame:
 
 
 class RunList(pn.viewable.Viewer):
-    """``selected``: the run opened by a click; ``compare``: ids of the ticked runs; ``visible``: the filtered runs."""
+    """``selected``: the run opened by a click; ``compare``: ids of the ticked runs; ``visible``: the filtered
+    runs."""
 
     selected = param.String(default="", doc="Id of the run opened from the list.")
     compare = param.List(default=[], item_type=str, doc="Ids of the runs ticked for comparison.")

@@ -143,7 +143,8 @@ def _retry_after_s(headers: Any) -> float | None:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How many retries and how long to wait: Retry-After when the server says, else exponential with jitter."""
+    """How many retries and how long to wait: Retry-After when the server says, else exponential with
+    jitter."""
 
     max_retries: int = 3
     backoff_s: float = 1.0
@@ -175,7 +176,8 @@ class RetryPolicy:
 def retrying(
     attempt: Callable[[], Generator[AgentEvent, None, T]], policy: RetryPolicy, cancel: Cancel = None
 ) -> Generator[AgentEvent, None, T]:
-    """Run ``attempt`` (a generator that returns a value) until it succeeds, yielding ``Retrying`` between tries.
+    """Run ``attempt`` (a generator that returns a value) until it succeeds, yielding ``Retrying`` between
+    tries.
 
     An attempt that already yielded events (streamed text) is not retried: the chat would show
     its text twice. Raises the last typed error, or ``Cancelled`` if cancelled while waiting.

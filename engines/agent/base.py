@@ -23,9 +23,11 @@ from engines.agent.replies import ModelReply, TokenUsage
 __all__ = ["ChatModel", "Message", "ToolSchema"]
 
 Message = dict[str, Any]
-"""An OpenAI-format chat message (``role``, ``content`` as text or parts, ``tool_calls``, ``tool_call_id``)."""
+"""An OpenAI-format chat message (``role``, ``content`` as text or parts, ``tool_calls``,
+``tool_call_id``)."""
 ToolSchema = dict[str, Any]
-"""An OpenAI-format tool definition (``{"type": "function", "function": {name, description, parameters}}``)."""
+"""An OpenAI-format tool definition (``{"type": "function", "function": {name, description,
+parameters}}``)."""
 
 
 class ChatModel(ABC):
@@ -80,7 +82,8 @@ class ChatModel(ABC):
         """Release connections; the model may still be used afterwards (it reconnects)."""
 
     async def aclose(self) -> None:
-        """Release the running event loop's connections (call before the loop ends); the model stays usable."""
+        """Release the running event loop's connections (call before the loop ends); the model stays
+        usable."""
 
     # --- shared behaviour ------------------------------------------------------------------------
     def turn(
@@ -122,7 +125,8 @@ class ChatModel(ABC):
         on_event: Callable[[AgentEvent], None] | None = None,
         max_tokens: int | None = None,
     ) -> ModelReply:
-        """A blocking request with retries (``on_event`` sees ``Retrying`` notices). Costs one request per attempt."""
+        """A blocking request with retries (``on_event`` sees ``Retrying`` notices). Costs one request per
+        attempt."""
         return drain(
             self.turn(
                 messages, tools, model=model, json_mode=json_mode, cancel=cancel, max_tokens=max_tokens

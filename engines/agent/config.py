@@ -29,7 +29,8 @@ class LlmConfig:
     backoff_s: float = 1.0
     """First wait before a retry; doubled each attempt (with jitter) unless the server sends Retry-After."""
     max_wait_s: float = 30.0
-    """Longest single wait: a Retry-After beyond it ends the call with a message instead of blocking the chat."""
+    """Longest single wait: a Retry-After beyond it ends the call with a message instead of blocking the
+    chat."""
     temperature: float | None = None
     """None: the server's default (some local servers reject the parameter)."""
 

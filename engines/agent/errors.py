@@ -84,7 +84,8 @@ class LlmUnreachable(LlmEndpointError):
 
 
 class LlmEndpointDown(LlmEndpointError):
-    """A ``CircuitBreaker`` found the endpoint down (unreachable, key or model refused): later calls stop at once."""
+    """A ``CircuitBreaker`` found the endpoint down (unreachable, key or model refused): later calls stop at
+    once."""
 
     retryable = False
 

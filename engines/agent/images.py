@@ -105,7 +105,8 @@ def _messages(
 
 
 Reader = Callable[[str], Any]
-"""Turns a reply's text into the caller's value; raises ``ValueError`` (saying what is wrong) when it cannot."""
+"""Turns a reply's text into the caller's value; raises ``ValueError`` (saying what is wrong) when it
+cannot."""
 
 
 def _read(read: Reader, text: str) -> tuple[Any, str | None]:

@@ -56,7 +56,8 @@ def _balanced(url: str) -> bool:
 
 
 class StreamingUrlShortener:
-    """Feed streamed text pieces; get back text safe to show, with long URLs shortened. ``flush()`` at the end."""
+    """Feed streamed text pieces; get back text safe to show, with long URLs shortened. ``flush()`` at the
+    end."""
 
     def __init__(self, max_length: int = 60, label: Callable[[str], str] = label_url) -> None:
         self.max_length = max_length

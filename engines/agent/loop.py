@@ -50,7 +50,8 @@ class TurnLimits:
 
 @dataclass(frozen=True)
 class ToolOutcome:
-    """What the loop needs after a call: did it run, the text for the model (cut to budget), the whole summary."""
+    """What the loop needs after a call: did it run, the text for the model (cut to budget), the whole
+    summary."""
 
     ok: bool
     model_text: str
@@ -69,7 +70,8 @@ def execute_tool_call(
     source: Literal["model", "planner"],
     result_chars: int,
 ) -> Generator[AgentEvent, None, ToolOutcome]:
-    """Validate, announce, run, summarise and record one call. Costs well under a millisecond beyond the tool."""
+    """Validate, announce, run, summarise and record one call. Costs well under a millisecond beyond the
+    tool."""
     start = time.perf_counter()
     raw = arguments if isinstance(arguments, str) else dict(arguments or {})
     try:
@@ -193,7 +195,8 @@ def run_model_turn(
     cancel: Cancel = None,
     refresh_context: Callable[[], Message] | None = None,
 ) -> Iterator[AgentEvent]:
-    """The tool loop: ask, run the tools asked for (several per round), repeat until an answer or the round limit.
+    """The tool loop: ask, run the tools asked for (several per round), repeat until an answer or the round
+    limit.
 
     ``messages`` is extended in place (assistant and tool messages). ``refresh_context``, if
     given, rebuilds ``messages[0]`` (the system message with the state summary) after a round
@@ -259,7 +262,8 @@ def _ask(
     limits: TurnLimits,
     cancel: Cancel,
 ) -> Generator[AgentEvent, None, ModelReply]:
-    """One model request (with retries); text is shortened and shown as it streams, or at once without streaming."""
+    """One model request (with retries); text is shortened and shown as it streams, or at once without
+    streaming."""
     shortener = StreamingUrlShortener()
     transcript.start_block()
     events = model.turn(messages, registry.schemas, stream=limits.stream, cancel=cancel)
@@ -293,7 +297,8 @@ def run_planned_turn(
     result_chars: int = 1500,
     cancel: Cancel = None,
 ) -> Iterator[AgentEvent]:
-    """Run a planned turn: every call in order, stopping at the first that fails, or explain what is not understood.
+    """Run a planned turn: every call in order, stopping at the first that fails, or explain what is not
+    understood.
 
     Nothing runs when part of the input is not understood (half a command list could leave
     the state somewhere the user did not ask for).

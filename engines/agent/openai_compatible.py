@@ -1,4 +1,5 @@
-"""Any OpenAI-compatible chat endpoint: OpenAI, Ollama, vLLM, llama.cpp's server (same class, another base URL).
+"""Any OpenAI-compatible chat endpoint: OpenAI, Ollama, vLLM, llama.cpp's server (same class, another base
+URL).
 
 Uses the official ``openai`` client with its own retries off (``ChatModel`` retries, so the
 chat can show each retry and cancel the wait) and the configured timeout per request (for

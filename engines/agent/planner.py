@@ -66,7 +66,8 @@ _HELP = re.compile(r"^\s*(?:help|\?|commands|what can you do\??|list commands)\s
 
 @dataclass(frozen=True)
 class Command:
-    """A command template for one tool, with arguments it always passes (``Command("zoom in", {"factor": 2})``)."""
+    """A command template for one tool, with arguments it always passes (``Command("zoom in", {"factor":
+    2})``)."""
 
     template: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
@@ -112,7 +113,8 @@ class Plan:
 def compile_command(
     tool: str, command: Command, parameters: Mapping[str, Any], description: str = ""
 ) -> CompiledCommand:
-    """Compile a template against the tool's parameters (name -> annotation); bad templates raise at definition."""
+    """Compile a template against the tool's parameters (name -> annotation); bad templates raise at
+    definition."""
     unknown = set(command.arguments) - set(parameters)
     if unknown:
         raise AgentError(
@@ -213,7 +215,8 @@ def _help_form(template: str) -> str:
 
 
 class CommandPlanner:
-    """Plans tool calls from plain commands; see the module docstring. Costs well under a millisecond a command."""
+    """Plans tool calls from plain commands; see the module docstring. Costs well under a millisecond a
+    command."""
 
     def __init__(self, commands: Sequence[CompiledCommand]) -> None:
         self._registered = list(commands)
@@ -271,7 +274,8 @@ class CommandPlanner:
         return head + "; here is what I understand:\n" + "\n".join(f"- {line}" for line in lines)
 
     def help_lines(self) -> list[str]:
-        """One line per tool ("go to <x> <y> <z> or go to <x> <y>: Centre the view"), in registration order."""
+        """One line per tool ("go to <x> <y> <z> or go to <x> <y>: Centre the view"), in registration
+        order."""
         forms: dict[str, list[str]] = {}
         descriptions: dict[str, str] = {}
         for command in self._registered:

@@ -18,7 +18,8 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4.1-mini": (0.40, 1.60),
     "gpt-4.1": (2.00, 8.00),
 }
-"""USD per million (input, output) tokens, OpenAI's list prices when written; pass ``ModelPricing`` to override."""
+"""USD per million (input, output) tokens, OpenAI's list prices when written; pass ``ModelPricing`` to
+override."""
 
 
 @dataclass(frozen=True)

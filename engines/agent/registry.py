@@ -72,7 +72,8 @@ class ToolRegistry:
         return PreparedCall(found, validated, validated.model_dump(mode="json"))
 
     def run(self, call: PreparedCall) -> ToolResult:
-        """Run a prepared call; whatever it raises comes back as ``ToolFailed`` with a message for model and chat."""
+        """Run a prepared call; whatever it raises comes back as ``ToolFailed`` with a message for model and
+        chat."""
         try:
             return to_tool_result(call.tool.call(call.validated))
         except NeurodeckError as error:

@@ -98,7 +98,8 @@ class ImageArtifact(Artifact):
 
 @dataclass(frozen=True)
 class ToolResult:
-    """A tool's answer. ``summary``: text for the model and the chat; ``data``: JSON-able detail for the trace."""
+    """A tool's answer. ``summary``: text for the model and the chat; ``data``: JSON-able detail for the
+    trace."""
 
     summary: str
     artifact: Artifact | None = None
@@ -139,7 +140,8 @@ def summarise_table(frame: Any, title: str = "", rows: int = TABLE_PREVIEW_ROWS)
 
 
 def truncate_for_model(text: str, budget: int) -> str:
-    """Keep the head and tail of ``text`` within ``budget`` characters, saying how much was cut and where it is."""
+    """Keep the head and tail of ``text`` within ``budget`` characters, saying how much was cut and where it
+    is."""
     if len(text) <= budget:
         return text
     note = f"\n[... {len(text) - budget:,} characters cut; the whole result is in the tool trace ...]\n"

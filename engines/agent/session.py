@@ -1,4 +1,5 @@
-"""One chat per browser session: toolsets + an endpoint (or none: the offline planner) + memory + saved history.
+"""One chat per browser session: toolsets + an endpoint (or none: the offline planner) + memory + saved
+history.
 
 The page creates a ``ChatSession`` when a browser session starts and ``close()``s it when
 the session ends. ``send(text, cancel)`` returns the turn's events as a generator, to be
@@ -101,7 +102,8 @@ class ChatSession:
         return self.model is None
 
     def describe(self) -> str:
-        """The model and host ("gpt-4o-mini at api.openai.com") or "offline command planner"; never the key."""
+        """The model and host ("gpt-4o-mini at api.openai.com") or "offline command planner"; never the
+        key."""
         return self.model.describe() if self.model is not None else "offline command planner"
 
     def commands(self) -> list[str]:
@@ -129,7 +131,8 @@ class ChatSession:
         on_event: Callable[[AgentEvent], None],
         on_done: Callable[[FinalAnswer | None], None] | None = None,
     ) -> ChatRun:
-        """Run a turn on a daemon thread, calling ``on_event`` there for each event (schedule UI work from it)."""
+        """Run a turn on a daemon thread, calling ``on_event`` there for each event (schedule UI work from
+        it)."""
         return ChatRun(self, text, on_event, on_done)
 
     def _turn_events(self, text: str, cancel: Cancel) -> Generator[AgentEvent, None, None]:
@@ -264,7 +267,8 @@ class ChatSession:
             self._turn = 0
 
     def load_conversation(self, conversation_id: str) -> Conversation:
-        """Continue a saved conversation: its turns refill memory and trace; returns it for the page to redraw."""
+        """Continue a saved conversation: its turns refill memory and trace; returns it for the page to
+        redraw."""
         if self.store is None:
             raise ConversationNotFound(
                 "This chat has no workspace, so it has no saved conversations to load."

@@ -1,4 +1,5 @@
-"""Saved conversations in ``<workspace>/agent/conversations.sqlite``: turns, tool steps, artifact descriptions.
+"""Saved conversations in ``<workspace>/agent/conversations.sqlite``: turns, tool steps, artifact
+descriptions.
 
 A turn is written when it starts (the user's text) and completed when it ends, each in one
 transaction, so a crash or a failed endpoint loses nothing the user typed. The database is a
@@ -45,7 +46,8 @@ CREATE TABLE IF NOT EXISTS steps (
     seq INTEGER NOT NULL, step TEXT NOT NULL, PRIMARY KEY (conversation_id, turn, seq));
 """
 MAX_STEP_CHARS = 200_000
-"""A saved step's JSON beyond this keeps its summary's head and drops its data (the live trace has it whole)."""
+"""A saved step's JSON beyond this keeps its summary's head and drops its data (the live trace has it
+whole)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ class ConversationStore:
         return conversation_id
 
     def begin_turn(self, conversation_id: str, turn: int, user_text: str) -> int:
-        """Save the user's text as turn ``turn``, or as the next free turn when another tab or server has taken
+        """Save the user's text as turn ``turn``, or as the next free turn when another tab or server has
+        taken
         that number since this chat loaded (neither text replaces the other); returns the number used."""
         now = time.time()
         with self._db.write() as db:

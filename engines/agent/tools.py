@@ -80,7 +80,8 @@ class Tool:
         return self.description.split("\n", 1)[0]
 
     def validate(self, arguments: Mapping[str, Any] | str | None) -> BaseModel:
-        """Arguments (JSON object text or a mapping) checked against the signature; raises ``InvalidToolArguments``."""
+        """Arguments (JSON object text or a mapping) checked against the signature; raises
+        ``InvalidToolArguments``."""
         if isinstance(arguments, str):
             arguments = _parse_arguments(self.name, arguments)
         try:

@@ -107,7 +107,8 @@ class ExtensionStatus:
     missing: tuple[str, ...]
     broken: tuple[str, ...] = ()
     untrusted: tuple[str, ...] = ()
-    """Saved as pickles and left out (the operator did not pass ``--trust-pickles``); they can be recomputed."""
+    """Saved as pickles and left out (the operator did not pass ``--trust-pickles``); they can be
+    recomputed."""
     has_recording: bool = True
     no_recording: str = ""
     """Why the recording is not attached, when that is known (``it saved no recording``, pickles...)."""
@@ -341,7 +342,8 @@ def compute_missing_extensions(
 
 
 def require_recording(analyzer: Any, todo: list[str], no_recording: str = "") -> None:
-    """Raise ``MissingExtensions`` when ``todo`` holds extensions that read the recording and the analyzer has none."""
+    """Raise ``MissingExtensions`` when ``todo`` holds extensions that read the recording and the analyzer has
+    none."""
     has_recording = analyzer.has_recording() or analyzer.has_temporary_recording()
     blocked = [name for name in todo if name in RECORDING_EXTENSIONS and not has_recording]
     if blocked:

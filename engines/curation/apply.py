@@ -1,4 +1,5 @@
-"""Apply a curation to an analyzer: a new analyzer in the workspace, metrics recomputed, a before/after report.
+"""Apply a curation to an analyzer: a new analyzer in the workspace, metrics recomputed, a before/after
+report.
 
 SpikeInterface's ``apply_curation`` does the work (labels, removals, then ``merge_units``);
 merges are resolved transitively first and given explicit new ids, so the report can say

@@ -47,7 +47,8 @@ def _library_tables() -> tuple[dict[str, list[str]], dict[str, dict[str, Any]], 
 PRESETS: dict[str, tuple[str, ...]] = {name: tuple(steps) for name, steps in _library_tables()[0].items()}
 
 DEFAULT_UNION: tuple[str, ...] = ("similarity_correlograms", "temporal_splits", "x_contaminations", "slay")
-"""Presets united by default: each finds a different kind of split (feature_neighbors needs spike_locations)."""
+"""Presets united by default: each finds a different kind of split (feature_neighbors needs
+spike_locations)."""
 
 TEMPLATE_DIFF_THRESH_HELP = (
     "template_diff_thresh is a distance, not a similarity: the step keeps a pair when 1 - similarity is below it, "

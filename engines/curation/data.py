@@ -143,7 +143,8 @@ class AnalyzerData:
         return self._templates is not None
 
     def correlograms(self, unit_ids: tuple[Any, ...] | list[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """The group's (n, n, bins) slice of the analyzer's one correlogram computation, and bin edges in ms."""
+        """The group's (n, n, bins) slice of the analyzer's one correlogram computation, and bin edges in
+        ms."""
         if self._correlograms is None:
             raise MissingExtensions(
                 "correlograms is not computed; compute the missing extensions first.",

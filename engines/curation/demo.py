@@ -40,7 +40,8 @@ class DemoSpec:
 
 
 BUILD_WAIT_S = 900.0
-"""How long a second process waits for the demo another one is building (about 30 s, minutes on a busy machine)."""
+"""How long a second process waits for the demo another one is building (about 30 s, minutes on a busy
+machine)."""
 
 
 def _demo_folder(workspace: Path) -> Path:

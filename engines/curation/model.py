@@ -29,7 +29,8 @@ not; ``skip``: undecided. Agreement with a judge compares accept/reject with mer
 
 @dataclass(frozen=True)
 class CandidateGroup:
-    """Units that may be one neuron. ``group_id`` is stable per analyzer and unit set (the store assigns it)."""
+    """Units that may be one neuron. ``group_id`` is stable per analyzer and unit set (the store assigns
+    it)."""
 
     group_id: int
     unit_ids: tuple[UnitId, ...]

@@ -199,7 +199,8 @@ def _is_extractor_class(name: Any, base: type) -> bool:
 
 
 def _existing_paths(provenance: dict, folder: Path) -> Iterator[Path]:
-    """Every string in the provenance that names an existing file or folder (data the extractors will read)."""
+    """Every string in the provenance that names an existing file or folder (data the extractors will
+    read)."""
     from spikeinterface.core.core_tools import extractor_dict_iterator
 
     for element in extractor_dict_iterator(provenance):

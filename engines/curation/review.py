@@ -54,7 +54,8 @@ class Agreement:
     n_compared: int
     n_agree: int
     counts: dict[str, int]
-    """``"<verdict>/<decision>"`` -> groups (accept/merge, accept/not merge, reject/merge, reject/not merge)."""
+    """``"<verdict>/<decision>"`` -> groups (accept/merge, accept/not merge, reject/merge, reject/not
+    merge)."""
     kappa: float | None
     """Cohen's kappa (None when undefined: fewer than two kinds of answer)."""
     disagreements: list[int] = field(default_factory=list)
@@ -71,7 +72,8 @@ def make_judge(
     features: tuple[str, ...] = ("crosscorrelograms", "amplitude_plot"),
     max_workers: int = MAX_MODEL_WORKERS,
 ) -> Judge:
-    """``metrics`` (offline) or ``vlm`` (needs ``llm``; at most ``max_workers`` parallel calls, the operator's cap)."""
+    """``metrics`` (offline) or ``vlm`` (needs ``llm``; at most ``max_workers`` parallel calls, the operator's
+    cap)."""
     if name == "metrics":
         return MetricsJudge()
     if name == "vlm":

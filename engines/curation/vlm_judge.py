@@ -66,7 +66,8 @@ def load_prompt(name: str) -> str:
 
 def run_to_end(coroutine: Any) -> Any:
     """Run ``coroutine`` on an event loop of its own, also when the calling thread already runs one
-    (a server's callback, a notebook): then on a short-lived thread, so that loop is never blocked re-entrantly."""
+    (a server's callback, a notebook): then on a short-lived thread, so that loop is never blocked
+    re-entrantly."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -101,7 +102,8 @@ class VlmJudgeParams:
 
 @dataclass
 class _RunLimits:
-    """What every call of one run shares: the concurrency limit and the breaker (made inside the run's loop)."""
+    """What every call of one run shares: the concurrency limit and the breaker (made inside the run's
+    loop)."""
 
     limit: asyncio.Semaphore
     breaker: CircuitBreaker
@@ -279,7 +281,8 @@ class VlmJudge(Judge):
         history: Sequence[dict[str, Any]] = (),
         parse: Reader | None = None,
     ) -> ImageAnswer:
-        """One question (with its one follow-up when ``parse`` cannot read the answer), counted into ``cost``."""
+        """One question (with its one follow-up when ``parse`` cannot read the answer), counted into
+        ``cost``."""
         answer = await ask_about_images_async(
             self.model,
             prompt,

@@ -20,13 +20,15 @@ __all__ = ["record_runs", "record_spans", "decode_signal"]
 _MIN_RUN_BYTES = 128 * 1024
 """Sampled runs are at least this big: a remote read costs a ~100 KB request whatever its size ..."""
 _MIN_RUNS = 8
-"""... unless the budget then allows fewer runs than this: a window is better covered thinly than in one place."""
+"""... unless the budget then allows fewer runs than this: a window is better covered thinly than in one
+place."""
 
 
 def record_runs(
     first: int, stop: int, row_bytes: int, max_points: int, max_bytes: int
 ) -> tuple[list[tuple[int, int]], bool]:
-    """Runs of records [a, b) to read for records [first, stop): all of them, or evenly spaced runs within budget."""
+    """Runs of records [a, b) to read for records [first, stop): all of them, or evenly spaced runs within
+    budget."""
     n = stop - first
     if n <= 0:
         return [], False
@@ -45,7 +47,8 @@ def record_runs(
 def record_spans(
     header: EdfHeader, runs: list[tuple[int, int]], chosen: list[EdfChannel]
 ) -> tuple[list[tuple[int, int]], int, int]:
-    """Byte spans to read for the runs, the offset of the first chosen byte in a record, and the bytes per record read.
+    """Byte spans to read for the runs, the offset of the first chosen byte in a record, and the bytes per
+    record read.
 
     One span per run when the chosen signals cover at least half a record (whole records);
     otherwise one span per record, from the first to the last chosen signal.
@@ -65,7 +68,8 @@ def record_spans(
 
 
 def decode_signal(rows: np.ndarray, channel: EdfChannel, base: int, sample_bytes: int) -> np.ndarray:
-    """One signal's digital samples (int32, record after record) from ``rows`` (records × bytes read per record)."""
+    """One signal's digital samples (int32, record after record) from ``rows`` (records × bytes read per
+    record)."""
     start = channel.offset - base
     raw = np.ascontiguousarray(rows[:, start : start + channel.samples_per_record * sample_bytes]).reshape(-1)
     if sample_bytes == 2:

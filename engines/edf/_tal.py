@@ -17,7 +17,8 @@ _ONSET = re.compile(rb"^[+-]\d+(\.\d*)?$")
 
 @dataclass(frozen=True)
 class Annotation:
-    """An event of the recording: ``onset`` seconds from its start, ``duration`` (None: an instant), ``text``."""
+    """An event of the recording: ``onset`` seconds from its start, ``duration`` (None: an instant),
+    ``text``."""
 
     onset: float
     duration: float | None
@@ -25,7 +26,8 @@ class Annotation:
 
 
 def parse_record_tals(data: bytes) -> tuple[float | None, list[Annotation]]:
-    """(the record's start time from its time-keeping TAL, its annotations) from one record's annotation bytes.
+    """(the record's start time from its time-keeping TAL, its annotations) from one record's annotation
+    bytes.
 
     Raises ``ValueError`` for bytes that are not TALs (the caller names the record).
     """

@@ -224,9 +224,9 @@ def _header_bytes(source: ByteSource) -> bytes:
 def open_edf(text: str, policy: SourcePolicy) -> EdfFile:
     """Open a local path (under the allowed roots) or an http(s)/s3/gs/dandi URL of an EDF/BDF file.
 
-    Reads the header only (remote: the probe request). Raises ``NotAnEdfFile`` for other files,
-    a damaged header or data records that stop short of what the header announces, and the NWB engine's typed source errors for refused or unreachable sources.
-    """
+    Reads the header only (remote: the probe request). Raises ``NotAnEdfFile`` for other files, a damaged
+    header or data records that stop short of what the header announces, and the NWB engine's typed source
+    errors for refused or unreachable sources."""
     source = open_bytes(text, policy)
     try:
         header = parse_header(_header_bytes(source), source.label, source.size)

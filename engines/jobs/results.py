@@ -25,7 +25,8 @@ _TEMP_PREFIX = ".tmp-"
 
 
 class ResultStore:
-    """Result folders keyed by (kind, input hash, code version); all calls are a few file-system operations."""
+    """Result folders keyed by (kind, input hash, code version); all calls are a few file-system
+    operations."""
 
     def __init__(self, workspace: Path) -> None:
         self.root = Path(workspace) / "results"

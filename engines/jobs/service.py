@@ -82,7 +82,8 @@ class JobService:
         self.jobs_per_minute: int | None = None
 
     def acting_as(self, person: Person, jobs_per_minute: int | None = None) -> JobService:
-        """This service as ``person`` sees it (see the class docstring); ``jobs_per_minute`` None: no limit."""
+        """This service as ``person`` sees it (see the class docstring); ``jobs_per_minute`` None: no
+        limit."""
         acting = copy.copy(self)
         acting.person, acting.jobs_per_minute = person, jobs_per_minute
         return acting
@@ -120,7 +121,8 @@ class JobService:
             self.person.require_manage(job.owner, f"Job {job_id} ({job.kind})")
 
     def retry(self, job_id: int) -> JobState:
-        """Queue a failed or cancelled job again; ``NotAllowed`` unless it is the person's own (or an admin's)."""
+        """Queue a failed or cancelled job again; ``NotAllowed`` unless it is the person's own (or an
+        admin's)."""
         self._check_manage(job_id)
         return self.state(self.store.retry(job_id).id)
 

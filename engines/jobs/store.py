@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS workers (
 # A request in one of these states blocks an identical submit (the existing job is returned).
 _ACTIVE = "('pending', 'running', 'done')"
 IDLE_HEARTBEAT_S = 5.0
-"""An idle worker's heartbeat is written at most this often (its lease, 30 s by default, says when it is gone)."""
+"""An idle worker's heartbeat is written at most this often (its lease, 30 s by default, says when it is
+gone)."""
 
 
 class JobStore:
@@ -141,7 +142,8 @@ class JobStore:
             return self._job(db, cursor.lastrowid)
 
     def find_active(self, kind: str, inputs: dict[str, Any], code_version: str) -> Job | None:
-        """The pending, running or done job an identical request would be answered with (None: it would queue one)."""
+        """The pending, running or done job an identical request would be answered with (None: it would queue
+        one)."""
         with self._db.read() as db:
             row = db.execute(
                 f"SELECT * FROM jobs WHERE kind = ? AND input_hash = ? AND code_version = ? AND status IN {_ACTIVE}",
@@ -338,7 +340,8 @@ class JobStore:
         return cursor.rowcount == 1
 
     def reject(self, job_id: int, error: str) -> Job:
-        """Fail a pending job without running it (no worker can load its code); other states are left as is."""
+        """Fail a pending job without running it (no worker can load its code); other states are left as
+        is."""
         with self._db.write() as db:
             db.execute(
                 "UPDATE jobs SET status = 'failed', error = ?, finished = ? WHERE id = ? AND status = 'pending'",

@@ -50,7 +50,8 @@ def run_cell(
     on_output: OnOutput | None,
     restart: Callable[[], None],
 ) -> CellResult:
-    """Run ``code`` and return how it ended (see ``CellResult``); ``restart`` makes a fresh kernel when needed."""
+    """Run ``code`` and return how it ended (see ``CellResult``); ``restart`` makes a fresh kernel when
+    needed."""
     collector = OutputCollector(on_output)
     started = time.monotonic()
     msg_id = channel.execute(code)

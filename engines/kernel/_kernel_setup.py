@@ -1,8 +1,9 @@
-"""Code every Neurodeck kernel runs at start, so Bokeh, HoloViews and hvPlot figures display as self-contained outputs.
+"""Code every Neurodeck kernel runs at start, so Bokeh, HoloViews and hvPlot figures display as self-contained
+outputs.
 
-It runs in the kernel's process, where the user's figures are made, never in the server's:
-so it is kept as a text resource, ``figure_display.ipy`` (the server's engines import no UI library), sent as the
-kernel's start-up lines (local kernels) or as a silent first cell (remote kernels).
+It runs in the kernel's process, where the user's figures are made, never in the server's: so it is kept as a
+text resource, ``figure_display.ipy`` (the server's engines import no UI library), sent as the kernel's
+start-up lines (local kernels) or as a silent first cell (remote kernels).
 
 In a notebook these libraries display through JavaScript that the notebook page loads once
 (comms, extension loaders); a chat or an exported notebook has none of that. Here a figure

@@ -1,4 +1,5 @@
-"""Start an IPython kernel with a memory limit: ``python -m engines.kernel._launcher --memory-mb N -f conn.json``.
+"""Start an IPython kernel with a memory limit: ``python -m engines.kernel._launcher --memory-mb N -f
+conn.json``.
 
 The limit is the kernel process's address space (``RLIMIT_AS``), set before IPython starts,
 so an allocation past it raises ``MemoryError`` in the user's code instead of exhausting the

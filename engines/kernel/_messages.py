@@ -25,7 +25,8 @@ _NOTEBOOK_ONLY = ("application/vnd.holoviews_load.v0+json", "application/vnd.hol
 
 def _is_notebook_plumbing(output: CellOutput) -> bool:
     """What ``hv.extension``/``pn.extension`` display to set up a notebook page (hvPlot calls them on
-    import): scripts for Jupyter's front end, not results. Figures come as their own bundles (``_kernel_setup``)."""
+    import): scripts for Jupyter's front end, not results. Figures come as their own bundles
+    (``_kernel_setup``)."""
     if any(mime in output.data for mime in _NOTEBOOK_ONLY):
         return True
     html = output.data.get("text/html")

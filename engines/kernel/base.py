@@ -40,7 +40,8 @@ class CodeRunner(Protocol):
     limits: KernelLimits
 
     def run(self, code: str, on_output: OnOutput | None = None, time_s: float | None = None) -> CellResult:
-        """Run ``code`` in the session's kernel (started on first use), at most ``time_s`` (default: the limit)."""
+        """Run ``code`` in the session's kernel (started on first use), at most ``time_s`` (default: the
+        limit)."""
         ...
 
     def stop(self) -> bool:

@@ -70,7 +70,8 @@ class _ZmqChannel:
 
 
 class _Handles:
-    """The kernel process and its client, closed together (by ``shutdown``, or when the session is dropped)."""
+    """The kernel process and its client, closed together (by ``shutdown``, or when the session is
+    dropped)."""
 
     def __init__(self) -> None:
         self.manager: Any = None

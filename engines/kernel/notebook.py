@@ -1,4 +1,5 @@
-"""Export a chat as a Jupyter notebook: its text as markdown cells, its code runs as code cells with their outputs.
+"""Export a chat as a Jupyter notebook: its text as markdown cells, its code runs as code cells with their
+outputs.
 
 The notebook names the standard ``python3`` kernel, so it runs as it is in Jupyter, or
 headless (``nbclient``); figures are kept as they were shown (PNG, Bokeh JSON and HTML).

@@ -33,7 +33,8 @@ _ALIVE_CHECK_S = 1.0
 
 
 class RemoteKernel:
-    """One session's kernel on a Jupyter server. ``run`` from one thread at a time; ``stop`` from any thread."""
+    """One session's kernel on a Jupyter server. ``run`` from one thread at a time; ``stop`` from any
+    thread."""
 
     def __init__(
         self,
@@ -141,8 +142,9 @@ class RemoteKernel:
 
     def _wait_ready(self) -> None:
         """Until the kernel answers on both channels: its reply (shell) and the status it publishes for that
-        request (IOPub). A reply alone is not enough: right after a restart the IOPub subscription can still be
-        connecting, and a cell run then loses its printed output (as jupyter_client's ``wait_for_ready`` does)."""
+        request (IOPub). A reply alone is not enough: right after a restart the IOPub subscription can still
+        be connecting, and a cell run then loses its printed output (as jupyter_client's ``wait_for_ready``
+        does)."""
         msg_id = self._request("kernel_info_request", {})
         replied, published = False, False
         deadline = time.monotonic() + _READY_TIMEOUT_S

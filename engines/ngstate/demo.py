@@ -52,7 +52,8 @@ BUILD_WAIT_S = 120.0
 
 @dataclass(frozen=True)
 class DemoVolume:
-    """Where the demo lives: ``folder`` is what the app serves; its ``image`` and ``segmentation`` sub-folders are the layers."""
+    """Where the demo lives: ``folder`` is what the app serves; its ``image`` and ``segmentation`` sub-folders
+    are the layers."""
 
     folder: Path
 
@@ -66,7 +67,8 @@ class DemoVolume:
 
 
 def build_demo_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """The demo's mip-0 ``(image uint8, labels uint32)`` as ``(x, y, z)`` arrays; deterministic, about 0.5 s."""
+    """The demo's mip-0 ``(image uint8, labels uint32)`` as ``(x, y, z)`` arrays; deterministic, about 0.5
+    s."""
     return synthesize_cells(DEMO_SHAPE, DEMO_CELLS, DEMO_SEED)
 
 

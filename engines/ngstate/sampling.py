@@ -220,7 +220,8 @@ def compute_roi_statistics(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> dict[str, Any]:
-    """Statistics of the mip-0 voxel box ``[lo, hi)`` read at ``mip``: voxels, min, max, mean, std, percentiles."""
+    """Statistics of the mip-0 voxel box ``[lo, hi)`` read at ``mip``: voxels, min, max, mean, std,
+    percentiles."""
     return compute_histogram(volume, mip, lo, hi, channel, progress=progress, cancel=cancel).summary()
 
 

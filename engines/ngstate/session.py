@@ -49,7 +49,8 @@ def _merge_layers(ours: list[Any], theirs: list[Any]) -> list[Any]:
 
 
 class ViewerSession:
-    """The state one user sees; ``set`` from any thread, ``on_change`` to hear about it (``(state, reason)``)."""
+    """The state one user sees; ``set`` from any thread, ``on_change`` to hear about it (``(state,
+    reason)``)."""
 
     def __init__(self, state: NgState, max_undo: int = 50) -> None:
         self._state = state
@@ -91,7 +92,8 @@ class ViewerSession:
         return after
 
     def absorb_viewer(self, reported: Mapping[str, Any]) -> NgState:
-        """The user moved the viewer: merge what it reports, tell nobody back (the viewer already shows it)."""
+        """The user moved the viewer: merge what it reports, tell nobody back (the viewer already shows
+        it)."""
         with self._lock:
             self._state = merge_viewer_state(self._state, reported)
             return self._state

@@ -99,7 +99,8 @@ class NgState:
         return copy.deepcopy(self._data)
 
     def to_json(self, indent: int | None = None) -> str:
-        """The JSON text in the state's own key order (compact, like Neuroglancer's URLs, unless ``indent``)."""
+        """The JSON text in the state's own key order (compact, like Neuroglancer's URLs, unless
+        ``indent``)."""
         separators = (",", ":") if indent is None else (",", ": ")
         return json.dumps(self._data, separators=separators, indent=indent)
 
@@ -215,7 +216,8 @@ class NgState:
         return copy.deepcopy(self._find_layer(name))
 
     def layer_key(self, name: str) -> str:
-        """The exact name of the layer ``name`` refers to (an exact match, else the one case-insensitive match)."""
+        """The exact name of the layer ``name`` refers to (an exact match, else the one case-insensitive
+        match)."""
         names = self.layer_names
         if name in names:
             return name

@@ -78,7 +78,8 @@ class StateStore:
         return self.folder / f"{name}.json"
 
     def save(self, name: str, state: NgState, shared: bool | None = None) -> SavedState:
-        """Write ``state`` under ``name`` (replacing the person's earlier one) atomically; a new name is private
+        """Write ``state`` under ``name`` (replacing the person's earlier one) atomically; a new name is
+        private
         unless ``shared``. Raises ``NotAllowed`` when the name is another person's view."""
         path = self._path(name)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -109,7 +110,8 @@ class StateStore:
         return self._describe(path, owner, shared)
 
     def _find(self, path: Path) -> tuple[str, bool]:
-        """The view's (owner, shared), or ``StateNotFound`` when it does not exist or the person may not see it."""
+        """The view's (owner, shared), or ``StateNotFound`` when it does not exist or the person may not see
+        it."""
         owner, shared = self._owners().get(path.stem, ("", False))
         if not path.exists() or not self._visible(owner, shared):
             listed = ", ".join(s.name for s in self.list()) or "none saved yet"

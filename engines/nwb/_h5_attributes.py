@@ -120,7 +120,8 @@ class AttributeDecoder:
         return arr.reshape(shape)
 
     def _heap(self, address: int) -> dict[int, bytes] | None:
-        """Objects of the global heap collection at ``address`` by index; None when its bytes are not cached."""
+        """Objects of the global heap collection at ``address`` by index; None when its bytes are not
+        cached."""
         if address in self._heaps:
             return self._heaps[address]
         head = self._peek(address, 8 + self._ss)

@@ -274,7 +274,8 @@ class _H5Walker:
         return self.objects
 
     def _next_level(self, level: list[tuple[str, _Node]]) -> list[tuple[str, _Node]]:
-        """Place the children of ``level`` (breadth-first order decides which path a hard link gets) and describe them."""
+        """Place the children of ``level`` (breadth-first order decides which path a hard link gets) and
+        describe them."""
         entries: list[tuple[str, h5py.Group, str, int]] = []
         for parent, node in level:
             for link in node.links or []:
@@ -448,7 +449,8 @@ def walk_generic(root: Any) -> NwbIndex:
         info = _dataset_info(path, dset, _read_attrs(dset, decode), dtype)
         keeps = _keeps_value(path, dset.shape, dtype)
         if info.dtype == "str" and dset.shape and dset.size and not keeps:
-            # LINDI stores references like strings; its object chunks are inline, so one element costs no request
+            # LINDI stores references like strings; its object chunks are inline, so one element costs no
+            # request
             if isinstance(dset[(0,) * len(dset.shape)], references):
                 info.dtype = "ref"
         elif keeps:

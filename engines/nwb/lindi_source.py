@@ -62,11 +62,13 @@ class _Place:
     path: Path | None = None
     shift: int = 0
     end: int | None = None
-    """For a member of a ``.lindi.tar``: where the member ends in the tar (a reference may not read past it)."""
+    """For a member of a ``.lindi.tar``: where the member ends in the tar (a reference may not read past
+    it)."""
 
 
 def _place(location: str, site: LindiSite, policy: SourcePolicy, check_urls: bool = True) -> _Place:
-    """Where a reference's bytes are, checked by the policy; a refusal names the reference as the index wrote it.
+    """Where a reference's bytes are, checked by the policy; a refusal names the reference as the index wrote
+    it.
 
     ``check_urls=False`` skips the DNS lookup of a URL: reads connect through ``get_range``, which
     checks the address it connects to anyway (the lookup here is for an early, clear error).
@@ -255,7 +257,8 @@ def _build_classes() -> tuple[type, type]:
 
 
 class _NoExternalLinks:
-    """An HDF5 file that hands out objects only along paths without external links (HDF5 would follow them)."""
+    """An HDF5 file that hands out objects only along paths without external links (HDF5 would follow
+    them)."""
 
     def __init__(self, file: h5py.File) -> None:
         self.file = file
@@ -311,7 +314,8 @@ def open_lindi_json(probe: HttpProbe, policy: SourcePolicy, stats: RequestStats)
 
 
 def open_lindi_file(path: Path, label: str, policy: SourcePolicy, stats: RequestStats | None = None) -> Any:
-    """A local LINDI index (``.lindi.json`` or ``.lindi.tar``) at a checked real ``path``, named ``label`` (as typed).
+    """A local LINDI index (``.lindi.json`` or ``.lindi.tar``) at a checked real ``path``, named ``label`` (as
+    typed).
 
     A remote ``.lindi.tar`` is not opened (lindi would fetch it itself, outside the server's rules).
     """
@@ -336,7 +340,8 @@ def open_lindi_file(path: Path, label: str, policy: SourcePolicy, stats: Request
 
 
 def refuse_remote_lindi_tar(label: str) -> Any:
-    """A ``.lindi.tar`` on the web is not opened: lindi reads it with its own requests, outside the server's rules."""
+    """A ``.lindi.tar`` on the web is not opened: lindi reads it with its own requests, outside the server's
+    rules."""
     raise SourceNotAllowed(
         f"'{label}' is a LINDI tar file on the web, which this server does not open. Open its "
         ".lindi.json, or download it into a folder the server may read and open it there."

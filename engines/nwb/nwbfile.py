@@ -82,7 +82,8 @@ class NwbFile:
 
     @property
     def h5(self) -> Any:
-        """The h5py(-like) file; opened on first use (for remote files: one request, the superblock is cached)."""
+        """The h5py(-like) file; opened on first use (for remote files: one request, the superblock is
+        cached)."""
         with self._lock:
             if self._handles.h5 is None:
                 self._handles.h5 = self._opener()

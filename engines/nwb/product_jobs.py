@@ -1,4 +1,5 @@
-"""The NWB products as job kinds (this engine's share of the job catalogue) and the plan of which a file needs.
+"""The NWB products as job kinds (this engine's share of the job catalogue) and the plan of which a file
+needs.
 
 Kinds are module-level functions bound to a ``SourcePolicy`` with ``functools.partial``, so
 worker processes and Dask workers can pickle and import them. Each opens the file through
@@ -65,7 +66,8 @@ def run_spike_density(inputs: dict[str, Any], ctx: JobContext, *, policy: Source
 
 
 def _order_units(pyramid_dir: str, out_dir: str) -> dict[str, Any]:
-    """In the child process: Rastermap's fit reports nothing until it returns, so it runs where a cancel can kill it."""
+    """In the child process: Rastermap's fit reports nothing until it returns, so it runs where a cancel can
+    kill it."""
     order = rastermap_order_from_pyramid(SpikeDensityPyramid.open(pyramid_dir), out_dir=out_dir)
     return {"n_units": int(len(order.order)), "params": order.params}
 
@@ -157,7 +159,8 @@ _INPUTS = ("source", "path")
 
 
 def job_kinds(env: JobEnvironment) -> list[JobKind]:
-    """The four NWB product kinds, reading files under ``env.source_policy``; inputs ``{"source", "path"}``."""
+    """The four NWB product kinds, reading files under ``env.source_policy``; inputs ``{"source",
+    "path"}``."""
     policy = env.source_policy
     return [
         JobKind(
@@ -192,7 +195,8 @@ def job_kinds(env: JobEnvironment) -> list[JobKind]:
 
 
 def product_inputs(nwb: NwbFile, path: str) -> dict[str, Any]:
-    """The inputs of a product of ``path`` in an open file: its source location and the resolved object path."""
+    """The inputs of a product of ``path`` in an open file: its source location and the resolved object
+    path."""
     return {"source": nwb.source.location, "path": nwb.resolve(path).path}
 
 

@@ -36,4 +36,5 @@ class ColumnNotFound(TableError, KeyError):
 
 
 class SqlRefused(TableError, PermissionError):
-    """The SQL is not one read-only SELECT over this session's tables (DDL, DML, several statements, file reads)."""
+    """The SQL is not one read-only SELECT over this session's tables (DDL, DML, several statements, file
+    reads)."""

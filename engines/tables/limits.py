@@ -33,7 +33,8 @@ _CHILD = Path(__file__).with_name("_query_child.py")
 
 @dataclass(frozen=True)
 class QueryLimits:
-    """``timeout_s``: how long one query may run; ``max_memory_bytes``: how much memory its process may hold."""
+    """``timeout_s``: how long one query may run; ``max_memory_bytes``: how much memory its process may
+    hold."""
 
     timeout_s: float = 10.0
     max_memory_bytes: int = 1 << 30

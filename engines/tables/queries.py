@@ -102,7 +102,8 @@ def select_rows(
     sort: Sequence[SortKey | str | Mapping[str, Any]] | None = None,
     limit: int | None = None,
 ) -> pl.LazyFrame:
-    """Filter (all conditions must hold), sort (nulls last), keep ``columns``, then the first ``limit`` rows."""
+    """Filter (all conditions must hold), sort (nulls last), keep ``columns``, then the first ``limit``
+    rows."""
     filters = [_as_filter(f) for f in filters or []]
     keys = [_as_sort(s) for s in sort or []]
     check_columns(frame, [f.column for f in filters] + [k.column for k in keys] + list(columns or []), table)
@@ -155,7 +156,8 @@ def join_frames(
     right_on: str | Sequence[str] | None = None,
     how: Literal["inner", "left", "right", "full", "semi", "anti"] = "inner",
 ) -> pl.LazyFrame:
-    """Join two tables on shared key columns (``on``) or on differently named ones (``left_on``/``right_on``)."""
+    """Join two tables on shared key columns (``on``) or on differently named ones
+    (``left_on``/``right_on``)."""
     if how not in JOIN_KINDS:
         raise TableError(f"Unknown join '{how}'. Use one of: {', '.join(JOIN_KINDS)}.")
 

@@ -209,7 +209,8 @@ class TableWorkspace:
         save_as: str | None = None,
         notes: Sequence[str] = (),
     ) -> TableInfo:
-        """Keep a result under a short id (``r1``, ``r2``...) or ``save_as``: rows for eager sources, the plan for lazy."""
+        """Keep a result under a short id (``r1``, ``r2``...) or ``save_as``: rows for eager sources, the plan
+        for lazy."""
         with self._lock:
             name = self._unique_name(save_as) if save_as else self._next_result_name()
         if lazy_source:

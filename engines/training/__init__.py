@@ -1,4 +1,5 @@
-"""The training engine: a multimodal neural-data foundation model that trains, resumes, scales out and explains itself.
+"""The training engine: a multimodal neural-data foundation model that trains, resumes, scales out and
+explains itself.
 
 Importing this package loads only the light parts the page needs to list and follow runs
 (configs, run folders, metrics files, system load); they do not import torch. The heavy parts

@@ -127,7 +127,14 @@ class NilearnSource(_Strict):
 
 
 Source = Annotated[
-    SyntheticSource | NwbSource | NitimeSource | SessionFileSource | IblSource | AllenSource | EegMotorSource | NilearnSource,
+    SyntheticSource
+    | NwbSource
+    | NitimeSource
+    | SessionFileSource
+    | IblSource
+    | AllenSource
+    | EegMotorSource
+    | NilearnSource,
     Field(discriminator="kind"),
 ]
 

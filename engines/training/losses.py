@@ -18,7 +18,8 @@ __all__ = [
 
 
 def poisson_nll(log_rate: torch.Tensor, counts: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Mean Poisson negative log-likelihood (without the log k! constant) over entries where ``weight`` > 0."""
+    """Mean Poisson negative log-likelihood (without the log k! constant) over entries where ``weight`` >
+    0."""
     nll = torch.exp(log_rate) - counts * log_rate
     return (nll * weight).sum() / weight.sum().clamp(min=1)
 
@@ -73,7 +74,8 @@ def tri_modal_info_nce(
     max_samples: int = 512,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor | None:
-    """Mean of the neural-behaviour, neural-stimulus and behaviour-stimulus InfoNCE terms that the batch allows.
+    """Mean of the neural-behaviour, neural-stimulus and behaviour-stimulus InfoNCE terms that the batch
+    allows.
 
     Inputs are (b, L, e) embeddings and (b, L) stimulus ids (-1: none); at most ``max_samples``
     bins are drawn (with ``generator``) so the similarity matrix stays small. None when no pair exists.

@@ -73,7 +73,8 @@ class RunState(StrEnum):
 
 ACTIVE_STATES = (RunState.STARTING, RunState.RUNNING, RunState.PAUSED)
 HEARTBEAT_S = 120.0
-"""A run on another host counts as alive while its status was rewritten this recently (its trainer does every 5 s)."""
+"""A run on another host counts as alive while its status was rewritten this recently (its trainer does every
+5 s)."""
 START_WAIT_S = 30.0
 """How long a start waits for another process's start (each takes well under a second) before giving up."""
 
@@ -288,7 +289,8 @@ def _slug(text: str) -> str:
 
 
 class RunRegistry:
-    """Runs under ``<workspace>/training/runs``; every call re-reads the folders (cheap: a few small files a run)."""
+    """Runs under ``<workspace>/training/runs``; every call re-reads the folders (cheap: a few small files a
+    run)."""
 
     def __init__(self, workspace: Path) -> None:
         self.workspace = Path(workspace)
@@ -296,7 +298,8 @@ class RunRegistry:
 
     @contextmanager
     def starting(self, wait_s: float = START_WAIT_S) -> Iterator[None]:
-        """Hold the workspace's start lock: a limit check and the start it allows happen as one, in every process."""
+        """Hold the workspace's start lock: a limit check and the start it allows happen as one, in every
+        process."""
         with build_lock(self.workspace, "training-start", wait_s) as held:
             if not held:
                 raise RunStateError(
@@ -355,7 +358,8 @@ class RunRegistry:
         return sorted((self.info(f) for f in self.folders()), key=lambda r: r.started or 0, reverse=True)
 
     def runs_frame(self) -> pd.DataFrame:
-        """One row per run: id, name, state, step, then ``final.*`` metrics and hyperparameters (sortable table)."""
+        """One row per run: id, name, state, step, then ``final.*`` metrics and hyperparameters (sortable
+        table)."""
         rows = []
         for info in self.list_runs():
             row = {
@@ -386,7 +390,8 @@ class RunLimits:
     max_processes: int
 
     def check_request(self, steps: int, window_s: float, nproc: int) -> None:
-        """``LimitReached`` when one run asks for more steps, a longer window or more processes than allowed."""
+        """``LimitReached`` when one run asks for more steps, a longer window or more processes than
+        allowed."""
         if steps > self.max_steps:
             raise LimitReached(
                 f"A run may train at most {self.max_steps:,} steps on this server (asked for "

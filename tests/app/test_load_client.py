@@ -1,5 +1,6 @@
 """The load benchmark's simulated tab against a real Panel server: it loads a page as a browser does (Panel's
-``onload`` runs), clicks, reads the answer (text and array data) and reports a click nobody answers as an error."""
+``onload`` runs), clicks, reads the answer (text and array data) and reports a click nobody answers as an
+error."""
 
 from __future__ import annotations
 

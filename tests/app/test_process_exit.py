@@ -26,7 +26,8 @@ print("rendered")
 
 
 def test_views_left_open_on_a_remote_file_do_not_crash_the_exit(range_server, workspace):
-    """HDF5 closes forgotten files at exit through their Python reader: that must happen while Python still can."""
+    """HDF5 closes forgotten files at exit through their Python reader: that must happen while Python still
+    can."""
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, range_server.url_for("sub-4_ses-4_ecephys+image.nwb"), str(workspace)],
         cwd=ROOT,

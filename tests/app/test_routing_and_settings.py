@@ -1,4 +1,5 @@
-"""Deep links and settings: every page's link parameters round-trip through the address; bad values fall back."""
+"""Deep links and settings: every page's link parameters round-trip through the address; bad values fall
+back."""
 
 from __future__ import annotations
 

@@ -33,7 +33,8 @@ THREAD_HOOK_CALLS = {
     "add_changed_callback",
     "onload",
 }
-"""``onload``: Panel runs it on its pool when the page has already loaded (a page built after a tab switch)."""
+"""``onload``: Panel runs it on its pool when the page has already loaded (a page built after a tab
+switch)."""
 SESSION_THREAD_CALLS = {"run_on_session_thread", "on_session_thread"}
 LAYOUT_CHANGES = {"append", "extend", "insert", "clear", "send", "stream", "patch", "update"}
 PANEL_SCHEDULERS = {"add_next_tick_callback", "execute"}

@@ -25,18 +25,21 @@ CHROMIUM_ARGS = [
     "--disable-gpu",
 ]
 WEBGL_ARGS = [*CHROMIUM_ARGS[:-1], "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-"""WebGL through SwiftShader (software), which the real Neuroglancer client needs to draw. Only the pages with the
+"""WebGL through SwiftShader (software), which the real Neuroglancer client needs to draw. Only the pages with
+the
 viewer use it: software GPU compositing costs every other page CPU time."""
 
 
 TEST_TOKEN = os.environ.setdefault("NEURODECK_TEST_TOKEN", secrets.token_urlsafe(16))
-"""The sign-in token of every app these tests serve (``NEURODECK_TOKEN``); browsers present it as a header. Kept in
+"""The sign-in token of every app these tests serve (``NEURODECK_TOKEN``); browsers present it as a header.
+Kept in
 the environment: pytest may import this module twice (as a conftest and from a test), and both must agree."""
 SIGNED_IN = {"Authorization": f"token {TEST_TOKEN}"}
 
 
 def sign_in_every_context(browser):
-    """Every context of ``browser`` signed in to the test apps, as a user who opened the printed address would be;
+    """Every context of ``browser`` signed in to the test apps, as a user who opened the printed address would
+    be;
     a test that wants a stranger passes ``extra_http_headers={}``."""
     new_context = browser.new_context
 
@@ -49,7 +52,8 @@ def sign_in_every_context(browser):
 
 
 _SERVER_LOGS: list[Path] = []
-"""Logs of the apps serving now: a failing browser test shows their ends (the server runs in another process)."""
+"""Logs of the apps serving now: a failing browser test shows their ends (the server runs in another
+process)."""
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -170,7 +174,8 @@ def app_url(tmp_path_factory, nwb_data_dir) -> str:
 @pytest.fixture(scope="module")
 def playwright_driver(chromium_path):
     """One Playwright driver per test module: both browsers below come from it. Not per session: its sync API
-    keeps an event loop running in the main thread while it lives, which later tests' ``asyncio.run`` refuses."""
+    keeps an event loop running in the main thread while it lives, which later tests' ``asyncio.run``
+    refuses."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=20_000)  # the first render of a page builds its plots server-side

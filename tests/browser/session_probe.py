@@ -35,7 +35,8 @@ class SessionRefused(AssertionError):
 
 @dataclass(frozen=True)
 class Usage:
-    """What a process holds: OS threads, open file descriptors, child processes, resident memory, temp entries."""
+    """What a process holds: OS threads, open file descriptors, child processes, resident memory, temp
+    entries."""
 
     threads: int
     files: int
@@ -49,7 +50,8 @@ class Usage:
         fraction: float = 0.10,
         measures: tuple[str, ...] = ("threads", "files", "children", "rss_mb", "temp_entries"),
     ) -> list[str]:
-        """The ``measures`` above ``baseline`` by more than ``fraction`` (a count of 0 or 1 allows no growth)."""
+        """The ``measures`` above ``baseline`` by more than ``fraction`` (a count of 0 or 1 allows no
+        growth)."""
         over = []
         for name in measures:
             now, base = getattr(self, name), getattr(baseline, name)

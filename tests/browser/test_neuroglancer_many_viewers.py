@@ -1,4 +1,5 @@
-"""Many Neuroglancer viewers on one server, in real Chromium: every one loads, however many came and went before.
+"""Many Neuroglancer viewers on one server, in real Chromium: every one loads, however many came and went
+before.
 
 The viewer's proxy once forwarded through tornado's shared HTTP client (10 requests at once) and
 never let go of a closed tab's event stream: on a fresh server the Neuroglancer page opened in
@@ -92,7 +93,8 @@ def test_thirty_viewers_one_after_another_then_fifteen_at_once_all_load(webgl_br
 
 
 def test_every_viewer_loads_with_two_server_processes(webgl_browser, tmp_path, nwb_data_dir):
-    """``--num-procs 2``: the viewer's requests reach either process, not always the one holding the viewer (five
+    """``--num-procs 2``: the viewer's requests reach either process, not always the one holding the viewer
+    (five
     of six viewers were dead); each process forwards them to the viewer's own."""
     with served_app(tmp_path, "--num-procs", "2", root=nwb_data_dir) as (url, _port):
         for n in range(6):

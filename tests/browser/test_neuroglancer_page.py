@@ -1,4 +1,5 @@
-"""The Neuroglancer + chat page in headless Chromium with the real Neuroglancer client (WebGL via SwiftShader)."""
+"""The Neuroglancer + chat page in headless Chromium with the real Neuroglancer client (WebGL via
+SwiftShader)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``run.py --num-procs 2``: two server processes on one port and one workspace serve every deep link, and they end
+"""``run.py --num-procs 2``: two server processes on one port and one workspace serve every deep link, and
+they end
 with the process that started them."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The NWB page's assistant in headless Chromium: offline answers, views opened and embedded, approved code runs."""
+"""The NWB page's assistant in headless Chromium: offline answers, views opened and embedded, approved code
+runs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The standalone bundle (``dev/package``): built here, started with no Python around it, renders the NWB page."""
+"""The standalone bundle (``dev/package``): built here, started with no Python around it, renders the NWB
+page."""
 
 from __future__ import annotations
 

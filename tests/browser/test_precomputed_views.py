@@ -1,4 +1,5 @@
-"""Precomputed products in the browser: the density raster from its job, zooming to spikes, the Compute page."""
+"""Precomputed products in the browser: the density raster from its job, zooming to spikes, the Compute
+page."""
 
 from __future__ import annotations
 

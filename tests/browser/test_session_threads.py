@@ -29,8 +29,9 @@ from tests.browser.conftest import served_app
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
 FULL_LOADS = {"nwb": 25, "training": 35, "neuroglancer": 30, "curation": 10}
-"""The issue's 100 page loads in all, the cheap pages more often: ``NEURODECK_FROZEN_PAGE_LOADS=100``; about 6 minutes
-on 2 cores under load, so the suite runs 24 of them in the same proportions (about 1.5 minutes; the suite's time)."""
+"""The issue's 100 page loads in all, the cheap pages more often: ``NEURODECK_FROZEN_PAGE_LOADS=100``; about 6
+minutes on 2 cores under load, so the suite runs 24 of them in the same proportions (about 1.5 minutes; the
+suite's time)."""
 TOTAL = int(os.environ.get("NEURODECK_FROZEN_PAGE_LOADS", "24"))
 LOADS = {name: max(1, round(count * TOTAL / 100)) for name, count in FULL_LOADS.items()}
 CATCH_UP_S = 20
@@ -72,7 +73,8 @@ def _query(page: Page) -> dict[str, str]:
 
 
 def _catch_up(page: Page, agreed: Callable[[], str | None], what: str) -> None:
-    """Wait until ``agreed()`` returns None (the browser shows the server's state); else it says what differs."""
+    """Wait until ``agreed()`` returns None (the browser shows the server's state); else it says what
+    differs."""
     deadline, difference = time.monotonic() + CATCH_UP_S, "nothing read yet"
     while time.monotonic() < deadline:
         try:

@@ -32,9 +32,9 @@ SESSIONS = 100
 RELEASE_S = 60
 HELD = ("threads", "files", "children", "temp_entries")
 """What a session holds that must all come back. Resident memory does not fall back to the warm-up level: the
-allocator keeps its high-water mark (measured: no session object outlives its session, the fonts matplotlib opened
-per thread were the one leak found); the test checks instead that memory stops growing, the second half of the
-sessions adding at most 10% of the baseline."""
+allocator keeps its high-water mark (measured: no session object outlives its session, the fonts matplotlib
+opened per thread were the one leak found); the test checks instead that memory stops growing, the second half
+of the sessions adding at most 10% of the baseline."""
 SLOW_CODE = "import time\nfor i in range(600):\n    time.sleep(0.1)\nprint('never')"
 
 
@@ -130,8 +130,10 @@ def _settled(pid: int, temp: Path, since: float, quiet_s: float = 33.0) -> Usage
 def test_a_hundred_sessions_leave_nothing_behind(server, browser, webgl_browser):
     url, pid, temp = server
     started = time.monotonic()
-    # Warm-up: a round of sessions of every page, four at once (first imports, the demo data, thread pools grown
-    # to their size, the caches and the allocator's arenas filled), the viewer loaded in a tab, code run in a kernel.
+    # Warm-up: a round of sessions of every page, four at once (first imports, the demo data, thread pools
+    # grown
+    # to their size, the caches and the allocator's arenas filled), the viewer loaded in a tab, code run in a
+    # kernel.
     _protocol_sessions(url, 6 * len(PAGES))
     _tab(webgl_browser, url, "neuroglancer")
     _tab(browser, url, "nwb", run_code=True)

@@ -1,4 +1,5 @@
-"""The Training page in headless Chromium: start a run from the form, watch its curve grow, pause, resume, stop,
+"""The Training page in headless Chromium: start a run from the form, watch its curve grow, pause, resume,
+stop,
 and reopen it from its address after a reload."""
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Two server processes on one workspace (N servers behind a proxy, or ``--num-procs``): what is made through one
+"""Two server processes on one workspace (N servers behind a proxy, or ``--num-procs``): what is made through
+one
 is seen through the other, the run limits count both, and a file opened through both at once is indexed once.
 
-Each server is ``run.py`` on its own port; each browser context talks to one of them, as a sticky session would.
-"""
+Each server is ``run.py`` on its own port; each browser context talks to one of them, as a sticky session
+would."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ class TwoServers:
 
 @pytest.fixture(scope="module")
 def two_servers(tmp_path_factory) -> TwoServers:
-    """Servers A and B on one workspace, at most one training run on the two. ``served_app`` keeps its log in the
+    """Servers A and B on one workspace, at most one training run on the two. ``served_app`` keeps its log in
+    the
     folder it is given: each gets its own, and the later ``--workspace`` names the shared one."""
     shared = tmp_path_factory.mktemp("shared-workspace")
     _small_curation_demo(shared)
@@ -49,7 +51,8 @@ def two_servers(tmp_path_factory) -> TwoServers:
 
 
 def _small_curation_demo(workspace: Path) -> None:
-    """The workspace's curation demo, built small (seconds, not the full demo's 30 s): the page opens it as the demo."""
+    """The workspace's curation demo, built small (seconds, not the full demo's 30 s): the page opens it as
+    the demo."""
     from engines.curation.demo import DemoSpec, ensure_demo_analyzer
     from engines.curation.ground_truth import InjectedFaults
 

@@ -1,4 +1,5 @@
-"""``BackgroundWork.poll`` against a real Panel server in this process: a timer that asks faster than its reads
+"""``BackgroundWork.poll`` against a real Panel server in this process: a timer that asks faster than its
+reads
 are answered still gets every answer shown (with ``run``, each answer was superseded before it was shown)."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Panel's callback pool, in order per widget: one widget's changes in a session never overlap and keep their order,
+"""Panel's callback pool, in order per widget: one widget's changes in a session never overlap and keep their
+order,
 while other widgets and sessions run side by side (what a browser sending quick changes expects)."""
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from components.session_pool import SessionOrderedPool, order_callbacks_per_sess
 
 
 class _Widget:
-    """Stands where Panel's widget is: the pool sees its ``_change_event(doc)`` tasks (the method Panel submits)."""
+    """Stands where Panel's widget is: the pool sees its ``_change_event(doc)`` tasks (the method Panel
+    submits)."""
 
     def __init__(self, log: list, lock: threading.Lock) -> None:
         self.log, self.lock, self.pending = log, lock, []

@@ -1,7 +1,8 @@
 """``run_on_session_thread`` against a real Panel server in this process: a change asked from a foreign thread
-reaches the browser's websocket, in the order asked, on the server's event loop (changes asked together may reach
-it as one patch, never an older one after a newer); one change that fails does not drop the others; once the
-session has ended the change is dropped, not run on the asking thread; outside a server it runs at once."""
+reaches the browser's websocket, in the order asked, on the server's event loop (changes asked together may
+reach it as one patch, never an older one after a newer); one change that fails does not drop the others; once
+the session has ended the change is dropped, not run on the asking thread; outside a server it runs at
+once."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.timeout(60)
 
 
 class _App:
-    """One page: a label a foreign thread changes twice once the page has loaded; records where changes ran."""
+    """One page: a label a foreign thread changes twice once the page has loaded; records where changes
+    ran."""
 
     def __init__(self) -> None:
         self.ran_on: list[str] = []

@@ -1,4 +1,5 @@
-"""Several server processes on one workspace: each thing is built once, and every write of every process lands.
+"""Several server processes on one workspace: each thing is built once, and every write of every process
+lands.
 
 Each test starts real OS processes ('spawn', as a second server would be: nothing inherited) that
 act at the same moment on one workspace folder, through the same engine calls the pages make.

@@ -30,7 +30,8 @@ class _Touch:
 
 @pytest.fixture
 def analyzer_folder(tmp_path: Path) -> Path:
-    """A small real analyzer (3 units, 4 channels, 2 s) over a saved binary recording, with ``random_spikes``."""
+    """A small real analyzer (3 units, 4 channels, 2 s) over a saved binary recording, with
+    ``random_spikes``."""
     from spikeinterface.core import create_sorting_analyzer, generate_ground_truth_recording
 
     with warnings.catch_warnings():

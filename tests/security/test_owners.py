@@ -1,5 +1,6 @@
-"""People own what they make: chats, saved views, jobs, training runs and curation verdicts record the signed-in
-user, and only that user (or an admin) can open a private chat or view, or cancel, retry, pause or stop the rest.
+"""People own what they make: chats, saved views, jobs, training runs and curation verdicts record the
+signed-in user, and only that user (or an admin) can open a private chat or view, or cancel, retry, pause or
+stop the rest.
 
 Three people share one real workspace: alice and bob (ordinary users) and root (an admin).
 """

@@ -97,7 +97,8 @@ def test_table_titles_from_files_are_escaped_for_tabulator():
 
 
 def test_choice_labels_from_files_are_escaped_and_values_kept():
-    """Bokeh's MultiChoice writes labels as HTML (Choices.js ``allowHTML``): a unit or channel name must not."""
+    """Bokeh's MultiChoice writes labels as HTML (Choices.js ``allowHTML``): a unit or channel name must
+    not."""
     assert safe_choices(["<img src=x onerror=alert(1)>", "7"]) == {
         "&lt;img src=x onerror=alert(1)&gt;": "<img src=x onerror=alert(1)>",
         "7": "7",

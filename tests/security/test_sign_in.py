@@ -268,7 +268,8 @@ def _secret_in_child(path: str, answers) -> None:
 
 
 def test_servers_starting_together_on_one_workspace_share_one_secret(tmp_path: Path):
-    """Two or more servers on one workspace (--num-procs, or several behind a proxy) must sign cookies with one
+    """Two or more servers on one workspace (--num-procs, or several behind a proxy) must sign cookies with
+    one
     secret: each reads the secret whole, never an empty file that another one is still writing."""
     import multiprocessing
 

@@ -57,7 +57,8 @@ def strict(policy):
 
 
 class FakeDns:
-    """Answers names under ``.test`` with the addresses given (in turn, the last one repeated); counts lookups."""
+    """Answers names under ``.test`` with the addresses given (in turn, the last one repeated); counts
+    lookups."""
 
     def __init__(self, monkeypatch, *answers: str) -> None:
         self.answers = list(answers)
@@ -88,7 +89,8 @@ def test_every_non_public_address_class_is_refused(address, strict, monkeypatch)
 
 
 def test_rebinding_cannot_reach_loopback(strict, range_server, monkeypatch):
-    """The name is public when checked and loopback afterwards: every connection goes to the checked address."""
+    """The name is public when checked and loopback afterwards: every connection goes to the checked
+    address."""
     dns = FakeDns(
         monkeypatch, "192.88.99.1", "127.0.0.1"
     )  # a public address, unreachable from the test machine

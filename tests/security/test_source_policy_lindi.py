@@ -203,7 +203,8 @@ def test_an_unreadable_file_behind_a_symlink_is_named_as_typed(workspace, policy
 
 
 def test_a_local_lindi_tar_reads_its_own_members(workspace, policy):
-    """``./`` references of a ``.lindi.tar`` are byte ranges inside the tar itself: still read, through the checks."""
+    """``./`` references of a ``.lindi.tar`` are byte ranges inside the tar itself: still read, through the
+    checks."""
     import lindi
 
     path = workspace / "made.lindi.tar"

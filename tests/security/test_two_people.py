@@ -1,4 +1,5 @@
-"""Two people signed in to one server, in real Chromium: neither opens the other's chat, and jobs show whose they are.
+"""Two people signed in to one server, in real Chromium: neither opens the other's chat, and jobs show whose
+they are.
 
 The engine tests (test_owners.py) cover every owned thing; this one checks that the pages pass the signed-in
 person down: before, a chat id in a link opened that chat for anyone.

@@ -1,4 +1,5 @@
-"""The Neuroglancer viewer never hands the server's data-source credentials to a browser, unless the operator opts in.
+"""The Neuroglancer viewer never hands the server's data-source credentials to a browser, unless the operator
+opts in.
 
 ``neuroglancer`` answers ``POST /credentials/<viewer token>`` with the server's own tokens (the
 DVID bearer token from ``DVID_CREDENTIALS``, Google's application-default access token, ...) for
@@ -72,7 +73,8 @@ def test_an_operator_who_opts_in_gets_the_credentials_through_the_proxy(dvid_tok
 
 @pytest.mark.browser
 def test_the_served_page_s_viewer_gives_no_credentials(dvid_token: str, page: Page, tmp_path):
-    """The app as served (``run.py``, the token in its environment): the page's own viewer token is refused."""
+    """The app as served (``run.py``, the token in its environment): the page's own viewer token is
+    refused."""
     with served_app(tmp_path) as (app_url, _port):
         page.goto(f"{app_url}?page=neuroglancer")
         frame = page.locator("iframe[title='Neuroglancer viewer']").first

@@ -182,7 +182,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class DandiApiServer:
-    """The DANDI API for ``dandisets`` on 127.0.0.1 (random port); use as a context manager. ``api_url`` is its base."""
+    """The DANDI API for ``dandisets`` on 127.0.0.1 (random port); use as a context manager. ``api_url`` is
+    its base."""
 
     def __init__(self, dandisets: list[FakeDandiset]) -> None:
         self.dandisets = dandisets

@@ -17,7 +17,8 @@ __all__ = ["OidcProvider"]
 
 
 class OidcProvider:
-    """``with OidcProvider("alice@lab.org") as provider:`` then ``provider.extra_params`` for Panel's generic OAuth."""
+    """``with OidcProvider("alice@lab.org") as provider:`` then ``provider.extra_params`` for Panel's generic
+    OAuth."""
 
     def __init__(self, email: str, client_id: str = "neurodeck", client_secret: str = "s3cret") -> None:
         self.email, self.client_id, self.client_secret = email, client_id, client_secret

@@ -56,7 +56,8 @@ def serve_page(page: Callable[[], pn.viewable.Viewable]) -> Iterator[str]:
 
 
 async def read_patches(url: str, done: Callable[[list[str]], bool], timeout_s: float = 15) -> list[str]:
-    """Open the page, then read the server's ``PATCH-DOC`` frames (as text) until ``done(frames)`` or the timeout."""
+    """Open the page, then read the server's ``PATCH-DOC`` frames (as text) until ``done(frames)`` or the
+    timeout."""
     html = await asyncio.to_thread(lambda: requests.get(url, timeout=10).text)
     token = re.search(r'"token":\s*"([^"]+)"', html).group(1)
     connection = await websocket_connect(url.replace("http", "ws", 1) + "ws", subprotocols=["bokeh", token])

@@ -1,4 +1,5 @@
-"""A small real reverse proxy on 127.0.0.1 (tornado): HTTP and WebSocket, under a path prefix, with X-Forwarded-*.
+"""A small real reverse proxy on 127.0.0.1 (tornado): HTTP and WebSocket, under a path prefix, with
+X-Forwarded-*.
 
 It stands for nginx or a lab's gateway in front of the app: ``http://127.0.0.1:<port>/neurodeck/...``
 is forwarded to ``<upstream>/neurodeck/...`` with the browser's Host and Origin kept, as

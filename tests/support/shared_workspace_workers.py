@@ -61,7 +61,8 @@ def build_ngstate_demo(workspace: Path, gate: Any) -> list[int]:
 
 
 def build_once(workspace: Path, marker: str, gate: Any) -> bool:
-    """The pattern every builder follows under ``build_lock``; True when this process was the one that built."""
+    """The pattern every builder follows under ``build_lock``; True when this process was the one that
+    built."""
     import time
 
     from engines._filesystem import build_lock
@@ -131,7 +132,8 @@ def start_training_run(workspace: Path, gate: Any, done: Any) -> str:
 
 
 def open_new_databases(folder: Path, rounds: int, gate: Any) -> int:
-    """Open a new workspace database together with the other processes, ``rounds`` times; rows this process wrote."""
+    """Open a new workspace database together with the other processes, ``rounds`` times; rows this process
+    wrote."""
     from engines.workspace_db import WorkspaceDb
 
     written = 0

@@ -25,7 +25,8 @@ from urllib.parse import urlencode
 __all__ = ["XssSweep", "PAYLOAD_KINDS", "LINK_LOADS", "link_sweep"]
 
 PAYLOAD_KINDS = ("img", "script")
-"""An ``<img>`` whose error handler runs, and a ``<script>`` element (Panel runs scripts of markup it inserts)."""
+"""An ``<img>`` whose error handler runs, and a ``<script>`` element (Panel runs scripts of markup it
+inserts)."""
 
 _ARM = "window.__xss = window.__xss || [];"
 
@@ -128,7 +129,8 @@ def link_address(app_url: str, load: str, sweep: XssSweep) -> str:
 
 
 def link_sweep(page, app_url: str, sweep: XssSweep | None = None) -> tuple[XssSweep, list[str]]:
-    """Every link argument of every page with a payload; returns the sweep and the labels not shown as text."""
+    """Every link argument of every page with a payload; returns the sweep and the labels not shown as
+    text."""
     sweep = sweep or XssSweep()
     sweep.arm(page)
     missing: list[str] = []

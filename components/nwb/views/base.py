@@ -78,7 +78,8 @@ class NwbView(pn.viewable.Viewer):
         return watcher
 
     def work_key(self, name: str) -> str:
-        """A key for ``self.work`` that is this view's own (newest request wins per key; dropped on dispose)."""
+        """A key for ``self.work`` that is this view's own (newest request wins per key; dropped on
+        dispose)."""
         key = f"{type(self).__name__}-{id(self)}-{name}"
         if key not in self._keys:
             self._keys.add(key)

@@ -31,7 +31,8 @@ class EventsView(NwbView):
 
     @classmethod
     def applies(cls, index: NwbIndex, path: str) -> bool:
-        """1-D integer values at explicit timestamps: the shape of an event series (decided from the index)."""
+        """1-D integer values at explicit timestamps: the shape of an event series (decided from the
+        index)."""
         if not super().applies(index, path):
             return False
         data = index.objects.get(path.rstrip("/") + "/data")

@@ -1,4 +1,5 @@
-"""ImageSeries / TwoPhotonSeries / OnePhotonSeries frames, one frame read per slider move (off the session's thread)."""
+"""ImageSeries / TwoPhotonSeries / OnePhotonSeries frames, one frame read per slider move (off the session's
+thread)."""
 
 from __future__ import annotations
 

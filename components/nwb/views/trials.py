@@ -218,7 +218,8 @@ class TrialAverageView(NwbView):
 
     @classmethod
     def applies(cls, index: NwbIndex, path: str) -> bool:
-        """Continuous series only: sparse event series (TTL codes) have no samples to average inside a trial."""
+        """Continuous series only: sparse event series (TTL codes) have no samples to average inside a
+        trial."""
         return (
             TracesView.applies(index, path) and not EventsView.applies(index, path) and bool(_tables(index))
         )

@@ -154,7 +154,8 @@ class UnitsRasterView(NwbView):
 
     # --- drawing -------------------------------------------------------------------------------
     def _compose(self, t0: float, t1: float) -> tuple[hv.Overlay, str]:
-        """Reads (pyramid or spikes of the window) and builds the picture and its status line, off the session's thread."""
+        """Reads (pyramid or spikes of the window) and builds the picture and its status line, off the
+        session's thread."""
         rows = self._rows()
         n_rows = max(len(rows), 1)
         shown = "all units" if not self.controller.units else f"{len(rows)} picked unit(s)"

@@ -152,7 +152,8 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
 
     @tools.tool(commands=["describe {path:name}", "what is {path:name}"])
     def describe_object(path: str) -> str:
-        """An object's type, attributes (description, unit, rate, ...), shape, dtype and children (no data read)."""
+        """An object's type, attributes (description, unit, rate, ...), shape, dtype and children (no data
+        read)."""
         nwb, info = tools_of.object(path)
         attrs = {k: v for k, v in info.attrs.items() if not k.startswith(("namespace", "object_id"))}
         lines = [f"{info.path}: {info.neurodata_type or info.kind}"]
@@ -367,8 +368,9 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
 
     @tools.tool()
     def propose_code(code: str, explanation: str = "") -> ToolResult:
-        """Propose Python for the person to run (pynwb, remfile, h5py, numpy, matplotlib, hvPlot). It runs only when
-        they press Run, in their own Jupyter kernel; the variable NWB_SOURCE holds the open file's path or URL.
+        """Propose Python for the person to run (pynwb, remfile, h5py, numpy, matplotlib, hvPlot). It runs
+        only when they press Run, in their own Jupyter kernel; the variable NWB_SOURCE holds the open file's
+        path or URL.
 
         Args:
             code: the complete Python code

@@ -123,7 +123,8 @@ def build_table_tools(tables: TableWorkspace, current_state: Callable[[], NgStat
 
     @tools.tool(commands=["(sql|query) {query:text}"])
     def run_sql(query: str, save_as: str | None = None) -> ToolResult:
-        """One read-only SQL SELECT over the session's tables (by their names); the result is kept as a new table.
+        """One read-only SQL SELECT over the session's tables (by their names); the result is kept as a new
+        table.
 
         Args:
             query: a single SELECT (or UNION of SELECTs); CTEs allowed; no DDL, DML or file-reading functions
@@ -165,7 +166,8 @@ def build_table_tools(tables: TableWorkspace, current_state: Callable[[], NgStat
         descending: bool = False,
         limit: Annotated[int, Field(ge=1)] | None = None,
     ) -> ToolResult:
-        """Rows where ``column op value`` holds (value: a list for in/not_in/between), optionally sorted; kept as a new table."""
+        """Rows where ``column op value`` holds (value: a list for in/not_in/between), optionally sorted; kept
+        as a new table."""
         name = pick(table, column, sort_by)
         sort = [f"-{sort_by}" if descending else sort_by] if sort_by else None
         info = tables.select(name, filters=[Filter(column, op, value)], sort=sort, limit=limit)

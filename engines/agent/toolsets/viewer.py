@@ -85,7 +85,8 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         """Centre the view on a point.
 
         Args:
-            coordinates: values in the order of the state's dimensions (e.g. x, y, z), leaving out trailing ones
+            coordinates: values in the order of the state's dimensions (e.g. x, y, z), leaving out trailing
+                ones
             position: values by dimension name, e.g. {"x": 1200, "t": 3}; other dimensions stay where they are
         """
         if coordinates is None and not position:
@@ -154,7 +155,8 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         ],
     )
     def set_contrast(limits: tuple[float, float], layer: str | None = None) -> str:
-        """Set the display range (LUT) of an image layer: values at or below the first are black, above the second white.
+        """Set the display range (LUT) of an image layer: values at or below the first are black, above the
+        second white.
 
         Args:
             limits: lowest and highest value shown
@@ -350,7 +352,8 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
 
     @tools.tool(commands=["share [the] saved (view|state) {name:name}"])
     def share_saved_view(name: str, shared: bool = True) -> str:
-        """Let everyone open a view you saved (by name, or its &saved= link); shared=false makes it private again."""
+        """Let everyone open a view you saved (by name, or its &saved= link); shared=false makes it private
+        again."""
         saved = tools_of.store.share(name, shared)
         return f"'{saved.name}' is now {'shared: anyone can open it' if saved.shared else 'private to you'}."
 

@@ -37,7 +37,8 @@ class RowRead:
 
 
 def prefetch_rows(f: NwbFile, reads: Sequence[RowRead]) -> int:
-    """Fetch what the given reads will ask HDF5 for, concurrently; returns the requests made (0 for local files)."""
+    """Fetch what the given reads will ask HDF5 for, concurrently; returns the requests made (0 for local
+    files)."""
     reader = reader_of(f.h5)
     if reader is None:
         return 0

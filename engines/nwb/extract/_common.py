@@ -96,7 +96,8 @@ def indexed_values(info: ObjectInfo) -> np.ndarray | None:
 
 
 def read(f: NwbFile, info: ObjectInfo, selection: Any = ()) -> np.ndarray:
-    """``selection`` of a dataset: from the index when it holds the values, else one HDF5 read of just that."""
+    """``selection`` of a dataset: from the index when it holds the values, else one HDF5 read of just
+    that."""
     values = indexed_values(info)
     if values is not None:
         return values[selection]

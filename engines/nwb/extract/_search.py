@@ -26,7 +26,8 @@ _GUESSES_FIRST = 3
 
 
 class SortedColumn:
-    """Search and read ``info[start:stop]``, a range of a 1-D dataset sorted ascending (NaN counts as largest)."""
+    """Search and read ``info[start:stop]``, a range of a 1-D dataset sorted ascending (NaN counts as
+    largest)."""
 
     def __init__(self, f: NwbFile, info: ObjectInfo, start: int = 0, stop: int | None = None) -> None:
         self.f = f
@@ -41,7 +42,8 @@ class SortedColumn:
         self._blocks: dict[int, np.ndarray] = {}
 
     def values(self, lo: int, hi: int) -> np.ndarray:
-        """``dataset[lo:hi]`` (absolute indices) as float64: from the cache when one block holds it, else one read."""
+        """``dataset[lo:hi]`` (absolute indices) as float64: from the cache when one block holds it, else one
+        read."""
         if hi <= lo:
             return np.empty(0)
         number = lo // self.block

@@ -55,7 +55,8 @@ class TrialAlignment:
 
 @dataclass
 class AlignedSpikes:
-    """Spike times relative to each trial's event: ``trial``, ``unit`` (id) and ``t`` (s), one row per spike."""
+    """Spike times relative to each trial's event: ``trial``, ``unit`` (id) and ``t`` (s), one row per
+    spike."""
 
     frame: pd.DataFrame
     alignment: TrialAlignment
@@ -167,7 +168,8 @@ def align_spikes(
 
 
 def psth(aligned: AlignedSpikes, bin_s: float = 0.02) -> pd.DataFrame:
-    """Firing rate (Hz, per unit averaged over units and trials) per time bin and group: ``t``, ``group``, ``rate_hz``."""
+    """Firing rate (Hz, per unit averaged over units and trials) per time bin and group: ``t``, ``group``,
+    ``rate_hz``."""
     if not bin_s > 0:
         raise InvalidRequest("The bin must be longer than 0 s.")
     pre, post = aligned.window

@@ -114,7 +114,8 @@ def event_series_info(f: NwbFile, path: str) -> EventSeriesInfo | None:
 
 
 def is_event_series(f: NwbFile, path: str) -> bool:
-    """Whether ``path`` is best drawn as events (markers with codes); see ``event_series_info`` for the cost."""
+    """Whether ``path`` is best drawn as events (markers with codes); see ``event_series_info`` for the
+    cost."""
     return event_series_info(f, path) is not None
 
 

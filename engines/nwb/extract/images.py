@@ -78,7 +78,8 @@ def _frame_data(f: NwbFile, path: str) -> ObjectInfo:
 
 
 def count_frames(f: NwbFile, path: str) -> int:
-    """Number of frames from the index (no reads): the data's length, or the timestamps' for external files."""
+    """Number of frames from the index (no reads): the data's length, or the timestamps' for external
+    files."""
     data = child(f, path, "data")
     if data is not None and len(data.shape or []) >= 3 and child(f, path, "external_file") is None:
         return data.shape[0]
@@ -187,7 +188,8 @@ def _label_dense(f: NwbFile, masks: ObjectInfo, n_rois: int) -> np.ndarray:
 def _label_sparse(
     f: NwbFile, pixels: ObjectInfo, index: ObjectInfo, n_rois: int, shape: tuple[int, ...] | None
 ) -> np.ndarray:
-    """Labels from pixel_mask / voxel_mask (x, y[, z], weight) rows: the page of index and one slice of pixels."""
+    """Labels from pixel_mask / voxel_mask (x, y[, z], weight) rows: the page of index and one slice of
+    pixels."""
     ends = np.asarray(read(f, index, slice(0, n_rois)), dtype=np.int64)
     table = read(f, pixels, slice(0, int(ends[-1]) if len(ends) else 0))
     fields = table.dtype.names or ()

@@ -85,7 +85,8 @@ def _described(info: ObjectInfo, *keys: str) -> str:
 
 
 def file_overview(f: NwbFile) -> dict[str, dict[str, Any]]:
-    """Sections "Session", "Subject", "Devices", "Electrode groups" and "Contents" ({type: count}); no reads."""
+    """Sections "Session", "Subject", "Devices", "Electrode groups" and "Contents" ({type: count}); no
+    reads."""
     index = f.index
     devices = {
         info.name: _described(info, "description", "manufacturer")

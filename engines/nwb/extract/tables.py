@@ -113,7 +113,8 @@ def _ends(f: NwbFile, index: ObjectInfo, lo: int, hi: int) -> tuple[int, np.ndar
 def _ragged_cells(
     f: NwbFile, path: str, name: str, data: ObjectInfo, index: ObjectInfo, lo: int, hi: int
 ) -> list[str]:
-    """'[n items] a, b, c' per row; the items come from one slice, or from a few per row when the page's are many."""
+    """'[n items] a, b, c' per row; the items come from one slice, or from a few per row when the page's are
+    many."""
     outer = child(f, path, f"{name}_index_index")
     if outer is not None:  # doubly ragged: show how many lists each row holds
         first, outer_ends = _ends(f, outer, lo, hi)
@@ -175,7 +176,8 @@ def read_table_page(
 def read_intervals(
     f: NwbFile, path: str, offset: int = 0, limit: int = 100, max_rows: int = 100_000
 ) -> IntervalsPage:
-    """A page of a TimeIntervals table plus start/stop of its first ``max_rows`` rows (two reads, 16 bytes a row)."""
+    """A page of a TimeIntervals table plus start/stop of its first ``max_rows`` rows (two reads, 16 bytes a
+    row)."""
     page = read_table_page(f, path, offset, limit)
     start, stop = child(f, path, "start_time"), child(f, path, "stop_time")
     if start is None or stop is None:

@@ -170,7 +170,8 @@ def series_layout(f: NwbFile, path: str) -> SeriesLayout:
 
 
 def series_time_range(f: NwbFile, path: str) -> tuple[float, float]:
-    """First and last sample time in seconds: no reads for a rate series, the first and last block of timestamps."""
+    """First and last sample time in seconds: no reads for a rate series, the first and last block of
+    timestamps."""
     return series_layout(f, path).time_range()
 
 
@@ -199,7 +200,8 @@ def _pick_channels(series: SeriesLayout, channels: Sequence[int] | None, max_cha
 
 
 def _column_plan(series: SeriesLayout, channels: list[int]) -> tuple[object, list[int], list[int]]:
-    """How to select the channels: (column selection, stored columns it reads, position of each channel in them).
+    """How to select the channels: (column selection, stored columns it reads, position of each channel in
+    them).
 
     Nearby channels are read as one column range and picked afterwards; scattered ones by
     HDF5 point selection, so memory holds only the chosen columns.

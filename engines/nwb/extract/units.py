@@ -65,7 +65,8 @@ class SpikeWindow:
 
 @dataclass
 class SpikeCount:
-    """Spikes in a window (``t_start <= t < t_stop``; None: open end): in all, and per unit row of ``units``."""
+    """Spikes in a window (``t_start <= t < t_stop``; None: open end): in all, and per unit row of
+    ``units``."""
 
     total: int
     per_unit: np.ndarray
@@ -75,7 +76,8 @@ class SpikeCount:
 
 
 def _spike_layout(f: NwbFile, path: str) -> tuple[SortedColumn, np.ndarray]:
-    """The spike_times column and each unit's end offset; checks the ragged array is whole (one small read)."""
+    """The spike_times column and each unit's end offset; checks the ragged array is whole (one small
+    read)."""
     times = child(f, path, "spike_times")
     index = child(f, path, "spike_times_index")
     if times is None:
@@ -199,7 +201,8 @@ def _cut_time(
 def _window_rows(
     f: NwbFile, path: str, t_start: float | None, t_stop: float | None, units: Sequence[int] | None
 ) -> tuple[SortedColumn, list[int], np.ndarray, np.ndarray]:
-    """(spike column, unit rows, first and end spike index of each unit's window): searches only, no spikes read."""
+    """(spike column, unit rows, first and end spike index of each unit's window): searches only, no spikes
+    read."""
     column, ends = _spike_layout(f, path)
     starts = _starts(ends)
     rows = list(range(len(ends))) if units is None else [int(u) for u in units]

@@ -5,7 +5,8 @@ reports progress through an optional ``progress(fraction, message)`` callable, p
 that reads a finished folder back. Nothing here imports a UI library.
 
 - spike density pyramid: ``build_spike_density_pyramid`` -> ``SpikeDensityPyramid.open``
-- Rastermap unit order: ``compute_rastermap_order`` / ``rastermap_order_from_pyramid`` -> ``RastermapOrder.open``
+- Rastermap unit order: ``compute_rastermap_order`` / ``rastermap_order_from_pyramid`` ->
+``RastermapOrder.open``
 - preview movie: ``build_preview_movie`` / ``preview_movie_from_series`` -> ``PreviewMovie.open``
 - ephys summary: ``summarize_ephys`` / ``summarize_electrical_series`` -> ``EphysSummary.open``
 """

@@ -224,7 +224,8 @@ def _positions(electrode_positions: np.ndarray | None, n_channels: int) -> np.nd
 
 
 def _segments(n_samples: int, rate: float, n_segments: int, segment_s: float) -> np.ndarray:
-    """``[start, stop)`` sample rows: ``n_segments`` equal, non-overlapping segments spread over the recording."""
+    """``[start, stop)`` sample rows: ``n_segments`` equal, non-overlapping segments spread over the
+    recording."""
     if n_segments < 1 or not segment_s > 0:
         raise ProductInputError("n_segments must be >= 1 and segment_s > 0.")
     length = min(n_samples, max(2, round(segment_s * rate)))

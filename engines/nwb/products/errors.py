@@ -1,4 +1,5 @@
-"""Errors a person can act on when building or opening a derived product (pyramid, ordering, movie, summary)."""
+"""Errors a person can act on when building or opening a derived product (pyramid, ordering, movie,
+summary)."""
 
 from __future__ import annotations
 

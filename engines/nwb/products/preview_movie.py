@@ -76,7 +76,8 @@ class PreviewMovie:
 def preview_movie_from_series(
     series: Any, out_dir: Path | str, max_seconds: float = 60.0, progress: Progress | None = None
 ) -> PreviewMovie:
-    """Preview of an NWB image series group (h5py-like), timed by its ``timestamps`` or ``starting_time`` rate.
+    """Preview of an NWB image series group (h5py-like), timed by its ``timestamps`` or ``starting_time``
+    rate.
 
     Raises ``NwbReadError`` when the frames live in external files (``external_file``) or the
     series has no frames, ``ProductInputError`` when it has no timing.
@@ -172,7 +173,8 @@ def _layout(shape: tuple[int, ...]) -> str:
 def _frames_in_window(
     n_data: int, rate: float | None, timestamps: Any, starting_time: float, max_seconds: float
 ) -> tuple[np.ndarray, float | None]:
-    """Times of the frames in the first ``max_seconds`` (at most ``n_data``), and the frame rate (None if unknown)."""
+    """Times of the frames in the first ``max_seconds`` (at most ``n_data``), and the frame rate (None if
+    unknown)."""
     if timestamps is not None:
         times = np.asarray(timestamps[: min(len(timestamps), MAX_TIMESTAMPS_READ)], dtype=np.float64)
         if len(times) == 0:

@@ -102,7 +102,8 @@ def rastermap_params(
     time_lag_window: int = 5,
     grid_upsample: int = 10,
 ) -> dict[str, Any]:
-    """Rastermap constructor arguments for ``n_units`` fitted units over ``n_bins`` bins (see module notes)."""
+    """Rastermap constructor arguments for ``n_units`` fitted units over ``n_bins`` bins (see module
+    notes)."""
     return {
         "n_clusters": int(max(1, min(n_clusters, n_units // 2, 199))),
         "n_PCs": int(max(1, min(n_PCs, n_units, n_bins))),

@@ -92,7 +92,8 @@ class SpikeDensityPyramid:
     def query(
         self, t_start: float, t_stop: float, width_px: int, units: Sequence[int] | np.ndarray | None = None
     ) -> DensityImage:
-        """Counts for ``units`` (all, in stored order, when None) over ``[t_start, t_stop)`` at ~``width_px`` columns.
+        """Counts for ``units`` (all, in stored order, when None) over ``[t_start, t_stop)`` at ~``width_px``
+        columns.
 
         Picks ``level_for((t_stop - t_start) / width_px)`` and sums whole bins into columns so
         there are about ``width_px`` of them (fewer only when zoomed past the base bin). Reads
@@ -145,7 +146,8 @@ class SpikeDensityPyramid:
         return self._read(chosen, rows, units is None, 0, chosen.n_bins)
 
     def spikes_in_view(self, t_start: float, t_stop: float) -> int:
-        """All units' spikes in the bins that overlap ``[t_start, t_stop)``: exact to within one bin at each end.
+        """All units' spikes in the bins that overlap ``[t_start, t_stop)``: exact to within one bin at each
+        end.
 
         Costs two lookups in a cumulative sum kept in memory (no chunk reads).
         """

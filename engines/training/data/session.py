@@ -1,4 +1,5 @@
-"""The session format: per-modality (time, features) arrays on one bin grid, behaviour, stimulus ids, metadata.
+"""The session format: per-modality (time, features) arrays on one bin grid, behaviour, stimulus ids,
+metadata.
 
 Stored as one ``.npz`` per session (``modality/<name>``, ``behaviour``, ``stimulus``,
 ``metadata`` as JSON text), written atomically. ``validate`` is the one place that checks a

@@ -1,4 +1,5 @@
-"""Training windows: normalised sessions cut into splits, batches that are a pure function of (seed, step, rank).
+"""Training windows: normalised sessions cut into splits, batches that are a pure function of (seed, step,
+rank).
 
 Because a batch depends only on the step number (not on what was drawn before), the data
 position of a checkpoint is its step, and a resumed run sees exactly the batches it would
@@ -53,7 +54,8 @@ class DataSpec:
 
 @dataclass
 class Batch:
-    """Windows of one session. ``inputs[m]`` (b, L, F_in) with masked bins zeroed; ``targets[m]`` (b, L, F_out)
+    """Windows of one session. ``inputs[m]`` (b, L, F_in) with masked bins zeroed; ``targets[m]`` (b, L,
+    F_out)
     (spikes: all units, held-out ones included); ``masks[m]`` (b, L) True where the input was hidden."""
 
     session: int
@@ -86,7 +88,8 @@ def _zscore(array: np.ndarray, train: list[tuple[int, int]]) -> np.ndarray:
 
 
 class WindowDataset:
-    """Sessions prepared for training: modality selection, normalisation (train split stats), held-out units."""
+    """Sessions prepared for training: modality selection, normalisation (train split stats), held-out
+    units."""
 
     def __init__(self, sessions: list[Session], config: DataConfig, seed: int = 0) -> None:
         if not sessions:
@@ -174,7 +177,8 @@ class WindowDataset:
         rng: np.random.Generator | None = None,
         modalities: list[str] | None = None,
     ) -> Batch:
-        """Windows [start, start + length) of one session; masking and modality dropout when ``rng`` is given."""
+        """Windows [start, start + length) of one session; masking and modality dropout when ``rng`` is
+        given."""
         item = self.items[session]
         index = starts[:, None] + np.arange(length)[None, :]
         names = [m for m in (modalities or list(item.arrays)) if m in item.arrays]

@@ -1,4 +1,5 @@
-"""Scores shared by the evaluation and the benchmarks: R^2 and the Neural Latents Benchmark's bits per spike."""
+"""Scores shared by the evaluation and the benchmarks: R^2 and the Neural Latents Benchmark's bits per
+spike."""
 
 from __future__ import annotations
 

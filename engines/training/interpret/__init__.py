@@ -64,7 +64,8 @@ class Interpretation:
 
 
 def interpret_run(run, session: int = 0, split: str = "test", projection: str = "pca") -> Interpretation:
-    """All analyses of ``run`` (an ``evaluation.TrainedRun``) on one session's ``split`` (all modalities in)."""
+    """All analyses of ``run`` (an ``evaluation.TrainedRun``) on one session's ``split`` (all modalities
+    in)."""
     from engines.training.evaluation.evaluate import predict_split
 
     data = predict_split(run, session, split)

@@ -24,7 +24,8 @@ def selective_scan_ref(
     delta_bias: torch.Tensor | None = None,
     delta_softplus: bool = False,
 ) -> torch.Tensor:
-    """y (batch, d_inner, L) from u, delta (batch, d_inner, L), A (d_inner, d_state), B, C (batch, d_state, L).
+    """y (batch, d_inner, L) from u, delta (batch, d_inner, L), A (d_inner, d_state), B, C (batch, d_state,
+    L).
 
     h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t;  y_t = C_t . h_t + D u_t;  y *= silu(z) when z is given.
     """

@@ -14,7 +14,8 @@ __all__ = ["ShortAttention"]
 
 
 class ShortAttention(nn.Module):
-    """``forward(query (N, Q, d), context (N, C, d)) -> (N, Q, d)``, softmax(q k^T / sqrt(d_head)) v per head."""
+    """``forward(query (N, Q, d), context (N, C, d)) -> (N, Q, d)``, softmax(q k^T / sqrt(d_head)) v per
+    head."""
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
         super().__init__()

@@ -74,7 +74,8 @@ class ReconstructionHead(nn.Module):
 
 
 class ContrastiveHeads(nn.Module):
-    """Embeddings for tri-modal InfoNCE: neural (from h), behaviour (per-session encoder), stimulus (lookup)."""
+    """Embeddings for tri-modal InfoNCE: neural (from h), behaviour (per-session encoder), stimulus
+    (lookup)."""
 
     def __init__(self, d_model: int, embed_dim: int, behaviour_dims: dict[int, int], n_stimuli: int) -> None:
         super().__init__()

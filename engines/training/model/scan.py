@@ -51,7 +51,8 @@ def selective_scan(
     delta_softplus: bool = False,
     kind: ScanKind = "auto",
 ) -> torch.Tensor:
-    """y (batch, d_inner, L) for u, delta, z (batch, d_inner, L), A (d_inner, d_state), B, C (batch, d_state, L).
+    """y (batch, d_inner, L) for u, delta, z (batch, d_inner, L), A (d_inner, d_state), B, C (batch, d_state,
+    L).
 
     ``kind="auto"`` picks mamba-ssm's kernel for CUDA tensors when it imports, else the blocked
     scan; ``"reference"`` is the slow sequential ground truth.

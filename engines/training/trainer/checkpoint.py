@@ -1,14 +1,14 @@
-"""Checkpoints: everything needed to continue a run exactly, written so that a failure never costs the last one.
+"""Checkpoints: everything needed to continue a run exactly, written so that a failure never costs the last
+one.
 
-A checkpoint is ``checkpoints/step_<step>.pt`` (model, optimizer, scheduler, scaler, task
-weights, RNG states, data position, early-stopping state) plus ``step_<step>.json`` (its
-metrics, for the list). The state is serialised in memory first (``torch.save`` into a file
-object turns a failed write into an opaque RuntimeError and can leave a bad zip), then
-written to a temporary file in the same folder, fsynced and renamed; the ``.json`` only after that, so a half-written checkpoint is never
-listed. A full disk (or any write error) deletes the temporary file and raises
-``CheckpointError``; older checkpoints are untouched. Only plain tensors, numbers, strings,
-lists and dicts are stored, so loading uses ``torch.load(weights_only=True)`` (no pickle code).
-"""
+A checkpoint is ``checkpoints/step_<step>.pt`` (model, optimizer, scheduler, scaler, task weights, RNG states,
+data position, early-stopping state) plus ``step_<step>.json`` (its metrics, for the list). The state is
+serialised in memory first (``torch.save`` into a file object turns a failed write into an opaque RuntimeError
+and can leave a bad zip), then written to a temporary file in the same folder, fsynced and renamed; the
+``.json`` only after that, so a half-written checkpoint is never listed. A full disk (or any write error)
+deletes the temporary file and raises ``CheckpointError``; older checkpoints are untouched. Only plain
+tensors, numbers, strings, lists and dicts are stored, so loading uses ``torch.load(weights_only=True)`` (no
+pickle code)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,8 @@ def start_folder_training(
     cancelled=None,
     progress=None,
 ) -> dict[str, Any]:
-    """Prepare (or reload) the run's data and train it to the end in the calling thread; returns the final status."""
+    """Prepare (or reload) the run's data and train it to the end in the calling thread; returns the final
+    status."""
     from engines.training.trainer.loop import Trainer
 
     try:

@@ -34,7 +34,8 @@ class DistContext:
         return self.world_size > 1
 
     def mean(self, values: dict[str, float], keys: list[str]) -> dict[str, float]:
-        """Average each of ``keys`` over the ranks that have it (a task absent on a rank does not drag it to 0)."""
+        """Average each of ``keys`` over the ranks that have it (a task absent on a rank does not drag it to
+        0)."""
         if not self.active:
             return {k: values[k] for k in keys if k in values}
         data = torch.tensor(

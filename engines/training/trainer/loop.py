@@ -1,4 +1,5 @@
-"""The training loop: one ``Trainer`` per run, the same for a thread in the server, the CLI and torchrun ranks.
+"""The training loop: one ``Trainer`` per run, the same for a thread in the server, the CLI and torchrun
+ranks.
 
 Per step: control point (pause/resume/stop from ``control.json``, cancellation), the step's
 batch (a pure function of seed and step), forward under autocast on GPU, uncertainty-weighted
@@ -39,7 +40,8 @@ __all__ = ["Trainer", "warmup_cosine", "build_optimizer"]
 
 
 def warmup_cosine(warmup: int, total: int, min_ratio: float) -> Callable[[int], float]:
-    """LR multiplier: linear warmup to 1 over ``warmup`` steps, then cosine down to ``min_ratio`` at ``total``."""
+    """LR multiplier: linear warmup to 1 over ``warmup`` steps, then cosine down to ``min_ratio`` at
+    ``total``."""
 
     def factor(step: int) -> float:
         if step < warmup:

@@ -28,7 +28,8 @@ HPARAM_METRICS = ("train/loss", "val/loss")
 
 
 class MetricsLog:
-    """Append-only JSON lines; each write is one line, flushed (and fsynced for events) so readers see whole rows."""
+    """Append-only JSON lines; each write is one line, flushed (and fsynced for events) so readers see whole
+    rows."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

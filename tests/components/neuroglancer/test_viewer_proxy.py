@@ -1,4 +1,5 @@
-"""The app's Neuroglancer proxy under many viewers: streams never starve the viewer, closed tabs give theirs back.
+"""The app's Neuroglancer proxy under many viewers: streams never starve the viewer, closed tabs give theirs
+back.
 
 Each open viewer holds an event stream (server-sent events) through ``/ngv/events/<token>`` for as
 long as its tab lives. The proxy used to forward with tornado's shared ``AsyncHTTPClient`` (10
@@ -105,8 +106,9 @@ def test_fifteen_open_streams_at_once_never_hold_back_short_requests(viewer):
 
 
 def test_a_closed_viewer_ends_its_stream_and_is_released_though_its_browser_never_left():
-    """A session ends (its websocket is gone) while the viewer's stream is still open: a dead network keeps the
-    browser side open for a long time. The stream ends, upstream too, and neuroglancer lets go of the viewer."""
+    """A session ends (its websocket is gone) while the viewer's stream is still open: a dead network keeps
+    the browser side open for a long time. The stream ends, upstream too, and neuroglancer lets go of the
+    viewer."""
     viewer = NeuroglancerViewer({"position": [1, 2, 3]}, debounce_s=0.1)
     token = viewer.token
     with serve_routes(neuroglancer_routes()) as proxy:
@@ -152,7 +154,8 @@ def _viewer_in_another_process(tokens: Connection, done: Event) -> None:
 
 
 def test_a_viewer_of_another_server_process_is_reached_while_that_process_lives():
-    """``--num-procs``: the viewer's requests reach any process of the app; each forwards to the viewer's own."""
+    """``--num-procs``: the viewer's requests reach any process of the app; each forwards to the viewer's
+    own."""
     routes = neuroglancer_routes(several_processes=True)  # built before the fork, as the app does
     fork = multiprocessing.get_context("fork")
     tokens, there = fork.Pipe()

@@ -1,4 +1,5 @@
-"""The views of one open file share its controller: one time window, channel and unit picks; disposal stops them."""
+"""The views of one open file share its controller: one time window, channel and unit picks; disposal stops
+them."""
 
 from __future__ import annotations
 

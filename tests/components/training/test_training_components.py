@@ -42,7 +42,8 @@ def _plotted_lengths(root) -> list[int]:
 
 @pytest.fixture(autouse=True)
 def one_torch_thread():
-    """Tiny models on a small shared machine: one intra-op thread is many times faster than OpenMP contention."""
+    """Tiny models on a small shared machine: one intra-op thread is many times faster than OpenMP
+    contention."""
     try:
         import torch
     except ImportError:

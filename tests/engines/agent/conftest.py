@@ -1,4 +1,5 @@
-"""Fixtures of the agent tests: a scripted OpenAI-compatible server, an endpoint config with short waits, a toolset."""
+"""Fixtures of the agent tests: a scripted OpenAI-compatible server, an endpoint config with short waits, a
+toolset."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Endpoint failures: typed, actionable, retried where it helps, and never losing the conversation or the state."""
+"""Endpoint failures: typed, actionable, retried where it helps, and never losing the conversation or the
+state."""
 
 from __future__ import annotations
 

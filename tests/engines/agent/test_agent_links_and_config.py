@@ -1,4 +1,5 @@
-"""Short links for long URLs (whole texts and streamed pieces), and what an endpoint config says about itself."""
+"""Short links for long URLs (whole texts and streamed pieces), and what an endpoint config says about
+itself."""
 
 from __future__ import annotations
 

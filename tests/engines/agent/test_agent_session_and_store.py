@@ -1,4 +1,5 @@
-"""Chat sessions: saved and reloaded conversations, memory bounds, one turn at a time, running off the UI thread."""
+"""Chat sessions: saved and reloaded conversations, memory bounds, one turn at a time, running off the UI
+thread."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def test_a_conversation_is_saved_and_reloads_into_a_new_session(workspace, tools
 
 
 def test_one_chat_continued_from_two_tabs_keeps_both_turns(workspace, tools):
-    """Two tabs (or two servers) that loaded one chat both send a message: neither replaces the other's turn."""
+    """Two tabs (or two servers) that loaded one chat both send a message: neither replaces the other's
+    turn."""
     first = ChatSession(tools, None, workspace, page="neuroglancer")
     list(first.send("go to 1 2 3"))
     conversation_id = first.conversation_id

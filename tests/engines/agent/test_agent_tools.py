@@ -1,4 +1,5 @@
-"""Tool definitions: schemas from typed signatures and docstrings, validation before running, result wrapping."""
+"""Tool definitions: schemas from typed signatures and docstrings, validation before running, result
+wrapping."""
 
 from __future__ import annotations
 

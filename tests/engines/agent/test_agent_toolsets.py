@@ -1,4 +1,5 @@
-"""The Neuroglancer page's toolsets on real states, volumes and tables: offline commands and a scripted model."""
+"""The Neuroglancer page's toolsets on real states, volumes and tables: offline commands and a scripted
+model."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The review grid on the demo's review (kept here, next to the demo it needs): a click and a key press at once.
+"""The review grid on the demo's review (kept here, next to the demo it needs): a click and a key press at
+once.
 
 Panel handles a button click and a key press on two of its threads; each must see the focus
 the other left and draw what it left: a move made while the click's drawing ran was once never drawn
@@ -56,7 +57,8 @@ def test_a_click_on_accept_and_a_key_press_at_once_move_twice_and_the_page_shows
 
 
 def test_the_detail_shows_each_focused_groups_own_images(review):
-    """Moving on redraws the detail's pictures with the new group's images (in the panes already on the page)."""
+    """Moving on redraws the detail's pictures with the new group's images (in the panes already on the
+    page)."""
     review.find_candidates()
     grid = CurationGrid(review, BackgroundWork())  # outside a server: images are drawn inline
     view = pn.panel(grid)

@@ -39,7 +39,8 @@ def _is_decision(body: dict) -> bool:
 
 
 def _units_of(body: dict) -> str:
-    """The unit list the request is about (from the first user message: "Group 3: units 1, 2." or "Reports on")."""
+    """The unit list the request is about (from the first user message: "Group 3: units 1, 2." or "Reports
+    on")."""
     first_user = next(
         m
         for m in body["messages"]

@@ -1,4 +1,5 @@
-"""DANDI browsing against a local server answering with the DANDI API's shapes: search, pages, versions, assets, opening one."""
+"""DANDI browsing against a local server answering with the DANDI API's shapes: search, pages, versions,
+assets, opening one."""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ ANNOTATIONS = [(1.5, 0.5, "stimulus A"), (7.25, -1, "button press"), (22.0, 2.0,
 def write_recording(
     path: Path, file_type: int, annotations: bool = True, seconds: int = SECONDS
 ) -> list[np.ndarray]:
-    """Four channels (three at 256 Hz, one at 128 Hz), with annotations when EDF+/BDF+; returns the signals."""
+    """Four channels (three at 256 Hz, one at 128 Hz), with annotations when EDF+/BDF+; returns the
+    signals."""
     bdf = file_type in (pyedflib.FILETYPE_BDF, pyedflib.FILETYPE_BDFPLUS)
     digital = 2**23 - 1 if bdf else 2**15 - 1
     rng = np.random.default_rng(7)
@@ -248,7 +249,8 @@ def test_damaged_annotations_are_reported_and_signals_still_read(recordings, edf
 
 
 def _discontinuous_copy(source: Path, target: Path, gap_from: int, gap_s: float) -> None:
-    """``source`` made EDF+D: records from ``gap_from`` on start ``gap_s`` later (their time-keeping TALs say so)."""
+    """``source`` made EDF+D: records from ``gap_from`` on start ``gap_s`` later (their time-keeping TALs say
+    so)."""
     data = bytearray(source.read_bytes())
     data[192:197] = b"EDF+D"
     reference = open_edf(str(source), SourcePolicy(workspace=target.parent, allowed_roots=(source.parent,)))

@@ -1,4 +1,5 @@
-"""Backends: in-process worker threads and a real Dask LocalCluster (worker processes), same store, same results."""
+"""Backends: in-process worker threads and a real Dask LocalCluster (worker processes), same store, same
+results."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""JobStore: idempotent submits, atomic claims, leases, retries, cancel, and the numbers the jobs page shows."""
+"""JobStore: idempotent submits, atomic claims, leases, retries, cancel, and the numbers the jobs page
+shows."""
 
 from __future__ import annotations
 

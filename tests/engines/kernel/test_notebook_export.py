@@ -1,4 +1,5 @@
-"""A chat exported to a notebook runs headless (nbclient) and shows what the chat showed; the engines work there."""
+"""A chat exported to a notebook runs headless (nbclient) and shows what the chat showed; the engines work
+there."""
 
 from __future__ import annotations
 

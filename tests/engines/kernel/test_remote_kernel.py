@@ -1,4 +1,5 @@
-"""The same runs on a real Jupyter Server (started here on 127.0.0.1 with a token), over its REST and WebSocket API."""
+"""The same runs on a real Jupyter Server (started here on 127.0.0.1 with a token), over its REST and
+WebSocket API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""JSON pointer URLs fetched server-side: public buckets without credentials, caps, time limits, address checks."""
+"""JSON pointer URLs fetched server-side: public buckets without credentials, caps, time limits, address
+checks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A session's viewer state: edits from any thread, undo, and the viewer's reports merged without losing keys."""
+"""A session's viewer state: edits from any thread, undo, and the viewer's reports merged without losing
+keys."""
 
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ from tests.support.range_server import RangeServer
 
 
 def write_nwb(path: Path, series: dict[str, dict]) -> Path:
-    """A minimal NWB file holding TimeSeries groups: {path: {data, rate | timestamps, chunks, type, attrs}}."""
+    """A minimal NWB file holding TimeSeries groups: {path: {data, rate | timestamps, chunks, type,
+    attrs}}."""
     with h5py.File(path, "w") as h5:
         h5.attrs.update(nwb_version="2.7.0", neurodata_type="NWBFile", namespace="core")
         for where, spec in series.items():

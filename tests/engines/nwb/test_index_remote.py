@@ -1,4 +1,5 @@
-"""The index built over HTTP (batched reads, pointer chasing, block caches) is the local index, and it is cheap.
+"""The index built over HTTP (batched reads, pointer chasing, block caches) is the local index, and it is
+cheap.
 
 Equality is checked object by object, order included, for every file in tests/data/nwb; a
 few files are also walked through 512-byte blocks and a 512-byte probe, so that nearly every
@@ -68,7 +69,8 @@ def test_tiny_blocks_retry_every_structure_and_change_nothing(name, range_server
 
 
 def _spread_file(path: Path, series: int, samples: int) -> Path:
-    """NWB-shaped TimeSeries whose headers lie a data block apart: one header per request for a naive reader."""
+    """NWB-shaped TimeSeries whose headers lie a data block apart: one header per request for a naive
+    reader."""
     rng = np.random.default_rng(0)
     with h5py.File(path, "w") as h5:
         h5.attrs.update(nwb_version="2.7.0", neurodata_type="NWBFile", namespace="core")

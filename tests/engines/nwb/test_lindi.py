@@ -68,7 +68,8 @@ def test_lindi_tree_equals_hdf5_index(name, lindi_server, policy, workspace):
 
 @pytest.mark.parametrize("name", ["pynwb-types/test_Units.nwb", "sub-4_ses-4_ecephys+image.nwb"])
 def test_listing_costs_the_json_alone(name, lindi_server, range_server, policy, index_store):
-    """The probe reads the first 100 KB; a longer JSON costs one more request for the rest. The HDF5 file is not touched."""
+    """The probe reads the first 100 KB; a longer JSON costs one more request for the rest. The HDF5 file is
+    not touched."""
     json_name = _json_name(name)
     size = (lindi_server.root / json_name).stat().st_size
     lindi_server.log.clear()

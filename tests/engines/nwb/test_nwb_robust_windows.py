@@ -1,4 +1,5 @@
-"""Default windows from the bulk of the timestamps, strays reported, and sparse integer series read as events."""
+"""Default windows from the bulk of the timestamps, strays reported, and sparse integer series read as
+events."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Remote trace windows: chunks fetched together (one round trip, not one per chunk), exactly the bytes shown."""
+"""Remote trace windows: chunks fetched together (one round trip, not one per chunk), exactly the bytes
+shown."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def series_server(workspace):
 
 
 def _window(server: RangeServer, nwb, path: str, t0: float, t1: float):
-    """Read a window after a first read of the series (its chunk index is then cached); (window, requests, bytes, s)."""
+    """Read a window after a first read of the series (its chunk index is then cached); (window, requests,
+    bytes, s)."""
     read_trace_window(nwb, path, 39.0, 39.1, max_points=10**6)
     server.log.clear()
     started = time.perf_counter()

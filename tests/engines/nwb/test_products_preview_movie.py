@@ -1,4 +1,5 @@
-"""Preview movie: the MP4 decodes to the right frame count and size; external and untimed series are refused."""
+"""Preview movie: the MP4 decodes to the right frame count and size; external and untimed series are
+refused."""
 
 from __future__ import annotations
 

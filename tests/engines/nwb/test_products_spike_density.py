@@ -1,4 +1,5 @@
-"""Spike density pyramid: every level equals a direct histogram, queries pick the right level, bad input is typed."""
+"""Spike density pyramid: every level equals a direct histogram, queries pick the right level, bad input is
+typed."""
 
 from __future__ import annotations
 

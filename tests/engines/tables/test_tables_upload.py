@@ -1,4 +1,5 @@
-"""Getting tables in: encodings, delimiters, malformed/empty/huge/binary files, large files read lazily, isolation."""
+"""Getting tables in: encodings, delimiters, malformed/empty/huge/binary files, large files read lazily,
+isolation."""
 
 from __future__ import annotations
 

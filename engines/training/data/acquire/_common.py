@@ -1,4 +1,5 @@
-"""What the acquisition modules share: importing an optional package, and turning failures into clear errors."""
+"""What the acquisition modules share: importing an optional package, and turning failures into clear
+errors."""
 
 from __future__ import annotations
 

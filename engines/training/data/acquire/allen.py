@@ -19,7 +19,8 @@ __all__ = ["fetch_allen_experiment"]
 
 
 def fetch_allen_experiment(source: AllenSource, bin_s: float = 1 / 30) -> Session:
-    """The experiment as a validated session, on a grid of ``bin_s`` (the 2-photon frame period by default)."""
+    """The experiment as a validated session, on a grid of ``bin_s`` (the 2-photon frame period by
+    default)."""
     module = require(
         "allensdk.core.brain_observatory_cache", "allensdk", "Loading Allen 2-photon experiments"
     )

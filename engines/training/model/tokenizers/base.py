@@ -1,4 +1,5 @@
-"""What every tokenizer shares: per-session read-in layers and the (batch, L, features) -> (batch, L, d_model) contract.
+"""What every tokenizer shares: per-session read-in layers and the (batch, L, features) -> (batch, L, d_model)
+contract.
 
 Sessions differ in how many units, channels or ROIs they record, so each tokenizer owns one
 small read-in per session (as multi-session models such as NDT2 and LFADS do) followed by
