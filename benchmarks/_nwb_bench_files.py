@@ -86,7 +86,7 @@ def _write_large(path: Path) -> None:
     )
     rng = np.random.default_rng(0)
     duration = spec["seconds"]
-    for unit in range(spec["units"]):
+    for _ in range(spec["units"]):
         times = np.sort(rng.uniform(0.0, duration, spec["spikes_per_unit"]))
         nwb.add_unit(spike_times=times, obs_intervals=[[0.0, float(duration)]])
     with NWBHDF5IO(str(path), "w") as io:

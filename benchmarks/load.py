@@ -182,7 +182,8 @@ def _print_clicks(title: str, load: Step, base: Step) -> None:
     for key, values in sorted(load.by_click().items()):
         mine = alone_clicks.get(key, [])
         print(
-            f"  {key[0]:>12}/{key[1]:<8} {np.median(values) * 1000:7.0f} {np.percentile(values, 95) * 1000:7.0f} | "
+            f"  {key[0]:>12}/{key[1]:<8} {np.median(values) * 1000:7.0f} "
+            f"{np.percentile(values, 95) * 1000:7.0f} | "
             + (f"{np.median(mine) * 1000:6.0f} {np.percentile(mine, 95) * 1000:6.0f}" if mine else "  -")
         )
 
@@ -224,13 +225,15 @@ async def _measure(server: Server, args: argparse.Namespace) -> dict:
     _print_errors(burst)
     baseline: Snapshot = await server.released(None, args.release_s)
     print(
-        f"baseline: {baseline.threads} threads, {baseline.rss_mb:.0f} MB, {baseline.children} child processes",
+        f"baseline: {baseline.threads} threads, {baseline.rss_mb:.0f} MB, {baseline.children} child "
+        "processes",
         flush=True,
     )
 
     base = await alone(server, args.alone_visits, args)
     print(
-        f"one user alone, {args.alone_visits} visits: p50 {base.percentile_ms(50)} ms, p95 {base.percentile_ms(95)} ms, "
+        f"one user alone, {args.alone_visits} visits: p50 {base.percentile_ms(50)} ms, p95 "
+        f"{base.percentile_ms(95)} ms, "
         f"{len(base.errors)} errors",
         flush=True,
     )

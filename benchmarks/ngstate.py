@@ -81,7 +81,8 @@ def bench_histogram(path: Path) -> dict[str, float]:
     histogram = compute_histogram(volume, mip=1)
     print(
         f"histogram of {SIDE}^3 uint8 at mip 1 ({histogram.voxels:,} voxels): ours {ours * 1e3:.0f} ms, "
-        f"cloud-volume read + bincount {theirs_cv * 1e3:.0f} ms, tensorstore read + bincount {theirs_ts * 1e3:.0f} ms"
+        f"cloud-volume read + bincount {theirs_cv * 1e3:.0f} ms, tensorstore read + bincount "
+        f"{theirs_ts * 1e3:.0f} ms"
     )
     return {
         "histogram_mip1_s": round(ours, 4),
@@ -158,8 +159,10 @@ def bench_urls() -> dict[str, float]:
     result["parse_ratio"] = round(result["ng_parse_ms"] / result["parse_ms"], 1)
     print(
         f"state URL ({result['state_kb']} KB of JSON): ours serialize {result['serialize_ms']:.2f} ms, parse "
-        f"{result['parse_ms']:.2f} ms (url-safe {result['serialize_url_safe_ms']:.2f} / {result['parse_url_safe_ms']:.2f} ms); "
-        f"neuroglancer.url_state to_url {result['ng_serialize_ms']:.1f} ms, parse_url {result['ng_parse_ms']:.1f} ms"
+        f"{result['parse_ms']:.2f} ms (url-safe {result['serialize_url_safe_ms']:.2f} / "
+        f"{result['parse_url_safe_ms']:.2f} ms); "
+        f"neuroglancer.url_state to_url {result['ng_serialize_ms']:.1f} ms, parse_url "
+        f"{result['ng_parse_ms']:.1f} ms"
     )
     return result
 

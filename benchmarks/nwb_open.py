@@ -44,19 +44,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 import h5py
 import numpy as np
 
-from benchmarks._nwb_bench_files import ELECTRICAL_SERIES_PATH, ensure_large_file, ensure_spread_file
-from engines.io.policy import SourcePolicy
-from engines.nwb._walk import SMALL_VALUE_BYTES, SMALL_VALUE_ELEMENTS
-from engines.nwb.index_store import IndexStore
-from engines.nwb.nwbfile import NwbFile, open_nwb
-from tests.support.range_server import RangeServerProcess
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+# First-party imports follow the path line above, so the script also runs as a file.
+from benchmarks._nwb_bench_files import ELECTRICAL_SERIES_PATH, ensure_large_file, ensure_spread_file  # noqa: E402
+from engines.io.policy import SourcePolicy  # noqa: E402
+from engines.nwb._walk import SMALL_VALUE_BYTES, SMALL_VALUE_ELEMENTS  # noqa: E402
+from engines.nwb.index_store import IndexStore  # noqa: E402
+from engines.nwb.nwbfile import NwbFile, open_nwb  # noqa: E402
+from tests.support.range_server import RangeServerProcess  # noqa: E402
 
 REAL_FILE = ROOT / "tests" / "data" / "nwb" / "sub-4_ses-4_ecephys+image.nwb"
 WARM_UP_FILE = ROOT / "tests" / "data" / "nwb" / "pynwb-types" / "test_Units.nwb"
@@ -234,7 +234,8 @@ def _window(server: RangeServerProcess, relative: str) -> dict[str, Any]:
     times = sorted([measured["s"], measured_again["s"], *others])
     print(
         f"window 0-{WINDOW_S:g} s: {measured['requests']} requests, {measured['bytes'] / 1e6:.1f} MB for "
-        f"{window_bytes / 1e6:.1f} MB of samples, {measured['s']:.3f} s (next window {measured_again['s']:.3f} s, "
+        f"{window_bytes / 1e6:.1f} MB of samples, {measured['s']:.3f} s (next window "
+        f"{measured_again['s']:.3f} s, "
         f"{measured_again['requests']} requests); {len(trace.t)} points; median of 5 windows {times[2]:.3f} s"
     )
     return {
@@ -311,7 +312,8 @@ def main() -> None:
     started = time.perf_counter()
     large, spread = ensure_large_file(args.data), ensure_spread_file(args.data)
     print(
-        f"files ready in {time.perf_counter() - started:.1f} s: {large.name} ({large.stat().st_size / 1e9:.2f} GB), "
+        f"files ready in {time.perf_counter() - started:.1f} s: {large.name} "
+        f"({large.stat().st_size / 1e9:.2f} GB), "
         f"{spread.name} ({spread.stat().st_size / 1e6:.0f} MB), {REAL_FILE.name}"
     )
     import pynwb  # noqa: F401  (import once, outside every timing)
@@ -347,10 +349,12 @@ def main() -> None:
         "total_s": round(time.perf_counter() - started, 1),
     }
     print(
-        "tree_speedup = pynwb/ours on the spread file's first open; reopen_speedup the same with our cached index;"
+        "tree_speedup = pynwb/ours on the spread file's first open; reopen_speedup the same with our cached "
+        "index;"
     )
     print(
-        "reopen_requests and first_open_bytes_ratio are the worst of the three files; trace_window_s is the median"
+        "reopen_requests and first_open_bytes_ratio are the worst of the three files; trace_window_s is the "
+        "median"
     )
     print("of five 10-s, 64-channel windows of the large file (chunks fetched concurrently).")
     print(json.dumps(summary))

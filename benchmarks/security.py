@@ -63,7 +63,8 @@ def main() -> None:
         signed_url, open_url = f"http://127.0.0.1:{signed_port}/", f"http://127.0.0.1:{open_port}/"
         exposed = open_routes(signed_url, paths)
         print(
-            f"routes: {len(paths)} patterns; open to a stranger besides sign-in and assets: {exposed or 'none'}"
+            f"routes: {len(paths)} patterns; open to a stranger besides sign-in and assets: "
+            f"{exposed or 'none'}"
         )
         page = "?page=compute"
         with_sign_in = page_load_ms(signed_url + page, REPEATS, headers={"Authorization": f"token {TOKEN}"})

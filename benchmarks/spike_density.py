@@ -104,8 +104,10 @@ def run_case(n_units: int, n_spikes: int, seed: int) -> dict[str, float]:
         f"{result['query_ms_median']:.2f} ms, max {result['query_ms_max']:.2f} ms"
     )
     print(
-        f"  raw histogram2d per request: median {np.median(raw):.1f} ms -> speedup {result['query_speedup']}x; "
-        f"masked to the viewport first: median {np.median(masked):.1f} ms -> {result['query_speedup_windowed']}x"
+        f"  raw histogram2d per request: median {np.median(raw):.1f} ms -> speedup "
+        f"{result['query_speedup']}x; "
+        f"masked to the viewport first: median {np.median(masked):.1f} ms -> "
+        f"{result['query_speedup_windowed']}x"
     )
     return result
 

@@ -150,7 +150,8 @@ def main() -> None:
     print(f"upload: {ROWS:,} rows x {frame.width} columns, {len(data) / 1e6:.0f} MB of CSV")
     upload = bench_upload(data)
     print(
-        f"  ours (upload + describe): median {upload['upload_describe_s']:.2f} s; pandas read_csv + describe: "
+        f"  ours (upload + describe): median {upload['upload_describe_s']:.2f} s; pandas read_csv + "
+        "describe: "
         f"{upload['pandas_upload_describe_s']:.2f} s -> pandas / ours = {upload['pandas_ratio']}"
     )
     del frame, data, buffer

@@ -30,6 +30,7 @@ import json
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from statistics import median
 
@@ -94,13 +95,13 @@ def plain_loop(u, delta, A, B, C, D):
 def bench_scan() -> dict[str, float]:
     out: dict[str, float] = {}
     for length, reps in ((256, 7), (1024, 5), (4096, 3)):
-        u, delta, A, B, C, D = _scan_inputs(length)
+        args = _scan_inputs(length)
         with torch.no_grad():
             t = _interleaved(
                 {
-                    "reference": lambda: selective_scan_ref(u, delta, A, B, C, D, delta_softplus=True),
-                    "plain": lambda: plain_loop(u, delta, A, B, C, D),
-                    "ours": lambda: selective_scan(u, delta, A, B, C, D, delta_softplus=True),
+                    "reference": partial(selective_scan_ref, *args, delta_softplus=True),
+                    "plain": partial(plain_loop, *args),
+                    "ours": partial(selective_scan, *args, delta_softplus=True),
                 },
                 reps,
             )
@@ -108,7 +109,8 @@ def bench_scan() -> dict[str, float]:
         if length == 1024:
             out["scan_vs_plain_loop_L1024"] = round(t["plain"] / t["ours"], 2)
         print(
-            f"scan L={length}: reference {t['reference'] * 1e3:.1f} ms, plain loop {t['plain'] * 1e3:.1f} ms, "
+            f"scan L={length}: reference {t['reference'] * 1e3:.1f} ms, "
+            f"plain loop {t['plain'] * 1e3:.1f} ms, "
             f"ours {t['ours'] * 1e3:.1f} ms -> {out[f'scan_speedup_L{length}']}x the reference, "
             f"{t['plain'] / t['ours']:.2f}x the plain loop"
         )
@@ -120,7 +122,8 @@ def bench_scan() -> dict[str, float]:
     t = _interleaved({"reference": backward("reference"), "ours": backward("auto")}, 3)
     out["scan_backward_speedup_L256"] = round(t["reference"] / t["ours"], 2)
     print(
-        f"scan forward+backward L=256: reference {t['reference'] * 1e3:.0f} ms, ours {t['ours'] * 1e3:.0f} ms "
+        f"scan forward+backward L=256: reference {t['reference'] * 1e3:.0f} ms, "
+        f"ours {t['ours'] * 1e3:.0f} ms "
         f"-> {out['scan_backward_speedup_L256']}x"
     )
     return out
@@ -227,7 +230,8 @@ def main() -> None:
             train_s=round(synthetic["train_s"], 1),
         )
         print(
-            f"synthetic: {json.dumps({k: figures[k] for k in ('decoding_r2', 'ridge_r2', 'cebra_r2', 'co_bps')})}"
+            "synthetic:",
+            json.dumps({k: figures[k] for k in ("decoding_r2", "ridge_r2", "cebra_r2", "co_bps")}),
         )
         grass = _train_and_evaluate(
             Path(tmp),

@@ -154,7 +154,8 @@ def test_a_hundred_sessions_leave_nothing_behind(server, browser, webgl_browser)
         after = _released(pid, temp, baseline, closed)
         halves.append(after)
         print(
-            f"after {len(halves) * SESSIONS // 2} sessions, {time.time() - closed:.0f} s after the last closed: "
+            f"after {len(halves) * SESSIONS // 2} sessions, {time.time() - closed:.0f} s after the last "
+            "closed: "
             f"{after}"
         )
     print(
@@ -169,7 +170,8 @@ def test_a_hundred_sessions_leave_nothing_behind(server, browser, webgl_browser)
     grown = last.rss_mb - first.rss_mb
     assert grown <= 0.10 * baseline.rss_mb, (
         f"the second {SESSIONS // 2} sessions left {grown:.0f} MB more resident memory than the first "
-        f"({first.rss_mb:.0f} -> {last.rss_mb:.0f} MB): about {grown / (SESSIONS // 2):.1f} MB per session kept"
+        f"({first.rss_mb:.0f} -> {last.rss_mb:.0f} MB): about {grown / (SESSIONS // 2):.1f} MB per session "
+        "kept"
     )
 
 

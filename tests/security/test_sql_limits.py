@@ -30,8 +30,10 @@ try:
     outcome = {"rows": info.rows, "truncated": info.truncated, "notes": list(info.notes)}
 except Exception as exc:
     outcome = {"error": type(exc).__name__, "message": str(exc)}
-# VmHWM: the peak of this process since it started; ru_maxrss would also count the pytest process it was forked from
-outcome["peak_mb"] = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
+# VmHWM: the peak of this process since it started; ru_maxrss would also count the pytest
+# process it was forked from
+peak_kb = next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1]
+outcome["peak_mb"] = int(peak_kb) / 1024
 outcome["query_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps(outcome))
 """

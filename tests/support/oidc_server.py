@@ -46,10 +46,8 @@ class OidcProvider:
                     code = secrets.token_urlsafe(8)
                     provider._codes[code] = query["redirect_uri"]
                     self.send_response(302)
-                    self.send_header(
-                        "Location",
-                        f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}",
-                    )
+                    answer = urlencode({"code": code, "state": query.get("state", "")})
+                    self.send_header("Location", f"{query['redirect_uri']}?{answer}")
                     self.end_headers()
                 elif url.path == "/user" and self.headers.get("Authorization", "")[7:] in provider._tokens:
                     self._json(200, {"email": provider.email, "name": provider.email.split("@")[0]})
