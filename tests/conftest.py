@@ -48,3 +48,15 @@ def policy(workspace: Path) -> SourcePolicy:
 @pytest.fixture
 def index_store(workspace: Path) -> IndexStore:
     return IndexStore(workspace)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that drives Chromium must say so (``browser``): the fast lane (``dev/test --fast``)
+    deselects by that mark and runs where no Chromium is installed."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "chromium_path" in getattr(item, "fixturenames", ()) and item.get_closest_marker("browser") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"mark these tests @pytest.mark.browser (they start Chromium): {unmarked}")
