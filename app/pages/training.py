@@ -49,7 +49,7 @@ from components.training.state import NO_RUN, OpenRun
 from engines.errors import NeurodeckError
 from engines.training import OptionalDependencyMissing, RunNotFound, RunRegistry, RunState, TrainingConfig
 from engines.training.jobs import EVALUATE
-from engines.training.runs import RunLimits
+from engines.training.limits import RunLimits
 
 __all__ = ["TrainingLink", "TrainingPage", "build_training_page", "shared_controller", "INSTALL_TORCH"]
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from engines.training.errors import ConfigError
 
@@ -40,12 +41,13 @@ __all__ = [
     "build_config",
 ]
 
-MODALITIES = ("spikes", "lfp", "calcium", "eeg", "fmri")
+Modality = Literal["spikes", "lfp", "calcium", "eeg", "fmri"]
+Task = Literal["behaviour", "reconstruction", "contrastive", "adversarial"]
+
+MODALITIES: tuple[Modality, ...] = ("spikes", "lfp", "calcium", "eeg", "fmri")
 """Modality kinds a tokenizer exists for, in the order tokens are stacked."""
 
-TASKS = ("behaviour", "reconstruction", "contrastive", "adversarial")
-
-Modality = Literal["spikes", "lfp", "calcium", "eeg", "fmri"]
+TASKS: tuple[Task, ...] = ("behaviour", "reconstruction", "contrastive", "adversarial")
 
 
 class _Strict(BaseModel):
@@ -56,10 +58,10 @@ class SyntheticSource(_Strict):
     """Generated sessions with known latent dynamics driving every modality and the behaviour."""
 
     kind: Literal["synthetic"] = "synthetic"
-    n_sessions: int = Field(1, ge=1, le=64)
-    n_bins: int = Field(4000, ge=200, le=2_000_000)
-    latent_dim: int = Field(4, ge=2, le=32)
-    n_units: int = Field(40, ge=2, le=5000)
+    n_sessions: int = Field(default=1, ge=1, le=64)
+    n_bins: int = Field(default=4000, ge=200, le=2_000_000)
+    latent_dim: int = Field(default=4, ge=2, le=32)
+    n_units: int = Field(default=40, ge=2, le=5000)
     modalities: list[Modality] = list(MODALITIES)
     species: list[str] = ["mouse"]
     seed: int = 0
@@ -111,7 +113,7 @@ class EegMotorSource(_Strict):
     """PhysioNet EEG motor movement/imagery runs through MNE (optional extra ``mne``)."""
 
     kind: Literal["eeg_motor"] = "eeg_motor"
-    subject: int = Field(1, ge=1, le=109)
+    subject: int = Field(default=1, ge=1, le=109)
     runs: list[int] = [4, 8, 12]
     data_dir: str | None = None
     offline: bool = False
@@ -122,7 +124,7 @@ class NilearnSource(_Strict):
 
     kind: Literal["fmri_nilearn"] = "fmri_nilearn"
     dataset: Literal["haxby", "development"] = "haxby"
-    subject: int = Field(1, ge=1)
+    subject: int = Field(default=1, ge=1)
     data_dir: str | None = None
 
 
@@ -141,14 +143,14 @@ Source = Annotated[
 
 class DataConfig(_Strict):
     sources: list[Source] = Field(min_length=1)
-    bin_s: float = Field(0.02, gt=0, le=10)
+    bin_s: float = Field(default=0.02, gt=0, le=10)
     modalities: list[Modality] | None = None
-    seq_len: int = Field(64, ge=4, le=65536)
-    batch_size: int = Field(16, ge=1, le=4096)
-    heldout_fraction: float = Field(0.2, ge=0, lt=1)
-    split_blocks: int = Field(1, ge=1, le=100)
-    mask_ratio: float = Field(0.25, ge=0, lt=1)
-    modality_dropout: float = Field(0.25, ge=0, le=0.5)
+    seq_len: int = Field(default=64, ge=4, le=65536)
+    batch_size: int = Field(default=16, ge=1, le=4096)
+    heldout_fraction: float = Field(default=0.2, ge=0, lt=1)
+    split_blocks: int = Field(default=1, ge=1, le=100)
+    mask_ratio: float = Field(default=0.25, ge=0, lt=1)
+    modality_dropout: float = Field(default=0.25, ge=0, le=0.5)
 
 
 MODEL_SIZES: dict[str, dict[str, int]] = {
@@ -161,15 +163,15 @@ MODEL_SIZES: dict[str, dict[str, int]] = {
 
 
 class ModelConfig(_Strict):
-    d_model: int = Field(64, ge=8, le=8192)
-    n_latents: int = Field(8, ge=1, le=512)
-    n_heads: int = Field(4, ge=1, le=64)
-    n_blocks: int = Field(2, ge=1, le=64)
-    d_state: int = Field(16, ge=1, le=256)
-    expand: int = Field(2, ge=1, le=8)
-    d_conv: int = Field(4, ge=1, le=16)
-    embed_dim: int = Field(32, ge=2, le=4096)
-    dropout: float = Field(0.0, ge=0, lt=1)
+    d_model: int = Field(default=64, ge=8, le=8192)
+    n_latents: int = Field(default=8, ge=1, le=512)
+    n_heads: int = Field(default=4, ge=1, le=64)
+    n_blocks: int = Field(default=2, ge=1, le=64)
+    d_state: int = Field(default=16, ge=1, le=256)
+    expand: int = Field(default=2, ge=1, le=8)
+    d_conv: int = Field(default=4, ge=1, le=16)
+    embed_dim: int = Field(default=32, ge=2, le=4096)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
     bidirectional: bool = True
     scan: Literal["auto", "blocked", "reference"] = "auto"
 
@@ -191,29 +193,29 @@ class ModelConfig(_Strict):
 
 
 class OptimConfig(_Strict):
-    lr: float = Field(1e-3, gt=0, le=10)
-    weight_decay: float = Field(0.01, ge=0, le=10)
+    lr: float = Field(default=1e-3, gt=0, le=10)
+    weight_decay: float = Field(default=0.01, ge=0, le=10)
     betas: tuple[float, float] = (0.9, 0.999)
-    warmup_steps: int = Field(50, ge=0)
-    min_lr_ratio: float = Field(0.05, ge=0, le=1)
-    grad_clip: float | None = Field(1.0, gt=0)
+    warmup_steps: int = Field(default=50, ge=0)
+    min_lr_ratio: float = Field(default=0.05, ge=0, le=1)
+    grad_clip: float | None = Field(default=1.0, gt=0)
 
 
 class RunSettings(_Strict):
-    steps: int = Field(1000, ge=1, le=100_000_000)
+    steps: int = Field(default=1000, ge=1, le=100_000_000)
     seed: int = 0
-    eval_every: int = Field(50, ge=1)
-    eval_windows: int = Field(64, ge=1)
-    checkpoint_every: int = Field(100, ge=1)
-    keep_checkpoints: int = Field(3, ge=1, le=1000)
-    log_every: int = Field(10, ge=1)
-    early_stopping_patience: int | None = Field(None, ge=1)
-    max_nonfinite: int = Field(10, ge=0)
+    eval_every: int = Field(default=50, ge=1)
+    eval_windows: int = Field(default=64, ge=1)
+    checkpoint_every: int = Field(default=100, ge=1)
+    keep_checkpoints: int = Field(default=3, ge=1, le=1000)
+    log_every: int = Field(default=10, ge=1)
+    early_stopping_patience: int | None = Field(default=None, ge=1)
+    max_nonfinite: int = Field(default=10, ge=0)
     amp: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    num_threads: int | None = Field(None, ge=1)
-    tasks: list[Literal["behaviour", "reconstruction", "contrastive", "adversarial"]] = list(TASKS)
-    temperature: float = Field(0.1, gt=0, le=10)
+    num_threads: int | None = Field(default=None, ge=1)
+    tasks: list[Task] = list(TASKS)
+    temperature: float = Field(default=0.1, gt=0, le=10)
 
 
 class MlflowSettings(_Strict):
@@ -227,7 +229,7 @@ class LoggingConfig(_Strict):
 
 
 class TrainingConfig(_Strict):
-    name: str | None = Field(None, max_length=80)
+    name: str | None = Field(default=None, max_length=80)
     data: DataConfig
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
@@ -297,7 +299,7 @@ _SOURCES: dict[str, type[BaseModel]] = {
 }
 
 
-def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails, raw: dict[str, Any]) -> str:
     loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in _SOURCES))
     where = ".".join(str(p) for p in loc) or "(top level)"
     if error["type"] == "extra_forbidden":
@@ -311,7 +313,8 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
         return f"{where}: unknown key.{hint}"
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         kinds = ", ".join(_SOURCES)
-        return f"{where}.kind: {error.get('ctx', {}).get('tag', 'missing')!r} is not a data source kind; choose one of {kinds}."
+        tag = error.get("ctx", {}).get("tag", "missing")
+        return f"{where}.kind: {tag!r} is not a data source kind; choose one of {kinds}."
     if error["type"] == "missing":
         return f"{where}: required, but missing."
     got = error.get("input")

@@ -20,7 +20,6 @@ check counts the runs of every process and no other start slips in before the ru
 
 A run's owner is the signed-in user who started it (``status.json``'s ``owner``; '' for runs
 started before owners were recorded or from the command line: those belong to the admins).
-``RunLimits`` holds what the operator allows one start to ask for and how many runs may go at once.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ import pandas as pd
 import psutil
 
 from engines._filesystem import atomic_write, build_lock
-from engines.people import LimitReached, Person
 from engines.training.errors import RunNotFound, RunStateError
 
 __all__ = [
@@ -56,7 +54,6 @@ __all__ = [
     "runs_root",
     "ACTIVE_STATES",
     "HEARTBEAT_S",
-    "RunLimits",
 ]
 
 
@@ -376,52 +373,3 @@ class RunRegistry:
             row.update(info.hyperparameters)
             rows.append(row)
         return pd.DataFrame(rows)
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    """What the operator lets one person start (``Settings.max_runs_per_user``, ``max_runs_total``,
-    ``max_train_steps``, ``max_train_window_s``, ``max_train_processes``)."""
-
-    runs_per_user: int
-    runs_total: int
-    max_steps: int
-    max_window_s: float
-    max_processes: int
-
-    def check_request(self, steps: int, window_s: float, nproc: int) -> None:
-        """``LimitReached`` when one run asks for more steps, a longer window or more processes than
-        allowed."""
-        if steps > self.max_steps:
-            raise LimitReached(
-                f"A run may train at most {self.max_steps:,} steps on this server (asked for "
-                f"{steps:,}; max_train_steps). Ask for fewer steps, or resume it later from its "
-                "last checkpoint."
-            )
-        if window_s > self.max_window_s + 1e-9:
-            raise LimitReached(
-                f"A training window may be at most {self.max_window_s:g} s on this server (asked for "
-                f"{window_s:g} s = sequence length x bin; max_train_window_s). Use a shorter sequence "
-                "or a smaller bin."
-            )
-        if nproc > self.max_processes:
-            raise LimitReached(
-                f"A run may use at most {self.max_processes} processes on this server (asked for "
-                f"{nproc}; max_train_processes)."
-            )
-
-    def check_capacity(self, person: Person, runs: list[RunInfo]) -> None:
-        """``LimitReached`` when ``person`` (or the server) already has as many runs going as allowed."""
-        going = [r for r in runs if r.state in ACTIVE_STATES]
-        mine = [r for r in going if r.owner == person.name]
-        if len(mine) >= self.runs_per_user:
-            raise LimitReached(
-                f"{person.name} already has {len(mine)} run(s) going ({', '.join(r.run_id for r in mine)}"
-                f"); at most {self.runs_per_user} at once per person (max_runs_per_user). Stop one "
-                "or wait for it to finish."
-            )
-        if len(going) >= self.runs_total:
-            raise LimitReached(
-                f"This server already has {len(going)} runs going, its limit (max_runs_total); "
-                "start yours when one finishes."
-            )

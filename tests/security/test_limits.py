@@ -162,7 +162,8 @@ def _going(workspace: Path, owner: str) -> None:
 
 def test_a_run_asking_for_more_than_the_server_allows_is_refused_before_anything_starts(workspace):
     pytest.importorskip("torch")
-    from engines.training.runs import RunLimits, RunRegistry
+    from engines.training.limits import RunLimits
+    from engines.training.runs import RunRegistry
     from engines.training.trainer.control import RunController
 
     limits = RunLimits(runs_per_user=2, runs_total=3, max_steps=1000, max_window_s=1.0, max_processes=2)

@@ -111,7 +111,7 @@ def start_training_run(workspace: Path, gate: Any, done: Any) -> str:
     """
     from engines.people import LimitReached, Person
     from engines.training.config import build_config
-    from engines.training.runs import RunLimits
+    from engines.training.limits import RunLimits
     from engines.training.trainer.control import RunController
 
     config = build_config(

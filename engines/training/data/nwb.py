@@ -16,6 +16,7 @@ by ``max_bytes``; a remote file is read with HTTP range requests.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,7 +68,7 @@ class NwbConversionPlan:
         return not any(self.modalities.values())
 
 
-def plan_nwb_conversion(nwb: NwbFile, modality_map: dict[str, str] | None = None) -> NwbConversionPlan:
+def plan_nwb_conversion(nwb: NwbFile, modality_map: Mapping[str, str] | None = None) -> NwbConversionPlan:
     """The default mapping of the file's objects (index only, no reads), with ``modality_map`` applied."""
     index, plan = nwb.index, NwbConversionPlan()
     overrides = {("/" + p.strip("/")): m for p, m in (modality_map or {}).items()}
@@ -202,13 +203,70 @@ def _stimulus(
     return ids, names, column or "(table)"
 
 
+def _n_bins(nwb: NwbFile, first: float, last: float, bin_s: float, max_bins: int) -> int:
+    """Bins covering ``first..last``; refuses a span that would need more than ``max_bins``."""
+    n_bins = int(math.ceil((last - first) / bin_s)) + 1
+    if n_bins > max_bins:
+        raise DataError(
+            f"{nwb.label} spans {last - first:,.0f} s: {n_bins:,} bins of {bin_s} s is more than "
+            f"{max_bins:,}. Use a larger bin size."
+        )
+    return n_bins
+
+
+@dataclass
+class _Grid:
+    """The time grid and read limits every object of one conversion is binned with."""
+
+    first: float
+    n_bins: int
+    bin_s: float
+    max_spikes: int
+    max_bytes: int
+
+
+def _read_modalities(
+    nwb: NwbFile, plan: NwbConversionPlan, grid: _Grid, report: Progress
+) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    """Each modality's objects binned and stacked as features, and the object paths behind each."""
+    modalities: dict[str, np.ndarray] = {}
+    sources: dict[str, list[str]] = {}
+    steps = sum(len(p) for p in plan.modalities.values()) + len(plan.behaviour) + len(plan.events) + 1
+    done = 0
+    for modality, paths in plan.modalities.items():
+        parts = []
+        for path in paths:
+            report(done / steps, f"reading {path}")
+            parts.append(
+                _bin_spikes(nwb, path, grid.first, grid.n_bins, grid.bin_s, grid.max_spikes)
+                if nwb.index.is_a(path, "Units")
+                else _bin_series(nwb, path, grid.first, grid.n_bins, grid.bin_s, grid.max_bytes)
+            )
+            done += 1
+        modalities[modality] = np.concatenate(parts, axis=1)
+        sources[modality] = paths
+    return modalities, sources
+
+
+def _read_behaviour(
+    nwb: NwbFile, plan: NwbConversionPlan, grid: _Grid
+) -> tuple[np.ndarray | None, list[str]]:
+    """Behaviour series and event counts as columns (None when the file has neither), with names."""
+    args = (grid.first, grid.n_bins, grid.bin_s, grid.max_bytes)
+    columns = [_bin_series(nwb, p, *args) for p in plan.behaviour]
+    columns += [_bin_series(nwb, p, *args, events=True) for p in plan.events]
+    behaviour = np.concatenate(columns, axis=1) if columns else None
+    names = [f"{p} [{k}]" for p, c in zip(plan.behaviour + plan.events, columns) for k in range(c.shape[1])]
+    return behaviour, names
+
+
 def convert_nwb(
     text: str,
     policy: SourcePolicy,
     store: IndexStore,
     bin_s: float = 0.02,
     *,
-    modality_map: dict[str, str] | None = None,
+    modality_map: Mapping[str, str] | None = None,
     species: str | None = None,
     max_bins: int = 2_000_000,
     max_spikes: int = 20_000_000,
@@ -230,34 +288,10 @@ def convert_nwb(
                 "Map other series to a modality with modality_map."
             )
         first, last = _span(nwb, plan)
-        n_bins = int(math.ceil((last - first) / bin_s)) + 1
-        if n_bins > max_bins:
-            raise DataError(
-                f"{nwb.label} spans {last - first:,.0f} s: {n_bins:,} bins of {bin_s} s is more than "
-                f"{max_bins:,}. Use a larger bin size."
-            )
-        modalities: dict[str, np.ndarray] = {}
-        sources: dict[str, list[str]] = {}
-        steps = sum(len(p) for p in plan.modalities.values()) + len(plan.behaviour) + len(plan.events) + 1
-        done = 0
-        for modality, paths in plan.modalities.items():
-            parts = []
-            for path in paths:
-                report(done / steps, f"reading {path}")
-                parts.append(
-                    _bin_spikes(nwb, path, first, n_bins, bin_s, max_spikes)
-                    if nwb.index.is_a(path, "Units")
-                    else _bin_series(nwb, path, first, n_bins, bin_s, max_bytes)
-                )
-                done += 1
-            modalities[modality] = np.concatenate(parts, axis=1)
-            sources[modality] = paths
-        columns = [_bin_series(nwb, p, first, n_bins, bin_s, max_bytes) for p in plan.behaviour]
-        columns += [_bin_series(nwb, p, first, n_bins, bin_s, max_bytes, events=True) for p in plan.events]
-        behaviour = np.concatenate(columns, axis=1) if columns else None
-        names = [
-            f"{p} [{k}]" for p, c in zip(plan.behaviour + plan.events, columns) for k in range(c.shape[1])
-        ]
+        n_bins = _n_bins(nwb, first, last, bin_s, max_bins)
+        grid = _Grid(first, n_bins, bin_s, max_spikes, max_bytes)
+        modalities, sources = _read_modalities(nwb, plan, grid, report)
+        behaviour, names = _read_behaviour(nwb, plan, grid)
         stimulus, labels, column = (
             _stimulus(nwb, plan.intervals, first, n_bins, bin_s) if plan.intervals else (None, [], None)
         )

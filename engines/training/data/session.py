@@ -132,7 +132,7 @@ def save_session(session: Session, path: str | Path) -> Path:
     }
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     with atomic_writer(path) as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy stub reads **kwds as allow_pickle
     return path
 
 

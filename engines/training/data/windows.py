@@ -96,7 +96,9 @@ class WindowDataset:
             raise DataError("No sessions to train on. Add at least one data source.")
         self.config, self.seed = config, seed
         wanted = list(config.modalities or MODALITIES)
-        present = [m for m in MODALITIES if m in wanted and any(m in s.modalities for s in sessions)]
+        present: list[str] = [
+            m for m in MODALITIES if m in wanted and any(m in s.modalities for s in sessions)
+        ]
         missing = [m for m in (config.modalities or []) if m not in present]
         if missing or not present:
             have = sorted({m for s in sessions for m in s.modalities})

@@ -8,7 +8,7 @@ demo data on a CPU), the ridge fits (fractions of a second), and CEBRA's trainin
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from engines._progress import Progress
 from engines.training.config import TrainingConfig, parse_config
 from engines.training.data.sources import load_run_data
 from engines.training.data.windows import Batch, WindowDataset
-from engines.training.errors import RunNotFound, TrainingError
+from engines.training.errors import DataError, RunNotFound, TrainingError
 from engines.training.evaluation.baselines import RIDGE_LAGS, cebra_decode, ridge_decode
 from engines.training.evaluation.metrics import bits_per_spike, r2_score
 from engines.training.model.foundation import FoundationModel
@@ -114,12 +114,14 @@ def split_inputs(
     counts, other signals z-scored): what the baselines fit on. No model involved."""
     xs, ys = [], []
     for batch in dataset.segment_batch(session, split, modalities):
+        if batch.behaviour is None:
+            raise DataError(f"Session {session} has no behaviour; the decoding baselines need it.")
         xs.append(np.concatenate([_as_feature(m, batch.inputs[m][0]) for m in batch.inputs], axis=1))
         ys.append(batch.behaviour[0])
     return xs, ys
 
 
-def _weighted(values: list[tuple[float | None, float]]) -> float | None:
+def _weighted(values: Sequence[tuple[float | None, float]]) -> float | None:
     kept = [(v, n) for v, n in values if v is not None and np.isfinite(v) and n > 0]
     return float(sum(v * n for v, n in kept) / sum(n for _, n in kept)) if kept else None
 
@@ -225,7 +227,7 @@ def _baselines(
     sessions = [s for s in range(len(run.dataset.items)) if run.dataset.items[s].behaviour is not None]
     ridge: dict[str, float] = {}
     for name, modalities in subsets.items():
-        values = []
+        values: list[tuple[float | None, int]] = []
         for s in sessions:
             if all(m in run.dataset.items[s].arrays for m in modalities):
                 train_x, train_y = split_inputs(run.dataset, s, "train", modalities)

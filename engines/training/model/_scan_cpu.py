@@ -55,7 +55,7 @@ class _BlockedScan(torch.autograd.Function):
     """y[t] = C[t] . h[t] for time-major float32 inputs u, delta (L, b, d), A (d, n), B, C (L, b, n)."""
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, block):  # type: ignore[override]
+    def forward(ctx, u, delta, A, B, C, block):
         length, batch, d_inner = u.shape
         d_state = A.shape[1]
         y = u.new_empty(length, batch, d_inner)
@@ -77,7 +77,7 @@ class _BlockedScan(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_y):  # type: ignore[override]
+    def backward(ctx, grad_y):
         u, delta, A, B, C, starts = ctx.saved_tensors
         block = ctx.block
         grad_y = grad_y.contiguous()

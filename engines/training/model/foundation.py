@@ -23,7 +23,7 @@ from engines.training.model.heads import (
 )
 from engines.training.model.mamba import MambaBackbone
 from engines.training.model.perceiver import LatentEncoder
-from engines.training.model.tokenizers import TOKENIZERS
+from engines.training.model.tokenizers import TOKENIZERS, Tokenizer
 
 __all__ = ["FoundationModel", "ModelOutput", "COMPONENTS"]
 
@@ -100,13 +100,14 @@ class FoundationModel(nn.Module):
         for m in MODALITIES:
             if m not in inputs:
                 continue
-            if m not in self.tokenizers or not self.tokenizers[m].readin.has(session):
+            tokenizer = self.tokenizers[m] if m in self.tokenizers else None
+            if not isinstance(tokenizer, Tokenizer) or not tokenizer.readin.has(session):
                 raise DataError(
                     f"The model has no {m} tokenizer for session {session}; it was built for "
                     f"{', '.join(self.spec.sessions[session].inputs)}."
                 )
             index = MODALITIES.index(m)
-            token = self.tokenizers[m](inputs[m], session) + self.modality_embedding.weight[index]
+            token = tokenizer(inputs[m], session) + self.modality_embedding.weight[index]
             if masks is not None and m in masks:
                 token = token + masks[m].unsqueeze(-1).to(token.dtype) * self.mask_embedding.weight[index]
             tokens.append(token)

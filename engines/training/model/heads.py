@@ -3,6 +3,8 @@ embeddings, and the species classifier behind a gradient reversal layer."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -20,12 +22,12 @@ class GradientReversal(torch.autograd.Function):
     """Identity forward; multiplies the gradient by ``-scale`` backward (Ganin & Lempitsky, 2015)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
         ctx.scale = scale
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor):
         return -ctx.scale * grad, None
 
 
@@ -66,11 +68,15 @@ class ReconstructionHead(nn.Module):
         )
 
     def forward(self, h: torch.Tensor, session: int, modalities: list[str]) -> dict[str, torch.Tensor]:
-        return {
-            m: self.heads[m][str(session)](h)
-            for m in modalities
-            if m in self.heads and str(session) in self.heads[m]
-        }
+        outputs: dict[str, torch.Tensor] = {}
+        for m in modalities:
+            if m not in self.heads:
+                continue
+            # torch types ModuleDict items as Module; these are the per-session ModuleDicts built above.
+            per_session = cast(nn.ModuleDict, self.heads[m])
+            if str(session) in per_session:
+                outputs[m] = per_session[str(session)](h)
+        return outputs
 
 
 class ContrastiveHeads(nn.Module):

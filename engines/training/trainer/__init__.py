@@ -3,7 +3,8 @@
 from engines.training.trainer.checkpoint import load_checkpoint, save_checkpoint
 from engines.training.trainer.control import RunController, start_folder_training
 from engines.training.trainer.distributed import DistContext, init_distributed
-from engines.training.trainer.loop import Trainer, warmup_cosine
+from engines.training.trainer.loop import Trainer
+from engines.training.trainer.optim import warmup_cosine
 
 __all__ = [
     "Trainer",

@@ -38,7 +38,10 @@ def checkpoint_path(folder: RunFolder, step: int) -> Path:
 def capture_rng() -> dict[str, Any]:
     """Torch (CPU and CUDA), numpy's legacy global and Python's RNG states as plain values."""
     state = random.getstate()
-    legacy = np.random.get_state()
+    legacy = np.random.get_state(legacy=True)
+    # Only a non-MT19937 generator has a dict state; numpy's global one is always MT19937.
+    if not isinstance(legacy, tuple):
+        raise TypeError("numpy's global random generator is not MT19937; its state cannot be checkpointed.")
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],

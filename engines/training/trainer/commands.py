@@ -18,7 +18,7 @@ class CommandReader:
         self._seq = 0
         self._mtime = -1
 
-    def _stat(self) -> float:
+    def _stat(self) -> int:
         try:
             return self.folder.control_path.stat().st_mtime_ns
         except FileNotFoundError:

@@ -34,10 +34,10 @@ from engines.training.config import TrainingConfig, parse_config
 from engines.training.data.sources import load_run_data, prepare_run_data
 from engines.training.data.windows import WindowDataset
 from engines.training.errors import RunNotFound, RunStateError
+from engines.training.limits import RunLimits
 from engines.training.runs import (
     ACTIVE_STATES,
     RunFolder,
-    RunLimits,
     RunRegistry,
     RunState,
     read_metrics,

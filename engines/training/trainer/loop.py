@@ -34,44 +34,10 @@ from engines.training.trainer.checkpoint import capture_rng, load_checkpoint, re
 from engines.training.trainer.commands import CommandReader
 from engines.training.trainer.distributed import DistContext, init_distributed
 from engines.training.trainer.objective import Objective, to_tensors
-from engines.training.trainer.sinks import MetricsLog, MlflowMirror, TensorBoardMirror
+from engines.training.trainer.optim import build_optimizer, warmup_cosine
+from engines.training.trainer.sinks import MetricsLog, Mirror, open_mirrors
 
-__all__ = ["Trainer", "warmup_cosine", "build_optimizer"]
-
-
-def warmup_cosine(warmup: int, total: int, min_ratio: float) -> Callable[[int], float]:
-    """LR multiplier: linear warmup to 1 over ``warmup`` steps, then cosine down to ``min_ratio`` at
-    ``total``."""
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
-
-
-def build_optimizer(modules: list[torch.nn.Module], config: TrainingConfig) -> torch.optim.AdamW:
-    """AdamW; biases, norms, embeddings, A_log, D and task log-variances get no weight decay."""
-    decay, plain = [], []
-    for module in modules:
-        for name, p in module.named_parameters():
-            if not p.requires_grad:
-                continue
-            no_decay = (
-                p.ndim < 2
-                or getattr(p, "_no_weight_decay", False)
-                or "embedding" in name
-                or "log_vars" in name
-            )
-            (plain if no_decay else decay).append(p)
-    o = config.optim
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": o.weight_decay}, {"params": plain, "weight_decay": 0.0}],
-        lr=o.lr,
-        betas=o.betas,
-    )
+__all__ = ["Trainer"]
 
 
 class _Stop(Exception):
@@ -98,7 +64,7 @@ class Trainer:
     ) -> None:
         self.config, self.folder, self.dataset = config, folder, dataset
         self.settings = config.training
-        self.dist = dist  # set in run() when None, so a bad device ends as a failed run, not an exception
+        self._dist = dist  # set in run() when None, so a bad device ends as a failed run, not an exception
         self.main = dist.is_main if dist is not None else True
         self.mode, self.resume_from = mode, resume_from
         self.report = progress or (lambda fraction, message: None)
@@ -107,9 +73,16 @@ class Trainer:
         self.commands = CommandReader(folder, float(launched))
         self.step, self.nonfinite, self.best_val, self.bad_evals = 0, 0, math.inf, 0
         self.last_train_loss: float | None = None
-        self.sinks: list[Any] = []
+        self.sinks: list[Mirror] = []
         self.log: MetricsLog | None = None
         self._last_beat = 0.0
+
+    @property
+    def dist(self) -> DistContext:
+        """This rank's distributed context; ``run()`` sets it up before any step uses it."""
+        if self._dist is None:
+            raise TrainingError("The trainer's distributed context was used before run() set it up.")
+        return self._dist
 
     # ---------------------------------------------------------------- setup
     def _build(self) -> None:
@@ -140,9 +113,8 @@ class Trainer:
         )
 
     def _restore(self, path: Path) -> None:
-        state = load_checkpoint(
-            path, "cpu"
-        )  # RNG states must stay on the CPU; load_state_dict moves the rest
+        # RNG states must stay on the CPU; load_state_dict moves the rest
+        state = load_checkpoint(path, "cpu")
         self.model.load_state_dict(state["model"])
         self.objective.load_state_dict(state["objective"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -171,15 +143,7 @@ class Trainer:
 
     def _open_sinks(self) -> None:
         self.log = MetricsLog(self.folder.metrics_path)
-        hyper = self.config.hyperparameters()
-        if self.config.logging.tensorboard:
-            self.sinks.append(
-                TensorBoardMirror(
-                    self.folder.tensorboard_dir, hyper, purge_step=self.step if self.step else None
-                )
-            )
-        if self.config.logging.mlflow is not None:
-            self.sinks.append(MlflowMirror(self.config.logging.mlflow, self.folder.run_id, hyper))
+        self.sinks = open_mirrors(self.config, self.folder.tensorboard_dir, self.folder.run_id, self.step)
 
     # ---------------------------------------------------------------- bookkeeping (rank 0)
     def _status(self, **changes: Any) -> None:
@@ -249,7 +213,7 @@ class Trainer:
         )
         generator = torch.Generator().manual_seed(self.settings.seed * 1_000_003 + self.step)
         with self._autocast():
-            losses, anchor = self.objective.task_losses(self.network, batch, generator)  # type: ignore[arg-type]
+            losses, anchor = self.objective.task_losses(self.network, batch, generator)
             total = self.objective(losses) + anchor
         self.optimizer.zero_grad(set_to_none=True)
         if self.dist.any(not torch.isfinite(total.detach()).item()):
@@ -265,9 +229,8 @@ class Trainer:
                 )
             return None
         self.scaler.scale(total).backward()
-        self.dist.average_scalar_gradients(
-            list(self.objective.parameters())
-        )  # DDP syncs the model's, not these
+        # DDP syncs the model's gradients, not these
+        self.dist.average_scalar_gradients(list(self.objective.parameters()))
         self.scaler.unscale_(self.optimizer)
         parameters = [p for g in self.optimizer.param_groups for p in g["params"]]
         norm = torch.nn.utils.clip_grad_norm_(parameters, self.config.optim.grad_clip or math.inf)
@@ -359,10 +322,11 @@ class Trainer:
     # ---------------------------------------------------------------- entry
     def run(self, raise_errors: bool = False) -> dict[str, Any]:
         """Train to the end (or until stopped); returns the final status. Checkpoints stay on any failure."""
-        state, message, error = RunState.COMPLETED, f"completed {self.settings.steps} steps", None
+        state, message = RunState.COMPLETED, f"completed {self.settings.steps} steps"
+        error: Exception | None = None
         try:
-            if self.dist is None:
-                self.dist = init_distributed(self.settings.device)
+            if self._dist is None:
+                self._dist = init_distributed(self.settings.device)
             self._build()
             if self.resume_from is not None:
                 self._restore(self.resume_from)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from engines.training.data.windows import Batch, WindowDataset
 from engines.training.losses import (
@@ -35,8 +37,11 @@ class TensorBatch:
 
 
 def to_tensors(batch: Batch, dataset: WindowDataset, device: torch.device) -> TensorBatch:
-    def move(array: np.ndarray | None, dtype: torch.dtype = torch.float32) -> torch.Tensor | None:
-        return None if array is None else torch.as_tensor(array, dtype=dtype).to(device, non_blocking=True)
+    def move(array: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.as_tensor(array, dtype=dtype).to(device, non_blocking=True)
+
+    def move_optional(array: np.ndarray | None, dtype: torch.dtype = torch.float32) -> torch.Tensor | None:
+        return None if array is None else move(array, dtype)
 
     size = next(iter(batch.inputs.values())).shape[0]
     return TensorBatch(
@@ -44,8 +49,8 @@ def to_tensors(batch: Batch, dataset: WindowDataset, device: torch.device) -> Te
         inputs={m: move(a) for m, a in batch.inputs.items()},
         targets={m: move(a) for m, a in batch.targets.items()},
         masks={m: move(a, torch.bool) for m, a in batch.masks.items()},
-        behaviour=move(batch.behaviour),
-        stimulus=move(batch.stimulus, torch.long),
+        behaviour=move_optional(batch.behaviour),
+        stimulus=move_optional(batch.stimulus, torch.long),
         species=torch.full((size,), batch.species, dtype=torch.long, device=device),
         heldout=torch.as_tensor(dataset.heldout_units(batch.session), dtype=torch.long, device=device),
         n_tokens=batch.n_tokens,
@@ -55,16 +60,21 @@ def to_tensors(batch: Batch, dataset: WindowDataset, device: torch.device) -> Te
 class Objective(nn.Module):
     """Task losses for a batch and their weighted total; ``tasks`` are the enabled ones from the config."""
 
-    def __init__(self, tasks: list[str], temperature: float) -> None:
+    def __init__(self, tasks: Sequence[str], temperature: float) -> None:
         super().__init__()
         self.tasks = list(tasks)
         self.temperature = temperature
         self.weighting = UncertaintyWeighting(self.tasks)
 
     def task_losses(
-        self, model: FoundationModel, batch: TensorBatch, generator: torch.Generator | None = None
+        self,
+        model: FoundationModel | DistributedDataParallel,
+        batch: TensorBatch,
+        generator: torch.Generator | None = None,
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """(loss per task the batch supports, a zero that touches every model output).
+
+        ``model`` is the model itself or its DDP wrapper, which forwards the same call.
 
         Add the zero to the total: under DistributedDataParallel every output of the forward pass
         must reach the loss, or ranks wait forever for gradients that never come.

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engines.training.config import MlflowSettings
+from engines.training.config import MlflowSettings, TrainingConfig
 from engines.training.errors import OptionalDependencyMissing
 
-__all__ = ["MetricsLog", "TensorBoardMirror", "MlflowMirror", "HPARAM_METRICS"]
+__all__ = ["MetricsLog", "TensorBoardMirror", "MlflowMirror", "Mirror", "open_mirrors", "HPARAM_METRICS"]
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +98,25 @@ class MlflowMirror:
 
     def close(self) -> None:
         self.mlflow.end_run()
+
+
+Mirror = TensorBoardMirror | MlflowMirror
+"""A copy of the metrics kept elsewhere for viewing; ``metrics.jsonl`` stays the source of truth."""
+
+
+def open_mirrors(config: TrainingConfig, folder: Path, run_id: str, step: int) -> list[Mirror]:
+    """The mirrors the run's logging config asks for; a resumed run (``step`` > 0) purges TensorBoard
+    events past ``step`` so a replayed stretch is not drawn twice. If one fails to open, those
+    already open are closed before the error propagates."""
+    hyper = config.hyperparameters()
+    mirrors: list[Mirror] = []
+    try:
+        if config.logging.tensorboard:
+            mirrors.append(TensorBoardMirror(folder, hyper, purge_step=step if step else None))
+        if config.logging.mlflow is not None:
+            mirrors.append(MlflowMirror(config.logging.mlflow, run_id, hyper))
+    except Exception:
+        for mirror in mirrors:
+            mirror.close()
+        raise
+    return mirrors

@@ -29,7 +29,12 @@ def one_torch_thread():
 
 
 def tiny_config(
-    steps: int = 30, *, sources: list[dict[str, Any]] | None = None, **sections: dict[str, Any]
+    steps: int = 30,
+    *,
+    sources: list[dict[str, Any]] | None = None,
+    modalities: list[str] | None = None,
+    name: str | None = None,
+    **sections: dict[str, Any],
 ) -> TrainingConfig:
     """A model and data small enough that a step takes a few milliseconds."""
     data = {"seq_len": 16, "batch_size": 4, **sections.pop("data", {})}
@@ -52,8 +57,10 @@ def tiny_config(
     return build_config(
         sources
         or [{"kind": "synthetic", "n_bins": 600, "n_units": 12, "modalities": ["spikes", "lfp", "calcium"]}],
+        modalities=modalities,
         model_size="tiny",
         steps=steps,
+        name=name,
         data=data,
         training=training,
         model=model,

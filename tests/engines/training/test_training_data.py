@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -35,7 +37,7 @@ from engines.training.errors import DataError, OptionalDependencyMissing
 
 def _session(n: int = 200, **changes) -> Session:
     rng = np.random.default_rng(0)
-    fields = dict(
+    fields: dict[str, Any] = dict(
         session_id="s",
         bin_s=0.02,
         modalities={

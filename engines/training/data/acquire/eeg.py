@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,10 +23,8 @@ __all__ = ["fetch_eeg_motor"]
 
 def _edf_paths(mne, source: EegMotorSource) -> list[str]:
     loader = mne.datasets.eegbci.load_data
-    kwargs = {
-        "path": str(Path(source.data_dir).expanduser()) if source.data_dir else None,
-        "update_path": False,
-    }
+    path = str(Path(source.data_dir).expanduser()) if source.data_dir else None
+    kwargs: dict[str, Any] = {"path": path, "update_path": False}
     if source.offline:
         if "download" not in inspect.signature(loader).parameters:
             raise DatasetUnavailable(
@@ -33,7 +32,7 @@ def _edf_paths(mne, source: EegMotorSource) -> list[str]:
                 "or turn offline off."
             )
         kwargs["download"] = False
-    where = kwargs["path"] or "MNE's data folder"
+    where = path or "MNE's data folder"
     paths = fetching(
         f"EEG motor imagery subject {source.subject} runs {source.runs}",
         where,

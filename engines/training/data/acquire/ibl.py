@@ -9,6 +9,7 @@ hundreds of MB) on first use.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ OPENALYX_URL = "https://openalyx.internationalbrainlab.org"
 def _connect(source: IblSource):
     api = require("one.api", "ONE-api", "Loading IBL sessions")
     cache = Path(source.cache_dir).expanduser() if source.cache_dir else None
-    kwargs = {"mode": "local" if source.offline else "auto", "silent": True}
+    kwargs: dict[str, Any] = {"mode": "local" if source.offline else "auto", "silent": True}
     if cache is not None:
         kwargs["cache_dir"] = cache
     if not source.offline:

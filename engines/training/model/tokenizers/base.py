@@ -36,6 +36,8 @@ class Tokenizer(nn.Module):
     """
 
     modality = ""
+    readin: SessionLinear
+    """Every tokenizer reads its features in per session; ``readin.has(s)`` says whether it can take ``s``."""
 
     def __init__(self, sizes: dict[int, int], d_model: int, bin_s: dict[int, float]) -> None:
         super().__init__()
