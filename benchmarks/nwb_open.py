@@ -53,7 +53,7 @@ import numpy as np
 
 from benchmarks._nwb_bench_files import ELECTRICAL_SERIES_PATH, ensure_large_file, ensure_spread_file
 from engines.io.policy import SourcePolicy
-from engines.nwb._walk import SMALL_VALUE_BYTES, SMALL_VALUE_ELEMENTS
+from engines.nwb._object_info import SMALL_VALUE_BYTES, SMALL_VALUE_ELEMENTS
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import NwbFile, open_nwb
 from tests.support.range_server import RangeServerProcess

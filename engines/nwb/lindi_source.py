@@ -228,10 +228,10 @@ def _build_classes() -> tuple[type, type]:
                 place = _place(url, store.site, store.policy)
                 if place.url is not None:
                     from engines.io.range_file import RangeFile
-                    from engines.nwb._h5_pointers import PointerChaser
+                    from engines.nwb._h5_superblock import root_chaser
 
                     probe = probe_http(place.url, store.policy, store.stats)
-                    root = PointerChaser.for_root(probe.first_chunk)
+                    root = root_chaser(probe.first_chunk)
                     source: Any = RangeFile(probe, store.policy, store.stats, root)
                 else:
                     source = str(place.path)

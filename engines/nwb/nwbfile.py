@@ -23,7 +23,7 @@ from engines.io.policy import Source, SourcePolicy, parse_source, resolve_local_
 from engines.io.range_file import RangeFile
 from engines.io.range_transport import HttpProbe, RequestStats, probe_http
 from engines.io.remote_sources import dandi_to_https, gs_to_https, s3_to_https
-from engines.nwb._h5_pointers import PointerChaser
+from engines.nwb._h5_superblock import root_chaser
 from engines.nwb._walk import Prefetcher, walk_h5py
 from engines.nwb.errors import NotAnNwbFile, NwbReadError, ObjectNotFound
 from engines.nwb.index import NwbIndex, ObjectInfo
@@ -129,7 +129,8 @@ class NwbFile:
                     Exception
                 ) as exc:  # pynwb raises many types for broken files; the user sees one message
                     raise NwbReadError(
-                        f"pynwb cannot build this file's objects ({exc.__class__.__name__}: {str(exc)[:300]}). "
+                        "pynwb cannot build this file's objects "
+                        f"({exc.__class__.__name__}: {str(exc)[:300]}). "
                         "The object tree and raw HDF5 views still work."
                     ) from exc
         if path in ("", "/"):
@@ -258,7 +259,7 @@ class _LazyRangeFile:
     def get(self) -> RangeFile:
         if self._file is None:
             probe, policy, stats = self._args
-            self._file = RangeFile(probe, policy, stats, PointerChaser.for_root(probe.first_chunk))
+            self._file = RangeFile(probe, policy, stats, root_chaser(probe.first_chunk))
         return self._file
 
     def prefetch(self, offsets: list[int], length: int = 1) -> int:
