@@ -144,12 +144,12 @@ def series_layout(f: NwbFile, path: str) -> SeriesLayout:
     timestamps = child(f, path, "timestamps")
     starting = child(f, path, "starting_time")
     if timestamps is not None:
-        if not is_numeric(timestamps) or len(timestamps.shape or []) != 1:
+        if not is_numeric(timestamps) or len(timestamps.dims) != 1:
             raise NwbReadError(
                 f"The timestamps of '{path}' are not a list of numbers, so its samples cannot be "
                 "placed in time. The file needs fixing."
             )
-        n_samples = min(n_samples, timestamps.shape[0])
+        n_samples = min(n_samples, timestamps.dims[0])
         column, start, rate = SortedColumn(f, timestamps, 0, n_samples), 0.0, 0.0
     elif starting is not None:
         rate = attr_float(starting, "rate", 0.0)
@@ -206,7 +206,7 @@ def _column_plan(series: SeriesLayout, channels: list[int]) -> tuple[object, lis
     Nearby channels are read as one column range and picked afterwards; scattered ones by
     HDF5 point selection, so memory holds only the chosen columns.
     """
-    if len(series.data.shape) == 1:
+    if len(series.data.dims) == 1:
         return None, [0], [0] * len(channels)
     unique = sorted(set(channels))
     if unique[-1] - unique[0] + 1 <= 2 * len(unique):
@@ -220,7 +220,7 @@ def _stored_row_bytes(series: SeriesLayout, columns: list[int]) -> int:
     whole rows when contiguous (the bytes between the chosen columns come along)."""
     itemsize = np.dtype(series.data.dtype).itemsize
     chunks = series.data.chunks
-    if len(series.data.shape) == 1 or not chunks:
+    if len(series.data.dims) == 1 or not chunks:
         return series.n_channels * itemsize
     width = chunks[1]
     return min(len({c // width for c in columns}) * width, series.n_channels) * itemsize
@@ -283,13 +283,15 @@ def _channel_labels(f: NwbFile, series: SeriesLayout, channels: list[int]) -> li
     """'electrode 12' / 'ROI 3' from the series' electrodes or rois region, else 'ch 0', 'ch 1', ..."""
     for name, noun in (("electrodes", "electrode"), ("rois", "ROI")):
         region = child(f, series.path, name)
-        table = region.attrs.get("table") if region is not None else None
+        if region is None:
+            continue
+        table = region.attrs.get("table")
         if not (
             isinstance(table, dict)
             and table.get("ref")
             and is_numeric(region)
-            and len(region.shape or []) == 1
-            and region.shape[0] >= series.n_channels
+            and len(region.dims) == 1
+            and region.dims[0] >= series.n_channels
         ):
             continue
         ids = child(f, table["ref"], "id")
