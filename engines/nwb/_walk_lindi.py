@@ -57,9 +57,10 @@ class _LindiWalker:
 
     def name_of(self, ref: Any) -> str | None:
         try:
-            return str(self.root[ref].name)
+            name = self.root[ref].name  # None for an anonymous object
         except Exception:  # a dangling reference is data, not a reason to fail the index
             return None
+        return name if isinstance(name, str) else None
 
     def decode(self, value: Any) -> Any:
         """An attribute value as the index keeps it, references named by path."""
