@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:
 # First-party imports follow the path line above, so the script also runs as a file.
 from benchmarks._nwb_bench_files import ELECTRICAL_SERIES_PATH, ensure_large_file, ensure_spread_file  # noqa: E402
 from engines.io.policy import SourcePolicy  # noqa: E402
-from engines.nwb._walk import SMALL_VALUE_BYTES, SMALL_VALUE_ELEMENTS  # noqa: E402
+from engines.nwb._object_info import SMALL_VALUE_BYTES, SMALL_VALUE_ELEMENTS  # noqa: E402
 from engines.nwb.index_store import IndexStore  # noqa: E402
 from engines.nwb.nwbfile import NwbFile, open_nwb  # noqa: E402
 from tests.support.range_server import RangeServerProcess  # noqa: E402

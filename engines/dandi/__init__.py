@@ -5,7 +5,7 @@
 """
 
 from engines.dandi.archive import MAX_PAGE_SIZE, DandiArchive
-from engines.dandi.errors import DandiError, DandiNotFound, DandiRequestError, DandiUnreachable
+from engines.dandi.errors import DandiRequestError
 from engines.dandi.records import Asset, Dandiset, DandisetVersion, Page
 
 __all__ = [
@@ -15,8 +15,5 @@ __all__ = [
     "DandisetVersion",
     "Asset",
     "Page",
-    "DandiError",
-    "DandiUnreachable",
-    "DandiNotFound",
     "DandiRequestError",
 ]

@@ -14,7 +14,7 @@ import re
 from typing import Any
 from urllib.parse import urlparse
 
-from engines.dandi.errors import DandiNotFound, DandiRequestError, DandiUnreachable
+from engines.dandi.errors import DandiRequestError
 from engines.dandi.records import Asset, Dandiset, DandisetVersion, Page
 from engines.io.errors import ResponseTooLarge, SourceNotFound, SourceTimeout, SourceUnreachable
 from engines.io.fetch import fetch_json
@@ -107,7 +107,7 @@ class DandiArchive:
         for asset in listed.items:
             if asset.path == path.lstrip("/"):
                 return asset
-        raise DandiNotFound(
+        raise SourceNotFound(
             f"Dandiset {identifier} ({version}) has no file at '{path}'. Browse its files to pick one."
         )
 
@@ -120,24 +120,24 @@ class DandiArchive:
         try:
             data = fetch_json(self.api + route, self.policy, MAX_ANSWER_BYTES, params=params, missing_ok=True)
         except SourceTimeout as exc:
-            raise DandiUnreachable(
+            raise SourceUnreachable(
                 f"The DANDI API at {host} did not answer within {self.policy.request_timeout_s:g} s. "
                 "Try again later, or open a local copy or a direct URL."
             ) from exc
         except ResponseTooLarge as exc:
-            raise DandiUnreachable(
+            raise SourceUnreachable(
                 f"The DANDI API's answer for {what} is larger than {MAX_ANSWER_BYTES >> 20} MB; "
                 "ask for a smaller page."
             ) from exc
         except (SourceUnreachable, SourceNotFound) as exc:  # not found: the API's name does not resolve
-            raise DandiUnreachable(
+            raise SourceUnreachable(
                 f"The DANDI API at {host} could not answer {what}: {exc} Are you offline? "
                 "Open a local copy or a direct URL instead."
             ) from exc
         if data is None:
-            raise DandiNotFound(f"DANDI has no {what} (HTTP 404). Check the identifier and version.")
+            raise SourceNotFound(f"DANDI has no {what} (HTTP 404). Check the identifier and version.")
         if not isinstance(data, dict):
-            raise DandiUnreachable(f"The server at {host} did not answer {what} with DANDI API data.")
+            raise SourceUnreachable(f"The server at {host} did not answer {what} with DANDI API data.")
         return data
 
 

@@ -1,22 +1,14 @@
-"""Errors a person can act on when browsing the DANDI archive."""
+"""Errors a person can act on when browsing the DANDI archive.
+
+An archive that does not answer raises ``engines.io.errors.SourceUnreachable`` and a missing
+dandiset, version or asset ``SourceNotFound``, like any other source: callers treat them alike.
+"""
 
 from __future__ import annotations
 
 from engines.errors import NeurodeckError
 
-__all__ = ["DandiError", "DandiUnreachable", "DandiNotFound", "DandiRequestError"]
-
-
-class DandiError(NeurodeckError, OSError):
-    """The DANDI API could not answer this request."""
-
-
-class DandiUnreachable(DandiError, ConnectionError):
-    """No answer from the DANDI API (offline, timeout, server error), or an answer that is not the API's."""
-
-
-class DandiNotFound(DandiError, FileNotFoundError):
-    """No dandiset, version or asset by that name."""
+__all__ = ["DandiRequestError"]
 
 
 class DandiRequestError(NeurodeckError, ValueError):

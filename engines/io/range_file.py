@@ -96,7 +96,7 @@ class RangeFile(_RemFile):  # type: ignore[misc]  # remfile has no type hints
         block_size: int = BLOCK_SIZE,
     ) -> None:
         """``root``, when given, says what the first read that misses fetches with concurrent requests
-        (for HDF5: ``engines.nwb._h5_pointers.PointerChaser.for_root`` over the probe's bytes)."""
+        (for HDF5: ``engines.nwb._h5_superblock.root_chaser`` over the probe's bytes)."""
         super().__init__(
             probe.final_url,
             _size=probe.size,

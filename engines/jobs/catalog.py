@@ -60,7 +60,8 @@ def _provider_kinds(module_name: str, env: JobEnvironment) -> Iterable[JobKind]:
             return ()  # that engine is not part of this build
         log.info("job kinds of %s are unavailable: %s is not installed", module_name, exc.name)
         return ()
-    return module.job_kinds(env)
+    kinds: Iterable[JobKind] = module.job_kinds(env)  # each provider's job_kinds has this signature
+    return kinds
 
 
 def all_job_kinds(env: JobEnvironment, providers: Iterable[str] = KIND_PROVIDERS) -> KindRegistry:

@@ -108,4 +108,5 @@ def run_in_child_process(
         )
     if outcome[0] == "error":
         raise ChildProcessFailed(f"{label} failed: {outcome[1]}\n{outcome[2]}")
-    return outcome[1]
+    result: T = outcome[1]  # what target returned, unpickled: the pipe carries it untyped
+    return result

@@ -87,7 +87,7 @@ class DaskBackend:
         self.max_in_flight = max_in_flight
         self.connect_timeout_s = connect_timeout_s
         self._client: Client | None = None
-        self._futures: dict[int, Future] = {}
+        self._futures: dict[int, Future[str]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -100,7 +100,9 @@ class DaskBackend:
         from distributed import Client
 
         try:
-            self._client = Client(self.address, timeout=self.connect_timeout_s, set_as_default=False)
+            self._client = Client(  # type: ignore[no-untyped-call]  # unannotated in distributed
+                self.address, timeout=self.connect_timeout_s, set_as_default=False
+            )
         except (OSError, TimeoutError) as exc:
             raise BackendUnavailable(
                 f"could not reach the Dask scheduler at {self.address}: {exc}. "
@@ -122,7 +124,7 @@ class DaskBackend:
         with self._lock:
             self._futures.clear()
         if self._client is not None:
-            self._client.close()
+            self._client.close()  # type: ignore[no-untyped-call]  # unannotated in distributed
             self._client = None
 
     def submit(self, kind: str, inputs: dict[str, Any], max_attempts: int = 3) -> Job:
@@ -138,7 +140,11 @@ class DaskBackend:
             "backend": "dask",
             "address": str(self.address),
             "in_flight": in_flight,
-            "workers": len(client.nthreads()) if client is not None else 0,
+            "workers": (
+                len(client.nthreads())  # type: ignore[no-untyped-call]  # unannotated in distributed
+                if client is not None
+                else 0
+            ),
             "dashboard": client.dashboard_link if client is not None else None,
             "kinds": list(self.kinds.names()),
         }
@@ -174,15 +180,16 @@ class DaskBackend:
             )
             with self._lock:
                 self._futures[job.id] = future
-            future.add_done_callback(partial(self._task_finished, job.id))
+            done = partial(self._task_finished, job.id)
+            future.add_done_callback(done)  # type: ignore[no-untyped-call]  # unannotated in distributed
 
-    def _task_finished(self, job_id: int, future: Future) -> None:
+    def _task_finished(self, job_id: int, future: Future[str]) -> None:
         """Forget the task; if Dask could not run it at all, fail the job so it is not re-sent forever."""
         with self._lock:
             if self._futures.get(job_id) is future:
                 del self._futures[job_id]
         if future.status == "error":
-            reason = one_line_reason(future.exception())
+            reason = one_line_reason(future.exception())  # type: ignore[no-untyped-call]  # unannotated in distributed
             log.error("Dask could not run job %s: %s", job_id, reason)
             self.store.reject(job_id, f"Dask could not run the job: {reason}")
         self._wake.set()

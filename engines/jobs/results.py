@@ -43,7 +43,8 @@ class ResultStore:
 
     def manifest(self, path: Path) -> dict[str, Any]:
         """The ``_result.json`` of a published result (request, summary, job id, worker, time)."""
-        return json.loads((path / RESULT_MANIFEST).read_text())
+        manifest: dict[str, Any] = json.loads((path / RESULT_MANIFEST).read_text())  # written by publish
+        return manifest
 
     def start(self, kind: str, input_hash: str, code_version: str, job_id: int) -> Path:
         """A fresh, empty temporary folder for one attempt at this request.

@@ -15,8 +15,7 @@ with ``heartbeat``. A worker that dies stops extending it, and the next ``claim_
 
 from __future__ import annotations
 
-import os
-import socket
+import builtins
 import sqlite3
 import threading
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from engines._owners import add_owner_column
+from engines.jobs import queue_sql
 from engines.jobs.errors import InvalidJobRequest, JobNotFound
 from engines.jobs.model import (
     Job,
@@ -38,44 +38,6 @@ from engines.workspace_db import WorkspaceDb
 
 __all__ = ["JobStore"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    inputs TEXT NOT NULL,
-    input_hash TEXT NOT NULL,
-    code_version TEXT NOT NULL,
-    source TEXT,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    max_attempts INTEGER NOT NULL,
-    error TEXT,
-    progress REAL NOT NULL DEFAULT 0,
-    message TEXT NOT NULL DEFAULT '',
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    worker_id TEXT,
-    lease_s REAL,
-    lease_expires REAL,
-    result_key TEXT,
-    summary TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_active_request
-    ON jobs (kind, input_hash, code_version) WHERE status IN ('pending', 'running', 'done');
-CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, id);
-CREATE INDEX IF NOT EXISTS jobs_by_finish ON jobs (status, finished);
-CREATE TABLE IF NOT EXISTS workers (
-    worker_id TEXT PRIMARY KEY,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    started REAL NOT NULL,
-    last_seen REAL NOT NULL
-);
-"""
-
-# A request in one of these states blocks an identical submit (the existing job is returned).
-_ACTIVE = "('pending', 'running', 'done')"
 IDLE_HEARTBEAT_S = 5.0
 """An idle worker's heartbeat is written at most this often (its lease, 30 s by default, says when it is
 gone)."""
@@ -89,7 +51,7 @@ class JobStore:
         workspace.mkdir(parents=True, exist_ok=True)
         self.workspace = workspace
         self.path = workspace / "jobs.sqlite"
-        self._db = WorkspaceDb(self.path, _SCHEMA)
+        self._db = WorkspaceDb(self.path, queue_sql.SCHEMA)
         self._last_touch: dict[str, float] = {}  # worker id -> when its idle poll last wrote its heartbeat
         self._poll_connection = threading.local()  # each polling thread's own read connection
         with self._db.write() as db:
@@ -120,15 +82,12 @@ class JobStore:
         input_hash = hash_inputs(inputs)
         source = inputs.get("source") if isinstance(inputs.get("source"), str) else None
         with self._db.write() as db:
-            row = db.execute(
-                f"SELECT * FROM jobs WHERE kind = ? AND input_hash = ? AND code_version = ? AND status IN {_ACTIVE}",
-                (kind, input_hash, code_version),
-            ).fetchone()
+            row = queue_sql.find_active_row(db, kind, input_hash, code_version)
             if row is not None:
                 return Job.from_row(row)
             cursor = db.execute(
-                "INSERT INTO jobs (kind, inputs, input_hash, code_version, source, status, max_attempts, created) "
-                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+                "INSERT INTO jobs (kind, inputs, input_hash, code_version, source, status, max_attempts, "
+                "created) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
                 (
                     kind,
                     canonical_json(inputs, "job inputs"),
@@ -139,16 +98,15 @@ class JobStore:
                     time.time(),
                 ),
             )
+            if cursor.lastrowid is None:  # sqlite3 sets it after every INSERT; None would be a driver bug
+                raise RuntimeError("SQLite did not report the id of the job it just queued")
             return self._job(db, cursor.lastrowid)
 
     def find_active(self, kind: str, inputs: dict[str, Any], code_version: str) -> Job | None:
         """The pending, running or done job an identical request would be answered with (None: it would queue
         one)."""
         with self._db.read() as db:
-            row = db.execute(
-                f"SELECT * FROM jobs WHERE kind = ? AND input_hash = ? AND code_version = ? AND status IN {_ACTIVE}",
-                (kind, hash_inputs(inputs), code_version),
-            ).fetchone()
+            row = queue_sql.find_active_row(db, kind, hash_inputs(inputs), code_version)
         return None if row is None else Job.from_row(row)
 
     def set_owner(self, job_id: int, owner: str) -> Job:
@@ -188,7 +146,8 @@ class JobStore:
         """Whether this exact request already finished successfully (its result can be reused)."""
         with self._db.read() as db:
             row = db.execute(
-                "SELECT 1 FROM jobs WHERE kind = ? AND input_hash = ? AND code_version = ? AND status = 'done'",
+                "SELECT 1 FROM jobs WHERE kind = ? AND input_hash = ? AND code_version = ? "
+                "AND status = 'done'",
                 (kind, hash_inputs(inputs), code_version),
             ).fetchone()
         return row is not None
@@ -209,9 +168,11 @@ class JobStore:
             (ahead,) = db.execute(
                 "SELECT COUNT(*) FROM jobs WHERE status = 'pending' AND id < ?", (job_id,)
             ).fetchone()
-        return ahead + 1
+        return int(ahead) + 1
 
-    def throughput(self, bucket_s: float = 60.0, since: float | None = None) -> list[tuple[float, int]]:
+    def throughput(
+        self, bucket_s: float = 60.0, since: float | None = None
+    ) -> builtins.list[tuple[float, int]]:
         """Jobs done per time bucket, as (bucket start, count) in time order, empty buckets left out."""
         if bucket_s <= 0:
             raise InvalidJobRequest(f"bucket_s must be positive, got {bucket_s}")
@@ -244,8 +205,8 @@ class JobStore:
             )
         self._last_touch[worker_id] = now
         with self._db.write() as db:
-            self._requeue_expired(db, now)
-            self._touch_worker(db, worker_id, now)
+            queue_sql.requeue_expired(db, now)
+            queue_sql.touch_worker(db, worker_id, now)
             row = db.execute(
                 f"SELECT id FROM jobs WHERE status = 'pending' AND kind IN ({marks}) ORDER BY id LIMIT 1",
                 kinds,
@@ -272,8 +233,8 @@ class JobStore:
         """Take this job if it is pending (how a Dask task runs the job it was sent for); None otherwise."""
         now = time.time()
         with self._db.write() as db:
-            self._requeue_expired(db, now)
-            self._touch_worker(db, worker_id, now)
+            queue_sql.requeue_expired(db, now)
+            queue_sql.touch_worker(db, worker_id, now)
             if self._job(db, job_id).status is not JobStatus.PENDING:
                 return None
             return self._take(db, job_id, worker_id, lease_s, now)
@@ -293,7 +254,7 @@ class JobStore:
         (cancelled, or re-leased after its lease expired): the worker must then stop it."""
         now = time.time()
         with self._db.write() as db:
-            self._touch_worker(db, worker_id, now)
+            queue_sql.touch_worker(db, worker_id, now)
             cursor = db.execute(
                 "UPDATE jobs SET lease_expires = ? + lease_s, progress = COALESCE(?, progress), "
                 "message = COALESCE(?, message) WHERE id = ? AND worker_id = ? AND status = 'running'",
@@ -344,7 +305,8 @@ class JobStore:
         is."""
         with self._db.write() as db:
             db.execute(
-                "UPDATE jobs SET status = 'failed', error = ?, finished = ? WHERE id = ? AND status = 'pending'",
+                "UPDATE jobs SET status = 'failed', error = ?, finished = ? "
+                "WHERE id = ? AND status = 'pending'",
                 (error, time.time(), job_id),
             )
             return self._job(db, job_id)
@@ -374,10 +336,7 @@ class JobStore:
             job = self._job(db, job_id)
             if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
                 return job
-            row = db.execute(
-                f"SELECT * FROM jobs WHERE kind = ? AND input_hash = ? AND code_version = ? AND status IN {_ACTIVE}",
-                (job.kind, job.input_hash, job.code_version),
-            ).fetchone()
+            row = queue_sql.find_active_row(db, job.kind, job.input_hash, job.code_version)
             if row is not None:
                 return Job.from_row(row)
             db.execute(
@@ -396,34 +355,14 @@ class JobStore:
         only needed where nobody claims (the Dask dispatcher).
         """
         with self._db.write() as db:
-            return self._requeue_expired(db, time.time())
+            return queue_sql.requeue_expired(db, time.time())
 
-    @staticmethod
-    def _requeue_expired(db: sqlite3.Connection, now: float) -> int:
-        cursor = db.execute(
-            "UPDATE jobs SET "
-            "error = 'worker ' || COALESCE(worker_id, '?') || ' stopped responding (its lease expired)', "
-            "status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END, "
-            "finished = CASE WHEN attempts >= max_attempts THEN ? ELSE NULL END, "
-            "worker_id = NULL, lease_expires = NULL "
-            "WHERE status = 'running' AND lease_expires < ?",
-            (now, now),
-        )
-        return cursor.rowcount
-
-    @staticmethod
-    def _touch_worker(db: sqlite3.Connection, worker_id: str, now: float) -> None:
-        db.execute(
-            "INSERT INTO workers (worker_id, host, pid, started, last_seen) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (worker_id) DO UPDATE SET last_seen = excluded.last_seen",
-            (worker_id, socket.gethostname(), os.getpid(), now, now),
-        )
-
-    def workers(self) -> list[WorkerInfo]:
+    def workers(self) -> builtins.list[WorkerInfo]:
         """Workers that polled or heartbeated, with the job each is running now (if any)."""
         with self._db.read() as db:
             rows = db.execute(
-                "SELECT w.*, (SELECT j.id FROM jobs j WHERE j.worker_id = w.worker_id AND j.status = 'running' "
+                "SELECT w.*, (SELECT j.id FROM jobs j "
+                "WHERE j.worker_id = w.worker_id AND j.status = 'running' "
                 "ORDER BY j.id LIMIT 1) AS current_job FROM workers w ORDER BY w.worker_id"
             ).fetchall()
         return [

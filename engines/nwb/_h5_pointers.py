@@ -24,9 +24,7 @@ from math import prod
 
 from engines.nwb._h5_attributes import attribute_parts, dataspace_dims
 
-__all__ = ["HDF5_SIGNATURE", "Peek", "PointerChaser"]
-
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+__all__ = ["Peek", "PointerChaser"]
 
 Peek = Callable[[int, int], "bytes | None"]
 """Cached bytes [offset, offset + length) of the file, or None when some are not cached yet."""
@@ -81,38 +79,14 @@ class PointerChaser:
         self._fresh: list[tuple[str, int]] = []
         self._objects: dict[int, _Object] = {}
 
-    @classmethod
-    def for_root(cls, start: bytes) -> PointerChaser | None:
-        """A chaser for the root group alone, from the file's first bytes (None when no superblock is there).
-
-        What opening a file reads besides the superblock: the root's header, attributes, B-tree and name heap.
-        """
-        if start[:8] != HDF5_SIGNATURE:
-            return None
-        try:
-            version = start[8]
-            if version in (0, 1):
-                sa, ss = start[13], start[14]
-                pos = 28 if version == 1 else 24
-                entry = pos + 4 * sa
-                chaser = cls(int.from_bytes(start[pos : pos + sa], "little"), sa, ss, 0, children=False)
-                chaser.add_header(chaser._addr(start, entry + ss))
-                if struct.unpack_from("<I", start, entry + ss + sa)[0] == 1:
-                    chaser._add("btree", chaser._addr(start, entry + ss + sa + 8), (0,))
-                    chaser._add("lheap", chaser._addr(start, entry + ss + 2 * sa + 8), ())
-                return chaser
-            if version in (2, 3):
-                sa, ss = start[9], start[10]
-                chaser = cls(int.from_bytes(start[12 : 12 + sa], "little"), sa, ss, 0, children=False)
-                chaser.add_header(chaser._addr(start, 12 + 3 * sa))
-                return chaser
-        except (struct.error, IndexError):
-            return None
-        return None
-
     def add_header(self, address: int) -> None:
         """Chase from the object header at this HDF5 address."""
         self._add("header", address, ())
+
+    def add_symbol_table(self, btree: int, name_heap: int) -> None:
+        """Chase a group's symbol table (its B-tree and name heap), as cached in its parent's entry."""
+        self._add("btree", btree, (0,))
+        self._add("lheap", name_heap, ())
 
     def skip_header(self, address: int) -> None:
         """Do not chase into this object (e.g. ``/specifications``: large texts the index does not keep)."""

@@ -19,7 +19,6 @@ breadth-first order) is known, so no reference needs HDF5's whole-file name sear
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -33,14 +32,18 @@ import numpy as np
 from engines.io.read_batch import ReadBatch, batch_reads
 from engines.nwb._h5_attributes import UNDECODED, AttributeDecoder
 from engines.nwb._h5_pointers import PointerChaser
+from engines.nwb._object_info import (
+    SMALL_VALUE_BYTES,
+    dataset_info,
+    group_info,
+    keeps_value,
+    read_attr,
+    read_attrs,
+)
+from engines.nwb._walk_lindi import walk_generic
 from engines.nwb.index import NwbIndex, ObjectInfo, child_path, to_jsonable
 
-__all__ = ["SMALL_VALUE_BYTES", "SMALL_VALUE_ELEMENTS", "walk_generic", "walk_h5py"]
-
-SMALL_VALUE_BYTES = 4096
-"""Datasets up to this size keep their values in the index (scalars, labels, short columns)."""
-
-SMALL_VALUE_ELEMENTS = 512
+__all__ = ["walk_h5py"]
 
 _HEADER_HINT_BYTES = 512
 """HDF5 reads an object header's first 512 bytes before it knows the header's size."""
@@ -100,70 +103,6 @@ def _decode_attr(value: Any) -> Any:
     ):
         return _Refs(list(value.flat), as_attr=True, scalar=False)
     return to_jsonable(value)
-
-
-def _dtype_text(dtype: np.dtype) -> str:
-    if dtype.kind in "iufcb" and dtype.metadata is None:  # plain numbers (not h5py enums): the common case
-        return dtype.str
-    if h5py.check_string_dtype(dtype) is not None or dtype.kind == "U":
-        return "str"
-    if h5py.check_ref_dtype(dtype) is not None:
-        return "ref"
-    if dtype.names:
-        return "compound(" + ", ".join(f"{n}:{_dtype_text(dtype[n])}" for n in dtype.names) + ")"
-    if h5py.check_vlen_dtype(dtype) is not None:
-        return "vlen"
-    return dtype.str
-
-
-def _keeps_value(path: str, shape: tuple[int, ...] | None, dtype: np.dtype) -> bool:
-    """Whether the index keeps a dataset's value: small, and not a namespace specification (long text).
-
-    Takes the dataset's shape and type, which h5py computes anew at every access."""
-    if shape is None or path.startswith("/specifications/"):
-        return False
-    size = math.prod(shape)
-    itemsize = dtype.itemsize if dtype.kind not in "OVU" else 64
-    return size <= SMALL_VALUE_ELEMENTS and size * itemsize <= SMALL_VALUE_BYTES
-
-
-def _read_attrs(obj: h5py.HLObject, decode: Callable[[Any], Any]) -> dict[str, Any]:
-    return {key: _read_attr(obj, key, decode) for key in obj.attrs}
-
-
-def _read_attr(obj: h5py.HLObject, key: str, decode: Callable[[Any], Any]) -> Any:
-    try:
-        return decode(obj.attrs[key])
-    except Exception as exc:  # unreadable attribute types (e.g. empty vlen) are reported, not fatal
-        return f"<unreadable: {exc.__class__.__name__}>"
-
-
-def _group_info(path: str, attrs: dict[str, Any]) -> ObjectInfo:
-    ndt, ns = _types(attrs)
-    return ObjectInfo(path=path, kind="group", neurodata_type=ndt, namespace=ns, attrs=attrs)
-
-
-def _dataset_info(path: str, dset: h5py.Dataset, attrs: dict[str, Any], dtype: np.dtype) -> ObjectInfo:
-    ndt, ns = _types(attrs)
-    shape, chunks, maxshape = dset.shape, dset.chunks, dset.maxshape
-    return ObjectInfo(
-        path=path,
-        kind="dataset",
-        neurodata_type=ndt,
-        namespace=ns,
-        attrs=attrs,
-        shape=list(shape) if shape is not None else None,
-        dtype=_dtype_text(dtype),
-        chunks=list(chunks) if chunks else None,
-        compression=dset.compression,
-        maxshape=list(maxshape) if maxshape is not None else None,
-    )
-
-
-def _types(attrs: dict[str, Any]) -> tuple[str | None, str | None]:
-    ndt = attrs.get("neurodata_type") or attrs.get("data_type")
-    ns = attrs.get("namespace")
-    return (ndt if isinstance(ndt, str) else None, ns if isinstance(ns, str) else None)
 
 
 def _links(group: h5py.Group) -> list[_Link]:
@@ -324,10 +263,10 @@ class _H5Walker:
     def _describe(self, obj: h5py.HLObject, path: str, addr: int) -> _Node:
         if isinstance(obj, h5py.Group):
             links = _links(obj)
-            return _Node(_group_info(path, self._attributes(obj, addr)), obj, links)
+            return _Node(group_info(path, self._attributes(obj, addr)), obj, links)
         dtype = obj.dtype
-        info = _dataset_info(path, obj, self._attributes(obj, addr), dtype)
-        if _keeps_value(path, obj.shape, dtype):
+        info = dataset_info(path, obj, self._attributes(obj, addr), dtype)
+        if keeps_value(path, obj.shape, dtype):
             self._read_value(obj, info, dtype)
         return _Node(info)
 
@@ -337,13 +276,13 @@ class _H5Walker:
         if (
             self.decoder is None or self.chaser is None or self.prefetcher is None
         ):  # a local file: h5py is fast
-            return _read_attrs(obj, _decode_attr)
+            return read_attrs(obj, _decode_attr)
         messages = self.chaser.attribute_messages(addr, self.prefetcher.peek)
         decoded = self.decoder.decode(messages) if messages is not None else None
         if decoded is None:
-            return _read_attrs(obj, _decode_attr)
+            return read_attrs(obj, _decode_attr)
         return {
-            key: _read_attr(obj, key, _decode_attr) if value is UNDECODED else to_jsonable(value)
+            key: read_attr(obj, key, _decode_attr) if value is UNDECODED else to_jsonable(value)
             for key, value in decoded.items()
         }
 
@@ -397,103 +336,16 @@ def walk_h5py(h5: h5py.File, prefetcher: Prefetcher | None = None) -> NwbIndex:
     started = time.perf_counter()
     plist = h5.id.get_create_plist()
     base = plist.get_userblock()
-    chaser = decoder = None
+    chaser: PointerChaser | None = None
+    decoder: AttributeDecoder | None = None
     if prefetcher is not None:
-        sizes = plist.get_sizes()
-        chaser = PointerChaser(base, *sizes, SMALL_VALUE_BYTES)
-        decoder = AttributeDecoder(*sizes, lambda address, length: prefetcher.peek(base + address, length))
+        sizeof_addr, sizeof_size = plist.get_sizes()
+        chaser = PointerChaser(base, sizeof_addr, sizeof_size, SMALL_VALUE_BYTES)
+        decoder = AttributeDecoder(
+            sizeof_addr, sizeof_size, lambda address, length: prefetcher.peek(base + address, length)
+        )
     with batch_reads(chaser.follow) if chaser is not None else nullcontext() as batch:
         objects = _H5Walker(h5, prefetcher, _Rounds(batch), chaser, decoder, base).run()
-    version = objects["/"].attrs.get("nwb_version")
-    return NwbIndex(
-        objects=objects,
-        nwb_version=version if isinstance(version, str) else None,
-        build_seconds=time.perf_counter() - started,
-    )
-
-
-def walk_generic(root: Any) -> NwbIndex:
-    """Index an h5py-like file (LINDI) through its public API, by the same rules as ``walk_h5py``.
-
-    A LINDI index holds the whole structure and the small values in its JSON, so this costs
-    no requests beyond loading it, except for small values whose chunks LINDI left in the
-    HDF5 file. What LINDI cannot tell: hard links (every path is its own object), storage
-    layout (``chunks``/``compression``/``maxshape`` describe its zarr chunks), and compound
-    values (lindi cannot select them: listed with the error).
-    """
-    import lindi
-
-    started = time.perf_counter()
-    references = (h5py.Reference, lindi.LindiH5pyReference)
-
-    def name_of(ref: Any) -> str | None:
-        try:
-            return root[ref].name
-        except Exception:  # a dangling reference is data, not a reason to fail the index
-            return None
-
-    def decode(value: Any) -> Any:
-        if isinstance(value, references):
-            return {"ref": name_of(value)}
-        if (
-            isinstance(value, np.ndarray)
-            and value.dtype == object
-            and value.size
-            and isinstance(value.flat[0], references)
-        ):
-            return [{"ref": name_of(v)} for v in value.flat]
-        return to_jsonable(value)
-
-    def dataset(path: str, dset: Any) -> ObjectInfo:
-        dtype = dset.dtype
-        info = _dataset_info(path, dset, _read_attrs(dset, decode), dtype)
-        keeps = _keeps_value(path, dset.shape, dtype)
-        if info.dtype == "str" and dset.shape and dset.size and not keeps:
-            # LINDI stores references like strings; its object chunks are inline, so one element costs no
-            # request
-            if isinstance(dset[(0,) * len(dset.shape)], references):
-                info.dtype = "ref"
-        elif keeps:
-            try:
-                value = dset[()]
-                flat = np.atleast_1d(value)
-                if flat.dtype == object and flat.size and isinstance(flat.flat[0], references):
-                    info.dtype, info.value = "ref", [name_of(v) for v in flat.flat]
-                else:
-                    info.value = to_jsonable(value)
-                info.has_value = True
-            except Exception as exc:  # an unreadable value is reported on the object, not fatal
-                info.error = f"Cannot read value: {exc}"
-        return info
-
-    objects: dict[str, ObjectInfo] = {"/": _group_info("/", _read_attrs(root["/"], decode))}
-    level = [("/", root["/"])]
-    while level:
-        next_level = []
-        for parent, group in level:
-            for name in group:
-                path = child_path(parent, name)
-                objects[parent].children.append(name)
-                link = group.get(name, getlink=True)
-                if isinstance(link, h5py.SoftLink):
-                    objects[path] = ObjectInfo(path=path, kind="soft_link", link_target=link.path)
-                    continue
-                if isinstance(link, h5py.ExternalLink):
-                    objects[path] = ObjectInfo(
-                        path=path, kind="external_link", link_target=f"{link.filename}:{link.path}"
-                    )
-                    continue
-                try:
-                    obj = group[name]
-                except Exception as exc:  # a broken object is listed with its error; the walk goes on
-                    objects[path] = ObjectInfo(path=path, kind="dataset", error=f"Cannot open: {exc}")
-                    continue
-                if isinstance(obj, h5py.Group):
-                    objects[path] = _group_info(path, _read_attrs(obj, decode))
-                    next_level.append((path, obj))
-                else:
-                    objects[path] = dataset(path, obj)
-        level = next_level
     version = objects["/"].attrs.get("nwb_version")
     return NwbIndex(
         objects=objects,

@@ -7,19 +7,14 @@ from engines.io.errors import SourceError
 
 __all__ = [
     "NwbOpenError",
-    "NotAnNwbFile",
     "NwbReadError",
     "ObjectNotFound",
-    "DataTooLarge",
 ]
 
 
 class NwbOpenError(SourceError):
-    """The source was read but is no NWB file it can open (``engines.io`` errors: it could not be read)."""
-
-
-class NotAnNwbFile(NwbOpenError):
-    """The bytes are not an HDF5 NWB 2.x file (corrupt, truncated, plain HDF5, NWB 1.x)."""
+    """The source was read but is no NWB file it can open (corrupt, truncated, plain HDF5, NWB 1.x, a
+    broken LINDI index); ``engines.io`` errors: it could not be read."""
 
 
 class NwbReadError(NeurodeckError, OSError):
@@ -31,7 +26,3 @@ class ObjectNotFound(NeurodeckError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
-
-
-class DataTooLarge(NeurodeckError, ValueError):
-    """A request would read more data than a view may read at once."""

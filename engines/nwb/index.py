@@ -56,6 +56,13 @@ class ObjectInfo:
         return head or "/"
 
     @property
+    def dims(self) -> list[int]:
+        """The shape, or no dimensions where none is known (groups, links, empty dataspaces).
+
+        For code that checks the number of dimensions before it indexes them."""
+        return self.shape or []
+
+    @property
     def size(self) -> int:
         return int(np.prod(self.shape)) if self.shape is not None else 0
 

@@ -25,7 +25,7 @@ import h5py
 from engines.io.errors import SourceError, SourceNotAllowed, SourceNotFound
 from engines.io.policy import SourcePolicy, check_url_allowed, resolve_local_path
 from engines.io.range_transport import HttpProbe, RequestStats, fetch_range, get_range, probe_http
-from engines.nwb.errors import NotAnNwbFile
+from engines.nwb.errors import NwbOpenError
 
 __all__ = [
     "open_lindi_json",
@@ -98,7 +98,7 @@ def _place(location: str, site: LindiSite, policy: SourcePolicy, check_urls: boo
         try:
             start, end = site.tar.get_file_byte_range(file_name=location[2:])
         except Exception as exc:  # lindi raises a plain exception for a name its tar index lacks
-            raise NotAnNwbFile(f"The LINDI file {site.label} has no member '{location}'.") from exc
+            raise NwbOpenError(f"The LINDI file {site.label} has no member '{location}'.") from exc
         return _Place(path=resolve_local_path(site.location, policy, shown=site.label), shift=start, end=end)
     path = parsed.path if scheme == "file" else location
     if not path.startswith(("/", "~")):
@@ -113,7 +113,7 @@ def _read(
     location: str, offset: int, length: int, site: LindiSite, policy: SourcePolicy, stats: RequestStats
 ) -> bytes:
     if not 0 <= length <= _MAX_CHUNK_BYTES or offset < 0:
-        raise NotAnNwbFile(
+        raise NwbOpenError(
             f"The LINDI index {site.label} names a chunk of {length:,} bytes at {offset:,}, "
             f"outside 0–{_MAX_CHUNK_BYTES:,}; it is damaged or crafted."
         )
@@ -122,7 +122,7 @@ def _read(
         return get_range(place.url, policy, stats, offset, offset + length) if length else b""
     assert place.path is not None
     if place.end is not None and place.shift + offset + length > place.end:
-        raise NotAnNwbFile(
+        raise NwbOpenError(
             f"The LINDI file {site.label} has a reference past the end of its member '{location}'."
         )
     # O_NOFOLLOW: a file swapped for a symlink since the check is not followed
@@ -214,7 +214,7 @@ def _build_classes() -> tuple[type, type]:
             if not isinstance(value, list):
                 return super()._get_helper(key)
             if len(value) != 3 or not isinstance(value[0], str):
-                raise NotAnNwbFile(f"The LINDI index {self.site.label} has a malformed reference at '{key}'.")
+                raise NwbOpenError(f"The LINDI index {self.site.label} has a malformed reference at '{key}'.")
             location = _expand(value[0], self.rfs.get("templates") or {})
             return _read(location, int(value[1]), int(value[2]), self.site, self.policy, self.stats)
 
@@ -228,10 +228,10 @@ def _build_classes() -> tuple[type, type]:
                 place = _place(url, store.site, store.policy)
                 if place.url is not None:
                     from engines.io.range_file import RangeFile
-                    from engines.nwb._h5_pointers import PointerChaser
+                    from engines.nwb._h5_superblock import root_chaser
 
                     probe = probe_http(place.url, store.policy, store.stats)
-                    root = PointerChaser.for_root(probe.first_chunk)
+                    root = root_chaser(probe.first_chunk)
                     source: Any = RangeFile(probe, store.policy, store.stats, root)
                 else:
                     source = str(place.path)
@@ -282,7 +282,7 @@ def _open_checked(rfs: Any, site: LindiSite, policy: SourcePolicy, stats: Reques
     import zarr
 
     if not isinstance(rfs, dict) or not isinstance(rfs.get("refs"), dict):
-        raise NotAnNwbFile(f"The LINDI index {site.label} has no 'refs': it is not a LINDI index.")
+        raise NwbOpenError(f"The LINDI index {site.label} has no 'refs': it is not a LINDI index.")
     check_reference_locations(rfs, policy, site)
     store_class, file_class = _lindi_classes()
     try:
@@ -298,7 +298,7 @@ def _open_checked(rfs: Any, site: LindiSite, policy: SourcePolicy, stats: Reques
     except SourceError:
         raise
     except Exception as exc:  # lindi and zarr raise plain exceptions for malformed indexes
-        raise NotAnNwbFile(f"Cannot read the LINDI index {site.label}: {exc.__class__.__name__}.") from exc
+        raise NwbOpenError(f"Cannot read the LINDI index {site.label}: {exc.__class__.__name__}.") from exc
 
 
 def open_lindi_json(probe: HttpProbe, policy: SourcePolicy, stats: RequestStats) -> Any:
@@ -309,7 +309,7 @@ def open_lindi_json(probe: HttpProbe, policy: SourcePolicy, stats: RequestStats)
     try:
         rfs = json.loads(data)
     except ValueError as exc:
-        raise NotAnNwbFile(f"The LINDI index at {probe.url} is not valid JSON ({exc}).") from exc
+        raise NwbOpenError(f"The LINDI index at {probe.url} is not valid JSON ({exc}).") from exc
     return _open_checked(rfs, LindiSite(probe.final_url, probe.url), policy, stats)
 
 
@@ -330,12 +330,12 @@ def open_lindi_file(path: Path, label: str, policy: SourcePolicy, stats: Request
             tar = LindiTarFile(str(path))
             rfs = json.loads(tar.read_file("lindi.json"))
         except Exception as exc:  # lindi raises plain exceptions for a bad tar
-            raise NotAnNwbFile(f"Cannot read the LINDI file {shown}: {exc.__class__.__name__}.") from exc
+            raise NwbOpenError(f"Cannot read the LINDI file {shown}: {exc.__class__.__name__}.") from exc
         return _open_checked(rfs, LindiSite(str(path), shown, tar), policy, stats)
     try:
         rfs = json.loads(path.read_bytes())
     except ValueError as exc:
-        raise NotAnNwbFile(f"The LINDI index {shown} is not valid JSON ({exc}).") from exc
+        raise NwbOpenError(f"The LINDI index {shown} is not valid JSON ({exc}).") from exc
     return _open_checked(rfs, LindiSite(str(path), shown), policy, stats)
 
 

@@ -23,9 +23,9 @@ from engines.io.policy import Source, SourcePolicy, parse_source, resolve_local_
 from engines.io.range_file import RangeFile
 from engines.io.range_transport import HttpProbe, RequestStats, probe_http
 from engines.io.remote_sources import dandi_to_https, gs_to_https, s3_to_https
-from engines.nwb._h5_pointers import PointerChaser
+from engines.nwb._h5_superblock import root_chaser
 from engines.nwb._walk import Prefetcher, walk_h5py
-from engines.nwb.errors import NotAnNwbFile, NwbReadError, ObjectNotFound
+from engines.nwb.errors import NwbOpenError, NwbReadError, ObjectNotFound
 from engines.nwb.index import NwbIndex, ObjectInfo
 from engines.nwb.index_store import IndexStore
 from engines.nwb.lindi_source import open_lindi_file, open_lindi_json, refuse_remote_lindi_tar
@@ -129,7 +129,8 @@ class NwbFile:
                     Exception
                 ) as exc:  # pynwb raises many types for broken files; the user sees one message
                     raise NwbReadError(
-                        f"pynwb cannot build this file's objects ({exc.__class__.__name__}: {str(exc)[:300]}). "
+                        "pynwb cannot build this file's objects "
+                        f"({exc.__class__.__name__}: {str(exc)[:300]}). "
                         "The object tree and raw HDF5 views still work."
                     ) from exc
         if path in ("", "/"):
@@ -150,12 +151,12 @@ def _check_nwb(h5: Any, label: str) -> None:
     version = h5["/"].attrs.get("nwb_version")
     if version is None:
         if "nwb_version" in h5:
-            raise NotAnNwbFile(f"{label} is an NWB 1.x file. Convert it to NWB 2 (pynwb) to browse it here.")
-        raise NotAnNwbFile(f"{label} is an HDF5 file but not an NWB file (no nwb_version attribute).")
+            raise NwbOpenError(f"{label} is an NWB 1.x file. Convert it to NWB 2 (pynwb) to browse it here.")
+        raise NwbOpenError(f"{label} is an HDF5 file but not an NWB file (no nwb_version attribute).")
     if isinstance(version, bytes):
         version = version.decode()
     if not str(version).startswith("2"):
-        raise NotAnNwbFile(f"{label} is NWB version {version}; only NWB 2.x is supported.")
+        raise NwbOpenError(f"{label} is NWB version {version}; only NWB 2.x is supported.")
 
 
 def _open_h5(target: Any, label: str) -> h5py.File:
@@ -171,8 +172,8 @@ def _open_h5(target: Any, label: str) -> h5py.File:
             str(exc).replace(str(target), label) if isinstance(target, str) else str(exc)
         )  # h5py names the real path
         if "truncated" in text.lower():
-            raise NotAnNwbFile(f"{label} is truncated (an incomplete download?).") from exc
-        raise NotAnNwbFile(f"{label} is not a readable HDF5 file ({text[:200]}).") from exc
+            raise NwbOpenError(f"{label} is truncated (an incomplete download?).") from exc
+        raise NwbOpenError(f"{label} is not a readable HDF5 file ({text[:200]}).") from exc
 
 
 def _build_index(h5: Any, label: str, prefetcher: Prefetcher | None) -> NwbIndex:
@@ -258,7 +259,7 @@ class _LazyRangeFile:
     def get(self) -> RangeFile:
         if self._file is None:
             probe, policy, stats = self._args
-            self._file = RangeFile(probe, policy, stats, PointerChaser.for_root(probe.first_chunk))
+            self._file = RangeFile(probe, policy, stats, root_chaser(probe.first_chunk))
         return self._file
 
     def prefetch(self, offsets: list[int], length: int = 1) -> int:

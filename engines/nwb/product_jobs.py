@@ -224,7 +224,7 @@ def expand_sources(text: str, policy: SourcePolicy) -> list[str]:
     """Sources named by ``queue --source``: a URL, a folder (all .nwb below), a file of URLs, a dandiset id.
 
     A dandiset id costs one DANDI API request per 200 assets (``DandiArchive``: the source policy,
-    a time limit and a size cap on each answer); it raises ``DandiError`` when the archive cannot answer.
+    a time limit and a size cap on each answer); it raises ``SourceError`` when the archive cannot answer.
     """
     text = text.strip()
     if re.fullmatch(r"\d{6}", text):

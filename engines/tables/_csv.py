@@ -56,6 +56,9 @@ def _utf16_without_bom(sample: bytes) -> str | None:
     return None
 
 
+_BINARY = "This file contains binary data, not text. Upload a CSV (comma, semicolon or tab separated)."
+
+
 def decode_to_utf8(data: bytes) -> tuple[bytes, str]:
     """``(utf-8 bytes without a BOM, detected encoding)``; ``TableError`` for binary data."""
     for bom, encoding in _BOMS:
@@ -66,20 +69,16 @@ def decode_to_utf8(data: bytes) -> tuple[bytes, str]:
             return _transcode(body, encoding), encoding
     if data.isascii():
         if b"\x00" in data[:_SAMPLE_BYTES]:
-            encoding = _utf16_without_bom(data[:_SAMPLE_BYTES])
-            if encoding is None:
-                raise TableError(
-                    "This file contains binary data, not text. Upload a CSV (comma, semicolon or tab separated)."
-                )
-            return _transcode(data, encoding), encoding
+            utf16 = _utf16_without_bom(data[:_SAMPLE_BYTES])
+            if utf16 is None:
+                raise TableError(_BINARY)
+            return _transcode(data, utf16), utf16
         return data, "ascii"
-    encoding = _utf16_without_bom(data[:_SAMPLE_BYTES])
-    if encoding:
-        return _transcode(data, encoding), encoding
+    utf16 = _utf16_without_bom(data[:_SAMPLE_BYTES])
+    if utf16:
+        return _transcode(data, utf16), utf16
     if b"\x00" in data[:_SAMPLE_BYTES]:
-        raise TableError(
-            "This file contains binary data, not text. Upload a CSV (comma, semicolon or tab separated)."
-        )
+        raise TableError(_BINARY)
     try:
         data.decode("utf-8")
         return data, "utf-8"
@@ -96,8 +95,8 @@ def _transcode(data: bytes, encoding: str) -> bytes:
         return data.decode(encoding).encode("utf-8")
     except UnicodeDecodeError as exc:
         raise TableError(
-            f"The file starts like {encoding.upper()} text but byte {exc.start} is not valid {encoding.upper()}. "
-            "Save it again as UTF-8 CSV."
+            f"The file starts like {encoding.upper()} text but byte {exc.start} is not valid "
+            f"{encoding.upper()}. Save it again as UTF-8 CSV."
         ) from exc
 
 
@@ -154,10 +153,20 @@ def read_csv_bytes(data: bytes, name: str) -> tuple[pl.DataFrame, CsvFormat]:
     return frame, fmt
 
 
+def _read(text: bytes, fmt: CsvFormat, infer_rows: int | None) -> pl.DataFrame:
+    """Polars' CSV reader with the detected format; ``infer_rows`` None guesses types from every row."""
+    return pl.read_csv(
+        io.BytesIO(text),
+        separator=fmt.delimiter,
+        decimal_comma=fmt.decimal_comma,
+        try_parse_dates=False,
+        infer_schema_length=infer_rows,
+    )
+
+
 def _parse(text: bytes, fmt: CsvFormat, name: str) -> pl.DataFrame:
-    options = dict(separator=fmt.delimiter, decimal_comma=fmt.decimal_comma, try_parse_dates=False)
     try:
-        return pl.read_csv(io.BytesIO(text), infer_schema_length=_INFER_ROWS, **options)
+        return _read(text, fmt, _INFER_ROWS)
     except pl.exceptions.NoDataError as exc:
         raise TableError(f"'{name}' holds no data.") from exc
     except pl.exceptions.ComputeError as exc:
@@ -170,7 +179,7 @@ def _parse(text: bytes, fmt: CsvFormat, name: str) -> pl.DataFrame:
         if "could not parse" not in message:
             raise TableError(f"'{name}' could not be read as CSV: {message.splitlines()[0]}") from exc
     try:  # a value late in the file does not fit the type guessed from the first rows: look at every row
-        return pl.read_csv(io.BytesIO(text), infer_schema_length=None, **options)
+        return _read(text, fmt, None)
     except pl.exceptions.PolarsError as exc:
         raise TableError(f"'{name}' could not be read as CSV: {str(exc).splitlines()[0]}") from exc
 

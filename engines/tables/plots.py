@@ -76,21 +76,23 @@ def build_plot_spec(
     return _heatmap(frame, table, x, y, color, agg, bins)
 
 
-def _points(frame: pl.LazyFrame, table: str, kind: str, x: str, y: str | None, by: str | None) -> PlotSpec:
+def _points(
+    frame: pl.LazyFrame, table: str, kind: Literal["scatter", "line"], x: str, y: str | None, by: str | None
+) -> PlotSpec:
     if y is None:
         raise TableError(f"A {kind} plot needs a y column as well as x.")
     columns = list(dict.fromkeys(c for c in (x, y, by) if c))
-    data = frame.select(columns).drop_nulls([x, y])
+    plan = frame.select(columns).drop_nulls([x, y])
     if kind == "line":
-        data = data.sort(x)
-    data = data.collect()
+        plan = plan.sort(x)
+    data = plan.collect()
     shade = data.height > DATASHADE_THRESHOLD
     notes = (
         (f"{data.height:,} points: rasterize (datashade) instead of drawing each point.",) if shade else ()
     )
     return PlotSpec(
         kind, data, x, y, by=by, title=f"{y} vs {x} ({table})", datashade=shade, rows=data.height, notes=notes
-    )  # type: ignore[arg-type]
+    )
 
 
 def _histogram(frame: pl.LazyFrame, table: str, x: str, bins: int, seed: int) -> PlotSpec:

@@ -104,11 +104,13 @@ def select_rows(
 ) -> pl.LazyFrame:
     """Filter (all conditions must hold), sort (nulls last), keep ``columns``, then the first ``limit``
     rows."""
-    filters = [_as_filter(f) for f in filters or []]
+    conditions = [_as_filter(f) for f in filters or []]
     keys = [_as_sort(s) for s in sort or []]
-    check_columns(frame, [f.column for f in filters] + [k.column for k in keys] + list(columns or []), table)
-    if filters:
-        frame = frame.filter(pl.all_horizontal([build_filter(f) for f in filters]))
+    check_columns(
+        frame, [f.column for f in conditions] + [k.column for k in keys] + list(columns or []), table
+    )
+    if conditions:
+        frame = frame.filter(pl.all_horizontal([build_filter(f) for f in conditions]))
     if keys:
         frame = frame.sort([k.column for k in keys], descending=[k.descending for k in keys], nulls_last=True)
     if columns:

@@ -26,7 +26,7 @@ _SET_OPERATIONS = (exp.Union, exp.Intersect, exp.Except)
 _FILE_FUNCTIONS = ("read_", "scan_")
 
 
-def _parse_one(query: str) -> exp.Expression:
+def _parse_one(query: str) -> exp.Expr:
     if not query or not query.strip():
         raise SqlRefused("Write a SELECT query, e.g. SELECT * FROM rois ORDER BY volume DESC LIMIT 10.")
     if len(query) > MAX_SQL_CHARS:
@@ -43,7 +43,7 @@ def _parse_one(query: str) -> exp.Expression:
     return statements[0]
 
 
-def _check_shape(tree: exp.Expression) -> None:
+def _check_shape(tree: exp.Expr) -> None:
     if not isinstance(tree, (exp.Select, *_SET_OPERATIONS)):
         kind = tree.key.upper() if tree.key else type(tree).__name__
         raise SqlRefused(f"Only SELECT queries are allowed here; {kind} statements would change data.")
@@ -77,7 +77,7 @@ def _check_shape(tree: exp.Expression) -> None:
                 )
 
 
-def _check_tables(tree: exp.Expression, allowed: set[str]) -> set[str]:
+def _check_tables(tree: exp.Expr, allowed: set[str]) -> set[str]:
     """The session tables the query reads; ``SqlRefused`` for anything that is not one (or a CTE)."""
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     by_lower = {name.lower(): name for name in allowed}

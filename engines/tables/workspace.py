@@ -83,13 +83,13 @@ class TableWorkspace:
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         max_tables: int = 100,
         max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
-        limits: QueryLimits = QueryLimits(),
+        limits: QueryLimits | None = None,
     ) -> None:
         self.policy = policy
         self.max_upload_bytes = max_upload_bytes
         self.max_tables = max_tables
         self.max_result_rows = max_result_rows
-        self.limits = limits
+        self.limits = limits if limits is not None else QueryLimits()  # None: the default limits
         self._tables: dict[str, _Table] = {}
         self._lock = threading.RLock()
         self._counter = 0
@@ -172,7 +172,8 @@ class TableWorkspace:
         """
         if len(data) > self.max_upload_bytes:
             raise UploadTooLarge(
-                f"'{filename}' is {len(data) / 1e6:.1f} MB, over the upload limit of {self.max_upload_bytes / 1e6:.0f} MB. "
+                f"'{filename}' is {len(data) / 1e6:.1f} MB, "
+                f"over the upload limit of {self.max_upload_bytes / 1e6:.0f} MB. "
                 "Put it in a folder the server may read and open it from there (it is then read lazily)."
             )
         frame, fmt = read_csv_bytes(data, filename)

@@ -17,7 +17,6 @@ import tracemalloc
 import pytest
 
 from engines.dandi.archive import DandiArchive
-from engines.dandi.errors import DandiUnreachable
 from engines.io.errors import SourceNotAllowed, SourceUnreachable
 from engines.io.range_transport import RequestStats, get_range, probe_http
 from engines.ngstate.errors import PointerError
@@ -110,7 +109,7 @@ def test_rebinding_cannot_reach_loopback(strict, range_server, monkeypatch):
     assert dns.lookups == 1
     dns.lookups = 0
     archive = DandiArchive(dataclasses.replace(strict, dandi_api_url=url.rsplit("/", 2)[0] + "/api"))
-    with pytest.raises(DandiUnreachable):
+    with pytest.raises(SourceUnreachable, match="DANDI API"):
         archive.search()
     assert dns.lookups == 1
     endpoint = url.rsplit("/", 2)[0]

@@ -19,7 +19,7 @@ import pytest
 
 from engines.errors import NeurodeckError
 from engines.io.errors import SourceNotAllowed, SourceNotFound
-from engines.nwb.errors import NotAnNwbFile
+from engines.nwb.errors import NwbOpenError
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 
@@ -174,7 +174,7 @@ def test_a_symlinked_index_is_named_as_typed_not_by_its_target(workspace, policy
     (hidden / "real.lindi.json").write_text("{ not json")
     link = workspace / "mine.lindi.json"
     link.symlink_to(hidden / "real.lindi.json")
-    with pytest.raises(NotAnNwbFile) as caught:
+    with pytest.raises(NwbOpenError) as caught:
         open_nwb(str(link), policy, IndexStore(workspace / "indexes"))
     assert "mine.lindi.json" in str(caught.value)
     assert "hidden-store" not in str(caught.value) and "real.lindi.json" not in str(caught.value)
@@ -196,7 +196,7 @@ def test_an_unreadable_file_behind_a_symlink_is_named_as_typed(workspace, policy
         b"\x89HDF\r\n\x1a\n" + b"\0" * 64
     )  # an HDF5 signature, then nothing usable
     (workspace / "mine.nwb").symlink_to(hidden / "real.nwb")
-    with pytest.raises(NotAnNwbFile) as caught:
+    with pytest.raises(NwbOpenError) as caught:
         open_nwb(str(workspace / "mine.nwb"), policy, IndexStore(workspace / "indexes"))
     message = str(caught.value)
     assert "mine.nwb" in message and "hidden-store" not in message and "real.nwb" not in message

@@ -159,8 +159,9 @@ def item_text(f: NwbFile, item: Any) -> str:
     """One stored value as short text: numbers to 6 digits, references as paths, records in parentheses."""
     if isinstance(item, h5py.Reference):
         return ref_path(f, item) or "(null reference)"
-    if isinstance(item, np.void) or (isinstance(item, np.ndarray) and item.dtype.names):
-        return "(" + ", ".join(item_text(f, item[name]) for name in item.dtype.names) + ")"
+    names = item.dtype.names if isinstance(item, (np.void, np.ndarray)) else None
+    if names:  # a record; an opaque np.void (no fields) falls through to its bytes
+        return "(" + ", ".join(item_text(f, item[name]) for name in names) + ")"
     if isinstance(item, np.ndarray):
         return "[" + ", ".join(item_text(f, v) for v in item.tolist()) + "]"
     if isinstance(item, (float, np.floating)):

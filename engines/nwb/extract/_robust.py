@@ -61,7 +61,8 @@ class TimeRange:
             return ""
         noun = "timestamp lies" if self.n_outside + self.n_nan == 1 else "timestamps lie"
         return (
-            f"{self.n_outside + self.n_nan:,} {noun} outside {self.start:.6g}–{self.stop:.6g} s, where the other "
+            f"{self.n_outside + self.n_nan:,} {noun} outside {self.start:.6g}–{self.stop:.6g} s, "
+            "where the other "
             f"{self.n_samples - self.n_outside - self.n_nan:,} are: " + "; ".join(parts) + "."
         )
 

@@ -10,8 +10,11 @@ falling back to halving the range every other step so the worst case stays about
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
+from engines.nwb.errors import NwbReadError
 from engines.nwb.extract._common import read
 from engines.nwb.index import ObjectInfo
 from engines.nwb.nwbfile import NwbFile
@@ -33,7 +36,9 @@ class SortedColumn:
         self.f = f
         self.info = info
         self.start = start
-        self.stop = info.shape[0] if stop is None else stop
+        if stop is None and len(info.dims) != 1:  # callers check this; a plain error beats a TypeError
+            raise NwbReadError(f"'{info.path}' is not a 1-D column of values, so it cannot be searched.")
+        self.stop = info.dims[0] if stop is None else stop
         self.itemsize = np.dtype(info.dtype).itemsize
         chunk = info.chunks[0] if info.chunks else 0
         self.block = chunk if 0 < chunk * self.itemsize <= _LARGEST_CHUNK_BYTES else _CONTIGUOUS_BLOCK
@@ -72,7 +77,11 @@ class SortedColumn:
         return float(values[i - first])
 
     def searchsorted(
-        self, value: float, side: str = "left", lo: int | None = None, hi: int | None = None
+        self,
+        value: float,
+        side: Literal["left", "right"] = "left",
+        lo: int | None = None,
+        hi: int | None = None,
     ) -> int:
         """Like ``np.searchsorted`` on ``dataset[lo:hi]``, returning an absolute index in [lo, hi]."""
         lo = self.start if lo is None else lo

@@ -98,7 +98,8 @@ def read_alignment(
     for name in (column, group_by):
         if name and name not in columns and name not in ("start_time", "stop_time"):
             raise InvalidRequest(f"'{table}' has no column '{name}'; its columns are {', '.join(columns)}.")
-    n = f.resolve(f"{table}/id").shape[0] if f"{table}/id" in f.index else 0
+    ids = f.resolve(f"{table}/id").dims if f"{table}/id" in f.index else []
+    n = ids[0] if ids else 0
     if n == 0:
         raise UnsupportedData(f"'{table}' has no trials to align to.")
     times = np.asarray(

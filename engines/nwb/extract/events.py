@@ -70,7 +70,7 @@ def _candidate(series: SeriesLayout) -> bool:
     return (
         series.timestamps is not None
         and series.n_channels == 1
-        and len(series.data.shape) == 1
+        and len(series.data.dims) == 1
         and kind in "biuf"
     )
 

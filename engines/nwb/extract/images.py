@@ -8,6 +8,7 @@ as (x, y[, channel]) arrays and are returned exactly as stored, not transposed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import numpy as np
 
@@ -81,8 +82,8 @@ def count_frames(f: NwbFile, path: str) -> int:
     """Number of frames from the index (no reads): the data's length, or the timestamps' for external
     files."""
     data = child(f, path, "data")
-    if data is not None and len(data.shape or []) >= 3 and child(f, path, "external_file") is None:
-        return data.shape[0]
+    if data is not None and len(data.dims) >= 3 and child(f, path, "external_file") is None:
+        return data.dims[0]
     timestamps = child(f, path, "timestamps")
     if timestamps is not None and timestamps.shape:
         return timestamps.shape[0]
@@ -95,7 +96,7 @@ def _frame_time(f: NwbFile, path: str, index: int) -> float | None:
         return float(read(f, timestamps, slice(index, index + 1))[0])
     starting = child(f, path, "starting_time")
     rate = attr_float(starting, "rate", 0.0) if starting is not None else 0.0
-    if rate > 0:
+    if starting is not None and rate > 0:
         return read_scalar(f, starting) + index / rate
     return None
 
@@ -107,24 +108,24 @@ def read_frame(f: NwbFile, path: str, index: int = 0) -> Frame:
     The last axis of 4-D data is colour when it has 3 or 4 entries, except for microscopy series.
     """
     data = _frame_data(f, path)
-    n_frames = data.shape[0]
+    n_frames = data.dims[0]
     if not 0 <= index < n_frames:
         raise InvalidRequest(f"'{path}' has frames 0–{n_frames - 1}; frame {index} does not exist.")
-    volume = len(data.shape) == 4 and not (
-        data.shape[3] in (3, 4) and not any(f.index.is_a(path, t) for t in _VOLUME_TYPES)
+    volume = len(data.dims) == 4 and not (
+        data.dims[3] in (3, 4) and not any(f.index.is_a(path, t) for t in _VOLUME_TYPES)
     )
-    selection = (index, slice(None), slice(None), data.shape[3] // 2) if volume else (index,)
+    selection = (index, slice(None), slice(None), data.dims[3] // 2) if volume else (index,)
     image = np.asarray(read(f, data, selection))
     return Frame(image=image, index=index, n_frames=n_frames, time=_frame_time(f, path, index))
 
 
-def _is_picture(info: ObjectInfo | None) -> bool:
+def _is_picture(info: ObjectInfo | None) -> TypeGuard[ObjectInfo]:
     return (
         info is not None
         and info.kind == "dataset"
         and is_numeric(info)
-        and len(info.shape or []) in (2, 3)
-        and (len(info.shape) == 2 or info.shape[2] in (3, 4))
+        and len(info.dims) in (2, 3)
+        and (len(info.dims) == 2 or info.dims[2] in (3, 4))
     )
 
 
@@ -156,11 +157,11 @@ def _reference_image(f: NwbFile, path: str, shape: tuple[int, ...] | None) -> np
     for container in f.index.find_by_type("Images"):
         for name in container.children:
             info = child(f, container.path, name)
-            if "mean" not in name.lower() or not _is_picture(info) or len(info.shape) != 2:
+            if "mean" not in name.lower() or not _is_picture(info) or len(info.dims) != 2:
                 continue
             score = (
                 1
-                + 2 * (shape is not None and tuple(info.shape) == shape)
+                + 2 * (shape is not None and tuple(info.dims) == shape)
                 + container.path.startswith(module + "/")
             )
             if score > best_score:
@@ -170,10 +171,10 @@ def _reference_image(f: NwbFile, path: str, shape: tuple[int, ...] | None) -> np
 
 def _label_dense(f: NwbFile, masks: ObjectInfo, n_rois: int) -> np.ndarray:
     """Labels from image_mask (roi, x, y[, z]); a volume's z is collapsed by maximum."""
-    height, width = masks.shape[1], masks.shape[2]
+    height, width = masks.dims[1], masks.dims[2]
     labels = np.zeros((height, width), dtype=np.int32)
     best = np.zeros((height, width))
-    batch = max(1, _MASK_BATCH_VALUES // int(np.prod(masks.shape[1:])))
+    batch = max(1, _MASK_BATCH_VALUES // int(np.prod(masks.dims[1:])))
     for first in range(0, n_rois, batch):
         weights = np.asarray(read(f, masks, slice(first, min(first + batch, n_rois))), dtype=np.float64)
         if weights.ndim == 4:
@@ -225,8 +226,8 @@ def read_plane_masks(f: NwbFile, path: str, max_rois: int = 2000) -> RoiMasks:
         ),
         None,
     )
-    if dense is not None and len(dense.shape or []) in (3, 4) and is_numeric(dense):
-        reference = _reference_image(f, path, tuple(dense.shape[1:3]))
+    if dense is not None and len(dense.dims) in (3, 4) and is_numeric(dense):
+        reference = _reference_image(f, path, tuple(dense.dims[1:3]))
         labels = _label_dense(f, dense, n_rois)
     elif sparse is not None and sparse[1] is not None:
         reference = _reference_image(f, path, None)

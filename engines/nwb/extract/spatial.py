@@ -39,7 +39,7 @@ def read_xy(f: NwbFile, path: str, max_points: int = 20_000) -> XYPath:
     n = series.n_samples
     step = max(1, math.ceil(n / max_points))
     rows = slice(0, n, step)
-    two_d = len(series.data.shape) == 2
+    two_d = len(series.data.dims) == 2
     raw = read(f, series.data, (rows, slice(0, min(2, series.n_channels))) if two_d else rows)
     values = np.asarray(raw, dtype=np.float64).reshape(len(range(0, n, step)), -1)
     values = values * attr_float(series.data, "conversion", 1.0) + attr_float(series.data, "offset", 0.0)

@@ -144,12 +144,12 @@ def series_layout(f: NwbFile, path: str) -> SeriesLayout:
     timestamps = child(f, path, "timestamps")
     starting = child(f, path, "starting_time")
     if timestamps is not None:
-        if not is_numeric(timestamps) or len(timestamps.shape or []) != 1:
+        if not is_numeric(timestamps) or len(timestamps.dims) != 1:
             raise NwbReadError(
                 f"The timestamps of '{path}' are not a list of numbers, so its samples cannot be "
                 "placed in time. The file needs fixing."
             )
-        n_samples = min(n_samples, timestamps.shape[0])
+        n_samples = min(n_samples, timestamps.dims[0])
         column, start, rate = SortedColumn(f, timestamps, 0, n_samples), 0.0, 0.0
     elif starting is not None:
         rate = attr_float(starting, "rate", 0.0)
@@ -206,7 +206,7 @@ def _column_plan(series: SeriesLayout, channels: list[int]) -> tuple[object, lis
     Nearby channels are read as one column range and picked afterwards; scattered ones by
     HDF5 point selection, so memory holds only the chosen columns.
     """
-    if len(series.data.shape) == 1:
+    if len(series.data.dims) == 1:
         return None, [0], [0] * len(channels)
     unique = sorted(set(channels))
     if unique[-1] - unique[0] + 1 <= 2 * len(unique):
@@ -220,7 +220,7 @@ def _stored_row_bytes(series: SeriesLayout, columns: list[int]) -> int:
     whole rows when contiguous (the bytes between the chosen columns come along)."""
     itemsize = np.dtype(series.data.dtype).itemsize
     chunks = series.data.chunks
-    if len(series.data.shape) == 1 or not chunks:
+    if len(series.data.dims) == 1 or not chunks:
         return series.n_channels * itemsize
     width = chunks[1]
     return min(len({c // width for c in columns}) * width, series.n_channels) * itemsize
@@ -283,13 +283,15 @@ def _channel_labels(f: NwbFile, series: SeriesLayout, channels: list[int]) -> li
     """'electrode 12' / 'ROI 3' from the series' electrodes or rois region, else 'ch 0', 'ch 1', ..."""
     for name, noun in (("electrodes", "electrode"), ("rois", "ROI")):
         region = child(f, series.path, name)
-        table = region.attrs.get("table") if region is not None else None
+        if region is None:
+            continue
+        table = region.attrs.get("table")
         if not (
             isinstance(table, dict)
             and table.get("ref")
             and is_numeric(region)
-            and len(region.shape or []) == 1
-            and region.shape[0] >= series.n_channels
+            and len(region.dims) == 1
+            and region.dims[0] >= series.n_channels
         ):
             continue
         ids = child(f, table["ref"], "id")
@@ -298,6 +300,45 @@ def _channel_labels(f: NwbFile, series: SeriesLayout, channels: list[int]) -> li
             continue
         return [f"{noun} {int(i)}" for i in read_rows(f, ids, rows.tolist())]
     return [f"ch {c}" for c in channels]
+
+
+def _window(series: SeriesLayout, t_start: float | None, t_stop: float | None) -> tuple[float, float, float]:
+    """``(t_stop, t0, t1)``: the asked stop (defaults filled in) and the part of the window to read.
+
+    A window wholly outside the series keeps its bounds (nothing is read from it)."""
+    first, last = series.time_range()
+    if t_start is None:
+        t_start = series.robust_range().start if t_stop is None else t_stop - DEFAULT_WINDOW_S
+    if t_stop is None:
+        t_stop = t_start + DEFAULT_WINDOW_S
+    if not (math.isfinite(t_start) and math.isfinite(t_stop)) or t_stop < t_start:
+        raise InvalidRequest(f"The window {t_start}–{t_stop} s is not valid: t_stop must be after t_start.")
+    t0, t1 = max(t_start, first), min(t_stop, last)
+    if t1 < t0:  # the window lies outside the series: nothing to read
+        t0, t1 = t_start, t_stop
+    return t_stop, t0, t1
+
+
+def _read_blocks(
+    f: NwbFile,
+    series: SeriesLayout,
+    blocks: list[tuple[int, int]],
+    row_bytes: int,
+    selection: object,
+    columns: list[int],
+    positions: list[int],
+    n_channels: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The times and samples of ``blocks`` (row ranges), read a group of concurrent requests at a time."""
+    times, pieces = [np.empty(0)], [np.empty((0, n_channels), dtype=np.dtype(series.data.dtype))]
+    align = series.data.chunks[0] if series.data.chunks else 1
+    for group in split_rows(blocks, row_bytes, _GROUP_BYTES, align):
+        _prefetch(f, series, group, columns)
+        for lo, hi in group:
+            raw = read(f, series.data, (slice(lo, hi),) if selection is None else (slice(lo, hi), selection))
+            pieces.append(_columns(np.asarray(raw).reshape(hi - lo, -1), positions))
+            times.append(series.times(lo, hi))
+    return np.concatenate(times), np.concatenate(pieces)
 
 
 def read_trace_window(
@@ -323,30 +364,14 @@ def read_trace_window(
         raise InvalidRequest("max_points must be at least 2 (one minimum and one maximum).")
     series = series_layout(f, path)
     first, last = series.time_range()
-    if t_start is None:
-        t_start = series.robust_range().start if t_stop is None else t_stop - DEFAULT_WINDOW_S
-    if t_stop is None:
-        t_stop = t_start + DEFAULT_WINDOW_S
-    if not (math.isfinite(t_start) and math.isfinite(t_stop)) or t_stop < t_start:
-        raise InvalidRequest(f"The window {t_start}–{t_stop} s is not valid: t_stop must be after t_start.")
-    t0, t1 = max(t_start, first), min(t_stop, last)
-    if t1 < t0:  # the window lies outside the series: nothing to read
-        t0, t1 = t_start, t_stop
+    t_stop, t0, t1 = _window(series, t_start, t_stop)
     picked = _pick_channels(series, channels, max_channels)
     selection, columns, positions = _column_plan(series, picked)
     i0, i1 = series.index_range(t0, t_stop)
     time_bytes = series.timestamps.itemsize if series.timestamps is not None else 0
     row_bytes = _stored_row_bytes(series, columns) + time_bytes
     blocks, sampled = _blocks(series, i0, i1, row_bytes, max_points, max_bytes) if i1 > i0 else ([], False)
-    times, pieces = [np.empty(0)], [np.empty((0, len(picked)), dtype=np.dtype(series.data.dtype))]
-    align = series.data.chunks[0] if series.data.chunks else 1
-    for group in split_rows(blocks, row_bytes, _GROUP_BYTES, align):
-        _prefetch(f, series, group, columns)
-        for lo, hi in group:
-            raw = read(f, series.data, (slice(lo, hi),) if selection is None else (slice(lo, hi), selection))
-            pieces.append(_columns(np.asarray(raw).reshape(hi - lo, -1), positions))
-            times.append(series.times(lo, hi))
-    t, raw = np.concatenate(times), np.concatenate(pieces)
+    t, raw = _read_blocks(f, series, blocks, row_bytes, selection, columns, positions, len(picked))
     decimated = len(t) > max_points
     if decimated:
         t, raw = min_max_envelope(t, raw, max_points // 2)

@@ -141,8 +141,8 @@ def _summary_columns(f: NwbFile, path: str, n_units: int) -> dict[str, object]:
             name == "spike_times"
             or info is None
             or info.kind != "dataset"
-            or len(info.shape or []) != 1
-            or info.shape[0] != n_units
+            or len(info.dims) != 1
+            or info.dims[0] != n_units
             or child(f, path, f"{name}_index") is not None
             or (info.dtype or "").startswith(("compound", "vlen"))
         ):

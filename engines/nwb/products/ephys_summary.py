@@ -65,7 +65,8 @@ class EphysSummary:
         for name in ("rate_hz", "noise_v", "positions"):
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
-        np.savez_compressed(folder / ARRAYS_FILENAME, **arrays)
+        # numpy's stub types **kwds so that a key could be allow_pickle; these keys are array names
+        np.savez_compressed(folder / ARRAYS_FILENAME, **arrays)  # type: ignore[arg-type]  # numpy stub
         info = {
             "sampling_rate": self.sampling_rate,
             "rate_reason": self.rate_reason,
@@ -161,47 +162,35 @@ def summarize_ephys(
     """
     if not (math.isfinite(rate) and rate > 0):
         raise ProductInputError(f"The sampling rate must be a positive number of Hz, got {rate!r}.")
-    shape = tuple(int(n) for n in data.shape)
-    if len(shape) not in (1, 2) or shape[0] < 2:
-        raise ProductInputError(f"Expected samples x channels with 2+ samples, got data of shape {shape}.")
-    n_samples, n_channels = shape[0], (shape[1] if len(shape) == 2 else 1)
-    scale = conversion * (
-        np.ones(n_channels)
-        if channel_conversion is None
-        else np.asarray(channel_conversion, dtype=np.float64).reshape(-1)
-    )
-    if len(scale) != n_channels:
-        raise ProductInputError(f"channel_conversion has {len(scale)} values for {n_channels} channels.")
+    n_samples, n_channels = _samples_and_channels(data.shape)
+    scale = _channel_scale(conversion, channel_conversion, n_channels)
     positions = _positions(electrode_positions, n_channels)
     segments = _segments(n_samples, rate, n_segments, segment_s)
     length = int(segments[0, 1] - segments[0, 0])
     reason = _no_rate_reason(rate, length)
     nperseg = min(length, MAX_NPERSEG)
     freqs = np.fft.rfftfreq(nperseg, 1.0 / rate)
-    psd = np.zeros((n_channels, len(freqs)))
-    crossings = np.zeros(n_channels, dtype=np.int64)
-    noise = np.zeros(n_channels)
+    totals = _Totals(
+        np.zeros((n_channels, len(freqs))), np.zeros(n_channels, dtype=np.int64), np.zeros(n_channels)
+    )
     channels_per_block = max(1, BLOCK_BYTES // (length * 8))
     for number, (start, stop) in enumerate(segments.tolist()):
         raw = np.asarray(data[start:stop]).reshape(length, n_channels)
         for first in range(0, n_channels, channels_per_block):
             part = slice(first, first + channels_per_block)
             volts = raw[:, part].astype(np.float64) * scale[part] + offset
-            psd[part] += signal.welch(volts, fs=rate, nperseg=nperseg, axis=0)[1].T
-            if reason is None:
-                counted, level = _count_spikes(volts, rate, threshold, refractory_s)
-                crossings[part] += counted
-                noise[part] += level
+            spikes = None if reason is not None else (threshold, refractory_s)
+            totals.add(part, volts, rate, nperseg, spikes)
         if progress is not None:
             progress((number + 1) / len(segments), f"Analysed {number + 1} of {len(segments)} segments")
     analyzed_s = len(segments) * length / rate
     summary = EphysSummary(
         sampling_rate=float(rate),
-        rate_hz=None if reason else crossings / analyzed_s,
+        rate_hz=None if reason else totals.crossings / analyzed_s,
         rate_reason=reason,
-        noise_v=None if reason else noise / len(segments),
+        noise_v=None if reason else totals.noise / len(segments),
         freqs=freqs,
-        psd=(psd / len(segments)).astype(np.float32),
+        psd=(totals.psd / len(segments)).astype(np.float32),
         positions=positions,
         segments=segments,
         analyzed_s=analyzed_s,
@@ -209,6 +198,45 @@ def summarize_ephys(
     if out_dir is not None:
         summary.save(out_dir)
     return summary
+
+
+@dataclass
+class _Totals:
+    """Per-channel sums over the segments read so far: power spectra, threshold crossings, noise levels."""
+
+    psd: np.ndarray
+    crossings: np.ndarray
+    noise: np.ndarray
+
+    def add(
+        self, part: slice, volts: np.ndarray, rate: float, nperseg: int, spikes: tuple[float, float] | None
+    ) -> None:
+        """Add one block of channels of one segment; ``spikes`` (threshold, refractory s) None: no counts."""
+        self.psd[part] += signal.welch(volts, fs=rate, nperseg=nperseg, axis=0)[1].T
+        if spikes is not None:
+            counted, level = _count_spikes(volts, rate, *spikes)
+            self.crossings[part] += counted
+            self.noise[part] += level
+
+
+def _samples_and_channels(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(samples, channels)`` of a recording's shape; ``ProductInputError`` for any other shape."""
+    shape = tuple(int(n) for n in shape)
+    if len(shape) not in (1, 2) or shape[0] < 2:
+        raise ProductInputError(f"Expected samples x channels with 2+ samples, got data of shape {shape}.")
+    return shape[0], (shape[1] if len(shape) == 2 else 1)
+
+
+def _channel_scale(conversion: float, channel_conversion: np.ndarray | None, n_channels: int) -> np.ndarray:
+    """Volts per stored unit, per channel (NWB's ``conversion`` x ``channel_conversion``)."""
+    scale = conversion * (
+        np.ones(n_channels)
+        if channel_conversion is None
+        else np.asarray(channel_conversion, dtype=np.float64).reshape(-1)
+    )
+    if len(scale) != n_channels:
+        raise ProductInputError(f"channel_conversion has {len(scale)} values for {n_channels} channels.")
+    return scale
 
 
 def _positions(electrode_positions: np.ndarray | None, n_channels: int) -> np.ndarray | None:

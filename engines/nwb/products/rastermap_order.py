@@ -140,7 +140,11 @@ def compute_rastermap_order(
     params = rastermap_params(
         len(fitted), counts.shape[1], n_clusters, n_PCs, locality, time_lag_window, grid_upsample
     )
-    source = {"n_units": int(counts.shape[0]), "n_bins": int(counts.shape[1]), "n_fitted": int(len(fitted))}
+    source: dict[str, int | str] = {
+        "n_units": int(counts.shape[0]),
+        "n_bins": int(counts.shape[1]),
+        "n_fitted": int(len(fitted)),
+    }
     if progress is not None:
         progress(0.05, f"Sorting {len(fitted):,} units with Rastermap")
     if len(fitted) < MIN_UNITS_TO_SORT:

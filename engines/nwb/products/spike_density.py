@@ -27,6 +27,8 @@ from numcodecs import Blosc
 
 from engines._progress import Progress
 from engines.nwb.products._ragged import (
+    SpikeTimeScan,
+    UnitRanges,
     iter_spike_blocks,
     scan_spike_times,
     unit_ranges,
@@ -146,35 +148,15 @@ def build_spike_density_pyramid(
     _check_parameters(base_bin_s, factor, max_block_spikes)
     base_bin_s, factor = float(base_bin_s), int(factor)
     ranges = unit_ranges(spike_times_index, len(spike_times))
-    _report(progress, 0.0, f"Scanning the spike times of {len(ranges):,} units")
-    scan = scan_spike_times(spike_times, ranges, max_block_spikes)
-    if scan.n_valid == 0:
-        raise ProductInputError("No spike times to bin: every unit is empty or its times are NaN.")
-    if scan.in_memory is not None and scan.in_memory_ranges is not None:
-        spike_times, ranges = scan.in_memory, scan.in_memory_ranges
-
+    scan, spike_times, ranges = _scan(spike_times, ranges, max_block_spikes, progress)
     t0 = float(math.floor(scan.t_min))
     n_base = int(_base_bins(np.array([scan.t_max]), t0, base_bin_s)[0]) + 1
     levels = _plan_levels(t0, base_bin_s, factor, n_base)
     root = zarr.open_group(zarr.DirectoryStore(str(Path(out_dir) / PYRAMID_DIRNAME)), mode="w")
     rows_per_group = max(1, min(MAX_UNITS_CHUNK, len(ranges), GROUP_CELLS // levels[0].n_bins))
     writer = _LevelWriter(root, levels, len(ranges), rows_per_group, factor)
-    spikes_per_unit = np.zeros(len(ranges), dtype=np.int64)
-    unsorted: set[int] = set()
-
-    for first in range(0, len(ranges), rows_per_group):
-        group = ranges.part(first, first + rows_per_group)
-        counts = np.zeros((len(group), levels[0].n_bins), dtype=np.uint32)
-        for rows, times in iter_spike_blocks(spike_times, group, max_block_spikes):
-            if scan.n_nan:
-                keep = ~np.isnan(times)
-                rows, times = rows[keep], times[keep]
-            unsorted.update(_add_counts(counts, rows, _base_bins(times, t0, base_bin_s)) + first)
-            spikes_per_unit[first : first + len(group)] += np.bincount(rows, minlength=len(group))
-        writer.write(first, counts)
-        done = min(first + rows_per_group, len(ranges))
-        _report(progress, 0.02 + 0.97 * done / len(ranges), f"Binned {done:,} of {len(ranges):,} units")
-
+    binning = _Binning(t0, base_bin_s, levels[0].n_bins, max_block_spikes, drop_nan=scan.n_nan > 0)
+    spikes_per_unit, unsorted = binning.run(spike_times, ranges, writer, rows_per_group, progress)
     levels = writer.finish(spikes_per_unit)
     summary = PyramidSummary(
         n_units=len(ranges),
@@ -194,6 +176,58 @@ def build_spike_density_pyramid(
     root.attrs["spike_density_pyramid"] = {"format": FORMAT_VERSION, **summary.to_dict()}
     _report(progress, 1.0, f"Pyramid ready: {len(levels)} levels, {summary.n_spikes:,} spikes")
     return summary
+
+
+def _scan(
+    spike_times: Any, ranges: UnitRanges, max_block_spikes: int, progress: Progress | None
+) -> tuple[SpikeTimeScan, Any, UnitRanges]:
+    """The first read of the spike times (their span, NaNs, order), and the times and ranges to bin.
+
+    When the times fit in one block the scan kept them: binning then reads that copy, not the file.
+    """
+    _report(progress, 0.0, f"Scanning the spike times of {len(ranges):,} units")
+    scan = scan_spike_times(spike_times, ranges, max_block_spikes)
+    if scan.n_valid == 0:
+        raise ProductInputError("No spike times to bin: every unit is empty or its times are NaN.")
+    if scan.in_memory is not None and scan.in_memory_ranges is not None:
+        return scan, scan.in_memory, scan.in_memory_ranges
+    return scan, spike_times, ranges
+
+
+@dataclass(frozen=True)
+class _Binning:
+    """How spike times become base-bin counts: the time grid, and how many spikes to read at once."""
+
+    t0: float
+    bin_s: float
+    n_bins: int
+    max_block_spikes: int
+    drop_nan: bool
+
+    def run(
+        self,
+        spike_times: Any,
+        ranges: UnitRanges,
+        writer: _LevelWriter,
+        rows_per_group: int,
+        progress: Progress | None,
+    ) -> tuple[np.ndarray, set[int]]:
+        """Count and write every group of units; the spikes per unit and the units with unsorted times."""
+        spikes_per_unit = np.zeros(len(ranges), dtype=np.int64)
+        unsorted: set[int] = set()
+        for first in range(0, len(ranges), rows_per_group):
+            group = ranges.part(first, first + rows_per_group)
+            counts = np.zeros((len(group), self.n_bins), dtype=np.uint32)
+            for rows, times in iter_spike_blocks(spike_times, group, self.max_block_spikes):
+                if self.drop_nan:
+                    keep = ~np.isnan(times)
+                    rows, times = rows[keep], times[keep]
+                unsorted.update(_add_counts(counts, rows, _base_bins(times, self.t0, self.bin_s)) + first)
+                spikes_per_unit[first : first + len(group)] += np.bincount(rows, minlength=len(group))
+            writer.write(first, counts)
+            done = min(first + rows_per_group, len(ranges))
+            _report(progress, 0.02 + 0.97 * done / len(ranges), f"Binned {done:,} of {len(ranges):,} units")
+        return spikes_per_unit, unsorted
 
 
 def _check_parameters(base_bin_s: float, factor: int, max_block_spikes: int) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import zarr
 
-from engines.nwb.errors import DataTooLarge
 from engines.nwb.products.errors import ProductInputError, ProductNotFound
 from engines.nwb.products.spike_density import (
     FORMAT_VERSION,
@@ -134,12 +133,12 @@ class SpikeDensityPyramid:
     def level_counts(self, level: int, units: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """A whole level as an array (units x bins, its stored integer type), e.g. for Rastermap.
 
-        Refuses (``DataTooLarge``) more than 200M cells; pick a coarser level.
+        Refuses (``ProductInputError``) more than 200M cells; pick a coarser level.
         """
         chosen = self.levels[level]
         rows = self._rows(units)
         if len(rows) * chosen.n_bins > MAX_LEVEL_READ_CELLS:
-            raise DataTooLarge(
+            raise ProductInputError(
                 f"Level {level} holds {len(rows) * chosen.n_bins:,} counts for these units; "
                 f"read a coarser level (at most {MAX_LEVEL_READ_CELLS:,})."
             )

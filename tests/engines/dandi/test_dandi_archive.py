@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from engines.dandi import DandiArchive, DandiNotFound, DandiRequestError, DandiUnreachable
-from engines.io.errors import SourceNotAllowed
+from engines.dandi import DandiArchive, DandiRequestError
+from engines.io.errors import SourceNotAllowed, SourceNotFound, SourceUnreachable
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from tests.support.dandi_server import DandiApiServer, FakeAsset, FakeDandiset
@@ -102,11 +102,11 @@ def test_an_asset_opens_in_the_nwb_engine_through_the_download_redirect(archive,
 
 
 def test_unknown_things_are_not_found(archive):
-    with pytest.raises(DandiNotFound, match="HTTP 404"):
+    with pytest.raises(SourceNotFound, match="HTTP 404"):
         archive.dandiset("000999")
-    with pytest.raises(DandiNotFound, match="no file at 'sub-4/missing.nwb'"):
+    with pytest.raises(SourceNotFound, match="no file at 'sub-4/missing.nwb'"):
         archive.asset("000004", "draft", "sub-4/missing.nwb")
-    with pytest.raises(DandiNotFound):
+    with pytest.raises(SourceNotFound, match="HTTP 404"):
         archive.assets("000409", version="9.999999.9999")
 
 
@@ -131,17 +131,17 @@ def test_offline_unreachable_and_failing_archives_say_so(policy, archive_server,
     offline = DandiArchive(
         dataclasses.replace(policy, dandi_api_url=f"http://127.0.0.1:{_closed_port()}/api")
     )
-    with pytest.raises(DandiUnreachable, match="Are you offline"):
+    with pytest.raises(SourceUnreachable, match="Are you offline"):
         offline.search("mouse")
     archive_server.status = 503
-    with pytest.raises(DandiUnreachable, match="HTTP 503.*Try again later"):
+    with pytest.raises(SourceUnreachable, match="HTTP 503.*Try again later"):
         archive.search("mouse")
     archive_server.status = 0
     archive_server.hang_s = 2.0
     slow = DandiArchive(
         dataclasses.replace(policy, dandi_api_url=archive_server.api_url, request_timeout_s=0.3)
     )
-    with pytest.raises(DandiUnreachable, match="did not answer within 0.3 s"):
+    with pytest.raises(SourceUnreachable, match="did not answer within 0.3 s"):
         slow.search("mouse")
 
 

@@ -85,7 +85,7 @@ def test_a_cancel_kills_the_child_within_a_fraction_of_a_second(workspace):
 def _many_units_file(path: Path, n_units: int = 600, seconds: float = 600.0) -> None:
     rng = np.random.default_rng(0)
     nwb = NWBFile("many units", "cancel-test", datetime(2024, 1, 1, tzinfo=UTC))
-    for unit in range(n_units):
+    for _ in range(n_units):
         rate = rng.uniform(1, 10)
         nwb.add_unit(spike_times=np.sort(rng.uniform(0, seconds, int(rate * seconds))))
     with NWBHDF5IO(str(path), "w") as io:

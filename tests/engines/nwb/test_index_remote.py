@@ -21,7 +21,7 @@ from engines.io.block_cache import flush_disk_writes
 from engines.io.errors import SourceUnreachable
 from engines.io.range_file import RangeFile
 from engines.io.range_transport import RequestStats, probe_http
-from engines.nwb._h5_pointers import PointerChaser
+from engines.nwb._h5_superblock import root_chaser
 from engines.nwb._walk import walk_h5py
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
@@ -59,7 +59,7 @@ def test_remote_index_equals_local_index(name, range_server, policy, workspace):
 def test_tiny_blocks_retry_every_structure_and_change_nothing(name, range_server, policy):
     stats = RequestStats()
     probe = probe_http(range_server.url_for(name), policy, stats, length=512)
-    reader = RangeFile(probe, policy, stats, PointerChaser.for_root(probe.first_chunk), block_size=512)
+    reader = RangeFile(probe, policy, stats, root_chaser(probe.first_chunk), block_size=512)
     with h5py.File(reader, "r") as h5:
         remote = walk_h5py(h5, reader)
     with h5py.File(DATA_DIR / name, "r") as h5:
@@ -154,7 +154,7 @@ def _open_plain(server: RangeServer, policy) -> h5py.File:
 def _range_file(url: str, policy, stats: RequestStats) -> RangeFile:
     """A range reader as ``open_nwb`` makes one: warmed from the root group's pointers."""
     probe = probe_http(url, policy, stats)
-    return RangeFile(probe, policy, stats, PointerChaser.for_root(probe.first_chunk))
+    return RangeFile(probe, policy, stats, root_chaser(probe.first_chunk))
 
 
 def test_data_reads_fetch_what_they_read_and_reuse_recent_chunks(chunked_server, policy):

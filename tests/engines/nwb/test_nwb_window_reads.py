@@ -54,7 +54,6 @@ def _window(server: RangeServer, nwb, path: str, t0: float, t1: float):
     started = time.perf_counter()
     window = read_trace_window(nwb, path, t0, t1, max_points=10**6)
     seconds = time.perf_counter() - started
-    server
     return window, server.log.count, server.log.bytes, seconds
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from engines.io.errors import SourceNotAllowed, SourceNotFound, SourceUnreachable
-from engines.nwb.errors import NotAnNwbFile, NwbReadError
+from engines.nwb.errors import NwbOpenError, NwbReadError
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from tests.conftest import ALL_NWB_FILES, DATA_DIR
@@ -88,7 +88,7 @@ def test_pynwb_object_for_a_good_file(policy, index_store):
         ("status/403", SourceNotAllowed, "refused access"),
         ("status/500", SourceUnreachable, "HTTP 500"),
         ("loop/file.nwb", SourceUnreachable, "redirect loop"),
-        ("README.md", NotAnNwbFile, "not a readable HDF5 file"),
+        ("README.md", NwbOpenError, "not a readable HDF5 file"),
     ],
 )
 def test_bad_remote_sources_give_clear_errors(route, error, message, range_server, policy, index_store):
@@ -142,7 +142,7 @@ def test_missing_local_file(policy, index_store):
 def test_truncated_file_is_reported(policy, index_store, workspace):
     data = (DATA_DIR / "sub-4_ses-4_ecephys+image.nwb").read_bytes()
     (workspace / "truncated.nwb").write_bytes(data[: len(data) // 3])
-    with pytest.raises(NotAnNwbFile, match="truncated|not a readable"):
+    with pytest.raises(NwbOpenError, match="truncated|not a readable"):
         nwb = open_nwb(str(workspace / "truncated.nwb"), policy, index_store)
         nwb.dataset("/units/spike_times")[:]
 
@@ -150,11 +150,11 @@ def test_truncated_file_is_reported(policy, index_store, workspace):
 def test_plain_hdf5_and_nwb1_are_rejected(policy, index_store, workspace):
     with h5py.File(workspace / "plain.h5", "w") as f:
         f["x"] = np.arange(3)
-    with pytest.raises(NotAnNwbFile, match="not an NWB file"):
+    with pytest.raises(NwbOpenError, match="not an NWB file"):
         open_nwb(str(workspace / "plain.h5"), policy, index_store)
     with h5py.File(workspace / "old.nwb", "w") as f:
         f["nwb_version"] = "NWB-1.0.6"
-    with pytest.raises(NotAnNwbFile, match="NWB 1.x"):
+    with pytest.raises(NwbOpenError, match="NWB 1.x"):
         open_nwb(str(workspace / "old.nwb"), policy, index_store)
 
 
