@@ -77,7 +77,7 @@ def execute_tool_call(
     try:
         prepared = registry.prepare(name, arguments)
     except (UnknownTool, InvalidToolArguments) as error:
-        status = "unknown_tool" if isinstance(error, UnknownTool) else "invalid_arguments"
+        status: StepStatus = "unknown_tool" if isinstance(error, UnknownTool) else "invalid_arguments"
         return (yield from _failed(trace, call_id, name, raw, error, status, turn, round_, source, start))
     yield ToolStarted(call_id=call_id, tool=name, arguments=prepared.arguments, mutates=prepared.tool.mutates)
     try:

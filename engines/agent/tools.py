@@ -289,7 +289,7 @@ def _indent(line: str) -> int:
 def _parse_arguments(name: str, text: str) -> Any:
     try:
         return json.loads(text) if text.strip() else {}
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise InvalidToolArguments(
             f"The arguments for {name} are not valid JSON ({error.msg} at character "
             f"{error.pos}): {text[:200]!r}. Send one JSON object."

@@ -426,11 +426,11 @@ def _fingerprint(analyzer: Any, with_extensions: bool) -> str:
     data = np.ascontiguousarray(spikes).view(np.uint8).reshape(-1)
     digest.update(str(len(spikes)).encode())
     if data.nbytes <= 64 << 20:
-        digest.update(data)
+        digest.update(data)  # type: ignore[arg-type]  # numpy stubs declare __buffer__ only for 3.12+
     else:
         block = 1 << 20
         for start in np.linspace(0, data.nbytes - block, 64).astype(np.int64):
-            digest.update(data[start : start + block])
+            digest.update(data[start : start + block])  # type: ignore[arg-type]  # as above
     digest.update(json.dumps([str(u) for u in analyzer.unit_ids]).encode())
     digest.update(str(analyzer.sampling_frequency).encode())
     for name in ("correlograms", "spike_amplitudes", "templates", "random_spikes") if with_extensions else ():

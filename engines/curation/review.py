@@ -19,6 +19,7 @@ from typing import Any
 from engines._progress import Cancel, Progress, is_cancelled, no_progress
 from engines.agent.config import LlmConfig
 from engines.curation.analyzer import (
+    CURATION_EXTENSIONS,
     ExtensionStatus,
     analyzer_fingerprint,
     compute_missing_extensions,
@@ -45,6 +46,10 @@ from engines.curation.store import LABELS, DecisionStore
 from engines.curation.vlm_judge import MAX_MODEL_WORKERS, VlmJudge, VlmJudgeParams
 
 __all__ = ["CurationReview", "Agreement", "make_judge"]
+
+_DEFAULT_IMAGE_PARAMS = ImageParams()
+_RECOMMENDED_REQUEST = CandidateRequest.recommended()
+"""Defaults for the methods below; both are frozen, so one instance serves every review."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ class CurationReview:
         status: ExtensionStatus | None = None,
         session: str | None = None,
         llm: LlmConfig | None = None,
-        image_params: ImageParams = ImageParams(),
+        image_params: ImageParams = _DEFAULT_IMAGE_PARAMS,
         owner: str = "",
     ) -> None:
         self.workspace = Path(workspace)
@@ -155,7 +160,7 @@ class CurationReview:
         """Compute the missing curation extensions in this process (the job kind does it cancellably)."""
         done = compute_missing_extensions(
             self.analyzer,
-            **({"extensions": extensions} if extensions else {}),
+            extensions or CURATION_EXTENSIONS,
             progress=progress,
             cancel=cancel,
             no_recording=self.status.no_recording,
@@ -170,7 +175,7 @@ class CurationReview:
     # --- candidates and groups ----------------------------------------------------------------
     def find_candidates(
         self,
-        request: CandidateRequest = CandidateRequest.recommended(),
+        request: CandidateRequest = _RECOMMENDED_REQUEST,
         progress: Progress = no_progress,
         cancel: Cancel = None,
     ) -> list[CandidateGroup]:
@@ -180,8 +185,8 @@ class CurationReview:
         return self.store.save_candidates(self.key, rows, request.to_json(), found.seconds)
 
     def _similarity(self, units: tuple[UnitId, ...]) -> float | None:
-        values = [self.data.pair_similarity(a, b) for i, a in enumerate(units) for b in units[i + 1 :]]
-        values = [v for v in values if v is not None]
+        pairs = [self.data.pair_similarity(a, b) for i, a in enumerate(units) for b in units[i + 1 :]]
+        values = [v for v in pairs if v is not None]
         return round(float(sum(values) / len(values)), 4) if values else None
 
     def candidates(self) -> list[CandidateGroup]:

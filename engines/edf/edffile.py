@@ -56,9 +56,8 @@ class EdfFile:
         with self._lock:
             if self._onsets is None:
                 if self.header.discontinuous and self._annotation_signals:
-                    self._read_annotations()
-                else:
-                    self._onsets = np.arange(self.header.n_records) * self.header.record_duration
+                    return self._read_annotations()
+                self._onsets = np.arange(self.header.n_records) * self.header.record_duration
             return self._onsets
 
     def time_range(self) -> tuple[float, float]:
@@ -80,7 +79,8 @@ class EdfFile:
                 self._read_annotations()
             return list(self._annotations or [])
 
-    def _read_annotations(self) -> None:
+    def _read_annotations(self) -> np.ndarray:
+        """Read every annotation signal; keeps the annotations and record onsets, returns the onsets."""
         header, n = self.header, self.header.n_records
         found: list[Annotation] = []
         onsets = np.arange(n) * header.record_duration
@@ -106,6 +106,7 @@ class EdfFile:
                 found.extend(annotations)
         self._annotations = sorted(found, key=lambda a: a.onset)
         self._onsets = onsets
+        return onsets
 
     def _choose(self, channels: Sequence[int] | None, max_channels: int) -> list[int]:
         if not self.signals:

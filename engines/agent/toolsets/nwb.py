@@ -294,7 +294,7 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
         artifact = NwbViewArtifact(
             path=info.path,
             view=view,
-            window=tuple(window) if window else None,
+            window=(window[0], window[1]) if window else None,
             channels=tuple(channels),
             units=tuple(units),
             title=f"{view} of {info.path}",
