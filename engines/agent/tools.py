@@ -253,8 +253,7 @@ def _arguments_model(
 ) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for parameter, (annotation, default) in parameters.items():
-        described = {"description": arg_docs[parameter]} if parameter in arg_docs else {}
-        fields[parameter] = (annotation, Field(default, **described))
+        fields[parameter] = (annotation, Field(default, description=arg_docs.get(parameter)))
     try:
         return create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
     except (TypeError, ValueError) as error:

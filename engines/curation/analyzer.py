@@ -175,13 +175,14 @@ def open_analyzer(path: str | Path, trust_pickles: bool = False) -> tuple[Any, E
     except Exception as exc:  # SpikeInterface raises ValueError, AssertionError, KeyError, zarr errors...
         if type(exc).__name__ == "UnsafeDecodeError":  # numcodecs' own refusal, under --trust-pickles
             raise AnalyzerOpenError(
-                f"'{folder.name}' keeps zarr arrays as pickles, which numcodecs decodes only when the server runs "
-                "with NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE=1 as well as --trust-pickles."
+                f"'{folder.name}' keeps zarr arrays as pickles, which numcodecs decodes only when the "
+                "server runs with NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE=1 as well as --trust-pickles."
             ) from exc
         raise AnalyzerOpenError(
-            f"'{folder}' could not be read as a SortingAnalyzer by SpikeInterface {spikeinterface.__version__} "
-            f"(written by version {_saved_version(folder)}): {type(exc).__name__}: {exc}. Open it with the "
-            "SpikeInterface version that wrote it and save it again, or rebuild it from the recording and sorting."
+            f"'{folder}' could not be read as a SortingAnalyzer by SpikeInterface "
+            f"{spikeinterface.__version__} (written by version {_saved_version(folder)}): "
+            f"{type(exc).__name__}: {exc}. Open it with the SpikeInterface version that wrote it and save "
+            "it again, or rebuild it from the recording and sorting."
         ) from exc
     broken, untrusted = [], []
     for name in analyzer.get_saved_extension_names():
@@ -353,8 +354,8 @@ def require_recording(analyzer: Any, todo: list[str], no_recording: str = "") ->
             else "cannot find its recording (moved or deleted)"
         )
         raise MissingExtensions(
-            f"{', '.join(blocked)} must be computed from the recording, and this analyzer {why}. Re-attach it "
-            "(SpikeInterface's set_temporary_recording) or compute them where the recording is.",
+            f"{', '.join(blocked)} must be computed from the recording, and this analyzer {why}. "
+            "Re-attach it (SpikeInterface's set_temporary_recording) or compute them where the recording is.",
             missing=tuple(blocked),
         )
 

@@ -125,8 +125,8 @@ class EdfFile:
         rates = {self.signals[c].sampling_rate for c in picked}
         if len(rates) > 1:
             raise EdfRequestError(
-                f"The chosen channels are sampled at different rates ({', '.join(f'{r:g}' for r in sorted(rates))} "
-                "Hz); show channels of one rate at a time."
+                "The chosen channels are sampled at different rates "
+                f"({', '.join(f'{r:g}' for r in sorted(rates))} Hz); show channels of one rate at a time."
             )
         return picked
 
