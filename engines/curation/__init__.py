@@ -8,7 +8,6 @@ from engines.curation.analyzer import (
     CURATION_EXTENSIONS,
     ExtensionStatus,
     build_analyzer,
-    compute_missing_extensions,
     open_analyzer,
 )
 from engines.curation.apply import ApplyReport, apply_curation_to_analyzer
@@ -32,6 +31,7 @@ from engines.curation.errors import (
     ReplyParseError,
 )
 from engines.curation.exports import build_curation, resolve_merges, write_curation_json, write_reasoning_csv
+from engines.curation.extensions import compute_missing_extensions
 from engines.curation.ground_truth import GroundTruth, InjectedFaults, build_ground_truth
 from engines.curation.images import FEATURES, GroupImages, ImageParams
 from engines.curation.judge import FewShotExamples, Judge, JudgeContext, run_judge

@@ -22,7 +22,6 @@ from engines.curation.analyzer import (
     CURATION_EXTENSIONS,
     ExtensionStatus,
     analyzer_fingerprint,
-    compute_missing_extensions,
     extension_status,
     open_analyzer,
     sorting_fingerprint,
@@ -37,6 +36,7 @@ from engines.curation.exports import (
     write_curation_json,
     write_reasoning_csv,
 )
+from engines.curation.extensions import compute_missing_extensions
 from engines.curation.images import FEATURES, GroupImages, ImageParams
 from engines.curation.judge import FewShotExamples, Judge, JudgeContext, run_judge
 from engines.curation.labels import label_units
