@@ -4,6 +4,7 @@ Start with ``CurationReview.open(workspace, analyzer_folder)`` (or ``ensure_demo
 for the offline demo); ``curate_batch`` runs the whole pipeline headless.
 """
 
+from engines.curation.agreement import Agreement
 from engines.curation.analyzer import (
     CURATION_EXTENSIONS,
     ExtensionStatus,
@@ -38,7 +39,7 @@ from engines.curation.judge import FewShotExamples, Judge, JudgeContext, run_jud
 from engines.curation.labels import label_units
 from engines.curation.metrics_judge import MetricsJudge, MetricsJudgeParams
 from engines.curation.model import CandidateGroup, JudgeRun, MergeDecision, UnitLabel, Verdict
-from engines.curation.review import Agreement, CurationReview, make_judge
+from engines.curation.review import CurationReview, make_judge
 from engines.curation.store import DecisionStore
 from engines.curation.vlm_judge import VlmJudge, VlmJudgeParams
 
