@@ -253,7 +253,11 @@ def _arguments_model(
 ) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for parameter, (annotation, default) in parameters.items():
-        fields[parameter] = (annotation, Field(default, description=arg_docs.get(parameter)))
+        # description=None would hide a description the annotation gives (Annotated[..., Field()]).
+        described = (
+            Field(default, description=arg_docs[parameter]) if parameter in arg_docs else Field(default)
+        )
+        fields[parameter] = (annotation, described)
     try:
         return create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
     except (TypeError, ValueError) as error:
