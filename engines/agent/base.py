@@ -78,9 +78,11 @@ class ChatModel(ABC):
     def describe(self) -> str:
         return self.config.describe()
 
+    @abstractmethod
     def close(self) -> None:
         """Release connections; the model may still be used afterwards (it reconnects)."""
 
+    @abstractmethod
     async def aclose(self) -> None:
         """Release the running event loop's connections (call before the loop ends); the model stays
         usable."""

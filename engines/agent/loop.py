@@ -77,7 +77,7 @@ def execute_tool_call(
     try:
         prepared = registry.prepare(name, arguments)
     except (UnknownTool, InvalidToolArguments) as error:
-        status = "unknown_tool" if isinstance(error, UnknownTool) else "invalid_arguments"
+        status: StepStatus = "unknown_tool" if isinstance(error, UnknownTool) else "invalid_arguments"
         return (yield from _failed(trace, call_id, name, raw, error, status, turn, round_, source, start))
     yield ToolStarted(call_id=call_id, tool=name, arguments=prepared.arguments, mutates=prepared.tool.mutates)
     try:
@@ -214,27 +214,10 @@ def run_model_turn(
             if not reply.tool_calls:
                 yield _final(transcript, "answered", round_, calls, usage)
                 return
-            mutated = False
-            for call in reply.tool_calls:
-                if is_cancelled(cancel):
-                    messages.append(
-                        {"role": "tool", "tool_call_id": call.id, "content": "Cancelled by the user."}
-                    )
-                    continue
-                outcome = yield from execute_tool_call(
-                    registry,
-                    trace,
-                    call.id,
-                    call.name,
-                    call.arguments_text,
-                    turn=turn,
-                    round_=round_,
-                    source="model",
-                    result_chars=limits.result_chars,
-                )
-                calls += 1
-                mutated |= outcome.ok and registry.tools[call.name].mutates
-                messages.append({"role": "tool", "tool_call_id": call.id, "content": outcome.model_text})
+            ran, mutated = yield from _run_requested_calls(
+                registry, trace, reply, messages, turn, round_, limits, cancel
+            )
+            calls += ran
             if is_cancelled(cancel):
                 raise Cancelled("Stopped.")
             if mutated and refresh_context is not None:
@@ -252,6 +235,40 @@ def run_model_turn(
         transcript.start_block()
         yield from transcript.emit(str(error))
         yield _final(transcript, "error", round_, calls, usage)
+
+
+def _run_requested_calls(
+    registry: ToolRegistry,
+    trace: ToolTrace,
+    reply: ModelReply,
+    messages: list[Message],
+    turn: int,
+    round_: int,
+    limits: TurnLimits,
+    cancel: Cancel,
+) -> Generator[AgentEvent, None, tuple[int, bool]]:
+    """Run the tools one reply asked for, answering each call in ``messages`` (a cancelled call is
+    answered too, as the model expects). Returns how many ran and whether any changed state."""
+    ran, mutated = 0, False
+    for call in reply.tool_calls:
+        if is_cancelled(cancel):
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": "Cancelled by the user."})
+            continue
+        outcome = yield from execute_tool_call(
+            registry,
+            trace,
+            call.id,
+            call.name,
+            call.arguments_text,
+            turn=turn,
+            round_=round_,
+            source="model",
+            result_chars=limits.result_chars,
+        )
+        ran += 1
+        mutated |= outcome.ok and registry.tools[call.name].mutates
+        messages.append({"role": "tool", "tool_call_id": call.id, "content": outcome.model_text})
+    return ran, mutated
 
 
 def _ask(

@@ -40,15 +40,21 @@ from engines.agent.errors import AgentError
 __all__ = ["Command", "CommandPlanner", "CompiledCommand", "Plan", "PlannedCall", "compile_command"]
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_RANGE = re.compile(rf"({_NUM})\s*(?:-|–|\.\.|to)\s*({_NUM})")
+
+
+def _parse_range(text: str) -> tuple[float, ...]:
+    """The two ends of a range; the planner only passes text its range pattern matched."""
+    match = _RANGE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a range such as '2-5' or '2 to 5'")
+    return tuple(float(v) for v in match.groups())
+
+
 _TYPES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "number": (_NUM, float),
     "int": (r"[-+]?\d+", int),
-    "range": (
-        rf"{_NUM}\s*(?:-|–|\.\.|to)\s*{_NUM}",
-        lambda s: tuple(
-            float(v) for v in re.fullmatch(rf"({_NUM})\s*(?:-|–|\.\.|to)\s*({_NUM})", s).groups()
-        ),
-    ),
+    "range": (rf"{_NUM}\s*(?:-|–|\.\.|to)\s*{_NUM}", _parse_range),
     "numbers": (rf"{_NUM}(?:(?:\s*,\s*|\s+){_NUM})+", lambda s: [float(v) for v in re.findall(_NUM, s)]),
     "name": (r"\"[^\"]+\"|'[^']+'|[\w/][\w.\-/:]*", lambda s: s.strip("\"'")),
     "text": (r".+?", str.strip),

@@ -44,6 +44,9 @@ __all__ = ["ChatRun", "ChatSession"]
 
 log = logging.getLogger(__name__)
 
+_DEFAULT_LIMITS = TurnLimits()
+"""The limits a session gets when none are given (frozen, so one instance serves every session)."""
+
 OFFLINE_HINT = (
     "For free-form requests, connect a model: set OPENAI_API_KEY, or OPENAI_BASE_URL for a local "
     "server (Ollama, vLLM, llama.cpp), and NEURODECK_LLM_MODEL."
@@ -73,7 +76,7 @@ class ChatSession:
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
         state_summary: Callable[[], str] | None = None,
         table_summaries: Callable[[], str] | None = None,
-        limits: TurnLimits = TurnLimits(),
+        limits: TurnLimits = _DEFAULT_LIMITS,
         memory: InteractionMemory | None = None,
         model: ChatModel | None = None,
         commands_first: bool = False,

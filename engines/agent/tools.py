@@ -253,8 +253,11 @@ def _arguments_model(
 ) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for parameter, (annotation, default) in parameters.items():
-        described = {"description": arg_docs[parameter]} if parameter in arg_docs else {}
-        fields[parameter] = (annotation, Field(default, **described))
+        # description=None would hide a description the annotation gives (Annotated[..., Field()]).
+        described = (
+            Field(default, description=arg_docs[parameter]) if parameter in arg_docs else Field(default)
+        )
+        fields[parameter] = (annotation, described)
     try:
         return create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
     except (TypeError, ValueError) as error:
@@ -289,7 +292,7 @@ def _indent(line: str) -> int:
 def _parse_arguments(name: str, text: str) -> Any:
     try:
         return json.loads(text) if text.strip() else {}
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise InvalidToolArguments(
             f"The arguments for {name} are not valid JSON ({error.msg} at character "
             f"{error.pos}): {text[:200]!r}. Send one JSON object."

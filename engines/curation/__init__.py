@@ -4,11 +4,11 @@ Start with ``CurationReview.open(workspace, analyzer_folder)`` (or ``ensure_demo
 for the offline demo); ``curate_batch`` runs the whole pipeline headless.
 """
 
+from engines.curation.agreement import Agreement
 from engines.curation.analyzer import (
     CURATION_EXTENSIONS,
     ExtensionStatus,
     build_analyzer,
-    compute_missing_extensions,
     open_analyzer,
 )
 from engines.curation.apply import ApplyReport, apply_curation_to_analyzer
@@ -32,13 +32,14 @@ from engines.curation.errors import (
     ReplyParseError,
 )
 from engines.curation.exports import build_curation, resolve_merges, write_curation_json, write_reasoning_csv
+from engines.curation.extensions import compute_missing_extensions
 from engines.curation.ground_truth import GroundTruth, InjectedFaults, build_ground_truth
 from engines.curation.images import FEATURES, GroupImages, ImageParams
 from engines.curation.judge import FewShotExamples, Judge, JudgeContext, run_judge
 from engines.curation.labels import label_units
 from engines.curation.metrics_judge import MetricsJudge, MetricsJudgeParams
 from engines.curation.model import CandidateGroup, JudgeRun, MergeDecision, UnitLabel, Verdict
-from engines.curation.review import Agreement, CurationReview, make_judge
+from engines.curation.review import CurationReview, make_judge
 from engines.curation.store import DecisionStore
 from engines.curation.vlm_judge import VlmJudge, VlmJudgeParams
 

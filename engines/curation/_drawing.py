@@ -11,6 +11,7 @@ import io
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
@@ -95,6 +96,19 @@ def draw_correlogram_grid(
         PolyCollection(polygons, facecolors=colors, edgecolors=colors, linewidths=0.4, zorder=1)
     )
     ax.add_collection(LineCollection(zero_lines, colors="#999999", linewidths=0.5, linestyles="--", zorder=2))
+    _label_rows_and_columns(ax, unit_ids, width, height)
+    ax.set_xlim(-0.05, n)
+    ax.set_ylim(-0.05, n + 0.15)
+    ax.axis("off")
+    fig.suptitle(
+        f"Correlograms (lags {lo:.0f} to {hi:.0f} ms; grey band ±{refractory_ms:g} ms)", fontsize=8, y=0.995
+    )
+    return _png(fig, dpi)
+
+
+def _label_rows_and_columns(ax: Axes, unit_ids: Sequence[object], width: float, height: float) -> None:
+    """Name each column above the grid and each row to its left, in the unit's colour."""
+    n = len(unit_ids)
     for k, unit in enumerate(unit_ids):
         ax.text(
             k + width / 2, n - 0.05, f"unit {unit}", ha="center", va="bottom", fontsize=8, color=_color(k)
@@ -109,13 +123,6 @@ def draw_correlogram_grid(
             color=_color(k),
             rotation=90,
         )
-    ax.set_xlim(-0.05, n)
-    ax.set_ylim(-0.05, n + 0.15)
-    ax.axis("off")
-    fig.suptitle(
-        f"Correlograms (lags {lo:.0f} to {hi:.0f} ms; grey band ±{refractory_ms:g} ms)", fontsize=8, y=0.995
-    )
-    return _png(fig, dpi)
 
 
 def _ticks(low: float, high: float, count: int = 4) -> np.ndarray:

@@ -14,11 +14,11 @@ from typing import Any
 
 from engines.curation.data import UnitId
 from engines.curation.errors import ReplyParseError
-from engines.curation.model import MERGE, NOT_MERGE
+from engines.curation.model import MERGE, NOT_MERGE, Decision
 
 __all__ = ["ParsedDecision", "parse_decision"]
 
-_DECISIONS = {
+_DECISIONS: dict[str, Decision] = {
     "merge": MERGE,
     "yes": MERGE,
     "not merge": NOT_MERGE,
@@ -34,7 +34,7 @@ _DECISIONS = {
 
 @dataclass(frozen=True)
 class ParsedDecision:
-    decision: str
+    decision: Decision
     confidence: float
     reasoning: str
     merge_groups: tuple[tuple[UnitId, ...], ...]

@@ -1,4 +1,5 @@
-"""Open a SortingAnalyzer (binary folder or zarr), build one, and compute what curation needs.
+"""Open a SortingAnalyzer (binary folder or zarr), build one, and say which curation extensions it has
+(``extensions`` computes the missing ones).
 
 Curation reads seven extensions: ``random_spikes`` and ``templates`` (waveform shapes),
 ``noise_levels`` (SNR), ``spike_amplitudes`` (the amplitude image), ``correlograms`` (one
@@ -22,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from engines._progress import Cancel, Progress, no_progress, raise_if_cancelled
-from engines.curation.errors import AnalyzerOpenError, CurationError, MissingExtensions
+from engines.curation.errors import AnalyzerOpenError, CurationError
 from engines.curation.pickles import TRUST_HINT, pickled_parts, safe_recording
 
 __all__ = [
@@ -34,12 +34,8 @@ __all__ = [
     "open_analyzer",
     "build_analyzer",
     "extension_status",
-    "compute_missing_extensions",
     "analyzer_fingerprint",
     "sorting_fingerprint",
-    "compute_one_extension",
-    "missing_in_order",
-    "require_recording",
     "has_loaded",
     "QUALITY_METRIC_NAMES",
     "check_not_empty",
@@ -175,13 +171,14 @@ def open_analyzer(path: str | Path, trust_pickles: bool = False) -> tuple[Any, E
     except Exception as exc:  # SpikeInterface raises ValueError, AssertionError, KeyError, zarr errors...
         if type(exc).__name__ == "UnsafeDecodeError":  # numcodecs' own refusal, under --trust-pickles
             raise AnalyzerOpenError(
-                f"'{folder.name}' keeps zarr arrays as pickles, which numcodecs decodes only when the server runs "
-                "with NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE=1 as well as --trust-pickles."
+                f"'{folder.name}' keeps zarr arrays as pickles, which numcodecs decodes only when the "
+                "server runs with NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE=1 as well as --trust-pickles."
             ) from exc
         raise AnalyzerOpenError(
-            f"'{folder}' could not be read as a SortingAnalyzer by SpikeInterface {spikeinterface.__version__} "
-            f"(written by version {_saved_version(folder)}): {type(exc).__name__}: {exc}. Open it with the "
-            "SpikeInterface version that wrote it and save it again, or rebuild it from the recording and sorting."
+            f"'{folder}' could not be read as a SortingAnalyzer by SpikeInterface "
+            f"{spikeinterface.__version__} (written by version {_saved_version(folder)}): "
+            f"{type(exc).__name__}: {exc}. Open it with the SpikeInterface version that wrote it and save "
+            "it again, or rebuild it from the recording and sorting."
         ) from exc
     broken, untrusted = [], []
     for name in analyzer.get_saved_extension_names():
@@ -313,98 +310,6 @@ def build_analyzer(
     return SortingAnalyzer.load(folder, recording=recording, format=fmt)
 
 
-def compute_missing_extensions(
-    analyzer: Any,
-    extensions: tuple[str, ...] = CURATION_EXTENSIONS,
-    params: dict[str, dict[str, Any]] | None = None,
-    job_kwargs: dict[str, Any] | None = None,
-    progress: Progress = no_progress,
-    cancel: Cancel = None,
-    no_recording: str = "",
-) -> list[str]:
-    """Compute each missing extension of ``extensions`` (and what it depends on), one at a time.
-
-    Cancel is checked between extensions (an extension that reads the recording can take
-    minutes on long recordings; the job kind runs those in a child process to stop them at
-    once). Raises ``MissingExtensions`` when an extension needs the recording and the analyzer
-    has none (``no_recording``: why, from ``ExtensionStatus``). Returns the names computed, in order.
-    """
-    params = {**EXTENSION_PARAMS, **(params or {})}
-    kwargs = {**DEFAULT_JOB_KWARGS, **(job_kwargs or {})}
-    todo = missing_in_order(analyzer, extensions)
-    require_recording(analyzer, todo, no_recording)
-    for index, name in enumerate(todo):
-        raise_if_cancelled(cancel, f"computing {name}")
-        progress(index / max(1, len(todo)), f"computing {name} ({index + 1} of {len(todo)})")
-        compute_one_extension(analyzer, name, params.get(name, {}), kwargs)
-    progress(1.0, "extensions ready" if todo else "all extensions were already computed")
-    return todo
-
-
-def require_recording(analyzer: Any, todo: list[str], no_recording: str = "") -> None:
-    """Raise ``MissingExtensions`` when ``todo`` holds extensions that read the recording and the analyzer has
-    none."""
-    has_recording = analyzer.has_recording() or analyzer.has_temporary_recording()
-    blocked = [name for name in todo if name in RECORDING_EXTENSIONS and not has_recording]
-    if blocked:
-        why = (
-            f"has no recording: {no_recording}"
-            if no_recording
-            else "cannot find its recording (moved or deleted)"
-        )
-        raise MissingExtensions(
-            f"{', '.join(blocked)} must be computed from the recording, and this analyzer {why}. Re-attach it "
-            "(SpikeInterface's set_temporary_recording) or compute them where the recording is.",
-            missing=tuple(blocked),
-        )
-
-
-def missing_in_order(analyzer: Any, extensions: tuple[str, ...]) -> list[str]:
-    """The extensions of ``extensions`` (and their dependencies) the analyzer lacks, in computing order."""
-    from spikeinterface.core.sortinganalyzer import get_available_analyzer_extensions
-
-    unknown = sorted(set(extensions) - set(get_available_analyzer_extensions()))
-    if unknown:
-        raise CurationError(f"unknown analyzer extension(s) {', '.join(unknown)}")
-    wanted = _with_dependencies(extensions)
-    order = list(CURATION_EXTENSIONS) + sorted(wanted - set(CURATION_EXTENSIONS))
-    return [name for name in order if name in wanted and not has_loaded(analyzer, name)]
-
-
-def compute_one_extension(
-    analyzer: Any, name: str, params: dict[str, Any], job_kwargs: dict[str, Any]
-) -> None:
-    from spikeinterface.core.sortinganalyzer import get_extension_class
-
-    extension_class = get_extension_class(name)
-    if analyzer.has_extension(name) and not has_loaded(analyzer, name):
-        analyzer.delete_extension(name)  # saved but unreadable: replace it
-    kwargs = dict(params)
-    if extension_class.need_job_kwargs:
-        kwargs.update(job_kwargs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        analyzer.compute(name, **kwargs)
-
-
-def _with_dependencies(extensions: tuple[str, ...]) -> set[str]:
-    needs = {
-        "templates": {"random_spikes"},
-        "spike_amplitudes": {"templates"},
-        "spike_locations": {"templates"},
-        "template_similarity": {"templates"},
-        "unit_locations": {"templates"},
-        "template_metrics": {"templates"},
-        "quality_metrics": {"templates", "noise_levels", "spike_amplitudes"},
-    }
-    wanted = set(extensions)
-    while True:
-        grown = wanted | {dep for name in wanted for dep in needs.get(name, ())}
-        if grown == wanted:
-            return wanted
-        wanted = grown
-
-
 def sorting_fingerprint(analyzer: Any) -> str:
     """A content hash of the sorting alone (spike times, units): the identity verdicts are kept under."""
     return _fingerprint(analyzer, with_extensions=False)
@@ -426,11 +331,11 @@ def _fingerprint(analyzer: Any, with_extensions: bool) -> str:
     data = np.ascontiguousarray(spikes).view(np.uint8).reshape(-1)
     digest.update(str(len(spikes)).encode())
     if data.nbytes <= 64 << 20:
-        digest.update(data)
+        digest.update(data)  # type: ignore[arg-type]  # numpy stubs declare __buffer__ only for 3.12+
     else:
         block = 1 << 20
         for start in np.linspace(0, data.nbytes - block, 64).astype(np.int64):
-            digest.update(data[start : start + block])
+            digest.update(data[start : start + block])  # type: ignore[arg-type]  # as above
     digest.update(json.dumps([str(u) for u in analyzer.unit_ids]).encode())
     digest.update(str(analyzer.sampling_frequency).encode())
     for name in ("correlograms", "spike_amplitudes", "templates", "random_spikes") if with_extensions else ():

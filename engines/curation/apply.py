@@ -143,7 +143,6 @@ def apply_curation_to_analyzer(
     units. Costs a copy of the analyzer's extensions plus writing it to disk (seconds to a
     minute). Raises ``CurationError`` with SpikeInterface's reason when the merge fails.
     """
-    from spikeinterface.core.sorting_tools import generate_unit_ids_for_merge_group
     from spikeinterface.curation import apply_curation
 
     started = time.perf_counter()
@@ -152,16 +151,7 @@ def apply_curation_to_analyzer(
         raise CurationError(f"'{folder}' already exists; choose a new folder for the curated analyzer")
     raise_if_cancelled(cancel, "applying the curation")
     removed = [plain_unit_id(u) for u in curation.get("removed") or []]
-    groups = resolve_merges([m["unit_ids"] for m in curation.get("merges") or []], analyzer.unit_ids)
-    groups = [tuple(u for u in g if u not in removed) for g in groups]
-    groups, skipped = _mergeable(analyzer, [g for g in groups if len(g) > 1], sparsity_overlap)
-    remaining = [u for u in analyzer.unit_ids if plain_unit_id(u) not in removed]
-    new_ids = (
-        [plain_unit_id(u) for u in generate_unit_ids_for_merge_group(remaining, [list(g) for g in groups])]
-        if groups
-        else []
-    )
-    merges = [{"unit_ids": list(g), "new_unit_id": new_id} for g, new_id in zip(groups, new_ids)]
+    merges, skipped = _planned_merges(analyzer, curation, removed, sparsity_overlap)
     applied = {**curation, "merges": merges, "removed": removed}
     before = _metrics(analyzer)
     progress(0.1, f"merging {len(merges)} group(s)")
@@ -183,16 +173,7 @@ def apply_curation_to_analyzer(
             curated.compute("quality_metrics", metric_names=QUALITY_METRIC_NAMES)
     raise_if_cancelled(cancel, "applying the curation")
     progress(0.7, "saving the curated analyzer")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    temp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            curated.save_as(format="binary_folder", folder=temp)
-        temp.rename(folder)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
+    _save_whole(curated, folder)
     progress(1.0, "curated analyzer saved")
     return ApplyReport(
         folder=folder,
@@ -204,3 +185,37 @@ def apply_curation_to_analyzer(
         table=_report_table(before, _metrics(curated), merges),
         seconds=time.perf_counter() - started,
     )
+
+
+def _planned_merges(
+    analyzer: Any, curation: dict[str, Any], removed: list[UnitId], sparsity_overlap: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The merges to apply (transitively joined, removed units left out, each with its new unit id) and
+    the groups skipped because their units share too few channels."""
+    from spikeinterface.core.sorting_tools import generate_unit_ids_for_merge_group
+
+    groups = resolve_merges([m["unit_ids"] for m in curation.get("merges") or []], analyzer.unit_ids)
+    groups = [tuple(u for u in g if u not in removed) for g in groups]
+    groups, skipped = _mergeable(analyzer, [g for g in groups if len(g) > 1], sparsity_overlap)
+    remaining = [u for u in analyzer.unit_ids if plain_unit_id(u) not in removed]
+    new_ids = (
+        [plain_unit_id(u) for u in generate_unit_ids_for_merge_group(remaining, [list(g) for g in groups])]
+        if groups
+        else []
+    )
+    merges = [{"unit_ids": list(g), "new_unit_id": new_id} for g, new_id in zip(groups, new_ids)]
+    return merges, skipped
+
+
+def _save_whole(curated: Any, folder: Path) -> None:
+    """Save under a temporary name, then rename, so a crash never leaves half an analyzer at ``folder``."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            curated.save_as(format="binary_folder", folder=temp)
+        temp.rename(folder)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise

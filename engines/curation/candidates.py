@@ -51,28 +51,31 @@ DEFAULT_UNION: tuple[str, ...] = ("similarity_correlograms", "temporal_splits", 
 spike_locations)."""
 
 TEMPLATE_DIFF_THRESH_HELP = (
-    "template_diff_thresh is a distance, not a similarity: the step keeps a pair when 1 - similarity is below it, "
-    "with the similarity measured by the step's own method (l1 unless you change similarity_method). So 0.25 keeps "
-    "pairs whose l1 similarity is above 0.75, and 0.9 (the SpikeAgent tutorial's value) keeps pairs above 0.1, "
-    "which is nearly every pair of nearby units."
+    "template_diff_thresh is a distance, not a similarity: the step keeps a pair when 1 - similarity "
+    "is below it, with the similarity measured by the step's own method (l1 unless you change "
+    "similarity_method). So 0.25 keeps pairs whose l1 similarity is above 0.75, and 0.9 (the SpikeAgent "
+    "tutorial's value) keeps pairs above 0.1, which is nearly every pair of nearby units."
 )
 
 STEP_HELP: dict[str, str] = {
     "num_spikes": "Drops units with fewer spikes than min_spikes (too few to compare correlograms).",
     "snr": "Drops units whose signal-to-noise ratio is below min_snr.",
-    "remove_contaminated": "Drops units whose own refractory-period contamination is above contamination_thresh.",
+    "remove_contaminated": "Drops units whose own refractory-period contamination is above "
+    "contamination_thresh.",
     "unit_locations": "Keeps pairs whose estimated positions are at most max_distance_um apart.",
     "correlogram": "Keeps pairs whose cross-correlogram looks like each unit's auto-correlogram "
     "(difference below corr_diff_thresh).",
     "template_similarity": "Keeps pairs whose average waveforms are alike. " + TEMPLATE_DIFF_THRESH_HELP,
-    "presence_distance": "Keeps pairs that fire at different times of the recording (a unit that drifted and was "
-    "split in two); presence_distance_thresh is the minimum distance between their presence.",
+    "presence_distance": "Keeps pairs that fire at different times of the recording (a unit that drifted "
+    "and was split in two); presence_distance_thresh is the minimum distance between their presence.",
     "knn": "Keeps pairs whose spikes are nearest neighbours in feature space (needs spike_locations).",
-    "cross_contamination": "Keeps pairs whose cross-contamination is not significant (p-value above p_value).",
-    "quality_score": "Keeps pairs whose merge would improve a quality score that balances firing rate against "
-    "contamination.",
-    "slay_score": "Keeps pairs whose SLAy score (template similarity, cross-correlogram significance, refractory "
-    "violations) is above slay_threshold.",
+    "cross_contamination": (
+        "Keeps pairs whose cross-contamination is not significant (p-value above p_value)."
+    ),
+    "quality_score": "Keeps pairs whose merge would improve a quality score that balances firing rate "
+    "against contamination.",
+    "slay_score": "Keeps pairs whose SLAy score (template similarity, cross-correlogram significance, "
+    "refractory violations) is above slay_threshold.",
 }
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 from engines._filesystem import build_lock
 from engines._progress import Progress, no_progress, sub_progress
-from engines.curation.analyzer import DEFAULT_JOB_KWARGS, compute_missing_extensions
+from engines.curation.analyzer import DEFAULT_JOB_KWARGS
+from engines.curation.extensions import compute_missing_extensions
 from engines.curation.ground_truth import InjectedFaults, build_ground_truth
 
 __all__ = ["DemoSpec", "ensure_demo_analyzer", "demo_truth"]

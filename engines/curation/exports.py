@@ -72,7 +72,11 @@ def resolve_merges(
     for unit in list(parent):
         clusters.setdefault(find(unit), []).append(unit)
     rank = {plain_unit_id(u): i for i, u in enumerate(order if order is not None else ())}
-    key = lambda u: (rank.get(u, len(rank)), str(u))
+
+    def key(unit: UnitId) -> tuple[int, str]:
+        """Units in the given order first, the rest by name."""
+        return (rank.get(unit, len(rank)), str(unit))
+
     return sorted(
         (tuple(sorted(c, key=key)) for c in clusters.values() if len(c) > 1), key=lambda c: key(c[0])
     )

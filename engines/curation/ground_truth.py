@@ -111,24 +111,10 @@ def build_ground_truth(
 
     Unit ids of the returned sorting are integers; true units keep their own ids as origins.
     """
-    from spikeinterface.core import (
-        generate_ground_truth_recording,
-        inject_some_duplicate_units,
-        inject_some_split_units,
-    )
-    from spikeinterface.generation import split_sorting_by_amplitudes, split_sorting_by_times
-
     job_kwargs = job_kwargs or {"n_jobs": 1, "progress_bar": False}
     rng = np.random.default_rng(seed)
     progress(0.0, "generating the recording")
-    recording, true_sorting = generate_ground_truth_recording(
-        durations=[float(duration_s)],
-        num_channels=num_channels,
-        num_units=num_units,
-        seed=seed,
-        generate_sorting_kwargs={"firing_rates": firing_rate_hz, "refractory_period_ms": 4.0},
-        noise_kwargs={"noise_levels": 5.0, "strategy": "on_the_fly"},
-    )
+    recording, true_sorting = _generate(duration_s, num_units, num_channels, seed, firing_rate_hz)
     unit_ids = true_sorting.unit_ids
     main_channels = recording.ids_to_indices(true_sorting.get_property("main_channel_id"))
     peak_uv = np.ptp(np.asarray(recording.templates), axis=(1, 2))
@@ -139,51 +125,22 @@ def build_ground_truth(
 
     if picked["amplitude_splits"]:
         progress(0.1, "splitting units by amplitude")
-        analyzer = _memory_analyzer(sorting, recording, main_channels)
-        analyzer.compute(["random_spikes", "templates", "spike_amplitudes"], **job_kwargs)
-        sorting, pairs = split_sorting_by_amplitudes(
-            analyzer, unit_ids=picked["amplitude_splits"], seed=int(rng.integers(1 << 31))
+        sorting, main_channels = _split_by_amplitude(
+            sorting, recording, main_channels, picked["amplitude_splits"], rng, job_kwargs, origin, groups
         )
-        _record_pairs(pairs, origin, groups["amplitude_splits"])
-        main_channels = np.concatenate([main_channels, main_channels[[int(a) for a, _ in pairs]]])
     if picked["temporal_splits"]:
         progress(0.6, "splitting units in time")
-        analyzer = _memory_analyzer(sorting, recording, main_channels)
-        sorting, pairs = split_sorting_by_times(
-            analyzer, unit_ids=[str(u) for u in picked["temporal_splits"]], seed=int(rng.integers(1 << 31))
+        sorting = _split_in_time(
+            sorting, recording, main_channels, picked["temporal_splits"], rng, origin, groups
         )
-        _record_pairs(pairs, origin, groups["temporal_splits"])
     sorting = sorting.rename_units([int(u) for u in sorting.unit_ids])
     origin_int = {int(k): v for k, v in origin.items()}
     if picked["random_splits"]:
         progress(0.7, "splitting units at random")
-        split_ids = [int(u) for u in picked["random_splits"]]
-        sorting, new_ids = inject_some_split_units(
-            sorting, split_ids=split_ids, num_split=2, output_ids=True, seed=int(rng.integers(1 << 31))
-        )
-        for old, parts in new_ids.items():
-            source = origin_int.pop(int(old))
-            for part in parts:
-                origin_int[int(part)] = source
-            groups["random_splits"].append(tuple(str(int(p)) for p in parts))
+        sorting = _split_at_random(sorting, picked["random_splits"], rng, origin_int, groups)
     if picked["duplicates"]:
         progress(0.8, "duplicating units")
-        copied_ids = [int(u) for u in picked["duplicates"]]  # SpikeInterface copies the first units
-        sorting = sorting.select_units(
-            copied_ids + [int(u) for u in sorting.unit_ids if int(u) not in copied_ids]
-        )
-        before = [int(u) for u in sorting.unit_ids]
-        sorting = inject_some_duplicate_units(
-            sorting,
-            num=faults.duplicates,
-            max_shift=faults.duplicate_max_shift,
-            ratio=faults.duplicate_ratio,
-            seed=int(rng.integers(1 << 31)),
-        )
-        added = [int(u) for u in sorting.unit_ids if int(u) not in set(before)]
-        for copied, duplicate in zip(before[: faults.duplicates], added):
-            origin_int[duplicate] = origin_int[copied]
-            groups["duplicates"].append((str(copied), str(duplicate)))
+        sorting = _duplicate(sorting, picked["duplicates"], faults, rng, origin_int, groups)
     sorting = sorting.rename_units([int(u) for u in sorting.unit_ids])
     sorting = sorting.select_units(sorted(int(u) for u in sorting.unit_ids))
     progress(1.0, "ground truth ready")
@@ -194,6 +151,114 @@ def build_ground_truth(
         origin=origin_int,
         faults={kind: [tuple(int(u) for u in g) for g in found] for kind, found in groups.items()},
     )
+
+
+def _generate(
+    duration_s: float, num_units: int, num_channels: int, seed: int, firing_rate_hz: float
+) -> tuple[Any, Any]:
+    """A simulated recording and its true sorting (4 ms refractory periods, 5 µV noise made on the fly)."""
+    from spikeinterface.core import generate_ground_truth_recording
+
+    return generate_ground_truth_recording(
+        durations=[float(duration_s)],
+        num_channels=num_channels,
+        num_units=num_units,
+        seed=seed,
+        generate_sorting_kwargs={"firing_rates": firing_rate_hz, "refractory_period_ms": 4.0},
+        noise_kwargs={"noise_levels": 5.0, "strategy": "on_the_fly"},
+    )
+
+
+def _split_by_amplitude(
+    sorting: Any,
+    recording: Any,
+    main_channels: np.ndarray,
+    unit_ids: list[str],
+    rng: np.random.Generator,
+    job_kwargs: dict[str, Any],
+    origin: dict[str, str],
+    groups: dict[str, list[tuple[str, ...]]],
+) -> tuple[Any, np.ndarray]:
+    """Split ``unit_ids`` in two by spike amplitude; the new units' main channels are their sources'."""
+    from spikeinterface.generation import split_sorting_by_amplitudes
+
+    analyzer = _memory_analyzer(sorting, recording, main_channels)
+    analyzer.compute(["random_spikes", "templates", "spike_amplitudes"], **job_kwargs)
+    sorting, pairs = split_sorting_by_amplitudes(analyzer, unit_ids=unit_ids, seed=int(rng.integers(1 << 31)))
+    _record_pairs(pairs, origin, groups["amplitude_splits"])
+    return sorting, np.concatenate([main_channels, main_channels[[int(a) for a, _ in pairs]]])
+
+
+def _split_in_time(
+    sorting: Any,
+    recording: Any,
+    main_channels: np.ndarray,
+    unit_ids: list[str],
+    rng: np.random.Generator,
+    origin: dict[str, str],
+    groups: dict[str, list[tuple[str, ...]]],
+) -> Any:
+    """Split ``unit_ids`` in two at a moment of the recording (a drifting unit the sorter cut)."""
+    from spikeinterface.generation import split_sorting_by_times
+
+    analyzer = _memory_analyzer(sorting, recording, main_channels)
+    sorting, pairs = split_sorting_by_times(
+        analyzer, unit_ids=[str(u) for u in unit_ids], seed=int(rng.integers(1 << 31))
+    )
+    _record_pairs(pairs, origin, groups["temporal_splits"])
+    return sorting
+
+
+def _split_at_random(
+    sorting: Any,
+    unit_ids: list[str],
+    rng: np.random.Generator,
+    origin: dict[int, str],
+    groups: dict[str, list[tuple[str, ...]]],
+) -> Any:
+    """Share the spikes of ``unit_ids`` at random between two new units each."""
+    from spikeinterface.core import inject_some_split_units
+
+    split_ids = [int(u) for u in unit_ids]
+    sorting, new_ids = inject_some_split_units(
+        sorting, split_ids=split_ids, num_split=2, output_ids=True, seed=int(rng.integers(1 << 31))
+    )
+    for old, parts in new_ids.items():
+        source = origin.pop(int(old))
+        for part in parts:
+            origin[int(part)] = source
+        groups["random_splits"].append(tuple(str(int(p)) for p in parts))
+    return sorting
+
+
+def _duplicate(
+    sorting: Any,
+    unit_ids: list[str],
+    faults: InjectedFaults,
+    rng: np.random.Generator,
+    origin: dict[int, str],
+    groups: dict[str, list[tuple[str, ...]]],
+) -> Any:
+    """Add a shifted, partial copy of each of ``unit_ids`` (a unit the sorter found twice)."""
+    from spikeinterface.core import inject_some_duplicate_units
+
+    copied_ids = [int(u) for u in unit_ids]  # SpikeInterface copies the first units
+    sorting = sorting.select_units(
+        copied_ids + [int(u) for u in sorting.unit_ids if int(u) not in copied_ids]
+    )
+    before = [int(u) for u in sorting.unit_ids]
+    sorting = inject_some_duplicate_units(
+        sorting,
+        num=faults.duplicates,
+        max_shift=faults.duplicate_max_shift,
+        ratio=faults.duplicate_ratio,
+        seed=int(rng.integers(1 << 31)),
+    )
+    added = [int(u) for u in sorting.unit_ids if int(u) not in set(before)]
+    for copied, duplicate in zip(before[: faults.duplicates], added):
+        origin[duplicate] = origin[copied]
+        groups["duplicates"].append((str(copied), str(duplicate)))
+    return sorting
 
 
 def _record_pairs(pairs: list[tuple[Any, Any]], origin: dict[str, str], found: list[tuple[str, ...]]) -> None:

@@ -27,14 +27,16 @@ from engines.curation.analyzer import (
     DEFAULT_JOB_KWARGS,
     EXTENSION_PARAMS,
     RECORDING_EXTENSIONS,
-    compute_missing_extensions,
-    compute_one_extension,
-    missing_in_order,
     open_analyzer,
-    require_recording,
 )
 from engines.curation.errors import AnalyzerOpenError
 from engines.curation.exports import write_reasoning_csv
+from engines.curation.extensions import (
+    compute_missing_extensions,
+    compute_one_extension,
+    missing_in_order,
+    require_recording,
+)
 from engines.jobs import JobContext, JobEnvironment, JobKind, run_in_child_process
 
 __all__ = [

@@ -18,7 +18,7 @@ from itertools import combinations
 from engines.curation._evidence import EvidenceParams, PairEvidence, pair_evidence
 from engines.curation.errors import CurationError
 from engines.curation.judge import Judge, JudgeContext
-from engines.curation.model import MERGE, NOT_MERGE, CandidateGroup, MergeDecision
+from engines.curation.model import MERGE, NOT_MERGE, CandidateGroup, Decision, MergeDecision
 
 __all__ = ["MetricsJudge", "MetricsJudgeParams", "PairVerdict", "score_pair"]
 
@@ -138,7 +138,7 @@ class MetricsJudge(Judge):
         verdicts = self.pair_verdicts(group, context)
         merge_sets = _merge_sets(group, verdicts)
         merged = [s for s in merge_sets if len(s) > 1]
-        decision = MERGE if merged else NOT_MERGE
+        decision: Decision = MERGE if merged else NOT_MERGE
         best = max(verdicts, key=lambda v: v.probability)
         score = best.probability if merged else max(v.probability for v in verdicts)
         if merged:
@@ -195,7 +195,7 @@ def _merge_sets(group: CandidateGroup, verdicts: list[PairVerdict]) -> list[tupl
             sets[unit] = joined
     order = {u: i for i, u in enumerate(group.unit_ids)}
     unique = {s for s in sets.values()}
-    return sorted((tuple(sorted(s, key=order.get)) for s in unique), key=lambda s: order[s[0]])
+    return sorted((tuple(sorted(s, key=order.__getitem__)) for s in unique), key=lambda s: order[s[0]])
 
 
 def _summary(group: CandidateGroup, merged: list[tuple], verdicts: list[PairVerdict]) -> str:

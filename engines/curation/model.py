@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from engines.curation.data import UnitId
 
@@ -19,8 +19,8 @@ __all__ = [
     "NOT_MERGE",
 ]
 
-MERGE = "merge"
-NOT_MERGE = "not merge"
+MERGE: Final = "merge"
+NOT_MERGE: Final = "not merge"
 Decision = Literal["merge", "not merge"]
 VerdictKind = Literal["accept", "reject", "skip"]
 """``accept``: the reviewer says the group's units are one neuron (merge them); ``reject``: they are
@@ -77,7 +77,9 @@ class MergeDecision:
     @property
     def merge_type(self) -> str:
         """What the reasoning CSV's ``merge_type`` column holds: merge, not merge, or error."""
-        return self.decision if self.ok else "error"
+        if self.error is not None or self.decision is None:
+            return "error"
+        return self.decision
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

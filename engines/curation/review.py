@@ -12,16 +12,16 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engines._progress import Cancel, Progress, is_cancelled, no_progress
 from engines.agent.config import LlmConfig
+from engines.curation.agreement import Agreement, disagrees, measure_agreement
 from engines.curation.analyzer import (
+    CURATION_EXTENSIONS,
     ExtensionStatus,
     analyzer_fingerprint,
-    compute_missing_extensions,
     extension_status,
     open_analyzer,
     sorting_fingerprint,
@@ -36,33 +36,20 @@ from engines.curation.exports import (
     write_curation_json,
     write_reasoning_csv,
 )
+from engines.curation.extensions import compute_missing_extensions
 from engines.curation.images import FEATURES, GroupImages, ImageParams
 from engines.curation.judge import FewShotExamples, Judge, JudgeContext, run_judge
 from engines.curation.labels import label_units
 from engines.curation.metrics_judge import MetricsJudge
-from engines.curation.model import MERGE, CandidateGroup, JudgeRun, MergeDecision, UnitLabel, Verdict
+from engines.curation.model import CandidateGroup, JudgeRun, MergeDecision, UnitLabel, Verdict
 from engines.curation.store import LABELS, DecisionStore
 from engines.curation.vlm_judge import MAX_MODEL_WORKERS, VlmJudge, VlmJudgeParams
 
-__all__ = ["CurationReview", "Agreement", "make_judge"]
+__all__ = ["CurationReview", "make_judge"]
 
-
-@dataclass(frozen=True)
-class Agreement:
-    """How often reviewers agreed with a judge, over groups with both an accept/reject and a decision."""
-
-    n_compared: int
-    n_agree: int
-    counts: dict[str, int]
-    """``"<verdict>/<decision>"`` -> groups (accept/merge, accept/not merge, reject/merge, reject/not
-    merge)."""
-    kappa: float | None
-    """Cohen's kappa (None when undefined: fewer than two kinds of answer)."""
-    disagreements: list[int] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float | None:
-        return self.n_agree / self.n_compared if self.n_compared else None
+_DEFAULT_IMAGE_PARAMS = ImageParams()
+_RECOMMENDED_REQUEST = CandidateRequest.recommended()
+"""Defaults for the methods below; both are frozen, so one instance serves every review."""
 
 
 def make_judge(
@@ -94,7 +81,7 @@ class CurationReview:
         status: ExtensionStatus | None = None,
         session: str | None = None,
         llm: LlmConfig | None = None,
-        image_params: ImageParams = ImageParams(),
+        image_params: ImageParams = _DEFAULT_IMAGE_PARAMS,
         owner: str = "",
     ) -> None:
         self.workspace = Path(workspace)
@@ -155,7 +142,7 @@ class CurationReview:
         """Compute the missing curation extensions in this process (the job kind does it cancellably)."""
         done = compute_missing_extensions(
             self.analyzer,
-            **({"extensions": extensions} if extensions else {}),
+            extensions or CURATION_EXTENSIONS,
             progress=progress,
             cancel=cancel,
             no_recording=self.status.no_recording,
@@ -170,7 +157,7 @@ class CurationReview:
     # --- candidates and groups ----------------------------------------------------------------
     def find_candidates(
         self,
-        request: CandidateRequest = CandidateRequest.recommended(),
+        request: CandidateRequest = _RECOMMENDED_REQUEST,
         progress: Progress = no_progress,
         cancel: Cancel = None,
     ) -> list[CandidateGroup]:
@@ -180,8 +167,8 @@ class CurationReview:
         return self.store.save_candidates(self.key, rows, request.to_json(), found.seconds)
 
     def _similarity(self, units: tuple[UnitId, ...]) -> float | None:
-        values = [self.data.pair_similarity(a, b) for i, a in enumerate(units) for b in units[i + 1 :]]
-        values = [v for v in values if v is not None]
+        pairs = [self.data.pair_similarity(a, b) for i, a in enumerate(units) for b in units[i + 1 :]]
+        values = [v for v in pairs if v is not None]
         return round(float(sum(values) / len(values)), 4) if values else None
 
     def candidates(self) -> list[CandidateGroup]:
@@ -312,19 +299,7 @@ class CurationReview:
         return self.store.current_verdicts(self.key)
 
     def agreement(self, judge: str | None = None) -> Agreement:
-        decisions, verdicts = self.decisions(judge), self.verdicts()
-        counts = {f"{v}/{d}": 0 for v in ("accept", "reject") for d in ("merge", "not merge")}
-        disagreements = []
-        for group_id, verdict in verdicts.items():
-            decision = decisions.get(group_id)
-            if verdict.verdict not in ("accept", "reject") or decision is None or not decision.ok:
-                continue
-            counts[f"{verdict.verdict}/{decision.decision}"] += 1
-            if (verdict.verdict == "accept") != (decision.decision == MERGE):
-                disagreements.append(group_id)
-        n = sum(counts.values())
-        agree = counts["accept/merge"] + counts["reject/not merge"]
-        return Agreement(n, agree, counts, _kappa(counts, n), sorted(disagreements))
+        return measure_agreement(self.decisions(judge), self.verdicts())
 
     def label_units(self, labeler: str = "bombcell", **options: Any) -> list[UnitLabel]:
         """Label every unit with a labeler and store the labels (a person's labels still win)."""
@@ -367,13 +342,7 @@ class CurationReview:
                     "verdict": v.verdict if v else "",
                     "reviewed": v is not None,
                     "example": examples.get(group.group_id, ""),
-                    "disagrees": bool(
-                        d
-                        and d.ok
-                        and v
-                        and v.verdict in ("accept", "reject")
-                        and (v.verdict == "accept") != (d.decision == MERGE)
-                    ),
+                    "disagrees": bool(d and v and disagrees(d, v)),
                 }
             )
         return pd.DataFrame(rows)
@@ -417,13 +386,3 @@ class CurationReview:
             progress=progress,
             cancel=cancel,
         )
-
-
-def _kappa(counts: dict[str, int], n: int) -> float | None:
-    if n == 0:
-        return None
-    observed = (counts["accept/merge"] + counts["reject/not merge"]) / n
-    human_yes = (counts["accept/merge"] + counts["accept/not merge"]) / n
-    judge_yes = (counts["accept/merge"] + counts["reject/merge"]) / n
-    expected = human_yes * judge_yes + (1 - human_yes) * (1 - judge_yes)
-    return None if expected >= 1.0 else round((observed - expected) / (1 - expected), 4)

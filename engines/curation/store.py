@@ -33,51 +33,20 @@ from engines.curation.model import (
     UnitLabel,
     Verdict,
 )
+from engines.curation.store_rows import (
+    SCHEMA,
+    decision_from_row,
+    group_from_row,
+    inserted_id,
+    units_json,
+    verdict_from_row,
+)
 from engines.workspace_db import WorkspaceDb
 
 __all__ = ["DecisionStore", "VERDICTS", "LABELS"]
 
 VERDICTS = ("accept", "reject", "skip")
 LABELS = ("good", "mua", "noise")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS analyzers (key TEXT PRIMARY KEY, path TEXT NOT NULL, n_units INTEGER, created REAL);
-CREATE TABLE IF NOT EXISTS groups (
-    analyzer TEXT NOT NULL, group_id INTEGER NOT NULL, units TEXT NOT NULL, origin TEXT NOT NULL DEFAULT '',
-    parent_id INTEGER, similarity REAL, created REAL NOT NULL,
-    PRIMARY KEY (analyzer, group_id), UNIQUE (analyzer, units));
-CREATE TABLE IF NOT EXISTS candidate_lists (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, analyzer TEXT NOT NULL, request TEXT NOT NULL, seconds TEXT,
-    created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS candidate_members (
-    list_id INTEGER NOT NULL, group_id INTEGER NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (list_id, group_id));
-CREATE TABLE IF NOT EXISTS judge_runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, analyzer TEXT NOT NULL, judge TEXT NOT NULL, params TEXT NOT NULL,
-    group_ids TEXT NOT NULL, status TEXT NOT NULL, started REAL NOT NULL, finished REAL, message TEXT DEFAULT '');
-CREATE TABLE IF NOT EXISTS decisions (
-    run_id INTEGER NOT NULL, group_id INTEGER NOT NULL, analyzer TEXT NOT NULL, judge TEXT NOT NULL,
-    units TEXT NOT NULL, decision TEXT, confidence REAL, score REAL, reasoning TEXT, report TEXT,
-    merge_groups TEXT, error TEXT, evidence TEXT, tokens_in INTEGER, tokens_out INTEGER, cost_usd REAL,
-    elapsed_s REAL, created REAL NOT NULL, PRIMARY KEY (run_id, group_id));
-CREATE INDEX IF NOT EXISTS decisions_by_group ON decisions (analyzer, group_id, created);
-CREATE TABLE IF NOT EXISTS verdicts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, analyzer TEXT NOT NULL, group_id INTEGER NOT NULL, verdict TEXT NOT NULL,
-    merge_units TEXT NOT NULL, session TEXT NOT NULL, created REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS verdicts_by_group ON verdicts (analyzer, group_id, id);
-CREATE TABLE IF NOT EXISTS unit_labels (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, analyzer TEXT NOT NULL, unit_id TEXT NOT NULL, label TEXT NOT NULL,
-    source TEXT NOT NULL, probability REAL, session TEXT NOT NULL DEFAULT '', created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS examples (
-    analyzer TEXT NOT NULL, group_id INTEGER NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (analyzer, group_id));
-"""
-
-
-def _units_json(units: Iterable[Any]) -> str:
-    return json.dumps([plain_unit_id(u) for u in units])
-
-
-def _units(text: str | None) -> tuple[UnitId, ...]:
-    return tuple(json.loads(text)) if text else ()
 
 
 class DecisionStore:
@@ -87,7 +56,7 @@ class DecisionStore:
         self.folder = Path(workspace) / "curation"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "decisions.sqlite"
-        self._db = WorkspaceDb(self.path, _SCHEMA)
+        self._db = WorkspaceDb(self.path, SCHEMA)
         with self._db.write() as db:
             add_owner_column(db, "verdicts")
 
@@ -109,7 +78,7 @@ class DecisionStore:
         similarity: float | None,
         parent_id: int | None,
     ) -> CandidateGroup:
-        text = _units_json(units)
+        text = units_json(units)
         row = db.execute("SELECT * FROM groups WHERE analyzer = ? AND units = ?", (analyzer, text)).fetchone()
         if row is None:
             next_id = db.execute(
@@ -123,17 +92,7 @@ class DecisionStore:
             row = db.execute(
                 "SELECT * FROM groups WHERE analyzer = ? AND group_id = ?", (analyzer, next_id)
             ).fetchone()
-        return self._group(row)
-
-    @staticmethod
-    def _group(row: sqlite3.Row) -> CandidateGroup:
-        return CandidateGroup(
-            group_id=int(row["group_id"]),
-            unit_ids=_units(row["units"]),
-            similarity=row["similarity"],
-            origin=row["origin"],
-            parent_id=row["parent_id"],
-        )
+        return group_from_row(row)
 
     def save_candidates(
         self,
@@ -144,10 +103,12 @@ class DecisionStore:
     ) -> list[CandidateGroup]:
         """Record a candidate list (the analyzer's current one); known unit sets keep their ids."""
         with self._db.write() as db:
-            list_id = db.execute(
-                "INSERT INTO candidate_lists (analyzer, request, seconds, created) VALUES (?, ?, ?, ?)",
-                (analyzer, json.dumps(request), json.dumps(seconds), time.time()),
-            ).lastrowid
+            list_id = inserted_id(
+                db.execute(
+                    "INSERT INTO candidate_lists (analyzer, request, seconds, created) VALUES (?, ?, ?, ?)",
+                    (analyzer, json.dumps(request), json.dumps(seconds), time.time()),
+                )
+            )
             saved = []
             for position, (units, origin, similarity) in enumerate(groups):
                 group = self._ensure_group(db, analyzer, units, origin, similarity, None)
@@ -169,7 +130,8 @@ class DecisionStore:
                 []
                 if latest is None
                 else db.execute(
-                    "SELECT g.* FROM candidate_members m JOIN groups g ON g.analyzer = ? AND g.group_id = m.group_id "
+                    "SELECT g.* FROM candidate_members m "
+                    "JOIN groups g ON g.analyzer = ? AND g.group_id = m.group_id "
                     "WHERE m.list_id = ? ORDER BY m.position",
                     (analyzer, latest["id"]),
                 ).fetchall()
@@ -180,7 +142,9 @@ class DecisionStore:
                 (analyzer,),
             ).fetchall()
         seen = {r["group_id"] for r in rows}
-        return [self._group(r) for r in rows] + [self._group(r) for r in made if r["group_id"] not in seen]
+        return [group_from_row(r) for r in rows] + [
+            group_from_row(r) for r in made if r["group_id"] not in seen
+        ]
 
     def candidate_request(self, analyzer: str) -> dict[str, Any] | None:
         with self._db.read() as db:
@@ -205,7 +169,7 @@ class DecisionStore:
             rows = db.execute(
                 "SELECT * FROM groups WHERE analyzer = ? ORDER BY group_id", (analyzer,)
             ).fetchall()
-        found = {int(r["group_id"]): self._group(r) for r in rows}
+        found = {int(r["group_id"]): group_from_row(r) for r in rows}
         if group_ids is None:
             return list(found.values())
         wanted = list(group_ids)
@@ -217,34 +181,36 @@ class DecisionStore:
     # --- judge runs ---------------------------------------------------------------------------
     def start_run(self, analyzer: str, judge: str, params: dict[str, Any], group_ids: list[int]) -> int:
         with self._db.write() as db:
-            return int(
+            return inserted_id(
                 db.execute(
                     "INSERT INTO judge_runs (analyzer, judge, params, group_ids, status, started) "
                     "VALUES (?, ?, ?, ?, 'pending', ?)",
                     (analyzer, judge, json.dumps(params, default=str), json.dumps(group_ids), time.time()),
-                ).lastrowid
+                )
             )
 
     def mark_run(self, run_id: int, status: str, message: str = "") -> None:
         finished = time.time() if status in ("done", "failed", "cancelled") else None
         with self._db.write() as db:
             db.execute(
-                "UPDATE judge_runs SET status = ?, message = ?, finished = COALESCE(?, finished) WHERE id = ?",
+                "UPDATE judge_runs SET status = ?, message = ?, finished = COALESCE(?, finished) "
+                "WHERE id = ?",
                 (status, message, finished, run_id),
             )
 
     def record_decision(self, run_id: int, analyzer: str, decision: MergeDecision) -> None:
         with self._db.write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO decisions (run_id, group_id, analyzer, judge, units, decision, confidence, "
-                "score, reasoning, report, merge_groups, error, evidence, tokens_in, tokens_out, cost_usd, elapsed_s, "
+                "INSERT OR REPLACE INTO decisions (run_id, group_id, analyzer, judge, units, decision, "
+                "confidence, score, reasoning, report, merge_groups, error, evidence, tokens_in, tokens_out, "
+                "cost_usd, elapsed_s, "
                 "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     decision.group_id,
                     analyzer,
                     decision.judge,
-                    _units_json(decision.unit_ids),
+                    units_json(decision.unit_ids),
                     decision.decision,
                     decision.confidence,
                     decision.score,
@@ -260,26 +226,6 @@ class DecisionStore:
                     time.time(),
                 ),
             )
-
-    @staticmethod
-    def _decision(row: sqlite3.Row) -> MergeDecision:
-        return MergeDecision(
-            group_id=int(row["group_id"]),
-            unit_ids=_units(row["units"]),
-            judge=row["judge"],
-            decision=row["decision"],
-            confidence=row["confidence"],
-            score=row["score"],
-            reasoning=row["reasoning"] or "",
-            report=row["report"] or "",
-            merge_groups=tuple(tuple(g) for g in json.loads(row["merge_groups"] or "[]")),
-            error=row["error"],
-            evidence=json.loads(row["evidence"] or "{}"),
-            tokens_in=row["tokens_in"] or 0,
-            tokens_out=row["tokens_out"] or 0,
-            cost_usd=row["cost_usd"] or 0.0,
-            elapsed_s=row["elapsed_s"] or 0.0,
-        )
 
     def run(self, run_id: int) -> JudgeRun:
         with self._db.read() as db:
@@ -329,7 +275,7 @@ class DecisionStore:
             rows = db.execute(
                 "SELECT * FROM decisions WHERE run_id = ? ORDER BY created", (run_id,)
             ).fetchall()
-        return [self._decision(r) for r in rows]
+        return [decision_from_row(r) for r in rows]
 
     def latest_decisions(self, analyzer: str, judge: str | None = None) -> dict[int, MergeDecision]:
         """Each group's most recent decision (of one judge, or of any)."""
@@ -340,7 +286,7 @@ class DecisionStore:
         )
         with self._db.read() as db:
             rows = db.execute(query, (analyzer, judge) if judge else (analyzer,)).fetchall()
-        return {int(r["group_id"]): self._decision(r) for r in rows}
+        return {int(r["group_id"]): decision_from_row(r) for r in rows}
 
     # --- verdicts -----------------------------------------------------------------------------
     def record_verdict(
@@ -356,25 +302,15 @@ class DecisionStore:
         if verdict not in VERDICTS:
             raise CurationError(f"unknown verdict {verdict!r}; use accept, reject or skip")
         with self._db.write() as db:
-            vid = db.execute(
-                "INSERT INTO verdicts (analyzer, group_id, verdict, merge_units, session, created, owner) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (analyzer, group_id, verdict, _units_json(merge_units), session, time.time(), owner),
-            ).lastrowid
-            return self._verdict(db.execute("SELECT * FROM verdicts WHERE id = ?", (vid,)).fetchone())
-
-    @staticmethod
-    def _verdict(row: sqlite3.Row) -> Verdict:
-        return Verdict(
-            id=int(row["id"]),
-            group_id=int(row["group_id"]),
-            verdict=row["verdict"],
-            merge_units=_units(row["merge_units"]),
-            session=row["session"],
-            created=row["created"],
-            undone=bool(row["undone"]),
-            owner=row["owner"],
-        )
+            vid = inserted_id(
+                db.execute(
+                    "INSERT INTO verdicts "
+                    "(analyzer, group_id, verdict, merge_units, session, created, owner) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (analyzer, group_id, verdict, units_json(merge_units), session, time.time(), owner),
+                )
+            )
+            return verdict_from_row(db.execute("SELECT * FROM verdicts WHERE id = ?", (vid,)).fetchone())
 
     def undo_last(self, analyzer: str, session: str) -> Verdict | None:
         """Undo this session's latest verdict still standing; returns it (None when there is none)."""
@@ -387,7 +323,7 @@ class DecisionStore:
             if row is None:
                 return None
             db.execute("UPDATE verdicts SET undone = 1 WHERE id = ?", (row["id"],))
-        return self._verdict(row)
+        return verdict_from_row(row)
 
     def current_verdicts(self, analyzer: str) -> dict[int, Verdict]:
         """Each group's latest verdict not undone (from any session)."""
@@ -395,7 +331,7 @@ class DecisionStore:
             rows = db.execute(
                 "SELECT * FROM verdicts WHERE analyzer = ? AND undone = 0 ORDER BY id", (analyzer,)
             ).fetchall()
-        return {int(r["group_id"]): self._verdict(r) for r in rows}
+        return {int(r["group_id"]): verdict_from_row(r) for r in rows}
 
     def verdict_history(self, analyzer: str, group_id: int | None = None) -> list[Verdict]:
         query = "SELECT * FROM verdicts WHERE analyzer = ?" + (
@@ -405,7 +341,7 @@ class DecisionStore:
             rows = db.execute(
                 query + " ORDER BY id", (analyzer,) if group_id is None else (analyzer, group_id)
             )
-            return [self._verdict(r) for r in rows.fetchall()]
+            return [verdict_from_row(r) for r in rows.fetchall()]
 
     # --- labels and examples ------------------------------------------------------------------
     def record_labels(self, analyzer: str, labels: Iterable[UnitLabel], session: str = "") -> None:

@@ -7,7 +7,7 @@ same address policy as NWB files. Windows come back as ``engines.nwb.extract.Tra
 from engines.edf._header import EdfChannel, EdfHeader
 from engines.edf._tal import Annotation
 from engines.edf.edffile import EdfFile, open_edf
-from engines.edf.errors import EdfOpenError, EdfReadError, EdfRequestError, NotAnEdfFile
+from engines.edf.errors import EdfOpenError, EdfRequestError
 
 __all__ = [
     "open_edf",
@@ -16,7 +16,5 @@ __all__ = [
     "EdfChannel",
     "Annotation",
     "EdfOpenError",
-    "NotAnEdfFile",
-    "EdfReadError",
     "EdfRequestError",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from engines.edf.errors import NotAnEdfFile
+from engines.edf.errors import EdfOpenError
 
 __all__ = ["EdfChannel", "EdfHeader", "FIXED_BYTES", "SIGNAL_BYTES", "parse_fixed", "parse_header"]
 
@@ -109,7 +109,7 @@ def _number(raw: bytes, what: str, integer: bool = False) -> float:
     try:
         return int(text) if integer else float(text)
     except ValueError:
-        raise NotAnEdfFile(
+        raise EdfOpenError(
             f"The header's {what} field holds '{text}', not a number: the file is damaged or not EDF/BDF."
         ) from None
 
@@ -124,50 +124,38 @@ def _start(date: bytes, clock: bytes) -> datetime | None:
 
 
 def parse_fixed(data: bytes, label: str) -> tuple[bool, int]:
-    """From the first 256 bytes: (is BDF, number of signals). Raises ``NotAnEdfFile``."""
+    """From the first 256 bytes: (is BDF, number of signals). Raises ``EdfOpenError``."""
     if len(data) < FIXED_BYTES:
-        raise NotAnEdfFile(f"{label} is only {len(data)} bytes long; an EDF/BDF header alone is 256 bytes.")
+        raise EdfOpenError(f"{label} is only {len(data)} bytes long; an EDF/BDF header alone is 256 bytes.")
     version = data[:8]
     if version not in (b"0       ", BDF_VERSION):
-        raise NotAnEdfFile(
+        raise EdfOpenError(
             f"{label} is not an EDF or BDF file (its first bytes are {version!r}, not '0' or the "
             "BIOSEMI mark). Open EDF (.edf) or BDF (.bdf) recordings here."
         )
     n_signals = int(_number(data[252:256], "number of signals", integer=True))
     if n_signals < 1:
-        raise NotAnEdfFile(f"{label} declares {n_signals} signals; the header is damaged.")
+        raise EdfOpenError(f"{label} declares {n_signals} signals; the header is damaged.")
     return version == BDF_VERSION, n_signals
 
 
-def parse_header(data: bytes, label: str, file_size: int) -> EdfHeader:
-    """The header from the file's first bytes (at least 256 × (signals + 1)). Raises ``NotAnEdfFile``."""
-    is_bdf, n_signals = parse_fixed(data, label)
-    header_bytes = int(_number(data[184:192], "header size", integer=True))
-    if header_bytes != FIXED_BYTES + SIGNAL_BYTES * n_signals:
-        raise NotAnEdfFile(
-            f"{label} declares a {header_bytes}-byte header for {n_signals} signals "
-            f"(should be {FIXED_BYTES + SIGNAL_BYTES * n_signals}); the header is damaged."
-        )
-    if len(data) < header_bytes:
-        raise NotAnEdfFile(f"{label} ends inside its header ({len(data)} of {header_bytes} bytes).")
-    reserved = _text(data[192:236])
-    kind = "BDF" if is_bdf else "EDF"
-    plus = reserved[:5] if reserved[:5] in ("EDF+C", "EDF+D", "BDF+C", "BDF+D") else ""
-    fmt = kind + plus[3:] if plus else kind
-    duration = _number(data[244:252], "record duration")
-    if duration < 0:
-        raise NotAnEdfFile(f"{label} declares records of {duration} s; the header is damaged.")
+def _parse_channels(
+    data: bytes, label: str, n_signals: int, duration: float, sample_bytes: int, annotated: bool
+) -> list[EdfChannel]:
+    """The signal headers, which the file stores field by field (every label, then every unit...).
+
+    ``annotated``: an EDF+/BDF+ file, whose "EDF Annotations" signals hold annotations, not samples.
+    """
     fields: dict[str, list[bytes]] = {}
     pos = FIXED_BYTES
     for name, width in _SIGNAL_FIELDS:
         fields[name] = [data[pos + i * width : pos + (i + 1) * width] for i in range(n_signals)]
         pos += width * n_signals
-    sample_bytes = 3 if is_bdf else 2
     channels, offset = [], 0
     for i in range(n_signals):
         per_record = int(_number(fields["samples_per_record"][i], f"samples per record of signal {i}", True))
         if per_record < 0:
-            raise NotAnEdfFile(
+            raise EdfOpenError(
                 f"{label}: signal {i} has {per_record} samples per record; the header is damaged."
             )
         name = _text(fields["label"][i])
@@ -185,11 +173,34 @@ def parse_header(data: bytes, label: str, file_size: int) -> EdfHeader:
                 digital_min=int(_number(fields["digital_min"][i], f"digital minimum of signal {i}", True)),
                 digital_max=int(_number(fields["digital_max"][i], f"digital maximum of signal {i}", True)),
                 offset=offset,
-                is_annotation=bool(plus) and name in ANNOTATION_LABELS,
+                is_annotation=annotated and name in ANNOTATION_LABELS,
             )
         )
         offset += per_record * sample_bytes
-    record_bytes = offset
+    return channels
+
+
+def parse_header(data: bytes, label: str, file_size: int) -> EdfHeader:
+    """The header from the file's first bytes (at least 256 × (signals + 1)). Raises ``EdfOpenError``."""
+    is_bdf, n_signals = parse_fixed(data, label)
+    header_bytes = int(_number(data[184:192], "header size", integer=True))
+    if header_bytes != FIXED_BYTES + SIGNAL_BYTES * n_signals:
+        raise EdfOpenError(
+            f"{label} declares a {header_bytes}-byte header for {n_signals} signals "
+            f"(should be {FIXED_BYTES + SIGNAL_BYTES * n_signals}); the header is damaged."
+        )
+    if len(data) < header_bytes:
+        raise EdfOpenError(f"{label} ends inside its header ({len(data)} of {header_bytes} bytes).")
+    reserved = _text(data[192:236])
+    kind = "BDF" if is_bdf else "EDF"
+    plus = reserved[:5] if reserved[:5] in ("EDF+C", "EDF+D", "BDF+C", "BDF+D") else ""
+    fmt = kind + plus[3:] if plus else kind
+    duration = _number(data[244:252], "record duration")
+    if duration < 0:
+        raise EdfOpenError(f"{label} declares records of {duration} s; the header is damaged.")
+    sample_bytes = 3 if is_bdf else 2
+    channels = _parse_channels(data, label, n_signals, duration, sample_bytes, annotated=bool(plus))
+    record_bytes = sum(c.samples_per_record for c in channels) * sample_bytes
     declared = int(_number(data[236:244], "number of data records", integer=True))
     available = (file_size - header_bytes) // record_bytes if record_bytes else 0
     n_records = available if declared < 0 else declared  # -1: recording not closed; count what is there

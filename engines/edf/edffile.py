@@ -19,7 +19,8 @@ from engines.edf._header import FIXED_BYTES, EdfChannel, EdfHeader, parse_fixed,
 from engines.edf._records import decode_signal, record_runs, record_spans
 from engines.edf._tal import Annotation, parse_record_tals
 from engines.edf.byte_source import ByteSource, open_bytes
-from engines.edf.errors import EdfReadError, EdfRequestError, NotAnEdfFile
+from engines.edf.errors import EdfOpenError, EdfRequestError
+from engines.io.errors import SourceError
 from engines.io.policy import SourcePolicy
 from engines.nwb.extract.decimate import min_max_envelope
 from engines.nwb.extract.timeseries import DEFAULT_WINDOW_S, TraceWindow
@@ -56,9 +57,8 @@ class EdfFile:
         with self._lock:
             if self._onsets is None:
                 if self.header.discontinuous and self._annotation_signals:
-                    self._read_annotations()
-                else:
-                    self._onsets = np.arange(self.header.n_records) * self.header.record_duration
+                    return self._read_annotations()
+                self._onsets = np.arange(self.header.n_records) * self.header.record_duration
             return self._onsets
 
     def time_range(self) -> tuple[float, float]:
@@ -80,7 +80,8 @@ class EdfFile:
                 self._read_annotations()
             return list(self._annotations or [])
 
-    def _read_annotations(self) -> None:
+    def _read_annotations(self) -> np.ndarray:
+        """Read every annotation signal; keeps the annotations and record onsets, returns the onsets."""
         header, n = self.header, self.header.n_records
         found: list[Annotation] = []
         onsets = np.arange(n) * header.record_duration
@@ -97,7 +98,7 @@ class EdfFile:
                 try:
                     start, annotations = parse_record_tals(data)
                 except ValueError as exc:
-                    raise EdfReadError(
+                    raise SourceError(
                         f"The annotations of data record {record} of {self.label} are damaged "
                         f"({exc}). The signals can still be read."
                     ) from exc
@@ -106,6 +107,7 @@ class EdfFile:
                 found.extend(annotations)
         self._annotations = sorted(found, key=lambda a: a.onset)
         self._onsets = onsets
+        return onsets
 
     def _choose(self, channels: Sequence[int] | None, max_channels: int) -> list[int]:
         if not self.signals:
@@ -124,8 +126,8 @@ class EdfFile:
         rates = {self.signals[c].sampling_rate for c in picked}
         if len(rates) > 1:
             raise EdfRequestError(
-                f"The chosen channels are sampled at different rates ({', '.join(f'{r:g}' for r in sorted(rates))} "
-                "Hz); show channels of one rate at a time."
+                "The chosen channels are sampled at different rates "
+                f"({', '.join(f'{r:g}' for r in sorted(rates))} Hz); show channels of one rate at a time."
             )
         return picked
 
@@ -201,7 +203,7 @@ class EdfFile:
         blob = b"".join(data)
         n_records = sum(b - a for a, b in runs)
         if len(blob) != n_records * row_bytes:
-            raise EdfReadError(
+            raise SourceError(
                 f"{self.label} ended early while reading records {runs[0][0]}–{runs[-1][1] - 1}; "
                 "the file may have been cut short or replaced. Open it again."
             )
@@ -224,18 +226,18 @@ def _header_bytes(source: ByteSource) -> bytes:
 def open_edf(text: str, policy: SourcePolicy) -> EdfFile:
     """Open a local path (under the allowed roots) or an http(s)/s3/gs/dandi URL of an EDF/BDF file.
 
-    Reads the header only (remote: the probe request). Raises ``NotAnEdfFile`` for other files, a damaged
+    Reads the header only (remote: the probe request). Raises ``EdfOpenError`` for other files, a damaged
     header or data records that stop short of what the header announces, and the NWB engine's typed source
     errors for refused or unreachable sources."""
     source = open_bytes(text, policy)
     try:
         header = parse_header(_header_bytes(source), source.label, source.size)
         if header.record_bytes == 0:
-            raise NotAnEdfFile(f"{source.label} declares signals without samples; the header is damaged.")
+            raise EdfOpenError(f"{source.label} declares signals without samples; the header is damaged.")
         expected = header.header_bytes + header.data_bytes
         if source.size < expected:
             held = max(source.size - header.header_bytes, 0) // header.record_bytes
-            raise NotAnEdfFile(
+            raise EdfOpenError(
                 f"{source.label} holds {held:,} of the {header.n_records:,} data records its header "
                 f"announces ({source.size:,} of {expected:,} bytes): it was cut short, e.g. by an "
                 "incomplete download. Download or copy it again."

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from engines.errors import NeurodeckError
 
-__all__ = ["EdfOpenError", "NotAnEdfFile", "EdfReadError", "EdfRequestError"]
+__all__ = ["EdfOpenError", "EdfRequestError"]
 
 
 class EdfOpenError(NeurodeckError, OSError):
-    """The source could not be opened as an EDF/BDF file."""
-
-
-class NotAnEdfFile(EdfOpenError):
-    """The bytes are not an EDF, EDF+, BDF or BDF+ file (wrong version field, broken header)."""
-
-
-class EdfReadError(NeurodeckError, OSError):
-    """The file opened but some of its data could not be read (a damaged annotation, a server gone)."""
+    """The source could not be opened as an EDF/BDF file: not EDF, EDF+, BDF or BDF+ (wrong version
+    field, broken header) or cut short. Data that cannot be read once open is an
+    ``engines.io.SourceError``."""
 
 
 class EdfRequestError(NeurodeckError, ValueError):

@@ -6,7 +6,7 @@ outputs keep Jupyter's shapes (text, errors, PNGs, Bokeh/HoloViews figures as JS
 """
 
 from engines.kernel.base import CodeRunner, KernelLimits, OnOutput
-from engines.kernel.errors import KernelBusy, KernelError, KernelStartError, RemoteKernelError
+from engines.kernel.errors import KernelError, KernelStartError, RemoteKernelError
 from engines.kernel.local import LocalKernel
 from engines.kernel.notebook import (
     NotebookEntry,
@@ -37,6 +37,5 @@ __all__ = [
     "export_notebook",
     "KernelError",
     "KernelStartError",
-    "KernelBusy",
     "RemoteKernelError",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from engines.kernel.results import CellOutput
 
@@ -83,7 +83,9 @@ class OutputCollector:
         if msg_type == "stream":
             return CellOutput("stream", name=content.get("name", "stdout"), text=content.get("text", ""))
         if msg_type in ("display_data", "execute_result", "update_display_data"):
-            kind = "execute_result" if msg_type == "execute_result" else "display_data"
+            kind: Literal["execute_result", "display_data"] = (
+                "execute_result" if msg_type == "execute_result" else "display_data"
+            )
             return CellOutput(
                 kind, data=dict(content.get("data", {})), metadata=dict(content.get("metadata", {}))
             )

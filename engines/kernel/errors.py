@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from engines.errors import NeurodeckError
 
-__all__ = ["KernelError", "KernelStartError", "KernelBusy", "RemoteKernelError"]
+__all__ = ["KernelError", "KernelStartError", "RemoteKernelError"]
 
 
 class KernelError(NeurodeckError, RuntimeError):
-    """The kernel could not do what was asked (not a failure of the user's code: that is a result)."""
+    """The kernel could not do what was asked (not a failure of the user's code: that is a result), for
+    instance a cell is still running in this session's kernel (the message says to stop it or wait)."""
 
 
 class KernelStartError(KernelError, OSError):
     """No kernel could be started (missing ipykernel, a launcher failure, a remote server refusing)."""
-
-
-class KernelBusy(KernelError):
-    """A cell is still running in this session's kernel: stop it or wait for it."""
 
 
 class RemoteKernelError(KernelError, ConnectionError):

@@ -25,7 +25,7 @@ from typing import Any
 from engines.kernel._cell import run_cell
 from engines.kernel.base import KernelLimits, OnOutput
 from engines.kernel.environment import kernel_environment
-from engines.kernel.errors import KernelBusy, KernelStartError
+from engines.kernel.errors import KernelError, KernelStartError
 from engines.kernel.results import CellResult
 
 __all__ = ["LocalKernel"]
@@ -196,11 +196,11 @@ class LocalKernel:
     def run(self, code: str, on_output: OnOutput | None = None, time_s: float | None = None) -> CellResult:
         """Run ``code``; blocks until it ends, its time is up, the user stops it or the kernel dies.
 
-        Starts the kernel first if needed (1–2 s). Raises ``KernelBusy`` when a cell is already
+        Starts the kernel first if needed (1–2 s). Raises ``KernelError`` when a cell is already
         running, ``KernelStartError`` when no kernel can start; anything the code does is a result.
         """
         if not self._run_lock.acquire(blocking=False):
-            raise KernelBusy(
+            raise KernelError(
                 "A cell is still running in this session's kernel. Stop it or wait for it to finish."
             )
         try:

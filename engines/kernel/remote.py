@@ -23,7 +23,7 @@ from engines.io.operator_service import OperatorService
 from engines.kernel._cell import run_cell
 from engines.kernel._kernel_setup import SETUP_CODE
 from engines.kernel.base import KernelLimits, OnOutput
-from engines.kernel.errors import KernelBusy, KernelStartError, RemoteKernelError
+from engines.kernel.errors import KernelError, KernelStartError, RemoteKernelError
 from engines.kernel.results import CellResult
 
 __all__ = ["RemoteKernel"]
@@ -232,7 +232,7 @@ class RemoteKernel:
     def run(self, code: str, on_output: OnOutput | None = None, time_s: float | None = None) -> CellResult:
         """Run ``code`` on the server's kernel (started on first use); same results as ``LocalKernel.run``."""
         if not self._run_lock.acquire(blocking=False):
-            raise KernelBusy(
+            raise KernelError(
                 "A cell is still running in this session's kernel. Stop it or wait for it to finish."
             )
         try:

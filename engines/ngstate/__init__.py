@@ -10,12 +10,9 @@ from engines.ngstate.errors import (
     LayerNotFound,
     NgStateError,
     PointerError,
-    PointerNotAllowed,
-    PointerTooLarge,
     StateNotFound,
     StateParseError,
     VolumeError,
-    VolumeNotAllowed,
     VolumeTooLarge,
 )
 from engines.ngstate.layers import (
@@ -108,9 +105,6 @@ __all__ = [
     "LayerNotFound",
     "StateNotFound",
     "PointerError",
-    "PointerTooLarge",
-    "PointerNotAllowed",
     "VolumeError",
-    "VolumeNotAllowed",
     "VolumeTooLarge",
 ]

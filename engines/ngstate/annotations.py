@@ -76,12 +76,12 @@ def _resolve(state: NgState, dims: list[str], point: Point, what: str) -> list[f
         given = dict(zip(dims, values))
     resolved = []
     for name in dims:
-        value = given.get(name, current.get(name))
-        if value is None:
+        coordinate: float | None = given.get(name, current.get(name))
+        if coordinate is None:
             raise NgStateError(
                 f"The {what} needs a '{name}' coordinate (the state has no position to take it from)."
             )
-        number = float(value)
+        number = float(coordinate)
         if not math.isfinite(number):
             raise NgStateError(f"The {what}'s '{name}' coordinate must be a finite number.")
         resolved.append(number)

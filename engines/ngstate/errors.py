@@ -9,12 +9,9 @@ __all__ = [
     "StateParseError",
     "LayerNotFound",
     "PointerError",
-    "PointerTooLarge",
-    "PointerNotAllowed",
     "StateNotFound",
     "VolumeError",
     "VolumeTooLarge",
-    "VolumeNotAllowed",
 ]
 
 
@@ -41,24 +38,14 @@ class StateNotFound(NgStateError, KeyError):
 
 
 class PointerError(NeurodeckError, OSError):
-    """A JSON pointer URL (``#!s3://``, ``#!gs://``, ``#!https://``) could not be fetched."""
-
-
-class PointerTooLarge(PointerError):
-    """The pointed-to document is larger than the configured cap."""
+    """A JSON pointer URL (``#!s3://``, ``#!gs://``, ``#!https://``) could not be fetched: refused (a
+    private address), over the size cap, or failed; the message says which and what to do."""
 
 
 class VolumeError(NeurodeckError, OSError):
-    """A layer's volume could not be opened or read."""
+    """A layer's volume could not be opened or read, or the server refuses it (a private address, a
+    path outside the allowed folders); the message says which."""
 
 
 class VolumeTooLarge(NeurodeckError, ValueError):
     """A read would hold more voxels in memory than allowed; choose a coarser mip or a smaller box."""
-
-
-class PointerNotAllowed(PointerError, PermissionError):
-    """The pointer's host is a private or loopback address and the operator has not allowed those."""
-
-
-class VolumeNotAllowed(VolumeError, PermissionError):
-    """The volume lies at a private address or outside the folders this server may read."""

@@ -182,8 +182,8 @@ def set_lut_range(state: NgState, name: str, low: float, high: float, control: s
     controls = invlerp_controls(shader)
     if not controls:
         raise NgStateError(
-            f"The shader of '{name}' has no '#uicontrol invlerp' control, so it has no contrast range to set. "
-            "Add one to the shader, or remove the shader to use the default."
+            f"The shader of '{name}' has no '#uicontrol invlerp' control, so it has no contrast range "
+            "to set. Add one to the shader, or remove the shader to use the default."
         )
     chosen = control or controls[0]
     if chosen not in controls:

@@ -16,13 +16,13 @@ from engines.io.cloud_objects import fetch_object
 from engines.io.errors import DomainErrors, raised_as
 from engines.io.fetch import fetch_bytes
 from engines.io.policy import SourcePolicy
-from engines.ngstate.errors import PointerError, PointerNotAllowed, PointerTooLarge, StateParseError
+from engines.ngstate.errors import PointerError, StateParseError
 from engines.ngstate.state import NgState
 from engines.ngstate.urls import parse_url, pointer_of
 
 __all__ = ["PointerOptions", "load_state", "fetch_pointer"]
 
-_ERRORS = DomainErrors(failed=PointerError, too_large=PointerTooLarge, not_allowed=PointerNotAllowed)
+_ERRORS = DomainErrors(failed=PointerError)
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class PointerOptions:
 def load_state(text: str, policy: SourcePolicy, options: PointerOptions | None = None) -> NgState:
     """The state behind any pasted text; a pointer costs one fetch (time-limited, size-capped).
 
-    Raises ``StateParseError`` for text that is no state, ``PointerError`` (and subclasses) when
-    a pointer cannot be fetched.
+    Raises ``StateParseError`` for text that is no state, ``PointerError`` when a pointer cannot be
+    fetched (refused, too large or failed: the message says which).
     """
     pointer = pointer_of(text)
     if pointer is None:

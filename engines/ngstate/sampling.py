@@ -134,6 +134,33 @@ def _box_at_mip(volume: Volume, mip: int, lo: tuple[float, ...] | None, hi: tupl
     return to_mip(volume.info, mip, lo, hi)
 
 
+def _summarise_counts(counts: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray, int, float, float]:
+    """Counts per integer value trimmed to the values present, their unit-wide bin edges, the voxel
+    count, mean and standard deviation (8/16-bit data, counted exactly)."""
+    count = int(counts.sum())
+    nonzero = np.flatnonzero(counts)
+    if count == 0:
+        raise VolumeError("The box holds no voxels.")
+    first, last = int(nonzero[0]), int(nonzero[-1])
+    counts = counts[first : last + 1]
+    edges = np.arange(first + offset, last + offset + 2, dtype=np.float64)
+    centers = edges[:-1]
+    mean = float(np.dot(counts, centers) / count)
+    std = math.sqrt(max(float(np.dot(counts, (centers - mean) ** 2) / count), 0.0))
+    return counts, edges, count, mean, std
+
+
+def _summarise_values(values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int, float, float]:
+    """The same for wider types, binned over the finite values' range (NaN and inf left out)."""
+    every = np.concatenate(values).astype(np.float64) if values else np.zeros(0)
+    finite = every[np.isfinite(every)]
+    if finite.size == 0:
+        raise VolumeError("The box holds no finite voxel values.")
+    low, high = float(finite.min()), float(finite.max())
+    counts, edges = np.histogram(finite, bins=_FLOAT_BINS, range=(low, high if high > low else low + 1))
+    return counts, edges, int(finite.size), float(finite.mean()), float(finite.std())
+
+
 def compute_histogram(
     volume: Volume,
     mip: int | None = None,
@@ -175,25 +202,9 @@ def compute_histogram(
         else:
             values.append(data)
     if exact:
-        count = int(counts.sum())
-        nonzero = np.flatnonzero(counts)
-        if count == 0:
-            raise VolumeError("The box holds no voxels.")
-        first, last = int(nonzero[0]), int(nonzero[-1])
-        counts = counts[first : last + 1]
-        edges = np.arange(first + offset, last + offset + 2, dtype=np.float64)
-        centers = edges[:-1]
-        mean = float(np.dot(counts, centers) / count)
-        std = math.sqrt(max(float(np.dot(counts, (centers - mean) ** 2) / count), 0.0))
+        counts, edges, count, mean, std = _summarise_counts(counts, offset)
     else:
-        every = np.concatenate(values).astype(np.float64) if values else np.zeros(0)
-        finite = every[np.isfinite(every)]
-        if finite.size == 0:
-            raise VolumeError("The box holds no finite voxel values.")
-        count = int(finite.size)
-        low, high = float(finite.min()), float(finite.max())
-        counts, edges = np.histogram(finite, bins=_FLOAT_BINS, range=(low, high if high > low else low + 1))
-        mean, std = float(finite.mean()), float(finite.std())
+        counts, edges, count, mean, std = _summarise_values(values)
     scale = volume.info.scale(mip)
     lo_clip = tuple(max(a, o) for a, o in zip(box_lo, scale.voxel_offset))
     hi_clip = tuple(min(b, u) for b, u in zip(box_hi, scale.upper))

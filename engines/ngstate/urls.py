@@ -146,7 +146,8 @@ def parse_url(text: str) -> NgState:
         raise StateParseError("The URL has an empty state after '#!'. Copy the link again from the viewer.")
     if _POINTER.match(fragment.strip()):
         raise StateParseError(
-            f"'{fragment.strip()}' points at a state stored elsewhere; it has to be fetched (load_state does that)."
+            f"'{fragment.strip()}' points at a state stored elsewhere; it has to be fetched "
+            "(load_state does that)."
         )
     try:
         return NgState.from_json(fragment)
@@ -156,8 +157,8 @@ def parse_url(text: str) -> NgState:
         data = json.loads(url_safe_to_json(fragment))
     except json.JSONDecodeError as exc:
         raise StateParseError(
-            f"The state in this URL is not valid JSON ({exc.msg} at character {exc.pos}). The link may be cut "
-            "short: copy it again, whole, from the viewer."
+            f"The state in this URL is not valid JSON ({exc.msg} at character {exc.pos}). "
+            "The link may be cut short: copy it again, whole, from the viewer."
         ) from exc
     if not isinstance(data, dict):
         raise StateParseError("A Neuroglancer state is a JSON object ({...}); this URL holds something else.")

@@ -94,7 +94,8 @@ def set_position(state: NgState, center: Center) -> NgState:
         values = list(center)
         if len(values) > len(names):
             raise NgStateError(
-                f"{len(values)} coordinates given, but this state has {len(names)} dimensions ({', '.join(names)})."
+                f"{len(values)} coordinates given, but this state has {len(names)} dimensions "
+                f"({', '.join(names)})."
             )
         updates = {i: _finite(v, f"The {names[i]} coordinate") for i, v in enumerate(values)}
     new, data = _edit(state)

@@ -27,11 +27,11 @@ from engines.io.fetch import fetch_bytes
 from engines.io.policy import SourcePolicy, resolve_local_path
 from engines.io.remote_sources import public_prefix_url
 from engines.ngstate._precomputed import Scale, VolumeInfo, chunk_boxes, clip_to_scale
-from engines.ngstate.errors import VolumeError, VolumeNotAllowed, VolumeTooLarge
+from engines.ngstate.errors import VolumeError, VolumeTooLarge
 
 __all__ = ["Volume", "VolumeInfo", "Scale", "open_volume"]
 
-_ERRORS = DomainErrors(failed=VolumeError, too_large=VolumeError, not_allowed=VolumeNotAllowed)
+_ERRORS = DomainErrors(failed=VolumeError)
 _INFO_MAX_BYTES = 4 * 1024 * 1024
 _HTTP_THREADS = 8
 
@@ -52,7 +52,7 @@ class _LocalStore:
     def read(self, key: str, max_bytes: int) -> bytes | None:
         path = (self.folder / key).resolve()
         if self.folder not in path.parents:
-            raise VolumeNotAllowed(f"The volume's info names '{key}', which lies outside its folder.")
+            raise VolumeError(f"The volume's info names '{key}', which lies outside its folder.")
         if path.is_file():
             return path.read_bytes()
         gz = path.with_name(path.name + ".gz")
@@ -205,7 +205,7 @@ def _open_store(url: str, policy: SourcePolicy, aliases: Mapping[str, Path]) -> 
     try:
         info_path = resolve_local_path(str(Path(path) / "info"), policy)
     except SourceNotAllowed as exc:
-        raise VolumeNotAllowed(str(exc)) from exc
+        raise VolumeError(str(exc)) from exc
     except SourceError as exc:
         raise VolumeError(f"No precomputed volume at '{path}' (no info file).") from exc
     return _LocalStore(info_path.parent)

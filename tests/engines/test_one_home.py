@@ -99,25 +99,19 @@ UNCAUGHT_BUT_KEPT = {
     "ReplyParseError": "ValueError: engines.agent.images asks the model again on one",
     "BackendUnavailable": "ConnectionError",
     "ChildProcessFailed": "RuntimeError carrying the child's traceback text",
-    # I/O errors: their modules move to engines/io/ in another change, which decides their fate.
+    # Reading errors each engine states in its own terms (engines.io raises the generic ones).
     "DandiRequestError": "a malformed identifier, version or page (ValueError), not an archive failure",
-    "EdfOpenError": "I/O move",
-    "NotAnEdfFile": "I/O move",
-    "EdfReadError": "I/O move",
-    "EdfRequestError": "I/O move",
+    "EdfOpenError": "typed open error, like NwbOpenError",
+    "EdfRequestError": "EDF: arguments the file cannot serve (ValueError), like InvalidRequest",
     "NwbReadError": "the file opened but an object in it is broken (OSError): the file is at fault",
     "ObjectNotFound": "KeyError (no object at a path in the file), shown without KeyError's quotes",
-    "PointerError": "I/O move",
-    "PointerTooLarge": "I/O move",
-    "PointerNotAllowed": "I/O move",
-    "VolumeError": "I/O move",
-    "VolumeNotAllowed": "I/O move",
-    "VolumeTooLarge": "I/O move",
+    "PointerError": "ngstate: a pointer state could not be fetched (engines.io's errors, in its terms)",
+    "VolumeError": "ngstate: a layer's volume cannot be opened or sampled; engines.io's errors, in its terms",
+    "VolumeTooLarge": "ngstate: a read refused for its size before any read (ValueError, not OSError)",
     "BytesPending": "a signal through h5py's read callback: h5py re-raises it as its own error, so "
     "batch_reads detects it by the batch's miss count, never by name",
-    "RemoteKernelError": "I/O move (engines/kernel/remote.py)",
-    "KernelStartError": "raised in engines/kernel/remote.py, part of the I/O move",
-    "KernelBusy": "raised in engines/kernel/remote.py, part of the I/O move",
+    "RemoteKernelError": "the remote Jupyter server failed (ConnectionError); security tests expect it",
+    "KernelStartError": "no kernel could start (OSError); the NWB assistant page raises it too",
 }
 
 

@@ -229,8 +229,9 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
         frame = units.frame.sort_values("rate_hz", ascending=False)
         rates = frame["rate_hz"].to_numpy(dtype=float)
         text = (
-            f"{len(frame)} units over {units.t_start:.6g}–{units.t_stop:.6g} s; rate median {np.nanmedian(rates):.3g} Hz"
-            f" (range {np.nanmin(rates):.3g}–{np.nanmax(rates):.3g}); top {top}:\n"
+            f"{len(frame)} units over {units.t_start:.6g}–{units.t_stop:.6g} s; "
+            f"rate median {np.nanmedian(rates):.3g} Hz "
+            f"(range {np.nanmin(rates):.3g}–{np.nanmax(rates):.3g}); top {top}:\n"
             f"{frame.head(top)[['unit', 'n_spikes', 'rate_hz']].to_csv(index=False)}"
         )
         return ToolResult(text, artifact=TableArtifact(frame=frame.head(top), title="firing rates"))
@@ -294,7 +295,7 @@ def build_nwb_tools(tools_of: NwbAssistantTools) -> Toolset:
         artifact = NwbViewArtifact(
             path=info.path,
             view=view,
-            window=tuple(window) if window else None,
+            window=(window[0], window[1]) if window else None,
             channels=tuple(channels),
             units=tuple(units),
             title=f"{view} of {info.path}",

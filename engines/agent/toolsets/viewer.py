@@ -205,16 +205,17 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         volume = open_layer_volume(session.state, name, tools_of.policy, tools_of.aliases)
         result = compute_histogram(volume, mip=mip)
         facts = result.summary()
+        title = f"{name} at mip {result.mip}"
         spec = {
             "type": "histogram_counts",
             "frame": result.to_frame(),
             "x": "value",
             "y": "count",
-            "title": f"{name} at mip {result.mip}",
+            "title": title,
         }
         return ToolResult(
             f"Histogram of '{name}' at mip {result.mip}: {facts}",
-            artifact=PlotArtifact(spec=spec, title=spec["title"]),
+            artifact=PlotArtifact(spec=spec, title=title),
             data=facts,
         )
 

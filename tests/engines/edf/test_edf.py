@@ -11,8 +11,8 @@ import numpy as np
 import pyedflib
 import pytest
 
-from engines.edf import EdfReadError, EdfRequestError, NotAnEdfFile, open_edf
-from engines.io.errors import SourceNotAllowed
+from engines.edf import EdfOpenError, EdfRequestError, open_edf
+from engines.io.errors import SourceError, SourceNotAllowed
 from engines.io.policy import SourcePolicy
 from tests.support.range_server import RangeServer
 
@@ -204,14 +204,14 @@ def test_s3_source_reads_through_the_configured_endpoint(recordings, server, edf
 
 
 def test_truncated_file_is_refused_with_a_clear_error(recordings, server, edf_policy):
-    with pytest.raises(NotAnEdfFile, match=r"holds \d+ of the 30 data records.*Download or copy it again"):
+    with pytest.raises(EdfOpenError, match=r"holds \d+ of the 30 data records.*Download or copy it again"):
         open_edf(str(recordings / "truncated.edf"), edf_policy)
-    with pytest.raises(NotAnEdfFile, match="cut short"):
+    with pytest.raises(EdfOpenError, match="cut short"):
         open_edf(server.url_for("truncated.edf"), edf_policy)
 
 
 def test_other_files_and_places_are_refused(recordings, server, edf_policy, tmp_path):
-    with pytest.raises(NotAnEdfFile, match="not an EDF or BDF file"):
+    with pytest.raises(EdfOpenError, match="not an EDF or BDF file"):
         open_edf(str(recordings / "notes.edf"), edf_policy)
     outside = tmp_path / "elsewhere.edf"
     shutil.copy(recordings / "rec.edf", outside)
@@ -241,7 +241,7 @@ def test_damaged_annotations_are_reported_and_signals_still_read(recordings, edf
     broken = tmp_path / "broken.edf"
     broken.write_bytes(bytes(data))
     damaged = open_edf(str(broken), dataclasses.replace(edf_policy, allowed_roots=(tmp_path,)))
-    with pytest.raises(EdfReadError, match="record 3 .* damaged"):
+    with pytest.raises(SourceError, match="record 3 .* damaged"):
         damaged.annotations()
     assert damaged.read_window(0.0, 1.0).values.shape == (256, 3)
     damaged.close()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from engines.kernel import KernelBusy, KernelLimits, LocalKernel
+from engines.kernel import KernelError, KernelLimits, LocalKernel
 
 PNG_SIGNATURE = b"\x89PNG"
 
@@ -90,7 +90,7 @@ def test_a_second_run_while_one_runs_is_refused(kernel):
     worker = threading.Thread(target=kernel.run, args=("import time\ntime.sleep(1.5)",))
     worker.start()
     time.sleep(0.3)
-    with pytest.raises(KernelBusy, match="still running"):
+    with pytest.raises(KernelError, match="still running"):
         kernel.run("1 + 1")
     worker.join()
 

@@ -22,7 +22,11 @@ from engines.nwb.nwbfile import open_nwb
 from engines.io.policy import SourcePolicy
 from engines.nwb.extract import read_events, robust_time_range
 folder = Path(tempfile.mkdtemp())
-nwb = open_nwb({str(DEMO)!r}, SourcePolicy(workspace=folder, allowed_roots=(Path({str(DATA_DIR)!r}),)), IndexStore(folder))
+nwb = open_nwb(
+    {str(DEMO)!r},
+    SourcePolicy(workspace=folder, allowed_roots=(Path({str(DATA_DIR)!r}),)),
+    IndexStore(folder),
+)
 span = robust_time_range(nwb, "/acquisition/events")
 events = read_events(nwb, "/acquisition/events", 0.0, 60.0)
 print(span.n_before, round(span.start, 3), len(events.times), sorted(set(events.codes.tolist()))[:3])

@@ -61,7 +61,8 @@ TIMELAPSE_STATE = {
         {
             "type": "image",
             "source": "zarr://https://example.org/lightsheet/embryo.zarr",
-            "shader": '#uicontrol invlerp contrast(range=[100, 4000])\n#uicontrol vec3 color color(default="green")\n'
+            "shader": "#uicontrol invlerp contrast(range=[100, 4000])\n"
+            '#uicontrol vec3 color color(default="green")\n'
             "void main() {\n  emitRGB(color * contrast());\n}\n",
             "shaderControls": {"contrast": {"range": [150, 3800], "window": [0, 8000]}},
             "localDimensions": {"c'": [1, ""]},
