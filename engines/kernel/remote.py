@@ -30,6 +30,8 @@ __all__ = ["RemoteKernel"]
 
 _READY_TIMEOUT_S = 60.0
 _ALIVE_CHECK_S = 1.0
+_RESTART_WAIT_S = 30.0
+"""How long a restart waits for the server's own restart of a kernel that died."""
 
 
 class RemoteKernel:
@@ -197,10 +199,27 @@ class RemoteKernel:
         return msg_id
 
     def restart(self) -> None:
-        """A fresh kernel on the server (variables lost, its folder kept)."""
-        self._rest("POST", f"kernels/{self._kernel_id}/restart")
+        """A fresh kernel on the server (variables lost, its folder kept).
+
+        The server restarts a kernel that died by itself, and a restart asked while that one is
+        under way is refused (HTTP 500, seen on a loaded machine): then the server's own restart
+        is awaited instead of failing the cell."""
+        try:
+            self._rest("POST", f"kernels/{self._kernel_id}/restart")
+        except RemoteKernelError:
+            if not self._wait_until_running(_RESTART_WAIT_S):
+                raise
         self._close_socket()
         self._connect()
+
+    def _wait_until_running(self, wait_s: float) -> bool:
+        """Whether the server reports the kernel running (idle or busy) within ``wait_s``."""
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if self._rest("GET", f"kernels/{self._kernel_id}").get("execution_state") in ("idle", "busy"):
+                return True
+            time.sleep(0.25)
+        return False
 
     def _close_socket(self) -> None:
         if self._socket is not None:
