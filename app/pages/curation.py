@@ -154,11 +154,11 @@ class CurationPage(pn.viewable.Viewer):
         if review.status.missing:
             self._message[:] = [
                 pn.pane.Alert(
-                    f"This analyzer lacks {', '.join(review.status.missing)}; compute them (a job, cancellable) "
-                    "under Candidates & judge before finding candidates."
+                    f"This analyzer lacks {', '.join(review.status.missing)}; compute them "
+                    "(a job, cancellable) under Candidates & judge before finding candidates."
                     + (
-                        f" {', '.join(review.status.untrusted)} were saved as pickles and left out (the operator can "
-                        "allow them with --trust-pickles)."
+                        f" {', '.join(review.status.untrusted)} were saved as pickles and left out "
+                        "(the operator can allow them with --trust-pickles)."
                         if review.status.untrusted
                         else ""
                     ),

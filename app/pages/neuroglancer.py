@@ -194,7 +194,8 @@ class NeuroglancerPage(pn.viewable.Viewer):
 
     def share_link(self, state: NgState) -> str:
         """An address of this app that reopens ``state`` (the state travels in the address)."""
-        return f"{self._app_url}?page=neuroglancer&state={quote('#!' + to_fragment(state, url_safe=True), safe='')}"
+        fragment = quote("#!" + to_fragment(state, url_safe=True), safe="")
+        return f"{self._app_url}?page=neuroglancer&state={fragment}"
 
     # --- controls under the viewer -----------------------------------------------------------------
     def _build_state_controls(self) -> None:

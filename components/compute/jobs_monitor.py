@@ -173,7 +173,8 @@ class JobsMonitor(pn.viewable.Viewer):
         self._jobs.selection = [i for i, job_id in enumerate(frame["id"]) if job_id in selected]
         counts = self._store.counts()
         self._counts.object = " · ".join(f"**{counts.get(s, 0)}** {s.value}" for s in JobStatus) + (
-            f" · backend: {escape_text(self._facts.get('backend', '?'))}, {self._facts.get('workers', '?')} worker(s)"
+            f" · backend: {escape_text(self._facts.get('backend', '?'))}, "
+            f"{self._facts.get('workers', '?')} worker(s)"
         )
         self._workers.value = pd.DataFrame(
             [

@@ -41,7 +41,10 @@ def error_alert(exc: BaseException | str) -> pn.pane.Alert:
         text = str(exc)
     else:
         log.error("Unexpected error in the NWB browser", exc_info=exc)
-        text = f"Something went wrong ({exc.__class__.__name__}: {str(exc)[:200]}). The rest of the app still works."
+        text = (
+            f"Something went wrong ({exc.__class__.__name__}: {str(exc)[:200]}). "
+            "The rest of the app still works."
+        )
     return text_alert(text, alert_type="danger", sizing_mode="stretch_width", css_classes=["nd-error"])
 
 

@@ -79,7 +79,8 @@ class EdfViewer(pn.viewable.Viewer):
 
     def _describe(self, trace: TraceWindow) -> str:
         return (
-            f"Window **{trace.t_start:.3f} – {trace.t_stop:.3f} s** of {self._range[0]:.3f} – {self._range[1]:.3f} s · "
+            f"Window **{trace.t_start:.3f} – {trace.t_stop:.3f} s** "
+            f"of {self._range[0]:.3f} – {self._range[1]:.3f} s · "
             f"{len(trace.channels)} channel(s) · {trace.bytes_read / 1e6:.2f} MB read"
             + (" · min/max decimated" if trace.decimated else "")
         )

@@ -194,8 +194,8 @@ class CheckpointList(pn.viewable.Viewer):
         self._table.on_click(self._clicked)
         self._note = pn.pane.Markdown(
             "A run writes a checkpoint every *checkpoint every* steps, when paused, and when it stops. "
-            "Resuming from an earlier checkpoint drops the later history of the curves. A running run must be "
-            "stopped first.",
+            "Resuming from an earlier checkpoint drops the later history of the curves. "
+            "A running run must be stopped first.",
             css_classes=["nd-muted"],
             margin=(0, 10),
         )

@@ -39,7 +39,8 @@ def describe_scores(evaluation: dict[str, Any]) -> str:
         ),
         (
             f"- **co-bps** (held-out neurons, Neural Latents Benchmark): {_number(evaluation.get('co_bps'))} "
-            f"from every held-in input, {_number(evaluation.get('co_bps_spikes_only'))} from held-in spikes alone"
+            f"from every held-in input, {_number(evaluation.get('co_bps_spikes_only'))} "
+            "from held-in spikes alone"
             + (f" ({escape_text(evaluation['co_bps_note'])})" if evaluation.get("co_bps_note") else "")
         ),
     ]
@@ -82,9 +83,10 @@ class EvaluationPanel(pn.viewable.Viewer):
             css_classes=["nd-training-evaluation"],
         )
         self._empty = pn.pane.Markdown(
-            "No evaluation yet. *Evaluate* scores a checkpoint on the held-out test split: behaviour decoding R² "
-            "with all inputs and with each modality alone, beside a ridge decoder and CEBRA on the same split, and "
-            "co-bps on held-out neurons. It runs as a job (Compute page); CEBRA takes most of the time.",
+            "No evaluation yet. *Evaluate* scores a checkpoint on the held-out test split: "
+            "behaviour decoding R² with all inputs and with each modality alone, beside a ridge decoder "
+            "and CEBRA on the same split, and co-bps on held-out neurons. "
+            "It runs as a job (Compute page); CEBRA takes most of the time.",
             css_classes=["nd-muted"],
             margin=(0, 10),
         )

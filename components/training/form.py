@@ -38,7 +38,8 @@ NITIME_DATASETS = {
 
 def _size_label(name: str) -> str:
     size = MODEL_SIZES[name]
-    return f"{name} (d_model {size['d_model']}, {size['n_blocks']} Mamba block{'s' if size['n_blocks'] > 1 else ''})"
+    plural = "s" if size["n_blocks"] > 1 else ""
+    return f"{name} (d_model {size['d_model']}, {size['n_blocks']} Mamba block{plural})"
 
 
 class StartRunForm(pn.viewable.Viewer):

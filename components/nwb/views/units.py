@@ -172,7 +172,8 @@ class UnitsRasterView(NwbView):
                 kdims=[TIME, UNIT],
                 vdims="rate (Hz)",
             )
-            kind = f"density from pyramid level {density.level_used} ({density.bin_s * density.bins_per_column:g} s bins)"
+            column_s = density.bin_s * density.bins_per_column
+            kind = f"density from pyramid level {density.level_used} ({column_s:g} s bins)"
             status = (
                 f"{t0:.2f} – {t1:.2f} s · {self._pyramid.spikes_in_view(t0, t1):,} spikes · {kind} · "
                 f"{shown} sorted by {escape_text(self.sort_by)}"
@@ -188,8 +189,8 @@ class UnitsRasterView(NwbView):
         in_view = count_spikes(self.nwbfile, self.path, t0, t1, units=rows.tolist()).total
         if in_view > MAX_SPIKES_READ:  # never a truncated spike set: say so instead
             status = (
-                f"{t0:.2f} – {t1:.2f} s · {in_view:,} spikes: too many to draw one by one; zoom in, or wait for "
-                "the spike-density pyramid (above) to draw them all as density"
+                f"{t0:.2f} – {t1:.2f} s · {in_view:,} spikes: too many to draw one by one; zoom in, "
+                "or wait for the spike-density pyramid (above) to draw them all as density"
             )
             return self._overlay(self._no_image(t0, t1), self._no_segments(), t0, t1, n_rows), status
         window = read_spike_window(
