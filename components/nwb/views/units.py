@@ -157,35 +157,43 @@ class UnitsRasterView(NwbView):
         """Reads (pyramid or spikes of the window) and builds the picture and its status line, off the
         session's thread."""
         rows = self._rows()
-        n_rows = max(len(rows), 1)
         shown = "all units" if not self.controller.units else f"{len(rows)} picked unit(s)"
-        if self._pyramid is not None and not self._pyramid.should_show_spikes(
-            t0, t1, max_spikes=DRAWABLE_SPIKES
-        ):
-            density = self._pyramid.query(t0, t1, IMAGE_WIDTH_PX, units=rows)
-            image = hv.Image(
-                (
-                    0.5 * (density.t_edges[:-1] + density.t_edges[1:]),
-                    np.arange(n_rows) + 0.5,
-                    density.counts / density.bin_s / density.bins_per_column,
-                ),
-                kdims=[TIME, UNIT],
-                vdims="rate (Hz)",
-            )
-            column_s = density.bin_s * density.bins_per_column
-            kind = f"density from pyramid level {density.level_used} ({column_s:g} s bins)"
-            status = (
-                f"{t0:.2f} – {t1:.2f} s · {self._pyramid.spikes_in_view(t0, t1):,} spikes · {kind} · "
-                f"{shown} sorted by {escape_text(self.sort_by)}"
-            )
-            return self._overlay(
-                image.opts(cmap="fire", colorbar=True),
-                self._no_segments(),
-                t0,
-                t1,
-                n_rows,
-                self._row_labels(rows),
-            ), status
+        shown += f" sorted by {escape_text(self.sort_by)}"
+        pyramid = self._pyramid
+        if pyramid is not None and not pyramid.should_show_spikes(t0, t1, max_spikes=DRAWABLE_SPIKES):
+            return self._compose_density(pyramid, t0, t1, rows, shown)
+        return self._compose_spikes(t0, t1, rows, shown)
+
+    def _compose_density(
+        self, pyramid: SpikeDensityPyramid, t0: float, t1: float, rows: np.ndarray, shown: str
+    ) -> tuple[hv.Overlay, str]:
+        """A zoomed-out window: the pyramid's spike density, never the spikes themselves."""
+        n_rows = max(len(rows), 1)
+        density = pyramid.query(t0, t1, IMAGE_WIDTH_PX, units=rows)
+        image = hv.Image(
+            (
+                0.5 * (density.t_edges[:-1] + density.t_edges[1:]),
+                np.arange(n_rows) + 0.5,
+                density.counts / density.bin_s / density.bins_per_column,
+            ),
+            kdims=[TIME, UNIT],
+            vdims="rate (Hz)",
+        )
+        column_s = density.bin_s * density.bins_per_column
+        kind = f"density from pyramid level {density.level_used} ({column_s:g} s bins)"
+        status = f"{t0:.2f} – {t1:.2f} s · {pyramid.spikes_in_view(t0, t1):,} spikes · {kind} · {shown}"
+        return self._overlay(
+            image.opts(cmap="fire", colorbar=True),
+            self._no_segments(),
+            t0,
+            t1,
+            n_rows,
+            self._row_labels(rows),
+        ), status
+
+    def _compose_spikes(self, t0: float, t1: float, rows: np.ndarray, shown: str) -> tuple[hv.Overlay, str]:
+        """A window read spike by spike: drawn one by one, datashaded when many, refused when too many."""
+        n_rows = max(len(rows), 1)
         in_view = count_spikes(self.nwbfile, self.path, t0, t1, units=rows.tolist()).total
         if in_view > MAX_SPIKES_READ:  # never a truncated spike set: say so instead
             status = (
@@ -201,7 +209,7 @@ class UnitsRasterView(NwbView):
         y = position[window.unit_rows] if len(window.unit_rows) else np.array([], dtype=np.int64)
         count = len(window.times)
         kind = "datashaded spikes" if count > DRAWABLE_SPIKES else "individual spikes"
-        status = f"{t0:.2f} – {t1:.2f} s · {count:,} spikes · {kind} · {shown} sorted by {self.sort_by}"
+        status = f"{t0:.2f} – {t1:.2f} s · {count:,} spikes · {kind} · {shown}"
         if count > DRAWABLE_SPIKES:
             points = pd.DataFrame({"t": window.times, "row": y.astype(float) + 0.5})
             canvas = ds.Canvas(
