@@ -78,9 +78,7 @@ class CurationPage(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         open_button = pn.widgets.Button(name="Open", button_type="primary", width=80, align="end")
-        open_button.on_click(
-            lambda _e: self._link.param.update(analyzer=self._analyzer_input.value.strip(), group=None)
-        )
+        open_button.on_click(self._open_analyzer)
         self._status = pn.pane.Markdown("", margin=(0, 10))
         self._message = pn.Column(sizing_mode="stretch_width")
         self._jobs = pn.Column(sizing_mode="stretch_width")
@@ -92,6 +90,10 @@ class CurationPage(pn.viewable.Viewer):
         pn.state.onload(on_session_thread(self._open))  # Panel's pool runs it once loaded
 
     # --- opening ---------------------------------------------------------------------------------------
+    def _open_analyzer(self, _event: param.parameterized.Event) -> None:
+        """Open: the typed folder goes to the link, whose watcher opens it (empty: the demo)."""
+        self._link.param.update(analyzer=(self._analyzer_input.value or "").strip(), group=None)
+
     def _open(self) -> None:
         text = self._link.analyzer.strip()
         self._body.loading = True
@@ -304,5 +306,5 @@ class CurationPage(pn.viewable.Viewer):
 @register_page(
     "curation", "Curation review", icon="✓", order=30, link=CurationLink, extensions=("tabulator",)
 )
-def build_curation_page(ctx: AppContext, link: CurationLink) -> pn.viewable.Viewable:
+def build_curation_page(ctx: AppContext, link: CurationLink) -> CurationPage:
     return CurationPage(ctx, link)

@@ -274,5 +274,5 @@ class NeuroglancerPage(pn.viewable.Viewer):
     link=NeuroglancerLink,
     extensions=("tabulator", "filedropper"),
 )
-def build_neuroglancer_page(ctx: AppContext, link: NeuroglancerLink) -> pn.viewable.Viewable:
+def build_neuroglancer_page(ctx: AppContext, link: NeuroglancerLink) -> NeuroglancerPage:
     return NeuroglancerPage(ctx, link)

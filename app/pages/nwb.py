@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import panel as pn
@@ -282,7 +283,11 @@ class _RecordingArea(pn.viewable.Viewer):
     def _back_to_browser(self) -> None:
         """The link drops the recording; its watchers (address, browser, this area) run on the session's
         thread."""
-        run_on_session_thread(self._doc, lambda: self._link.param.update(url=""))
+
+        def drop() -> None:
+            self._link.url = ""
+
+        run_on_session_thread(self._doc, drop)
 
     def _to_link(self, controller: NwbFileController) -> None:
         window = controller.time_window
@@ -294,6 +299,11 @@ class _RecordingArea(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._message, self._holder, sizing_mode="stretch_both")
+
+
+def _open_address(link: NwbLink, address: str) -> None:
+    """A file picked in the DANDI browser replaces the open one and everything the link said about it."""
+    link.param.update(url=address, path="", view="", t0=None, t1=None, channels=[], units=[])
 
 
 @register_page("nwb", "NWB browser", icon="◧", order=10, link=NwbLink, extensions=("tabulator", "codeeditor"))
@@ -314,9 +324,7 @@ def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     _LinkSync(link, browser)  # kept alive by the watchers it registers on the link and the browser
     dandi = DandiBrowser(
         ctx.settings.source_policy(),
-        on_open=lambda address: link.param.update(
-            url=address, path="", view="", t0=None, t1=None, channels=[], units=[]
-        ),
+        on_open=functools.partial(_open_address, link),
         work=area.work,
     )
     toggle = pn.widgets.Toggle(

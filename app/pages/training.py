@@ -393,5 +393,5 @@ class TrainingPage(pn.viewable.Viewer):
 
 
 @register_page("training", "Training", icon="∿", order=40, link=TrainingLink, extensions=("tabulator",))
-def build_training_page(ctx: AppContext, link: TrainingLink) -> pn.viewable.Viewable:
+def build_training_page(ctx: AppContext, link: TrainingLink) -> TrainingPage:
     return TrainingPage(ctx, link)

@@ -119,9 +119,11 @@ class NeuroglancerViewer(pn.viewable.Viewer):
         if viewer is None:
             return
         raw = copy.deepcopy(viewer.shared_state.raw_state)
-        run_on_session_thread(
-            self._doc, lambda: self.param.update(state=raw, user_changes=self.user_changes + 1)
-        )
+
+        def record() -> None:
+            self.param.update(state=raw, user_changes=self.user_changes + 1)
+
+        run_on_session_thread(self._doc, record)
 
     def close(self) -> None:
         """Release the viewer (the session ended): its event stream ends, upstream too, and neuroglancer drops
