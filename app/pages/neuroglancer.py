@@ -154,7 +154,7 @@ class NeuroglancerPage(pn.viewable.Viewer):
         run_on_session_thread(self._doc, lambda: self._show_state(state))
 
     def _show_state(self, state: NgState) -> None:
-        self._viewer.show(state.to_dict())
+        self._viewer.show_state(state.to_dict())
         self._json.object = state.to_dict()
 
     def _on_user_moved(self, event) -> None:

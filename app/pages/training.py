@@ -145,7 +145,7 @@ class TrainingPage(pn.viewable.Viewer):
         self.comparison = RunComparison(self._work, lambda run_id: self._registry.get(run_id).metrics())
         self.runs.param.watch(lambda e: setattr(self._link, "run", e.new), "selected")
         self.runs.param.watch(
-            lambda _e: self.comparison.show(self.runs.visible, self.runs.compare), ["visible", "compare"]
+            lambda _e: self.comparison.show_runs(self.runs.visible, self.runs.compare), ["visible", "compare"]
         )
         link.param.watch(lambda e: self._open(e.new), "run")
         link.param.watch(lambda e: self._show_problems(e.new), "problems")
@@ -226,7 +226,7 @@ class TrainingPage(pn.viewable.Viewer):
         self._message[:] = []
         self._follower = RunFollower(folder)
         self.run.close(f"Opening {run_id}…", run_id)
-        self._work.run("evaluation", folder.evaluation, apply=self.evaluation.show)
+        self._work.run("evaluation", folder.evaluation, apply=self.evaluation.show_evaluation)
         self.poll()
 
     # --- actions --------------------------------------------------------------------------------------
@@ -339,7 +339,7 @@ class TrainingPage(pn.viewable.Viewer):
 
         def ready(result_dir: Path) -> None:
             if self._follower is not None and self._follower.run_id == run_id:
-                self.evaluation.show(_read_evaluation(result_dir))
+                self.evaluation.show_evaluation(_read_evaluation(result_dir))
                 self.refresh_runs()
 
         inputs = {"run": run_id, "checkpoint_step": step, "cebra_iterations": int(cebra_iterations)}
@@ -364,7 +364,7 @@ class TrainingPage(pn.viewable.Viewer):
         self._work.run(
             "interpret",
             compute,
-            apply=lambda result: self.interpretation.show(result, chosen),
+            apply=lambda result: self.interpretation.show_result(result, chosen),
             failed=lambda exc: self.interpretation.working(
                 f"**Could not interpret:** {escape_text(_error_text(exc))}"
             ),

@@ -85,7 +85,7 @@ class NeuroglancerViewer(pn.viewable.Viewer):
             f'style="width:100%;height:{height - 8}px;border:0" allow="fullscreen"></iframe>'
         )
 
-    def show(self, state: dict[str, Any]) -> None:
+    def show_state(self, state: dict[str, Any]) -> None:
         """Set the viewer's state now (a tool's change); it appears in the browser at once."""
         self._set_viewer_state(state)
         self.state = copy.deepcopy(state)

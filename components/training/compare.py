@@ -94,7 +94,7 @@ class RunComparison(pn.viewable.Viewer):
         self._parallel = pn.pane.HoloViews(sizing_mode="stretch_width", linked_axes=False)
         self._note = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
 
-    def show(self, runs: pd.DataFrame, ticked: list[str]) -> None:
+    def show_runs(self, runs: pd.DataFrame, ticked: list[str]) -> None:
         """New list rows or ticks (session thread): reload the ticked runs' metrics when they may have
         changed."""
         if list(ticked) == self._ticked and runs.equals(self._runs):

@@ -110,7 +110,7 @@ class EvaluationPanel(pn.viewable.Viewer):
         self._watcher = watcher
         self._job[:] = [watcher] if watcher is not None else []
 
-    def show(self, evaluation: dict[str, Any] | None) -> None:
+    def show_evaluation(self, evaluation: dict[str, Any] | None) -> None:
         """Render an evaluation dict, or the empty state for None."""
         have = bool(evaluation)
         self._empty.visible = not have

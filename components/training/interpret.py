@@ -182,7 +182,7 @@ class InterpretationPanel(pn.viewable.Viewer):
     def clear(self) -> None:
         self._body[:] = []
 
-    def show(self, result: Interpretation, step: int) -> None:
+    def show_result(self, result: Interpretation, step: int) -> None:
         """Render one interpretation (on the session's thread)."""
         self._status.object = f"Checkpoint step {step}."
         parts: list[pn.viewable.Viewable] = [

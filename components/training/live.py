@@ -220,7 +220,7 @@ class LiveCurves(pn.viewable.Viewer):
             css_classes=["nd-training-health"],
         )
         self._health.param.watch(self._open_health, "collapsed")
-        run.param.watch(lambda e: self.show(e.new), "frame")
+        run.param.watch(lambda e: self.show_frame(e.new), "frame")
         run.param.watch(lambda e: self.show_load(e.new), "load")
 
     def _pane(self, curves: _Curves) -> pn.pane.Bokeh:
@@ -265,7 +265,7 @@ class LiveCurves(pn.viewable.Viewer):
         for curves in self._curves:
             curves.fill(self._frame, self.smoothing)
 
-    def show(self, frame: pd.DataFrame) -> None:
+    def show_frame(self, frame: pd.DataFrame) -> None:
         """Draw ``frame`` (a run's current trajectory); on the session's thread."""
         self._empty.visible = frame.empty
         self._frame = frame
