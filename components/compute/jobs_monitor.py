@@ -90,8 +90,8 @@ def throughput_histogram(buckets: list[tuple[float, int]], now: float | None = N
 
 
 class JobsMonitor(pn.viewable.Viewer):
-    status = param.Selector(default=_ALL, objects=[_ALL, *[s.value for s in JobStatus]])
-    kind = param.Selector(default=_ALL, objects=[_ALL])
+    status: param.Selector[str] = param.Selector(default=_ALL, objects=[_ALL, *[s.value for s in JobStatus]])
+    kind: param.Selector[str] = param.Selector(default=_ALL, objects=[_ALL])
     file = param.String(default="", doc="Show jobs whose file, analyzer or run contains this text.")
 
     def __init__(

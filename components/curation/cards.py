@@ -11,6 +11,7 @@ again, once per change.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,11 @@ class GroupCard:
         )
 
 
+def _give(give: Callable[[str], None], verdict: str, _event: param.parameterized.Event) -> None:
+    """One verdict button's click; the verdict is bound per button (a closure would see the last one)."""
+    give(verdict)
+
+
 class GroupDetail:
     """The focused group: heading and reasons, verdict buttons, images, the judge's report, editing, few-shot
     marking.
@@ -152,7 +158,7 @@ class GroupDetail:
                 width=110,
                 button_type={"accept": "success", "reject": "danger"}.get(verdict, "default"),
             )
-            button.on_click(lambda _e, v=verdict: give(v))  # v: this button's verdict, bound now
+            button.on_click(functools.partial(_give, give, verdict))
             buttons.append(button)
         undo_button = pn.widgets.Button(name="Undo (u)", width=100)
         undo_button.on_click(lambda _e: undo())

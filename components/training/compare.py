@@ -64,10 +64,12 @@ class RunComparison(pn.viewable.Viewer):
     """``show(runs, ticked)``: ``runs`` the listed runs (``runs_frame`` rows), ``ticked`` the ids to
     overlay."""
 
-    metric = param.Selector(default="loss", objects=_METRICS, doc="Metric overlaid for the ticked runs.")
-    split = param.Selector(default="val", objects=["val", "train"])
+    metric: param.Selector[str] = param.Selector(
+        default="loss", objects=_METRICS, doc="Metric overlaid for the ticked runs."
+    )
+    split: param.Selector[str] = param.Selector(default="val", objects=["val", "train"])
     smoothing = param.Number(default=0.6, bounds=(0.0, 0.99), step=0.01)
-    target = param.Selector(
+    target: param.Selector[str | None] = param.Selector(
         default=None, objects=[], allow_None=True, doc="Metric of the parallel coordinates."
     )
 

@@ -45,16 +45,20 @@ def _size_label(name: str) -> str:
 class StartRunForm(pn.viewable.Viewer):
     """``on_start(config, nproc)`` is called with a validated config; ``busy(True)`` while it starts."""
 
-    data = param.Selector(default="synthetic", objects=DATA_CHOICES, doc="Where the sessions come from.")
+    data: param.Selector[str] = param.Selector(
+        default="synthetic", objects=DATA_CHOICES, doc="Where the sessions come from."
+    )
     path = param.String(default="", doc="The NWB file (path or URL) or session file (.npz) to train on.")
-    nitime_dataset = param.Selector(default="grasshopper", objects=NITIME_DATASETS)
+    nitime_dataset: param.Selector[str] = param.Selector(default="grasshopper", objects=NITIME_DATASETS)
     sessions = param.Integer(default=1, bounds=(1, 16), doc="Synthetic sessions to generate.")
     modalities = param.ListSelector(
         default=list(MODALITIES),
         objects=list(MODALITIES),
         doc="Modalities to train on; all ticked: whatever the data has.",
     )
-    model_size = param.Selector(default="tiny", objects={_size_label(n): n for n in MODEL_SIZES})
+    model_size: param.Selector[str] = param.Selector(
+        default="tiny", objects={_size_label(n): n for n in MODEL_SIZES}
+    )
     steps = param.Integer(default=200, bounds=(1, 10_000_000))
     processes = param.Integer(default=1, bounds=(1, 64), doc="More than one: a torchrun subprocess.")
     run_name = param.String(default="", doc="Optional; '<data> <size>' when empty.")

@@ -52,7 +52,7 @@ class UnitsRasterView(NwbView):
     neurodata_types = ("Units",)
     time_based = True
 
-    sort_by = param.Selector(default="unit id", objects=list(_SORTS))
+    sort_by: param.Selector[str] = param.Selector(default="unit id", objects=list(_SORTS))
 
     @classmethod
     def applies(cls, index, path: str) -> bool:
