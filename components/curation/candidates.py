@@ -44,7 +44,8 @@ class CandidateSearch(pn.viewable.Viewer):
         self._review, self._work, self._on_found = review, work, on_found
         self._preset = pn.widgets.Select(name="Candidates from", options=[RECOMMENDED, *PRESETS], width=320)
         self._form = pn.Column(sizing_mode="stretch_width")
-        self._fields: list[tuple[StepParameter, pn.widgets.Widget]] = []  # the preset's fields and their inputs
+        # the preset's fields and their inputs
+        self._fields: list[tuple[StepParameter, pn.widgets.Widget]] = []
         self._progress = pn.pane.Markdown("")
         self._find = pn.widgets.Button(name="Find candidates", button_type="primary", width=160)
         self._preset.param.watch(lambda e: self._show_form(e.new), "value")
