@@ -9,6 +9,7 @@ viewer showing it, one ``TableWorkspace`` (the demo ROI table plus the user's up
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -162,13 +163,17 @@ class NeuroglancerPage(pn.viewable.Viewer):
         state = self._session.absorb_viewer(event.new)
         self._json.object = state.to_dict()
 
+    def _adopt_state(self, origin: str, state: NgState) -> None:
+        """A state loaded off the session's thread becomes the viewer's (``origin``: where it came from)."""
+        self._session.set(state, origin)
+
     def _open_link(self) -> None:
         if self._link.saved:
             name = self._link.saved
             self._work.run(
                 "link",
                 lambda: self._store.load(name),
-                apply=lambda s: self._session.set(s, "saved"),
+                apply=functools.partial(self._adopt_state, "saved"),
                 failed=self._failed,
             )
         elif self._link.state:
@@ -176,7 +181,7 @@ class NeuroglancerPage(pn.viewable.Viewer):
             self._work.run(
                 "link",
                 lambda: load_state(text, policy),
-                apply=lambda s: self._session.set(s, "link"),
+                apply=functools.partial(self._adopt_state, "link"),
                 failed=self._failed,
             )
 
@@ -222,13 +227,13 @@ class NeuroglancerPage(pn.viewable.Viewer):
         )
 
     def _open_pasted(self) -> None:
-        text = self._paste.value.strip()
+        text = (self._paste.value or "").strip()
         if text:
             self._link.param.update(state=text, saved="")
 
     def _save(self) -> None:
         try:
-            saved = self._store.save(self._save_name.value.strip(), self._session.state)
+            saved = self._store.save((self._save_name.value or "").strip(), self._session.state)
         except Exception as exc:
             self._failed(exc)
             return

@@ -105,7 +105,7 @@ class _LinkSync:
         self._link = link
         self._browser = browser
         self._writing = False
-        self._controller_watcher = None
+        self._controller_watcher: param.parameterized.Watcher | None = None
         link.param.watch(self._from_link, link.argument_names())
         link.param.watch(lambda e: browser.show_notices(e.new), "problems")
         browser.param.watch(self._on_controller_replaced, "controller")
@@ -113,7 +113,7 @@ class _LinkSync:
         self._on_controller_replaced()
 
     def _on_controller_replaced(self, *_events) -> None:
-        controller = self._browser.controller
+        controller = self._browser.shared
         if self._controller_watcher is not None:
             self._controller_watcher.inst.param.unwatch(self._controller_watcher)
         self._controller_watcher = controller.param.watch(
@@ -132,7 +132,7 @@ class _LinkSync:
     def _to_link(self, *_events) -> None:
         if is_edf(self._link.url):
             return  # an EDF recording is on screen: its viewer owns the link
-        controller = self._browser.controller
+        controller = self._browser.shared
         window = controller.time_window
         values = {
             "url": self._browser.source,

@@ -83,7 +83,7 @@ class DandiBrowser(pn.viewable.Viewer):
         self._message.object = f"**DANDI:** {escape_text(exc)}"
 
     def search(self) -> None:
-        query = self._query.value.strip()
+        query = (self._query.value or "").strip()
         self._message.object = "Searching…"
         self._work.run(
             "dandi-search",
