@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import html
+import http.cookies
 import logging
 import os
 import re
@@ -205,7 +206,10 @@ def _set_user_cookie(handler: RequestHandler, sign_in: SignIn, user: str) -> Non
     )
     # This request's own session reads its user from the request's cookies (pn.state.user), so put it there
     # too.
-    handler.request.cookies[USER_COOKIE] = handler.create_signed_value(USER_COOKIE, user).decode()
+    signed = handler.create_signed_value(USER_COOKIE, user).decode()
+    morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
+    morsel.set(USER_COOKIE, signed, signed)
+    handler.request.cookies[USER_COOKIE] = morsel
 
 
 def _without_token(uri: str) -> str:
@@ -231,7 +235,9 @@ class TokenAuthProvider(AuthProvider):
         super().__init__()
 
     @property
-    def get_user(self) -> Callable[[RequestHandler], str | None]:
+    # Bokeh annotates the argument as HTTPServerRequest but calls get_user with the RequestHandler
+    # (bokeh.server.views.auth_request_handler), which is what this one reads its cookie from.
+    def get_user(self) -> Callable[[RequestHandler], str | None]:  # type: ignore[override]
         sign_in = self._sign_in
 
         def get_user(handler: RequestHandler) -> str | None:

@@ -247,7 +247,8 @@ class TrainingPage(pn.viewable.Viewer):
     @property
     def message(self) -> str:
         """The message shown above the run ('' when none): what happened, or what went wrong."""
-        return "\n".join(html.unescape(str(alert.object)) for alert in self._message)  # as it reads on screen
+        alerts = [pane for pane in self._message if isinstance(pane, pn.pane.Alert)]
+        return "\n".join(html.unescape(str(alert.object)) for alert in alerts)  # as it reads on screen
 
     def start(self, config: TrainingConfig, nproc: int) -> None:
         """Start a run of ``config`` (``nproc`` > 1: torchrun) off the session's thread, then open it."""

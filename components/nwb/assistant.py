@@ -149,7 +149,7 @@ class NwbAssistant(pn.viewable.Viewer):
         return f"Open file: {nwb.label} ({self._current_source() or 'the default file'}); objects: {listed}."
 
     # --- artifacts ----------------------------------------------------------------------------------
-    def _render(self, artifact: Artifact) -> pn.viewable.Viewable | None:
+    def _render(self, artifact: Artifact) -> pn.viewable.Viewable | pn.viewable.Viewer | None:
         if isinstance(artifact, NwbViewArtifact):
             return self._embedded_view(artifact)
         if isinstance(artifact, CodeProposal):

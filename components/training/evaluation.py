@@ -101,7 +101,8 @@ class EvaluationPanel(pn.viewable.Viewer):
 
     def _request(self) -> None:
         value = self._checkpoint.value
-        self._on_evaluate(None if value == NEWEST else int(value), int(self._cebra.value))
+        iterations = self._cebra.value or 0  # an emptied field asks for no CEBRA, as 0 does
+        self._on_evaluate(None if value == NEWEST else int(value), int(iterations))
 
     def watch(self, watcher: JobWatcher | None) -> None:
         """Follow a requested evaluation (None: forget the one followed, e.g. another run was opened)."""
@@ -112,10 +113,9 @@ class EvaluationPanel(pn.viewable.Viewer):
 
     def show_evaluation(self, evaluation: dict[str, Any] | None) -> None:
         """Render an evaluation dict, or the empty state for None."""
-        have = bool(evaluation)
-        self._empty.visible = not have
-        self._bars.visible = self._table.visible = have
-        if not have:
+        self._empty.visible = not evaluation
+        self._bars.visible = self._table.visible = bool(evaluation)
+        if not evaluation:
             self._scores.object = ""
             return
         table = decoding_frame(evaluation)

@@ -141,7 +141,8 @@ class StartRunForm(pn.viewable.Viewer):
     @property
     def error(self) -> str:
         """The refusal shown under the form ('' when none)."""
-        return html.unescape(self._message[0].object) if len(self._message) else ""  # as it reads on screen
+        alerts = [pane for pane in self._message if isinstance(pane, pn.pane.Alert)]
+        return html.unescape(str(alerts[0].object)) if alerts else ""  # as it reads on screen
 
     def busy(self, starting: bool) -> None:
         self._start.disabled = starting
@@ -149,7 +150,7 @@ class StartRunForm(pn.viewable.Viewer):
 
     def _widgets(self) -> dict[str, pn.widgets.Widget]:
         number = {"width": 150}
-        kinds: dict[str, tuple[type, dict[str, Any]]] = {
+        kinds: dict[str, tuple[type[pn.widgets.Widget], dict[str, Any]]] = {
             "data": (pn.widgets.Select, {"name": "Data", "sizing_mode": "stretch_width"}),
             "path": (
                 pn.widgets.TextInput,

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models.annotations.legends import Legend, LegendItem  # bokeh.models re-exports them untyped
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
@@ -251,14 +252,14 @@ class LiveCurves(pn.viewable.Viewer):
             )
         ]
 
-    def _set_tasks(self, tasks: tuple[str, ...]) -> None:
-        """Another run with other tasks: a new per-task figure in the same pane."""
+    def _set_tasks(self, pane: pn.pane.Bokeh, tasks: tuple[str, ...]) -> None:
+        """Another run with other tasks: a new per-task figure in the same ``pane``."""
         self._tasks = tasks
-        self._curves = [c for c in self._curves if c.fig is not self._task_pane.object]
+        self._curves = [c for c in self._curves if c.fig is not pane.object]
         curves = _task_curves(tasks)
         curves.fill(self._frame, self.smoothing)
         self._curves.append(curves)
-        self._task_pane.object = curves.fig
+        pane.object = curves.fig
 
     @param.depends("smoothing", watch=True)
     def _on_smoothing(self) -> None:
@@ -270,14 +271,15 @@ class LiveCurves(pn.viewable.Viewer):
         self._empty.visible = frame.empty
         self._frame = frame
         tasks = tuple(tasks_in(frame))
-        if self._task_pane is None:
+        pane = self._task_pane
+        if pane is None:
             if not frame.empty:
                 self._build(tasks)
             return
         for curves in self._curves:
             curves.fill(frame, self.smoothing)
         if tasks and tasks != self._tasks:
-            self._set_tasks(tasks)
+            self._set_tasks(pane, tasks)
 
     def show_load(self, load: dict[str, Any]) -> None:
         self._load.object = describe_load(load)

@@ -20,7 +20,7 @@ import param
 
 from components.nwb.views.base import NwbView
 from components.safe_text import escape_text, safe_table
-from components.windowed_plot import WindowedPlot
+from components.windowed_plot import WindowedPlot, as_window
 from engines.nwb.extract import count_spikes, read_spike_window, read_units_table
 from engines.nwb.product_jobs import RASTERMAP, SPIKE_DENSITY
 from engines.nwb.products import SpikeDensityPyramid
@@ -94,7 +94,7 @@ class UnitsRasterView(NwbView):
         return self._units.t_start, max(self._units.t_stop, self._units.t_start + 1e-3)
 
     def _window(self) -> tuple[float, float]:
-        return tuple(self.controller.time_window) if self.controller.time_window else self._whole()
+        return as_window(self.controller.time_window) if self.controller.time_window else self._whole()
 
     # --- products ------------------------------------------------------------------------------
     def _pyramid_ready(self, folder: Path) -> None:
