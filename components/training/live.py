@@ -15,12 +15,13 @@ their card is opened.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import panel as pn
 import param
+from bokeh.core.enums import LegendLocationType
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.models.annotations.legends import Legend, LegendItem  # bokeh.models re-exports them untyped
 from bokeh.palettes import Category10_10
@@ -69,8 +70,9 @@ def _figure(title: str, ylabel: str, height: int) -> Any:
     return fig
 
 
-def _legend(fig: Any, items: list[tuple[str, list]], place: str) -> None:
-    """One legend entry per label (its glyphs drawn and muted together); clicking an entry mutes it."""
+def _legend(fig: Any, items: list[tuple[str, list]], place: LegendLocationType | Literal["right"]) -> None:
+    """One legend entry per label (its glyphs drawn and muted together); clicking an entry mutes it.
+    ``place``: a corner or edge inside the plot, or "right" for beside it."""
     legend = Legend(
         items=[LegendItem(label=label, renderers=renderers) for label, renderers in items],
         click_policy="mute",
