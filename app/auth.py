@@ -237,7 +237,9 @@ class TokenAuthProvider(AuthProvider):
     @property
     # Bokeh annotates the argument as HTTPServerRequest but calls get_user with the RequestHandler
     # (bokeh.server.views.auth_request_handler), which is what this one reads its cookie from.
-    def get_user(self) -> Callable[[RequestHandler], str | None]:  # type: ignore[override]
+    def get_user(  # type: ignore[override]  # Bokeh's stub: HTTPServerRequest; it passes the handler
+        self,
+    ) -> Callable[[RequestHandler], str | None]:
         sign_in = self._sign_in
 
         def get_user(handler: RequestHandler) -> str | None:

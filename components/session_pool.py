@@ -103,5 +103,5 @@ def order_callbacks_per_session(threads: int) -> None:
         if pn.config.nthreads != threads:
             # Panel's own switch to threaded callbacks; pn.config's __setattr__ stores it in _nthreads
             pn.config.nthreads = threads  # type: ignore[misc]  # Panel types nthreads as a read-only property
-    # Panel declares _thread_pool = None with no annotation; it holds an executor
-    state._thread_pool = SessionOrderedPool(max_workers=threads)  # type: ignore[assignment]
+    pool = SessionOrderedPool(max_workers=threads)
+    state._thread_pool = pool  # type: ignore[assignment]  # Panel declares it `= None`, unannotated
