@@ -284,10 +284,7 @@ class _RecordingArea(pn.viewable.Viewer):
         """The link drops the recording; its watchers (address, browser, this area) run on the session's
         thread."""
 
-        def drop() -> None:
-            self._link.url = ""
-
-        run_on_session_thread(self._doc, drop)
+        run_on_session_thread(self._doc, lambda: self._link.param.update(url=""))
 
     def _to_link(self, controller: NwbFileController) -> None:
         window = controller.time_window

@@ -120,10 +120,9 @@ class NeuroglancerViewer(pn.viewable.Viewer):
             return
         raw = copy.deepcopy(viewer.shared_state.raw_state)
 
-        def record() -> None:
-            self.param.update(state=raw, user_changes=self.user_changes + 1)
-
-        run_on_session_thread(self._doc, record)
+        run_on_session_thread(
+            self._doc, lambda: self.param.update(state=raw, user_changes=self.user_changes + 1)
+        )
 
     def close(self) -> None:
         """Release the viewer (the session ended): its event stream ends, upstream too, and neuroglancer drops
