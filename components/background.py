@@ -102,7 +102,7 @@ def on_session_thread(callback: Callable[..., None], doc: Any = None) -> Callabl
     return lambda *args: run_on_session_thread(doc, lambda: callback(*args))
 
 
-def _schedule(doc: Any, callback: Callable[[], object]) -> None:
+def _schedule(doc: Any, callback: Callable[[], None]) -> None:
     """On the event loop: queue ``callback`` as the session's next locked callback."""
     if doc.session_context is None:
         return
