@@ -207,9 +207,7 @@ def _set_user_cookie(handler: RequestHandler, sign_in: SignIn, user: str) -> Non
     # This request's own session reads its user from the request's cookies (pn.state.user), so put it there
     # too.
     signed = handler.create_signed_value(USER_COOKIE, user).decode()
-    morsel: http.cookies.Morsel[str] = http.cookies.Morsel()
-    morsel.set(USER_COOKIE, signed, signed)
-    handler.request.cookies[USER_COOKIE] = morsel
+    handler.request.cookies[USER_COOKIE] = http.cookies.SimpleCookie({USER_COOKIE: signed})[USER_COOKIE]
 
 
 def _without_token(uri: str) -> str:
@@ -235,8 +233,6 @@ class TokenAuthProvider(AuthProvider):
         super().__init__()
 
     @property
-    # Bokeh annotates the argument as HTTPServerRequest but calls get_user with the RequestHandler
-    # (bokeh.server.views.auth_request_handler), which is what this one reads its cookie from.
     def get_user(  # type: ignore[override]  # Bokeh's stub: HTTPServerRequest; it passes the handler
         self,
     ) -> Callable[[RequestHandler], str | None]:
