@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import html
+import http.cookies
 import logging
 import os
 import re
@@ -205,7 +206,8 @@ def _set_user_cookie(handler: RequestHandler, sign_in: SignIn, user: str) -> Non
     )
     # This request's own session reads its user from the request's cookies (pn.state.user), so put it there
     # too.
-    handler.request.cookies[USER_COOKIE] = handler.create_signed_value(USER_COOKIE, user).decode()
+    signed = handler.create_signed_value(USER_COOKIE, user).decode()
+    handler.request.cookies[USER_COOKIE] = http.cookies.SimpleCookie({USER_COOKIE: signed})[USER_COOKIE]
 
 
 def _without_token(uri: str) -> str:
@@ -231,7 +233,9 @@ class TokenAuthProvider(AuthProvider):
         super().__init__()
 
     @property
-    def get_user(self) -> Callable[[RequestHandler], str | None]:
+    def get_user(  # type: ignore[override]  # Bokeh's stub: HTTPServerRequest; it passes the handler
+        self,
+    ) -> Callable[[RequestHandler], str | None]:
         sign_in = self._sign_in
 
         def get_user(handler: RequestHandler) -> str | None:

@@ -30,7 +30,7 @@ import app.pages  # noqa: F401  (registers every page)
 from app.assets import serve_assets_locally
 from app.auth import SignIn, TokenAuthProvider, TokenRedaction, guard_routes, sign_in_for
 from app.context import AppContext, keep_workspace_private
-from app.registry import PAGES, ROUTES, WARM_UPS
+from app.registry import PAGES, ROUTES, WARM_UPS, PageView
 from app.routing import parse_address
 from app.session import SessionState
 from app.settings import Settings
@@ -54,7 +54,8 @@ class AppShell(pn.viewable.Viewer):
         self._state = state
         self._specs = list(PAGES)
         self._names = [spec.name for spec in self._specs]
-        self._built: dict[str, pn.viewable.Viewable] = {}
+        self._by_name = {spec.name: spec for spec in self._specs}
+        self._built: dict[str, PageView] = {}
         self._holders = {spec.name: pn.Column(sizing_mode="stretch_both") for spec in self._specs}
         self._history = BrowserHistory(search=state.query())
         self._syncing = False  # applying an address: do not write it back
@@ -102,7 +103,7 @@ class AppShell(pn.viewable.Viewer):
     def _ensure_built(self, name: str) -> None:
         if name in self._built:
             return
-        spec = PAGES.get(name)
+        spec = self._by_name[name]
         try:
             page = spec.factory(self._ctx, self._state.links.get(name))
         except Exception as exc:  # a broken page must not take the others down

@@ -10,9 +10,11 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
+    import panel as pn
+
     from app.context import AppContext
     from app.routing import PageLink
 
@@ -28,8 +30,13 @@ __all__ = [
     "import_pages",
 ]
 
-PageFactory = Callable[["AppContext", "PageLink | None"], Any]
-"""Builds one session's page from the shared context and that session's link state (None: no link)."""
+PageView: TypeAlias = "pn.viewable.Viewable | pn.viewable.Viewer"
+"""What a page factory returns: a Panel object, or a ``Viewer`` that renders itself."""
+
+PageFactory = Callable[["AppContext", Any], PageView]
+"""Builds one session's page from the shared context and that session's link state: an instance of the
+spec's ``link`` class, or None for a page without one. The registry pairs the two at registration, which
+``Callable`` cannot express, so the link argument is typed ``Any`` here and precisely in each factory."""
 
 
 @dataclass(frozen=True)

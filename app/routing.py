@@ -121,7 +121,7 @@ def _format_int_list(values: Iterable[int]) -> str:
     return ",".join(parts)
 
 
-def _parse_value(parameter: param.Parameter, text: str) -> Any:
+def _parse_value(parameter: param.Parameter[Any], text: str) -> Any:
     if isinstance(parameter, param.Boolean):
         lowered = text.lower()
         if lowered not in ("1", "true", "yes", "0", "false", "no"):
@@ -141,7 +141,7 @@ def _parse_value(parameter: param.Parameter, text: str) -> Any:
     return text
 
 
-def _format_value(parameter: param.Parameter, value: Any) -> str:
+def _format_value(parameter: param.Parameter[Any], value: Any) -> str:
     if isinstance(parameter, param.Boolean):
         return "1" if value else "0"
     if isinstance(parameter, param.Number) and not isinstance(parameter, param.Integer):
@@ -151,7 +151,7 @@ def _format_value(parameter: param.Parameter, value: Any) -> str:
     return str(value)
 
 
-def _describe_expected(parameter: param.Parameter) -> str:
+def _describe_expected(parameter: param.Parameter[Any]) -> str:
     if isinstance(parameter, param.Boolean):
         return "1 or 0"
     if isinstance(parameter, param.Integer):

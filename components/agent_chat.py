@@ -34,7 +34,7 @@ from components.safe_text import (
     safe_table,
     text_alert,
 )
-from engines.agent import ChatSession
+from engines.agent import ChatRun, ChatSession
 from engines.agent.events import AgentEvent
 from engines.agent.results import Artifact, ImageArtifact, PlotArtifact, TableArtifact, ViewerLinkArtifact
 
@@ -42,7 +42,7 @@ __all__ = ["AgentChat", "frame_to_pandas"]
 
 log = logging.getLogger(__name__)
 
-ArtifactRenderer = Callable[[Artifact], "pn.viewable.Viewable | None"]
+ArtifactRenderer = Callable[[Artifact], "pn.viewable.Viewable | pn.viewable.Viewer | None"]
 _SUMMARY_CHARS = 800
 _TOOL_AVATAR = "T"  # letters: headless and minimal systems lack emoji fonts
 
@@ -98,7 +98,7 @@ class AgentChat(pn.viewable.Viewer):
         self._render_artifact = render_artifact
         self._observer = observer  # ("user", text) and ("event", AgentEvent), on the session's thread
         self._doc = pn.state.curdoc
-        self._run = None
+        self._run: ChatRun | None = None
         self._reply: pn.pane.Markdown | None = None
         self._reply_text = ""
         self._steps: dict[str, pn.Column] = {}

@@ -72,10 +72,11 @@ def session_ended(doc: Any) -> bool:
     return doc is not None and doc.session_context is None and doc in _SERVED
 
 
-def run_on_session_thread(doc: Any, callback: Callable[[], None]) -> None:
+def run_on_session_thread(doc: Any, callback: Callable[[], object]) -> None:
     """Run ``callback`` on ``doc``'s session thread (under its lock), from any thread, in the order asked.
 
-    Outside a server it runs now; once the session has ended it is dropped.
+    Outside a server it runs now; once the session has ended it is dropped. What ``callback`` returns
+    is ignored (so ``lambda: obj.param.update(...)`` fits).
     """
     if not is_served(doc):
         if not session_ended(doc):
@@ -118,9 +119,9 @@ class _Batch:
     def __init__(self, doc: Any) -> None:
         self._doc = weakref.ref(doc)
         self._lock = threading.Lock()
-        self._waiting: list[Callable[[], None]] = []
+        self._waiting: list[Callable[[], object]] = []
 
-    def add(self, callback: Callable[[], None]) -> bool:
+    def add(self, callback: Callable[[], object]) -> bool:
         """Queue ``callback``; True when it opens a new batch (the caller schedules ``run``)."""
         with self._lock:
             self._waiting.append(callback)
@@ -143,7 +144,7 @@ class _Batch:
                 _run_one(callback)
 
 
-def _run_one(callback: Callable[[], None]) -> None:
+def _run_one(callback: Callable[[], object]) -> None:
     try:
         callback()
     except Exception:  # one failing change must not drop the others of its batch

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import panel as pn
+import param
+from panel.io.callbacks import PeriodicCallback
 
 from components.background import run_on_session_thread
 from components.safe_text import escape_text
@@ -44,20 +46,21 @@ class JobWatcher(pn.viewable.Viewer):
         self._poll_ms = int(poll_s * 1000)
         self.ready: Path | None = None
         self._doc = pn.state.curdoc
-        self._callback = None
+        self._callback: PeriodicCallback | None = None
         self._stopped = False
         self._status = pn.pane.Markdown("", css_classes=["nd-job-status"], margin=(0, 10))
         self._retry = pn.widgets.Button(label="Retry", width=80, visible=False)
         self._retry.on_click(self._on_retry)
         self._cancel = pn.widgets.Button(label="Cancel", width=80, visible=False, button_type="warning")
         self._cancel.on_click(self._on_cancel)
+        self._state: JobState | None = None  # None: the job could not be requested
         try:
-            self._state: JobState | None = jobs.request(kind, inputs)
+            state = jobs.request(kind, inputs)
         except NeurodeckError as exc:
-            self._state = None
             self._status.object = escape_text(f"{label}: cannot be computed ({exc})")
             return
-        if not self._update():
+        self._state = state
+        if not self._update(state):
             run_on_session_thread(self._doc, self._start_polling)
 
     @property
@@ -77,6 +80,8 @@ class JobWatcher(pn.viewable.Viewer):
 
     def _poll(self) -> None:
         """On Panel's pool: read the store there, show what it says on the session's thread."""
+        if self._state is None:  # polling starts only after a successful request
+            return
         state = self._jobs.state(self._state.job.id)
         run_on_session_thread(self._doc, lambda: self._show(state))
 
@@ -84,15 +89,14 @@ class JobWatcher(pn.viewable.Viewer):
         if self._stopped:
             return
         self._state = state
-        if self._update():
+        if self._update(state):
             self.stop()
 
-    def _update(self) -> bool:
-        """Show the state; True when nothing more will change (done or failed)."""
-        state = self._state
+    def _update(self, state: JobState) -> bool:
+        """Show ``state``; True when nothing more will change (done or failed)."""
         self._retry.visible = state.failed
         self._cancel.visible = state.active
-        if state.done:
+        if state.done and state.result_dir is not None:  # done means a result folder; checked for the types
             self._status.object = escape_text(f"{self._label}: ready")
             if self.ready is None:
                 self.ready = state.result_dir
@@ -105,23 +109,27 @@ class JobWatcher(pn.viewable.Viewer):
         self._status.object = escape_text(f"{self._label}: {state.describe()}")
         return state.failed
 
-    def _on_retry(self, _event) -> None:
+    def _on_retry(self, _event: param.parameterized.Event) -> None:
+        if self._state is None:  # the button shows only for a requested job
+            return
         try:
             self._state = self._jobs.retry(self._state.job.id)
         except NeurodeckError as exc:  # someone else's job, or this person's submissions are used up
             self._status.object = escape_text(f"{self._label}: {exc}")
             return
         self._stopped = False
-        if not self._update():
+        if not self._update(self._state):
             self._start_polling()
 
-    def _on_cancel(self, _event) -> None:
+    def _on_cancel(self, _event: param.parameterized.Event) -> None:
+        if self._state is None:  # the button shows only for a requested job
+            return
         try:
             self._state = self._jobs.cancel(self._state.job.id)
         except NeurodeckError as exc:  # a job shared with (and owned by) someone else
             self._status.object = escape_text(f"{self._label}: {exc}")
             return
-        self._update()
+        self._update(self._state)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Row(self._status, self._cancel, self._retry, sizing_mode="stretch_width")

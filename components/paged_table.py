@@ -32,11 +32,17 @@ class PagedTable(pn.viewable.Viewer):
         self._prev = pn.widgets.Button(label="◀ Previous", width=110)
         self._next = pn.widgets.Button(label="Next ▶", width=110)
         self._status = pn.pane.Markdown("", margin=(5, 10))
-        self._prev.on_click(lambda _: self.param.update(offset=max(0, self.offset - self.page_size)))
-        self._next.on_click(lambda _: self.param.update(offset=self.offset + self.page_size))
+        self._prev.on_click(self._previous_page)
+        self._next.on_click(self._next_page)
         self._load()
 
     @param.depends("offset", "page_size", watch=True)
+    def _previous_page(self, _event: param.parameterized.Event) -> None:
+        self.offset = max(0, self.offset - self.page_size)
+
+    def _next_page(self, _event: param.parameterized.Event) -> None:
+        self.offset = self.offset + self.page_size
+
     def _load(self) -> None:
         self._table.loading = True
         try:

@@ -101,5 +101,7 @@ def order_callbacks_per_session(threads: int) -> None:
             state._thread_pool.shutdown(wait=False)
             state._thread_pool = None
         if pn.config.nthreads != threads:
-            pn.config.nthreads = threads  # Panel's own switch to threaded callbacks
-    state._thread_pool = SessionOrderedPool(max_workers=threads)
+            # Panel's own switch to threaded callbacks; pn.config's __setattr__ stores it in _nthreads
+            pn.config.nthreads = threads  # type: ignore[misc]  # Panel types nthreads as a read-only property
+    pool = SessionOrderedPool(max_workers=threads)
+    state._thread_pool = pool  # type: ignore[assignment]  # Panel declares it `= None`, unannotated

@@ -9,14 +9,19 @@ with the data read for the window it names.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import holoviews as hv
 
-__all__ = ["WindowedPlot"]
+__all__ = ["WindowedPlot", "Window", "as_window"]
 
 Window = tuple[float, float]
+
+
+def as_window(values: Sequence[float]) -> Window:
+    """A time window as a pair: param's ``Range`` and Bokeh's ranges hand it over as a list or tuple."""
+    return (float(values[0]), float(values[1]))
 
 
 class WindowedPlot:
@@ -31,16 +36,16 @@ class WindowedPlot:
     ) -> None:
         self._draw = draw
         self._on_zoom = on_zoom
-        self._pipe = hv.streams.Pipe(data=(data, tuple(window)))
+        self._pipe = hv.streams.Pipe(data=(data, as_window(window)))
         self._range = hv.streams.RangeX()
         self._range.add_subscriber(self._zoomed)
         self._last: tuple | None = None
-        self._drawn: Window = tuple(window)
+        self._drawn: Window = as_window(window)
         self.dmap = hv.DynamicMap(self._render, streams=[self._pipe, self._range])
 
     def show(self, data: Any, window: Window) -> None:
         """Redraw with ``data`` read for ``window`` (on the session's thread)."""
-        self._pipe.send((data, tuple(window)))
+        self._pipe.send((data, as_window(window)))
 
     def _zoomed(self, x_range=None, **_) -> None:
         """Only a change the user made: the plot also reports the window it was drawn at."""
@@ -55,8 +60,8 @@ class WindowedPlot:
         payload, window = data
         if data is self._last and x_range is not None and None not in x_range:
             return self._draw(
-                payload, tuple(x_range)
+                payload, as_window(x_range)
             )  # a zoom: keep the window the user sees until its data arrives
         self._last = data
-        self._drawn = tuple(window)
+        self._drawn = as_window(window)
         return self._draw(payload, window)

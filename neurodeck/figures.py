@@ -38,7 +38,7 @@ def nwb_figure(
     workspace: str | Path | None = None,
     roots: Sequence[str | Path] | None = None,
     allow_private_urls: bool = True,
-) -> pn.viewable.Viewable:
+) -> pn.viewable.Viewable | pn.viewable.ServableMixin:
     """A live view of ``path`` in the NWB file ``source`` (path, https://, s3://, gs:// or dandi://).
 
     ``view`` picks one by id (traces, raster, events, intervals, psth, table, ...; default: the

@@ -6,8 +6,6 @@ admins: any).
 
 from __future__ import annotations
 
-import panel as pn
-
 from app.context import AppContext
 from app.identity import session_person
 from app.registry import register_page
@@ -15,6 +13,6 @@ from components.compute.jobs_monitor import JobsMonitor
 
 
 @register_page("compute", "Compute", icon="⚙", order=90, extensions=("tabulator",))
-def build_compute_page(ctx: AppContext, link: None) -> pn.viewable.Viewable:
+def build_compute_page(ctx: AppContext, link: None) -> JobsMonitor:
     jobs = ctx.jobs.acting_as(session_person(ctx.settings), ctx.settings.jobs_per_minute)
     return JobsMonitor(jobs, list(jobs.kinds.names()), jobs.backend.describe())

@@ -78,9 +78,7 @@ class CurationPage(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         open_button = pn.widgets.Button(name="Open", button_type="primary", width=80, align="end")
-        open_button.on_click(
-            lambda _e: self._link.param.update(analyzer=self._analyzer_input.value.strip(), group=None)
-        )
+        open_button.on_click(self._open_analyzer)
         self._status = pn.pane.Markdown("", margin=(0, 10))
         self._message = pn.Column(sizing_mode="stretch_width")
         self._jobs = pn.Column(sizing_mode="stretch_width")
@@ -92,6 +90,10 @@ class CurationPage(pn.viewable.Viewer):
         pn.state.onload(on_session_thread(self._open))  # Panel's pool runs it once loaded
 
     # --- opening ---------------------------------------------------------------------------------------
+    def _open_analyzer(self, _event: param.parameterized.Event) -> None:
+        """Open: the typed folder goes to the link, whose watcher opens it (empty: the demo)."""
+        self._link.param.update(analyzer=(self._analyzer_input.value or "").strip(), group=None)
+
     def _open(self) -> None:
         text = self._link.analyzer.strip()
         self._body.loading = True
@@ -142,9 +144,9 @@ class CurationPage(pn.viewable.Viewer):
         self._body[:] = [
             pn.Tabs(
                 ("Review", self._grid),
-                ("Candidates & judge", self._judge_panel()),
+                ("Candidates & judge", self._judge_panel(review)),
                 ("Units & labels", UnitLabels(review, self._work)),
-                ("Apply & export", self._apply_panel()),
+                ("Apply & export", self._apply_panel(review)),
                 sizing_mode="stretch_width",
                 dynamic=True,
             )
@@ -154,11 +156,11 @@ class CurationPage(pn.viewable.Viewer):
         if review.status.missing:
             self._message[:] = [
                 pn.pane.Alert(
-                    f"This analyzer lacks {', '.join(review.status.missing)}; compute them (a job, cancellable) "
-                    "under Candidates & judge before finding candidates."
+                    f"This analyzer lacks {', '.join(review.status.missing)}; compute them "
+                    "(a job, cancellable) under Candidates & judge before finding candidates."
                     + (
-                        f" {', '.join(review.status.untrusted)} were saved as pickles and left out (the operator can "
-                        "allow them with --trust-pickles)."
+                        f" {', '.join(review.status.untrusted)} were saved as pickles and left out "
+                        "(the operator can allow them with --trust-pickles)."
                         if review.status.untrusted
                         else ""
                     ),
@@ -168,6 +170,8 @@ class CurationPage(pn.viewable.Viewer):
 
     def _describe(self) -> None:
         review = self._review
+        if review is None:  # still opening: the status line says so already
+            return
         groups = len(review.candidates())
         decided = len(review.decisions())
         judge = (
@@ -189,24 +193,33 @@ class CurationPage(pn.viewable.Viewer):
         self._watchers.append(watcher)
         self._jobs.append(watcher)
 
-    def _analyzer_inputs(self) -> dict[str, Any]:
-        return {"analyzer": str(self._review.path)}
+    @staticmethod
+    def _analyzer_inputs(review: CurationReview) -> dict[str, Any]:
+        return {"analyzer": str(review.path)}
 
-    def _compute_extensions(self) -> None:
-        missing = list(self._review.status.missing)
+    def _compute_extensions(self, review: CurationReview) -> None:
+        missing = list(review.status.missing)
         if not missing:
             self._message[:] = [pn.pane.Alert("Every extension curation needs is there.", alert_type="info")]
             return
         self._watch(
             EXTENSIONS_KIND,
-            {**self._analyzer_inputs(), "extensions": missing},
+            {**self._analyzer_inputs(review), "extensions": missing},
             "Extensions",
             lambda _folder: self._open(),
         )
 
     def _judge(self, group_ids: list[int] | None = None) -> None:
+        review = self._review
+        if review is None:  # the judge's controls exist only once an analyzer is open
+            return
         judge = self._judge_select.value
         settings = self._ctx.settings
+        if self._workers.value is None:  # the input was cleared
+            self._message[:] = [
+                text_alert("Choose how many parallel model calls to make.", alert_type="warning")
+            ]
+            return
         params = {"num_workers": int(self._workers.value), "max_workers": settings.max_model_workers}
         try:
             if (
@@ -217,15 +230,15 @@ class CurationPage(pn.viewable.Viewer):
                         f"At most {settings.max_model_workers} parallel model calls on this server; "
                         f"choose {settings.max_model_workers} or fewer."
                     )
-                count = len(group_ids) if group_ids is not None else len(self._review.candidates())
+                count = len(group_ids) if group_ids is not None else len(review.candidates())
                 model_budget_for(settings, self._person).take(count)
         except LimitReached as exc:
             self._message[:] = [text_alert(str(exc), alert_type="warning", sizing_mode="stretch_width")]
             return
-        run_id = self._review.start_judge_run(judge, group_ids, params)
+        run_id = review.start_judge_run(judge, group_ids, params)
         self._watch(
             JUDGE_KIND,
-            {**self._analyzer_inputs(), "run_id": run_id},
+            {**self._analyzer_inputs(review), "run_id": run_id},
             f"{judge} judge run {run_id}",
             lambda _folder: self._after_judging(),
         )
@@ -245,9 +258,9 @@ class CurationPage(pn.viewable.Viewer):
         self._refresh_grid()
 
     # --- panels --------------------------------------------------------------------------------------------
-    def _judge_panel(self) -> pn.viewable.Viewable:
+    def _judge_panel(self, review: CurationReview) -> pn.viewable.Viewable:
         """Finding candidates, then judging them (the judge and its fan-out), and the missing extensions."""
-        search = CandidateSearch(self._review, self._work, on_found=self._refresh_grid)
+        search = CandidateSearch(review, self._work, on_found=self._refresh_grid)
         self._judge_select = pn.widgets.Select(
             name="Judge", options=["metrics", "vlm"] if self._ctx.settings.llm else ["metrics"], width=160
         )
@@ -260,12 +273,11 @@ class CurationPage(pn.viewable.Viewer):
         judge_unjudged = pn.widgets.Button(name="Judge groups not judged yet", width=220)
         judge_unjudged.on_click(
             lambda _e: self._judge(
-                [g.group_id for g in self._review.candidates() if g.group_id not in self._review.decisions()]
-                or None
+                [g.group_id for g in review.candidates() if g.group_id not in review.decisions()] or None
             )
         )
         extensions = pn.widgets.Button(name="Compute missing extensions", width=220)
-        extensions.on_click(lambda _e: self._compute_extensions())
+        extensions.on_click(lambda _e: self._compute_extensions(review))
         offline = (
             ""
             if self._ctx.settings.llm
@@ -281,14 +293,14 @@ class CurationPage(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
 
-    def _apply_panel(self) -> pn.viewable.Viewable:
+    def _apply_panel(self, review: CurationReview) -> ApplyMerges:
         """Apply runs as a job; its report file is read here and shown by the panel."""
-        panel = ApplyMerges(self._review, on_apply=lambda curation: start(curation))
+        panel = ApplyMerges(review, on_apply=lambda curation: start(curation))
 
         def start(curation: dict[str, Any]) -> None:
             self._watch(
                 APPLY_KIND,
-                {**self._analyzer_inputs(), "curation": curation, "censor_ms": 0.4},
+                {**self._analyzer_inputs(review), "curation": curation, "censor_ms": 0.4},
                 "Apply merges",
                 lambda folder: panel.show_report(folder, _read_report(folder)),
             )
@@ -304,5 +316,5 @@ class CurationPage(pn.viewable.Viewer):
 @register_page(
     "curation", "Curation review", icon="✓", order=30, link=CurationLink, extensions=("tabulator",)
 )
-def build_curation_page(ctx: AppContext, link: CurationLink) -> pn.viewable.Viewable:
+def build_curation_page(ctx: AppContext, link: CurationLink) -> CurationPage:
     return CurationPage(ctx, link)

@@ -9,6 +9,7 @@ viewer showing it, one ``TableWorkspace`` (the demo ROI table plus the user's up
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -154,7 +155,7 @@ class NeuroglancerPage(pn.viewable.Viewer):
         run_on_session_thread(self._doc, lambda: self._show_state(state))
 
     def _show_state(self, state: NgState) -> None:
-        self._viewer.show(state.to_dict())
+        self._viewer.show_state(state.to_dict())
         self._json.object = state.to_dict()
 
     def _on_user_moved(self, event) -> None:
@@ -162,13 +163,17 @@ class NeuroglancerPage(pn.viewable.Viewer):
         state = self._session.absorb_viewer(event.new)
         self._json.object = state.to_dict()
 
+    def _adopt_state(self, origin: str, state: NgState) -> None:
+        """A state loaded off the session's thread becomes the viewer's (``origin``: where it came from)."""
+        self._session.set(state, origin)
+
     def _open_link(self) -> None:
         if self._link.saved:
             name = self._link.saved
             self._work.run(
                 "link",
                 lambda: self._store.load(name),
-                apply=lambda s: self._session.set(s, "saved"),
+                apply=functools.partial(self._adopt_state, "saved"),
                 failed=self._failed,
             )
         elif self._link.state:
@@ -176,7 +181,7 @@ class NeuroglancerPage(pn.viewable.Viewer):
             self._work.run(
                 "link",
                 lambda: load_state(text, policy),
-                apply=lambda s: self._session.set(s, "link"),
+                apply=functools.partial(self._adopt_state, "link"),
                 failed=self._failed,
             )
 
@@ -194,7 +199,8 @@ class NeuroglancerPage(pn.viewable.Viewer):
 
     def share_link(self, state: NgState) -> str:
         """An address of this app that reopens ``state`` (the state travels in the address)."""
-        return f"{self._app_url}?page=neuroglancer&state={quote('#!' + to_fragment(state, url_safe=True), safe='')}"
+        fragment = quote("#!" + to_fragment(state, url_safe=True), safe="")
+        return f"{self._app_url}?page=neuroglancer&state={fragment}"
 
     # --- controls under the viewer -----------------------------------------------------------------
     def _build_state_controls(self) -> None:
@@ -221,13 +227,13 @@ class NeuroglancerPage(pn.viewable.Viewer):
         )
 
     def _open_pasted(self) -> None:
-        text = self._paste.value.strip()
+        text = (self._paste.value or "").strip()
         if text:
             self._link.param.update(state=text, saved="")
 
     def _save(self) -> None:
         try:
-            saved = self._store.save(self._save_name.value.strip(), self._session.state)
+            saved = self._store.save((self._save_name.value or "").strip(), self._session.state)
         except Exception as exc:
             self._failed(exc)
             return
@@ -273,5 +279,5 @@ class NeuroglancerPage(pn.viewable.Viewer):
     link=NeuroglancerLink,
     extensions=("tabulator", "filedropper"),
 )
-def build_neuroglancer_page(ctx: AppContext, link: NeuroglancerLink) -> pn.viewable.Viewable:
+def build_neuroglancer_page(ctx: AppContext, link: NeuroglancerLink) -> NeuroglancerPage:
     return NeuroglancerPage(ctx, link)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import panel as pn
@@ -104,7 +105,7 @@ class _LinkSync:
         self._link = link
         self._browser = browser
         self._writing = False
-        self._controller_watcher = None
+        self._controller_watcher: param.parameterized.Watcher | None = None
         link.param.watch(self._from_link, link.argument_names())
         link.param.watch(lambda e: browser.show_notices(e.new), "problems")
         browser.param.watch(self._on_controller_replaced, "controller")
@@ -112,7 +113,7 @@ class _LinkSync:
         self._on_controller_replaced()
 
     def _on_controller_replaced(self, *_events) -> None:
-        controller = self._browser.controller
+        controller = self._browser.shared
         if self._controller_watcher is not None:
             self._controller_watcher.inst.param.unwatch(self._controller_watcher)
         self._controller_watcher = controller.param.watch(
@@ -131,7 +132,7 @@ class _LinkSync:
     def _to_link(self, *_events) -> None:
         if is_edf(self._link.url):
             return  # an EDF recording is on screen: its viewer owns the link
-        controller = self._browser.controller
+        controller = self._browser.shared
         window = controller.time_window
         values = {
             "url": self._browser.source,
@@ -282,6 +283,7 @@ class _RecordingArea(pn.viewable.Viewer):
     def _back_to_browser(self) -> None:
         """The link drops the recording; its watchers (address, browser, this area) run on the session's
         thread."""
+
         run_on_session_thread(self._doc, lambda: self._link.param.update(url=""))
 
     def _to_link(self, controller: NwbFileController) -> None:
@@ -294,6 +296,11 @@ class _RecordingArea(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._message, self._holder, sizing_mode="stretch_both")
+
+
+def _open_address(link: NwbLink, address: str) -> None:
+    """A file picked in the DANDI browser replaces the open one and everything the link said about it."""
+    link.param.update(url=address, path="", view="", t0=None, t1=None, channels=[], units=[])
 
 
 @register_page("nwb", "NWB browser", icon="◧", order=10, link=NwbLink, extensions=("tabulator", "codeeditor"))
@@ -314,9 +321,7 @@ def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     _LinkSync(link, browser)  # kept alive by the watchers it registers on the link and the browser
     dandi = DandiBrowser(
         ctx.settings.source_policy(),
-        on_open=lambda address: link.param.update(
-            url=address, path="", view="", t0=None, t1=None, channels=[], units=[]
-        ),
+        on_open=functools.partial(_open_address, link),
         work=area.work,
     )
     toggle = pn.widgets.Toggle(

@@ -145,7 +145,7 @@ class TrainingPage(pn.viewable.Viewer):
         self.comparison = RunComparison(self._work, lambda run_id: self._registry.get(run_id).metrics())
         self.runs.param.watch(lambda e: setattr(self._link, "run", e.new), "selected")
         self.runs.param.watch(
-            lambda _e: self.comparison.show(self.runs.visible, self.runs.compare), ["visible", "compare"]
+            lambda _e: self.comparison.show_runs(self.runs.visible, self.runs.compare), ["visible", "compare"]
         )
         link.param.watch(lambda e: self._open(e.new), "run")
         link.param.watch(lambda e: self._show_problems(e.new), "problems")
@@ -226,7 +226,7 @@ class TrainingPage(pn.viewable.Viewer):
         self._message[:] = []
         self._follower = RunFollower(folder)
         self.run.close(f"Opening {run_id}…", run_id)
-        self._work.run("evaluation", folder.evaluation, apply=self.evaluation.show)
+        self._work.run("evaluation", folder.evaluation, apply=self.evaluation.show_evaluation)
         self.poll()
 
     # --- actions --------------------------------------------------------------------------------------
@@ -247,7 +247,8 @@ class TrainingPage(pn.viewable.Viewer):
     @property
     def message(self) -> str:
         """The message shown above the run ('' when none): what happened, or what went wrong."""
-        return "\n".join(html.unescape(str(alert.object)) for alert in self._message)  # as it reads on screen
+        alerts = [pane for pane in self._message if isinstance(pane, pn.pane.Alert)]
+        return "\n".join(html.unescape(str(alert.object)) for alert in alerts)  # as it reads on screen
 
     def start(self, config: TrainingConfig, nproc: int) -> None:
         """Start a run of ``config`` (``nproc`` > 1: torchrun) off the session's thread, then open it."""
@@ -339,7 +340,7 @@ class TrainingPage(pn.viewable.Viewer):
 
         def ready(result_dir: Path) -> None:
             if self._follower is not None and self._follower.run_id == run_id:
-                self.evaluation.show(_read_evaluation(result_dir))
+                self.evaluation.show_evaluation(_read_evaluation(result_dir))
                 self.refresh_runs()
 
         inputs = {"run": run_id, "checkpoint_step": step, "cebra_iterations": int(cebra_iterations)}
@@ -364,7 +365,7 @@ class TrainingPage(pn.viewable.Viewer):
         self._work.run(
             "interpret",
             compute,
-            apply=lambda result: self.interpretation.show(result, chosen),
+            apply=lambda result: self.interpretation.show_result(result, chosen),
             failed=lambda exc: self.interpretation.working(
                 f"**Could not interpret:** {escape_text(_error_text(exc))}"
             ),
@@ -393,5 +394,5 @@ class TrainingPage(pn.viewable.Viewer):
 
 
 @register_page("training", "Training", icon="∿", order=40, link=TrainingLink, extensions=("tabulator",))
-def build_training_page(ctx: AppContext, link: TrainingLink) -> pn.viewable.Viewable:
+def build_training_page(ctx: AppContext, link: TrainingLink) -> TrainingPage:
     return TrainingPage(ctx, link)

@@ -90,8 +90,8 @@ def throughput_histogram(buckets: list[tuple[float, int]], now: float | None = N
 
 
 class JobsMonitor(pn.viewable.Viewer):
-    status = param.Selector(default=_ALL, objects=[_ALL, *[s.value for s in JobStatus]])
-    kind = param.Selector(default=_ALL, objects=[_ALL])
+    status: param.Selector[str] = param.Selector(default=_ALL, objects=[_ALL, *[s.value for s in JobStatus]])
+    kind: param.Selector[str] = param.Selector(default=_ALL, objects=[_ALL])
     file = param.String(default="", doc="Show jobs whose file, analyzer or run contains this text.")
 
     def __init__(
@@ -173,7 +173,8 @@ class JobsMonitor(pn.viewable.Viewer):
         self._jobs.selection = [i for i, job_id in enumerate(frame["id"]) if job_id in selected]
         counts = self._store.counts()
         self._counts.object = " · ".join(f"**{counts.get(s, 0)}** {s.value}" for s in JobStatus) + (
-            f" · backend: {escape_text(self._facts.get('backend', '?'))}, {self._facts.get('workers', '?')} worker(s)"
+            f" · backend: {escape_text(self._facts.get('backend', '?'))}, "
+            f"{self._facts.get('workers', '?')} worker(s)"
         )
         self._workers.value = pd.DataFrame(
             [

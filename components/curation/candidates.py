@@ -13,14 +13,21 @@ import panel as pn
 
 from components.background import BackgroundWork
 from components.safe_text import escape_text
-from engines.curation import PRESETS, TEMPLATE_DIFF_THRESH_HELP, CandidateRequest, CurationReview, preset_form
+from engines.curation import (
+    PRESETS,
+    TEMPLATE_DIFF_THRESH_HELP,
+    CandidateRequest,
+    CurationReview,
+    StepParameter,
+    preset_form,
+)
 
 __all__ = ["CandidateSearch", "RECOMMENDED"]
 
 RECOMMENDED = "recommended (union of presets + duplicates)"
 
 
-def _field_widget(field: Any) -> pn.widgets.Widget:
+def _field_widget(field: StepParameter) -> pn.widgets.Widget:
     name = f"{field.step}.{field.name}"
     if field.kind == "float":
         return pn.widgets.FloatInput(name=name, value=float(field.default), width=220)
@@ -37,6 +44,8 @@ class CandidateSearch(pn.viewable.Viewer):
         self._review, self._work, self._on_found = review, work, on_found
         self._preset = pn.widgets.Select(name="Candidates from", options=[RECOMMENDED, *PRESETS], width=320)
         self._form = pn.Column(sizing_mode="stretch_width")
+        # the preset's fields and their inputs
+        self._fields: list[tuple[StepParameter, pn.widgets.Widget]] = []
         self._progress = pn.pane.Markdown("")
         self._find = pn.widgets.Button(name="Find candidates", button_type="primary", width=160)
         self._preset.param.watch(lambda e: self._show_form(e.new), "value")
@@ -51,16 +60,17 @@ class CandidateSearch(pn.viewable.Viewer):
                     "kept as pairs: high recall for a judge to filter."
                 )
             ]
+            self._fields = []
             return
-        self._form[:] = [_field_widget(f) for f in preset_form(name)]
+        self._fields = [(field, _field_widget(field)) for field in preset_form(name)]
+        self._form[:] = [widget for _field, widget in self._fields]
 
     def _request(self) -> CandidateRequest:
         if self._preset.value == RECOMMENDED:
             return CandidateRequest.recommended()
         steps: dict[str, dict[str, Any]] = {}
-        for widget in self._form:
-            step, name = widget.name.split(".", 1)
-            steps.setdefault(step, {})[name] = widget.value
+        for field, widget in self._fields:
+            steps.setdefault(field.step, {})[field.name] = widget.value
         return CandidateRequest.preset(self._preset.value, steps)
 
     def _run(self) -> None:

@@ -11,12 +11,14 @@ again, once per change.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import panel as pn
+import param
 
 from components.background import BackgroundWork
 from components.safe_text import code_block, escape_text, safe_choices, text_alert
@@ -84,10 +86,16 @@ class GroupCard:
         self._text = pn.pane.Markdown("", margin=(0, 6))
         self._thumbs = Pictures(pn.Row(height=150, width=336), width=160, margin=(0, 2), fixed_aspect=True)
         self._open = pn.widgets.Button(name="Open group", button_type="light", width=130, margin=(0, 6))
-        self._open.on_click(lambda _e: self.group_id is not None and on_open(self.group_id))
+        self._on_open = on_open
+        self._open.on_click(self._open_group)
         self.view = pn.Column(
             self._text, self._thumbs.view, self._open, width=344, height=340, css_classes=["nd-group-card"]
         )
+
+    def _open_group(self, _event: param.parameterized.Event) -> None:
+        """Open: a card that shows no group yet has nothing to open."""
+        if self.group_id is not None:
+            self._on_open(self.group_id)
 
     def show(self, row: dict[str, Any], focused: bool) -> None:
         group_id = int(row["group_id"])
@@ -113,6 +121,11 @@ class GroupCard:
             apply=self._thumbs.show,
             failed=lambda exc: self._thumbs.fail(pn.pane.Markdown(f"*{escape_text(exc)}*")),
         )
+
+
+def _give(give: Callable[[str], None], verdict: str, _event: param.parameterized.Event) -> None:
+    """One verdict button's click; the verdict is bound per button (a closure would see the last one)."""
+    give(verdict)
 
 
 class GroupDetail:
@@ -145,7 +158,7 @@ class GroupDetail:
                 width=110,
                 button_type={"accept": "success", "reject": "danger"}.get(verdict, "default"),
             )
-            button.on_click(lambda _e, v=verdict: give(v))
+            button.on_click(functools.partial(_give, give, verdict))
             buttons.append(button)
         undo_button = pn.widgets.Button(name="Undo (u)", width=100)
         undo_button.on_click(lambda _e: undo())
@@ -155,9 +168,8 @@ class GroupDetail:
             name="Units in this group (drop one, then re-judge)", options={}, value=[], width=420
         )
         rejudge_button = pn.widgets.Button(name="Save edited group and re-judge", width=240)
-        rejudge_button.on_click(
-            lambda _e: self.group_id is not None and rejudge(self.group_id, self._units.value)
-        )
+        self._rejudge = rejudge
+        rejudge_button.on_click(self._rejudge_group)
         self._example = pn.widgets.RadioButtonGroup(
             name="Few-shot example for the VLM judge", options=_EXAMPLES, value="", button_type="light"
         )
@@ -187,6 +199,11 @@ class GroupDetail:
     def show_nothing(self) -> None:
         self.group_id = None
         self._none.visible, self._body.visible = True, False
+
+    def _rejudge_group(self, _event: param.parameterized.Event) -> None:
+        """Re-judge the shown group with the units left in the picker; nothing when no group is shown."""
+        if self.group_id is not None:
+            self._rejudge(self.group_id, self._units.value)
 
     def show(self, review: CurationReview, group_id: int, example: str) -> None:
         """Fill the panel for ``group_id``; its images are (re)drawn only when the group changes."""

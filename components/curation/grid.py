@@ -69,8 +69,8 @@ class CurationGrid(pn.viewable.Viewer):
     """``group`` is the focused group (the page's deep link); ``changed`` counts saved verdicts."""
 
     group = param.Integer(default=None, allow_None=True, doc="The focused group's id.")
-    show = param.Selector(default="all", objects=list(_FILTERS))
-    sort_by = param.Selector(default="similarity", objects=list(_SORTS))
+    show: param.Selector[str] = param.Selector(default="all", objects=list(_FILTERS))
+    sort_by: param.Selector[str] = param.Selector(default="similarity", objects=list(_SORTS))
     min_similarity = param.Number(default=0.0, bounds=(0.0, 1.0), step=0.05)
     page_number = param.Integer(default=0, bounds=(0, None))
     changed = param.Integer(default=0, doc="Increases with every verdict saved here.")
@@ -292,21 +292,20 @@ class CurationGrid(pn.viewable.Viewer):
         if self._on_rejudge is not None:
             self._on_rejudge([edited.group_id])
 
+    def _previous_page(self, _event: param.parameterized.Event) -> None:
+        self.page_number = max(0, self.page_number - 1)
+
+    def _next_page(self, _event: param.parameterized.Event) -> None:
+        self.page_number = min(self.page_number + 1, max(0, (len(self._shown) - 1) // CARDS_PER_PAGE))
+
     def __panel__(self) -> pn.viewable.Viewable:
-        pager = pn.Row(
-            pn.widgets.Button(name="◀ page", width=80),
-            pn.widgets.Button(name="page ▶", width=80),
-            pn.widgets.Button(name="Refresh", width=90),
-        )
-        pager[0].on_click(lambda _e: setattr(self, "page_number", max(0, self.page_number - 1)))
-        pager[1].on_click(
-            lambda _e: setattr(
-                self,
-                "page_number",
-                min(self.page_number + 1, max(0, (len(self._shown) - 1) // CARDS_PER_PAGE)),
-            )
-        )
-        pager[2].on_click(lambda _e: self.refresh())  # shows what other tabs and reviewers saved
+        previous_page = pn.widgets.Button(name="◀ page", width=80)
+        next_page = pn.widgets.Button(name="page ▶", width=80)
+        refresh = pn.widgets.Button(name="Refresh", width=90)
+        pager = pn.Row(previous_page, next_page, refresh)
+        previous_page.on_click(self._previous_page)
+        next_page.on_click(self._next_page)
+        refresh.on_click(lambda _e: self.refresh())  # shows what other tabs and reviewers saved
         controls = pn.Row(
             pn.widgets.Select.from_param(self.param.show, name="Show", width=170),
             pn.widgets.Select.from_param(self.param.sort_by, name="Sort by", width=130),

@@ -11,7 +11,7 @@ import panel as pn
 
 from components.background import BackgroundWork
 from components.safe_text import escape_text
-from engines.curation import CurationReview
+from engines.curation import CurationReview, UnitLabel
 
 __all__ = ["UnitLabels"]
 
@@ -36,6 +36,10 @@ class UnitLabels(pn.viewable.Viewer):
         self._labeler = pn.widgets.Select(name="Labeler", options=["thresholds", "bombcell"], width=160)
         self._run = pn.widgets.Button(name="Label all units", button_type="primary", width=140, align="end")
         self._run.on_click(lambda _e: self._label_all())
+        self._show()
+
+    def _labelled(self, labels: list[UnitLabel]) -> None:
+        self._note.object = f"{len(labels)} units labelled."
         self._show()
 
     def _show(self) -> None:
@@ -63,10 +67,7 @@ class UnitLabels(pn.viewable.Viewer):
         self._work.run(
             "labels",
             lambda: self._review.label_units(name),
-            apply=lambda labels: (
-                setattr(self._note, "object", f"{len(labels)} units labelled."),
-                self._show(),
-            ),
+            apply=self._labelled,
             failed=lambda exc: setattr(self._note, "object", f"**Labelling failed:** {escape_text(exc)}"),
         )
 

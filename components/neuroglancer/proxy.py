@@ -257,8 +257,9 @@ class NeuroglancerProxy(web.RequestHandler):
             return
         if self._upstream is not None:
             self._upstream.close()
-        if not self.browser_gone:
-            self.request.connection.close()
+        connection = self.request.connection  # an HTTP1Connection on Tornado's server; typed as its base
+        if not self.browser_gone and isinstance(connection, HTTP1Connection):
+            connection.close()
 
     def on_connection_close(self) -> None:
         super().on_connection_close()

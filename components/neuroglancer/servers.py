@@ -54,7 +54,7 @@ def _forget_inherited_server() -> None:
     global _listed_port
     module = sys.modules.get("neuroglancer.server")
     if module is not None:
-        module.global_server = None
+        vars(module)["global_server"] = None  # the module is found at runtime, so typed plain ModuleType
     _listed_port = None
 
 

@@ -22,7 +22,7 @@ from engines.agent.results import Artifact, PlotArtifact, TableArtifact
 from engines.agent.toolsets import MultiViewArtifact
 from engines.errors import NeurodeckError
 from engines.ngstate import NgState
-from engines.tables import PlotSpec, TableWorkspace
+from engines.tables import MultiViewTable, PlotSpec, TableWorkspace
 
 __all__ = ["TableResults", "plot_view"]
 
@@ -52,7 +52,7 @@ class TableResults(pn.viewable.Viewer):
         super().__init__()
         self._tables = tables
         self._load_state = load_state
-        self._views = None
+        self._views: MultiViewTable | None = None
         max_mb = tables.max_upload_bytes / 2**20
         self._dropper = pn.widgets.FileDropper(
             accepted_filetypes=[".csv", ".tsv", ".txt"],

@@ -85,7 +85,7 @@ class NeuroglancerViewer(pn.viewable.Viewer):
             f'style="width:100%;height:{height - 8}px;border:0" allow="fullscreen"></iframe>'
         )
 
-    def show(self, state: dict[str, Any]) -> None:
+    def show_state(self, state: dict[str, Any]) -> None:
         """Set the viewer's state now (a tool's change); it appears in the browser at once."""
         self._set_viewer_state(state)
         self.state = copy.deepcopy(state)
@@ -119,6 +119,7 @@ class NeuroglancerViewer(pn.viewable.Viewer):
         if viewer is None:
             return
         raw = copy.deepcopy(viewer.shared_state.raw_state)
+
         run_on_session_thread(
             self._doc, lambda: self.param.update(state=raw, user_changes=self.user_changes + 1)
         )

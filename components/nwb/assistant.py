@@ -50,12 +50,15 @@ __all__ = ["NwbAssistant", "CodePolicy"]
 log = logging.getLogger(__name__)
 
 SYSTEM_PROMPT = (
-    "You are the assistant of an NWB file browser. Answer questions about the open file with the tools: they read "
-    "the file's index and small pieces of data. Open views in the page, or embed views in the chat, when a picture "
-    "answers better than words. For analyses the tools cannot do, propose Python with propose_code (pynwb with "
-    "remfile or h5py, numpy, matplotlib, hvPlot; the variable NWB_SOURCE holds the file's path or URL); it runs only "
-    "when the person presses Run. Be brief and concrete."
+    "You are the assistant of an NWB file browser. Answer questions about the open file with the tools: "
+    "they read the file's index and small pieces of data. Open views in the page, or embed views in the "
+    "chat, when a picture answers better than words. For analyses the tools cannot do, propose Python with "
+    "propose_code (pynwb with remfile or h5py, numpy, matplotlib, hvPlot; the variable NWB_SOURCE holds the "
+    "file's path or URL); it runs only when the person presses Run. Be brief and concrete."
 )
+
+# KernelLimits is frozen, so one shared default is safe
+_DEFAULT_LIMITS = KernelLimits()
 
 
 class CodePolicy:
@@ -65,7 +68,7 @@ class CodePolicy:
         self,
         allowed: bool,
         reason: str = "",
-        limits: KernelLimits = KernelLimits(),
+        limits: KernelLimits = _DEFAULT_LIMITS,
         jupyter_url: str | None = None,
         jupyter_token: str | None = None,
     ) -> None:
@@ -146,7 +149,7 @@ class NwbAssistant(pn.viewable.Viewer):
         return f"Open file: {nwb.label} ({self._current_source() or 'the default file'}); objects: {listed}."
 
     # --- artifacts ----------------------------------------------------------------------------------
-    def _render(self, artifact: Artifact) -> pn.viewable.Viewable | None:
+    def _render(self, artifact: Artifact) -> pn.viewable.Viewable | pn.viewable.Viewer | None:
         if isinstance(artifact, NwbViewArtifact):
             return self._embedded_view(artifact)
         if isinstance(artifact, CodeProposal):
@@ -198,14 +201,20 @@ class NwbAssistant(pn.viewable.Viewer):
             if self._runner is None:
                 runner = self._code.new_runner()
                 try:
-                    runner.run(
-                        f"NWB_SOURCE = {self._current_source() or str(self._current_file().source.location)!r}"
-                    )
+                    runner.run(f"NWB_SOURCE = {self._nwb_source()!r}")
                 except BaseException:  # a kernel that did not start still holds its temporary folder
                     runner.shutdown()
                     raise
                 self._runner = runner
             return self._runner
+
+    def _nwb_source(self) -> str | None:
+        """The open file's path or URL for NWB_SOURCE; None when no file is open (code can still run)."""
+        source = self._current_source()
+        if source:
+            return source
+        nwb = self._current_file()
+        return None if nwb is None else str(nwb.source.location)
 
     def _ran(self, code: str, result: CellResult) -> None:
         self._entries.append(code_entry(code, result))

@@ -41,7 +41,10 @@ def error_alert(exc: BaseException | str) -> pn.pane.Alert:
         text = str(exc)
     else:
         log.error("Unexpected error in the NWB browser", exc_info=exc)
-        text = f"Something went wrong ({exc.__class__.__name__}: {str(exc)[:200]}). The rest of the app still works."
+        text = (
+            f"Something went wrong ({exc.__class__.__name__}: {str(exc)[:200]}). "
+            "The rest of the app still works."
+        )
     return text_alert(text, alert_type="danger", sizing_mode="stretch_width", css_classes=["nd-error"])
 
 
@@ -73,7 +76,7 @@ class NwbBrowser(pn.viewable.Viewer):
         self._view: NwbView | None = None
         self._view_ids: dict[str, str] = {}
         self._lock = threading.RLock()  # guards the browser's own fields; never held while reading
-        self._controller_watcher = None
+        self._controller_watcher: param.parameterized.Watcher | None = None
         self._opens_requested = 0
         self._opens_adopted = 0
         self._setting_tabs = False
@@ -111,6 +114,15 @@ class NwbBrowser(pn.viewable.Viewer):
 
     # --- navigation --------------------------------------------------------------------------------
     @property
+    def shared(self) -> NwbFileController:
+        """The controller on screen. The ``controller`` parameter has no default, so param types it as
+        optional, but ``__init__`` sets one and every replacement is a controller."""
+        controller = self.controller
+        if controller is None:
+            raise RuntimeError("NwbBrowser.controller was set to None")
+        return controller
+
+    @property
     def current_file(self) -> NwbFile | None:
         """The file on screen (None while the first one opens)."""
         return self._file
@@ -122,7 +134,7 @@ class NwbBrowser(pn.viewable.Viewer):
             return
         with self._lock:
             if self._file is not None and source == self.source:
-                self._apply_selection(self.controller, selection)
+                self._apply_selection(self.shared, selection)
                 return
         self._open(source, selection)
 
@@ -138,7 +150,7 @@ class NwbBrowser(pn.viewable.Viewer):
         On failure the message shows and the state still names the file on screen, with the
         typed text left in the box to correct.
         """
-        text = self._source_input.value.strip()
+        text = (self._source_input.value or "").strip()
         if text == self.source and self._file is not None:
             return
         if self._open_elsewhere is not None and self._open_elsewhere(text):
@@ -195,7 +207,7 @@ class NwbBrowser(pn.viewable.Viewer):
             if self._source_input.value != text:
                 self._source_input.value = text
             if self._controller_watcher is not None:
-                self.controller.param.unwatch(self._controller_watcher)
+                self.shared.param.unwatch(self._controller_watcher)
             self._controller_watcher = controller.param.watch(self._on_controller, ["object_path", "view"])
             self.param.update(source=text, controller=controller)
         self._show()
@@ -220,7 +232,7 @@ class NwbBrowser(pn.viewable.Viewer):
     # --- selection and views -----------------------------------------------------------------------
     def _on_tree_select(self, event) -> None:
         """One navigation, one history entry: the object and its best view change together."""
-        nwb, controller = self._file, self.controller
+        nwb, controller = self._file, self.shared
         if nwb is not None and event.new != controller.object_path and event.new in nwb.index:
             controller.select(event.new, views_for(nwb.index, event.new)[0].id)
 
@@ -228,15 +240,15 @@ class NwbBrowser(pn.viewable.Viewer):
         if self._setting_tabs:
             return
         view = self._view_ids.get(event.new, "")
-        if view and view != self.controller.view:
-            self.controller.view = view
+        if view and view != self.shared.view:
+            self.shared.view = view
 
     def _on_controller(self, *_events) -> None:
         self._show()
 
     def _show(self) -> None:
         with self._lock:
-            nwb, controller = self._file, self.controller
+            nwb, controller = self._file, self.shared
             if nwb is None:
                 return
             path = controller.object_path or "/"
@@ -278,7 +290,7 @@ class NwbBrowser(pn.viewable.Viewer):
         """Build the view off the session's thread (it reads its first data); the newest selection wins."""
         self._view_area.loading = True
 
-        def build() -> tuple[NwbView, pn.viewable.Viewable]:
+        def build() -> tuple[NwbView, pn.viewable.Viewable | pn.viewable.ServableMixin]:
             view = view_cls(nwb, path, self._jobs, controller, self._work)
             try:
                 return view, pn.panel(view.__panel__())
@@ -294,7 +306,7 @@ class NwbBrowser(pn.viewable.Viewer):
             discard=lambda built: built[0].dispose(),
         )
 
-    def _show_view(self, built: tuple[NwbView, pn.viewable.Viewable]) -> None:
+    def _show_view(self, built: tuple[NwbView, pn.viewable.Viewable | pn.viewable.ServableMixin]) -> None:
         view, content = built
         with self._lock:
             if view.nwbfile is not self._file:  # the file changed meanwhile

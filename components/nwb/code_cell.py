@@ -111,15 +111,18 @@ class CodeCell(pn.viewable.Viewer):
         self._explanation = explanation
 
     def _start(self) -> None:
+        runner = self._runner
+        if runner is None:  # Run is disabled where code may not run
+            return
         code = self._editor.value
         self._run.disabled, self._stop.disabled = True, False
         self._outputs[:] = []
         self._status.object = "Running…"
-        threading.Thread(target=self._execute, args=(code,), name="code-cell", daemon=True).start()
+        threading.Thread(target=self._execute, args=(runner, code), name="code-cell", daemon=True).start()
 
-    def _execute(self, code: str) -> None:
+    def _execute(self, runner: Callable[[], CodeRunner], code: str) -> None:
         try:
-            result = self._runner().run(code, on_output=self._queue_output)
+            result = runner().run(code, on_output=self._queue_output)
         except Exception as exc:  # the kernel could not start, or was busy
             log.warning("code run failed: %s", exc)
             problem = str(exc)

@@ -23,10 +23,11 @@ PAGE_SIZE = 25
 
 
 def _size(nbytes: int) -> str:
+    amount = float(nbytes)
     for unit in ("B", "KB", "MB", "GB", "TB"):
-        if nbytes < 1000 or unit == "TB":
-            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1000
+        if amount < 1000 or unit == "TB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1000
     return ""
 
 
@@ -83,7 +84,7 @@ class DandiBrowser(pn.viewable.Viewer):
         self._message.object = f"**DANDI:** {escape_text(exc)}"
 
     def search(self) -> None:
-        query = self._query.value.strip()
+        query = (self._query.value or "").strip()
         self._message.object = "Searching…"
         self._work.run(
             "dandi-search",

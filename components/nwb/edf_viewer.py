@@ -14,7 +14,7 @@ from components.background import BackgroundWork
 from components.nwb.controller import NwbFileController
 from components.nwb.views.traces import TracesView
 from components.safe_text import escape_text, safe_choices
-from components.windowed_plot import WindowedPlot
+from components.windowed_plot import WindowedPlot, as_window
 from engines.edf import EdfFile
 from engines.nwb.extract import TraceWindow
 
@@ -33,10 +33,10 @@ class EdfViewer(pn.viewable.Viewer):
         self._work = work
         start, stop = edf.time_range()
         self._range = (start, stop)
-        window = controller.time_window or (start, min(stop, start + 10.0))
-        first = edf.read_window(*window, channels=self._channels(), max_points=_POINTS)
-        self._requested = (tuple(window), tuple(first.channels))
-        self._plot = WindowedPlot(TracesView._draw, first, tuple(window), on_zoom=controller.set_window)
+        window = as_window(controller.time_window or (start, min(stop, start + 10.0)))
+        first = edf.read_window(window[0], window[1], channels=self._channels(), max_points=_POINTS)
+        self._requested = (window, tuple(first.channels))
+        self._plot = WindowedPlot(TracesView._draw, first, window, on_zoom=controller.set_window)
         self._pane = pn.pane.HoloViews(self._plot.dmap, sizing_mode="stretch_width", height=440)
         self._status = pn.pane.Markdown(self._describe(first), css_classes=["nd-muted"], margin=(0, 10))
         labels = {f"{i}: {c.label} ({c.sampling_rate:g} Hz)": i for i, c in enumerate(edf.signals)}
@@ -54,7 +54,7 @@ class EdfViewer(pn.viewable.Viewer):
         return list(self._controller.channels) or None
 
     def _on_shared(self, *_events) -> None:
-        window = tuple(self._controller.time_window or self._requested[0])
+        window = as_window(self._controller.time_window or self._requested[0])
         channels = self._channels()
         if (window, tuple(channels or self._requested[1])) == self._requested:
             return
@@ -72,14 +72,15 @@ class EdfViewer(pn.viewable.Viewer):
 
         self._work.run(
             "edf-window",
-            lambda: self._edf.read_window(*window, channels=channels, max_points=_POINTS),
+            lambda: self._edf.read_window(window[0], window[1], channels=channels, max_points=_POINTS),
             apply=show,
             failed=failed,
         )
 
     def _describe(self, trace: TraceWindow) -> str:
         return (
-            f"Window **{trace.t_start:.3f} – {trace.t_stop:.3f} s** of {self._range[0]:.3f} – {self._range[1]:.3f} s · "
+            f"Window **{trace.t_start:.3f} – {trace.t_stop:.3f} s** "
+            f"of {self._range[0]:.3f} – {self._range[1]:.3f} s · "
             f"{len(trace.channels)} channel(s) · {trace.bytes_read / 1e6:.2f} MB read"
             + (" · min/max decimated" if trace.decimated else "")
         )

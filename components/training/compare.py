@@ -64,10 +64,12 @@ class RunComparison(pn.viewable.Viewer):
     """``show(runs, ticked)``: ``runs`` the listed runs (``runs_frame`` rows), ``ticked`` the ids to
     overlay."""
 
-    metric = param.Selector(default="loss", objects=_METRICS, doc="Metric overlaid for the ticked runs.")
-    split = param.Selector(default="val", objects=["val", "train"])
+    metric: param.Selector[str] = param.Selector(
+        default="loss", objects=_METRICS, doc="Metric overlaid for the ticked runs."
+    )
+    split: param.Selector[str] = param.Selector(default="val", objects=["val", "train"])
     smoothing = param.Number(default=0.6, bounds=(0.0, 0.99), step=0.01)
-    target = param.Selector(
+    target: param.Selector[str | None] = param.Selector(
         default=None, objects=[], allow_None=True, doc="Metric of the parallel coordinates."
     )
 
@@ -94,7 +96,7 @@ class RunComparison(pn.viewable.Viewer):
         self._parallel = pn.pane.HoloViews(sizing_mode="stretch_width", linked_axes=False)
         self._note = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
 
-    def show(self, runs: pd.DataFrame, ticked: list[str]) -> None:
+    def show_runs(self, runs: pd.DataFrame, ticked: list[str]) -> None:
         """New list rows or ticks (session thread): reload the ticked runs' metrics when they may have
         changed."""
         if list(ticked) == self._ticked and runs.equals(self._runs):

@@ -8,6 +8,7 @@ is not paused (stopped, failed, interrupted) continues it from its newest checkp
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from html import escape
@@ -15,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
+import param
 
 from components.safe_text import escape_text
 from components.training.state import OpenRun
@@ -41,8 +43,19 @@ _RESUMABLE = (
 )
 
 
-_SHOWN = ("run_id", "notice", "run_name", "state", "step", "total_steps", "points", "message", "status")
-_SHOWN += ("checkpoints",)  # an interrupted run's message says whether it can be resumed
+# checkpoints: an interrupted run's message says whether it can be resumed
+_SHOWN: tuple[str, ...] = (
+    "run_id",
+    "notice",
+    "run_name",
+    "state",
+    "step",
+    "total_steps",
+    "points",
+    "message",
+    "status",
+    "checkpoints",
+)
 
 
 def _run_message(state: RunState, message: str, has_checkpoint: bool) -> str:
@@ -123,6 +136,11 @@ class RunHeader(pn.viewable.Viewer):
         )
 
 
+def _send(on_command: Callable[[str], None], command: str, _event: param.parameterized.Event) -> None:
+    """One command button's click; the command is bound per button (a closure would see the last one)."""
+    on_command(command)
+
+
 class RunControls(pn.viewable.Viewer):
     """Pause, Resume, Stop; enabled by state."""
 
@@ -133,7 +151,7 @@ class RunControls(pn.viewable.Viewer):
         self._resume = pn.widgets.Button(label="Resume", button_type="success", width=90, disabled=True)
         self._stop = pn.widgets.Button(label="Stop", button_type="danger", width=90, disabled=True)
         for button, command in ((self._pause, "pause"), (self._resume, "resume"), (self._stop, "stop")):
-            button.on_click(lambda _e, c=command: on_command(c))
+            button.on_click(functools.partial(_send, on_command, command))
         self._row = pn.Row(self._pause, self._resume, self._stop, visible=False)
         run.param.watch(lambda *_events: self._enable(), ["state", "checkpoints"])
 
@@ -194,8 +212,8 @@ class CheckpointList(pn.viewable.Viewer):
         self._table.on_click(self._clicked)
         self._note = pn.pane.Markdown(
             "A run writes a checkpoint every *checkpoint every* steps, when paused, and when it stops. "
-            "Resuming from an earlier checkpoint drops the later history of the curves. A running run must be "
-            "stopped first.",
+            "Resuming from an earlier checkpoint drops the later history of the curves. "
+            "A running run must be stopped first.",
             css_classes=["nd-muted"],
             margin=(0, 10),
         )

@@ -39,7 +39,8 @@ def describe_scores(evaluation: dict[str, Any]) -> str:
         ),
         (
             f"- **co-bps** (held-out neurons, Neural Latents Benchmark): {_number(evaluation.get('co_bps'))} "
-            f"from every held-in input, {_number(evaluation.get('co_bps_spikes_only'))} from held-in spikes alone"
+            f"from every held-in input, {_number(evaluation.get('co_bps_spikes_only'))} "
+            "from held-in spikes alone"
             + (f" ({escape_text(evaluation['co_bps_note'])})" if evaluation.get("co_bps_note") else "")
         ),
     ]
@@ -82,9 +83,10 @@ class EvaluationPanel(pn.viewable.Viewer):
             css_classes=["nd-training-evaluation"],
         )
         self._empty = pn.pane.Markdown(
-            "No evaluation yet. *Evaluate* scores a checkpoint on the held-out test split: behaviour decoding R² "
-            "with all inputs and with each modality alone, beside a ridge decoder and CEBRA on the same split, and "
-            "co-bps on held-out neurons. It runs as a job (Compute page); CEBRA takes most of the time.",
+            "No evaluation yet. *Evaluate* scores a checkpoint on the held-out test split: "
+            "behaviour decoding R² with all inputs and with each modality alone, beside a ridge decoder "
+            "and CEBRA on the same split, and co-bps on held-out neurons. "
+            "It runs as a job (Compute page); CEBRA takes most of the time.",
             css_classes=["nd-muted"],
             margin=(0, 10),
         )
@@ -99,7 +101,8 @@ class EvaluationPanel(pn.viewable.Viewer):
 
     def _request(self) -> None:
         value = self._checkpoint.value
-        self._on_evaluate(None if value == NEWEST else int(value), int(self._cebra.value))
+        iterations = self._cebra.value or 0  # an emptied field asks for no CEBRA, as 0 does
+        self._on_evaluate(None if value == NEWEST else int(value), int(iterations))
 
     def watch(self, watcher: JobWatcher | None) -> None:
         """Follow a requested evaluation (None: forget the one followed, e.g. another run was opened)."""
@@ -108,12 +111,11 @@ class EvaluationPanel(pn.viewable.Viewer):
         self._watcher = watcher
         self._job[:] = [watcher] if watcher is not None else []
 
-    def show(self, evaluation: dict[str, Any] | None) -> None:
+    def show_evaluation(self, evaluation: dict[str, Any] | None) -> None:
         """Render an evaluation dict, or the empty state for None."""
-        have = bool(evaluation)
-        self._empty.visible = not have
-        self._bars.visible = self._table.visible = have
-        if not have:
+        self._empty.visible = not evaluation
+        self._bars.visible = self._table.visible = bool(evaluation)
+        if not evaluation:
             self._scores.object = ""
             return
         table = decoding_frame(evaluation)

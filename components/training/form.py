@@ -38,22 +38,27 @@ NITIME_DATASETS = {
 
 def _size_label(name: str) -> str:
     size = MODEL_SIZES[name]
-    return f"{name} (d_model {size['d_model']}, {size['n_blocks']} Mamba block{'s' if size['n_blocks'] > 1 else ''})"
+    plural = "s" if size["n_blocks"] > 1 else ""
+    return f"{name} (d_model {size['d_model']}, {size['n_blocks']} Mamba block{plural})"
 
 
 class StartRunForm(pn.viewable.Viewer):
     """``on_start(config, nproc)`` is called with a validated config; ``busy(True)`` while it starts."""
 
-    data = param.Selector(default="synthetic", objects=DATA_CHOICES, doc="Where the sessions come from.")
+    data: param.Selector[str] = param.Selector(
+        default="synthetic", objects=DATA_CHOICES, doc="Where the sessions come from."
+    )
     path = param.String(default="", doc="The NWB file (path or URL) or session file (.npz) to train on.")
-    nitime_dataset = param.Selector(default="grasshopper", objects=NITIME_DATASETS)
+    nitime_dataset: param.Selector[str] = param.Selector(default="grasshopper", objects=NITIME_DATASETS)
     sessions = param.Integer(default=1, bounds=(1, 16), doc="Synthetic sessions to generate.")
     modalities = param.ListSelector(
         default=list(MODALITIES),
         objects=list(MODALITIES),
         doc="Modalities to train on; all ticked: whatever the data has.",
     )
-    model_size = param.Selector(default="tiny", objects={_size_label(n): n for n in MODEL_SIZES})
+    model_size: param.Selector[str] = param.Selector(
+        default="tiny", objects={_size_label(n): n for n in MODEL_SIZES}
+    )
     steps = param.Integer(default=200, bounds=(1, 10_000_000))
     processes = param.Integer(default=1, bounds=(1, 64), doc="More than one: a torchrun subprocess.")
     run_name = param.String(default="", doc="Optional; '<data> <size>' when empty.")
@@ -136,7 +141,8 @@ class StartRunForm(pn.viewable.Viewer):
     @property
     def error(self) -> str:
         """The refusal shown under the form ('' when none)."""
-        return html.unescape(self._message[0].object) if len(self._message) else ""  # as it reads on screen
+        alerts = [pane for pane in self._message if isinstance(pane, pn.pane.Alert)]
+        return html.unescape(str(alerts[0].object)) if alerts else ""  # as it reads on screen
 
     def busy(self, starting: bool) -> None:
         self._start.disabled = starting
@@ -144,7 +150,7 @@ class StartRunForm(pn.viewable.Viewer):
 
     def _widgets(self) -> dict[str, pn.widgets.Widget]:
         number = {"width": 150}
-        kinds: dict[str, tuple[type, dict[str, Any]]] = {
+        kinds: dict[str, tuple[type[pn.widgets.Widget], dict[str, Any]]] = {
             "data": (pn.widgets.Select, {"name": "Data", "sizing_mode": "stretch_width"}),
             "path": (
                 pn.widgets.TextInput,

@@ -73,12 +73,14 @@ def projection_points(result: Interpretation, height: int = 380) -> hv.Points:
 
 def tuning_plot(result: Interpretation, height: int = 320) -> hv.Overlay:
     """Mean activity (± s.e.m.) per condition of the most selective units."""
-    units = list(result.selectivity["unit"].head(TOP_TUNED))
-    means, sems = result.tuning_mean, result.tuning_sem
+    selectivity, means, sems = result.selectivity, result.tuning_mean, result.tuning_sem
+    if selectivity is None or means is None or sems is None:
+        raise ValueError("This interpretation has no tuning: it was computed without conditions.")
+    units = list(selectivity["unit"].head(TOP_TUNED))
     layers = []
     palette = hv.Cycle.default_cycles["default_colors"]
     for k, unit in enumerate(units):
-        x = np.arange(len(means.columns), dtype=float)
+        x = np.arange(len(means.columns)).astype(float)
         y, e = means.loc[unit].to_numpy(float), sems.loc[unit].to_numpy(float)
         colour = palette[k % len(palette)]
         layers += [
@@ -100,6 +102,8 @@ def tuning_plot(result: Interpretation, height: int = 320) -> hv.Overlay:
 
 def predictive_bars(result: Interpretation, height: int = 260) -> list[hv.Bars]:
     """One bar chart per behaviour: its most informative latent units, most informative first."""
+    if result.predictive is None:
+        raise ValueError("This interpretation has no predictive units: it was computed without behaviour.")
     charts = []
     for target, rows in result.predictive.groupby("target", sort=False):
         rows = rows.sort_values("mutual_info_bits", ascending=False)
@@ -182,7 +186,7 @@ class InterpretationPanel(pn.viewable.Viewer):
     def clear(self) -> None:
         self._body[:] = []
 
-    def show(self, result: Interpretation, step: int) -> None:
+    def show_result(self, result: Interpretation, step: int) -> None:
         """Render one interpretation (on the session's thread)."""
         self._status.object = f"Checkpoint step {step}."
         parts: list[pn.viewable.Viewable] = [

@@ -15,13 +15,15 @@ their card is opened.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem
+from bokeh.core.enums import LegendLocationType
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models.annotations.legends import Legend, LegendItem  # bokeh.models re-exports them untyped
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
@@ -68,8 +70,9 @@ def _figure(title: str, ylabel: str, height: int) -> Any:
     return fig
 
 
-def _legend(fig: Any, items: list[tuple[str, list]], place: str) -> None:
-    """One legend entry per label (its glyphs drawn and muted together); clicking an entry mutes it."""
+def _legend(fig: Any, items: list[tuple[str, list]], place: LegendLocationType | Literal["right"]) -> None:
+    """One legend entry per label (its glyphs drawn and muted together); clicking an entry mutes it.
+    ``place``: a corner or edge inside the plot, or "right" for beside it."""
     legend = Legend(
         items=[LegendItem(label=label, renderers=renderers) for label, renderers in items],
         click_policy="mute",
@@ -220,7 +223,7 @@ class LiveCurves(pn.viewable.Viewer):
             css_classes=["nd-training-health"],
         )
         self._health.param.watch(self._open_health, "collapsed")
-        run.param.watch(lambda e: self.show(e.new), "frame")
+        run.param.watch(lambda e: self.show_frame(e.new), "frame")
         run.param.watch(lambda e: self.show_load(e.new), "load")
 
     def _pane(self, curves: _Curves) -> pn.pane.Bokeh:
@@ -251,33 +254,34 @@ class LiveCurves(pn.viewable.Viewer):
             )
         ]
 
-    def _set_tasks(self, tasks: tuple[str, ...]) -> None:
-        """Another run with other tasks: a new per-task figure in the same pane."""
+    def _set_tasks(self, pane: pn.pane.Bokeh, tasks: tuple[str, ...]) -> None:
+        """Another run with other tasks: a new per-task figure in the same ``pane``."""
         self._tasks = tasks
-        self._curves = [c for c in self._curves if c.fig is not self._task_pane.object]
+        self._curves = [c for c in self._curves if c.fig is not pane.object]
         curves = _task_curves(tasks)
         curves.fill(self._frame, self.smoothing)
         self._curves.append(curves)
-        self._task_pane.object = curves.fig
+        pane.object = curves.fig
 
     @param.depends("smoothing", watch=True)
     def _on_smoothing(self) -> None:
         for curves in self._curves:
             curves.fill(self._frame, self.smoothing)
 
-    def show(self, frame: pd.DataFrame) -> None:
+    def show_frame(self, frame: pd.DataFrame) -> None:
         """Draw ``frame`` (a run's current trajectory); on the session's thread."""
         self._empty.visible = frame.empty
         self._frame = frame
         tasks = tuple(tasks_in(frame))
-        if self._task_pane is None:
+        pane = self._task_pane
+        if pane is None:
             if not frame.empty:
                 self._build(tasks)
             return
         for curves in self._curves:
             curves.fill(frame, self.smoothing)
         if tasks and tasks != self._tasks:
-            self._set_tasks(tasks)
+            self._set_tasks(pane, tasks)
 
     def show_load(self, load: dict[str, Any]) -> None:
         self._load.object = describe_load(load)

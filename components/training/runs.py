@@ -82,9 +82,11 @@ class RunList(pn.viewable.Viewer):
 
     selected = param.String(default="", doc="Id of the run opened from the list.")
     compare = param.List(default=[], item_type=str, doc="Ids of the runs ticked for comparison.")
-    state = param.Selector(default="all", objects=["all", _ACTIVE, *[s.value for s in RunState]])
+    state: param.Selector[str] = param.Selector(
+        default="all", objects=["all", _ACTIVE, *[s.value for s in RunState]]
+    )
     text = param.String(default="", doc="Show runs whose name or id contains this.")
-    group_by = param.Selector(default="no grouping", objects=list(_GROUPS))
+    group_by: param.Selector[str] = param.Selector(default="no grouping", objects=list(_GROUPS))
     visible = param.DataFrame(
         default=pd.DataFrame(), doc="The runs (runs_frame rows) the filters let through."
     )

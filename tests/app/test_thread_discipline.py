@@ -163,55 +163,62 @@ class _Module:
             if isinstance(node, ast.Lambda) and node is not function:
                 continue  # a lambda built here runs wherever it is handed (followed at its own hook)
             todo.extend(ast.iter_child_nodes(node))
-            targets = (
-                node.targets
-                if isinstance(node, ast.Assign)
-                else [node.target]
-                if isinstance(node, (ast.AugAssign, ast.AnnAssign))
-                else []
-            )
-            for target in targets:
-                chain = _self_chain(target)
-                if (
-                    chain
-                    and chain[-1] not in THREAD_ATTRIBUTES
-                    and (len(chain) > 1 or isinstance(target, ast.Subscript) or chain[0] in params)
-                ):
-                    findings.append(
-                        Finding(
-                            self.rel(), node.lineno, f"sets self.{'.'.join(chain)} off the session's thread"
-                        )
-                    )
-            if not isinstance(node, ast.Call):
-                continue
-            name = _call_name(node)
-            chain = _self_chain(node.func.value) if isinstance(node.func, ast.Attribute) else None
-            if name in PANEL_SCHEDULERS and isinstance(node.func, ast.Attribute):
-                findings.append(
-                    Finding(
-                        self.rel(),
-                        node.lineno,
-                        f"schedules with Panel's {name} from a foreign thread; use run_on_session_thread",
-                    )
-                )
-            elif name == "setattr" and node.args and _self_chain(node.args[0]) is not None:
-                findings.append(Finding(self.rel(), node.lineno, "setattr on self off the session's thread"))
-            elif (
-                chain is not None
-                and name in LAYOUT_CHANGES
-                and chain
-                and chain[-1] != "_lock"
-                and (name != "update" or chain[-1] == "param")
+            findings.extend(self.assignment_findings(node, params))
+            if isinstance(node, ast.Call):
+                findings.extend(self.call_findings(node, cls, seen))
+        return findings
+
+    def assignment_findings(self, node: ast.AST, params: set[str]) -> list[Finding]:
+        """Attributes of ``self`` (a widget's, or a parameter) that ``node`` sets."""
+        findings: list[Finding] = []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+            else []
+        )
+        for target in targets:
+            chain = _self_chain(target)
+            if (
+                chain
+                and chain[-1] not in THREAD_ATTRIBUTES
+                and (len(chain) > 1 or isinstance(target, ast.Subscript) or chain[0] in params)
             ):
                 findings.append(
-                    Finding(
-                        self.rel(), node.lineno, f"self.{'.'.join(chain)}.{name}() off the session's thread"
-                    )
+                    Finding(self.rel(), node.lineno, f"sets self.{'.'.join(chain)} off the session's thread")
                 )
-            elif chain == [] and cls is not None:  # self.method(): followed
-                for method in cls.body:
-                    if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and method.name == name:
-                        findings.extend(self.violations(method, seen))
+        return findings
+
+    def call_findings(self, node: ast.Call, cls: ast.AST | None, seen: set[int]) -> list[Finding]:
+        """What the call ``node`` changes on screen; a call of another method of ``self`` is followed."""
+        findings: list[Finding] = []
+        name = _call_name(node)
+        chain = _self_chain(node.func.value) if isinstance(node.func, ast.Attribute) else None
+        if name in PANEL_SCHEDULERS and isinstance(node.func, ast.Attribute):
+            findings.append(
+                Finding(
+                    self.rel(),
+                    node.lineno,
+                    f"schedules with Panel's {name} from a foreign thread; use run_on_session_thread",
+                )
+            )
+        elif name == "setattr" and node.args and _self_chain(node.args[0]) is not None:
+            findings.append(Finding(self.rel(), node.lineno, "setattr on self off the session's thread"))
+        elif (
+            chain is not None
+            and name in LAYOUT_CHANGES
+            and chain
+            and chain[-1] != "_lock"
+            and (name != "update" or chain[-1] == "param")
+        ):
+            findings.append(
+                Finding(self.rel(), node.lineno, f"self.{'.'.join(chain)}.{name}() off the session's thread")
+            )
+        elif chain == [] and cls is not None:  # self.method(): followed
+            for method in cls.body:
+                if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and method.name == name:
+                    findings.extend(self.violations(method, seen))
         return findings
 
 

@@ -73,7 +73,10 @@ class NwbView(pn.viewable.Viewer):
 
     def watch_job(self, kind: str, on_ready: Callable[[Any], None], label: str) -> JobWatcher:
         """Request this object's product ``kind`` and follow it until the view is disposed."""
-        watcher = JobWatcher(self.jobs, kind, product_inputs(self.nwbfile, self.path), on_ready, label)
+        jobs = self.jobs
+        if jobs is None:  # views offer products only where a job system runs
+            raise RuntimeError(f"'{kind}' is computed by the job system, which is not running here")
+        watcher = JobWatcher(jobs, kind, product_inputs(self.nwbfile, self.path), on_ready, label)
         self.on_dispose(watcher.stop)
         return watcher
 

@@ -14,7 +14,7 @@ import panel as pn
 
 from components.nwb.views.base import NwbView
 from components.safe_text import escape_text
-from components.windowed_plot import WindowedPlot
+from components.windowed_plot import WindowedPlot, as_window
 from engines.nwb.extract import EventWindow, event_series_info, read_events
 from engines.nwb.index import NwbIndex
 
@@ -50,7 +50,7 @@ class EventsView(NwbView):
         self._info = event_series_info(nwbfile, path)
         window = self.controller.time_window
         first = read_events(nwbfile, path, *(window or (None, None)))
-        self._requested = tuple(window) if window else (first.t_start, first.t_stop)
+        self._requested = as_window(window) if window else (first.t_start, first.t_stop)
         self._status = pn.pane.Markdown(self._describe(first), css_classes=["nd-muted"], margin=(0, 10))
         self._plot = WindowedPlot(self._draw, first, self._requested, on_zoom=self.controller.set_window)
         self._pane = pn.pane.HoloViews(self._plot.dmap, sizing_mode="stretch_width", height=380)

@@ -60,7 +60,8 @@ class FramesView(NwbView):
         def picture(index: int) -> tuple[hv.Element, str]:
             frame = read_frame(self.nwbfile, self.path, index)
             when = f" · t = {frame.time:.3f} s" if frame.time is not None else ""
-            text = f"Frame {frame.index + 1} of {frame.n_frames}{when} · {frame.image.shape[1]}×{frame.image.shape[0]} px"
+            height, width = frame.image.shape[0], frame.image.shape[1]
+            text = f"Frame {frame.index + 1} of {frame.n_frames}{when} · {width}×{height} px"
             return frame_element(frame).opts(
                 responsive=True, height=420, data_aspect=1, tools=["hover"]
             ), text

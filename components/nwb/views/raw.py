@@ -29,7 +29,11 @@ class RawHdf5View(NwbView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         info = self.nwbfile.node(self.path)
-        facts = {"path": info.path, "kind": info.kind, "neurodata type": info.neurodata_type or "—"}
+        facts: dict[str, object] = {
+            "path": info.path,
+            "kind": info.kind,
+            "neurodata type": info.neurodata_type or "—",
+        }
         if info.link_target:
             facts["link to"] = info.link_target
         if info.kind == "dataset":

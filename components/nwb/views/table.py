@@ -21,4 +21,4 @@ class DynamicTableView(NwbView):
             page = read_table_page(self.nwbfile, self.path, offset=offset, limit=limit)
             return page.frame, page.total_rows
 
-        return PagedTable(fetch)
+        return pn.Column(PagedTable(fetch), sizing_mode="stretch_width")  # a Viewable, as __panel__ promises

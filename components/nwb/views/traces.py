@@ -79,7 +79,7 @@ class TracesView(NwbView):
         ]
         self._channel_picker = pn.widgets.MultiChoice(
             label="Channels",
-            options=safe_choices({l: i for i, l in enumerate(labels)}),
+            options=safe_choices({label: i for i, label in enumerate(labels)}),
             value=list(first.channels),
             sizing_mode="stretch_width",
             max_items=64,

@@ -20,7 +20,7 @@ import param
 
 from components.nwb.views.base import NwbView
 from components.safe_text import escape_text, safe_table
-from components.windowed_plot import WindowedPlot
+from components.windowed_plot import WindowedPlot, as_window
 from engines.nwb.extract import count_spikes, read_spike_window, read_units_table
 from engines.nwb.product_jobs import RASTERMAP, SPIKE_DENSITY
 from engines.nwb.products import SpikeDensityPyramid
@@ -52,7 +52,7 @@ class UnitsRasterView(NwbView):
     neurodata_types = ("Units",)
     time_based = True
 
-    sort_by = param.Selector(default="unit id", objects=list(_SORTS))
+    sort_by: param.Selector[str] = param.Selector(default="unit id", objects=list(_SORTS))
 
     @classmethod
     def applies(cls, index, path: str) -> bool:
@@ -94,7 +94,7 @@ class UnitsRasterView(NwbView):
         return self._units.t_start, max(self._units.t_stop, self._units.t_start + 1e-3)
 
     def _window(self) -> tuple[float, float]:
-        return tuple(self.controller.time_window) if self.controller.time_window else self._whole()
+        return as_window(self.controller.time_window) if self.controller.time_window else self._whole()
 
     # --- products ------------------------------------------------------------------------------
     def _pyramid_ready(self, folder: Path) -> None:
@@ -157,39 +157,48 @@ class UnitsRasterView(NwbView):
         """Reads (pyramid or spikes of the window) and builds the picture and its status line, off the
         session's thread."""
         rows = self._rows()
-        n_rows = max(len(rows), 1)
         shown = "all units" if not self.controller.units else f"{len(rows)} picked unit(s)"
-        if self._pyramid is not None and not self._pyramid.should_show_spikes(
-            t0, t1, max_spikes=DRAWABLE_SPIKES
-        ):
-            density = self._pyramid.query(t0, t1, IMAGE_WIDTH_PX, units=rows)
-            image = hv.Image(
-                (
-                    0.5 * (density.t_edges[:-1] + density.t_edges[1:]),
-                    np.arange(n_rows) + 0.5,
-                    density.counts / density.bin_s / density.bins_per_column,
-                ),
-                kdims=[TIME, UNIT],
-                vdims="rate (Hz)",
-            )
-            kind = f"density from pyramid level {density.level_used} ({density.bin_s * density.bins_per_column:g} s bins)"
-            status = (
-                f"{t0:.2f} – {t1:.2f} s · {self._pyramid.spikes_in_view(t0, t1):,} spikes · {kind} · "
-                f"{shown} sorted by {escape_text(self.sort_by)}"
-            )
-            return self._overlay(
-                image.opts(cmap="fire", colorbar=True),
-                self._no_segments(),
-                t0,
-                t1,
-                n_rows,
-                self._row_labels(rows),
-            ), status
+        shown += f" sorted by {escape_text(self.sort_by)}"
+        pyramid = self._pyramid
+        if pyramid is not None and not pyramid.should_show_spikes(t0, t1, max_spikes=DRAWABLE_SPIKES):
+            return self._compose_density(pyramid, t0, t1, rows, shown)
+        return self._compose_spikes(t0, t1, rows, shown)
+
+    def _compose_density(
+        self, pyramid: SpikeDensityPyramid, t0: float, t1: float, rows: np.ndarray, shown: str
+    ) -> tuple[hv.Overlay, str]:
+        """A zoomed-out window: the pyramid's spike density, never the spikes themselves."""
+        n_rows = max(len(rows), 1)
+        density = pyramid.query(t0, t1, IMAGE_WIDTH_PX, units=rows)
+        image = hv.Image(
+            (
+                0.5 * (density.t_edges[:-1] + density.t_edges[1:]),
+                np.arange(n_rows) + 0.5,
+                density.counts / density.bin_s / density.bins_per_column,
+            ),
+            kdims=[TIME, UNIT],
+            vdims="rate (Hz)",
+        )
+        column_s = density.bin_s * density.bins_per_column
+        kind = f"density from pyramid level {density.level_used} ({column_s:g} s bins)"
+        status = f"{t0:.2f} – {t1:.2f} s · {pyramid.spikes_in_view(t0, t1):,} spikes · {kind} · {shown}"
+        return self._overlay(
+            image.opts(cmap="fire", colorbar=True),
+            self._no_segments(),
+            t0,
+            t1,
+            n_rows,
+            self._row_labels(rows),
+        ), status
+
+    def _compose_spikes(self, t0: float, t1: float, rows: np.ndarray, shown: str) -> tuple[hv.Overlay, str]:
+        """A window read spike by spike: drawn one by one, datashaded when many, refused when too many."""
+        n_rows = max(len(rows), 1)
         in_view = count_spikes(self.nwbfile, self.path, t0, t1, units=rows.tolist()).total
         if in_view > MAX_SPIKES_READ:  # never a truncated spike set: say so instead
             status = (
-                f"{t0:.2f} – {t1:.2f} s · {in_view:,} spikes: too many to draw one by one; zoom in, or wait for "
-                "the spike-density pyramid (above) to draw them all as density"
+                f"{t0:.2f} – {t1:.2f} s · {in_view:,} spikes: too many to draw one by one; zoom in, "
+                "or wait for the spike-density pyramid (above) to draw them all as density"
             )
             return self._overlay(self._no_image(t0, t1), self._no_segments(), t0, t1, n_rows), status
         window = read_spike_window(
@@ -200,7 +209,7 @@ class UnitsRasterView(NwbView):
         y = position[window.unit_rows] if len(window.unit_rows) else np.array([], dtype=np.int64)
         count = len(window.times)
         kind = "datashaded spikes" if count > DRAWABLE_SPIKES else "individual spikes"
-        status = f"{t0:.2f} – {t1:.2f} s · {count:,} spikes · {kind} · {shown} sorted by {self.sort_by}"
+        status = f"{t0:.2f} – {t1:.2f} s · {count:,} spikes · {kind} · {shown}"
         if count > DRAWABLE_SPIKES:
             points = pd.DataFrame({"t": window.times, "row": y.astype(float) + 0.5})
             canvas = ds.Canvas(

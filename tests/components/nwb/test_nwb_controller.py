@@ -80,7 +80,7 @@ def test_disposing_a_view_stops_everything_it_started(demo, workspace):
         view = view_cls(demo, path, controller=controller, work=work)
         view.__panel__()
         assert _watchers(controller) > before
-        view.on_dispose(lambda: closed.append(view_cls))
+        view.on_dispose(lambda cls=view_cls: closed.append(cls))  # bound now: dispose runs in this pass
         view.dispose()
         assert _watchers(controller) == before
         assert view.disposed

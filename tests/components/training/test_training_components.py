@@ -122,7 +122,7 @@ def test_live_curves_draw_nothing_for_an_empty_tab_and_every_task_in_one_labelle
     view = pn.panel(curves)
     root = view.get_root()
     assert not list(root.select({"type": Plot}))  # a Training tab without a run builds no figure
-    curves.show(pd.DataFrame())
+    curves.show_frame(pd.DataFrame())
     assert not list(root.select({"type": Plot}))
     frame = pd.DataFrame(
         {
@@ -136,7 +136,7 @@ def test_live_curves_draw_nothing_for_an_empty_tab_and_every_task_in_one_labelle
             "ram_gb": [0.5, 0.6, None],
         }
     )
-    curves.show(frame)
+    curves.show_frame(frame)
     plots = list(root.select({"type": Plot}))
     assert len(plots) == 2  # the total loss, and one figure for all the tasks
     legends = [[item.label.value for item in legend.items] for legend in root.select({"type": Legend})]
@@ -146,7 +146,7 @@ def test_live_curves_draw_nothing_for_an_empty_tab_and_every_task_in_one_labelle
     ] in legends  # each task named once: train and validation share a colour
     assert all((p.xaxis[0].axis_label, p.yaxis[0].axis_label) == ("step", "loss") for p in plots)
     other_run = frame.rename(columns={"loss/behaviour": "loss/spikes"}).drop(columns="loss/contrastive")
-    curves.show(other_run)  # another run, other tasks: the figure names the new ones
+    curves.show_frame(other_run)  # another run, other tasks: the figure names the new ones
     assert ["spikes"] in [
         [item.label.value for item in legend.items] for legend in root.select({"type": Legend})
     ]
@@ -235,7 +235,7 @@ def test_comparison_overlays_the_ticked_runs(tmp_path):
     }
     comparison = RunComparison(BackgroundWork(), lambda run_id: frames[run_id])
     root = pn.panel(comparison).get_root()
-    comparison.show(_runs_frame(), ["a", "b"])
+    comparison.show_runs(_runs_frame(), ["a", "b"])
     assert sorted(_plotted_lengths(root)).count(2) >= 2  # one curve per ticked run
     assert comparison.target == "final.best_val_loss"
 
@@ -262,14 +262,14 @@ def test_evaluation_and_interpretation_views_render_a_real_run(tmp_path):
     evaluation = evaluate_run(folder, cebra_iterations=0)
     panel = EvaluationPanel(OpenRun(), lambda step, iterations: None)
     root = pn.panel(panel).get_root()
-    panel.show(evaluation)
+    panel.show_evaluation(evaluation)
     table = decoding_frame(evaluation)
     assert list(table["input"])[0] == "all" and table["ridge R²"].notna().all()
     assert any("Checkpoint step 10" in str(getattr(m, "text", "")) for m in root.references())
     result = interpret_run(load_trained_run(folder))
     view = InterpretationPanel(OpenRun(), lambda step: None)
     pn.panel(view).get_root()
-    view.show(result, 10)
+    view.show_result(result, 10)
     pn.panel(view).get_root()  # every plot of the analyses renders
 
 
