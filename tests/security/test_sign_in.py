@@ -243,7 +243,7 @@ def test_default_roots_are_the_workspace_and_the_demo_only(tmp_path, monkeypatch
 
 
 def test_the_jupyter_token_comes_from_a_file_or_the_environment_never_the_command_line(tmp_path, capsys):
-    from run import settings_from_args
+    from app.cli import settings_from_args
 
     token_file = tmp_path / "jupyter-token"
     token_file.write_text("jt-secret\n")
