@@ -73,7 +73,6 @@ UNCAUGHT_BUT_KEPT = {
     "AnalyzerOpenError": "typed open error, like NwbOpenError",
     "SqlRefused": "a refused query (PermissionError): security tests and logs tell it from a failed one",
     "TableError": "root of the tables engine",
-    "KernelError": "root of the kernel engine",
     "DataError": "training: the data cannot be used (ValueError)",
     "ConfigError": "training: the configuration cannot be used (ValueError)",
     "ProductInputError": "NWB products: the inputs cannot make the product (ValueError)",
@@ -110,7 +109,6 @@ UNCAUGHT_BUT_KEPT = {
     "VolumeTooLarge": "ngstate: a read refused for its size before any read (ValueError, not OSError)",
     "BytesPending": "a signal through h5py's read callback: h5py re-raises it as its own error, so "
     "batch_reads detects it by the batch's miss count, never by name",
-    "RemoteKernelError": "the remote Jupyter server failed (ConnectionError); security tests expect it",
     "KernelStartError": "no kernel could start (OSError); the NWB assistant page raises it too",
 }
 
