@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import polars as pl
 
@@ -18,7 +18,7 @@ __all__ = [
     "PLOT_KINDS",
 ]
 
-FILTER_OPS = (
+FilterOp = Literal[
     "==",
     "!=",
     ">",
@@ -32,7 +32,9 @@ FILTER_OPS = (
     "starts_with",
     "is_null",
     "not_null",
-)
+]
+"""The comparisons a filter can make (the agent's tool takes the same)."""
+FILTER_OPS: tuple[str, ...] = get_args(FilterOp)
 PLOT_KINDS = ("scatter", "line", "bar", "histogram", "heatmap")
 
 
@@ -84,21 +86,7 @@ class Filter:
     """One condition: ``column op value``; ``value`` is a list for ``in``/``not_in``/``between``."""
 
     column: str
-    op: Literal[
-        "==",
-        "!=",
-        ">",
-        ">=",
-        "<",
-        "<=",
-        "in",
-        "not_in",
-        "between",
-        "contains",
-        "starts_with",
-        "is_null",
-        "not_null",
-    ]
+    op: FilterOp
     value: Any = None
 
 

@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import SIGNED_IN, served_app
 from tests.browser.test_neuroglancer_page import ViewerProbe
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.alone]
 
 DEMO_POSITION = [64, 64, 24]
 VIEWPORT = {"width": 1100, "height": 800}

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import served_app
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.alone]
 
 
 def _serving_processes(port: int) -> list[int]:

@@ -99,6 +99,8 @@ def test_each_page_keeps_its_own_state_across_tabs_and_history(page: Page, app_u
     _raster_window(page)
     page.go_forward()
     expect(page).to_have_url(re.compile(r"\?page=compute$"))
+    # The address changes at once; the tab when the server has answered: click when a person would.
+    expect(page.get_by_text("Workers").first).to_be_visible()
     page.locator(".bk-tab", has_text="NWB browser").click()
     expect(page).to_have_url(re.compile(r"page=nwb&path=/units"))  # switching tabs kept the NWB page's state
     _raster_window(page)
@@ -141,6 +143,7 @@ def other_users_browser(playwright_driver, chromium_path) -> Iterator[tuple[Brow
         browser.close()
 
 
+@pytest.mark.alone  # it times this session beside stalled ones: other tests running beside it would count
 def test_a_stalled_server_in_other_sessions_never_slows_this_one(
     browser, playwright_driver, chromium_path, stalling_app
 ):

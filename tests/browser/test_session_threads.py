@@ -26,7 +26,7 @@ from playwright.sync_api import Page, expect
 from components.nwb.views import view_by_id
 from tests.browser.conftest import served_app
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.browser, pytest.mark.alone, pytest.mark.timeout(900)]
 
 FULL_LOADS = {"nwb": 25, "training": 35, "neuroglancer": 30, "curation": 10}
 """The issue's 100 page loads in all, the cheap pages more often: ``NEURODECK_FROZEN_PAGE_LOADS=100``; about 6

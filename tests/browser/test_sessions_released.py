@@ -25,7 +25,7 @@ from tests.browser.conftest import served_app
 from tests.browser.session_probe import Usage, open_session, server_pid, usage
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply, ToolCall
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.browser, pytest.mark.alone, pytest.mark.timeout(420)]
 
 PAGES = ("nwb", "neuroglancer", "curation", "training")
 SESSIONS = 100

@@ -20,6 +20,7 @@ from engines.agent.tools import Toolset
 from engines.ngstate import NgState
 from engines.tables import Filter, MultiViewTable, TableWorkspace
 from engines.tables.errors import TableNotFound
+from engines.tables.model import FilterOp
 
 __all__ = ["MultiViewArtifact", "build_table_tools"]
 
@@ -145,21 +146,7 @@ def build_table_tools(tables: TableWorkspace, current_state: Callable[[], NgStat
     )
     def filter_rows(
         column: str,
-        op: Literal[
-            "==",
-            "!=",
-            ">",
-            ">=",
-            "<",
-            "<=",
-            "in",
-            "not_in",
-            "between",
-            "contains",
-            "starts_with",
-            "is_null",
-            "not_null",
-        ],
+        op: FilterOp,
         value: Any = None,
         table: str | None = None,
         sort_by: str | None = None,
