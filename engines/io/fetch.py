@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urljoin
 
@@ -134,19 +134,35 @@ def _get(
         ) from exc
 
 
-def _read_capped(response: requests.Response, url: str, max_bytes: int, deadline: float) -> bytes:
-    """Read what arrives (``read1``: never waits to fill a block) until the end, the cap or the deadline."""
+def read_within(
+    response: requests.Response,
+    max_bytes: int,
+    deadline: float,
+    too_large: Callable[[], SourceError],
+    too_slow: Callable[[], SourceError],
+) -> bytes:
+    """The body as it arrives (``read1``: never waits to fill a block), raising ``too_large()`` past
+    ``max_bytes`` and ``too_slow()`` past ``deadline`` (a server that drips is cut off)."""
     body = bytearray()
+    while block := response.raw.read1(_READ_BLOCK, decode_content=True):  # empty only at the end
+        body += block
+        if len(body) > max_bytes:
+            raise too_large()
+        if time.monotonic() > deadline:
+            raise too_slow()
+    return bytes(body)
+
+
+def _read_capped(response: requests.Response, url: str, max_bytes: int, deadline: float) -> bytes:
+    """``read_within`` with this module's messages; a connection that fails mid-body is typed too."""
     try:
-        while True:
-            block = response.raw.read1(_READ_BLOCK, decode_content=True)
-            if not block:  # read1 returns nothing only at the end of the body
-                break
-            body += block
-            if len(body) > max_bytes:
-                raise ResponseTooLarge(f"{url} is larger than the limit of {max_bytes:,} bytes.")
-            if time.monotonic() > deadline:
-                raise _too_long(url)
+        body = read_within(
+            response,
+            max_bytes,
+            deadline,
+            lambda: ResponseTooLarge(f"{url} is larger than the limit of {max_bytes:,} bytes."),
+            lambda: _too_long(url),
+        )
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         if isinstance(exc, SourceError):
             raise
@@ -155,7 +171,7 @@ def _read_capped(response: requests.Response, url: str, max_bytes: int, deadline
         raise SourceUnreachable(f"Reading {url} failed ({exc.__class__.__name__}). Try again later.") from exc
     if time.monotonic() > deadline:  # cut off mid-body: what came may look complete but is not
         raise _too_long(url)
-    return bytes(body)
+    return body
 
 
 def _too_long(url: str) -> SourceTimeout:

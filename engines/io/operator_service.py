@@ -20,10 +20,10 @@ import requests
 import urllib3
 
 from engines.io.errors import ResponseTooLarge, SourceTimeout, SourceUnreachable
+from engines.io.fetch import read_within
 
 __all__ = ["OperatorReply", "OperatorService"]
 
-_READ_BLOCK = 64 * 1024
 _MAX_ANSWER_BYTES = 16 << 20
 """A larger answer from an operator's service is refused (a Jupyter REST answer is a few KB)."""
 
@@ -83,15 +83,13 @@ class OperatorService:
             raise SourceUnreachable(f"Cannot reach {self.base_url} ({exc.__class__.__name__}).") from exc
 
     def _read(self, response: requests.Response, url: str, deadline: float) -> bytes:
-        """The body as it arrives, up to the cap and the deadline (a service that drips is cut off)."""
-        body = bytearray()
-        while block := response.raw.read1(_READ_BLOCK, decode_content=True):
-            body += block
-            if len(body) > self._max_bytes:
-                raise ResponseTooLarge(f"{url} answered more than {self._max_bytes:,} bytes.")
-            if time.monotonic() > deadline:
-                raise self._too_slow()
-        return bytes(body)
+        return read_within(
+            response,
+            self._max_bytes,
+            deadline,
+            lambda: ResponseTooLarge(f"{url} answered more than {self._max_bytes:,} bytes."),
+            self._too_slow,
+        )
 
     def _too_slow(self) -> SourceTimeout:
         return SourceTimeout(f"{self.base_url} did not answer within {self._timeout:g} s.")
