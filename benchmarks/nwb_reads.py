@@ -1,0 +1,74 @@
+"""What a reader of remote NWB files waits for beyond the open: tables, badly chunked data, first plots.
+
+One Range server in its own process adds 20 ms to every request (like a remote archive) and
+counts requests and bytes. Each section is a module ``benchmarks/_reads_<name>.py`` with
+``measure(server, data, runs) -> dict``: it runs our code and the tool a user would otherwise
+pick on the same files in the same run, and returns its keys (ratios are the baseline's time
+over ours, medians of ``runs``). Generated files are cached under ``bench_data/reads/``.
+
+Prints readable figures; the last line is one JSON object with every section's keys, the floors
+and which of them hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from tests.support.range_server import RangeServerProcess  # noqa: E402
+
+SECTIONS: tuple[str, ...] = ()
+"""Section names, run in this order; ``_reads_<name>.py`` beside this file measures each."""
+
+FLOORS: dict[str, tuple[str, float]] = {}
+"""key -> (">=" or "<=", bound): what the issue asks of each key."""
+
+
+def _holds(summary: dict[str, Any]) -> dict[str, bool]:
+    checks = {">=": lambda value, bound: value >= bound, "<=": lambda value, bound: value <= bound}
+    return {
+        key: bool(checks[op](summary[key], bound))
+        for key, (op, bound) in FLOORS.items()
+        if isinstance(summary.get(key), (int, float))
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "bench_data" / "reads", help="generated files")
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds added to every request")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is reported")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections")
+    args = parser.parse_args()
+    args.data.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    summary: dict[str, Any] = {}
+    with RangeServerProcess(ROOT, latency_s=args.latency) as server:
+        for name in args.only or SECTIONS:
+            section = importlib.import_module(f"benchmarks._reads_{name}")
+            section_started = time.perf_counter()
+            summary.update(section.measure(server, args.data, args.runs))
+            print(f"[{name}] {time.perf_counter() - section_started:.1f} s")
+    summary.update(
+        floors={key: f"{op} {bound:g}" for key, (op, bound) in FLOORS.items()},
+        holds=_holds(summary),
+        latency_s=args.latency,
+        runs=args.runs,
+        load_avg_1min=[round(load_before, 2), round(os.getloadavg()[0], 2)],
+        total_s=round(time.perf_counter() - started, 1),
+    )
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
