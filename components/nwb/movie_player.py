@@ -30,15 +30,15 @@ export function render({ model, el }) {
   Object.assign(video, { muted: true, playsInline: true, preload: "auto", controls: true });
   video.style.cssText = "width: 100%; max-height: 420px; background: #000";
   video.className = "nd-movie";
-  let ours = false, last = 0;
+  let last = 0;
   const report = () => { model.time = video.currentTime; };
+  const ours = () => Math.abs(video.currentTime - model.seek_to) < 1e-3;  // where Python put it: no echo
   const seek = () => {
-    if (video.readyState < 1) return;  // loadedmetadata seeks once the movie is known
-    ours = true; video.currentTime = model.seek_to;
+    if (video.readyState >= 1 && !ours()) video.currentTime = model.seek_to;  // else loadedmetadata seeks
   };
   video.addEventListener("loadedmetadata", () => { model.duration = video.duration; seek();
     if (model.playing) video.play().catch(() => {}); });
-  video.addEventListener("seeked", () => { if (ours) { ours = false; } else { report(); } });
+  video.addEventListener("seeked", () => { if (!ours()) report(); });
   video.addEventListener("timeupdate", () => {
     const now = performance.now();
     if (video.paused || video.seeking || now - last < 250) return;
