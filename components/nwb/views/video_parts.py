@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import panel as pn
 
-from components.background import BackgroundWork
+from components.background import BackgroundWork, run_on_session_thread
 from components.nwb.movie_player import MoviePlayer
 from components.nwb.views.frames import frame_element
 from components.safe_text import escape_text
@@ -127,6 +127,7 @@ class InFileFrames:
         self._frame: int | None = None
         self._t = series.timing.time_of(0)
         self._timer = None
+        self._doc = pn.state.curdoc
         self.plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=440)
         self.caption = pn.pane.Markdown("", css_classes=["nd-muted"])
         self.play = pn.widgets.Toggle(name="▶ Play", width=100, button_type="primary")
@@ -161,9 +162,13 @@ class InFileFrames:
         self.play.name = "⏸ Pause" if event.new else "▶ Play"
         if event.new and self._timer is None:
             rate = min(self.series.timing.frame_rate, MAX_STEPS_PER_S)
-            self._timer = pn.state.add_periodic_callback(self._step, period=int(1000 / rate))
+            self._timer = pn.state.add_periodic_callback(self._tick, period=int(1000 / rate))
         elif not event.new:
             self.stop()
+
+    def _tick(self) -> None:
+        """On Panel's pool: the step itself moves the window on the session's thread."""
+        run_on_session_thread(self._doc, self._step)
 
     def _step(self) -> None:
         timing = self.series.timing
