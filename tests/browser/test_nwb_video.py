@@ -4,6 +4,8 @@ and movies come from the app's own origin by range requests, also from a remote 
 from __future__ import annotations
 
 import re
+import shutil
+import socket
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -13,6 +15,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import served_app
 from tests.support.nwb_files.video import write_video_nwb
 from tests.support.range_server import RangeServer
+from tests.support.reverse_proxy import ReverseProxy
 
 pytestmark = pytest.mark.browser
 
@@ -30,6 +33,12 @@ def video_dir(tmp_path_factory) -> Path:
 def video_app(tmp_path_factory, video_dir):
     with served_app(tmp_path_factory.mktemp("video-app"), root=video_dir) as (url, _port):
         yield url
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _link(app_url: str, **params: str) -> str:
@@ -112,3 +121,30 @@ def test_frames_inside_the_file_follow_the_window(page: Page, video_app: str, vi
     page.get_by_role("button", name="▶ Play").click()
     expect(page.get_by_text(re.compile(r"Frame (8|9|1\d) of 20")).first).to_be_visible()
     assert _t0(page) > 1.0
+
+
+def test_a_missing_movie_says_so_in_the_view(page: Page, video_app: str, video_dir: Path):
+    alone = video_dir / "alone"
+    alone.mkdir(exist_ok=True)
+    shutil.copy(video_dir / "video.nwb", alone / "video.nwb")  # its movies stayed behind
+    page.goto(_link(video_app, url=str(alone / "video.nwb"), path=SIDE, view="video", t0="1", t1="2"))
+    expect(
+        page.get_by_text(re.compile(r"does not play here: No file at 'camera_side\.mp4'")).first
+    ).to_be_visible()
+
+
+def test_movies_come_through_a_reverse_proxy_under_a_prefix(page: Page, video_dir: Path, tmp_path: Path):
+    port = _free_port()
+    with ReverseProxy(f"http://127.0.0.1:{port}") as proxy:
+        extra = (
+            "--prefix",
+            "/neurodeck",
+            "--use-xheaders",
+            "--allow-websocket-origin",
+            f"127.0.0.1:{proxy.port}",
+        )
+        with served_app(tmp_path, *extra, port=port, root=video_dir):
+            app = proxy.url + "/neurodeck/"
+            page.goto(_link(app, url=str(video_dir / "video.nwb"), path=SIDE, view="video", t0="2", t1="4"))
+            _wait_for(page, "second", 1.95)
+            assert any(path.startswith("/neurodeck/nwb-movie/") for path in proxy.paths)

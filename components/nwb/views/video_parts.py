@@ -128,7 +128,7 @@ class InFileFrames:
         self._t = series.timing.time_of(0)
         self._timer = None
         self._doc = pn.state.curdoc
-        self.plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=440)
+        self.plot = pn.pane.HoloViews(None, height=440)
         self.caption = pn.pane.Markdown("", css_classes=["nd-muted"])
         self.play = pn.widgets.Toggle(name="▶ Play", width=100, button_type="primary")
         self.play.param.watch(self._toggle, "value")
@@ -148,7 +148,7 @@ class InFileFrames:
             shown = read_frame(self._nwbfile, path, frame)
             when = f" · t = {shown.time:.3f} s" if shown.time is not None else ""
             text = f"Frame {shown.index + 1} of {shown.n_frames}{when}"
-            return frame_element(shown).opts(responsive=True, height=420, data_aspect=1), text
+            return frame_element(shown).opts(frame_height=380, data_aspect=1), text
 
         def apply(result) -> None:
             self.plot.object, self.caption.object = result
