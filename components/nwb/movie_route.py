@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 
 from tornado import iostream, web
+from tornado.http1connection import HTTP1Connection
 
 from components.nwb.movie_grants import MOVIE_PATH, lookup, prepare_movie_grants
 from engines.io.errors import SourceError, SourceNotAllowed, SourceNotFound
@@ -105,7 +106,8 @@ class MovieHandler(web.RequestHandler):
             try:
                 data = await loop.run_in_executor(None, movie.read, offset, min(offset + CHUNK, stop))
             except SourceError:  # headers are gone: end short, the player retries the rest
-                self.request.connection.close()
+                if isinstance(self.request.connection, HTTP1Connection):
+                    self.request.connection.close()
                 return
             self.write(data)
             try:

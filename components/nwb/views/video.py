@@ -83,10 +83,11 @@ class VideoView(NwbView):
         if self.disposed:
             return
         if found[0].in_file:
-            self._parts = [InFileFrames(self.nwbfile, found[0], self.work, self.work_key("frame"), self.move)]
-            self.on_dispose(self._parts[0].stop)
+            frames = InFileFrames(self.nwbfile, found[0], self.work, self.work_key("frame"), self.move)
+            self.on_dispose(frames.stop)
+            self._parts = [frames]
         else:
-            self._parts = self._cameras(found)
+            self._parts = [*self._cameras(found)]
         self._row[:] = [part.panel() for part in self._parts]
         self._status.object = self._summary(found)
         self.watch_controller(self._window_moved, ["time_window"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import panel as pn
+from panel.io.callbacks import PeriodicCallback
 
 from components.background import BackgroundWork, run_on_session_thread
 from components.nwb.movie_player import MoviePlayer
@@ -126,7 +127,7 @@ class InFileFrames:
         self._nwbfile, self.series, self._work, self._key, self._move = nwbfile, series, work, key, move
         self._frame: int | None = None
         self._t = series.timing.time_of(0)
-        self._timer = None
+        self._timer: PeriodicCallback | None = None
         self._doc = pn.state.curdoc
         self.plot = pn.pane.HoloViews(None, height=440)
         self.caption = pn.pane.Markdown("", css_classes=["nd-muted"])

@@ -142,7 +142,7 @@ def read_video_series(f: NwbFile, path: str) -> VideoSeries:
     external = child(f, path, "external_file")
     data = child(f, path, "data")
     if external is None:
-        if data is None or len(data.shape or ()) < 3:
+        if data is None or not data.shape or len(data.shape) < 3:
             raise UnsupportedData(
                 f"'{path}' has neither movie files nor frames (frame, x, y). Open it in the raw view."
             )
