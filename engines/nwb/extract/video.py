@@ -150,17 +150,25 @@ def read_video_series(f: NwbFile, path: str) -> VideoSeries:
     names = tuple(as_text(n) for n in np.atleast_1d(read(f, external)))
     if not names:
         raise UnsupportedData(f"'{path}' lists no external files.")
-    raw_starts = external.attrs.get("starting_frame")
-    starts = [int(s) for s in np.atleast_1d(raw_starts)] if raw_starts is not None else [0]
-    if len(starts) != len(names) or starts[0] != 0 or any(b < a for a, b in zip(starts, starts[1:])):
-        if len(names) > 1:
-            raise UnsupportedData(
-                f"'{path}' names {len(names)} movie files but its starting_frame ({raw_starts}) does not say "
-                "where each one starts (one rising number per file, the first 0)."
-            )
-        starts = [0]
-    n_frames = _external_length(f, path)
-    return VideoSeries(path, _timing(f, path, n_frames), names, tuple(starts))
+    timing = _timing(f, path, _external_length(f, path))
+    return VideoSeries(path, timing, names, _starting_frames(path, names, external.attrs, timing))
+
+
+def _starting_frames(path: str, names: tuple[str, ...], attrs: dict, timing: VideoTiming) -> tuple[int, ...]:
+    """Where each file starts; a list of one file per frame (stimulus movies) often says only ``[0]``."""
+    raw = attrs.get("starting_frame")
+    starts = [int(s) for s in np.atleast_1d(raw)] if raw is not None else [0]
+    rising = starts[0] == 0 and all(b >= a for a, b in zip(starts, starts[1:]))
+    if len(starts) == len(names) and rising:
+        return tuple(starts)
+    if len(names) == 1:
+        return (0,)
+    if timing.n_frames == len(names):
+        return tuple(range(len(names)))
+    raise UnsupportedData(
+        f"'{path}' names {len(names)} movie files but its starting_frame ({raw}) does not say "
+        "where each one starts (one rising number per file, the first 0)."
+    )
 
 
 def video_series_paths(index: NwbIndex, limit: int = 4) -> list[str]:

@@ -16,6 +16,7 @@ from engines.nwb.extract.errors import UnsupportedData
 from engines.nwb.extract.video import read_video_series, video_series_paths
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
+from tests.conftest import DATA_DIR
 from tests.support.nwb_files.video import FPS, N_FRAMES, write_video_nwb
 from tests.support.range_server import RangeServer
 
@@ -123,3 +124,12 @@ def test_a_remote_movie_is_the_sibling_url_read_by_range(video_dir, video_policy
                 open_movie(server.url_for("video.nwb"), name, video_policy)
         with pytest.raises(SourceError):
             open_movie(server.url_for("video.nwb"), "missing.mp4", video_policy)
+
+
+def test_one_file_per_frame_with_a_lone_starting_frame_is_read_as_such(policy, index_store):
+    """A real stimulus series: 90 movie files, 90 timestamps, and ``starting_frame`` [0]."""
+    f = open_nwb(str(DATA_DIR / "sub-4_ses-4_ecephys+image.nwb"), policy, index_store)
+    stimuli = read_video_series(f, "/stimulus/presentation/StimulusPresentation_encoding")
+    assert len(stimuli.external_files) == 90 and stimuli.starting_frames == tuple(range(90))
+    assert stimuli.movie_time(stimuli.timing.time_of(5))[0] == 5
+    f.close()
