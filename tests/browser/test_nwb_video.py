@@ -10,9 +10,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+import requests
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import served_app
+from tests.browser.conftest import SIGNED_IN, served_app
 from tests.support.nwb_files.video import write_video_nwb
 from tests.support.range_server import RangeServer
 from tests.support.reverse_proxy import ReverseProxy
@@ -75,6 +76,8 @@ def test_a_deep_link_window_seeks_both_cameras(page: Page, video_app: str, video
     _wait_for(page, "second", 1.95)  # ... and frame 19 (t = 1.95) of the top camera, in its first file
     movies = [url for url in requests_seen if "/nwb-movie/" in url]
     assert movies and all(url.startswith(video_app) for url in movies)  # the app's own origin
+    assert requests.get(movies[0], timeout=10).status_code == 403  # a stranger, not signed in
+    assert requests.get(movies[0], headers=SIGNED_IN, timeout=10).status_code == 200
     elsewhere = [url for url in requests_seen if url.startswith("http") and not url.startswith(video_app)]
     assert not elsewhere  # nothing from any other host
 
