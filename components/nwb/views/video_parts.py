@@ -41,6 +41,7 @@ class Camera:
         self._shown = 0.0
         self._durations: dict[int, float] = {}
         self._last_t: float | None = None
+        self._problem = ""
         self.player = MoviePlayer(src=urls[0], sizing_mode="stretch_width", min_height=200)
         self.caption = pn.pane.Markdown(self._title(), css_classes=["nd-muted"], margin=(0, 5))
         self.player.param.watch(self._reported, "time")
@@ -49,11 +50,16 @@ class Camera:
         self.player.param.watch(self._ended, "ended")
         self.player.param.watch(self._failed, "error")
 
-    def _title(self, note: str = "") -> str:
+    def _title(self) -> str:
+        """The camera, its file, the frame shown and that frame's time, and why it does not play, if so."""
         name = escape_text(self.series.path.rsplit("/", 1)[-1])
         files = len(self.urls)
         part = f" · file {self._which + 1} of {files}" if files > 1 else ""
-        return f"**{name}**{part}{note}"
+        if self._last_t is not None:
+            frame = self.series.timing.frame_at(self._last_t)
+            part += f" · frame {frame + 1} · t = {self.series.timing.time_of(frame):.3f} s"
+        problem = f" · ⚠ this movie does not play here: {escape_text(self._problem)}" if self._problem else ""
+        return f"**{name}**{part}{problem}"
 
     def panel(self) -> pn.viewable.Viewable:
         return pn.Column(self.caption, self.player, sizing_mode="stretch_width", min_width=240)
@@ -63,15 +69,16 @@ class Camera:
         self._last_t = t
         which, seconds = self.series.movie_time(t, self._durations)
         if which != self._which:
-            self._which = which
-            self.caption.object = self._title()
+            self._which, self._problem = which, ""
             self.player.src = self.urls[which]
             self._seek(seconds)
+            self.caption.object = self._title()
             return
         rate = self.series.file_rate(which, self._durations.get(which))
         tolerance = PLAYING_DRIFT_S if self.player.playing else 1.0 / rate
         if abs(seconds - self._shown) > tolerance:
             self._seek(seconds)
+        self.caption.object = self._title()
 
     def _seek(self, seconds: float) -> None:
         self._shown = seconds
@@ -109,8 +116,8 @@ class Camera:
             self.player.playing = False
 
     def _failed(self, event) -> None:
-        if event.new:
-            self.caption.object = self._title(f" · ⚠ this movie does not play here: {escape_text(event.new)}")
+        self._problem = event.new
+        self.caption.object = self._title()
 
 
 class InFileFrames:

@@ -46,6 +46,8 @@ def test_the_window_seeks_both_cameras_and_the_grant_ends_with_the_view(nwb):
     view = _view(nwb, "/acquisition/camera_side")
     side, top = view._parts
     assert side.player.seek_to == pytest.approx(2.05) and top.player.seek_to == pytest.approx(1.95)
+    assert "frame 21 · t = 2.000 s" in side.caption.object  # frame numbers count from 1 for people
+    assert "file 1 of 2 · frame 20 · t = 1.950 s" in top.caption.object
     assert side.player.src.endswith("nwb-movie/" + _token(view) + "/0") and top.player.src.endswith("/1")
     grant = lookup(_token(view))
     assert grant is not None and grant.names == (
