@@ -10,7 +10,7 @@ import param
 
 from app.context import AppContext
 from app.identity import jobs_for, model_budget_for, session_person
-from app.registry import register_page, register_warm_up
+from app.registry import register_page, register_routes, register_warm_up
 from app.routing import PageLink
 from components.background import BackgroundWork, run_on_session_thread
 from components.nwb.assistant import CodePolicy, NwbAssistant
@@ -18,6 +18,7 @@ from components.nwb.browser import NwbBrowser
 from components.nwb.controller import NwbFileController
 from components.nwb.dandi_browser import DandiBrowser
 from components.nwb.edf_viewer import EdfViewer
+from components.nwb.movie_route import movie_routes
 from components.nwb.views.units import warm_up_raster
 from components.safe_text import text_alert
 from engines.edf import open_edf
@@ -155,6 +156,7 @@ class _LinkSync:
 
 
 register_warm_up(warm_up_raster)
+register_routes(lambda ctx: movie_routes(ctx.settings.source_policy))  # ImageSeries movies, by range
 
 
 def _assistant(ctx: AppContext, browser: NwbBrowser, link: NwbLink, person: Person) -> NwbAssistant:

@@ -23,6 +23,7 @@ from components.nwb.views.table import DynamicTableView
 from components.nwb.views.traces import TracesView
 from components.nwb.views.trials import PsthView, TrialAverageView
 from components.nwb.views.units import UnitsRasterView
+from components.nwb.views.video import VideoView
 from engines.nwb.index import NwbIndex
 
 hv.Store.set_current_backend("bokeh")
@@ -33,6 +34,7 @@ NWB_VIEWS: tuple[type[NwbView], ...] = (
     FileOverviewView,
     UnitsRasterView,
     XYPathView,
+    VideoView,
     FramesView,
     RoiMasksView,
     IntervalsView,
