@@ -58,7 +58,9 @@ class _Panel:
         self.view, self.item = view, item
         self.requested: Window | None = None
         self.plot: WindowedPlot | None = None
-        self.title = pn.pane.Markdown(self._title(""), margin=(4, 10, 0, 10), css_classes=["nd-align-title"])
+        self.title = pn.pane.Markdown(
+            self._title(None), margin=(4, 10, 0, 10), css_classes=["nd-align-title"]
+        )
         self.body = pn.Column(sizing_mode="stretch_width", height=PANEL_HEIGHTS[item.kind])
         self.layout = pn.Column(self.title, self.body, sizing_mode="stretch_width", margin=(0, 0, 6, 0))
 
@@ -70,15 +72,16 @@ class _Panel:
         except Exception as exc:  # one object that cannot be read must not hide the others
             self.fail(exc)
 
-    def _title(self, note: str) -> str:
+    def _title(self, data: StackedWindow | None) -> str:
+        """The object's path and type, then what its window holds (escaped: names come from the file)."""
         kind = _KIND_TITLES[self.item.kind]
         what = f"{self.item.neurodata_type} · {kind}" if self.item.neurodata_type else kind
-        extra = f" · {note}" if note else ""
+        extra = f" · {data.summary()}" if data is not None else ""
         return f"**{escape_text(self.item.path)}** &nbsp; {escape_text(what + extra)}"
 
     def show(self, data: StackedWindow, window: Window) -> None:
         self.body.loading = False
-        self.title.object = self._title(data.note)
+        self.title.object = self._title(data)
         if self.plot is None:
             self.plot = WindowedPlot(draw_panel, data, window, on_zoom=self.view.controller.set_window)
             self.body[:] = [pn.pane.HoloViews(self.plot.dmap, sizing_mode="stretch_width")]
@@ -135,7 +138,7 @@ class AlignedSeriesView(NwbView):
             panel.read_now(self._window)
         self._stack = pn.Column(*(p.layout for p in self._panels.values()), sizing_mode="stretch_width")
         self._picker = pn.widgets.MultiChoice(
-            name="Series on the shared time axis",
+            label="Series on the shared time axis",
             options=safe_choices(self._choices()),
             value=picked,
             max_items=MAX_PANELS,
@@ -225,7 +228,7 @@ class AlignedSeriesView(NwbView):
             ("Zoom out", 0.0, 2.0),
             ("▶", 0.5, 1.0),
         ):
-            button = pn.widgets.Button(name=label, width=80 if len(label) > 1 else 45)
+            button = pn.widgets.Button(label=label, width=80 if len(label) > 1 else 45)
             button.on_click(lambda _e, f=fraction, z=zoom: self._shift(f, z))
             buttons.append(button)
         return pn.Column(

@@ -30,14 +30,19 @@ def _short(label: str) -> str:
     return label if len(label) <= _LABEL_CHARS else label[: _LABEL_CHARS - 1] + "…"
 
 
+def _same_borders(plot, _element) -> None:
+    """Every panel's frame starts and ends at the same x, so the time axes line up."""
+    plot.state.min_border_left = BORDER_LEFT
+    plot.state.min_border_right = 20
+
+
 def _options(kind: str, window: tuple[float, float]) -> dict:
     """The options every panel shares: height, borders, the window, wheel zoom."""
     return dict(
         responsive=True,
         height=PANEL_HEIGHTS[kind],
         xlim=tuple(window),
-        min_border_left=BORDER_LEFT,
-        min_border_right=20,
+        hooks=[_same_borders],
         active_tools=["wheel_zoom"],
         framewise=True,
         show_legend=False,

@@ -91,6 +91,20 @@ class StackedWindow:
     coded: bool = False
     """Events with integer codes (drawn one row per code), not bare times."""
 
+    def summary(self) -> str:
+        """What the window holds, in words: ``10.00 – 20.00 s · 412 spikes`` (plus the note)."""
+        data = self.data
+        if isinstance(data, TraceWindow):
+            what = f"{len(data.channels)} channel(s), {len(data.t):,} points"
+        elif isinstance(data, EventWindow):
+            what = f"{data.total_in_window:,} events"
+        elif isinstance(data, SpikeWindow):
+            what = f"{data.total_in_window:,} spikes"
+        else:
+            what = f"{len(data.start):,} intervals"
+        parts = [f"{self.t_start:.2f} – {self.t_stop:.2f} s", what, self.note]
+        return " · ".join(p for p in parts if p)
+
 
 def _dataset(index: NwbIndex, path: str, name: str) -> ObjectInfo | None:
     """``path/name`` with soft links followed, from the index only."""

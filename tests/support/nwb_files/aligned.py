@@ -65,7 +65,7 @@ def _file() -> NWBFile:
 def write_aligned_nwb(path: Path) -> Path:
     """Write the file at ``path`` (a temporary name first, then renamed) and return ``path``."""
     path = Path(path)
-    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    part = path.with_name(f".{path.stem}.{os.getpid()}.part.nwb")
     with NWBHDF5IO(str(part), "w") as io:
         io.write(_file())
     with h5py.File(part, "r+") as f:
