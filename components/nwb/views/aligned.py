@@ -84,7 +84,8 @@ class _Panel:
         self.title.object = self._title(data)
         if self.plot is None:
             self.plot = WindowedPlot(draw_panel, data, window, on_zoom=self.view.controller.set_window)
-            self.body[:] = [pn.pane.HoloViews(self.plot.dmap, sizing_mode="stretch_width")]
+            height = PANEL_HEIGHTS[self.item.kind]  # the pane's: an overlay's own height gives way to it
+            self.body[:] = [pn.pane.HoloViews(self.plot.dmap, sizing_mode="stretch_width", height=height)]
         else:
             self.plot.show(data, window)
 

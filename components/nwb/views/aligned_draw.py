@@ -19,7 +19,7 @@ from engines.nwb.extract.stacked import IntervalSpans, StackedWindow
 
 __all__ = ["draw_panel", "PANEL_HEIGHTS"]
 
-PANEL_HEIGHTS = {"traces": 170, "events": 110, "intervals": 130, "units": 170}
+PANEL_HEIGHTS = {"traces": 180, "events": 120, "intervals": 120, "units": 170}
 BORDER_LEFT = 110
 """Pixels left of every panel's frame: room for tick labels of ``_LABEL_CHARS`` characters."""
 _LABEL_CHARS = 12
@@ -57,7 +57,9 @@ def _traces(trace: TraceWindow, window: tuple[float, float]) -> hv.Element:
 
 def _events(events: EventWindow, window: tuple[float, float], coded: bool) -> hv.Element:
     if coded:
-        return EventsView._draw(events, window)
+        codes = events.distinct_codes
+        ticks = [(c, str(c)) for c in codes] if 0 < len(codes) <= 6 else None
+        return EventsView._draw(events, window).opts(hv.opts.Overlay(yticks=ticks))
     spikes = hv.Spikes(events.times, TIME).opts(color="#1f77b4", line_width=1.5, yaxis=None)
     return spikes
 
