@@ -11,6 +11,7 @@ objects are the controller's ``series``, so a link (``series=/acquisition/a,/uni
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import panel as pn
@@ -58,9 +59,7 @@ class _Panel:
         self.view, self.item = view, item
         self.requested: Window | None = None
         self.plot: WindowedPlot | None = None
-        self.title = pn.pane.Markdown(
-            self._title(None), margin=(4, 10, 0, 10), css_classes=["nd-align-title"]
-        )
+        self.title = pn.pane.Markdown(self._title(None), margin=(4, 10, 0, 10))
         self.body = pn.Column(sizing_mode="stretch_width", height=PANEL_HEIGHTS[item.kind])
         self.layout = pn.Column(self.title, self.body, sizing_mode="stretch_width", margin=(0, 0, 6, 0))
 
@@ -97,7 +96,6 @@ class _Panel:
                 escape_text(f"{self.item.path} could not be read: {_reason(exc)}"),
                 alert_type="warning",
                 sizing_mode="stretch_width",
-                css_classes=["nd-align-error"],
             )
         ]
 
@@ -221,6 +219,9 @@ class AlignedSeriesView(NwbView):
         centre, half = (t0 + t1) / 2 + fraction * (t1 - t0), (t1 - t0) / 2 * zoom
         self.controller.set_window(centre - half, centre + half)
 
+    def _on_button(self, fraction: float, zoom: float, _event: object) -> None:
+        self._shift(fraction, zoom)
+
     def __panel__(self) -> pn.viewable.Viewable:
         buttons = []
         for label, fraction, zoom in (
@@ -230,7 +231,7 @@ class AlignedSeriesView(NwbView):
             ("▶", 0.5, 1.0),
         ):
             button = pn.widgets.Button(label=label, width=80 if len(label) > 1 else 45)
-            button.on_click(lambda _e, f=fraction, z=zoom: self._shift(f, z))
+            button.on_click(functools.partial(self._on_button, fraction, zoom))
             buttons.append(button)
         return pn.Column(
             self._picker, pn.Row(*buttons), self._status, self._stack, sizing_mode="stretch_width"

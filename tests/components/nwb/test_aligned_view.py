@@ -66,6 +66,7 @@ def test_a_shared_window_change_reaches_every_panel(nwb):
     assert set(_drawn_windows(view).values()) == {(10.0, 20.0)}
     controller.time_window = (40.0, 45.0)
     assert _drawn_windows(view) == dict.fromkeys(series, (40.0, 45.0))
+    assert all(" · 40.00 – 45.00 s · " in panel.title.object for panel in view._panels.values())
     spikes = view._panels[UNITS].plot._pipe.data[0].data
     assert len(spikes.times) and spikes.times.min() >= 40.0 and spikes.times.max() < 45.0
     trials = view._panels[TRIALS].plot._pipe.data[0].data
