@@ -77,3 +77,20 @@ def _settled_window(page: Page, timeout_s: float = 20.0) -> tuple[float, float]:
             return window
         page.wait_for_timeout(500)
     raise AssertionError(f"the panels never all showed the address's window ({page.url})")
+
+
+def test_picking_series_adds_a_history_entry_that_back_restores(page: Page, app_url: str, aligned_url):
+    page.goto(
+        _link(app_url, url=aligned_url, view="align", series="/acquisition/lfp,/units", t0="0", t1="30")
+    )
+    units_title = page.locator("strong").filter(has_text=re.compile(r"^/units$"))
+    expect(units_title).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"Remove item.*Units")).click()  # the chip "Units · /units"
+    expect(page).to_have_url(re.compile(r"series=/acquisition/lfp$"))
+    expect(units_title).to_have_count(0)
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"series=/acquisition/lfp,/units$"))
+    expect(units_title).to_be_visible()
+    expect(_panels_at(page, 0, 30)).to_have_count(2)
+    page.go_forward()
+    expect(units_title).to_have_count(0)
