@@ -26,10 +26,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from tests.support.range_server import RangeServerProcess  # noqa: E402
 
-SECTIONS: tuple[str, ...] = ("video",)
+SECTIONS: tuple[str, ...] = (
+    "video",
+    "aligned",
+)
 """Section names, run in this order; ``_reads_<name>.py`` beside this file measures each."""
 
-FLOORS: dict[str, tuple[str, float]] = {"video_seek_requests": ("<=", 1), "video_seek_s": ("<=", 0.25)}
+FLOORS: dict[str, tuple[str, float]] = {
+    "video_seek_requests": ("<=", 1),
+    "video_seek_s": ("<=", 0.25),
+    "aligned_first_s": ("<=", 3.0),
+    "aligned_zoom_s": ("<=", 0.5),
+}
 """key -> (">=" or "<=", bound): what the issue asks of each key."""
 
 

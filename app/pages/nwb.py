@@ -38,6 +38,7 @@ class NwbLink(PageLink):
     t1 = param.Number(default=None, allow_None=True, doc="End of the time window (s).")
     channels = param.List(default=[], item_type=int, doc="Channel indices shown by traces, e.g. 0-3,7.")
     units = param.List(default=[], item_type=int, doc="Unit ids shown by the raster.")
+    series = param.List(default=[], item_type=str, doc="Aligned view: object paths stacked, e.g. /a,/units.")
     trials = param.String(default="", doc="Trial views: the TimeIntervals table to align to.")
     align = param.String(default="", doc="Trial views: the column of event times (start_time, ...).")
     group = param.String(default="", doc="Trial views: the column that groups the trials.")
@@ -83,6 +84,7 @@ def selection_from_link(link: NwbLink) -> tuple[dict[str, Any], list[str]]:
         "time_window": window,
         "channels": list(link.channels),
         "units": list(link.units),
+        "series": list(link.series),
         "alignment": alignment,
     }, problems
 
@@ -118,7 +120,7 @@ class _LinkSync:
         if self._controller_watcher is not None:
             self._controller_watcher.inst.param.unwatch(self._controller_watcher)
         self._controller_watcher = controller.param.watch(
-            self._to_link, ["object_path", "view", "time_window", "channels", "units", "alignment"]
+            self._to_link, ["object_path", "view", "time_window", "channels", "units", "series", "alignment"]
         )
         self._to_link()
 
@@ -143,6 +145,7 @@ class _LinkSync:
             "t1": window[1] if window else None,
             "channels": list(controller.channels),
             "units": list(controller.units),
+            "series": list(controller.series),
             **_alignment_arguments(controller.alignment),
         }
         changed = {name: value for name, value in values.items() if getattr(self._link, name) != value}
@@ -302,7 +305,7 @@ class _RecordingArea(pn.viewable.Viewer):
 
 def _open_address(link: NwbLink, address: str) -> None:
     """A file picked in the DANDI browser replaces the open one and everything the link said about it."""
-    link.param.update(url=address, path="", view="", t0=None, t1=None, channels=[], units=[])
+    link.param.update(url=address, path="", view="", t0=None, t1=None, channels=[], units=[], series=[])
 
 
 @register_page("nwb", "NWB browser", icon="◧", order=10, link=NwbLink, extensions=("tabulator", "codeeditor"))

@@ -27,13 +27,14 @@ class NwbFileController(param.Parameterized):
         default=[], item_type=int, doc="Channel indices shown by traces ([] = the first ones)."
     )
     units = param.List(default=[], item_type=int, doc="Unit ids shown by the raster ([] = all).")
+    series = param.List(default=[], item_type=str, doc="Objects the aligned view stacks ([] = its defaults).")
     alignment = param.Dict(
         default={}, doc="Trial alignment of trial views: table, column, group, pre, post, bin."
     )
 
     def select(self, object_path: str, view: str) -> None:
         """A new object: channel picks belonged to the old one; the time window stays shared."""
-        self.param.update(object_path=object_path, view=view, channels=[])
+        self.param.update(object_path=object_path, view=view, channels=[], series=[])
 
     def set_window(self, t0: float, t1: float) -> None:
         """Set the shared window unless it is already (almost) that; views call this on zoom and pan."""

@@ -50,7 +50,7 @@ def test_every_pages_link_round_trips_through_the_address(spec):
     for name in link.argument_names():  # a non-default value for every parameter
         parameter = link.param[name]
         if isinstance(parameter, param.List):
-            setattr(link, name, [0, 1, 2, 3, 7])
+            setattr(link, name, [0, 1, 2, 3, 7] if parameter.item_type is int else ["/a", "/b c"])
         elif isinstance(parameter, param.Boolean):
             setattr(link, name, not parameter.default)
         elif isinstance(parameter, param.Integer):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (views set Bokeh options, which need the backend loaded)
 
+from components.nwb.views.aligned import AlignedSeriesView
 from components.nwb.views.base import NwbView
 from components.nwb.views.ephys_summary import EphysSummaryView
 from components.nwb.views.events import EventsView
@@ -45,6 +46,7 @@ NWB_VIEWS: tuple[type[NwbView], ...] = (
     EphysSummaryView,
     ImagesView,
     DynamicTableView,
+    AlignedSeriesView,
     RawHdf5View,
 )
 
