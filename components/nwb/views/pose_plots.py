@@ -40,6 +40,8 @@ _PALETTE = (
     "#17becf",
 )
 _HEIGHT = 180
+_FRAME_PX = 380
+"""Height of the video frame's plot; its width follows the frame's shape (pixels stay square)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,11 @@ def confidence_plot(shown: Shown, window: tuple[float, float]) -> hv.Overlay:
     )
 
 
+def frame_width(width: float, height: float) -> int:
+    """The plot width that keeps pixels square at ``_FRAME_PX`` high, within 200-760 px."""
+    return int(min(max(_FRAME_PX * width / max(height, 1.0), 200), 760))
+
+
 def _extent(layout_nodes: list[NodeAt], frame: Frame | None) -> tuple[float, float]:
     if frame is not None:
         return float(frame.image.shape[1]), float(frame.image.shape[0])
@@ -143,7 +150,7 @@ def skeleton_plot(layout: PoseLayout, at: list[NodeAt], frame: Frame | None, uni
     colours = node_colours(layout.nodes)
     width, height = _extent(at, frame)
     base = (
-        frame_element(frame).opts(colorbar=False, tools=[])
+        frame_element(frame).opts(colorbar=False, tools=[]).redim.label(x=f"x ({unit})", y=f"y ({unit})")
         if frame is not None
         else hv.Points([]).opts(alpha=0)  # blank axes where no video is in the file
     )
@@ -169,22 +176,20 @@ def skeleton_plot(layout: PoseLayout, at: list[NodeAt], frame: Frame | None, uni
         }
     )
     points["alpha"] = 0.35 + 0.65 * points["confidence"].clip(0, 1)  # faded by confidence
-    kdims = [f"x ({unit})", f"y ({unit})"]
+    kdims = [hv.Dimension("x", label=f"x ({unit})"), hv.Dimension("y", label=f"y ({unit})")]
     edges = hv.Segments(segments, [*kdims, "x2", "y2"]).opts(color="#00e5ff", line_width=3)
-    dots = hv.Points(points, ["x", "y"], ["node", "confidence", "colour", "alpha"]).opts(
+    dots = hv.Points(points, kdims, ["node", "confidence", "colour", "alpha"]).opts(
         color="colour", alpha="alpha", size=12, line_color="white", tools=["hover"]
     )
-    labels = hv.Labels(points, ["x", "y"], "node").opts(
+    labels = hv.Labels(points, kdims, "node").opts(
         text_color="white", text_font_size="9pt", xoffset=width * 0.03, text_align="left"
     )
     return (base * edges * dots * labels).opts(
         hv.opts.Overlay(
-            frame_height=380,
-            data_aspect=1,
+            frame_height=_FRAME_PX,
+            frame_width=frame_width(width, height),
             xlim=(0, width),
             ylim=(0, height),
             invert_yaxis=True,
-            xlabel=kdims[0],
-            ylabel=kdims[1],
         )
     )
