@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,11 @@ def node_path(t: np.ndarray, node: int) -> np.ndarray:
     return nose + back + across
 
 
+def _positions(t: np.ndarray, node: int, three_d: bool) -> np.ndarray:
+    xy = node_path(t, node)
+    return (np.column_stack([xy, np.full(len(t), 10.0 * node)]) if three_d else xy).astype(np.float32)
+
+
 def _frames(t: np.ndarray) -> np.ndarray:
     """Dark frames with a bright 5x5 square centred on the nose (rows are y, columns x)."""
     frames = np.full((len(t), SIZE, SIZE), 20, dtype=np.uint8)
@@ -56,11 +61,13 @@ def write_pose_nwb(
     node_names: Sequence[str] = NODES,
     with_skeleton: bool = True,
     with_video: bool = True,
+    three_d: bool = False,
 ) -> Path:
     """Write the file to ``path`` (a temporary name, then a rename) and return ``path``.
 
     ``node_names`` renames the nodes (series and skeleton alike); ``with_skeleton=False`` leaves the
-    PoseEstimation without a Skeleton, ``with_video=False`` without an in-file video.
+    PoseEstimation without a Skeleton, ``with_video=False`` without an in-file video; ``three_d`` adds
+    a z column (``z = 10 * node index``).
     """
     from ndx_pose import PoseEstimation, PoseEstimationSeries, Skeleton, Skeletons
     from pynwb import NWBHDF5IO, NWBFile
@@ -71,7 +78,7 @@ def write_pose_nwb(
     nwb = NWBFile(
         session_description="pose estimation test file",
         identifier="neurodeck-pose",
-        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
+        session_start_time=datetime(2024, 1, 1, tzinfo=UTC),
     )
     video = None
     if with_video:
@@ -82,9 +89,7 @@ def write_pose_nwb(
     behavior = nwb.create_processing_module(name="behavior", description="pose")
     skeleton = None
     if with_skeleton:
-        skeleton = Skeleton(
-            name="mouse", nodes=list(node_names), edges=np.asarray(EDGES, dtype=np.uint8)
-        )
+        skeleton = Skeleton(name="mouse", nodes=list(node_names), edges=np.asarray(EDGES, dtype=np.uint8))
         behavior.add(Skeletons(skeletons=[skeleton]))
     confidence = np.where((t >= DIP[0]) & (t < DIP[1]), 0.1, 0.95).astype(np.float32)
     series: list[PoseEstimationSeries] = []
@@ -92,7 +97,7 @@ def write_pose_nwb(
         series.append(
             PoseEstimationSeries(
                 name=name,
-                data=node_path(t, i).astype(np.float32),
+                data=_positions(t, i, three_d),
                 unit="pixels",
                 reference_frame="(0, 0) is the top-left corner of the frame",
                 timestamps=series[0] if series else t,  # one timestamps dataset, linked by the others
