@@ -59,7 +59,7 @@ class PoseView(NwbView):
         self._has_confidence = any(t.confidence is not None for t in self._pose.trajectories)
         centre = (self._window[0] + self._window[1]) / 2
         self._threshold = pn.widgets.FloatSlider(
-            name="Hide points with confidence below",
+            label="Hide points with confidence below",
             start=0.0,
             end=1.0,
             step=0.05,
@@ -68,7 +68,7 @@ class PoseView(NwbView):
             width=300,
         )
         self._time = pn.widgets.FloatSlider(
-            name="Time (s)", start=self._window[0], end=self._window[1], value=centre, step=0.001, width=420
+            label="Time (s)", start=self._window[0], end=self._window[1], value=centre, step=0.001, width=420
         )
         self._frame: Frame | None = (
             read_video_frame(nwbfile, self._layout.video, centre) if self._layout.video else None
