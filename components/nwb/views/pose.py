@@ -10,6 +10,8 @@ points whose confidence is below it, in every plot; the skeleton's points are fa
 
 from __future__ import annotations
 
+from functools import partial
+
 import panel as pn
 
 from components.nwb.views.base import NwbView
@@ -47,7 +49,9 @@ class PoseView(NwbView):
             return True
         parent = index.get(path).parent
         return (
-            index.is_a(path, "PoseEstimationSeries") and bool(parent) and index.is_a(parent, "PoseEstimation")
+            parent is not None
+            and index.is_a(path, "PoseEstimationSeries")
+            and index.is_a(parent, "PoseEstimation")
         )
 
     def __init__(self, nwbfile, path, jobs=None, controller=None, work=None, **params) -> None:
@@ -80,10 +84,10 @@ class PoseView(NwbView):
         unit = self._layout.unit or "px"
         self._plots = [
             WindowedPlot(
-                lambda s, w, axis=axis: trajectory_plot(s, w, axis, unit),
+                partial(trajectory_plot, axis=axis, unit=unit),
                 shown,
                 self._window,
-                on_zoom=self.controller.set_window,
+                self.controller.set_window,
             )
             for axis in (0, 1)
         ]
@@ -99,10 +103,11 @@ class PoseView(NwbView):
 
     # --- state ------------------------------------------------------------------------------------
     def _shown(self) -> Shown:
-        return Shown(self._pose, float(self._time.value), float(self._threshold.value))
+        return Shown(self._pose, float(self._time.value or 0.0), float(self._threshold.value or 0.0))
 
     def _at(self) -> list[NodeAt]:
-        return nodes_at(self._pose, float(self._time.value), float(self._threshold.value))
+        shown = self._shown()
+        return nodes_at(shown.pose, shown.time, shown.threshold)
 
     # --- requests ---------------------------------------------------------------------------------
     def _on_shared(self, *_events) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import numpy as np
 
@@ -118,7 +119,8 @@ def _skeleton(f: NwbFile, group: str) -> tuple[str | None, list[str], np.ndarray
     return where, names, pairs if pairs is not None else np.empty((0, 2), dtype=np.int64)
 
 
-def _in_file_video(f: NwbFile, info: ObjectInfo | None) -> bool:
+def _in_file_video(info: ObjectInfo | None, f: NwbFile) -> TypeGuard[ObjectInfo]:
+    """An ImageSeries (not microscopy) whose frames are in this file."""
     data = child(f, info.path, "data") if info is not None and info.kind == "group" else None
     return (
         data is not None
@@ -135,12 +137,12 @@ def _video(f: NwbFile, group: str, n_frames: int) -> tuple[str | None, str | Non
     """(in-file video path, a note on how it was found or why there is none)."""
     for name in ("source_video", "labeled_video"):
         linked = child(f, group, name)
-        if _in_file_video(f, linked):
-            return linked.path, None  # type: ignore[union-attr]  (checked just above)
+        if _in_file_video(linked, f):
+            return linked.path, None
     named = child(f, group, "original_videos")
-    files = np.atleast_1d(read(f, named)) if named is not None else []
+    files = np.atleast_1d(read(f, named)) if named is not None else np.empty(0, dtype=object)
     wanted = {as_text(v).rsplit("/", 1)[-1].rsplit(".", 1)[0] for v in files}  # file stems
-    videos = [i for i in f.index.find_by_type("ImageSeries") if _in_file_video(f, i)]
+    videos = [i for i in f.index.find_by_type("ImageSeries") if _in_file_video(i, f)]
     by_name = [i.path for i in videos if i.name in wanted]
     if by_name:
         return by_name[0], None
