@@ -19,7 +19,6 @@ from components.nwb.views.pose_plots import (
     NodeAt,
     Shown,
     confidence_plot,
-    frame_width,
     node_colours,
     nodes_at,
     skeleton_plot,
@@ -79,7 +78,7 @@ class PoseView(NwbView):
         )
         self._status = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
         self._table = pn.pane.Markdown("", margin=(0, 10), width=340)
-        self._skeleton = pn.pane.HoloViews(height=440, width=self._skeleton_width(), linked_axes=False)
+        self._skeleton = pn.pane.HoloViews(linked_axes=False)  # sized by the plot: pixels stay square
         shown = self._shown()
         unit = self._layout.unit or "px"
         self._plots = [
@@ -157,7 +156,6 @@ class PoseView(NwbView):
     def _show_frame(self, frame: Frame) -> None:
         self._skeleton.loading = False
         self._frame = frame
-        self._skeleton.width = self._skeleton_width()
         self._draw_skeleton()
 
     def _failed(self, exc: BaseException) -> None:
@@ -174,11 +172,6 @@ class PoseView(NwbView):
         for plot in self._plots:
             plot.show(shown, self._window)
         self._draw_skeleton()
-
-    def _skeleton_width(self) -> int:
-        """Pixels wide for the frame's plot: its frame, axes and toolbar (the plot keeps pixels square)."""
-        shape = self._frame.image.shape if self._frame is not None else (1, 1)
-        return frame_width(shape[1], shape[0]) + 140
 
     def _draw_skeleton(self) -> None:
         at = self._at()

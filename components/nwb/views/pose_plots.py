@@ -132,7 +132,7 @@ def confidence_plot(shown: Shown, window: tuple[float, float]) -> hv.Overlay:
     )
 
 
-def frame_width(width: float, height: float) -> int:
+def _frame_width(width: float, height: float) -> int:
     """The plot width that keeps pixels square at ``_FRAME_PX`` high, within 200-760 px."""
     return int(min(max(_FRAME_PX * width / max(height, 1.0), 200), 760))
 
@@ -150,10 +150,10 @@ def skeleton_plot(layout: PoseLayout, at: list[NodeAt], frame: Frame | None, uni
     colours = node_colours(layout.nodes)
     width, height = _extent(at, frame)
     base = (
-        frame_element(frame).opts(colorbar=False, tools=[]).redim.label(x=f"x ({unit})", y=f"y ({unit})")
+        frame_element(frame).opts(colorbar=False, tools=[])
         if frame is not None
         else hv.Points([]).opts(alpha=0)  # blank axes where no video is in the file
-    )
+    ).redim.label(x=f"x ({unit})", y=f"y ({unit})")
     by_name = {n.node: n for n in at}
     segments = [
         (
@@ -182,12 +182,15 @@ def skeleton_plot(layout: PoseLayout, at: list[NodeAt], frame: Frame | None, uni
         color="colour", alpha="alpha", size=12, line_color="white", tools=["hover"]
     )
     labels = hv.Labels(points, kdims, "node").opts(
-        text_color="white", text_font_size="9pt", xoffset=width * 0.03, text_align="left"
+        text_color="white" if frame is not None else "#222",
+        text_font_size="9pt",
+        xoffset=width * 0.03,
+        text_align="left",
     )
     return (base * edges * dots * labels).opts(
         hv.opts.Overlay(
             frame_height=_FRAME_PX,
-            frame_width=frame_width(width, height),
+            frame_width=_frame_width(width, height),
             xlim=(0, width),
             ylim=(0, height),
             invert_yaxis=True,
