@@ -29,16 +29,17 @@ def pose_server(tmp_path_factory):
         yield server, folder
 
 
-def _open_pose(page: Page, app_url: str, file_url: str) -> None:
-    query = f"?page=nwb&url={quote(file_url, safe='/:')}&path={quote(POSE_PATH)}&view=pose"
+def _open_pose(page: Page, app_url: str, file_url: str, extra: str = "") -> None:
+    query = f"?page=nwb&url={quote(file_url, safe='/:')}&path={quote(POSE_PATH)}&view=pose{extra}"
     page.goto(app_url + query)
     expect(page.get_by_text(re.compile(r"rows read")).first).to_be_visible()
 
 
 def test_deep_link_shows_nodes_and_the_skeleton_over_the_frame(page: Page, app_url: str, pose_server):
     server, _ = pose_server
-    _open_pose(page, app_url, server.url_for("pose.nwb"))
-    expect(page.get_by_text("frame 151 of 300").first).to_be_visible()
+    _open_pose(page, app_url, server.url_for("pose.nwb"), "&t0=4.5&t1=5.5")
+    expect(page.get_by_text(re.compile(r"Window 4\.500 – 5\.500 s")).first).to_be_visible()
+    expect(page.get_by_text("frame 151 of 300").first).to_be_visible()  # the window's centre, 5 s
     for node in NODES:
         expect(page.get_by_role("cell", name=re.compile(rf"{node}$")).first).to_be_visible()
     assert "view=pose" in page.url
