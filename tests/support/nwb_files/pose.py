@@ -62,19 +62,21 @@ def write_pose_nwb(
     with_skeleton: bool = True,
     with_video: bool = True,
     three_d: bool = False,
+    n_frames: int = N_FRAMES,
 ) -> Path:
     """Write the file to ``path`` (a temporary name, then a rename) and return ``path``.
 
     ``node_names`` renames the nodes (series and skeleton alike); ``with_skeleton=False`` leaves the
     PoseEstimation without a Skeleton, ``with_video=False`` without an in-file video; ``three_d`` adds
-    a z column (``z = 10 * node index``).
+    a z column (``z = 10 * node index``);
+    ``n_frames`` makes a longer recording (the benchmark's hour is 108,000 frames, without video).
     """
     from ndx_pose import PoseEstimation, PoseEstimationSeries, Skeleton, Skeletons
     from pynwb import NWBHDF5IO, NWBFile
     from pynwb.image import ImageSeries
 
     path = Path(path)
-    t = np.arange(N_FRAMES) / RATE
+    t = np.arange(n_frames) / RATE
     nwb = NWBFile(
         session_description="pose estimation test file",
         identifier="neurodeck-pose",
