@@ -202,6 +202,9 @@ class PoseView(NwbView):
             else ""
         )
         note = f" · one frame in {pose.step} (long window)" if pose.step > 1 else ""
+        if pose.rows_read == 0:
+            first, last = layout.time_range
+            note += f" · no keypoints in this window (they span {first:.3f} – {last:.3f} s)"
         text = (
             f"Window **{pose.t_start:.3f} – {pose.t_stop:.3f} s** · {len(layout.nodes)} nodes · "
             f"{skeleton}{frame} · {pose.rows_read:,} rows read{note}"

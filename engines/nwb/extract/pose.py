@@ -103,20 +103,29 @@ def _series_problem(f: NwbFile, path: str) -> str | None:
     return None
 
 
+def _members(f: NwbFile, group: str) -> dict[str, str]:
+    """Name -> path of the objects in ``group``, links followed; links to nothing in this file left out."""
+    found = {}
+    for info in f.index.children(group):
+        try:
+            found[info.name] = f.resolve(info.path).path
+        except NeurodeckError:  # a dangling link, or one into another file
+            continue
+    return found
+
+
 def _skeleton(f: NwbFile, group: str) -> tuple[str | None, list[str], np.ndarray]:
     """(skeleton path, node names, edges) from the linked Skeleton or the group's own ``nodes``/``edges``."""
-    linked = [
-        f.resolve(info.path).path
-        for info in f.index.children(group)
-        if info.kind == "soft_link" and f.index.is_a(f.resolve(info.path).path, "Skeleton")
-    ]
+    linked = [path for path in _members(f, group).values() if f.index.is_a(path, "Skeleton")]
     where = linked[0] if linked else group
     nodes, edges = child(f, where, "nodes"), child(f, where, "edges")
+    no_edges = np.empty((0, 2), dtype=np.int64)
     if nodes is None:
-        return None, [], np.empty((0, 2), dtype=np.int64)
+        return None, [], no_edges
     names = [as_text(n) for n in np.atleast_1d(read(f, nodes))]
-    pairs = np.asarray(read(f, edges), dtype=np.int64).reshape(-1, 2) if edges is not None else None
-    return where, names, pairs if pairs is not None else np.empty((0, 2), dtype=np.int64)
+    if edges is None or not is_numeric(edges) or len(edges.dims) != 2 or edges.dims[1] != 2:
+        return where, names, no_edges
+    return where, names, np.asarray(read(f, edges), dtype=np.int64)
 
 
 def _in_file_video(info: ObjectInfo | None, f: NwbFile) -> TypeGuard[ObjectInfo]:
@@ -161,8 +170,7 @@ def pose_layout(f: NwbFile, path: str) -> PoseLayout:
     out and said why in ``problems``; a PoseEstimation with no drawable node raises.
     """
     group = _pose_group(f, path)
-    series_paths = {i.name: f.resolve(i.path).path for i in f.index.children(group)}
-    series_paths = {n: p for n, p in series_paths.items() if f.index.is_a(p, "PoseEstimationSeries")}
+    series_paths = {n: p for n, p in _members(f, group).items() if f.index.is_a(p, "PoseEstimationSeries")}
     checked = {n: _series_problem(f, p) for n, p in series_paths.items()}
     problems = [problem for problem in checked.values() if problem]
     good = {n: series_paths[n] for n, problem in checked.items() if problem is None}

@@ -94,6 +94,8 @@ def test_follows_the_shared_time_window(opened):
     controller.set_window(6.0, 8.0)
     assert (view._time.start, view._time.end, view._time.value) == (6.0, 8.0, 7.0)
     assert "Window **6.000 – 8.000 s**" in view._status.object and "frame 211 of 300" in view._status.object
+    controller.set_window(20.0, 30.0)  # after the recording: said, not an empty plot without a word
+    assert "no keypoints in this window (they span 0.000 – 9.967 s)" in view._status.object
 
 
 def test_crafted_node_names_are_escaped(opened):
