@@ -210,6 +210,8 @@ class PoseView(NwbView):
             f"{skeleton}{frame} · {pose.rows_read:,} rows read{note}"
         )
         notes = list(layout.problems)
+        if self.info.path != layout.path:
+            notes.insert(0, f"'{self.info.name}' is one node of '{layout.path}': every node of it is shown.")
         if layout.n_dims == 3:
             notes.append("These keypoints are 3-D: they are drawn as their x/y projection (z is not shown).")
         return text + "".join(f"\n\n{escape_text(n)}" for n in notes)

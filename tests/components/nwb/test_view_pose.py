@@ -74,6 +74,13 @@ def test_renders_nodes_skeleton_frame_and_plots(opened):
     assert len(view._plots) == 3  # x, y and confidence
 
 
+def test_a_series_shows_its_estimation_and_says_so(opened):
+    view = PoseView(opened(), f"{POSE_PATH}/right_ear")
+    _render(view)
+    assert "'right_ear' is one node of '/processing/behavior/PoseEstimation'" in view._status.object
+    assert "4 nodes" in view._status.object
+
+
 def test_threshold_hides_low_confidence_points_and_time_moves_the_frame(opened):
     view = PoseView(opened(), POSE_PATH)
     _render(view)
