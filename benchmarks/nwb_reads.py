@@ -29,6 +29,7 @@ from tests.support.range_server import RangeServerProcess  # noqa: E402
 SECTIONS: tuple[str, ...] = (
     "video",
     "aligned",
+    "pose",
 )
 """Section names, run in this order; ``_reads_<name>.py`` beside this file measures each."""
 
@@ -37,6 +38,7 @@ FLOORS: dict[str, tuple[str, float]] = {
     "video_seek_s": ("<=", 0.25),
     "aligned_first_s": ("<=", 3.0),
     "aligned_zoom_s": ("<=", 0.5),
+    "pose_speedup": (">=", 1.0),
 }
 """key -> (">=" or "<=", bound): what the issue asks of each key."""
 

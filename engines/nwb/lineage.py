@@ -23,10 +23,13 @@ def _catalog():  # immutable after pynwb's import: safe to share
 
 
 def _known_hierarchy(neurodata_type: str) -> list[str] | None:
+    """The chain pynwb knows, or None for a type no core namespace defines (hdmf answers an unknown
+    type with a chain of itself alone, which would hide an extension type's parents)."""
     catalog = _catalog()
     for namespace in ("core", "hdmf-common", "hdmf-experimental"):
         try:
-            return list(catalog.get_hierarchy(namespace, neurodata_type))
+            if neurodata_type in catalog.get_namespace(namespace).get_registered_types():
+                return list(catalog.get_hierarchy(namespace, neurodata_type))
         except (KeyError, ValueError):
             continue
     return None

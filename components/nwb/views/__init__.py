@@ -18,6 +18,7 @@ from components.nwb.views.images import ImagesView
 from components.nwb.views.intervals import IntervalsView
 from components.nwb.views.masks import RoiMasksView
 from components.nwb.views.overview import FileOverviewView
+from components.nwb.views.pose import PoseView
 from components.nwb.views.raw import RawHdf5View
 from components.nwb.views.spatial import XYPathView
 from components.nwb.views.table import DynamicTableView
@@ -34,6 +35,7 @@ __all__ = ["NwbView", "NWB_VIEWS", "views_for", "view_by_id"]
 NWB_VIEWS: tuple[type[NwbView], ...] = (
     FileOverviewView,
     UnitsRasterView,
+    PoseView,
     XYPathView,
     VideoView,
     FramesView,
