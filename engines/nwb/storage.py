@@ -19,14 +19,27 @@ from typing import Any
 
 import h5py
 
+from engines.errors import NeurodeckError
 from engines.io.range_file import merge_spans, reader_of, request_parts
 from engines.nwb.copies import copy_chunk_rows, rechunked_copy
 from engines.nwb.errors import NwbReadError
 from engines.nwb.extract._chunks import touched_chunks
+from engines.nwb.extract.timeseries import DEFAULT_WINDOW_S, series_layout
 from engines.nwb.index import child_path
 from engines.nwb.nwbfile import NwbFile
 
-__all__ = ["StorageFacts", "WindowCost", "dataset_path", "storage_facts", "window_cost", "verdict"]
+__all__ = [
+    "StorageFacts",
+    "StorageReport",
+    "WindowCost",
+    "dataset_path",
+    "size_text",
+    "storage_facts",
+    "storage_report",
+    "verdict",
+    "window_cost",
+    "window_rows",
+]
 
 _LAYOUTS = {h5py.h5d.COMPACT: "compact", h5py.h5d.CONTIGUOUS: "contiguous", h5py.h5d.CHUNKED: "chunked"}
 _BLOSC_CODECS = ("blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd")
@@ -266,3 +279,47 @@ def verdict(facts: StorageFacts, cost: WindowCost) -> str | None:
             "still costs that many requests."
         )
     return text
+
+
+SHORT_READ_ROWS = 10
+"""The short read the warning is about (a few samples of every channel: scrolling, a spike's snippet)."""
+_SLICE_ROWS = 1000
+"""Rows of the slice shown for data sets that are not a series' samples."""
+
+
+@dataclass(frozen=True)
+class StorageReport:
+    """Everything the storage view shows: facts, the visible window's cost, a short read's, the warning."""
+
+    facts: StorageFacts
+    window: WindowCost
+    window_label: str
+    short: WindowCost
+    warning: str | None
+
+
+def window_rows(f: NwbFile, path: str, time_window: tuple[float, float] | None) -> tuple[int, int, str]:
+    """Rows [lo, hi) of the data set at ``path`` shown in ``time_window`` (a series' samples; None: its
+    first 10 s), or its first rows when it is no series' data; with a label saying which."""
+    where = dataset_path(f, path)
+    parent = where.rsplit("/", 1)[0] or "/"
+    if where.endswith("/data") and f.index.is_a(parent, "TimeSeries"):
+        try:
+            layout = series_layout(f, parent)
+            t0, t1 = time_window or (layout.time_range()[0], layout.time_range()[0] + DEFAULT_WINDOW_S)
+            lo, hi = layout.index_range(t0, t1)
+            return lo, hi, f"{t0:g}–{t1:g} s"
+        except NeurodeckError:  # no usable time axis: the first rows, like any data set
+            pass
+    shape = f.resolve(where).shape or [1]
+    return 0, min(shape[0], _SLICE_ROWS), "the first rows"
+
+
+def storage_report(f: NwbFile, path: str, time_window: tuple[float, float] | None) -> StorageReport:
+    """The storage view's content for ``path`` and the visible window; reads the header and chunk index."""
+    facts = storage_facts(f, path)
+    lo, hi, label = window_rows(f, path, time_window)
+    window = window_cost(f, facts.path, lo, hi)
+    start = min(lo, max((facts.shape or (1,))[0] - SHORT_READ_ROWS, 0))
+    short = window_cost(f, facts.path, start, start + SHORT_READ_ROWS)
+    return StorageReport(facts, window, label, short, verdict(facts, short) or verdict(facts, window))
