@@ -50,6 +50,8 @@ class StorageView(NwbView):
         self._button.on_click(self._make_copy)
         self._job = pn.Column(sizing_mode="stretch_width")
         self._data_path = ""
+        self.watcher: JobWatcher | None = None
+        """The rechunk job's status line, once the button was pressed."""
         self._refresh()
         self.watch_controller(lambda _event: self._refresh(), ["time_window"])
 
@@ -90,6 +92,7 @@ class StorageView(NwbView):
             "Rechunked copy",
         )
         self.on_dispose(watcher.stop)
+        self.watcher = watcher
         self._job[:] = [watcher]
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -71,7 +71,7 @@ def test_the_button_starts_the_job_and_then_reads_use_the_copy(nwb, policy):
     view._button.clicks += 1
     assert not view._button.visible and len(view._job) == 1
     Worker(store, results, kinds, lease_s=30).run_one()
-    job = store.get(view._job[0].state.job.id)
+    job = store.get(view.watcher.state.job.id)
     assert (job.kind, job.status) == (RECHUNK, JobStatus.DONE), job.error
     again = StorageView(nwb, BAD_CHUNKS_PATH, jobs=jobs)
     text = _texts(again)
