@@ -45,7 +45,8 @@ class StorageView(NwbView):
         self._facts = pn.pane.Markdown("Reading the data set's header…", sizing_mode="stretch_width")
         self._warning = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
         self._cost = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self._grid = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=360, visible=False)
+        self._grid = pn.Column(sizing_mode="stretch_width")
+        """The chunk grid's drawing: a new plot per report (the copy's grid has other lines and ranges)."""
         self._button = pn.widgets.Button(label="Make a rechunked copy", button_type="primary", visible=False)
         self._button.on_click(self._make_copy)
         self._job = pn.Column(sizing_mode="stretch_width")
@@ -74,8 +75,11 @@ class StorageView(NwbView):
         self._cost.object = _cost_text(report.window, report.window_label, facts.remote)
         self._warning.object = escape_text(report.warning or "")
         self._warning.visible = report.warning is not None
-        self._grid.object = _grid_drawing(report) if facts.chunks else None
-        self._grid.visible = bool(facts.chunks)
+        self._grid[:] = (
+            [pn.pane.HoloViews(_grid_drawing(report), sizing_mode="stretch_width", height=360)]
+            if facts.chunks
+            else []
+        )
         self._button.visible = (
             self.jobs is not None and facts.copy_chunks is None and facts.dtype[1:2] in ("i", "u", "f", "b")
         )

@@ -55,7 +55,9 @@ def test_the_storage_view_shows_chunks_warning_and_grid(nwb):
     assert "Compression and filters: none" in text
     assert "touches 96 chunks of 596 KB: 57 MB for 1.9 KB of data" in text
     assert "rows 0–300, 96 columns" in text, "the visible window: 10 ms at 30 kHz"
-    assert view._grid.visible and view._grid.object is not None
+    (grid,) = view._grid
+    assert [type(part).__name__ for part in grid.object] == ["Segments", "Rectangles", "Rectangles"]
+    assert len(grid.object.Rectangles.I) == 96, "every touched chunk shaded"
     assert not view._button.visible, "no job system here: no button"
     controller.time_window = (0.02, 0.03)
     assert "rows 600–900" in _texts(view), "the view follows the shared window"
