@@ -26,10 +26,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from tests.support.range_server import RangeServerProcess  # noqa: E402
 
-SECTIONS: tuple[str, ...] = ()
+SECTIONS: tuple[str, ...] = ("chunks",)
 """Section names, run in this order; ``_reads_<name>.py`` beside this file measures each."""
 
-FLOORS: dict[str, tuple[str, float]] = {}
+FLOORS: dict[str, tuple[str, float]] = {
+    "bad_chunks_ratio": (">=", 10),
+    "bad_chunks_cached_s": ("<=", 0.2),
+}
 """key -> (">=" or "<=", bound): what the issue asks of each key."""
 
 
