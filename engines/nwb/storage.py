@@ -184,7 +184,9 @@ def window_cost(f: NwbFile, path: str, lo: int, hi: int, columns: list[int] | No
             requests=len(request_parts([(0, (hi - lo) * row_bytes)])) if facts.remote else 0,
             **base,
         )
-    touched = touched_chunks(dset, lo, hi, None if columns is None else picked, bands=True)
+    touched = touched_chunks(
+        dset, lo, hi, None if columns is None else picked, bands=True, reader=reader_of(f.h5)
+    )
     chunk_width = facts.chunks[1] if len(facts.chunks) > 1 else 1
     grid_rows = (lo // facts.chunks[0], math.ceil(hi / facts.chunks[0]))
     columns_grid = sorted({c // chunk_width for c in picked}) or [0]

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from engines.io.range_file import reader_of
+from engines.io.range_file import RangeFile, reader_of
 from engines.nwb.copies import rechunked_copy
+from engines.nwb.extract._chunk_index import chunk_locations
 from engines.nwb.extract._common import indexed_values
 from engines.nwb.index import ObjectInfo
 from engines.nwb.nwbfile import NwbFile
@@ -82,7 +83,7 @@ def prefetch_rows(f: NwbFile, reads: Sequence[RowRead]) -> int:
         if rechunked_copy(f, read.info.path) is not None:
             continue
         try:
-            found = _spans(f.dataset(read.info.path), read)
+            found = _spans(f.dataset(read.info.path), read, reader)
         except (
             OSError,
             RuntimeError,
@@ -100,7 +101,7 @@ def unfiltered(dset: Any) -> bool:
     return dset.chunks is not None and dset.id.get_create_plist().get_nfilters() == 0
 
 
-def _spans(dset: Any, read: RowRead) -> list[tuple[int, int]] | None:
+def _spans(dset: Any, read: RowRead, reader: RangeFile | None = None) -> list[tuple[int, int]] | None:
     """Byte ranges in the file holding the read's rows, or None when they cannot be told cheaply."""
     shape = dset.shape
     if not shape or len(shape) > 2:
@@ -112,18 +113,19 @@ def _spans(dset: Any, read: RowRead) -> list[tuple[int, int]] | None:
     cache_bytes = dset.id.get_access_plist().get_chunk_cache()[1]
     big = prod(dset.chunks) * dset.dtype.itemsize > cache_bytes
     # a chunk over the chunk cache's size is not cached: HDF5 reads just the selected rows
-    touched = touched_chunks(dset, read.lo, read.hi, read.columns, bands=read.bands or big)
+    touched = touched_chunks(dset, read.lo, read.hi, read.columns, bands=read.bands or big, reader=reader)
     if touched is None:
         return None
     return [(span.start, span.stop) for span in touched if span.offset is not None]
 
 
 def touched_chunks(
-    dset: Any, lo: int, hi: int, columns: Sequence[int] | None, bands: bool
+    dset: Any, lo: int, hi: int, columns: Sequence[int] | None, bands: bool, reader: RangeFile | None = None
 ) -> list[ChunkSpan] | None:
     """The chunks rows [lo, hi) of ``columns`` (None: all) lie in, with the bytes a read needs from each:
     whole chunks, or with ``bands`` and no filters only the rows' band. None when not chunked, not 1-D or
-    2-D, or over 4,096 chunks. Reads the chunk index (cached after the first read of the data set)."""
+    2-D, or over 4,096 chunks. With the file's range ``reader`` the chunks are located from the index a
+    tree level per round trip (``chunk_locations``), else by HDF5 (cached after the first read)."""
     shape = dset.shape
     if dset.chunks is None or not shape or len(shape) > 2:
         return None
@@ -136,18 +138,28 @@ def touched_chunks(
     row_starts = range(lo // rows * rows, hi, rows)
     if len(row_starts) * len(column_starts) > _MAX_CHUNKS:
         return None
+    if not row_starts or not column_starts:
+        return []
+    first = (row_starts[0], column_starts[0]) if len(shape) == 2 else (row_starts[0],)
+    last = (row_starts[-1], column_starts[-1]) if len(shape) == 2 else (row_starts[-1],)
+    located = chunk_locations(reader, dset, first, last) if reader is not None else None
     partial = bands and unfiltered(dset)
     found = []
     for row in row_starts:
         for column in column_starts:
-            info = dset.id.get_chunk_info_by_coord((row, column) if len(shape) == 2 else (row,))
-            offset = None if info.byte_offset is None else int(info.byte_offset)
-            start, stop = (offset or 0), (offset or 0) + int(info.size)
+            where = (row, column) if len(shape) == 2 else (row,)
+            if located is not None:
+                offset, size = located.get(where, (None, 0))
+            else:
+                info = dset.id.get_chunk_info_by_coord(where)
+                offset = None if info.byte_offset is None else int(info.byte_offset)
+                size = int(info.size)
+            start, stop = (offset or 0), (offset or 0) + size
             if partial and offset is not None:
                 row_bytes = width * itemsize
                 start = offset + (max(lo, row) - row) * row_bytes
                 stop = offset + (min(hi, row + rows) - row) * row_bytes
-            found.append(ChunkSpan(row, column, offset, int(info.size), start, stop))
+            found.append(ChunkSpan(row, column, offset, size, start, stop))
     return found
 
 
@@ -168,7 +180,7 @@ def read_unfiltered_rows(
         dset = f.dataset(info.path)
         if not unfiltered(dset) or dset.dtype.kind not in "biuf":
             return None
-        touched = touched_chunks(dset, lo, hi, columns, bands=True)
+        touched = touched_chunks(dset, lo, hi, columns, bands=True, reader=reader)
     except (OSError, RuntimeError, ValueError):
         return None
     if touched is None:
