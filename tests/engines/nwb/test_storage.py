@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from engines._progress import Cancelled
+from engines.io.range_file import reader_of
 from engines.jobs import JobEnvironment, JobKind, JobStatus, JobStore, KindRegistry, ResultStore, Worker
 from engines.jobs.catalog import all_job_kinds
 from engines.jobs.model import hash_inputs
 from engines.nwb.copies import RECHUNK, RECHUNK_VERSION, copy_inputs, rechunked_copy
 from engines.nwb.extract import read_trace_window
+from engines.nwb.extract._chunk_index import chunk_locations
 from engines.nwb.nwbfile import open_nwb
 from engines.nwb.rechunk import job_kinds, run_rechunk, write_rechunked_copy
 from engines.nwb.storage import storage_facts, verdict, window_cost
@@ -54,6 +56,7 @@ def served(bad_file, workspace):
             shuffle=True,
         ).attrs["unit"] = "V"
         h5.create_dataset("/acquisition/s/flat", data=raw[:100])
+        h5.create_dataset("/acquisition/s/small", data=raw, chunks=(100, 8))  # 2,400 chunks: a deeper tree
         dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
         dcpl.set_layout(h5py.h5d.COMPACT)
         space = h5py.h5s.create_simple((8,))
@@ -91,6 +94,30 @@ def test_a_group_shows_its_data_and_the_bad_files_facts(served, policy, index_st
     facts = storage_facts(nwb, BAD_CHUNKS_PATH)
     assert (facts.path, facts.chunks, facts.filters, facts.layout) == (DATA, BAD_CHUNKS, [], "chunked")
     assert facts.n_chunks == 96 and facts.chunk_bytes == BAD_CHUNKS[0] * 2
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "lo", "hi"),
+    [
+        ("bad_chunks.nwb", DATA, (0, 0), (0, 95)),
+        ("good.nwb", "/acquisition/s/data", (0, 0), (16_000, 0)),
+        ("good.nwb", "/acquisition/s/small", (0, 0), (19_900, 88)),
+        ("good.nwb", "/acquisition/s/small", (5_000, 16), (5_300, 24)),
+    ],
+)
+def test_chunks_located_from_the_index_are_where_hdf5_says(name, path, lo, hi, served, policy, index_store):
+    server, _ = served
+    nwb = open_nwb(server.url_for(name), policy, index_store)
+    located = chunk_locations(reader_of(nwb.h5), nwb.dataset(path), lo, hi)
+    with h5py.File(policy.workspace / name, "r") as h5:
+        dset = h5[path]
+        where = {
+            info.chunk_offset: (info.byte_offset, info.size)
+            for info in map(dset.id.get_chunk_info, range(dset.id.get_num_chunks()))
+        }
+    wanted = {offsets: found for offsets, found in where.items() if lo <= offsets <= hi}
+    assert located is not None and wanted
+    assert {offsets: located[offsets] for offsets in wanted} == wanted
 
 
 def _read_window(nwb, path, lo, hi):
