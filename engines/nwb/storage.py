@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import h5py
@@ -171,50 +171,46 @@ def window_cost(f: NwbFile, path: str, lo: int, hi: int, columns: list[int] | No
     copy_chunks = (math.ceil(hi / rows) - lo // rows) if hi > lo else 0
     if copy is not None:
         return _copy_cost(copy, lo, hi, len(picked), wanted, copy_chunks)
-    base = {"lo": lo, "hi": hi, "columns": len(picked), "wanted_bytes": wanted, "copy_chunks": copy_chunks}
-    dset = f.dataset(facts.path)
-    if hi <= lo:
-        return WindowCost(chunks=0, **base)
-    if facts.chunks is None:
-        row_bytes = width * facts.itemsize
-        return WindowCost(
-            chunks=0,
-            whole_chunk_bytes=(hi - lo) * row_bytes,
-            fetch_bytes=(hi - lo) * row_bytes,
-            requests=len(request_parts([(0, (hi - lo) * row_bytes)])) if facts.remote else 0,
-            **base,
-        )
-    touched = touched_chunks(
-        dset, lo, hi, None if columns is None else picked, bands=True, reader=reader_of(f.h5)
+    base = WindowCost(
+        lo=lo, hi=hi, columns=len(picked), wanted_bytes=wanted, chunks=0, copy_chunks=copy_chunks
     )
+    if hi <= lo:
+        return base
+    if facts.chunks is None:
+        nbytes = (hi - lo) * width * facts.itemsize
+        requests = len(request_parts([(0, nbytes)])) if facts.remote else 0
+        return replace(base, whole_chunk_bytes=nbytes, fetch_bytes=nbytes, requests=requests)
+    return _chunked_cost(f, facts, base, None if columns is None else picked)
+
+
+def _chunked_cost(f: NwbFile, facts: StorageFacts, base: WindowCost, columns: list[int] | None) -> WindowCost:
+    """``base`` with the chunks rows [lo, hi) of ``columns`` touch, and what fetching them costs."""
+    assert facts.chunks is not None  # the caller's check
+    lo, hi = base.lo, base.hi
+    picked = columns if columns is not None else list(range(math.prod(facts.shape[1:])))
+    touched = touched_chunks(f.dataset(facts.path), lo, hi, columns, bands=True, reader=reader_of(f.h5))
     chunk_width = facts.chunks[1] if len(facts.chunks) > 1 else 1
     grid_rows = (lo // facts.chunks[0], math.ceil(hi / facts.chunks[0]))
     columns_grid = sorted({c // chunk_width for c in picked}) or [0]
-    grid_columns = (columns_grid[0], columns_grid[-1] + 1)
+    base = replace(base, chunk_rows=grid_rows, chunk_columns=(columns_grid[0], columns_grid[-1] + 1))
     if touched is None:  # too many chunks to locate: estimate from the grid
         n = (grid_rows[1] - grid_rows[0]) * len(columns_grid)
-        note = f"over {n:,} chunks: estimated from the chunk grid"
         whole = n * facts.chunk_bytes
-        return WindowCost(
+        return replace(
+            base,
             chunks=n,
-            chunk_rows=grid_rows,
-            chunk_columns=grid_columns,
             whole_chunk_bytes=whole,
             fetch_bytes=whole,
             requests=n if facts.remote else 0,
-            notes=[note],
-            **base,
+            notes=[f"over {n:,} chunks: estimated from the chunk grid"],
         )
-    spans = [(s.start, s.stop) for s in touched if s.offset is not None]
-    merged = merge_spans(spans, sys.maxsize)
-    return WindowCost(
+    merged = merge_spans([(s.start, s.stop) for s in touched if s.offset is not None], sys.maxsize)
+    return replace(
+        base,
         chunks=len(touched),
-        chunk_rows=grid_rows,
-        chunk_columns=grid_columns,
         whole_chunk_bytes=sum(s.size for s in touched if s.offset is not None),
         fetch_bytes=sum(b - a for a, b in merged),
         requests=len(request_parts(merged)) if facts.remote else 0,
-        **base,
     )
 
 

@@ -60,7 +60,7 @@ class StorageView(NwbView):
         window = self.controller.time_window
         self.work.run(
             self.work_key("report"),
-            lambda: storage_report(self.nwbfile, self.path, tuple(window) if window else None),
+            lambda: storage_report(self.nwbfile, self.path, (window[0], window[1]) if window else None),
             apply=self._show,
             failed=self._failed,
         )
@@ -154,8 +154,8 @@ def _grid_drawing(report: StorageReport) -> hv.Overlay:
     """Chunk boundaries around the window (rows down, columns across), touched chunks shaded, the window
     outlined."""
     facts, cost = report.facts, report.window
-    rows = facts.copy_chunks[0] if facts.copy_chunks else facts.chunks[0]
-    width = (facts.copy_chunks or facts.chunks)[1] if len(facts.chunks) > 1 else 1
+    chunks = facts.copy_chunks or facts.chunks or (1,)
+    rows, width = chunks[0], (chunks[1] if len(chunks) > 1 else 1)
     n_rows, n_columns = facts.shape[0], int(np.prod(facts.shape[1:])) if len(facts.shape) > 1 else 1
     first = max(cost.chunk_rows[0] - 1, 0)
     last = min(max(cost.chunk_rows[1] + 1, first + 1), first + _GRID_ROWS, -(-n_rows // rows))

@@ -9,7 +9,7 @@ which takes seconds for a gigabyte where pynwb's iterators would take minutes.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
@@ -42,7 +42,7 @@ def write_bad_chunks_nwb(path: Path, rows: int = 3 * BAD_CHUNKS[0]) -> Path:
     nwbfile = pynwb.NWBFile(
         session_description="one chunk per channel (Neurosift issue #52)",
         identifier="bad-chunks",
-        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
+        session_start_time=datetime(2024, 1, 1, tzinfo=UTC),
     )
     nwbfile.add_acquisition(
         pynwb.TimeSeries(
@@ -56,7 +56,8 @@ def write_bad_chunks_nwb(path: Path, rows: int = 3 * BAD_CHUNKS[0]) -> Path:
         attrs = dict(old.attrs)
         del h5[f"{BAD_CHUNKS_PATH}/data"]
         data = h5.create_dataset(
-            f"{BAD_CHUNKS_PATH}/data", shape=(rows, CHANNELS),
+            f"{BAD_CHUNKS_PATH}/data",
+            shape=(rows, CHANNELS),
             maxshape=(None, CHANNELS),
             dtype=np.int16,
             chunks=BAD_CHUNKS,
