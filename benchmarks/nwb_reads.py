@@ -30,6 +30,7 @@ SECTIONS: tuple[str, ...] = (
     "video",
     "aligned",
     "pose",
+    "chunks",
 )
 """Section names, run in this order; ``_reads_<name>.py`` beside this file measures each."""
 
@@ -39,6 +40,8 @@ FLOORS: dict[str, tuple[str, float]] = {
     "aligned_first_s": ("<=", 3.0),
     "aligned_zoom_s": ("<=", 0.5),
     "pose_speedup": (">=", 1.0),
+    "bad_chunks_ratio": (">=", 10),
+    "bad_chunks_cached_s": ("<=", 0.2),
 }
 """key -> (">=" or "<=", bound): what the issue asks of each key."""
 

@@ -36,7 +36,15 @@ from engines.io.policy import SourcePolicy
 from engines.io.range_transport import HttpProbe, RangeSession, RequestStats, get_range, pool_map, pool_submit
 from engines.io.read_batch import BytesPending, ReadBatch, current_batch
 
-__all__ = ["BLOCK_SIZE", "DIRECT_READ_BYTES", "RangeFile", "RootFollower", "reader_of"]
+__all__ = [
+    "BLOCK_SIZE",
+    "DIRECT_READ_BYTES",
+    "RangeFile",
+    "RootFollower",
+    "merge_spans",
+    "reader_of",
+    "request_parts",
+]
 
 BLOCK_SIZE = 32 * 1024
 """Grid of the metadata cache. An object header, its neighbours and small heaps usually share a block;
@@ -58,6 +66,27 @@ _READ_AHEAD_BYTES = 1 << 20
 _MERGE_GAP_BLOCKS = 2
 """Wanted blocks at most this many blocks apart are fetched in one request (up to 64 KB more, a request
 less)."""
+
+
+def merge_spans(spans: Iterable[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """Byte ranges as ``fetch_spans`` requests them: clipped to the file, sorted, and those at most 64 KB
+    apart joined (a request saved costs at most 64 KB more). Also how a window's cost is estimated."""
+    merged: list[list[int]] = []
+    for start, stop in sorted((max(a, 0), min(b, length)) for a, b in spans):
+        if stop <= start:
+            continue
+        if merged and start - merged[-1][1] <= _SPAN_GAP_BYTES:
+            merged[-1][1] = max(merged[-1][1], stop)
+        else:
+            merged.append([start, stop])
+    return [(a, b) for a, b in merged]
+
+
+def request_parts(merged: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The requests ``fetch_spans`` makes for merged ranges: long ones split into 8 MB parts."""
+    return [
+        (a, min(a + _PART_BYTES, stop)) for start, stop in merged for a in range(start, stop, _PART_BYTES)
+    ]
 
 
 class RootFollower(Protocol):
@@ -281,21 +310,18 @@ class RangeFile(_RemFile):  # type: ignore[misc]  # remfile has no type hints
         split into 8 MB parts; ranges already kept cost nothing. The kept bytes are bounded (the
         last 64 MB), so callers fetch a window in groups well under that.
         """
-        merged: list[list[int]] = []
-        for start, stop in sorted((max(a, 0), min(b, self.length)) for a, b in spans):
-            if stop <= start or self._kept(start, stop) is not None:
-                continue
-            if merged and start - merged[-1][1] <= _SPAN_GAP_BYTES:
-                merged[-1][1] = max(merged[-1][1], stop)
-            else:
-                merged.append([start, stop])
-        parts = [
-            (a, min(a + _PART_BYTES, stop)) for start, stop in merged for a in range(start, stop, _PART_BYTES)
-        ]
+        wanted = [(a, b) for a, b in spans if self._kept(max(a, 0), min(b, self.length)) is None]
+        merged = merge_spans(wanted, self.length)
+        parts = request_parts(merged)
         data = iter(pool_map(self._fetch, parts))
         for start, stop in merged:
             self._keep(start, stop, b"".join(next(data) for _ in range(start, stop, _PART_BYTES)))
         return len(parts)
+
+    def read_span(self, start: int, stop: int) -> bytes:
+        """Bytes [start, stop) without moving the read position (safe beside h5py's reads): kept ones
+        from ``fetch_spans``, else fetched now. For callers that decode bytes themselves."""
+        return self._direct(max(start, 0), min(stop, self.length))
 
     def _kept(self, start: int, stop: int) -> bytes | None:
         """Bytes [start, stop) from a recent direct read holding them, else None."""

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 KIND_PROVIDERS: tuple[str, ...] = (
     "engines.nwb.product_jobs",
+    "engines.nwb.rechunk",
     "engines.curation.jobs",
     "engines.training.jobs",
 )

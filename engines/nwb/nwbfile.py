@@ -67,12 +67,15 @@ class NwbFile:
         opener: Callable[[], Any],
         stats: RequestStats | None,
         h5: Any = None,
+        workspace: Path | None = None,
     ) -> None:
         self.source = source
         self.label = label
         self.version_key = version_key
         self.index = index
         self.stats = stats
+        self.workspace = workspace
+        """The workspace whose results (rechunked copies of data sets) reads of this file may use."""
         self._opener = opener
         self._handles = _OpenHandles()
         self._handles.h5 = h5
@@ -300,5 +303,5 @@ def _finish(
                     len(index.objects),
                     time.perf_counter() - started,
                 )
-                return NwbFile(source, label, key, index, opener, stats, h5=h5)
-    return NwbFile(source, label, key, index, opener, stats)
+                return NwbFile(source, label, key, index, opener, stats, h5=h5, workspace=store.workspace)
+    return NwbFile(source, label, key, index, opener, stats, workspace=store.workspace)

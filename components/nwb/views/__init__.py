@@ -21,6 +21,7 @@ from components.nwb.views.overview import FileOverviewView
 from components.nwb.views.pose import PoseView
 from components.nwb.views.raw import RawHdf5View
 from components.nwb.views.spatial import XYPathView
+from components.nwb.views.storage import StorageView
 from components.nwb.views.table import DynamicTableView
 from components.nwb.views.traces import TracesView
 from components.nwb.views.trials import PsthView, TrialAverageView
@@ -49,6 +50,7 @@ NWB_VIEWS: tuple[type[NwbView], ...] = (
     ImagesView,
     DynamicTableView,
     AlignedSeriesView,
+    StorageView,
     RawHdf5View,
 )
 

@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 
 from engines.errors import NeurodeckError
+from engines.nwb.copies import rechunked_copy
 from engines.nwb.errors import NwbReadError
 from engines.nwb.index import ObjectInfo, child_path
 from engines.nwb.nwbfile import NwbFile
@@ -96,11 +97,14 @@ def indexed_values(info: ObjectInfo) -> np.ndarray | None:
 
 
 def read(f: NwbFile, info: ObjectInfo, selection: Any = ()) -> np.ndarray:
-    """``selection`` of a dataset: from the index when it holds the values, else one HDF5 read of just
-    that."""
+    """``selection`` of a dataset: from the index when it holds the values, else from its rechunked copy
+    when the workspace has one, else one HDF5 read of just that."""
     values = indexed_values(info)
     if values is not None:
         return values[selection]
+    copy = rechunked_copy(f, info.path)
+    if copy is not None:  # a rechunked copy in the workspace (engines.nwb.copies): same values, local chunks
+        return _select(copy, selection)
     dset = f.dataset(info.path)
     try:
         return dset[selection]
@@ -111,6 +115,14 @@ def read(f: NwbFile, info: ObjectInfo, selection: Any = ()) -> np.ndarray:
             f"Reading '{info.path}' failed ({exc}). The file may be damaged or use a "
             "compression filter this server lacks."
         ) from exc
+
+
+def _select(array: Any, selection: Any) -> np.ndarray:
+    """``selection`` of a zarr array as h5py reads it: lists of indexes select along their own axis."""
+    parts = selection if isinstance(selection, tuple) else (selection,)
+    if any(isinstance(part, (list, np.ndarray)) for part in parts):
+        return np.asarray(array.oindex[parts])
+    return np.asarray(array[parts if parts else ...])
 
 
 def read_rows(f: NwbFile, info: ObjectInfo, rows: Sequence[int]) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 
 from engines._spread import spread_runs
 from engines.nwb.errors import NwbReadError
-from engines.nwb.extract._chunks import RowRead, prefetch_rows, split_rows
+from engines.nwb.extract._chunks import RowRead, prefetch_rows, read_unfiltered_rows, split_rows
 from engines.nwb.extract._common import attr_float, attr_text, child, is_numeric, read, read_rows, read_scalar
 from engines.nwb.extract._robust import TimeRange, bulk_of, exact_range
 from engines.nwb.extract._search import SortedColumn
@@ -259,8 +259,9 @@ def _columns(rows: np.ndarray, positions: list[int]) -> np.ndarray:
 
 
 def _prefetch(f: NwbFile, series: SeriesLayout, rows: list[tuple[int, int]], columns: list[int]) -> None:
-    """Fetch the rows' chunks of data and timestamps with concurrent requests (remote files only)."""
-    reads = [RowRead(series.data, lo, hi, columns) for lo, hi in rows]
+    """Fetch the rows' chunks of data and timestamps with concurrent requests (remote files only); of
+    unfiltered data only the rows' bytes in each chunk (``read_unfiltered_rows`` decodes them)."""
+    reads = [RowRead(series.data, lo, hi, columns, bands=True) for lo, hi in rows]
     if series.timestamps is not None:
         reads += [RowRead(series.timestamps.info, lo, hi) for lo, hi in rows]
     prefetch_rows(f, reads)
@@ -335,7 +336,11 @@ def _read_blocks(
     for group in split_rows(blocks, row_bytes, _GROUP_BYTES, align):
         _prefetch(f, series, group, columns)
         for lo, hi in group:
-            raw = read(f, series.data, (slice(lo, hi),) if selection is None else (slice(lo, hi), selection))
+            raw = read_unfiltered_rows(f, series.data, lo, hi, columns)
+            if raw is None:
+                raw = read(
+                    f, series.data, (slice(lo, hi),) if selection is None else (slice(lo, hi), selection)
+                )
             pieces.append(_columns(np.asarray(raw).reshape(hi - lo, -1), positions))
             times.append(series.times(lo, hi))
     return np.concatenate(times), np.concatenate(pieces)

@@ -57,4 +57,4 @@ def test_extension_type_gets_parent_views():
         nwb_version="2.7.0",
         lineage={"MyLabSeries": ["MyLabSeries", "ElectricalSeries", "TimeSeries"]},
     )
-    assert [v.id for v in views_for(index, "/ext")] == ["traces", "ephys-summary", "align", "hdf5"]
+    assert [v.id for v in views_for(index, "/ext")] == ["traces", "ephys-summary", "align", "storage", "hdf5"]
