@@ -1,13 +1,15 @@
 """Drawing for the icephys view: responses above, stimuli below, on one shared time axis.
 
 Sweeps of different units (a current-clamp response in volts beside a voltage-clamp one in
-amperes) get a panel per unit, so no axis mixes them. Long sweeps are min/max decimated to
-a few thousand points per curve, keeping every peak.
+amperes) get a panel per unit, so no axis mixes them; volts and amperes are drawn in the
+prefix that suits them (mV, pA). Long sweeps are min/max decimated to a few thousand points
+per curve, keeping every peak.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import holoviews as hv
 import numpy as np
@@ -15,112 +17,129 @@ import pandas as pd
 from bokeh.palettes import Category10_10
 
 from engines.nwb.extract.decimate import min_max_envelope
-from engines.nwb.extract.icephys import SweepAverage, SweepData, SweepList, Trace
+from engines.nwb.extract.icephys import SweepAverage, SweepData, SweepList
 
-__all__ = ["draw_sweeps", "draw_averages", "sweep_rows", "LEGEND_LIMIT"]
+__all__ = ["draw_sweeps", "draw_averages", "sweep_rows", "layout_height", "LEGEND_LIMIT"]
 
 _POINTS = 4000
 LEGEND_LIMIT = 12
 """More curves than this: no legend (it would hide the plot)."""
 
 
-def _xy(trace: Trace) -> tuple[np.ndarray, np.ndarray]:
-    if len(trace.values) <= _POINTS:
-        return trace.t, trace.values
-    t, values = min_max_envelope(trace.t, trace.values[:, None], _POINTS // 2)
-    return t, values[:, 0]
+_SI = {"volts": "V", "volt": "V", "v": "V", "amperes": "A", "ampere": "A", "amps": "A", "a": "A"}
+_PREFIXES = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
+_X = "time from sweep start (s)"
 
 
-def _axis(kind: str, unit: str) -> str:
-    return f"{kind} ({unit})" if unit and unit not in ("NA", "N/A") else kind
+@dataclass
+class _Line:
+    """One curve to draw (and, for averages, its ± SD band)."""
+
+    label: str
+    color: str
+    t: np.ndarray
+    values: np.ndarray
+    sd: np.ndarray | None = None
+    legend: bool = True
 
 
-def _panels(curves: dict[tuple[str, str], list[hv.Element]], heights: dict[str, int]) -> list[hv.Overlay]:
-    """One overlay per (kind, unit), responses first; each overlay's y axis names its unit."""
-    panels = []
-    for kind in ("response", "stimulus"):
-        for (their_kind, unit), elements in curves.items():
-            if their_kind != kind:
-                continue
-            shown = sum(isinstance(e, hv.Curve) for e in elements)
-            panels.append(
-                hv.Overlay(elements).opts(
-                    responsive=True,
-                    height=heights[kind],
-                    ylabel=_axis(kind, unit),
-                    xlabel="time from sweep start (s)",
-                    show_legend=shown <= LEGEND_LIMIT,
-                    legend_position="right",
-                    title="",
-                )
+def _xy(t: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(values) <= _POINTS:
+        return t, values
+    t, out = min_max_envelope(t, values[:, None], _POINTS // 2)
+    return t, out[:, 0]
+
+
+def _scale(unit: str, lines: list[_Line]) -> tuple[float, str]:
+    """Volts and amperes in the prefix that suits their size (-70 mV, 100 pA, not 1e-10 amperes)."""
+    base = _SI.get(unit.strip().lower())
+    if base is None:
+        return 1.0, unit if unit not in ("NA", "N/A") else ""
+    top = max((float(np.nanmax(np.abs(line.values))) for line in lines if line.values.size), default=0.0)
+    top = top if np.isfinite(top) else 0.0
+    factor, prefix = next(((f, p) for f, p in _PREFIXES if top >= f), _PREFIXES[-1])
+    return 1.0 / factor, prefix + base
+
+
+def _overlay(kind: str, unit: str, lines: list[_Line], height: int) -> hv.Overlay:
+    factor, shown_unit = _scale(unit, lines)
+    y = f"{kind} ({shown_unit})" if shown_unit else kind
+    elements: list[hv.Element] = []
+    for line in lines:
+        if line.sd is not None:
+            step = max(1, len(line.t) // _POINTS)  # the band is thinned; the mean line keeps its peaks
+            band = (line.t[::step], line.values[::step] * factor, line.sd[::step] * factor)
+            elements.append(
+                hv.Spread(band, _X, [y, "sd"]).opts(color=line.color, alpha=0.25, show_legend=False)
             )
-    return panels
+        t, values = _xy(line.t, line.values * factor)
+        curve = hv.Curve((t, values), _X, y, label=line.label)
+        elements.append(
+            curve.opts(color=line.color, line_width=1.3, tools=["hover"], show_legend=line.legend)
+        )
+    legends = sum(line.legend for line in lines)
+    return hv.Overlay(elements).opts(
+        responsive=True,
+        height=height,
+        ylabel=y,
+        xlabel=_X,
+        show_legend=legends <= LEGEND_LIMIT,
+        legend_position="right",
+        title="",
+    )
+
+
+def _layout(panels: dict[tuple[str, str], list[_Line]]) -> hv.Layout:
+    """One overlay per (kind, unit), responses first, on one shared time axis."""
+    overlays = [
+        _overlay(kind, unit, lines, 340 if kind == "response" else 170)
+        for wanted in ("response", "stimulus")
+        for (kind, unit), lines in panels.items()
+        if kind == wanted
+    ]
+    if not overlays:
+        return hv.Layout([hv.Curve([], _X, "value").opts(responsive=True, height=300)])
+    return hv.Layout(overlays).cols(1).opts(shared_axes=True, merge_tools=True)
+
+
+def layout_height(layout: hv.Layout) -> int:
+    """Pixels the stacked panels need (their heights, plus room for the toolbar), so none is cut off."""
+    heights = [hv.Store.lookup_options("bokeh", item, "plot").kwargs.get("height", 300) for item in layout]
+    return int(sum(heights)) + 20 * len(heights) + 40
 
 
 def _colors(names: Sequence[str]) -> dict[str, str]:
     return {name: Category10_10[i % len(Category10_10)] for i, name in enumerate(dict.fromkeys(names))}
 
 
-def _layout(panels: list[hv.Overlay]) -> hv.Layout:
-    if not panels:
-        return hv.Layout(
-            [hv.Curve([], "time from sweep start (s)", "value").opts(responsive=True, height=300)]
-        )
-    return hv.Layout(panels).cols(1).opts(shared_axes=True, merge_tools=True)
-
-
 def draw_sweeps(listing: SweepList, data: Sequence[SweepData], key: str) -> hv.Layout:
     """Every sweep as its own curve, coloured by its group under ``key`` (or by sweep when ungrouped)."""
     names = [listing.group_of(key, d.sweep) if key else f"sweep {d.sweep.id}" for d in data]
     colors = _colors(names)
-    curves: dict[tuple[str, str], list[hv.Element]] = {}
-    labelled: set[tuple[str, str, str]] = set()
+    panels: dict[tuple[str, str], list[_Line]] = {}
     for name, item in zip(names, data):
         for kind, trace in (("response", item.response), ("stimulus", item.stimulus)):
-            if trace is None:
-                continue
-            first = (kind, trace.unit, name) not in labelled  # one legend entry per group
-            labelled.add((kind, trace.unit, name))
-            t, values = _xy(trace)
-            curve = hv.Curve((t, values), "time from sweep start (s)", _axis(kind, trace.unit), label=name)
-            curves.setdefault((kind, trace.unit), []).append(
-                curve.opts(color=colors[name], line_width=1.2, tools=["hover"], show_legend=first)
-            )
-    return _layout(_panels(curves, {"response": 340, "stimulus": 170}))
+            if trace is not None:
+                lines = panels.setdefault((kind, trace.unit), [])
+                first = all(line.label != name for line in lines)  # one legend entry per group
+                lines.append(_Line(name, colors[name], trace.t, trace.values, legend=first))
+    return _layout(panels)
 
 
 def draw_averages(averages: Sequence[SweepAverage]) -> hv.Layout:
     """Each group's mean response with a ± SD band, and its mean stimulus below."""
     colors = _colors([a.group for a in averages])
-    curves: dict[tuple[str, str], list[hv.Element]] = {}
+    panels: dict[tuple[str, str], list[_Line]] = {}
     for average in averages:
         color, label = colors[average.group], f"{average.group} (n={len(average.ids)})"
-        if average.response is not None and average.response_sd is not None:
-            trace, y = average.response, _axis("response", average.response.unit)
-            step = max(1, len(trace.t) // _POINTS)  # the band is thinned; the mean line keeps its peaks
-            band = hv.Spread(
-                (trace.t[::step], trace.values[::step], average.response_sd[::step]),
-                "time from sweep start (s)",
-                [y, "sd"],
-            )
-            t, values = _xy(trace)
-            curves.setdefault(("response", trace.unit), []).extend(
-                [
-                    band.opts(color=color, alpha=0.2, show_legend=False),
-                    hv.Curve((t, values), "time from sweep start (s)", y, label=label).opts(
-                        color=color, line_width=1.6, tools=["hover"]
-                    ),
-                ]
-            )
+        if average.response is not None:
+            trace = average.response
+            line = _Line(label, color, trace.t, trace.values, average.response_sd)
+            panels.setdefault(("response", trace.unit), []).append(line)
         if average.stimulus is not None:
-            t, values = _xy(average.stimulus)
-            y = _axis("stimulus", average.stimulus.unit)
-            curves.setdefault(("stimulus", average.stimulus.unit), []).append(
-                hv.Curve((t, values), "time from sweep start (s)", y, label=label).opts(
-                    color=color, line_width=1.2
-                )
-            )
-    return _layout(_panels(curves, {"response": 340, "stimulus": 170}))
+            trace = average.stimulus
+            panels.setdefault(("stimulus", trace.unit), []).append(_Line(label, color, trace.t, trace.values))
+    return _layout(panels)
 
 
 def sweep_rows(listing: SweepList, data: Sequence[SweepData], key: str) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from typing import Any
 
 import panel as pn
 
-from components.nwb.views._icephys_plot import draw_averages, draw_sweeps, sweep_rows
+from components.nwb.views._icephys_plot import draw_averages, draw_sweeps, layout_height, sweep_rows
 from components.nwb.views.base import NwbView
 from components.safe_text import escape_text, safe_choices, safe_table, text_alert
 from engines.nwb.extract.icephys import SweepData, SweepList, average_sweeps, list_sweeps, read_sweeps
@@ -63,7 +63,7 @@ class IcephysView(NwbView):
         self._syncing = False
         self._problems = pn.Column(sizing_mode="stretch_width")
         self._status = pn.pane.Markdown("", css_classes=["nd-muted"], margin=(0, 10))
-        self._plot = pn.pane.HoloViews(sizing_mode="stretch_width", min_height=540)
+        self._plot = pn.pane.HoloViews(sizing_mode="stretch_width", height=540)
         self._table = pn.Column(sizing_mode="stretch_width")
         self._build_widgets()
         self.watch_controller(lambda *_e: self._on_shared(), ["sweeps", "sweep_group", "average"])
@@ -188,7 +188,7 @@ class IcephysView(NwbView):
     def _show(self, chosen: dict[str, Any], result: tuple[list[SweepData], Any]) -> None:
         data, layout = result
         self._plot.loading = False
-        self._plot.object = layout
+        self._plot.param.update(object=layout, height=layout_height(layout))
         key, source = chosen["key"], self.listing.source
         where = "the icephys tables" if source == "table" else "PatchClampSeries (no icephys tables)"
         groups = len({self.listing.group_of(key, d.sweep) for d in data})
