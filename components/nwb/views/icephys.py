@@ -75,18 +75,18 @@ class IcephysView(NwbView):
     def _build_widgets(self) -> None:
         listing = self.listing
         self._picker = pn.widgets.MultiChoice(
-            name="Sweeps",
+            label="Sweeps",
             options=safe_choices({s.label: s.id for s in listing.sweeps}),
             sizing_mode="stretch_width",
             max_items=500,
         )
         self._group = pn.widgets.Select(
-            name="Group by",
+            label="Group by",
             options={_key_label(k): k for k in ["", *listing.group_keys]},
             width=230,
         )
-        self._whole = pn.widgets.Select(name="Pick a whole group", options=[], width=230)
-        self._average = pn.widgets.Checkbox(name="Average each group (mean ± SD)", margin=(28, 10, 0, 10))
+        self._whole = pn.widgets.Select(label="Pick a whole group", options=[], width=230)
+        self._average = pn.widgets.Checkbox(label="Average each group (mean ± SD)", margin=(28, 10, 0, 10))
         self._picker.param.watch(lambda e: self._write(sweeps=[int(v) for v in e.new]), "value")
         self._group.param.watch(lambda e: self._write(sweep_group=e.new), "value")
         self._average.param.watch(lambda e: self._write(average=bool(e.new)), "value")
