@@ -86,7 +86,9 @@ class IcephysView(NwbView):
             width=230,
         )
         self._whole = pn.widgets.Select(label="Pick a whole group", options=[], width=230)
-        self._average = pn.widgets.Checkbox(label="Average each group (mean ± SD)", margin=(28, 10, 0, 10))
+        self._average = pn.widgets.Toggle(
+            label="Average each group (mean ± SD)", width=240, margin=(24, 10, 0, 10)
+        )
         self._picker.param.watch(lambda e: self._write(sweeps=[int(v) for v in e.new]), "value")
         self._group.param.watch(lambda e: self._write(sweep_group=e.new), "value")
         self._average.param.watch(lambda e: self._write(average=bool(e.new)), "value")
