@@ -105,7 +105,7 @@ def _layout(panels: dict[tuple[str, str], list[_Line]]) -> hv.Layout:
 def layout_height(layout: hv.Layout) -> int:
     """Pixels the stacked panels need (their heights, plus room for the toolbar), so none is cut off."""
     heights = [hv.Store.lookup_options("bokeh", item, "plot").kwargs.get("height", 300) for item in layout]
-    return int(sum(heights)) + 20 * len(heights) + 40
+    return int(sum(heights)) + 45
 
 
 def _colors(names: Sequence[str]) -> dict[str, str]:
