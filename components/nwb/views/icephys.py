@@ -18,7 +18,15 @@ import panel as pn
 from components.nwb.views._icephys_plot import draw_averages, draw_sweeps, layout_height, sweep_rows
 from components.nwb.views.base import NwbView
 from components.safe_text import escape_text, safe_choices, safe_table, text_alert
-from engines.nwb.extract.icephys import SweepData, SweepList, average_sweeps, list_sweeps, read_sweeps
+from engines.errors import NeurodeckError
+from engines.nwb.extract.icephys import (
+    SweepData,
+    SweepList,
+    average_sweeps,
+    fitting,
+    list_sweeps,
+    read_sweeps,
+)
 from engines.nwb.index import NwbIndex
 
 __all__ = ["IcephysView"]
@@ -69,7 +77,12 @@ class IcephysView(NwbView):
         self.watch_controller(lambda *_e: self._on_shared(), ["sweeps", "sweep_group", "average"])
         chosen = self._chosen()
         self._sync_widgets(chosen)
-        self._show(chosen, self._compute(chosen, self._cancel))
+        try:
+            first = self._compute(chosen, self._cancel)
+        except NeurodeckError as exc:  # e.g. a linked selection too large: say so, keep the pickers
+            self._failed(exc)
+        else:
+            self._show(chosen, first)
 
     # --- widgets ----------------------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -127,17 +140,16 @@ class IcephysView(NwbView):
 
     # --- what to show -----------------------------------------------------------------------------
     def _default_ids(self) -> list[int]:
-        """The object's own sweeps; else the first sequential recording (repetition, sweep number); else the
-        first sweeps."""
-        own = self.listing.of_series(self.info.path)
-        if own:
-            return own
-        sweeps = self.listing.sweeps
+        """The object's sweeps (or all), narrowed to the first one's sequential recording (repetition,
+        sweep number), as many as one read takes."""
+        listing = self.listing
+        chosen = listing.pick(listing.of_series(self.info.path)) or listing.sweeps
         for key in _DEFAULT_LEVELS:
-            if key in self.listing.group_keys:
-                first = self.listing.group_of(key, sweeps[0])
-                return [s.id for s in sweeps if self.listing.group_of(key, s) == first][:_MAX_DEFAULT]
-        return [s.id for s in sweeps[:_MAX_DEFAULT]]
+            if key in listing.group_keys:
+                first = listing.group_of(key, chosen[0])
+                chosen = [s for s in chosen if listing.group_of(key, s) == first]
+                break
+        return [s.id for s in fitting(self.nwbfile, chosen[:_MAX_DEFAULT])]
 
     def _chosen(self) -> dict[str, Any]:
         """The controller's selection, checked against the file; what it cannot honour is said, not hidden."""
@@ -185,7 +197,12 @@ class IcephysView(NwbView):
 
     def _failed(self, exc: BaseException) -> None:
         self._plot.loading = False
-        self._status.object = f"These sweeps could not be read: {escape_text(exc)}"
+        self._status.object = ""
+        self._problems.append(
+            text_alert(
+                f"These sweeps could not be shown: {exc}", alert_type="danger", sizing_mode="stretch_width"
+            )
+        )
 
     def _show(self, chosen: dict[str, Any], result: tuple[list[SweepData], Any]) -> None:
         data, layout = result

@@ -37,6 +37,8 @@ __all__ = [
     "STIMULUS_TYPES",
     "list_sweeps",
     "read_sweeps",
+    "sweep_samples",
+    "fitting",
     "average_sweeps",
 ]
 
@@ -239,11 +241,27 @@ def _read_part(f: NwbFile, part: SeriesPart) -> tuple[float, Trace]:
 
 
 def _samples(part: SeriesPart | None, f: NwbFile) -> int:
-    if part is None:
+    data = child(f, part.path, "data") if part is not None else None
+    if part is None or data is None or not data.shape:
         return 0
-    data = f.index.get(f"{f.resolve(part.path).path}/data")
-    total = data.shape[0] if data.shape else 0
+    total = data.shape[0]
     return max(0, min(total - part.start, total if part.count < 0 else part.count))
+
+
+def sweep_samples(f: NwbFile, sweep: Sweep) -> int:
+    """Samples of the sweep's response and stimulus together, from the index (no reads)."""
+    return _samples(sweep.response, f) + _samples(sweep.stimulus, f)
+
+
+def fitting(f: NwbFile, sweeps: Sequence[Sweep]) -> list[Sweep]:
+    """The first of ``sweeps`` that ``read_sweeps`` reads at once (at least one): for default selections."""
+    total, kept = 0, []
+    for sweep in sweeps:
+        total += sweep_samples(f, sweep)
+        if kept and total > MAX_SAMPLES:
+            break
+        kept.append(sweep)
+    return kept
 
 
 def read_sweeps(f: NwbFile, sweeps: Sequence[Sweep], cancel: Cancel = None) -> list[SweepData]:
@@ -251,7 +269,7 @@ def read_sweeps(f: NwbFile, sweeps: Sequence[Sweep], cancel: Cancel = None) -> l
 
     Refuses (before reading) a selection of more than ``MAX_SAMPLES`` samples in all.
     """
-    total = sum(_samples(s.response, f) + _samples(s.stimulus, f) for s in sweeps)
+    total = sum(sweep_samples(f, s) for s in sweeps)
     if total > MAX_SAMPLES:
         raise InvalidRequest(
             f"These {len(sweeps)} sweeps hold {total:,} samples, more than the {MAX_SAMPLES:,} shown at "

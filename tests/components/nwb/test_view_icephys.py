@@ -114,3 +114,17 @@ def test_crafted_descriptions_reach_the_page_as_text(tmp_path, policy, index_sto
         assert all("<" not in title for title in table.titles.values())
     finally:
         f.close()
+
+
+def test_a_selection_too_large_to_read_is_said_and_the_pickers_stay(nwb, monkeypatch):
+    import engines.nwb.extract.icephys as icephys
+
+    monkeypatch.setattr(icephys, "MAX_SAMPLES", 9_000)  # two sweeps (2 x 4,000 samples) fit, nine do not
+    view, controller = _view(nwb, ICEPHYS, sweeps=list(range(9)))
+    texts = " ".join(alert.object for alert in view._problems)
+    assert "These sweeps could not be shown" in texts and "Pick fewer sweeps" in texts
+    assert view._picker.value == list(range(9))
+    controller.sweeps = []  # back to the default: the first sequence, cut to what one read takes
+    assert view._picker.value == [0, 1]
+    assert "2 of 9 sweeps" in view._status.object
+    assert not view._problems.objects

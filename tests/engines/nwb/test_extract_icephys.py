@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from pynwb import NWBHDF5IO
+from pynwb import NWBHDF5IO, NWBFile
+from pynwb.icephys import IZeroClampSeries
 
 from engines.nwb.extract.errors import InvalidRequest, UnsupportedData
 from engines.nwb.extract.icephys import average_sweeps, list_sweeps, read_sweeps
@@ -195,3 +197,21 @@ def test_older_files_group_patch_clamp_series_by_sweep_number(policy, index_stor
 def test_a_file_without_intracellular_recordings_says_so(policy, index_store):
     with pytest.raises(UnsupportedData, match="no intracellular recordings"):
         list_sweeps(open_nwb(str(DATA_DIR / "pynwb-types/test_ElectricalSeries.nwb"), policy, index_store))
+
+
+def test_a_recording_with_only_a_response_has_no_stimulus(tmp_path, policy, index_store):
+    """pynwb stores a missing stimulus as (-1, -1, the response): it is no stimulus, not the response."""
+    nwb = NWBFile("spontaneous", "izero", datetime(2026, 1, 1, tzinfo=UTC))
+    electrode = nwb.create_icephys_electrode(name="e", description="", device=nwb.create_device(name="amp"))
+    series = IZeroClampSeries(name="rest", data=np.arange(50.0), electrode=electrode, rate=100.0, gain=1.0)
+    nwb.add_acquisition(series)
+    nwb.add_intracellular_recording(electrode=electrode, response=series)
+    with NWBHDF5IO(str(tmp_path / "izero.nwb"), "w") as io:
+        io.write(nwb)
+    allowed = dataclasses.replace(policy, allowed_roots=(*policy.allowed_roots, tmp_path))
+    f = open_nwb(str(tmp_path / "izero.nwb"), allowed, index_store)
+    (sweep,) = list_sweeps(f).sweeps
+    assert sweep.response.name == "rest" and sweep.stimulus is None
+    (data,) = read_sweeps(f, [sweep])
+    np.testing.assert_array_equal(data.response.values, np.arange(50.0))
+    assert data.stimulus is None
