@@ -255,7 +255,7 @@ def sweep_samples(f: NwbFile, sweep: Sweep) -> int:
 
 def fitting(f: NwbFile, sweeps: Sequence[Sweep]) -> list[Sweep]:
     """The first of ``sweeps`` that ``read_sweeps`` reads at once (at least one): for default selections."""
-    total, kept = 0, []
+    total, kept = 0, list[Sweep]()
     for sweep in sweeps:
         total += sweep_samples(f, sweep)
         if kept and total > MAX_SAMPLES:
