@@ -31,6 +31,7 @@ SECTIONS: tuple[str, ...] = (
     "aligned",
     "pose",
     "chunks",
+    "icephys",
 )
 """Section names, run in this order; ``_reads_<name>.py`` beside this file measures each."""
 
@@ -42,6 +43,7 @@ FLOORS: dict[str, tuple[str, float]] = {
     "pose_speedup": (">=", 1.0),
     "bad_chunks_ratio": (">=", 10),
     "bad_chunks_cached_s": ("<=", 0.2),
+    "icephys_speedup": (">=", 1.5),
 }
 """key -> (">=" or "<=", bound): what the issue asks of each key."""
 

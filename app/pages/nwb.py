@@ -49,6 +49,9 @@ class NwbLink(PageLink):
         default=None, allow_None=True, doc="Trial views: window end relative to the event (s)."
     )
     bin = param.Number(default=None, allow_None=True, bounds=(0.0001, None), doc="PSTH bin (s).")
+    sweeps = param.List(default=[], item_type=int, doc="Icephys view: the sweep ids shown, e.g. 0-2,5.")
+    sweep_group = param.String(default="", doc="Icephys view: the table level or column grouping sweeps.")
+    average = param.Boolean(default=False, doc="Icephys view: show each group's mean ± SD.")
     assistant = param.Boolean(default=False, doc="Show the assistant (chat) beside the views.")
     chat = param.String(default="", doc="Id of a saved assistant conversation to reopen.")
 
@@ -86,7 +89,16 @@ def selection_from_link(link: NwbLink) -> tuple[dict[str, Any], list[str]]:
         "units": list(link.units),
         "series": list(link.series),
         "alignment": alignment,
+        **_icephys_arguments(link),
     }, problems
+
+
+_ICEPHYS = ("sweeps", "sweep_group", "average")
+
+
+def _icephys_arguments(state: Any) -> dict[str, Any]:
+    """The icephys view's selection, named alike in the link and the controller."""
+    return {name: getattr(state, name) for name in _ICEPHYS} | {"sweeps": list(state.sweeps)}
 
 
 def _alignment_arguments(alignment: dict[str, Any]) -> dict[str, Any]:
@@ -120,7 +132,8 @@ class _LinkSync:
         if self._controller_watcher is not None:
             self._controller_watcher.inst.param.unwatch(self._controller_watcher)
         self._controller_watcher = controller.param.watch(
-            self._to_link, ["object_path", "view", "time_window", "channels", "units", "series", "alignment"]
+            self._to_link,
+            ["object_path", "view", "time_window", "channels", "units", "series", "alignment", *_ICEPHYS],
         )
         self._to_link()
 
@@ -147,6 +160,7 @@ class _LinkSync:
             "units": list(controller.units),
             "series": list(controller.series),
             **_alignment_arguments(controller.alignment),
+            **_icephys_arguments(controller),
         }
         changed = {name: value for name, value in values.items() if getattr(self._link, name) != value}
         if not changed:
@@ -305,7 +319,9 @@ class _RecordingArea(pn.viewable.Viewer):
 
 def _open_address(link: NwbLink, address: str) -> None:
     """A file picked in the DANDI browser replaces the open one and everything the link said about it."""
-    link.param.update(url=address, path="", view="", t0=None, t1=None, channels=[], units=[], series=[])
+    link.param.update(
+        url=address, path="", view="", t0=None, t1=None, channels=[], units=[], series=[], sweeps=[]
+    )
 
 
 @register_page("nwb", "NWB browser", icon="◧", order=10, link=NwbLink, extensions=("tabulator", "codeeditor"))

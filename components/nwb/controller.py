@@ -31,10 +31,13 @@ class NwbFileController(param.Parameterized):
     alignment = param.Dict(
         default={}, doc="Trial alignment of trial views: table, column, group, pre, post, bin."
     )
+    sweeps = param.List(default=[], item_type=int, doc="Icephys: sweep ids shown ([] = the object's own).")
+    sweep_group = param.String(default="", doc="Icephys: the table level or column sweeps are grouped by.")
+    average = param.Boolean(default=False, doc="Icephys: each group's mean ± SD instead of its sweeps.")
 
     def select(self, object_path: str, view: str) -> None:
         """A new object: channel picks belonged to the old one; the time window stays shared."""
-        self.param.update(object_path=object_path, view=view, channels=[], series=[])
+        self.param.update(object_path=object_path, view=view, channels=[], series=[], sweeps=[])
 
     def set_window(self, t0: float, t1: float) -> None:
         """Set the shared window unless it is already (almost) that; views call this on zoom and pan."""

@@ -14,6 +14,7 @@ from components.nwb.views.base import NwbView
 from components.nwb.views.ephys_summary import EphysSummaryView
 from components.nwb.views.events import EventsView
 from components.nwb.views.frames import FramesView
+from components.nwb.views.icephys import IcephysView
 from components.nwb.views.images import ImagesView
 from components.nwb.views.intervals import IntervalsView
 from components.nwb.views.masks import RoiMasksView
@@ -43,6 +44,7 @@ NWB_VIEWS: tuple[type[NwbView], ...] = (
     RoiMasksView,
     IntervalsView,
     EventsView,
+    IcephysView,
     TracesView,
     PsthView,
     TrialAverageView,
