@@ -32,7 +32,16 @@ from engines.nwb.nwbfile import NwbFile
 from engines.tables.limits import QueryLimits, collect_isolated
 from engines.tables.sql import run_sql
 
-__all__ = ["FileFailure", "TableScan", "scan_table", "collect", "query_sql", "PATH_COLUMN", "ROW_COLUMN"]
+__all__ = [
+    "FileFailure",
+    "OpenFiles",
+    "TableScan",
+    "scan_table",
+    "collect",
+    "query_sql",
+    "PATH_COLUMN",
+    "ROW_COLUMN",
+]
 
 WORKERS = 8
 """Files read at once: enough to hide a remote archive's latency, few enough to be fair to other users."""
@@ -168,19 +177,35 @@ class TableScan:
         frame = frame.with_columns([pl.lit(None, self.schema[n]).alias(n) for n in missing])
         return frame.with_columns([pl.col(n).cast(self.schema[n]) for n in frame.columns if n in self.schema])
 
+
+class OpenFiles:
+    """Files opened once for several scans (the units, then the trials of the same sessions): a scan of
+    another table of a file already open costs no request at all. ``close()`` releases them all."""
+
+    def __init__(self, open_file: Callable[[str], NwbFile]) -> None:
+        self._open_file = open_file
+        self._files: dict[str, NwbFile] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, source: str) -> NwbFile:
+        with self._lock:
+            if source in self._files:
+                return self._files[source]
+        f = self._open_file(source)
+        with self._lock:
+            return self._files.setdefault(source, f)
+
     def close(self) -> None:
-        for opened in self._opened:
-            opened.file.close()
+        with self._lock:
+            files, self._files = list(self._files.values()), {}
+        for f in files:
+            f.close()
 
 
 def _open_one(source: str, table: str, open_file: Callable[[str], NwbFile]) -> _Opened:
     f = open_file(source)
-    try:
-        columns = file_columns(f, table)
-        return _Opened(source, f, {c.name: c for c in columns}, row_count(f, table))
-    except Exception:
-        f.close()
-        raise
+    columns = file_columns(f, table)
+    return _Opened(source, f, {c.name: c for c in columns}, row_count(f, table))
 
 
 def scan_table(
