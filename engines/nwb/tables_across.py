@@ -28,6 +28,7 @@ import polars as pl
 from engines._progress import Cancel, Cancelled, Progress, is_cancelled, no_progress, raise_if_cancelled
 from engines.errors import NeurodeckError
 from engines.nwb._across_read import PATH_COLUMN, ROW_COLUMN, Column, file_columns, read_frame, row_count
+from engines.nwb._across_sources import list_sources
 from engines.nwb.nwbfile import NwbFile
 from engines.tables.limits import QueryLimits, collect_isolated
 from engines.tables.sql import run_sql
@@ -39,9 +40,13 @@ __all__ = [
     "scan_table",
     "collect",
     "query_sql",
+    "list_sources",
     "PATH_COLUMN",
     "ROW_COLUMN",
 ]
+
+FileState = Callable[[str, str], None]
+"""``on_file(source, state)``: a file was "opened", "read" or "failed" (for per-file progress)."""
 
 WORKERS = 8
 """Files read at once: enough to hide a remote archive's latency, few enough to be fair to other users."""
@@ -61,6 +66,10 @@ class _Opened:
     file: NwbFile
     columns: dict[str, Column]
     rows: int
+
+
+def _no_state(_source: str, _state: str) -> None:
+    """The default ``on_file``: report nothing."""
 
 
 def _reason(exc: BaseException) -> str:
@@ -88,6 +97,7 @@ class TableScan:
         self.schema = _union_schema(opened)
         self.rows = sum(o.rows for o in opened)
         self.progress: Progress = no_progress
+        self.on_file: FileState = _no_state
         self.cancel: Cancel = None
         self._opened = opened
         self._workers = workers
@@ -131,8 +141,10 @@ class TableScan:
                     raise_if_cancelled(self.cancel, f"Reading {self.table} across files")
                     try:
                         frame = future.result()
+                        self.on_file(item.source, "read")
                     except Exception as exc:  # any file's failure is listed, the others still read
                         self._fail(item.source, exc)
+                        self.on_file(item.source, "failed")
                         frame = None
                     done += 1
                     self.progress(done / total, f"read {item.file.label} ({done}/{total})")
@@ -215,6 +227,7 @@ def scan_table(
     progress: Progress = no_progress,
     cancel: Cancel = None,
     workers: int = WORKERS,
+    on_file: FileState = _no_state,
 ) -> TableScan:
     """Open ``sources`` (``workers`` at a time) and learn the table's columns in each; see the module."""
     table = "/" + table.strip().strip("/")
@@ -231,12 +244,13 @@ def scan_table(
                 raise Cancelled(f"Opening the files for {table} was cancelled.")
             try:
                 opened.append(future.result())
-                progress(done / len(futures), f"opened {source} ({done}/{len(futures)})")
+                on_file(source, "opened")
             except Exception as exc:  # listed as this file's error; the others still open
                 errors.append(FileFailure(source, _reason(exc)))
-                progress(done / len(futures), f"failed {source} ({done}/{len(futures)})")
+                on_file(source, "failed")
+            progress(done / len(futures), f"opened {done} of {len(futures)} files")
     scan = TableScan(table, opened, errors, workers)
-    scan.cancel = cancel
+    scan.cancel, scan.on_file = cancel, on_file
     return scan
 
 

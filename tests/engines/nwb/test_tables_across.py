@@ -15,10 +15,9 @@ import pytest
 from engines._progress import Cancelled
 from engines.io.errors import SourceNotAllowed
 from engines.io.policy import SourcePolicy
-from engines.nwb._across_sources import list_sources
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
-from engines.nwb.tables_across import collect, query_sql, scan_table
+from engines.nwb.tables_across import collect, list_sources, query_sql, scan_table
 from engines.tables.errors import SqlRefused
 from tests.conftest import DATA_DIR
 from tests.support.nwb_files.session_tables import write_session_tables_nwb
