@@ -101,6 +101,7 @@ class TablesAcross(pn.viewable.Viewer):
         self.file_states = safe_table(
             pd.DataFrame(columns=["file", "state"]),
             show_index=False,
+            layout="fit_data_stretch",
             disabled=True,
             height=160,
             sizing_mode="stretch_width",
@@ -108,6 +109,7 @@ class TablesAcross(pn.viewable.Viewer):
         self.errors = safe_table(
             pd.DataFrame(columns=["file", "reason"]),
             show_index=False,
+            layout="fit_data_stretch",
             disabled=True,
             height=140,
             sizing_mode="stretch_width",
@@ -218,7 +220,7 @@ class TablesAcross(pn.viewable.Viewer):
             f"{frame.height:,} rows from {frame['_nwb_path'].n_unique() if frame.height else 0} of "
             f"{len(scan.files) + len(scan.errors)} files; {len(scan.errors)} left out."
         )
-        self.paged = PagedTable(self._page)
+        self.paged = PagedTable(self._page, page_size=20)
         self.rows[:] = [self.paged]
         self.sql_button.disabled = self.plot_button.disabled = False
         self._set_plot_columns(frame)
@@ -307,7 +309,8 @@ def across_card(make_panel: Callable[[], TablesAcross], link: Any) -> pn.Card:
     """The panel in a card of the NWB page, built when first opened (most visits never open it), kept
     equal to the page link's ``across`` (table path) and ``files``: a link naming a table opens the card
     and reads; a read writes both back into the link."""
-    holder = pn.Column(sizing_mode="stretch_width")
+    # bounded and scrolled: a long table must not push over the file browser below it
+    holder = pn.Column(sizing_mode="stretch_width", max_height=760, scroll=True)
     card = pn.Card(holder, title="Tables across files", collapsed=True, sizing_mode="stretch_width")
 
     built: list[TablesAcross] = []
