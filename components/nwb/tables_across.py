@@ -82,15 +82,15 @@ class TablesAcross(pn.viewable.Viewer):
 
     # --- layout ------------------------------------------------------------------------------
     def _build_inputs(self) -> None:
-        self.table = pn.widgets.TextInput(name="Table path", value="/units", width=220)
+        self.table = pn.widgets.TextInput(label="Table path", value="/units", width=220)
         self.files = pn.widgets.TextAreaInput(
-            name="Files: a folder, a dandiset (000123 or 000123@version), or paths/URLs one per line",
+            label="Files: a folder, a dandiset (000123 or 000123@version), or paths/URLs one per line",
             height=70,
             sizing_mode="stretch_width",
         )
-        self.lists = pn.widgets.Checkbox(name="Include list columns (spike times, …)", value=False)
-        self.read_button = pn.widgets.Button(name="Read tables", button_type="primary", width=130)
-        self.stop_button = pn.widgets.Button(name="Stop", width=80, disabled=True)
+        self.lists = pn.widgets.Checkbox(label="Include list columns (spike times, …)", value=False)
+        self.read_button = pn.widgets.Button(label="Read tables", color="primary", width=130)
+        self.stop_button = pn.widgets.Button(label="Stop", width=80, disabled=True)
         self.read_button.on_click(lambda _e: self.read())
         self.stop_button.on_click(lambda _e: self._cancel.set())
 
@@ -116,15 +116,15 @@ class TablesAcross(pn.viewable.Viewer):
         )
         self.rows = pn.Column(sizing_mode="stretch_width")
         self.sql = pn.widgets.TextAreaInput(
-            name="SQL (table: across)", value=DEFAULT_SQL, height=70, sizing_mode="stretch_width"
+            label="SQL (table: across)", value=DEFAULT_SQL, height=70, sizing_mode="stretch_width"
         )
-        self.sql_button = pn.widgets.Button(name="Run SQL", width=100, disabled=True)
+        self.sql_button = pn.widgets.Button(label="Run SQL", width=100, disabled=True)
         self.sql_button.on_click(lambda _e: self.run_sql())
         self.sql_result = pn.Column(sizing_mode="stretch_width")
-        self.x = pn.widgets.Select(name="x", options=[], width=180)
-        self.y = pn.widgets.Select(name="y", options=[], width=180)
-        self.kind = pn.widgets.Select(name="chart", options=["scatter", "histogram", "bar"], width=120)
-        self.plot_button = pn.widgets.Button(name="Plot", width=80, disabled=True)
+        self.x = pn.widgets.Select(label="x", options=[], width=180)
+        self.y = pn.widgets.Select(label="y", options=[], width=180)
+        self.kind = pn.widgets.Select(label="chart", options=["scatter", "histogram", "bar"], width=120)
+        self.plot_button = pn.widgets.Button(label="Plot", width=80, disabled=True)
         self.plot_button.on_click(lambda _e: self.plot())
         self.chart = pn.Column(sizing_mode="stretch_width")
 
