@@ -157,6 +157,7 @@ class TablesAcross(pn.viewable.Viewer):
 
     def read(self) -> None:
         table, files, lists = self.table.value.strip(), self.files.value, self.lists.value
+        self._cancel.set()  # a read still running is superseded: it stops at its next file
         self._close_files()
         self._files_open = opener = OpenFiles(self._open_file)
         self._cancel = cancel = threading.Event()

@@ -3,6 +3,7 @@ through the Range server (only what a query needs); a broken file is listed, not
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 from pathlib import Path
@@ -20,6 +21,7 @@ from engines.nwb.nwbfile import open_nwb
 from engines.nwb.tables_across import collect, list_sources, query_sql, scan_table
 from engines.tables.errors import SqlRefused
 from tests.conftest import DATA_DIR
+from tests.support.dandi_server import DandiApiServer, FakeAsset, FakeDandiset
 from tests.support.nwb_files.session_tables import write_session_tables_nwb
 from tests.support.range_server import RangeServer
 
@@ -171,3 +173,21 @@ def test_a_folder_outside_the_roots_is_refused(tmp_path, local_policy):
     shutil.copy(DATA_DIR / "sub-4_ses-4_ecephys+image.nwb", outside / "x.nwb")
     with pytest.raises(SourceNotAllowed):
         list_sources(str(outside), local_policy)
+
+
+def test_a_dandiset_version_is_read_through_the_archive(sessions, workspace):
+    policy = SourcePolicy(workspace=workspace, allow_private_urls=True)
+    with RangeServer(sessions) as files:
+        assets = [
+            FakeAsset(f"sub-{i}/sub-{i}_ecephys.nwb", 1000, f"id-{i}", files.url_for(f"session{i}.nwb"))
+            for i in range(2)
+        ]
+        assets.append(FakeAsset("sub-9/sub-9_ecephys.nwb", 1000, "id-gone"))  # its download answers 404
+        with DandiApiServer([FakeDandiset("000123", "Study", assets=assets)]) as archive:
+            policy = dataclasses.replace(policy, dandi_api_url=archive.api_url)
+            sources = list_sources("000123@draft", policy)
+            assert [s.rsplit("/", 3)[-3] for s in sources] == ["id-0", "id-1", "id-gone"]
+            scan = scan_table("/intervals/trials", sources, _opener(policy))
+            frame = collect(scan.lazy())
+    assert frame["_nwb_path"].unique(maintain_order=True).to_list() == sources[:2]
+    assert [e.path for e in scan.errors] == [sources[2]]
