@@ -149,14 +149,14 @@ class TablesAcross(pn.viewable.Viewer):
         )
 
     # --- reading -----------------------------------------------------------------------------
-    def show(self, table: str, files: str) -> None:
+    def open_link(self, table: str, files: str) -> None:
         """Fill the inputs (a deep link) and read."""
         self.table.value, self.files.value = table or "/units", files
         if files.strip():
             self.read()
 
     def read(self) -> None:
-        table, files, lists = self.table.value.strip(), self.files.value, self.lists.value
+        table, files, lists = (self.table.value or "").strip(), self.files.value or "", self.lists.value
         self._cancel.set()  # a read still running is superseded: it stops at its next file
         self._close_files()
         self._files_open = opener = OpenFiles(self._open_file)
@@ -244,7 +244,7 @@ class TablesAcross(pn.viewable.Viewer):
 
     # --- SQL and chart -------------------------------------------------------------------------
     def run_sql(self) -> None:
-        frame, query = self.frame, self.sql.value
+        frame, query = self.frame, self.sql.value or ""
         if frame is None:
             return
         self.sql_button.disabled = True
@@ -329,7 +329,7 @@ def across_card(make_panel: Callable[[], TablesAcross], link: Any) -> pn.Card:
         shown = panel()
         card.collapsed = False
         if (link.across, link.files) != (shown.table.value, shown.files.value):
-            shown.show(link.across, link.files)
+            shown.open_link(link.across, link.files)
 
     card.param.watch(lambda e: panel() if not e.new else None, "collapsed")
     link.param.watch(from_link, ["across", "files"])

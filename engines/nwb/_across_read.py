@@ -112,14 +112,15 @@ def read_frame(f: NwbFile, table: str, columns: list[Column], lo: int, hi: int) 
     ragged = {c.source: child(f, table, f"{c.source}_index") for c in columns if c.kind == "list"}
     _prefetch(f, [i for i in [*infos.values(), *ragged.values()] if i is not None], max(lo - 1, 0), hi)
     ranges = {name: _ends(f, index, lo, hi) for name, index in ragged.items() if index is not None}
-    data_reads = [RowRead(infos[n], first, int(e[-1])) for n, (first, e) in ranges.items() if len(e)]
-    prefetch_rows(f, [r for r in data_reads if r.info.shape])
+    data = [(infos[n], first, int(e[-1])) for n, (first, e) in ranges.items() if len(e)]
+    prefetch_rows(f, [RowRead(info, a, b) for info, a, b in data if info is not None and info.shape])
     cells: dict[str, pl.Series] = {ROW_COLUMN: pl.Series(np.arange(lo, hi), dtype=pl.Int64())}
     for column in columns:
         info = infos[column.source]
-        if column.kind == "id":
-            values = read(f, info, slice(lo, hi)) if info is not None else np.arange(lo, hi)
-            cells[column.name] = pl.Series(values, dtype=column.dtype)
+        if info is None:  # a table without an id dataset (the only column that may lack one): rows numbered
+            cells[column.name] = pl.Series(np.arange(lo, hi), dtype=column.dtype)
+        elif column.kind == "id":
+            cells[column.name] = pl.Series(read(f, info, slice(lo, hi)), dtype=column.dtype)
         elif column.kind == "count":
             first, ends = _ends(f, info, lo, hi)
             cells[column.name] = pl.Series(np.diff(np.concatenate([[first], ends])), dtype=column.dtype)

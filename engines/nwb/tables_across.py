@@ -48,7 +48,7 @@ __all__ = [
 FileState = Callable[[str, str], None]
 """``on_file(source, state)``: a file was "opened", "read" or "failed" (for per-file progress)."""
 
-WORKERS = 8
+WORKERS = 16
 """Files read at once: enough to hide a remote archive's latency, few enough to be fair to other users."""
 
 
@@ -172,8 +172,8 @@ class TableScan:
                 f, table, [opened.columns[n] for n in filter_names if n in opened.columns], lo, hi
             )
             first = self._complete(first, opened, filter_names)
-            matched = first.filter(predicate)[ROW_COLUMN]
-            if matched.is_empty():
+            matched = first.filter(predicate)[ROW_COLUMN].to_numpy()
+            if not len(matched):
                 return pl.DataFrame()
             lo, hi = int(matched.min()), int(matched.max()) + 1
             rest = read_frame(f, table, chosen, lo, hi).drop(ROW_COLUMN)

@@ -40,7 +40,7 @@ def _panel(folder: Path, workspace: Path) -> TablesAcross:
 
 def test_reads_pages_queries_and_charts(study, workspace):
     panel = _panel(study, workspace)
-    panel.show("/units", str(study))
+    panel.open_link("/units", str(study))
     assert panel.status.object.startswith("24 rows from 2 of 3 files; 1 left out.")
     assert list(panel.errors.value["file"]) == [str(study / "empty.nwb")]
     assert dict(zip(panel.file_states.value["file"], panel.file_states.value["state"])) == {
@@ -64,10 +64,10 @@ def test_reads_pages_queries_and_charts(study, workspace):
 def test_list_columns_on_request_and_a_bad_folder_is_a_message(study, workspace):
     panel = _panel(study, workspace)
     panel.lists.value = True
-    panel.show("/units", str(study))
+    panel.open_link("/units", str(study))
     assert panel.frame["spike_times"].list.len().to_list() == panel.frame["spike_times_count"].to_list()
     assert panel.paged.table.value["spike_times"].iloc[0].startswith("[")  # lists shown as short text
-    panel.show("/units", "/etc")
+    panel.open_link("/units", "/etc")
     assert "outside the folders" in panel.message[0].object
     assert panel.read_button.disabled is False
 
