@@ -253,7 +253,11 @@ class TablesAcross(pn.viewable.Viewer):
             self.sql_button.disabled = False
             self.result = result
             table = safe_table(
-                _as_pandas(result), show_index=False, disabled=True, height=220, sizing_mode="stretch_width"
+                _as_pandas(result),
+                show_index=False,
+                disabled=True,
+                max_height=260,
+                sizing_mode="stretch_width",
             )
             note = f"{result.height:,} rows" + (
                 f" (first {self._max_rows:,})" if result.height >= self._max_rows else ""

@@ -44,6 +44,6 @@ def test_deep_link_reads_a_folder_into_one_table_with_the_error_listed(page: Pag
     card.get_by_role("button", name="Plot").click()
     expect(card.locator("canvas").first).to_be_visible()
     SHOTS.mkdir(parents=True, exist_ok=True)
-    card.scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "nwb_tables_across.png"), full_page=True)
+    card.locator("canvas").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "nwb_tables_across.png"))
     assert "across=%2Fintervals%2Ftrials" in page.url or "across=/intervals/trials" in page.url
