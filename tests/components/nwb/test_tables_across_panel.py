@@ -50,6 +50,10 @@ def test_reads_pages_queries_and_charts(study, workspace):
     }
     assert "spike_times" not in panel.frame.columns and "spike_times_count" in panel.frame.columns
     assert len(panel.paged.table.value) == 20  # the first page of 24 rows
+    panel.paged._next.clicks += 1  # Next
+    assert list(panel.paged.table.value["_table_row"]) == [8, 9, 10, 11]  # rows 21-24: the end of s1
+    panel.paged._prev.clicks += 1
+    assert len(panel.paged.table.value) == 20
     panel.plot()
     assert isinstance(panel.chart[0], pn.pane.HoloViews)
     panel.sql.value = "SELECT quality, sum(spike_times_count) AS spikes FROM across GROUP BY quality"
