@@ -32,6 +32,7 @@ SECTIONS: tuple[str, ...] = (
     "pose",
     "chunks",
     "icephys",
+    "tables",
 )
 """Section names, run in this order; ``_reads_<name>.py`` beside this file measures each."""
 
@@ -44,6 +45,8 @@ FLOORS: dict[str, tuple[str, float]] = {
     "bad_chunks_ratio": (">=", 10),
     "bad_chunks_cached_s": ("<=", 0.2),
     "icephys_speedup": (">=", 1.5),
+    "table_read_ratio": (">=", 1.0),
+    "multi_file_ratio": (">=", 1.0),
 }
 """key -> (">=" or "<=", bound): what the issue asks of each key."""
 

@@ -36,13 +36,13 @@ class PagedTable(pn.viewable.Viewer):
         self._next.on_click(self._next_page)
         self._load()
 
-    @param.depends("offset", "page_size", watch=True)
     def _previous_page(self, _event: param.parameterized.Event) -> None:
         self.offset = max(0, self.offset - self.page_size)
 
     def _next_page(self, _event: param.parameterized.Event) -> None:
         self.offset = self.offset + self.page_size
 
+    @param.depends("offset", "page_size", watch=True)
     def _load(self) -> None:
         self._table.loading = True
         try:

@@ -19,11 +19,14 @@ from components.nwb.controller import NwbFileController
 from components.nwb.dandi_browser import DandiBrowser
 from components.nwb.edf_viewer import EdfViewer
 from components.nwb.movie_route import movie_routes
+from components.nwb.tables_across import TablesAcross, across_card
 from components.nwb.views.units import warm_up_raster
 from components.safe_text import text_alert
 from engines.edf import open_edf
 from engines.kernel import KernelLimits
+from engines.nwb.tables_across import list_sources
 from engines.people import Person
+from engines.tables.limits import QueryLimits
 
 __all__ = ["NwbLink", "build_nwb_page"]
 
@@ -54,6 +57,12 @@ class NwbLink(PageLink):
     average = param.Boolean(default=False, doc="Icephys view: show each group's mean ± SD.")
     assistant = param.Boolean(default=False, doc="Show the assistant (chat) beside the views.")
     chat = param.String(default="", doc="Id of a saved assistant conversation to reopen.")
+    across = param.String(
+        default="", doc="Tables across files: the table path read (/units, /intervals/trials)."
+    )
+    files = param.String(
+        default="", doc="Tables across files: a folder, a dandiset (000123@version) or URLs."
+    )
 
     continuous = ("t0", "t1")
 
@@ -324,6 +333,13 @@ def _open_address(link: NwbLink, address: str) -> None:
     )
 
 
+def _tables_across(ctx: AppContext, work: BackgroundWork) -> TablesAcross:
+    policy = ctx.settings.source_policy()
+    limits = QueryLimits(timeout_s=ctx.settings.sql_timeout_s)
+    lister = functools.partial(list_sources, policy=policy)
+    return TablesAcross(ctx.open_nwb, lister, work, limits, max_rows=ctx.settings.sql_max_rows)
+
+
 @register_page("nwb", "NWB browser", icon="◧", order=10, link=NwbLink, extensions=("tabulator", "codeeditor"))
 def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     selection, problems = selection_from_link(link)
@@ -370,6 +386,7 @@ def build_nwb_page(ctx: AppContext, link: NwbLink) -> pn.viewable.Viewable:
     return pn.Column(
         toggle,
         pn.Card(dandi, title="Browse DANDI", collapsed=True, sizing_mode="stretch_width"),
+        across_card(functools.partial(_tables_across, ctx, area.work), link),
         pn.Row(area, column, sizing_mode="stretch_both"),
         sizing_mode="stretch_both",
     )
