@@ -1,0 +1,1 @@
+"""NWB files the tests and benchmarks generate with pynwb and its extensions."""
