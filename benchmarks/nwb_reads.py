@@ -26,10 +26,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from tests.support.range_server import RangeServerProcess  # noqa: E402
 
-SECTIONS: tuple[str, ...] = ()
+SECTIONS: tuple[str, ...] = ("first_plot",)
 """Section names, run in this order; ``_reads_<name>.py`` beside this file measures each."""
 
-FLOORS: dict[str, tuple[str, float]] = {}
+FLOORS: dict[str, tuple[str, float]] = {"first_plot_p50_s": ("<=", 0.5), "first_plot_p95_s": ("<=", 2.0)}
 """key -> (">=" or "<=", bound): what the issue asks of each key."""
 
 
