@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engines.io.block_cache import flush_disk_writes
 from tests.support.range_server import RangeServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +99,7 @@ def measure(server: RangeServerProcess, data: Path, runs: int) -> dict[str, Any]
                 shown[label] = _first_plot(url_of[path], Path(tmp) / str(next(fresh)))
                 seconds.append(time.perf_counter() - started)
             times[label] = round(statistics.median(seconds), 4)
+        flush_disk_writes()  # the block cache writes behind: let it finish before its folder goes
     values = list(times.values())
     summary = {
         "first_plot_p50_s": round(_percentile(values, 0.5), 4),
