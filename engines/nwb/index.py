@@ -154,7 +154,7 @@ class NwbIndex:
         return cls(objects=objects, nwb_version=payload["nwb_version"], lineage=payload["lineage"])
 
 
-SCALAR_TEXT_CHARS = 40
+SCALAR_TEXT_CHARS = 24
 """A scalar's text shown beside its name is cut to this many characters."""
 
 
