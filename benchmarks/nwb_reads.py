@@ -33,6 +33,7 @@ SECTIONS: tuple[str, ...] = (
     "chunks",
     "icephys",
     "tables",
+    "first_plot",
 )
 """Section names, run in this order; ``_reads_<name>.py`` beside this file measures each."""
 
@@ -47,6 +48,8 @@ FLOORS: dict[str, tuple[str, float]] = {
     "icephys_speedup": (">=", 1.5),
     "table_read_ratio": (">=", 1.0),
     "multi_file_ratio": (">=", 1.0),
+    "first_plot_p50_s": ("<=", 0.5),
+    "first_plot_p95_s": ("<=", 2.0),
 }
 """key -> (">=" or "<=", bound): what the issue asks of each key."""
 

@@ -48,6 +48,17 @@ def error_alert(exc: BaseException | str) -> pn.pane.Alert:
     return text_alert(text, alert_type="danger", sizing_mode="stretch_width", css_classes=["nd-error"])
 
 
+def _opening_alert(source: str) -> pn.pane.Alert:
+    """What the page says while a file opens (the tree spins beside it): which file, and what happens."""
+    return text_alert(
+        f"Opening {source} … reading the file's structure. A server that does not answer is given up "
+        "on after its deadline, with the reason.",
+        alert_type="info",
+        sizing_mode="stretch_width",
+        css_classes=["nd-opening"],
+    )
+
+
 class NwbBrowser(pn.viewable.Viewer):
     """Browse one NWB file at a time. ``source`` and ``controller`` describe what is on screen."""
 
@@ -164,13 +175,13 @@ class NwbBrowser(pn.viewable.Viewer):
         with self._lock:
             self._opens_requested += 1
             ticket = self._opens_requested
-        self._message[:] = []
+        self._message[:] = [_opening_alert(text or self._default_source)]
         self._tree_holder.loading = True
         self._work.run(
             f"open-{ticket}",
             lambda: self._open_file(text or self._default_source),
             apply=lambda nwb: self._adopt_if_newest(ticket, nwb, text, selection),
-            failed=lambda exc: self._open_failed(ticket, exc),
+            failed=lambda exc: self._open_failed(ticket, exc, text, selection),
             discard=lambda nwb: nwb.close(),
         )
 
@@ -180,13 +191,19 @@ class NwbBrowser(pn.viewable.Viewer):
                 nwb.close()
                 return
             self._opens_adopted = ticket
+        if ticket == self._opens_requested:  # no newer open is in progress: its message goes
+            self._message[:] = []
         self._adopt(nwb, text, selection)
 
-    def _open_failed(self, ticket: int, exc: BaseException) -> None:
+    def _open_failed(self, ticket: int, exc: BaseException, text: str, selection: dict[str, Any]) -> None:
+        """The newest open failed: its reason (the engine bounds every request by the policy's deadline, so
+        a silent or dripping server ends here too) and a button that tries the same address again."""
         if ticket != self._opens_requested:
             return  # an older request: the newer one decides what the page says
         self._tree_holder.loading = False
-        self._message[:] = [error_alert(exc)]
+        retry = pn.widgets.Button(name="Retry", button_type="primary", css_classes=["nd-retry"], width=90)
+        retry.on_click(lambda _: self._open(text, selection))
+        self._message[:] = [error_alert(exc), retry]
 
     def _adopt(self, nwb: NwbFile, text: str, selection: dict[str, Any]) -> None:
         """On the session's thread: the opened file replaces the one on screen, with a controller of its

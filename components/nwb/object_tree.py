@@ -1,7 +1,8 @@
 """The file's object tree as an expandable, searchable table (Panel has no tree widget).
 
 Rows are computed from the index alone; clicking a group toggles it, clicking any row
-selects it. Search shows every match with its ancestors.
+selects it. Search shows every match with its ancestors. A scalar dataset shows its value
+beside its name (``rate: 30000.0``), as the index kept it: no read, text from the file escaped.
 """
 
 from __future__ import annotations
@@ -12,17 +13,30 @@ import pandas as pd
 import panel as pn
 import param
 
-from engines.nwb.index import NwbIndex, ObjectInfo
+from engines.nwb.index import NwbIndex, ObjectInfo, scalar_text
 
 __all__ = ["ObjectTree"]
+
+
+_VALUE_STYLE = (
+    "color:#5a6b7b;display:inline-block;max-width:7em;overflow:hidden;text-overflow:ellipsis;"
+    "white-space:nowrap;vertical-align:bottom"
+)
+"""A scalar's value beside its name stays short, so the type column keeps its room."""
 
 
 def _label(info: ObjectInfo, depth: int, expanded: bool) -> str:
     arrow = ("▾" if expanded else "▸") if info.children else "&nbsp;"
     kind = "nd-link" if info.kind.endswith("link") else ""
+    value = scalar_text(info)
+    shown = ""
+    if value is not None:
+        text = html.escape(value)  # quotes too: the full text is also the value's tooltip
+        shown = f"<span class='nd-value' style='{_VALUE_STYLE}' title='{text}'>: {text}</span>"
     return (
         f"<span style='padding-left:{depth * 1.1:.1f}em' class='nd-node {kind}'>"
-        f"<span class='nd-arrow'>{arrow}</span> <span class='nd-name'>{html.escape(info.name)}</span></span>"
+        f"<span class='nd-arrow'>{arrow}</span> <span class='nd-name'>{html.escape(info.name)}</span>"
+        f"{shown}</span>"
     )
 
 

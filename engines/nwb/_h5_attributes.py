@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["UNDECODED", "AttributeDecoder", "attribute_parts", "dataspace_dims"]
+__all__ = ["UNDECODED", "AttributeDecoder", "attribute_parts", "dataset_type", "dataspace_dims"]
 
 UNDECODED: Any = object()
 """An attribute this module does not decode: read it through h5py."""
@@ -67,6 +67,17 @@ class AttributeDecoder:
                 return None
             out[name] = value
         return dict(sorted(out.items()))
+
+    def raw(self, address: int, length: int) -> bytes | None:
+        """Cached bytes at an HDF5 address (a small dataset's stored value), or None."""
+        return self._peek(address, length)
+
+    def values(self, datatype: bytes, shape: tuple[int, ...], data: bytes) -> Any:
+        """A dataset's values stored as ``data`` (its raw bytes), as h5py reads them, or ``UNDECODED``."""
+        try:
+            return self._value(datatype, shape, data, 0)
+        except (struct.error, IndexError, ValueError, UnicodeDecodeError):
+            return UNDECODED
 
     def _attribute(self, data: bytes) -> tuple[str, Any]:
         name, datatype, space, pos = attribute_parts(data)
@@ -185,6 +196,20 @@ def dataspace_dims(space: bytes, sizeof_size: int) -> tuple[int, ...] | None:
         int.from_bytes(space[pos + i * sizeof_size : pos + (i + 1) * sizeof_size], "little")
         for i in range(rank)
     )
+
+
+def dataset_type(datatype: bytes) -> tuple[str, np.dtype] | None:
+    """The index's type text of a datatype message and the numpy type h5py reads it as, or None where
+    h5py must say (``_object_info.dtype_text`` is the rule this follows)."""
+    kind = _type_kind(datatype)
+    if kind is _VLEN_STRING:
+        return "str", np.dtype(object)
+    if kind is not _OTHER:
+        dtype, _, padding = kind
+        return ("str" if padding is not None else dtype.str), dtype
+    if datatype[0] & 0x0F == 7 and datatype[1] & 0x0F in (0, 1):  # object or region references
+        return "ref", np.dtype(object)
+    return None
 
 
 _VLEN_STRING: Any = object()

@@ -9,7 +9,8 @@ fetch brings every hop that is known by then; a tree costs about as many round t
 it has pointer hops from the root to its deepest object, however wide it is.
 
 Besides addresses it keeps each object's attribute messages, once all its header blocks are
-parsed, for ``_h5_attributes`` to decode; everything else in the index h5py reads itself,
+parsed, for ``_h5_attributes`` to decode, and a dataset's dataspace, datatype, layout and
+filters for ``_h5_datasets``; whatever those leave, h5py reads itself,
 and a structure left unparsed (fractal heaps and v2 B-trees of dense groups, v4 chunk
 indexes, shared messages, vlen dataset values) costs only the round trip h5py would have
 paid anyway. Parsing is defensive: malformed bytes end that branch, never the walk.
@@ -53,6 +54,11 @@ class _Object:
     compact: bool = True
     """False when some attributes may live elsewhere (dense storage, shared messages, a broken block)
     or h5py lists them by creation order: then h5py reads them."""
+    kept: dict[int, bytes | None] = field(default_factory=dict)
+    """Its dataspace, datatype, layout and filter pipeline messages (None: shared), for ``_h5_datasets``."""
+
+
+_KEPT = (0x0001, 0x0003, 0x0008, 0x000B)
 
 
 class PointerChaser:
@@ -96,15 +102,18 @@ class PointerChaser:
         """Every attribute message of the object header at this address, parsing its blocks now if
         they are cached; None while some are not, or when its attributes are not all in its header
         (h5py must read them then). No I/O."""
+        obj = self.header(address, peek)
+        return obj.attributes if obj is not None and obj.compact else None
+
+    def header(self, address: int, peek: Peek) -> _Object | None:
+        """The object header at this address once all its blocks are parsed (parsing cached ones now)."""
         obj = self._objects.get(address)
         if obj is None:
             self._parse([("header", address)], peek)
             obj = self._objects.get(address)
         if obj is not None and obj.unread_blocks:
             self._parse(obj.continuations, peek)
-        if obj is None or obj.unread_blocks or not obj.compact:
-            return None
-        return obj.attributes
+        return None if obj is None or obj.unread_blocks else obj
 
     def follow(self, peek: Peek) -> list[tuple[int, int]]:
         """Parse every pending structure whose bytes are cached, and what those point to while cached.
@@ -235,6 +244,8 @@ class PointerChaser:
             pos += step + size
 
     def _message(self, kind: int, data: bytes, flags: int, obj: _Object, version: int, order: bool) -> None:
+        if kind in _KEPT:
+            obj.kept[kind] = None if flags & 0x02 else data
         if flags & 0x02:  # shared: the data names a message stored elsewhere
             obj.compact = obj.compact and kind != 0x000C
             return

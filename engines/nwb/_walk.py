@@ -31,6 +31,7 @@ import numpy as np
 
 from engines.io.read_batch import ReadBatch, batch_reads
 from engines.nwb._h5_attributes import UNDECODED, AttributeDecoder
+from engines.nwb._h5_datasets import dataset_from_header
 from engines.nwb._h5_pointers import PointerChaser
 from engines.nwb._object_info import (
     SMALL_VALUE_BYTES,
@@ -193,6 +194,7 @@ class _H5Walker:
         self.chaser = chaser
         self.decoder = decoder
         self.base = base
+        self.sizes: tuple[int, int] = h5.id.get_create_plist().get_sizes()
         self.objects: dict[str, ObjectInfo] = {}
         self.path_by_addr: dict[int, str] = {}
 
@@ -252,6 +254,9 @@ class _H5Walker:
 
     def _open_step(self, path: str, parent: h5py.Group, name: str, addr: int) -> Callable[[], _Node]:
         def step() -> _Node:
+            described = self._from_header(path, addr)
+            if described is not None:
+                return _Node(described)
             try:
                 obj = _open_child(parent, name)
             except Exception as exc:  # a broken object is listed with its error; the walk goes on
@@ -259,6 +264,20 @@ class _H5Walker:
             return self._describe(obj, path, addr)
 
         return step
+
+    def _from_header(self, path: str, addr: int) -> ObjectInfo | None:
+        """A remote dataset described from its fetched header alone (``_h5_datasets``), or None: h5py opens
+        it (a local file, a group, bytes not fetched yet, or something that module leaves to h5py)."""
+        if self.chaser is None or self.decoder is None or self.prefetcher is None:
+            return None
+        header = self.chaser.header(addr, self.prefetcher.peek)
+        if header is None or 0x0008 not in header.kept or not header.compact:
+            return None
+        decoded = self.decoder.decode(header.attributes)
+        if decoded is None or any(value is UNDECODED for value in decoded.values()):
+            return None
+        attrs = {key: to_jsonable(value) for key, value in decoded.items()}
+        return dataset_from_header(path, header.kept, attrs, self.decoder, self.sizes)
 
     def _describe(self, obj: h5py.HLObject, path: str, addr: int) -> _Node:
         if isinstance(obj, h5py.Group):

@@ -18,7 +18,7 @@ import numpy as np
 
 from engines.nwb.errors import ObjectNotFound
 
-__all__ = ["ObjectInfo", "NwbIndex", "to_jsonable"]
+__all__ = ["ObjectInfo", "NwbIndex", "scalar_text", "to_jsonable"]
 
 ObjectKind = Literal["group", "dataset", "soft_link", "external_link"]
 
@@ -152,6 +152,27 @@ class NwbIndex:
         payload = json.loads(zlib.decompress(data))
         objects = {o["path"]: ObjectInfo(**o) for o in payload["objects"]}
         return cls(objects=objects, nwb_version=payload["nwb_version"], lineage=payload["lineage"])
+
+
+SCALAR_TEXT_CHARS = 24
+"""A scalar's text shown beside its name is cut to this many characters."""
+
+
+def scalar_text(info: ObjectInfo, max_chars: int = SCALAR_TEXT_CHARS) -> str | None:
+    """A scalar dataset's value as one short line of plain text (not escaped), from the index alone.
+
+    None for anything else (groups, arrays, values the index did not keep). The index keeps NaN
+    as None (JSON has no NaN), so a float scalar without a value reads ``NaN``.
+    """
+    if info.kind != "dataset" or not info.has_value or info.shape != []:
+        return None
+    value = info.value
+    if value is None:
+        return "NaN" if (info.dtype or "").lstrip("<>=|").startswith("f") else None
+    if isinstance(value, (dict, list)):
+        return None
+    text = " ".join(str(value).split()) if isinstance(value, str) else str(value)
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
 
 def normalize_path(path: str) -> str:

@@ -102,7 +102,6 @@ UNCAUGHT_BUT_KEPT = {
     "DandiRequestError": "a malformed identifier, version or page (ValueError), not an archive failure",
     "EdfOpenError": "typed open error, like NwbOpenError",
     "EdfRequestError": "EDF: arguments the file cannot serve (ValueError), like InvalidRequest",
-    "NwbReadError": "the file opened but an object in it is broken (OSError): the file is at fault",
     "ObjectNotFound": "KeyError (no object at a path in the file), shown without KeyError's quotes",
     "PointerError": "ngstate: a pointer state could not be fetched (engines.io's errors, in its terms)",
     "VolumeError": "ngstate: a layer's volume cannot be opened or sampled; engines.io's errors, in its terms",

@@ -13,7 +13,8 @@ from typing import TypeGuard
 import numpy as np
 
 from engines.nwb.errors import NwbReadError
-from engines.nwb.extract._common import as_text, attr_float, child, is_numeric, read, read_scalar
+from engines.nwb.extract._clock import series_clock
+from engines.nwb.extract._common import as_text, child, is_numeric, read
 from engines.nwb.extract.errors import InvalidRequest, UnsupportedData
 from engines.nwb.index import ObjectInfo
 from engines.nwb.nwbfile import NwbFile
@@ -91,13 +92,15 @@ def count_frames(f: NwbFile, path: str) -> int:
 
 
 def _frame_time(f: NwbFile, path: str, index: int) -> float | None:
-    timestamps = child(f, path, "timestamps")
-    if timestamps is not None and timestamps.shape and index < timestamps.shape[0]:
+    try:
+        clock = series_clock(f, path)
+    except NwbReadError:  # a frame without a time is still a frame: the view shows its index
+        return None
+    timestamps = clock.timestamps
+    if timestamps is None:
+        return clock.starting_time + index / clock.rate
+    if timestamps.shape and index < timestamps.shape[0]:
         return float(read(f, timestamps, slice(index, index + 1))[0])
-    starting = child(f, path, "starting_time")
-    rate = attr_float(starting, "rate", 0.0) if starting is not None else 0.0
-    if starting is not None and rate > 0:
-        return read_scalar(f, starting) + index / rate
     return None
 
 

@@ -18,7 +18,8 @@ import numpy as np
 from engines._spread import spread_runs
 from engines.nwb.errors import NwbReadError
 from engines.nwb.extract._chunks import RowRead, prefetch_rows, read_unfiltered_rows, split_rows
-from engines.nwb.extract._common import attr_float, attr_text, child, is_numeric, read, read_rows, read_scalar
+from engines.nwb.extract._clock import series_clock
+from engines.nwb.extract._common import attr_float, attr_text, child, is_numeric, read, read_rows
 from engines.nwb.extract._robust import TimeRange, bulk_of, exact_range
 from engines.nwb.extract._search import SortedColumn
 from engines.nwb.extract.decimate import min_max_envelope
@@ -141,8 +142,8 @@ def series_layout(f: NwbFile, path: str) -> SeriesLayout:
         )
         raise UnsupportedData(f"'{path}' holds {what}; traces need time × channels. {where}")
     n_samples = shape[0]
-    timestamps = child(f, path, "timestamps")
-    starting = child(f, path, "starting_time")
+    clock = series_clock(f, path)
+    timestamps, column = clock.timestamps, None
     if timestamps is not None:
         if not is_numeric(timestamps) or len(timestamps.dims) != 1:
             raise NwbReadError(
@@ -150,20 +151,8 @@ def series_layout(f: NwbFile, path: str) -> SeriesLayout:
                 "placed in time. The file needs fixing."
             )
         n_samples = min(n_samples, timestamps.dims[0])
-        column, start, rate = SortedColumn(f, timestamps, 0, n_samples), 0.0, 0.0
-    elif starting is not None:
-        rate = attr_float(starting, "rate", 0.0)
-        if rate <= 0:
-            raise NwbReadError(
-                f"'{path}' has a starting_time without a valid 'rate' attribute, so its samples "
-                "cannot be placed in time. The file needs fixing."
-            )
-        column, start = None, read_scalar(f, starting)
-    else:
-        raise NwbReadError(
-            f"'{path}' has neither timestamps nor starting_time, so its samples cannot be "
-            "placed in time. The file needs fixing."
-        )
+        column = SortedColumn(f, timestamps, 0, n_samples)
+    start, rate = clock.starting_time, clock.rate
     if n_samples == 0:
         raise UnsupportedData(f"'{path}' has no samples (its data is empty).")
     return SeriesLayout(path, data, n_samples, shape[1] if len(shape) == 2 else 1, column, start, rate)

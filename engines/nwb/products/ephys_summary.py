@@ -25,6 +25,8 @@ import numpy as np
 from scipy import signal
 
 from engines._progress import Progress
+from engines.nwb.errors import NwbReadError
+from engines.nwb.extract._clock import group_clock
 from engines.nwb.products.errors import ProductInputError, ProductNotFound
 
 __all__ = ["EphysSummary", "summarize_ephys", "summarize_electrical_series", "SPIKE_MIN_RATE_HZ"]
@@ -107,14 +109,19 @@ def summarize_electrical_series(
 ) -> EphysSummary:
     """``summarize_ephys`` for an NWB ElectricalSeries group (h5py-like): reads its rate and scaling.
 
-    The rate comes from ``starting_time``'s ``rate`` attribute or from the median step of the
-    first 100,000 timestamps. ``electrode_positions``: (channels, 2+) x/y from the electrodes table.
+    The rate comes from the median step of the first 100,000 timestamps where there are timestamps, else
+    from ``starting_time``'s ``rate`` attribute (``group_clock``: a NaN starting_time counts as none).
+    ``electrode_positions``: (channels, 2+) x/y from the electrodes table.
     """
     data = series["data"]
-    if "starting_time" in series:
-        rate = float(series["starting_time"].attrs["rate"])
-    elif "timestamps" in series:
-        times = np.asarray(series["timestamps"][:MAX_TIMESTAMPS_READ], dtype=np.float64)
+    try:
+        clock = group_clock(series)
+    except NwbReadError as exc:
+        raise ProductInputError(f"{exc} Without it the sampling rate is unknown.") from exc
+    if clock.timestamps is None:
+        rate = clock.rate
+    else:
+        times = np.asarray(clock.timestamps[:MAX_TIMESTAMPS_READ], dtype=np.float64)
         steps = np.diff(times)
         steps = steps[steps > 0]
         if len(steps) == 0:
@@ -122,10 +129,6 @@ def summarize_electrical_series(
                 "This ElectricalSeries has fewer than two distinct timestamps: no sampling rate."
             )
         rate = 1.0 / float(np.median(steps))
-    else:
-        raise ProductInputError(
-            "This ElectricalSeries has neither starting_time nor timestamps: no sampling rate."
-        )
     channel_conversion = np.asarray(series["channel_conversion"]) if "channel_conversion" in series else None
     return summarize_ephys(
         data,

@@ -26,6 +26,7 @@ import numpy as np
 
 from engines._progress import Progress
 from engines.nwb.errors import NwbReadError
+from engines.nwb.extract._clock import group_clock
 from engines.nwb.products.errors import ProductInputError, ProductNotFound
 
 __all__ = ["PreviewMovie", "build_preview_movie", "preview_movie_from_series", "MOVIE_FILENAME"]
@@ -92,22 +93,21 @@ def preview_movie_from_series(
                 "Only frames stored inside the NWB file can be previewed; open the video file itself."
             )
         raise NwbReadError("This image series has no frames to preview (its data is empty).")
-    if "timestamps" in series:
+    try:
+        clock = group_clock(series)
+    except NwbReadError as exc:
+        raise ProductInputError(f"{exc} Without it the frame rate is unknown.") from exc
+    if clock.timestamps is not None:
         return build_preview_movie(
-            data, out_dir, timestamps=series["timestamps"], max_seconds=max_seconds, progress=progress
+            data, out_dir, timestamps=clock.timestamps, max_seconds=max_seconds, progress=progress
         )
-    if "starting_time" in series:
-        start = series["starting_time"]
-        return build_preview_movie(
-            data,
-            out_dir,
-            rate=float(start.attrs["rate"]),
-            starting_time=float(start[()]),
-            max_seconds=max_seconds,
-            progress=progress,
-        )
-    raise ProductInputError(
-        "This image series has neither timestamps nor a starting_time rate, so its frame rate is unknown."
+    return build_preview_movie(
+        data,
+        out_dir,
+        rate=clock.rate,
+        starting_time=clock.starting_time,
+        max_seconds=max_seconds,
+        progress=progress,
     )
 
 
