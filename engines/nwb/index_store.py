@@ -23,7 +23,7 @@ from engines._filesystem import build_lock
 from engines.nwb.index import NwbIndex
 from engines.workspace_db import WorkspaceDb
 
-__all__ = ["IndexStore", "BUILD_WAIT_S"]
+__all__ = ["IndexStore", "BUILD_WAIT_S", "INDEX_FORMAT"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nwb_index (
@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS nwb_index (
     payload BLOB NOT NULL
 )
 """
+INDEX_FORMAT = 2
+"""Bump when what an index records changes, so indexes built by older code are built again
+(2: extension types carry their parents' lineage; remote datasets described from their headers)."""
 BUILD_WAIT_S = 300.0
 """How long an opener waits for another process's build of the same file before building it itself."""
 
@@ -50,6 +53,7 @@ class IndexStore:
         self._lock = threading.Lock()
 
     def get(self, version_key: str) -> NwbIndex | None:
+        version_key = _stored_key(version_key)
         with self._lock:
             if version_key in self._memory:
                 self._memory.move_to_end(version_key)
@@ -63,6 +67,7 @@ class IndexStore:
         return index
 
     def put(self, version_key: str, source: str, index: NwbIndex) -> None:
+        version_key = _stored_key(version_key)
         payload = index.to_bytes()
         with self._db.write() as db:
             db.execute(
@@ -75,7 +80,7 @@ class IndexStore:
     def building(self, version_key: str) -> Iterator[bool]:
         """Hold the build of ``version_key`` for every process on this workspace (see the module docstring);
         check ``get`` again inside. Yields False when another builder held it past ``build_wait_s``."""
-        with build_lock(self.workspace, f"nwb-index-{version_key}", self._build_wait_s) as held:
+        with build_lock(self.workspace, f"nwb-index-{_stored_key(version_key)}", self._build_wait_s) as held:
             yield held
 
     def _remember(self, version_key: str, index: NwbIndex) -> None:
@@ -84,3 +89,8 @@ class IndexStore:
             self._memory.move_to_end(version_key)
             while len(self._memory) > self._memory_items:
                 self._memory.popitem(last=False)
+
+
+def _stored_key(version_key: str) -> str:
+    """The key an index of this file version is kept under by this code's ``INDEX_FORMAT``."""
+    return f"v{INDEX_FORMAT}:{version_key}"

@@ -20,7 +20,7 @@ from typing import TypeGuard
 import numpy as np
 
 from engines.errors import NeurodeckError
-from engines.nwb.errors import NwbReadError
+from engines.nwb.extract._clock import series_clock
 from engines.nwb.extract._common import as_text, attr_float, attr_text, child, is_numeric, read
 from engines.nwb.extract._search import SortedColumn
 from engines.nwb.extract.errors import InvalidRequest, UnsupportedData
@@ -271,14 +271,8 @@ def _frame_index(f: NwbFile, video: str, t: float) -> int:
     if timestamps is not None and timestamps.dims and timestamps.dims[0] >= n:
         column = SortedColumn(f, timestamps, 0, n)
         return min(max(column.searchsorted(t, "right") - 1, 0), n - 1)
-    starting = child(f, video, "starting_time")
-    rate = attr_float(starting, "rate", 0.0) if starting is not None else 0.0
-    if starting is None or rate <= 0:
-        raise NwbReadError(
-            f"'{video}' has neither timestamps nor a rate, so no frame can be matched to a time."
-        )
-    start = float(np.asarray(read(f, starting)).reshape(-1)[0])
-    return min(max(int(math.floor((t - start) * rate + 1e-9)), 0), n - 1)
+    clock = series_clock(f, video)  # the one rule: a NaN or missing start is an error, not frame 0
+    return min(max(int(math.floor((t - clock.starting_time) * clock.rate + 1e-9)), 0), n - 1)
 
 
 def read_video_frame(f: NwbFile, video: str, t: float) -> Frame:

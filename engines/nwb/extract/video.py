@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engines.nwb.extract._common import as_text, attr_float, child, read, read_scalar
+from engines.nwb.extract._clock import series_clock
+from engines.nwb.extract._common import as_text, child, read, read_scalar
 from engines.nwb.extract.errors import UnsupportedData
 from engines.nwb.index import NwbIndex
 from engines.nwb.nwbfile import NwbFile
@@ -112,20 +113,17 @@ class VideoSeries:
 
 
 def _timing(f: NwbFile, path: str, n_frames: int | None) -> VideoTiming:
-    timestamps = child(f, path, "timestamps")
-    if timestamps is not None and timestamps.shape and timestamps.shape[0] > 0:
-        if timestamps.shape[0] > MAX_TIMESTAMPS:
-            raise UnsupportedData(
-                f"'{path}' has {timestamps.shape[0]:,} timestamps, more than this view reads "
-                f"({MAX_TIMESTAMPS:,}). Open the timestamps in the Traces view."
-            )
-        times = np.asarray(read(f, timestamps), dtype=float).reshape(-1)
-        return VideoTiming(n_frames=len(times), timestamps=times)
-    starting = child(f, path, "starting_time")
-    if starting is None:
-        return VideoTiming(n_frames=n_frames)
-    rate = attr_float(starting, "rate", 0.0)
-    return VideoTiming(n_frames=n_frames, starting_time=read_scalar(f, starting), rate=rate or None)
+    clock = series_clock(f, path)  # the one rule: timestamps win; a NaN or missing start is an error
+    timestamps = clock.timestamps
+    if timestamps is None:
+        return VideoTiming(n_frames=n_frames, starting_time=clock.starting_time, rate=clock.rate)
+    if timestamps.shape and timestamps.shape[0] > MAX_TIMESTAMPS:
+        raise UnsupportedData(
+            f"'{path}' has {timestamps.shape[0]:,} timestamps, more than this view reads "
+            f"({MAX_TIMESTAMPS:,}). Open the timestamps in the Traces view."
+        )
+    times = np.asarray(read(f, timestamps), dtype=float).reshape(-1)
+    return VideoTiming(n_frames=len(times), timestamps=times)
 
 
 def _external_length(f: NwbFile, path: str) -> int | None:

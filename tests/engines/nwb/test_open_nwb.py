@@ -42,6 +42,22 @@ def test_reopen_uses_cached_index_with_one_request(range_server, policy, index_s
     assert again.index.get("/units").neurodata_type == "Units"
 
 
+def test_index_built_by_older_code_is_built_again(range_server, policy, index_store, monkeypatch):
+    """An index records what the walk knew when it ran (lineage, dataset facts): a newer format
+    must not reuse it, or a fix to the walk never reaches files already opened once."""
+    import engines.nwb.index_store as index_store_module
+
+    url = range_server.url_for("sub-4_ses-4_ecephys+image.nwb")
+    first = open_nwb(url, policy, index_store)
+    assert IndexStore(policy.workspace).get(first.version_key) is not None
+    monkeypatch.setattr(index_store_module, "INDEX_FORMAT", index_store_module.INDEX_FORMAT + 1)
+    newer = IndexStore(policy.workspace)
+    assert newer.get(first.version_key) is None
+    again = open_nwb(url, policy, newer)
+    assert again.index.get("/units").neurodata_type == "Units"
+    assert IndexStore(policy.workspace).get(first.version_key) is not None  # kept under the new format
+
+
 def test_changed_file_is_reindexed(tmp_path, policy, index_store):
     folder = tmp_path / "served"
     folder.mkdir()
