@@ -49,9 +49,11 @@ PROBE_SIZE = 100 * 1024
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
-_FETCH_THREADS = 64
+_FETCH_THREADS = 128
 """Concurrent range requests per process: a tree level of a few hundred scattered objects takes a
-few waves of requests, not dozens. Archives (S3, DANDI) serve many connections per client."""
+few waves of requests, not dozens, and a window across 96 channels chunked one channel per chunk
+(Neurosift issue #52) is one wave, not two. Threads start only when needed. Archives (S3, DANDI)
+serve many connections per client."""
 
 
 @dataclass
