@@ -17,12 +17,12 @@ middle of it, remote over the Range server, from an empty workspace:
   (one more, untimed run each), and ``bad_chunks_latency_bound_ratio``: the ratio ours could reach if
   it cost nothing but its dependent round trips (``_OUR_WAVES`` × the server's latency).
 
-Ours cannot need fewer than ``_OUR_WAVES`` round trips one after another: the probe (superblock and
-headers), the chunk index's root (its address is in the data set's header), its leaves (their
-addresses are in the root), then the rows' bytes (their chunks' addresses are in the leaves). At
-20 ms each that is 80 ms before any CPU, while h5py over remfile needs about 0.5 s (its read fetches
-57 MB of whole chunks in 13 requests): about 6×, so the issue's 10× is out of reach under these
-conditions; the figures printed show it.
+Ours cannot need fewer than ``_OUR_WAVES`` round trips one after another: the probe (superblock,
+headers, and in this file the chunk index's root, which HDF5 put beside the data set's header), the
+index's leaves (their addresses are in the root), then the rows' bytes (their chunks' addresses are in
+the leaves). At 20 ms each that is 60 ms before any CPU, while h5py over remfile needs about 0.5 s (its
+read fetches 57 MB of whole chunks in 13 requests): at most about 8×, so the issue's 10× is out of
+reach under these conditions; the figures printed show it.
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ from engines.nwb.rechunk import job_kinds
 from tests.support.nwb_files.bad_chunks import BAD_CHUNKS, BAD_CHUNKS_PATH, RATE, write_bad_chunks_nwb
 from tests.support.range_server import RangeServerProcess
 
-_OUR_WAVES = 4
-"""Dependent round trips of our open and read: probe, index root, index leaves, the rows' bytes."""
+_OUR_WAVES = 3
+"""Dependent round trips of our open and read: the probe (with the index root), the index leaves, the rows'
+bytes."""
 
 ROWS = 21 * BAD_CHUNKS[0]
 FIRST_ROW = 10 * BAD_CHUNKS[0] + 1234
