@@ -35,7 +35,7 @@ def served(tmp_path_factory):
         yield server
 
 
-def test_the_open_from_an_empty_workspace_costs_the_probe_and_two_header_waves(served, policy, index_store):
+def test_the_open_from_an_empty_workspace_is_one_round_trip(served, policy, index_store):
     served.log.clear()
     nwb = open_nwb(served.url_for("bad_chunks.nwb"), policy, index_store)
     assert served.log.count == 1, served.log.entries
