@@ -37,6 +37,19 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 class RequestLog:
     entries: list[tuple[str, str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    active: int = 0
+    peak: int = 0
+    """The most requests in progress at once since the last ``clear``: requests sent in one concurrent
+    wave overlap in the server's latency, so a wave of 96 reads peaks at 96."""
+
+    def begin(self) -> None:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+
+    def end(self) -> None:
+        with self.lock:
+            self.active -= 1
 
     def add(self, path: str, range_header: str, nbytes: int) -> tuple[str, str, int]:
         """Log a request before its reply starts, so a client holding the reply always finds it here."""
@@ -55,6 +68,7 @@ class RequestLog:
     def clear(self) -> None:
         with self.lock:
             self.entries.clear()
+            self.peak = self.active
 
     @property
     def count(self) -> int:
@@ -74,10 +88,18 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_HEAD(self) -> None:
-        self._serve(head=True)
+        self._counted(head=True)
 
     def do_GET(self) -> None:
-        self._serve(head=False)
+        self._counted(head=False)
+
+    def _counted(self, head: bool) -> None:
+        log = self.server.owner.log
+        log.begin()
+        try:
+            self._serve(head)
+        finally:
+            log.end()
 
     def _send_empty(self, code: int, headers: dict[str, str] | None = None) -> None:
         self.send_response(code)
