@@ -94,6 +94,13 @@ class NwbIndex:
     lineage: dict[str, list[str]] = field(default_factory=dict)
     build_requests: int = 0
     build_seconds: float = 0.0
+    scope: str | None = None
+    """None for the whole file; else the group whose branch alone was walked (``walk_h5py``)."""
+
+    def covers(self, path: str) -> bool:
+        """Whether this index holds everything at and below ``path`` that the file does."""
+        path = normalize_path(path)
+        return self.scope is None or path == self.scope or path.startswith(self.scope.rstrip("/") + "/")
 
     def get(self, path: str) -> ObjectInfo:
         path = normalize_path(path)
@@ -143,6 +150,7 @@ class NwbIndex:
         payload = {
             "nwb_version": self.nwb_version,
             "lineage": self.lineage,
+            "scope": self.scope,
             "objects": [{name: getattr(o, name) for name in _OBJECT_FIELDS} for o in self.objects.values()],
         }
         # level 1: a third of level 6's CPU, paid on every first open, for a slightly larger row
@@ -152,7 +160,12 @@ class NwbIndex:
     def from_bytes(cls, data: bytes) -> NwbIndex:
         payload = json.loads(zlib.decompress(data))
         objects = {o["path"]: ObjectInfo(**o) for o in payload["objects"]}
-        return cls(objects=objects, nwb_version=payload["nwb_version"], lineage=payload["lineage"])
+        return cls(
+            objects=objects,
+            nwb_version=payload["nwb_version"],
+            lineage=payload["lineage"],
+            scope=payload.get("scope"),
+        )
 
 
 SCALAR_TEXT_CHARS = 24

@@ -29,7 +29,7 @@ from engines._progress import Cancel, Cancelled, Progress, is_cancelled, no_prog
 from engines.errors import NeurodeckError
 from engines.nwb._across_read import PATH_COLUMN, ROW_COLUMN, Column, file_columns, read_frame, row_count
 from engines.nwb._across_sources import list_sources
-from engines.nwb.nwbfile import NwbFile
+from engines.nwb.nwbfile import NwbFile, index_scope
 from engines.tables.limits import QueryLimits, collect_isolated
 from engines.tables.sql import run_sql
 
@@ -192,30 +192,39 @@ class TableScan:
 
 class OpenFiles:
     """Files opened once for several scans (the units, then the trials of the same sessions): a scan of
-    another table of a file already open costs no request at all. ``close()`` releases them all."""
+    another table of a file already open costs no request at all, unless the file was opened for one
+    table only (``index_scope``) and this is another. ``close()`` releases them all."""
 
     def __init__(self, open_file: Callable[[str], NwbFile]) -> None:
         self._open_file = open_file
-        self._files: dict[str, NwbFile] = {}
+        self._files: dict[str, list[NwbFile]] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, source: str) -> NwbFile:
+    def __call__(self, source: str, table: str = "/") -> NwbFile:
+        """The file, opened again (for ``table``, in ``index_scope``) unless an open covers ``table``."""
         with self._lock:
-            if source in self._files:
-                return self._files[source]
+            for f in self._files.get(source, []):
+                if f.index.covers(table):
+                    return f
         f = self._open_file(source)
         with self._lock:
-            return self._files.setdefault(source, f)
+            self._files.setdefault(source, []).append(f)
+        return f
 
     def close(self) -> None:
         with self._lock:
-            files, self._files = list(self._files.values()), {}
+            files, self._files = [f for opened in self._files.values() for f in opened], {}
         for f in files:
             f.close()
 
 
 def _open_one(source: str, table: str, open_file: Callable[[str], NwbFile]) -> _Opened:
-    f = open_file(source)
+    """The file opened for ``table`` alone (the walk stops at its branch; see ``index_scope``); a table
+    reached through a link the scoped walk does not follow is looked up in the whole index instead."""
+    with index_scope(table):
+        f = open_file(source, table) if isinstance(open_file, OpenFiles) else open_file(source)
+    if table not in f.index and not f.index.covers("/"):
+        f = open_file(source)
     columns = file_columns(f, table)
     return _Opened(source, f, {c.name: c for c in columns}, row_count(f, table))
 
