@@ -234,7 +234,7 @@ class _H5Walker:
                         path=path, kind="soft_link", link_target=first, hard_link_of=first
                     )
                 elif not _in_scope(path, self.scope):
-                    del self.objects[parent].children[-1]  # outside the scope: neither walked nor listed
+                    continue  # outside the scope: listed in its parent's children, not described
                 else:
                     if link.kind == h5py.h5l.TYPE_HARD:
                         self.path_by_addr[link.addr] = path
@@ -385,5 +385,5 @@ def walk_h5py(h5: h5py.File, prefetcher: Prefetcher | None = None, scope: str | 
         objects=objects,
         nwb_version=version if isinstance(version, str) else None,
         build_seconds=time.perf_counter() - started,
-        scope=scope,
+        scopes=None if scope is None else [scope],
     )

@@ -94,13 +94,24 @@ class NwbIndex:
     lineage: dict[str, list[str]] = field(default_factory=dict)
     build_requests: int = 0
     build_seconds: float = 0.0
-    scope: str | None = None
-    """None for the whole file; else the group whose branch alone was walked (``walk_h5py``)."""
+    scopes: list[str] | None = None
+    """None for the whole file; else the groups whose branches alone were walked (``walk_h5py``)."""
 
     def covers(self, path: str) -> bool:
         """Whether this index holds everything at and below ``path`` that the file does."""
         path = normalize_path(path)
-        return self.scope is None or path == self.scope or path.startswith(self.scope.rstrip("/") + "/")
+        return self.scopes is None or any(
+            scope == "/" or path == scope or path.startswith(scope + "/") for scope in self.scopes
+        )
+
+    def joined(self, other: NwbIndex) -> NwbIndex:
+        """This scoped index and another of the same file: both branches (a scoped walk lists every child
+        of the groups it passes, so the ancestors they share are the same in both)."""
+        scopes = None if self.scopes is None or other.scopes is None else [*self.scopes, *other.scopes]
+        objects = {**self.objects, **other.objects}
+        return NwbIndex(
+            objects, self.nwb_version or other.nwb_version, self.lineage or other.lineage, scopes=scopes
+        )
 
     def get(self, path: str) -> ObjectInfo:
         path = normalize_path(path)
@@ -150,7 +161,7 @@ class NwbIndex:
         payload = {
             "nwb_version": self.nwb_version,
             "lineage": self.lineage,
-            "scope": self.scope,
+            "scopes": self.scopes,
             "objects": [{name: getattr(o, name) for name in _OBJECT_FIELDS} for o in self.objects.values()],
         }
         # level 1: a third of level 6's CPU, paid on every first open, for a slightly larger row
@@ -164,7 +175,7 @@ class NwbIndex:
             objects=objects,
             nwb_version=payload["nwb_version"],
             lineage=payload["lineage"],
-            scope=payload.get("scope"),
+            scopes=payload.get("scopes"),
         )
 
 

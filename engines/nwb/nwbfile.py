@@ -70,6 +70,7 @@ class NwbFile:
         stats: RequestStats | None,
         h5: Any = None,
         workspace: Path | None = None,
+        walk_scope: Callable[[Any, str], NwbIndex] | None = None,
     ) -> None:
         self.source = source
         self.label = label
@@ -83,7 +84,17 @@ class NwbFile:
         self._handles.h5 = h5
         self._pynwb: Any = None
         self._lock = threading.RLock()
+        self._walk_scope = walk_scope
         weakref.finalize(self, self._handles.close)
+
+    def cover(self, path: str) -> None:
+        """Make a scoped index (``index_scope``) cover ``path`` too, walking its branch with this open file
+        (the ancestors' metadata is in its cache already); nothing for a whole index. The index grows, it
+        never loses objects, so readers holding the old one stay right."""
+        with self._lock:
+            if self.index.covers(path) or self._walk_scope is None:
+                return
+            self.index = self.index.joined(self._walk_scope(self.h5, normalize_path(path)))
 
     @property
     def h5(self) -> Any:
@@ -310,7 +321,8 @@ def _finish(
         ):  # another process or session indexing this version: wait, then read its index
             index = store.get(key)
             if index is None:
-                h5, index = _indexed(opener, label, prefetcher, None)
+                h5 = opener()
+                index = _timed_index(h5, label, prefetcher, None)
                 store.put(key, source.location, index)
                 return NwbFile(source, label, key, index, opener, stats, h5=h5, workspace=store.workspace)
     return NwbFile(source, label, key, index, opener, stats, workspace=store.workspace)
@@ -329,21 +341,26 @@ def _finish_scoped(
     """The file with an index of ``scope``'s branch only (see ``index_scope``), kept in the store under its
     own key: a second read of the same table opens as fast as a whole index would. Two builders of the
     same branch at once only do the (small) work twice, so no build lock is taken."""
-    scoped_key = f"{key}#scope={scope}"
-    index = store.get(scoped_key)
-    if index is not None:
-        return NwbFile(source, label, key, index, opener, stats, workspace=store.workspace)
-    h5, index = _indexed(opener, label, prefetcher, scope)
-    store.put(scoped_key, source.location, index)
-    return NwbFile(source, label, key, index, opener, stats, h5=h5, workspace=store.workspace)
+
+    def walk_scope(h5: Any, scope: str) -> NwbIndex:
+        scoped_key = f"{key}#scope={scope}"
+        index = store.get(scoped_key)
+        if index is None:
+            index = _timed_index(h5, label, prefetcher, scope)
+            store.put(scoped_key, source.location, index)
+        return index
+
+    index = store.get(f"{key}#scope={scope}")
+    h5 = None
+    if index is None:
+        h5 = opener()
+        index = walk_scope(h5, scope)
+    return NwbFile(source, label, key, index, opener, stats, h5, store.workspace, walk_scope)
 
 
-def _indexed(
-    opener: Callable[[], Any], label: str, prefetcher: Any, scope: str | None
-) -> tuple[Any, NwbIndex]:
-    """The opened h5py file and its index (of ``scope``'s branch, or the whole file)."""
+def _timed_index(h5: Any, label: str, prefetcher: Any, scope: str | None) -> NwbIndex:
+    """``_build_index``, logged; the h5py file is closed when the bytes are no NWB file."""
     started = time.perf_counter()
-    h5 = opener()
     try:
         index = _build_index(h5, label, prefetcher, scope)
     except SourceError:
@@ -351,4 +368,4 @@ def _indexed(
             h5.close()
         raise
     log.info("indexed %s (%d objects) in %.2f s", label, len(index.objects), time.perf_counter() - started)
-    return h5, index
+    return index

@@ -192,39 +192,38 @@ class TableScan:
 
 class OpenFiles:
     """Files opened once for several scans (the units, then the trials of the same sessions): a scan of
-    another table of a file already open costs no request at all, unless the file was opened for one
-    table only (``index_scope``) and this is another. ``close()`` releases them all."""
+    another table of a file already open costs no request when its index covers that table, else
+    the walk of that table's branch alone (``NwbFile.cover``). ``close()`` releases them all."""
 
     def __init__(self, open_file: Callable[[str], NwbFile]) -> None:
         self._open_file = open_file
-        self._files: dict[str, list[NwbFile]] = {}
+        self._files: dict[str, NwbFile] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, source: str, table: str = "/") -> NwbFile:
-        """The file, opened again (for ``table``, in ``index_scope``) unless an open covers ``table``."""
+    def __call__(self, source: str) -> NwbFile:
         with self._lock:
-            for f in self._files.get(source, []):
-                if f.index.covers(table):
-                    return f
+            if source in self._files:
+                return self._files[source]
         f = self._open_file(source)
         with self._lock:
-            self._files.setdefault(source, []).append(f)
-        return f
+            return self._files.setdefault(source, f)
 
     def close(self) -> None:
         with self._lock:
-            files, self._files = [f for opened in self._files.values() for f in opened], {}
+            files, self._files = list(self._files.values()), {}
         for f in files:
             f.close()
 
 
 def _open_one(source: str, table: str, open_file: Callable[[str], NwbFile]) -> _Opened:
-    """The file opened for ``table`` alone (the walk stops at its branch; see ``index_scope``); a table
-    reached through a link the scoped walk does not follow is looked up in the whole index instead."""
+    """The file opened for ``table`` alone: a file the workspace has no index of is walked only as far as
+    the table's branch (``index_scope``); one opened before for another table is walked that far too. A
+    table reached through a link the scoped walk does not follow is looked up in the whole index."""
     with index_scope(table):
-        f = open_file(source, table) if isinstance(open_file, OpenFiles) else open_file(source)
-    if table not in f.index and not f.index.covers("/"):
         f = open_file(source)
+    f.cover(table)
+    if table not in f.index:
+        f.cover("/")
     columns = file_columns(f, table)
     return _Opened(source, f, {c.name: c for c in columns}, row_count(f, table))
 
