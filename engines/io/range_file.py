@@ -180,7 +180,7 @@ class RangeFile(_RemFile):  # type: ignore[misc]  # remfile has no type hints
             batch.want(self, missing, miss=True)
             raise BytesPending(f"bytes {start}-{stop - 1} are not cached yet")
         if missing and self._root is not None:
-            self._warm_root()
+            self.warm_root()
         return self._remfile_read(stop - start)
 
     def _remfile_read(self, size: int) -> bytes:
@@ -188,9 +188,11 @@ class RangeFile(_RemFile):  # type: ignore[misc]  # remfile has no type hints
         data: bytes = super().read(size)
         return data
 
-    def _warm_root(self) -> None:
-        """At the first read the cache misses, fetch what opening the file reads of the root group,
-        a round trip per pointer hop (usually one or two) instead of one per structure."""
+    def warm_root(self) -> None:
+        """Fetch what opening the file reads of the root group, a round trip per pointer hop (usually one
+        or two) instead of one per structure; at the latest at the first read the cache misses. Called
+        before h5py opens the file, its requests wait outside h5py's global lock, which a read from
+        inside the open holds: files opened at once would otherwise wait for each other's round trips."""
         chaser, self._root = self._root, None
         if chaser is None:
             return

@@ -293,6 +293,7 @@ class _LazyRangeFile:
         if self._file is None:
             probe, policy, stats = self._args
             self._file = RangeFile(probe, policy, stats, root_chaser(probe.first_chunk))
+            self._file.warm_root()  # before h5py opens it: see ``RangeFile.warm_root``
         return self._file
 
     def prefetch(self, offsets: list[int], length: int = 1) -> int:
