@@ -4,6 +4,7 @@ files walks its own branch without a new probe, and a whole open later still bui
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import polars as pl
@@ -105,3 +106,22 @@ def test_a_whole_open_after_a_scoped_one_builds_the_whole_index(server, workspac
         "/specifications" in whole.index
         and whole.index.get("/").children == files(_urls(server)[0]).index.get("/").children
     )
+
+
+def test_files_opened_at_once_do_not_wait_for_each_others_round_trips(sessions, workspace):
+    """Opening a remote file fetches its root group; done inside h5py's open it would hold h5py's global
+    lock for a round trip, and eight files would take eight round trips more than one file does."""
+    latency = 0.3
+    with RangeServer(sessions, latency_s=latency) as slow:
+        urls = [slow.url_for(f"session{seed % SESSIONS}.nwb?copy={seed}") for seed in range(8)]
+
+        def timed(sources: list[str], folder: str) -> float:
+            files, _, _ = _files(workspace / folder)
+            started = time.perf_counter()
+            scan = scan_table("/intervals/trials", sources, files)
+            assert scan.errors == []
+            return time.perf_counter() - started
+
+        one = timed(urls[:1], "one")
+        eight = timed(urls, "eight")
+    assert eight < one + 3 * latency, (one, eight)
