@@ -188,19 +188,20 @@ class RangeFile(_RemFile):  # type: ignore[misc]  # remfile has no type hints
         data: bytes = super().read(size)
         return data
 
-    def warm_root(self) -> None:
+    def warm_root(self, also: Iterable[int] = ()) -> None:
         """Fetch what opening the file reads of the root group, a round trip per pointer hop (usually one
         or two) instead of one per structure; at the latest at the first read the cache misses. Called
         before h5py opens the file, its requests wait outside h5py's global lock, which a read from
-        inside the open holds: files opened at once would otherwise wait for each other's round trips."""
+        inside the open holds: files opened at once would otherwise wait for each other's round trips.
+        ``also``: more blocks to fetch in the first wave (what the caller expects to read next)."""
         chaser, self._root = self._root, None
-        if chaser is None:
-            return
-        wanted = chaser.follow(self.peek)
-        while wanted and self.fetch_blocks(
-            {b for offset, length in wanted for b in self.blocks(offset, length)}
-        ):
-            wanted = chaser.follow(self.peek)
+        wanted = set(also)
+        while True:
+            found = chaser.follow(self.peek) if chaser is not None else []
+            wanted |= {b for offset, length in found for b in self.blocks(offset, length)}
+            if not wanted or not self.fetch_blocks(wanted) or chaser is None:
+                return
+            wanted = set()
 
     def prefetch(self, offsets: Iterable[int], length: int = 1) -> int:
         """Get the blocks holding ``length`` bytes from each offset: now, concurrently, or inside

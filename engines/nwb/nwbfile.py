@@ -282,6 +282,12 @@ def open_nwb(text: str, policy: SourcePolicy, store: IndexStore) -> NwbFile:
     )
 
 
+TAIL_BYTES = 256 * 1024
+"""A remote file's last bytes, fetched with its root group: HDF5 writers (h5py, so pynwb) flush most of
+a file's metadata (group headers, link tables, heaps) at its end when they close it, so the walk that
+follows mostly finds its bytes there instead of paying a round trip per tree level."""
+
+
 class _LazyRangeFile:
     """Create the range reader only when bytes past the probe are needed."""
 
@@ -293,7 +299,9 @@ class _LazyRangeFile:
         if self._file is None:
             probe, policy, stats = self._args
             self._file = RangeFile(probe, policy, stats, root_chaser(probe.first_chunk))
-            self._file.warm_root()  # before h5py opens it: see ``RangeFile.warm_root``
+            tail = max(len(probe.first_chunk), probe.size - TAIL_BYTES)
+            # before h5py opens it (see ``RangeFile.warm_root``), with the file's end in the same wave
+            self._file.warm_root(also=self._file.blocks(tail, probe.size - tail))
         return self._file
 
     def prefetch(self, offsets: list[int], length: int = 1) -> int:
