@@ -125,3 +125,18 @@ def test_files_opened_at_once_do_not_wait_for_each_others_round_trips(sessions, 
         one = timed(urls[:1], "one")
         eight = timed(urls, "eight")
     assert eight < one + 3 * latency, (one, eight)
+
+
+def test_one_sessions_units_and_trials_cost_the_probe_and_the_files_end(server, sessions, workspace):
+    """From an empty workspace: the probe (the file's start) and, with the root group, the file's end,
+    where h5py left the metadata and these small tables' columns; nothing fetched twice."""
+    url = _urls(server)[1]
+    files, _, _ = _files(workspace)
+    server.log.clear()
+    units = collect(scan_table("/units", [url], files).lazy().select("id", "quality", "spike_times_count"))
+    trials = collect(scan_table("/intervals/trials", [url], files).lazy())
+    ranges = [entry[1] for entry in server.log.entries]
+    assert len(ranges) == 2 and ranges[0].startswith(PROBE), ranges
+    assert trials.drop("_nwb_path", "_table_row").equals(_trials(sessions / "session1.nwb"))
+    with pynwb.NWBHDF5IO(str(sessions / "session1.nwb"), "r") as io:
+        assert units["quality"].to_list() == list(io.read().units["quality"][:])
