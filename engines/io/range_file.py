@@ -193,15 +193,19 @@ class RangeFile(_RemFile):  # type: ignore[misc]  # remfile has no type hints
         or two) instead of one per structure; at the latest at the first read the cache misses. Called
         before h5py opens the file, its requests wait outside h5py's global lock, which a read from
         inside the open holds: files opened at once would otherwise wait for each other's round trips.
-        ``also``: more blocks to fetch in the first wave (what the caller expects to read next)."""
+        ``also``: more blocks to fetch with the first wave, when there is one (the root lies beyond what
+        is cached): what the caller expects to read next, at no extra round trip."""
         chaser, self._root = self._root, None
-        wanted = set(also)
-        while True:
-            found = chaser.follow(self.peek) if chaser is not None else []
-            wanted |= {b for offset, length in found for b in self.blocks(offset, length)}
-            if not wanted or not self.fetch_blocks(wanted) or chaser is None:
+        extra = set(also)
+        while chaser is not None:
+            found = chaser.follow(self.peek)
+            missing = {
+                b for offset, length in found for b in self.blocks(offset, length) if not self._have(b)
+            }
+            if not missing:
                 return
-            wanted = set()
+            self.fetch_blocks(missing | extra)
+            extra = set()
 
     def prefetch(self, offsets: Iterable[int], length: int = 1) -> int:
         """Get the blocks holding ``length`` bytes from each offset: now, concurrently, or inside

@@ -283,9 +283,10 @@ def open_nwb(text: str, policy: SourcePolicy, store: IndexStore) -> NwbFile:
 
 
 TAIL_BYTES = 256 * 1024
-"""A remote file's last bytes, fetched with its root group: HDF5 writers (h5py, so pynwb) flush most of
-a file's metadata (group headers, link tables, heaps) at its end when they close it, so the walk that
-follows mostly finds its bytes there instead of paying a round trip per tree level."""
+"""A remote file's last bytes, fetched with its root group when the probe (the file's start) lacks that:
+such a file's writer (h5py, so pynwb) flushed most of its metadata (group headers, link tables, heaps)
+at its end when it closed it, so the walk that follows mostly finds its bytes there instead of paying a
+round trip per tree level. A file whose root is in the probe pays no request for it."""
 
 
 class _LazyRangeFile:
