@@ -3,13 +3,15 @@ files as one lazily read Polars frame, with ``_nwb_path`` and ``_table_row`` col
 
 ``scan_table`` opens the files (concurrently, each through ``open_nwb``: the source policy, and
 the index store, so a reopen costs one request) and learns every file's columns from its index,
-without reading data. A file that fails (unreachable, not NWB, no such table) becomes a
-``FileFailure`` in ``TableScan.errors``, not the end of the query. ``TableScan.lazy()`` is a
-``LazyFrame`` over a Polars IO source (``register_io_source``), so Polars hands the source the
-columns a query needs and its filter: only those columns are read, and a filter's own columns
-are read first, so a file none of whose rows match costs nothing more, and the others only the
-rows between their first and last match. Files are read concurrently (``workers`` at a time),
-each reported to ``progress``; ``cancel`` stops between files with ``Cancelled``.
+without reading data. A file the workspace has no index of is walked only as far as the table's
+branch (``index_scope``), not the whole tree: that is most of a first open's work. A file that
+fails (unreachable, not NWB, no such table) becomes a ``FileFailure`` in ``TableScan.errors``, not
+the end of the query. ``TableScan.lazy()`` is a ``LazyFrame`` over a Polars IO source
+(``register_io_source``), so Polars hands the source the columns a query needs and its filter:
+only those columns are read, and a filter's own columns are read first, so a file none of whose
+rows match costs nothing more, and the others only the rows between their first and last match.
+Files are read concurrently (``workers`` at a time), each reported to ``progress``; ``cancel``
+stops between files with ``Cancelled``.
 
 lazynwb (``scan_nwb``/``get_df``) does the same over fsspec/remfile; this one reads through the
 server's policy, its index store and its range reader (one round trip per file for the columns),
