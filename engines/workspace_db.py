@@ -10,7 +10,9 @@ shared memory does not work, so the rollback journal is used; it relies on POSIX
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,14 +24,29 @@ __all__ = ["WorkspaceDb"]
 
 
 class WorkspaceDb:
-    """``write()`` and ``read()`` give a connection for one transaction; the schema is applied on creation."""
+    """``write()`` and ``read()`` give a connection for one transaction; the schema is applied on creation.
 
-    def __init__(self, path: Path, schema: str, timeout_s: float = 30.0, foreign_keys: bool = False) -> None:
+    ``shared=True`` keeps one connection for all of this process's threads (taken in turn): for a store
+    read and written many times a second (the NWB index, by every file opened at once), where opening
+    and closing a connection per call costs more CPU than the statement. A forked child opens its own.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        schema: str,
+        timeout_s: float = 30.0,
+        foreign_keys: bool = False,
+        shared: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.timeout_s = timeout_s
         self.foreign_keys = foreign_keys
         self.journal_mode = "DELETE" if is_network_filesystem(self.path.parent) else "WAL"
+        self._shared = shared
+        self._kept: tuple[int, sqlite3.Connection] | None = None
+        self._turn = threading.RLock()
         self._set_journal_mode()
         with self.write() as db:
             for statement in schema.split(";"):
@@ -61,9 +78,11 @@ class WorkspaceDb:
             time.sleep(pause_s)
             pause_s = min(pause_s * 2, 0.25)
 
-    def connect(self) -> sqlite3.Connection:
+    def connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
         """A new connection in autocommit mode (transactions are explicit); rows read as ``sqlite3.Row``."""
-        db = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+        db = sqlite3.connect(
+            self.path, timeout=self.timeout_s, isolation_level=None, check_same_thread=check_same_thread
+        )
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA synchronous=NORMAL" if self.journal_mode == "WAL" else "PRAGMA synchronous=FULL")
         if self.foreign_keys:
@@ -71,24 +90,34 @@ class WorkspaceDb:
         return db
 
     @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one transaction: a new one closed after, or (``shared``) the kept one, in turn."""
+        if not self._shared:
+            db = self.connect()
+            try:
+                yield db
+            finally:
+                db.close()
+            return
+        with self._turn:
+            if self._kept is None or self._kept[0] != os.getpid():
+                self._kept = (os.getpid(), self.connect(check_same_thread=False))
+            yield self._kept[1]
+
+    @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction holding the write lock from its first statement; rolled back on any error."""
-        db = self.connect()
-        try:
+        with self._connection() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # also when COMMIT failed: a kept connection must not stay inside it
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        db = self.connect()
-        try:
+        with self._connection() as db:
             yield db
-        finally:
-            db.close()

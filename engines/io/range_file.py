@@ -180,7 +180,7 @@ class RangeFile(_RemFile):  # type: ignore[misc]  # remfile has no type hints
             batch.want(self, missing, miss=True)
             raise BytesPending(f"bytes {start}-{stop - 1} are not cached yet")
         if missing and self._root is not None:
-            self._warm_root()
+            self.warm_root()
         return self._remfile_read(stop - start)
 
     def _remfile_read(self, size: int) -> bytes:
@@ -188,17 +188,24 @@ class RangeFile(_RemFile):  # type: ignore[misc]  # remfile has no type hints
         data: bytes = super().read(size)
         return data
 
-    def _warm_root(self) -> None:
-        """At the first read the cache misses, fetch what opening the file reads of the root group,
-        a round trip per pointer hop (usually one or two) instead of one per structure."""
+    def warm_root(self, also: Iterable[int] = ()) -> None:
+        """Fetch what opening the file reads of the root group, a round trip per pointer hop (usually one
+        or two) instead of one per structure; at the latest at the first read the cache misses. Called
+        before h5py opens the file, its requests wait outside h5py's global lock, which a read from
+        inside the open holds: files opened at once would otherwise wait for each other's round trips.
+        ``also``: more blocks to fetch with the first wave, when there is one (the root lies beyond what
+        is cached): what the caller expects to read next, at no extra round trip."""
         chaser, self._root = self._root, None
-        if chaser is None:
-            return
-        wanted = chaser.follow(self.peek)
-        while wanted and self.fetch_blocks(
-            {b for offset, length in wanted for b in self.blocks(offset, length)}
-        ):
-            wanted = chaser.follow(self.peek)
+        extra = set(also)
+        while chaser is not None:
+            found = chaser.follow(self.peek)
+            missing = {
+                b for offset, length in found for b in self.blocks(offset, length) if not self._have(b)
+            }
+            if not missing:
+                return
+            self.fetch_blocks(missing | extra)
+            extra = set()
 
     def prefetch(self, offsets: Iterable[int], length: int = 1) -> int:
         """Get the blocks holding ``length`` bytes from each offset: now, concurrently, or inside

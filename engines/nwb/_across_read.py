@@ -16,11 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+import h5py
 import numpy as np
 import polars as pl
 
+from engines.io.range_file import reader_of
 from engines.nwb.extract._chunks import RowRead, prefetch_rows
-from engines.nwb.extract._common import as_text, child, is_numeric, read
+from engines.nwb.extract._common import as_text, child, indexed_values, is_numeric, read
 from engines.nwb.extract.errors import UnsupportedData
 from engines.nwb.extract.tables import read_column, table_columns
 from engines.nwb.index import ObjectInfo
@@ -30,6 +32,9 @@ __all__ = ["Column", "file_columns", "row_count", "read_frame", "PATH_COLUMN", "
 
 PATH_COLUMN = "_nwb_path"
 ROW_COLUMN = "_table_row"
+
+_FEW_CHUNKS = 64
+"""A column of more chunks is prefetched without asking which of them are cached (that costs a call each)."""
 
 Kind = Literal["id", "plain", "text", "array", "list", "count"]
 
@@ -103,7 +108,34 @@ def _lists(f: NwbFile, data: ObjectInfo, first: int, ends: np.ndarray, dtype: pl
 
 
 def _prefetch(f: NwbFile, infos: Iterable[ObjectInfo], lo: int, hi: int) -> None:
-    prefetch_rows(f, [RowRead(info, lo, hi) for info in infos if info.shape])
+    prefetch_rows(f, [RowRead(info, lo, hi) for info in infos if info.shape and not _cached(f, info)])
+
+
+def _cached(f: NwbFile, info: ObjectInfo) -> bool:
+    """Whether a column's stored bytes are in the remote reader's block cache already (the open fetched
+    the file's end, where a small file's columns often lie): h5py then reads them with no request,
+    where a prefetch would fetch them again."""
+    reader = reader_of(f.h5)
+    if reader is None or indexed_values(info) is not None:
+        return False
+    try:
+        spans = _stored(f.dataset(info.path).id)
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return spans is not None and all(
+        reader.has_block(b) for offset, size in spans for b in reader.blocks(offset, size)
+    )
+
+
+def _stored(dataset: h5py.h5d.DatasetID) -> list[tuple[int, int]] | None:
+    """(offset, size) of a dataset's bytes in the file: its one extent, or its chunks (a few only)."""
+    offset = dataset.get_offset()
+    if offset is not None:
+        return [(offset, dataset.get_storage_size())]
+    if dataset.get_create_plist().get_layout() != h5py.h5d.CHUNKED or dataset.get_num_chunks() > _FEW_CHUNKS:
+        return None
+    chunks = [dataset.get_chunk_info(i) for i in range(dataset.get_num_chunks())]
+    return [(c.byte_offset, c.size) for c in chunks if c.byte_offset is not None]
 
 
 def read_frame(f: NwbFile, table: str, columns: list[Column], lo: int, hi: int) -> pl.DataFrame:

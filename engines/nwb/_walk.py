@@ -187,8 +187,10 @@ class _H5Walker:
         chaser: PointerChaser | None,
         decoder: AttributeDecoder | None,
         base: int,
+        scope: str | None = None,
     ) -> None:
         self.h5 = h5
+        self.scope = scope
         self.prefetcher = prefetcher
         self.rounds = rounds
         self.chaser = chaser
@@ -231,6 +233,8 @@ class _H5Walker:
                     self.objects[path] = ObjectInfo(
                         path=path, kind="soft_link", link_target=first, hard_link_of=first
                     )
+                elif not _in_scope(path, self.scope):
+                    continue  # outside the scope: listed in its parent's children, not described
                 else:
                     if link.kind == h5py.h5l.TYPE_HARD:
                         self.path_by_addr[link.addr] = path
@@ -324,6 +328,8 @@ class _H5Walker:
             addr = h5py.h5o.get_info(oid).addr
         except Exception:  # a dangling reference is data, not a reason to fail the index
             return None
+        if self.scope is not None:  # HDF5's name search would read the whole file the scope spares
+            return self.path_by_addr.get(addr)
         return self.path_by_addr.get(addr) or h5py.h5r.get_name(ref, self.h5.id).decode()
 
     def _resolve_references(self) -> None:
@@ -343,12 +349,21 @@ class _H5Walker:
             info.attrs, info.value = attrs, value
 
 
-def walk_h5py(h5: h5py.File, prefetcher: Prefetcher | None = None) -> NwbIndex:
+def _in_scope(path: str, scope: str | None) -> bool:
+    """Whether a scoped walk describes ``path``: the scope's group, what lies below it, and its ancestors."""
+    if scope is None or scope == "/":
+        return True
+    return path == scope or path.startswith(scope + "/") or scope.startswith(path + "/")
+
+
+def walk_h5py(h5: h5py.File, prefetcher: Prefetcher | None = None, scope: str | None = None) -> NwbIndex:
     """Index an h5py file; files not backed by HDF5 (LINDI subclasses ``h5py.File``) go to ``walk_generic``.
 
     With a prefetcher (a remote file's reader) reads are batched and HDF5 pointers chased
     ahead: the walk costs about one round trip per pointer hop from the root to the deepest
     object (4-6 for NWB files), with concurrent requests for the metadata blocks it touches.
+    ``scope`` (a group's path) walks only that group, what lies below it and its ancestors (a
+    table read of many files needs no more); references to objects outside it are left unnamed.
     """
     if not isinstance(h5.id, h5py.h5f.FileID):
         return walk_generic(h5)
@@ -364,10 +379,11 @@ def walk_h5py(h5: h5py.File, prefetcher: Prefetcher | None = None) -> NwbIndex:
             sizeof_addr, sizeof_size, lambda address, length: prefetcher.peek(base + address, length)
         )
     with batch_reads(chaser.follow) if chaser is not None else nullcontext() as batch:
-        objects = _H5Walker(h5, prefetcher, _Rounds(batch), chaser, decoder, base).run()
+        objects = _H5Walker(h5, prefetcher, _Rounds(batch), chaser, decoder, base, scope).run()
     version = objects["/"].attrs.get("nwb_version")
     return NwbIndex(
         objects=objects,
         nwb_version=version if isinstance(version, str) else None,
         build_seconds=time.perf_counter() - started,
+        scopes=None if scope is None else [scope],
     )

@@ -46,7 +46,7 @@ class IndexStore:
     def __init__(self, workspace: Path, memory_items: int = 32, build_wait_s: float = BUILD_WAIT_S) -> None:
         self.workspace = Path(workspace)
         self.path = self.workspace / "nwb_index.sqlite"
-        self._db = WorkspaceDb(self.path, _SCHEMA)
+        self._db = WorkspaceDb(self.path, _SCHEMA, shared=True)  # every file opened at once reads it
         self._memory: OrderedDict[str, NwbIndex] = OrderedDict()
         self._memory_items = memory_items
         self._build_wait_s = build_wait_s

@@ -12,7 +12,9 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +28,12 @@ from engines.io.remote_sources import dandi_to_https, gs_to_https, s3_to_https
 from engines.nwb._h5_superblock import root_chaser
 from engines.nwb._walk import Prefetcher, walk_h5py
 from engines.nwb.errors import NwbOpenError, NwbReadError, ObjectNotFound
-from engines.nwb.index import NwbIndex, ObjectInfo
+from engines.nwb.index import NwbIndex, ObjectInfo, normalize_path
 from engines.nwb.index_store import IndexStore
 from engines.nwb.lindi_source import open_lindi_file, open_lindi_json, refuse_remote_lindi_tar
 from engines.nwb.lineage import compute_lineage
 
-__all__ = ["NwbFile", "open_nwb"]
+__all__ = ["NwbFile", "open_nwb", "index_scope"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class NwbFile:
         stats: RequestStats | None,
         h5: Any = None,
         workspace: Path | None = None,
+        walk_scope: Callable[[Any, str], NwbIndex] | None = None,
     ) -> None:
         self.source = source
         self.label = label
@@ -81,7 +84,17 @@ class NwbFile:
         self._handles.h5 = h5
         self._pynwb: Any = None
         self._lock = threading.RLock()
+        self._walk_scope = walk_scope
         weakref.finalize(self, self._handles.close)
+
+    def cover(self, path: str) -> None:
+        """Make a scoped index (``index_scope``) cover ``path`` too, walking its branch with this open file
+        (the ancestors' metadata is in its cache already); nothing for a whole index. The index grows, it
+        never loses objects, so readers holding the old one stay right."""
+        with self._lock:
+            if self.index.covers(path) or self._walk_scope is None:
+                return
+            self.index = self.index.joined(self._walk_scope(self.h5, normalize_path(path)))
 
     @property
     def h5(self) -> Any:
@@ -179,9 +192,11 @@ def _open_h5(target: Any, label: str) -> h5py.File:
         raise NwbOpenError(f"{label} is not a readable HDF5 file ({text[:200]}).") from exc
 
 
-def _build_index(h5: Any, label: str, prefetcher: Prefetcher | None) -> NwbIndex:
+def _build_index(h5: Any, label: str, prefetcher: Prefetcher | None, scope: str | None = None) -> NwbIndex:
     _check_nwb(h5, label)
-    index = walk_h5py(h5, prefetcher)  # routes LINDI (an h5py.File subclass) to the generic walk itself
+    index = walk_h5py(
+        h5, prefetcher, scope
+    )  # routes LINDI (an h5py.File subclass) to the generic walk itself
     types = {o.neurodata_type for o in index.objects.values() if o.neurodata_type}
 
     def extension_specs():
@@ -199,6 +214,21 @@ def _build_index(h5: Any, label: str, prefetcher: Prefetcher | None) -> NwbIndex
 
     index.lineage = compute_lineage(types, extension_specs)
     return index
+
+
+_SCOPE: ContextVar[str | None] = ContextVar("nwb_index_scope", default=None)
+
+
+@contextmanager
+def index_scope(path: str) -> Iterator[None]:
+    """Inside it, an ``open_nwb`` of a file the store has no whole index of walks only the group ``path``
+    (its branch and ancestors; ``NwbIndex.scope``) and keeps that index instead: what a read of one table
+    of many files needs, at a fraction of a whole first open. A whole index already stored is used."""
+    token = _SCOPE.set(normalize_path(path))
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
 
 
 def _version_key(*parts: object) -> str:
@@ -252,6 +282,13 @@ def open_nwb(text: str, policy: SourcePolicy, store: IndexStore) -> NwbFile:
     )
 
 
+TAIL_BYTES = 256 * 1024
+"""A remote file's last bytes, fetched with its root group when the probe (the file's start) lacks that:
+such a file's writer (h5py, so pynwb) flushed most of its metadata (group headers, link tables, heaps)
+at its end when it closed it, so the walk that follows mostly finds its bytes there instead of paying a
+round trip per tree level. A file whose root is in the probe pays no request for it."""
+
+
 class _LazyRangeFile:
     """Create the range reader only when bytes past the probe are needed."""
 
@@ -263,6 +300,9 @@ class _LazyRangeFile:
         if self._file is None:
             probe, policy, stats = self._args
             self._file = RangeFile(probe, policy, stats, root_chaser(probe.first_chunk))
+            tail = max(len(probe.first_chunk), probe.size - TAIL_BYTES)
+            # before h5py opens it (see ``RangeFile.warm_root``), with the file's end in the same wave
+            self._file.warm_root(also=self._file.blocks(tail, probe.size - tail))
         return self._file
 
     def prefetch(self, offsets: list[int], length: int = 1) -> int:
@@ -282,26 +322,60 @@ def _finish(
     prefetcher: Any,
 ) -> NwbFile:
     index = store.get(key)
+    scope = _SCOPE.get()
+    if index is None and scope is not None:
+        return _finish_scoped(source, label, key, opener, stats, store, prefetcher, scope)
     if index is None:
         with store.building(
             key
         ):  # another process or session indexing this version: wait, then read its index
             index = store.get(key)
             if index is None:
-                started = time.perf_counter()
                 h5 = opener()
-                try:
-                    index = _build_index(h5, label, prefetcher)
-                except SourceError:
-                    if hasattr(h5, "close"):
-                        h5.close()
-                    raise
+                index = _timed_index(h5, label, prefetcher, None)
                 store.put(key, source.location, index)
-                log.info(
-                    "indexed %s (%d objects) in %.2f s",
-                    label,
-                    len(index.objects),
-                    time.perf_counter() - started,
-                )
                 return NwbFile(source, label, key, index, opener, stats, h5=h5, workspace=store.workspace)
     return NwbFile(source, label, key, index, opener, stats, workspace=store.workspace)
+
+
+def _finish_scoped(
+    source: Source,
+    label: str,
+    key: str,
+    opener: Callable[[], Any],
+    stats: RequestStats | None,
+    store: IndexStore,
+    prefetcher: Any,
+    scope: str,
+) -> NwbFile:
+    """The file with an index of ``scope``'s branch only (see ``index_scope``), kept in the store under its
+    own key: a second read of the same table opens as fast as a whole index would. Two builders of the
+    same branch at once only do the (small) work twice, so no build lock is taken."""
+
+    def walk_scope(h5: Any, scope: str) -> NwbIndex:
+        scoped_key = f"{key}#scope={scope}"
+        index = store.get(scoped_key)
+        if index is None:
+            index = _timed_index(h5, label, prefetcher, scope)
+            store.put(scoped_key, source.location, index)
+        return index
+
+    index = store.get(f"{key}#scope={scope}")
+    h5 = None
+    if index is None:
+        h5 = opener()
+        index = walk_scope(h5, scope)
+    return NwbFile(source, label, key, index, opener, stats, h5, store.workspace, walk_scope)
+
+
+def _timed_index(h5: Any, label: str, prefetcher: Any, scope: str | None) -> NwbIndex:
+    """``_build_index``, logged; the h5py file is closed when the bytes are no NWB file."""
+    started = time.perf_counter()
+    try:
+        index = _build_index(h5, label, prefetcher, scope)
+    except SourceError:
+        if hasattr(h5, "close"):
+            h5.close()
+        raise
+    log.info("indexed %s (%d objects) in %.2f s", label, len(index.objects), time.perf_counter() - started)
+    return index

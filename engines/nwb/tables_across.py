@@ -3,13 +3,15 @@ files as one lazily read Polars frame, with ``_nwb_path`` and ``_table_row`` col
 
 ``scan_table`` opens the files (concurrently, each through ``open_nwb``: the source policy, and
 the index store, so a reopen costs one request) and learns every file's columns from its index,
-without reading data. A file that fails (unreachable, not NWB, no such table) becomes a
-``FileFailure`` in ``TableScan.errors``, not the end of the query. ``TableScan.lazy()`` is a
-``LazyFrame`` over a Polars IO source (``register_io_source``), so Polars hands the source the
-columns a query needs and its filter: only those columns are read, and a filter's own columns
-are read first, so a file none of whose rows match costs nothing more, and the others only the
-rows between their first and last match. Files are read concurrently (``workers`` at a time),
-each reported to ``progress``; ``cancel`` stops between files with ``Cancelled``.
+without reading data. A file the workspace has no index of is walked only as far as the table's
+branch (``index_scope``), not the whole tree: that is most of a first open's work. A file that
+fails (unreachable, not NWB, no such table) becomes a ``FileFailure`` in ``TableScan.errors``, not
+the end of the query. ``TableScan.lazy()`` is a ``LazyFrame`` over a Polars IO source
+(``register_io_source``), so Polars hands the source the columns a query needs and its filter:
+only those columns are read, and a filter's own columns are read first, so a file none of whose
+rows match costs nothing more, and the others only the rows between their first and last match.
+Files are read concurrently (``workers`` at a time), each reported to ``progress``; ``cancel``
+stops between files with ``Cancelled``.
 
 lazynwb (``scan_nwb``/``get_df``) does the same over fsspec/remfile; this one reads through the
 server's policy, its index store and its range reader (one round trip per file for the columns),
@@ -29,7 +31,7 @@ from engines._progress import Cancel, Cancelled, Progress, is_cancelled, no_prog
 from engines.errors import NeurodeckError
 from engines.nwb._across_read import PATH_COLUMN, ROW_COLUMN, Column, file_columns, read_frame, row_count
 from engines.nwb._across_sources import list_sources
-from engines.nwb.nwbfile import NwbFile
+from engines.nwb.nwbfile import NwbFile, index_scope
 from engines.tables.limits import QueryLimits, collect_isolated
 from engines.tables.sql import run_sql
 
@@ -192,7 +194,8 @@ class TableScan:
 
 class OpenFiles:
     """Files opened once for several scans (the units, then the trials of the same sessions): a scan of
-    another table of a file already open costs no request at all. ``close()`` releases them all."""
+    another table of a file already open costs no request when its index covers that table, else
+    the walk of that table's branch alone (``NwbFile.cover``). ``close()`` releases them all."""
 
     def __init__(self, open_file: Callable[[str], NwbFile]) -> None:
         self._open_file = open_file
@@ -215,7 +218,14 @@ class OpenFiles:
 
 
 def _open_one(source: str, table: str, open_file: Callable[[str], NwbFile]) -> _Opened:
-    f = open_file(source)
+    """The file opened for ``table`` alone: a file the workspace has no index of is walked only as far as
+    the table's branch (``index_scope``); one opened before for another table is walked that far too. A
+    table reached through a link the scoped walk does not follow is looked up in the whole index."""
+    with index_scope(table):
+        f = open_file(source)
+    f.cover(table)
+    if table not in f.index:
+        f.cover("/")
     columns = file_columns(f, table)
     return _Opened(source, f, {c.name: c for c in columns}, row_count(f, table))
 
