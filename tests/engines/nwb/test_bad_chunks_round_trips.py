@@ -35,10 +35,12 @@ def served(tmp_path_factory):
         yield server
 
 
-def test_the_open_from_an_empty_workspace_is_one_round_trip(served, policy, index_store):
+def test_the_open_from_an_empty_workspace_reads_headers_only(served, policy, index_store):
+    """The probe and the header levels past it (this file's pynwb headers spill past the 100 KB probe):
+    a few requests, no data and no chunk index."""
     served.log.clear()
     nwb = open_nwb(served.url_for("bad_chunks.nwb"), policy, index_store)
-    assert served.log.count == 1, served.log.entries
+    assert served.log.count <= 4, served.log.entries
     assert served.log.bytes <= 256 * 1024, "headers only: no data, no chunk index"
     nwb.close()
 
