@@ -31,7 +31,8 @@ BAND = 10 * 2
 def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("served")
     write_bad_chunks_nwb(folder / "bad_chunks.nwb", rows=ROWS)
-    with RangeServer(folder, latency_s=0.1) as server:  # 0.1 s: a wave's requests overlap at the server
+    # 0.5 s per request: a wave's requests overlap at the server even on a busy machine
+    with RangeServer(folder, latency_s=0.5) as server:
         yield server
 
 
