@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 # First-party imports follow the path line above, so the script also runs as a file.
+from benchmarks._floors import Floors, described, holds  # noqa: E402
 from benchmarks._nwb_bench_files import ELECTRICAL_SERIES_PATH, ensure_large_file, ensure_spread_file  # noqa: E402
 from engines.io.block_cache import flush_disk_writes  # noqa: E402
 from engines.io.policy import SourcePolicy  # noqa: E402
@@ -64,7 +65,7 @@ WARM_UP_FILE = ROOT / "tests" / "data" / "nwb" / "pynwb-types" / "test_Units.nwb
 SERIES_PATH = ELECTRICAL_SERIES_PATH.rsplit("/", 1)[0]
 WINDOW_S = 10.0
 
-FLOORS: dict[str, tuple[str, float]] = {
+FLOORS: Floors = {
     "tree_speedup": (">=", 15.0),
     "reopen_requests": ("<=", 1),
     "first_open_bytes_ratio": ("<=", 1.0),
@@ -73,15 +74,6 @@ FLOORS: dict[str, tuple[str, float]] = {
     "peak_mem_growth_mb": ("<=", 300.0),
 }
 """key -> (">=" or "<=", bound): what the issues ask of the summary's keys (as in ``nwb_reads.py``)."""
-
-
-def _holds(summary: dict[str, Any]) -> dict[str, bool]:
-    checks = {">=": lambda value, bound: value >= bound, "<=": lambda value, bound: value <= bound}
-    return {
-        key: bool(checks[op](summary[key], bound))
-        for key, (op, bound) in FLOORS.items()
-        if isinstance(summary.get(key), (int, float))
-    }
 
 
 def _counted(server: RangeServerProcess, action: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
@@ -369,9 +361,7 @@ def main() -> None:
         "browse_s": memory["browse_s"],
         "total_s": round(time.perf_counter() - started, 1),
     }
-    summary.update(
-        floors={key: f"{op} {bound:g}" for key, (op, bound) in FLOORS.items()}, holds=_holds(summary)
-    )
+    summary.update(floors=described(FLOORS), holds=holds(summary, FLOORS))
     print(
         "tree_speedup = pynwb/ours on the spread file's first open; reopen_speedup the same with our cached "
         "index;"

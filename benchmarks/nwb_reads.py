@@ -24,6 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from benchmarks._floors import Floors, described, holds  # noqa: E402
 from tests.support.range_server import RangeServerProcess  # noqa: E402
 
 SECTIONS: tuple[str, ...] = (
@@ -37,7 +38,7 @@ SECTIONS: tuple[str, ...] = (
 )
 """Section names, run in this order; ``_reads_<name>.py`` beside this file measures each."""
 
-FLOORS: dict[str, tuple[str, float]] = {
+FLOORS: Floors = {
     "video_seek_requests": ("<=", 1),
     "video_seek_s": ("<=", 0.25),
     "aligned_first_s": ("<=", 3.0),
@@ -52,15 +53,6 @@ FLOORS: dict[str, tuple[str, float]] = {
     "first_plot_p95_s": ("<=", 2.0),
 }
 """key -> (">=" or "<=", bound): what the issue asks of each key."""
-
-
-def _holds(summary: dict[str, Any]) -> dict[str, bool]:
-    checks = {">=": lambda value, bound: value >= bound, "<=": lambda value, bound: value <= bound}
-    return {
-        key: bool(checks[op](summary[key], bound))
-        for key, (op, bound) in FLOORS.items()
-        if isinstance(summary.get(key), (int, float))
-    }
 
 
 def main() -> None:
@@ -81,8 +73,8 @@ def main() -> None:
             summary.update(section.measure(server, args.data, args.runs))
             print(f"[{name}] {time.perf_counter() - section_started:.1f} s")
     summary.update(
-        floors={key: f"{op} {bound:g}" for key, (op, bound) in FLOORS.items()},
-        holds=_holds(summary),
+        floors=described(FLOORS),
+        holds=holds(summary, FLOORS),
         latency_s=args.latency,
         runs=args.runs,
         load_avg_1min=[round(load_before, 2), round(os.getloadavg()[0], 2)],
