@@ -131,6 +131,7 @@ def test_a_verdict_given_through_one_server_shows_through_the_other(browser, two
     b = None
     try:
         expect(a.get_by_text(READY).first).to_be_visible(timeout=120_000)
+        expect(a.get_by_text(FOCUS).first).to_have_text(re.compile(r"Group \d+"))  # may still be drawing
         group = int(re.search(r"Group (\d+)", a.get_by_text(FOCUS).first.inner_text()).group(1))
         a.keyboard.press("a")
         expect(a.locator(f".nd-group-{group}").first).to_contain_text("you: accept")
