@@ -23,7 +23,7 @@ from engines._filesystem import build_lock
 from engines.nwb.index import NwbIndex
 from engines.workspace_db import WorkspaceDb
 
-__all__ = ["IndexStore", "BUILD_WAIT_S", "INDEX_FORMAT"]
+__all__ = ["IndexStore", "BUILD_WAIT_S", "INDEX_FORMAT", "workspace_index_store"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nwb_index (
@@ -94,3 +94,19 @@ class IndexStore:
 def _stored_key(version_key: str) -> str:
     """The key an index of this file version is kept under by this code's ``INDEX_FORMAT``."""
     return f"v{INDEX_FORMAT}:{version_key}"
+
+
+_STORES: dict[Path, IndexStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def workspace_index_store(workspace: Path) -> IndexStore:
+    """The process's one store of ``workspace``'s indexes, for code that opens files one after another
+    (jobs, commands): a store of its own each time would keep a SQLite connection open until the garbage
+    collector found it (a store sits in reference cycles), so a server running many jobs held files open."""
+    key = Path(workspace).resolve()
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        if store is None:
+            store = _STORES[key] = IndexStore(key)
+        return store

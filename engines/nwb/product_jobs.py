@@ -20,7 +20,7 @@ from engines.dandi import MAX_PAGE_SIZE, DandiArchive
 from engines.io.policy import SourcePolicy
 from engines.jobs import JobContext, JobEnvironment, JobKind, ResultStore, run_in_child_process
 from engines.jobs.model import hash_inputs
-from engines.nwb.index_store import IndexStore
+from engines.nwb.index_store import workspace_index_store
 from engines.nwb.nwbfile import NwbFile, open_nwb
 from engines.nwb.products import SpikeDensityPyramid, build_spike_density_pyramid
 from engines.nwb.products.ephys_summary import summarize_electrical_series
@@ -47,7 +47,7 @@ CODE_VERSIONS = {SPIKE_DENSITY: "1", RASTERMAP: "1", PREVIEW_MOVIE: "1", EPHYS_S
 
 
 def _open(inputs: dict[str, Any], policy: SourcePolicy) -> NwbFile:
-    return open_nwb(inputs["source"], policy, IndexStore(policy.workspace))
+    return open_nwb(inputs["source"], policy, workspace_index_store(policy.workspace))
 
 
 def run_spike_density(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePolicy) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from engines.nwb.copies import COPY_NAME, RECHUNK, RECHUNK_VERSION, copy_chunk_r
 from engines.nwb.errors import NwbReadError
 from engines.nwb.extract._chunks import RowRead, prefetch_rows, read_unfiltered_rows
 from engines.nwb.extract._common import is_numeric
-from engines.nwb.index_store import IndexStore
+from engines.nwb.index_store import workspace_index_store
 from engines.nwb.nwbfile import NwbFile, open_nwb
 
 __all__ = ["job_kinds", "run_rechunk", "write_rechunked_copy"]
@@ -39,7 +39,7 @@ _FETCH_BYTES = 16 << 20
 
 def run_rechunk(inputs: dict[str, Any], ctx: JobContext, *, policy: SourcePolicy) -> dict[str, Any]:
     """Copy ``inputs["path"]`` of ``inputs["source"]`` (at ``inputs["version"]``) into the job's folder."""
-    nwb = open_nwb(inputs["source"], policy, IndexStore(policy.workspace))
+    nwb = open_nwb(inputs["source"], policy, workspace_index_store(policy.workspace))
     try:
         if nwb.version_key != inputs["version"]:
             raise NwbReadError(

@@ -14,7 +14,7 @@ from pathlib import Path
 from engines._progress import Progress
 from engines.io.errors import SourceNotAllowed
 from engines.io.policy import SourcePolicy, resolve_local_path
-from engines.nwb.index_store import IndexStore
+from engines.nwb.index_store import workspace_index_store
 from engines.training.config import (
     AllenSource,
     DataConfig,
@@ -50,7 +50,7 @@ def _one_source(source, config: DataConfig, policy: SourcePolicy | None, report:
             convert_nwb(
                 source.path,
                 policy,
-                IndexStore(policy.workspace),
+                workspace_index_store(policy.workspace),
                 config.bin_s,
                 modality_map=source.modality_map,
                 species=source.species,

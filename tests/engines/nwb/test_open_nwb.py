@@ -259,3 +259,20 @@ def test_closed_file_reopens_its_bytes_on_demand(range_server, policy, index_sto
     nwb.close()
     np.testing.assert_array_equal(nwb.dataset("/units/spike_times")[:5], first)
     nwb.close()
+
+
+def test_files_opened_one_after_another_by_jobs_share_one_store_and_hold_no_more_files(tmp_path):
+    """A store keeps one SQLite connection; a store per job would hold files open until the garbage
+    collector ran (a server's open-file count grew with the jobs it ran)."""
+    import os
+
+    from engines.io.policy import SourcePolicy
+    from engines.nwb.index_store import workspace_index_store
+
+    policy = SourcePolicy(workspace=tmp_path, allowed_roots=(DATA_DIR,))
+    assert workspace_index_store(tmp_path) is workspace_index_store(tmp_path / ".")
+    open_nwb(str(DATA_DIR / "anm369963.nwb"), policy, workspace_index_store(tmp_path)).close()
+    held = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        open_nwb(str(DATA_DIR / "anm369963.nwb"), policy, workspace_index_store(tmp_path)).close()
+    assert len(os.listdir("/proc/self/fd")) <= held
