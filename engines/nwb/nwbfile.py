@@ -356,19 +356,20 @@ def _finish_scoped(
     own key: a second read of the same table opens as fast as a whole index would. Two builders of the
     same branch at once only do the (small) work twice, so no build lock is taken."""
 
-    def walk_scope(h5: Any, scope: str) -> NwbIndex:
-        scoped_key = f"{key}#scope={scope}"
-        index = store.get(scoped_key)
-        if index is None:
-            index = _timed_index(h5, label, prefetcher, scope)
-            store.put(scoped_key, source.location, index)
+    def build(h5: Any, scope: str) -> NwbIndex:
+        index = _timed_index(h5, label, prefetcher, scope)
+        store.put(f"{key}#scope={scope}", source.location, index)
         return index
+
+    def walk_scope(h5: Any, scope: str) -> NwbIndex:
+        kept = store.get(f"{key}#scope={scope}")
+        return build(h5, scope) if kept is None else kept
 
     index = store.get(f"{key}#scope={scope}")
     h5 = None
-    if index is None:
+    if index is None:  # looked up once: build without asking the store again
         h5 = opener()
-        index = walk_scope(h5, scope)
+        index = build(h5, scope)
     return NwbFile(source, label, key, index, opener, stats, h5, store.workspace, walk_scope)
 
 
