@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import quote
 
@@ -124,21 +124,29 @@ def stalling_app(tmp_path, nwb_data_dir, monkeypatch):
 
 
 @contextmanager
-def other_users_browser(playwright_driver, chromium_path) -> Iterator[tuple[Browser, list[psutil.Process]]]:
-    """A second Chromium for the other users' pages, with its processes (to pause them: see below)."""
+def other_users_browser(
+    playwright_driver, chromium_path
+) -> Iterator[tuple[Browser, Callable[[], list[psutil.Process]]]]:
+    """A second Chromium for the other users' pages, and a function listing its processes now (to pause
+    them: see below). Chromium starts a renderer for each page it opens, so the list is taken when asked:
+    one taken at launch would leave every page's renderer running."""
     before = {p.pid for p in psutil.process_iter()}
     browser = sign_in_every_context(
         playwright_driver.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
     )
+    launched = [
+        p for p in psutil.process_iter(["name"]) if p.pid not in before and "chrom" in (p.info["name"] or "")
+    ]
+
+    def processes() -> list[psutil.Process]:
+        found = {p.pid: p for p in launched if p.is_running()}
+        for process in list(found.values()):
+            for child in process.children(recursive=True):
+                found.setdefault(child.pid, child)
+        return list(found.values())
+
     try:
-        yield (
-            browser,
-            [
-                p
-                for p in psutil.process_iter(["name"])
-                if p.pid not in before and "chrom" in (p.info["name"] or "")
-            ],
-        )
+        yield browser, processes
     finally:
         browser.close()
 
@@ -155,7 +163,7 @@ def test_a_stalled_server_in_other_sessions_never_slows_this_one(
     """
     app_url, silent = stalling_app
     mine = browser.new_context(viewport={"width": 1400, "height": 1000})
-    with other_users_browser(playwright_driver, chromium_path) as (theirs, their_processes):
+    with other_users_browser(playwright_driver, chromium_path) as (theirs, their_processes_now):
         page = mine.new_page()
         page.goto(app_url)
         _tree_node(page, "units").click()  # once before: what is measured is the other sessions' effect,
@@ -174,6 +182,7 @@ def test_a_stalled_server_in_other_sessions_never_slows_this_one(
         while len(waiting()) < len(stalled) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(waiting()) == len(stalled), "not every other session reached the silent server"
+        their_processes = their_processes_now()
         for process in their_processes:
             process.suspend()
         try:
