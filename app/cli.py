@@ -76,6 +76,13 @@ def _add_serving_flags(parser: argparse._ArgumentGroup) -> None:
         "--max-viewers", type=int, help="Neuroglancer viewers open at once per server process (default 200)"
     )
     parser.add_argument(
+        "--session-lifetime",
+        type=float,
+        metavar="SECONDS",
+        dest="session_lifetime_s",
+        help="how long a closed tab's session is kept before its memory is released (default 15)",
+    )
+    parser.add_argument(
         "--default-source", help="file or URL the NWB page opens first (default: bundled demo)"
     )
     parser.add_argument("--workers", type=int, help="in-process job workers (default 2)")
@@ -181,6 +188,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         "num_threads",
         "num_procs",
         "max_viewers",
+        "session_lifetime_s",
         "default_source",
         "workers",
         "auth",

@@ -217,6 +217,8 @@ def build_server(settings: Settings) -> tuple[Server, str]:
         extra_patterns=routes,
         start=False,
         num_procs=settings.num_procs,
+        unused_session_lifetime_milliseconds=int(settings.session_lifetime_s * 1000),
+        check_unused_sessions_milliseconds=int(min(17.0, settings.session_lifetime_s) * 1000),
         **auth,
     )
     # From here on this is one of the --num-procs processes (Bokeh forked while building the server): each

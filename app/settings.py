@@ -81,10 +81,14 @@ class Settings:
     websocket_origins: tuple[str, ...] = ()
     num_threads: int = 4
     num_procs: int = 1
+    """Server processes sharing the port and the workspace (``--num-procs``; Panel's ``--num-procs``)."""
     max_viewers: int = 200
     """Neuroglancer viewers streaming at once per server process (``--max-viewers``); each holds 3 file
     handles."""
-    """Server processes sharing the port and the workspace (``--num-procs``; Panel's ``--num-procs``)."""
+    session_lifetime_s: float = 15.0
+    """How long a closed tab's session is kept before it is discarded and its memory, threads and files go
+    back (``--session-lifetime``; Bokeh's unused-session lifetime, checked as often as that, at most every
+    17 s). Shorter frees a busy server sooner; a tab whose network drops for longer must reload."""
     request_timeout_s: float = 10.0
     default_source: str = str(BUNDLED_DEMO_FILE)
     s3_endpoint_url: str | None = None
@@ -166,6 +170,7 @@ class Settings:
             num_threads=int(env.get("NEURODECK_NUM_THREADS", base.num_threads)),
             num_procs=int(env.get("NEURODECK_NUM_PROCS", base.num_procs)),
             max_viewers=int(env.get("NEURODECK_MAX_VIEWERS", base.max_viewers)),
+            session_lifetime_s=float(env.get("NEURODECK_SESSION_LIFETIME_S", base.session_lifetime_s)),
             request_timeout_s=float(env.get("NEURODECK_REQUEST_TIMEOUT_S", base.request_timeout_s)),
             default_source=env.get("NEURODECK_DEFAULT_SOURCE", base.default_source),
             s3_endpoint_url=env.get("NEURODECK_S3_ENDPOINT_URL") or None,

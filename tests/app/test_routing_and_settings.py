@@ -164,9 +164,12 @@ def test_cli_flags_override_environment(monkeypatch, tmp_path):
             "--prefix",
             "neurodeck/",
             "--use-xheaders",
+            "--session-lifetime",
+            "3",
         ]
     )
     assert settings.port == 6001
+    assert settings.session_lifetime_s == 3.0
     assert settings.workspace == tmp_path / "ws"
     assert settings.show is False
     assert settings.websocket_origins == ("lab.org:443", "x:1")
