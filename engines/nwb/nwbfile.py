@@ -20,6 +20,7 @@ from typing import Any
 
 import h5py
 
+from engines.io.block_cache import writes_deferred
 from engines.io.errors import SourceError
 from engines.io.policy import Source, SourcePolicy, parse_source, resolve_local_path
 from engines.io.range_file import RangeFile
@@ -271,15 +272,16 @@ def open_nwb(text: str, policy: SourcePolicy, store: IndexStore) -> NwbFile:
         )
         return _finish(source, label, probe.version_key, opener, stats, store, None)
     range_file = _LazyRangeFile(probe, policy, stats)
-    return _finish(
-        source,
-        label,
-        probe.version_key,
-        lambda: _open_h5(range_file.get(), label),
-        stats,
-        store,
-        prefetcher=range_file,
-    )
+    with writes_deferred():  # the blocks the tree's walk fetches go to the disk cache once it is done
+        return _finish(
+            source,
+            label,
+            probe.version_key,
+            lambda: _open_h5(range_file.get(), label),
+            stats,
+            store,
+            prefetcher=range_file,
+        )
 
 
 TAIL_BYTES = 256 * 1024
