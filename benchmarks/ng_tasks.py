@@ -48,7 +48,7 @@ from engines.agent import ChatSession, LlmConfig  # noqa: E402
 from engines.agent.events import AgentEvent, ToolFinished  # noqa: E402
 from engines.agent.toolsets import ViewerTools, build_table_tools, build_viewer_tools  # noqa: E402
 from engines.io.policy import SourcePolicy  # noqa: E402
-from engines.ngstate import StateStore, build_demo_state, ensure_demo_volume, summarize_state  # noqa: E402
+from engines.ngstate import NgState, StateStore, build_demo_state, ensure_demo_volume, summarize_state  # noqa: E402
 from engines.ngstate.session import ViewerSession  # noqa: E402
 from engines.tables import TableWorkspace  # noqa: E402
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply, ToolCall  # noqa: E402
@@ -119,7 +119,7 @@ class TaskBench:
         return _Page(session, tables, chat)
 
     @contextmanager
-    def _ready(self, task: NgTask, llm: LlmConfig | None) -> Iterator[tuple[_Page, Any]]:
+    def _ready(self, task: NgTask, llm: LlmConfig | None) -> Iterator[tuple[_Page, NgState]]:
         """A fresh page with the task's setup made (through the registry, untimed); closed afterwards."""
         page = self._page(llm)
         initial = page.session.state
@@ -172,7 +172,7 @@ def _call(step: Step) -> ToolCall:
 
 
 def _judge(
-    task: NgTask, events: Sequence[AgentEvent], initial: Any, before: Any, page: _Page
+    task: NgTask, events: Sequence[AgentEvent], initial: NgState, before: NgState, page: _Page
 ) -> tuple[bool, str]:
     """The task's predicate on what the user sees; tool errors and exceptions count as failures, with why."""
     errors = [getattr(e, "message", "") for e in events if e.kind in ("tool_error", "error")]
