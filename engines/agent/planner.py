@@ -127,25 +127,8 @@ def compile_command(
             f"command {command.template!r} passes {sorted(unknown)}, which tool {tool} "
             f"does not take (it takes {sorted(parameters)})"
         )
-    pattern, converters, literal, end = "", {}, 0, -1
-    for found in _TOKEN.finditer(command.template):
-        token = found.group()
-        gap = _GAP if found.start() > end else ""  # "{power}x": no space in the template, none needed
-        end = found.end()
-        if token.startswith("{"):
-            name, regex, convert = _placeholder(token, tool, parameters, command.template)
-            if name in converters:
-                raise AgentError(f"command {command.template!r} uses {{{name}}} twice")
-            converters[name] = convert
-            pattern += f"{gap}(?P<{name}>{regex})"
-        elif token.startswith("["):
-            pattern += f"(?:{gap}{_alternatives(token[1:-1])})?"
-        elif token.startswith("("):
-            pattern += f"{gap}{_alternatives(token[1:-1])}"
-            literal += min(len(a) for a in token[1:-1].split("|"))
-        else:
-            pattern += gap + re.escape(token)
-            literal += len(token)
+    converters: dict[str, Callable[[str], Any]] = {}
+    pattern, literal = _compile_tokens(command.template, command.template, tool, parameters, converters)
     if not converters and not literal:
         raise AgentError(f"command {command.template!r} for tool {tool} has no words to match")
     return CompiledCommand(
@@ -157,6 +140,42 @@ def compile_command(
         command.example or _help_form(command.template),
         description,
     )
+
+
+def _compile_tokens(
+    body: str,
+    template: str,
+    tool: str,
+    parameters: Mapping[str, Any],
+    converters: dict[str, Callable[[str], Any]],
+) -> tuple[str, int]:
+    """The regular expression of a template (or of an optional part of one) and its count of required
+    literal characters; adds each placeholder's converter to ``converters``."""
+    pattern, literal, end = "", 0, -1
+    for found in _TOKEN.finditer(body):
+        token = found.group()
+        gap = _GAP if found.start() > end else ""  # "{power}x": no space in the template, none needed
+        end = found.end()
+        if token.startswith("{"):
+            name, regex, convert = _placeholder(token, tool, parameters, template)
+            if name in converters:
+                raise AgentError(f"command {template!r} uses {{{name}}} twice")
+            converters[name] = convert
+            pattern += f"{gap}(?P<{name}>{regex})"
+        elif token.startswith("[") and "{" in token:
+            # "[{layer:name}]", "[in {table:name}]": an optional part with a placeholder; it is left out
+            # of the arguments when absent, so the tool's default applies.
+            inner, _ = _compile_tokens(token[1:-1], template, tool, parameters, converters)
+            pattern += f"(?:{gap}{inner.removeprefix(_GAP)})?"
+        elif token.startswith("["):
+            pattern += f"(?:{gap}{_alternatives(token[1:-1])})?"
+        elif token.startswith("("):
+            pattern += f"{gap}{_alternatives(token[1:-1])}"
+            literal += min(len(a) for a in token[1:-1].split("|"))
+        else:
+            pattern += gap + re.escape(token)
+            literal += len(token)
+    return pattern, literal
 
 
 def _placeholder(

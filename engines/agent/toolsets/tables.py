@@ -225,7 +225,7 @@ def build_table_tools(tables: TableWorkspace, current_state: Callable[[], NgStat
     @tools.tool(
         commands=[
             "top {n:int} [cells|rows|rois|items] by {metric:name}",
-            "bottom {n:int} [cells|rows|rois|items] by {metric:name}",
+            Command("bottom {n:int} [cells|rows|rois|items] by {metric:name}", {"descending": False}),
         ]
     )
     def top_views(

@@ -79,7 +79,12 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
     session = tools_of.session
 
     @tools.tool(
-        mutates=True, commands=["go to {coordinates:numbers}", "(move|jump|center) to {coordinates:numbers}"]
+        mutates=True,
+        commands=[
+            "go to {coordinates:numbers}",
+            "(move|jump|center|centre) to {coordinates:numbers}",
+            "(center|centre) [the view] on {coordinates:numbers}",
+        ],
     )
     def go_to(coordinates: list[float] | None = None, position: dict[str, float] | None = None) -> str:
         """Centre the view on a point.
@@ -130,6 +135,8 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         commands=[
             "(orient|turn) [to] {orientation:xy|xz|yz}",
             "layout {layout:xy|xz|yz|3d|4panel|xy-3d|xz-3d|yz-3d}",
+            "[set|switch|change] [the] layout to {layout:xy|xz|yz|3d|4panel|xy-3d|xz-3d|yz-3d}",
+            "(switch|change|go) to [the|a] {layout:xy|xz|yz|3d|4panel|xy-3d|xz-3d|yz-3d} layout",
         ],
     )
     def set_orientation_or_layout(
@@ -224,6 +231,8 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         commands=[
             Command("hide [the] {layer:name} [layer]", {"visible": False}),
             Command("show [the] {layer:name} [layer]", {"visible": True}),
+            Command("turn off [the] {layer:name} [layer]", {"visible": False}),
+            Command("turn on [the] {layer:name} [layer]", {"visible": True}),
         ],
     )
     def set_layer_visibility(layer: str, visible: bool) -> str:
@@ -242,6 +251,11 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
             "select segment[s] {segments:numbers}",
             "select segment {segment:int}",
             Command("clear [the] segments", {"segments": [], "mode": "replace"}),
+            Command("(deselect|unselect) all segments", {"segments": [], "mode": "replace"}),
+            Command("add segment[s] {segments:numbers} [to the selection]", {"mode": "add"}),
+            Command("add segment {segment:int} [to the selection]", {"mode": "add"}),
+            Command("(deselect|unselect) segment[s] {segments:numbers}", {"mode": "remove"}),
+            Command("(deselect|unselect) segment {segment:int}", {"mode": "remove"}),
         ],
     )
     def select_segment_ids(
@@ -335,7 +349,7 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         """Dimensions, position, zoom and layers of the current view."""
         return summarize_state(session.state).text
 
-    @tools.tool(mutates=True, commands=["undo"])
+    @tools.tool(mutates=True, commands=["undo [that|it|the last change|the last step|the last edit]"])
     def undo() -> str:
         """Go back to the view before the last change."""
         return "Undone." if session.undo() is not None else "Nothing to undo."

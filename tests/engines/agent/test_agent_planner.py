@@ -219,3 +219,67 @@ def test_number_lists_and_word_choices_are_typed():
     assert planner.plan("layout 3D").calls[0].arguments == {"mode": "3d"}
     assert planner.plan("path through 1, 2.5, -3 4").calls[0].arguments == {"points": [1.0, 2.5, -3.0, 4.0]}
     assert planner.plan("layout 5d").not_understood == ("layout 5d",)
+
+
+def test_optional_parts_with_a_placeholder_pass_it_only_when_given():
+    toolset = Toolset("t")
+
+    @toolset.tool(commands=["auto contrast [of] [{layer:name}]", "count {column:name} [in {table:name}]"])
+    def adjust(layer: str = "first", column: str = "", table: str = "newest") -> str:
+        """Adjust something."""
+        return layer
+
+    planner = ToolRegistry([toolset]).planner
+    assert planner.plan("auto contrast").calls[0].arguments == {}
+    assert planner.plan("auto contrast of em").calls[0].arguments == {"layer": "em"}
+    assert planner.plan("count size in cells").calls[0].arguments == {"column": "size", "table": "cells"}
+    assert planner.plan("count size").calls[0].arguments == {"column": "size"}
+    assert planner.plan("count size in").not_understood == ("count size in",)
+
+
+NEUROGLANCER_PHRASINGS = [
+    ("centre the view on 30 30 10", "go_to", {"coordinates": [30.0, 30.0, 10.0]}),
+    ("center on 1 2 3", "go_to", {"coordinates": [1.0, 2.0, 3.0]}),
+    ("turn off the segmentation", "set_layer_visibility", {"layer": "segmentation", "visible": False}),
+    ("turn on the image layer", "set_layer_visibility", {"layer": "image", "visible": True}),
+    ("auto contrast of image", "auto_contrast", {"layer": "image"}),
+    ("set the layout to 4panel", "set_orientation_or_layout", {"layout": "4panel"}),
+    ("switch to the 3d layout", "set_orientation_or_layout", {"layout": "3d"}),
+    ("add segment 4", "select_segment_ids", {"segment": 4, "mode": "add"}),
+    ("add segments 4 5 to the selection", "select_segment_ids", {"segments": [4.0, 5.0], "mode": "add"}),
+    ("deselect segment 4", "select_segment_ids", {"segment": 4, "mode": "remove"}),
+    ("deselect all segments", "select_segment_ids", {"segments": [], "mode": "replace"}),
+    ("undo the last change", "undo", {}),
+    ("undo that", "undo", {}),
+    ("bottom 3 cells by sphericity", "top_views", {"n": 3, "metric": "sphericity", "descending": False}),
+    ("top 3 cells by sphericity", "top_views", {"n": 3, "metric": "sphericity"}),
+    ("describe the table rois", "describe_table", {"table": "rois"}),
+    ("sample 5 rows of rois", "sample_rows", {"n": 5, "table": "rois"}),
+]
+
+
+@pytest.fixture
+def neuroglancer_planner(tmp_path):
+    """The planner over the Neuroglancer page's own toolsets (viewer and tables)."""
+    from engines.agent.toolsets import ViewerTools, build_table_tools, build_viewer_tools
+    from engines.io.policy import SourcePolicy
+    from engines.ngstate import StateStore, build_demo_state
+    from engines.ngstate.session import ViewerSession
+    from engines.tables import TableWorkspace
+
+    policy = SourcePolicy(workspace=tmp_path, allowed_roots=(tmp_path,))
+    session = ViewerSession(build_demo_state("http://app.example/ngdemo"))
+    toolsets = [
+        build_viewer_tools(ViewerTools(session, StateStore(tmp_path), policy)),
+        build_table_tools(TableWorkspace(policy), lambda: session.state),
+    ]
+    return ToolRegistry(toolsets).planner
+
+
+@pytest.mark.parametrize("text, tool, arguments", NEUROGLANCER_PHRASINGS)
+def test_common_phrasings_of_the_neuroglancer_commands_plan_their_call(
+    neuroglancer_planner, text: str, tool: str, arguments: dict
+):
+    plan = neuroglancer_planner.plan(text)
+    assert plan.not_understood == ()
+    assert [(c.tool, c.arguments) for c in plan.calls] == [(tool, arguments)]
