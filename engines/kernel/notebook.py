@@ -3,6 +3,8 @@ outputs.
 
 The notebook names the standard ``python3`` kernel, so it runs as it is in Jupyter, or
 headless (``nbclient``); figures are kept as they were shown (PNG, Bokeh JSON and HTML).
+``nbformat`` is imported when a notebook is built: its schema validator's import (jsonschema's format
+checkers) took 5 s of the server's start-up, every start, for an export few sessions ask for.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-import nbformat
+from typing import TYPE_CHECKING, Literal
 
 from engines._filesystem import atomic_write
 from engines.kernel.results import CellResult
+
+if TYPE_CHECKING:
+    import nbformat
 
 __all__ = [
     "NotebookEntry",
@@ -47,6 +50,8 @@ def code_entry(code: str, result: CellResult | None = None) -> NotebookEntry:
 
 def build_notebook(entries: Sequence[NotebookEntry], title: str = "") -> nbformat.NotebookNode:
     """A valid nbformat v4 notebook of the entries, in order (checked with ``nbformat.validate``)."""
+    import nbformat
+
     notebook = nbformat.v4.new_notebook()
     notebook.metadata.update(
         {
@@ -75,6 +80,8 @@ def build_notebook(entries: Sequence[NotebookEntry], title: str = "") -> nbforma
 def notebook_bytes(entries: Sequence[NotebookEntry], title: str = "") -> bytes:
     """The ``.ipynb`` file's bytes, built in memory: a download serves them as they are, with no file that
     another session's export could overwrite in between."""
+    import nbformat
+
     text = nbformat.writes(build_notebook(entries, title))
     return (text if text.endswith("\n") else text + "\n").encode("utf-8")
 
