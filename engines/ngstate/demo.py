@@ -4,6 +4,10 @@
 (``image/`` and ``segmentation/``, raw uncompressed chunks that Neuroglancer, cloud-volume
 and tensorstore all read, a three-level mip pyramid, about 4.5 MB). The app serves that folder
 over HTTP from its own origin; ``build_demo_state(base_url)`` is the viewer state that shows it.
+The volume is written here rather than with cloud-volume (which reads it back in the tests):
+importing cloud-volume imports jsonschema, whose format checkers compile 38 grammars (7 s of CPU),
+and the volume is written at every start of a server on a fresh workspace. Raw chunks are a
+small part of the precomputed format: an ``info`` file and one file per chunk, x fastest.
 ``build_demo_roi_table()`` recomputes ``assets/demo_rois.csv`` (centroids in voxel coordinates,
 ids matching the segmentation, and metrics) from the same deterministic volume.
 """
@@ -75,25 +79,43 @@ def build_demo_arrays() -> tuple[np.ndarray, np.ndarray]:
 def _write_layer(
     path: Path, pyramid: list[np.ndarray], layer_type: str, extra_info: dict | None = None
 ) -> None:
-    from cloudvolume import CloudVolume
-
-    info = CloudVolume.create_new_info(
-        num_channels=1,
-        layer_type=layer_type,
-        data_type=str(pyramid[0].dtype),
-        encoding="raw",
-        resolution=list(DEMO_RESOLUTION_NM),
-        voxel_offset=[0, 0, 0],
-        chunk_size=list(_CHUNK),
-        volume_size=list(pyramid[0].shape),
-    )
-    info.update(extra_info or {})
-    volume = CloudVolume(f"file://{path}", info=info, compress=False, progress=False)
-    for mip in range(1, len(pyramid)):
-        volume.add_scale((2**mip,) * 3, chunk_size=list(_CHUNK))  # factors are relative to mip 0
-    volume.commit_info()
+    """One precomputed layer: ``info`` (a scale per mip, each halving mip 0) and its raw chunks."""
+    scales = []
     for mip, data in enumerate(pyramid):
-        CloudVolume(f"file://{path}", mip=mip, compress=False, progress=False)[:, :, :] = data
+        resolution = [r * 2**mip for r in DEMO_RESOLUTION_NM]
+        key = "_".join(str(float(r)) for r in resolution)
+        scales.append(
+            {
+                "chunk_sizes": [list(_CHUNK)],
+                "encoding": "raw",
+                "key": key,
+                "resolution": resolution,
+                "size": list(data.shape),
+                "voxel_offset": [0, 0, 0],
+            }
+        )
+        _write_raw_chunks(path / key, data)
+    info = {
+        "data_type": str(pyramid[0].dtype),
+        "num_channels": 1,
+        "scales": scales,
+        "type": layer_type,
+        **(extra_info or {}),
+    }
+    (path / "info").write_text(json.dumps(info, indent=2, sort_keys=True))
+
+
+def _write_raw_chunks(folder: Path, data: np.ndarray) -> None:
+    """Each chunk of the ``(x, y, z)`` array as ``x0-x1_y0-y1_z0-z1``: its voxels with x varying fastest
+    (the format's order), edge chunks cut to the volume."""
+    folder.mkdir(parents=True, exist_ok=True)
+    steps = [range(0, size, chunk) for size, chunk in zip(data.shape, _CHUNK)]
+    for x in steps[0]:
+        for y in steps[1]:
+            for z in steps[2]:
+                block = data[x : x + _CHUNK[0], y : y + _CHUNK[1], z : z + _CHUNK[2]]
+                name = "_".join(f"{a}-{a + n}" for a, n in zip((x, y, z), block.shape))
+                (folder / name).write_bytes(np.ascontiguousarray(block.transpose()).tobytes())
 
 
 def _write_segment_properties(path: Path, labels: np.ndarray) -> None:
