@@ -8,9 +8,13 @@ loads the client through the app's own origin (``components.neuroglancer.proxy``
 another hostname, behind the app's prefix and inside other sites; its token names its process's
 neuroglancer server (``components.neuroglancer.servers``), so any of the app's processes can forward to it.
 
-Python -> viewer: ``show(state)`` sets the viewer's state at once. Viewer -> Python: the
-user's pans and zooms arrive on neuroglancer's server thread; they are debounced (1 s by
+Python -> viewer: ``show_state(state)`` sets the viewer's state at once, from any thread. Viewer ->
+Python: the user's pans and zooms arrive on neuroglancer's server thread; they are debounced (1 s by
 default) and applied to ``state`` on the session's thread, never touching Panel there.
+
+``screenshot()`` asks the browser's client for the picture it shows (neuroglancer's own mechanism: the
+request travels in the viewer's config state, the client draws once its visible data has loaded and
+posts the PNG back as an action); it blocks, so it is called from a worker thread, never the session's.
 """
 
 from __future__ import annotations
@@ -25,8 +29,15 @@ import param
 from components.background import is_served, run_on_session_thread
 from components.neuroglancer.proxy import NG_PATH, close_event_streams
 from components.neuroglancer.servers import new_viewer_token
+from engines.agent.image_stats import shrink_image
+from engines.ngstate.errors import ScreenshotUnavailable
 
 __all__ = ["NeuroglancerViewer"]
+
+SCREENSHOT_TIMEOUT_S = 10.0
+"""How long a screenshot waits for the browser: the client answers once the visible chunks have loaded."""
+MAX_SCREENSHOT_SIDE = 1024
+"""Longest side of a screenshot kept (px): a large or high-density screen's picture is scaled down."""
 
 
 class NeuroglancerViewer(pn.viewable.Viewer):
@@ -55,6 +66,7 @@ class NeuroglancerViewer(pn.viewable.Viewer):
         self._debounce_s = debounce_s
         self._doc = pn.state.curdoc
         self._lock = threading.Lock()
+        self._shooting = threading.Lock()  # one screenshot at a time: neuroglancer numbers them unguarded
         self._timer: threading.Timer | None = None
         self._setting = (
             threading.local()
@@ -86,9 +98,40 @@ class NeuroglancerViewer(pn.viewable.Viewer):
         )
 
     def show_state(self, state: dict[str, Any]) -> None:
-        """Set the viewer's state now (a tool's change); it appears in the browser at once."""
+        """Set the viewer's state now (a tool's change), from any thread: it goes to the browser at once, so a
+        screenshot asked for afterwards shows it; ``state`` follows on the session's thread."""
         self._set_viewer_state(state)
-        self.state = copy.deepcopy(state)
+        shown = copy.deepcopy(state)
+        run_on_session_thread(self._doc, lambda: setattr(self, "state", shown))
+
+    def screenshot(
+        self, timeout_s: float = SCREENSHOT_TIMEOUT_S, max_side: int = MAX_SCREENSHOT_SIDE
+    ) -> bytes:
+        """The picture the browser's viewer shows now: PNG bytes, at most ``max_side`` px on the longer side.
+
+        Blocks until the client answers (its visible data loaded) or ``timeout_s``: call it from a worker
+        thread. Raises ``ScreenshotUnavailable`` when the viewer is closed or no browser answers in time
+        (the tab is closed or hidden, or has no WebGL). Cost: one PNG (a few hundred kB) through the proxy.
+        """
+        viewer = self._viewer
+        if viewer is None:
+            raise ScreenshotUnavailable("The viewer is closed (its page ended); reload the page.")
+        answered = threading.Event()
+        replies: list[Any] = []
+
+        def received(action: Any) -> None:
+            replies.append(action.screenshot)
+            answered.set()
+
+        with self._shooting:
+            viewer.async_screenshot(received)
+            if not answered.wait(timeout_s):
+                viewer.config_state.retry_txn(_forget_screenshot_request, lock=True)
+                raise ScreenshotUnavailable(
+                    f"The viewer sent no picture within {timeout_s:g} s: it draws only while its page is "
+                    "open and visible in a browser tab with WebGL. Open (or show) the page and ask again."
+                )
+        return shrink_image(replies[0].image, max_side)
 
     def _set_viewer_state(self, state: dict[str, Any]) -> None:
         viewer = self._viewer
@@ -141,3 +184,9 @@ class NeuroglancerViewer(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._iframe
+
+
+def _forget_screenshot_request(config: Any) -> None:
+    """No browser answered: withdraw the request, so a tab opened later does not answer a question nobody
+    waits for."""
+    config.screenshot = None
