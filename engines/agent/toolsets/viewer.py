@@ -10,7 +10,6 @@ it, the model reads its statistics (and sees it too, if it reads images).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from engines.agent.image_stats import NEUROGLANCER_BACKGROUNDS, Rgb, measure_image
 from engines.agent.planner import Command
-from engines.agent.results import ImageArtifact, PlotArtifact, ToolResult, ViewerLinkArtifact
+from engines.agent.results import PlotArtifact, ToolResult, ViewerLinkArtifact
 from engines.agent.tools import Toolset
+from engines.agent.toolsets.screenshot import Camera, add_screenshot_tool
 from engines.io.policy import SourcePolicy
 from engines.ngstate import (
     NgState,
@@ -41,7 +40,7 @@ from engines.ngstate import (
     summarize_state,
     zoom_by,
 )
-from engines.ngstate.errors import NgStateError, ScreenshotUnavailable
+from engines.ngstate.errors import NgStateError
 from engines.ngstate.session import ViewerSession
 
 __all__ = ["ViewerTools", "build_viewer_tools"]
@@ -59,7 +58,7 @@ class ViewerTools:
     share_link: Callable[[NgState], str] | None = None
     """An address that reopens a state in this app (the page's deep link)."""
     viewport: tuple[float, float] = (1200, 800)
-    camera: Callable[[], bytes] | None = None
+    camera: Camera | None = None
     """The picture the session's viewer shows now, as PNG bytes (the page's browser viewer takes it); raises
     ``ScreenshotUnavailable`` when it cannot. None: no viewer is drawn anywhere (scripts, tests)."""
 
@@ -78,28 +77,6 @@ class ViewerTools:
 def _where(state: NgState) -> str:
     position = state.position or {}
     return ", ".join(f"{name}={value:g}" for name, value in position.items()) or "no position"
-
-
-_HEX_COLOUR = re.compile(r"^#([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})$")
-
-
-def _colour(text: object, default: Rgb) -> Rgb:
-    found = _HEX_COLOUR.match(str(text))
-    if found is None:
-        return default
-    red, green, blue = (int(part, 16) for part in found.groups())
-    return red, green, blue
-
-
-def _backgrounds(state: NgState) -> tuple[Rgb, Rgb]:
-    """The state's cross-section and 3-D background colours (``#rrggbb``), Neuroglancer's defaults where
-    unset."""
-    raw = state.to_dict()
-    section, projection = NEUROGLANCER_BACKGROUNDS
-    return (
-        _colour(raw.get("crossSectionBackgroundColor"), section),
-        _colour(raw.get("projectionBackgroundColor"), projection),
-    )
 
 
 def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
@@ -364,30 +341,7 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         """Dimensions, position, zoom and layers of the current view."""
         return summarize_state(session.state).text
 
-    @tools.tool(
-        commands=[
-            "[take] [a] screenshot",
-            "what do you see",
-            "show me [the] view",
-            "(look at|check) [the] view",
-        ]
-    )
-    def screenshot() -> ToolResult:
-        """A picture of what the viewer shows now, as the user sees it. Call it after changing the view to
-        check the result (data loaded, the cell in frame, contrast readable). The result gives the picture's
-        size, brightness, non-background share and a 3 x 3 grid of brightness by region."""
-        if tools_of.camera is None:
-            raise ScreenshotUnavailable(
-                "No viewer is drawn for this chat (it runs without a browser page), so there is nothing to "
-                "take a picture of; 'describe the view' says what the state shows."
-            )
-        data = tools_of.camera()
-        stats = measure_image(data, _backgrounds(session.state))
-        return ToolResult(
-            stats.describe(),
-            artifact=ImageArtifact(data=data, title="screenshot of the viewer"),
-            data=stats.to_dict(),
-        )
+    add_screenshot_tool(tools, session, tools_of.camera)
 
     @tools.tool(mutates=True, commands=["undo"])
     def undo() -> str:

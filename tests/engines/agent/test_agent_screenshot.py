@@ -17,7 +17,7 @@ from engines.agent.image_stats import measure_image, shrink_image
 from engines.agent.results import ImageArtifact
 from engines.agent.toolsets import ViewerTools, build_viewer_tools
 from engines.io.policy import SourcePolicy
-from engines.ngstate import StateStore, build_demo_state
+from engines.ngstate import NgState, StateStore, build_demo_state
 from engines.ngstate.errors import ScreenshotUnavailable
 from engines.ngstate.session import ViewerSession
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply, ToolCall
@@ -95,6 +95,18 @@ def test_without_a_viewer_on_screen_the_tool_says_why(workspace):
 
     chat = ChatSession([build_viewer_tools(_viewer_tools(workspace, camera=no_tab))], None, workspace)
     assert "sent no picture within 10 s" in list(chat.send("take a screenshot"))[-1].text
+
+
+def test_the_state_background_colour_is_what_counts_as_nothing_drawn(workspace):
+    pixels = np.full((90, 90, 3), 255, dtype=np.uint8)
+    pixels[:30, :30] = (20, 20, 20)
+    tools = _viewer_tools(workspace, camera=lambda: _png(pixels))
+    tools.session.set(
+        NgState({**tools.session.state.to_dict(), "crossSectionBackgroundColor": "#ffffff"}), "white"
+    )
+    chat = ChatSession([build_viewer_tools(tools)], None, workspace)
+    list(chat.send("screenshot"))
+    assert chat.trace.steps[-1].data["foreground_fraction"] == pytest.approx(1 / 9, abs=1e-3)
 
 
 def _picture_parts(messages: list[dict]) -> list[str]:
