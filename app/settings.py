@@ -49,6 +49,7 @@ def llm_from_env(env: Mapping[str, str]) -> LlmConfig | None:
         base_url=base_url,
         api_key=key or "not-needed",
         vision_model=env.get("NEURODECK_VLM_MODEL") or None,
+        chat_images=_flag(env.get("NEURODECK_LLM_IMAGES")),
         timeout_s=float(env.get("NEURODECK_LLM_TIMEOUT_S", defaults.timeout_s)),
     )
 

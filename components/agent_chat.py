@@ -72,7 +72,9 @@ def default_artifact_view(artifact: Artifact) -> pn.viewable.Viewable | None:
             f"[{escape_text(artifact.title or 'open')}](<{artifact.url}>)", css_classes=["nd-chat-link"]
         )
     if isinstance(artifact, ImageArtifact):
-        return pn.pane.Image(io.BytesIO(artifact.data), sizing_mode="stretch_width")
+        return pn.pane.Image(
+            io.BytesIO(artifact.data), sizing_mode="stretch_width", css_classes=["nd-chat-image"]
+        )
     if isinstance(artifact, PlotArtifact):
         return pn.pane.Markdown(f"*Plot: {escape_text(artifact.title)}*")
     return None

@@ -111,7 +111,12 @@ class NeuroglancerPage(pn.viewable.Viewer):
             self._tables, load_state=lambda state: self._session.set(state, "table row")
         )
         viewer_tools = ViewerTools(
-            self._session, self._store, policy, aliases={demo_url: demo.folder}, share_link=self.share_link
+            self._session,
+            self._store,
+            policy,
+            aliases={demo_url: demo.folder},
+            share_link=self.share_link,
+            camera=self._viewer.screenshot,
         )
         self._build_chat(ctx, person, viewer_tools)
         self._session.on_change(self._on_state_changed)
@@ -151,12 +156,10 @@ class NeuroglancerPage(pn.viewable.Viewer):
 
     # --- the state ---------------------------------------------------------------------------------
     def _on_state_changed(self, state: NgState, reason: str) -> None:
-        """A tool, a table row or a loaded link changed the state (any thread): show it in the viewer."""
-        run_on_session_thread(self._doc, lambda: self._show_state(state))
-
-    def _show_state(self, state: NgState) -> None:
+        """A tool, a table row or a loaded link changed the state (any thread): the viewer gets it now (a
+        screenshot that follows shows it), the JSON pane on the session's thread."""
         self._viewer.show_state(state.to_dict())
-        self._json.object = state.to_dict()
+        run_on_session_thread(self._doc, lambda: setattr(self._json, "object", state.to_dict()))
 
     def _on_user_moved(self, event) -> None:
         """The user panned or zoomed the viewer (debounced): the agent sees it from now on."""

@@ -20,9 +20,14 @@ the session lives (the package keeps viewers in a weak dictionary) and released 
 event stream through the app's proxy is ended too, since neuroglancer's stream handler holds the
 viewer for as long as a browser (or a dead network connection) keeps it open.
 
-Python -> viewer: ``show_state(state)`` sets the viewer's state at once. Viewer -> Python: the user's
-pans and zooms arrive on neuroglancer's server thread and reach ``state`` (and ``url``) once the user
-stops, on the session's thread, never touching Panel there.
+Python -> viewer: ``show_state(state)`` sets the viewer's state at once, from any thread (``state`` and
+``url`` follow on the session's thread). Viewer -> Python: the user's pans and zooms arrive on
+neuroglancer's server thread and reach ``state`` (and ``url``) once the user stops, on the session's
+thread, never touching Panel there.
+
+``screenshot()`` asks the browser's client for the picture it shows (neuroglancer's own mechanism: the
+request travels in the viewer's config state, the client draws once its visible data has loaded and
+posts the PNG back as an action); it blocks, so it is called from a worker thread, never the session's.
 """
 
 from __future__ import annotations
@@ -39,8 +44,15 @@ from panel_neuroglancer import Neuroglancer
 from components.background import is_served, run_on_session_thread
 from components.neuroglancer.proxy import NG_PATH, close_event_streams
 from components.neuroglancer.servers import new_viewer_token
+from engines.agent.image_stats import shrink_image
+from engines.ngstate.errors import ScreenshotUnavailable
 
 __all__ = ["NeuroglancerViewer"]
+
+SCREENSHOT_TIMEOUT_S = 10.0
+"""How long a screenshot waits for the browser: the client answers once the visible chunks have loaded."""
+MAX_SCREENSHOT_SIDE = 1024
+"""Longest side of a screenshot kept (px): a large or high-density screen's picture is scaled down."""
 
 
 class NeuroglancerViewer(Neuroglancer):
@@ -66,6 +78,7 @@ class NeuroglancerViewer(Neuroglancer):
         self._debounce_s = debounce_s
         self._doc = pn.state.curdoc
         self._lock = threading.Lock()
+        self._shooting = threading.Lock()  # one screenshot at a time: neuroglancer numbers them unguarded
         self._timer: threading.Timer | None = None
         self._setting = (
             threading.local()
@@ -137,9 +150,40 @@ class NeuroglancerViewer(Neuroglancer):
         return f"{NG_PATH.lstrip('/')}/v/{self._token}/"
 
     def show_state(self, state: dict[str, Any]) -> None:
-        """Set the viewer's state now (a tool's change); it appears in the browser at once."""
+        """Set the viewer's state now (a tool's change), from any thread: it goes to the browser at once, so a
+        screenshot asked for afterwards shows it; ``state`` and ``url`` follow on the session's thread."""
         self._set_viewer_state(state)
-        self.param.update(state=copy.deepcopy(state), url=self._link())
+        shown, link = copy.deepcopy(state), self._link()
+        run_on_session_thread(self._doc, lambda: self._adopt(shown, link))
+
+    def screenshot(
+        self, timeout_s: float = SCREENSHOT_TIMEOUT_S, max_side: int = MAX_SCREENSHOT_SIDE
+    ) -> bytes:
+        """The picture the browser's viewer shows now: PNG bytes, at most ``max_side`` px on the longer side.
+
+        Blocks until the client answers (its visible data loaded) or ``timeout_s``: call it from a worker
+        thread. Raises ``ScreenshotUnavailable`` when the viewer is closed or no browser answers in time
+        (the tab is closed or hidden, or has no WebGL). Cost: one PNG (a few hundred kB) through the proxy.
+        """
+        viewer = self.viewer
+        if viewer is None:
+            raise ScreenshotUnavailable("The viewer is closed (its page ended); reload the page.")
+        answered = threading.Event()
+        replies: list[Any] = []
+
+        def received(action: Any) -> None:
+            replies.append(action.screenshot)
+            answered.set()
+
+        with self._shooting:
+            viewer.async_screenshot(received)
+            if not answered.wait(timeout_s):
+                viewer.config_state.retry_txn(_forget_screenshot_request, lock=True)
+                raise ScreenshotUnavailable(
+                    f"The viewer sent no picture within {timeout_s:g} s: it draws only while its page is "
+                    "open and visible in a browser tab with WebGL. Open (or show) the page and ask again."
+                )
+        return shrink_image(replies[0].image, max_side)
 
     def _set_viewer_state(self, state: dict[str, Any]) -> None:
         viewer = self.viewer
@@ -167,14 +211,17 @@ class NeuroglancerViewer(Neuroglancer):
             return
         raw = copy.deepcopy(viewer.shared_state.raw_state)
         link = neuroglancer.to_url(viewer.state)
-        run_on_session_thread(self._doc, lambda: self._adopt_user_state(raw, link))
+        run_on_session_thread(self._doc, lambda: self._adopt(raw, link, by_user=True))
 
-    def _adopt_user_state(self, raw: dict[str, Any], link: str) -> None:
-        """On the session's thread: what the user left the viewer at, and its link (which names the state the
-        viewer already shows: not a request to load it)."""
+    def _adopt(self, state: dict[str, Any], link: str, by_user: bool = False) -> None:
+        """On the session's thread: what the viewer shows, and its link (which names that state: not a request
+        to load it, though the viewer may have moved on since)."""
         with param.parameterized.discard_events(self):
             self.url = link
-        self.param.update(state=raw, user_changes=self.user_changes + 1)
+        if by_user:
+            self.param.update(state=state, user_changes=self.user_changes + 1)
+        else:
+            self.state = state
 
     def close(self) -> None:
         """Release the viewer (the session ended): its event stream ends, upstream too, and neuroglancer drops
@@ -193,3 +240,9 @@ class NeuroglancerViewer(Neuroglancer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.iframe
+
+
+def _forget_screenshot_request(config: Any) -> None:
+    """No browser answered: withdraw the request, so a tab opened later does not answer a question nobody
+    waits for."""
+    config.screenshot = None

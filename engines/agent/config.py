@@ -33,6 +33,9 @@ class LlmConfig:
     chat."""
     temperature: float | None = None
     """None: the server's default (some local servers reject the parameter)."""
+    chat_images: bool = False
+    """The chat model reads images: a tool's picture (a viewer screenshot) is sent to it after the tool's
+    result. Off by default, since a text-only model rejects requests that carry images."""
 
     @property
     def model_for_images(self) -> str:

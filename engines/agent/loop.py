@@ -28,11 +28,12 @@ from engines.agent.events import (
     ToolFinished,
     ToolStarted,
 )
+from engines.agent.images import user_message
 from engines.agent.links import StreamingUrlShortener, shorten_urls
 from engines.agent.planner import Plan
 from engines.agent.registry import ToolRegistry
 from engines.agent.replies import ModelReply, TokenUsage
-from engines.agent.results import truncate_for_model
+from engines.agent.results import ImageArtifact, truncate_for_model
 from engines.agent.trace import StepStatus, ToolStep, ToolTrace
 
 __all__ = ["ToolOutcome", "TurnLimits", "execute_tool_call", "run_model_turn", "run_planned_turn"]
@@ -51,11 +52,12 @@ class TurnLimits:
 @dataclass(frozen=True)
 class ToolOutcome:
     """What the loop needs after a call: did it run, the text for the model (cut to budget), the whole
-    summary."""
+    summary, and the picture it made (encoded bytes), if any, for a model that reads images."""
 
     ok: bool
     model_text: str
     summary: str
+    image: bytes | None = None
 
 
 def execute_tool_call(
@@ -114,7 +116,8 @@ def execute_tool_call(
         elapsed_ms=elapsed,
         mutates=prepared.tool.mutates,
     )
-    return ToolOutcome(True, model_text, result.summary)
+    image = result.artifact.data if isinstance(result.artifact, ImageArtifact) else None
+    return ToolOutcome(True, model_text, result.summary, image)
 
 
 def _failed(
@@ -215,7 +218,7 @@ def run_model_turn(
                 yield _final(transcript, "answered", round_, calls, usage)
                 return
             ran, mutated = yield from _run_requested_calls(
-                registry, trace, reply, messages, turn, round_, limits, cancel
+                registry, trace, reply, messages, turn, round_, limits, cancel, model.config.chat_images
             )
             calls += ran
             if is_cancelled(cancel):
@@ -246,10 +249,16 @@ def _run_requested_calls(
     round_: int,
     limits: TurnLimits,
     cancel: Cancel,
+    send_images: bool,
 ) -> Generator[AgentEvent, None, tuple[int, bool]]:
     """Run the tools one reply asked for, answering each call in ``messages`` (a cancelled call is
-    answered too, as the model expects). Returns how many ran and whether any changed state."""
+    answered too, as the model expects). Returns how many ran and whether any changed state.
+
+    With ``send_images``, the pictures the tools made follow their answers as one user message: a tool
+    message carries text only, and nothing may come between the calls and their answers.
+    """
     ran, mutated = 0, False
+    pictures: list[tuple[str, bytes]] = []
     for call in reply.tool_calls:
         if is_cancelled(cancel):
             messages.append({"role": "tool", "tool_call_id": call.id, "content": "Cancelled by the user."})
@@ -268,6 +277,17 @@ def _run_requested_calls(
         ran += 1
         mutated |= outcome.ok and registry.tools[call.name].mutates
         messages.append({"role": "tool", "tool_call_id": call.id, "content": outcome.model_text})
+        if send_images and outcome.image is not None:
+            pictures.append((call.name, outcome.image))
+    if pictures:
+        names = ", ".join(name for name, _image in pictures)
+        messages.append(
+            user_message(
+                f"Images returned by the tool calls above, in order: {names}. They are the tools' results, "
+                "not a message from the user.",
+                [image for _name, image in pictures],
+            )
+        )
     return ran, mutated
 
 

@@ -200,3 +200,9 @@ def test_a_model_endpoint_needs_a_key_or_a_base_url():
     assert llm_from_env({"NEURODECK_LLM_MODEL": "x"}) is None
     assert llm_from_env({"OPENAI_API_KEY": "sk-test"}).api_key == "sk-test"
     assert normalize_prefix("/") == "" and normalize_prefix("a/b") == "/a/b"
+
+
+def test_the_chat_model_gets_pictures_only_when_the_operator_says_it_reads_them():
+    local = {"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"}
+    assert llm_from_env(local).chat_images is False  # a text-only model would reject image parts
+    assert llm_from_env({**local, "NEURODECK_LLM_IMAGES": "1"}).chat_images is True

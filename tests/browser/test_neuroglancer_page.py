@@ -186,3 +186,20 @@ def test_a_model_behind_an_openai_compatible_endpoint_moves_the_viewer(page: Pag
     sent = server.requests[0]
     assert sent["stream"] is True and sent["model"] == "scripted"
     assert any("Position: x=64, y=64, z=24" in str(m.get("content")) for m in sent["messages"])
+
+
+def test_the_screenshot_tool_shows_the_viewer_picture_in_the_chat(page: Page, app_url: str):
+    _open(page, app_url)
+    _say(page, "take a screenshot")
+    picture = page.locator(".nd-chat-image img[src^='data:image/png']").first
+    expect(picture).to_be_visible(timeout=60_000)  # the client answers once the demo volume has loaded
+    assert picture.evaluate("img => img.naturalWidth") > 0
+    line = page.get_by_text(re.compile(r"Screenshot \d+x\d+ px")).first
+    expect(line).to_be_visible()
+    found = re.search(
+        r"Screenshot (\d+)x(\d+) px: .*?([\d.]+)% of pixels are not background", line.inner_text()
+    )
+    assert found is not None, line.inner_text()
+    width, height, foreground = int(found[1]), int(found[2]), float(found[3])
+    assert 0 < width <= 1024 and 0 < height <= 1024
+    assert foreground > 1, "the demo volume should fill part of the picture"

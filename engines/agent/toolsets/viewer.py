@@ -3,7 +3,9 @@
 Every tool edits the session's ``ViewerSession`` (named dimensions, the state's own key
 order) and says in one line what changed; the page shows the new state in the real viewer
 at once. Reads of volume data (fit-to-volume, histograms, auto-contrast) go through the
-URL policy, with the app's own demo volume read from disk through ``aliases``.
+URL policy, with the app's own demo volume read from disk through ``aliases``. ``screenshot``
+asks the page's camera (the browser's own viewer) for the picture on screen: the chat shows
+it, the model reads its statistics (and sees it too, if it reads images).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import Field
 from engines.agent.planner import Command
 from engines.agent.results import PlotArtifact, ToolResult, ViewerLinkArtifact
 from engines.agent.tools import Toolset
+from engines.agent.toolsets.screenshot import Camera, add_screenshot_tool
 from engines.io.policy import SourcePolicy
 from engines.ngstate import (
     NgState,
@@ -55,6 +58,9 @@ class ViewerTools:
     share_link: Callable[[NgState], str] | None = None
     """An address that reopens a state in this app (the page's deep link)."""
     viewport: tuple[float, float] = (1200, 800)
+    camera: Camera | None = None
+    """The picture the session's viewer shows now, as PNG bytes (the page's browser viewer takes it); raises
+    ``ScreenshotUnavailable`` when it cannot. None: no viewer is drawn anywhere (scripts, tests)."""
 
     def image_layer(self, name: str | None) -> str:
         """``name``, or the state's first image layer."""
@@ -348,6 +354,8 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
     def describe_view() -> str:
         """Dimensions, position, zoom and layers of the current view."""
         return summarize_state(session.state).text
+
+    add_screenshot_tool(tools, session, tools_of.camera)
 
     @tools.tool(mutates=True, commands=["undo [that|it|the last change|the last step|the last edit]"])
     def undo() -> str:
