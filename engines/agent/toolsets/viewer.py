@@ -20,15 +20,13 @@ from pydantic import Field
 from engines.agent.planner import Command
 from engines.agent.results import PlotArtifact, ToolResult, ViewerLinkArtifact
 from engines.agent.tools import Toolset
+from engines.agent.toolsets.annotations import add_annotation_tools
 from engines.agent.toolsets.screenshot import Camera, add_screenshot_tool
 from engines.io.policy import SourcePolicy
 from engines.ngstate import (
     NgState,
     StateStore,
-    add_box,
     add_layer,
-    add_line,
-    add_point,
     auto_contrast_range,
     compute_histogram,
     layer_bounds,
@@ -286,52 +284,7 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         session.update(lambda s: select_segments(s, name, ids, mode=mode), "segments")
         return f"Segments of '{name}' ({mode}): {ids or 'none'}."
 
-    @tools.tool(mutates=True, commands=["add [a] point [at] {point:numbers}", "mark {point:numbers}"])
-    def annotate_point(point: list[float], description: str | None = None, layer: str = "annotations") -> str:
-        """Add a point annotation (in the state's dimension order) to an annotation layer (created if needed).
-
-        Args:
-            point: coordinates in the order of the state's dimensions
-            description: a note shown with the annotation
-            layer: the annotation layer's name
-        """
-        session.update(lambda s: add_point(s, list(point), layer=layer, description=description), "point")
-        return f"Added a point at {point} to '{layer}'."
-
-    @tools.tool(
-        mutates=True,
-        commands=[
-            "add [a] box from {corner_a:numbers} to {corner_b:numbers}",
-            "add [a] line from {start:numbers} to {end:numbers}",
-        ],
-    )
-    def annotate_box_or_line(
-        corner_a: list[float] | None = None,
-        corner_b: list[float] | None = None,
-        start: list[float] | None = None,
-        end: list[float] | None = None,
-        description: str | None = None,
-        layer: str = "annotations",
-    ) -> str:
-        """Add a box (two opposite corners) or a line (start and end) annotation.
-
-        Args:
-            corner_a: one corner of a box
-            corner_b: the opposite corner
-            start: start of a line
-            end: end of a line
-            description: a note shown with the annotation
-            layer: the annotation layer's name
-        """
-        if corner_a and corner_b:
-            session.update(
-                lambda s: add_box(s, corner_a, corner_b, layer=layer, description=description), "box"
-            )
-            return f"Added a box from {corner_a} to {corner_b} to '{layer}'."
-        if start and end:
-            session.update(lambda s: add_line(s, start, end, layer=layer, description=description), "line")
-            return f"Added a line from {start} to {end} to '{layer}'."
-        raise NgStateError("A box needs corner_a and corner_b; a line needs start and end.")
+    add_annotation_tools(tools, session)
 
     @tools.tool(
         mutates=True,
