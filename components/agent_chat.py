@@ -184,6 +184,11 @@ class AgentChat(pn.viewable.Viewer):
         self._stop.disabled = self._run is None
         self._feed.send(text, user="Assistant", respond=False)
 
+    def notice(self, text: str, user: str = "Viewer") -> None:
+        """On the session's thread: a message from the page itself (not the model), e.g. a layer the viewer
+        cannot load; shown as text (the feed's renderer shows raw HTML as written), not sent to the model."""
+        self._feed.send(text, user=user, respond=False)
+
     def stop(self) -> None:
         if self._run is not None:
             self._run.cancel()

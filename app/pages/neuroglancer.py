@@ -10,6 +10,7 @@ viewer showing it, one ``TableWorkspace`` (the demo ROI table plus the user's up
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -38,11 +39,14 @@ from engines.ngstate import (
     summarize_state,
 )
 from engines.ngstate.session import ViewerSession
+from engines.ngstate.source_check import LayerProblem, layers_that_cannot_load
 from engines.ngstate.urls import to_fragment
 from engines.people import Person
 from engines.tables import QueryLimits, TableWorkspace
 
 __all__ = ["NeuroglancerLink", "build_neuroglancer_page"]
+
+log = logging.getLogger(__name__)
 
 DEMO_PATH = "ngdemo"
 DEMO_ROIS = Path(__file__).resolve().parents[2] / "assets" / "demo_rois.csv"
@@ -110,11 +114,12 @@ class NeuroglancerPage(pn.viewable.Viewer):
         self._results = TableResults(
             self._tables, load_state=lambda state: self._session.set(state, "table row")
         )
+        self._aliases = {demo_url: demo.folder}
         viewer_tools = ViewerTools(
             self._session,
             self._store,
             policy,
-            aliases={demo_url: demo.folder},
+            aliases=self._aliases,
             share_link=self.share_link,
             camera=self._viewer.screenshot,
         )
@@ -167,8 +172,20 @@ class NeuroglancerPage(pn.viewable.Viewer):
         self._json.object = state.to_dict()
 
     def _adopt_state(self, origin: str, state: NgState) -> None:
-        """A state loaded off the session's thread becomes the viewer's (``origin``: where it came from)."""
+        """A state loaded off the session's thread becomes the viewer's (``origin``: where it came from); the
+        layers the viewer cannot load are then said in the chat, with why."""
         self._session.set(state, origin)
+        policy, aliases = self._ctx.settings.source_policy(), self._aliases
+        self._work.run(
+            "layer-check",
+            lambda: layers_that_cannot_load(state, policy, aliases),
+            apply=self._say_unloadable,
+            failed=lambda exc: log.warning("layer check failed: %s", exc),
+        )
+
+    def _say_unloadable(self, problems: list[LayerProblem]) -> None:
+        for problem in problems:
+            self._chat.notice(problem.describe())
 
     def _open_link(self) -> None:
         if self._link.saved:

@@ -116,11 +116,16 @@ def test_a_state_link_opens_that_state_and_a_bad_one_says_why(page: Page, app_ur
         "dimensions": {"x": [5e-7, "m"], "y": [5e-7, "m"], "z": [5e-7, "m"]},
         "position": [10, 11, 12],
         "crossSectionScale": 0.5,
-        "layers": [],
+        "layers": [  # a volume that is not there, under a name that is markup: said in the chat, as text
+            {"type": "image", "source": f"precomputed://{app_url}ngdemo/missing", "name": "<b>gone</b>"}
+        ],
         "layout": "xy",
     }
     frame = _open(page, app_url, "&state=" + quote("#!" + json.dumps(state)))
     assert frame.wait(lambda s: s["position"] == [10, 11, 12])["position"] == [10, 11, 12]
+    expect(
+        page.get_by_text(re.compile(r"The viewer cannot load layer '<b>gone</b>': .*info file is missing")).first
+    ).to_be_visible()
     page.goto(app_url + "?page=neuroglancer&state=" + quote("#!{not json"))
     expect(page.get_by_text(re.compile("not valid JSON")).first).to_be_visible(timeout=60_000)
 
