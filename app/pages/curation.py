@@ -26,6 +26,7 @@ from components.curation.apply import ApplyMerges
 from components.curation.candidates import CandidateSearch
 from components.curation.grid import CurationGrid
 from components.curation.labels import UnitLabels
+from components.curation.reviewers import ReviewersPanel
 from components.job_watcher import JobWatcher
 from components.safe_text import escape_text, text_alert
 from engines._filesystem import build_lock
@@ -146,6 +147,7 @@ class CurationPage(pn.viewable.Viewer):
                 ("Review", self._grid),
                 ("Candidates & judge", self._judge_panel(review)),
                 ("Units & labels", UnitLabels(review, self._work)),
+                ("Reviewers", ReviewersPanel(review, self._work)),
                 ("Apply & export", self._apply_panel(review)),
                 sizing_mode="stretch_width",
                 dynamic=True,

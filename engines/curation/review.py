@@ -42,6 +42,7 @@ from engines.curation.judge import FewShotExamples, Judge, JudgeContext, run_jud
 from engines.curation.labels import label_units
 from engines.curation.metrics_judge import MetricsJudge
 from engines.curation.model import CandidateGroup, JudgeRun, MergeDecision, UnitLabel, Verdict
+from engines.curation.reviewers import ReviewerAgreement, measure_reviewers, verdicts_by_reviewer
 from engines.curation.store import LABELS, DecisionStore
 from engines.curation.vlm_judge import MAX_MODEL_WORKERS, VlmJudge, VlmJudgeParams
 
@@ -301,6 +302,12 @@ class CurationReview:
     def agreement(self, judge: str | None = None) -> Agreement:
         return measure_agreement(self.decisions(judge), self.verdicts())
 
+    def reviewers(self, judge: str | None = None) -> ReviewerAgreement:
+        """Every signed-in reviewer's standing verdicts side by side: their kappas (with the judge too) and
+        consensus."""
+        history = self.store.verdict_history(self.key)
+        return measure_reviewers(verdicts_by_reviewer(history), self.decisions(judge))
+
     def label_units(self, labeler: str = "bombcell", **options: Any) -> list[UnitLabel]:
         """Label every unit with a labeler and store the labels (a person's labels still win)."""
         labels = label_units(self.analyzer, labeler, **options)
@@ -359,9 +366,8 @@ class CurationReview:
     def export_curation_json(
         self, path: Path | None = None, source: str = "human", remove_noise: bool = False
     ) -> Path:
-        return write_curation_json(
-            path or self._export_dir() / "curation.json", self.curation(source, remove_noise)
-        )
+        curation = {**self.curation(source, remove_noise), "reviews": self.reviewers().to_json()}
+        return write_curation_json(path or self._export_dir() / "curation.json", curation)
 
     def _export_dir(self) -> Path:
         return self.workspace / "curation" / "exports" / self.key

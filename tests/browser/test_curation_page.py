@@ -94,3 +94,53 @@ def test_two_tabs_see_each_others_verdicts_after_a_refresh(browser, app_url: str
     finally:
         first.close()
         second.close()
+
+
+def _sign_in(browser, url: str, name: str):
+    """A context of ``name`` signed in through the password form."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1100}, extra_http_headers={})
+    page = context.new_page()
+    page.goto(url + "?page=curation")
+    page.locator("input[name=username]").fill(name)
+    page.locator("input[name=password]").fill(f"{name}'s horse")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"{name} · Sign out")).to_be_visible()
+    return context, page
+
+
+def test_two_reviewers_verdicts_are_kept_apart_and_their_kappa_shown(browser, tmp_path, nwb_data_dir):
+    """Alice and Bob review the same three groups (accept, reject, accept / accept, reject, reject): Cohen's
+    kappa 0.4 over 3 groups, beside each one against the judge, in the Reviewers tab."""
+    from app.auth import add_password
+    from tests.browser.conftest import served_app
+
+    workspace = tmp_path / "ws"
+    for name in ("alice", "bob"):
+        add_password(workspace / "auth" / "passwords", name, f"{name}'s horse")
+    with served_app(workspace, "--auth", "password", root=nwb_data_dir) as (url, _port):
+        contexts = []
+        try:
+            groups = None
+            for name, keys in (("alice", "ara"), ("bob", "arr")):
+                context, page = _sign_in(browser, url, name)
+                contexts.append(context)
+                _open(page, url, f"&group={groups[0]}" if groups else "")
+                seen = []
+                for key in keys:
+                    seen.append(_focused(page))
+                    page.keyboard.press(key)
+                    expect(page.get_by_text(FOCUS).first).not_to_have_text(re.compile(rf"^Group {seen[-1]}:"))
+                groups = groups or seen
+                assert seen == groups, "both reviewers answered the same groups"
+            page.locator(".bk-tab", has_text="Reviewers").click()
+            page.get_by_role("button", name="Refresh").last.click()
+            expect(page.get_by_text(re.compile(r"Reviewers.*alice \(3\), bob \(3\)")).first).to_be_visible()
+            expect(page.get_by_text("alice and bob").first).to_be_visible()
+            row = page.locator(".tabulator-row", has_text="alice and bob").first
+            expect(row).to_contain_text("0.40")
+            expect(page.get_by_text("bob and the judge").first).to_be_visible()
+            consensus = re.compile(r"Consensus over 3 groups .*1 accept, 1 reject, 1 split")
+            expect(page.get_by_text(consensus).first).to_be_visible()
+        finally:
+            for context in contexts:
+                context.close()
