@@ -45,7 +45,7 @@ from components.background import is_served, run_on_session_thread
 from components.neuroglancer.proxy import NG_PATH, close_event_streams
 from components.neuroglancer.servers import new_viewer_token
 from engines.agent.image_stats import shrink_image
-from engines.ngstate.errors import ScreenshotUnavailable
+from engines.ngstate.errors import NgStateError
 
 __all__ = ["NeuroglancerViewer"]
 
@@ -162,12 +162,12 @@ class NeuroglancerViewer(Neuroglancer):
         """The picture the browser's viewer shows now: PNG bytes, at most ``max_side`` px on the longer side.
 
         Blocks until the client answers (its visible data loaded) or ``timeout_s``: call it from a worker
-        thread. Raises ``ScreenshotUnavailable`` when the viewer is closed or no browser answers in time
+        thread. Raises ``NgStateError`` when the viewer is closed or no browser answers in time
         (the tab is closed or hidden, or has no WebGL). Cost: one PNG (a few hundred kB) through the proxy.
         """
         viewer = self.viewer
         if viewer is None:
-            raise ScreenshotUnavailable("The viewer is closed (its page ended); reload the page.")
+            raise NgStateError("The viewer is closed (its page ended); reload the page.")
         answered = threading.Event()
         replies: list[Any] = []
 
@@ -179,7 +179,7 @@ class NeuroglancerViewer(Neuroglancer):
             viewer.async_screenshot(received)
             if not answered.wait(timeout_s):
                 viewer.config_state.retry_txn(_forget_screenshot_request, lock=True)
-                raise ScreenshotUnavailable(
+                raise NgStateError(
                     f"The viewer sent no picture within {timeout_s:g} s: it draws only while its page is "
                     "open and visible in a browser tab with WebGL. Open (or show) the page and ask again."
                 )

@@ -9,7 +9,6 @@ __all__ = [
     "StateParseError",
     "LayerNotFound",
     "PointerError",
-    "ScreenshotUnavailable",
     "StateNotFound",
     "VolumeError",
     "VolumeTooLarge",
@@ -50,8 +49,3 @@ class VolumeError(NeurodeckError, OSError):
 
 class VolumeTooLarge(NeurodeckError, ValueError):
     """A read would hold more voxels in memory than allowed; choose a coarser mip or a smaller box."""
-
-
-class ScreenshotUnavailable(NeurodeckError, OSError):
-    """The viewer could not give a picture: it is not open in a browser tab (or the tab is hidden, or has no
-    WebGL), or it did not answer in time; the message says which."""

@@ -124,7 +124,9 @@ def test_a_state_link_opens_that_state_and_a_bad_one_says_why(page: Page, app_ur
     frame = _open(page, app_url, "&state=" + quote("#!" + json.dumps(state)))
     assert frame.wait(lambda s: s["position"] == [10, 11, 12])["position"] == [10, 11, 12]
     expect(
-        page.get_by_text(re.compile(r"The viewer cannot load layer '<b>gone</b>': .*info file is missing")).first
+        page.get_by_text(
+            re.compile(r"The viewer cannot load layer '<b>gone</b>': .*info file is missing")
+        ).first
     ).to_be_visible()
     page.goto(app_url + "?page=neuroglancer&state=" + quote("#!{not json"))
     expect(page.get_by_text(re.compile("not valid JSON")).first).to_be_visible(timeout=60_000)

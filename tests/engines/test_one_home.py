@@ -104,7 +104,6 @@ UNCAUGHT_BUT_KEPT = {
     "EdfRequestError": "EDF: arguments the file cannot serve (ValueError), like InvalidRequest",
     "ObjectNotFound": "KeyError (no object at a path in the file), shown without KeyError's quotes",
     "PointerError": "ngstate: a pointer state could not be fetched (engines.io's errors, in its terms)",
-    "VolumeError": "ngstate: a layer's volume cannot be opened or sampled; engines.io's errors, in its terms",
     "VolumeTooLarge": "ngstate: a read refused for its size before any read (ValueError, not OSError)",
     "BytesPending": "a signal through h5py's read callback: h5py re-raises it as its own error, so "
     "batch_reads detects it by the batch's miss count, never by name",

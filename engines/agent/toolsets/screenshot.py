@@ -15,13 +15,13 @@ from engines.agent.image_stats import NEUROGLANCER_BACKGROUNDS, Rgb, measure_ima
 from engines.agent.results import ImageArtifact, ToolResult
 from engines.agent.tools import Toolset
 from engines.ngstate import NgState
-from engines.ngstate.errors import ScreenshotUnavailable
+from engines.ngstate.errors import NgStateError
 from engines.ngstate.session import ViewerSession
 
 __all__ = ["add_screenshot_tool"]
 
 Camera = Callable[[], bytes]
-"""The picture the session's viewer shows now, as PNG bytes; raises ``ScreenshotUnavailable`` when it
+"""The picture the session's viewer shows now, as PNG bytes; raises ``NgStateError`` when it
 cannot."""
 
 _HEX_COLOUR = re.compile(r"^#([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})$")
@@ -62,7 +62,7 @@ def add_screenshot_tool(tools: Toolset, session: ViewerSession, camera: Camera |
         check the result (data loaded, the cell in frame, contrast readable). The result gives the picture's
         size, brightness, non-background share and a 3 x 3 grid of brightness by region."""
         if camera is None:
-            raise ScreenshotUnavailable(
+            raise NgStateError(
                 "No viewer is drawn for this chat (it runs without a browser page), so there is nothing to "
                 "take a picture of; 'describe the view' says what the state shows."
             )

@@ -58,7 +58,7 @@ class ViewerTools:
     viewport: tuple[float, float] = (1200, 800)
     camera: Camera | None = None
     """The picture the session's viewer shows now, as PNG bytes (the page's browser viewer takes it); raises
-    ``ScreenshotUnavailable`` when it cannot. None: no viewer is drawn anywhere (scripts, tests)."""
+    ``NgStateError`` when it cannot. None: no viewer is drawn anywhere (scripts, tests)."""
 
     def image_layer(self, name: str | None) -> str:
         """``name``, or the state's first image layer."""

@@ -19,7 +19,7 @@ from PIL import Image
 
 from components.neuroglancer.proxy import neuroglancer_routes
 from components.neuroglancer.viewer import NeuroglancerViewer
-from engines.ngstate.errors import ScreenshotUnavailable
+from engines.ngstate.errors import NgStateError
 from tests.support.tornado_app import serve_routes
 
 QUICK_S = 5
@@ -92,7 +92,7 @@ def test_the_browser_answer_comes_back_as_a_bounded_png(viewer):
 
 
 def test_without_a_browser_the_screenshot_says_why_and_withdraws_its_request(viewer):
-    with pytest.raises(ScreenshotUnavailable, match="open and visible in a browser tab"):
+    with pytest.raises(NgStateError, match="open and visible in a browser tab"):
         viewer.screenshot(timeout_s=0.3)
     with serve_routes(neuroglancer_routes()) as proxy:  # a tab opened later is not asked for a picture
         stream = requests.get(
@@ -114,5 +114,5 @@ def test_without_a_browser_the_screenshot_says_why_and_withdraws_its_request(vie
 def test_a_closed_viewer_says_so():
     viewer = NeuroglancerViewer({"position": [1, 2, 3]}, debounce_s=0.1)
     viewer.close()
-    with pytest.raises(ScreenshotUnavailable, match="closed"):
+    with pytest.raises(NgStateError, match="closed"):
         viewer.screenshot(timeout_s=0.3)

@@ -18,7 +18,7 @@ from engines.agent.results import ImageArtifact
 from engines.agent.toolsets import ViewerTools, build_viewer_tools
 from engines.io.policy import SourcePolicy
 from engines.ngstate import NgState, StateStore, build_demo_state
-from engines.ngstate.errors import ScreenshotUnavailable
+from engines.ngstate.errors import NgStateError
 from engines.ngstate.session import ViewerSession
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply, ToolCall
 
@@ -91,7 +91,7 @@ def test_without_a_viewer_on_screen_the_tool_says_why(workspace):
     assert "No viewer is drawn for this chat" in answer and "describe the view" in answer
 
     def no_tab() -> bytes:
-        raise ScreenshotUnavailable("The viewer sent no picture within 10 s.")
+        raise NgStateError("The viewer sent no picture within 10 s.")
 
     chat = ChatSession([build_viewer_tools(_viewer_tools(workspace, camera=no_tab))], None, workspace)
     assert "sent no picture within 10 s" in list(chat.send("take a screenshot"))[-1].text

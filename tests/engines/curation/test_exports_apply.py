@@ -61,7 +61,12 @@ def test_exported_curation_is_accepted_by_apply_curation(review, tmp_path):
         "label_definitions",
         "manual_labels",
     }
-    assert set(curation["reviews"]) >= {"reviewers", "pairs", "with_judge", "consensus"}  # SpikeInterface ignores it
+    assert set(curation["reviews"]) >= {
+        "reviewers",
+        "pairs",
+        "with_judge",
+        "consensus",
+    }  # SpikeInterface ignores it
     curated = apply_curation(review.analyzer.sorting, curation)
     assert curated.get_num_units() == len(review.analyzer.unit_ids) - sum(
         len(m["unit_ids"]) - 1 for m in curation["merges"]
