@@ -61,12 +61,17 @@ def reliability_figure(report: ReliabilityReport) -> figure:
 
 
 class ReliabilityDiagram(pn.viewable.Viewer):
-    """The diagram with its title and note; ``update`` replaces what it shows (None: nothing to show yet)."""
+    """The diagram with its title and note; ``update`` replaces what it shows (None: nothing to show yet).
+
+    The plot is a new pane in a slot rather than one pane made visible: a Bokeh pane turned visible after
+    the page was laid out stayed zero-sized in the browser. A report equal to the one shown (the page
+    updates it every 2 s while a judge runs) leaves the plot alone."""
 
     def __init__(self) -> None:
         super().__init__()
         self._text = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self._plot = pn.pane.Bokeh(None, visible=False)
+        self._slot = pn.Column()
+        self._shown: ReliabilityReport | None = None
 
     def update(self, report: ReliabilityReport | None) -> None:
         if report is None:
@@ -74,14 +79,16 @@ class ReliabilityDiagram(pn.viewable.Viewer):
                 "*No metrics decision with a calibrated probability yet: judge the groups "
                 "(Candidates & judge) to see the reliability diagram.*"
             )
-            self._plot.visible = False
+            self._slot[:] = []
+            self._shown = None
             return
         self._text.object = (
             f"### {escape_text(report.title)}\n\nExpected calibration error (10 bins): "
             f"**{report.ece:.3f}** over {report.n} groups. {escape_text(report.note)}"
         )
-        self._plot.object = reliability_figure(report)
-        self._plot.visible = True
+        if report != self._shown:
+            self._slot[:] = [pn.pane.Bokeh(reliability_figure(report))]
+            self._shown = report
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self._text, self._plot, sizing_mode="stretch_width")
+        return pn.Column(self._text, self._slot, sizing_mode="stretch_width")
