@@ -150,9 +150,7 @@ def reliability_bins(
     return bins
 
 
-def expected_calibration_error(
-    probabilities: ArrayLike, outcomes: ArrayLike, n_bins: int = N_BINS
-) -> float:
+def expected_calibration_error(probabilities: ArrayLike, outcomes: ArrayLike, n_bins: int = N_BINS) -> float:
     """Sum over bins of (bin's share of groups) x |mean predicted - observed frequency|; 0 is perfect."""
     p = np.clip(np.asarray(probabilities, dtype=float), 0.0, 1.0)
     y = np.asarray(outcomes, dtype=float)
