@@ -12,6 +12,7 @@ from engines.curation.calibration import (
     CALIBRATION_FILE,
     calibrated_probability,
     expected_calibration_error,
+    fit_reliability,
     load_calibration,
     reliability_bins,
     review_reliability,
@@ -90,3 +91,10 @@ def test_the_demo_s_decisions_carry_a_calibrated_probability_within_the_floor(re
     report = review_reliability(decisions, demo_truth(demo_workspace)["true_groups"])
     assert report is not None and report.n == sum(d.ok for d in decisions)
     assert report.ece <= 0.1 and sum(b.count for b in report.bins) == report.n
+
+
+def test_an_analyzer_without_known_merges_shows_the_fit_data_labelled_as_such():
+    report = fit_reliability(load_calibration())
+    assert "fit data" in report.title and "in-sample" in report.note
+    assert sum(b.count for b in report.bins) == report.n == load_calibration().fit_summary["n_groups"]
+    assert report.ece <= 0.1
