@@ -11,7 +11,10 @@ A generated 100-unit, 10-minute recording whose sorting has injected faults of e
 - the VLM judge against the scripted OpenAI-compatible server (500 ms per call, 100 groups,
   3 calls per group, 20 workers): ideal time = calls x latency / workers, over measured;
 - the metrics judge's pairwise F1 on the true merges beside every ``compute_merge_unit_groups``
-  preset's on the same data.
+  preset's on the same data;
+- the metrics judge's calibration: expected calibration error (10 equal-width bins) of each decided
+  group's calibrated P(merge) against whether it holds a true merge (``judge_ece``, floor <= 0.1),
+  beside the raw score's. Seed 11 is never used to fit the shipped calibration map.
 
 The last line printed is one JSON object. ``--duration``/``--units`` make a quick smoke run.
 """
@@ -31,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._floors import Floors, described, holds  # noqa: E402
 from engines.agent.config import LlmConfig  # noqa: E402
 from engines.curation import (
     AnalyzerData,
@@ -48,8 +52,23 @@ from engines.curation import (
     run_judge,
 )
 from engines.curation.analyzer import analyzer_fingerprint  # noqa: E402
+from engines.curation.calibration import expected_calibration_error, group_is_true_merge  # noqa: E402
 from engines.curation.candidates import PRESETS  # noqa: E402
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply  # noqa: E402
+
+FLOORS: Floors = {"judge_ece": ("<=", 0.1)}
+"""Issue 18 item 8: the judge knows when it is unsure."""
+
+
+def calibration_errors(decisions, true_pairs: set[frozenset]) -> dict[str, float]:
+    """ECE of the calibrated probability and of the raw score, over the groups the judge decided."""
+    decided = [d for d in decisions if d.ok and d.p_merge is not None]
+    outcomes = [group_is_true_merge(d.unit_ids, true_pairs) for d in decided]
+    return {
+        "judge_ece": round(expected_calibration_error([d.p_merge for d in decided], outcomes), 4),
+        "judge_ece_raw_score": round(expected_calibration_error([d.score for d in decided], outcomes), 4),
+        "judge_ece_groups": len(decided),
+    }
 
 
 def pairs_of(groups) -> set[frozenset]:
@@ -100,6 +119,7 @@ def vlm_efficiency(
         judge = VlmJudge(
             LlmConfig(model="bench", base_url=server.base_url, api_key="x", timeout_s=30),
             VlmJudgeParams(num_workers=workers),
+            max_workers=workers,  # the benchmark is the operator here: it measures 20 parallel calls
         )
         started = time.perf_counter()
         decisions = run_judge(judge, groups, JudgeContext(data, images))
@@ -191,6 +211,11 @@ def main(argv: list[str] | None = None) -> dict:
         judge_s = time.perf_counter() - started
         judge = scores(pairs_of(s for d in decisions if d.ok for s in d.merge_groups), true_pairs)
         print(f"metrics judge {judge_s:.1f} s: {judge} vs best preset {best} {preset_scores[best]}")
+        calibration = calibration_errors(decisions, true_pairs)
+        print(
+            f"metrics judge calibration over {calibration['judge_ece_groups']} groups: ECE "
+            f"{calibration['judge_ece']} calibrated, {calibration['judge_ece_raw_score']} raw score"
+        )
 
         vlm_groups = [CandidateGroup(i, groups[i % len(groups)].unit_ids) for i in range(100)]
         vlm = vlm_efficiency(data, images, vlm_groups, latency_s=0.5, workers=20)
@@ -217,7 +242,9 @@ def main(argv: list[str] | None = None) -> dict:
         "best_preset_precision": preset_scores[best]["precision"],
         "best_preset_recall": preset_scores[best]["recall"],
         "preset_f1": {name: s["f1"] for name, s in preset_scores.items()},
+        **calibration,
     }
+    result.update(floors=described(FLOORS), holds=holds(result, FLOORS))
     print(json.dumps(result))
     return result
 

@@ -23,6 +23,7 @@ from app.registry import register_page
 from app.routing import PageLink
 from components.background import BackgroundWork, on_session_thread
 from components.curation.apply import ApplyMerges
+from components.curation.calibration import ReliabilityDiagram
 from components.curation.candidates import CandidateSearch
 from components.curation.grid import CurationGrid
 from components.curation.labels import UnitLabels
@@ -33,7 +34,14 @@ from engines._filesystem import build_lock
 from engines.curation import (
     CandidateRequest,
     CurationReview,
+    demo_truth,
     ensure_demo_analyzer,
+)
+from engines.curation.calibration import (
+    ReliabilityReport,
+    fit_reliability,
+    load_calibration,
+    review_reliability,
 )
 from engines.curation.jobs import APPLY_KIND, EXTENSIONS_KIND, JUDGE_KIND, resolve_analyzer_folder
 from engines.errors import NeurodeckError
@@ -60,7 +68,8 @@ def _demo_folder(ctx: AppContext) -> Path:
 
 
 class CurationPage(pn.viewable.Viewer):
-    """Analyzer bar on top; tabs: review grid, candidates & judge, units & labels, apply & export."""
+    """Analyzer bar on top; tabs: review grid, candidates & judge, units & labels, apply & export,
+    calibration (the metrics judge's reliability diagram)."""
 
     def __init__(self, ctx: AppContext, link: CurationLink) -> None:
         super().__init__()
@@ -71,6 +80,7 @@ class CurationPage(pn.viewable.Viewer):
         self._jobs_service = jobs_for(ctx, self._person)
         self._review: CurationReview | None = None
         self._grid: CurationGrid | None = None
+        self._calibration = ReliabilityDiagram()
         self._watchers: list[JobWatcher] = []
         self._analyzer_input = pn.widgets.TextInput(
             name="SortingAnalyzer folder",
@@ -149,12 +159,14 @@ class CurationPage(pn.viewable.Viewer):
                 ("Units & labels", UnitLabels(review, self._work)),
                 ("Reviewers", ReviewersPanel(review, self._work)),
                 ("Apply & export", self._apply_panel(review)),
+                ("Calibration", self._calibration),
                 sizing_mode="stretch_width",
                 dynamic=True,
             )
         ]
         self._body.loading = False
         self._describe()
+        self._calibration.update(self._reliability(review))
         if review.status.missing:
             self._message[:] = [
                 pn.pane.Alert(
@@ -184,6 +196,14 @@ class CurationPage(pn.viewable.Viewer):
             f"{len(review.analyzer.unit_ids)} units · {groups} candidate groups · "
             f"{decided} judged · judge model: {judge}"
         )
+
+    def _reliability(self, review: CurationReview) -> ReliabilityReport | None:
+        """The demo's own calibration (its true merges are known); for any other analyzer, the shipped map's
+        fit data, labelled as such."""
+        if self._link.analyzer.strip():
+            return fit_reliability(load_calibration())
+        truth = demo_truth(self._ctx.settings.workspace)["true_groups"]
+        return review_reliability(review.decisions("metrics").values(), truth)
 
     def _on_link_group(self, event) -> None:
         if self._grid is not None and event.new is not None and event.new != self._grid.group:
@@ -250,9 +270,10 @@ class CurationPage(pn.viewable.Viewer):
 
     def _refresh_grid(self) -> None:
         """Decisions land in the store as they are made: show them while the run goes on."""
-        if self._grid is not None:
+        if self._grid is not None and self._review is not None:
             self._grid.refresh()
             self._describe()
+            self._calibration.update(self._reliability(self._review))
 
     def _after_judging(self) -> None:
         if getattr(self, "_live", None) is not None:

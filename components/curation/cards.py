@@ -40,9 +40,11 @@ def card_text(row: dict[str, Any]) -> str:
     decision = row["decision"] or "not judged"
     confidence = f" ({row['confidence']:.0%})" if pd.notna(row["confidence"]) else ""
     similarity = f"{row['similarity']:.2f}" if pd.notna(row["similarity"]) else "?"
+    p_merge = row.get("p_merge")
+    calibrated = f" · P(merge) {p_merge:.0%}" if p_merge is not None and pd.notna(p_merge) else ""
     return (
         f"**Group {int(row['group_id'])}** · units {escape_text(', '.join(map(str, row['unit_ids'])))} · "
-        f"similarity {similarity}\n\nJudge: **{escape_text(decision)}**{confidence} · "
+        f"similarity {similarity}\n\nJudge: **{escape_text(decision)}**{confidence}{calibrated} · "
         f"you: **{escape_text(verdict or '—')}**\n\n{escape_text(str(row['reasoning'])[:220])}"
     )
 

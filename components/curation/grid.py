@@ -45,12 +45,26 @@ _SORTS = {
     "similarity": ("similarity", True),
     "confidence": ("confidence", True),
     "score": ("score", True),
+    "least sure first": ("doubt", False),
 }
+"""Grid orderings: column and whether descending. ``doubt`` is |P(merge) - 0.5| (see ``_with_doubt``)."""
+_THEN_BY = {"doubt": "score_doubt"}
+"""Ties broken by a second column: groups the calibration puts in one block (the same probability) come
+least sure of the raw score first."""
 _KEY_OF = {"accept": "a", "reject": "r", "skip": "s"}
 _DRAWING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="drawing")
 """Every session's group images are drawn here. Matplotlib keeps the fonts it used open per thread (two file
 descriptors, cached by thread id for up to 64 threads): drawn on each session's own threads, every session
 left its fonts open after it ended. Two threads keep two sets; a group draws in about 0.2 s."""
+
+
+def _with_doubt(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``doubt``: how far the calibrated merge probability is from a coin toss (0 = least sure). A group
+    without one (a VLM decision, or one stored before calibration) uses the judge's raw score instead;
+    a group not judged has none and goes last."""
+    score = frame["score"].astype(float)
+    probability = frame["p_merge"].astype(float).fillna(score) if "p_merge" in frame else score
+    return frame.assign(doubt=(probability - 0.5).abs(), score_doubt=(score - 0.5).abs())
 
 
 def _filter(frame: pd.DataFrame, how: str | None) -> pd.DataFrame:
@@ -137,7 +151,10 @@ class CurationGrid(pn.viewable.Viewer):
         if frame.empty:
             return frame
         column, descending = _SORTS[self.sort_by]
-        return frame.sort_values(column, ascending=not descending, na_position="last", kind="stable")
+        if column == "doubt":
+            frame = _with_doubt(frame)
+        columns = [column, _THEN_BY[column]] if column in _THEN_BY else [column]
+        return frame.sort_values(columns, ascending=not descending, na_position="last", kind="stable")
 
     def _redraw(self) -> None:
         with self._lock:  # another thread's change waits for this drawing, then draws what it changed
@@ -308,7 +325,7 @@ class CurationGrid(pn.viewable.Viewer):
         refresh.on_click(lambda _e: self.refresh())  # shows what other tabs and reviewers saved
         controls = pn.Row(
             pn.widgets.Select.from_param(self.param.show, name="Show", width=170),
-            pn.widgets.Select.from_param(self.param.sort_by, name="Sort by", width=130),
+            pn.widgets.Select.from_param(self.param.sort_by, name="Sort by", width=150),
             pn.widgets.FloatSlider.from_param(self.param.min_similarity, name="Min. similarity", width=180),
             pager,
             sizing_mode="stretch_width",

@@ -3,7 +3,8 @@
 The CSV keeps the SpikeAgent tutorial's ``vlm_merge_reasoning.csv`` layout (a leading index
 column, then ``group_id, merge_units, merge_type, reasoning, report``; ``merge_units`` written
 as a Python list literal, which code for the tutorial reads with ``ast.literal_eval``), plus
-columns it lacked: confidence, score, judge, error, the human verdict. Failed groups are rows
+columns it lacked: confidence, score, the calibrated merge probability (``p_merge``), judge, error,
+the human verdict. Failed groups are rows
 with ``merge_type = "error"`` and the error text, never blanks.
 
 The JSON is validated with ``spikeinterface.curation.validate_curation_dict`` before it is
@@ -41,6 +42,7 @@ REASONING_COLUMNS = (
     "report",
     "confidence",
     "score",
+    "p_merge",
     "judge",
     "error",
     "group_units",
@@ -97,6 +99,7 @@ def reasoning_table(decisions: Iterable[MergeDecision], verdicts: Mapping[int, V
             "report": d.report,
             "confidence": d.confidence,
             "score": d.score,
+            "p_merge": d.p_merge,
             "judge": d.judge,
             "error": d.error or "",
             "group_units": str(list(d.unit_ids)),

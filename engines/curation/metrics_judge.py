@@ -7,6 +7,9 @@ split by drift). A merge needs spike-timing evidence: a refractory dip, a duplic
 complementary activity. Similar templates with an empty correlogram are not enough, because
 an empty correlogram only means there were too few spikes to test. Pairs that pass are
 joined into merge sets, never joining two sets that a pair between them contradicts.
+
+Each decision also carries ``p_merge``: the group's score through the shipped calibration map
+(``calibration``), the probability that the group holds a true merge.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 from engines.curation._evidence import EvidenceParams, PairEvidence, pair_evidence
+from engines.curation.calibration import calibrated_probability
 from engines.curation.errors import CurationError
 from engines.curation.judge import Judge, JudgeContext
 from engines.curation.model import MERGE, NOT_MERGE, CandidateGroup, Decision, MergeDecision
@@ -158,6 +162,7 @@ class MetricsJudge(Judge):
             decision=decision,
             confidence=round(float(confidence), 4),
             score=round(float(score), 4),
+            p_merge=calibrated_probability(self.name, self.params, round(float(score), 4)),
             reasoning=reasoning,
             report="\n".join(lines),
             merge_groups=tuple(merged),

@@ -69,6 +69,9 @@ class MergeDecision:
     tokens_out: int = 0
     cost_usd: float = 0.0
     elapsed_s: float = 0.0
+    p_merge: float | None = None
+    """0..1: the calibrated probability that the group is a true merge (``calibration``); None when the
+    judge has no calibration (the VLM judge) or the decision was stored before calibration existed."""
 
     @property
     def ok(self) -> bool:

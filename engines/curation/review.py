@@ -344,6 +344,7 @@ class CurationReview:
                     "decision": d.merge_type if d else "",
                     "confidence": d.confidence if d else None,
                     "score": d.score if d else None,
+                    "p_merge": d.p_merge if d else None,
                     "reasoning": (d.reasoning or d.error or "") if d else "",
                     "judge": d.judge if d else "",
                     "verdict": v.verdict if v else "",

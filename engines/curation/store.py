@@ -35,6 +35,7 @@ from engines.curation.model import (
 )
 from engines.curation.store_rows import (
     SCHEMA,
+    add_p_merge_column,
     decision_from_row,
     group_from_row,
     inserted_id,
@@ -59,6 +60,7 @@ class DecisionStore:
         self._db = WorkspaceDb(self.path, SCHEMA)
         with self._db.write() as db:
             add_owner_column(db, "verdicts")
+            add_p_merge_column(db)
 
     # --- analyzers and groups -----------------------------------------------------------------
     def register_analyzer(self, key: str, path: str, n_units: int) -> None:
@@ -202,9 +204,9 @@ class DecisionStore:
         with self._db.write() as db:
             db.execute(
                 "INSERT OR REPLACE INTO decisions (run_id, group_id, analyzer, judge, units, decision, "
-                "confidence, score, reasoning, report, merge_groups, error, evidence, tokens_in, tokens_out, "
-                "cost_usd, elapsed_s, "
-                "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "confidence, score, p_merge, reasoning, report, merge_groups, error, evidence, tokens_in, "
+                "tokens_out, cost_usd, elapsed_s, "
+                "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     decision.group_id,
@@ -214,6 +216,7 @@ class DecisionStore:
                     decision.decision,
                     decision.confidence,
                     decision.score,
+                    decision.p_merge,
                     decision.reasoning,
                     decision.report,
                     json.dumps([[plain_unit_id(u) for u in g] for g in decision.merge_groups]),

@@ -17,6 +17,7 @@ from engines.curation.model import CandidateGroup, MergeDecision, Verdict
 
 __all__ = [
     "SCHEMA",
+    "add_p_merge_column",
     "decision_from_row",
     "group_from_row",
     "inserted_id",
@@ -46,7 +47,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     run_id INTEGER NOT NULL, group_id INTEGER NOT NULL, analyzer TEXT NOT NULL, judge TEXT NOT NULL,
     units TEXT NOT NULL, decision TEXT, confidence REAL, score REAL, reasoning TEXT, report TEXT,
     merge_groups TEXT, error TEXT, evidence TEXT, tokens_in INTEGER, tokens_out INTEGER, cost_usd REAL,
-    elapsed_s REAL, created REAL NOT NULL, PRIMARY KEY (run_id, group_id));
+    elapsed_s REAL, created REAL NOT NULL, p_merge REAL, PRIMARY KEY (run_id, group_id));
 CREATE INDEX IF NOT EXISTS decisions_by_group ON decisions (analyzer, group_id, created);
 CREATE TABLE IF NOT EXISTS verdicts (
     id INTEGER PRIMARY KEY AUTOINCREMENT, analyzer TEXT NOT NULL, group_id INTEGER NOT NULL,
@@ -59,6 +60,18 @@ CREATE TABLE IF NOT EXISTS unit_labels (
 CREATE TABLE IF NOT EXISTS examples (
     analyzer TEXT NOT NULL, group_id INTEGER NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (analyzer, group_id));
 """
+
+
+def add_p_merge_column(db: sqlite3.Connection) -> None:
+    """Give ``decisions`` its ``p_merge`` column in a database made before calibration (call inside a
+    write); older rows keep NULL, read back as "no calibrated probability"."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(decisions)")}
+    if "p_merge" not in columns:
+        try:
+            db.execute("ALTER TABLE decisions ADD COLUMN p_merge REAL")
+        except sqlite3.OperationalError as exc:  # another connection added it between the check and here
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def units_json(units: Iterable[Any]) -> str:
@@ -95,6 +108,7 @@ def decision_from_row(row: sqlite3.Row) -> MergeDecision:
         decision=row["decision"],
         confidence=row["confidence"],
         score=row["score"],
+        p_merge=row["p_merge"],
         reasoning=row["reasoning"] or "",
         report=row["report"] or "",
         merge_groups=tuple(tuple(g) for g in json.loads(row["merge_groups"] or "[]")),

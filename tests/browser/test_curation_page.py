@@ -144,3 +144,26 @@ def test_two_reviewers_verdicts_are_kept_apart_and_their_kappa_shown(browser, tm
         finally:
             for context in contexts:
                 context.close()
+
+
+def test_least_sure_first_and_the_demo_s_reliability_diagram(page: Page, app_url: str):
+    _open(page, app_url)
+    page.get_by_label("Sort by").select_option("least sure first")
+    cards = page.locator(".nd-curation-cards").first
+    expect(cards).to_contain_text("P(merge)")
+    percents = []
+    for _ in range(50):  # the cards redraw in the new order: read them once every card shows one
+        percents = [int(p) for p in re.findall(r"P\(merge\) (\d+)%", cards.inner_text())]
+        if len(percents) == cards.locator("[class*=nd-group-]").count() and percents:
+            break
+        page.wait_for_timeout(200)
+    doubts = [abs(p - 50) for p in percents]
+    assert doubts == sorted(doubts), percents
+    page.locator(".bk-tab", has_text="Calibration").click()
+    expect(page.get_by_text("Calibration on this demo").first).to_be_visible(timeout=30_000)
+    expect(
+        page.get_by_text(re.compile(r"Expected calibration error \(10 bins\): 0\.\d{3}")).first
+    ).to_be_visible()
+    expect(page.get_by_text("perfect calibration").first).to_be_visible()  # the plot's legend
+    boxes = [canvas.bounding_box() for canvas in page.locator("canvas").all()]
+    assert any(box and box["width"] >= 400 and box["height"] >= 350 for box in boxes), boxes  # 460 x 400

@@ -25,7 +25,7 @@ def test_merges_resolve_transitively_into_groups():
 
 def test_reasoning_csv_reads_like_the_tutorials_and_keeps_error_rows(tmp_path):
     rows = [
-        MergeDecision(0, (1, 2), "vlm", "merge", 0.9, 0.9, "dip", "report\nline", ((1, 2),)),
+        MergeDecision(0, (1, 2), "metrics", "merge", 0.9, 0.9, "dip", "r\nline", ((1, 2),), p_merge=0.93),
         MergeDecision(1, (3, 4, 5), "vlm", "merge", 0.8, 0.8, "two sets", "r", ((3, 4), (5,)) and ((3, 4),)),
         MergeDecision(2, (6, 7), "vlm", "not merge", 0.7, 0.3, "flat", "r"),
         MergeDecision.failed(type("G", (), {"group_id": 3, "unit_ids": (8, 9)})(), "vlm", "endpoint down"),
@@ -44,6 +44,7 @@ def test_reasoning_csv_reads_like_the_tutorials_and_keeps_error_rows(tmp_path):
     assert pairs == [[1, 2], [3, 4]]
     error = table[table.merge_type == "error"].iloc[0]
     assert error.group_id == 3 and error.error == "endpoint down"
+    assert table.p_merge.iloc[0] == 0.93 and table.p_merge.isna().iloc[1:].all()  # the VLM is not calibrated
 
 
 def test_exported_curation_is_accepted_by_apply_curation(review, tmp_path):

@@ -70,3 +70,17 @@ def test_the_detail_shows_each_focused_groups_own_images(review):
     assert second != first
     shown_second = [p.object for p in view.select(pn.pane.PNG) if p.visible and p.width == 420]
     assert shown_second == [str(p) for p in review.group_images(second).values()]
+
+
+def test_least_sure_first_puts_the_groups_nearest_a_coin_toss_first(review):
+    """The ordering a reviewer picks to spend their time where the judge is least sure."""
+    review.find_candidates()
+    review.judge("metrics")
+    grid = CurationGrid(review, BackgroundWork())
+    grid.sort_by = "least sure first"
+    table = review.table().set_index("group_id")
+    doubt = [abs(table.loc[g, "p_merge"] - 0.5) for g in grid._shown]
+    raw = [abs(table.loc[g, "score"] - 0.5) for g in grid._shown]
+    assert len(grid._shown) == len(table) and grid.group == grid._shown[0]
+    assert all((d1, r1) <= (d2, r2) for d1, r1, d2, r2 in zip(doubt, raw, doubt[1:], raw[1:]))
+    assert doubt[0] == min(doubt)

@@ -131,3 +131,28 @@ def test_a_decision_row_keeps_everything_the_grid_shows(workspace):
     assert DecisionStore(workspace).decisions(run) == [row]
     summary = store.run(run)
     assert (summary.n_done, summary.tokens_in, summary.cost_usd) == (1, 30, 0.001)
+
+
+def test_decisions_saved_before_calibration_stay_readable_and_new_ones_keep_their_probability(workspace):
+    """A workspace whose decisions table predates ``p_merge``: its rows read back with no probability, and
+    the column is added in place for the rows that follow."""
+    path = workspace / "curation" / "decisions.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE decisions (run_id INTEGER NOT NULL, group_id INTEGER NOT NULL, "
+            "analyzer TEXT NOT NULL, judge TEXT NOT NULL, units TEXT NOT NULL, decision TEXT, "
+            "confidence REAL, score REAL, reasoning TEXT, report TEXT, merge_groups TEXT, error TEXT, "
+            "evidence TEXT, tokens_in INTEGER, tokens_out INTEGER, cost_usd REAL, elapsed_s REAL, "
+            "created REAL NOT NULL, PRIMARY KEY (run_id, group_id))"
+        )
+        db.execute(
+            "INSERT INTO decisions (run_id, group_id, analyzer, judge, units, decision, confidence, score, "
+            "created) VALUES (1, 0, 'a', 'metrics', '[1, 2]', 'merge', 0.97, 0.97, 1.0)"
+        )
+    store = DecisionStore(workspace)
+    old = store.latest_decisions("a")[0]
+    assert (old.decision, old.score, old.p_merge) == ("merge", 0.97, None)
+    new = MergeDecision(1, (3, 4), "metrics", "not merge", 0.99, 0.01, "flat", p_merge=0.0023)
+    store.record_decision(2, "a", new)
+    assert DecisionStore(workspace).latest_decisions("a")[1].p_merge == 0.0023
