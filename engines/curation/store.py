@@ -205,8 +205,7 @@ class DecisionStore:
             db.execute(
                 "INSERT OR REPLACE INTO decisions (run_id, group_id, analyzer, judge, units, decision, "
                 "confidence, score, p_merge, reasoning, report, merge_groups, error, evidence, tokens_in, "
-                "tokens_out, cost_usd, elapsed_s, "
-                "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"tokens_out, cost_usd, elapsed_s, created) VALUES ({', '.join('?' * 19)})",
                 (
                     run_id,
                     decision.group_id,
