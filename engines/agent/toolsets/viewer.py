@@ -22,6 +22,7 @@ from engines.agent.results import PlotArtifact, ToolResult, ViewerLinkArtifact
 from engines.agent.tools import Toolset
 from engines.agent.toolsets.annotations import add_annotation_tools
 from engines.agent.toolsets.screenshot import Camera, add_screenshot_tool
+from engines.agent.toolsets.table_layer import add_table_layer_tool
 from engines.io.policy import SourcePolicy
 from engines.ngstate import (
     NgState,
@@ -40,6 +41,7 @@ from engines.ngstate import (
 )
 from engines.ngstate.errors import NgStateError
 from engines.ngstate.session import ViewerSession
+from engines.tables import TableWorkspace
 
 __all__ = ["ViewerTools", "build_viewer_tools"]
 
@@ -59,6 +61,8 @@ class ViewerTools:
     camera: Camera | None = None
     """The picture the session's viewer shows now, as PNG bytes (the page's browser viewer takes it); raises
     ``ScreenshotUnavailable`` when it cannot. None: no viewer is drawn anywhere (scripts, tests)."""
+    tables: TableWorkspace | None = None
+    """The session's tables, whose rows ``show_table_in_viewer`` draws (None: no table tool)."""
 
     def image_layer(self, name: str | None) -> str:
         """``name``, or the state's first image layer."""
@@ -285,6 +289,8 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         return f"Segments of '{name}' ({mode}): {ids or 'none'}."
 
     add_annotation_tools(tools, session)
+    if tools_of.tables is not None:
+        add_table_layer_tool(tools, session, tools_of.tables)
 
     @tools.tool(
         mutates=True,
