@@ -34,9 +34,11 @@ from engines.ngstate import (
     StateStore,
     build_demo_state,
     ensure_demo_volume,
+    focus_annotation,
     load_state,
     summarize_state,
 )
+from engines.ngstate.errors import NgStateError
 from engines.ngstate.session import ViewerSession
 from engines.ngstate.urls import to_fragment
 from engines.people import Person
@@ -108,7 +110,9 @@ class NeuroglancerPage(pn.viewable.Viewer):
             allow_credentials=ctx.settings.viewer_credentials,
         )
         self._results = TableResults(
-            self._tables, load_state=lambda state: self._session.set(state, "table row")
+            self._tables,
+            load_state=lambda state: self._session.set(state, "table row"),
+            open_annotation=self._open_annotation,
         )
         viewer_tools = ViewerTools(
             self._session,
@@ -117,6 +121,7 @@ class NeuroglancerPage(pn.viewable.Viewer):
             aliases={demo_url: demo.folder},
             share_link=self.share_link,
             camera=self._viewer.screenshot,
+            tables=self._tables,
         )
         self._build_chat(ctx, person, viewer_tools)
         self._session.on_change(self._on_state_changed)
@@ -162,9 +167,18 @@ class NeuroglancerPage(pn.viewable.Viewer):
         run_on_session_thread(self._doc, lambda: setattr(self._json, "object", state.to_dict()))
 
     def _on_user_moved(self, event) -> None:
-        """The user panned or zoomed the viewer (debounced): the agent sees it from now on."""
+        """The user panned, zoomed or selected an annotation in the viewer (debounced): the agent sees it
+        from now on, and a selected annotation of a table shown in the viewer selects its row."""
         state = self._session.absorb_viewer(event.new)
         self._json.object = state.to_dict()
+        self._results.select_annotation(event.new)
+
+    def _open_annotation(self, layer: str, annotation_id: str) -> None:
+        """A table row was clicked: the viewer goes to its annotation and selects it (and its segment)."""
+        try:
+            self._session.update(lambda s: focus_annotation(s, layer, annotation_id), "table row")
+        except NgStateError as exc:  # the layer was removed or replaced since the table was listed
+            self._failed(exc)
 
     def _adopt_state(self, origin: str, state: NgState) -> None:
         """A state loaded off the session's thread becomes the viewer's (``origin``: where it came from)."""
