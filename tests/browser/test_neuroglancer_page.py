@@ -227,11 +227,23 @@ def test_a_table_shown_in_the_viewer_links_its_rows_and_annotations_both_ways(pa
     assert next(x for x in moved["layers"] if x["name"] == "segmentation")["segments"] == ["13"]
     selected = table.locator(".tabulator-row.tabulator-selected")
     expect(selected).to_contain_text("372.0")
-    # viewer -> table: an annotation selected in the viewer (through the client's own selectAnnotation, what
-    # a click on a point calls: a click on a WebGL point in software rendering lands unreliably)
-    page.frame_locator("iframe[title='Neuroglancer viewer']").first.locator("body").evaluate(
-        """() => { const layer = viewer.layerManager.getLayerByName('rois').layer;
-                   layer.selectAnnotation(layer.annotationStates.states[0], 'row-2', true); }"""
-    )
+    # viewer -> table: the user picks cell 2's point in the viewer. Control + right click toggles
+    # neuroglancer's pinned selection (written to the state's "selection"): the first unpins the row's,
+    # the second pins the point under the mouse.
+    _say(page, "go to 82.08 72.45 9.3")  # cell 2's point under the panel's centre
+    frame.wait(lambda s: s["position"] == pytest.approx([82.08, 72.45, 9.3], abs=0.01))
+    viewer = page.frame_locator("iframe[title='Neuroglancer viewer']").first
+    box = viewer.locator(".neuroglancer-rendered-data-panel").first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x - 20, y)
+    page.mouse.move(x, y, steps=5)
+    page.wait_for_timeout(1000)  # the client picks what is under the mouse on its next frame
+    for _ in range(2):
+        page.keyboard.down("Control")
+        page.mouse.click(x, y, button="right")
+        page.keyboard.up("Control")
+        page.wait_for_timeout(300)
+    picked = frame.wait(lambda s: "row-2" in json.dumps(s.get("selection")))
+    assert picked["selection"]["layers"]["rois"]["annotationId"] == "row-2", picked.get("selection")
     expect(selected).to_contain_text("137.875", timeout=15_000)  # cell 2's volume, after the debounce
     expect(selected).to_have_count(1)
