@@ -40,7 +40,7 @@ from engines.ngstate import (
 )
 from engines.ngstate.errors import NgStateError
 from engines.ngstate.session import ViewerSession
-from engines.ngstate.urls import to_fragment
+from engines.ngstate.urls import MAX_LINK_CHARS, to_fragment
 from engines.people import Person
 from engines.tables import QueryLimits, TableWorkspace
 
@@ -269,7 +269,17 @@ class NeuroglancerPage(pn.viewable.Viewer):
             self._link.param.update(saved=self._saved.value, state="")
 
     def _share(self) -> None:
-        self._share_text.param.update(value=self.share_link(self._session.state), visible=True)
+        url = self.share_link(self._session.state)
+        if len(url) > MAX_LINK_CHARS:  # the server would refuse it: a saved view carries any size
+            self._share_text.visible = False
+            self._failed(
+                NgStateError(
+                    f"This view is too large for a link ({len(url) // 1000} kB): save it and share the "
+                    "saved view instead."
+                )
+            )
+            return
+        self._share_text.param.update(value=url, visible=True)
 
     def __panel__(self) -> pn.viewable.Viewable:
         centre = pn.Column(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import quote
 
 from pydantic import Field
 
@@ -19,6 +20,7 @@ from engines.agent.tools import Toolset
 from engines.ngstate.session import ViewerSession
 from engines.ngstate.state import NgState
 from engines.ngstate.table_layer import MAX_TABLE_ANNOTATIONS, TableLayer, table_annotation_layer
+from engines.ngstate.urls import MAX_LINK_CHARS, to_fragment
 from engines.tables import TableWorkspace
 from engines.tables.errors import TableNotFound
 
@@ -127,10 +129,17 @@ def _show_table(
     styled = [f"coloured by {given['color_by']}"] if given["color_by"] else []
     styled += [f"sized by {given['size_by']}"] if given["size_by"] else []
     style = f" ({', '.join(styled)})" if styled else ""
+    link = len(quote("#!" + to_fragment(session.state, url_safe=True), safe=""))
+    too_long = (
+        f" The view is now too large for a share link ({link // 1000} kB; links open up to "
+        f"{MAX_LINK_CHARS // 1000} kB): save it and share it by name."
+        if link > MAX_LINK_CHARS
+        else ""
+    )
     linked = f" Each row is linked to its segment in '{options['segment_layer']}'." if segment_column else ""
     return ToolResult(
         f"{shown.message}{style} as {options['shape']}s.{linked} Click a row in the results panel to go "
-        "to it.",
+        f"to it.{too_long}",
         artifact=TableLayerArtifact(
             frame=frame.head(max_rows), drawn=shown, title=f"{name} in the viewer as '{shown.layer}'"
         ),

@@ -41,6 +41,7 @@ from engines.ngstate import (
 )
 from engines.ngstate.errors import NgStateError
 from engines.ngstate.session import ViewerSession
+from engines.ngstate.urls import MAX_LINK_CHARS
 from engines.tables import TableWorkspace
 
 __all__ = ["ViewerTools", "build_viewer_tools"]
@@ -362,6 +363,12 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         if tools_of.share_link is None:
             raise NgStateError("Sharing needs the page's address; it is not available here.")
         url = tools_of.share_link(session.state)
+        if len(url) > MAX_LINK_CHARS:
+            raise NgStateError(
+                f"This view's link would be {len(url) // 1000} kB, longer than the "
+                f"{MAX_LINK_CHARS // 1000} kB a server opens (tables drawn in the view make it long). "
+                "Save the view and share it by name."
+            )
         return ToolResult(
             f"This link reopens the view: {url}", artifact=ViewerLinkArtifact(url=url, title="this view")
         )

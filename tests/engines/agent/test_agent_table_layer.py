@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
+import numpy as np
 import pytest
 
 from engines.agent import ChatSession
@@ -11,10 +13,16 @@ from engines.agent.toolsets import TableLayerArtifact, ViewerTools, build_table_
 from engines.io.policy import SourcePolicy
 from engines.ngstate import StateStore, build_demo_state, parse_url, to_url
 from engines.ngstate.session import ViewerSession
+from engines.ngstate.urls import MAX_LINK_CHARS, to_fragment
 from engines.tables import TableWorkspace
 
 ROIS = Path(__file__).resolve().parents[3] / "assets" / "demo_rois.csv"
 BASE = "http://app.example/ngdemo"
+
+
+def _link(state) -> str:
+    """The page's share link (the state in the address)."""
+    return "http://app.example/?page=neuroglancer&state=" + quote("#!" + to_fragment(state, True), safe="")
 
 
 @pytest.fixture
@@ -23,7 +31,7 @@ def chat(workspace):
     session = ViewerSession(build_demo_state(BASE))
     tables = TableWorkspace(policy)
     tables.upload("rois.csv", ROIS.read_bytes(), name="rois")
-    viewer = ViewerTools(session, StateStore(workspace), policy, tables=tables)
+    viewer = ViewerTools(session, StateStore(workspace), policy, tables=tables, share_link=_link)
     toolsets = [build_viewer_tools(viewer), build_table_tools(tables, lambda: session.state)]
     return ChatSession(toolsets, None, workspace, page="neuroglancer"), session, tables
 
@@ -71,3 +79,20 @@ def test_an_unknown_column_is_reported_and_the_view_is_unchanged(chat):
     [step] = _steps(chat, "show the table rois in the viewer coloured by volume")
     assert step.kind == "tool_error" and "no column 'volume'" in step.message
     assert session.state.layer_names == ["image", "segmentation"]
+
+
+def test_a_view_too_large_for_a_link_says_so_and_share_asks_for_a_saved_view(chat):
+    chat, session, tables = chat
+    rng = np.random.default_rng(0)
+    rows = "\n".join(
+        f"{i},{x:.3f},{y:.3f},5,{v:.4f}" for i, (x, y, v) in enumerate(rng.random((1000, 3)) * 100)
+    )
+    tables.upload("many.csv", ("id,x,y,z,score\n" + rows).encode(), name="many")
+    [small] = _steps(chat, "share the view")
+    assert small.kind == "tool_finished" and len(small.artifact.url) <= MAX_LINK_CHARS
+    [drawn] = _steps(chat, "show the table many in the viewer")
+    assert "too large for a share link" in drawn.summary
+    [share] = _steps(chat, "share the view")
+    assert share.kind == "tool_error" and "Save the view and share it by name" in share.message
+    [saved] = _steps(chat, "save the view as many_cells")
+    assert saved.kind == "tool_finished"
