@@ -162,6 +162,7 @@ class TableResults(pn.viewable.Viewer):
     def _set_result(self, title: str, view: pn.viewable.Viewable) -> None:
         self._result_title.object = f"**{escape_text(title)}**"
         self._result[:] = [view]
+        self._drawn, self._drawn_table = None, None  # the listed table (if any) is no longer shown
 
     def _show_multiview(self, artifact: MultiViewArtifact) -> None:
         views = artifact.views
@@ -200,9 +201,9 @@ class TableResults(pn.viewable.Viewer):
             selectable=1,
             css_classes=["nd-table-layer"],
         )
-        self._drawn, self._drawn_table = artifact.drawn, table
         table.on_click(lambda event: self._open_annotation_of(event.row, artifact.drawn, table))
         self._set_result(f"{artifact.title} — click a row to go to its annotation", table)
+        self._drawn, self._drawn_table = artifact.drawn, table
 
     def _open_annotation_of(self, row: int, drawn: TableLayer, table: pn.widgets.Tabulator) -> None:
         if not 0 <= row < len(drawn.annotation_ids) or self._open_annotation is None:
