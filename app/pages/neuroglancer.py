@@ -35,12 +35,14 @@ from engines.ngstate import (
     StateStore,
     build_demo_state,
     ensure_demo_volume,
+    focus_annotation,
     load_state,
     summarize_state,
 )
+from engines.ngstate.errors import NgStateError
 from engines.ngstate.session import ViewerSession
 from engines.ngstate.source_check import LayerProblem, layers_that_cannot_load
-from engines.ngstate.urls import to_fragment
+from engines.ngstate.urls import MAX_LINK_CHARS, to_fragment
 from engines.people import Person
 from engines.tables import QueryLimits, TableWorkspace
 
@@ -112,7 +114,9 @@ class NeuroglancerPage(pn.viewable.Viewer):
             allow_credentials=ctx.settings.viewer_credentials,
         )
         self._results = TableResults(
-            self._tables, load_state=lambda state: self._session.set(state, "table row")
+            self._tables,
+            load_state=lambda state: self._session.set(state, "table row"),
+            open_annotation=self._open_annotation,
         )
         self._aliases = {demo_url: demo.folder}
         viewer_tools = ViewerTools(
@@ -122,6 +126,7 @@ class NeuroglancerPage(pn.viewable.Viewer):
             aliases=self._aliases,
             share_link=self.share_link,
             camera=self._viewer.screenshot,
+            tables=self._tables,
         )
         self._build_chat(ctx, person, viewer_tools)
         self._session.on_change(self._on_state_changed)
@@ -167,9 +172,18 @@ class NeuroglancerPage(pn.viewable.Viewer):
         run_on_session_thread(self._doc, lambda: setattr(self._json, "object", state.to_dict()))
 
     def _on_user_moved(self, event) -> None:
-        """The user panned or zoomed the viewer (debounced): the agent sees it from now on."""
+        """The user panned, zoomed or selected an annotation in the viewer (debounced): the agent sees it
+        from now on, and a selected annotation of a table shown in the viewer selects its row."""
         state = self._session.absorb_viewer(event.new)
         self._json.object = state.to_dict()
+        self._results.select_annotation(event.new)
+
+    def _open_annotation(self, layer: str, annotation_id: str) -> None:
+        """A table row was clicked: the viewer goes to its annotation and selects it (and its segment)."""
+        try:
+            self._session.update(lambda s: focus_annotation(s, layer, annotation_id), "table row")
+        except NgStateError as exc:  # the layer was removed or replaced since the table was listed
+            self._failed(exc)
 
     def _adopt_state(self, origin: str, state: NgState) -> None:
         """A state loaded off the session's thread becomes the viewer's (``origin``: where it came from); the
@@ -272,7 +286,17 @@ class NeuroglancerPage(pn.viewable.Viewer):
             self._link.param.update(saved=self._saved.value, state="")
 
     def _share(self) -> None:
-        self._share_text.param.update(value=self.share_link(self._session.state), visible=True)
+        url = self.share_link(self._session.state)
+        if len(url) > MAX_LINK_CHARS:  # the server would refuse it: a saved view carries any size
+            self._share_text.visible = False
+            self._failed(
+                NgStateError(
+                    f"This view is too large for a link ({len(url) // 1000} kB): save it and share the "
+                    "saved view instead."
+                )
+            )
+            return
+        self._share_text.param.update(value=url, visible=True)
 
     def __panel__(self) -> pn.viewable.Viewable:
         centre = pn.Column(

@@ -2,8 +2,10 @@
 
 Tables, plots and ranked multi-view tables that the chat's tools make are shown here in full
 (the chat keeps a one-line note); clicking a row of a multi-view table opens its view, and
-the first viewable row opens as soon as the table arrives. Plots are drawn with hvPlot,
-rasterized server-side when the data is large.
+the first viewable row opens as soon as the table arrives. A table shown in the viewer as an
+annotation layer is listed with its rows linked both ways: clicking a row opens its annotation
+(``open_annotation``), and the page calls ``select_annotation`` when the user selects one in the
+viewer. Plots are drawn with hvPlot, rasterized server-side when the data is large.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import panel as pn
 from components.agent_chat import frame_to_pandas
 from components.safe_text import escape_text, safe_table, safe_titles, text_alert
 from engines.agent.results import Artifact, PlotArtifact, TableArtifact
-from engines.agent.toolsets import MultiViewArtifact
+from engines.agent.toolsets import MultiViewArtifact, TableLayerArtifact
 from engines.errors import NeurodeckError
-from engines.ngstate import NgState
+from engines.ngstate import NgState, TableLayer, selected_annotation
 from engines.tables import MultiViewTable, PlotSpec, TableWorkspace
 
 __all__ = ["TableResults", "plot_view"]
@@ -48,11 +50,21 @@ class TableResults(pn.viewable.Viewer):
     """``show_artifact`` is the chat's artifact renderer: it shows the artifact here and returns the chat's
     note."""
 
-    def __init__(self, tables: TableWorkspace, load_state: Callable[[NgState], Any]) -> None:
+    def __init__(
+        self,
+        tables: TableWorkspace,
+        load_state: Callable[[NgState], Any],
+        open_annotation: Callable[[str, str], Any] | None = None,
+    ) -> None:
+        """``open_annotation(layer, annotation_id)``: centre the viewer on a table row's annotation and
+        select it (None: rows of a table shown in the viewer are not clickable)."""
         super().__init__()
         self._tables = tables
         self._load_state = load_state
+        self._open_annotation = open_annotation
         self._views: MultiViewTable | None = None
+        self._drawn: TableLayer | None = None
+        self._drawn_table: pn.widgets.Tabulator | None = None
         max_mb = tables.max_upload_bytes / 2**20
         self._dropper = pn.widgets.FileDropper(
             accepted_filetypes=[".csv", ".tsv", ".txt"],
@@ -121,6 +133,8 @@ class TableResults(pn.viewable.Viewer):
         """On the session's thread. Tables, plots and multi-view tables go here; the chat gets a note."""
         if isinstance(artifact, MultiViewArtifact):
             self._show_multiview(artifact)
+        elif isinstance(artifact, TableLayerArtifact):
+            self._show_table_layer(artifact)
         elif isinstance(artifact, TableArtifact):
             self._set_result(
                 artifact.title,
@@ -148,6 +162,7 @@ class TableResults(pn.viewable.Viewer):
     def _set_result(self, title: str, view: pn.viewable.Viewable) -> None:
         self._result_title.object = f"**{escape_text(title)}**"
         self._result[:] = [view]
+        self._drawn, self._drawn_table = None, None  # the listed table (if any) is no longer shown
 
     def _show_multiview(self, artifact: MultiViewArtifact) -> None:
         views = artifact.views
@@ -175,6 +190,40 @@ class TableResults(pn.viewable.Viewer):
             return
         table.selection = [row]
         self._load_state(state)
+
+    def _show_table_layer(self, artifact: TableLayerArtifact) -> None:
+        table = safe_table(
+            frame_to_pandas(artifact.frame),
+            show_index=False,
+            disabled=True,
+            height=360,
+            sizing_mode="stretch_width",
+            selectable=1,
+            css_classes=["nd-table-layer"],
+        )
+        table.on_click(lambda event: self._open_annotation_of(event.row, artifact.drawn, table))
+        self._set_result(f"{artifact.title} — click a row to go to its annotation", table)
+        self._drawn, self._drawn_table = artifact.drawn, table
+
+    def _open_annotation_of(self, row: int, drawn: TableLayer, table: pn.widgets.Tabulator) -> None:
+        if not 0 <= row < len(drawn.annotation_ids) or self._open_annotation is None:
+            return
+        annotation_id = drawn.annotation_ids[row]
+        if annotation_id is None:  # the row has no usable coordinates: nothing to go to
+            return
+        table.selection = [row]
+        self._open_annotation(drawn.layer, annotation_id)
+
+    def select_annotation(self, state: dict[str, Any]) -> None:
+        """On the session's thread: the viewer reports ``state``; the row of the annotation selected there
+        (if it is one of the listed table's) becomes the selected row."""
+        drawn, table = self._drawn, self._drawn_table
+        if drawn is None or table is None:
+            return
+        annotation_id = selected_annotation(state, drawn.layer)
+        row = drawn.row_of(annotation_id) if annotation_id else None
+        if row is not None and table.selection != [row]:
+            table.selection = [row]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

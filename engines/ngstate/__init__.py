@@ -39,6 +39,12 @@ from engines.ngstate.sampling import (
 from engines.ngstate.state import Dimension, LayerInfo, NgState
 from engines.ngstate.store import SavedState, StateStore
 from engines.ngstate.summary import StateSummary, summarize_state
+from engines.ngstate.table_layer import (
+    TableLayer,
+    focus_annotation,
+    selected_annotation,
+    table_annotation_layer,
+)
 from engines.ngstate.urls import DEFAULT_VIEWER_URL, parse_url, pointer_of, to_url
 from engines.ngstate.view import (
     Bounds,
@@ -85,6 +91,10 @@ __all__ = [
     "StateStore",
     "SavedState",
     "build_row_view",
+    "TableLayer",
+    "table_annotation_layer",
+    "focus_annotation",
+    "selected_annotation",
     "open_volume",
     "open_layer_volume",
     "Volume",

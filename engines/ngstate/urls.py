@@ -24,6 +24,7 @@ from engines.ngstate.state import NgState
 
 __all__ = [
     "DEFAULT_VIEWER_URL",
+    "MAX_LINK_CHARS",
     "to_url",
     "to_fragment",
     "parse_url",
@@ -33,6 +34,9 @@ __all__ = [
 ]
 
 DEFAULT_VIEWER_URL = "https://neuroglancer-demo.appspot.com"
+MAX_LINK_CHARS = 60_000
+"""The longest address the app's own server opens (Tornado refuses a request whose headers pass 64 KB,
+closing the connection): a longer state (a table drawn as annotations) is shared as a saved view instead."""
 
 _SAFE = "~@#$&()*!+=:;,.?/'"
 """Characters Neuroglancer's Python package leaves unescaped in a fragment (``url_state.to_url_fragment``)."""

@@ -210,3 +210,47 @@ def test_the_screenshot_tool_shows_the_viewer_picture_in_the_chat(page: Page, ap
     width, height, foreground = int(found[1]), int(found[2]), float(found[3])
     assert 0 < width <= 1024 and 0 < height <= 1024
     assert foreground > 1, "the demo volume should fill part of the picture"
+
+
+def test_a_table_shown_in_the_viewer_links_its_rows_and_annotations_both_ways(page: Page, app_url: str):
+    frame = _open(page, app_url)
+    _say(page, "show the table rois in the viewer coloured by volume_um3")
+    shown = frame.wait(lambda s: any(layer["name"] == "rois" for layer in s["layers"]))
+    layer = next(layer for layer in shown["layers"] if layer["name"] == "rois")
+    assert len(layer["annotations"]) == 24 and layer["annotations"][12]["id"] == "row-13"
+    assert layer["annotationProperties"][0] == {
+        "id": "color",
+        "type": "rgb",
+        "default": "#ffff00",
+        "description": "volume_um3",
+    }
+    assert "prop_color()" in layer["shader"]
+    # table -> viewer: a row's click centres the viewer on its annotation, selected, with its segment
+    table = page.locator(".nd-table-layer")
+    table.get_by_text("372.0", exact=True).click()  # cell 13's volume
+    moved = frame.wait(lambda s: s["position"] != shown["position"])
+    assert moved["position"] == pytest.approx([108.48, 100.56, 32.91], abs=0.01)
+    assert moved["selection"]["layers"]["rois"]["annotationId"] == "row-13"
+    assert next(x for x in moved["layers"] if x["name"] == "segmentation")["segments"] == ["13"]
+    selected = table.locator(".tabulator-row.tabulator-selected")
+    expect(selected).to_contain_text("372.0")
+    # viewer -> table: the user picks cell 2's point in the viewer. Control + right click toggles
+    # neuroglancer's pinned selection (written to the state's "selection"): the first unpins the row's,
+    # the second pins the point under the mouse.
+    _say(page, "go to 82.08 72.45 9.3")  # cell 2's point under the panel's centre
+    frame.wait(lambda s: s["position"] == pytest.approx([82.08, 72.45, 9.3], abs=0.01))
+    viewer = page.frame_locator("iframe[title='Neuroglancer viewer']").first
+    box = viewer.locator(".neuroglancer-rendered-data-panel").first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x - 20, y)
+    page.mouse.move(x, y, steps=5)
+    page.wait_for_timeout(1000)  # the client picks what is under the mouse on its next frame
+    for _ in range(2):
+        page.keyboard.down("Control")
+        page.mouse.click(x, y, button="right")
+        page.keyboard.up("Control")
+        page.wait_for_timeout(300)
+    picked = frame.wait(lambda s: "row-2" in json.dumps(s.get("selection")))
+    assert picked["selection"]["layers"]["rois"]["annotationId"] == "row-2", picked.get("selection")
+    expect(selected).to_contain_text("137.875", timeout=15_000)  # cell 2's volume, after the debounce
+    expect(selected).to_have_count(1)

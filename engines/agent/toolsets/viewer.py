@@ -22,6 +22,7 @@ from engines.agent.results import PlotArtifact, ToolResult, ViewerLinkArtifact
 from engines.agent.tools import Toolset
 from engines.agent.toolsets.annotations import add_annotation_tools
 from engines.agent.toolsets.screenshot import Camera, add_screenshot_tool
+from engines.agent.toolsets.table_layer import add_table_layer_tool
 from engines.io.policy import SourcePolicy
 from engines.ngstate import (
     NgState,
@@ -40,6 +41,8 @@ from engines.ngstate import (
 )
 from engines.ngstate.errors import NgStateError
 from engines.ngstate.session import ViewerSession
+from engines.ngstate.urls import MAX_LINK_CHARS
+from engines.tables import TableWorkspace
 
 __all__ = ["ViewerTools", "build_viewer_tools"]
 
@@ -59,6 +62,8 @@ class ViewerTools:
     camera: Camera | None = None
     """The picture the session's viewer shows now, as PNG bytes (the page's browser viewer takes it); raises
     ``NgStateError`` when it cannot. None: no viewer is drawn anywhere (scripts, tests)."""
+    tables: TableWorkspace | None = None
+    """The session's tables, whose rows ``show_table_in_viewer`` draws (None: no table tool)."""
 
     def image_layer(self, name: str | None) -> str:
         """``name``, or the state's first image layer."""
@@ -285,6 +290,8 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         return f"Segments of '{name}' ({mode}): {ids or 'none'}."
 
     add_annotation_tools(tools, session)
+    if tools_of.tables is not None:
+        add_table_layer_tool(tools, session, tools_of.tables)
 
     @tools.tool(
         mutates=True,
@@ -356,6 +363,12 @@ def build_viewer_tools(tools_of: ViewerTools) -> Toolset:
         if tools_of.share_link is None:
             raise NgStateError("Sharing needs the page's address; it is not available here.")
         url = tools_of.share_link(session.state)
+        if len(url) > MAX_LINK_CHARS:
+            raise NgStateError(
+                f"This view's link would be {len(url) // 1000} kB, longer than the "
+                f"{MAX_LINK_CHARS // 1000} kB a server opens (tables drawn in the view make it long). "
+                "Save the view and share it by name."
+            )
         return ToolResult(
             f"This link reopens the view: {url}", artifact=ViewerLinkArtifact(url=url, title="this view")
         )
