@@ -68,7 +68,9 @@ def run_worker(argv: list[str]) -> None:
     args = build_worker_parser().parse_args(argv)
     settings = _job_settings(args)
     keep_workspace_private(settings.workspace)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )  # whatever an import configured
     run_worker_process(settings.workspace, all_job_kinds(settings.job_environment()), n_workers=args.workers)
 
 

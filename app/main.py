@@ -167,7 +167,11 @@ def _stylesheets_from_this_server(doc) -> None:
 
 def serve(settings: Settings) -> None:
     """Start the server and block (``run.py``): signed in by default (see ``app.auth``)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # force: an import may have configured logging already (neuroglancer's does, at WARNING), which would
+    # leave the server's own INFO lines (the access log, what it indexed) unwritten
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
     server, address = build_server(settings)
     if task_id() in (None, 0):  # --num-procs: one of the processes announces the server
         print(

@@ -37,6 +37,22 @@ the environment: pytest may import this module twice (as a conftest and from a t
 SIGNED_IN = {"Authorization": f"token {TEST_TOKEN}"}
 
 
+def signed_in_with_password(browser, url: str, user: str, password: str):
+    """A context of ``user`` signed in through the app's password form (``--auth password``), as a person
+    would: the sign-in page opened, filled in, and closed."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1100}, extra_http_headers={})
+    page = context.new_page()
+    page.goto(url + "login")
+    page.locator("input[name=username]").fill(user)
+    page.locator("input[name=password]").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text(f"{user} · Sign out")).to_be_visible()
+    page.close()
+    return context
+
+
 def sign_in_every_context(browser):
     """Every context of ``browser`` signed in to the test apps, as a user who opened the printed address would
     be;

@@ -96,23 +96,11 @@ def test_two_tabs_see_each_others_verdicts_after_a_refresh(browser, app_url: str
         second.close()
 
 
-def _sign_in(browser, url: str, name: str):
-    """A context of ``name`` signed in through the password form."""
-    context = browser.new_context(viewport={"width": 1500, "height": 1100}, extra_http_headers={})
-    page = context.new_page()
-    page.goto(url + "?page=curation")
-    page.locator("input[name=username]").fill(name)
-    page.locator("input[name=password]").fill(f"{name}'s horse")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"{name} · Sign out")).to_be_visible()
-    return context, page
-
-
 def test_two_reviewers_verdicts_are_kept_apart_and_their_kappa_shown(browser, tmp_path, nwb_data_dir):
     """Alice and Bob review the same three groups (accept, reject, accept / accept, reject, reject): Cohen's
     kappa 0.4 over 3 groups, beside each one against the judge, in the Reviewers tab."""
     from app.auth import add_password
-    from tests.browser.conftest import served_app
+    from tests.browser.conftest import served_app, signed_in_with_password
 
     workspace = tmp_path / "ws"
     for name in ("alice", "bob"):
@@ -122,7 +110,8 @@ def test_two_reviewers_verdicts_are_kept_apart_and_their_kappa_shown(browser, tm
         try:
             groups = None
             for name, keys in (("alice", "ara"), ("bob", "arr")):
-                context, page = _sign_in(browser, url, name)
+                context = signed_in_with_password(browser, url, name, f"{name}'s horse")
+                page = context.new_page()
                 contexts.append(context)
                 _open(page, url, f"&group={groups[0]}" if groups else "")
                 seen = []

@@ -10,26 +10,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect
+from playwright.sync_api import expect
 
 from app.auth import add_password
-from tests.browser.conftest import served_app
+from tests.browser.conftest import served_app, signed_in_with_password
 
 pytestmark = pytest.mark.browser
 
 CHAT_BOX = re.compile(r"^e\.g\. go to")
-
-
-def _signed_in(browser: Browser, url: str, user: str) -> BrowserContext:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, extra_http_headers={})
-    page = context.new_page()
-    page.goto(url + "login")
-    page.locator("input[name=username]").fill(user)
-    page.locator("input[name=password]").fill(f"{user}-password")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"{user} · Sign out")).to_be_visible()
-    page.close()
-    return context
 
 
 def test_two_people_see_only_their_own_chats_and_whose_jobs_are_whose(tmp_path, nwb_data_dir, browser):
@@ -37,7 +25,8 @@ def test_two_people_see_only_their_own_chats_and_whose_jobs_are_whose(tmp_path, 
     for user in ("alice", "bob"):
         add_password(workspace / "auth" / "passwords", user, f"{user}-password")
     with served_app(workspace, "--auth", "password", root=nwb_data_dir) as (url, _port):
-        alice, bob = _signed_in(browser, url, "alice"), _signed_in(browser, url, "bob")
+        alice = signed_in_with_password(browser, url, "alice", "alice-password")
+        bob = signed_in_with_password(browser, url, "bob", "bob-password")
         try:
             mine = alice.new_page()
             mine.goto(url + "?page=neuroglancer")

@@ -20,7 +20,6 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 
 import neuroglancer.server
-import pytest
 import requests
 import urllib3
 
@@ -30,13 +29,6 @@ from tests.support.tornado_app import serve_routes
 
 QUICK_S = 5
 """A short request answers well within this (on the old proxy a queued one waited 10 s, then failed)."""
-
-
-@pytest.fixture
-def viewer():
-    viewer = NeuroglancerViewer({"position": [1, 2, 3]}, debounce_s=0.1)
-    yield viewer
-    viewer.close()
 
 
 def _open_stream(proxy: str, token: str, client: str) -> requests.Response:

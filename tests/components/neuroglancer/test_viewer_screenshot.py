@@ -25,13 +25,6 @@ from tests.support.tornado_app import serve_routes
 QUICK_S = 5
 
 
-@pytest.fixture
-def viewer():
-    viewer = NeuroglancerViewer({"position": [1, 2, 3]}, debounce_s=0.1)
-    yield viewer
-    viewer.close()
-
-
 def _png(width: int, height: int) -> bytes:
     pixels = np.zeros((height, width, 3), dtype=np.uint8)
     pixels[:, : width // 2] = 200
