@@ -167,15 +167,7 @@ class TableResults(pn.viewable.Viewer):
     def _show_multiview(self, artifact: MultiViewArtifact) -> None:
         views = artifact.views
         self._views = views
-        table = safe_table(
-            frame_to_pandas(views.table),
-            show_index=False,
-            disabled=True,
-            height=360,
-            sizing_mode="stretch_width",
-            selectable=1,
-            css_classes=["nd-multiview"],
-        )
+        table = _row_picker(views.table, "nd-multiview")
         table.on_click(lambda event: self._open_row(event.row, table))
         self._set_result(f"{artifact.title} — click a row to open its view", table)
         first = views.first_viewable
@@ -192,15 +184,7 @@ class TableResults(pn.viewable.Viewer):
         self._load_state(state)
 
     def _show_table_layer(self, artifact: TableLayerArtifact) -> None:
-        table = safe_table(
-            frame_to_pandas(artifact.frame),
-            show_index=False,
-            disabled=True,
-            height=360,
-            sizing_mode="stretch_width",
-            selectable=1,
-            css_classes=["nd-table-layer"],
-        )
+        table = _row_picker(artifact.frame, "nd-table-layer")
         table.on_click(lambda event: self._open_annotation_of(event.row, artifact.drawn, table))
         self._set_result(f"{artifact.title} — click a row to go to its annotation", table)
         self._drawn, self._drawn_table = artifact.drawn, table
@@ -236,3 +220,16 @@ class TableResults(pn.viewable.Viewer):
             self._result,
             sizing_mode="stretch_width",
         )
+
+
+def _row_picker(frame: Any, css_class: str) -> pn.widgets.Tabulator:
+    """A read-only table of ``frame`` (Polars) whose rows are clicked one at a time to open something."""
+    return safe_table(
+        frame_to_pandas(frame),
+        show_index=False,
+        disabled=True,
+        height=360,
+        sizing_mode="stretch_width",
+        selectable=1,
+        css_classes=[css_class],
+    )
