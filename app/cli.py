@@ -159,6 +159,20 @@ def _add_code_flags(parser: argparse._ArgumentGroup) -> None:
         help="open analyzers whose files can only be read by unpickling (runs code from those files)",
     )
     parser.add_argument(
+        "--unitrefine-models",
+        type=Path,
+        metavar="DIR",
+        help="folder of UnitRefine model folders (under a --root or the workspace) the curation page offers",
+    )
+    parser.add_argument(
+        "--unitrefine-trust-type",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a type UnitRefine models may hold beyond the built-in list (loading it can run code; "
+        "repeatable)",
+    )
+    parser.add_argument(
         "--viewer-credentials",
         action="store_true",
         help="let the Neuroglancer viewer use the server's data-source credentials for browsers",
@@ -229,6 +243,13 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         updates["trust_pickles"] = True
     if args.viewer_credentials:
         updates["viewer_credentials"] = True
+    if args.unitrefine_models:
+        updates["unitrefine_models"] = args.unitrefine_models.expanduser()
+    if args.unitrefine_trust_type:
+        updates["unitrefine_trusted_types"] = (
+            *settings.unitrefine_trusted_types,
+            *args.unitrefine_trust_type,
+        )
     if args.allow_websocket_origin:
         updates["websocket_origins"] = tuple(args.allow_websocket_origin)
     return replace(settings, **updates)
