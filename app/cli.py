@@ -111,6 +111,7 @@ def _add_permission_flags(parser: argparse._ArgumentGroup) -> None:
     )
     parser.add_argument("--oauth-key", help="OAuth client id")
     _add_code_flags(parser)
+    _add_unitrefine_flags(parser)
 
 
 def _add_code_flags(parser: argparse._ArgumentGroup) -> None:
@@ -159,6 +160,14 @@ def _add_code_flags(parser: argparse._ArgumentGroup) -> None:
         help="open analyzers whose files can only be read by unpickling (runs code from those files)",
     )
     parser.add_argument(
+        "--viewer-credentials",
+        action="store_true",
+        help="let the Neuroglancer viewer use the server's data-source credentials for browsers",
+    )
+
+
+def _add_unitrefine_flags(parser: argparse._ArgumentGroup) -> None:
+    parser.add_argument(
         "--unitrefine-models",
         type=Path,
         metavar="DIR",
@@ -171,11 +180,6 @@ def _add_code_flags(parser: argparse._ArgumentGroup) -> None:
         metavar="NAME",
         help="a type UnitRefine models may hold beyond the built-in list (loading it can run code; "
         "repeatable)",
-    )
-    parser.add_argument(
-        "--viewer-credentials",
-        action="store_true",
-        help="let the Neuroglancer viewer use the server's data-source credentials for browsers",
     )
 
 
@@ -243,6 +247,15 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         updates["trust_pickles"] = True
     if args.viewer_credentials:
         updates["viewer_credentials"] = True
+    updates.update(_unitrefine_updates(args, settings))
+    if args.allow_websocket_origin:
+        updates["websocket_origins"] = tuple(args.allow_websocket_origin)
+    return replace(settings, **updates)
+
+
+def _unitrefine_updates(args: argparse.Namespace, settings: Settings) -> dict:
+    """The UnitRefine models folder and extra trusted types the flags set (added to the environment's)."""
+    updates: dict = {}
     if args.unitrefine_models:
         updates["unitrefine_models"] = args.unitrefine_models.expanduser()
     if args.unitrefine_trust_type:
@@ -250,9 +263,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
             *settings.unitrefine_trusted_types,
             *args.unitrefine_trust_type,
         )
-    if args.allow_websocket_origin:
-        updates["websocket_origins"] = tuple(args.allow_websocket_origin)
-    return replace(settings, **updates)
+    return updates
 
 
 def main(argv: list[str] | None = None) -> None:
