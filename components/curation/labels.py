@@ -108,7 +108,8 @@ class UnitLabels(pn.viewable.Viewer):
     def _listed(self, found: tuple[list[UnitRefineModel], list[str]]) -> None:
         models, problems = found
         self._models = {m.name: m for m in models}
-        self._model.options = list(self._models)
+        current = self._model.value if self._model.value in self._models else next(iter(self._models), None)
+        self._model.param.update(options=list(self._models), value=current)
         self._run_model.disabled = not models
         lines = [self._describe(m) for m in models] or ["No UnitRefine model in the operator's folder."]
         lines += [f"- ⚠ {escape_text(problem)}" for problem in problems]
