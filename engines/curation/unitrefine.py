@@ -142,7 +142,7 @@ def _trusted(extra: Iterable[str]) -> list[str]:
 
 
 def _load(folder: Path, extra_trusted: Iterable[str]) -> tuple[Any, dict[str, Any]]:
-    """The pipeline (loaded by skops with the trusted list only) and model_info.json ({} when absent)."""
+    """The pipeline (loaded by skops with the trusted list only) and its model_info.json."""
     import skops.io as skio
     from skops.io.exceptions import UntrustedTypesFoundException
 
@@ -161,8 +161,13 @@ def _load(folder: Path, extra_trusted: Iterable[str]) -> tuple[Any, dict[str, An
             f"the model '{folder.name}' could not be read: {type(exc).__name__}: {exc}"
         ) from exc
     info_path = folder / "model_info.json"
+    if not info_path.is_file():  # SpikeInterface's labelling needs it too (the metric parameters)
+        raise CurationError(
+            f"the model '{folder.name}' has no model_info.json (its classes and metric parameters); "
+            "copy the whole model folder as train_model or the Hugging Face repository has it"
+        )
     try:
-        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+        info = json.loads(info_path.read_text())
     except ValueError as exc:
         raise CurationError(f"the model '{folder.name}' has an unreadable model_info.json: {exc}") from exc
     return pipeline, info if isinstance(info, dict) else {}

@@ -142,3 +142,15 @@ def test_agreement_maps_each_model_kind_to_bombcell_s_labels():
     layer2 = {1: "sua", 2: "sua", 3: "mua", 4: "sua"}
     assert bombcell_agreement(layer2, bombcell, "good/mua") == (2 / 3, 3)  # bombcell's noise unit left out
     assert bombcell_agreement({}, bombcell, "other") == (None, 0)
+
+
+def test_a_model_folder_without_model_info_is_named_not_loaded(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    metrics = pd.DataFrame(np.random.default_rng(2).random((20, 2)), columns=["snr", "num_spikes"])
+    pipeline = Pipeline([("classifier", LogisticRegression())]).fit(metrics, np.arange(20) % 2)
+    folder = pipeline_folder(tmp_path / "models" / "bare", pipeline, {"0": "noise", "1": "neural"})
+    (folder / "model_info.json").unlink()
+    found, problems = UnitRefineModels(tmp_path / "models", [tmp_path]).models()
+    assert found == [] and len(problems) == 1 and "'bare' has no model_info.json" in problems[0]
