@@ -12,6 +12,9 @@ good/MUA models: good (or sua) against good, MUA against MUA, over the units bom
 With both layers, the cascade (noise where layer 1 says noise, else layer 2's label) is compared with
 bombcell's label on every unit, and that is ``unitrefine_bombcell_agreement``; with one model, that model's
 agreement. Absent when no model is given and none can be trained.
+
+Default run (600 s, 124 units): 0.9752 over 121 units, layer 2 only (seed 12's analyzer has 2 units bombcell
+calls noise, too few to train layer 1); the 60 s smoke run: 0.8056 over 36 units.
 """
 
 from __future__ import annotations
