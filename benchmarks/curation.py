@@ -14,7 +14,10 @@ A generated 100-unit, 10-minute recording whose sorting has injected faults of e
   preset's on the same data;
 - the metrics judge's calibration: expected calibration error (10 equal-width bins) of each decided
   group's calibrated P(merge) against whether it holds a true merge (``judge_ece``, floor <= 0.1),
-  beside the raw score's. Seed 11 is never used to fit the shipped calibration map.
+  beside the raw score's. Seed 11 is never used to fit the shipped calibration map;
+- UnitRefine against bombcell (``unitrefine_bombcell_agreement``, see ``benchmarks/_unitrefine.py`` for
+  the models and the label mapping): the given model folders (``--unitrefine-model``), else a cascade
+  trained on a generated analyzer of seed 12.
 
 The last line printed is one JSON object. ``--duration``/``--units`` make a quick smoke run.
 """
@@ -35,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._floors import Floors, described, holds  # noqa: E402
+from benchmarks._unitrefine import unitrefine_agreement  # noqa: E402
 from engines.agent.config import LlmConfig  # noqa: E402
 from engines.curation import (
     AnalyzerData,
@@ -150,6 +154,13 @@ def main(argv: list[str] | None = None) -> dict:
         help="also score feature_neighbors (computes spike_locations and a kNN over every spike: "
         "many minutes at 10 min x 100 units; F1 0.07 on the smoke run)",
     )
+    parser.add_argument(
+        "--unitrefine-model",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a UnitRefine model folder to compare with bombcell (repeatable; default: train a cascade)",
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     from spikeinterface.core import create_sorting_analyzer
@@ -221,6 +232,10 @@ def main(argv: list[str] | None = None) -> dict:
         vlm = vlm_efficiency(data, images, vlm_groups, latency_s=0.5, workers=20)
         print(f"VLM judge: {vlm}")
 
+    unitrefine = unitrefine_agreement(
+        analyzer, args.unitrefine_model, args.duration, args.units, args.channels, args.faults
+    )
+
     result = {
         "n_units": len(analyzer.unit_ids),
         "duration_s": args.duration,
@@ -243,6 +258,7 @@ def main(argv: list[str] | None = None) -> dict:
         "best_preset_recall": preset_scores[best]["recall"],
         "preset_f1": {name: s["f1"] for name, s in preset_scores.items()},
         **calibration,
+        **unitrefine,
     }
     result.update(floors=described(FLOORS), holds=holds(result, FLOORS))
     print(json.dumps(result))

@@ -44,6 +44,7 @@ from engines.curation.calibration import (
     review_reliability,
 )
 from engines.curation.jobs import APPLY_KIND, EXTENSIONS_KIND, JUDGE_KIND, resolve_analyzer_folder
+from engines.curation.unitrefine import UnitRefineModels
 from engines.errors import NeurodeckError
 from engines.people import LimitReached
 
@@ -156,7 +157,7 @@ class CurationPage(pn.viewable.Viewer):
             pn.Tabs(
                 ("Review", self._grid),
                 ("Candidates & judge", self._judge_panel(review)),
-                ("Units & labels", UnitLabels(review, self._work)),
+                ("Units & labels", UnitLabels(review, self._work, self._unitrefine())),
                 ("Reviewers", ReviewersPanel(review, self._work)),
                 ("Apply & export", self._apply_panel(review)),
                 ("Calibration", self._calibration),
@@ -181,6 +182,15 @@ class CurationPage(pn.viewable.Viewer):
                     alert_type="warning",
                 )
             ]
+
+    def _unitrefine(self) -> UnitRefineModels:
+        """The operator's UnitRefine models (none: the tab offers none); under the roots or workspace."""
+        settings = self._ctx.settings
+        return UnitRefineModels(
+            settings.unitrefine_models,
+            (*settings.allowed_roots, settings.workspace),
+            settings.unitrefine_trusted_types,
+        )
 
     def _describe(self) -> None:
         review = self._review
