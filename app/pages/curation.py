@@ -25,6 +25,7 @@ from components.background import BackgroundWork, on_session_thread
 from components.curation.apply import ApplyMerges
 from components.curation.calibration import ReliabilityDiagram
 from components.curation.candidates import CandidateSearch
+from components.curation.deep_dive import DeepDive
 from components.curation.grid import CurationGrid
 from components.curation.labels import UnitLabels
 from components.curation.reviewers import ReviewersPanel
@@ -152,11 +153,14 @@ class CurationPage(pn.viewable.Viewer):
         self._jobs[:] = []
         self._grid = CurationGrid(review, self._work, on_rejudge=self._judge, group=self._link.group)
         self._grid.param.watch(lambda e: setattr(self._link, "group", e.new), "group")
+        deep_dive = DeepDive(review, self._work, on_saved=self._refresh_grid, group=self._grid.group)
+        self._grid.param.watch(lambda e: setattr(deep_dive, "group", e.new), "group")
         self._body[:] = [
             pn.Tabs(
                 ("Review", self._grid),
                 ("Candidates & judge", self._judge_panel(review)),
                 ("Units & labels", UnitLabels(review, self._work)),
+                ("Deep dive", deep_dive),
                 ("Reviewers", ReviewersPanel(review, self._work)),
                 ("Apply & export", self._apply_panel(review)),
                 ("Calibration", self._calibration),
