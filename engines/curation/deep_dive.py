@@ -65,22 +65,22 @@ def sigui_missing() -> str:
 def check_deep_dive(review: CurationReview) -> None:
     """Raise ``CurationError`` with what to do when the deep dive cannot open this analyzer.
 
-    spikeinterface-gui renders unit and channel ids into HTML table cells unescaped, so ids with HTML
-    characters (an analyzer folder is not trusted) are refused rather than shown."""
+    spikeinterface-gui renders unit and channel ids (and unit property names, as column titles) into HTML
+    unescaped, so ids with HTML characters (an analyzer folder is not trusted) are refused rather than shown."""
     missing = sigui_missing()
     if missing:
         raise CurationError(missing)
+    ids = [*review.analyzer.unit_ids, *review.analyzer.channel_ids, *review.analyzer.sorting.get_property_keys()]
+    if any(_HTML_CHARACTERS & set(str(i)) for i in ids):
+        raise CurationError(
+            "This analyzer's unit ids, channel ids or unit property names hold HTML characters (< > & quotes), which "
+            "spikeinterface-gui would render as markup; the deep dive is not opened for it."
+        )
     lacking = [name for name in NEEDED_EXTENSIONS if name not in review.analyzer.extensions]
     if lacking:
         raise CurationError(
             f"The deep dive needs {', '.join(lacking)}; compute the missing extensions under "
             "Candidates & judge first."
-        )
-    ids = [*review.analyzer.unit_ids, *review.analyzer.channel_ids]
-    if any(_HTML_CHARACTERS & set(str(i)) for i in ids):
-        raise CurationError(
-            "This analyzer's unit or channel ids hold HTML characters (< > & quotes), which "
-            "spikeinterface-gui would render as markup; the deep dive is not opened for it."
         )
 
 
