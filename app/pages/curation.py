@@ -69,8 +69,8 @@ def _demo_folder(ctx: AppContext) -> Path:
 
 
 class CurationPage(pn.viewable.Viewer):
-    """Analyzer bar on top; tabs: review grid, candidates & judge, units & labels, apply & export,
-    calibration (the metrics judge's reliability diagram)."""
+    """Analyzer bar on top; tabs: review grid (with spikeinterface-gui's deep dive below it), candidates &
+    judge, units & labels, apply & export, calibration (the metrics judge's reliability diagram)."""
 
     def __init__(self, ctx: AppContext, link: CurationLink) -> None:
         super().__init__()
@@ -157,10 +157,9 @@ class CurationPage(pn.viewable.Viewer):
         self._grid.param.watch(lambda e: setattr(deep_dive, "group", e.new), "group")
         self._body[:] = [
             pn.Tabs(
-                ("Review", self._grid),
+                ("Review", pn.Column(self._grid, deep_dive, sizing_mode="stretch_width")),
                 ("Candidates & judge", self._judge_panel(review)),
                 ("Units & labels", UnitLabels(review, self._work)),
-                ("Deep dive", deep_dive),
                 ("Reviewers", ReviewersPanel(review, self._work)),
                 ("Apply & export", self._apply_panel(review)),
                 ("Calibration", self._calibration),

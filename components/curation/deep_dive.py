@@ -22,7 +22,7 @@ from typing import Any
 import panel as pn
 import param
 
-from components.background import BackgroundWork
+from components.background import BackgroundWork, run_on_session_thread
 from components.curation.sigui_shortcuts import use_offline_shortcuts
 from components.safe_text import escape_text, text_alert
 from engines.curation import CurationReview
@@ -114,6 +114,7 @@ class DeepDive(pn.viewable.Viewer):
         self._on_saved = on_saved
         self._built: _Built | None = None
         self._synced: dict[str, Any] = {}
+        self._doc = pn.state.curdoc
         self._open = pn.widgets.Button(
             name="Open in spikeinterface-gui", button_type="primary", width=260, disabled=True
         )
@@ -223,10 +224,14 @@ class DeepDive(pn.viewable.Viewer):
     @staticmethod
     def _present_group(built: _Built) -> None:
         """The group's units at the top of the unit table and their spikes listed (spikeinterface-gui empties
-        its spike list when the visible units change, until its refresh button is pressed)."""
+        its spike list when the visible units change, until its refresh button is pressed). Calls the two
+        views' own refresh steps (private in spikeinterface-gui 0.14) in this order, now: scheduled apart,
+        the sort ran before the new group's ticks were set, and put the wrong rows on top."""
         unitlist, spikelist = built.views.get("unitlist"), built.views.get("spikelist")
         sort = getattr(getattr(unitlist, "table", None), "sort_dropdown", None)
-        if sort is not None:
+        if sort is not None:  # its visible column patched first: a sort must not see the previous group's
+            unitlist._panel_refresh()
+            unitlist.table.selection = []
             unitlist.table.direction_dropdown.value = "↓"
             sort.param.update(value="visible") if sort.value != "visible" else sort.param.trigger("value")
         if spikelist is not None:
@@ -235,7 +240,11 @@ class DeepDive(pn.viewable.Viewer):
 
     # --- curation made in spikeinterface-gui ------------------------------------------------------------
     def _curation_changed(self, _event: Any) -> None:
-        """A view changed spikeinterface-gui's curation (on the session's thread): save what is new."""
+        """A view changed spikeinterface-gui's curation (in a callback it scheduled itself): save what is new
+        with the page's other changes, on the session's thread."""
+        run_on_session_thread(self._doc, self._save_curation)
+
+    def _save_curation(self) -> None:
         built = self._built
         if built is None:
             return
@@ -256,6 +265,7 @@ class DeepDive(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
+            pn.pane.Markdown("### Deep dive with spikeinterface-gui", margin=(10, 10, 0, 10)),
             pn.Row(self._open, self._status, sizing_mode="stretch_width"),
             self._message,
             self._views,
