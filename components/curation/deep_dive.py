@@ -228,12 +228,15 @@ class DeepDive(pn.viewable.Viewer):
         views' own refresh steps (private in spikeinterface-gui 0.14) in this order, now: scheduled apart,
         the sort ran before the new group's ticks were set, and put the wrong rows on top."""
         unitlist, spikelist = built.views.get("unitlist"), built.views.get("spikelist")
-        sort = getattr(getattr(unitlist, "table", None), "sort_dropdown", None)
-        if sort is not None:  # its visible column patched first: a sort must not see the previous group's
-            unitlist._panel_refresh()
-            unitlist.table.selection = []
-            unitlist.table.direction_dropdown.value = "↓"
-            sort.param.update(value="visible") if sort.value != "visible" else sort.param.trigger("value")
+        if unitlist is not None and getattr(unitlist.table, "sort_dropdown", None) is not None:
+            unitlist._panel_refresh()  # its visible column first: a sort must not see the previous group's
+            table = unitlist.table
+            table.selection = []  # a selection kept across the new order left the browser's rows stale
+            table.direction_dropdown.value = "↓"
+            if table.sort_dropdown.value == "visible":
+                table.sort_dropdown.param.trigger("value")
+            else:
+                table.sort_dropdown.value = "visible"
         if spikelist is not None:
             spikelist._panel_refresh_label()
             spikelist._panel_refresh_table()

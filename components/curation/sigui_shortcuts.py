@@ -64,4 +64,4 @@ def use_offline_shortcuts() -> None:
     from spikeinterface_gui import utils_panel
 
     with _SWAP:
-        utils_panel.KeyboardShortcuts = OfflineShortcuts  # type: ignore[misc]
+        utils_panel.KeyboardShortcuts = OfflineShortcuts

@@ -66,15 +66,19 @@ def check_deep_dive(review: CurationReview) -> None:
     """Raise ``CurationError`` with what to do when the deep dive cannot open this analyzer.
 
     spikeinterface-gui renders unit and channel ids (and unit property names, as column titles) into HTML
-    unescaped, so ids with HTML characters (an analyzer folder is not trusted) are refused rather than shown."""
+    unescaped, so ids with HTML characters (an analyzer folder is not trusted) are refused, not shown."""
     missing = sigui_missing()
     if missing:
         raise CurationError(missing)
-    ids = [*review.analyzer.unit_ids, *review.analyzer.channel_ids, *review.analyzer.sorting.get_property_keys()]
+    ids = [
+        *review.analyzer.unit_ids,
+        *review.analyzer.channel_ids,
+        *review.analyzer.sorting.get_property_keys(),
+    ]
     if any(_HTML_CHARACTERS & set(str(i)) for i in ids):
         raise CurationError(
-            "This analyzer's unit ids, channel ids or unit property names hold HTML characters (< > & quotes), which "
-            "spikeinterface-gui would render as markup; the deep dive is not opened for it."
+            "This analyzer's unit ids, channel ids or unit property names hold HTML characters (< > & "
+            "quotes), which spikeinterface-gui would render as markup; the deep dive is not opened for it."
         )
     lacking = [name for name in NEEDED_EXTENSIONS if name not in review.analyzer.extensions]
     if lacking:
@@ -85,9 +89,9 @@ def check_deep_dive(review: CurationReview) -> None:
 
 
 def read_only_analyzer(analyzer: Any) -> Any:
-    """A copy of ``analyzer`` sharing its sorting, recording and loaded extensions, flagged read-only, with its
-    own extension dict: what spikeinterface-gui computes stays in this copy's memory (see module docstring).
-    Costs no copy of the data."""
+    """A copy of ``analyzer`` sharing its sorting, recording and loaded extensions, flagged read-only, with
+    its own extension dict: what spikeinterface-gui computes stays in this copy's memory (see module
+    docstring). Costs no copy of the data."""
     view = copy.copy(analyzer)
     view.extensions = dict(analyzer.extensions)
     view._read_only = True  # SpikeInterface's own flag: no save, no delete of extension folders
@@ -95,8 +99,8 @@ def read_only_analyzer(analyzer: Any) -> Any:
 
 
 def starting_curation(review: CurationReview) -> dict[str, Any]:
-    """The curation (SpikeInterface format v2) spikeinterface-gui opens with: the stored labels, and the merges
-    of accepted groups, so what was decided already shows and only new changes are saved."""
+    """The curation (SpikeInterface format v2) spikeinterface-gui opens with: the stored labels, and the
+    merges of accepted groups, so what was decided already shows and only new changes are saved."""
     labels = [
         {"unit_id": unit, "labels": {"quality": ["MUA" if row.label == "mua" else row.label]}}
         for unit, row in review.labels().items()
@@ -105,7 +109,11 @@ def starting_curation(review: CurationReview) -> dict[str, Any]:
     merges: list[dict[str, Any]] = []
     for verdict in review.verdicts().values():
         units = set(verdict.merge_units)
-        if verdict.verdict == "accept" and len(units) > 1 and not any(units & set(m["unit_ids"]) for m in merges):
+        if (
+            verdict.verdict == "accept"
+            and len(units) > 1
+            and not any(units & set(m["unit_ids"]) for m in merges)
+        ):
             merges.append({"unit_ids": list(verdict.merge_units)})
     return {
         "format_version": "2",
@@ -135,8 +143,8 @@ def _quality(curation: dict[str, Any]) -> dict[UnitId, str]:
 def save_changes(
     review: CurationReview, group_id: int | None, before: dict[str, Any], after: dict[str, Any]
 ) -> list[str]:
-    """Write what changed from curation ``before`` to ``after`` (spikeinterface-gui's ``curation_data``) to the
-    store, as the module docstring says; returns one line per thing saved, for the page to show. Raises
+    """Write what changed from curation ``before`` to ``after`` (spikeinterface-gui's ``curation_data``) to
+    the store, as the module docstring says; returns one line per thing saved, for the page to show. Raises
     ``CurationError`` (a unit the analyzer lacks)."""
     saved = []
     old_merges = {frozenset(plain_unit_id(u) for u in m["unit_ids"]) for m in before.get("merges", [])}

@@ -1,5 +1,5 @@
-"""The deep dive on the demo's review (kept here, next to the demo it needs): spikeinterface-gui's own controller
-and views, what reaches the decision store from them, and what they may not touch."""
+"""The deep dive on the demo's review (kept here, next to the demo it needs): spikeinterface-gui's own
+controller and views, what reaches the decision store from them, and what they may not touch."""
 
 from __future__ import annotations
 
@@ -90,7 +90,9 @@ def test_what_the_views_compute_stays_in_memory_and_leaves_the_review_s_analyzer
 ):
     before = _files(demo_folder)
     params = dict(alices_review.analyzer.extensions["correlograms"].params)
-    deep = _opened(alices_review, alices_review.add_group(tuple(alices_review.analyzer.unit_ids[:2])).group_id)
+    deep = _opened(
+        alices_review, alices_review.add_group(tuple(alices_review.analyzer.unit_ids[:2])).group_id
+    )
     controller = deep._built.controller
     controller.compute_correlograms(window_ms=20.0, bin_ms=2.0)  # a view's Compute button
     controller.compute_similarity(method="cosine")
