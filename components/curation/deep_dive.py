@@ -193,9 +193,9 @@ class DeepDive(pn.viewable.Viewer):
         )
 
     def _release(self) -> None:
-        """Drop the views (a rebuild or the session's end): their watchers go with them."""
+        """Let go of the controller and its views (a rebuild or the session's end): their watchers go with
+        them, and the page's widgets are left alone (at the session's end there is no page)."""
         self._built = None
-        self._views[:] = []
 
     # --- following the grid ----------------------------------------------------------------------------
     @param.depends("group", watch=True)

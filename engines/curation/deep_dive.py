@@ -91,10 +91,14 @@ def check_deep_dive(review: CurationReview) -> None:
 def read_only_analyzer(analyzer: Any) -> Any:
     """A copy of ``analyzer`` sharing its sorting, recording and loaded extensions, flagged read-only, with
     its own extension dict: what spikeinterface-gui computes stays in this copy's memory (see module
-    docstring). Costs no copy of the data."""
+    docstring), and it reads no extension from the folder that the review did not load (unpickling one
+    would run code from the folder). Costs no copy of the data."""
     view = copy.copy(analyzer)
     view.extensions = dict(analyzer.extensions)
     view._read_only = True  # SpikeInterface's own flag: no save, no delete of extension folders
+    # what the folder holds beyond what open_analyzer loaded (pickled parts it left out without
+    # --trust-pickles, broken ones) stays unread: get_extension would load a saved one from the folder
+    view.get_saved_extension_names = lambda: list(view.extensions)
     return view
 
 

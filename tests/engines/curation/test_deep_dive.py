@@ -3,6 +3,7 @@ controller and views, what reaches the decision store from them, and what they m
 
 from __future__ import annotations
 
+import copy
 import html
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from components.background import BackgroundWork
 from components.curation.deep_dive import DeepDive
 from engines.curation import CurationReview
-from engines.curation.deep_dive import SIGUI_INSTALL, check_deep_dive, sigui_missing
+from engines.curation.deep_dive import SIGUI_INSTALL, check_deep_dive, read_only_analyzer, sigui_missing
 from engines.curation.errors import CurationError
 
 pytest.importorskip("spikeinterface_gui")
@@ -101,6 +102,17 @@ def test_what_the_views_compute_stays_in_memory_and_leaves_the_review_s_analyzer
     assert alices_review.analyzer.extensions["correlograms"].params == params
     assert _files(demo_folder) == before
     assert not (Path.cwd() / "curation.json").exists()
+
+
+def test_an_extension_the_review_left_out_is_not_read_from_the_folder(demo_analyzer):
+    """open_analyzer leaves pickled extensions out (no --trust-pickles): spikeinterface-gui's controller asks
+    for extensions by name, and SpikeInterface would load a saved one from the folder."""
+    opened = copy.copy(demo_analyzer)
+    opened.extensions = {k: v for k, v in demo_analyzer.extensions.items() if k != "quality_metrics"}
+    assert "quality_metrics" in demo_analyzer.get_saved_extension_names()  # it is in the folder
+    view = read_only_analyzer(opened)
+    assert view.get_extension("quality_metrics") is None and not view.has_extension("quality_metrics")
+    assert view.get_extension("templates") is demo_analyzer.extensions["templates"]
 
 
 def test_without_spikeinterface_gui_the_button_says_how_to_install_it(alices_review, monkeypatch):
