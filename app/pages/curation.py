@@ -25,6 +25,7 @@ from components.background import BackgroundWork, on_session_thread
 from components.curation.apply import ApplyMerges
 from components.curation.calibration import ReliabilityDiagram
 from components.curation.candidates import CandidateSearch
+from components.curation.deep_dive import DeepDive
 from components.curation.grid import CurationGrid
 from components.curation.labels import UnitLabels
 from components.curation.reviewers import ReviewersPanel
@@ -69,8 +70,8 @@ def _demo_folder(ctx: AppContext) -> Path:
 
 
 class CurationPage(pn.viewable.Viewer):
-    """Analyzer bar on top; tabs: review grid, candidates & judge, units & labels, apply & export,
-    calibration (the metrics judge's reliability diagram)."""
+    """Analyzer bar on top; tabs: review grid (with spikeinterface-gui's deep dive below it), candidates &
+    judge, units & labels, apply & export, calibration (the metrics judge's reliability diagram)."""
 
     def __init__(self, ctx: AppContext, link: CurationLink) -> None:
         super().__init__()
@@ -153,9 +154,11 @@ class CurationPage(pn.viewable.Viewer):
         self._jobs[:] = []
         self._grid = CurationGrid(review, self._work, on_rejudge=self._judge, group=self._link.group)
         self._grid.param.watch(lambda e: setattr(self._link, "group", e.new), "group")
+        deep_dive = DeepDive(review, self._work, on_saved=self._refresh_grid, group=self._grid.group)
+        self._grid.param.watch(lambda e: setattr(deep_dive, "group", e.new), "group")
         self._body[:] = [
             pn.Tabs(
-                ("Review", self._grid),
+                ("Review", pn.Column(self._grid, deep_dive, sizing_mode="stretch_width")),
                 ("Candidates & judge", self._judge_panel(review)),
                 ("Units & labels", UnitLabels(review, self._work, self._unitrefine())),
                 ("Reviewers", ReviewersPanel(review, self._work)),
