@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -316,6 +317,11 @@ def _duplicate_pairs(analyzer: Any) -> list[tuple[UnitId, UnitId]]:
 def _join(
     analyzer: Any, pairs_by_run: dict[str, list[tuple[UnitId, UnitId]]], resolve_graph: bool
 ) -> tuple[list[tuple[UnitId, ...]], dict[tuple[UnitId, ...], str]]:
+    """Groups (pairs, or the graph's groups) in unit order, and the runs whose pairs formed each.
+
+    Linear in pairs: a crowded 800-unit analyzer has thousands of pairs, and matching every group against
+    every pair (as this did) took minutes there.
+    """
     from spikeinterface.curation.curation_tools import resolve_merging_graph
 
     origins: dict[frozenset[UnitId], str] = {}
@@ -330,15 +336,21 @@ def _join(
         ]
     else:
         groups = [tuple(p) for p in all_pairs]
-    ordered = sorted({_ordered(g, analyzer) for g in groups}, key=lambda g: [str(u) for u in g])
-    return ordered, {g: _origin_of(g, origins) for g in ordered}
-
-
-def _ordered(group: tuple[UnitId, ...], analyzer: Any) -> tuple[UnitId, ...]:
     order = {plain_unit_id(u): i for i, u in enumerate(analyzer.unit_ids)}
-    return tuple(sorted(set(group), key=lambda u: order.get(u, np.inf)))
+    ordered = sorted(
+        {tuple(sorted(set(g), key=lambda u: order.get(u, np.inf))) for g in groups},
+        key=lambda g: [str(u) for u in g],
+    )
+    return ordered, _origins_of(ordered, origins)
 
 
-def _origin_of(group: tuple[UnitId, ...], origins: dict[frozenset[UnitId], str]) -> str:
-    found = sorted({label for pair, label in origins.items() if pair <= set(group)})
-    return ",".join(found)
+def _origins_of(
+    groups: list[tuple[UnitId, ...]], origins: dict[frozenset[UnitId], str]
+) -> dict[tuple[UnitId, ...], str]:
+    """Each group's runs: the labels of the found pairs among its units."""
+    return {
+        group: ",".join(
+            sorted({origins[pair] for pair in map(frozenset, combinations(group, 2)) if pair in origins})
+        )
+        for group in groups
+    }
