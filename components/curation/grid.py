@@ -102,7 +102,17 @@ class CurationGrid(pn.viewable.Viewer):
 
     @param.depends("page_number", watch=True)
     def _on_page(self) -> None:
-        self._redraw()
+        """A page asked for (the page buttons): focus its first group. The drawing put the page back on the
+        focused group's, so the buttons only ever showed the focus's own page."""
+        with self._lock:
+            if self._drawing:  # the drawing itself set the page (to the focus's)
+                return
+            start = self.page_number * CARDS_PER_PAGE
+            position = self._shown.index(self.group) if self.group in self._shown else -1
+            if self._shown and not start <= position < start + CARDS_PER_PAGE:
+                self.group = self._shown[min(start, len(self._shown) - 1)]  # redraws (``_on_group``)
+            else:
+                self._redraw()
 
     def _redraw(self) -> None:
         with self._lock:  # another thread's change waits for this drawing, then draws what it changed
@@ -264,11 +274,16 @@ class CurationGrid(pn.viewable.Viewer):
         if self._on_rejudge is not None:
             self._on_rejudge([edited.group_id])
 
-    def _previous_page(self, _event: param.parameterized.Event) -> None:
-        self.page_number = max(0, self.page_number - 1)
+    def _previous_page(self, _event: param.parameterized.Event | None) -> None:
+        """A page button, like a key: acted on on the session's thread, one press at a time."""
+        run_on_session_thread(self._doc, lambda: self._locked(lambda: self._turn_page(-1)))
 
-    def _next_page(self, _event: param.parameterized.Event) -> None:
-        self.page_number = min(self.page_number + 1, max(0, (len(self._shown) - 1) // CARDS_PER_PAGE))
+    def _next_page(self, _event: param.parameterized.Event | None) -> None:
+        run_on_session_thread(self._doc, lambda: self._locked(lambda: self._turn_page(+1)))
+
+    def _turn_page(self, step: int) -> None:
+        last = max(0, (len(self._shown) - 1) // CARDS_PER_PAGE)
+        self.page_number = max(0, min(self.page_number + step, last))
 
     def __panel__(self) -> pn.viewable.Viewable:
         previous_page = pn.widgets.Button(name="◀ page", width=80)

@@ -210,7 +210,13 @@ def _load_extension(analyzer: Any, name: str, fmt: str) -> None:
         return
     from spikeinterface.core.sortinganalyzer import get_extension_class
 
-    analyzer.extensions[name] = get_extension_class(name).load(analyzer, lazy=True)
+    extension = get_extension_class(name).load(analyzer, lazy=True)
+    for key, value in extension.data.items():
+        if isinstance(value, np.memmap):
+            # a plain view of the mapping: SpikeInterface closes the np.memmap values of an extension's data
+            # when any extension sharing that dict is collected (a copy shares it), which emptied this one
+            extension.data[key] = np.asarray(value)
+    analyzer.extensions[name] = extension
 
 
 def _pickled_parts(folder: Path) -> list[str]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -293,7 +295,7 @@ def _run_pairs(analyzer: Any, run: CandidateRun) -> list[tuple[UnitId, UnitId]]:
     from spikeinterface.curation import compute_merge_unit_groups
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _scratch_correlograms(analyzer):
             warnings.simplefilter("ignore")
             pairs = compute_merge_unit_groups(
                 analyzer, resolve_graph=False, compute_needed_extensions=False, **run.kwargs()
@@ -301,6 +303,35 @@ def _run_pairs(analyzer: Any, run: CandidateRun) -> list[tuple[UnitId, UnitId]]:
     except (ValueError, AssertionError, KeyError) as exc:
         raise CurationError(f"{run.label} failed in SpikeInterface: {exc}") from exc
     return [(plain_unit_id(a), plain_unit_id(b)) for a, b in pairs]
+
+
+@contextmanager
+def _scratch_correlograms(analyzer: Any) -> Iterator[None]:
+    """SpikeInterface's ``correlogram`` step zeroes the analyzer's counts near zero lag in place: the metrics
+    judge then read duplicates' zero-lag peaks as empty, and a memory-mapped (read-only) file refused it.
+    The step gets a scratch copy: copy-on-write over the file when mapped (only the pages it writes)."""
+    extension = analyzer.extensions.get("correlograms")
+    original = None if extension is None else extension.data.get("ccgs")
+    if original is None:
+        yield
+        return
+    mapped = _mapping_of(original)
+    if mapped is not None and mapped.filename and mapped.shape == original.shape:
+        scratch = np.memmap(mapped.filename, mapped.dtype, "c", offset=mapped.offset, shape=mapped.shape)
+    else:
+        scratch = np.array(original)
+    extension.data["ccgs"] = scratch
+    try:
+        yield
+    finally:
+        extension.data["ccgs"] = original
+
+
+def _mapping_of(array: Any) -> np.memmap | None:
+    """The file mapping an array is a view of (``open_analyzer`` maps the correlograms), if any."""
+    while array is not None and not isinstance(array, np.memmap):
+        array = getattr(array, "base", None)
+    return array
 
 
 def _duplicate_pairs(analyzer: Any) -> list[tuple[UnitId, UnitId]]:

@@ -1,0 +1,125 @@
+"""The Curation review page at scale in headless Chromium: an 800-unit analyzer with 2,000+ candidate groups.
+
+Each page change (the page buttons, the keyboard moving past a page's last card) must show the new cards
+quickly, measured in the browser from the press to the page's new status line and cards (same patch); the
+images come after, drawn on demand: only the groups visited have pictures on disk, and a page seen again
+draws nothing. The server's memory stays under 1 GB with the analyzer open.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from engines.curation.scale import ensure_large_analyzer, open_large_review
+from tests.browser.conftest import served_app
+from tests.browser.session_probe import server_pid
+
+pytestmark = [pytest.mark.browser, pytest.mark.alone, pytest.mark.timeout(900)]
+
+READY = re.compile(r"(\d+) units · (\d+) candidate groups · (\d+) judged")
+PAGE = re.compile(r"page (\d+) of (\d+)")
+FOCUS = re.compile(r"^Group (\d+): units")
+
+_DEEP_TEXT = """
+(pattern) => {
+  const search = (root) => {
+    if ((root.textContent || "").includes(pattern)) return true;
+    for (const el of root.querySelectorAll("*")) {
+      if (el.shadowRoot && search(el.shadowRoot)) return true;
+    }
+    return false;
+  };
+  return search(document.body);
+}
+"""
+"""True once ``pattern`` is on the page, shadow roots included (Panel draws its panes in them)."""
+
+
+@pytest.fixture(scope="module")
+def large_app(tmp_path_factory):
+    """The app serving a workspace whose store holds the 800-unit analyzer's candidates, judged; the analyzer
+    is generated once per test session (beside the engine tests' copy when they ran first)."""
+    base = tmp_path_factory.getbasetemp() / "curation-800"
+    folder = ensure_large_analyzer(base)
+    workspace = tmp_path_factory.mktemp("large-app")
+    open_large_review(workspace, folder)
+    with served_app(workspace, root=base) as (url, port):
+        yield url, port, folder, workspace
+
+
+def _page_line(page: Page) -> tuple[int, int]:
+    found = PAGE.search(page.get_by_text(PAGE).first.inner_text())
+    assert found, "no page line"
+    return int(found.group(1)), int(found.group(2))
+
+
+def _cards(page: Page) -> list[str]:
+    """The group ids of the cards shown, from their ``nd-group-<id>`` classes."""
+    classes = page.locator(".nd-group-card").evaluate_all("(cards) => cards.map((c) => c.className)")
+    return [m.group(1) for c in classes if (m := re.search(r"nd-group-(\d+)", c))]
+
+
+def _timed(page: Page, press, next_page: int) -> float:
+    """Seconds from ``press()`` until the browser shows ``page <next_page> of`` (the cards come in the same
+    patch), measured with the browser's clock."""
+    page.evaluate("() => { window.__pressed = performance.now(); }")
+    press()
+    handle = page.wait_for_function(
+        f"() => ({_DEEP_TEXT})('page {next_page} of') ? performance.now() - window.__pressed : false",
+        polling="raf",
+        timeout=20_000,
+    )
+    return float(handle.json_value()) / 1000
+
+
+def _images_on_disk(workspace: Path) -> int:
+    return sum(1 for _ in (workspace / "curation" / "images").rglob("*.png"))
+
+
+def test_the_800_unit_grid_pages_quickly_with_images_drawn_on_demand(browser, large_app):
+    url, port, folder, workspace = large_app
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    page = context.new_page()
+    try:
+        page.goto(f"{url}?page=curation&analyzer={folder}")
+        expect(page.get_by_text(READY).first).to_be_visible(timeout=180_000)
+        ready = READY.search(page.get_by_text(READY).first.inner_text())
+        assert ready and int(ready.group(1)) >= 800 and int(ready.group(2)) >= 2000
+        expect(page.locator(".nd-group-card img:visible").first).to_be_visible(timeout=60_000)
+        number, pages = _page_line(page)
+        assert number == 1 and pages >= 2000 // 6
+
+        button = page.get_by_role("button", name="page ▶")
+        times, seen = [], [_cards(page)]
+        for step in range(2, 14):
+            times.append(_timed(page, button.click, step))
+            cards = _cards(page)
+            assert len(cards) == 6 and cards != seen[-1], f"page {step} shows the cards of the page before"
+            seen.append(cards)
+        before = _page_line(page)[0]
+        for _ in range(5):  # the focus is the page's first card: five moves stay on the page
+            page.keyboard.press("ArrowRight")
+        expect(page.get_by_text(FOCUS).first).to_have_text(re.compile(rf"^Group {seen[-1][-1]}:"))
+        times.append(_timed(page, lambda: page.keyboard.press("ArrowRight"), before + 1))
+        assert statistics.median(times) < 0.3, f"page changes took {times}"
+        assert max(times) < 1.5, f"page changes took {times}"
+
+        expect(page.locator(".nd-group-card img:visible")).to_have_count(12, timeout=30_000)  # two per card
+        drawn = _images_on_disk(workspace)
+        assert 0 < drawn <= 2 * 6 * 16, f"{drawn} images on disk: drawn for more than the pages visited"
+        back = page.get_by_role("button", name="◀ page")
+        _timed(page, back.click, before)  # a page seen before: its images come from the disk cache
+        expect(page.locator(".nd-group-card img:visible")).to_have_count(12, timeout=30_000)
+        assert _images_on_disk(workspace) == drawn
+
+        status = Path(f"/proc/{server_pid(port)}/status").read_text()
+        peak_mb = int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE).group(1)) / 1024
+        assert peak_mb < 1024, f"the server's peak resident memory was {peak_mb:.0f} MB"
+        page.screenshot(path=str(workspace / "curation-800.png"), full_page=True)
+    finally:
+        context.close()
