@@ -21,7 +21,7 @@ import numpy as np
 
 from engines._progress import Cancel, Progress, no_progress, raise_if_cancelled
 from engines.curation.analyzer import check_not_empty
-from engines.curation.data import UnitId, plain_unit_id
+from engines.curation.data import UnitId, mapping_of, plain_unit_id
 from engines.curation.errors import CurationError, MissingExtensions
 
 __all__ = [
@@ -315,7 +315,8 @@ def _scratch_correlograms(analyzer: Any) -> Iterator[None]:
     if original is None:
         yield
         return
-    mapped = _mapping_of(original)
+    mapped = mapping_of(original)
+    scratch: np.ndarray
     if mapped is not None and mapped.filename and mapped.shape == original.shape:
         scratch = np.memmap(mapped.filename, mapped.dtype, "c", offset=mapped.offset, shape=mapped.shape)
     else:
@@ -325,13 +326,6 @@ def _scratch_correlograms(analyzer: Any) -> Iterator[None]:
         yield
     finally:
         extension.data["ccgs"] = original
-
-
-def _mapping_of(array: Any) -> np.memmap | None:
-    """The file mapping an array is a view of (``open_analyzer`` maps the correlograms), if any."""
-    while array is not None and not isinstance(array, np.memmap):
-        array = getattr(array, "base", None)
-    return array
 
 
 def _duplicate_pairs(analyzer: Any) -> list[tuple[UnitId, UnitId]]:

@@ -280,7 +280,7 @@ class DecisionStore:
         self, analyzer: str, judge: str | None = None, group_id: int | None = None
     ) -> dict[int, MergeDecision]:
         """Each group's most recent decision (of one judge, or of any; of one group, or of all)."""
-        where = [("judge = ?", judge)] if judge else []
+        where: list[tuple[str, str | int]] = [("judge = ?", judge)] if judge else []
         where += [("group_id = ?", group_id)] if group_id is not None else []
         query = "SELECT * FROM decisions WHERE analyzer = ?" + "".join(f" AND {w}" for w, _ in where)
         with self._db.read() as db:

@@ -71,7 +71,7 @@ def large_workspace(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def large_review(large_workspace: Path) -> CurationReview:
-    """The 800-unit review (tests read it; verdicts go in a copy of the workspace's store if a test needs one)."""
+    """The 800-unit review, shared by the tests: they read it and give no verdicts."""
     from engines.curation.scale import ensure_large_analyzer
 
     return CurationReview.open(large_workspace, ensure_large_analyzer(large_workspace))

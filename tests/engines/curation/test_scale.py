@@ -17,7 +17,7 @@ from spikeinterface.core import load_sorting_analyzer
 from components.background import BackgroundWork
 from components.curation.grid import CARDS_PER_PAGE, CurationGrid
 from engines.curation import AnalyzerData, CandidateRequest, find_candidates, open_analyzer
-from engines.curation.candidates import _mapping_of
+from engines.curation.data import mapping_of
 from engines.curation.review_table import ReviewTable
 
 
@@ -81,7 +81,7 @@ def test_a_verdict_changes_its_row_without_reading_the_table_again(review):
 def test_correlograms_are_mapped_from_the_file_not_read_into_memory(demo_folder):
     analyzer, _ = open_analyzer(demo_folder)
     counts = analyzer.extensions["correlograms"].data["ccgs"]
-    assert _mapping_of(counts) is not None and not counts.flags.writeable
+    assert mapping_of(counts) is not None and not counts.flags.writeable
     stored = np.load(demo_folder / "extensions" / "correlograms" / "ccgs.npy")
     data = AnalyzerData(analyzer)
     units = data.unit_ids[:3]
