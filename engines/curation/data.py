@@ -63,7 +63,8 @@ class AnalyzerData:
     """Read-only per-unit views of one analyzer (see module docstring).
 
     Costs one pass over the spike vector (sorting spikes by unit) and a copy of the amplitude,
-    template and correlogram arrays: for 100 units and 1 M spikes, about 30 MB and a second.
+    template and correlogram arrays: for 100 units and 1 M spikes, about 30 MB and a second. Correlograms
+    mapped from a file (``open_analyzer``) are not copied: a group's counts are read when asked for.
     Extensions that are absent are simply unavailable (``None`` or ``MissingExtensions`` on use).
     """
 
