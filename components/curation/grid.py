@@ -168,8 +168,17 @@ class CurationGrid(pn.viewable.Viewer):
         )
 
     def _images(self, group_id: int) -> dict[str, Path]:
-        """The group's images, drawn on the drawing threads (this session's work thread waits for them)."""
-        return _DRAWING.submit(self._review.group_images, group_id).result()
+        """The group's images, drawn on the drawing threads (this session's work thread waits for them).
+
+        A group paged past before its turn to be drawn is not drawn: its pictures would be dropped (a newer
+        request replaced it), and paging through 2,000 groups queued the drawings of every page passed.
+        """
+
+        def draw() -> dict[str, Path]:
+            shown = {card.group_id for card in self._card_slots} | {self._detail.group_id}
+            return self._review.group_images(group_id) if group_id in shown else {}
+
+        return _DRAWING.submit(draw).result()
 
     @param.depends("group", watch=True)
     def _on_group(self) -> None:
