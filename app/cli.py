@@ -111,6 +111,7 @@ def _add_permission_flags(parser: argparse._ArgumentGroup) -> None:
     )
     parser.add_argument("--oauth-key", help="OAuth client id")
     _add_code_flags(parser)
+    _add_unitrefine_flags(parser)
 
 
 def _add_code_flags(parser: argparse._ArgumentGroup) -> None:
@@ -162,6 +163,23 @@ def _add_code_flags(parser: argparse._ArgumentGroup) -> None:
         "--viewer-credentials",
         action="store_true",
         help="let the Neuroglancer viewer use the server's data-source credentials for browsers",
+    )
+
+
+def _add_unitrefine_flags(parser: argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--unitrefine-models",
+        type=Path,
+        metavar="DIR",
+        help="folder of UnitRefine model folders (under a --root or the workspace) the curation page offers",
+    )
+    parser.add_argument(
+        "--unitrefine-trust-type",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a type UnitRefine models may hold beyond the built-in list (loading it can run code; "
+        "repeatable)",
     )
 
 
@@ -229,9 +247,23 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         updates["trust_pickles"] = True
     if args.viewer_credentials:
         updates["viewer_credentials"] = True
+    updates.update(_unitrefine_updates(args, settings))
     if args.allow_websocket_origin:
         updates["websocket_origins"] = tuple(args.allow_websocket_origin)
     return replace(settings, **updates)
+
+
+def _unitrefine_updates(args: argparse.Namespace, settings: Settings) -> dict:
+    """The UnitRefine models folder and extra trusted types the flags set (added to the environment's)."""
+    updates: dict = {}
+    if args.unitrefine_models:
+        updates["unitrefine_models"] = args.unitrefine_models.expanduser()
+    if args.unitrefine_trust_type:
+        updates["unitrefine_trusted_types"] = (
+            *settings.unitrefine_trusted_types,
+            *args.unitrefine_trust_type,
+        )
+    return updates
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -138,6 +138,12 @@ class Settings:
     code_memory_mb: int = 4096
     trust_pickles: bool = False
     """Let analyzers be opened by unpickling their recording/extension files (runs code from the folder)."""
+    unitrefine_models: Path | None = None
+    """A folder of UnitRefine model folders (``--unitrefine-models``) under the roots or the workspace; the
+    Units & labels tab offers them. None: no UnitRefine labels (models are never downloaded)."""
+    unitrefine_trusted_types: tuple[str, ...] = ()
+    """Types a UnitRefine model may hold beyond the built-in list (``--unitrefine-trust-type``): loading them
+    can run code from the model file, so only the operator extends the list, never a page user."""
     viewer_credentials: bool = False
     """Let the Neuroglancer viewer hand the server's data-source credentials to browsers (off by default)."""
     sql_max_rows: int = 100_000
@@ -200,6 +206,10 @@ class Settings:
             allow_code=not _flag(env.get("NEURODECK_NO_CODE")),
             kernel_env_allow=_names(env.get("NEURODECK_KERNEL_ENV_ALLOW")),
             trust_pickles=_flag(env.get("NEURODECK_TRUST_PICKLES")),
+            unitrefine_models=Path(env["NEURODECK_UNITREFINE_MODELS"]).expanduser()
+            if env.get("NEURODECK_UNITREFINE_MODELS")
+            else None,
+            unitrefine_trusted_types=_names(env.get("NEURODECK_UNITREFINE_TRUSTED_TYPES")),
             **{
                 name: type(getattr(base, name))(env[f"NEURODECK_{name.upper()}"])
                 for name in LIMITS

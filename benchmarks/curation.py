@@ -21,6 +21,9 @@ A generated 100-unit, 10-minute recording whose sorting has injected faults of e
   memory of the process that opened and paged it (``units_800_peak_mb``), beside building every card at
   once and drawing every image up front. The analyzer is cached in ``--scale-workspace`` (about 30 s to
   make the first time); ``--no-scale`` skips this part.
+- UnitRefine against bombcell (``unitrefine_bombcell_agreement``, see ``benchmarks/_unitrefine.py`` for
+  the models and the label mapping): the given model folders (``--unitrefine-model``), else a cascade
+  trained on a generated analyzer of seed 12.
 
 The last line printed is one JSON object. ``--duration``/``--units`` make a quick smoke run.
 """
@@ -42,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._curation_scale import run_scale  # noqa: E402
 from benchmarks._floors import Floors, described, holds  # noqa: E402
+from benchmarks._unitrefine import unitrefine_agreement  # noqa: E402
 from engines.agent.config import LlmConfig  # noqa: E402
 from engines.curation import (
     AnalyzerData,
@@ -168,6 +172,13 @@ def main(argv: list[str] | None = None) -> dict:
         default=Path(tempfile.gettempdir()) / "neurodeck-curation-scale",
         help="where the 800-unit analyzer, its candidates and images are kept between runs",
     )
+    parser.add_argument(
+        "--unitrefine-model",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a UnitRefine model folder to compare with bombcell (repeatable; default: train a cascade)",
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     from spikeinterface.core import create_sorting_analyzer
@@ -239,6 +250,10 @@ def main(argv: list[str] | None = None) -> dict:
         vlm = vlm_efficiency(data, images, vlm_groups, latency_s=0.5, workers=20)
         print(f"VLM judge: {vlm}")
 
+    unitrefine = unitrefine_agreement(
+        analyzer, args.unitrefine_model, args.duration, args.units, args.channels, args.faults
+    )
+
     result = {
         "n_units": len(analyzer.unit_ids),
         "duration_s": args.duration,
@@ -261,6 +276,7 @@ def main(argv: list[str] | None = None) -> dict:
         "best_preset_recall": preset_scores[best]["recall"],
         "preset_f1": {name: s["f1"] for name, s in preset_scores.items()},
         **calibration,
+        **unitrefine,
     }
     if not args.no_scale:
         scale = run_scale(args.scale_workspace)

@@ -25,6 +25,7 @@ from components.background import BackgroundWork, on_session_thread
 from components.curation.apply import ApplyMerges
 from components.curation.calibration import ReliabilityDiagram
 from components.curation.candidates import CandidateSearch
+from components.curation.deep_dive import DeepDive
 from components.curation.grid import CurationGrid
 from components.curation.labels import UnitLabels
 from components.curation.reviewers import ReviewersPanel
@@ -44,6 +45,7 @@ from engines.curation.calibration import (
     review_reliability,
 )
 from engines.curation.jobs import APPLY_KIND, EXTENSIONS_KIND, JUDGE_KIND, resolve_analyzer_folder
+from engines.curation.unitrefine import UnitRefineModels
 from engines.errors import NeurodeckError
 from engines.people import LimitReached
 
@@ -68,8 +70,8 @@ def _demo_folder(ctx: AppContext) -> Path:
 
 
 class CurationPage(pn.viewable.Viewer):
-    """Analyzer bar on top; tabs: review grid, candidates & judge, units & labels, apply & export,
-    calibration (the metrics judge's reliability diagram)."""
+    """Analyzer bar on top; tabs: review grid (with spikeinterface-gui's deep dive below it), candidates &
+    judge, units & labels, apply & export, calibration (the metrics judge's reliability diagram)."""
 
     def __init__(self, ctx: AppContext, link: CurationLink) -> None:
         super().__init__()
@@ -152,11 +154,13 @@ class CurationPage(pn.viewable.Viewer):
         self._jobs[:] = []
         self._grid = CurationGrid(review, self._work, on_rejudge=self._judge, group=self._link.group)
         self._grid.param.watch(lambda e: setattr(self._link, "group", e.new), "group")
+        deep_dive = DeepDive(review, self._work, on_saved=self._refresh_grid, group=self._grid.group)
+        self._grid.param.watch(lambda e: setattr(deep_dive, "group", e.new), "group")
         self._body[:] = [
             pn.Tabs(
-                ("Review", self._grid),
+                ("Review", pn.Column(self._grid, deep_dive, sizing_mode="stretch_width")),
                 ("Candidates & judge", self._judge_panel(review)),
-                ("Units & labels", UnitLabels(review, self._work)),
+                ("Units & labels", UnitLabels(review, self._work, self._unitrefine())),
                 ("Reviewers", ReviewersPanel(review, self._work)),
                 ("Apply & export", self._apply_panel(review)),
                 ("Calibration", self._calibration),
@@ -181,6 +185,15 @@ class CurationPage(pn.viewable.Viewer):
                     alert_type="warning",
                 )
             ]
+
+    def _unitrefine(self) -> UnitRefineModels:
+        """The operator's UnitRefine models (none: the tab offers none); under the roots or workspace."""
+        settings = self._ctx.settings
+        return UnitRefineModels(
+            settings.unitrefine_models,
+            (*settings.allowed_roots, settings.workspace),
+            settings.unitrefine_trusted_types,
+        )
 
     def _describe(self) -> None:
         review = self._review

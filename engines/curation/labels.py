@@ -1,17 +1,15 @@
-"""Unit quality labels (good / mua / noise) from SpikeInterface's labelers or a local UnitRefine model.
+"""Unit quality labels (good / mua / noise) from SpikeInterface's labelers.
 
 ``bombcell`` applies Bombcell's thresholds to quality and template metrics; ``thresholds``
-applies simple metric thresholds in two passes (noise, then MUA); ``unitrefine`` runs a
-classifier saved in a local folder (``model_based_label_units(model_folder=...)``, which
-needs the ``skops`` package). Labels are plain ``UnitLabel`` rows the store keeps and the
-grid shows and lets a person edit; nothing is downloaded.
+applies simple metric thresholds in two passes (noise, then MUA). Labels are plain ``UnitLabel``
+rows the store keeps and the grid shows and lets a person edit. UnitRefine's classifiers are
+not a labeler here: their labels are a column of their own beside these (``unitrefine.py``).
 """
 
 from __future__ import annotations
 
 import copy
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +20,7 @@ from engines.curation.model import UnitLabel
 
 __all__ = ["LABELERS", "NOISE_THRESHOLDS", "MUA_THRESHOLDS", "label_units", "CurationError"]
 
-LABELERS = ("bombcell", "thresholds", "unitrefine")
+LABELERS = ("bombcell", "thresholds")
 
 NOISE_THRESHOLDS: dict[str, dict[str, Any]] = {"snr": {"greater": 2.0}, "num_spikes": {"greater": 10}}
 MUA_THRESHOLDS: dict[str, dict[str, Any]] = {
@@ -103,57 +101,12 @@ def _thresholds(analyzer: Any, thresholds: dict[str, Any] | None) -> list[UnitLa
     return _rows(result, "thresholds")
 
 
-def _unitrefine(analyzer: Any, model_folder: str | Path | None, trust_model: bool) -> list[UnitLabel]:
-    from spikeinterface.curation import model_based_label_units
-
-    if model_folder is None or not Path(model_folder).is_dir():
-        raise CurationError(
-            f"UnitRefine needs a local model folder (got {model_folder!s}); download a model "
-            "with its model_info.json onto the server and give its folder"
-        )
-    if not list(Path(model_folder).glob("*.skops")):
-        raise CurationError(
-            f"'{model_folder}' holds no .skops model file; point at the folder of a UnitRefine model"
-        )
-    try:
-        import skops  # noqa: F401  (SpikeInterface imports it inside the call)
-    except ImportError:
-        raise CurationError(
-            "UnitRefine models are read with the skops package, which is not installed "
-            "here; install it (pip install skops) or use the bombcell labeler"
-        ) from None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            labels = model_based_label_units(
-                analyzer,
-                model_folder=model_folder,
-                trust_model=trust_model,
-                set_predictions_as_properties=False,
-            )
-    except Exception as exc:  # skops refuses untrusted types; SpikeInterface asserts on missing metrics
-        hint = " Confirm that you trust this model to load it." if "trust" in str(exc).lower() else ""
-        raise CurationError(
-            f"the UnitRefine model in '{model_folder}' could not label the units: "
-            f"{type(exc).__name__}: {exc}.{hint}"
-        ) from exc
-    return _rows(labels, "unitrefine", column="prediction", probability="probability")
-
-
 def label_units(
-    analyzer: Any,
-    labeler: str = "bombcell",
-    thresholds: dict[str, Any] | None = None,
-    model_folder: str | Path | None = None,
-    trust_model: bool = False,
+    analyzer: Any, labeler: str = "bombcell", thresholds: dict[str, Any] | None = None
 ) -> list[UnitLabel]:
-    """One ``UnitLabel`` per unit from ``labeler`` (see module docstring); costs well under a second
-    for the threshold labelers. ``trust_model`` lets skops load a model's non-standard types: only
-    set it for a model whose origin the user confirmed."""
+    """One ``UnitLabel`` per unit from ``labeler`` (see module docstring); costs well under a second."""
     if labeler == "bombcell":
         return _bombcell(analyzer, thresholds)
     if labeler == "thresholds":
         return _thresholds(analyzer, thresholds)
-    if labeler == "unitrefine":
-        return _unitrefine(analyzer, model_folder, trust_model)
     raise CurationError(f"unknown labeler {labeler!r}; choose from {', '.join(LABELERS)}")

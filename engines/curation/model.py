@@ -114,7 +114,7 @@ class UnitLabel:
     unit_id: UnitId
     label: str
     source: str
-    """``human``, ``bombcell``, ``thresholds`` or ``unitrefine``."""
+    """``human``, ``bombcell`` or ``thresholds`` (UnitRefine's labels are kept in ``unitrefine_store``)."""
     probability: float | None = None
 
 

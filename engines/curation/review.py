@@ -45,6 +45,7 @@ from engines.curation.model import CandidateGroup, JudgeRun, MergeDecision, Unit
 from engines.curation.review_table import build_table
 from engines.curation.reviewers import ReviewerAgreement, measure_reviewers, verdicts_by_reviewer
 from engines.curation.store import LABELS, DecisionStore
+from engines.curation.unitrefine_store import unitrefine_export
 from engines.curation.vlm_judge import MAX_MODEL_WORKERS, VlmJudge, VlmJudgeParams
 
 __all__ = ["CurationReview", "make_judge"]
@@ -350,6 +351,7 @@ class CurationReview:
         self, path: Path | None = None, source: str = "human", remove_noise: bool = False
     ) -> Path:
         curation = {**self.curation(source, remove_noise), "reviews": self.reviewers().to_json()}
+        curation.update(unitrefine_export(self.workspace, self.key))  # each model's labels, when run
         return write_curation_json(path or self._export_dir() / "curation.json", curation)
 
     def _export_dir(self) -> Path:

@@ -13,7 +13,8 @@ import asyncio
 import json
 import os
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -43,6 +44,8 @@ class Usage:
     children: int
     rss_mb: float
     temp_entries: int
+    open_paths: tuple[str, ...] = field(default=(), compare=False)
+    """What each open descriptor points at (a path, ``socket:[…]``, ``pipe:[…]``), to name what was kept."""
 
     def within(
         self,
@@ -65,12 +68,29 @@ class Usage:
             f"{self.rss_mb:.0f} MB resident, {self.temp_entries} temporary entries"
         )
 
+    def opened_since(self, baseline: Usage) -> list[str]:
+        """The kinds of descriptor held now beyond those held at ``baseline`` (sockets and pipes by kind)."""
+        kinds = lambda paths: Counter(re.sub(r":\[\d+\]$", "", path) for path in paths)  # noqa: E731
+        return sorted((kinds(self.open_paths) - kinds(baseline.open_paths)).elements())
+
+
+def _open_paths(pid: int) -> tuple[str, ...]:
+    paths = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            paths.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except FileNotFoundError:  # closed while listed
+            continue
+    return tuple(paths)
+
 
 def usage(pid: int, temp_dir: Path) -> Usage:
     status = Path(f"/proc/{pid}/status").read_text()
+    open_paths = _open_paths(pid)
     return Usage(
         threads=int(re.search(r"^Threads:\s+(\d+)", status, re.MULTILINE).group(1)),
-        files=len(os.listdir(f"/proc/{pid}/fd")),
+        files=len(open_paths),
+        open_paths=open_paths,
         children=len(psutil.Process(pid).children(recursive=True)),
         rss_mb=int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1)) / 1024,
         temp_entries=sum(1 for _ in temp_dir.iterdir()),
