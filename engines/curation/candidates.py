@@ -295,7 +295,7 @@ def _run_pairs(analyzer: Any, run: CandidateRun) -> list[tuple[UnitId, UnitId]]:
     from spikeinterface.curation import compute_merge_unit_groups
 
     try:
-        with warnings.catch_warnings(), _scratch_correlograms(analyzer):
+        with warnings.catch_warnings(), _scratch_correlograms(analyzer, run):
             warnings.simplefilter("ignore")
             pairs = compute_merge_unit_groups(
                 analyzer, resolve_graph=False, compute_needed_extensions=False, **run.kwargs()
@@ -306,26 +306,35 @@ def _run_pairs(analyzer: Any, run: CandidateRun) -> list[tuple[UnitId, UnitId]]:
 
 
 @contextmanager
-def _scratch_correlograms(analyzer: Any) -> Iterator[None]:
+def _scratch_correlograms(analyzer: Any, run: CandidateRun) -> Iterator[None]:
     """SpikeInterface's ``correlogram`` step zeroes the analyzer's counts near zero lag in place: the metrics
     judge then read duplicates' zero-lag peaks as empty, and a memory-mapped (read-only) file refused it.
-    The step gets a scratch copy: copy-on-write over the file when mapped (only the pages it writes)."""
+    A mapped file gives the step a copy-on-write mapping (only the pages it writes are copied); counts in
+    memory get the bins it zeroes back afterwards (a copy of all of them is 0.5 GB at 800 units)."""
     extension = analyzer.extensions.get("correlograms")
     original = None if extension is None else extension.data.get("ccgs")
-    if original is None:
+    if original is None or "correlogram" not in run.step_names():
         yield
         return
     mapped = mapping_of(original)
-    scratch: np.ndarray
     if mapped is not None and mapped.filename and mapped.shape == original.shape:
-        scratch = np.memmap(mapped.filename, mapped.dtype, "c", offset=mapped.offset, shape=mapped.shape)
-    else:
-        scratch = np.array(original)
-    extension.data["ccgs"] = scratch
+        extension.data["ccgs"] = np.memmap(
+            mapped.filename, mapped.dtype, "c", offset=mapped.offset, shape=mapped.shape
+        )
+        try:
+            yield
+        finally:
+            extension.data["ccgs"] = original
+        return
+    default = _library_tables()[1]["correlogram"]["censor_correlograms_ms"]
+    censor = run.steps_params.get("correlogram", {}).get("censor_correlograms_ms", default)
+    edges = np.asarray(extension.data["bins"])[:-1]
+    zeroed = (edges >= -censor) & (edges < censor)  # the step's own mask
+    kept = original[:, :, zeroed].copy()
     try:
         yield
     finally:
-        extension.data["ccgs"] = original
+        original[:, :, zeroed] = kept
 
 
 def _duplicate_pairs(analyzer: Any) -> list[tuple[UnitId, UnitId]]:
