@@ -15,6 +15,12 @@ A generated 100-unit, 10-minute recording whose sorting has injected faults of e
 - the metrics judge's calibration: expected calibration error (10 equal-width bins) of each decided
   group's calibrated P(merge) against whether it holds a true merge (``judge_ece``, floor <= 0.1),
   beside the raw score's. Seed 11 is never used to fit the shipped calibration map;
+- scale (``_curation_scale.py``, in child processes): a generated 800-unit analyzer with 2,000+ candidate
+  groups, the review grid paged without a browser (``units_800_page_ms``: median and p95 of a page
+  change until the new cards are in the Panel models, images asked for after) and the peak resident
+  memory of the process that opened and paged it (``units_800_peak_mb``), beside building every card at
+  once and drawing every image up front. The analyzer is cached in ``--scale-workspace`` (about 30 s to
+  make the first time); ``--no-scale`` skips this part.
 - UnitRefine against bombcell (``unitrefine_bombcell_agreement``, see ``benchmarks/_unitrefine.py`` for
   the models and the label mapping): the given model folders (``--unitrefine-model``), else a cascade
   trained on a generated analyzer of seed 12.
@@ -37,6 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._curation_scale import run_scale  # noqa: E402
 from benchmarks._floors import Floors, described, holds  # noqa: E402
 from benchmarks._unitrefine import unitrefine_agreement  # noqa: E402
 from engines.agent.config import LlmConfig  # noqa: E402
@@ -60,8 +67,12 @@ from engines.curation.calibration import expected_calibration_error, group_is_tr
 from engines.curation.candidates import PRESETS  # noqa: E402
 from tests.support.openai_server import ScriptedOpenAIServer, ScriptedReply  # noqa: E402
 
-FLOORS: Floors = {"judge_ece": ("<=", 0.1)}
-"""Issue 18 item 8: the judge knows when it is unsure."""
+FLOORS: Floors = {
+    "judge_ece": ("<=", 0.1),
+    "units_800_page_p95_ms": ("<=", 300.0),
+    "units_800_peak_mb": ("<=", 1024.0),
+}
+"""Issue 18 items 8 and 6: the judge knows when it is unsure; 800 units page in under 300 ms, under 1 GB."""
 
 
 def calibration_errors(decisions, true_pairs: set[frozenset]) -> dict[str, float]:
@@ -153,6 +164,13 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="also score feature_neighbors (computes spike_locations and a kNN over every spike: "
         "many minutes at 10 min x 100 units; F1 0.07 on the smoke run)",
+    )
+    parser.add_argument("--no-scale", action="store_true", help="skip the 800-unit paging and memory part")
+    parser.add_argument(
+        "--scale-workspace",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "neurodeck-curation-scale",
+        help="where the 800-unit analyzer, its candidates and images are kept between runs",
     )
     parser.add_argument(
         "--unitrefine-model",
@@ -260,6 +278,15 @@ def main(argv: list[str] | None = None) -> dict:
         **calibration,
         **unitrefine,
     }
+    if not args.no_scale:
+        scale = run_scale(args.scale_workspace)
+        print(
+            f"800 units, {scale['units_800_groups']} groups: page {scale['units_800_page_ms']} ms, peak "
+            f"{scale['units_800_peak_mb']} MB; every card at once {scale['units_800_all_cards_s']} s "
+            f"({scale['units_800_all_cards_vs_page']}x a page), every image up front "
+            f"~{scale['units_800_images_upfront_s']} s ({scale['units_800_images_upfront_vs_page']}x)"
+        )
+        result.update(scale, units_800_page_p95_ms=scale["units_800_page_ms"]["p95"])
     result.update(floors=described(FLOORS), holds=holds(result, FLOORS))
     print(json.dumps(result))
     return result

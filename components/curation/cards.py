@@ -22,7 +22,7 @@ import param
 
 from components.background import BackgroundWork
 from components.safe_text import code_block, escape_text, safe_choices, text_alert
-from engines.curation import CurationReview
+from engines.curation import CandidateGroup, MergeDecision
 
 __all__ = ["GroupCard", "GroupDetail", "Pictures"]
 
@@ -207,10 +207,10 @@ class GroupDetail:
         if self.group_id is not None:
             self._rejudge(self.group_id, self._units.value)
 
-    def show(self, review: CurationReview, group_id: int, example: str) -> None:
-        """Fill the panel for ``group_id``; its images are (re)drawn only when the group changes."""
-        decision = review.decisions().get(group_id)
-        group = review.group(group_id)
+    def show(self, group: CandidateGroup, decision: MergeDecision | None, example: str) -> None:
+        """Fill the panel for ``group`` (its latest ``decision``, as the grid last read it); its images are
+        (re)drawn only when the group changes."""
+        group_id = group.group_id
         report = decision.report if decision and decision.report else (decision.error if decision else "")
         reasoning = decision.reasoning if decision and decision.ok else ""
         units = [str(u) for u in group.unit_ids]

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pandas as pd
 import panel as pn
 import param
 
@@ -24,6 +23,7 @@ from components.curation.cards import GroupCard, GroupDetail
 from components.curation.keyboard import KeyboardShortcuts
 from components.safe_text import text_alert
 from engines.curation import CurationReview
+from engines.curation.review_table import FILTERS, SORTS, ReviewTable
 from engines.errors import NeurodeckError
 
 __all__ = ["CurationGrid"]
@@ -31,26 +31,6 @@ __all__ = ["CurationGrid"]
 log = logging.getLogger(__name__)
 
 CARDS_PER_PAGE = 6
-_FILTERS = {
-    "all": None,
-    "not reviewed": "not_reviewed",
-    "judge: merge": "merge",
-    "judge: not merge": "not merge",
-    "judge error": "error",
-    "human/AI disagree": "disagrees",
-    "reviewed": "reviewed",
-}
-_SORTS = {
-    "group": ("group_id", False),
-    "similarity": ("similarity", True),
-    "confidence": ("confidence", True),
-    "score": ("score", True),
-    "least sure first": ("doubt", False),
-}
-"""Grid orderings: column and whether descending. ``doubt`` is |P(merge) - 0.5| (see ``_with_doubt``)."""
-_THEN_BY = {"doubt": "score_doubt"}
-"""Ties broken by a second column: groups the calibration puts in one block (the same probability) come
-least sure of the raw score first."""
 _KEY_OF = {"accept": "a", "reject": "r", "skip": "s"}
 _DRAWING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="drawing")
 """Every session's group images are drawn here. Matplotlib keeps the fonts it used open per thread (two file
@@ -58,33 +38,12 @@ descriptors, cached by thread id for up to 64 threads): drawn on each session's 
 left its fonts open after it ended. Two threads keep two sets; a group draws in about 0.2 s."""
 
 
-def _with_doubt(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add ``doubt``: how far the calibrated merge probability is from a coin toss (0 = least sure). A group
-    without one (a VLM decision, or one stored before calibration) uses the judge's raw score instead;
-    a group not judged has none and goes last."""
-    score = frame["score"].astype(float)
-    probability = frame["p_merge"].astype(float).fillna(score) if "p_merge" in frame else score
-    return frame.assign(doubt=(probability - 0.5).abs(), score_doubt=(score - 0.5).abs())
-
-
-def _filter(frame: pd.DataFrame, how: str | None) -> pd.DataFrame:
-    if frame.empty or how is None:
-        return frame
-    if how == "not_reviewed":
-        return frame[~frame["reviewed"]]
-    if how == "reviewed":
-        return frame[frame["reviewed"]]
-    if how == "disagrees":
-        return frame[frame["disagrees"]]
-    return frame[frame["decision"] == how]
-
-
 class CurationGrid(pn.viewable.Viewer):
     """``group`` is the focused group (the page's deep link); ``changed`` counts saved verdicts."""
 
     group = param.Integer(default=None, allow_None=True, doc="The focused group's id.")
-    show: param.Selector[str] = param.Selector(default="all", objects=list(_FILTERS))
-    sort_by: param.Selector[str] = param.Selector(default="similarity", objects=list(_SORTS))
+    show: param.Selector[str] = param.Selector(default="all", objects=list(FILTERS))
+    sort_by: param.Selector[str] = param.Selector(default="similarity", objects=list(SORTS))
     min_similarity = param.Number(default=0.0, bounds=(0.0, 1.0), step=0.05)
     page_number = param.Integer(default=0, bounds=(0, None))
     changed = param.Integer(default=0, doc="Increases with every verdict saved here.")
@@ -100,7 +59,8 @@ class CurationGrid(pn.viewable.Viewer):
         self._review = review
         self._work = work
         self._on_rejudge = on_rejudge
-        self._frame = pd.DataFrame()
+        self._table = ReviewTable(review)
+        self._agreement_of = -1  # the table version the agreement line shows
         self._shown: list[int] = []
         self._drawing = (
             False  # a redraw sets the focus and page itself: no nested redraws (on its own thread)
@@ -132,7 +92,7 @@ class CurationGrid(pn.viewable.Viewer):
     # --- data ----------------------------------------------------------------------------------------
     def refresh(self) -> None:
         """Re-read candidates, decisions and every tab's verdicts from the store, and redraw."""
-        self._frame = self._review.table()
+        self._table.reload()
         self._redraw()
 
     @param.depends("show", "sort_by", "min_similarity", watch=True)
@@ -142,19 +102,17 @@ class CurationGrid(pn.viewable.Viewer):
 
     @param.depends("page_number", watch=True)
     def _on_page(self) -> None:
-        self._redraw()
-
-    def _visible(self) -> pd.DataFrame:
-        frame = _filter(self._frame, _FILTERS[self.show])
-        if not frame.empty and self.min_similarity > 0:
-            frame = frame[frame["similarity"].fillna(0) >= self.min_similarity]
-        if frame.empty:
-            return frame
-        column, descending = _SORTS[self.sort_by]
-        if column == "doubt":
-            frame = _with_doubt(frame)
-        columns = [column, _THEN_BY[column]] if column in _THEN_BY else [column]
-        return frame.sort_values(columns, ascending=not descending, na_position="last", kind="stable")
+        """A page asked for (the page buttons): focus its first group. The drawing put the page back on the
+        focused group's, so the buttons only ever showed the focus's own page."""
+        with self._lock:
+            if self._drawing:  # the drawing itself set the page (to the focus's)
+                return
+            start = self.page_number * CARDS_PER_PAGE
+            position = self._shown.index(self.group) if self.group in self._shown else -1
+            if self._shown and not start <= position < start + CARDS_PER_PAGE:
+                self.group = self._shown[min(start, len(self._shown) - 1)]  # redraws (``_on_group``)
+            else:
+                self._redraw()
 
     def _redraw(self) -> None:
         with self._lock:  # another thread's change waits for this drawing, then draws what it changed
@@ -167,7 +125,7 @@ class CurationGrid(pn.viewable.Viewer):
                 self._drawing = False
 
     def _draw(self) -> None:
-        visible = self._visible()
+        visible = self._table.visible(self.show, self.sort_by, self.min_similarity)
         self._shown = [int(g) for g in visible["group_id"]] if not visible.empty else []
         if self._shown and self.group not in self._shown:
             self.group = self._shown[0]
@@ -176,7 +134,8 @@ class CurationGrid(pn.viewable.Viewer):
             self.page_number = min(self._shown.index(self.group) // CARDS_PER_PAGE, pages - 1)
         start = self.page_number * CARDS_PER_PAGE
         rows = visible.iloc[start : start + CARDS_PER_PAGE] if not visible.empty else visible
-        total, reviewed = len(self._frame), int(self._frame["reviewed"].sum()) if not self._frame.empty else 0
+        frame = self._table.frame
+        total, reviewed = len(frame), int(frame["reviewed"].sum()) if not frame.empty else 0
         self._status.object = (
             f"{len(self._shown)} of {total} groups shown · {reviewed} reviewed · "
             f"page {self.page_number + 1} of {pages} · keys: a accept, r reject, s skip, u undo, "
@@ -191,7 +150,11 @@ class CurationGrid(pn.viewable.Viewer):
         self._show_detail()
 
     def _show_agreement(self) -> None:
-        agreement = self._review.agreement()
+        """The agreement line, worked out again only when a verdict or a refresh changed the table."""
+        if self._agreement_of == self._table.version:
+            return
+        self._agreement_of = self._table.version
+        agreement = self._table.agreement()
         if not agreement.n_compared:
             self._agreement.object = (
                 "*Agreement with the judge appears once you accept or reject judged groups.*"
@@ -205,19 +168,30 @@ class CurationGrid(pn.viewable.Viewer):
         )
 
     def _images(self, group_id: int) -> dict[str, Path]:
-        """The group's images, drawn on the drawing threads (this session's work thread waits for them)."""
-        return _DRAWING.submit(self._review.group_images, group_id).result()
+        """The group's images, drawn on the drawing threads (this session's work thread waits for them).
+
+        A group paged past before its turn to be drawn is not drawn: its pictures would be dropped (a newer
+        request replaced it), and paging through 2,000 groups queued the drawings of every page passed.
+        """
+
+        def draw() -> dict[str, Path]:
+            shown = {card.group_id for card in self._card_slots} | {self._detail.group_id}
+            return self._review.group_images(group_id) if group_id in shown else {}
+
+        return _DRAWING.submit(draw).result()
 
     @param.depends("group", watch=True)
     def _on_group(self) -> None:
         self._redraw()
 
     def _show_detail(self) -> None:
-        if self.group is None or self._frame.empty or self.group not in set(self._frame["group_id"]):
+        group = None if self.group is None else self._table.group(self.group)
+        if group is None:
             self._detail.show_nothing()
             return
-        example = self._frame.set_index("group_id").loc[self.group, "example"]
-        self._detail.show(self._review, self.group, str(example or ""))
+        self._detail.show(
+            group, self._table.decisions.get(group.group_id), self._table.example(group.group_id)
+        )
 
     # --- verdicts and keys -----------------------------------------------------------------------------
     def give(self, verdict: str) -> None:
@@ -225,13 +199,13 @@ class CurationGrid(pn.viewable.Viewer):
         if self.group is None:
             return
         try:
-            self._review.record_verdict(self.group, verdict)
+            saved = self._review.record_verdict(self.group, verdict)
         except NeurodeckError as exc:
             self._message[:] = [text_alert(exc, alert_type="danger")]
             return
         self._message[:] = []
         self.changed += 1
-        self._frame = self._review.table()
+        self._table.apply_verdict(saved)
         self._move(+1)
 
     def undo(self) -> None:
@@ -240,7 +214,7 @@ class CurationGrid(pn.viewable.Viewer):
             self._message[:] = [pn.pane.Alert("Nothing of yours to undo.", alert_type="info")]
             return
         self.changed += 1
-        self._frame = self._review.table()
+        self._table.reload_verdicts()
         self.group = undone.group_id
         self._redraw()
 
@@ -288,7 +262,7 @@ class CurationGrid(pn.viewable.Viewer):
         except NeurodeckError as exc:
             self._message[:] = [text_alert(exc, alert_type="danger")]
             return
-        self._frame = self._review.table()
+        self._table.set_example(group_id, kind)
 
     def _edit_and_rejudge(self, group_id: int, units: list[str]) -> None:
         keep = tuple(u for u in self._review.group(group_id).unit_ids if str(u) in set(units))
@@ -309,11 +283,16 @@ class CurationGrid(pn.viewable.Viewer):
         if self._on_rejudge is not None:
             self._on_rejudge([edited.group_id])
 
-    def _previous_page(self, _event: param.parameterized.Event) -> None:
-        self.page_number = max(0, self.page_number - 1)
+    def _previous_page(self, _event: param.parameterized.Event | None) -> None:
+        """A page button, like a key: acted on on the session's thread, one press at a time."""
+        run_on_session_thread(self._doc, lambda: self._locked(lambda: self._turn_page(-1)))
 
-    def _next_page(self, _event: param.parameterized.Event) -> None:
-        self.page_number = min(self.page_number + 1, max(0, (len(self._shown) - 1) // CARDS_PER_PAGE))
+    def _next_page(self, _event: param.parameterized.Event | None) -> None:
+        run_on_session_thread(self._doc, lambda: self._locked(lambda: self._turn_page(+1)))
+
+    def _turn_page(self, step: int) -> None:
+        last = max(0, (len(self._shown) - 1) // CARDS_PER_PAGE)
+        self.page_number = max(0, min(self.page_number + step, last))
 
     def __panel__(self) -> pn.viewable.Viewable:
         previous_page = pn.widgets.Button(name="◀ page", width=80)

@@ -148,8 +148,8 @@ def open_analyzer(path: str | Path, trust_pickles: bool = False) -> tuple[Any, E
     (``ExtensionStatus.no_recording`` says why), pickled extensions are left out as ``untrusted``.
     Extensions that fail to load (written by another SpikeInterface version, truncated) are
     reported as ``broken``; both can be recomputed. Loading reads the sorting and every extension
-    into memory. Raises ``AnalyzerOpenError`` when the folder is not an analyzer this
-    SpikeInterface can read.
+    into memory, except the correlograms of a binary folder, memory-mapped (``MAPPED_EXTENSIONS``).
+    Raises ``AnalyzerOpenError`` when the folder is not an analyzer this SpikeInterface can read.
     """
     import spikeinterface
 
@@ -188,7 +188,7 @@ def open_analyzer(path: str | Path, trust_pickles: bool = False) -> tuple[Any, E
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                analyzer.load_extension(name)
+                _load_extension(analyzer, name, fmt)
         except Exception as exc:  # one unreadable extension must not hide the others
             log.warning("extension %s of %s could not be loaded: %s", name, folder, exc)
             analyzer.extensions.pop(name, None)
@@ -196,6 +196,27 @@ def open_analyzer(path: str | Path, trust_pickles: bool = False) -> tuple[Any, E
     return analyzer, extension_status(
         analyzer, broken=tuple(broken), untrusted=tuple(untrusted), no_recording=no_recording
     )
+
+
+MAPPED_EXTENSIONS = frozenset({"correlograms"})
+"""Extensions read from disk as they are used rather than loaded whole: ``correlograms`` holds
+units x units x bins counts (800 units, 100 bins: 0.5 GB), of which a group needs a few rows."""
+
+
+def _load_extension(analyzer: Any, name: str, fmt: str) -> None:
+    """Load one saved extension; a binary folder's ``MAPPED_EXTENSIONS`` are memory-mapped (read-only)."""
+    if fmt != "binary_folder" or name not in MAPPED_EXTENSIONS:
+        analyzer.load_extension(name)
+        return
+    from spikeinterface.core.sortinganalyzer import get_extension_class
+
+    extension = get_extension_class(name).load(analyzer, lazy=True)
+    for key, value in extension.data.items():
+        if isinstance(value, np.memmap):
+            # a plain view of the mapping: SpikeInterface closes the np.memmap values of an extension's data
+            # when any extension sharing that dict is collected (a copy shares it), which emptied this one
+            extension.data[key] = np.asarray(value)
+    analyzer.extensions[name] = extension
 
 
 def _pickled_parts(folder: Path) -> list[str]:

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Any
 
 import numpy as np
 
 from engines._progress import Cancel, Progress, no_progress, raise_if_cancelled
 from engines.curation.analyzer import check_not_empty
-from engines.curation.data import UnitId, plain_unit_id
+from engines.curation.data import UnitId, mapping_of, plain_unit_id
 from engines.curation.errors import CurationError, MissingExtensions
 
 __all__ = [
@@ -292,7 +295,7 @@ def _run_pairs(analyzer: Any, run: CandidateRun) -> list[tuple[UnitId, UnitId]]:
     from spikeinterface.curation import compute_merge_unit_groups
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _scratch_correlograms(analyzer, run):
             warnings.simplefilter("ignore")
             pairs = compute_merge_unit_groups(
                 analyzer, resolve_graph=False, compute_needed_extensions=False, **run.kwargs()
@@ -300,6 +303,38 @@ def _run_pairs(analyzer: Any, run: CandidateRun) -> list[tuple[UnitId, UnitId]]:
     except (ValueError, AssertionError, KeyError) as exc:
         raise CurationError(f"{run.label} failed in SpikeInterface: {exc}") from exc
     return [(plain_unit_id(a), plain_unit_id(b)) for a, b in pairs]
+
+
+@contextmanager
+def _scratch_correlograms(analyzer: Any, run: CandidateRun) -> Iterator[None]:
+    """SpikeInterface's ``correlogram`` step zeroes the analyzer's counts near zero lag in place: the metrics
+    judge then read duplicates' zero-lag peaks as empty, and a memory-mapped (read-only) file refused it.
+    A mapped file gives the step a copy-on-write mapping (only the pages it writes are copied); counts in
+    memory get the bins it zeroes back afterwards (a copy of all of them is 0.5 GB at 800 units)."""
+    extension = analyzer.extensions.get("correlograms")
+    original = None if extension is None else extension.data.get("ccgs")
+    if original is None or "correlogram" not in run.step_names():
+        yield
+        return
+    mapped = mapping_of(original)
+    if mapped is not None and mapped.filename and mapped.shape == original.shape:
+        extension.data["ccgs"] = np.memmap(
+            mapped.filename, mapped.dtype, "c", offset=mapped.offset, shape=mapped.shape
+        )
+        try:
+            yield
+        finally:
+            extension.data["ccgs"] = original
+        return
+    default = _library_tables()[1]["correlogram"]["censor_correlograms_ms"]
+    censor = run.steps_params.get("correlogram", {}).get("censor_correlograms_ms", default)
+    edges = np.asarray(extension.data["bins"])[:-1]
+    zeroed = (edges >= -censor) & (edges < censor)  # the step's own mask
+    kept = original[:, :, zeroed].copy()
+    try:
+        yield
+    finally:
+        original[:, :, zeroed] = kept
 
 
 def _duplicate_pairs(analyzer: Any) -> list[tuple[UnitId, UnitId]]:
@@ -316,6 +351,11 @@ def _duplicate_pairs(analyzer: Any) -> list[tuple[UnitId, UnitId]]:
 def _join(
     analyzer: Any, pairs_by_run: dict[str, list[tuple[UnitId, UnitId]]], resolve_graph: bool
 ) -> tuple[list[tuple[UnitId, ...]], dict[tuple[UnitId, ...], str]]:
+    """Groups (pairs, or the graph's groups) in unit order, and the runs whose pairs formed each.
+
+    Linear in pairs: a crowded 800-unit analyzer has thousands of pairs, and matching every group against
+    every pair (as this did) took minutes there.
+    """
     from spikeinterface.curation.curation_tools import resolve_merging_graph
 
     origins: dict[frozenset[UnitId], str] = {}
@@ -330,15 +370,21 @@ def _join(
         ]
     else:
         groups = [tuple(p) for p in all_pairs]
-    ordered = sorted({_ordered(g, analyzer) for g in groups}, key=lambda g: [str(u) for u in g])
-    return ordered, {g: _origin_of(g, origins) for g in ordered}
-
-
-def _ordered(group: tuple[UnitId, ...], analyzer: Any) -> tuple[UnitId, ...]:
     order = {plain_unit_id(u): i for i, u in enumerate(analyzer.unit_ids)}
-    return tuple(sorted(set(group), key=lambda u: order.get(u, np.inf)))
+    ordered = sorted(
+        {tuple(sorted(set(g), key=lambda u: order.get(u, np.inf))) for g in groups},
+        key=lambda g: [str(u) for u in g],
+    )
+    return ordered, _origins_of(ordered, origins)
 
 
-def _origin_of(group: tuple[UnitId, ...], origins: dict[frozenset[UnitId], str]) -> str:
-    found = sorted({label for pair, label in origins.items() if pair <= set(group)})
-    return ",".join(found)
+def _origins_of(
+    groups: list[tuple[UnitId, ...]], origins: dict[frozenset[UnitId], str]
+) -> dict[tuple[UnitId, ...], str]:
+    """Each group's runs: the labels of the found pairs among its units."""
+    return {
+        group: ",".join(
+            sorted({origins[pair] for pair in map(frozenset, combinations(group, 2)) if pair in origins})
+        )
+        for group in groups
+    }

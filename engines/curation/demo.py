@@ -45,8 +45,8 @@ BUILD_WAIT_S = 900.0
 machine)."""
 
 
-def _demo_folder(workspace: Path) -> Path:
-    return Path(workspace) / "curation" / "demo"
+def _demo_folder(workspace: Path, name: str = "demo") -> Path:
+    return Path(workspace) / "curation" / name
 
 
 def demo_truth(workspace: Path) -> dict[str, Any]:
@@ -59,13 +59,15 @@ def ensure_demo_analyzer(
     spec: DemoSpec = DemoSpec(),
     progress: Progress = no_progress,
     wait_s: float = BUILD_WAIT_S,
+    name: str = "demo",
 ) -> Path:
     """The demo analyzer's folder, building the demo first if it is not there (about 30 s here), or waiting up
-    to ``wait_s`` for the process that is building it."""
-    final = _demo_folder(workspace)
+    to ``wait_s`` for the process that is building it. ``name``: another generated analyzer beside the demo
+    (``<workspace>/curation/<name>/``), such as the 800-unit one of ``engines.curation.scale``."""
+    final = _demo_folder(workspace, name)
     analyzer_folder = final / "analyzer"
     if not (final / "truth.json").is_file():
-        with build_lock(workspace, "curation-demo", wait_s):
+        with build_lock(workspace, f"curation-{name}", wait_s):
             if not (final / "truth.json").is_file():
                 _build(final, spec, progress)
     progress(1.0, "demo ready")

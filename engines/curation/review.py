@@ -17,7 +17,7 @@ from typing import Any
 
 from engines._progress import Cancel, Progress, is_cancelled, no_progress
 from engines.agent.config import LlmConfig
-from engines.curation.agreement import Agreement, disagrees, measure_agreement
+from engines.curation.agreement import Agreement, measure_agreement
 from engines.curation.analyzer import (
     CURATION_EXTENSIONS,
     ExtensionStatus,
@@ -42,6 +42,7 @@ from engines.curation.judge import FewShotExamples, Judge, JudgeContext, run_jud
 from engines.curation.labels import label_units
 from engines.curation.metrics_judge import MetricsJudge
 from engines.curation.model import CandidateGroup, JudgeRun, MergeDecision, UnitLabel, Verdict
+from engines.curation.review_table import build_table
 from engines.curation.reviewers import ReviewerAgreement, measure_reviewers, verdicts_by_reviewer
 from engines.curation.store import LABELS, DecisionStore
 from engines.curation.unitrefine_store import unitrefine_export
@@ -277,6 +278,10 @@ class CurationReview:
     def decisions(self, judge: str | None = None) -> dict[int, MergeDecision]:
         return self.store.latest_decisions(self.key, judge)
 
+    def decision(self, group_id: int) -> MergeDecision | None:
+        """The group's latest decision, read alone (every decision of 2,000 groups takes 0.15 s)."""
+        return self.store.latest_decisions(self.key, group_id=group_id).get(group_id)
+
     # --- verdicts, agreement, labels ----------------------------------------------------------
     def record_verdict(
         self, group_id: int, verdict: str, merge_units: tuple[UnitId, ...] | None = None
@@ -285,7 +290,7 @@ class CurationReview:
         set when it proposed one, else the whole group)."""
         group = self.group(group_id)
         if merge_units is None:
-            decision = self.decisions().get(group_id)
+            decision = self.decision(group_id)
             merge_units = decision.merge_groups[0] if decision and decision.merge_groups else group.unit_ids
         units = tuple(plain_unit_id(u) for u in merge_units)
         stray = [u for u in units if u not in group.unit_ids]
@@ -329,32 +334,9 @@ class CurationReview:
     # --- the grid, exports, apply -------------------------------------------------------------
     def table(self, judge: str | None = None) -> Any:
         """One row per current candidate group: what the review grid shows, filters and sorts."""
-        import pandas as pd
-
-        decisions, verdicts, examples = self.decisions(judge), self.verdicts(), self.store.examples(self.key)
-        rows = []
-        for group in self.candidates():
-            d, v = decisions.get(group.group_id), verdicts.get(group.group_id)
-            rows.append(
-                {
-                    "group_id": group.group_id,
-                    "unit_ids": list(group.unit_ids),
-                    "size": group.size,
-                    "similarity": group.similarity,
-                    "origin": group.origin,
-                    "decision": d.merge_type if d else "",
-                    "confidence": d.confidence if d else None,
-                    "score": d.score if d else None,
-                    "p_merge": d.p_merge if d else None,
-                    "reasoning": (d.reasoning or d.error or "") if d else "",
-                    "judge": d.judge if d else "",
-                    "verdict": v.verdict if v else "",
-                    "reviewed": v is not None,
-                    "example": examples.get(group.group_id, ""),
-                    "disagrees": bool(d and v and disagrees(d, v)),
-                }
-            )
-        return pd.DataFrame(rows)
+        return build_table(
+            self.candidates(), self.decisions(judge), self.verdicts(), self.store.examples(self.key)
+        )
 
     def curation(self, source: str = "human", remove_noise: bool = False) -> dict[str, Any]:
         merges = merges_from_review(self.decisions(), self.verdicts(), source)

@@ -26,13 +26,7 @@ from typing import Any
 from engines._owners import add_owner_column
 from engines.curation.data import UnitId, plain_unit_id
 from engines.curation.errors import CurationError
-from engines.curation.model import (
-    CandidateGroup,
-    JudgeRun,
-    MergeDecision,
-    UnitLabel,
-    Verdict,
-)
+from engines.curation.model import CandidateGroup, JudgeRun, MergeDecision, UnitLabel, Verdict
 from engines.curation.store_rows import (
     SCHEMA,
     add_p_merge_column,
@@ -167,14 +161,17 @@ class DecisionStore:
             return self._ensure_group(db, analyzer, units, origin, similarity, parent_id)
 
     def groups(self, analyzer: str, group_ids: Iterable[int] | None = None) -> list[CandidateGroup]:
+        """The analyzer's groups, or ``group_ids`` in that order (one group reads one row, not thousands)."""
+        wanted = None if group_ids is None else list(group_ids)
+        only = " AND group_id = ?" if wanted is not None and len(wanted) == 1 else ""
         with self._db.read() as db:
             rows = db.execute(
-                "SELECT * FROM groups WHERE analyzer = ? ORDER BY group_id", (analyzer,)
+                f"SELECT * FROM groups WHERE analyzer = ?{only} ORDER BY group_id",
+                (analyzer, *(wanted if only and wanted else [])),
             ).fetchall()
         found = {int(r["group_id"]): group_from_row(r) for r in rows}
-        if group_ids is None:
+        if wanted is None:
             return list(found.values())
-        wanted = list(group_ids)
         unknown = [g for g in wanted if g not in found]
         if unknown:
             raise CurationError(f"no group {unknown} for this analyzer; refresh the candidate list")
@@ -279,15 +276,17 @@ class DecisionStore:
             ).fetchall()
         return [decision_from_row(r) for r in rows]
 
-    def latest_decisions(self, analyzer: str, judge: str | None = None) -> dict[int, MergeDecision]:
-        """Each group's most recent decision (of one judge, or of any)."""
-        query = (
-            "SELECT * FROM decisions WHERE analyzer = ?"
-            + (" AND judge = ?" if judge else "")
-            + " ORDER BY created, run_id"
-        )
+    def latest_decisions(
+        self, analyzer: str, judge: str | None = None, group_id: int | None = None
+    ) -> dict[int, MergeDecision]:
+        """Each group's most recent decision (of one judge, or of any; of one group, or of all)."""
+        where: list[tuple[str, str | int]] = [("judge = ?", judge)] if judge else []
+        where += [("group_id = ?", group_id)] if group_id is not None else []
+        query = "SELECT * FROM decisions WHERE analyzer = ?" + "".join(f" AND {w}" for w, _ in where)
         with self._db.read() as db:
-            rows = db.execute(query, (analyzer, judge) if judge else (analyzer,)).fetchall()
+            rows = db.execute(
+                query + " ORDER BY created, run_id", (analyzer, *(v for _, v in where))
+            ).fetchall()
         return {int(r["group_id"]): decision_from_row(r) for r in rows}
 
     # --- verdicts -----------------------------------------------------------------------------

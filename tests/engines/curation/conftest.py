@@ -55,3 +55,23 @@ def analyzer_copy(tmp_path: Path, demo_folder: Path) -> Path:
 
 def pairs_of(groups) -> set[frozenset]:
     return {frozenset(pair) for group in groups for pair in combinations(group, 2)}
+
+
+@pytest.fixture(scope="session")
+def large_workspace(tmp_path_factory) -> Path:
+    """A workspace holding the 800-unit analyzer with its 2,000+ candidate groups judged, made once per run
+    (about 40 s) where the browser test looks for it too (``curation-800`` under the run's temporary base)."""
+    from engines.curation.scale import open_large_review
+
+    workspace = tmp_path_factory.getbasetemp() / "curation-800"
+    warnings.filterwarnings("ignore")
+    open_large_review(workspace)
+    return workspace
+
+
+@pytest.fixture
+def large_review(large_workspace: Path) -> CurationReview:
+    """The 800-unit review, shared by the tests: they read it and give no verdicts."""
+    from engines.curation.scale import ensure_large_analyzer
+
+    return CurationReview.open(large_workspace, ensure_large_analyzer(large_workspace))

@@ -24,13 +24,13 @@ def test_a_click_on_accept_and_a_key_press_at_once_move_twice_and_the_page_shows
     grid = CurationGrid(review, BackgroundWork())
     order = list(grid._shown)
     assert grid.group == order[0]
-    agreement = review.agreement
+    agreement = grid._table.agreement
 
     def slow_agreement():  # a busy server: drawing after the click takes a while
         time.sleep(0.3)
         return agreement()
 
-    monkeypatch.setattr(review, "agreement", slow_agreement)
+    monkeypatch.setattr(grid._table, "agreement", slow_agreement)  # worked out after each verdict
     view = pn.panel(grid)
     accept = next(b for b in view.select(pn.widgets.Button) if b.name == "Accept (a)")
     click = threading.Thread(target=lambda: setattr(accept, "clicks", accept.clicks + 1))
