@@ -17,6 +17,7 @@ from pathlib import Path
 
 import panel as pn
 import param
+from panel.io.document import hold
 
 from components.background import BackgroundWork, run_on_session_thread
 from components.curation.cards import GroupCard, GroupDetail
@@ -120,7 +121,10 @@ class CurationGrid(pn.viewable.Viewer):
                 return
             self._drawing = True
             try:
-                self._draw()
+                # One patch for the page: unheld, the page line, each card and the detail reached the browser
+                # one message at a time, and a reader (or a test) saw the new page line over old cards.
+                with hold(self._doc):
+                    self._draw()
             finally:
                 self._drawing = False
 

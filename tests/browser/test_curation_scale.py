@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from engines.curation.scale import ensure_large_analyzer, open_large_review
+from engines.curation.scale import open_large_review
 from tests.browser.conftest import served_app
 from tests.browser.session_probe import server_pid
+from tests.support.large_analyzer import shared_large_analyzer
 
 pytestmark = [pytest.mark.browser, pytest.mark.alone, pytest.mark.timeout(900)]
 
@@ -61,12 +62,11 @@ _ARM = """
 @pytest.fixture(scope="module")
 def large_app(tmp_path_factory):
     """The app serving a workspace whose store holds the 800-unit analyzer's candidates, judged; the analyzer
-    is generated once per test session (beside the engine tests' copy when they ran first)."""
-    base = tmp_path_factory.getbasetemp() / "curation-800"
-    folder = ensure_large_analyzer(base)
+    is the one every test process shares (``tests.support.large_analyzer``)."""
+    folder = shared_large_analyzer()
     workspace = tmp_path_factory.mktemp("large-app")
     open_large_review(workspace, folder)
-    with served_app(workspace, root=base) as (url, port):
+    with served_app(workspace, root=folder.parent) as (url, port):
         yield url, port, folder, workspace
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engines.curation import CurationReview, demo_truth, ensure_demo_analyzer, open_analyzer
+from tests.support.large_analyzer import shared_large_analyzer
 
 
 @pytest.fixture(scope="session")
@@ -59,19 +60,17 @@ def pairs_of(groups) -> set[frozenset]:
 
 @pytest.fixture(scope="session")
 def large_workspace(tmp_path_factory) -> Path:
-    """A workspace holding the 800-unit analyzer with its 2,000+ candidate groups judged, made once per run
-    (about 40 s) where the browser test looks for it too (``curation-800`` under the run's temporary base)."""
+    """A workspace holding the 800-unit analyzer's 2,000+ candidate groups, judged (about 10 s), over the
+    analyzer every test process shares (``tests.support.large_analyzer``)."""
     from engines.curation.scale import open_large_review
 
-    workspace = tmp_path_factory.getbasetemp() / "curation-800"
+    workspace = tmp_path_factory.mktemp("curation-800")
     warnings.filterwarnings("ignore")
-    open_large_review(workspace)
+    open_large_review(workspace, shared_large_analyzer())
     return workspace
 
 
 @pytest.fixture
 def large_review(large_workspace: Path) -> CurationReview:
     """The 800-unit review, shared by the tests: they read it and give no verdicts."""
-    from engines.curation.scale import ensure_large_analyzer
-
-    return CurationReview.open(large_workspace, ensure_large_analyzer(large_workspace))
+    return CurationReview.open(large_workspace, shared_large_analyzer())
