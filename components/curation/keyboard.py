@@ -14,7 +14,17 @@ from typing import Any
 import param
 from panel.custom import JSComponent
 
-__all__ = ["KeyboardShortcuts"]
+__all__ = ["KeyboardShortcuts", "TYPING_JS"]
+
+TYPING_JS = """
+      const typing = (event) => {
+        const target = event.composedPath()[0]
+        if (!target || !target.tagName) return false
+        const tag = target.tagName.toLowerCase()
+        return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable
+      }
+"""
+"""JavaScript: ``typing(event)``, whether a key event was typed into a field (such presses are left alone)."""
 
 
 class KeyboardShortcuts(JSComponent):
@@ -33,15 +43,11 @@ class KeyboardShortcuts(JSComponent):
         if self._on_key is not None and key in self.keys:
             self._on_key(key)
 
-    _esm = """
-    export function render({ model }) {
-      const typing = (event) => {
-        const target = event.composedPath()[0]
-        if (!target || !target.tagName) return false
-        const tag = target.tagName.toLowerCase()
-        return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable
-      }
-      const onKey = (event) => {
+    _esm = (
+        """
+    export function render({ model }) {"""
+        + TYPING_JS
+        + """      const onKey = (event) => {
         if (event.ctrlKey || event.metaKey || event.altKey || typing(event)) return
         if (!model.keys.includes(event.key)) return
         event.preventDefault()
@@ -54,3 +60,4 @@ class KeyboardShortcuts(JSComponent):
       return el
     }
     """
+    )

@@ -16,6 +16,8 @@ import threading
 import param
 from panel.custom import JSComponent
 
+from components.curation.keyboard import TYPING_JS
+
 __all__ = ["OfflineShortcuts", "use_offline_shortcuts"]
 
 _SWAP = threading.Lock()
@@ -28,16 +30,12 @@ class OfflineShortcuts(JSComponent):
         default=[], item_type=dict, doc="{name, key, ctrlKey?, altKey?, metaKey?, shiftKey?} per shortcut."
     )
 
-    _esm = """
+    _esm = (
+        """
     const hash = (s) => `${s.key}.${+!!s.altKey}.${+!!s.ctrlKey}.${+!!s.metaKey}.${+!!s.shiftKey}`
-    export function render({ model }) {
-      const typing = (event) => {
-        const target = event.composedPath()[0]
-        if (!target || !target.tagName) return false
-        const tag = target.tagName.toLowerCase()
-        return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable
-      }
-      const onKey = (event) => {
+    export function render({ model }) {"""
+        + TYPING_JS
+        + """      const onKey = (event) => {
         if (typing(event)) return
         const named = {}
         for (const s of model.shortcuts) {
@@ -57,6 +55,7 @@ class OfflineShortcuts(JSComponent):
       return el
     }
     """
+    )
 
 
 def use_offline_shortcuts() -> None:

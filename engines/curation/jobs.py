@@ -37,6 +37,7 @@ from engines.curation.extensions import (
     missing_in_order,
     require_recording,
 )
+from engines.io.policy import is_under_folders
 from engines.jobs import JobContext, JobEnvironment, JobKind, run_in_child_process
 
 __all__ = [
@@ -58,8 +59,7 @@ def resolve_analyzer_folder(text: str, env: JobEnvironment) -> Path:
     """The analyzer folder named by a job's inputs, if it lies under an allowed root or the workspace."""
     policy = env.source_policy
     real = Path(os.path.expanduser(str(text))).resolve()
-    roots = [Path(root).resolve() for root in (*policy.allowed_roots, policy.workspace)]
-    if not any(real == root or root in real.parents for root in roots):
+    if not is_under_folders(real, (*policy.allowed_roots, policy.workspace)):
         raise AnalyzerOpenError(
             f"'{text}' is outside the folders this server may read; move the analyzer under "
             "an allowed root or start the server with --root pointing at its folder"

@@ -33,6 +33,7 @@ from typing import Any
 from engines._progress import Progress, no_progress
 from engines.curation.data import UnitId, plain_unit_id
 from engines.curation.errors import CurationError
+from engines.io.policy import is_under_folders
 
 __all__ = [
     "TRUSTED_TYPES",
@@ -111,8 +112,7 @@ def find_model_folders(models: Path, allowed: Iterable[Path]) -> list[Path]:
     lie under ``models`` once symlinks are resolved; raises ``CurationError`` otherwise.
     """
     real = Path(models).expanduser().resolve()
-    roots = [Path(root).expanduser().resolve() for root in allowed]
-    if not any(real == root or root in real.parents for root in roots):
+    if not is_under_folders(real, allowed):
         raise CurationError(
             f"the UnitRefine models folder '{models}' is outside the folders this server may read; "
             "move it under a --root folder or the workspace"

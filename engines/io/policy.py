@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -220,5 +221,11 @@ def resolve_local_path(text: str, policy: SourcePolicy, shown: str | None = None
 def is_under_roots(real: Path, policy: SourcePolicy) -> bool:
     """Whether a resolved path lies under one of the policy's allowed roots (no I/O beyond resolving the
     roots)."""
-    roots = [root.resolve() for root in policy.allowed_roots]
-    return any(real == root or root in real.parents for root in roots)
+    return is_under_folders(real, policy.allowed_roots)
+
+
+def is_under_folders(real: Path, folders: Iterable[Path]) -> bool:
+    """Whether a resolved path is one of ``folders`` or lies under one, symlinks in the folders resolved: the
+    one check every "under the server's roots or workspace" rule makes."""
+    resolved = [Path(os.path.expanduser(str(folder))).resolve() for folder in folders]
+    return any(real == folder or folder in real.parents for folder in resolved)
