@@ -16,6 +16,10 @@ Run ``python benchmarks/training.py``. Every figure is measured in this run, one
   synthetic session with known latents (all modalities in), for the model, ridge on the same
   binned inputs (+-5 lags), and CEBRA-Behavior embeddings + the same ridge; ``co_bps`` on held-out
   units (NLB bits per spike) next to ``co_bps_oracle`` (a Poisson GLM on the true latents).
+- ``lorenz_*``: the LFADS Lorenz set-up (``engines.training.data.lorenz``, seed 0: 100 trials of
+  100 + 20 bins at 10 ms, 40 neurons, 10 held out), scored as NLB scores its test trials:
+  ``lorenz_oracle_co_bps`` / ``lorenz_oracle_fp_bps`` for the true rates (the ceiling) and
+  ``lorenz_smoothing_co_bps`` for NLB's smoothing baseline (Poisson GLM on smoothed held-in spikes).
 - ``nitime_*``: the same figures on nitime's real grasshopper recording (spikes -> stimulus
   amplitude; one neuron, so no co-bps) and its event-related fMRI run (BOLD -> HRF design).
 - GPU figures (mamba-ssm kernel vs PyTorch scan, throughput at d_model 512 x 8 blocks) are
@@ -41,8 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engines.training.config import build_config  # noqa: E402
 from engines.training.data import generate_synthetic_sessions, prepare_run_data, split_segments  # noqa: E402
+from engines.training.data.lorenz import generate_lorenz  # noqa: E402
 from engines.training.data.windows import WindowDataset  # noqa: E402
 from engines.training.evaluation import bits_per_spike, evaluate_run  # noqa: E402
+from engines.training.evaluation.nlb import co_bps, nlb_scores, smoothing_rates  # noqa: E402
 from engines.training.model._scan_reference import selective_scan_ref  # noqa: E402
 from engines.training.model.scan import cuda_kernel_available, selective_scan  # noqa: E402
 from engines.training.runs import RunRegistry  # noqa: E402
@@ -203,6 +209,17 @@ def _oracle_co_bps() -> float:
     return bits_per_spike(rates, y[c:d])
 
 
+def _lorenz_figures() -> dict[str, float]:
+    """NLB scores of the oracle and the smoothing baseline on the Lorenz benchmark (under a second)."""
+    data = generate_lorenz(seed=0)
+    oracle = nlb_scores(data, data.rates)
+    return {
+        "lorenz_oracle_co_bps": round(oracle["co_bps"], 4),
+        "lorenz_oracle_fp_bps": round(oracle["fp_bps"], 4),
+        "lorenz_smoothing_co_bps": round(co_bps(data, smoothing_rates(data)), 4),
+    }
+
+
 def main() -> None:
     torch.set_num_threads(1)
     figures: dict[str, object] = {}
@@ -252,6 +269,7 @@ def main() -> None:
         figures[f"nitime_{name}_ridge_r2"] = round(r["baselines"]["ridge_r2"]["all"], 3)
         cebra = r["baselines"].get("cebra_r2")
         figures[f"nitime_{name}_cebra_r2"] = None if cebra is None else round(cebra, 3)
+    figures.update(_lorenz_figures())
     figures["nitime_co_bps"] = None
     figures["nitime_note"] = (
         "grasshopper: 1 receptor neuron -> sound amplitude at 5 ms bins (no held-out neurons, "

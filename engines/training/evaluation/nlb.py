@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from sklearn.linear_model import PoissonRegressor
+from threadpoolctl import threadpool_limits
 
 from engines.training.data.lorenz import LorenzData
 from engines.training.evaluation.metrics import bits_per_spike
@@ -43,8 +44,9 @@ def smoothing_rates(data: LorenzData, sigma_bins: float = 5.0, alpha: float = 1e
     features = np.log(smooth + 1e-3).reshape(-1, len(data.heldin))
     train = np.isin(np.repeat(np.arange(len(observed)), data.n_observed), data.trials("train"))
     rates = np.full(observed.shape, np.nan)
-    for neuron in data.heldout:
-        target = observed[:, :, neuron].reshape(-1)
-        model = PoissonRegressor(alpha=alpha, max_iter=300).fit(features[train], target[train])
-        rates[:, :, neuron] = model.predict(features).reshape(len(observed), data.n_observed)
+    with threadpool_limits(1):  # small fits: threaded BLAS only spins (4 s instead of 0.2 s on 2 cores)
+        for neuron in data.heldout:
+            target = observed[:, :, neuron].reshape(-1)
+            model = PoissonRegressor(alpha=alpha, max_iter=300).fit(features[train], target[train])
+            rates[:, :, neuron] = model.predict(features).reshape(len(observed), data.n_observed)
     return rates
