@@ -1,8 +1,10 @@
-"""Evaluation of trained runs (held-out decoding, co-bps, latent recovery) and the baselines beside it."""
+"""Evaluation of trained runs (held-out decoding, co-bps, latent recovery), the baselines beside it, and NLB
+scores on the Lorenz benchmark."""
 
 from engines.training.evaluation.baselines import cebra_decode, lagged, ridge_decode
 from engines.training.evaluation.evaluate import TrainedRun, evaluate_run, load_trained_run, predict_split
 from engines.training.evaluation.metrics import bits_per_spike, r2_score
+from engines.training.evaluation.nlb import co_bps, nlb_scores, smoothing_rates
 
 __all__ = [
     "evaluate_run",
@@ -14,4 +16,7 @@ __all__ = [
     "lagged",
     "bits_per_spike",
     "r2_score",
+    "co_bps",
+    "nlb_scores",
+    "smoothing_rates",
 ]
