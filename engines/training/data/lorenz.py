@@ -7,10 +7,12 @@ Poisson neurons) and the evaluation follows the Neural Latents Benchmark (Pei et
 train/val/test trials, held-in neurons given, held-out neurons predicted (co-bps), and the last
 bins of each trial predicted for every neuron (forward prediction, fp-bps).
 
-It is generated here because no maintained package generates it: nlb_tools 0.0.4 only loads the
-NLB DANDI sets and evaluates predictions (``nlb_tools.evaluation``); the LFADS repositories
-(tensorflow/models research/lfads, lfads-torch) ship the generation as scripts inside their
-own code, not as an installable, seeded function.
+It is generated here because no maintained package generates it: nlb_tools 0.0.4 (the wheel:
+``chop``, ``evaluation``, ``make_tensors``, ``nwb_interface``) only loads the NLB DANDI sets and
+scores predictions; no PyPI package named for LFADS exists, and the PyPI packages that integrate
+the Lorenz system (lorenz, chaos-benchmark, dynamodels) give the trajectory only, with no
+Poisson readout, trials or NLB splits, which are most of what is below. The integration itself
+is a fixed-step RK4, a few lines.
 """
 
 from __future__ import annotations
