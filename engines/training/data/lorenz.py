@@ -10,7 +10,7 @@ bins of each trial predicted for every neuron (forward prediction, fp-bps).
 It is generated here because no maintained package generates it: nlb_tools 0.0.4 (the wheel:
 ``chop``, ``evaluation``, ``make_tensors``, ``nwb_interface``) only loads the NLB DANDI sets and
 scores predictions; no PyPI package named for LFADS exists, and the PyPI packages that integrate
-the Lorenz system (lorenz, chaos-benchmark, dynamodels) give the trajectory only, with no
+the Lorenz system (lorenz, chaos-benchmark, dynamodels) describe trajectories only, with no
 Poisson readout, trials or NLB splits, which are most of what is below. The integration itself
 is a fixed-step RK4, a few lines.
 """
@@ -98,9 +98,9 @@ def generate_lorenz(
     """A seeded Lorenz data set (defaults: 100 trials of 1.2 s at 10 ms, 40 neurons, 10 held out).
 
     Each neuron's log rate is ``log(base) + w . z`` with ``base`` drawn from ``base_rate_hz`` and
-    ``w`` ~ N(0, gain^2 / 3), so the log rate varies with s.d. about ``gain`` around the base and
-    the mean rate is about ``base * exp(gain^2 / 2)`` (8-25 spikes/s with the defaults, cortical
-    rates). Trials, held-out neurons and splits are drawn from ``seed``. Costs
+    ``w`` ~ N(0, gain^2 / 3), so the log rate varies with s.d. about ``gain`` around the base. With
+    the defaults (seed 0) the mean rate is 17 spikes/s and single neurons average 7-63 spikes/s
+    (cortical rates). Trials, held-out neurons and splits are drawn from ``seed``. Costs
     O(n_trials * (n_observed + n_forward) * n_neurons); the defaults take a few milliseconds.
     """
     if not 0 < n_heldout < n_neurons:
