@@ -101,7 +101,7 @@ def generate_lorenz(
     ``w`` ~ N(0, gain^2 / 3), so the log rate varies with s.d. about ``gain`` around the base. With
     the defaults (seed 0) the mean rate is 17 spikes/s and single neurons average 7-63 spikes/s
     (cortical rates). Trials, held-out neurons and splits are drawn from ``seed``. Costs
-    O(n_trials * (n_observed + n_forward) * n_neurons); the defaults take a few milliseconds.
+    O(n_trials * (n_observed + n_forward) * n_neurons); the defaults take about 0.1 s.
     """
     if not 0 < n_heldout < n_neurons:
         raise ValueError(f"n_heldout must be between 1 and n_neurons - 1, not {n_heldout}.")
