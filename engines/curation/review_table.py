@@ -64,13 +64,20 @@ def build_table(
                 "p_merge": d.p_merge if d else None,
                 "reasoning": (d.reasoning or d.error or "") if d else "",
                 "judge": d.judge if d else "",
-                "verdict": v.verdict if v else "",
-                "reviewed": v is not None,
                 "example": examples.get(group.group_id, ""),
-                "disagrees": bool(d and v and disagrees(d, v)),
+                **_verdict_columns(d, v),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _verdict_columns(decision: MergeDecision | None, verdict: Verdict | None) -> dict[str, Any]:
+    """A row's columns that follow its standing verdict."""
+    return {
+        "verdict": verdict.verdict if verdict else "",
+        "reviewed": verdict is not None,
+        "disagrees": bool(decision and verdict and disagrees(decision, verdict)),
+    }
 
 
 def with_doubt(frame: pd.DataFrame) -> pd.DataFrame:
@@ -125,26 +132,20 @@ class ReviewTable:
         self.verdicts = self._review.verdicts()
         if self.frame.empty:
             return
-        ids = self.frame["group_id"].astype(int)
-        verdicts = [self.verdicts.get(g) for g in ids]
-        decisions = [self.decisions.get(g) for g in ids]
-        self.frame = self.frame.assign(
-            verdict=[v.verdict if v else "" for v in verdicts],
-            reviewed=[v is not None for v in verdicts],
-            disagrees=[bool(d and v and disagrees(d, v)) for d, v in zip(decisions, verdicts)],
+        columns = pd.DataFrame(
+            [
+                _verdict_columns(self.decisions.get(g), self.verdicts.get(g))
+                for g in self.frame["group_id"].astype(int)
+            ],
+            index=self.frame.index,
         )
+        self.frame = self.frame.assign(**{name: columns[name] for name in columns})
         self._changed()
 
     def apply_verdict(self, verdict: Verdict) -> None:
         """A verdict just saved here: its group's row changes, nothing is read."""
         self.verdicts[verdict.group_id] = verdict
-        decision = self.decisions.get(verdict.group_id)
-        self._set(
-            verdict.group_id,
-            verdict=verdict.verdict,
-            reviewed=True,
-            disagrees=bool(decision and disagrees(decision, verdict)),
-        )
+        self._set(verdict.group_id, **_verdict_columns(self.decisions.get(verdict.group_id), verdict))
 
     def set_example(self, group_id: int, kind: str) -> None:
         self._set(group_id, example=kind)
@@ -158,8 +159,7 @@ class ReviewTable:
         self._changed()
 
     def _changed(self) -> None:
-        self.version += 1
-        self._view = None
+        self.version += 1  # the kept view's key holds the version: it is not reused after a change
 
     def group(self, group_id: int) -> CandidateGroup | None:
         return self._groups.get(group_id)

@@ -163,11 +163,12 @@ class DecisionStore:
     def groups(self, analyzer: str, group_ids: Iterable[int] | None = None) -> list[CandidateGroup]:
         """The analyzer's groups, or ``group_ids`` in that order (one group reads one row, not thousands)."""
         wanted = None if group_ids is None else list(group_ids)
-        only = " AND group_id = ?" if wanted is not None and len(wanted) == 1 else ""
+        one = wanted[0] if wanted is not None and len(wanted) == 1 else None
+        only = "" if one is None else " AND group_id = ?"
         with self._db.read() as db:
             rows = db.execute(
                 f"SELECT * FROM groups WHERE analyzer = ?{only} ORDER BY group_id",
-                (analyzer, *(wanted if only and wanted else [])),
+                (analyzer,) if one is None else (analyzer, one),
             ).fetchall()
         found = {int(r["group_id"]): group_from_row(r) for r in rows}
         if wanted is None:
