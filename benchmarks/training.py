@@ -22,8 +22,9 @@ Run ``python benchmarks/training.py``. Every figure is measured in this run, one
   ``lorenz_smoothing_co_bps`` for NLB's smoothing baseline (Poisson GLM on smoothed held-in spikes).
 - ``nitime_*``: the same figures on nitime's real grasshopper recording (spikes -> stimulus
   amplitude; one neuron, so no co-bps) and its event-related fMRI run (BOLD -> HRF design).
-- GPU figures (mamba-ssm kernel vs PyTorch scan, throughput at d_model 512 x 8 blocks) are
-  measured only when CUDA is available; here they are null, with the reason in ``gpu_note``.
+- ``gpu_scan_ratio`` / ``gpu_train_tokens_per_s`` (``benchmarks/_training_gpu.py``): mamba-ssm's kernel
+  against the PyTorch scan, and AMP throughput at d_model 512 x 8 blocks, measured only where CUDA is;
+  elsewhere null, with the reason in ``gpu_note``.
 
 The last line printed is one JSON object.
 """
@@ -43,6 +44,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._training_gpu import gpu_figures  # noqa: E402
 from engines.training.config import build_config  # noqa: E402
 from engines.training.data import generate_synthetic_sessions, prepare_run_data, split_segments  # noqa: E402
 from engines.training.data.lorenz import generate_lorenz  # noqa: E402
@@ -50,7 +52,7 @@ from engines.training.data.windows import WindowDataset  # noqa: E402
 from engines.training.evaluation import bits_per_spike, evaluate_run  # noqa: E402
 from engines.training.evaluation.nlb import co_bps, nlb_scores, smoothing_rates  # noqa: E402
 from engines.training.model._scan_reference import selective_scan_ref  # noqa: E402
-from engines.training.model.scan import cuda_kernel_available, selective_scan  # noqa: E402
+from engines.training.model.scan import selective_scan  # noqa: E402
 from engines.training.runs import RunRegistry  # noqa: E402
 from engines.training.trainer.loop import Trainer  # noqa: E402
 
@@ -275,13 +277,7 @@ def main() -> None:
         "grasshopper: 1 receptor neuron -> sound amplitude at 5 ms bins (no held-out neurons, "
         "so no co-bps); fmri: 1 BOLD ROI -> 6 HRF-convolved event regressors at TR 2 s"
     )
-    figures.update(
-        gpu_scan_ratio=None,
-        gpu_train_tokens_per_s=None,
-        gpu_note="no CUDA device here"
-        if not torch.cuda.is_available()
-        else ("mamba-ssm not installed" if not cuda_kernel_available() else "not measured"),
-    )
+    figures.update(gpu_figures())
     print(json.dumps(figures))
 
 

@@ -51,7 +51,12 @@ def card_text(row: dict[str, Any]) -> str:
 
 class Pictures:
     """A row of PNG panes kept for the page's life: a group's images replace the panes' pictures, not the
-    panes."""
+    panes.
+
+    Between groups the panes are emptied, not hidden: with ``visible`` toggled off and on, about one
+    forward-and-back page turn in four left a card's delivered pictures hidden in the browser although the
+    server's panes were visible. A pane's picture is one property, so the last one set is what shows.
+    """
 
     def __init__(self, row: pn.Row, **pane_options: Any) -> None:
         self.view = row
@@ -60,7 +65,10 @@ class Pictures:
     def hide(self) -> None:
         """While the next group's images are drawn: nothing of the previous group stays on screen."""
         for shown in self.view:
-            shown.visible = False
+            if isinstance(shown, pn.pane.PNG):
+                shown.object = None
+            else:
+                shown.visible = False
 
     def show(self, paths: dict[str, Path]) -> None:
         files = [str(p) for p in paths.values()]
@@ -69,7 +77,7 @@ class Pictures:
             self.view[:] = [pn.pane.PNG(file, **self._options) for file in files]
             return
         for pane, file in zip(panes, files):
-            pane.param.update(object=file, visible=True)
+            pane.object = file
 
     def fail(self, message: pn.viewable.Viewable) -> None:
         self.view[:] = [message]
