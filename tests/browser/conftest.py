@@ -182,8 +182,13 @@ def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path, time
 
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory, nwb_data_dir) -> str:
-    """The app served by run.py on a free port; loopback URLs allowed so it can read the test server."""
-    with served_app(tmp_path_factory.mktemp("app-workspace"), root=nwb_data_dir) as (url, _port):
+    """The app served by run.py on a free port; loopback URLs allowed so it can read the test server. Its
+    workspace holds the curation demo already (generated once per machine)."""
+    workspace = tmp_path_factory.mktemp("app-workspace")
+    from tests.support.shared_analyzers import seed_demo
+
+    seed_demo(workspace)
+    with served_app(workspace, root=nwb_data_dir) as (url, _port):
         yield url
 
 

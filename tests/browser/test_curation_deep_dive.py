@@ -21,8 +21,12 @@ INSTALL = 'pip install "neurodeck[sigui]"'
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> Path:
-    """One workspace for both servers: the demo is generated once (by the first page that opens it)."""
-    return tmp_path_factory.mktemp("deep-dive-workspace")
+    """One workspace for both servers, holding the demo (generated once per machine)."""
+    workspace = tmp_path_factory.mktemp("deep-dive-workspace")
+    from tests.support.shared_analyzers import seed_demo
+
+    seed_demo(workspace)
+    return workspace
 
 
 def _open_curation(page: Page, url: str) -> None:

@@ -103,6 +103,9 @@ def test_two_reviewers_verdicts_are_kept_apart_and_their_kappa_shown(browser, tm
     from tests.browser.conftest import served_app, signed_in_with_password
 
     workspace = tmp_path / "ws"
+    from tests.support.shared_analyzers import seed_demo
+
+    seed_demo(workspace)
     for name in ("alice", "bob"):
         add_password(workspace / "auth" / "passwords", name, f"{name}'s horse")
     with served_app(workspace, "--auth", "password", root=nwb_data_dir) as (url, _port):

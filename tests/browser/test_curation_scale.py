@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from engines.curation.scale import open_large_review
 from tests.browser.conftest import served_app
 from tests.browser.session_probe import server_pid
-from tests.support.large_analyzer import shared_large_analyzer
+from tests.support.shared_analyzers import shared_large_analyzer
 
 pytestmark = [pytest.mark.browser, pytest.mark.alone, pytest.mark.timeout(900)]
 
@@ -135,7 +135,8 @@ def test_the_800_unit_grid_pages_quickly_with_images_drawn_on_demand(browser, la
         _timed(page, back.click, before)  # a page seen before: its images come from the disk cache
         page.wait_for_timeout(2000)  # the revisited page's pictures delivered
         assert _images_on_disk(workspace) == drawn, "a page seen before drew its images again"
-        expect(page.locator(".nd-group-card img:visible")).to_have_count(12, timeout=10_000)  # every card again
+        shown = page.locator(".nd-group-card img:visible")
+        expect(shown).to_have_count(12, timeout=10_000)  # every card shows its pictures again
 
         status = Path(f"/proc/{server_pid(port)}/status").read_text()
         peak_mb = int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE).group(1)) / 1024

@@ -21,12 +21,13 @@ MODEL = "good_mua_model"
 def workspace_with_model(tmp_path_factory) -> Path:
     """A workspace whose demo is built and whose ``unitrefine`` folder holds a model trained on the demo's
     bombcell labels (once per module: the demo and the training take about 30 s)."""
-    from engines.curation import ensure_demo_analyzer, label_units, open_analyzer
+    from engines.curation import label_units, open_analyzer
+    from tests.support.shared_analyzers import seed_demo
     from tests.support.unitrefine_models import train_model_folder
 
     workspace = tmp_path_factory.mktemp("unitrefine-ws")
     warnings.filterwarnings("ignore")
-    analyzer, _ = open_analyzer(ensure_demo_analyzer(workspace))
+    analyzer, _ = open_analyzer(seed_demo(workspace))
     bombcell = {lab.unit_id: lab.label for lab in label_units(analyzer, "bombcell")}
     labels = ["good" if bombcell[u] == "good" else "mua" for u in analyzer.unit_ids]
     train_model_folder(workspace / "unitrefine" / MODEL, analyzer, labels)

@@ -54,7 +54,11 @@ class Frozen(AssertionError):
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    with served_app(tmp_path_factory.mktemp("threads-app")) as (url, _port):
+    workspace = tmp_path_factory.mktemp("threads-app")
+    from tests.support.shared_analyzers import seed_demo
+
+    seed_demo(workspace)
+    with served_app(workspace) as (url, _port):
         yield url
 
 

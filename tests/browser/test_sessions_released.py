@@ -55,6 +55,9 @@ def server(tmp_path_factory):
         )
 
     workspace = tmp_path_factory.mktemp("sessions-app")
+    from tests.support.shared_analyzers import seed_demo
+
+    seed_demo(workspace)
     temp = tmp_path_factory.mktemp("sessions-tmp")
     with ScriptedOpenAIServer(responder=respond) as model:
         env = {"TMPDIR": str(temp), "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": "test-key"}

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from engines.curation import CurationReview, demo_truth, ensure_demo_analyzer, open_analyzer
-from tests.support.large_analyzer import shared_large_analyzer
+from engines.curation import CurationReview, demo_truth, open_analyzer
+from tests.support.shared_analyzers import seed_demo, shared_large_analyzer
 
 
 @pytest.fixture(scope="session")
 def demo_workspace(tmp_path_factory) -> Path:
-    """A workspace holding the offline demo, built once (about 30 s: data generation, numba compilation)."""
+    """A workspace holding the offline demo (generated once per machine, ``tests.support.shared_analyzers``)."""
     workspace = tmp_path_factory.mktemp("demo_workspace")
     warnings.filterwarnings("ignore")
-    ensure_demo_analyzer(workspace)
+    seed_demo(workspace)
     return workspace
 
 
