@@ -3,18 +3,33 @@ steps: both models predict the same held-out bins, finitely, and the R^2 of each
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
 
 import numpy as np
 import pytest
 
-pytest.importorskip("torch_brain.models", reason="torch_brain is not installed: pip install neurodeck[poyo]")
-
-from benchmarks._poyo import compare_with_poyo, poyo_session, predict_poyo, train_poyo  # noqa: E402
+from benchmarks._poyo import compare_with_poyo, poyo_session, predict_poyo, train_poyo
 
 TINY_MODEL = {"d_model": 16, "n_latents": 2, "n_heads": 2, "n_blocks": 1, "d_state": 4, "embed_dim": 8}
+TINY_SESSION = {"kind": "synthetic", "n_bins": 1500, "n_units": 12, "seed": 3}
+needs_torch_brain = pytest.mark.skipif(
+    importlib.util.find_spec("torch_brain") is None,
+    reason="torch_brain is not installed: pip install neurodeck[poyo]",
+)
 
 
+def test_without_torch_brain_the_benchmark_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch_brain.models", None)
+    messages: list[str] = []
+    result = compare_with_poyo(TINY_SESSION, TINY_MODEL, ours_steps=2, say=messages.append)
+    assert result["poyo_r2"] is None and result["ours_r2"] is None
+    assert "pip install neurodeck[poyo]" in result["poyo_note"]
+    assert "pip install neurodeck[poyo]" in messages[0]
+
+
+@needs_torch_brain
 def test_spike_counts_become_one_event_per_spike_inside_its_bin():
     counts = np.array([[0, 2], [1, 0], [0, 0], [3, 1]])
     data = poyo_session(counts, 0.02, "s")
@@ -28,6 +43,7 @@ def test_spike_counts_become_one_event_per_spike_inside_its_bin():
         )
 
 
+@needs_torch_brain
 def test_poyo_predicts_every_bin_of_a_test_segment_finitely():
     rng = np.random.default_rng(0)
     spikes = rng.poisson(0.3, (400, 6))
@@ -40,10 +56,11 @@ def test_poyo_predicts_every_bin_of_a_test_segment_finitely():
     assert np.isfinite(prediction).all()
 
 
+@needs_torch_brain
 def test_poyo_and_ours_are_scored_on_the_same_test_bins():
     messages: list[str] = []
     result = compare_with_poyo(
-        {"kind": "synthetic", "n_bins": 1500, "n_units": 12, "seed": 3},
+        TINY_SESSION,
         TINY_MODEL,
         ours_steps=6,
         say=messages.append,
