@@ -22,6 +22,9 @@ Run ``python benchmarks/training.py``. Every figure is measured in this run, one
   ``lorenz_smoothing_co_bps`` for NLB's smoothing baseline (Poisson GLM on smoothed held-in spikes).
 - ``nitime_*``: the same figures on nitime's real grasshopper recording (spikes -> stimulus
   amplitude; one neuron, so no co-bps) and its event-related fMRI run (BOLD -> HRF design).
+- ``poyo_r2`` / ``ours_r2`` / ``poyo_tokens_per_s`` / ``ours_tokens_per_s`` (and ``poyo_*``): torch_brain's
+  POYO-mp and our model on the spikes of the synthetic session, same wall time, same test bins
+  (``benchmarks/_poyo.py`` says how; null, with the reason, without ``pip install neurodeck[poyo]``).
 - ``gpu_scan_ratio`` / ``gpu_train_tokens_per_s`` (``benchmarks/_training_gpu.py``): mamba-ssm's kernel
   against the PyTorch scan, and AMP throughput at d_model 512 x 8 blocks, measured only where CUDA is;
   elsewhere null, with the reason in ``gpu_note``.
@@ -44,6 +47,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._poyo import compare_with_poyo  # noqa: E402
 from benchmarks._training_gpu import gpu_figures  # noqa: E402
 from engines.training.config import build_config  # noqa: E402
 from engines.training.data import generate_synthetic_sessions, prepare_run_data, split_segments  # noqa: E402
@@ -272,6 +276,7 @@ def main() -> None:
         cebra = r["baselines"].get("cebra_r2")
         figures[f"nitime_{name}_cebra_r2"] = None if cebra is None else round(cebra, 3)
     figures.update(_lorenz_figures())
+    figures.update(compare_with_poyo(SYNTHETIC, MODEL))
     figures["nitime_co_bps"] = None
     figures["nitime_note"] = (
         "grasshopper: 1 receptor neuron -> sound amplitude at 5 ms bins (no held-out neurons, "
