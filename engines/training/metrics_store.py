@@ -1,0 +1,230 @@
+"""A run's metrics in SQLite (``<run>/metrics.sqlite``): one row per logged step and split, or per event.
+
+Why SQLite and not Parquet: a run's metrics arrive one row at a time while the page reads the
+new rows every second and a comparison reads one metric of up to 20 runs. SQLite appends a row
+in one small transaction that readers in other processes see whole (WAL on a local disk, the
+rollback journal on a network filesystem: ``WorkspaceDb`` chooses), answers "rows after id k"
+and "this metric of this split" without loading the rest, and ships with Python. A Parquet file
+cannot be appended to: following a live run would mean rewriting it at every log step or
+keeping a growing heap of part files, and the trainer would need pyarrow, which the project
+does not install.
+
+Each row keeps the dict the trainer wrote as JSON text beside the columns queries filter on
+(``step``, ``split``, ``event``), so a new metric (evaluation while training, say) needs no
+schema change; ``metric_series`` pulls one metric out with SQLite's ``json_extract``.
+
+Old run folders hold ``metrics.jsonl`` only. Their complete lines are copied into the store on
+the first read (``catch_up``), and the byte offset reached is kept, so a run whose old trainer
+still appends to its JSON lines is followed too: each read copies the lines added since. The
+JSON lines file is left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from engines.workspace_db import WorkspaceDb
+
+__all__ = [
+    "STORE_NAME",
+    "LEGACY_NAME",
+    "MetricsWriter",
+    "read_rows",
+    "read_jsonl",
+    "current_trajectory",
+    "trajectory_rows",
+    "metric_series",
+    "catch_up",
+]
+
+STORE_NAME, LEGACY_NAME = "metrics.sqlite", "metrics.jsonl"
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS metrics (id INTEGER PRIMARY KEY, step INTEGER NOT NULL, split TEXT, "
+    "event TEXT, row TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS metrics_events ON metrics (event, id) WHERE event IS NOT NULL;"
+    "CREATE TABLE IF NOT EXISTS legacy (source TEXT PRIMARY KEY, offset INTEGER NOT NULL)"
+)
+_INSERT = "INSERT INTO metrics (step, split, event, row) VALUES (?, ?, ?, ?)"
+_KEPT = (  # the current trajectory: a ``resume`` at step k logged later drops this row if it is past k
+    "NOT EXISTS (SELECT 1 FROM metrics r WHERE r.event = 'resume' AND r.id > m.id AND r.step < m.step)"
+)
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_./:@ -]+")
+
+
+def _columns(row: dict[str, Any]) -> tuple[int, str | None, str | None, str]:
+    event = row.get("event")
+    split = row.get("split")
+    return (
+        int(row.get("step", 0) or 0),
+        None if split is None else str(split),
+        None if event is None else str(event),
+        json.dumps(row, default=float),
+    )
+
+
+class MetricsWriter:
+    """The trainer's end of a run's store: one connection for the run's life, one committed row per write."""
+
+    def __init__(self, path: Path) -> None:
+        catch_up(path)  # a resumed old run keeps its history: copy its JSON lines in first
+        self._db = WorkspaceDb(path, SCHEMA)
+        self._conn = self._db.connect(check_same_thread=False)
+        self._usual = "NORMAL" if self._db.journal_mode == "WAL" else "FULL"  # WorkspaceDb's choice
+
+    def write(self, row: dict[str, Any], durable: bool = False) -> None:
+        """Commit one row; ``durable`` also syncs it to disk before returning (events: resume, checkpoint)."""
+        if durable:
+            self._conn.execute("PRAGMA synchronous=FULL")
+        try:
+            self._conn.execute(_INSERT, _columns({"time": time.time(), **row}))
+        finally:
+            if durable:
+                self._conn.execute(f"PRAGMA synchronous={self._usual}")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A reading connection to an existing store (readers never create one: ``catch_up`` does)."""
+    return sqlite3.connect(path, timeout=30.0, isolation_level=None)
+
+
+def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Complete JSON lines of an old ``metrics.jsonl`` from byte ``offset``, and the offset to continue from.
+
+    A line still being written (no newline yet) is left for the next call; unparseable lines are skipped.
+    """
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    rows = []
+    for line in data[:end].splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows, offset + end + 1
+
+
+def catch_up(path: Path) -> None:
+    """Copy the lines of the run's old ``metrics.jsonl`` not yet in the store (none: nothing happens).
+
+    Costs one ``stat`` when there is no old file; otherwise one small query, and the new lines' parse.
+    """
+    legacy = Path(path).with_name(LEGACY_NAME)
+    try:
+        size = legacy.stat().st_size
+    except FileNotFoundError:
+        return
+    if Path(path).exists() and _copied(Path(path)) >= size:
+        return
+    with WorkspaceDb(path, SCHEMA).write() as conn:  # the write lock: two readers never copy a line twice
+        done = conn.execute("SELECT offset FROM legacy WHERE source = ?", (LEGACY_NAME,)).fetchone()
+        rows, end = read_jsonl(legacy, done[0] if done else 0)
+        conn.executemany(_INSERT, [_columns(row) for row in rows])
+        conn.execute("INSERT OR REPLACE INTO legacy (source, offset) VALUES (?, ?)", (LEGACY_NAME, end))
+
+
+def _copied(path: Path) -> int:
+    """How many bytes of the old JSON lines the store holds (0 before the first copy)."""
+    conn = _connect(path)
+    try:
+        done = conn.execute("SELECT offset FROM legacy WHERE source = ?", (LEGACY_NAME,)).fetchone()
+    except sqlite3.OperationalError:  # no table yet
+        return 0
+    finally:
+        conn.close()
+    return int(done[0]) if done else 0
+
+
+def read_rows(path: Path, after: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Rows (events included) stored after row id ``after``, and the id to continue from.
+
+    What the page polls every second: costs one indexed query of the new rows only.
+    """
+    path = Path(path)
+    catch_up(path)
+    if not path.exists():
+        return [], after
+    conn = _connect(path)
+    try:
+        found = conn.execute("SELECT id, row FROM metrics WHERE id > ? ORDER BY id", (after,)).fetchall()
+    except sqlite3.OperationalError:  # created a moment ago, its table not yet committed
+        return [], after
+    finally:
+        conn.close()
+    if not found:
+        return [], after
+    return [json.loads(text) for _, text in found], int(found[-1][0])
+
+
+def current_trajectory(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the run's current history: a ``resume`` event at step k drops earlier rows after step k."""
+    kept: list[dict[str, Any]] = []
+    for row in rows:
+        if row.get("event") == "resume":
+            step = int(row.get("step", 0))
+            kept = [r for r in kept if int(r.get("step", 0)) <= step]
+        kept.append(row)
+    return kept
+
+
+def trajectory_rows(path: Path) -> list[dict[str, Any]]:
+    """The metric rows (no events) of the run's current trajectory, in the order they were logged."""
+    path = Path(path)
+    catch_up(path)
+    if not path.exists():
+        return []
+    conn = _connect(path)
+    try:
+        found = conn.execute(
+            f"SELECT row FROM metrics m WHERE event IS NULL AND {_KEPT} ORDER BY id"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [json.loads(text) for (text,) in found]
+
+
+def metric_series(path: Path, split: str, metric: str) -> pd.DataFrame:
+    """``step`` and ``value`` of one metric on one split along the current trajectory (empty when absent).
+
+    Costs one query that reads the run's rows in SQLite and hands back two numbers a row, so a
+    comparison of 20 runs of 2,000 steps stays well under a second.
+    """
+    path = Path(path)
+    catch_up(path)
+    empty = pd.DataFrame({"step": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64")})
+    if not path.exists():
+        return empty
+    where = f"FROM metrics m WHERE split = ? AND event IS NULL AND {_KEPT} ORDER BY id"
+    conn = _connect(path)
+    try:
+        if _PLAIN_NAME.fullmatch(metric):
+            key = f'$."{metric}"'
+            found = conn.execute(f"SELECT step, json_extract(row, ?) {where}", (key, split)).fetchall()
+        else:  # a name json_extract's path syntax cannot quote: pick it out here
+            found = [
+                (step, json.loads(text).get(metric))
+                for step, text in conn.execute(f"SELECT step, row {where}", (split,))
+            ]
+    finally:
+        conn.close()
+    frame = pd.DataFrame(found, columns=["step", "value"])
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    return frame.dropna().reset_index(drop=True) if len(frame) else empty
