@@ -22,12 +22,14 @@ JSON lines file is left as it was.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from engines.workspace_db import WorkspaceDb
@@ -49,13 +51,31 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS metrics (id INTEGER PRIMARY KEY, step INTEGER NOT NULL, split TEXT, "
     "event TEXT, row TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS metrics_events ON metrics (event, id) WHERE event IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS metrics_split ON metrics (split, id);"
     "CREATE TABLE IF NOT EXISTS legacy (source TEXT PRIMARY KEY, offset INTEGER NOT NULL)"
 )
 _INSERT = "INSERT INTO metrics (step, split, event, row) VALUES (?, ?, ?, ?)"
-_KEPT = (  # the current trajectory: a ``resume`` at step k logged later drops this row if it is past k
-    "NOT EXISTS (SELECT 1 FROM metrics r WHERE r.event = 'resume' AND r.id > m.id AND r.step < m.step)"
-)
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_./:@ -]+")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity (at any depth) as None, numpy scalars as Python numbers."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _json(row: dict[str, Any]) -> str:
+    """The row as JSON text. SQLite's JSON functions refuse NaN and infinity (not JSON), so a row holding
+    one (a diverged loss) stores null there instead, which reads back as a missing value."""
+    try:
+        return json.dumps(row, default=float, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(row), default=str, allow_nan=False)
 
 
 def _columns(row: dict[str, Any]) -> tuple[int, str | None, str | None, str]:
@@ -65,7 +85,7 @@ def _columns(row: dict[str, Any]) -> tuple[int, str | None, str | None, str]:
         int(row.get("step", 0) or 0),
         None if split is None else str(split),
         None if event is None else str(event),
-        json.dumps(row, default=float),
+        _json(row),
     )
 
 
@@ -87,6 +107,12 @@ class MetricsWriter:
         finally:
             if durable:
                 self._conn.execute(f"PRAGMA synchronous={self._usual}")
+
+    def write_many(self, rows: list[dict[str, Any]]) -> None:
+        """Commit many rows in one transaction (a run's history written at once: imports, benchmarks)."""
+        now = time.time()
+        with self._db.write() as conn:
+            conn.executemany(_INSERT, [_columns({"time": now, **row}) for row in rows])
 
     def close(self) -> None:
         self._conn.close()
@@ -185,6 +211,16 @@ def current_trajectory(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
+def _kept(conn: sqlite3.Connection) -> tuple[str, tuple[int, ...]]:
+    """The condition keeping a row of the current trajectory: a ``resume`` at step k logged after it drops
+    it when it is past k. Resumes are few (a person asks for each), so they become parameters."""
+    resumes = conn.execute("SELECT id, step FROM metrics WHERE event = 'resume'").fetchall()
+    if not resumes:
+        return "", ()
+    dropped = " OR ".join("(id < ? AND step > ?)" for _ in resumes)
+    return f" AND NOT ({dropped})", tuple(v for pair in resumes for v in pair)
+
+
 def trajectory_rows(path: Path) -> list[dict[str, Any]]:
     """The metric rows (no events) of the run's current trajectory, in the order they were logged."""
     path = Path(path)
@@ -193,9 +229,11 @@ def trajectory_rows(path: Path) -> list[dict[str, Any]]:
         return []
     conn = _connect(path)
     try:
-        found = conn.execute(
-            f"SELECT row FROM metrics m WHERE event IS NULL AND {_KEPT} ORDER BY id"
-        ).fetchall()
+        kept, args = _kept(conn)
+        query = f"SELECT row FROM metrics WHERE event IS NULL{kept} ORDER BY id"
+        found = conn.execute(query, args).fetchall()
+    except sqlite3.OperationalError:  # created a moment ago, its table not yet committed
+        return []
     finally:
         conn.close()
     return [json.loads(text) for (text,) in found]
@@ -212,19 +250,25 @@ def metric_series(path: Path, split: str, metric: str) -> pd.DataFrame:
     empty = pd.DataFrame({"step": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64")})
     if not path.exists():
         return empty
-    where = f"FROM metrics m WHERE split = ? AND event IS NULL AND {_KEPT} ORDER BY id"
     conn = _connect(path)
     try:
+        kept, args = _kept(conn)
+        where = f"FROM metrics WHERE split = ? AND event IS NULL{kept} ORDER BY id"
         if _PLAIN_NAME.fullmatch(metric):
             key = f'$."{metric}"'
-            found = conn.execute(f"SELECT step, json_extract(row, ?) {where}", (key, split)).fetchall()
+            found = conn.execute(f"SELECT step, json_extract(row, ?) {where}", (key, split, *args)).fetchall()
         else:  # a name json_extract's path syntax cannot quote: pick it out here
             found = [
                 (step, json.loads(text).get(metric))
-                for step, text in conn.execute(f"SELECT step, row {where}", (split,))
+                for step, text in conn.execute(f"SELECT step, row {where}", (split, *args))
             ]
+    except sqlite3.OperationalError:
+        return empty
     finally:
         conn.close()
-    frame = pd.DataFrame(found, columns=["step", "value"])
-    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
-    return frame.dropna().reset_index(drop=True) if len(frame) else empty
+    if not found:
+        return empty
+    numbers = [(step, value if isinstance(value, (int, float)) else None) for step, value in found]
+    pairs = np.array(numbers, dtype=float)
+    pairs = pairs[np.isfinite(pairs[:, 1])]
+    return pd.DataFrame({"step": pairs[:, 0].astype(np.int64), "value": pairs[:, 1]})

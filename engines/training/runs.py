@@ -277,6 +277,7 @@ class RunRegistry:
     def __init__(self, workspace: Path) -> None:
         self.workspace = Path(workspace)
         self.root = runs_root(workspace)
+        self._index: Any = None  # the RunIndex, opened on the first listing (its file is created then)
 
     @contextmanager
     def starting(self, wait_s: float = START_WAIT_S) -> Iterator[None]:
@@ -310,9 +311,11 @@ class RunRegistry:
 
         Costs a ``stat`` of two files per run and a read of the runs that changed since the last call.
         """
-        from engines.training.run_index import RunIndex  # it builds on this module's RunFolder and RunInfo
+        if self._index is None:
+            from engines.training.run_index import RunIndex  # it builds on this module's RunFolder, RunInfo
 
-        return RunIndex(self.workspace).runs(owner)
+            self._index = RunIndex(self.workspace)
+        return self._index.runs(owner)
 
     def runs_frame(self, owner: str | None = None) -> pd.DataFrame:
         """One row per run: id, name, state, step, then ``final.*`` metrics and hyperparameters (sortable
