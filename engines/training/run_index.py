@@ -120,39 +120,60 @@ class RunIndex:
             )
         return len(changed)
 
-    def runs(self, owner: str | None = None) -> list[RunInfo]:
-        """Every run (``owner``: only that person's), newest first, after a ``refresh``.
-
-        A run stored as active is looked up (is its process alive?); the others are taken as stored.
-        """
+    def _rows(self, owner: str | None) -> list[Any]:
         self.refresh()
         where, args = ("WHERE owner = ?", (owner,)) if owner is not None else ("", ())
         with self.db.read() as conn:
-            found = conn.execute(
+            return conn.execute(
                 f"SELECT {_COLUMNS} FROM runs {where} ORDER BY COALESCE(started, 0) DESC, run_id DESC", args
             ).fetchall()
-        return [self._info(row) for row in found]
 
-    def _info(self, row: Any) -> RunInfo:
-        folder = RunFolder(self.root / row["run_id"])
-        raw = row["state"]
-        settled = raw in _SETTLED  # no process to look up
-        state = RunState(raw) if settled else folder.effective_state(json.loads(row["status"]))
-        return RunInfo(
-            run_id=row["run_id"],
-            name=row["name"],
-            state=state,
-            step=row["step"],
-            total_steps=row["total_steps"],
-            started=row["started"],
-            updated=row["updated"],
-            message=row["message"],
-            mode=row["mode"],
-            hyperparameters=json.loads(row["hyperparameters"]),
-            final=json.loads(row["final"]),
-            path=folder.path,
-            owner=row["owner"],
-        )
+    def _state(self, row: Any) -> RunState:
+        """The stored state; a run stored as active is looked up (is its process alive?)."""
+        if row["state"] in _SETTLED:
+            return RunState(row["state"])
+        return RunFolder(self.root / row["run_id"]).effective_state(json.loads(row["status"]))
+
+    def runs(self, owner: str | None = None) -> list[RunInfo]:
+        """Every run (``owner``: only that person's), newest first, after a ``refresh``."""
+        return [
+            RunInfo(
+                run_id=row["run_id"],
+                name=row["name"],
+                state=self._state(row),
+                step=row["step"],
+                total_steps=row["total_steps"],
+                started=row["started"],
+                updated=row["updated"],
+                message=row["message"],
+                mode=row["mode"],
+                hyperparameters=json.loads(row["hyperparameters"]),
+                final=json.loads(row["final"]),
+                path=self.root / row["run_id"],
+                owner=row["owner"],
+            )
+            for row in self._rows(owner)
+        ]
+
+    def frame(self, owner: str | None = None) -> pd.DataFrame:
+        """``runs()`` as the run list's table: id, name, owner, state, step, total steps, start, message, then
+        ``final.*`` metrics and hyperparameters, one row a run (built straight from the index rows)."""
+        records = []
+        for row in self._rows(owner):
+            record = {
+                "run_id": row["run_id"],
+                "name": row["name"],
+                "owner": row["owner"],
+                "state": self._state(row).value,
+                "step": row["step"],
+                "total_steps": row["total_steps"],
+                "started": row["started"],
+                "message": row["message"],
+            }
+            record.update({f"final.{k}": v for k, v in json.loads(row["final"]).items()})
+            record.update(json.loads(row["hyperparameters"]))
+            records.append(record)
+        return pd.DataFrame(records)
 
 
 SORTS: dict[str, tuple[str, bool]] = {

@@ -277,7 +277,7 @@ class RunRegistry:
     def __init__(self, workspace: Path) -> None:
         self.workspace = Path(workspace)
         self.root = runs_root(workspace)
-        self._index: Any = None  # the RunIndex, opened on the first listing (its file is created then)
+        self._index: Any = None
 
     @contextmanager
     def starting(self, wait_s: float = START_WAIT_S) -> Iterator[None]:
@@ -306,33 +306,22 @@ class RunRegistry:
             raise RunNotFound(f"There is no run {run_id!r} in this workspace. It may have been deleted.")
         return folder
 
+    def _run_index(self) -> Any:
+        """The workspace's ``RunIndex``, opened on the first listing (its file is created then)."""
+        if self._index is None:
+            from engines.training.run_index import RunIndex  # it builds on this module's RunFolder, RunInfo
+
+            self._index = RunIndex(self.workspace)
+        return self._index
+
     def list_runs(self, owner: str | None = None) -> list[RunInfo]:
         """Every run (``owner``: that person's only), newest first, from the workspace's run index.
 
         Costs a ``stat`` of two files per run and a read of the runs that changed since the last call.
         """
-        if self._index is None:
-            from engines.training.run_index import RunIndex  # it builds on this module's RunFolder, RunInfo
-
-            self._index = RunIndex(self.workspace)
-        return self._index.runs(owner)
+        return self._run_index().runs(owner)
 
     def runs_frame(self, owner: str | None = None) -> pd.DataFrame:
-        """One row per run: id, name, state, step, then ``final.*`` metrics and hyperparameters (sortable
-        table)."""
-        rows = []
-        for info in self.list_runs(owner):
-            row = {
-                "run_id": info.run_id,
-                "name": info.name,
-                "owner": info.owner,
-                "state": info.state.value,
-                "step": info.step,
-                "total_steps": info.total_steps,
-                "started": info.started,
-                "message": info.message,
-            }
-            row.update({f"final.{k}": v for k, v in info.final.items()})
-            row.update(info.hyperparameters)
-            rows.append(row)
-        return pd.DataFrame(rows)
+        """One row per run: id, name, owner, state, step, then ``final.*`` metrics and hyperparameters
+        (sortable table), newest first; as cheap as ``list_runs``."""
+        return self._run_index().frame(owner)
