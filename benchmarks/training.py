@@ -22,6 +22,9 @@ Run ``python benchmarks/training.py``. Every figure is measured in this run, one
   ``lorenz_smoothing_co_bps`` for NLB's smoothing baseline (Poisson GLM on smoothed held-in spikes).
 - ``nitime_*``: the same figures on nitime's real grasshopper recording (spikes -> stimulus
   amplitude; one neuron, so no co-bps) and its event-related fMRI run (BOLD -> HRF design).
+- ``runs_1000_list_s`` / ``compare_20_s`` (floors: under 1 s each) and their ``_before`` and
+  ``_ratio`` figures: 1,000 runs listed, filtered and sorted, and 20 runs' curves read for one chart,
+  against the reads they replaced (``_training_runs.py``).
 - GPU figures (mamba-ssm kernel vs PyTorch scan, throughput at d_model 512 x 8 blocks) are
   measured only when CUDA is available; here they are null, with the reason in ``gpu_note``.
 
@@ -43,6 +46,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._training_runs import measure_runs_at_scale  # noqa: E402
 from engines.training.config import build_config  # noqa: E402
 from engines.training.data import generate_synthetic_sessions, prepare_run_data, split_segments  # noqa: E402
 from engines.training.data.lorenz import generate_lorenz  # noqa: E402
@@ -282,6 +286,7 @@ def main() -> None:
         if not torch.cuda.is_available()
         else ("mamba-ssm not installed" if not cuda_kernel_available() else "not measured"),
     )
+    figures.update(measure_runs_at_scale())  # runs_1000_list_s, compare_20_s (see _training_runs.py)
     print(json.dumps(figures))
 
 

@@ -146,10 +146,15 @@ class RunList(pn.viewable.Viewer):
                 self._table.selection = [ids.index(r) for r in self.compare if r in ids]
         finally:
             self._syncing = False
-        total = len(self._runs)
-        self._count.object = (
-            f"{len(rows)} of {total} run{'s' if total != 1 else ''} · click a run to open it, "
-            "tick runs to compare them"
+        self._describe()
+
+    @param.depends("compare", watch=True)
+    def _describe(self) -> None:
+        """The line above the table: how many runs pass the filters, and how many are ticked (the ticks the
+        server holds: a tick shows here once it has arrived)."""
+        total, ticked = len(self._runs), len(self.compare)
+        self._count.object = f"{len(self.visible)} of {total} run{'s' if total != 1 else ''} · " + (
+            f"{ticked} ticked to compare" if ticked else "click a run to open it, tick runs to compare them"
         )
 
     def _filtered(self) -> pd.DataFrame:

@@ -231,11 +231,8 @@ def test_parallel_coordinates_scale_each_axis_and_leave_out_runs_without_the_met
 def test_comparison_overlays_the_ticked_runs(tmp_path):
     from components.background import BackgroundWork
 
-    frames = {
-        r: pd.DataFrame({"step": [10, 20], "split": ["val", "val"], "loss": [2.0, 1.0 + k]})
-        for k, r in enumerate(["a", "b"])
-    }
-    comparison = RunComparison(BackgroundWork(), lambda run_id: frames[run_id])
+    series = {r: pd.DataFrame({"step": [10, 20], "value": [2.0, 1.0 + k]}) for k, r in enumerate(["a", "b"])}
+    comparison = RunComparison(BackgroundWork(), lambda run_id, split, metric: series[run_id])
     root = pn.panel(comparison).get_root()
     comparison.show_runs(_runs_frame(), ["a", "b"])
     assert sorted(_plotted_lengths(root)).count(2) >= 2  # one curve per ticked run
