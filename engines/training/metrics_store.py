@@ -23,6 +23,7 @@ JSON lines file is left as it was.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sqlite3
@@ -143,9 +144,11 @@ class MetricsWriter:
         self._conn.close()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """A reading connection to an existing store (readers never create one: ``catch_up`` does)."""
-    return sqlite3.connect(path, timeout=30.0, isolation_level=None)
+@functools.lru_cache(maxsize=256)
+def _store(path: str) -> WorkspaceDb:
+    """The store at ``path``, its schema applied once per process (a comparison reopens the same runs every
+    few seconds). Readers call it only once the file exists: they never create a store; ``catch_up`` does."""
+    return WorkspaceDb(Path(path), SCHEMA)
 
 
 def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -185,7 +188,7 @@ def catch_up(path: Path) -> None:
         return
     if Path(path).exists() and _copied(Path(path)) >= size:
         return
-    with WorkspaceDb(path, SCHEMA).write() as conn:  # the write lock: two readers never copy a line twice
+    with _store(str(path)).write() as conn:  # the write lock: two readers never copy a line twice
         done = conn.execute("SELECT offset FROM legacy WHERE source = ?", (LEGACY_NAME,)).fetchone()
         rows, end = read_jsonl(legacy, done[0] if done else 0)
         _append(conn, rows)
@@ -194,13 +197,8 @@ def catch_up(path: Path) -> None:
 
 def _copied(path: Path) -> int:
     """How many bytes of the old JSON lines the store holds (0 before the first copy)."""
-    conn = _connect(path)
-    try:
+    with _store(str(path)).read() as conn:
         done = conn.execute("SELECT offset FROM legacy WHERE source = ?", (LEGACY_NAME,)).fetchone()
-    except sqlite3.OperationalError:  # no table yet
-        return 0
-    finally:
-        conn.close()
     return int(done[0]) if done else 0
 
 
@@ -213,13 +211,8 @@ def read_rows(path: Path, after: int = 0) -> tuple[list[dict[str, Any]], int]:
     catch_up(path)
     if not path.exists():
         return [], after
-    conn = _connect(path)
-    try:
+    with _store(str(path)).read() as conn:
         found = conn.execute("SELECT id, row FROM metrics WHERE id > ? ORDER BY id", (after,)).fetchall()
-    except sqlite3.OperationalError:  # created a moment ago, its table not yet committed
-        return [], after
-    finally:
-        conn.close()
     if not found:
         return [], after
     return [json.loads(text) for _, text in found], int(found[-1][0])
@@ -252,15 +245,10 @@ def trajectory_rows(path: Path) -> list[dict[str, Any]]:
     catch_up(path)
     if not path.exists():
         return []
-    conn = _connect(path)
-    try:
+    with _store(str(path)).read() as conn:
         kept, args = _kept(conn)
         query = f"SELECT row FROM metrics WHERE event IS NULL{kept} ORDER BY id"
         found = conn.execute(query, args).fetchall()
-    except sqlite3.OperationalError:  # created a moment ago, its table not yet committed
-        return []
-    finally:
-        conn.close()
     return [json.loads(text) for (text,) in found]
 
 
@@ -274,17 +262,12 @@ def metric_series(path: Path, split: str, metric: str) -> pd.DataFrame:
     empty = pd.DataFrame({"step": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64")})
     if not path.exists():
         return empty
-    conn = _connect(path)
-    try:
+    with _store(str(path)).read() as conn:
         kept, args = _kept(conn)
         found = conn.execute(
             f"SELECT step, value FROM scalars WHERE split = ? AND name = ?{kept} ORDER BY id",
             (split, metric, *args),
         ).fetchall()
-    except sqlite3.OperationalError:  # created a moment ago, its tables not yet committed
-        return empty
-    finally:
-        conn.close()
     if not found:
         return empty
     pairs = np.array(found, dtype=float)
