@@ -252,6 +252,10 @@ def trajectory_rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(text) for (text,) in found]
 
 
+def _no_series() -> pd.DataFrame:
+    return pd.DataFrame({"step": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64")})
+
+
 def metric_series(path: Path, split: str, metric: str) -> pd.DataFrame:
     """``step`` and ``value`` of one metric on one split along the current trajectory (empty when absent).
 
@@ -259,16 +263,16 @@ def metric_series(path: Path, split: str, metric: str) -> pd.DataFrame:
     """
     path = Path(path)
     catch_up(path)
-    empty = pd.DataFrame({"step": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64")})
     if not path.exists():
-        return empty
+        return _no_series()
     with _store(str(path)).read() as conn:
         kept, args = _kept(conn)
+        conn.row_factory = None  # plain tuples: numpy reads 2,000 of them many times faster than Rows
         found = conn.execute(
             f"SELECT step, value FROM scalars WHERE split = ? AND name = ?{kept} ORDER BY id",
             (split, metric, *args),
         ).fetchall()
     if not found:
-        return empty
+        return _no_series()
     pairs = np.array(found, dtype=float)
     return pd.DataFrame({"step": pairs[:, 0].astype(np.int64), "value": pairs[:, 1]})
