@@ -28,6 +28,9 @@ Run ``python benchmarks/training.py``. Every figure is measured in this run, one
 - ``gpu_scan_ratio`` / ``gpu_train_tokens_per_s`` (``benchmarks/_training_gpu.py``): mamba-ssm's kernel
   against the PyTorch scan, and AMP throughput at d_model 512 x 8 blocks, measured only where CUDA is;
   elsewhere null, with the reason in ``gpu_note``.
+- ``runs_1000_list_s`` / ``compare_20_s`` (floors: under 1 s each) and their ``_before`` and
+  ``_ratio`` figures: 1,000 runs listed, filtered and sorted, and 20 runs' curves read for one chart,
+  against the reads they replaced (``_training_runs.py``).
 
 The last line printed is one JSON object.
 """
@@ -49,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._poyo import compare_with_poyo  # noqa: E402
 from benchmarks._training_gpu import gpu_figures  # noqa: E402
+from benchmarks._training_runs import measure_runs_at_scale  # noqa: E402
 from engines.training.config import build_config  # noqa: E402
 from engines.training.data import generate_synthetic_sessions, prepare_run_data, split_segments  # noqa: E402
 from engines.training.data.lorenz import generate_lorenz  # noqa: E402
@@ -283,6 +287,7 @@ def main() -> None:
         "so no co-bps); fmri: 1 BOLD ROI -> 6 HRF-convolved event regressors at TR 2 s"
     )
     figures.update(gpu_figures())
+    figures.update(measure_runs_at_scale())  # runs_1000_list_s, compare_20_s (see _training_runs.py)
     print(json.dumps(figures))
 
 

@@ -142,7 +142,9 @@ class TrainingPage(pn.viewable.Viewer):
         self.live = LiveCurves(self.run)
         self.evaluation = EvaluationPanel(self.run, self.evaluate)
         self.interpretation = InterpretationPanel(self.run, self.interpret)
-        self.comparison = RunComparison(self._work, lambda run_id: self._registry.get(run_id).metrics())
+        self.comparison = RunComparison(
+            self._work, lambda run_id, split, metric: self._registry.get(run_id).metric_series(split, metric)
+        )
         self.runs.param.watch(lambda e: setattr(self._link, "run", e.new), "selected")
         self.runs.param.watch(
             lambda _e: self.comparison.show_runs(self.runs.visible, self.runs.compare), ["visible", "compare"]

@@ -1,8 +1,10 @@
-"""Comparing runs: an overlay of one metric for the ticked runs, a sortable table of hyperparameters and
-final metrics, and a parallel-coordinates plot of hyperparameters against a chosen metric.
+"""Comparing runs: an overlay of one metric for up to 20 ticked runs, a sortable table of hyperparameters
+and final metrics, and a parallel-coordinates plot of hyperparameters against a chosen metric.
 
-The ticked runs' metric frames are read off the session's thread (``load_metrics(run_id)`` on the
-page's ``BackgroundWork``); the table and the parallel coordinates use the run list's rows.
+The chosen metric of each ticked run is read off the session's thread (``load_series(run_id, split,
+metric)`` on the page's ``BackgroundWork``: one query of the run's metrics store, two numbers a
+logged step); choosing another metric or split reads again. The table (paged on the server) and
+the parallel coordinates use the run list's rows.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from components.background import BackgroundWork
 from components.safe_text import escape_text, safe_titles
 from components.training.plots import comparison_overlay, parallel_coordinates
 
-__all__ = ["RunComparison", "hyperparameter_table", "varying_hyperparameters"]
+__all__ = ["RunComparison", "hyperparameter_table", "varying_hyperparameters", "MAX_COMPARED"]
+
+MAX_COMPARED = 20
+"""Runs drawn on the one chart: past 20, colours repeat and the legend outgrows the plot."""
 
 _METRICS = [
     "loss",
@@ -73,13 +78,17 @@ class RunComparison(pn.viewable.Viewer):
         default=None, objects=[], allow_None=True, doc="Metric of the parallel coordinates."
     )
 
-    def __init__(self, work: BackgroundWork, load_metrics: Callable[[str], pd.DataFrame], **params) -> None:
+    def __init__(
+        self, work: BackgroundWork, load_series: Callable[[str, str, str], pd.DataFrame], **params
+    ) -> None:
         super().__init__(**params)
         self._work = work
-        self._load_metrics = load_metrics
+        self._load_series = load_series
         self._runs = pd.DataFrame()
         self._ticked: list[str] = []
         self._frames: dict[str, pd.DataFrame] = {}
+        self._dropped = 0
+        self._drawn = (self.metric, self.split)
         self._overlay = pn.pane.HoloViews(
             comparison_overlay({}, "loss", "val", 0.6), sizing_mode="stretch_width", linked_axes=False
         )
@@ -87,8 +96,9 @@ class RunComparison(pn.viewable.Viewer):
             pd.DataFrame(),
             show_index=False,
             disabled=True,
-            height=300,
             sizing_mode="stretch_width",
+            pagination="remote",
+            page_size=15,
             frozen_columns=["name"],
             layout="fit_data_table",
             css_classes=["nd-training-hparams"],
@@ -107,7 +117,6 @@ class RunComparison(pn.viewable.Viewer):
         self._table.param.update(
             value=table, titles=safe_titles(table)
         )  # names come from the runs' config files
-        self._table.height = min(300, 50 + 32 * len(runs))
         finals = [
             c
             for c in runs.columns
@@ -122,29 +131,47 @@ class RunComparison(pn.viewable.Viewer):
         if changed:
             self._reload()
 
+    @param.depends("metric", "split", watch=True)
     def _reload(self) -> None:
-        ids = [r for r in self._ticked if r in set(self._runs.get("run_id", []))]
+        listed = set(self._runs.get("run_id", []))
+        ticked = [r for r in self._ticked if r in listed]
+        ids = ticked[:MAX_COMPARED]
         names = dict(zip(self._runs["run_id"], self._runs["name"])) if not self._runs.empty else {}
-        load = self._load_metrics
+        load, split, metric = self._load_series, self.split, self.metric
+        self._dropped = len(ticked) - len(ids)
 
         def read() -> dict[str, pd.DataFrame]:
-            return {f"{names.get(r, r)} ({r[-4:]})": load(r) for r in ids}
+            frames = {}
+            for r in ids:
+                series = load(r, split, metric)
+                frames[f"{str(names.get(r, r))[:28]} ({r[-4:]})"] = pd.DataFrame(
+                    {"step": series["step"], metric: series["value"]}
+                )
+            return frames
 
         self._work.run(
             "compare",
             read,
-            apply=self._adopt,
+            apply=lambda frames: self._adopt(frames, metric, split),
             failed=lambda exc: setattr(self._note, "object", f"Could not read the runs: {escape_text(exc)}"),
         )
 
-    def _adopt(self, frames: dict[str, pd.DataFrame]) -> None:
-        self._frames = frames
-        self._note.object = "" if frames else "Tick runs in the run list to overlay their curves here."
+    def _adopt(self, frames: dict[str, pd.DataFrame], metric: str, split: str) -> None:
+        self._frames, self._drawn = frames, (metric, split)
+        self._note.object = (
+            "Tick runs in the run list to overlay their curves here."
+            if not frames
+            else f"One chart shows {MAX_COMPARED} runs: the first {MAX_COMPARED} of the "
+            f"{MAX_COMPARED + self._dropped} ticked. Untick some to see the others."
+            if self._dropped
+            else ""
+        )
         self._draw_overlay()
 
-    @param.depends("metric", "split", "smoothing", watch=True)
+    @param.depends("smoothing", watch=True)
     def _draw_overlay(self) -> None:
-        self._overlay.object = comparison_overlay(self._frames, self.metric, self.split, self.smoothing)
+        metric, split = self._drawn  # what the frames hold, though another metric may be on its way
+        self._overlay.object = comparison_overlay(self._frames, metric, split, self.smoothing)
 
     @param.depends("target", watch=True)
     def _draw_parallel(self) -> None:

@@ -1,7 +1,7 @@
 """Follow one training run for a live view: new metric rows, its status and checkpoints, once a second.
 
 ``RunFollower.read()`` runs off the session's thread and changes nothing; it reads only the
-bytes appended to ``metrics.jsonl`` since the last adopted read (``read_metrics``), plus
+rows added to the run's metrics store since the last adopted read (``read_metrics``), plus
 ``status.json`` and the checkpoint folder's listing. ``adopt(snapshot)`` runs on the session's
 thread and keeps a snapshot only if it continues from the offset held now, so overlapping
 reads can never add a row twice. A ``resume`` event (the run went back to a checkpoint)

@@ -14,6 +14,7 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (the elements set Bokeh options, which need the backend loaded)
 import numpy as np
 import pandas as pd
+from bokeh.palettes import Category20
 from scipy.signal import lfilter
 
 __all__ = [
@@ -87,8 +88,12 @@ def _finish(overlay: hv.Overlay, title: str, height: int, logy: bool = False) ->
 def comparison_overlay(
     frames: dict[str, pd.DataFrame], column: str, split: str, smoothing: float, height: int = 320
 ) -> hv.Overlay:
-    """One curve per run (``{run label: metric frame}``) of ``column`` on ``split``, smoothed alike."""
-    palette = hv.Cycle.default_cycles["default_colors"]
+    """One curve per run (``{run label: metric frame}``) of ``column`` on ``split``, smoothed alike.
+
+    Up to 20 runs each get their own colour (Category20, its ten dark hues first); past 10 runs the
+    legend moves to the right of the plot, one run a line, so it never covers the curves.
+    """
+    dark_first = Category20[20][0::2] + Category20[20][1::2]
     layers = []
     for k, (label, frame) in enumerate(frames.items()):
         x, y = _series(frame, column, split)
@@ -98,14 +103,16 @@ def comparison_overlay(
                 smooth(y, smoothing) if split == "train" else y,
                 label,
                 column,
-                color=palette[k % len(palette)],
+                color=dark_first[k % len(dark_first)],
                 line_width=2,
             )
         )
     if not layers:
         layers = [_curve(np.zeros(0), np.zeros(0), "no run ticked", column)]
     title = f"{column} ({'validation' if split == 'val' else 'train'}) of the ticked runs"
-    return _finish(hv.Overlay(layers), title, height)
+    many = len(layers) > 10
+    overlay = _finish(hv.Overlay(layers), title, max(height, 22 * len(layers) + 80) if many else height)
+    return overlay.opts(hv.opts.Overlay(legend_position="right")) if many else overlay
 
 
 def _axis_values(values: pd.Series) -> tuple[np.ndarray, list[tuple[float, str]]]:

@@ -1,8 +1,11 @@
-"""The run list: every run with its state and progress, filters, grouping, the open run and ticked runs.
+"""The run list: every run with its state and progress, filters, order, grouping, the open run and ticked
+runs.
 
-Fed with ``RunRegistry.runs_frame()`` (``update``); a click on a row opens that run
-(``selected``), ticks choose the runs to compare (``compare``). Interrupted runs (their process
-is gone, say after a server restart) are listed as such, from their folders alone.
+Fed with ``RunRegistry.runs_frame()`` (``update``: from the workspace's run index); a click on a
+row opens that run (``selected``), ticks choose the runs to compare (``compare``). Filtering and
+ordering are vectorised (``select_runs``: about a millisecond for 1,000 runs) and the table is
+paged on the server, so the browser receives one page of rows, however many runs there are.
+Interrupted runs (their process is gone, say after a server restart) are listed as such.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ import panel as pn
 import param
 
 from engines.training.config import MODEL_SIZES
+from engines.training.run_index import SORTS, select_runs
 from engines.training.runs import ACTIVE_STATES, RunState
 
-__all__ = ["RunList", "model_size_of", "list_rows"]
+__all__ = ["RunList", "model_sizes", "list_rows", "PAGE_SIZE"]
+
+PAGE_SIZE = 20
 
 _ACTIVE = "active (starting, running, paused)"
 _GROUPS = {"no grouping": None, "state": "state", "data": "data", "model size": "size"}
@@ -37,12 +43,16 @@ _COLUMNS = [
 ]
 
 
-def model_size_of(row: pd.Series | dict[str, Any]) -> str:
-    """The preset a run's model matches ("tiny", "small", ...) or "custom"."""
-    for name, preset in MODEL_SIZES.items():
-        if all(row.get(f"model.{key}") == value for key, value in preset.items()):
-            return name
-    return "custom"
+def model_sizes(runs: pd.DataFrame) -> pd.Series:
+    """The preset each run's model matches ("tiny", "small", ...; the first that matches) or "custom"."""
+    sizes = pd.Series("custom", index=runs.index, dtype=object)
+    for name, preset in reversed(MODEL_SIZES.items()):  # later writes win: the first preset listed
+        matches = pd.Series(True, index=runs.index)
+        for key, value in preset.items():
+            column = f"model.{key}"
+            matches &= runs[column].eq(value) if column in runs.columns else False
+        sizes[matches] = name
+    return sizes
 
 
 def _started(value: Any) -> str:
@@ -68,7 +78,7 @@ def list_rows(runs: pd.DataFrame, open_run: str = "") -> pd.DataFrame:
             "state": runs["state"],
             "progress": [f"{int(s)} / {int(t)}" for s, t in zip(runs["step"], runs["total_steps"])],
             "data": runs.get("data.sources", pd.Series("", runs.index)).fillna(""),
-            "size": [model_size_of(row) for _, row in runs.iterrows()],
+            "size": model_sizes(runs),
             "best val loss": pd.to_numeric(best, errors="coerce").round(4),
             "started": [_started(v) for v in runs["started"]],
             "run_id": runs["run_id"],
@@ -85,7 +95,8 @@ class RunList(pn.viewable.Viewer):
     state: param.Selector[str] = param.Selector(
         default="all", objects=["all", _ACTIVE, *[s.value for s in RunState]]
     )
-    text = param.String(default="", doc="Show runs whose name or id contains this.")
+    text = param.String(default="", doc="Show runs whose name, id, data sources or owner contain this.")
+    sort: param.Selector[str] = param.Selector(default="newest first", objects=list(SORTS), doc="Order.")
     group_by: param.Selector[str] = param.Selector(default="no grouping", objects=list(_GROUPS))
     visible = param.DataFrame(
         default=pd.DataFrame(), doc="The runs (runs_frame rows) the filters let through."
@@ -101,8 +112,8 @@ class RunList(pn.viewable.Viewer):
             selectable="checkbox",
             hidden_columns=["run_id", "data", "best val loss", "started"],
             sizing_mode="stretch_width",
-            height=320,
-            pagination=None,
+            pagination="remote",
+            page_size=PAGE_SIZE,
             layout="fit_data_stretch",
             css_classes=["nd-training-runs"],
             titles={"open": ""},
@@ -118,7 +129,7 @@ class RunList(pn.viewable.Viewer):
         self._runs = runs
         self._redraw()
 
-    @param.depends("state", "text", "group_by", "selected", watch=True)
+    @param.depends("state", "text", "sort", "group_by", "selected", watch=True)
     def _redraw(self) -> None:
         runs = self._filtered()
         self.visible = runs
@@ -135,27 +146,23 @@ class RunList(pn.viewable.Viewer):
                 self._table.selection = [ids.index(r) for r in self.compare if r in ids]
         finally:
             self._syncing = False
-        total = len(self._runs)
-        self._count.object = (
-            f"{len(rows)} of {total} run{'s' if total != 1 else ''} · click a run to open it, "
-            "tick runs to compare them"
+        self._describe()
+
+    @param.depends("compare", watch=True)
+    def _describe(self) -> None:
+        """The line above the table: how many runs pass the filters, and how many are ticked (the ticks the
+        server holds: a tick shows here once it has arrived)."""
+        total, ticked = len(self._runs), len(self.compare)
+        self._count.object = f"{len(self.visible)} of {total} run{'s' if total != 1 else ''} · " + (
+            f"{ticked} ticked to compare" if ticked else "click a run to open it, tick runs to compare them"
         )
 
     def _filtered(self) -> pd.DataFrame:
-        runs = self._runs
-        if runs.empty:
-            return runs
         if self.state == _ACTIVE:
-            runs = runs[runs["state"].isin([s.value for s in ACTIVE_STATES])]
-        elif self.state != "all":
-            runs = runs[runs["state"] == self.state]
-        needle = self.text.strip().lower()
-        if needle:
-            runs = runs[
-                runs["name"].str.lower().str.contains(needle, regex=False)
-                | runs["run_id"].str.lower().str.contains(needle, regex=False)
-            ]
-        return runs
+            states: tuple[str, ...] = tuple(s.value for s in ACTIVE_STATES)
+        else:
+            states = () if self.state == "all" else (self.state,)
+        return select_runs(self._runs, self.text, states, self.sort)
 
     def _clicked(self, event) -> None:
         if event.column == "_selection" or event.row is None or event.row >= len(self._table.value):
@@ -173,10 +180,11 @@ class RunList(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         filters = pn.Row(
             pn.widgets.Select.from_param(self.param.state, name="State", width=130),
+            pn.widgets.Select.from_param(self.param.sort, name="Order", width=120),
             pn.widgets.Select.from_param(self.param.group_by, name="Group by", width=120),
             sizing_mode="stretch_width",
         )
         search = pn.widgets.TextInput.from_param(
-            self.param.text, name="Name contains", sizing_mode="stretch_width"
+            self.param.text, name="Name, data or owner contains", sizing_mode="stretch_width"
         )
         return pn.Column(filters, search, self._count, self._table, sizing_mode="stretch_width")

@@ -4,15 +4,18 @@ A run lives in ``<workspace>/training/runs/<run id>/``::
 
     config.json        the validated TrainingConfig
     status.json        state, owner, pid, host, step, message (rewritten atomically)
-    metrics.jsonl      append-only JSON lines: train/val rows and events (resume, checkpoint, ...)
+    metrics.sqlite     train/val rows and events (resume, checkpoint, ...), appended (``metrics_store``);
+                       a run from before it has ``metrics.jsonl`` instead, copied in on first read
     control.json       pause / resume / stop requests for the running process
     checkpoints/       step_00000100.pt + step_00000100.json (metadata), written atomically
-    tensorboard/       event files mirroring metrics.jsonl
+    tensorboard/       event files mirroring the metrics
     data/              the converted sessions the run trains on (.npz) and their manifest
     evaluation.json    the last evaluation (decoding R^2, co-bps, baselines)
 
-The registry is rebuilt from these folders on every call, so a server restart loses nothing
-and every server process on the workspace sees every run; a run whose process is gone is
+The folders are the truth; ``<workspace>/training/run_index.sqlite`` indexes them (``RunIndex``),
+refreshed on every listing from the folders whose status or config changed since (a ``stat`` of
+each), so a server restart loses nothing, every server process on the workspace sees every run,
+and 1,000 runs list in well under a second; a run whose process is gone is
 reported as ``interrupted`` however its status file ends (a run on another host, whose process
 cannot be looked up from here, lives while its status file has a heartbeat younger than
 ``HEARTBEAT_S``). Starts take the workspace's start lock (``RunRegistry.starting``), so a limit
@@ -41,6 +44,14 @@ import psutil
 
 from engines._filesystem import atomic_write, build_lock
 from engines.training.errors import RunNotFound, RunStateError
+from engines.training.metrics_store import (
+    LEGACY_NAME,
+    STORE_NAME,
+    current_trajectory,
+    metric_series,
+    read_rows,
+    trajectory_rows,
+)
 
 __all__ = [
     "RunState",
@@ -86,40 +97,10 @@ def write_json_atomic(path: Path, payload: Any) -> None:
 
 
 def read_metrics(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Complete JSON lines of a metrics file from byte ``offset``, and the offset to continue from.
-
-    Costs one read of the new bytes only, so the page can poll it every second; a line still
-    being written (no newline yet) is left for the next call. Unparseable lines are skipped.
+    """The metric rows and events of a run's store (``RunFolder.metrics_path``) after ``offset``, and the
+    offset to continue from (a row id). Costs one query of the new rows, so the page polls it every second.
     """
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            data = handle.read()
-    except FileNotFoundError:
-        return [], offset
-    end = data.rfind(b"\n")
-    if end < 0:
-        return [], offset
-    rows = []
-    for line in data[:end].splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows, offset + end + 1
-
-
-def current_trajectory(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows of the run's current history: a ``resume`` event at step k drops earlier rows after step k."""
-    kept: list[dict[str, Any]] = []
-    for row in rows:
-        if row.get("event") == "resume":
-            step = int(row.get("step", 0))
-            kept = [r for r in kept if int(r.get("step", 0)) <= step]
-        kept.append(row)
-    return kept
+    return read_rows(path, offset)
 
 
 @dataclass(frozen=True)
@@ -154,7 +135,8 @@ class RunFolder:
 
     config_path = property(lambda self: self.path / "config.json")
     status_path = property(lambda self: self.path / "status.json")
-    metrics_path = property(lambda self: self.path / "metrics.jsonl")
+    metrics_path = property(lambda self: self.path / STORE_NAME)
+    legacy_metrics_path = property(lambda self: self.path / LEGACY_NAME)
     control_path = property(lambda self: self.path / "control.json")
     checkpoint_dir = property(lambda self: self.path / "checkpoints")
     tensorboard_dir = property(lambda self: self.path / "tensorboard")
@@ -251,9 +233,12 @@ class RunFolder:
 
     def metrics(self) -> pd.DataFrame:
         """The current trajectory as a DataFrame (one row per logged step and split)."""
-        rows, _ = read_metrics(self.metrics_path)
-        rows = [r for r in current_trajectory(rows) if "event" not in r]
-        return pd.DataFrame(rows)
+        return pd.DataFrame(trajectory_rows(self.metrics_path))
+
+    def metric_series(self, split: str, metric: str) -> pd.DataFrame:
+        """``step`` and ``value`` of one metric on ``split`` along the current trajectory (what a comparison
+        draws)."""
+        return metric_series(self.metrics_path, split, metric)
 
     def evaluation(self) -> dict[str, Any] | None:
         try:
@@ -292,6 +277,7 @@ class RunRegistry:
     def __init__(self, workspace: Path) -> None:
         self.workspace = Path(workspace)
         self.root = runs_root(workspace)
+        self._index: Any = None
 
     @contextmanager
     def starting(self, wait_s: float = START_WAIT_S) -> Iterator[None]:
@@ -320,56 +306,22 @@ class RunRegistry:
             raise RunNotFound(f"There is no run {run_id!r} in this workspace. It may have been deleted.")
         return folder
 
-    def folders(self) -> list[RunFolder]:
-        if not self.root.is_dir():
-            return []
-        return [RunFolder(p) for p in sorted(self.root.iterdir()) if (p / "config.json").exists()]
+    def _run_index(self) -> Any:
+        """The workspace's ``RunIndex``, opened on the first listing (its file is created then)."""
+        if self._index is None:
+            from engines.training.run_index import RunIndex  # it builds on this module's RunFolder, RunInfo
 
-    def info(self, folder: RunFolder) -> RunInfo:
-        from engines.training.config import parse_config  # pydantic only; no torch
+            self._index = RunIndex(self.workspace)
+        return self._index
 
-        status = folder.status()
-        raw = folder.config()
-        try:
-            hyper = parse_config(raw).hyperparameters()
-        except Exception:  # an old or hand-edited config still lists, with what it has
-            hyper = {}
-        return RunInfo(
-            run_id=folder.run_id,
-            name=raw.get("name") or folder.run_id,
-            state=folder.effective_state(status),
-            step=int(status.get("step", 0)),
-            total_steps=int(status.get("total_steps", raw.get("training", {}).get("steps", 0))),
-            started=status.get("started"),
-            updated=status.get("updated"),
-            message=str(status.get("message", "")),
-            mode=str(status.get("mode", "")),
-            hyperparameters=hyper,
-            final=dict(status.get("final", {})),
-            path=folder.path,
-            owner=str(status.get("owner", "") or ""),
-        )
+    def list_runs(self, owner: str | None = None) -> list[RunInfo]:
+        """Every run (``owner``: that person's only), newest first, from the workspace's run index.
 
-    def list_runs(self) -> list[RunInfo]:
-        """Every run, newest first."""
-        return sorted((self.info(f) for f in self.folders()), key=lambda r: r.started or 0, reverse=True)
+        Costs a ``stat`` of two files per run and a read of the runs that changed since the last call.
+        """
+        return self._run_index().runs(owner)
 
-    def runs_frame(self) -> pd.DataFrame:
-        """One row per run: id, name, state, step, then ``final.*`` metrics and hyperparameters (sortable
-        table)."""
-        rows = []
-        for info in self.list_runs():
-            row = {
-                "run_id": info.run_id,
-                "name": info.name,
-                "owner": info.owner,
-                "state": info.state.value,
-                "step": info.step,
-                "total_steps": info.total_steps,
-                "started": info.started,
-                "message": info.message,
-            }
-            row.update({f"final.{k}": v for k, v in info.final.items()})
-            row.update(info.hyperparameters)
-            rows.append(row)
-        return pd.DataFrame(rows)
+    def runs_frame(self, owner: str | None = None) -> pd.DataFrame:
+        """One row per run: id, name, owner, state, step, then ``final.*`` metrics and hyperparameters
+        (sortable table), newest first; as cheap as ``list_runs``."""
+        return self._run_index().frame(owner)

@@ -1,5 +1,6 @@
-"""Where metrics go: the run folder's append-only ``metrics.jsonl`` (the source of truth the page follows),
-mirrored to TensorBoard event files and to MLflow when it is installed and configured.
+"""Where metrics go: the run folder's metrics store (``metrics.sqlite``, see ``metrics_store``: the source
+of truth the page follows), mirrored to TensorBoard event files and to MLflow when it is installed and
+configured.
 
 TensorBoard's ``SummaryWriter.add_hparams`` writes into a new timestamped sub-run, which shows
 up as an extra ("phantom") run next to the real one. Here the hyperparameter summaries are
@@ -9,15 +10,13 @@ HParams tab links them to this run and no second run appears.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import time
 from pathlib import Path
 from typing import Any
 
 from engines.training.config import MlflowSettings, TrainingConfig
 from engines.training.errors import OptionalDependencyMissing
+from engines.training.metrics_store import MetricsWriter
 
 __all__ = ["MetricsLog", "TensorBoardMirror", "MlflowMirror", "Mirror", "open_mirrors", "HPARAM_METRICS"]
 
@@ -28,22 +27,21 @@ HPARAM_METRICS = ("train/loss", "val/loss")
 
 
 class MetricsLog:
-    """Append-only JSON lines; each write is one line, flushed (and fsynced for events) so readers see whole
-    rows."""
+    """Appends rows to the run's metrics store; each write is one committed row (events are also synced to
+    disk), so readers in other processes see whole rows as soon as ``write`` returns.
+
+    Any dict of JSON-able values is a row: a new metric needs no change here or in the store.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(path, "a", encoding="utf-8")
+        self._writer = MetricsWriter(path)
 
     def write(self, row: dict[str, Any], durable: bool = False) -> None:
-        self._handle.write(json.dumps({"time": time.time(), **row}, default=float) + "\n")
-        self._handle.flush()
-        if durable:
-            os.fsync(self._handle.fileno())
+        self._writer.write(row, durable)
 
     def close(self) -> None:
-        self._handle.close()
+        self._writer.close()
 
 
 class TensorBoardMirror:
@@ -101,7 +99,7 @@ class MlflowMirror:
 
 
 Mirror = TensorBoardMirror | MlflowMirror
-"""A copy of the metrics kept elsewhere for viewing; ``metrics.jsonl`` stays the source of truth."""
+"""A copy of the metrics kept elsewhere for viewing; the run's metrics store stays the source of truth."""
 
 
 def open_mirrors(config: TrainingConfig, folder: Path, run_id: str, step: int) -> list[Mirror]:

@@ -89,11 +89,12 @@ def test_a_run_started_from_the_form_is_followed_to_its_end(context):
 
 
 def write_finished_run(workspace: Path) -> str:
-    """A completed run's folder as the trainer leaves it (config, status, two metric rows), without torch."""
+    """A completed run's folder as the trainer left it before the metrics store (config, status, two metric
+    rows in ``metrics.jsonl``), without torch: the page reads it as it reads a new one."""
     folder = RunRegistry(workspace).new_run("written by hand")
     folder.config_path.write_text(json.dumps(build_config([{"kind": "synthetic"}], name="by hand").to_dict()))
     folder.update_status(state="completed", step=10, total_steps=10)
-    with open(folder.metrics_path, "w") as handle:
+    with open(folder.legacy_metrics_path, "w") as handle:
         for step in (5, 10):
             handle.write(
                 json.dumps({"step": step, "split": "train", "loss": 1.0 / step, "loss/behaviour": 0.5}) + "\n"
@@ -167,12 +168,13 @@ def test_the_follower_reads_only_new_rows_and_a_resume_drops_the_later_history(t
     folder = RunRegistry(tmp_path).new_run("follow")
     folder.config_path.write_text(json.dumps(build_config([{"kind": "synthetic"}]).to_dict()))
     rows = [{"step": s, "split": "train", "loss": float(s)} for s in (10, 20, 30)]
-    folder.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 40, "spl')
+    # an old trainer still appending JSON lines: the store copies in each complete line as it comes
+    folder.legacy_metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 40, "spl')
     follower = RunFollower(folder)
     first = follower.read(with_load=False)
     assert follower.adopt(first) and list(follower.frame["step"]) == [10, 20, 30]  # the half line waits
     stale = follower.read(with_load=False)
-    with open(folder.metrics_path, "a") as handle:
+    with open(folder.legacy_metrics_path, "a") as handle:
         handle.write(
             'lit": "train", "loss": 40.0}\n'
             + json.dumps({"event": "resume", "step": 20})
@@ -229,11 +231,8 @@ def test_parallel_coordinates_scale_each_axis_and_leave_out_runs_without_the_met
 def test_comparison_overlays_the_ticked_runs(tmp_path):
     from components.background import BackgroundWork
 
-    frames = {
-        r: pd.DataFrame({"step": [10, 20], "split": ["val", "val"], "loss": [2.0, 1.0 + k]})
-        for k, r in enumerate(["a", "b"])
-    }
-    comparison = RunComparison(BackgroundWork(), lambda run_id: frames[run_id])
+    series = {r: pd.DataFrame({"step": [10, 20], "value": [2.0, 1.0 + k]}) for k, r in enumerate(["a", "b"])}
+    comparison = RunComparison(BackgroundWork(), lambda run_id, split, metric: series[run_id])
     root = pn.panel(comparison).get_root()
     comparison.show_runs(_runs_frame(), ["a", "b"])
     assert sorted(_plotted_lengths(root)).count(2) >= 2  # one curve per ticked run
