@@ -15,7 +15,7 @@ from tests.support.shared_analyzers import seed_demo, shared_large_analyzer
 
 @pytest.fixture(scope="session")
 def demo_workspace(tmp_path_factory) -> Path:
-    """A workspace holding the offline demo (generated once per machine, ``tests.support.shared_analyzers``)."""
+    """A workspace holding the offline demo (made once per machine: ``tests.support.shared_analyzers``)."""
     workspace = tmp_path_factory.mktemp("demo_workspace")
     warnings.filterwarnings("ignore")
     seed_demo(workspace)
