@@ -65,6 +65,8 @@ class Objective(nn.Module):
         self.tasks = list(tasks)
         self.temperature = temperature
         self.weighting = UncertaintyWeighting(self.tasks)
+        self.modality_losses: dict[str, float] = {}
+        """The last batch's reconstruction loss per modality (the Live tab plots them; not weighted)."""
 
     def task_losses(
         self,
@@ -79,6 +81,7 @@ class Objective(nn.Module):
         Add the zero to the total: under DistributedDataParallel every output of the forward pass
         must reach the loss, or ranks wait forever for gradients that never come.
         """
+        self.modality_losses = {}
         out = model(
             batch.inputs,
             batch.session,
@@ -90,8 +93,8 @@ class Objective(nn.Module):
         if "behaviour" in self.tasks and out.behaviour is not None and batch.behaviour is not None:
             losses["behaviour"] = F.mse_loss(out.behaviour.float(), batch.behaviour)
         if "reconstruction" in self.tasks and out.reconstruction:
-            parts = [
-                reconstruction_loss(
+            parts = {
+                m: reconstruction_loss(
                     pred.float(),
                     batch.targets[m],
                     batch.masks[m],
@@ -99,8 +102,9 @@ class Objective(nn.Module):
                     batch.heldout if m == "spikes" else None,
                 )
                 for m, pred in out.reconstruction.items()
-            ]
-            losses["reconstruction"] = torch.stack(parts).mean()
+            }
+            self.modality_losses = {m: float(part.detach()) for m, part in parts.items()}
+            losses["reconstruction"] = torch.stack(list(parts.values())).mean()
         if "contrastive" in self.tasks:
             behaviour = out.behaviour_embedding
             term = tri_modal_info_nce(
