@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import RidgeCV
@@ -116,7 +117,7 @@ def cebra_decode(
     raising ``Cancelled``.
     """
     try:
-        import cebra
+        import cebra  # noqa: F401  (importing it is the availability check; _fit_cebra uses it)
         import torch
     except Exception as exc:  # an optional extra; any import failure means "not available"
         return None, f"CEBRA is not available ({exc}); pip install cebra"
@@ -132,24 +133,11 @@ def cebra_decode(
         raise_if_cancelled(cancelled, "CEBRA's fit")
         report(done / total, f"CEBRA iteration {done} of {total}")
 
-    model = cebra.CEBRA(
-        model_architecture="offset10-model",
-        batch_size=512,
-        learning_rate=3e-4,
-        temperature=1.0,
-        output_dimension=output_dimension,
-        max_iterations=total,
-        distance="cosine",
-        conditional="time_delta",
-        device="cpu",
-        verbose=False,
-        time_offsets=10,
-    )
     threads = torch.get_num_threads()
     # one thread: a net this small gains nothing from more, and on shared cores they spin (10x slower)
     torch.set_num_threads(1)
     try:
-        model.fit(x_train, y_train, callback=step, callback_frequency=max(1, math.ceil(total / 20)))
+        model = _fit_cebra(x_train, y_train, total, output_dimension, step)
         embed_train = [model.transform(x.astype(np.float32)) for x in train_x]
         embed_test = [model.transform(x.astype(np.float32)) for x in test_x]
     finally:
@@ -161,3 +149,25 @@ def cebra_decode(
     return r2, (
         f"CEBRA-Behavior, offset10-model, {output_dimension}-d embedding, {total} iterations {fitted}"
     )
+
+
+def _fit_cebra(
+    x: np.ndarray, y: np.ndarray, iterations: int, output_dimension: int, step: Callable[[int, object], None]
+) -> Any:
+    """CEBRA-Behavior fitted on (x, y); ``step(iterations done, solver)`` is called every 5% of them."""
+    import cebra
+
+    model = cebra.CEBRA(
+        model_architecture="offset10-model",
+        batch_size=512,
+        learning_rate=3e-4,
+        temperature=1.0,
+        output_dimension=output_dimension,
+        max_iterations=iterations,
+        distance="cosine",
+        conditional="time_delta",
+        device="cpu",
+        verbose=False,
+        time_offsets=10,
+    )
+    return model.fit(x, y, callback=step, callback_frequency=max(1, math.ceil(iterations / 20)))

@@ -57,6 +57,22 @@ def to_tensors(batch: Batch, dataset: WindowDataset, device: torch.device) -> Te
     )
 
 
+def _reconstruction_losses(
+    predictions: dict[str, torch.Tensor], batch: TensorBatch
+) -> dict[str, torch.Tensor]:
+    """Each modality's reconstruction loss: masked bins, and for spikes every bin of the held-out units."""
+    return {
+        m: reconstruction_loss(
+            pred.float(),
+            batch.targets[m],
+            batch.masks[m],
+            m == "spikes",
+            batch.heldout if m == "spikes" else None,
+        )
+        for m, pred in predictions.items()
+    }
+
+
 class Objective(nn.Module):
     """Task losses for a batch and their weighted total; ``tasks`` are the enabled ones from the config."""
 
@@ -81,7 +97,6 @@ class Objective(nn.Module):
         Add the zero to the total: under DistributedDataParallel every output of the forward pass
         must reach the loss, or ranks wait forever for gradients that never come.
         """
-        self.modality_losses = {}
         out = model(
             batch.inputs,
             batch.session,
@@ -93,16 +108,7 @@ class Objective(nn.Module):
         if "behaviour" in self.tasks and out.behaviour is not None and batch.behaviour is not None:
             losses["behaviour"] = F.mse_loss(out.behaviour.float(), batch.behaviour)
         if "reconstruction" in self.tasks and out.reconstruction:
-            parts = {
-                m: reconstruction_loss(
-                    pred.float(),
-                    batch.targets[m],
-                    batch.masks[m],
-                    m == "spikes",
-                    batch.heldout if m == "spikes" else None,
-                )
-                for m, pred in out.reconstruction.items()
-            }
+            parts = _reconstruction_losses(out.reconstruction, batch)
             self.modality_losses = {m: float(part.detach()) for m, part in parts.items()}
             losses["reconstruction"] = torch.stack(list(parts.values())).mean()
         if "contrastive" in self.tasks:
