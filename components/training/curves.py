@@ -112,10 +112,12 @@ def group_curves(
     names: Sequence[str],
     *,
     train: bool = True,
+    legend: bool = True,
     height: int = 300,
 ) -> Curves:
     """Column ``<prefix><name>`` of every name in one figure, a colour per name: train smoothed (line) and
     validation (dashed, points); with ``train`` False only validation values, as a solid line with points.
+    ``legend`` False: no legend (one curve the title names).
 
     One figure instead of one per name: each figure costs the server a Bokeh model tree, and the
     curves are easier to weigh against each other on shared axes. The legend names each name once
@@ -146,7 +148,7 @@ def group_curves(
         else:
             glyphs.append(fig.line("step", "value", source=val_source, color=color, line_width=2))
         items.append((name, glyphs))
-    if items:
+    if items and legend:
         _legend(fig, items, "right")
     return curves
 

@@ -61,37 +61,50 @@ def _co_bps(frame: pd.DataFrame) -> tuple[str, ...]:
 @dataclass
 class _Group:
     """One figure of a group of curves: ``names(frame)`` says which the run has, ``build(names)`` draws
-    them; ``pane`` keeps its place in the layout when another run brings another group."""
+    them; ``pane`` (CSS class ``nd-training-<css>``) keeps its place in the layout when another run
+    brings another group."""
 
+    css: str
     names: Callable[[pd.DataFrame], tuple[str, ...]]
     build: Callable[[tuple[str, ...]], Curves]
-    pane: pn.pane.Bokeh = field(
-        default_factory=lambda: pn.pane.Bokeh(None, sizing_mode="stretch_width", visible=False)
-    )
     shown: tuple[str, ...] = ()
     curves: Curves | None = None
+    pane: pn.pane.Bokeh = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pane = pn.pane.Bokeh(
+            None, sizing_mode="stretch_width", visible=False, css_classes=[f"nd-training-{self.css}"]
+        )
 
 
 def _groups() -> list[_Group]:
     """Per-task losses, decoding R² per input, co-bps, per-modality losses: in the order laid out."""
     return [
         _Group(
+            "task-loss",
             lambda f: tuple(names_in(f, "loss/")),
             lambda n: group_curves(f"Loss per task ({_TRAIN_VAL})", "loss", "loss/", n),
         ),
         _Group(
+            "r2",
             lambda f: tuple(names_in(f, "r2/")),
             lambda n: group_curves(
-                "Decoding R² on validation data (all inputs, and each alone)", "R²", "r2/", n, train=False
+                "Decoding R² on validation data (all inputs; each alone)", "R²", "r2/", n, train=False
             ),
         ),
         _Group(
+            "co-bps",
             _co_bps,
-            lambda n: group_curves("co-bps of held-out units (validation)", "bits/spike", "", n, train=False),
+            lambda n: group_curves(
+                "co-bps of held-out units (validation)", "bits/spike", "", n, train=False, legend=False
+            ),
         ),
         _Group(
+            "modality-loss",
             lambda f: tuple(names_in(f, "recon/")),
-            lambda n: group_curves(f"Reconstruction loss per modality ({_TRAIN_VAL})", "loss", "recon/", n),
+            lambda n: group_curves(
+                "Reconstruction loss per modality (dashed with points: validation)", "loss", "recon/", n
+            ),
         ),
     ]
 
