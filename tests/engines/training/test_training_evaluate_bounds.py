@@ -43,10 +43,12 @@ def test_a_cebra_fit_reports_its_iterations_and_stops_when_cancelled():
     x = [rng.poisson(1.0, (600, 3)).astype(np.float32)]
     y = [rng.normal(size=(600, 2)).astype(np.float32)]
     heard: list[tuple[float, str]] = []
+
+    def hear(fraction: float, message: str) -> None:
+        heard.append((fraction, message))
+
     with pytest.raises(Cancelled, match="CEBRA"):
-        cebra_decode(
-            x, y, x, y, iterations=400, progress=lambda f, m: heard.append((f, m)), cancelled=lambda: bool(heard)
-        )
+        cebra_decode(x, y, x, y, iterations=400, progress=hear, cancelled=lambda: bool(heard))
     assert heard == [(0.0, "CEBRA iteration 0 of 400")]  # stopped at its first report, not after 400
 
 
