@@ -157,7 +157,7 @@ class Trainer:
             self.log.write({"event": event, "step": self.step, **fields}, durable=True)
 
     def _metrics(self, split: str, values: dict[str, float]) -> None:
-        if not self.main or self.log is None:
+        if not self.main or self.log is None or not values:  # nothing scored (no validation window)
             return
         self.log.write({"step": self.step, "split": split, **values})
         for sink in self.sinks:
