@@ -68,6 +68,11 @@ class StartRunForm(pn.viewable.Viewer):
     warmup_steps = param.Integer(default=50, bounds=(0, None))
     log_every = param.Integer(default=10, bounds=(1, None))
     eval_every = param.Integer(default=50, bounds=(1, None))
+    score_every = param.Integer(
+        default=50,
+        bounds=(0, None),
+        doc="Steps between light evaluations (decoding R², co-bps on validation data); 0: none.",
+    )
     checkpoint_every = param.Integer(default=100, bounds=(1, None))
     seed = param.Integer(default=0)
 
@@ -116,6 +121,7 @@ class StartRunForm(pn.viewable.Viewer):
             training={
                 "log_every": self.log_every,
                 "eval_every": self.eval_every,
+                "score_every": self.score_every,
                 "checkpoint_every": self.checkpoint_every,
                 "seed": self.seed,
             },
@@ -176,6 +182,7 @@ class StartRunForm(pn.viewable.Viewer):
             "warmup_steps": (pn.widgets.IntInput, {"name": "Warmup steps", **number}),
             "log_every": (pn.widgets.IntInput, {"name": "Log every (steps)", **number}),
             "eval_every": (pn.widgets.IntInput, {"name": "Validate every", **number}),
+            "score_every": (pn.widgets.IntInput, {"name": "Evaluate every (0: off)", **number}),
             "checkpoint_every": (pn.widgets.IntInput, {"name": "Checkpoint every", **number}),
             "seed": (pn.widgets.IntInput, {"name": "Seed", **number}),
         }
@@ -195,7 +202,8 @@ class StartRunForm(pn.viewable.Viewer):
             pn.Row(w["lr"], w["batch_size"]),
             pn.Row(w["window"], w["warmup_steps"]),
             pn.Row(w["log_every"], w["eval_every"]),
-            pn.Row(w["checkpoint_every"], w["seed"]),
+            pn.Row(w["score_every"], w["checkpoint_every"]),
+            w["seed"],
             title="Optimiser and schedule",
             collapsed=True,
             sizing_mode="stretch_width",

@@ -1,8 +1,9 @@
 """HoloViews elements for the Training page, built from plain frames and dicts (no files, no widgets).
 
 Metric frames are what ``RunFolder.metrics()`` returns: one row per logged step and split
-(``split`` is "train" or "val"), with ``loss``, ``loss/<task>``, ``lr``, ``tokens_per_s``,
-``cpu_percent``, ``ram_gb`` and, on a GPU, ``gpu_mem_gb``. Every builder returns an element
+(``split`` is "train" or "val"), with ``loss``, ``loss/<task>``, ``recon/<modality>``, ``lr``,
+``tokens_per_s``, ``cpu_percent``, ``ram_gb`` and, on a GPU, ``gpu_mem_gb``; validation rows of
+a scored step add ``r2/<input>`` ("all" or a modality) and ``co_bps``. Every builder returns an element
 even for an empty frame, so a plot can exist before the first logged step.
 """
 
@@ -21,7 +22,7 @@ __all__ = [
     "TRAIN_COLOR",
     "VAL_COLOR",
     "smooth",
-    "tasks_in",
+    "names_in",
     "comparison_overlay",
     "parallel_coordinates",
     "decoding_frame",
@@ -43,9 +44,10 @@ def smooth(values: np.ndarray, weight: float) -> np.ndarray:
     return average / (1.0 - weight ** np.arange(1, len(values) + 1))
 
 
-def tasks_in(frame: pd.DataFrame) -> list[str]:
-    """The task names with a ``loss/<task>`` column, in the order they were logged."""
-    return [c.split("/", 1)[1] for c in frame.columns if c.startswith("loss/")]
+def names_in(frame: pd.DataFrame, prefix: str) -> list[str]:
+    """The names with a ``<prefix><name>`` column, in the order they were logged: tasks (``loss/``),
+    scored inputs (``r2/``), modalities (``recon/``)."""
+    return [c[len(prefix) :] for c in frame.columns if c.startswith(prefix)]
 
 
 def _series(frame: pd.DataFrame, column: str, split: str | None) -> tuple[np.ndarray, np.ndarray]:

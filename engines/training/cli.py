@@ -3,20 +3,26 @@
     train --config FILE [--out RUN_DIR]               a new run from a YAML/JSON config
     train --data NWB_PATH_OR_URL [--data ...] --steps N --out RUN_DIR [--model-size small]
     train --resume RUN_DIR [--checkpoint step_00000200.pt]   continue (or start) a run folder
-    evaluate RUN_DIR [--checkpoint STEP] [--cebra-iterations N] [--no-baselines]
+    evaluate RUN_DIR [--checkpoint STEP] [--cebra-iterations N] [--no-baselines] [--quiet]
 
 The same entry point runs under ``torchrun --nproc_per_node=N`` (then ``--out`` or
 ``--resume`` is required so every rank finds the same folder); rank 0 prepares the data,
 logs and checkpoints. ``python -m engines.training.cli train|evaluate ...`` works too.
+
+``evaluate`` draws a progress bar on stderr (redrawn in place on a terminal, a line per change
+otherwise) and prints the result as JSON on stdout, so ``> result.json`` still captures just
+the result.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 from engines.errors import NeurodeckError
 from engines.io.policy import SourcePolicy
@@ -31,7 +37,14 @@ from engines.training.config import (
 from engines.training.errors import ConfigError, RunNotFound
 from engines.training.runs import RunFolder, RunRegistry, write_json_atomic
 
-__all__ = ["main_train", "main_evaluate", "main", "build_train_parser", "build_evaluate_parser"]
+__all__ = [
+    "main_train",
+    "main_evaluate",
+    "main",
+    "build_train_parser",
+    "build_evaluate_parser",
+    "ProgressBar",
+]
 
 DEFAULT_WORKSPACE = Path("~/.neurodeck")
 
@@ -78,10 +91,44 @@ def build_evaluate_parser() -> argparse.ArgumentParser:
     parser.add_argument("run_dir", type=Path, help="the run folder")
     parser.add_argument("--checkpoint", type=int, help="checkpoint step (default newest)")
     parser.add_argument(
-        "--cebra-iterations", type=int, default=1000, help="CEBRA training steps; 0 skips CEBRA"
+        "--cebra-iterations",
+        type=int,
+        help="CEBRA training steps (default: scaled to the data so the fit takes about 20 s); 0 skips CEBRA",
     )
     parser.add_argument("--no-baselines", action="store_true", help="skip the ridge and CEBRA baselines")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     return parser
+
+
+class ProgressBar:
+    """A text progress bar for ``progress(fraction, message)`` callbacks: redrawn in place on a terminal;
+    elsewhere (a log, a pipe) a new line only when the message (its numbers aside) or the 5% mark
+    changes, so a log stays short."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO, title: str) -> None:
+        self.stream, self.title = stream, title
+        self.started = time.perf_counter()
+        self.live = stream.isatty()
+        self._last: tuple[int, str] | None = None
+
+    def __call__(self, fraction: float, message: str) -> None:
+        fraction = min(1.0, max(0.0, fraction))
+        key = (int(fraction * 20), re.sub(r"\d+", "#", message))  # "iteration 5 of 90" is one kind
+        if key == self._last and not self.live:
+            return
+        self._last = key
+        filled = round(fraction * self.WIDTH)
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        line = f"{self.title} [{bar}] {fraction:4.0%} {time.perf_counter() - self.started:5.1f}s {message}"
+        self.stream.write(f"\r{line[:120]:<120}" if self.live else line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _policy(args: argparse.Namespace, extra_roots: list[Path]) -> SourcePolicy:
@@ -207,9 +254,18 @@ def main_evaluate(argv: list[str] | None = None) -> int:
         folder = RunFolder(args.run_dir.expanduser().resolve())
         if not folder.exists():
             raise RunNotFound(f"{args.run_dir} is not a run folder (no config.json). Check the path.")
-        result = evaluate_run(
-            folder, args.checkpoint, cebra_iterations=args.cebra_iterations, baselines=not args.no_baselines
-        )
+        bar = None if args.quiet else ProgressBar(sys.stderr, "evaluate")
+        try:
+            result = evaluate_run(
+                folder,
+                args.checkpoint,
+                cebra_iterations=args.cebra_iterations,
+                baselines=not args.no_baselines,
+                progress=bar,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
     except NeurodeckError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -206,6 +206,12 @@ class RunSettings(_Strict):
     seed: int = 0
     eval_every: int = Field(default=50, ge=1)
     eval_windows: int = Field(default=64, ge=1)
+    score_every: int = Field(
+        default=100,
+        ge=0,
+        description="Steps between light evaluations on the validation split (decoding R^2 per input, "
+        "co-bps) on at most eval_windows windows; 0 turns them off.",
+    )
     checkpoint_every: int = Field(default=100, ge=1)
     keep_checkpoints: int = Field(default=3, ge=1, le=1000)
     log_every: int = Field(default=10, ge=1)

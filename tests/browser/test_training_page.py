@@ -95,3 +95,56 @@ def test_start_watch_pause_resume_stop_and_reopen_from_the_link(page: Page, app_
     reopened = _wait_for(page, lambda s: s.state == "stopped", "the reopened run")
     assert (reopened.step, reopened.points) == (stopped.step, stopped.points)
     expect(page.locator(".nd-training-runs").first.get_by_text("browser steering").first).to_be_visible()
+
+
+_POINTS_JS = """(prefix) => {
+  const found = {};
+  for (const doc of window.Bokeh.documents) {
+    for (const model of doc.all_models) {
+      const title = model.title && model.title.text;
+      if (typeof title === "string" && title.startsWith(prefix) && Array.isArray(model.renderers)) {
+        model.renderers.forEach((r, index) => {
+          const data = r.data_source && r.data_source.data;
+          if (data && data.step && r.glyph.type === "Scatter") {
+            found[`${title}/${index}`] = Array.from(data.step);
+          }
+        });
+      }
+    }
+  }
+  return found;
+}"""
+"""Steps of the points of each curve (``<title>/<renderer>``) in the figures whose title starts with
+``prefix``, as the browser holds them."""
+
+
+def test_the_live_tab_plots_the_evaluation_against_step_while_a_run_trains(page: Page, app_url: str):
+    page.goto(app_url + "?page=training")
+    _fill(page, "Steps", "5000")  # runs while it is watched; stopped below
+    _fill(page, "Run name", "browser scores")
+    page.get_by_text("Optimiser and schedule", exact=True).click()
+    _fill(page, "Log every (steps)", "5")
+    _fill(page, "Validate every", "10")
+    _fill(page, "Evaluate every (0: off)", "10")
+    page.get_by_role("button", name="Start run").click()
+    expect(page).to_have_url(re.compile(r"page=training&run=[\w.-]*browser-scores[\w.-]*"), timeout=60_000)
+
+    r2 = page.locator(".nd-training-r2").first
+    expect(r2).to_be_visible(timeout=120_000)  # drawn once the run has logged a score
+    deadline, points = time.monotonic() + 90, {}
+    while time.monotonic() < deadline:
+        points = page.evaluate(_POINTS_JS, "Decoding R²")
+        if len(points) >= 2 and min(len(steps) for steps in points.values()) >= 3:
+            break
+        page.wait_for_timeout(500)
+    # "all" and each modality: a curve each, scored every 10 steps and growing while the run trains
+    assert len(points) >= 2 and all(steps[:3] == [10, 20, 30] for steps in points.values()), points
+    assert _shown(page).state == "running"
+    co_bps = page.evaluate(_POINTS_JS, "co-bps")
+    assert co_bps and all(steps[:2] == [10, 20] for steps in co_bps.values())
+    for css in ("r2", "co-bps", "modality-loss"):
+        box = page.locator(f".nd-training-{css}").first.bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 200, (css, box)  # laid out, not squashed
+    assert page.evaluate(_POINTS_JS, "Reconstruction loss per modality")  # validation points per modality
+    page.get_by_role("button", name="Stop").click()
+    _wait_for(page, lambda s: s.state == "stopped", "the run to stop")

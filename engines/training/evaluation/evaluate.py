@@ -2,7 +2,9 @@
 latent recovery (when the true latents are known), and the ridge and CEBRA baselines on the same split.
 
 Costs one forward pass over each session's test segments per modality subset (seconds for the
-demo data on a CPU), the ridge fits (fractions of a second), and CEBRA's training when enabled.
+demo data on a CPU), the ridge fits (fractions of a second), and CEBRA's training when enabled,
+which is bounded (``baselines.cebra_iterations_for``: about 20 s here whatever the data's length).
+Progress goes to ``progress``: the model's scoring up to 40%, the ridge fits to 60%, CEBRA after.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engines._progress import Progress
+from engines._progress import Progress, sub_progress
 from engines.training.config import TrainingConfig, parse_config
 from engines.training.data.sources import load_run_data
 from engines.training.data.windows import Batch, WindowDataset
@@ -161,7 +163,7 @@ def evaluate_run(
     folder: RunFolder,
     checkpoint_step: int | None = None,
     *,
-    cebra_iterations: int = 1000,
+    cebra_iterations: int | None = None,
     baselines: bool = True,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
@@ -173,7 +175,8 @@ def evaluate_run(
     held-in signal) and ``co_bps_spikes_only`` (from the held-in units alone, NLB's setting), both
     None when no session has held-out units; ``latent_r2`` (synthetic data: true latents from the
     model's states by ridge), ``baselines`` ({"ridge_r2": {...}, "cebra_r2", "cebra_note"}),
-    ``checkpoint_step``, ``n_test_bins``. Set ``cebra_iterations`` to 0 to skip CEBRA.
+    ``checkpoint_step``, ``n_test_bins``. ``cebra_iterations``: None scales them to the data
+    (``cebra_iterations_for``), 0 skips CEBRA.
     """
     report = progress or (lambda fraction, message: None)
     run = load_trained_run(folder, checkpoint_step)
@@ -182,7 +185,8 @@ def evaluate_run(
     for session in range(len(run.dataset.items)):
         if cancelled is not None and cancelled():
             raise TrainingError("The evaluation was cancelled.")
-        report(0.6 * session / len(run.dataset.items), f"scoring session {session + 1}")
+        sessions = len(run.dataset.items)
+        report(0.4 * session / sessions, f"scoring the model on session {session + 1} of {sessions}")
         per_session.append(_session_scores(run, session, subsets))
     decoding = {
         name: _weighted([(s["decoding"].get(name), s["bins"]) for s in per_session]) for name in subsets
@@ -220,13 +224,14 @@ def evaluate_run(
 def _baselines(
     run: TrainedRun,
     subsets: dict[str, list[str]],
-    cebra_iterations: int,
+    cebra_iterations: int | None,
     report: Progress,
     cancelled: Callable[[], bool] | None,
 ) -> dict[str, Any]:
     sessions = [s for s in range(len(run.dataset.items)) if run.dataset.items[s].behaviour is not None]
     ridge: dict[str, float] = {}
-    for name, modalities in subsets.items():
+    for k, (name, modalities) in enumerate(subsets.items()):
+        report(0.4 + 0.2 * k / len(subsets), f"fitting the ridge baseline on {name}")
         values: list[tuple[float | None, int]] = []
         for s in sessions:
             if all(m in run.dataset.items[s].arrays for m in modalities):
@@ -237,14 +242,15 @@ def _baselines(
         if score is not None:
             ridge[name] = score
     out: dict[str, Any] = {"ridge_r2": ridge, "ridge_lags": RIDGE_LAGS}
-    if cebra_iterations > 0 and sessions:
-        report(0.8, "fitting CEBRA")
+    if cebra_iterations != 0 and sessions:
         values = []
-        for s in sessions:
+        for k, s in enumerate(sessions):
+            share = sub_progress(report, 0.6 + 0.4 * k / len(sessions), 0.6 + 0.4 * (k + 1) / len(sessions))
+            share(0.0, f"fitting CEBRA on session {s + 1}")
             train_x, train_y = split_inputs(run.dataset, s, "train", subsets["all"])
             test_x, test_y = split_inputs(run.dataset, s, "test", subsets["all"])
             score, note = cebra_decode(
-                train_x, train_y, test_x, test_y, cebra_iterations, cancelled=cancelled
+                train_x, train_y, test_x, test_y, cebra_iterations, cancelled=cancelled, progress=share
             )
             values.append((score, sum(len(y) for y in test_y)))
         out["cebra_r2"], out["cebra_note"] = _weighted(values), note

@@ -4,9 +4,10 @@ ranks.
 Per step: control point (pause/resume/stop from ``control.json``, cancellation), the step's
 batch (a pure function of seed and step), forward under autocast on GPU, uncertainty-weighted
 loss, non-finite guard (skip, count, fail past ``max_nonfinite``), scaled backward, clipping,
-AdamW, warmup + cosine schedule. Every ``log_every`` steps metrics are averaged over ranks and
-rank 0 appends them to ``metrics.jsonl`` (mirrored to TensorBoard/MLflow); every
-``eval_every`` steps a validation pass drives early stopping; every ``checkpoint_every`` steps
+AdamW, warmup + cosine schedule. Every ``log_every`` steps metrics (losses per task and modality,
+tokens/s) are averaged over ranks and rank 0 appends them to ``metrics.jsonl`` (mirrored to
+TensorBoard/MLflow); every ``eval_every`` steps a validation pass drives early stopping, every
+``score_every`` a light evaluation (``validation.py``) joins it; every ``checkpoint_every`` steps
 (and on pause, stop and the end) rank 0 writes a checkpoint.
 """
 
@@ -36,6 +37,7 @@ from engines.training.trainer.distributed import DistContext, init_distributed
 from engines.training.trainer.objective import Objective, to_tensors
 from engines.training.trainer.optim import build_optimizer, warmup_cosine
 from engines.training.trainer.sinks import MetricsLog, Mirror, open_mirrors
+from engines.training.trainer.validation import loss_keys, validation_losses, validation_scores
 
 __all__ = ["Trainer"]
 
@@ -155,7 +157,7 @@ class Trainer:
             self.log.write({"event": event, "step": self.step, **fields}, durable=True)
 
     def _metrics(self, split: str, values: dict[str, float]) -> None:
-        if not self.main or self.log is None:
+        if not self.main or self.log is None or not values:  # nothing scored (no validation window)
             return
         self.log.write({"step": self.step, "split": split, **values})
         for sink in self.sinks:
@@ -238,25 +240,17 @@ class Trainer:
         self.scaler.update()
         self.scheduler.step()
         values = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
+        values.update({f"recon/{m}": v for m, v in self.objective.modality_losses.items()})
         values.update(loss=float(total.detach()), grad_norm=float(norm), tokens=float(batch.n_tokens))
         return values
 
-    @torch.no_grad()
     def validation_loss(self) -> dict[str, float]:
-        """Mean raw loss per task over the fixed validation windows, and their sum as ``loss``."""
-        self.model.eval()
-        sums: dict[str, list[float]] = {}
-        generator = torch.Generator().manual_seed(self.settings.seed)
-        for batch in self.dataset.eval_batches("val", self.settings.eval_windows):
-            with self._autocast():
-                losses, _ = self.objective.task_losses(
-                    self.model, to_tensors(batch, self.dataset, self.dist.device), generator
-                )
-            for task, value in losses.items():
-                sums.setdefault(task, []).append(float(value))
-        values = {f"loss/{t}": sum(v) / len(v) for t, v in sums.items()}
-        values = self.dist.mean(values, [f"loss/{t}" for t in self.objective.tasks])
-        values["loss"] = sum(values.values())
+        """Mean raw loss per task and per modality over the fixed validation windows (averaged over ranks),
+        and the tasks' sum as ``loss``."""
+        model, device = self.model, self.dist.device
+        local = validation_losses(model, self.objective, self.dataset, device, self.settings, self._autocast)
+        values = self.dist.mean(local, loss_keys(self.objective.tasks, self.dataset.modalities)[2:])
+        values["loss"] = sum(v for k, v in values.items() if k.startswith("loss/"))
         return values
 
     def _system(self) -> dict[str, float]:
@@ -269,7 +263,7 @@ class Trainer:
     def _loop(self) -> None:
         window: list[dict[str, float]] = []
         started = time.perf_counter()
-        keys = ["loss", "grad_norm"] + [f"loss/{t}" for t in self.objective.tasks]
+        keys = loss_keys(self.objective.tasks, self.dataset.modalities)
         while self.step < self.settings.steps:
             self._control_point()
             values = self._train_step()
@@ -279,8 +273,11 @@ class Trainer:
             if self.step % self.settings.log_every == 0 or self.step == self.settings.steps:
                 self._log_train(window, keys, time.perf_counter() - started)
                 window, started = [], time.perf_counter()
-            if self.step % self.settings.eval_every == 0 or self.step == self.settings.steps:
-                self._evaluate_and_maybe_stop()
+            last, every = self.step == self.settings.steps, self.settings.score_every
+            validate = last or self.step % self.settings.eval_every == 0
+            score = every > 0 and (last or self.step % every == 0)
+            if validate or score:
+                self._evaluate_and_maybe_stop(validate, score)
             if self.step % self.settings.checkpoint_every == 0 and self.step < self.settings.steps:
                 self._checkpoint(self._checkpoint_metrics("periodic"))
             self._heartbeat()
@@ -304,9 +301,16 @@ class Trainer:
         self.last_train_loss = values.get("loss")
         self._metrics("train", values)
 
-    def _evaluate_and_maybe_stop(self) -> None:
-        values = self.validation_loss()
+    def _evaluate_and_maybe_stop(self, validate: bool, score: bool) -> None:
+        """One validation row: the losses (when ``validate``; they drive early stopping) and the light
+        evaluation's scores (when ``score``, rank 0 only)."""
+        values = self.validation_loss() if validate else {}
+        if score and self.main:
+            limit = self.settings.eval_windows
+            values.update(validation_scores(self.model, self.dataset, self.dist.device, limit))
         self._metrics("val", values)
+        if not validate:
+            return
         if values["loss"] < self.best_val - 1e-6:
             self.best_val, self.bad_evals = values["loss"], 0
         else:

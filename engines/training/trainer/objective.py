@@ -57,6 +57,22 @@ def to_tensors(batch: Batch, dataset: WindowDataset, device: torch.device) -> Te
     )
 
 
+def _reconstruction_losses(
+    predictions: dict[str, torch.Tensor], batch: TensorBatch
+) -> dict[str, torch.Tensor]:
+    """Each modality's reconstruction loss: masked bins, and for spikes every bin of the held-out units."""
+    return {
+        m: reconstruction_loss(
+            pred.float(),
+            batch.targets[m],
+            batch.masks[m],
+            m == "spikes",
+            batch.heldout if m == "spikes" else None,
+        )
+        for m, pred in predictions.items()
+    }
+
+
 class Objective(nn.Module):
     """Task losses for a batch and their weighted total; ``tasks`` are the enabled ones from the config."""
 
@@ -65,6 +81,8 @@ class Objective(nn.Module):
         self.tasks = list(tasks)
         self.temperature = temperature
         self.weighting = UncertaintyWeighting(self.tasks)
+        self.modality_losses: dict[str, float] = {}
+        """The last batch's reconstruction loss per modality (the Live tab plots them; not weighted)."""
 
     def task_losses(
         self,
@@ -90,17 +108,9 @@ class Objective(nn.Module):
         if "behaviour" in self.tasks and out.behaviour is not None and batch.behaviour is not None:
             losses["behaviour"] = F.mse_loss(out.behaviour.float(), batch.behaviour)
         if "reconstruction" in self.tasks and out.reconstruction:
-            parts = [
-                reconstruction_loss(
-                    pred.float(),
-                    batch.targets[m],
-                    batch.masks[m],
-                    m == "spikes",
-                    batch.heldout if m == "spikes" else None,
-                )
-                for m, pred in out.reconstruction.items()
-            ]
-            losses["reconstruction"] = torch.stack(parts).mean()
+            parts = _reconstruction_losses(out.reconstruction, batch)
+            self.modality_losses = {m: float(part.detach()) for m, part in parts.items()}
+            losses["reconstruction"] = torch.stack(list(parts.values())).mean()
         if "contrastive" in self.tasks:
             behaviour = out.behaviour_embedding
             term = tri_modal_info_nce(

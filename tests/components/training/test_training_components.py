@@ -139,13 +139,17 @@ def test_live_curves_draw_nothing_for_an_empty_tab_and_every_task_in_one_labelle
     )
     curves.show_frame(frame)
     plots = list(root.select({"type": Plot}))
-    assert len(plots) == 2  # the total loss, and one figure for all the tasks
+    assert len(plots) == 3  # the total loss, one figure for all the tasks, and the throughput
     legends = [[item.label.value for item in legend.items] for legend in root.select({"type": Legend})]
     assert [
         "behaviour",
         "contrastive",
     ] in legends  # each task named once: train and validation share a colour
-    assert all((p.xaxis[0].axis_label, p.yaxis[0].axis_label) == ("step", "loss") for p in plots)
+    assert sorted((p.xaxis[0].axis_label, p.yaxis[0].axis_label) for p in plots) == [
+        ("step", "loss"),
+        ("step", "loss"),
+        ("step", "tokens/s"),
+    ]
     other_run = frame.rename(columns={"loss/behaviour": "loss/spikes"}).drop(columns="loss/contrastive")
     curves.show_frame(other_run)  # another run, other tasks: the figure names the new ones
     assert ["spikes"] in [
@@ -162,6 +166,50 @@ def test_live_curves_draw_nothing_for_an_empty_tab_and_every_task_in_one_labelle
         if item.visible
     ]
     assert shown == ["RAM (GB)"]  # a run on a CPU logs no GPU memory: the legend does not name it
+
+
+def test_live_curves_plot_the_validation_scores_and_each_modality_loss_once_the_run_logs_them():
+    from bokeh.models import Legend, Plot
+
+    from components.training.live import LiveCurves
+
+    curves = LiveCurves(OpenRun())
+    view = pn.panel(curves)
+    root = view.get_root()
+    losses = pd.DataFrame({"step": [5, 10], "split": ["train", "train"], "loss": [3.0, 2.0]})
+    curves.show_frame(losses)
+    assert not any("R²" in p.title.text for p in root.select({"type": Plot}))  # not scored yet: not drawn
+    scored = pd.concat(
+        [
+            losses.assign(**{"recon/spikes": [1.2, 1.0], "recon/lfp": [0.9, 0.8]}),
+            pd.DataFrame(
+                {
+                    "step": [10, 20],
+                    "split": ["val", "val"],
+                    "r2/all": [0.1, 0.4],
+                    "r2/spikes": [0.05, 0.3],
+                    "r2/lfp": [0.0, 0.2],
+                    "co_bps": [0.01, 0.05],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    curves.show_frame(scored)
+    plots = {p.title.text: p for p in root.select({"type": Plot}) if p.visible}
+    r2 = next(p for title, p in plots.items() if title.startswith("Decoding R²"))
+    co_bps = next(p for title, p in plots.items() if title.startswith("co-bps"))
+    modalities = next(p for title, p in plots.items() if title.startswith("Reconstruction loss per modality"))
+    assert [i.label.value for i in r2.select({"type": Legend})[0].items] == ["all", "spikes", "lfp"]
+    drawn = {
+        r.data_source.data["value"].tolist()[-1] for r in r2.renderers if len(r.data_source.data["step"])
+    }
+    assert drawn == {0.4, 0.3, 0.2}  # each input's curve ends at its last score
+    assert {r.data_source.data["value"].tolist()[-1] for r in co_bps.renderers} == {0.05}
+    assert [i.label.value for i in modalities.select({"type": Legend})[0].items] == ["spikes", "lfp"]
+    curves.show_frame(losses)  # another run, never scored: the score figures are hidden, not stale
+    hidden = [pane for pane in view.select(pn.pane.Bokeh) if pane.object is r2 or pane.object is co_bps]
+    assert len(hidden) == 2 and not any(pane.visible for pane in hidden)
 
 
 def test_the_follower_reads_only_new_rows_and_a_resume_drops_the_later_history(tmp_path):
