@@ -30,14 +30,15 @@ def _checkpoint_step(inputs: dict[str, Any]) -> int | None:
 
 
 def run_evaluate(inputs: dict[str, Any], ctx: JobContext, *, workspace: Path) -> dict[str, Any]:
-    """inputs: {"run": run id, "checkpoint_step": int | None, "cebra_iterations": int (default 1000)}."""
+    """inputs: {"run": run id, "checkpoint_step": int | None, "cebra_iterations": int | None (None: scaled
+    to the data, as ``run.py evaluate`` does)}."""
     from engines.training.evaluation.evaluate import evaluate_run
 
     folder = RunRegistry(workspace).get(str(inputs["run"]))
     result = evaluate_run(
         folder,
         _checkpoint_step(inputs),
-        cebra_iterations=int(inputs.get("cebra_iterations", 1000)),
+        cebra_iterations=None if inputs.get("cebra_iterations") is None else int(inputs["cebra_iterations"]),
         progress=ctx.report,
         cancelled=ctx.cancelled,
     )
