@@ -25,9 +25,10 @@ def test_every_decision_has_a_score_a_confidence_and_a_readable_reason(review):
     review.find_candidates(CandidateRequest.recommended())
     review.judge("metrics")
     for decision in review.decisions().values():
-        assert decision.decision in ("merge", "not merge")
+        assert decision.decision in ("merge", "not merge", "not enough evidence")
         assert 0.0 <= decision.score <= 1.0 and 0.5 <= decision.confidence <= 1.0
-        assert decision.reasoning.startswith(("Merge", "Not merge")) and "µm apart" in decision.reasoning
+        assert decision.reasoning.startswith(("Merge", "Not merge", "Not enough evidence"))
+        assert "µm apart" in decision.reasoning
         assert decision.report.count("units ") == len(decision.unit_ids) * (len(decision.unit_ids) - 1) // 2
 
 
@@ -56,6 +57,41 @@ def _evidence(**changes) -> PairEvidence:
 def test_an_empty_correlogram_is_not_evidence_for_merging_even_with_identical_templates():
     verdict = score_pair(_evidence(), MetricsJudgeParams())
     assert not verdict.merge and not verdict.timing_evidence
+
+
+def test_a_thin_correlogram_with_alike_templates_is_not_enough_evidence_never_a_merge():
+    # Hard seed 2000 (1-5 Hz): units 33 and 70 are two neurons 5 µm apart; 1.8 coincidences were expected
+    # and none came, which the judge once called a refractory dip and merged on template similarity.
+    thin = _evidence(
+        n_a=593, n_b=453, cosine=0.93, distance_um=4.6, refractory_expected=1.8, llr_refractory=1.64
+    )
+    verdict = score_pair(thin, MetricsJudgeParams())
+    assert verdict.probability >= 0.5 and not verdict.timing_evidence
+    assert not verdict.merge and verdict.unsure
+
+
+def test_amplitudes_far_apart_in_units_firing_together_are_two_neurons_despite_a_dip():
+    # Hard seed 2000: units 13 and 55, amplitudes 6.5 noise SDs apart, no coincidence where 4 were expected.
+    apart = _evidence(
+        n_a=641,
+        n_b=726,
+        cosine=0.93,
+        distance_um=7.6,
+        refractory_expected=4.1,
+        llr_refractory=3.65,
+        amplitude_gap=6.5,
+    )
+    verdict = score_pair(apart, MetricsJudgeParams())
+    assert verdict.timing_evidence and verdict.separated and not verdict.merge and not verdict.unsure
+
+
+def test_identical_waveforms_of_many_spikes_at_one_place_merge_a_random_split_with_a_thin_correlogram():
+    split = _evidence(
+        n_a=426, n_b=412, cosine=0.9995, distance_um=0.1, refractory_expected=1.2, llr_refractory=1.09
+    )
+    few_spikes = _evidence(cosine=0.9995, distance_um=0.1, refractory_expected=1.2, llr_refractory=1.09)
+    assert score_pair(split, MetricsJudgeParams()).merge
+    assert not score_pair(few_spikes, MetricsJudgeParams()).merge
 
 
 def test_a_refractory_dip_with_matching_templates_is_a_merge_and_a_flat_correlogram_is_not():
