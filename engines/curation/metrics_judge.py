@@ -145,7 +145,7 @@ def _describe(pv: PairVerdict) -> str:
         )
     if pv.separated:
         parts.append(
-            f"amplitudes {ev.amplitude_gap:.1f} noise SDs apart while both units fire at the same times: "
+            f"amplitudes {ev.amplitude_gap:.1f} noise SDs apart while both fire at the same times: "
             "two neurons"
         )
     if ev.llr_refractory >= TESTABLE_REFRACTORY_LLR:
