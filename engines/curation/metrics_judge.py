@@ -43,6 +43,12 @@ TESTABLE_REFRACTORY_LLR = 2.5
 """A dip is timing evidence from this log-likelihood ratio up: with no coincidence observed, about 2.8 were
 expected for independent neurons (a 6% chance). At a few Hz most pairs expect fewer: the correlogram is too
 thin to test, and saying "dip" there merged distinct neurons on template similarity alone."""
+STRONG_DIP_LLR = 4.5
+"""A dip this strong (about 5 coincidences expected, none seen: a 1% chance) merges on its own; a weaker one
+(from ``TESTABLE_REFRACTORY_LLR``) also needs waveforms at least ``DIP_MIN_COSINE`` alike: a deficit of a
+few coincidences happens by chance among hundreds of candidate pairs (an amplitude split's two templates can
+be as low as 0.86 alike, so a strong dip asks nothing of them)."""
+DIP_MIN_COSINE = 0.9
 AMPLITUDE_VETO_SD = 3.0
 """Amplitude distributions this many noise SDs apart, in units active at the same times, are two neurons."""
 SHAPE_COSINE = 0.99
@@ -76,7 +82,7 @@ class PairVerdict:
     probability: float
     terms: dict[str, float]
     timing_evidence: bool
-    """A testable refractory dip, a duplicate peak or complementary activity."""
+    """A testable refractory dip (with alike waveforms), a duplicate peak or complementary activity."""
     separated: bool
     """Amplitudes far apart while both units fire together: two neurons."""
     waveform_evidence: bool
@@ -116,7 +122,12 @@ def score_pair(ev: PairEvidence, params: MetricsJudgeParams) -> PairVerdict:
     }
     log_odds = sum(terms.values())
     probability = 1.0 / (1.0 + math.exp(-_clip(log_odds, -30.0, 30.0)))
-    timing = ev.llr_refractory >= TESTABLE_REFRACTORY_LLR or ev.llr_duplicate > 0 or complementary
+    # Units that take turns in time may still overlap a little: coincidences there with no dip (LLR <= -1)
+    # make them two neurons that happen to fire at different times, not one neuron split in time.
+    taking_turns = complementary and ev.llr_refractory > -1.0
+    alike = ev.cosine is None or ev.cosine >= DIP_MIN_COSINE
+    dip = ev.llr_refractory >= STRONG_DIP_LLR or (ev.llr_refractory >= TESTABLE_REFRACTORY_LLR and alike)
+    timing = dip or ev.llr_duplicate > 0 or taking_turns
     gap = ev.amplitude_gap
     separated = gap is not None and gap >= AMPLITUDE_VETO_SD and not complementary and ev.llr_duplicate <= 0
     waveform = (
