@@ -118,9 +118,7 @@ def build_ground_truth(
     job_kwargs = job_kwargs or {"n_jobs": 1, "progress_bar": False}
     rng = np.random.default_rng(seed)
     progress(0.0, "generating the recording")
-    rates = (
-        rng.uniform(*firing_rate_hz, size=num_units) if isinstance(firing_rate_hz, tuple) else firing_rate_hz
-    )
+    rates = _rates(firing_rate_hz, num_units, rng)
     recording, true_sorting = _generate(duration_s, num_units, num_channels, seed, rates, noise_level_uv)
     unit_ids = true_sorting.unit_ids
     main_channels = recording.ids_to_indices(true_sorting.get_property("main_channel_id"))
@@ -158,6 +156,13 @@ def build_ground_truth(
         origin=origin_int,
         faults={kind: [tuple(int(u) for u in g) for g in found] for kind, found in groups.items()},
     )
+
+
+def _rates(firing_rate_hz: float | tuple[float, float], num_units: int, rng: np.random.Generator) -> Any:
+    """One rate for every unit, or each unit's drawn uniformly from a (low, high) range."""
+    if isinstance(firing_rate_hz, tuple):
+        return rng.uniform(*firing_rate_hz, size=num_units)
+    return firing_rate_hz
 
 
 def _generate(
