@@ -166,3 +166,25 @@ def test_a_cancelled_run_leaves_an_error_row_for_each_group_it_did_not_reach(rev
     cancelled = [d for d in decisions if d.error and "cancelled" in d.error]
     assert 0 < len(cancelled) < len(groups)
     assert np.all([d.ok or "cancelled" in d.error for d in decisions])
+
+
+def test_on_a_tiny_hard_recording_two_neurons_with_a_thin_correlogram_are_not_enough_evidence():
+    """1-3 Hz for 2 min: units 2 and 20 are two neurons with alike templates and 1.1 coincidences expected;
+    the judge once read the empty refractory window as a dip and merged them."""
+    import warnings
+
+    from spikeinterface.core import create_sorting_analyzer
+
+    from engines.curation import AnalyzerData, InjectedFaults, build_ground_truth, compute_missing_extensions
+
+    warnings.filterwarnings("ignore")
+    faults = InjectedFaults(0, 0, 1, 1, duplicate_ratio=0.5)
+    truth = build_ground_truth(120.0, 24, 16, faults, seed=2, firing_rate_hz=(1.0, 3.0))
+    analyzer = create_sorting_analyzer(truth.sorting, truth.recording, format="memory", sparse=True)
+    compute_missing_extensions(analyzer, ("random_spikes", "templates", "spike_amplitudes", "unit_locations"))
+    groups = [CandidateGroup(0, (2, 20)), CandidateGroup(1, truth.faults["duplicates"][0])]
+    thin, duplicate = run_judge(MetricsJudge(), groups, JudgeContext(AnalyzerData(analyzer)))
+    assert frozenset((2, 20)) not in truth.true_pairs()
+    assert thin.decision == "not enough evidence" and thin.merge_groups == ()
+    assert thin.reasoning.startswith("Not enough evidence") and "too few coincidences" in thin.reasoning
+    assert duplicate.decision == "merge"  # a partial duplicate still shows its zero-lag peak
