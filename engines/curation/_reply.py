@@ -1,7 +1,8 @@
 """Reading the model's final decision out of its reply: JSON, possibly fenced or wrapped in prose.
 
 Only JSON is read (``json`` module); nothing in a reply is ever evaluated. Spelling variants of
-the decision ("Merge", "not_merge", "no merge") and confidences given in percent are accepted;
+the decision ("Merge", "not_merge", "no merge", "not enough evidence", "unsure") and confidences
+given in percent are accepted;
 anything else raises ``ReplyParseError`` with what was wrong, so the judge can ask once more.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from engines.curation.data import UnitId
 from engines.curation.errors import ReplyParseError
-from engines.curation.model import MERGE, NOT_MERGE, Decision
+from engines.curation.model import MERGE, NOT_MERGE, UNSURE, Decision
 
 __all__ = ["ParsedDecision", "parse_decision"]
 
@@ -29,6 +30,11 @@ _DECISIONS: dict[str, Decision] = {
     "don't merge": NOT_MERGE,
     "no": NOT_MERGE,
     "notmerge": NOT_MERGE,
+    "not enough evidence": UNSURE,
+    "not_enough_evidence": UNSURE,
+    "insufficient evidence": UNSURE,
+    "unsure": UNSURE,
+    "uncertain": UNSURE,
 }
 
 
@@ -89,7 +95,9 @@ def parse_decision(reply: str, group: tuple[UnitId, ...]) -> ParsedDecision:
     raw = str(payload.get("decision", payload.get("merge_type", ""))).strip().lower()
     decision = _DECISIONS.get(raw)
     if decision is None:
-        raise ReplyParseError(f"decision {payload.get('decision')!r} is neither 'merge' nor 'not merge'")
+        raise ReplyParseError(
+            f"decision {payload.get('decision')!r} is none of 'merge', 'not merge', 'not enough evidence'"
+        )
     if "confidence" not in payload:
         raise ReplyParseError("the reply has no confidence")
     confidence = _confidence(payload["confidence"])

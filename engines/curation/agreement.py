@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from engines.curation.model import MERGE, MergeDecision, Verdict
+from engines.curation.model import MERGE, NOT_MERGE, MergeDecision, Verdict
 
 __all__ = ["Agreement", "disagrees", "measure_agreement"]
 
@@ -32,22 +32,27 @@ class Agreement:
         return self.n_agree / self.n_compared if self.n_compared else None
 
 
+def _decided(decision: MergeDecision | None) -> bool:
+    """Whether the judge reached merge or not merge ("not enough evidence" leaves it to the reviewer)."""
+    return decision is not None and decision.ok and decision.decision in (MERGE, NOT_MERGE)
+
+
 def disagrees(decision: MergeDecision, verdict: Verdict) -> bool:
     """True when a reviewer accepted a group the judge would not merge, or rejected one it would."""
     return (
-        decision.ok
+        _decided(decision)
         and verdict.verdict in ("accept", "reject")
         and (verdict.verdict == "accept") != (decision.decision == MERGE)
     )
 
 
 def measure_agreement(decisions: Mapping[int, MergeDecision], verdicts: Mapping[int, Verdict]) -> Agreement:
-    """Agreement over the groups with both an accept/reject verdict and a decision the judge reached."""
+    """Agreement over the groups with both an accept/reject verdict and a merge/not merge decision."""
     counts = {f"{v}/{d}": 0 for v in ("accept", "reject") for d in ("merge", "not merge")}
     disagreements = []
     for group_id, verdict in verdicts.items():
         decision = decisions.get(group_id)
-        if verdict.verdict not in ("accept", "reject") or decision is None or not decision.ok:
+        if verdict.verdict not in ("accept", "reject") or decision is None or not _decided(decision):
             continue
         counts[f"{verdict.verdict}/{decision.decision}"] += 1
         if disagrees(decision, verdict):

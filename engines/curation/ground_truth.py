@@ -102,19 +102,24 @@ def build_ground_truth(
     num_channels: int = 16,
     faults: InjectedFaults = InjectedFaults(),
     seed: int = 0,
-    firing_rate_hz: float = 15.0,
+    firing_rate_hz: float | tuple[float, float] = 15.0,
     job_kwargs: dict[str, Any] | None = None,
     progress: Progress = no_progress,
+    noise_level_uv: float = 5.0,
 ) -> GroundTruth:
     """Generate a recording and a sorting of it with ``faults`` injected; costs one pass over the
     recording when amplitude splits are asked for (their spike amplitudes), none otherwise.
+
+    ``firing_rate_hz`` is one rate for every unit, or a (low, high) range each unit's rate is drawn
+    from uniformly (seeded, so a benchmark grid is reproducible); ``noise_level_uv`` is the noise SD.
 
     Unit ids of the returned sorting are integers; true units keep their own ids as origins.
     """
     job_kwargs = job_kwargs or {"n_jobs": 1, "progress_bar": False}
     rng = np.random.default_rng(seed)
     progress(0.0, "generating the recording")
-    recording, true_sorting = _generate(duration_s, num_units, num_channels, seed, firing_rate_hz)
+    rates = _rates(firing_rate_hz, num_units, rng)
+    recording, true_sorting = _generate(duration_s, num_units, num_channels, seed, rates, noise_level_uv)
     unit_ids = true_sorting.unit_ids
     main_channels = recording.ids_to_indices(true_sorting.get_property("main_channel_id"))
     peak_uv = np.ptp(np.asarray(recording.templates), axis=(1, 2))
@@ -153,10 +158,23 @@ def build_ground_truth(
     )
 
 
+def _rates(firing_rate_hz: float | tuple[float, float], num_units: int, rng: np.random.Generator) -> Any:
+    """One rate for every unit, or each unit's drawn uniformly from a (low, high) range."""
+    if isinstance(firing_rate_hz, tuple):
+        return rng.uniform(*firing_rate_hz, size=num_units)
+    return firing_rate_hz
+
+
 def _generate(
-    duration_s: float, num_units: int, num_channels: int, seed: int, firing_rate_hz: float
+    duration_s: float,
+    num_units: int,
+    num_channels: int,
+    seed: int,
+    firing_rate_hz: float | np.ndarray,
+    noise_level_uv: float,
 ) -> tuple[Any, Any]:
-    """A simulated recording and its true sorting (4 ms refractory periods, 5 µV noise made on the fly)."""
+    """A simulated recording and its true sorting (4 ms refractory periods, noise made on the fly from
+    ``seed``, so the same arguments give the same samples)."""
     from spikeinterface.core import generate_ground_truth_recording
 
     return generate_ground_truth_recording(
@@ -165,7 +183,7 @@ def _generate(
         num_units=num_units,
         seed=seed,
         generate_sorting_kwargs={"firing_rates": firing_rate_hz, "refractory_period_ms": 4.0},
-        noise_kwargs={"noise_levels": 5.0, "strategy": "on_the_fly"},
+        noise_kwargs={"noise_levels": float(noise_level_uv), "strategy": "on_the_fly"},
     )
 
 

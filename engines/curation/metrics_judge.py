@@ -8,6 +8,19 @@ complementary activity. Similar templates with an empty correlogram are not enou
 an empty correlogram only means there were too few spikes to test. Pairs that pass are
 joined into merge sets, never joining two sets that a pair between them contradicts.
 
+When the evidence is thin the judge says so (``UNSURE``, "not enough evidence"), never a merge
+by default. A refractory dip counts only when it is testable (``TESTABLE_REFRACTORY_LLR``: a few
+coincidences were expected and none came). Below that the remaining evidence decides, weighed by
+how much of it there is: waveforms identical across channels (best-shift cosine >= 0.99, from
+templates of at least ``SHAPE_MIN_SPIKES`` spikes each), at the same place, with amplitudes that
+continue one distribution and a thin correlogram that still leans towards a dip, are one neuron
+cut at random (``waveform_evidence``); a pair whose score leans to a merge without that is "not
+enough evidence" for the reviewer: alike but not identical waveforms with amplitudes that
+overlap within noise look the same whether they are one neuron or two. Amplitudes separated by
+several noise SDs while both units fire at the same times are two neurons whatever the
+correlogram (``AMPLITUDE_VETO_SD``).
+The score and its calibration are unchanged: only the decision knows what it cannot see.
+
 Each decision also carries ``p_merge``: the group's score through the shipped calibration map
 (``calibration``), the probability that the group holds a true merge.
 """
@@ -22,9 +35,33 @@ from engines.curation._evidence import EvidenceParams, PairEvidence, pair_eviden
 from engines.curation.calibration import calibrated_probability
 from engines.curation.errors import CurationError
 from engines.curation.judge import Judge, JudgeContext
-from engines.curation.model import MERGE, NOT_MERGE, CandidateGroup, Decision, MergeDecision
+from engines.curation.model import MERGE, NOT_MERGE, UNSURE, CandidateGroup, Decision, MergeDecision
 
 __all__ = ["MetricsJudge", "MetricsJudgeParams", "PairVerdict", "score_pair"]
+
+TESTABLE_REFRACTORY_LLR = 2.5
+"""A dip is timing evidence from this log-likelihood ratio up: with no coincidence observed, about 2.8 were
+expected for independent neurons (a 6% chance). At a few Hz most pairs expect fewer: the correlogram is too
+thin to test, and saying "dip" there merged distinct neurons on template similarity alone."""
+STRONG_DIP_LLR = 4.5
+"""A dip this strong (about 5 coincidences expected, none seen: a 1% chance) merges on its own; a weaker one
+(from ``TESTABLE_REFRACTORY_LLR``) also needs waveforms at least ``DIP_MIN_COSINE`` alike: a deficit of a
+few coincidences happens by chance among hundreds of candidate pairs (an amplitude split's two templates can
+be as low as 0.86 alike, so a strong dip asks nothing of them)."""
+DIP_MIN_COSINE = 0.9
+AMPLITUDE_VETO_SD = 3.0
+"""Amplitude distributions this many noise SDs apart, in units active at the same times, are two neurons."""
+SHAPE_COSINE = 0.99
+"""Without testable timing, a merge needs waveforms this alike across channels (best shift)..."""
+SHAPE_MIN_SPIKES = 100
+"""...averaged over at least this many spikes per unit (a template of fewer is too noisy to compare)..."""
+SHAPE_DISTANCE_UM = 5.0
+"""...positions this close..."""
+SHAPE_AMPLITUDE_GAP_SD = 0.5
+"""...amplitudes that touch (one distribution, not two)..."""
+THIN_DIP_LLR = 0.5
+"""...and a correlogram that leans towards a dip: none in the refractory window where ~0.6 or more were
+expected for independent neurons."""
 
 
 @dataclass(frozen=True)
@@ -45,10 +82,26 @@ class PairVerdict:
     probability: float
     terms: dict[str, float]
     timing_evidence: bool
+    """A testable refractory dip (with alike waveforms), a duplicate peak or complementary activity."""
+    separated: bool
+    """Amplitudes far apart while both units fire together: two neurons."""
+    waveform_evidence: bool
+    """No testable timing, but identical waveforms at one place, one amplitude distribution, a leaning dip."""
 
     @property
     def merge(self) -> bool:
-        return self.timing_evidence and self.probability >= 0.5
+        evidence = self.timing_evidence or self.waveform_evidence
+        return evidence and not self.separated and self.probability >= 0.5
+
+    @property
+    def unsure(self) -> bool:
+        """Not a merge, yet nothing says two neurons either: the score leans to a merge that nothing tests."""
+        return (
+            not self.merge
+            and not self.separated
+            and self.probability >= 0.5
+            and self.evidence.llr_refractory > -1.0
+        )
 
 
 def _clip(value: float, low: float, high: float) -> float:
@@ -69,8 +122,24 @@ def score_pair(ev: PairEvidence, params: MetricsJudgeParams) -> PairVerdict:
     }
     log_odds = sum(terms.values())
     probability = 1.0 / (1.0 + math.exp(-_clip(log_odds, -30.0, 30.0)))
-    timing = ev.llr_refractory >= 1.0 or ev.llr_duplicate > 0 or complementary
-    return PairVerdict(ev, probability, terms, timing)
+    # Units that take turns in time may still overlap a little: coincidences there with no dip (LLR <= -1)
+    # make them two neurons that happen to fire at different times, not one neuron split in time.
+    taking_turns = complementary and ev.llr_refractory > -1.0
+    alike = ev.cosine is None or ev.cosine >= DIP_MIN_COSINE
+    dip = ev.llr_refractory >= STRONG_DIP_LLR or (ev.llr_refractory >= TESTABLE_REFRACTORY_LLR and alike)
+    timing = dip or ev.llr_duplicate > 0 or taking_turns
+    gap = ev.amplitude_gap
+    separated = gap is not None and gap >= AMPLITUDE_VETO_SD and not complementary and ev.llr_duplicate <= 0
+    waveform = (
+        ev.cosine is not None
+        and ev.cosine >= SHAPE_COSINE
+        and min(ev.n_a, ev.n_b) >= SHAPE_MIN_SPIKES
+        and ev.distance_um <= SHAPE_DISTANCE_UM
+        and gap is not None
+        and gap <= SHAPE_AMPLITUDE_GAP_SD
+        and ev.llr_refractory >= THIN_DIP_LLR
+    )
+    return PairVerdict(ev, probability, terms, timing, separated, waveform)
 
 
 def _describe(pv: PairVerdict) -> str:
@@ -85,7 +154,12 @@ def _describe(pv: PairVerdict) -> str:
         parts.append(
             f"active at complementary times (overlap {ev.presence_overlap:.0%}), as a unit split in time"
         )
-    if ev.llr_refractory >= 1.0:
+    if pv.separated:
+        parts.append(
+            f"amplitudes {ev.amplitude_gap:.1f} noise SDs apart while both fire at the same times: "
+            "two neurons"
+        )
+    if ev.llr_refractory >= TESTABLE_REFRACTORY_LLR:
         parts.append(
             f"refractory dip: {ev.refractory_observed} coincidences within ±1.5 ms where "
             f"{ev.refractory_expected:.1f} were expected for independent neurons"
@@ -97,8 +171,14 @@ def _describe(pv: PairVerdict) -> str:
         )
     else:
         parts.append(
-            f"too few coincidences to test the refractory period ({ev.refractory_expected:.1f} expected), "
-            "and an empty correlogram is no evidence for a merge"
+            f"too few coincidences to test the refractory period ({ev.refractory_observed} within ±1.5 ms, "
+            f"{ev.refractory_expected:.1f} expected for independent neurons), and an empty correlogram is "
+            "no evidence for a merge"
+        )
+    if pv.waveform_evidence and not pv.timing_evidence:
+        parts.append(
+            "identical waveforms across channels at one place, amplitudes of one distribution: "
+            "one neuron cut at random"
         )
     if ev.cosine is not None:
         parts.append(f"template cosine {ev.cosine:.2f}")
@@ -142,19 +222,22 @@ class MetricsJudge(Judge):
         verdicts = self.pair_verdicts(group, context)
         merge_sets = _merge_sets(group, verdicts)
         merged = [s for s in merge_sets if len(s) > 1]
-        decision: Decision = MERGE if merged else NOT_MERGE
+        unsure = not merged and any(v.unsure for v in verdicts)
+        decision: Decision = MERGE if merged else UNSURE if unsure else NOT_MERGE
         best = max(verdicts, key=lambda v: v.probability)
         score = best.probability if merged else max(v.probability for v in verdicts)
         if merged:
             confidence = min(v.probability for v in verdicts if v.merge and _in_same_set(v, merged))
+        elif unsure:
+            confidence = 0.5  # the judge cannot tell: the reviewer decides
         else:
-            confidence = max(1.0 - score, 0.5)  # likely but untestable merges leave the judge unsure
+            confidence = max(1.0 - score, 0.5)
         lines = [
-            f"units {v.evidence.a}–{v.evidence.b}: {'merge' if v.merge else 'not merge'} "
+            f"units {v.evidence.a}–{v.evidence.b}: {_pair_decision(v)} "
             f"(p={v.probability:.2f}): {_describe(v)}"
             for v in verdicts
         ]
-        reasoning = _summary(group, merged, verdicts)
+        reasoning = _summary(group, merged, unsure, verdicts)
         return MergeDecision(
             group_id=group.group_id,
             unit_ids=group.unit_ids,
@@ -189,7 +272,7 @@ def _merge_sets(group: CandidateGroup, verdicts: list[PairVerdict]) -> list[tupl
     against = {
         frozenset((v.evidence.a, v.evidence.b))
         for v in verdicts
-        if v.probability < 0.2 or v.evidence.llr_refractory <= -2.0
+        if v.probability < 0.2 or v.evidence.llr_refractory <= -2.0 or v.separated
     }
     for verdict in sorted((v for v in verdicts if v.merge), key=lambda v: -v.probability):
         left, right = sets[verdict.evidence.a], sets[verdict.evidence.b]
@@ -203,11 +286,18 @@ def _merge_sets(group: CandidateGroup, verdicts: list[PairVerdict]) -> list[tupl
     return sorted((tuple(sorted(s, key=order.__getitem__)) for s in unique), key=lambda s: order[s[0]])
 
 
-def _summary(group: CandidateGroup, merged: list[tuple], verdicts: list[PairVerdict]) -> str:
+def _pair_decision(verdict: PairVerdict) -> str:
+    return MERGE if verdict.merge else UNSURE if verdict.unsure else NOT_MERGE
+
+
+def _summary(group: CandidateGroup, merged: list[tuple], unsure: bool, verdicts: list[PairVerdict]) -> str:
     if merged:
         names = " and ".join("{" + ", ".join(map(str, s)) + "}" for s in merged)
         key = max((v for v in verdicts if v.merge), key=lambda v: v.probability)
         head = f"Merge {names}" if len(merged) > 1 or len(merged[0]) < len(group.unit_ids) else "Merge"
         return f"{head}: {_describe(key)}."
+    if unsure:
+        key = max((v for v in verdicts if v.unsure), key=lambda v: v.probability)
+        return f"Not enough evidence (review by eye): {_describe(key)}."
     key = max(verdicts, key=lambda v: v.probability)
     return f"Not merge: {_describe(key)}."

@@ -17,11 +17,15 @@ __all__ = [
     "JudgeRun",
     "MERGE",
     "NOT_MERGE",
+    "UNSURE",
 ]
 
 MERGE: Final = "merge"
 NOT_MERGE: Final = "not merge"
-Decision = Literal["merge", "not merge"]
+UNSURE: Final = "not enough evidence"
+"""The judge cannot tell: too few coincidences to test the refractory period, amplitudes within noise.
+Never a merge; the reviewer decides (the grid's "Show: not enough evidence" lists these groups)."""
+Decision = Literal["merge", "not merge", "not enough evidence"]
 VerdictKind = Literal["accept", "reject", "skip"]
 """``accept``: the reviewer says the group's units are one neuron (merge them); ``reject``: they are
 not; ``skip``: undecided. Agreement with a judge compares accept/reject with merge/not merge."""

@@ -24,6 +24,7 @@ FILTERS: dict[str, str | None] = {
     "not reviewed": "not_reviewed",
     "judge: merge": "merge",
     "judge: not merge": "not merge",
+    "not enough evidence": "not enough evidence",
     "judge error": "error",
     "human/AI disagree": "disagrees",
     "reviewed": "reviewed",

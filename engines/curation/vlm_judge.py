@@ -47,7 +47,7 @@ from engines.agent.images import Reader
 from engines.curation._reply import ParsedDecision, parse_decision
 from engines.curation.errors import CurationError
 from engines.curation.judge import Judge, JudgeContext, OnDecision
-from engines.curation.model import CandidateGroup, MergeDecision
+from engines.curation.model import MERGE, UNSURE, CandidateGroup, MergeDecision
 from engines.limits import Budget
 from engines.people import LimitReached
 
@@ -351,8 +351,15 @@ class VlmJudge(Judge):
             judge=self.name,
             decision=parsed.decision,
             confidence=parsed.confidence,
-            score=parsed.confidence if parsed.decision == "merge" else 1 - parsed.confidence,
+            score=_score(parsed),
             reasoning=parsed.reasoning,
             report=report,
             merge_groups=parsed.merge_groups,
         )
+
+
+def _score(parsed: ParsedDecision) -> float:
+    """The merge score a decision implies: "not enough evidence" is a coin toss, whatever its confidence."""
+    if parsed.decision == MERGE:
+        return parsed.confidence
+    return 0.5 if parsed.decision == UNSURE else 1 - parsed.confidence

@@ -25,9 +25,10 @@ def test_every_decision_has_a_score_a_confidence_and_a_readable_reason(review):
     review.find_candidates(CandidateRequest.recommended())
     review.judge("metrics")
     for decision in review.decisions().values():
-        assert decision.decision in ("merge", "not merge")
+        assert decision.decision in ("merge", "not merge", "not enough evidence")
         assert 0.0 <= decision.score <= 1.0 and 0.5 <= decision.confidence <= 1.0
-        assert decision.reasoning.startswith(("Merge", "Not merge")) and "µm apart" in decision.reasoning
+        assert decision.reasoning.startswith(("Merge", "Not merge", "Not enough evidence"))
+        assert "µm apart" in decision.reasoning
         assert decision.report.count("units ") == len(decision.unit_ids) * (len(decision.unit_ids) - 1) // 2
 
 
@@ -56,6 +57,41 @@ def _evidence(**changes) -> PairEvidence:
 def test_an_empty_correlogram_is_not_evidence_for_merging_even_with_identical_templates():
     verdict = score_pair(_evidence(), MetricsJudgeParams())
     assert not verdict.merge and not verdict.timing_evidence
+
+
+def test_a_thin_correlogram_with_alike_templates_is_not_enough_evidence_never_a_merge():
+    # Hard seed 2000 (1-5 Hz): units 33 and 70 are two neurons 5 µm apart; 1.8 coincidences were expected
+    # and none came, which the judge once called a refractory dip and merged on template similarity.
+    thin = _evidence(
+        n_a=593, n_b=453, cosine=0.93, distance_um=4.6, refractory_expected=1.8, llr_refractory=1.64
+    )
+    verdict = score_pair(thin, MetricsJudgeParams())
+    assert verdict.probability >= 0.5 and not verdict.timing_evidence
+    assert not verdict.merge and verdict.unsure
+
+
+def test_amplitudes_far_apart_in_units_firing_together_are_two_neurons_despite_a_dip():
+    # Hard seed 2000: units 13 and 55, amplitudes 6.5 noise SDs apart, no coincidence where 4 were expected.
+    apart = _evidence(
+        n_a=641,
+        n_b=726,
+        cosine=0.93,
+        distance_um=7.6,
+        refractory_expected=4.1,
+        llr_refractory=3.65,
+        amplitude_gap=6.5,
+    )
+    verdict = score_pair(apart, MetricsJudgeParams())
+    assert verdict.timing_evidence and verdict.separated and not verdict.merge and not verdict.unsure
+
+
+def test_identical_waveforms_of_many_spikes_at_one_place_merge_a_random_split_with_a_thin_correlogram():
+    split = _evidence(
+        n_a=426, n_b=412, cosine=0.9995, distance_um=0.1, refractory_expected=1.2, llr_refractory=1.09
+    )
+    few_spikes = _evidence(cosine=0.9995, distance_um=0.1, refractory_expected=1.2, llr_refractory=1.09)
+    assert score_pair(split, MetricsJudgeParams()).merge
+    assert not score_pair(few_spikes, MetricsJudgeParams()).merge
 
 
 def test_a_refractory_dip_with_matching_templates_is_a_merge_and_a_flat_correlogram_is_not():
@@ -130,3 +166,25 @@ def test_a_cancelled_run_leaves_an_error_row_for_each_group_it_did_not_reach(rev
     cancelled = [d for d in decisions if d.error and "cancelled" in d.error]
     assert 0 < len(cancelled) < len(groups)
     assert np.all([d.ok or "cancelled" in d.error for d in decisions])
+
+
+def test_on_a_tiny_hard_recording_two_neurons_with_a_thin_correlogram_are_not_enough_evidence():
+    """1-3 Hz for 2 min: units 2 and 20 are two neurons with alike templates and 1.1 coincidences expected;
+    the judge once read the empty refractory window as a dip and merged them."""
+    import warnings
+
+    from spikeinterface.core import create_sorting_analyzer
+
+    from engines.curation import AnalyzerData, InjectedFaults, build_ground_truth, compute_missing_extensions
+
+    warnings.filterwarnings("ignore")
+    faults = InjectedFaults(0, 0, 1, 1, duplicate_ratio=0.5)
+    truth = build_ground_truth(120.0, 24, 16, faults, seed=2, firing_rate_hz=(1.0, 3.0))
+    analyzer = create_sorting_analyzer(truth.sorting, truth.recording, format="memory", sparse=True)
+    compute_missing_extensions(analyzer, ("random_spikes", "templates", "spike_amplitudes", "unit_locations"))
+    groups = [CandidateGroup(0, (2, 20)), CandidateGroup(1, truth.faults["duplicates"][0])]
+    thin, duplicate = run_judge(MetricsJudge(), groups, JudgeContext(AnalyzerData(analyzer)))
+    assert frozenset((2, 20)) not in truth.true_pairs()
+    assert thin.decision == "not enough evidence" and thin.merge_groups == ()
+    assert thin.reasoning.startswith("Not enough evidence") and "too few coincidences" in thin.reasoning
+    assert duplicate.decision == "merge"  # a partial duplicate still shows its zero-lag peak

@@ -248,3 +248,26 @@ def test_bad_settings_are_refused_before_any_call():
         VlmJudge(LlmConfig(base_url="http://127.0.0.1:1/v1"), VlmJudgeParams(num_workers=0))
     with pytest.raises(CurationError, match="unknown image feature"):
         VlmJudge(LlmConfig(base_url="http://127.0.0.1:1/v1"), VlmJudgeParams(features=("pca",)))
+
+
+def test_the_prompts_say_an_empty_correlogram_is_no_evidence_and_not_enough_evidence_is_an_answer():
+    assert "not enough evidence" in load_prompt("system") and "not enough evidence" in load_prompt("decision")
+    assert "an empty\ncorrelogram is not evidence for merging" in load_prompt("decision")
+
+
+def test_a_reply_of_not_enough_evidence_becomes_that_decision_and_never_a_merge(review, groups):
+    def responder(body: dict) -> ScriptedReply:
+        if not _is_decision(body):
+            return ScriptedReply("Two counts in the whole correlogram: too few to tell.")
+        reply = {"decision": "not enough evidence", "confidence": 0.8, "reasoning": "correlograms too thin"}
+        return ScriptedReply(json.dumps(reply))
+
+    with ScriptedOpenAIServer(responder=responder) as server:
+        run = _review(review, server).judge("vlm", group_ids=[groups[0].group_id])
+        decision_prompt = next(r for r in server.requests if _is_decision(r))["messages"][0]["content"]
+    decision = review.decisions("vlm")[groups[0].group_id]
+    assert run.status == "done" and run.n_errors == 0
+    assert (
+        decision.decision == "not enough evidence" and decision.merge_groups == () and decision.score == 0.5
+    )
+    assert '"not enough evidence"' in decision_prompt
