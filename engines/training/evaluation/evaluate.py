@@ -22,11 +22,19 @@ from engines.training.data.windows import Batch, WindowDataset
 from engines.training.errors import DataError, RunNotFound, TrainingError
 from engines.training.evaluation.baselines import RIDGE_LAGS, cebra_decode, ridge_decode
 from engines.training.evaluation.metrics import bits_per_spike, r2_score
+from engines.training.evaluation.nlb_run import nlb_run_scores
 from engines.training.model.foundation import FoundationModel
 from engines.training.runs import ACTIVE_STATES, RunFolder, write_json_atomic
 from engines.training.trainer.checkpoint import load_checkpoint
 
-__all__ = ["TrainedRun", "load_trained_run", "predict_split", "split_inputs", "evaluate_run"]
+__all__ = [
+    "TrainedRun",
+    "load_trained_run",
+    "predict_split",
+    "split_inputs",
+    "evaluate_run",
+    "alone_scores",
+]
 
 
 @dataclass
@@ -172,7 +180,10 @@ def evaluate_run(
     that input}), ``co_bps`` (NLB bits per spike of the held-out units, predicted from every
     held-in signal) and ``co_bps_spikes_only`` (from the held-in units alone, NLB's setting), both
     None when no session has held-out units; ``latent_r2`` (synthetic data: true latents from the
-    model's states by ridge), ``baselines`` ({"ridge_r2": {...}, "cebra_r2", "cebra_note"}),
+    model's states by ridge), ``baselines`` ({"ridge_r2": {...}, "cebra_r2" (all inputs),
+    "cebra_r2_per_modality": {...}, "cebra_note"}), ``alone_r2`` ({modality: {"model", "ridge",
+    "cebra"}}: each with that modality as its only input), ``nlb`` (trial-based benchmark sessions
+    such as Lorenz: NLB's co-bps and fp-bps on the test trials; absent otherwise),
     ``checkpoint_step``, ``n_test_bins``. Set ``cebra_iterations`` to 0 to skip CEBRA.
     """
     report = progress or (lambda fraction, message: None)
@@ -203,6 +214,10 @@ def evaluate_run(
         result["co_bps_note"] = "no session has spikes with held-out units (needs at least 2 units)"
     if baselines:
         result["baselines"] = _baselines(run, subsets, cebra_iterations, report, cancelled)
+    result["alone_r2"] = alone_scores(result)
+    nlb = nlb_run_scores(run)
+    if nlb is not None:
+        result["nlb"] = nlb
     report(1.0, "evaluation done")
     write_json_atomic(folder.evaluation_path, result)
     if folder.effective_state() not in ACTIVE_STATES:
@@ -238,14 +253,36 @@ def _baselines(
             ridge[name] = score
     out: dict[str, Any] = {"ridge_r2": ridge, "ridge_lags": RIDGE_LAGS}
     if cebra_iterations > 0 and sessions:
-        report(0.8, "fitting CEBRA")
-        values = []
-        for s in sessions:
-            train_x, train_y = split_inputs(run.dataset, s, "train", subsets["all"])
-            test_x, test_y = split_inputs(run.dataset, s, "test", subsets["all"])
-            score, note = cebra_decode(
-                train_x, train_y, test_x, test_y, cebra_iterations, cancelled=cancelled
-            )
-            values.append((score, sum(len(y) for y in test_y)))
-        out["cebra_r2"], out["cebra_note"] = _weighted(values), note
+        cebra: dict[str, float] = {}
+        note = ""
+        for k, (name, modalities) in enumerate(subsets.items()):
+            report(0.7 + 0.3 * k / len(subsets), f"fitting CEBRA on {name}")
+            values = []
+            for s in sessions:
+                if not all(m in run.dataset.items[s].arrays for m in modalities):
+                    continue
+                train_x, train_y = split_inputs(run.dataset, s, "train", modalities)
+                test_x, test_y = split_inputs(run.dataset, s, "test", modalities)
+                score, note = cebra_decode(
+                    train_x, train_y, test_x, test_y, cebra_iterations, cancelled=cancelled
+                )
+                values.append((score, sum(len(y) for y in test_y)))
+            value = _weighted(values)
+            if value is not None:
+                cebra[name] = value
+        out["cebra_r2"], out["cebra_note"] = cebra.get("all"), note
+        out["cebra_r2_per_modality"] = cebra
     return out
+
+
+def alone_scores(result: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """{modality: {"model", "ridge", "cebra"}}: held-out R^2 of each with that modality as its only
+    input (None where a method was not run), from an ``evaluate_run`` result."""
+    baselines = result.get("baselines", {}) or {}
+    ridge = baselines.get("ridge_r2", {}) or {}
+    cebra = baselines.get("cebra_r2_per_modality", {}) or {}
+    return {
+        name: {"model": value, "ridge": ridge.get(name), "cebra": cebra.get(name)}
+        for name, value in result.get("decoding_r2", {}).items()
+        if name != "all"
+    }
