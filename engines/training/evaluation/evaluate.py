@@ -23,6 +23,7 @@ from engines.training.errors import DataError, RunNotFound, TrainingError
 from engines.training.evaluation.baselines import RIDGE_LAGS, cebra_decode, ridge_decode
 from engines.training.evaluation.metrics import bits_per_spike, r2_score
 from engines.training.evaluation.nlb_run import nlb_run_scores
+from engines.training.evaluation.readout import glm_readout_rates
 from engines.training.model.foundation import FoundationModel
 from engines.training.runs import ACTIVE_STATES, RunFolder, write_json_atomic
 from engines.training.trainer.checkpoint import load_checkpoint
@@ -134,12 +135,23 @@ def _weighted(values: Sequence[tuple[float | None, float]]) -> float | None:
     return float(sum(v * n for v, n in kept) / sum(n for _, n in kept)) if kept else None
 
 
-def _co_bps(run: TrainedRun, session: int, test: dict[str, Any]) -> tuple[float | None, float]:
+def _co_bps(
+    run: TrainedRun, session: int, test: dict[str, Any], train: dict[str, Any] | None = None
+) -> tuple[float | None, float]:
+    """(co-bps of the held-out units, their spike count): from the trained spike head, or with
+    ``train`` (the same inputs' predictions on the train split) from a GLM read-out of the latents."""
     heldout = run.dataset.heldout_units(session)
     if not len(heldout) or not test["rates"]:
         return None, 0.0
     spikes = np.concatenate(test["spikes"])[:, heldout]
-    return bits_per_spike(np.concatenate(test["rates"])[:, heldout], spikes), float(spikes.sum())
+    if train is None:
+        return bits_per_spike(np.concatenate(test["rates"])[:, heldout], spikes), float(spikes.sum())
+    rates = glm_readout_rates(
+        np.concatenate(train["latent"]),
+        np.concatenate(train["spikes"])[:, heldout],
+        np.concatenate(test["latent"]),
+    )
+    return bits_per_spike(rates, spikes), float(spikes.sum())
 
 
 def _session_scores(run: TrainedRun, session: int, subsets: dict[str, list[str]]) -> dict[str, Any]:
@@ -153,15 +165,23 @@ def _session_scores(run: TrainedRun, session: int, subsets: dict[str, list[str]]
                 np.concatenate(test["behaviour_true"]), np.concatenate(test["behaviour"])
             )
             scores["bins"] = sum(len(b) for b in test["behaviour"])
+        if name not in ("all", "spikes"):
+            continue
+        has_heldout = bool(len(run.dataset.heldout_units(session))) and bool(test["rates"])
+        train = (
+            predict_split(run, session, "train", modalities)
+            if has_heldout or (name == "all" and test["true_latents"])
+            else None
+        )
         if name == "all":
-            scores["co_bps"], scores["heldout_spikes"] = _co_bps(run, session, test)
-            if test["true_latents"]:
-                train = predict_split(run, session, "train", modalities)
+            scores["co_bps"], scores["heldout_spikes"] = _co_bps(run, session, test, train)
+            scores["co_bps_head"], _ = _co_bps(run, session, test)
+            if test["true_latents"] and train is not None:
                 scores["latent_r2"] = ridge_decode(
                     train["latent"], train["true_latents"], test["latent"], test["true_latents"], lags=0
                 )
-        if name == "spikes":
-            scores["co_bps_spikes_only"], _ = _co_bps(run, session, test)
+        else:
+            scores["co_bps_spikes_only"], _ = _co_bps(run, session, test, train)
     return scores
 
 
@@ -178,7 +198,9 @@ def evaluate_run(
 
     Keys: ``decoding_r2`` ({"all" and each modality: R^2 of behaviour on the test split with only
     that input}), ``co_bps`` (NLB bits per spike of the held-out units, predicted from every
-    held-in signal) and ``co_bps_spikes_only`` (from the held-in units alone, NLB's setting), both
+    held-in signal by a Poisson GLM over the model's latent states fitted on the train split,
+    ``readout.glm_readout_rates``), ``co_bps_head`` (the same, from the trained spike head) and
+    ``co_bps_spikes_only`` (GLM read-out, from the held-in units alone: NLB's setting), all
     None when no session has held-out units; ``latent_r2`` (synthetic data: true latents from the
     model's states by ridge), ``baselines`` ({"ridge_r2": {...}, "cebra_r2" (all inputs),
     "cebra_r2_per_modality": {...}, "cebra_note"}), ``alone_r2`` ({modality: {"model", "ridge",
@@ -204,6 +226,7 @@ def evaluate_run(
         "evaluated": time.time(),
         "decoding_r2": {k: v for k, v in decoding.items() if v is not None},
         "co_bps": _weighted([(s.get("co_bps"), s.get("heldout_spikes", 0)) for s in per_session]),
+        "co_bps_head": _weighted([(s.get("co_bps_head"), s.get("heldout_spikes", 0)) for s in per_session]),
         "co_bps_spikes_only": _weighted(
             [(s.get("co_bps_spikes_only"), s.get("heldout_spikes", 0)) for s in per_session]
         ),
