@@ -42,7 +42,12 @@ def describe_scores(evaluation: dict[str, Any]) -> str:
         (
             f"- **co-bps** (held-out neurons, Neural Latents Benchmark): {_number(evaluation.get('co_bps'))} "
             f"from every held-in input, {_number(evaluation.get('co_bps_spikes_only'))} "
-            "from held-in spikes alone"
+            "from held-in spikes alone (a Poisson GLM over the latent states, fitted on the train split"
+            + (
+                f"; the trained spike head: {_number(evaluation['co_bps_head'])})"
+                if evaluation.get("co_bps_head") is not None
+                else ")"
+            )
             + (f" ({escape_text(evaluation['co_bps_note'])})" if evaluation.get("co_bps_note") else "")
         ),
     ]
