@@ -33,8 +33,7 @@ def reconstruction_loss(
 ) -> torch.Tensor:
     """Loss on hidden entries: masked bins (b, L) for every feature, and every bin of held-out units.
 
-    Spikes use the Poisson likelihood of log-rates, per observed spike; other signals the squared
-    error. With no
+    Spikes use the Poisson likelihood of log-rates; other signals the squared error. With no
     masked bin and no held-out unit, every bin counts (plain auto-encoding).
     """
     weight = mask.unsqueeze(-1).expand_as(target).to(target.dtype)
@@ -44,10 +43,7 @@ def reconstruction_loss(
     if weight.sum() == 0:
         weight = torch.ones_like(target)
     if spikes:
-        # per spike, not per bin: sparse counts (0.02-0.2 per bin) give a per-bin NLL and gradients
-        # ~10x smaller than the z-scored signals' squared errors it is averaged with
-        rate = (target * weight).sum() / weight.sum().clamp(min=1)
-        return poisson_nll(prediction.clamp(max=15), target, weight) / rate.clamp(min=1e-2)
+        return poisson_nll(prediction.clamp(max=15), target, weight)
     return ((prediction - target).square() * weight).sum() / weight.sum()
 
 
