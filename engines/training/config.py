@@ -173,7 +173,7 @@ class DataConfig(_Strict):
     heldout_fraction: float = Field(default=0.2, ge=0, lt=1)
     split_blocks: int = Field(default=1, ge=1, le=100)
     mask_ratio: float = Field(default=0.25, ge=0, lt=1)
-    clean_windows: float = Field(default=0.5, ge=0, le=1)
+    clean_windows: float = Field(default=0.25, ge=0, le=1)
     """Fraction of training windows left unmasked; behaviour is decoded from those alone (masked bins
     are zeros the model never sees when it is evaluated, and decoding from them costs accuracy)."""
     modality_dropout: float = Field(default=0.25, ge=0, le=0.5)

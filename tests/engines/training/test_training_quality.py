@@ -50,7 +50,7 @@ def test_half_the_training_windows_are_left_whole_and_behaviour_is_learnt_from_t
     _, dataset = new_run(tmp_path, config)
     batch = dataset.train_batch(3)
     masked = np.stack([m.any(axis=1) for m in batch.masks.values()]).any(axis=0)
-    assert 0.25 < 1 - masked.mean() < 0.75  # clean_windows 0.5 by default
+    assert 0.1 < 1 - masked.mean() < 0.45  # clean_windows: 0.25 by default
     for m, mask in batch.masks.items():  # a masked window hides about mask_ratio of its bins
         assert 0.3 < mask[masked].mean() < 0.7 and not mask[~masked].any()
     truth = torch.as_tensor(batch.behaviour)
