@@ -130,9 +130,7 @@ class NilearnSource(_Strict):
 
 
 class LorenzSource(_Strict):
-    """The LFADS Lorenz benchmark (generated): trials split train/val/test, NLB held-out neurons and a
-    forward-prediction window at each trial's end. It keeps its own bin width (``bin_s``), not the
-    data section's."""
+    """The LFADS Lorenz benchmark (generated), split as NLB splits it; ``bin_s`` is its own, not data's."""
 
     kind: Literal["lorenz"] = "lorenz"
     seed: int = 0
@@ -142,12 +140,6 @@ class LorenzSource(_Strict):
     n_neurons: int = Field(default=40, ge=2, le=5000)
     n_heldout: int = Field(default=10, ge=1, le=4999)
     bin_s: float = Field(default=0.01, gt=0, le=1)
-
-    @model_validator(mode="after")
-    def _some_neurons_held_in(self) -> LorenzSource:
-        if self.n_heldout >= self.n_neurons:
-            raise ValueError(f"n_heldout ({self.n_heldout}) must be below n_neurons ({self.n_neurons})")
-        return self
 
 
 Source = Annotated[
@@ -174,8 +166,7 @@ class DataConfig(_Strict):
     split_blocks: int = Field(default=1, ge=1, le=100)
     mask_ratio: float = Field(default=0.25, ge=0, lt=1)
     clean_windows: float = Field(default=0.25, ge=0, le=1)
-    """Fraction of training windows left unmasked; behaviour is decoded from those alone (masked bins
-    are zeros the model never sees when it is evaluated, and decoding from them costs accuracy)."""
+    """Training windows left unmasked: behaviour is learnt from those alone (``objective.behaviour_loss``)."""
     modality_dropout: float = Field(default=0.25, ge=0, le=0.5)
 
 

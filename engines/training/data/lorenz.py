@@ -23,6 +23,7 @@ import numpy as np
 
 from engines.training.config import LorenzSource
 from engines.training.data.session import Session
+from engines.training.errors import DataError
 
 __all__ = ["LorenzData", "generate_lorenz", "lorenz_session", "lorenz_data", "SPLIT_NAMES"]
 
@@ -146,6 +147,11 @@ def lorenz_session(source: LorenzSource) -> Session:
     end) and ``heldout_units`` (never given to the model as input); ``lorenz`` holds the generation
     parameters, so ``lorenz_data`` rebuilds the very same trials (and their true rates) for scoring.
     """
+    if source.n_heldout >= source.n_neurons:
+        raise DataError(
+            f"The Lorenz source holds out {source.n_heldout} of {source.n_neurons} neurons; hold out "
+            "fewer, so that some are given to the model."
+        )
     params = source.model_dump(exclude={"kind"})
     data = generate_lorenz(**params)
     n_trials, n_bins, n_neurons = data.spikes.shape

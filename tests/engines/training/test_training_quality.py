@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import new_run, tiny_config
 
-from engines.training.data.lorenz import generate_lorenz
+from engines.training.config import LorenzSource
+from engines.training.data.lorenz import generate_lorenz, lorenz_session
+from engines.training.errors import DataError
 from engines.training.evaluation import evaluate_run, load_trained_run
 from engines.training.evaluation.nlb_run import nlb_run_scores, trial_rates
 from engines.training.trainer.loop import Trainer
 from engines.training.trainer.objective import behaviour_loss
-
-from conftest import new_run, tiny_config
 
 LORENZ = {"kind": "lorenz", "seed": 2, "n_trials": 20, "n_observed": 24, "n_forward": 6, "n_neurons": 12}
 
@@ -51,7 +52,7 @@ def test_half_the_training_windows_are_left_whole_and_behaviour_is_learnt_from_t
     batch = dataset.train_batch(3)
     masked = np.stack([m.any(axis=1) for m in batch.masks.values()]).any(axis=0)
     assert 0.1 < 1 - masked.mean() < 0.45  # clean_windows: 0.25 by default
-    for m, mask in batch.masks.items():  # a masked window hides about mask_ratio of its bins
+    for mask in batch.masks.values():  # a masked window hides about mask_ratio of its bins
         assert 0.3 < mask[masked].mean() < 0.7 and not mask[~masked].any()
     truth = torch.as_tensor(batch.behaviour)
     guess = truth.clone()
@@ -59,3 +60,8 @@ def test_half_the_training_windows_are_left_whole_and_behaviour_is_learnt_from_t
     masks = {m: torch.as_tensor(a) for m, a in batch.masks.items()}
     assert behaviour_loss(guess, truth, masks).item() == pytest.approx(0.0)
     assert behaviour_loss(guess + 1.0, truth, masks).item() == pytest.approx(1.0)
+
+
+def test_a_lorenz_source_holding_out_every_neuron_is_refused_with_what_to_do():
+    with pytest.raises(DataError, match="hold out fewer"):
+        lorenz_session(LorenzSource(n_neurons=5, n_heldout=5))
