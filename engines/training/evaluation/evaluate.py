@@ -196,17 +196,12 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Score a run's checkpoint on the test split and write ``evaluation.json``; returns the same dict.
 
-    Keys: ``decoding_r2`` ({"all" and each modality: R^2 of behaviour on the test split with only
-    that input}), ``co_bps`` (NLB bits per spike of the held-out units, predicted from every
-    held-in signal by a Poisson GLM over the model's latent states fitted on the train split,
-    ``readout.glm_readout_rates``), ``co_bps_head`` (the same, from the trained spike head) and
-    ``co_bps_spikes_only`` (GLM read-out, from the held-in units alone: NLB's setting), all
-    None when no session has held-out units; ``latent_r2`` (synthetic data: true latents from the
-    model's states by ridge), ``baselines`` ({"ridge_r2": {...}, "cebra_r2" (all inputs),
-    "cebra_r2_per_modality": {...}, "cebra_note"}), ``alone_r2`` ({modality: {"model", "ridge",
-    "cebra"}}: each with that modality as its only input), ``nlb`` (trial-based benchmark sessions
-    such as Lorenz: NLB's co-bps and fp-bps on the test trials; absent otherwise),
-    ``checkpoint_step``, ``n_test_bins``. Set ``cebra_iterations`` to 0 to skip CEBRA.
+    Keys: ``decoding_r2`` ({"all" and each modality alone: behaviour R^2 on the test split}),
+    ``co_bps`` / ``co_bps_spikes_only`` (held-out units from every held-in input / held-in spikes,
+    by ``readout.glm_readout_rates``; None without held-out units), ``co_bps_head`` (the trained
+    spike head's), ``latent_r2`` (synthetic: true latents from the states by ridge), ``baselines``
+    ({"ridge_r2", "cebra_r2_per_modality", "cebra_r2" (all), "cebra_note"}), ``alone_r2``, ``nlb``
+    (Lorenz: ``nlb_run_scores``), ``checkpoint_step``, ``n_test_bins``. ``cebra_iterations`` 0: no CEBRA.
     """
     report = progress or (lambda fraction, message: None)
     run = load_trained_run(folder, checkpoint_step)
@@ -225,11 +220,10 @@ def evaluate_run(
         "checkpoint_step": run.step,
         "evaluated": time.time(),
         "decoding_r2": {k: v for k, v in decoding.items() if v is not None},
-        "co_bps": _weighted([(s.get("co_bps"), s.get("heldout_spikes", 0)) for s in per_session]),
-        "co_bps_head": _weighted([(s.get("co_bps_head"), s.get("heldout_spikes", 0)) for s in per_session]),
-        "co_bps_spikes_only": _weighted(
-            [(s.get("co_bps_spikes_only"), s.get("heldout_spikes", 0)) for s in per_session]
-        ),
+        **{
+            key: _weighted([(s.get(key), s.get("heldout_spikes", 0)) for s in per_session])
+            for key in ("co_bps", "co_bps_head", "co_bps_spikes_only")
+        },
         "latent_r2": _weighted([(s.get("latent_r2"), s["bins"] or 1) for s in per_session]),
         "n_test_bins": int(sum(s["bins"] for s in per_session)),
     }
@@ -238,9 +232,7 @@ def evaluate_run(
     if baselines:
         result["baselines"] = _baselines(run, subsets, cebra_iterations, report, cancelled)
     result["alone_r2"] = alone_scores(result)
-    nlb = nlb_run_scores(run)
-    if nlb is not None:
-        result["nlb"] = nlb
+    result.update({"nlb": nlb} if (nlb := nlb_run_scores(run)) is not None else {})
     report(1.0, "evaluation done")
     write_json_atomic(folder.evaluation_path, result)
     if folder.effective_state() not in ACTIVE_STATES:
