@@ -10,8 +10,9 @@ from conftest import new_run, tiny_config
 from engines.training.config import LorenzSource
 from engines.training.data.lorenz import generate_lorenz, lorenz_session
 from engines.training.errors import DataError
-from engines.training.evaluation import evaluate_run, load_trained_run
+from engines.training.evaluation import bits_per_spike, evaluate_run, load_trained_run
 from engines.training.evaluation.nlb_run import nlb_run_scores, trial_rates
+from engines.training.evaluation.readout import glm_readout_rates
 from engines.training.trainer.loop import Trainer
 from engines.training.trainer.objective import behaviour_loss
 
@@ -46,7 +47,7 @@ def test_the_lorenz_source_splits_by_trial_and_holds_out_nlb_neurons(tmp_path):
     assert evaluate_run(folder, cebra_iterations=0)["nlb"]["co_bps"] == pytest.approx(scores["co_bps"])
 
 
-def test_half_the_training_windows_are_left_whole_and_behaviour_is_learnt_from_those(tmp_path):
+def test_a_quarter_of_training_windows_are_left_whole_and_behaviour_is_learnt_from_those(tmp_path):
     config = tiny_config(data={"mask_ratio": 0.5, "batch_size": 32, "modality_dropout": 0.0})
     _, dataset = new_run(tmp_path, config)
     batch = dataset.train_batch(3)
@@ -65,3 +66,13 @@ def test_half_the_training_windows_are_left_whole_and_behaviour_is_learnt_from_t
 def test_a_lorenz_source_holding_out_every_neuron_is_refused_with_what_to_do():
     with pytest.raises(DataError, match="hold out fewer"):
         lorenz_session(LorenzSource(n_neurons=5, n_heldout=5))
+
+
+def test_the_glm_read_out_recovers_planted_rates_from_latents_even_when_thinned():
+    rng = np.random.default_rng(0)
+    latents = rng.normal(size=(24_000, 4))
+    true_rates = np.exp(np.log(0.1) + latents @ rng.normal(0, 0.5, (4, 3)))
+    spikes = rng.poisson(true_rates)
+    rates = glm_readout_rates(latents[:20_000], spikes[:20_000], latents[20_000:], max_bins=5_000)
+    oracle = bits_per_spike(true_rates[20_000:], spikes[20_000:])
+    assert oracle > 0.3 and bits_per_spike(rates, spikes[20_000:]) > 0.95 * oracle
