@@ -15,11 +15,18 @@ Run ``python benchmarks/training.py``. Every figure is measured in this run, one
 - ``decoding_r2`` / ``ridge_r2`` / ``cebra_r2``: behaviour R^2 on the held-out test split of a
   synthetic session with known latents (all modalities in), for the model, ridge on the same
   binned inputs (+-5 lags), and CEBRA-Behavior embeddings + the same ridge; ``co_bps`` on held-out
-  units (NLB bits per spike) next to ``co_bps_oracle`` (a Poisson GLM on the true latents).
+  units (NLB bits per spike, a Poisson GLM read-out of the model's latent states fitted on the train
+  split) next to ``co_bps_oracle`` (a Poisson GLM on the true latents), ``co_bps_fraction_of_oracle``
+  their ratio and ``co_bps_head`` the trained spike head's own.
+- ``alone_r2``: {modality: {"model", "ridge", "cebra", "multimodal_model"}}: held-out R^2 with that
+  modality as the only input, for a model trained on it alone (``ALONE_STEPS``), ridge and CEBRA on
+  it, and the all-modality model given only it; ``alone_model_beats_ridge`` (every modality).
 - ``lorenz_*``: the LFADS Lorenz set-up (``engines.training.data.lorenz``, seed 0: 100 trials of
   100 + 20 bins at 10 ms, 40 neurons, 10 held out), scored as NLB scores its test trials:
   ``lorenz_oracle_co_bps`` / ``lorenz_oracle_fp_bps`` for the true rates (the ceiling) and
-  ``lorenz_smoothing_co_bps`` for NLB's smoothing baseline (Poisson GLM on smoothed held-in spikes).
+  ``lorenz_smoothing_co_bps`` for NLB's smoothing baseline (Poisson GLM on smoothed held-in spikes);
+  ``lorenz_model_co_bps`` / ``lorenz_model_fp_bps`` for our model trained on it (the ``lorenz``
+  source, whole trials, ``LORENZ_STEPS``), its spike head given the held-in neurons' observed bins.
 - ``nitime_*``: the same figures on nitime's real grasshopper recording (spikes -> stimulus
   amplitude; one neuron, so no co-bps) and its event-related fMRI run (BOLD -> HRF design).
 - ``poyo_r2`` / ``ours_r2`` / ``poyo_tokens_per_s`` / ``ours_tokens_per_s`` (and ``poyo_*``): torch_brain's
@@ -230,6 +237,62 @@ def _lorenz_figures() -> dict[str, float]:
     }
 
 
+ALONE_STEPS = 900
+"""Steps of each one-modality model (the multimodal model's budget: the same data, one input)."""
+
+
+def _alone_figures(workspace: Path, synthetic: dict) -> dict[str, object]:
+    """A model trained on each modality alone, scored beside ridge and CEBRA on that modality alone.
+
+    Ridge and CEBRA come from the multimodal run's evaluation (the same split and inputs); each
+    modality's model is its own run (its decoding R^2 with that single input).
+    """
+    evaluation = synthetic["result"]
+    alone: dict[str, dict[str, float | None]] = {}
+    beats: dict[str, bool] = {}
+    for modality, scores in evaluation["alone_r2"].items():
+        run = _train_and_evaluate(
+            workspace,
+            [SYNTHETIC],
+            steps=ALONE_STEPS,
+            cebra_iterations=0,
+            data={"seq_len": 64, "batch_size": 16, "modalities": [modality]},
+        )
+        model_r2 = float(run["result"]["decoding_r2"][modality])
+        beats[modality] = scores["ridge"] is None or model_r2 > scores["ridge"]
+        alone[modality] = {
+            "model": round(model_r2, 3),
+            "ridge": None if scores["ridge"] is None else round(scores["ridge"], 3),
+            "cebra": None if scores["cebra"] is None else round(scores["cebra"], 3),
+            "multimodal_model": None if scores["model"] is None else round(scores["model"], 3),
+        }
+        print(f"{modality} alone: {json.dumps(alone[modality])}")
+    return {
+        "alone_r2": alone,
+        "alone_model_beats_ridge": all(beats.values()),
+    }
+
+
+LORENZ_STEPS = 600
+
+
+def _lorenz_model_figures(workspace: Path) -> dict[str, float]:
+    """NLB co-bps and fp-bps of our model trained on the Lorenz source (seed 0, the same data as above)."""
+    run = _train_and_evaluate(
+        workspace,
+        [{"kind": "lorenz", "seed": 0}],
+        steps=LORENZ_STEPS,
+        cebra_iterations=0,
+        data={"seq_len": 120, "batch_size": 16},
+    )
+    nlb = run["result"]["nlb"]
+    return {
+        "lorenz_model_co_bps": round(nlb["co_bps"], 4),
+        "lorenz_model_fp_bps": round(nlb["fp_bps"], 4),
+        "lorenz_model_train_s": round(run["train_s"], 1),
+    }
+
+
 def main() -> None:
     torch.set_num_threads(1)
     figures: dict[str, object] = {}
@@ -240,6 +303,7 @@ def main() -> None:
             Path(tmp), [SYNTHETIC], steps=900, cebra_iterations=300, data={"seq_len": 64, "batch_size": 16}
         )
         r = synthetic["result"]
+        oracle = _oracle_co_bps()
         figures.update(
             train_tokens_per_s=round(synthetic["tokens_per_s"]),
             train_model=f"d_model {MODEL['d_model']}, {MODEL['n_blocks']} bidirectional Mamba block, "
@@ -251,8 +315,10 @@ def main() -> None:
             decoding_r2_per_modality={k: round(v, 3) for k, v in r["decoding_r2"].items()},
             ridge_r2_per_modality={k: round(v, 3) for k, v in r["baselines"]["ridge_r2"].items()},
             co_bps=None if r["co_bps"] is None else round(r["co_bps"], 4),
+            co_bps_head=None if r.get("co_bps_head") is None else round(r["co_bps_head"], 4),
             co_bps_spikes_only=None if r["co_bps_spikes_only"] is None else round(r["co_bps_spikes_only"], 4),
-            co_bps_oracle=round(_oracle_co_bps(), 4),
+            co_bps_oracle=round(oracle, 4),
+            co_bps_fraction_of_oracle=None if r["co_bps"] is None else round(r["co_bps"] / oracle, 3),
             latent_r2=round(r["latent_r2"], 3),
             train_s=round(synthetic["train_s"], 1),
         )
@@ -260,6 +326,8 @@ def main() -> None:
             "synthetic:",
             json.dumps({k: figures[k] for k in ("decoding_r2", "ridge_r2", "cebra_r2", "co_bps")}),
         )
+        figures.update(_alone_figures(Path(tmp), synthetic))
+        figures.update(_lorenz_model_figures(Path(tmp)))
         grass = _train_and_evaluate(
             Path(tmp),
             [{"kind": "nitime", "dataset": "grasshopper", "recording": 1}],

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import panel as pn
 
@@ -29,7 +30,8 @@ def _number(value: Any, digits: int = 3) -> str:
 
 
 def describe_scores(evaluation: dict[str, Any]) -> str:
-    """Markdown lines: which checkpoint, co-bps (all inputs and spikes only), latent recovery, test bins."""
+    """Markdown lines: which checkpoint, co-bps (all inputs and spikes only), each modality alone against
+    the baselines, NLB scores (Lorenz), latent recovery, test bins."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(evaluation.get("evaluated", 0) or 0)))
     baselines = evaluation.get("baselines", {}) or {}
     lines = [
@@ -40,10 +42,38 @@ def describe_scores(evaluation: dict[str, Any]) -> str:
         (
             f"- **co-bps** (held-out neurons, Neural Latents Benchmark): {_number(evaluation.get('co_bps'))} "
             f"from every held-in input, {_number(evaluation.get('co_bps_spikes_only'))} "
-            "from held-in spikes alone"
+            "from held-in spikes alone (a Poisson GLM over the latent states, fitted on the train split"
+            + (
+                f"; the trained spike head: {_number(evaluation['co_bps_head'])})"
+                if evaluation.get("co_bps_head") is not None
+                else ")"
+            )
             + (f" ({escape_text(evaluation['co_bps_note'])})" if evaluation.get("co_bps_note") else "")
         ),
     ]
+    alone = evaluation.get("alone_r2") or {}
+    if alone:
+        cells = " · ".join(
+            f"{escape_text(name)} "
+            + " / ".join(_number(v.get(method)) for method in ("model", "ridge", "cebra"))
+            for name, v in alone.items()
+        )
+        beaten = sum(
+            1
+            for v in alone.values()
+            if v.get("model") is not None and v["model"] > (v.get("ridge") or -np.inf)
+        )
+        lines.append(
+            f"- **Each modality alone** (R², model / ridge / CEBRA): {cells}; the model beats ridge on "
+            f"{beaten} of {len(alone)}"
+        )
+    nlb = evaluation.get("nlb")
+    if nlb:
+        lines.append(
+            f"- **NLB** (Lorenz test trials): co-bps {_number(nlb.get('co_bps'))}, fp-bps "
+            f"{_number(nlb.get('fp_bps'))}; NLB's smoothing baseline co-bps "
+            f"{_number(nlb.get('smoothing_co_bps'))}"
+        )
     if evaluation.get("latent_r2") is not None:
         lines.append(f"- **Latent recovery** R² (synthetic ground truth): {_number(evaluation['latent_r2'])}")
     if baselines.get("cebra_note"):

@@ -28,6 +28,7 @@ DATA_CHOICES = {
     "NWB file (path or URL)": "nwb",
     "nitime real data (shipped with nitime)": "nitime",
     "Session file (.npz)": "session",
+    "Lorenz benchmark (LFADS / NLB, generated)": "lorenz",
 }
 NITIME_DATASETS = {
     "grasshopper receptor spikes": "grasshopper",
@@ -98,6 +99,8 @@ class StartRunForm(pn.viewable.Viewer):
             return {"kind": "synthetic", "n_sessions": int(self.sessions)}
         if self.data == "nitime":
             return {"kind": "nitime", "dataset": self.nitime_dataset}
+        if self.data == "lorenz":  # trials of 120 bins: NLB's splits, held-out neurons, forward window
+            return {"kind": "lorenz", "seed": int(self.seed)}
         if not self.path.strip():
             raise ConfigError(
                 f"Enter the {'NWB file' if self.data == 'nwb' else 'session file'} to train on "

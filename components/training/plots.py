@@ -196,6 +196,7 @@ def decoding_frame(evaluation: dict[str, Any]) -> pd.DataFrame:
     model = evaluation.get("decoding_r2", {}) or {}
     baselines = evaluation.get("baselines", {}) or {}
     ridge = baselines.get("ridge_r2", {}) or {}
+    cebra = {"all": baselines.get("cebra_r2"), **(baselines.get("cebra_r2_per_modality", {}) or {})}
     rows = []
     for name in dict.fromkeys([*model, *ridge]):
         rows.append(
@@ -203,7 +204,7 @@ def decoding_frame(evaluation: dict[str, Any]) -> pd.DataFrame:
                 "input": name,
                 "model R²": model.get(name),
                 "ridge R²": ridge.get(name),
-                "CEBRA R²": baselines.get("cebra_r2") if name == "all" else None,
+                "CEBRA R²": cebra.get(name),
             }
         )
     return pd.DataFrame(rows, columns=["input", "model R²", "ridge R²", "CEBRA R²"])

@@ -30,6 +30,7 @@ __all__ = [
     "AllenSource",
     "EegMotorSource",
     "NilearnSource",
+    "LorenzSource",
     "DataConfig",
     "ModelConfig",
     "OptimConfig",
@@ -128,6 +129,19 @@ class NilearnSource(_Strict):
     data_dir: str | None = None
 
 
+class LorenzSource(_Strict):
+    """The LFADS Lorenz benchmark (generated), split as NLB splits it; ``bin_s`` is its own, not data's."""
+
+    kind: Literal["lorenz"] = "lorenz"
+    seed: int = 0
+    n_trials: int = Field(default=100, ge=10, le=100_000)
+    n_observed: int = Field(default=100, ge=4, le=10_000)
+    n_forward: int = Field(default=20, ge=1, le=10_000)
+    n_neurons: int = Field(default=40, ge=2, le=5000)
+    n_heldout: int = Field(default=10, ge=1, le=4999)
+    bin_s: float = Field(default=0.01, gt=0, le=1)
+
+
 Source = Annotated[
     SyntheticSource
     | NwbSource
@@ -136,7 +150,8 @@ Source = Annotated[
     | IblSource
     | AllenSource
     | EegMotorSource
-    | NilearnSource,
+    | NilearnSource
+    | LorenzSource,
     Field(discriminator="kind"),
 ]
 
@@ -150,6 +165,8 @@ class DataConfig(_Strict):
     heldout_fraction: float = Field(default=0.2, ge=0, lt=1)
     split_blocks: int = Field(default=1, ge=1, le=100)
     mask_ratio: float = Field(default=0.25, ge=0, lt=1)
+    clean_windows: float = Field(default=0.25, ge=0, le=1)
+    """Training windows left unmasked: behaviour is learnt from those alone (``objective.behaviour_loss``)."""
     modality_dropout: float = Field(default=0.25, ge=0, le=0.5)
 
 
@@ -301,6 +318,7 @@ _SOURCES: dict[str, type[BaseModel]] = {
         AllenSource,
         EegMotorSource,
         NilearnSource,
+        LorenzSource,
     )
 }
 

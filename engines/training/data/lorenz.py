@@ -21,7 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LorenzData", "generate_lorenz", "SPLIT_NAMES"]
+from engines.training.config import LorenzSource
+from engines.training.data.session import Session
+from engines.training.errors import DataError
+
+__all__ = ["LorenzData", "generate_lorenz", "lorenz_session", "lorenz_data", "SPLIT_NAMES"]
 
 SIGMA, RHO, BETA = 10.0, 28.0, 8.0 / 3.0
 SPLIT_NAMES = ("train", "val", "test")
@@ -133,3 +137,42 @@ def generate_lorenz(
         n_forward=n_forward,
         bin_s=bin_s,
     )
+
+
+def lorenz_session(source: LorenzSource) -> Session:
+    """The Lorenz data set of ``source`` as one training session: trials laid end to end on one bin grid.
+
+    The metadata carries what makes the splits NLB's rather than time segments: ``trial_bins``,
+    ``trial_split`` (train/val/test per trial), ``n_forward`` (the forward window at each trial's
+    end) and ``heldout_units`` (never given to the model as input); ``lorenz`` holds the generation
+    parameters, so ``lorenz_data`` rebuilds the very same trials (and their true rates) for scoring.
+    """
+    if source.n_heldout >= source.n_neurons:
+        raise DataError(
+            f"The Lorenz source holds out {source.n_heldout} of {source.n_neurons} neurons; hold out "
+            "fewer, so that some are given to the model."
+        )
+    params = source.model_dump(exclude={"kind"})
+    data = generate_lorenz(**params)
+    n_trials, n_bins, n_neurons = data.spikes.shape
+    return Session(
+        session_id=f"lorenz-{source.seed}",
+        bin_s=data.bin_s,
+        modalities={"spikes": data.spikes.reshape(n_trials * n_bins, n_neurons).astype(np.float32)},
+        species="simulated",
+        metadata={
+            "source": "lorenz",
+            "lorenz": params,
+            "trial_bins": n_bins,
+            "trial_split": [str(s) for s in data.split],
+            "n_forward": data.n_forward,
+            "heldout_units": [int(u) for u in data.heldout],
+        },
+        latents=data.latents.reshape(n_trials * n_bins, -1).astype(np.float32),
+    ).validate()
+
+
+def lorenz_data(session: Session) -> LorenzData | None:
+    """The ``LorenzData`` a Lorenz session was made from (regenerated from its parameters), else None."""
+    params = session.metadata.get("lorenz")
+    return generate_lorenz(**params) if session.metadata.get("source") == "lorenz" and params else None

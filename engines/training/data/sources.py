@@ -20,12 +20,14 @@ from engines.training.config import (
     DataConfig,
     EegMotorSource,
     IblSource,
+    LorenzSource,
     NilearnSource,
     NitimeSource,
     NwbSource,
     SessionFileSource,
     SyntheticSource,
 )
+from engines.training.data.lorenz import lorenz_session
 from engines.training.data.nitime_data import load_nitime_session
 from engines.training.data.nwb import convert_nwb
 from engines.training.data.session import Session, load_session, save_session
@@ -41,6 +43,8 @@ def _one_source(source, config: DataConfig, policy: SourcePolicy | None, report:
         return generate_synthetic_sessions(source, config.bin_s)
     if isinstance(source, NitimeSource):
         return [load_nitime_session(source, config.bin_s)]
+    if isinstance(source, LorenzSource):
+        return [lorenz_session(source)]
     if policy is None:
         raise DataError(
             f"A {source.kind} source reads files or the network; the server's source policy is needed."

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from engines.training.config import MODALITIES, DataConfig
-from engines.training.data.session import Session, split_segments
+from engines.training.data.session import SPLITS, Session, split_segments
 from engines.training.errors import DataError
 
 __all__ = ["SessionSpec", "DataSpec", "Batch", "WindowDataset"]
@@ -80,6 +80,31 @@ class _Prepared:
     arrays: dict[str, np.ndarray]
     heldin: np.ndarray | None
     behaviour: np.ndarray | None
+    forward: np.ndarray | None = None
+    """(n_bins,) True on the forward-prediction bins of trial-based sessions (hidden in half the windows)."""
+
+
+def trial_segments(session: Session) -> dict[str, list[tuple[int, int]]] | None:
+    """One [start, stop) segment per trial in its own split, for sessions made of trials (their metadata
+    has ``trial_bins`` and ``trial_split``, as NLB data sets do); None for continuous recordings."""
+    bins, labels = session.metadata.get("trial_bins"), session.metadata.get("trial_split")
+    if not bins or not labels:
+        return None
+    segments: dict[str, list[tuple[int, int]]] = {name: [] for name in SPLITS}
+    for k, label in enumerate(labels):
+        if label not in segments:
+            raise DataError(
+                f"Session {session.session_id!r}: trial {k} is in split {label!r}, not one of {SPLITS}."
+            )
+        segments[label].append((k * int(bins), (k + 1) * int(bins)))
+    return segments
+
+
+def _forward_bins(session: Session) -> np.ndarray | None:
+    n_forward, bins = int(session.metadata.get("n_forward", 0) or 0), session.metadata.get("trial_bins")
+    if not n_forward or not bins:
+        return None
+    return (np.arange(session.n_bins) % int(bins)) >= int(bins) - n_forward
 
 
 def _zscore(array: np.ndarray, train: list[tuple[int, int]]) -> np.ndarray:
@@ -127,7 +152,7 @@ class WindowDataset:
                 f"Session {session.session_id!r} has none of the chosen modalities "
                 f"({', '.join(self.modalities)}); it has {', '.join(session.modalities)}."
             )
-        segments = split_segments(session.n_bins, self.config.split_blocks)
+        segments = trial_segments(session) or split_segments(session.n_bins, self.config.split_blocks)
         if min(b - a for a, b in segments["train"]) < self.config.seq_len:
             raise DataError(
                 f"Session {session.session_id!r} has {session.n_bins} bins, too few for training windows "
@@ -142,13 +167,15 @@ class WindowDataset:
             for m in chosen
         }
         heldin = None
-        if "spikes" in arrays and self.config.heldout_fraction > 0 and arrays["spikes"].shape[1] >= 2:
+        if "spikes" in arrays and "heldout_units" in session.metadata:  # a benchmark's own held-out neurons
+            heldin = np.setdiff1d(np.arange(arrays["spikes"].shape[1]), session.metadata["heldout_units"])
+        elif "spikes" in arrays and self.config.heldout_fraction > 0 and arrays["spikes"].shape[1] >= 2:
             n = arrays["spikes"].shape[1]
             n_out = min(n - 1, max(1, int(round(self.config.heldout_fraction * n))))
             order = np.random.default_rng([self.seed, index, 7]).permutation(n)
             heldin = np.sort(order[n_out:])
         behaviour = _zscore(session.behaviour, segments["train"]) if session.behaviour is not None else None
-        return _Prepared(session, segments, arrays, heldin, behaviour)
+        return _Prepared(session, segments, arrays, heldin, behaviour, _forward_bins(session))
 
     def _spec(self, item: _Prepared) -> SessionSpec:
         inputs = {
@@ -184,13 +211,24 @@ class WindowDataset:
         item = self.items[session]
         index = starts[:, None] + np.arange(length)[None, :]
         names = [m for m in (modalities or list(item.arrays)) if m in item.arrays]
+        forward = (
+            item.forward[index] & (rng.random(len(starts)) < 0.5)[:, None]
+            if rng is not None and item.forward is not None
+            else np.zeros(index.shape, bool)
+        )
+        # windows left whole train the behaviour read-out on inputs as evaluation gives them
+        masked_windows = (
+            rng.random(len(starts)) >= self.config.clean_windows
+            if rng is not None
+            else np.zeros(len(starts), bool)
+        )
         inputs, targets, masks = {}, {}, {}
         for m in names:
             full = item.arrays[m][index]
             targets[m] = full
             shown = full[..., item.heldin] if m == "spikes" and item.heldin is not None else full
-            mask = (
-                (rng.random(index.shape) < self.config.mask_ratio)
+            mask = forward | (
+                (rng.random(index.shape) < self.config.mask_ratio) & masked_windows[:, None]
                 if rng is not None
                 else np.zeros(index.shape, bool)
             )

@@ -24,11 +24,20 @@ from engines.training.data.windows import Batch, WindowDataset
 from engines.training.errors import DataError, RunNotFound, TrainingError
 from engines.training.evaluation.baselines import RIDGE_LAGS, cebra_decode, ridge_decode
 from engines.training.evaluation.metrics import bits_per_spike, r2_score
+from engines.training.evaluation.nlb_run import nlb_run_scores
+from engines.training.evaluation.readout import glm_readout_rates
 from engines.training.model.foundation import FoundationModel
 from engines.training.runs import ACTIVE_STATES, RunFolder, write_json_atomic
 from engines.training.trainer.checkpoint import load_checkpoint
 
-__all__ = ["TrainedRun", "load_trained_run", "predict_split", "split_inputs", "evaluate_run"]
+__all__ = [
+    "TrainedRun",
+    "load_trained_run",
+    "predict_split",
+    "split_inputs",
+    "evaluate_run",
+    "alone_scores",
+]
 
 
 @dataclass
@@ -128,12 +137,23 @@ def _weighted(values: Sequence[tuple[float | None, float]]) -> float | None:
     return float(sum(v * n for v, n in kept) / sum(n for _, n in kept)) if kept else None
 
 
-def _co_bps(run: TrainedRun, session: int, test: dict[str, Any]) -> tuple[float | None, float]:
+def _co_bps(
+    run: TrainedRun, session: int, test: dict[str, Any], train: dict[str, Any] | None = None
+) -> tuple[float | None, float]:
+    """(co-bps of the held-out units, their spike count): from the trained spike head, or with
+    ``train`` (the same inputs' predictions on the train split) from a GLM read-out of the latents."""
     heldout = run.dataset.heldout_units(session)
     if not len(heldout) or not test["rates"]:
         return None, 0.0
     spikes = np.concatenate(test["spikes"])[:, heldout]
-    return bits_per_spike(np.concatenate(test["rates"])[:, heldout], spikes), float(spikes.sum())
+    if train is None:
+        return bits_per_spike(np.concatenate(test["rates"])[:, heldout], spikes), float(spikes.sum())
+    rates = glm_readout_rates(
+        np.concatenate(train["latent"]),
+        np.concatenate(train["spikes"])[:, heldout],
+        np.concatenate(test["latent"]),
+    )
+    return bits_per_spike(rates, spikes), float(spikes.sum())
 
 
 def _session_scores(run: TrainedRun, session: int, subsets: dict[str, list[str]]) -> dict[str, Any]:
@@ -147,15 +167,23 @@ def _session_scores(run: TrainedRun, session: int, subsets: dict[str, list[str]]
                 np.concatenate(test["behaviour_true"]), np.concatenate(test["behaviour"])
             )
             scores["bins"] = sum(len(b) for b in test["behaviour"])
+        if name not in ("all", "spikes"):
+            continue
+        has_heldout = bool(len(run.dataset.heldout_units(session))) and bool(test["rates"])
+        train = (
+            predict_split(run, session, "train", modalities)
+            if has_heldout or (name == "all" and test["true_latents"])
+            else None
+        )
         if name == "all":
-            scores["co_bps"], scores["heldout_spikes"] = _co_bps(run, session, test)
-            if test["true_latents"]:
-                train = predict_split(run, session, "train", modalities)
+            scores["co_bps"], scores["heldout_spikes"] = _co_bps(run, session, test, train)
+            scores["co_bps_head"], _ = _co_bps(run, session, test)
+            if test["true_latents"] and train is not None:
                 scores["latent_r2"] = ridge_decode(
                     train["latent"], train["true_latents"], test["latent"], test["true_latents"], lags=0
                 )
-        if name == "spikes":
-            scores["co_bps_spikes_only"], _ = _co_bps(run, session, test)
+        else:
+            scores["co_bps_spikes_only"], _ = _co_bps(run, session, test, train)
     return scores
 
 
@@ -170,13 +198,13 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Score a run's checkpoint on the test split and write ``evaluation.json``; returns the same dict.
 
-    Keys: ``decoding_r2`` ({"all" and each modality: R^2 of behaviour on the test split with only
-    that input}), ``co_bps`` (NLB bits per spike of the held-out units, predicted from every
-    held-in signal) and ``co_bps_spikes_only`` (from the held-in units alone, NLB's setting), both
-    None when no session has held-out units; ``latent_r2`` (synthetic data: true latents from the
-    model's states by ridge), ``baselines`` ({"ridge_r2": {...}, "cebra_r2", "cebra_note"}),
-    ``checkpoint_step``, ``n_test_bins``. ``cebra_iterations``: None scales them to the data
-    (``cebra_iterations_for``), 0 skips CEBRA.
+    Keys: ``decoding_r2`` ({"all" and each modality alone: behaviour R^2 on the test split}),
+    ``co_bps`` / ``co_bps_spikes_only`` (held-out units from every held-in input / held-in spikes,
+    by ``readout.glm_readout_rates``; None without held-out units), ``co_bps_head`` (the trained
+    spike head's), ``latent_r2`` (synthetic: true latents from the states by ridge), ``baselines``
+    ({"ridge_r2", "cebra_r2_per_modality", "cebra_r2" (all), "cebra_note"}), ``alone_r2``, ``nlb``
+    (Lorenz: ``nlb_run_scores``), ``checkpoint_step``, ``n_test_bins``. ``cebra_iterations``: None
+    scales them to the data (``cebra_iterations_for``), 0 skips CEBRA.
     """
     report = progress or (lambda fraction, message: None)
     run = load_trained_run(folder, checkpoint_step)
@@ -196,10 +224,10 @@ def evaluate_run(
         "checkpoint_step": run.step,
         "evaluated": time.time(),
         "decoding_r2": {k: v for k, v in decoding.items() if v is not None},
-        "co_bps": _weighted([(s.get("co_bps"), s.get("heldout_spikes", 0)) for s in per_session]),
-        "co_bps_spikes_only": _weighted(
-            [(s.get("co_bps_spikes_only"), s.get("heldout_spikes", 0)) for s in per_session]
-        ),
+        **{
+            key: _weighted([(s.get(key), s.get("heldout_spikes", 0)) for s in per_session])
+            for key in ("co_bps", "co_bps_head", "co_bps_spikes_only")
+        },
         "latent_r2": _weighted([(s.get("latent_r2"), s["bins"] or 1) for s in per_session]),
         "n_test_bins": int(sum(s["bins"] for s in per_session)),
     }
@@ -207,6 +235,8 @@ def evaluate_run(
         result["co_bps_note"] = "no session has spikes with held-out units (needs at least 2 units)"
     if baselines:
         result["baselines"] = _baselines(run, subsets, cebra_iterations, report, cancelled)
+    result["alone_r2"] = alone_scores(result)
+    result.update({"nlb": nlb} if (nlb := nlb_run_scores(run)) is not None else {})
     report(1.0, "evaluation done")
     write_json_atomic(folder.evaluation_path, result)
     if folder.effective_state() not in ACTIVE_STATES:
@@ -243,15 +273,52 @@ def _baselines(
             ridge[name] = score
     out: dict[str, Any] = {"ridge_r2": ridge, "ridge_lags": RIDGE_LAGS}
     if cebra_iterations != 0 and sessions:
-        values = []
-        for k, s in enumerate(sessions):
-            share = sub_progress(report, 0.6 + 0.4 * k / len(sessions), 0.6 + 0.4 * (k + 1) / len(sessions))
-            share(0.0, f"fitting CEBRA on session {s + 1}")
-            train_x, train_y = split_inputs(run.dataset, s, "train", subsets["all"])
-            test_x, test_y = split_inputs(run.dataset, s, "test", subsets["all"])
-            score, note = cebra_decode(
-                train_x, train_y, test_x, test_y, cebra_iterations, cancelled=cancelled, progress=share
-            )
-            values.append((score, sum(len(y) for y in test_y)))
-        out["cebra_r2"], out["cebra_note"] = _weighted(values), note
+        cebra: dict[str, float] = {}
+        fitted: dict[tuple[str, ...], float | None] = {}  # a one-modality session's "all" is that modality
+        note = ""
+        for k, (name, modalities) in enumerate(subsets.items()):
+            key = tuple(sorted(modalities))
+            if key not in fitted:
+                share = sub_progress(report, 0.6 + 0.4 * k / len(subsets), 0.6 + 0.4 * (k + 1) / len(subsets))
+                share(0.0, f"fitting CEBRA on {name}")
+                fitted[key], note = _cebra_on(run, sessions, modalities, cebra_iterations, cancelled, share)
+            if fitted[key] is not None:
+                cebra[name] = fitted[key]
+        out["cebra_r2"], out["cebra_note"] = cebra.get("all"), note
+        out["cebra_r2_per_modality"] = cebra
     return out
+
+
+def _cebra_on(
+    run: TrainedRun,
+    sessions: list[int],
+    modalities: list[str],
+    iterations: int | None,
+    cancelled: Callable[[], bool] | None,
+    progress: Progress,
+) -> tuple[float | None, str]:
+    """CEBRA's R^2 from ``modalities`` over the sessions that have them all (test bins weighted), its note."""
+    values, note = [], ""
+    usable = [s for s in sessions if all(m in run.dataset.items[s].arrays for m in modalities)]
+    for k, s in enumerate(usable):
+        share = sub_progress(progress, k / len(usable), (k + 1) / len(usable))
+        train_x, train_y = split_inputs(run.dataset, s, "train", modalities)
+        test_x, test_y = split_inputs(run.dataset, s, "test", modalities)
+        score, note = cebra_decode(
+            train_x, train_y, test_x, test_y, iterations, cancelled=cancelled, progress=share
+        )
+        values.append((score, sum(len(y) for y in test_y)))
+    return _weighted(values), note
+
+
+def alone_scores(result: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """{modality: {"model", "ridge", "cebra"}}: held-out R^2 of each with that modality as its only
+    input (None where a method was not run), from an ``evaluate_run`` result."""
+    baselines = result.get("baselines", {}) or {}
+    ridge = baselines.get("ridge_r2", {}) or {}
+    cebra = baselines.get("cebra_r2_per_modality", {}) or {}
+    return {
+        name: {"model": value, "ridge": ridge.get(name), "cebra": cebra.get(name)}
+        for name, value in result.get("decoding_r2", {}).items()
+        if name != "all"
+    }

@@ -20,7 +20,7 @@ from engines.training.losses import (
 )
 from engines.training.model.foundation import FoundationModel
 
-__all__ = ["TensorBatch", "to_tensors", "Objective"]
+__all__ = ["TensorBatch", "to_tensors", "behaviour_loss", "Objective"]
 
 
 @dataclass
@@ -73,6 +73,17 @@ def _reconstruction_losses(
     }
 
 
+def behaviour_loss(
+    prediction: torch.Tensor, behaviour: torch.Tensor, masks: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    """Squared error of the decoded behaviour on the windows with no masked input (all windows when
+    every one has some): decoding is learnt from inputs as an evaluation gives them."""
+    masked = torch.stack([m.any(dim=1) for m in masks.values()]).any(dim=0) if masks else None
+    if masked is None or bool(masked.all()):
+        return F.mse_loss(prediction, behaviour)
+    return F.mse_loss(prediction[~masked], behaviour[~masked])
+
+
 class Objective(nn.Module):
     """Task losses for a batch and their weighted total; ``tasks`` are the enabled ones from the config."""
 
@@ -106,7 +117,7 @@ class Objective(nn.Module):
         )
         losses: dict[str, torch.Tensor] = {}
         if "behaviour" in self.tasks and out.behaviour is not None and batch.behaviour is not None:
-            losses["behaviour"] = F.mse_loss(out.behaviour.float(), batch.behaviour)
+            losses["behaviour"] = behaviour_loss(out.behaviour.float(), batch.behaviour, batch.masks)
         if "reconstruction" in self.tasks and out.reconstruction:
             parts = _reconstruction_losses(out.reconstruction, batch)
             self.modality_losses = {m: float(part.detach()) for m, part in parts.items()}
