@@ -282,8 +282,9 @@ def _baselines(
                 share = sub_progress(report, 0.6 + 0.4 * k / len(subsets), 0.6 + 0.4 * (k + 1) / len(subsets))
                 share(0.0, f"fitting CEBRA on {name}")
                 fitted[key], note = _cebra_on(run, sessions, modalities, cebra_iterations, cancelled, share)
-            if fitted[key] is not None:
-                cebra[name] = fitted[key]
+            score = fitted[key]
+            if score is not None:
+                cebra[name] = score
         out["cebra_r2"], out["cebra_note"] = cebra.get("all"), note
         out["cebra_r2_per_modality"] = cebra
     return out
