@@ -187,6 +187,20 @@ def _session_scores(run: TrainedRun, session: int, subsets: dict[str, list[str]]
     return scores
 
 
+def _score_sessions(
+    run: TrainedRun, subsets: dict[str, list[str]], report: Progress, cancelled: Callable[[], bool] | None
+) -> list[dict[str, Any]]:
+    """The model's scores on each session's test split (the first 40% of the progress)."""
+    per_session = []
+    sessions = len(run.dataset.items)
+    for session in range(sessions):
+        if cancelled is not None and cancelled():
+            raise TrainingError("The evaluation was cancelled.")
+        report(0.4 * session / sessions, f"scoring the model on session {session + 1} of {sessions}")
+        per_session.append(_session_scores(run, session, subsets))
+    return per_session
+
+
 def evaluate_run(
     folder: RunFolder,
     checkpoint_step: int | None = None,
@@ -209,13 +223,7 @@ def evaluate_run(
     report = progress or (lambda fraction, message: None)
     run = load_trained_run(folder, checkpoint_step)
     subsets = {"all": list(run.dataset.modalities), **{m: [m] for m in run.dataset.modalities}}
-    per_session = []
-    for session in range(len(run.dataset.items)):
-        if cancelled is not None and cancelled():
-            raise TrainingError("The evaluation was cancelled.")
-        sessions = len(run.dataset.items)
-        report(0.4 * session / sessions, f"scoring the model on session {session + 1} of {sessions}")
-        per_session.append(_session_scores(run, session, subsets))
+    per_session = _score_sessions(run, subsets, report, cancelled)
     decoding = {
         name: _weighted([(s["decoding"].get(name), s["bins"]) for s in per_session]) for name in subsets
     }
