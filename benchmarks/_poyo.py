@@ -42,18 +42,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import median
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from benchmarks._train_run import train_timed
 from engines.training.config import build_config
-from engines.training.data import prepare_run_data
 from engines.training.data.windows import WindowDataset
 from engines.training.evaluation import load_trained_run, predict_split, r2_score
-from engines.training.runs import RunFolder, RunRegistry
-from engines.training.trainer.loop import Trainer
+from engines.training.runs import RunFolder
 
 if TYPE_CHECKING:
     from torch_brain.models import POYO
@@ -243,15 +241,7 @@ def _train_ours(
         },
         data={"seq_len": 64, "batch_size": 16},
     )
-    folder = RunRegistry(workspace).new_run("poyo-side-by-side")
-    folder.config_path.write_text(json.dumps(config.to_dict()))
-    dataset = WindowDataset(prepare_run_data(folder, config.data), config.data, config.training.seed)
-    started = time.perf_counter()
-    Trainer(config, folder, dataset).run(raise_errors=True)
-    seconds = time.perf_counter() - started
-    frame = folder.metrics()
-    tokens = float(median(frame[frame["split"] == "train"]["tokens_per_s"]))
-    return folder, dataset, seconds, tokens
+    return train_timed(workspace, config, "poyo-side-by-side")
 
 
 def _torch_brain_missing() -> str | None:

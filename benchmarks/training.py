@@ -58,18 +58,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._poyo import compare_with_poyo  # noqa: E402
+from benchmarks._train_run import train_timed  # noqa: E402
 from benchmarks._training_gpu import gpu_figures  # noqa: E402
 from benchmarks._training_runs import measure_runs_at_scale  # noqa: E402
 from engines.training.config import build_config  # noqa: E402
-from engines.training.data import generate_synthetic_sessions, prepare_run_data, split_segments  # noqa: E402
+from engines.training.data import generate_synthetic_sessions, split_segments  # noqa: E402
 from engines.training.data.lorenz import generate_lorenz  # noqa: E402
-from engines.training.data.windows import WindowDataset  # noqa: E402
 from engines.training.evaluation import bits_per_spike, evaluate_run  # noqa: E402
 from engines.training.evaluation.nlb import co_bps, nlb_scores, smoothing_rates  # noqa: E402
 from engines.training.model._scan_reference import selective_scan_ref  # noqa: E402
 from engines.training.model.scan import selective_scan  # noqa: E402
-from engines.training.runs import RunRegistry  # noqa: E402
-from engines.training.trainer.loop import Trainer  # noqa: E402
 
 BATCH, D_INNER, D_STATE = 4, 256, 16
 SYNTHETIC = {"kind": "synthetic", "n_bins": 30000, "n_sessions": 1, "seed": 7}
@@ -192,14 +190,7 @@ def _train_and_evaluate(
         },
         **sections,
     )
-    folder = RunRegistry(workspace).new_run("benchmark")
-    folder.config_path.write_text(json.dumps(config.to_dict()))
-    dataset = WindowDataset(prepare_run_data(folder, config.data), config.data, config.training.seed)
-    started = time.perf_counter()
-    Trainer(config, folder, dataset).run(raise_errors=True)
-    seconds = time.perf_counter() - started
-    frame = folder.metrics()
-    tokens = float(median(frame[frame["split"] == "train"]["tokens_per_s"]))
+    folder, dataset, seconds, tokens = train_timed(workspace, config, "benchmark")
     result = evaluate_run(folder, cebra_iterations=cebra_iterations)
     from engines.training.model.foundation import FoundationModel
 
