@@ -51,12 +51,7 @@ def card_text(row: dict[str, Any]) -> str:
 
 class Pictures:
     """A row of PNG panes kept for the page's life: a group's images replace the panes' pictures, not the
-    panes.
-
-    Between groups the panes are emptied, not hidden: with ``visible`` toggled off and on, about one
-    forward-and-back page turn in four left a card's delivered pictures hidden in the browser although the
-    server's panes were visible. A pane's picture is one property, so the last one set is what shows.
-    """
+    panes."""
 
     def __init__(self, row: pn.Row, **pane_options: Any) -> None:
         self.view = row
@@ -65,10 +60,7 @@ class Pictures:
     def hide(self) -> None:
         """While the next group's images are drawn: nothing of the previous group stays on screen."""
         for shown in self.view:
-            if isinstance(shown, pn.pane.PNG):
-                shown.object = None
-            else:
-                shown.visible = False
+            shown.visible = False
 
     def show(self, paths: dict[str, Path]) -> None:
         files = [str(p) for p in paths.values()]
@@ -77,7 +69,7 @@ class Pictures:
             self.view[:] = [pn.pane.PNG(file, **self._options) for file in files]
             return
         for pane, file in zip(panes, files):
-            pane.object = file
+            pane.param.update(object=file, visible=True)
 
     def fail(self, message: pn.viewable.Viewable) -> None:
         self.view[:] = [message]
