@@ -36,6 +36,7 @@ from app.session import SessionState
 from app.settings import Settings
 from app.started_pools import start_pools
 from components.history import BrowserHistory
+from components.queued_patches import send_every_queued_patch
 from components.safe_text import text_alert
 from components.session_pool import order_callbacks_per_session
 
@@ -194,6 +195,7 @@ def build_server(settings: Settings) -> tuple[Server, str]:
     sign_in = sign_in_for(settings)
     ctx = AppContext.create(settings, start=False)  # threads start after the fork into --num-procs processes
     order_callbacks_per_session(settings.num_threads)  # off the event loop, in order per session
+    send_every_queued_patch()  # no change queued for a browser waits for a later one
     origins = list(settings.websocket_origins) or [
         f"{settings.address}:{settings.port}",
         f"localhost:{settings.port}",
@@ -321,6 +323,7 @@ def _keep_imports_out_of_full_collections() -> None:
 
 def _served_by_panel() -> None:
     """``panel serve app/main.py``: one context per server process, kept in Panel's cache."""
+    send_every_queued_patch()
     ctx = pn.state.as_cached("neurodeck-context", lambda: AppContext.create(Settings.from_env()))
     create_app(ctx).servable(title="Neurodeck")
 
