@@ -28,7 +28,7 @@ pytestmark = pytest.mark.timeout(120)
 def _served_changes(page, seconds: float = 1.5) -> list[str]:
     """Serve ``page``, open it, let its background paths run for ``seconds``; the off-thread changes."""
     with foreign_widget_changes() as foreign, serve_page(page) as url:
-        requests.get(url, timeout=120)  # a first visit pays the imports (the client below waits 10 s)
+        requests.get(url, timeout=120)  # a first visit pays the imports
         asyncio.run(read_patches(url, lambda _frames: False, timeout_s=seconds))
         time.sleep(0.3)  # results still on their way to the session
     return foreign

@@ -57,8 +57,8 @@ def serve_page(page: Callable[[], pn.viewable.Viewable]) -> Iterator[str]:
 
 async def read_patches(url: str, done: Callable[[list[str]], bool], timeout_s: float = 15) -> list[str]:
     """Open the page, then read the server's ``PATCH-DOC`` frames (as text) until ``done(frames)`` or the
-    timeout."""
-    html = await asyncio.to_thread(lambda: requests.get(url, timeout=10).text)
+    timeout (the page itself may take longer to build on a loaded machine: that is not what is read here)."""
+    html = await asyncio.to_thread(lambda: requests.get(url, timeout=60).text)
     token = re.search(r'"token":\s*"([^"]+)"', html).group(1)
     connection = await websocket_connect(url.replace("http", "ws", 1) + "ws", subprotocols=["bokeh", token])
     protocol, frames = Protocol(), []
