@@ -30,10 +30,14 @@ _METRICS = [
     "loss/reconstruction",
     "loss/contrastive",
     "loss/adversarial",
+    "r2/all",
+    "co_bps",
     "lr",
     "tokens_per_s",
     "grad_norm",
 ]
+_VALIDATION_ONLY = ("r2/all", "co_bps")
+"""Scored only on the validation split (every ``training.score_every`` steps): never on the train split."""
 _FALLBACK_AXES = [
     "model.d_model",
     "model.n_blocks",
@@ -133,6 +137,9 @@ class RunComparison(pn.viewable.Viewer):
 
     @param.depends("metric", "split", watch=True)
     def _reload(self) -> None:
+        if self.metric in _VALIDATION_ONLY and self.split == "train":
+            self.split = "val"  # reloads: a train curve of a validation score would be empty
+            return
         listed = set(self._runs.get("run_id", []))
         ticked = [r for r in self._ticked if r in listed]
         ids = ticked[:MAX_COMPARED]

@@ -106,3 +106,31 @@ def test_compare_draws_twenty_runs_on_one_chart_each_in_its_own_colour(tmp_path)
     assert all(
         len(r.data_source.data.get("step", [])) == 0 for r in chart.renderers if isinstance(r, GlyphRenderer)
     )
+
+
+def test_a_validation_score_compares_on_the_validation_split_even_when_train_was_chosen(tmp_path):
+    registry = RunRegistry(tmp_path)
+    ids = []
+    for i in range(2):
+        config = build_config([{"kind": "synthetic"}], model_size="tiny", steps=200, name=f"run {i}")
+        folder = registry.new_run(config.name)
+        write_json_atomic(folder.config_path, config.to_dict())
+        write_json_atomic(folder.status_path, {"state": "completed", "step": 200, "started": float(i)})
+        writer = MetricsWriter(folder.metrics_path)
+        writer.write_many([{"step": s, "split": "train", "loss": 1.0 / s} for s in range(1, 201)])
+        writer.write_many(
+            [{"step": s, "split": "val", "loss": 1.0 / s, "r2/all": 0.1 * i + s / 400} for s in (100, 200)]
+        )
+        writer.close()
+        ids.append(folder.run_id)
+    comparison = RunComparison(
+        BackgroundWork(), lambda run_id, split, metric: registry.get(run_id).metric_series(split, metric)
+    )
+    root = pn.panel(comparison).get_root()
+    comparison.show_runs(registry.runs_frame(), ids)
+    comparison.split = "train"
+    comparison.metric = "r2/all"  # scored on validation windows only
+    assert comparison.split == "val"
+    [chart] = [p for p in root.select({"type": Plot}) if "r2/all (validation)" in (p.title.text or "")]
+    lines = [r for r in chart.renderers if isinstance(r, GlyphRenderer) and isinstance(r.glyph, Line)]
+    assert sorted(list(r.data_source.data["value"]) for r in lines) == [[0.25, 0.5], [0.35, 0.6]]
