@@ -49,6 +49,12 @@ STRONG_DIP_LLR = 4.5
 few coincidences happens by chance among hundreds of candidate pairs (an amplitude split's two templates can
 be as low as 0.86 alike, so a strong dip asks nothing of them)."""
 DIP_MIN_COSINE = 0.9
+DIP_MAX_Z2 = 8.0
+"""...and, where the templates kept their spread, waveforms within a few times their noise of each other (one
+scaled to the other; ``shape_z2_scaled``): counting coincidences from within 0.4 ms as well made more pairs
+testable, and among the hundreds of pairs of a 150-unit recording two neurons 0.93 alike showed no
+coincidence where 3.4 were expected (a 3% chance) with waveforms 11 times their noise apart, where the weak
+dips of amplitude splits' halves stayed under 5."""
 AMPLITUDE_VETO_SD = 3.0
 """Amplitude distributions this many noise SDs apart, in units active at the same times, are two neurons."""
 SHAPE_COSINE = 0.99
@@ -62,6 +68,19 @@ SHAPE_AMPLITUDE_GAP_SD = 0.5
 THIN_DIP_LLR = 0.5
 """...and a correlogram that leans towards a dip: none in the refractory window where ~0.6 or more were
 expected for independent neurons."""
+WITHIN_NOISE_Z2 = 3.0
+"""Waveforms also count as identical when their difference, one scaled to the other, is within noise: a mean
+squared difference at most this many times its noise variance (the templates' standard errors; ~1 for two
+averages of one waveform, a little more for an amplitude split's halves, which differ in their peaks)...
+"""
+WITHIN_NOISE_MIN_COSINE = 0.98
+"""...with the shapes resolved this far (noisy templates look alike within their noise whatever they are;
+two neurons a few µm apart were seen at cosine 0.97 with a difference within noise)."""
+DISTINCT_SHAPE_Z2 = 30.0
+"""Templates that differ by this many times their noise variance even after scaling one to the other are two
+waveforms: units firing at the same times with such shapes are two neurons whatever the correlogram (an
+amplitude split's halves stay under 20 with 500 spikes each; a chance dip of 5 expected coincidences merged
+two neurons at 57)."""
 
 
 @dataclass(frozen=True)
@@ -87,18 +106,25 @@ class PairVerdict:
     """Amplitudes far apart while both units fire together: two neurons."""
     waveform_evidence: bool
     """No testable timing, but identical waveforms at one place, one amplitude distribution, a leaning dip."""
+    distinct_shapes: bool = False
+    """Waveforms different beyond noise, even scaled, while both units fire together: two neurons."""
 
     @property
     def merge(self) -> bool:
         evidence = self.timing_evidence or self.waveform_evidence
-        return evidence and not self.separated and self.probability >= 0.5
+        return evidence and not self.apart and self.probability >= 0.5
+
+    @property
+    def apart(self) -> bool:
+        """Amplitudes or waveforms say two neurons."""
+        return self.separated or self.distinct_shapes
 
     @property
     def unsure(self) -> bool:
         """Not a merge, yet nothing says two neurons either: the score leans to a merge that nothing tests."""
         return (
             not self.merge
-            and not self.separated
+            and not self.apart
             and self.probability >= 0.5
             and self.evidence.llr_refractory > -1.0
         )
@@ -125,21 +151,30 @@ def score_pair(ev: PairEvidence, params: MetricsJudgeParams) -> PairVerdict:
     # Units that take turns in time may still overlap a little: coincidences there with no dip (LLR <= -1)
     # make them two neurons that happen to fire at different times, not one neuron split in time.
     taking_turns = complementary and ev.llr_refractory > -1.0
-    alike = ev.cosine is None or ev.cosine >= DIP_MIN_COSINE
+    residual = ev.shape_z2_scaled
+    alike = (ev.cosine is None or ev.cosine >= DIP_MIN_COSINE) and (
+        residual is None or residual <= DIP_MAX_Z2
+    )
     dip = ev.llr_refractory >= STRONG_DIP_LLR or (ev.llr_refractory >= TESTABLE_REFRACTORY_LLR and alike)
     timing = dip or ev.llr_duplicate > 0 or taking_turns
     gap = ev.amplitude_gap
     separated = gap is not None and gap >= AMPLITUDE_VETO_SD and not complementary and ev.llr_duplicate <= 0
+    identical = ev.cosine is not None and (
+        ev.cosine >= SHAPE_COSINE
+        or (residual is not None and residual <= WITHIN_NOISE_Z2 and ev.cosine >= WITHIN_NOISE_MIN_COSINE)
+    )
+    distinct = (
+        residual is not None and residual >= DISTINCT_SHAPE_Z2 and not complementary and ev.llr_duplicate <= 0
+    )
     waveform = (
-        ev.cosine is not None
-        and ev.cosine >= SHAPE_COSINE
+        identical
         and min(ev.n_a, ev.n_b) >= SHAPE_MIN_SPIKES
         and ev.distance_um <= SHAPE_DISTANCE_UM
         and gap is not None
         and gap <= SHAPE_AMPLITUDE_GAP_SD
         and ev.llr_refractory >= THIN_DIP_LLR
     )
-    return PairVerdict(ev, probability, terms, timing, separated, waveform)
+    return PairVerdict(ev, probability, terms, timing, separated, waveform, distinct)
 
 
 def _describe(pv: PairVerdict) -> str:
@@ -159,6 +194,11 @@ def _describe(pv: PairVerdict) -> str:
             f"amplitudes {ev.amplitude_gap:.1f} noise SDs apart while both fire at the same times: "
             "two neurons"
         )
+    if pv.distinct_shapes:
+        parts.append(
+            f"waveforms differ by {ev.shape_z2_scaled:.0f} times their noise even scaled to one another, "
+            "while both fire at the same times: two neurons"
+        )
     if ev.llr_refractory >= TESTABLE_REFRACTORY_LLR:
         parts.append(
             f"refractory dip: {ev.refractory_observed} coincidences within ±1.5 ms where "
@@ -177,8 +217,8 @@ def _describe(pv: PairVerdict) -> str:
         )
     if pv.waveform_evidence and not pv.timing_evidence:
         parts.append(
-            "identical waveforms across channels at one place, amplitudes of one distribution: "
-            "one neuron cut at random"
+            "identical waveforms across channels at one place (their difference within noise), amplitudes "
+            "of one distribution: one neuron cut at random"
         )
     if ev.cosine is not None:
         parts.append(f"template cosine {ev.cosine:.2f}")
@@ -272,7 +312,7 @@ def _merge_sets(group: CandidateGroup, verdicts: list[PairVerdict]) -> list[tupl
     against = {
         frozenset((v.evidence.a, v.evidence.b))
         for v in verdicts
-        if v.probability < 0.2 or v.evidence.llr_refractory <= -2.0 or v.separated
+        if v.probability < 0.2 or v.evidence.llr_refractory <= -2.0 or v.apart
     }
     for verdict in sorted((v for v in verdicts if v.merge), key=lambda v: -v.probability):
         left, right = sets[verdict.evidence.a], sets[verdict.evidence.b]
