@@ -6,7 +6,14 @@ neuron is empty there, while two independent neurons coincide as often as their 
 rates predict. Expectations use firing rates measured in short time bins, so units active
 at different times (a split in time) are not mistaken for a refractory dip: they simply
 give no evidence. A peak of coincidences within a fraction of a millisecond is the mark of
-a duplicated unit (the same spikes detected twice).
+a duplicated unit (the same spikes detected twice); coincidences there that make no such peak are
+refractory violations like any other (two halves of one neuron never fire within 0.4 ms either,
+and leaving them out once turned two neurons' chance coincidences into a dip).
+
+Templates are compared by shape (best-shift cosine) and against their noise: the mean squared
+difference over the sum of the two templates' squared standard errors (spike spread over the
+square root of the spikes averaged), so two averages of one waveform score about 1 whatever
+their amplitude, and a real difference scores more the more spikes back it.
 """
 
 from __future__ import annotations

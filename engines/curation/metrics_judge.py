@@ -19,7 +19,23 @@ enough evidence" for the reviewer: alike but not identical waveforms with amplit
 overlap within noise look the same whether they are one neuron or two. Amplitudes separated by
 several noise SDs while both units fire at the same times are two neurons whatever the
 correlogram (``AMPLITUDE_VETO_SD``).
-The score and its calibration are unchanged: only the decision knows what it cannot see.
+
+Waveforms are also compared against their own noise (``shape_z2_scaled``: the mean squared
+difference of the two templates, one scaled to the other, over the sum of their squared standard
+errors, from the templates' spike-to-spike spread). It is about 1 for two averages of one waveform
+and grows with the spikes averaged when the waveforms differ, so it weighs shape by how much
+evidence there is where a fixed cosine cannot. It decides three ways, precision first: waveforms
+within noise (``WITHIN_NOISE_Z2``, shapes resolved to ``WITHIN_NOISE_MIN_COSINE``) count as
+identical for a thin split; a weak dip (``TESTABLE_REFRACTORY_LLR`` to ``STRONG_DIP_LLR``) needs
+waveforms within a few times their noise (``DIP_MAX_Z2``), because among hundreds of candidate
+pairs a few two-neuron pairs show no coincidence where 3-5 were expected; waveforms far beyond
+noise (``DISTINCT_SHAPE_Z2``) in units firing together are two neurons even with a strong dip.
+Units that take turns in time are spared that veto (a drifting neuron changes its waveform), and
+so are duplicates (their zero-lag peak decides). Coincidences within the zero-lag window count as
+refractory violations unless they form a duplicate's peak (see ``_evidence``).
+
+The score changed only through that refractory count (the calibration map was refitted on it);
+the other rules change only the decision.
 
 Each decision also carries ``p_merge``: the group's score through the shipped calibration map
 (``calibration``), the probability that the group holds a true merge.
