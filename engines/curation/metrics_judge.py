@@ -166,8 +166,11 @@ def score_pair(ev: PairEvidence, params: MetricsJudgeParams) -> PairVerdict:
     probability = 1.0 / (1.0 + math.exp(-_clip(log_odds, -30.0, 30.0)))
     # Units that take turns in time may still overlap a little: coincidences there with no dip (LLR <= -1)
     # make them two neurons that happen to fire at different times, not one neuron split in time.
-    taking_turns = complementary and ev.llr_refractory > -1.0
+    # Taking turns tests no refractory period (there is nothing to test): with waveforms far beyond noise it
+    # may be a drifting neuron or two neurons, and the reviewer decides.
     residual = ev.shape_z2_scaled
+    beyond_noise = residual is not None and residual >= DISTINCT_SHAPE_Z2
+    taking_turns = complementary and ev.llr_refractory > -1.0 and not beyond_noise
     alike = (ev.cosine is None or ev.cosine >= DIP_MIN_COSINE) and (
         residual is None or residual <= DIP_MAX_Z2
     )
@@ -179,9 +182,7 @@ def score_pair(ev: PairEvidence, params: MetricsJudgeParams) -> PairVerdict:
         ev.cosine >= SHAPE_COSINE
         or (residual is not None and residual <= WITHIN_NOISE_Z2 and ev.cosine >= WITHIN_NOISE_MIN_COSINE)
     )
-    distinct = (
-        residual is not None and residual >= DISTINCT_SHAPE_Z2 and not complementary and ev.llr_duplicate <= 0
-    )
+    distinct = beyond_noise and not complementary and ev.llr_duplicate <= 0
     waveform = (
         identical
         and min(ev.n_a, ev.n_b) >= SHAPE_MIN_SPIKES

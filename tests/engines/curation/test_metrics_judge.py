@@ -275,3 +275,12 @@ def test_a_weak_dip_needs_waveforms_within_a_few_times_their_noise():
     two = score_pair(_evidence(**weak, shape_z2_scaled=11.0), MetricsJudgeParams())
     assert not two.timing_evidence and not two.merge and two.unsure
     assert score_pair(_evidence(**weak, shape_z2_scaled=4.0), MetricsJudgeParams()).merge
+
+
+def test_units_taking_turns_with_waveforms_far_beyond_noise_are_not_enough_evidence():
+    # Hard seed 9000 (2.5 µV): units 29 and 65 fire in different halves of the recording (a temporal split's
+    # half and another neuron), waveforms 59 times their noise apart; taking turns once merged them.
+    turns = dict(n_a=450, n_b=214, cosine=0.93, distance_um=4.5, presence_overlap=0.15, llr_refractory=0.3)
+    apart = score_pair(_evidence(**turns, shape_z2_scaled=59.0), MetricsJudgeParams())
+    assert not apart.timing_evidence and not apart.merge and apart.unsure
+    assert score_pair(_evidence(**turns, shape_z2_scaled=1.0), MetricsJudgeParams()).merge
