@@ -25,9 +25,21 @@ the judge (on the recommended union of candidates, as the page runs it) and ever
 (``feature_neighbors`` excepted: it needs spike_locations, minutes per cell) are scored on the true
 pairs; ``grid_min_margin`` is the smallest judge F1 minus best preset F1 over the cells.
 
-Measured for issue 20 (two loaded cores, about 1-4 min a cell): the judge that read an empty refractory
+Measured for issue 20 (two loaded cores, about 0.5-2 min a cell): the judge that read an empty refractory
 window as a dip had ``grid_min_margin`` -0.14 and precision down to 0.52 (the hardest cell); the judge
-that says "not enough evidence" has +0.05 and precision 1.0 in every cell.
+that says "not enough evidence" had +0.05 and precision 1.0 on the default seeds, but -0.06 and 0.86 on
+seed base 7000 (its hardest cell merged two neurons on chance coincidences left out of the refractory
+window; "dup overlap 0.3" missed thin splits). With zero-lag coincidences counted as violations and
+waveforms compared against their noise (``metrics_judge``), tuned on bases 2000 and 7000 together:
+
+- 2000: margin +0.09, precision 1.0 in every cell (worst: "rates 5-15 Hz" and "dup overlap 0.9", +0.09);
+- 7000: margin +0.05, precision 1.0 ("noise 10 µV" 0.96 vs 0.91 and "dup overlap 0.3" 0.91 vs 0.86);
+- 9000, held out: margin -0.02, precision 0.80 ("noise 2.5 µV": three units taking turns in time with
+  waveforms 58-128 times their noise apart, a temporal split's half and other neurons); the rule that makes
+  those "not enough evidence" came from that cell, after which 9000 gives +0.05 and 1.0, no longer held out;
+- 11000, held out after that last rule: margin 0.00 ("dup overlap 0.3": 0.80 against x_contaminations'
+  0.80, four thin splits with under 0.5 coincidences expected left to the reviewer), precision 0.95 (the
+  hardest cell: two units taking turns, amplitudes 2.3 SDs apart, waveforms within noise once scaled).
 """
 
 from __future__ import annotations

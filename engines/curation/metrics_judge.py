@@ -30,8 +30,10 @@ identical for a thin split; a weak dip (``TESTABLE_REFRACTORY_LLR`` to ``STRONG_
 waveforms within a few times their noise (``DIP_MAX_Z2``), because among hundreds of candidate
 pairs a few two-neuron pairs show no coincidence where 3-5 were expected; waveforms far beyond
 noise (``DISTINCT_SHAPE_Z2``) in units firing together are two neurons even with a strong dip.
-Units that take turns in time are spared that veto (a drifting neuron changes its waveform), and
-so are duplicates (their zero-lag peak decides). Coincidences within the zero-lag window count as
+Units that take turns in time are spared that veto (a drifting neuron changes its waveform), but
+taking turns is no refractory test, so with waveforms that far apart it is "not enough evidence"
+(a temporal split's half and another neuron take turns too); duplicates are spared as well (their
+zero-lag peak decides). Coincidences within the zero-lag window count as
 refractory violations unless they form a duplicate's peak (see ``_evidence``).
 
 The score changed only through that refractory count (the calibration map was refitted on it);
