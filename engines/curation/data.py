@@ -118,18 +118,19 @@ class AnalyzerData:
         return np.asarray(get_dense_templates_array(analyzer, return_in_uV=analyzer.return_in_uV), np.float32)
 
     @staticmethod
-    def _read_template_errors(analyzer: Any, unit_index: np.ndarray) -> np.ndarray | None:
-        """Standard error of each template sample, (units, samples, channels): the spikes' spread (``std``)
-        over the square root of the spikes averaged (``random_spikes``). ``None`` without either."""
+    def _read_template_errors(analyzer: Any, unit_index: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The templates' spike-to-spike spread (``std``, (units, samples, channels): the extension's own
+        array, not a copy) and the spikes each template averaged (``random_spikes``); ``None`` without
+        either."""
         templates = analyzer.extensions.get("templates")
         chosen = analyzer.extensions.get("random_spikes")
         if templates is None or chosen is None or "std" not in templates.data:
             return None
-        std = np.asarray(templates.data["std"], np.float32)
+        std = np.asarray(templates.data["std"])
         if std.shape[0] != len(analyzer.unit_ids) or std.shape[2] != analyzer.get_num_channels():
             return None  # a sparse std array: its channels are not the dense templates' channels
         counts = np.bincount(unit_index[chosen.get_data()], minlength=len(analyzer.unit_ids))
-        return std / np.sqrt(np.maximum(counts, 1))[:, None, None].astype(np.float32)
+        return std, counts
 
     # --- units --------------------------------------------------------------------------------
     @property
@@ -184,7 +185,9 @@ class AnalyzerData:
         ``None`` when the templates kept no spread."""
         if self._template_errors is None:
             return None
-        return self._template_errors[self.index(unit_id)]
+        std, counts = self._template_errors
+        i = self.index(unit_id)
+        return np.asarray(std[i], np.float32) / np.float32(np.sqrt(max(int(counts[i]), 1)))
 
     @property
     def has_templates(self) -> bool:
