@@ -13,7 +13,7 @@ by default. A refractory dip counts only when it is testable (``TESTABLE_REFRACT
 coincidences were expected and none came). Below that the remaining evidence decides, weighed by
 how much of it there is: waveforms identical across channels (best-shift cosine >= 0.99, from
 templates of at least ``SHAPE_MIN_SPIKES`` spikes each), at the same place, with amplitudes that
-continue one distribution and a thin correlogram that still leans towards a dip, are one neuron
+continue one distribution and no coincidence in a thin correlogram, are one neuron
 cut at random (``waveform_evidence``); a pair whose score leans to a merge without that is "not
 enough evidence" for the reviewer: alike but not identical waveforms with amplitudes that
 overlap within noise look the same whether they are one neuron or two. Amplitudes separated by
@@ -28,7 +28,9 @@ evidence there is where a fixed cosine cannot. It decides three ways, precision 
 within noise (``WITHIN_NOISE_Z2``, shapes resolved to ``WITHIN_NOISE_MIN_COSINE``) count as
 identical for a thin split; a weak dip (``TESTABLE_REFRACTORY_LLR`` to ``STRONG_DIP_LLR``) needs
 waveforms within a few times their noise (``DIP_MAX_Z2``), because among hundreds of candidate
-pairs a few two-neuron pairs show no coincidence where 3-5 were expected; waveforms far beyond
+pairs a few two-neuron pairs show no coincidence where 3-5 were expected (and a strong dip with
+waveforms beyond that needs the units at one place: the presets pick candidates for their dips, so
+chance dips of 8 expected coincidences turned up between neurons 15-20 µm apart); waveforms far beyond
 noise (``DISTINCT_SHAPE_Z2``) in units firing together are two neurons even with a strong dip.
 Units that take turns in time are spared that veto (a drifting neuron changes its waveform), but
 taking turns is no refractory test, so with waveforms that far apart it is "not enough evidence"
@@ -83,9 +85,11 @@ SHAPE_DISTANCE_UM = 5.0
 """...positions this close..."""
 SHAPE_AMPLITUDE_GAP_SD = 0.5
 """...amplitudes that touch (one distribution, not two)..."""
-THIN_DIP_LLR = 0.5
-"""...and a correlogram that leans towards a dip: none in the refractory window where ~0.6 or more were
-expected for independent neurons."""
+SHAPE_MAX_COINCIDENCES = 0
+"""...and no coincidence within the refractory window. A thin correlogram is no evidence either way (none
+seen where a few tenths were expected), and asking it to lean towards a dip (0.6 expected) only left out
+splits whose waveforms were identical within noise: on five seed bases of the hard grid all 15 such pairs
+were true merges. One coincidence where so few were expected is evidence against (log-likelihood -2)."""
 WITHIN_NOISE_Z2 = 3.0
 """Waveforms also count as identical when their difference, one scaled to the other, is within noise: a mean
 squared difference at most this many times its noise variance (the templates' standard errors; ~1 for two
@@ -176,7 +180,12 @@ def score_pair(ev: PairEvidence, params: MetricsJudgeParams) -> PairVerdict:
     alike = (ev.cosine is None or ev.cosine >= DIP_MIN_COSINE) and (
         residual is None or residual <= DIP_MAX_Z2
     )
-    dip = ev.llr_refractory >= STRONG_DIP_LLR or (ev.llr_refractory >= TESTABLE_REFRACTORY_LLR and alike)
+    # A strong dip with waveforms beyond a few times their noise still needs the units at one place: the
+    # presets pick candidates for their dips, so among hundreds of pairs a chance dip turns up.
+    strong = ev.llr_refractory >= STRONG_DIP_LLR and (
+        residual is None or residual <= DIP_MAX_Z2 or ev.distance_um <= SHAPE_DISTANCE_UM
+    )
+    dip = strong or (ev.llr_refractory >= TESTABLE_REFRACTORY_LLR and alike)
     timing = dip or ev.llr_duplicate > 0 or taking_turns
     gap = ev.amplitude_gap
     separated = gap is not None and gap >= AMPLITUDE_VETO_SD and not complementary and ev.llr_duplicate <= 0
@@ -191,7 +200,7 @@ def score_pair(ev: PairEvidence, params: MetricsJudgeParams) -> PairVerdict:
         and ev.distance_um <= SHAPE_DISTANCE_UM
         and gap is not None
         and gap <= SHAPE_AMPLITUDE_GAP_SD
-        and ev.llr_refractory >= THIN_DIP_LLR
+        and ev.refractory_observed <= SHAPE_MAX_COINCIDENCES
     )
     return PairVerdict(ev, probability, terms, timing, separated, waveform, distinct)
 

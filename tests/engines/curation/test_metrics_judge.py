@@ -247,16 +247,18 @@ def test_two_random_halves_of_one_unit_differ_within_noise_and_two_units_do_not(
 def test_waveforms_different_beyond_noise_are_two_neurons_despite_a_chance_dip():
     # Hard seed 7000 (150 units): units 69 and 99 fire together with no coincidence where 5.5 were expected
     # (a 0.4% chance among hundreds of candidate pairs), but their templates differ 57 times their noise.
-    chance_dip = dict(n_a=467, n_b=1041, cosine=0.84, distance_um=9.6, refractory_expected=5.5)
-    apart = score_pair(
-        _evidence(**chance_dip, llr_refractory=4.9, shape_z2_scaled=57.0), MetricsJudgeParams()
-    )
-    assert apart.timing_evidence and apart.distinct_shapes and not apart.merge and not apart.unsure
-    turns = score_pair(
-        _evidence(**chance_dip, llr_refractory=4.9, shape_z2_scaled=57.0, presence_overlap=0.1),
-        MetricsJudgeParams(),
-    )
-    assert turns.merge  # units that take turns in time may be one neuron whose waveform drifted
+    chance_dip = dict(n_a=467, n_b=1041, cosine=0.84, refractory_expected=5.5, llr_refractory=4.9)
+    params = MetricsJudgeParams()
+    apart = score_pair(_evidence(**chance_dip, distance_um=9.6, shape_z2_scaled=57.0), params)
+    assert apart.distinct_shapes and not apart.merge and not apart.unsure
+    # At one place the dip alone would merge them: the waveforms still say two neurons.
+    here = score_pair(_evidence(**chance_dip, distance_um=1.5, shape_z2_scaled=57.0), params)
+    assert here.timing_evidence and here.distinct_shapes and not here.merge
+    # Units taking turns in time with a dip at one place may be one drifting neuron: no veto there.
+    turns = dict(chance_dip, distance_um=1.5, shape_z2_scaled=57.0, presence_overlap=0.1)
+    assert score_pair(_evidence(**turns), params).merge
+    far_turns = score_pair(_evidence(**{**turns, "distance_um": 9.6}), params)
+    assert not far_turns.merge and far_turns.unsure
 
 
 def test_alike_waveforms_within_noise_merge_a_thin_split_and_alike_waveforms_beyond_noise_do_not():
@@ -284,3 +286,25 @@ def test_units_taking_turns_with_waveforms_far_beyond_noise_are_not_enough_evide
     apart = score_pair(_evidence(**turns, shape_z2_scaled=59.0), MetricsJudgeParams())
     assert not apart.timing_evidence and not apart.merge and apart.unsure
     assert score_pair(_evidence(**turns, shape_z2_scaled=1.0), MetricsJudgeParams()).merge
+
+
+def test_a_thin_split_with_waveforms_identical_within_noise_merges_unless_a_coincidence_argues_against():
+    # Hard seed 13000 (2.5 µV): units 66 and 67 are a random split, 0.3 coincidences expected (a correlogram
+    # too thin to lean either way), waveforms 0.996 alike and within their noise of each other.
+    thin = dict(n_a=286, n_b=263, cosine=0.996, distance_um=0.5, refractory_expected=0.3, llr_refractory=0.27)
+    assert score_pair(_evidence(**thin, shape_z2_scaled=1.1), MetricsJudgeParams()).merge
+    one = score_pair(
+        _evidence(**{**thin, "llr_refractory": -2.0}, refractory_observed=1, shape_z2_scaled=1.1),
+        MetricsJudgeParams(),
+    )
+    assert not one.merge
+
+
+def test_a_strong_dip_with_waveforms_beyond_noise_needs_the_units_at_one_place():
+    # Hard seed 13000 (10 µV): units 11 and 18 are two neurons 15 µm apart with no coincidence where 8 were
+    # expected (the presets pick candidates for their dips), waveforms 8.6 times their noise apart.
+    dip = dict(
+        n_a=837, n_b=962, cosine=0.85, refractory_expected=8.0, llr_refractory=7.2, shape_z2_scaled=8.6
+    )
+    assert not score_pair(_evidence(**dip, distance_um=15.0), MetricsJudgeParams()).merge
+    assert score_pair(_evidence(**dip, distance_um=1.5), MetricsJudgeParams()).merge
