@@ -6,7 +6,14 @@ neuron is empty there, while two independent neurons coincide as often as their 
 rates predict. Expectations use firing rates measured in short time bins, so units active
 at different times (a split in time) are not mistaken for a refractory dip: they simply
 give no evidence. A peak of coincidences within a fraction of a millisecond is the mark of
-a duplicated unit (the same spikes detected twice).
+a duplicated unit (the same spikes detected twice); coincidences there that make no such peak are
+refractory violations like any other (two halves of one neuron never fire within 0.4 ms either,
+and leaving them out once turned two neurons' chance coincidences into a dip).
+
+Templates are compared by shape (best-shift cosine) and against their noise: the mean squared
+difference over the sum of the two templates' squared standard errors (spike spread over the
+square root of the spikes averaged), so two averages of one waveform score about 1 whatever
+their amplitude, and a real difference scores more the more spikes back it.
 """
 
 from __future__ import annotations
@@ -62,6 +69,10 @@ class PairEvidence:
     """Gap between the two amplitude distributions in noise SDs (0 when they touch or overlap)."""
     llr_refractory: float
     llr_duplicate: float
+    shape_z2: float | None = None
+    """Mean squared template difference over its noise variance (~1: one waveform within noise)."""
+    shape_z2_scaled: float | None = None
+    """The same after scaling one template to the other (an amplitude split's halves differ by a scale)."""
 
     @property
     def zero_lag_fraction(self) -> float:
@@ -106,19 +117,45 @@ def _poisson_llr(observed: int, expected_same: float, expected_other: float) -> 
     return observed * math.log(expected_same / expected_other) - (expected_same - expected_other)
 
 
-def _best_cosine(ta: np.ndarray, tb: np.ndarray, max_lag: int) -> float:
+def _shared_channels(ta: np.ndarray, tb: np.ndarray) -> np.ndarray:
+    """Channels where either template has at least a tenth of the larger peak-to-peak."""
     energy = np.maximum(np.ptp(ta, axis=0), np.ptp(tb, axis=0))
-    channels = energy >= 0.1 * max(float(energy.max()), 1e-12)
+    return energy >= 0.1 * max(float(energy.max()), 1e-12)
+
+
+def _shifted(x: np.ndarray, y: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    n = x.shape[0]
+    return x[max(0, lag) : n + min(0, lag)], y[max(0, -lag) : n + min(0, -lag)]
+
+
+def _best_cosine(ta: np.ndarray, tb: np.ndarray, max_lag: int) -> tuple[float, int]:
+    """The templates' cosine at their best shift within ``max_lag`` samples, and that shift."""
+    channels = _shared_channels(ta, tb)
     ta, tb = ta[:, channels].astype(np.float64), tb[:, channels].astype(np.float64)
-    best = -1.0
-    n = ta.shape[0]
+    best, best_lag = -1.0, 0
     for lag in range(-max_lag, max_lag + 1):
-        x = ta[max(0, lag) : n + min(0, lag)]
-        y = tb[max(0, -lag) : n + min(0, -lag)]
+        x, y = _shifted(ta, tb, lag)
         denom = float(np.linalg.norm(x) * np.linalg.norm(y))
-        if denom > 0:
-            best = max(best, float(np.sum(x * y)) / denom)
-    return best
+        if denom > 0 and float(np.sum(x * y)) / denom > best:
+            best, best_lag = float(np.sum(x * y)) / denom, lag
+    return best, best_lag
+
+
+def _shape_residual(
+    ta: np.ndarray, tb: np.ndarray, ea: np.ndarray, eb: np.ndarray, lag: int
+) -> tuple[float, float] | None:
+    """Mean squared difference of two templates over its noise variance (the sum of their squared standard
+    errors), as they are and with ``tb`` scaled to ``ta`` (an amplitude split differs by a scale). About 1 for
+    two averages of one waveform; it grows with the number of spikes averaged when the waveforms differ, so
+    the test gets sharper with evidence. ``None`` without standard errors on the shared channels."""
+    channels = _shared_channels(ta, tb) & (np.abs(ea).max(axis=0) > 0) & (np.abs(eb).max(axis=0) > 0)
+    if not channels.any():
+        return None
+    x, y = _shifted(ta[:, channels].astype(np.float64), tb[:, channels].astype(np.float64), lag)
+    vx, vy = _shifted(ea[:, channels].astype(np.float64) ** 2, eb[:, channels].astype(np.float64) ** 2, lag)
+    variance = np.maximum(vx + vy, 1e-12)
+    scale = float(np.sum(x * y) / max(float(np.sum(y * y)), 1e-12))
+    return float(np.mean((x - y) ** 2 / variance)), float(np.mean((x - scale * y) ** 2 / variance))
 
 
 def _amplitude_gap(amp_a: np.ndarray, amp_b: np.ndarray) -> float | None:
@@ -141,22 +178,27 @@ def pair_evidence(
     flank = (params.flank_ms[0] * fs_ms, params.flank_ms[1] * fs_ms)
     per_lag = _coactivity(sa, sb, data.total_samples, params.rate_bin_s * data.sampling_frequency)
     zero_obs = _count_within(sa, sb, zero_w)
-    refr_obs = _count_within(sa, sb, refr_w) - zero_obs
     flank_obs = _count_within(sa, sb, flank[1]) - _count_within(sa, sb, flank[0])
-    zero_exp, refr_exp = 2 * zero_w * per_lag, 2 * (refr_w - zero_w) * per_lag
+    zero_exp = 2 * zero_w * per_lag
     flank_exp = 2 * (flank[1] - flank[0]) * per_lag
     flank_ratio = (flank_obs + 1.0) / (flank_exp + 1.0)
-    independent = refr_exp * flank_ratio
-    llr_refractory = _poisson_llr(refr_obs, params.contamination * independent, independent)
     dup_share = zero_obs / max(1, min(len(sa), len(sb)))
     llr_duplicate = 0.0
     if zero_obs >= 5 and zero_obs > 5 * (zero_exp * flank_ratio + 1.0):
         llr_duplicate = float(min(12.0, 20.0 * dup_share))
-    cosine = None
+    # Without a duplicate peak, coincidences within the zero-lag window are refractory violations like any
+    # other: two halves of one neuron never fire within 0.4 ms either. Only a duplicate's peak is left out.
+    inner = zero_w if llr_duplicate > 0 else 0.0
+    refr_obs = _count_within(sa, sb, refr_w) - (zero_obs if llr_duplicate > 0 else 0)
+    independent = 2 * (refr_w - inner) * per_lag * flank_ratio
+    llr_refractory = _poisson_llr(refr_obs, params.contamination * independent, independent)
+    cosine, residual = None, None
     if data.has_templates:
-        cosine = _best_cosine(
-            data.template(a), data.template(b), int(round(params.max_template_lag_ms * fs_ms))
-        )
+        ta, tb = data.template(a), data.template(b)
+        cosine, lag = _best_cosine(ta, tb, int(round(params.max_template_lag_ms * fs_ms)))
+        ea, eb = data.template_error(a), data.template_error(b)
+        if ea is not None and eb is not None:
+            residual = _shape_residual(ta, tb, ea, eb, lag)
     gap = _amplitude_gap(data.amplitudes(a), data.amplitudes(b)) if data.has_amplitudes else None
     presence_bins = int(np.clip(data.duration_s / 5.0, 10, 50))
     return PairEvidence(
@@ -176,4 +218,6 @@ def pair_evidence(
         amplitude_gap=gap,
         llr_refractory=float(llr_refractory),
         llr_duplicate=llr_duplicate,
+        shape_z2=None if residual is None else residual[0],
+        shape_z2_scaled=None if residual is None else residual[1],
     )

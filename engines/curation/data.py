@@ -87,6 +87,7 @@ class AnalyzerData:
             None if amplitudes is None else np.asarray(amplitudes.get_data(), np.float32)[order]
         )
         self._templates = self._read_templates(analyzer)
+        self._template_errors = self._read_template_errors(analyzer, spikes["unit_index"])
         self.channel_locations = np.asarray(analyzer.get_channel_locations(), dtype=np.float64)[:, :2]
         self.main_channels = np.asarray(
             analyzer.get_main_channels(outputs="index", with_dict=False), dtype=np.int64
@@ -115,6 +116,21 @@ class AnalyzerData:
         from spikeinterface.core.template_tools import get_dense_templates_array
 
         return np.asarray(get_dense_templates_array(analyzer, return_in_uV=analyzer.return_in_uV), np.float32)
+
+    @staticmethod
+    def _read_template_errors(analyzer: Any, unit_index: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The templates' spike-to-spike spread (``std``, (units, samples, channels): the extension's own
+        array, not a copy) and the spikes each template averaged (``random_spikes``); ``None`` without
+        either."""
+        templates = analyzer.extensions.get("templates")
+        chosen = analyzer.extensions.get("random_spikes")
+        if templates is None or chosen is None or "std" not in templates.data:
+            return None
+        std = np.asarray(templates.data["std"])
+        if std.shape[0] != len(analyzer.unit_ids) or std.shape[2] != analyzer.get_num_channels():
+            return None  # a sparse std array: its channels are not the dense templates' channels
+        counts = np.bincount(unit_index[chosen.get_data()], minlength=len(analyzer.unit_ids))
+        return std, counts
 
     # --- units --------------------------------------------------------------------------------
     @property
@@ -163,6 +179,15 @@ class AnalyzerData:
                 "templates is not computed; compute the missing extensions first.", missing=("templates",)
             )
         return self._templates[self.index(unit_id)]
+
+    def template_error(self, unit_id: Any) -> np.ndarray | None:
+        """Standard error of the unit's average waveform, (samples, channels), in the template's units;
+        ``None`` when the templates kept no spread."""
+        if self._template_errors is None:
+            return None
+        std, counts = self._template_errors
+        i = self.index(unit_id)
+        return np.asarray(std[i], np.float32) / np.float32(np.sqrt(max(int(counts[i]), 1)))
 
     @property
     def has_templates(self) -> bool:

@@ -13,13 +13,33 @@ by default. A refractory dip counts only when it is testable (``TESTABLE_REFRACT
 coincidences were expected and none came). Below that the remaining evidence decides, weighed by
 how much of it there is: waveforms identical across channels (best-shift cosine >= 0.99, from
 templates of at least ``SHAPE_MIN_SPIKES`` spikes each), at the same place, with amplitudes that
-continue one distribution and a thin correlogram that still leans towards a dip, are one neuron
+continue one distribution and no coincidence in a thin correlogram, are one neuron
 cut at random (``waveform_evidence``); a pair whose score leans to a merge without that is "not
 enough evidence" for the reviewer: alike but not identical waveforms with amplitudes that
 overlap within noise look the same whether they are one neuron or two. Amplitudes separated by
 several noise SDs while both units fire at the same times are two neurons whatever the
 correlogram (``AMPLITUDE_VETO_SD``).
-The score and its calibration are unchanged: only the decision knows what it cannot see.
+
+Waveforms are also compared against their own noise (``shape_z2_scaled``: the mean squared
+difference of the two templates, one scaled to the other, over the sum of their squared standard
+errors, from the templates' spike-to-spike spread). It is about 1 for two averages of one waveform
+and grows with the spikes averaged when the waveforms differ, so it weighs shape by how much
+evidence there is where a fixed cosine cannot. It decides three ways, precision first: waveforms
+within noise (``WITHIN_NOISE_Z2``, shapes resolved to ``WITHIN_NOISE_MIN_COSINE``) count as
+identical for a thin split; a weak dip (``TESTABLE_REFRACTORY_LLR`` to ``STRONG_DIP_LLR``) needs
+waveforms within a few times their noise (``DIP_MAX_Z2``), because among hundreds of candidate
+pairs a few two-neuron pairs show no coincidence where 3-5 were expected (and a strong dip with
+waveforms beyond that needs the units at one place: the presets pick candidates for their dips, so
+chance dips of 8 expected coincidences turned up between neurons 15-20 µm apart); waveforms far beyond
+noise (``DISTINCT_SHAPE_Z2``) in units firing together are two neurons even with a strong dip.
+Units that take turns in time are spared that veto (a drifting neuron changes its waveform), but
+taking turns is no refractory test, so with waveforms that far apart it is "not enough evidence"
+(a temporal split's half and another neuron take turns too); duplicates are spared as well (their
+zero-lag peak decides). Coincidences within the zero-lag window count as
+refractory violations unless they form a duplicate's peak (see ``_evidence``).
+
+The score changed only through that refractory count (the calibration map was refitted on it);
+the other rules change only the decision.
 
 Each decision also carries ``p_merge``: the group's score through the shipped calibration map
 (``calibration``), the probability that the group holds a true merge.
@@ -49,6 +69,12 @@ STRONG_DIP_LLR = 4.5
 few coincidences happens by chance among hundreds of candidate pairs (an amplitude split's two templates can
 be as low as 0.86 alike, so a strong dip asks nothing of them)."""
 DIP_MIN_COSINE = 0.9
+DIP_MAX_Z2 = 8.0
+"""...and, where the templates kept their spread, waveforms within a few times their noise of each other (one
+scaled to the other; ``shape_z2_scaled``): counting coincidences from within 0.4 ms as well made more pairs
+testable, and among the hundreds of pairs of a 150-unit recording two neurons 0.93 alike showed no
+coincidence where 3.4 were expected (a 3% chance) with waveforms 11 times their noise apart, where the weak
+dips of amplitude splits' halves stayed under 5."""
 AMPLITUDE_VETO_SD = 3.0
 """Amplitude distributions this many noise SDs apart, in units active at the same times, are two neurons."""
 SHAPE_COSINE = 0.99
@@ -59,9 +85,24 @@ SHAPE_DISTANCE_UM = 5.0
 """...positions this close..."""
 SHAPE_AMPLITUDE_GAP_SD = 0.5
 """...amplitudes that touch (one distribution, not two)..."""
-THIN_DIP_LLR = 0.5
-"""...and a correlogram that leans towards a dip: none in the refractory window where ~0.6 or more were
-expected for independent neurons."""
+SHAPE_MAX_COINCIDENCES = 0
+"""...and no coincidence within the refractory window. A thin correlogram is no evidence either way (none
+seen where a few tenths were expected), and asking it to lean towards a dip (0.6 expected) only left out
+splits whose waveforms were identical within noise: on five seed bases of the hard grid all 15 such pairs
+were true merges. One coincidence where so few were expected is evidence against (log-likelihood -2)."""
+WITHIN_NOISE_Z2 = 3.0
+"""Waveforms also count as identical when their difference, one scaled to the other, is within noise: a mean
+squared difference at most this many times its noise variance (the templates' standard errors; ~1 for two
+averages of one waveform, a little more for an amplitude split's halves, which differ in their peaks)...
+"""
+WITHIN_NOISE_MIN_COSINE = 0.98
+"""...with the shapes resolved this far (noisy templates look alike within their noise whatever they are;
+two neurons a few µm apart were seen at cosine 0.97 with a difference within noise)."""
+DISTINCT_SHAPE_Z2 = 30.0
+"""Templates that differ by this many times their noise variance even after scaling one to the other are two
+waveforms: units firing at the same times with such shapes are two neurons whatever the correlogram (an
+amplitude split's halves stay under 20 with 500 spikes each; a chance dip of 5 expected coincidences merged
+two neurons at 57)."""
 
 
 @dataclass(frozen=True)
@@ -87,18 +128,25 @@ class PairVerdict:
     """Amplitudes far apart while both units fire together: two neurons."""
     waveform_evidence: bool
     """No testable timing, but identical waveforms at one place, one amplitude distribution, a leaning dip."""
+    distinct_shapes: bool = False
+    """Waveforms different beyond noise, even scaled, while both units fire together: two neurons."""
 
     @property
     def merge(self) -> bool:
         evidence = self.timing_evidence or self.waveform_evidence
-        return evidence and not self.separated and self.probability >= 0.5
+        return evidence and not self.apart and self.probability >= 0.5
+
+    @property
+    def apart(self) -> bool:
+        """Amplitudes or waveforms say two neurons."""
+        return self.separated or self.distinct_shapes
 
     @property
     def unsure(self) -> bool:
         """Not a merge, yet nothing says two neurons either: the score leans to a merge that nothing tests."""
         return (
             not self.merge
-            and not self.separated
+            and not self.apart
             and self.probability >= 0.5
             and self.evidence.llr_refractory > -1.0
         )
@@ -124,22 +172,37 @@ def score_pair(ev: PairEvidence, params: MetricsJudgeParams) -> PairVerdict:
     probability = 1.0 / (1.0 + math.exp(-_clip(log_odds, -30.0, 30.0)))
     # Units that take turns in time may still overlap a little: coincidences there with no dip (LLR <= -1)
     # make them two neurons that happen to fire at different times, not one neuron split in time.
-    taking_turns = complementary and ev.llr_refractory > -1.0
-    alike = ev.cosine is None or ev.cosine >= DIP_MIN_COSINE
-    dip = ev.llr_refractory >= STRONG_DIP_LLR or (ev.llr_refractory >= TESTABLE_REFRACTORY_LLR and alike)
+    # Taking turns tests no refractory period (there is nothing to test): with waveforms far beyond noise it
+    # may be a drifting neuron or two neurons, and the reviewer decides.
+    residual = ev.shape_z2_scaled
+    beyond_noise = residual is not None and residual >= DISTINCT_SHAPE_Z2
+    taking_turns = complementary and ev.llr_refractory > -1.0 and not beyond_noise
+    alike = (ev.cosine is None or ev.cosine >= DIP_MIN_COSINE) and (
+        residual is None or residual <= DIP_MAX_Z2
+    )
+    # A strong dip with waveforms beyond a few times their noise still needs the units at one place: the
+    # presets pick candidates for their dips, so among hundreds of pairs a chance dip turns up.
+    strong = ev.llr_refractory >= STRONG_DIP_LLR and (
+        residual is None or residual <= DIP_MAX_Z2 or ev.distance_um <= SHAPE_DISTANCE_UM
+    )
+    dip = strong or (ev.llr_refractory >= TESTABLE_REFRACTORY_LLR and alike)
     timing = dip or ev.llr_duplicate > 0 or taking_turns
     gap = ev.amplitude_gap
     separated = gap is not None and gap >= AMPLITUDE_VETO_SD and not complementary and ev.llr_duplicate <= 0
+    identical = ev.cosine is not None and (
+        ev.cosine >= SHAPE_COSINE
+        or (residual is not None and residual <= WITHIN_NOISE_Z2 and ev.cosine >= WITHIN_NOISE_MIN_COSINE)
+    )
+    distinct = beyond_noise and not complementary and ev.llr_duplicate <= 0
     waveform = (
-        ev.cosine is not None
-        and ev.cosine >= SHAPE_COSINE
+        identical
         and min(ev.n_a, ev.n_b) >= SHAPE_MIN_SPIKES
         and ev.distance_um <= SHAPE_DISTANCE_UM
         and gap is not None
         and gap <= SHAPE_AMPLITUDE_GAP_SD
-        and ev.llr_refractory >= THIN_DIP_LLR
+        and ev.refractory_observed <= SHAPE_MAX_COINCIDENCES
     )
-    return PairVerdict(ev, probability, terms, timing, separated, waveform)
+    return PairVerdict(ev, probability, terms, timing, separated, waveform, distinct)
 
 
 def _describe(pv: PairVerdict) -> str:
@@ -159,6 +222,11 @@ def _describe(pv: PairVerdict) -> str:
             f"amplitudes {ev.amplitude_gap:.1f} noise SDs apart while both fire at the same times: "
             "two neurons"
         )
+    if pv.distinct_shapes:
+        parts.append(
+            f"waveforms differ by {ev.shape_z2_scaled:.0f} times their noise even scaled to one another, "
+            "while both fire at the same times: two neurons"
+        )
     if ev.llr_refractory >= TESTABLE_REFRACTORY_LLR:
         parts.append(
             f"refractory dip: {ev.refractory_observed} coincidences within ±1.5 ms where "
@@ -177,8 +245,8 @@ def _describe(pv: PairVerdict) -> str:
         )
     if pv.waveform_evidence and not pv.timing_evidence:
         parts.append(
-            "identical waveforms across channels at one place, amplitudes of one distribution: "
-            "one neuron cut at random"
+            "identical waveforms across channels at one place (their difference within noise), amplitudes "
+            "of one distribution: one neuron cut at random"
         )
     if ev.cosine is not None:
         parts.append(f"template cosine {ev.cosine:.2f}")
@@ -272,7 +340,7 @@ def _merge_sets(group: CandidateGroup, verdicts: list[PairVerdict]) -> list[tupl
     against = {
         frozenset((v.evidence.a, v.evidence.b))
         for v in verdicts
-        if v.probability < 0.2 or v.evidence.llr_refractory <= -2.0 or v.separated
+        if v.probability < 0.2 or v.evidence.llr_refractory <= -2.0 or v.apart
     }
     for verdict in sorted((v for v in verdicts if v.merge), key=lambda v: -v.probability):
         left, right = sets[verdict.evidence.a], sets[verdict.evidence.b]

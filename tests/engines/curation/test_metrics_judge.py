@@ -168,9 +168,10 @@ def test_a_cancelled_run_leaves_an_error_row_for_each_group_it_did_not_reach(rev
     assert np.all([d.ok or "cancelled" in d.error for d in decisions])
 
 
-def test_on_a_tiny_hard_recording_two_neurons_with_a_thin_correlogram_are_not_enough_evidence():
-    """1-3 Hz for 2 min: units 2 and 20 are two neurons with alike templates and 1.1 coincidences expected;
-    the judge once read the empty refractory window as a dip and merged them."""
+def test_on_a_tiny_hard_recording_two_neurons_with_a_thin_correlogram_are_not_merged_waveforms_say_why():
+    """1-3 Hz for 2 min: units 2 and 20 are two neurons with alike templates (cosine 0.93) and 1.7
+    coincidences expected; the judge once read the empty refractory window as a dip and merged them, then said
+    "not enough evidence"; their waveforms differ by 57 times their noise, so it now says two neurons."""
     import warnings
 
     from spikeinterface.core import create_sorting_analyzer
@@ -185,6 +186,125 @@ def test_on_a_tiny_hard_recording_two_neurons_with_a_thin_correlogram_are_not_en
     groups = [CandidateGroup(0, (2, 20)), CandidateGroup(1, truth.faults["duplicates"][0])]
     thin, duplicate = run_judge(MetricsJudge(), groups, JudgeContext(AnalyzerData(analyzer)))
     assert frozenset((2, 20)) not in truth.true_pairs()
-    assert thin.decision == "not enough evidence" and thin.merge_groups == ()
-    assert thin.reasoning.startswith("Not enough evidence") and "too few coincidences" in thin.reasoning
+    assert thin.decision == "not merge" and thin.merge_groups == ()
+    assert "too few coincidences" in thin.reasoning and "waveforms differ by" in thin.reasoning
     assert duplicate.decision == "merge"  # a partial duplicate still shows its zero-lag peak
+
+
+def _analyzer_of(trains, duration_s: float, with_templates: bool, seed: int = 5):
+    """A real analyzer over a generated recording of 4 units on 8 channels, with the spike trains that
+    ``trains`` makes of the recording's own (``{name: samples}``); templates with their spread if asked."""
+    import warnings
+
+    from spikeinterface.core import NumpySorting, create_sorting_analyzer, generate_ground_truth_recording
+
+    from engines.curation import AnalyzerData
+
+    warnings.filterwarnings("ignore")
+    recording, truth = generate_ground_truth_recording(
+        durations=[duration_s], num_channels=8, num_units=4, seed=seed
+    )
+    own = [truth.get_unit_spike_train(u) for u in truth.unit_ids]
+    sorting = NumpySorting.from_unit_dict([trains(own)], sampling_frequency=recording.sampling_frequency)
+    analyzer = create_sorting_analyzer(sorting, recording, sparse=False, format="memory")
+    if with_templates:
+        analyzer.compute(["random_spikes", "templates"])
+    return AnalyzerData(analyzer)
+
+
+def test_coincidences_within_the_zero_lag_window_are_refractory_violations_unless_they_are_a_duplicate_peak():
+    # Hard seed 7000 (150 units): units 65 and 76 are two neurons with no coincidence between 0.4 and 1.5 ms
+    # where 3.9 were expected, and 2 within 0.4 ms; the judge once left those 2 out and merged on the "dip".
+    from engines.curation._evidence import pair_evidence
+
+    rng = np.random.default_rng(0)
+    fs, duration = 30000.0, 60.0
+    a = np.sort(rng.choice(int(duration * fs) - 100, 360, replace=False))
+    b = np.sort(rng.choice(int(duration * fs) - 100, 360, replace=False))
+    b = b[np.min(np.abs(b[:, None] - a[None, :]), axis=1) > 1.5e-3 * fs]  # no coincidence within 1.5 ms...
+    b = np.sort(np.concatenate([b, a[:3] + 3]))  # ...except 3 within 0.1 ms: too few for a duplicate peak
+    data = _analyzer_of(lambda own: {"a": a, "b": b}, duration, with_templates=False)
+    evidence = pair_evidence(data, "a", "b")
+    assert evidence.llr_duplicate == 0 and evidence.zero_lag_observed == 3
+    assert evidence.refractory_observed == 3 and evidence.refractory_expected > 4.0
+    verdict = score_pair(evidence, MetricsJudgeParams())
+    assert evidence.llr_refractory < 0 and not verdict.timing_evidence and not verdict.merge
+
+
+def test_two_random_halves_of_one_unit_differ_within_noise_and_two_units_do_not():
+    from engines.curation._evidence import pair_evidence
+
+    def trains(own: list) -> dict:
+        halves = np.random.default_rng(1).random(len(own[0])) < 0.5
+        return {"a": own[0][halves], "b": own[0][~halves], "c": own[1]}
+
+    data = _analyzer_of(trains, 30.0, with_templates=True)
+    split, two = pair_evidence(data, "a", "b"), pair_evidence(data, "a", "c")
+    assert split.shape_z2_scaled is not None and split.shape_z2_scaled <= 3.0, split
+    assert two.shape_z2_scaled is not None and two.shape_z2_scaled >= 30.0, two
+
+
+def test_waveforms_different_beyond_noise_are_two_neurons_despite_a_chance_dip():
+    # Hard seed 7000 (150 units): units 69 and 99 fire together with no coincidence where 5.5 were expected
+    # (a 0.4% chance among hundreds of candidate pairs), but their templates differ 57 times their noise.
+    chance_dip = dict(n_a=467, n_b=1041, cosine=0.84, refractory_expected=5.5, llr_refractory=4.9)
+    params = MetricsJudgeParams()
+    apart = score_pair(_evidence(**chance_dip, distance_um=9.6, shape_z2_scaled=57.0), params)
+    assert apart.distinct_shapes and not apart.merge and not apart.unsure
+    # At one place the dip alone would merge them: the waveforms still say two neurons.
+    here = score_pair(_evidence(**chance_dip, distance_um=1.5, shape_z2_scaled=57.0), params)
+    assert here.timing_evidence and here.distinct_shapes and not here.merge
+    # Units taking turns in time with a dip at one place may be one drifting neuron: no veto there.
+    turns = dict(chance_dip, distance_um=1.5, shape_z2_scaled=57.0, presence_overlap=0.1)
+    assert score_pair(_evidence(**turns), params).merge
+    far_turns = score_pair(_evidence(**{**turns, "distance_um": 9.6}), params)
+    assert not far_turns.merge and far_turns.unsure
+
+
+def test_alike_waveforms_within_noise_merge_a_thin_split_and_alike_waveforms_beyond_noise_do_not():
+    # Hard seed 7000: units 66 and 67 (a random split at 10 µV noise) are 0.98 alike, their difference within
+    # the templates' noise; 1.6 coincidences were expected and none came.
+    thin = dict(n_a=374, n_b=391, cosine=0.9835, distance_um=0.4, refractory_expected=1.6, llr_refractory=1.4)
+    assert score_pair(_evidence(**thin, shape_z2_scaled=1.0), MetricsJudgeParams()).merge
+    beyond = score_pair(_evidence(**thin, shape_z2_scaled=8.0), MetricsJudgeParams())
+    assert not beyond.merge and beyond.unsure
+
+
+def test_a_weak_dip_needs_waveforms_within_a_few_times_their_noise():
+    # Hard seed 2000 (150 units): units 66 and 96 are two neurons 0.93 alike with no coincidence within 1.5 ms
+    # where 3.4 were expected (a 3% chance), their waveforms 11 times their noise apart even scaled.
+    weak = dict(n_a=457, n_b=836, cosine=0.93, distance_um=12.6, refractory_expected=3.4, llr_refractory=3.0)
+    two = score_pair(_evidence(**weak, shape_z2_scaled=11.0), MetricsJudgeParams())
+    assert not two.timing_evidence and not two.merge and two.unsure
+    assert score_pair(_evidence(**weak, shape_z2_scaled=4.0), MetricsJudgeParams()).merge
+
+
+def test_units_taking_turns_with_waveforms_far_beyond_noise_are_not_enough_evidence():
+    # Hard seed 9000 (2.5 µV): units 29 and 65 fire in different halves of the recording (a temporal split's
+    # half and another neuron), waveforms 59 times their noise apart; taking turns once merged them.
+    turns = dict(n_a=450, n_b=214, cosine=0.93, distance_um=4.5, presence_overlap=0.15, llr_refractory=0.3)
+    apart = score_pair(_evidence(**turns, shape_z2_scaled=59.0), MetricsJudgeParams())
+    assert not apart.timing_evidence and not apart.merge and apart.unsure
+    assert score_pair(_evidence(**turns, shape_z2_scaled=1.0), MetricsJudgeParams()).merge
+
+
+def test_a_thin_split_with_waveforms_identical_within_noise_merges_unless_a_coincidence_argues_against():
+    # Hard seed 13000 (2.5 µV): units 66 and 67 are a random split, 0.3 coincidences expected (a correlogram
+    # too thin to lean either way), waveforms 0.996 alike and within their noise of each other.
+    thin = dict(n_a=286, n_b=263, cosine=0.996, distance_um=0.5, refractory_expected=0.3, llr_refractory=0.27)
+    assert score_pair(_evidence(**thin, shape_z2_scaled=1.1), MetricsJudgeParams()).merge
+    one = score_pair(
+        _evidence(**{**thin, "llr_refractory": -2.0}, refractory_observed=1, shape_z2_scaled=1.1),
+        MetricsJudgeParams(),
+    )
+    assert not one.merge
+
+
+def test_a_strong_dip_with_waveforms_beyond_noise_needs_the_units_at_one_place():
+    # Hard seed 13000 (10 µV): units 11 and 18 are two neurons 15 µm apart with no coincidence where 8 were
+    # expected (the presets pick candidates for their dips), waveforms 8.6 times their noise apart.
+    dip = dict(
+        n_a=837, n_b=962, cosine=0.85, refractory_expected=8.0, llr_refractory=7.2, shape_z2_scaled=8.6
+    )
+    assert not score_pair(_evidence(**dip, distance_um=15.0), MetricsJudgeParams()).merge
+    assert score_pair(_evidence(**dip, distance_um=1.5), MetricsJudgeParams()).merge
