@@ -5,6 +5,7 @@ send and stop buttons, any widget's ``icon=``) with a stylesheet and webfont it 
 CDN: every page load asked a third party, and offline the icons were blank. The webfont is bundled
 in ``assets/web/tabler-icons`` (MIT, from the npm package ``@tabler/icons-webfont``) and served at
 ``<prefix>/nd-assets/``; ``local-icons.js`` points Bokeh's icon view there before anything renders.
+``tabulator-pending-data.js`` mends Panel's Tabulator, which dropped rows sent while a table was being built.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def serve_assets_locally() -> None:
     """Load the icon font from the app, not a CDN (call once before serving). The script's address is relative
     to the page, so it works behind ``--prefix`` and from any hostname."""
     pn.config.js_files["neurodeck-local-icons"] = f"{ASSETS_PATH}/local-icons.js"
+    pn.config.js_files["neurodeck-tabulator-pending-data"] = f"{ASSETS_PATH}/tabulator-pending-data.js"
 
 
 @register_routes
