@@ -297,12 +297,30 @@ class AgentChat(pn.viewable.Viewer):
             )
         if event.stopped == "cancelled":
             self._feed.send("Stopped.", user="Assistant", respond=False)
-        self._stop.disabled = True
+        self._when_input_ready(lambda: setattr(self._stop, "disabled", True))
         self._run = None
         if self._session.conversation_id:
             self._known.setdefault(self._session.conversation_id, self._title)
             self.conversation = self._session.conversation_id
         self._history.options = self._conversation_options()
+
+    def _when_input_ready(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the input takes Enter again (now, or when Panel's feed re-enables it).
+
+        The feed blocks Enter until its callback's clean-up, which can come after a fast turn's
+        last event: a Stop greyed out first would tell the user (and the tests) that the chat is
+        ready while their next Enter is still ignored.
+        """
+        if not self._feed.disabled:
+            action()
+            return
+
+        def once(event: param.parameterized.Event) -> None:
+            if not event.new:
+                self._feed.param.unwatch(watcher)
+                action()
+
+        watcher = self._feed.param.watch(once, "disabled")
 
     def _on_other(self, event) -> None:
         log.debug("chat event %s not shown", event.kind)

@@ -67,6 +67,9 @@ def neuroglancer_server_url() -> str:
     import neuroglancer
     from neuroglancer import server
 
+    from components.neuroglancer.client_fix import install_client_fix
+
+    install_client_fix()  # every viewer's client comes with its state-sync race mended
     if not server.is_server_running():
         neuroglancer.set_server_bind_address("127.0.0.1", 0)
         server.start()
