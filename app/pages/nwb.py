@@ -207,6 +207,7 @@ def _assistant(ctx: AppContext, browser: NwbBrowser, link: NwbLink, person: Pers
         jobs=jobs_for(ctx, person),
         person=person,
         budget=model_budget_for(settings, person),
+        opening=lambda: browser.opening,
     )
     assistant.chat.open_conversation(link.chat)
     assistant.chat.param.watch(lambda e: setattr(link, "chat", e.new), "conversation")

@@ -98,6 +98,7 @@ class NwbAssistant(pn.viewable.Viewer):
         jobs=None,
         person: Person | None = None,
         budget: Budget | None = None,
+        opening: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__()
         self._current_file = current_file
@@ -110,7 +111,9 @@ class NwbAssistant(pn.viewable.Viewer):
         self._runner_lock = threading.Lock()
         self._ended = False  # the session ended: no new kernel
         self._entries: list = []
-        tools = NwbAssistantTools(current_file=current_file, navigate=navigate, source=current_source)
+        tools = NwbAssistantTools(
+            current_file=current_file, navigate=navigate, source=current_source, opening=opening
+        )
         self._session = ChatSession(
             [build_nwb_tools(tools)],
             llm,

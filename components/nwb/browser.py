@@ -90,6 +90,7 @@ class NwbBrowser(pn.viewable.Viewer):
         self._controller_watcher: param.parameterized.Watcher | None = None
         self._opens_requested = 0
         self._opens_adopted = 0
+        self._opens_settled = 0  # the newest request that has opened or failed
         self._setting_tabs = False
         self._work = BackgroundWork(name="nwb")
         self._work.on_close(self.close)
@@ -137,6 +138,11 @@ class NwbBrowser(pn.viewable.Viewer):
     def current_file(self) -> NwbFile | None:
         """The file on screen (None while the first one opens)."""
         return self._file
+
+    @property
+    def opening(self) -> bool:
+        """A file is being opened: the newest request has neither opened nor failed yet."""
+        return self._opens_settled < self._opens_requested
 
     def navigate(self, source: str, **selection: Any) -> None:
         """Show ``source`` with ``selection`` (controller values); opens the file first when it is not on
@@ -190,7 +196,7 @@ class NwbBrowser(pn.viewable.Viewer):
             if ticket < self._opens_adopted:  # a newer file is already on screen
                 nwb.close()
                 return
-            self._opens_adopted = ticket
+            self._opens_adopted = self._opens_settled = ticket
         if ticket == self._opens_requested:  # no newer open is in progress: its message goes
             self._message[:] = []
         self._adopt(nwb, text, selection)
@@ -200,6 +206,7 @@ class NwbBrowser(pn.viewable.Viewer):
         a silent or dripping server ends here too) and a button that tries the same address again."""
         if ticket != self._opens_requested:
             return  # an older request: the newer one decides what the page says
+        self._opens_settled = ticket
         self._tree_holder.loading = False
         retry = pn.widgets.Button(name="Retry", button_type="primary", css_classes=["nd-retry"], width=90)
         retry.on_click(lambda _: self._open(text, selection))

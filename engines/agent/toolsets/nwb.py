@@ -10,6 +10,7 @@ page shows with a Run button, so nothing runs before a person approves it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
@@ -79,11 +80,23 @@ class NwbAssistantTools:
     """Open a view: keys object_path, view, time_window, channels, units (the controller's)."""
     source: Callable[[], str] = field(default=lambda: "")
     """What the code the assistant writes should open (a path or URL the kernel can read)."""
+    opening: Callable[[], bool] = field(default=lambda: False)
+    """Whether the page is opening a file now: a question asked meanwhile waits for it."""
+    wait_for_open_s: float = 30.0
 
     def file(self) -> NwbFile:
-        nwb = self.current_file()
+        """The open file; one still opening (a question typed as the page loads) is waited for."""
+        nwb, deadline = self.current_file(), time.monotonic() + self.wait_for_open_s
+        while nwb is None and self.opening() and time.monotonic() < deadline:
+            time.sleep(0.1)  # on the turn's own thread
+            nwb = self.current_file()
         if nwb is None:
-            raise ToolFailed("No file is open yet: open an NWB file first.")
+            still = self.opening()
+            raise ToolFailed(
+                f"The file is still opening after {self.wait_for_open_s:g} s; ask again once it is listed."
+                if still
+                else "No file is open yet: open an NWB file first."
+            )
         return nwb
 
     def object(self, path: str):
