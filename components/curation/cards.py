@@ -12,6 +12,7 @@ again, once per change.
 from __future__ import annotations
 
 import functools
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ __all__ = ["GroupCard", "GroupDetail", "Pictures"]
 _VERDICT_STYLE = {"accept": "#2e7d32", "reject": "#c62828", "skip": "#757575", "": "#9e9e9e"}
 _EXAMPLES = {"not an example": "", "good (merge)": "good", "bad (do not merge)": "bad"}
 
+_REASONING_CHARS = 220
+"""A card shows the judge's reasons up to this length, cut between words with an ellipsis."""
+
 Images = Callable[[int], dict[str, Path]]
 """A group's images by name, drawn off the session's thread."""
 
@@ -42,10 +46,13 @@ def card_text(row: dict[str, Any]) -> str:
     similarity = f"{row['similarity']:.2f}" if pd.notna(row["similarity"]) else "?"
     p_merge = row.get("p_merge")
     calibrated = f" · P(merge) {p_merge:.0%}" if p_merge is not None and pd.notna(p_merge) else ""
+    reasons = textwrap.shorten(
+        str(row["reasoning"]), _REASONING_CHARS, placeholder=" …", break_on_hyphens=False
+    )
     return (
         f"**Group {int(row['group_id'])}** · units {escape_text(', '.join(map(str, row['unit_ids'])))} · "
         f"similarity {similarity}\n\nJudge: **{escape_text(decision)}**{confidence}{calibrated} · "
-        f"you: **{escape_text(verdict or '—')}**\n\n{escape_text(str(row['reasoning'])[:220])}"
+        f"you: **{escape_text(verdict or '—')}**\n\n{escape_text(reasons)}"
     )
 
 
