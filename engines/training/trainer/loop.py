@@ -1,14 +1,13 @@
-"""The training loop: one ``Trainer`` per run, the same for a thread in the server, the CLI and torchrun
-ranks.
+"""The training loop: one ``Trainer`` per run, the same for a server thread, the CLI and torchrun ranks.
 
 Per step: control point (pause/resume/stop from ``control.json``, cancellation), the step's
 batch (a pure function of seed and step), forward under autocast on GPU, uncertainty-weighted
 loss, non-finite guard (skip, count, fail past ``max_nonfinite``), scaled backward, clipping,
 AdamW, warmup + cosine schedule. Every ``log_every`` steps metrics (losses per task and modality,
-tokens/s) are averaged over ranks and rank 0 appends them to ``metrics.jsonl`` (mirrored to
-TensorBoard/MLflow); every ``eval_every`` steps a validation pass drives early stopping, every
-``score_every`` a light evaluation (``validation.py``) joins it; every ``checkpoint_every`` steps
-(and on pause, stop and the end) rank 0 writes a checkpoint.
+tokens/s over the train steps alone) are averaged over ranks and rank 0 appends them to
+``metrics.jsonl`` (mirrored to TensorBoard/MLflow); every ``eval_every`` steps a validation pass
+drives early stopping, every ``score_every`` a light evaluation (``validation.py``) joins it; every
+``checkpoint_every`` steps (and on pause, stop and the end) rank 0 writes a checkpoint.
 """
 
 from __future__ import annotations
@@ -262,17 +261,19 @@ class Trainer:
 
     def _loop(self) -> None:
         window: list[dict[str, float]] = []
-        started = time.perf_counter()
+        training_s = 0.0  # in train steps only: validation, checkpoints and pauses are not throughput
         keys = loss_keys(self.objective.tasks, self.dataset.modalities)
         while self.step < self.settings.steps:
             self._control_point()
+            started = time.perf_counter()
             values = self._train_step()
+            training_s += time.perf_counter() - started
             self.step += 1
             if values is not None:
                 window.append(values)
             if self.step % self.settings.log_every == 0 or self.step == self.settings.steps:
-                self._log_train(window, keys, time.perf_counter() - started)
-                window, started = [], time.perf_counter()
+                self._log_train(window, keys, training_s)
+                window, training_s = [], 0.0
             last, every = self.step == self.settings.steps, self.settings.score_every
             validate = last or self.step % self.settings.eval_every == 0
             score = every > 0 and (last or self.step % every == 0)
