@@ -52,7 +52,10 @@ def index_store(workspace: Path) -> IndexStore:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that drives Chromium must say so (``browser``): the fast lane (``dev/test --fast``)
-    deselects by that mark and runs where no Chromium is installed."""
+    deselects by that mark and runs where no Chromium is installed. The bundle build (``package``,
+    about four minutes) runs first: collected near the end, it kept one process busy for minutes
+    after the others had nothing left to do."""
+    items.sort(key=lambda item: item.get_closest_marker("package") is None)  # stable: the rest keep order
     unmarked = [
         item.nodeid
         for item in items
