@@ -26,6 +26,7 @@ import logging
 import re
 import threading
 
+import neuroglancer
 from neuroglancer import static
 
 __all__ = ["PatchedClientSource", "install_client_fix", "mend_state_sync"]
@@ -64,19 +65,18 @@ class PatchedClientSource(static.StaticContentSource):
         self.found = False  # whether any file held the sync code (read by the test of the installed client)
 
     def get_content(self, name: str) -> bytes:
+        cached = self._mended.get(name)  # every viewer loads the script: read and mend it once
+        if cached is not None:
+            return cached
         data = self._inner.get_content(name)
         if not name.endswith(".js") or b"lastServerGeneration" not in data:
             return data
         with self._lock:
-            cached = self._mended.get(name)
-            if cached is None:
-                text, found = mend_state_sync(data.decode("utf-8"))
-                if not found:
-                    log.warning(
-                        "neuroglancer client %s: its state-sync code has changed; served unmended", name
-                    )
-                self.found = self.found or found
-                cached = self._mended[name] = text.encode("utf-8")
+            text, found = mend_state_sync(data.decode("utf-8"))
+            if not found:
+                log.warning("neuroglancer client %s: its state-sync code has changed; served unmended", name)
+            self.found = self.found or found
+            cached = self._mended[name] = text.encode("utf-8")
         return cached
 
 
@@ -87,8 +87,6 @@ _install_lock = threading.Lock()
 def install_client_fix() -> PatchedClientSource:
     """Serve this process's viewers the mended client (idempotent; before or after the server starts)."""
     global _installed
-    import neuroglancer
-
     with _install_lock:
         if _installed is None:
             _installed = PatchedClientSource()

@@ -36,6 +36,10 @@ class ViewerProbe:
         )
         return json.loads(text)
 
+    def run(self, script: str) -> None:
+        """Run ``script`` (a JS function) in the viewer's page, as the user's own change would."""
+        self._body.evaluate(script)
+
     def wait(self, check, timeout_s: float = 20) -> dict:
         deadline = time.time() + timeout_s
         while True:
@@ -286,8 +290,7 @@ def test_a_pick_made_after_a_tool_moved_the_view_reaches_the_app_even_when_the_s
             held.append((route, response))
 
     page.route("**/ngv/state/**", hold_the_first)
-    body = page.frame_locator("iframe[title='Neuroglancer viewer']").first.locator("body")
-    body.evaluate(  # the user pans: the client sends its state
+    frame.run(  # the user pans: the client sends its state
         "() => { const s = viewer.state.toJSON(); s.position = [60, 40, 10]; viewer.state.restoreState(s); }"
     )
     deadline = time.time() + 10
