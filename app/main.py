@@ -23,13 +23,13 @@ if __name__.startswith("bokeh") and str(Path(__file__).resolve().parents[1]) not
 
 import panel as pn
 from bokeh.server.server import Server
-from panel.io.resources import LOCAL_DIST
 from tornado.process import task_id
 
 import app.pages  # noqa: F401  (registers every page)
 from app.assets import serve_assets_locally
 from app.auth import SignIn, TokenAuthProvider, TokenRedaction, guard_routes, sign_in_for
 from app.context import AppContext, keep_workspace_private
+from app.local_stylesheets import stylesheets_from_this_server
 from app.registry import PAGES, ROUTES, WARM_UPS, PageView
 from app.routing import parse_address
 from app.session import SessionState
@@ -149,21 +149,10 @@ class AppShell(pn.viewable.Viewer):
 def create_app(ctx: AppContext) -> AppShell:
     """Build one session's app from its deep link."""
     pn.extension(*PAGES.extensions())  # pages fill in after load: their widgets' JS must ship up front
-    _stylesheets_from_this_server(pn.state.curdoc)
+    stylesheets_from_this_server(pn.state.curdoc)
     state = SessionState(PAGES)
     state.apply_address(parse_address(pn.state.session_args or {}))
     return AppShell(ctx, state)
-
-
-def _stylesheets_from_this_server(doc) -> None:
-    """Widgets' stylesheets from the app's own ``static/``, also in a session built from its websocket alone.
-
-    Panel points a session's stylesheets at its own files when it renders the page's HTML; with
-    ``--num-procs`` the HTML and the websocket may reach different processes, and the second builds
-    the session without rendering any HTML, so its stylesheets kept their CDN addresses: unstyled
-    tables and file drops, and requests to a third party (or nowhere, offline)."""
-    if doc is not None:
-        doc._template_variables.setdefault("dist_url", LOCAL_DIST)
 
 
 def serve(settings: Settings) -> None:
