@@ -17,7 +17,17 @@ from panel.io.state import set_curdoc
 from app.local_stylesheets import stylesheets_from_this_server
 
 
-def _stylesheet_urls(doc: Document) -> set[str]:
+def _urls_after_a_pane_is_added_and_changed_while_frozen(doc: Document) -> set[str]:
+    """``doc``'s stylesheet addresses once a Markdown pane was added and changed in one held batch (as
+    ``run_on_session_thread`` runs a batch), after each session's start-up call."""
+    stylesheets_from_this_server(doc)
+    with set_curdoc(doc):
+        column = pn.Column(pn.pane.Markdown("first"))
+        doc.add_root(column.get_root(doc))
+        with doc.models.freeze():
+            reply = pn.pane.Markdown("The")
+            column.append(reply)
+            reply.object = "The answer"
     return {model.url for model in doc.models if isinstance(model, ImportedStyleSheet)}
 
 
@@ -25,15 +35,7 @@ def _stylesheet_urls(doc: Document) -> set[str]:
 def test_a_pane_added_and_changed_while_frozen_keeps_the_documents_stylesheets(dist_url):
     doc = Document()
     doc._template_variables["dist_url"] = dist_url  # what Panel sets when it renders the session's page
-    stylesheets_from_this_server(doc)  # what each session does as it starts
-    with set_curdoc(doc):
-        column = pn.Column(pn.pane.Markdown("first"))
-        doc.add_root(column.get_root(doc))
-        with doc.models.freeze():  # one held batch of changes, as ``run_on_session_thread`` runs them
-            reply = pn.pane.Markdown("The")
-            column.append(reply)
-            reply.object = "The answer"
-        urls = _stylesheet_urls(doc)
+    urls = _urls_after_a_pane_is_added_and_changed_while_frozen(doc)
     assert urls, "no stylesheet at all"
     assert not [url for url in urls if url.startswith("http")]
     assert {url for url in urls if "markdown.css" in url or "loading.css" in url}
@@ -43,14 +45,5 @@ def test_a_pane_added_and_changed_while_frozen_keeps_the_documents_stylesheets(d
 def test_a_page_that_asks_for_the_cdn_still_gets_it(monkeypatch):
     """Only a patch that lost its document is redirected: a server told to use the CDN keeps it."""
     monkeypatch.setenv("BOKEH_RESOURCES", "cdn")
-    doc = Document()
-    stylesheets_from_this_server(doc)
-    with set_curdoc(doc):
-        column = pn.Column(pn.pane.Markdown("first"))
-        doc.add_root(column.get_root(doc))
-        with doc.models.freeze():
-            reply = pn.pane.Markdown("The")
-            column.append(reply)
-            reply.object = "The answer"
-        urls = _stylesheet_urls(doc)
+    urls = _urls_after_a_pane_is_added_and_changed_while_frozen(Document())
     assert any(url.startswith("https://cdn.holoviz.org/") for url in urls)
