@@ -84,7 +84,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 def measure(workspace: Path, pages: int) -> dict[str, Any]:
     import panel as pn
 
-    from components.curation.cards import GroupCard, card_text
+    from components.curation.cards import GroupCard
     from components.curation.grid import CurationGrid
     from engines.curation import CurationReview
     from engines.curation.scale import ensure_large_analyzer
@@ -126,7 +126,7 @@ def measure(workspace: Path, pages: int) -> dict[str, Any]:
     cards = []
     for slot, row in enumerate(rows):  # one card per group, built at once
         card = GroupCard(slot, _DeferredWork(), review.group_images, on_open=lambda _g: None)  # type: ignore[arg-type]
-        card._text.object = card_text(row)
+        card.show(row, focused=False)
         cards.append(card.view)
     pn.Column(*cards)
     all_cards_s = time.perf_counter() - started

@@ -35,7 +35,7 @@ def test_the_grid_shows_only_the_groups_without_enough_evidence_when_asked():
     shown = filter_rows(table, FILTERS["not enough evidence"])
     assert shown["group_id"].tolist() == [2]
     text = card_text(shown.iloc[0].to_dict())
-    assert "Judge: **not enough evidence**" in text
+    assert "Judge: <strong>not enough evidence</strong>" in text
 
 
 def test_a_group_without_enough_evidence_is_never_merged_by_the_judge_in_the_exports():
