@@ -182,6 +182,22 @@ def _give(give: Callable[[str], None], verdict: str, _event: param.parameterized
     give(verdict)
 
 
+def _verdict_buttons(give: Callable[[str], None], undo: Callable[[], None]) -> pn.Row:
+    """Accept, reject, skip and undo, each doing what its key does."""
+    buttons = []
+    for label, verdict in (("Accept (a)", "accept"), ("Reject (r)", "reject"), ("Skip (s)", "skip")):
+        button = pn.widgets.Button(
+            name=label,
+            width=110,
+            button_type={"accept": "success", "reject": "danger"}.get(verdict, "default"),
+        )
+        button.on_click(functools.partial(_give, give, verdict))
+        buttons.append(button)
+    undo_button = pn.widgets.Button(name="Undo (u)", width=100)
+    undo_button.on_click(lambda _e: undo())
+    return pn.Row(*buttons, undo_button)
+
+
 class GroupDetail:
     """The focused group: heading and reasons, verdict buttons, images, the judge's report, editing, few-shot
     marking.
@@ -205,17 +221,6 @@ class GroupDetail:
         self._showing = False  # set while show() fills the inputs: not a person's choice
         self._none = pn.pane.Markdown("No group selected.")
         self._heading = pn.pane.Markdown("")
-        buttons = []
-        for label, verdict in (("Accept (a)", "accept"), ("Reject (r)", "reject"), ("Skip (s)", "skip")):
-            button = pn.widgets.Button(
-                name=label,
-                width=110,
-                button_type={"accept": "success", "reject": "danger"}.get(verdict, "default"),
-            )
-            button.on_click(functools.partial(_give, give, verdict))
-            buttons.append(button)
-        undo_button = pn.widgets.Button(name="Undo (u)", width=100)
-        undo_button.on_click(lambda _e: undo())
         self._pictures = pn.pane.HTML(
             _detail_pictures(DRAWING),
             sizing_mode="stretch_width",
@@ -243,7 +248,7 @@ class GroupDetail:
         )
         self._body = pn.Column(
             self._heading,
-            pn.Row(*buttons, undo_button),
+            _verdict_buttons(give, undo),
             self._pictures,
             self._report_card,
             pn.Row(self._units, rejudge_button),

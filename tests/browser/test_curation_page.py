@@ -52,6 +52,7 @@ def test_keyboard_review_with_undo_and_a_reload_keeps_the_verdicts(page: Page, a
     expect(page.get_by_text(FOCUS).first).not_to_have_text(re.compile(rf"^Group {second}:"))
     third = _focused(page)
     page.keyboard.press("a")
+    expect(page.get_by_text(FOCUS).first).not_to_have_text(re.compile(rf"^Group {third}:"))
     page.keyboard.press("u")  # undo the last verdict: back to that group, its verdict gone
     expect(page.get_by_text(FOCUS).first).to_have_text(re.compile(rf"^Group {third}:"))
     expect(page).to_have_url(re.compile(rf"group={third}"))
