@@ -75,9 +75,6 @@ _DETAIL_CSS = (
     + _NOTE_CSS
 )
 
-DRAWING = '<p class="nd-pictures-note">Drawing the pictures…</p>'
-"""What a card or the detail shows while its group's pictures are drawn: nothing of the group before."""
-
 
 def card_text(row: dict[str, Any]) -> str:
     """The card's text as HTML paragraphs, every value escaped: group, units, similarity, the judge's
@@ -117,6 +114,10 @@ def _note(text: Any, failed: bool = False) -> str:
     return f'<p class="{kind}">{html.escape(str(text))}</p>'
 
 
+_DRAWING = _note("Drawing the pictures…")
+"""What a card or the detail shows while its group's pictures are drawn: nothing of the group before."""
+
+
 class GroupCard:
     """One slot of the grid; ``show(row, focused)`` puts a group in it, ``on_open(group_id)`` focuses it."""
 
@@ -128,7 +129,7 @@ class GroupCard:
         self._images = images
         self.group_id: int | None = None
         self._text = ""
-        self._pictures = DRAWING
+        self._pictures = _DRAWING
         self._body = pn.pane.HTML(
             "", width=324, height=300, margin=(0, 6), disable_math=True, stylesheets=[_CARD_CSS]
         )
@@ -155,7 +156,7 @@ class GroupCard:
         self._text = card_text(row)
         if group_id != self.group_id:
             self.group_id = group_id
-            self._pictures = DRAWING
+            self._pictures = _DRAWING
             self._work.run(
                 f"thumbs-{self._slot}",
                 lambda: pictures_html(self._images(group_id)),
@@ -222,7 +223,7 @@ class GroupDetail:
         self._none = pn.pane.Markdown("No group selected.")
         self._heading = pn.pane.Markdown("")
         self._pictures = pn.pane.HTML(
-            _detail_pictures(DRAWING),
+            _detail_pictures(_DRAWING),
             sizing_mode="stretch_width",
             disable_math=True,
             stylesheets=[_DETAIL_CSS],
@@ -303,7 +304,7 @@ class GroupDetail:
         if group_id == self.group_id:
             return
         self.group_id = group_id
-        self._pictures.object = _detail_pictures(DRAWING)
+        self._pictures.object = _detail_pictures(_DRAWING)
         self._work.run(
             "detail-images",
             lambda: pictures_html(self._images(group_id)),
